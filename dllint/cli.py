@@ -1,0 +1,217 @@
+"""The `dllint` command. It parses options, calls the runner, and is the only place that prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+from dllint import __version__
+from dllint.config import ConfigError, Settings, build_settings, find_config, load_config
+from dllint.engine_codes import ENGINE_CODES, INTERNAL_ERROR, UNUSED_SUPPRESSION
+from dllint.fixes import FileChangedError, unified_diff, write_atomically
+from dllint.registry import all_rules, lookup
+from dllint.reports import FORMATS, ReportContext, renderer
+from dllint.runner import RunResult, lint_text, run
+from dllint.source import decode_source
+from dllint.types import Diagnostic, FileResult
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class DefaultToCheck(click.Group):
+    """`dllint src/` means `dllint check src/`, as `ruff src/` once meant `ruff check src/`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def _codes(values: Sequence[str]) -> list[str]:
+    return [code.strip() for value in values for code in value.split(",") if code.strip()]
+
+
+@click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dllint")
+def main() -> None:
+    """Find the silent bugs that make deep-learning code train badly."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the configured set).")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text",
+              envvar="DLLINT_FORMAT", show_envvar=True, show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the report to FILE instead of standard output.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a diff instead of writing them.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option("--stdin-filename", help="Lint standard input, naming it NAME in reports and config.")
+@click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this pyproject.toml (or dllint.toml) instead of searching for one.")
+@click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given on the command line too.")
+@click.option("--report-unused-suppressions", is_flag=True, default=None,
+              help="Report suppression comments that suppress nothing (DL905).")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only: no source frames, no summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print what was configured and how long it took.")
+def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: str, output: str | None,
+          fix: bool, unsafe_fixes: bool, diff: bool, exit_zero: bool, no_cache: bool, jobs: int | None,
+          stdin_filename: str | None, statistics: bool, config_path: Path | None, force_exclude: bool,
+          report_unused_suppressions: bool | None, quiet: bool, verbose: bool) -> None:
+    """Lint PATHS (default: the current directory)."""
+    start = Path(stdin_filename).parent if stdin_filename else Path(paths[0] if paths else ".")
+    try:
+        file_config = load_config(config_path or find_config(start), Path.cwd())
+        settings = build_settings(
+            file_config, select=_codes(select) if select else None,
+            extend_select=_codes(extend_select), ignore=_codes(ignore),
+            fix=fix or diff, unsafe_fixes=unsafe_fixes,
+            report_unused_suppressions=report_unused_suppressions)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+    if verbose:
+        _note(f"dllint {__version__}; configuration: {settings.config_path or 'defaults'}; "
+              f"rules: {', '.join(sorted(settings.enabled)) or 'none'}")
+
+    sources: dict[str, str] = {}
+    if stdin_filename is not None or paths == ("-",):
+        name = stdin_filename or "-"
+        results = [_lint_stdin(name, settings, sources)]
+        result = RunResult(files=results)
+    else:
+        result = run(paths or (".",), settings, jobs=jobs, use_cache=not no_cache,
+                     force_exclude=force_exclude)
+    if verbose:
+        _note(f"{len(result.files)} files, {result.cached} from cache, {result.elapsed:.2f} s")
+
+    write_failed = False
+    changed = 0
+    if fix or diff:
+        for file_result in result.files:
+            if file_result.fixed_source is None:
+                continue
+            changed += 1
+            if diff:
+                original = file_result.original_source or ""
+                click.echo(unified_diff(file_result.path, original, file_result.fixed_source), nl=False)
+            elif file_result.path in sources:
+                click.echo(file_result.fixed_source, nl=False)
+            else:
+                try:
+                    original = (file_result.original_source or "").encode(file_result.encoding)
+                    write_atomically(file_result.path, file_result.fixed_source,
+                                     file_result.encoding, original)
+                except FileChangedError:
+                    _note(f"{file_result.path}: changed while dllint was running; not fixed")
+                    write_failed = True
+                except OSError as error:
+                    _note(f"{file_result.path}: cannot write the fix: {error}")
+                    write_failed = True
+
+    diagnostics = result.diagnostics
+    to_stdout = output is None and not (fix and sources) and not diff
+    color = to_stdout and _wants_color()
+    context = ReportContext(
+        files_checked=len(result.files),
+        fixes_applied=0 if diff else result.fixes_applied,
+        unsafe_fixes=unsafe_fixes, color=color,
+        width=shutil.get_terminal_size((100, 24)).columns, quiet=quiet, statistics=statistics,
+        sources=sources)
+    report = renderer(output_format)(diagnostics, context)
+    if output is not None:
+        Path(output).write_text(report, encoding="utf-8")
+    elif to_stdout:
+        sys.stdout.write(report)
+    else:
+        sys.stderr.write(report)  # stdout carries the fixed source or the diff
+    sys.exit(_exit_status(diagnostics, exit_zero, write_failed, changed if diff else 0))
+
+
+def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_failed: bool,
+                 pending_changes: int) -> int:
+    if write_failed or any(d.code == INTERNAL_ERROR.code for d in diagnostics):
+        return EXIT_ERROR
+    if (diagnostics or pending_changes) and not exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _lint_stdin(name: str, settings: Settings, sources: dict[str, str]) -> FileResult:
+    data = sys.stdin.buffer.read()
+    source = decode_source(data, name)
+    if isinstance(source, Diagnostic):
+        return FileResult(name, (source,))
+    sources[name] = source.text
+    return lint_text(source.text, name, settings)
+
+
+def _wants_color() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _note(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@main.command("rules")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+def list_rules(output_format: str) -> None:
+    """List every rule: code, name, summary, whether it can fix, whether it is on by default."""
+    rows = [{"code": rule.code, "name": rule.name, "summary": rule.summary,
+             "fix": rule.fix_availability.value, "default": rule.enabled_by_default}
+            for rule in all_rules()]
+    rows += [{"code": entry.code, "name": entry.name, "summary": entry.summary, "fix": "none",
+              "default": entry.code != UNUSED_SUPPRESSION.code} for entry in ENGINE_CODES.values()]
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("Code", "Name", "Summary", "Fix", "Default", box=None, header_style="bold")
+    for row in rows:
+        table.add_row(row["code"], row["name"], row["summary"],
+                      "" if row["fix"] == "none" else row["fix"], "yes" if row["default"] else "no")
+    Console(width=max(120, shutil.get_terminal_size((120, 24)).columns)).print(table)
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Show the documentation of a rule, by code (DL001) or name (unordered-file-listing)."""
+    entry = lookup(code)
+    if entry is None:
+        raise click.UsageError(f"unknown rule {code!r}; `dllint rules` lists them")
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    header = f"# {entry.code} {entry.name}\n\n{entry.summary}\n\n"
+    fix = getattr(entry, "fix_availability", None)
+    if fix is not None and fix.value != "none":
+        header += f"Fix: {fix.value} available.\n\n"
+    text = header + entry.documentation()
+    if sys.stdout.isatty():
+        Console().print(Markdown(text))
+    else:
+        click.echo(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,287 @@
+"""`[tool.dllint]` in pyproject.toml, read and validated once per run into a `Settings` object.
+
+`Settings` is everything a worker needs to lint a file; it is built in the parent, sent to each
+worker once, and never recomputed per file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pathspec
+
+from dllint import __version__
+from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
+from dllint.registry import all_rules, known_codes
+from dllint.source import DEFAULT_MAX_FILE_SIZE
+from dllint.types import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache",
+    ".ruff_cache", ".pytest_cache", ".dllint_cache", "node_modules", "site-packages",
+    "__pypackages__", ".eggs", "*.egg-info", "build", "dist", ".ipynb_checkpoints",
+)
+
+KNOWN_KEYS = frozenset({
+    "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
+    "respect-gitignore", "severity", "report-unused-suppressions", "max-file-size", "cache-dir",
+})
+
+
+class ConfigError(Exception):
+    """A configuration or command-line value dllint cannot accept; reported with exit status 2."""
+
+
+@dataclass(frozen=True)
+class FileConfig:
+    """The raw, validated contents of `[tool.dllint]` (or defaults when there is none)."""
+
+    root: Path
+    path: Path | None = None
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    respect_gitignore: bool = True
+    severity: tuple[tuple[str, Severity], ...] = ()
+    report_unused_suppressions: bool = False
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    cache_dir: str = ".dllint_cache"
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above `start` that has a `[tool.dllint]` table."""
+    directory = start.resolve()
+    if directory.is_file():
+        directory = directory.parent
+    for candidate in (directory, *directory.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue  # someone else's broken file; it is not ours to judge
+            if "dllint" in data.get("tool", {}):
+                return pyproject
+    return None
+
+
+def load_config(path: Path | None, root: Path | None = None) -> FileConfig:
+    if path is None:
+        return FileConfig(root=(root or Path.cwd()).resolve())
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from error
+    table = data.get("tool", {}).get("dllint", {})
+    if path.name != "pyproject.toml" and not table:
+        table = data  # a dedicated dllint.toml holds the keys at top level
+    return parse_table(table, path.resolve())
+
+
+def parse_table(table: Mapping[str, Any], path: Path) -> FileConfig:
+    where = f"{path}: [tool.dllint]"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    unknown = sorted(set(table) - KNOWN_KEYS)
+    if unknown:
+        hints = [_hint(key, KNOWN_KEYS) for key in unknown]
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}{''.join(hints)}")
+    values: dict[str, Any] = {"root": path.parent, "path": path}
+    for key in ("select", "extend-select", "ignore"):
+        if key in table:
+            values[key.replace("-", "_")] = validate_selectors(_strings(table[key], where, key),
+                                                               f"{where} {key}")
+    for key in ("exclude", "extend-exclude"):
+        if key in table:
+            values[key.replace("-", "_")] = _strings(table[key], where, key)
+    if "per-file-ignores" in table:
+        mapping = table["per-file-ignores"]
+        if not isinstance(mapping, Mapping):
+            raise ConfigError(f"{where} per-file-ignores must be a table of glob = [codes]")
+        values["per_file_ignores"] = tuple(
+            (str(glob), validate_selectors(_strings(codes, where, f"per-file-ignores.{glob}"),
+                                           f"{where} per-file-ignores {glob!r}"))
+            for glob, codes in mapping.items())
+    for key in ("respect-gitignore", "report-unused-suppressions"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{where} {key} must be true or false")
+            values[key.replace("-", "_")] = table[key]
+    if "severity" in table:
+        values["severity"] = _severities(table["severity"], where)
+    if "max-file-size" in table:
+        size = table["max-file-size"]
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise ConfigError(f"{where} max-file-size must be a positive number of bytes")
+        values["max_file_size"] = size
+    if "cache-dir" in table:
+        if not isinstance(table["cache-dir"], str):
+            raise ConfigError(f"{where} cache-dir must be a string")
+        values["cache_dir"] = table["cache-dir"]
+    return FileConfig(**values)
+
+
+def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where} {key} must be a list of strings")
+    return tuple(value)
+
+
+def _severities(value: Any, where: str) -> tuple[tuple[str, Severity], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} severity must be a table of CODE = \"error|warning|info\"")
+    result = []
+    for code, level in value.items():
+        validate_selectors([code], f"{where} severity", exact=True)
+        try:
+            result.append((code, Severity(level)))
+        except ValueError:
+            raise ConfigError(f"{where} severity.{code} must be one of error, warning, info; "
+                              f"got {level!r}") from None
+    return tuple(result)
+
+
+def _hint(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def validate_selectors(selectors: Iterable[str], where: str, *, exact: bool = False) -> tuple[str, ...]:
+    """Check each selector names a code, a code prefix (`DL`, `DL00`) or ALL."""
+    codes = known_codes()
+    result = []
+    for selector in selectors:
+        normalized = selector.strip().upper()
+        ok = normalized in codes if exact else (
+            normalized == "ALL" or any(code.startswith(normalized) for code in codes))
+        if not normalized or not ok:
+            raise ConfigError(f"{where}: unknown rule code {selector!r}{_hint(normalized, codes)}")
+        result.append(normalized)
+    return tuple(result)
+
+
+def _specificity(code: str, selectors: Iterable[str]) -> int:
+    """Length of the longest selector matching `code` (ALL counts as 0), or -1 for none."""
+    best = -1
+    for selector in selectors:
+        if selector == "ALL":
+            best = max(best, 0)
+        elif code.startswith(selector):
+            best = max(best, len(selector))
+    return best
+
+
+def resolve_enabled(select: Iterable[str] | None, extend_select: Iterable[str],
+                    ignore: Iterable[str]) -> frozenset[str]:
+    """The rule codes that run. The most specific selector wins; on a tie, ignore wins."""
+    default = [rule.code for rule in all_rules() if rule.enabled_by_default]
+    chosen = list(select) if select is not None else default
+    chosen += list(extend_select)
+    ignore = list(ignore)
+    enabled = set()
+    for rule in all_rules():
+        on, off = _specificity(rule.code, chosen), _specificity(rule.code, ignore)
+        if on >= 0 and on > off:
+            enabled.add(rule.code)
+    return frozenset(enabled)
+
+
+def _gitwildmatch(patterns: Iterable[str]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything resolved for one run. Picklable: sent once to each worker process."""
+
+    root: Path
+    config_path: Path | None
+    enabled: frozenset[str]
+    ignored_engine_codes: frozenset[str]
+    exclude: pathspec.PathSpec
+    per_file_ignores: tuple[tuple[pathspec.PathSpec, tuple[str, ...]], ...]
+    severity: Mapping[str, Severity]
+    respect_gitignore: bool
+    report_unused_suppressions: bool
+    max_file_size: int
+    cache_dir: Path
+    fix: bool = False
+    unsafe_fixes: bool = False
+    fingerprint: str = field(default="", compare=False)
+
+    def relative(self, path: str) -> str:
+        """`path` relative to the project root in posix form, as globs in the config expect."""
+        absolute = os.path.abspath(path)
+        try:
+            return Path(absolute).relative_to(self.root).as_posix()
+        except ValueError:
+            return Path(absolute).as_posix()
+
+    def ignored_for(self, path: str) -> frozenset[str]:
+        """Codes switched off for this file by per-file-ignores."""
+        if not self.per_file_ignores:
+            return frozenset()
+        relative = self.relative(path)
+        off: set[str] = set()
+        for spec, selectors in self.per_file_ignores:
+            if spec.match_file(relative):
+                off.update(code for code in known_codes()
+                           if _specificity(code, selectors) >= 0)
+        return frozenset(off)
+
+    def is_engine_code_on(self, code: str, path: str) -> bool:
+        if code in self.ignored_engine_codes or code in self.ignored_for(path):
+            return False
+        return code != UNUSED_SUPPRESSION.code or self.report_unused_suppressions
+
+
+def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
+                   extend_select: Iterable[str] = (), ignore: Iterable[str] = (),
+                   fix: bool = False, unsafe_fixes: bool = False,
+                   report_unused_suppressions: bool | None = None) -> Settings:
+    """Merge command-line choices over the file: --select replaces, the others extend."""
+    select = validate_selectors(select, "--select") if select is not None else config.select
+    extend = config.extend_select + validate_selectors(extend_select, "--extend-select")
+    ignores = config.ignore + validate_selectors(ignore, "--ignore")
+    enabled = resolve_enabled(select, extend, ignores)
+    engine_off = frozenset(code for code in ENGINE_CODES if _specificity(code, ignores) > 0)
+    unused = (config.report_unused_suppressions if report_unused_suppressions is None
+              else report_unused_suppressions)
+    settings = Settings(
+        root=config.root,
+        config_path=config.path,
+        enabled=enabled,
+        ignored_engine_codes=engine_off,
+        exclude=_gitwildmatch(config.exclude + config.extend_exclude),
+        per_file_ignores=tuple((_gitwildmatch([glob]), codes)
+                               for glob, codes in config.per_file_ignores),
+        severity=dict(config.severity),
+        respect_gitignore=config.respect_gitignore,
+        report_unused_suppressions=unused,
+        max_file_size=config.max_file_size,
+        cache_dir=(config.root / config.cache_dir),
+        fix=fix,
+        unsafe_fixes=unsafe_fixes,
+    )
+    fingerprint = hashlib.blake2b(repr((
+        __version__, sorted(enabled), sorted(engine_off), config.per_file_ignores,
+        config.severity, unused, config.max_file_size,
+    )).encode(), digest_size=12).hexdigest()
+    object.__setattr__(settings, "fingerprint", fingerprint)
+    return settings

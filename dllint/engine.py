@@ -1,0 +1,164 @@
+"""Lint one source text: prefilter, parse once, one batched traversal, suppressions, fixes.
+
+This is the single loop every front end ends in (CLI, API, LSP, pre-commit): `lint_text` for a
+text in memory and `lint_file` for a path.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import replace
+from typing import Iterable
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from dllint import suppressions
+from dllint.config import Settings
+from dllint.engine_codes import INTERNAL_ERROR, SYNTAX_ERROR
+from dllint.fixes import apply_fixes
+from dllint.registry import all_rules
+from dllint.rule import FileContext, NodeEdit, NodeFix, PendingReport, Rule
+from dllint.semantic.imports import ImportMap
+from dllint.source import SourceText, file_diagnostic, read_source
+from dllint.types import Diagnostic, Edit, FileResult, Fix, RelatedLocation, Span
+
+MAX_FIX_ROUNDS = 10
+
+
+def rules_for(settings: Settings, path: str) -> list[type[Rule]]:
+    off = settings.ignored_for(path)
+    return [rule for rule in all_rules() if rule.code in settings.enabled and rule.code not in off]
+
+
+def lint_file(path: str, settings: Settings) -> FileResult:
+    source = read_source(path, settings.max_file_size)
+    if isinstance(source, Diagnostic):
+        return _file_level(source, settings)
+    return lint_source_text(source, settings)
+
+
+def lint_source_text(source: SourceText, settings: Settings) -> FileResult:
+    rules = rules_for(settings, source.path)
+    diagnostics = _lint_once(source.text, source.path, rules, settings)
+    if diagnostics is None:
+        return FileResult(source.path, (), encoding=source.encoding, skipped=True)
+    if not settings.fix:
+        return FileResult(source.path, tuple(diagnostics), encoding=source.encoding)
+    text, applied = source.text, 0
+    for _ in range(MAX_FIX_ROUNDS):
+        new_text, count = apply_fixes(text, diagnostics, settings.unsafe_fixes)
+        if count == 0:
+            break
+        new_diagnostics = _lint_once(new_text, source.path, rules, settings)
+        if new_diagnostics is None or _has_syntax_error(new_diagnostics):
+            # A fix that breaks the file is never written: keep the last text that parsed.
+            break
+        text, diagnostics, applied = new_text, new_diagnostics, applied + count
+    fixed = text if applied else None
+    return FileResult(source.path, tuple(diagnostics), fixed_source=fixed, fixes_applied=applied,
+                      encoding=source.encoding, original_source=source.text if applied else None)
+
+
+def _file_level(diagnostic: Diagnostic, settings: Settings) -> FileResult:
+    if not settings.is_engine_code_on(diagnostic.code, diagnostic.path):
+        return FileResult(diagnostic.path, ())
+    severity = settings.severity.get(diagnostic.code, diagnostic.severity)
+    return FileResult(diagnostic.path, (replace(diagnostic, severity=severity),))
+
+
+def _has_syntax_error(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.code == SYNTAX_ERROR.code for d in diagnostics)
+
+
+def _lint_once(text: str, path: str, rules: list[type[Rule]],
+               settings: Settings) -> list[Diagnostic] | None:
+    """Diagnostics for `text`, or None when no rule wants the file (it is then never parsed)."""
+    wanted = [rule for rule in rules if rule.wants(text)]
+    check_suppressions = settings.report_unused_suppressions and any(
+        marker in text for marker in suppressions.MARKERS)
+    if not wanted and not check_suppressions:
+        return None
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        span = Span.point(error.raw_line, error.raw_column + 1)
+        message = f"Cannot parse: {error.message}"
+        return _finish([file_diagnostic(SYNTAX_ERROR, path, message, span)], text, path, settings,
+                       frozenset())
+    except RecursionError:
+        return _finish([file_diagnostic(SYNTAX_ERROR, path,
+                                        "Cannot parse: expressions nested too deeply")],
+                       text, path, settings, frozenset())
+    context = FileContext(path, text, module, ImportMap.from_module(module))
+    found: list[Diagnostic] = []
+    try:
+        cst.visit_batched(module, [rule(context) for rule in wanted])
+    except RecursionError:
+        found.append(_internal_error(path, "analysis stopped: the file is nested too deeply"))
+    except Exception as error:  # noqa: BLE001 - a rule bug must not end the run; it is reported
+        found.append(_internal_error(path, _describe_crash(error)))
+    found.extend(_resolve(context.reports, module, path, settings))
+    return _finish(found, text, path, settings, frozenset(rule.code for rule in rules))
+
+
+def _finish(found: list[Diagnostic], text: str, path: str, settings: Settings,
+            enabled: frozenset[str]) -> list[Diagnostic]:
+    index = suppressions.scan(text)
+    kept = suppressions.apply(found, index)
+    if settings.report_unused_suppressions:
+        kept.extend(suppressions.unused(index, path, enabled))
+    kept = [d for d in kept if d.code in enabled or settings.is_engine_code_on(d.code, path)]
+    if settings.severity:
+        kept = [replace(d, severity=settings.severity.get(d.code, d.severity)) for d in kept]
+    return sorted(kept, key=Diagnostic.sort_key)
+
+
+def _internal_error(path: str, message: str) -> Diagnostic:
+    return file_diagnostic(INTERNAL_ERROR, path, f"Internal error: {message}")
+
+
+def _describe_crash(error: Exception) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if "dllint" in frame.filename] or frames
+    where = f" at {ours[-1].filename}:{ours[-1].lineno}" if ours else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def _resolve(reports: list[PendingReport], module: cst.Module, path: str,
+             settings: Settings) -> list[Diagnostic]:
+    if not reports:
+        return []
+    # Positions are computed only here, for files that have findings: it costs more than parsing.
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+    def span(node: cst.CSTNode) -> Span:
+        code_range = positions[node]
+        return Span(code_range.start.line, code_range.start.column + 1,
+                    code_range.end.line, code_range.end.column + 1)
+
+    diagnostics = []
+    for report in reports:
+        related = tuple(
+            item if isinstance(item, RelatedLocation) else RelatedLocation(path, span(item[0]), item[1])
+            for item in report.related)
+        fix = _resolve_fix(report.fix, module, span) if report.fix else None
+        diagnostics.append(Diagnostic(report.rule.code, report.rule.name, report.message,
+                                      report.rule.severity, path, span(report.node), related, fix))
+    return diagnostics
+
+
+def _resolve_fix(fix: NodeFix, module: cst.Module, span) -> Fix:
+    return Fix(tuple(_resolve_edit(edit, module, span) for edit in fix.edits), fix.applicability,
+               fix.description)
+
+
+def _resolve_edit(edit: NodeEdit, module: cst.Module, span) -> Edit:
+    where: Span = span(edit.node)
+    content = edit.content if isinstance(edit.content, str) else module.code_for_node(edit.content)
+    if edit.kind == "before":
+        return Edit(Span(where.start_line, where.start_column, where.start_line, where.start_column),
+                    content)
+    if edit.kind == "after":
+        return Edit(Span(where.end_line, where.end_column, where.end_line, where.end_column), content)
+    return Edit(where, content)

@@ -1,0 +1,73 @@
+"""Codes the engine itself reports: files it could not analyse, unused suppressions, its own crashes.
+
+They are documented like rules (`dllint explain DL903`) but belong to no rule module, since no
+rule's traversal can produce them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dllint.types import Severity
+
+
+@dataclass(frozen=True)
+class EngineCode:
+    code: str
+    name: str
+    summary: str
+    severity: Severity
+    doc: str
+
+    def documentation(self) -> str:
+        return self.doc
+
+
+IO_ERROR = EngineCode(
+    "DL900", "io-error", "A file or directory could not be read.", Severity.ERROR,
+    "## What it does\nReports a path that exists but could not be read (permissions, a broken "
+    "symlink, a directory that cannot be listed).\n\n## Why is this bad?\nThe file was not "
+    "checked; a clean run would be a false reassurance.",
+)
+DECODE_ERROR = EngineCode(
+    "DL901", "decode-error", "A file is not valid text in its declared encoding.", Severity.ERROR,
+    "## What it does\nReports a file whose bytes do not decode as UTF-8 or as the encoding its "
+    "coding cookie (PEP 263) declares.\n\n## Why is this bad?\nPython itself will refuse to "
+    "import it; dllint could not check it.",
+)
+BINARY_FILE = EngineCode(
+    "DL902", "binary-file", "A file contains NUL bytes and is not Python source.", Severity.ERROR,
+    "## What it does\nReports a file named like Python source whose content is binary "
+    "(it contains NUL bytes).\n\n## Why is this bad?\nIt cannot be Python source; it was not "
+    "checked.",
+)
+SYNTAX_ERROR = EngineCode(
+    "DL903", "syntax-error", "A file does not parse as Python 3.", Severity.ERROR,
+    "## What it does\nReports a file that does not parse, at the position of the error.\n\n"
+    "## Why is this bad?\nThe file was not checked (Python 2 code is reported here too).",
+)
+FILE_TOO_LARGE = EngineCode(
+    "DL904", "file-too-large", "A file is larger than `max-file-size` and was skipped.",
+    Severity.WARNING,
+    "## What it does\nReports a file larger than the configured `max-file-size` (default 5 MiB), "
+    "which is skipped: such files are almost always generated.\n\n## Why is this bad?\nThe file "
+    "was not checked. Raise `max-file-size` in `[tool.dllint]` to check it, or exclude it.",
+)
+UNUSED_SUPPRESSION = EngineCode(
+    "DL905", "unused-suppression", "A suppression comment suppresses nothing.", Severity.WARNING,
+    "## What it does\nWith `--report-unused-suppressions`, reports a `# dllint: ignore[...]` or "
+    "`# noqa: DL...` comment whose codes matched no finding on its line.\n\n## Why is this "
+    "bad?\nStale suppressions hide the next real finding on that line.",
+)
+INTERNAL_ERROR = EngineCode(
+    "DL999", "internal-error", "dllint crashed while analysing a file.", Severity.ERROR,
+    "## What it does\nReports a crash inside dllint or one of its rules, with the exception. "
+    "The run goes on and exits with status 2.\n\n## Why is this bad?\nIt is a bug in dllint: "
+    "please report it with the file that triggers it.",
+)
+
+ENGINE_CODES: dict[str, EngineCode] = {
+    entry.code: entry
+    for entry in (IO_ERROR, DECODE_ERROR, BINARY_FILE, SYNTAX_ERROR, FILE_TOO_LARGE,
+                  UNUSED_SUPPRESSION, INTERNAL_ERROR)
+}

@@ -1,0 +1,43 @@
+"""Output formats. Each takes the run's diagnostics and returns text; only the CLI writes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from dllint.types import Diagnostic
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What a report may need beyond the diagnostics themselves."""
+
+    files_checked: int
+    fixes_applied: int = 0
+    unsafe_fixes: bool = False
+    color: bool = False
+    width: int = 100
+    quiet: bool = False
+    statistics: bool = False
+    # Text of files not on disk (standard input); the text report reads the others itself.
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+Renderer = Callable[[Sequence[Diagnostic], ReportContext], str]
+
+
+def renderer(name: str) -> Renderer:
+    if name == "text":
+        from dllint.reports.text import render
+    elif name == "json":
+        from dllint.reports.json_report import render
+    elif name == "github":
+        from dllint.reports.github import render
+    elif name == "sarif":
+        from dllint.reports.sarif import render
+    else:  # pragma: no cover - click validates the choice
+        raise ValueError(name)
+    return render
+
+
+FORMATS = ("text", "json", "github", "sarif")

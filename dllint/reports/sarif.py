@@ -1,0 +1,92 @@
+"""`--format sarif`: SARIF 2.1.0, for code-scanning dashboards, with rule metadata and fixes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from dllint import __version__
+from dllint.registry import lookup
+from dllint.reports import ReportContext
+from dllint.types import Diagnostic, Severity, Span
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def _uri(path: str) -> str:
+    candidate = Path(path)
+    return candidate.as_posix() if not candidate.is_absolute() else candidate.as_uri()
+
+
+def _region(span: Span) -> dict:
+    return {"startLine": span.start_line, "startColumn": span.start_column,
+            "endLine": span.end_line, "endColumn": span.end_column}
+
+
+def _location(path: str, span: Span, message: str | None = None, index: int | None = None) -> dict:
+    location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(path)},
+                                           "region": _region(span)}}
+    if message is not None:
+        location["message"] = {"text": message}
+    if index is not None:
+        location["id"] = index
+    return location
+
+
+def _rule_descriptor(code: str, severity: Severity) -> dict:
+    entry = lookup(code)
+    descriptor: dict = {"id": code, "defaultConfiguration": {"level": _LEVEL[severity]}}
+    if entry is not None:
+        descriptor.update({
+            "name": entry.name,
+            "shortDescription": {"text": entry.summary},
+            "fullDescription": {"text": entry.documentation() or entry.summary},
+            "help": {"text": entry.summary, "markdown": entry.documentation() or entry.summary},
+        })
+    return descriptor
+
+
+def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
+    codes = sorted({d.code for d in diagnostics})
+    index = {code: position for position, code in enumerate(codes)}
+    severities = {d.code: d.severity for d in diagnostics}
+    results = []
+    for d in diagnostics:
+        result: dict = {
+            "ruleId": d.code,
+            "ruleIndex": index[d.code],
+            "level": _LEVEL[d.severity],
+            "message": {"text": d.message},
+            "locations": [_location(d.path, d.span)],
+        }
+        if d.related:
+            result["relatedLocations"] = [_location(r.path, r.span, r.message, position)
+                                          for position, r in enumerate(d.related)]
+        if d.fix is not None:
+            result["fixes"] = [{
+                "description": {"text": f"{d.fix.description} ({d.fix.applicability.value})"},
+                "artifactChanges": [{
+                    "artifactLocation": {"uri": _uri(d.path)},
+                    "replacements": [{"deletedRegion": _region(edit.span),
+                                      "insertedContent": {"text": edit.content}}
+                                     for edit in d.fix.edits],
+                }],
+            }]
+        results.append(result)
+    log = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "dllint",
+                "version": __version__,
+                "informationUri": "https://pypi.org/project/dllint/",
+                "rules": [_rule_descriptor(code, severities[code]) for code in codes],
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2) + "\n"

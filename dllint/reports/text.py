@@ -1,0 +1,122 @@
+"""`--format text`: what a person reads in a terminal or a CI log.
+
+    train.py:4:10: DL001 `glob.glob` returns entries in arbitrary order, ... [*]
+      |
+    4 | images = glob.glob("images/*.png")
+      |          ^^^^^^^^^^^^^^^^^^^^^^^^^
+      = train.py:6:8: order matters here
+
+`path:line:col` is the form editors and terminals make clickable. Colour only on a terminal.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import Counter
+from typing import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from dllint.fixes import is_applicable
+from dllint.reports import ReportContext
+from dllint.types import Diagnostic, Severity
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold blue"}
+
+
+class _Lines:
+    def __init__(self, overrides) -> None:
+        self.overrides = overrides
+        self.cache: dict[str, list[str]] = {}
+
+    def get(self, path: str, line: int) -> str | None:
+        if path not in self.cache:
+            text = self.overrides.get(path)
+            if text is None:
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as handle:
+                        text = handle.read()
+                except OSError:
+                    text = ""
+            self.cache[path] = text.splitlines()
+        lines = self.cache[path]
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def _frame(console: Console, lines: _Lines, d: Diagnostic) -> None:
+    text = lines.get(d.path, d.span.start_line)
+    if text is None or "\0" in text:
+        return
+    text = text.expandtabs(1)
+    gutter = " " * len(str(d.span.start_line))
+    start = d.span.start_column - 1
+    end = d.span.end_column - 1 if d.span.end_line == d.span.start_line else len(text)
+    width = max(1, end - start)
+    console.print(f"{gutter} [blue]|[/]", highlight=False)
+    console.print(f"[blue]{d.span.start_line} |[/] {escape(text)}", highlight=False)
+    console.print(f"{gutter} [blue]|[/] {' ' * start}[{_STYLE[d.severity]}]{'^' * width}[/]",
+                  highlight=False)
+
+
+def _location(path: str, line: int, column: int, color: bool) -> str:
+    label = escape(f"{path}:{line}:{column}")
+    if not color:
+        return label
+    # OSC 8 hyperlinks: a click opens the file in terminals that support them.
+    return f"[bold][link=file://{escape(os.path.abspath(path))}]{label}[/link][/bold]"
+
+
+def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=context.color, no_color=not context.color,
+                      width=context.width, highlight=False, soft_wrap=True)
+    if context.statistics:
+        _statistics(console, diagnostics, context)
+        return buffer.getvalue()
+    lines = _Lines(context.sources)
+    for d in diagnostics:
+        fixable = " [cyan]\\[*][/]" if is_applicable(d.fix, context.unsafe_fixes) else ""
+        console.print(f"{_location(d.path, d.line, d.column, context.color)}: "
+                      f"[{_STYLE[d.severity]}]{d.code}[/] {escape(d.message)}{fixable}")
+        if not context.quiet:
+            _frame(console, lines, d)
+            for related in d.related:
+                console.print(f"  [blue]=[/] {_location(related.path, related.span.start_line, related.span.start_column, context.color)}: {escape(related.message)}")
+            console.print()
+    if not context.quiet:
+        _summary(console, diagnostics, context)
+    return buffer.getvalue()
+
+
+def _summary(console: Console, diagnostics: Sequence[Diagnostic], context: ReportContext) -> None:
+    fixed = (f"Fixed {context.fixes_applied} problem{'s' if context.fixes_applied != 1 else ''}. "
+             if context.fixes_applied else "")
+    if not diagnostics:
+        console.print(f"{fixed}[green]All checks passed![/] "
+                      f"({context.files_checked} file{'s' if context.files_checked != 1 else ''} checked)")
+        return
+    fixable = sum(1 for d in diagnostics if is_applicable(d.fix, context.unsafe_fixes))
+    hidden = sum(1 for d in diagnostics if d.fix is not None) - fixable
+    noun = "problem" if len(diagnostics) == 1 else "problems"
+    files = f"{context.files_checked} file{'s' if context.files_checked != 1 else ''}"
+    line = f"{fixed}Found {len(diagnostics)} {noun} in {files} checked."
+    if fixable:
+        line += f"\n[cyan][*][/] {fixable} fixable with `dllint --fix`."
+    if hidden:
+        line += f"\n{hidden} more fixable with `dllint --fix --unsafe-fixes`."
+    console.print(line)
+
+
+def _statistics(console: Console, diagnostics: Sequence[Diagnostic], context: ReportContext) -> None:
+    counts = Counter(d.code for d in diagnostics)
+    names = {d.code: d.name for d in diagnostics}
+    fixable = {d.code for d in diagnostics if is_applicable(d.fix, context.unsafe_fixes)}
+    table = Table(box=None, show_header=False, pad_edge=False)
+    for _ in range(4):
+        table.add_column()
+    for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(str(count), code, names[code], "[*]" if code in fixable else "")
+    console.print(table)

@@ -1,0 +1,143 @@
+"""The base class every rule in the catalog derives from.
+
+A rule is a libcst batchable visitor: all rules enabled for a file share one traversal of its tree.
+It reports nodes, not positions; the engine turns nodes into line/column spans only for files that
+have findings, because computing positions costs more than parsing the file.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Sequence, Union
+
+import libcst as cst
+
+from dllint.types import Applicability, FixAvailability, RelatedLocation, Severity
+
+if TYPE_CHECKING:
+    from dllint.semantic.imports import ImportMap
+
+
+@dataclass(frozen=True)
+class Valid:
+    """Code the rule must stay silent on: a near miss taken from how correct code is written."""
+
+    code: str
+
+    @property
+    def source(self) -> str:
+        return textwrap.dedent(self.code).lstrip("\n")
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Code the rule must flag at `line` (1-based, in the dedented example).
+
+    `fixed` is the code after the rule's fix; `unsafe=True` when that fix is marked unsafe.
+    `related_lines` are the lines of the other end of the bug, reported as related locations;
+    `more_lines` are further findings of the same rule in the example (the second listing).
+    """
+
+    code: str
+    line: int
+    fixed: str | None = None
+    unsafe: bool = False
+    related_lines: tuple[int, ...] = ()
+    more_lines: tuple[int, ...] = ()
+
+    @property
+    def source(self) -> str:
+        return textwrap.dedent(self.code).lstrip("\n")
+
+    @property
+    def fixed_source(self) -> str | None:
+        return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
+
+
+@dataclass(frozen=True)
+class NodeEdit:
+    """A text edit anchored to a node: replace it, or insert text just before or after it."""
+
+    node: cst.CSTNode
+    kind: str  # "replace" | "before" | "after"
+    content: Union[str, cst.CSTNode]
+
+
+@dataclass(frozen=True)
+class NodeFix:
+    edits: tuple[NodeEdit, ...]
+    applicability: Applicability
+    description: str
+
+    @classmethod
+    def wrap(cls, node: cst.CSTNode, prefix: str, suffix: str, *, description: str,
+             applicability: Applicability = Applicability.SAFE) -> NodeFix:
+        """Surround `node` with text, leaving the node's own text (and its line breaks) untouched."""
+        return cls((NodeEdit(node, "before", prefix), NodeEdit(node, "after", suffix)),
+                   applicability, description)
+
+    @classmethod
+    def replace(cls, node: cst.CSTNode, content: Union[str, cst.CSTNode], *, description: str,
+                applicability: Applicability = Applicability.SAFE) -> NodeFix:
+        return cls((NodeEdit(node, "replace", content),), applicability, description)
+
+
+@dataclass(frozen=True)
+class PendingReport:
+    rule: type[Rule]
+    node: cst.CSTNode
+    message: str
+    fix: NodeFix | None
+    related: tuple[tuple[cst.CSTNode, str] | RelatedLocation, ...]
+
+
+@dataclass
+class FileContext:
+    """What every rule may read about the file under analysis, computed once per file."""
+
+    path: str
+    source: str
+    module: cst.Module
+    imports: ImportMap
+    reports: list[PendingReport] = field(default_factory=list)
+
+
+class Rule(cst.BatchableCSTVisitor):
+    """Subclass this in one module under rules/; the registry finds it there, nowhere else.
+
+    The docstring is the rule's documentation, in the sections `## What it does`,
+    `## Why is this bad?`, `## Example`, `## Use instead` and `## References`.
+    """
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.ERROR
+    fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
+    enabled_by_default: ClassVar[bool] = True
+    # The cheap semantic gate: the rule runs only on files whose text contains one of these.
+    # An empty tuple means the rule wants every file.
+    requires_any: ClassVar[tuple[str, ...]] = ()
+    VALID: ClassVar[Sequence[Valid]] = ()
+    INVALID: ClassVar[Sequence[Invalid]] = ()
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__()
+        self.context = context
+
+    @property
+    def imports(self) -> ImportMap:
+        return self.context.imports
+
+    def report(self, node: cst.CSTNode, message: str, *, fix: NodeFix | None = None,
+               related: Sequence[tuple[cst.CSTNode, str] | RelatedLocation] = ()) -> None:
+        self.context.reports.append(PendingReport(type(self), node, message, fix, tuple(related)))
+
+    @classmethod
+    def wants(cls, source: str) -> bool:
+        return not cls.requires_any or any(token in source for token in cls.requires_any)
+
+    @classmethod
+    def documentation(cls) -> str:
+        return textwrap.dedent(cls.__doc__ or "").strip()

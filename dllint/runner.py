@@ -1,0 +1,126 @@
+"""Lint many paths: discovery, the cache, and worker processes that return data to the parent."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from dllint.cache import Cache, content_hash
+from dllint.config import Settings
+from dllint.discovery import discover
+from dllint.engine import lint_file, lint_source_text
+from dllint.source import SourceText
+from dllint.types import Diagnostic, FileResult
+
+# Below this many files to lint, starting processes costs more than it saves.
+PARALLEL_THRESHOLD = 16
+
+
+@dataclass
+class RunResult:
+    files: list[FileResult] = field(default_factory=list)
+    elapsed: float = 0.0
+    cached: int = 0
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return sorted((d for result in self.files for d in result.diagnostics),
+                      key=Diagnostic.sort_key)
+
+    @property
+    def fixes_applied(self) -> int:
+        return sum(result.fixes_applied for result in self.files)
+
+
+def _code_fingerprint() -> str:
+    """Changes whenever dllint's own code does, so a development checkout never reads stale entries."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(package.rglob("*.py")):
+        status = path.stat()
+        digest.update(f"{path}:{status.st_mtime_ns}:{status.st_size}".encode())
+    return digest.hexdigest()
+
+
+_worker_settings: Settings | None = None
+
+
+def _initialise_worker(settings: Settings) -> None:
+    global _worker_settings
+    _worker_settings = settings
+
+
+def _lint_in_worker(path: str) -> FileResult:
+    assert _worker_settings is not None
+    return lint_file(path, _worker_settings)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork starts workers in milliseconds with the rules already imported; elsewhere use spawn.
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def lint_many(paths: Sequence[str], settings: Settings, *, jobs: int | None = None) -> list[FileResult]:
+    """Lint `paths` (files) in worker processes when there are enough of them."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD:
+        return [lint_file(path, settings) for path in paths]
+    chunk = max(1, min(32, len(paths) // (jobs * 4)))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(),
+                             initializer=_initialise_worker, initargs=(settings,)) as pool:
+        return list(pool.map(_lint_in_worker, paths, chunksize=chunk))
+
+
+def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
+        use_cache: bool = True, force_exclude: bool = False) -> RunResult:
+    started = time.perf_counter()
+    found = discover(paths, settings, force_exclude=force_exclude)
+    result = RunResult(files=[FileResult(d.path, (d,)) for d in found.diagnostics])
+    cache = Cache(settings.cache_dir, f"{settings.fingerprint}-{_code_fingerprint()}") \
+        if use_cache else None
+    to_lint: list[str] = []
+    digests: dict[str, str] = {}
+    for path in found.files:
+        if cache is None:
+            to_lint.append(path)
+            continue
+        try:
+            with open(path, "rb") as handle:
+                digest = content_hash(handle.read())
+        except OSError:
+            to_lint.append(path)  # the worker reports why it cannot be read
+            continue
+        cached = cache.get(path, digest)
+        if cached is not None and not (settings.fix and any(d.fix for d in cached)):
+            result.files.append(FileResult(path, cached, from_cache=True))
+            result.cached += 1
+        else:
+            digests[path] = digest
+            to_lint.append(path)
+    for file_result in lint_many(to_lint, settings, jobs=jobs):
+        result.files.append(file_result)
+        # Files that were fixed in memory are not cached: their text on disk is about to change.
+        if cache is not None and file_result.path in digests and file_result.fixed_source is None:
+            cache.put(file_result, digests[file_result.path])
+    if cache is not None:
+        cache.save()
+    result.files.sort(key=lambda item: item.path)
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+def lint_text(text: str, path: str, settings: Settings) -> FileResult:
+    """Lint source held in memory (standard input, an editor buffer)."""
+    source = SourceText(path, text, "utf-8", text.encode("utf-8", "surrogateescape"))
+    return lint_source_text(source, settings)
+
+

@@ -1,0 +1,1 @@
+"""The semantic model rules read instead of re-discovering what names mean."""

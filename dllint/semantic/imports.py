@@ -1,0 +1,118 @@
+"""Import resolution: map local names to qualified names, without libcst's scope analysis.
+
+libcst's ScopeProvider and QualifiedNameProvider cost several times the parse on real code. The
+bugs dllint looks for need far less: what `F`, `T`, `nn` or `glob` stand for. Imports are read
+from statements only (never from expressions), anywhere in the file, and treated as file-wide.
+A name that is imported nowhere and is a builtin resolves to `builtins.<name>`.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Iterator, Sequence
+
+import libcst as cst
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def dotted_name(node: cst.BaseExpression) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, None for anything else."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+def _import_statements(body: Sequence) -> Iterator[cst.Import | cst.ImportFrom]:
+    for statement in body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    yield small
+        elif isinstance(statement, cst.BaseCompoundStatement):
+            yield from _import_statements(_child_statements(statement))
+
+
+def _child_statements(statement: cst.BaseCompoundStatement) -> list[cst.BaseStatement]:
+    children: list[cst.BaseStatement] = []
+    blocks = [statement.body]
+    for attribute in ("orelse", "finalbody"):
+        extra = getattr(statement, attribute, None)
+        if extra is not None:
+            blocks.append(extra.body if isinstance(extra, (cst.Else, cst.Finally)) else extra)
+    for handler in getattr(statement, "handlers", ()):
+        blocks.append(handler.body)
+    for case in getattr(statement, "cases", ()):
+        blocks.append(case.body)
+    for block in blocks:
+        if isinstance(block, cst.If):  # elif chains hang off orelse
+            children.append(block)
+        elif isinstance(block, cst.BaseSuite):
+            body = block.body
+            if isinstance(block, cst.SimpleStatementSuite):
+                children.append(cst.SimpleStatementLine(body=body))
+            else:
+                children.extend(body)
+    return children
+
+
+class ImportMap:
+    def __init__(self, aliases: dict[str, str]) -> None:
+        self.aliases = aliases
+
+    @classmethod
+    def from_module(cls, module: cst.Module) -> ImportMap:
+        aliases: dict[str, str] = {}
+        for statement in _import_statements(module.body):
+            if isinstance(statement, cst.Import):
+                for alias in statement.names:
+                    full = dotted_name(alias.name)
+                    if full is None:
+                        continue
+                    if alias.asname is not None:
+                        local = dotted_name(alias.asname.name)  # type: ignore[arg-type]
+                        if local:
+                            aliases[local] = full
+                    else:
+                        # `import os.path` binds `os`, and `os.path.x` resolves through it.
+                        top = full.split(".", 1)[0]
+                        aliases[top] = top
+            else:
+                if isinstance(statement.names, cst.ImportStar):
+                    continue
+                base = "." * len(statement.relative)
+                if statement.module is not None:
+                    base += dotted_name(statement.module) or ""
+                for alias in statement.names:
+                    name = dotted_name(alias.name)
+                    if name is None:
+                        continue
+                    local = name
+                    if alias.asname is not None:
+                        local = dotted_name(alias.asname.name) or name  # type: ignore[arg-type]
+                    separator = "" if base.endswith(".") else "."
+                    aliases[local] = f"{base}{separator}{name}" if base else name
+        return cls(aliases)
+
+    def qualified_name(self, node: cst.BaseExpression) -> str | None:
+        """The qualified name an expression refers to, or None if it is not an imported name."""
+        if isinstance(node, cst.Name):
+            if node.value in self.aliases:
+                return self.aliases[node.value]
+            if node.value in _BUILTIN_NAMES:
+                return f"builtins.{node.value}"
+            return None
+        if isinstance(node, cst.Attribute):
+            base = self.qualified_name(node.value)
+            if base is None or base.startswith("builtins."):
+                return None
+            return f"{base}.{node.attr.value}"
+        return None
+
+    def call_name(self, call: cst.Call) -> str | None:
+        return self.qualified_name(call.func)
+
+

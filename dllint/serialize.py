@@ -1,0 +1,51 @@
+"""Diagnostics to and from plain JSON-compatible dicts (the json report and the cache share it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dllint.types import (Applicability, Diagnostic, Edit, Fix, RelatedLocation, Severity,
+                          Span)
+
+
+def span_to_dict(span: Span) -> dict[str, int]:
+    return {"line": span.start_line, "column": span.start_column,
+            "end_line": span.end_line, "end_column": span.end_column}
+
+
+def span_from_dict(data: dict[str, int]) -> Span:
+    return Span(data["line"], data["column"], data["end_line"], data["end_column"])
+
+
+def diagnostic_to_dict(diagnostic: Diagnostic) -> dict[str, Any]:
+    fix = diagnostic.fix
+    return {
+        "code": diagnostic.code,
+        "name": diagnostic.name,
+        "message": diagnostic.message,
+        "severity": diagnostic.severity.value,
+        "path": diagnostic.path,
+        **span_to_dict(diagnostic.span),
+        "related": [{"path": item.path, **span_to_dict(item.span), "message": item.message}
+                    for item in diagnostic.related],
+        "fix": None if fix is None else {
+            "applicability": fix.applicability.value,
+            "description": fix.description,
+            "edits": [{**span_to_dict(edit.span), "content": edit.content} for edit in fix.edits],
+        },
+        "evidence": dict(diagnostic.evidence),
+    }
+
+
+def diagnostic_from_dict(data: dict[str, Any]) -> Diagnostic:
+    fix = data.get("fix")
+    return Diagnostic(
+        code=data["code"], name=data["name"], message=data["message"],
+        severity=Severity(data["severity"]), path=data["path"], span=span_from_dict(data),
+        related=tuple(RelatedLocation(item["path"], span_from_dict(item), item["message"])
+                      for item in data.get("related", ())),
+        fix=None if fix is None else Fix(
+            tuple(Edit(span_from_dict(edit), edit["content"]) for edit in fix["edits"]),
+            Applicability(fix["applicability"]), fix["description"]),
+        evidence=data.get("evidence") or {},
+    )

@@ -1,0 +1,122 @@
+"""Suppression comments, indexed by line from the token stream (never by probing node shapes).
+
+    x = glob.glob("*.png")  # dllint: ignore[DL001]      this line
+    # dllint: ignore[DL001]                              a comment line: the next line
+    x = glob.glob("*.png")  # noqa: DL001                familiar flake8/ruff form
+    # dllint: file-ignore[DL001]                         the whole file
+
+Without a code list, `# dllint: ignore` and a bare `# noqa` suppress every finding on the line.
+A `# noqa` listing only other tools' codes (E501) is not ours and suppresses nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from dllint.engine_codes import UNUSED_SUPPRESSION
+from dllint.types import Diagnostic, Span
+
+MARKERS = ("dllint:", "noqa", "NOQA")
+_DLLINT = re.compile(r"dllint:\s*(?P<kind>file-ignore|ignore)\b(?:\[(?P<codes>[^\]]*)\])?")
+_NOQA = re.compile(r"\bnoqa\b(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?",
+                   re.IGNORECASE)
+_OUR_CODE = re.compile(r"DL[0-9]+")
+
+
+@dataclass
+class Suppression:
+    line: int  # where the comment is
+    span: Span  # the comment itself, for reporting it unused
+    codes: frozenset[str] | None  # None: every code
+    file_wide: bool
+    applies_to: frozenset[int]
+    used: set[str] = field(default_factory=set)
+
+    def matches(self, code: str) -> bool:
+        return self.codes is None or code in self.codes
+
+
+def _comments(source: str) -> Iterator[tuple[int, int, str, bool]]:
+    """(line, column, text, alone_on_its_line) for each comment."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                line, column = token.start
+                alone = token.line[:column].strip() == ""
+                yield line, column, token.string, alone
+    except (tokenize.TokenError, SyntaxError):
+        # The file parsed with libcst but the running Python's tokenizer disagrees (newer syntax):
+        # fall back to reading whole-line comments only, which cannot be inside a string.
+        for number, text in enumerate(source.splitlines(), start=1):
+            stripped = text.lstrip()
+            if stripped.startswith("#"):
+                yield number, len(text) - len(stripped), stripped, True
+
+
+def _parse_codes(raw: str | None, *, ours_only: bool) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    codes = [code.strip().upper() for code in re.split(r"[\s,]+", raw) if code.strip()]
+    if ours_only:
+        codes = [code for code in codes if _OUR_CODE.fullmatch(code)]
+    return frozenset(codes)
+
+
+def scan(source: str) -> list[Suppression]:
+    if not any(marker in source for marker in MARKERS):
+        return []
+    found: list[Suppression] = []
+    for line, column, text, alone in _comments(source):
+        span = Span(line, column + 1, line, column + 1 + len(text))
+        targets = frozenset({line, line + 1} if alone else {line})
+        for match in _DLLINT.finditer(text):
+            codes = _parse_codes(match.group("codes"), ours_only=False)
+            file_wide = match.group("kind") == "file-ignore"
+            found.append(Suppression(line, span, codes, file_wide, targets))
+        for match in _NOQA.finditer(text):
+            raw = match.group("codes")
+            codes = _parse_codes(raw, ours_only=True)
+            if raw is not None and not codes:
+                continue  # another tool's codes only
+            found.append(Suppression(line, span, codes, False, targets))
+    return found
+
+
+def apply(diagnostics: Iterable[Diagnostic], suppressions: list[Suppression]) -> list[Diagnostic]:
+    """Drop suppressed diagnostics, recording on each suppression which codes it used."""
+    if not suppressions:
+        return list(diagnostics)
+    kept: list[Diagnostic] = []
+    for diagnostic in diagnostics:
+        lines = {diagnostic.span.start_line, diagnostic.span.end_line}
+        suppressed = False
+        for suppression in suppressions:
+            if suppression.matches(diagnostic.code) and (
+                    suppression.file_wide or lines & suppression.applies_to):
+                suppression.used.add(diagnostic.code)
+                suppressed = True
+        if not suppressed:
+            kept.append(diagnostic)
+    return kept
+
+
+def unused(suppressions: list[Suppression], path: str, enabled: frozenset[str]) -> list[Diagnostic]:
+    """Suppressions that matched nothing, for codes that were enabled (a disabled code cannot fire)."""
+    diagnostics = []
+    for suppression in suppressions:
+        if suppression.codes is None:
+            if suppression.used:
+                continue
+            message = "Unused blanket suppression: nothing on this line is reported"
+        else:
+            stale = sorted(code for code in suppression.codes - suppression.used if code in enabled)
+            if not stale:
+                continue
+            message = f"Unused suppression for {', '.join(stale)}: nothing to suppress here"
+        diagnostics.append(Diagnostic(UNUSED_SUPPRESSION.code, UNUSED_SUPPRESSION.name, message,
+                                      UNUSED_SUPPRESSION.severity, path, suppression.span))
+    return diagnostics
