@@ -189,21 +189,25 @@ def _specificity(code: str, selectors: Iterable[str]) -> int:
 
 def resolve_enabled(select: Iterable[str] | None, extend_select: Iterable[str],
                     ignore: Iterable[str]) -> frozenset[str]:
-    """The rule codes that run. The most specific selector wins; on a tie, ignore wins."""
-    default = [rule.code for rule in all_rules() if rule.enabled_by_default]
-    chosen = list(select) if select is not None else default
-    chosen += list(extend_select)
+    """The rule codes that run. The most specific selector wins; on a tie, ignore wins.
+
+    Without `select`, the default set counts as the least specific selection (like `ALL`), so
+    `ignore = ["DL"]` switches the defaults off.
+    """
+    chosen = list(select or ()) + list(extend_select)
     ignore = list(ignore)
     enabled = set()
     for rule in all_rules():
-        on, off = _specificity(rule.code, chosen), _specificity(rule.code, ignore)
-        if on >= 0 and on > off:
+        on = _specificity(rule.code, chosen)
+        if select is None and rule.enabled_by_default:
+            on = max(on, 0)
+        if on >= 0 and on > _specificity(rule.code, ignore):
             enabled.add(rule.code)
     return frozenset(enabled)
 
 
 def _gitwildmatch(patterns: Iterable[str]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.GitIgnoreSpec.from_lines(list(patterns))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ ORDER_KEEPING = frozenset({
     "builtins.list", "builtins.tuple", "builtins.map", "builtins.filter", "builtins.reversed",
     "numpy.array", "numpy.asarray", "itertools.islice",
 })
+# Calls that put a listing in a stable order.
+SORTING = frozenset({"builtins.sorted", "natsort.natsorted", "natsort.os_sorted",
+                     "natsort.humansorted", "numpy.sort"})
 # Calls that pair their iterables with an index: zipping a listing with these numbers its items.
 INDEX_SOURCES = frozenset({"builtins.range", "itertools.count"})
 # Calls that take several iterables without pairing them by position.
@@ -42,6 +45,8 @@ class Listing:
 
     call: cst.Call
     function: str
+    # A sorted listing is still a file list: pairing an unordered listing with it is the bug.
+    ordered: bool = False
 
     @property
     def walk(self) -> bool:
@@ -181,7 +186,13 @@ class UnorderedFileListing(Rule):
             masks = find("masks/*.png")
             for image, mask in zip(images, masks):
                 pass
-        """, line=2, more_lines=(3,), related_lines=(4,)),
+        """, line=2, more_lines=(3,), related_lines=(4,), fixed="""
+            from glob import glob as find
+            images = sorted(find("images/*.png"))
+            masks = sorted(find("masks/*.png"))
+            for image, mask in zip(images, masks):
+                pass
+        """),
         Invalid("""
             import os
             classes = [d for d in os.listdir("train") if os.path.isdir(d)]
@@ -202,7 +213,18 @@ class UnorderedFileListing(Rule):
 
                 def __getitem__(self, index):
                     return self.images[index], self.masks[index]
-        """, line=6, related_lines=(10,)),
+        """, line=6, related_lines=(10,), fixed="""
+            import os
+            from torch.utils.data import Dataset
+
+            class Segmentation(Dataset):
+                def __init__(self, root):
+                    self.images = sorted(os.listdir(os.path.join(root, "images")))
+                    self.masks = sorted(os.listdir(os.path.join(root, "masks")))
+
+                def __getitem__(self, index):
+                    return self.images[index], self.masks[index]
+        """),
         Invalid("""
             from pathlib import Path
             root = Path("data")
@@ -220,7 +242,11 @@ class UnorderedFileListing(Rule):
             import os
             classes = os.listdir("train")
             label = classes.index("cat")
-        """, line=2, related_lines=(3,)),
+        """, line=2, related_lines=(3,), fixed="""
+            import os
+            classes = sorted(os.listdir("train"))
+            label = classes.index("cat")
+        """),
         Invalid("""
             import os
             names = [entry.name for entry in os.scandir("train")]
@@ -247,7 +273,13 @@ class UnorderedFileListing(Rule):
             class_to_idx = {}
             for index, name in enumerate(classes):
                 class_to_idx[name] = index
-        """, line=2, related_lines=(4,)),
+        """, line=2, related_lines=(4,), fixed="""
+            import os
+            classes = sorted(os.listdir("train"))
+            class_to_idx = {}
+            for index, name in enumerate(classes):
+                class_to_idx[name] = index
+        """),
         Invalid("""
             import glob
 
@@ -296,6 +328,9 @@ class UnorderedFileListing(Rule):
             if listing is not None:
                 return listing
             qualified = self.imports.call_name(node)
+            if qualified in SORTING and node.args:
+                inner = self.origin(node.args[0].value)
+                return None if inner is None else Listing(node, inner.function, ordered=True)
             if qualified in ORDER_KEEPING and node.args:
                 return self.origin(node.args[-1 if qualified in ("builtins.map", "builtins.filter")
                                              else 0].value)
@@ -405,8 +440,10 @@ class UnorderedFileListing(Rule):
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method == "sort" and not node.args:
-                self.bind(func.value, None)
+            if method == "sort":
+                listing = self.origin(func.value)
+                if listing is not None:
+                    self.bind(func.value, Listing(node, listing.function, ordered=True))
             elif method in ("append", "extend", "insert") and self.loop_listings and \
                     self.loop_listings[-1] is not None and self.origin(func.value) is None:
                 # A list filled while iterating a listing inherits its order.
@@ -483,7 +520,7 @@ class UnorderedFileListing(Rule):
     # ---- reporting --------------------------------------------------------------------------
 
     def flag(self, listing: Listing, sink: cst.CSTNode, why: str) -> None:
-        if id(listing.call) in self.reported:
+        if listing.ordered or id(listing.call) in self.reported:
             return
         self.reported.add(id(listing.call))
         if listing.walk:

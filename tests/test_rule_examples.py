@@ -1,0 +1,74 @@
+"""Every rule's VALID and INVALID examples are its specification: each one is a test here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from dllint.config import FileConfig, build_settings
+from dllint.registry import all_rules
+from dllint.runner import lint_text
+
+SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## References")
+
+
+def _settings(rule, *, fix=False, unsafe=False):
+    return build_settings(FileConfig(root=Path.cwd()), select=[rule.code], fix=fix,
+                          unsafe_fixes=unsafe)
+
+
+def _cases(kind):
+    return list(_iter_cases(kind))
+
+
+def _iter_cases(kind):
+    for rule in all_rules():
+        for number, example in enumerate(getattr(rule, kind), start=1):
+            yield pytest.param(rule, example, id=f"{rule.code}-{kind.lower()}-{number}")
+
+
+@pytest.mark.parametrize(("rule", "example"), _cases("VALID"))
+def test_valid_example_is_silent(rule, example):
+    result = lint_text(example.source, "example.py", _settings(rule))
+    assert [(d.line, d.message) for d in result.diagnostics] == []
+
+
+@pytest.mark.parametrize(("rule", "example"), _cases("INVALID"))
+def test_invalid_example_is_flagged_at_its_line(rule, example):
+    result = lint_text(example.source, "example.py", _settings(rule))
+    lines = sorted(d.line for d in result.diagnostics if d.code == rule.code)
+    assert lines == sorted({example.line, *example.more_lines})
+    assert all(d.code == rule.code for d in result.diagnostics)
+    main = next(d for d in result.diagnostics if d.line == example.line)
+    if example.related_lines:
+        assert sorted({r.span.start_line for r in main.related}) == sorted(example.related_lines)
+    # The example says whether a fix exists: no `fixed`, no fix offered.
+    assert (main.fix is not None) == (example.fixed is not None)
+    if example.fixed is not None:
+        assert (main.fix.applicability.value == "unsafe") == example.unsafe
+
+
+@pytest.mark.parametrize(("rule", "example"),
+                         [case for case in _cases("INVALID") if case.values[1].fixed is not None])
+def test_fix_produces_the_fixed_example(rule, example):
+    result = lint_text(example.source, "example.py", _settings(rule, fix=True, unsafe=example.unsafe))
+    assert result.fixed_source == example.fixed_source
+    cst.parse_module(result.fixed_source)
+    again = lint_text(result.fixed_source, "example.py", _settings(rule, fix=True, unsafe=example.unsafe))
+    assert again.fixed_source is None, "fixing twice must change nothing more"
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.code)
+def test_rule_is_documented_and_specified(rule):
+    doc = rule.documentation()
+    for section in SECTIONS:
+        assert section in doc, f"{rule.code} docstring lacks {section!r}"
+    assert rule.code.startswith("DL") and rule.name == rule.name.lower() and " " not in rule.name
+    assert len(rule.VALID) >= 8 and len(rule.INVALID) >= 8
+    for example in [*rule.VALID, *rule.INVALID]:
+        cst.parse_module(example.source)  # an example that does not parse specifies nothing
+    assert rule.requires_any, "a cheap text gate keeps the rule off files it cannot match"
+    for example in rule.INVALID:
+        assert rule.wants(example.source), "the text gate must let every INVALID example through"
