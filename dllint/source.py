@@ -31,8 +31,10 @@ def decode_source(data: bytes, path: str) -> SourceText | Diagnostic:
         return file_diagnostic(BINARY_FILE, path, "File contains NUL bytes; it is not Python source")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as error:  # an unknown or contradictory coding cookie
-        return file_diagnostic(DECODE_ERROR, path, f"Cannot determine encoding: {error.msg}")
+    except SyntaxError as error:
+        if "unknown encoding" in str(error.msg) or "encoding problem" in str(error.msg):
+            return file_diagnostic(DECODE_ERROR, path, f"Cannot decode file: {error.msg}")
+        encoding = "utf-8"  # no usable cookie and the first lines are not UTF-8: say where
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:

@@ -21,8 +21,8 @@ from dllint.engine_codes import UNUSED_SUPPRESSION
 from dllint.types import Diagnostic, Span
 
 MARKERS = ("dllint:", "noqa", "NOQA")
-_DLLINT = re.compile(r"dllint:\s*(?P<kind>file-ignore|ignore)\b(?:\[(?P<codes>[^\]]*)\])?")
-_NOQA = re.compile(r"\bnoqa\b(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?",
+_DLLINT = re.compile(r"#\s*dllint:\s*(?P<kind>file-ignore|ignore)\b(?:\[(?P<codes>[^\]]*)\])?")
+_NOQA = re.compile(r"#\s*noqa\b(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?",
                    re.IGNORECASE)
 _OUR_CODE = re.compile(r"DL[0-9]+")
 
