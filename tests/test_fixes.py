@@ -1,0 +1,100 @@
+"""Fixes are applied as text edits, written atomically, and never lose anything."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from dllint.cli import main
+from dllint.fixes import FileChangedError, apply_fixes, write_atomically
+from dllint.types import Applicability, Diagnostic, Edit, Fix, Severity, Span
+
+sys.path.insert(0, os.path.dirname(__file__))
+from helpers import CLEAN, PAIRED_LISTINGS, PAIRED_LISTINGS_FIXED  # noqa: E402
+
+
+def fixing(tmp_path, monkeypatch, *args):
+    monkeypatch.chdir(tmp_path)
+    return CliRunner().invoke(main, [".", "--fix", "--no-cache", *args])
+
+
+def test_keeps_crlf_bom_encoding_and_mode(tmp_path, monkeypatch):
+    path = tmp_path / "a.py"
+    text = "# -*- coding: utf-8 -*-\n# ünïcode\n" + PAIRED_LISTINGS
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    path.chmod(0o751)
+    fixing(tmp_path, monkeypatch)
+    expected = "# -*- coding: utf-8 -*-\n# ünïcode\n" + PAIRED_LISTINGS_FIXED
+    assert path.read_bytes() == b"\xef\xbb\xbf" + expected.replace("\n", "\r\n").encode("utf-8")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]  # no temporary file left behind
+
+
+def test_latin1_file_is_written_back_in_latin1(tmp_path, monkeypatch):
+    path = tmp_path / "a.py"
+    path.write_bytes(("# -*- coding: latin-1 -*-\n# café\n" + PAIRED_LISTINGS).encode("latin-1"))
+    fixing(tmp_path, monkeypatch)
+    assert path.read_bytes() == ("# -*- coding: latin-1 -*-\n# café\n"
+                                 + PAIRED_LISTINGS_FIXED).encode("latin-1")
+
+
+def test_unchanged_files_are_untouched(tmp_path, monkeypatch):
+    path = tmp_path / "clean.py"
+    path.write_text(CLEAN)
+    os.utime(path, (1_000_000, 1_000_000))
+    result = fixing(tmp_path, monkeypatch)
+    assert result.exit_code == 0
+    assert path.stat().st_mtime == 1_000_000
+
+
+def test_refuses_to_overwrite_a_file_changed_since_it_was_read(tmp_path):
+    path = tmp_path / "a.py"
+    path.write_text("someone else's edit\n")
+    with pytest.raises(FileChangedError):
+        write_atomically(str(path), "fixed\n", "utf-8", expected=b"what dllint read\n")
+    assert path.read_text() == "someone else's edit\n"
+
+
+def test_changed_file_is_reported_and_exits_2(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
+    import dllint.cli
+
+    real = dllint.cli.write_atomically
+
+    def racing_write(path, text, encoding, expected):
+        with open(path, "a") as handle:
+            handle.write("# edited meanwhile\n")
+        return real(path, text, encoding, expected)
+
+    monkeypatch.setattr(dllint.cli, "write_atomically", racing_write)
+    result = fixing(tmp_path, monkeypatch)
+    assert result.exit_code == 2 and "changed while dllint was running" in result.output
+    assert (tmp_path / "a.py").read_text().endswith("# edited meanwhile\n")
+
+
+def _diagnostic(*edits, applicability=Applicability.SAFE):
+    return Diagnostic("DL001", "x", "m", Severity.ERROR, "a.py", edits[0].span,
+                      fix=Fix(tuple(edits), applicability, "d"))
+
+
+def test_overlapping_fixes_wait_for_the_next_round():
+    text = "abcdef\n"
+    first = _diagnostic(Edit(Span(1, 2, 1, 4), "XY"))
+    overlapping = _diagnostic(Edit(Span(1, 3, 1, 5), "ZZ"))
+    touching = _diagnostic(Edit(Span(1, 4, 1, 4), "!"))
+    assert apply_fixes(text, [first, overlapping, touching], unsafe_fixes=False) == ("aXY!def\n", 2)
+
+
+def test_unsafe_fixes_only_on_request():
+    unsafe = _diagnostic(Edit(Span(1, 1, 1, 2), "Q"), applicability=Applicability.UNSAFE)
+    assert apply_fixes("abc\n", [unsafe], unsafe_fixes=False) == ("abc\n", 0)
+    assert apply_fixes("abc\n", [unsafe], unsafe_fixes=True) == ("Qbc\n", 1)
+
+
+def test_edits_on_later_lines_with_crlf():
+    edit = _diagnostic(Edit(Span(2, 1, 2, 1), "#"))
+    assert apply_fixes("a\r\nb\r\n", [edit], unsafe_fixes=False) == ("a\r\n#b\r\n", 1)
