@@ -100,7 +100,7 @@ class UnorderedFileListing(Rule):
     name = "unordered-file-listing"
     summary = "Directory listing in arbitrary order is paired by position or numbered"
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("glob", "listdir", "scandir", "walk", "iterdir")
+    requires_any = ("glob(", "glob import", "listdir", "scandir", "walk(", "iterdir")
 
     VALID = [
         Valid("""

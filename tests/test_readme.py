@@ -1,0 +1,29 @@
+"""The README's rule table and set-up commands stay true."""
+
+from __future__ import annotations
+
+import re
+
+from dllint.engine_codes import ENGINE_CODES
+from dllint.registry import all_rules
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_rule_table_lists_every_code_with_its_name():
+    rows = dict(re.findall(r"^\| (DL\d{3}) \| `([a-z0-9-]+)` \|", README, flags=re.MULTILINE))
+    expected = {rule.code: rule.name for rule in all_rules()}
+    expected.update({code: entry.name for code, entry in ENGINE_CODES.items()})
+    assert rows == expected
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text()
+    commands = re.findall(r"^```sh\n(.+?)\n```", README, flags=re.MULTILINE)
+    setup = [command for command in commands if "pip install" in command]
+    assert len(setup) == 2
+    test_command = setup[1].rsplit("&&", 1)[1].strip()
+    assert test_command == "python -m pytest" and test_command in ci
+    assert "torch==2.13.0" in ci and ci.index("torch==2.13.0") < ci.index("-e '.[dev,runtime]'")
