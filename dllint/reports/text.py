@@ -83,8 +83,9 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
                       f"[{_STYLE[d.severity]}]{d.code}[/] {escape(d.message)}{fixable}")
         if not context.quiet:
             _frame(console, lines, d)
+            gutter = " " * len(str(d.span.start_line))
             for related in d.related:
-                console.print(f"  [blue]=[/] {_location(related.path, related.span.start_line, related.span.start_column, context.color)}: {escape(related.message)}")
+                console.print(f"{gutter} [blue]=[/] {_location(related.path, related.span.start_line, related.span.start_column, context.color)}: {escape(related.message)}")
             console.print()
     if not context.quiet:
         _summary(console, diagnostics, context)
