@@ -21,6 +21,8 @@ from dllint.fixes import apply_fixes
 from dllint.registry import all_rules
 from dllint.rule import FileContext, NodeEdit, NodeFix, PendingReport, Rule
 from dllint.semantic.imports import ImportMap
+from dllint.semantic.model import SemanticModel
+from dllint.semantic.project import ProjectIndex
 from dllint.source import SourceText, file_diagnostic, read_source
 from dllint.types import Diagnostic, Edit, FileResult, Fix, RelatedLocation, Span
 
@@ -32,16 +34,17 @@ def rules_for(settings: Settings, path: str) -> list[type[Rule]]:
     return [rule for rule in all_rules() if rule.code in settings.enabled and rule.code not in off]
 
 
-def lint_file(path: str, settings: Settings) -> FileResult:
+def lint_file(path: str, settings: Settings, project: ProjectIndex | None = None) -> FileResult:
     source = read_source(path, settings.max_file_size)
     if isinstance(source, Diagnostic):
         return _file_level(source, settings)
-    return lint_source_text(source, settings)
+    return lint_source_text(source, settings, project)
 
 
-def lint_source_text(source: SourceText, settings: Settings) -> FileResult:
+def lint_source_text(source: SourceText, settings: Settings,
+                     project: ProjectIndex | None = None) -> FileResult:
     rules = rules_for(settings, source.path)
-    diagnostics = _lint_once(source.text, source.path, rules, settings)
+    diagnostics = _lint_once(source.text, source.path, rules, settings, project)
     if diagnostics is None:
         return FileResult(source.path, (), encoding=source.encoding, skipped=True)
     if not settings.fix:
@@ -51,7 +54,7 @@ def lint_source_text(source: SourceText, settings: Settings) -> FileResult:
         new_text, count = apply_fixes(text, diagnostics, settings.unsafe_fixes)
         if count == 0:
             break
-        new_diagnostics = _lint_once(new_text, source.path, rules, settings)
+        new_diagnostics = _lint_once(new_text, source.path, rules, settings, project)
         if new_diagnostics is None or _has_syntax_error(new_diagnostics):
             # A fix that breaks the file is never written: keep the last text that parsed.
             break
@@ -72,8 +75,8 @@ def _has_syntax_error(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.code == SYNTAX_ERROR.code for d in diagnostics)
 
 
-def _lint_once(text: str, path: str, rules: list[type[Rule]],
-               settings: Settings) -> list[Diagnostic] | None:
+def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings,
+               project: ProjectIndex | None = None) -> list[Diagnostic] | None:
     """Diagnostics for `text`, or None when no rule wants the file (it is then never parsed)."""
     wanted = [rule for rule in rules if rule.wants(text)]
     check_suppressions = settings.report_unused_suppressions and any(
@@ -95,9 +98,15 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]],
     if not wanted and not check_suppressions:
         return None  # newer syntax than the running Python knows, but valid
     context = FileContext(path, text, module, ImportMap.from_module(module))
+    visitors: list[cst.BatchableCSTVisitor] = []
+    if any(rule.uses_model for rule in wanted):
+        # First in the batch: each node is seen by the model before any rule asks about it.
+        context.model = SemanticModel(context, project)
+        visitors.append(context.model)
+    visitors.extend(rule(context) for rule in wanted)
     found: list[Diagnostic] = []
     try:
-        cst.visit_batched(module, [rule(context) for rule in wanted])
+        cst.visit_batched(module, visitors)
     except RecursionError:
         found.append(_internal_error(path, "analysis stopped: the file is nested too deeply"))
     except Exception as error:  # noqa: BLE001 - a rule bug must not end the run; it is reported

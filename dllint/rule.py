@@ -17,6 +17,7 @@ from dllint.types import Applicability, FixAvailability, RelatedLocation, Severi
 
 if TYPE_CHECKING:
     from dllint.semantic.imports import ImportMap
+    from dllint.semantic.model import SemanticModel
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class FileContext:
     module: cst.Module
     imports: ImportMap
     reports: list[PendingReport] = field(default_factory=list)
+    model: SemanticModel | None = None
 
 
 class Rule(cst.BatchableCSTVisitor):
@@ -119,6 +121,8 @@ class Rule(cst.BatchableCSTVisitor):
     # The cheap semantic gate: the rule runs only on files whose text contains one of these.
     # An empty tuple means the rule wants every file.
     requires_any: ClassVar[tuple[str, ...]] = ()
+    # Rules that read value origins set this; the engine then runs the semantic model first.
+    uses_model: ClassVar[bool] = False
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
 
@@ -146,6 +150,11 @@ class Rule(cst.BatchableCSTVisitor):
     @property
     def imports(self) -> ImportMap:
         return self.context.imports
+
+    @property
+    def model(self) -> SemanticModel:
+        assert self.context.model is not None, f"{self.code} must set uses_model = True"
+        return self.context.model
 
     def report(self, node: cst.CSTNode, message: str, *, fix: NodeFix | None = None,
                related: Sequence[tuple[cst.CSTNode, str] | RelatedLocation] = ()) -> None:

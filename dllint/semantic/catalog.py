@@ -1,0 +1,127 @@
+"""What the semantic model knows about library calls, as tables rather than code paths.
+
+Keys are qualified names as `ImportMap` resolves them (`torch.nn.functional.softmax`, whatever
+alias the file used). Adding knowledge means adding a row here.
+"""
+
+from __future__ import annotations
+
+# Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
+PROBABILITY_FUNCTIONS = {
+    "torch.softmax": "softmax", "torch.nn.functional.softmax": "softmax",
+    "torch.special.softmax": "softmax", "torch.sigmoid": "sigmoid",
+    "torch.nn.functional.sigmoid": "sigmoid", "torch.special.expit": "sigmoid",
+    "scipy.special.softmax": "softmax", "scipy.special.expit": "sigmoid",
+    "tensorflow.nn.softmax": "softmax", "tensorflow.math.sigmoid": "sigmoid",
+    "tensorflow.nn.sigmoid": "sigmoid",
+}
+LOG_PROBABILITY_FUNCTIONS = frozenset({
+    "torch.log_softmax", "torch.nn.functional.log_softmax", "torch.special.log_softmax",
+    "torch.nn.functional.logsigmoid", "tensorflow.nn.log_softmax",
+})
+LOG_FUNCTIONS = frozenset({"torch.log", "numpy.log", "tensorflow.math.log"})
+PROBABILITY_METHODS = {"softmax": "softmax", "sigmoid": "sigmoid"}
+LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
+
+# Layers whose output is probabilities / log-probabilities / a single column.
+PROBABILITY_LAYERS = {"torch.nn.Softmax": "nn.Softmax", "torch.nn.Sigmoid": "nn.Sigmoid",
+                      "torch.nn.Softmax2d": "nn.Softmax2d"}
+LOG_PROBABILITY_LAYERS = frozenset({"torch.nn.LogSoftmax", "torch.nn.LogSigmoid"})
+# Layers that make train() and eval() behave differently.
+MODE_DEPENDENT_LAYERS = frozenset({
+    "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
+    "torch.nn.AlphaDropout", "torch.nn.FeatureAlphaDropout", "torch.nn.BatchNorm1d",
+    "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
+    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
+    "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d",
+    "torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.TransformerEncoderLayer",
+    "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer", "torch.nn.MultiheadAttention",
+})
+CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
+# Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
+OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
+                         "transformers.AutoModel", "segmentation_models_pytorch.")
+NN_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
+LIGHTNING_BASES = frozenset({"pytorch_lightning.LightningModule", "lightning.LightningModule",
+                             "lightning.pytorch.LightningModule",
+                             "pytorch_lightning.core.LightningModule"})
+
+# Losses that apply log-softmax / log-sigmoid themselves and so want raw logits.
+# kind: what the loss wants as input.
+LOSS_FUNCTIONS = {
+    "torch.nn.functional.cross_entropy": "logits",
+    "torch.nn.functional.binary_cross_entropy_with_logits": "logits",
+    "torch.nn.functional.nll_loss": "log_probabilities",
+    "torch.nn.functional.binary_cross_entropy": "probabilities",
+    "torch.nn.functional.mse_loss": "elementwise", "torch.nn.functional.l1_loss": "elementwise",
+    "torch.nn.functional.smooth_l1_loss": "elementwise",
+    "torch.nn.functional.huber_loss": "elementwise",
+}
+LOSS_CLASSES = {
+    "torch.nn.CrossEntropyLoss": "logits", "torch.nn.BCEWithLogitsLoss": "logits",
+    "torch.nn.NLLLoss": "log_probabilities", "torch.nn.BCELoss": "probabilities",
+    "torch.nn.MSELoss": "elementwise", "torch.nn.L1Loss": "elementwise",
+    "torch.nn.SmoothL1Loss": "elementwise", "torch.nn.HuberLoss": "elementwise",
+}
+LOSS_DISPLAY = {
+    "torch.nn.functional.cross_entropy": "F.cross_entropy",
+    "torch.nn.functional.binary_cross_entropy_with_logits": "F.binary_cross_entropy_with_logits",
+    "torch.nn.functional.nll_loss": "F.nll_loss",
+    "torch.nn.CrossEntropyLoss": "nn.CrossEntropyLoss",
+    "torch.nn.BCEWithLogitsLoss": "nn.BCEWithLogitsLoss", "torch.nn.NLLLoss": "nn.NLLLoss",
+}
+KERAS_PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
+
+# Transforms that scale uint8 pixels to [0, 1].
+SCALING_TRANSFORMS = frozenset({
+    "torchvision.transforms.ToTensor", "torchvision.transforms.v2.ToTensor",
+    "torchvision.transforms.functional.to_tensor",
+    "torchvision.transforms.functional.convert_image_dtype",
+    "torchvision.transforms.v2.functional.to_dtype",
+    "torchvision.transforms.ConvertImageDtype", "torchvision.transforms.v2.ConvertImageDtype",
+    "skimage.img_as_float", "skimage.util.img_as_float", "skimage.img_as_float32",
+    "tensorflow.image.convert_image_dtype",
+})
+SCALE_WHEN_FLAGGED = frozenset({"torchvision.transforms.v2.ToDtype"})  # needs scale=True
+NORMALIZE_TRANSFORMS = frozenset({"torchvision.transforms.Normalize",
+                                  "torchvision.transforms.v2.Normalize",
+                                  "torchvision.transforms.functional.normalize"})
+COMPOSE = frozenset({"torchvision.transforms.Compose", "torchvision.transforms.v2.Compose"})
+LAMBDA_TRANSFORMS = frozenset({"torchvision.transforms.Lambda", "torchvision.transforms.v2.Lambda"})
+
+# Readers that return uint8 images.
+UINT8_NUMPY_SOURCES = frozenset({"cv2.imread", "imageio.imread", "imageio.v2.imread",
+                                 "imageio.v3.imread", "skimage.io.imread"})
+UINT8_TENSOR_SOURCES = frozenset({"torchvision.io.read_image", "torchvision.io.decode_image",
+                                  "torchvision.io.decode_jpeg", "torchvision.io.decode_png"})
+PIL_OPEN = frozenset({"PIL.Image.open"})
+NUMPY_ARRAY = frozenset({"numpy.array", "numpy.asarray", "numpy.asanyarray"})
+
+# numpy constructors that default to float64 (when no dtype= is given).
+FLOAT64_CONSTRUCTORS = frozenset({
+    "numpy.random.rand", "numpy.random.randn", "numpy.random.random", "numpy.random.uniform",
+    "numpy.random.normal", "numpy.random.random_sample", "numpy.zeros", "numpy.ones",
+    "numpy.empty", "numpy.full", "numpy.linspace", "numpy.eye", "numpy.identity",
+    "numpy.loadtxt", "numpy.genfromtxt",
+})
+RANK1_CONSTRUCTORS = frozenset({"numpy.random.randn", "numpy.random.rand", "numpy.random.random",
+                                "numpy.zeros", "numpy.ones", "numpy.empty", "torch.randn",
+                                "torch.rand", "torch.zeros", "torch.ones", "torch.empty"})
+DATAFRAME_SOURCES = frozenset({"pandas.read_csv", "pandas.read_parquet", "pandas.read_excel",
+                               "pandas.read_json", "pandas.DataFrame"})
+TO_TENSOR = frozenset({"torch.from_numpy", "torch.tensor", "torch.as_tensor"})
+TENSOR_DATASETS = frozenset({"torch.utils.data.TensorDataset"})
+
+# Calls and methods that keep the value's meaning (shape or device changes only).
+PASSTHROUGH_METHODS = frozenset({
+    "view", "reshape", "to", "cuda", "cpu", "detach", "contiguous", "clone", "permute",
+    "transpose", "unsqueeze", "flatten", "view_as", "reshape_as", "expand", "expand_as",
+    "requires_grad_", "pin_memory", "copy", "squeeze",
+})
+FLOAT_CASTS = frozenset({"float", "half", "bfloat16"})
+NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                              "torch.autograd.grad_mode.no_grad"})
+FLOAT32_DTYPES = frozenset({
+    "torch.float32", "torch.float", "torch.float16", "torch.half", "torch.bfloat16",
+    "numpy.float32", "numpy.float16", "numpy.single", "numpy.half",
+})

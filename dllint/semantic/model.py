@@ -1,0 +1,603 @@
+"""The per-file semantic model: a flow-sensitive pass that tags values by where they came from.
+
+It runs as the first visitor of the file's single batched traversal, so when a rule's
+`visit_Call` asks `model.value(node.args[0].value)`, every statement before that call has been
+seen. Bindings are applied on `leave_*`, so the right-hand side of `x = f(x)` sees the old `x`.
+
+What it tracks, per function (falling back to module level): names to values; per class: `self`
+attributes, whether it is an nn.Module, whether it has dropout or batch norm, and what `forward`
+returns; per function: what it returns. Calls into other files of the same run are resolved
+through `ProjectIndex` summaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from dllint.semantic import catalog
+from dllint.semantic.values import (
+    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PIL_IMAGE,
+    PROBABILITIES, RANK1, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
+    TransformInfo, Value, first, has, without)
+
+if TYPE_CHECKING:
+    from dllint.rule import FileContext
+    from dllint.semantic.project import ProjectIndex
+
+
+def number(node: cst.BaseExpression) -> float | None:
+    """The value of a numeric literal (`255`, `255.0`, `-1`), else None."""
+    if isinstance(node, cst.Integer):
+        return float(int(node.value.replace("_", ""), 0))
+    if isinstance(node, cst.Float):
+        return float(node.value.replace("_", ""))
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = number(node.expression)
+        return None if inner is None else -inner
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+        left, right = number(node.left), number(node.right)
+        if left is not None and right:
+            return left / right
+    return None
+
+
+def is_255(node: cst.BaseExpression) -> bool:
+    return number(node) == 255.0
+
+
+def is_inverse_255(node: cst.BaseExpression) -> bool:
+    value = number(node)
+    return value is not None and abs(value - 1 / 255) < 1e-6
+
+
+def keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    return next((arg for arg in call.args if arg.keyword and arg.keyword.value == name), None)
+
+
+def positional(call: cst.Call, index: int) -> cst.Arg | None:
+    args = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    return args[index] if index < len(args) else None
+
+
+def argument(call: cst.Call, index: int, name: str) -> cst.Arg | None:
+    return keyword(call, name) or positional(call, index)
+
+
+def is_true(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "True"
+
+
+@dataclass
+class ClassState:
+    name: str
+    node: cst.ClassDef
+    bases: list[str]
+    attributes: dict[str, Value] = field(default_factory=dict)
+    forward_output: Value = EMPTY
+    has_forward: bool = False
+    mode_evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FunctionState:
+    name: str
+    node: cst.FunctionDef
+    class_state: ClassState | None
+    returns: list[Value] = field(default_factory=list)
+    no_grad: bool = False
+
+
+class SemanticModel(cst.BatchableCSTVisitor):
+    def __init__(self, context: FileContext, project: ProjectIndex | None = None) -> None:
+        super().__init__()
+        self.context = context
+        self.imports = context.imports
+        self.project = project
+        self.module_frame: dict[str, Value] = {}
+        self.frames: list[dict[str, Value]] = [self.module_frame]
+        self.classes: list[ClassState] = []
+        self.functions: list[FunctionState] = []
+        self.local_classes: dict[str, ModuleInfo | None] = {}
+        self.local_functions: dict[str, Value] = {}
+        self.no_grad_depth = 0
+
+    # ---- queries for rules ------------------------------------------------------------------
+
+    @property
+    def in_no_grad(self) -> bool:
+        return self.no_grad_depth > 0 or any(f.no_grad for f in self.functions)
+
+    @property
+    def current_function(self) -> FunctionState | None:
+        return self.functions[-1] if self.functions else None
+
+    def qualified(self, node: cst.BaseExpression) -> str | None:
+        return self.imports.qualified_name(node)
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        if isinstance(node, cst.Call):
+            return self._call(node)
+        if isinstance(node, cst.Name):
+            return self.lookup(node.value)
+        if isinstance(node, cst.Attribute):
+            return self._attribute(node)
+        if isinstance(node, cst.Subscript):
+            inner = self.value(node.value)
+            frame = first(inner, DATAFRAME)
+            if frame is not None:
+                return frozenset({Tag(DATAFRAME, node, info="series")})
+            return without(inner, (MODULE, LOSS, TRANSFORM))
+        if isinstance(node, cst.BinaryOperation):
+            return self._binary(node, self.value(node.left), node.operator, node.right)
+        if isinstance(node, cst.IfExp):
+            return self.value(node.body) | self.value(node.orelse)
+        if isinstance(node, cst.BooleanOperation):
+            return self.value(node.left) | self.value(node.right)
+        if isinstance(node, cst.NamedExpr):
+            return self.value(node.value)
+        if isinstance(node, cst.Await):
+            return self.value(node.expression)
+        return EMPTY
+
+    def lookup(self, name: str) -> Value:
+        for frame in (self.frames[-1], self.module_frame):
+            if name in frame:
+                return frame[name]
+        return EMPTY
+
+    def attribute_key(self, node: cst.BaseExpression) -> str | None:
+        if (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)
+                and node.value.value == "self" and self.classes):
+            return node.attr.value
+        return None
+
+    # ---- bindings ---------------------------------------------------------------------------
+
+    def bind(self, target: cst.BaseExpression, value: Value) -> None:
+        if isinstance(target, cst.Name):
+            self.frames[-1][target.value] = value
+        elif isinstance(target, cst.Attribute):
+            key = self.attribute_key(target)
+            if key is not None:
+                self.classes[-1].attributes[key] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.bind(element.value, EMPTY)
+        elif isinstance(target, cst.StarredElement):
+            self.bind(target.value, EMPTY)
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        value_node = original_node.value
+        for target in original_node.targets:
+            if isinstance(target.target, (cst.Tuple, cst.List)) and isinstance(
+                    value_node, (cst.Tuple, cst.List)) and len(target.target.elements) == len(
+                    value_node.elements):
+                for element, item in zip(target.target.elements, value_node.elements):
+                    self.bind(element.value, self.value(item.value))
+            else:
+                self.bind(target.target, self.value(value_node))
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        if original_node.value is not None:
+            self.bind(original_node.target, self.value(original_node.value))
+
+    def leave_AugAssign(self, original_node: cst.AugAssign) -> None:
+        operator = _AUGMENTED.get(type(original_node.operator))
+        current = self.value(original_node.target)
+        if operator is None:
+            self.bind(original_node.target, EMPTY)
+            return
+        self.bind(original_node.target,
+                  self._binary(original_node, current, operator, original_node.value))
+
+    def visit_For(self, node: cst.For) -> None:
+        self.bind(node.target, EMPTY)
+
+    def visit_With(self, node: cst.With) -> None:
+        if any(self._is_no_grad(item.item) for item in node.items):
+            self.no_grad_depth += 1
+
+    def leave_With(self, original_node: cst.With) -> None:
+        if any(self._is_no_grad(item.item) for item in original_node.items):
+            self.no_grad_depth -= 1
+        for item in original_node.items:
+            if item.asname is not None:
+                self.bind(item.asname.name, EMPTY)
+
+    def _is_no_grad(self, node: cst.BaseExpression) -> bool:
+        target = node.func if isinstance(node, cst.Call) else node
+        return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
+
+    # ---- scopes and summaries ---------------------------------------------------------------
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        bases = []
+        for base in node.bases:
+            qualified = self.qualified(base.value)
+            if qualified is None and isinstance(base.value, cst.Name):
+                qualified = base.value.value
+            bases.append(qualified or "")
+        self.classes.append(ClassState(node.name.value, node, bases))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        state = self.classes.pop()
+        self.local_classes[state.name] = self._summarise_class(state)
+        if not self.classes and not self.functions:
+            self.module_frame.pop(state.name, None)
+
+    def _summarise_class(self, state: ClassState) -> ModuleInfo | None:
+        inherited: list[ModuleInfo] = []
+        is_module = state.has_forward
+        unknown_base = False
+        lightning = False
+        for base in state.bases:
+            if base in catalog.NN_MODULE_BASES:
+                is_module = True
+            elif base in catalog.LIGHTNING_BASES:
+                is_module = lightning = True
+            elif base in self.local_classes and self.local_classes[base] is not None:
+                inherited.append(self.local_classes[base])  # type: ignore[arg-type]
+                is_module = True
+            elif base and base not in ("object", "builtins.object"):
+                summary = self.project.lookup_class(base, self.context.path) if self.project else None
+                if summary is not None:
+                    inherited.append(summary)
+                    is_module = True
+                else:
+                    unknown_base = True
+        if not is_module:
+            return None
+        evidence = list(state.mode_evidence)
+        unknown = unknown_base
+        for value in state.attributes.values():
+            for tag in value:
+                if tag.kind == MODULE:
+                    if tag.info.mode_dependent:
+                        evidence.append(tag.info.evidence)
+                    elif tag.info.mode_dependent is None:
+                        unknown = True
+        for parent in inherited:
+            lightning = lightning or parent.lightning
+            if parent.mode_dependent:
+                evidence.append(parent.evidence)
+            elif parent.mode_dependent is None:
+                unknown = True
+            if not state.has_forward:
+                state.forward_output = state.forward_output | parent.output
+        mode_dependent = True if evidence else (None if unknown else False)
+        return ModuleInfo(state.name, state.forward_output, mode_dependent,
+                          evidence[0] if evidence else "", lightning)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        class_state = self.classes[-1] if self.classes and (
+            not self.functions or self.functions[-1].class_state is not self.classes[-1]) else None
+        no_grad = any(self._is_no_grad(decorator.decorator) for decorator in node.decorators)
+        self.functions.append(FunctionState(node.name.value, node, class_state, no_grad=no_grad))
+        self.frames.append({})
+        if class_state is not None and node.name.value == "forward":
+            class_state.has_forward = True
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        state = self.functions.pop()
+        self.frames.pop()
+        returned = frozenset().union(*state.returns) if state.returns else EMPTY
+        if state.class_state is not None:
+            if state.name == "forward":
+                state.class_state.forward_output = returned
+        elif not self.functions and not self.classes:
+            self.local_functions[state.name] = returned
+            self.module_frame.pop(state.name, None)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None and self.functions:
+            self.functions[-1].returns.append(self.value(node.value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # Functional dropout or batch norm anywhere in a class makes its modes differ.
+        if self.classes:
+            qualified = self.qualified(node.func)
+            if qualified in ("torch.nn.functional.dropout", "torch.nn.functional.batch_norm",
+                             "torch.nn.functional.dropout2d", "torch.nn.functional.alpha_dropout"):
+                self.classes[-1].mode_evidence.append(f"{qualified.rsplit('.', 1)[1]} in {self.classes[-1].name}")
+
+    # ---- expressions ------------------------------------------------------------------------
+
+    def _attribute(self, node: cst.Attribute) -> Value:
+        key = self.attribute_key(node)
+        if key is not None:
+            for state in reversed(self.classes):
+                if key in state.attributes:
+                    return state.attributes[key]
+            return EMPTY
+        receiver = self.value(node.value)
+        name = node.attr.value
+        if name == "values" and has(receiver, DATAFRAME):
+            rank1 = first(receiver, DATAFRAME).info == "series"
+            result = {Tag(FLOAT64, node, info="numpy")}
+            if rank1:
+                result.add(Tag(RANK1, node, detail=".values of a column"))
+            return frozenset(result)
+        if name in ("T", "data", "mT"):
+            return without(receiver, (MODULE, LOSS, TRANSFORM))
+        return EMPTY
+
+    def _binary(self, node: cst.CSTNode, left: Value, operator: cst.BaseBinaryOp,
+                right_node: cst.BaseExpression) -> Value:
+        right = self.value(right_node)
+        if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
+                isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
+            return self.scaled(left, node, "division by 255")
+        if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power,
+                                 cst.FloorDivide, cst.Modulo)):
+            result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
+                                            TRANSFORM, DATAFRAME, PIL_IMAGE))
+            uint8 = first(result, UINT8)
+            if uint8 is not None and (isinstance(operator, cst.Divide) or isinstance(
+                    right_node, cst.Float) or has(right, FLOAT64)):
+                result = without(result, (UINT8,))
+                if uint8.info == "numpy":
+                    result |= {Tag(FLOAT64, node, info="numpy")}
+            return result
+        return EMPTY
+
+    def scaled(self, value: Value, node: cst.CSTNode, how: str) -> Value:
+        """The value after a scaling to [0, 1] (division by 255, ToTensor)."""
+        result = without(value, (UINT8, UNIT_SCALED, PIL_IMAGE))
+        uint8 = first(value, UINT8)
+        if uint8 is not None and uint8.info == "numpy" and how == "division by 255":
+            result |= {Tag(FLOAT64, node, info="numpy")}  # numpy true division gives float64
+        return result | {Tag(UNIT_SCALED, node, detail=how)}
+
+    def _call(self, node: cst.Call) -> Value:
+        func = node.func
+        qualified = self.qualified(func)
+        if qualified is not None and not qualified.startswith("builtins."):
+            return self._library_call(qualified, node)
+        if isinstance(func, cst.Name):
+            if func.value in self.local_classes and func.value not in self.frames[-1]:
+                return self._instance(self.local_classes[func.value], node)
+            if func.value in self.local_functions and func.value not in self.frames[-1]:
+                return self.local_functions[func.value]
+            if qualified is not None:
+                return self._builtin(qualified, node)
+            return self.call_value(self.lookup(func.value), node)
+        if isinstance(func, cst.Attribute):
+            attribute_value = self._attribute(func)
+            if any(tag.kind in (MODULE, TRANSFORM, LOSS) for tag in attribute_value):
+                return self.call_value(attribute_value, node)
+            return self._method(self.value(func.value), func.attr.value, node)
+        return self.call_value(self.value(func), node)
+
+    def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
+        return EMPTY if info is None else frozenset({Tag(MODULE, node, info.name, info)})
+
+    def call_value(self, callee: Value, node: cst.Call) -> Value:
+        """The value of calling a module, a transform or a loss object."""
+        result: set[Tag] = set()
+        for tag in callee:
+            if tag.kind == MODULE:
+                result |= tag.info.output
+            elif tag.kind == TRANSFORM:
+                argument_value = self.value(node.args[0].value) if node.args else EMPTY
+                if tag.info.scaling is not None:
+                    result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
+                else:
+                    result |= argument_value
+        return frozenset(result)
+
+    def _builtin(self, qualified: str, node: cst.Call) -> Value:
+        if qualified in ("builtins.list", "builtins.tuple") and node.args:
+            return self.value(node.args[0].value)
+        return EMPTY
+
+    def _argument_value(self, node: cst.Call, index: int = 0, name: str = "input") -> Value:
+        arg = argument(node, index, name)
+        return EMPTY if arg is None else self.value(arg.value)
+
+    def _dtype_keyword(self, node: cst.Call) -> str | None:
+        arg = keyword(node, "dtype")
+        if arg is None:
+            return None
+        if isinstance(arg.value, cst.SimpleString):
+            return "numpy." + arg.value.evaluated_value if isinstance(
+                arg.value.evaluated_value, str) else "?"
+        return self.qualified(arg.value) or "?"
+
+    def _library_call(self, qualified: str, node: cst.Call) -> Value:
+        last = qualified.rsplit(".", 1)[-1]
+        if qualified in catalog.PROBABILITY_FUNCTIONS:
+            return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_FUNCTIONS[qualified])})
+        if qualified in catalog.LOG_PROBABILITY_FUNCTIONS:
+            return frozenset({Tag(LOG_PROBABILITIES, node, last)})
+        if qualified in catalog.LOG_FUNCTIONS:
+            inner = self._argument_value(node)
+            return frozenset({Tag(LOG_PROBABILITIES, node, "log")}) if has(inner, PROBABILITIES) \
+                else EMPTY
+        if qualified in catalog.PROBABILITY_LAYERS:
+            output = frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_LAYERS[qualified])})
+            return self._layer(node, qualified, output, False)
+        if qualified in catalog.LOG_PROBABILITY_LAYERS:
+            return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}),
+                               False)
+        if qualified in catalog.MODE_DEPENDENT_LAYERS:
+            return self._layer(node, qualified, EMPTY, True)
+        if qualified in catalog.CONTAINER_LAYERS:
+            return self._sequential(node)
+        if qualified in catalog.LOSS_CLASSES:
+            info = LossInfo(qualified, catalog.LOSS_CLASSES[qualified],
+                            catalog.LOSS_DISPLAY.get(qualified, "nn." + last))
+            return frozenset({Tag(LOSS, node, last, info)})
+        if qualified == "torch.nn.Linear":
+            out = argument(node, 1, "out_features")
+            output = frozenset({Tag(COLUMN, node, "Linear(..., 1)")}) if out is not None and \
+                number(out.value) == 1.0 else EMPTY
+            return self._layer(node, qualified, output, False)
+        if qualified.startswith("torch.nn.") and last[:1].isupper() and qualified.count(".") == 2:
+            return self._layer(node, qualified, EMPTY, False)
+        if qualified.startswith(catalog.OPAQUE_MODEL_PREFIXES):
+            info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
+            return frozenset({Tag(MODULE, node, qualified, info)})
+        if self.project is not None:
+            summary = self.project.lookup_class(qualified, self.context.path)
+            if summary is not None:
+                return self._instance(summary, node)
+            returned = self.project.lookup_function(qualified, self.context.path)
+            if returned is not None:
+                return returned
+        return self._data_call(qualified, last, node)
+
+    def _layer(self, node: cst.Call, qualified: str, output: Value, mode_dependent: bool) -> Value:
+        name = "nn." + qualified.rsplit(".", 1)[-1]
+        info = ModuleInfo(name, output, mode_dependent, name if mode_dependent else "")
+        return frozenset({Tag(MODULE, node, name, info)})
+
+    def _sequential(self, node: cst.Call) -> Value:
+        members = []
+        for arg in node.args:
+            if arg.star:  # Sequential(*layers): members not visible
+                return frozenset({Tag(MODULE, node, "nn.Sequential",
+                                      ModuleInfo("nn.Sequential", EMPTY, None, ""))})
+            members.append(first(self.value(arg.value), MODULE))
+        evidence = [m.info.evidence for m in members if m is not None and m.info.mode_dependent]
+        unknown = any(m is None or m.info.mode_dependent is None for m in members)
+        last = members[-1] if members else None
+        output = last.info.output if last is not None else EMPTY
+        mode = True if evidence else (None if unknown else False)
+        info = ModuleInfo("nn.Sequential", output, mode, evidence[0] if evidence else "")
+        return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
+
+    def _data_call(self, qualified: str, last: str, node: cst.Call) -> Value:
+        if qualified in catalog.COMPOSE:
+            return self._compose(node)
+        if qualified in catalog.SCALING_TRANSFORMS or (
+                qualified in catalog.SCALE_WHEN_FLAGGED and is_true(
+                    (keyword(node, "scale") or cst.Arg(cst.Name("False"))).value)):
+            if last[:1].isupper():
+                return frozenset({Tag(TRANSFORM, node, last, TransformInfo(node, f"{last}()"))})
+            return self.scaled(self._argument_value(node), node, f"{last}()")
+        if qualified in catalog.NORMALIZE_TRANSFORMS or qualified in catalog.LAMBDA_TRANSFORMS or (
+                qualified.startswith(("torchvision.transforms.", "albumentations."))
+                and last[:1].isupper()):
+            return frozenset({Tag(TRANSFORM, node, last, TransformInfo(None))})
+        if qualified in catalog.UINT8_NUMPY_SOURCES:
+            return frozenset({Tag(UINT8, node, last, "numpy")})
+        if qualified in catalog.UINT8_TENSOR_SOURCES:
+            return frozenset({Tag(UINT8, node, last, "torch")})
+        if qualified in catalog.PIL_OPEN:
+            return frozenset({Tag(PIL_IMAGE, node)})
+        if qualified in catalog.NUMPY_ARRAY:
+            inner = self._argument_value(node, 0, "object")
+            dtype = self._dtype_keyword(node)
+            if dtype is not None:
+                return self._cast(inner, node, dtype, "numpy")
+            if has(inner, PIL_IMAGE):
+                return frozenset({Tag(UINT8, node, "array of a PIL image", "numpy")})
+            return inner
+        if qualified in catalog.FLOAT64_CONSTRUCTORS:
+            dtype = self._dtype_keyword(node)
+            result: set[Tag] = set()
+            if dtype is None or dtype in ("numpy.float64", "numpy.double", "builtins.float"):
+                result.add(Tag(FLOAT64, node, last, "numpy"))
+            result |= self._rank1(qualified, node)
+            return frozenset(result)
+        if qualified in catalog.RANK1_CONSTRUCTORS:
+            return self._rank1(qualified, node)
+        if qualified in catalog.DATAFRAME_SOURCES:
+            return frozenset({Tag(DATAFRAME, node, last, "frame")})
+        if qualified in catalog.TO_TENSOR:
+            inner = self._argument_value(node, 0, "data")
+            dtype = self._dtype_keyword(node)
+            if dtype is not None:
+                return self._cast(inner, node, dtype, "torch")
+            converted = frozenset(
+                Tag(tag.kind, tag.node, tag.detail, "torch", tag.location, node)
+                if tag.kind in DTYPE_TAGS else tag for tag in inner)
+            return converted
+        if qualified in ("torch.Tensor", "torch.FloatTensor", "numpy.float32"):
+            return without(self._argument_value(node), DTYPE_TAGS)
+        if qualified in ("torch.squeeze", "torch.unsqueeze", "torch.flatten", "torch.reshape"):
+            return self._argument_value(node)
+        return EMPTY
+
+    def _rank1(self, qualified: str, node: cst.Call) -> Value:
+        args = [arg for arg in node.args if arg.keyword is None]
+        if qualified in catalog.RANK1_CONSTRUCTORS and len(args) == 1 and not isinstance(
+                args[0].value, (cst.Tuple, cst.List)) and keyword(node, "size") is None:
+            return frozenset({Tag(RANK1, node, qualified.rsplit(".", 1)[-1])})
+        return EMPTY
+
+    def _compose(self, node: cst.Call) -> Value:
+        scaling: cst.CSTNode | None = None
+        name = ""
+        if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
+            for element in node.args[0].value.elements:
+                step = first(self.value(element.value), TRANSFORM)
+                if step is not None and step.info.scaling is not None and scaling is None:
+                    scaling, name = step.info.scaling, step.info.scaling_name
+        return frozenset({Tag(TRANSFORM, node, "Compose", TransformInfo(scaling, name))})
+
+    def _cast(self, value: Value, node: cst.CSTNode, dtype: str, library: str) -> Value:
+        result = without(value, DTYPE_TAGS | {PIL_IMAGE})
+        if dtype in ("numpy.float64", "numpy.double", "torch.float64", "torch.double",
+                     "builtins.float") and not (library == "torch" and dtype == "builtins.float"):
+            result |= {Tag(FLOAT64, node, dtype, library)}
+        elif dtype in ("numpy.uint8", "torch.uint8"):
+            result |= {Tag(UINT8, node, dtype, library)}
+        return result
+
+    def _method(self, receiver: Value, method: str, node: cst.Call) -> Value:
+        if method in catalog.PROBABILITY_METHODS:
+            return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_METHODS[method])})
+        if method in catalog.LOG_PROBABILITY_METHODS:
+            return frozenset({Tag(LOG_PROBABILITIES, node, method)})
+        if method == "log" and has(receiver, PROBABILITIES):
+            return frozenset({Tag(LOG_PROBABILITIES, node, "log")})
+        if method == "forward" and has(receiver, MODULE):
+            return self.call_value(receiver, node)
+        if method in ("eval", "train", "cuda", "cpu", "to", "requires_grad_", "half", "float") \
+                and has(receiver, MODULE):
+            return receiver
+        if method == "to":
+            dtypes = [self.qualified(arg.value) for arg in node.args]
+            dtype = next((d for d in dtypes if d and d.startswith("torch.") and (
+                "float" in d or "int" in d or "half" in d or "double" in d)), None)
+            if dtype is None:
+                dtype_arg = keyword(node, "dtype")
+                dtype = self.qualified(dtype_arg.value) if dtype_arg is not None else None
+            return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
+        if method in catalog.PASSTHROUGH_METHODS:
+            return without(receiver, (MODULE, LOSS, TRANSFORM))
+        if method in catalog.FLOAT_CASTS:
+            return without(receiver, DTYPE_TAGS)
+        if method == "double":
+            return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")}
+        if method == "astype" and node.args:
+            arg = node.args[0].value
+            dtype = ("numpy." + arg.evaluated_value) if isinstance(arg, cst.SimpleString) and \
+                isinstance(arg.evaluated_value, str) else (self.qualified(arg) or "?")
+            return self._cast(receiver, node, dtype, "numpy")
+        if method in ("div", "div_", "true_divide") and node.args and is_255(node.args[0].value):
+            return self.scaled(receiver, node, "division by 255")
+        if method in ("mul", "mul_") and node.args and is_inverse_255(node.args[0].value):
+            return self.scaled(receiver, node, "division by 255")
+        if method in ("convert", "resize", "crop", "rotate", "transpose") and has(receiver, PIL_IMAGE):
+            return frozenset({Tag(PIL_IMAGE, node)})
+        if method == "to_numpy" and has(receiver, DATAFRAME):
+            result = {Tag(FLOAT64, node, info="numpy")}
+            if first(receiver, DATAFRAME).info == "series":
+                result.add(Tag(RANK1, node, ".to_numpy() of a column"))
+            return frozenset(result)
+        if method in ("numpy", "copy", "clone"):
+            return without(receiver, (MODULE, LOSS, TRANSFORM))
+        return EMPTY
+
+
+_AUGMENTED = {
+    cst.AddAssign: cst.Add(), cst.SubtractAssign: cst.Subtract(), cst.MultiplyAssign: cst.Multiply(),
+    cst.DivideAssign: cst.Divide(), cst.FloorDivideAssign: cst.FloorDivide(),
+    cst.PowerAssign: cst.Power(), cst.ModuloAssign: cst.Modulo(),
+}
+

@@ -1,0 +1,96 @@
+"""Abstract values: what the semantic model knows about an expression's result.
+
+A value is a frozenset of tags. Each tag says one thing the value is known to be (probabilities,
+scaled to [0, 1], uint8 pixels, a module instance, ...) and remembers where that became true, so
+a rule can report the line to change and point at the other end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
+
+import libcst as cst
+
+from dllint.types import RelatedLocation
+
+PROBABILITIES = "probabilities"  # softmax / sigmoid output; detail: "softmax" | "sigmoid"
+LOG_PROBABILITIES = "log_probabilities"
+UNIT_SCALED = "unit_scaled"  # pixels scaled to [0, 1]; detail says how
+UINT8 = "uint8"  # info: "numpy" | "torch"
+FLOAT64 = "float64"  # info: "numpy" | "torch"
+DATAFRAME = "dataframe"  # info: "frame" | "series"
+PIL_IMAGE = "pil_image"
+RANK1 = "rank1"  # a 1-D array made where a column or matrix was probably meant
+COLUMN = "column"  # an (N, 1) output, from Linear(..., 1)
+MODULE = "module"  # an nn.Module instance; info: ModuleInfo
+LOSS = "loss"  # a loss-function object; info: LossInfo
+TRANSFORM = "transform"  # an image transform (pipeline); info: TransformInfo
+DTYPE_TAGS = frozenset({UINT8, FLOAT64})
+
+
+@dataclass(frozen=True, eq=False)
+class Tag:
+    kind: str
+    # Where the property arose: a node of this file, or a location in another file.
+    node: cst.CSTNode | None = None
+    detail: str = ""
+    info: Any = None
+    location: RelatedLocation | None = None
+    # Where the value was converted or passed on (e.g. torch.from_numpy), if that is the line
+    # a person would change rather than where the property arose.
+    via: cst.CSTNode | None = None
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    name: str
+    output: frozenset  # Value of calling the module
+    # True: has dropout / batch norm; False: has neither; None: cannot tell (an opaque model).
+    mode_dependent: bool | None
+    evidence: str = ""
+    lightning: bool = False
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    qualified: str
+    wants: str  # "logits" | "log_probabilities" | "probabilities" | "elementwise"
+    display: str
+
+
+@dataclass(frozen=True)
+class TransformInfo:
+    scaling: cst.CSTNode | None  # the ToTensor-like step that scales to [0, 1], if any
+    scaling_name: str = ""
+
+
+Value = frozenset
+EMPTY: Value = frozenset()
+
+
+def tags(value: Value, kind: str) -> list[Tag]:
+    return [tag for tag in value if tag.kind == kind]
+
+
+def first(value: Value, kind: str) -> Tag | None:
+    return next((tag for tag in value if tag.kind == kind), None)
+
+
+def has(value: Value, kind: str) -> bool:
+    return any(tag.kind == kind for tag in value)
+
+
+def without(value: Value, kinds: Iterable[str]) -> Value:
+    kinds = frozenset(kinds)
+    return frozenset(tag for tag in value if tag.kind not in kinds)
+
+
+def keep(value: Value, kinds: Iterable[str]) -> Value:
+    kinds = frozenset(kinds)
+    return frozenset(tag for tag in value if tag.kind in kinds)
+
+
+def passed_via(value: Value, node: cst.CSTNode, kinds: Iterable[str]) -> Value:
+    kinds = frozenset(kinds)
+    return frozenset(replace(tag, via=node) if tag.kind in kinds else tag for tag in value)
