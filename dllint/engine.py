@@ -55,7 +55,9 @@ def lint_source_text(source: SourceText, settings: Settings,
         if count == 0:
             break
         new_diagnostics = _lint_once(new_text, source.path, rules, settings, project)
-        if new_diagnostics is None or _has_syntax_error(new_diagnostics):
+        if new_diagnostics is None:
+            new_diagnostics = []  # no rule wants the fixed text any more, and it compiles
+        if _has_syntax_error(new_diagnostics):
             # A fix that breaks the file is never written: keep the last text that parsed.
             break
         text, diagnostics, applied = new_text, new_diagnostics, applied + count

@@ -1,0 +1,307 @@
+"""DL003: pixels scaled to [0, 1] twice, or normalized with 0-255 statistics after scaling."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
+from dllint.semantic.model import argument, is_255, is_inverse_255, number
+from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
+from dllint.types import Applicability, FixAvailability
+
+
+def _large_mean(call: cst.CSTNode, index: int = 0) -> bool:
+    """`Normalize(mean=[123.7, 116.3, 103.5], ...)`: statistics of 0-255 pixels."""
+    if not isinstance(call, cst.Call):
+        return False
+    mean = argument(call, index, "mean")
+    if mean is None or not isinstance(mean.value, (cst.List, cst.Tuple)):
+        return False
+    values = [number(element.value) for element in mean.value.elements]
+    return bool(values) and all(v is not None for v in values) and max(values) > 1.0  # type: ignore[type-var]
+
+
+def _divides_by_255(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.BinaryOperation):
+        return (isinstance(node.operator, cst.Divide) and is_255(node.right)) or (
+            isinstance(node.operator, cst.Multiply) and is_inverse_255(node.right))
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.args:
+        return node.func.attr.value in ("div", "div_", "true_divide") and is_255(node.args[0].value)
+    return False
+
+
+class DoubleNormalization(Rule):
+    """
+    ## What it does
+    Flags image data scaled to [0, 1] a second time: a division by 255 (or `.div(255)`,
+    `* (1/255)`, a `Lambda` doing it) applied to a value that `ToTensor()`,
+    `convert_image_dtype`, `ToDtype(scale=True)` or an earlier division by 255 already scaled;
+    and `Normalize` with mean and std sized for 0-255 pixels applied after such scaling.
+
+    ## Why is this bad?
+    `ToTensor()` already divides uint8 pixels by 255. Dividing again leaves inputs in
+    [0, 0.004]: every image looks almost black, activations are tiny, and the network learns
+    slowly or not at all. Nothing fails; the accuracy is just poor. Normalizing [0, 1] pixels
+    with 0-255 statistics (mean 123.7) shifts every input to about -2 with almost no spread.
+
+    ## Example
+    ```python
+    transform = T.Compose([T.ToTensor()])
+    image = transform(Image.open(path)) / 255.0
+    ```
+
+    ## Use instead
+    ```python
+    transform = T.Compose([T.ToTensor()])  # already scales to [0, 1]
+    image = transform(Image.open(path))
+    ```
+
+    ## References
+    "Pre-processing done wrong: inputs normalized twice (a library may already scale to
+    [0, 1])" is one of the most common silent deep-learning bugs.
+    """
+
+    code = "DL003"
+    name = "double-normalization"
+    summary = "Image data scaled to [0, 1] twice, or normalized with 0-255 statistics"
+    fix_availability = FixAvailability.SOMETIMES
+    requires_any = ("255", "Normalize", "normalize")
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            import cv2
+            image = cv2.imread(path)
+            image = image.astype("float32") / 255.0
+        """),
+        Valid("""
+            import numpy as np
+            import torchvision.transforms as T
+            array = np.asarray(image, dtype=np.float32) / 255.0
+            tensor = T.ToTensor()(array)
+        """),
+        Valid("""
+            from torchvision import transforms
+            transform = transforms.Compose([
+                transforms.ToTensor(),
+                transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+            ])
+        """),
+        Valid("""
+            import torch
+            from torchvision.io import read_image
+            image = read_image(path).float() / 255
+            mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+            image = (image - mean) / 0.25
+        """),
+        Valid("""
+            import torchvision.transforms as T
+            transform = T.Compose([T.PILToTensor(), T.Lambda(lambda x: x.float() / 255)])
+        """),
+        Valid("""
+            import torchvision.transforms as T
+            transform = T.Compose([
+                T.Normalize(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+            ])
+            image = transform(raw.float())
+        """),
+        Valid("""
+            import torchvision.transforms.functional as TF
+            for path in paths:
+                image = TF.to_tensor(load(path))
+                batch.append(image)
+            masks = [mask / 255 for mask in raw_masks]
+        """),
+        Valid("""
+            import cv2
+            image = cv2.imread(path)
+            if image.max() > 1:
+                scaled = image / 255.0
+            else:
+                scaled = image
+        """),
+        Valid("""
+            import torchvision.transforms as T
+            transform = T.ToTensor()
+            image = transform(pil_image)
+            depth = transform(depth_image)
+            weights = counts / 255
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            import torchvision.transforms as T
+            transform = T.Compose([T.Resize(224), T.ToTensor()])
+            image = transform(pil_image) / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import torchvision.transforms as T
+            transform = T.Compose([T.Resize(224), T.ToTensor()])
+            image = transform(pil_image)
+        """),
+        Invalid("""
+            import cv2
+            image = cv2.imread(path) / 255.0
+            image = image / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import cv2
+            image = cv2.imread(path) / 255.0
+            image = image
+        """),
+        Invalid("""
+            from torchvision import transforms
+            transform = transforms.Compose([
+                transforms.ToTensor(),
+                transforms.Lambda(lambda x: x / 255),
+            ])
+        """, line=4, related_lines=(3,)),
+        Invalid("""
+            from torchvision import transforms as T
+            pipeline = T.Compose([
+                T.ToTensor(),
+                T.Normalize(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+            ])
+        """, line=4, related_lines=(3,)),
+        Invalid("""
+            from torch.utils.data import Dataset
+            from torchvision.transforms import Compose, ToTensor
+
+            class Images(Dataset):
+                def __init__(self):
+                    self.transform = Compose([ToTensor()])
+
+                def __getitem__(self, index):
+                    image = self.transform(self.images[index])
+                    image /= 255.0
+                    return image
+        """, line=10, related_lines=(6,)),
+        Invalid("""
+            import torchvision.transforms.functional as TF
+            tensor = TF.to_tensor(image)
+            tensor = tensor.div(255)
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import torchvision.transforms.functional as TF
+            tensor = TF.to_tensor(image)
+            tensor = tensor
+        """),
+        Invalid("""
+            import torch
+            from torchvision.transforms import v2
+            convert = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+            x = convert(frame) * (1 / 255)
+        """, line=4, related_lines=(3,), unsafe=True, fixed="""
+            import torch
+            from torchvision.transforms import v2
+            convert = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+            x = convert(frame)
+        """),
+        Invalid("""
+            import torchvision.transforms.functional as F
+            from torchvision.io import read_image
+            image = F.convert_image_dtype(read_image(path))
+            image = F.normalize(image, [123.7, 116.3, 103.5], [58.4, 57.1, 57.4])
+        """, line=4, related_lines=(3,)),
+        Invalid("""
+            import numpy as np
+            from PIL import Image
+
+            def load(path):
+                return np.asarray(Image.open(path), dtype=np.float32) / 255.0
+
+            def preprocess(path):
+                pixels = load(path)
+                return pixels / 255.0
+        """, line=9, related_lines=(5,), unsafe=True, fixed="""
+            import numpy as np
+            from PIL import Image
+
+            def load(path):
+                return np.asarray(Image.open(path), dtype=np.float32) / 255.0
+
+            def preprocess(path):
+                pixels = load(path)
+                return pixels
+        """),
+    ]
+
+    def report_double(self, node: cst.CSTNode, earlier: Tag, fix_operand=None) -> None:
+        how = earlier.detail or "an earlier scaling"
+        message = (f"this divides by 255 again: the value was already scaled to [0, 1] by {how}; "
+                   "inputs end up in [0, 0.004]")
+        fix = None
+        if fix_operand is not None:
+            fix = NodeFix.replace(node, fix_operand, description="Remove the second scaling",
+                                  applicability=Applicability.UNSAFE)
+        self.report(node, message, fix=fix, related=self.related(earlier, "first scaled here"))
+
+    def related(self, tag: Tag, message: str) -> list:
+        if tag.node is not None:
+            return [(tag.node, message)]
+        return [tag.location] if tag.location is not None else []
+
+    def scaled_tag(self, value: Value) -> Tag | None:
+        return first(value, UNIT_SCALED)
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if _divides_by_255(node):
+            earlier = self.scaled_tag(self.model.value(node.left))
+            if earlier is not None:
+                self.report_double(node, earlier, node.left.with_changes(lpar=(), rpar=()))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        divides = (isinstance(node.operator, cst.DivideAssign) and is_255(node.value)) or (
+            isinstance(node.operator, cst.MultiplyAssign) and is_inverse_255(node.value))
+        if divides:
+            earlier = self.scaled_tag(self.model.value(node.target))
+            if earlier is not None:
+                self.report_double(node, earlier)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.imports.call_name(node)
+        if _divides_by_255(node) and isinstance(node.func, cst.Attribute):
+            earlier = self.scaled_tag(self.model.value(node.func.value))
+            if earlier is not None:
+                self.report_double(node, earlier, node.func.value)
+            return
+        if qualified in catalog.COMPOSE:
+            self.check_pipeline(node)
+        elif qualified in catalog.NORMALIZE_TRANSFORMS and qualified.endswith("normalize"):
+            if _large_mean(node, 1):
+                self.check_normalize_input(node, argument(node, 0, "tensor"))
+        else:
+            callee = first(self.model.value(node.func), TRANSFORM) if not qualified or \
+                isinstance(node.func, cst.Call) else None
+            if callee is not None and _large_mean(callee.node) and node.args:
+                self.check_normalize_input(node, node.args[0])
+
+    def check_normalize_input(self, call: cst.Call, arg: cst.Arg | None) -> None:
+        if arg is None:
+            return
+        earlier = self.scaled_tag(self.model.value(arg.value))
+        if earlier is not None:
+            self.report(call, f"mean and std sized for 0-255 pixels, but the input was scaled to "
+                              f"[0, 1] by {earlier.detail}; use [0, 1] statistics "
+                              "(e.g. mean=[0.485, 0.456, 0.406])",
+                        related=self.related(earlier, "scaled to [0, 1] here"))
+
+    def check_pipeline(self, node: cst.Call) -> None:
+        if not node.args or not isinstance(node.args[0].value, (cst.List, cst.Tuple)):
+            return
+        scaling: Tag | None = None
+        for element in node.args[0].value.elements:
+            step = element.value
+            step_tag = first(self.model.value(step), TRANSFORM)
+            if scaling is not None and isinstance(step, cst.Call):
+                step_name = self.imports.call_name(step) or ""
+                if step_name in catalog.LAMBDA_TRANSFORMS and step.args and isinstance(
+                        step.args[0].value, cst.Lambda) and _divides_by_255(step.args[0].value.body):
+                    self.report(step, f"this step divides by 255 again after {scaling.detail} "
+                                      "already scaled to [0, 1]",
+                                related=[(scaling.node, "first scaled here")])
+                elif step_name in catalog.NORMALIZE_TRANSFORMS and _large_mean(step):
+                    self.report(step, f"mean and std sized for 0-255 pixels after {scaling.detail} "
+                                      "scaled to [0, 1]; use [0, 1] statistics "
+                                      "(e.g. mean=[0.485, 0.456, 0.406])",
+                                related=[(scaling.node, "scaled to [0, 1] here")])
+            if scaling is None and step_tag is not None and step_tag.info.scaling is not None:
+                scaling = Tag(UNIT_SCALED, step_tag.info.scaling, step_tag.info.scaling_name)
