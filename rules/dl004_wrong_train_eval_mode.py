@@ -1,0 +1,505 @@
+"""DL004: a model run for evaluation in training mode, or left in eval mode for training."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic.model import argument
+from dllint.semantic.values import MODULE, first
+from dllint.types import FixAvailability
+
+EVALUATION_NAME = re.compile(
+    r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
+    r"infer|inference)(_|$)")
+MODEL_NAME = re.compile(r"(^|_)(model|net|network|classifier|encoder|decoder|backbone|"
+                        r"generator|discriminator|student|teacher)s?($|_|\d)")
+TRAINING_METHODS = frozenset({"backward"})
+
+
+def _is_false(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False"
+
+
+@dataclass
+class FunctionFacts:
+    name: str
+    node: cst.FunctionDef
+    params: list[str]
+    events: list[tuple[str, cst.CSTNode, str]] = field(default_factory=list)
+    modes: dict[str, str] = field(default_factory=dict)  # "model" / "self.model" -> train|eval
+    loaded: set[str] = field(default_factory=set)
+
+
+@dataclass
+class LoopFacts:
+    node: cst.CSTNode
+    events: list[tuple[str, cst.CSTNode, str]] = field(default_factory=list)
+
+
+class WrongTrainEvalMode(Rule):
+    """
+    ## What it does
+    Flags a model with dropout or batch norm (or one whose layers dllint cannot see, such as a
+    torchvision model) that is run for evaluation while still in training mode: under
+    `torch.no_grad()`/`torch.inference_mode()`, in a function named like `validate`,
+    `evaluate`, `test` or `predict`, or after `load_state_dict` in a script that never trains.
+    Also flags `model.eval` written without the call, and an epoch loop that calls `eval()` for
+    validation but never `train()` before the next training step.
+
+    ## Why is this bad?
+    In training mode dropout zeroes random activations and batch norm normalizes with the
+    statistics of the current batch (and updates its running averages). Evaluated that way, the
+    model's predictions are noisy and its metrics wrong; left in eval mode for training, dropout
+    and batch norm silently stop working from the second epoch on.
+
+    ## Example
+    ```python
+    for epoch in range(epochs):
+        for x, y in train_loader:
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        model.eval()
+        validate(model, val_loader)
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(epochs):
+        model.train()
+        for x, y in train_loader:
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        model.eval()
+        validate(model, val_loader)
+    ```
+
+    ## References
+    "The network left in the wrong train/eval mode (dropout, batch norm)" is one of the most
+    common silent deep-learning bugs.
+    """
+
+    code = "DL004"
+    name = "wrong-train-eval-mode"
+    summary = "Model evaluated in training mode, or trained after eval() without train()"
+    fix_availability = FixAvailability.SOMETIMES
+    requires_any = (".eval", "no_grad", "inference_mode", "load_state_dict", "def val",
+                    "def eval", "def test", "def predict", "def infer", "_val", "_eval",
+                    "_test", "_predict", "_infer")
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            import torch
+            model.eval()
+            with torch.no_grad():
+                predictions = model(images)
+        """),
+        Valid("""
+            import torch
+
+            def evaluate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return [model(x) for x, _ in loader]
+        """),
+        Valid("""
+            for epoch in range(10):
+                model.train()
+                for x, y in loader:
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                model.eval()
+                validate(model, val_loader)
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+
+            class MLP(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+                def forward(self, x):
+                    return self.layers(x)
+
+            mlp = MLP()
+            with torch.no_grad():
+                scores = mlp(x)
+        """),
+        Valid("""
+            import torch
+            import torchvision
+            model = torchvision.models.resnet18().eval()
+            with torch.inference_mode():
+                logits = model(batch)
+        """),
+        Valid("""
+            import lightning as L
+
+            class Classifier(L.LightningModule):
+                def validation_step(self, batch, batch_index):
+                    x, y = batch
+                    return self.model(x)
+        """),
+        Valid("""
+            import torch
+
+            @torch.no_grad()
+            def predict(model, x):
+                return model(x)
+
+            model.eval()
+            output = predict(model, x)
+        """),
+        Valid("""
+            import torch
+            model.train(False)
+            model.load_state_dict(torch.load("weights.pt"))
+            output = model(x)
+        """),
+        Valid("""
+            import torch
+
+            def update_ema(ema_model, model, decay):
+                with torch.no_grad():
+                    for ema_p, p in zip(ema_model.parameters(), model.parameters()):
+                        ema_p.mul_(decay).add_(p, alpha=1 - decay)
+        """),
+        Valid("""
+            def train_one_epoch(model, loader):
+                model.train()
+                for x, y in loader:
+                    criterion(model(x), y).backward()
+                    optimizer.step()
+
+            for epoch in range(5):
+                train_one_epoch(model, loader)
+                model.eval()
+                evaluate(model, val_loader)
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            model.eval
+            output = model(x)
+        """, line=1, fixed="""
+            model.eval()
+            output = model(x)
+        """),
+        Invalid("""
+            import torch
+            import torchvision
+            model = torchvision.models.resnet50(weights="DEFAULT")
+            with torch.no_grad():
+                logits = model(batch)
+        """, line=5),
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.dropout = nn.Dropout(0.5)
+                    self.fc = nn.Linear(16, 2)
+
+                def forward(self, x):
+                    return self.fc(self.dropout(x))
+
+            net = Net()
+            with torch.no_grad():
+                out = net(x)
+        """, line=15),
+        Invalid("""
+            import torch
+
+            def evaluate(model, loader):
+                correct = 0
+                with torch.no_grad():
+                    for x, y in loader:
+                        correct += (model(x).argmax(1) == y).sum().item()
+                return correct
+        """, line=7),
+        Invalid("""
+            for epoch in range(10):
+                for x, y in loader:
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                model.eval()
+                accuracy = validate(model, val_loader)
+        """, line=6, related_lines=(4,)),
+        Invalid("""
+            def validate(model, loader):
+                model.eval()
+                return sum(metric(model(x), y) for x, y in loader)
+
+            def main():
+                model.train()
+                for epoch in range(10):
+                    for x, y in loader:
+                        criterion(model(x), y).backward()
+                        optimizer.step()
+                    validate(model, val_loader)
+        """, line=11, related_lines=(9,)),
+        Invalid("""
+            import torch
+            from torch import nn
+            model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+            model.load_state_dict(torch.load("checkpoint.pt"))
+            prediction = model(image)
+        """, line=5),
+        Invalid("""
+            from torch import nn
+
+            class Runner:
+                def __init__(self):
+                    self.model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.1))
+
+                def predict(self, x):
+                    return self.model(x)
+        """, line=8),
+        Invalid("""
+            import torch
+            model.train
+            with torch.no_grad():
+                model.train(False)
+                out = model(x)
+        """, line=2, fixed="""
+            import torch
+            model.train()
+            with torch.no_grad():
+                model.train(False)
+                out = model(x)
+        """),
+        Invalid("""
+            import torch
+            from torch import nn
+            encoder = nn.LSTM(32, 64)
+            encoder.train()
+            with torch.inference_mode():
+                features, _ = encoder(sequence)
+        """, line=6),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.module_facts = FunctionFacts("<module>", None, [])  # type: ignore[arg-type]
+        self.functions: list[FunctionFacts] = []
+        self.finished: dict[str, FunctionFacts] = {}
+        self.loops: list[LoopFacts] = []
+        self.all_loops: list[LoopFacts] = []
+        self.deferred: list[tuple[FunctionFacts, str, cst.Call, str]] = []
+        self.local_calls: list[tuple[str, cst.Call, dict[str, str]]] = []
+        self.lightning_depth = 0
+        self.trains_anywhere = "backward" in context.source
+
+    # ---- facts ------------------------------------------------------------------------------
+
+    @property
+    def facts(self) -> FunctionFacts:
+        return self.functions[-1] if self.functions else self.module_facts
+
+    def key(self, node: cst.BaseExpression) -> str | None:
+        if isinstance(node, cst.Name):
+            return node.value
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and \
+                node.value.value == "self":
+            return f"self.{node.attr.value}"
+        return None
+
+    def event(self, kind: str, node: cst.CSTNode, detail: str = "") -> None:
+        self.facts.events.append((kind, node, detail))
+        for loop in self.loops:
+            loop.events.append((kind, node, detail))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        bases = {self.imports.qualified_name(base.value) or "" for base in node.bases}
+        if any("Lightning" in base for base in bases):
+            self.lightning_depth += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        bases = {self.imports.qualified_name(base.value) or "" for base in original_node.bases}
+        if any("Lightning" in base for base in bases):
+            self.lightning_depth -= 1
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        params = [param.name.value for param in (*node.params.posonly_params,
+                                                  *node.params.params)]
+        self.functions.append(FunctionFacts(node.name.value, node, params))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        facts = self.functions.pop()
+        if not self.functions:
+            self.finished.setdefault(facts.name, facts)
+
+    def visit_For(self, node: cst.For) -> None:
+        self.loops.append(LoopFacts(node))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.all_loops.append(self.loops.pop())
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loops.append(LoopFacts(node))
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.all_loops.append(self.loops.pop())
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        value = node.value
+        if isinstance(value, cst.Attribute) and value.attr.value in ("eval", "train"):
+            method = value.attr.value
+            self.report(value, f"`.{method}` without the call does nothing: the model "
+                               f"{'stays in training mode' if method == 'eval' else 'keeps its mode'}",
+                        fix=NodeFix.wrap(value, "", "()", description=f"Call `.{method}()`"))
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        mode = self.chain_mode(original_node.value)
+        for target in original_node.targets:
+            key = self.key(target.target)
+            if key is not None:
+                if mode is None:
+                    self.facts.modes.pop(key, None)
+                else:
+                    self.facts.modes[key] = mode
+
+    def chain_mode(self, node: cst.BaseExpression) -> str | None:
+        """`Net().to(device).eval()` puts the new model in eval mode."""
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            mode = self.mode_call(node)
+            if mode is not None:
+                return mode
+            node = node.func.value
+        return None
+
+    def mode_call(self, node: cst.Call) -> str | None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        if func.attr.value == "eval" and not node.args:
+            return "eval"
+        if func.attr.value == "train":
+            flag = argument(node, 0, "mode")
+            return "eval" if flag is not None and _is_false(flag.value) else "train"
+        return None
+
+    # ---- calls ------------------------------------------------------------------------------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        mode = self.mode_call(node)
+        if mode is not None and isinstance(func, cst.Attribute):
+            key = self.key(func.value)
+            if key is not None:
+                self.facts.modes[key] = mode
+            self.event(mode, node)
+            return
+        if isinstance(func, cst.Attribute):
+            if func.attr.value in TRAINING_METHODS:
+                self.event("backward", node)
+            elif func.attr.value == "load_state_dict":
+                key = self.key(func.value)
+                if key is not None:
+                    self.facts.loaded.add(key)
+        if isinstance(func, cst.Name) and self.model.qualified(func) is None:
+            self.event("call", node, func.value)
+            self.local_calls.append((func.value, node, dict(self.facts.modes)))
+        self.check_module_call(node)
+
+    def check_module_call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+            func = func.value
+        key = self.key(func)
+        if key is None or key == "self" or self.lightning_depth:
+            return
+        if self.facts.modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
+            return
+        context = self.evaluation_context(key)
+        if context is None:
+            return
+        module = first(self.model.value(func), MODULE)
+        if module is not None:
+            if module.info.mode_dependent is False:
+                return
+            what = (f"has {module.info.evidence}" if module.info.mode_dependent
+                    else "may have dropout or batch norm")
+            self.report_evaluation(node, key, what, context)
+            return
+        facts = self.facts
+        name = key.rsplit(".", 1)[-1]
+        if key in facts.params and MODEL_NAME.search(name) and facts.node is not None:
+            # A model handed to an evaluation helper: callers in this file may have set eval().
+            self.deferred.append((facts, key, node, context))
+
+    def evaluation_context(self, key: str) -> str | None:
+        if self.model.in_no_grad:
+            return "under no_grad/inference_mode"
+        function = self.facts
+        if function.node is not None and EVALUATION_NAME.search(function.name) and \
+                not function.name.startswith("test_"):
+            return f"in `{function.name}()`"
+        if key in self.facts.loaded and not self.trains_anywhere:
+            return "after load_state_dict in a script that never trains"
+        return None
+
+    def report_evaluation(self, node: cst.Call, key: str, what: str, context: str) -> None:
+        self.report(node, f"`{key}` ({what}) runs {context} while in training mode: dropout "
+                          f"stays active and batch norm uses batch statistics; call "
+                          f"`{key}.eval()` first")
+
+    # ---- judgements that need the whole file ------------------------------------------------
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for facts, key, node, context in self.deferred:
+            calls = [(call, modes) for name, call, modes in self.local_calls if name == facts.name]
+            if calls and all(self.passed_in_eval(facts, key, call, modes) for call, modes in calls):
+                continue
+            self.report_evaluation(node, key, "a model passed in", context)
+        reported: set[int] = set()
+        for loop in self.all_loops:
+            self.judge_loop(loop, reported)
+
+    def passed_in_eval(self, facts: FunctionFacts, parameter: str, call: cst.Call,
+                       modes: dict[str, str]) -> bool:
+        """Whether this call site hands `parameter` a model its caller put in eval mode."""
+        arg = argument(call, facts.params.index(parameter), parameter)
+        if arg is None:
+            return False
+        key = self.key(arg.value)
+        return key is not None and (modes.get(key) == "eval"
+                                    or self.module_facts.modes.get(key) == "eval")
+
+    def expand(self, events, seen: frozenset[str] = frozenset()):
+        for kind, node, detail in events:
+            if kind == "call" and detail in self.finished and detail not in seen:
+                for inner_kind, _, inner_detail in self.expand(self.finished[detail].events,
+                                                               seen | {detail}):
+                    if inner_kind in ("eval", "train", "backward"):
+                        yield inner_kind, node, inner_detail
+            elif kind in ("eval", "train", "backward"):
+                yield kind, node, detail
+
+    def judge_loop(self, loop: LoopFacts, reported: set[int]) -> None:
+        events = list(self.expand(loop.events))
+        kinds = {kind for kind, _, _ in events}
+        if not {"backward", "eval"} <= kinds or "train" in kinds:
+            return
+        backward = next(node for kind, node, _ in events if kind == "backward")
+        evaluation = next(node for kind, node, _ in events if kind == "eval")
+        if id(evaluation) in reported:
+            return
+        reported.add(id(evaluation))
+        self.report(evaluation, "this puts the model in eval mode inside the training loop, and "
+                                "nothing calls `train()` before the next training step: from "
+                                "the second epoch on, dropout and batch norm are off; call "
+                                "`model.train()` at the top of each epoch",
+                    related=[(backward, "the training step")])
+
+
