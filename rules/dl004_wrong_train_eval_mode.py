@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
 from dllint.semantic.model import argument
 from dllint.semantic.values import MODULE, first
 from dllint.types import FixAvailability
@@ -15,8 +16,7 @@ from dllint.types import FixAvailability
 EVALUATION_NAME = re.compile(
     r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
     r"infer|inference)(_|$)")
-MODEL_NAME = re.compile(r"(^|_)(model|net|network|classifier|encoder|decoder|backbone|"
-                        r"generator|discriminator|student|teacher)s?($|_|\d)")
+MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
 TRAINING_METHODS = frozenset({"backward"})
 
 

@@ -125,3 +125,7 @@ FLOAT32_DTYPES = frozenset({
     "torch.float32", "torch.float", "torch.float16", "torch.half", "torch.bfloat16",
     "numpy.float32", "numpy.float16", "numpy.single", "numpy.half",
 })
+
+# Names people give models; used only where a value's origin is unknown (a function parameter).
+MODEL_NAME_PATTERN = (r"(^|_)(model|net|network|classifier|encoder|decoder|backbone|"
+                      r"generator|discriminator|student|teacher)s?($|_|\d)")

@@ -1,0 +1,312 @@
+"""DL005: uint8 or float64 data reaching float32 weights, or uint8 arithmetic that wraps around."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
+from dllint.semantic.values import FLOAT64, MODULE, UINT8, Tag, Value, first
+from dllint.types import FixAvailability
+
+MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
+WRAPPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply)
+
+
+def _is_int_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.UnaryOperation):
+        return _is_int_literal(node.expression)
+    return isinstance(node, cst.Integer)
+
+
+class DtypeCasts(Rule):
+    """
+    ## What it does
+    Flags float64 numpy data (`np.random.rand`, `np.zeros` without `dtype=`, pandas `.values`,
+    a numpy uint8 image divided by 255) turned into a tensor with `torch.from_numpy`,
+    `torch.tensor` or `torch.as_tensor` and fed to a model or a `TensorDataset` without
+    `.float()` or `dtype=`; uint8 images fed to a model unconverted; and arithmetic on uint8
+    images with integers (`image - 128`), which wraps around modulo 256.
+
+    ## Why is this bad?
+    numpy defaults to float64 and torch keeps numpy's dtype, so float32 weights meet float64
+    inputs: at best a dtype error far from its cause, at worst (after an implicit `.double()`
+    of the model) twice the memory and a much slower model. uint8 arithmetic does not
+    saturate: `100 - 128` is `228`, so a mean subtraction silently corrupts every dark pixel.
+
+    ## Example
+    ```python
+    features = np.random.rand(1000, 16)
+    logits = model(torch.from_numpy(features))
+    ```
+
+    ## Use instead
+    ```python
+    features = np.random.rand(1000, 16).astype(np.float32)
+    logits = model(torch.from_numpy(features))
+    ```
+
+    ## References
+    Casting mistakes (uint8 images, numpy's float64 default) are a common source of silent or
+    far-from-cause failures when implementing a model.
+    """
+
+    code = "DL005"
+    name = "dtype-casts"
+    summary = "uint8/float64 data reaches float32 weights, or uint8 arithmetic wraps around"
+    fix_availability = FixAvailability.SOMETIMES
+    requires_any = ("numpy", "cv2", "imread", "read_image", "pandas", "double", "Image")
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            import numpy as np
+            import torch
+            features = np.random.rand(100, 8)
+            logits = model(torch.from_numpy(features).float())
+        """),
+        Valid("""
+            import numpy as np
+            import torch
+            features = np.random.randn(100, 8)
+            logits = model(torch.tensor(features, dtype=torch.float32))
+        """),
+        Valid("""
+            import numpy as np
+            import torch
+            features = np.zeros((100, 8), dtype=np.float32)
+            logits = model(torch.as_tensor(features))
+        """),
+        Valid("""
+            import numpy as np
+            import torch
+            grid = np.linspace(0, 1, 50).astype(np.float32)
+            values = net(torch.from_numpy(grid))
+        """),
+        Valid("""
+            from torchvision.io import read_image
+            image = read_image(path).div(255)
+            logits = model(image.unsqueeze(0))
+        """),
+        Valid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path).astype(np.float32)
+            centred = image - 128
+            inverted = 255 - cv2.imread(path)
+        """),
+        Valid("""
+            import numpy as np
+            import torch
+            labels = torch.from_numpy(np.random.randint(0, 10, size=100))
+            loss = criterion(model(inputs), labels)
+        """),
+        Valid("""
+            import numpy as np
+            weights = np.random.rand(10)
+            total = float(np.sum(weights * 2))
+        """),
+        Valid("""
+            import numpy as np
+            import pandas as pd
+            import torch
+            frame = pd.read_csv("train.csv")
+            features = torch.tensor(frame.values, dtype=torch.float32)
+            logits = model(features)
+        """),
+        Valid("""
+            import cv2
+            image = cv2.imread(path)
+            scaled = image / 255.0 - 0.5
+            mask = image > 128
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            import numpy as np
+            import torch
+            features = np.random.rand(100, 8)
+            logits = model(torch.from_numpy(features))
+        """, line=4, related_lines=(3, 4), fixed="""
+            import numpy as np
+            import torch
+            features = np.random.rand(100, 8)
+            logits = model(torch.from_numpy(features).float())
+        """),
+        Invalid("""
+            import pandas as pd
+            import torch
+            frame = pd.read_csv("train.csv")
+            inputs = torch.tensor(frame.values)
+            predictions = model(inputs)
+        """, line=4, related_lines=(4, 5), fixed="""
+            import pandas as pd
+            import torch
+            frame = pd.read_csv("train.csv")
+            inputs = torch.tensor(frame.values).float()
+            predictions = model(inputs)
+        """),
+        Invalid("""
+            import cv2
+            image = cv2.imread(path)
+            centred = image - 128
+        """, line=3, related_lines=(2,)),
+        Invalid("""
+            import numpy as np
+            from PIL import Image
+            pixels = np.asarray(Image.open(path).convert("RGB"))
+            brighter = pixels + 40
+        """, line=4, related_lines=(3,)),
+        Invalid("""
+            import numpy as np
+            import torch
+            from torch.utils.data import TensorDataset
+            dataset = TensorDataset(torch.from_numpy(np.random.randn(64, 3)), labels)
+        """, line=4, related_lines=(4,), fixed="""
+            import numpy as np
+            import torch
+            from torch.utils.data import TensorDataset
+            dataset = TensorDataset(torch.from_numpy(np.random.randn(64, 3)).float(), labels)
+        """),
+        Invalid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class Probe:
+                def __init__(self):
+                    self.net = nn.Linear(4, 1)
+                    self.inputs = torch.as_tensor(np.zeros((10, 4)))
+
+                def run(self):
+                    return self.net(self.inputs)
+        """, line=8, related_lines=(8, 11), fixed="""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class Probe:
+                def __init__(self):
+                    self.net = nn.Linear(4, 1)
+                    self.inputs = torch.as_tensor(np.zeros((10, 4))).float()
+
+                def run(self):
+                    return self.net(self.inputs)
+        """),
+        Invalid("""
+            import cv2
+            import torch
+            image = cv2.imread(path) / 255.0
+            batch = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
+            output = model(batch)
+        """, line=4, related_lines=(3, 5), fixed="""
+            import cv2
+            import torch
+            image = cv2.imread(path) / 255.0
+            batch = torch.from_numpy(image).float().permute(2, 0, 1).unsqueeze(0)
+            output = model(batch)
+        """),
+        Invalid("""
+            from torchvision.io import read_image
+            image = read_image(path)
+            logits = classifier(image.unsqueeze(0))
+        """, line=2, related_lines=(3,)),
+        Invalid("""
+            import torch
+            from torch import nn
+            regressor = nn.Linear(1, 1)
+            x = torch.linspace(0, 1, 50).double().unsqueeze(1)
+            y = regressor(x)
+        """, line=4, related_lines=(5,)),
+        Invalid("""
+            import numpy as np
+            import torch
+
+            def make_batch(n):
+                return torch.from_numpy(np.random.normal(size=(n, 16)))
+
+            scores = encoder(make_batch(32))
+        """, line=5, related_lines=(5, 7), fixed="""
+            import numpy as np
+            import torch
+
+            def make_batch(n):
+                return torch.from_numpy(np.random.normal(size=(n, 16))).float()
+
+            scores = encoder(make_batch(32))
+        """),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.reported: set[int] = set()
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if not isinstance(node.operator, WRAPPING_OPERATORS):
+            return
+        left, right = self.model.value(node.left), self.model.value(node.right)
+        uint8 = first(left, UINT8)
+        other = node.right
+        if uint8 is None and not isinstance(node.operator, cst.Subtract):
+            uint8, other = first(right, UINT8), node.left
+        if uint8 is None:
+            return
+        if _is_int_literal(other) or first(self.model.value(other), UINT8) is not None:
+            self.report(node, "arithmetic on uint8 pixels wraps around modulo 256 "
+                              "(100 - 128 is 228); cast to float first",
+                        related=self.origin(uint8, "uint8 image read here"))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.imports.call_name(node)
+        if qualified in catalog.TENSOR_DATASETS:
+            for arg in node.args:
+                self.check_tensor(self.model.value(arg.value), node, "a TensorDataset",
+                                  only_float64=True)
+            return
+        if not node.args or not self.is_model(node.func, qualified):
+            return
+        self.check_tensor(self.model.value(node.args[0].value), node, "the model")
+
+    def is_model(self, func: cst.BaseExpression, qualified: str | None) -> bool:
+        if first(self.model.value(func), MODULE) is not None:
+            return True
+        if qualified is not None:
+            return False
+        name = func.value if isinstance(func, cst.Name) else (
+            func.attr.value if isinstance(func, cst.Attribute) else "")
+        return bool(MODEL_NAME.search(name))
+
+    def check_tensor(self, value: Value, sink: cst.Call, where: str, only_float64: bool = False) -> None:
+        float64 = first(value, FLOAT64)
+        if float64 is not None and float64.info == "torch":
+            line_to_change = float64.via or float64.node
+            if line_to_change is None or id(line_to_change) in self.reported:
+                return
+            self.reported.add(id(line_to_change))
+            fix = None
+            if float64.via is not None:
+                fix = NodeFix.wrap(float64.via, "", ".float()", description="Convert with `.float()`")
+            related = [(sink, f"fed to {where} here")]
+            if float64.via is not None and float64.node is not None:
+                related.insert(0, (float64.node, f"float64 from `{float64.detail or 'numpy'}`"))
+            self.report(line_to_change, f"this tensor is float64 (numpy's default) and reaches "
+                                        f"{where}, whose weights are float32; convert with "
+                                        f"`.float()` or pass `dtype=torch.float32`",
+                        fix=fix, related=related)
+            return
+        uint8 = first(value, UINT8)
+        if uint8 is not None and not only_float64 and uint8.info == "torch":
+            anchor = uint8.via or uint8.node
+            if anchor is None or id(anchor) in self.reported:
+                return
+            self.reported.add(id(anchor))
+            self.report(anchor, f"this uint8 image reaches {where} unconverted; convert it to "
+                                "float and scale it (`.float() / 255`)",
+                        related=[(sink, f"fed to {where} here")])
+
+    def origin(self, tag: Tag, message: str) -> list:
+        if tag.node is not None:
+            return [(tag.node, message)]
+        return [tag.location] if tag.location is not None else []
