@@ -20,7 +20,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PIL_IMAGE,
-    PROBABILITIES, RANK1, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
+    PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     TransformInfo, Value, first, has, without)
 
 if TYPE_CHECKING:
@@ -129,7 +129,11 @@ class SemanticModel(cst.BatchableCSTVisitor):
             frame = first(inner, DATAFRAME)
             if frame is not None:
                 return frozenset({Tag(DATAFRAME, node, info="series")})
-            return without(inner, (MODULE, LOSS, TRANSFORM))
+            inner = without(inner, (MODULE, LOSS, TRANSFORM))
+            if any(isinstance(element.slice, cst.Index) and isinstance(element.slice.value, cst.Name)
+                   and element.slice.value.value == "None" for element in node.slice):
+                inner = without(inner, (RANK1,))  # x[:, None] adds the missing axis
+            return inner
         if isinstance(node, cst.BinaryOperation):
             return self._binary(node, self.value(node.left), node.operator, node.right)
         if isinstance(node, cst.IfExp):
@@ -518,9 +522,30 @@ class SemanticModel(cst.BatchableCSTVisitor):
             return converted
         if qualified in ("torch.Tensor", "torch.FloatTensor", "numpy.float32"):
             return without(self._argument_value(node), DTYPE_TAGS)
-        if qualified in ("torch.squeeze", "torch.unsqueeze", "torch.flatten", "torch.reshape"):
-            return self._argument_value(node)
+        if qualified in ("torch.squeeze", "torch.unsqueeze", "torch.flatten", "torch.reshape",
+                         "numpy.squeeze", "numpy.expand_dims", "numpy.reshape", "numpy.ravel"):
+            shifted = node.with_changes(args=node.args[1:])
+            return self._reshaped(self._argument_value(node), last, shifted, original=node)
         return EMPTY
+
+    def _reshaped(self, value: Value, method: str, node: cst.Call,
+                  original: cst.Call | None = None) -> Value:
+        """Shape bookkeeping for the tags that are about shapes (COLUMN, RANK1, SQUEEZED)."""
+        anchor = original or node
+        args = [arg for arg in node.args if arg.keyword is None]
+        flat = (method in ("flatten", "ravel")
+                or (method in ("view", "reshape") and len(args) == 1 and number(args[0].value) == -1))
+        if method == "squeeze":
+            dims = args or [arg for arg in node.args if arg.keyword and arg.keyword.value in ("dim", "axis")]
+            value = without(value, (COLUMN,))
+            if not dims:
+                value |= {Tag(SQUEEZED, anchor, "squeeze()")}
+            return value
+        if flat:
+            return without(value, (COLUMN,))
+        if method in ("unsqueeze", "expand_dims") or (method in ("view", "reshape") and len(args) >= 2):
+            return without(value, (RANK1,))
+        return value
 
     def _rank1(self, qualified: str, node: cst.Call) -> Value:
         args = [arg for arg in node.args if arg.keyword is None]
@@ -569,7 +594,7 @@ class SemanticModel(cst.BatchableCSTVisitor):
                 dtype = self.qualified(dtype_arg.value) if dtype_arg is not None else None
             return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
         if method in catalog.PASSTHROUGH_METHODS:
-            return without(receiver, (MODULE, LOSS, TRANSFORM))
+            return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), method, node)
         if method in catalog.FLOAT_CASTS:
             return without(receiver, DTYPE_TAGS)
         if method == "double":

@@ -23,6 +23,7 @@ DATAFRAME = "dataframe"  # info: "frame" | "series"
 PIL_IMAGE = "pil_image"
 RANK1 = "rank1"  # a 1-D array made where a column or matrix was probably meant
 COLUMN = "column"  # an (N, 1) output, from Linear(..., 1)
+SQUEEZED = "squeezed"  # .squeeze() with no dim: a batch of one loses its batch axis too
 MODULE = "module"  # an nn.Module instance; info: ModuleInfo
 LOSS = "loss"  # a loss-function object; info: LossInfo
 TRANSFORM = "transform"  # an image transform (pipeline); info: TransformInfo

@@ -1,0 +1,330 @@
+"""DL006: rank-1 arrays and reductions without keepdims that broadcast silently."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
+from dllint.semantic.model import argument, keyword, number, positional
+from dllint.semantic.values import COLUMN, LOSS, RANK1, SQUEEZED, Tag, first
+from dllint.types import Applicability, FixAvailability
+
+REDUCTIONS = frozenset({"sum", "mean", "std", "var", "norm", "logsumexp", "amax", "amin", "nansum",
+                        "nanmean", "prod"})
+ELEMENTWISE = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)
+LOSS_FUNCTION_NAMES = frozenset(catalog.LOSS_FUNCTIONS)
+
+
+class Rank1Broadcasting(Rule):
+    """
+    ## What it does
+    Flags shapes that broadcast silently into the wrong result:
+    a 2-D value combined with its own reduction along axis 1 without `keepdims`
+    (`x / x.sum(axis=1)`); an `(N, 1)` output of `Linear(..., 1)` combined with, or given to an
+    elementwise loss together with, an `(N,)` target; a rank-1 array from `np.random.randn(n)`
+    transposed as if it were a column; and `squeeze()` without a dim on a batch that reaches a
+    loss.
+
+    ## Why is this bad?
+    Broadcasting aligns shapes from the right. `(N, M) / (N,)` divides each row by the wrong
+    totals (and raises nothing when N == M); `(N, 1) - (N,)` is an `(N, N)` matrix, so an MSE
+    loss averages N² pairwise differences and the model learns to predict the mean. A rank-1
+    array's `.T` is the same array. `squeeze()` turns the last batch of size 1 into a scalar.
+
+    ## Example
+    ```python
+    probabilities = counts / counts.sum(axis=1)
+    loss = F.mse_loss(model(x), y)  # model ends in Linear(16, 1), y has shape (N,)
+    ```
+
+    ## Use instead
+    ```python
+    probabilities = counts / counts.sum(axis=1, keepdims=True)
+    loss = F.mse_loss(model(x).squeeze(1), y)
+    ```
+
+    ## References
+    "Wrong tensor shapes, often through silent broadcasting" is the most common bug when
+    implementing a deep-learning model; rank-1 arrays are a classic source of it.
+    """
+
+    code = "DL006"
+    name = "rank1-broadcasting"
+    summary = "Shapes broadcast silently: reduction without keepdims, (N,1) vs (N,), rank-1 .T"
+    fix_availability = FixAvailability.SOMETIMES
+    requires_any = ("sum", "mean", "std", "var", "norm", "Linear", "squeeze", ".T", "randn",
+                    "logsumexp", "amax", "amin", "prod")
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            import numpy as np
+            probabilities = counts / counts.sum(axis=1, keepdims=True)
+        """),
+        Valid("""
+            import numpy as np
+            centred = data - data.mean(axis=0)
+        """),
+        Valid("""
+            import numpy as np
+            probabilities = counts / counts.sum(axis=1)[:, None]
+        """),
+        Valid("""
+            import torch
+            attention = scores / scores.sum(1, keepdim=True)
+            average = features.sum(dim=1) / lengths
+        """),
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+            y = torch.randn(64)
+            loss = F.mse_loss(model(x).squeeze(1), y)
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+            head = nn.Linear(32, 1)
+            target = torch.randn(64).unsqueeze(1)
+            loss = nn.MSELoss()(head(features), target)
+        """),
+        Valid("""
+            import numpy as np
+            v = np.random.randn(5, 1)
+            outer = v @ v.T
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            predictions = net(x).squeeze(-1)
+            loss = F.binary_cross_entropy_with_logits(predictions, y)
+            print(net(x).squeeze())
+        """),
+        Valid("""
+            import numpy as np
+            weights = weights / weights.sum(-1)
+            normalised = x.sum(axis=1) / x.shape[1]
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+            regressor = nn.Linear(4, 1)
+            target = torch.randn(64, 1)
+            error = regressor(inputs) - target
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            import numpy as np
+            probabilities = counts / counts.sum(axis=1)
+        """, line=2, unsafe=True, fixed="""
+            import numpy as np
+            probabilities = counts / counts.sum(axis=1, keepdims=True)
+        """),
+        Invalid("""
+            import torch
+            attention = scores / scores.sum(dim=1)
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            attention = scores / scores.sum(dim=1, keepdim=True)
+        """),
+        Invalid("""
+            import numpy as np
+            totals = counts.sum(1)
+            frequencies = counts / totals
+        """, line=2, related_lines=(3,)),
+        Invalid("""
+            import numpy as np
+            centred = data - np.mean(data, axis=1)
+        """, line=2, unsafe=True, fixed="""
+            import numpy as np
+            centred = data - np.mean(data, axis=1, keepdims=True)
+        """),
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+            y = torch.randn(64)
+            loss = F.mse_loss(model(x), y)
+        """, line=6, related_lines=(4, 5)),
+        Invalid("""
+            import pandas as pd
+            import torch
+            from torch import nn
+
+            class Regressor(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.out = nn.Linear(32, 1)
+
+                def forward(self, x):
+                    return self.out(x)
+
+            frame = pd.read_csv("houses.csv")
+            prices = torch.tensor(frame["price"].values).float()
+            criterion = nn.MSELoss()
+            loss = criterion(Regressor()(features), prices)
+        """, line=16, related_lines=(8, 14)),
+        Invalid("""
+            import torch
+            from torch import nn
+            net = nn.Linear(4, 1)
+            targets = torch.rand(128)
+            residual = net(inputs) - targets
+        """, line=5, related_lines=(3, 4)),
+        Invalid("""
+            import numpy as np
+            v = np.random.randn(5)
+            outer = np.dot(v, v.T)
+        """, line=3, related_lines=(2,)),
+        Invalid("""
+            from torch import nn
+            criterion = nn.BCEWithLogitsLoss()
+            predictions = net(x).squeeze()
+            loss = criterion(predictions, y)
+        """, line=3, related_lines=(4,)),
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            loss = F.l1_loss(torch.squeeze(model(x)), y)
+        """, line=3, related_lines=(3,)),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.reductions: list[dict[str, tuple[cst.Call, str]]] = [{}]
+        self.reported: set[int] = set()
+
+    def code_of(self, node: cst.CSTNode) -> str:
+        return self.context.module.code_for_node(node).strip()
+
+    # ---- x / x.sum(axis=1) ------------------------------------------------------------------
+
+    def reduction(self, node: cst.BaseExpression) -> tuple[cst.Call, cst.BaseExpression] | None:
+        """(call, reduced value) for `x.sum(axis=1)` / `np.sum(x, axis=1)` without keepdims."""
+        if not isinstance(node, cst.Call):
+            return None
+        func = node.func
+        qualified = self.imports.call_name(node) or ""
+        if isinstance(func, cst.Attribute) and func.attr.value in REDUCTIONS and not qualified:
+            reduced, axis = func.value, argument(node, 0, "axis") or keyword(node, "dim")
+        elif qualified.rsplit(".", 1)[-1] in REDUCTIONS and qualified.startswith(("numpy.", "torch.")):
+            first_arg = positional(node, 0)
+            if first_arg is None:
+                return None
+            reduced, axis = first_arg.value, argument(node, 1, "axis") or keyword(node, "dim")
+        else:
+            return None
+        if axis is None or (keyword(node, "keepdims") or keyword(node, "keepdim")) is not None:
+            return None
+        value = number(axis.value)
+        if value is None or value < 1:  # axis 0 broadcasts correctly; -1 is fine on 1-D data
+            return None
+        return node, reduced
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.reductions.append({})
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.reductions.pop()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        found = self.reduction(node.value)
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                if found is None:
+                    self.reductions[-1].pop(target.target.value, None)
+                else:
+                    self.reductions[-1][target.target.value] = (found[0], self.code_of(found[1]))
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if not isinstance(node.operator, ELEMENTWISE):
+            return
+        for reduced_side, other in ((node.right, node.left), (node.left, node.right)):
+            found = self.reduction(reduced_side)
+            if found is not None and self.code_of(found[1]) == self.code_of(other):
+                self.report_reduction(found[0], None)
+                return
+            if isinstance(reduced_side, cst.Name) and reduced_side.value in self.reductions[-1]:
+                call, reduced_code = self.reductions[-1][reduced_side.value]
+                if reduced_code == self.code_of(other):
+                    self.report_reduction(call, node)
+                    return
+        self.check_column_against_rank1(node, node.left, node.right)
+
+    def report_reduction(self, call: cst.Call, combined: cst.CSTNode | None) -> None:
+        if id(call) in self.reported:
+            return
+        self.reported.add(id(call))
+        torch_style = keyword(call, "dim") is not None or (
+            (self.imports.call_name(call) or "").startswith("torch."))
+        flag = "keepdim=True" if torch_style else "keepdims=True"
+        fix = None
+        if combined is None:
+            last = call.args[-1]
+            fix = NodeFix.wrap(last.value, "", f", {flag}", description=f"Add `{flag}`",
+                               applicability=Applicability.UNSAFE)
+        related = [(combined, "combined with the unreduced value here")] if combined else []
+        self.report(call, f"reduction along axis 1 without `{flag}` is combined with the value "
+                          f"it reduces: shape (N, M) meets (N,), which broadcasts along the wrong "
+                          f"axis (silently when N == M); add `{flag}`", fix=fix, related=related)
+
+    # ---- (N, 1) output against an (N,) target ----------------------------------------------
+
+    def check_column_against_rank1(self, sink: cst.CSTNode, left, right) -> None:
+        left_value, right_value = self.model.value(left), self.model.value(right)
+        for output, target in ((left_value, right_value), (right_value, left_value)):
+            column, rank1 = first(output, COLUMN), first(target, RANK1)
+            if column is not None and rank1 is not None and id(sink) not in self.reported:
+                self.reported.add(id(sink))
+                self.report(sink, f"an (N, 1) output from {column.detail} meets an (N,) target "
+                                  f"({rank1.detail}): they broadcast to (N, N); squeeze the "
+                                  "output's last axis or reshape the target to (N, 1)",
+                            related=[*self.origin(column, "(N, 1) output made here"),
+                                     *self.origin(rank1, "(N,) target made here")])
+                return
+
+    def origin(self, tag: Tag, message: str) -> list:
+        if tag.node is not None:
+            return [(tag.node, message)]
+        return [tag.location] if tag.location is not None else []
+
+    # ---- losses, .T on rank-1 ---------------------------------------------------------------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.imports.call_name(node)
+        loss = None
+        if qualified in LOSS_FUNCTION_NAMES:
+            loss = catalog.LOSS_FUNCTIONS[qualified]
+        else:
+            callee = first(self.model.value(node.func), LOSS) if not qualified else None
+            if callee is not None:
+                loss = callee.info.wants
+        if loss is None:
+            return
+        prediction, target = argument(node, 0, "input"), argument(node, 1, "target")
+        if prediction is None or target is None:
+            return
+        if loss == "elementwise":
+            self.check_column_against_rank1(node, prediction.value, target.value)
+        for arg in (prediction, target):
+            squeezed = first(self.model.value(arg.value), SQUEEZED)
+            if squeezed is not None and squeezed.node is not None and id(squeezed.node) not in self.reported:
+                self.reported.add(id(squeezed.node))
+                self.report(squeezed.node, "`squeeze()` without a dim also drops the batch axis "
+                                           "when a batch has one sample (often the last one), "
+                                           "and the loss then broadcasts or fails; squeeze the "
+                                           "axis you mean (`squeeze(-1)`)",
+                            related=[(node, "reaches the loss here")])
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value != "T":
+            return
+        rank1 = first(self.model.value(node.value), RANK1)
+        if rank1 is not None and rank1.node is not None and id(node) not in self.reported:
+            self.reported.add(id(node))
+            self.report(node, f"`.T` of a rank-1 array (from `{rank1.detail}`) is the same array, "
+                              "not a column; create it with shape (n, 1) or use `reshape(-1, 1)`",
+                        related=[(rank1.node, "rank-1 array made here")])
