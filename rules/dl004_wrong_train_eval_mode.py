@@ -32,6 +32,8 @@ class FunctionFacts:
     events: list[tuple[str, cst.CSTNode, str]] = field(default_factory=list)
     modes: dict[str, str] = field(default_factory=dict)  # "model" / "self.model" -> train|eval
     loaded: set[str] = field(default_factory=set)
+    # A method of a class with base classes may override a hook its framework calls.
+    overrides: bool = False
 
 
 @dataclass
@@ -172,6 +174,23 @@ class WrongTrainEvalMode(Rule):
                         ema_p.mul_(decay).add_(p, alpha=1 - decay)
         """),
         Valid("""
+            import torch
+
+            class Trainer:
+                def evaluation_loop(self, model, loader):
+                    model.eval()
+                    return [self.prediction_step(model, batch) for batch in loader]
+
+                def prediction_step(self, model, inputs):
+                    with torch.no_grad():
+                        return model(**inputs)
+
+            class Seq2SeqTrainer(Trainer):
+                def prediction_step(self, model, inputs):
+                    with torch.no_grad():
+                        return model.generate(**inputs), model(**inputs)
+        """),
+        Valid("""
             def train_one_epoch(model, loader):
                 model.train()
                 for x, y in loader:
@@ -297,7 +316,8 @@ class WrongTrainEvalMode(Rule):
         self.all_loops: list[LoopFacts] = []
         self.deferred: list[tuple[FunctionFacts, str, cst.Call, str]] = []
         self.local_calls: list[tuple[str, cst.Call, dict[str, str]]] = []
-        self.lightning_depth = 0
+        self.module_classes: list[bool] = []
+        self.class_nodes: list[cst.ClassDef] = []
         self.trains_anywhere = "backward" in context.source
 
     # ---- facts ------------------------------------------------------------------------------
@@ -320,19 +340,33 @@ class WrongTrainEvalMode(Rule):
             loop.events.append((kind, node, detail))
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        bases = {self.imports.qualified_name(base.value) or "" for base in node.bases}
-        if any("Lightning" in base for base in bases):
-            self.lightning_depth += 1
+        self.module_classes.append(self.is_module_class(node))
+        self.class_nodes.append(node)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        bases = {self.imports.qualified_name(base.value) or "" for base in original_node.bases}
-        if any("Lightning" in base for base in bases):
-            self.lightning_depth -= 1
+        self.module_classes.pop()
+        self.class_nodes.pop()
+
+    def is_module_class(self, node: cst.ClassDef) -> bool:
+        """Inside an nn.Module (or Lightning module), submodules follow the parent's mode: whoever
+        calls the top-level model's eval() decides, so `self.encoder(x)` there is not judged."""
+        if any(isinstance(statement, cst.FunctionDef) and statement.name.value == "forward"
+               for statement in node.body.body):
+            return True
+        for base in node.bases:
+            qualified = self.imports.qualified_name(base.value) or ""
+            name = qualified or (base.value.value if isinstance(base.value, cst.Name) else "")
+            if (qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES
+                    or self.model.local_classes.get(name) is not None
+                    or re.search(r"(Module|Model|Layer|Block|Net)$", name)):
+                return True
+        return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         params = [param.name.value for param in (*node.params.posonly_params,
                                                   *node.params.params)]
-        self.functions.append(FunctionFacts(node.name.value, node, params))
+        overrides = bool(self.class_nodes and self.class_nodes[-1].bases)
+        self.functions.append(FunctionFacts(node.name.value, node, params, overrides=overrides))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         facts = self.functions.pop()
@@ -407,9 +441,12 @@ class WrongTrainEvalMode(Rule):
                 key = self.key(func.value)
                 if key is not None:
                     self.facts.loaded.add(key)
-        if isinstance(func, cst.Name) and self.model.qualified(func) is None:
-            self.event("call", node, func.value)
-            self.local_calls.append((func.value, node, dict(self.facts.modes)))
+        callee = func.value if isinstance(func, cst.Name) and self.model.qualified(func) is None \
+            else (func.attr.value if self.key(func) is not None and isinstance(func, cst.Attribute)
+                  else None)
+        if callee is not None:  # a local function, or a method of this class: self.validate(...)
+            self.event("call", node, callee)
+            self.local_calls.append((callee, node, dict(self.facts.modes)))
         self.check_module_call(node)
 
     def check_module_call(self, node: cst.Call) -> None:
@@ -417,7 +454,8 @@ class WrongTrainEvalMode(Rule):
         if isinstance(func, cst.Attribute) and func.attr.value == "forward":
             func = func.value
         key = self.key(func)
-        if key is None or key == "self" or self.lightning_depth:
+        if key is None or key == "self" or (
+                key.startswith("self.") and self.module_classes and self.module_classes[-1]):
             return
         if self.facts.modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
             return
@@ -434,7 +472,8 @@ class WrongTrainEvalMode(Rule):
             return
         facts = self.facts
         name = key.rsplit(".", 1)[-1]
-        if key in facts.params and MODEL_NAME.search(name) and facts.node is not None:
+        if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and \
+                EVALUATION_NAME.search(facts.name) and not facts.name.startswith("test_"):
             # A model handed to an evaluation helper: callers in this file may have set eval().
             self.deferred.append((facts, key, node, context))
 
@@ -459,6 +498,8 @@ class WrongTrainEvalMode(Rule):
     def leave_Module(self, original_node: cst.Module) -> None:
         for facts, key, node, context in self.deferred:
             calls = [(call, modes) for name, call, modes in self.local_calls if name == facts.name]
+            if not calls and facts.overrides:
+                continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
             if calls and all(self.passed_in_eval(facts, key, call, modes) for call, modes in calls):
                 continue
             self.report_evaluation(node, key, "a model passed in", context)
@@ -469,7 +510,10 @@ class WrongTrainEvalMode(Rule):
     def passed_in_eval(self, facts: FunctionFacts, parameter: str, call: cst.Call,
                        modes: dict[str, str]) -> bool:
         """Whether this call site hands `parameter` a model its caller put in eval mode."""
-        arg = argument(call, facts.params.index(parameter), parameter)
+        index = facts.params.index(parameter)
+        if facts.params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
+            index -= 1  # self.method(model, ...): `self` is not among the arguments
+        arg = argument(call, index, parameter)
         if arg is None:
             return False
         key = self.key(arg.value)

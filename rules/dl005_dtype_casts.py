@@ -117,6 +117,12 @@ class DtypeCasts(Rule):
             logits = model(features)
         """),
         Valid("""
+            import numpy as np
+            class_mask = (mask == index).astype(np.uint8)
+            colour = np.array(palette[index], dtype=np.uint8).reshape(3, 1, 1)
+            rgb = np.expand_dims(class_mask, 0) * colour
+        """),
+        Valid("""
             import cv2
             image = cv2.imread(path)
             scaled = image / 255.0 - 0.5
@@ -251,9 +257,11 @@ class DtypeCasts(Rule):
         other = node.right
         if uint8 is None and not isinstance(node.operator, cst.Subtract):
             uint8, other = first(right, UINT8), node.left
-        if uint8 is None:
-            return
-        if _is_int_literal(other) or first(self.model.value(other), UINT8) is not None:
+        if uint8 is None or uint8.detail == "cast":
+            return  # uint8 chosen with an explicit cast (masks, palettes) is deliberate
+        other_uint8 = first(self.model.value(other), UINT8)
+        if _is_int_literal(other) or (other_uint8 is not None and other_uint8.detail != "cast"
+                                      and not isinstance(node.operator, cst.Multiply)):
             self.report(node, "arithmetic on uint8 pixels wraps around modulo 256 "
                               "(100 - 128 is 228); cast to float first",
                         related=self.origin(uint8, "uint8 image read here"))

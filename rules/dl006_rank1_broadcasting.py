@@ -107,6 +107,11 @@ class Rank1Broadcasting(Rule):
             normalised = x.sum(axis=1) / x.shape[1]
         """),
         Valid("""
+            from torch.nn import MSELoss
+            loss_fct = MSELoss()
+            loss = loss_fct(logits.squeeze(), labels.squeeze())
+        """),
+        Valid("""
             import torch
             from torch import nn
             regressor = nn.Linear(4, 1)
@@ -309,8 +314,10 @@ class Rank1Broadcasting(Rule):
             return
         if loss == "elementwise":
             self.check_column_against_rank1(node, prediction.value, target.value)
-        for arg in (prediction, target):
-            squeezed = first(self.model.value(arg.value), SQUEEZED)
+        squeezed_sides = [first(self.model.value(arg.value), SQUEEZED) for arg in (prediction, target)]
+        if all(squeezed_sides):
+            return  # both sides squeezed alike: a batch of one becomes two scalars, consistently
+        for squeezed in squeezed_sides:
             if squeezed is not None and squeezed.node is not None and id(squeezed.node) not in self.reported:
                 self.reported.add(id(squeezed.node))
                 self.report(squeezed.node, "`squeeze()` without a dim also drops the batch axis "

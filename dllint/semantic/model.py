@@ -570,7 +570,7 @@ class SemanticModel(cst.BatchableCSTVisitor):
                      "builtins.float") and not (library == "torch" and dtype == "builtins.float"):
             result |= {Tag(FLOAT64, node, dtype, library)}
         elif dtype in ("numpy.uint8", "torch.uint8"):
-            result |= {Tag(UINT8, node, dtype, library)}
+            result |= {Tag(UINT8, node, "cast", library)}  # chosen on purpose, not read from disk
         return result
 
     def _method(self, receiver: Value, method: str, node: cst.Call) -> Value:
