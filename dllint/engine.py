@@ -99,21 +99,21 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
                        text, path, settings, frozenset())
     if not wanted and not check_suppressions:
         return None  # newer syntax than the running Python knows, but valid
-    context = FileContext(path, text, module, ImportMap.from_module(module))
-    visitors: list[cst.BatchableCSTVisitor] = []
-    if any(rule.uses_model for rule in wanted):
-        # First in the batch: each node is seen by the model before any rule asks about it.
-        context.model = SemanticModel(context, project)
-        visitors.append(context.model)
-    visitors.extend(rule(context) for rule in wanted)
     found: list[Diagnostic] = []
     try:
+        context = FileContext(path, text, module, ImportMap.from_module(module))
+        visitors: list[cst.BatchableCSTVisitor] = []
+        if any(rule.uses_model for rule in wanted):
+            # First in the batch: each node is seen by the model before any rule asks about it.
+            context.model = SemanticModel(context, project)
+            visitors.append(context.model)
+        visitors.extend(rule(context) for rule in wanted)
         cst.visit_batched(module, visitors)
+        found.extend(_resolve(context.reports, module, path, settings))
     except RecursionError:
         found.append(_internal_error(path, "analysis stopped: the file is nested too deeply"))
-    except Exception as error:  # noqa: BLE001 - a rule bug must not end the run; it is reported
+    except Exception as error:  # noqa: BLE001 - a bug in dllint must not end the run; reported
         found.append(_internal_error(path, _describe_crash(error)))
-    found.extend(_resolve(context.reports, module, path, settings))
     return _finish(found, text, path, settings, frozenset(rule.code for rule in rules))
 
 

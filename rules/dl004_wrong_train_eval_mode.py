@@ -142,6 +142,17 @@ class WrongTrainEvalMode(Rule):
                 logits = model(batch)
         """),
         Valid("""
+            from segmentation_models_pytorch.losses import FocalLoss
+            from .base import BaseTask
+
+            class ClassificationTask(BaseTask):
+                def configure_losses(self):
+                    self.criterion = FocalLoss(mode="multiclass")
+
+                def validation_step(self, batch, batch_index):
+                    return self.criterion(self.model(batch["image"]), batch["label"])
+        """),
+        Valid("""
             import lightning as L
 
             class Classifier(L.LightningModule):
@@ -189,6 +200,23 @@ class WrongTrainEvalMode(Rule):
                 def prediction_step(self, model, inputs):
                     with torch.no_grad():
                         return model.generate(**inputs), model(**inputs)
+        """),
+        Valid("""
+            import torch
+
+            def supervised_evaluation_step(model, model_fn=lambda model, x: model(x)):
+                def evaluate_step(engine, batch):
+                    model.eval()
+                    with torch.no_grad():
+                        return model_fn(model, batch)
+                return evaluate_step
+
+            class PatchInferer:
+                def __call__(self, inputs, network):
+                    return self._run_inference(network, inputs)
+
+                def _run_inference(self, network, patch):
+                    return network(patch)
         """),
         Valid("""
             def train_one_epoch(model, loader):
@@ -318,6 +346,7 @@ class WrongTrainEvalMode(Rule):
         self.local_calls: list[tuple[str, cst.Call, dict[str, str]]] = []
         self.module_classes: list[bool] = []
         self.class_nodes: list[cst.ClassDef] = []
+        self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
 
     # ---- facts ------------------------------------------------------------------------------
@@ -372,6 +401,12 @@ class WrongTrainEvalMode(Rule):
         facts = self.functions.pop()
         if not self.functions:
             self.finished.setdefault(facts.name, facts)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.lambda_depth += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.lambda_depth -= 1
 
     def visit_For(self, node: cst.For) -> None:
         self.loops.append(LoopFacts(node))
@@ -446,7 +481,7 @@ class WrongTrainEvalMode(Rule):
                   else None)
         if callee is not None:  # a local function, or a method of this class: self.validate(...)
             self.event("call", node, callee)
-            self.local_calls.append((callee, node, dict(self.facts.modes)))
+            self.local_calls.append((callee, node, dict(self.facts.modes), self.facts.params))
         self.check_module_call(node)
 
     def check_module_call(self, node: cst.Call) -> None:
@@ -454,7 +489,7 @@ class WrongTrainEvalMode(Rule):
         if isinstance(func, cst.Attribute) and func.attr.value == "forward":
             func = func.value
         key = self.key(func)
-        if key is None or key == "self" or (
+        if self.lambda_depth or key is None or key == "self" or (
                 key.startswith("self.") and self.module_classes and self.module_classes[-1]):
             return
         if self.facts.modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
@@ -482,7 +517,8 @@ class WrongTrainEvalMode(Rule):
             return "under no_grad/inference_mode"
         function = self.facts
         if function.node is not None and EVALUATION_NAME.search(function.name) and \
-                not function.name.startswith("test_"):
+                not function.name.startswith("test_") and \
+                function.name not in catalog.FRAMEWORK_EVALUATION_HOOKS:
             return f"in `{function.name}()`"
         if key in self.facts.loaded and not self.trains_anywhere:
             return "after load_state_dict in a script that never trains"
@@ -497,10 +533,12 @@ class WrongTrainEvalMode(Rule):
 
     def leave_Module(self, original_node: cst.Module) -> None:
         for facts, key, node, context in self.deferred:
-            calls = [(call, modes) for name, call, modes in self.local_calls if name == facts.name]
+            calls = [(call, modes, params) for name, call, modes, params in self.local_calls
+                     if name == facts.name]
             if not calls and facts.overrides:
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
-            if calls and all(self.passed_in_eval(facts, key, call, modes) for call, modes in calls):
+            if calls and all(self.passed_in_eval(facts, key, call, modes, params)
+                             for call, modes, params in calls):
                 continue
             self.report_evaluation(node, key, "a model passed in", context)
         reported: set[int] = set()
@@ -508,8 +546,9 @@ class WrongTrainEvalMode(Rule):
             self.judge_loop(loop, reported)
 
     def passed_in_eval(self, facts: FunctionFacts, parameter: str, call: cst.Call,
-                       modes: dict[str, str]) -> bool:
-        """Whether this call site hands `parameter` a model its caller put in eval mode."""
+                       modes: dict[str, str], caller_params: list[str]) -> bool:
+        """Whether this call site hands `parameter` a model its caller put in eval mode, or
+        only forwards its own parameter (then the mode is decided further up, unseen)."""
         index = facts.params.index(parameter)
         if facts.params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
             index -= 1  # self.method(model, ...): `self` is not among the arguments
@@ -517,6 +556,8 @@ class WrongTrainEvalMode(Rule):
         if arg is None:
             return False
         key = self.key(arg.value)
+        if key is not None and key in caller_params and modes.get(key) != "train":
+            return True
         return key is not None and (modes.get(key) == "eval"
                                     or self.module_facts.modes.get(key) == "eval")
 

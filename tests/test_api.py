@@ -43,3 +43,26 @@ def test_static_analysis_never_imports_or_runs_the_code(tmp_path):
 
 def test_package_exports():
     assert set(dllint.__all__) >= {"lint_source", "lint_paths", "Diagnostic", "__version__"}
+
+
+def test_match_statements_with_imports_inside_cases():
+    source = (
+        "match backend:\n"
+        "    case 'glob':\n"
+        "        from glob import glob as find\n"
+        "    case _:\n"
+        "        import os\n"
+        "a = find('x')\nb = find('y')\nprint(list(zip(a, b)))\n"
+    )
+    assert [d.code for d in lint_source(source)] == ["DL001", "DL001"]
+
+
+def test_a_crash_in_the_semantic_layer_is_one_diagnostic(monkeypatch):
+    from dllint.semantic import imports
+
+    def broken(module):
+        raise AttributeError("simulated bug")
+
+    monkeypatch.setattr(imports.ImportMap, "from_module", staticmethod(broken))
+    assert [(d.code, "simulated bug" in d.message) for d in lint_source(PAIRED_LISTINGS)] == [
+        ("DL999", True)]

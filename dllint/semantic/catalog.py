@@ -41,6 +41,14 @@ CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
 # Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
 OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
                          "transformers.AutoModel", "segmentation_models_pytorch.")
+# ... except what those packages ship that is not a model.
+NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
+              "Loss", "Weights")
+# Methods a framework calls with the model already in eval mode (Lightning, ignite handlers).
+FRAMEWORK_EVALUATION_HOOKS = frozenset({
+    "validation_step", "test_step", "predict_step", "on_validation_epoch_end",
+    "on_test_epoch_end", "on_predict_epoch_end", "validation_epoch_end", "test_epoch_end",
+})
 NN_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
 LIGHTNING_BASES = frozenset({"pytorch_lightning.LightningModule", "lightning.LightningModule",
                              "lightning.pytorch.LightningModule",

@@ -38,7 +38,7 @@ def _import_statements(body: Sequence) -> Iterator[cst.Import | cst.ImportFrom]:
 
 def _child_statements(statement: cst.BaseCompoundStatement) -> list[cst.BaseStatement]:
     children: list[cst.BaseStatement] = []
-    blocks = [statement.body]
+    blocks = [statement.body] if hasattr(statement, "body") else []  # `match` has only cases
     for attribute in ("orelse", "finalbody"):
         extra = getattr(statement, attribute, None)
         if extra is not None:

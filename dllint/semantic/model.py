@@ -441,7 +441,8 @@ class SemanticModel(cst.BatchableCSTVisitor):
             return self._layer(node, qualified, output, False)
         if qualified.startswith("torch.nn.") and last[:1].isupper() and qualified.count(".") == 2:
             return self._layer(node, qualified, EMPTY, False)
-        if qualified.startswith(catalog.OPAQUE_MODEL_PREFIXES):
+        if qualified.startswith(catalog.OPAQUE_MODEL_PREFIXES) and not any(
+                part in qualified for part in catalog.NOT_MODELS):
             info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
             return frozenset({Tag(MODULE, node, qualified, info)})
         if self.project is not None:
