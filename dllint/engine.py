@@ -22,7 +22,7 @@ from dllint.registry import all_rules
 from dllint.rule import FileContext, NodeEdit, NodeFix, PendingReport, Rule
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel
-from dllint.semantic.project import ProjectIndex
+from dllint.semantic.project import ProjectIndex, imported_modules
 from dllint.source import SourceText, file_diagnostic, read_source
 from dllint.types import Diagnostic, Edit, FileResult, Fix, RelatedLocation, Span
 
@@ -44,11 +44,13 @@ def lint_file(path: str, settings: Settings, project: ProjectIndex | None = None
 def lint_source_text(source: SourceText, settings: Settings,
                      project: ProjectIndex | None = None) -> FileResult:
     rules = rules_for(settings, source.path)
-    diagnostics = _lint_once(source.text, source.path, rules, settings, project)
+    dependencies: list[str] = []
+    diagnostics = _lint_once(source.text, source.path, rules, settings, project, dependencies)
     if diagnostics is None:
         return FileResult(source.path, (), encoding=source.encoding, skipped=True)
     if not settings.fix:
-        return FileResult(source.path, tuple(diagnostics), encoding=source.encoding)
+        return FileResult(source.path, tuple(diagnostics), encoding=source.encoding,
+                          dependencies=tuple(dependencies))
     text, applied = source.text, 0
     for _ in range(MAX_FIX_ROUNDS):
         new_text, count = apply_fixes(text, diagnostics, settings.unsafe_fixes)
@@ -63,7 +65,8 @@ def lint_source_text(source: SourceText, settings: Settings,
         text, diagnostics, applied = new_text, new_diagnostics, applied + count
     fixed = text if applied else None
     return FileResult(source.path, tuple(diagnostics), fixed_source=fixed, fixes_applied=applied,
-                      encoding=source.encoding, original_source=source.text if applied else None)
+                      encoding=source.encoding, original_source=source.text if applied else None,
+                      dependencies=tuple(dependencies))
 
 
 def _file_level(diagnostic: Diagnostic, settings: Settings) -> FileResult:
@@ -78,7 +81,8 @@ def _has_syntax_error(diagnostics: Iterable[Diagnostic]) -> bool:
 
 
 def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings,
-               project: ProjectIndex | None = None) -> list[Diagnostic] | None:
+               project: ProjectIndex | None = None,
+               dependencies: list[str] | None = None) -> list[Diagnostic] | None:
     """Diagnostics for `text`, or None when no rule wants the file (it is then never parsed)."""
     wanted = [rule for rule in rules if rule.wants(text)]
     check_suppressions = settings.report_unused_suppressions and any(
@@ -102,6 +106,8 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
     found: list[Diagnostic] = []
     try:
         context = FileContext(path, text, module, ImportMap.from_module(module))
+        if dependencies is not None and any(rule.uses_model for rule in wanted):
+            dependencies[:] = imported_modules(context.imports.aliases.values(), path)
         visitors: list[cst.BatchableCSTVisitor] = []
         if any(rule.uses_model for rule in wanted):
             # First in the batch: each node is seen by the model before any rule asks about it.

@@ -105,3 +105,5 @@ class FileResult:
     original_source: str | None = None
     from_cache: bool = False
     skipped: bool = False  # no rule wanted this file (prefilter): it was never parsed
+    # Modules of the run this file's imports may name: its cache entry depends on their summaries.
+    dependencies: tuple[str, ...] = ()

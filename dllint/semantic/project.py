@@ -1,53 +1,43 @@
 """Summaries shared by the files of one run, so a model defined in `model.py` is known in `train.py`.
 
-Phase one summarises every file that defines an nn.Module or a function returning something the
-rules care about; phase two lints each file with the whole index at hand. Summaries are small,
-plain data (picklable, JSON-able): they travel to worker processes and into the cache key.
+Phase one summarises each file that defines classes or functions (what `forward` returns, whether a
+module has dropout or batch norm, what a function returns); phase two lints every file with the
+whole index at hand. Summaries are plain JSON-able data: they travel to worker processes, live in
+the cache (keyed by file content), and their digests make each file's cache entry depend on the
+summaries of exactly the modules it imports.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterable
 
-from dllint.semantic.values import Value
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
+from dllint.semantic.values import (
+    COLUMN, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, RANK1, UINT8, UNIT_SCALED,
+    LossInfo, ModuleInfo, Tag, Value)
+from dllint.types import RelatedLocation, Span
 
-@dataclass
-class ProjectIndex:
-    # Qualified name ("pkg.model.Net") -> summary, for classes and module-level functions.
-    classes: dict[str, object] = field(default_factory=dict)
-    functions: dict[str, Value] = field(default_factory=dict)
-    # Files of the run by module name, to resolve `from model import Net` next to train.py.
-    modules: dict[str, list[str]] = field(default_factory=dict)
-
-    def lookup_class(self, qualified: str, importer: str):
-        return self._lookup(self.classes, qualified, importer)
-
-    def lookup_function(self, qualified: str, importer: str) -> Value | None:
-        return self._lookup(self.functions, qualified, importer)
-
-    def _lookup(self, table: dict, qualified: str, importer: str):
-        if not table:
-            return None
-        for candidate in _candidates(qualified, importer):
-            if candidate in table:
-                return table[candidate]
-        return None
+SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
+                       RANK1, MODULE, LOSS})
+# A file is summarised only if it may define something another file's rules care about.
+SUMMARY_GATE = ("softmax", "sigmoid", "Softmax", "Sigmoid", "Dropout", "dropout", "BatchNorm",
+                "batch_norm", "Linear", "LSTM", "GRU", "Transformer", "from_numpy", "as_tensor",
+                "tensor(", "255", "ToTensor", "to_tensor", "imread", "read_image", "random.",
+                "torchvision.models", "create_model", "Loss")
+DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
+                COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
+                FLOAT64: "float64 data made here", UNIT_SCALED: "scaled to [0, 1] here",
+                RANK1: "rank-1 array made here", MODULE: "model built here", LOSS: "loss built here"}
 
 
-def _candidates(qualified: str, importer: str) -> list[str]:
-    """`from .model import Net` and `from model import Net` both name the sibling model.py."""
-    if qualified.startswith("."):
-        dots = len(qualified) - len(qualified.lstrip("."))
-        package = module_name(importer).split(".")[:-1]
-        base = package[: len(package) - (dots - 1)] if dots > 1 else package
-        return [".".join([*base, qualified.lstrip(".")])]
-    candidates = [qualified]
-    package = module_name(importer).split(".")[:-1]
-    if package:
-        candidates.append(".".join([*package, qualified]))
-    return candidates
+def wants_summary(text: str) -> bool:
+    return ("class " in text or "def " in text) and any(token in text for token in SUMMARY_GATE)
 
 
 def module_name(path: str) -> str:
@@ -59,3 +49,180 @@ def module_name(path: str) -> str:
         parts.insert(0, directory.name)
         directory = directory.parent
     return ".".join(parts)
+
+
+def candidates(qualified: str, importer: str) -> list[str]:
+    """`from .model import Net` and `from model import Net` both name the sibling model.py."""
+    package = module_name(importer).split(".")[:-1]
+    if qualified.startswith("."):
+        dots = len(qualified) - len(qualified.lstrip("."))
+        base = package[: len(package) - (dots - 1)] if dots > 1 else package
+        return [".".join([*base, qualified.lstrip(".")])]
+    result = [qualified]
+    if package:
+        result.append(".".join([*package, qualified]))
+    return result
+
+
+# ---- writing summaries ----------------------------------------------------------------------
+
+def summarise(path: str, text: str) -> dict[str, Any] | None:
+    """The summary of one file, or None when it does not parse or defines nothing shareable."""
+    from dllint.rule import FileContext
+    from dllint.semantic.imports import ImportMap
+    from dllint.semantic.model import SemanticModel
+
+    try:
+        module = cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError):
+        return None  # linting the file reports why
+    context = FileContext(path, text, module, ImportMap.from_module(module))
+    model = SemanticModel(context)
+    try:
+        cst.visit_batched(module, [model])
+    except RecursionError:
+        return None
+    writer = _Writer(path, module)
+    classes = {name: writer.module_info(info) for name, info in model.local_classes.items()
+               if info is not None}
+    functions = {name: writer.value(value) for name, value in model.local_functions.items()
+                 if any(tag.kind in SHAREABLE for tag in value)}
+    if not classes and not functions:
+        return None
+    return {"path": path, "classes": classes, "functions": functions}
+
+
+class _Writer:
+    def __init__(self, path: str, module: cst.Module) -> None:
+        self.path = path
+        self.module = module
+        self.positions = None
+
+    def span(self, node: cst.CSTNode) -> list[int]:
+        if self.positions is None:
+            self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(
+                PositionProvider)
+        code_range = self.positions[node]
+        return [code_range.start.line, code_range.start.column + 1, code_range.end.line,
+                code_range.end.column + 1]
+
+    def tag(self, tag: Tag) -> dict[str, Any] | None:
+        if tag.kind not in SHAREABLE:
+            return None
+        if tag.node is not None:
+            where = {"path": self.path, "span": self.span(tag.node)}
+        elif tag.location is not None:
+            span = tag.location.span
+            where = {"path": tag.location.path,
+                     "span": [span.start_line, span.start_column, span.end_line, span.end_column]}
+        else:
+            return None
+        info: Any = tag.info
+        if tag.kind == MODULE:
+            info = self.module_info(tag.info)
+        elif tag.kind == LOSS:
+            info = {"qualified": info.qualified, "wants": info.wants, "display": info.display}
+        elif not isinstance(info, (str, type(None))):
+            info = None
+        return {"kind": tag.kind, "detail": tag.detail, "info": info, **where}
+
+    def value(self, value: Value) -> list[dict[str, Any]]:
+        return [data for data in (self.tag(tag) for tag in value) if data is not None]
+
+    def module_info(self, info: ModuleInfo) -> dict[str, Any]:
+        return {"name": info.name, "output": self.value(info.output),
+                "mode_dependent": info.mode_dependent, "evidence": info.evidence,
+                "lightning": info.lightning}
+
+
+# ---- reading summaries ----------------------------------------------------------------------
+
+def _read_tag(data: dict[str, Any]) -> Tag:
+    info = data.get("info")
+    if data["kind"] == MODULE:
+        info = _read_module(info, data["path"])
+    elif data["kind"] == LOSS:
+        info = LossInfo(info["qualified"], info["wants"], info["display"])
+    location = RelatedLocation(data["path"], Span(*data["span"]),
+                               DESCRIPTIONS.get(data["kind"], "defined here"))
+    return Tag(data["kind"], None, data.get("detail", ""), info, location)
+
+
+def _read_value(items: Iterable[dict[str, Any]]) -> Value:
+    return frozenset(_read_tag(item) for item in items)
+
+
+def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
+    evidence = data.get("evidence") or ""
+    if evidence and " in " not in evidence:
+        evidence = f"{evidence} in {Path(path).name}"
+    return ModuleInfo(data["name"], _read_value(data.get("output", ())), data["mode_dependent"],
+                      evidence, data.get("lightning", False))
+
+
+def digest(summary: dict[str, Any] | None) -> str | None:
+    if summary is None:
+        return None
+    encoded = json.dumps(summary, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.blake2b(encoded, digest_size=12).hexdigest()
+
+
+@dataclass
+class ProjectIndex:
+    """Summaries by module name; several files may share a name (scripts in sibling folders)."""
+
+    modules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _classes: dict[tuple[str, str], ModuleInfo] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
+        index = cls()
+        for summary in summaries:
+            index.modules.setdefault(module_name(summary["path"]), []).append(summary)
+        return index
+
+    def _summary(self, module: str, importer: str) -> dict[str, Any] | None:
+        found = self.modules.get(module)
+        if not found:
+            return None
+        if len(found) > 1:  # prefer the file next to the importer
+            directory = Path(importer).resolve().parent
+            for summary in found:
+                if Path(summary["path"]).resolve().parent == directory:
+                    return summary
+        return found[0]
+
+    def lookup_class(self, qualified: str, importer: str) -> ModuleInfo | None:
+        for candidate in candidates(qualified, importer):
+            module, _, name = candidate.rpartition(".")
+            summary = self._summary(module, importer)
+            if summary is not None and name in summary["classes"]:
+                key = (summary["path"], name)
+                if key not in self._classes:
+                    self._classes[key] = _read_module(summary["classes"][name], summary["path"])
+                return self._classes[key]
+        return None
+
+    def lookup_function(self, qualified: str, importer: str) -> Value | None:
+        for candidate in candidates(qualified, importer):
+            module, _, name = candidate.rpartition(".")
+            summary = self._summary(module, importer)
+            if summary is not None and name in summary["functions"]:
+                return _read_value(summary["functions"][name])
+        return None
+
+    def dependency_digests(self, modules: Iterable[str], importer: str) -> dict[str, str | None]:
+        return {module: digest(self._summary(module, importer)) for module in modules}
+
+
+def imported_modules(qualified_names: Iterable[str], importer: str) -> list[str]:
+    """Every module an import could name inside the project (whether or not it exists now)."""
+    modules: set[str] = set()
+    for qualified in qualified_names:
+        for candidate in candidates(qualified, importer):
+            modules.add(candidate)
+            if "." in candidate:
+                modules.add(candidate.rpartition(".")[0])
+    return sorted(modules)
+
+

@@ -1,0 +1,120 @@
+"""A model defined in one file and trained or evaluated in another is still judged correctly,
+and the cache stays correct when only one of the files changes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dllint.config import FileConfig, build_settings
+from dllint.runner import run
+
+MODEL_WITH_SOFTMAX = '''
+import torch.nn.functional as F
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(32, 10)
+        self.drop = nn.Dropout(0.2)
+
+    def forward(self, x):
+        return F.softmax(self.fc(self.drop(x)), dim=1)
+
+
+class Plain(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.fc(x)
+'''
+TRAIN = '''
+from torch import nn
+from model import Net
+
+net = Net()
+criterion = nn.CrossEntropyLoss()
+loss = criterion(net(images), labels)
+'''
+EVALUATE = '''
+import torch
+from .model import Net, Plain
+
+
+def report(images):
+    net, plain = Net(), Plain()
+    with torch.no_grad():
+        return net(images), plain(images)
+'''
+UNRELATED = "import os\nprint(os.getcwd())\n"
+
+
+def project(tmp_path: Path, package: bool = False) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    if package:
+        (root / "__init__.py").write_text("")
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "train.py").write_text(TRAIN)
+    (root / "evaluate.py").write_text(EVALUATE)
+    (root / "unrelated.py").write_text(UNRELATED)
+    return root
+
+
+def lint(root: Path, use_cache: bool = False):
+    settings = build_settings(FileConfig(root=root))
+    result = run([str(root)], settings, use_cache=use_cache, jobs=1)
+    found = {(os.path.basename(d.path), d.line, d.code,
+              tuple((os.path.basename(r.path), r.span.start_line) for r in d.related))
+             for d in result.diagnostics}
+    return found, result
+
+
+def test_softmax_in_model_py_reaches_the_loss_in_train_py(tmp_path):
+    found, _ = lint(project(tmp_path))
+    assert ("train.py", 7, "DL002", (("model.py", 13),)) in found
+
+
+def test_dropout_in_model_py_is_known_when_evaluating_elsewhere(tmp_path):
+    found, _ = lint(project(tmp_path, package=True))
+    codes = {(name, line, code) for name, line, code, _ in found}
+    assert ("evaluate.py", 9, "DL004") in codes
+    # Plain has neither dropout nor batch norm: its call on the same line is not a finding.
+    assert sum(1 for name, line, code in codes if code == "DL004") == 1
+
+
+def test_a_file_alone_knows_nothing_of_its_neighbours(tmp_path):
+    root = project(tmp_path)
+    settings = build_settings(FileConfig(root=root))
+    result = run([str(root / "train.py")], settings, use_cache=False)
+    assert result.diagnostics == []
+
+
+def test_cache_follows_changes_in_an_imported_file(tmp_path):
+    root = project(tmp_path)
+    cold, first = lint(root, use_cache=True)
+    assert first.cached == 0 and any(code == "DL002" for _, _, code, _ in cold)
+    warm, second = lint(root, use_cache=True)
+    assert warm == cold and second.cached == 4
+    # Only model.py changes: its forward now returns logits.
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX.replace(
+        "return F.softmax(self.fc(self.drop(x)), dim=1)", "return self.fc(self.drop(x))"))
+    after, third = lint(root, use_cache=True)
+    assert not any(code == "DL002" for _, _, code, _ in after)
+    # model.py and its importers were linted again; unrelated.py came from the cache.
+    assert third.cached == 1
+    assert lint(root, use_cache=False)[0] == after
+
+
+def test_cache_notices_a_module_that_appears(tmp_path):
+    root = project(tmp_path)
+    (root / "model.py").unlink()
+    before, _ = lint(root, use_cache=True)
+    assert not any(code == "DL002" for _, _, code, _ in before)
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    after, _ = lint(root, use_cache=True)
+    assert any(code == "DL002" for _, _, code, _ in after)
