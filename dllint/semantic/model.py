@@ -349,6 +349,8 @@ class SemanticModel(cst.BatchableCSTVisitor):
 
     def scaled(self, value: Value, node: cst.CSTNode, how: str) -> Value:
         """The value after a scaling to [0, 1] (division by 255, ToTensor)."""
+        if how != "division by 255" and has(value, UNIT_SCALED):
+            return value  # ToTensor and friends leave float data as it is: the first scaling stands
         result = without(value, (UINT8, UNIT_SCALED, PIL_IMAGE))
         uint8 = first(value, UINT8)
         if uint8 is not None and uint8.info == "numpy" and how == "division by 255":
