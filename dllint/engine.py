@@ -24,6 +24,7 @@ from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel
 from dllint.semantic.project import ProjectIndex, imported_modules
 from dllint.source import SourceText, file_diagnostic, read_source
+from dllint.walk import walk
 from dllint.types import Diagnostic, Edit, FileResult, Fix, RelatedLocation, Span
 
 MAX_FIX_ROUNDS = 10
@@ -114,7 +115,7 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
             context.model = SemanticModel(context, project)
             visitors.append(context.model)
         visitors.extend(rule(context) for rule in wanted)
-        cst.visit_batched(module, visitors)
+        walk(module, visitors)
         found.extend(_resolve(context.reports, module, path, settings))
     except RecursionError:
         found.append(_internal_error(path, "analysis stopped: the file is nested too deeply"))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Sequence, Union
 
 import libcst as cst
 
+from dllint.walk import CachedVisitorNames
 from dllint.types import Applicability, FixAvailability, RelatedLocation, Severity
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class FileContext:
     model: SemanticModel | None = None
 
 
-class Rule(cst.BatchableCSTVisitor):
+class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
     """Subclass this in one module under rules/; the registry finds it there, nowhere else.
 
     The docstring is the rule's documentation, in the sections `## What it does`,
@@ -129,23 +130,6 @@ class Rule(cst.BatchableCSTVisitor):
     def __init__(self, context: FileContext) -> None:
         super().__init__()
         self.context = context
-
-    @classmethod
-    def _visitor_names(cls) -> tuple[str, ...]:
-        # libcst finds visitor methods with inspect.getmembers on every instance, which walks
-        # ~1,000 attributes: per file and per rule that costs more than the rule. Once per class.
-        names = cls.__dict__.get("_visitor_names_cache")
-        if names is None:
-            names = tuple(
-                name for name in dir(cls)
-                if name.startswith(("visit_", "leave_"))
-                and callable(getattr(cls, name))
-                and not getattr(getattr(cls, name), "_is_no_op", False))
-            cls._visitor_names_cache = names
-        return names
-
-    def get_visitors(self):
-        return {name: getattr(self, name) for name in self._visitor_names()}
 
     @property
     def imports(self) -> ImportMap:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from dllint.semantic import catalog
+from dllint.walk import CachedVisitorNames
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PIL_IMAGE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
@@ -90,7 +91,7 @@ class FunctionState:
     no_grad: bool = False
 
 
-class SemanticModel(cst.BatchableCSTVisitor):
+class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
     def __init__(self, context: FileContext, project: ProjectIndex | None = None) -> None:
         super().__init__()
         self.context = context

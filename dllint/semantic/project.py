@@ -9,6 +9,7 @@ summaries of exactly the modules it imports.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     from dllint.rule import FileContext
     from dllint.semantic.imports import ImportMap
     from dllint.semantic.model import SemanticModel
+    from dllint.walk import walk
 
     try:
         module = cst.parse_module(text)
@@ -79,26 +81,47 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     context = FileContext(path, text, module, ImportMap.from_module(module))
     model = SemanticModel(context)
     try:
-        cst.visit_batched(module, [model])
+        walk(module, [model])
     except RecursionError:
         return None
-    writer = _Writer(path, module)
-    classes = {name: writer.module_info(info) for name, info in model.local_classes.items()
-               if info is not None}
-    functions = {name: writer.value(value) for name, value in model.local_functions.items()
-                 if any(tag.kind in SHAREABLE for tag in value)}
+    writer = _Writer(path, module, text)
+    classes = {}
+    for name, info in model.local_classes.items():
+        if info is not None:
+            writer.set_anchor("class", name)
+            classes[name] = writer.module_info(info)
+    functions = {}
+    for name, value in model.local_functions.items():
+        if any(tag.kind in SHAREABLE for tag in value):
+            writer.set_anchor("def", name)
+            functions[name] = writer.value(value)
     if not classes and not functions:
         return None
     return {"path": path, "classes": classes, "functions": functions}
 
 
 class _Writer:
-    def __init__(self, path: str, module: cst.Module) -> None:
+    def __init__(self, path: str, module: cst.Module, text: str) -> None:
         self.path = path
         self.module = module
+        self.text = text
+        self.line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+        self.anchor = 0  # search from here: the definition being summarised
         self.positions = None
 
+    def set_anchor(self, keyword: str, name: str) -> None:
+        found = self.text.find(f"{keyword} {name}")
+        self.anchor = max(found, 0)
+
     def span(self, node: cst.CSTNode) -> list[int]:
+        # Positions for a whole module cost more than parsing it; a node's own text, found after
+        # its definition, is nearly always enough. PositionProvider is the fallback.
+        code = self.module.code_for_node(node)
+        offset = self.text.find(code, self.anchor) if code else -1
+        if offset >= 0 and "\n" not in code:
+            line = bisect.bisect_right(self.line_starts, offset)
+            column = offset - self.line_starts[line - 1] + 1
+            return [line, column, line, column + len(code)]
         if self.positions is None:
             self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(
                 PositionProvider)

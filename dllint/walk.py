@@ -1,0 +1,108 @@
+"""One read-only traversal of a libcst tree that dispatches to every visitor.
+
+libcst's own `visit` (and `visit_batched`) goes through `_visit_and_replace_children`, which
+rebuilds each node as it goes: on real code that costs as much as parsing. Linting never changes
+the tree, so this walker reads each node's dataclass fields instead, skips the subtrees that are
+pure tokens (whitespace, commas, brackets, operators: no rule needs to visit them; rules read
+`node.operator` directly), and calls `visit_<Type>` before a node's children and `leave_<Type>`
+after them, in field order (lexical order, except that decorators and class bases come after the
+body). It is iterative, so deeply nested code cannot overflow the stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import libcst as cst
+
+_TOKEN_TYPES: tuple[type, ...] = (
+    cst.BaseParenthesizableWhitespace, cst.Newline, cst.Comma, cst.Colon, cst.Semicolon, cst.Dot,
+    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
+    cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.TrailingWhitespace, cst.EmptyLine,
+    cst.AssignEqual, cst.Comment, cst.BaseBinaryOp, cst.BaseUnaryOp, cst.BaseBooleanOp,
+    cst.BaseCompOp, cst.BaseAugOp, cst.Asynchronous, cst.ImportStar, cst.Annotation,
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+# Per concrete type: 0 not a node, 1 a token subtree (skipped), 2 a node to walk. isinstance
+# against libcst's abstract bases goes through ABC machinery: classify each type only once.
+_KIND: dict[type, int] = {}
+_NOT_A_NODE, _TOKEN, _NODE = 0, 1, 2
+
+
+def _fields(node_type: type) -> tuple[str, ...]:
+    names = _FIELDS.get(node_type)
+    if names is None:
+        names = tuple(field.name for field in dataclasses.fields(node_type))
+        _FIELDS[node_type] = names
+    return names
+
+
+def _kind(value_type: type) -> int:
+    kind = _KIND.get(value_type)
+    if kind is None:
+        if not issubclass(value_type, cst.CSTNode):
+            kind = _NOT_A_NODE
+        else:
+            kind = _TOKEN if issubclass(value_type, _TOKEN_TYPES) else _NODE
+        _KIND[value_type] = kind
+    return kind
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+    for name in _fields(type(node)):
+        value = getattr(node, name)
+        value_type = type(value)
+        if value_type is tuple or value_type is list:
+            found.extend(item for item in value if _kind(type(item)) == _NODE)
+        elif _kind(value_type) == _NODE:
+            found.append(value)
+    return found
+
+
+def walk(root: cst.CSTNode, visitors: Sequence[cst.BatchableCSTVisitor]) -> None:
+    visit: dict[str, list[Callable]] = {}
+    leave: dict[str, list[Callable]] = {}
+    for visitor in visitors:
+        for name, method in visitor.get_visitors().items():
+            kind, _, node_type = name.partition("_")
+            if "_" in node_type:
+                continue  # attribute hooks (visit_Call_func) are not supported
+            (visit if kind == "visit" else leave).setdefault(node_type, []).append(method)
+    # (node, entering?) pairs; children pushed in reverse so they pop in order.
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, True)]
+    while stack:
+        node, entering = stack.pop()
+        name = type(node).__name__
+        if entering:
+            for method in visit.get(name, ()):
+                method(node)
+            stack.append((node, False))
+            stack.extend((child, True) for child in reversed(children(node)))
+        else:
+            for method in leave.get(name, ()):
+                method(node)
+
+
+class CachedVisitorNames:
+    """libcst finds visitor methods with inspect.getmembers on every instance, which walks ~1,000
+    attributes: per file and per visitor that costs more than the visitor. Once per class."""
+
+    @classmethod
+    def _visitor_names(cls) -> tuple[str, ...]:
+        names = cls.__dict__.get("_visitor_names_cache")
+        if names is None:
+            names = tuple(
+                name for name in dir(cls)
+                if name.startswith(("visit_", "leave_"))
+                and callable(getattr(cls, name))
+                and not getattr(getattr(cls, name), "_is_no_op", False))
+            cls._visitor_names_cache = names
+        return names
+
+    def get_visitors(self):
+        return {name: getattr(self, name) for name in self._visitor_names()}
+
+
+__all__ = ["CachedVisitorNames", "children", "walk"]
