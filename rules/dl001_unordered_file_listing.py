@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
+from dllint.semantic.values import LISTING, Tag, first
 from dllint.types import FixAvailability
 
-# Functions whose result order is whatever the filesystem returns.
-LISTING_FUNCTIONS = {
-    "glob.glob": "glob.glob",
-    "glob.iglob": "glob.iglob",
-    "os.listdir": "os.listdir",
-    "os.scandir": "os.scandir",
-    "os.walk": "os.walk",
-    "tensorflow.io.gfile.glob": "tf.io.gfile.glob",
-    "tensorflow.io.gfile.listdir": "tf.io.gfile.listdir",
-}
-# Methods of pathlib.Path (and look-alikes) with the same property, whatever the receiver.
-LISTING_METHODS = frozenset({"glob", "rglob", "iterdir"})
-# Calls that keep the order of their (first) iterable argument, so the listing flows through.
-ORDER_KEEPING = frozenset({
-    "builtins.list", "builtins.tuple", "builtins.map", "builtins.filter", "builtins.reversed",
-    "numpy.array", "numpy.asarray", "itertools.islice",
-})
-# Calls that put a listing in a stable order.
-SORTING = frozenset({"builtins.sorted", "natsort.natsorted", "natsort.os_sorted",
-                     "natsort.humansorted", "numpy.sort"})
 # Calls that pair their iterables with an index: zipping a listing with these numbers its items.
 INDEX_SOURCES = frozenset({"builtins.range", "itertools.count"})
 # Calls that take several iterables without pairing them by position.
@@ -36,29 +17,7 @@ ORDER_FREE = frozenset({
     "builtins.sorted", "builtins.set", "builtins.frozenset", "builtins.len", "builtins.print",
     "builtins.any", "builtins.all", "builtins.sum", "builtins.min", "builtins.max",
     "builtins.isinstance", "builtins.zip", "builtins.enumerate", "itertools.chain",
-})
-
-
-@dataclass(eq=False)
-class Listing:
-    """One call that produced an unordered listing; values derived from it share this object."""
-
-    call: cst.Call
-    function: str
-    # A sorted listing is still a file list: pairing an unordered listing with it is the bug.
-    ordered: bool = False
-
-    @property
-    def walk(self) -> bool:
-        return self.function == "os.walk"
-
-
-@dataclass
-class Frame:
-    """Names bound to listings in one function (or the module), and subscripts by index name."""
-
-    names: dict[str, Listing] = field(default_factory=dict)
-    indexed: dict[str, list[tuple[cst.Subscript, Listing]]] = field(default_factory=dict)
+}) | catalog.ORDER_KEEPING | catalog.SORTING
 
 
 class UnorderedFileListing(Rule):
@@ -101,6 +60,7 @@ class UnorderedFileListing(Rule):
     summary = "Directory listing in arbitrary order is paired by position or numbered"
     fix_availability = FixAvailability.SOMETIMES
     requires_any = ("glob(", "glob import", "listdir", "scandir", "walk(", "iterdir")
+    uses_model = True
 
     VALID = [
         Valid("""
@@ -303,113 +263,24 @@ class UnorderedFileListing(Rule):
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self.module_frame = Frame()
-        self.frames: list[Frame] = [self.module_frame]
-        self.class_attributes: list[dict[str, Listing]] = []
-        self.loop_listings: list[Listing | None] = []
+        # Subscripts by index name, per function: `images[i]` and `masks[i]` pair two listings.
+        self.indexed: list[dict[str, list[tuple[cst.Subscript, Tag]]]] = [{}]
         self.target_depth = 0
         self.reported: set[int] = set()
 
-    # ---- where values come from -------------------------------------------------------------
-
-    def listing_call(self, node: cst.Call) -> Listing | None:
-        qualified = self.imports.call_name(node)
-        if qualified in LISTING_FUNCTIONS:
-            return Listing(node, LISTING_FUNCTIONS[qualified])
-        func = node.func
-        if (isinstance(func, cst.Attribute) and func.attr.value in LISTING_METHODS
-                and qualified is None):
-            return Listing(node, f"Path.{func.attr.value}")
-        return None
-
-    def origin(self, node: cst.BaseExpression) -> Listing | None:
-        if isinstance(node, cst.Call):
-            listing = self.listing_call(node)
-            if listing is not None:
-                return listing
-            qualified = self.imports.call_name(node)
-            if qualified in SORTING and node.args:
-                inner = self.origin(node.args[0].value)
-                return None if inner is None else Listing(node, inner.function, ordered=True)
-            if qualified in ORDER_KEEPING and node.args:
-                return self.origin(node.args[-1 if qualified in ("builtins.map", "builtins.filter")
-                                             else 0].value)
-            return None
-        if isinstance(node, cst.Name):
-            return self.lookup(node.value)
-        if isinstance(node, cst.Attribute):
-            key = self.attribute_key(node)
-            if key is not None and self.class_attributes:
-                return self.class_attributes[-1].get(key)
-            return None
-        if isinstance(node, cst.Subscript) and any(
-                isinstance(element.slice, cst.Slice) for element in node.slice):
-            return self.origin(node.value)
-        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
-            return None if isinstance(node, cst.SetComp) else self.origin(node.for_in.iter)
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
-            return self.origin(node.left) or self.origin(node.right)
-        return None
-
-    def lookup(self, name: str) -> Listing | None:
-        frame = self.frames[-1]
-        if name in frame.names:
-            return frame.names[name]
-        return self.module_frame.names.get(name)
-
-    @staticmethod
-    def attribute_key(node: cst.Attribute) -> str | None:
-        if isinstance(node.value, cst.Name) and node.value.value == "self":
-            return node.attr.value
-        return None
-
-    def bind(self, target: cst.BaseExpression, listing: Listing | None) -> None:
-        if isinstance(target, cst.Name):
-            names = self.frames[-1].names
-            if listing is None:
-                names.pop(target.value, None)
-            else:
-                names[target.value] = listing
-        elif isinstance(target, cst.Attribute) and self.class_attributes:
-            key = self.attribute_key(target)
-            if key is not None:
-                if listing is None:
-                    self.class_attributes[-1].pop(key, None)
-                else:
-                    self.class_attributes[-1][key] = listing
+    def listing(self, node: cst.BaseExpression) -> Tag | None:
+        return first(self.model.value(node), LISTING)
 
     # ---- scopes -----------------------------------------------------------------------------
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.class_attributes.append({})
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.class_attributes.pop()
-
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.frames.append(Frame())
+        self.indexed.append({})
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.check_shared_index(self.frames.pop())
+        self.check_shared_index(self.indexed.pop())
 
     def leave_Module(self, original_node: cst.Module) -> None:
-        self.check_shared_index(self.module_frame)
-
-    # ---- bindings ---------------------------------------------------------------------------
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if isinstance(target.target, (cst.Tuple, cst.List)) and isinstance(
-                    node.value, (cst.Tuple, cst.List)) and len(target.target.elements) == len(
-                    node.value.elements):
-                for element, value in zip(target.target.elements, node.value.elements):
-                    self.bind(element.value, self.origin(value.value))
-            else:
-                self.bind(target.target, self.origin(node.value))
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self.bind(node.target, self.origin(node.value))
+        self.check_shared_index(self.indexed[0])
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self.target_depth += 1
@@ -417,49 +288,25 @@ class UnorderedFileListing(Rule):
     def leave_AssignTarget(self, original_node: cst.AssignTarget) -> None:
         self.target_depth -= 1
 
-    def visit_For(self, node: cst.For) -> None:
-        listing = self.origin(node.iter)
-        if listing is not None and listing.walk and isinstance(node.target, cst.Tuple):
-            # for root, dirs, files in os.walk(...): dirs and files come in arbitrary order.
-            for element in node.target.elements[1:]:
-                self.bind(element.value, listing)
-            self.loop_listings.append(listing)
-        elif listing is not None:
-            self.loop_listings.append(listing)
-            self.check_enumerate_loop(node)
-        else:
-            self.loop_listings.append(self.loop_listings[-1] if self.loop_listings else None)
-            self.check_enumerate_loop(node)
-
-    def leave_For(self, original_node: cst.For) -> None:
-        self.loop_listings.pop()
-
     # ---- sinks: where order matters ---------------------------------------------------------
+
+    def visit_For(self, node: cst.For) -> None:
+        self.check_enumerate_loop(node)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute):
-            method = func.attr.value
-            if method == "sort":
-                listing = self.origin(func.value)
-                if listing is not None:
-                    self.bind(func.value, Listing(node, listing.function, ordered=True))
-            elif method in ("append", "extend", "insert") and self.loop_listings and \
-                    self.loop_listings[-1] is not None and self.origin(func.value) is None:
-                # A list filled while iterating a listing inherits its order.
-                self.bind(func.value, self.loop_listings[-1])
-            elif method == "index" and len(node.args) == 1:
-                listing = self.origin(func.value)
-                if listing is not None:
-                    self.flag(listing, node, "its position is used as a class index here")
+        if isinstance(func, cst.Attribute) and func.attr.value == "index" and len(node.args) == 1:
+            listing = self.listing(func.value)
+            if listing is not None:
+                self.flag(listing, node, "its position is used as a class index here")
         qualified = self.imports.call_name(node)
         if qualified == "builtins.zip":
             self.check_zip(node)
-        elif qualified not in ORDER_FREE and qualified not in ORDER_KEEPING:
+        elif qualified not in ORDER_FREE:
             self.check_parallel_arguments(node)
 
     def check_zip(self, node: cst.Call) -> None:
-        listings = [self.origin(arg.value) for arg in node.args]
+        listings = [self.listing(arg.value) for arg in node.args]
         distinct = {id(listing): listing for listing in listings if listing is not None}
         numbered = any(isinstance(arg.value, cst.Call)
                        and self.imports.call_name(arg.value) in INDEX_SOURCES for arg in node.args)
@@ -472,7 +319,7 @@ class UnorderedFileListing(Rule):
     def check_parallel_arguments(self, node: cst.Call) -> None:
         listings = {}
         for arg in node.args:
-            listing = self.origin(arg.value)
+            listing = self.listing(arg.value)
             if listing is not None:
                 listings[id(listing)] = listing
         if len(listings) >= 2:
@@ -495,7 +342,7 @@ class UnorderedFileListing(Rule):
     def check_enumerate(self, iterable: cst.BaseExpression, sink: cst.CSTNode, why: str) -> None:
         if (isinstance(iterable, cst.Call) and iterable.args
                 and self.imports.call_name(iterable) == "builtins.enumerate"):
-            listing = self.origin(iterable.args[0].value)
+            listing = self.listing(iterable.args[0].value)
             if listing is not None:
                 self.flag(listing, sink, why)
 
@@ -504,12 +351,12 @@ class UnorderedFileListing(Rule):
             return
         element = node.slice[0].slice
         if isinstance(element, cst.Index) and isinstance(element.value, cst.Name):
-            listing = self.origin(node.value)
+            listing = self.listing(node.value)
             if listing is not None:
-                self.frames[-1].indexed.setdefault(element.value.value, []).append((node, listing))
+                self.indexed[-1].setdefault(element.value.value, []).append((node, listing))
 
-    def check_shared_index(self, frame: Frame) -> None:
-        for uses in frame.indexed.values():
+    def check_shared_index(self, indexed: dict[str, list[tuple[cst.Subscript, Tag]]]) -> None:
+        for uses in indexed.values():
             distinct = {id(listing): (subscript, listing) for subscript, listing in uses}
             if len(distinct) < 2:
                 continue
@@ -519,21 +366,21 @@ class UnorderedFileListing(Rule):
 
     # ---- reporting --------------------------------------------------------------------------
 
-    def flag(self, listing: Listing, sink: cst.CSTNode, why: str) -> None:
-        if listing.ordered or id(listing.call) in self.reported:
+    def flag(self, listing: Tag, sink: cst.CSTNode, why: str) -> None:
+        if listing.info.ordered or listing.node is None or id(listing.node) in self.reported:
             return
-        self.reported.add(id(listing.call))
-        if listing.walk:
+        self.reported.add(id(listing.node))
+        if listing.info.walk:
             message = (f"`os.walk` yields directories and files in arbitrary order, and {why}; "
                        "sort `dirs` in place and iterate `sorted(files)`")
-            self.report(listing.call, message, related=[(sink, "order matters here")])
+            self.report(listing.node, message, related=[(sink, "order matters here")])
             return
-        key = ", key=lambda entry: entry.name" if listing.function == "os.scandir" else ""
-        message = (f"`{listing.function}` returns entries in arbitrary order, and {why}; "
+        key = ", key=lambda entry: entry.name" if listing.info.function == "os.scandir" else ""
+        message = (f"`{listing.info.function}` returns entries in arbitrary order, and {why}; "
                    f"wrap it in `sorted(){'' if not key else ' with a key'}`")
-        fix = NodeFix.wrap(listing.call, "sorted(", f"{key})",
+        fix = NodeFix.wrap(listing.node, "sorted(", f"{key})",
                            description="Wrap the listing in `sorted()`")
-        self.report(listing.call, message, fix=fix, related=[(sink, "order matters here")])
+        self.report(listing.node, message, fix=fix, related=[(sink, "order matters here")])
 
 
 def _assigns_name_into_mapping(statement: cst.BaseStatement, value_name: str) -> bool:

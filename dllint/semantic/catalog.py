@@ -137,3 +137,18 @@ FLOAT32_DTYPES = frozenset({
 # Names people give models; used only where a value's origin is unknown (a function parameter).
 MODEL_NAME_PATTERN = (r"(^|_)(model|net|network|classifier|encoder|decoder|backbone|"
                       r"generator|discriminator|student|teacher)s?($|_|\d)")
+
+# Directory listings whose order is whatever the filesystem returns.
+LISTING_FUNCTIONS = {
+    "glob.glob": "glob.glob", "glob.iglob": "glob.iglob", "os.listdir": "os.listdir",
+    "os.scandir": "os.scandir", "os.walk": "os.walk",
+    "tensorflow.io.gfile.glob": "tf.io.gfile.glob", "tensorflow.io.gfile.listdir": "tf.io.gfile.listdir",
+}
+# pathlib.Path methods (and look-alikes) with the same property, whatever the receiver.
+LISTING_METHODS = frozenset({"glob", "rglob", "iterdir"})
+# Calls that put a listing in a stable order.
+SORTING = frozenset({"builtins.sorted", "natsort.natsorted", "natsort.os_sorted",
+                     "natsort.humansorted", "numpy.sort"})
+# Calls that keep the order of their iterable argument (the last one for map and filter).
+ORDER_KEEPING = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.map",
+                           "builtins.filter", "numpy.array", "numpy.asarray", "itertools.islice"})

@@ -20,9 +20,10 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.walk import CachedVisitorNames
 from dllint.semantic.values import (
-    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PIL_IMAGE,
+    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
+    PIL_IMAGE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
-    TransformInfo, Value, first, has, without)
+    ListingInfo, TransformInfo, Value, first, has, keep, without)
 
 if TYPE_CHECKING:
     from dllint.rule import FileContext
@@ -104,6 +105,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         self.local_classes: dict[str, ModuleInfo | None] = {}
         self.local_functions: dict[str, Value] = {}
         self.no_grad_depth = 0
+        self.loop_listings: list[Tag | None] = []
 
     # ---- queries for rules ------------------------------------------------------------------
 
@@ -131,6 +133,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             if frame is not None:
                 return frozenset({Tag(DATAFRAME, node, info="series")})
             inner = without(inner, (MODULE, LOSS, TRANSFORM))
+            if not all(isinstance(element.slice, cst.Slice) for element in node.slice):
+                inner = without(inner, (LISTING,))  # files[i] is one file, not a listing
             if any(isinstance(element.slice, cst.Index) and isinstance(element.slice.value, cst.Name)
                    and element.slice.value.value == "None" for element in node.slice):
                 inner = without(inner, (RANK1,))  # x[:, None] adds the missing axis
@@ -143,6 +147,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return self.value(node.left) | self.value(node.right)
         if isinstance(node, cst.NamedExpr):
             return self.value(node.value)
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            return keep(self.value(node.for_in.iter), (LISTING,))  # keeps the listing's order
         if isinstance(node, cst.Await):
             return self.value(node.expression)
         return EMPTY
@@ -199,7 +205,19 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                   self._binary(original_node, current, operator, original_node.value))
 
     def visit_For(self, node: cst.For) -> None:
+        iterated = self.value(node.iter)
+        listing = first(iterated, LISTING)
         self.bind(node.target, EMPTY)
+        if listing is not None and listing.info.walk and isinstance(node.target, cst.Tuple):
+            # for root, dirs, files in os.walk(...): dirs and files come in arbitrary order.
+            for element in node.target.elements[1:]:
+                self.bind(element.value, frozenset({listing}))
+        outer = self.loop_listings[-1] if self.loop_listings else None
+        self.loop_listings.append(listing if listing is not None and not listing.info.ordered
+                                  else outer)
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.loop_listings.pop()
 
     def visit_With(self, node: cst.With) -> None:
         if any(self._is_no_grad(item.item) for item in node.items):
@@ -301,6 +319,18 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             self.functions[-1].returns.append(self.value(node.value))
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == "sort":
+                listing = first(self.value(func.value), LISTING)
+                if listing is not None:
+                    self.bind(func.value, frozenset({Tag(LISTING, node, listing.detail,
+                                                         ListingInfo(listing.info.function, True))}))
+            elif method in ("append", "extend", "insert") and self.loop_listings and \
+                    self.loop_listings[-1] is not None and not has(self.value(func.value), LISTING):
+                # A list filled while iterating a listing inherits its order.
+                self.bind(func.value, self.value(func.value) | {self.loop_listings[-1]})
         # Functional dropout or batch norm anywhere in a class makes its modes differ.
         if self.classes:
             qualified = self.qualified(node.func)
@@ -396,9 +426,22 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         return frozenset(result)
 
     def _builtin(self, qualified: str, node: cst.Call) -> Value:
-        if qualified in ("builtins.list", "builtins.tuple") and node.args:
-            return self.value(node.args[0].value)
+        if not node.args:
+            return EMPTY
+        if qualified in catalog.SORTING:
+            return self._sorted(node)
+        if qualified in catalog.ORDER_KEEPING and node.args:
+            return keep(self.value(node.args[0].value), (LISTING,))
+        if qualified in catalog.ORDER_KEEPING:
+            index = -1 if qualified in ("builtins.map", "builtins.filter") else 0
+            return self.value(node.args[index].value)
         return EMPTY
+
+    def _sorted(self, node: cst.Call) -> Value:
+        listing = first(self.value(node.args[0].value), LISTING) if node.args else None
+        if listing is None:
+            return EMPTY
+        return frozenset({Tag(LISTING, node, listing.detail, ListingInfo(listing.info.function, True))})
 
     def _argument_value(self, node: cst.Call, index: int = 0, name: str = "input") -> Value:
         arg = argument(node, index, name)
@@ -415,6 +458,11 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
 
     def _library_call(self, qualified: str, node: cst.Call) -> Value:
         last = qualified.rsplit(".", 1)[-1]
+        if qualified in catalog.LISTING_FUNCTIONS:
+            name = catalog.LISTING_FUNCTIONS[qualified]
+            return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
+        if qualified in catalog.SORTING:
+            return self._sorted(node)
         if qualified in catalog.PROBABILITY_FUNCTIONS:
             return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_FUNCTIONS[qualified])})
         if qualified in catalog.LOG_PROBABILITY_FUNCTIONS:
@@ -578,6 +626,9 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         return result
 
     def _method(self, receiver: Value, method: str, node: cst.Call) -> Value:
+        if method in catalog.LISTING_METHODS:
+            name = f"Path.{method}"
+            return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
         if method in catalog.PROBABILITY_METHODS:
             return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_METHODS[method])})
         if method in catalog.LOG_PROBABILITY_METHODS:

@@ -24,6 +24,7 @@ PIL_IMAGE = "pil_image"
 RANK1 = "rank1"  # a 1-D array made where a column or matrix was probably meant
 COLUMN = "column"  # an (N, 1) output, from Linear(..., 1)
 SQUEEZED = "squeezed"  # .squeeze() with no dim: a batch of one loses its batch axis too
+LISTING = "listing"  # a directory listing; info: ListingInfo. Derived lists share the tag.
 MODULE = "module"  # an nn.Module instance; info: ModuleInfo
 LOSS = "loss"  # a loss-function object; info: LossInfo
 TRANSFORM = "transform"  # an image transform (pipeline); info: TransformInfo
@@ -51,6 +52,17 @@ class ModuleInfo:
     mode_dependent: bool | None
     evidence: str = ""
     lightning: bool = False
+
+
+@dataclass(frozen=True)
+class ListingInfo:
+    function: str  # "glob.glob", "os.walk", "Path.glob", ...
+    # A sorted listing is still a file list: pairing an unordered listing with it is the bug.
+    ordered: bool = False
+
+    @property
+    def walk(self) -> bool:
+        return self.function == "os.walk"
 
 
 @dataclass(frozen=True)
