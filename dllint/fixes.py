@@ -10,7 +10,7 @@ import stat
 import tempfile
 from typing import Iterable
 
-from dllint.types import Applicability, Diagnostic, Edit, Fix
+from dllint.types import Applicability, Diagnostic, Fix
 
 # libcst counts lines the way Python does: \r\n, \r and \n end a line (not \f or \x1c).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

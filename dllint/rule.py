@@ -144,6 +144,14 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
                related: Sequence[tuple[cst.CSTNode, str] | RelatedLocation] = ()) -> None:
         self.context.reports.append(PendingReport(type(self), node, message, fix, tuple(related)))
 
+    @staticmethod
+    def origin_of(tag, message: str) -> list:
+        """A related location for where a value's property arose: a node here, or a place in
+        another file (from a cross-file summary)."""
+        if tag.node is not None:
+            return [(tag.node, message)]
+        return [tag.location] if tag.location is not None else []
+
     @classmethod
     def wants(cls, source: str) -> bool:
         return not cls.requires_any or any(token in source for token in cls.requires_any)

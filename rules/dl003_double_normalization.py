@@ -232,12 +232,8 @@ class DoubleNormalization(Rule):
         if fix_operand is not None:
             fix = NodeFix.replace(node, fix_operand, description="Remove the second scaling",
                                   applicability=Applicability.UNSAFE)
-        self.report(node, message, fix=fix, related=self.related(earlier, "first scaled here"))
+        self.report(node, message, fix=fix, related=self.origin_of(earlier, "first scaled here"))
 
-    def related(self, tag: Tag, message: str) -> list:
-        if tag.node is not None:
-            return [(tag.node, message)]
-        return [tag.location] if tag.location is not None else []
 
     def scaled_tag(self, value: Value) -> Tag | None:
         return first(value, UNIT_SCALED)
@@ -282,7 +278,7 @@ class DoubleNormalization(Rule):
             self.report(call, f"mean and std sized for 0-255 pixels, but the input was scaled to "
                               f"[0, 1] by {earlier.detail}; use [0, 1] statistics "
                               "(e.g. mean=[0.485, 0.456, 0.406])",
-                        related=self.related(earlier, "scaled to [0, 1] here"))
+                        related=self.origin_of(earlier, "scaled to [0, 1] here"))
 
     def check_pipeline(self, node: cst.Call) -> None:
         if not node.args or not isinstance(node.args[0].value, (cst.List, cst.Tuple)):

@@ -8,7 +8,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.values import FLOAT64, MODULE, UINT8, Tag, Value, first
+from dllint.semantic.values import FLOAT64, MODULE, UINT8, Value, first
 from dllint.types import FixAvailability
 
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
@@ -264,7 +264,7 @@ class DtypeCasts(Rule):
                                       and not isinstance(node.operator, cst.Multiply)):
             self.report(node, "arithmetic on uint8 pixels wraps around modulo 256 "
                               "(100 - 128 is 228); cast to float first",
-                        related=self.origin(uint8, "uint8 image read here"))
+                        related=self.origin_of(uint8, "uint8 image read here"))
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
@@ -314,7 +314,3 @@ class DtypeCasts(Rule):
                                 "float and scale it (`.float() / 255`)",
                         related=[(sink, f"fed to {where} here")])
 
-    def origin(self, tag: Tag, message: str) -> list:
-        if tag.node is not None:
-            return [(tag.node, message)]
-        return [tag.location] if tag.location is not None else []

@@ -7,7 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.model import argument, keyword, number, positional
-from dllint.semantic.values import COLUMN, LOSS, RANK1, SQUEEZED, Tag, first
+from dllint.semantic.values import COLUMN, LOSS, RANK1, SQUEEZED, first
 from dllint.types import Applicability, FixAvailability
 
 REDUCTIONS = frozenset({"sum", "mean", "std", "var", "norm", "logsumexp", "amax", "amin", "nansum",
@@ -287,14 +287,10 @@ class Rank1Broadcasting(Rule):
                 self.report(sink, f"an (N, 1) output from {column.detail} meets an (N,) target "
                                   f"({rank1.detail}): they broadcast to (N, N); squeeze the "
                                   "output's last axis or reshape the target to (N, 1)",
-                            related=[*self.origin(column, "(N, 1) output made here"),
-                                     *self.origin(rank1, "(N,) target made here")])
+                            related=[*self.origin_of(column, "(N, 1) output made here"),
+                                     *self.origin_of(rank1, "(N,) target made here")])
                 return
 
-    def origin(self, tag: Tag, message: str) -> list:
-        if tag.node is not None:
-            return [(tag.node, message)]
-        return [tag.location] if tag.location is not None else []
 
     # ---- losses, .T on rank-1 ---------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
