@@ -142,6 +142,22 @@ class WrongTrainEvalMode(Rule):
                 logits = model(batch)
         """),
         Valid("""
+            import torch
+            from torch import nn
+
+            class CaptionModel(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.vision_model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.1))
+
+                def forward(self, pixels):
+                    return self.vision_model(pixels)
+
+                @torch.no_grad()
+                def generate(self, pixels):
+                    return self.vision_model(pixels).argmax(-1)
+        """),
+        Valid("""
             from segmentation_models_pytorch.losses import FocalLoss
             from .base import BaseTask
 
