@@ -170,6 +170,59 @@ def _note(message: str) -> None:
     click.echo(message, err=True)
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("script", type=click.Path(exists=True, dir_okay=False))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Optimizer steps to run before stopping (2+ to see gradient accumulation).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="cpu hides GPUs from the script; the report names the "
+                                      "device the model actually ran on.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=300, show_default=True,
+              help="Seconds before the script is stopped.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text",
+              envvar="DLLINT_FORMAT", help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write a gradient-flow PNG.")
+@click.option("--no-static", is_flag=True, help="Do not run the static rules over the script.")
+def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, timeout: float,
+          output_format: str, output: str | None, plot: str | None, no_static: bool) -> None:
+    """Run SCRIPT for one real training step under instruments (`dllint trace train.py -- ARGS`)."""
+    try:
+        from dllint.runtime.report import merge, plot_gradients, render_trace
+        from dllint.runtime.script import trace_script
+    except ImportError as error:
+        raise click.UsageError(f"dllint trace needs torch: pip install 'dllint[runtime]' "
+                               f"({error})") from None
+    if device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise click.UsageError("--device cuda: no CUDA device is available")
+    arguments = list(script_args[1:] if script_args[:1] == ("--",) else script_args)
+    report = trace_script(script, arguments, steps=steps, timeout=timeout, device=device)
+    static: list[Diagnostic] = []
+    if not no_static:
+        from dllint.api import lint_paths, settings_for
+        static = lint_paths([script], settings=settings_for(script))
+    diagnostics = merge(static, report.diagnostics)
+    color = output is None and _wants_color()
+    width = shutil.get_terminal_size((100, 24)).columns
+    context = ReportContext(files_checked=1, color=color, width=width)
+    text = render_trace(report, color, width) if output_format == "text" else ""
+    text += renderer(output_format)(diagnostics, context)
+    if plot:
+        problem = plot_gradients(report, plot)
+        if problem:
+            _note(problem)
+    if output is not None:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if report.instrument_errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if diagnostics or report.outcome in ("raised", "timeout") else EXIT_CLEAN)
+
+
 @main.command("rules")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 def list_rules(output_format: str) -> None:

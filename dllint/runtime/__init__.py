@@ -1,0 +1,1 @@
+"""The runtime half: run one real training step under instruments (needs the `runtime` extra)."""

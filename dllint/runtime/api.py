@@ -1,0 +1,51 @@
+"""The Python API for tests: trace a model's training step without a script.
+
+    report = trace_step(model, (inputs, targets), nn.CrossEntropyLoss(), optimizer)
+    assert report.codes == []
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from dllint.runtime.instruments import Instruments, StopTracing
+from dllint.runtime.script import TraceReport
+
+
+def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable | None = None,
+               optimizer: torch.optim.Optimizer | None = None, *,
+               step_fn: Callable[[], object] | None = None, steps: int = 1) -> TraceReport:
+    """Run `steps` training steps under the instruments and report what they saw.
+
+    Either give `batch` (inputs, targets), `loss_fn` and optionally `optimizer` (default: SGD,
+    lr 1e-3), and the usual zero_grad / forward / loss / backward / step runs; or give `step_fn`,
+    a function doing one step of your own. Exceptions from the step propagate, with every hook
+    removed.
+    """
+    if step_fn is None:
+        if batch is None or loss_fn is None:
+            raise TypeError("trace_step needs batch and loss_fn, or step_fn")
+        inputs, targets = batch
+        optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=1e-3)
+
+        def step_fn() -> None:
+            model.train()
+            optimizer.zero_grad()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+
+    instruments = Instruments(steps=steps)
+    outcome, detail = "finished", f"ran {steps + 1} step function call(s)"
+    with instruments:
+        try:
+            for _ in range(steps + 1):  # the extra call is stopped at its optimizer step
+                step_fn()
+        except StopTracing:
+            outcome, detail = "stopped", f"stopped after {steps} optimizer step(s)"
+    seen = instruments.seen
+    return TraceReport("<api>", outcome, detail, seen.device or "cpu", seen.steps, seen,
+                       instrument_errors=instruments.errors)

@@ -1,0 +1,88 @@
+"""The runtime checks, documented like rules (`dllint explain RT003`). Thresholds are here."""
+
+from __future__ import annotations
+
+from dllint.engine_codes import EngineCode
+from dllint.types import Severity
+
+# A value is "non-finite" if it holds inf or NaN. Probabilities: rows non-negative summing to 1
+# within ROW_SUM_TOLERANCE. Initial loss: suspicious when above CHANCE_FACTOR * ln(C) + 1.
+ROW_SUM_TOLERANCE = 1e-3
+CHANCE_FACTOR = 3.0
+# Input scale: max <= 1/255 (+ slack) looks scaled twice; min >= 0 and max > 2 looks like 0-255.
+TWICE_SCALED_MAX = 1.5 / 255
+UNSCALED_MAX = 2.0
+FAR_FROM_NORMALIZED = 20.0  # |mean| or std beyond this is far from any normalization
+# Gradients: a layer's norm below VANISHING or above EXPLODING is reported.
+VANISHING_GRADIENT = 1e-7
+EXPLODING_GRADIENT = 1e3
+
+
+def _code(code: str, name: str, summary: str, what: str, why: str,
+          severity: Severity = Severity.ERROR) -> EngineCode:
+    return EngineCode(code, name, summary, severity,
+                      f"## What it does\n{what}\n\n## Why is this bad?\n{why}")
+
+
+NON_FINITE = _code(
+    "RT001", "first-non-finite", "The first operation whose output is inf or NaN",
+    "Reports the first operation (and its module and source line) whose output is non-finite "
+    "while its inputs were finite; also a non-finite loss or non-finite gradients. Operations "
+    "checked: log, exp, division, sqrt, pow, reciprocal and softmax-like ops, every module output, "
+    "the loss and the gradients.",
+    "One NaN spreads to every weight in a single step; the loss curve then shows only `nan`, far "
+    "from the `log(0)` or division by zero that caused it.")
+BROADCAST = _code(
+    "RT002", "silent-broadcast", "Elementwise op or loss broadcasts (N, 1) against (N,)",
+    "Reports an elementwise operation in the training loop whose output has more elements than "
+    "each input because a size-1 axis met a size-N axis ((N, 1) - (N,) gives (N, N)), and a loss "
+    "whose input and target shapes differ.",
+    "The loss averages N² pairwise differences instead of N; the model learns to predict the "
+    "mean. Nothing raises.")
+LOSS_CONTRACT = _code(
+    "RT003", "loss-contract", "The loss gets inputs it does not expect",
+    "Reports probabilities (non-negative rows summing to 1; all values in [0, 1] for BCE with "
+    "logits) given to a loss that wants logits; non-log probabilities given to NLL; class targets "
+    "out of range or of the wrong dtype; an initial loss far above its chance value ln(C) "
+    f"(threshold: {CHANCE_FACTOR} ln C + 1).",
+    "A loss fed the wrong kind of value still returns a number and the model still trains, "
+    "badly.")
+INPUT_SCALE = _code(
+    "RT004", "input-scale", "The model's float input looks scaled twice, never, or wildly",
+    "Reports a float model input whose values look scaled twice (max <= 1.5/255), never scaled "
+    f"(min >= 0, max > {UNSCALED_MAX}, typical of 0-255 pixels), or far from normalized "
+    f"(|mean| or std above {FAR_FROM_NORMALIZED}).",
+    "Inputs at the wrong scale saturate or starve the first layer; the network trains slowly "
+    "or not at all.", Severity.WARNING)
+DTYPES = _code(
+    "RT005", "runtime-dtypes", "float64 or integer tensors reach float32 layers",
+    "Reports a float64 or integer tensor reaching a layer with float32 weights, and a loss whose "
+    "input and target dtypes are mixed floats.",
+    "Mixed dtypes fail far from their cause, or silently double memory and time.")
+GRADIENT_FLOW = _code(
+    "RT006", "gradient-flow", "Parameters without gradients, vanishing or exploding gradients",
+    "Reports trainable parameters with no gradient after backward (a detached branch, an unused "
+    f"layer), all-zero gradients, gradient norms below {VANISHING_GRADIENT} or above "
+    f"{EXPLODING_GRADIENT}, and an optimizer step that did not change any weight.",
+    "Layers that receive no gradient never learn, and nothing says so.")
+MODE = _code(
+    "RT007", "runtime-mode", "Dropout/batch norm in the wrong mode",
+    "Reports dropout or batch-norm layers in eval mode during a training step, and in training "
+    "mode during inference under no_grad.",
+    "In eval mode dropout and batch norm do nothing during training; in train mode they make "
+    "inference noisy.")
+NOT_OPTIMIZED = _code(
+    "RT008", "not-optimized", "Parameters that get gradients but belong to no optimizer",
+    "Reports parameters of the model that receive gradients but are in no optimizer's param "
+    "groups: layers kept in a plain list, a head replaced after the optimizer was built.",
+    "They are computed and differentiated but never updated.")
+ACCUMULATING = _code(
+    "RT009", "gradients-accumulate", "Gradients are not zeroed between optimizer steps",
+    "Reports a backward pass after an optimizer step that finds the previous step's gradients "
+    "still in place (no zero_grad between steps).",
+    "Each step then applies the sum of all gradients so far: the effective learning rate grows "
+    "every step.")
+
+RUNTIME_CODES = {entry.code: entry for entry in (
+    NON_FINITE, BROADCAST, LOSS_CONTRACT, INPUT_SCALE, DTYPES, GRADIENT_FLOW, MODE,
+    NOT_OPTIMIZED, ACCUMULATING)}

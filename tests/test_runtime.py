@@ -1,0 +1,259 @@
+"""The tracer: each runtime check on its fixture script, clean scripts silent, and the process
+left exactly as it was found whatever the script does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn.modules import module as module_hooks  # noqa: E402
+from torch.optim import optimizer as optimizer_hooks  # noqa: E402
+
+from conftest import REPO  # noqa: E402
+from dllint.cli import main  # noqa: E402
+from dllint.runtime.api import trace_step  # noqa: E402
+from dllint.runtime.instruments import Instruments  # noqa: E402
+from dllint.runtime.script import trace_script  # noqa: E402
+
+RUNTIME = REPO / "fixtures" / "runtime"
+EXPECTED = {
+    "rt001_log_of_zero.py": (["RT001"], 15),
+    "rt002_column_minus_row.py": (["RT002"], 15),
+    "rt003_probabilities_into_ce.py": (["RT003"], 27),
+    "rt004_scaled_twice.py": (["RT004"], 16),
+    "rt005_float64_inputs.py": (["RT005"], 14),
+    "rt006_detached_branch.py": (["RT006"], 26),
+    "rt007_eval_mode.py": (["RT007"], 18),
+    "rt008_plain_list.py": (["RT008"], 29),
+    "rt008_head_replaced.py": (["RT008"], 26),
+    "rt009_no_zero_grad.py": (["RT009"], 12),
+    "confirmed_softmax.py": (["RT003"], 13),
+    "clean_mlp.py": ([], None),
+    "clean_cnn.py": ([], None),
+}
+ORIGINAL_BACKWARD = torch.Tensor.backward
+
+
+def process_state():
+    return {
+        "forward_hooks": len(module_hooks._global_forward_hooks),
+        "forward_pre_hooks": len(module_hooks._global_forward_pre_hooks),
+        "step_pre_hooks": len(optimizer_hooks._global_optimizer_pre_hooks),
+        "step_post_hooks": len(optimizer_hooks._global_optimizer_post_hooks),
+        "backward": torch.Tensor.backward is ORIGINAL_BACKWARD,
+        "function_modes": torch._C._len_torch_function_stack(),
+        "argv": list(sys.argv), "cwd": os.getcwd(), "path": list(sys.path),
+        "alarm": signal.getsignal(signal.SIGALRM), "timer": signal.getitimer(signal.ITIMER_REAL)[0],
+        "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+
+
+@pytest.fixture
+def untouched():
+    before = process_state()
+    yield
+    assert process_state() == before
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_each_check_on_its_fixture(script, untouched):
+    report = trace_script(RUNTIME / script, steps=2)
+    codes, line = EXPECTED[script]
+    assert [d.code for d in report.diagnostics] == codes, [d.message for d in report.diagnostics]
+    if line is not None:
+        finding = report.diagnostics[0]
+        assert finding.path == str(RUNTIME / script) and finding.line == line
+        assert finding.evidence
+    assert report.instrument_errors == []
+
+
+def write(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_user_exception_is_shown_with_the_users_traceback(tmp_path, untouched):
+    script = write(tmp_path, "crash.py", """
+        import torch
+        def load():
+            raise ValueError("no such dataset: imagenette")
+        model = torch.nn.Linear(2, 2)
+        load()
+    """)
+    report = trace_script(script)
+    assert report.outcome == "raised" and "ValueError: no such dataset" in report.detail
+    assert 'crash.py", line 4, in load' in report.user_traceback
+    assert "dllint" not in report.user_traceback and "runpy" not in report.user_traceback
+
+
+def test_sys_exit_argv_and_chdir(tmp_path, untouched):
+    script = write(tmp_path, "exits.py", """
+        import os, sys
+        assert sys.argv[1:] == ["--epochs", "3"], sys.argv
+        os.chdir("/")
+        sys.argv.append("garbage")
+        sys.exit(3)
+    """)
+    report = trace_script(script, ["--epochs", "3"])
+    assert report.outcome == "exited" and "sys.exit(3)" in report.detail
+
+
+def test_no_backward_and_no_optimizer_are_said(tmp_path, untouched):
+    script = write(tmp_path, "inference.py", """
+        import torch
+        model = torch.nn.Linear(3, 1)
+        print(model(torch.randn(4, 3)))
+    """)
+    report = trace_script(script)
+    assert report.outcome == "finished" and "no backward pass and no optimizer step" in report.detail
+
+
+def test_timeout_stops_a_script_that_never_ends(tmp_path, untouched):
+    script = write(tmp_path, "forever.py", """
+        import torch
+        model = torch.nn.Linear(3, 1)
+        while True:
+            model(torch.randn(2, 3))
+    """)
+    started = time.monotonic()
+    report = trace_script(script, timeout=1.0)
+    assert report.outcome == "timeout" and time.monotonic() - started < 30
+
+
+def test_dataloader_worker_processes(tmp_path, untouched):
+    script = write(tmp_path, "workers.py", """
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+        data = TensorDataset(torch.randn(64, 4), torch.randint(0, 2, (64,)))
+        model = torch.nn.Linear(4, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        if __name__ == "__main__":
+            for epoch in range(3):
+                for x, y in DataLoader(data, batch_size=8, num_workers=2):
+                    optimizer.zero_grad()
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+    """)
+    report = trace_script(script, steps=2)
+    assert report.outcome == "stopped" and report.steps == 2 and report.codes == []
+
+
+def test_keyboard_interrupt_still_restores_everything(tmp_path, untouched):
+    script = write(tmp_path, "interrupted.py", """
+        import torch
+        torch.nn.Linear(2, 2)(torch.randn(1, 2))
+        raise KeyboardInterrupt
+    """)
+    with pytest.raises(KeyboardInterrupt):
+        trace_script(script)
+
+
+def test_device_cpu_hides_gpus_only_while_tracing(tmp_path, untouched):
+    script = write(tmp_path, "device.py", """
+        import os
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    """)
+    assert trace_script(script, device="cpu").outcome == "finished"
+
+
+def test_an_error_inside_an_instrument_is_the_tracers_not_the_users(monkeypatch, untouched):
+    def broken(self, *args):
+        raise RuntimeError("bug in dllint")
+
+    monkeypatch.setattr(Instruments, "check_loss", broken)
+    report = trace_script(RUNTIME / "clean_mlp.py")
+    assert report.outcome == "stopped" and report.user_traceback == ""
+    assert report.instrument_errors == ["RuntimeError: bug in dllint"]
+
+
+def test_sibling_modules_do_not_leak_between_scripts(tmp_path, untouched):
+    for name, classes in (("a", 3), ("b", 5)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "net.py").write_text(f"import torch\nCLASSES = {classes}\n")
+        write(folder, "train.py", f"""
+            import net
+            assert net.CLASSES == {classes}
+        """)
+        assert trace_script(folder / "train.py").outcome == "finished"
+
+
+def test_python_api_and_pytest_fixture(dllint_trace, untouched):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    batch = (torch.randn(16, 4), torch.randint(0, 2, (16,)))
+    assert dllint_trace is trace_step
+    clean = dllint_trace(model, batch, nn.CrossEntropyLoss())
+    assert clean.codes == [] and clean.steps == 1
+
+    class Frozen(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.head = nn.Linear(4, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(self.body(x).detach())
+
+    report = trace_step(Frozen(), batch, nn.CrossEntropyLoss())
+    assert report.codes == ["RT006"]
+    assert report.diagnostics[0].path == __file__
+
+
+def test_api_with_a_step_function_and_accumulation(untouched):
+    model = nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+
+    def step():
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    assert trace_step(model, step_fn=step, steps=2).codes == ["RT009"]
+
+
+def test_cli_trace_confirms_the_static_finding(monkeypatch):
+    monkeypatch.delenv("DLLINT_FORMAT", raising=False)
+    result = CliRunner().invoke(main, ["trace", str(RUNTIME / "confirmed_softmax.py"),
+                                       "--steps", "2", "--format", "json"])
+    assert result.exit_code == 1
+    findings = {item["code"]: item for item in json.loads(result.output)}
+    assert set(findings) == {"DL002", "RT003"}
+    assert "[confirmed at runtime: RT003]" in findings["DL002"]["message"]
+    assert findings["DL002"]["evidence"]["confirmed_by"] == "RT003"
+    assert findings["RT003"]["evidence"]["row_sums"]
+
+
+def test_cli_trace_text_report_and_exit_codes(tmp_path):
+    result = CliRunner().invoke(main, ["trace", str(RUNTIME / "clean_mlp.py"), "--steps", "2",
+                                       "--plot", str(tmp_path / "flow.png")])
+    assert result.exit_code == 0, result.output
+    assert "device: cpu" in result.output and "gradient norms" in result.output
+    assert "Sequential.0" in result.output and "All checks passed" in result.output
+    try:
+        import matplotlib  # noqa: F401
+        assert (tmp_path / "flow.png").exists()
+    except ImportError:
+        assert "matplotlib is not installed" in result.output
+    broken = write(tmp_path, "broken.py", "raise RuntimeError('data missing')\n")
+    failed = CliRunner().invoke(main, ["trace", str(broken)])
+    assert failed.exit_code == 1 and "RuntimeError: data missing" in failed.output
+
+
+def test_cli_passes_script_arguments(tmp_path):
+    script = write(tmp_path, "args.py", """
+        import sys
+        assert sys.argv[1:] == ["--lr", "0.1"], sys.argv
+    """)
+    result = CliRunner().invoke(main, ["trace", str(script), "--", "--lr", "0.1"])
+    assert result.exit_code == 0, result.output
