@@ -15,7 +15,7 @@ from dllint import __version__
 from dllint.config import ConfigError, Settings, build_settings, find_config, load_config
 from dllint.engine_codes import ENGINE_CODES, INTERNAL_ERROR, UNUSED_SUPPRESSION
 from dllint.fixes import FileChangedError, unified_diff, write_atomically
-from dllint.registry import all_rules, lookup
+from dllint.registry import all_rules, lookup, runtime_codes
 from dllint.reports import FORMATS, ReportContext, renderer
 from dllint.runner import RunResult, lint_text, run
 from dllint.source import decode_source
@@ -232,6 +232,8 @@ def list_rules(output_format: str) -> None:
             for rule in all_rules()]
     rows += [{"code": entry.code, "name": entry.name, "summary": entry.summary, "fix": "none",
               "default": entry.code != UNUSED_SUPPRESSION.code} for entry in ENGINE_CODES.values()]
+    rows += [{"code": entry.code, "name": entry.name, "summary": entry.summary, "fix": "none",
+              "default": True} for entry in runtime_codes().values()]
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
         return

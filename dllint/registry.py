@@ -40,10 +40,16 @@ def known_codes() -> frozenset[str]:
     return frozenset(rules_by_code()) | frozenset(ENGINE_CODES)
 
 
+def runtime_codes() -> dict[str, EngineCode]:
+    # The runtime checks are documented without importing torch.
+    from dllint.runtime.codes import RUNTIME_CODES
+    return RUNTIME_CODES
+
+
 def lookup(code_or_name: str) -> Documented | None:
-    """A rule or engine code by its code (`DL001`, any case) or its name (`unordered-file-listing`)."""
+    """A rule, engine code or runtime check by code (`DL001`, any case) or name."""
     wanted = code_or_name.strip()
-    for entry in (*all_rules(), *ENGINE_CODES.values()):
+    for entry in (*all_rules(), *ENGINE_CODES.values(), *runtime_codes().values()):
         if entry.code == wanted.upper() or entry.name == wanted.lower():
             return entry
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
-from dllint.registry import all_rules
+from dllint.registry import all_rules, runtime_codes
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -19,6 +19,8 @@ def table() -> str:
     for entry in ENGINE_CODES.values():
         default = "no" if entry.code == UNUSED_SUPPRESSION.code else "yes"
         rows.append(f"| {entry.code} | `{entry.name}` | {entry.summary} |  | {default} |")
+    for entry in runtime_codes().values():
+        rows.append(f"| {entry.code} | `{entry.name}` | {entry.summary} (`dllint trace`) |  | yes |")
     return "\n".join(rows)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dllint.engine_codes import ENGINE_CODES
-from dllint.registry import all_rules
+from dllint.registry import all_rules, runtime_codes
 
 from conftest import REPO
 
@@ -13,9 +13,10 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_rule_table_lists_every_code_with_its_name():
-    rows = dict(re.findall(r"^\| (DL\d{3}) \| `([a-z0-9-]+)` \|", README, flags=re.MULTILINE))
+    rows = dict(re.findall(r"^\| ((?:DL|RT)\d{3}) \| `([a-z0-9-]+)` \|", README, flags=re.MULTILINE))
     expected = {rule.code: rule.name for rule in all_rules()}
     expected.update({code: entry.name for code, entry in ENGINE_CODES.items()})
+    expected.update({code: entry.name for code, entry in runtime_codes().items()})
     assert rows == expected
 
 

@@ -110,7 +110,12 @@ def _float_tensors(values) -> list[torch.Tensor]:
 
 
 def _finite(tensor: torch.Tensor) -> bool:
-    return bool(torch.isfinite(tensor).all())
+    # A sum is non-finite whenever an element is (NaN and inf propagate), and it allocates no
+    # mask the size of the activation: the exact check runs only when the sum is suspicious.
+    with torch.no_grad():
+        if bool(torch.isfinite(tensor.sum())):
+            return True
+        return bool(torch.isfinite(tensor).all())
 
 
 def _range(tensor: torch.Tensor) -> str:
@@ -486,8 +491,8 @@ class Instruments:
         try:
             if count == 0:
                 self.check_gradients(optimizer)
-            self.weights_before = {id(p): float(p.detach().double().sum())
-                                   for group in optimizer.param_groups for p in group["params"]}
+                self.weights_before = {id(p): float(p.detach().double().sum())
+                                       for group in optimizer.param_groups for p in group["params"]}
         except Exception as error:  # noqa: BLE001
             self.instrument_error(error)
 
@@ -552,7 +557,8 @@ class Instruments:
         count = self.optimizer_steps.get(id(optimizer), 0)
         try:
             if count == 0 and self.weights_before:
-                changed = any(float(p.detach().double().sum()) != self.weights_before.get(id(p))
+                before, self.weights_before = self.weights_before, {}
+                changed = any(float(p.detach().double().sum()) != before.get(id(p))
                               for group in optimizer.param_groups for p in group["params"])
                 if not changed:
                     self.find(codes.GRADIENT_FLOW, "the optimizer step changed no weight "
