@@ -144,6 +144,7 @@ class Observations:
     modules: dict[int, ModuleRecord] = field(default_factory=dict)
     losses: list[tuple[str, float]] = field(default_factory=list)
     gradient_norms: dict[str, float] = field(default_factory=dict)
+    no_gradient: list[str] = field(default_factory=list)
     steps: int = 0
     backward_calls: int = 0
     device: str = ""
@@ -522,6 +523,7 @@ class Instruments:
                 continue
             if parameter.grad is None:
                 no_grad.append(name)
+                self.seen.no_gradient.append(name)
                 continue
             norm = float(parameter.grad.detach().float().norm())
             self.seen.gradient_norms[name] = norm

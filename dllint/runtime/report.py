@@ -66,16 +66,19 @@ def render_trace(report: TraceReport, color: bool, width: int) -> str:
         first_name, first_value = seen.losses[0]
         values = ", ".join(f"{value:.4g}" for _, value in seen.losses[:6])
         console.print(f"loss ({first_name}): {values}")
-    if seen.gradient_norms:
+    if seen.gradient_norms or seen.no_gradient:
         console.print("[bold]gradient norms[/] (first step, log scale)")
         finite = [v for v in seen.gradient_norms.values() if math.isfinite(v) and v > 0]
         low, high = (min(finite), max(finite)) if finite else (1.0, 10.0)
         if high / low < 10:
             low = high / 10
-        name_width = min(48, max(len(name) for name in seen.gradient_norms))
+        name_width = min(48, max(len(name) for name in [*seen.gradient_norms, *seen.no_gradient]))
         for name, norm in seen.gradient_norms.items():
             console.print(f"  {escape(name[:name_width]).ljust(name_width)} {norm:10.3e} "
                           f"[green]{_bar(norm, low, high)}[/]")
+        for name in seen.no_gradient:
+            console.print(f"  {escape(name[:name_width]).ljust(name_width)} "
+                          f"{'none':>10} [red]no gradient[/]")
     if report.user_traceback:
         console.print("[bold red]The script raised:[/]")
         console.print(escape(report.user_traceback.rstrip()))
