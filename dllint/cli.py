@@ -185,8 +185,11 @@ def _note(message: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a gradient-flow PNG.")
 @click.option("--no-static", is_flag=True, help="Do not run the static rules over the script.")
+@click.option("--overfit", type=click.IntRange(min=5), is_flag=False, flag_value=200, default=None,
+              help="Replay the first batch for K steps (default 200) and judge the loss curve.")
 def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, timeout: float,
-          output_format: str, output: str | None, plot: str | None, no_static: bool) -> None:
+          output_format: str, output: str | None, plot: str | None, no_static: bool,
+          overfit: int | None) -> None:
     """Run SCRIPT for one real training step under instruments (`dllint trace train.py -- ARGS`)."""
     try:
         from dllint.runtime.report import merge, plot_gradients, render_trace
@@ -199,7 +202,8 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
         if not torch.cuda.is_available():
             raise click.UsageError("--device cuda: no CUDA device is available")
     arguments = list(script_args[1:] if script_args[:1] == ("--",) else script_args)
-    report = trace_script(script, arguments, steps=steps, timeout=timeout, device=device)
+    report = trace_script(script, arguments, steps=steps, timeout=timeout, device=device,
+                          overfit=overfit)
     static: list[Diagnostic] = []
     if not no_static:
         from dllint.api import lint_paths, settings_for
@@ -220,7 +224,10 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
         sys.stdout.write(text)
     if report.instrument_errors:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if diagnostics or report.outcome in ("raised", "timeout") else EXIT_CLEAN)
+    # A passing overfit verdict is information, not a problem.
+    problems = [d for d in diagnostics
+                if not (d.code == "RT010" and d.evidence.get("verdict") == "passes")]
+    sys.exit(EXIT_FINDINGS if problems or report.outcome in ("raised", "timeout") else EXIT_CLEAN)
 
 
 @main.command("rules")

@@ -83,6 +83,18 @@ ACCUMULATING = _code(
     "Each step then applies the sum of all gradients so far: the effective learning rate grows "
     "every step.")
 
+OVERFIT = _code(
+    "RT010", "single-batch-overfit", "Verdict of training on one batch (--overfit K)",
+    "With `dllint trace SCRIPT --overfit K`, captures the first batch the script trains on and "
+    "trains on it alone for K steps (default 200) inside the script's own loop and optimizer, "
+    "then judges each optimizer's loss curve: passes (the loss falls to 5 % of its start or "
+    "below 1e-3), rising (a flipped sign), exploding (numerics or a learning rate too high), "
+    "oscillating (corrupted data or labels, or a learning rate too high), or plateau (learning "
+    "rate too low, too much regularization, a bug in the loss or the data). Also reports the "
+    "initial loss against its chance value and whether the first step changed the weights.",
+    "A model that cannot drive the loss to zero on a single batch has a bug, and no amount of "
+    "data or training time will fix it; it is the cheapest test there is.")
+
 RUNTIME_CODES = {entry.code: entry for entry in (
     NON_FINITE, BROADCAST, LOSS_CONTRACT, INPUT_SCALE, DTYPES, GRADIENT_FLOW, MODE,
-    NOT_OPTIMIZED, ACCUMULATING)}
+    NOT_OPTIMIZED, ACCUMULATING, OVERFIT)}

@@ -118,6 +118,19 @@ def _finite(tensor: torch.Tensor) -> bool:
         return bool(torch.isfinite(tensor).all())
 
 
+def _made_by(tensor: torch.Tensor, operation: str, depth: int = 4) -> bool:
+    """Whether `tensor` comes from `operation` (SigmoidBackward...) through a few view-like steps:
+    logits of an untrained net can lie in [0, 1] too, so the value range alone is no proof."""
+    node = tensor.grad_fn
+    for _ in range(depth):
+        if node is None:
+            return False
+        if operation in type(node).__name__:
+            return True
+        node = next((child for child, _ in node.next_functions if child is not None), None)
+    return False
+
+
 def _range(tensor: torch.Tensor) -> str:
     detached = tensor.detach()
     if detached.numel() == 0:
@@ -158,6 +171,8 @@ class _Watcher(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self.instruments.overfit and func in LOSSES:
+            args = self.instruments.replay_target(func, args, kwargs)
         result = func(*args, **kwargs)
         instruments = self.instruments
         try:
@@ -175,8 +190,34 @@ class _Watcher(TorchFunctionMode):
 
 
 class Instruments:
-    def __init__(self, steps: int = 1) -> None:
-        self.max_steps = steps
+    def __init__(self, steps: int = 1, overfit: int | None = None) -> None:
+        self.max_steps = overfit or steps
+        self.overfit = overfit
+        # Overfit mode: the first batch, captured per (root module, call ordinal, phase), and
+        # the loss targets per (loss-call ordinal, phase); the phase is the optimizer that
+        # stepped last (None before the first step), so GAN-style loops replay consistently.
+        self.captured_inputs: dict[tuple, tuple] = {}
+        self.captured_targets: dict[tuple, torch.Tensor] = {}
+        self.root_ordinals: dict[int, int] = {}
+        self.loss_ordinal = 0
+        self.last_optimizer: int | None = None
+        self.primary_root: nn.Module | None = None
+        self.replay_loss: tuple | None = None
+        # Loss curves, one per optimizer, and what the verdict points at.
+        self.curves: dict[int, list[float]] = {}
+        self.optimizer_names: dict[int, str] = {}
+        self.optimizer_created: dict[int, tuple[str, int]] = {}
+        self.loss_location: tuple[str, int] | None = None
+        self.step_loss_values: list[float] = []
+        self.last_backward_value = math.nan
+        self.chance: tuple[str, float] | None = None
+        # Gradient accumulation: parameters an optimizer stepped whose gradient has not been
+        # seen cleared at any backward since (id -> parameter), with the norms and places seen.
+        self.stale: dict[int, torch.Tensor] = {}
+        self.stale_norms: dict[int, float] = {}
+        self.stale_location: dict[int, tuple[str, int]] = {}
+        self.created_optimizers: list[torch.optim.Optimizer] = []
+        self.first_step_changed: bool | None = None
         self.seen = Observations()
         self.depth = 0
         self.names: dict[int, str] = {}
@@ -212,6 +253,15 @@ class Instruments:
             return instruments._original_backward(tensor, *args, **kwargs)
 
         torch.Tensor.backward = backward  # type: ignore[method-assign]
+        self._original_optimizer_init = torch.optim.Optimizer.__init__
+
+        def optimizer_init(optimizer, *args, **kwargs):
+            instruments.optimizer_created.setdefault(id(optimizer), user_location())
+            result = instruments._original_optimizer_init(optimizer, *args, **kwargs)
+            instruments.created_optimizers.append(optimizer)
+            return result
+
+        torch.optim.Optimizer.__init__ = optimizer_init  # type: ignore[method-assign]
         self._watcher = _Watcher(self)
         self._watcher.__enter__()
         return self
@@ -224,6 +274,8 @@ class Instruments:
         finally:
             if self._original_backward is not None:
                 torch.Tensor.backward = self._original_backward  # type: ignore[method-assign]
+            if getattr(self, "_original_optimizer_init", None) is not None:
+                torch.optim.Optimizer.__init__ = self._original_optimizer_init  # type: ignore
             for handle in self._handles:
                 handle.remove()
             self._handles = []
@@ -251,8 +303,14 @@ class Instruments:
 
     # ---- modules ----------------------------------------------------------------------------
 
-    def before_forward(self, module: nn.Module, args) -> None:
+    def before_forward(self, module: nn.Module, args):
+        replaced = None
         try:
+            if self.depth == 0 and self.overfit and torch.is_grad_enabled() and module.training \
+                    and not isinstance(module, nn.modules.loss._Loss):
+                replaced = self.replay_inputs(module, args)
+                if replaced is not None:
+                    args = replaced
             if self.depth == 0:
                 self.enter_root(module, args)
             elif id(module) not in self.names:
@@ -273,6 +331,51 @@ class Instruments:
         except Exception as error:  # noqa: BLE001
             self.instrument_error(error)
         self.depth += 1
+        return replaced
+
+    @staticmethod
+    def _replaceable(current, captured) -> bool:
+        """Same structure and shapes, and nothing that carries gradients (a generator's output
+        feeding a discriminator must stay live)."""
+        current_tensors = [v for v in current if isinstance(v, torch.Tensor)]
+        captured_tensors = [v for v in captured if isinstance(v, torch.Tensor)]
+        return len(current) == len(captured) and len(current_tensors) == len(captured_tensors) \
+            and all(a.shape == b.shape and not a.requires_grad
+                    for a, b in zip(current_tensors, captured_tensors))
+
+    def replay_inputs(self, module: nn.Module, args):
+        ordinal = self.root_ordinals.get(id(module), 0)
+        self.root_ordinals[id(module)] = ordinal + 1
+        if self.primary_root is None:
+            self.primary_root = module
+        key = (id(module), ordinal, self.last_optimizer)
+        captured = self.captured_inputs.get(key) or self.captured_inputs.get(
+            (id(module), ordinal, None))
+        if captured is None:
+            if all(not (isinstance(v, torch.Tensor) and v.requires_grad) for v in args):
+                self.captured_inputs[key] = tuple(
+                    v.detach().clone() if isinstance(v, torch.Tensor) else v for v in args)
+            return None
+        return captured if self._replaceable(args, captured) else None
+
+    def replay_target(self, func, args, kwargs):
+        if len(args) < 2 or not isinstance(args[1], torch.Tensor) or args[1].requires_grad:
+            return args
+        ordinal, self.loss_ordinal = self.loss_ordinal, self.loss_ordinal + 1
+        key = (ordinal, self.last_optimizer)
+        captured = self.captured_targets.get(key)
+        if captured is None:
+            captured = self.captured_targets.get((ordinal, None))
+        if captured is None:
+            self.captured_targets[key] = args[1].detach().clone()
+            if self.replay_loss is None and isinstance(args[0], torch.Tensor):
+                self.replay_loss = (func, self.captured_targets[key],
+                                    {k: v for k, v in kwargs.items() if k != "target"},
+                                    tuple(args[0].shape))
+            return args
+        if captured.shape != args[1].shape:
+            return args
+        return (args[0], captured, *args[2:])
 
     def enter_root(self, module: nn.Module, args) -> None:
         if id(module) not in self.roots:
@@ -374,7 +477,16 @@ class Instruments:
             return
         value = float(result.detach()) if isinstance(result, torch.Tensor) and result.numel() == 1 \
             else math.nan
-        self.seen.losses.append((name, value))
+        if len(self.seen.losses) < 10000:
+            self.seen.losses.append((name, value))
+        self.step_loss_values.append(value)
+        if self.loss_location is None:
+            self.loss_location = user_location()
+        if self.chance is None:
+            if name == "cross_entropy" and prediction.dim() >= 2:
+                self.chance = (f"ln({prediction.shape[1]})", math.log(prediction.shape[1]))
+            elif name in ("binary_cross_entropy_with_logits", "binary_cross_entropy"):
+                self.chance = ("ln(2)", math.log(2))
         if isinstance(result, torch.Tensor) and not _finite(result.detach()):
             if not self.seen_non_finite:
                 self.seen_non_finite = True
@@ -392,7 +504,7 @@ class Instruments:
                       {"input": _dtype(prediction), "target": _dtype(target)})
         if name in ("cross_entropy", "nll_loss") and data.dim() >= 2:
             self.check_classification(name, data, target, kwargs, value)
-        if name == "binary_cross_entropy_with_logits" and data.numel() >= 8 and \
+        if name == "binary_cross_entropy_with_logits" and _made_by(prediction, "Sigmoid") and \
                 float(data.min()) >= 0 and float(data.max()) <= 1:
             self.find(codes.LOSS_CONTRACT, "`binary_cross_entropy_with_logits` gets values all in "
                                            f"{_range(data)}: these look like sigmoid outputs, "
@@ -440,7 +552,8 @@ class Instruments:
     # ---- backward and optimizer steps -------------------------------------------------------
 
     def optimizer_parameters(self) -> list[torch.Tensor]:
-        return [parameter for optimizer in self._optimizers.values()
+        optimizers = {id(o): o for o in [*self.created_optimizers, *self._optimizers.values()]}
+        return [parameter for optimizer in optimizers.values()
                 for group in optimizer.param_groups for parameter in group["params"]]
 
     @property
@@ -450,16 +563,19 @@ class Instruments:
     def before_backward(self, tensor: torch.Tensor) -> None:
         try:
             self.seen.backward_calls += 1
-            if self.seen.steps and self.backward_since_step == 0:
-                stale = [p.grad for p in self.optimizer_parameters()
-                         if p.grad is not None and bool(p.grad.abs().sum() > 0)]
-                if stale:
-                    norm = float(torch.sqrt(sum((g.float() ** 2).sum() for g in stale)))
-                    self.find(codes.ACCUMULATING, "gradients from the previous step are still "
-                                                  "there when backward runs again: call "
-                                                  "`optimizer.zero_grad()` every step",
-                              {"gradient_norm_before_backward": norm,
-                               "step": self.seen.steps + 1})
+            if tensor.numel() == 1:
+                self.last_backward_value = float(tensor.detach())
+            if self.stale:
+                # A parameter seen without gradient at a backward is fresh again (zero_grad or
+                # grad = None ran); one still holding last step's gradient stays stale.
+                for key, parameter in list(self.stale.items()):
+                    grad = parameter.grad
+                    if grad is None or not bool(grad.abs().sum() > 0):
+                        del self.stale[key]
+                        self.stale_norms.pop(key, None)
+                    elif key not in self.stale_norms:
+                        self.stale_norms[key] = float(grad.detach().float().norm())
+                        self.stale_location.setdefault(key, user_location())
             self.backward_since_step += 1
             if self.seen.backward_calls == 1:
                 for module, training, where in self.step_forward_modes:
@@ -489,7 +605,23 @@ class Instruments:
         if count >= self.max_steps:
             raise StopTracing
         self._optimizers[id(optimizer)] = optimizer
+        # One point per step: the loss function's own value when there was exactly one call (so
+        # a flipped sign shows as a rising curve), else the value that was backpropagated.
+        point = self.step_loss_values[0] if len(self.step_loss_values) == 1 else \
+            self.last_backward_value
+        self.curves.setdefault(id(optimizer), []).append(point)
+        self.optimizer_names.setdefault(id(optimizer), f"{type(optimizer).__name__} #{len(self.optimizer_names) + 1}")
+        self.step_loss_values = []
         try:
+            own = [p for group in optimizer.param_groups for p in group["params"]]
+            stale = [id(p) for p in own if id(p) in self.stale_norms]
+            if count >= 1 and stale:
+                norm = math.sqrt(sum(self.stale_norms[key] ** 2 for key in stale))
+                self.find(codes.ACCUMULATING, "gradients from the previous step were never "
+                                              "cleared before this step's backward: call "
+                                              "`optimizer.zero_grad()` every step",
+                          {"gradient_norm_before_backward": norm, "step": count + 1},
+                          self.stale_location.get(stale[0]))
             if count == 0:
                 self.check_gradients(optimizer)
                 self.weights_before = {id(p): float(p.detach().double().sum())
@@ -504,7 +636,7 @@ class Instruments:
                    if key not in in_optimizer and p.requires_grad]
         optimizer_ids = {id(p) for group in optimizer.param_groups for p in group["params"]}
         stepping_now = {key: value for key, value in names.items() if key in optimizer_ids}
-        if missing and len(self.optimizer_steps) == 0 and len(self._optimizers) == 1:
+        if missing and len(self.optimizer_steps) == 0:
             unregistered = [n for n, _ in missing if "(not registered)" in n]
             listed = ", ".join(f"{n} {_shape(p)}" for n, p in missing[:6])
             if unregistered:
@@ -562,13 +694,24 @@ class Instruments:
                 before, self.weights_before = self.weights_before, {}
                 changed = any(float(p.detach().double().sum()) != before.get(id(p))
                               for group in optimizer.param_groups for p in group["params"])
+                if self.first_step_changed is None:
+                    self.first_step_changed = changed
                 if not changed:
                     self.find(codes.GRADIENT_FLOW, "the optimizer step changed no weight "
                                                    "(zero gradients or a zero learning rate)",
                               {"learning_rates": [g.get("lr") for g in optimizer.param_groups]})
         except Exception as error:  # noqa: BLE001
             self.instrument_error(error)
+        for group in optimizer.param_groups:
+            for parameter in group["params"]:
+                if parameter.grad is not None:
+                    self.stale[id(parameter)] = parameter
+                    self.stale_norms.pop(id(parameter), None)
+                    self.stale_location.pop(id(parameter), None)
         self.optimizer_steps[id(optimizer)] = count + 1
         self.seen.steps = max(self.seen.steps, count + 1)
         self.backward_since_step = 0
         self.step_forward_modes = []
+        self.last_optimizer = id(optimizer)
+        self.root_ordinals = {}
+        self.loss_ordinal = 0

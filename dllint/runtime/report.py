@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dllint.runtime.overfit import sparkline
 from dllint.runtime.script import TraceReport
 from dllint.types import Diagnostic, RelatedLocation
 
@@ -79,6 +80,19 @@ def render_trace(report: TraceReport, color: bool, width: int) -> str:
         for name in seen.no_gradient:
             console.print(f"  {escape(name[:name_width]).ljust(name_width)} "
                           f"{'none':>10} [red]no gradient[/]")
+    if report.initial_loss or report.first_step_changed is not None:
+        changed = {True: "the first step changed the weights",
+                   False: "the first step changed NO weight", None: ""}[report.first_step_changed]
+        console.print("; ".join(part for part in (report.initial_loss, changed) if part))
+    for curve in report.curves:
+        verdict = curve.verdict.kind if curve.verdict else "too short to judge"
+        style = "green" if verdict == "passes" else "red"
+        finite = [v for v in curve.values if math.isfinite(v)]
+        span = f"{curve.values[0]:.4g} -> {curve.values[-1]:.4g}" if curve.values else ""
+        console.print(f"[bold]loss curve[/] {escape(curve.optimizer)} ({len(curve.values)} steps, "
+                      f"{span}): [{style}]{verdict}[/]")
+        if finite:
+            console.print(f"  {sparkline(curve.values, min(80, width - 4))}")
     if report.user_traceback:
         console.print("[bold red]The script raised:[/]")
         console.print(escape(report.user_traceback.rstrip()))
@@ -97,7 +111,18 @@ def plot_gradients(report: TraceReport, path: str) -> str | None:
     except ImportError:
         return "matplotlib is not installed: `pip install matplotlib` for --plot"
     norms = report.observations.gradient_norms
-    figure, axis = plt.subplots(figsize=(max(6, len(norms) * 0.5), 4))
+    panels = 2 if report.curves else 1
+    figure, axes = plt.subplots(1, panels, figsize=(max(6, len(norms) * 0.5) + 5 * (panels - 1), 4))
+    axis = axes[0] if panels > 1 else axes
+    if report.curves:
+        for curve in report.curves:
+            label = f"{curve.optimizer}: {curve.verdict.kind if curve.verdict else '?'}"
+            axes[1].plot(curve.values, label=label)
+        axes[1].set_yscale("symlog")
+        axes[1].set_xlabel("step on the first batch")
+        axes[1].set_ylabel("loss")
+        axes[1].legend()
+        axes[1].set_title("single-batch overfit")
     names = list(norms)
     axis.bar(range(len(names)), [max(norms[n], 1e-12) for n in names], color="tab:blue")
     axis.set_yscale("log")

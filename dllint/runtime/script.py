@@ -18,12 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from dllint.runtime.instruments import Instruments, Observations, StopTracing, is_user_file
-from dllint.types import Diagnostic
+import torch
+
+from dllint.runtime.codes import OVERFIT
+from dllint.runtime.instruments import (Instruments, Observations, StopTracing, _line_span,
+                                         is_user_file)
+from dllint.runtime.overfit import Verdict, judge
+from dllint.types import Diagnostic, RelatedLocation, Severity
 
 
 class TraceTimeout(BaseException):
     """Raised by the alarm when the script runs past --timeout."""
+
+
+@dataclass
+class Curve:
+    optimizer: str
+    values: list[float]
+    verdict: Verdict | None
 
 
 @dataclass
@@ -36,6 +48,9 @@ class TraceReport:
     observations: Observations
     user_traceback: str = ""
     instrument_errors: list[str] = field(default_factory=list)
+    curves: list[Curve] = field(default_factory=list)
+    initial_loss: str = ""
+    first_step_changed: bool | None = None
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -78,24 +93,83 @@ class _Alarm:
             signal.signal(signal.SIGALRM, self.previous)
 
 
+def keep_replaying(instruments: Instruments) -> str:
+    """The script's own loop ended before K steps: go on training on the captured batch with the
+    script's model, optimizer and loss, until the instruments stop it."""
+    optimizers = list(instruments._optimizers.values())
+    root = instruments.primary_root
+    captured = instruments.captured_inputs.get((id(root), 0, None)) if root is not None else None
+    if len(optimizers) != 1 or captured is None or instruments.replay_loss is None:
+        return "; the script's loop ended early and its step could not be replayed"
+    optimizer = optimizers[0]
+    loss_function, target, loss_kwargs, input_shape = instruments.replay_loss
+    try:
+        while True:
+            optimizer.zero_grad()
+            output = root(*captured)
+            if not isinstance(output, torch.Tensor) or tuple(output.shape) != input_shape:
+                return "; the script's loop ended early and its step could not be replayed"
+            loss_function(output, target, **loss_kwargs).backward()
+            optimizer.step()
+    except StopTracing:
+        return f"; the script's loop ended, so dllint went on replaying its step to {instruments.overfit}"
+
+
+def overfit_findings(instruments: Instruments) -> tuple[list[Curve], list[Diagnostic]]:
+    curves, findings = [], []
+    for key, values in instruments.curves.items():
+        name = instruments.optimizer_names.get(key, "optimizer")
+        verdict = judge(values)
+        curves.append(Curve(name, values, verdict))
+        if verdict is None:
+            continue
+        path, line = instruments.loss_location or instruments.optimizer_created.get(
+            key, ("<unknown>", 1))
+        related = []
+        if key in instruments.optimizer_created:
+            created_path, created_line = instruments.optimizer_created[key]
+            related.append(RelatedLocation(created_path, _line_span(created_path, created_line),
+                                           f"{name} built here"))
+        step = max(1, len(values) // 50)
+        findings.append(Diagnostic(
+            OVERFIT.code, OVERFIT.name, f"{name}: {verdict.describe()}",
+            Severity.INFO if verdict.kind == "passes" else Severity.ERROR, path,
+            _line_span(path, line), tuple(related),
+            evidence={"verdict": verdict.kind, "start": verdict.start, "end": verdict.end,
+                      "lowest": verdict.lowest, "steps": verdict.steps,
+                      "next_step": verdict.next_step, "curve": values[::step]}))
+    return curves, findings
+
+
 def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1,
-                 timeout: float | None = None, device: str = "auto") -> TraceReport:
+                 timeout: float | None = None, device: str = "auto",
+                 overfit: int | None = None) -> TraceReport:
     script = str(Path(script).resolve())
     saved_argv, saved_path, saved_cwd = sys.argv[:], sys.path[:], os.getcwd()
     saved_modules = set(sys.modules)
     saved_visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the script's cuda.is_available() says False
-    instruments = Instruments(steps=steps)
+    instruments = Instruments(steps=steps, overfit=overfit)
     outcome, detail, user_traceback = "finished", "the script ended", ""
     sys.argv = [script, *argv]
     sys.path.insert(0, os.path.dirname(script))
     try:
         with _Alarm(timeout), instruments:
             try:
-                runpy.run_path(script, run_name="__main__")
+                try:
+                    runpy.run_path(script, run_name="__main__")
+                except SystemExit as exit_:
+                    if not overfit or not instruments.seen.steps:
+                        raise
+                    detail = f"the script called sys.exit({exit_.code!r})"
+                if overfit and instruments.seen.steps:
+                    own = instruments.seen.steps
+                    detail = f"the script's own loop ran {own} steps" + keep_replaying(instruments)
             except StopTracing:
-                outcome, detail = "stopped", f"stopped after {steps} optimizer step(s)"
+                outcome = "stopped"
+                detail = (f"replayed the first batch for {overfit} steps" if overfit
+                          else f"stopped after {steps} optimizer step(s)")
             except TraceTimeout:
                 outcome, detail = "timeout", f"ran past the {timeout:g} s timeout"
             except SystemExit as exit_:
@@ -121,8 +195,17 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
             if file.startswith(folder):
                 del sys.modules[name]
     seen = instruments.seen
+    curves: list[Curve] = []
+    if overfit:
+        curves, verdicts = overfit_findings(instruments)
+        seen.findings.extend(verdicts)
+    initial = ""
+    if seen.losses and instruments.chance is not None:
+        label, chance = instruments.chance
+        initial = f"initial loss {seen.losses[0][1]:.4g} vs chance {label} = {chance:.4g}"
     if seen.steps == 0 and outcome != "stopped":
         detail += "; no optimizer step was seen" if seen.backward_calls else \
             "; no backward pass and no optimizer step were seen"
     return TraceReport(script, outcome, detail, seen.device or "cpu", seen.steps, seen,
-                       user_traceback, instruments.errors)
+                       user_traceback, instruments.errors, curves, initial,
+                       instruments.first_step_changed)
