@@ -82,20 +82,20 @@ def test_the_first_batch_is_replayed_inside_the_scripts_loop(tmp_path, untouched
         from torch import nn
         torch.manual_seed(0)
         model = nn.Linear(3, 2)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        SEEN = []
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
         for step in range(50):
-            x = torch.full((4, 3), float(step))  # a different batch every step
+            x = torch.full((4, 3), float(step + 1))  # a different batch every step
             y = torch.full((4,), step % 2, dtype=torch.long)
             optimizer.zero_grad()
             output = model(x)
-            SEEN.append(float(output.sum()))
             nn.functional.cross_entropy(output, y).backward()
             optimizer.step()
     """))
-    report = trace_script(script, overfit=20)
-    # Every step saw the first batch (all zeros): the input never changed.
-    assert report.outcome == "stopped" and len(report.curves[0].values) == 20
+    report = trace_script(script, overfit=60)
+    # Replayed, every step sees the first batch (ones, class 0) and the loss falls steadily;
+    # left alone, inputs grow every step and the labels alternate, and it would not.
+    assert report.outcome == "stopped" and len(report.curves[0].values) == 60
+    assert report.curves[0].verdict.kind == "passes"
 
 
 def test_overfit_respects_the_timeout(tmp_path, untouched):  # noqa: F811

@@ -166,6 +166,8 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
                 if overfit and instruments.seen.steps:
                     own = instruments.seen.steps
                     detail = f"the script's own loop ran {own} steps" + keep_replaying(instruments)
+                    if instruments.seen.steps >= overfit:
+                        outcome = "stopped"
             except StopTracing:
                 outcome = "stopped"
                 detail = (f"replayed the first batch for {overfit} steps" if overfit
