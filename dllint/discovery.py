@@ -18,7 +18,7 @@ from dllint.engine_codes import IO_ERROR
 from dllint.source import file_diagnostic
 from dllint.types import Diagnostic
 
-SOURCE_SUFFIXES = (".py", ".pyi")
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Iterable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from dllint import suppressions
+from dllint import notebooks, suppressions
 from dllint.config import Settings
 from dllint.engine_codes import INTERNAL_ERROR, SYNTAX_ERROR
 from dllint.fixes import apply_fixes
@@ -39,7 +39,27 @@ def lint_file(path: str, settings: Settings, project: ProjectIndex | None = None
     source = read_source(path, settings.max_file_size)
     if isinstance(source, Diagnostic):
         return _file_level(source, settings)
+    if path.endswith(".ipynb"):
+        return lint_notebook(source, settings, project)
     return lint_source_text(source, settings, project)
+
+
+def lint_notebook(source: SourceText, settings: Settings,
+                  project: ProjectIndex | None = None) -> FileResult:
+    notebook = notebooks.parse(source.path, source.text)
+    if isinstance(notebook, Diagnostic):
+        return _file_level(notebook, settings)
+    virtual = SourceText(source.path, notebook.text, "utf-8", notebook.text.encode())
+    result = lint_source_text(virtual, settings, project)
+    if result.fixed_source is not None:
+        fixed_json = notebooks.write_back(notebook, result.fixed_source)
+        if fixed_json is None:  # a fix changed a cell's line count: report, do not write
+            result = lint_source_text(virtual, replace(settings, fix=False), project)
+        else:
+            result = replace(result, fixed_source=fixed_json, original_source=source.text,
+                             encoding=source.encoding)
+    mapped = tuple(notebooks.map_diagnostic(notebook, d) for d in result.diagnostics)
+    return replace(result, diagnostics=mapped, encoding=source.encoding)
 
 
 def lint_source_text(source: SourceText, settings: Settings,

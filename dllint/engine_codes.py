@@ -59,6 +59,13 @@ UNUSED_SUPPRESSION = EngineCode(
     "`# noqa: DL...` comment whose codes matched no finding on its line.\n\n## Why is this "
     "bad?\nStale suppressions hide the next real finding on that line.",
 )
+NOTEBOOK_ERROR = EngineCode(
+    "DL906", "notebook-error", "A notebook could not be read as a Python notebook.",
+    Severity.ERROR,
+    "## What it does\nReports an `.ipynb` file that is not valid notebook JSON, has no list of "
+    "cells, or runs a kernel other than Python.\n\n## Why is this bad?\nThe notebook was not "
+    "checked.",
+)
 INTERNAL_ERROR = EngineCode(
     "DL999", "internal-error", "dllint crashed while analysing a file.", Severity.ERROR,
     "## What it does\nReports a crash inside dllint or one of its rules, with the exception. "
@@ -69,5 +76,5 @@ INTERNAL_ERROR = EngineCode(
 ENGINE_CODES: dict[str, EngineCode] = {
     entry.code: entry
     for entry in (IO_ERROR, DECODE_ERROR, BINARY_FILE, SYNTAX_ERROR, FILE_TOO_LARGE,
-                  UNUSED_SUPPRESSION, INTERNAL_ERROR)
+                  UNUSED_SUPPRESSION, NOTEBOOK_ERROR, INTERNAL_ERROR)
 }

@@ -26,8 +26,9 @@ def diagnostic_to_dict(diagnostic: Diagnostic) -> dict[str, Any]:
         "severity": diagnostic.severity.value,
         "path": diagnostic.path,
         **span_to_dict(diagnostic.span),
-        "related": [{"path": item.path, **span_to_dict(item.span), "message": item.message}
-                    for item in diagnostic.related],
+        "cell": diagnostic.cell,
+        "related": [{"path": item.path, "cell": item.cell, **span_to_dict(item.span),
+                     "message": item.message} for item in diagnostic.related],
         "fix": None if fix is None else {
             "applicability": fix.applicability.value,
             "description": fix.description,
@@ -42,10 +43,11 @@ def diagnostic_from_dict(data: dict[str, Any]) -> Diagnostic:
     return Diagnostic(
         code=data["code"], name=data["name"], message=data["message"],
         severity=Severity(data["severity"]), path=data["path"], span=span_from_dict(data),
-        related=tuple(RelatedLocation(item["path"], span_from_dict(item), item["message"])
-                      for item in data.get("related", ())),
+        related=tuple(RelatedLocation(item["path"], span_from_dict(item), item["message"],
+                                      item.get("cell")) for item in data.get("related", ())),
         fix=None if fix is None else Fix(
             tuple(Edit(span_from_dict(edit), edit["content"]) for edit in fix["edits"]),
             Applicability(fix["applicability"]), fix["description"]),
         evidence=data.get("evidence") or {},
+        cell=data.get("cell"),
     )

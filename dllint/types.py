@@ -64,6 +64,7 @@ class RelatedLocation:
     path: str
     span: Span
     message: str
+    cell: int | None = None  # notebooks: the 1-based cell; the span is then within that cell
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class Diagnostic:
     fix: Fix | None = None
     # Runtime findings carry what was observed (shapes, value ranges); static ones leave it empty.
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    # Notebooks: the 1-based cell (counting every cell, as Jupyter shows them); the span is then
+    # within that cell.
+    cell: int | None = None
 
     @property
     def line(self) -> int:
@@ -87,8 +91,8 @@ class Diagnostic:
     def column(self) -> int:
         return self.span.start_column
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.span.start_line, self.span.start_column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.path, self.cell or 0, self.span.start_line, self.span.start_column, self.code)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,9 @@ def test_json_fields(report):
         assert key in item
     assert (item["path"], item["line"], item["column"], item["end_line"], item["end_column"]) == (
         "bad.py", 2, 10, 2, 35)
-    assert item["related"] == [{"path": "bad.py", "line": 4, "column": 14, "end_line": 4,
-                                "end_column": 32, "message": "order matters here"}]
+    assert item["related"] == [{"path": "bad.py", "cell": None, "line": 4, "column": 14,
+                                "end_line": 4, "end_column": 32, "message": "order matters here"}]
+    assert item["cell"] is None
     assert item["fix"]["applicability"] == "safe"
     assert [edit["content"] for edit in item["fix"]["edits"]] == ["sorted(", ")"]
     assert by_code["DL903"]["path"] == "broken.py" and by_code["DL903"]["fix"] is None

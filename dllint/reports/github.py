@@ -21,13 +21,13 @@ def _escape_property(text: str) -> str:
 def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
     lines = []
     for d in diagnostics:
-        properties = ",".join([
-            f"file={_escape_property(d.path)}",
+        position = [] if d.cell else [  # a cell's lines are not the file's lines
             f"line={d.span.start_line}", f"col={d.span.start_column}",
-            f"endLine={d.span.end_line}", f"endColumn={d.span.end_column}",
-            f"title={_escape_property(f'{d.code} {d.name}')}",
-        ])
-        message = d.message + "".join(
+            f"endLine={d.span.end_line}", f"endColumn={d.span.end_column}"]
+        properties = ",".join([f"file={_escape_property(d.path)}", *position,
+                               f"title={_escape_property(f'{d.code} {d.name}')}"])
+        where = f"cell {d.cell}, line {d.span.start_line}: " if d.cell else ""
+        message = where + d.message + "".join(
             f"\n{r.path}:{r.span.start_line}:{r.span.start_column}: {r.message}" for r in d.related)
         lines.append(f"::{_LEVEL[d.severity]} {properties}::{_escape_data(message)}")
     return "".join(line + "\n" for line in lines)

@@ -25,9 +25,13 @@ def _region(span: Span) -> dict:
             "endLine": span.end_line, "endColumn": span.end_column}
 
 
-def _location(path: str, span: Span, message: str | None = None, index: int | None = None) -> dict:
+def _location(path: str, span: Span, message: str | None = None, index: int | None = None,
+              cell: int | None = None) -> dict:
     location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(path)},
                                            "region": _region(span)}}
+    if cell is not None:  # lines are within this notebook cell
+        location["properties"] = {"cell": cell}
+        location["logicalLocations"] = [{"name": f"cell {cell}", "kind": "module"}]
     if message is not None:
         location["message"] = {"text": message}
     if index is not None:
@@ -59,12 +63,12 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
             "ruleIndex": index[d.code],
             "level": _LEVEL[d.severity],
             "message": {"text": d.message},
-            "locations": [_location(d.path, d.span)],
+            "locations": [_location(d.path, d.span, cell=d.cell)],
         }
         if d.related:
-            result["relatedLocations"] = [_location(r.path, r.span, r.message, position)
+            result["relatedLocations"] = [_location(r.path, r.span, r.message, position, r.cell)
                                           for position, r in enumerate(d.related)]
-        if d.fix is not None:
+        if d.fix is not None and d.cell is None:  # a notebook's fix edits its cells, not its JSON
             result["fixes"] = [{
                 "description": {"text": f"{d.fix.description} ({d.fix.applicability.value})"},
                 "artifactChanges": [{

@@ -47,6 +47,8 @@ class _Lines:
 
 
 def _frame(console: Console, lines: _Lines, d: Diagnostic) -> None:
+    if d.cell is not None:
+        return  # the file's lines are JSON, not the cell's code
     text = lines.get(d.path, d.span.start_line)
     if text is None or "\0" in text:
         return
@@ -61,8 +63,8 @@ def _frame(console: Console, lines: _Lines, d: Diagnostic) -> None:
                   highlight=False)
 
 
-def _location(path: str, line: int, column: int, color: bool) -> str:
-    label = escape(f"{path}:{line}:{column}")
+def _location(path: str, line: int, column: int, color: bool, cell: int | None = None) -> str:
+    label = escape(f"{path}:cell {cell}:{line}:{column}" if cell else f"{path}:{line}:{column}")
     if not color:
         return label
     # OSC 8 hyperlinks: a click opens the file in terminals that support them.
@@ -79,13 +81,13 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
     lines = _Lines(context.sources)
     for d in diagnostics:
         fixable = " [cyan]\\[*][/]" if is_applicable(d.fix, context.unsafe_fixes) else ""
-        console.print(f"{_location(d.path, d.line, d.column, context.color)}: "
+        console.print(f"{_location(d.path, d.line, d.column, context.color, d.cell)}: "
                       f"[{_STYLE[d.severity]}]{d.code}[/] {escape(d.message)}{fixable}")
         if not context.quiet:
             _frame(console, lines, d)
             gutter = " " * len(str(d.span.start_line))
             for related in d.related:
-                console.print(f"{gutter} [blue]=[/] {_location(related.path, related.span.start_line, related.span.start_column, context.color)}: {escape(related.message)}")
+                console.print(f"{gutter} [blue]=[/] {_location(related.path, related.span.start_line, related.span.start_column, context.color, related.cell)}: {escape(related.message)}")
             console.print()
     if not context.quiet:
         _summary(console, diagnostics, context)

@@ -1,0 +1,117 @@
+"""Notebooks: code cells linted in order, IPython syntax tolerated, findings named by cell,
+and --fix writing back a valid notebook with outputs untouched."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+nbformat = pytest.importorskip("nbformat")
+
+from conftest import SHARED  # noqa: E402
+from dllint.cli import main  # noqa: E402
+from dllint.config import FileConfig, build_settings  # noqa: E402
+from dllint.engine import lint_file  # noqa: E402
+
+LISTING_CELL = ("import glob\n"
+                "images = glob.glob('images/*.png')\n"
+                "masks = sorted(glob.glob('masks/*.png'))\n"
+                "pairs = list(zip(images, masks))")
+
+
+def make_notebook(path, cells, kernel="python"):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": kernel,
+                                       "display_name": "Python 3"}
+    for kind, source in cells:
+        if kind == "markdown":
+            notebook.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")]
+            cell.execution_count = 1
+            notebook.cells.append(cell)
+    nbformat.write(notebook, str(path))
+    return path
+
+
+@pytest.fixture
+def notebook(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DLLINT_FORMAT", raising=False)
+    return make_notebook(tmp_path / "explore.ipynb", [
+        ("markdown", "# Data"),
+        ("code", "%matplotlib inline\n!pip install timm\nfiles = !ls data\nlen?"),
+        ("code", LISTING_CELL),
+        ("code", "%%bash\nls -la | grep png"),
+        ("code", "%%time\nfor pair in pairs:\n    %time print(pair)\n    !echo done"),
+    ])
+
+
+def lint(path, **options):
+    return lint_file(str(path), build_settings(FileConfig(root=path.parent), **options))
+
+
+def test_findings_name_the_cell_and_the_line_in_it(notebook):
+    result = lint(notebook)
+    assert [(d.code, d.cell, d.line, d.column) for d in result.diagnostics] == [
+        ("DL001", 3, 2, 10)]
+    assert [(r.cell, r.span.start_line) for r in result.diagnostics[0].related] == [(3, 4)]
+
+
+def test_text_json_and_sarif_carry_the_cell(notebook):
+    text = CliRunner().invoke(main, [".", "--no-cache"]).output
+    assert "explore.ipynb:cell 3:2:10: DL001" in text
+    data = json.loads(CliRunner().invoke(main, [".", "--no-cache", "--format", "json"]).output)
+    assert data[0]["cell"] == 3 and data[0]["line"] == 2 and data[0]["related"][0]["cell"] == 3
+    assert data[0]["fix"]["edits"][0]["line"] == 2  # edits in the cell's coordinates too
+    sarif = json.loads(CliRunner().invoke(main, [".", "--no-cache", "--format", "sarif"]).output)
+    jsonschema.validate(sarif, json.loads((SHARED / "data" / "sarif-schema-2.1.0.json").read_text()))
+    location = sarif["runs"][0]["results"][0]["locations"][0]
+    assert location["properties"] == {"cell": 3}
+    github = CliRunner().invoke(main, [".", "--no-cache", "--format", "github"]).output
+    assert "::error file=explore.ipynb,title=DL001" in github and "cell 3, line 2" in github
+
+
+def test_fix_writes_back_a_valid_notebook_with_outputs_untouched(notebook):
+    before = nbformat.read(str(notebook), as_version=4)
+    result = CliRunner().invoke(main, [".", "--no-cache", "--fix"])
+    assert result.exit_code == 0, result.output
+    after = nbformat.read(str(notebook), as_version=4)
+    nbformat.validate(after)
+    assert after.cells[2].source == LISTING_CELL.replace(
+        "glob.glob('images/*.png')", "sorted(glob.glob('images/*.png'))")
+    for old, new in zip(before.cells, after.cells):
+        assert old.get("outputs") == new.get("outputs")
+        if old is not before.cells[2]:
+            assert old.source == new.source  # magics and shell lines come back verbatim
+    assert lint(notebook).diagnostics == ()
+
+
+def test_a_fix_that_would_change_a_cells_line_count_is_not_written(notebook, monkeypatch):
+    from dllint.rule import NodeFix
+
+    def multiline(cls, node, prefix, suffix, **kwargs):
+        return NodeFix.replace(node, "sorted(\n    glob.glob('images/*.png'))", description="x")
+
+    monkeypatch.setattr(NodeFix, "wrap", classmethod(multiline))
+    original = notebook.read_text()
+    result = lint(notebook, fix=True)
+    assert result.fixed_source is None and [d.code for d in result.diagnostics] == ["DL001"]
+    assert notebook.read_text() == original
+
+
+def test_suppressions_syntax_errors_and_bad_notebooks(tmp_path):
+    suppressed = make_notebook(tmp_path / "a.ipynb", [
+        ("code", LISTING_CELL.replace("'images/*.png')", "'images/*.png')  # dllint: ignore[DL001]"))])
+    assert lint(suppressed).diagnostics == ()
+    broken = make_notebook(tmp_path / "b.ipynb", [("code", "x = 1"), ("code", "def f(:\n    pass")])
+    assert [(d.code, d.cell, d.line) for d in lint(broken).diagnostics] == [("DL903", 2, 1)]
+    invalid = tmp_path / "c.ipynb"
+    invalid.write_text('{"cells": [')
+    assert [d.code for d in lint(invalid).diagnostics] == ["DL906"]
+    julia = make_notebook(tmp_path / "d.ipynb", [("code", "x = 1")], kernel="julia")
+    assert "not Python" in lint(julia).diagnostics[0].message
