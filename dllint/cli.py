@@ -11,7 +11,7 @@ from typing import Sequence
 
 import click
 
-from dllint import __version__
+from dllint import __version__, baseline
 from dllint.config import ConfigError, Settings, build_settings, find_config, load_config
 from dllint.engine_codes import ENGINE_CODES, INTERNAL_ERROR, UNUSED_SUPPRESSION
 from dllint.fixes import FileChangedError, unified_diff, write_atomically
@@ -65,12 +65,16 @@ def main() -> None:
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given on the command line too.")
 @click.option("--report-unused-suppressions", is_flag=True, default=None,
               help="Report suppression comments that suppress nothing (DL905).")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Report only findings not in FILE; a missing FILE records today's findings.")
+@click.option("--update-baseline", is_flag=True, help="Rewrite the --baseline FILE with today's findings.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no source frames, no summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print what was configured and how long it took.")
 def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: str, output: str | None,
           fix: bool, unsafe_fixes: bool, diff: bool, exit_zero: bool, no_cache: bool, jobs: int | None,
           stdin_filename: str | None, statistics: bool, config_path: Path | None, force_exclude: bool,
-          report_unused_suppressions: bool | None, quiet: bool, verbose: bool) -> None:
+          report_unused_suppressions: bool | None, baseline_path: Path | None,
+          update_baseline: bool, quiet: bool, verbose: bool) -> None:
     """Lint PATHS (default: the current directory)."""
     start = Path(stdin_filename).parent if stdin_filename else Path(paths[0] if paths else ".")
     try:
@@ -122,6 +126,20 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
                     write_failed = True
 
     diagnostics = result.diagnostics
+    if update_baseline and baseline_path is None:
+        raise click.UsageError("--update-baseline needs --baseline FILE")
+    if baseline_path is not None:
+        if update_baseline or not baseline_path.exists():
+            count = baseline.write(baseline_path, diagnostics)
+            _note(f"Recorded {count} finding(s) in {baseline_path}; later runs report only new ones.")
+            sys.exit(EXIT_CLEAN)
+        try:
+            fresh = baseline.new_findings(baseline_path, diagnostics)
+        except baseline.BaselineError as error:
+            raise click.UsageError(str(error)) from None
+        if verbose:
+            _note(f"{len(diagnostics) - len(fresh)} finding(s) are in the baseline {baseline_path}")
+        diagnostics = fresh
     to_stdout = output is None and not (fix and sources) and not diff
     color = to_stdout and _wants_color()
     context = ReportContext(

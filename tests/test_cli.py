@@ -217,3 +217,28 @@ def test_internal_error_exits_2(project, monkeypatch):
     result = invoke("src", "--no-cache")
     assert result.exit_code == 2
     assert "DL999" in result.output and "ValueError: boom" in result.output
+
+
+def test_baseline_records_then_reports_only_new_findings(project):
+    assert invoke("src", "--no-cache", "--baseline", "dllint-baseline.json").exit_code == 0
+    data = json.loads((project / "dllint-baseline.json").read_text())
+    assert data["findings"] == [{"code": "DL001", "path": "src/bad.py", "cell": None,
+                                 "text": "glob.glob('images/*.png')", "count": 1}]
+    assert invoke("src", "--no-cache", "--baseline", "dllint-baseline.json").exit_code == 0
+    # An unrelated edit moves the finding down two lines: still known.
+    (project / "src" / "bad.py").write_text("# a\n# b\n" + PAIRED_LISTINGS)
+    assert invoke("src", "--no-cache", "--baseline", "dllint-baseline.json").exit_code == 0
+    # A second, identical listing elsewhere is new.
+    (project / "src" / "more.py").write_text(PAIRED_LISTINGS)
+    result = invoke("src", "--no-cache", "--baseline", "dllint-baseline.json")
+    assert result.exit_code == 1 and "src/more.py:2:10: DL001" in result.output
+    assert "src/bad.py" not in result.output
+    assert invoke("src", "--no-cache", "--baseline", "dllint-baseline.json",
+                  "--update-baseline").exit_code == 0
+    assert invoke("src", "--no-cache", "--baseline", "dllint-baseline.json").exit_code == 0
+
+
+def test_bad_baseline_is_a_usage_error(project):
+    (project / "broken.json").write_text("{}")
+    assert invoke("src", "--no-cache", "--baseline", "broken.json").exit_code == 2
+    assert invoke("src", "--no-cache", "--update-baseline").exit_code == 2

@@ -1,0 +1,88 @@
+"""`--baseline FILE`: record today's findings so that CI fails only on new ones.
+
+A finding is keyed by its code, its path (relative to the baseline file), its notebook cell and
+the flagged source text (the span's text, or its first line's), never by line numbers: edits
+elsewhere in the file move findings without making them new. Keys are counted, so a second
+identical finding in the same file is new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+from dllint.types import Diagnostic
+
+FORMAT_VERSION = 1
+
+
+class BaselineError(Exception):
+    pass
+
+
+def _flagged_text(diagnostic: Diagnostic, sources: dict[str, list[str]]) -> str:
+    lines = sources.get(diagnostic.path)
+    if lines is None:
+        try:
+            with open(diagnostic.path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            text = ""
+        if diagnostic.path.endswith(".ipynb"):
+            lines = []  # cell text is not in the file's lines; the message is stable instead
+        else:
+            lines = text.splitlines()
+        sources[diagnostic.path] = lines
+    span = diagnostic.span
+    if not lines or span.start_line > len(lines):
+        return diagnostic.message
+    line = lines[span.start_line - 1]
+    if span.start_line == span.end_line and span.end_column > span.start_column:
+        return line[span.start_column - 1: span.end_column - 1].strip()
+    return line.strip()
+
+
+def _key(diagnostic: Diagnostic, root: Path, sources: dict[str, list[str]]) -> tuple:
+    try:
+        path = Path(os.path.abspath(diagnostic.path)).relative_to(root).as_posix()
+    except ValueError:
+        path = Path(os.path.abspath(diagnostic.path)).as_posix()
+    return (diagnostic.code, path, diagnostic.cell, _flagged_text(diagnostic, sources))
+
+
+def write(path: Path, diagnostics: Iterable[Diagnostic]) -> int:
+    root = path.resolve().parent
+    sources: dict[str, list[str]] = {}
+    counts = Counter(_key(d, root, sources) for d in diagnostics)
+    entries = [{"code": code, "path": file, "cell": cell, "text": text, "count": count}
+               for (code, file, cell, text), count in sorted(counts.items(), key=str)]
+    path.write_text(json.dumps({"version": FORMAT_VERSION, "findings": entries}, indent=2) + "\n",
+                    encoding="utf-8")
+    return sum(counts.values())
+
+
+def read(path: Path) -> Counter:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Counter({(item["code"], item["path"], item.get("cell"), item["text"]): item["count"]
+                        for item in data["findings"]})
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BaselineError(f"{path}: not a dllint baseline ({error})") from error
+
+
+def new_findings(path: Path, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The findings that the baseline does not account for."""
+    known = read(path)
+    root = path.resolve().parent
+    sources: dict[str, list[str]] = {}
+    fresh = []
+    for diagnostic in diagnostics:
+        key = _key(diagnostic, root, sources)
+        if known[key] > 0:
+            known[key] -= 1
+        else:
+            fresh.append(diagnostic)
+    return fresh
