@@ -248,6 +248,48 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     sys.exit(EXIT_FINDINGS if problems or report.outcome in ("raised", "timeout") else EXIT_CLEAN)
 
 
+@main.command()
+@click.argument("path", type=click.Path(exists=True), default=".")
+@click.option("--format", "output_format", type=click.Choice(["html", "md"]), default="html",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Report file (default: dllint-audit.html or dllint-audit.md).")
+@click.option("--trace", "trace_script_path", type=click.Path(exists=True, dir_okay=False),
+              help="Also trace this training script for one step and include the runtime report.")
+def audit(path: str, output_format: str, output: str | None, trace_script_path: str | None) -> None:
+    """Write a self-contained report on the code under PATH, for a team lead."""
+    from dllint.api import settings_for
+    from dllint.audit import AuditData, count_lines, render_html, render_markdown
+    from dllint.discovery import discover
+
+    try:
+        settings = settings_for(path)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+    result = run([path], settings, use_cache=False)
+    files = discover([path], settings).files
+    data = AuditData(path, len(files), count_lines(files), result.diagnostics)
+    if trace_script_path:
+        try:
+            from dllint.runtime.report import merge, plot_gradients, render_trace
+            from dllint.runtime.script import trace_script
+        except ImportError as error:
+            raise click.UsageError(f"--trace needs torch: pip install 'dllint[runtime]' ({error})") \
+                from None
+        report = trace_script(trace_script_path)
+        data.trace_text = render_trace(report, False, 100) + renderer("text")(
+            merge([], report.diagnostics), ReportContext(files_checked=1, quiet=False))
+        import tempfile
+        with tempfile.TemporaryDirectory() as folder:
+            picture = os.path.join(folder, "trace.png")
+            if plot_gradients(report, picture) is None:
+                data.trace_png = Path(picture).read_bytes()
+    text = render_html(data) if output_format == "html" else render_markdown(data)
+    target = Path(output or f"dllint-audit.{output_format}")
+    target.write_text(text, encoding="utf-8")
+    _note(f"Wrote {target}: {len(data.diagnostics)} finding(s) in {data.files} file(s).")
+
+
 @main.command("rules")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 def list_rules(output_format: str) -> None:
