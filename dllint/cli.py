@@ -290,6 +290,17 @@ def audit(path: str, output_format: str, output: str | None, trace_script_path: 
     _note(f"Wrote {target}: {len(data.diagnostics)} finding(s) in {data.files} file(s).")
 
 
+@main.command()
+def lsp() -> None:
+    """Start the language server on standard input and output (for editors)."""
+    try:
+        from dllint.lsp import main as serve
+    except ImportError as error:
+        raise click.UsageError(f"dllint lsp needs pygls: pip install 'dllint[lsp]' ({error})") \
+            from None
+    serve()
+
+
 @main.command("rules")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
 def list_rules(output_format: str) -> None:

@@ -1,0 +1,210 @@
+"""`dllint lsp`: the language server (pygls). Diagnostics for unsaved buffers, code actions.
+
+Buffers are linted on open and save at once, and on change after a short pause (debounced), with
+the workspace's `[tool.dllint]` (re-read when pyproject.toml is saved). Code actions: each
+available fix, "ignore this code on this line", and fix-all. The engine turns its own crashes
+into DL999 diagnostics, and pygls answers a failing or malformed request with an error, so no
+document or request brings the server down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from dllint import __version__
+from dllint.config import ConfigError, FileConfig, Settings, build_settings, find_config, load_config
+from dllint.fixes import is_applicable
+from dllint.runner import lint_text
+from dllint.types import Applicability, Diagnostic, Severity
+
+DEBOUNCE_SECONDS = 0.3
+SOURCE = "dllint"
+_SEVERITY = {Severity.ERROR: types.DiagnosticSeverity.Error,
+             Severity.WARNING: types.DiagnosticSeverity.Warning,
+             Severity.INFO: types.DiagnosticSeverity.Information}
+_IGNORE = re.compile(r"#\s*dllint:\s*ignore\[([^\]]*)\]")
+
+
+def _utf16(line: str, column: int) -> int:
+    """LSP counts UTF-16 code units; dllint counts code points (1-based)."""
+    return len(line[: max(column - 1, 0)].encode("utf-16-le")) // 2
+
+
+class DllintLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("dllint", __version__)
+        self.settings: Settings = build_settings(FileConfig(root=Path.cwd()))
+        self.root: Path | None = None
+        self.pending: dict[str, asyncio.TimerHandle] = {}
+        self.config_error: str | None = None
+
+    # ---- configuration ----------------------------------------------------------------------
+
+    def configure(self, root: Path | None) -> None:
+        self.root = root
+        start = root or Path.cwd()
+        try:
+            self.settings = build_settings(load_config(find_config(start), start))
+            self.config_error = None
+        except ConfigError as error:
+            self.settings = build_settings(FileConfig(root=start))
+            self.config_error = str(error)
+            self.window_show_message(types.ShowMessageParams(
+                types.MessageType.Error, f"dllint: {error}; using defaults"))
+
+    # ---- linting ----------------------------------------------------------------------------
+
+    def lint(self, uri: str, fix: bool = False):
+        document = self.workspace.get_text_document(uri)
+        path = to_fs_path(uri) or uri
+        settings = replace(self.settings, fix=True) if fix else self.settings
+        return document, lint_text(document.source, path, settings)
+
+    def publish(self, uri: str) -> None:
+        self.pending.pop(uri, None)
+        if not uri.endswith((".py", ".pyi")):
+            return
+        document, result = self.lint(uri)
+        lines = document.source.splitlines()
+        diagnostics = [self.to_lsp(d, lines) for d in result.diagnostics]
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=uri, diagnostics=diagnostics, version=document.version))
+
+    def schedule(self, uri: str) -> None:
+        handle = self.pending.pop(uri, None)
+        if handle is not None:
+            handle.cancel()
+        self.pending[uri] = asyncio.get_running_loop().call_later(
+            DEBOUNCE_SECONDS, self.publish, uri)
+
+    def range(self, span, lines: list[str]) -> types.Range:
+        def line_text(number: int) -> str:
+            return lines[number - 1] if 0 < number <= len(lines) else ""
+
+        return types.Range(
+            start=types.Position(span.start_line - 1, _utf16(line_text(span.start_line), span.start_column)),
+            end=types.Position(span.end_line - 1, _utf16(line_text(span.end_line), span.end_column)))
+
+    def to_lsp(self, diagnostic: Diagnostic, lines: list[str]) -> types.Diagnostic:
+        related = [types.DiagnosticRelatedInformation(
+            location=types.Location(uri=Path(item.path).resolve().as_uri()
+                                    if Path(item.path).exists() else item.path,
+                                    range=self.range(item.span, lines)),
+            message=item.message) for item in diagnostic.related]
+        data: dict[str, Any] = {"fixable": is_applicable(diagnostic.fix, unsafe_fixes=True)}
+        return types.Diagnostic(
+            range=self.range(diagnostic.span, lines), message=diagnostic.message,
+            severity=_SEVERITY[diagnostic.severity], code=diagnostic.code, source=SOURCE,
+            related_information=related or None, data=data)
+
+
+server = DllintLanguageServer()
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: DllintLanguageServer, params: types.InitializeParams) -> None:
+    root = None
+    if params.workspace_folders:
+        root = to_fs_path(params.workspace_folders[0].uri)
+    elif params.root_uri:
+        root = to_fs_path(params.root_uri)
+    elif params.root_path:
+        root = params.root_path
+    ls.configure(Path(root) if root else None)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: DllintLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.publish(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+async def did_change(ls: DllintLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.schedule(params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: DllintLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    if uri.endswith("pyproject.toml"):
+        ls.configure(ls.root)
+        for document_uri in list(ls.workspace.text_documents):
+            ls.publish(document_uri)
+        return
+    ls.publish(uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: DllintLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+    handle = ls.pending.pop(params.text_document.uri, None)
+    if handle is not None:
+        handle.cancel()
+    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+        uri=params.text_document.uri, diagnostics=[]))
+
+
+@server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+    code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.SourceFixAll]))
+def code_action(ls: DllintLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    uri = params.text_document.uri
+    document, result = ls.lint(uri)
+    lines = document.source.splitlines()
+    wanted = {(d.code, d.range.start.line) for d in params.context.diagnostics
+              if d.source == SOURCE} if params.context.diagnostics else None
+    actions: list[types.CodeAction] = []
+    for diagnostic in result.diagnostics:
+        key = (diagnostic.code, diagnostic.line - 1)
+        if wanted is not None and key not in wanted:
+            continue
+        lsp_diagnostic = ls.to_lsp(diagnostic, lines)
+        if diagnostic.fix is not None:
+            edits = [types.TextEdit(range=ls.range(edit.span, lines), new_text=edit.content)
+                     for edit in diagnostic.fix.edits]
+            unsafe = diagnostic.fix.applicability is Applicability.UNSAFE
+            actions.append(types.CodeAction(
+                title=f"dllint: {diagnostic.fix.description}" + (" (unsafe)" if unsafe else ""),
+                kind=types.CodeActionKind.QuickFix, diagnostics=[lsp_diagnostic],
+                is_preferred=not unsafe,
+                edit=types.WorkspaceEdit(changes={uri: edits})))
+        actions.append(types.CodeAction(
+            title=f"dllint: ignore {diagnostic.code} on this line",
+            kind=types.CodeActionKind.QuickFix, diagnostics=[lsp_diagnostic],
+            edit=types.WorkspaceEdit(changes={uri: [_ignore_edit(lines, diagnostic)]})))
+    _, fixed = ls.lint(uri, fix=True)
+    if fixed.fixed_source is not None and fixed.fixed_source != document.source:
+        source = document.source
+        end = types.Position(len(lines), 0) if source.endswith(("\n", "\r")) or not lines else \
+            types.Position(len(lines) - 1, _utf16(lines[-1], len(lines[-1]) + 1))
+        whole = types.Range(start=types.Position(0, 0), end=end)
+        actions.append(types.CodeAction(
+            title="dllint: fix all safe fixes", kind=types.CodeActionKind.SourceFixAll,
+            edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(range=whole,
+                                                                   new_text=fixed.fixed_source)]})))
+    return actions
+
+
+def _ignore_edit(lines: list[str], diagnostic: Diagnostic) -> types.TextEdit:
+    """Add the code to the line's `# dllint: ignore[...]`, or append such a comment."""
+    number = diagnostic.line - 1
+    text = lines[number] if number < len(lines) else ""
+    match = _IGNORE.search(text)
+    if match:
+        codes = [c.strip() for c in match.group(1).split(",") if c.strip()]
+        new = text[:match.start(1)] + ", ".join([*codes, diagnostic.code]) + text[match.end(1):]
+    else:
+        new = f"{text}  # dllint: ignore[{diagnostic.code}]"
+    return types.TextEdit(range=types.Range(start=types.Position(number, 0),
+                                            end=types.Position(number, _utf16(text, len(text) + 1))),
+                          new_text=new)
+
+
+def main() -> None:
+    server.start_io()
