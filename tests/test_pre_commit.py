@@ -1,0 +1,53 @@
+"""The pre-commit hook in a real pre-commit run (`pre-commit try-repo` on this repository)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO
+from helpers import CLEAN, PAIRED_LISTINGS
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def run(*args, cwd, env):
+    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def pre_commit_env(tmp_path_factory):
+    pytest.importorskip("pre_commit")
+    home = tmp_path_factory.mktemp("pre-commit-home")
+    return {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
+def test_hook_lints_only_the_files_handed_to_it(tmp_path, pre_commit_env):
+    project = tmp_path / "project"
+    project.mkdir()
+    run("git", "init", "-q", cwd=project, env=pre_commit_env)
+    (project / "bad.py").write_text(PAIRED_LISTINGS)
+    (project / "clean.py").write_text(CLEAN)
+    (project / "notes.txt").write_text(PAIRED_LISTINGS)
+    run("git", "add", ".", cwd=project, env=pre_commit_env)
+    try_repo = [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "dllint"]
+
+    started = time.monotonic()
+    failing = run(*try_repo, "--files", "bad.py", "clean.py", cwd=project, env=pre_commit_env)
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "bad.py:2:10: DL001" in failing.stdout and "clean.py" not in failing.stdout.split("Failed")[-1]
+    first = time.monotonic() - started
+
+    started = time.monotonic()
+    passing = run(*try_repo, "--files", "clean.py", "notes.txt", cwd=project, env=pre_commit_env)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "Passed" in passing.stdout or "no files to check" in passing.stdout
+    print(f"\npre-commit try-repo: first run {first:.1f} s (builds the hook env), "
+          f"then {time.monotonic() - started:.1f} s")
