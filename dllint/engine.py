@@ -16,7 +16,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from dllint import notebooks, suppressions
 from dllint.config import Settings
-from dllint.engine_codes import INTERNAL_ERROR, SYNTAX_ERROR
+from dllint.engine_codes import INTERNAL_ERROR, SYNTAX_ERROR, TOO_DEEP
 from dllint.fixes import apply_fixes
 from dllint.registry import all_rules
 from dllint.rule import FileContext, NodeEdit, NodeFix, PendingReport, Rule
@@ -138,7 +138,7 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         walk(module, visitors)
         found.extend(_resolve(context.reports, module, path, settings))
     except RecursionError:
-        found.append(_internal_error(path, "analysis stopped: the file is nested too deeply"))
+        found = [file_diagnostic(TOO_DEEP, path, "Code nested too deeply to analyse; file skipped")]
     except Exception as error:  # noqa: BLE001 - a bug in dllint must not end the run; reported
         found.append(_internal_error(path, _describe_crash(error)))
     return _finish(found, text, path, settings, frozenset(rule.code for rule in rules))

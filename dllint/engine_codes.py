@@ -66,6 +66,14 @@ NOTEBOOK_ERROR = EngineCode(
     "cells, or runs a kernel other than Python.\n\n## Why is this bad?\nThe notebook was not "
     "checked.",
 )
+TOO_DEEP = EngineCode(
+    "DL907", "too-deeply-nested", "A file nests code too deeply to be analysed; skipped.",
+    Severity.WARNING,
+    "## What it does\nReports a file whose code nests so deeply (usually generated code: "
+    "expressions or blocks thousands of levels deep) that analysing it would exhaust Python's "
+    "stack. The file is skipped.\n\n## Why is this bad?\nThe file was not checked. Exclude "
+    "generated files, or split the expression.",
+)
 INTERNAL_ERROR = EngineCode(
     "DL999", "internal-error", "dllint crashed while analysing a file.", Severity.ERROR,
     "## What it does\nReports a crash inside dllint or one of its rules, with the exception. "
@@ -76,5 +84,5 @@ INTERNAL_ERROR = EngineCode(
 ENGINE_CODES: dict[str, EngineCode] = {
     entry.code: entry
     for entry in (IO_ERROR, DECODE_ERROR, BINARY_FILE, SYNTAX_ERROR, FILE_TOO_LARGE,
-                  UNUSED_SUPPRESSION, NOTEBOOK_ERROR, INTERNAL_ERROR)
+                  UNUSED_SUPPRESSION, NOTEBOOK_ERROR, TOO_DEEP, INTERNAL_ERROR)
 }

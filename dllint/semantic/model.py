@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from dllint.semantic.project import ProjectIndex
 
 
+MAX_VALUE_DEPTH = 200
+
+
 def number(node: cst.BaseExpression) -> float | None:
     """The value of a numeric literal (`255`, `255.0`, `-1`), else None."""
     if isinstance(node, cst.Integer):
@@ -106,6 +109,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         self.local_functions: dict[str, Value] = {}
         self.no_grad_depth = 0
         self.loop_listings: list[Tag | None] = []
+        self.depth = 0
 
     # ---- queries for rules ------------------------------------------------------------------
 
@@ -121,6 +125,18 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         return self.imports.qualified_name(node)
 
     def value(self, node: cst.BaseExpression) -> Value:
+        # Generated code can nest expressions thousands deep (a 5,000-term sum): past a depth no
+        # hand-written bug hides at, a value is simply unknown, and the rest of the file is
+        # still analysed.
+        if self.depth >= MAX_VALUE_DEPTH:
+            return EMPTY
+        self.depth += 1
+        try:
+            return self._value(node)
+        finally:
+            self.depth -= 1
+
+    def _value(self, node: cst.BaseExpression) -> Value:
         if isinstance(node, cst.Call):
             return self._call(node)
         if isinstance(node, cst.Name):

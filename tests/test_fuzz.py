@@ -1,0 +1,51 @@
+"""Property tests: linting never raises, and --fix output parses, is idempotent and changes
+nothing outside its edits. A short run here; benchmarks/fuzz_campaign.py runs the long one."""
+
+from __future__ import annotations
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+hypothesmith = pytest.importorskip("hypothesmith")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from fuzzing import check, mutated_fixture  # noqa: E402
+
+QUICK = settings(max_examples=60, deadline=None, database=None,
+                 suppress_health_check=list(HealthCheck))
+
+
+@QUICK
+@given(hypothesmith.from_grammar())
+def test_generated_modules_from_the_grammar(source):
+    check(source)
+
+
+@QUICK
+@given(hypothesmith.from_node())
+def test_generated_modules_from_libcst_nodes(source):
+    check(source)
+
+
+@QUICK
+@given(mutated_fixture())
+def test_mutated_fixtures(source):
+    check(source)
+
+
+def test_the_checker_catches_a_broken_fix(monkeypatch):
+    """The property test must be able to fail: a fix that breaks the text is caught."""
+    from dllint import fixes
+
+    original = fixes.apply_fixes
+
+    def breaking(text, diagnostics, unsafe):
+        new, count = original(text, diagnostics, unsafe)
+        return (new + "\nx = 1\n", count) if count else (new, count)
+
+    monkeypatch.setattr("dllint.engine.apply_fixes", breaking)
+    from fuzzing import ROOT, Violation
+    source = (ROOT / "fixtures/static/buggy_project/train.py").read_text()
+    with pytest.raises(Violation, match="outside its edits|fixing twice"):
+        check(source)
