@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import traceback
+import warnings
 from dataclasses import replace
 from typing import Iterable
 
@@ -148,7 +149,7 @@ def _describe_syntax_error(text: str, error: cst.ParserSyntaxError) -> tuple[Spa
     """CPython's message and position when it agrees the file is invalid (they read better:
     "'(' was never closed"), libcst's otherwise."""
     try:
-        ast.parse(text)
+        _quiet_parse(text)
     except SyntaxError as cpython:
         if cpython.lineno:
             return Span.point(cpython.lineno, max(1, cpython.offset or 1)), \
@@ -162,10 +163,18 @@ def _compiles(text: str) -> bool:
     """A file no rule wants is still checked for syntax errors, by CPython's parser in C: about
     a tenth of what a libcst parse costs."""
     try:
-        ast.parse(text)
+        _quiet_parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
+
+
+def _quiet_parse(text: str) -> None:
+    # CPython warns about suspicious code it parses ("'int' object is not callable"): those are
+    # remarks on the user's code, not dllint's to print.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ast.parse(text)
 
 
 def _finish(found: list[Diagnostic], text: str, path: str, settings: Settings,

@@ -135,3 +135,54 @@ def test_fix_never_writes_a_file_that_does_not_parse(tmp_path, monkeypatch):
     result = run([str(tmp_path)], settings, use_cache=False)
     assert result.files[0].fixed_source is None
     assert [d.code for d in result.diagnostics] == ["DL001"]
+
+
+def test_cookie_that_the_bytes_contradict(tmp_path):
+    (tmp_path / "mixed.py").write_bytes(b"# -*- coding: utf-8 -*-\nname = 'caf\xe9'\n")
+    found = lint_dir(tmp_path)
+    assert found["mixed.py"][:2] == ("DL901", 2) and "utf-8" in found["mixed.py"][2]
+
+
+def test_ten_megabyte_generated_file_is_a_documented_skip(tmp_path):
+    (tmp_path / "weights.py").write_bytes(b"W = [" + b"0.123456789, " * 800_000 + b"]\n")
+    assert lint_dir(tmp_path)["weights.py"][0] == "DL904"
+    found = lint_dir(tmp_path, ignore=["DL904"])
+    assert "weights.py" not in found
+
+
+def test_deep_nesting_is_analysed_or_skipped_never_a_crash(tmp_path):
+    (tmp_path / "deep_sum.py").write_text(
+        "import torch.nn.functional as F\nx = " + " + ".join(["a"] * 5000)
+        + "\nloss = F.cross_entropy(F.softmax(x, dim=1), y)\n")
+    # 60 levels: deep, but within CPython's limit of 100 indentation levels (beyond it, DL903).
+    (tmp_path / "deep_blocks.py").write_text(
+        "import glob\n" + "".join("    " * i + "if x:\n" for i in range(60))
+        + "    " * 60 + "a, b = glob.glob('a'), glob.glob('b')\n" + "    " * 60 + "zip(a, b)\n")
+    found = lint_dir(tmp_path)
+    assert found["deep_sum.py"][0] == "DL907"  # a documented skip, not an internal error
+    assert found["deep_blocks.py"][0] == "DL001"
+
+
+def test_a_run_over_the_whole_matrix_says_what_happened(tmp_path, run_cli):
+    (tmp_path / "syntax.py").write_text("def (:\n")
+    (tmp_path / "py2.py").write_text("print 'x'\n")
+    (tmp_path / "binary.py").write_bytes(b"\x00\x01\x02")
+    (tmp_path / "latin.py").write_bytes(b"x = '\xe9'\n")
+    (tmp_path / "empty.py").write_text("")
+    (tmp_path / "crlf.py").write_bytes(b"x = 1\r\n")
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbfx = 1\n")
+    (tmp_path / "nb.ipynb").write_text("{not json")
+    (tmp_path / "real.py").write_text(PAIRED_LISTINGS)
+    os.symlink(tmp_path, tmp_path / "loop")
+    result = run_cli(".", "--no-cache", "--format", "json")
+    assert result.returncode == 1  # findings, not an internal error
+    import json
+    codes = {os.path.basename(item["path"]): item["code"] for item in json.loads(result.stdout)}
+    assert codes == {"syntax.py": "DL903", "py2.py": "DL903", "binary.py": "DL902",
+                     "latin.py": "DL901", "nb.ipynb": "DL906", "real.py": "DL001"}
+
+
+def test_cpython_syntax_warnings_about_user_code_are_not_printed(tmp_path, run_cli):
+    (tmp_path / "odd.py").write_text("x = 1()\ny = 'a' 'b'()\nassert (x, 'never fails')\n")
+    result = run_cli("odd.py", "--no-cache")
+    assert result.returncode == 0 and result.stderr == b""
