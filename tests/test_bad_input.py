@@ -183,6 +183,7 @@ def test_a_run_over_the_whole_matrix_says_what_happened(tmp_path, run_cli):
 
 
 def test_cpython_syntax_warnings_about_user_code_are_not_printed(tmp_path, run_cli):
-    (tmp_path / "odd.py").write_text("x = 1()\ny = 'a' 'b'()\nassert (x, 'never fails')\n")
+    # Invalid escapes make CPython's parser warn (loudly from 3.12 on), the rest its compiler.
+    (tmp_path / "odd.py").write_text("x = 1()\npattern = '\\d+'\nassert (x, 'never fails')\n")
     result = run_cli("odd.py", "--no-cache")
     assert result.returncode == 0 and result.stderr == b""
