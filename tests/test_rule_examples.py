@@ -66,7 +66,9 @@ def test_rule_is_documented_and_specified(rule):
     for section in SECTIONS:
         assert section in doc, f"{rule.code} docstring lacks {section!r}"
     assert rule.code.startswith("DL") and rule.name == rule.name.lower() and " " not in rule.name
-    assert len(rule.VALID) >= 8 and len(rule.INVALID) >= 8
+    # The seed rules (DL00x) carry at least 8 of each; the wider catalog at least 6.
+    minimum = 8 if rule.code < "DL100" else 6
+    assert len(rule.VALID) >= minimum and len(rule.INVALID) >= minimum
     for example in [*rule.VALID, *rule.INVALID]:
         cst.parse_module(example.source)  # an example that does not parse specifies nothing
     assert rule.requires_any, "a cheap text gate keeps the rule off files it cannot match"

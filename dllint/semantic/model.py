@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from dllint.semantic import catalog
+from dllint.semantic.imports import dotted_name
 from dllint.walk import CachedVisitorNames
 from dllint.semantic.values import (
-    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
-    PIL_IMAGE,
+    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
+    MODULE, OPTIMIZER, SCHEDULER, PIL_IMAGE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
 
@@ -87,6 +88,16 @@ class ClassState:
 
 
 @dataclass
+class LoopEvents:
+    """What a loop's body does to training state, in source order: ("backward", node),
+    ("step", node), ("zero_grad", node), ("scheduler_step", node), ("clip", node), and
+    ("call", node, name) for local functions it calls or hands on (a closure)."""
+
+    node: cst.CSTNode
+    events: list[tuple] = field(default_factory=list)
+
+
+@dataclass
 class FunctionState:
     name: str
     node: cst.FunctionDef
@@ -110,6 +121,11 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         self.no_grad_depth = 0
         self.loop_listings: list[Tag | None] = []
         self.depth = 0
+        # Training-loop events: per loop (innermost last while open), and per function.
+        self.open_loops: list[LoopEvents] = []
+        self.loops: list[LoopEvents] = []
+        self.function_events: dict[str, list[tuple]] = {}
+        self.event_stack: list[list[tuple]] = [[]]
 
     # ---- queries for rules ------------------------------------------------------------------
 
@@ -196,6 +212,11 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         elif isinstance(target, cst.StarredElement):
             self.bind(target.value, EMPTY)
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if any(isinstance(target.target, cst.Attribute) and target.target.attr.value == "grad"
+               for target in node.targets):
+            self.event("zero_grad", node)  # p.grad = None
+
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value_node = original_node.value
         for target in original_node.targets:
@@ -231,9 +252,57 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         outer = self.loop_listings[-1] if self.loop_listings else None
         self.loop_listings.append(listing if listing is not None and not listing.info.ordered
                                   else outer)
+        self.open_loops.append(LoopEvents(node))
 
     def leave_For(self, original_node: cst.For) -> None:
         self.loop_listings.pop()
+        self.loops.append(self.open_loops.pop())
+
+    def visit_While(self, node: cst.While) -> None:
+        self.open_loops.append(LoopEvents(node))
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.loops.append(self.open_loops.pop())
+
+    def event(self, *event) -> None:
+        self.event_stack[-1].append(event)
+        for loop in self.open_loops:
+            loop.events.append(event)
+
+    def expand(self, events, seen: frozenset = frozenset()):
+        """Events with calls to local functions replaced by what those functions do."""
+        for event in events:
+            if event[0] == "call" and event[2] in self.function_events and event[2] not in seen:
+                for inner in self.expand(self.function_events[event[2]], seen | {event[2]}):
+                    yield (inner[0], event[1], *inner[2:])
+            elif event[0] != "call":
+                yield event
+
+    def _training_event(self, node: cst.Call) -> None:
+        func = node.func
+        qualified = self.qualified(func)
+        if qualified in ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
+                         "torch.nn.utils.clip_grad.clip_grad_norm_"):
+            self.event("clip", node)
+        elif isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == "backward":
+                self.event("backward", node)
+            elif method == "zero_grad":
+                self.event("zero_grad", node)
+            elif method == "step":
+                receiver = self.value(func.value)
+                name = (dotted_name(func.value) or "").rsplit(".", 1)[-1].lower()
+                if has(receiver, SCHEDULER) or (not has(receiver, OPTIMIZER) and "sched" in name):
+                    self.event("scheduler_step", node)
+                elif has(receiver, OPTIMIZER) or "optim" in name or "scaler" in name or \
+                        name in ("opt", "solver"):
+                    self.event("step", node)
+        if isinstance(func, cst.Name) and qualified is None:
+            self.event("call", node, func.value)
+        for arg in node.args:  # optimizer.step(closure): the closure runs in this step
+            if isinstance(arg.value, cst.Name) and arg.value.value in self.function_events:
+                self.event("call", node, arg.value.value)
 
     def visit_With(self, node: cst.With) -> None:
         if any(self._is_no_grad(item.item) for item in node.items):
@@ -316,12 +385,16 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         no_grad = any(self._is_no_grad(decorator.decorator) for decorator in node.decorators)
         self.functions.append(FunctionState(node.name.value, node, class_state, no_grad=no_grad))
         self.frames.append({})
+        self.event_stack.append([])
         if class_state is not None and node.name.value == "forward":
             class_state.has_forward = True
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         state = self.functions.pop()
         self.frames.pop()
+        events = self.event_stack.pop()
+        if state.class_state is None:
+            self.function_events.setdefault(state.name, events)
         returned = frozenset().union(*state.returns) if state.returns else EMPTY
         if state.class_state is not None:
             if state.name == "forward":
@@ -335,6 +408,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             self.functions[-1].returns.append(self.value(node.value))
 
     def visit_Call(self, node: cst.Call) -> None:
+        self._training_event(node)
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
@@ -431,6 +505,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         """The value of calling a module, a transform or a loss object."""
         result: set[Tag] = set()
         for tag in callee:
+            if tag.kind == LOSS:
+                result.add(Tag(LOSS_VALUE, node, tag.detail))
             if tag.kind == MODULE:
                 result |= tag.info.output
             elif tag.kind == TRANSFORM:
@@ -508,6 +584,14 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return self._layer(node, qualified, output, False)
         if qualified.startswith("torch.nn.") and last[:1].isupper() and qualified.count(".") == 2:
             return self._layer(node, qualified, EMPTY, False)
+        if qualified.startswith("torch.optim.lr_scheduler.") and last[:1].isupper() or (
+                qualified.startswith("transformers.") and "schedule" in last):
+            return frozenset({Tag(SCHEDULER, node, last)})
+        if qualified.startswith("torch.optim.") and last[:1].isupper() and \
+                qualified.count(".") == 2:
+            return frozenset({Tag(OPTIMIZER, node, last)})
+        if qualified in catalog.LOSS_FUNCTIONS:
+            return frozenset({Tag(LOSS_VALUE, node, last)})
         if qualified.startswith(catalog.OPAQUE_MODEL_PREFIXES) and not any(
                 part in qualified for part in catalog.NOT_MODELS):
             info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
@@ -664,6 +748,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                 dtype_arg = keyword(node, "dtype")
                 dtype = self.qualified(dtype_arg.value) if dtype_arg is not None else None
             return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
+        if method in ("detach", "detach_"):
+            receiver = without(receiver, (LOSS_VALUE,))  # no graph any more
         if method in catalog.PASSTHROUGH_METHODS:
             return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), method, node)
         if method in catalog.FLOAT_CASTS:

@@ -1,0 +1,171 @@
+"""DL102: the learning-rate scheduler is stepped before the optimizer in the same loop."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from dllint.rule import Invalid, Rule, Valid
+from dllint.types import FixAvailability
+
+
+class SchedulerBeforeOptimizer(Rule):
+    """
+    ## What it does
+    Flags `scheduler.step()` that runs before `optimizer.step()` in a training loop's body (the
+    body's first scheduler step comes before its first optimizer step).
+
+    ## Why is this bad?
+    Since PyTorch 1.1 the scheduler must step after the optimizer. Stepping it first skips the
+    first value of the schedule: warm-up starts one step late and every later learning rate is
+    shifted. PyTorch warns once and training goes on with the wrong schedule.
+
+    ## Example
+    ```python
+    for x, y in loader:
+        scheduler.step()
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    ```
+
+    ## Use instead
+    ```python
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+        scheduler.step()
+    ```
+
+    ## References
+    PyTorch documentation, "How to adjust learning rate".
+    """
+
+    code = "DL102"
+    name = "scheduler-before-optimizer"
+    summary = "lr_scheduler.step() runs before optimizer.step()"
+    fix_availability = FixAvailability.NONE
+    requires_any = ("sched",)
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                scheduler.step()
+        """),
+        Valid("""
+            for epoch in range(10):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+                scheduler.step()
+        """),
+        Valid("""
+            for epoch in range(10):
+                train_one_epoch(model, optimizer)
+                val_loss = evaluate(model)
+                scheduler.step(val_loss)
+        """),
+        Valid("""
+            import torch
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 30)
+            for epoch in range(90):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+                scheduler.step()
+        """),
+        Valid("""
+            def step(x, y):
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+
+            for x, y in loader:
+                step(x, y)
+                lr_scheduler.step()
+        """),
+        Valid("""
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            for x, y in loader:
+                scheduler.step()
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+        """, line=2, related_lines=(5,)),
+        Invalid("""
+            for epoch in range(100):
+                lr_scheduler.step()
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+        """, line=2, related_lines=(6,)),
+        Invalid("""
+            import torch
+            warmup = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1)
+            for batch in loader:
+                warmup.step()
+                opt.zero_grad()
+                compute_loss(batch).backward()
+                opt.step()
+        """, line=4, related_lines=(7,)),
+        Invalid("""
+            def update(loss):
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+            for batch in loader:
+                scheduler.step()
+                update(compute_loss(batch))
+        """, line=7, related_lines=(8,)),
+        Invalid("""
+            from transformers import get_linear_schedule_with_warmup
+            schedule = get_linear_schedule_with_warmup(optimizer, 100, 1000)
+            for batch in loader:
+                schedule.step()
+                optimizer.zero_grad()
+                model(**batch).loss.backward()
+                optimizer.step()
+        """, line=4, related_lines=(7,)),
+        Invalid("""
+            step = 0
+            while step < total:
+                self.scheduler.step()
+                self.optimizer.zero_grad()
+                self.loss(batch).backward()
+                self.optimizer.step()
+                step += 1
+        """, line=3, related_lines=(6,)),
+    ]
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        reported: set[int] = set()
+        for loop in self.model.loops:
+            events = [event for event in self.model.expand(loop.events)
+                      if event[0] in ("step", "scheduler_step")]
+            if not events or events[0][0] != "scheduler_step":
+                continue
+            optimizer_step = next((event[1] for event in events if event[0] == "step"), None)
+            if optimizer_step is None or id(events[0][1]) in reported:
+                continue
+            reported.add(id(events[0][1]))
+            self.report(events[0][1], "the scheduler steps before the optimizer in this loop: "
+                                      "the schedule's first value is skipped; call "
+                                      "`scheduler.step()` after `optimizer.step()`",
+                        related=[(optimizer_step, "the optimizer steps here")])

@@ -1,0 +1,172 @@
+"""DL103: gradients clipped after the optimizer step, when they no longer matter."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from dllint.rule import Invalid, Rule, Valid
+from dllint.types import FixAvailability
+
+
+class ClipAfterStep(Rule):
+    """
+    ## What it does
+    Flags `clip_grad_norm_` / `clip_grad_value_` that runs after `optimizer.step()` and before
+    the next `backward()` in a training loop's body.
+
+    ## Why is this bad?
+    The step has already used the unclipped gradients; clipping them afterwards changes nothing
+    (or only gradients that are about to be zeroed). Exploding gradients go through untouched
+    while the code looks protected.
+
+    ## Example
+    ```python
+    loss.backward()
+    optimizer.step()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    ```
+
+    ## Use instead
+    ```python
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    ```
+
+    ## References
+    PyTorch documentation, `torch.nn.utils.clip_grad_norm_`.
+    """
+
+    code = "DL103"
+    name = "clip-after-step"
+    summary = "Gradient clipping runs after optimizer.step()"
+    fix_availability = FixAvailability.NONE
+    requires_any = ("clip_grad",)
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            import torch
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+        """),
+        Valid("""
+            from torch.nn.utils import clip_grad_value_
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                clip_grad_value_(model.parameters(), 0.5)
+                optimizer.step()
+        """),
+        Valid("""
+            import torch
+            for step, (x, y) in enumerate(loader):
+                loss_fn(model(x), y).backward()
+                if (step + 1) % 4 == 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                    optimizer.zero_grad()
+        """),
+        Valid("""
+            import torch
+            for x, y in loader:
+                optimizer.zero_grad()
+                scaler.scale(loss_fn(model(x), y)).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                scaler.step(optimizer)
+                scaler.update()
+        """),
+        Valid("""
+            import torch
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            report = {"norm": 1.0}
+        """),
+        Valid("""
+            import torch
+
+            def backward_and_clip(loss):
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+
+            for x, y in loader:
+                optimizer.zero_grad()
+                backward_and_clip(loss_fn(model(x), y))
+                optimizer.step()
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            import torch
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        """, line=6, related_lines=(5,)),
+        Invalid("""
+            from torch.nn.utils import clip_grad_norm_ as clip
+            for batch in loader:
+                opt.zero_grad()
+                compute_loss(batch).backward()
+                opt.step()
+                clip(model.parameters(), max_norm=5.0)
+        """, line=6, related_lines=(5,)),
+        Invalid("""
+            import torch.nn as nn
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                nn.utils.clip_grad_value_(model.parameters(), 0.1)
+        """, line=6, related_lines=(5,)),
+        Invalid("""
+            import torch
+
+            def step():
+                optimizer.step()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                step()
+        """, line=10, related_lines=(10,)),
+        Invalid("""
+            import torch
+            while not done:
+                self.optimizer.zero_grad()
+                self.loss().backward()
+                self.optimizer.step()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.max_norm)
+        """, line=6, related_lines=(5,)),
+        Invalid("""
+            import torch
+            for epoch in range(3):
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        """, line=7, related_lines=(6,)),
+    ]
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        reported: set[int] = set()
+        for loop in self.model.loops:
+            events = list(self.model.expand(loop.events))
+            stepped = None
+            for event in events:
+                if event[0] == "step":
+                    stepped = event[1]
+                elif event[0] == "backward":
+                    stepped = None
+                elif event[0] == "clip" and stepped is not None and id(event[1]) not in reported:
+                    reported.add(id(event[1]))
+                    self.report(event[1], "gradients are clipped after the optimizer step has "
+                                          "used them: clip between backward() and "
+                                          "optimizer.step()",
+                                related=[(stepped, "the optimizer steps here")])

@@ -1,0 +1,239 @@
+"""DL104: a loss summed into a running total as a tensor, keeping every step's graph alive."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic.imports import dotted_name
+from dllint.semantic.values import LOSS_VALUE, first
+from dllint.types import Applicability, FixAvailability
+
+
+class LossAccumulatedAsTensor(Rule):
+    """
+    ## What it does
+    Flags `total += loss` inside a loop when `loss` is the tensor a loss function returned (not
+    `loss.item()` or `loss.detach()`), unless the total itself is later backpropagated.
+
+    ## Why is this bad?
+    The running total keeps a reference to every step's autograd graph, with all its activations:
+    memory grows every step until the process runs out, and the total is usually only wanted for
+    logging anyway.
+
+    ## Example
+    ```python
+    total_loss = 0
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+        total_loss += loss
+    ```
+
+    ## Use instead
+    ```python
+    total_loss = 0.0
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+        total_loss += loss.item()
+    ```
+
+    ## References
+    PyTorch FAQ, "My model reports 'cuda runtime error(2): out of memory'".
+    """
+
+    code = "DL104"
+    name = "loss-accumulated-as-tensor"
+    summary = "A loss tensor is summed into a running total, keeping its graph alive"
+    fix_availability = FixAvailability.SOMETIMES
+    requires_any = ("+=",)
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            import torch.nn.functional as F
+            total = 0.0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                total += loss.item()
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            total = 0.0
+            for x, y in loader:
+                loss = F.mse_loss(model(x), y)
+                total += loss.detach()
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            total = 0
+            for x, y in chunks:
+                total += F.cross_entropy(model(x), y)
+            total.backward()
+        """),
+        Valid("""
+            from torch import nn
+            criterion = nn.CrossEntropyLoss()
+            running = 0.0
+            for x, y in loader:
+                running += float(criterion(model(x), y))
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            loss = F.l1_loss(prediction, target)
+            loss += 0.1 * regularizer
+        """),
+        Valid("""
+            count = 0
+            for batch in loader:
+                count += len(batch)
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            import torch.nn.functional as F
+            total_loss = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                total_loss += loss
+        """, line=6, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            total_loss = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                total_loss += loss.item()
+        """),
+        Invalid("""
+            from torch import nn
+            criterion = nn.MSELoss()
+            epoch_loss = 0.0
+            for x, y in loader:
+                loss = criterion(model(x), y)
+                loss.backward()
+                epoch_loss += loss
+        """, line=7, unsafe=True, fixed="""
+            from torch import nn
+            criterion = nn.MSELoss()
+            epoch_loss = 0.0
+            for x, y in loader:
+                loss = criterion(model(x), y)
+                loss.backward()
+                epoch_loss += loss.item()
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+
+            class Trainer:
+                def epoch(self):
+                    for x, y in self.loader:
+                        loss = F.nll_loss(self.model(x), y)
+                        loss.backward()
+                        self.total += loss
+        """, line=8, unsafe=True, fixed="""
+            import torch.nn.functional as F
+
+            class Trainer:
+                def epoch(self):
+                    for x, y in self.loader:
+                        loss = F.nll_loss(self.model(x), y)
+                        loss.backward()
+                        self.total += loss.item()
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            total = 0
+            for x, y in loader:
+                loss = F.mse_loss(model(x), y) * 0.5
+                loss.backward()
+                total += loss
+        """, line=6, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            total = 0
+            for x, y in loader:
+                loss = F.mse_loss(model(x), y) * 0.5
+                loss.backward()
+                total += loss.item()
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            running = 0
+            step = 0
+            while step < 100:
+                loss = F.l1_loss(model(batch), target)
+                loss.backward()
+                running += loss
+                step += 1
+        """, line=7, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            running = 0
+            step = 0
+            while step < 100:
+                loss = F.l1_loss(model(batch), target)
+                loss.backward()
+                running += loss.item()
+                step += 1
+        """),
+        Invalid("""
+            from torch import nn
+            bce = nn.BCEWithLogitsLoss()
+            history = 0
+            for epoch in range(10):
+                for x, y in loader:
+                    batch_loss = bce(model(x), y)
+                    batch_loss.backward()
+                    history += batch_loss
+        """, line=8, unsafe=True, fixed="""
+            from torch import nn
+            bce = nn.BCEWithLogitsLoss()
+            history = 0
+            for epoch in range(10):
+                for x, y in loader:
+                    batch_loss = bce(model(x), y)
+                    batch_loss.backward()
+                    history += batch_loss.item()
+        """),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.candidates: list[list[tuple[str, cst.AugAssign]]] = [[]]
+        self.backpropagated: list[set[str]] = [set()]
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if not isinstance(node.operator, cst.AddAssign) or not self.model.open_loops:
+            return
+        target = dotted_name(node.target)
+        if target is not None and first(self.model.value(node.value), LOSS_VALUE) is not None:
+            self.candidates[-1].append((target, node))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+            name = dotted_name(func.value)
+            if name is not None:
+                self.backpropagated[-1].add(name)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.candidates.append([])
+        self.backpropagated.append(set())
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.judge(self.candidates.pop(), self.backpropagated.pop())
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self.judge(self.candidates[0], self.backpropagated[0])
+
+    def judge(self, candidates, backpropagated: set[str]) -> None:
+        for target, node in candidates:
+            if target in backpropagated:
+                continue  # a loss summed on purpose, then backpropagated once
+            fix = NodeFix.wrap(node.value, "", ".item()", description="Accumulate `.item()`",
+                               applicability=Applicability.UNSAFE) \
+                if isinstance(node.value, (cst.Name, cst.Attribute)) else None
+            self.report(node, f"`{target}` sums loss tensors: each keeps its step's whole "
+                              "autograd graph alive, and memory grows every step; add "
+                              "`loss.item()` instead", fix=fix)
