@@ -13,8 +13,9 @@ from dllint.types import Applicability, FixAvailability
 class LossAccumulatedAsTensor(Rule):
     """
     ## What it does
-    Flags `total += loss` inside a loop when `loss` is the tensor a loss function returned (not
-    `loss.item()` or `loss.detach()`), unless the total itself is later backpropagated.
+    Flags `total += loss` inside a training loop (one that calls `backward()`) when `loss` is the
+    tensor a loss function returned (not `loss.item()` or `loss.detach()`), unless the total
+    itself is later backpropagated.
 
     ## Why is this bad?
     The running total keeps a reference to every step's autograd graph, with all its activations:
@@ -89,6 +90,16 @@ class LossAccumulatedAsTensor(Rule):
             count = 0
             for batch in loader:
                 count += len(batch)
+        """),
+        Valid("""
+            from torch.nn import CrossEntropyLoss
+
+            def forward(self, logits, labels):
+                loss_fct = CrossEntropyLoss()
+                loss = 0
+                for codebook in range(self.num_codebooks):
+                    loss += loss_fct(logits[:, codebook], labels[..., codebook])
+                return loss / self.num_codebooks
         """),
     ]
     INVALID = [
@@ -208,7 +219,7 @@ class LossAccumulatedAsTensor(Rule):
             return
         target = dotted_name(node.target)
         if target is not None and first(self.model.value(node.value), LOSS_VALUE) is not None:
-            self.candidates[-1].append((target, node))
+            self.candidates[-1].append((target, node, self.model.open_loops[-1]))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -228,9 +239,11 @@ class LossAccumulatedAsTensor(Rule):
         self.judge(self.candidates[0], self.backpropagated[0])
 
     def judge(self, candidates, backpropagated: set[str]) -> None:
-        for target, node in candidates:
+        for target, node, loop in candidates:
             if target in backpropagated:
                 continue  # a loss summed on purpose, then backpropagated once
+            if not any(event[0] == "backward" for event in self.model.expand(loop.events)):
+                continue  # no training step in this loop: a loss built from parts (per head)
             fix = NodeFix.wrap(node.value, "", ".item()", description="Accumulate `.item()`",
                                applicability=Applicability.UNSAFE) \
                 if isinstance(node.value, (cst.Name, cst.Attribute)) else None
