@@ -1,0 +1,234 @@
+"""DL301: layers held in a plain list or dict attribute of an nn.Module."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
+from dllint.semantic.values import MODULE, first
+from dllint.types import Applicability, FixAvailability
+
+
+class LayersInPlainList(Rule):
+    """
+    ## What it does
+    Flags `self.layers = [nn.Linear(...), ...]` (or a list comprehension, or a dict of layers)
+    in an `nn.Module`.
+
+    ## Why is this bad?
+    A plain list or dict hides its layers from the module: `model.parameters()` does not
+    return them, so the optimizer never updates them; `model.to(device)` does not move them;
+    `model.eval()` does not reach them; `state_dict()` does not save them. The forward pass
+    still works, so the model trains with part of itself frozen at random initial weights.
+
+    ## Example
+    ```python
+    self.hidden = [nn.Linear(64, 64) for _ in range(depth)]
+    ```
+
+    ## Use instead
+    ```python
+    self.hidden = nn.ModuleList([nn.Linear(64, 64) for _ in range(depth)])
+    ```
+
+    ## References
+    The runtime check RT008 observes the same bug as parameters in no optimizer.
+    """
+
+    code = "DL301"
+    name = "layers-in-plain-list"
+    summary = "Layers kept in a plain list or dict: never registered, never trained"
+    fix_availability = FixAvailability.SOMETIMES
+    requires_any = ("self.",)
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            from torch import nn
+
+            class MLP(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+        """),
+        Valid("""
+            from torch import nn
+
+            class Heads(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = nn.ModuleDict({"age": nn.Linear(8, 1), "sex": nn.Linear(8, 2)})
+        """),
+        Valid("""
+            from torch import nn
+
+            class MLP(nn.Module):
+                def __init__(self, sizes):
+                    super().__init__()
+                    self.sizes = [8, 16, 8]
+                    self.names = {"in": "input"}
+        """),
+        Valid("""
+            from torch import nn
+
+            class Config:
+                def __init__(self):
+                    self.layers = [nn.Linear(8, 8)]
+        """),
+        Valid("""
+            from torch import nn
+
+            class MLP(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    layers = [nn.Linear(8, 8), nn.ReLU()]
+                    self.body = nn.Sequential(*layers)
+        """),
+        Valid("""
+            from torch import nn
+
+            class Ensemble(nn.Module):
+                def forward(self, x):
+                    self.outputs = [member(x) for member in self.members]
+                    return sum(self.outputs)
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            from torch import nn
+
+            class MLP(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.hidden = [nn.Linear(64, 64) for _ in range(depth)]
+        """, line=6, unsafe=True, fixed="""
+            from torch import nn
+
+            class MLP(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.hidden = nn.ModuleList([nn.Linear(64, 64) for _ in range(depth)])
+        """),
+        Invalid("""
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = [nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3)]
+        """, line=6, unsafe=True, fixed="""
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = nn.ModuleList([nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3)])
+        """),
+        Invalid("""
+            from torch import nn
+
+            class MultiTask(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = {"age": nn.Linear(8, 1), "sex": nn.Linear(8, 2)}
+        """, line=6, unsafe=True, fixed="""
+            from torch import nn
+
+            class MultiTask(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = nn.ModuleDict({"age": nn.Linear(8, 1), "sex": nn.Linear(8, 2)})
+        """),
+        Invalid("""
+            import torch
+
+            class Stack(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = [torch.nn.LSTM(8, 8) for _ in range(2)]
+        """, line=6, unsafe=True, fixed="""
+            import torch
+
+            class Stack(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = torch.nn.ModuleList([torch.nn.LSTM(8, 8) for _ in range(2)])
+        """),
+        Invalid("""
+            from torch import nn
+
+            class Block(nn.Module):
+                def forward(self, x):
+                    return x
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = [Block() for _ in range(4)]
+        """, line=10),
+        Invalid("""
+            from torch.nn import Linear, Module
+
+            class Probe(Module):
+                def __init__(self):
+                    super().__init__()
+                    self.probes = [Linear(32, 2), Linear(32, 2)]
+        """, line=6),
+    ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.module_classes: list[bool] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
+                        for s in node.body.body)
+        for base in node.bases:
+            qualified = self.imports.qualified_name(base.value) or ""
+            name = base.value.value if isinstance(base.value, cst.Name) else ""
+            if qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES or \
+                    self.model.local_classes.get(name) is not None:
+                is_module = True
+        self.module_classes.append(is_module)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.module_classes.pop()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        function = self.model.current_function
+        if not self.module_classes or not self.module_classes[-1] or function is None or \
+                function.name != "__init__":
+            return
+        if not any(isinstance(t.target, cst.Attribute) and isinstance(t.target.value, cst.Name)
+                   and t.target.value.value == "self" for t in node.targets):
+            return
+        value = node.value
+        elements: list[cst.BaseExpression] = []
+        container = "ModuleList"
+        if isinstance(value, cst.List):
+            elements = [element.value for element in value.elements]
+        elif isinstance(value, cst.ListComp):
+            elements = [value.elt]
+        elif isinstance(value, cst.Dict):
+            elements = [element.value for element in value.elements
+                        if isinstance(element, cst.DictElement)]
+            container = "ModuleDict"
+        elif isinstance(value, cst.DictComp):
+            elements = [value.value]
+            container = "ModuleDict"
+        layers = [element for element in elements
+                  if first(self.model.value(element), MODULE) is not None]
+        if not layers or len(layers) != len(elements):
+            return
+        fix = None
+        call = layers[0]
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):
+            prefix = self.context.module.code_for_node(call.func.value)
+            fix = NodeFix.wrap(value, f"{prefix}.{container}(", ")",
+                               description=f"Wrap the layers in {container}",
+                               applicability=Applicability.UNSAFE)
+        self.report(node, f"layers in a plain {'dict' if container == 'ModuleDict' else 'list'} "
+                          "are not registered: parameters() misses them (never trained), and "
+                          f".to(), .eval() and state_dict() skip them; use nn.{container}",
+                    fix=fix)

@@ -1,0 +1,209 @@
+"""DL302: `F.dropout` in a module without `training=self.training`: dropout at inference too."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic.model import argument
+from dllint.types import FixAvailability
+
+DROPOUTS = {"torch.nn.functional.dropout": 2, "torch.nn.functional.dropout1d": 2,
+            "torch.nn.functional.dropout2d": 2, "torch.nn.functional.dropout3d": 2,
+            "torch.nn.functional.alpha_dropout": 2, "torch.nn.functional.feature_alpha_dropout": 2}
+
+
+class FunctionalDropoutAlwaysOn(Rule):
+    """
+    ## What it does
+    Flags `F.dropout(x, p)` (and dropout2d/3d, alpha_dropout) inside a method of a class
+    without a `training` argument.
+
+    ## Why is this bad?
+    `F.dropout` defaults to `training=True` and knows nothing of the module's mode: `model.eval()`
+    does not switch it off, so predictions stay random at inference and every evaluation is
+    noisy and pessimistic. `nn.Dropout` follows the mode; the functional form must be told.
+
+    ## Example
+    ```python
+    def forward(self, x):
+        return self.fc(F.dropout(x, p=0.5))
+    ```
+
+    ## Use instead
+    ```python
+    def forward(self, x):
+        return self.fc(F.dropout(x, p=0.5, training=self.training))
+    ```
+
+    ## References
+    PyTorch documentation, `torch.nn.functional.dropout`.
+    """
+
+    code = "DL302"
+    name = "functional-dropout-always-on"
+    summary = "F.dropout in a module without training=self.training stays on at inference"
+    fix_availability = FixAvailability.SOMETIMES
+    requires_any = ("dropout",)
+    uses_model = True
+
+    VALID = [
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, p=0.5, training=self.training)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, 0.5, self.training)
+        """),
+        Valid("""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.dropout = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.dropout(x)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+
+            def augment(x):
+                return F.dropout(x, p=0.1)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class MCDropoutNet(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, p=0.2, training=True)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def forward(self, x, train):
+                    return F.dropout2d(x, 0.1, train)
+        """),
+    ]
+    INVALID = [
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return self.fc(F.dropout(x, p=0.5))
+        """, line=6, fixed="""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return self.fc(F.dropout(x, p=0.5, training=self.training))
+        """),
+        Invalid("""
+            from torch.nn import functional as fn
+            import torch
+
+            class Encoder(torch.nn.Module):
+                def forward(self, x):
+                    x = fn.dropout(x, 0.3)
+                    return x
+        """, line=6, fixed="""
+            from torch.nn import functional as fn
+            import torch
+
+            class Encoder(torch.nn.Module):
+                def forward(self, x):
+                    x = fn.dropout(x, 0.3, training=self.training)
+                    return x
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Conv(nn.Module):
+                def forward(self, x):
+                    return F.dropout2d(self.conv(x), p=0.1)
+        """, line=6, fixed="""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Conv(nn.Module):
+                def forward(self, x):
+                    return F.dropout2d(self.conv(x), p=0.1, training=self.training)
+        """),
+        Invalid("""
+            from torch.nn.functional import dropout
+            from torch import nn
+
+            class Head(nn.Module):
+                def forward(self, x):
+                    return self.out(dropout(x))
+        """, line=6, fixed="""
+            from torch.nn.functional import dropout
+            from torch import nn
+
+            class Head(nn.Module):
+                def forward(self, x):
+                    return self.out(dropout(x, training=self.training))
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Block(nn.Module):
+                def embed(self, tokens):
+                    return F.dropout(self.embedding(tokens), self.p)
+        """, line=6, fixed="""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Block(nn.Module):
+                def embed(self, tokens):
+                    return F.dropout(self.embedding(tokens), self.p, training=self.training)
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            import lightning as L
+
+            class Classifier(L.LightningModule):
+                def forward(self, x):
+                    return F.alpha_dropout(x, 0.1)
+        """, line=6, fixed="""
+            import torch.nn.functional as F
+            import lightning as L
+
+            class Classifier(L.LightningModule):
+                def forward(self, x):
+                    return F.alpha_dropout(x, 0.1, training=self.training)
+        """),
+    ]
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.imports.call_name(node)
+        function = self.model.current_function
+        if qualified not in DROPOUTS or function is None or function.class_state is None:
+            return
+        if argument(node, DROPOUTS[qualified], "training") is not None or any(
+                arg.star for arg in node.args):
+            return
+        last = node.args[-1].value if node.args else None
+        fix = NodeFix.wrap(last, "", ", training=self.training",
+                           description="Pass training=self.training") if last is not None else None
+        self.report(node, "functional dropout defaults to training=True and ignores model.eval(): "
+                          "it keeps dropping activations at inference; pass "
+                          "`training=self.training`", fix=fix)
