@@ -88,6 +88,26 @@ class LayersInPlainList(Rule):
         Valid("""
             from torch import nn
 
+            class PyramidBlock(nn.Module):
+                def __init__(self, scale):
+                    super().__init__()
+                    self.layers = [nn.AdaptiveAvgPool2d(scale), nn.Conv2d(8, 8, 1)]
+                    for index, layer in enumerate(self.layers):
+                        self.add_module(str(index), layer)
+        """),
+        Valid("""
+            import torch
+
+            class Gaussian(torch.nn.Module):
+                def __init__(self, sigmas):
+                    super().__init__()
+                    self.sigma = [torch.nn.Parameter(torch.as_tensor(s)) for s in sigmas]
+                    for index, parameter in enumerate(self.sigma):
+                        self.register_parameter(f"sigma_{index}", parameter)
+        """),
+        Valid("""
+            from torch import nn
+
             class Ensemble(nn.Module):
                 def forward(self, x):
                     self.outputs = [member(x) for member in self.members]
@@ -180,6 +200,8 @@ class LayersInPlainList(Rule):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.module_classes: list[bool] = []
+        self.pending: list[list] = []
+        self.registers: list[bool] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
@@ -191,9 +213,23 @@ class LayersInPlainList(Rule):
                     self.model.local_classes.get(name) is not None:
                 is_module = True
         self.module_classes.append(is_module)
+        self.pending.append([])
+        self.registers.append(False)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
+        pending, registers = self.pending.pop(), self.registers.pop()
+        if registers:
+            return  # the class registers its listed layers by hand (self.add_module(...))
+        for node, message, fix in pending:
+            self.report(node, message, fix=fix)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if self.registers and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) \
+                and func.value.value == "self" and func.attr.value in (
+                    "add_module", "register_module", "register_parameter"):
+            self.registers[-1] = True
 
     def visit_Assign(self, node: cst.Assign) -> None:
         function = self.model.current_function
@@ -228,7 +264,8 @@ class LayersInPlainList(Rule):
             fix = NodeFix.wrap(value, f"{prefix}.{container}(", ")",
                                description=f"Wrap the layers in {container}",
                                applicability=Applicability.UNSAFE)
-        self.report(node, f"layers in a plain {'dict' if container == 'ModuleDict' else 'list'} "
-                          "are not registered: parameters() misses them (never trained), and "
-                          f".to(), .eval() and state_dict() skip them; use nn.{container}",
-                    fix=fix)
+        self.pending[-1].append((node, f"layers in a plain "
+                                       f"{'dict' if container == 'ModuleDict' else 'list'} are not "
+                                       "registered: parameters() misses them (never trained), and "
+                                       f".to(), .eval() and state_dict() skip them; use "
+                                       f"nn.{container}", fix))

@@ -582,7 +582,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             output = frozenset({Tag(COLUMN, node, "Linear(..., 1)")}) if out is not None and \
                 number(out.value) == 1.0 else EMPTY
             return self._layer(node, qualified, output, False)
-        if qualified.startswith("torch.nn.") and last[:1].isupper() and qualified.count(".") == 2:
+        if qualified.startswith("torch.nn.") and last[:1].isupper() and qualified.count(".") == 2 \
+                and not last.startswith("Parameter"):  # a Parameter is not a layer
             return self._layer(node, qualified, EMPTY, False)
         if qualified.startswith("torch.optim.lr_scheduler.") and last[:1].isupper() or (
                 qualified.startswith("transformers.") and "schedule" in last):
