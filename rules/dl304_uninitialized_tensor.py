@@ -76,6 +76,7 @@ class UninitializedTensor(Rule):
         Valid("""
             import torch
             empty = torch.Tensor()
+            outputs[0] = torch.Tensor(0)
         """),
     ]
     INVALID = [
@@ -126,6 +127,9 @@ class UninitializedTensor(Rule):
         if any(arg.keyword is not None or arg.star for arg in node.args) or not all(
                 _is_size(arg.value) for arg in node.args):
             return
+        if any(isinstance(arg.value, cst.Integer) and int(arg.value.value, 0) == 0
+               for arg in node.args):
+            return  # a size of 0: an empty tensor, nothing uninitialised (used to free memory)
         fix = None
         if qualified in ("torch.Tensor", "torch.FloatTensor") and isinstance(node.func, cst.Attribute):
             fix = NodeFix.replace(node.func.attr, "zeros", description="Use torch.zeros",

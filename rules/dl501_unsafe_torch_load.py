@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
-from dllint.semantic.model import is_true, keyword
+from dllint.semantic.model import keyword
 from dllint.types import Applicability, FixAvailability
 
 
@@ -64,6 +64,13 @@ class UnsafeTorchLoad(Rule):
         Valid("""
             model.load_state_dict(state)
         """),
+        Valid("""
+            import torch
+
+            def load(path, weights_only=True, **load_kwargs):
+                first = torch.load(path, weights_only=weights_only)
+                return torch.load(path, **load_kwargs)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -100,17 +107,20 @@ class UnsafeTorchLoad(Rule):
         """),
         Invalid("""
             import torch
-            options = {"weights_only": False}
-            state = torch.load(path, **options)
-        """, line=3),
+
+            def restore(model, path):
+                model.load_state_dict(torch.load(path, weights_only=False)["model"])
+        """, line=4),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.imports.call_name(node) != "torch.load":
             return
         flag = keyword(node, "weights_only")
-        if flag is not None and is_true(flag.value):
-            return
+        if any(arg.star == "**" for arg in node.args):
+            return  # weights_only may come in **kwargs: unknown, not unsafe
+        if flag is not None and not (isinstance(flag.value, cst.Name) and flag.value.value == "False"):
+            return  # True, or a value passed through (`weights_only=weights_only`)
         fix = None
         if flag is None and node.args and not any(arg.star for arg in node.args):
             fix = NodeFix.wrap(node.args[-1].value, "", ", weights_only=True",
