@@ -12,6 +12,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from fuzzing import check, mutated_fixture  # noqa: E402
 
+# hypothesmith compiles what it generates; CPython's remarks on that code are not ours.
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
+
 QUICK = settings(max_examples=60, deadline=None, database=None,
                  suppress_health_check=list(HealthCheck))
 

@@ -65,8 +65,11 @@ class RawClient:
                 pass
 
     def close(self) -> None:
-        self.process.kill()
+        if self.process.poll() is None:
+            self.process.kill()
         self.process.wait(timeout=10)
+        self.process.stdin.close()
+        self.process.stdout.close()
 
 
 def test_garbage_and_out_of_order_messages(tmp_path):
@@ -95,5 +98,4 @@ def test_garbage_and_out_of_order_messages(tmp_path):
         client.send("exit", None)
         assert client.process.wait(timeout=10) == 0
     finally:
-        if client.process.poll() is None:
-            client.close()
+        client.close()
