@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from dllint.rule import Invalid, Rule, Valid
-from dllint.semantic.imports import dotted_name
 from dllint.types import FixAvailability
 
 SAMPLERS = frozenset({"torch.utils.data.DistributedSampler",
@@ -15,8 +16,8 @@ SAMPLERS = frozenset({"torch.utils.data.DistributedSampler",
 class SamplerWithoutSetEpoch(Rule):
     """
     ## What it does
-    Flags a `DistributedSampler` assigned to a name or attribute, in a file that loops over
-    epochs, when nothing in the file calls `set_epoch` on it.
+    Flags a `DistributedSampler` that is used in a loop of the same file (itself, or a
+    DataLoader built with it) when nothing in the file calls `set_epoch` on it.
 
     ## Why is this bad?
     `DistributedSampler` seeds its shuffle with the epoch number. Without `set_epoch(epoch)`
@@ -75,9 +76,13 @@ class SamplerWithoutSetEpoch(Rule):
                     self.sampler.set_epoch(epoch)
         """),
         Valid("""
-            from torch.utils.data import DistributedSampler
-            sampler = DistributedSampler(dataset)
-            loader = make_loader(dataset, sampler)
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            def auto_dataloader(dataset, **kwargs):
+                sampler = DistributedSampler(dataset)
+                for key in ("shuffle",):
+                    kwargs.pop(key, None)
+                return DataLoader(dataset, sampler=sampler, **kwargs)
         """),
         Valid("""
             from torch.utils.data import DataLoader, DistributedSampler
@@ -112,6 +117,7 @@ class SamplerWithoutSetEpoch(Rule):
                 train(loader)
         """, line=2),
         Invalid("""
+            from torch.utils.data import DataLoader
             from torch.utils.data.distributed import DistributedSampler
 
             class Trainer:
@@ -120,8 +126,9 @@ class SamplerWithoutSetEpoch(Rule):
 
                 def fit(self):
                     for epoch in range(self.epochs):
-                        self.run_epoch()
-        """, line=5),
+                        for batch in DataLoader(self.dataset, sampler=self.sampler):
+                            self.step(batch)
+        """, line=6),
         Invalid("""
             from torch.utils.data import DistributedSampler as DS
             sampler = DS(dataset, num_replicas=4, rank=rank)
@@ -152,39 +159,46 @@ class SamplerWithoutSetEpoch(Rule):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.samplers: list[tuple[str, cst.CSTNode]] = []
+        self.loaders: dict[str, list[str]] = {}
         self.set_epoch: set[str] = set()
-        self.loops = 0
+        self.loops: list[str] = []
+
+    def text_of(self, node: cst.CSTNode) -> str:
+        return self.context.module.code_for_node(node).strip()
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if not (isinstance(node.value, cst.Call)
-                and self.imports.call_name(node.value) in SAMPLERS):
+        if not isinstance(node.value, cst.Call):
             return
-        for target in node.targets:
-            name = dotted_name(target.target) if not isinstance(target.target, cst.Subscript) \
-                else self.context.module.code_for_node(target.target)
-            if name:
-                self.samplers.append((name.rsplit(".", 1)[-1] if name.startswith("self.") else name,
-                                      node.value))
+        targets = [self.text_of(target.target) for target in node.targets]
+        if self.imports.call_name(node.value) in SAMPLERS:
+            self.samplers.extend((name, node.value) for name in targets)
+            return
+        # loader = DataLoader(dataset, sampler=sampler): the loader stands for the sampler.
+        for arg in node.value.args:
+            if arg.keyword is not None and arg.keyword.value == "sampler":
+                for name in targets:
+                    self.loaders.setdefault(self.text_of(arg.value), []).append(name)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "set_epoch":
-            receiver = self.context.module.code_for_node(func.value)
-            self.set_epoch.add(receiver.rsplit(".", 1)[-1] if receiver.startswith("self.")
-                               else receiver)
+            self.set_epoch.add(self.text_of(func.value))
 
     def visit_For(self, node: cst.For) -> None:
-        self.loops += 1
+        self.loops.append(self.text_of(node))
 
     def visit_While(self, node: cst.While) -> None:
-        self.loops += 1
+        self.loops.append(self.text_of(node))
+
+    def used_in_a_loop(self, name: str) -> bool:
+        names = [name, *self.loaders.get(name, [])]
+        return any(re.search(rf"(?<![\w.]){re.escape(candidate)}(?!\w)", loop)
+                   for loop in self.loops for candidate in names)
 
     def leave_Module(self, original_node: cst.Module) -> None:
-        if not self.loops:
-            return
         for name, call in self.samplers:
-            if name in self.set_epoch:
-                continue
+            if name in self.set_epoch or not self.used_in_a_loop(name):
+                continue  # set each epoch, or not iterated here (handed to a framework)
             shuffle = next((arg for arg in call.args if arg.keyword and arg.keyword.value == "shuffle"),
                            None)
             if shuffle is not None and isinstance(shuffle.value, cst.Name) and \

@@ -43,6 +43,8 @@ class BiasBeforeBatchNorm(Rule):
     name = "bias-before-batch-norm"
     summary = "Conv/Linear bias right before batch norm is cancelled by it"
     severity = Severity.INFO
+    # Opt-in (`--extend-select DL303`): true, but the fix breaks loading pretrained checkpoints.
+    enabled_by_default = False
     fix_availability = FixAvailability.SOMETIMES
     requires_any = ("BatchNorm",)
 
