@@ -17,7 +17,6 @@ EVALUATION_NAME = re.compile(
     r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
     r"infer|inference)(_|$)")
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
-TRAINING_METHODS = frozenset({"backward"})
 
 
 def _is_false(node: cst.BaseExpression) -> bool:
@@ -29,17 +28,12 @@ class FunctionFacts:
     name: str
     node: cst.FunctionDef
     params: list[str]
-    events: list[tuple[str, cst.CSTNode, str]] = field(default_factory=list)
     modes: dict[str, str] = field(default_factory=dict)  # "model" / "self.model" -> train|eval
     loaded: set[str] = field(default_factory=set)
     # A method of a class with base classes may override a hook its framework calls.
     overrides: bool = False
 
 
-@dataclass
-class LoopFacts:
-    node: cst.CSTNode
-    events: list[tuple[str, cst.CSTNode, str]] = field(default_factory=list)
 
 
 class WrongTrainEvalMode(Rule):
@@ -355,9 +349,6 @@ class WrongTrainEvalMode(Rule):
         super().__init__(context)
         self.module_facts = FunctionFacts("<module>", None, [])  # type: ignore[arg-type]
         self.functions: list[FunctionFacts] = []
-        self.finished: dict[str, FunctionFacts] = {}
-        self.loops: list[LoopFacts] = []
-        self.all_loops: list[LoopFacts] = []
         self.deferred: list[tuple[FunctionFacts, str, cst.Call, str]] = []
         self.local_calls: list[tuple[str, cst.Call, dict[str, str]]] = []
         self.module_classes: list[bool] = []
@@ -378,11 +369,6 @@ class WrongTrainEvalMode(Rule):
                 node.value.value == "self":
             return f"self.{node.attr.value}"
         return None
-
-    def event(self, kind: str, node: cst.CSTNode, detail: str = "") -> None:
-        self.facts.events.append((kind, node, detail))
-        for loop in self.loops:
-            loop.events.append((kind, node, detail))
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.module_classes.append(self.is_module_class(node))
@@ -414,27 +400,13 @@ class WrongTrainEvalMode(Rule):
         self.functions.append(FunctionFacts(node.name.value, node, params, overrides=overrides))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        facts = self.functions.pop()
-        if not self.functions:
-            self.finished.setdefault(facts.name, facts)
+        self.functions.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.lambda_depth += 1
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.lambda_depth -= 1
-
-    def visit_For(self, node: cst.For) -> None:
-        self.loops.append(LoopFacts(node))
-
-    def leave_For(self, original_node: cst.For) -> None:
-        self.all_loops.append(self.loops.pop())
-
-    def visit_While(self, node: cst.While) -> None:
-        self.loops.append(LoopFacts(node))
-
-    def leave_While(self, original_node: cst.While) -> None:
-        self.all_loops.append(self.loops.pop())
 
     def visit_Expr(self, node: cst.Expr) -> None:
         value = node.value
@@ -483,12 +455,9 @@ class WrongTrainEvalMode(Rule):
             key = self.key(func.value)
             if key is not None:
                 self.facts.modes[key] = mode
-            self.event(mode, node)
             return
         if isinstance(func, cst.Attribute):
-            if func.attr.value in TRAINING_METHODS:
-                self.event("backward", node)
-            elif func.attr.value == "load_state_dict":
+            if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
                     self.facts.loaded.add(key)
@@ -496,7 +465,6 @@ class WrongTrainEvalMode(Rule):
             else (func.attr.value if self.key(func) is not None and isinstance(func, cst.Attribute)
                   else None)
         if callee is not None:  # a local function, or a method of this class: self.validate(...)
-            self.event("call", node, callee)
             self.local_calls.append((callee, node, dict(self.facts.modes), self.facts.params))
         self.check_module_call(node)
 
@@ -558,7 +526,7 @@ class WrongTrainEvalMode(Rule):
                 continue
             self.report_evaluation(node, key, "a model passed in", context)
         reported: set[int] = set()
-        for loop in self.all_loops:
+        for loop in self.model.loops:
             self.judge_loop(loop, reported)
 
     def passed_in_eval(self, facts: FunctionFacts, parameter: str, call: cst.Call,
@@ -577,23 +545,13 @@ class WrongTrainEvalMode(Rule):
         return key is not None and (modes.get(key) == "eval"
                                     or self.module_facts.modes.get(key) == "eval")
 
-    def expand(self, events, seen: frozenset[str] = frozenset()):
-        for kind, node, detail in events:
-            if kind == "call" and detail in self.finished and detail not in seen:
-                for inner_kind, _, inner_detail in self.expand(self.finished[detail].events,
-                                                               seen | {detail}):
-                    if inner_kind in ("eval", "train", "backward"):
-                        yield inner_kind, node, inner_detail
-            elif kind in ("eval", "train", "backward"):
-                yield kind, node, detail
-
-    def judge_loop(self, loop: LoopFacts, reported: set[int]) -> None:
-        events = list(self.expand(loop.events))
-        kinds = {kind for kind, _, _ in events}
+    def judge_loop(self, loop, reported: set[int]) -> None:
+        events = list(self.model.expand(loop.events))
+        kinds = {event[0] for event in events}
         if not {"backward", "eval"} <= kinds or "train" in kinds:
             return
-        backward = next(node for kind, node, _ in events if kind == "backward")
-        evaluation = next(node for kind, node, _ in events if kind == "eval")
+        backward = next(event[1] for event in events if event[0] == "backward")
+        evaluation = next(event[1] for event in events if event[0] == "eval")
         if id(evaluation) in reported:
             return
         reported.add(id(evaluation))

@@ -90,8 +90,8 @@ class ClassState:
 @dataclass
 class LoopEvents:
     """What a loop's body does to training state, in source order: ("backward", node),
-    ("step", node), ("zero_grad", node), ("scheduler_step", node), ("clip", node), and
-    ("call", node, name) for local functions it calls or hands on (a closure)."""
+    ("step", node), ("zero_grad", node), ("scheduler_step", node), ("clip", node), ("eval", node),
+    ("train", node), and ("call", node, name) for local functions it calls or hands on."""
 
     node: cst.CSTNode
     events: list[tuple] = field(default_factory=list)
@@ -290,6 +290,13 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                 self.event("backward", node)
             elif method == "zero_grad":
                 self.event("zero_grad", node)
+            elif method == "eval" and not node.args:
+                self.event("eval", node)
+            elif method == "train":
+                flag = argument(node, 0, "mode")
+                is_off = flag is not None and isinstance(flag.value, cst.Name) and \
+                    flag.value.value == "False"
+                self.event("eval" if is_off else "train", node)
             elif method == "step":
                 receiver = self.value(func.value)
                 name = (dotted_name(func.value) or "").rsplit(".", 1)[-1].lower()
