@@ -257,3 +257,21 @@ def test_cli_passes_script_arguments(tmp_path):
     """)
     result = CliRunner().invoke(main, ["trace", str(script), "--", "--lr", "0.1"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_real_update_whose_sum_does_not_change_counts_as_a_change(untouched):
+    """A linear classifier under cross-entropy: each layer's sum is invariant under SGD."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    batch = (torch.randn(16, 4), torch.randint(0, 3, (16,)))
+    report = trace_step(model, batch, nn.CrossEntropyLoss(),
+                        torch.optim.SGD(model.parameters(), lr=0.5))
+    assert report.codes == [] and report.first_step_changed is True
+
+
+def test_a_step_that_changes_nothing_is_reported(untouched):
+    model = nn.Linear(4, 3)
+    batch = (torch.randn(16, 4), torch.randint(0, 3, (16,)))
+    report = trace_step(model, batch, nn.CrossEntropyLoss(),
+                        torch.optim.SGD(model.parameters(), lr=0.0))
+    assert report.codes == ["RT006"] and "changed no weight" in report.diagnostics[0].message

@@ -48,4 +48,5 @@ def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable |
             outcome, detail = "stopped", f"stopped after {steps} optimizer step(s)"
     seen = instruments.seen
     return TraceReport("<api>", outcome, detail, seen.device or "cpu", seen.steps, seen,
-                       instrument_errors=instruments.errors)
+                       instrument_errors=instruments.errors,
+                       first_step_changed=instruments.first_step_changed)

@@ -118,6 +118,13 @@ def _finite(tensor: torch.Tensor) -> bool:
         return bool(torch.isfinite(tensor).all())
 
 
+def _fingerprint(parameter: torch.Tensor) -> tuple[float, float]:
+    """Sum and sum of squares: the sum alone misses real updates (a cross-entropy gradient for
+    a linear classifier sums to zero over the classes, so SGD leaves each layer's sum as it was)."""
+    data = parameter.detach().double()
+    return float(data.sum()), float((data * data).sum())
+
+
 def _made_by(tensor: torch.Tensor, operation: str, depth: int = 4) -> bool:
     """Whether `tensor` comes from `operation` (SigmoidBackward...) through a few view-like steps:
     logits of an untrained net can lie in [0, 1] too, so the value range alone is no proof."""
@@ -624,7 +631,7 @@ class Instruments:
                           self.stale_location.get(stale[0]))
             if count == 0:
                 self.check_gradients(optimizer)
-                self.weights_before = {id(p): float(p.detach().double().sum())
+                self.weights_before = {id(p): _fingerprint(p)
                                        for group in optimizer.param_groups for p in group["params"]}
         except Exception as error:  # noqa: BLE001
             self.instrument_error(error)
@@ -692,7 +699,7 @@ class Instruments:
         try:
             if count == 0 and self.weights_before:
                 before, self.weights_before = self.weights_before, {}
-                changed = any(float(p.detach().double().sum()) != before.get(id(p))
+                changed = any(_fingerprint(p) != before.get(id(p))
                               for group in optimizer.param_groups for p in group["params"])
                 if self.first_step_changed is None:
                     self.first_step_changed = changed
