@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -44,6 +45,16 @@ def test_hook_lints_only_the_files_handed_to_it(tmp_path, pre_commit_env):
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "bad.py:2:10: DL001" in failing.stdout and "clean.py" not in failing.stdout.split("Failed")[-1]
     first = time.monotonic() - started
+
+    notebook = json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                                      "execution_count": None, "source": PAIRED_LISTINGS}],
+                           "metadata": {"kernelspec": {"language": "python", "name": "python3",
+                                                       "display_name": "Python 3"}},
+                           "nbformat": 4, "nbformat_minor": 5})
+    (project / "explore.ipynb").write_text(notebook)
+    run("git", "add", ".", cwd=project, env=pre_commit_env)
+    notebook_run = run(*try_repo, "--files", "explore.ipynb", cwd=project, env=pre_commit_env)
+    assert notebook_run.returncode == 1 and "explore.ipynb:cell 1:2:10: DL001" in notebook_run.stdout
 
     started = time.monotonic()
     passing = run(*try_repo, "--files", "clean.py", "notes.txt", cwd=project, env=pre_commit_env)
