@@ -55,6 +55,8 @@ def process_state():
         "argv": list(sys.argv), "cwd": os.getcwd(), "path": list(sys.path),
         "alarm": signal.getsignal(signal.SIGALRM), "timer": signal.getitimer(signal.ITIMER_REAL)[0],
         "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "grad_enabled": torch.is_grad_enabled(), "anomaly": torch.is_anomaly_enabled(),
+        "default_dtype": torch.get_default_dtype(),
     }
 
 
@@ -157,6 +159,28 @@ def test_keyboard_interrupt_still_restores_everything(tmp_path, untouched):
     """)
     with pytest.raises(KeyboardInterrupt):
         trace_script(script)
+
+
+def test_torch_global_switches_are_restored(tmp_path, untouched):
+    script = write(tmp_path, "switches.py", """
+        import torch
+        torch.set_grad_enabled(False)
+        torch.set_default_dtype(torch.float64)
+        torch.autograd.set_detect_anomaly(True)
+    """)
+    assert trace_script(script).outcome == "finished"
+
+
+def test_timeouts_never_leave_autograd_off(tmp_path, untouched):
+    script = write(tmp_path, "busy.py", """
+        import torch
+        model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU())
+        while True:
+            model(torch.randn(32, 64))
+    """)
+    for _ in range(5):  # the alarm lands at a different point each time
+        assert trace_script(script, timeout=0.3).outcome == "timeout"
+        assert torch.is_grad_enabled()
 
 
 def test_device_cpu_hides_gpus_only_while_tracing(tmp_path, untouched):

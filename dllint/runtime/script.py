@@ -27,6 +27,9 @@ from dllint.runtime.overfit import Verdict, judge
 from dllint.types import Diagnostic, RelatedLocation, Severity
 
 
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 class TraceTimeout(BaseException):
     """Raised by the alarm when the script runs past --timeout."""
 
@@ -82,13 +85,32 @@ class _Alarm:
 
     def __enter__(self) -> None:
         if self.active:
+            self.armed = True
+
             def expire(signum, frame):
+                # A timer that fires while the script is being wound down is ignored: the
+                # timeout is for the script, never for dllint's own cleanup.
+                if not self.armed:
+                    return
+                # Never interrupt dllint's own instruments (it could land between
+                # torch.no_grad's __enter__ and its `with`, leaving autograd off): try again in
+                # a moment, when the script's own code runs.
+                current = frame
+                while current is not None:
+                    filename = current.f_code.co_filename
+                    if filename.startswith(_RUNTIME_DIR):  # inside an instrument: not now
+                        signal.setitimer(signal.ITIMER_REAL, 0.005)
+                        return
+                    if is_user_file(filename):  # the script's own code (or torch under it)
+                        break
+                    current = current.f_back
                 raise TraceTimeout
             self.previous = signal.signal(signal.SIGALRM, expire)
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
 
     def __exit__(self, *exc_info) -> None:
         if self.active:
+            self.armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
 
@@ -146,6 +168,9 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
                  overfit: int | None = None) -> TraceReport:
     script = str(Path(script).resolve())
     saved_argv, saved_path, saved_cwd = sys.argv[:], sys.path[:], os.getcwd()
+    # torch's global switches: a script (or an interrupted one) may leave them changed.
+    saved_grad, saved_anomaly = torch.is_grad_enabled(), torch.is_anomaly_enabled()
+    saved_dtype = torch.get_default_dtype()
     saved_modules = set(sys.modules)
     saved_visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if device == "cpu":
@@ -155,7 +180,7 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
     sys.argv = [script, *argv]
     sys.path.insert(0, os.path.dirname(script))
     try:
-        with _Alarm(timeout), instruments:
+        with instruments, _Alarm(timeout):  # the alarm is disarmed before hooks come off
             try:
                 try:
                     runpy.run_path(script, run_name="__main__")
@@ -185,6 +210,9 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
         sys.argv[:] = saved_argv
         sys.path[:] = saved_path
         os.chdir(saved_cwd)
+        torch.set_grad_enabled(saved_grad)
+        torch.autograd.set_detect_anomaly(saved_anomaly)
+        torch.set_default_dtype(saved_dtype)
         if device == "cpu":
             if saved_visible is None:
                 os.environ.pop("CUDA_VISIBLE_DEVICES", None)
