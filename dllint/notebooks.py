@@ -17,7 +17,7 @@ from typing import Any
 
 from dllint.engine_codes import NOTEBOOK_ERROR
 from dllint.source import file_diagnostic
-from dllint.types import Diagnostic, RelatedLocation, Span
+from dllint.types import Diagnostic, Span
 
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "python",
                                 "python3", "memit", "autoreload"})

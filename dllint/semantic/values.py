@@ -7,7 +7,7 @@ a rule can report the line to change and point at the other end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import libcst as cst
@@ -105,8 +105,3 @@ def without(value: Value, kinds: Iterable[str]) -> Value:
 def keep(value: Value, kinds: Iterable[str]) -> Value:
     kinds = frozenset(kinds)
     return frozenset(tag for tag in value if tag.kind in kinds)
-
-
-def passed_via(value: Value, node: cst.CSTNode, kinds: Iterable[str]) -> Value:
-    kinds = frozenset(kinds)
-    return frozenset(replace(tag, via=node) if tag.kind in kinds else tag for tag in value)
