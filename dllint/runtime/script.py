@@ -28,6 +28,7 @@ from dllint.types import Diagnostic, RelatedLocation, Severity
 
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+MAX_DEFERRALS = 200  # x 5 ms
 
 
 class TraceTimeout(BaseException):
@@ -86,24 +87,25 @@ class _Alarm:
     def __enter__(self) -> None:
         if self.active:
             self.armed = True
+            self.deferrals = 0
 
             def expire(signum, frame):
                 # A timer that fires while the script is being wound down is ignored: the
                 # timeout is for the script, never for dllint's own cleanup.
                 if not self.armed:
                     return
-                # Never interrupt dllint's own instruments (it could land between
-                # torch.no_grad's __enter__ and its `with`, leaving autograd off): try again in
-                # a moment, when the script's own code runs.
-                current = frame
-                while current is not None:
-                    filename = current.f_code.co_filename
-                    if filename.startswith(_RUNTIME_DIR):  # inside an instrument: not now
-                        signal.setitimer(signal.ITIMER_REAL, 0.005)
-                        return
-                    if is_user_file(filename):  # the script's own code (or torch under it)
-                        break
-                    current = current.f_back
+                # Interrupt only the script's own code. Landing in library code can break
+                # global state: between torch.no_grad's __enter__ and its `with` (autograd left
+                # off), or inside torch's mode-stack bookkeeping. So try again in 5 ms, and
+                # after about a second accept library code (a script stuck in a library loop
+                # must still time out), but never dllint's own instruments.
+                filename = frame.f_code.co_filename if frame is not None else ""
+                in_user_code = is_user_file(filename)
+                in_instruments = filename.startswith(_RUNTIME_DIR)
+                if not in_user_code and (in_instruments or self.deferrals < MAX_DEFERRALS):
+                    self.deferrals += 1
+                    signal.setitimer(signal.ITIMER_REAL, 0.005)
+                    return
                 raise TraceTimeout
             self.previous = signal.signal(signal.SIGALRM, expire)
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
