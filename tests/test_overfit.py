@@ -37,6 +37,9 @@ VERDICTS = {
     ([1.0 * 1.5 ** i for i in range(60)], "exploding"),
     ([1.0, 0.9, 0.8] + [math.nan] * 20, "exploding"),
     ([2.0 + (0.7 if i % 2 else -0.7) for i in range(100)], "oscillating"),
+    # Jumps up in a few steps, then bounces around a higher level with small swings: a learning
+    # rate too high (the chaotic curve of SGD lr=20 on cross-entropy), not a flipped sign.
+    ([1.6, 2.7, 3.9] + [4.7 + (0.4 if i % 3 else -0.3) for i in range(97)], "oscillating"),
     ([2.3 - 0.001 * i for i in range(100)], "plateau"),
     ([2.3 * 0.99 ** i for i in range(100)], "plateau"),  # falls, but only to 37 %
 ])

@@ -5,10 +5,12 @@ The verdicts and their thresholds (start = median of the first 3 losses, end = m
 - passes: end <= PASS_FRACTION x start, or end <= PASS_ABSOLUTE;
 - exploding: a non-finite loss, or a loss that multiplies by EXPLODE_FACTOR within a tenth of
   the run (numerics or a learning rate too high);
+- rising: end >= RISE_FACTOR x start without exploding, climbing steadily (at least
+  STEADY_FRACTION of the steps go up): the loss being maximized (a flipped sign);
 - oscillating: the second half swings (median absolute step change over median level) by more
-  than OSCILLATION_RATIO while the loss does not fall below half its start;
-- rising: end >= RISE_FACTOR x start without exploding: a steady climb, the loss being
-  maximized (a flipped sign);
+  than OSCILLATION_RATIO while the loss does not fall below half its start; or the loss rose
+  above RISE_FACTOR x start without a steady climb (it jumped up and bounces there: a learning
+  rate too high, not a flipped sign);
 - plateau: anything else: the loss barely moves (learning rate too low, too much regularization,
   a bug in the loss or the data).
 """
@@ -24,6 +26,7 @@ PASS_ABSOLUTE = 1e-3
 EXPLODE_FACTOR = 10.0
 RISE_FACTOR = 1.2
 OSCILLATION_RATIO = 0.15
+STEADY_FRACTION = 0.6
 
 NEXT_STEPS = {
     "passes": "the model can fit one batch: train on the full data next.",
@@ -79,14 +82,20 @@ def judge(curve: list[float]) -> Verdict | None:
         return Verdict("exploding", start, end if math.isfinite(end) else worst, lowest, steps)
     if end <= PASS_FRACTION * scale or abs(end) <= PASS_ABSOLUTE:
         return Verdict("passes", start, end, lowest, steps)
+    rose = end >= RISE_FACTOR * scale
+    if rose and _steady_climb(curve):
+        return Verdict("rising", start, end, lowest, steps)
     second = curve[len(curve) // 2:]
     swings = [abs(b - a) for a, b in zip(second, second[1:])]
     level = statistics.median(abs(v) for v in second) or 1e-12
-    if statistics.median(swings) / level > OSCILLATION_RATIO and end > 0.5 * scale:
+    if rose or (statistics.median(swings) / level > OSCILLATION_RATIO and end > 0.5 * scale):
         return Verdict("oscillating", start, end, lowest, steps)
-    if end >= RISE_FACTOR * scale:
-        return Verdict("rising", start, end, lowest, steps)
     return Verdict("plateau", start, end, lowest, steps)
+
+
+def _steady_climb(curve: list[float]) -> bool:
+    ups = sum(1 for a, b in zip(curve, curve[1:]) if b > a)
+    return ups >= STEADY_FRACTION * (len(curve) - 1)
 
 
 def _fast_growth(curve: list[float]) -> bool:
