@@ -24,13 +24,14 @@ from dllint.types import Diagnostic
 
 @dataclass
 class AuditData:
-    target: str
+    target: str  # what the title names: the audited paths
     files: int
     lines: int
-    diagnostics: list[Diagnostic]
+    diagnostics: list[Diagnostic]  # static findings and, with --trace, the runtime ones
     trace_text: str = ""
     trace_png: bytes | None = None
     generated: str = field(default_factory=lambda: datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
+    paths: Sequence[str] = ()  # the audited paths (default: target); files are named from their folder
 
     def by_rule(self) -> list[tuple[str, int]]:
         return Counter(d.code for d in self.diagnostics).most_common()
@@ -42,17 +43,47 @@ class AuditData:
     def worst_files(self, count: int = 10) -> list[tuple[str, int]]:
         return Counter(self.relative(d.path) for d in self.diagnostics).most_common(count)
 
-    def relative(self, path: str) -> str:
+    def base(self) -> str:
+        """The folder holding every audited path: findings are named relative to it."""
+        folders = [os.path.abspath(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+                   for path in (self.paths or (self.target,))]
         try:
-            return os.path.relpath(path, self.target if os.path.isdir(self.target)
-                                   else os.path.dirname(self.target) or ".")
-        except ValueError:
-            return path
+            return os.path.commonpath(folders)
+        except ValueError:  # paths on different Windows drives
+            return os.getcwd()
+
+    def relative(self, path: str) -> str:
+        """`path` from the audited folder, else from the current directory (a traced script
+        elsewhere), else as it is."""
+        for base in (self.base(), os.getcwd()):
+            try:
+                relative = os.path.relpath(path, base)
+            except ValueError:
+                continue
+            if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+                return relative
+        return path
 
 
 def _section(documentation: str, title: str) -> str:
     match = re.search(rf"## {re.escape(title)}\n(.*?)(?=\n## |\Z)", documentation, re.S)
     return match.group(1).strip() if match else ""
+
+
+# A Markdown code span: a run of backticks, then text, then a run of the same length.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+
+
+def inline_html(text: str) -> str:
+    """`text` escaped for HTML, its Markdown code spans (`x`) shown as <code>x</code>."""
+
+    def code(match: re.Match[str]) -> str:
+        content = match.group(2)
+        if len(content) > 2 and content[0] == content[-1] == " " and content.strip():
+            content = content[1:-1]  # `` `x` `` holds a backtick-delimited x
+        return f"<code>{content}</code>"
+
+    return _CODE_SPAN.sub(code, html.escape(text))
 
 
 def _frame(diagnostic: Diagnostic, context: int = 2) -> list[tuple[int, str, bool]]:
@@ -87,6 +118,8 @@ th{background:#f6f7f9}.bar{background:#d9534f;height:10px;border-radius:3px}
 .finding{border:1px solid #e3e3e3;border-radius:8px;margin:14px 0;padding:12px 16px}
 .finding h3{margin:0 0 6px;font-size:16px}.code{font-family:ui-monospace,Menlo,Consolas,monospace}
 pre{background:#f6f8fa;border-radius:6px;padding:10px;overflow-x:auto;font-size:13px;margin:8px 0}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:90%;background:#f0f2f5;
+padding:1px 4px;border-radius:4px}
 .hit{background:#ffe8e6;display:inline-block;width:100%}.sev-error{color:#c9302c}.sev-warning{color:#b8860b}
 .sev-info{color:#31708f}.why{color:#444;font-size:14px}.related{color:#555;font-size:14px}
 img{max-width:100%}
@@ -115,7 +148,7 @@ def render_html(data: AuditData) -> str:
             name = entry.name if entry else ""
             summary = entry.summary if entry else ""
             out.append(f"<tr><td class='code'><a href='#{e(code)}'>{e(code)}</a></td>"
-                       f"<td><b>{e(name)}</b><br><span class='meta'>{e(summary)}</span></td>"
+                       f"<td><b>{e(name)}</b><br><span class='meta'>{inline_html(summary)}</span></td>"
                        f"<td>{count}</td><td style='width:30%'><div class='bar' "
                        f"style='width:{100 * count / most:.0f}%'></div></td></tr>")
         out.append("</table><h2>Findings per folder</h2><table><tr><th>folder</th><th>findings</th></tr>")
@@ -135,7 +168,7 @@ def render_html(data: AuditData) -> str:
             out.append(f"<div class='finding'{anchor}><h3><span class='code sev-"
                        f"{e(diagnostic.severity.value)}'>{e(diagnostic.code)}</span> "
                        f"<span class='code'>{e(_location(data, diagnostic))}</span></h3>"
-                       f"<div>{e(diagnostic.message)}</div>")
+                       f"<div>{inline_html(diagnostic.message)}</div>")
             frame = _frame(diagnostic)
             if frame:
                 body = "".join(f"<span class='{'hit' if hit else ''}'>{number:>5} | {e(text)}</span>\n"
@@ -144,9 +177,9 @@ def render_html(data: AuditData) -> str:
             for related in diagnostic.related:
                 cell = f":cell {related.cell}" if related.cell else ""
                 out.append(f"<div class='related'>↳ {e(data.relative(related.path))}{cell}:"
-                           f"{related.span.start_line}: {e(related.message)}</div>")
+                           f"{related.span.start_line}: {inline_html(related.message)}</div>")
             if why:
-                out.append(f"<p class='why'><b>Why it matters.</b> {e(why)}</p>")
+                out.append(f"<p class='why'><b>Why it matters.</b> {inline_html(why)}</p>")
             if instead:
                 out.append(f"<details><summary>What to write instead</summary><pre class='code'>"
                            f"{e(instead.replace('```python', '').replace('```', '').strip())}</pre>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from dllint import __version__, baseline
 from dllint.config import ConfigError, Settings, build_settings, find_config, load_config
 from dllint.engine_codes import ENGINE_CODES, INTERNAL_ERROR, UNUSED_SUPPRESSION
 from dllint.fixes import FileChangedError, unified_diff, write_atomically
+from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
 from dllint.reports import FORMATS, ReportContext, renderer
 from dllint.runner import RunResult, lint_text, run
@@ -22,15 +24,72 @@ from dllint.source import decode_source
 from dllint.types import Diagnostic, FileResult
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+# `dllint trace` only: the script raised, timed out, exited non-zero, or never trained, so no
+# complete training step was checked.
+EXIT_TRACE_INCOMPLETE = 3
+
+
+class Failure(click.ClickException):
+    """A problem with what dllint was asked to do (a path, a file to write, the configuration):
+    one line on standard error and exit status 2, never a traceback."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file=None) -> None:
+        click.echo(f"dllint: error: {self.format_message()}", err=True)
+
+
+def _writable(path: str | Path, what: str) -> None:
+    """Fail before any work is done when FILE cannot be created: its folder is missing."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise Failure(f"cannot write {what} {path}: the folder {folder} does not exist")
+
+
+def _require_paths(paths: Sequence[str]) -> None:
+    """A path that does not exist is a mistake in the command, not a finding: stop before any
+    work, as mypy and pytest do. (A broken symbolic link exists: it is reported as DL900.)"""
+    missing = [path for path in paths if not os.path.lexists(path)]
+    if missing:
+        raise Failure(f"no such file or directory: {', '.join(missing)}")
+
+
+def _write(path: str | Path, text: str, what: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise Failure(f"cannot write {what} {path}: {error.strerror or error}") from None
 
 
 class DefaultToCheck(click.Group):
-    """`dllint src/` means `dllint check src/`, as `ruff src/` once meant `ruff check src/`."""
+    """`dllint src/` means `dllint check src/`, as `ruff src/` once meant `ruff check src/`.
+
+    So `dllint --help` shows the commands and also the options of `check`, the default command.
+    """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[CHECK OPTIONS] [PATHS]...")
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="       ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)  # global options, then the commands
+        check_command = self.commands["check"]
+        with click.Context(check_command, info_name="check", parent=ctx) as check_context:
+            rows = [record for param in check_command.get_params(check_context)
+                    if isinstance(param, click.Option) and "--help" not in param.opts
+                    and (record := param.get_help_record(check_context))]
+        with formatter.section("Check options (dllint [PATHS] is dllint check [PATHS])"):
+            formatter.write_dl(rows)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        formatter.write_text("Exit status: 0 no findings, 1 findings, 2 a usage or configuration "
+                             "error or an internal error. `dllint COMMAND --help` for more.")
 
 
 def _codes(values: Sequence[str]) -> list[str]:
@@ -77,6 +136,13 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
           update_baseline: bool, quiet: bool, verbose: bool) -> None:
     """Lint PATHS (default: the current directory)."""
     start = Path(stdin_filename).parent if stdin_filename else Path(paths[0] if paths else ".")
+    reads_stdin = stdin_filename is not None or paths == ("-",)
+    if not reads_stdin:
+        _require_paths(paths)
+    if output is not None:
+        _writable(output, "the report to")
+    if baseline_path is not None:
+        _writable(baseline_path, "the baseline")
     try:
         file_config = load_config(config_path or find_config(start), Path.cwd())
         settings = build_settings(
@@ -85,13 +151,13 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
             fix=fix or diff, unsafe_fixes=unsafe_fixes,
             report_unused_suppressions=report_unused_suppressions)
     except ConfigError as error:
-        raise click.UsageError(str(error)) from None
+        raise Failure(str(error)) from None
     if verbose:
         _note(f"dllint {__version__}; configuration: {settings.config_path or 'defaults'}; "
               f"rules: {', '.join(sorted(settings.enabled)) or 'none'}")
 
     sources: dict[str, str] = {}
-    if stdin_filename is not None or paths == ("-",):
+    if reads_stdin:
         name = stdin_filename or "-"
         results = [_lint_stdin(name, settings, sources)]
         result = RunResult(files=results)
@@ -100,6 +166,9 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
                      force_exclude=force_exclude)
     if verbose:
         _note(f"{len(result.files)} files, {result.cached} from cache, {result.elapsed:.2f} s")
+    if not result.files:
+        _note(f"dllint: warning: no Python files or notebooks found under "
+              f"{', '.join(paths or ('.',))} (after excludes)")
 
     write_failed = False
     changed = 0
@@ -130,13 +199,17 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         raise click.UsageError("--update-baseline needs --baseline FILE")
     if baseline_path is not None:
         if update_baseline or not baseline_path.exists():
-            count = baseline.write(baseline_path, diagnostics)
+            try:
+                count = baseline.write(baseline_path, diagnostics)
+            except OSError as error:
+                raise Failure(f"cannot write the baseline {baseline_path}: "
+                              f"{error.strerror or error}") from None
             _note(f"Recorded {count} finding(s) in {baseline_path}; later runs report only new ones.")
             sys.exit(EXIT_CLEAN)
         try:
             fresh = baseline.new_findings(baseline_path, diagnostics)
         except baseline.BaselineError as error:
-            raise click.UsageError(str(error)) from None
+            raise Failure(str(error)) from None
         if verbose:
             _note(f"{len(diagnostics) - len(fresh)} finding(s) are in the baseline {baseline_path}")
         diagnostics = fresh
@@ -150,7 +223,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         sources=sources)
     report = renderer(output_format)(diagnostics, context)
     if output is not None:
-        Path(output).write_text(report, encoding="utf-8")
+        _write(output, report, "the report to")
     elif to_stdout:
         sys.stdout.write(report)
     else:
@@ -176,6 +249,21 @@ def _lint_stdin(name: str, settings: Settings, sources: dict[str, str]) -> FileR
     return lint_text(source.text, name, settings)
 
 
+def _display_path(path: str) -> str:
+    """A path under the working directory as `dllint check` prints it: relative."""
+    if not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path)
+    return path if relative.startswith(os.pardir) else relative
+
+
+def _display_paths(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    return [dataclasses.replace(
+        d, path=_display_path(d.path),
+        related=tuple(dataclasses.replace(r, path=_display_path(r.path)) for r in d.related))
+        for d in diagnostics]
+
+
 def _wants_color() -> bool:
     if os.environ.get("NO_COLOR"):
         return False
@@ -188,7 +276,27 @@ def _note(message: str) -> None:
     click.echo(message, err=True)
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+class TraceCommand(click.Command):
+    """`--overfit` takes an optional step count: `--overfit 50 train.py`, `--overfit=50`, or a bare
+    `--overfit train.py` (200 steps). Click would read the script as the count, so a bare
+    `--overfit` gets its default before parsing."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        arguments = list(args)
+        for index, argument in enumerate(arguments):
+            if argument == "--":
+                break
+            if argument == "--overfit":
+                following = arguments[index + 1] if index + 1 < len(arguments) else None
+                if following is None or not following.lstrip("-").isdigit():
+                    arguments[index] = f"--overfit={DEFAULT_OVERFIT_STEPS}"
+        return super().parse_args(ctx, arguments)
+
+
+DEFAULT_OVERFIT_STEPS = 200
+
+
+@main.command(cls=TraceCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("script", type=click.Path(exists=True, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True,
@@ -203,22 +311,32 @@ def _note(message: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a gradient-flow PNG.")
 @click.option("--no-static", is_flag=True, help="Do not run the static rules over the script.")
-@click.option("--overfit", type=click.IntRange(min=5), is_flag=False, flag_value=200, default=None,
-              help="Replay the first batch for K steps (default 200) and judge the loss curve.")
+@click.option("--overfit", type=click.IntRange(min=5), default=None, metavar="[K]",
+              help=f"Replay the first batch for K steps (default {DEFAULT_OVERFIT_STEPS}) and "
+                   f"judge the loss curve.")
 def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, timeout: float,
           output_format: str, output: str | None, plot: str | None, no_static: bool,
           overfit: int | None) -> None:
-    """Run SCRIPT for one real training step under instruments (`dllint trace train.py -- ARGS`)."""
+    """Run SCRIPT for one real training step under instruments (`dllint trace train.py -- ARGS`).
+
+    Exit status: 0 the step was checked and nothing was found, 1 problems found, 2 a usage error
+    or an error inside dllint's instruments, 3 the trace is incomplete: the script raised, ran
+    past --timeout, called sys.exit(n) with n != 0, or never stepped an optimizer.
+    """
     try:
         from dllint.runtime.report import merge, plot_gradients, render_trace
         from dllint.runtime.script import trace_script
     except ImportError as error:
-        raise click.UsageError(f"dllint trace needs torch: pip install 'dllint[runtime]' "
-                               f"({error})") from None
+        raise Failure(f"dllint trace needs torch ({error}): {install_command('runtime')}") \
+            from None
     if device == "cuda":
         import torch
         if not torch.cuda.is_available():
-            raise click.UsageError("--device cuda: no CUDA device is available")
+            raise Failure("--device cuda: no CUDA device is available")
+    if output is not None:
+        _writable(output, "the report to")
+    if plot is not None:
+        _writable(plot, "the plot to")
     arguments = list(script_args[1:] if script_args[:1] == ("--",) else script_args)
     report = trace_script(script, arguments, steps=steps, timeout=timeout, device=device,
                           overfit=overfit)
@@ -226,10 +344,12 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     if not no_static:
         from dllint.api import lint_paths, settings_for
         static = lint_paths([script], settings=settings_for(script))
-    diagnostics = merge(static, report.diagnostics)
+    report.script = _display_path(report.script)
+    diagnostics = merge(_display_paths(static), _display_paths(report.diagnostics))
     color = output is None and _wants_color()
     width = shutil.get_terminal_size((100, 24)).columns
-    context = ReportContext(files_checked=1, color=color, width=width)
+    context = ReportContext(files_checked=1, color=color, width=width,
+                            incomplete=report.incomplete)
     text = render_trace(report, color, width) if output_format == "text" else ""
     text += renderer(output_format)(diagnostics, context)
     if plot:
@@ -237,56 +357,70 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
         if problem:
             _note(problem)
     if output is not None:
-        Path(output).write_text(text, encoding="utf-8")
+        _write(output, text, "the report to")
     else:
         sys.stdout.write(text)
     if report.instrument_errors:
         sys.exit(EXIT_ERROR)
+    if report.incomplete:
+        sys.exit(EXIT_TRACE_INCOMPLETE)
     # A passing overfit verdict is information, not a problem.
     problems = [d for d in diagnostics
                 if not (d.code == "RT010" and d.evidence.get("verdict") == "passes")]
-    sys.exit(EXIT_FINDINGS if problems or report.outcome in ("raised", "timeout") else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if problems else EXIT_CLEAN)
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True), default=".")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=str))
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the configured set).")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this pyproject.toml (or dllint.toml) instead of searching for one.")
 @click.option("--format", "output_format", type=click.Choice(["html", "md"]), default="html",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Report file (default: dllint-audit.html or dllint-audit.md).")
 @click.option("--trace", "trace_script_path", type=click.Path(exists=True, dir_okay=False),
               help="Also trace this training script for one step and include the runtime report.")
-def audit(path: str, output_format: str, output: str | None, trace_script_path: str | None) -> None:
-    """Write a self-contained report on the code under PATH, for a team lead."""
-    from dllint.api import settings_for
+def audit(paths: tuple[str, ...], select, extend_select, ignore, config_path: Path | None,
+          output_format: str, output: str | None, trace_script_path: str | None) -> None:
+    """Write a self-contained report on the code under PATHS (default: the current directory)."""
     from dllint.audit import AuditData, count_lines, render_html, render_markdown
     from dllint.discovery import discover
 
+    paths = paths or (".",)
+    _require_paths(paths)
+    target = Path(output or f"dllint-audit.{output_format}")
+    _writable(target, "the audit to")
     try:
-        settings = settings_for(path)
+        file_config = load_config(config_path or find_config(Path(paths[0])), Path.cwd())
+        settings = build_settings(file_config, select=_codes(select) if select else None,
+                                  extend_select=_codes(extend_select), ignore=_codes(ignore))
     except ConfigError as error:
-        raise click.UsageError(str(error)) from None
-    result = run([path], settings, use_cache=False)
-    files = discover([path], settings).files
-    data = AuditData(path, len(files), count_lines(files), result.diagnostics)
+        raise Failure(str(error)) from None
+    result = run(paths, settings, use_cache=False)
+    files = discover(paths, settings).files
+    data = AuditData(", ".join(paths), len(files), count_lines(files), result.diagnostics,
+                     paths=paths)
     if trace_script_path:
         try:
             from dllint.runtime.report import merge, plot_gradients, render_trace
             from dllint.runtime.script import trace_script
         except ImportError as error:
-            raise click.UsageError(f"--trace needs torch: pip install 'dllint[runtime]' ({error})") \
+            raise Failure(f"--trace needs torch ({error}): {install_command('runtime')}") \
                 from None
         report = trace_script(trace_script_path)
-        data.trace_text = render_trace(report, False, 100) + renderer("text")(
-            merge([], report.diagnostics), ReportContext(files_checked=1, quiet=False))
+        # The runtime findings join the static ones: counted in every table, listed with them.
+        data.diagnostics = merge(result.diagnostics, report.diagnostics)
+        data.trace_text = render_trace(report, False, 100)
         import tempfile
         with tempfile.TemporaryDirectory() as folder:
             picture = os.path.join(folder, "trace.png")
             if plot_gradients(report, picture) is None:
                 data.trace_png = Path(picture).read_bytes()
     text = render_html(data) if output_format == "html" else render_markdown(data)
-    target = Path(output or f"dllint-audit.{output_format}")
-    target.write_text(text, encoding="utf-8")
+    _write(target, text, "the audit to")
     _note(f"Wrote {target}: {len(data.diagnostics)} finding(s) in {data.files} file(s).")
 
 
@@ -296,8 +430,7 @@ def lsp() -> None:
     try:
         from dllint.lsp import main as serve
     except ImportError as error:
-        raise click.UsageError(f"dllint lsp needs pygls: pip install 'dllint[lsp]' ({error})") \
-            from None
+        raise Failure(f"dllint lsp needs pygls ({error}): {install_command('lsp')}") from None
     serve()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,12 +72,54 @@ def find_config(start: Path) -> Path | None:
         pyproject = candidate / "pyproject.toml"
         if pyproject.is_file():
             try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                text = pyproject.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # unreadable, and not known to be meant for dllint
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as error:
+                if "tool.dllint" in text:
+                    # Meant for dllint: running on defaults would hide the mistake.
+                    raise ConfigError(_toml_error(pyproject, text, error)) from None
                 continue  # someone else's broken file; it is not ours to judge
             if "dllint" in data.get("tool", {}):
                 return pyproject
     return None
+
+
+def _toml_error(path: Path, text: str, error: Exception) -> str:
+    """`path:line: invalid TOML: ...`. tomllib names a line, except for "at end of document"
+    (an unclosed array or string), where the line that opened it is the one to fix."""
+    message = str(error)
+    found = re.search(r"\(at line (\d+), column \d+\)", message)
+    if found:
+        line = int(found.group(1))
+    else:
+        line = _unclosed_bracket_line(text) or max(1, text.count("\n"))
+    message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    return f"{path}:{line}: invalid TOML: {message}"
+
+
+def _unclosed_bracket_line(text: str) -> int | None:
+    """The line of the outermost `[` or `{` never closed, skipping strings and comments."""
+    depth, opened_at = 0, None
+    for number, line in enumerate(text.splitlines(), 1):
+        quote = None
+        for index, char in enumerate(line):
+            if quote:
+                if char == quote and line[index - 1] != "\\":
+                    quote = None
+            elif char in "\"'":
+                quote = char
+            elif char == "#":
+                break
+            elif char in "[{":
+                if depth == 0:
+                    opened_at = number
+                depth += 1
+            elif char in "]}":
+                depth = max(0, depth - 1)
+    return opened_at if depth else None
 
 
 def load_config(path: Path | None, root: Path | None = None) -> FileConfig:
@@ -87,7 +130,7 @@ def load_config(path: Path | None, root: Path | None = None) -> FileConfig:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}") from error
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from error
+        raise ConfigError(_toml_error(path, path.read_text(encoding="utf-8"), error)) from None
     table = data.get("tool", {}).get("dllint", {})
     if path.name != "pyproject.toml" and not table:
         table = data  # a dedicated dllint.toml holds the keys at top level

@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import tempfile
+from pathlib import PurePath
 from typing import Iterable
 
 from dllint.types import Applicability, Diagnostic, Fix
@@ -64,10 +65,31 @@ def _overlaps(start: int, end: int, other: tuple[int, int]) -> bool:
     return start < other_end and other_start < end
 
 
+def diff_name(path: str) -> str:
+    """The name a diff header gives `path`, after its `a/` or `b/`, as git would write it.
+
+    A file under the current directory is named relative to it, so `git apply` and `patch -p1`
+    run there find it; any other absolute path loses its root (`/tmp/x.py` becomes `tmp/x.py`,
+    never `a//tmp/x.py`). Separators are always `/`.
+    """
+    if os.path.isabs(path):
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:  # on another Windows drive than the current directory
+            relative = os.pardir
+        if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+            path = relative
+        else:
+            pure = PurePath(path)
+            return PurePath(*pure.parts[1:]).as_posix() if len(pure.parts) > 1 else pure.as_posix()
+    return PurePath(path).as_posix()
+
+
 def unified_diff(path: str, before: str, after: str) -> str:
+    name = diff_name(path)
     return "".join(difflib.unified_diff(before.splitlines(keepends=True),
                                         after.splitlines(keepends=True),
-                                        fromfile=f"a/{path}", tofile=f"b/{path}"))
+                                        fromfile=f"a/{name}", tofile=f"b/{name}"))
 
 
 class FileChangedError(Exception):

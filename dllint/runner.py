@@ -43,9 +43,11 @@ class RunResult:
 
 def _code_fingerprint() -> str:
     """Changes whenever dllint's own code does, so a development checkout never reads stale entries."""
-    package = Path(__file__).resolve().parent
+    import dllint.rules  # in a checkout, the rules live outside the package folder (rules/)
+
+    folders = {Path(__file__).resolve().parent, Path(dllint.rules.__file__).resolve().parent}
     digest = hashlib.blake2b(digest_size=8)
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted(path for folder in folders for path in folder.rglob("*.py")):
         status = path.stat()
         digest.update(f"{path}:{status.st_mtime_ns}:{status.st_size}".encode())
     return digest.hexdigest()

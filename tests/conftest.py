@@ -11,7 +11,7 @@ from dllint.api import settings_for
 from dllint.config import FileConfig, build_settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+TEST_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture
@@ -32,4 +32,4 @@ def isolated_settings(root: Path, **options):
     return build_settings(FileConfig(root=root), **options)
 
 
-__all__ = ["REPO", "SHARED", "isolated_settings", "settings_for"]
+__all__ = ["REPO", "TEST_DATA", "isolated_settings", "settings_for"]

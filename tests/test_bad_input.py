@@ -112,8 +112,10 @@ def test_broken_symlink_named_py(tmp_path):
 
 
 def test_missing_path_given(tmp_path, run_cli):
+    """A typo on the command line is a usage error (exit 2), not a finding about a file."""
     result = run_cli("nowhere.py", "--no-cache")
-    assert result.returncode == 1 and b"DL900" in result.stdout and b"No such file" in result.stdout
+    assert result.returncode == 2 and result.stdout == b""
+    assert b"no such file or directory: nowhere.py" in result.stderr
 
 
 def test_huge_file_is_skipped_with_a_diagnostic(tmp_path):

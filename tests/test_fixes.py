@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
 import sys
 
 import pytest
 from click.testing import CliRunner
 
 from dllint.cli import main
-from dllint.fixes import FileChangedError, apply_fixes, write_atomically
+from dllint.fixes import FileChangedError, apply_fixes, diff_name, unified_diff, write_atomically
 from dllint.types import Applicability, Diagnostic, Edit, Fix, Severity, Span
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -98,3 +100,45 @@ def test_unsafe_fixes_only_on_request():
 def test_edits_on_later_lines_with_crlf():
     edit = _diagnostic(Edit(Span(2, 1, 2, 1), "#"))
     assert apply_fixes("a\r\nb\r\n", [edit], unsafe_fixes=False) == ("a\r\n#b\r\n", 1)
+
+
+def _diff_headers(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(("--- ", "+++ "))]
+
+
+def test_diff_of_an_absolute_path_under_the_cwd_is_named_relative_to_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "src" / "bad.py"
+    path.write_text(PAIRED_LISTINGS)
+    result = CliRunner().invoke(main, [str(path), "--diff", "--no-cache"])
+    assert result.exit_code == 1
+    assert _diff_headers(result.output) == ["--- a/src/bad.py", "+++ b/src/bad.py"]
+    patch = tmp_path / "fix.patch"
+    patch.write_text(result.output)
+    for command in (["git", "apply", "--check", str(patch)], ["patch", "-p1", "--dry-run", "-i", str(patch)]):
+        if shutil.which(command[0]):  # the diff applies from the current directory as is
+            applied = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+            assert applied.returncode == 0, applied.stdout + applied.stderr
+    if shutil.which("patch"):
+        subprocess.run(["patch", "-p1", "-i", str(patch)], cwd=tmp_path, check=True,
+                       capture_output=True)
+        assert path.read_text() == PAIRED_LISTINGS_FIXED
+
+
+def test_diff_of_an_absolute_path_elsewhere_drops_the_root_not_doubles_the_slash(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    path = tmp_path / "bad.py"
+    path.write_text(PAIRED_LISTINGS)
+    result = CliRunner().invoke(main, [str(path), "--diff", "--no-cache"])
+    assert result.exit_code == 1
+    name = path.as_posix().lstrip("/")
+    assert _diff_headers(result.output) == [f"--- a/{name}", f"+++ b/{name}"]
+    assert "//" not in "".join(_diff_headers(result.output))
+
+
+def test_diff_names_relative_paths_without_dot_segments():
+    assert diff_name("./src/x.py") == "src/x.py"
+    assert diff_name("src/x.py") == "src/x.py"
+    assert unified_diff("./x.py", "a\n", "b\n").splitlines()[:2] == ["--- a/x.py", "+++ b/x.py"]

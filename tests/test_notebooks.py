@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 nbformat = pytest.importorskip("nbformat")
 
-from conftest import SHARED  # noqa: E402
+from conftest import TEST_DATA  # noqa: E402
 from dllint.cli import main  # noqa: E402
 from dllint.config import FileConfig, build_settings  # noqa: E402
 from dllint.engine import lint_file  # noqa: E402
@@ -69,7 +69,7 @@ def test_text_json_and_sarif_carry_the_cell(notebook):
     assert data[0]["cell"] == 3 and data[0]["line"] == 2 and data[0]["related"][0]["cell"] == 3
     assert data[0]["fix"]["edits"][0]["line"] == 2  # edits in the cell's coordinates too
     sarif = json.loads(CliRunner().invoke(main, [".", "--no-cache", "--format", "sarif"]).output)
-    jsonschema.validate(sarif, json.loads((SHARED / "data" / "sarif-schema-2.1.0.json").read_text()))
+    jsonschema.validate(sarif, json.loads((TEST_DATA / "sarif-schema-2.1.0.json").read_text()))
     location = sarif["runs"][0]["results"][0]["locations"][0]
     assert location["properties"] == {"cell": 3}
     github = CliRunner().invoke(main, [".", "--no-cache", "--format", "github"]).output

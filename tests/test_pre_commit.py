@@ -62,3 +62,33 @@ def test_hook_lints_only_the_files_handed_to_it(tmp_path, pre_commit_env):
     assert "Passed" in passing.stdout or "no files to check" in passing.stdout
     print(f"\npre-commit try-repo: first run {first:.1f} s (builds the hook env), "
           f"then {time.monotonic() - started:.1f} s")
+
+
+def readme_pre_commit_snippet() -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## pre-commit", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_snippet_works_as_pasted(tmp_path, pre_commit_env):
+    """The README's .pre-commit-config.yaml, byte for byte, in a fresh repository, with dllint
+    installed in the environment as the README's set-up installs it."""
+    snippet = readme_pre_commit_snippet()
+    assert snippet.startswith("# .pre-commit-config.yaml\n") and "dllint" in snippet
+    project = tmp_path / "project"
+    project.mkdir()
+    run("git", "init", "-q", cwd=project, env=pre_commit_env)
+    (project / ".pre-commit-config.yaml").write_text(snippet)
+    (project / "bad.py").write_text(PAIRED_LISTINGS)
+    (project / "clean.py").write_text(CLEAN)
+    run("git", "add", ".", cwd=project, env=pre_commit_env)
+    env = {**pre_commit_env,
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + pre_commit_env["PATH"]}
+    hook = [sys.executable, "-m", "pre_commit", "run"]
+
+    failing = run(*hook, "--files", "bad.py", "clean.py", cwd=project, env=env)
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "bad.py:2:10: DL001" in failing.stdout
+
+    passing = run(*hook, "--files", "clean.py", cwd=project, env=env)
+    assert passing.returncode == 0 and "Passed" in passing.stdout, passing.stdout + passing.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from dllint.engine_codes import ENGINE_CODES
 from dllint.registry import all_rules, runtime_codes
 
@@ -28,3 +30,30 @@ def test_ci_runs_the_readme_test_command():
     test_command = setup[1].rsplit("&&", 1)[1].strip()
     assert test_command == "python -m pytest" and test_command in ci
     assert "torch==2.13.0" in ci and ci.index("torch==2.13.0") < ci.index("-e '.[dev,runtime]'")
+
+
+def test_every_output_block_comes_from_a_real_run():
+    """Each ```$ dllint ...``` block shows exactly what the command prints today (paths and
+    timings masked); `python scripts/update_readme_outputs.py` rewrites them."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from update_readme_outputs import mask, output_blocks, run
+
+    blocks = output_blocks(README)
+    assert [block.command.split()[1] for block in blocks].count("trace") >= 2
+    assert any(block.command.startswith("dllint fixtures/") for block in blocks)
+    for block in blocks:
+        if block.command.startswith("dllint trace"):
+            pytest.importorskip("torch")
+        assert mask(block.shown) == run(block.command), f"README is out of date: $ {block.command}"
+
+
+def test_output_block_check_can_fail():
+    import sys
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from update_readme_outputs import mask, run
+
+    assert mask("Found 1 problem in 1 file checked.\n") != run(
+        "dllint fixtures/static/buggy_project/train.py")

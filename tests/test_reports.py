@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from dllint.cli import main
 
 sys.path.insert(0, os.path.dirname(__file__))
-from conftest import SHARED  # noqa: E402
+from conftest import TEST_DATA  # noqa: E402
 from helpers import PAIRED_LISTINGS  # noqa: E402
 
 
@@ -57,7 +57,7 @@ def test_github_annotations(report):
 
 
 def test_sarif_is_valid_against_the_official_schema(report):
-    schema = json.loads((SHARED / "data" / "sarif-schema-2.1.0.json").read_text())
+    schema = json.loads((TEST_DATA / "sarif-schema-2.1.0.json").read_text())
     log = json.loads(report("sarif"))
     jsonschema.validate(log, schema)
     run = log["runs"][0]
@@ -75,7 +75,7 @@ def test_sarif_is_valid_against_the_official_schema(report):
 def test_sarif_with_no_findings_is_valid(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ok.py").write_text("x = 1\n")
-    schema = json.loads((SHARED / "data" / "sarif-schema-2.1.0.json").read_text())
+    schema = json.loads((TEST_DATA / "sarif-schema-2.1.0.json").read_text())
     result = CliRunner().invoke(main, [".", "--no-cache", "--format", "sarif"])
     assert result.exit_code == 0
     jsonschema.validate(json.loads(result.output), schema)
@@ -86,3 +86,51 @@ def test_text_is_plain_when_not_a_terminal_and_coloured_when_forced(report, tmp_
     assert "\x1b[" not in plain and "bad.py:2:10: DL001" in plain
     forced = CliRunner().invoke(main, [".", "--no-cache"], env={"FORCE_COLOR": "1", "NO_COLOR": ""})
     assert "\x1b[" in forced.output and "\x1b]8;" in forced.output  # colours and hyperlinks
+
+
+def _artifacts(log: dict) -> list[dict]:
+    """Every artifactLocation of the results: locations, related locations and fixes."""
+    found = []
+    for result in log["runs"][0]["results"]:
+        for location in (*result["locations"], *result.get("relatedLocations", ())):
+            found.append(location["physicalLocation"]["artifactLocation"])
+        for fix in result.get("fixes", ()):
+            found += [change["artifactLocation"] for change in fix["artifactChanges"]]
+    return found
+
+
+def test_sarif_names_files_under_the_cwd_relative_to_a_base_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my src").mkdir()
+    (tmp_path / "my src" / "bad é.py").write_text(PAIRED_LISTINGS)
+    schema = json.loads((TEST_DATA / "sarif-schema-2.1.0.json").read_text())
+    # a relative and an absolute path on the command line give the same relative URIs
+    for target in ("my src", str(tmp_path / "my src")):
+        result = CliRunner().invoke(main, [target, "--no-cache", "--format", "sarif"])
+        assert result.exit_code == 1, result.output
+        log = json.loads(result.output)
+        jsonschema.validate(log, schema)
+        run = log["runs"][0]
+        assert run["originalUriBaseIds"] == {"SRCROOT": {"uri": tmp_path.as_uri() + "/"}}
+        artifacts = _artifacts(log)
+        assert len(artifacts) == 3  # the finding, its related line and its fix
+        assert all(artifact == {"uri": "my%20src/bad%20%C3%A9.py", "uriBaseId": "SRCROOT"}
+                   for artifact in artifacts), artifacts
+        assert "file:" not in json.dumps(run["results"])
+
+
+def test_sarif_keeps_absolute_uris_for_files_outside_the_cwd(tmp_path, monkeypatch):
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    (tmp_path / "bad.py").write_text(PAIRED_LISTINGS)
+    schema = json.loads((TEST_DATA / "sarif-schema-2.1.0.json").read_text())
+    for target in (str(tmp_path / "bad.py"), os.path.join("..", "bad.py")):
+        result = CliRunner().invoke(main, [target, "--no-cache", "--format", "sarif"])
+        assert result.exit_code == 1, result.output
+        log = json.loads(result.output)
+        jsonschema.validate(log, schema)
+        assert log["runs"][0]["originalUriBaseIds"]["SRCROOT"]["uri"] == (
+            (tmp_path / "elsewhere").as_uri() + "/")
+        artifacts = _artifacts(log)
+        assert len(artifacts) == 3
+        assert all(artifact == {"uri": (tmp_path / "bad.py").as_uri()} for artifact in artifacts)

@@ -21,6 +21,8 @@ class ReportContext:
     statistics: bool = False
     # Text of files not on disk (standard input); the text report reads the others itself.
     sources: Mapping[str, str] = field(default_factory=dict)
+    # `dllint trace`: why no complete training step was checked; never "All checks passed" then.
+    incomplete: str = ""
 
 
 Renderer = Callable[[Sequence[Diagnostic], ReportContext], str]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
+from pathlib import Path, PurePath
 from typing import Sequence
+from urllib.parse import quote
 
 from dllint import __version__
 from dllint.registry import lookup
@@ -15,9 +17,25 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def _uri(path: str) -> str:
-    candidate = Path(path)
-    return candidate.as_posix() if not candidate.is_absolute() else candidate.as_uri()
+# Files under the current directory are named relative to it, through this base id, so the log
+# reads the same on every checkout; `run.originalUriBaseIds` gives the base's absolute URI.
+BASE_ID = "SRCROOT"
+
+
+def _base_uri(base: str) -> str:
+    uri = Path(base).as_uri()
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def _artifact_location(path: str, base: str) -> dict:
+    absolute = os.path.abspath(os.path.join(base, path))
+    try:
+        relative = os.path.relpath(absolute, base)
+    except ValueError:  # on another Windows drive
+        relative = os.pardir
+    if relative == os.curdir or relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return {"uri": Path(absolute).as_uri()}
+    return {"uri": quote(PurePath(relative).as_posix(), safe="/"), "uriBaseId": BASE_ID}
 
 
 def _region(span: Span) -> dict:
@@ -25,9 +43,9 @@ def _region(span: Span) -> dict:
             "endLine": span.end_line, "endColumn": span.end_column}
 
 
-def _location(path: str, span: Span, message: str | None = None, index: int | None = None,
+def _location(path: str, span: Span, base: str, message: str | None = None, index: int | None = None,
               cell: int | None = None) -> dict:
-    location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(path)},
+    location: dict = {"physicalLocation": {"artifactLocation": _artifact_location(path, base),
                                            "region": _region(span)}}
     if cell is not None:  # lines are within this notebook cell
         location["properties"] = {"cell": cell}
@@ -56,6 +74,7 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
     codes = sorted({d.code for d in diagnostics})
     index = {code: position for position, code in enumerate(codes)}
     severities = {d.code: d.severity for d in diagnostics}
+    base = os.getcwd()
     results = []
     for d in diagnostics:
         result: dict = {
@@ -63,16 +82,16 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
             "ruleIndex": index[d.code],
             "level": _LEVEL[d.severity],
             "message": {"text": d.message},
-            "locations": [_location(d.path, d.span, cell=d.cell)],
+            "locations": [_location(d.path, d.span, base, cell=d.cell)],
         }
         if d.related:
-            result["relatedLocations"] = [_location(r.path, r.span, r.message, position, r.cell)
+            result["relatedLocations"] = [_location(r.path, r.span, base, r.message, position, r.cell)
                                           for position, r in enumerate(d.related)]
         if d.fix is not None and d.cell is None:  # a notebook's fix edits its cells, not its JSON
             result["fixes"] = [{
                 "description": {"text": f"{d.fix.description} ({d.fix.applicability.value})"},
                 "artifactChanges": [{
-                    "artifactLocation": {"uri": _uri(d.path)},
+                    "artifactLocation": _artifact_location(d.path, base),
                     "replacements": [{"deletedRegion": _region(edit.span),
                                       "insertedContent": {"text": edit.content}}
                                      for edit in d.fix.edits],
@@ -89,6 +108,7 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
                 "informationUri": "https://pypi.org/project/dllint/",
                 "rules": [_rule_descriptor(code, severities[code]) for code in codes],
             }},
+            "originalUriBaseIds": {BASE_ID: {"uri": _base_uri(base)}},
             "columnKind": "unicodeCodePoints",
             "results": results,
         }],

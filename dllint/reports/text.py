@@ -97,6 +97,13 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
 def _summary(console: Console, diagnostics: Sequence[Diagnostic], context: ReportContext) -> None:
     fixed = (f"Fixed {context.fixes_applied} problem{'s' if context.fixes_applied != 1 else ''}. "
              if context.fixes_applied else "")
+    if context.incomplete:
+        found = (f"Found {len(diagnostics)} problem{'s' if len(diagnostics) != 1 else ''} "
+                 f"before it stopped. " if diagnostics else "")
+        console.print(f"{found}[bold yellow]The trace is incomplete:[/] "
+                      f"{escape(context.incomplete)}; the rest of the training step was not "
+                      f"checked.")
+        return
     if not diagnostics:
         console.print(f"{fixed}[green]All checks passed![/] "
                       f"({context.files_checked} file{'s' if context.files_checked != 1 else ''} checked)")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dllint.install_hint import install_command
 from dllint.runtime.overfit import sparkline
 from dllint.runtime.script import TraceReport
 from dllint.types import Diagnostic, RelatedLocation
@@ -109,7 +110,7 @@ def plot_gradients(report: TraceReport, path: str) -> str | None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return "matplotlib is not installed: `pip install matplotlib` for --plot"
+        return f"--plot needs matplotlib: {install_command('plot')}"
     norms = report.observations.gradient_norms
     panels = 2 if report.curves else 1
     figure, axes = plt.subplots(1, panels, figsize=(max(6, len(norms) * 0.5) + 5 * (panels - 1), 4))

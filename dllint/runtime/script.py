@@ -55,6 +55,21 @@ class TraceReport:
     curves: list[Curve] = field(default_factory=list)
     initial_loss: str = ""
     first_step_changed: bool | None = None
+    # The script's own `sys.exit(n)` status (None when it did not call sys.exit).
+    exit_code: int | None = None
+
+    @property
+    def incomplete(self) -> str:
+        """Why no complete training step was checked ("" when one was): the script raised,
+        timed out, exited with a non-zero status, or never stepped an optimizer."""
+        if self.outcome in ("raised", "timeout"):
+            return self.detail.split("; ")[0]
+        if self.outcome == "exited" and self.exit_code:
+            return f"the script exited with status {self.exit_code}"
+        if self.steps == 0:
+            return "no optimizer step was seen" if self.observations.backward_calls else \
+                "no backward pass and no optimizer step were seen"
+        return ""
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -63,6 +78,13 @@ class TraceReport:
     @property
     def codes(self) -> list[str]:
         return sorted({d.code for d in self.diagnostics})
+
+
+def _exit_status(code: object) -> int:
+    """The status the interpreter would exit with for `sys.exit(code)`."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
 
 
 def _user_traceback(error: BaseException) -> str:
@@ -179,6 +201,7 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the script's cuda.is_available() says False
     instruments = Instruments(steps=steps, overfit=overfit)
     outcome, detail, user_traceback = "finished", "the script ended", ""
+    exit_code: int | None = None
     sys.argv = [script, *argv]
     sys.path.insert(0, os.path.dirname(script))
     try:
@@ -190,6 +213,7 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
                     if not overfit or not instruments.seen.steps:
                         raise
                     detail = f"the script called sys.exit({exit_.code!r})"
+                    exit_code = _exit_status(exit_.code)
                 if overfit and instruments.seen.steps:
                     own = instruments.seen.steps
                     detail = f"the script's own loop ran {own} steps" + keep_replaying(instruments)
@@ -203,6 +227,7 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
                 outcome, detail = "timeout", f"ran past the {timeout:g} s timeout"
             except SystemExit as exit_:
                 outcome, detail = "exited", f"the script called sys.exit({exit_.code!r})"
+                exit_code = _exit_status(exit_.code)
             except KeyboardInterrupt:
                 raise
             except Exception as error:  # noqa: BLE001 - the user's error, shown as theirs
@@ -240,4 +265,4 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
             "; no backward pass and no optimizer step were seen"
     return TraceReport(script, outcome, detail, seen.device or "cpu", seen.steps, seen,
                        user_traceback, instruments.errors, curves, initial,
-                       instruments.first_step_changed)
+                       instruments.first_step_changed, exit_code)

@@ -1,0 +1,140 @@
+"""A mistake in what dllint is asked to do gets one clear line and a documented exit status,
+never a Python traceback; a trace that could not check a training step never says it passed."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from helpers import CLEAN, PAIRED_LISTINGS
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.dllint]\n")
+    (tmp_path / "bad.py").write_text(PAIRED_LISTINGS)
+    (tmp_path / "good.py").write_text(CLEAN)
+    return tmp_path
+
+
+def one_error_line(result, *fragments):
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dllint: error: "), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], stderr
+
+
+def test_baseline_in_a_missing_folder(run_cli, project):
+    result = run_cli("bad.py", "--baseline", "missing-dir/b.json", cwd=project)
+    assert result.returncode == 2
+    one_error_line(result, "missing-dir/b.json", "does not exist")
+
+
+def test_output_in_a_missing_folder(run_cli, project):
+    result = run_cli("bad.py", "-o", "/nonexistent/dir/out.txt", cwd=project)
+    assert result.returncode == 2
+    one_error_line(result, "/nonexistent/dir/out.txt")
+
+
+@pytest.mark.parametrize(("toml", "line", "what"), [
+    ("[tool.dllint\nselect = ['DL001']\n", 1, "Expected ']'"),
+    ("[project]\nname = 'x'\n\n[tool.dllint]\nselect = ['DL001',\n  'DL002'\n", 5,
+     "Unclosed array"),
+])
+def test_malformed_pyproject_names_file_and_line(run_cli, project, toml, line, what):
+    (project / "pyproject.toml").write_text(toml)
+    result = run_cli("good.py", cwd=project)
+    assert result.returncode == 2
+    one_error_line(result, f"pyproject.toml:{line}: invalid TOML", what)
+
+
+def test_someone_elses_broken_pyproject_is_not_ours_to_judge(run_cli, project):
+    (project / "pyproject.toml").write_text("[tool.black\nline-length = 99\n")
+    assert run_cli("good.py", cwd=project).returncode == 0
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error(run_cli, project):
+    result = run_cli("bad.py", "typo.py", "gone/", cwd=project)
+    assert result.returncode == 2 and result.stdout == b""  # nothing linted
+    one_error_line(result, "no such file or directory: typo.py, gone/")
+
+
+def test_a_broken_symlink_is_still_a_finding_for_that_file(run_cli, project):
+    (project / "dangling.py").symlink_to(project / "nowhere.py")
+    result = run_cli("dangling.py", "good.py", cwd=project)
+    assert result.returncode == 1 and b"DL900" in result.stdout
+
+
+def test_nothing_matched_warns(run_cli, project):
+    (project / "empty").mkdir()
+    (project / "empty" / "notes.txt").write_text("no python here")
+    result = run_cli("empty", cwd=project)
+    assert result.returncode == 0
+    assert "warning: no Python files or notebooks found under empty" in result.stderr.decode()
+
+
+def test_help_shows_commands_and_check_options(run_cli, project):
+    result = run_cli("--help", cwd=project)
+    text = result.stdout.decode()
+    assert result.returncode == 0
+    for command in ("check", "trace", "audit", "lsp", "rules", "explain"):
+        assert f"  {command} " in text
+    for option in ("--select", "--fix", "--format", "--baseline", "--statistics"):
+        assert option in text
+    assert "Exit status" in text
+
+
+def script(folder, name, body):
+    path = folder / name
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+TRAINS = textwrap.dedent("""
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(3):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 2, (8,)))
+        loss.backward()
+        optimizer.step()
+""")
+
+
+@pytest.mark.parametrize(("body", "arguments", "status", "says"), [
+    ("raise ValueError('no such dataset')\n", (), 3, "the script raised ValueError"),
+    ("import time\nwhile True:\n    time.sleep(0.01)\n", ("--timeout", "0.5"), 3,
+     "ran past the 0.5 s timeout"),
+    ("import sys\nsys.exit(4)\n", (), 3, "the script exited with status 4"),
+    ("x = 1\n", (), 3, "no backward pass and no optimizer step were seen"),
+    (TRAINS + "import sys\nsys.exit(0)\n", ("--steps", "5"), 0, "All checks passed"),
+    (TRAINS + "import sys\nsys.exit(5)\n", ("--steps", "5"), 3, "exited with status 5"),
+])
+def test_trace_says_what_happened_and_exits_by_the_documented_status(
+        run_cli, tmp_path, body, arguments, status, says):
+    pytest.importorskip("torch")
+    path = script(tmp_path, "train.py", body)
+    result = run_cli("trace", *arguments, path, cwd=tmp_path)
+    output = result.stdout.decode()
+    assert result.returncode == status, output + result.stderr.decode()
+    assert says in output
+    if status:
+        assert "All checks passed" not in output
+        assert "The trace is incomplete" in output
+
+
+def test_overfit_takes_no_value_in_front_of_the_script(run_cli, tmp_path):
+    pytest.importorskip("torch")
+    path = script(tmp_path, "train.py", TRAINS)
+    bare = run_cli("trace", "--overfit", path, "--no-static", cwd=tmp_path)
+    assert "steps: 200 " in bare.stdout.decode(), bare.stderr.decode()
+    counted = run_cli("trace", "--overfit", "20", path, "--no-static", cwd=tmp_path)
+    assert "steps: 20 " in counted.stdout.decode()
+    assigned = run_cli("trace", "--overfit=30", path, "--no-static", cwd=tmp_path)
+    assert "steps: 30 " in assigned.stdout.decode()
