@@ -22,7 +22,7 @@ from dllint.fixes import apply_fixes
 from dllint.registry import all_rules
 from dllint.rule import FileContext, NodeEdit, NodeFix, PendingReport, Rule
 from dllint.semantic.imports import ImportMap
-from dllint.semantic.model import SemanticModel
+from dllint.semantic.model import SemanticModel, learn_flow
 from dllint.semantic.project import ProjectIndex, imported_modules
 from dllint.source import SourceText, file_diagnostic, read_source
 from dllint.walk import walk
@@ -133,7 +133,7 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         visitors: list[cst.BatchableCSTVisitor] = []
         if any(rule.uses_model for rule in wanted):
             # First in the batch: each node is seen by the model before any rule asks about it.
-            context.model = SemanticModel(context, project)
+            context.model = SemanticModel(context, project, learn_flow(context, project))
             visitors.append(context.model)
         visitors.extend(rule(context) for rule in wanted)
         walk(module, visitors)
@@ -212,14 +212,25 @@ def _resolve(reports: list[PendingReport], module: cst.Module, path: str,
         return Span(code_range.start.line, code_range.start.column + 1,
                     code_range.end.line, code_range.end.column + 1)
 
-    diagnostics = []
+    # One cause, one finding: a softmax that reaches two loss calls is reported once, with
+    # both uses as related locations (the first message and fix stand).
+    merged: dict[tuple[str, int], list[PendingReport]] = {}
     for report in reports:
-        related = tuple(
-            item if isinstance(item, RelatedLocation) else RelatedLocation(path, span(item[0]), item[1])
-            for item in report.related)
+        merged.setdefault((report.rule.code, id(report.node)), []).append(report)
+    diagnostics = []
+    for group in merged.values():
+        report = group[0]
+        items = [item for member in group for item in member.related]
+        related: list[RelatedLocation] = []
+        for item in items:
+            location = item if isinstance(item, RelatedLocation) else \
+                RelatedLocation(path, span(item[0]), item[1])
+            if location not in related:
+                related.append(location)
         fix = _resolve_fix(report.fix, module, span) if report.fix else None
         diagnostics.append(Diagnostic(report.rule.code, report.rule.name, report.message,
-                                      report.rule.severity, path, span(report.node), related, fix))
+                                      report.rule.severity, path, span(report.node),
+                                      tuple(related), fix))
     return diagnostics
 
 

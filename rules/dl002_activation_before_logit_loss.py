@@ -131,6 +131,103 @@ class ActivationBeforeLogitLoss(Rule):
             model = Classifier()
             loss = F.cross_entropy(model(x), y)
         """),
+        # Value flow, near misses: the same paths carrying logits.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 3)
+
+                def forward(self, x):
+                    return self.fc(x)
+
+            def step(model, x, y, criterion):
+                return criterion(model(x), y)
+
+            def fit(model, loader, criterion):
+                for x, y in loader:
+                    step(model, x, y, criterion).backward()
+
+            fit(Net(), loader, nn.CrossEntropyLoss())
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, loss=nn.NLLLoss()):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 3)
+                    self.loss_fn = loss
+
+                def forward(self, x):
+                    return F.log_softmax(self.fc(x), dim=1)
+
+                def training_step(self, x, y):
+                    return self.loss_fn(self(x), y)
+        """),
+        Valid("""
+            from torch import nn
+
+            class Trainer:
+                def set_loss(self, loss):
+                    self.criterion = loss
+
+                def step(self, model, x, y):
+                    return self.criterion.forward(model(x).view(-1, 3), y)
+
+            trainer = Trainer()
+            trainer.set_loss(nn.CrossEntropyLoss().cuda())
+            trainer.step(nn.Linear(8, 3), x, y)
+        """),
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class EdgeLoss(nn.Module):
+                def forward(self, prediction, target):
+                    return F.binary_cross_entropy_with_logits(prediction, target)
+
+            loss = EdgeLoss()(model(x), y)
+            probability = torch.sigmoid(model(x))
+        """),
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Discriminator(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 1)
+
+                def forward(self, x):
+                    logits = self.fc(x)
+                    return logits, torch.sigmoid(logits)
+
+            logits, _ = Discriminator()(x)
+            loss = F.binary_cross_entropy_with_logits(logits, y)
+        """),
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            log_probabilities = F.log_softmax(z, 1)
+            confidence = torch.exp(log_probabilities).max(1).values
+            loss = F.nll_loss(log_probabilities, y)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+            head = nn.Sequential()
+            head.add_module("fc", nn.Linear(8, 3))
+            loss = F.cross_entropy(head(x), y)
+            if calibrate:
+                head.add_module("temperature", nn.Identity())
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -230,6 +327,118 @@ class ActivationBeforeLogitLoss(Rule):
             criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
             loss = criterion(head(x).view(-1, 4), y.view(-1))
         """, line=6, related_lines=(13,)),
+        # Value flow: the softmax travels through call sites into parameters, several hops.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 3)
+
+                def forward(self, x):
+                    return F.softmax(self.fc(x), dim=1)
+
+            def step(model, x, y, criterion):
+                return criterion(model(x), y)
+
+            def fit(model, loader, criterion):
+                for x, y in loader:
+                    step(model, x, y, criterion).backward()
+
+            fit(Net(), loader, nn.CrossEntropyLoss())
+        """, line=10, related_lines=(13,)),
+        # A default parameter value, and `self(x)` inside the module is its own forward.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, loss=nn.CrossEntropyLoss()):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 3)
+                    self.loss_fn = loss
+
+                def forward(self, x):
+                    return F.softmax(self.fc(x), dim=1)
+
+                def training_step(self, x, y):
+                    return self.loss_fn(self(x), y)
+        """, line=11, related_lines=(14,)),
+        # Setter injection, `.cuda()` on the loss, `criterion.forward(...)`, `.view()`.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Trainer:
+                def set_loss(self, loss):
+                    self.criterion = loss
+
+                def step(self, model, x, y):
+                    return self.criterion.forward(model(x).view(-1, 3), y)
+
+            trainer = Trainer()
+            trainer.set_loss(nn.CrossEntropyLoss().cuda())
+            trainer.step(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)), x, y)
+        """, line=13, related_lines=(9,)),
+        # A custom loss module whose forward calls a logits loss.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class EdgeLoss(nn.Module):
+                def forward(self, prediction, target):
+                    return F.binary_cross_entropy_with_logits(prediction, target)
+
+            loss = EdgeLoss()(model(x).sigmoid(), y)
+        """, line=8, related_lines=(6,)),
+        # A tuple-returning forward, unpacked.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Discriminator(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 1)
+
+                def forward(self, x):
+                    logits = self.fc(x)
+                    return logits, torch.sigmoid(logits)
+
+            _, probability = Discriminator()(x)
+            loss = F.binary_cross_entropy_with_logits(probability, y)
+        """, line=12, related_lines=(15,)),
+        # exp(log_softmax) is probabilities; Variable() and .contiguous() keep that.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch.autograd import Variable
+            probabilities = torch.exp(F.log_softmax(z, 1))
+            loss = F.cross_entropy(Variable(probabilities).contiguous(), y)
+        """, line=4, related_lines=(5,)),
+        # A model assembled step by step with add_module.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+            head = nn.Sequential()
+            head.add_module("fc", nn.Linear(8, 3))
+            head.add_module("softmax", nn.Softmax(1))
+            loss = F.cross_entropy(head(x), y)
+        """, line=5, related_lines=(6,)),
+        # At a branch join both values count: a resumed model is still the softmax model.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            model = nn.Sequential(nn.Linear(8, 3))
+            if resume:
+                model = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+            for x, y in loader:
+                F.cross_entropy(model(x), y).backward()
+        """, line=6, related_lines=(8,)),
     ]
 
     def __init__(self, context) -> None:

@@ -31,6 +31,9 @@ EXPECTED_BUGGY = {
     # DL006 shapes: reductions without keepdims, rank-1 .T, one-sided squeeze() into a loss
     ("features.py", 18, "DL006"), ("features.py", 31, "DL006"), ("features.py", 40, "DL006"),
     ("train.py", 67, "DL006"),
+    # DL201 log of the softmax that GradeClassifier (model.py) returns, reaching `validate`
+    # through its `model` parameter from train_grades' call site
+    ("train.py", 33, "DL201"),
 }
 
 
@@ -64,7 +67,8 @@ def test_fixing_the_buggy_project_leaves_only_what_has_no_fix(tmp_path):
 def test_every_seed_rule_appears_in_more_than_one_form():
     per_rule = {}
     for _, _, code in EXPECTED_BUGGY:
-        per_rule[code] = per_rule.get(code, 0) + 1
+        if code < "DL100":  # a seed bug may show through a wider rule too (DL201)
+            per_rule[code] = per_rule.get(code, 0) + 1
     assert sorted(per_rule) == ["DL001", "DL002", "DL003", "DL004", "DL005", "DL006"]
     assert min(per_rule.values()) >= 2
 

@@ -124,7 +124,7 @@ TENSOR_DATASETS = frozenset({"torch.utils.data.TensorDataset"})
 PASSTHROUGH_METHODS = frozenset({
     "view", "reshape", "to", "cuda", "cpu", "detach", "contiguous", "clone", "permute",
     "transpose", "unsqueeze", "flatten", "view_as", "reshape_as", "expand", "expand_as",
-    "requires_grad_", "pin_memory", "copy", "squeeze",
+    "requires_grad_", "pin_memory", "copy", "squeeze", "resize", "resize_", "resize_as",
 })
 FLOAT_CASTS = frozenset({"float", "half", "bfloat16"})
 NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",

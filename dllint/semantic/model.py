@@ -21,7 +21,7 @@ from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.walk import CachedVisitorNames
 from dllint.semantic.values import (
-    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
+    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, INSTANCE, LISTING, TUPLE, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
     MODULE, OPTIMIZER, SCHEDULER, PIL_IMAGE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
@@ -88,6 +88,38 @@ class ClassState:
 
 
 @dataclass
+class FlowHints:
+    """What one walk of a file learnt that an earlier point of the next walk needs.
+
+    The walk is a single forward pass, so a function's body is analysed before the calls that
+    give its parameters their values, and a method may use `self.loss_fn` before the setter
+    that assigns it. Walking the file again with the previous walk's hints closes both gaps:
+    - `parameters`: per function key (`fit`, `Trainer.__init__`, `Net.forward`), the values
+      its call sites pass, by position (int, receiver excluded) and by keyword (str), unioned
+      over every call site (context-insensitive);
+    - `attributes`: per class, its `self` attributes after all its methods were seen;
+    - `forwards`: per class, what its `forward` returns (for `self(x)` before `forward`).
+    """
+
+    parameters: dict[str, dict[int | str, Value]] = field(default_factory=dict)
+    attributes: dict[str, dict[str, Value]] = field(default_factory=dict)
+    forwards: dict[str, Value] = field(default_factory=dict)
+
+    def record_argument(self, function: str, slot: int | str, value: Value) -> None:
+        slots = self.parameters.setdefault(function, {})
+        slots[slot] = slots.get(slot, EMPTY) | value
+
+    def signature(self) -> tuple:
+        """Changes when what was learnt changes: the walks stop when it no longer does."""
+        return (tuple(sorted((key, slot, len(value)) for key, slots in self.parameters.items()
+                             for slot, value in slots.items() if value)),
+                tuple(sorted((name, attribute, len(value)) for name, attributes
+                             in self.attributes.items() for attribute, value in attributes.items()
+                             if value)),
+                tuple(sorted((name, len(value)) for name, value in self.forwards.items())))
+
+
+@dataclass
 class LoopEvents:
     """What a loop's body does to training state, in source order: ("backward", node),
     ("step", node), ("zero_grad", node), ("scheduler_step", node), ("clip", node), ("eval", node),
@@ -107,11 +139,25 @@ class FunctionState:
 
 
 class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
-    def __init__(self, context: FileContext, project: ProjectIndex | None = None) -> None:
+    def __init__(self, context: FileContext, project: ProjectIndex | None = None,
+                 hints: FlowHints | None = None) -> None:
         super().__init__()
         self.context = context
         self.imports = context.imports
         self.project = project
+        self.hints = hints or FlowHints()
+        self.learned = FlowHints()
+        # Top-level functions and classes (with their methods): the call sites worth recording.
+        body = context.module.body
+        self.top_functions = {statement.name.value for statement in body
+                              if isinstance(statement, cst.FunctionDef)}
+        self.top_classes = {
+            statement.name.value: {member.name.value for member in statement.body.body
+                                   if isinstance(member, cst.FunctionDef)}
+            for statement in body if isinstance(statement, cst.ClassDef)}
+        # Open `if` statements, for merging what their branches bind.
+        self.branches: list[_Branch] = []
+        self._default_values: dict[str, Value] = {}
         self.module_frame: dict[str, Value] = {}
         self.frames: list[dict[str, Value]] = [self.module_frame]
         self.classes: list[ClassState] = []
@@ -161,6 +207,9 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return self._attribute(node)
         if isinstance(node, cst.Subscript):
             inner = self.value(node.value)
+            part = _tuple_part(inner, node)
+            if part is not None:
+                return part
             frame = first(inner, DATAFRAME)
             if frame is not None:
                 return frozenset({Tag(DATAFRAME, node, info="series")})
@@ -173,6 +222,10 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return inner
         if isinstance(node, cst.BinaryOperation):
             return self._binary(node, self.value(node.left), node.operator, node.right)
+        if isinstance(node, cst.Tuple) and 1 < len(node.elements) <= MAX_TUPLE and not any(
+                isinstance(element, cst.StarredElement) for element in node.elements):
+            elements = tuple(self.value(element.value) for element in node.elements)
+            return frozenset({Tag(TUPLE, node, info=elements)}) if any(elements) else EMPTY
         if isinstance(node, cst.IfExp):
             return self.value(node.body) | self.value(node.orelse)
         if isinstance(node, cst.BooleanOperation):
@@ -207,8 +260,12 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             if key is not None:
                 self.classes[-1].attributes[key] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self.bind(element.value, EMPTY)
+            # `_, probabilities = discriminator(x)`: a tuple of known length binds by position.
+            parts = next((tag.info for tag in value if tag.kind == TUPLE
+                          and len(tag.info) == len(target.elements)), None)
+            for index, element in enumerate(target.elements):
+                self.bind(element.value, parts[index] if parts is not None and not isinstance(
+                    element, cst.StarredElement) else EMPTY)
         elif isinstance(target, cst.StarredElement):
             self.bind(target.value, EMPTY)
 
@@ -249,6 +306,10 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             # for root, dirs, files in os.walk(...): dirs and files come in arbitrary order.
             for element in node.target.elements[1:]:
                 self.bind(element.value, frozenset({listing}))
+        elif isinstance(node.target, cst.Name):
+            rows = keep(iterated, ROW_KEEPING)  # for row in probabilities: each row is too
+            if rows:
+                self.bind(node.target, rows)
         outer = self.loop_listings[-1] if self.loop_listings else None
         self.loop_listings.append(listing if listing is not None and not listing.info.ordered
                                   else outer)
@@ -335,10 +396,16 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             if qualified is None and isinstance(base.value, cst.Name):
                 qualified = base.value.value
             bases.append(qualified or "")
-        self.classes.append(ClassState(node.name.value, node, bases))
+        state = ClassState(node.name.value, node, bases)
+        if not self.classes and not self.functions:
+            state.attributes.update(self.hints.attributes.get(state.name, {}))
+        self.classes.append(state)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         state = self.classes.pop()
+        if not self.classes and not self.functions:
+            self.learned.attributes[state.name] = dict(state.attributes)
+            self.learned.forwards[state.name] = state.forward_output
         self.local_classes[state.name] = self._summarise_class(state)
         if not self.classes and not self.functions:
             self.module_frame.pop(state.name, None)
@@ -390,8 +457,20 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         class_state = self.classes[-1] if self.classes and (
             not self.functions or self.functions[-1].class_state is not self.classes[-1]) else None
         no_grad = any(self._is_no_grad(decorator.decorator) for decorator in node.decorators)
+        # Defaults are evaluated where the function is defined, before its frame exists.
+        self._default_values = {
+            param.name.value: self.value(param.default)
+            for param in (*node.params.posonly_params, *node.params.params,
+                          *node.params.kwonly_params) if param.default is not None}
+        if class_state is not None and len(self.classes) == 1 and not self.functions:
+            key: str | None = f"{class_state.name}.{node.name.value}"
+        elif class_state is None and not self.functions and not self.classes:
+            key = node.name.value
+        else:
+            key = None
         self.functions.append(FunctionState(node.name.value, node, class_state, no_grad=no_grad))
         self.frames.append({})
+        self._seed_parameters(node, key, class_state is not None)
         self.event_stack.append([])
         if class_state is not None and node.name.value == "forward":
             class_state.has_forward = True
@@ -416,6 +495,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         self._training_event(node)
+        self._record_call_site(node)
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
@@ -424,6 +504,9 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                 if listing is not None:
                     self.bind(func.value, frozenset({Tag(LISTING, node, listing.detail,
                                                          ListingInfo(listing.info.function, True))}))
+            elif method in ("add_module", "append") and node.args and has(
+                    self.value(func.value), MODULE):
+                self._grow_sequential(func.value, node)
             elif method in ("append", "extend", "insert") and self.loop_listings and \
                     self.loop_listings[-1] is not None and not has(self.value(func.value), LISTING):
                 # A list filled while iterating a listing inherits its order.
@@ -434,6 +517,123 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             if qualified in ("torch.nn.functional.dropout", "torch.nn.functional.batch_norm",
                              "torch.nn.functional.dropout2d", "torch.nn.functional.alpha_dropout"):
                 self.classes[-1].mode_evidence.append(f"{qualified.rsplit('.', 1)[1]} in {self.classes[-1].name}")
+
+    # ---- call sites into parameters ---------------------------------------------------------
+
+    def callee_key(self, node: cst.Call) -> str | None:
+        """The function of this file a call runs: `fit`, `Trainer.__init__`, `Net.forward`."""
+        func = node.func
+        if isinstance(func, cst.Name):
+            name = func.value
+            if name == "self" and self.classes:
+                return f"{self.classes[-1].name}.forward"
+            if name in self.frames[-1] and len(self.frames) > 1:
+                return self._instance_key(self.frames[-1][name], "forward")
+            if name in self.top_functions:
+                return name
+            if name in self.top_classes:
+                return f"{name}.__init__"
+            return self._instance_key(self.lookup(name), "forward")
+        if isinstance(func, cst.Attribute):
+            method = "forward" if func.attr.value == "__call__" else func.attr.value
+            receiver = func.value
+            if isinstance(receiver, cst.Name) and receiver.value == "self" and self.classes:
+                if method in self.top_classes.get(self.classes[-1].name, ()):
+                    return f"{self.classes[-1].name}.{method}"
+                return None
+            key = self._instance_key(self.value(func), "forward")
+            return key or self._instance_key(self.value(receiver), method)
+        return self._instance_key(self.value(func), "forward")  # EdgeLoss()(prediction, y)
+
+    def _instance_key(self, value: Value, method: str) -> str | None:
+        for tag in value:
+            name = tag.info.name if tag.kind == MODULE else tag.detail if tag.kind == INSTANCE \
+                else None
+            if name in self.top_classes and method in self.top_classes[name]:
+                return f"{name}.{method}"
+        return None
+
+    def _record_call_site(self, node: cst.Call) -> None:
+        key = self.callee_key(node)
+        if key is None:
+            return
+        index = 0
+        for arg in node.args:
+            if arg.star:
+                if arg.star == "*":
+                    return  # positions after *args are unknown
+                continue
+            value = self.value(arg.value)
+            if arg.keyword is not None:
+                if value:
+                    self.learned.record_argument(key, arg.keyword.value, value)
+                continue
+            if value:
+                self.learned.record_argument(key, index, value)
+            index += 1
+
+    def _seed_parameters(self, node: cst.FunctionDef, key: str | None, is_method: bool) -> None:
+        """Bind each parameter to what its call sites pass and to its default value."""
+        params = node.params
+        positional = [*params.posonly_params, *params.params]
+        if is_method and positional and not any(
+                isinstance(decorator.decorator, cst.Name)
+                and decorator.decorator.value == "staticmethod" for decorator in node.decorators):
+            positional = positional[1:]
+        slots = self.hints.parameters.get(key, {}) if key is not None else {}
+        frame = self.frames[-1]
+        for index, param in enumerate([*positional, *params.kwonly_params]):
+            value = slots.get(param.name.value, EMPTY)
+            if index < len(positional):
+                value = value | slots.get(index, EMPTY)
+            if param.default is not None:
+                value = value | self._default_values.get(param.name.value, EMPTY)
+            if value:
+                frame[param.name.value] = value
+
+    # ---- branches -----------------------------------------------------------------------------
+
+    def visit_If(self, node: cst.If) -> None:
+        if self.branches and self.branches[-1].node.orelse is node:
+            self._enter_else()  # an elif is the else branch of the enclosing if
+        self.branches.append(_Branch(node, dict(self.frames[-1]), _leaves(node.body)))
+
+    def visit_Else(self, node: cst.Else) -> None:
+        if self.branches and self.branches[-1].node.orelse is node:
+            self._enter_else()
+
+    def _enter_else(self) -> None:
+        branch = self.branches[-1]
+        frame = self.frames[-1]
+        branch.after_body = None if branch.body_leaves else dict(frame)
+        branch.in_else = True
+        frame.clear()
+        frame.update(branch.before)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        """After `if`, a name holds what any branch that falls through may have bound:
+        `model = Net()` then `if resume: model = torch.load(p)` is either."""
+        branch = self.branches.pop()
+        frame = self.frames[-1]
+        ends: list[dict[str, Value]] = []
+        if branch.in_else:
+            if branch.after_body is not None:
+                ends.append(branch.after_body)
+            if not _leaves(original_node.orelse.body if isinstance(original_node.orelse, cst.Else)
+                           else None):
+                ends.append(dict(frame))
+        else:
+            if not branch.body_leaves:
+                ends.append(dict(frame))
+            ends.append(branch.before)
+        if not ends:
+            return  # every branch leaves: what follows is unreachable from here
+        merged: dict[str, Value] = {}
+        for end in ends:
+            for name, value in end.items():
+                merged[name] = merged.get(name, EMPTY) | value
+        frame.clear()
+        frame.update(merged)
 
     # ---- expressions ------------------------------------------------------------------------
 
@@ -454,6 +654,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return frozenset(result)
         if name in ("T", "data", "mT"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
+        if name in ("forward", "__call__"):
+            return keep(receiver, (MODULE, LOSS))  # criterion.forward(out, y) is criterion(out, y)
         return EMPTY
 
     def _binary(self, node: cst.CSTNode, left: Value, operator: cst.BaseBinaryOp,
@@ -491,19 +693,48 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         if qualified is not None and not qualified.startswith("builtins."):
             return self._library_call(qualified, node)
         if isinstance(func, cst.Name):
+            if func.value == "self" and self.classes:
+                return self._own_forward()
             if func.value in self.local_classes and func.value not in self.frames[-1]:
-                return self._instance(self.local_classes[func.value], node)
+                info = self.local_classes[func.value]
+                if info is None:  # a plain class: its methods are still this file's functions
+                    return frozenset({Tag(INSTANCE, node, func.value)})
+                return self._instance(info, node)
             if func.value in self.local_functions and func.value not in self.frames[-1]:
                 return self.local_functions[func.value]
             if qualified is not None:
                 return self._builtin(qualified, node)
             return self.call_value(self.lookup(func.value), node)
         if isinstance(func, cst.Attribute):
+            if func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Name) \
+                    and func.value.value == "self" and self.classes:
+                return self._own_forward()
             attribute_value = self._attribute(func)
             if any(tag.kind in (MODULE, TRANSFORM, LOSS) for tag in attribute_value):
                 return self.call_value(attribute_value, node)
             return self._method(self.value(func.value), func.attr.value, node)
         return self.call_value(self.value(func), node)
+
+    def _grow_sequential(self, target: cst.BaseExpression, node: cst.Call) -> None:
+        """`m.add_module("sm", nn.Softmax(1))` / `m.append(layer)`: the last member added is what
+        an nn.Sequential returns."""
+        container = first(self.value(target), MODULE)
+        if container is None or container.detail != "nn.Sequential":
+            return
+        layer = first(self.value(node.args[-1].value), MODULE)
+        if layer is None:
+            return
+        old = container.info
+        mode = True if old.mode_dependent or layer.info.mode_dependent else (
+            None if old.mode_dependent is None or layer.info.mode_dependent is None else False)
+        info = ModuleInfo(old.name, layer.info.output, mode,
+                          old.evidence or layer.info.evidence)
+        self.bind(target, frozenset({Tag(MODULE, container.node, "nn.Sequential", info)}))
+
+    def _own_forward(self) -> Value:
+        """`self(x)` inside a module is its own forward: what this walk or the last one saw."""
+        state = self.classes[-1]
+        return state.forward_output or self.hints.forwards.get(state.name, EMPTY)
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
         return EMPTY if info is None else frozenset({Tag(MODULE, node, info.name, info)})
@@ -566,6 +797,12 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_FUNCTIONS[qualified])})
         if qualified in catalog.LOG_PROBABILITY_FUNCTIONS:
             return frozenset({Tag(LOG_PROBABILITIES, node, last)})
+        if qualified in ("torch.exp", "numpy.exp"):
+            inner = self._argument_value(node)
+            return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")}) if has(
+                inner, LOG_PROBABILITIES) else EMPTY
+        if qualified in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
+            return self._argument_value(node, 0, "data")  # a no-op wrapper since PyTorch 0.4
         if qualified in catalog.LOG_FUNCTIONS:
             inner = self._argument_value(node)
             return frozenset({Tag(LOG_PROBABILITIES, node, "log")}) if has(inner, PROBABILITIES) \
@@ -743,11 +980,15 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return frozenset({Tag(LOG_PROBABILITIES, node, method)})
         if method == "log" and has(receiver, PROBABILITIES):
             return frozenset({Tag(LOG_PROBABILITIES, node, "log")})
+        if method == "exp" and has(receiver, LOG_PROBABILITIES):
+            return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")})
         if method == "forward" and has(receiver, MODULE):
             return self.call_value(receiver, node)
         if method in ("eval", "train", "cuda", "cpu", "to", "requires_grad_", "half", "float") \
                 and has(receiver, MODULE):
             return receiver
+        if method in ("cuda", "cpu", "to", "half", "float", "double") and has(receiver, LOSS):
+            return keep(receiver, (LOSS,))  # nn.CrossEntropyLoss().cuda() is the same loss
         if method == "to":
             dtypes = [self.qualified(arg.value) for arg in node.args]
             dtype = next((d for d in dtypes if d and d.startswith("torch.") and (
@@ -783,6 +1024,65 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         if method in ("numpy", "copy", "clone"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
         return EMPTY
+
+
+@dataclass
+class _Branch:
+    node: cst.If
+    before: dict[str, Value]
+    body_leaves: bool  # the body ends in return/raise/continue/break: it never reaches the join
+    after_body: dict[str, Value] | None = None
+    in_else: bool = False
+
+
+_LEAVING = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
+def _leaves(block: cst.BaseSuite | None) -> bool:
+    if block is None:
+        return False
+    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    if not statements:
+        return False
+    last = statements[-1]
+    small = last.body if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) \
+        else None
+    return bool(small) and isinstance(small[-1], _LEAVING)
+
+
+MAX_FLOW_WALKS = 3
+MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
+# What an element of an iterated tensor still is.
+ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64})
+
+
+def _tuple_part(value: Value, node: cst.Subscript) -> Value | None:
+    """`outputs[1]` of a tuple value, for a literal index."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    index = number(node.slice[0].slice.value)
+    if index is None or index != int(index):
+        return None
+    for tag in value:
+        if tag.kind == TUPLE and -len(tag.info) <= int(index) < len(tag.info):
+            return tag.info[int(index)]
+    return None
+
+
+def learn_flow(context: FileContext, project: ProjectIndex | None = None) -> FlowHints:
+    """Walk the file with the model alone until what reaches parameters, attributes and
+    `forward`s stops changing (at most MAX_FLOW_WALKS walks: each one follows one more hop of
+    calls). The hints then serve the walk with the rules."""
+    from dllint.walk import walk
+
+    hints = FlowHints()
+    for _ in range(MAX_FLOW_WALKS):
+        model = SemanticModel(context, project, hints)
+        walk(context.module, [model])
+        if model.learned.signature() == hints.signature():
+            break
+        hints = model.learned
+    return hints
 
 
 _AUGMENTED = {

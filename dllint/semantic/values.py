@@ -31,6 +31,8 @@ LOSS_VALUE = "loss_value"  # the tensor a loss returns: it holds the whole graph
 MODULE = "module"  # an nn.Module instance; info: ModuleInfo
 LOSS = "loss"  # a loss-function object; info: LossInfo
 TRANSFORM = "transform"  # an image transform (pipeline); info: TransformInfo
+TUPLE = "tuple"  # a tuple of known length; info: the Value of each element, by position
+INSTANCE = "instance"  # an instance of a plain class of this file; detail: the class name
 DTYPE_TAGS = frozenset({UINT8, FLOAT64})
 
 
