@@ -23,7 +23,7 @@ from dllint.registry import all_rules
 from dllint.rule import FileContext, NodeEdit, NodeFix, PendingReport, Rule
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, learn_flow
-from dllint.semantic.project import ProjectIndex, imported_modules
+from dllint.semantic.project import CALLERS, ProjectIndex, imported_modules, module_name
 from dllint.source import SourceText, file_diagnostic, read_source
 from dllint.walk import walk
 from dllint.types import Diagnostic, Edit, FileResult, Fix, RelatedLocation, Span
@@ -69,7 +69,10 @@ def lint_source_text(source: SourceText, settings: Settings,
     dependencies: list[str] = []
     diagnostics = _lint_once(source.text, source.path, rules, settings, project, dependencies)
     if diagnostics is None:
-        return FileResult(source.path, (), encoding=source.encoding, skipped=True)
+        # Skipped today, but a call from another file may make it worth linting tomorrow.
+        callers = (CALLERS + module_name(source.path),) if project is not None else ()
+        return FileResult(source.path, (), encoding=source.encoding, skipped=True,
+                          dependencies=callers)
     if not settings.fix:
         return FileResult(source.path, tuple(diagnostics), encoding=source.encoding,
                           dependencies=tuple(dependencies))
@@ -106,7 +109,10 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
                project: ProjectIndex | None = None,
                dependencies: list[str] | None = None) -> list[Diagnostic] | None:
     """Diagnostics for `text`, or None when no rule wants the file (it is then never parsed)."""
-    wanted = [rule for rule in rules if rule.wants(text)]
+    # A file whose functions receive values from other files' calls may hold the other end
+    # of a bug whatever its own text says (`criterion(model(x), y)` names no loss).
+    receives = project is not None and project.receives_arguments(path)
+    wanted = [rule for rule in rules if rule.wants(text) or (receives and rule.uses_model)]
     check_suppressions = settings.report_unused_suppressions and any(
         marker in text for marker in suppressions.MARKERS)
     if not wanted and not check_suppressions:

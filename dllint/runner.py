@@ -70,7 +70,7 @@ def _lint_in_worker(path: str) -> FileResult:
 def _summarise_in_worker(path: str) -> tuple[str, dict | None]:
     assert _worker_settings is not None
     source = read_source(path, _worker_settings.max_file_size)
-    if isinstance(source, Diagnostic) or path.endswith(".ipynb") or not wants_summary(source.text):
+    if isinstance(source, Diagnostic) or path.endswith(".ipynb") or not wants_summary(source.text, path):
         return path, None
     return path, summarise(path, source.text)
 

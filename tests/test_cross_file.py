@@ -118,3 +118,53 @@ def test_cache_notices_a_module_that_appears(tmp_path):
     (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
     after, _ = lint(root, use_cache=True)
     assert any(code == "DL002" for _, _, code, _ in after)
+
+
+RE_EXPORT = "from .model import Net\n"
+ENGINE = '''
+def fit(model, loader, criterion):
+    for x, y in loader:
+        criterion(model(x), y).backward()
+'''
+MAIN = '''
+from torch import nn
+from nets import Net
+from engine import fit
+
+fit(Net(), loader, nn.CrossEntropyLoss())
+'''
+
+
+def call_site_project(tmp_path: Path, main: str = MAIN) -> Path:
+    root = tmp_path / "proj"
+    (root / "nets").mkdir(parents=True)
+    (root / "nets" / "__init__.py").write_text(RE_EXPORT)
+    (root / "nets" / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "engine.py").write_text(ENGINE)
+    (root / "main.py").write_text(main)
+    return root
+
+
+def test_call_sites_in_another_file_bind_parameters_through_a_package_re_export(tmp_path):
+    """engine.fit's parameters get main.py's Net() (re-exported by nets/__init__.py, defined in
+    nets/model.py) and CrossEntropyLoss: the softmax meets the loss in engine.py."""
+    found, _ = lint(call_site_project(tmp_path))
+    assert ("engine.py", 4, "DL002", (("model.py", 13),)) in found
+
+
+def test_a_caller_passing_logits_model_is_silent(tmp_path):
+    found, _ = lint(call_site_project(tmp_path, MAIN.replace(
+        "fit(Net(), loader, nn.CrossEntropyLoss())", "fit(Net(), loader, nn.MSELoss())")))
+    assert not any(code == "DL002" for _, _, code, _ in found)
+
+
+def test_cache_follows_a_new_call_site_in_another_file(tmp_path):
+    root = call_site_project(tmp_path, MAIN.replace(
+        "fit(Net(), loader, nn.CrossEntropyLoss())", "fit(Net(), loader, nn.MSELoss())"))
+    before, _ = lint(root, use_cache=True)
+    assert not any(code == "DL002" for _, _, code, _ in before)
+    # Only main.py changes; engine.py (skipped by every rule's text gate before) must be redone.
+    (root / "main.py").write_text(MAIN)
+    after, _ = lint(root, use_cache=True)
+    assert ("engine.py", 4, "DL002", (("model.py", 13),)) in after
+    assert lint(root, use_cache=False)[0] == after

@@ -152,3 +152,15 @@ SORTING = frozenset({"builtins.sorted", "natsort.natsorted", "natsort.os_sorted"
 # Calls that keep the order of their iterable argument (the last one for map and filter).
 ORDER_KEEPING = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.map",
                            "builtins.filter", "numpy.array", "numpy.asarray", "itertools.islice"})
+
+# Top-level packages that are libraries, never the project's own modules: calls into them are
+# not recorded as call sites into the project's functions.
+LIBRARY_ROOTS = frozenset({
+    "torch", "torchvision", "torchaudio", "torchtext", "numpy", "scipy", "pandas", "sklearn",
+    "tensorflow", "keras", "jax", "flax", "optax", "PIL", "cv2", "skimage", "albumentations",
+    "matplotlib", "seaborn", "os", "sys", "glob", "pathlib", "json", "re", "math", "random",
+    "time", "datetime", "logging", "argparse", "collections", "itertools", "functools",
+    "typing", "copy", "pickle", "shutil", "subprocess", "warnings", "tqdm", "transformers",
+    "datasets", "timm", "lightning", "pytorch_lightning", "accelerate", "wandb", "mlflow",
+    "tensorboard", "h5py", "yaml", "hydra", "omegaconf", "einops", "natsort", "io", "csv",
+})

@@ -21,7 +21,7 @@ from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.walk import CachedVisitorNames
 from dllint.semantic.values import (
-    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, INSTANCE, LISTING, TUPLE, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
+    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, INSTANCE, LISTING, REFERENCE, TUPLE, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
     MODULE, OPTIMIZER, SCHEDULER, PIL_IMAGE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
@@ -104,9 +104,12 @@ class FlowHints:
     parameters: dict[str, dict[int | str, Value]] = field(default_factory=dict)
     attributes: dict[str, dict[str, Value]] = field(default_factory=dict)
     forwards: dict[str, Value] = field(default_factory=dict)
+    # Calls into other files of the project: qualified name -> slots, as for `parameters`.
+    external: dict[str, dict[int | str, Value]] = field(default_factory=dict)
 
-    def record_argument(self, function: str, slot: int | str, value: Value) -> None:
-        slots = self.parameters.setdefault(function, {})
+    def record_argument(self, function: str, slot: int | str, value: Value,
+                        table: str = "parameters") -> None:
+        slots = getattr(self, table).setdefault(function, {})
         slots[slot] = slots.get(slot, EMPTY) | value
 
     def signature(self) -> tuple:
@@ -554,7 +557,9 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         return None
 
     def _record_call_site(self, node: cst.Call) -> None:
-        key = self.callee_key(node)
+        key, table = self.callee_key(node), "parameters"
+        if key is None:
+            key, table = self._project_callee(node), "external"
         if key is None:
             return
         index = 0
@@ -566,11 +571,20 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             value = self.value(arg.value)
             if arg.keyword is not None:
                 if value:
-                    self.learned.record_argument(key, arg.keyword.value, value)
+                    self.learned.record_argument(key, arg.keyword.value, value, table)
                 continue
             if value:
-                self.learned.record_argument(key, index, value)
+                self.learned.record_argument(key, index, value, table)
             index += 1
+
+    def _project_callee(self, node: cst.Call) -> str | None:
+        """`fit` imported from another module of the project (not a library): its qualified
+        name, recorded in this file's summary so the other file binds its parameters."""
+        qualified = self.qualified(node.func)
+        if qualified is None or qualified.startswith("builtins.") or \
+                qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS:
+            return None
+        return qualified
 
     def _seed_parameters(self, node: cst.FunctionDef, key: str | None, is_method: bool) -> None:
         """Bind each parameter to what its call sites pass and to its default value."""
@@ -581,6 +595,13 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                 and decorator.decorator.value == "staticmethod" for decorator in node.decorators):
             positional = positional[1:]
         slots = self.hints.parameters.get(key, {}) if key is not None else {}
+        if key is not None and self.project is not None:
+            name, _, method = key.partition(".")
+            if method in ("", "__init__"):
+                incoming = self.project.incoming_arguments(self.context.path, name)
+                if incoming:
+                    slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)
+                             for slot in {*slots, *incoming}}
         frame = self.frames[-1]
         for index, param in enumerate([*positional, *params.kwonly_params]):
             value = slots.get(param.name.value, EMPTY)
@@ -841,6 +862,9 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                 part in qualified for part in catalog.NOT_MODELS):
             info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
             return frozenset({Tag(MODULE, node, qualified, info)})
+        if self.project is None and qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS \
+                and qualified in self.imports.aliases.values():
+            return frozenset({Tag(REFERENCE, node, qualified)})
         if self.project is not None:
             summary = self.project.lookup_class(qualified, self.context.path)
             if summary is not None:

@@ -21,11 +21,11 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from dllint.semantic.values import (
     COLUMN, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, RANK1, UINT8, UNIT_SCALED,
-    LossInfo, ModuleInfo, Tag, Value)
+    REFERENCE, LossInfo, ModuleInfo, Tag, Value)
 from dllint.types import RelatedLocation, Span
 
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
-                       RANK1, MODULE, LOSS})
+                       RANK1, MODULE, LOSS, REFERENCE})
 # A file is summarised only if it may define something another file's rules care about.
 SUMMARY_GATE = ("softmax", "sigmoid", "Softmax", "Sigmoid", "Dropout", "dropout", "BatchNorm",
                 "batch_norm", "Linear", "LSTM", "GRU", "Transformer", "from_numpy", "as_tensor",
@@ -37,8 +37,15 @@ DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "lo
                 RANK1: "rank-1 array made here", MODULE: "model built here", LOSS: "loss built here"}
 
 
-def wants_summary(text: str) -> bool:
-    return ("class " in text or "def " in text) and any(token in text for token in SUMMARY_GATE)
+MAX_EXPORT_HOPS = 4  # `from .model import Net` in __init__.py, re-exported again above it
+
+
+def wants_summary(text: str, path: str = "") -> bool:
+    """Files that may define what another file's rules need, or call into another file with a
+    value worth passing on; a package's __init__.py for the names it re-exports."""
+    if Path(path).name == "__init__.py":
+        return "import" in text
+    return any(token in text for token in SUMMARY_GATE)
 
 
 def module_name(path: str) -> str:
@@ -54,7 +61,9 @@ def module_name(path: str) -> str:
 
 def candidates(qualified: str, importer: str) -> list[str]:
     """`from .model import Net` and `from model import Net` both name the sibling model.py."""
-    package = module_name(importer).split(".")[:-1]
+    parts = module_name(importer).split(".") if module_name(importer) else []
+    # A package's __init__.py is the package itself: `.model` is a module inside it.
+    package = parts if Path(importer).name == "__init__.py" else parts[:-1]
     if qualified.startswith("."):
         dots = len(qualified) - len(qualified.lstrip("."))
         base = package[: len(package) - (dots - 1)] if dots > 1 else package
@@ -85,6 +94,19 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     except RecursionError:
         return None
     writer = _Writer(path, module, text)
+    calls = {}
+    for target, slots in model.learned.external.items():
+        written = {str(slot) if isinstance(slot, int) else f"={slot}": writer.value(value)
+                   for slot, value in slots.items()}
+        written = {slot: value for slot, value in written.items() if value}
+        if written:
+            calls[target] = written
+    exports = {}
+    if Path(path).name == "__init__.py":
+        # Names a package re-exports from its own modules: `from .model import Net`.
+        exports = {local: qualified for local, qualified in context.imports.aliases.items()
+                   if qualified.startswith(".") or qualified.split(".", 1)[0]
+                   == module_name(path).split(".", 1)[0]}
     classes = {}
     for name, info in model.local_classes.items():
         if info is not None:
@@ -95,9 +117,10 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         if any(tag.kind in SHAREABLE for tag in value):
             writer.set_anchor("def", name)
             functions[name] = writer.value(value)
-    if not classes and not functions:
+    if not classes and not functions and not calls and not exports:
         return None
-    return {"path": path, "classes": classes, "functions": functions}
+    return {"path": path, "classes": classes, "functions": functions, "calls": calls,
+            "exports": exports}
 
 
 class _Writer:
@@ -196,13 +219,77 @@ class ProjectIndex:
 
     modules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _classes: dict[tuple[str, str], ModuleInfo] = field(default_factory=dict, repr=False)
+    # (module, name) -> the argument slots each call from another file passes to it.
+    _incoming: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict,
+                                                                  repr=False)
+    _receivers: set[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
         index = cls()
+        summaries = list(summaries)
         for summary in summaries:
             index.modules.setdefault(module_name(summary["path"]), []).append(summary)
+        for summary in summaries:
+            for target, slots in summary.get("calls", {}).items():
+                found = index._resolve(target, summary["path"])
+                if found is not None:
+                    keys = [(module_name(found[0]["path"]), found[1])]
+                else:  # the callee's file needs no summary of its own to receive arguments
+                    keys = [tuple(candidate.rpartition(".")[::2])
+                            for candidate in candidates(target, summary["path"])]
+                for key in keys:
+                    index._incoming.setdefault(key, []).append(slots)
         return index
+
+    def _resolve(self, qualified: str, importer: str,
+                 hops: int = 0) -> tuple[dict[str, Any], str] | None:
+        """The summary that defines `qualified` as seen from `importer`, and the name in it,
+        following package re-exports."""
+        for candidate in candidates(qualified, importer):
+            module, _, name = candidate.rpartition(".")
+            summary = self._summary(module, importer)
+            if summary is None:
+                continue
+            if name in summary["classes"] or name in summary["functions"]:
+                return summary, name
+            exported = summary.get("exports", {}).get(name)
+            if exported is not None and hops < MAX_EXPORT_HOPS:
+                found = self._resolve(exported, summary["path"], hops + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def receives_arguments(self, path: str) -> bool:
+        if self._receivers is None:
+            self._receivers = {module for module, _ in self._incoming}
+        return module_name(path) in self._receivers
+
+    def incoming_arguments(self, path: str, name: str) -> dict[int | str, Value]:
+        """What calls in other files pass to `name` (a function, or a class's constructor)
+        defined in the file at `path`, by position and by keyword."""
+        slots: dict[int | str, Value] = {}
+        for call in self._incoming.get((module_name(path), name), ()):
+            for slot, data in call.items():
+                key: int | str = slot[1:] if slot.startswith("=") else int(slot)
+                slots[key] = slots.get(key, frozenset()) | self._resolve_references(data)
+        return slots
+
+    def _resolve_references(self, items: list[dict[str, Any]]) -> Value:
+        """A caller's `Net()` was only a name when its file was summarised: now it is the
+        class's summary (or what the function returns)."""
+        tags: set[Tag] = set()
+        for item in items:
+            tag = _read_tag(item)
+            if tag.kind != REFERENCE:
+                tags.add(tag)
+                continue
+            info = self.lookup_class(tag.detail, item["path"])
+            if info is not None:
+                tags.add(Tag(MODULE, None, info.name, info, tag.location))
+            else:
+                tags |= self.lookup_function(tag.detail, item["path"]) or frozenset()
+        return frozenset(tags)
 
     def _summary(self, module: str, importer: str) -> dict[str, Any] | None:
         found = self.modules.get(module)
@@ -216,31 +303,44 @@ class ProjectIndex:
         return found[0]
 
     def lookup_class(self, qualified: str, importer: str) -> ModuleInfo | None:
-        for candidate in candidates(qualified, importer):
-            module, _, name = candidate.rpartition(".")
-            summary = self._summary(module, importer)
-            if summary is not None and name in summary["classes"]:
-                key = (summary["path"], name)
-                if key not in self._classes:
-                    self._classes[key] = _read_module(summary["classes"][name], summary["path"])
-                return self._classes[key]
-        return None
+        found = self._resolve(qualified, importer)
+        if found is None or found[1] not in found[0]["classes"]:
+            return None
+        summary, name = found
+        key = (summary["path"], name)
+        if key not in self._classes:
+            self._classes[key] = _read_module(summary["classes"][name], summary["path"])
+        return self._classes[key]
 
     def lookup_function(self, qualified: str, importer: str) -> Value | None:
-        for candidate in candidates(qualified, importer):
-            module, _, name = candidate.rpartition(".")
-            summary = self._summary(module, importer)
-            if summary is not None and name in summary["functions"]:
-                return _read_value(summary["functions"][name])
-        return None
+        found = self._resolve(qualified, importer)
+        if found is None or found[1] not in found[0]["functions"]:
+            return None
+        return _read_value(found[0]["functions"][found[1]])
 
     def dependency_digests(self, modules: Iterable[str], importer: str) -> dict[str, str | None]:
-        return {module: digest(self._summary(module, importer)) for module in modules}
+        """Digests of the summaries a file's result depends on: the modules it imports, and
+        (CALLERS + its own module) what other files pass into its functions."""
+        digests: dict[str, str | None] = {}
+        for module in modules:
+            if module.startswith(CALLERS):
+                own = module[len(CALLERS):]
+                calls = sorted((name, json.dumps(slots, sort_keys=True))
+                               for (target, name), entries in self._incoming.items()
+                               if target == own for slots in entries)
+                digests[module] = digest({"calls": calls}) if calls else None
+            else:
+                digests[module] = digest(self._summary(module, importer))
+        return digests
+
+
+CALLERS = "<callers>"
 
 
 def imported_modules(qualified_names: Iterable[str], importer: str) -> list[str]:
-    """Every module an import could name inside the project (whether or not it exists now)."""
-    modules: set[str] = set()
+    """Every module an import could name inside the project (whether or not it exists now),
+    and the calls into this file from the others."""
+    modules: set[str] = {CALLERS + module_name(importer)}
     for qualified in qualified_names:
         for candidate in candidates(qualified, importer):
             modules.add(candidate)

@@ -32,6 +32,9 @@ MODULE = "module"  # an nn.Module instance; info: ModuleInfo
 LOSS = "loss"  # a loss-function object; info: LossInfo
 TRANSFORM = "transform"  # an image transform (pipeline); info: TransformInfo
 TUPLE = "tuple"  # a tuple of known length; info: the Value of each element, by position
+# Phase one only: an instance of (or the result of calling) a name imported from another module
+# of the project, not yet resolvable; detail: its qualified name. Resolved in phase two.
+REFERENCE = "reference"
 INSTANCE = "instance"  # an instance of a plain class of this file; detail: the class name
 DTYPE_TAGS = frozenset({UINT8, FLOAT64})
 
