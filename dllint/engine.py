@@ -22,7 +22,7 @@ from dllint.fixes import apply_fixes
 from dllint.registry import all_rules
 from dllint.rule import FileContext, NodeEdit, NodeFix, PendingReport, Rule
 from dllint.semantic.imports import ImportMap
-from dllint.semantic.model import SemanticModel, learn_flow
+from dllint.semantic.model import analyse
 from dllint.semantic.project import CALLERS, ProjectIndex, imported_modules, module_name
 from dllint.source import SourceText, file_diagnostic, read_source
 from dllint.walk import walk
@@ -136,13 +136,11 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         context = FileContext(path, text, module, ImportMap.from_module(module))
         if dependencies is not None and any(rule.uses_model for rule in wanted):
             dependencies[:] = imported_modules(context.imports.aliases.values(), path)
-        visitors: list[cst.BatchableCSTVisitor] = []
         if any(rule.uses_model for rule in wanted):
-            # First in the batch: each node is seen by the model before any rule asks about it.
-            context.model = SemanticModel(context, project, learn_flow(context, project))
-            visitors.append(context.model)
-        visitors.extend(rule(context) for rule in wanted)
-        walk(module, visitors)
+            # The model is first in the batch: each node is seen by it before any rule asks.
+            analyse(context, project, lambda model: [rule(context) for rule in wanted])
+        else:
+            walk(module, [rule(context) for rule in wanted])
         found.extend(_resolve(context.reports, module, path, settings))
     except RecursionError:
         found = [file_diagnostic(TOO_DEEP, path, "Code nested too deeply to analyse; file skipped")]

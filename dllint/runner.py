@@ -72,7 +72,10 @@ def _summarise_in_worker(path: str) -> tuple[str, dict | None]:
     source = read_source(path, _worker_settings.max_file_size)
     if isinstance(source, Diagnostic) or path.endswith(".ipynb") or not wants_summary(source.text, path):
         return path, None
-    return path, summarise(path, source.text)
+    try:
+        return path, summarise(path, source.text)
+    except Exception:  # noqa: BLE001 - not hidden: phase two runs the same model on this file
+        return path, None  # and reports the crash there as DL999, with the file's name
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

@@ -127,6 +127,12 @@ class UnorderedFileListing(Rule):
             masks = natsorted(os.listdir("masks"))
             pairs = zip(frames, masks)
         """),
+        # map() keeps the order of the listing it maps over: sorted first, it is stable.
+        Valid("""
+            import os
+            names = list(map(str.upper, sorted(os.listdir(root))))
+            label = {name: i for i, name in enumerate(names)}
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -258,6 +264,16 @@ class UnorderedFileListing(Rule):
                 for index in range(100):
                     pass
                 return list(zip(frames, flows))
+        """),
+        # map() keeps the order of the listing it maps over (its last argument).
+        Invalid("""
+            import os
+            names = list(map(str.upper, os.listdir(root)))
+            label = {name: i for i, name in enumerate(names)}
+        """, line=2, related_lines=(3,), fixed="""
+            import os
+            names = list(map(str.upper, sorted(os.listdir(root))))
+            label = {name: i for i, name in enumerate(names)}
         """),
     ]
 

@@ -24,7 +24,10 @@ class ActivationBeforeLogitLoss(Rule):
     `BCEWithLogitsLoss`, a Keras loss built with `from_logits=True`; and plain softmax
     probabilities given to `nll_loss` / `NLLLoss`, which wants log-probabilities. The
     activation may be a function, a method, an `nn.Softmax`/`nn.Sigmoid` last layer of an
-    `nn.Sequential`, or the return value of a model's `forward` (also in another file).
+    `nn.Sequential` (also one grown with `add_module`), or the return value of a model's
+    `forward` (also in another file); the model and the loss may reach each other through
+    function parameters, constructor and setter arguments, default values, `self(x)`, a custom
+    loss module's `forward`, or a tuple the model returns.
 
     ## Why is this bad?
     `CrossEntropyLoss` computes `log_softmax` of its input. Given probabilities, it computes

@@ -128,6 +128,23 @@ class DoubleNormalization(Rule):
             depth = transform(depth_image)
             weights = counts / 255
         """),
+        # Constructor injection, near miss: PILToTensor keeps 0-255 integers, so /255 is needed.
+        Valid("""
+            import torchvision.transforms as T
+            from torch.utils.data import Dataset
+            from PIL import Image
+
+            class Images(Dataset):
+                def __init__(self, files, transform=None):
+                    self.files = files
+                    self.transform = transform
+
+                def __getitem__(self, index):
+                    image = Image.open(self.files[index])
+                    return self.transform(image).float() / 255
+
+            train = Images(files, transform=T.Compose([T.PILToTensor()]))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -221,6 +238,38 @@ class DoubleNormalization(Rule):
             def preprocess(path):
                 pixels = load(path)
                 return pixels
+        """),
+        # Constructor injection: the transform arrives through the Dataset's parameter.
+        Invalid("""
+            import torchvision.transforms as T
+            from torch.utils.data import Dataset
+            from PIL import Image
+
+            class Images(Dataset):
+                def __init__(self, files, transform=None):
+                    self.files = files
+                    self.transform = transform
+
+                def __getitem__(self, index):
+                    image = Image.open(self.files[index])
+                    return self.transform(image) / 255
+
+            train = Images(files, transform=T.Compose([T.ToTensor()]))
+        """, line=12, related_lines=(14,), unsafe=True, fixed="""
+            import torchvision.transforms as T
+            from torch.utils.data import Dataset
+            from PIL import Image
+
+            class Images(Dataset):
+                def __init__(self, files, transform=None):
+                    self.files = files
+                    self.transform = transform
+
+                def __getitem__(self, index):
+                    image = Image.open(self.files[index])
+                    return self.transform(image)
+
+            train = Images(files, transform=T.Compose([T.ToTensor()]))
         """),
     ]
 

@@ -12,7 +12,7 @@ import libcst as cst
 
 from dllint.rule import FileContext
 from dllint.semantic.imports import ImportMap
-from dllint.semantic.model import SemanticModel, learn_flow
+from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE
 from dllint.walk import CachedVisitorNames, walk
 
@@ -32,10 +32,14 @@ def probes(source: str, *, flow: bool = True) -> list[set[str]]:
     text = textwrap.dedent(source).lstrip("\n")
     module = cst.parse_module(text)
     context = FileContext("example.py", text, module, ImportMap.from_module(module))
-    model = SemanticModel(context, None, learn_flow(context) if flow else None)
-    probe = Probe(model)
-    walk(module, [model, probe])
-    return probe.seen
+    if not flow:  # one walk, no hints: what the model knew before value flow
+        model = SemanticModel(context)
+        probe = Probe(model)
+        walk(module, [model, probe])
+        return probe.seen
+    made: list[Probe] = []
+    analyse(context, None, lambda model: made.append(Probe(model)) or [made[-1]])
+    return made[-1].seen  # the last walk is the one that stands
 
 
 FIT = """

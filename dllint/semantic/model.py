@@ -13,7 +13,7 @@ through `ProjectIndex` summaries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import libcst as cst
 
@@ -114,7 +114,7 @@ class FlowHints:
 
     def signature(self) -> tuple:
         """Changes when what was learnt changes: the walks stop when it no longer does."""
-        return (tuple(sorted((key, slot, len(value)) for key, slots in self.parameters.items()
+        return (tuple(sorted((key, str(slot), len(value)) for key, slots in self.parameters.items()
                              for slot, value in slots.items() if value)),
                 tuple(sorted((name, attribute, len(value)) for name, attributes
                              in self.attributes.items() for attribute, value in attributes.items()
@@ -143,13 +143,24 @@ class FunctionState:
 
 class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
     def __init__(self, context: FileContext, project: ProjectIndex | None = None,
-                 hints: FlowHints | None = None) -> None:
+                 hints: FlowHints | None = None, *, summarising: bool = False) -> None:
         super().__init__()
         self.context = context
         self.imports = context.imports
         self.project = project
         self.hints = hints or FlowHints()
         self.learned = FlowHints()
+        # Phase one: calls into other modules are recorded, and names imported from them
+        # become references that phase two resolves.
+        self.summarising = summarising
+        self.imported_names = frozenset(context.imports.aliases.values()) if summarising \
+            else frozenset()
+        # Whether another walk with `learned` as hints could see more: set when a call passes a
+        # known value to a function of this file, or a method read `self.x` (or called
+        # `self(x)`) before the method that assigns it (or `forward`) was seen.
+        self.needs_hints = False
+        self._attribute_misses: set[tuple[str, str]] = set()
+        self._forward_misses: set[str] = set()
         # Top-level functions and classes (with their methods): the call sites worth recording.
         body = context.module.body
         self.top_functions = {statement.name.value for statement in body
@@ -409,6 +420,10 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         if not self.classes and not self.functions:
             self.learned.attributes[state.name] = dict(state.attributes)
             self.learned.forwards[state.name] = state.forward_output
+            if any(self.learned.attributes[state.name].get(key) for owner, key
+                   in self._attribute_misses if owner == state.name) or (
+                    state.name in self._forward_misses and state.forward_output):
+                self.needs_hints = True
         self.local_classes[state.name] = self._summarise_class(state)
         if not self.classes and not self.functions:
             self.module_frame.pop(state.name, None)
@@ -557,8 +572,10 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         return None
 
     def _record_call_site(self, node: cst.Call) -> None:
+        if not node.args:
+            return
         key, table = self.callee_key(node), "parameters"
-        if key is None:
+        if key is None and self.summarising:
             key, table = self._project_callee(node), "external"
         if key is None:
             return
@@ -568,13 +585,15 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                 if arg.star == "*":
                     return  # positions after *args are unknown
                 continue
-            value = self.value(arg.value)
+            value = _worth_passing(self.value(arg.value))
             if arg.keyword is not None:
                 if value:
                     self.learned.record_argument(key, arg.keyword.value, value, table)
+                    self.needs_hints = True
                 continue
             if value:
                 self.learned.record_argument(key, index, value, table)
+                self.needs_hints = True
             index += 1
 
     def _project_callee(self, node: cst.Call) -> str | None:
@@ -664,6 +683,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             for state in reversed(self.classes):
                 if key in state.attributes:
                     return state.attributes[key]
+            self._attribute_misses.add((self.classes[0].name, key))
             return EMPTY
         receiver = self.value(node.value)
         name = node.attr.value
@@ -755,6 +775,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
     def _own_forward(self) -> Value:
         """`self(x)` inside a module is its own forward: what this walk or the last one saw."""
         state = self.classes[-1]
+        if not state.has_forward:
+            self._forward_misses.add(state.name)
         return state.forward_output or self.hints.forwards.get(state.name, EMPTY)
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
@@ -781,11 +803,10 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return EMPTY
         if qualified in catalog.SORTING:
             return self._sorted(node)
-        if qualified in catalog.ORDER_KEEPING and node.args:
-            return keep(self.value(node.args[0].value), (LISTING,))
         if qualified in catalog.ORDER_KEEPING:
+            # map(f, listing) and filter(f, listing) keep the order of their last argument.
             index = -1 if qualified in ("builtins.map", "builtins.filter") else 0
-            return self.value(node.args[index].value)
+            return keep(self.value(node.args[index].value), (LISTING,))
         return EMPTY
 
     def _sorted(self, node: cst.Call) -> Value:
@@ -862,8 +883,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                 part in qualified for part in catalog.NOT_MODELS):
             info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
             return frozenset({Tag(MODULE, node, qualified, info)})
-        if self.project is None and qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS \
-                and qualified in self.imports.aliases.values():
+        if self.summarising and qualified in self.imported_names and \
+                qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
             return frozenset({Tag(REFERENCE, node, qualified)})
         if self.project is not None:
             summary = self.project.lookup_class(qualified, self.context.path)
@@ -1074,10 +1095,29 @@ def _leaves(block: cst.BaseSuite | None) -> bool:
     return bool(small) and isinstance(small[-1], _LEAVING)
 
 
-MAX_FLOW_WALKS = 3
+MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
 # What an element of an iterated tensor still is.
 ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64})
+
+
+# What a rule can act on at the other end of a call. A module counts when its output carries a
+# tag or its mode matters; a plain-class instance or an untagged layer does not.
+_PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64, LISTING,
+                           COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER, SCHEDULER,
+                           DATAFRAME, PIL_IMAGE, REFERENCE})
+
+
+def _worth_passing(value: Value) -> Value:
+    kept = set()
+    for tag in value:
+        if tag.kind in _PASSED_KINDS:
+            kept.add(tag)
+        elif tag.kind == MODULE and (tag.info.output or tag.info.mode_dependent is not False):
+            kept.add(tag)
+        elif tag.kind == TUPLE and any(_worth_passing(part) for part in tag.info):
+            kept.add(tag)
+    return frozenset(kept) if len(kept) != len(value) else value
 
 
 def _tuple_part(value: Value, node: cst.Subscript) -> Value | None:
@@ -1093,20 +1133,36 @@ def _tuple_part(value: Value, node: cst.Subscript) -> Value | None:
     return None
 
 
-def learn_flow(context: FileContext, project: ProjectIndex | None = None) -> FlowHints:
-    """Walk the file with the model alone until what reaches parameters, attributes and
-    `forward`s stops changing (at most MAX_FLOW_WALKS walks: each one follows one more hop of
-    calls). The hints then serve the walk with the rules."""
+def analyse(context: FileContext, project: ProjectIndex | None,
+            visitors_for: Callable[[SemanticModel], list], *, summarising: bool = False
+            ) -> SemanticModel:
+    """Walk the file with the model and `visitors_for(model)` (the rules, or nothing).
+
+    When the walk learnt something an earlier point of the file needed (values reaching a
+    function's parameters, attributes assigned by a later method), the file is walked again
+    with what was learnt as hints, one more hop of calls each time, until nothing new is learnt
+    or MAX_FLOW_WALKS walks were made. Most files need one walk. Each walk starts over, rules
+    and reports included; the last one stands."""
     from dllint.walk import walk
 
-    hints = FlowHints()
-    for _ in range(MAX_FLOW_WALKS):
-        model = SemanticModel(context, project, hints)
-        walk(context.module, [model])
-        if model.learned.signature() == hints.signature():
+    hints: FlowHints | None = None
+    for attempt in range(MAX_FLOW_WALKS):
+        context.reports.clear()
+        model = SemanticModel(context, project, hints, summarising=summarising)
+        context.model = model
+        walk(context.module, [model, *visitors_for(model)])
+        learned = model.learned
+        if not model.needs_hints or (hints is not None
+                                     and learned.signature() == hints.signature()):
             break
-        hints = model.learned
-    return hints
+        hints = learned
+    return model
+
+
+def learn_flow(context: FileContext, project: ProjectIndex | None = None) -> FlowHints:
+    """The hints a walk with rules would use (for tests and tools that probe the model)."""
+    model = analyse(context, project, lambda model: [])
+    return model.hints
 
 
 _AUGMENTED = {

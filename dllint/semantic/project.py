@@ -45,6 +45,7 @@ def wants_summary(text: str, path: str = "") -> bool:
     value worth passing on; a package's __init__.py for the names it re-exports."""
     if Path(path).name == "__init__.py":
         return "import" in text
+    # Scripts without a def count too: `fit(Net(), loader, nn.CrossEntropyLoss())` at top level.
     return any(token in text for token in SUMMARY_GATE)
 
 
@@ -80,17 +81,15 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     """The summary of one file, or None when it does not parse or defines nothing shareable."""
     from dllint.rule import FileContext
     from dllint.semantic.imports import ImportMap
-    from dllint.semantic.model import SemanticModel
-    from dllint.walk import walk
+    from dllint.semantic.model import analyse
 
     try:
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError):
         return None  # linting the file reports why
     context = FileContext(path, text, module, ImportMap.from_module(module))
-    model = SemanticModel(context)
     try:
-        walk(module, [model])
+        model = analyse(context, None, lambda model: [], summarising=True)
     except RecursionError:
         return None
     writer = _Writer(path, module, text)
@@ -139,12 +138,21 @@ class _Writer:
     def span(self, node: cst.CSTNode) -> list[int]:
         # Positions for a whole module cost more than parsing it; a node's own text, found after
         # its definition, is nearly always enough. PositionProvider is the fallback.
+        # A multi-line node's code comes without its block's indentation: find its first line;
+        # the end is its last line (the end column is then approximate, which a related
+        # location does not need).
         code = self.module.code_for_node(node)
-        offset = self.text.find(code, self.anchor) if code else -1
-        if offset >= 0 and "\n" not in code:
+        first_line, _, rest = code.partition("\n")
+        offset = self.text.find(first_line, self.anchor) if first_line else -1
+        if offset < 0 and first_line:  # made by a helper defined above the definition
+            offset = self.text.find(first_line)
+        if offset >= 0:
             line = bisect.bisect_right(self.line_starts, offset)
             column = offset - self.line_starts[line - 1] + 1
-            return [line, column, line, column + len(code)]
+            if not rest:
+                return [line, column, line, column + len(code)]
+            last = rest.rsplit("\n", 1)[-1]
+            return [line, column, line + code.count("\n"), len(last) + 1]
         if self.positions is None:
             self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(
                 PositionProvider)
@@ -223,6 +231,7 @@ class ProjectIndex:
     _incoming: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict,
                                                                   repr=False)
     _receivers: set[str] | None = field(default=None, repr=False)
+    _callers: dict[str, str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
@@ -259,6 +268,16 @@ class ProjectIndex:
                 if found is not None:
                     return found
         return None
+
+    def _callers_digests(self) -> dict[str, str]:
+        if self._callers is None:
+            calls: dict[str, list] = {}
+            for (target, name), entries in self._incoming.items():
+                calls.setdefault(target, []).extend(
+                    (name, json.dumps(slots, sort_keys=True)) for slots in entries)
+            self._callers = {target: digest({"calls": sorted(found)})
+                             for target, found in calls.items()}
+        return self._callers
 
     def receives_arguments(self, path: str) -> bool:
         if self._receivers is None:
@@ -324,11 +343,7 @@ class ProjectIndex:
         digests: dict[str, str | None] = {}
         for module in modules:
             if module.startswith(CALLERS):
-                own = module[len(CALLERS):]
-                calls = sorted((name, json.dumps(slots, sort_keys=True))
-                               for (target, name), entries in self._incoming.items()
-                               if target == own for slots in entries)
-                digests[module] = digest({"calls": calls}) if calls else None
+                digests[module] = self._callers_digests().get(module[len(CALLERS):])
             else:
                 digests[module] = digest(self._summary(module, importer))
         return digests
