@@ -54,11 +54,15 @@ def _require_paths(paths: Sequence[str]) -> None:
         raise Failure(f"no such file or directory: {', '.join(missing)}")
 
 
+def _cannot_write(what: str, path: str | Path, error: OSError) -> Failure:
+    return Failure(f"cannot write {what} {path}: {error.strerror or error}")
+
+
 def _write(path: str | Path, text: str, what: str) -> None:
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as error:
-        raise Failure(f"cannot write {what} {path}: {error.strerror or error}") from None
+        raise _cannot_write(what, path, error) from None
 
 
 class DefaultToCheck(click.Group):
@@ -202,8 +206,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
             try:
                 count = baseline.write(baseline_path, diagnostics)
             except OSError as error:
-                raise Failure(f"cannot write the baseline {baseline_path}: "
-                              f"{error.strerror or error}") from None
+                raise _cannot_write("the baseline", baseline_path, error) from None
             _note(f"Recorded {count} finding(s) in {baseline_path}; later runs report only new ones.")
             sys.exit(EXIT_CLEAN)
         try:
@@ -276,6 +279,9 @@ def _note(message: str) -> None:
     click.echo(message, err=True)
 
 
+DEFAULT_OVERFIT_STEPS = 200
+
+
 class TraceCommand(click.Command):
     """`--overfit` takes an optional step count: `--overfit 50 train.py`, `--overfit=50`, or a bare
     `--overfit train.py` (200 steps). Click would read the script as the count, so a bare
@@ -291,9 +297,6 @@ class TraceCommand(click.Command):
                 if following is None or not following.lstrip("-").isdigit():
                     arguments[index] = f"--overfit={DEFAULT_OVERFIT_STEPS}"
         return super().parse_args(ctx, arguments)
-
-
-DEFAULT_OVERFIT_STEPS = 200
 
 
 @main.command(cls=TraceCommand, context_settings={"ignore_unknown_options": True})

@@ -19,12 +19,14 @@ import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
-from dllint.walk import CachedVisitorNames
+from dllint.walk import CachedVisitorNames, walk
 from dllint.semantic.values import (
-    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, INSTANCE, LISTING, REFERENCE, TUPLE, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
-    MODULE, OPTIMIZER, SCHEDULER, PIL_IMAGE,
+    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS,
+    LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
+
+from dllint.semantic.project import module_name
 
 if TYPE_CHECKING:
     from dllint.rule import FileContext
@@ -107,11 +109,6 @@ class FlowHints:
     # Calls into other files of the project: qualified name -> slots, as for `parameters`.
     external: dict[str, dict[int | str, Value]] = field(default_factory=dict)
 
-    def record_argument(self, function: str, slot: int | str, value: Value,
-                        table: str = "parameters") -> None:
-        slots = getattr(self, table).setdefault(function, {})
-        slots[slot] = slots.get(slot, EMPTY) | value
-
     def signature(self) -> tuple:
         """Changes when what was learnt changes: the walks stop when it no longer does."""
         return (tuple(sorted((key, str(slot), len(value)) for key, slots in self.parameters.items()
@@ -171,7 +168,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             for statement in body if isinstance(statement, cst.ClassDef)}
         # Open `if` statements, for merging what their branches bind.
         self.branches: list[_Branch] = []
-        self._default_values: dict[str, Value] = {}
+        self._own_module: str | None = None  # this file's module name, for calls from others
         self.module_frame: dict[str, Value] = {}
         self.frames: list[dict[str, Value]] = [self.module_frame]
         self.classes: list[ClassState] = []
@@ -417,16 +414,15 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         state = self.classes.pop()
-        if not self.classes and not self.functions:
-            self.learned.attributes[state.name] = dict(state.attributes)
-            self.learned.forwards[state.name] = state.forward_output
-            if any(self.learned.attributes[state.name].get(key) for owner, key
-                   in self._attribute_misses if owner == state.name) or (
-                    state.name in self._forward_misses and state.forward_output):
-                self.needs_hints = True
         self.local_classes[state.name] = self._summarise_class(state)
         if not self.classes and not self.functions:
             self.module_frame.pop(state.name, None)
+            self.learned.attributes[state.name] = dict(state.attributes)
+            self.learned.forwards[state.name] = state.forward_output
+            if any(state.attributes.get(key) for owner, key in self._attribute_misses
+                   if owner == state.name) or (
+                    state.name in self._forward_misses and state.forward_output):
+                self.needs_hints = True
 
     def _summarise_class(self, state: ClassState) -> ModuleInfo | None:
         inherited: list[ModuleInfo] = []
@@ -476,7 +472,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             not self.functions or self.functions[-1].class_state is not self.classes[-1]) else None
         no_grad = any(self._is_no_grad(decorator.decorator) for decorator in node.decorators)
         # Defaults are evaluated where the function is defined, before its frame exists.
-        self._default_values = {
+        defaults = {
             param.name.value: self.value(param.default)
             for param in (*node.params.posonly_params, *node.params.params,
                           *node.params.kwonly_params) if param.default is not None}
@@ -488,7 +484,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             key = None
         self.functions.append(FunctionState(node.name.value, node, class_state, no_grad=no_grad))
         self.frames.append({})
-        self._seed_parameters(node, key, class_state is not None)
+        self._seed_parameters(node, key, class_state is not None, defaults)
         self.event_stack.append([])
         if class_state is not None and node.name.value == "forward":
             class_state.has_forward = True
@@ -574,9 +570,9 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
     def _record_call_site(self, node: cst.Call) -> None:
         if not node.args:
             return
-        key, table = self.callee_key(node), "parameters"
+        key, table = self.callee_key(node), self.learned.parameters
         if key is None and self.summarising:
-            key, table = self._project_callee(node), "external"
+            key, table = self._project_callee(node), self.learned.external
         if key is None:
             return
         index = 0
@@ -585,16 +581,14 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
                 if arg.star == "*":
                     return  # positions after *args are unknown
                 continue
+            slot: int | str = arg.keyword.value if arg.keyword is not None else index
+            if arg.keyword is None:
+                index += 1
             value = _worth_passing(self.value(arg.value))
-            if arg.keyword is not None:
-                if value:
-                    self.learned.record_argument(key, arg.keyword.value, value, table)
-                    self.needs_hints = True
-                continue
             if value:
-                self.learned.record_argument(key, index, value, table)
+                slots = table.setdefault(key, {})
+                slots[slot] = slots.get(slot, EMPTY) | value
                 self.needs_hints = True
-            index += 1
 
     def _project_callee(self, node: cst.Call) -> str | None:
         """`fit` imported from another module of the project (not a library): its qualified
@@ -605,7 +599,8 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             return None
         return qualified
 
-    def _seed_parameters(self, node: cst.FunctionDef, key: str | None, is_method: bool) -> None:
+    def _seed_parameters(self, node: cst.FunctionDef, key: str | None, is_method: bool,
+                         defaults: dict[str, Value]) -> None:
         """Bind each parameter to what its call sites pass and to its default value."""
         params = node.params
         positional = [*params.posonly_params, *params.params]
@@ -617,7 +612,9 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
         if key is not None and self.project is not None:
             name, _, method = key.partition(".")
             if method in ("", "__init__"):
-                incoming = self.project.incoming_arguments(self.context.path, name)
+                if self._own_module is None:
+                    self._own_module = module_name(self.context.path)
+                incoming = self.project.incoming_arguments(self._own_module, name)
                 if incoming:
                     slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)
                              for slot in {*slots, *incoming}}
@@ -626,8 +623,7 @@ class SemanticModel(CachedVisitorNames, cst.BatchableCSTVisitor):
             value = slots.get(param.name.value, EMPTY)
             if index < len(positional):
                 value = value | slots.get(index, EMPTY)
-            if param.default is not None:
-                value = value | self._default_values.get(param.name.value, EMPTY)
+            value = value | defaults.get(param.name.value, EMPTY)
             if value:
                 frame[param.name.value] = value
 
@@ -1143,10 +1139,8 @@ def analyse(context: FileContext, project: ProjectIndex | None,
     with what was learnt as hints, one more hop of calls each time, until nothing new is learnt
     or MAX_FLOW_WALKS walks were made. Most files need one walk. Each walk starts over, rules
     and reports included; the last one stands."""
-    from dllint.walk import walk
-
     hints: FlowHints | None = None
-    for attempt in range(MAX_FLOW_WALKS):
+    for _ in range(MAX_FLOW_WALKS):
         context.reports.clear()
         model = SemanticModel(context, project, hints, summarising=summarising)
         context.model = model
@@ -1157,12 +1151,6 @@ def analyse(context: FileContext, project: ProjectIndex | None,
             break
         hints = learned
     return model
-
-
-def learn_flow(context: FileContext, project: ProjectIndex | None = None) -> FlowHints:
-    """The hints a walk with rules would use (for tests and tools that probe the model)."""
-    model = analyse(context, project, lambda model: [])
-    return model.hints
 
 
 _AUGMENTED = {

@@ -62,7 +62,8 @@ def module_name(path: str) -> str:
 
 def candidates(qualified: str, importer: str) -> list[str]:
     """`from .model import Net` and `from model import Net` both name the sibling model.py."""
-    parts = module_name(importer).split(".") if module_name(importer) else []
+    own = module_name(importer)
+    parts = own.split(".") if own else []
     # A package's __init__.py is the package itself: `.model` is a module inside it.
     package = parts if Path(importer).name == "__init__.py" else parts[:-1]
     if qualified.startswith("."):
@@ -230,8 +231,8 @@ class ProjectIndex:
     # (module, name) -> the argument slots each call from another file passes to it.
     _incoming: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict,
                                                                   repr=False)
-    _receivers: set[str] | None = field(default=None, repr=False)
-    _callers: dict[str, str] | None = field(default=None, repr=False)
+    # Module -> digest of every call into it from the other files (its cache entry depends on it).
+    _callers: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
@@ -249,6 +250,12 @@ class ProjectIndex:
                             for candidate in candidates(target, summary["path"])]
                 for key in keys:
                     index._incoming.setdefault(key, []).append(slots)
+        calls: dict[str, list] = {}
+        for (target, name), entries in index._incoming.items():
+            calls.setdefault(target, []).extend(
+                (name, json.dumps(slots, sort_keys=True)) for slots in entries)
+        index._callers = {target: digest({"calls": sorted(found)})
+                          for target, found in calls.items()}
         return index
 
     def _resolve(self, qualified: str, importer: str,
@@ -269,26 +276,14 @@ class ProjectIndex:
                     return found
         return None
 
-    def _callers_digests(self) -> dict[str, str]:
-        if self._callers is None:
-            calls: dict[str, list] = {}
-            for (target, name), entries in self._incoming.items():
-                calls.setdefault(target, []).extend(
-                    (name, json.dumps(slots, sort_keys=True)) for slots in entries)
-            self._callers = {target: digest({"calls": sorted(found)})
-                             for target, found in calls.items()}
-        return self._callers
-
     def receives_arguments(self, path: str) -> bool:
-        if self._receivers is None:
-            self._receivers = {module for module, _ in self._incoming}
-        return module_name(path) in self._receivers
+        return bool(self._callers) and module_name(path) in self._callers
 
-    def incoming_arguments(self, path: str, name: str) -> dict[int | str, Value]:
+    def incoming_arguments(self, module: str, name: str) -> dict[int | str, Value]:
         """What calls in other files pass to `name` (a function, or a class's constructor)
-        defined in the file at `path`, by position and by keyword."""
+        defined in `module`, by position and by keyword."""
         slots: dict[int | str, Value] = {}
-        for call in self._incoming.get((module_name(path), name), ()):
+        for call in self._incoming.get((module, name), ()):
             for slot, data in call.items():
                 key: int | str = slot[1:] if slot.startswith("=") else int(slot)
                 slots[key] = slots.get(key, frozenset()) | self._resolve_references(data)
@@ -343,7 +338,7 @@ class ProjectIndex:
         digests: dict[str, str | None] = {}
         for module in modules:
             if module.startswith(CALLERS):
-                digests[module] = self._callers_digests().get(module[len(CALLERS):])
+                digests[module] = self._callers.get(module[len(CALLERS):])
             else:
                 digests[module] = digest(self._summary(module, importer))
         return digests
