@@ -20,7 +20,8 @@ from dllint.config import Settings
 from dllint.engine_codes import INTERNAL_ERROR, SYNTAX_ERROR, TOO_DEEP
 from dllint.fixes import apply_fixes
 from dllint.registry import all_rules
-from dllint.rule import FileContext, NodeEdit, NodeFix, PendingReport, Rule
+from dllint.context import FileContext, PendingReport
+from dllint.rule import NodeEdit, NodeFix, Rule
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import analyse
 from dllint.semantic.project import CALLERS, ProjectIndex, imported_modules, module_name

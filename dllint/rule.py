@@ -8,17 +8,20 @@ have findings, because computing positions costs more than parsing the file.
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Sequence, Union
 
 import libcst as cst
 
+from dllint.context import FileContext, PendingReport
 from dllint.walk import CachedVisitorNames
 from dllint.types import Applicability, FixAvailability, RelatedLocation, Severity
 
 if TYPE_CHECKING:
     from dllint.semantic.imports import ImportMap
     from dllint.semantic.model import SemanticModel
+
+__all__ = ["FileContext", "Invalid", "NodeEdit", "NodeFix", "PendingReport", "Rule", "Valid"]
 
 
 @dataclass(frozen=True)
@@ -83,27 +86,6 @@ class NodeFix:
     def replace(cls, node: cst.CSTNode, content: Union[str, cst.CSTNode], *, description: str,
                 applicability: Applicability = Applicability.SAFE) -> NodeFix:
         return cls((NodeEdit(node, "replace", content),), applicability, description)
-
-
-@dataclass(frozen=True)
-class PendingReport:
-    rule: type[Rule]
-    node: cst.CSTNode
-    message: str
-    fix: NodeFix | None
-    related: tuple[tuple[cst.CSTNode, str] | RelatedLocation, ...]
-
-
-@dataclass
-class FileContext:
-    """What every rule may read about the file under analysis, computed once per file."""
-
-    path: str
-    source: str
-    module: cst.Module
-    imports: ImportMap
-    reports: list[PendingReport] = field(default_factory=list)
-    model: SemanticModel | None = None
 
 
 class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):

@@ -6,7 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.model import argument, is_true, keyword
+from dllint.semantic.syntax import argument, is_true, keyword
 from dllint.semantic.values import LOSS, PROBABILITIES, Tag, first
 from dllint.types import Applicability, FixAvailability
 
@@ -451,9 +451,8 @@ class ActivationBeforeLogitLoss(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
         if qualified in catalog.LOSS_FUNCTIONS:
-            wants = catalog.LOSS_FUNCTIONS[qualified]
-            display = catalog.LOSS_DISPLAY.get(qualified, qualified.rsplit(".", 1)[-1])
-            self.check_loss_input(node, wants, display)
+            loss = catalog.LOSS_FUNCTIONS[qualified]
+            self.check_loss_input(node, loss.wants, loss.display)
             return
         callee = first(self.model.value(node.func), LOSS) if not qualified else None
         if callee is None and isinstance(node.func, cst.Call):

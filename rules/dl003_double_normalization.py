@@ -6,7 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.model import argument, is_255, is_inverse_255, number
+from dllint.semantic.syntax import argument, is_255, is_inverse_255, number
 from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
 

@@ -9,7 +9,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.model import argument
+from dllint.semantic.syntax import argument
 from dllint.semantic.values import MODULE, first
 from dllint.types import FixAvailability
 

@@ -6,7 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.model import argument, keyword, number, positional
+from dllint.semantic.syntax import argument, keyword, number, positional
 from dllint.semantic.values import COLUMN, LOSS, RANK1, SQUEEZED, first
 from dllint.types import Applicability, FixAvailability
 
@@ -298,7 +298,7 @@ class Rank1Broadcasting(Rule):
         qualified = self.imports.call_name(node)
         loss = None
         if qualified in LOSS_FUNCTION_NAMES:
-            loss = catalog.LOSS_FUNCTIONS[qualified]
+            loss = catalog.LOSS_FUNCTIONS[qualified].wants
         else:
             callee = first(self.model.value(node.func), LOSS) if not qualified else None
             if callee is not None:

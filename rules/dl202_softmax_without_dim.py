@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, Rule, Valid
-from dllint.semantic.model import argument
+from dllint.semantic.syntax import argument
 from dllint.types import FixAvailability, Severity
 
 FUNCTIONS = frozenset({"torch.nn.functional.softmax", "torch.nn.functional.log_softmax",

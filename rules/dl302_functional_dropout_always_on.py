@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
-from dllint.semantic.model import argument
+from dllint.semantic.syntax import argument
 from dllint.types import FixAvailability
 
 DROPOUTS = {"torch.nn.functional.dropout": 2, "torch.nn.functional.dropout1d": 2,

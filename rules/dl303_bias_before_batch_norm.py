@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
-from dllint.semantic.model import argument
+from dllint.semantic.syntax import argument
 from dllint.types import Applicability, FixAvailability, Severity
 
 LAYERS = {"torch.nn.Conv1d": "torch.nn.BatchNorm1d", "torch.nn.Conv2d": "torch.nn.BatchNorm2d",

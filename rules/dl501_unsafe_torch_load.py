@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
-from dllint.semantic.model import keyword
+from dllint.semantic.syntax import keyword
 from dllint.types import Applicability, FixAvailability
 
 

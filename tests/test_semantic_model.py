@@ -10,7 +10,7 @@ import textwrap
 
 import libcst as cst
 
-from dllint.rule import FileContext
+from dllint.context import FileContext
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE

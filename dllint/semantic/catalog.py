@@ -6,6 +6,8 @@ alias the file used). Adding knowledge means adding a row here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
 PROBABILITY_FUNCTIONS = {
     "torch.softmax": "softmax", "torch.nn.functional.softmax": "softmax",
@@ -54,30 +56,38 @@ LIGHTNING_BASES = frozenset({"pytorch_lightning.LightningModule", "lightning.Lig
                              "lightning.pytorch.LightningModule",
                              "pytorch_lightning.core.LightningModule"})
 
-# Losses that apply log-softmax / log-sigmoid themselves and so want raw logits.
-# kind: what the loss wants as input.
-LOSS_FUNCTIONS = {
-    "torch.nn.functional.cross_entropy": "logits",
-    "torch.nn.functional.binary_cross_entropy_with_logits": "logits",
-    "torch.nn.functional.nll_loss": "log_probabilities",
-    "torch.nn.functional.binary_cross_entropy": "probabilities",
-    "torch.nn.functional.mse_loss": "elementwise", "torch.nn.functional.l1_loss": "elementwise",
-    "torch.nn.functional.smooth_l1_loss": "elementwise",
-    "torch.nn.functional.huber_loss": "elementwise",
+# One row per loss: what its input must be, and how messages name it. A class (`nn.NLLLoss`) is
+# called on its instance; a function (`F.nll_loss`) directly. `wants`: "logits" (the loss applies
+# log-softmax / log-sigmoid itself), "log_probabilities", "probabilities", or "elementwise".
+@dataclass(frozen=True)
+class Loss:
+    wants: str
+    display: str
+    is_class: bool
+
+
+LOSSES = {
+    "torch.nn.functional.cross_entropy": Loss("logits", "F.cross_entropy", False),
+    "torch.nn.functional.binary_cross_entropy_with_logits":
+        Loss("logits", "F.binary_cross_entropy_with_logits", False),
+    "torch.nn.functional.nll_loss": Loss("log_probabilities", "F.nll_loss", False),
+    "torch.nn.functional.binary_cross_entropy":
+        Loss("probabilities", "F.binary_cross_entropy", False),
+    "torch.nn.functional.mse_loss": Loss("elementwise", "F.mse_loss", False),
+    "torch.nn.functional.l1_loss": Loss("elementwise", "F.l1_loss", False),
+    "torch.nn.functional.smooth_l1_loss": Loss("elementwise", "F.smooth_l1_loss", False),
+    "torch.nn.functional.huber_loss": Loss("elementwise", "F.huber_loss", False),
+    "torch.nn.CrossEntropyLoss": Loss("logits", "nn.CrossEntropyLoss", True),
+    "torch.nn.BCEWithLogitsLoss": Loss("logits", "nn.BCEWithLogitsLoss", True),
+    "torch.nn.NLLLoss": Loss("log_probabilities", "nn.NLLLoss", True),
+    "torch.nn.BCELoss": Loss("probabilities", "nn.BCELoss", True),
+    "torch.nn.MSELoss": Loss("elementwise", "nn.MSELoss", True),
+    "torch.nn.L1Loss": Loss("elementwise", "nn.L1Loss", True),
+    "torch.nn.SmoothL1Loss": Loss("elementwise", "nn.SmoothL1Loss", True),
+    "torch.nn.HuberLoss": Loss("elementwise", "nn.HuberLoss", True),
 }
-LOSS_CLASSES = {
-    "torch.nn.CrossEntropyLoss": "logits", "torch.nn.BCEWithLogitsLoss": "logits",
-    "torch.nn.NLLLoss": "log_probabilities", "torch.nn.BCELoss": "probabilities",
-    "torch.nn.MSELoss": "elementwise", "torch.nn.L1Loss": "elementwise",
-    "torch.nn.SmoothL1Loss": "elementwise", "torch.nn.HuberLoss": "elementwise",
-}
-LOSS_DISPLAY = {
-    "torch.nn.functional.cross_entropy": "F.cross_entropy",
-    "torch.nn.functional.binary_cross_entropy_with_logits": "F.binary_cross_entropy_with_logits",
-    "torch.nn.functional.nll_loss": "F.nll_loss",
-    "torch.nn.CrossEntropyLoss": "nn.CrossEntropyLoss",
-    "torch.nn.BCEWithLogitsLoss": "nn.BCEWithLogitsLoss", "torch.nn.NLLLoss": "nn.NLLLoss",
-}
+LOSS_FUNCTIONS = {name: loss for name, loss in LOSSES.items() if not loss.is_class}
+LOSS_CLASSES = {name: loss for name, loss in LOSSES.items() if loss.is_class}
 KERAS_PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
 
 # Transforms that scale uint8 pixels to [0, 1].

@@ -80,7 +80,7 @@ def candidates(qualified: str, importer: str) -> list[str]:
 
 def summarise(path: str, text: str) -> dict[str, Any] | None:
     """The summary of one file, or None when it does not parse or defines nothing shareable."""
-    from dllint.rule import FileContext
+    from dllint.context import FileContext
     from dllint.semantic.imports import ImportMap
     from dllint.semantic.model import analyse
 

@@ -1,0 +1,89 @@
+"""Training-loop events: what each loop and each function does to training state, in order.
+
+DL101-DL103 and DL004 read these: a loop whose events hold `backward` and `step` but no
+`zero_grad`, a scheduler stepped before its optimizer, a clip after the step. Calls to local
+functions are kept as `call` events and expanded on demand, so a helper that zeroes the
+gradients counts where it is called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from dllint.semantic import catalog
+from dllint.semantic.imports import dotted_name
+from dllint.semantic.syntax import argument
+from dllint.semantic.values import OPTIMIZER, SCHEDULER, has
+
+
+@dataclass
+class LoopEvents:
+    """What a loop's body does to training state, in source order: ("backward", node),
+    ("step", node), ("zero_grad", node), ("scheduler_step", node), ("clip", node), ("eval", node),
+    ("train", node), and ("call", node, name) for local functions it calls or hands on."""
+
+    node: cst.CSTNode
+    events: list[tuple] = field(default_factory=list)
+
+
+class LoopEventRecorder:
+    """The part of the semantic model that records loop events."""
+
+    def visit_While(self, node: cst.While) -> None:
+        self.open_loops.append(LoopEvents(node))
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.loops.append(self.open_loops.pop())
+
+    def event(self, *event) -> None:
+        self.event_stack[-1].append(event)
+        for loop in self.open_loops:
+            loop.events.append(event)
+
+    def expand(self, events, seen: frozenset = frozenset()):
+        """Events with calls to local functions replaced by what those functions do."""
+        for event in events:
+            if event[0] == "call" and event[2] in self.function_events and event[2] not in seen:
+                for inner in self.expand(self.function_events[event[2]], seen | {event[2]}):
+                    yield (inner[0], event[1], *inner[2:])
+            elif event[0] != "call":
+                yield event
+
+    def _training_event(self, node: cst.Call) -> None:
+        func = node.func
+        qualified = self.qualified(func)
+        if qualified in ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
+                         "torch.nn.utils.clip_grad.clip_grad_norm_"):
+            self.event("clip", node)
+        elif isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == "backward":
+                self.event("backward", node)
+            elif method == "zero_grad":
+                self.event("zero_grad", node)
+            elif method == "eval" and not node.args:
+                self.event("eval", node)
+            elif method == "train":
+                flag = argument(node, 0, "mode")
+                is_off = flag is not None and isinstance(flag.value, cst.Name) and \
+                    flag.value.value == "False"
+                self.event("eval" if is_off else "train", node)
+            elif method == "step":
+                receiver = self.value(func.value)
+                name = (dotted_name(func.value) or "").rsplit(".", 1)[-1].lower()
+                if has(receiver, SCHEDULER) or (not has(receiver, OPTIMIZER) and "sched" in name):
+                    self.event("scheduler_step", node)
+                elif has(receiver, OPTIMIZER) or "optim" in name or "scaler" in name or \
+                        name in ("opt", "solver"):
+                    self.event("step", node)
+        if isinstance(func, cst.Name) and qualified is None:
+            self.event("call", node, func.value)
+        for arg in node.args:  # optimizer.step(closure): the closure runs in this step
+            if isinstance(arg.value, cst.Name) and arg.value.value in self.function_events:
+                self.event("call", node, arg.value.value)
+
+    def _is_no_grad(self, node: cst.BaseExpression) -> bool:
+        target = node.func if isinstance(node, cst.Call) else node
+        return self.qualified(target) in catalog.NO_GRAD_CONTEXTS

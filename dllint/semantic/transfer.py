@@ -1,0 +1,430 @@
+"""Transfer functions: the tags an expression's value carries, given the tags of its parts.
+
+Library knowledge lives in `catalog` tables; this module is how calls, methods, attributes and
+operators carry, add or drop tags (`x / 255` adds UNIT_SCALED, `.float()` drops UINT8,
+`nn.Sequential(..., nn.Softmax(1))` is a module whose output is PROBABILITIES).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from dllint.semantic import catalog
+from dllint.semantic.syntax import argument, is_255, is_inverse_255, is_true, keyword, number
+from dllint.semantic.values import (
+    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS,
+    LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
+    PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
+    ListingInfo, TransformInfo, Value, first, has, keep, without)
+
+MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
+MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
+# What an element of an iterated tensor still is.
+ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64})
+
+
+class ValueTransfer:
+    """The part of the semantic model that computes the values of calls and operators."""
+
+    def _attribute(self, node: cst.Attribute) -> Value:
+        key = self.attribute_key(node)
+        if key is not None:
+            for state in reversed(self.classes):
+                if key in state.attributes:
+                    return state.attributes[key]
+            self._attribute_misses.add((self.classes[0].name, key))
+            return EMPTY
+        receiver = self.value(node.value)
+        name = node.attr.value
+        if name == "values" and has(receiver, DATAFRAME):
+            rank1 = first(receiver, DATAFRAME).info == "series"
+            result = {Tag(FLOAT64, node, info="numpy")}
+            if rank1:
+                result.add(Tag(RANK1, node, detail=".values of a column"))
+            return frozenset(result)
+        if name in ("T", "data", "mT"):
+            return without(receiver, (MODULE, LOSS, TRANSFORM))
+        if name in ("forward", "__call__"):
+            return keep(receiver, (MODULE, LOSS))  # criterion.forward(out, y) is criterion(out, y)
+        return EMPTY
+
+    def _binary(self, node: cst.CSTNode, left: Value, operator: cst.BaseBinaryOp,
+                right_node: cst.BaseExpression) -> Value:
+        right = self.value(right_node)
+        if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
+                isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
+            return self.scaled(left, node, "division by 255")
+        if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power,
+                                 cst.FloorDivide, cst.Modulo)):
+            result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
+                                            TRANSFORM, DATAFRAME, PIL_IMAGE))
+            uint8 = first(result, UINT8)
+            if uint8 is not None and (isinstance(operator, cst.Divide) or isinstance(
+                    right_node, cst.Float) or has(right, FLOAT64)):
+                result = without(result, (UINT8,))
+                if uint8.info == "numpy":
+                    result |= {Tag(FLOAT64, node, info="numpy")}
+            return result
+        return EMPTY
+
+    def scaled(self, value: Value, node: cst.CSTNode, how: str) -> Value:
+        """The value after a scaling to [0, 1] (division by 255, ToTensor)."""
+        if how != "division by 255" and has(value, UNIT_SCALED):
+            return value  # ToTensor and friends leave float data as it is: the first scaling stands
+        result = without(value, (UINT8, UNIT_SCALED, PIL_IMAGE))
+        uint8 = first(value, UINT8)
+        if uint8 is not None and uint8.info == "numpy" and how == "division by 255":
+            result |= {Tag(FLOAT64, node, info="numpy")}  # numpy true division gives float64
+        return result | {Tag(UNIT_SCALED, node, detail=how)}
+
+    def _call(self, node: cst.Call) -> Value:
+        func = node.func
+        qualified = self.qualified(func)
+        if qualified is not None and not qualified.startswith("builtins."):
+            return self._library_call(qualified, node)
+        if isinstance(func, cst.Name):
+            if func.value == "self" and self.classes:
+                return self._own_forward()
+            if func.value in self.local_classes and func.value not in self.frames[-1]:
+                info = self.local_classes[func.value]
+                if info is None:  # a plain class: its methods are still this file's functions
+                    return frozenset({Tag(INSTANCE, node, func.value)})
+                return self._instance(info, node)
+            if func.value in self.local_functions and func.value not in self.frames[-1]:
+                return self.local_functions[func.value]
+            if qualified is not None:
+                return self._builtin(qualified, node)
+            return self.call_value(self.lookup(func.value), node)
+        if isinstance(func, cst.Attribute):
+            if func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Name) \
+                    and func.value.value == "self" and self.classes:
+                return self._own_forward()
+            attribute_value = self._attribute(func)
+            if any(tag.kind in (MODULE, TRANSFORM, LOSS) for tag in attribute_value):
+                return self.call_value(attribute_value, node)
+            return self._method(self.value(func.value), func.attr.value, node)
+        return self.call_value(self.value(func), node)
+
+    def _grow_sequential(self, target: cst.BaseExpression, node: cst.Call) -> None:
+        """`m.add_module("sm", nn.Softmax(1))` / `m.append(layer)`: the last member added is what
+        an nn.Sequential returns."""
+        container = first(self.value(target), MODULE)
+        if container is None or container.detail != "nn.Sequential":
+            return
+        layer = first(self.value(node.args[-1].value), MODULE)
+        if layer is None:
+            return
+        old = container.info
+        mode = True if old.mode_dependent or layer.info.mode_dependent else (
+            None if old.mode_dependent is None or layer.info.mode_dependent is None else False)
+        info = ModuleInfo(old.name, layer.info.output, mode,
+                          old.evidence or layer.info.evidence)
+        self.bind(target, frozenset({Tag(MODULE, container.node, "nn.Sequential", info)}))
+
+    def call_value(self, callee: Value, node: cst.Call) -> Value:
+        """The value of calling a module, a transform or a loss object."""
+        result: set[Tag] = set()
+        for tag in callee:
+            if tag.kind == LOSS:
+                result.add(Tag(LOSS_VALUE, node, tag.detail))
+            if tag.kind == MODULE:
+                result |= tag.info.output
+            elif tag.kind == TRANSFORM:
+                argument_value = self.value(node.args[0].value) if node.args else EMPTY
+                if tag.info.scaling is not None:
+                    result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
+                else:
+                    result |= argument_value
+        return frozenset(result)
+
+    def _builtin(self, qualified: str, node: cst.Call) -> Value:
+        if not node.args:
+            return EMPTY
+        if qualified in catalog.SORTING:
+            return self._sorted(node)
+        if qualified in catalog.ORDER_KEEPING:
+            # map(f, listing) and filter(f, listing) keep the order of their last argument.
+            index = -1 if qualified in ("builtins.map", "builtins.filter") else 0
+            return keep(self.value(node.args[index].value), (LISTING,))
+        return EMPTY
+
+    def _sorted(self, node: cst.Call) -> Value:
+        listing = first(self.value(node.args[0].value), LISTING) if node.args else None
+        if listing is None:
+            return EMPTY
+        return frozenset({Tag(LISTING, node, listing.detail, ListingInfo(listing.info.function, True))})
+
+    def _argument_value(self, node: cst.Call, index: int = 0, name: str = "input") -> Value:
+        arg = argument(node, index, name)
+        return EMPTY if arg is None else self.value(arg.value)
+
+    def _dtype_keyword(self, node: cst.Call) -> str | None:
+        arg = keyword(node, "dtype")
+        if arg is None:
+            return None
+        if isinstance(arg.value, cst.SimpleString):
+            return "numpy." + arg.value.evaluated_value if isinstance(
+                arg.value.evaluated_value, str) else "?"
+        return self.qualified(arg.value) or "?"
+
+    def _library_call(self, qualified: str, node: cst.Call) -> Value:
+        last = qualified.rsplit(".", 1)[-1]
+        if qualified in catalog.LISTING_FUNCTIONS:
+            name = catalog.LISTING_FUNCTIONS[qualified]
+            return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
+        if qualified in catalog.SORTING:
+            return self._sorted(node)
+        if qualified in catalog.PROBABILITY_FUNCTIONS:
+            return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_FUNCTIONS[qualified])})
+        if qualified in catalog.LOG_PROBABILITY_FUNCTIONS:
+            return frozenset({Tag(LOG_PROBABILITIES, node, last)})
+        if qualified in ("torch.exp", "numpy.exp"):
+            inner = self._argument_value(node)
+            return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")}) if has(
+                inner, LOG_PROBABILITIES) else EMPTY
+        if qualified in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
+            return self._argument_value(node, 0, "data")  # a no-op wrapper since PyTorch 0.4
+        if qualified in catalog.LOG_FUNCTIONS:
+            inner = self._argument_value(node)
+            return frozenset({Tag(LOG_PROBABILITIES, node, "log")}) if has(inner, PROBABILITIES) \
+                else EMPTY
+        if qualified in catalog.PROBABILITY_LAYERS:
+            output = frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_LAYERS[qualified])})
+            return self._layer(node, qualified, output, False)
+        if qualified in catalog.LOG_PROBABILITY_LAYERS:
+            return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}),
+                               False)
+        if qualified in catalog.MODE_DEPENDENT_LAYERS:
+            return self._layer(node, qualified, EMPTY, True)
+        if qualified in catalog.CONTAINER_LAYERS:
+            return self._sequential(node)
+        if qualified in catalog.LOSS_CLASSES:
+            loss = catalog.LOSS_CLASSES[qualified]
+            info = LossInfo(qualified, loss.wants, loss.display)
+            return frozenset({Tag(LOSS, node, last, info)})
+        if qualified == "torch.nn.Linear":
+            out = argument(node, 1, "out_features")
+            output = frozenset({Tag(COLUMN, node, "Linear(..., 1)")}) if out is not None and \
+                number(out.value) == 1.0 else EMPTY
+            return self._layer(node, qualified, output, False)
+        if qualified.startswith("torch.nn.") and last[:1].isupper() and qualified.count(".") == 2 \
+                and not last.startswith("Parameter"):  # a Parameter is not a layer
+            return self._layer(node, qualified, EMPTY, False)
+        if qualified.startswith("torch.optim.lr_scheduler.") and last[:1].isupper() or (
+                qualified.startswith("transformers.") and "schedule" in last):
+            return frozenset({Tag(SCHEDULER, node, last)})
+        if qualified.startswith("torch.optim.") and last[:1].isupper() and \
+                qualified.count(".") == 2:
+            return frozenset({Tag(OPTIMIZER, node, last)})
+        if qualified in catalog.LOSS_FUNCTIONS:
+            return frozenset({Tag(LOSS_VALUE, node, last)})
+        if qualified.startswith(catalog.OPAQUE_MODEL_PREFIXES) and not any(
+                part in qualified for part in catalog.NOT_MODELS):
+            info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
+            return frozenset({Tag(MODULE, node, qualified, info)})
+        if self.summarising and qualified in self.imported_names and \
+                qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
+            return frozenset({Tag(REFERENCE, node, qualified)})
+        if self.project is not None:
+            summary = self.project.lookup_class(qualified, self.context.path)
+            if summary is not None:
+                return self._instance(summary, node)
+            returned = self.project.lookup_function(qualified, self.context.path)
+            if returned is not None:
+                return returned
+        return self._data_call(qualified, last, node)
+
+    def _layer(self, node: cst.Call, qualified: str, output: Value, mode_dependent: bool) -> Value:
+        name = "nn." + qualified.rsplit(".", 1)[-1]
+        info = ModuleInfo(name, output, mode_dependent, name if mode_dependent else "")
+        return frozenset({Tag(MODULE, node, name, info)})
+
+    def _sequential(self, node: cst.Call) -> Value:
+        members = []
+        for arg in node.args:
+            if arg.star:  # Sequential(*layers): members not visible
+                return frozenset({Tag(MODULE, node, "nn.Sequential",
+                                      ModuleInfo("nn.Sequential", EMPTY, None, ""))})
+            members.append(first(self.value(arg.value), MODULE))
+        evidence = [m.info.evidence for m in members if m is not None and m.info.mode_dependent]
+        unknown = any(m is None or m.info.mode_dependent is None for m in members)
+        last = members[-1] if members else None
+        output = last.info.output if last is not None else EMPTY
+        mode = True if evidence else (None if unknown else False)
+        info = ModuleInfo("nn.Sequential", output, mode, evidence[0] if evidence else "")
+        return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
+
+    def _data_call(self, qualified: str, last: str, node: cst.Call) -> Value:
+        if qualified in catalog.COMPOSE:
+            return self._compose(node)
+        if qualified in catalog.SCALING_TRANSFORMS or (
+                qualified in catalog.SCALE_WHEN_FLAGGED and is_true(
+                    (keyword(node, "scale") or cst.Arg(cst.Name("False"))).value)):
+            if last[:1].isupper():
+                return frozenset({Tag(TRANSFORM, node, last, TransformInfo(node, f"{last}()"))})
+            return self.scaled(self._argument_value(node), node, f"{last}()")
+        if qualified in catalog.NORMALIZE_TRANSFORMS or qualified in catalog.LAMBDA_TRANSFORMS or (
+                qualified.startswith(("torchvision.transforms.", "albumentations."))
+                and last[:1].isupper()):
+            return frozenset({Tag(TRANSFORM, node, last, TransformInfo(None))})
+        if qualified in catalog.UINT8_NUMPY_SOURCES:
+            return frozenset({Tag(UINT8, node, last, "numpy")})
+        if qualified in catalog.UINT8_TENSOR_SOURCES:
+            return frozenset({Tag(UINT8, node, last, "torch")})
+        if qualified in catalog.PIL_OPEN:
+            return frozenset({Tag(PIL_IMAGE, node)})
+        if qualified in catalog.NUMPY_ARRAY:
+            inner = self._argument_value(node, 0, "object")
+            dtype = self._dtype_keyword(node)
+            if dtype is not None:
+                return self._cast(inner, node, dtype, "numpy")
+            if has(inner, PIL_IMAGE):
+                return frozenset({Tag(UINT8, node, "array of a PIL image", "numpy")})
+            return inner
+        if qualified in catalog.FLOAT64_CONSTRUCTORS:
+            dtype = self._dtype_keyword(node)
+            result: set[Tag] = set()
+            if dtype is None or dtype in ("numpy.float64", "numpy.double", "builtins.float"):
+                result.add(Tag(FLOAT64, node, last, "numpy"))
+            result |= self._rank1(qualified, node)
+            return frozenset(result)
+        if qualified in catalog.RANK1_CONSTRUCTORS:
+            return self._rank1(qualified, node)
+        if qualified in catalog.DATAFRAME_SOURCES:
+            return frozenset({Tag(DATAFRAME, node, last, "frame")})
+        if qualified in catalog.TO_TENSOR:
+            inner = self._argument_value(node, 0, "data")
+            dtype = self._dtype_keyword(node)
+            if dtype is not None:
+                return self._cast(inner, node, dtype, "torch")
+            converted = frozenset(
+                Tag(tag.kind, tag.node, tag.detail, "torch", tag.location, node)
+                if tag.kind in DTYPE_TAGS else tag for tag in inner)
+            return converted
+        if qualified in ("torch.Tensor", "torch.FloatTensor", "numpy.float32"):
+            return without(self._argument_value(node), DTYPE_TAGS)
+        if qualified in ("torch.squeeze", "torch.unsqueeze", "torch.flatten", "torch.reshape",
+                         "numpy.squeeze", "numpy.expand_dims", "numpy.reshape", "numpy.ravel"):
+            shifted = node.with_changes(args=node.args[1:])
+            return self._reshaped(self._argument_value(node), last, shifted, original=node)
+        return EMPTY
+
+    def _reshaped(self, value: Value, method: str, node: cst.Call,
+                  original: cst.Call | None = None) -> Value:
+        """Shape bookkeeping for the tags that are about shapes (COLUMN, RANK1, SQUEEZED)."""
+        anchor = original or node
+        args = [arg for arg in node.args if arg.keyword is None]
+        flat = (method in ("flatten", "ravel")
+                or (method in ("view", "reshape") and len(args) == 1 and number(args[0].value) == -1))
+        if method == "squeeze":
+            dims = args or [arg for arg in node.args if arg.keyword and arg.keyword.value in ("dim", "axis")]
+            value = without(value, (COLUMN,))
+            if not dims:
+                value |= {Tag(SQUEEZED, anchor, "squeeze()")}
+            return value
+        if flat:
+            return without(value, (COLUMN,))
+        if method in ("unsqueeze", "expand_dims") or (method in ("view", "reshape") and len(args) >= 2):
+            return without(value, (RANK1,))
+        return value
+
+    def _rank1(self, qualified: str, node: cst.Call) -> Value:
+        args = [arg for arg in node.args if arg.keyword is None]
+        if qualified in catalog.RANK1_CONSTRUCTORS and len(args) == 1 and not isinstance(
+                args[0].value, (cst.Tuple, cst.List)) and keyword(node, "size") is None:
+            return frozenset({Tag(RANK1, node, qualified.rsplit(".", 1)[-1])})
+        return EMPTY
+
+    def _compose(self, node: cst.Call) -> Value:
+        scaling: cst.CSTNode | None = None
+        name = ""
+        if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
+            for element in node.args[0].value.elements:
+                step = first(self.value(element.value), TRANSFORM)
+                if step is not None and step.info.scaling is not None and scaling is None:
+                    scaling, name = step.info.scaling, step.info.scaling_name
+        return frozenset({Tag(TRANSFORM, node, "Compose", TransformInfo(scaling, name))})
+
+    def _cast(self, value: Value, node: cst.CSTNode, dtype: str, library: str) -> Value:
+        result = without(value, DTYPE_TAGS | {PIL_IMAGE})
+        if dtype in ("numpy.float64", "numpy.double", "torch.float64", "torch.double",
+                     "builtins.float") and not (library == "torch" and dtype == "builtins.float"):
+            result |= {Tag(FLOAT64, node, dtype, library)}
+        elif dtype in ("numpy.uint8", "torch.uint8"):
+            result |= {Tag(UINT8, node, "cast", library)}  # chosen on purpose, not read from disk
+        return result
+
+    def _method(self, receiver: Value, method: str, node: cst.Call) -> Value:
+        if method in catalog.LISTING_METHODS:
+            name = f"Path.{method}"
+            return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
+        if method in catalog.PROBABILITY_METHODS:
+            return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_METHODS[method])})
+        if method in catalog.LOG_PROBABILITY_METHODS:
+            return frozenset({Tag(LOG_PROBABILITIES, node, method)})
+        if method == "log" and has(receiver, PROBABILITIES):
+            return frozenset({Tag(LOG_PROBABILITIES, node, "log")})
+        if method == "exp" and has(receiver, LOG_PROBABILITIES):
+            return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")})
+        if method == "forward" and has(receiver, MODULE):
+            return self.call_value(receiver, node)
+        if method in ("eval", "train", "cuda", "cpu", "to", "requires_grad_", "half", "float") \
+                and has(receiver, MODULE):
+            return receiver
+        if method in ("cuda", "cpu", "to", "half", "float", "double") and has(receiver, LOSS):
+            return keep(receiver, (LOSS,))  # nn.CrossEntropyLoss().cuda() is the same loss
+        if method == "to":
+            dtypes = [self.qualified(arg.value) for arg in node.args]
+            dtype = next((d for d in dtypes if d and d.startswith("torch.") and (
+                "float" in d or "int" in d or "half" in d or "double" in d)), None)
+            if dtype is None:
+                dtype_arg = keyword(node, "dtype")
+                dtype = self.qualified(dtype_arg.value) if dtype_arg is not None else None
+            return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
+        if method in ("detach", "detach_"):
+            receiver = without(receiver, (LOSS_VALUE,))  # no graph any more
+        if method in catalog.PASSTHROUGH_METHODS:
+            return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), method, node)
+        if method in catalog.FLOAT_CASTS:
+            return without(receiver, DTYPE_TAGS)
+        if method == "double":
+            return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")}
+        if method == "astype" and node.args:
+            arg = node.args[0].value
+            dtype = ("numpy." + arg.evaluated_value) if isinstance(arg, cst.SimpleString) and \
+                isinstance(arg.evaluated_value, str) else (self.qualified(arg) or "?")
+            return self._cast(receiver, node, dtype, "numpy")
+        if method in ("div", "div_", "true_divide") and node.args and is_255(node.args[0].value):
+            return self.scaled(receiver, node, "division by 255")
+        if method in ("mul", "mul_") and node.args and is_inverse_255(node.args[0].value):
+            return self.scaled(receiver, node, "division by 255")
+        if method in ("convert", "resize", "crop", "rotate", "transpose") and has(receiver, PIL_IMAGE):
+            return frozenset({Tag(PIL_IMAGE, node)})
+        if method == "to_numpy" and has(receiver, DATAFRAME):
+            result = {Tag(FLOAT64, node, info="numpy")}
+            if first(receiver, DATAFRAME).info == "series":
+                result.add(Tag(RANK1, node, ".to_numpy() of a column"))
+            return frozenset(result)
+        if method in ("numpy", "copy", "clone"):
+            return without(receiver, (MODULE, LOSS, TRANSFORM))
+        return EMPTY
+
+
+def _tuple_part(value: Value, node: cst.Subscript) -> Value | None:
+    """`outputs[1]` of a tuple value, for a literal index."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    index = number(node.slice[0].slice.value)
+    if index is None or index != int(index):
+        return None
+    for tag in value:
+        if tag.kind == TUPLE and -len(tag.info) <= int(index) < len(tag.info):
+            return tag.info[int(index)]
+    return None
+
+
+_AUGMENTED = {
+    cst.AddAssign: cst.Add(), cst.SubtractAssign: cst.Subtract(), cst.MultiplyAssign: cst.Multiply(),
+    cst.DivideAssign: cst.Divide(), cst.FloorDivideAssign: cst.FloorDivide(),
+    cst.PowerAssign: cst.Power(), cst.ModuloAssign: cst.Modulo(),
+}
