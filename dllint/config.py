@@ -20,6 +20,7 @@ import pathspec
 from dllint import __version__
 from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
 from dllint.registry import all_rules, known_codes
+from dllint.requirements import declared_minimum
 from dllint.source import DEFAULT_MAX_FILE_SIZE
 from dllint.types import Severity
 
@@ -270,6 +271,8 @@ class Settings:
     cache_dir: Path
     fix: bool = False
     unsafe_fixes: bool = False
+    # The oldest PyTorch the project declares it supports (requirements, pyproject), if any.
+    torch_minimum: tuple[int, ...] | None = None
     fingerprint: str = field(default="", compare=False)
 
     def relative(self, path: str) -> str:
@@ -325,10 +328,11 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
         cache_dir=(config.root / config.cache_dir),
         fix=fix,
         unsafe_fixes=unsafe_fixes,
+        torch_minimum=declared_minimum(config.root, "torch"),
     )
     fingerprint = hashlib.blake2b(repr((
         __version__, sorted(enabled), sorted(engine_off), config.per_file_ignores,
-        config.severity, unused, config.max_file_size,
+        config.severity, unused, config.max_file_size, settings.torch_minimum,
     )).encode(), digest_size=12).hexdigest()
     object.__setattr__(settings, "fingerprint", fingerprint)
     return settings

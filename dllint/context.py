@@ -14,6 +14,7 @@ import libcst as cst
 from dllint.types import RelatedLocation
 
 if TYPE_CHECKING:
+    from dllint.config import Settings
     from dllint.rule import NodeFix, Rule
     from dllint.semantic.imports import ImportMap
     from dllint.semantic.model import SemanticModel
@@ -26,6 +27,7 @@ class PendingReport:
     message: str
     fix: NodeFix | None
     related: tuple[tuple[cst.CSTNode, str] | RelatedLocation, ...]
+    cause: tuple[cst.CSTNode, str] | RelatedLocation | None = None
 
 
 @dataclass
@@ -38,3 +40,5 @@ class FileContext:
     imports: ImportMap
     reports: list[PendingReport] = field(default_factory=list)
     model: SemanticModel | None = None
+    # The run's settings, for the few rules that depend on the project (its declared torch).
+    settings: Settings | None = None

@@ -15,7 +15,7 @@ from typing import Iterable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from dllint import notebooks, suppressions
+from dllint import notebooks, parsed, suppressions
 from dllint.config import Settings
 from dllint.engine_codes import INTERNAL_ERROR, SYNTAX_ERROR, TOO_DEEP
 from dllint.fixes import apply_fixes
@@ -121,7 +121,7 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
             return None
         # CPython refused it; libcst, which knows every version's grammar, has the last word.
     try:
-        module = cst.parse_module(text)
+        module = parsed.parse(text)
     except cst.ParserSyntaxError as error:
         span, message = _describe_syntax_error(text, error)
         return _finish([file_diagnostic(SYNTAX_ERROR, path, message, span)], text, path, settings,
@@ -134,7 +134,8 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         return None  # newer syntax than the running Python knows, but valid
     found: list[Diagnostic] = []
     try:
-        context = FileContext(path, text, module, ImportMap.from_module(module))
+        context = FileContext(path, text, module, ImportMap.from_module(module),
+                              settings=settings)
         if dependencies is not None and any(rule.uses_model for rule in wanted):
             dependencies[:] = imported_modules(context.imports.aliases.values(), path)
         if any(rule.uses_model for rule in wanted):
@@ -217,26 +218,67 @@ def _resolve(reports: list[PendingReport], module: cst.Module, path: str,
         return Span(code_range.start.line, code_range.start.column + 1,
                     code_range.end.line, code_range.end.column + 1)
 
+    def locate(item: tuple[cst.CSTNode, str] | RelatedLocation) -> RelatedLocation:
+        return item if isinstance(item, RelatedLocation) else \
+            RelatedLocation(path, span(item[0]), item[1])
+
     # One cause, one finding: a softmax that reaches two loss calls is reported once, with
-    # both uses as related locations (the first message and fix stand).
-    merged: dict[tuple[str, int], list[PendingReport]] = {}
+    # both uses as related locations (the first message and fix stand). A report made at a use
+    # names its cause; reports at the same node share it.
+    merged: dict[tuple, list[PendingReport]] = {}
     for report in reports:
-        merged.setdefault((report.rule.code, id(report.node)), []).append(report)
+        cause = report.cause
+        key = (id(cause[0]) if isinstance(cause, tuple) else cause) if cause is not None \
+            else id(report.node)
+        merged.setdefault((report.rule.code, key), []).append(report)
     diagnostics = []
     for group in merged.values():
         report = group[0]
+        cause = locate(report.cause) if report.cause is not None else None
         items = [item for member in group for item in member.related]
-        related: list[RelatedLocation] = []
+        items += [(member.node, SAME_CAUSE) for member in group[1:] if member.node is not report.node]
+        related: list[RelatedLocation] = [cause] if cause is not None else []
         for item in items:
-            location = item if isinstance(item, RelatedLocation) else \
-                RelatedLocation(path, span(item[0]), item[1])
+            location = locate(item)
             if location not in related:
                 related.append(location)
         fix = _resolve_fix(report.fix, module, span) if report.fix else None
         diagnostics.append(Diagnostic(report.rule.code, report.rule.name, report.message,
                                       report.rule.severity, path, span(report.node),
-                                      tuple(related), fix))
+                                      tuple(related), fix, cause=cause))
     return diagnostics
+
+
+SAME_CAUSE = "the same cause is used here too"
+
+
+def merge_same_cause(results: list[FileResult]) -> list[FileResult]:
+    """Across the files of a run: findings reported at uses of one cause in another file (a
+    model with a sigmoid in model.py, fed to BCELoss in train.py and evaluate.py) become one
+    finding, the first, with the other uses as related locations."""
+    groups: dict[tuple, list[Diagnostic]] = {}
+    for result in results:
+        for diagnostic in result.diagnostics:
+            cause = diagnostic.cause
+            if cause is not None and cause.path != diagnostic.path:
+                groups.setdefault((diagnostic.code, cause.path, cause.span), []).append(diagnostic)
+    replaced: dict[int, Diagnostic | None] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=Diagnostic.sort_key)
+        first, others = group[0], group[1:]
+        uses = tuple(RelatedLocation(other.path, other.span, SAME_CAUSE, other.cell)
+                     for other in others)
+        replaced[id(first)] = replace(first, related=first.related + uses)
+        replaced.update((id(other), None) for other in others)
+    if not replaced:
+        return results
+    merged = []
+    for result in results:
+        kept = tuple(replaced.get(id(d), d) for d in result.diagnostics)
+        merged.append(replace(result, diagnostics=tuple(d for d in kept if d is not None)))
+    return merged
 
 
 def _resolve_fix(fix: NodeFix, module: cst.Module, span) -> Fix:

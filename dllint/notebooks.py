@@ -58,6 +58,22 @@ def _neutralise(line: str) -> str:
     return line
 
 
+def _neutralise_all(lines: list[str]) -> list[str]:
+    """Each line, with shell and magic lines made harmless; a shell line ending in a backslash
+    continues on the next line (`!apt-get install \\` then an indented package list), which is
+    shell too."""
+    virtual: list[str] = []
+    continuing = False
+    for line in lines:
+        if continuing:
+            virtual.append("")  # keeps the line count, so findings map back to their cell line
+        else:
+            virtual.append(_neutralise(line))
+        is_shell = continuing or line.lstrip().startswith(("%", "!"))
+        continuing = is_shell and line.rstrip().endswith("\\")
+    return virtual
+
+
 def _cell_source(cell: dict[str, Any]) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else str(source)
@@ -85,7 +101,7 @@ def parse(path: str, raw: str) -> Notebook | Diagnostic:
         if magic.startswith("%%") and magic[2:].split(" ", 1)[0] not in PYTHON_CELL_MAGICS:
             virtual = ["# " + line for line in original]
         else:
-            virtual = [_neutralise(line) for line in original]
+            virtual = _neutralise_all(original)
         cells.append(Cell(index, len(lines) + 1, original, virtual))
         lines.extend(virtual)
     indent = _detect_indent(raw)

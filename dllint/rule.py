@@ -123,8 +123,13 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
         return self.context.model
 
     def report(self, node: cst.CSTNode, message: str, *, fix: NodeFix | None = None,
-               related: Sequence[tuple[cst.CSTNode, str] | RelatedLocation] = ()) -> None:
-        self.context.reports.append(PendingReport(type(self), node, message, fix, tuple(related)))
+               related: Sequence[tuple[cst.CSTNode, str] | RelatedLocation] = (),
+               cause: tuple[cst.CSTNode, str] | RelatedLocation | None = None) -> None:
+        """Report `node`. When the finding sits at a use of the bug rather than at the bug
+        itself, `cause` says where it comes from: every use of one cause, in this file or in
+        others of the run, then makes one finding, with the other uses as related locations."""
+        self.context.reports.append(PendingReport(type(self), node, message, fix, tuple(related),
+                                                  cause))
 
     @staticmethod
     def origin_of(tag, message: str) -> list:

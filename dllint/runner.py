@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from dllint import parsed
 from dllint.cache import Cache, content_hash
 from dllint.config import Settings
 from dllint.discovery import discover
-from dllint.engine import lint_file, lint_source_text
+from dllint.engine import lint_file, lint_source_text, merge_same_cause
 from dllint.registry import all_rules
 from dllint.semantic.project import ProjectIndex, summarise, wants_summary
 from dllint.source import SourceText, read_source
@@ -85,26 +86,134 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _map(function, paths: Sequence[str], settings: Settings, project: ProjectIndex | None,
-         jobs: int | None) -> list:
-    """`function` over `paths`, in worker processes when there are enough of them."""
-    jobs = jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD:
+_FUNCTIONS = {"summarise": _summarise_in_worker, "lint": _lint_in_worker}
+
+
+def _serve(connection, settings: Settings) -> None:
+    """A worker's loop: run one phase over the paths of its shard, send the results back."""
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        name, paths, project = message
         _initialise_worker(settings, project)
-        return [function(path) for path in paths]
-    chunk = max(1, min(32, len(paths) // (jobs * 4)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(),
-                             initializer=_initialise_worker, initargs=(settings, project)) as pool:
-        return list(pool.map(function, paths, chunksize=chunk))
+        try:
+            results = [_FUNCTIONS[name](path) for path in paths]
+        except Exception as error:  # noqa: BLE001 - not hidden: re-raised in the parent
+            connection.send(("error", error))
+            continue
+        connection.send(("done", results))
+
+
+class Workers:
+    """Worker processes that each own a fixed shard of the run's files for both phases.
+
+    A file is summarised (phase one) and linted (phase two) by the same process, so phase two
+    reuses the tree phase one parsed (`dllint.parsed`) instead of parsing every file twice.
+    Shards are balanced by file size. With one job, or few files, everything runs in this
+    process. A worker that dies (killed, out of memory) loses nothing: its shard is run here.
+    """
+
+    def __init__(self, paths: Sequence[str], settings: Settings, jobs: int | None) -> None:
+        self.settings = settings
+        jobs = jobs or os.cpu_count() or 1
+        self.jobs = jobs if jobs > 1 and len(paths) >= PARALLEL_THRESHOLD else 1
+        self.shard_of: dict[str, int] = {}
+        self.processes: list = []
+        self.connections: list = []
+        if self.jobs == 1:
+            return
+        loads = [(0, shard) for shard in range(self.jobs)]
+        for size, path in sorted(((_size(path), path) for path in paths), reverse=True):
+            load, shard = heapq.heappop(loads)
+            self.shard_of[path] = shard
+            heapq.heappush(loads, (load + size, shard))
+
+    def _start(self) -> None:
+        """Start the processes on first use: a warm run, all from the cache, starts none."""
+        context = _pool_context()
+        for _ in range(self.jobs):
+            parent_end, child_end = context.Pipe()
+            process = context.Process(target=_serve, args=(child_end, self.settings),
+                                      daemon=True)
+            process.start()
+            child_end.close()
+            self.processes.append(process)
+            self.connections.append(parent_end)
+
+    def map(self, name: str, paths: Sequence[str], project: ProjectIndex | None = None) -> list:
+        if self.jobs == 1 or len(paths) < PARALLEL_THRESHOLD and not self.processes:
+            return self._here(name, paths, project)
+        if not self.processes:
+            self._start()
+        shards: list[list[str]] = [[] for _ in range(self.jobs)]
+        for path in paths:
+            shards[self.shard_of.get(path, 0)].append(path)
+        sent = []
+        for connection, shard in zip(self.connections, shards):
+            try:
+                connection.send((name, shard, project))
+                sent.append(True)
+            except (BrokenPipeError, ConnectionResetError):
+                sent.append(False)
+        results: list = []
+        for connection, shard, was_sent in zip(self.connections, shards, sent):
+            try:
+                if not was_sent:
+                    raise EOFError
+                status, payload = connection.recv()
+            except (EOFError, ConnectionResetError):  # the worker died: run its shard here
+                results.extend(self._here(name, shard, project))
+                continue
+            if status == "error":
+                raise payload
+            results.extend(payload)
+        return results
+
+    def _here(self, name: str, paths: Sequence[str], project: ProjectIndex | None) -> list:
+        _initialise_worker(self.settings, project)
+        return [_FUNCTIONS[name](path) for path in paths]
+
+    def close(self) -> None:
+        for connection in self.connections:
+            try:
+                connection.send(None)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            connection.close()
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        parsed.release()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def lint_many(paths: Sequence[str], settings: Settings, *, jobs: int | None = None,
               project: ProjectIndex | None = None) -> list[FileResult]:
-    return _map(_lint_in_worker, paths, settings, project, jobs)
+    with Workers(paths, settings, jobs) as workers:
+        return workers.map("lint", paths, project)
 
 
 def build_index(paths: Sequence[str], settings: Settings, *, jobs: int | None = None,
-                cache: Cache | None = None, digests: dict[str, str] | None = None) -> ProjectIndex:
+                cache: Cache | None = None, digests: dict[str, str] | None = None,
+                workers: Workers | None = None) -> ProjectIndex:
     """Phase one: summaries of every file that may define what another file uses."""
     summaries: list[dict] = []
     missing: list[str] = []
@@ -116,7 +225,12 @@ def build_index(paths: Sequence[str], settings: Settings, *, jobs: int | None = 
                     summaries.append(summary)
                 continue
         missing.append(path)
-    for path, summary in _map(_summarise_in_worker, missing, settings, None, jobs):
+    if workers is None:
+        with Workers(missing, settings, jobs) as own:
+            found = own.map("summarise", missing)
+    else:
+        found = workers.map("summarise", missing)
+    for path, summary in found:
         if summary is not None:
             summaries.append(summary)
         if cache is not None and digests is not None and path in digests:
@@ -139,12 +253,24 @@ def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
                     digests[path] = content_hash(handle.read())
             except OSError:
                 pass  # the worker reports why it cannot be read
+    with Workers(found.files, settings, jobs) as workers:
+        _lint_files(found.files, settings, cache, digests, workers, result)
+    if cache is not None:
+        cache.save()
+    result.files = merge_same_cause(result.files)
+    result.files.sort(key=lambda item: item.path)
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
+                digests: dict[str, str], workers: Workers, result: RunResult) -> None:
     project = None
-    if len(found.files) > 1 and any(rule.uses_model for rule in all_rules()
-                                    if rule.code in settings.enabled):
-        project = build_index(found.files, settings, jobs=jobs, cache=cache, digests=digests)
+    if len(files) > 1 and any(rule.uses_model for rule in all_rules()
+                              if rule.code in settings.enabled):
+        project = build_index(files, settings, cache=cache, digests=digests, workers=workers)
     to_lint: list[str] = []
-    for path in found.files:
+    for path in files:
         cached = cache.get(path, digests[path], project) if cache is not None and path in digests \
             else None
         if cached is not None and not (settings.fix and any(d.fix for d in cached)):
@@ -152,16 +278,11 @@ def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
             result.cached += 1
         else:
             to_lint.append(path)
-    for file_result in lint_many(to_lint, settings, jobs=jobs, project=project):
+    for file_result in workers.map("lint", to_lint, project):
         result.files.append(file_result)
         # Files that were fixed in memory are not cached: their text on disk is about to change.
         if cache is not None and file_result.path in digests and file_result.fixed_source is None:
             cache.put(file_result, digests[file_result.path], project)
-    if cache is not None:
-        cache.save()
-    result.files.sort(key=lambda item: item.path)
-    result.elapsed = time.perf_counter() - started
-    return result
 
 
 def lint_text(text: str, path: str, settings: Settings) -> FileResult:

@@ -17,6 +17,15 @@ def span_from_dict(data: dict[str, int]) -> Span:
     return Span(data["line"], data["column"], data["end_line"], data["end_column"])
 
 
+def _related_to_dict(item: RelatedLocation) -> dict[str, Any]:
+    return {"path": item.path, "cell": item.cell, **span_to_dict(item.span),
+            "message": item.message}
+
+
+def _related_from_dict(data: dict[str, Any]) -> RelatedLocation:
+    return RelatedLocation(data["path"], span_from_dict(data), data["message"], data.get("cell"))
+
+
 def diagnostic_to_dict(diagnostic: Diagnostic) -> dict[str, Any]:
     fix = diagnostic.fix
     return {
@@ -27,8 +36,8 @@ def diagnostic_to_dict(diagnostic: Diagnostic) -> dict[str, Any]:
         "path": diagnostic.path,
         **span_to_dict(diagnostic.span),
         "cell": diagnostic.cell,
-        "related": [{"path": item.path, "cell": item.cell, **span_to_dict(item.span),
-                     "message": item.message} for item in diagnostic.related],
+        "related": [_related_to_dict(item) for item in diagnostic.related],
+        "cause": None if diagnostic.cause is None else _related_to_dict(diagnostic.cause),
         "fix": None if fix is None else {
             "applicability": fix.applicability.value,
             "description": fix.description,
@@ -43,8 +52,8 @@ def diagnostic_from_dict(data: dict[str, Any]) -> Diagnostic:
     return Diagnostic(
         code=data["code"], name=data["name"], message=data["message"],
         severity=Severity(data["severity"]), path=data["path"], span=span_from_dict(data),
-        related=tuple(RelatedLocation(item["path"], span_from_dict(item), item["message"],
-                                      item.get("cell")) for item in data.get("related", ())),
+        related=tuple(_related_from_dict(item) for item in data.get("related", ())),
+        cause=None if data.get("cause") is None else _related_from_dict(data["cause"]),
         fix=None if fix is None else Fix(
             tuple(Edit(span_from_dict(edit), edit["content"]) for edit in fix["edits"]),
             Applicability(fix["applicability"]), fix["description"]),

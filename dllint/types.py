@@ -82,6 +82,9 @@ class Diagnostic:
     # Notebooks: the 1-based cell (counting every cell, as Jupyter shows them); the span is then
     # within that cell.
     cell: int | None = None
+    # Where the bug comes from, when the finding is reported at a use of it (a loss call fed by
+    # a sigmoid in another file). Also the first related location. One cause, one finding.
+    cause: RelatedLocation | None = None
 
     @property
     def line(self) -> int:

@@ -70,19 +70,31 @@ def walk(root: cst.CSTNode, visitors: Sequence[cst.BatchableCSTVisitor]) -> None
             if "_" in node_type:
                 continue  # attribute hooks (visit_Call_func) are not supported
             (visit if kind == "visit" else leave).setdefault(node_type, []).append(method)
+    for node, name, entering in _tape(root):
+        for method in (visit if entering else leave).get(name, ()):
+            method(node)
+
+
+# The order of a walk is the same every time: a file walked again (the value flow's second walk)
+# replays the last tree's tape instead of finding every node's children again.
+_last_tape: tuple[cst.CSTNode | None, list[tuple[cst.CSTNode, str, bool]]] = (None, [])
+
+
+def _tape(root: cst.CSTNode) -> list[tuple[cst.CSTNode, str, bool]]:
+    global _last_tape
+    if _last_tape[0] is root:
+        return _last_tape[1]
+    tape: list[tuple[cst.CSTNode, str, bool]] = []
     # (node, entering?) pairs; children pushed in reverse so they pop in order.
     stack: list[tuple[cst.CSTNode, bool]] = [(root, True)]
     while stack:
         node, entering = stack.pop()
-        name = type(node).__name__
+        tape.append((node, type(node).__name__, entering))
         if entering:
-            for method in visit.get(name, ()):
-                method(node)
             stack.append((node, False))
             stack.extend((child, True) for child in reversed(children(node)))
-        else:
-            for method in leave.get(name, ()):
-                method(node)
+    _last_tape = (root, tape)
+    return tape
 
 
 class CachedVisitorNames:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.values import LISTING, Tag, first
+from dllint.semantic.syntax import keyword
+from dllint.semantic.values import LISTING, RECORDS, Tag, first, has
 from dllint.types import FixAvailability
 
 # Calls that pair their iterables with an index: zipping a listing with these numbers its items.
@@ -25,15 +28,21 @@ class UnorderedFileListing(Rule):
     ## What it does
     Flags a directory listing (`glob.glob`, `glob.iglob`, `os.listdir`, `os.scandir`, `os.walk`,
     `Path.glob`, `Path.rglob`, `Path.iterdir`) whose order matters where it is used: two listings
-    paired by position (`zip`, the same index into both, both handed to one constructor), or a
-    listing turned into class indices (`enumerate` into a mapping, `.index()`, `zip` with `range`).
+    paired by position (`zip`, the same index into both, both handed to one constructor), a
+    listing paired by position with rows loaded from a file (`zip(files, df["label"])`,
+    `labels[i]` in a loop over `enumerate(files)`, `df.iloc[index]` beside `files[index]`), a
+    listing turned into class indices (`enumerate` into a mapping or beside each class's files,
+    `.index()`, `zip` with `range`, `{names[i]: i for i in range(len(names))}`), or a listing
+    split with a fixed seed (`train_test_split(files, random_state=0)`). `next(os.walk(root))[1]`
+    counts as a listing of `root`'s directories.
 
     ## Why is this bad?
     These functions return entries in the order the filesystem stores them, which differs between
     machines, filesystems and even runs. Two listings of `images/` and `masks/` that line up on
     your laptop pair each image with another image's mask on the cluster; class indices built
     from `os.listdir` change meaning between the machine that trained the model and the one that
-    serves it. Nothing fails: the model just learns from wrong labels.
+    serves it. Nothing fails: the model just learns from wrong labels. A seeded split of a listing
+    puts different files in the test set on each machine, so the seed reproduces nothing.
 
     ## Example
     ```python
@@ -132,6 +141,135 @@ class UnorderedFileListing(Rule):
             import os
             names = list(map(str.upper, sorted(os.listdir(root))))
             label = {name: i for i, name in enumerate(names)}
+        """),
+        Valid("""
+            import glob
+            folders = sorted(glob.glob("train/*"))
+            class_to_idx = {folders[i]: i for i in range(len(folders))}
+        """),
+        # A count per class is keyed by name: the listing's order does not reach the values.
+        Valid("""
+            import os
+            counts = {name: len(os.listdir(os.path.join(root, name))) for name in os.listdir(root)}
+        """),
+        Valid("""
+            import os
+            class_to_idx = {name: i for i, name in enumerate(sorted(os.listdir(root)))}
+        """),
+        Valid("""
+            import os
+            classes = sorted(next(os.walk(root))[1])
+            class_to_idx = {name: i for i, name in enumerate(classes)}
+        """),
+        Valid("""
+            import os
+            _, classes, _ = next(os.walk(root))
+            classes.sort()
+            class_to_idx = {name: i for i, name in enumerate(classes)}
+        """),
+        # The files of each class come in any order: only the class index must be stable.
+        Valid("""
+            import os
+            samples = []
+            for label, name in enumerate(sorted(os.listdir(root))):
+                for file in os.listdir(os.path.join(root, name)):
+                    samples.append((os.path.join(root, name, file), label))
+        """),
+        Valid("""
+            import os
+            samples = []
+            for name in os.listdir(root):
+                for file in os.listdir(os.path.join(root, name)):
+                    samples.append((os.path.join(root, name, file), name))
+        """),
+        Valid("""
+            import os
+            for i, name in enumerate(os.listdir(root)):
+                count = len(os.listdir(os.path.join(root, name)))
+                print(f"{i}: {name} has {count} images")
+        """),
+        Valid("""
+            import glob
+            import numpy as np
+            files = sorted(glob.glob("features/*.npy"))
+            labels = np.load("labels.npy")
+            for i, path in enumerate(files):
+                x, y = np.load(path), labels[i]
+        """),
+        # The file names come from the annotation file itself: each row names its image.
+        Valid("""
+            import os
+            import pandas as pd
+            frame = pd.read_csv("labels.csv")
+            images = [os.path.join("images", name) for name in frame["file"]]
+            dataset = list(zip(images, frame["label"]))
+        """),
+        Valid("""
+            import os
+            import pandas as pd
+            from torch.utils.data import Dataset
+
+            class Images(Dataset):
+                def __init__(self, root, csv_file):
+                    self.root = root
+                    self.annotations = pd.read_csv(csv_file)
+
+                def __getitem__(self, index):
+                    image = os.path.join(self.root, self.annotations.iloc[index, 0])
+                    label = self.annotations.iloc[index, 1]
+                    return image, label
+        """),
+        Valid("""
+            import glob
+            from sklearn.model_selection import train_test_split
+            files = sorted(glob.glob("data/*.png"))
+            train, test = train_test_split(files, test_size=0.2, random_state=0)
+        """),
+        # Unseeded, the split differs on every run anyway: the order adds nothing.
+        Valid("""
+            import glob
+            from sklearn.model_selection import train_test_split
+            train, test = train_test_split(glob.glob("data/*.png"), test_size=0.2)
+        """),
+        # The mask is found by name; the second listing only feeds a name the loop never reads.
+        Valid("""
+            import glob
+            for image, _ in zip(glob.glob("images/*.png"), glob.glob("masks/*.png")):
+                mask = image.replace("images", "masks")
+        """),
+        Valid("""
+            import glob
+            for image, mask in zip(glob.glob("images/*.png"), glob.glob("masks/*.png")):
+                mask = image.replace("images", "masks")
+                print(image, mask)
+        """),
+        # The position points back into the same list, in the same run: it labels nothing.
+        Valid("""
+            import glob
+            files = glob.glob("docs/*.txt")
+            hits = []
+            for i, path in enumerate(files):
+                for line in open(path):
+                    if "error" in line:
+                        hits.append(i)
+            print([files[i] for i in hits])
+        """),
+        Valid("""
+            import glob
+            samples = []
+            files = glob.glob("volumes/*.npy")
+            for i, path in enumerate(files):
+                for j in range(16):
+                    samples.append((i, j))
+        """),
+        Valid("""
+            import os
+            texts, labels = [], []
+            for i, name in enumerate(sorted(os.listdir(root))):
+                with open(os.path.join(root, name, "data.txt")) as file:
+                    for line in file:
+                        texts.append(line.lower())
+                        labels.append(i)
         """),
     ]
     INVALID = [
@@ -239,7 +377,7 @@ class UnorderedFileListing(Rule):
             class_to_idx = {}
             for index, name in enumerate(classes):
                 class_to_idx[name] = index
-        """, line=2, related_lines=(4,), fixed="""
+        """, line=2, related_lines=(5,), fixed="""
             import os
             classes = sorted(os.listdir("train"))
             class_to_idx = {}
@@ -275,28 +413,205 @@ class UnorderedFileListing(Rule):
             names = list(map(str.upper, sorted(os.listdir(root))))
             label = {name: i for i, name in enumerate(names)}
         """),
+        Invalid("""
+            import glob
+            folders = glob.glob("train/*")
+            class_to_idx = {folders[i]: i for i in range(len(folders))}
+        """, line=2, related_lines=(3,), fixed="""
+            import glob
+            folders = sorted(glob.glob("train/*"))
+            class_to_idx = {folders[i]: i for i in range(len(folders))}
+        """),
+        Invalid("""
+            import os
+            class_to_idx = {name: i for i, name in enumerate(os.listdir(root))}
+        """, line=2, related_lines=(2,), fixed="""
+            import os
+            class_to_idx = {name: i for i, name in enumerate(sorted(os.listdir(root)))}
+        """),
+        # next(os.walk(root)) is the walk's first step: (root, dirs, files) of root itself.
+        Invalid("""
+            import os
+            classes = next(os.walk(root))[1]
+            class_to_idx = {name: i for i, name in enumerate(classes)}
+        """, line=2, related_lines=(3,), fixed="""
+            import os
+            classes = sorted(next(os.walk(root))[1])
+            class_to_idx = {name: i for i, name in enumerate(classes)}
+        """),
+        Invalid("""
+            import os
+            _, classes, _ = next(os.walk(root))
+            class_to_idx = {name: i for i, name in enumerate(classes)}
+        """, line=2, related_lines=(3,)),
+        Invalid("""
+            import os
+            samples = []
+            for label, name in enumerate(os.listdir(root)):
+                for file in os.listdir(os.path.join(root, name)):
+                    samples.append((os.path.join(root, name, file), label))
+        """, line=3, related_lines=(5,), fixed="""
+            import os
+            samples = []
+            for label, name in enumerate(sorted(os.listdir(root))):
+                for file in os.listdir(os.path.join(root, name)):
+                    samples.append((os.path.join(root, name, file), label))
+        """),
+        Invalid("""
+            import glob
+            import os
+            classes = os.listdir(root)
+            paths, labels = [], []
+            for index, name in enumerate(classes):
+                files = glob.glob(os.path.join(root, name, "*.jpg"))
+                paths += files
+                labels += [index] * len(files)
+        """, line=3, related_lines=(8,), fixed="""
+            import glob
+            import os
+            classes = sorted(os.listdir(root))
+            paths, labels = [], []
+            for index, name in enumerate(classes):
+                files = glob.glob(os.path.join(root, name, "*.jpg"))
+                paths += files
+                labels += [index] * len(files)
+        """),
+        # One label per line of each class's file: the class index is the listing position.
+        Invalid("""
+            import os
+            texts, labels = [], []
+            for i, name in enumerate(os.listdir(root)):
+                with open(os.path.join(root, name, "data.txt")) as file:
+                    for line in file:
+                        texts.append(line.lower())
+                        labels.append(i)
+        """, line=3, related_lines=(7,), fixed="""
+            import os
+            texts, labels = [], []
+            for i, name in enumerate(sorted(os.listdir(root))):
+                with open(os.path.join(root, name, "data.txt")) as file:
+                    for line in file:
+                        texts.append(line.lower())
+                        labels.append(i)
+        """),
+        Invalid("""
+            import glob
+            import numpy as np
+            files = glob.glob("features/*.npy")
+            labels = np.load("labels.npy")
+            for i, path in enumerate(files):
+                x, y = np.load(path), labels[i]
+        """, line=3, related_lines=(6,), fixed="""
+            import glob
+            import numpy as np
+            files = sorted(glob.glob("features/*.npy"))
+            labels = np.load("labels.npy")
+            for i, path in enumerate(files):
+                x, y = np.load(path), labels[i]
+        """),
+        Invalid("""
+            import glob
+            import pandas as pd
+            frame = pd.read_csv("labels.csv")
+            images = glob.glob("images/*.png")
+            dataset = list(zip(images, frame["label"]))
+        """, line=4, related_lines=(5,), fixed="""
+            import glob
+            import pandas as pd
+            frame = pd.read_csv("labels.csv")
+            images = sorted(glob.glob("images/*.png"))
+            dataset = list(zip(images, frame["label"]))
+        """),
+        Invalid("""
+            import os
+            import pandas as pd
+            from torch.utils.data import Dataset
+
+            class Images(Dataset):
+                def __init__(self, root, csv_file):
+                    self.files = os.listdir(root)
+                    self.annotations = pd.read_csv(csv_file)
+
+                def __getitem__(self, index):
+                    image = self.files[index]
+                    label = self.annotations.iloc[index, 1]
+                    return image, label
+        """, line=7, related_lines=(12,), fixed="""
+            import os
+            import pandas as pd
+            from torch.utils.data import Dataset
+
+            class Images(Dataset):
+                def __init__(self, root, csv_file):
+                    self.files = sorted(os.listdir(root))
+                    self.annotations = pd.read_csv(csv_file)
+
+                def __getitem__(self, index):
+                    image = self.files[index]
+                    label = self.annotations.iloc[index, 1]
+                    return image, label
+        """),
+        Invalid("""
+            import glob
+            from sklearn.model_selection import train_test_split
+            train, test = train_test_split(glob.glob("data/*.png"), random_state=0)
+        """, line=3, related_lines=(3,), fixed="""
+            import glob
+            from sklearn.model_selection import train_test_split
+            train, test = train_test_split(sorted(glob.glob("data/*.png")), random_state=0)
+        """),
+        Invalid("""
+            import os
+            from sklearn.model_selection import train_test_split
+            files = [os.path.join("data", name) for name in os.listdir("data")]
+            labels = [int(os.path.basename(path).split("_")[0]) for path in files]
+            x_train, x_test, y_train, y_test = train_test_split(files, labels, random_state=42)
+        """, line=3, related_lines=(5,), fixed="""
+            import os
+            from sklearn.model_selection import train_test_split
+            files = [os.path.join("data", name) for name in sorted(os.listdir("data"))]
+            labels = [int(os.path.basename(path).split("_")[0]) for path in files]
+            x_train, x_test, y_train, y_test = train_test_split(files, labels, random_state=42)
+        """),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         # Subscripts by index name, per function: `images[i]` and `masks[i]` pair two listings.
-        self.indexed: list[dict[str, list[tuple[cst.Subscript, Tag]]]] = [{}]
+        # A rows-from-a-file subscript is kept with no listing (None).
+        self.indexed: list[dict[str, list[tuple[cst.Subscript, Tag | None]]]] = [{}]
+        # Parameter names per function: `self.labels[idx]` in `__getitem__(self, idx)` reads
+        # the row a caller's index picks, as `self.files[idx]` reads the file.
+        self.parameters: list[frozenset[str]] = [frozenset()]
         self.target_depth = 0
         self.reported: set[int] = set()
+        # zip() calls whose items are unpacked into names the loop never reads, by position:
+        # `for image, _ in zip(images, masks)` pairs nothing with the masks.
+        self.unread_positions: dict[int, frozenset[int]] = {}
+        # Open loops and comprehensions over `enumerate(listing)` / `range(len(listing))`: the
+        # index name, the listing, and the loop that binds it.
+        self.positions: list[tuple[str, Tag, cst.CSTNode]] = []
 
     def listing(self, node: cst.BaseExpression) -> Tag | None:
         return first(self.model.value(node), LISTING)
+
+    def records(self, node: cst.BaseExpression) -> bool:
+        return has(self.model.value(node), RECORDS)
 
     # ---- scopes -----------------------------------------------------------------------------
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.indexed.append({})
+        params = node.params
+        self.parameters.append(frozenset(
+            param.name.value for param in (*params.posonly_params, *params.params,
+                                           *params.kwonly_params)))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.check_shared_index(self.indexed.pop())
+        self.check_shared_index(self.indexed.pop(), self.parameters.pop())
 
     def leave_Module(self, original_node: cst.Module) -> None:
-        self.check_shared_index(self.indexed[0])
+        self.check_shared_index(self.indexed[0], self.parameters[0])
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self.target_depth += 1
@@ -307,7 +622,18 @@ class UnorderedFileListing(Rule):
     # ---- sinks: where order matters ---------------------------------------------------------
 
     def visit_For(self, node: cst.For) -> None:
-        self.check_enumerate_loop(node)
+        self.note_unread_targets(node.target, node.iter, (node.body, node.orelse))
+        numbered = self.numbered_listing(node.iter, node.target)
+        if numbered is not None:
+            self.check_numbered_loop(*numbered, node)
+            self.positions.append((*numbered, node))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.close_positions(original_node)
+
+    def close_positions(self, owner: cst.CSTNode) -> None:
+        while self.positions and self.positions[-1][2] is owner:
+            self.positions.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -320,17 +646,56 @@ class UnorderedFileListing(Rule):
             self.check_zip(node)
         elif qualified not in ORDER_FREE:
             self.check_parallel_arguments(node)
+        if qualified in catalog.SEEDED_SPLITS:
+            self.check_split(node, catalog.SEEDED_SPLITS[qualified])
 
     def check_zip(self, node: cst.Call) -> None:
-        listings = [self.listing(arg.value) for arg in node.args]
+        unread = self.unread_positions.get(id(node), frozenset())
+        args = [arg for position, arg in enumerate(node.args) if position not in unread]
+        listings = [self.listing(arg.value) for arg in args]
         distinct = {id(listing): listing for listing in listings if listing is not None}
         numbered = any(isinstance(arg.value, cst.Call)
-                       and self.imports.call_name(arg.value) in INDEX_SOURCES for arg in node.args)
+                       and self.imports.call_name(arg.value) in INDEX_SOURCES for arg in args)
         if len(distinct) >= 2:
             for listing in distinct.values():
                 self.flag(listing, node, "it is paired by position with another listing here")
         elif distinct and numbered:
             self.flag(next(iter(distinct.values())), node, "its items are numbered here")
+        elif distinct and any(self.records(arg.value) for arg in args):
+            self.flag(next(iter(distinct.values())), node,
+                      "it is paired by position with rows loaded from a file here")
+
+    def note_unread_targets(self, target: cst.BaseExpression, iterable: cst.BaseExpression,
+                            scope: tuple[cst.CSTNode | None, ...]) -> None:
+        """Remember which items of `for a, b in zip(...)` the loop (`scope`) never reads."""
+        if not (isinstance(target, cst.Tuple) and isinstance(iterable, cst.Call)
+                and self.imports.call_name(iterable) == "builtins.zip"):
+            return
+        read = _read_names(*scope)
+        unread = frozenset(position for position, element in enumerate(target.elements)
+                           if isinstance(element.value, cst.Name)
+                           and element.value.value not in read)
+        if len(unread) < len(target.elements):  # a body that reads nothing is a placeholder
+            self.unread_positions[id(iterable)] = unread
+
+    def check_split(self, node: cst.Call, seed_keyword: str) -> None:
+        """`train_test_split(listing, random_state=0)`: which files land in which split follows
+        the listing's order, so the fixed seed gives another split on another machine."""
+        seed = keyword(node, seed_keyword)
+        shuffle = keyword(node, "shuffle")
+        if shuffle is not None and isinstance(shuffle.value, cst.Name) \
+                and shuffle.value.value == "False":
+            why = "the split made here takes its items by position"
+        elif seed is not None and not (isinstance(seed.value, cst.Name)
+                                       and seed.value.value == "None"):
+            why = (f"the split made here follows that order, so `{seed_keyword}` does not "
+                   "make it reproducible")
+        else:
+            return  # an unseeded split differs on every run anyway
+        for arg in node.args:
+            listing = self.listing(arg.value) if arg.keyword is None and not arg.star else None
+            if listing is not None:
+                self.flag(listing, node, why)
 
     def check_parallel_arguments(self, node: cst.Call) -> None:
         listings = {}
@@ -344,41 +709,133 @@ class UnorderedFileListing(Rule):
                                          "which pairs them by position")
 
     def visit_DictComp(self, node: cst.DictComp) -> None:
-        self.check_enumerate(node.for_in.iter, node, "its position becomes a class index here")
+        self.check_comprehension(node, (node.key, node.value))
 
-    def check_enumerate_loop(self, node: cst.For) -> None:
-        """`for i, name in enumerate(listing): mapping[name] = i` numbers the listing."""
-        if not (isinstance(node.target, cst.Tuple) and node.target.elements
-                and isinstance(node.target.elements[0].value, cst.Name)):
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self.check_comprehension(node, (node.elt,))
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self.check_comprehension(node, (node.elt,))
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self.check_comprehension(node, (node.elt,))
+
+    def check_comprehension(self, node: cst.BaseComp | cst.DictComp,
+                            produced: tuple[cst.BaseExpression, ...]) -> None:
+        fors = [node.for_in, *_inner_fors(node.for_in)]
+        scope = (*produced, *(test for for_in in fors for test in for_in.ifs),
+                 *(for_in.iter for for_in in fors[1:]))
+        for position, for_in in enumerate(fors):
+            self.note_unread_targets(for_in.target, for_in.iter, scope)
+            numbered = self.numbered_listing(for_in.iter, for_in.target)
+            if numbered is None:
+                continue
+            index_name, listing = numbered
+            if isinstance(node, cst.DictComp):
+                labels = index_name in _read_names(*produced)  # {name: i ...}
+            else:  # [(file, i) for i, name in enumerate(classes) for file in listdir(name)]
+                labels = any(_carries(part, index_name) for part in produced) and any(
+                    self.listing(inner.iter) is not None for inner in fors[position + 1:])
+            if labels:
+                self.flag(listing, node, "its position becomes a class index here")
+            self.positions.append((index_name, listing, node))
+
+    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+        self.close_positions(original_node)
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self.close_positions(original_node)
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self.close_positions(original_node)
+
+    def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
+        self.close_positions(original_node)
+
+    def numbered_listing(self, iterable: cst.BaseExpression,
+                         target: cst.BaseExpression) -> tuple[str, Tag] | None:
+        """The index name and the listing of `for i, name in enumerate(listing)` or
+        `for i in range(len(listing))`: `i` is the item's position in the listing."""
+        if not (isinstance(iterable, cst.Call) and iterable.args):
+            return None
+        qualified = self.imports.call_name(iterable)
+        if qualified == "builtins.enumerate" and isinstance(target, cst.Tuple) \
+                and target.elements and isinstance(target.elements[0].value, cst.Name):
+            index_name = target.elements[0].value.value
+        elif qualified == "builtins.range" and isinstance(target, cst.Name) \
+                and len(iterable.args) <= 2:
+            sized = iterable.args[-1].value
+            if not (isinstance(sized, cst.Call) and sized.args
+                    and self.imports.call_name(sized) == "builtins.len"):
+                return None
+            index_name = target.value
+        else:
+            return None
+        listing = self.listing(_counted(iterable))
+        return None if listing is None else (index_name, listing)
+
+    def check_numbered_loop(self, index_name: str, listing: Tag, loop: cst.For) -> None:
+        """The loop over `enumerate(listing)` stores the position as a class index: into a
+        mapping, beside the files it lists in each entry, or beside each item an inner loop
+        reads."""
+        uses = _IndexUses(index_name, _counted(loop.iter), self.lists_directory)
+        loop.body.visit(uses)
+        labels = uses.mapped + uses.paired + (uses.collected if uses.lists_entries else [])
+        if labels:
+            self.flag(listing, labels[0], "its position becomes a class index here")
+
+    def lists_directory(self, node: cst.Call) -> bool:
+        """Whether the call is a listing, by its name alone: the loop body is not yet walked."""
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in catalog.LISTING_METHODS:
+            return True
+        return self.imports.call_name(node) in catalog.LISTING_FUNCTIONS
+
+    def check_position_read(self, listing: Tag, subscript: cst.Subscript) -> None:
+        """`labels[i]` inside `for i, file in enumerate(listing)`."""
+        if self.records(subscript.value):
+            self.flag(listing, subscript, "the same index reads rows loaded from a file here, "
+                                          "pairing them by position")
             return
-        index_name = node.target.elements[0].value.value
-        if any(_assigns_name_into_mapping(statement, index_name) for statement in node.body.body):
-            self.check_enumerate(node.iter, node, "its position becomes a class index here")
-
-    def check_enumerate(self, iterable: cst.BaseExpression, sink: cst.CSTNode, why: str) -> None:
-        if (isinstance(iterable, cst.Call) and iterable.args
-                and self.imports.call_name(iterable) == "builtins.enumerate"):
-            listing = self.listing(iterable.args[0].value)
-            if listing is not None:
-                self.flag(listing, sink, why)
+        other = self.listing(subscript.value) if len(subscript.slice) == 1 else None
+        if other is not None and other is not listing:
+            for paired in (listing, other):
+                self.flag(paired, subscript, "the same index reads another listing here, "
+                                             "pairing them by position")
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if self.target_depth or len(node.slice) != 1:
+        if self.target_depth:
             return
         element = node.slice[0].slice
-        if isinstance(element, cst.Index) and isinstance(element.value, cst.Name):
-            listing = self.listing(node.value)
-            if listing is not None:
-                self.indexed[-1].setdefault(element.value.value, []).append((node, listing))
+        if not (isinstance(element, cst.Index) and isinstance(element.value, cst.Name)):
+            return
+        index_name = element.value.value
+        position = next((entry for entry in reversed(self.positions) if entry[0] == index_name),
+                        None)
+        if position is not None:
+            self.check_position_read(position[1], node)
+        listing = self.listing(node.value) if len(node.slice) == 1 else None
+        if listing is not None:
+            self.indexed[-1].setdefault(index_name, []).append((node, listing))
+        elif self.records(node.value):
+            self.indexed[-1].setdefault(index_name, []).append((node, None))
 
-    def check_shared_index(self, indexed: dict[str, list[tuple[cst.Subscript, Tag]]]) -> None:
-        for uses in indexed.values():
-            distinct = {id(listing): (subscript, listing) for subscript, listing in uses}
-            if len(distinct) < 2:
+    def check_shared_index(self, indexed: dict[str, list[tuple[cst.Subscript, Tag | None]]],
+                           parameters: frozenset[str]) -> None:
+        for index_name, uses in indexed.items():
+            distinct = {id(listing): (subscript, listing) for subscript, listing in uses
+                        if listing is not None}
+            if len(distinct) >= 2:
+                for subscript, listing in distinct.values():
+                    self.flag(listing, subscript, "the same index reads another listing here, "
+                                                  "pairing them by position")
                 continue
-            for subscript, listing in distinct.values():
-                self.flag(listing, subscript, "the same index reads another listing here, "
-                                              "pairing them by position")
+            # Rows of a file and a listing read at a function's index parameter (`__getitem__`):
+            # a loop index could be any loop's, a parameter is one position.
+            row = next((subscript for subscript, listing in uses if listing is None), None)
+            if distinct and row is not None and index_name in parameters:
+                for _, listing in distinct.values():
+                    self.flag(listing, row, "the same index reads rows loaded from a file here, "
+                                            "pairing them by position")
 
     # ---- reporting --------------------------------------------------------------------------
 
@@ -399,15 +856,180 @@ class UnorderedFileListing(Rule):
         self.report(listing.node, message, fix=fix, related=[(sink, "order matters here")])
 
 
-def _assigns_name_into_mapping(statement: cst.BaseStatement, value_name: str) -> bool:
-    """`mapping[key] = value_name` as a simple statement of the loop body."""
-    if not isinstance(statement, cst.SimpleStatementLine):
+class _IndexUses(cst.CSTVisitor):
+    """How a loop body stores the position `index_name` of the item it iterates."""
+
+    def __init__(self, index_name: str, counted: cst.BaseExpression,
+                 lists_directory: Callable[[cst.Call], bool]) -> None:
+        super().__init__()
+        self.index_name = index_name
+        self.counted = counted  # the listing the position is taken in
+        self.lists_directory = lists_directory
+        self.mapped: list[cst.CSTNode] = []  # mapping[name] = i
+        # The position collected: samples.append((file, i)), labels += [i] * n. A class index
+        # when the body lists each entry's own files (the entries are class directories)...
+        self.collected: list[cst.CSTNode] = []
+        self.lists_entries = False
+        # ...or when an inner loop collects it beside each item it reads: texts.append(line);
+        # labels.append(i), one label per line of the entry.
+        self.paired: list[cst.CSTNode] = []
+        self.inner_loops: list[_InnerLoop] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a function defined in the loop runs later, with its own names
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
-    for small in statement.body:
-        if (isinstance(small, cst.Assign) and isinstance(small.value, cst.Name)
-                and small.value.value == value_name
-                and any(isinstance(target.target, cst.Subscript) for target in small.targets)):
-            return True
+
+    def visit_For(self, node: cst.For) -> None:
+        # `for j in range(n)` counts (patches of the entry: (i, j) indexes it, labels nothing);
+        # `for other in files` pairs the listing with itself (pairwise comparisons).
+        iterated = node.iter.value if isinstance(node.iter, cst.Subscript) else node.iter
+        counting = (isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Name)
+                    and iterated.func.value == "range") or iterated.deep_equals(self.counted)
+        self.inner_loops.append(_InnerLoop(counting))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.close_inner_loop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self.inner_loops.append(_InnerLoop(counting=True))
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.close_inner_loop()
+
+    def close_inner_loop(self) -> None:
+        loop = self.inner_loops.pop()
+        if loop.others and not loop.counting:
+            self.paired.extend(loop.positions)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if (isinstance(node.value, cst.Name) and node.value.value == self.index_name
+                and any(isinstance(target.target, cst.Subscript) for target in node.targets)):
+            self.mapped.append(node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.value, (cst.List, cst.Tuple)):  # labels += [i]
+            self.collect(node, node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.lists_directory(node):
+            self.lists_entries = True
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in LABEL_COLLECTING \
+                and node.args:
+            self.collect(node, node.args[-1].value)
+
+    def collect(self, node: cst.CSTNode, item: cst.BaseExpression) -> None:
+        if not _carries(item, self.index_name):
+            if self.inner_loops:
+                self.inner_loops[-1].others = True
+            return
+        self.collected.append(node)
+        if self.inner_loops and not self.inner_loops[-1].counting:
+            if isinstance(item, cst.Name):
+                self.inner_loops[-1].positions.append(node)
+            else:
+                self.paired.append(node)  # (file, i): paired with the item in one entry
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        # [i] * len(files): the position repeated once per file
+        if isinstance(node.operator, cst.Multiply) and any(
+                isinstance(side, (cst.List, cst.Tuple)) and _carries(side, self.index_name)
+                for side in (node.left, node.right)):
+            self.collected.append(node)
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        if _carries(node.elt, self.index_name):
+            self.collected.append(node)  # [(file, i) for file in files]
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        if _carries(node.elt, self.index_name):
+            self.collected.append(node)
+
+
+@dataclass
+class _InnerLoop:
+    counting: bool  # over range(): its items are numbers, not the entry's files or lines
+    positions: list[cst.CSTNode] = field(default_factory=list)  # labels.append(i)
+    others: bool = False  # something else collected in the same loop: texts.append(line)
+
+
+# Methods that add an item to a collection of samples or labels.
+LABEL_COLLECTING = frozenset({"append", "extend", "insert", "add"})
+
+
+def _carries(node: cst.BaseExpression, name: str) -> bool:
+    """`name` itself, or an item of a tuple, list or dict display: `(file, i)`, `{"label": i}`."""
+    if isinstance(node, cst.Name):
+        return node.value == name
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        return any(_carries(element.value, name) for element in node.elements)
+    if isinstance(node, cst.Dict):
+        return any(isinstance(element, cst.DictElement) and _carries(element.value, name)
+                   for element in node.elements)
     return False
+
+
+def _counted(iterable: cst.BaseExpression) -> cst.BaseExpression:
+    """The sequence numbered by `enumerate(x)` or `range(len(x))` (the loop's iterable, else)."""
+    if isinstance(iterable, cst.Call) and iterable.args:
+        inner = iterable.args[-1].value
+        if isinstance(iterable.func, cst.Name) and iterable.func.value == "range" \
+                and isinstance(inner, cst.Call) and inner.args:
+            return inner.args[0].value
+        return iterable.args[0].value
+    return iterable
+
+
+def _inner_fors(for_in: cst.CompFor) -> list[cst.CompFor]:
+    inner = []
+    while for_in.inner_for_in is not None:
+        for_in = for_in.inner_for_in
+        inner.append(for_in)
+    return inner
+
+
+class _Names(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)  # `x.mask` reads x, not a name `mask`
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)  # `f(mask=x)` reads x
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        return not isinstance(node.target, cst.Name)  # `mask = ...` rebinds, reads nothing
+
+
+def _read_names(*nodes: cst.CSTNode | None) -> set[str]:
+    """Names read in `nodes`; in a block, not those read only after the block rebinds them
+    (`mask = image.replace("images", "masks")` discards the loop's `mask`)."""
+    read: set[str] = set()
+    for node in nodes:
+        if isinstance(node, cst.IndentedBlock):
+            rebound: set[str] = set()
+            for statement in node.body:
+                read |= _read_names(statement) - rebound
+                rebound |= _rebound_names(statement)
+        elif node is not None:
+            collector = _Names()
+            node.visit(collector)
+            read |= collector.names
+    return read
+
+
+def _rebound_names(statement: cst.BaseStatement) -> set[str]:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return set()
+    return {target.target.value for small in statement.body if isinstance(small, cst.Assign)
+            for target in small.targets if isinstance(target.target, cst.Name)}
 
 

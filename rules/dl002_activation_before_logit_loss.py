@@ -483,7 +483,7 @@ class ActivationBeforeLogitLoss(Rule):
     def report_at_activation(self, activation: Tag, call: cst.Call, arg: cst.Arg, message: str,
                              wants: str) -> None:
         if activation.node is None:  # defined in another file: report where it is consumed
-            self.report(call, message, related=[activation.location])
+            self.report(call, message, cause=activation.location)
             return
         fix = None
         inner = activation.node

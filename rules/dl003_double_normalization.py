@@ -6,7 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.syntax import argument, is_255, is_inverse_255, number
+from dllint.semantic.syntax import argument, is_255, is_inverse_255, keyword, number, positional
 from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
 
@@ -36,8 +36,11 @@ class DoubleNormalization(Rule):
     ## What it does
     Flags image data scaled to [0, 1] a second time: a division by 255 (or `.div(255)`,
     `* (1/255)`, a `Lambda` doing it) applied to a value that `ToTensor()`,
-    `convert_image_dtype`, `ToDtype(scale=True)` or an earlier division by 255 already scaled;
-    and `Normalize` with mean and std sized for 0-255 pixels applied after such scaling.
+    `convert_image_dtype`, `ToDtype(scale=True)`, albumentations' `Normalize()` or `ToFloat()`,
+    or an earlier division by 255 already scaled (also through a helper function's return value
+    and `np.stack`/`torch.cat` of a list of such images); an albumentations `Normalize()` (which
+    divides by `max_pixel_value=255`) given an image already scaled; and `Normalize` with mean
+    and std sized for 0-255 pixels applied after such scaling.
 
     ## Why is this bad?
     `ToTensor()` already divides uint8 pixels by 255. Dividing again leaves inputs in
@@ -144,6 +147,54 @@ class DoubleNormalization(Rule):
                     return self.transform(image).float() / 255
 
             train = Images(files, transform=T.Compose([T.PILToTensor()]))
+        """),
+        # Near miss: the helper returns raw uint8 pixels, so the batch is scaled only once.
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def load(path):
+                return cv2.imread(path)
+
+            batch = np.stack([load(path) for path in paths]) / 255
+        """),
+        Valid("""
+            import torch
+            import torchvision.transforms as T
+            to_tensor = T.PILToTensor()
+            frames = []
+            for image in images:
+                frames.append(to_tensor(image))
+            clip = torch.stack(frames).float() / 255.0
+        """),
+        # Near miss: Normalize already scaled the image; the mask is not normalized and is 0/255.
+        Valid("""
+            import albumentations as A
+            import cv2
+            from albumentations.pytorch import ToTensorV2
+            transform = A.Compose([A.Resize(224, 224), A.Normalize(), ToTensorV2()])
+            image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+            augmented = transform(image=image, mask=cv2.imread(mask_path, 0))
+            image, mask = augmented["image"], augmented["mask"] / 255.0
+        """),
+        # Near miss: max_pixel_value=1.0 because the image was scaled before the pipeline.
+        Valid("""
+            import albumentations as A
+            import cv2
+            transform = A.Compose([
+                A.HorizontalFlip(),
+                A.Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                            max_pixel_value=1.0),
+            ])
+            image = cv2.imread(path).astype("float32") / 255.0
+            augmented = transform(image=image)
+        """),
+        Valid("""
+            import albumentations as A
+            transform = A.Compose([
+                A.ToFloat(max_value=255),
+                A.Normalize(mean=0, std=1, max_pixel_value=1.0),
+            ])
         """),
     ]
     INVALID = [
@@ -271,6 +322,74 @@ class DoubleNormalization(Rule):
 
             train = Images(files, transform=T.Compose([T.ToTensor()]))
         """),
+        # Through a helper and a list comprehension stacked into a batch.
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def load(path):
+                return cv2.imread(path) / 255.0
+
+            batch = np.stack([load(path) for path in paths]) / 255
+        """, line=7, related_lines=(5,), unsafe=True, fixed="""
+            import cv2
+            import numpy as np
+
+            def load(path):
+                return cv2.imread(path) / 255.0
+
+            batch = np.stack([load(path) for path in paths])
+        """),
+        Invalid("""
+            import torch
+            import torchvision.transforms as T
+            to_tensor = T.ToTensor()
+            frames = []
+            for image in images:
+                frames.append(to_tensor(image))
+            clip = torch.stack(frames) / 255.0
+        """, line=7, related_lines=(3,), unsafe=True, fixed="""
+            import torch
+            import torchvision.transforms as T
+            to_tensor = T.ToTensor()
+            frames = []
+            for image in images:
+                frames.append(to_tensor(image))
+            clip = torch.stack(frames)
+        """),
+        # albumentations' Normalize divides by max_pixel_value=255 by default.
+        Invalid("""
+            import albumentations as A
+            import cv2
+            from albumentations.pytorch import ToTensorV2
+            transform = A.Compose([A.Resize(224, 224), A.Normalize(), ToTensorV2()])
+            image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+            tensor = transform(image=image)["image"] / 255.0
+        """, line=6, related_lines=(4,), unsafe=True, fixed="""
+            import albumentations as A
+            import cv2
+            from albumentations.pytorch import ToTensorV2
+            transform = A.Compose([A.Resize(224, 224), A.Normalize(), ToTensorV2()])
+            image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+            tensor = transform(image=image)["image"]
+        """),
+        Invalid("""
+            import albumentations as A
+            import cv2
+            transform = A.Compose([
+                A.HorizontalFlip(),
+                A.Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+            ])
+            image = cv2.imread(path).astype("float32") / 255.0
+            augmented = transform(image=image)
+        """, line=8, related_lines=(5, 7)),
+        Invalid("""
+            import albumentations as A
+            transform = A.Compose([
+                A.ToFloat(max_value=255),
+                A.Normalize(mean=0, std=1),
+            ])
+        """, line=4, related_lines=(3,)),
     ]
 
     def report_double(self, node: cst.CSTNode, earlier: Tag, fix_operand=None) -> None:
@@ -308,7 +427,7 @@ class DoubleNormalization(Rule):
             if earlier is not None:
                 self.report_double(node, earlier, node.func.value)
             return
-        if qualified in catalog.COMPOSE:
+        if qualified in catalog.COMPOSE or qualified in catalog.ALBUMENTATIONS_COMPOSE:
             self.check_pipeline(node)
         elif qualified in catalog.NORMALIZE_TRANSFORMS and qualified.endswith("normalize"):
             if _large_mean(node, 1):
@@ -318,6 +437,20 @@ class DoubleNormalization(Rule):
                 isinstance(node.func, cst.Call) else None
             if callee is not None and _large_mean(callee.node) and node.args:
                 self.check_normalize_input(node, node.args[0])
+            if callee is not None and callee.info.divides_float:
+                self.check_divided_input(node, callee)
+
+    def check_divided_input(self, call: cst.Call, pipeline: Tag) -> None:
+        """`pipeline(image=x / 255)` where the pipeline's Normalize divides by 255 itself."""
+        image = positional(call, 0) or keyword(call, "image")
+        earlier = self.scaled_tag(self.model.value(image.value)) if image is not None else None
+        if earlier is not None:
+            self.report(call, f"this image was already scaled to [0, 1] by {earlier.detail}, and "
+                              f"{pipeline.info.scaling_name} divides it by 255 again; inputs end "
+                              "up in [0, 0.004] (pass max_pixel_value=1.0 or drop the first "
+                              "scaling)",
+                        related=self.origin_of(earlier, "first scaled here")
+                        + [(pipeline.info.scaling, "divides by 255 here")])
 
     def check_normalize_input(self, call: cst.Call, arg: cst.Arg | None) -> None:
         if arg is None:
@@ -348,5 +481,9 @@ class DoubleNormalization(Rule):
                                       "scaled to [0, 1]; use [0, 1] statistics "
                                       "(e.g. mean=[0.485, 0.456, 0.406])",
                                 related=[(scaling.node, "scaled to [0, 1] here")])
+                elif step_tag is not None and step_tag.info.divides_float:
+                    self.report(step, f"this step divides by 255 again after {scaling.detail} "
+                                      "already scaled to [0, 1] (pass max_pixel_value=1.0)",
+                                related=[(scaling.node, "first scaled here")])
             if scaling is None and step_tag is not None and step_tag.info.scaling is not None:
                 scaling = Tag(UNIT_SCALED, step_tag.info.scaling, step_tag.info.scaling_name)

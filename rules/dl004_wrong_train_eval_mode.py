@@ -9,7 +9,8 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.syntax import argument
+from dllint.semantic.imports import dotted_name
+from dllint.semantic.syntax import argument, keyword
 from dllint.semantic.values import MODULE, first
 from dllint.types import FixAvailability
 
@@ -17,6 +18,10 @@ EVALUATION_NAME = re.compile(
     r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
     r"infer|inference)(_|$)")
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
+# A loader of held-out data: `test_loader`, `testloader`, `val_dataloader`, `valid_dl`.
+EVALUATION_LOADER = re.compile(
+    r"(^|_)(val|valid|validation|eval|test|dev)_?(loader|dataloader|data_loader|dl|set|ds|data|"
+    r"dataset)$")
 
 
 def _is_false(node: cst.BaseExpression) -> bool:
@@ -32,6 +37,19 @@ class FunctionFacts:
     loaded: set[str] = field(default_factory=set)
     # A method of a class with base classes may override a hook its framework calls.
     overrides: bool = False
+    trained: bool = False  # a backward() was seen in this scope
+    dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
+    fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
+    derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
+
+
+@dataclass
+class NoGradBlock:
+    """A `with torch.no_grad():` block (or a function under it): where a model is switched back
+    to training mode, and where it is evaluated, in order, with the loops around each."""
+    loop_depth: int  # how many loops were open where the block starts
+    switches: list[tuple[str, cst.Call, tuple, int]] = field(default_factory=list)
+    evaluations: list[tuple[str, tuple, int]] = field(default_factory=list)
 
 
 
@@ -42,9 +60,12 @@ class WrongTrainEvalMode(Rule):
     Flags a model with dropout or batch norm (or one whose layers dllint cannot see, such as a
     torchvision model) that is run for evaluation while still in training mode: under
     `torch.no_grad()`/`torch.inference_mode()`, in a function named like `validate`,
-    `evaluate`, `test` or `predict`, or after `load_state_dict` in a script that never trains.
-    Also flags `model.eval` written without the call, and an epoch loop that calls `eval()` for
-    validation but never `train()` before the next training step.
+    `evaluate`, `test` or `predict`, in a loop over a held-out loader (`test_loader`) after
+    training, or after `load_state_dict` in a script that never trains. Also flags `model.eval`
+    written without the call, `model.train()` inside a no_grad block that goes on evaluating the
+    model, and an epoch loop that calls `eval()` for validation but never `train()` before the
+    next training step. A forward pass on made-up input (`net(torch.randn(2, 3, 32, 32))`), a
+    call with `training=False`, and a model handed to a context manager are left alone.
 
     ## Why is this bad?
     In training mode dropout zeroes random activations and batch norm normalizes with the
@@ -84,7 +105,8 @@ class WrongTrainEvalMode(Rule):
     fix_availability = FixAvailability.SOMETIMES
     requires_any = (".eval", "no_grad", "inference_mode", "load_state_dict", "def val",
                     "def eval", "def test", "def predict", "def infer", "_val", "_eval",
-                    "_test", "_predict", "_infer")
+                    "_test", "_predict", "_infer", "testloader", "valloader", "test_loader",
+                    "val_loader", "valid_loader", "eval_loader", "_dataloader")
     uses_model = True
 
     VALID = [
@@ -240,6 +262,118 @@ class WrongTrainEvalMode(Rule):
                 model.eval()
                 evaluate(model, val_loader)
         """),
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(784, 10)
+                    self.dropout = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.fc(self.dropout(x))
+
+            def main():
+                model = Net()
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                correct = 0
+                with torch.no_grad():
+                    for x, y in test_loader:
+                        correct += (model(x).argmax(1) == y).sum()
+                return correct
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+            model = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.Linear(64, 2))
+            optimizer = torch.optim.Adam(model.parameters())
+            for epoch in range(10):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+            model.eval()
+            correct = 0
+            for x, y in test_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        """),
+        Valid("""
+            import torch
+
+            def evaluate(net, loader):
+                net.eval()
+                correct = 0
+                with torch.no_grad():
+                    for x, y in loader:
+                        correct += (net(x).argmax(1) == y).sum().item()
+                net.train()
+                return correct
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 8, 3)
+                    self.bn = nn.BatchNorm2d(8)
+
+                def forward(self, x):
+                    return self.bn(self.conv(x))
+
+            def test():
+                net = Net()
+                y = net(torch.randn(2, 3, 32, 32))
+                print(y.size())
+        """),
+        Valid("""
+            import torch
+            import torchvision
+            model = torchvision.models.resnet50(weights="DEFAULT")
+            with inference_context(model), torch.no_grad():
+                logits = model(batch)
+        """),
+        Valid("""
+            import torch
+            import torchvision
+
+            def to_feature_extractor(model):
+                return torch.nn.Sequential(*list(model.children())[:-1])
+
+            model = torchvision.models.resnet50(weights="DEFAULT")
+            model.eval()
+            model = to_feature_extractor(model).to("cuda")
+            with torch.no_grad():
+                features = model(images)
+        """),
+        Valid("""
+            import copy
+            import torch
+
+            def validate(model, loader):
+                with torch.no_grad():
+                    return [model(x).argmax(1) for x, _ in loader]
+
+            def main(model, val_loader):
+                model.eval()
+                frozen = copy.deepcopy(model)
+                return validate(frozen, val_loader)
+        """),
+        Valid("""
+            def evaluate(model, dataset):
+                for images, labels in dataset:
+                    predictions = model(images, training=False)
+                    accuracy.update_state(labels, predictions)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -343,18 +477,110 @@ class WrongTrainEvalMode(Rule):
             with torch.inference_mode():
                 features, _ = encoder(sequence)
         """, line=6),
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(784, 10)
+                    self.dropout = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.fc(self.dropout(x))
+
+            def main():
+                model = Net()
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                correct = 0
+                with torch.no_grad():
+                    for x, y in test_loader:
+                        correct += (model(x).argmax(1) == y).sum()
+                return correct
+        """, line=24),
+        Invalid("""
+            import torch
+            from torch import nn
+            model = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.Linear(64, 2))
+            optimizer = torch.optim.Adam(model.parameters())
+            for epoch in range(10):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+            correct = 0
+            for x, y in test_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        """, line=12),
+        Invalid("""
+            import torch
+
+            def evaluate(net, loader):
+                net.eval()
+                correct = 0
+                with torch.no_grad():
+                    for x, y in loader:
+                        correct += (net(x).argmax(1) == y).sum().item()
+                        net.train()
+                return correct
+        """, line=9),
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 8, 3)
+                    self.bn = nn.BatchNorm2d(8)
+
+                def forward(self, x):
+                    return self.bn(self.conv(x))
+
+            def test():
+                net = Net()
+                net.load_state_dict(torch.load("net.pt"))
+                print(net(images).argmax(1))
+        """, line=16),
+        Invalid("""
+            import copy
+            import torch
+
+            def validate(model, loader):
+                with torch.no_grad():
+                    return [model(x).argmax(1) for x, _ in loader]
+
+            def main(model, val_loader):
+                frozen = copy.deepcopy(model)
+                return validate(frozen, val_loader)
+        """, line=6),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.module_facts = FunctionFacts("<module>", None, [])  # type: ignore[arg-type]
         self.functions: list[FunctionFacts] = []
-        self.deferred: list[tuple[FunctionFacts, str, cst.Call, str]] = []
-        self.local_calls: list[tuple[str, cst.Call, dict[str, str]]] = []
+        # Evaluations of a model that came in as a parameter, judged at its call sites: (the
+        # function, the parameter, the model's name, the call, the context, what it has, whether
+        # its value is a known module).
+        self.deferred: list[tuple[FunctionFacts, str, str, cst.Call, str, str, bool]] = []
+        # (callee, call, the caller's modes there, the caller)
+        self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts]] = []
         self.module_classes: list[bool] = []
         self.class_nodes: list[cst.ClassDef] = []
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
+        # Models handed to a `with` (`with inference_context(model):`): it may set their mode.
+        self.managed: list[set[str]] = []
+        self.no_grad_blocks: list[NoGradBlock] = []
+        self.open_loops: list[tuple[cst.CSTNode, str | None]] = []  # (loop, held-out loader)
+        self.order = 0  # calls seen, for ordering within a no_grad block
 
     # ---- facts ------------------------------------------------------------------------------
 
@@ -398,9 +624,46 @@ class WrongTrainEvalMode(Rule):
                                                   *node.params.params)]
         overrides = bool(self.class_nodes and self.class_nodes[-1].bases)
         self.functions.append(FunctionFacts(node.name.value, node, params, overrides=overrides))
+        if any(self.is_no_grad(decorator.decorator) for decorator in node.decorators):
+            self.no_grad_blocks.append(NoGradBlock(len(self.open_loops)))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.functions.pop()
+        if any(self.is_no_grad(decorator.decorator) for decorator in original_node.decorators):
+            self.judge_switches(self.no_grad_blocks.pop())
+
+    def is_no_grad(self, node: cst.BaseExpression) -> bool:
+        target = node.func if isinstance(node, cst.Call) else node
+        return self.imports.qualified_name(target) in catalog.NO_GRAD_CONTEXTS
+
+    def visit_With(self, node: cst.With) -> None:
+        if any(self.is_no_grad(item.item) for item in node.items):
+            self.no_grad_blocks.append(NoGradBlock(len(self.open_loops)))
+        self.managed.append({key for item in node.items if isinstance(item.item, cst.Call)
+                             for arg in item.item.args
+                             if (key := self.key(arg.value)) is not None})
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self.managed.pop()
+        if any(self.is_no_grad(item.item) for item in original_node.items):
+            self.judge_switches(self.no_grad_blocks.pop())
+
+    def visit_For(self, node: cst.For) -> None:
+        loader = _iterated_name(node.iter)
+        held_out = loader is not None and EVALUATION_LOADER.search(
+            loader.rsplit(".", 1)[-1].lower()) is not None
+        if held_out and "backward" in self.context.module.code_for_node(node.body):
+            held_out = False  # a loop that trains on it (test-time adaptation) is no evaluation
+        self.open_loops.append((node, loader if held_out else None))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.open_loops.pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self.open_loops.append((node, None))
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.open_loops.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.lambda_depth += 1
@@ -417,23 +680,90 @@ class WrongTrainEvalMode(Rule):
                         fix=NodeFix.wrap(value, "", "()", description=f"Call `.{method}()`"))
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
-        mode = self.chain_mode(original_node.value)
+        value = original_node.value
+        mode = self.chain_mode(value)
+        facts = self.facts
+        source = self.source_key(value)
+        parameter = None if source is None else (
+            source if source in facts.params else facts.derived.get(source))
+        dummy = self.is_dummy(value)
+        fresh = self.is_constructed(value)
         for target in original_node.targets:
             key = self.key(target.target)
-            if key is not None:
-                if mode is None:
-                    self.facts.modes.pop(key, None)
+            if key is None:
+                continue
+            if mode is None:
+                facts.modes.pop(key, None)
+            else:
+                facts.modes[key] = mode
+            for names, present in ((facts.dummies, dummy), (facts.fresh, fresh)):
+                if present:
+                    names.add(key)
                 else:
-                    self.facts.modes[key] = mode
+                    names.discard(key)
+            if parameter is not None and key != parameter:
+                facts.derived[key] = parameter
+            else:
+                facts.derived.pop(key, None)
 
     def chain_mode(self, node: cst.BaseExpression) -> str | None:
-        """`Net().to(device).eval()` puts the new model in eval mode."""
-        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            mode = self.mode_call(node)
+        """`Net().to(device).eval()` puts the new model in eval mode; `model.to(device)`,
+        `DDP(model)` or `copy.deepcopy(model)` keep the mode `model` has."""
+        current = node
+        while isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
+            mode = self.mode_call(current)
             if mode is not None:
                 return mode
+            current = current.func.value
+        source = self.source_key(node)
+        return None if source is None else self.mode_of(source)
+
+    def mode_of(self, key: str) -> str | None:
+        return self.facts.modes.get(key) or self.module_facts.modes.get(key)
+
+    def source_key(self, node: cst.BaseExpression) -> str | None:
+        """The model an expression is the same model as, or wraps: `model` for
+        `model.to(device)`, `torch.compile(model)`, `copy.deepcopy(model).cuda()`,
+        `to_feature_extractor(model)`."""
+        while isinstance(node, cst.Call):
+            wrapped = next((key for arg in node.args if arg.keyword is None and not arg.star
+                            and (key := self.key(arg.value)) is not None
+                            and self.is_model(key, arg.value)), None)
+            if wrapped is not None:
+                return wrapped
+            if not isinstance(node.func, cst.Attribute):
+                return None
             node = node.func.value
-        return None
+        return self.key(node)
+
+    def is_model(self, key: str, node: cst.BaseExpression) -> bool:
+        """Whether `key` is a model: one whose mode is known, or a module, or named like one
+        (`to(device)` does not wrap `device`)."""
+        return self.mode_of(key) is not None or key in self.facts.derived or \
+            MODEL_NAME.search(key.rsplit(".", 1)[-1]) is not None or \
+            first(self.model.value(node), MODULE) is not None
+
+    def is_dummy(self, node: cst.BaseExpression) -> bool:
+        """`torch.randn(2, 3, 32, 32)`, also moved: `torch.zeros(1, 3, 224, 224).to(device)`."""
+        while isinstance(node, cst.Call):
+            if self.imports.call_name(node) in catalog.DUMMY_INPUT_FACTORIES:
+                return True
+            if not isinstance(node.func, cst.Attribute):
+                return False
+            node = node.func.value
+        return isinstance(node, cst.Name) and node.value in self.facts.dummies
+
+    def is_constructed(self, node: cst.BaseExpression) -> bool:
+        """`Net()` or `Net(num_classes=10).to(device)`: a model built from its class, with the
+        random weights it starts with."""
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+                node.func.attr.value in ("to", "cuda", "cpu", "float", "half", "double"):
+            node = node.func.value
+        if not isinstance(node, cst.Call):
+            return False
+        name = node.func.value if isinstance(node.func, cst.Name) else (
+            node.func.attr.value if isinstance(node.func, cst.Attribute) else "")
+        return name[:1].isupper() and first(self.model.value(node), MODULE) is not None
 
     def mode_call(self, node: cst.Call) -> str | None:
         func = node.func
@@ -450,13 +780,19 @@ class WrongTrainEvalMode(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        self.order += 1
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
             key = self.key(func.value)
             if key is not None:
                 self.facts.modes[key] = mode
+                if mode == "train" and self.no_grad_blocks and not self.lambda_depth:
+                    block = self.no_grad_blocks[-1]
+                    block.switches.append((key, node, self.loops_in(block), self.order))
             return
         if isinstance(func, cst.Attribute):
+            if func.attr.value == "backward":
+                self.facts.trained = True
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
@@ -465,7 +801,7 @@ class WrongTrainEvalMode(Rule):
             else (func.attr.value if self.key(func) is not None and isinstance(func, cst.Attribute)
                   else None)
         if callee is not None:  # a local function, or a method of this class: self.validate(...)
-            self.local_calls.append((callee, node, dict(self.facts.modes), self.facts.params))
+            self.local_calls.append((callee, node, dict(self.facts.modes), self.facts))
         self.check_module_call(node)
 
     def check_module_call(self, node: cst.Call) -> None:
@@ -476,25 +812,45 @@ class WrongTrainEvalMode(Rule):
         if self.lambda_depth or key is None or key == "self" or (
                 key.startswith("self.") and self.module_classes and self.module_classes[-1]):
             return
-        if self.facts.modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
+        if self.no_grad_blocks:
+            block = self.no_grad_blocks[-1]
+            block.evaluations.append((key, self.loops_in(block), self.order))
+            if any(switched == key for switched, *_ in block.switches):
+                return  # reported where the block switches it back to training mode
+        if self.mode_of(key) == "eval" or any(key in keys for keys in self.managed):
             return
+        if keyword(node, "training") is not None:
+            return  # Keras: model(x, training=False) names its mode
+        if node.args and all(arg.keyword is None and not arg.star and self.is_dummy(arg.value)
+                             for arg in node.args):
+            return  # net(torch.randn(2, 3, 32, 32)): a shape probe, its values unread
         context = self.evaluation_context(key)
         if context is None:
             return
+        facts = self.facts
+        if context.startswith("in `") and key in facts.fresh and key not in facts.loaded:
+            return  # def test(): net = Net(); net(x): random weights, nothing to evaluate
         module = first(self.model.value(func), MODULE)
         if module is not None:
             if module.info.mode_dependent is False:
                 return
             what = (f"has {module.info.evidence}" if module.info.mode_dependent
                     else "may have dropout or batch norm")
+            parameter = key if key in facts.params else facts.derived.get(key)
+            if parameter is not None and facts.node is not None:
+                # A model that came in as a parameter: its callers decide its mode.
+                self.deferred.append((facts, parameter, key, node, context, what, True))
+                return
             self.report_evaluation(node, key, what, context)
             return
-        facts = self.facts
         name = key.rsplit(".", 1)[-1]
         if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and \
                 EVALUATION_NAME.search(facts.name) and not facts.name.startswith("test_"):
             # A model handed to an evaluation helper: callers in this file may have set eval().
-            self.deferred.append((facts, key, node, context))
+            self.deferred.append((facts, key, key, node, context, "a model passed in", False))
+
+    def loops_in(self, block: NoGradBlock) -> tuple:
+        return tuple(loop for loop, _ in self.open_loops[block.loop_depth:])
 
     def evaluation_context(self, key: str) -> str | None:
         if self.model.in_no_grad:
@@ -504,6 +860,9 @@ class WrongTrainEvalMode(Rule):
                 not function.name.startswith("test_") and \
                 function.name not in catalog.FRAMEWORK_EVALUATION_HOOKS:
             return f"in `{function.name}()`"
+        loader = next((loader for _, loader in reversed(self.open_loops) if loader), None)
+        if loader is not None and function.trained:
+            return f"in a loop over `{loader}` after training"
         if key in self.facts.loaded and not self.trains_anywhere:
             return "after load_state_dict in a script that never trains"
         return None
@@ -516,34 +875,63 @@ class WrongTrainEvalMode(Rule):
     # ---- judgements that need the whole file ------------------------------------------------
 
     def leave_Module(self, original_node: cst.Module) -> None:
-        for facts, key, node, context in self.deferred:
-            calls = [(call, modes, params) for name, call, modes, params in self.local_calls
-                     if name == facts.name]
+        for facts, parameter, key, node, context, what, known in self.deferred:
+            calls = self.calls_of(facts)
             if not calls and facts.overrides:
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
-            if calls and all(self.passed_in_eval(facts, key, call, modes, params)
-                             for call, modes, params in calls):
+            if calls and all(self.passed_in_eval(facts, parameter, call, modes, caller, known)
+                             for call, modes, caller in calls):
                 continue
-            self.report_evaluation(node, key, "a model passed in", context)
+            self.report_evaluation(node, key, what, context)
         reported: set[int] = set()
         for loop in self.model.loops:
             self.judge_loop(loop, reported)
 
+    def calls_of(self, facts: FunctionFacts) -> list[tuple[cst.Call, dict[str, str],
+                                                            FunctionFacts]]:
+        return [(call, modes, caller) for name, call, modes, caller in self.local_calls
+                if name == facts.name]
+
     def passed_in_eval(self, facts: FunctionFacts, parameter: str, call: cst.Call,
-                       modes: dict[str, str], caller_params: list[str]) -> bool:
-        """Whether this call site hands `parameter` a model its caller put in eval mode, or
-        only forwards its own parameter (then the mode is decided further up, unseen)."""
+                       modes: dict[str, str], caller: FunctionFacts, known: bool,
+                       seen: frozenset = frozenset()) -> bool:
+        """Whether this call site hands `parameter` a model its caller put in eval mode. A
+        caller that only forwards its own parameter leaves the mode to its own callers: for a
+        model of unknown layers that is taken on trust (decided further up, unseen); for a
+        module the value flow brought here, its callers in this file are asked in turn."""
         index = facts.params.index(parameter)
         if facts.params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
             index -= 1  # self.method(model, ...): `self` is not among the arguments
         arg = argument(call, index, parameter)
-        if arg is None:
+        key = self.key(arg.value) if arg is not None else None
+        if key is None:
             return False
-        key = self.key(arg.value)
-        if key is not None and key in caller_params and modes.get(key) != "train":
+        if modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
             return True
-        return key is not None and (modes.get(key) == "eval"
-                                    or self.module_facts.modes.get(key) == "eval")
+        if key not in caller.params or modes.get(key) == "train":
+            return False
+        if not known:
+            return True
+        calls = self.calls_of(caller) if caller.name not in seen else []
+        return bool(calls) and all(
+            self.passed_in_eval(caller, key, outer, outer_modes, outer_caller, True,
+                                seen | {caller.name})
+            for outer, outer_modes, outer_caller in calls)
+
+    def judge_switches(self, block: NoGradBlock) -> None:
+        """`net.train()` inside a no_grad block, with `net` evaluated after it in the block, or
+        before it in a loop of the block that comes round again: evaluated in training mode."""
+        for key, node, loops, order in block.switches:
+            if not any(evaluated == key and (later > order or set(around) & set(loops))
+                       for evaluated, around, later in block.evaluations):
+                continue  # switched back once the evaluation is over
+            module = first(self.model.value(node.func.value), MODULE)
+            if module is not None and module.info.mode_dependent is False:
+                continue
+            self.report(node, f"`{key}.train()` inside this no_grad evaluation block switches "
+                              f"`{key}` back to training mode while it is still evaluated: "
+                              "dropout turns on and batch norm uses batch statistics; call "
+                              f"`{key}.train()` after the block")
 
     def judge_loop(self, loop, reported: set[int]) -> None:
         events = list(self.model.expand(loop.events))
@@ -562,3 +950,8 @@ class WrongTrainEvalMode(Rule):
                     related=[(backward, "the training step")])
 
 
+def _iterated_name(node: cst.BaseExpression) -> str | None:
+    """The loader a `for` iterates: `test_loader` in `enumerate(tqdm(test_loader))`."""
+    while isinstance(node, cst.Call) and node.args:
+        node = node.args[0].value
+    return dotted_name(node)

@@ -21,14 +21,54 @@ def _is_int_literal(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Integer)
 
 
+class _Uint8Checks(cst.CSTVisitor):
+    """Expressions a scope asserts to be uint8: `assert x.dtype == np.uint8`, or
+    `if x.dtype != np.uint8: raise ...`. Arithmetic on them wraps on purpose (label - 1 maps the
+    ignore index 0 to 255)."""
+
+    def __init__(self, is_uint8) -> None:
+        super().__init__()
+        self.is_uint8 = is_uint8
+        self.checked: list[cst.BaseExpression] = []
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self._record(node.test, (cst.Equal, cst.Is))
+
+    def visit_If(self, node: cst.If) -> None:
+        body = node.body.body
+        last = body[-1] if body else None
+        if isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Raise):
+            self._record(node.test, (cst.NotEqual, cst.IsNot))
+
+    def _record(self, test: cst.BaseExpression, operators: tuple) -> None:
+        if isinstance(test, cst.BooleanOperation) and isinstance(
+                test.operator, cst.And if cst.Equal in operators else cst.Or):
+            self._record(test.left, operators)  # assert x.dtype == np.uint8 and x.ndim == 2
+            self._record(test.right, operators)
+            return
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return
+        comparison = test.comparisons[0]
+        if not isinstance(comparison.operator, operators):
+            return
+        for dtype_side, other in ((test.left, comparison.comparator),
+                                  (comparison.comparator, test.left)):
+            if isinstance(dtype_side, cst.Attribute) and dtype_side.attr.value == "dtype" and \
+                    self.is_uint8(other):
+                self.checked.append(dtype_side.value)
+
+
 class DtypeCasts(Rule):
     """
     ## What it does
     Flags float64 numpy data (`np.random.rand`, `np.zeros` without `dtype=`, pandas `.values`,
     a numpy uint8 image divided by 255) turned into a tensor with `torch.from_numpy`,
     `torch.tensor` or `torch.as_tensor` and fed to a model or a `TensorDataset` without
-    `.float()` or `dtype=`; uint8 images fed to a model unconverted; and arithmetic on uint8
-    images with integers (`image - 128`), which wraps around modulo 256.
+    `.float()` or `dtype=`; uint8 images (`cv2.imread`, a PIL image through `np.asarray`, kept
+    uint8 by `cv2.resize`, `cv2.cvtColor`, `.permute`) fed to a model unconverted; and arithmetic
+    on uint8 images with integers (`image - 128`) or with another uint8 image
+    (`frame - background`), which wraps around modulo 256. Arithmetic on a value the function
+    asserts is uint8 (`assert label.dtype == np.uint8`) is taken as intended.
 
     ## Why is this bad?
     numpy defaults to float64 and torch keeps numpy's dtype, so float32 weights meet float64
@@ -127,6 +167,51 @@ class DtypeCasts(Rule):
             image = cv2.imread(path)
             scaled = image / 255.0 - 0.5
             mask = image > 128
+        """),
+        # Near miss: resized and converted with cv2, but made float and scaled before the model.
+        Valid("""
+            import cv2
+            import torch
+            image = cv2.imread(path)
+            image = cv2.cvtColor(cv2.resize(image, (224, 224)), cv2.COLOR_BGR2RGB)
+            batch = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float() / 255
+            logits = model(batch)
+        """),
+        Valid("""
+            import numpy as np
+            import torch
+            from PIL import Image
+            pixels = np.asarray(Image.open(path).convert("RGB"))
+            tensor = torch.from_numpy(pixels.transpose(2, 0, 1)).float().unsqueeze(0)
+            scores = classifier(tensor)
+        """),
+        # Near miss: one side widened first, so the difference can go negative.
+        Valid("""
+            import cv2
+            import numpy as np
+            frame = cv2.imread(frame_path)
+            background = cv2.imread(background_path)
+            foreground = frame.astype(np.int16) - background
+        """),
+        # Asserted to be uint8 right here: the wrap is intended (0, unlabelled, becomes 255).
+        Valid("""
+            import numpy as np
+            from PIL import Image
+
+            def load_label(path):
+                label = np.asarray(Image.open(path))
+                assert label.dtype == np.uint8 and label.ndim == 2
+                return label - 1
+        """),
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def read_label(path):
+                label = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+                if label.dtype != np.uint8:
+                    raise ValueError(f"labels must be uint8, not {label.dtype}")
+                return label - 1
         """),
     ]
     INVALID = [
@@ -243,11 +328,49 @@ class DtypeCasts(Rule):
 
             scores = encoder(make_batch(32))
         """),
+        Invalid("""
+            import cv2
+            import torch
+            image = cv2.imread(path)
+            image = cv2.cvtColor(cv2.resize(image, (224, 224)), cv2.COLOR_BGR2RGB)
+            batch = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
+            logits = model(batch)
+        """, line=5, related_lines=(3, 6)),
+        Invalid("""
+            import numpy as np
+            import torch
+            from PIL import Image
+            pixels = np.asarray(Image.open(path).convert("RGB"))
+            tensor = torch.from_numpy(pixels.transpose(2, 0, 1)).unsqueeze(0)
+            scores = classifier(tensor)
+        """, line=5, related_lines=(4, 6)),
+        Invalid("""
+            import cv2
+            frame = cv2.imread(frame_path)
+            background = cv2.imread(background_path)
+            foreground = frame - background
+        """, line=4, related_lines=(2,)),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.reported: set[int] = set()
+        self.uint8_checks: dict[int, list[cst.BaseExpression]] = {}
+
+    def is_uint8_dtype(self, node: cst.BaseExpression) -> bool:
+        if isinstance(node, cst.SimpleString):
+            return node.evaluated_value == "uint8"
+        return self.imports.qualified_name(node) in catalog.UINT8_DTYPES
+
+    def checked_uint8(self, operand: cst.BaseExpression) -> bool:
+        """Whether the enclosing function (or the module) asserts `operand` is uint8."""
+        function = self.model.current_function
+        scope = function.node if function is not None else self.context.module
+        if id(scope) not in self.uint8_checks:
+            checks = _Uint8Checks(self.is_uint8_dtype)
+            scope.visit(checks)
+            self.uint8_checks[id(scope)] = checks.checked
+        return any(checked.deep_equals(operand) for checked in self.uint8_checks[id(scope)])
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, WRAPPING_OPERATORS):
@@ -259,6 +382,8 @@ class DtypeCasts(Rule):
             uint8, other = first(right, UINT8), node.left
         if uint8 is None or uint8.detail == "cast":
             return  # uint8 chosen with an explicit cast (masks, palettes) is deliberate
+        if self.checked_uint8(node.left) or self.checked_uint8(node.right):
+            return  # asserted to be uint8 right here: the wrap-around is intended
         other_uint8 = first(self.model.value(other), UINT8)
         if _is_int_literal(other) or (other_uint8 is not None and other_uint8.detail != "cast"
                                       and not isinstance(node.operator, cst.Multiply)):
@@ -310,7 +435,10 @@ class DtypeCasts(Rule):
             if anchor is None or id(anchor) in self.reported:
                 return
             self.reported.add(id(anchor))
+            related = [(sink, f"fed to {where} here")]
+            if uint8.via is not None:
+                related = self.origin_of(uint8, "uint8 image read here") + related
             self.report(anchor, f"this uint8 image reaches {where} unconverted; convert it to "
                                 "float and scale it (`.float() / 255`)",
-                        related=[(sink, f"fed to {where} here")])
+                        related=related)
 

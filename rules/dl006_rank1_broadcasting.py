@@ -7,7 +7,8 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, keyword, number, positional
-from dllint.semantic.values import COLUMN, LOSS, RANK1, SQUEEZED, first
+from dllint.semantic.values import (
+    AXIS_DROPPED, COLUMN, LOSS, RANK1, SINGLE_CHANNEL, SQUEEZED, Tag, Value, first, tags)
 from dllint.types import Applicability, FixAvailability
 
 REDUCTIONS = frozenset({"sum", "mean", "std", "var", "norm", "logsumexp", "amax", "amin", "nansum",
@@ -22,14 +23,18 @@ class Rank1Broadcasting(Rule):
     Flags shapes that broadcast silently into the wrong result:
     a 2-D value combined with its own reduction along axis 1 without `keepdims`
     (`x / x.sum(axis=1)`); an `(N, 1)` output of `Linear(..., 1)` combined with, or given to an
-    elementwise loss together with, an `(N,)` target; a rank-1 array from `np.random.randn(n)`
-    transposed as if it were a column; and `squeeze()` without a dim on a batch that reaches a
-    loss.
+    elementwise loss together with, an `(N,)` target (a 1-D constructor, a column's `.values`, and
+    in a loss `y[:, 0]` or a `squeeze()`d target); an `(N, 1, H, W)` output of `Conv2d(..., 1)`
+    given to such a loss with an `(N, H, W)` target (`masks[:, 0]`, `masks.squeeze(1)`); a rank-1
+    array from `np.random.randn(n)` transposed as if it were a column; and `squeeze()` without a
+    dim on a batch that reaches a loss.
 
     ## Why is this bad?
     Broadcasting aligns shapes from the right. `(N, M) / (N,)` divides each row by the wrong
     totals (and raises nothing when N == M); `(N, 1) - (N,)` is an `(N, N)` matrix, so an MSE
-    loss averages N² pairwise differences and the model learns to predict the mean. A rank-1
+    loss averages N² pairwise differences and the model learns to predict the mean; an
+    `(N, 1, H, W)` mask prediction against `(N, H, W)` masks likewise compares every image with
+    every mask. (`BCELoss` and `BCEWithLogitsLoss` raise instead, on the first batch.) A rank-1
     array's `.T` is the same array. `squeeze()` turns the last batch of size 1 into a scalar.
 
     ## Example
@@ -54,7 +59,8 @@ class Rank1Broadcasting(Rule):
     summary = "Shapes broadcast silently: reduction without keepdims, (N,1) vs (N,), rank-1 .T"
     fix_availability = FixAvailability.SOMETIMES
     requires_any = ("sum", "mean", "std", "var", "norm", "Linear", "squeeze", ".T", "randn",
-                    "logsumexp", "amax", "amin", "prod")
+                    "logsumexp", "amax", "amin", "prod", "Conv", "Loss", "_loss",
+                    "binary_cross_entropy")
     uses_model = True
 
     VALID = [
@@ -117,6 +123,82 @@ class Rank1Broadcasting(Rule):
             regressor = nn.Linear(4, 1)
             target = torch.randn(64, 1)
             error = regressor(inputs) - target
+        """),
+        Valid("""
+            import numpy as np
+            import torch
+            from torch import nn
+            model = nn.Sequential(nn.Linear(13, 64), nn.ReLU(), nn.Linear(64, 1))
+            targets = torch.from_numpy(np.squeeze(labels, axis=1)).float()
+            loss = nn.L1Loss()(model(features).squeeze(1), targets)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+            model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1))
+            for batch in loader:
+                loss = F.smooth_l1_loss(model(batch[:, :8]), batch[:, 8:9])
+                loss = F.smooth_l1_loss(model(batch[:, :8]), batch[:, 8].unsqueeze(1))
+                loss = F.smooth_l1_loss(model(batch[:, :8]), batch[:, 8].view(-1, 1))
+                loss = F.smooth_l1_loss(model(batch[:, :8]), batch[:, 8, None])
+                loss = F.smooth_l1_loss(model(batch[:, :8])[:, 0], batch[:, 8])
+        """),
+        Valid("""
+            import pandas as pd
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            frame = pd.read_csv("houses.csv")
+            prices = torch.tensor(frame[["price"]].values).float()
+            model = nn.Sequential(nn.Linear(13, 64), nn.ReLU(), nn.Linear(64, 1))
+            loss = F.mse_loss(model(features), prices)
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+            gate = nn.Linear(64, 1)
+            mixed = torch.sigmoid(gate(hidden)) * memory[:, 0]
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+            classifier = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 2))
+            scores = classifier(batch[:, :8])
+            loss = F.cross_entropy(scores, batch[:, 8].long())
+            loss = F.mse_loss(scores, batch[:, 8:10])
+        """),
+        Valid("""
+            from torch import nn
+            model = nn.Sequential(nn.Linear(16, 1), nn.Sigmoid())
+            criterion = nn.BCELoss()
+            loss = criterion(model(x), labels[:, :1])
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Segmenter(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoder = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU())
+                    self.out = nn.Conv2d(32, 1, kernel_size=1)
+
+                def forward(self, x):
+                    return torch.sigmoid(self.out(self.encoder(x)))
+
+            model = Segmenter()
+            criterion = nn.MSELoss()
+            for images, masks in loader:
+                loss = criterion(model(images), masks[:, :1])
+                loss = criterion(model(images), torch.squeeze(masks, 1).unsqueeze(1))
+                loss = criterion(model(images).squeeze(1), masks[:, 0])
+                loss = criterion(model(images), masks.squeeze(-1))
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+            model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 4, 1))
+            loss = F.cross_entropy(model(images), masks[:, 0].long())
         """),
     ]
     INVALID = [
@@ -195,6 +277,72 @@ class Rank1Broadcasting(Rule):
             import torch.nn.functional as F
             loss = F.l1_loss(torch.squeeze(model(x)), y)
         """, line=3, related_lines=(3,)),
+        Invalid("""
+            import numpy as np
+            import torch
+            from torch import nn
+            model = nn.Sequential(nn.Linear(13, 64), nn.ReLU(), nn.Linear(64, 1))
+            targets = torch.from_numpy(np.squeeze(labels)).float()
+            loss = nn.L1Loss()(model(features), targets)
+        """, line=6, related_lines=(4, 5)),
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Regressor(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = nn.Linear(8, 32)
+                    self.head = nn.Linear(32, 1)
+
+                def forward(self, x):
+                    return self.head(torch.relu(self.hidden(x)))
+
+            model = Regressor()
+            for batch in loader:
+                prediction = model(batch[:, :8])
+                loss = F.smooth_l1_loss(prediction, batch[:, 8])
+        """, line=17, related_lines=(9, 17)),
+        Invalid("""
+            from torch import nn
+            model = nn.Sequential(nn.Linear(16, 1), nn.Sigmoid())
+            criterion = nn.BCELoss()
+            loss = criterion(model(x), labels[:, 0])
+        """, line=4, related_lines=(2, 4)),
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Segmenter(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoder = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU())
+                    self.out = nn.Conv2d(32, 1, kernel_size=1)
+
+                def forward(self, x):
+                    return torch.sigmoid(self.out(self.encoder(x)))
+
+            model = Segmenter()
+            criterion = nn.MSELoss()
+            for images, masks in loader:
+                loss = criterion(model(images), torch.squeeze(masks, 1))
+        """, line=16, related_lines=(8, 16)),
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+            head = nn.Conv2d(64, 1, kernel_size=1)
+            for features, masks in loader:
+                loss = F.l1_loss(head(features), masks[:, 0])
+        """, line=5, related_lines=(3, 5)),
+        Invalid("""
+            import numpy as np
+            import torch
+            from torch import nn
+            model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 1, 1))
+            mask = torch.from_numpy(np.squeeze(mask_array)).float()
+            loss = nn.BCEWithLogitsLoss()(model(images), mask)
+        """, line=6, related_lines=(4, 5)),
     ]
 
     def __init__(self, context) -> None:
@@ -278,17 +426,53 @@ class Rank1Broadcasting(Rule):
 
     # ---- (N, 1) output against an (N,) target ----------------------------------------------
 
-    def check_column_against_rank1(self, sink: cst.CSTNode, left, right) -> None:
+    @staticmethod
+    def missing_axis(output: Value, target: Value, in_loss: bool
+                     ) -> tuple[Tag, Tag, str, str, str, str] | None:
+        """(output tag, target tag, output shape, target shape, broadcast shape, fix) when an
+        output with a size-1 axis 1 meets a target without that axis. Outside a loss only a
+        known rank-1 array counts: `gate(h) * memory[:, 0]` is (N, 1) * (N, D) when memory is
+        (N, T, D), a broadcast meant to happen."""
+        column = first(output, COLUMN)
+        if column is not None:
+            missing = first(target, RANK1) or (first(target, AXIS_DROPPED) if in_loss else None)
+            if missing is not None:
+                return (column, missing, "(N, 1)", "(N,)", "(N, N)",
+                        "squeeze the output's last axis or reshape the target to (N, 1)")
+        channel = first(output, SINGLE_CHANNEL)
+        if channel is not None and in_loss:
+            # y.squeeze(-1) removes W (when it is 1), not the channel axis: only axis 1 counts.
+            missing = next((tag for tag in tags(target, AXIS_DROPPED) if tag.info in ("1", "unit")),
+                           None)
+            if missing is not None:
+                shape = channel.info
+                return (channel, missing, shape, shape.replace(", 1", ""), shape.replace("1", "N"),
+                        "squeeze the output's channel axis (`squeeze(1)`) or keep the target's "
+                        "(`unsqueeze(1)`)")
+        return None
+
+    def check_column_against_rank1(self, sink: cst.CSTNode, left, right, loss: str = "",
+                                   raising: str = "") -> None:
+        """`loss`: the loss that compares left and right, if any; `raising`: that loss, when it
+        raises on different shapes rather than broadcasting."""
         left_value, right_value = self.model.value(left), self.model.value(right)
         for output, target in ((left_value, right_value), (right_value, left_value)):
-            column, rank1 = first(output, COLUMN), first(target, RANK1)
-            if column is not None and rank1 is not None and id(sink) not in self.reported:
+            found = self.missing_axis(output, target, bool(loss))
+            if found is not None and id(sink) not in self.reported:
+                origin, missing, shape, target_shape, broadcast, fix = found
                 self.reported.add(id(sink))
-                self.report(sink, f"an (N, 1) output from {column.detail} meets an (N,) target "
-                                  f"({rank1.detail}): they broadcast to (N, N); squeeze the "
-                                  "output's last axis or reshape the target to (N, 1)",
-                            related=[*self.origin_of(column, "(N, 1) output made here"),
-                                     *self.origin_of(rank1, "(N,) target made here")])
+                if missing.node is not None:
+                    self.reported.add(id(missing.node))  # not also the squeeze() message
+                what = missing.detail  # `masks[:, 0]` says more than `[:, 0]`, if it is short
+                code = self.code_of(missing.node) if missing.node is not None else ""
+                if missing.kind == AXIS_DROPPED and code and len(code) <= 40:
+                    what = f"`{code}`"
+                outcome = (f"`{raising}` raises a ValueError for a target whose shape differs "
+                           "from the input's" if raising else f"they broadcast to {broadcast}")
+                self.report(sink, f"an {shape} output from {origin.detail} meets an "
+                                  f"{target_shape} target ({what}): {outcome}; {fix}",
+                            related=[*self.origin_of(origin, f"{shape} output made here"),
+                                     *self.origin_of(missing, f"{target_shape} target made here")])
                 return
 
 
@@ -296,20 +480,22 @@ class Rank1Broadcasting(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
-        loss = None
+        loss, display = None, ""
         if qualified in LOSS_FUNCTION_NAMES:
-            loss = catalog.LOSS_FUNCTIONS[qualified].wants
+            loss, display = qualified, catalog.LOSS_FUNCTIONS[qualified].display
         else:
             callee = first(self.model.value(node.func), LOSS) if not qualified else None
             if callee is not None:
-                loss = callee.info.wants
+                loss, display = callee.info.qualified, callee.info.display
         if loss is None:
             return
         prediction, target = argument(node, 0, "input"), argument(node, 1, "target")
         if prediction is None or target is None:
             return
-        if loss == "elementwise":
-            self.check_column_against_rank1(node, prediction.value, target.value)
+        if loss in catalog.SAME_SHAPE_LOSSES:
+            self.check_column_against_rank1(
+                node, prediction.value, target.value, loss,
+                "" if loss in catalog.BROADCASTING_LOSSES else display)
         squeezed_sides = [first(self.model.value(arg.value), SQUEEZED) for arg in (prediction, target)]
         if all(squeezed_sides):
             return  # both sides squeezed alike: a batch of one becomes two scalars, consistently

@@ -12,7 +12,9 @@ class MissingZeroGrad(Rule):
     """
     ## What it does
     Flags a loop that calls `backward()` and `optimizer.step()` (directly or through local helper
-    functions) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body.
+    functions) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body. With
+    several optimizers (a GAN), also flags one that steps while only the others are zeroed
+    (`opt_g.zero_grad()` but never `opt_d.zero_grad()` nor `discriminator.zero_grad()`).
 
     ## Why is this bad?
     PyTorch adds each backward pass's gradients to the ones already there. Without zeroing, every
@@ -99,6 +101,55 @@ class MissingZeroGrad(Rule):
                 print(encoded.sum().item())
                 scheduler.step()
         """),
+        Valid("""
+            import torch
+            opt_g = torch.optim.Adam(generator.parameters())
+            opt_d = torch.optim.Adam(discriminator.parameters())
+            for real in loader:
+                opt_d.zero_grad()
+                d_loss = discriminator_loss(discriminator(real), discriminator(generator(noise())))
+                d_loss.backward()
+                opt_d.step()
+                opt_g.zero_grad()
+                g_loss = -discriminator(generator(noise())).mean()
+                g_loss.backward()
+                opt_g.step()
+        """),
+        Valid("""
+            import torch
+            opt_g = torch.optim.Adam(gan.generator.parameters())
+            opt_d = torch.optim.Adam(gan.discriminator.parameters())
+            for real in loader:
+                gan.zero_grad()
+                discriminator_loss(gan, real).backward()
+                opt_d.step()
+                gan.zero_grad()
+                generator_loss(gan).backward()
+                opt_g.step()
+        """),
+        Valid("""
+            import torch
+            from torch import optim
+            netD_optimizer = optim.Adam(netD.parameters())
+            netG_optimizer = optim.Adam(netG.parameters())
+            for real, _ in loader:
+                netD.zero_grad()
+                criterion(netD(real), ones).backward()
+                netD_optimizer.step()
+                netG.zero_grad()
+                criterion(netD(netG(noise)), ones).backward()
+                netG_optimizer.step()
+        """),
+        Valid("""
+            import torch.distributed.autograd as dist_autograd
+
+            def run_trainer(model, opt, batches):
+                for inputs, target in batches:
+                    with dist_autograd.context() as context_id:
+                        loss = criterion(model(inputs), target)
+                        dist_autograd.backward(context_id, [loss])
+                        opt.step(context_id)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -145,6 +196,42 @@ class MissingZeroGrad(Rule):
                 g_loss.backward()
                 g_opt.step()
         """, line=6, related_lines=(5,)),
+        Invalid("""
+            import torch
+            opt_g = torch.optim.Adam(generator.parameters())
+            opt_d = torch.optim.Adam(discriminator.parameters())
+            for real in loader:
+                d_loss = discriminator_loss(discriminator(real), discriminator(generator(noise())))
+                d_loss.backward()
+                opt_d.step()
+                opt_g.zero_grad()
+                g_loss = -discriminator(generator(noise())).mean()
+                g_loss.backward()
+                opt_g.step()
+        """, line=7, related_lines=(6,)),
+        Invalid("""
+            import torch
+            from torch import optim
+            netD_optimizer = optim.Adam(netD.parameters())
+            netG_optimizer = optim.Adam(netG.parameters())
+            for real, _ in loader:
+                criterion(netD(real), ones).backward()
+                netD_optimizer.step()
+                netG.zero_grad()
+                criterion(netD(netG(noise)), ones).backward()
+                netG_optimizer.step()
+        """, line=7, related_lines=(6,)),
+        Invalid("""
+            import torch.distributed.rpc as rpc
+
+            def run_trainer(model, opt, batches):
+                for inputs, target in batches:
+                    criterion(model(inputs), target).backward()
+                    opt.step()
+
+            for rank in range(1, world_size):
+                rpc.rpc_async(f"trainer{rank}", run_trainer, args=(model, opt, batches))
+        """, line=6, related_lines=(5,)),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
@@ -152,9 +239,11 @@ class MissingZeroGrad(Rule):
         for loop in self.model.loops:
             events = list(self.model.expand(loop.events))
             kinds = {event[0] for event in events}
-            if {"backward", "step"} <= kinds and "zero_grad" not in kinds:
+            if not {"backward", "step"} <= kinds:
+                continue
+            backward = next(event[1] for event in events if event[0] == "backward")
+            if "zero_grad" not in kinds:
                 step = next(event[1] for event in events if event[0] == "step")
-                backward = next(event[1] for event in events if event[0] == "backward")
                 if id(step) in reported:
                     continue
                 reported.add(id(step))
@@ -162,3 +251,39 @@ class MissingZeroGrad(Rule):
                                   "calls zero_grad(): gradients add up across steps; call "
                                   "`optimizer.zero_grad()` every step",
                             related=[(backward, "gradients accumulate here")])
+                continue
+            for optimizer, step in self.unzeroed_optimizers(loop, events):
+                if id(step) in reported:
+                    continue
+                reported.add(id(step))
+                self.report(step, f"this loop steps `{optimizer}` after backward() but never "
+                                  f"zeroes its gradients: they add up across steps; call "
+                                  f"`{optimizer}.zero_grad()` every step",
+                            related=[(backward, "gradients accumulate here")])
+
+    @staticmethod
+    def unzeroed_optimizers(loop, events: list[tuple]) -> list[tuple[str, cst.CSTNode]]:
+        """Optimizers this loop steps whose gradients nothing in it clears, judged only where
+        every step and every zero_grad is written in the loop itself on a plain name: a
+        zero_grad through a helper, on a name that is neither a stepped optimizer nor a module
+        one of them was built from, or a `.grad = None`, may clear anything."""
+        direct = sum(1 for event in loop.events if event[0] in ("step", "zero_grad"))
+        steps = [event for event in events if event[0] == "step"]
+        zeroes = [event for event in events if event[0] == "zero_grad"]
+        if direct != len(steps) + len(zeroes) or any(event[2] is None for event in steps):
+            return []
+        stepped = {event[2] for event in steps}
+        owners = {owner for event in steps for owner in event[3]}
+        cleared = {event[2] if len(event) > 2 else None for event in zeroes}
+        if not cleared <= stepped | owners:
+            return []
+        if cleared - stepped and any(not event[3] for event in steps):
+            return []  # a module is zeroed, and an optimizer's parameters are not known
+        found: dict[str, cst.CSTNode] = {}
+        for _, node, optimizer, built_from in steps:
+            covered = optimizer in cleared or (built_from and all(
+                any(owner == module or owner.startswith(module + ".") for module in cleared)
+                for owner in built_from))
+            if not covered:
+                found.setdefault(optimizer, node)
+        return list(found.items())

@@ -69,6 +69,14 @@ class LossAccumulatedAsTensor(Rule):
         """),
         Valid("""
             import torch.nn.functional as F
+            total_loss = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                total_loss += loss.data.cpu()
+        """),
+        Valid("""
+            import torch.nn.functional as F
             total = 0
             for x, y in chunks:
                 total += F.cross_entropy(model(x), y)

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import libcst as cst
 
 from dllint.rule import Invalid, Rule, Valid
+from dllint.semantic import catalog
+from dllint.semantic.syntax import argument, is_true
 from dllint.types import FixAvailability
 
 SAMPLERS = frozenset({"torch.utils.data.DistributedSampler",
                       "torch.utils.data.distributed.DistributedSampler"})
+BATCH_SAMPLERS = frozenset({"torch.utils.data.BatchSampler",
+                            "torch.utils.data.sampler.BatchSampler"})
 
 
 class SamplerWithoutSetEpoch(Rule):
     """
     ## What it does
     Flags a `DistributedSampler` that is used in a loop of the same file (itself, or a
-    DataLoader built with it) when nothing in the file calls `set_epoch` on it.
+    DataLoader or BatchSampler built with it) when nothing in the file calls `set_epoch` on it
+    (directly, or as `loader.sampler.set_epoch`) and it is not handed to a function that may
+    (one of another module, or one of this file that calls `set_epoch` or passes it on).
 
     ## Why is this bad?
     `DistributedSampler` seeds its shuffle with the epoch number. Without `set_epoch(epoch)`
@@ -99,6 +106,49 @@ class SamplerWithoutSetEpoch(Rule):
                     train_sampler.set_epoch(epoch)
                 train_one_epoch()
         """),
+        Valid("""
+            import torch
+
+            def train(loader, epoch):
+                loader.sampler.set_epoch(epoch)
+                for x, y in loader:
+                    step(x, y)
+
+            sampler = torch.utils.data.distributed.DistributedSampler(train_set, shuffle=True)
+            train_loader = torch.utils.data.DataLoader(train_set, sampler=sampler, batch_size=32)
+            for epoch in range(args.epochs):
+                train(train_loader, epoch)
+        """),
+        Valid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+            from utils import train
+
+            sampler = DistributedSampler(train_set, shuffle=True)
+            loader = DataLoader(train_set, sampler=sampler, batch_size=32)
+            for epoch in range(1, args.epochs + 1):
+                train(model, loader, optimizer, epoch, sampler=sampler)
+        """),
+        Valid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            def main():
+                train_sampler = DistributedSampler(train_set)
+                loader = DataLoader(train_set, sampler=train_sampler)
+                for epoch in range(90):
+                    loader.sampler.set_epoch(epoch)
+                    for images, labels in loader:
+                        step(images, labels)
+        """),
+        Valid("""
+            from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
+            sampler = DistributedSampler(train_set)
+            batch_sampler = BatchSampler(sampler, batch_size=32, drop_last=True)
+            loader = DataLoader(train_set, batch_sampler=batch_sampler)
+            for epoch in range(10):
+                batch_sampler.sampler.set_epoch(epoch)
+                for batch in loader:
+                    step(batch)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -111,11 +161,16 @@ class SamplerWithoutSetEpoch(Rule):
         """, line=2),
         Invalid("""
             import torch
+
+            def train(loader):
+                for x, y in loader:
+                    step(x, y)
+
             sampler = torch.utils.data.distributed.DistributedSampler(train_set, shuffle=True)
             loader = torch.utils.data.DataLoader(train_set, sampler=sampler, batch_size=32)
             for epoch in range(args.epochs):
                 train(loader)
-        """, line=2),
+        """, line=7),
         Invalid("""
             from torch.utils.data import DataLoader
             from torch.utils.data.distributed import DistributedSampler
@@ -131,12 +186,17 @@ class SamplerWithoutSetEpoch(Rule):
         """, line=6),
         Invalid("""
             from torch.utils.data import DistributedSampler as DS
+
+            def train(sampler):
+                for index in sampler:
+                    update(dataset[index])
+
             sampler = DS(dataset, num_replicas=4, rank=rank)
             epoch = 0
             while epoch < 100:
                 train(sampler)
                 epoch += 1
-        """, line=2),
+        """, line=7),
         Invalid("""
             from torch.utils.data import DataLoader, DistributedSampler
 
@@ -149,40 +209,98 @@ class SamplerWithoutSetEpoch(Rule):
         """, line=4),
         Invalid("""
             from torch.utils.data import DataLoader, DistributedSampler
+
+            def run(sampler):
+                for batch in DataLoader(train_set, sampler=sampler, batch_size=64):
+                    step(batch)
+
             samplers = {}
             samplers["train"] = DistributedSampler(train_set)
             for epoch in range(5):
                 run(samplers["train"])
-        """, line=3),
+        """, line=8),
+        Invalid("""
+            from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
+            sampler = DistributedSampler(train_set)
+            batch_sampler = BatchSampler(sampler, batch_size=32, drop_last=True)
+            loader = DataLoader(train_set, batch_sampler=batch_sampler)
+            for epoch in range(10):
+                for batch in loader:
+                    step(batch)
+        """, line=2),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.samplers: list[tuple[str, cst.CSTNode]] = []
-        self.loaders: dict[str, list[str]] = {}
+        # What is built from a sampler (a DataLoader, a BatchSampler), by the sampler's text.
+        self.wrappers: dict[str, list[str]] = {}
         self.set_epoch: set[str] = set()
         self.loops: list[str] = []
+        # (argument text, callee): a sampler or loader handed to a call that may set its epoch;
+        # the callee is a local function's name, or None for anything else.
+        self.handed: list[tuple[str, str | None]] = []
+        self.functions: dict[str, _Function] = {}
+        self.open_functions: list[_Function] = []
 
     def text_of(self, node: cst.CSTNode) -> str:
         return self.context.module.code_for_node(node).strip()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        params = {param.name.value for param in (*node.params.posonly_params, *node.params.params,
+                                                  *node.params.kwonly_params)}
+        function = _Function(params)
+        self.functions.setdefault(node.name.value, function)
+        self.open_functions.append(function)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.open_functions.pop()
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if not isinstance(node.value, cst.Call):
             return
         targets = [self.text_of(target.target) for target in node.targets]
-        if self.imports.call_name(node.value) in SAMPLERS:
+        qualified = self.imports.call_name(node.value)
+        if qualified in SAMPLERS:
             self.samplers.extend((name, node.value) for name in targets)
             return
-        # loader = DataLoader(dataset, sampler=sampler): the loader stands for the sampler.
-        for arg in node.value.args:
-            if arg.keyword is not None and arg.keyword.value == "sampler":
+        # loader = DataLoader(dataset, sampler=sampler): the loader stands for the sampler, as
+        # does BatchSampler(sampler, ...) and a loader built with that as its batch_sampler.
+        for index, arg in enumerate(node.value.args):
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            if keyword in ("sampler", "batch_sampler") or (
+                    index == 0 and keyword is None and qualified in BATCH_SAMPLERS):
                 for name in targets:
-                    self.loaders.setdefault(self.text_of(arg.value), []).append(name)
+                    self.wrappers.setdefault(self.text_of(arg.value), []).append(name)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "set_epoch":
             self.set_epoch.add(self.text_of(func.value))
+            for function in self.open_functions:
+                function.sets_epoch = True
+            return
+        if not node.args:
+            return
+        qualified = self.imports.call_name(node)
+        if qualified in catalog.SAMPLER_PASSIVE_CALLS:
+            return
+        callee = None  # a local function (or a method of this file, self.run_epoch), else None
+        if isinstance(func, cst.Name) and qualified is None:
+            callee = func.value
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+                func.value.value == "self":
+            callee = func.attr.value
+        for arg in node.args:
+            text = self.text_of(arg.value)
+            self.handed.append((text, callee))
+            root = _root_name(arg.value)
+            if self.open_functions and root in self.open_functions[-1].params:
+                function = self.open_functions[-1]
+                if callee is None:
+                    function.hands_on = True  # its parameter goes where this file cannot see
+                else:
+                    function.callees.add(callee)
 
     def visit_For(self, node: cst.For) -> None:
         self.loops.append(self.text_of(node))
@@ -190,19 +308,72 @@ class SamplerWithoutSetEpoch(Rule):
     def visit_While(self, node: cst.While) -> None:
         self.loops.append(self.text_of(node))
 
-    def used_in_a_loop(self, name: str) -> bool:
-        names = [name, *self.loaders.get(name, [])]
+    def built_from(self, name: str) -> set[str]:
+        """The sampler's name and the names of everything built from it, transitively."""
+        names, todo = {name}, [name]
+        while todo:
+            for wrapper in self.wrappers.get(todo.pop(), []):
+                if wrapper not in names:
+                    names.add(wrapper)
+                    todo.append(wrapper)
+        return names
+
+    def used_in_a_loop(self, names: set[str]) -> bool:
         return any(re.search(rf"(?<![\w.]){re.escape(candidate)}(?!\w)", loop)
                    for loop in self.loops for candidate in names)
 
+    def epoch_set(self, names: set[str]) -> bool:
+        """`sampler.set_epoch(e)`, or through what was built from it: `loader.sampler.set_epoch`,
+        `loader.batch_sampler.sampler.set_epoch`."""
+        for receiver in self.set_epoch:
+            while True:
+                if receiver in names:
+                    return True
+                stripped = re.sub(r"\.(batch_sampler|sampler)$", "", receiver)
+                if stripped == receiver:
+                    break
+                receiver = stripped
+        return False
+
+    def may_set_epoch(self, callee: str | None) -> bool:
+        """Whether a call that is handed the sampler may call its `set_epoch`: anything but a
+        local function that, as far as this file shows, neither calls `set_epoch` nor passes
+        its parameters on to code this file does not hold."""
+        seen: set[str] = set()
+        todo = [callee]
+        while todo:
+            name = todo.pop()
+            function = self.functions.get(name) if name is not None else None
+            if function is None or function.sets_epoch or function.hands_on:
+                return True
+            seen.add(name)
+            todo.extend(inner for inner in function.callees if inner not in seen)
+        return False
+
     def leave_Module(self, original_node: cst.Module) -> None:
         for name, call in self.samplers:
-            if name in self.set_epoch or not self.used_in_a_loop(name):
+            names = self.built_from(name)
+            if self.epoch_set(names) or not self.used_in_a_loop(names):
                 continue  # set each epoch, or not iterated here (handed to a framework)
-            shuffle = next((arg for arg in call.args if arg.keyword and arg.keyword.value == "shuffle"),
-                           None)
-            if shuffle is not None and isinstance(shuffle.value, cst.Name) and \
-                    shuffle.value.value == "False":
-                continue  # no shuffling: the epoch does not matter
+            shuffle = argument(call, 3, "shuffle")
+            if shuffle is not None and not is_true(shuffle.value):
+                continue  # no shuffling (or not known to shuffle): the epoch does not matter
+            if any(text in names and self.may_set_epoch(callee) for text, callee in self.handed):
+                continue  # handed to a helper, maybe in another module, that may set the epoch
             self.report(call, f"`{name}` never gets `set_epoch(epoch)`: DistributedSampler then "
                               "shuffles every epoch the same way; call it at the top of each epoch")
+
+
+@dataclass
+class _Function:
+    """What a function of this file does with what it is handed."""
+    params: set[str]
+    sets_epoch: bool = False
+    hands_on: bool = False  # passes a parameter to a call outside this file
+    callees: set[str] = field(default_factory=set)  # local functions it passes parameters to
+
+
+def _root_name(node: cst.BaseExpression) -> str | None:
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else None

@@ -121,6 +121,17 @@ class SigmoidThenBCE(Rule):
             activation = Sigmoid()
             loss = BCELoss()(activation(head(features)), labels)
         """, line=3, related_lines=(2,)),
+        # One cause, one finding: the same sigmoid model reaches the loss in training and in
+        # validation; the second use is a related location, not a second finding.
+        Invalid("""
+            from torch import nn
+            model = nn.Sequential(nn.Linear(16, 1), nn.Sigmoid())
+            criterion = nn.BCELoss()
+            for x, y in train_loader:
+                criterion(model(x), y).backward()
+            for x, y in val_loader:
+                total += criterion(model(x), y).item()
+        """, line=5, related_lines=(2, 7)),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -142,4 +153,4 @@ class SigmoidThenBCE(Rule):
             return
         self.report(node, "sigmoid followed by BCELoss loses the gradient of confident mistakes "
                           "(sigmoid saturates at 0 or 1); give the logits to BCEWithLogitsLoss",
-                    related=self.origin_of(activation, "sigmoid applied here"))
+                    cause=next(iter(self.origin_of(activation, "sigmoid applied here")), None))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic.syntax import argument
 from dllint.types import FixAvailability
+
+TRAINING_FLAG = m.Attribute(value=m.Name("self"), attr=m.Name("training"))
 
 DROPOUTS = {"torch.nn.functional.dropout": 2, "torch.nn.functional.dropout1d": 2,
             "torch.nn.functional.dropout2d": 2, "torch.nn.functional.dropout3d": 2,
@@ -97,6 +100,25 @@ class FunctionalDropoutAlwaysOn(Rule):
                 def forward(self, x, train):
                     return F.dropout2d(x, 0.1, train)
         """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Block(nn.Module):
+                def forward(self, x):
+                    if self.training and self.drop_rate > 0:
+                        x = F.dropout(x, self.drop_rate)
+                    return self.fc(x)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Head(nn.Module):
+                def forward(self, x):
+                    x = F.dropout(x, 0.2) if self.training else x
+                    return self.out(x)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -178,6 +200,25 @@ class FunctionalDropoutAlwaysOn(Rule):
         """),
         Invalid("""
             import torch.nn.functional as F
+            from torch import nn
+
+            class Block(nn.Module):
+                def forward(self, x):
+                    if self.drop_rate > 0:
+                        x = F.dropout(x, self.drop_rate)
+                    return self.fc(x)
+        """, line=7, fixed="""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Block(nn.Module):
+                def forward(self, x):
+                    if self.drop_rate > 0:
+                        x = F.dropout(x, self.drop_rate, training=self.training)
+                    return self.fc(x)
+        """),
+        Invalid("""
+            import torch.nn.functional as F
             import lightning as L
 
             class Classifier(L.LightningModule):
@@ -193,11 +234,29 @@ class FunctionalDropoutAlwaysOn(Rule):
         """),
     ]
 
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.training_tests = 0  # open `if`s that test `self.training`
+
+    def visit_If(self, node: cst.If) -> None:
+        self.training_tests += _tests_training(node.test)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.training_tests -= _tests_training(original_node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self.training_tests += _tests_training(node.test)
+
+    def leave_IfExp(self, original_node: cst.IfExp) -> None:
+        self.training_tests -= _tests_training(original_node.test)
+
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
         function = self.model.current_function
         if qualified not in DROPOUTS or function is None or function.class_state is None:
             return
+        if self.training_tests:
+            return  # `if self.training: x = F.dropout(x, p)`: the branch follows the mode
         if argument(node, DROPOUTS[qualified], "training") is not None or any(
                 arg.star for arg in node.args):
             return
@@ -207,3 +266,8 @@ class FunctionalDropoutAlwaysOn(Rule):
         self.report(node, "functional dropout defaults to training=True and ignores model.eval(): "
                           "it keeps dropping activations at inference; pass "
                           "`training=self.training`", fix=fix)
+
+
+def _tests_training(test: cst.BaseExpression) -> int:
+    """1 when a condition reads `self.training` (`if self.training and self.p > 0:`)."""
+    return int(bool(m.findall(test, TRAINING_FLAG)))

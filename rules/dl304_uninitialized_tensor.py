@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
 from dllint.types import Applicability, FixAvailability
 
 CONSTRUCTORS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.LongTensor",
@@ -78,6 +79,15 @@ class UninitializedTensor(Rule):
             empty = torch.Tensor()
             outputs[0] = torch.Tensor(0)
         """),
+        Valid("""
+            import torch
+            noise = torch.cuda.FloatTensor(images.size(0), 100).normal_()
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+            weight = nn.Parameter(nn.init.xavier_uniform_(torch.Tensor(64, 32)))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -120,9 +130,18 @@ class UninitializedTensor(Rule):
         """, line=2),
     ]
 
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.initialised: set[int] = set()  # constructor calls filled in the same expression
+
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in catalog.IN_PLACE_INITIALISERS:
+            self.initialised.add(id(func.value))  # torch.Tensor(n).normal_()
         qualified = self.imports.call_name(node)
-        if qualified not in CONSTRUCTORS or not node.args:
+        if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
+            self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
+        if qualified not in CONSTRUCTORS or not node.args or id(node) in self.initialised:
             return
         if any(arg.keyword is not None or arg.star for arg in node.args) or not all(
                 _is_size(arg.value) for arg in node.args):

@@ -13,7 +13,9 @@ class DirectForwardCall(Rule):
     """
     ## What it does
     Flags `model.forward(x)` on a known module (not `super().forward(...)`, not a class calling
-    its own `self.forward`).
+    its own `self.forward`). Off by default: in real repositories most direct calls are
+    deliberate (tests, wrappers that pass extra arguments, models without hooks); turn it on
+    with `extend-select = ["DL305"]` in code that relies on hooks.
 
     ## Why is this bad?
     `model(x)` runs forward pre/post hooks around `forward`; `model.forward(x)` skips them.
@@ -36,6 +38,7 @@ class DirectForwardCall(Rule):
     """
 
     code = "DL305"
+    enabled_by_default = False  # measured: most direct calls in real trees are deliberate
     name = "direct-forward-call"
     summary = "model.forward(x) skips the module's hooks; call model(x)"
     severity = Severity.WARNING

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
@@ -12,32 +14,47 @@ from dllint.types import Applicability, FixAvailability
 class UnsafeTorchLoad(Rule):
     """
     ## What it does
-    Flags `torch.load(...)` without `weights_only=True` (an explicit `weights_only=False` above
-    all).
+    Flags `torch.load(...)` without `weights_only=True` in projects that may run on a PyTorch
+    older than 2.6. Off by default (a security rule, not a training bug): turn it on with
+    `extend-select = ["DL5"]`.
+
+    It stays silent where the choice is already made or the default is already safe:
+    - `weights_only=False` written out, a deliberate choice (trusted whole-model pickles);
+    - a project whose requirements (`pyproject.toml`, `requirements*.txt`, `setup.cfg`,
+      `setup.py`) require `torch>=2.6`, where `weights_only=True` is the default;
+    - loads inside `with torch.serialization.safe_globals([...])`, or in a file that calls
+      `torch.serialization.add_safe_globals`: the code is written for weights-only loading;
+    - the fallback in `except TypeError:`, for a PyTorch too old to know `weights_only`;
+    - `**kwargs`, which may carry the flag.
 
     ## Why is this bad?
-    Without `weights_only=True`, `torch.load` unpickles: a checkpoint downloaded from the
-    internet can run any code on your machine when loaded. PyTorch 2.6 made `weights_only=True`
-    the default, but code that must run on older versions, or that passes `False`, is exposed.
+    Before PyTorch 2.6, `torch.load` unpickles by default: a checkpoint downloaded from the
+    internet can run any code on your machine when it is loaded.
+
+    The fix (unsafe: it changes what loads) is offered only where the result is clearly a
+    state dict: handed to `load_state_dict`, indexed by a key, or named like a checkpoint. A
+    whole pickled model, a numpy payload or a custom `pickle_module=` would fail to load with
+    `weights_only=True`, so no fix is offered there.
 
     ## Example
     ```python
-    state = torch.load("downloaded.pt")
+    model.load_state_dict(torch.load("downloaded.pt"))
     ```
 
     ## Use instead
     ```python
-    state = torch.load("downloaded.pt", weights_only=True)
+    model.load_state_dict(torch.load("downloaded.pt", weights_only=True))
     ```
 
     ## References
-    PyTorch documentation, `torch.load` security note.
+    PyTorch documentation, `torch.load` security note and "weights_only" serialization notes.
     """
 
     code = "DL501"
     name = "unsafe-torch-load"
     summary = "torch.load without weights_only=True can run code from a checkpoint"
     fix_availability = FixAvailability.SOMETIMES
+    enabled_by_default = False
     requires_any = ("load(",)
 
     VALID = [
@@ -71,6 +88,32 @@ class UnsafeTorchLoad(Rule):
                 first = torch.load(path, weights_only=weights_only)
                 return torch.load(path, **load_kwargs)
         """),
+        # Written out: the author chose to unpickle (a trusted whole-model file).
+        Valid("""
+            import torch
+            checkpoint = torch.load(path, weights_only=False)
+        """),
+        # The allow-list is the weights-only loader's: this code is written for it.
+        Valid("""
+            import argparse
+            import torch
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                checkpoint = torch.load(path)
+        """),
+        Valid("""
+            import torch
+            from torch.serialization import add_safe_globals
+            add_safe_globals([Config])
+            checkpoint = torch.load(path)
+        """),
+        # The fallback for a PyTorch that does not know the keyword yet.
+        Valid("""
+            import torch
+            try:
+                state = torch.load(path, weights_only=True)
+            except TypeError:
+                state = torch.load(path)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -80,10 +123,6 @@ class UnsafeTorchLoad(Rule):
             import torch
             state = torch.load("downloaded.pt", weights_only=True)
         """),
-        Invalid("""
-            import torch
-            checkpoint = torch.load(path, weights_only=False)
-        """, line=2),
         Invalid("""
             import torch
             model.load_state_dict(torch.load(args.checkpoint, map_location="cpu"))
@@ -100,35 +139,117 @@ class UnsafeTorchLoad(Rule):
         """),
         Invalid("""
             import torch as th
-            state = th.load(f)
+            net.load_state_dict(th.load(f)["model"])
         """, line=2, unsafe=True, fixed="""
             import torch as th
-            state = th.load(f, weights_only=True)
+            net.load_state_dict(th.load(f, weights_only=True)["model"])
         """),
+        # A whole pickled model, a numpy payload, a custom unpickler: flagged, but
+        # weights_only=True would break the load, so no fix is offered.
+        Invalid("""
+            import torch
+            with open(args.checkpoint, "rb") as f:
+                model = torch.load(f)
+            model.eval()
+        """, line=3),
+        Invalid("""
+            import torch
+            data = torch.load("traindata.pt")
+        """, line=2),
+        Invalid("""
+            import dill
+            import torch
+            state = torch.load(path, pickle_module=dill)
+        """, line=3),
         Invalid("""
             import torch
 
             def restore(model, path):
-                model.load_state_dict(torch.load(path, weights_only=False)["model"])
-        """, line=4),
+                model.load_state_dict(torch.load(path)["model"])
+        """, line=4, unsafe=True, fixed="""
+            import torch
+
+            def restore(model, path):
+                model.load_state_dict(torch.load(path, weights_only=True)["model"])
+        """),
     ]
 
+    SAFE_CONTEXTS = frozenset({"torch.serialization.safe_globals"})
+    DECLARES_WEIGHTS_ONLY = frozenset({"torch.serialization.add_safe_globals"})
+    # Names that hold a checkpoint's dict rather than a pickled object.
+    STATE_NAME = re.compile(r"(state|ckpt|checkpoint|weights|sd$|^sd|params)", re.IGNORECASE)
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.safe_context_depth = 0
+        self.type_error_depth = 0
+        self.state_dicts: set[int] = set()  # ids of load calls whose result is a state dict
+        settings = context.settings
+        minimum = settings.torch_minimum if settings is not None else None
+        self.default_is_safe = minimum is not None and minimum >= (2, 6)
+        self.declares_weights_only = "add_safe_globals" in context.source
+
+    def visit_With(self, node: cst.With) -> None:
+        if self._is_safe_context(node):
+            self.safe_context_depth += 1
+
+    def leave_With(self, original_node: cst.With) -> None:
+        if self._is_safe_context(original_node):
+            self.safe_context_depth -= 1
+
+    def _is_safe_context(self, node: cst.With) -> bool:
+        return any(isinstance(item.item, cst.Call)
+                   and self.imports.call_name(item.item) in self.SAFE_CONTEXTS
+                   for item in node.items)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if self._catches_type_error(node):
+            self.type_error_depth += 1
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        if self._catches_type_error(original_node):
+            self.type_error_depth -= 1
+
+    @staticmethod
+    def _catches_type_error(node: cst.ExceptHandler) -> bool:
+        caught = node.type
+        names = [element.value for element in caught.elements] if isinstance(caught, cst.Tuple) \
+            else [caught] if caught is not None else []
+        return any(isinstance(name, cst.Name) and name.value == "TypeError" for name in names)
+
+    # What the load's result is, seen from its parent (parents are visited first).
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Call) and any(
+                isinstance(element.slice, cst.Index)
+                and isinstance(element.slice.value, cst.SimpleString) for element in node.slice):
+            self.state_dicts.add(id(node.value))  # checkpoint["model"]
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if isinstance(node.value, cst.Call) and any(
+                isinstance(target.target, cst.Name) and self.STATE_NAME.search(target.target.value)
+                for target in node.targets):
+            self.state_dicts.add(id(node.value))
+
     def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "load_state_dict":
+            self.state_dicts.update(id(arg.value) for arg in node.args)
+            return
+        if self.imports.call_name(node) in self.DECLARES_WEIGHTS_ONLY:
+            return
         if self.imports.call_name(node) != "torch.load":
             return
-        flag = keyword(node, "weights_only")
-        if any(arg.star == "**" for arg in node.args):
-            return  # weights_only may come in **kwargs: unknown, not unsafe
-        if flag is not None and not (isinstance(flag.value, cst.Name) and flag.value.value == "False"):
-            return  # True, or a value passed through (`weights_only=weights_only`)
+        if (self.default_is_safe or self.declares_weights_only or self.safe_context_depth
+                or self.type_error_depth):
+            return
+        if keyword(node, "weights_only") is not None or any(arg.star == "**" for arg in node.args):
+            return  # a choice written out, or one that may come in **kwargs
         fix = None
-        if flag is None and node.args and not any(arg.star for arg in node.args):
+        if id(node) in self.state_dicts and node.args and keyword(node, "pickle_module") is None \
+                and not any(arg.star for arg in node.args):
             fix = NodeFix.wrap(node.args[-1].value, "", ", weights_only=True",
                                description="Pass weights_only=True",
                                applicability=Applicability.UNSAFE)
-        explicit = flag is not None
-        self.report(node, ("`weights_only=False` unpickles: a checkpoint can run any code when "
-                           "loaded" if explicit else
-                           "without `weights_only=True`, torch.load unpickles (before PyTorch 2.6) "
-                           "and a checkpoint can run any code when loaded")
-                    + "; load weights with `weights_only=True`", fix=fix)
+        self.report(node, "without `weights_only=True`, torch.load unpickles on PyTorch before "
+                          "2.6 (and the project does not require 2.6), so a checkpoint can run "
+                          "any code when loaded; load weights with `weights_only=True`", fix=fix)

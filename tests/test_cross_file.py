@@ -168,3 +168,75 @@ def test_cache_follows_a_new_call_site_in_another_file(tmp_path):
     after, _ = lint(root, use_cache=True)
     assert ("engine.py", 4, "DL002", (("model.py", 13),)) in after
     assert lint(root, use_cache=False)[0] == after
+
+
+SIGMOID_MODEL = '''
+from torch import nn
+
+
+class Scorer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Sequential(nn.Linear(8, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.head(x)
+'''
+USES_SCORER = '''
+from torch import nn
+from scorer import Scorer
+
+criterion = nn.BCELoss()
+loss = criterion(Scorer()(x), y)
+'''
+
+
+def test_one_cause_in_another_file_is_one_finding(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "scorer.py").write_text(SIGMOID_MODEL)
+    for name in ("train.py", "evaluate.py", "export.py"):
+        (root / name).write_text(USES_SCORER)
+    found, result = lint(root)
+    dl203 = [d for d in result.diagnostics if d.code == "DL203"]
+    assert len(dl203) == 1
+    finding = dl203[0]
+    assert os.path.basename(finding.path) == "evaluate.py"  # the first use, in path order
+    assert os.path.basename(finding.cause.path) == "scorer.py"
+    assert [(os.path.basename(r.path), r.span.start_line) for r in finding.related] == [
+        ("scorer.py", 8), ("export.py", 6), ("train.py", 6)]
+
+
+SEGMENTER = '''
+import torch
+from torch import nn
+
+
+class Segmenter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Conv2d(3, 16, 3, padding=1)
+        self.out = nn.Conv2d(16, 1, kernel_size=1)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.body(x)))
+'''
+TRAINS_SEGMENTER = '''
+import torch.nn.functional as F
+from segmenter import Segmenter
+
+model = Segmenter()
+for images, masks in loader:
+    loss = F.mse_loss(model(images), masks[:, 0])
+    loss = F.mse_loss(model(images), masks[:, :1])
+'''
+
+
+def test_single_channel_output_in_another_file_meets_a_channel_less_target(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "segmenter.py").write_text(SEGMENTER)
+    (root / "train.py").write_text(TRAINS_SEGMENTER)
+    found, _ = lint(root)
+    assert {entry for entry in found if entry[2] == "DL006"} == {
+        ("train.py", 7, "DL006", (("segmenter.py", 10), ("train.py", 7)))}

@@ -115,3 +115,12 @@ def test_suppressions_syntax_errors_and_bad_notebooks(tmp_path):
     assert [d.code for d in lint(invalid).diagnostics] == ["DL906"]
     julia = make_notebook(tmp_path / "d.ipynb", [("code", "x = 1")], kernel="julia")
     assert "not Python" in lint(julia).diagnostics[0].message
+
+
+def test_a_shell_command_continued_with_a_backslash_is_shell_throughout(tmp_path):
+    path = make_notebook(tmp_path / "setup.ipynb", [
+        ("code", "! cd /tmp && wget https://example.com/key.pub && \\\n"
+                 "    apt-key add key.pub\n%pip install \\\n  timm \\\n  torch\nx = 1"),
+        ("code", LISTING_CELL),
+    ])
+    assert [(d.code, d.cell, d.line) for d in lint(path).diagnostics] == [("DL001", 2, 2)]

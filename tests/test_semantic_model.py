@@ -14,6 +14,8 @@ from dllint.context import FileContext
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE
+from dllint.semantic.values import LISTING, RECORDS
+from dllint.semantic.values import AXIS_DROPPED, COLUMN, RANK1, SINGLE_CHANNEL
 from dllint.walk import CachedVisitorNames, walk
 
 
@@ -169,3 +171,145 @@ def test_rows_of_a_tensor_and_exp_of_log_softmax():
         probe(torch.exp(F.log_softmax(z, 1)))
     """)
     assert PROBABILITIES in row and PROBABILITIES in exp
+
+
+def test_single_channel_outputs_and_activations_that_keep_them():
+    sequential, wide, column, through_forward, squeezed, viewed = probes("""
+        import torch
+        from torch import nn
+        class Head(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.out = nn.Conv2d(32, 1, kernel_size=1)
+                self.act = nn.Sigmoid()
+            def forward(self, x):
+                return self.act(self.out(x))
+        segmenter = nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Conv2d(16, 1, 1))
+        probe(segmenter(x))
+        probe(nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 4, 1))(x))
+        probe(nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())(x))
+        probe(Head()(x))
+        probe(segmenter(x).squeeze(1))
+        probe(segmenter(x).view(-1, 1))
+    """)
+    assert SINGLE_CHANNEL in sequential and SINGLE_CHANNEL not in wide
+    assert {COLUMN, PROBABILITIES} <= column and SINGLE_CHANNEL in through_forward
+    assert SINGLE_CHANNEL not in squeezed and AXIS_DROPPED in squeezed
+    assert SINGLE_CHANNEL not in viewed
+
+
+def test_axis_dropped_by_an_integer_column_index_or_a_squeeze():
+    seen = probes("""
+        import numpy as np
+        import torch
+        probe(y[:, 0])
+        probe(masks[:, -1, ...])
+        probe(torch.squeeze(masks, 1))
+        probe(np.squeeze(masks))
+        probe(y.squeeze(dim=-1))
+        probe(y[:, 0:1])
+        probe(y[:, 0].unsqueeze(1))
+        probe(y[:, 0].view(-1, 1))
+        probe(y[:, 0, None])
+        probe(y[0])
+        probe(y[:, 0, 1])
+        probe(y[:, i])
+    """)
+    assert all(AXIS_DROPPED in tags for tags in seen[:5])
+    assert not any(AXIS_DROPPED in tags for tags in seen[5:])
+
+
+def test_indexing_transposing_and_reshaping_a_column_or_a_rank1_array():
+    indexed, transposed, viewed_as, sliced, reshaped, element = probes("""
+        import numpy as np
+        from torch import nn
+        model = nn.Linear(8, 1)
+        probe(model(x)[:, 0])
+        probe(model(x).T)
+        probe(model(x).view_as(y))
+        probe(model(x)[:32])
+        probe(np.reshape(np.random.randn(5), (-1, 1)))
+        probe(np.random.randn(5)[0])
+    """)
+    assert COLUMN not in indexed | transposed | viewed_as and COLUMN in sliced
+    assert RANK1 not in reshaped | element
+
+
+def test_first_step_of_a_walk_lists_the_top_directory():
+    indexed, unpacked, root, ordered, other = probes("""
+        import os
+        probe(next(os.walk(top))[1])
+        _, dirs, files = next(os.walk(top))
+        probe(dirs)
+        probe(next(os.walk(top))[0])
+        probe(sorted(next(os.walk(top))[1]))
+        probe(next(iter(names))[1])
+    """)
+    assert LISTING in indexed and LISTING in unpacked and LISTING in ordered
+    assert LISTING not in root and LISTING not in other
+
+
+def test_rows_read_from_a_file_stay_records():
+    loaded, column, row, values, listed, built = probes("""
+        import numpy as np
+        import pandas as pd
+        probe(np.load("labels.npy"))
+        frame = pd.read_csv("labels.csv")
+        probe(frame["label"])
+        probe(frame.iloc[3])
+        probe(frame["label"].values)
+        probe(frame["label"].tolist())
+        probe(pd.DataFrame({"file": names}))
+    """)
+    assert all(RECORDS in seen for seen in (loaded, column, row, values, listed))
+    assert RECORDS not in built
+
+
+def test_dtype_and_scale_through_lists_helpers_and_stacking():
+    from dllint.semantic.values import ELEMENTS, UINT8, UNIT_SCALED
+    stacked, appended, indexed, looped, repeated, unleaked, resized = probes("""
+        import cv2
+        import numpy as np
+        import torch
+
+        def load(path):
+            return cv2.imread(path) / 255.0
+
+        probe(np.stack([load(path) for path in paths]))
+        frames = []
+        for path in paths:
+            frames.append(cv2.imread(path))
+        probe(torch.cat(frames))
+        probe(frames[0])
+        for frame in frames:
+            probe(frame)
+        probe([cv2.imread(path)] * 3)
+        image = cv2.imread(path)
+        probe([image + 1 for image in raw])
+        probe(cv2.cvtColor(cv2.resize(image, (224, 224)), cv2.COLOR_BGR2RGB))
+    """)
+    assert UNIT_SCALED in stacked
+    assert UINT8 in appended and UINT8 in indexed and UINT8 in looped and UINT8 in resized
+    # A list of images is not itself uint8: `[image] * 3` repeats it, nothing wraps.
+    assert UINT8 not in repeated and ELEMENTS in repeated
+    # The comprehension's `image` is an element of `raw` (unknown), not the uint8 `image` outside.
+    assert ELEMENTS not in unleaked
+
+
+def test_albumentations_pipeline_scales_the_image_entry_only():
+    from dllint.semantic.values import UINT8, UNIT_SCALED
+    image, mask, unscaled, plain = probes("""
+        import albumentations as A
+        import cv2
+        from albumentations.pytorch import ToTensorV2
+        transform = A.Compose([A.Resize(224, 224), A.Normalize(), ToTensorV2()])
+        augmented = transform(image=cv2.imread(path), mask=cv2.imread(mask_path, 0))
+        probe(augmented["image"])
+        probe(augmented["mask"])
+        same = A.Compose([A.Normalize(mean=0, std=1, max_pixel_value=1.0)])
+        probe(same(image=cv2.imread(path))["image"])
+        probe(A.Compose([A.HorizontalFlip()])(image=cv2.imread(path))["image"])
+    """)
+    assert UNIT_SCALED in image and UINT8 not in image
+    assert not mask
+    assert UNIT_SCALED not in unscaled and UNIT_SCALED not in plain and UINT8 in plain

@@ -18,6 +18,8 @@ from dllint.semantic.values import (
     COLUMN, DATAFRAME, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
     OPTIMIZER, PIL_IMAGE, PROBABILITIES, RANK1, REFERENCE, SCHEDULER, SQUEEZED, TRANSFORM, TUPLE,
     UINT8, UNIT_SCALED, Value)
+from dllint.semantic.values import RECORDS
+from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
 
 
 @dataclass
@@ -151,7 +153,8 @@ class CallBinding:
 # tag or its mode matters; a plain-class instance or an untagged layer does not.
 _PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64, LISTING,
                            COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER, SCHEDULER,
-                           DATAFRAME, PIL_IMAGE, REFERENCE})
+                           DATAFRAME, PIL_IMAGE, REFERENCE, RECORDS, SINGLE_CHANNEL,
+                           AXIS_DROPPED})
 
 
 def _worth_passing(value: Value) -> Value:

@@ -40,6 +40,20 @@ MODE_DEPENDENT_LAYERS = frozenset({
     "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer", "torch.nn.MultiheadAttention",
 })
 CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
+# Convolutions, by the output shape they have with out_channels=1: a size-1 channel axis.
+SINGLE_CHANNEL_LAYERS = {
+    "torch.nn.Conv1d": "(N, 1, L)", "torch.nn.Conv2d": "(N, 1, H, W)",
+    "torch.nn.Conv3d": "(N, 1, D, H, W)", "torch.nn.ConvTranspose1d": "(N, 1, L)",
+    "torch.nn.ConvTranspose2d": "(N, 1, H, W)", "torch.nn.ConvTranspose3d": "(N, 1, D, H, W)",
+}
+# Elementwise activations: the output has the input's shape, so an (N, 1) output stays one.
+SHAPE_KEEPING_LAYERS = frozenset({"torch.nn.Sigmoid", "torch.nn.Tanh", "torch.nn.ReLU",
+                                  "torch.nn.LeakyReLU", "torch.nn.Softplus", "torch.nn.Identity"})
+SHAPE_KEEPING_FUNCTIONS = frozenset({
+    "torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit", "torch.tanh",
+    "torch.nn.functional.tanh", "torch.relu", "torch.nn.functional.relu",
+})
+SHAPE_KEEPING_METHODS = frozenset({"sigmoid", "tanh", "relu"})
 # Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
 OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
                          "transformers.AutoModel", "segmentation_models_pytorch.")
@@ -88,6 +102,14 @@ LOSSES = {
 }
 LOSS_FUNCTIONS = {name: loss for name, loss in LOSSES.items() if not loss.is_class}
 LOSS_CLASSES = {name: loss for name, loss in LOSSES.items() if loss.is_class}
+# Losses whose target has the prediction's shape (not class indices). The elementwise ones only
+# warn when the shapes differ and broadcast; the binary cross-entropies raise a ValueError.
+SAME_SHAPE_LOSSES = frozenset(
+    {name for name, loss in LOSSES.items() if loss.wants == "elementwise"} | {
+        "torch.nn.functional.binary_cross_entropy", "torch.nn.BCELoss",
+        "torch.nn.functional.binary_cross_entropy_with_logits", "torch.nn.BCEWithLogitsLoss"})
+BROADCASTING_LOSSES = frozenset(name for name, loss in LOSSES.items()
+                                if loss.wants == "elementwise")
 KERAS_PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
 
 # Transforms that scale uint8 pixels to [0, 1].
@@ -106,6 +128,41 @@ NORMALIZE_TRANSFORMS = frozenset({"torchvision.transforms.Normalize",
                                   "torchvision.transforms.functional.normalize"})
 COMPOSE = frozenset({"torchvision.transforms.Compose", "torchvision.transforms.v2.Compose"})
 LAMBDA_TRANSFORMS = frozenset({"torchvision.transforms.Lambda", "torchvision.transforms.v2.Lambda"})
+# albumentations pipelines: called as `pipeline(image=x)`, they return a dict whose "image" entry
+# is the transformed image.
+ALBUMENTATIONS_COMPOSE = frozenset({"albumentations.Compose",
+                                    "albumentations.core.composition.Compose"})
+ALBUMENTATIONS_IMAGE_KEYS = frozenset({"image"})
+
+
+@dataclass(frozen=True)
+class PixelDivision:
+    """An albumentations step that divides pixels by a maximum, given by the argument `keyword`
+    (or at `position`): it scales to [0, 1] when that is left out or one of `scaling_values`,
+    and, where `mode_keyword` is given, only in the mode `scaling_mode`."""
+    display: str  # how messages name the step
+    keyword: str
+    position: int
+    scaling_values: tuple
+    divides_float: bool  # divides float input too (Normalize), or only integer input (ToFloat)
+    mode_keyword: str = ""
+    scaling_mode: str = ""
+
+
+# A.Normalize defaults to max_pixel_value=255 (then subtracts the ImageNet mean and divides by
+# the std); its other `normalization` modes (min_max, image) ignore max_pixel_value. A.ToFloat
+# divides by the input dtype's maximum (255 for uint8) when max_value is None.
+_NORMALIZE = PixelDivision("albumentations' Normalize() (max_pixel_value=255)", "max_pixel_value",
+                           2, (255.0,), True, "normalization", "standard")
+_TO_FLOAT = PixelDivision("albumentations' ToFloat()", "max_value", 0, (None, 255.0), False)
+ALBUMENTATIONS_SCALING = {
+    "albumentations.Normalize": _NORMALIZE,
+    "albumentations.augmentations.Normalize": _NORMALIZE,
+    "albumentations.augmentations.transforms.Normalize": _NORMALIZE,
+    "albumentations.ToFloat": _TO_FLOAT,
+    "albumentations.augmentations.ToFloat": _TO_FLOAT,
+    "albumentations.augmentations.transforms.ToFloat": _TO_FLOAT,
+}
 
 # Readers that return uint8 images.
 UINT8_NUMPY_SOURCES = frozenset({"cv2.imread", "imageio.imread", "imageio.v2.imread",
@@ -114,6 +171,21 @@ UINT8_TENSOR_SOURCES = frozenset({"torchvision.io.read_image", "torchvision.io.d
                                   "torchvision.io.decode_jpeg", "torchvision.io.decode_png"})
 PIL_OPEN = frozenset({"PIL.Image.open"})
 NUMPY_ARRAY = frozenset({"numpy.array", "numpy.asarray", "numpy.asanyarray"})
+# Calls whose result has the dtype and scale of their first argument (an image in, the same kind
+# of image out).
+DTYPE_KEEPING_FUNCTIONS = frozenset({
+    "cv2.resize", "cv2.cvtColor", "cv2.flip", "cv2.rotate", "cv2.warpAffine",
+    "cv2.warpPerspective", "cv2.copyMakeBorder", "cv2.GaussianBlur", "cv2.medianBlur",
+    "cv2.blur", "numpy.transpose", "numpy.ascontiguousarray", "numpy.flip", "numpy.fliplr",
+    "numpy.flipud", "numpy.rot90",
+})
+# Calls that join a list (or tuple) of arrays into one array of the same dtype and scale.
+STACKING = frozenset({
+    "numpy.stack", "numpy.concatenate", "numpy.vstack", "numpy.hstack", "numpy.dstack",
+    "torch.stack", "torch.cat", "torch.concat", "torch.concatenate", "torch.vstack",
+    "torch.hstack", "torch.dstack",
+})
+UINT8_DTYPES = frozenset({"numpy.uint8", "torch.uint8"})
 
 # numpy constructors that default to float64 (when no dtype= is given).
 FLOAT64_CONSTRUCTORS = frozenset({
@@ -139,6 +211,30 @@ PASSTHROUGH_METHODS = frozenset({
 FLOAT_CASTS = frozenset({"float", "half", "bfloat16"})
 NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
                               "torch.autograd.grad_mode.no_grad"})
+# Backward passes that keep their gradients in a context of their own (distributed autograd):
+# nothing adds up in `.grad` from one step to the next, so no zero_grad is needed.
+CONTEXT_BACKWARDS = frozenset({"torch.distributed.autograd.backward"})
+# Tensors made up for a forward pass (a shape probe, a smoke test): what the model returns on
+# them is looked at for its shape, never for its values, so its mode does not matter.
+DUMMY_INPUT_FACTORIES = frozenset({
+    "torch.randn", "torch.rand", "torch.randint", "torch.zeros", "torch.ones", "torch.empty",
+    "torch.full", "torch.randn_like", "torch.rand_like", "torch.zeros_like", "torch.ones_like",
+})
+# Tensor methods that overwrite every element in place: `torch.Tensor(n).normal_()` is
+# initialised in the same expression. (Every function of `torch.nn.init` does the same.)
+IN_PLACE_INITIALISERS = frozenset({
+    "normal_", "uniform_", "zero_", "fill_", "copy_", "random_", "bernoulli_", "exponential_",
+    "geometric_", "cauchy_", "log_normal_", "set_",
+})
+# Calls that take a DistributedSampler (or a loader built with one) and never call its
+# `set_epoch`: the sampler handed to anything else may get its epoch there.
+SAMPLER_PASSIVE_CALLS = frozenset({
+    "torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader",
+    "torch.utils.data.BatchSampler", "torch.utils.data.sampler.BatchSampler",
+    "builtins.enumerate", "builtins.iter", "builtins.len", "builtins.zip", "builtins.next",
+    "builtins.print", "builtins.isinstance", "builtins.list", "itertools.islice",
+    "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm",
+})
 FLOAT32_DTYPES = frozenset({
     "torch.float32", "torch.float", "torch.float16", "torch.half", "torch.bfloat16",
     "numpy.float32", "numpy.float16", "numpy.single", "numpy.half",
@@ -162,6 +258,21 @@ SORTING = frozenset({"builtins.sorted", "natsort.natsorted", "natsort.os_sorted"
 # Calls that keep the order of their iterable argument (the last one for map and filter).
 ORDER_KEEPING = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.map",
                            "builtins.filter", "numpy.array", "numpy.asarray", "itertools.islice"})
+# Readers of data files whose rows come in the order the file stores them (labels saved by
+# another script, a CSV of annotations): pairing them with a listing by position is the bug.
+RECORD_SOURCES = frozenset({
+    "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "scipy.io.loadmat", "pandas.read_csv",
+    "pandas.read_table", "pandas.read_parquet", "pandas.read_excel", "pandas.read_json",
+    "pandas.read_feather", "pandas.read_pickle",
+})
+# DataFrame attributes that read rows by position (`loc` too: read_csv numbers rows 0..n-1).
+ROW_INDEXERS = frozenset({"iloc", "iat", "loc", "at"})
+# Methods that turn records into another container of the same rows, in the same order.
+RECORD_KEEPING_METHODS = frozenset({"tolist", "to_list", "to_numpy"})
+# Seeded splits, by the argument that fixes the seed: their result depends on the order of the
+# sequence split, so with an unordered listing the seed does not make the split reproducible.
+SEEDED_SPLITS = {"sklearn.model_selection.train_test_split": "random_state",
+                 "torch.utils.data.random_split": "generator"}
 
 # Top-level packages that are libraries, never the project's own modules: calls into them are
 # not recorded as call sites into the project's functions.

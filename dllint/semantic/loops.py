@@ -15,14 +15,17 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument
-from dllint.semantic.values import OPTIMIZER, SCHEDULER, has
+from dllint.semantic.values import OPTIMIZER, SCHEDULER, first, has
 
 
 @dataclass
 class LoopEvents:
     """What a loop's body does to training state, in source order: ("backward", node),
-    ("step", node), ("zero_grad", node), ("scheduler_step", node), ("clip", node), ("eval", node),
-    ("train", node), and ("call", node, name) for local functions it calls or hands on."""
+    ("step", node, optimizer, owners), ("zero_grad", node, receiver), ("scheduler_step", node),
+    ("clip", node), ("eval", node), ("train", node), and ("call", node, name) for local functions
+    it calls or hands on. `optimizer` and `receiver` are dotted names (None when not a plain
+    name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
+    A `.grad = None` assignment is ("zero_grad", node)."""
 
     node: cst.CSTNode
     events: list[tuple] = field(default_factory=list)
@@ -54,6 +57,8 @@ class LoopEventRecorder:
     def _training_event(self, node: cst.Call) -> None:
         func = node.func
         qualified = self.qualified(func)
+        if qualified in catalog.CONTEXT_BACKWARDS:
+            return  # distributed autograd: the gradients live in the context, nothing adds up
         if qualified in ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
                          "torch.nn.utils.clip_grad.clip_grad_norm_"):
             self.event("clip", node)
@@ -62,7 +67,7 @@ class LoopEventRecorder:
             if method == "backward":
                 self.event("backward", node)
             elif method == "zero_grad":
-                self.event("zero_grad", node)
+                self.event("zero_grad", node, dotted_name(func.value))
             elif method == "eval" and not node.args:
                 self.event("eval", node)
             elif method == "train":
@@ -77,13 +82,61 @@ class LoopEventRecorder:
                     self.event("scheduler_step", node)
                 elif has(receiver, OPTIMIZER) or "optim" in name or "scaler" in name or \
                         name in ("opt", "solver"):
-                    self.event("step", node)
-        if isinstance(func, cst.Name) and qualified is None:
+                    self.event("step", node, *self._stepped_optimizer(node, "scaler" in name))
+        local = isinstance(func, cst.Name) and qualified is None
+        if local:
             self.event("call", node, func.value)
-        for arg in node.args:  # optimizer.step(closure): the closure runs in this step
-            if isinstance(arg.value, cst.Name) and arg.value.value in self.function_events:
-                self.event("call", node, arg.value.value)
+        # optimizer.step(closure): the closure runs in this step, as does a function handed to a
+        # local function. One handed to a library (rpc_async, Thread) runs elsewhere.
+        if local or (isinstance(func, cst.Attribute) and func.attr.value == "step"):
+            for arg in node.args:
+                if isinstance(arg.value, cst.Name) and arg.value.value in self.function_events:
+                    self.event("call", node, arg.value.value)
+
+    def _stepped_optimizer(self, node: cst.Call, by_scaler: bool
+                           ) -> tuple[str | None, frozenset[str]]:
+        """The optimizer `node` steps (`scaler.step(optimizer)` steps its argument), and the
+        modules whose parameters it was built from, where its construction is known."""
+        target = node.func.value
+        if by_scaler:
+            arg = argument(node, 0, "optimizer")
+            target = arg.value if arg is not None else None
+        if target is None:
+            return None, frozenset()
+        tag = first(self.value(target), OPTIMIZER)
+        owners = _parameter_owners(tag.node) if tag is not None and isinstance(
+            tag.node, cst.Call) else frozenset()
+        return dotted_name(target), owners
 
     def _is_no_grad(self, node: cst.BaseExpression) -> bool:
         target = node.func if isinstance(node, cst.Call) else node
         return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
+
+
+def _parameter_owners(call: cst.Call) -> frozenset[str]:
+    """`net` for `Adam(net.parameters())`, `list(net.parameters())`, or a parameter group
+    `{"params": net.parameters()}`: the modules an optimizer updates."""
+    owners = set()
+    for arg in call.args:
+        for node in _parameter_sources(arg.value):
+            if isinstance(node, cst.Call) and dotted_name(node.func) == "list" and node.args:
+                node = node.args[0].value
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+                    node.func.attr.value in ("parameters", "named_parameters"):
+                owner = dotted_name(node.func.value)
+                if owner:
+                    owners.add(owner)
+    return frozenset(owners)
+
+
+def _parameter_sources(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(node, cst.BinaryOperation):  # list(a.parameters()) + list(b.parameters())
+        return _parameter_sources(node.left) + _parameter_sources(node.right)
+    if isinstance(node, (cst.List, cst.Tuple)):
+        return [part for element in node.elements for part in _parameter_sources(element.value)]
+    if isinstance(node, cst.Dict):
+        return [element.value for element in node.elements
+                if isinstance(element, cst.DictElement)
+                and isinstance(element.key, cst.SimpleString)
+                and element.key.evaluated_value == "params"]
+    return [node]

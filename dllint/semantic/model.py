@@ -21,10 +21,12 @@ from dllint.semantic.binding import CallBinding, FlowHints
 from dllint.semantic.loops import LoopEventRecorder, LoopEvents
 from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
 from dllint.semantic.transfer import (
-    _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ROW_KEEPING, ValueTransfer, _tuple_part)
+    _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
+    list_of)
 from dllint.semantic.values import (
-    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, RANK1, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
+    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
     Tag, Value, first, has, keep, without)
+from dllint.semantic.values import RECORDS
 from dllint.walk import CachedVisitorNames, walk
 
 if TYPE_CHECKING:
@@ -120,17 +122,18 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
             inner = self.value(node.value)
             part = _tuple_part(inner, node)
             if part is not None:
-                return part
+                return self._walk_entries(part, node)
             frame = first(inner, DATAFRAME)
             if frame is not None:
-                return frozenset({Tag(DATAFRAME, node, info="series")})
+                # frame["price"] is a column (a Series); frame[["price"]] is still a frame.
+                columns = "frame" if any(isinstance(element.slice, cst.Index) and isinstance(
+                    element.slice.value, cst.List) for element in node.slice) else "series"
+                return frozenset({Tag(DATAFRAME, node, info=columns)}) | keep(inner, (RECORDS,))
             inner = without(inner, (MODULE, LOSS, TRANSFORM))
             if not all(isinstance(element.slice, cst.Slice) for element in node.slice):
                 inner = without(inner, (LISTING,))  # files[i] is one file, not a listing
-            if any(isinstance(element.slice, cst.Index) and isinstance(element.slice.value, cst.Name)
-                   and element.slice.value.value == "None" for element in node.slice):
-                inner = without(inner, (RANK1,))  # x[:, None] adds the missing axis
-            return inner
+                inner = as_array(inner)  # images[i] is one of the images
+            return self._indexed(inner, node)
         if isinstance(node, cst.BinaryOperation):
             return self._binary(node, self.value(node.left), node.operator, node.right)
         if isinstance(node, cst.Tuple) and 1 < len(node.elements) <= MAX_TUPLE and not any(
@@ -143,8 +146,8 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
             return self.value(node.left) | self.value(node.right)
         if isinstance(node, cst.NamedExpr):
             return self.value(node.value)
-        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
-            return keep(self.value(node.for_in.iter), (LISTING,))  # keeps the listing's order
+        if isinstance(node, (cst.List, cst.ListComp, cst.GeneratorExp)):
+            return self.sequence_value(node)
         if isinstance(node, cst.Await):
             return self.value(node.expression)
         return EMPTY
@@ -216,7 +219,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
             for element in node.target.elements[1:]:
                 self.bind(element.value, frozenset({listing}))
         elif isinstance(node.target, cst.Name):
-            rows = keep(iterated, ROW_KEEPING)  # for row in probabilities: each row is too
+            rows = self.rows(iterated)  # for row in probabilities: each row is too
             if rows:
                 self.bind(node.target, rows)
         outer = self.loop_listings[-1] if self.loop_listings else None
@@ -257,6 +260,12 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
                     self.loop_listings[-1] is not None and not has(self.value(func.value), LISTING):
                 # A list filled while iterating a listing inherits its order.
                 self.bind(func.value, self.value(func.value) | {self.loop_listings[-1]})
+            if method in ("append", "extend") and node.args:
+                # images.append(load(p)): the list holds what load returns, for np.stack(images).
+                added = self.value(node.args[0].value)
+                added = list_of(node, added if method == "append" else elements_of(added))
+                if added:
+                    self.bind(func.value, self.value(func.value) | added)
         # Functional dropout or batch norm anywhere in a class makes its modes differ.
         if self.classes:
             qualified = self.qualified(node.func)

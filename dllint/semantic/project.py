@@ -19,22 +19,25 @@ from typing import Any, Iterable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from dllint import parsed
 from dllint.semantic.values import (
     COLUMN, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, RANK1, UINT8, UNIT_SCALED,
     REFERENCE, LossInfo, ModuleInfo, Tag, Value)
+from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
 from dllint.types import RelatedLocation, Span
 
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
-                       RANK1, MODULE, LOSS, REFERENCE})
+                       RANK1, MODULE, LOSS, REFERENCE, SINGLE_CHANNEL, AXIS_DROPPED})
 # A file is summarised only if it may define something another file's rules care about.
 SUMMARY_GATE = ("softmax", "sigmoid", "Softmax", "Sigmoid", "Dropout", "dropout", "BatchNorm",
                 "batch_norm", "Linear", "LSTM", "GRU", "Transformer", "from_numpy", "as_tensor",
                 "tensor(", "255", "ToTensor", "to_tensor", "imread", "read_image", "random.",
-                "torchvision.models", "create_model", "Loss")
+                "torchvision.models", "create_model", "Loss", "Conv")
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
                 FLOAT64: "float64 data made here", UNIT_SCALED: "scaled to [0, 1] here",
-                RANK1: "rank-1 array made here", MODULE: "model built here", LOSS: "loss built here"}
+                RANK1: "rank-1 array made here", MODULE: "model built here", LOSS: "loss built here",
+                SINGLE_CHANNEL: "single-channel output made here", AXIS_DROPPED: "axis removed here"}
 
 
 MAX_EXPORT_HOPS = 4  # `from .model import Net` in __init__.py, re-exported again above it
@@ -85,7 +88,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     from dllint.semantic.model import analyse
 
     try:
-        module = cst.parse_module(text)
+        module = parsed.parse_and_keep(text)  # phase two, in this process, takes it back
     except (cst.ParserSyntaxError, RecursionError):
         return None  # linting the file reports why
     context = FileContext(path, text, module, ImportMap.from_module(module))

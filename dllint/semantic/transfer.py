@@ -10,17 +10,50 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.semantic import catalog
-from dllint.semantic.syntax import argument, is_255, is_inverse_255, is_true, keyword, number
+from dllint.semantic.syntax import (
+    argument, is_255, is_inverse_255, is_true, keyword, number, positional)
 from dllint.semantic.values import (
-    COLUMN, DATAFRAME, DTYPE_TAGS, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS,
+    COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
+    LOG_PROBABILITIES, LOSS,
     LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
+from dllint.semantic.values import RECORDS
+from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
 # What an element of an iterated tensor still is.
 ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64})
+# Activation layers whose output has their input's shape (an (N, 1) column stays one).
+SHAPE_KEEPING_MODULES = frozenset("nn." + name.rsplit(".", 1)[-1]
+                                  for name in catalog.SHAPE_KEEPING_LAYERS)
+# What the elements of a list pass on to the array stacked from it: dtype and scale.
+ELEMENT_KEEPING = frozenset({UNIT_SCALED, UINT8, FLOAT64})
+
+
+def elements_of(value: Value) -> Value:
+    """What the elements of a list or tuple value are, as far as dtype and scale go."""
+    result: set[Tag] = set()
+    for tag in value:
+        if tag.kind == ELEMENTS:
+            result |= tag.info
+        elif tag.kind == TUPLE:
+            for part in tag.info:
+                result |= keep(part, ELEMENT_KEEPING)
+    return frozenset(result)
+
+
+def as_array(value: Value) -> Value:
+    """`np.array(images)`: a list of arrays becomes one array with their dtype and scale."""
+    if not has(value, ELEMENTS):
+        return value
+    return without(value, (ELEMENTS,)) | elements_of(value)
+
+
+def list_of(node: cst.CSTNode, elements: Value) -> Value:
+    kept = keep(elements, ELEMENT_KEEPING)
+    return frozenset({Tag(ELEMENTS, node, info=kept)}) if kept else EMPTY
 
 
 class ValueTransfer:
@@ -41,9 +74,14 @@ class ValueTransfer:
             result = {Tag(FLOAT64, node, info="numpy")}
             if rank1:
                 result.add(Tag(RANK1, node, detail=".values of a column"))
-            return frozenset(result)
-        if name in ("T", "data", "mT"):
-            return without(receiver, (MODULE, LOSS, TRANSFORM))
+            return frozenset(result) | keep(receiver, (RECORDS,))
+        if name in catalog.ROW_INDEXERS:
+            return keep(receiver, (RECORDS,))  # df.iloc[i] is the file's i-th row
+        if name == "data":  # the tensor without its graph, like detach()
+            return without(receiver, (MODULE, LOSS, TRANSFORM, LOSS_VALUE))
+        if name in ("T", "mT"):  # a column's .T is a row: (1, N) meets (N,) as it should
+            return without(receiver, (MODULE, LOSS, TRANSFORM, COLUMN, SINGLE_CHANNEL,
+                                      AXIS_DROPPED))
         if name in ("forward", "__call__"):
             return keep(receiver, (MODULE, LOSS))  # criterion.forward(out, y) is criterion(out, y)
         return EMPTY
@@ -129,13 +167,68 @@ class ValueTransfer:
                 result.add(Tag(LOSS_VALUE, node, tag.detail))
             if tag.kind == MODULE:
                 result |= tag.info.output
+                if tag.info.name in SHAPE_KEEPING_MODULES and node.args:  # self.sigmoid(self.fc(x))
+                    result |= keep(self.value(node.args[0].value), SHAPE_TAGS)
             elif tag.kind == TRANSFORM:
+                if positional(node, 0) is None and any(
+                        keyword(node, key) for key in catalog.ALBUMENTATIONS_IMAGE_KEYS):
+                    result.add(self._keyed_result(tag, node))
+                    continue
                 argument_value = self.value(node.args[0].value) if node.args else EMPTY
                 if tag.info.scaling is not None:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
         return frozenset(result)
+
+    def _keyed_result(self, transform: Tag, node: cst.Call) -> Tag:
+        """`pipeline(image=x, mask=m)`: a dict whose image entry went through the pipeline's
+        scaling; other entries (masks, boxes) are not scaled, so they are left unknown."""
+        entries = []
+        for key in catalog.ALBUMENTATIONS_IMAGE_KEYS:
+            arg = keyword(node, key)
+            if arg is None:
+                continue
+            image = self.value(arg.value)
+            if transform.info.scaling is not None:
+                image = self.scaled(image, transform.info.scaling, transform.info.scaling_name)
+            entries.append((key, image))
+        return Tag(KEYED, node, info=tuple(entries))
+
+    def sequence_value(self, node: cst.List | cst.ListComp | cst.GeneratorExp) -> Value:
+        """A list display or comprehension: the order of the listing it iterates, and what its
+        elements are (`[load(p) for p in paths]` holds what `load` returns)."""
+        if isinstance(node, cst.List):
+            elements: set[Tag] = set()
+            for element in node.elements:
+                value = self.value(element.value)
+                elements |= elements_of(value) if isinstance(element, cst.StarredElement) else value
+            return list_of(node, frozenset(elements))
+        listing = keep(self.value(node.for_in.iter), (LISTING,))  # keeps the listing's order
+        return listing | list_of(node, self._comprehension_element(node))
+
+    def rows(self, iterated: Value) -> Value:
+        """What each item of an iterated value is: a row of a tensor, an element of a list."""
+        return keep(iterated, ROW_KEEPING) | elements_of(iterated)
+
+    def _comprehension_element(self, node: cst.ListComp | cst.GeneratorExp) -> Value:
+        """The value of the element expression, its loop variables bound to the rows of what
+        they iterate, in a frame restored afterwards (they do not leak, as in Python 3)."""
+        frame = self.frames[-1]
+        saved = dict(frame)
+        try:
+            comprehension: cst.CompFor | None = node.for_in
+            while comprehension is not None:
+                rows = self.rows(self.value(comprehension.iter))
+                if isinstance(comprehension.target, (cst.Name, cst.Tuple, cst.List)):
+                    self.bind(comprehension.target, EMPTY)
+                    if isinstance(comprehension.target, cst.Name):
+                        self.bind(comprehension.target, rows)
+                comprehension = comprehension.inner_for_in
+            return self.value(node.elt)
+        finally:
+            frame.clear()
+            frame.update(saved)
 
     def _builtin(self, qualified: str, node: cst.Call) -> Value:
         if not node.args:
@@ -145,8 +238,28 @@ class ValueTransfer:
         if qualified in catalog.ORDER_KEEPING:
             # map(f, listing) and filter(f, listing) keep the order of their last argument.
             index = -1 if qualified in ("builtins.map", "builtins.filter") else 0
-            return keep(self.value(node.args[index].value), (LISTING,))
+            return keep(self.value(node.args[index].value), (LISTING, RECORDS))
+        if qualified == "builtins.next":
+            return self._walk_step(node)
         return EMPTY
+
+    def _walk_step(self, node: cst.Call) -> Value:
+        """`next(os.walk(root))`: the (root, dirs, files) of `root` itself, whose dirs and files
+        come in the filesystem's order like every step of the walk."""
+        walk = first(self.value(node.args[0].value), LISTING)
+        if walk is None or not walk.info.walk or walk.info.ordered:
+            return EMPTY
+        entries = frozenset({Tag(LISTING, node, walk.detail, walk.info)})
+        return frozenset({Tag(TUPLE, node, info=(EMPTY, entries, entries))})
+
+    def _walk_entries(self, part: Value, node: cst.Subscript) -> Value:
+        """`next(os.walk(root))[1]`: the entry names themselves, a listing `sorted()` can wrap
+        where it is taken (unlike `dirs` unpacked from the step, which is sorted in place)."""
+        step = first(part, LISTING)
+        if step is None or not step.info.walk:
+            return part
+        name = f"next(os.walk(...))[{int(number(node.slice[0].slice.value))}]"
+        return (part - {step}) | {Tag(LISTING, node, name, ListingInfo(name))}
 
     def _sorted(self, node: cst.Call) -> Value:
         listing = first(self.value(node.args[0].value), LISTING) if node.args else None
@@ -174,8 +287,14 @@ class ValueTransfer:
             return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
         if qualified in catalog.SORTING:
             return self._sorted(node)
+        # torch.sigmoid(column) is still a column
+        shape = keep(self._argument_value(node), SHAPE_TAGS) \
+            if qualified in catalog.SHAPE_KEEPING_FUNCTIONS else EMPTY
         if qualified in catalog.PROBABILITY_FUNCTIONS:
-            return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_FUNCTIONS[qualified])})
+            probabilities = Tag(PROBABILITIES, node, catalog.PROBABILITY_FUNCTIONS[qualified])
+            return frozenset({probabilities}) | shape
+        if shape:
+            return shape
         if qualified in catalog.LOG_PROBABILITY_FUNCTIONS:
             return frozenset({Tag(LOG_PROBABILITIES, node, last)})
         if qualified in ("torch.exp", "numpy.exp"):
@@ -206,6 +325,12 @@ class ValueTransfer:
             out = argument(node, 1, "out_features")
             output = frozenset({Tag(COLUMN, node, "Linear(..., 1)")}) if out is not None and \
                 number(out.value) == 1.0 else EMPTY
+            return self._layer(node, qualified, output, False)
+        if qualified in catalog.SINGLE_CHANNEL_LAYERS:
+            out = argument(node, 1, "out_channels")
+            output = frozenset({Tag(SINGLE_CHANNEL, node, f"{last}(..., 1)",
+                                    catalog.SINGLE_CHANNEL_LAYERS[qualified])}) \
+                if out is not None and number(out.value) == 1.0 else EMPTY
             return self._layer(node, qualified, output, False)
         if qualified.startswith("torch.nn.") and last[:1].isupper() and qualified.count(".") == 2 \
                 and not last.startswith("Parameter"):  # a Parameter is not a layer
@@ -250,13 +375,24 @@ class ValueTransfer:
         unknown = any(m is None or m.info.mode_dependent is None for m in members)
         last = members[-1] if members else None
         output = last.info.output if last is not None else EMPTY
+        # Linear(h, 1), Sigmoid(): the activation keeps the column of the layer before it.
+        for before, member in zip(reversed(members[:-1]), reversed(members[1:])):
+            if member is None or member.info.name not in SHAPE_KEEPING_MODULES:
+                break
+            if before is not None:
+                output |= keep(before.info.output, SHAPE_TAGS)
         mode = True if evidence else (None if unknown else False)
         info = ModuleInfo("nn.Sequential", output, mode, evidence[0] if evidence else "")
         return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
 
     def _data_call(self, qualified: str, last: str, node: cst.Call) -> Value:
-        if qualified in catalog.COMPOSE:
+        if qualified in catalog.COMPOSE or qualified in catalog.ALBUMENTATIONS_COMPOSE:
             return self._compose(node)
+        if qualified in catalog.ALBUMENTATIONS_SCALING:
+            division = catalog.ALBUMENTATIONS_SCALING[qualified]
+            info = TransformInfo(node, division.display, division.divides_float) \
+                if _albumentations_scales(node, division) else TransformInfo(None)
+            return frozenset({Tag(TRANSFORM, node, last, info)})
         if qualified in catalog.SCALING_TRANSFORMS or (
                 qualified in catalog.SCALE_WHEN_FLAGGED and is_true(
                     (keyword(node, "scale") or cst.Arg(cst.Name("False"))).value)):
@@ -273,8 +409,15 @@ class ValueTransfer:
             return frozenset({Tag(UINT8, node, last, "torch")})
         if qualified in catalog.PIL_OPEN:
             return frozenset({Tag(PIL_IMAGE, node)})
+        if qualified in catalog.DTYPE_KEEPING_FUNCTIONS:
+            return keep(self._argument_value(node, 0, "src"), ELEMENT_KEEPING)
+        if qualified in catalog.STACKING:
+            joined = self._argument_value(node, 0, "arrays")
+            joined = keep(joined, ELEMENT_KEEPING) | elements_of(joined)
+            dtype = self._dtype_keyword(node)
+            return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
         if qualified in catalog.NUMPY_ARRAY:
-            inner = self._argument_value(node, 0, "object")
+            inner = as_array(self._argument_value(node, 0, "object"))
             dtype = self._dtype_keyword(node)
             if dtype is not None:
                 return self._cast(inner, node, dtype, "numpy")
@@ -291,9 +434,13 @@ class ValueTransfer:
         if qualified in catalog.RANK1_CONSTRUCTORS:
             return self._rank1(qualified, node)
         if qualified in catalog.DATAFRAME_SOURCES:
-            return frozenset({Tag(DATAFRAME, node, last, "frame")})
+            frame = frozenset({Tag(DATAFRAME, node, last, "frame")})
+            return frame | {Tag(RECORDS, node, last)} if qualified in catalog.RECORD_SOURCES \
+                else frame
+        if qualified in catalog.RECORD_SOURCES:
+            return frozenset({Tag(RECORDS, node, last)})
         if qualified in catalog.TO_TENSOR:
-            inner = self._argument_value(node, 0, "data")
+            inner = as_array(self._argument_value(node, 0, "data"))
             dtype = self._dtype_keyword(node)
             if dtype is not None:
                 return self._cast(inner, node, dtype, "torch")
@@ -314,18 +461,45 @@ class ValueTransfer:
         """Shape bookkeeping for the tags that are about shapes (COLUMN, RANK1, SQUEEZED)."""
         anchor = original or node
         args = [arg for arg in node.args if arg.keyword is None]
+        if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):  # reshape((-1, 1))
+            args = [cst.Arg(element.value) for element in args[0].value.elements]
         flat = (method in ("flatten", "ravel")
                 or (method in ("view", "reshape") and len(args) == 1 and number(args[0].value) == -1))
         if method == "squeeze":
             dims = args or [arg for arg in node.args if arg.keyword and arg.keyword.value in ("dim", "axis")]
-            value = without(value, (COLUMN,))
+            value = without(value, (COLUMN, SINGLE_CHANNEL))
             if not dims:
-                value |= {Tag(SQUEEZED, anchor, "squeeze()")}
+                value |= {Tag(SQUEEZED, anchor, "squeeze()"),
+                          Tag(AXIS_DROPPED, anchor, "squeeze()", "unit")}
+            elif len(dims) == 1 and number(dims[0].value) in (1.0, -1.0):
+                axis = int(number(dims[0].value))
+                value |= {Tag(AXIS_DROPPED, anchor, f"squeeze({axis})", str(axis))}
             return value
         if flat:
-            return without(value, (COLUMN,))
+            return without(value, (COLUMN, SINGLE_CHANNEL, AXIS_DROPPED))
+        if method in ("view_as", "reshape_as", "expand_as", "expand"):
+            return without(value, SHAPE_TAGS)  # the shape of another tensor
         if method in ("unsqueeze", "expand_dims") or (method in ("view", "reshape") and len(args) >= 2):
-            return without(value, (RANK1,))
+            return without(value, (RANK1, AXIS_DROPPED, SINGLE_CHANNEL))
+        if method in ("permute", "transpose"):
+            return without(value, (COLUMN, SINGLE_CHANNEL, AXIS_DROPPED))  # axes moved
+        return value
+
+    def _indexed(self, value: Value, node: cst.Subscript) -> Value:
+        """Shape bookkeeping for `x[...]`: an integer index removes an axis, `None` adds one;
+        `x[:, i]` is one column of a matrix, or the channel-less (N, H, W) of an image batch."""
+        indices = [element.slice for element in node.slice]
+        integers = [isinstance(index, cst.Index) and _integer(index.value) is not None
+                    for index in indices]
+        if any(isinstance(index, cst.Index) and isinstance(index.value, cst.Name)
+               and index.value.value == "None" for index in indices):
+            return without(value, SHAPE_TAGS)  # x[:, None] adds the missing axis
+        if not any(integers):
+            return value
+        value = without(value, (RANK1, COLUMN, SINGLE_CHANNEL, AXIS_DROPPED))
+        if len(indices) >= 2 and integers[1] and _whole_slice(indices[0]) and not any(integers[2:]):
+            column = _integer(indices[1].value)
+            return value | {Tag(AXIS_DROPPED, node, f"[:, {column}]", "1")}
         return value
 
     def _rank1(self, qualified: str, node: cst.Call) -> Value:
@@ -338,12 +512,15 @@ class ValueTransfer:
     def _compose(self, node: cst.Call) -> Value:
         scaling: cst.CSTNode | None = None
         name = ""
+        divides_float = False
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
                 step = first(self.value(element.value), TRANSFORM)
                 if step is not None and step.info.scaling is not None and scaling is None:
                     scaling, name = step.info.scaling, step.info.scaling_name
-        return frozenset({Tag(TRANSFORM, node, "Compose", TransformInfo(scaling, name))})
+                    divides_float = step.info.divides_float
+        return frozenset({Tag(TRANSFORM, node, "Compose",
+                              TransformInfo(scaling, name, divides_float))})
 
     def _cast(self, value: Value, node: cst.CSTNode, dtype: str, library: str) -> Value:
         result = without(value, DTYPE_TAGS | {PIL_IMAGE})
@@ -358,8 +535,11 @@ class ValueTransfer:
         if method in catalog.LISTING_METHODS:
             name = f"Path.{method}"
             return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
+        shape = keep(receiver, SHAPE_TAGS) if method in catalog.SHAPE_KEEPING_METHODS else EMPTY
         if method in catalog.PROBABILITY_METHODS:
-            return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_METHODS[method])})
+            return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_METHODS[method])}) | shape
+        if shape:
+            return shape
         if method in catalog.LOG_PROBABILITY_METHODS:
             return frozenset({Tag(LOG_PROBABILITIES, node, method)})
         if method == "log" and has(receiver, PROBABILITIES):
@@ -404,23 +584,60 @@ class ValueTransfer:
             result = {Tag(FLOAT64, node, info="numpy")}
             if first(receiver, DATAFRAME).info == "series":
                 result.add(Tag(RANK1, node, ".to_numpy() of a column"))
-            return frozenset(result)
+            return frozenset(result) | keep(receiver, (RECORDS,))
+        if method in catalog.RECORD_KEEPING_METHODS:
+            return keep(receiver, (RECORDS,))
         if method in ("numpy", "copy", "clone"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
         return EMPTY
 
 
+def _integer(node: cst.BaseExpression) -> int | None:
+    """The value of an integer literal (`0`, `-1`), else None."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _integer(node.expression)
+        return None if inner is None else -inner
+    return int(node.value.replace("_", ""), 0) if isinstance(node, cst.Integer) else None
+
+
+def _whole_slice(index: cst.BaseSlice) -> bool:
+    return isinstance(index, cst.Slice) and index.lower is None and index.upper is None \
+        and index.step is None
+
+
 def _tuple_part(value: Value, node: cst.Subscript) -> Value | None:
-    """`outputs[1]` of a tuple value, for a literal index."""
+    """`outputs[1]` of a tuple value, for a literal index; `augmented["image"]` of a dict value
+    with known keys (any other key, or an unknown one, is unknown)."""
     if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
         return None
-    index = number(node.slice[0].slice.value)
+    key = node.slice[0].slice.value
+    for tag in value:
+        if tag.kind == KEYED:
+            key_text = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+            return next((part for name, part in tag.info if name == key_text), EMPTY)
+    index = number(key)
     if index is None or index != int(index):
         return None
     for tag in value:
         if tag.kind == TUPLE and -len(tag.info) <= int(index) < len(tag.info):
             return tag.info[int(index)]
     return None
+
+
+def _albumentations_scales(node: cst.Call, division: catalog.PixelDivision) -> bool:
+    """Whether an albumentations step divides by 255 as called: its maximum left to the default
+    or given as a literal the catalog says scales (a variable maximum is unknown: no)."""
+    arg = argument(node, division.position, division.keyword)
+    mode = keyword(node, division.mode_keyword) if division.mode_keyword else None
+    if mode is not None and not (isinstance(mode.value, cst.SimpleString)
+                                 and mode.value.evaluated_value == division.scaling_mode):
+        return False
+    if arg is None:
+        return True
+    if isinstance(arg.value, cst.Name) and arg.value.value == "None":
+        return None in division.scaling_values
+    given = number(arg.value)
+    return given is not None and given in division.scaling_values
 
 
 _AUGMENTED = {

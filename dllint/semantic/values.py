@@ -24,7 +24,15 @@ PIL_IMAGE = "pil_image"
 RANK1 = "rank1"  # a 1-D array made where a column or matrix was probably meant
 COLUMN = "column"  # an (N, 1) output, from Linear(..., 1)
 SQUEEZED = "squeezed"  # .squeeze() with no dim: a batch of one loses its batch axis too
+# An (N, 1, ...) output of a convolution with one output channel; info: its shape, "(N, 1, H, W)".
+SINGLE_CHANNEL = "single_channel"
+# One axis fewer than the data it was taken from: `y[:, 0]`, `squeeze(1)`, `squeeze()`. Against
+# an (N, 1, ...) output it is the missing size-1 axis; info: "1", "-1" or "unit" (every one).
+AXIS_DROPPED = "axis_dropped"
+SHAPE_TAGS = frozenset({RANK1, COLUMN, SINGLE_CHANNEL, AXIS_DROPPED})
 LISTING = "listing"  # a directory listing; info: ListingInfo. Derived lists share the tag.
+# Rows read from a data file (np.load, pd.read_csv), in the order that file stores them.
+RECORDS = "records"
 OPTIMIZER = "optimizer"
 SCHEDULER = "scheduler"
 LOSS_VALUE = "loss_value"  # the tensor a loss returns: it holds the whole graph
@@ -32,6 +40,12 @@ MODULE = "module"  # an nn.Module instance; info: ModuleInfo
 LOSS = "loss"  # a loss-function object; info: LossInfo
 TRANSFORM = "transform"  # an image transform (pipeline); info: TransformInfo
 TUPLE = "tuple"  # a tuple of known length; info: the Value of each element, by position
+# A list (display, comprehension, or filled with append) of tagged data; info: the Value of its
+# elements, merged. The list itself is not uint8 or scaled: `[image] * 3` repeats it.
+ELEMENTS = "elements"
+# A dict with known string keys (what an albumentations pipeline returns); info: tuple of
+# (key, Value) pairs.
+KEYED = "keyed"
 # Phase one only: an instance of (or the result of calling) a name imported from another module
 # of the project, not yet resolvable; detail: its qualified name. Resolved in phase two.
 REFERENCE = "reference"
@@ -84,6 +98,9 @@ class LossInfo:
 class TransformInfo:
     scaling: cst.CSTNode | None  # the ToTensor-like step that scales to [0, 1], if any
     scaling_name: str = ""
+    # True when the scaling step divides whatever it is given, float input included
+    # (albumentations' Normalize divides by max_pixel_value), unlike ToTensor.
+    divides_float: bool = False
 
 
 Value = frozenset
