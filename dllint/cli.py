@@ -19,7 +19,7 @@ from dllint.fixes import FileChangedError, unified_diff, write_atomically
 from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
 from dllint.reports import FORMATS, ReportContext, renderer
-from dllint.runner import RunResult, lint_text, run
+from dllint.runner import RunResult, lint_text, run, workspace_index
 from dllint.source import decode_source
 from dllint.types import Diagnostic, FileResult
 
@@ -249,7 +249,18 @@ def _lint_stdin(name: str, settings: Settings, sources: dict[str, str]) -> FileR
     if isinstance(source, Diagnostic):
         return FileResult(name, (source,))
     sources[name] = source.text
-    return lint_text(source.text, name, settings)
+    # A named buffer inside the project is linted with what the project's files define.
+    inside = name != "-" and _is_within(os.path.abspath(name), settings.root)
+    project = workspace_index(settings) if inside else None
+    return lint_text(source.text, name, settings, project)
+
+
+def _is_within(path: str, root: Path) -> bool:
+    try:
+        Path(path).relative_to(root)
+    except ValueError:
+        return False
+    return True
 
 
 def _display_path(path: str) -> str:

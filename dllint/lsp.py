@@ -22,7 +22,8 @@ from pygls.uris import to_fs_path
 from dllint import __version__
 from dllint.config import ConfigError, FileConfig, Settings, build_settings, find_config, load_config
 from dllint.fixes import is_applicable
-from dllint.runner import lint_text
+from dllint.runner import lint_text, workspace_index
+from dllint.semantic.project import ProjectIndex
 from dllint.types import Applicability, Diagnostic, Severity
 
 DEBOUNCE_SECONDS = 0.3
@@ -43,6 +44,9 @@ class DllintLanguageServer(LanguageServer):
         super().__init__("dllint", __version__)
         self.settings: Settings = build_settings(FileConfig(root=Path.cwd()))
         self.root: Path | None = None
+        # The index of the workspace's files, built on first use and again after a save.
+        self.project: ProjectIndex | None = None
+        self.project_stale = True
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.config_error: str | None = None
 
@@ -50,6 +54,7 @@ class DllintLanguageServer(LanguageServer):
 
     def configure(self, root: Path | None) -> None:
         self.root = root
+        self.project_stale = True
         start = root or Path.cwd()
         try:
             self.settings = build_settings(load_config(find_config(start), start))
@@ -66,7 +71,16 @@ class DllintLanguageServer(LanguageServer):
         document = self.workspace.get_text_document(uri)
         path = to_fs_path(uri) or uri
         settings = replace(self.settings, fix=True) if fix else self.settings
-        return document, lint_text(document.source, path, settings)
+        return document, lint_text(document.source, path, settings, self.workspace_project())
+
+    def workspace_project(self) -> ProjectIndex | None:
+        """What the other files of the workspace define, as they are saved on disk."""
+        if self.root is None:
+            return None
+        if self.project_stale:
+            self.project = workspace_index(self.settings, jobs=1)
+            self.project_stale = False
+        return self.project
 
     def publish(self, uri: str) -> None:
         self.pending.pop(uri, None)
@@ -134,6 +148,7 @@ async def did_change(ls: DllintLanguageServer, params: types.DidChangeTextDocume
 @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
 def did_save(ls: DllintLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
     uri = params.text_document.uri
+    ls.project_stale = True  # the saved file may define what another one uses
     if uri.endswith("pyproject.toml"):
         ls.configure(ls.root)
         for document_uri in list(ls.workspace.text_documents):

@@ -24,6 +24,8 @@ from dllint.types import Diagnostic, FileResult
 
 # Below this many files to lint, starting processes costs more than it saves.
 PARALLEL_THRESHOLD = 16
+# Past this many files, a workspace is not one project (a home directory opened in an editor).
+MAX_WORKSPACE_FILES = 20_000
 
 
 @dataclass
@@ -285,9 +287,37 @@ def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
             cache.put(file_result, digests[file_result.path], project)
 
 
-def lint_text(text: str, path: str, settings: Settings) -> FileResult:
-    """Lint source held in memory (standard input, an editor buffer)."""
+def lint_text(text: str, path: str, settings: Settings,
+              project: ProjectIndex | None = None) -> FileResult:
+    """Lint source held in memory (standard input, an editor buffer); `project` is the index
+    of the files around it (`workspace_index`), so a model defined elsewhere is known."""
     source = SourceText(path, text, "utf-8", text.encode("utf-8", "surrogateescape"))
-    return lint_source_text(source, settings)
+    return lint_source_text(source, settings, project)
+
+
+def workspace_index(settings: Settings, *, use_cache: bool = True,
+                    jobs: int | None = None) -> ProjectIndex | None:
+    """The project index of every file under the settings' root, for linting one file in it
+    (an editor buffer, standard input). Summaries come from the cache when the files did not
+    change, so only the first call in a workspace pays for phase one."""
+    if not any(rule.uses_model for rule in all_rules() if rule.code in settings.enabled):
+        return None
+    files = discover([str(settings.root)], settings).files
+    if len(files) > MAX_WORKSPACE_FILES:
+        return None  # a home directory opened as a workspace: lint buffers on their own
+    cache = Cache(settings.cache_dir, f"{settings.fingerprint}-{_code_fingerprint()}") \
+        if use_cache else None
+    digests: dict[str, str] = {}
+    if cache is not None:
+        for path in files:
+            try:
+                with open(path, "rb") as handle:
+                    digests[path] = content_hash(handle.read())
+            except OSError:
+                pass
+    index = build_index(files, settings, jobs=jobs, cache=cache, digests=digests)
+    if cache is not None:
+        cache.save()
+    return index
 
 

@@ -18,6 +18,8 @@ EVALUATION_NAME = re.compile(
     r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
     r"infer|inference)(_|$)")
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
+# `train_and_evaluate_one_epoch`: a function that also trains decides its modes in its body.
+TRAINING_NAME = re.compile(r"(^|_)(train|training|fit)(_|$)")
 # A loader of held-out data: `test_loader`, `testloader`, `val_dataloader`, `valid_dl`.
 EVALUATION_LOADER = re.compile(
     r"(^|_)(val|valid|validation|eval|test|dev)_?(loader|dataloader|data_loader|dl|set|ds|data|"
@@ -110,6 +112,41 @@ class WrongTrainEvalMode(Rule):
     uses_model = True
 
     VALID = [
+        # A loss is a module whose modes do not differ, whatever its base class.
+        Valid("""
+            import torch
+            from torch.nn.modules.loss import _Loss
+            from losses import FocalLoss
+
+            class DiceLoss(_Loss):
+                def forward(self, y_pred, y_true):
+                    return 1 - (2 * (y_pred * y_true).sum() + 1) / (y_pred.sum() + y_true.sum() + 1)
+
+            @torch.inference_mode()
+            def test_losses():
+                assert float(DiceLoss()(y_pred, y_true)) == 0.0
+                assert float(FocalLoss()(y_pred, y_true)) >= 0.0
+        """),
+        # One function trains, then evaluates: its name says both, its body sets each mode.
+        Valid("""
+            import torch
+            from torch import nn
+
+            def train_and_evaluate_one_epoch(model, train_loader, valid_loader, optimizer, loss_fn):
+                model.train()
+                for images, masks in train_loader:
+                    optimizer.zero_grad()
+                    loss = loss_fn(model(images), masks)
+                    loss.backward()
+                    optimizer.step()
+                model.eval()
+                with torch.inference_mode():
+                    for images, masks in valid_loader:
+                        total = loss_fn(model(images), masks).item()
+
+            train_and_evaluate_one_epoch(nn.Sequential(nn.Linear(4, 4), nn.Dropout()),
+                                         train_loader, valid_loader, optimizer, nn.BCELoss())
+        """),
         Valid("""
             import torch
             model.eval()
@@ -857,6 +894,7 @@ class WrongTrainEvalMode(Rule):
             return "under no_grad/inference_mode"
         function = self.facts
         if function.node is not None and EVALUATION_NAME.search(function.name) and \
+                not TRAINING_NAME.search(function.name) and \
                 not function.name.startswith("test_") and \
                 function.name not in catalog.FRAMEWORK_EVALUATION_HOOKS:
             return f"in `{function.name}()`"

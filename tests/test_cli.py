@@ -120,6 +120,31 @@ def test_stdin_filename(project):
     assert "images = glob.glob" in result.output  # the frame comes from stdin, not disk
 
 
+SOFTMAX_MODEL = """
+import torch.nn.functional as F
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+"""
+TRAIN_WITH_NET = "from torch import nn\nfrom model import Net\n\nloss = nn.CrossEntropyLoss()(Net()(x), y)\n"
+
+
+def test_stdin_inside_the_project_knows_its_other_files(project):
+    (project / "src" / "model.py").write_text(SOFTMAX_MODEL)
+    inside = invoke("--stdin-filename", "src/train.py", "--no-cache", input=TRAIN_WITH_NET)
+    assert "src/train.py:4:8: DL002" in inside.output
+    # The same text named outside any project has no model.py beside it.
+    alone = invoke("-", "--no-cache", input=TRAIN_WITH_NET)
+    assert "DL002" not in alone.output and alone.exit_code == 0
+
+
 def test_stdin_with_fix_prints_fixed_source(project):
     result = invoke("--stdin-filename", "pipe.py", "--fix", input=PAIRED_LISTINGS)
     assert result.exit_code == 0

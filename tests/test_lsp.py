@@ -53,6 +53,18 @@ async def test_unsaved_buffer_gets_diagnostics_on_open(client: LanguageClient):
 
 
 @pytest.mark.asyncio
+async def test_a_buffer_knows_what_the_workspace_files_define(client: LanguageClient):
+    (client.workspace_root / "model.py").write_text(
+        "import torch.nn.functional as F\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+        "    def forward(self, x):\n        return F.softmax(self.fc(x), dim=1)\n")
+    uri = open_document(client, "train.py", "from torch import nn\nfrom model import Net\n\n"
+                                            "loss = nn.CrossEntropyLoss()(Net()(x), y)\n")
+    found = await diagnostics_for(client, uri)
+    assert [(d.code, d.range.start.line) for d in found] == [("DL002", 3)]
+    assert found[0].related_information[0].location.uri.endswith("model.py")
+
+
+@pytest.mark.asyncio
 async def test_changes_are_linted_after_a_pause(client: LanguageClient):
     uri = open_document(client, "model.py", "x = 1\n")
     assert await diagnostics_for(client, uri) == []

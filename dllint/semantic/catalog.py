@@ -66,6 +66,8 @@ FRAMEWORK_EVALUATION_HOOKS = frozenset({
     "on_test_epoch_end", "on_predict_epoch_end", "validation_epoch_end", "test_epoch_end",
 })
 NN_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
+# Base classes of PyTorch's own losses, which user losses derive from too.
+LOSS_BASES = frozenset({"torch.nn.modules.loss._Loss", "torch.nn.modules.loss._WeightedLoss"})
 LIGHTNING_BASES = frozenset({"pytorch_lightning.LightningModule", "lightning.LightningModule",
                              "lightning.pytorch.LightningModule",
                              "pytorch_lightning.core.LightningModule"})

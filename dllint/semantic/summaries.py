@@ -68,8 +68,12 @@ class ScopeSummaries:
         is_module = state.has_forward
         unknown_base = False
         lightning = False
+        # A loss (`class DiceLoss(_Loss)`) is a module whose modes do not differ, unless its
+        # own attributes say otherwise (a perceptual loss holding a network).
+        is_loss = state.name.endswith(("Loss", "Criterion")) or any(
+            base in catalog.LOSS_BASES for base in state.bases)
         for base in state.bases:
-            if base in catalog.NN_MODULE_BASES:
+            if base in catalog.NN_MODULE_BASES or base in catalog.LOSS_BASES:
                 is_module = True
             elif base in catalog.LIGHTNING_BASES:
                 is_module = lightning = True
@@ -81,7 +85,7 @@ class ScopeSummaries:
                 if summary is not None:
                     inherited.append(summary)
                     is_module = True
-                else:
+                elif not is_loss:
                     unknown_base = True
         if not is_module:
             return None
