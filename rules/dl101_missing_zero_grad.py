@@ -152,6 +152,20 @@ class MissingZeroGrad(Rule):
         """),
     ]
     INVALID = [
+        # One bug, one finding: the batch loop lacks zero_grad; the epoch loop that calls it is
+        # not a second finding.
+        Invalid("""
+            def train(model, loader, criterion, optimizer, epochs):
+                for epoch in range(epochs):
+                    loss = train_epoch(model, loader, criterion, optimizer)
+
+            def train_epoch(model, loader, criterion, optimizer):
+                for x, y in loader:
+                    loss = criterion(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                return loss.item()
+        """, line=9, related_lines=(8,)),
         Invalid("""
             for x, y in loader:
                 loss = loss_fn(model(x), y)
@@ -236,6 +250,7 @@ class MissingZeroGrad(Rule):
 
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
+        unzeroed: list[tuple[cst.CSTNode, cst.CSTNode]] = []
         for loop in self.model.loops:
             events = list(self.model.expand(loop.events))
             kinds = {event[0] for event in events}
@@ -243,14 +258,8 @@ class MissingZeroGrad(Rule):
                 continue
             backward = next(event[1] for event in events if event[0] == "backward")
             if "zero_grad" not in kinds:
-                step = next(event[1] for event in events if event[0] == "step")
-                if id(step) in reported:
-                    continue
-                reported.add(id(step))
-                self.report(step, "this loop steps the optimizer after backward() but never "
-                                  "calls zero_grad(): gradients add up across steps; call "
-                                  "`optimizer.zero_grad()` every step",
-                            related=[(backward, "gradients accumulate here")])
+                unzeroed.append((next(event[1] for event in events if event[0] == "step"),
+                                 backward))
                 continue
             for optimizer, step in self.unzeroed_optimizers(loop, events):
                 if id(step) in reported:
@@ -260,6 +269,32 @@ class MissingZeroGrad(Rule):
                                   f"zeroes its gradients: they add up across steps; call "
                                   f"`{optimizer}.zero_grad()` every step",
                             related=[(backward, "gradients accumulate here")])
+        # One bug, one finding: an epoch loop that calls `train_epoch()`, whose own batch loop
+        # already lacks zero_grad, is that loop's bug, reported at its step.
+        direct = {id(step) for step, _ in unzeroed if not self.is_local_call(step)}
+        for step, backward in unzeroed:
+            if id(step) in reported or (self.is_local_call(step) and self.inner_steps(
+                    step.func.value, frozenset()) & direct):
+                continue
+            reported.add(id(step))
+            self.report(step, "this loop steps the optimizer after backward() but never "
+                              "calls zero_grad(): gradients add up across steps; call "
+                              "`optimizer.zero_grad()` every step",
+                        related=[(backward, "gradients accumulate here")])
+
+    def is_local_call(self, node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
+            node.func.value in self.model.function_events
+
+    def inner_steps(self, name: str, seen: frozenset) -> set[int]:
+        """The optimizer steps written in local function `name`, or in those it calls."""
+        found: set[int] = set()
+        for event in self.model.function_events.get(name, ()):
+            if event[0] == "step":
+                found.add(id(event[1]))
+            elif event[0] == "call" and event[2] not in seen:
+                found |= self.inner_steps(event[2], seen | {name})
+        return found
 
     @staticmethod
     def unzeroed_optimizers(loop, events: list[tuple]) -> list[tuple[str, cst.CSTNode]]:
