@@ -23,6 +23,15 @@ ORDER_FREE = frozenset({
 }) | catalog.ORDER_KEEPING | catalog.SORTING
 
 
+def _split_named(arg: cst.Arg) -> str:
+    """The data split a keyword argument names (`dev_files=` is "dev"), else ""."""
+    if arg.keyword is None:
+        return ""
+    words = arg.keyword.value.lower().split("_")
+    return next((catalog.DATA_SPLIT_WORDS[word] for word in words
+                 if word in catalog.DATA_SPLIT_WORDS), "")
+
+
 class UnorderedFileListing(Rule):
     """
     ## What it does
@@ -271,6 +280,15 @@ class UnorderedFileListing(Rule):
                         texts.append(line.lower())
                         labels.append(i)
         """),
+        # Two splits of one corpus (flair's MultiCoNer): the training files and the development
+        # files are read separately, never matched by position.
+        Valid("""
+            from pathlib import Path
+            data_folder = Path("data")
+            train_files = list(data_folder.glob("*-train.conll"))
+            dev_files = list(data_folder.glob("*-dev.conll"))
+            corpus = MultiFileColumnCorpus(train_files=train_files, dev_files=dev_files)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -341,6 +359,20 @@ class UnorderedFileListing(Rule):
             images = list(sorted(root.glob("images/*.jpg")))
             masks = sorted(root.glob("masks/*.jpg"))
             dataset = SegmentationDataset(images, masks)
+        """),
+        # Near miss of flair's corpus: keywords that name no data split, so one pairing.
+        Invalid("""
+            from pathlib import Path
+            root = Path("data")
+            images = list(root.glob("images/*.jpg"))
+            masks = sorted(root.glob("masks/*.jpg"))
+            dataset = SegmentationDataset(image_files=images, mask_files=masks)
+        """, line=3, related_lines=(5,), fixed="""
+            from pathlib import Path
+            root = Path("data")
+            images = list(sorted(root.glob("images/*.jpg")))
+            masks = sorted(root.glob("masks/*.jpg"))
+            dataset = SegmentationDataset(image_files=images, mask_files=masks)
         """),
         Invalid("""
             import os
@@ -698,13 +730,15 @@ class UnorderedFileListing(Rule):
                 self.flag(listing, node, why)
 
     def check_parallel_arguments(self, node: cst.Call) -> None:
-        listings = {}
+        listings: dict[int, tuple[Tag, str]] = {}
         for arg in node.args:
             listing = self.listing(arg.value)
             if listing is not None:
-                listings[id(listing)] = listing
-        if len(listings) >= 2:
-            for listing in listings.values():
+                listings[id(listing)] = (listing, _split_named(arg))
+        for key, (listing, split) in listings.items():
+            # `train_files=` and `dev_files=` are two splits, not two halves of one pairing.
+            if any(other_key != key and (not split or not other_split or split == other_split)
+                   for other_key, (_, other_split) in listings.items()):
                 self.flag(listing, node, "it is handed with another listing to this call, "
                                          "which pairs them by position")
 

@@ -31,6 +31,26 @@ def _divides_by_255(node: cst.BaseExpression) -> bool:
     return False
 
 
+class _DtypeInspection(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.found = self.found or node.attr.value in catalog.DTYPE_GUARDS
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found = self.found or (isinstance(node.func, cst.Name)
+                                    and node.func.value in catalog.DTYPE_GUARDS - {"max"})
+
+
+def _inspects_dtype(test: cst.BaseExpression) -> bool:
+    """`x.dtype not in (...)`, `x.is_floating_point()`, `np.issubdtype(...)`, `x.max() > 1`."""
+    inspection = _DtypeInspection()
+    test.visit(inspection)
+    return inspection.found
+
+
 class DoubleNormalization(Rule):
     """
     ## What it does
@@ -123,6 +143,31 @@ class DoubleNormalization(Rule):
                 scaled = image / 255.0
             else:
                 scaled = image
+        """),
+        # Guarded: the division runs only for integer images (kornia's image_to_string).
+        Valid("""
+            import torch
+            import torchvision.transforms.functional as TF
+
+            def to_string(image):
+                if image.dtype not in [torch.float16, torch.float32, torch.float64]:
+                    image = image / 255.0
+                return render(image)
+
+            to_string(TF.to_tensor(picture))
+        """),
+        # The helper hands back its input untouched when asked to (kornia's load_image with
+        # ImageLoadType.UNCHANGED), so its result is not known to be scaled.
+        Valid("""
+            import torch
+
+            def convert(image, desired):
+                if desired == "unchanged":
+                    return image
+                return image.float() / 255.0
+
+            def to_tensor(raw):
+                return convert(raw, "unchanged") / 255
         """),
         Valid("""
             import torchvision.transforms as T
@@ -390,9 +435,71 @@ class DoubleNormalization(Rule):
                 A.Normalize(mean=0, std=1),
             ])
         """, line=4, related_lines=(3,)),
+        # Near miss: the `if` looks at the shape, not the dtype, so the division always runs.
+        Invalid("""
+            import torch
+            import torchvision.transforms.functional as TF
+
+            def to_string(image):
+                if image.ndim == 3:
+                    image = image / 255.0
+                return render(image)
+
+            to_string(TF.to_tensor(picture))
+        """, line=6, related_lines=(9,), unsafe=True, fixed="""
+            import torch
+            import torchvision.transforms.functional as TF
+
+            def to_string(image):
+                if image.ndim == 3:
+                    image = image
+                return render(image)
+
+            to_string(TF.to_tensor(picture))
+        """),
+        # Near miss: the early return is no image, so every image the helper returns is scaled.
+        Invalid("""
+            import torch
+
+            def convert(image, desired):
+                if desired is None:
+                    return None
+                return image.float() / 255.0
+
+            def to_tensor(raw):
+                return convert(raw, "rgb") / 255
+        """, line=9, related_lines=(6,), unsafe=True, fixed="""
+            import torch
+
+            def convert(image, desired):
+                if desired is None:
+                    return None
+                return image.float() / 255.0
+
+            def to_tensor(raw):
+                return convert(raw, "rgb")
+        """),
     ]
 
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.dtype_guards = 0  # open `if`s whose test looks at the dtype or the range
+
+    def visit_If(self, node: cst.If) -> None:
+        self.dtype_guards += _inspects_dtype(node.test)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.dtype_guards -= _inspects_dtype(original_node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self.dtype_guards += _inspects_dtype(node.test)
+
+    def leave_IfExp(self, original_node: cst.IfExp) -> None:
+        self.dtype_guards -= _inspects_dtype(original_node.test)
+
     def report_double(self, node: cst.CSTNode, earlier: Tag, fix_operand=None) -> None:
+        if self.dtype_guards:
+            return  # `if image.dtype == torch.uint8: image = image / 255`: scaled only once
         how = earlier.detail or "an earlier scaling"
         message = (f"this divides by 255 again: the value was already scaled to [0, 1] by {how}; "
                    "inputs end up in [0, 0.004]")

@@ -411,6 +411,98 @@ class WrongTrainEvalMode(Rule):
                     predictions = model(images, training=False)
                     accuracy.update_state(labels, predictions)
         """),
+        # A factory that ends in `model.eval()` hands its callers a model in eval mode.
+        Valid("""
+            import torch
+            import torchvision
+            from torch import nn
+
+            def get_model(args):
+                if args.type == "2d":
+                    model = torchvision.models.resnet152(weights="DEFAULT")
+                    model = nn.Sequential(*list(model.children())[:-2])
+                elif args.type == "3d":
+                    model = torchvision.models.video.r3d_18(weights="DEFAULT")
+                else:
+                    raise ValueError("model not supported yet.")
+                model = model.cuda()
+                model.eval()
+                return model
+
+            model = get_model(args)
+            with torch.no_grad():
+                for video in loader:
+                    features = model(video.cuda())
+        """),
+        # A module whose constructor ends in `self.eval()` is built in eval mode, and so is a
+        # wrapper whose only batch norm is in such a child.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class HardNet(nn.Module):
+                def __init__(self, pretrained=False):
+                    super().__init__()
+                    self.features = nn.Sequential(nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32),
+                                                  nn.Dropout(0.3))
+                    if pretrained:
+                        self.load_state_dict(torch.load("hardnet.pth"))
+                    self.eval()
+
+                def forward(self, patches):
+                    return self.features(patches)
+
+            class DoGHardNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.desc = HardNet(pretrained=True)
+
+                def forward(self, patches):
+                    return self.desc(patches)
+
+            @torch.no_grad()
+            def match_pair(patches1, patches2, extractor):
+                return extractor(patches1), extractor(patches2)
+
+            descriptor = HardNet(pretrained=True)
+            with torch.no_grad():
+                descriptors = descriptor(patches)
+            match_pair(patches1, patches2, DoGHardNet())
+        """),
+        # Layers unknown (an augmentation pipeline of another package), and only the
+        # function's name says it evaluates: not enough to call it a model in training mode.
+        Valid("""
+            from kornia_like.base import AugmentationBase
+
+            class RandomJitter(AugmentationBase):
+                def forward(self, image, params=None):
+                    return image + self.noise(image.shape, params)
+
+            def reproducibility_test(input, seq):
+                output_1 = seq(input)
+                output_2 = seq(input, params=seq._params)
+                assert_close(output_1, output_2)
+
+            reproducibility_test(images, RandomJitter())
+        """),
+        # nn.Dropout(p=0.0) drops nothing: train and eval mode compute the same.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Attention(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.qkv = nn.Linear(dim, dim * 3)
+                    self.dropout = nn.Dropout(p=0.0)
+
+                def forward(self, x):
+                    return self.dropout(self.qkv(x))
+
+            attention = Attention(768)
+            with torch.no_grad():
+                output = attention(hidden_states)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -597,6 +689,56 @@ class WrongTrainEvalMode(Rule):
                 frozen = copy.deepcopy(model)
                 return validate(frozen, val_loader)
         """, line=6),
+        # The factory puts the model in eval mode on one path only.
+        Invalid("""
+            import torch
+            import torchvision
+
+            def get_model(args):
+                model = torchvision.models.resnet152(weights="DEFAULT").cuda()
+                if not args.finetune:
+                    model.eval()
+                return model
+
+            model = get_model(args)
+            with torch.no_grad():
+                for video in loader:
+                    features = model(video.cuda())
+        """, line=13),
+        # Built in eval mode, then switched to training mode by the caller.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class HardNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.features = nn.Sequential(nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32))
+                    self.eval()
+
+                def forward(self, patches):
+                    return self.features(patches)
+
+            descriptor = HardNet()
+            descriptor.train()
+            with torch.no_grad():
+                descriptors = descriptor(patches)
+        """, line=16),
+        # Layers unknown, but run under no_grad: the evaluation is certain.
+        Invalid("""
+            import torch
+            from kornia_like.base import AugmentationBase
+
+            class RandomJitter(AugmentationBase):
+                def forward(self, image, params=None):
+                    return image + self.noise(image.shape, params)
+
+            def evaluate(seq, images):
+                with torch.no_grad():
+                    return seq(images)
+
+            evaluate(RandomJitter(), images)
+        """, line=10),
     ]
 
     def __init__(self, context) -> None:
@@ -867,10 +1009,18 @@ class WrongTrainEvalMode(Rule):
         facts = self.facts
         if context.startswith("in `") and key in facts.fresh and key not in facts.loaded:
             return  # def test(): net = Net(); net(x): random weights, nothing to evaluate
-        module = first(self.model.value(func), MODULE)
-        if module is not None:
-            if module.info.mode_dependent is False:
+        modules = [tag for tag in self.model.value(func) if tag.kind == MODULE]
+        if modules:
+            # A model built or returned in eval mode (`self.eval()` in its constructor, a
+            # factory ending in `model.eval()`) stays so unless this code calls `train()`.
+            switched = self.mode_of(key) == "train"
+            suspects = [tag for tag in modules if tag.info.mode_dependent is not False
+                        and (switched or not tag.info.in_eval)]
+            if not suspects:
                 return
+            module = next((tag for tag in suspects if tag.info.mode_dependent), suspects[0])
+            if module.info.mode_dependent is None and context.startswith("in `"):
+                return  # layers unknown, and only the function's name says it evaluates
             what = (f"has {module.info.evidence}" if module.info.mode_dependent
                     else "may have dropout or batch norm")
             parameter = key if key in facts.params else facts.derived.get(key)

@@ -213,6 +213,23 @@ class DtypeCasts(Rule):
                     raise ValueError(f"labels must be uint8, not {label.dtype}")
                 return label - 1
         """),
+        # The module itself was converted to float64 (a gradient check): float64 is intended.
+        Valid("""
+            import torch
+            from torch import nn
+
+            def describe(patches, device):
+                kernel = nn.Conv2d(1, 8, 3).double()
+                kernel.to(device)
+                return kernel(patches.double())
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+            regressor = nn.Linear(1, 1).to(dtype=torch.double)
+            x = torch.linspace(0, 1, 50).double().unsqueeze(1)
+            y = regressor(x)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -311,6 +328,15 @@ class DtypeCasts(Rule):
             x = torch.linspace(0, 1, 50).double().unsqueeze(1)
             y = regressor(x)
         """, line=4, related_lines=(5,)),
+        # Near miss: the module was moved to the device, not converted to float64.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def describe(patches, device):
+                kernel = nn.Conv2d(1, 8, 3).to(device)
+                return kernel(patches.double())
+        """, line=6, related_lines=(6,)),
         Invalid("""
             import numpy as np
             import torch
@@ -400,7 +426,18 @@ class DtypeCasts(Rule):
             return
         if not node.args or not self.is_model(node.func, qualified):
             return
-        self.check_tensor(self.model.value(node.args[0].value), node, "the model")
+        self.check_tensor(self.model.value(node.args[0].value), node, "the model",
+                          accepts_float64=self.converted_to_float64(node.func))
+
+    def converted_to_float64(self, func: cst.BaseExpression) -> bool:
+        """Whether the model was converted with `.double()` or `.to(torch.float64)`: float64
+        inputs are then what it expects (gradient checks run in double precision)."""
+        value = self.model.value(func)
+        module = first(value, MODULE)
+        if module is not None and getattr(module.info, "dtype", "") == "float64":
+            return True
+        converted = first(value, FLOAT64)  # a model known only by its name, then `.double()`
+        return converted is not None and converted.info == "torch"
 
     def is_model(self, func: cst.BaseExpression, qualified: str | None) -> bool:
         if first(self.model.value(func), MODULE) is not None:
@@ -411,8 +448,9 @@ class DtypeCasts(Rule):
             func.attr.value if isinstance(func, cst.Attribute) else "")
         return bool(MODEL_NAME.search(name))
 
-    def check_tensor(self, value: Value, sink: cst.Call, where: str, only_float64: bool = False) -> None:
-        float64 = first(value, FLOAT64)
+    def check_tensor(self, value: Value, sink: cst.Call, where: str, only_float64: bool = False,
+                     accepts_float64: bool = False) -> None:
+        float64 = None if accepts_float64 else first(value, FLOAT64)
         if float64 is not None and float64.info == "torch":
             line_to_change = float64.via or float64.node
             if line_to_change is None or id(line_to_change) in self.reported:

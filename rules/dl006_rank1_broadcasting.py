@@ -200,6 +200,15 @@ class Rank1Broadcasting(Rule):
             model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 4, 1))
             loss = F.cross_entropy(model(images), masks[:, 0].long())
         """),
+        # The boolean mask flattens batch and time into the leading axis (fairseq's Tacotron2
+        # loss): squeeze() drops the trailing axis of size 1, never a batch.
+        Valid("""
+            import torch.nn.functional as F
+
+            def eos_loss(eos_out, eos_target, lengths):
+                mask = lengths_to_mask(lengths)
+                return F.binary_cross_entropy_with_logits(eos_out[mask].squeeze(), eos_target[mask])
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -272,6 +281,14 @@ class Rank1Broadcasting(Rule):
             predictions = net(x).squeeze()
             loss = criterion(predictions, y)
         """, line=3, related_lines=(4,)),
+        # Near miss: a slice keeps the batch axis in front, so squeeze() can still drop it.
+        Invalid("""
+            import torch.nn.functional as F
+
+            def eos_loss(eos_out, eos_target, steps):
+                return F.binary_cross_entropy_with_logits(eos_out[:, :steps].squeeze(),
+                                                          eos_target[:, :steps])
+        """, line=4, related_lines=(4,)),
         Invalid("""
             import torch
             import torch.nn.functional as F

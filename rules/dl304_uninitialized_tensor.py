@@ -88,6 +88,11 @@ class UninitializedTensor(Rule):
             from torch import nn
             weight = nn.Parameter(nn.init.xavier_uniform_(torch.Tensor(64, 32)))
         """),
+        # Moved to the GPU, then filled (fairseq's unit2speech): initialised in one expression.
+        Valid("""
+            import torch
+            label = torch.LongTensor(1).cuda().fill_(speaker)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -128,6 +133,11 @@ class UninitializedTensor(Rule):
             import torch
             counts = torch.LongTensor(5)
         """, line=2),
+        # Near miss: moved to the GPU but never filled.
+        Invalid("""
+            import torch
+            label = torch.LongTensor(1).cuda()
+        """, line=2),
     ]
 
     def __init__(self, context) -> None:
@@ -137,7 +147,11 @@ class UninitializedTensor(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in catalog.IN_PLACE_INITIALISERS:
-            self.initialised.add(id(func.value))  # torch.Tensor(n).normal_()
+            filled = func.value
+            while isinstance(filled, cst.Call) and isinstance(filled.func, cst.Attribute) and \
+                    filled.func.attr.value in catalog.DEVICE_MOVING_METHODS:
+                filled = filled.func.value  # torch.LongTensor(1).cuda().fill_(label)
+            self.initialised.add(id(filled))  # torch.Tensor(n).normal_()
         qualified = self.imports.call_name(node)
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))

@@ -240,3 +240,56 @@ def test_single_channel_output_in_another_file_meets_a_channel_less_target(tmp_p
     found, _ = lint(root)
     assert {entry for entry in found if entry[2] == "DL006"} == {
         ("train.py", 7, "DL006", (("segmenter.py", 10), ("train.py", 7)))}
+
+
+FACTORY = '''
+import torchvision
+
+
+def get_model(name):
+    model = torchvision.models.get_model(name, weights="DEFAULT").cuda()
+    model.eval()
+    return model
+'''
+AUGMENTATION_CONTAINER = '''
+import torch
+
+from kornia.augmentation.base import ImageSequentialBase
+
+
+class AugmentationSequential(ImageSequentialBase):
+    def forward(self, image, params=None):
+        return self.apply(torch.as_tensor(image), params=params)
+'''
+EXTRACT = '''
+import torch
+from factory import get_model
+from kornia.augmentation.container import AugmentationSequential
+
+model = get_model("resnet152")
+transforms = AugmentationSequential()
+with torch.no_grad():
+    features = model(transforms(images))
+'''
+
+
+def extraction_project(tmp_path: Path, factory: str) -> Path:
+    root = tmp_path / "proj"
+    (root / "kornia" / "augmentation").mkdir(parents=True)
+    for package in (root / "kornia", root / "kornia" / "augmentation"):
+        (package / "__init__.py").write_text("")
+    (root / "kornia" / "augmentation" / "container.py").write_text(AUGMENTATION_CONTAINER)
+    (root / "factory.py").write_text(factory)
+    (root / "extract.py").write_text(EXTRACT)
+    return root
+
+
+def test_a_factory_in_another_file_returns_its_model_in_eval_mode(tmp_path):
+    found, _ = lint(extraction_project(tmp_path, FACTORY))
+    # kornia's augmentations behave the same in both modes, whatever their base classes.
+    assert not [entry for entry in found if entry[2] == "DL004"]
+
+
+def test_a_factory_that_never_calls_eval_returns_a_model_in_training_mode(tmp_path):
+    found, _ = lint(extraction_project(tmp_path, FACTORY.replace("    model.eval()\n", "")))
+    assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("extract.py", 9, "DL004")}

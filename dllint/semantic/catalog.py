@@ -60,6 +60,9 @@ OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.
 # ... except what those packages ship that is not a model.
 NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
               "Loss", "Weights")
+# Modules that behave the same in train and eval mode whatever their base classes, when the
+# run holds their package's source: kornia's augmentations draw random parameters in either mode.
+MODE_FREE_PACKAGES = ("kornia.augmentation.",)
 # Methods a framework calls with the model already in eval mode (Lightning, ignite handlers).
 FRAMEWORK_EVALUATION_HOOKS = frozenset({
     "validation_step", "test_step", "predict_step", "on_validation_epoch_end",
@@ -211,6 +214,16 @@ PASSTHROUGH_METHODS = frozenset({
     "requires_grad_", "pin_memory", "copy", "squeeze", "resize", "resize_", "resize_as",
 })
 FLOAT_CASTS = frozenset({"float", "half", "bfloat16"})
+# What an `if` test inspects to decide whether pixels still need scaling (`if x.dtype ==
+# torch.uint8:`, `if not x.is_floating_point():`, `np.issubdtype(...)`, `if x.max() > 1:`).
+DTYPE_GUARDS = frozenset({"dtype", "is_floating_point", "issubdtype", "max", "amax"})
+# Module methods that convert every parameter to one dtype (in place, returning the module).
+MODULE_DTYPE_METHODS = {"double": "float64", "float": "", "half": "float16",
+                        "bfloat16": "bfloat16"}
+# torch dtypes by qualified name, as a module's `.to(dtype)` records them.
+TORCH_FLOAT_DTYPES = {"torch.float64": "float64", "torch.double": "float64",
+                      "torch.float32": "", "torch.float": "", "torch.float16": "float16",
+                      "torch.half": "float16", "torch.bfloat16": "bfloat16"}
 NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
                               "torch.autograd.grad_mode.no_grad"})
 # Backward passes that keep their gradients in a context of their own (distributed autograd):
@@ -228,6 +241,9 @@ IN_PLACE_INITIALISERS = frozenset({
     "normal_", "uniform_", "zero_", "fill_", "copy_", "random_", "bernoulli_", "exponential_",
     "geometric_", "cauchy_", "log_normal_", "set_",
 })
+# Methods that move a tensor but keep its contents: `torch.LongTensor(1).cuda().fill_(label)`
+# still initialises the constructor's tensor (a copy of it, with the same garbage until filled).
+DEVICE_MOVING_METHODS = frozenset({"cuda", "cpu", "to", "pin_memory", "contiguous"})
 # Calls that take a DistributedSampler (or a loader built with one) and never call its
 # `set_epoch`: the sampler handed to anything else may get its epoch there.
 SAMPLER_PASSIVE_CALLS = frozenset({
@@ -271,6 +287,10 @@ RECORD_SOURCES = frozenset({
 ROW_INDEXERS = frozenset({"iloc", "iat", "loc", "at"})
 # Methods that turn records into another container of the same rows, in the same order.
 RECORD_KEEPING_METHODS = frozenset({"tolist", "to_list", "to_numpy"})
+# Words of a keyword argument that name a data split (`train_files=`, `dev_files=`): listings
+# handed to one call under different splits are never paired with each other.
+DATA_SPLIT_WORDS = {"train": "train", "training": "train", "dev": "dev", "val": "dev",
+                    "valid": "dev", "validation": "dev", "test": "test", "testing": "test"}
 # Seeded splits, by the argument that fixes the seed: their result depends on the order of the
 # sequence split, so with an unordered listing the seed does not make the split reproducible.
 SEEDED_SPLITS = {"sklearn.model_selection.train_test_split": "random_state",

@@ -22,7 +22,8 @@ from dllint.semantic.loops import LoopEventRecorder, LoopEvents
 from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
 from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
-    list_of)
+    list_of, with_module_mode)
+from dllint.semantic.syntax import mode_switch
 from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
     Tag, Value, first, has, keep, without)
@@ -256,6 +257,12 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
             elif method in ("add_module", "append") and node.args and has(
                     self.value(func.value), MODULE):
                 self._grow_sequential(func.value, node)
+            elif method in ("eval", "train") and isinstance(func.value, cst.Name) and has(
+                    self.value(func.value), MODULE):
+                # The switch is in place: after `model.eval()`, `return model` hands on a model
+                # in eval mode.
+                self.bind(func.value, with_module_mode(self.value(func.value),
+                                                       mode_switch(node) == "eval"))
             elif method in ("append", "extend", "insert") and self.loop_listings and \
                     self.loop_listings[-1] is not None and not has(self.value(func.value), LISTING):
                 # A list filled while iterating a listing inherits its order.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -20,6 +20,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from dllint import parsed
+from dllint.semantic import catalog
 from dllint.semantic.values import (
     COLUMN, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, RANK1, UINT8, UNIT_SCALED,
     REFERENCE, LossInfo, ModuleInfo, Tag, Value)
@@ -190,7 +191,7 @@ class _Writer:
     def module_info(self, info: ModuleInfo) -> dict[str, Any]:
         return {"name": info.name, "output": self.value(info.output),
                 "mode_dependent": info.mode_dependent, "evidence": info.evidence,
-                "lightning": info.lightning}
+                "lightning": info.lightning, "in_eval": info.in_eval}
 
 
 # ---- reading summaries ----------------------------------------------------------------------
@@ -215,7 +216,7 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
     if evidence and " in " not in evidence:
         evidence = f"{evidence} in {Path(path).name}"
     return ModuleInfo(data["name"], _read_value(data.get("output", ())), data["mode_dependent"],
-                      evidence, data.get("lightning", False))
+                      evidence, data.get("lightning", False), in_eval=data.get("in_eval", False))
 
 
 def digest(summary: dict[str, Any] | None) -> str | None:
@@ -327,6 +328,8 @@ class ProjectIndex:
         key = (summary["path"], name)
         if key not in self._classes:
             self._classes[key] = _read_module(summary["classes"][name], summary["path"])
+        if qualified.startswith(catalog.MODE_FREE_PACKAGES):
+            return replace(self._classes[key], mode_dependent=False)
         return self._classes[key]
 
     def lookup_function(self, qualified: str, importer: str) -> Value | None:

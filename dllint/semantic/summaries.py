@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from dllint.semantic import catalog
-from dllint.semantic.values import EMPTY, MODULE, ModuleInfo, Tag, Value
+from dllint.semantic.syntax import mode_switch
+from dllint.semantic.values import (
+    EMPTY, MODULE, UNIT_SCALED, ModuleInfo, Tag, Value, has, without)
 
 
 @dataclass
@@ -34,6 +36,8 @@ class FunctionState:
     class_state: ClassState | None
     returns: list[Value] = field(default_factory=list)
     no_grad: bool = False
+    # `return image` of one of its own parameters, with the value it returned.
+    returned_parameters: list[tuple[cst.Return, Value]] = field(default_factory=list)
 
 
 class ScopeSummaries:
@@ -90,25 +94,32 @@ class ScopeSummaries:
         if not is_module:
             return None
         evidence = list(state.mode_evidence)
+        # Dropout and batch norm of children built in eval mode (`self.desc = HardNet()`, whose
+        # constructor calls `self.eval()`): off until someone calls `train()`.
+        dormant: list[str] = []
         unknown = unknown_base
         for value in state.attributes.values():
             for tag in value:
                 if tag.kind == MODULE:
                     if tag.info.mode_dependent:
-                        evidence.append(tag.info.evidence)
+                        (dormant if tag.info.in_eval else evidence).append(tag.info.evidence)
                     elif tag.info.mode_dependent is None:
                         unknown = True
         for parent in inherited:
             lightning = lightning or parent.lightning
             if parent.mode_dependent:
-                evidence.append(parent.evidence)
+                (dormant if parent.in_eval else evidence).append(parent.evidence)
             elif parent.mode_dependent is None:
                 unknown = True
             if not state.has_forward:
                 state.forward_output = state.forward_output | parent.output
+        # `self.eval()` in the constructor switches every child, even those not visible here.
+        in_eval = _constructor_sets_eval(state.node) or bool(dormant and not evidence
+                                                               and not unknown)
+        evidence += dormant
         mode_dependent = True if evidence else (None if unknown else False)
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
-                          evidence[0] if evidence else "", lightning)
+                          evidence[0] if evidence else "", lightning, in_eval=in_eval)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         class_state = self.classes[-1] if self.classes and (
@@ -139,6 +150,8 @@ class ScopeSummaries:
         if state.class_state is None:
             self.function_events.setdefault(state.name, events)
         returned = frozenset().union(*state.returns) if state.returns else EMPTY
+        if has(returned, UNIT_SCALED) and _returns_input_unscaled(state):
+            returned = without(returned, (UNIT_SCALED,))
         if state.class_state is not None:
             if state.name == "forward":
                 state.class_state.forward_output = returned
@@ -148,7 +161,12 @@ class ScopeSummaries:
 
     def visit_Return(self, node: cst.Return) -> None:
         if node.value is not None and self.functions:
-            self.functions[-1].returns.append(self.value(node.value))
+            state = self.functions[-1]
+            value = self.value(node.value)
+            state.returns.append(value)
+            if isinstance(node.value, cst.Name) and \
+                    node.value.value in _parameter_names(state.node):
+                state.returned_parameters.append((node, value))
 
     def _own_forward(self) -> Value:
         """`self(x)` inside a module is its own forward: what this walk or the last one saw."""
@@ -159,3 +177,74 @@ class ScopeSummaries:
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
         return EMPTY if info is None else frozenset({Tag(MODULE, node, info.name, info)})
+
+
+def _parameter_names(function: cst.FunctionDef) -> set[str]:
+    params = function.params
+    names = {param.name.value for param in (*params.posonly_params, *params.params,
+                                             *params.kwonly_params)}
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.add(star.name.value)
+    return names
+
+
+class _ConditionalReturns(cst.CSTVisitor):
+    """The `return` statements of one function that run only under an `if` or a `match` case."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.found: set[int] = set()
+
+    def visit_If(self, node: cst.If) -> None:
+        self.depth += 1
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.depth -= 1
+
+    def visit_MatchCase(self, node: cst.MatchCase) -> None:
+        self.depth += 1
+
+    def leave_MatchCase(self, original_node: cst.MatchCase) -> None:
+        self.depth -= 1
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.depth:
+            self.found.add(id(node))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a nested function's returns are its own
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _returns_input_unscaled(state: FunctionState) -> bool:
+    """Whether the function hands back its input unchanged on some calls (`if desired_type ==
+    UNCHANGED: return image`): its scaling then depends on the arguments, so what it returns is
+    not known to be scaled."""
+    unscaled = [node for node, value in state.returned_parameters if not has(value, UNIT_SCALED)]
+    if not unscaled:
+        return False
+    conditional = _ConditionalReturns()
+    state.node.body.visit(conditional)
+    return any(id(node) in conditional.found for node in unscaled)
+
+
+def _constructor_sets_eval(node: cst.ClassDef) -> bool:
+    """Whether `__init__` itself (not under an `if`) calls `self.eval()` or `self.train(False)`:
+    every instance starts in eval mode."""
+    for member in node.body.body:
+        if not (isinstance(member, cst.FunctionDef) and member.name.value == "__init__"):
+            continue
+        for statement in member.body.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                call = small.value if isinstance(small, cst.Expr) else None
+                if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and \
+                        isinstance(call.func.value, cst.Name) and \
+                        call.func.value.value == "self" and mode_switch(call) == "eval":
+                    return True
+    return False

@@ -45,3 +45,18 @@ def argument(call: cst.Call, index: int, name: str) -> cst.Arg | None:
 
 def is_true(node: cst.BaseExpression | None) -> bool:
     return isinstance(node, cst.Name) and node.value == "True"
+
+
+def mode_switch(call: cst.Call) -> str | None:
+    """The mode a call switches a module to: "eval" for `m.eval()` and `m.train(False)`,
+    "train" for any other `m.train(...)` (a flag not written out may be True), else None."""
+    func = call.func
+    if not isinstance(func, cst.Attribute):
+        return None
+    if func.attr.value == "eval" and not call.args:
+        return "eval"
+    if func.attr.value == "train":
+        flag = argument(call, 0, "mode")
+        return "eval" if flag is not None and isinstance(flag.value, cst.Name) and \
+            flag.value.value == "False" else "train"
+    return None

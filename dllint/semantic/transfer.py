@@ -7,11 +7,13 @@ operators carry, add or drop tags (`x / 255` adds UNIT_SCALED, `.float()` drops 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.syntax import (
-    argument, is_255, is_inverse_255, is_true, keyword, number, positional)
+    argument, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -314,7 +316,10 @@ class ValueTransfer:
             return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}),
                                False)
         if qualified in catalog.MODE_DEPENDENT_LAYERS:
-            return self._layer(node, qualified, EMPTY, True)
+            # nn.Dropout(p=0.0) drops nothing: its two modes do not differ.
+            probability = argument(node, 0, "p") if "Dropout" in last else None
+            inactive = probability is not None and number(probability.value) == 0.0
+            return self._layer(node, qualified, EMPTY, not inactive)
         if qualified in catalog.CONTAINER_LAYERS:
             return self._sequential(node)
         if qualified in catalog.LOSS_CLASSES:
@@ -469,8 +474,9 @@ class ValueTransfer:
             dims = args or [arg for arg in node.args if arg.keyword and arg.keyword.value in ("dim", "axis")]
             value = without(value, (COLUMN, SINGLE_CHANNEL))
             if not dims:
-                value |= {Tag(SQUEEZED, anchor, "squeeze()"),
-                          Tag(AXIS_DROPPED, anchor, "squeeze()", "unit")}
+                value |= {Tag(AXIS_DROPPED, anchor, "squeeze()", "unit")}
+                if not _masked(_receiver(node, original)):
+                    value |= {Tag(SQUEEZED, anchor, "squeeze()")}
             elif len(dims) == 1 and number(dims[0].value) in (1.0, -1.0):
                 axis = int(number(dims[0].value))
                 value |= {Tag(AXIS_DROPPED, anchor, f"squeeze({axis})", str(axis))}
@@ -531,6 +537,16 @@ class ValueTransfer:
             result |= {Tag(UINT8, node, "cast", library)}  # chosen on purpose, not read from disk
         return result
 
+    def _to_dtype(self, node: cst.Call) -> str | None:
+        """The qualified torch dtype a `.to(...)` call converts to (`torch.float64`), if any."""
+        dtypes = [self.qualified(arg.value) for arg in node.args]
+        dtype = next((d for d in dtypes if d and d.startswith("torch.") and (
+            "float" in d or "int" in d or "half" in d or "double" in d)), None)
+        if dtype is None:
+            dtype_arg = keyword(node, "dtype")
+            dtype = self.qualified(dtype_arg.value) if dtype_arg is not None else None
+        return dtype
+
     def _method(self, receiver: Value, method: str, node: cst.Call) -> Value:
         if method in catalog.LISTING_METHODS:
             name = f"Path.{method}"
@@ -548,18 +564,20 @@ class ValueTransfer:
             return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")})
         if method == "forward" and has(receiver, MODULE):
             return self.call_value(receiver, node)
-        if method in ("eval", "train", "cuda", "cpu", "to", "requires_grad_", "half", "float") \
+        if has(receiver, MODULE) and method in ("to", *catalog.MODULE_DTYPE_METHODS):
+            dtype = catalog.MODULE_DTYPE_METHODS.get(method) if method != "to" else \
+                catalog.TORCH_FLOAT_DTYPES.get(self._to_dtype(node) or "")
+            if dtype is not None:
+                return _with_module_dtype(receiver, dtype)
+        if method in ("eval", "train") and has(receiver, MODULE):
+            return with_module_mode(receiver, mode_switch(node) == "eval")
+        if method in ("cuda", "cpu", "to", "requires_grad_", "half", "float") \
                 and has(receiver, MODULE):
             return receiver
         if method in ("cuda", "cpu", "to", "half", "float", "double") and has(receiver, LOSS):
             return keep(receiver, (LOSS,))  # nn.CrossEntropyLoss().cuda() is the same loss
         if method == "to":
-            dtypes = [self.qualified(arg.value) for arg in node.args]
-            dtype = next((d for d in dtypes if d and d.startswith("torch.") and (
-                "float" in d or "int" in d or "half" in d or "double" in d)), None)
-            if dtype is None:
-                dtype_arg = keyword(node, "dtype")
-                dtype = self.qualified(dtype_arg.value) if dtype_arg is not None else None
+            dtype = self._to_dtype(node)
             return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
         if method in ("detach", "detach_"):
             receiver = without(receiver, (LOSS_VALUE,))  # no graph any more
@@ -590,6 +608,40 @@ class ValueTransfer:
         if method in ("numpy", "copy", "clone"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
         return EMPTY
+
+
+def _receiver(node: cst.Call, original: cst.Call | None) -> cst.BaseExpression | None:
+    """What `x.squeeze()` or `torch.squeeze(x)` applies to."""
+    if original is not None:
+        return original.args[0].value if original.args else None
+    return node.func.value if isinstance(node.func, cst.Attribute) else None
+
+
+def _masked(node: cst.BaseExpression | None) -> bool:
+    """`x[mask]`, `x[lengths > 0]`, `x[i]`: a boolean mask flattens the leading axes (an index
+    takes one sample), so the leading axis is no longer the batch that `squeeze()` could drop."""
+    if not isinstance(node, cst.Subscript) or len(node.slice) != 1:
+        return False
+    index = node.slice[0].slice
+    return isinstance(index, cst.Index) and (
+        (isinstance(index.value, cst.Name) and index.value.value not in ("None", "Ellipsis"))
+        or isinstance(index.value, cst.Comparison))
+
+
+def _with_module_dtype(receiver: Value, dtype: str) -> Value:
+    """The module of `receiver`, its parameters converted to `dtype` (`net.double()`)."""
+    return frozenset(
+        replace(tag, info=replace(tag.info, dtype=dtype))
+        if tag.kind == MODULE and isinstance(tag.info, ModuleInfo) else tag
+        for tag in receiver)
+
+
+def with_module_mode(value: Value, in_eval: bool) -> Value:
+    """The modules of `value` once switched to eval mode (`net.eval()`) or to training mode."""
+    return frozenset(
+        replace(tag, info=replace(tag.info, in_eval=in_eval))
+        if tag.kind == MODULE and isinstance(tag.info, ModuleInfo) else tag
+        for tag in value)
 
 
 def _integer(node: cst.BaseExpression) -> int | None:

@@ -74,6 +74,13 @@ class ModuleInfo:
     mode_dependent: bool | None
     evidence: str = ""
     lightning: bool = False
+    # The parameters' dtype once the instance was converted (`.double()`, `.to(torch.float64)`):
+    # "float64", "float16", ...; "" for the float32 a module is built with.
+    dtype: str = ""
+    # Known to be in eval mode (until someone calls `train()`): its constructor ends with
+    # `self.eval()`, a factory returned it after `eval()`, or its only dropout and batch norm are
+    # in children built that way.
+    in_eval: bool = False
 
 
 @dataclass(frozen=True)
