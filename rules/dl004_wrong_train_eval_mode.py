@@ -112,6 +112,28 @@ class WrongTrainEvalMode(Rule):
     uses_model = True
 
     VALID = [
+        # Batch-norm recalibration runs the model in training mode under no_grad on purpose.
+        Valid("""
+            import torch
+
+            @torch.no_grad()
+            def update_bn(loader, model):
+                model.train()
+                for input in loader:
+                    model(input)
+        """),
+        # A test helper that trains: its name says test, its body sets training mode.
+        Valid("""
+            import torch
+            from torch import nn
+
+            def _test_ddp_helper(model, input_var, target, loss):
+                model.train()
+                output = model(input_var)
+                loss(output, target).backward()
+
+            _test_ddp_helper(nn.Sequential(nn.Linear(2, 4), nn.Dropout()), x, y, nn.MSELoss())
+        """),
         # A loss is a module whose modes do not differ, whatever its base class.
         Valid("""
             import torch
@@ -964,8 +986,13 @@ class WrongTrainEvalMode(Rule):
         if mode is not None and isinstance(func, cst.Attribute):
             key = self.key(func.value)
             if key is not None:
+                # Only a switch back from eval() is a mistake: `train()` under no_grad on a
+                # model never put in eval mode here is deliberate (swa_utils.update_bn
+                # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
+                switched_back = self.mode_of(key) == "eval"
                 self.facts.modes[key] = mode
-                if mode == "train" and self.no_grad_blocks and not self.lambda_depth:
+                if mode == "train" and switched_back and self.no_grad_blocks and \
+                        not self.lambda_depth:
                     block = self.no_grad_blocks[-1]
                     block.switches.append((key, node, self.loops_in(block), self.order))
             return
@@ -1044,7 +1071,8 @@ class WrongTrainEvalMode(Rule):
             return "under no_grad/inference_mode"
         function = self.facts
         if function.node is not None and EVALUATION_NAME.search(function.name) and \
-                not TRAINING_NAME.search(function.name) and \
+                not TRAINING_NAME.search(function.name) and function.modes.get(key) != "train" \
+                and not function.trained and \
                 not function.name.startswith("test_") and \
                 function.name not in catalog.FRAMEWORK_EVALUATION_HOOKS:
             return f"in `{function.name}()`"
