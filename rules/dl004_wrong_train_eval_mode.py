@@ -112,6 +112,12 @@ class WrongTrainEvalMode(Rule):
     uses_model = True
 
     VALID = [
+        # A calibration function handed to an API that sets the mode: its callers are elsewhere.
+        Valid("""
+            def default_eval_fn(model, calib_data):
+                for data, _target in calib_data:
+                    model(data)
+        """),
         # Batch-norm recalibration runs the model in training mode under no_grad on purpose.
         Valid("""
             import torch
@@ -1095,6 +1101,11 @@ class WrongTrainEvalMode(Rule):
             calls = self.calls_of(facts)
             if not calls and facts.overrides:
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
+            if not calls and not known and context.startswith("in `"):
+                # A model of unknown layers, evaluated only by the function's name, with its
+                # callers elsewhere (torch's `default_eval_fn`, handed to `quantize()`, which
+                # calls eval() first): nothing here says it is in training mode.
+                continue
             if calls and all(self.passed_in_eval(facts, parameter, call, modes, caller, known)
                              for call, modes, caller in calls):
                 continue
