@@ -36,14 +36,18 @@ class UnorderedFileListing(Rule):
     """
     ## What it does
     Flags a directory listing (`glob.glob`, `glob.iglob`, `os.listdir`, `os.scandir`, `os.walk`,
-    `Path.glob`, `Path.rglob`, `Path.iterdir`) whose order matters where it is used: two listings
-    paired by position (`zip`, the same index into both, both handed to one constructor), a
+    `Path.glob`, `Path.rglob`, `Path.iterdir`, TensorFlow's `tf.io.gfile.glob` and
+    `tf.io.gfile.listdir`) whose order matters where it is used: two listings paired by position
+    (`zip`, `tf.data.Dataset.zip`, `Dataset.from_tensor_slices((images, masks))`, the same index
+    into both, both handed to one constructor), a
     listing paired by position with rows loaded from a file (`zip(files, df["label"])`,
     `labels[i]` in a loop over `enumerate(files)`, `df.iloc[index]` beside `files[index]`), a
     listing turned into class indices (`enumerate` into a mapping or beside each class's files,
     `.index()`, `zip` with `range`, `{names[i]: i for i in range(len(names))}`), or a listing
     split with a fixed seed (`train_test_split(files, random_state=0)`). `next(os.walk(root))[1]`
-    counts as a listing of `root`'s directories.
+    counts as a listing of `root`'s directories. `tf.data.Dataset.list_files` counts as a listing
+    too: it shuffles the files unless given `shuffle=False` or a seed. Keras' directory loaders
+    (`image_dataset_from_directory`, `flow_from_directory`) sort, and are not listings.
 
     ## Why is this bad?
     These functions return entries in the order the filesystem stores them, which differs between
@@ -77,7 +81,8 @@ class UnorderedFileListing(Rule):
     name = "unordered-file-listing"
     summary = "Directory listing in arbitrary order is paired by position or numbered"
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("glob(", "glob import", "listdir", "scandir", "walk(", "iterdir")
+    requires_any = ("glob(", "glob import", "listdir", "scandir", "walk(", "iterdir", "Glob(",
+                    "ListDirectory", "list_files")
     uses_model = True
 
     VALID = [
@@ -288,6 +293,28 @@ class UnorderedFileListing(Rule):
             train_files = list(data_folder.glob("*-train.conll"))
             dev_files = list(data_folder.glob("*-dev.conll"))
             corpus = MultiFileColumnCorpus(train_files=train_files, dev_files=dev_files)
+        """),
+        Valid("""
+            import tensorflow as tf
+            images = sorted(tf.io.gfile.glob("data/images/*.png"))
+            masks = sorted(tf.io.gfile.glob("data/masks/*.png"))
+            dataset = tf.data.Dataset.from_tensor_slices((images, masks))
+        """),
+        # Unshuffled, list_files lists the matching files in sorted order.
+        Valid("""
+            import tensorflow as tf
+            images = tf.data.Dataset.list_files("data/images/*.png", shuffle=False)
+            masks = tf.data.Dataset.list_files("data/masks/*.png", shuffle=False)
+            dataset = tf.data.Dataset.zip((images.map(load_image), masks.map(load_mask)))
+        """),
+        # Keras' directory loaders sort the class folders and the files themselves.
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras.preprocessing.image import ImageDataGenerator
+            train = keras.utils.image_dataset_from_directory("data/train", image_size=(224, 224))
+            flow = ImageDataGenerator(rescale=1 / 255).flow_from_directory("data/train")
+            class_names = train.class_names
+            labels = {name: index for index, name in enumerate(class_names)}
         """),
     ]
     INVALID = [
@@ -605,6 +632,42 @@ class UnorderedFileListing(Rule):
             labels = [int(os.path.basename(path).split("_")[0]) for path in files]
             x_train, x_test, y_train, y_test = train_test_split(files, labels, random_state=42)
         """),
+        Invalid("""
+            import tensorflow as tf
+            images = tf.io.gfile.glob("data/images/*.png")
+            masks = sorted(tf.io.gfile.glob("data/masks/*.png"))
+            dataset = tf.data.Dataset.from_tensor_slices((images, masks))
+        """, line=2, related_lines=(4,), fixed="""
+            import tensorflow as tf
+            images = sorted(tf.io.gfile.glob("data/images/*.png"))
+            masks = sorted(tf.io.gfile.glob("data/masks/*.png"))
+            dataset = tf.data.Dataset.from_tensor_slices((images, masks))
+        """),
+        Invalid("""
+            import pandas as pd
+            import tensorflow as tf
+            labels = pd.read_csv("labels.csv")["label"].values
+            files = tf.io.gfile.listdir("data/images")
+            dataset = tf.data.Dataset.from_tensor_slices((files, labels))
+        """, line=4, related_lines=(5,), fixed="""
+            import pandas as pd
+            import tensorflow as tf
+            labels = pd.read_csv("labels.csv")["label"].values
+            files = sorted(tf.io.gfile.listdir("data/images"))
+            dataset = tf.data.Dataset.from_tensor_slices((files, labels))
+        """),
+        # list_files shuffles by default, each dataset in its own order.
+        Invalid("""
+            import tensorflow as tf
+            images = tf.data.Dataset.list_files("data/images/*.png")
+            masks = tf.data.Dataset.list_files("data/masks/*.png")
+            dataset = tf.data.Dataset.zip((images.map(load_image), masks.map(load_mask)))
+        """, line=2, more_lines=(3,), related_lines=(4,), fixed="""
+            import tensorflow as tf
+            images = tf.data.Dataset.list_files("data/images/*.png", shuffle=False)
+            masks = tf.data.Dataset.list_files("data/masks/*.png", shuffle=False)
+            dataset = tf.data.Dataset.zip((images.map(load_image), masks.map(load_mask)))
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -676,6 +739,8 @@ class UnorderedFileListing(Rule):
         qualified = self.imports.call_name(node)
         if qualified == "builtins.zip":
             self.check_zip(node)
+        elif qualified in catalog.POSITIONAL_PAIRING:
+            self.check_pairing(node, _paired_arguments(node))
         elif qualified not in ORDER_FREE:
             self.check_parallel_arguments(node)
         if qualified in catalog.SEEDED_SPLITS:
@@ -683,17 +748,21 @@ class UnorderedFileListing(Rule):
 
     def check_zip(self, node: cst.Call) -> None:
         unread = self.unread_positions.get(id(node), frozenset())
-        args = [arg for position, arg in enumerate(node.args) if position not in unread]
-        listings = [self.listing(arg.value) for arg in args]
+        self.check_pairing(node, [arg.value for position, arg in enumerate(node.args)
+                                  if position not in unread])
+
+    def check_pairing(self, node: cst.Call, args: list[cst.BaseExpression]) -> None:
+        """`node` pairs the items of `args` by position, as zip() does."""
+        listings = [self.listing(arg) for arg in args]
         distinct = {id(listing): listing for listing in listings if listing is not None}
-        numbered = any(isinstance(arg.value, cst.Call)
-                       and self.imports.call_name(arg.value) in INDEX_SOURCES for arg in args)
+        numbered = any(isinstance(arg, cst.Call)
+                       and self.imports.call_name(arg) in INDEX_SOURCES for arg in args)
         if len(distinct) >= 2:
             for listing in distinct.values():
                 self.flag(listing, node, "it is paired by position with another listing here")
         elif distinct and numbered:
             self.flag(next(iter(distinct.values())), node, "its items are numbered here")
-        elif distinct and any(self.records(arg.value) for arg in args):
+        elif distinct and any(self.records(arg) for arg in args):
             self.flag(next(iter(distinct.values())), node,
                       "it is paired by position with rows loaded from a file here")
 
@@ -877,6 +946,15 @@ class UnorderedFileListing(Rule):
         if listing.info.ordered or listing.node is None or id(listing.node) in self.reported:
             return
         self.reported.add(id(listing.node))
+        if listing.info.shuffled:
+            message = (f"`{listing.info.function}` shuffles the file names by default, and "
+                       f"{why}; pass `shuffle=False` (or one `seed` to every listing paired)")
+            fix = None
+            if keyword(listing.node, "shuffle") is None and listing.node.args:
+                fix = NodeFix.wrap(listing.node.args[-1].value, "", ", shuffle=False",
+                                   description="Pass `shuffle=False`")
+            self.report(listing.node, message, fix=fix, related=[(sink, "order matters here")])
+            return
         if listing.info.walk:
             message = (f"`os.walk` yields directories and files in arbitrary order, and {why}; "
                        "sort `dirs` in place and iterate `sorted(files)`")
@@ -990,6 +1068,16 @@ class _InnerLoop:
 
 # Methods that add an item to a collection of samples or labels.
 LABEL_COLLECTING = frozenset({"append", "extend", "insert", "add"})
+
+
+def _paired_arguments(node: cst.Call) -> list[cst.BaseExpression]:
+    """What `Dataset.zip((a, b))` or `Dataset.from_tensor_slices((files, labels))` pairs: the
+    items of its one tuple argument, else its positional arguments (`Dataset.zip(a, b)`)."""
+    positional = [arg.value for arg in node.args if arg.keyword is None and not arg.star]
+    if len(positional) == 1 and isinstance(positional[0], (cst.Tuple, cst.List)):
+        return [element.value for element in positional[0].elements
+                if not isinstance(element, cst.StarredElement)]
+    return positional
 
 
 def _carries(node: cst.BaseExpression, name: str) -> bool:

@@ -6,15 +6,10 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.syntax import argument, is_true, keyword
-from dllint.semantic.values import LOSS, PROBABILITIES, Tag, first
+from dllint.semantic.syntax import argument, keyword
+from dllint.semantic.transfer import loss_wants
+from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, Tag, first, tags
 from dllint.types import Applicability, FixAvailability
-
-KERAS_LOGIT_LOSSES = frozenset({"SparseCategoricalCrossentropy", "CategoricalCrossentropy",
-                                "BinaryCrossentropy", "BinaryFocalCrossentropy",
-                                "CategoricalFocalCrossentropy"})
-KERAS_ACTIVATION_LAYERS = {"Softmax": "softmax", "Activation": None}
-
 
 class ActivationBeforeLogitLoss(Rule):
     """
@@ -28,6 +23,17 @@ class ActivationBeforeLogitLoss(Rule):
     `forward` (also in another file); the model and the loss may reach each other through
     function parameters, constructor and setter arguments, default values, `self(x)`, a custom
     loss module's `forward`, or a tuple the model returns.
+
+    Besides PyTorch it covers Keras (a `Dense(..., activation="softmax")`, `Softmax()` or
+    `Activation("sigmoid")` last layer of a `Sequential`, also grown with `add`, or of a
+    functional `keras.Model`, reaching a cross-entropy built or called with `from_logits=True`,
+    through `model.compile(loss=...)` or a direct call, whose prediction is the second
+    argument), TensorFlow (`tf.nn.softmax`, `tf.sigmoid` or a TF1 `dense(...,
+    activation=tf.nn.softmax)` given as `logits=` to `tf.nn.*_cross_entropy_with_logits`) and
+    JAX (`jax.nn.softmax` / `nn.softmax` into optax's `softmax_cross_entropy`,
+    `softmax_cross_entropy_with_integer_labels` or `sigmoid_binary_cross_entropy`, also as the
+    return value of a Flax module's `__call__` reached through `model.apply` or
+    `state.apply_fn`).
 
     ## Why is this bad?
     `CrossEntropyLoss` computes `log_softmax` of its input. Given probabilities, it computes
@@ -58,7 +64,7 @@ class ActivationBeforeLogitLoss(Rule):
     summary = "Softmax or sigmoid output reaches a loss that expects logits"
     fix_availability = FixAvailability.SOMETIMES
     requires_any = ("cross_entropy", "CrossEntropy", "BCEWithLogits", "nll_loss", "NLLLoss",
-                    "from_logits")
+                    "from_logits", "sigmoid_focal_loss")
     uses_model = True
 
     VALID = [
@@ -230,6 +236,78 @@ class ActivationBeforeLogitLoss(Rule):
             loss = F.cross_entropy(head(x), y)
             if calibrate:
                 head.add_module("temperature", nn.Identity())
+        """),
+        # Keras, TensorFlow, JAX: probabilities into losses that expect them, logits into
+        # those that apply the activation.
+        Valid("""
+            import tensorflow as tf
+            model = tf.keras.Sequential([
+                tf.keras.layers.Dense(128, activation="relu"),
+                tf.keras.layers.Dense(10, activation=tf.nn.softmax),
+            ])
+            model.compile(optimizer="adam", loss=tf.keras.losses.CategoricalCrossentropy())
+        """),
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            inputs = keras.Input(shape=(784,))
+            x = layers.Dense(64, activation="relu")(inputs)
+            outputs = layers.Dense(10)(x)
+            model = keras.Model(inputs=inputs, outputs=outputs)
+            loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = loss_fn(y_batch, model(x_batch, training=True))
+            probabilities = layers.Softmax()(model(x_batch))
+        """),
+        Valid("""
+            import keras
+            from keras import layers
+            model = keras.Sequential()
+            model.add(layers.Dense(10))
+            model.add(layers.Activation("softmax"))
+            loss = keras.losses.sparse_categorical_crossentropy(y, model(x))
+            model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False))
+        """),
+        Valid("""
+            import tensorflow as tf
+            logits = tf.matmul(x, w) + b
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            prediction = tf.argmax(tf.nn.softmax(logits), 1)
+        """),
+        Valid("""
+            import tensorflow as tf
+            logits = tf.compat.v1.layers.dense(features, 10)
+            loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+            gate = tf.sigmoid(z)
+            balanced = tf.nn.sigmoid_cross_entropy_with_logits(labels=gate, logits=scores)
+        """),
+        Valid("""
+            import jax
+            import optax
+            loss = optax.softmax_cross_entropy(logits, one_hot).mean()
+            distillation = optax.l2_loss(jax.nn.softmax(logits), teacher_probabilities)
+        """),
+        Valid("""
+            import jax
+            import optax
+            import flax.linen as nn
+            from flax.training import train_state
+
+            class CNN(nn.Module):
+                @nn.compact
+                def __call__(self, x):
+                    return nn.Dense(10)(x)
+
+                def predict(self, x):
+                    return nn.softmax(self(x))
+
+            def train_step(state, batch):
+                logits = state.apply_fn({"params": state.params}, batch["image"])
+                return optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+
+            cnn = CNN()
+            state = train_state.TrainState.create(apply_fn=cnn.apply, params=params, tx=tx)
+            for batch in batches:
+                train_step(state, batch)
         """),
     ]
     INVALID = [
@@ -442,30 +520,116 @@ class ActivationBeforeLogitLoss(Rule):
             for x, y in loader:
                 F.cross_entropy(model(x), y).backward()
         """, line=6, related_lines=(8,)),
-    ]
+        # Keras: `activation=tf.nn.softmax` spelled as a function, through `tf.keras`.
+        Invalid("""
+            import tensorflow as tf
+            model = tf.keras.Sequential([
+                tf.keras.layers.Dense(128, activation="relu"),
+                tf.keras.layers.Dense(10, activation=tf.nn.softmax),
+            ])
+            model.compile(optimizer="adam",
+                          loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True))
+        """, line=4, related_lines=(7,)),
+        # Keras functional API; a Keras loss called directly takes (y_true, y_pred).
+        Invalid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            inputs = keras.Input(shape=(784,))
+            x = layers.Dense(64, activation="relu")(inputs)
+            outputs = layers.Dense(10, activation="softmax")(x)
+            model = keras.Model(inputs=inputs, outputs=outputs)
+            loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = loss_fn(y_batch, model(x_batch, training=True))
+        """, line=5, related_lines=(8,)),
+        # The loss function form, with from_logits=True at the call.
+        Invalid("""
+            import keras
+            from keras import layers
+            model = keras.Sequential()
+            model.add(layers.Dense(10))
+            model.add(layers.Activation("softmax"))
+            loss = keras.losses.sparse_categorical_crossentropy(y, model(x), from_logits=True)
+        """, line=5, related_lines=(6,)),
+        Invalid("""
+            import tensorflow as tf
+            probabilities = tf.nn.softmax(tf.matmul(x, w) + b)
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+                labels=y, logits=probabilities))
+        """, line=2, related_lines=(3,)),
+        Invalid("""
+            import tensorflow as tf
+            logits = tf.compat.v1.layers.dense(features, 10, activation=tf.nn.softmax)
+            loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+            gate = tf.sigmoid(z)
+            balanced = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=gate)
+        """, line=2, related_lines=(3,), more_lines=(4,)),
+        Invalid("""
+            import jax
+            import optax
+            loss = optax.softmax_cross_entropy(jax.nn.softmax(logits), one_hot).mean()
+        """, line=3, related_lines=(3,), unsafe=True, fixed="""
+            import jax
+            import optax
+            loss = optax.softmax_cross_entropy(logits, one_hot).mean()
+        """),
+        # Flax: the module's `__call__` ends in softmax; `state.apply_fn` runs it.
+        Invalid("""
+            import jax
+            import optax
+            import flax.linen as nn
+            from flax.training import train_state
 
-    def __init__(self, context) -> None:
-        super().__init__(context)
-        self.keras_activation: dict[str, tuple[cst.CSTNode, str]] = {}
+            class CNN(nn.Module):
+                @nn.compact
+                def __call__(self, x):
+                    return jax.nn.softmax(nn.Dense(10)(x))
+
+            def train_step(state, batch):
+                probabilities = state.apply_fn({"params": state.params}, batch["image"])
+                return optax.softmax_cross_entropy_with_integer_labels(
+                    probabilities, batch["label"]).mean()
+
+            cnn = CNN()
+            state = train_state.TrainState.create(apply_fn=cnn.apply, params=params, tx=tx)
+            for batch in batches:
+                train_step(state, batch)
+        """, line=9, related_lines=(13,)),
+        Invalid("""
+            import optax
+            from flax import linen as nn
+
+            class Discriminator(nn.Module):
+                @nn.compact
+                def __call__(self, x):
+                    return nn.sigmoid(nn.Dense(1)(x))
+
+            model = Discriminator()
+            loss = optax.sigmoid_binary_cross_entropy(model.apply(variables, x), labels).mean()
+        """, line=7, related_lines=(10,)),
+    ]
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
         if qualified in catalog.LOSS_FUNCTIONS:
             loss = catalog.LOSS_FUNCTIONS[qualified]
-            self.check_loss_input(node, loss.wants, loss.display)
+            self.check_loss_input(node, loss_wants(loss, node), loss.display, loss.argument,
+                                  loss.keyword)
             return
         callee = first(self.model.value(node.func), LOSS) if not qualified else None
         if callee is None and isinstance(node.func, cst.Call):
             callee = first(self.model.value(node.func), LOSS)
         if callee is not None:
-            self.check_loss_input(node, callee.info.wants, callee.info.display)
+            info = callee.info
+            self.check_loss_input(node, info.wants, info.display, info.argument, info.keyword)
             return
-        self.track_keras(node, qualified)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
+            self.check_compile(node)
 
-    def check_loss_input(self, call: cst.Call, wants: str, display: str) -> None:
+    def check_loss_input(self, call: cst.Call, wants: str, display: str, position: int = 0,
+                         name: str = "input") -> None:
         if wants not in ("logits", "log_probabilities"):
             return
-        arg = argument(call, 0, "input")
+        arg = argument(call, position, name)
         if arg is None:
             return
         activation = first(self.model.value(arg.value), PROBABILITIES)
@@ -496,70 +660,25 @@ class ActivationBeforeLogitLoss(Rule):
 
     # ---- Keras: a softmax/sigmoid output layer compiled with from_logits=True ----------------
 
-    def track_keras(self, node: cst.Call, qualified: str | None) -> None:
-        func = node.func
-        if qualified and qualified.startswith(catalog.KERAS_PREFIXES) and \
-                qualified.endswith(".Sequential") and node.args:
-            layers = node.args[0].value
-            if isinstance(layers, (cst.List, cst.Tuple)) and layers.elements:
-                self.remember_sequential(node, layers.elements[-1].value)
-        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-            owner = func.value.value
-            if func.attr.value == "add" and node.args:
-                self.remember(owner, node.args[0].value)
-            elif func.attr.value == "compile":
-                self.check_compile(owner, node)
-
-    def remember_sequential(self, call: cst.Call, last_layer: cst.BaseExpression) -> None:
-        self._pending_sequential = (call, last_layer)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        self._pending_sequential = None
-
-    def leave_Assign(self, original_node: cst.Assign) -> None:
-        pending = getattr(self, "_pending_sequential", None)
-        if pending is not None and pending[0] is original_node.value:
-            for target in original_node.targets:
-                if isinstance(target.target, cst.Name):
-                    self.remember(target.target.value, pending[1])
-        self._pending_sequential = None
-
-    def remember(self, owner: str, layer: cst.BaseExpression) -> None:
-        activation = self.keras_layer_activation(layer)
-        if activation is None:
-            self.keras_activation.pop(owner, None)
-        else:
-            self.keras_activation[owner] = activation
-
-    def keras_layer_activation(self, layer: cst.BaseExpression) -> tuple[cst.CSTNode, str] | None:
-        if not isinstance(layer, cst.Call):
-            return None
-        qualified = self.imports.call_name(layer) or ""
-        if not qualified.startswith(catalog.KERAS_PREFIXES):
-            return None
-        last = qualified.rsplit(".", 1)[-1]
-        if last == "Softmax":
-            return layer, "softmax"
-        activation = keyword(layer, "activation") or (
-            argument(layer, 0, "activation") if last == "Activation" else None)
-        if activation is not None and isinstance(activation.value, cst.SimpleString):
-            name = activation.value.evaluated_value
-            if name in ("softmax", "sigmoid"):
-                return layer, name
-        return None
-
-    def check_compile(self, owner: str, node: cst.Call) -> None:
-        if owner not in self.keras_activation:
+    def check_compile(self, node: cst.Call) -> None:
+        """`model.compile(loss=...)`: the loss is applied to the model's output."""
+        loss_arg = keyword(node, "loss")
+        if loss_arg is None:
             return
-        loss = keyword(node, "loss")
-        if loss is None or not isinstance(loss.value, cst.Call):
+        loss = first(self.model.value(loss_arg.value), LOSS)
+        if loss is None or loss.info.wants != "logits":
             return
-        qualified = self.imports.call_name(loss.value) or ""
-        if (qualified.startswith(catalog.KERAS_PREFIXES)
-                and qualified.rsplit(".", 1)[-1] in KERAS_LOGIT_LOSSES
-                and is_true((keyword(loss.value, "from_logits") or cst.Arg(cst.Name("False"))).value)):
-            layer, activation = self.keras_activation[owner]
-            self.report(layer, f"the output layer applies {activation}, but the loss is built with "
-                               f"`from_logits=True` and applies it again; drop the activation "
-                               f"or use `from_logits=False`",
-                        related=[(loss.value, "the loss is built with from_logits=True here")])
+        for module in tags(self.model.value(node.func.value), MODULE):
+            activation = first(module.info.output, PROBABILITIES)
+            if activation is None:
+                continue
+            what = "sigmoid" if activation.detail == "sigmoid" else "softmax"
+            message = (f"the output layer applies {what}, but the loss is built with "
+                       f"`from_logits=True` and applies it again; drop the activation "
+                       f"or use `from_logits=False`")
+            related = [(loss.node or loss_arg.value, "the loss is built with from_logits=True here")]
+            if activation.node is None:
+                self.report(node, message, cause=activation.location)
+            else:
+                self.report(activation.node, message, related=related)
+            return

@@ -7,7 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, is_255, is_inverse_255, keyword, number, positional
-from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
+from dllint.semantic.values import MODULE, TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
 
 
@@ -61,6 +61,15 @@ class DoubleNormalization(Rule):
     and `np.stack`/`torch.cat` of a list of such images); an albumentations `Normalize()` (which
     divides by `max_pixel_value=255`) given an image already scaled; and `Normalize` with mean
     and std sized for 0-255 pixels applied after such scaling.
+
+    TensorFlow and Keras: a division by 255 after `tf.image.convert_image_dtype(image,
+    tf.float32)` (which scales uint8 images, not float ones); pixels already scaled fed to a
+    keras.applications `preprocess_input` (resnet50, vgg16, mobilenet_v2, efficientnet, ...),
+    which expects 0-255, or to `model.fit`/`model.predict`/`model(x)` of a Keras model that starts
+    with `Rescaling(1./255)`; and `ImageDataGenerator(rescale=1./255,
+    preprocessing_function=preprocess_input)`, which rescales what `preprocess_input` returned.
+    The scaling is followed through `tf.cast`, `tf.reshape`, `tf.expand_dims`, `tf.squeeze` and
+    `tf.image.resize`.
 
     ## Why is this bad?
     `ToTensor()` already divides uint8 pixels by 255. Dividing again leaves inputs in
@@ -240,6 +249,61 @@ class DoubleNormalization(Rule):
                 A.ToFloat(max_value=255),
                 A.Normalize(mean=0, std=1, max_pixel_value=1.0),
             ])
+        """),
+        # Near miss: preprocess_input gets the float pixels in 0-255 it expects.
+        Valid("""
+            import tensorflow as tf
+            from tensorflow.keras.applications.resnet50 import preprocess_input
+            image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+            image = tf.image.resize(tf.cast(image, tf.float32), (224, 224))
+            batch = preprocess_input(tf.expand_dims(image, 0))
+        """),
+        Valid("""
+            from tensorflow import keras
+            image = keras.utils.img_to_array(keras.utils.load_img(path)) / 255.0
+            restored = keras.applications.mobilenet_v2.preprocess_input(image * 255.0)
+        """),
+        # Near miss: tf.image.resize already made the pixels float, so convert_image_dtype leaves
+        # them in 0-255 and the division by 255 is the only scaling.
+        Valid("""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.image.resize(image, (64, 64))
+            image = tf.image.convert_image_dtype(image, tf.float32)
+            image = image / 255.0
+        """),
+        Valid("""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
+        """),
+        # Near miss: the model's Rescaling layer is the only scaling of the raw uint8 images.
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+            model = keras.Sequential([
+                layers.Rescaling(1.0 / 255),
+                layers.Conv2D(32, 3, activation="relu"),
+                layers.Flatten(),
+                layers.Dense(10),
+            ])
+            model.fit(x_train, y_train, epochs=10)
+        """),
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            (x_train, y_train), _ = keras.datasets.cifar10.load_data()
+            x_train = x_train.astype("float32") / 255.0
+            model = keras.Sequential([layers.Conv2D(32, 3), layers.Flatten(), layers.Dense(10)])
+            model.fit(x_train, y_train, epochs=10)
+        """),
+        Valid("""
+            from tensorflow.keras.applications.mobilenet_v2 import preprocess_input
+            from tensorflow.keras.preprocessing.image import ImageDataGenerator
+            generator = ImageDataGenerator(preprocessing_function=preprocess_input,
+                                           horizontal_flip=True)
+            plain = ImageDataGenerator(rescale=1. / 255)
         """),
     ]
     INVALID = [
@@ -479,6 +543,61 @@ class DoubleNormalization(Rule):
             def to_tensor(raw):
                 return convert(raw, "rgb")
         """),
+        Invalid("""
+            import tensorflow as tf
+            from tensorflow.keras.applications.resnet50 import preprocess_input
+            image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+            image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, (224, 224))
+            batch = preprocess_input(tf.expand_dims(image, 0))
+        """, line=5, related_lines=(4,)),
+        Invalid("""
+            from tensorflow import keras
+            image = keras.utils.img_to_array(keras.utils.load_img(path)) / 255.0
+            restored = keras.applications.mobilenet_v2.preprocess_input(image)
+        """, line=3, related_lines=(2,)),
+        # convert_image_dtype already scaled the uint8 image to [0, 1].
+        Invalid("""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
+            image = tf.squeeze(image) / 255.0
+        """, line=4, related_lines=(3,), unsafe=True, fixed="""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
+            image = tf.squeeze(image)
+        """),
+        # The model's first layer scales again what the data pipeline already scaled.
+        Invalid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+            x_train = x_train.astype("float32") / 255.0
+            model = keras.Sequential([
+                layers.Rescaling(1.0 / 255),
+                layers.Conv2D(32, 3, activation="relu"),
+                layers.Flatten(),
+                layers.Dense(10),
+            ])
+            model.fit(x_train, y_train, epochs=10)
+        """, line=11, related_lines=(4, 6)),
+        Invalid("""
+            import tensorflow as tf
+            augment = tf.keras.Sequential([tf.keras.layers.RandomFlip("horizontal")])
+            model = tf.keras.Sequential([
+                augment,
+                tf.keras.layers.experimental.preprocessing.Rescaling(1. / 255),
+                tf.keras.layers.Conv2D(16, 3),
+            ])
+            image = tf.image.convert_image_dtype(tf.io.decode_jpeg(data), tf.float32)
+            scores = model(image[None])
+        """, line=9, related_lines=(8, 5)),
+        # ImageDataGenerator runs preprocessing_function first, then multiplies by rescale.
+        Invalid("""
+            from tensorflow.keras.applications.mobilenet_v2 import preprocess_input
+            from tensorflow.keras.preprocessing.image import ImageDataGenerator
+            generator = ImageDataGenerator(rescale=1. / 255, preprocessing_function=preprocess_input)
+        """, line=3, related_lines=(3,)),
     ]
 
     def __init__(self, context) -> None:
@@ -529,6 +648,13 @@ class DoubleNormalization(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
+        if qualified in catalog.ZERO_TO_255_PREPROCESSING:
+            self.check_preprocess_input(node, argument(node, 0, "x"), qualified)
+            return
+        if qualified in catalog.IMAGE_DATA_GENERATORS:
+            self.check_generator(node)
+            return
+        self.check_keras_input(node)
         if _divides_by_255(node) and isinstance(node.func, cst.Attribute):
             earlier = self.scaled_tag(self.model.value(node.func.value))
             if earlier is not None:
@@ -546,6 +672,47 @@ class DoubleNormalization(Rule):
                 self.check_normalize_input(node, node.args[0])
             if callee is not None and callee.info.divides_float:
                 self.check_divided_input(node, callee)
+
+    def check_preprocess_input(self, call: cst.Call, arg: cst.Arg | None, qualified: str) -> None:
+        """`preprocess_input(x / 255)`: keras.applications expect 0-255 pixels."""
+        earlier = self.scaled_tag(self.model.value(arg.value)) if arg is not None else None
+        if earlier is not None:
+            name = ".".join(qualified.split(".")[-2:])
+            self.report(call, f"`{name}` expects pixels in 0-255, but this image was already "
+                              f"scaled to [0, 1] by {earlier.detail}; pass the unscaled pixels",
+                        related=self.origin_of(earlier, "scaled to [0, 1] here"))
+
+    def check_generator(self, call: cst.Call) -> None:
+        """`ImageDataGenerator(rescale=1./255, preprocessing_function=preprocess_input)`."""
+        rescale, function = keyword(call, "rescale"), keyword(call, "preprocessing_function")
+        if rescale is None or function is None or not is_inverse_255(rescale.value):
+            return
+        preprocessing = self.imports.qualified_name(function.value) or ""
+        if preprocessing in catalog.ZERO_TO_255_PREPROCESSING:
+            name = ".".join(preprocessing.split(".")[-2:])
+            self.report(rescale, f"`rescale` divides by 255 what `{name}` (the "
+                                 "`preprocessing_function`, which runs first) already "
+                                 "normalized; drop `rescale`",
+                        related=[(function, "normalizes 0-255 pixels here")])
+
+    def check_keras_input(self, call: cst.Call) -> None:
+        """`model.fit(x / 255)` for a Keras model whose first layer is `Rescaling(1./255)`."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in catalog.KERAS_INPUT_METHODS:
+            model, data = self.model.value(func.value), argument(call, 0, "x")
+        else:
+            model, data = self.model.value(func), argument(call, 0, "inputs")
+        keras_model = first(model, MODULE)
+        if data is None or keras_model is None or \
+                getattr(keras_model.info, "input_pixels", "") != "scaled":
+            return
+        earlier = self.scaled_tag(self.model.value(data.value))
+        if earlier is not None:
+            self.report(call, f"this image was already scaled to [0, 1] by {earlier.detail}, and "
+                              "the model's first layer (`Rescaling`) divides it by 255 again; "
+                              "inputs end up in [0, 0.004] (drop one of the two scalings)",
+                        related=self.origin_of(earlier, "first scaled here")
+                        + [(keras_model.info.input_scaling, "divides by 255 here")])
 
     def check_divided_input(self, call: cst.Call, pipeline: Tag) -> None:
         """`pipeline(image=x / 255)` where the pipeline's Normalize divides by 255 itself."""

@@ -8,6 +8,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.syntax import argument
 from dllint.semantic.values import FLOAT64, MODULE, UINT8, Value, first
 from dllint.types import FixAvailability
 
@@ -70,6 +71,12 @@ class DtypeCasts(Rule):
     (`frame - background`), which wraps around modulo 256. Arithmetic on a value the function
     asserts is uint8 (`assert label.dtype == np.uint8`) is taken as intended.
 
+    Keras, TensorFlow and JAX: uint8 images (`tf.io.decode_jpeg`/`decode_png`/`decode_image`,
+    `tf.image.decode_*`, `keras.datasets.mnist.load_data()` and the other image datasets,
+    `cv2.imread`) fed to `model.fit`, `model.predict` or `model(x)` of a Keras model whose first
+    weighted layer takes them as given (no `Rescaling` before it) without being scaled; and uint8
+    arithmetic on `jnp.asarray`/`jnp.array` arrays, which wraps around as in numpy.
+
     ## Why is this bad?
     numpy defaults to float64 and torch keeps numpy's dtype, so float32 weights meet float64
     inputs: at best a dtype error far from its cause, at worst (after an implicit `.double()`
@@ -97,7 +104,8 @@ class DtypeCasts(Rule):
     name = "dtype-casts"
     summary = "uint8/float64 data reaches float32 weights, or uint8 arithmetic wraps around"
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("numpy", "cv2", "imread", "read_image", "pandas", "double", "Image")
+    requires_any = ("numpy", "cv2", "imread", "read_image", "pandas", "double", "Image",
+                    "decode_", "load_data", "jax")
     uses_model = True
 
     VALID = [
@@ -229,6 +237,54 @@ class DtypeCasts(Rule):
             regressor = nn.Linear(1, 1).to(dtype=torch.double)
             x = torch.linspace(0, 1, 50).double().unsqueeze(1)
             y = regressor(x)
+        """),
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+            x_train = x_train / 255.0
+            model = keras.Sequential([layers.Flatten(), layers.Dense(128, activation="relu"),
+                                      layers.Dense(10)])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x_train.reshape(-1, 784), y_train, epochs=5)
+        """),
+        # A model that starts with Rescaling takes uint8 pixels and scales them itself.
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+            model = keras.Sequential([keras.Input((28, 28, 1)), layers.Rescaling(1. / 255),
+                                      layers.Flatten(), layers.Dense(10)])
+            model.fit(x_train, y_train, epochs=5)
+            model.evaluate(x_test, y_test)
+        """),
+        Valid("""
+            import tensorflow as tf
+            image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+            batch = tf.expand_dims(tf.cast(image, tf.float32) / 255.0, 0)
+            classifier = tf.keras.Sequential([tf.keras.layers.Conv2D(8, 3),
+                                              tf.keras.layers.Flatten(),
+                                              tf.keras.layers.Dense(2)])
+            scores = classifier.predict(batch)
+        """),
+        Valid("""
+            import cv2
+            from keras import layers, models
+            net = models.Sequential([layers.Conv2D(8, 3), layers.Flatten(), layers.Dense(1)])
+            frame = cv2.resize(cv2.imread(path), (64, 64)).astype("float32") / 255
+            output = net(frame[None])
+        """),
+        Valid("""
+            import jax.numpy as jnp
+            import numpy as np
+            from PIL import Image
+            pixels = jnp.asarray(np.asarray(Image.open(path)), dtype=jnp.float32)
+            centred = pixels - 128
+        """),
+        Valid("""
+            import jax.numpy as jnp
+            palette = jnp.array(colours, dtype=jnp.uint8)
+            brighter = palette * 2
         """),
     ]
     INVALID = [
@@ -376,6 +432,44 @@ class DtypeCasts(Rule):
             background = cv2.imread(background_path)
             foreground = frame - background
         """, line=4, related_lines=(2,)),
+        Invalid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+            model = keras.Sequential([layers.Flatten(), layers.Dense(128, activation="relu"),
+                                      layers.Dense(10)])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x_train.reshape(-1, 784), y_train, epochs=5)
+        """, line=3, related_lines=(7,)),
+        Invalid("""
+            import tensorflow as tf
+            image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+            batch = tf.expand_dims(image, 0)
+            classifier = tf.keras.Sequential([tf.keras.layers.Conv2D(8, 3),
+                                              tf.keras.layers.Flatten(),
+                                              tf.keras.layers.Dense(2)])
+            scores = classifier.predict(batch)
+        """, line=2, related_lines=(7,)),
+        Invalid("""
+            import cv2
+            from keras import layers, models
+            net = models.Sequential([layers.Conv2D(8, 3), layers.Flatten(), layers.Dense(1)])
+            frame = cv2.resize(cv2.imread(path), (64, 64))
+            output = net(frame[None])
+        """, line=4, related_lines=(5,)),
+        Invalid("""
+            import jax.numpy as jnp
+            import numpy as np
+            from PIL import Image
+            pixels = jnp.asarray(np.asarray(Image.open(path)))
+            centred = pixels - 128
+        """, line=5, related_lines=(4,)),
+        Invalid("""
+            import cv2
+            import jax.numpy as jnp
+            image = jnp.array(cv2.imread(path), dtype=jnp.uint8)
+            brighter = image * 2
+        """, line=4, related_lines=(3,)),
     ]
 
     def __init__(self, context) -> None:
@@ -424,10 +518,37 @@ class DtypeCasts(Rule):
                 self.check_tensor(self.model.value(arg.value), node, "a TensorDataset",
                                   only_float64=True)
             return
+        if self.check_keras_input(node):
+            return
         if not node.args or not self.is_model(node.func, qualified):
             return
         self.check_tensor(self.model.value(node.args[0].value), node, "the model",
                           accepts_float64=self.converted_to_float64(node.func))
+
+    def check_keras_input(self, call: cst.Call) -> bool:
+        """`model.fit(x_train)` of uint8 pixels, for a Keras model whose first weighted layer
+        sees them as given: Keras casts them to float32 but does not scale them. Whether the
+        call feeds a Keras model (then the torch checks do not apply)."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in catalog.KERAS_INPUT_METHODS:
+            model, data = self.model.value(func.value), argument(call, 0, "x")
+        else:
+            model, data = self.model.value(func), argument(call, 0, "inputs")
+        keras_model = first(model, MODULE)
+        if keras_model is None or getattr(keras_model.info, "framework", "") != "keras":
+            return False
+        uint8 = first(self.model.value(data.value), UINT8) if data is not None else None
+        if uint8 is None or uint8.detail == "cast" or keras_model.info.input_pixels != "raw":
+            return True  # a model starting with Rescaling(1./255) takes uint8 pixels
+        anchor = uint8.via or uint8.node
+        if anchor is not None and id(anchor) not in self.reported:
+            self.reported.add(id(anchor))
+            self.report(anchor, "these uint8 pixels reach the Keras model unscaled: it casts "
+                                "them to float32 but keeps them in 0-255; scale them "
+                                "(`x.astype(\"float32\") / 255`) or start the model with "
+                                "`layers.Rescaling(1./255)`",
+                        related=[(call, "fed to the model here")])
+        return True
 
     def converted_to_float64(self, func: cst.BaseExpression) -> bool:
         """Whether the model was converted with `.double()` or `.to(torch.float64)`: float64

@@ -14,6 +14,8 @@ from dllint.types import Applicability, FixAvailability
 REDUCTIONS = frozenset({"sum", "mean", "std", "var", "norm", "logsumexp", "amax", "amin", "nansum",
                         "nanmean", "prod"})
 ELEMENTWISE = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)
+# Elementwise functions that make a hand-written loss of a difference: `jnp.square(pred - y)`.
+DIFFERENCE_LOSSES = frozenset({"square", "abs", "absolute", "fabs"})
 LOSS_FUNCTION_NAMES = frozenset(catalog.LOSS_FUNCTIONS)
 
 
@@ -27,7 +29,12 @@ class Rank1Broadcasting(Rule):
     in a loss `y[:, 0]` or a `squeeze()`d target); an `(N, 1, H, W)` output of `Conv2d(..., 1)`
     given to such a loss with an `(N, H, W)` target (`masks[:, 0]`, `masks.squeeze(1)`); a rank-1
     array from `np.random.randn(n)` transposed as if it were a column; and `squeeze()` without a
-    dim on a batch that reaches a loss.
+    dim on a batch that reaches a loss. It covers PyTorch and numpy, JAX (`jnp` reductions, Flax
+    `nn.Dense(1)`, Optax's `l2_loss`, `squared_error` and `huber_loss`), TensorFlow
+    (`tf.reduce_mean` and the other `tf.reduce_*`, `tf.squeeze`) and Keras (`Dense(1)`, the
+    Keras 2 loss functions `tf.keras.losses.mse`, `mae`, `huber`, whose classes and Keras 3
+    versions match ranks first), and squared or absolute errors written out
+    (`jnp.mean((pred - y) ** 2)`).
 
     ## Why is this bad?
     Broadcasting aligns shapes from the right. `(N, M) / (N,)` divides each row by the wrong
@@ -60,7 +67,8 @@ class Rank1Broadcasting(Rule):
     fix_availability = FixAvailability.SOMETIMES
     requires_any = ("sum", "mean", "std", "var", "norm", "Linear", "squeeze", ".T", "randn",
                     "logsumexp", "amax", "amin", "prod", "Conv", "Loss", "_loss",
-                    "binary_cross_entropy")
+                    "binary_cross_entropy", "Dense", "reduce_", "squared_error", "mse", "mae",
+                    "huber", "cosh", "square")
     uses_model = True
 
     VALID = [
@@ -208,6 +216,33 @@ class Rank1Broadcasting(Rule):
             def eos_loss(eos_out, eos_target, lengths):
                 mask = lengths_to_mask(lengths)
                 return F.binary_cross_entropy_with_logits(eos_out[mask].squeeze(), eos_target[mask])
+        """),
+        Valid("""
+            import jax.numpy as jnp
+            import tensorflow as tf
+            probabilities = counts / jnp.sum(counts, axis=1, keepdims=True)
+            shares = counts / jnp.sum(counts, axis=-1)[..., None]
+            centred = features - tf.reduce_mean(features, axis=1, keepdims=True)
+        """),
+        Valid("""
+            import flax.linen as nn
+            import jax.numpy as jnp
+            import optax
+
+            class Regressor(nn.Module):
+                @nn.compact
+                def __call__(self, x, y):
+                    prediction = nn.Dense(1)(nn.relu(nn.Dense(64)(x)))
+                    squared = jnp.mean((jnp.squeeze(prediction, -1) - y) ** 2)
+                    return optax.l2_loss(jnp.squeeze(prediction, -1), y).mean()
+        """),
+        Valid("""
+            import tensorflow as tf
+            model = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
+                                         tf.keras.layers.Dense(1)])
+            for features, prices in dataset:
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.keras.losses.mse(prices, model(features)))
         """),
     ]
     INVALID = [
@@ -360,6 +395,52 @@ class Rank1Broadcasting(Rule):
             mask = torch.from_numpy(np.squeeze(mask_array)).float()
             loss = nn.BCEWithLogitsLoss()(model(images), mask)
         """, line=6, related_lines=(4, 5)),
+        Invalid("""
+            import jax.numpy as jnp
+            probabilities = counts / jnp.sum(counts, axis=1)
+        """, line=2, unsafe=True, fixed="""
+            import jax.numpy as jnp
+            probabilities = counts / jnp.sum(counts, axis=1, keepdims=True)
+        """),
+        Invalid("""
+            import tensorflow as tf
+            centred = features - tf.reduce_mean(features, axis=1)
+        """, line=2, unsafe=True, fixed="""
+            import tensorflow as tf
+            centred = features - tf.reduce_mean(features, axis=1, keepdims=True)
+        """),
+        Invalid("""
+            import flax.linen as nn
+            import jax.numpy as jnp
+            import optax
+
+            class Regressor(nn.Module):
+                @nn.compact
+                def __call__(self, x, y):
+                    prediction = nn.Dense(1)(nn.relu(nn.Dense(64)(x)))
+                    return optax.l2_loss(prediction, jnp.squeeze(y, -1)).mean()
+        """, line=9, related_lines=(8, 9)),
+        # A squared error written out is compared like an elementwise loss's arguments.
+        Invalid("""
+            import flax.linen as nn
+            import jax.numpy as jnp
+
+            class Regressor(nn.Module):
+                @nn.compact
+                def __call__(self, x, y):
+                    prediction = nn.Dense(1)(nn.relu(nn.Dense(64)(x)))
+                    return jnp.mean((prediction - jnp.squeeze(y, -1)) ** 2)
+        """, line=8, related_lines=(7, 8)),
+        # Keras 2's loss functions (not its loss classes) subtract without matching ranks.
+        Invalid("""
+            import tensorflow as tf
+            model = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
+                                         tf.keras.layers.Dense(1)])
+            for features, prices in dataset:
+                with tf.GradientTape() as tape:
+                    targets = tf.squeeze(prices, axis=-1)
+                    loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
+        """, line=7, related_lines=(3, 6)),
     ]
 
     def __init__(self, context) -> None:
@@ -380,14 +461,17 @@ class Rank1Broadcasting(Rule):
         qualified = self.imports.call_name(node) or ""
         if isinstance(func, cst.Attribute) and func.attr.value in REDUCTIONS and not qualified:
             reduced, axis = func.value, argument(node, 0, "axis") or keyword(node, "dim")
-        elif qualified.rsplit(".", 1)[-1] in REDUCTIONS and qualified.startswith(("numpy.", "torch.")):
+        elif qualified in catalog.REDUCTION_FUNCTIONS or (
+                qualified.rsplit(".", 1)[-1] in REDUCTIONS
+                and qualified.startswith(("numpy.", "torch."))):
             first_arg = positional(node, 0)
             if first_arg is None:
                 return None
             reduced, axis = first_arg.value, argument(node, 1, "axis") or keyword(node, "dim")
         else:
             return None
-        if axis is None or (keyword(node, "keepdims") or keyword(node, "keepdim")) is not None:
+        if axis is None or any(keyword(node, flag) is not None
+                               for flag in ("keepdims", "keepdim", "keep_dims")):
             return None
         value = number(axis.value)
         if value is None or value < 1:  # axis 0 broadcasts correctly; -1 is fine on 1-D data
@@ -410,6 +494,8 @@ class Rank1Broadcasting(Rule):
                     self.reductions[-1][target.target.value] = (found[0], self.code_of(found[1]))
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.Power) and _is_difference(node.left):
+            self.check_difference_loss(node.left)  # (pred - y) ** 2: a hand-written loss
         if not isinstance(node.operator, ELEMENTWISE):
             return
         for reduced_side, other in ((node.right, node.left), (node.left, node.right)):
@@ -468,6 +554,12 @@ class Rank1Broadcasting(Rule):
                         "(`unsqueeze(1)`)")
         return None
 
+    def check_difference_loss(self, difference: cst.BinaryOperation) -> None:
+        """`(pred - y) ** 2`, `jnp.abs(pred - y)`: a squared or absolute error written out,
+        compared like an elementwise loss's input and target."""
+        self.check_column_against_rank1(difference, difference.left, difference.right,
+                                        "a squared or absolute error")
+
     def check_column_against_rank1(self, sink: cst.CSTNode, left, right, loss: str = "",
                                    raising: str = "") -> None:
         """`loss`: the loss that compares left and right, if any; `raising`: that loss, when it
@@ -497,16 +589,26 @@ class Rank1Broadcasting(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
+        if (qualified or "").rsplit(".", 1)[-1] in DIFFERENCE_LOSSES and node.args \
+                and _is_difference(node.args[0].value):
+            self.check_difference_loss(node.args[0].value)
+            return
         loss, display = None, ""
+        prediction_at, prediction_keyword = 0, "input"
         if qualified in LOSS_FUNCTION_NAMES:
-            loss, display = qualified, catalog.LOSS_FUNCTIONS[qualified].display
+            row = catalog.LOSS_FUNCTIONS[qualified]
+            loss, display = qualified, row.display
+            prediction_at, prediction_keyword = row.argument, row.keyword
         else:
             callee = first(self.model.value(node.func), LOSS) if not qualified else None
             if callee is not None:
                 loss, display = callee.info.qualified, callee.info.display
         if loss is None:
             return
-        prediction, target = argument(node, 0, "input"), argument(node, 1, "target")
+        # Keras losses take (y_true, y_pred): the target is the other of the first two.
+        prediction = argument(node, prediction_at, prediction_keyword)
+        target = argument(node, 1 - prediction_at,
+                          catalog.LOSS_TARGET_KEYWORDS.get(prediction_keyword, "target"))
         if prediction is None or target is None:
             return
         if loss in catalog.SAME_SHAPE_LOSSES:
@@ -534,3 +636,7 @@ class Rank1Broadcasting(Rule):
             self.report(node, f"`.T` of a rank-1 array (from `{rank1.detail}`) is the same array, "
                               "not a column; create it with shape (n, 1) or use `reshape(-1, 1)`",
                         related=[(rank1.node, "rank-1 array made here")])
+
+
+def _is_difference(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract)

@@ -20,7 +20,9 @@ class FunctionalDropoutAlwaysOn(Rule):
     """
     ## What it does
     Flags `F.dropout(x, p)` (and dropout2d/3d, alpha_dropout) inside a method of a class
-    without a `training` argument.
+    without a `training` argument. This is PyTorch's mistake: Keras layers take the training
+    flag from the call, and the opposite mistake of TensorFlow 1 and Flax (dropout switched off
+    while the model trains) is DL306.
 
     ## Why is this bad?
     `F.dropout` defaults to `training=True` and knows nothing of the module's mode: `model.eval()`

@@ -8,26 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dllint.semantic.frameworks import jax, keras, tensorflow
+
 # Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
 PROBABILITY_FUNCTIONS = {
     "torch.softmax": "softmax", "torch.nn.functional.softmax": "softmax",
     "torch.special.softmax": "softmax", "torch.sigmoid": "sigmoid",
     "torch.nn.functional.sigmoid": "sigmoid", "torch.special.expit": "sigmoid",
     "scipy.special.softmax": "softmax", "scipy.special.expit": "sigmoid",
-    "tensorflow.nn.softmax": "softmax", "tensorflow.math.sigmoid": "sigmoid",
-    "tensorflow.nn.sigmoid": "sigmoid",
+    **tensorflow.PROBABILITY_FUNCTIONS, **keras.PROBABILITY_FUNCTIONS, **jax.PROBABILITY_FUNCTIONS,
 }
 LOG_PROBABILITY_FUNCTIONS = frozenset({
     "torch.log_softmax", "torch.nn.functional.log_softmax", "torch.special.log_softmax",
-    "torch.nn.functional.logsigmoid", "tensorflow.nn.log_softmax",
+    "torch.nn.functional.logsigmoid", *tensorflow.LOG_PROBABILITY_FUNCTIONS,
+    *keras.LOG_PROBABILITY_FUNCTIONS, *jax.LOG_PROBABILITY_FUNCTIONS,
 })
-LOG_FUNCTIONS = frozenset({"torch.log", "numpy.log", "tensorflow.math.log"})
+LOG_FUNCTIONS = frozenset({"torch.log", "numpy.log", *tensorflow.LOG_FUNCTIONS,
+                           *jax.LOG_FUNCTIONS})
 PROBABILITY_METHODS = {"softmax": "softmax", "sigmoid": "sigmoid"}
 LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
 
 # Layers whose output is probabilities / log-probabilities / a single column.
 PROBABILITY_LAYERS = {"torch.nn.Softmax": "nn.Softmax", "torch.nn.Sigmoid": "nn.Sigmoid",
-                      "torch.nn.Softmax2d": "nn.Softmax2d"}
+                      "torch.nn.Softmax2d": "nn.Softmax2d", **keras.PROBABILITY_LAYERS}
 LOG_PROBABILITY_LAYERS = frozenset({"torch.nn.LogSoftmax", "torch.nn.LogSigmoid"})
 # Layers that make train() and eval() behave differently.
 MODE_DEPENDENT_LAYERS = frozenset({
@@ -40,6 +43,24 @@ MODE_DEPENDENT_LAYERS = frozenset({
     "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer", "torch.nn.MultiheadAttention",
 })
 CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
+# Keras layers (`<prefix>layers.<Name>`), which output probabilities when their activation
+# (`activation=` or, for ACTIVATION_LAYERS, the first argument) is one of the names or functions.
+KERAS_LAYER_PREFIXES = keras.LAYER_PREFIXES
+KERAS_ACTIVATION_LAYERS = keras.ACTIVATION_LAYERS
+PROBABILITY_ACTIVATION_NAMES = keras.PROBABILITY_ACTIVATION_NAMES
+KERAS_SEQUENTIAL_MODELS = keras.SEQUENTIAL_MODELS
+KERAS_FUNCTIONAL_MODELS = keras.FUNCTIONAL_MODELS
+# Methods that append a layer to a sequential container, by the container.
+GROWING_METHODS = {"nn.Sequential": frozenset({"add_module", "append"}),
+                   "keras.Sequential": frozenset({"add"})}
+# TF1 layer functions that apply the activation given as a keyword: (keyword, position).
+ACTIVATION_LAYER_FUNCTIONS = tensorflow.ACTIVATION_LAYER_FUNCTIONS
+# Module base classes of other frameworks: (framework, the method that is their forward).
+FRAMEWORK_MODULE_BASES = {base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES}
+# Methods of such a module that run its forward (`model.apply(variables, x)` in Flax).
+FRAMEWORK_APPLY_METHODS = jax.APPLY_METHODS
+# Objects holding a module's apply function under a keyword: `state.apply_fn(...)` calls it.
+APPLY_FUNCTION_HOLDERS = jax.TRAIN_STATES
 # Convolutions, by the output shape they have with out_channels=1: a size-1 channel axis.
 SINGLE_CHANNEL_LAYERS = {
     "torch.nn.Conv1d": "(N, 1, L)", "torch.nn.Conv2d": "(N, 1, H, W)",
@@ -83,6 +104,13 @@ class Loss:
     wants: str
     display: str
     is_class: bool
+    # Where the prediction goes: torch and optax losses take it first, Keras losses second
+    # (`y_true, y_pred`), tf.nn losses as `logits=`.
+    argument: int = 0
+    keyword: str = "input"
+    # Keras: the loss applies the activation (wants logits) only when built or called with this
+    # keyword True (`from_logits=True`); without it, it wants probabilities.
+    logits_flag: str = ""
 
 
 LOSSES = {
@@ -104,7 +132,13 @@ LOSSES = {
     "torch.nn.L1Loss": Loss("elementwise", "nn.L1Loss", True),
     "torch.nn.SmoothL1Loss": Loss("elementwise", "nn.SmoothL1Loss", True),
     "torch.nn.HuberLoss": Loss("elementwise", "nn.HuberLoss", True),
+    **{name: Loss(**row) for framework in (keras, tensorflow, jax)
+       for name, row in framework.LOSSES.items()},
+    **{name: Loss(**row) for name, row in keras.BROADCASTING_LOSS_FUNCTIONS.items()},
 }
+# The target's keyword, by the prediction's: `F.mse_loss(input, target)`,
+# `keras.losses.mse(y_true, y_pred)`, `optax.l2_loss(predictions, targets)`.
+LOSS_TARGET_KEYWORDS = {"input": "target", "y_pred": "y_true", "predictions": "targets"}
 LOSS_FUNCTIONS = {name: loss for name, loss in LOSSES.items() if not loss.is_class}
 LOSS_CLASSES = {name: loss for name, loss in LOSSES.items() if loss.is_class}
 # Losses whose target has the prediction's shape (not class indices). The elementwise ones only
@@ -115,7 +149,7 @@ SAME_SHAPE_LOSSES = frozenset(
         "torch.nn.functional.binary_cross_entropy_with_logits", "torch.nn.BCEWithLogitsLoss"})
 BROADCASTING_LOSSES = frozenset(name for name, loss in LOSSES.items()
                                 if loss.wants == "elementwise")
-KERAS_PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
+KERAS_PREFIXES = keras.PREFIXES
 
 # Transforms that scale uint8 pixels to [0, 1].
 SCALING_TRANSFORMS = frozenset({
@@ -125,8 +159,26 @@ SCALING_TRANSFORMS = frozenset({
     "torchvision.transforms.v2.functional.to_dtype",
     "torchvision.transforms.ConvertImageDtype", "torchvision.transforms.v2.ConvertImageDtype",
     "skimage.img_as_float", "skimage.util.img_as_float", "skimage.img_as_float32",
-    "tensorflow.image.convert_image_dtype",
+    *tensorflow.SCALING_FUNCTIONS,
 })
+# Scaling functions that take the dtype to convert to: they scale only to a float dtype, and
+# TensorFlow's only integer input (float pixels in 0-255, after `tf.cast` or `tf.image.resize`,
+# stay as they are). Value: the position and keyword of the dtype.
+SCALING_DTYPE_ARGUMENTS = {"torchvision.transforms.functional.convert_image_dtype": (1, "dtype"),
+                           **{name: (1, "dtype") for name in tensorflow.SCALING_FUNCTIONS}}
+SCALES_ONLY_INTEGERS = tensorflow.SCALING_FUNCTIONS
+# Functions that expect 0-255 pixels (keras.applications' preprocess_input): fed pixels already
+# scaled to [0, 1], they squash them.
+ZERO_TO_255_PREPROCESSING = keras.ZERO_TO_255_PREPROCESSING
+# Keras' ImageDataGenerator: `preprocessing_function` runs before `rescale`.
+IMAGE_DATA_GENERATORS = keras.IMAGE_DATA_GENERATORS
+# Keras layers a model starts with, by what they do to pixels: rescale them, keep their range,
+# or take them as given into weights.
+KERAS_RESCALING_LAYERS = keras.RESCALING_LAYERS
+KERAS_PIXEL_KEEPING_LAYERS = keras.PIXEL_KEEPING_LAYERS
+KERAS_WEIGHTED_LAYERS = keras.WEIGHTED_LAYERS
+# Keras model methods that take the input data first (`model.fit(x, y)`).
+KERAS_INPUT_METHODS = keras.INPUT_METHODS
 SCALE_WHEN_FLAGGED = frozenset({"torchvision.transforms.v2.ToDtype"})  # needs scale=True
 NORMALIZE_TRANSFORMS = frozenset({"torchvision.transforms.Normalize",
                                   "torchvision.transforms.v2.Normalize",
@@ -174,15 +226,24 @@ UINT8_NUMPY_SOURCES = frozenset({"cv2.imread", "imageio.imread", "imageio.v2.imr
                                  "imageio.v3.imread", "skimage.io.imread"})
 UINT8_TENSOR_SOURCES = frozenset({"torchvision.io.read_image", "torchvision.io.decode_image",
                                   "torchvision.io.decode_jpeg", "torchvision.io.decode_png"})
+# TensorFlow decoders, uint8 unless given another dtype (at the position in the value; -1: none).
+UINT8_TF_DECODERS = tensorflow.UINT8_IMAGE_DECODERS
+# Datasets whose `load_data()` returns `((x_train, y_train), (x_test, y_test))` with uint8 images.
+UINT8_IMAGE_DATASETS = keras.UINT8_IMAGE_DATASETS
+# Casts that keep the values: (position, keyword) of the dtype.
+CAST_FUNCTIONS = {name: (1, "dtype") for name in tensorflow.CAST_FUNCTIONS}
+# Resizing that returns float pixels in the input's range (uint8 in, float32 0-255 out).
+FLOAT_RESIZING = tensorflow.FLOAT_RESIZING
 PIL_OPEN = frozenset({"PIL.Image.open"})
-NUMPY_ARRAY = frozenset({"numpy.array", "numpy.asarray", "numpy.asanyarray"})
+NUMPY_ARRAY = frozenset({"numpy.array", "numpy.asarray", "numpy.asanyarray",
+                         *jax.ARRAY_CONSTRUCTORS})
 # Calls whose result has the dtype and scale of their first argument (an image in, the same kind
 # of image out).
 DTYPE_KEEPING_FUNCTIONS = frozenset({
     "cv2.resize", "cv2.cvtColor", "cv2.flip", "cv2.rotate", "cv2.warpAffine",
     "cv2.warpPerspective", "cv2.copyMakeBorder", "cv2.GaussianBlur", "cv2.medianBlur",
     "cv2.blur", "numpy.transpose", "numpy.ascontiguousarray", "numpy.flip", "numpy.fliplr",
-    "numpy.flipud", "numpy.rot90",
+    "numpy.flipud", "numpy.rot90", *tensorflow.DTYPE_KEEPING_FUNCTIONS,
 })
 # Calls that join a list (or tuple) of arrays into one array of the same dtype and scale.
 STACKING = frozenset({
@@ -190,7 +251,8 @@ STACKING = frozenset({
     "torch.stack", "torch.cat", "torch.concat", "torch.concatenate", "torch.vstack",
     "torch.hstack", "torch.dstack",
 })
-UINT8_DTYPES = frozenset({"numpy.uint8", "torch.uint8"})
+UINT8_DTYPES = frozenset({"numpy.uint8", "torch.uint8", *tensorflow.UINT8_DTYPES,
+                          *jax.UINT8_DTYPES})
 
 # numpy constructors that default to float64 (when no dtype= is given).
 FLOAT64_CONSTRUCTORS = frozenset({
@@ -199,6 +261,19 @@ FLOAT64_CONSTRUCTORS = frozenset({
     "numpy.empty", "numpy.full", "numpy.linspace", "numpy.eye", "numpy.identity",
     "numpy.loadtxt", "numpy.genfromtxt",
 })
+# Reductions of other frameworks, called as functions (torch's and numpy's are found by name):
+# `keepdims` defaults to False in all of them.
+REDUCTION_FUNCTIONS = tensorflow.REDUCTIONS | jax.REDUCTIONS
+# Functions that add or remove axes (by the numpy name of what they do: squeeze, reshape...).
+RESHAPING_FUNCTIONS = frozenset({
+    "torch.squeeze", "torch.unsqueeze", "torch.flatten", "torch.reshape", "numpy.squeeze",
+    "numpy.expand_dims", "numpy.reshape", "numpy.ravel", *tensorflow.RESHAPING_FUNCTIONS,
+    *jax.RESHAPING_FUNCTIONS,
+})
+# Layers whose output has as many columns as one argument says: with 1, an (N, 1) column.
+# Value: the position and keyword of that argument.
+COLUMN_LAYERS = {"torch.nn.Linear": (1, "out_features"), **keras.COLUMN_LAYERS,
+                 **jax.COLUMN_LAYERS}
 RANK1_CONSTRUCTORS = frozenset({"numpy.random.randn", "numpy.random.rand", "numpy.random.random",
                                 "numpy.zeros", "numpy.ones", "numpy.empty", "torch.randn",
                                 "torch.rand", "torch.zeros", "torch.ones", "torch.empty"})
@@ -266,8 +341,18 @@ MODEL_NAME_PATTERN = (r"(^|_)(model|net|network|classifier|encoder|decoder|backb
 LISTING_FUNCTIONS = {
     "glob.glob": "glob.glob", "glob.iglob": "glob.iglob", "os.listdir": "os.listdir",
     "os.scandir": "os.scandir", "os.walk": "os.walk",
-    "tensorflow.io.gfile.glob": "tf.io.gfile.glob", "tensorflow.io.gfile.listdir": "tf.io.gfile.listdir",
+    **tensorflow.LISTING_FUNCTIONS,
 }
+# Listings that shuffle unless told not to (tf.data's list_files): (display, position of the
+# `shuffle` argument, position of the `seed` argument).
+SHUFFLED_LISTINGS = tensorflow.SHUFFLED_LISTINGS
+# Library calls that pair the items of their arguments (or of one tuple argument) by position,
+# as zip() does: tf.data.Dataset.zip((images, masks)).
+POSITIONAL_PAIRING = tensorflow.POSITIONAL_PAIRING
+# Library calls whose items keep the order of their first argument (a dataset of a listing).
+ORDER_KEEPING_CALLS = tensorflow.ORDER_KEEPING
+# Methods of such datasets that keep the order of their items.
+ORDER_KEEPING_METHODS = tensorflow.ORDER_KEEPING_METHODS
 # pathlib.Path methods (and look-alikes) with the same property, whatever the receiver.
 LISTING_METHODS = frozenset({"glob", "rglob", "iterdir"})
 # Calls that put a listing in a stable order.
@@ -275,7 +360,8 @@ SORTING = frozenset({"builtins.sorted", "natsort.natsorted", "natsort.os_sorted"
                      "natsort.humansorted", "numpy.sort"})
 # Calls that keep the order of their iterable argument (the last one for map and filter).
 ORDER_KEEPING = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.map",
-                           "builtins.filter", "numpy.array", "numpy.asarray", "itertools.islice"})
+                           "builtins.filter", "numpy.array", "numpy.asarray", "itertools.islice",
+                           *ORDER_KEEPING_CALLS})
 # Readers of data files whose rows come in the order the file stores them (labels saved by
 # another script, a CSV of annotations): pairing them with a listing by position is the bug.
 RECORD_SOURCES = frozenset({
@@ -295,6 +381,16 @@ DATA_SPLIT_WORDS = {"train": "train", "training": "train", "dev": "dev", "val": 
 # sequence split, so with an unordered listing the seed does not make the split reproducible.
 SEEDED_SPLITS = {"sklearn.model_selection.train_test_split": "random_state",
                  "torch.utils.data.random_split": "generator"}
+
+# Dropout that is off unless switched on: TF1's `tf.layers.dropout` (training=False by
+# default), by the position of `training`; Flax's `nn.Dropout`, by the position of
+# `deterministic` when built (it is also accepted when called).
+NEVER_ON_DROPOUTS = tensorflow.NEVER_ON_DROPOUTS
+FLAX_DROPOUT_LAYERS = jax.DROPOUT_LAYERS
+# Calls that differentiate a function: code that calls them is a training step.
+GRADIENT_TRANSFORMS = jax.GRADIENT_TRANSFORMS
+# Names of functions that are a training step by convention.
+TRAINING_STEP_NAMES = frozenset({"train_step", "training_step", "train_on_batch", "update_step"})
 
 # Top-level packages that are libraries, never the project's own modules: calls into them are
 # not recorded as call sites into the project's functions.

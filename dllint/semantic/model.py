@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 import libcst as cst
 
+from dllint.semantic import catalog
 from dllint.semantic.binding import CallBinding, FlowHints
 from dllint.semantic.loops import LoopEventRecorder, LoopEvents
 from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 
 MAX_VALUE_DEPTH = 200
+# Methods that grow a sequential container in place (`add_module`, Keras `add`).
+GROWING = frozenset().union(*catalog.GROWING_METHODS.values())
 
 
 class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorder,
@@ -254,7 +257,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
                 if listing is not None:
                     self.bind(func.value, frozenset({Tag(LISTING, node, listing.detail,
                                                          ListingInfo(listing.info.function, True))}))
-            elif method in ("add_module", "append") and node.args and has(
+            elif method in GROWING and node.args and has(
                     self.value(func.value), MODULE):
                 self._grow_sequential(func.value, node)
             elif method in ("eval", "train") and isinstance(func.value, cst.Name) and has(

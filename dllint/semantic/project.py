@@ -180,7 +180,8 @@ class _Writer:
         if tag.kind == MODULE:
             info = self.module_info(tag.info)
         elif tag.kind == LOSS:
-            info = {"qualified": info.qualified, "wants": info.wants, "display": info.display}
+            info = {"qualified": info.qualified, "wants": info.wants, "display": info.display,
+                    "argument": info.argument, "keyword": info.keyword}
         elif not isinstance(info, (str, type(None))):
             info = None
         return {"kind": tag.kind, "detail": tag.detail, "info": info, **where}
@@ -191,7 +192,8 @@ class _Writer:
     def module_info(self, info: ModuleInfo) -> dict[str, Any]:
         return {"name": info.name, "output": self.value(info.output),
                 "mode_dependent": info.mode_dependent, "evidence": info.evidence,
-                "lightning": info.lightning, "in_eval": info.in_eval}
+                "lightning": info.lightning, "in_eval": info.in_eval,
+                "framework": info.framework}
 
 
 # ---- reading summaries ----------------------------------------------------------------------
@@ -201,7 +203,8 @@ def _read_tag(data: dict[str, Any]) -> Tag:
     if data["kind"] == MODULE:
         info = _read_module(info, data["path"])
     elif data["kind"] == LOSS:
-        info = LossInfo(info["qualified"], info["wants"], info["display"])
+        info = LossInfo(info["qualified"], info["wants"], info["display"],
+                        info.get("argument", 0), info.get("keyword", "input"))
     location = RelatedLocation(data["path"], Span(*data["span"]),
                                DESCRIPTIONS.get(data["kind"], "defined here"))
     return Tag(data["kind"], None, data.get("detail", ""), info, location)
@@ -216,7 +219,8 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
     if evidence and " in " not in evidence:
         evidence = f"{evidence} in {Path(path).name}"
     return ModuleInfo(data["name"], _read_value(data.get("output", ())), data["mode_dependent"],
-                      evidence, data.get("lightning", False), in_eval=data.get("in_eval", False))
+                      evidence, data.get("lightning", False), in_eval=data.get("in_eval", False),
+                      framework=data.get("framework", ""))
 
 
 def digest(summary: dict[str, Any] | None) -> str | None:

@@ -27,6 +27,9 @@ class ClassState:
     forward_output: Value = EMPTY
     has_forward: bool = False
     mode_evidence: list[str] = field(default_factory=list)
+    # Flax modules run `__call__`, not `forward`.
+    framework: str = ""
+    forward_name: str = "forward"
 
 
 @dataclass
@@ -51,6 +54,14 @@ class ScopeSummaries:
                 qualified = base.value.value
             bases.append(qualified or "")
         state = ClassState(node.name.value, node, bases)
+        for base in bases:
+            if base in catalog.FRAMEWORK_MODULE_BASES:
+                state.framework, state.forward_name = catalog.FRAMEWORK_MODULE_BASES[base]
+            elif self.local_classes.get(base) is not None and self.local_classes[base].framework:
+                state.framework = self.local_classes[base].framework
+                state.forward_name = next(
+                    method for framework, method in catalog.FRAMEWORK_MODULE_BASES.values()
+                    if framework == state.framework)
         if not self.classes and not self.functions:
             state.attributes.update(self.hints.attributes.get(state.name, {}))
         self.classes.append(state)
@@ -77,7 +88,8 @@ class ScopeSummaries:
         is_loss = state.name.endswith(("Loss", "Criterion")) or any(
             base in catalog.LOSS_BASES for base in state.bases)
         for base in state.bases:
-            if base in catalog.NN_MODULE_BASES or base in catalog.LOSS_BASES:
+            if base in catalog.NN_MODULE_BASES or base in catalog.LOSS_BASES or \
+                    base in catalog.FRAMEWORK_MODULE_BASES:
                 is_module = True
             elif base in catalog.LIGHTNING_BASES:
                 is_module = lightning = True
@@ -119,7 +131,8 @@ class ScopeSummaries:
         evidence += dormant
         mode_dependent = True if evidence else (None if unknown else False)
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
-                          evidence[0] if evidence else "", lightning, in_eval=in_eval)
+                          evidence[0] if evidence else "", lightning, in_eval=in_eval,
+                          framework=state.framework)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         class_state = self.classes[-1] if self.classes and (
@@ -140,7 +153,7 @@ class ScopeSummaries:
         self.frames.append({})
         self._seed_parameters(node, key, class_state is not None, defaults)
         self.event_stack.append([])
-        if class_state is not None and node.name.value == "forward":
+        if class_state is not None and node.name.value == class_state.forward_name:
             class_state.has_forward = True
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -153,7 +166,7 @@ class ScopeSummaries:
         if has(returned, UNIT_SCALED) and _returns_input_unscaled(state):
             returned = without(returned, (UNIT_SCALED,))
         if state.class_state is not None:
-            if state.name == "forward":
+            if state.name == state.class_state.forward_name:
                 state.class_state.forward_output = returned
         elif not self.functions and not self.classes:
             self.local_functions[state.name] = returned

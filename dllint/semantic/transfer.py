@@ -20,7 +20,7 @@ from dllint.semantic.values import (
     LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
-from dllint.semantic.values import RECORDS
+from dllint.semantic.values import RECORDS, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
@@ -32,6 +32,15 @@ SHAPE_KEEPING_MODULES = frozenset("nn." + name.rsplit(".", 1)[-1]
                                   for name in catalog.SHAPE_KEEPING_LAYERS)
 # What the elements of a list pass on to the array stacked from it: dtype and scale.
 ELEMENT_KEEPING = frozenset({UNIT_SCALED, UINT8, FLOAT64})
+
+
+def loss_wants(loss: catalog.Loss, call: cst.Call) -> str:
+    """What a loss wants as built or called: a Keras cross-entropy wants logits only with
+    `from_logits=True`, probabilities otherwise."""
+    if loss.logits_flag and not is_true((keyword(call, loss.logits_flag)
+                                         or cst.Arg(cst.Name("False"))).value):
+        return "probabilities"
+    return loss.wants
 
 
 def elements_of(value: Value) -> Value:
@@ -86,6 +95,11 @@ class ValueTransfer:
                                       AXIS_DROPPED))
         if name in ("forward", "__call__"):
             return keep(receiver, (MODULE, LOSS))  # criterion.forward(out, y) is criterion(out, y)
+        if name in catalog.FRAMEWORK_APPLY_METHODS or name in catalog.APPLY_FUNCTION_HOLDERS.values():
+            # Flax: `model.apply(variables, x)` runs the module; so does `state.apply_fn(...)`
+            # of a state holding it. (torch's `module.apply(fn)` returns the module instead.)
+            return frozenset(tag for tag in receiver if tag.kind == MODULE and tag.info.framework
+                             and tag.info.framework != "keras")
         return EMPTY
 
     def _binary(self, node: cst.CSTNode, left: Value, operator: cst.BaseBinaryOp,
@@ -94,6 +108,8 @@ class ValueTransfer:
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
+        if isinstance(operator, cst.Multiply) and is_255(right_node):
+            left = without(left, (UNIT_SCALED,))  # back to 0-255 (`preprocess_input(x * 255)`)
         if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power,
                                  cst.FloorDivide, cst.Modulo)):
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
@@ -111,7 +127,7 @@ class ValueTransfer:
         """The value after a scaling to [0, 1] (division by 255, ToTensor)."""
         if how != "division by 255" and has(value, UNIT_SCALED):
             return value  # ToTensor and friends leave float data as it is: the first scaling stands
-        result = without(value, (UINT8, UNIT_SCALED, PIL_IMAGE))
+        result = without(value, (UINT8, UNIT_SCALED, PIL_IMAGE, UNSCALED_FLOAT))
         uint8 = first(value, UINT8)
         if uint8 is not None and uint8.info == "numpy" and how == "division by 255":
             result |= {Tag(FLOAT64, node, info="numpy")}  # numpy true division gives float64
@@ -149,7 +165,8 @@ class ValueTransfer:
         """`m.add_module("sm", nn.Softmax(1))` / `m.append(layer)`: the last member added is what
         an nn.Sequential returns."""
         container = first(self.value(target), MODULE)
-        if container is None or container.detail != "nn.Sequential":
+        if container is None or node.func.attr.value not in catalog.GROWING_METHODS.get(
+                container.detail, ()):
             return
         layer = first(self.value(node.args[-1].value), MODULE)
         if layer is None:
@@ -158,8 +175,8 @@ class ValueTransfer:
         mode = True if old.mode_dependent or layer.info.mode_dependent else (
             None if old.mode_dependent is None or layer.info.mode_dependent is None else False)
         info = ModuleInfo(old.name, layer.info.output, mode,
-                          old.evidence or layer.info.evidence)
-        self.bind(target, frozenset({Tag(MODULE, container.node, "nn.Sequential", info)}))
+                          old.evidence or layer.info.evidence, framework=old.framework)
+        self.bind(target, frozenset({Tag(MODULE, container.node, container.detail, info)}))
 
     def call_value(self, callee: Value, node: cst.Call) -> Value:
         """The value of calling a module, a transform or a loss object."""
@@ -287,6 +304,10 @@ class ValueTransfer:
         if qualified in catalog.LISTING_FUNCTIONS:
             name = catalog.LISTING_FUNCTIONS[qualified]
             return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
+        if qualified in catalog.SHUFFLED_LISTINGS:
+            return self._shuffled_listing(node, *catalog.SHUFFLED_LISTINGS[qualified])
+        if qualified in catalog.ORDER_KEEPING_CALLS:
+            return keep(self._argument_value(node), (LISTING, RECORDS))
         if qualified in catalog.SORTING:
             return self._sorted(node)
         # torch.sigmoid(column) is still a column
@@ -324,13 +345,27 @@ class ValueTransfer:
             return self._sequential(node)
         if qualified in catalog.LOSS_CLASSES:
             loss = catalog.LOSS_CLASSES[qualified]
-            info = LossInfo(qualified, loss.wants, loss.display)
+            info = LossInfo(qualified, loss_wants(loss, node), loss.display, loss.argument,
+                            loss.keyword)
             return frozenset({Tag(LOSS, node, last, info)})
-        if qualified == "torch.nn.Linear":
-            out = argument(node, 1, "out_features")
-            output = frozenset({Tag(COLUMN, node, "Linear(..., 1)")}) if out is not None and \
-                number(out.value) == 1.0 else EMPTY
-            return self._layer(node, qualified, output, False)
+        if qualified.startswith(catalog.KERAS_LAYER_PREFIXES) and last[:1].isupper():
+            return self._keras_layer(node, qualified)
+        if qualified in catalog.KERAS_SEQUENTIAL_MODELS:
+            return self._keras_sequential(node)
+        if qualified in catalog.KERAS_FUNCTIONAL_MODELS:
+            outputs = self._argument_value(node, 1, "outputs")
+            output = keep(outputs, (PROBABILITIES, LOG_PROBABILITIES, COLUMN))
+            return frozenset({Tag(MODULE, node, "keras.Model", ModuleInfo(
+                "keras.Model", output, False, framework="keras"))})
+        if qualified in catalog.ACTIVATION_LAYER_FUNCTIONS:  # tf.layers.dense(x, 10, activation=)
+            name, position = catalog.ACTIVATION_LAYER_FUNCTIONS[qualified]
+            activation = self._activation(argument(node, position, name))
+            return frozenset({Tag(PROBABILITIES, node, activation)}) if activation else EMPTY
+        if qualified in catalog.APPLY_FUNCTION_HOLDERS:  # TrainState.create(apply_fn=model.apply)
+            held = keyword(node, catalog.APPLY_FUNCTION_HOLDERS[qualified])
+            return keep(self.value(held.value), (MODULE,)) if held is not None else EMPTY
+        if qualified in catalog.COLUMN_LAYERS:
+            return self._layer(node, qualified, self._column_output(qualified, node), False)
         if qualified in catalog.SINGLE_CHANNEL_LAYERS:
             out = argument(node, 1, "out_channels")
             output = frozenset({Tag(SINGLE_CHANNEL, node, f"{last}(..., 1)",
@@ -364,10 +399,98 @@ class ValueTransfer:
                 return returned
         return self._data_call(qualified, last, node)
 
+    def _shuffled_listing(self, node: cst.Call, name: str, shuffle_position: int,
+                          seed_position: int) -> Value:
+        """`tf.data.Dataset.list_files(pattern)`: shuffled unless `shuffle=False`, and in the
+        same order on every run when seeded."""
+        shuffle = argument(node, shuffle_position, "shuffle")
+        seed = argument(node, seed_position, "seed")
+        ordered = (shuffle is not None and isinstance(shuffle.value, cst.Name)
+                   and shuffle.value.value == "False") or (
+            seed is not None and not (isinstance(seed.value, cst.Name)
+                                      and seed.value.value == "None"))
+        return frozenset({Tag(LISTING, node, name, ListingInfo(name, ordered, shuffled=True))})
+
+    def _column_output(self, qualified: str, node: cst.Call) -> Value:
+        """`Linear(16, 1)`, `Dense(1)`: an (N, 1) output, when the size argument is 1."""
+        position, name = catalog.COLUMN_LAYERS[qualified]
+        size = argument(node, position, name)
+        if size is None or number(size.value) != 1.0:
+            return EMPTY
+        last = qualified.rsplit(".", 1)[-1]
+        return frozenset({Tag(COLUMN, node, f"{last}(1)" if position == 0 else f"{last}(..., 1)")})
+
     def _layer(self, node: cst.Call, qualified: str, output: Value, mode_dependent: bool) -> Value:
         name = "nn." + qualified.rsplit(".", 1)[-1]
         info = ModuleInfo(name, output, mode_dependent, name if mode_dependent else "")
         return frozenset({Tag(MODULE, node, name, info)})
+
+    def _activation(self, arg: cst.Arg | None) -> str:
+        """"softmax" or "sigmoid" for an activation argument that outputs probabilities
+        (`activation="softmax"`, `activation=tf.nn.softmax`), else ""."""
+        if arg is None:
+            return ""
+        if isinstance(arg.value, cst.SimpleString):
+            return catalog.PROBABILITY_ACTIVATION_NAMES.get(str(arg.value.evaluated_value), "")
+        return catalog.PROBABILITY_FUNCTIONS.get(self.qualified(arg.value) or "", "")
+
+    def _keras_layer(self, node: cst.Call, qualified: str) -> Value:
+        """A Keras layer: a module whose output is probabilities for `Softmax()`,
+        `Activation("softmax")` or `Dense(10, activation="softmax")`."""
+        name = "keras." + qualified.rsplit(".", 1)[-1]
+        activation = catalog.PROBABILITY_LAYERS.get(qualified) or self._activation(
+            argument(node, 0, "activation") if qualified in catalog.KERAS_ACTIVATION_LAYERS
+            else keyword(node, "activation"))
+        output = frozenset({Tag(PROBABILITIES, node, activation.lower())}) if activation \
+            else EMPTY
+        if qualified in catalog.COLUMN_LAYERS:  # Dense(1): an (N, 1) output
+            output |= self._column_output(qualified, node)
+        # Keras passes the training flag itself: no train()/eval() modes to get wrong.
+        return frozenset({Tag(MODULE, node, name, ModuleInfo(name, output, False,
+                                                             framework="keras"))})
+
+    def _keras_sequential(self, node: cst.Call) -> Value:
+        """`keras.Sequential([...])` outputs what its last layer outputs (grown with `add`)."""
+        output = EMPTY
+        arg = argument(node, 0, "layers")
+        if arg is not None and isinstance(arg.value, (cst.List, cst.Tuple)) and \
+                arg.value.elements and isinstance(arg.value.elements[-1], cst.Element):
+            last = first(self.value(arg.value.elements[-1].value), MODULE)
+            output = last.info.output if last is not None else EMPTY
+        pixels, scaling = self._keras_input_pixels(arg)
+        return frozenset({Tag(MODULE, node, "keras.Sequential", ModuleInfo(
+            "keras.Sequential", output, False, framework="keras", input_pixels=pixels,
+            input_scaling=scaling))})
+
+    def _keras_input_pixels(self, arg: cst.Arg | None) -> tuple[str, cst.CSTNode | None]:
+        """What a Keras model built from the layer list `arg` does to the pixels it is given:
+        its first layers that change them decide (see `ModuleInfo.input_pixels`)."""
+        if arg is None or not isinstance(arg.value, (cst.List, cst.Tuple)) or \
+                not arg.value.elements:
+            return "", None  # layers added later with `.add`: not known here
+        for element in arg.value.elements:
+            if not isinstance(element, cst.Element):
+                return "", None
+            layer = element.value
+            qualified = self.qualified(layer.func) if isinstance(layer, cst.Call) else None
+            if qualified in catalog.KERAS_RESCALING_LAYERS:
+                scale = number((argument(layer, 0, "scale") or cst.Arg(cst.Integer("1"))).value)
+                # 1/255 scales to [0, 1]; 1/127.5 with offset=-1 to [-1, 1]: both expect 0-255.
+                if scale is not None and (abs(scale - 1 / 255) < 1e-6
+                                          or abs(scale - 1 / 127.5) < 1e-6):
+                    return "scaled", layer
+                return "", None
+            if qualified in catalog.KERAS_PIXEL_KEEPING_LAYERS:
+                continue
+            if qualified in catalog.KERAS_WEIGHTED_LAYERS:
+                return "raw", None
+            nested = first(self.value(layer), MODULE)
+            if qualified is None and nested is not None and nested.info.framework == "keras":
+                if nested.info.input_pixels == "kept":  # a data-augmentation model
+                    continue
+                return nested.info.input_pixels, nested.info.input_scaling
+            return "", None
+        return "kept", None
 
     def _sequential(self, node: cst.Call) -> Value:
         members = []
@@ -403,7 +526,37 @@ class ValueTransfer:
                     (keyword(node, "scale") or cst.Arg(cst.Name("False"))).value)):
             if last[:1].isupper():
                 return frozenset({Tag(TRANSFORM, node, last, TransformInfo(node, f"{last}()"))})
-            return self.scaled(self._argument_value(node), node, f"{last}()")
+            return self._scaling_call(qualified, last, node)
+        if qualified in catalog.UINT8_TF_DECODERS:
+            position = catalog.UINT8_TF_DECODERS[qualified]
+            dtype = argument(node, position, "dtype") if position >= 0 else None
+            if dtype is None or self.qualified(dtype.value) in catalog.UINT8_DTYPES:
+                return frozenset({Tag(UINT8, node, last, "tensorflow")})
+            return EMPTY
+        if qualified in catalog.UINT8_IMAGE_DATASETS:
+            images = frozenset({Tag(UINT8, node, qualified.split(".")[-2] + ".load_data()",
+                                    "numpy")})
+            split = frozenset({Tag(TUPLE, node, info=(images, EMPTY))})
+            return frozenset({Tag(TUPLE, node, info=(split, split))})
+        if qualified in catalog.CAST_FUNCTIONS:
+            position, name = catalog.CAST_FUNCTIONS[qualified]
+            dtype_arg = argument(node, position, name)
+            dtype = "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
+                                                   if isinstance(dtype_arg.value, cst.SimpleString)
+                                                   else self.qualified(dtype_arg.value) or "?")
+            cast = self._cast(self._argument_value(node, 0, "x"), node, dtype, "tensorflow")
+            if "float" in dtype.rsplit(".", 1)[-1] and not has(cast, UNIT_SCALED):
+                cast |= {Tag(UNSCALED_FLOAT, node, last)}
+            return cast
+        if qualified in catalog.FLOAT_RESIZING:
+            image = self._argument_value(node, 0, "images")
+            method = keyword(node, "method")
+            if method is not None and "nearest" in (
+                    method.value.evaluated_value if isinstance(method.value, cst.SimpleString)
+                    else (self.qualified(method.value) or "")).lower():
+                return keep(image, ELEMENT_KEEPING)  # nearest-neighbour keeps the dtype
+            resized = keep(image, (UNIT_SCALED,))
+            return resized if resized else frozenset({Tag(UNSCALED_FLOAT, node, last)})
         if qualified in catalog.NORMALIZE_TRANSFORMS or qualified in catalog.LAMBDA_TRANSFORMS or (
                 qualified.startswith(("torchvision.transforms.", "albumentations."))
                 and last[:1].isupper()):
@@ -455,8 +608,7 @@ class ValueTransfer:
             return converted
         if qualified in ("torch.Tensor", "torch.FloatTensor", "numpy.float32"):
             return without(self._argument_value(node), DTYPE_TAGS)
-        if qualified in ("torch.squeeze", "torch.unsqueeze", "torch.flatten", "torch.reshape",
-                         "numpy.squeeze", "numpy.expand_dims", "numpy.reshape", "numpy.ravel"):
+        if qualified in catalog.RESHAPING_FUNCTIONS:
             shifted = node.with_changes(args=node.args[1:])
             return self._reshaped(self._argument_value(node), last, shifted, original=node)
         return EMPTY
@@ -529,13 +681,29 @@ class ValueTransfer:
                               TransformInfo(scaling, name, divides_float))})
 
     def _cast(self, value: Value, node: cst.CSTNode, dtype: str, library: str) -> Value:
-        result = without(value, DTYPE_TAGS | {PIL_IMAGE})
+        result = without(value, DTYPE_TAGS | {PIL_IMAGE, UNSCALED_FLOAT})
+        read = first(value, UINT8)
         if dtype in ("numpy.float64", "numpy.double", "torch.float64", "torch.double",
                      "builtins.float") and not (library == "torch" and dtype == "builtins.float"):
             result |= {Tag(FLOAT64, node, dtype, library)}
-        elif dtype in ("numpy.uint8", "torch.uint8"):
+        elif dtype in catalog.UINT8_DTYPES and read is not None and read.detail != "cast":
+            result |= {read}  # `jnp.array(cv2.imread(p), dtype=jnp.uint8)`: still the image read
+        elif dtype in catalog.UINT8_DTYPES:
             result |= {Tag(UINT8, node, "cast", library)}  # chosen on purpose, not read from disk
         return result
+
+    def _scaling_call(self, qualified: str, last: str, node: cst.Call) -> Value:
+        """`convert_image_dtype(image, dtype)` and friends: scaled to [0, 1] unless converting
+        to an integer dtype, or (TensorFlow) given float pixels, which it leaves as they are."""
+        image = self._argument_value(node)
+        if qualified in catalog.SCALING_DTYPE_ARGUMENTS:
+            dtype_arg = argument(node, *catalog.SCALING_DTYPE_ARGUMENTS[qualified])
+            dtype = self.qualified(dtype_arg.value) or "" if dtype_arg is not None else ""
+            if dtype.rsplit(".", 1)[-1].startswith(("uint", "int")):
+                return without(image, (UNIT_SCALED, UNSCALED_FLOAT))
+        if qualified in catalog.SCALES_ONLY_INTEGERS and has(image, UNSCALED_FLOAT):
+            return image
+        return self.scaled(image, node, f"{last}()")
 
     def _to_dtype(self, node: cst.Call) -> str | None:
         """The qualified torch dtype a `.to(...)` call converts to (`torch.float64`), if any."""
@@ -551,6 +719,8 @@ class ValueTransfer:
         if method in catalog.LISTING_METHODS:
             name = f"Path.{method}"
             return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
+        if method in catalog.ORDER_KEEPING_METHODS and has(receiver, LISTING):
+            return keep(receiver, (LISTING, RECORDS))  # dataset.map(load): the same order
         shape = keep(receiver, SHAPE_TAGS) if method in catalog.SHAPE_KEEPING_METHODS else EMPTY
         if method in catalog.PROBABILITY_METHODS:
             return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_METHODS[method])}) | shape

@@ -17,7 +17,10 @@ from dllint.types import RelatedLocation
 PROBABILITIES = "probabilities"  # softmax / sigmoid output; detail: "softmax" | "sigmoid"
 LOG_PROBABILITIES = "log_probabilities"
 UNIT_SCALED = "unit_scaled"  # pixels scaled to [0, 1]; detail says how
-UINT8 = "uint8"  # info: "numpy" | "torch"
+UINT8 = "uint8"  # info: "numpy" | "torch" | "tensorflow"
+# Pixels made float without scaling (`tf.cast(image, tf.float32)`, `tf.image.resize`): still in
+# 0-255, and TensorFlow's convert_image_dtype, which scales only integer images, keeps them so.
+UNSCALED_FLOAT = "unscaled_float"
 FLOAT64 = "float64"  # info: "numpy" | "torch"
 DATAFRAME = "dataframe"  # info: "frame" | "series"
 PIL_IMAGE = "pil_image"
@@ -81,6 +84,14 @@ class ModuleInfo:
     # `self.eval()`, a factory returned it after `eval()`, or its only dropout and batch norm are
     # in children built that way.
     in_eval: bool = False
+    # "keras" or "flax" for a model of those frameworks (whose `.apply` is not torch's); "" for
+    # a torch module.
+    framework: str = ""
+    # Keras: what the model does to the pixels it is given, judged from its first layers:
+    # "scaled" (it starts with `input_scaling`, a `Rescaling(1./255)`), "raw" (its first weighted
+    # layer sees them as given), "kept" (it only has layers that keep their range), "" (unknown).
+    input_pixels: str = ""
+    input_scaling: cst.CSTNode | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,9 @@ class ListingInfo:
     function: str  # "glob.glob", "os.walk", "Path.glob", ...
     # A sorted listing is still a file list: pairing an unordered listing with it is the bug.
     ordered: bool = False
+    # Shuffled by the listing itself (tf.data's list_files) rather than in the filesystem's
+    # order: sorting it is not the fix, `shuffle=False` is.
+    shuffled: bool = False
 
     @property
     def walk(self) -> bool:
@@ -99,6 +113,8 @@ class LossInfo:
     qualified: str
     wants: str  # "logits" | "log_probabilities" | "probabilities" | "elementwise"
     display: str
+    argument: int = 0  # where the prediction goes, by position and by keyword
+    keyword: str = "input"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Framework knowledge tables (Keras, TensorFlow, JAX), merged into `catalog`."""

@@ -1,0 +1,67 @@
+"""JAX knowledge (jax.nn, Flax, Optax), keyed by qualified names as `ImportMap` resolves them:
+`import flax.linen as nn` + `nn.softmax` is `flax.linen.softmax`."""
+
+from __future__ import annotations
+
+_FLAX = ("flax.linen.", "flax.nnx.")
+
+PROBABILITY_FUNCTIONS = {
+    "jax.nn.softmax": "softmax", "jax.nn.sigmoid": "sigmoid",
+    "jax.scipy.special.expit": "sigmoid",
+    **{prefix + "softmax": "softmax" for prefix in _FLAX},
+    **{prefix + "sigmoid": "sigmoid" for prefix in _FLAX},
+}
+LOG_PROBABILITY_FUNCTIONS = frozenset({
+    "jax.nn.log_softmax", "jax.nn.log_sigmoid",
+    *(prefix + name for prefix in _FLAX for name in ("log_softmax", "log_sigmoid")),
+})
+LOG_FUNCTIONS = frozenset({"jax.numpy.log"})
+
+# Flax modules: what calling one returns is what its `__call__` returns, and
+# `model.apply(variables, x)` calls it.
+MODULE_BASES = frozenset({"flax.linen.Module", "flax.nnx.Module"})
+FORWARD_METHOD = "__call__"
+APPLY_METHODS = frozenset({"apply"})
+# Training states built around a module's apply function: `state.apply_fn(variables, x)` calls
+# the module. Value: the keyword that takes the function.
+TRAIN_STATES = {"flax.training.train_state.TrainState.create": "apply_fn"}
+
+# Optax losses take the prediction first. Those that apply softmax or sigmoid themselves:
+_LOGIT_LOSSES = ("softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
+                 "safe_softmax_cross_entropy", "sigmoid_binary_cross_entropy",
+                 "sigmoid_focal_loss", "poly_loss_cross_entropy")
+_ELEMENTWISE_LOSSES = ("l2_loss", "squared_error", "huber_loss")
+LOSSES = {
+    **{module + name: dict(wants="logits", display=f"optax.{name}", is_class=False,
+                           argument=0, keyword="logits")
+       for module in ("optax.", "optax.losses.") for name in _LOGIT_LOSSES},
+    **{module + name: dict(wants="elementwise", display=f"optax.{name}", is_class=False,
+                           argument=0, keyword="predictions")
+       for module in ("optax.", "optax.losses.") for name in _ELEMENTWISE_LOSSES},
+}
+
+# ---- shapes (DL006) ----------------------------------------------------------------------------
+# jax.numpy reductions, like numpy's: `keepdims` defaults to False.
+REDUCTIONS = frozenset("jax.numpy." + name for name in (
+    "sum", "mean", "std", "var", "max", "min", "amax", "amin", "prod", "nansum", "nanmean"))
+REDUCTIONS |= {"jax.scipy.special.logsumexp", "jax.nn.logsumexp", "jax.numpy.linalg.norm"}
+# Functions that add or remove axes, named like their numpy counterparts.
+RESHAPING_FUNCTIONS = frozenset("jax.numpy." + name
+                                for name in ("squeeze", "expand_dims", "reshape", "ravel"))
+# Layers whose output has `features` columns: `nn.Dense(1)` outputs (N, 1). Value: the
+# position and keyword of the output size.
+COLUMN_LAYERS = {"flax.linen.Dense": (0, "features"), "flax.nnx.Linear": (1, "out_features")}
+
+# ---- dropout (DL306) ---------------------------------------------------------------------------
+# Flax dropout layers: `nn.Dropout(rate, deterministic=None)`, the flag given when built or when
+# called. `deterministic=True` drops nothing. Value: the position of `deterministic` when built.
+DROPOUT_LAYERS = {"flax.linen.Dropout": 2, "flax.linen.stochastic.Dropout": 2}
+# Calls that differentiate a function: the function they take (or the one they decorate) is a
+# training step, where dropout should be on.
+GRADIENT_TRANSFORMS = frozenset({"jax.grad", "jax.value_and_grad", "flax.nnx.grad",
+                                 "flax.nnx.value_and_grad"})
+
+# ---- pixels (DL005) ----------------------------------------------------------------------------
+# jax.numpy arrays keep numpy's dtype, and uint8 arithmetic wraps around as in numpy.
+ARRAY_CONSTRUCTORS = frozenset({"jax.numpy.array", "jax.numpy.asarray"})
+UINT8_DTYPES = frozenset({"jax.numpy.uint8"})

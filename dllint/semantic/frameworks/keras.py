@@ -1,0 +1,123 @@
+"""Keras knowledge, keyed by qualified names in every spelling `ImportMap` resolves them to.
+
+`import tensorflow as tf` + `tf.keras.layers.Dense`, `from tensorflow import keras` +
+`keras.layers.Dense` and `from tensorflow.keras import layers` all resolve to
+`tensorflow.keras.layers.Dense`; Keras 3 and the tf_keras package spell it `keras.layers.Dense`
+and `tf_keras.layers.Dense`. Each table lists the paths once and expands them to every prefix.
+"""
+
+from __future__ import annotations
+
+PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
+
+
+def spellings(*paths: str) -> list[str]:
+    """`layers.Dense` as `keras.layers.Dense`, `tensorflow.keras.layers.Dense`, ..."""
+    return [prefix + path for prefix in PREFIXES for path in paths]
+
+
+# TensorFlow 2 re-exports keras.losses as tf.losses.
+LOSS_MODULES = (*spellings("losses."), "tensorflow.losses.")
+
+
+def _loss_spellings(*names: str) -> list[str]:
+    return [module + name for module in LOSS_MODULES for name in names]
+
+
+# Layers are `<prefix>layers.<Name>`: what they output is read from their `activation`.
+LAYER_PREFIXES = tuple(spellings("layers."))
+# Layers whose output is probabilities whatever their arguments.
+PROBABILITY_LAYERS = {name: "Softmax" for name in spellings("layers.Softmax")}
+# Layers that apply the activation given as their first argument (`Activation("softmax")`);
+# every other layer takes it as `activation=`.
+ACTIVATION_LAYERS = frozenset(spellings("layers.Activation"))
+# `activation="softmax"`: the names Keras accepts for an activation that outputs probabilities.
+PROBABILITY_ACTIVATION_NAMES = {"softmax": "softmax", "sigmoid": "sigmoid"}
+# `activation=keras.activations.softmax`: the same activations as functions.
+PROBABILITY_FUNCTIONS = {
+    **{name: "softmax" for name in spellings("activations.softmax", "ops.softmax")},
+    **{name: "sigmoid" for name in spellings("activations.sigmoid", "ops.sigmoid")},
+}
+LOG_PROBABILITY_FUNCTIONS = frozenset(spellings("ops.log_softmax", "ops.log_sigmoid",
+                                                "activations.log_softmax"))
+# Models built from a list of layers (and grown with `.add(layer)`): they output what their last
+# layer outputs.
+SEQUENTIAL_MODELS = frozenset(spellings("Sequential", "models.Sequential"))
+# Functional models, `keras.Model(inputs, outputs)`: they output what `outputs` is.
+FUNCTIONAL_MODELS = frozenset(spellings("Model", "models.Model"))
+
+# Cross-entropies that apply softmax or sigmoid themselves only when built (classes) or called
+# (functions) with `from_logits=True`; by default they expect probabilities. Keras losses take
+# `(y_true, y_pred)`: the prediction is the second argument.
+_LOGIT_FLAG_CLASSES = ("SparseCategoricalCrossentropy", "CategoricalCrossentropy",
+                       "BinaryCrossentropy", "BinaryFocalCrossentropy",
+                       "CategoricalFocalCrossentropy")
+_LOGIT_FLAG_FUNCTIONS = ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                         "binary_crossentropy", "binary_focal_crossentropy",
+                         "categorical_focal_crossentropy")
+LOSSES = {
+    **{name: dict(wants="logits", display=name.rsplit(".", 1)[-1] + "(from_logits=True)",
+                  is_class=True, argument=1, keyword="y_pred", logits_flag="from_logits")
+       for name in _loss_spellings(*_LOGIT_FLAG_CLASSES)},
+    **{name: dict(wants="logits", display=name.rsplit(".", 1)[-1] + "(..., from_logits=True)",
+                  is_class=False, argument=1, keyword="y_pred", logits_flag="from_logits")
+       for name in _loss_spellings(*_LOGIT_FLAG_FUNCTIONS)},
+    # keras.backend.sparse_categorical_crossentropy(target, output, from_logits=False)
+    **{name: dict(wants="logits", display=name.rsplit(".", 1)[-1] + "(..., from_logits=True)",
+                  is_class=False, argument=1, keyword="output", logits_flag="from_logits")
+       for name in spellings(*("backend." + loss for loss in _LOGIT_FLAG_FUNCTIONS[:3]))},
+}
+
+# ---- shapes (DL006) ----------------------------------------------------------------------------
+# Layers whose output has `units` columns: `Dense(1)` outputs (N, 1). Value: the position and
+# keyword of the output size.
+COLUMN_LAYERS = {name: (0, "units") for name in spellings("layers.Dense")}
+# Keras 2 loss functions (tf.keras up to TensorFlow 2.15, tf_keras) subtract `y_true` from
+# `y_pred` without matching their ranks, so an (N,) target against an (N, 1) prediction
+# broadcasts to (N, N). Keras 3's functions, and the loss classes of both, squeeze first.
+_KERAS2_LOSS_MODULES = ("tensorflow.keras.losses.", "tf_keras.losses.", "tensorflow.losses.")
+BROADCASTING_LOSS_FUNCTIONS = {
+    module + name: dict(wants="elementwise", display="tf.keras.losses." + name, is_class=False,
+                        argument=1, keyword="y_pred")
+    for module in _KERAS2_LOSS_MODULES
+    for name in ("mse", "mean_squared_error", "mae", "mean_absolute_error", "msle",
+                 "mean_squared_logarithmic_error", "huber", "log_cosh", "logcosh")
+}
+
+# ---- pixels (DL003, DL005) ---------------------------------------------------------------------
+# `preprocess_input` of every keras.applications network expects pixels in 0-255 (it subtracts
+# the ImageNet mean, scales to [-1, 1] itself, or is the identity because the network rescales
+# inside): given pixels already scaled to [0, 1], it ruins them.
+_APPLICATIONS = ("resnet", "resnet50", "resnet_v2", "resnet_rs", "vgg16", "vgg19", "mobilenet",
+                 "mobilenet_v2", "mobilenet_v3", "inception_v3", "inception_resnet_v2",
+                 "xception", "densenet", "nasnet", "efficientnet", "efficientnet_v2", "convnext",
+                 "regnet", "imagenet_utils")
+ZERO_TO_255_PREPROCESSING = frozenset(spellings(*(f"applications.{net}.preprocess_input"
+                                                  for net in _APPLICATIONS)))
+# `ImageDataGenerator(rescale=..., preprocessing_function=...)` runs the function first and then
+# multiplies by `rescale`.
+IMAGE_DATA_GENERATORS = frozenset(spellings("preprocessing.image.ImageDataGenerator"))
+_PREPROCESSING = ("layers.", "layers.experimental.preprocessing.")
+# Layers that scale their input: `Rescaling(scale, offset=0.0)` multiplies by `scale`.
+RESCALING_LAYERS = frozenset(spellings(*(module + "Rescaling" for module in _PREPROCESSING)))
+# Layers that hand pixels on with their values in the same range (inputs, shapes, crops,
+# augmentations): a model starting with them still sees the pixels as given.
+PIXEL_KEEPING_LAYERS = frozenset(spellings("Input", "layers.Input", "layers.InputLayer",
+                                           "layers.Flatten", "layers.Reshape", "layers.Permute",
+                                           *(module + name for module in _PREPROCESSING
+                                             for name in ("Resizing", "CenterCrop", "RandomFlip",
+                                                          "RandomRotation", "RandomZoom",
+                                                          "RandomTranslation", "RandomCrop",
+                                                          "RandomContrast"))))
+# Layers with weights that take the input as given: a model whose first such layer comes before
+# any rescaling trains on unscaled pixels.
+WEIGHTED_LAYERS = frozenset(spellings(*("layers." + name for name in (
+    "Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D",
+    "Conv2DTranspose", "Convolution2D"))))
+# Model methods that feed data to the model: `model.fit(x, y)`, by `x`'s position and keyword.
+INPUT_METHODS = frozenset({"fit", "predict", "evaluate", "train_on_batch", "test_on_batch",
+                           "predict_on_batch"})
+# Datasets whose images `load_data()` returns as uint8 arrays:
+# `(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()`.
+UINT8_IMAGE_DATASETS = frozenset(spellings(*(f"datasets.{name}.load_data" for name in (
+    "mnist", "fashion_mnist", "cifar10", "cifar100"))))
