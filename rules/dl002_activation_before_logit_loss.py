@@ -68,6 +68,35 @@ class ActivationBeforeLogitLoss(Rule):
     uses_model = True
 
     VALID = [
+        # Softmax only outside training: the loss gets logits, callers get probabilities.
+        Valid("""
+            import tensorflow as tf
+
+            def conv_net(x, n_classes, is_training):
+                out = tf.compat.v1.layers.dense(x, n_classes)
+                out = tf.nn.softmax(out) if not is_training else out
+                return out
+
+            logits = conv_net(images, 10, is_training=True)
+            loss = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 3)
+
+                def forward(self, x):
+                    x = self.fc(x)
+                    if not self.training:
+                        x = F.softmax(x, dim=1)
+                    return x
+
+            loss = F.cross_entropy(Net()(x), y)
+        """),
         Valid("""
             import torch.nn.functional as F
             logits = model(images)
@@ -311,6 +340,25 @@ class ActivationBeforeLogitLoss(Rule):
         """),
     ]
     INVALID = [
+        # A test on something other than the training flag: both branches reach the loss.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, normalise):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 3)
+                    self.normalise = normalise
+
+                def forward(self, x):
+                    x = self.fc(x)
+                    if self.normalise:
+                        x = F.softmax(x, dim=1)
+                    return x
+
+            loss = F.cross_entropy(Net(True)(x), y)
+        """, line=13, related_lines=(16,)),
         Invalid("""
             import torch.nn.functional as F
             loss = F.cross_entropy(F.softmax(logits, dim=1), labels)

@@ -7,6 +7,7 @@ Each source calls `probe(expr)`; the probe visitor runs right after the model in
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import libcst as cst
 
@@ -313,3 +314,25 @@ def test_albumentations_pipeline_scales_the_image_entry_only():
     assert UNIT_SCALED in image and UINT8 not in image
     assert not mask
     assert UNIT_SCALED not in unscaled and UNIT_SCALED not in plain and UINT8 in plain
+
+
+def test_calls_of_one_definition_do_not_feed_a_redefinition():
+    # A notebook redefines `cross_entropy`: the first one takes probabilities, the second
+    # logits; the first one's call site must not reach the second one's parameter.
+    source = '''
+import tensorflow as tf
+
+def cross_entropy(y_pred, y_true):
+    return tf.reduce_mean(-tf.reduce_sum(y_true * tf.math.log(y_pred)))
+
+loss = cross_entropy(tf.nn.softmax(logits), labels)
+
+def cross_entropy(x, y):
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=x)
+
+loss = cross_entropy(model(images), labels)
+'''
+    from dllint.config import FileConfig, build_settings
+    from dllint.runner import lint_text
+    settings = build_settings(FileConfig(root=Path.cwd()), select=["DL002"])
+    assert lint_text(source, "notebook.py", settings).diagnostics == ()

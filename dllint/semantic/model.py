@@ -12,6 +12,8 @@ through `ProjectIndex` summaries.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -28,7 +30,7 @@ from dllint.semantic.syntax import mode_switch
 from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
     Tag, Value, first, has, keep, without)
-from dllint.semantic.values import RECORDS
+from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS
 from dllint.walk import CachedVisitorNames, walk
 
 if TYPE_CHECKING:
@@ -68,12 +70,18 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self._forward_misses: set[str] = set()
         # Top-level functions and classes (with their methods): the call sites worth recording.
         body = context.module.body
+        # A name defined twice (a notebook's cells redefine `train` or `Net`) is ambiguous:
+        # the calls of one definition must not feed the parameters of the other.
+        defined = Counter(statement.name.value for statement in body
+                          if isinstance(statement, (cst.FunctionDef, cst.ClassDef)))
         self.top_functions = {statement.name.value for statement in body
-                              if isinstance(statement, cst.FunctionDef)}
+                              if isinstance(statement, cst.FunctionDef)
+                              and defined[statement.name.value] == 1}
         self.top_classes = {
             statement.name.value: {member.name.value for member in statement.body.body
                                    if isinstance(member, cst.FunctionDef)}
-            for statement in body if isinstance(statement, cst.ClassDef)}
+            for statement in body if isinstance(statement, cst.ClassDef)
+            and defined[statement.name.value] == 1}
         # Open `if` statements, for merging what their branches bind.
         self.branches: list[_Branch] = []
         self._own_module: str | None = None  # this file's module name, for calls from others
@@ -145,7 +153,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
             elements = tuple(self.value(element.value) for element in node.elements)
             return frozenset({Tag(TUPLE, node, info=elements)}) if any(elements) else EMPTY
         if isinstance(node, cst.IfExp):
-            return self.value(node.body) | self.value(node.orelse)
+            return _join([self.value(node.body), self.value(node.orelse)], node.test)
         if isinstance(node, cst.BooleanOperation):
             return self.value(node.left) | self.value(node.right)
         if isinstance(node, cst.NamedExpr):
@@ -318,12 +326,39 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
             ends.append(branch.before)
         if not ends:
             return  # every branch leaves: what follows is unreachable from here
-        merged: dict[str, Value] = {}
-        for end in ends:
-            for name, value in end.items():
-                merged[name] = merged.get(name, EMPTY) | value
+        names = {name for end in ends for name in end}
+        merged = {name: _join([end.get(name, EMPTY) for end in ends], original_node.test)
+                  for name in names}
         frame.clear()
         frame.update(merged)
+
+
+# `if not is_training: out = tf.nn.softmax(out)`: an activation applied only outside training is
+# the deliberate way to give a logits loss logits and callers probabilities.
+_TRAINING_FLAG = re.compile(r"^(is_)?train(ing)?$|^mode$|^deterministic$")
+_ACTIVATIONS = (PROBABILITIES, LOG_PROBABILITIES)
+
+
+def _join(values: list[Value], test: cst.BaseExpression) -> Value:
+    """What a value is after a branch join: any branch's value, except that an activation
+    applied in only some branches of a test on a training flag is not carried on."""
+    joined = frozenset().union(*values)
+    if any(not has(value, kind) for value in values for kind in _ACTIVATIONS
+           if has(joined, kind)) and _tests_training_flag(test):
+        joined = without(joined, _ACTIVATIONS)
+    return joined
+
+
+def _tests_training_flag(test: cst.BaseExpression) -> bool:
+    return any(isinstance(node, cst.Name) and _TRAINING_FLAG.match(node.value)
+               or isinstance(node, cst.Attribute) and _TRAINING_FLAG.match(node.attr.value)
+               for node in _names_in(test))
+
+
+def _names_in(node: cst.CSTNode):
+    yield node
+    for child in node.children:
+        yield from _names_in(child)
 
 
 @dataclass
