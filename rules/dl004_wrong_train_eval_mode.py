@@ -112,6 +112,26 @@ class WrongTrainEvalMode(Rule):
     uses_model = True
 
     VALID = [
+        # Flax NNX: a view with deterministic dropout and running averages is its eval mode.
+        Valid("""
+            from flax import nnx
+
+            class Model(nnx.Module):
+                def __init__(self, rngs):
+                    self.linear = nnx.Linear(2, 8, rngs=rngs)
+                    self.dropout = nnx.Dropout(0.2, deterministic=False, rngs=rngs)
+
+                def __call__(self, x):
+                    return self.dropout(self.linear(x))
+
+            model = Model(nnx.Rngs(0))
+            eval_model = nnx.view(model, deterministic=True, use_running_average=True)
+
+            def eval_step(model, x):
+                return model(x)
+
+            eval_step(eval_model, x)
+        """),
         # A calibration function handed to an API that sets the mode: its callers are elsewhere.
         Valid("""
             def default_eval_fn(model, calib_data):
@@ -916,6 +936,12 @@ class WrongTrainEvalMode(Rule):
     def chain_mode(self, node: cst.BaseExpression) -> str | None:
         """`Net().to(device).eval()` puts the new model in eval mode; `model.to(device)`,
         `DDP(model)` or `copy.deepcopy(model)` keep the mode `model` has."""
+        if isinstance(node, cst.Call):
+            flags = catalog.MODE_VIEWS.get(self.imports.call_name(node) or "", ())
+            values = [arg.value for arg in node.args if arg.keyword and arg.keyword.value in flags]
+            if values and all(isinstance(value, cst.Name) and value.value in ("True", "False")
+                              for value in values):
+                return "eval" if all(value.value == "True" for value in values) else "train"
         current = node
         while isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
             mode = self.mode_call(current)

@@ -403,3 +403,6 @@ LIBRARY_ROOTS = frozenset({
     "datasets", "timm", "lightning", "pytorch_lightning", "accelerate", "wandb", "mlflow",
     "tensorboard", "h5py", "yaml", "hydra", "omegaconf", "einops", "natsort", "io", "csv",
 })
+
+# Calls that return a model in a mode their keywords choose (see frameworks/jax.py).
+MODE_VIEWS = dict(jax.MODE_VIEWS)

@@ -65,3 +65,8 @@ GRADIENT_TRANSFORMS = frozenset({"jax.grad", "jax.value_and_grad", "flax.nnx.gra
 # jax.numpy arrays keep numpy's dtype, and uint8 arithmetic wraps around as in numpy.
 ARRAY_CONSTRUCTORS = frozenset({"jax.numpy.array", "jax.numpy.asarray"})
 UINT8_DTYPES = frozenset({"jax.numpy.uint8"})
+
+# Calls that return the same model in a chosen mode (DL004): Flax NNX's `nnx.view(model,
+# deterministic=True, use_running_average=True)` is its eval mode; each keyword names a flag that
+# is True in eval mode.
+MODE_VIEWS = {"flax.nnx.view": ("deterministic", "use_running_average")}
