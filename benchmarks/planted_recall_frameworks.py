@@ -1,0 +1,172 @@
+"""Recall on real Keras / TensorFlow / JAX code: plant known bugs, lint, count.
+
+    python benchmarks/planted_recall_frameworks.py TREE [--kinds keras-softmax-head,...] [-v]
+
+The companion of planted_recall.py (whose helpers this reuses) for framework code. Every site
+where a kind of bug can be planted is mutated on its own, in a temporary copy of the file's
+folder, and that folder is linted. A plant counts as found when the expected rule reports a
+finding in the mutated file that the unmutated folder did not have. Only .py files are
+planted into; notebooks (.ipynb) are out of scope. Plants are regex / line based, one line each.
+
+Kinds (rule, what is planted):
+- keras-softmax-head (DL002): in a file containing `from_logits=True`, the last one-line
+  `Dense(...)` call without `activation=` gets `, activation="softmax"`;
+- tf-softmax-logits (DL002): `NAME = <expr>`, where NAME is later passed as `logits=NAME` to
+  tf.nn.*_cross_entropy_with_logits or first to optax.softmax_cross_entropy*, becomes
+  `NAME = tf.nn.softmax(<expr>)` (`jax.nn.softmax` for optax), importing tf / jax if needed;
+- drop-float-scaling (DL005): `X = X.astype(float32) / 255` in a file calling `.fit(` or
+  `.predict(` becomes `pass`;
+- double-255 (DL003): after `X = X / 255` or `X = X.astype(...) / 255`, a second
+  `X = X / 255.0` is inserted.
+The figures are a floor: not every plant is a bug a rule should see in that context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from planted_recall import Finding, Plant, findings, is_found, replace_line  # noqa: E402
+
+KINDS = ("keras-softmax-head", "tf-softmax-logits", "drop-float-scaling", "double-255")
+IGNORE = shutil.ignore_patterns("*.pt", "*.pth", "*.h5", "*.keras", "*.ckpt*", "*.npz", "*.npy",
+                                "*.csv", "*.tgz", "*.gz", "*.zip", "*.ipynb", "*.png", "*.jpg",
+                                "data", "datasets", "images", "__pycache__", ".git")
+
+DENSE = re.compile(r"\bDense\(((?:[^()]|\([^()]*\))*)\)")
+TF_LOSS = re.compile(r"\b(?:sparse_softmax_cross_entropy_with_logits|"
+                     r"softmax_cross_entropy_with_logits(?:_v2)?|"
+                     r"sigmoid_cross_entropy_with_logits)\s*\(")
+OPTAX_LOSS = re.compile(r"\boptax\.softmax_cross_entropy\w*\(\s*(?:logits\s*=\s*)?(\w+)\s*[,)]")
+NUM = r"255(?:\.0*)?"
+FLOAT = r"""\.astype\((?:["']float32["']|np\.float32|numpy\.float32|tf\.float32)\)"""
+TARGET = r"\w+(?:\.\w+)*"
+FLOAT_SCALING = re.compile(rf"^\s*({TARGET})\s*=\s*\1{FLOAT}\s*/\s*{NUM}\s*(#.*)?$")
+SCALING = re.compile(rf"^(\s*)({TARGET})\s*=\s*\2(?:\.astype\([^()]*\))?\s*/\s*{NUM}\s*(#.*)?$")
+
+
+def with_import(text: str, module: str) -> str:
+    """`import module` on top (after `from __future__` imports) unless already there."""
+    if re.search(rf"^import {module}\b", text, re.MULTILINE):
+        return text
+    lines = text.splitlines(keepends=True)
+    at = max((i + 1 for i, line in enumerate(lines) if line.startswith("from __future__")),
+             default=0)
+    return "".join(lines[:at] + [f"import {module}\n"] + lines[at:])
+
+
+def one_line_expression(expr: str) -> bool:
+    return (bool(expr) and expr.count("(") == expr.count(")") and expr.count("[") ==
+            expr.count("]") and not expr.endswith(("\\", ",", ":")))
+
+
+def logits_plants(path: Path, text: str) -> list[Plant]:
+    uses: list[tuple[int, str, str]] = []  # (offset of the call, name, softmax to plant)
+    for match in TF_LOSS.finditer(text):
+        argument = re.search(r"\blogits\s*=\s*(\w+)\s*[,)\n]", text[match.end():match.end() + 400])
+        if argument:
+            uses.append((match.start(), argument.group(1), "tf.nn.softmax"))
+    for match in OPTAX_LOSS.finditer(text):
+        uses.append((match.start(), match.group(1), "jax.nn.softmax"))
+    lines = text.splitlines()
+    plants, seen = [], set()
+    for offset, name, softmax in uses:
+        call_line = text.count("\n", 0, offset) + 1
+        assignment = re.compile(rf"^\s*{re.escape(name)}\s*=(?!=)\s*(.+?)\s*$")
+        for index in range(call_line - 1, -1, -1):
+            match = assignment.match(lines[index])
+            if match:
+                expr = match.group(1)
+                if one_line_expression(expr) and "#" not in expr and index + 1 not in seen:
+                    seen.add(index + 1)
+                    mutated = replace_line(text, index + 1, f"{name} = {softmax}({expr})")
+                    imported = with_import(mutated, "jax" if softmax.startswith("jax")
+                                           else "tensorflow as tf")
+                    plants.append(Plant("tf-softmax-logits", "DL002", path,
+                                        index + 1 + (imported != mutated), imported, False))
+                break
+    return plants
+
+
+def plants_in(path: Path, text: str) -> list[Plant]:
+    found: list[Plant] = []
+    lines = text.splitlines()
+    if "from_logits=True" in text:
+        for index in range(len(lines) - 1, -1, -1):
+            heads = [m for m in DENSE.finditer(lines[index]) if "activation" not in m.group(1)]
+            if heads:
+                head = heads[-1]
+                close = head.end() - 1
+                new = lines[index][:close].rstrip() + ', activation="softmax"' + \
+                    lines[index][close:]
+                all_lines = text.splitlines(keepends=True)
+                all_lines[index] = new + "\n"
+                found.append(Plant("keras-softmax-head", "DL002", path, index + 1,
+                                   "".join(all_lines), False))
+                break
+    found.extend(logits_plants(path, text))
+    trains = re.search(r"\.(fit|predict)\(", text) is not None
+    for index, line in enumerate(lines):
+        if trains and FLOAT_SCALING.match(line):
+            found.append(Plant("drop-float-scaling", "DL005", path, index + 1,
+                               replace_line(text, index + 1, "pass"), False))
+        scaling = SCALING.match(line)
+        if scaling:
+            indent, target = scaling.group(1), scaling.group(2)
+            all_lines = text.splitlines(keepends=True)
+            all_lines.insert(index + 1, f"{indent}{target} = {target} / 255.0\n")
+            found.append(Plant("double-255", "DL003", path, index + 2, "".join(all_lines),
+                               False))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tree")
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("-v", "--verbose", action="store_true")
+    options = parser.parse_args()
+    kinds = set(options.kinds.split(","))
+    tree = Path(options.tree).resolve()
+
+    plants: list[Plant] = []
+    for path in sorted(tree.rglob("*.py")):
+        if ".git" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        plants.extend(plant for plant in plants_in(path, text) if plant.kind in kinds)
+
+    planted, detected = Counter(), Counter()
+    baselines: dict[Path, set[Finding]] = {}
+    for plant in plants:
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / plant.path.parent.name
+            shutil.copytree(plant.path.parent, copy, ignore=IGNORE)
+            if plant.path.parent not in baselines:
+                baselines[plant.path.parent] = findings(copy)
+            (copy / plant.path.name).write_text(plant.text, encoding="utf-8")
+            hit = is_found(plant, plant.line, findings(copy) - baselines[plant.path.parent])
+        planted[plant.kind] += 1
+        detected[plant.kind] += hit
+        if options.verbose:
+            status = "found" if hit else "MISSED"
+            print(f"{status:6} {plant.kind:22} {plant.path.relative_to(tree)}:{plant.line}")
+    print(f"tree: {tree}")
+    print(f"{'kind':24} {'rule':6} {'planted':>8} {'found':>6} {'recall':>7}")
+    for kind in sorted(planted):
+        rule = next(plant.rule for plant in plants if plant.kind == kind)
+        print(f"{kind:24} {rule:6} {planted[kind]:8} {detected[kind]:6} "
+              f"{detected[kind] / planted[kind]:7.2f}")
+    total, hits = sum(planted.values()), sum(detected.values())
+    if total:
+        print(f"{'all':24} {'':6} {total:8} {hits:6} {hits / total:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
