@@ -220,6 +220,11 @@ def main() -> None:
         if options.verbose:
             status = "found" if hit else "MISSED"
             print(f"{status:6} {plant.kind:22} {plant.path.relative_to(tree)}:{plant.line}")
+    print_recall(tree, plants, planted, detected)
+
+
+def print_recall(tree: Path, plants: list[Plant], planted: Counter, detected: Counter) -> None:
+    """The recall table: per kind of plant, how many were planted and found."""
     print(f"tree: {tree}")
     print(f"{'kind':24} {'rule':6} {'planted':>8} {'found':>6} {'recall':>7}")
     for kind in sorted(planted):

@@ -32,7 +32,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from planted_recall import Finding, Plant, findings, is_found, replace_line  # noqa: E402
+from planted_recall import (  # noqa: E402
+    Finding, Plant, findings, is_found, print_recall, replace_line)
 
 KINDS = ("keras-softmax-head", "tf-softmax-logits", "drop-float-scaling", "double-255")
 IGNORE = shutil.ignore_patterns("*.pt", "*.pth", "*.h5", "*.keras", "*.ckpt*", "*.npz", "*.npy",
@@ -157,15 +158,7 @@ def main() -> None:
         if options.verbose:
             status = "found" if hit else "MISSED"
             print(f"{status:6} {plant.kind:22} {plant.path.relative_to(tree)}:{plant.line}")
-    print(f"tree: {tree}")
-    print(f"{'kind':24} {'rule':6} {'planted':>8} {'found':>6} {'recall':>7}")
-    for kind in sorted(planted):
-        rule = next(plant.rule for plant in plants if plant.kind == kind)
-        print(f"{kind:24} {rule:6} {planted[kind]:8} {detected[kind]:6} "
-              f"{detected[kind] / planted[kind]:7.2f}")
-    total, hits = sum(planted.values()), sum(detected.values())
-    if total:
-        print(f"{'all':24} {'':6} {total:8} {hits:6} {hits / total:7.2f}")
+    print_recall(tree, plants, planted, detected)
 
 
 if __name__ == "__main__":

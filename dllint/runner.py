@@ -240,21 +240,28 @@ def build_index(paths: Sequence[str], settings: Settings, *, jobs: int | None = 
     return ProjectIndex.from_summaries(summaries)
 
 
+def _open_cache(settings: Settings, files: Sequence[str],
+                use_cache: bool) -> tuple[Cache | None, dict[str, str]]:
+    """The run's cache, and each readable file's content hash (its key there)."""
+    if not use_cache:
+        return None, {}
+    cache = Cache(settings.cache_dir, f"{settings.fingerprint}-{_code_fingerprint()}")
+    digests: dict[str, str] = {}
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                digests[path] = content_hash(handle.read())
+        except OSError:
+            pass  # the worker reports why it cannot be read
+    return cache, digests
+
+
 def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
         use_cache: bool = True, force_exclude: bool = False) -> RunResult:
     started = time.perf_counter()
     found = discover(paths, settings, force_exclude=force_exclude)
     result = RunResult(files=[FileResult(d.path, (d,)) for d in found.diagnostics])
-    cache = Cache(settings.cache_dir, f"{settings.fingerprint}-{_code_fingerprint()}") \
-        if use_cache else None
-    digests: dict[str, str] = {}
-    if cache is not None:
-        for path in found.files:
-            try:
-                with open(path, "rb") as handle:
-                    digests[path] = content_hash(handle.read())
-            except OSError:
-                pass  # the worker reports why it cannot be read
+    cache, digests = _open_cache(settings, found.files, use_cache)
     with Workers(found.files, settings, jobs) as workers:
         _lint_files(found.files, settings, cache, digests, workers, result)
     if cache is not None:
@@ -305,16 +312,7 @@ def workspace_index(settings: Settings, *, use_cache: bool = True,
     files = discover([str(settings.root)], settings).files
     if len(files) > MAX_WORKSPACE_FILES:
         return None  # a home directory opened as a workspace: lint buffers on their own
-    cache = Cache(settings.cache_dir, f"{settings.fingerprint}-{_code_fingerprint()}") \
-        if use_cache else None
-    digests: dict[str, str] = {}
-    if cache is not None:
-        for path in files:
-            try:
-                with open(path, "rb") as handle:
-                    digests[path] = content_hash(handle.read())
-            except OSError:
-                pass
+    cache, digests = _open_cache(settings, files, use_cache)
     index = build_index(files, settings, jobs=jobs, cache=cache, digests=digests)
     if cache is not None:
         cache.save()

@@ -175,7 +175,6 @@ class UnsafeTorchLoad(Rule):
     ]
 
     SAFE_CONTEXTS = frozenset({"torch.serialization.safe_globals"})
-    DECLARES_WEIGHTS_ONLY = frozenset({"torch.serialization.add_safe_globals"})
     # Names that hold a checkpoint's dict rather than a pickled object.
     STATE_NAME = re.compile(r"(state|ckpt|checkpoint|weights|sd$|^sd|params)", re.IGNORECASE)
 
@@ -187,6 +186,8 @@ class UnsafeTorchLoad(Rule):
         settings = context.settings
         minimum = settings.torch_minimum if settings is not None else None
         self.default_is_safe = minimum is not None and minimum >= (2, 6)
+        # `add_safe_globals([...])` extends the weights-only loader's allow-list: the file is
+        # written for weights-only loading.
         self.declares_weights_only = "add_safe_globals" in context.source
 
     def visit_With(self, node: cst.With) -> None:
@@ -234,8 +235,6 @@ class UnsafeTorchLoad(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "load_state_dict":
             self.state_dicts.update(id(arg.value) for arg in node.args)
-            return
-        if self.imports.call_name(node) in self.DECLARES_WEIGHTS_ONLY:
             return
         if self.imports.call_name(node) != "torch.load":
             return

@@ -31,7 +31,7 @@ from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
     Tag, Value, first, has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS
-from dllint.walk import CachedVisitorNames, walk
+from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
     from dllint.context import FileContext
@@ -352,13 +352,13 @@ def _join(values: list[Value], test: cst.BaseExpression) -> Value:
 def _tests_training_flag(test: cst.BaseExpression) -> bool:
     return any(isinstance(node, cst.Name) and _TRAINING_FLAG.match(node.value)
                or isinstance(node, cst.Attribute) and _TRAINING_FLAG.match(node.attr.value)
-               for node in _names_in(test))
+               for node in _nodes_in(test))
 
 
-def _names_in(node: cst.CSTNode):
+def _nodes_in(node: cst.CSTNode):
     yield node
-    for child in node.children:
-        yield from _names_in(child)
+    for child in children(node):
+        yield from _nodes_in(child)
 
 
 @dataclass
