@@ -5,8 +5,9 @@
 The companion of planted_recall.py (whose helpers this reuses) for framework code. Every site
 where a kind of bug can be planted is mutated on its own, in a temporary copy of the file's
 folder, and that folder is linted. A plant counts as found when the expected rule reports a
-finding in the mutated file that the unmutated folder did not have. Only .py files are
-planted into; notebooks (.ipynb) are out of scope. Plants are regex / line based, one line each.
+finding in the mutated file that the unmutated folder did not have. Notebooks (.ipynb) are
+planted into as the virtual Python source dllint lints them as (their code cells, IPython
+lines neutralised), written beside them as NAME.ipynb.py. Plants are regex / line based.
 
 Kinds (rule, what is planted):
 - keras-softmax-head (DL002): in a file containing `from_logits=True`, the last one-line
@@ -34,6 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from planted_recall import (  # noqa: E402
     Finding, Plant, findings, is_found, print_recall, replace_line)
+
+from dllint import notebooks  # noqa: E402
 
 KINDS = ("keras-softmax-head", "tf-softmax-logits", "drop-float-scaling", "double-255")
 IGNORE = shutil.ignore_patterns("*.pt", "*.pth", "*.h5", "*.keras", "*.ckpt*", "*.npz", "*.npy",
@@ -127,6 +130,26 @@ def plants_in(path: Path, text: str) -> list[Plant]:
     return found
 
 
+def virtual_source(path: Path) -> str | None:
+    """The text dllint lints for a file: a notebook's virtual source, a .py file as is."""
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix != ".ipynb":
+        return raw
+    notebook = notebooks.parse(str(path), raw)
+    return notebook.text if isinstance(notebook, notebooks.Notebook) else None
+
+
+def copy_folder(folder: Path, scratch: str) -> Path:
+    """The folder without data, its notebooks as their virtual sources (NAME.ipynb.py)."""
+    copy = Path(scratch) / folder.name
+    shutil.copytree(folder, copy, ignore=IGNORE)
+    for notebook in folder.glob("*.ipynb"):
+        text = virtual_source(notebook)
+        if text is not None:
+            (copy / f"{notebook.name}.py").write_text(text, encoding="utf-8")
+    return copy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tree")
@@ -137,18 +160,20 @@ def main() -> None:
     tree = Path(options.tree).resolve()
 
     plants: list[Plant] = []
-    for path in sorted(tree.rglob("*.py")):
-        if ".git" in path.parts:
+    for path in sorted([*tree.rglob("*.py"), *tree.rglob("*.ipynb")]):
+        if ".git" in path.parts or ".ipynb_checkpoints" in path.parts:
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        plants.extend(plant for plant in plants_in(path, text) if plant.kind in kinds)
+        text = virtual_source(path)
+        if text is None:
+            continue
+        planted_as = path.with_name(path.name + ".py") if path.suffix == ".ipynb" else path
+        plants.extend(plant for plant in plants_in(planted_as, text) if plant.kind in kinds)
 
     planted, detected = Counter(), Counter()
     baselines: dict[Path, set[Finding]] = {}
     for plant in plants:
         with tempfile.TemporaryDirectory() as scratch:
-            copy = Path(scratch) / plant.path.parent.name
-            shutil.copytree(plant.path.parent, copy, ignore=IGNORE)
+            copy = copy_folder(plant.path.parent, scratch)
             if plant.path.parent not in baselines:
                 baselines[plant.path.parent] = findings(copy)
             (copy / plant.path.name).write_text(plant.text, encoding="utf-8")

@@ -277,6 +277,16 @@ class DoubleNormalization(Rule):
             image = tf.io.decode_png(tf.io.read_file(path), channels=3)
             image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
         """),
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            inputs = keras.Input(shape=(32, 32, 3))
+            x = layers.Rescaling(1.0 / 255)(inputs)
+            x = layers.Conv2D(32, 3, activation="relu")(x)
+            model = keras.Model(inputs, layers.Dense(10)(layers.Flatten()(x)))
+            (x_train, y_train), _ = keras.datasets.cifar10.load_data()
+            model.fit(x_train, y_train, epochs=10)
+        """),
         # Near miss: the model's Rescaling layer is the only scaling of the raw uint8 images.
         Valid("""
             from tensorflow import keras
@@ -592,6 +602,17 @@ class DoubleNormalization(Rule):
             image = tf.image.convert_image_dtype(tf.io.decode_jpeg(data), tf.float32)
             scores = model(image[None])
         """, line=9, related_lines=(8, 5)),
+        Invalid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            inputs = keras.Input(shape=(32, 32, 3))
+            x = layers.Rescaling(1.0 / 255)(inputs)
+            x = layers.Conv2D(32, 3, activation="relu")(x)
+            model = keras.Model(inputs, layers.Dense(10)(layers.Flatten()(x)))
+            (x_train, y_train), _ = keras.datasets.cifar10.load_data()
+            x_train = x_train.astype("float32") / 255.0
+            model.fit(x_train, y_train, epochs=10)
+        """, line=9, related_lines=(4, 8)),
         # ImageDataGenerator runs preprocessing_function first, then multiplies by rescale.
         Invalid("""
             from tensorflow.keras.applications.mobilenet_v2 import preprocess_input

@@ -258,6 +258,40 @@ class DtypeCasts(Rule):
             model.fit(x_train, y_train, epochs=5)
             model.evaluate(x_test, y_test)
         """),
+        # Functional models: the layers applied to `keras.Input` decide, as for a layer list.
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            inputs = keras.Input(shape=(28, 28, 1))
+            x = layers.Rescaling(1.0 / 255)(inputs)
+            x = layers.Conv2D(32, 3, activation="relu")(x)
+            outputs = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+            model = keras.Model(inputs=inputs, outputs=outputs)
+            (train_images, train_labels), _ = keras.datasets.mnist.load_data()
+            model.fit(train_images, train_labels, epochs=5)
+        """),
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            inputs = keras.Input(shape=(28, 28, 1))
+            x = layers.Conv2D(32, 3, activation="relu")(inputs)
+            outputs = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+            model = keras.Model(inputs=inputs, outputs=outputs)
+            (train_images, train_labels), _ = keras.datasets.mnist.load_data()
+            train_images = train_images.reshape((60000, 28, 28, 1)).astype("float32") / 255
+            model.fit(train_images, train_labels, epochs=5)
+        """),
+        # A model grown with `.add` that starts with Rescaling.
+        Valid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            model = keras.Sequential()
+            model.add(layers.Rescaling(1.0 / 255))
+            model.add(layers.Flatten())
+            model.add(layers.Dense(10))
+            (x_train, y_train), _ = keras.datasets.fashion_mnist.load_data()
+            model.fit(x_train, y_train)
+        """),
         Valid("""
             import tensorflow as tf
             image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
@@ -441,6 +475,26 @@ class DtypeCasts(Rule):
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
             model.fit(x_train.reshape(-1, 784), y_train, epochs=5)
         """, line=3, related_lines=(7,)),
+        Invalid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            inputs = keras.Input(shape=(28, 28, 1))
+            x = layers.Conv2D(32, 3, activation="relu")(inputs)
+            outputs = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+            model = keras.Model(inputs=inputs, outputs=outputs)
+            (train_images, train_labels), _ = keras.datasets.mnist.load_data()
+            train_images = train_images.reshape((60000, 28, 28, 1))
+            model.fit(train_images, train_labels, epochs=5)
+        """, line=7, related_lines=(9,)),
+        Invalid("""
+            from tensorflow import keras
+            from tensorflow.keras import layers
+            model = keras.Sequential()
+            model.add(layers.Flatten())
+            model.add(layers.Dense(10))
+            (x_train, y_train), _ = keras.datasets.fashion_mnist.load_data()
+            model.fit(x_train, y_train)
+        """, line=6, related_lines=(7,)),
         Invalid("""
             import tensorflow as tf
             image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)

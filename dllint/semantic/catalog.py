@@ -177,6 +177,7 @@ IMAGE_DATA_GENERATORS = keras.IMAGE_DATA_GENERATORS
 KERAS_RESCALING_LAYERS = keras.RESCALING_LAYERS
 KERAS_PIXEL_KEEPING_LAYERS = keras.PIXEL_KEEPING_LAYERS
 KERAS_WEIGHTED_LAYERS = keras.WEIGHTED_LAYERS
+KERAS_INPUTS = keras.INPUTS
 # Keras model methods that take the input data first (`model.fit(x, y)`).
 KERAS_INPUT_METHODS = keras.INPUT_METHODS
 SCALE_WHEN_FLAGGED = frozenset({"torchvision.transforms.v2.ToDtype"})  # needs scale=True

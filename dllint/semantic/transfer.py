@@ -20,7 +20,7 @@ from dllint.semantic.values import (
     LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
-from dllint.semantic.values import RECORDS, UNSCALED_FLOAT
+from dllint.semantic.values import KERAS_INPUT, RECORDS, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
@@ -113,7 +113,7 @@ class ValueTransfer:
         if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power,
                                  cst.FloorDivide, cst.Modulo)):
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
-                                            TRANSFORM, DATAFRAME, PIL_IMAGE))
+                                            TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT))
             uint8 = first(result, UINT8)
             if uint8 is not None and (isinstance(operator, cst.Divide) or isinstance(
                     right_node, cst.Float) or has(right, FLOAT64)):
@@ -127,7 +127,10 @@ class ValueTransfer:
         """The value after a scaling to [0, 1] (division by 255, ToTensor)."""
         if how != "division by 255" and has(value, UNIT_SCALED):
             return value  # ToTensor and friends leave float data as it is: the first scaling stands
-        result = without(value, (UINT8, UNIT_SCALED, PIL_IMAGE, UNSCALED_FLOAT))
+        result = without(value, (UINT8, UNIT_SCALED, PIL_IMAGE, UNSCALED_FLOAT, KERAS_INPUT))
+        graph = first(value, KERAS_INPUT)
+        if graph is not None and graph.detail == "kept":  # `keras.Input(...) / 255`
+            result |= {Tag(KERAS_INPUT, node, "scaled", node)}
         uint8 = first(value, UINT8)
         if uint8 is not None and uint8.info == "numpy" and how == "division by 255":
             result |= {Tag(FLOAT64, node, info="numpy")}  # numpy true division gives float64
@@ -174,8 +177,12 @@ class ValueTransfer:
         old = container.info
         mode = True if old.mode_dependent or layer.info.mode_dependent else (
             None if old.mode_dependent is None or layer.info.mode_dependent is None else False)
+        # A Keras model that so far hands its pixels on takes the added layer's effect on them.
+        pixels, scaling = (layer.info.input_pixels, layer.info.input_scaling) \
+            if old.input_pixels == "kept" else (old.input_pixels, old.input_scaling)
         info = ModuleInfo(old.name, layer.info.output, mode,
-                          old.evidence or layer.info.evidence, framework=old.framework)
+                          old.evidence or layer.info.evidence, framework=old.framework,
+                          input_pixels=pixels, input_scaling=scaling)
         self.bind(target, frozenset({Tag(MODULE, container.node, container.detail, info)}))
 
     def call_value(self, callee: Value, node: cst.Call) -> Value:
@@ -186,6 +193,8 @@ class ValueTransfer:
                 result.add(Tag(LOSS_VALUE, node, tag.detail))
             if tag.kind == MODULE:
                 result |= tag.info.output
+                if tag.info.framework == "keras" and node.args:  # the functional API
+                    result |= self._keras_graph(tag.info, self.value(node.args[0].value))
                 if tag.info.name in SHAPE_KEEPING_MODULES and node.args:  # self.sigmoid(self.fc(x))
                     result |= keep(self.value(node.args[0].value), SHAPE_TAGS)
             elif tag.kind == TRANSFORM:
@@ -199,6 +208,23 @@ class ValueTransfer:
                 else:
                     result |= argument_value
         return frozenset(result)
+
+    @staticmethod
+    def _keras_graph(layer: ModuleInfo, given: Value) -> Value:
+        """A Keras layer or model applied to a symbolic input (`x = layers.Dense(64)(inputs)`):
+        the graph so far either still hands the pixels on as given ("kept") or the first layer
+        that changes them decided what the model does to them."""
+        graph = first(given, KERAS_INPUT)
+        if graph is None:
+            return EMPTY
+        if graph.detail != "kept":
+            return frozenset({graph})
+        if layer.input_pixels == "kept":
+            return frozenset({graph})
+        if layer.input_pixels in ("raw", "scaled"):
+            return frozenset({Tag(KERAS_INPUT, graph.node, layer.input_pixels,
+                                  layer.input_scaling)})
+        return EMPTY
 
     def _keyed_result(self, transform: Tag, node: cst.Call) -> Tag:
         """`pipeline(image=x, mask=m)`: a dict whose image entry went through the pipeline's
@@ -348,6 +374,8 @@ class ValueTransfer:
             info = LossInfo(qualified, loss_wants(loss, node), loss.display, loss.argument,
                             loss.keyword)
             return frozenset({Tag(LOSS, node, last, info)})
+        if qualified in catalog.KERAS_INPUTS:
+            return frozenset({Tag(KERAS_INPUT, node, "kept")})
         if qualified.startswith(catalog.KERAS_LAYER_PREFIXES) and last[:1].isupper():
             return self._keras_layer(node, qualified)
         if qualified in catalog.KERAS_SEQUENTIAL_MODELS:
@@ -355,8 +383,11 @@ class ValueTransfer:
         if qualified in catalog.KERAS_FUNCTIONAL_MODELS:
             outputs = self._argument_value(node, 1, "outputs")
             output = keep(outputs, (PROBABILITIES, LOG_PROBABILITIES, COLUMN))
+            graph = first(outputs, KERAS_INPUT)
+            pixels = graph.detail if graph is not None else ""
             return frozenset({Tag(MODULE, node, "keras.Model", ModuleInfo(
-                "keras.Model", output, False, framework="keras"))})
+                "keras.Model", output, False, framework="keras", input_pixels=pixels,
+                input_scaling=graph.info if graph is not None else None))})
         if qualified in catalog.ACTIVATION_LAYER_FUNCTIONS:  # tf.layers.dense(x, 10, activation=)
             name, position = catalog.ACTIVATION_LAYER_FUNCTIONS[qualified]
             activation = self._activation(argument(node, position, name))
@@ -445,9 +476,28 @@ class ValueTransfer:
             else EMPTY
         if qualified in catalog.COLUMN_LAYERS:  # Dense(1): an (N, 1) output
             output |= self._column_output(qualified, node)
+        pixels, scaling = self._keras_pixel_effect(node, qualified)
         # Keras passes the training flag itself: no train()/eval() modes to get wrong.
-        return frozenset({Tag(MODULE, node, name, ModuleInfo(name, output, False,
-                                                             framework="keras"))})
+        return frozenset({Tag(MODULE, node, name, ModuleInfo(
+            name, output, False, framework="keras", input_pixels=pixels,
+            input_scaling=scaling))})
+
+    @staticmethod
+    def _keras_pixel_effect(layer: cst.Call, qualified: str | None
+                            ) -> tuple[str, cst.CSTNode | None]:
+        """What one Keras layer does to the pixels it is given (see `ModuleInfo.input_pixels`):
+        "scaled" for `Rescaling(1./255)` (or 1/127.5: both expect 0-255), "kept" for layers that
+        keep their range, "raw" for a weighted layer that takes them as given, else ""."""
+        if qualified in catalog.KERAS_RESCALING_LAYERS:
+            scale = number((argument(layer, 0, "scale") or cst.Arg(cst.Integer("1"))).value)
+            if scale is not None and (abs(scale - 1 / 255) < 1e-6 or abs(scale - 1 / 127.5) < 1e-6):
+                return "scaled", layer
+            return "", None
+        if qualified in catalog.KERAS_PIXEL_KEEPING_LAYERS:
+            return "kept", None
+        if qualified in catalog.KERAS_WEIGHTED_LAYERS:
+            return "raw", None
+        return "", None
 
     def _keras_sequential(self, node: cst.Call) -> Value:
         """`keras.Sequential([...])` outputs what its last layer outputs (grown with `add`)."""
@@ -465,25 +515,21 @@ class ValueTransfer:
     def _keras_input_pixels(self, arg: cst.Arg | None) -> tuple[str, cst.CSTNode | None]:
         """What a Keras model built from the layer list `arg` does to the pixels it is given:
         its first layers that change them decide (see `ModuleInfo.input_pixels`)."""
-        if arg is None or not isinstance(arg.value, (cst.List, cst.Tuple)) or \
-                not arg.value.elements:
-            return "", None  # layers added later with `.add`: not known here
+        if arg is None:
+            return "kept", None  # no layers yet: `.add` decides (see `_grow_sequential`)
+        if not isinstance(arg.value, (cst.List, cst.Tuple)) or not arg.value.elements:
+            return "", None
         for element in arg.value.elements:
             if not isinstance(element, cst.Element):
                 return "", None
             layer = element.value
             qualified = self.qualified(layer.func) if isinstance(layer, cst.Call) else None
-            if qualified in catalog.KERAS_RESCALING_LAYERS:
-                scale = number((argument(layer, 0, "scale") or cst.Arg(cst.Integer("1"))).value)
-                # 1/255 scales to [0, 1]; 1/127.5 with offset=-1 to [-1, 1]: both expect 0-255.
-                if scale is not None and (abs(scale - 1 / 255) < 1e-6
-                                          or abs(scale - 1 / 127.5) < 1e-6):
-                    return "scaled", layer
-                return "", None
-            if qualified in catalog.KERAS_PIXEL_KEEPING_LAYERS:
-                continue
-            if qualified in catalog.KERAS_WEIGHTED_LAYERS:
-                return "raw", None
+            if qualified is not None and isinstance(layer, cst.Call):
+                pixels, scaling = self._keras_pixel_effect(layer, qualified)
+                if pixels == "kept":
+                    continue
+                if pixels or qualified.startswith(catalog.KERAS_LAYER_PREFIXES):
+                    return pixels, scaling
             nested = first(self.value(layer), MODULE)
             if qualified is None and nested is not None and nested.info.framework == "keras":
                 if nested.info.input_pixels == "kept":  # a data-augmentation model

@@ -53,6 +53,10 @@ KEYED = "keyed"
 # of the project, not yet resolvable; detail: its qualified name. Resolved in phase two.
 REFERENCE = "reference"
 INSTANCE = "instance"  # an instance of a plain class of this file; detail: the class name
+# A symbolic Keras input (`keras.Input(...)`) and the functional graph built on it so far: what
+# the layers applied to it did to the pixels it will be given; detail: "kept", "raw" or "scaled"
+# as in `ModuleInfo.input_pixels`, info: the Rescaling layer (or division) when "scaled".
+KERAS_INPUT = "keras_input"
 DTYPE_TAGS = frozenset({UINT8, FLOAT64})
 
 

@@ -109,6 +109,8 @@ PIXEL_KEEPING_LAYERS = frozenset(spellings("Input", "layers.Input", "layers.Inpu
                                                           "RandomRotation", "RandomZoom",
                                                           "RandomTranslation", "RandomCrop",
                                                           "RandomContrast"))))
+# Symbolic inputs of a functional model, `inputs = keras.Input(shape=(28, 28, 1))`.
+INPUTS = frozenset(spellings("Input", "layers.Input"))
 # Layers with weights that take the input as given: a model whose first such layer comes before
 # any rescaling trains on unscaled pixels.
 WEIGHTED_LAYERS = frozenset(spellings(*("layers." + name for name in (
