@@ -18,7 +18,7 @@ from dllint.engine_codes import ENGINE_CODES, INTERNAL_ERROR, UNUSED_SUPPRESSION
 from dllint.fixes import FileChangedError, unified_diff, write_atomically
 from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
-from dllint.reports import FORMATS, ReportContext, renderer
+from dllint.reports import FORMATS, ReportContext, is_problem, renderer
 from dllint.runner import RunResult, lint_text, run, workspace_index
 from dllint.source import decode_source
 from dllint.types import Diagnostic, FileResult
@@ -321,7 +321,8 @@ class TraceCommand(click.Command):
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=300, show_default=True,
               help="Seconds before the script is stopped.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text",
-              envvar="DLLINT_FORMAT", help="Output format.")
+              envvar="DLLINT_FORMAT",
+              help="Output format; json is the whole report (schema dllint-trace/1).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a gradient-flow PNG.")
 @click.option("--no-static", is_flag=True, help="Do not run the static rules over the script.")
@@ -364,8 +365,13 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     width = shutil.get_terminal_size((100, 24)).columns
     context = ReportContext(files_checked=1, color=color, width=width,
                             incomplete=report.incomplete)
-    text = render_trace(report, color, width) if output_format == "text" else ""
-    text += renderer(output_format)(diagnostics, context)
+    if output_format == "json":
+        # The whole report (modules, losses, gradient norms, findings), not only the findings.
+        from dllint.runtime.trace_json import render_json
+        text = render_json(report, diagnostics)
+    else:
+        text = render_trace(report, color, width) if output_format == "text" else ""
+        text += renderer(output_format)(diagnostics, context)
     if plot:
         problem = plot_gradients(report, plot)
         if problem:
@@ -379,9 +385,7 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     if report.incomplete:
         sys.exit(EXIT_TRACE_INCOMPLETE)
     # A passing overfit verdict is information, not a problem.
-    problems = [d for d in diagnostics
-                if not (d.code == "RT010" and d.evidence.get("verdict") == "passes")]
-    sys.exit(EXIT_FINDINGS if problems else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if any(is_problem(d) for d in diagnostics) else EXIT_CLEAN)
 
 
 @main.command()

@@ -22,6 +22,17 @@ def _is_int_literal(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Integer)
 
 
+
+# Names of uint8 arrays that hold class ids rather than pixel intensities: segmentation masks and
+# label maps read as images, whose values are shifted on purpose (`mask - 1`).
+LABEL_MAP_WORDS = ("mask", "label", "trimap", "seg", "annotation", "target")
+
+
+def _names_label_map(node: cst.BaseExpression) -> bool:
+    name = node.attr.value if isinstance(node, cst.Attribute) else \
+        node.value if isinstance(node, cst.Name) else ""
+    return any(word in name.lower() for word in LABEL_MAP_WORDS)
+
 class _Uint8Checks(cst.CSTVisitor):
     """Expressions a scope asserts to be uint8: `assert x.dtype == np.uint8`, or
     `if x.dtype != np.uint8: raise ...`. Arithmetic on them wraps on purpose (label - 1 maps the
@@ -558,6 +569,8 @@ class DtypeCasts(Rule):
             return  # uint8 chosen with an explicit cast (masks, palettes) is deliberate
         if self.checked_uint8(node.left) or self.checked_uint8(node.right):
             return  # asserted to be uint8 right here: the wrap-around is intended
+        if _names_label_map(node.left if other is node.right else node.right):
+            return  # class ids shifted (1-based trimap to 0-based), not intensities
         other_uint8 = first(self.model.value(other), UINT8)
         if _is_int_literal(other) or (other_uint8 is not None and other_uint8.detail != "cast"
                                       and not isinstance(node.operator, cst.Multiply)):

@@ -121,7 +121,8 @@ def test_overfit_respects_the_timeout(tmp_path, untouched):  # noqa: F811
 def test_cli_overfit_shows_the_curve_and_exit_status():
     passed = CliRunner().invoke(main, ["trace", str(OVERFIT / "healthy_mlp.py"), "--overfit", "80"])
     assert passed.exit_code == 0, passed.output
-    assert "loss curve Adam #1 (80 steps" in passed.output and "passes" in passed.output
-    assert "initial loss" in passed.output
+    header = next(line for line in passed.output.splitlines() if line.startswith("loss curve"))
+    assert header.startswith("loss curve, Adam #1") and ": 80 steps, " in header
+    assert header.endswith(": passes") and "initial loss" in passed.output
     failed = CliRunner().invoke(main, ["trace", str(OVERFIT / "lr_too_low.py"), "--overfit"])
-    assert failed.exit_code == 1 and "plateau" in failed.output and "(200 steps" in failed.output
+    assert failed.exit_code == 1 and "plateau" in failed.output and ": 200 steps, " in failed.output

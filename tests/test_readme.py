@@ -29,7 +29,8 @@ def test_ci_runs_the_readme_test_command():
     assert len(setup) == 2
     test_command = setup[1].rsplit("&&", 1)[1].strip()
     assert test_command == "python -m pytest" and test_command in ci
-    assert "torch==2.13.0" in ci and ci.index("torch==2.13.0") < ci.index("-e '.[dev,runtime]'")
+    assert "torch==2.13.0" in ci and ci.index("torch==2.13.0") < ci.index("-e '.[dev,runtime,integration]'")
+    assert "-c constraints.txt" in ci  # torch stays the CPU wheel under transformers/lightning
 
 
 def test_every_output_block_comes_from_a_real_run():

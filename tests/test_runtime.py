@@ -251,7 +251,7 @@ def test_cli_trace_confirms_the_static_finding(monkeypatch):
     result = CliRunner().invoke(main, ["trace", str(RUNTIME / "confirmed_softmax.py"),
                                        "--steps", "2", "--format", "json"])
     assert result.exit_code == 1
-    findings = {item["code"]: item for item in json.loads(result.output)}
+    findings = {item["code"]: item for item in json.loads(result.output)["diagnostics"]}
     assert set(findings) == {"DL002", "RT003"}
     assert "[confirmed at runtime: RT003]" in findings["DL002"]["message"]
     assert findings["DL002"]["evidence"]["confirmed_by"] == "RT003"
@@ -263,7 +263,7 @@ def test_cli_trace_text_report_and_exit_codes(tmp_path):
                                        "--plot", str(tmp_path / "flow.png")])
     assert result.exit_code == 0, result.output
     assert "device: cpu" in result.output and "gradient norms" in result.output
-    assert "Sequential.0" in result.output and "All checks passed" in result.output
+    assert "model.0" in result.output and "All checks passed" in result.output
     try:
         import matplotlib  # noqa: F401
         assert (tmp_path / "flow.png").exists()

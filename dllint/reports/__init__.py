@@ -28,6 +28,12 @@ class ReportContext:
 Renderer = Callable[[Sequence[Diagnostic], ReportContext], str]
 
 
+def is_problem(diagnostic: Diagnostic) -> bool:
+    """Whether a finding counts as a problem (in the summary and the exit status). A passing
+    single-batch overfit verdict (RT010 "passes", severity info) is information, not a problem."""
+    return not (diagnostic.code == "RT010" and diagnostic.evidence.get("verdict") == "passes")
+
+
 def renderer(name: str) -> Renderer:
     if name == "text":
         from dllint.reports.text import render

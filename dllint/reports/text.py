@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dllint.fixes import is_applicable
-from dllint.reports import ReportContext
+from dllint.reports import ReportContext, is_problem
 from dllint.types import Diagnostic, Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold blue"}
@@ -97,22 +97,25 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
 def _summary(console: Console, diagnostics: Sequence[Diagnostic], context: ReportContext) -> None:
     fixed = (f"Fixed {context.fixes_applied} problem{'s' if context.fixes_applied != 1 else ''}. "
              if context.fixes_applied else "")
+    problems = [d for d in diagnostics if is_problem(d)]
+    notes = len(diagnostics) - len(problems)
     if context.incomplete:
-        found = (f"Found {len(diagnostics)} problem{'s' if len(diagnostics) != 1 else ''} "
-                 f"before it stopped. " if diagnostics else "")
+        found = (f"Found {len(problems)} problem{'s' if len(problems) != 1 else ''} "
+                 f"before it stopped. " if problems else "")
         console.print(f"{found}[bold yellow]The trace is incomplete:[/] "
                       f"{escape(context.incomplete)}; the rest of the training step was not "
                       f"checked.")
         return
-    if not diagnostics:
-        console.print(f"{fixed}[green]All checks passed![/] "
-                      f"({context.files_checked} file{'s' if context.files_checked != 1 else ''} checked)")
+    files = f"{context.files_checked} file{'s' if context.files_checked != 1 else ''}"
+    if not problems:
+        # Information shown above (a passing overfit verdict) is not a problem.
+        shown = f", {notes} note{'s' if notes != 1 else ''} above" if notes else ""
+        console.print(f"{fixed}[green]All checks passed![/] ({files} checked{shown})")
         return
     fixable = sum(1 for d in diagnostics if is_applicable(d.fix, context.unsafe_fixes))
     hidden = sum(1 for d in diagnostics if d.fix is not None) - fixable
-    noun = "problem" if len(diagnostics) == 1 else "problems"
-    files = f"{context.files_checked} file{'s' if context.files_checked != 1 else ''}"
-    line = f"{fixed}Found {len(diagnostics)} {noun} in {files} checked."
+    noun = "problem" if len(problems) == 1 else "problems"
+    line = f"{fixed}Found {len(problems)} {noun} in {files} checked."
     if fixable:
         line += f"\n[cyan][*][/] {fixable} fixable with `dllint --fix`."
     if hidden:

@@ -46,6 +46,7 @@ def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable |
                 step_fn()
         except StopTracing:
             outcome, detail = "stopped", f"stopped after {steps} optimizer step(s)"
+    instruments.finish()
     seen = instruments.seen
     return TraceReport("<api>", outcome, detail, seen.device or "cpu", seen.steps, seen,
                        instrument_errors=instruments.errors,

@@ -52,6 +52,56 @@ ELEMENTWISE = frozenset({
     torch.mul, torch.div, torch.Tensor.sub, torch.Tensor.add, torch.Tensor.mul,
 })
 MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+# Layers whose input is integer ids (token ids, class indices), by design.
+INTEGER_INPUT_LAYERS = (nn.Embedding, nn.EmbeddingBag)
+
+
+def unwrapped(module: nn.Module) -> nn.Module:
+    """The model inside torch.compile / DDP / DataParallel / FSDP wrappers, whose names the user
+    knows. torch._dynamo and FSDP are looked up only if the script imported them."""
+    for _ in range(4):
+        dynamo = sys.modules.get("torch._dynamo.eval_frame")
+        fsdp = sys.modules.get("torch.distributed.fsdp.fully_sharded_data_parallel")
+        if dynamo is not None and isinstance(module, dynamo.OptimizedModule):
+            inner = module._orig_mod
+        elif isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)) or (
+                fsdp is not None and isinstance(module, fsdp.FullyShardedDataParallel)):
+            inner = module.module
+        else:
+            return module
+        if not isinstance(inner, nn.Module):
+            return module
+        module = inner
+    return module
+
+
+def _variable_name(module: nn.Module, inner: nn.Module) -> str | None:
+    """The name the script's own code holds `module` under, looking through the user frames
+    from the innermost out: a local or global variable, or `Owner.path` inside an `nn.Module`
+    bound to `self` that contains it (a LightningModule's `self.net`)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if is_user_file(frame.f_code.co_filename):
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, nn.Module) and owner is not module and owner is not inner:
+                for path, child in owner.named_modules():
+                    if path and (child is module or child is inner):
+                        return f"{type(owner).__name__}.{path}"
+            for namespace in (frame.f_locals, frame.f_globals):
+                for name, value in namespace.items():
+                    if (value is module or value is inner) and not name.startswith("_") \
+                            and name != "self":
+                        return name
+        frame = frame.f_back
+    return None
+
+
+def _compiling() -> bool:
+    """Whether torch.compile is tracing the model right now. The instruments then stay out of
+    the graph: instrumenting every layer would break a compiled model into pieces (and change
+    what is measured), so the compiled model is observed as one module from outside."""
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return bool(is_compiling and is_compiling())
 
 
 class StopTracing(BaseException):
@@ -118,11 +168,54 @@ def _finite(tensor: torch.Tensor) -> bool:
         return bool(torch.isfinite(tensor).all())
 
 
-def _fingerprint(parameter: torch.Tensor) -> tuple[float, float]:
-    """Sum and sum of squares: the sum alone misses real updates (a cross-entropy gradient for
-    a linear classifier sums to zero over the classes, so SGD leaves each layer's sum as it was)."""
-    data = parameter.detach().double()
-    return float(data.sum()), float((data * data).sum())
+def read_all(values: list[torch.Tensor]) -> list[float]:
+    """0-dim tensors as floats, with one host read per device rather than one per value: every
+    read waits for the device to finish its queue, which is what makes a traced step slow."""
+    by_device: dict[torch.device, list[int]] = {}
+    for index, value in enumerate(values):
+        by_device.setdefault(value.device, []).append(index)
+    result = [math.nan] * len(values)
+    for indices in by_device.values():
+        stacked = torch.stack([values[i].detach().to(torch.float64) if values[i].device.type != "mps"
+                               else values[i].detach().float() for i in indices])
+        for index, number in zip(indices, stacked.tolist()):
+            result[index] = number
+    return result
+
+
+def _sum(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """One device scalar that is finite iff every tensor is (NaN and inf propagate through a
+    sum). Half-precision tensors are summed in float32 so that large finite values do not
+    overflow; no mask the size of the activation is allocated, and nothing is read back."""
+    with torch.no_grad():
+        total = None
+        for tensor in tensors:
+            part = tensor.detach().sum(dtype=torch.float64 if tensor.dtype == torch.float64
+                                       else torch.float32)
+            total = part if total is None else total + part.to(total.device)
+        return total
+
+
+def _norms(tensors: list[torch.Tensor]) -> list[float]:
+    """The norms of many tensors (gradients) with one host read per device."""
+    if not tensors:
+        return []
+    with torch.no_grad():
+        return read_all([tensor.detach().float().norm() for tensor in tensors])
+
+
+def _fingerprints(parameters: list[torch.Tensor]) -> list[tuple[float, float]]:
+    """Sum and sum of squares of each parameter, read back at once: the sum alone misses real
+    updates (a cross-entropy gradient for a linear classifier sums to zero over the classes, so
+    SGD leaves each layer's sum as it was)."""
+    with torch.no_grad():
+        values = []
+        for parameter in parameters:
+            data = parameter.detach().double() if parameter.device.type != "mps" else \
+                parameter.detach().float()
+            values += [data.sum(), (data * data).sum()]
+        numbers = read_all(values)
+    return list(zip(numbers[0::2], numbers[1::2]))
 
 
 def _made_by(tensor: torch.Tensor, operation: str, depth: int = 4) -> bool:
@@ -161,10 +254,15 @@ class ModuleRecord:
 
 @dataclass
 class Observations:
+    # The module table: one row per module, as the first training step saw it (a forward with
+    # gradients enabled replaces a row recorded in an earlier no_grad pass, such as Lightning's
+    # sanity-check validation).
     modules: dict[int, ModuleRecord] = field(default_factory=dict)
+    # Training losses of the first step (loss function name, value); eval losses are left out.
     losses: list[tuple[str, float]] = field(default_factory=list)
     gradient_norms: dict[str, float] = field(default_factory=dict)
-    no_gradient: list[str] = field(default_factory=list)
+    no_gradient: list[str] = field(default_factory=list)  # no gradient on the first step
+    zero_gradient: list[str] = field(default_factory=list)  # all-zero in every step run
     steps: int = 0
     backward_calls: int = 0
     device: str = ""
@@ -178,6 +276,8 @@ class _Watcher(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if not self.instruments.full_checks or _compiling():
+            return func(*args, **kwargs)
         if self.instruments.overfit and func in LOSSES:
             args = self.instruments.replay_target(func, args, kwargs)
         result = func(*args, **kwargs)
@@ -211,13 +311,15 @@ class Instruments:
         self.primary_root: nn.Module | None = None
         self.replay_loss: tuple | None = None
         # Loss curves, one per optimizer, and what the verdict points at.
-        self.curves: dict[int, list[float]] = {}
+        # One point per optimizer step, kept on the device until `finish` reads them all.
+        self.curves: dict[int, list[float | torch.Tensor]] = {}
         self.optimizer_names: dict[int, str] = {}
         self.optimizer_created: dict[int, tuple[str, int]] = {}
         self.loss_location: tuple[str, int] | None = None
         self.step_loss_values: list[float] = []
-        self.last_backward_value = math.nan
+        self.step_backward_values: list[torch.Tensor] = []
         self.chance: tuple[str, float] | None = None
+        self.initial_loss: float | None = None
         # Gradient accumulation: parameters an optimizer stepped whose gradient has not been
         # seen cleared at any backward since (id -> parameter), with the norms and places seen.
         self.stale: dict[int, torch.Tensor] = {}
@@ -238,6 +340,30 @@ class Instruments:
         self.step_forward_modes: list[tuple[nn.Module, bool, tuple[str, int]]] = []
         self.first_input_checked = False
         self.first_cross_entropy = True
+        # The first training step runs every check; later steps run only those that cost no
+        # host read beyond one per step (the finiteness flags), so a traced step stays close to
+        # a plain one. --overfit keeps every check on: it replays batches through them.
+        self.full_checks = True
+        # Finiteness flags of this step, on the device: a scalar per module output (and per
+        # root input, loss and gradient set) that is non-finite iff the tensor was, with who
+        # made it: (what, name, where).
+        self.flag_values: list[torch.Tensor] = []
+        self.flag_owners: list[tuple[str, str, tuple[str, int]]] = []
+        self.training_rows: set[int] = set()
+        self.root_location: tuple[str, int] = ("<unknown>", 1)
+        self.root_names: set[str] = set()
+        # Gradient flow is judged over every step run, not the first alone: a zero-initialized
+        # residual branch gets zero gradients on step one only. Parameters without gradient (or
+        # with an all-zero one) so far, by id: (name, parameter).
+        self.pending_no_gradient: dict[int, tuple[str, torch.Tensor]] = {}
+        self.pending_zero_gradient: dict[int, tuple[str, torch.Tensor]] = {}
+        self.gradient_location: tuple[str, int] | None = None
+        self.extended_for_closure = False
+        # A loss that is constant by construction (cross_entropy over one class): the zero
+        # gradients it causes are reported as its consequence, not on their own.
+        self.constant_loss = False
+        self.finished = False
+        self.in_backward = False
         self.errors: list[str] = []
         self._handles: list[Any] = []
         self._watcher: _Watcher | None = None
@@ -256,8 +382,16 @@ class Instruments:
         instruments = self
 
         def backward(tensor, *args, **kwargs):
-            instruments.before_backward(tensor)
-            return instruments._original_backward(tensor, *args, **kwargs)
+            # A function mode on the stack (ours, or the script's) dispatches Tensor.backward
+            # through __torch_function__, which calls this wrapper again: count it once.
+            if instruments.in_backward:
+                return instruments._original_backward(tensor, *args, **kwargs)
+            instruments.in_backward = True
+            try:
+                instruments.before_backward(tensor)
+                return instruments._original_backward(tensor, *args, **kwargs)
+            finally:
+                instruments.in_backward = False
 
         torch.Tensor.backward = backward  # type: ignore[method-assign]
         self._original_optimizer_init = torch.optim.Optimizer.__init__
@@ -271,12 +405,29 @@ class Instruments:
         torch.optim.Optimizer.__init__ = optimizer_init  # type: ignore[method-assign]
         self._watcher = _Watcher(self)
         self._watcher.__enter__()
+        self.watcher_on_stack = True
         return self
+
+    def suspend_watcher(self) -> None:
+        """Take the function mode off once the one-off checks are done: every torch call of the
+        script pays for a mode on the stack. Only when it is on top (a mode the script pushed
+        later stays, and ours then only passes calls through)."""
+        compiled = (sys.modules.get("torch._dynamo.eval_frame") is not None and any(
+            isinstance(root, sys.modules["torch._dynamo.eval_frame"].OptimizedModule)
+            for root in self.roots.values()))
+        if compiled:
+            return  # the compiled graphs guard on the mode stack: popping it would recompile
+        if self.watcher_on_stack and torch._C._len_torch_function_stack() > 0 and \
+                torch._C._get_function_stack_at(
+                    torch._C._len_torch_function_stack() - 1) is self._watcher:
+            torch.overrides._pop_mode()
+            self.watcher_on_stack = False
 
     def __exit__(self, *exc_info) -> None:
         # Undo in reverse order; each step runs even if an earlier one fails.
         try:
-            if self._watcher is not None:
+            if self._watcher is not None and self.watcher_on_stack:
+                self.watcher_on_stack = False
                 self._watcher.__exit__(None, None, None)
         finally:
             if self._original_backward is not None:
@@ -311,6 +462,8 @@ class Instruments:
     # ---- modules ----------------------------------------------------------------------------
 
     def before_forward(self, module: nn.Module, args):
+        if _compiling():
+            return None  # see `_compiling`
         replaced = None
         try:
             if self.depth == 0 and self.overfit and torch.is_grad_enabled() and module.training \
@@ -321,10 +474,15 @@ class Instruments:
             if self.depth == 0:
                 self.enter_root(module, args)
             elif id(module) not in self.names:
-                # Called inside a model but not registered in it: kept in a plain list or dict.
-                self.unregistered[id(module)] = module
-                self.names[id(module)] = f"{type(module).__name__} (not registered)"
-            if isinstance(module, MODE_DEPENDENT):
+                # Called inside a model but not registered in it: a layer with weights kept in a
+                # plain list or dict (a loss or an activation built inline is harmless).
+                if next(module.parameters(), None) is not None:
+                    self.unregistered[id(module)] = module
+                    self.names[id(module)] = f"{type(module).__name__} (not registered)"
+                else:
+                    self.names[id(module)] = type(module).__name__
+            if isinstance(module, MODE_DEPENDENT) and (self.full_checks or (
+                    module.training and not torch.is_grad_enabled())):
                 where = user_location()
                 if torch.is_grad_enabled():
                     self.step_forward_modes.append((module, module.training, where))
@@ -334,7 +492,8 @@ class Instruments:
                                           "call `model.eval()` first",
                               {"module": self.name_of(module), "mode": "train",
                                "grad_enabled": False}, where)
-            self.check_layer_dtype(module, args)
+            if self.full_checks:
+                self.check_layer_dtype(module, args)
         except Exception as error:  # noqa: BLE001
             self.instrument_error(error)
         self.depth += 1
@@ -387,9 +546,15 @@ class Instruments:
     def enter_root(self, module: nn.Module, args) -> None:
         if id(module) not in self.roots:
             self.roots[id(module)] = module
-            root_name = type(module).__name__
-            for name, child in module.named_modules():
+            root_name = self.root_name(module)
+            for name, child in unwrapped(module).named_modules():
                 self.names.setdefault(id(child), f"{root_name}.{name}" if name else root_name)
+            self.names.setdefault(id(module), root_name)  # the wrapper (torch.compile, DDP)
+        self.root_location = user_location()
+        if not self.seen_non_finite and not isinstance(module, nn.modules.loss._Loss):
+            inputs = _float_tensors(args)
+            if inputs:  # flagged before the modules inside run, so it comes first
+                self.flag(_sum(inputs), "input", self.name_of(module), self.root_location)
         parameter = next(module.parameters(), None)
         if parameter is not None and not self.seen.device:
             self.seen.device = str(parameter.device)
@@ -399,35 +564,94 @@ class Instruments:
                 self.first_input_checked = True
                 self.check_input_scale(tensors[0])
 
+    def root_name(self, module: nn.Module) -> str:
+        """The name a person knows the model by: the script's variable holding it (`generator`,
+        `discriminator`), else `Owner.attribute` when it lives in a module that is never called
+        itself (a LightningModule's `net`), else its class; wrappers (torch.compile, DDP) are
+        looked through. Two models of one class never share a name."""
+        inner = unwrapped(module)
+        name = _variable_name(module, inner) or type(inner).__name__
+        unique, number = name, 2
+        while unique in self.root_names:
+            unique, number = f"{name}#{number}", number + 1
+        self.root_names.add(unique)
+        return unique
+
     def after_forward(self, module: nn.Module, args, output) -> None:
+        if _compiling():
+            return
         self.depth = max(0, self.depth - 1)
         try:
-            if self.seen.steps == 0 and id(module) not in self.seen.modules:
+            if self.seen.steps == 0 and (id(module) not in self.seen.modules or (
+                    id(module) not in self.training_rows and torch.is_grad_enabled())):
                 parameter = next(module.parameters(recurse=False), None)
                 self.seen.modules[id(module)] = ModuleRecord(
-                    self.name_of(module), type(module).__name__, _shape(list(args)), _shape(output),
-                    _dtype(output), module.training,
+                    self.name_of(module), type(unwrapped(module)).__name__, _shape(list(args)),
+                    _shape(output), _dtype(output), module.training,
                     str(parameter.device) if parameter is not None else "")
+                if torch.is_grad_enabled():
+                    self.training_rows.add(id(module))
             if not self.seen_non_finite:
                 outputs = _float_tensors([output])
-                if outputs and not all(_finite(t) for t in outputs) and all(
-                        _finite(t) for t in _float_tensors(args)):
-                    self.seen_non_finite = True
-                    self.find(codes.NON_FINITE, f"`{self.name_of(module)}` "
-                                                f"({type(module).__name__}) produced inf/NaN from "
-                                                "finite inputs",
-                              {"module": self.name_of(module),
-                               "input_ranges": [_range(t) for t in _float_tensors(args)][:3]})
+                if outputs:
+                    where = user_location() if self.full_checks else self.root_location
+                    self.flag(_sum(outputs), "module", self.name_of(module), where,
+                              type(module).__name__)
         except Exception as error:  # noqa: BLE001
             self.instrument_error(error)
+
+    # ---- finiteness flags: kept on the device, read once per step ---------------------------
+
+    def flag(self, value: torch.Tensor, what: str, name: str, where: tuple[str, int],
+             kind: str = "") -> None:
+        self.flag_values.append(value)
+        self.flag_owners.append((what, f"{name}|{kind}", where))
+
+    def read_flags(self) -> None:
+        """One host read for every flag of the step; the first non-finite one is reported."""
+        values, owners = self.flag_values, self.flag_owners
+        self.flag_values, self.flag_owners = [], []
+        if not values or self.seen_non_finite:
+            return
+        by_device: dict[torch.device, list[int]] = {}
+        for index, value in enumerate(values):
+            by_device.setdefault(value.device, []).append(index)
+        bad: list[int] = []
+        for device, indices in by_device.items():
+            wide = torch.float32 if device.type == "mps" else torch.float64
+            finite = torch.isfinite(torch.stack([values[i].to(wide) for i in indices]))
+            if not bool(finite.all()):
+                bad += [index for index, ok in zip(indices, finite.tolist()) if not ok]
+        if not bad:
+            return
+        first_bad = min(bad)
+        what, label, where = owners[first_bad]
+        name, kind = label.split("|", 1)
+        self.seen_non_finite = True
+        step = self.seen.steps + 1
+        if what == "input":
+            message = f"the input of `{name}` already holds inf/NaN (step {step}): check the data"
+        elif what == "module":
+            message = (f"`{name}` ({kind}) produced inf/NaN from finite inputs" if step == 1 else
+                       f"`{name}` ({kind}) produced the first inf/NaN output of step {step}")
+        elif what == "loss":
+            message = f"the loss became inf/NaN at step {step}"
+        else:
+            message = f"the gradients of `{name}` became inf/NaN at step {step}"
+        self.find(codes.NON_FINITE, message, {"module": name, "step": step}, where)
 
     def check_layer_dtype(self, module: nn.Module, args) -> None:
         parameter = next(module.parameters(recurse=False), None)
         if parameter is None or not parameter.is_floating_point():
             return
+        # Integer ids are what embeddings take, and a module of the script's own (or of a
+        # library) may index with them: only torch's float layers must not get integers.
+        integers_wrong = type(module).__module__.startswith("torch.nn.") and \
+            not isinstance(module, INTEGER_INPUT_LAYERS)
         for value in args[:1]:
             if isinstance(value, torch.Tensor) and value.dtype != parameter.dtype and (
-                    value.dtype == torch.float64 or not value.is_floating_point()):
+                    value.dtype == torch.float64 or (not value.is_floating_point()
+                                                     and integers_wrong)):
                 self.find(codes.DTYPES, f"a {_dtype(value)} tensor reaches `{self.name_of(module)}` "
                                         f"({type(module).__name__}), whose weights are "
                                         f"{_dtype(parameter)}; convert the input with `.float()`",
@@ -484,13 +708,19 @@ class Instruments:
             return
         value = float(result.detach()) if isinstance(result, torch.Tensor) and result.numel() == 1 \
             else math.nan
-        if len(self.seen.losses) < 10000:
-            self.seen.losses.append((name, value))
-        self.step_loss_values.append(value)
-        if self.loss_location is None:
-            self.loss_location = user_location()
-        if self.chance is None:
-            if name == "cross_entropy" and prediction.dim() >= 2:
+        # A training loss carries the graph; a validation loss (under no_grad, or a test()
+        # function's) is checked for its contract but is no point of the training curve.
+        training = isinstance(result, torch.Tensor) and result.requires_grad
+        if training:
+            if self.seen.steps == 0 and len(self.seen.losses) < 10000:
+                self.seen.losses.append((name, value))
+            self.step_loss_values.append(value)
+            if self.initial_loss is None:
+                self.initial_loss = value
+            if self.loss_location is None:
+                self.loss_location = user_location()
+        if self.chance is None and training:
+            if name == "cross_entropy" and prediction.dim() >= 2 and prediction.shape[1] > 1:
                 self.chance = (f"ln({prediction.shape[1]})", math.log(prediction.shape[1]))
             elif name in ("binary_cross_entropy_with_logits", "binary_cross_entropy"):
                 self.chance = ("ln(2)", math.log(2))
@@ -510,7 +740,7 @@ class Instruments:
                                     f"{_dtype(target)} target",
                       {"input": _dtype(prediction), "target": _dtype(target)})
         if name in ("cross_entropy", "nll_loss") and data.dim() >= 2:
-            self.check_classification(name, data, target, kwargs, value)
+            self.check_classification(name, data, target, kwargs, value, training)
         if name == "binary_cross_entropy_with_logits" and _made_by(prediction, "Sigmoid") and \
                 float(data.min()) >= 0 and float(data.max()) <= 1:
             self.find(codes.LOSS_CONTRACT, "`binary_cross_entropy_with_logits` gets values all in "
@@ -518,8 +748,20 @@ class Instruments:
                                            "but the loss applies sigmoid itself; pass the logits",
                       {"input_range": _range(data)})
 
-    def check_classification(self, name, data, target, kwargs, value) -> None:
+    def check_classification(self, name, data, target, kwargs, value, training) -> None:
         classes = data.shape[1]
+        if name == "cross_entropy" and classes == 1:
+            # Softmax over one class is 1 whatever the logit: the loss is 0 (or constant with
+            # probability targets) and every gradient is zero. Seen in a public tutorial.
+            self.constant_loss = True
+            self.find(codes.LOSS_CONTRACT, "`cross_entropy` gets a single class (input "
+                                           f"{_shape(data)}): softmax over one class is always "
+                                           "1, so the loss is constant and nothing is learned; "
+                                           "for a binary target use one output with "
+                                           "`binary_cross_entropy_with_logits`, or two outputs "
+                                           "with `cross_entropy`",
+                      {"classes": 1, "loss": value, "target": _shape(target)})
+            return
         rows = data.transpose(0, 1).reshape(classes, -1)
         non_negative = float(data.min()) >= 0
         sums = rows.sum(dim=0)
@@ -547,7 +789,8 @@ class Instruments:
             self.find(codes.LOSS_CONTRACT, f"`{name}` gets {_dtype(target)} class targets of shape "
                                            f"{_shape(target)}; class indices must be int64",
                       {"target_dtype": _dtype(target)})
-        if name == "cross_entropy" and self.first_cross_entropy and not math.isnan(value):
+        if name == "cross_entropy" and training and self.first_cross_entropy and \
+                not math.isnan(value):
             self.first_cross_entropy = False
             chance = math.log(classes)
             if value > codes.CHANCE_FACTOR * chance + 1:
@@ -571,18 +814,12 @@ class Instruments:
         try:
             self.seen.backward_calls += 1
             if tensor.numel() == 1:
-                self.last_backward_value = float(tensor.detach())
+                value = tensor.detach()
+                self.step_backward_values.append(value)
+                if not self.seen_non_finite and value.is_floating_point():
+                    self.flag(value, "loss", "loss", user_location())
             if self.stale:
-                # A parameter seen without gradient at a backward is fresh again (zero_grad or
-                # grad = None ran); one still holding last step's gradient stays stale.
-                for key, parameter in list(self.stale.items()):
-                    grad = parameter.grad
-                    if grad is None or not bool(grad.abs().sum() > 0):
-                        del self.stale[key]
-                        self.stale_norms.pop(key, None)
-                    elif key not in self.stale_norms:
-                        self.stale_norms[key] = float(grad.detach().float().norm())
-                        self.stale_location.setdefault(key, user_location())
+                self.refresh_stale()
             self.backward_since_step += 1
             if self.seen.backward_calls == 1:
                 for module, training, where in self.step_forward_modes:
@@ -594,32 +831,65 @@ class Instruments:
         except Exception as error:  # noqa: BLE001
             self.instrument_error(error)
 
+    def refresh_stale(self) -> None:
+        """A parameter seen without gradient at a backward is fresh again (zero_grad or
+        grad = None ran); one still holding last step's gradient stays stale. Gradients that are
+        None cost nothing to check; the others are read back together."""
+        holding = []
+        for key, parameter in list(self.stale.items()):
+            if parameter.grad is None:
+                del self.stale[key]
+                self.stale_norms.pop(key, None)
+            else:
+                holding.append((key, parameter.grad))
+        for (key, _), norm in zip(holding, _norms([grad for _, grad in holding])):
+            if not norm > 0:
+                del self.stale[key]
+                self.stale_norms.pop(key, None)
+            elif key not in self.stale_norms:
+                self.stale_norms[key] = norm
+                self.stale_location.setdefault(key, user_location())
+
     def model_parameters(self) -> dict[int, tuple[str, torch.Tensor]]:
         found = {}
         for root in self.roots.values():
             if isinstance(root, nn.modules.loss._Loss):
                 continue
-            root_name = type(root).__name__
-            for name, parameter in root.named_parameters():
+            root_name = self.name_of(root)
+            for name, parameter in unwrapped(root).named_parameters():
                 found.setdefault(id(parameter), (f"{root_name}.{name}", parameter))
         for module in self.unregistered.values():
             for name, parameter in module.named_parameters():
                 found.setdefault(id(parameter), (f"{self.name_of(module)}.{name}", parameter))
         return found
 
+    @staticmethod
+    def _closure(args, kwargs):
+        """The closure of `optimizer.step(closure)` (L-BFGS, Lightning): the forward and backward
+        run inside the step, so gradients exist only after it."""
+        # The hooks get the call's arguments with the optimizer itself first.
+        return args[1] if len(args) > 1 else kwargs.get("closure")
+
     def before_step(self, optimizer, args, kwargs) -> None:
         count = self.optimizer_steps.get(id(optimizer), 0)
+        closure = self._closure(args, kwargs)
         if count >= self.max_steps:
-            raise StopTracing
+            if closure is None:
+                self.recheck_gradients(optimizer)  # this last backward's gradients
+            elif self.pending_for(optimizer) and not self.extended_for_closure:
+                # The gradients to judge by appear only inside a step: allow one more.
+                self.extended_for_closure = True
+                self.max_steps += 1
+            if count >= self.max_steps:
+                self.read_flags()
+                raise StopTracing
         self._optimizers[id(optimizer)] = optimizer
-        # One point per step: the loss function's own value when there was exactly one call (so
-        # a flipped sign shows as a rising curve), else the value that was backpropagated.
-        point = self.step_loss_values[0] if len(self.step_loss_values) == 1 else \
-            self.last_backward_value
-        self.curves.setdefault(id(optimizer), []).append(point)
-        self.optimizer_names.setdefault(id(optimizer), f"{type(optimizer).__name__} #{len(self.optimizer_names) + 1}")
-        self.step_loss_values = []
+        self.optimizer_names.setdefault(
+            id(optimizer), f"{type(optimizer).__name__} #{len(self.optimizer_names) + 1}")
         try:
+            self.read_flags()
+            if closure is None:
+                self.record_curve_point(optimizer, first=False)
             own = [p for group in optimizer.param_groups for p in group["params"]]
             stale = [id(p) for p in own if id(p) in self.stale_norms]
             if count >= 1 and stale:
@@ -630,13 +900,33 @@ class Instruments:
                           {"gradient_norm_before_backward": norm, "step": count + 1},
                           self.stale_location.get(stale[0]))
             if count == 0:
-                self.check_gradients(optimizer)
-                self.weights_before = {id(p): _fingerprint(p)
-                                       for group in optimizer.param_groups for p in group["params"]}
+                if closure is None:
+                    self.check_gradients(optimizer)
+                parameters = [p for group in optimizer.param_groups for p in group["params"]]
+                self.weights_before = dict(zip((id(p) for p in parameters),
+                                               _fingerprints(parameters)))
+            elif closure is None:
+                self.recheck_gradients(optimizer)
         except Exception as error:  # noqa: BLE001
             self.instrument_error(error)
 
+    def record_curve_point(self, optimizer, first: bool) -> None:
+        """One loss per step: the loss function's own value when the step made exactly one call
+        (so a flipped sign shows as a rising curve), else the value backpropagated (the last
+        one, or with a closure the first: the loss before the step's update)."""
+        if len(self.step_loss_values) == 1 or (first and self.step_loss_values):
+            point: float | torch.Tensor = self.step_loss_values[0]
+        elif self.step_backward_values:
+            point = self.step_backward_values[0 if first else -1]
+        else:
+            point = math.nan
+        self.curves.setdefault(id(optimizer), []).append(point)
+        self.step_loss_values, self.step_backward_values = [], []
+
     def check_gradients(self, optimizer) -> None:
+        """The first step's gradients: parameters left out of every optimizer, gradient norms
+        (read back at once), and candidates for "no gradient" / "all-zero gradient", which are
+        judged over every step run (see `finish`)."""
         in_optimizer = {id(p) for p in self.optimizer_parameters()}
         names = self.model_parameters()
         missing = [(name, p) for key, (name, p) in names.items()
@@ -656,29 +946,26 @@ class Instruments:
                            "built?)")
             self.find(codes.NOT_OPTIMIZED, message,
                       {"parameters": [f"{n} {_shape(p)}" for n, p in missing][:20]})
-        no_grad, zero = [], []
-        for name, parameter in stepping_now.values():
+        if self.gradient_location is None:
+            self.gradient_location = user_location()
+        with_gradient = []
+        for key, (name, parameter) in stepping_now.items():
             if not parameter.requires_grad:
                 continue
             if parameter.grad is None:
-                no_grad.append(name)
                 self.seen.no_gradient.append(name)
-                continue
-            norm = float(parameter.grad.detach().float().norm())
+                self.pending_no_gradient[key] = (name, parameter)
+            else:
+                with_gradient.append((key, name, parameter))
+        norms = _norms([parameter.grad for _, _, parameter in with_gradient])
+        for (key, name, parameter), norm in zip(with_gradient, norms):
             self.seen.gradient_norms[name] = norm
             if not math.isfinite(norm) and not self.seen_non_finite:
                 self.seen_non_finite = True
                 self.find(codes.NON_FINITE, f"gradient of `{name}` is {norm}", {"parameter": name})
             elif norm == 0 and parameter.dim() > 1:
                 # Biases are left out: a bias feeding batch norm gets no gradient, rightly.
-                zero.append(name)
-        if no_grad:
-            self.find(codes.GRADIENT_FLOW, f"{len(no_grad)} trainable parameters got no gradient "
-                                           f"({', '.join(no_grad[:5])}): a detached branch or an "
-                                           "unused layer", {"no_gradient": no_grad[:20]})
-        if zero:
-            self.find(codes.GRADIENT_FLOW, f"all-zero gradients for {', '.join(zero[:5])}",
-                      {"zero_gradient": zero[:20]})
+                self.pending_zero_gradient[key] = (name, parameter)
         weights = {name for name, parameter in stepping_now.values() if parameter.dim() > 1}
         finite = {n: v for n, v in self.seen.gradient_norms.items()
                   if math.isfinite(v) and v > 0 and n in weights}
@@ -694,16 +981,49 @@ class Instruments:
                                                f"{codes.EXPLODING_GRADIENT}) in {', '.join(huge[:5])}",
                           {"norms": {n: finite[n] for n in huge[:20]}})
 
+    def pending_for(self, optimizer) -> list[int]:
+        own = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        return [key for key in (*self.pending_no_gradient, *self.pending_zero_gradient)
+                if key in own]
+
+    def recheck_gradients(self, optimizer) -> None:
+        """A later step's gradients clear the candidates that now got a (non-zero) gradient:
+        costs nothing once none is left, else one read for all of them."""
+        pending = self.pending_for(optimizer)
+        if not pending:
+            return
+        holding = []
+        for key in pending:
+            name, parameter = self.pending_no_gradient.get(key) or \
+                self.pending_zero_gradient[key]
+            if parameter.grad is not None:
+                holding.append((key, parameter))
+        for (key, parameter), norm in zip(holding, _norms([p.grad for _, p in holding])):
+            if key in self.pending_no_gradient:
+                name, _ = self.pending_no_gradient.pop(key)
+                if norm == 0 and parameter.dim() > 1:
+                    self.pending_zero_gradient[key] = (name, parameter)
+            elif norm != 0:
+                del self.pending_zero_gradient[key]
+
     def after_step(self, optimizer, args, kwargs) -> None:
         count = self.optimizer_steps.get(id(optimizer), 0)
         try:
+            if self._closure(args, kwargs) is not None:
+                self.read_flags()
+                self.record_curve_point(optimizer, first=True)
+                if count == 0:
+                    self.check_gradients(optimizer)
+                else:
+                    self.recheck_gradients(optimizer)
             if count == 0 and self.weights_before:
                 before, self.weights_before = self.weights_before, {}
-                changed = any(_fingerprint(p) != before.get(id(p))
-                              for group in optimizer.param_groups for p in group["params"])
+                parameters = [p for group in optimizer.param_groups for p in group["params"]]
+                changed = any(after != before.get(id(p))
+                              for p, after in zip(parameters, _fingerprints(parameters)))
                 if self.first_step_changed is None:
                     self.first_step_changed = changed
-                if not changed:
+                if not changed and not self.constant_loss:
                     self.find(codes.GRADIENT_FLOW, "the optimizer step changed no weight "
                                                    "(zero gradients or a zero learning rate)",
                               {"learning_rates": [g.get("lr") for g in optimizer.param_groups]})
@@ -722,3 +1042,36 @@ class Instruments:
         self.last_optimizer = id(optimizer)
         self.root_ordinals = {}
         self.loss_ordinal = 0
+        # The one-off checks are done once every optimizer built so far has stepped.
+        self.full_checks = bool(self.overfit) or any(
+            id(o) not in self.optimizer_steps for o in self.created_optimizers)
+        if not self.full_checks:
+            self.suspend_watcher()
+
+    def finish(self) -> None:
+        """After the run: the flags of the last partial step, the gradient-flow verdicts over
+        every step run, and the loss curves read back from the device."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            self.read_flags()
+            steps = f"{self.seen.steps} step{'s' if self.seen.steps != 1 else ''}"
+            no_gradient = [name for name, _ in self.pending_no_gradient.values()]
+            zero = [name for name, _ in self.pending_zero_gradient.values()]
+            if no_gradient:
+                self.find(codes.GRADIENT_FLOW, f"{len(no_gradient)} trainable parameters got no "
+                                               f"gradient in {steps} ({', '.join(no_gradient[:5])})"
+                                               ": a detached branch or an unused layer",
+                          {"no_gradient": no_gradient[:20]}, self.gradient_location)
+            if zero and not self.constant_loss:
+                self.find(codes.GRADIENT_FLOW, f"all-zero gradients in every one of {steps} for "
+                                               f"{', '.join(zero[:5])}",
+                          {"zero_gradient": zero[:20]}, self.gradient_location)
+            self.seen.zero_gradient = zero
+            for key, points in self.curves.items():
+                on_device = [(i, p) for i, p in enumerate(points) if isinstance(p, torch.Tensor)]
+                for (index, _), number in zip(on_device, read_all([p for _, p in on_device])):
+                    points[index] = number
+        except Exception as error:  # noqa: BLE001
+            self.instrument_error(error)

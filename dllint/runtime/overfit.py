@@ -111,12 +111,28 @@ def _fast_growth(curve: list[float]) -> bool:
     return False
 
 
+def _columns(curve: list[float], width: int) -> list[float]:
+    """One value per character, so that a curve of any length spans the whole width: a short
+    curve is stretched (each step repeated over its share of the columns), a long one is cut
+    into `width` consecutive buckets, each drawn at its mean (a bucket holding a non-finite loss
+    is drawn as that loss, so an explosion is never averaged away)."""
+    columns = []
+    for column in range(width):
+        first = column * len(curve) // width
+        last = max(first + 1, (column + 1) * len(curve) // width)
+        bucket = curve[first:last]
+        broken = [value for value in bucket if not math.isfinite(value)]
+        columns.append(broken[0] if broken else statistics.fmean(bucket))
+    return columns
+
+
 def sparkline(curve: list[float], width: int = 60) -> str:
-    """The loss curve as one line of block characters (log scale when it spans decades)."""
+    """The loss curve as one line of `width` block characters, first step at the left edge and
+    last at the right (log scale when it spans decades)."""
     values = [v for v in curve if math.isfinite(v)]
-    if not values:
+    if not values or width < 1:
         return ""
-    buckets = [curve[int(i * len(curve) / width)] for i in range(min(width, len(curve)))]
+    buckets = _columns(curve, width)
     positive = all(v > 0 for v in values)
     transform = (lambda v: math.log10(v)) if positive and max(values) / min(values) > 100 else \
         (lambda v: v)

@@ -37,9 +37,13 @@ class TraceTimeout(BaseException):
 
 @dataclass
 class Curve:
-    optimizer: str
+    """The training loss of one optimizer, one value per step it took (the loss before that
+    step's update). `verdict` is judged only with --overfit."""
+    optimizer: str  # "Adam #1"
     values: list[float]
     verdict: Verdict | None
+    # The models whose parameters this optimizer steps, by their display names.
+    models: tuple[str, ...] = ()
 
 
 @dataclass
@@ -53,10 +57,16 @@ class TraceReport:
     user_traceback: str = ""
     instrument_errors: list[str] = field(default_factory=list)
     curves: list[Curve] = field(default_factory=list)
-    initial_loss: str = ""
+    initial_loss: str = ""  # "initial loss 1.097 vs chance ln(3) = 1.099", or ""
     first_step_changed: bool | None = None
     # The script's own `sys.exit(n)` status (None when it did not call sys.exit).
     exit_code: int | None = None
+    # The first training loss, and the loss of a model that guesses uniformly ("ln(3)", 1.0986).
+    initial_loss_value: float | None = None
+    chance: tuple[str, float] | None = None
+    # The script's own modules it imported from its folder (where its model is usually
+    # defined): the static rules run over them too.
+    local_files: list[str] = field(default_factory=list)
 
     @property
     def incomplete(self) -> str:
@@ -161,12 +171,28 @@ def keep_replaying(instruments: Instruments) -> str:
         return f"; the script's loop ended, so dllint went on replaying its step to {instruments.overfit}"
 
 
-def overfit_findings(instruments: Instruments) -> tuple[list[Curve], list[Diagnostic]]:
-    curves, findings = [], []
-    for key, values in instruments.curves.items():
-        name = instruments.optimizer_names.get(key, "optimizer")
-        verdict = judge(values)
-        curves.append(Curve(name, values, verdict))
+def _models_of(instruments: Instruments, key: int) -> tuple[str, ...]:
+    """The display names of the models whose parameters the optimizer `key` steps."""
+    optimizer = instruments._optimizers.get(key)
+    if optimizer is None:
+        return ()
+    own = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    return tuple(instruments.name_of(root) for root in instruments.roots.values()
+                 if any(id(p) in own for p in root.parameters()))
+
+
+def loss_curves(instruments: Instruments) -> list[Curve]:
+    """One curve per optimizer; judged only in overfit mode."""
+    return [Curve(instruments.optimizer_names.get(key, "optimizer"), [float(v) for v in values],
+                  judge(values) if instruments.overfit else None, _models_of(instruments, key))
+            for key, values in instruments.curves.items()]
+
+
+def overfit_findings(instruments: Instruments,
+                     curves: list[Curve]) -> list[Diagnostic]:
+    findings = []
+    for key, curve in zip(instruments.curves, curves):
+        name, values, verdict = curve.optimizer, curve.values, curve.verdict
         if verdict is None:
             continue
         path, line = instruments.loss_location or instruments.optimizer_created.get(
@@ -184,7 +210,7 @@ def overfit_findings(instruments: Instruments) -> tuple[list[Curve], list[Diagno
             evidence={"verdict": verdict.kind, "start": verdict.start, "end": verdict.end,
                       "lowest": verdict.lowest, "steps": verdict.steps,
                       "next_step": verdict.next_step, "curve": values[::step]}))
-    return curves, findings
+    return findings
 
 
 def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1,
@@ -247,22 +273,27 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
                 os.environ["CUDA_VISIBLE_DEVICES"] = saved_visible
         # Modules the script brought in from its own folder would shadow the next script's.
         folder = os.path.dirname(script) + os.sep
+        local_files = []
         for name in set(sys.modules) - saved_modules:
             file = getattr(sys.modules.get(name), "__file__", None) or ""
             if file.startswith(folder):
                 del sys.modules[name]
+                if file.endswith(".py") and file != script:
+                    local_files.append(file)
+    instruments.finish()
     seen = instruments.seen
-    curves: list[Curve] = []
+    curves = loss_curves(instruments)
     if overfit:
-        curves, verdicts = overfit_findings(instruments)
-        seen.findings.extend(verdicts)
+        seen.findings.extend(overfit_findings(instruments, curves))
     initial = ""
-    if seen.losses and instruments.chance is not None:
+    if instruments.initial_loss is not None and instruments.chance is not None:
         label, chance = instruments.chance
-        initial = f"initial loss {seen.losses[0][1]:.4g} vs chance {label} = {chance:.4g}"
+        initial = f"initial loss {instruments.initial_loss:.4g} vs chance {label} = {chance:.4g}"
     if seen.steps == 0 and outcome != "stopped":
         detail += "; no optimizer step was seen" if seen.backward_calls else \
             "; no backward pass and no optimizer step were seen"
     return TraceReport(script, outcome, detail, seen.device or "cpu", seen.steps, seen,
                        user_traceback, instruments.errors, curves, initial,
-                       instruments.first_step_changed, exit_code)
+                       instruments.first_step_changed, exit_code,
+                       initial_loss_value=instruments.initial_loss, chance=instruments.chance,
+                       local_files=sorted(local_files))

@@ -1,0 +1,159 @@
+"""`dllint trace --format json`: the whole trace report as one JSON object, schema `dllint-trace/1`.
+
+`SCHEMA` below is its JSON Schema; README.md ("Runtime: `dllint trace`") describes each field.
+A change that removes or retypes a field bumps the version; new fields may be added within one.
+The output is strict JSON: a non-finite number (an exploding loss, an infinite gradient norm) is
+written as the string "NaN", "Infinity" or "-Infinity", which `float()` reads back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any, Sequence
+
+from dllint.serialize import diagnostic_to_dict
+from dllint.types import Diagnostic
+
+if TYPE_CHECKING:  # SCHEMA is importable without torch; a report exists only with it
+    from dllint.runtime.script import Curve, TraceReport
+
+SCHEMA_VERSION = "dllint-trace/1"
+
+_REAL = {"oneOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]}
+_MODULE = {
+    "type": "object",
+    "required": ["name", "type", "input", "output", "dtype", "training", "device"],
+    "properties": {
+        "name": {"type": "string"}, "type": {"type": "string"}, "input": {"type": "string"},
+        "output": {"type": "string"}, "dtype": {"type": "string"},
+        "training": {"type": "boolean"}, "device": {"type": "string"},
+    },
+}
+_VERDICT = {
+    "type": "object",
+    "required": ["kind", "start", "end", "lowest", "steps", "next_step"],
+    "properties": {
+        "kind": {"enum": ["passes", "rising", "exploding", "oscillating", "plateau"]},
+        "start": _REAL, "end": _REAL, "lowest": _REAL, "steps": {"type": "integer"},
+        "next_step": {"type": "string"},
+    },
+}
+_LOSS = {
+    "type": "object",
+    "required": ["optimizer", "models", "values", "verdict"],
+    "properties": {
+        "optimizer": {"type": "string"},
+        "models": {"type": "array", "items": {"type": "string"}},
+        "values": {"type": "array", "items": _REAL},
+        "verdict": {"oneOf": [{"type": "null"}, _VERDICT]},
+    },
+}
+_INITIAL_LOSS = {
+    "type": "object",
+    "required": ["value", "chance_label", "chance"],
+    "properties": {
+        "value": _REAL,
+        "chance_label": {"type": ["string", "null"]},
+        "chance": {"oneOf": [{"type": "null"}, _REAL]},
+    },
+}
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": SCHEMA_VERSION,
+    "title": "dllint trace report",
+    "type": "object",
+    "required": ["schema", "script", "outcome", "detail", "complete", "incomplete_reason",
+                 "device", "steps", "script_exit_code", "modules", "losses", "gradient_norms",
+                 "no_gradient", "initial_loss", "weights_changed", "user_traceback",
+                 "instrument_errors", "diagnostics"],
+    "properties": {
+        "schema": {"const": SCHEMA_VERSION},
+        "script": {"type": "string"},
+        "outcome": {"enum": ["stopped", "finished", "exited", "raised", "timeout"]},
+        "detail": {"type": "string"},
+        "complete": {"type": "boolean"},
+        "incomplete_reason": {"type": "string"},
+        "device": {"type": "string"},
+        "steps": {"type": "integer", "minimum": 0},
+        "script_exit_code": {"type": ["integer", "null"]},
+        "modules": {"type": "array", "items": _MODULE},
+        "losses": {"type": "array", "items": _LOSS},
+        "gradient_norms": {"type": "object", "additionalProperties": _REAL},
+        "no_gradient": {"type": "array", "items": {"type": "string"}},
+        "initial_loss": {"oneOf": [{"type": "null"}, _INITIAL_LOSS]},
+        "weights_changed": {"type": ["boolean", "null"]},
+        "user_traceback": {"type": "string"},
+        "instrument_errors": {"type": "array", "items": {"type": "string"}},
+        # The objects `dllint check --format json` writes, one per finding.
+        "diagnostics": {"type": "array", "items": {"type": "object", "required": [
+            "code", "name", "message", "severity", "path", "line", "column", "end_line",
+            "end_column", "related", "fix", "evidence"]}},
+    },
+}
+
+
+def _strict(value: Any) -> Any:
+    """`value` with every non-finite float written as the string JSON parsers accept."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value
+
+
+def _loss(curve: Curve) -> dict[str, Any]:
+    verdict = curve.verdict
+    return {
+        "optimizer": curve.optimizer,
+        "models": list(curve.models),
+        "values": [float(value) for value in curve.values],
+        "verdict": None if verdict is None else {
+            "kind": verdict.kind, "start": verdict.start, "end": verdict.end,
+            "lowest": verdict.lowest, "steps": verdict.steps, "next_step": verdict.next_step},
+    }
+
+
+def _initial_loss(report: TraceReport) -> dict[str, Any] | None:
+    if report.initial_loss_value is None:
+        return None
+    label, chance = report.chance if report.chance is not None else (None, None)
+    return {"value": float(report.initial_loss_value), "chance_label": label,
+            "chance": None if chance is None else float(chance)}
+
+
+def trace_to_dict(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
+    """The whole report; `diagnostics` are the findings to list (static and runtime merged)."""
+    from dllint.runtime.report import module_rows
+
+    seen = report.observations
+    incomplete = report.incomplete
+    return _strict({
+        "schema": SCHEMA_VERSION,
+        "script": report.script,
+        "outcome": report.outcome,
+        "detail": report.detail,
+        "complete": not incomplete,
+        "incomplete_reason": incomplete,
+        "device": report.device,
+        "steps": report.steps,
+        "script_exit_code": report.exit_code,
+        "modules": [{"name": record.name, "type": record.kind, "input": record.inputs,
+                     "output": record.outputs, "dtype": record.dtype,
+                     "training": record.training, "device": record.device}
+                    for record in module_rows(list(seen.modules.values()))],
+        "losses": [_loss(curve) for curve in report.curves],
+        "gradient_norms": {name: float(norm) for name, norm in seen.gradient_norms.items()},
+        "no_gradient": list(seen.no_gradient),
+        "initial_loss": _initial_loss(report),
+        "weights_changed": report.first_step_changed,
+        "user_traceback": report.user_traceback,
+        "instrument_errors": list(report.instrument_errors),
+        "diagnostics": [diagnostic_to_dict(diagnostic) for diagnostic in diagnostics],
+    })
+
+
+def render_json(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> str:
+    return json.dumps(trace_to_dict(report, diagnostics), indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,300 @@
+"""What `dllint trace` prints and writes: the folded module table, the losses per optimizer, the
+overfit curve, the pictures' axes, the summary line and the whole-report JSON (dllint-trace/1)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import jsonschema
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from conftest import REPO  # noqa: E402
+from dllint.cli import main  # noqa: E402
+from dllint.reports import ReportContext  # noqa: E402
+from dllint.reports.text import render as render_text  # noqa: E402
+from dllint.runtime.instruments import ModuleRecord, Observations  # noqa: E402
+from dllint.runtime.overfit import judge, sparkline  # noqa: E402
+from dllint.runtime.report import (MAX_MODULE_ROWS, folded_rows, loss_axis,  # noqa: E402
+                                   module_rows, render_trace, shorten_left)
+from dllint.runtime.script import Curve, TraceReport  # noqa: E402
+from dllint.runtime.trace_json import SCHEMA, SCHEMA_VERSION, trace_to_dict  # noqa: E402
+from dllint.types import Diagnostic, Severity, Span  # noqa: E402
+
+RUNTIME = REPO / "fixtures" / "runtime"
+
+
+def record(name: str, kind: str, shape: str = "(2, 8)") -> ModuleRecord:
+    return ModuleRecord(name, kind, f"[{shape}]", shape, "float32", True, "cpu")
+
+
+def convnext_records(blocks: int = 3) -> list[ModuleRecord]:
+    """A ConvNeXt-like model as the tracer records it: a module when its forward returns, so
+    children before their parent. Stage 0 has `blocks` identical blocks; stage 1 has two blocks
+    of another width and a downsampling layer that differs from them."""
+    records = [record("net.stem", "Conv2d")]
+    for stage, width in ((0, "(2, 8)"), (1, "(2, 16)")):
+        count = blocks if stage == 0 else 2
+        for block in range(count):
+            prefix = f"net.stages.{stage}.blocks.{block}"
+            records += [record(f"{prefix}.conv_dw", "Conv2d", width),
+                        record(f"{prefix}.norm", "LayerNorm", width),
+                        record(f"{prefix}.pwconv", "Linear", width),
+                        record(prefix, "ConvNeXtBlock", width)]
+        if stage == 1:
+            records.append(record("net.stages.1.blocks.2", "Downsample", width))
+        records += [record(f"net.stages.{stage}.blocks", "Sequential", width),
+                    record(f"net.stages.{stage}", "Stage", width)]
+    records += [record("net.stages", "Sequential"), record("net.head", "Linear", "(2, 10)"),
+                record("net", "ConvNeXt", "(2, 10)")]
+    return records
+
+
+def make_report(records=(), curves=(), norms=None, no_gradient=(), findings=(), **fields):
+    seen = Observations(modules={index: item for index, item in enumerate(records)},
+                        gradient_norms=dict(norms or {}), no_gradient=list(no_gradient),
+                        findings=list(findings))
+    defaults = dict(script="train.py", outcome="stopped", detail="stopped after 1 optimizer step(s)",
+                    device="cpu", steps=1, observations=seen, curves=list(curves))
+    return TraceReport(**{**defaults, **fields})
+
+
+# ---- the module table ------------------------------------------------------------------------
+
+def test_repeated_blocks_fold_into_one_row_and_parents_come_first():
+    rows = folded_rows(convnext_records())
+    names = [row.name for row in rows]
+    assert names == ["net", "net.stem", "net.stages", "net.stages.0", "net.stages.0.blocks",
+                     "net.stages.0.blocks.0–2", "net.stages.1", "net.stages.1.blocks",
+                     "net.stages.1.blocks.0–1", "net.stages.1.blocks.2", "net.head"]
+    folded = rows[names.index("net.stages.0.blocks.0–2")]
+    assert folded.count == 3 and folded.record.kind == "ConvNeXtBlock"
+    # The children of folded blocks are hidden; the Downsample after them is not folded in.
+    assert not any(name.endswith("conv_dw") for name in names)
+    assert rows[names.index("net.stages.1.blocks.2")].count == 1
+
+
+def test_blocks_with_different_shapes_are_not_folded():
+    records = convnext_records(blocks=2)
+    records[5] = record("net.stages.0.blocks.1.conv_dw", "Conv2d", "(2, 9)")  # one shape differs
+    names = [row.name for row in folded_rows(records)]
+    assert "net.stages.0.blocks.0" in names and "net.stages.0.blocks.1.conv_dw" in names
+
+
+def test_json_rows_keep_every_module_parents_first():
+    records = convnext_records()
+    rows = module_rows(records)
+    assert sorted(row.name for row in rows) == sorted(item.name for item in records)
+    position = {row.name: index for index, row in enumerate(rows)}
+    for name in position:
+        if "." in name:
+            assert position[name.rsplit(".", 1)[0]] < position[name]
+    assert position["net.stages.0.blocks.0"] < position["net.stages.0.blocks.1"]
+
+
+def test_names_are_shortened_from_the_left_at_a_dot():
+    assert shorten_left("net.stages.0.blocks.2.conv_dw", 18) == "…blocks.2.conv_dw"
+    assert shorten_left("short", 18) == "short"
+    cut = shorten_left("a_single_very_long_module_name", 12)
+    assert len(cut) == 12 and cut.startswith("…") and cut.endswith("module_name")
+
+
+def test_a_narrow_table_keeps_the_ends_of_names():
+    records = [record(f"encoder.layers.{i}.attention.output.dense", "Linear", f"(2, {i + 1})")
+               for i in range(3)]
+    text = render_trace(make_report(records), color=False, width=60)
+    assert "…attention.output.dense" in text or "…output.dense" in text
+    assert "encoder.layers.0.attention.out" not in text  # never cut at the right end
+
+
+def test_the_row_cap_points_to_the_json_report():
+    # Distinct shapes, so nothing folds.
+    records = [record(f"net.{i}", "Linear", f"(2, {i + 1})") for i in range(MAX_MODULE_ROWS + 7)]
+    text = render_trace(make_report(records), color=False, width=120)
+    assert "… 7 more rows (see --format json)" in text
+    assert "net.0 " in text and f"net.{MAX_MODULE_ROWS - 1} " in text
+    assert f"net.{MAX_MODULE_ROWS} " not in text
+
+
+def test_a_real_model_table_folds(tmp_path):
+    script = tmp_path / "deep.py"
+    script.write_text(
+        "import torch\nfrom torch import nn\n"
+        "blocks = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.ReLU()) for _ in range(12)])\n"
+        "model = nn.Sequential(blocks, nn.Linear(8, 2))\n"
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "loss = nn.functional.cross_entropy(model(torch.randn(4, 8)), torch.tensor([0, 1, 0, 1]))\n"
+        "loss.backward()\noptimizer.step()\n")
+    result = CliRunner().invoke(main, ["trace", str(script), "--no-static"],
+                                env={"COLUMNS": "100", "NO_COLOR": "1"})
+    assert result.exit_code in (0, 1), result.output  # a complete trace (deep ReLUs may die)
+    assert re.search(r"\.0\.0–11\s+×12\s+Sequential", result.output), result.output
+    assert ".0.5.1 " not in result.output  # the children of folded blocks are hidden
+
+
+# ---- losses and the overfit curve ------------------------------------------------------------
+
+def test_losses_are_printed_per_optimizer_from_the_curves():
+    curves = [Curve("Adam #1", [1.097, 1.092, 1.088], None, ("generator",)),
+              Curve("SGD #2", [0.7, 0.69], None, ("critic",))]
+    text = render_trace(make_report(curves=curves), color=False, width=100)
+    assert "loss per step, Adam #1 (generator): 1.097, 1.092, 1.088" in text
+    assert "loss per step, SGD #2 (critic): 0.7, 0.69" in text
+    assert "loss curve" not in text  # three steps, not judged: no curve to draw
+
+
+def test_the_curve_header_quotes_the_verdicts_start_and_end():
+    values = [5.0, 2.0, 2.1] + [2.0 * 0.9 ** i for i in range(60)]
+    verdict = judge(values)
+    text = render_trace(make_report(curves=[Curve("Adam #1", values, verdict, ("net",))]),
+                        color=False, width=100)
+    header = next(line for line in text.splitlines() if line.startswith("loss curve"))
+    assert f"{verdict.start:.4g} -> {verdict.end:.4g}: {verdict.kind}" in header
+    assert verdict.start != values[0] and verdict.end != values[-1]  # medians, not endpoints
+    assert header.startswith(f"loss curve, Adam #1 (net): {len(values)} steps")
+
+
+@pytest.mark.parametrize("steps", [3, 53, 79, 80, 81, 200, 1000])
+def test_the_sparkline_spans_the_whole_width(steps):
+    falling = [100.0 * 0.5 ** (20 * i / steps) for i in range(steps)]
+    line = sparkline(falling, width=80)
+    assert len(line) == 80
+    assert line[0] == "█" and line[-1] == "▁"  # the last steps reach the right edge
+    assert list(line) == sorted(line, reverse=True)  # a falling curve never rises
+
+
+def test_the_sparkline_marks_a_bucket_with_a_non_finite_loss():
+    curve = [1.0] * 500 + [math.inf] + [1.0] * 499
+    line = sparkline(curve, width=50)
+    assert len(line) == 50 and line.count("!") == 1 and line.index("!") == 25
+
+
+# ---- the loss plot's axis and the gradient chart ---------------------------------------------
+
+def test_a_plateau_gets_a_linear_axis_no_narrower_than_a_few_percent():
+    plateau = [1.1083 - 0.00001 * i for i in range(200)]
+    scale, (low, high) = loss_axis(plateau)
+    assert scale == "linear"
+    assert high - low >= 0.05 * 1.108 and low < min(plateau) and high > max(plateau)
+
+
+def test_only_a_curve_spanning_decades_gets_a_log_axis():
+    assert loss_axis([2.3 * 0.95 ** i for i in range(200)])[0] == "log"  # 2.3 -> 8e-5
+    assert loss_axis([1.3 * 0.98 ** i for i in range(150)])[0] == "linear"  # 1.5 decades
+    scale, (low, high) = loss_axis([0.5, -0.2, -3.0])  # a maximized loss goes negative
+    assert scale == "linear" and low < -3.0 and high > 0.5
+    assert loss_axis([math.nan, math.inf]) == ("linear", None)
+
+
+def test_the_gradient_chart_shows_parameters_without_a_gradient():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from dllint.runtime.report import gradient_figure
+
+    report = make_report(norms={"net.head.weight": 0.5, "net.head.bias": 0.2,
+                                "net.body.scale": 0.0},
+                         no_gradient=["net.encoder.0.weight", "net.encoder.0.bias"],
+                         curves=[Curve("Adam #1", [1.1, 1.1, 1.1], None, ("net",))])
+    figure = gradient_figure(report)
+    try:
+        bars, curve = figure.axes[:2]
+        labels = {label.get_text(): label.get_color() for label in bars.get_xticklabels()}
+        assert set(labels) == {"net.head.weight", "net.head.bias", "net.body.scale",
+                               "net.encoder.0.weight", "net.encoder.0.bias"}
+        assert labels["net.encoder.0.weight"] == "tab:red" and labels["net.head.bias"] != "tab:red"
+        notes = [text.get_text() for text in bars.texts]
+        assert notes.count("no gradient") == 2 and notes.count("zero") == 1
+        assert curve.get_yscale() == "linear"
+    finally:
+        plt.close(figure)
+
+
+# ---- the summary line --------------------------------------------------------------------------
+
+def verdict_diagnostic(kind: str) -> Diagnostic:
+    severity = Severity.INFO if kind == "passes" else Severity.ERROR
+    return Diagnostic("RT010", "single-batch-overfit", f"Adam #1: single-batch overfit {kind}",
+                      severity, "train.py", Span.point(3), evidence={"verdict": kind})
+
+
+def test_a_passing_verdict_is_not_counted_as_a_problem():
+    context = ReportContext(files_checked=1)
+    alone = render_text([verdict_diagnostic("passes")], context)
+    assert "All checks passed! (1 file checked, 1 note above)" in alone
+    assert "Found" not in alone and "RT010 Adam #1: single-batch overfit passes" in alone
+    gradient = Diagnostic("RT006", "gradient-flow", "no gradient", Severity.ERROR, "train.py",
+                          Span.point(4))
+    both = render_text([verdict_diagnostic("passes"), gradient], context)
+    assert "Found 1 problem in 1 file checked." in both
+    failing = render_text([verdict_diagnostic("plateau")], context)
+    assert "Found 1 problem in 1 file checked." in failing
+
+
+def test_the_cli_summary_agrees_with_the_exit_status():
+    passed = CliRunner().invoke(main, ["trace", str(RUNTIME / "overfit" / "healthy_mlp.py"),
+                                       "--overfit", "80"], env={"NO_COLOR": "1"})
+    assert passed.exit_code == 0, passed.output
+    assert "All checks passed!" in passed.output and "Found 1 problem" not in passed.output
+
+
+# ---- the JSON report -----------------------------------------------------------------------------
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def documented_fields() -> set[str]:
+    """The field names of the README's dllint-trace/1 table."""
+    section = README[README.index("### JSON report: `dllint-trace/1`"):]
+    section = section[:section.index("\n#")]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
+
+
+def test_the_readme_documents_every_field_of_the_schema():
+    assert documented_fields() == set(SCHEMA["required"]) == set(SCHEMA["properties"])
+
+
+def test_a_constructed_report_validates_and_non_finite_numbers_stay_strict_json():
+    values = [1.0, 0.5] + [math.inf] * 5
+    report = make_report(records=convnext_records(),
+                         curves=[Curve("Adam #1", values, judge(values), ("net",))],
+                         norms={"net.head.weight": math.nan}, no_gradient=["net.stem.weight"],
+                         findings=[verdict_diagnostic("exploding")],
+                         initial_loss_value=1.0, chance=("ln(10)", math.log(10)),
+                         first_step_changed=False)
+    data = trace_to_dict(report, report.diagnostics)
+    jsonschema.validate(data, SCHEMA)
+    assert json.loads(json.dumps(data, allow_nan=False)) == data
+    assert data["losses"][0]["values"][-1] == "Infinity"
+    assert data["gradient_norms"] == {"net.head.weight": "NaN"}
+    assert len(data["modules"]) == len(convnext_records())  # nothing folded
+    assert data["initial_loss"] == {"value": 1.0, "chance_label": "ln(10)",
+                                    "chance": math.log(10)}
+    assert data["losses"][0]["verdict"]["kind"] == "exploding"
+
+
+def test_cli_trace_json_is_the_whole_report(tmp_path, monkeypatch):
+    monkeypatch.delenv("DLLINT_FORMAT", raising=False)
+    output = tmp_path / "trace.json"
+    result = CliRunner().invoke(main, ["trace", str(RUNTIME / "rt006_detached_branch.py"),
+                                       "--steps", "2", "--format", "json", "-o", str(output)])
+    assert result.exit_code == 1, result.output
+    data = json.loads(output.read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["schema"] == SCHEMA_VERSION and set(documented_fields()) <= set(data)
+    assert isinstance(data["complete"], bool) and data["complete"] is True
+    assert data["steps"] >= 2 and data["device"] == "cpu"
+    kinds = {module["type"] for module in data["modules"]}
+    assert {"Linear", "ReLU", "Sequential"} <= kinds
+    assert data["no_gradient"] and all(isinstance(name, str) for name in data["no_gradient"])
+    assert all(isinstance(norm, float) for norm in data["gradient_norms"].values())
+    assert [item["code"] for item in data["diagnostics"]] == ["RT006"]
+    assert data["weights_changed"] in (True, False, None)
+    for loss in data["losses"]:
+        assert loss["optimizer"] and all(isinstance(value, float) for value in loss["values"])
