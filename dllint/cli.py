@@ -358,12 +358,14 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     static: list[Diagnostic] = []
     if not no_static:
         from dllint.api import lint_paths, settings_for
-        static = lint_paths([script], settings=settings_for(script))
+        # The script and its own modules that it imported (where the model usually lives).
+        static = lint_paths([script, *report.local_files], settings=settings_for(script))
     report.script = _display_path(report.script)
     diagnostics = merge(_display_paths(static), _display_paths(report.diagnostics))
     color = output is None and _wants_color()
     width = shutil.get_terminal_size((100, 24)).columns
-    context = ReportContext(files_checked=1, color=color, width=width,
+    context = ReportContext(files_checked=1 + (0 if no_static else len(report.local_files)),
+                            color=color, width=width,
                             incomplete=report.incomplete)
     if output_format == "json":
         # The whole report (modules, losses, gradient norms, findings), not only the findings.

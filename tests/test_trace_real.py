@@ -137,3 +137,72 @@ def test_host_reads_per_step_are_few_and_independent_of_model_size(tmp_path):
         per_step[layers] = extra / 5
     assert per_step[2] == per_step[20], per_step
     assert per_step[2] <= 2, per_step
+
+
+# ---- static confirmation -------------------------------------------------------------------
+
+MODEL_FILE = '''\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = [nn.Linear(8, 8)]
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        for layer in self.hidden:
+            x = torch.relu(layer(x))
+        return torch.softmax(self.fc(x), dim=1)
+'''
+TRAIN_FILE = '''\
+import torch
+import torch.nn.functional as F
+from model_def import Net
+
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+inputs, labels = torch.randn(16, 8), torch.randint(0, 3, (16,))
+for step in range(3):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(inputs), labels)
+    loss.backward()
+    optimizer.step()
+'''
+
+
+def test_static_findings_in_local_imports_are_confirmed_whatever_the_path_spelling(
+        tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from dllint.cli import main
+
+    (tmp_path / "model_def.py").write_text(MODEL_FILE)
+    (tmp_path / "train.py").write_text(TRAIN_FILE)
+    monkeypatch.chdir(tmp_path)
+    for spelling in ("./train.py", "train.py", str(tmp_path / "train.py")):
+        result = CliRunner().invoke(main, ["trace", spelling, "--format", "json"])
+        findings = {d["code"]: d for d in json.loads(result.output)["diagnostics"]}
+        # The softmax reaches the loss in the script; the runtime sees probabilities there.
+        assert findings["DL002"]["evidence"]["confirmed_by"] == "RT003", spelling
+        # The plain list is in the imported model file, which the static rules now lint too.
+        assert findings["DL301"]["path"].endswith("model_def.py"), spelling
+        assert findings["DL301"]["evidence"]["confirmed_by"] == "RT008", spelling
+
+
+@pytest.mark.parametrize("script, static_code", [("rt009_no_zero_grad.py", "DL101"),
+                                                  ("rt008_plain_list.py", "DL301"),
+                                                  ("rt008_head_replaced.py", "DL107")])
+def test_each_static_rule_is_linked_to_the_runtime_check_that_sees_it(script, static_code):
+    from dllint.api import lint_paths
+    from dllint.runtime.report import merge
+
+    path = REPO / "fixtures" / "runtime" / script
+    report = trace_script(path, steps=2)
+    merged = merge(lint_paths([str(path)]), report.diagnostics)
+    confirmed = [d for d in merged if d.code == static_code]
+    assert confirmed and "[confirmed at runtime: RT00" in confirmed[0].message

@@ -24,7 +24,7 @@ from torch.optim import optimizer as optimizer_hooks
 from torch.overrides import TorchFunctionMode
 
 from dllint.runtime import codes
-from dllint.types import Diagnostic, Severity, Span
+from dllint.types import Diagnostic, RelatedLocation, Severity, Span
 
 _LIBRARY_ROOTS = tuple(os.path.dirname(path) + os.sep for path in (
     torch.__file__, os.path.dirname(os.path.dirname(__file__)) + os.sep + "x")) + tuple(
@@ -441,15 +441,19 @@ class Instruments:
     # ---- findings ---------------------------------------------------------------------------
 
     def find(self, entry, message: str, evidence: dict | None = None,
-             where: tuple[str, int] | None = None, severity: Severity | None = None) -> None:
+             where: tuple[str, int] | None = None, severity: Severity | None = None,
+             related: tuple[tuple[str, int, str], ...] = ()) -> None:
         path, line = where or user_location()
         key = (entry.code, path, line)
         if key in self.reported:
             return
         self.reported.add(key)
-        self.seen.findings.append(Diagnostic(entry.code, entry.name, message,
-                                             severity or entry.severity, path,
-                                             _line_span(path, line), evidence=evidence or {}))
+        self.seen.findings.append(Diagnostic(
+            entry.code, entry.name, message, severity or entry.severity, path,
+            _line_span(path, line),
+            tuple(RelatedLocation(other, _line_span(other, number), note)
+                  for other, number, note in related if other != "<unknown>"),
+            evidence=evidence or {}))
 
     def instrument_error(self, error: Exception) -> None:
         text = f"{type(error).__name__}: {error}"
@@ -936,16 +940,21 @@ class Instruments:
         if missing and len(self.optimizer_steps) == 0:
             unregistered = [n for n, _ in missing if "(not registered)" in n]
             listed = ", ".join(f"{n} {_shape(p)}" for n, p in missing[:6])
+            evidence = {"parameters": [f"{n} {_shape(p)}" for n, p in missing][:20]}
+            related = ()
             if unregistered:
                 message = (f"{len(unregistered)} parameters belong to layers the model calls but "
                            "does not register (kept in a plain list or dict?): they are in no "
                            "optimizer and never updated; use nn.ModuleList / nn.ModuleDict")
+                evidence["attributes"] = self.plain_holders()
             else:
                 message = (f"{len(missing)} trainable parameters are in no optimizer ({listed}): "
                            "they are never updated (was a layer replaced after the optimizer was "
                            "built?)")
-            self.find(codes.NOT_OPTIMIZED, message,
-                      {"parameters": [f"{n} {_shape(p)}" for n, p in missing][:20]})
+                if id(optimizer) in self.optimizer_created:
+                    created_path, created_line = self.optimizer_created[id(optimizer)]
+                    related = ((created_path, created_line, "the optimizer is built here"),)
+            self.find(codes.NOT_OPTIMIZED, message, evidence, related=related)
         if self.gradient_location is None:
             self.gradient_location = user_location()
         with_gradient = []
@@ -980,6 +989,20 @@ class Instruments:
                 self.find(codes.GRADIENT_FLOW, f"exploding gradients (norm > "
                                                f"{codes.EXPLODING_GRADIENT}) in {', '.join(huge[:5])}",
                           {"norms": {n: finite[n] for n in huge[:20]}})
+
+    def plain_holders(self) -> list[str]:
+        """The attributes of the models that hold unregistered layers in a plain list, tuple or
+        dict (`hidden` for `self.hidden = [nn.Linear(...)]`)."""
+        unregistered = {id(module) for module in self.unregistered.values()}
+        holders = []
+        for root in self.roots.values():
+            for owner in unwrapped(root).modules():
+                for attribute, value in vars(owner).items():
+                    items = value.values() if isinstance(value, dict) else value \
+                        if isinstance(value, (list, tuple)) else ()
+                    if any(id(item) in unregistered for item in items):
+                        holders.append(attribute)
+        return sorted(set(holders))
 
     def pending_for(self, optimizer) -> list[int]:
         own = {id(p) for group in optimizer.param_groups for p in group["params"]}

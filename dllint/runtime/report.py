@@ -4,6 +4,8 @@ static and runtime together, where a runtime finding confirms a static one at th
 from __future__ import annotations
 
 import io
+import linecache
+import os
 import math
 import statistics
 from dataclasses import dataclass, field, replace
@@ -21,17 +23,35 @@ from dllint.types import Diagnostic, RelatedLocation
 
 # A static rule and the runtime check that observes the same bug.
 CONFIRMS = {"DL002": "RT003", "DL006": "RT002", "DL004": "RT007", "DL005": "RT005",
-            "DL003": "RT004"}
+            "DL003": "RT004", "DL101": "RT009", "DL107": "RT008", "DL301": "RT008"}
+
+
+def _places(diagnostic: Diagnostic) -> set[tuple[str, int]]:
+    """(file, line) of a finding and of its related locations. Static paths are as given
+    (relative, `./train.py`), runtime paths absolute: both are resolved."""
+    return {(os.path.realpath(path), line) for path, line in [
+        (diagnostic.path, diagnostic.line),
+        *((r.path, r.span.start_line) for r in diagnostic.related)]}
+
+
+def _observes(observed: Diagnostic, static: Diagnostic) -> bool:
+    """Whether a runtime finding saw the static finding's bug: they share a place (the line,
+    or a related one such as the loss call in the training script or where the optimizer was
+    built), or, for layers kept in a plain list, the runtime found them in the list the static
+    finding points at (`self.hidden = [...]`)."""
+    if _places(observed) & _places(static):
+        return True
+    source = linecache.getline(static.path, static.line)
+    return any(f"self.{attribute}" in source for attribute in observed.evidence.get(
+        "attributes", ()))
 
 
 def merge(static: Sequence[Diagnostic], runtime: Sequence[Diagnostic]) -> list[Diagnostic]:
     """Static and runtime findings; a static finding the runtime saw at one of its lines says so."""
     merged: list[Diagnostic] = []
     for diagnostic in static:
-        lines = {diagnostic.line} | {r.span.start_line for r in diagnostic.related
-                                     if r.path == diagnostic.path}
         confirming = [r for r in runtime if r.code == CONFIRMS.get(diagnostic.code)
-                      and r.path == diagnostic.path and r.line in lines]
+                      and _observes(r, diagnostic)]
         if confirming:
             observed = confirming[0]
             diagnostic = replace(
