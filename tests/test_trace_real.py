@@ -206,3 +206,25 @@ def test_each_static_rule_is_linked_to_the_runtime_check_that_sees_it(script, st
     merged = merge(lint_paths([str(path)]), report.diagnostics)
     confirmed = [d for d in merged if d.code == static_code]
     assert confirmed and "[confirmed at runtime: RT00" in confirmed[0].message
+
+
+def test_zero_gradients_in_every_step_are_still_reported():
+    from dllint.runtime.api import trace_step
+
+    class Gated(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch.nn.Linear(4, 8)
+            self.head = torch.nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(self.encoder(x) * 0)  # a gate stuck shut
+
+    torch.manual_seed(0)
+    model = Gated()
+    report = trace_step(model, (torch.randn(8, 4), torch.randint(0, 2, (8,))),
+                        torch.nn.CrossEntropyLoss(), steps=3)
+    assert [d.code for d in report.diagnostics] == ["RT006"]
+    assert "every one of 3 steps" in report.diagnostics[0].message
+    # The head sees only zeros, so its weight gets no gradient either.
+    assert report.observations.zero_gradient == ["model.encoder.weight", "model.head.weight"]
