@@ -345,10 +345,10 @@ class Instruments:
         # a plain one. --overfit keeps every check on: it replays batches through them.
         self.full_checks = True
         # Finiteness flags of this step, on the device: a scalar per module output (and per
-        # root input, loss and gradient set) that is non-finite iff the tensor was, with who
-        # made it: (what, name, where).
+        # root input and backpropagated loss) that is non-finite iff the tensor was, with who
+        # made it: (what, name, module type, where). Gradients are checked on the first step.
         self.flag_values: list[torch.Tensor] = []
-        self.flag_owners: list[tuple[str, str, tuple[str, int]]] = []
+        self.flag_owners: list[tuple[str, str, str, tuple[str, int]]] = []
         self.training_rows: set[int] = set()
         self.root_location: tuple[str, int] = ("<unknown>", 1)
         self.root_names: set[str] = set()
@@ -609,7 +609,7 @@ class Instruments:
     def flag(self, value: torch.Tensor, what: str, name: str, where: tuple[str, int],
              kind: str = "") -> None:
         self.flag_values.append(value)
-        self.flag_owners.append((what, f"{name}|{kind}", where))
+        self.flag_owners.append((what, name, kind, where))
 
     def read_flags(self) -> None:
         """One host read for every flag of the step; the first non-finite one is reported."""
@@ -617,20 +617,11 @@ class Instruments:
         self.flag_values, self.flag_owners = [], []
         if not values or self.seen_non_finite:
             return
-        by_device: dict[torch.device, list[int]] = {}
-        for index, value in enumerate(values):
-            by_device.setdefault(value.device, []).append(index)
-        bad: list[int] = []
-        for device, indices in by_device.items():
-            wide = torch.float32 if device.type == "mps" else torch.float64
-            finite = torch.isfinite(torch.stack([values[i].to(wide) for i in indices]))
-            if not bool(finite.all()):
-                bad += [index for index, ok in zip(indices, finite.tolist()) if not ok]
-        if not bad:
+        first_bad = next((index for index, number in enumerate(read_all(values))
+                          if not math.isfinite(number)), None)
+        if first_bad is None:
             return
-        first_bad = min(bad)
-        what, label, where = owners[first_bad]
-        name, kind = label.split("|", 1)
+        what, name, kind, where = owners[first_bad]
         self.seen_non_finite = True
         step = self.seen.steps + 1
         if what == "input":
@@ -638,10 +629,8 @@ class Instruments:
         elif what == "module":
             message = (f"`{name}` ({kind}) produced inf/NaN from finite inputs" if step == 1 else
                        f"`{name}` ({kind}) produced the first inf/NaN output of step {step}")
-        elif what == "loss":
-            message = f"the loss became inf/NaN at step {step}"
         else:
-            message = f"the gradients of `{name}` became inf/NaN at step {step}"
+            message = f"the loss became inf/NaN at step {step}"
         self.find(codes.NON_FINITE, message, {"module": name, "step": step}, where)
 
     def check_layer_dtype(self, module: nn.Module, args) -> None:
