@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 import click
 
@@ -278,6 +278,10 @@ def _display_paths(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
         for d in diagnostics]
 
 
+def _terminal_width() -> int:
+    return shutil.get_terminal_size((100, 24)).columns
+
+
 def _wants_color() -> bool:
     if os.environ.get("NO_COLOR"):
         return False
@@ -329,17 +333,26 @@ class TraceCommand(click.Command):
 @click.option("--overfit", type=click.IntRange(min=5), default=None, metavar="[K]",
               help=f"Replay the first batch for K steps (default {DEFAULT_OVERFIT_STEPS}) and "
                    f"judge the loss curve.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run the script as N ranks under torch.distributed.run (torchrun) and merge "
+                   "their reports; inside your own torchrun command, leave it out.")
+@click.option("--collective-timeout", type=click.FloatRange(min=0.1), default=60,
+              show_default=True, help="Distributed runs: seconds a rank may wait in a "
+                                      "collective before the run is ended and every rank's "
+                                      "place reported (RT015).")
 def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, timeout: float,
           output_format: str, output: str | None, plot: str | None, no_static: bool,
-          overfit: int | None) -> None:
+          overfit: int | None, nproc: int, collective_timeout: float) -> None:
     """Run SCRIPT for one real training step under instruments (`dllint trace train.py -- ARGS`).
+
+    With --nproc N (or inside a torchrun command) every rank is traced and one report merged.
 
     Exit status: 0 the step was checked and nothing was found, 1 problems found, 2 a usage error
     or an error inside dllint's instruments, 3 the trace is incomplete: the script raised, ran
-    past --timeout, called sys.exit(n) with n != 0, or never stepped an optimizer.
+    past --timeout, called sys.exit(n) with n != 0, or never stepped an optimizer (on any rank).
     """
     try:
-        from dllint.runtime.report import merge, plot_gradients, render_trace
+        from dllint.runtime.distributed.job import current_rank
         from dllint.runtime.script import trace_script
     except ImportError as error:
         raise Failure(f"dllint trace needs torch ({error}): {install_command('runtime')}") \
@@ -353,41 +366,133 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     if plot is not None:
         _writable(plot, "the plot to")
     arguments = list(script_args[1:] if script_args[:1] == ("--",) else script_args)
+    place = current_rank()
+    if place is not None or nproc > 1:
+        from dllint.runtime.distributed.launcher import TraceOptions
+        options = TraceOptions(steps, timeout, device, overfit, collective_timeout)
+        printer = TracePrinter(script, output_format, output, plot, no_static)
+        if place is not None:
+            _trace_as_rank(script, arguments, place, options, printer)
+        from dllint.runtime.distributed.launcher import launch
+        printer.distributed(launch(script, arguments, nproc, options))
     report = trace_script(script, arguments, steps=steps, timeout=timeout, device=device,
                           overfit=overfit)
-    static: list[Diagnostic] = []
-    if not no_static:
+    TracePrinter(script, output_format, output, plot, no_static).single(report)
+
+
+def _trace_as_rank(script: str, arguments: list[str], place, options, printer: TracePrinter
+                   ) -> NoReturn:
+    """One rank of a torchrun job. Under `dllint trace --nproc` the launcher prints; inside a
+    user's own torchrun, rank 0 gathers the other ranks' reports and prints."""
+    from dllint.runtime.distributed.launcher import run_rank, wait_and_collect
+    from dllint.runtime.distributed.job import Exchange
+
+    def print_from_rank_zero() -> int:
+        exchange = Exchange.connect(place)
+        printer.distributed(wait_and_collect(exchange, place.world_size,
+                                             options.collective_timeout), exit=False)
+        return printer.status
+
+    prints = not place.launched and place.rank == 0
+    report = run_rank(script, arguments, place, options,
+                      print_report=print_from_rank_zero if prints else None)
+    if prints:
+        print_from_rank_zero()
+        sys.exit(printer.status)
+    # A rank whose script raised exits non-zero so that torchrun stops the others at once.
+    sys.exit(EXIT_TRACE_INCOMPLETE if report.trace.outcome in ("raised", "timeout") else
+             EXIT_CLEAN)
+
+
+class TracePrinter:
+    """Writes a trace report (one process, or merged from every rank) with the static findings
+    of the script and its own modules, and knows the exit status it implies."""
+
+    def __init__(self, script: str, output_format: str, output: str | None, plot: str | None,
+                 no_static: bool) -> None:
+        self.script = script
+        self.output_format = output_format
+        self.output = output
+        self.plot = plot
+        self.no_static = no_static
+        self.status = EXIT_CLEAN
+
+    def _static(self, local_files: Sequence[str]) -> list[Diagnostic]:
+        if self.no_static:
+            return []
         from dllint.api import lint_paths, settings_for
         # The script and its own modules that it imported (where the model usually lives).
-        static = lint_paths([script, *report.local_files], settings=settings_for(script))
-    report.script = _display_path(report.script)
-    diagnostics = merge(_display_paths(static), _display_paths(report.diagnostics))
-    color = output is None and _wants_color()
-    width = shutil.get_terminal_size((100, 24)).columns
-    context = ReportContext(files_checked=1 + (0 if no_static else len(report.local_files)),
-                            color=color, width=width,
-                            incomplete=report.incomplete)
-    if output_format == "json":
-        # The whole report (modules, losses, gradient norms, findings), not only the findings.
-        from dllint.runtime.trace_json import render_json
-        text = render_json(report, diagnostics)
-    else:
-        text = render_trace(report, color, width) if output_format == "text" else ""
-        text += renderer(output_format)(diagnostics, context)
-    if plot:
-        problem = plot_gradients(report, plot)
-        if problem:
-            _note(problem)
-    if output is not None:
-        _write(output, text, "the report to")
-    else:
-        sys.stdout.write(text)
-    if report.instrument_errors:
-        sys.exit(EXIT_ERROR)
-    if report.incomplete:
-        sys.exit(EXIT_TRACE_INCOMPLETE)
-    # A passing overfit verdict is information, not a problem.
-    sys.exit(EXIT_FINDINGS if any(is_problem(d) for d in diagnostics) else EXIT_CLEAN)
+        return lint_paths([self.script, *local_files], settings=settings_for(self.script))
+
+    def single(self, report) -> NoReturn:
+        from dllint.runtime.report import merge, plot_gradients, render_trace
+        static = self._static(report.local_files)
+        report.script = _display_path(report.script)
+        diagnostics = merge(_display_paths(static), _display_paths(report.diagnostics))
+        color, width = self.output is None and _wants_color(), _terminal_width()
+        if self.output_format == "json":
+            # The whole report (modules, losses, gradient norms, findings), not only findings.
+            from dllint.runtime.trace_json import render_json
+            text = render_json(report, diagnostics)
+        else:
+            text = render_trace(report, color, width) if self.output_format == "text" else ""
+            text += renderer(self.output_format)(diagnostics, self._context(
+                report.local_files, report.incomplete, color, width))
+        if self.plot:
+            problem = plot_gradients(report, self.plot)
+            if problem:
+                _note(problem)
+        self._emit(text)
+        sys.exit(self._status(diagnostics, report.incomplete, bool(report.instrument_errors)))
+
+    def distributed(self, trace, exit: bool = True) -> None:
+        from dllint.runtime.distributed.render import (base_report, render_distributed,
+                                                       render_distributed_json)
+        from dllint.runtime.report import merge, plot_gradients
+        base = base_report(trace, self.script)
+        static = self._static(base.local_files)
+        script = _display_path(self.script)
+        diagnostics = merge(_display_paths(static), _display_paths(trace.findings))
+        color, width = self.output is None and _wants_color(), _terminal_width()
+        incomplete = trace.incomplete
+        if self.output_format == "json":
+            text = render_distributed_json(trace, script, diagnostics)
+        else:
+            text = render_distributed(trace, script, color, width) \
+                if self.output_format == "text" else ""
+            text += renderer(self.output_format)(diagnostics, self._context(
+                base.local_files, incomplete, color, width))
+        if self.plot and trace.base is not None:
+            problem = plot_gradients(trace.base, self.plot)
+            if problem:
+                _note(problem)
+        self._emit(text)
+        errors = any(r.trace.instrument_errors or not r.hooks_restored
+                     for r in trace.ranks.values())
+        self.status = self._status(diagnostics, incomplete, errors)
+        if exit:
+            sys.exit(self.status)
+
+    def _context(self, local_files: Sequence[str], incomplete: str, color: bool,
+                 width: int) -> ReportContext:
+        return ReportContext(files_checked=1 + (0 if self.no_static else len(local_files)),
+                             color=color, width=width, incomplete=incomplete)
+
+    def _emit(self, text: str) -> None:
+        if self.output is not None:
+            _write(self.output, text, "the report to")
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    @staticmethod
+    def _status(diagnostics: Sequence[Diagnostic], incomplete: str, errors: bool) -> int:
+        if errors:
+            return EXIT_ERROR
+        if incomplete:
+            return EXIT_TRACE_INCOMPLETE
+        # A passing overfit verdict is information, not a problem.
+        return EXIT_FINDINGS if any(is_problem(d) for d in diagnostics) else EXIT_CLEAN
 
 
 @main.command()

@@ -95,6 +95,60 @@ OVERFIT = _code(
     "A model that cannot drive the loss to zero on a single batch has a bug, and no amount of "
     "data or training time will fix it; it is the cheapest test there is.")
 
+# ---- distributed runs (`dllint trace --nproc N`, or `dllint trace` inside torchrun) ------------
+# Parameter checksums (norms) of two ranks differ when they differ by more than this, relatively.
+REPLICA_TOLERANCE = 1e-5
+# Seconds a rank may wait in a collective before the run is ended and the ranks' stacks shown.
+COLLECTIVE_TIMEOUT = 60.0
+
+REPLICAS_DIVERGE = _code(
+    "RT011", "replicas-diverge", "Model replicas differ across ranks after an optimizer step",
+    "Compares a checksum (the norm) of every replicated parameter across ranks, before the "
+    "first optimizer step and after each one, and reports parameters whose values differ "
+    f"(relative difference above {REPLICA_TOLERANCE}). Parameters sharded by FSDP or DTensor "
+    "are left out: their shards differ by design.",
+    "Data-parallel training keeps one model in N copies: DistributedDataParallel broadcasts "
+    "rank 0's weights once and averages gradients every step, so the copies stay equal. "
+    "Copies that drift apart (the model is not wrapped, or gradients are averaged by hand and "
+    "some are missed) train N different models, and the checkpoint saved by rank 0 holds only "
+    "what rank 0 learned from its share of the data.")
+SAME_BATCHES = _code(
+    "RT012", "same-batches-on-ranks", "Ranks train on identical batches",
+    "Fingerprints (sum and sum of squares) the first training batch of every rank and reports "
+    "ranks whose batches are identical; it points at the DataLoader built without a "
+    "`DistributedSampler`.",
+    "Without a DistributedSampler every rank reads the whole dataset in the same order: N ranks "
+    "compute the same gradient N times, an epoch takes as long as on one GPU, and the effective "
+    "batch is not what the learning rate was tuned for.")
+SAMPLER_EPOCH = _code(
+    "RT013", "sampler-epoch-unchanged", "A DistributedSampler's epoch never changes",
+    "Records every iteration of a shuffling `DistributedSampler` and reports one iterated a "
+    "second time with the epoch it had before: `set_epoch` was not called between epochs "
+    "(the runtime confirmation of DL105). The trace must reach the second epoch: use --steps.",
+    "The sampler seeds its shuffle with the epoch, so every epoch repeats the first epoch's "
+    "order on every rank.", Severity.WARNING)
+UNEVEN_GRADIENTS = _code(
+    "RT014", "gradients-on-some-ranks", "Parameters get gradients on some ranks only",
+    "Reports parameters that receive no gradient on some ranks but do on others, and layers "
+    "whose forward runs on some ranks only in the training step (a branch that depends on the "
+    "rank or on the rank's data).",
+    "DistributedDataParallel expects every rank to use the same parameters: without "
+    "`find_unused_parameters=True` the ranks wait for gradients that never come (a hang, or an "
+    "error at the next step); with it, the ranks that skipped the layer average in zeros. Hand-"
+    "written all-reduces that skip `None` gradients pair mismatched tensors across ranks.",
+    Severity.WARNING)
+COLLECTIVE_HANG = _code(
+    "RT015", "collective-hang", "A rank does not reach the collective the others wait in",
+    "Watches every rank from a background thread. When a rank waits in a collective "
+    "(`all_reduce`, `barrier`, DDP's gradient all-reduce during backward, ...) longer than "
+    f"--collective-timeout (default {COLLECTIVE_TIMEOUT:g} s), the run is ended and the report "
+    "shows where each rank was, from its stack, instead of hanging until the backend's own "
+    "timeout (30 minutes by default).",
+    "Collectives complete only when every rank calls them, in the same order. A collective "
+    "inside `if rank == 0:`, a rank that stops early on uneven data, or a rank stuck loading "
+    "data leaves the others waiting forever, and the job shows nothing but silence.")
+
 RUNTIME_CODES = {entry.code: entry for entry in (
     NON_FINITE, BROADCAST, LOSS_CONTRACT, INPUT_SCALE, DTYPES, GRADIENT_FLOW, MODE,
-    NOT_OPTIMIZED, ACCUMULATING, OVERFIT)}
+    NOT_OPTIMIZED, ACCUMULATING, OVERFIT, REPLICAS_DIVERGE, SAME_BATCHES, SAMPLER_EPOCH,
+    UNEVEN_GRADIENTS, COLLECTIVE_HANG)}

@@ -586,8 +586,10 @@ class Instruments:
             return
         self.depth = max(0, self.depth - 1)
         try:
-            if self.seen.steps == 0 and (id(module) not in self.seen.modules or (
-                    id(module) not in self.training_rows and torch.is_grad_enabled())):
+            # A wrapper (DDP, torch.compile) is the model it wraps: one row, for the model.
+            if self.seen.steps == 0 and unwrapped(module) is module and (
+                    id(module) not in self.seen.modules or (
+                        id(module) not in self.training_rows and torch.is_grad_enabled())):
                 parameter = next(module.parameters(recurse=False), None)
                 self.seen.modules[id(module)] = ModuleRecord(
                     self.name_of(module), type(unwrapped(module)).__name__, _shape(list(args)),

@@ -23,7 +23,8 @@ from dllint.types import Diagnostic, RelatedLocation
 
 # A static rule and the runtime check that observes the same bug.
 CONFIRMS = {"DL002": "RT003", "DL006": "RT002", "DL004": "RT007", "DL005": "RT005",
-            "DL003": "RT004", "DL101": "RT009", "DL107": "RT008", "DL301": "RT008"}
+            "DL003": "RT004", "DL101": "RT009", "DL107": "RT008", "DL301": "RT008",
+            "DL105": "RT013"}
 
 
 def _places(diagnostic: Diagnostic) -> set[tuple[str, int]]:
@@ -292,12 +293,18 @@ def _render_gradient_norms(console: Console, norms: dict[str, float], no_gradien
                       f"{'none':>10} [red]no gradient[/]")
 
 
-def render_trace(report: TraceReport, color: bool, width: int) -> str:
+def render_trace(report: TraceReport, color: bool, width: int, heading: str = "") -> str:
+    """The traced step as text; `heading` replaces the title and outcome lines (a distributed
+    run says them for every rank)."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
                       highlight=False, soft_wrap=True)
-    console.print(f"[bold]dllint trace[/] {escape(report.script)}")
-    console.print(f"device: {report.device}   steps: {report.steps}   outcome: {escape(report.detail)}")
+    if heading:
+        console.print(heading)
+    else:
+        console.print(f"[bold]dllint trace[/] {escape(report.script)}")
+        console.print(f"device: {report.device}   steps: {report.steps}   "
+                      f"outcome: {escape(report.detail)}")
     seen = report.observations
     if seen.modules:
         rows = folded_rows(list(seen.modules.values()))

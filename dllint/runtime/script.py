@@ -14,9 +14,10 @@ import signal
 import sys
 import threading
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -215,7 +216,11 @@ def overfit_findings(instruments: Instruments,
 
 def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1,
                  timeout: float | None = None, device: str = "auto",
-                 overfit: int | None = None) -> TraceReport:
+                 overfit: int | None = None,
+                 around: Callable[[Instruments], AbstractContextManager] | None = None
+                 ) -> TraceReport:
+    """`around(instruments)` is entered before the instruments and left after them (a rank of a
+    distributed run adds its own hooks there; its optimizer hooks then run first)."""
     script = str(Path(script).resolve())
     saved_argv, saved_path, saved_cwd = sys.argv[:], sys.path[:], os.getcwd()
     # torch's global switches: a script (or an interrupted one) may leave them changed.
@@ -231,7 +236,8 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
     sys.argv = [script, *argv]
     sys.path.insert(0, os.path.dirname(script))
     try:
-        with instruments, _Alarm(timeout):  # the alarm is disarmed before hooks come off
+        companion = around(instruments) if around is not None else nullcontext()
+        with companion, instruments, _Alarm(timeout):  # the alarm is disarmed before hooks come off
             try:
                 try:
                     runpy.run_path(script, run_name="__main__")

@@ -1,0 +1,174 @@
+"""Running a traced distributed job, and running one rank of it.
+
+`launch` is `dllint trace --nproc N`: it starts the ranks with `torch.distributed.run` (the engine
+behind `torchrun`), in this process, with a store of its own that outlives every rank; once the
+job is over, whatever happened to it, it reads what each rank published. `run_rank` is what each
+rank does: trace the script with the rank's companion, then publish its report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable, Sequence
+
+import torch.distributed as dist
+import torch.multiprocessing
+
+from dllint.runtime.distributed.job import LAUNCHER_STORE, Exchange, RankPlace
+from dllint.runtime.distributed.merge import DistributedTrace, merge_ranks
+from dllint.runtime.distributed.rank import POSITION_WAIT, RankCompanion
+from dllint.runtime.distributed.records import RankReport
+from dllint.runtime.instruments import Instruments, unwrapped
+from dllint.runtime.script import TraceReport, trace_script
+
+# torch.distributed.run logs its own view of the job (a banner about OMP_NUM_THREADS, each
+# failed worker, the signals it sends); the merged report says all that, per rank.
+_QUIET_LOGGERS = ("torch.distributed.run", "torch.distributed.elastic",
+                  "torch.distributed.launcher")
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    steps: int = 1
+    timeout: float | None = 300.0
+    device: str = "auto"
+    overfit: int | None = None
+    collective_timeout: float = 60.0
+
+    def arguments(self) -> list[str]:
+        """The same options on a rank's `dllint trace` command line."""
+        arguments = ["--steps", str(self.steps), "--device", self.device,
+                     "--collective-timeout", repr(self.collective_timeout), "--no-static"]
+        if self.timeout:
+            arguments += ["--timeout", repr(self.timeout)]
+        if self.overfit:
+            arguments.append(f"--overfit={self.overfit}")
+        return arguments
+
+
+def _trained_modules(instruments: Instruments) -> list[str]:
+    """Modules with parameters of their own whose forward ran with gradients in the first step."""
+    names = []
+    for root in instruments.roots.values():
+        for module in unwrapped(root).modules():
+            if id(module) in instruments.training_rows and \
+                    next(module.parameters(recurse=False), None) is not None:
+                names.append(instruments.name_of(module))
+    return sorted(set(names))
+
+
+def _rank_report(place: RankPlace, companion: RankCompanion, trace: TraceReport) -> RankReport:
+    instruments = companion.instruments
+    return RankReport(
+        place.rank, place.world_size, os.getpid(), companion.backend, trace,
+        trained_modules=_trained_modules(instruments),
+        no_gradient=[name for name, _ in instruments.pending_no_gradient.values()],
+        gradient_place=instruments.gradient_location,
+        model_place=instruments.root_location if instruments.roots else None)
+
+
+def run_rank(script: str, argv: Sequence[str], place: RankPlace, options: TraceOptions,
+             print_report: Callable[[], int] | None = None) -> RankReport:
+    """Trace the script as this rank and publish the report. When the script raised on this
+    rank, the others are told to stop (they would wait for it in their next collective)."""
+    exchange = Exchange.connect(place)
+    companions: list[RankCompanion] = []
+
+    def around(instruments: Instruments) -> RankCompanion:
+        companion = RankCompanion(instruments, place, exchange, options.collective_timeout,
+                                  options.timeout)
+        seen = instruments.seen
+
+        def partial_report() -> RankReport:
+            ended = TraceReport(script, "ended", "ended with the run", seen.device or "cpu",
+                                seen.steps, seen, instrument_errors=list(instruments.errors))
+            return _rank_report(place, companion, ended)
+        companion.partial_report = partial_report
+        companion.print_report = print_report
+        companions.append(companion)
+        return companion
+
+    trace = trace_script(script, argv, steps=options.steps, timeout=options.timeout,
+                         device=options.device, overfit=options.overfit, around=around)
+    companion = companions[0]
+    report = companion.fill(_rank_report(place, companion, trace))
+    report.hooks_restored = companion.restored()
+    exchange.put(f"report/{place.rank}", report)
+    if trace.outcome in ("raised", "timeout"):
+        companion.end_from_script()
+    companion.close_process_group()
+    return report
+
+
+def collect(exchange: Exchange, world_size: int,
+            failures: dict[int, str] | None = None) -> DistributedTrace:
+    return merge_ranks(world_size, exchange.published("report", world_size),
+                       exchange.published("where", world_size), failures)
+
+
+def wait_and_collect(exchange: Exchange, world_size: int, seconds: float) -> DistributedTrace:
+    """Rank 0 of a user's own torchrun: wait for the other ranks' reports (or for the run to be
+    ended), then merge."""
+    deadline = time.monotonic() + seconds
+    keys = [f"report/{rank}" for rank in range(world_size)]
+    while time.monotonic() < deadline and not all(exchange.has(key) for key in keys):
+        if exchange.has("stop"):
+            exchange.wait_for(keys, POSITION_WAIT)
+            break
+        time.sleep(0.05)
+    return collect(exchange, world_size)
+
+
+def _failure(exitcode: int, signal_name: str) -> str:
+    if exitcode < 0:
+        return f"was killed by {signal_name}"
+    return f"exited with status {exitcode}"
+
+
+def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
+           ) -> DistributedTrace:
+    """Run `dllint trace` as N ranks under torch.distributed.run and merge their reports."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
+                          timeout=timedelta(seconds=30))
+    prefix = uuid.uuid4().hex
+    exchange = Exchange(store, prefix)
+    # torch.distributed.run sets OMP_NUM_THREADS here and renames this thread; both are put back.
+    saved_environment = dict(os.environ)
+    saved_thread_name = torch.multiprocessing._get_thread_name()
+    os.environ[LAUNCHER_STORE] = f"127.0.0.1:{store.port}/{prefix}"
+    # torch.distributed.run installs handlers (SIGTERM, SIGINT, ...) to stop its workers and
+    # leaves them in place: this process goes on after the job.
+    saved_handlers = {number: signal.getsignal(number) for number in
+                      (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)}
+    saved_levels = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    failures: dict[int, str] = {}
+    try:
+        arguments = ["--standalone", f"--nproc-per-node={nproc}", "--module", "dllint",
+                     "trace", *options.arguments(), script, "--", *argv]
+        try:
+            run(parse_args(arguments))
+        except ChildFailedError as error:
+            failures = {rank: _failure(failure.exitcode, failure.signal_name())
+                        for rank, failure in error.failures.items()}
+        return collect(exchange, nproc, failures)
+    finally:
+        for number, handler in saved_handlers.items():
+            signal.signal(number, handler)
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+        os.environ.clear()
+        os.environ.update(saved_environment)
+        torch.multiprocessing._set_thread_name(saved_thread_name)
+        sys.stdout.flush()

@@ -1,0 +1,415 @@
+"""One rank of a distributed run: the single-process instruments, plus what only a distributed
+run has. `RankCompanion` adds, for the length of the script:
+
+- wrappers around the `torch.distributed` collectives, and around `Tensor.backward` when a DDP or
+  FSDP model is traced (its gradient all-reduce runs there), that note what the rank waits in;
+- optimizer hooks that take a checksum of every replicated parameter before the first step and
+  after each step (kept on the device, read once at the end);
+- a fingerprint of the first training batch, the DataLoaders built and their samplers, and every
+  iteration of a `DistributedSampler` (RT013);
+- a watchdog thread that ends the run when this rank waits in a collective past the timeout, or
+  when another rank ended it, after publishing where this rank's main thread is.
+
+Everything it installs is removed when the script ends, whatever the script did.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.optim import optimizer as optimizer_hooks
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+
+from dllint.runtime import codes
+from dllint.runtime.distributed.job import Exchange, RankPlace
+from dllint.runtime.distributed.records import Loader, Position, RankReport, Replicas
+from dllint.runtime.instruments import Instruments, is_user_file, user_location
+
+# The collectives of torch.distributed that block until every rank joins (with async_op=False).
+COLLECTIVES = (
+    "all_reduce", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_to_all",
+    "all_to_all_single", "barrier", "broadcast", "broadcast_object_list", "gather",
+    "gather_object", "reduce", "reduce_scatter", "reduce_scatter_tensor", "scatter",
+    "scatter_object_list", "monitored_barrier", "recv", "send")
+# The watchdog looks at the main thread this often (seconds).
+WATCH_INTERVAL = 0.1
+# How long the rank that ends a run waits for the others to say where they are.
+POSITION_WAIT = 3.0
+# How long the other ranks wait for rank 0 to print the report (inside a user's torchrun).
+PRINT_WAIT = 30.0
+# Beyond --timeout, how long a rank may stay stuck in code the alarm cannot interrupt (a C++
+# call that never returns) before its watchdog ends the run.
+STUCK_GRACE = 10.0
+# Exit status of a rank process that ended the run (or was ended) from its watchdog.
+EXIT_ENDED = 1
+
+_DATA_PARALLEL = ("DistributedDataParallel", "FullyShardedDataParallel", "FSDPModule")
+
+
+@dataclass
+class Waiting:
+    what: str  # "all_reduce", "backward (DDP's gradient all-reduce)"
+    since: float
+
+
+def _sharded(parameter: torch.Tensor) -> bool:
+    """A parameter whose value differs across ranks by design (an FSDP or DTensor shard)."""
+    return type(parameter).__name__ in ("DTensor", "FlatParameter") or \
+        hasattr(parameter, "_sharded_size")
+
+
+def _checksums(parameters: list[torch.Tensor]) -> torch.Tensor | None:
+    """The norm of each parameter, as one tensor on the device (read later, with the others)."""
+    if not parameters:
+        return None
+    with torch.no_grad():
+        detached = [parameter.detach().float() for parameter in parameters]
+        return torch.stack([norm.to(detached[0].device) for norm in torch._foreach_norm(detached)])
+
+
+def _read_vectors(tensors: list[torch.Tensor]) -> list[float]:
+    """All values of many tensors, in order, with one host read per device."""
+    by_device: dict[torch.device, list[int]] = {}
+    for index, tensor in enumerate(tensors):
+        by_device.setdefault(tensor.device, []).append(index)
+    parts: dict[int, list[float]] = {}
+    for indexes in by_device.values():
+        values = torch.cat([tensors[i].detach().reshape(-1).double() for i in indexes]).tolist()
+        offset = 0
+        for index in indexes:
+            parts[index] = values[offset:offset + tensors[index].numel()]
+            offset += tensors[index].numel()
+    return [value for index in range(len(tensors)) for value in parts[index]]
+
+
+def main_thread_position(rank: int, waiting: Waiting | None) -> Position:
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    frames, inside = [], ""
+    while frame is not None:
+        code = frame.f_code
+        if is_user_file(code.co_filename):
+            frames.append((code.co_filename, frame.f_lineno, code.co_name))
+        elif not frames:  # innermost library frame, before the first (innermost) user frame
+            module = frame.f_globals.get("__name__", "")
+            inside = f"{module}.{code.co_name}" if module else code.co_name
+        frame = frame.f_back
+    frames.reverse()
+    seconds = time.monotonic() - waiting.since if waiting else 0.0
+    return Position(rank, frames, inside, waiting.what if waiting else None, seconds)
+
+
+class RankCompanion:
+    """Entered before the instruments (so its optimizer hooks run first) and left after them."""
+
+    def __init__(self, instruments: Instruments, place: RankPlace, exchange: Exchange,
+                 collective_timeout: float, timeout: float | None) -> None:
+        self.instruments = instruments
+        self.place = place
+        self.exchange = exchange
+        self.collective_timeout = collective_timeout
+        self.deadline = time.monotonic() + timeout + STUCK_GRACE if timeout else None
+        self.waiting: Waiting | None = None
+        self.replicas: dict[int, Replicas] = {}
+        self.replica_values: dict[int, list[torch.Tensor]] = {}  # after each step, on device
+        self.replica_parameters: dict[int, list[torch.Tensor]] = {}
+        self.before_values: dict[int, torch.Tensor] = {}
+        self.first_batch: tuple[str, list[torch.Tensor]] | None = None
+        self.loaders: list[Loader] = []
+        self.sampler_places: dict[int, tuple[str, int]] = {}
+        self.sampler_epochs: dict[int, list[int]] = {}
+        self.process_group_before = dist.is_available() and dist.is_initialized()
+        self.backend = ""
+        self.ended = threading.Lock()  # held by whoever ends the run (a thread or the script)
+        # Set by the rank's runner: what the rank saw so far (no device reads: the main thread
+        # may be blocked), and, on rank 0 of a user's own torchrun, how to print the report.
+        self.partial_report: Callable[[], RankReport] | None = None
+        self.print_report: Callable[[], int] | None = None
+        self._patches: list[tuple[Any, str, Any]] = []
+        self._handles: list[Any] = []
+        self._watchdog: threading.Thread | None = None
+        self._stop_watching = threading.Event()
+
+    # ---- installing and removing ------------------------------------------------------------
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        self._patches.append((owner, name, owner.__dict__[name] if isinstance(owner, type)
+                              else getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    def __enter__(self) -> RankCompanion:
+        self._handles = [
+            optimizer_hooks.register_optimizer_step_pre_hook(self.before_step),
+            optimizer_hooks.register_optimizer_step_post_hook(self.after_step),
+            nn.modules.module.register_module_forward_pre_hook(self.before_forward),
+        ]
+        for module in (dist, dist.distributed_c10d):
+            for name in COLLECTIVES:
+                if callable(getattr(module, name, None)):
+                    self._patch(module, name, self._collective(name, getattr(module, name)))
+        self._patch(torch.Tensor, "backward", self._backward(torch.Tensor.backward))
+        self._patch(DataLoader, "__init__", self._loader_init(DataLoader.__init__))
+        self._patch(DistributedSampler, "__init__", self._sampler_init(DistributedSampler.__init__))
+        self._patch(DistributedSampler, "__iter__", self._sampler_iter(DistributedSampler.__iter__))
+        self._watchdog = threading.Thread(target=self._watch, name="dllint-watchdog", daemon=True)
+        self._watchdog.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop_watching.set()
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        for owner, name, original in reversed(self._patches):
+            setattr(owner, name, original)
+        self._patches = []
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
+        if dist.is_initialized():
+            self.backend = str(dist.get_backend())
+
+    def restored(self) -> bool:
+        """Whether nothing of this rank's tracer is left: patches, hooks, modes."""
+        return (not self._patches and not self._handles
+                and not optimizer_hooks._global_optimizer_pre_hooks
+                and not optimizer_hooks._global_optimizer_post_hooks
+                and not nn.modules.module._global_forward_pre_hooks
+                and not nn.modules.module._global_forward_hooks
+                and torch._C._len_torch_function_stack() == 0
+                and all(getattr(getattr(dist, name), "__module__", "") != __name__
+                        for name in COLLECTIVES if hasattr(dist, name))
+                and getattr(torch.Tensor.backward, "__module__", "") != __name__)
+
+    def close_process_group(self) -> None:
+        """The script's process group, if it left one (it stopped after N steps): destroyed, as
+        the script would at its end; one that existed before the script is left alone."""
+        if dist.is_initialized() and not self.process_group_before:
+            try:
+                dist.destroy_process_group()
+            except (RuntimeError, ValueError) as error:  # a backend already torn down
+                self.instruments.instrument_error(error)
+
+    # ---- what the rank waits in -------------------------------------------------------------
+
+    def _collective(self, name: str, original: Callable) -> Callable:
+        companion = self
+
+        @functools.wraps(original)
+        def collective(*args, **kwargs):
+            if companion.waiting is not None:  # all_gather_object calls all_gather: count once
+                return original(*args, **kwargs)
+            companion.waiting = Waiting(f"torch.distributed.{name}", time.monotonic())
+            try:
+                return original(*args, **kwargs)
+            finally:
+                companion.waiting = None
+        collective.__module__ = __name__
+        return collective
+
+    def _backward(self, original: Callable) -> Callable:
+        companion = self
+
+        @functools.wraps(original)
+        def backward(tensor, *args, **kwargs):
+            wrapper = companion.data_parallel()
+            if companion.waiting is not None or wrapper is None:
+                return original(tensor, *args, **kwargs)
+            companion.waiting = Waiting(f"backward ({wrapper}'s gradient all-reduce)",
+                                        time.monotonic())
+            try:
+                return original(tensor, *args, **kwargs)
+            finally:
+                companion.waiting = None
+        backward.__module__ = __name__
+        return backward
+
+    def data_parallel(self) -> str | None:
+        """The data-parallel wrapper of a traced model (DistributedDataParallel, FSDP), if any."""
+        for root in self.instruments.roots.values():
+            for module in (root, getattr(root, "_orig_mod", root)):
+                kind = next((name for name in _DATA_PARALLEL
+                             if any(c.__name__ == name for c in type(module).__mro__)), None)
+                if kind:
+                    return "DDP" if kind == "DistributedDataParallel" else "FSDP"
+        return None
+
+    # ---- data -------------------------------------------------------------------------------
+
+    def _loader_init(self, original: Callable) -> Callable:
+        companion = self
+
+        @functools.wraps(original)
+        def loader_init(loader, *args, **kwargs):
+            original(loader, *args, **kwargs)
+            place = user_location()
+            if place[0] != "<unknown>":
+                companion.loaders.append(Loader(place, type(loader.sampler).__name__))
+        return loader_init
+
+    def _sampler_init(self, original: Callable) -> Callable:
+        companion = self
+
+        @functools.wraps(original)
+        def sampler_init(sampler, *args, **kwargs):
+            original(sampler, *args, **kwargs)
+            companion.sampler_places.setdefault(id(sampler), user_location())
+        return sampler_init
+
+    def _sampler_iter(self, original: Callable) -> Callable:
+        companion = self
+
+        @functools.wraps(original)
+        def sampler_iter(sampler):
+            companion.note_epoch(sampler, user_location())
+            return original(sampler)
+        return sampler_iter
+
+    def note_epoch(self, sampler: DistributedSampler, loop: tuple[str, int]) -> None:
+        epochs = self.sampler_epochs.setdefault(id(sampler), [])
+        epoch = getattr(sampler, "epoch", 0)
+        if epochs and epoch in epochs and getattr(sampler, "shuffle", False):
+            place = self.sampler_places.get(id(sampler), loop)
+            self.instruments.find(
+                codes.SAMPLER_EPOCH,
+                f"this DistributedSampler starts epoch {len(epochs) + 1} with the epoch it had "
+                f"before ({epoch}): every epoch repeats the same order; call "
+                "`sampler.set_epoch(epoch)` at the start of each epoch",
+                {"epochs": [*epochs, epoch]}, place,
+                related=((*loop, "iterated again here"),))
+        epochs.append(epoch)
+
+    def before_forward(self, module: nn.Module, args) -> None:
+        # The first tensor given to a module in the first training step: the batch (a model
+        # called with keywords, like transformers', shows it at its embedding).
+        if self.first_batch is not None or self.instruments.seen.steps or \
+                not torch.is_grad_enabled() or isinstance(module, nn.modules.loss._Loss):
+            return
+        tensor = next((a for a in args if isinstance(a, torch.Tensor)), None)
+        if tensor is None:
+            return
+        with torch.no_grad():
+            data = tensor.detach().double() if tensor.device.type != "mps" else \
+                tensor.detach().float()
+            self.first_batch = (str(tuple(tensor.shape)), [data.sum(), (data * data).sum()])
+
+    # ---- replicas ---------------------------------------------------------------------------
+
+    def before_step(self, optimizer, args, kwargs) -> None:
+        if id(optimizer) in self.replicas or id(optimizer) in self.before_values:
+            return
+        parameters = [p for group in optimizer.param_groups for p in group["params"]
+                      if not _sharded(p)]
+        self.replica_parameters[id(optimizer)] = parameters
+        values = _checksums(parameters)
+        if values is not None:
+            self.before_values[id(optimizer)] = values
+
+    def after_step(self, optimizer, args, kwargs) -> None:
+        key = id(optimizer)
+        parameters = self.replica_parameters.get(key)
+        if not parameters:
+            return
+        if key not in self.replicas:
+            names = {id(p): name for name, p in self.instruments.model_parameters().values()}
+            self.replicas[key] = Replicas(
+                self.instruments.optimizer_names.get(key, type(optimizer).__name__),
+                [names.get(id(p), f"parameter #{index}") for index, p in enumerate(parameters)],
+                [], step_location=user_location())
+        values = _checksums(parameters)
+        if values is not None:
+            self.replica_values.setdefault(key, []).append(values)
+
+    # ---- the report -------------------------------------------------------------------------
+
+    def fill(self, report: RankReport) -> RankReport:
+        """What this companion saw, read from the device at once (after the script)."""
+        tensors: list[torch.Tensor] = []
+        for key in self.replicas:
+            tensors += [self.before_values[key], *self.replica_values.get(key, [])]
+        if self.first_batch is not None:
+            tensors += self.first_batch[1]
+        numbers = iter(_read_vectors(tensors))
+
+        def take(tensor: torch.Tensor) -> list[float]:
+            return [next(numbers) for _ in range(tensor.numel())]
+        for key, replicas in self.replicas.items():
+            replicas.before = take(self.before_values[key])
+            replicas.after = [take(values) for values in self.replica_values.get(key, [])]
+            report.replicas.append(replicas)
+        if self.first_batch is not None:
+            shape, parts = self.first_batch
+            report.first_batch = (shape, (take(parts[0])[0], take(parts[1])[0]))
+        report.loaders = list(self.loaders)
+        return report
+
+    # ---- the watchdog -----------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        try:
+            while not self._stop_watching.wait(WATCH_INTERVAL):
+                waiting = self.waiting
+                now = time.monotonic()
+                if waiting is not None and now - waiting.since > self.collective_timeout:
+                    self.end_run(hang=True)
+                elif self.deadline is not None and now > self.deadline:
+                    self.end_run(hang=True)
+                elif self.exchange.has("stop"):
+                    self.end_run(hang=False)
+        except (dist.DistError, OSError):
+            return  # the store is gone: the job is over
+
+    def position(self) -> Position:
+        return main_thread_position(self.place.rank, self.waiting)
+
+    def end_run(self, hang: bool) -> None:
+        """From the watchdog: this rank waited too long (hang), or another rank ended the run.
+        Say where this rank is, publish what it saw so far, and end the process: a rank blocked
+        in a collective cannot be interrupted any other way."""
+        if not self.ended.acquire(blocking=False):
+            return  # the script itself is ending the run
+        position = self.position()
+        rank = self.place.rank
+        self.exchange.put(f"where/{rank}", position)
+        if hang:
+            if self.exchange.claim("stop-claim"):
+                self.exchange.put("stop", rank)
+        if self.partial_report is not None:
+            report = self.partial_report()
+            report.hang = position if hang else None
+            self.exchange.put(f"report/{rank}", report)
+        status = EXIT_ENDED
+        if hang or not self.place.launched:
+            self.exchange.wait_for([f"where/{other}" for other in range(self.place.world_size)],
+                                   POSITION_WAIT)
+        if not self.place.launched:
+            # Inside the user's own torchrun, rank 0 prints; no rank may exit before it has
+            # (torchrun stops every rank as soon as one exits with an error).
+            if rank == 0 and self.print_report is not None:
+                status = self.print_report()
+                self.exchange.put("printed", True)
+            else:
+                self.exchange.wait_for(["printed"], PRINT_WAIT)
+                status = 0
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+    def end_from_script(self) -> bool:
+        """The script raised or timed out on this rank: tell the others, give them a moment to
+        say where they are. False when the watchdog is already ending the run."""
+        if not self.ended.acquire(blocking=False):
+            return False
+        if self.exchange.claim("stop-claim"):
+            self.exchange.put("stop", self.place.rank)
+        self.exchange.wait_for([f"where/{other}" for other in range(self.place.world_size)
+                                if other != self.place.rank], POSITION_WAIT)
+        return True
