@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -340,9 +341,13 @@ class TraceCommand(click.Command):
               show_default=True, help="Distributed runs: seconds a rank may wait in a "
                                       "collective before the run is ended and every rank's "
                                       "place reported (RT015).")
+@click.option("--script-output-to-stderr", is_flag=True, hidden=True,
+              help="Send the script's own prints to stderr (set for ranks when the report is "
+                   "machine-readable on stdout).")
 def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, timeout: float,
           output_format: str, output: str | None, plot: str | None, no_static: bool,
-          overfit: int | None, nproc: int, collective_timeout: float) -> None:
+          overfit: int | None, nproc: int, collective_timeout: float,
+          script_output_to_stderr: bool) -> None:
     """Run SCRIPT for one real training step under instruments (`dllint trace train.py -- ARGS`).
 
     With --nproc N (or inside a torchrun command) every rank is traced and one report merged.
@@ -366,22 +371,26 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     if plot is not None:
         _writable(plot, "the plot to")
     arguments = list(script_args[1:] if script_args[:1] == ("--",) else script_args)
+    # A JSON or SARIF report on stdout must parse: the script's own prints go to stderr.
+    to_stderr = script_output_to_stderr or (output is None and output_format != "text")
+    printer = TracePrinter(script, output_format, output, plot, no_static)
+    script_output = contextlib.redirect_stdout(sys.stderr) if to_stderr else \
+        contextlib.nullcontext()
     place = current_rank()
     if place is not None or nproc > 1:
-        from dllint.runtime.distributed.launcher import TraceOptions
-        options = TraceOptions(steps, timeout, device, overfit, collective_timeout)
-        printer = TracePrinter(script, output_format, output, plot, no_static)
+        from dllint.runtime.distributed.launcher import TraceOptions, launch
+        options = TraceOptions(steps, timeout, device, overfit, collective_timeout, to_stderr)
         if place is not None:
-            _trace_as_rank(script, arguments, place, options, printer)
-        from dllint.runtime.distributed.launcher import launch
+            _trace_as_rank(script, arguments, place, options, printer, script_output)
         printer.distributed(launch(script, arguments, nproc, options))
-    report = trace_script(script, arguments, steps=steps, timeout=timeout, device=device,
-                          overfit=overfit)
-    TracePrinter(script, output_format, output, plot, no_static).single(report)
+    with script_output:
+        report = trace_script(script, arguments, steps=steps, timeout=timeout, device=device,
+                              overfit=overfit)
+    printer.single(report)
 
 
-def _trace_as_rank(script: str, arguments: list[str], place, options, printer: TracePrinter
-                   ) -> NoReturn:
+def _trace_as_rank(script: str, arguments: list[str], place, options, printer: TracePrinter,
+                   script_output: contextlib.AbstractContextManager) -> NoReturn:
     """One rank of a torchrun job. Under `dllint trace --nproc` the launcher prints; inside a
     user's own torchrun, rank 0 gathers the other ranks' reports and prints."""
     from dllint.runtime.distributed.launcher import run_rank, wait_and_collect
@@ -394,8 +403,9 @@ def _trace_as_rank(script: str, arguments: list[str], place, options, printer: T
         return printer.status
 
     prints = not place.launched and place.rank == 0
-    report = run_rank(script, arguments, place, options,
-                      print_report=print_from_rank_zero if prints else None)
+    with script_output:
+        report = run_rank(script, arguments, place, options,
+                          print_report=print_from_rank_zero if prints else None)
     if prints:
         print_from_rank_zero()
         sys.exit(printer.status)
@@ -416,6 +426,9 @@ class TracePrinter:
         self.plot = plot
         self.no_static = no_static
         self.status = EXIT_CLEAN
+        # Where the report goes when no file is given: stdout as it is now, even if the
+        # script's prints are later sent elsewhere (rank 0 may print from its watchdog).
+        self.stream = sys.stdout
 
     def _static(self, local_files: Sequence[str]) -> list[Diagnostic]:
         if self.no_static:
@@ -482,8 +495,8 @@ class TracePrinter:
         if self.output is not None:
             _write(self.output, text, "the report to")
         else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            self.stream.write(text)
+            self.stream.flush()
 
     @staticmethod
     def _status(diagnostics: Sequence[Diagnostic], incomplete: str, errors: bool) -> int:

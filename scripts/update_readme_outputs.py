@@ -3,7 +3,8 @@
 An output block is a fenced block whose first line is `$ dllint ARGS`; the rest of the block is
 what that command prints, run from the repository root with no colour and 100 columns.
 tests/test_readme.py reruns each block the same way and fails when the README has drifted.
-Timings (`0.42 s`) and the repository's absolute path are masked on both sides.
+Timings (`0.42 s`), process ids (`pid 4242`) and the repository's absolute path are masked
+on both sides.
 
     python scripts/update_readme_outputs.py           # rewrite README.md
     python scripts/update_readme_outputs.py --check   # exit 1 when a block is out of date
@@ -52,6 +53,7 @@ def run(command: str) -> str:
 def mask(text: str) -> str:
     text = text.replace(str(REPO) + os.sep, "")
     text = re.sub(r"\b\d+\.\d+ s\b", "<t> s", text)
+    text = re.sub(r"\bpid \d+", "pid <n>", text)  # a distributed run's rank processes
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 

@@ -163,6 +163,9 @@ def test_cli_nproc_prints_one_merged_report_and_confirms_the_static_finding():
                   "fixtures/runtime/distributed/rt013_sampler_epoch.py")
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
+    jsonschema = pytest.importorskip("jsonschema")
+    from dllint.runtime.trace_json import SCHEMA
+    jsonschema.validate(report, SCHEMA)
     assert report["distributed"]["world_size"] == 2
     assert [rank["steps"] for rank in report["distributed"]["ranks"]] == [3, 3]
     static = [d for d in report["diagnostics"] if d["code"] == "DL105"]

@@ -12,6 +12,7 @@ import linecache
 import math
 import os
 import sys
+import warnings
 import sysconfig
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -168,9 +169,17 @@ def _finite(tensor: torch.Tensor) -> bool:
         return bool(torch.isfinite(tensor).all())
 
 
+def local(tensor: torch.Tensor) -> torch.Tensor:
+    """This rank's own part of a DTensor (FSDP2, tensor parallel): what the tracer reads, since
+    reading the whole would be a collective the other ranks are not making."""
+    to_local = getattr(tensor, "to_local", None)
+    return to_local() if to_local is not None and type(tensor).__name__ == "DTensor" else tensor
+
+
 def read_all(values: list[torch.Tensor]) -> list[float]:
     """0-dim tensors as floats, with one host read per device rather than one per value: every
     read waits for the device to finish its queue, which is what makes a traced step slow."""
+    values = [local(value) for value in values]
     by_device: dict[torch.device, list[int]] = {}
     for index, value in enumerate(values):
         by_device.setdefault(value.device, []).append(index)
@@ -189,7 +198,7 @@ def _sum(tensors: list[torch.Tensor]) -> torch.Tensor:
     overflow; no mask the size of the activation is allocated, and nothing is read back."""
     with torch.no_grad():
         total = None
-        for tensor in tensors:
+        for tensor in map(local, tensors):
             part = tensor.detach().sum(dtype=torch.float64 if tensor.dtype == torch.float64
                                        else torch.float32)
             total = part if total is None else total + part.to(total.device)
@@ -201,7 +210,7 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     if not tensors:
         return []
     with torch.no_grad():
-        return read_all([tensor.detach().float().norm() for tensor in tensors])
+        return read_all([local(tensor).detach().float().norm() for tensor in tensors])
 
 
 def _fingerprints(parameters: list[torch.Tensor]) -> list[tuple[float, float]]:
@@ -210,7 +219,7 @@ def _fingerprints(parameters: list[torch.Tensor]) -> list[tuple[float, float]]:
     SGD leaves each layer's sum as it was)."""
     with torch.no_grad():
         values = []
-        for parameter in parameters:
+        for parameter in map(local, parameters):
             data = parameter.detach().double() if parameter.device.type != "mps" else \
                 parameter.detach().float()
             values += [data.sum(), (data * data).sum()]
@@ -372,6 +381,12 @@ class Instruments:
     # ---- installing and removing ------------------------------------------------------------
 
     def __enter__(self) -> Instruments:
+        # torch.compile warns, every step, that global module hooks exist: they are ours, and
+        # the compiled model is observed from outside on purpose.
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.filterwarnings("ignore", message=r"Using `torch.compile\(module\)` when there "
+                                                  r"are global hooks on modules")
         self._handles = [
             module_hooks.register_module_forward_pre_hook(self.before_forward),
             module_hooks.register_module_forward_hook(self.after_forward, always_call=True),
@@ -437,6 +452,9 @@ class Instruments:
             for handle in self._handles:
                 handle.remove()
             self._handles = []
+            if getattr(self, "_warnings", None) is not None:
+                self._warnings.__exit__(None, None, None)
+                self._warnings = None
 
     # ---- findings ---------------------------------------------------------------------------
 
@@ -909,10 +927,17 @@ class Instruments:
         """One loss per step: the loss function's own value when the step made exactly one call
         (so a flipped sign shows as a rising curve), else the value backpropagated (the last
         one, or with a closure the first: the loss before the step's update)."""
-        if len(self.step_loss_values) == 1 or (first and self.step_loss_values):
+        # Outside --overfit the function mode (which sees the loss function) comes off after
+        # the first step, so every point is the backpropagated value: one kind of value for the
+        # whole curve (a loss scaled before backward, by accumulation or by the number of ranks,
+        # would otherwise jump after step 1).
+        if self.overfit and (len(self.step_loss_values) == 1 or
+                             (first and self.step_loss_values)):
             point: float | torch.Tensor = self.step_loss_values[0]
         elif self.step_backward_values:
             point = self.step_backward_values[0 if first else -1]
+        elif self.step_loss_values:
+            point = self.step_loss_values[0]
         else:
             point = math.nan
         self.curves.setdefault(id(optimizer), []).append(point)

@@ -172,14 +172,20 @@ def keep_replaying(instruments: Instruments) -> str:
         return f"; the script's loop ended, so dllint went on replaying its step to {instruments.overfit}"
 
 
+def _installed(path: str) -> bool:
+    parts = Path(path).parts
+    return "site-packages" in parts or "dist-packages" in parts
+
+
 def _models_of(instruments: Instruments, key: int) -> tuple[str, ...]:
     """The display names of the models whose parameters the optimizer `key` steps."""
     optimizer = instruments._optimizers.get(key)
     if optimizer is None:
         return ()
     own = {id(p) for group in optimizer.param_groups for p in group["params"]}
-    return tuple(instruments.name_of(root) for root in instruments.roots.values()
-                 if any(id(p) in own for p in root.parameters()))
+    # A wrapper and the model it wraps (`model` and `model.module`) share a name: said once.
+    return tuple(dict.fromkeys(instruments.name_of(root) for root in instruments.roots.values()
+                               if any(id(p) in own for p in root.parameters())))
 
 
 def loss_curves(instruments: Instruments) -> list[Curve]:
@@ -284,7 +290,9 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
             file = getattr(sys.modules.get(name), "__file__", None) or ""
             if file.startswith(folder):
                 del sys.modules[name]
-                if file.endswith(".py") and file != script:
+                # Installed packages vendored or in a virtual environment inside the folder
+                # are not the script's own code.
+                if file.endswith(".py") and file != script and not _installed(file):
                     local_files.append(file)
     instruments.finish()
     seen = instruments.seen

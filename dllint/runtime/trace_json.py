@@ -58,6 +58,22 @@ _INITIAL_LOSS = {
         "chance": {"oneOf": [{"type": "null"}, _REAL]},
     },
 }
+# Present only for a distributed run (`--nproc N`, or inside torchrun); the other fields then
+# describe the lowest rank that reported, and `diagnostics` every rank's findings.
+_DISTRIBUTED = {
+    "type": "object",
+    "required": ["world_size", "backend", "ranks", "failures", "positions", "differences"],
+    "properties": {
+        "world_size": {"type": "integer", "minimum": 2},
+        "backend": {"type": "string"},
+        "ranks": {"type": "array", "items": {"type": "object", "required": [
+            "rank", "pid", "outcome", "detail", "steps", "device", "first_losses",
+            "hooks_restored", "user_traceback"]}},
+        "failures": {"type": "object", "additionalProperties": {"type": "string"}},
+        "positions": {"type": "object", "additionalProperties": {"type": "string"}},
+        "differences": {"type": "array", "items": {"type": "string"}},
+    },
+}
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SCHEMA_VERSION,
@@ -70,7 +86,10 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "schema": {"const": SCHEMA_VERSION},
         "script": {"type": "string"},
-        "outcome": {"enum": ["stopped", "finished", "exited", "raised", "timeout"]},
+        # "ended": a rank of a distributed run that was ended because another rank hung or
+        # failed; "failed": no rank of a distributed run reported at all.
+        "outcome": {"enum": ["stopped", "finished", "exited", "raised", "timeout", "ended",
+                             "failed"]},
         "detail": {"type": "string"},
         "complete": {"type": "boolean"},
         "incomplete_reason": {"type": "string"},
@@ -90,6 +109,7 @@ SCHEMA: dict[str, Any] = {
         "diagnostics": {"type": "array", "items": {"type": "object", "required": [
             "code", "name", "message", "severity", "path", "line", "column", "end_line",
             "end_column", "related", "fix", "evidence"]}},
+        "distributed": _DISTRIBUTED,
     },
 }
 

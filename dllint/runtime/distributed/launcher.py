@@ -23,7 +23,7 @@ import torch.multiprocessing
 
 from dllint.runtime.distributed.job import LAUNCHER_STORE, Exchange, RankPlace
 from dllint.runtime.distributed.merge import DistributedTrace, merge_ranks
-from dllint.runtime.distributed.rank import POSITION_WAIT, RankCompanion
+from dllint.runtime.distributed.rank import POSITION_WAIT, RankCompanion, sharded
 from dllint.runtime.distributed.records import RankReport
 from dllint.runtime.instruments import Instruments, unwrapped
 from dllint.runtime.script import TraceReport, trace_script
@@ -41,6 +41,7 @@ class TraceOptions:
     device: str = "auto"
     overfit: int | None = None
     collective_timeout: float = 60.0
+    script_output_to_stderr: bool = False  # the report is machine-readable on stdout
 
     def arguments(self) -> list[str]:
         """The same options on a rank's `dllint trace` command line."""
@@ -50,6 +51,8 @@ class TraceOptions:
             arguments += ["--timeout", repr(self.timeout)]
         if self.overfit:
             arguments.append(f"--overfit={self.overfit}")
+        if self.script_output_to_stderr:
+            arguments.append("--script-output-to-stderr")
         return arguments
 
 
@@ -67,9 +70,11 @@ def _trained_modules(instruments: Instruments) -> list[str]:
 def _rank_report(place: RankPlace, companion: RankCompanion, trace: TraceReport) -> RankReport:
     instruments = companion.instruments
     return RankReport(
-        place.rank, place.world_size, os.getpid(), companion.backend, trace,
+        place.rank, place.world_size, os.getpid(), companion.note_backend(), trace,
         trained_modules=_trained_modules(instruments),
         no_gradient=[name for name, _ in instruments.pending_no_gradient.values()],
+        sharded=[name for name, parameter in instruments.model_parameters().values()
+                 if sharded(parameter)],
         gradient_place=instruments.gradient_location,
         model_place=instruments.root_location if instruments.roots else None)
 

@@ -291,7 +291,10 @@ def differences(reports: dict[int, RankReport]) -> list[str]:
                                if len(shapes) > SHOWN else [])
     norms: list[str] = []
     per_rank = [reports[r].trace.observations.gradient_norms for r in ranks]
+    sharded = {name for r in ranks for name in reports[r].sharded}
     for name in per_rank[0]:
+        if name in sharded:
+            continue
         numbers = [norm.get(name) for norm in per_rank]
         if all(v is not None and math.isfinite(v) for v in numbers) and \
                 not _close(numbers, VALUE_TOLERANCE):

@@ -62,7 +62,7 @@ class Waiting:
     since: float
 
 
-def _sharded(parameter: torch.Tensor) -> bool:
+def sharded(parameter: torch.Tensor) -> bool:
     """A parameter whose value differs across ranks by design (an FSDP or DTensor shard)."""
     return type(parameter).__name__ in ("DTensor", "FlatParameter") or \
         hasattr(parameter, "_sharded_size")
@@ -174,8 +174,13 @@ class RankCompanion:
         self._patches = []
         if self._watchdog is not None:
             self._watchdog.join(timeout=5)
-        if dist.is_initialized():
+        self.note_backend()
+
+    def note_backend(self) -> str:
+        """The backend of the script's process group ("gloo", "nccl"), once it has one."""
+        if not self.backend and dist.is_initialized():
             self.backend = str(dist.get_backend())
+        return self.backend
 
     def restored(self) -> bool:
         """Whether nothing of this rank's tracer is left: patches, hooks, modes."""
@@ -307,7 +312,7 @@ class RankCompanion:
         if id(optimizer) in self.replicas or id(optimizer) in self.before_values:
             return
         parameters = [p for group in optimizer.param_groups for p in group["params"]
-                      if not _sharded(p)]
+                      if not sharded(p)]
         self.replica_parameters[id(optimizer)] = parameters
         values = _checksums(parameters)
         if values is not None:
@@ -315,6 +320,7 @@ class RankCompanion:
 
     def after_step(self, optimizer, args, kwargs) -> None:
         key = id(optimizer)
+        self.note_backend()  # while the script's process group exists
         parameters = self.replica_parameters.get(key)
         if not parameters:
             return

@@ -72,6 +72,9 @@ class RankReport:
     # without gradient after every step run.
     trained_modules: list[str] = field(default_factory=list)
     no_gradient: list[str] = field(default_factory=list)
+    # Parameters sharded across ranks (FSDP, DTensor): their values and gradient norms are
+    # this rank's shard, different on every rank by design.
+    sharded: list[str] = field(default_factory=list)
     gradient_place: Place | None = None
     model_place: Place | None = None
     # Set when this rank ended the run: it waited in a collective past the timeout.
