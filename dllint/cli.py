@@ -393,8 +393,8 @@ def _trace_as_rank(script: str, arguments: list[str], place, options, printer: T
                    script_output: contextlib.AbstractContextManager) -> NoReturn:
     """One rank of a torchrun job. Under `dllint trace --nproc` the launcher prints; inside a
     user's own torchrun, rank 0 gathers the other ranks' reports and prints."""
+    from dllint.runtime.distributed.job import Exchange, StoreUnreachable
     from dllint.runtime.distributed.launcher import run_rank, wait_and_collect
-    from dllint.runtime.distributed.job import Exchange
 
     def print_from_rank_zero() -> int:
         exchange = Exchange.connect(place)
@@ -403,9 +403,12 @@ def _trace_as_rank(script: str, arguments: list[str], place, options, printer: T
         return printer.status
 
     prints = not place.launched and place.rank == 0
-    with script_output:
-        report = run_rank(script, arguments, place, options,
-                          print_report=print_from_rank_zero if prints else None)
+    try:
+        with script_output:
+            report = run_rank(script, arguments, place, options,
+                              print_report=print_from_rank_zero if prints else None)
+    except StoreUnreachable as error:
+        raise Failure(str(error)) from None
     if prints:
         print_from_rank_zero()
         sys.exit(printer.status)

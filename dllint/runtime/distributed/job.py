@@ -60,6 +60,10 @@ def current_rank() -> RankPlace | None:
                      int(environ["MASTER_PORT"]), prefix, False)
 
 
+class StoreUnreachable(RuntimeError):
+    """A rank could not connect to the job's store."""
+
+
 class Exchange:
     """Pickled values under `dllint/PREFIX/` in a c10d store."""
 
@@ -68,8 +72,14 @@ class Exchange:
 
     @classmethod
     def connect(cls, place: RankPlace) -> Exchange:
-        return cls(dist.TCPStore(place.host, place.port, is_master=False, timeout=STORE_TIMEOUT),
-                   place.prefix)
+        try:
+            store = dist.TCPStore(place.host, place.port, is_master=False, timeout=STORE_TIMEOUT)
+        except dist.DistError as error:
+            raise StoreUnreachable(
+                f"rank {place.rank} could not reach the store at {place.host}:{place.port} "
+                f"({error}); run the job with `dllint trace --nproc N`, or with torchrun's "
+                "c10d rendezvous (`--standalone`, or `--rdzv-backend c10d`)") from None
+        return cls(store, place.prefix)
 
     def put(self, key: str, value: Any) -> None:
         self.store.set(key, pickle.dumps(value))

@@ -140,6 +140,7 @@ def _failure(exitcode: int, signal_name: str) -> str:
 def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
            ) -> DistributedTrace:
     """Run `dllint trace` as N ranks under torch.distributed.run and merge their reports."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
@@ -167,6 +168,9 @@ def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
         except ChildFailedError as error:
             failures = {rank: _failure(failure.exitcode, failure.signal_name())
                         for rank, failure in error.failures.items()}
+        except SignalException as error:
+            # Ctrl-C (or a SIGTERM) to dllint: torchrun has stopped the ranks; stop here too.
+            raise KeyboardInterrupt(str(error)) from None
         return collect(exchange, nproc, failures)
     finally:
         for number, handler in saved_handlers.items():

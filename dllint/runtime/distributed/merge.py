@@ -69,6 +69,10 @@ def _ranks(ranks: list[int] | tuple[int, ...]) -> str:
         str(ranks[0])
 
 
+def _on(ranks: list[int]) -> str:
+    return f"rank{'s' if len(ranks) > 1 else ''} {_ranks(ranks)}"
+
+
 def _which(ranks: list[int], world_size: int) -> str:
     if len(ranks) == world_size:
         return f"all {world_size} ranks"
@@ -204,14 +208,12 @@ def uneven_gradients(reports: dict[int, RankReport]) -> list[Diagnostic]:
     parts = []
     if no_gradient:
         name, held = next(iter(no_gradient.items()))
-        parts.append(f"{len(no_gradient)} parameters got no gradient on {_which(held, 0)} but "
-                     f"did on the others (`{name}`)")
+        parts.append(f"{len(no_gradient)} parameters got no gradient on "
+                     f"{_on(held)} but did on the others (`{name}`)")
     if skipped:
         name, held = next(iter(skipped.items()))
         others = [rank for rank in ranks if rank not in held]
-        parts.append(f"the forward of `{name}` ran on rank{'s' if len(held) > 1 else ''} "
-                     f"{_ranks(held)} but not on "
-                     f"rank{'s' if len(others) > 1 else ''} {_ranks(others)}"
+        parts.append(f"the forward of `{name}` ran on {_on(held)} but not on {_on(others)}"
                      + (f" (and {len(skipped) - 1} more layers)" if len(skipped) > 1 else ""))
     report = stepped[ranks[0]]
     # A layer skipped on some ranks is skipped where the model is called (a branch on the rank
