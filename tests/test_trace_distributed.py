@@ -139,9 +139,14 @@ def test_rank_that_raises_is_named_and_the_others_are_ended():
 
 def test_rank_that_is_killed_is_named():
     trace = _run("rank_killed.py", collective_timeout=60)
-    assert trace.failures == {1: "was killed by SIGKILL"}
+    assert trace.failures[1] == "was killed by SIGKILL"
     assert trace.incomplete.startswith("rank 1 was killed by SIGKILL")
-    assert trace.ranks[0].hooks_restored
+    # Rank 0 either saw its peer vanish (gloo raises) and reported, or torchrun stopped it
+    # first: either way the report says so, after the rank that failed first.
+    if 0 in trace.ranks:
+        assert trace.ranks[0].trace.outcome == "raised" and trace.ranks[0].hooks_restored
+    else:
+        assert trace.failures[0] == "was stopped by torchrun (SIGTERM) after rank 1 failed"
 
 
 def test_launcher_leaves_this_process_as_it_found_it():

@@ -131,10 +131,20 @@ def wait_and_collect(exchange: Exchange, world_size: int, seconds: float) -> Dis
     return collect(exchange, world_size)
 
 
-def _failure(exitcode: int, signal_name: str) -> str:
-    if exitcode < 0:
-        return f"was killed by {signal_name}"
-    return f"exited with status {exitcode}"
+def _failures(failures: dict) -> dict[int, str]:
+    """How each failed rank ended, first failure first; torchrun's SIGTERM to the ranks left
+    after it is said as such."""
+    ordered = sorted(failures.items(), key=lambda item: item[1].timestamp)
+    first = ordered[0][0] if ordered else None
+    described = {}
+    for rank, failure in ordered:
+        if failure.exitcode >= 0:
+            described[rank] = f"exited with status {failure.exitcode}"
+        elif rank != first and failure.signal_name() == "SIGTERM":
+            described[rank] = f"was stopped by torchrun (SIGTERM) after rank {first} failed"
+        else:
+            described[rank] = f"was killed by {failure.signal_name()}"
+    return described
 
 
 def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
@@ -166,8 +176,7 @@ def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
         try:
             run(parse_args(arguments))
         except ChildFailedError as error:
-            failures = {rank: _failure(failure.exitcode, failure.signal_name())
-                        for rank, failure in error.failures.items()}
+            failures = _failures(error.failures)
         except SignalException as error:
             # Ctrl-C (or a SIGTERM) to dllint: torchrun has stopped the ranks; stop here too.
             raise KeyboardInterrupt(str(error)) from None

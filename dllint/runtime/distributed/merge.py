@@ -46,7 +46,8 @@ class DistributedTrace:
     @property
     def incomplete(self) -> str:
         """Why the run did not check a complete step on every rank ("" when it did)."""
-        reasons = [f"rank {rank} {why}" for rank, why in sorted(self.failures.items())]
+        # Failures come first failure first (the others usually follow from it).
+        reasons = [f"rank {rank} {why}" for rank, why in self.failures.items()]
         for rank, report in sorted(self.ranks.items()):
             if report.hang is not None:
                 reasons.append(f"rank {rank} waited in {report.hang.waiting} past the timeout"

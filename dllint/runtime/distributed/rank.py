@@ -384,14 +384,15 @@ class RankCompanion:
             return  # the script itself is ending the run
         position = self.position()
         rank = self.place.rank
-        self.exchange.put(f"where/{rank}", position)
-        if hang:
-            if self.exchange.claim("stop-claim"):
-                self.exchange.put("stop", rank)
+        # The report before the position: the rank that ends the run waits for the others'
+        # positions, and torchrun stops whatever is left once it exits.
         if self.partial_report is not None:
             report = self.partial_report()
             report.hang = position if hang else None
             self.exchange.put(f"report/{rank}", report)
+        self.exchange.put(f"where/{rank}", position)
+        if hang and self.exchange.claim("stop-claim"):
+            self.exchange.put("stop", rank)
         status = EXIT_ENDED
         if hang or not self.place.launched:
             self.exchange.wait_for([f"where/{other}" for other in range(self.place.world_size)],
