@@ -596,7 +596,7 @@ def list_rules(output_format: str) -> None:
     for row in rows:
         table.add_row(row["code"], row["name"], row["summary"],
                       "" if row["fix"] == "none" else row["fix"], "yes" if row["default"] else "no")
-    Console(width=max(120, shutil.get_terminal_size((120, 24)).columns)).print(table)
+    Console(emoji=False, width=max(120, shutil.get_terminal_size((120, 24)).columns)).print(table)
 
 
 @main.command()

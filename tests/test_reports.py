@@ -134,3 +134,14 @@ def test_sarif_keeps_absolute_uris_for_files_outside_the_cwd(tmp_path, monkeypat
         artifacts = _artifacts(log)
         assert len(artifacts) == 3
         assert all(artifact == {"uri": (tmp_path / "bad.py").as_uri()} for artifact in artifacts)
+
+
+def test_line_numbers_that_spell_an_emoji_code_stay_numbers(tmp_path, monkeypatch):
+    """Rich reads `:100:` as the emoji code for a hundred-points sign: line 100 must print."""
+    monkeypatch.delenv("DLLINT_FORMAT", raising=False)
+    source = ["import torch", "import torch.nn.functional as F"] + ["x = 1"] * 97
+    source.append("y = F.softmax(torch.randn(3))")
+    script = tmp_path / "train.py"
+    script.write_text("\n".join(source) + "\n")
+    result = CliRunner().invoke(main, [str(script), "--no-cache", "--select", "DL202"])
+    assert f"{script}:100:5: DL202" in result.output, result.output

@@ -54,17 +54,17 @@ def _codes(trace: DistributedTrace) -> set[str]:
 
 
 def test_clean_ddp_script_passes_every_distributed_check():
-    trace = _run("ddp_clean.py", steps=3)  # two epochs of two steps each
+    trace = _run("ddp_clean.py", steps=5)  # through two epochs of two steps each
     assert sorted(trace.ranks) == [0, 1]
     assert trace.incomplete == ""
     assert not _codes(trace) & DISTRIBUTED_CODES, trace.findings
     assert trace.findings == []
     for report in trace.ranks.values():
-        assert report.trace.steps == 3 and report.trace.outcome == "stopped"
+        assert report.trace.steps == 5 and report.trace.outcome == "stopped"
         assert report.hooks_restored
         assert report.backend == "gloo"
         # DDP keeps the replicas equal: every checksum agrees after every step.
-        assert report.replicas and len(report.replicas[0].after) == 3
+        assert report.replicas and len(report.replicas[0].after) == 5
     assert trace.ranks[0].replicas[0].after == trace.ranks[1].replicas[0].after
     # Losses differ (each rank has its own batches); gradient norms agree (all-reduced).
     assert any(line.startswith("first loss") for line in trace.differences)
@@ -90,7 +90,7 @@ def test_ranks_training_on_identical_batches_are_reported():
 
 
 def test_sampler_epoch_that_never_changes_is_reported_on_every_rank():
-    trace = _run("rt013_sampler_epoch.py", steps=3)
+    trace = _run("rt013_sampler_epoch.py", steps=5)
     [finding] = [f for f in trace.findings if f.code == "RT013"]
     assert finding.line == _line("rt013_sampler_epoch.py", "sampler = DistributedSampler")
     assert finding.evidence["ranks"] == [0, 1]
@@ -99,7 +99,7 @@ def test_sampler_epoch_that_never_changes_is_reported_on_every_rank():
 
 
 def test_a_sampler_is_only_judged_once_the_trace_reaches_its_second_epoch():
-    trace = _run("rt013_sampler_epoch.py", steps=1)  # stops inside the first epoch
+    trace = _run("rt013_sampler_epoch.py", steps=2)  # stops as the second epoch begins
     assert not _codes(trace) & DISTRIBUTED_CODES
 
 
@@ -164,7 +164,7 @@ def _cli(*arguments: str, timeout: float = 180) -> subprocess.CompletedProcess:
 
 
 def test_cli_nproc_prints_one_merged_report_and_confirms_the_static_finding():
-    result = _cli("-m", "dllint", "trace", "--nproc", "2", "--steps", "3", "--format", "json",
+    result = _cli("-m", "dllint", "trace", "--nproc", "2", "--steps", "5", "--format", "json",
                   "fixtures/runtime/distributed/rt013_sampler_epoch.py")
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
@@ -172,7 +172,7 @@ def test_cli_nproc_prints_one_merged_report_and_confirms_the_static_finding():
     from dllint.runtime.trace_json import SCHEMA
     jsonschema.validate(report, SCHEMA)
     assert report["distributed"]["world_size"] == 2
-    assert [rank["steps"] for rank in report["distributed"]["ranks"]] == [3, 3]
+    assert [rank["steps"] for rank in report["distributed"]["ranks"]] == [5, 5]
     static = [d for d in report["diagnostics"] if d["code"] == "DL105"]
     assert static and "confirmed at runtime: RT013" in static[0]["message"]
 

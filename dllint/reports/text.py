@@ -73,8 +73,9 @@ def _location(path: str, line: int, column: int, color: bool, cell: int | None =
 
 def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=context.color, no_color=not context.color,
-                      width=context.width, highlight=False, soft_wrap=True)
+    console = Console(file=buffer, emoji=False, force_terminal=context.color,
+                      no_color=not context.color, width=context.width, highlight=False,
+                      soft_wrap=True)
     if context.statistics:
         _statistics(console, diagnostics, context)
         return buffer.getvalue()

@@ -122,9 +122,10 @@ SAME_BATCHES = _code(
     "batch is not what the learning rate was tuned for.")
 SAMPLER_EPOCH = _code(
     "RT013", "sampler-epoch-unchanged", "A DistributedSampler's epoch never changes",
-    "Records every iteration of a shuffling `DistributedSampler` and reports one iterated a "
-    "second time with the epoch it had before: `set_epoch` was not called between epochs "
-    "(the runtime confirmation of DL105). The trace must reach the second epoch: use --steps.",
+    "Records every complete pass of a shuffling `DistributedSampler` over its data and reports "
+    "a pass made with the epoch of an earlier one: `set_epoch` was not called between epochs "
+    "(the runtime confirmation of DL105). A peek such as `next(iter(loader))` is not a pass. "
+    "The trace must run through a second epoch: use --steps.",
     "The sampler seeds its shuffle with the epoch, so every epoch repeats the first epoch's "
     "order on every rank.", Severity.WARNING)
 UNEVEN_GRADIENTS = _code(

@@ -297,8 +297,8 @@ def render_trace(report: TraceReport, color: bool, width: int, heading: str = ""
     """The traced step as text; `heading` replaces the title and outcome lines (a distributed
     run says them for every rank)."""
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
-                      highlight=False, soft_wrap=True)
+    console = Console(file=buffer, emoji=False, force_terminal=color, no_color=not color,
+                      width=width, highlight=False, soft_wrap=True)
     if heading:
         console.print(heading)
     else:

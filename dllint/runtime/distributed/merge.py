@@ -178,9 +178,14 @@ def same_batches(reports: dict[int, RankReport]) -> list[Diagnostic]:
         plain = next((loader for loader in report.loaders
                       if loader.sampler != "DistributedSampler"), None)
         place = plain.place if plain else report.model_place or ("<unknown>", 1)
-        where = (f"the DataLoader built here uses a {plain.sampler}: give it a "
-                 "DistributedSampler (and `shuffle=False`, the sampler shuffles)") if plain else \
-            "each rank reads the same data in the same order: split it with a DistributedSampler"
+        if plain:
+            where = (f"the DataLoader built here uses a {plain.sampler}: give it a "
+                     "DistributedSampler (and `shuffle=False`, the sampler shuffles)")
+        elif report.loaders:
+            where = "each rank reads the same data in the same order"
+        else:  # batches drawn by the script itself (nanoGPT's get_batch)
+            where = ("each rank draws the same batches: seed each rank differently (seed + "
+                     "rank), or split the data by rank")
         findings.append(_diagnostic(
             codes.SAME_BATCHES,
             f"ranks {_ranks(ranks)} trained on identical first batches (shape {shape}); {where}",

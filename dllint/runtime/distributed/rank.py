@@ -58,8 +58,9 @@ _DATA_PARALLEL = ("DistributedDataParallel", "FullyShardedDataParallel", "FSDPMo
 
 @dataclass
 class Waiting:
-    what: str  # "all_reduce", "backward (DDP's gradient all-reduce)"
+    what: str  # "torch.distributed.all_reduce", "backward (DDP's gradient all-reduce)"
     since: float
+    module: nn.Module | None = None  # the DDP/FSDP model whose forward it is in
 
 
 def sharded(parameter: torch.Tensor) -> bool:
@@ -119,6 +120,7 @@ class RankCompanion:
         self.collective_timeout = collective_timeout
         self.deadline = time.monotonic() + timeout + STUCK_GRACE if timeout else None
         self.waiting: Waiting | None = None
+        self.wrapper_calls: set[int] = set()  # DDP/FSDP models whose forward ran once
         self.replicas: dict[int, Replicas] = {}
         self.replica_values: dict[int, list[torch.Tensor]] = {}  # after each step, on device
         self.replica_parameters: dict[int, list[torch.Tensor]] = {}
@@ -151,6 +153,8 @@ class RankCompanion:
             optimizer_hooks.register_optimizer_step_pre_hook(self.before_step),
             optimizer_hooks.register_optimizer_step_post_hook(self.after_step),
             nn.modules.module.register_module_forward_pre_hook(self.before_forward),
+            nn.modules.module.register_module_forward_pre_hook(self.enter_wrapper),
+            nn.modules.module.register_module_forward_hook(self.leave_wrapper, always_call=True),
         ]
         for module in (dist, dist.distributed_c10d):
             for name in COLLECTIVES:
@@ -226,7 +230,9 @@ class RankCompanion:
         @functools.wraps(original)
         def backward(tensor, *args, **kwargs):
             wrapper = companion.data_parallel()
-            if companion.waiting is not None or wrapper is None:
+            # A compiled model compiles its backward in the first one: as long as it takes.
+            compiling = companion.compiled() and not companion.instruments.seen.steps
+            if companion.waiting is not None or wrapper is None or compiling:
                 return original(tensor, *args, **kwargs)
             companion.waiting = Waiting(f"backward ({wrapper}'s gradient all-reduce)",
                                         time.monotonic())
@@ -236,6 +242,11 @@ class RankCompanion:
                 companion.waiting = None
         backward.__module__ = __name__
         return backward
+
+    def compiled(self) -> bool:
+        return any(type(root).__name__ == "OptimizedModule" or
+                   type(getattr(root, "module", None)).__name__ == "OptimizedModule"
+                   for root in self.instruments.roots.values())
 
     def data_parallel(self) -> str | None:
         """The data-parallel wrapper of a traced model (DistributedDataParallel, FSDP), if any."""
@@ -274,23 +285,41 @@ class RankCompanion:
 
         @functools.wraps(original)
         def sampler_iter(sampler):
-            companion.note_epoch(sampler, user_location())
-            return original(sampler)
+            return companion.passes(sampler, original(sampler), user_location())
         return sampler_iter
 
-    def note_epoch(self, sampler: DistributedSampler, loop: tuple[str, int]) -> None:
-        epochs = self.sampler_epochs.setdefault(id(sampler), [])
+    def passes(self, sampler: DistributedSampler, indices, loop: tuple[str, int]):
+        """The sampler's indices; once they are all taken (a pass over the data, not a peek
+        such as `next(iter(loader))` to read the batch size), a pass that had the epoch of an
+        earlier complete pass is reported."""
         epoch = getattr(sampler, "epoch", 0)
-        if epochs and epoch in epochs and getattr(sampler, "shuffle", False):
-            place = self.sampler_places.get(id(sampler), loop)
+        yield from indices
+        completed = self.sampler_epochs.setdefault(id(sampler), [])
+        if epoch in completed and getattr(sampler, "shuffle", False):
             self.instruments.find(
                 codes.SAMPLER_EPOCH,
-                f"this DistributedSampler starts epoch {len(epochs) + 1} with the epoch it had "
-                f"before ({epoch}): every epoch repeats the same order; call "
+                f"this DistributedSampler went through the data again with the epoch of the "
+                f"pass before ({epoch}): every epoch repeats the same order; call "
                 "`sampler.set_epoch(epoch)` at the start of each epoch",
-                {"epochs": [*epochs, epoch]}, place,
+                {"epochs": [*completed, epoch]}, self.sampler_places.get(id(sampler), loop),
                 related=((*loop, "iterated again here"),))
-        epochs.append(epoch)
+        completed.append(epoch)
+
+    def enter_wrapper(self, module: nn.Module, args) -> None:
+        """The forward of a DDP/FSDP model syncs across ranks (DDP broadcasts buffers, FSDP
+        gathers parameters): the rank waits there as it does in a collective."""
+        if self.waiting is None and self.instruments.depth == 0 and \
+                type(module).__name__ in _DATA_PARALLEL:
+            # The first forward may compile or lazily set up the model: as long as it takes.
+            if id(module) not in self.wrapper_calls:
+                self.wrapper_calls.add(id(module))
+                return
+            self.waiting = Waiting(f"the forward of {self.data_parallel() or 'the model'}",
+                                   time.monotonic(), module)
+
+    def leave_wrapper(self, module: nn.Module, args, output) -> None:
+        if self.waiting is not None and self.waiting.module is module:
+            self.waiting = None
 
     def before_forward(self, module: nn.Module, args) -> None:
         # The first tensor given to a module in the first training step: the batch (a model

@@ -58,8 +58,8 @@ def render_distributed(trace: DistributedTrace, script: str, color: bool, width:
     if not extra:
         return text
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
-                      highlight=False, soft_wrap=True)
+    console = Console(file=buffer, emoji=False, force_terminal=color, no_color=not color,
+                      width=width, highlight=False, soft_wrap=True)
     for line in extra:
         console.print(line)
     console.print()
