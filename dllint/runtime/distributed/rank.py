@@ -416,9 +416,14 @@ class RankCompanion:
         # The report before the position: the rank that ends the run waits for the others'
         # positions, and torchrun stops whatever is left once it exits.
         if self.partial_report is not None:
-            report = self.partial_report()
-            report.hang = position if hang else None
-            self.exchange.put(f"report/{rank}", report)
+            try:
+                report = self.partial_report()
+            except RuntimeError as error:  # the script's state changed under this thread
+                self.instruments.instrument_error(error)
+                report = None
+            if report is not None:
+                report.hang = position if hang else None
+                self.exchange.put(f"report/{rank}", report)
         self.exchange.put(f"where/{rank}", position)
         if hang and self.exchange.claim("stop-claim"):
             self.exchange.put("stop", rank)
