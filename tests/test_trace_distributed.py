@@ -219,3 +219,14 @@ def test_different_batches_and_the_same_layers_are_silent():
                               1: _report(1, [1.0, 0.5], batch=("(4, 8)", (1.5, 2.0)),
                                          modules=(), no_gradient=("model.fc.weight",))})
     assert _codes(skipped) == {"RT014"}
+
+
+def test_inside_torchrun_a_hang_is_reported_by_rank_zero_and_every_rank_ends():
+    started = time.monotonic()
+    result = _cli("-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                  "-m", "dllint", "trace", "--collective-timeout", "3", "--no-static",
+                  "fixtures/runtime/distributed/rt015_hang.py", timeout=120)
+    assert time.monotonic() - started < 90
+    assert result.stdout.count("dllint trace") == 1, result.stdout + result.stderr
+    assert "RT015 rank 0 waited" in result.stdout and "rank 1 is at" in result.stdout
+    assert result.returncode != 0

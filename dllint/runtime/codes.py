@@ -141,7 +141,8 @@ UNEVEN_GRADIENTS = _code(
 COLLECTIVE_HANG = _code(
     "RT015", "collective-hang", "A rank does not reach the collective the others wait in",
     "Watches every rank from a background thread. When a rank waits in a collective "
-    "(`all_reduce`, `barrier`, DDP's gradient all-reduce during backward, ...) longer than "
+    "(`all_reduce`, `barrier`, DDP's gradient all-reduce during backward, the forward of a "
+    "DDP or FSDP model after its first call, ...) longer than "
     f"--collective-timeout (default {COLLECTIVE_TIMEOUT:g} s), the run is ended and the report "
     "shows where each rank was, from its stack, instead of hanging until the backend's own "
     "timeout (30 minutes by default).",
