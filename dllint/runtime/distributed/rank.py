@@ -93,15 +93,21 @@ def _read_vectors(tensors: list[torch.Tensor]) -> list[float]:
     return [value for index in range(len(tensors)) for value in parts[index]]
 
 
+# Frames that say nothing about where a rank is: dllint's own hooks, and torch's module-call
+# plumbing (`_wrapped_call_impl`, `_call_impl`).
+_PLUMBING = ("dllint.", "torch.nn.modules.module")
+
+
 def main_thread_position(rank: int, waiting: Waiting | None) -> Position:
     frame = sys._current_frames().get(threading.main_thread().ident)
     frames, inside = [], ""
     while frame is not None:
         code = frame.f_code
+        module = frame.f_globals.get("__name__", "")
         if is_user_file(code.co_filename):
             frames.append((code.co_filename, frame.f_lineno, code.co_name))
-        elif not frames:  # innermost library frame, before the first (innermost) user frame
-            module = frame.f_globals.get("__name__", "")
+        elif not frames and not inside and not module.startswith(_PLUMBING):
+            # The innermost library call below the script's innermost frame.
             inside = f"{module}.{code.co_name}" if module else code.co_name
         frame = frame.f_back
     frames.reverse()
