@@ -7,7 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, is_255, is_inverse_255, keyword, number, positional
-from dllint.semantic.values import MODULE, TRANSFORM, UNIT_SCALED, Tag, Value, first
+from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
 
 
@@ -718,12 +718,7 @@ class DoubleNormalization(Rule):
 
     def check_keras_input(self, call: cst.Call) -> None:
         """`model.fit(x / 255)` for a Keras model whose first layer is `Rescaling(1./255)`."""
-        func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value in catalog.KERAS_INPUT_METHODS:
-            model, data = self.model.value(func.value), argument(call, 0, "x")
-        else:
-            model, data = self.model.value(func), argument(call, 0, "inputs")
-        keras_model = first(model, MODULE)
+        keras_model, data = self.model.keras_input(call)
         if data is None or keras_model is None or \
                 getattr(keras_model.info, "input_pixels", "") != "scaled":
             return

@@ -8,7 +8,6 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.syntax import argument
 from dllint.semantic.values import FLOAT64, MODULE, UINT8, Value, first
 from dllint.types import FixAvailability
 
@@ -596,12 +595,7 @@ class DtypeCasts(Rule):
         """`model.fit(x_train)` of uint8 pixels, for a Keras model whose first weighted layer
         sees them as given: Keras casts them to float32 but does not scale them. Whether the
         call feeds a Keras model (then the torch checks do not apply)."""
-        func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value in catalog.KERAS_INPUT_METHODS:
-            model, data = self.model.value(func.value), argument(call, 0, "x")
-        else:
-            model, data = self.model.value(func), argument(call, 0, "inputs")
-        keras_model = first(model, MODULE)
+        keras_model, data = self.model.keras_input(call)
         if keras_model is None or getattr(keras_model.info, "framework", "") != "keras":
             return False
         uint8 = first(self.model.value(data.value), UINT8) if data is not None else None

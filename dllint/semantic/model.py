@@ -26,7 +26,7 @@ from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
 from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
     list_of, with_module_mode)
-from dllint.semantic.syntax import mode_switch
+from dllint.semantic.syntax import argument, mode_switch
 from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
     Tag, Value, first, has, keep, without)
@@ -110,6 +110,16 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
 
     def qualified(self, node: cst.BaseExpression) -> str | None:
         return self.imports.qualified_name(node)
+
+    def keras_input(self, call: cst.Call) -> tuple[Tag | None, cst.Arg | None]:
+        """The model a Keras input call feeds and the data it gets: `model.fit(x, ...)` (also
+        evaluate, predict, ...) or `model(inputs)`. The model is None when it is no module."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in catalog.KERAS_INPUT_METHODS:
+            model, data = self.value(func.value), argument(call, 0, "x")
+        else:
+            model, data = self.value(func), argument(call, 0, "inputs")
+        return first(model, MODULE), data
 
     def value(self, node: cst.BaseExpression) -> Value:
         # Generated code can nest expressions thousands deep (a 5,000-term sum): past a depth no
