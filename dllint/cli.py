@@ -441,53 +441,52 @@ class TracePrinter:
         return lint_paths([self.script, *local_files], settings=settings_for(self.script))
 
     def single(self, report) -> NoReturn:
-        from dllint.runtime.report import merge, plot_gradients, render_trace
-        static = self._static(report.local_files)
+        from dllint.runtime.report import render_trace
+        from dllint.runtime.trace_json import render_json
         report.script = _display_path(report.script)
-        diagnostics = merge(_display_paths(static), _display_paths(report.diagnostics))
-        color, width = self.output is None and _wants_color(), _terminal_width()
-        if self.output_format == "json":
+        self._write_report(
+            report.diagnostics, report.local_files, report.incomplete,
+            bool(report.instrument_errors), report,
+            lambda color, width: render_trace(report, color, width),
             # The whole report (modules, losses, gradient norms, findings), not only findings.
-            from dllint.runtime.trace_json import render_json
-            text = render_json(report, diagnostics)
-        else:
-            text = render_trace(report, color, width) if self.output_format == "text" else ""
-            text += renderer(self.output_format)(diagnostics, self._context(
-                report.local_files, report.incomplete, color, width))
-        if self.plot:
-            problem = plot_gradients(report, self.plot)
-            if problem:
-                _note(problem)
-        self._emit(text)
-        sys.exit(self._status(diagnostics, report.incomplete, bool(report.instrument_errors)))
+            lambda diagnostics: render_json(report, diagnostics))
+        sys.exit(self.status)
 
     def distributed(self, trace, exit: bool = True) -> None:
         from dllint.runtime.distributed.render import (base_report, render_distributed,
                                                        render_distributed_json)
-        from dllint.runtime.report import merge, plot_gradients
-        base = base_report(trace, self.script)
-        static = self._static(base.local_files)
         script = _display_path(self.script)
-        diagnostics = merge(_display_paths(static), _display_paths(trace.findings))
+        errors = any(r.trace.instrument_errors or not r.hooks_restored
+                     for r in trace.ranks.values())
+        self._write_report(
+            trace.findings, base_report(trace, self.script).local_files, trace.incomplete,
+            errors, trace.base,
+            lambda color, width: render_distributed(trace, script, color, width),
+            lambda diagnostics: render_distributed_json(trace, script, diagnostics))
+        if exit:
+            sys.exit(self.status)
+
+    def _write_report(self, runtime: Sequence[Diagnostic], local_files: Sequence[str],
+                      incomplete: str, errors: bool, plotted, render_text, render_json) -> None:
+        """The runtime findings merged with the static ones, written in the chosen format (the
+        trace itself by `render_text(color, width)` or `render_json(diagnostics)`), the plot,
+        and the exit status they imply."""
+        from dllint.runtime.report import merge, plot_gradients
+        static = self._static(local_files)
+        diagnostics = merge(_display_paths(static), _display_paths(runtime))
         color, width = self.output is None and _wants_color(), _terminal_width()
-        incomplete = trace.incomplete
         if self.output_format == "json":
-            text = render_distributed_json(trace, script, diagnostics)
+            text = render_json(diagnostics)
         else:
-            text = render_distributed(trace, script, color, width) \
-                if self.output_format == "text" else ""
+            text = render_text(color, width) if self.output_format == "text" else ""
             text += renderer(self.output_format)(diagnostics, self._context(
-                base.local_files, incomplete, color, width))
-        if self.plot and trace.base is not None:
-            problem = plot_gradients(trace.base, self.plot)
+                local_files, incomplete, color, width))
+        if self.plot and plotted is not None:
+            problem = plot_gradients(plotted, self.plot)
             if problem:
                 _note(problem)
         self._emit(text)
-        errors = any(r.trace.instrument_errors or not r.hooks_restored
-                     for r in trace.ranks.values())
         self.status = self._status(diagnostics, incomplete, errors)
-        if exit:
-            sys.exit(self.status)
 
     def _context(self, local_files: Sequence[str], incomplete: str, color: bool,
                  width: int) -> ReportContext:

@@ -176,20 +176,30 @@ def local(tensor: torch.Tensor) -> torch.Tensor:
     return to_local() if to_local is not None and type(tensor).__name__ == "DTensor" else tensor
 
 
-def read_all(values: list[torch.Tensor]) -> list[float]:
-    """0-dim tensors as floats, with one host read per device rather than one per value: every
-    read waits for the device to finish its queue, which is what makes a traced step slow."""
-    values = [local(value) for value in values]
+def read_vectors(tensors: list[torch.Tensor]) -> list[list[float]]:
+    """Every value of many tensors, one list per tensor, with one host read per device rather
+    than one per tensor: every read waits for the device to finish its queue, which is what
+    makes a traced step slow."""
+    tensors = [local(tensor) for tensor in tensors]
     by_device: dict[torch.device, list[int]] = {}
-    for index, value in enumerate(values):
-        by_device.setdefault(value.device, []).append(index)
-    result = [math.nan] * len(values)
+    for index, tensor in enumerate(tensors):
+        by_device.setdefault(tensor.device, []).append(index)
+    result: list[list[float]] = [[] for _ in tensors]
     for indices in by_device.values():
-        stacked = torch.stack([values[i].detach().to(torch.float64) if values[i].device.type != "mps"
-                               else values[i].detach().float() for i in indices])
-        for index, number in zip(indices, stacked.tolist()):
-            result[index] = number
+        numbers = torch.cat([tensors[i].detach().reshape(-1).to(
+            torch.float64 if tensors[i].device.type != "mps" else torch.float32)
+            for i in indices]).tolist()
+        offset = 0
+        for index in indices:
+            size = tensors[index].numel()
+            result[index] = numbers[offset:offset + size]
+            offset += size
     return result
+
+
+def read_all(values: list[torch.Tensor]) -> list[float]:
+    """0-dim tensors as floats, with one host read per device."""
+    return [numbers[0] if numbers else math.nan for numbers in read_vectors(values)]
 
 
 def _sum(tensors: list[torch.Tensor]) -> torch.Tensor:

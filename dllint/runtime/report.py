@@ -293,12 +293,18 @@ def _render_gradient_norms(console: Console, norms: dict[str, float], no_gradien
                       f"{'none':>10} [red]no gradient[/]")
 
 
+def text_console(buffer: io.StringIO, color: bool, width: int) -> Console:
+    """The console the trace report is written with. No emoji: rich would read `:100:` in
+    `train.py:100:5` as an emoji code."""
+    return Console(file=buffer, emoji=False, force_terminal=color, no_color=not color,
+                   width=width, highlight=False, soft_wrap=True)
+
+
 def render_trace(report: TraceReport, color: bool, width: int, heading: str = "") -> str:
     """The traced step as text; `heading` replaces the title and outcome lines (a distributed
     run says them for every rank)."""
     buffer = io.StringIO()
-    console = Console(file=buffer, emoji=False, force_terminal=color, no_color=not color,
-                      width=width, highlight=False, soft_wrap=True)
+    console = text_console(buffer, color, width)
     if heading:
         console.print(heading)
     else:

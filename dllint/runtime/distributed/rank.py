@@ -33,7 +33,7 @@ from torch.utils.data.distributed import DistributedSampler
 from dllint.runtime import codes
 from dllint.runtime.distributed.job import Exchange, RankPlace
 from dllint.runtime.distributed.records import Loader, Position, RankReport, Replicas
-from dllint.runtime.instruments import Instruments, is_user_file, user_location
+from dllint.runtime.instruments import Instruments, is_user_file, read_vectors, user_location
 
 # The collectives of torch.distributed that block until every rank joins (with async_op=False).
 COLLECTIVES = (
@@ -76,21 +76,6 @@ def _checksums(parameters: list[torch.Tensor]) -> torch.Tensor | None:
     with torch.no_grad():
         detached = [parameter.detach().float() for parameter in parameters]
         return torch.stack([norm.to(detached[0].device) for norm in torch._foreach_norm(detached)])
-
-
-def _read_vectors(tensors: list[torch.Tensor]) -> list[float]:
-    """All values of many tensors, in order, with one host read per device."""
-    by_device: dict[torch.device, list[int]] = {}
-    for index, tensor in enumerate(tensors):
-        by_device.setdefault(tensor.device, []).append(index)
-    parts: dict[int, list[float]] = {}
-    for indexes in by_device.values():
-        values = torch.cat([tensors[i].detach().reshape(-1).double() for i in indexes]).tolist()
-        offset = 0
-        for index in indexes:
-            parts[index] = values[offset:offset + tensors[index].numel()]
-            offset += tensors[index].numel()
-    return [value for index in range(len(tensors)) for value in parts[index]]
 
 
 # Frames that say nothing about where a rank is: dllint's own hooks, and torch's module-call
@@ -159,7 +144,6 @@ class RankCompanion:
             optimizer_hooks.register_optimizer_step_pre_hook(self.before_step),
             optimizer_hooks.register_optimizer_step_post_hook(self.after_step),
             nn.modules.module.register_module_forward_pre_hook(self.before_forward),
-            nn.modules.module.register_module_forward_pre_hook(self.enter_wrapper),
             nn.modules.module.register_module_forward_hook(self.leave_wrapper, always_call=True),
         ]
         for module in (dist, dist.distributed_c10d):
@@ -311,7 +295,13 @@ class RankCompanion:
                 related=((*loop, "iterated again here"),))
         completed.append(epoch)
 
-    def enter_wrapper(self, module: nn.Module, args) -> None:
+    def before_forward(self, module: nn.Module, args) -> None:
+        """Every module call (one hook, not two: it runs for every module of every step)."""
+        self.enter_wrapper(module)
+        if self.first_batch is None:
+            self.fingerprint_batch(module, args)
+
+    def enter_wrapper(self, module: nn.Module) -> None:
         """The forward of a DDP/FSDP model syncs across ranks (DDP broadcasts buffers, FSDP
         gathers parameters): the rank waits there as it does in a collective."""
         if self.waiting is None and self.instruments.depth == 0 and \
@@ -327,10 +317,10 @@ class RankCompanion:
         if self.waiting is not None and self.waiting.module is module:
             self.waiting = None
 
-    def before_forward(self, module: nn.Module, args) -> None:
+    def fingerprint_batch(self, module: nn.Module, args) -> None:
         # The first tensor given to a module in the first training step: the batch (a model
         # called with keywords, like transformers', shows it at its embedding).
-        if self.first_batch is not None or self.instruments.seen.steps or \
+        if self.instruments.seen.steps or \
                 not torch.is_grad_enabled() or isinstance(module, nn.modules.loss._Loss):
             return
         tensor = next((a for a in args if isinstance(a, torch.Tensor)), None)
@@ -378,17 +368,14 @@ class RankCompanion:
             tensors += [self.before_values[key], *self.replica_values.get(key, [])]
         if self.first_batch is not None:
             tensors += self.first_batch[1]
-        numbers = iter(_read_vectors(tensors))
-
-        def take(tensor: torch.Tensor) -> list[float]:
-            return [next(numbers) for _ in range(tensor.numel())]
+        read = iter(read_vectors(tensors))  # in the order they were listed
         for key, replicas in self.replicas.items():
-            replicas.before = take(self.before_values[key])
-            replicas.after = [take(values) for values in self.replica_values.get(key, [])]
+            replicas.before = next(read)
+            replicas.after = [next(read) for _ in self.replica_values.get(key, [])]
             report.replicas.append(replicas)
         if self.first_batch is not None:
-            shape, parts = self.first_batch
-            report.first_batch = (shape, (take(parts[0])[0], take(parts[1])[0]))
+            shape, _ = self.first_batch
+            report.first_batch = (shape, (next(read)[0], next(read)[0]))
         report.loaders = list(self.loaders)
         return report
 

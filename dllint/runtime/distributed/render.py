@@ -7,12 +7,11 @@ import io
 import json
 from typing import Any, Sequence
 
-from rich.console import Console
 from rich.markup import escape
 
 from dllint.runtime.distributed.merge import DistributedTrace
 from dllint.runtime.instruments import Observations
-from dllint.runtime.report import render_trace
+from dllint.runtime.report import render_trace, text_console
 from dllint.runtime.script import TraceReport
 from dllint.runtime.trace_json import _strict, trace_to_dict
 from dllint.types import Diagnostic
@@ -58,8 +57,7 @@ def render_distributed(trace: DistributedTrace, script: str, color: bool, width:
     if not extra:
         return text
     buffer = io.StringIO()
-    console = Console(file=buffer, emoji=False, force_terminal=color, no_color=not color,
-                      width=width, highlight=False, soft_wrap=True)
+    console = text_console(buffer, color, width)
     for line in extra:
         console.print(line)
     console.print()
