@@ -72,6 +72,8 @@ _DISTRIBUTED = {
         "failures": {"type": "object", "additionalProperties": {"type": "string"}},
         "positions": {"type": "object", "additionalProperties": {"type": "string"}},
         "differences": {"type": "array", "items": {"type": "string"}},
+        # Values in the job's store that failed their seal or their schema, and were not used.
+        "refused": {"type": "array", "items": {"type": "string"}},
     },
 }
 SCHEMA: dict[str, Any] = {

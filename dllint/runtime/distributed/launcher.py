@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -18,13 +20,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, Sequence
 
-import torch.distributed as dist
 import torch.multiprocessing
 
 from dllint.runtime.distributed.job import LAUNCHER_STORE, Exchange, RankPlace
+from dllint.runtime.distributed.loopback import BACKEND, loopback_store, registered_run
 from dllint.runtime.distributed.merge import DistributedTrace, merge_ranks
 from dllint.runtime.distributed.rank import POSITION_WAIT, RankCompanion, sharded
-from dllint.runtime.distributed.records import RankReport
+from dllint.runtime.distributed.records import Position, RankReport
+from dllint.runtime.distributed.wire import SECRET_VARIABLE
 from dllint.runtime.instruments import Instruments, unwrapped
 from dllint.runtime.script import TraceReport, trace_script
 
@@ -114,8 +117,14 @@ def run_rank(script: str, argv: Sequence[str], place: RankPlace, options: TraceO
 
 def collect(exchange: Exchange, world_size: int,
             failures: dict[int, str] | None = None) -> DistributedTrace:
-    return merge_ranks(world_size, exchange.published("report", world_size),
-                       exchange.published("where", world_size), failures)
+    reports = exchange.published("report", world_size, RankReport)
+    positions = exchange.published("where", world_size, Position)
+    failures = dict(failures or {})
+    for rank in range(world_size):
+        if f"report/{rank}" in exchange.refused and rank not in failures:
+            failures[rank] = "published a report that was refused (see below)"
+    return merge_ranks(world_size, reports, positions, failures,
+                       refused=sorted(exchange.refused.values()))
 
 
 def wait_and_collect(exchange: Exchange, world_size: int, seconds: float) -> DistributedTrace:
@@ -124,7 +133,7 @@ def wait_and_collect(exchange: Exchange, world_size: int, seconds: float) -> Dis
     deadline = time.monotonic() + seconds
     keys = [f"report/{rank}" for rank in range(world_size)]
     while time.monotonic() < deadline and not all(exchange.has(key) for key in keys):
-        if exchange.has("stop"):
+        if exchange.stopped():
             exchange.wait_for(keys, POSITION_WAIT)
             break
         time.sleep(0.05)
@@ -147,6 +156,16 @@ def _failures(failures: dict) -> dict[int, str]:
     return described
 
 
+def _loopback_interface() -> str | None:
+    """The loopback interface's name: "lo" on Linux, "lo0" on macOS."""
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+    except OSError:
+        return None
+    return next((name for name in names if name == "lo" or
+                 (name.startswith("lo") and name[2:].isdigit())), None)
+
+
 def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
            ) -> DistributedTrace:
     """Run `dllint trace` as N ranks under torch.distributed.run and merge their reports."""
@@ -154,14 +173,23 @@ def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
-    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
-                          timeout=timedelta(seconds=30))
+    # The job's only listening socket, on loopback (see `loopback`); its values are sealed with
+    # a key that only this process and the ranks it starts hold.
+    store = loopback_store(timeout=timedelta(seconds=30))
     prefix = uuid.uuid4().hex
-    exchange = Exchange(store, prefix)
+    secret = secrets.token_bytes(32)
+    exchange = Exchange(store, prefix, secret)
     # torch.distributed.run sets OMP_NUM_THREADS here and renames this thread; both are put back.
     saved_environment = dict(os.environ)
     saved_thread_name = torch.multiprocessing._get_thread_name()
     os.environ[LAUNCHER_STORE] = f"127.0.0.1:{store.port}/{prefix}"
+    os.environ[SECRET_VARIABLE] = secret.hex()
+    # Every rank is on this machine: the script's own gloo and NCCL sockets need no other
+    # interface either, unless the user chose one.
+    interface = _loopback_interface()
+    if interface:
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", interface)
+        os.environ.setdefault("NCCL_SOCKET_IFNAME", interface)
     # torch.distributed.run installs handlers (SIGTERM, SIGINT, ...) to stop its workers and
     # leaves them in place: this process goes on after the job.
     saved_handlers = {number: signal.getsignal(number) for number in
@@ -171,10 +199,12 @@ def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
         logging.getLogger(name).setLevel(logging.CRITICAL)
     failures: dict[int, str] = {}
     try:
-        arguments = ["--standalone", f"--nproc-per-node={nproc}", "--module", "dllint",
+        arguments = ["--nnodes=1", f"--rdzv-backend={BACKEND}", f"--rdzv-id={prefix}",
+                     f"--nproc-per-node={nproc}", "--module", "dllint",
                      "trace", *options.arguments(), script, "--", *argv]
         try:
-            run(parse_args(arguments))
+            with registered_run(prefix, store):
+                run(parse_args(arguments))
         except ChildFailedError as error:
             failures = _failures(error.failures)
         except SignalException as error:

@@ -29,6 +29,8 @@ class DistributedTrace:
     failures: dict[int, str] = field(default_factory=dict)
     findings: list[Diagnostic] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
+    # Values read from the job's store and not used: their seal or their form was wrong.
+    refused: list[str] = field(default_factory=list)
 
     @property
     def base(self) -> TraceReport | None:
@@ -315,9 +317,11 @@ def differences(reports: dict[int, RankReport]) -> list[str]:
 
 def merge_ranks(world_size: int, reports: dict[int, RankReport],
                 positions: dict[int, Position] | None = None,
-                failures: dict[int, str] | None = None) -> DistributedTrace:
+                failures: dict[int, str] | None = None,
+                refused: list[str] | None = None) -> DistributedTrace:
     trace = DistributedTrace(world_size, reports, positions or {},
-                             {r: why for r, why in (failures or {}).items() if r not in reports})
+                             {r: why for r, why in (failures or {}).items() if r not in reports},
+                             refused=list(refused or ()))
     findings = rank_findings(reports, world_size)
     uneven = uneven_gradients(reports)
     if uneven:

@@ -390,7 +390,7 @@ class RankCompanion:
                     self.end_run(hang=True)
                 elif self.deadline is not None and now > self.deadline:
                     self.end_run(hang=True)
-                elif self.exchange.has("stop"):
+                elif self.exchange.stopped():
                     self.end_run(hang=False)
         except (dist.DistError, OSError):
             return  # the store is gone: the job is over

@@ -1,5 +1,5 @@
-"""What a rank publishes about itself. Plain, picklable data: the launcher (or rank 0) reads it
-back from the job's store."""
+"""What a rank publishes about itself. Plain typed data (see `wire`): the launcher (or rank 0)
+reads it back from the job's store against these classes."""
 
 from __future__ import annotations
 

@@ -47,6 +47,10 @@ def render_distributed(trace: DistributedTrace, script: str, color: bool, width:
                      "differ, below[/]")
     text = render_trace(base, color, width, heading="\n".join(lines))
     extra = []
+    if trace.refused:
+        extra.append("[bold red]Refused from the job's store[/] (not written by this run, "
+                     "or damaged; nothing in it was used):")
+        extra += [f"  {escape(line)}" for line in trace.refused]
     if trace.differences:
         extra.append("Across ranks:")
         extra += [f"  {escape(line)}" for line in trace.differences]
@@ -85,6 +89,7 @@ def distributed_to_dict(trace: DistributedTrace, script: str,
         "positions": {str(rank): position.describe()
                       for rank, position in sorted(trace.positions.items())},
         "differences": trace.differences,
+        "refused": trace.refused,
     })
     return data
 
