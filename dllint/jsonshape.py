@@ -71,6 +71,8 @@ class Choice(Shape):
 
     @property
     def description(self) -> str:  # type: ignore[override]
+        if len(self.values) == 1:
+            return repr(self.values[0])
         return "one of " + ", ".join(repr(value) for value in self.values)
 
     def admits(self, value: Any) -> bool:
