@@ -338,8 +338,13 @@ class Settings:
 def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
                    extend_select: Iterable[str] = (), ignore: Iterable[str] = (),
                    fix: bool = False, unsafe_fixes: bool = False,
-                   report_unused_suppressions: bool | None = None) -> Settings:
-    """Merge command-line choices over the file: --select replaces, the others extend."""
+                   report_unused_suppressions: bool | None = None,
+                   ignore_bad_metadata: bool = False) -> Settings:
+    """Merge command-line choices over the file: --select replaces, the others extend.
+
+    Project metadata dllint cannot read (`project = 1`) is a ConfigError, unless
+    `ignore_bad_metadata`: then no torch version is known (the editor's fallback to defaults,
+    which must always give settings)."""
     select = validate_selectors(select, "--select") if select is not None else config.select
     extend = config.extend_select + validate_selectors(extend_select, "--extend-select")
     ignores = config.ignore + validate_selectors(ignore, "--ignore")
@@ -350,7 +355,9 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
     try:
         torch_minimum = declared_minimum(config.root, "torch")
     except RequirementsError as error:
-        raise ConfigError(str(error)) from None
+        if not ignore_bad_metadata:
+            raise ConfigError(str(error)) from None
+        torch_minimum = None
     settings = Settings(
         root=config.root,
         config_path=config.path,
