@@ -116,9 +116,11 @@ def _depth(data: Any) -> int:
     pending = [(data, 1)]
     while pending:
         value, depth = pending.pop()
-        children = value.values() if isinstance(value, dict) else value \
-            if isinstance(value, list) else None
-        if children is None:
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
             continue
         deepest = max(deepest, depth)
         if depth > MAX_JSON_DEPTH:
