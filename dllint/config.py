@@ -185,26 +185,26 @@ def parse_table(table: Mapping[str, Any], path: Path) -> FileConfig:
     return FileConfig(**values)
 
 
-def invalid_pattern(pattern: str) -> str | None:
-    """Why `pattern` is not a gitignore-style pattern (`!` negates nothing), or None."""
+def is_valid_pattern(pattern: str) -> bool:
+    """Whether git accepts `pattern` in a .gitignore (a lone `!` negates nothing; a trailing
+    backslash escapes nothing)."""
     try:
         pathspec.GitIgnoreSpec.from_lines([pattern])
-    except ValueError as error:  # pathspec's pattern errors are ValueErrors in every version
-        return str(error)
-    return None
+    except ValueError:  # pathspec's pattern errors are ValueErrors in every version
+        return False
+    return True
 
 
 def _patterns(patterns: tuple[str, ...], where: str) -> tuple[str, ...]:
     for pattern in patterns:
-        problem = invalid_pattern(pattern)
-        if problem is not None:
-            raise ConfigError(f"{where}: invalid pattern {pattern!r}: {problem}")
+        if not is_valid_pattern(pattern):
+            raise ConfigError(f"{where}: invalid pattern {pattern!r} (not a gitignore pattern)")
     return patterns
 
 
 def _cache_dir(value: Any, where: str) -> str:
-    """A folder for the cache: never the project root itself, whose `.gitignore` dllint would
-    otherwise replace, and a name the file system can hold."""
+    """A folder for the cache: a name the file system can hold, and never the project root
+    itself (the cache would then be the whole project)."""
     if not isinstance(value, str):
         raise ConfigError(f"{where} must be a string")
     if "\0" in value:
