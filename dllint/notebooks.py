@@ -40,7 +40,7 @@ _NOTEBOOK = Record({
     "nbformat": INTEGER,
     "nbformat_minor": INTEGER,
     "metadata": Record({
-        # null is what some converters write for "no kernel"; dllint read it so before.
+        # null is read as "no kernel named" (a Python notebook), as dllint always has.
         "kernelspec": OneOf((NULL, Record({"name": TEXT, "display_name": TEXT,
                                            "language": TEXT}))),
         "language_info": Record({"name": TEXT}),
