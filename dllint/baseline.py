@@ -14,9 +14,19 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from dllint import jsonshape
+from dllint.jsonshape import INTEGER, NULL, TEXT, Choice, ListOf, OneOf, Record
 from dllint.types import Diagnostic
 
 FORMAT_VERSION = 1
+
+_BASELINE = Record({
+    "version": Choice((FORMAT_VERSION,)),
+    "findings": ListOf(Record(
+        {"code": TEXT, "path": TEXT, "cell": OneOf((NULL, INTEGER)), "text": TEXT,
+         "count": INTEGER},
+        required=frozenset({"code", "path", "text", "count"}))),
+}, required=frozenset({"findings"}))
 
 
 class BaselineError(Exception):
@@ -67,10 +77,15 @@ def write(path: Path, diagnostics: Iterable[Diagnostic]) -> int:
 def read(path: Path) -> Counter:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Counter({(item["code"], item["path"], item.get("cell"), item["text"]): item["count"]
-                        for item in data["findings"]})
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        problem = jsonshape.problem(data, _BASELINE)
+    except (OSError, ValueError) as error:
         raise BaselineError(f"{path}: not a dllint baseline ({error})") from error
+    except RecursionError:
+        raise BaselineError(f"{path}: not a dllint baseline (JSON nested too deeply)") from None
+    if problem is not None:
+        raise BaselineError(f"{path}: not a dllint baseline ({problem})")
+    return Counter({(item["code"], item["path"], item.get("cell"), item["text"]): item["count"]
+                    for item in data["findings"]})
 
 
 def new_findings(path: Path, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

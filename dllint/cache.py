@@ -1,88 +1,139 @@
 """A content-hash cache: an unchanged file under unchanged settings is not linted again.
 
-One JSON file per settings fingerprint (dllint version, enabled codes, configuration). Entries are
-keyed by path and validated by the BLAKE2 hash of the file's bytes. JSON, never pickle: the cache
-directory lives in the user's tree, and loading a pickle from it would run whatever it holds.
+One JSON file per settings fingerprint (dllint version, enabled codes, configuration). An entry
+is keyed by the file's path *and* the BLAKE2 hash of the bytes that were linted (the worker hashes
+what it read), so an entry can only ever be found for that exact content. JSON, never pickle: the
+cache directory lives in the user's tree, and loading a pickle from it would run whatever it
+holds. For the same reason what is read is checked against the cache's whole shape
+(`_CACHE_FILE`) before anything uses it: a damaged or foreign file is dropped and the run starts
+afresh, instead of crashing this run and every later one.
+
+dllint writes only into a cache folder it created itself, marked with a `CACHEDIR.TAG`
+(https://bford.info/cachedir/), or one that an earlier dllint marked with its `.gitignore`: a
+`cache-dir` naming an existing folder of the user's (the project root, a source folder) is never
+written into, so its `.gitignore` is never replaced by one that hides it from git.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
-from dllint.serialize import diagnostic_from_dict, diagnostic_to_dict
+from dllint import jsonshape
+from dllint.jsonshape import NULL, TEXT, ListOf, MapOf, OneOf, Record
+from dllint.semantic.project import SUMMARY
+from dllint.serialize import DIAGNOSTIC, diagnostic_from_dict, diagnostic_to_dict
+from dllint.source import content_hash
 from dllint.types import Diagnostic, FileResult
 
-FORMAT_VERSION = 2
+__all__ = ["Cache", "content_hash", "is_cache_folder"]
+
+FORMAT_VERSION = 3
+
+CACHEDIR_TAG = "CACHEDIR.TAG"
+_TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+_TAG_TEXT = (f"{_TAG_SIGNATURE}\n# This file is a cache directory tag created by dllint.\n"
+             "# For information about cache directory tags, see https://bford.info/cachedir/\n")
+_GITIGNORE_TEXT = "# Created by dllint\n*\n"
+
+_DIGEST = r"[0-9a-f]{32}"  # content_hash's hex digest
+_CACHE_FILE = Record({
+    # path -> content hash -> what linting those bytes found
+    "files": MapOf(MapOf(Record({
+        "dependencies": MapOf(OneOf((NULL, TEXT))),
+        "diagnostics": ListOf(DIAGNOSTIC),
+    }, required=frozenset({"dependencies", "diagnostics"})), key=_DIGEST)),
+    # path -> content hash -> the file's summary (null: it defines nothing to share)
+    "summaries": MapOf(MapOf(Record({"summary": OneOf((NULL, SUMMARY))},
+                                    required=frozenset({"summary"})), key=_DIGEST)),
+}, required=frozenset({"files", "summaries"}))
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def is_cache_folder(directory: Path) -> bool:
+    """Whether `directory` is one dllint may write into: tagged as a cache (by dllint or another
+    tool; a cache holds nothing of the user's), or created by an earlier dllint."""
+    try:
+        with open(directory / CACHEDIR_TAG, "rb") as handle:
+            if handle.read(len(_TAG_SIGNATURE)) == _TAG_SIGNATURE.encode():
+                return True
+    except OSError:
+        pass
+    try:
+        return (directory / ".gitignore").read_text(encoding="utf-8") == _GITIGNORE_TEXT
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 class Cache:
     def __init__(self, directory: Path, fingerprint: str) -> None:
         self.directory = directory
         self.file = directory / f"v{FORMAT_VERSION}-{fingerprint}.json"
-        self.files: dict[str, dict] = {}
-        self.summaries: dict[str, dict] = {}
+        self.files: dict[str, dict[str, dict]] = {}
+        self.summaries: dict[str, dict[str, dict]] = {}
         self.dirty = False
         try:
             data = json.loads(self.file.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                self.files = data.get("files", {})
-                self.summaries = data.get("summaries", {})
-        except (OSError, ValueError):
-            pass  # no cache yet, or a damaged one: start afresh
+            damaged = jsonshape.problem(data, _CACHE_FILE) is not None
+        except (OSError, ValueError, RecursionError):
+            return  # no cache yet, or not even JSON: start afresh
+        if damaged:
+            self.dirty = True  # start afresh, and replace the damaged file at the end
+            return
+        self.files, self.summaries = data["files"], data["summaries"]
 
     def get(self, path: str, digest: str, project=None) -> tuple[Diagnostic, ...] | None:
         """Cached diagnostics, if the file and the summaries of every module it imports are as
         they were when it was linted."""
-        entry = self.files.get(os.path.abspath(path))
-        if not isinstance(entry, dict) or entry.get("hash") != digest:
+        entry = self.files.get(os.path.abspath(path), {}).get(digest)
+        if entry is None:
             return None
-        dependencies = entry.get("dependencies") or {}
+        dependencies = entry["dependencies"]
         if dependencies:
             current = project.dependency_digests(dependencies, path) if project is not None \
                 else dict.fromkeys(dependencies)
             if current != dependencies:
                 return None
-        try:
-            return tuple(diagnostic_from_dict(item) for item in entry["diagnostics"])
-        except (KeyError, TypeError, ValueError):
-            return None
+        return tuple(diagnostic_from_dict(item) for item in entry["diagnostics"])
 
     def put(self, result: FileResult, digest: str, project=None) -> None:
         dependencies = (project.dependency_digests(result.dependencies, result.path)
                         if project is not None else dict.fromkeys(result.dependencies))
-        self.files[os.path.abspath(result.path)] = {
-            "hash": digest,
+        # Only the content just linted is kept: older contents of the file are gone from disk.
+        self.files[os.path.abspath(result.path)] = {digest: {
             "dependencies": dependencies,
             "diagnostics": [diagnostic_to_dict(d) for d in result.diagnostics],
-        }
+        }}
         self.dirty = True
 
     def get_summary(self, path: str, digest: str) -> tuple[bool, dict | None]:
-        entry = self.summaries.get(os.path.abspath(path))
-        if isinstance(entry, dict) and entry.get("hash") == digest:
-            return True, entry.get("summary")
-        return False, None
+        entry = self.summaries.get(os.path.abspath(path), {}).get(digest)
+        if entry is None:
+            return False, None
+        return True, entry["summary"]
 
     def put_summary(self, path: str, digest: str, summary: dict | None) -> None:
-        self.summaries[os.path.abspath(path)] = {"hash": digest, "summary": summary}
+        self.summaries[os.path.abspath(path)] = {digest: {"summary": summary}}
         self.dirty = True
+
+    def _claim_directory(self) -> bool:
+        """Create the cache folder, tagged, or confirm that an existing one is a cache folder.
+        False for a folder dllint did not create: nothing is written there."""
+        try:
+            self.directory.mkdir(parents=True)
+        except FileExistsError:
+            return is_cache_folder(self.directory)
+        (self.directory / CACHEDIR_TAG).write_text(_TAG_TEXT, encoding="utf-8")
+        (self.directory / ".gitignore").write_text(_GITIGNORE_TEXT, encoding="utf-8")
+        return True
 
     def save(self) -> None:
         if not self.dirty:
             return
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            marker = self.directory / ".gitignore"
-            if not marker.exists():
-                marker.write_text("# Created by dllint\n*\n", encoding="utf-8")
+            if not self._claim_directory():
+                return
             descriptor, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump({"files": self.files, "summaries": self.summaries}, handle,

@@ -14,6 +14,7 @@ from typing import NoReturn, Sequence
 import click
 
 from dllint import __version__, baseline
+from dllint.cache import is_cache_folder
 from dllint.config import ConfigError, Settings, build_settings, find_config, load_config
 from dllint.engine_codes import ENGINE_CODES, INTERNAL_ERROR, UNUSED_SUPPRESSION
 from dllint.fixes import FileChangedError, unified_diff, write_atomically
@@ -160,6 +161,11 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
     if verbose:
         _note(f"dllint {__version__}; configuration: {settings.config_path or 'defaults'}; "
               f"rules: {', '.join(sorted(settings.enabled)) or 'none'}")
+
+    if not no_cache and not reads_stdin and settings.cache_dir.exists() \
+            and not is_cache_folder(settings.cache_dir):
+        _note(f"dllint: warning: cache-dir {settings.cache_dir} exists and was not created by "
+              f"dllint; nothing is cached there (name a new folder, or remove it)")
 
     sources: dict[str, str] = {}
     if reads_stdin:

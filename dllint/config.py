@@ -20,7 +20,7 @@ import pathspec
 from dllint import __version__
 from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
 from dllint.registry import all_rules, known_codes
-from dllint.requirements import declared_minimum
+from dllint.requirements import RequirementsError, declared_minimum
 from dllint.source import DEFAULT_MAX_FILE_SIZE
 from dllint.types import Severity
 
@@ -83,8 +83,9 @@ def find_config(start: Path) -> Path | None:
                     # Meant for dllint: running on defaults would hide the mistake.
                     raise ConfigError(_toml_error(pyproject, text, error)) from None
                 continue  # someone else's broken file; it is not ours to judge
-            if "dllint" in data.get("tool", {}):
-                return pyproject
+            tool = data.get("tool", {})
+            if isinstance(tool, dict) and "dllint" in tool:
+                return pyproject  # a `tool` that is not a table holds no settings for dllint
     return None
 
 
@@ -132,7 +133,10 @@ def load_config(path: Path | None, root: Path | None = None) -> FileConfig:
         raise ConfigError(f"{path}: cannot read: {error}") from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(_toml_error(path, path.read_text(encoding="utf-8"), error)) from None
-    table = data.get("tool", {}).get("dllint", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: tool must be a table")
+    table = tool.get("dllint", {})
     if path.name != "pyproject.toml" and not table:
         table = data  # a dedicated dllint.toml holds the keys at top level
     return parse_table(table, path.resolve())
@@ -153,14 +157,16 @@ def parse_table(table: Mapping[str, Any], path: Path) -> FileConfig:
                                                                f"{where} {key}")
     for key in ("exclude", "extend-exclude"):
         if key in table:
-            values[key.replace("-", "_")] = _strings(table[key], where, key)
+            values[key.replace("-", "_")] = _patterns(_strings(table[key], where, key),
+                                                      f"{where} {key}")
     if "per-file-ignores" in table:
         mapping = table["per-file-ignores"]
         if not isinstance(mapping, Mapping):
             raise ConfigError(f"{where} per-file-ignores must be a table of glob = [codes]")
         values["per_file_ignores"] = tuple(
-            (str(glob), validate_selectors(_strings(codes, where, f"per-file-ignores.{glob}"),
-                                           f"{where} per-file-ignores {glob!r}"))
+            (_patterns([glob], f"{where} per-file-ignores")[0],
+             validate_selectors(_strings(codes, where, f"per-file-ignores.{glob}"),
+                                f"{where} per-file-ignores {glob!r}"))
             for glob, codes in mapping.items())
     for key in ("respect-gitignore", "report-unused-suppressions"):
         if key in table:
@@ -175,10 +181,38 @@ def parse_table(table: Mapping[str, Any], path: Path) -> FileConfig:
             raise ConfigError(f"{where} max-file-size must be a positive number of bytes")
         values["max_file_size"] = size
     if "cache-dir" in table:
-        if not isinstance(table["cache-dir"], str):
-            raise ConfigError(f"{where} cache-dir must be a string")
-        values["cache_dir"] = table["cache-dir"]
+        values["cache_dir"] = _cache_dir(table["cache-dir"], f"{where} cache-dir")
     return FileConfig(**values)
+
+
+def is_valid_pattern(pattern: str) -> bool:
+    """Whether git accepts `pattern` in a .gitignore (a lone `!` negates nothing; a trailing
+    backslash escapes nothing)."""
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except ValueError:  # pathspec's pattern errors are ValueErrors in every version
+        return False
+    return True
+
+
+def _patterns(patterns: tuple[str, ...], where: str) -> tuple[str, ...]:
+    for pattern in patterns:
+        if not is_valid_pattern(pattern):
+            raise ConfigError(f"{where}: invalid pattern {pattern!r} (not a gitignore pattern)")
+    return patterns
+
+
+def _cache_dir(value: Any, where: str) -> str:
+    """A folder for the cache: a name the file system can hold, and never the project root
+    itself (the cache would then be the whole project)."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string")
+    if "\0" in value:
+        raise ConfigError(f"{where} must not contain a NUL character")
+    if os.path.normpath(value) == ".":  # "", ".", "./", "src/.."
+        raise ConfigError(f"{where} must name a folder of its own for the cache, not the "
+                          f"project root ({value!r})")
+    return value
 
 
 def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
@@ -304,8 +338,13 @@ class Settings:
 def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
                    extend_select: Iterable[str] = (), ignore: Iterable[str] = (),
                    fix: bool = False, unsafe_fixes: bool = False,
-                   report_unused_suppressions: bool | None = None) -> Settings:
-    """Merge command-line choices over the file: --select replaces, the others extend."""
+                   report_unused_suppressions: bool | None = None,
+                   ignore_bad_metadata: bool = False) -> Settings:
+    """Merge command-line choices over the file: --select replaces, the others extend.
+
+    Project metadata dllint cannot read (`project = 1`) is a ConfigError, unless
+    `ignore_bad_metadata`: then no torch version is known (the editor's fallback to defaults,
+    which must always give settings)."""
     select = validate_selectors(select, "--select") if select is not None else config.select
     extend = config.extend_select + validate_selectors(extend_select, "--extend-select")
     ignores = config.ignore + validate_selectors(ignore, "--ignore")
@@ -313,6 +352,12 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
     engine_off = frozenset(code for code in ENGINE_CODES if _specificity(code, ignores) > 0)
     unused = (config.report_unused_suppressions if report_unused_suppressions is None
               else report_unused_suppressions)
+    try:
+        torch_minimum = declared_minimum(config.root, "torch")
+    except RequirementsError as error:
+        if not ignore_bad_metadata:
+            raise ConfigError(str(error)) from None
+        torch_minimum = None
     settings = Settings(
         root=config.root,
         config_path=config.path,
@@ -328,7 +373,7 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
         cache_dir=(config.root / config.cache_dir),
         fix=fix,
         unsafe_fixes=unsafe_fixes,
-        torch_minimum=declared_minimum(config.root, "torch"),
+        torch_minimum=torch_minimum,
     )
     fingerprint = hashlib.blake2b(repr((
         __version__, sorted(enabled), sorted(engine_off), config.per_file_ignores,

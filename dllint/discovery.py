@@ -13,7 +13,7 @@ from typing import Iterable
 
 import pathspec
 
-from dllint.config import Settings
+from dllint.config import Settings, is_valid_pattern
 from dllint.engine_codes import IO_ERROR
 from dllint.source import file_diagnostic
 from dllint.types import Diagnostic
@@ -39,7 +39,9 @@ class _GitIgnores:
             spec = None
             try:
                 lines = (directory / ".gitignore").read_text(encoding="utf-8").splitlines()
-                spec = pathspec.GitIgnoreSpec.from_lines(lines)
+                # git skips a line that is no pattern (a lone `!`), and so does dllint.
+                spec = pathspec.GitIgnoreSpec.from_lines(
+                    [line for line in lines if is_valid_pattern(line)])
             except (OSError, UnicodeDecodeError):
                 pass
             self.specs[directory] = spec

@@ -25,7 +25,7 @@ from dllint.rule import NodeEdit, NodeFix, Rule
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import analyse
 from dllint.semantic.project import CALLERS, ProjectIndex, imported_modules, module_name
-from dllint.source import SourceText, file_diagnostic, read_source
+from dllint.source import SourceText, content_hash, decode_source, file_diagnostic, read_bytes
 from dllint.walk import walk
 from dllint.types import Diagnostic, Edit, FileResult, Fix, RelatedLocation, Span
 
@@ -38,12 +38,17 @@ def rules_for(settings: Settings, path: str) -> list[type[Rule]]:
 
 
 def lint_file(path: str, settings: Settings, project: ProjectIndex | None = None) -> FileResult:
-    source = read_source(path, settings.max_file_size)
+    data = read_bytes(path, settings.max_file_size)
+    if isinstance(data, Diagnostic):
+        return _file_level(data, settings)
+    source = decode_source(data, path)
     if isinstance(source, Diagnostic):
-        return _file_level(source, settings)
-    if path.endswith(".ipynb"):
-        return lint_notebook(source, settings, project)
-    return lint_source_text(source, settings, project)
+        result = _file_level(source, settings)
+    elif path.endswith(".ipynb"):
+        result = lint_notebook(source, settings, project)
+    else:
+        result = lint_source_text(source, settings, project)
+    return replace(result, content_hash=content_hash(data))
 
 
 def lint_notebook(source: SourceText, settings: Settings,

@@ -62,9 +62,10 @@ UNUSED_SUPPRESSION = EngineCode(
 NOTEBOOK_ERROR = EngineCode(
     "DL906", "notebook-error", "A notebook could not be read as a Python notebook.",
     Severity.ERROR,
-    "## What it does\nReports an `.ipynb` file that is not valid notebook JSON, has no list of "
-    "cells, or runs a kernel other than Python.\n\n## Why is this bad?\nThe notebook was not "
-    "checked.",
+    "## What it does\nReports an `.ipynb` file that is not valid JSON, nests JSON too deeply, "
+    "is not in nbformat 4 (nbformat 3 is not read), has a field of the wrong type for nbformat "
+    "4 (the message names it, such as `cells[0].source`), or runs a kernel other than Python."
+    "\n\n## Why is this bad?\nThe notebook was not checked.",
 )
 TOO_DEEP = EngineCode(
     "DL907", "too-deeply-nested", "A file nests code too deeply to be analysed; skipped.",

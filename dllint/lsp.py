@@ -42,7 +42,8 @@ def _utf16(line: str, column: int) -> int:
 class DllintLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("dllint", __version__)
-        self.settings: Settings = build_settings(FileConfig(root=Path.cwd()))
+        self.settings: Settings = build_settings(FileConfig(root=Path.cwd()),
+                                                 ignore_bad_metadata=True)
         self.root: Path | None = None
         # The index of the workspace's files, built on first use and again after a save.
         self.project: ProjectIndex | None = None
@@ -60,7 +61,7 @@ class DllintLanguageServer(LanguageServer):
             self.settings = build_settings(load_config(find_config(start), start))
             self.config_error = None
         except ConfigError as error:
-            self.settings = build_settings(FileConfig(root=start))
+            self.settings = build_settings(FileConfig(root=start), ignore_bad_metadata=True)
             self.config_error = str(error)
             self.window_show_message(types.ShowMessageParams(
                 types.MessageType.Error, f"dllint: {error}; using defaults"))

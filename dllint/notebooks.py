@@ -15,13 +15,44 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from dllint import jsonshape
 from dllint.engine_codes import NOTEBOOK_ERROR
+from dllint.jsonshape import ANYTHING, INTEGER, NULL, TEXT, ListOf, MapOf, OneOf, Record
 from dllint.source import file_diagnostic
 from dllint.types import Diagnostic, Span
 
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "python",
                                 "python3", "memit", "autoreload"})
 _SHELL_ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)\s*=\s*[!%]")
+
+SUPPORTED_NBFORMAT = 4
+# Deeper JSON than any real notebook holds (plotting specs and widget state nest a few dozen
+# levels); the bound keeps the copy and the write-back of --fix, which recurse, far from
+# Python's recursion limit.
+MAX_JSON_DEPTH = 200
+
+# nbformat 4 (https://github.com/jupyter/nbformat, nbformat.v4.schema.json), as far as dllint
+# reads or writes it: the notebook's kernel, and each cell's type and source. Fields it does not
+# read are not required, since writers differ in what they leave out; a field that is there
+# must have its nbformat 4 type.
+_MULTILINE = OneOf((TEXT, ListOf(TEXT)))
+_NOTEBOOK = Record({
+    "nbformat": INTEGER,
+    "nbformat_minor": INTEGER,
+    "metadata": Record({
+        # null is read as "no kernel named" (a Python notebook), as dllint always has.
+        "kernelspec": OneOf((NULL, Record({"name": TEXT, "display_name": TEXT,
+                                           "language": TEXT}))),
+        "language_info": Record({"name": TEXT}),
+    }),
+    "cells": ListOf(Record({
+        "cell_type": TEXT,
+        "source": _MULTILINE,
+        "metadata": MapOf(ANYTHING),
+        "outputs": ListOf(MapOf(ANYTHING)),
+        "execution_count": OneOf((NULL, INTEGER)),
+    }, required=frozenset({"cell_type"}))),
+}, required=frozenset({"cells"}))
 
 
 @dataclass
@@ -76,7 +107,40 @@ def _neutralise_all(lines: list[str]) -> list[str]:
 
 def _cell_source(cell: dict[str, Any]) -> str:
     source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _depth(data: Any) -> int:
+    """How deeply `data` nests lists and objects, counted without recursion."""
+    deepest = 0
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            break
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _structure_problem(data: Any) -> str | None:
+    """Why `data` is not a notebook dllint can read, or None."""
+    if _depth(data) > MAX_JSON_DEPTH:
+        return f"Notebook JSON nests more than {MAX_JSON_DEPTH} levels deep"
+    version = data.get("nbformat") if isinstance(data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) \
+            and version != SUPPORTED_NBFORMAT:
+        return (f"Notebook is in nbformat {version}, which dllint does not read: only nbformat "
+                f"{SUPPORTED_NBFORMAT} is supported (convert it with `jupyter nbconvert --to "
+                f"notebook --inplace`)")
+    found = jsonshape.problem(data, _NOTEBOOK)
+    return None if found is None else f"Notebook is not valid nbformat 4: {found}"
 
 
 def parse(path: str, raw: str) -> Notebook | Diagnostic:
@@ -84,15 +148,19 @@ def parse(path: str, raw: str) -> Notebook | Diagnostic:
         data = json.loads(raw)
     except ValueError as error:
         return file_diagnostic(NOTEBOOK_ERROR, path, f"Notebook is not valid JSON: {error}")
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        return file_diagnostic(NOTEBOOK_ERROR, path, "Notebook has no list of cells")
-    language = (data.get("metadata", {}).get("kernelspec", {}) or {}).get("language", "python")
-    if language and str(language).lower() != "python":
+    except RecursionError:
+        return file_diagnostic(NOTEBOOK_ERROR, path,
+                               f"Notebook JSON nests more than {MAX_JSON_DEPTH} levels deep")
+    problem = _structure_problem(data)
+    if problem is not None:
+        return file_diagnostic(NOTEBOOK_ERROR, path, problem)
+    language = (data.get("metadata", {}).get("kernelspec") or {}).get("language", "python")
+    if language and language.lower() != "python":
         return file_diagnostic(NOTEBOOK_ERROR, path, f"Notebook kernel is {language}, not Python")
     cells: list[Cell] = []
     lines: list[str] = []
     for index, cell in enumerate(data["cells"], start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        if cell["cell_type"] != "code":
             continue
         original = _cell_source(cell).splitlines()
         if not original:

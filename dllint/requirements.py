@@ -25,26 +25,37 @@ Version = tuple[int, ...]
 # `torch>=2.6`, `torch[extra] ~= 2.6.0`, `torch==2.7.1+cu121`, `torch >2.5, <3`.
 _CLAUSE = re.compile(r"(>=|==|~=|>|===)\s*v?(\d+(?:\.\d+)*)")
 _MAX_BYTES = 1_000_000
+# Far longer than any published release number (`2024.10.1`, `0.0.post20240101`); a longer one
+# is a typo, or would not even convert to an int past Python's 4300-digit limit.
+MAX_VERSION_LENGTH = 64
+
+
+class RequirementsError(ValueError):
+    """Project metadata of the wrong shape, or a version that is no version: a configuration
+    mistake, reported like one (`FILE: ...`, exit status 2)."""
 
 
 def declared_minimum(root: Path, package: str) -> Version | None:
     """The highest lower bound on `package` over the project's requirement files: the oldest
-    version every declared installation has. None when nothing bounds it from below."""
-    bounds = [bound for specifier in _specifiers(root, package)
-              if (bound := _lower_bound(specifier)) is not None]
+    version every declared installation has. None when nothing bounds it from below.
+    Raises RequirementsError for a `[project]` or Poetry table of the wrong shape, or for a
+    version too long to be one."""
+    bounds = [bound for specifier, where in _specifiers(root, package)
+              if (bound := _lower_bound(specifier, where)) is not None]
     return max(bounds) if bounds else None
 
 
-def _specifiers(root: Path, package: str) -> list[str]:
-    """Every version specifier given for `package` (the text after its name)."""
+def _specifiers(root: Path, package: str) -> list[tuple[str, str]]:
+    """Every version specifier given for `package` (the text after its name), with where it
+    was found (`requirements.txt:3`)."""
     requirement = re.compile(rf"^\s*{re.escape(package)}\s*(?:\[[^\]]*\])?\s*(?P<spec>[^;#]*)",
                              re.IGNORECASE)
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
 
-    def add(line: str) -> None:
+    def add(line: str, where: str) -> None:
         match = requirement.match(line)
         if match is not None and not re.match(r"[\w.-]", match.group("spec")[:1] or " "):
-            found.append(match.group("spec"))
+            found.append((match.group("spec"), where))
 
     pyproject = _read(root / "pyproject.toml")
     if pyproject is not None:
@@ -52,18 +63,11 @@ def _specifiers(root: Path, package: str) -> list[str]:
             data = tomllib.loads(pyproject)
         except tomllib.TOMLDecodeError:
             data = {}
-        for line in data.get("project", {}).get("dependencies", []) or []:
-            if isinstance(line, str):
-                add(line)
-        poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {}) or {}
-        value = poetry.get(package) if isinstance(poetry, dict) else None
-        if isinstance(value, dict):
-            value = value.get("version")
-        if isinstance(value, str):
-            add(package + _poetry_to_pep440(value))
+        for line, where in _pyproject_requirements(data, package, root / "pyproject.toml"):
+            add(line, where)
     for path in sorted(root.glob("requirements*.txt")):
-        for line in (_read(path) or "").splitlines():
-            add(line)
+        for number, line in enumerate((_read(path) or "").splitlines(), 1):
+            add(line, f"{path}:{number}")
     setup_cfg = _read(root / "setup.cfg")
     if setup_cfg is not None:
         parser = configparser.ConfigParser()
@@ -73,17 +77,49 @@ def _specifiers(root: Path, package: str) -> list[str]:
         except configparser.Error:
             requires = ""
         for line in requires.splitlines():
-            add(line)
+            add(line, f"{root / 'setup.cfg'}: [options] install_requires")
     setup_py = _read(root / "setup.py")
     if setup_py is not None:
         for literal in re.findall(r"""["']([^"'\n]+)["']""", setup_py):
-            add(literal)
+            add(literal, str(root / "setup.py"))
     return found
 
 
-def _lower_bound(specifier: str) -> Version | None:
-    bounds = [tuple(int(part) for part in version.split("."))
-              for operator, version in _CLAUSE.findall(specifier)]
+def _pyproject_requirements(data: dict, package: str, path: Path) -> list[tuple[str, str]]:
+    """The requirement strings of `[project].dependencies` and Poetry's entry for `package`.
+    Tables of the wrong shape (`project = 1`) are errors: no packaging tool would accept them."""
+    found = []
+    project = _table(data, "project", path)
+    dependencies = project.get("dependencies", [])
+    if not isinstance(dependencies, list) or not all(isinstance(line, str)
+                                                     for line in dependencies):
+        raise RequirementsError(f"{path}: project.dependencies must be an array of strings")
+    found.extend((line, f"{path}: project.dependencies") for line in dependencies)
+    poetry = _table(_table(_table(data, "tool", path), "poetry", path, "tool."),
+                    "dependencies", path, "tool.poetry.")
+    value = poetry.get(package)
+    if isinstance(value, dict):
+        value = value.get("version")
+    if isinstance(value, str):
+        found.append((package + _poetry_to_pep440(value),
+                      f"{path}: tool.poetry.dependencies.{package}"))
+    return found
+
+
+def _table(data: dict, key: str, path: Path, prefix: str = "") -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise RequirementsError(f"{path}: {prefix}{key} must be a table")
+    return value
+
+
+def _lower_bound(specifier: str, where: str) -> Version | None:
+    bounds = []
+    for _operator, version in _CLAUSE.findall(specifier):
+        if len(version) > MAX_VERSION_LENGTH:
+            raise RequirementsError(f"{where}: the version {version[:20]}... is too long "
+                                    f"({len(version)} characters) to be a version number")
+        bounds.append(tuple(int(part) for part in version.split(".")))
     return max(bounds) if bounds else None
 
 

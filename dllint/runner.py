@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from dllint import parsed
-from dllint.cache import Cache, content_hash
+from dllint.cache import Cache
 from dllint.config import Settings
 from dllint.discovery import discover
 from dllint.engine import lint_file, lint_source_text, merge_same_cause
 from dllint.registry import all_rules
 from dllint.semantic.project import ProjectIndex, summarise, wants_summary
-from dllint.source import SourceText, read_source
+from dllint.source import SourceText, content_hash, read_source
 from dllint.types import Diagnostic, FileResult
 
 # Below this many files to lint, starting processes costs more than it saves.
@@ -70,15 +70,19 @@ def _lint_in_worker(path: str) -> FileResult:
     return lint_file(path, _worker_settings, _worker_project)
 
 
-def _summarise_in_worker(path: str) -> tuple[str, dict | None]:
+def _summarise_in_worker(path: str) -> tuple[str, str | None, dict | None]:
+    """The file's summary, with the hash of the bytes it was made from (its cache key)."""
     assert _worker_settings is not None
     source = read_source(path, _worker_settings.max_file_size)
-    if isinstance(source, Diagnostic) or path.endswith(".ipynb") or not wants_summary(source.text, path):
-        return path, None
+    if isinstance(source, Diagnostic):
+        return path, None, None
+    digest = content_hash(source.raw)
+    if path.endswith(".ipynb") or not wants_summary(source.text, path):
+        return path, digest, None
     try:
-        return path, summarise(path, source.text)
+        return path, digest, summarise(path, source.text)
     except Exception:  # noqa: BLE001 - not hidden: phase two runs the same model on this file
-        return path, None  # and reports the crash there as DL999, with the file's name
+        return path, digest, None  # and reports the crash there as DL999, with the file's name
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -232,11 +236,11 @@ def build_index(paths: Sequence[str], settings: Settings, *, jobs: int | None = 
             found = own.map("summarise", missing)
     else:
         found = workers.map("summarise", missing)
-    for path, summary in found:
+    for path, digest, summary in found:
         if summary is not None:
             summaries.append(summary)
-        if cache is not None and digests is not None and path in digests:
-            cache.put_summary(path, digests[path], summary)
+        if cache is not None and digest is not None:
+            cache.put_summary(path, digest, summary)
     return ProjectIndex.from_summaries(summaries)
 
 
@@ -290,8 +294,9 @@ def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
     for file_result in workers.map("lint", to_lint, project):
         result.files.append(file_result)
         # Files that were fixed in memory are not cached: their text on disk is about to change.
-        if cache is not None and file_result.path in digests and file_result.fixed_source is None:
-            cache.put(file_result, digests[file_result.path], project)
+        if cache is not None and file_result.content_hash is not None \
+                and file_result.fixed_source is None:
+            cache.put(file_result, file_result.content_hash, project)
 
 
 def lint_text(text: str, path: str, settings: Settings,

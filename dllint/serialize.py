@@ -4,8 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from dllint.jsonshape import ANYTHING, INTEGER, NULL, TEXT, Choice, ListOf, MapOf, OneOf, Record
 from dllint.types import (Applicability, Diagnostic, Edit, Fix, RelatedLocation, Severity,
                           Span)
+
+# The shape `diagnostic_to_dict` writes, which `diagnostic_from_dict` can read back: what comes
+# from a file (the cache) is checked against it first.
+_SPAN_FIELDS = {"line": INTEGER, "column": INTEGER, "end_line": INTEGER, "end_column": INTEGER}
+_RELATED = Record({"path": TEXT, "cell": OneOf((NULL, INTEGER)), **_SPAN_FIELDS, "message": TEXT},
+                  required=frozenset({"path", *_SPAN_FIELDS, "message"}))
+DIAGNOSTIC = Record({
+    "code": TEXT, "name": TEXT, "message": TEXT,
+    "severity": Choice(tuple(severity.value for severity in Severity)),
+    "path": TEXT, **_SPAN_FIELDS, "cell": OneOf((NULL, INTEGER)),
+    "related": ListOf(_RELATED),
+    "cause": OneOf((NULL, _RELATED)),
+    "fix": OneOf((NULL, Record({
+        "applicability": Choice(tuple(applicability.value for applicability in Applicability)),
+        "description": TEXT,
+        "edits": ListOf(Record({**_SPAN_FIELDS, "content": TEXT},
+                               required=frozenset({*_SPAN_FIELDS, "content"}))),
+    }, required=frozenset({"applicability", "description", "edits"})))),
+    "evidence": OneOf((NULL, MapOf(ANYTHING))),
+}, required=frozenset({"code", "name", "message", "severity", "path", *_SPAN_FIELDS}))
 
 
 def span_to_dict(span: Span) -> dict[str, int]:

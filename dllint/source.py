@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tokenize
@@ -19,6 +20,11 @@ class SourceText:
     text: str
     encoding: str  # "utf-8-sig" when the file starts with a BOM, so writing back keeps it
     raw: bytes
+
+
+def content_hash(data: bytes) -> str:
+    """The key of a file's results in the cache: BLAKE2 of its bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def file_diagnostic(entry: EngineCode, path: str, message: str,
@@ -46,7 +52,7 @@ def decode_source(data: bytes, path: str) -> SourceText | Diagnostic:
     return SourceText(path, text, encoding, data)
 
 
-def read_source(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceText | Diagnostic:
+def read_bytes(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes | Diagnostic:
     try:
         size = os.stat(path).st_size
         if size > max_size:
@@ -55,7 +61,11 @@ def read_source(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceText 
                 f"File is {size / 1048576:.1f} MiB, over max-file-size "
                 f"({max_size / 1048576:.1f} MiB); skipped")
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError as error:
         return file_diagnostic(IO_ERROR, path, f"Cannot read file: {error.strerror or error}")
-    return decode_source(data, path)
+
+
+def read_source(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceText | Diagnostic:
+    data = read_bytes(path, max_size)
+    return data if isinstance(data, Diagnostic) else decode_source(data, path)

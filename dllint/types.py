@@ -114,3 +114,6 @@ class FileResult:
     skipped: bool = False  # no rule wanted this file (prefilter): it was never parsed
     # Modules of the run this file's imports may name: its cache entry depends on their summaries.
     dependencies: tuple[str, ...] = ()
+    # BLAKE2 of the bytes that were linted (None when none were read): the result is cached under
+    # this hash, never under one taken earlier, so it can only be reused for that very content.
+    content_hash: str | None = None

@@ -138,3 +138,32 @@ def test_overfit_takes_no_value_in_front_of_the_script(run_cli, tmp_path):
     assert "steps: 20 " in counted.stdout.decode()
     assigned = run_cli("trace", "--overfit=30", path, "--no-static", cwd=tmp_path)
     assert "steps: 30 " in assigned.stdout.decode()
+
+
+def _baseline(**finding):
+    import json
+    entry = {"code": "DL001", "path": "bad.py", "cell": None,
+             "text": "glob.glob('images/*.png')", "count": 1, **finding}
+    return json.dumps({"version": 1, "findings": [entry]})
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (_baseline(count="1"), "findings[0].count must be an integer, not a string"),
+    (_baseline(count=1.5), "findings[0].count must be an integer, not a number"),
+    (_baseline(count=None), "findings[0].count must be an integer, not null"),
+    (_baseline(cell="1"), "findings[0].cell must be null or an integer, not a string"),
+    (_baseline(text=["glob"]), "findings[0].text must be a string, not a list"),
+    ('{"version": 1, "findings": {}}', "findings must be a list of objects, not an object"),
+    ('{"version": 2, "findings": []}', "version must be 1, not 2"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_a_baseline_of_the_wrong_shape_is_one_error_line(run_cli, project, text, problem):
+    (project / "baseline.json").write_text(text)
+    result = run_cli("bad.py", "--no-cache", "--baseline", "baseline.json", cwd=project)
+    assert result.returncode == 2
+    one_error_line(result, "baseline.json: not a dllint baseline", problem)
+
+
+def test_a_well_formed_baseline_is_still_read(run_cli, project):
+    (project / "baseline.json").write_text(_baseline())
+    assert run_cli("bad.py", "--no-cache", "--baseline", "baseline.json", cwd=project).returncode == 0

@@ -71,6 +71,13 @@ def test_respect_gitignore(tmp_path):
     assert codes_by_file(found, tmp_path) == [("b.py", "DL001"), ("scratch/a.py", "DL001")]
 
 
+def test_a_gitignore_line_that_is_no_pattern_is_skipped_as_git_skips_it(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("!\n\\\nscratch/\n")
+    files = {"scratch/a.py": PAIRED_LISTINGS, "b.py": PAIRED_LISTINGS}
+    assert codes_by_file(lint_tree(tmp_path, "", files), tmp_path) == [("b.py", "DL001")]
+
+
 def test_nested_gitignore_negation(tmp_path):
     (tmp_path / ".git").mkdir()
     (tmp_path / ".gitignore").write_text("*.py\n")
@@ -118,6 +125,14 @@ def test_cache_dir(tmp_path):
     ("[tool.dllint.severity]\nDL00 = 'info'", "unknown rule code 'DL00'"),
     ("severity = 3", "severity must be a table"),
     ("select = [", "invalid TOML"),
+    ("exclude = ['build', '!']", "[tool.dllint] exclude: invalid pattern '!'"),
+    ("extend-exclude = ['\\']", "[tool.dllint] extend-exclude: invalid pattern '\\\\'"),
+    ("[tool.dllint.per-file-ignores]\n'!' = ['DL001']",
+     "[tool.dllint] per-file-ignores: invalid pattern '!'"),
+    ('cache-dir = "cache\\u0000dir"', "cache-dir must not contain a NUL character"),
+    ("cache-dir = ''", "cache-dir must name a folder of its own for the cache, not the project root"),
+    ("cache-dir = '.'", "not the project root"),
+    ("cache-dir = 'src/..'", "not the project root"),
 ])
 def test_invalid_configuration_is_a_clear_error(tmp_path, table, message):
     path = tmp_path / "pyproject.toml"
@@ -133,3 +148,15 @@ def test_invalid_configuration_exits_2_from_the_cli(tmp_path, run_cli):
     result = run_cli(".")
     assert result.returncode == 2
     assert b"did you mean 'ignore'?" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["tool = 1\n", "tool = 'dllint'\n", "tool = [1]\n"])
+def test_a_tool_key_that_is_not_a_table_is_one_error_line(tmp_path, run_cli, text):
+    (tmp_path / "pyproject.toml").write_text(text)
+    (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
+    for arguments in (("a.py",), ("--config", "pyproject.toml", "a.py")):
+        result = run_cli(*arguments, "--no-cache")
+        assert result.returncode == 2
+        assert result.stderr.decode().splitlines() == [
+            f"dllint: error: {tmp_path / 'pyproject.toml' if len(arguments) == 1 else 'pyproject.toml'}"
+            ": tool must be a table"]

@@ -99,3 +99,18 @@ def test_garbage_and_out_of_order_messages(tmp_path):
         assert client.process.wait(timeout=10) == 0
     finally:
         client.close()
+
+
+def test_project_metadata_dllint_cannot_read_falls_back_to_defaults(tmp_path, monkeypatch):
+    from dllint.lsp import DllintLanguageServer
+
+    (tmp_path / "pyproject.toml").write_text("project = 1\n[tool.dllint]\n")
+    monkeypatch.chdir(tmp_path)
+    server = DllintLanguageServer()  # started in the broken project: still gets settings
+    shown = []
+    monkeypatch.setattr(server, "window_show_message", shown.append)
+    server.configure(tmp_path)
+    assert server.config_error is not None and "project must be a table" in server.config_error
+    assert [message.message for message in shown] == [
+        f"dllint: {server.config_error}; using defaults"]
+    assert "DL001" in server.settings.enabled and server.settings.torch_minimum is None

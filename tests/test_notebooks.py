@@ -124,3 +124,61 @@ def test_a_shell_command_continued_with_a_backslash_is_shell_throughout(tmp_path
         ("code", LISTING_CELL),
     ])
     assert [(d.code, d.cell, d.line) for d in lint(path).diagnostics] == [("DL001", 2, 2)]
+
+
+CODE_CELL = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+             "source": "x = 1\n"}
+
+
+def _nbformat4(**changes):
+    document = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [CODE_CELL]}
+    document.update(changes)
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (_nbformat4(metadata=None), "metadata must be an object, not null"),
+    (_nbformat4(metadata=[]), "metadata must be an object, not a list"),
+    (_nbformat4(metadata={"kernelspec": "python"}),
+     "metadata.kernelspec must be null or an object, not a string"),
+    (_nbformat4(metadata={"kernelspec": {"language": 3}}),
+     "metadata.kernelspec.language must be a string, not an integer"),
+    (_nbformat4(cells=[{**CODE_CELL, "source": [1, 2]}]),
+     "cells[0].source[0] must be a string, not an integer"),
+    (_nbformat4(cells=[CODE_CELL, {**CODE_CELL, "source": None}]),
+     "cells[1].source must be a string or a list of strings, not null"),
+    (_nbformat4(cells=[CODE_CELL, "x = 1"]), "cells[1] must be an object, not a string"),
+    (_nbformat4(cells=[{"source": "x = 1"}]), "cells[0].cell_type is missing"),
+    (_nbformat4(cells={}), "cells must be a list of objects, not an object"),
+    (_nbformat4(nbformat="4"), "nbformat must be an integer, not a string"),
+    ("[]", "the document must be an object, not a list"),
+    (json.dumps({"nbformat": 4, "metadata": {}}), "cells is missing"),
+    ("[" * 100_000 + "]" * 100_000, "nests more than 200 levels deep"),
+    (_nbformat4(metadata={"widgets": json.loads("[" * 300 + "]" * 300)}),
+     "nests more than 200 levels deep"),
+])
+def test_a_notebook_of_the_wrong_shape_is_reported_and_the_run_goes_on(tmp_path, text, message):
+    (tmp_path / "broken.ipynb").write_text(text)
+    make_notebook(tmp_path / "fine.ipynb", [("code", LISTING_CELL)])
+    result = CliRunner().invoke(main, ["check", "--no-cache", "--format", "json", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    found = {(item["path"].rsplit("/", 1)[-1], item["code"]): item["message"]
+             for item in json.loads(result.output)}
+    assert set(found) == {("broken.ipynb", "DL906"), ("fine.ipynb", "DL001")}
+    assert message in found[("broken.ipynb", "DL906")]
+
+
+def test_an_nbformat_3_notebook_is_reported_as_unsupported(tmp_path):
+    path = tmp_path / "old.ipynb"
+    nbformat.write(nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(cells=[
+        nbformat.v3.new_code_cell("x = 1")])]), str(path), version=3)
+    [diagnostic] = lint(path).diagnostics
+    assert diagnostic.code == "DL906"
+    assert "nbformat 3, which dllint does not read: only nbformat 4 is supported" \
+        in diagnostic.message
+
+
+def test_a_notebook_without_the_fields_dllint_does_not_read_is_still_linted(tmp_path):
+    path = tmp_path / "minimal.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": LISTING_CELL}]}))
+    assert [d.code for d in lint(path).diagnostics] == ["DL001"]

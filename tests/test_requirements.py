@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from dllint.config import FileConfig, build_settings
+from dllint.config import ConfigError, FileConfig, build_settings
 from dllint.requirements import declared_minimum
 from dllint.runner import lint_text
 
@@ -53,3 +54,35 @@ def test_dl501_is_off_by_default(tmp_path: Path):
     settings = build_settings(FileConfig(root=tmp_path))
     assert "DL501" not in settings.enabled
     assert "DL501" in build_settings(FileConfig(root=tmp_path), extend_select=["DL5"]).enabled
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("requirements.txt", "numpy\ntorch>=2." + "9" * 5000 + "\n",
+     "requirements.txt:2: the version 2.999999999999999999... is too long (5002 characters)"),
+    ("setup.cfg", "[options]\ninstall_requires =\n    torch==" + "1." * 40 + "0\n",
+     "setup.cfg: [options] install_requires: the version 1.1.1.1.1.1.1.1.1.1.... is too long"),
+    ("pyproject.toml", "project = 1\n", "pyproject.toml: project must be a table"),
+    ("pyproject.toml", "[project]\ndependencies = 'torch>=2.6'\n",
+     "pyproject.toml: project.dependencies must be an array of strings"),
+    ("pyproject.toml", "[project]\ndependencies = ['numpy', 2]\n",
+     "pyproject.toml: project.dependencies must be an array of strings"),
+    ("pyproject.toml", "tool = 'poetry'\n", "pyproject.toml: tool must be a table"),
+    ("pyproject.toml", "[tool]\npoetry = []\n", "pyproject.toml: tool.poetry must be a table"),
+    ("pyproject.toml", "[tool.poetry]\ndependencies = 2\n",
+     "pyproject.toml: tool.poetry.dependencies must be a table"),
+])
+def test_project_metadata_dllint_cannot_read_is_a_configuration_error(tmp_path: Path, run_cli,
+                                                                      name, text, message):
+    (tmp_path / name).write_text(text)
+    (tmp_path / "load.py").write_text(UNSAFE_LOAD)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_settings(FileConfig(root=tmp_path))
+    result = run_cli("load.py", "--no-cache")
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith(f"dllint: error: {tmp_path / name}" + message[len(name):])
+
+
+def test_a_long_but_real_version_is_still_read(tmp_path: Path):
+    (tmp_path / "requirements.txt").write_text("torch>=2.6.0.20240101\n")
+    assert declared_minimum(tmp_path, "torch") == (2, 6, 0, 20240101)

@@ -20,6 +20,8 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from dllint import parsed
+from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, ListOf, MapOf, OneOf,
+                              Record)
 from dllint.semantic import catalog
 from dllint.semantic.values import (
     COLUMN, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, RANK1, UINT8, UNIT_SCALED,
@@ -221,6 +223,30 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
     return ModuleInfo(data["name"], _read_value(data.get("output", ())), data["mode_dependent"],
                       evidence, data.get("lightning", False), in_eval=data.get("in_eval", False),
                       framework=data.get("framework", ""))
+
+
+# The shape `summarise` writes and the readers above rely on: a summary read back from a file
+# (the cache) is checked against it before it reaches a ProjectIndex.
+_TAG_FIELDS = {"kind": TEXT, "detail": TEXT, "path": TEXT, "span": ListOf(INTEGER, length=4)}
+_TAG_REQUIRED = frozenset({"kind", "path", "span"})
+_MODULE_INFO = Record({
+    "name": TEXT, "output": ListOf(Later(lambda: _TAG)), "mode_dependent": OneOf((NULL, BOOLEAN)),
+    "evidence": OneOf((NULL, TEXT)), "lightning": BOOLEAN, "in_eval": BOOLEAN, "framework": TEXT,
+}, required=frozenset({"name", "mode_dependent"}))
+_LOSS_INFO = Record({"qualified": TEXT, "wants": TEXT, "display": TEXT, "argument": INTEGER,
+                     "keyword": TEXT}, required=frozenset({"qualified", "wants", "display"}))
+_TAG = ByField("kind", {
+    MODULE: Record({**_TAG_FIELDS, "info": _MODULE_INFO}, required=_TAG_REQUIRED | {"info"}),
+    LOSS: Record({**_TAG_FIELDS, "info": _LOSS_INFO}, required=_TAG_REQUIRED | {"info"}),
+}, otherwise=Record({**_TAG_FIELDS, "info": OneOf((NULL, TEXT))}, required=_TAG_REQUIRED))
+SUMMARY = Record({
+    "path": TEXT,
+    "classes": MapOf(_MODULE_INFO),
+    "functions": MapOf(ListOf(_TAG)),
+    # callee -> argument slot (a position, or `=keyword`) -> what the call passes there
+    "calls": MapOf(MapOf(ListOf(_TAG), key=r"[0-9]+|=.*")),
+    "exports": MapOf(TEXT),
+}, required=frozenset({"path", "classes", "functions"}))
 
 
 def digest(summary: dict[str, Any] | None) -> str | None:
