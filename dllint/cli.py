@@ -237,7 +237,9 @@ def _write_fixes(result: RunResult, settings: Settings) -> bool:
     """
     planned: list[tuple[int, PlannedWrite]] = []
     refused: dict[int, str] = {}
-    written: dict[tuple[int, int], tuple[str, bytes]] = {}  # one file reached by two paths
+    # One file reached by two linted paths (a link, a hard link) is written once.
+    first_path: dict[tuple[int, int], int] = {}
+    same_as: dict[int, int] = {}
     for index, file_result in enumerate(result.files):
         if file_result.fixed_source is None:
             continue
@@ -256,12 +258,15 @@ def _write_fixes(result: RunResult, settings: Settings) -> bool:
             refused[index] = f"cannot write the file: {error.strerror or error}"
             continue
         identity = (status.st_dev, status.st_ino)
-        if identity in written:
-            other, other_after = written[identity]
-            if other_after != after:
-                refused[index] = f"it is the same file as {other}, which is fixed differently"
-            continue  # the same fixes, written once
-        written[identity] = (file_result.path, after)
+        if identity in first_path:
+            first = first_path[identity]
+            if result.files[first].fixed_source != file_result.fixed_source:
+                refused[index] = (f"it is the same file as {result.files[first].path}, "
+                                  f"which is fixed differently")
+            else:
+                same_as[index] = first
+            continue
+        first_path[identity] = index
         planned.append((index, PlannedWrite(target, before, after)))
     journal = None
     if planned:
@@ -282,6 +287,9 @@ def _write_fixes(result: RunResult, settings: Settings) -> bool:
     finally:
         if journal is not None:
             journal.close()
+    for index, first in same_as.items():
+        if first in refused:
+            refused[index] = refused[first]
     for index, reason in refused.items():
         file_result = result.files[index]
         why = file_diagnostic(FIX_NOT_WRITTEN, file_result.path,

@@ -225,3 +225,24 @@ def test_a_fix_the_file_encoding_cannot_hold_is_refused(tmp_path, monkeypatch):
     assert codes == ["DL001", "DL908"] and result.fixes_applied == 0
     assert "latin-1 cannot encode" in result.files[0].diagnostics[1].message
     assert path.read_bytes() == b"# -*- coding: latin-1 -*-\nx = 1\n"
+
+
+def test_a_file_reached_by_two_paths_is_written_once_and_fails_for_both(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
+    (tmp_path / "b.py").symlink_to(tmp_path / "a.py")
+    import dllint.cli
+
+    writes = []
+
+    def failing_write(path, data, expected):
+        writes.append(path)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dllint.cli, "write_fix", failing_write)
+    result = fixing(tmp_path, monkeypatch)
+    assert writes == [str(tmp_path / "a.py")]
+    assert result.exit_code == 2 and "Fixed" not in result.output
+    for name in ("a.py", "b.py"):
+        assert f"{name}:1:1: DL908 The fixes were not written: cannot write the file: No space " \
+            f"left on device" in result.output
+        assert f"{name}:2:10: DL001" in result.output
