@@ -17,7 +17,8 @@ from dllint import __version__, baseline
 from dllint.config import ConfigError, Settings, build_settings, find_config, load_config
 from dllint.engine_codes import ENGINE_CODES, FIX_NOT_WRITTEN, INTERNAL_ERROR, UNUSED_SUPPRESSION
 from dllint.fix_journal import Journal, PlannedWrite, journal_folder, recover
-from dllint.fixes import FixNotWrittenError, fix_target, unified_diff, write_fix
+from dllint.fixes import (FixNotWrittenError, HalfWrittenError, fix_target, unified_diff,
+                          write_fix)
 from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
 from dllint.reports import FORMATS, ReportContext, is_problem, renderer
@@ -276,17 +277,22 @@ def _write_fixes(result: RunResult, settings: Settings) -> bool:
         except OSError as error:
             _note(f"dllint: warning: cannot record the fixes in {folder} "
                   f"({error.strerror or error}); a run killed now may leave a file half-written")
+    half_written = False
     try:
         for index, write in planned:
             try:
                 write_fix(write.path, write.after, write.before)
             except FixNotWrittenError as error:
                 refused[index] = str(error)
+                half_written |= isinstance(error, HalfWrittenError)
             except OSError as error:
                 refused[index] = f"cannot write the file: {error.strerror or error}"
+    except BaseException:  # Ctrl-C mid-write: the next run must see the journal
+        half_written = True
+        raise
     finally:
         if journal is not None:
-            journal.close()
+            journal.close(keep=half_written)
     for index, first in same_as.items():
         if first in refused:
             refused[index] = refused[first]
@@ -321,8 +327,8 @@ def _report_interrupted_fixes(cache_dir: Path) -> None:
             if paths:
                 _note(f"  {label}: {', '.join(_display_path(path) for path in paths)}")
         for path, kept in recovery.kept.items():
-            _note(f"  changed since, left as it is: {_display_path(path)} (its text before the "
-                  f"fix is in {_display_path(kept)})")
+            _note(f"  neither its old nor its fixed text (edited since?), so left as it is: "
+                  f"{_display_path(path)} (its old text is in {_display_path(kept)})")
 
 
 def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_failed: bool,

@@ -83,7 +83,12 @@ class Journal:
             _remove(Path(temporary))
             raise
 
-    def close(self) -> None:
+    def close(self, keep: bool = False) -> None:
+        """Settle the journal: delete it, or with `keep` (a file is left half-written) only
+        release it, so that the next run reads it."""
+        if keep:
+            self.handle.close()
+            return
         try:
             _remove(self.path)
         except OSError:

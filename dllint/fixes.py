@@ -136,12 +136,34 @@ def write_fix(path: str, data: bytes, expected: bytes) -> None:
     hard links stay one file, and the owner, mode and extended attributes are kept. No
     temporary file is made in the user's tree. A write cut short by a kill is left
     half-written; `dllint.fix_journal` records every write first, so the next run finishes it.
+    A write that fails part-way (a full disk) puts `expected` back, or if that fails too
+    raises `HalfWrittenError`, and the journal must then be kept for the next run.
     """
     with open(fix_target(path), "r+b") as handle:
         if handle.read() != expected:
             raise FileChangedError()
-        handle.seek(0)
-        handle.write(data)
-        handle.truncate()
-        handle.flush()
-        os.fsync(handle.fileno())
+        try:
+            _overwrite(handle, data)
+        except OSError as error:
+            try:
+                _overwrite(handle, expected)
+            except OSError:
+                raise HalfWrittenError(error) from error
+            raise
+
+
+class HalfWrittenError(FixNotWrittenError):
+    """The write failed part-way and the old text could not be put back either."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"the write failed part-way ({error.strerror or error}) and the file "
+                         f"could not be restored; the next dllint run finishes it from the fix "
+                         f"journal, or keeps its old text beside the journal")
+
+
+def _overwrite(handle, data: bytes) -> None:
+    handle.seek(0)
+    handle.write(data)
+    handle.flush()
+    handle.truncate()
+    os.fsync(handle.fileno())

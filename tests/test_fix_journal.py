@@ -92,8 +92,8 @@ def test_a_file_edited_after_the_kill_is_left_alone_and_its_old_text_kept(tmp_pa
     (tmp_path / "b.py").write_text("# rewritten by hand after the crash\n")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check", "--no-cache", "."])
-    assert "  changed since, left as it is: b.py (its text before the fix is in " \
-        in result.output
+    assert "  neither its old nor its fixed text (edited since?), so left as it is: b.py (its " \
+        "old text is in " in result.output
     assert (tmp_path / "b.py").read_text() == "# rewritten by hand after the crash\n"
     [kept] = [p for p in journal_folder(tmp_path / ".dllint_cache").iterdir()
               if p.name.startswith("b.py.")]

@@ -246,3 +246,58 @@ def test_a_file_reached_by_two_paths_is_written_once_and_fails_for_both(tmp_path
         assert f"{name}:1:1: DL908 The fixes were not written: cannot write the file: No space " \
             f"left on device" in result.output
         assert f"{name}:2:10: DL001" in result.output
+
+
+def _failing_part_way(monkeypatch, failures: int) -> None:
+    """The next in-place write stops half-way with a full disk, and the `failures - 1` after
+    it fail before they write anything."""
+    import dllint.fixes
+
+    real, calls = dllint.fixes._overwrite, []
+
+    def overwrite(handle, data):
+        calls.append(data)
+        if len(calls) > failures:
+            return real(handle, data)
+        if len(calls) == 1:
+            handle.seek(0)
+            handle.write(data[: len(data) // 2])
+            handle.flush()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dllint.fixes, "_overwrite", overwrite)
+
+
+def test_a_write_that_fails_part_way_puts_the_old_text_back(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
+    _failing_part_way(monkeypatch, failures=1)
+    result = fixing(tmp_path, monkeypatch)
+    assert result.exit_code == 2
+    assert "DL908 The fixes were not written: cannot write the file: No space left on device" \
+        in result.output
+    assert (tmp_path / "a.py").read_text() == PAIRED_LISTINGS
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]  # the journal is settled
+
+
+def test_a_file_left_half_written_is_finished_by_the_next_run(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
+    with monkeypatch.context() as patched:
+        _failing_part_way(patched, failures=2)  # the write, then putting the old text back
+        result = fixing(tmp_path, monkeypatch)
+    assert result.exit_code == 2
+    assert "DL908 The fixes were not written: the write failed part-way (No space left on " \
+        "device)" in result.output
+    assert (tmp_path / "a.py").read_text() not in (PAIRED_LISTINGS, PAIRED_LISTINGS_FIXED)
+    later = CliRunner().invoke(main, [".", "--no-cache"])
+    assert "  half-written, now finished: a.py\n" in later.output
+    assert (tmp_path / "a.py").read_text() == PAIRED_LISTINGS_FIXED
+
+
+def test_fixes_are_written_when_the_journal_cannot_be(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
+    (tmp_path / ".dllint_cache").write_text("a file where the cache folder would be\n")
+    result = fixing(tmp_path, monkeypatch)
+    assert "dllint: warning: cannot record the fixes in " in result.output
+    assert "a run killed now may leave a file half-written" in result.output
+    assert result.exit_code == 0
+    assert (tmp_path / "a.py").read_text() == PAIRED_LISTINGS_FIXED
