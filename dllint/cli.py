@@ -316,7 +316,7 @@ def _report_interrupted_fixes(cache_dir: Path) -> None:
         return
     for recovery in recoveries:
         if recovery.unreadable:
-            _note(f"dllint: warning: a fix journal could not be read; it is kept as "
+            _note(f"dllint: warning: a fix journal could not be settled; it is kept as "
                   f"{recovery.unreadable}")
             continue
         _note(f"dllint: warning: a `dllint --fix` started {recovery.started} was interrupted "

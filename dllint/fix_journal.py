@@ -4,13 +4,14 @@ Fixes are written in place (`fixes.write_fix`), which keeps links, the inode, th
 the mode, and leaves no temporary file in the user's tree. A run that is killed while writing
 may leave a file half-written, or a tree partly fixed. Before the first write, the run records
 every planned write (the real path, the bytes before and after) in one journal file in
-`<cache-dir>/fix-journal/`, and deletes the journal once every write is done or has failed.
+`<cache-dir>/fix-journal/`, and deletes the journal once every write is done or has failed
+leaving the file as it was.
 
 A journal still there is a run that was interrupted. The next `dllint check` reads it
 (`recover`), and for each file says what happened: written, never written, or half-written,
 which it finishes (a write of `after` over `before` that stopped at some byte leaves
-`after[:k] + before[k:]`, and nothing else does). A file that is none of these was edited
-since: it is left alone and its text from before the fix is kept beside the journal. A live
+`after[:k] + before[k:]`, and nothing else does). A file that is none of these (edited
+since) is left alone, and its text from before the fix is kept beside the journal. A live
 run holds a lock on its journal (where `fcntl` exists), so another run never takes it.
 """
 
@@ -49,9 +50,10 @@ class Recovery:
     fixed: list[str] = field(default_factory=list)
     not_fixed: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)  # half-written, written in full now
-    # Changed since (or gone): path -> the file that keeps its text from before the fix.
+    # Neither text (edited since, or gone): path -> the file that keeps its text from before
+    # the fix.
     kept: dict[str, str] = field(default_factory=dict)
-    unreadable: str = ""  # a journal that could not be read or parsed, and why
+    unreadable: str = ""  # a journal that could not be read or settled: where it is, and why
 
 
 def journal_folder(cache_dir: Path) -> Path:
@@ -108,7 +110,10 @@ def recover(cache_dir: Path) -> list[Recovery]:
     for name in names:
         path = folder / name
         if name.endswith(".json"):
-            recovery = _recover_one(path)
+            try:
+                recovery = _recover_one(path)
+            except OSError as error:  # it stays for the next run
+                recovery = Recovery(unreadable=f"{path} ({error.strerror or error})")
             if recovery is not None:
                 recoveries.append(recovery)
     _remove_temporaries(folder)

@@ -134,6 +134,27 @@ def test_a_damaged_journal_is_reported_and_kept_aside(tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text("x = 1\n")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check", "--no-cache", "."])
-    assert "dllint: warning: a fix journal could not be read; it is kept as " in result.output
+    assert "dllint: warning: a fix journal could not be settled; it is kept as " in result.output
     assert sorted(p.name for p in folder.iterdir()) == ["run-x.damaged"]
     assert result.exit_code == 0
+
+
+def test_a_journal_that_cannot_be_settled_stays_for_the_next_run(tmp_path, monkeypatch):
+    import dllint.fix_journal
+
+    (tmp_path / "a.py").write_bytes(b"edited since")
+    journal = Journal(journal_folder(tmp_path), [PlannedWrite(str(tmp_path / "a.py"), b"old",
+                                                              b"new")])
+    journal.close(keep=True)
+
+    def cannot_keep(write, recovery, journal):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(dllint.fix_journal, "_keep", cannot_keep)
+    [recovery] = recover(tmp_path)
+    assert recovery.unreadable == f"{journal.path} (Permission denied)"
+    assert journal.path.exists()
+    monkeypatch.undo()
+    [recovery] = recover(tmp_path)
+    assert list(recovery.kept) == [str(tmp_path / "a.py")]
+    assert not journal.path.exists()
