@@ -16,13 +16,15 @@ import click
 from dllint import __version__, baseline
 from dllint.cache import is_cache_folder
 from dllint.config import ConfigError, Settings, build_settings, find_config, load_config
-from dllint.engine_codes import ENGINE_CODES, INTERNAL_ERROR, UNUSED_SUPPRESSION
-from dllint.fixes import FileChangedError, unified_diff, write_atomically
+from dllint.engine_codes import ENGINE_CODES, FIX_NOT_WRITTEN, INTERNAL_ERROR, UNUSED_SUPPRESSION
+from dllint.fix_journal import Journal, PlannedWrite, journal_folder, recover
+from dllint.fixes import (FixNotWrittenError, HalfWrittenError, fix_target, unified_diff,
+                          write_fix)
 from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
 from dllint.reports import FORMATS, ReportContext, is_problem, renderer
 from dllint.runner import RunResult, lint_text, run, workspace_index
-from dllint.source import decode_source
+from dllint.source import decode_source, file_diagnostic
 from dllint.types import Diagnostic, FileResult
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -173,6 +175,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         results = [_lint_stdin(name, settings, sources)]
         result = RunResult(files=results)
     else:
+        _report_interrupted_fixes(settings.cache_dir)
         result = run(paths or (".",), settings, jobs=jobs, use_cache=not no_cache,
                      force_exclude=force_exclude)
     if verbose:
@@ -193,17 +196,8 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
                 click.echo(unified_diff(file_result.path, original, file_result.fixed_source), nl=False)
             elif file_result.path in sources:
                 click.echo(file_result.fixed_source, nl=False)
-            else:
-                try:
-                    original = (file_result.original_source or "").encode(file_result.encoding)
-                    write_atomically(file_result.path, file_result.fixed_source,
-                                     file_result.encoding, original)
-                except FileChangedError:
-                    _note(f"{file_result.path}: changed while dllint was running; not fixed")
-                    write_failed = True
-                except OSError as error:
-                    _note(f"{file_result.path}: cannot write the fix: {error}")
-                    write_failed = True
+        if fix and not diff and not sources:
+            write_failed = _write_fixes(result, settings)
 
     diagnostics = result.diagnostics
     if update_baseline and baseline_path is None:
@@ -239,6 +233,108 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
     else:
         sys.stderr.write(report)  # stdout carries the fixed source or the diff
     sys.exit(_exit_status(diagnostics, exit_zero, write_failed, changed if diff else 0))
+
+
+def _write_fixes(result: RunResult, settings: Settings) -> bool:
+    """Write the fixed files, each through its links and in place, after recording every write
+    in the fix journal so that a kill mid-way is noticed and finished by the next run.
+
+    A file whose fixes cannot be written keeps its findings from before the fix, plus a DL908
+    saying why, and counts no fix. Returns whether any fix was not written.
+    """
+    planned: list[tuple[int, PlannedWrite]] = []
+    refused: dict[int, str] = {}
+    # One file reached by two linted paths (a link, a hard link) is written once.
+    first_path: dict[tuple[int, int], int] = {}
+    same_as: dict[int, int] = {}
+    for index, file_result in enumerate(result.files):
+        if file_result.fixed_source is None:
+            continue
+        try:
+            target = fix_target(file_result.path)
+            before = (file_result.original_source or "").encode(file_result.encoding)
+            after = file_result.fixed_source.encode(file_result.encoding)
+            status = os.stat(target)
+        except FixNotWrittenError as error:
+            refused[index] = str(error)
+            continue
+        except UnicodeEncodeError as error:
+            refused[index] = f"the fixed text has characters that {error.encoding} cannot encode"
+            continue
+        except OSError as error:
+            refused[index] = f"cannot write the file: {error.strerror or error}"
+            continue
+        identity = (status.st_dev, status.st_ino)
+        if identity in first_path:
+            first = first_path[identity]
+            if result.files[first].fixed_source != file_result.fixed_source:
+                refused[index] = (f"it is the same file as {result.files[first].path}, "
+                                  f"which is fixed differently")
+            else:
+                same_as[index] = first
+            continue
+        first_path[identity] = index
+        planned.append((index, PlannedWrite(target, before, after)))
+    journal = None
+    if planned:
+        folder = journal_folder(settings.cache_dir)
+        try:
+            journal = Journal(folder, [write for _, write in planned])
+        except OSError as error:
+            _note(f"dllint: warning: cannot record the fixes in {folder} "
+                  f"({error.strerror or error}); a run killed now may leave a file half-written")
+    half_written = False
+    try:
+        for index, write in planned:
+            try:
+                write_fix(write.path, write.after, write.before)
+            except FixNotWrittenError as error:
+                refused[index] = str(error)
+                half_written |= isinstance(error, HalfWrittenError)
+            except OSError as error:
+                refused[index] = f"cannot write the file: {error.strerror or error}"
+    except BaseException:  # Ctrl-C mid-write: the next run must see the journal
+        half_written = True
+        raise
+    finally:
+        if journal is not None:
+            journal.close(keep=half_written)
+    for index, first in same_as.items():
+        if first in refused:
+            refused[index] = refused[first]
+    for index, reason in refused.items():
+        file_result = result.files[index]
+        why = file_diagnostic(FIX_NOT_WRITTEN, file_result.path,
+                              f"The fixes were not written: {reason}")
+        result.files[index] = dataclasses.replace(
+            file_result, diagnostics=(*file_result.unfixed_diagnostics, why), fixed_source=None,
+            fixes_applied=0)
+    return bool(refused)
+
+
+def _report_interrupted_fixes(cache_dir: Path) -> None:
+    """Say what an earlier `--fix` that was killed while writing left, after settling it."""
+    try:
+        recoveries = recover(cache_dir)
+    except OSError as error:
+        _note(f"dllint: warning: cannot read the fix journal in {journal_folder(cache_dir)}: "
+              f"{error.strerror or error}")
+        return
+    for recovery in recoveries:
+        if recovery.unreadable:
+            _note(f"dllint: warning: a fix journal could not be settled; it is kept as "
+                  f"{recovery.unreadable}")
+            continue
+        _note(f"dllint: warning: a `dllint --fix` started {recovery.started} was interrupted "
+              f"while writing its fixes:")
+        for label, paths in (("fixed", recovery.fixed),
+                             ("half-written, now finished", recovery.finished),
+                             ("not fixed (run `dllint --fix` again)", recovery.not_fixed)):
+            if paths:
+                _note(f"  {label}: {', '.join(_display_path(path) for path in paths)}")
+        for path, kept in recovery.kept.items():
+            _note(f"  neither its old nor its fixed text (edited since?), so left as it is: "
+                  f"{_display_path(path)} (its old text is in {_display_path(kept)})")
 
 
 def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_failed: bool,

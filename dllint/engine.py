@@ -66,7 +66,9 @@ def lint_notebook(source: SourceText, settings: Settings,
             result = replace(result, fixed_source=fixed_json, original_source=source.text,
                              encoding=source.encoding)
     mapped = tuple(notebooks.map_diagnostic(notebook, d) for d in result.diagnostics)
-    return replace(result, diagnostics=mapped, encoding=source.encoding)
+    unfixed = tuple(notebooks.map_diagnostic(notebook, d) for d in result.unfixed_diagnostics)
+    return replace(result, diagnostics=mapped, unfixed_diagnostics=unfixed,
+                   encoding=source.encoding)
 
 
 def lint_source_text(source: SourceText, settings: Settings,
@@ -82,7 +84,7 @@ def lint_source_text(source: SourceText, settings: Settings,
     if not settings.fix:
         return FileResult(source.path, tuple(diagnostics), encoding=source.encoding,
                           dependencies=tuple(dependencies))
-    text, applied = source.text, 0
+    text, applied, unfixed = source.text, 0, tuple(diagnostics)
     for _ in range(MAX_FIX_ROUNDS):
         new_text, count = apply_fixes(text, diagnostics, settings.unsafe_fixes)
         if count == 0:
@@ -97,6 +99,7 @@ def lint_source_text(source: SourceText, settings: Settings,
     fixed = text if applied else None
     return FileResult(source.path, tuple(diagnostics), fixed_source=fixed, fixes_applied=applied,
                       encoding=source.encoding, original_source=source.text if applied else None,
+                      unfixed_diagnostics=unfixed if applied else (),
                       dependencies=tuple(dependencies))
 
 

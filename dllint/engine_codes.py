@@ -75,6 +75,15 @@ TOO_DEEP = EngineCode(
     "stack. The file is skipped.\n\n## Why is this bad?\nThe file was not checked. Exclude "
     "generated files, or split the expression.",
 )
+FIX_NOT_WRITTEN = EngineCode(
+    "DL908", "fix-not-written", "`--fix` could not write a file's fixes.", Severity.ERROR,
+    "## What it does\nWith `--fix`, reports a file whose fixes were not written, and why: the "
+    "file is read-only, it changed while dllint was running, it is not a regular file, the fixed "
+    "text cannot be encoded in the file's encoding, or the write failed. The findings listed for "
+    "the file are those of its text on disk, and the run exits with status 2.\n\n## Why is this "
+    "bad?\nThe file was not fixed. A read-only file is never written: make it writable to fix "
+    "it.",
+)
 INTERNAL_ERROR = EngineCode(
     "DL999", "internal-error", "dllint crashed while analysing a file.", Severity.ERROR,
     "## What it does\nReports a crash inside dllint or one of its rules, with the exception. "
@@ -85,5 +94,5 @@ INTERNAL_ERROR = EngineCode(
 ENGINE_CODES: dict[str, EngineCode] = {
     entry.code: entry
     for entry in (IO_ERROR, DECODE_ERROR, BINARY_FILE, SYNTAX_ERROR, FILE_TOO_LARGE,
-                  UNUSED_SUPPRESSION, NOTEBOOK_ERROR, TOO_DEEP, INTERNAL_ERROR)
+                  UNUSED_SUPPRESSION, NOTEBOOK_ERROR, TOO_DEEP, FIX_NOT_WRITTEN, INTERNAL_ERROR)
 }

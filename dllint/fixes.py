@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import re
 import stat
-import tempfile
 from pathlib import PurePath
 from typing import Iterable
 
@@ -92,32 +90,80 @@ def unified_diff(path: str, before: str, after: str) -> str:
                                         fromfile=f"a/{name}", tofile=f"b/{name}"))
 
 
-class FileChangedError(Exception):
+class FixNotWrittenError(Exception):
+    """A fix that `write_fix` refused to write; the message says why, for the report."""
+
+
+class FileChangedError(FixNotWrittenError):
     """The file on disk is no longer what was linted: writing the fix would lose someone's edit."""
 
+    def __init__(self) -> None:
+        super().__init__("the file changed while dllint was running")
 
-def write_atomically(path: str, text: str, encoding: str, expected: bytes) -> None:
-    """Write `text` over `path` only if it still holds `expected`, via a temp file and rename.
 
-    The file is either the old content or the new, never half-written; its mode is kept.
+class ReadOnlyFileError(FixNotWrittenError):
+    """The file is read-only: someone made it so on purpose (a vendored or generated copy)."""
+
+    def __init__(self) -> None:
+        super().__init__("the file is read-only (make it writable to fix it)")
+
+
+class NotRegularFileError(FixNotWrittenError):
+    def __init__(self) -> None:
+        super().__init__("the file is not a regular file")
+
+
+def fix_target(path: str) -> str:
+    """The file a fix of `path` is written to: through any symbolic link to its real target.
+
+    Refuses a file that is read-only: without a write permission bit, or not writable by
+    this process. (The superuser may write anything, so the bits are checked too.)
     """
-    data = text.encode(encoding)
-    with open(path, "rb") as handle:
-        if hashlib.blake2b(handle.read()).digest() != hashlib.blake2b(expected).digest():
-            raise FileChangedError(path)
-    mode = stat.S_IMODE(os.stat(path).st_mode)
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".dllint-", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    real = os.path.realpath(path)
+    status = os.stat(real)
+    if not stat.S_ISREG(status.st_mode):
+        raise NotRegularFileError()
+    if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) \
+            or not os.access(real, os.W_OK):
+        raise ReadOnlyFileError()
+    return real
 
 
+def write_fix(path: str, data: bytes, expected: bytes) -> None:
+    """Write `data` over the file `path` in place, only if it still holds `expected`.
+
+    In place, through the open file: a symbolic link stays a link and its target is fixed,
+    hard links stay one file, and the owner, mode and extended attributes are kept. No
+    temporary file is made in the user's tree. A write cut short by a kill is left
+    half-written; `dllint.fix_journal` records every write first, so the next run finishes it.
+    A write that fails part-way (a full disk) puts `expected` back, or if that fails too
+    raises `HalfWrittenError`, and the journal must then be kept for the next run.
+    """
+    with open(fix_target(path), "r+b") as handle:
+        if handle.read() != expected:
+            raise FileChangedError()
+        try:
+            _overwrite(handle, data)
+        except OSError as error:
+            try:
+                _overwrite(handle, expected)
+            except OSError:
+                raise HalfWrittenError(error) from error
+            raise
+
+
+class HalfWrittenError(FixNotWrittenError):
+    """The write failed part-way and the old text could not be put back either."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"the write failed part-way ({error.strerror or error}) and the file "
+                         f"could not be restored; the next dllint run finishes it from the fix "
+                         f"journal, or keeps its old text beside the journal")
+
+
+def _overwrite(handle, data: bytes) -> None:
+    handle.seek(0)
+    handle.write(data)
+    handle.flush()
+    handle.truncate()
+    os.fsync(handle.fileno())

@@ -95,23 +95,39 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 _FUNCTIONS = {"summarise": _summarise_in_worker, "lint": _lint_in_worker}
 
 
-def _serve(connection, settings: Settings) -> None:
-    """A worker's loop: run one phase over the paths of its shard, send the results back."""
+def _serve(connection, settings: Settings, parent: int, inherited: Sequence = ()) -> None:
+    """A worker's loop: run one phase over the paths of its shard, send the results back.
+
+    A worker must not outlive the run (a CI timeout SIGKILLs dllint, not its workers). It
+    closes the pipe ends of its siblings that fork copied into it (`inherited`), so that
+    when the parent dies no process holds the parent's end of this worker's pipe and an idle
+    worker reads EOF; a busy one checks between files that `parent` is still its parent.
+    """
+    for sibling in inherited:
+        sibling.close()
     while True:
         try:
             message = connection.recv()
-        except EOFError:
+        except (EOFError, ConnectionResetError):
             return
         if message is None:
             return
         name, paths, project = message
         _initialise_worker(settings, project)
+        results = []
         try:
-            results = [_FUNCTIONS[name](path) for path in paths]
+            for path in paths:
+                if os.getppid() != parent:  # orphaned: nobody will read the results
+                    return
+                results.append(_FUNCTIONS[name](path))
         except Exception as error:  # noqa: BLE001 - not hidden: re-raised in the parent
-            connection.send(("error", error))
-            continue
-        connection.send(("done", results))
+            reply = ("error", error)
+        else:
+            reply = ("done", results)
+        try:
+            connection.send(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the parent is gone
 
 
 class Workers:
@@ -141,10 +157,14 @@ class Workers:
     def _start(self) -> None:
         """Start the processes on first use: a warm run, all from the cache, starts none."""
         context = _pool_context()
+        forks = context.get_start_method() == "fork"
         for _ in range(self.jobs):
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_serve, args=(child_end, self.settings),
-                                      daemon=True)
+            # A forked child inherits this process's ends of the pipes of the workers started
+            # before it, and closes them; a spawned child inherits no descriptor.
+            inherited = (*self.connections, parent_end) if forks else ()
+            process = context.Process(target=_serve, daemon=True,
+                                      args=(child_end, self.settings, os.getpid(), inherited))
             process.start()
             child_end.close()
             self.processes.append(process)

@@ -110,6 +110,9 @@ class FileResult:
     # The encoding and original text are needed to write a fix back byte-faithfully.
     encoding: str = "utf-8"
     original_source: str | None = None
+    # With `fixed_source`: the findings of the original text, which stand if the fix cannot be
+    # written.
+    unfixed_diagnostics: tuple[Diagnostic, ...] = ()
     from_cache: bool = False
     skipped: bool = False  # no rule wanted this file (prefilter): it was never parsed
     # Modules of the run this file's imports may name: its cache entry depends on their summaries.

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import libcst
@@ -94,3 +97,101 @@ def test_an_error_in_a_worker_reaches_the_caller(tree, monkeypatch):
     monkeypatch.setitem(__import__("dllint.runner").runner._FUNCTIONS, "summarise", broken)
     with Workers(paths, settings, jobs=2) as workers, pytest.raises(ValueError, match="cannot"):
         workers.map("summarise", paths)
+
+
+# A driver that runs dllint with every file taking a while, so that the workers are busy when
+# the run is killed. Its top level runs again in a spawned worker, which is slowed down too.
+SLOW_DRIVER = '''
+import multiprocessing, os, sys, time
+from pathlib import Path
+import dllint.runner as runner
+
+def slowed(function):
+    def slow(path):
+        time.sleep(float(os.environ["SLOW_SECONDS"]))
+        return function(path)
+    return slow
+
+runner._FUNCTIONS.update({name: slowed(f) for name, f in list(runner._FUNCTIONS.items())})
+runner._pool_context = lambda: multiprocessing.get_context(os.environ["START_METHOD"])
+
+if __name__ == "__main__":
+    if sys.argv[1] == "idle":  # workers that finished a phase and wait for the next one
+        from dllint.config import FileConfig, build_settings
+        paths, settings = sys.argv[2:], build_settings(FileConfig(root=Path.cwd()))
+        with runner.Workers(paths, settings, jobs=3) as workers:
+            workers.map("summarise", paths)
+            print("idle", flush=True)
+            time.sleep(120)
+    else:
+        from dllint.cli import main
+        main(sys.argv[1:])
+'''
+
+
+def _children(parent: int) -> set[int]:
+    """Live (not zombie) processes whose parent is `parent`; `ps` has these columns on Linux
+    and macOS alike."""
+    listing = subprocess.run(["ps", "-A", "-o", "pid=,ppid=,stat="], capture_output=True,
+                             text=True, check=True).stdout
+    rows = (line.split() for line in listing.splitlines())
+    return {int(pid) for pid, ppid, state, *_ in rows if int(ppid) == parent and
+            not state.startswith("Z")}
+
+
+def _alive(pid: int) -> bool:
+    listing = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True,
+                             text=True).stdout.strip()
+    return bool(listing) and not listing.startswith("Z")
+
+
+def _kill_run_and_watch_workers(command: list[str], environment: dict, ready) -> set[int]:
+    """Start `command`, wait until `ready(process)` and its three workers run, SIGKILL it, and
+    return the workers still alive 5 seconds later."""
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        workers: set[int] = set()
+        while len(workers) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = _children(process.pid)
+        assert len(workers) >= 3, "the run never started its workers"
+        ready(process)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return {pid for pid in workers if _alive(pid)}
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _environment(start_method: str, slow_seconds: float) -> dict:
+    root = Path(__file__).resolve().parent.parent
+    return {**os.environ, "START_METHOD": start_method, "SLOW_SECONDS": str(slow_seconds),
+            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_busy_workers_end_when_the_run_is_killed(tree, start_method):
+    driver = tree.parent / "driver.py"
+    driver.write_text(SLOW_DRIVER)
+    # Each worker has about 10 files of 1 s each to go: without a check they would run on.
+    command = [sys.executable, str(driver), "check", str(tree), "--no-cache", "-j", "3"]
+    left = _kill_run_and_watch_workers(command, _environment(start_method, 1.0),
+                                       lambda process: time.sleep(1.5))
+    assert not left, f"workers {sorted(left)} outlived the killed run"
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_idle_workers_end_when_the_run_is_killed(tree, start_method):
+    driver = tree.parent / "driver.py"
+    driver.write_text(SLOW_DRIVER)
+    paths = sorted(str(path) for path in tree.glob("*.py"))
+    command = [sys.executable, str(driver), "idle", *paths]
+    left = _kill_run_and_watch_workers(command, _environment(start_method, 0.0),
+                                       lambda process: process.stdout.readline())
+    assert not left, f"workers {sorted(left)} outlived the killed run"
