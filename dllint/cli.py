@@ -236,8 +236,9 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
 
 
 def _write_fixes(result: RunResult, settings: Settings) -> bool:
-    """Write the fixed files, each through its links and in place, after recording every write
-    in the fix journal so that a kill mid-way is noticed and finished by the next run.
+    """Write the fixed files, each through its links (renamed over whole from the cache folder,
+    or in place where a rename would split hard links), after recording every write in the fix
+    journal so that a kill mid-way is noticed and finished by the next run.
 
     A file whose fixes cannot be written keeps its findings from before the fix, plus a DL908
     saying why, and counts no fix. Returns whether any fix was not written.
@@ -287,7 +288,8 @@ def _write_fixes(result: RunResult, settings: Settings) -> bool:
     try:
         for index, write in planned:
             try:
-                write_fix(write.path, write.after, write.before)
+                write_fix(write.path, write.after, write.before,
+                          staging=journal.path.with_suffix("") if journal is not None else None)
             except FixNotWrittenError as error:
                 refused[index] = str(error)
                 half_written |= isinstance(error, HalfWrittenError)

@@ -1,8 +1,10 @@
 """The journal of `--fix`: what a run is about to write, so that a run cut short is noticed.
 
-Fixes are written in place (`fixes.write_fix`), which keeps links, the inode, the owner and
-the mode, and leaves no temporary file in the user's tree. A run that is killed while writing
-may leave a file half-written, or a tree partly fixed. Before the first write, the run records
+Fixes are written through links (`fixes.write_fix`): staged beside the journal and renamed
+over the file where that keeps the file as it is, otherwise in place (another hard link, another
+file system), which keeps the inode, the owner and the mode. No temporary file is ever made in
+the user's tree. A run that is killed while writing may leave a tree partly fixed, and a file
+written in place half-written. Before the first write, the run records
 every planned write (the real path, the bytes before and after) in one journal file in
 `<cache-dir>/fix-journal/`, and deletes the journal once every write is done or has failed
 leaving the file as it was.
@@ -143,6 +145,9 @@ def _recover_one(path: Path) -> Recovery | None:
         recovery = Recovery(started=started)
         for write in writes:
             _settle(write, recovery, path)
+        # A fix staged for a rename when the run died: the file it was for is settled above.
+        for staged in path.parent.glob(f"{path.stem}.*.staged"):
+            _remove(staged)
         _remove(path)
     return recovery
 

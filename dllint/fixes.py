@@ -6,7 +6,8 @@ import difflib
 import os
 import re
 import stat
-from pathlib import PurePath
+import tempfile
+from pathlib import Path, PurePath
 from typing import Iterable
 
 from dllint.types import Applicability, Diagnostic, Fix
@@ -129,17 +130,28 @@ def fix_target(path: str) -> str:
     return real
 
 
-def write_fix(path: str, data: bytes, expected: bytes) -> None:
-    """Write `data` over the file `path` in place, only if it still holds `expected`.
+def write_fix(path: str, data: bytes, expected: bytes, staging: Path | None = None) -> None:
+    """Write `data` over the file `path`, only if it still holds `expected`, through any
+    symbolic link to its real target (the link stays a link).
 
-    In place, through the open file: a symbolic link stays a link and its target is fixed,
-    hard links stay one file, and the owner, mode and extended attributes are kept. No
-    temporary file is made in the user's tree. A write cut short by a kill is left
-    half-written; `dllint.fix_journal` records every write first, so the next run finishes it.
-    A write that fails part-way (a full disk) puts `expected` back, or if that fails too
-    raises `HalfWrittenError`, and the journal must then be kept for the next run.
+    With `staging` (the fix journal's path, in the git-ignored cache folder) on the same file
+    system as a file that has no other hard link, the new text is written beside the journal
+    (`<journal>.<random>.staged`) and renamed over the file: the file is whole before or after,
+    whatever happens, and a kill can strand a temporary file only in the cache folder, where
+    the next run removes it with the journal. The mode is
+    copied, and the owner where this process may set it; a file it cannot give back its owner
+    is written in place instead.
+
+    Otherwise in place, through the open file: hard links stay one file, and the owner, mode
+    and extended attributes are kept. A write cut short by a kill is then left half-written;
+    `dllint.fix_journal` records every write first, so the next run finishes it. A write that
+    fails part-way (a full disk) puts `expected` back, or if that fails too raises
+    `HalfWrittenError`, and the journal must then be kept for the next run.
     """
-    with open(fix_target(path), "r+b") as handle:
+    target = fix_target(path)
+    if staging is not None and _replace_whole(target, data, expected, staging):
+        return
+    with open(target, "r+b") as handle:
         if handle.read() != expected:
             raise FileChangedError()
         try:
@@ -150,6 +162,48 @@ def write_fix(path: str, data: bytes, expected: bytes) -> None:
             except OSError:
                 raise HalfWrittenError(error) from error
             raise
+
+
+STAGED_SUFFIX = ".staged"
+
+
+def _replace_whole(target: str, data: bytes, expected: bytes, staging: Path) -> bool:
+    """Write `data` into `staging` and rename it over `target`; False (nothing done) where a
+    rename would not keep the file as it is: another hard link, another file system, an owner
+    this process cannot set, or a staging folder it cannot write."""
+    if os.name != "posix":
+        return False  # no fchown/fchmod, and no rename over an open file
+    status = os.stat(target)
+    try:
+        if status.st_nlink != 1 or os.stat(staging.parent).st_dev != status.st_dev:
+            return False
+        descriptor, staged = tempfile.mkstemp(dir=staging.parent, prefix=f"{staging.name}.",
+                                              suffix=STAGED_SUFFIX)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), stat.S_IMODE(status.st_mode))
+            if (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.fchown(handle.fileno(), status.st_uid, status.st_gid)
+                except PermissionError:
+                    os.unlink(staged)
+                    return False
+            os.fsync(handle.fileno())
+        with open(target, "rb") as current:
+            if current.read() != expected:
+                raise FileChangedError()
+        os.replace(staged, target)
+    except BaseException:
+        try:
+            os.unlink(staged)
+        except FileNotFoundError:
+            pass
+        raise
+    return True
 
 
 class HalfWrittenError(FixNotWrittenError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -28,14 +29,14 @@ import dllint.cli as cli
 
 real_write, calls = cli.write_fix, []
 
-def write_then_stall(path, data, expected):
+def write_then_stall(path, data, expected, staging=None):
     calls.append(path)
     if len(calls) == 2:
         with open(path, "r+b") as handle:
             handle.write(data[: len(data) // 2])
         print("stalled", flush=True)
         time.sleep(120)
-    return real_write(path, data, expected)
+    return real_write(path, data, expected, staging)
 
 cli.write_fix = write_then_stall
 cli.main(sys.argv[1:])
@@ -158,3 +159,72 @@ def test_a_journal_that_cannot_be_settled_stays_for_the_next_run(tmp_path, monke
     [recovery] = recover(tmp_path)
     assert list(recovery.kept) == [str(tmp_path / "a.py")]
     assert not journal.path.exists()
+
+
+# Runs `dllint --fix` that stops when its second file is staged for the rename over it, and
+# waits there to be killed.
+STALLING_RENAME_DRIVER = '''
+import os, sys, time
+import dllint.cli as cli
+
+real_replace, staged = os.replace, []
+
+def replace_then_stall(source, destination):
+    if str(source).endswith(".staged"):
+        staged.append(source)
+        if len(staged) == 2:
+            print("stalled", flush=True)
+            time.sleep(120)
+    return real_replace(source, destination)
+
+os.replace = replace_then_stall
+cli.main(sys.argv[1:])
+'''
+
+
+def test_a_fix_killed_before_its_rename_leaves_every_file_whole(tmp_path, monkeypatch):
+    """A file with no other hard link is staged in the cache folder and renamed over: a kill
+    leaves each file as it was or fully fixed, never half-written, and the staged copy only in
+    the cache folder, which the next run clears."""
+    for name in ("a.py", "b.py", "c.py"):
+        (tmp_path / name).write_text(PAIRED_LISTINGS)
+    driver = tmp_path.parent / f"{tmp_path.name}-driver.py"
+    driver.write_text(STALLING_RENAME_DRIVER)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, str(driver), "--fix", "--no-cache", "."],
+                               cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout.readline() == "stalled\n"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert (tmp_path / "a.py").read_text() == PAIRED_LISTINGS_FIXED
+    assert (tmp_path / "b.py").read_text() == PAIRED_LISTINGS  # whole: the rename never came
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dllint_cache", "a.py", "b.py",
+                                                         "c.py"]
+    journal = journal_folder(tmp_path / ".dllint_cache")
+    assert sorted(p.suffix for p in journal.iterdir() if p.name != ".gitignore") == \
+        [".json", ".staged"]
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "--no-cache", "."])
+    assert "  fixed: a.py\n" in result.output
+    assert "  not fixed (run `dllint --fix` again): b.py, c.py\n" in result.output
+    assert "half-written" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "b.py", "c.py"]
+
+
+def test_a_file_with_one_link_is_renamed_over_and_keeps_its_mode(tmp_path, monkeypatch):
+    path = tmp_path / "a.py"
+    path.write_text(PAIRED_LISTINGS)
+    path.chmod(0o640)
+    inode = path.stat().st_ino
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [".", "--fix"])
+    assert result.exit_code == 0, result.output
+    assert path.read_text() == PAIRED_LISTINGS_FIXED
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert path.stat().st_ino != inode  # a new file renamed over the old one
+    assert not journal_folder(tmp_path / ".dllint_cache").exists()

@@ -1,4 +1,4 @@
-"""Fixes are applied as text edits, written atomically, and never lose anything."""
+"""Fixes are applied as text edits, written whole (or journaled), and never lose anything."""
 
 from __future__ import annotations
 
@@ -67,10 +67,10 @@ def test_changed_file_is_reported_and_exits_2(tmp_path, monkeypatch):
 
     real = dllint.cli.write_fix
 
-    def racing_write(path, data, expected):
+    def racing_write(path, data, expected, staging=None):
         with open(path, "a") as handle:
             handle.write("# edited meanwhile\n")
-        return real(path, data, expected)
+        return real(path, data, expected, staging)
 
     monkeypatch.setattr(dllint.cli, "write_fix", racing_write)
     result = fixing(tmp_path, monkeypatch)
@@ -192,7 +192,7 @@ def test_a_failed_write_counts_no_fix_and_lists_what_is_still_in_the_file(tmp_pa
     (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
     import dllint.cli
 
-    def failing_write(path, data, expected):
+    def failing_write(path, data, expected, staging=None):
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(dllint.cli, "write_fix", failing_write)
@@ -234,7 +234,7 @@ def test_a_file_reached_by_two_paths_is_written_once_and_fails_for_both(tmp_path
 
     writes = []
 
-    def failing_write(path, data, expected):
+    def failing_write(path, data, expected, staging=None):
         writes.append(path)
         raise OSError(28, "No space left on device")
 
@@ -268,8 +268,14 @@ def _failing_part_way(monkeypatch, failures: int) -> None:
     monkeypatch.setattr(dllint.fixes, "_overwrite", overwrite)
 
 
+def _with_another_hard_link(path) -> None:
+    """A second hard link (outside the tree): the file is written in place, not renamed over."""
+    os.link(path, path.parent.parent / f"{path.parent.name}-{path.name}")
+
+
 def test_a_write_that_fails_part_way_puts_the_old_text_back(tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
+    _with_another_hard_link(tmp_path / "a.py")
     _failing_part_way(monkeypatch, failures=1)
     result = fixing(tmp_path, monkeypatch)
     assert result.exit_code == 2
@@ -281,6 +287,7 @@ def test_a_write_that_fails_part_way_puts_the_old_text_back(tmp_path, monkeypatc
 
 def test_a_file_left_half_written_is_finished_by_the_next_run(tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text(PAIRED_LISTINGS)
+    _with_another_hard_link(tmp_path / "a.py")
     with monkeypatch.context() as patched:
         _failing_part_way(patched, failures=2)  # the write, then putting the old text back
         result = fixing(tmp_path, monkeypatch)
