@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dllint.engine_codes import NOTEBOOK_ERROR
+from dllint.lines import split_lines
 from dllint.source import file_diagnostic
 from dllint.types import Diagnostic, Span
 
@@ -94,7 +95,7 @@ def parse(path: str, raw: str) -> Notebook | Diagnostic:
     for index, cell in enumerate(data["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        original = _cell_source(cell).splitlines()
+        original = split_lines(_cell_source(cell))
         if not original:
             continue
         magic = original[0].strip()
