@@ -41,7 +41,10 @@ class RawClient:
             self.messages.put(json.loads(stream.read(length)))
 
     def send_raw(self, body: bytes) -> None:
-        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def send_bytes(self, data: bytes) -> None:
+        self.process.stdin.write(data)
         self.process.stdin.flush()
 
     def send(self, method: str, params, id: int | None = None) -> None:
@@ -86,6 +89,7 @@ def test_garbage_and_out_of_order_messages(tmp_path):
                                    "capabilities": {}}, id=3)  # initialize comes late
         assert client.wait_for(lambda m: m.get("id") == 3 and "result" in m)
         assert client.wait_for(lambda m: m.get("id") == 1 and "error" in m)
+        assert client.wait_for(lambda m: m.get("id") == 2)["error"]["code"] == -32602
         client.send("initialized", {})
         client.send("textDocument/didOpen", {"textDocument": {
             "uri": uri, "languageId": "python", "version": 1, "text": PAIRED_LISTINGS}})
@@ -99,3 +103,104 @@ def test_garbage_and_out_of_order_messages(tmp_path):
         assert client.process.wait(timeout=10) == 0
     finally:
         client.close()
+
+
+def message(method: str, params, id: int | None = None) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "method": method, "params": params,
+                       **({} if id is None else {"id": id})}).encode()
+
+
+def shown(client: RawClient, fragment: str) -> str:
+    """The text of the window/showMessage that contains `fragment`."""
+    found = client.wait_for(lambda m: m.get("method") == "window/showMessage"
+                            and fragment in m["params"]["message"])
+    return found["params"]["message"]
+
+
+@pytest.fixture
+def server(tmp_path):
+    client = RawClient(tmp_path)
+    client.send("initialize", {"processId": None, "rootUri": tmp_path.as_uri(),
+                               "capabilities": {}}, id=1)
+    client.wait_for(lambda m: m.get("id") == 1 and "result" in m)
+    client.send("initialized", {})
+    yield client
+    client.close()
+
+
+def open_document(client: RawClient, uri: str, text: str) -> list[dict]:
+    client.send("textDocument/didOpen", {"textDocument": {
+        "uri": uri, "languageId": "python", "version": 1, "text": text}})
+    return client.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                           and m["params"]["uri"] == uri)["params"]["diagnostics"]
+
+
+@pytest.mark.parametrize("frame, report", [
+    (b"Content-Type: application/vscode-jsonrpc\r\n\r\n",
+     "dllint: skipped a message without a Content-Length header"),
+    (b"Content-Length: abc\r\n\r\n",
+     "dllint: skipped a message with an invalid Content-Length: 'abc'"),
+    (b"Content-Length: -5\r\n\r\n",
+     "dllint: skipped a message with an invalid Content-Length: '-5'"),
+    (b"Content-Length: 99999999999999\r\n\r\n",
+     "dllint: skipped a message of 99999999999999 bytes, over the limit of 67108864"),
+    (b"Content-Length: 5\r\ncontent-length: 5\r\n\r\n",
+     "dllint: skipped a message with more than one Content-Length header"),
+    (b"this is no header\r\n\r\n",
+     "dllint: skipped a message with a header line that is not 'Name: value': "
+     "'this is no header\\r\\n'"),
+    (b"", "dllint: skipped a message with a header line that is not 'Name: value': "
+          "'{\"jsonrpc\": \"2.0\", \"method\": \"no/suchMet...'"),  # a body with no header at all
+])
+def test_a_frame_without_a_valid_content_length_is_skipped_and_the_next_one_answered(
+        server, tmp_path, frame, report):
+    lost = message("no/suchMethod", {}, id=90)  # the bad frame's body: must not be run
+    for request in (2, 3):  # the server reads on after the bad frame, and after a second one
+        server.send_bytes(frame + lost)
+        server.send("no/suchMethod", {}, id=request)  # right after the bad frame's body
+        assert server.wait_for(lambda m: m.get("id") == request)["error"]["code"] == -32601
+    reports = [m["params"]["message"] for m in server.received
+               if m.get("method") == "window/showMessage"]
+    assert reports == [report, report]
+    uri = (tmp_path / "after.py").as_uri()
+    assert [d["code"] for d in open_document(server, uri, PAIRED_LISTINGS)] == ["DL001"]
+    assert not [m for m in server.received if m.get("id") == 90]
+
+
+def test_malformed_bodies_are_answered_or_reported(server, tmp_path):
+    missing = (tmp_path / "missing.py").as_uri()
+    action = {"textDocument": {"uri": missing},
+              "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+              "context": {"diagnostics": []}}
+    server.send("textDocument/codeAction", {"bogus": True}, id=2)
+    server.send("textDocument/codeAction", action, id=3)
+    server.send_raw(b'{"jsonrpc": "1.0", "id": 4, "method": "shutdown"}')
+    server.send_raw(b"{this is not json")
+    server.send_raw(b"[1, 2]")
+    server.send_raw(b"[" * 100000 + b"]" * 100000)
+    server.send_raw(b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {}}')
+    server.send_raw(b'{"jsonrpc": "2.0", "method": 7}')
+    server.send("textDocument/didChange", {"textDocument": {"uri": missing, "version": 2},
+                                           "contentChanges": [{"text": "x = 1\n"}]})
+    server.send("textDocument/didSave", {"textDocument": {"uri": missing}})
+    invalid = server.wait_for(lambda m: m.get("id") == 2)["error"]
+    assert invalid == {"code": -32602, "message": (
+        "dllint: ignored textDocument/codeAction: invalid params: "
+        "required field missing @ $.params.text_document; required field missing @ "
+        "$.params.range; required field missing @ $.params.context")}
+    assert server.wait_for(lambda m: m.get("id") == 3)["error"]["message"] == \
+        f"dllint: {missing} is not open (no textDocument/didOpen)"
+    assert server.wait_for(lambda m: m.get("id") == 4)["error"]["code"] == -32600
+    assert shown(server, "not JSON").startswith("dllint: skipped a message that is not JSON: ")
+    assert shown(server, "not a JSON-RPC 2.0 object")
+    assert shown(server, "nested too deeply")
+    assert shown(server, "ignored textDocument/didOpen: invalid params") == (
+        "dllint: ignored textDocument/didOpen: invalid params: "
+        "required field missing @ $.params.text_document")
+    assert shown(server, "neither a method name nor a result")
+    assert shown(server, "ignored a change to") == \
+        f"dllint: ignored a change to {missing}, which was never opened"
+    assert shown(server, "ignored a save of")
+    uri = (tmp_path / "after.py").as_uri()
+    assert [d["code"] for d in open_document(server, uri, PAIRED_LISTINGS)] == ["DL001"]
+    assert not [m for m in server.received if "Error in server" in json.dumps(m)]
