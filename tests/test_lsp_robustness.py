@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ import pytest
 
 pytest.importorskip("pygls")
 
-from helpers import PAIRED_LISTINGS  # noqa: E402
+from helpers import PAIRED_LISTINGS, PAIRED_LISTINGS_FIXED  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -118,10 +119,11 @@ def shown(client: RawClient, fragment: str) -> str:
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, request):
     client = RawClient(tmp_path)
+    capabilities = getattr(request, "param", {})
     client.send("initialize", {"processId": None, "rootUri": tmp_path.as_uri(),
-                               "capabilities": {}}, id=1)
+                               "capabilities": capabilities}, id=1)
     client.wait_for(lambda m: m.get("id") == 1 and "result" in m)
     client.send("initialized", {})
     yield client
@@ -204,3 +206,88 @@ def test_malformed_bodies_are_answered_or_reported(server, tmp_path):
     uri = (tmp_path / "after.py").as_uri()
     assert [d["code"] for d in open_document(server, uri, PAIRED_LISTINGS)] == ["DL001"]
     assert not [m for m in server.received if "Error in server" in json.dumps(m)]
+
+
+def apply_edits(text: str, edits: list[dict], encoding: str = "utf-16-le") -> str:
+    """What an editor does with LSP text edits: lines end at \\r\\n, \\r or \\n only, and
+    characters count code units of the position encoding."""
+    starts = [0] + [match.end() for match in re.finditer(r"\r\n|\r|\n", text)]
+
+    def offset(position: dict) -> int:
+        start = starts[position["line"]]
+        units = 0
+        for index, char in enumerate(text[start:], start):
+            if units >= position["character"] or char in "\r\n":
+                return index
+            units += len(char.encode(encoding)) // (1 if encoding == "utf-8" else 2)
+        return len(text)
+
+    spans = [(offset(e["range"]["start"]), offset(e["range"]["end"]), e["newText"]) for e in edits]
+    for start, end, new in sorted(spans, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def code_actions(client: RawClient, uri: str, diagnostics: list[dict]) -> dict[str, list[dict]]:
+    client.send("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": diagnostics[0]["range"],
+        "context": {"diagnostics": diagnostics}}, id=50)
+    actions = client.wait_for(lambda m: m.get("id") == 50)["result"]
+    return {action["title"]: action["edit"]["changes"][uri] for action in actions}
+
+
+NOT_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@pytest.mark.parametrize("comment", [NOT_LINE_BREAKS, "\x0c", "\u2028"])
+def test_ranges_and_quick_fixes_count_lines_as_lsp_does(server, tmp_path, comment):
+    """Characters `str.splitlines()` breaks at are inside a line for LSP: diagnostics point at the
+    right text and every quick fix, applied as an editor would, gives the intended buffer."""
+    def page(text: str) -> str:
+        return text.replace("import glob", f"import glob  # page{comment}break")
+
+    uri = (tmp_path / "train.py").as_uri()
+    text = page(PAIRED_LISTINGS)
+    found = open_document(server, uri, text)
+    assert [(d["code"], d["range"]) for d in found] == [("DL001", {
+        "start": {"line": 1, "character": 9}, "end": {"line": 1, "character": 34}})]
+    actions = code_actions(server, uri, found)
+    assert apply_edits(text, actions["dllint: Wrap the listing in `sorted()`"]) == \
+        page(PAIRED_LISTINGS_FIXED)
+    assert apply_edits(text, actions["dllint: ignore DL001 on this line"]) == text.replace(
+        "images = glob.glob('images/*.png')",
+        "images = glob.glob('images/*.png')  # dllint: ignore[DL001]")
+    assert apply_edits(text, actions["dllint: fix all safe fixes"]) == page(PAIRED_LISTINGS_FIXED)
+
+
+def test_buffers_are_synchronised_whole(server, tmp_path):
+    """Incremental changes would be applied by pygls at `str.splitlines()` line numbers."""
+    initialized = server.wait_for(lambda m: m.get("id") == 1)
+    assert initialized["result"]["capabilities"]["textDocumentSync"]["change"] == 1  # Full
+    uri = (tmp_path / "train.py").as_uri()
+    assert open_document(server, uri, "x = 1\n") == []
+    server.received.clear()
+    server.send("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": 2},
+        "contentChanges": [{"text": "# \u2028\x0c\n" + PAIRED_LISTINGS}]})
+    published = server.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics")
+    assert [(d["code"], d["range"]["start"]["line"]) for d in published["params"]["diagnostics"]] \
+        == [("DL001", 2)]
+
+
+@pytest.mark.parametrize("server", [{"general": {"positionEncodings": ["utf-8", "utf-16"]}}],
+                         indirect=True)
+def test_columns_use_the_negotiated_position_encoding(server, tmp_path):
+    uri = (tmp_path / "train.py").as_uri()
+    text = PAIRED_LISTINGS.replace("images = glob", "é = '😀'; images = glob")
+    found = open_document(server, uri, text)
+    start = len("é = '😀'; images = ".encode("utf-8"))
+    assert [d["range"]["start"] for d in found] == [{"line": 1, "character": start}]
+    fix = code_actions(server, uri, found)["dllint: Wrap the listing in `sorted()`"]
+    assert apply_edits(text, fix, "utf-8") == PAIRED_LISTINGS_FIXED.replace(
+        "images = sorted", "é = '😀'; images = sorted")
+
+
+def test_a_uri_that_names_no_local_file_is_linted(server):
+    for uri in ("file:///tmp/a%00b.py", "untitled:Untitled-1.py"):
+        assert [d["code"] for d in open_document(server, uri, PAIRED_LISTINGS)] == ["DL001"]
