@@ -142,3 +142,12 @@ def test_diff_names_relative_paths_without_dot_segments():
     assert diff_name("./src/x.py") == "src/x.py"
     assert diff_name("src/x.py") == "src/x.py"
     assert unified_diff("./x.py", "a\n", "b\n").splitlines()[:2] == ["--- a/x.py", "+++ b/x.py"]
+
+
+def test_diff_lines_end_only_where_patch_ends_them():
+    """A form feed, "\\u2028" or lone "\\r" is inside a line for patch and git: the diff
+    keeps such a line whole (no prefix inserted into it) and counts lines as they do."""
+    before = "a = 1  # \x0c\u2028z\rw\nb = 2\nc = 3"
+    diff = unified_diff("x.py", before, before.replace("b = 2", "b = 3"))
+    assert diff.split("\n")[2:] == [
+        "@@ -1,3 +1,3 @@", " a = 1  # \x0c\u2028z\rw", "-b = 2", "+b = 3", " c = 3"]
