@@ -2,13 +2,15 @@
 
 pygls's own reader keeps waiting for a `Content-Length` that a malformed header block never
 gives, and from then on reads every following body glued to the next header, so the server
-never answers again; a request whose params do not fit its method gets no response at all. Here
-a frame without a valid `Content-Length` is skipped and reported, and reading resumes at the next
-frame: the unknown body of the skipped frame is followed by the next frame's header, and a line
-that ends with `Content-Length: N` starts it (a JSON body cannot end a line that way: the text
-would be inside a string, where a raw line break is not allowed; frames without any
-Content-Length header in a row are therefore skipped and reported as one). Bodies that are not JSON-RPC
-are reported; a request among them gets its error response.
+never answers again; a request whose params do not fit its method gets no response at all.
+
+Here a frame without a valid `Content-Length` is skipped and reported, and reading resumes at
+the next frame: the skipped frame's body, of unknown length, runs into the next frame's header,
+so a line that ends with a `Content-Length:` header starts the next frame. A JSON body cannot
+end a line that way (the text would be inside a string, where a raw line break is not allowed).
+Consecutive frames with no `Content-Length` header at all are therefore skipped as one. A body
+that is not a valid JSON-RPC message gets an error response when it has an id, and is reported
+otherwise.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from pygls.protocol import JsonRPCProtocol, default_converter
 # the server allocate gigabytes. An LSP message carrying a whole Python file is far smaller.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 # JSON-RPC 2.0 error codes.
-PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # an HTTP header field name
 _HEADER = re.compile(rb"(" + _TOKEN + rb"):[ \t]*(.*?)[ \t]*\r?\n")
-_FRAME_START = re.compile(rb"Content-Length:[^\r\n]*\r?\n\Z", re.IGNORECASE)
+# The last `Content-Length:` header that ends a line (the junk before it may hold another).
+_FRAME_START = re.compile(rb"Content-Length:(?:(?!Content-Length:)[^\r\n])*\r?\n\Z",
+                          re.IGNORECASE)
 
 Report = Callable[[str], None]
 
@@ -72,15 +75,16 @@ class FrameReader:
             line = await self.readline()
             if not line:
                 return None
-            header = None if self.resyncing else _HEADER.fullmatch(line)
+            start = _FRAME_START.search(line)
+            junk_before_a_frame = start is not None and start.start() > 0  # `abcContent-Length:`
+            header = None if self.resyncing or junk_before_a_frame else _HEADER.fullmatch(line)
             if header is None and line.strip():
-                start = _FRAME_START.search(line)
                 if not self.resyncing:
                     junk = line[:start.start()] if start else line
                     self.report("skipped a message with a header line that is not 'Name: value': "
                                 f"'{_shown(junk)}'")
                 if start is None:
-                    self.resyncing = True
+                    headers, self.resyncing = [], True
                     continue
                 header = _HEADER.fullmatch(start.group())
                 headers, self.resyncing = [], False

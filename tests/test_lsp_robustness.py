@@ -148,6 +148,9 @@ def open_document(client: RawClient, uri: str, text: str) -> list[dict]:
      "dllint: skipped a message of 99999999999999 bytes, over the limit of 67108864"),
     (b"Content-Length: 5\r\ncontent-length: 5\r\n\r\n",
      "dllint: skipped a message with more than one Content-Length header"),
+    (b"Content-Length: 5\r\nno header here\r\n\r\n",
+     "dllint: skipped a message with a header line that is not 'Name: value': "
+     "'no header here\\r\\n'"),
     (b"this is no header\r\n\r\n",
      "dllint: skipped a message with a header line that is not 'Name: value': "
      "'this is no header\\r\\n'"),
