@@ -149,7 +149,7 @@ def deliver(body: bytes, protocol: JsonRPCProtocol, report: Report,
         # only logs a traceback and sends no response.
         problems = _invalid_params(protocol.get_message_type(method), data)
         if problems:
-            refuse(INVALID_PARAMS, f"ignored {method}: invalid params: {'; '.join(problems)}")
+            refuse(INVALID_PARAMS, f"ignored {method}: {'; '.join(problems)}")
             return
     else:
         refuse(INVALID_REQUEST, "skipped a message with neither a method name nor a result")

@@ -185,12 +185,13 @@ def test_malformed_bodies_are_answered_or_reported(server, tmp_path):
     server.send_raw(b"[" * 100000 + b"]" * 100000)
     server.send_raw(b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {}}')
     server.send_raw(b'{"jsonrpc": "2.0", "method": 7}')
+    server.send("textDocument/codeAction", action)
     server.send("textDocument/didChange", {"textDocument": {"uri": missing, "version": 2},
                                            "contentChanges": [{"text": "x = 1\n"}]})
     server.send("textDocument/didSave", {"textDocument": {"uri": missing}})
     invalid = server.wait_for(lambda m: m.get("id") == 2)["error"]
     assert invalid == {"code": -32602, "message": (
-        "dllint: ignored textDocument/codeAction: invalid params: "
+        "dllint: ignored textDocument/codeAction: "
         "required field missing @ $.params.text_document; required field missing @ "
         "$.params.range; required field missing @ $.params.context")}
     assert server.wait_for(lambda m: m.get("id") == 3)["error"]["message"] == \
@@ -199,9 +200,10 @@ def test_malformed_bodies_are_answered_or_reported(server, tmp_path):
     assert shown(server, "not JSON").startswith("dllint: skipped a message that is not JSON: ")
     assert shown(server, "not a JSON-RPC 2.0 object")
     assert shown(server, "nested too deeply")
-    assert shown(server, "ignored textDocument/didOpen: invalid params") == (
-        "dllint: ignored textDocument/didOpen: invalid params: "
-        "required field missing @ $.params.text_document")
+    assert shown(server, "ignored textDocument/didOpen") == (
+        "dllint: ignored textDocument/didOpen: required field missing @ $.params.text_document")
+    assert shown(server, "ignored textDocument/codeAction") == (  # a request sent without an id
+        "dllint: ignored textDocument/codeAction: required field missing @ $.id")
     assert shown(server, "neither a method name nor a result")
     assert shown(server, "ignored a change to") == \
         f"dllint: ignored a change to {missing}, which was never opened"
