@@ -28,3 +28,12 @@ def test_breaks_at_crlf_cr_and_lf_like_splitlines_otherwise(text, lines):
     assert split_lines(text) == lines
     kept = split_lines(text, keepends=True)
     assert "".join(kept) == text and [line.rstrip("\r\n") for line in kept] == lines
+
+
+def test_an_unclosed_toml_array_is_located_past_a_line_separator_in_a_comment(tmp_path):
+    from dllint.config import ConfigError, load_config
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("# notes\u2028\x85more\n[tool.dllint]\nselect = ['DL001',\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"pyproject.toml:3: invalid TOML"):
+        load_config(pyproject)
