@@ -181,16 +181,27 @@ class DllintLanguageServer(LanguageServer):
                                self.character(line_text(span.end_line), span.end_column)))
 
     def to_lsp(self, diagnostic: Diagnostic, lines: list[str]) -> types.Diagnostic:
+        def lines_of(path: str) -> list[str]:  # columns in another file count on its own text
+            return lines if path == diagnostic.path else _saved_lines(path)
+
         related = [types.DiagnosticRelatedInformation(
             location=types.Location(uri=Path(item.path).resolve().as_uri()
                                     if Path(item.path).exists() else item.path,
-                                    range=self.range(item.span, lines)),
+                                    range=self.range(item.span, lines_of(item.path))),
             message=item.message) for item in diagnostic.related]
         data: dict[str, Any] = {"fixable": is_applicable(diagnostic.fix, unsafe_fixes=True)}
         return types.Diagnostic(
             range=self.range(diagnostic.span, lines), message=diagnostic.message,
             severity=_SEVERITY[diagnostic.severity], code=diagnostic.code, source=SOURCE,
             related_information=related or None, data=data)
+
+
+def _saved_lines(path: str) -> list[str]:
+    """A workspace file's lines as saved, which is what the project index read its spans from."""
+    try:
+        return split_lines(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return []
 
 
 server = DllintLanguageServer()

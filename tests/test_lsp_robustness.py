@@ -296,3 +296,16 @@ def test_columns_use_the_negotiated_position_encoding(server, tmp_path):
 def test_a_uri_that_names_no_local_file_is_linted(server):
     for uri in ("file:///tmp/a%00b.py", "untitled:Untitled-1.py"):
         assert [d["code"] for d in open_document(server, uri, PAIRED_LISTINGS)] == ["DL001"]
+
+
+def test_a_related_location_in_another_file_is_measured_on_that_file(server, tmp_path):
+    model_line = "        é = 1; return F.softmax(self.fc(x), dim=1)"
+    (tmp_path / "model.py").write_text(
+        "import torch.nn.functional as F\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+        f"    def forward(self, x):\n{model_line}\n", encoding="utf-8")
+    uri = (tmp_path / "train.py").as_uri()
+    found = open_document(server, uri, "from torch import nn\nfrom model import Net\n\n"
+                                       "loss = nn.CrossEntropyLoss()(Net()(x), y)\n")
+    location = found[0]["relatedInformation"][0]["location"]
+    assert location["uri"].endswith("model.py")
+    assert location["range"]["start"] == {"line": 6, "character": model_line.index("F.softmax")}
