@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dllint import __version__
+from dllint.lines import split_lines
 from dllint.registry import lookup
 from dllint.types import Diagnostic
 
@@ -90,7 +91,7 @@ def _frame(diagnostic: Diagnostic, context: int = 2) -> list[tuple[int, str, boo
     if diagnostic.cell is not None:
         return []
     try:
-        lines = Path(diagnostic.path).read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = split_lines(Path(diagnostic.path).read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return []
     start = max(1, diagnostic.line - context)

@@ -16,6 +16,7 @@ from typing import Iterable
 
 from dllint import jsonshape
 from dllint.jsonshape import INTEGER, NULL, TEXT, Choice, ListOf, OneOf, Record
+from dllint.lines import split_lines
 from dllint.types import Diagnostic
 
 FORMAT_VERSION = 1
@@ -44,7 +45,7 @@ def _flagged_text(diagnostic: Diagnostic, sources: dict[str, list[str]]) -> str:
         if diagnostic.path.endswith(".ipynb"):
             lines = []  # cell text is not in the file's lines; the message is stable instead
         else:
-            lines = text.splitlines()
+            lines = split_lines(text)
         sources[diagnostic.path] = lines
     span = diagnostic.span
     if not lines or span.start_line > len(lines):

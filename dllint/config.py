@@ -19,6 +19,7 @@ import pathspec
 
 from dllint import __version__
 from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
+from dllint.lines import split_lines
 from dllint.registry import all_rules, known_codes
 from dllint.requirements import RequirementsError, declared_minimum
 from dllint.source import DEFAULT_MAX_FILE_SIZE
@@ -105,7 +106,7 @@ def _toml_error(path: Path, text: str, error: Exception) -> str:
 def _unclosed_bracket_line(text: str) -> int | None:
     """The line of the outermost `[` or `{` never closed, skipping strings and comments."""
     depth, opened_at = 0, None
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_lines(text), 1):
         quote = None
         for index, char in enumerate(line):
             if quote:

@@ -84,10 +84,17 @@ def diff_name(path: str) -> str:
     return PurePath(path).as_posix()
 
 
+def _patch_lines(text: str) -> list[str]:
+    """Lines as patch and git count them, ended by "\n" only: `str.splitlines()` would also end
+    one at a form feed or "\u2028", and the diff would then put its prefix inside the line."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
 def unified_diff(path: str, before: str, after: str) -> str:
     name = diff_name(path)
-    return "".join(difflib.unified_diff(before.splitlines(keepends=True),
-                                        after.splitlines(keepends=True),
+    return "".join(difflib.unified_diff(_patch_lines(before), _patch_lines(after),
                                         fromfile=f"a/{name}", tofile=f"b/{name}"))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from dllint import jsonshape
 from dllint.engine_codes import NOTEBOOK_ERROR
 from dllint.jsonshape import ANYTHING, INTEGER, NULL, TEXT, ListOf, MapOf, OneOf, Record
+from dllint.lines import split_lines
 from dllint.source import file_diagnostic
 from dllint.types import Diagnostic, Span
 
@@ -162,7 +163,7 @@ def parse(path: str, raw: str) -> Notebook | Diagnostic:
     for index, cell in enumerate(data["cells"], start=1):
         if cell["cell_type"] != "code":
             continue
-        original = _cell_source(cell).splitlines()
+        original = split_lines(_cell_source(cell))
         if not original:
             continue
         magic = original[0].strip()

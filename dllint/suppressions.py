@@ -11,13 +11,14 @@ A `# noqa` listing only other tools' codes (E501) is not ours and suppresses not
 
 from __future__ import annotations
 
-import io
+import functools
 import re
 import tokenize
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from dllint.engine_codes import UNUSED_SUPPRESSION
+from dllint.lines import split_lines
 from dllint.types import Diagnostic, Span
 
 MARKERS = ("dllint:", "noqa", "NOQA")
@@ -40,21 +41,27 @@ class Suppression:
         return self.codes is None or code in self.codes
 
 
-def _comments(source: str) -> Iterator[tuple[int, int, str, bool]]:
+def _comments(source: str) -> list[tuple[int, int, str, bool]]:
     """(line, column, text, alone_on_its_line) for each comment."""
+    # Lines as the parser counts them: a StringIO would break only at "\n", so a file with bare
+    # "\r" line ends would be one line to the tokenizer and every suppression would miss.
+    lines = split_lines(source, keepends=True)
+    found = []
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        for token in tokenize.generate_tokens(functools.partial(next, iter(lines), "")):
             if token.type == tokenize.COMMENT:
                 line, column = token.start
-                alone = token.line[:column].strip() == ""
-                yield line, column, token.string, alone
+                found.append((line, column, token.string, token.line[:column].strip() == ""))
+        return found
     except (tokenize.TokenError, SyntaxError):
         # The file parsed with libcst but the running Python's tokenizer disagrees (newer syntax):
-        # fall back to reading whole-line comments only, which cannot be inside a string.
-        for number, text in enumerate(source.splitlines(), start=1):
-            stripped = text.lstrip()
-            if stripped.startswith("#"):
-                yield number, len(text) - len(stripped), stripped, True
+        # add the whole-line comments it did not reach, which cannot be inside a string.
+        reached = {line for line, _, _, _ in found}
+        for number, text in enumerate(lines, start=1):
+            stripped = text.strip()
+            if stripped.startswith("#") and number not in reached:
+                found.append((number, len(text) - len(text.lstrip()), stripped, True))
+        return found
 
 
 def _parse_codes(raw: str | None, *, ours_only: bool) -> frozenset[str] | None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dllint.config import FileConfig, build_settings
 from dllint.fixes import is_applicable
+from dllint.lines import split_lines
 from dllint.runner import lint_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def check(source: str) -> str:
         raise Violation("fixing twice changed more than fixing once")
     changed = set()
     for tag, start, end, _, _ in difflib.SequenceMatcher(
-            None, source.splitlines(), fixed.fixed_source.splitlines()).get_opcodes():
+            None, split_lines(source), split_lines(fixed.fixed_source)).get_opcodes():
         if tag != "equal":
             changed.update(range(start + 1, max(end, start + 1) + 1))
     if not changed <= touched | {max(touched, default=0) + 1}:
@@ -56,7 +57,7 @@ def check(source: str) -> str:
 def mutated_fixture(draw) -> str:
     """A fixture file with a few random edits: lines dropped, repeated, swapped, tokens put in."""
     path = draw(st.sampled_from(FIXTURE_SOURCES))
-    lines = path.read_text().splitlines()
+    lines = split_lines(path.read_text())
     for _ in range(draw(st.integers(1, 4))):
         if not lines:
             break

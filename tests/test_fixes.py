@@ -308,3 +308,12 @@ def test_fixes_are_written_when_the_journal_cannot_be(tmp_path, monkeypatch):
     assert "a run killed now may leave a file half-written" in result.output
     assert result.exit_code == 0
     assert (tmp_path / "a.py").read_text() == PAIRED_LISTINGS_FIXED
+
+
+def test_diff_lines_end_only_where_patch_ends_them():
+    """A form feed, "\\u2028" or lone "\\r" is inside a line for patch and git: the diff
+    keeps such a line whole (no prefix inserted into it) and counts lines as they do."""
+    before = "a = 1  # \x0c\u2028z\rw\nb = 2\nc = 3"
+    diff = unified_diff("x.py", before, before.replace("b = 2", "b = 3"))
+    assert diff.split("\n")[2:] == [
+        "@@ -1,3 +1,3 @@", " a = 1  # \x0c\u2028z\rw", "-b = 2", "+b = 3", " c = 3"]

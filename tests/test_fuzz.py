@@ -52,3 +52,11 @@ def test_the_checker_catches_a_broken_fix(monkeypatch):
     source = (ROOT / "fixtures/static/buggy_project/train.py").read_text()
     with pytest.raises(Violation, match="outside its edits|fixing twice"):
         check(source)
+
+
+def test_the_checker_counts_lines_as_python_does():
+    """A form feed, `\\x1c` or `\\u2028` inside a line is not a line break: the fix after them
+    changes only its own line, which the checker must see (str.splitlines would shift it)."""
+    source = ("import glob\x0c\n# a\x1cb\x85c\u2028d\nimages = glob.glob('images/*.png')\n"
+              "masks = sorted(glob.glob('masks/*.png'))\npairs = list(zip(images, masks))\n")
+    assert check(source) == "fixed"

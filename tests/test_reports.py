@@ -145,3 +145,12 @@ def test_line_numbers_that_spell_an_emoji_code_stay_numbers(tmp_path, monkeypatc
     script.write_text("\n".join(source) + "\n")
     result = CliRunner().invoke(main, [str(script), "--no-cache", "--select", "DL202"])
     assert f"{script}:100:5: DL202" in result.output, result.output
+
+
+def test_text_frame_shows_the_flagged_line_after_a_form_feed_or_line_separator(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.py").write_text(
+        PAIRED_LISTINGS.replace("import glob", "import glob  # page\x0c\u2028break"), newline="")
+    output = CliRunner().invoke(main, ["bad.py", "--no-cache"]).output
+    assert "bad.py:2:10: DL001" in output
+    assert "2 | images = glob.glob('images/*.png')" in output

@@ -72,3 +72,23 @@ def test_unused_suppression_of_a_disabled_code_is_not_reported():
 
 def test_unused_suppression_can_itself_be_ignored():
     assert lint("x = 1  # noqa: DL001\n", report_unused_suppressions=True, ignore=["DL905"]) == []
+
+
+@pytest.mark.parametrize("text", [
+    # Bare "\r" line ends: the tokenizer must see four lines, not one.
+    PAIRED_LISTINGS.replace(LISTING_LINE, LISTING_LINE + "  # dllint: ignore[DL001]").replace("\n", "\r"),
+    # Characters str.splitlines() breaks at, inside a line before the suppression.
+    PAIRED_LISTINGS.replace("import glob", "import glob  # \x0c\x1c\x1d\x1e\x85\u2028\u2029\x0b")
+    .replace(LISTING_LINE, LISTING_LINE + "  # dllint: ignore[DL001]"),
+])
+def test_suppression_lines_are_counted_as_python_counts_them(text):
+    assert lint(text) == []
+    assert lint(text.replace("  # dllint: ignore[DL001]", "")) == [("DL001", 2)]
+
+
+def test_whole_line_comments_after_a_tokenizer_error_are_kept_once():
+    # The tokenizer stops at the unclosed bracket after it has already reported the comment.
+    from dllint.suppressions import scan
+
+    text = "# dllint: ignore[DL001]\nx = 1\x0c\ny = (\n"
+    assert [(s.line, s.applies_to) for s in scan(text)] == [(1, frozenset({1, 2}))]

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dllint.fixes import is_applicable
+from dllint.lines import split_lines
 from dllint.reports import ReportContext, is_problem
 from dllint.types import Diagnostic, Severity
 
@@ -41,7 +42,7 @@ class _Lines:
                         text = handle.read()
                 except OSError:
                     text = ""
-            self.cache[path] = text.splitlines()
+            self.cache[path] = split_lines(text)
         lines = self.cache[path]
         return lines[line - 1] if 0 < line <= len(lines) else None
 
