@@ -446,10 +446,15 @@ def _awaited_at_exit() -> set[object]:
 
 
 def _end_trace(status: int, running_before: set[object]) -> NoReturn:
-    """Exit after the report with `status`. When the script left threads or child processes
-    running (that were not running before it), the interpreter's exit would wait for them,
-    maybe forever: the process ends at once instead."""
-    if _awaited_at_exit() - running_before:
+    """Exit after the report with `status`. When the script left threads or multiprocessing
+    children running (that were not running before it), the interpreter's exit would wait for
+    them, maybe forever: the children are terminated (the script was stopped) and the process
+    ends at once."""
+    left = _awaited_at_exit() - running_before
+    if left:
+        for child in left:
+            if not isinstance(child, threading.Thread):
+                child.terminate()
         _flush_standard_streams()
         os._exit(status)
     sys.exit(status)

@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -128,14 +127,6 @@ def _restore_exception_hooks(saved: tuple[Any, Any, Any]) -> None:
     sys.excepthook, threading.excepthook, sys.unraisablehook = saved
 
 
-def _restore_warning_filters(saved: list[Any]) -> None:
-    warnings.filters[:] = saved
-    # Drop the decisions cached under the script's filters (private, and renamed in 3.14).
-    mutated = getattr(warnings, "_filters_mutated", None)
-    if mutated is not None:
-        mutated()
-
-
 def _restore_deterministic(saved: tuple[bool, bool]) -> None:
     enabled, warn_only = saved
     torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
@@ -240,7 +231,6 @@ RESTORED: tuple[Restorable, ...] = (
     Restorable("trace and profile functions", _save_tracing, _set(_restore_tracing)),
     Restorable("sys.excepthook, threading.excepthook, sys.unraisablehook",
                _save_exception_hooks, _set(_restore_exception_hooks)),
-    Restorable("warning filters", lambda: warnings.filters[:], _set(_restore_warning_filters)),
     Restorable("grad mode", torch.is_grad_enabled, _set(torch.set_grad_enabled)),
     Restorable("anomaly detection", torch.is_anomaly_enabled,
                _set(torch.autograd.set_detect_anomaly)),
