@@ -154,6 +154,8 @@ def test_the_scripts_atexit_callbacks_run_at_its_end_and_are_not_left_registered
         atexit.register(removed)
         atexit.unregister(removed)
     """))
+    trace_script(script)  # libraries the first trace imports may register their own
+    marker.unlink()
     registered = atexit._ncallbacks()
     assert trace_script(script).outcome == "finished"
     # Run once, last registered first, as the interpreter would at exit; none left behind.
@@ -189,3 +191,27 @@ def test_a_step_count_below_one_is_refused(steps, tmp_path):
     script.write_text("")
     with pytest.raises(ValueError, match="trace_script needs steps >= 1"):
         trace_script(script, steps=steps)
+
+
+def test_a_librarys_atexit_registration_stays_with_the_interpreter(tmp_path):
+    """A library registers at its import, for as long as it is loaded: running its callback at
+    the script's end would break it for the caller (multiprocessing's joins its children)."""
+    marker = tmp_path / "ran"
+    (tmp_path / "nothing.py").write_text("")
+    script = tmp_path / "imports.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        def library_callback():
+            open({str(marker)!r}, "w").close()
+        sys.dllint_test_callback = library_callback
+        # Registered from library code (a frame that is not the script's own file).
+        exec(compile("import atexit; atexit.register(f)", "<library>", "exec"),
+             {{"f": library_callback}})
+    """))
+    trace_script(tmp_path / "nothing.py")  # libraries the first trace imports may register
+    registered = atexit._ncallbacks()
+    try:
+        assert trace_script(script).outcome == "finished"
+        assert not marker.exists() and atexit._ncallbacks() == registered + 1
+    finally:
+        atexit.unregister(sys.__dict__.pop("dllint_test_callback"))

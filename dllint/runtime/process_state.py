@@ -213,40 +213,42 @@ def _restore_process_group(was_initialized: bool) -> str | None:
     return None
 
 
-def _set(function: Callable[[Any], Any]) -> Callable[[Any], None]:
+def _setter(function: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """A restore step from a setter that cannot fail, whatever it returns (`set_grad_enabled`
+    returns a context manager)."""
     def restore(saved: Any) -> None:
         function(saved)
     return restore
 
 
 RESTORED: tuple[Restorable, ...] = (
-    Restorable("sys.argv", lambda: sys.argv[:], _set(_restore_argv)),
-    Restorable("sys.path", lambda: sys.path[:], _set(_restore_path)),
-    Restorable("working directory", os.getcwd, _set(os.chdir)),
-    Restorable("os.environ", lambda: dict(os.environ), _set(_restore_environ)),
+    Restorable("sys.argv", lambda: sys.argv[:], _setter(_restore_argv)),
+    Restorable("sys.path", lambda: sys.path[:], _setter(_restore_path)),
+    Restorable("working directory", os.getcwd, _setter(os.chdir)),
+    Restorable("os.environ", lambda: dict(os.environ), _setter(_restore_environ)),
     Restorable("signal handlers", _save_signal_handlers, _restore_signal_handlers),
-    Restorable("interval timers", _save_timers, _set(_restore_timers)),
-    Restorable("faulthandler", faulthandler.is_enabled, _set(_restore_faulthandler)),
-    Restorable("sys.stdin, sys.stdout, sys.stderr", _save_streams, _set(_restore_streams)),
-    Restorable("trace and profile functions", _save_tracing, _set(_restore_tracing)),
+    Restorable("interval timers", _save_timers, _setter(_restore_timers)),
+    Restorable("faulthandler", faulthandler.is_enabled, _setter(_restore_faulthandler)),
+    Restorable("sys.stdin, sys.stdout, sys.stderr", _save_streams, _setter(_restore_streams)),
+    Restorable("trace and profile functions", _save_tracing, _setter(_restore_tracing)),
     Restorable("sys.excepthook, threading.excepthook, sys.unraisablehook",
-               _save_exception_hooks, _set(_restore_exception_hooks)),
-    Restorable("grad mode", torch.is_grad_enabled, _set(torch.set_grad_enabled)),
+               _save_exception_hooks, _setter(_restore_exception_hooks)),
+    Restorable("grad mode", torch.is_grad_enabled, _setter(torch.set_grad_enabled)),
     Restorable("anomaly detection", torch.is_anomaly_enabled,
-               _set(torch.autograd.set_detect_anomaly)),
-    Restorable("default dtype", torch.get_default_dtype, _set(torch.set_default_dtype)),
+               _setter(torch.autograd.set_detect_anomaly)),
+    Restorable("default dtype", torch.get_default_dtype, _setter(torch.set_default_dtype)),
     Restorable("deterministic algorithms", lambda: (
         torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled()), _set(_restore_deterministic)),
-    Restorable("torch threads", torch.get_num_threads, _set(torch.set_num_threads)),
+        torch.is_deterministic_algorithms_warn_only_enabled()), _setter(_restore_deterministic)),
+    Restorable("torch threads", torch.get_num_threads, _setter(torch.set_num_threads)),
     Restorable("float32 matmul precision", torch.get_float32_matmul_precision,
-               _set(torch.set_float32_matmul_precision)),
-    Restorable("torch print options", _save_print_options, _set(_restore_print_options)),
-    Restorable("cudnn flags", _save_cudnn, _set(_restore_cudnn)),
+               _setter(torch.set_float32_matmul_precision)),
+    Restorable("torch print options", _save_print_options, _setter(_restore_print_options)),
+    Restorable("cudnn flags", _save_cudnn, _setter(_restore_cudnn)),
     Restorable("nn.Module, Tensor and Optimizer attributes", _save_class_attributes,
-               _set(_restore_class_attributes)),
+               _setter(_restore_class_attributes)),
     Restorable("global module and optimizer hooks", _save_global_hooks,
-               _set(_restore_global_hooks)),
+               _setter(_restore_global_hooks)),
     Restorable("process group", _process_group_initialized, _restore_process_group),
 )
 

@@ -261,11 +261,12 @@ class _ExitGuard:
     """While the script runs, the ways it could end the process before the report is written.
 
     Its `os._exit(n)` in the tracing thread unwinds as ProcessExit, like `sys.exit(n)` (in a
-    process it forked, or a worker process, `os._exit` exits as usual). The atexit callbacks it
-    registers are kept here instead of in the interpreter: `run_callbacks` runs them when the
-    script ends, as the interpreter would at its exit, and none is left registered afterwards
-    (one could otherwise change the exit status after the report, or run in the caller's
-    process)."""
+    process it forked, or a worker process, `os._exit` exits as usual). The atexit callbacks its
+    own code registers are kept here instead of in the interpreter: `run_callbacks` runs them
+    when the script ends, as the interpreter would at its exit, and none is left registered
+    afterwards (one could otherwise change the exit status after the report, or run in the
+    caller's process). A library's registration (at its import, for as long as the module is
+    loaded, like `multiprocessing`'s) goes to the interpreter as usual."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
@@ -274,7 +275,7 @@ class _ExitGuard:
 
     def __enter__(self) -> _ExitGuard:
         self._originals = os._exit, atexit.register, atexit.unregister
-        real_exit, _, real_unregister = self._originals
+        real_exit, real_register, real_unregister = self._originals
         guard = self
 
         def _exit(status: int) -> NoReturn:
@@ -283,6 +284,8 @@ class _ExitGuard:
             real_exit(status)
 
         def register(function: Callable, /, *args, **kwargs) -> Callable:
+            if not is_user_file(sys._getframe(1).f_code.co_filename):
+                return real_register(function, *args, **kwargs)
             guard.callbacks.append((function, args, kwargs))
             return function
 
