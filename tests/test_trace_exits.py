@@ -133,6 +133,18 @@ def test_a_script_cannot_disarm_the_timeout(tmp_path, disarm):
     assert report.outcome == "timeout" and time.monotonic() - started < 20
 
 
+def test_a_second_interruption_while_the_first_is_handled_is_still_a_timeout(tmp_path,
+                                                                              monkeypatch):
+    from dllint.runtime import script as script_module
+
+    def interrupted_twice(*args):
+        raise script_module.TraceTimeout  # as if it landed in `except TraceTimeout:`
+
+    monkeypatch.setattr(script_module, "_run_script", interrupted_twice)
+    report = trace_script(write(tmp_path, "empty.py", ""), timeout=5.0)
+    assert report.outcome == "timeout" and "5 s timeout" in report.detail
+
+
 def test_a_script_that_will_not_stop_is_ended_with_its_report(run_cli, tmp_path):
     write(tmp_path, "stubborn.py", """
         import signal, time

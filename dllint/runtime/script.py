@@ -190,10 +190,14 @@ class _Alarm:
             signal.signal(signal.SIGALRM, self.previous)
 
 
-# PyThreadState_SetAsyncExc(thread id, exception type or NULL): raise in another thread at its
-# next bytecode, or (NULL) withdraw one not yet raised. Called with the GIL held.
-_raise_in_thread = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)(
+# PyThreadState_SetAsyncExc(thread id, exception type): raise in another thread at its next
+# check for pending work (a call, a jump back). Called with the GIL held.
+_raise_in_thread = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)(
     ("PyThreadState_SetAsyncExc", ctypes.pythonapi))
+
+
+def _deliver_pending() -> None:
+    """A call: an exception raised in this thread from another is delivered by now."""
 
 
 class _Watchdog:
@@ -234,7 +238,7 @@ class _Watchdog:
                 if self._done.wait(DEFERRAL):
                     return
                 continue
-            _raise_in_thread(self.tracing_thread, id(TraceTimeout))
+            _raise_in_thread(self.tracing_thread, TraceTimeout)
             if self._done.wait(UNSTOPPABLE_GRACE):
                 return
             if self.on_unstoppable is not None:
@@ -250,11 +254,14 @@ class _Watchdog:
                 self._running = False
                 self._done.set()
                 self._thread.join()
-                # One raised just as the script ended is not the script's: withdrawn.
-                _raise_in_thread(self.tracing_thread, None)
+                # One the watchdog raised just before it ended is delivered at this thread's
+                # next call at the latest: here, where it is caught. (Withdrawing it with
+                # SetAsyncExc(NULL) instead would leave the interpreter's eval breaker set for
+                # good, which slows every later bytecode.)
+                _deliver_pending()
                 return
             except TraceTimeout:
-                continue  # it landed here, after the script: not the script's either
+                continue  # it landed here, after the script: not the script's
 
 
 class _ExitGuard:
@@ -553,17 +560,11 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
     with the report. In a process the script forked, the script's end exits that process."""
     check_steps(steps, "trace_script")
     script = str(Path(script).resolve())
-    state = ProcessState()
-    saved_modules = set(sys.modules)
-    if device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the script's cuda.is_available() says False
     instruments = Instruments(steps=steps, overfit=overfit)
     run = _Run()
-    sys.argv = [script, *argv]
-    sys.path.insert(0, os.path.dirname(script))
     guard = _ExitGuard()
-    _enable_faulthandler()
-    threading.excepthook = _quiet_stops(threading.excepthook)
+    state = ProcessState()
+    saved_modules = set(sys.modules)
 
     def unstoppable() -> None:
         ended = _Run("timeout", f"ran past the {timeout:g} s timeout and did not stop when "
@@ -574,11 +575,22 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
     alarm = _Alarm(timeout)
     watchdog = _Watchdog(timeout, alarm.active, unstoppable if on_unstoppable else None)
     try:
+        if device == "cpu":
+            os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the script's cuda.is_available() is False
+        sys.argv = [script, *argv]
+        sys.path.insert(0, os.path.dirname(script))
+        _enable_faulthandler()
+        threading.excepthook = _quiet_stops(threading.excepthook)
         companion = around(instruments) if around is not None else nullcontext()
         # The alarm and the watchdog are disarmed before the hooks come off.
         with companion, instruments, guard, alarm, watchdog:
-            run = _run_script(script, instruments, steps, timeout, overfit)
-            _run_atexit_callbacks(guard, run, timeout)
+            try:
+                run = _run_script(script, instruments, steps, timeout, overfit)
+                _run_atexit_callbacks(guard, run, timeout)
+            except TraceTimeout:
+                # The alarm and the watchdog both interrupted the script at once: the second
+                # landed while the first was being handled.
+                run = _Run("timeout", f"ran past the {timeout:g} s timeout")
     finally:
         if os.getpid() != guard.pid:
             _end_forked_child(run.outcome, run.exit_code, run.user_traceback)
