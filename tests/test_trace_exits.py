@@ -10,6 +10,7 @@ import signal
 import textwrap
 import time
 
+import jsonschema
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -19,7 +20,8 @@ from click.testing import CliRunner  # noqa: E402
 from conftest import REPO  # noqa: E402
 from dllint.cli import main  # noqa: E402
 from dllint.runtime.instruments import Instruments  # noqa: E402
-from dllint.runtime.script import trace_script  # noqa: E402
+from dllint.runtime.script import TraceInterrupted, trace_script  # noqa: E402
+from dllint.runtime.trace_json import SCHEMA  # noqa: E402
 
 RUNTIME = REPO / "fixtures" / "runtime"
 
@@ -101,6 +103,25 @@ def test_status_130_keyboard_interrupt_with_a_report(tmp_path):
     assert result.exit_code == 130, result.output
     assert "interrupted (KeyboardInterrupt)" in result.output
     assert "The trace is incomplete" in result.output and "module" in result.output
+    as_json = trace(script, "--format", "json")
+    assert as_json.exit_code == 130
+    report = json.loads(as_json.output)
+    jsonschema.validate(report, SCHEMA)
+    assert report["outcome"] == "interrupted" and not report["complete"]
+
+
+def test_the_api_raises_keyboard_interrupt_with_the_report(tmp_path):
+    script = write(tmp_path, "interrupted.py", """
+        import torch
+        torch.nn.Linear(2, 2)(torch.randn(1, 2))
+        raise KeyboardInterrupt
+    """)
+    with pytest.raises(TraceInterrupted) as raised:  # a KeyboardInterrupt: Ctrl-C still stops
+        trace_script(script)
+    assert isinstance(raised.value, KeyboardInterrupt)
+    report = raised.value.report
+    assert report.outcome == "interrupted" and report.observations.modules
+    assert 'interrupted.py", line 4' in report.user_traceback
 
 
 def test_a_segfault_prints_the_scripts_traceback(run_cli, tmp_path):
