@@ -163,7 +163,7 @@ def test_the_scripts_atexit_callbacks_run_at_its_end_and_are_not_left_registered
     assert atexit._ncallbacks() == registered
 
 
-def test_trace_step_restores_grad_mode_the_step_turned_off():
+def test_trace_step_restores_grad_mode_and_anomaly_detection_the_step_changed():
     model = torch.nn.Linear(3, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     x, y = torch.randn(4, 3), torch.randint(0, 2, (4,))
@@ -173,12 +173,14 @@ def test_trace_step_restores_grad_mode_the_step_turned_off():
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
         torch.set_grad_enabled(False)  # e.g. for logging; dllint's stop comes in the step
+        torch.autograd.set_detect_anomaly(True)
         optimizer.step()
         torch.set_grad_enabled(True)
+        torch.autograd.set_detect_anomaly(False)
 
-    assert torch.is_grad_enabled()
+    assert torch.is_grad_enabled() and not torch.is_anomaly_enabled()
     assert trace_step(model, step_fn=step).steps == 1
-    assert torch.is_grad_enabled()
+    assert torch.is_grad_enabled() and not torch.is_anomaly_enabled()
 
 
 @pytest.mark.parametrize("steps", [0, -1, 1.5, True])
