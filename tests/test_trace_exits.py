@@ -265,3 +265,44 @@ def test_a_script_that_leaves_a_child_process_exits_and_the_child_is_ended(run_c
         pid_file = tmp_path / "child.pid"
         if pid_file.exists() and not _gone(int(pid_file.read_text())):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+# ---- the script's atexit callbacks ----------------------------------------------------------------
+
+def test_an_atexit_callback_that_raises_is_printed_and_the_others_run(tmp_path, capsys):
+    marker = tmp_path / "ran"
+    script = write(tmp_path, "callbacks.py", f"""
+        import atexit
+        atexit.register(lambda: open({str(marker)!r}, "w").close())
+        @atexit.register
+        def broken():
+            raise ValueError("cannot flush the logs")
+    """)
+    assert trace_script(script).outcome == "finished"
+    assert marker.exists()
+    err = capsys.readouterr().err
+    assert "Exception ignored in atexit callback" in err and "cannot flush the logs" in err
+
+
+def test_an_atexit_callback_that_never_returns_times_out(tmp_path):
+    script = write(tmp_path, "callbacks.py", """
+        import atexit
+        @atexit.register
+        def forever():
+            while True:
+                pass
+    """)
+    report = trace_script(script, timeout=0.5)
+    assert report.outcome == "timeout" and "atexit callbacks ran past" in report.detail
+
+
+def test_an_atexit_callback_interrupted_is_an_interrupted_trace(tmp_path):
+    script = write(tmp_path, "callbacks.py", """
+        import atexit
+        @atexit.register
+        def interrupted():
+            raise KeyboardInterrupt
+    """)
+    with pytest.raises(TraceInterrupted) as raised:
+        trace_script(script)
+    assert raised.value.report.outcome == "interrupted"
