@@ -217,3 +217,17 @@ def test_a_librarys_atexit_registration_stays_with_the_interpreter(tmp_path):
         assert not marker.exists() and atexit._ncallbacks() == registered + 1
     finally:
         atexit.unregister(sys.__dict__.pop("dllint_test_callback"))
+
+
+def test_a_working_directory_the_script_removed_is_a_tracer_error_not_a_crash(tmp_path,
+                                                                               monkeypatch):
+    doomed = tmp_path / "doomed"
+    doomed.mkdir()
+    monkeypatch.chdir(doomed)
+    script = tmp_path / "removes.py"
+    script.write_text(f"import os\nos.chdir('/')\nos.rmdir({str(doomed)!r})\n")
+    report = trace_script(script)
+    assert report.outcome == "finished"
+    assert len(report.instrument_errors) == 1
+    assert report.instrument_errors[0].startswith(
+        f"could not restore working directory: cannot go back to {doomed}")

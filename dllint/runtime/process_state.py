@@ -39,6 +39,14 @@ def _restore_path(saved: list[str]) -> None:
     sys.path[:] = saved
 
 
+def _restore_working_directory(saved: str) -> str | None:
+    try:
+        os.chdir(saved)
+    except OSError as error:  # the script removed it
+        return f"cannot go back to {saved}: {error.strerror or error}"
+    return None
+
+
 def _restore_environ(saved: dict[str, str]) -> None:
     for name in set(os.environ) - set(saved):
         del os.environ[name]
@@ -221,10 +229,24 @@ def _setter(function: Callable[[Any], Any]) -> Callable[[Any], None]:
     return restore
 
 
+def _switch(name: str, get: Callable[[], Any], set_: Callable[[Any], Any]) -> Restorable:
+    """A global read by `get` and written by `set_`, written back only when the script changed
+    it (setting torch's thread count or precision again is not free)."""
+    def restore(saved: Any) -> None:
+        if get() != saved:
+            set_(saved)
+    return Restorable(name, get, restore)
+
+
+def _deterministic_algorithms() -> tuple[bool, bool]:
+    return (torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled())
+
+
 RESTORED: tuple[Restorable, ...] = (
     Restorable("sys.argv", lambda: sys.argv[:], _setter(_restore_argv)),
     Restorable("sys.path", lambda: sys.path[:], _setter(_restore_path)),
-    Restorable("working directory", os.getcwd, _setter(os.chdir)),
+    Restorable("working directory", os.getcwd, _restore_working_directory),
     Restorable("os.environ", lambda: dict(os.environ), _setter(_restore_environ)),
     Restorable("signal handlers", _save_signal_handlers, _restore_signal_handlers),
     Restorable("interval timers", _save_timers, _setter(_restore_timers)),
@@ -233,16 +255,13 @@ RESTORED: tuple[Restorable, ...] = (
     Restorable("trace and profile functions", _save_tracing, _setter(_restore_tracing)),
     Restorable("sys.excepthook, threading.excepthook, sys.unraisablehook",
                _save_exception_hooks, _setter(_restore_exception_hooks)),
-    Restorable("grad mode", torch.is_grad_enabled, _setter(torch.set_grad_enabled)),
-    Restorable("anomaly detection", torch.is_anomaly_enabled,
-               _setter(torch.autograd.set_detect_anomaly)),
-    Restorable("default dtype", torch.get_default_dtype, _setter(torch.set_default_dtype)),
-    Restorable("deterministic algorithms", lambda: (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled()), _setter(_restore_deterministic)),
-    Restorable("torch threads", torch.get_num_threads, _setter(torch.set_num_threads)),
-    Restorable("float32 matmul precision", torch.get_float32_matmul_precision,
-               _setter(torch.set_float32_matmul_precision)),
+    _switch("grad mode", torch.is_grad_enabled, torch.set_grad_enabled),
+    _switch("anomaly detection", torch.is_anomaly_enabled, torch.autograd.set_detect_anomaly),
+    _switch("default dtype", torch.get_default_dtype, torch.set_default_dtype),
+    _switch("deterministic algorithms", _deterministic_algorithms, _restore_deterministic),
+    _switch("torch threads", torch.get_num_threads, torch.set_num_threads),
+    _switch("float32 matmul precision", torch.get_float32_matmul_precision,
+            torch.set_float32_matmul_precision),
     Restorable("torch print options", _save_print_options, _setter(_restore_print_options)),
     Restorable("cudnn flags", _save_cudnn, _setter(_restore_cudnn)),
     Restorable("nn.Module, Tensor and Optimizer attributes", _save_class_attributes,
