@@ -17,6 +17,7 @@ import runpy
 import signal
 import sys
 import threading
+import time
 import traceback
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -164,6 +165,14 @@ class _Alarm:
         self.active = bool(seconds) and hasattr(signal, "setitimer") and \
             threading.current_thread() is threading.main_thread()
         self.previous = None
+        # When the handler last ran (it is still deferring while this is recent) and when it
+        # raised: the watchdog stays out of the way of an alarm that is working.
+        self.last_call: float | None = None
+        self.raised_at: float | None = None
+
+    def deferring(self) -> bool:
+        return (self.raised_at is None and self.last_call is not None
+                and time.monotonic() - self.last_call < 20 * DEFERRAL)
 
     def __enter__(self) -> None:
         if self.active:
@@ -175,10 +184,12 @@ class _Alarm:
                 # timeout is for the script, never for dllint's own cleanup.
                 if not self.armed:
                     return
+                self.last_call = time.monotonic()
                 if not _interruptible(frame, self.deferrals):
                     self.deferrals += 1
                     signal.setitimer(signal.ITIMER_REAL, DEFERRAL)
                     return
+                self.raised_at = time.monotonic()
                 raise TraceTimeout
             self.previous = signal.signal(signal.SIGALRM, expire)
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
@@ -210,10 +221,11 @@ class _Watchdog:
     Without it (the Python API: the caller's process is never ended), the watchdog keeps
     interrupting."""
 
-    def __init__(self, seconds: float | None, alarm_active: bool,
+    def __init__(self, seconds: float | None, alarm: _Alarm,
                  on_unstoppable: Callable[[], None] | None) -> None:
         self.seconds = seconds
-        self.first_wait = (seconds or 0) + (ALARM_GRACE if alarm_active else 0)
+        self.alarm = alarm
+        self.first_wait = (seconds or 0) + (ALARM_GRACE if alarm.active else 0)
         self.on_unstoppable = on_unstoppable
         self.tracing_thread = threading.get_ident()
         self._running = False
@@ -232,6 +244,18 @@ class _Watchdog:
             return
         deferrals = 0
         while self._running:
+            # Two interruptions at once could land the second in the handling of the first.
+            if self.alarm.deferring():
+                if self._done.wait(DEFERRAL):
+                    return
+                continue
+            if self.alarm.raised_at is not None:
+                # The alarm interrupted the script and it went on: give it the same grace.
+                left = self.alarm.raised_at + UNSTOPPABLE_GRACE - time.monotonic()
+                if left > 0:
+                    if self._done.wait(left):
+                        return
+                    continue
             frame = sys._current_frames().get(self.tracing_thread)
             if not _interruptible(frame, deferrals):
                 deferrals += 1
@@ -573,7 +597,7 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
                                _local_modules(script, saved_modules, forget=False)))
 
     alarm = _Alarm(timeout)
-    watchdog = _Watchdog(timeout, alarm.active, unstoppable if on_unstoppable else None)
+    watchdog = _Watchdog(timeout, alarm, unstoppable if on_unstoppable else None)
     try:
         if device == "cpu":
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the script's cuda.is_available() is False
