@@ -92,7 +92,8 @@ class TraceReport:
     curves: list[Curve] = field(default_factory=list)
     initial_loss: str = ""  # "initial loss 1.097 vs chance ln(3) = 1.099", or ""
     first_step_changed: bool | None = None
-    # The script's own `sys.exit(n)` status (None when it did not call sys.exit).
+    # The status of the script's own `sys.exit(n)` or `os._exit(n)` (also from an atexit
+    # callback); None when it did not exit so.
     exit_code: int | None = None
     # The first training loss, and the loss of a model that guesses uniformly ("ln(3)", 1.0986).
     initial_loss_value: float | None = None
