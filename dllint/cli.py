@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import NoReturn, Sequence
 
@@ -31,6 +32,8 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # `dllint trace` only: the script raised, timed out, exited non-zero, or never trained, so no
 # complete training step was checked.
 EXIT_TRACE_INCOMPLETE = 3
+# `dllint trace` only: the script was interrupted (KeyboardInterrupt), as a shell reports Ctrl-C.
+EXIT_TRACE_INTERRUPTED = 130
 
 
 class Failure(click.ClickException):
@@ -458,11 +461,12 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
 
     Exit status: 0 the step was checked and nothing was found, 1 problems found, 2 a usage error
     or an error inside dllint's instruments, 3 the trace is incomplete: the script raised, ran
-    past --timeout, called sys.exit(n) with n != 0, or never stepped an optimizer (on any rank).
+    past --timeout, exited (sys.exit(n) or os._exit(n)) with n != 0, or never stepped an
+    optimizer (on any rank), 130 the script was interrupted (KeyboardInterrupt).
     """
     try:
         from dllint.runtime.distributed.job import current_rank
-        from dllint.runtime.script import trace_script
+        from dllint.runtime.script import TraceInterrupted, trace_script
     except ImportError as error:
         raise Failure(f"dllint trace needs torch ({error}): {install_command('runtime')}") \
             from None
@@ -488,8 +492,12 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
             _trace_as_rank(script, arguments, place, options, printer, script_output)
         printer.distributed(launch(script, arguments, nproc, options))
     with script_output:
-        report = trace_script(script, arguments, steps=steps, timeout=timeout, device=device,
-                              overfit=overfit)
+        try:
+            report = trace_script(script, arguments, steps=steps, timeout=timeout,
+                                  device=device, overfit=overfit,
+                                  on_unstoppable=printer.end_unstoppable)
+        except TraceInterrupted as interrupted:
+            report = interrupted.report
     printer.single(report)
 
 
@@ -521,6 +529,41 @@ def _trace_as_rank(script: str, arguments: list[str], place, options, printer: T
              EXIT_CLEAN)
 
 
+def _flush_standard_streams() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe
+                stream.flush()
+
+
+def _awaited_at_exit() -> set[object]:
+    """The non-daemon threads and multiprocessing children running now: the interpreter waits
+    for them at exit."""
+    main_thread = threading.main_thread()
+    running: set[object] = {thread for thread in threading.enumerate()
+                            if thread is not main_thread and not thread.daemon
+                            and thread.is_alive()}
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is not None:
+        running.update(multiprocessing.active_children())
+    return running
+
+
+def _end_trace(status: int, running_before: set[object]) -> NoReturn:
+    """Exit after the report with `status`. When the script left threads or multiprocessing
+    children running (that were not running before it), the interpreter's exit would wait for
+    them, maybe forever: the children are terminated (the script was stopped) and the process
+    ends at once."""
+    left = _awaited_at_exit() - running_before
+    if left:
+        for child in left:
+            if not isinstance(child, threading.Thread):
+                child.terminate()
+        _flush_standard_streams()
+        os._exit(status)
+    sys.exit(status)
+
+
 class TracePrinter:
     """Writes a trace report (one process, or merged from every rank) with the static findings
     of the script and its own modules, and knows the exit status it implies."""
@@ -533,6 +576,7 @@ class TracePrinter:
         self.plot = plot
         self.no_static = no_static
         self.status = EXIT_CLEAN
+        self.running_before = _awaited_at_exit()
         # Where the report goes when no file is given: stdout as it is now, even if the
         # script's prints are later sent elsewhere (rank 0 may print from its watchdog).
         self.stream = sys.stdout
@@ -545,6 +589,21 @@ class TracePrinter:
         return lint_paths([self.script, *local_files], settings=settings_for(self.script))
 
     def single(self, report) -> NoReturn:
+        self._write_single(report)
+        _end_trace(self.status, self.running_before)
+
+    def end_unstoppable(self, report) -> NoReturn:
+        """From the timeout's watchdog thread: the script ran past --timeout and did not stop
+        when interrupted. The report of what was seen is written, and the process ends, whatever
+        the script is doing."""
+        self.status = EXIT_TRACE_INCOMPLETE
+        try:
+            self._write_single(report)
+        finally:
+            _flush_standard_streams()
+            os._exit(self.status)
+
+    def _write_single(self, report) -> None:
         from dllint.runtime.report import render_trace
         from dllint.runtime.trace_json import render_json
         report.script = _display_path(report.script)
@@ -554,7 +613,8 @@ class TracePrinter:
             lambda color, width: render_trace(report, color, width),
             # The whole report (modules, losses, gradient norms, findings), not only findings.
             lambda diagnostics: render_json(report, diagnostics))
-        sys.exit(self.status)
+        if report.outcome == "interrupted":
+            self.status = EXIT_TRACE_INTERRUPTED
 
     def distributed(self, trace, exit: bool = True) -> None:
         from dllint.runtime.distributed.render import (base_report, render_distributed,

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from dllint.runtime.instruments import Instruments, StopTracing
-from dllint.runtime.script import TraceReport
+from dllint.runtime.script import TraceReport, check_steps
 
 
 def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable | None = None,
@@ -23,8 +23,11 @@ def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable |
     Either give `batch` (inputs, targets), `loss_fn` and optionally `optimizer` (default: SGD,
     lr 1e-3), and the usual zero_grad / forward / loss / backward / step runs; or give `step_fn`,
     a function doing one step of your own. Exceptions from the step propagate, with every hook
-    removed.
+    removed, and grad mode and anomaly detection as they were before the call (the step function
+    may turn them off, and dllint's stop can cut it before it turns them back on). `steps` below
+    1 is refused (ValueError): it would check nothing.
     """
+    check_steps(steps, "trace_step")
     if step_fn is None:
         if batch is None or loss_fn is None:
             raise TypeError("trace_step needs batch and loss_fn, or step_fn")
@@ -40,12 +43,17 @@ def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable |
 
     instruments = Instruments(steps=steps)
     outcome, detail = "finished", f"ran {steps + 1} step function call(s)"
-    with instruments:
-        try:
-            for _ in range(steps + 1):  # the extra call is stopped at its optimizer step
-                step_fn()
-        except StopTracing:
-            outcome, detail = "stopped", f"stopped after {steps} optimizer step(s)"
+    grad_enabled, anomaly = torch.is_grad_enabled(), torch.is_anomaly_enabled()
+    try:
+        with instruments:
+            try:
+                for _ in range(steps + 1):  # the extra call is stopped at its optimizer step
+                    step_fn()
+            except StopTracing:
+                outcome, detail = "stopped", f"stopped after {steps} optimizer step(s)"
+    finally:
+        torch.set_grad_enabled(grad_enabled)
+        torch.autograd.set_detect_anomaly(anomaly)
     instruments.finish()
     seen = instruments.seen
     return TraceReport("<api>", outcome, detail, seen.device or "cpu", seen.steps, seen,

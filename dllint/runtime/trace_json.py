@@ -90,8 +90,8 @@ SCHEMA: dict[str, Any] = {
         "script": {"type": "string"},
         # "ended": a rank of a distributed run that was ended because another rank hung or
         # failed; "failed": no rank of a distributed run reported at all.
-        "outcome": {"enum": ["stopped", "finished", "exited", "raised", "timeout", "ended",
-                             "failed"]},
+        "outcome": {"enum": ["stopped", "finished", "exited", "raised", "timeout",
+                             "interrupted", "ended", "failed"]},
         "detail": {"type": "string"},
         "complete": {"type": "boolean"},
         "incomplete_reason": {"type": "string"},
