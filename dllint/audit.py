@@ -14,8 +14,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from dllint import __version__
 from dllint.registry import lookup
@@ -32,6 +31,8 @@ class AuditData:
     trace_png: bytes | None = None
     generated: str = field(default_factory=lambda: datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
     paths: Sequence[str] = ()  # the audited paths (default: target); files are named from their folder
+    # The linted text of each file with findings, by path, for code frames (files are not read).
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def by_rule(self) -> list[tuple[str, int]]:
         return Counter(d.code for d in self.diagnostics).most_common()
@@ -86,13 +87,11 @@ def inline_html(text: str) -> str:
     return _CODE_SPAN.sub(code, html.escape(text))
 
 
-def _frame(diagnostic: Diagnostic, context: int = 2) -> list[tuple[int, str, bool]]:
+def _frame(data: AuditData, diagnostic: Diagnostic,
+           context: int = 2) -> list[tuple[int, str, bool]]:
     if diagnostic.cell is not None:
         return []
-    try:
-        lines = Path(diagnostic.path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
+    lines = data.sources.get(diagnostic.path, "").splitlines()
     start = max(1, diagnostic.line - context)
     end = min(len(lines), diagnostic.span.end_line + context)
     return [(number, lines[number - 1], diagnostic.line <= number <= diagnostic.span.end_line)
@@ -169,7 +168,7 @@ def render_html(data: AuditData) -> str:
                        f"{e(diagnostic.severity.value)}'>{e(diagnostic.code)}</span> "
                        f"<span class='code'>{e(_location(data, diagnostic))}</span></h3>"
                        f"<div>{inline_html(diagnostic.message)}</div>")
-            frame = _frame(diagnostic)
+            frame = _frame(data, diagnostic)
             if frame:
                 body = "".join(f"<span class='{'hit' if hit else ''}'>{number:>5} | {e(text)}</span>\n"
                                for number, text, hit in frame)
@@ -211,7 +210,7 @@ def render_markdown(data: AuditData) -> str:
         for diagnostic in data.diagnostics:
             entry = lookup(diagnostic.code)
             out += [f"### {diagnostic.code} `{_location(data, diagnostic)}`", "", diagnostic.message, ""]
-            frame = _frame(diagnostic)
+            frame = _frame(data, diagnostic)
             if frame:
                 out += ["```python", *(f"{text}" for _, text, _ in frame), "```", ""]
             out += [f"- related: `{data.relative(r.path)}:{r.span.start_line}` {r.message}"

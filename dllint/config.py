@@ -66,8 +66,10 @@ class FileConfig:
 
 def find_config(start: Path) -> Path | None:
     """The nearest pyproject.toml at or above `start` that has a `[tool.dllint]` table."""
-    directory = start.resolve()
-    if directory.is_file():
+    # os.path.realpath leaves a symbolic link loop unresolved where Path.resolve raises
+    # (RuntimeError before Python 3.13): the loop itself is reported later, as DL900.
+    directory = Path(os.path.realpath(start))
+    if not directory.is_dir():
         directory = directory.parent
     for candidate in (directory, *directory.parents):
         pyproject = candidate / "pyproject.toml"

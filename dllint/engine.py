@@ -61,7 +61,8 @@ def lint_notebook(source: SourceText, settings: Settings,
             result = replace(result, fixed_source=fixed_json, original_source=source.text,
                              encoding=source.encoding)
     mapped = tuple(notebooks.map_diagnostic(notebook, d) for d in result.diagnostics)
-    return replace(result, diagnostics=mapped, encoding=source.encoding)
+    # The virtual text's lines are not the file's (JSON): findings name cells, shown frameless.
+    return replace(result, diagnostics=mapped, encoding=source.encoding, text=None)
 
 
 def lint_source_text(source: SourceText, settings: Settings,
@@ -76,7 +77,8 @@ def lint_source_text(source: SourceText, settings: Settings,
                           dependencies=callers)
     if not settings.fix:
         return FileResult(source.path, tuple(diagnostics), encoding=source.encoding,
-                          dependencies=tuple(dependencies))
+                          dependencies=tuple(dependencies),
+                          text=source.text if diagnostics else None)
     text, applied = source.text, 0
     for _ in range(MAX_FIX_ROUNDS):
         new_text, count = apply_fixes(text, diagnostics, settings.unsafe_fixes)
@@ -92,7 +94,7 @@ def lint_source_text(source: SourceText, settings: Settings,
     fixed = text if applied else None
     return FileResult(source.path, tuple(diagnostics), fixed_source=fixed, fixes_applied=applied,
                       encoding=source.encoding, original_source=source.text if applied else None,
-                      dependencies=tuple(dependencies))
+                      dependencies=tuple(dependencies), text=text if diagnostics else None)
 
 
 def _file_level(diagnostic: Diagnostic, settings: Settings) -> FileResult:

@@ -114,3 +114,7 @@ class FileResult:
     skipped: bool = False  # no rule wanted this file (prefilter): it was never parsed
     # Modules of the run this file's imports may name: its cache entry depends on their summaries.
     dependencies: tuple[str, ...] = ()
+    # The text the diagnostics' positions refer to (the fixed text after --fix), kept only when
+    # there are diagnostics, for the reports' code frames. None for a file that was not linted
+    # (too large, not a regular file, undecodable) and for notebooks: no frame is then shown.
+    text: str | None = None

@@ -67,14 +67,14 @@ def test_unreadable_file_by_simulated_error(tmp_path, monkeypatch):
     """Root can read anything, so simulate the permission error at the point of reading."""
     (tmp_path / "secret.py").write_text("x = 1\n")
     (tmp_path / "real.py").write_text(PAIRED_LISTINGS)
-    real_open = open
+    real_open = os.open
 
-    def guarded_open(file, mode="r", *args, **kwargs):
+    def guarded_open(file, flags, *args, **kwargs):
         if str(file).endswith("secret.py"):
             raise PermissionError(13, "Permission denied")
-        return real_open(file, mode, *args, **kwargs)
+        return real_open(file, flags, *args, **kwargs)
 
-    monkeypatch.setattr("builtins.open", guarded_open)
+    monkeypatch.setattr("dllint.source.os.open", guarded_open)
     found = lint_dir(tmp_path)
     assert found["secret.py"][:1] == ("DL900",) and "Permission denied" in found["secret.py"][2]
     assert found["real.py"][0] == "DL001"
