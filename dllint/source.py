@@ -66,8 +66,7 @@ def _file_kind(mode: int) -> str:
 
 
 def not_regular_file(path: str, mode: int) -> Diagnostic:
-    return file_diagnostic(IO_ERROR, path,
-                           f"Not a regular file ({_file_kind(mode)}); not read")
+    return file_diagnostic(IO_ERROR, path, f"Not a regular file: {_file_kind(mode)}; not read")
 
 
 # Opening a FIFO for reading waits for a writer; without blocking, the open returns at once and
