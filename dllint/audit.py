@@ -14,12 +14,12 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from dllint import __version__
 from dllint.lines import split_lines
 from dllint.registry import lookup
+from dllint.source import read_bytes
 from dllint.types import Diagnostic
 
 
@@ -33,6 +33,8 @@ class AuditData:
     trace_png: bytes | None = None
     generated: str = field(default_factory=lambda: datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
     paths: Sequence[str] = ()  # the audited paths (default: target); files are named from their folder
+    # The linted text of each file with findings, by path, for code frames (files are not read).
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def by_rule(self) -> list[tuple[str, int]]:
         return Counter(d.code for d in self.diagnostics).most_common()
@@ -87,13 +89,11 @@ def inline_html(text: str) -> str:
     return _CODE_SPAN.sub(code, html.escape(text))
 
 
-def _frame(diagnostic: Diagnostic, context: int = 2) -> list[tuple[int, str, bool]]:
+def _frame(data: AuditData, diagnostic: Diagnostic,
+           context: int = 2) -> list[tuple[int, str, bool]]:
     if diagnostic.cell is not None:
         return []
-    try:
-        lines = split_lines(Path(diagnostic.path).read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        return []
+    lines = split_lines(data.sources.get(diagnostic.path, ""))
     start = max(1, diagnostic.line - context)
     end = min(len(lines), diagnostic.span.end_line + context)
     return [(number, lines[number - 1], diagnostic.line <= number <= diagnostic.span.end_line)
@@ -170,7 +170,7 @@ def render_html(data: AuditData) -> str:
                        f"{e(diagnostic.severity.value)}'>{e(diagnostic.code)}</span> "
                        f"<span class='code'>{e(_location(data, diagnostic))}</span></h3>"
                        f"<div>{inline_html(diagnostic.message)}</div>")
-            frame = _frame(diagnostic)
+            frame = _frame(data, diagnostic)
             if frame:
                 body = "".join(f"<span class='{'hit' if hit else ''}'>{number:>5} | {e(text)}</span>\n"
                                for number, text, hit in frame)
@@ -212,7 +212,7 @@ def render_markdown(data: AuditData) -> str:
         for diagnostic in data.diagnostics:
             entry = lookup(diagnostic.code)
             out += [f"### {diagnostic.code} `{_location(data, diagnostic)}`", "", diagnostic.message, ""]
-            frame = _frame(diagnostic)
+            frame = _frame(data, diagnostic)
             if frame:
                 out += ["```python", *(f"{text}" for _, text, _ in frame), "```", ""]
             out += [f"- related: `{data.relative(r.path)}:{r.span.start_line}` {r.message}"
@@ -227,12 +227,12 @@ def render_markdown(data: AuditData) -> str:
     return "\n".join(out) + "\n"
 
 
-def count_lines(paths: Sequence[str]) -> int:
+def count_lines(paths: Sequence[str], max_size: int) -> int:
+    """Lines of the files that were linted: through `read_bytes`, so a FIFO or a device is not
+    opened and a file over `max_size` (skipped by the linter too) is not read."""
     total = 0
     for path in paths:
-        try:
-            with open(path, "rb") as handle:
-                total += handle.read().count(b"\n")
-        except OSError:
-            pass
+        data = read_bytes(path, max_size)
+        if not isinstance(data, Diagnostic):
+            total += data.count(b"\n")
     return total

@@ -12,7 +12,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from dllint import jsonshape
 from dllint.jsonshape import INTEGER, NULL, TEXT, Choice, ListOf, OneOf, Record
@@ -34,19 +34,14 @@ class BaselineError(Exception):
     pass
 
 
-def _flagged_text(diagnostic: Diagnostic, sources: dict[str, list[str]]) -> str:
-    lines = sources.get(diagnostic.path)
+def _flagged_text(diagnostic: Diagnostic, texts: Mapping[str, str],
+                  lines_of: dict[str, list[str]]) -> str:
+    """The flagged source text, from the text the file was linted as (never read from disk: a
+    path may be a FIFO, or have changed since). Notebooks and files without their text get the
+    message, which is as stable."""
+    lines = lines_of.get(diagnostic.path)
     if lines is None:
-        try:
-            with open(diagnostic.path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-        except OSError:
-            text = ""
-        if diagnostic.path.endswith(".ipynb"):
-            lines = []  # cell text is not in the file's lines; the message is stable instead
-        else:
-            lines = split_lines(text)
-        sources[diagnostic.path] = lines
+        lines = lines_of[diagnostic.path] = split_lines(texts.get(diagnostic.path, ""))
     span = diagnostic.span
     if not lines or span.start_line > len(lines):
         return diagnostic.message
@@ -56,18 +51,20 @@ def _flagged_text(diagnostic: Diagnostic, sources: dict[str, list[str]]) -> str:
     return line.strip()
 
 
-def _key(diagnostic: Diagnostic, root: Path, sources: dict[str, list[str]]) -> tuple:
+def _key(diagnostic: Diagnostic, root: Path, texts: Mapping[str, str],
+         lines_of: dict[str, list[str]]) -> tuple:
     try:
         path = Path(os.path.abspath(diagnostic.path)).relative_to(root).as_posix()
     except ValueError:
         path = Path(os.path.abspath(diagnostic.path)).as_posix()
-    return (diagnostic.code, path, diagnostic.cell, _flagged_text(diagnostic, sources))
+    return (diagnostic.code, path, diagnostic.cell, _flagged_text(diagnostic, texts, lines_of))
 
 
-def write(path: Path, diagnostics: Iterable[Diagnostic]) -> int:
+def write(path: Path, diagnostics: Iterable[Diagnostic], texts: Mapping[str, str]) -> int:
+    """Record `diagnostics`; `texts` holds the text each file was linted as."""
     root = path.resolve().parent
-    sources: dict[str, list[str]] = {}
-    counts = Counter(_key(d, root, sources) for d in diagnostics)
+    lines_of: dict[str, list[str]] = {}
+    counts = Counter(_key(d, root, texts, lines_of) for d in diagnostics)
     entries = [{"code": code, "path": file, "cell": cell, "text": text, "count": count}
                for (code, file, cell, text), count in sorted(counts.items(), key=str)]
     path.write_text(json.dumps({"version": FORMAT_VERSION, "findings": entries}, indent=2) + "\n",
@@ -89,14 +86,15 @@ def read(path: Path) -> Counter:
                     for item in data["findings"]})
 
 
-def new_findings(path: Path, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+def new_findings(path: Path, diagnostics: Iterable[Diagnostic],
+                 texts: Mapping[str, str]) -> list[Diagnostic]:
     """The findings that the baseline does not account for."""
     known = read(path)
     root = path.resolve().parent
-    sources: dict[str, list[str]] = {}
+    lines_of: dict[str, list[str]] = {}
     fresh = []
     for diagnostic in diagnostics:
-        key = _key(diagnostic, root, sources)
+        key = _key(diagnostic, root, texts, lines_of)
         if known[key] > 0:
             known[key] -= 1
         else:

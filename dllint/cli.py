@@ -10,7 +10,7 @@ import shutil
 import sys
 import threading
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import NoReturn, Sequence, TextIO
 
 import click
 
@@ -25,7 +25,7 @@ from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
 from dllint.reports import FORMATS, ReportContext, is_problem, renderer
 from dllint.runner import RunResult, lint_text, run, workspace_index
-from dllint.source import decode_source, file_diagnostic
+from dllint.source import decode_source, file_diagnostic, read_source
 from dllint.types import Diagnostic, FileResult
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -56,9 +56,32 @@ def _writable(path: str | Path, what: str) -> None:
 def _require_paths(paths: Sequence[str]) -> None:
     """A path that does not exist is a mistake in the command, not a finding: stop before any
     work, as mypy and pytest do. (A broken symbolic link exists: it is reported as DL900.)"""
-    missing = [path for path in paths if not os.path.lexists(path)]
+    missing = [path for path in paths if _missing(path)]
     if missing:
         raise Failure(f"no such file or directory: {', '.join(missing)}")
+
+
+def _missing(path: str) -> bool:
+    """Whether nothing is at `path`. A path in a folder we may not search exists as far as we
+    know: it is reported as DL900, like an unreadable file."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _emit(stream: TextIO, text: str) -> None:
+    """Write to standard output or error; a file name that is not valid in the stream's
+    encoding (lone surrogates, PEP 383) goes out as the bytes it came from, as `_write` does."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:  # raised before anything is written: the text is encoded whole
+        stream.flush()
+        stream.buffer.write(text.encode(stream.encoding or "utf-8", "surrogateescape"))
+        stream.buffer.flush()
 
 
 def _cannot_write(what: str, path: str | Path, error: OSError) -> Failure:
@@ -67,7 +90,9 @@ def _cannot_write(what: str, path: str | Path, error: OSError) -> Failure:
 
 def _write(path: str | Path, text: str, what: str) -> None:
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        # A file name that is not valid UTF-8 is held as lone surrogates (PEP 383): write back
+        # the bytes it came from, as `ls` shows it, rather than fail.
+        Path(path).write_text(text, encoding="utf-8", errors="surrogateescape")
     except OSError as error:
         raise _cannot_write(what, path, error) from None
 
@@ -103,8 +128,14 @@ class DefaultToCheck(click.Group):
                              "error or an internal error. `dllint COMMAND --help` for more.")
 
 
-def _codes(values: Sequence[str]) -> list[str]:
-    return [code.strip() for value in values for code in value.split(",") if code.strip()]
+def _codes(values: Sequence[str], option: str) -> list[str]:
+    """The codes of a repeatable, comma-separated option. An empty one is refused as the config
+    file refuses `select = [""]`: `--select ""` would otherwise turn every rule off and pass."""
+    codes = [code.strip() for value in values for code in value.split(",")]
+    if "" in codes:
+        raise Failure(f"{option}: empty rule code in {', '.join(map(repr, values))}; give codes "
+                      f"such as DL001, prefixes such as DL0, or ALL")
+    return codes
 
 
 @click.group(cls=DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,7 +145,8 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+# Not `readable`: a file that cannot be read is a DL900 finding for that file, not a usage error.
+@click.argument("paths", nargs=-1, type=click.Path(readable=False, path_type=str))
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the configured set).")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
@@ -157,8 +189,9 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
     try:
         file_config = load_config(config_path or find_config(start), Path.cwd())
         settings = build_settings(
-            file_config, select=_codes(select) if select else None,
-            extend_select=_codes(extend_select), ignore=_codes(ignore),
+            file_config, select=_codes(select, "--select") if select else None,
+            extend_select=_codes(extend_select, "--extend-select"),
+            ignore=_codes(ignore, "--ignore"),
             fix=fix or diff, unsafe_fixes=unsafe_fixes,
             report_unused_suppressions=report_unused_suppressions)
     except ConfigError as error:
@@ -196,7 +229,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
             changed += 1
             if diff:
                 original = file_result.original_source or ""
-                click.echo(unified_diff(file_result.path, original, file_result.fixed_source), nl=False)
+                _emit(sys.stdout, unified_diff(file_result.path, original, file_result.fixed_source))
             elif file_result.path in sources:
                 click.echo(file_result.fixed_source, nl=False)
         if fix and not diff and not sources:
@@ -208,13 +241,13 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
     if baseline_path is not None:
         if update_baseline or not baseline_path.exists():
             try:
-                count = baseline.write(baseline_path, diagnostics)
+                count = baseline.write(baseline_path, diagnostics, result.sources)
             except OSError as error:
                 raise _cannot_write("the baseline", baseline_path, error) from None
             _note(f"Recorded {count} finding(s) in {baseline_path}; later runs report only new ones.")
             sys.exit(EXIT_CLEAN)
         try:
-            fresh = baseline.new_findings(baseline_path, diagnostics)
+            fresh = baseline.new_findings(baseline_path, diagnostics, result.sources)
         except baseline.BaselineError as error:
             raise Failure(str(error)) from None
         if verbose:
@@ -227,14 +260,14 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         fixes_applied=0 if diff else result.fixes_applied,
         unsafe_fixes=unsafe_fixes, color=color,
         width=shutil.get_terminal_size((100, 24)).columns, quiet=quiet, statistics=statistics,
-        sources=sources)
+        sources=result.sources)
     report = renderer(output_format)(diagnostics, context)
     if output is not None:
         _write(output, report, "the report to")
     elif to_stdout:
-        sys.stdout.write(report)
+        _emit(sys.stdout, report)
     else:
-        sys.stderr.write(report)  # stdout carries the fixed source or the diff
+        _emit(sys.stderr, report)  # stdout carries the fixed source or the diff
     sys.exit(_exit_status(diagnostics, exit_zero, write_failed, changed if diff else 0))
 
 
@@ -313,7 +346,7 @@ def _write_fixes(result: RunResult, settings: Settings) -> bool:
                               f"The fixes were not written: {reason}")
         result.files[index] = dataclasses.replace(
             file_result, diagnostics=(*file_result.unfixed_diagnostics, why), fixed_source=None,
-            fixes_applied=0)
+            fixes_applied=0, text=file_result.original_source)  # frames of the unfixed text
     return bool(refused)
 
 
@@ -655,13 +688,14 @@ class TracePrinter:
     def _context(self, local_files: Sequence[str], incomplete: str, color: bool,
                  width: int) -> ReportContext:
         return ReportContext(files_checked=1 + (0 if self.no_static else len(local_files)),
-                             color=color, width=width, incomplete=incomplete)
+                             color=color, width=width, incomplete=incomplete,
+                             sources=_traced_sources([self.script, *local_files]))
 
     def _emit(self, text: str) -> None:
         if self.output is not None:
             _write(self.output, text, "the report to")
         else:
-            self.stream.write(text)
+            _emit(self.stream, text)
             self.stream.flush()
 
     @staticmethod
@@ -672,6 +706,17 @@ class TracePrinter:
             return EXIT_TRACE_INCOMPLETE
         # A passing overfit verdict is information, not a problem.
         return EXIT_FINDINGS if any(is_problem(d) for d in diagnostics) else EXIT_CLEAN
+
+
+def _traced_sources(paths: Sequence[str]) -> dict[str, str]:
+    """The text of the files a trace ran, by the path its report shows, for code frames; read as
+    the linter reads (regular files only, at most the default max-file-size)."""
+    sources = {}
+    for path in paths:
+        source = read_source(path)
+        if not isinstance(source, Diagnostic):
+            sources[_display_path(path)] = source.text
+    return sources
 
 
 @main.command()
@@ -699,14 +744,17 @@ def audit(paths: tuple[str, ...], select, extend_select, ignore, config_path: Pa
     _writable(target, "the audit to")
     try:
         file_config = load_config(config_path or find_config(Path(paths[0])), Path.cwd())
-        settings = build_settings(file_config, select=_codes(select) if select else None,
-                                  extend_select=_codes(extend_select), ignore=_codes(ignore))
+        settings = build_settings(file_config,
+                                  select=_codes(select, "--select") if select else None,
+                                  extend_select=_codes(extend_select, "--extend-select"),
+                                  ignore=_codes(ignore, "--ignore"))
     except ConfigError as error:
         raise Failure(str(error)) from None
     result = run(paths, settings, use_cache=False)
     files = discover(paths, settings).files
-    data = AuditData(", ".join(paths), len(files), count_lines(files), result.diagnostics,
-                     paths=paths)
+    data = AuditData(", ".join(paths), len(files), count_lines(files, settings.max_file_size),
+                     result.diagnostics,
+                     paths=paths, sources=result.sources)
     if trace_script_path:
         try:
             from dllint.runtime.report import merge, plot_gradients, render_trace
@@ -717,6 +765,8 @@ def audit(paths: tuple[str, ...], select, extend_select, ignore, config_path: Pa
         report = trace_script(trace_script_path)
         # The runtime findings join the static ones: counted in every table, listed with them.
         data.diagnostics = merge(result.diagnostics, report.diagnostics)
+        data.sources = {**_traced_sources([trace_script_path, *report.local_files]),
+                        **result.sources}
         data.trace_text = render_trace(report, False, 100)
         import tempfile
         with tempfile.TemporaryDirectory() as folder:

@@ -67,12 +67,16 @@ class FileConfig:
 
 def find_config(start: Path) -> Path | None:
     """The nearest pyproject.toml at or above `start` that has a `[tool.dllint]` table."""
-    directory = start.resolve()
-    if directory.is_file():
+    # os.path.realpath leaves a symbolic link loop unresolved where Path.resolve raises
+    # (RuntimeError before Python 3.13), and os.path.isdir/isfile answer False where
+    # Path.is_dir/is_file raise (a folder we may not search): such a path is reported later,
+    # as DL900, and the search goes on from its folder.
+    directory = Path(os.path.realpath(start))
+    if not os.path.isdir(directory):
         directory = directory.parent
     for candidate in (directory, *directory.parents):
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file():
+        if os.path.isfile(pyproject):
             try:
                 text = pyproject.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):

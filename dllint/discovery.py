@@ -1,12 +1,14 @@
 """Which files a run lints: paths given, directories walked, excludes and .gitignore honoured.
 
 Directories are walked once each (by device and inode), so symlink loops end; a directory that
-cannot be listed becomes a diagnostic and the walk goes on.
+cannot be listed, and a path that is neither a directory nor a regular file (a FIFO, a device, a
+broken link, a link loop), becomes a diagnostic and the walk goes on.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -15,7 +17,7 @@ import pathspec
 
 from dllint.config import Settings, is_valid_pattern
 from dllint.engine_codes import IO_ERROR
-from dllint.source import file_diagnostic
+from dllint.source import file_diagnostic, not_regular_file
 from dllint.types import Diagnostic
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
@@ -123,17 +125,36 @@ def discover(paths: Iterable[str], settings: Settings, *, force_exclude: bool = 
             elif entry.name.endswith(SOURCE_SUFFIXES) and not excluded(path, False):
                 if is_file:
                     add(path)
-                elif entry.is_symlink():
-                    found.diagnostics.append(file_diagnostic(
-                        IO_ERROR, str(path), "Cannot read file: broken symbolic link"))
+                else:
+                    found.diagnostics.append(_not_a_source_file(str(path)))
 
     for raw in paths:
         path = Path(raw)
-        if not path.exists() and not path.is_symlink():
-            found.diagnostics.append(file_diagnostic(IO_ERROR, raw, "No such file or directory"))
-        elif path.is_dir():
+        try:
+            mode = os.stat(raw).st_mode
+        except OSError:
+            mode = None  # missing, a broken link, a link loop, or in a folder we may not search
+        if mode is not None and stat.S_ISDIR(mode):
             if not (force_exclude and excluded(path.resolve(), True)):
                 walk(path)
-        elif not (force_exclude and excluded(path.absolute(), False)):
+        elif force_exclude and excluded(path.absolute(), False):
+            continue
+        elif mode is not None and stat.S_ISREG(mode):
             add(path)  # a file named explicitly is linted whatever its name, unless forced out
+        else:
+            found.diagnostics.append(_not_a_source_file(raw))
     return found
+
+
+def _not_a_source_file(path: str) -> Diagnostic:
+    """Why `path`, which is neither a directory nor a regular file, is not linted. Such a path is
+    never opened: reading a FIFO or a device could wait forever or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        if isinstance(error, FileNotFoundError) and os.path.islink(path):
+            return file_diagnostic(IO_ERROR, path, "Cannot read file: broken symbolic link")
+        if isinstance(error, FileNotFoundError):
+            return file_diagnostic(IO_ERROR, path, "No such file or directory")
+        return file_diagnostic(IO_ERROR, path, f"Cannot read file: {error.strerror or error}")
+    return not_regular_file(path, mode)

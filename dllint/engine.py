@@ -67,8 +67,9 @@ def lint_notebook(source: SourceText, settings: Settings,
                              encoding=source.encoding)
     mapped = tuple(notebooks.map_diagnostic(notebook, d) for d in result.diagnostics)
     unfixed = tuple(notebooks.map_diagnostic(notebook, d) for d in result.unfixed_diagnostics)
+    # The virtual text's lines are not the file's (JSON): findings name cells, shown frameless.
     return replace(result, diagnostics=mapped, unfixed_diagnostics=unfixed,
-                   encoding=source.encoding)
+                   encoding=source.encoding, text=None)
 
 
 def lint_source_text(source: SourceText, settings: Settings,
@@ -83,7 +84,8 @@ def lint_source_text(source: SourceText, settings: Settings,
                           dependencies=callers)
     if not settings.fix:
         return FileResult(source.path, tuple(diagnostics), encoding=source.encoding,
-                          dependencies=tuple(dependencies))
+                          dependencies=tuple(dependencies),
+                          text=source.text if diagnostics else None)
     text, applied, unfixed = source.text, 0, tuple(diagnostics)
     for _ in range(MAX_FIX_ROUNDS):
         new_text, count = apply_fixes(text, diagnostics, settings.unsafe_fixes)
@@ -100,7 +102,7 @@ def lint_source_text(source: SourceText, settings: Settings,
     return FileResult(source.path, tuple(diagnostics), fixed_source=fixed, fixes_applied=applied,
                       encoding=source.encoding, original_source=source.text if applied else None,
                       unfixed_diagnostics=unfixed if applied else (),
-                      dependencies=tuple(dependencies))
+                      dependencies=tuple(dependencies), text=text if diagnostics else None)
 
 
 def _file_level(diagnostic: Diagnostic, settings: Settings) -> FileResult:

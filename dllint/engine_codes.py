@@ -26,14 +26,17 @@ class EngineCode:
 IO_ERROR = EngineCode(
     "DL900", "io-error", "A file or directory could not be read.", Severity.ERROR,
     "## What it does\nReports a path that exists but could not be read (permissions, a broken "
-    "symlink, a directory that cannot be listed).\n\n## Why is this bad?\nThe file was not "
+    "symlink, a symlink loop, a directory that cannot be listed), and a path that is not a "
+    "regular file (a FIFO, a device such as `/dev/zero`, a socket), which is never opened: "
+    "reading it could wait forever or never end.\n\n## Why is this bad?\nThe file was not "
     "checked; a clean run would be a false reassurance.",
 )
 DECODE_ERROR = EngineCode(
     "DL901", "decode-error", "A file is not valid text in its declared encoding.", Severity.ERROR,
     "## What it does\nReports a file whose bytes do not decode as UTF-8 or as the encoding its "
-    "coding cookie (PEP 263) declares.\n\n## Why is this bad?\nPython itself will refuse to "
-    "import it; dllint could not check it.",
+    "coding cookie (PEP 263) declares, or whose cookie names a codec that is not a text "
+    "encoding (`rot13`, `hex`, `zlib`).\n\n## Why is this bad?\nPython itself will refuse "
+    "to import it; dllint could not check it.",
 )
 BINARY_FILE = EngineCode(
     "DL902", "binary-file", "A file contains NUL bytes and is not Python source.", Severity.ERROR,

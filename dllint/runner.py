@@ -19,7 +19,7 @@ from dllint.discovery import discover
 from dllint.engine import lint_file, lint_source_text, merge_same_cause
 from dllint.registry import all_rules
 from dllint.semantic.project import ProjectIndex, summarise, wants_summary
-from dllint.source import SourceText, content_hash, read_source
+from dllint.source import SourceText, content_hash, read_bytes, read_source
 from dllint.types import Diagnostic, FileResult
 
 # Below this many files to lint, starting processes costs more than it saves.
@@ -42,6 +42,11 @@ class RunResult:
     @property
     def fixes_applied(self) -> int:
         return sum(result.fixes_applied for result in self.files)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """The linted text of each file with findings, for code frames (reports never read files)."""
+        return {result.path: result.text for result in self.files if result.text is not None}
 
 
 def _code_fingerprint() -> str:
@@ -272,11 +277,9 @@ def _open_cache(settings: Settings, files: Sequence[str],
     cache = Cache(settings.cache_dir, f"{settings.fingerprint}-{_code_fingerprint()}")
     digests: dict[str, str] = {}
     for path in files:
-        try:
-            with open(path, "rb") as handle:
-                digests[path] = content_hash(handle.read())
-        except OSError:
-            pass  # the worker reports why it cannot be read
+        data = read_bytes(path, settings.max_file_size)
+        if not isinstance(data, Diagnostic):  # if it is, the worker reports why it was not read
+            digests[path] = content_hash(data)
     return cache, digests
 
 
@@ -307,7 +310,8 @@ def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
         cached = cache.get(path, digests[path], project) if cache is not None and path in digests \
             else None
         if cached is not None and not (settings.fix and any(d.fix for d in cached)):
-            result.files.append(FileResult(path, cached, from_cache=True))
+            text = _text_hashed_as(path, digests[path], settings) if cached else None
+            result.files.append(FileResult(path, cached, from_cache=True, text=text))
             result.cached += 1
         else:
             to_lint.append(path)
@@ -317,6 +321,17 @@ def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
         if cache is not None and file_result.content_hash is not None \
                 and file_result.fixed_source is None:
             cache.put(file_result, file_result.content_hash, project)
+
+
+def _text_hashed_as(path: str, digest: str, settings: Settings) -> str | None:
+    """The text of a file whose findings came from the cache, for their code frames: only if its
+    bytes still hash as the text those findings were computed from, and never a notebook's JSON."""
+    if path.endswith(".ipynb"):
+        return None
+    source = read_source(path, settings.max_file_size)
+    if isinstance(source, Diagnostic) or content_hash(source.raw) != digest:
+        return None
+    return source.text
 
 
 def lint_text(text: str, path: str, settings: Settings,

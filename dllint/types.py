@@ -120,3 +120,7 @@ class FileResult:
     # BLAKE2 of the bytes that were linted (None when none were read): the result is cached under
     # this hash, never under one taken earlier, so it can only be reused for that very content.
     content_hash: str | None = None
+    # The text the diagnostics' positions refer to (the fixed text after --fix), kept only when
+    # there are diagnostics, for the reports' code frames. None for a file that was not linted
+    # (too large, not a regular file, undecodable) and for notebooks: no frame is then shown.
+    text: str | None = None

@@ -6,6 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.syntax import integer
 from dllint.types import Applicability, FixAvailability
 
 CONSTRUCTORS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.LongTensor",
@@ -160,7 +161,7 @@ class UninitializedTensor(Rule):
         if any(arg.keyword is not None or arg.star for arg in node.args) or not all(
                 _is_size(arg.value) for arg in node.args):
             return
-        if any(isinstance(arg.value, cst.Integer) and int(arg.value.value, 0) == 0
+        if any(isinstance(arg.value, cst.Integer) and integer(arg.value) == 0
                for arg in node.args):
             return  # a size of 0: an empty tensor, nothing uninitialised (used to free memory)
         fix = None

@@ -183,3 +183,15 @@ def test_runtime_findings_are_counted_and_listed(project):
     assert html.exit_code == 0, html.output
     page = (project / "audit.html").read_text()
     assert "<a href='#RT006'>RT006</a>" in page and "id='RT006'" in page
+
+
+def test_line_counts_never_read_what_the_linter_skipped(tmp_path):
+    from dllint.audit import count_lines
+
+    (tmp_path / "small.py").write_text("a = 1\nb = 2\n")
+    (tmp_path / "large.py").write_text("x = 1\n" * 1000)
+    paths = [str(tmp_path / "small.py"), str(tmp_path / "large.py")]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.py")  # opened for reading, it would wait for a writer
+        paths.append(str(tmp_path / "pipe.py"))
+    assert count_lines(paths, max_size=100) == 2

@@ -3,6 +3,8 @@ never a Python traceback; a trace that could not check a training step never say
 
 from __future__ import annotations
 
+import json
+import os
 import textwrap
 
 import pytest
@@ -167,3 +169,69 @@ def test_a_baseline_of_the_wrong_shape_is_one_error_line(run_cli, project, text,
 def test_a_well_formed_baseline_is_still_read(run_cli, project):
     (project / "baseline.json").write_text(_baseline())
     assert run_cli("bad.py", "--no-cache", "--baseline", "baseline.json", cwd=project).returncode == 0
+@pytest.mark.parametrize(("option", "value"), [
+    ("--select", ""), ("--select", " "), ("--select", ","), ("--select", "DL001,"),
+    ("--extend-select", ""), ("--ignore", ""), ("--ignore", "DL001,,DL002"),
+])
+def test_an_empty_rule_code_is_refused_as_the_config_file_refuses_it(run_cli, project, option,
+                                                                     value):
+    """`--select ""` once turned every rule off and passed; `select = [""]` is refused."""
+    result = run_cli(option, value, "bad.py", "--no-cache", cwd=project)
+    assert result.returncode == 2 and result.stdout == b""
+    one_error_line(result, f"{option}: empty rule code in {value!r}")
+
+
+def test_an_empty_select_in_the_config_file_is_refused_too(run_cli, project):
+    (project / "pyproject.toml").write_text("[tool.dllint]\nselect = [\"\"]\n")
+    result = run_cli("bad.py", "--no-cache", cwd=project)
+    assert result.returncode == 2
+    one_error_line(result, "select: unknown rule code ''")
+
+
+@pytest.fixture
+def non_utf8_name(project):
+    """A file whose name is not valid UTF-8 (Linux allows any bytes; macOS refuses them)."""
+    name = b"caf\xe9.py"
+    try:
+        with open(os.path.join(os.fsencode(project), name), "wb") as handle:
+            handle.write(PAIRED_LISTINGS.encode())
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    (project / "bad.py").unlink()
+    (project / "good.py").unlink()
+    return name
+
+
+# A strict UTF-8 standard output, as in a UTF-8 locale: a lone surrogate cannot be written.
+STRICT_UTF8 = {"PYTHONIOENCODING": "utf-8:strict"}
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "sarif", "json"])
+def test_non_utf8_file_names_in_a_report_file(run_cli, project, non_utf8_name, output_format):
+    result = run_cli(".", "--no-cache", "--format", output_format, "-o", "report.out",
+                     cwd=project, env=STRICT_UTF8)
+    assert result.returncode == 1 and result.stderr == b"", result.stderr
+    report = (project / "report.out").read_bytes()
+    if output_format == "sarif":
+        log = json.loads(report)
+        uris = [result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                for result in log["runs"][0]["results"]]
+        assert uris == ["caf%E9.py"]  # a URI percent-encodes the name's own bytes
+    elif output_format == "json":
+        assert json.loads(report)[0]["path"] == os.fsdecode(non_utf8_name)
+    else:
+        assert non_utf8_name + b":2:10" in report or b"file=" + non_utf8_name in report
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "sarif"])
+def test_non_utf8_file_names_on_standard_output(run_cli, project, non_utf8_name,
+                                                output_format):
+    result = run_cli(".", "--no-cache", "--format", output_format, cwd=project, env=STRICT_UTF8)
+    assert result.returncode == 1 and result.stderr == b"", result.stderr
+    assert non_utf8_name in result.stdout or b"caf%E9.py" in result.stdout
+
+
+def test_non_utf8_file_names_in_a_diff(run_cli, project, non_utf8_name):
+    result = run_cli(".", "--no-cache", "--diff", cwd=project, env=STRICT_UTF8)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
+    assert b"+++ " in result.stdout and non_utf8_name in result.stdout

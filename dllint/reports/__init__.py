@@ -19,7 +19,7 @@ class ReportContext:
     width: int = 100
     quiet: bool = False
     statistics: bool = False
-    # Text of files not on disk (standard input); the text report reads the others itself.
+    # The linted text of each file, by path, for code frames; a file not here gets none.
     sources: Mapping[str, str] = field(default_factory=dict)
     # `dllint trace`: why no complete training step was checked; never "All checks passed" then.
     incomplete: str = ""

@@ -35,7 +35,9 @@ def _artifact_location(path: str, base: str) -> dict:
         relative = os.pardir
     if relative == os.curdir or relative == os.pardir or relative.startswith(os.pardir + os.sep):
         return {"uri": Path(absolute).as_uri()}
-    return {"uri": quote(PurePath(relative).as_posix(), safe="/"), "uriBaseId": BASE_ID}
+    # A URI is percent-encoded bytes: the name's own bytes, also when they are not UTF-8.
+    return {"uri": quote(os.fsencode(PurePath(relative).as_posix()), safe="/"),
+            "uriBaseId": BASE_ID}
 
 
 def _region(span: Span) -> dict:

@@ -29,20 +29,16 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.
 
 
 class _Lines:
-    def __init__(self, overrides) -> None:
-        self.overrides = overrides
+    """Lines of the texts that were linted. A file is never opened here: what is on disk now may
+    not be what was linted, and reading it could hang (a FIFO) or never end (a device)."""
+
+    def __init__(self, sources) -> None:
+        self.sources = sources
         self.cache: dict[str, list[str]] = {}
 
     def get(self, path: str, line: int) -> str | None:
         if path not in self.cache:
-            text = self.overrides.get(path)
-            if text is None:
-                try:
-                    with open(path, encoding="utf-8", errors="replace") as handle:
-                        text = handle.read()
-                except OSError:
-                    text = ""
-            self.cache[path] = split_lines(text)
+            self.cache[path] = split_lines(self.sources.get(path, ""))
         lines = self.cache[path]
         return lines[line - 1] if 0 < line <= len(lines) else None
 

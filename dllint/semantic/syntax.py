@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import math
+
 import libcst as cst
 
 
 def number(node: cst.BaseExpression) -> float | None:
-    """The value of a numeric literal (`255`, `255.0`, `-1`), else None."""
+    """The value of a numeric literal (`255`, `255.0`, `-1`, `1 / 255`), else None.
+
+    A value no float holds (`1e999`, a literal hundreds of digits long, `1e308 / 1e-10`) is not
+    a known constant either: None, never an exception or an infinity."""
     if isinstance(node, cst.Integer):
-        return float(int(node.value.replace("_", ""), 0))
+        value = integer(node)
+        try:
+            return None if value is None else _finite(float(value))
+        except OverflowError:  # an int too large for a float
+            return None
     if isinstance(node, cst.Float):
-        return float(node.value.replace("_", ""))
+        return _finite(float(node.value.replace("_", "")))
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
         inner = number(node.expression)
         return None if inner is None else -inner
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
         left, right = number(node.left), number(node.right)
         if left is not None and right:
-            return left / right
+            return _finite(left / right)
     return None
+
+
+def integer(node: cst.Integer) -> int | None:
+    """The value of an integer literal; None past Python's int-string limit (4300 decimal
+    digits by default), which `int()` refuses with ValueError."""
+    try:
+        return int(node.value, 0)
+    except ValueError:
+        return None
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def is_255(node: cst.BaseExpression) -> bool:

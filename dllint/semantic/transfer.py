@@ -13,7 +13,7 @@ import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.syntax import (
-    argument, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
+    argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -865,7 +865,7 @@ def _integer(node: cst.BaseExpression) -> int | None:
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
         inner = _integer(node.expression)
         return None if inner is None else -inner
-    return int(node.value.replace("_", ""), 0) if isinstance(node, cst.Integer) else None
+    return integer(node) if isinstance(node, cst.Integer) else None
 
 
 def _whole_slice(index: cst.BaseSlice) -> bool:
