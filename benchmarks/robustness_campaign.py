@@ -59,7 +59,8 @@ if pid == 0:
     os.execv(sys.executable, [sys.executable, "-m", "dllint", *sys.argv[1:]])
 _, status, usage = os.wait4(pid, 0)
 sys.stderr.write(f"\\n@@peak-kib {usage.ru_maxrss}\\n")
-sys.exit(os.waitstatus_to_exitcode(status))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(128 - code if code < 0 else code)  # killed by signal N: 128 + N, as a shell says
 """
 # A run above this peak memory fails its case (a skipped file must not be read whole).
 MEMORY_LIMIT_MIB = 1024
@@ -249,14 +250,81 @@ CASES = [
 ]
 
 
+STEP = """import torch
+model = torch.nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def step():
+    optimizer.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 2, (8,)))
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def _trace(body: str, *options: str) -> Callable[[Path], list[str]]:
+    """`dllint trace` of a script made of a training step and `body`."""
+    def build(folder: Path) -> list[str]:
+        _write(folder, "train.py", STEP + textwrap.dedent(body))
+        return ["trace", *options, "train.py"]
+    return build
+
+
+TRACE_CASES = [
+    Case("trace: script ignores SIGALRM and loops", _trace("""
+        import signal
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        while True:
+            pass
+        """, "--timeout", "2"), (3,)),
+    Case("trace: script resets the interval timer", _trace("""
+        import signal
+        while True:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        """, "--timeout", "2"), (3,)),
+    Case("trace: script forks after a step (--format json)", _trace("""
+        import os
+        step()
+        if os.fork() != 0:  # the child runs to the end of the script, as the parent does
+            os.wait()
+        """, "--format", "json", "--steps", "3"), (0, 1, 3)),
+    Case("trace: os._exit(0) before any step", _trace("""
+        import os
+        os._exit(0)
+        """), (3,)),
+    Case("trace: KeyboardInterrupt", _trace("""
+        step()
+        raise KeyboardInterrupt
+        """, "--steps", "5"), (130,)),
+    Case("trace: a non-daemon thread left running", _trace("""
+        import threading, time
+        threading.Thread(target=time.sleep, args=(3600,)).start()
+        for _ in range(3):
+            step()
+        """), (0, 1)),
+    Case("trace: segfault", _trace("""
+        import ctypes
+        step()
+        ctypes.string_at(0)
+        """, "--steps", "5"), (139,)),
+]
+
+
 def _checks(case: Case, folder: Path, outcome: Outcome) -> list[str]:
     problems = []
     if outcome.status is None:
         problems.append("still running at the limit")
     elif outcome.status not in case.statuses:
         problems.append(f"exit {outcome.status}, documented {case.statuses}")
-    if "Traceback (most recent call last)" in outcome.stderr + outcome.stdout:
-        problems.append("a Python traceback")
+    if case.name == "trace: segfault":
+        if "Fatal Python error" not in outcome.stderr or "train.py" not in outcome.stderr:
+            problems.append("no word of where the script crashed")
+    elif "Traceback (most recent call last)" in outcome.stderr + outcome.stdout and \
+            f"{os.sep}dllint{os.sep}" in outcome.stderr + outcome.stdout:
+        problems.append("a Python traceback of dllint's")  # a script's own is its report's
+    if "forks" in case.name and outcome.stdout.count('"schema"') != 1:
+        problems.append(f"{outcome.stdout.count(chr(34) + 'schema' + chr(34))} JSON reports")
     if outcome.peak_mib > MEMORY_LIMIT_MIB:
         problems.append(f"peak memory {outcome.peak_mib:.0f} MiB")
     if case.keeps_good_finding and GOOD_CODE not in outcome.stdout:
@@ -269,7 +337,7 @@ def _checks(case: Case, folder: Path, outcome: Outcome) -> list[str]:
 def bad_input_matrix(limit: float, only: str | None) -> tuple[int, int]:
     passed = failed = 0
     print(f"{'bad input':<45} {'exit':>5} {'seconds':>8} {'peak MiB':>9}  verdict")
-    for case in CASES:
+    for case in CASES + TRACE_CASES:
         if only and only not in case.name:
             continue
         with tempfile.TemporaryDirectory() as temporary:
@@ -377,6 +445,53 @@ def kill_fix(tries: int = 5) -> str:
             f"{partial}; next run said a fix was interrupted {noticed} times")
 
 
+# ---- the language server --------------------------------------------------------------------
+
+def _frame(body: dict) -> bytes:
+    data = json.dumps(body).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(data) + data
+
+
+LSP_BAD_FRAMES = {
+    "no Content-Length": b"Content-Type: x\r\n\r\n{}",
+    "Content-Length: abc": b"Content-Length: abc\r\n\r\n{}",
+    "a negative length": b"Content-Length: -5\r\n\r\n{}",
+    "a body that is not JSON": b"Content-Length: 5\r\n\r\nhello",
+    "invalid codeAction params": _frame({"jsonrpc": "2.0", "id": 7, "method":
+                                         "textDocument/codeAction", "params": {"x": 1}}),
+    "didChange of an unopened document": _frame({
+        "jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+            "textDocument": {"uri": "file:///nowhere.py", "version": 2},
+            "contentChanges": [{"text": "x = 1\n"}]}}),
+}
+
+
+def lsp_survives(limit: float = 20.0) -> tuple[int, int]:
+    """Each bad frame after `initialize`, then a `shutdown` request: the server must answer it."""
+    passed = failed = 0
+    for label, bad in LSP_BAD_FRAMES.items():
+        initialize = _frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                             "params": {"processId": None, "rootUri": None, "capabilities": {}}})
+        shutdown = _frame({"jsonrpc": "2.0", "id": 99, "method": "shutdown"})
+        exit_ = _frame({"jsonrpc": "2.0", "method": "exit"})
+        started = time.perf_counter()
+        try:
+            done = subprocess.run([sys.executable, "-m", "dllint", "lsp"],
+                                  input=initialize + bad + shutdown + exit_,
+                                  capture_output=True, timeout=limit)
+            replies = done.stdout.replace(b" ", b"")
+            # The next request is answered, and so is a bad request that has an id.
+            bad_has_id = b'"id":7' in bad.replace(b" ", b"")
+            answered = b'"id":99' in replies and (b'"id":7' in replies or not bad_has_id)
+        except subprocess.TimeoutExpired:
+            answered = False
+        passed += answered
+        failed += not answered
+        print(f"{'lsp: ' + label:<45} {time.perf_counter() - started:>14.2f}  "
+              f"{'ok' if answered else 'FAIL: a request got no answer'}")
+    return passed, failed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run the cases whose name contains this")
@@ -384,6 +499,9 @@ def main() -> None:
     parser.add_argument("--no-kill", action="store_true", help="skip the kill tests")
     options = parser.parse_args()
     passed, failed = bad_input_matrix(options.limit, options.only)
+    if not options.only:
+        lsp_passed, lsp_failed = lsp_survives()
+        passed, failed = passed + lsp_passed, failed + lsp_failed
     print(f"\nbad-input matrix: {passed} passed, {failed} failed")
     if not options.no_kill and sys.platform.startswith("linux"):
         print("\nkill tests")
