@@ -43,12 +43,13 @@ cli.main(sys.argv[1:])
 '''
 
 
-def _killed_fix_run(tree: Path) -> None:
-    """Three fixable files; `dllint --fix` is killed while writing the second."""
+def _killed_fix_run(tree: Path, driver_source: str = STALLING_DRIVER) -> None:
+    """Three fixable files; `dllint --fix` is killed where `driver_source` stalls it (by
+    default, while writing the second file in place)."""
     for name in ("a.py", "b.py", "c.py"):
         (tree / name).write_text(PAIRED_LISTINGS)
     driver = tree.parent / f"{tree.name}-driver.py"
-    driver.write_text(STALLING_DRIVER)
+    driver.write_text(driver_source)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([sys.executable, str(driver), "--fix", "--no-cache", "."],
@@ -186,20 +187,7 @@ def test_a_fix_killed_before_its_rename_leaves_every_file_whole(tmp_path, monkey
     """A file with no other hard link is staged in the cache folder and renamed over: a kill
     leaves each file as it was or fully fixed, never half-written, and the staged copy only in
     the cache folder, which the next run clears."""
-    for name in ("a.py", "b.py", "c.py"):
-        (tmp_path / name).write_text(PAIRED_LISTINGS)
-    driver = tmp_path.parent / f"{tmp_path.name}-driver.py"
-    driver.write_text(STALLING_RENAME_DRIVER)
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, str(driver), "--fix", "--no-cache", "."],
-                               cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert process.stdout.readline() == "stalled\n"
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    _killed_fix_run(tmp_path, STALLING_RENAME_DRIVER)
     assert (tmp_path / "a.py").read_text() == PAIRED_LISTINGS_FIXED
     assert (tmp_path / "b.py").read_text() == PAIRED_LISTINGS  # whole: the rename never came
     assert sorted(p.name for p in tmp_path.iterdir()) == [".dllint_cache", "a.py", "b.py",
