@@ -158,9 +158,11 @@ def test_launcher_leaves_this_process_as_it_found_it():
     assert dict(os.environ) == environment
 
 
-def _cli(*arguments: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def _cli(*arguments: str, timeout: float = 180,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *arguments], capture_output=True, text=True,
-                          timeout=timeout, cwd=FIXTURES.parent.parent.parent)
+                          timeout=timeout, cwd=FIXTURES.parent.parent.parent,
+                          env={**os.environ, **(env or {})})
 
 
 def test_cli_nproc_prints_one_merged_report_and_confirms_the_static_finding():
@@ -177,10 +179,15 @@ def test_cli_nproc_prints_one_merged_report_and_confirms_the_static_finding():
     assert static and "confirmed at runtime: RT013" in static[0]["message"]
 
 
-def test_inside_torchrun_rank_zero_prints_the_merged_report_once():
+@pytest.mark.parametrize("secret", [None, "a shared key of the job"])
+def test_inside_torchrun_rank_zero_prints_the_merged_report_once(secret):
+    """Without a key the ranks' values are typed JSON; with DLLINT_TRACE_SECRET (the same on
+    every rank) they are also sealed, and rank 0 still reads every one."""
     result = _cli("-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
                   "-m", "dllint", "trace", "--steps", "2", "--no-static",
-                  "fixtures/runtime/distributed/rt011_not_wrapped.py")
+                  "fixtures/runtime/distributed/rt011_not_wrapped.py",
+                  env={"DLLINT_TRACE_SECRET": secret} if secret else None)
+    assert "Refused" not in result.stdout
     assert result.stdout.count("dllint trace") == 1, result.stdout + result.stderr
     assert "2 ranks" in result.stdout and "RT011" in result.stdout
 
