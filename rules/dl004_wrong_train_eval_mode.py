@@ -112,6 +112,25 @@ class WrongTrainEvalMode(Rule):
     uses_model = True
 
     VALID = [
+        # The twin of the INVALID functional-dropout model: switched to eval mode first.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 2)
+
+                def forward(self, x):
+                    return self.fc(F.feature_alpha_dropout(x, 0.5, self.training))
+
+            model = Net()
+            model.eval()
+            with torch.no_grad():
+                logits = model(batch)
+        """),
         # Flax NNX: a view with deterministic dropout and running averages is its eval mode.
         Valid("""
             from flax import nnx
@@ -567,6 +586,40 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 logits = model(batch)
         """, line=5),
+        # Every functional dropout of PyTorch gives its module a mode, whichever is called.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 2)
+
+                def forward(self, x):
+                    return self.fc(F.feature_alpha_dropout(x, 0.5, self.training))
+
+            model = Net()
+            with torch.no_grad():
+                logits = model(batch)
+        """, line=15),
+        Invalid("""
+            import torch
+            from torch.nn import functional
+
+            class Net(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = torch.nn.Conv3d(1, 4, 3)
+
+                def forward(self, x):
+                    return functional.dropout3d(self.conv(x), p=0.2, training=self.training)
+
+            model = Net()
+            with torch.no_grad():
+                volumes = model(scan)
+        """, line=14),
         Invalid("""
             import torch
             from torch import nn

@@ -6,14 +6,13 @@ import libcst as cst
 import libcst.matchers as m
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
 from dllint.semantic.syntax import argument
 from dllint.types import FixAvailability
 
 TRAINING_FLAG = m.Attribute(value=m.Name("self"), attr=m.Name("training"))
 
-DROPOUTS = {"torch.nn.functional.dropout": 2, "torch.nn.functional.dropout1d": 2,
-            "torch.nn.functional.dropout2d": 2, "torch.nn.functional.dropout3d": 2,
-            "torch.nn.functional.alpha_dropout": 2, "torch.nn.functional.feature_alpha_dropout": 2}
+DROPOUTS = catalog.FUNCTIONAL_DROPOUTS
 
 
 class FunctionalDropoutAlwaysOn(Rule):

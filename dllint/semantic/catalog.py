@@ -75,6 +75,13 @@ SHAPE_KEEPING_FUNCTIONS = frozenset({
     "torch.nn.functional.tanh", "torch.relu", "torch.nn.functional.relu",
 })
 SHAPE_KEEPING_METHODS = frozenset({"sigmoid", "tanh", "relu"})
+# PyTorch's functional dropouts: the position of their `training` argument. Each is on unless
+# told otherwise, so a class that calls one behaves differently in train and eval mode only when
+# it passes its own mode (DL302), and a model that calls one has a mode to get right (DL004).
+FUNCTIONAL_DROPOUTS = {f"torch.nn.functional.{name}": 2 for name in (
+    "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")}
+# Functional calls whose result depends on the module's mode (batch norm takes it as an argument).
+MODE_DEPENDENT_FUNCTIONS = frozenset({*FUNCTIONAL_DROPOUTS, "torch.nn.functional.batch_norm"})
 # Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
 OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
                          "transformers.AutoModel", "segmentation_models_pytorch.")

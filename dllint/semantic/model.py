@@ -297,8 +297,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         # Functional dropout or batch norm anywhere in a class makes its modes differ.
         if self.classes:
             qualified = self.qualified(node.func)
-            if qualified in ("torch.nn.functional.dropout", "torch.nn.functional.batch_norm",
-                             "torch.nn.functional.dropout2d", "torch.nn.functional.alpha_dropout"):
+            if qualified in catalog.MODE_DEPENDENT_FUNCTIONS:
                 self.classes[-1].mode_evidence.append(f"{qualified.rsplit('.', 1)[1]} in {self.classes[-1].name}")
 
     def visit_If(self, node: cst.If) -> None:
