@@ -302,3 +302,17 @@ def test_a_step_that_changes_nothing_is_reported(untouched):
     report = trace_step(model, batch, nn.CrossEntropyLoss(),
                         torch.optim.SGD(model.parameters(), lr=0.0))
     assert report.codes == ["RT006"] and "changed no weight" in report.diagnostics[0].message
+
+
+def test_the_tracer_checks_every_functional_loss_the_static_rules_know():
+    """One loss table: the runtime's comes from the static catalog, so the two cannot drift."""
+    import torch.nn.functional as F
+
+    from dllint.runtime.instruments import ELEMENTWISE_LOSSES, LOSSES
+    from dllint.semantic import catalog
+
+    known = {name.rsplit(".", 1)[1] for name in catalog.LOSS_FUNCTIONS
+             if name.startswith("torch.nn.functional.")}
+    assert set(LOSSES.values()) == known and len(known) >= 8
+    assert LOSSES[F.cross_entropy] == "cross_entropy" and LOSSES[F.huber_loss] == "huber_loss"
+    assert "mse_loss" in ELEMENTWISE_LOSSES and "cross_entropy" not in ELEMENTWISE_LOSSES

@@ -25,20 +25,23 @@ from torch.optim import optimizer as optimizer_hooks
 from torch.overrides import TorchFunctionMode
 
 from dllint.runtime import codes
+from dllint.semantic import catalog
 from dllint.types import Diagnostic, RelatedLocation, Severity, Span
 
 _LIBRARY_ROOTS = tuple(os.path.dirname(path) + os.sep for path in (
     torch.__file__, os.path.dirname(os.path.dirname(__file__)) + os.sep + "x")) + tuple(
     path + os.sep for path in {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib",
                                                                       "purelib", "platlib")})
-LOSSES = {
-    F.cross_entropy: "cross_entropy", F.nll_loss: "nll_loss",
-    F.binary_cross_entropy_with_logits: "binary_cross_entropy_with_logits",
-    F.binary_cross_entropy: "binary_cross_entropy", F.mse_loss: "mse_loss",
-    F.l1_loss: "l1_loss", F.smooth_l1_loss: "smooth_l1_loss", F.huber_loss: "huber_loss",
-}
-ELEMENTWISE_LOSSES = frozenset({"binary_cross_entropy_with_logits", "binary_cross_entropy",
-                                "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"})
+# The losses the runtime checks are the static catalog's PyTorch functional losses (its loss
+# classes call these): one table for both, so a loss added there is checked here too. Each is
+# keyed by its function and named by `F.<name>`'s name.
+_FUNCTIONAL = "torch.nn.functional."
+LOSSES = {getattr(F, name[len(_FUNCTIONAL):]): name[len(_FUNCTIONAL):]
+          for name in catalog.LOSS_FUNCTIONS
+          if name.startswith(_FUNCTIONAL) and hasattr(F, name[len(_FUNCTIONAL):])}
+# Losses whose target must have the prediction's shape (they broadcast, or raise, otherwise).
+ELEMENTWISE_LOSSES = frozenset(name[len(_FUNCTIONAL):] for name in catalog.SAME_SHAPE_LOSSES
+                               if name.startswith(_FUNCTIONAL))
 RISKY = frozenset({
     torch.log, torch.log2, torch.log10, torch.log1p, torch.exp, torch.sqrt, torch.rsqrt,
     torch.div, torch.true_divide, torch.pow, torch.reciprocal, torch.logsumexp,
