@@ -1043,7 +1043,7 @@ class WrongTrainEvalMode(Rule):
         """`Net()` or `Net(num_classes=10).to(device)`: a model built from its class, with the
         random weights it starts with."""
         while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
-                node.func.attr.value in ("to", "cuda", "cpu", "float", "half", "double"):
+                node.func.attr.value in catalog.SAME_MODULE_METHODS:
             node = node.func.value
         if not isinstance(node, cst.Call):
             return False

@@ -303,6 +303,9 @@ DTYPE_GUARDS = frozenset({"dtype", "is_floating_point", "issubdtype", "max", "am
 # Module methods that convert every parameter to one dtype (in place, returning the module).
 MODULE_DTYPE_METHODS = {"double": "float64", "float": "", "half": "float16",
                         "bfloat16": "bfloat16"}
+# Methods that return the module (or loss) they are called on, moved to a device or cast: the
+# value stays that model or that loss (`Net().to(device)`, `nn.CrossEntropyLoss().cuda()`).
+SAME_MODULE_METHODS = frozenset({"to", "cuda", "cpu", "requires_grad_", *MODULE_DTYPE_METHODS})
 # torch dtypes by qualified name, as a module's `.to(dtype)` records them.
 TORCH_FLOAT_DTYPES = {"torch.float64": "float64", "torch.double": "float64",
                       "torch.float32": "", "torch.float": "", "torch.float16": "float16",

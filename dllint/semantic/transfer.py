@@ -787,10 +787,9 @@ class ValueTransfer:
                 return _with_module_dtype(receiver, dtype)
         if method in ("eval", "train") and has(receiver, MODULE):
             return with_module_mode(receiver, mode_switch(node) == "eval")
-        if method in ("cuda", "cpu", "to", "requires_grad_", "half", "float") \
-                and has(receiver, MODULE):
+        if method in catalog.SAME_MODULE_METHODS and has(receiver, MODULE):
             return receiver
-        if method in ("cuda", "cpu", "to", "half", "float", "double") and has(receiver, LOSS):
+        if method in catalog.SAME_MODULE_METHODS and has(receiver, LOSS):
             return keep(receiver, (LOSS,))  # nn.CrossEntropyLoss().cuda() is the same loss
         if method == "to":
             dtype = self._to_dtype(node)
