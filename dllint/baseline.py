@@ -39,6 +39,8 @@ def _flagged_text(diagnostic: Diagnostic, texts: Mapping[str, str],
     """The flagged source text, from the text the file was linted as (never read from disk: a
     path may be a FIFO, or have changed since). Notebooks and files without their text get the
     message, which is as stable."""
+    if diagnostic.cell is not None:
+        return diagnostic.message  # a notebook cell's lines are not the file's
     lines = lines_of.get(diagnostic.path)
     if lines is None:
         lines = lines_of[diagnostic.path] = split_lines(texts.get(diagnostic.path, ""))

@@ -25,10 +25,9 @@ from dllint import jsonshape
 from dllint.jsonshape import NULL, TEXT, ListOf, MapOf, OneOf, Record
 from dllint.semantic.project import SUMMARY
 from dllint.serialize import DIAGNOSTIC, diagnostic_from_dict, diagnostic_to_dict
-from dllint.source import content_hash
 from dllint.types import Diagnostic, FileResult
 
-__all__ = ["Cache", "content_hash", "is_cache_folder"]
+__all__ = ["Cache", "claim_cache_folder", "is_cache_folder"]
 
 FORMAT_VERSION = 3
 
@@ -49,6 +48,26 @@ _CACHE_FILE = Record({
     "summaries": MapOf(MapOf(Record({"summary": OneOf((NULL, SUMMARY))},
                                     required=frozenset({"summary"})), key=_DIGEST)),
 }, required=frozenset({"files", "summaries"}))
+
+
+def claim_cache_folder(directory: Path) -> bool:
+    """Create the cache folder, tagged (the tag first: a folder without it is refused from then
+    on), or confirm that an existing one is a cache folder. False for a folder dllint did not
+    create: nothing may be written there. Raises OSError when it cannot be created."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True)
+    except FileExistsError:
+        return is_cache_folder(directory)
+    try:
+        (directory / CACHEDIR_TAG).write_text(_TAG_TEXT, encoding="utf-8")
+        (directory / ".gitignore").write_text(_GITIGNORE_TEXT, encoding="utf-8")
+    except OSError:
+        for name in (".gitignore", CACHEDIR_TAG):
+            (directory / name).unlink(missing_ok=True)
+        directory.rmdir()  # as it was: no folder, not an untagged one
+        raise
+    return True
 
 
 def is_cache_folder(directory: Path) -> bool:
@@ -117,22 +136,11 @@ class Cache:
         self.summaries[os.path.abspath(path)] = {digest: {"summary": summary}}
         self.dirty = True
 
-    def _claim_directory(self) -> bool:
-        """Create the cache folder, tagged, or confirm that an existing one is a cache folder.
-        False for a folder dllint did not create: nothing is written there."""
-        try:
-            self.directory.mkdir(parents=True)
-        except FileExistsError:
-            return is_cache_folder(self.directory)
-        (self.directory / CACHEDIR_TAG).write_text(_TAG_TEXT, encoding="utf-8")
-        (self.directory / ".gitignore").write_text(_GITIGNORE_TEXT, encoding="utf-8")
-        return True
-
     def save(self) -> None:
         if not self.dirty:
             return
         try:
-            if not self._claim_directory():
+            if not claim_cache_folder(self.directory):
                 return
             descriptor, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -346,7 +346,9 @@ def _write_fixes(result: RunResult, settings: Settings) -> bool:
                               f"The fixes were not written: {reason}")
         result.files[index] = dataclasses.replace(
             file_result, diagnostics=(*file_result.unfixed_diagnostics, why), fixed_source=None,
-            fixes_applied=0, text=file_result.original_source)  # frames of the unfixed text
+            fixes_applied=0,
+            # Frames of the unfixed text; a notebook's findings name cells and show none.
+            text=None if file_result.path.endswith(".ipynb") else file_result.original_source)
     return bool(refused)
 
 

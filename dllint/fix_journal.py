@@ -20,6 +20,7 @@ run holds a lock on its journal (where `fcntl` exists), so another run never tak
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import tempfile
@@ -27,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
+
+from dllint.cache import CACHEDIR_TAG, claim_cache_folder
 
 try:
     import fcntl
@@ -66,10 +69,11 @@ class Journal:
     """The open journal of this run's writes; `close` deletes it (all writes are settled)."""
 
     def __init__(self, folder: Path, writes: Sequence[PlannedWrite]) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        marker = folder / ".gitignore"
-        if not marker.exists():
-            marker.write_text("# Created by dllint\n*\n", encoding="utf-8")
+        # Inside the cache folder, claimed as the cache claims it (tagged and git-ignored), so a
+        # `cache-dir` naming a folder of the user's is never written into by `--fix` either.
+        if not claim_cache_folder(folder.parent):
+            raise OSError(errno.EPERM, f"{folder.parent} is a folder dllint did not create")
+        folder.mkdir(exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=folder, prefix="run-", suffix=".tmp")
         self.handle = os.fdopen(descriptor, "w", encoding="utf-8")
         self.path = Path(temporary).with_suffix(".json")
@@ -247,12 +251,13 @@ def _remove_temporaries(folder: Path) -> None:
 
 
 def _remove_empty(folder: Path) -> None:
-    """The journal folder goes once nothing is in it but its marker, and the cache folder
-    with it if the journal was all it held, so that a run with `--no-cache` leaves nothing."""
+    """The journal folder goes once it is empty, and the cache folder with it if it holds
+    nothing else but its tag and `.gitignore`, so that a run with `--no-cache` leaves nothing."""
     try:
-        if {entry for entry in os.listdir(folder)} <= {".gitignore"}:
-            _remove(folder / ".gitignore")
-            os.rmdir(folder)
+        os.rmdir(folder)
+        if set(os.listdir(folder.parent)) <= {CACHEDIR_TAG, ".gitignore"}:
+            for name in (CACHEDIR_TAG, ".gitignore"):
+                _remove(folder.parent / name)
             os.rmdir(folder.parent)
     except OSError:
         pass  # not empty, or already gone

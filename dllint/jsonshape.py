@@ -48,8 +48,17 @@ class Shape:
     def problem(self, value: Any, where: str) -> str | None:
         """The first place in `value` that does not fit this shape, or None."""
         if not self.admits(value):
-            return f"{where or 'the document'} must be {self.description}, not {json_type(value)}"
+            return f"{_place(where)} must be {self.description}, not {json_type(value)}"
         return None
+
+
+class _Object(Shape):
+    """A JSON object: its members are for the subclass to check."""
+
+    description = "an object"
+
+    def admits(self, value: Any) -> bool:
+        return isinstance(value, dict)
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class Choice(Shape):
 
     def problem(self, value: Any, where: str) -> str | None:
         if not self.admits(value):
-            return f"{where or 'the document'} must be {self.description}, not {value!r}"
+            return f"{_place(where)} must be {self.description}, not {value!r}"
         return None
 
 
@@ -104,7 +113,7 @@ class ListOf(Shape):
 
     def problem(self, value: Any, where: str) -> str | None:
         if not self.admits(value) or (self.length is not None and len(value) != self.length):
-            return f"{where or 'the document'} must be {self.description}, not " + (
+            return f"{_place(where)} must be {self.description}, not " + (
                 f"{len(value)} of them" if isinstance(value, list) else json_type(value))
         for index, item in enumerate(value):
             found = self.item.problem(item, f"{where}[{index}]")
@@ -114,16 +123,11 @@ class ListOf(Shape):
 
 
 @dataclass(frozen=True)
-class MapOf(Shape):
+class MapOf(_Object):
     """An object used as a dictionary: any keys (matching `key` when given), one value shape."""
 
     value: Shape
     key: str | None = None  # a regular expression every key must match in full
-
-    description = "an object"
-
-    def admits(self, value: Any) -> bool:
-        return isinstance(value, dict)
 
     def problem(self, value: Any, where: str) -> str | None:
         found = super().problem(value, where)
@@ -131,7 +135,7 @@ class MapOf(Shape):
             return found
         for key, item in value.items():
             if self.key is not None and re.fullmatch(self.key, key) is None:
-                return f"{where or 'the document'} has a key {key!r} that is not allowed there"
+                return f"{_place(where)} has a key {key!r} that is not allowed there"
             found = self.value.problem(item, _member(where, key))
             if found is not None:
                 return found
@@ -139,16 +143,11 @@ class MapOf(Shape):
 
 
 @dataclass(frozen=True)
-class Record(Shape):
+class Record(_Object):
     """An object with known fields; fields it does not name are allowed and not looked at."""
 
     fields: Mapping[str, Shape]
     required: frozenset[str] = field(default_factory=frozenset)
-
-    description = "an object"
-
-    def admits(self, value: Any) -> bool:
-        return isinstance(value, dict)
 
     def problem(self, value: Any, where: str) -> str | None:
         found = super().problem(value, where)
@@ -180,7 +179,7 @@ class OneOf(Shape):
     def problem(self, value: Any, where: str) -> str | None:
         meant = [option for option in self.options if option.admits(value)]
         if not meant:
-            return f"{where or 'the document'} must be {self.description}, not {json_type(value)}"
+            return f"{_place(where)} must be {self.description}, not {json_type(value)}"
         problems = [option.problem(value, where) for option in meant]
         if any(found is None for found in problems):
             return None
@@ -188,17 +187,12 @@ class OneOf(Shape):
 
 
 @dataclass(frozen=True)
-class ByField(Shape):
+class ByField(_Object):
     """An object whose shape depends on the value of one of its fields (a tagged union)."""
 
     name: str
     cases: Mapping[Any, Shape]
     otherwise: Shape
-
-    description = "an object"
-
-    def admits(self, value: Any) -> bool:
-        return isinstance(value, dict)
 
     def problem(self, value: Any, where: str) -> str | None:
         found = super().problem(value, where)
@@ -236,6 +230,10 @@ ANYTHING = Anything()
 def problem(value: Any, shape: Shape) -> str | None:
     """Where `value` first departs from `shape` (`cells[2].source must be ...`), or None."""
     return shape.problem(value, "")
+
+
+def _place(where: str) -> str:
+    return where or "the document"
 
 
 def _member(where: str, name: str) -> str:

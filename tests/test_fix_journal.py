@@ -70,8 +70,10 @@ def test_a_killed_fix_leaves_no_temporary_file_and_the_next_run_settles_it(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == [".dllint_cache", "a.py", "b.py",
                                                          "c.py"]
     journal = journal_folder(tmp_path / ".dllint_cache")
-    assert [p.suffix for p in journal.iterdir() if p.name != ".gitignore"] == [".json"]
-    assert (journal / ".gitignore").read_text().endswith("*\n")  # never committed by mistake
+    assert [p.suffix for p in journal.iterdir()] == [".json"]
+    # In the cache folder, tagged and git-ignored: never committed by mistake.
+    assert (journal.parent / ".gitignore").read_text().endswith("*\n")
+    assert (journal.parent / "CACHEDIR.TAG").exists()
 
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["check", "--no-cache", "."])
@@ -118,6 +120,20 @@ def test_every_write_cut_short_is_recognised_and_nothing_else_is():
         assert is_torn(before, after, current) is expected, (before, after, current)
 
 
+def test_a_fix_never_writes_its_journal_into_a_folder_dllint_did_not_create(tmp_path,
+                                                                             monkeypatch):
+    """cache-dir naming a folder of the user's: the fixes are written, the journal is not (and
+    no file lands in that folder)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text(PAIRED_LISTINGS)
+    (tmp_path / "pyproject.toml").write_text('[tool.dllint]\ncache-dir = "src"\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["src", "--fix", "--no-cache"])
+    assert "cannot record the fixes" in result.output
+    assert (tmp_path / "src" / "a.py").read_text() == PAIRED_LISTINGS_FIXED
+    assert sorted(p.name for p in (tmp_path / "src").iterdir()) == ["a.py"]
+
+
 def test_the_journal_of_a_run_still_writing_is_not_taken(tmp_path):
     (tmp_path / "a.py").write_bytes(b"old")
     folder = journal_folder(tmp_path / "cache")
@@ -145,19 +161,20 @@ def test_a_journal_that_cannot_be_settled_stays_for_the_next_run(tmp_path, monke
     import dllint.fix_journal
 
     (tmp_path / "a.py").write_bytes(b"edited since")
-    journal = Journal(journal_folder(tmp_path), [PlannedWrite(str(tmp_path / "a.py"), b"old",
-                                                              b"new")])
+    cache = tmp_path / ".dllint_cache"
+    journal = Journal(journal_folder(cache), [PlannedWrite(str(tmp_path / "a.py"), b"old",
+                                                           b"new")])
     journal.close(keep=True)
 
     def cannot_keep(write, recovery, journal):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(dllint.fix_journal, "_keep", cannot_keep)
-    [recovery] = recover(tmp_path)
+    [recovery] = recover(cache)
     assert recovery.unreadable == f"{journal.path} (Permission denied)"
     assert journal.path.exists()
     monkeypatch.undo()
-    [recovery] = recover(tmp_path)
+    [recovery] = recover(cache)
     assert list(recovery.kept) == [str(tmp_path / "a.py")]
     assert not journal.path.exists()
 
@@ -193,7 +210,7 @@ def test_a_fix_killed_before_its_rename_leaves_every_file_whole(tmp_path, monkey
     assert sorted(p.name for p in tmp_path.iterdir()) == [".dllint_cache", "a.py", "b.py",
                                                          "c.py"]
     journal = journal_folder(tmp_path / ".dllint_cache")
-    assert sorted(p.suffix for p in journal.iterdir() if p.name != ".gitignore") == \
+    assert sorted(p.suffix for p in journal.iterdir()) == \
         [".json", ".staged"]
 
     monkeypatch.chdir(tmp_path)
