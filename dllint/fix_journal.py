@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dllint.cache import CACHEDIR_TAG, claim_cache_folder
+from dllint.fixes import STAGED_SUFFIX
 
 try:
     import fcntl
@@ -150,7 +151,7 @@ def _recover_one(path: Path) -> Recovery | None:
         for write in writes:
             _settle(write, recovery, path)
         # A fix staged for a rename when the run died: the file it was for is settled above.
-        for staged in path.parent.glob(f"{path.stem}.*.staged"):
+        for staged in path.parent.glob(f"{path.stem}.*{STAGED_SUFFIX}"):
             _remove(staged)
         _remove(path)
     return recovery

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import stat
 import tempfile
 from pathlib import Path, PurePath
 from typing import Iterable
 
+from dllint.lines import LINE_BREAK
 from dllint.types import Applicability, Diagnostic, Fix
 
-# libcst counts lines the way Python does: \r\n, \r and \n end a line (not \f or \x1c).
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class LineIndex:
     """Converts 1-based (line, column) positions to offsets into the text."""
 
     def __init__(self, text: str) -> None:
-        self.starts = [0] + [match.end() for match in _LINE_BREAK.finditer(text)]
+        self.starts = [0] + [match.end() for match in LINE_BREAK.finditer(text)]
 
     def offset(self, line: int, column: int) -> int:
         return self.starts[line - 1] + column - 1

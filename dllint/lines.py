@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 
-_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+# The line breaks of Python and LSP (captured, so that `split` keeps them).
+LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
 def split_lines(text: str, keepends: bool = False) -> list[str]:
     """Like `text.splitlines(keepends)`, but breaking only at `\\r\\n`, `\\r` and `\\n`."""
-    parts = _LINE_BREAK.split(text)  # line, break, line, break, ..., last line
+    parts = LINE_BREAK.split(text)  # line, break, line, break, ..., last line
     lines = parts[0::2]
     if keepends:
         lines = [line + end for line, end in zip(lines, [*parts[1::2], ""])]

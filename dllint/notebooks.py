@@ -226,5 +226,5 @@ def write_back(notebook: Notebook, fixed_virtual: str) -> str | None:
         ends_with_newline = _cell_source(data["cells"][cell.index - 1]).endswith("\n")
         text = "\n".join(restored) + ("\n" if ends_with_newline else "")
         data["cells"][cell.index - 1]["source"] = (
-            text.splitlines(keepends=True) if isinstance(source, list) else text)
+            split_lines(text, keepends=True) if isinstance(source, list) else text)
     return json.dumps(data, indent=notebook.indent, ensure_ascii=False) + "\n"

@@ -182,3 +182,20 @@ def test_a_notebook_without_the_fields_dllint_does_not_read_is_still_linted(tmp_
     path = tmp_path / "minimal.ipynb"
     path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": LISTING_CELL}]}))
     assert [d.code for d in lint(path).diagnostics] == ["DL001"]
+
+
+def test_fix_writes_source_lines_back_split_where_nbformat_splits_them(tmp_path, monkeypatch):
+    """A cell stored as a list of lines is written back split at "\\n" only: a form feed or a
+    "\\u2028" inside a line stays inside its line."""
+    monkeypatch.chdir(tmp_path)
+    cell = "x = 1  # \x0c\u2028 page\n" + LISTING_CELL
+    path = tmp_path / "feed.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": [line + "\n" for line in cell.split("\n")[:-1]] + [cell.split("\n")[-1]]}]}))
+    result = CliRunner().invoke(main, [".", "--no-cache", "--fix"])
+    assert result.exit_code == 0, result.output
+    source = json.loads(path.read_text())["cells"][0]["source"]
+    assert source[0] == "x = 1  # \x0c\u2028 page\n"
+    assert len(source) == cell.count("\n") + 1
+    assert "sorted(glob.glob('images/*.png'))" in "".join(source)
