@@ -243,6 +243,9 @@ def _deterministic_algorithms() -> tuple[bool, bool]:
             torch.is_deterministic_algorithms_warn_only_enabled())
 
 
+# A process group the script initialized: destroyed, as the script would at its end.
+PROCESS_GROUP = Restorable("process group", _process_group_initialized, _restore_process_group)
+
 RESTORED: tuple[Restorable, ...] = (
     Restorable("sys.argv", lambda: sys.argv[:], _setter(_restore_argv)),
     Restorable("sys.path", lambda: sys.path[:], _setter(_restore_path)),
@@ -268,7 +271,7 @@ RESTORED: tuple[Restorable, ...] = (
                _setter(_restore_class_attributes)),
     Restorable("global module and optimizer hooks", _save_global_hooks,
                _setter(_restore_global_hooks)),
-    Restorable("process group", _process_group_initialized, _restore_process_group),
+    PROCESS_GROUP,
 )
 
 

@@ -31,7 +31,7 @@ from dllint.runtime.codes import OVERFIT
 from dllint.runtime.instruments import (Instruments, Observations, StopTracing, _line_span,
                                          is_user_file)
 from dllint.runtime.overfit import Verdict, judge
-from dllint.runtime.process_state import ProcessState
+from dllint.runtime.process_state import PROCESS_GROUP, RESTORED, ProcessState
 from dllint.types import Diagnostic, RelatedLocation, Severity
 
 
@@ -588,7 +588,10 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
     instruments = Instruments(steps=steps, overfit=overfit)
     run = _Run()
     guard = _ExitGuard()
-    state = ProcessState()
+    # A distributed rank (`around`) publishes its report and tells the other ranks to stop
+    # before its process group goes: its launcher closes the group then, not the restore.
+    state = ProcessState(RESTORED if around is None else
+                         tuple(entry for entry in RESTORED if entry is not PROCESS_GROUP))
     saved_modules = set(sys.modules)
 
     def unstoppable() -> None:

@@ -107,7 +107,7 @@ def run_rank(script: str, argv: Sequence[str], place: RankPlace, options: TraceO
                          device=options.device, overfit=options.overfit, around=around)
     companion = companions[0]
     report = companion.fill(_rank_report(place, companion, trace))
-    report.hooks_restored = companion.restored()
+    report.hooks_restored = companion.left_clean
     exchange.put(f"report/{place.rank}", report)
     if trace.outcome in ("raised", "timeout"):
         companion.end_from_script()

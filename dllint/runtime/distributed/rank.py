@@ -107,6 +107,7 @@ class RankCompanion:
                  collective_timeout: float, timeout: float | None) -> None:
         self.instruments = instruments
         self.place = place
+        self.left_clean = False  # set when the companion is left: see __exit__
         self.exchange = exchange
         self.collective_timeout = collective_timeout
         self.deadline = time.monotonic() + timeout + STUCK_GRACE if timeout else None
@@ -169,6 +170,9 @@ class RankCompanion:
         if self._watchdog is not None:
             self._watchdog.join(timeout=5)
         self.note_backend()
+        # Judged here, when the instruments are off too and before the trace puts back the
+        # process's global state (which would hide a hook this tracer left behind).
+        self.left_clean = self.restored()
 
     def note_backend(self) -> str:
         """The backend of the script's process group ("gloo", "nccl"), once it has one."""
