@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from dllint.runtime.instruments import Instruments, StopTracing
+from dllint.runtime.process_state import ANOMALY_DETECTION, GRAD_MODE, ProcessState
 from dllint.runtime.script import TraceReport, check_steps
 
 
@@ -43,7 +44,7 @@ def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable |
 
     instruments = Instruments(steps=steps)
     outcome, detail = "finished", f"ran {steps + 1} step function call(s)"
-    grad_enabled, anomaly = torch.is_grad_enabled(), torch.is_anomaly_enabled()
+    switches = ProcessState((GRAD_MODE, ANOMALY_DETECTION))
     try:
         with instruments:
             try:
@@ -52,8 +53,7 @@ def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable |
             except StopTracing:
                 outcome, detail = "stopped", f"stopped after {steps} optimizer step(s)"
     finally:
-        torch.set_grad_enabled(grad_enabled)
-        torch.autograd.set_detect_anomaly(anomaly)
+        switches.restore()
     instruments.finish()
     seen = instruments.seen
     return TraceReport("<api>", outcome, detail, seen.device or "cpu", seen.steps, seen,

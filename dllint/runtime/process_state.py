@@ -75,13 +75,14 @@ def _save_signal_handlers() -> dict[int, Any]:
 def _restore_signal_handlers(saved: dict[int, Any]) -> str | None:
     if not _can_handle_signals():
         return None  # only the main thread can set handlers, and only it could have changed them
+    failed = []
     for number, handler in saved.items():
         if signal.getsignal(number) is not handler:
             try:
                 signal.signal(number, handler)
-            except (OSError, ValueError) as error:
-                return f"could not restore the handler of signal {number}: {error}"
-    return None
+            except (OSError, ValueError) as error:  # the others are still put back
+                failed.append(f"signal {number} ({error})")
+    return f"could not restore the handlers of {', '.join(failed)}" if failed else None
 
 
 _TIMERS = tuple(getattr(signal, name) for name in ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")
@@ -221,14 +222,6 @@ def _restore_process_group(was_initialized: bool) -> str | None:
     return None
 
 
-def _setter(function: Callable[[Any], Any]) -> Callable[[Any], None]:
-    """A restore step from a setter that cannot fail, whatever it returns (`set_grad_enabled`
-    returns a context manager)."""
-    def restore(saved: Any) -> None:
-        function(saved)
-    return restore
-
-
 def _switch(name: str, get: Callable[[], Any], set_: Callable[[Any], Any]) -> Restorable:
     """A global read by `get` and written by `set_`, written back only when the script changed
     it (setting torch's thread count or precision again is not free)."""
@@ -243,34 +236,39 @@ def _deterministic_algorithms() -> tuple[bool, bool]:
             torch.is_deterministic_algorithms_warn_only_enabled())
 
 
+# Also put back by `trace_step`, around a step function the caller runs.
+GRAD_MODE = _switch("grad mode", torch.is_grad_enabled, torch.set_grad_enabled)
+ANOMALY_DETECTION = _switch("anomaly detection", torch.is_anomaly_enabled,
+                            torch.autograd.set_detect_anomaly)
+
 # A process group the script initialized: destroyed, as the script would at its end.
 PROCESS_GROUP = Restorable("process group", _process_group_initialized, _restore_process_group)
 
 RESTORED: tuple[Restorable, ...] = (
-    Restorable("sys.argv", lambda: sys.argv[:], _setter(_restore_argv)),
-    Restorable("sys.path", lambda: sys.path[:], _setter(_restore_path)),
+    Restorable("sys.argv", lambda: sys.argv[:], _restore_argv),
+    Restorable("sys.path", lambda: sys.path[:], _restore_path),
     Restorable("working directory", os.getcwd, _restore_working_directory),
-    Restorable("os.environ", lambda: dict(os.environ), _setter(_restore_environ)),
+    Restorable("os.environ", lambda: dict(os.environ), _restore_environ),
     Restorable("signal handlers", _save_signal_handlers, _restore_signal_handlers),
-    Restorable("interval timers", _save_timers, _setter(_restore_timers)),
-    Restorable("faulthandler", faulthandler.is_enabled, _setter(_restore_faulthandler)),
-    Restorable("sys.stdin, sys.stdout, sys.stderr", _save_streams, _setter(_restore_streams)),
-    Restorable("trace and profile functions", _save_tracing, _setter(_restore_tracing)),
+    Restorable("interval timers", _save_timers, _restore_timers),
+    Restorable("faulthandler", faulthandler.is_enabled, _restore_faulthandler),
+    Restorable("sys.stdin, sys.stdout, sys.stderr", _save_streams, _restore_streams),
+    Restorable("trace and profile functions", _save_tracing, _restore_tracing),
     Restorable("sys.excepthook, threading.excepthook, sys.unraisablehook",
-               _save_exception_hooks, _setter(_restore_exception_hooks)),
-    _switch("grad mode", torch.is_grad_enabled, torch.set_grad_enabled),
-    _switch("anomaly detection", torch.is_anomaly_enabled, torch.autograd.set_detect_anomaly),
+               _save_exception_hooks, _restore_exception_hooks),
+    GRAD_MODE,
+    ANOMALY_DETECTION,
     _switch("default dtype", torch.get_default_dtype, torch.set_default_dtype),
     _switch("deterministic algorithms", _deterministic_algorithms, _restore_deterministic),
     _switch("torch threads", torch.get_num_threads, torch.set_num_threads),
     _switch("float32 matmul precision", torch.get_float32_matmul_precision,
             torch.set_float32_matmul_precision),
-    Restorable("torch print options", _save_print_options, _setter(_restore_print_options)),
-    Restorable("cudnn flags", _save_cudnn, _setter(_restore_cudnn)),
+    Restorable("torch print options", _save_print_options, _restore_print_options),
+    Restorable("cudnn flags", _save_cudnn, _restore_cudnn),
     Restorable("nn.Module, Tensor and Optimizer attributes", _save_class_attributes,
-               _setter(_restore_class_attributes)),
+               _restore_class_attributes),
     Restorable("global module and optimizer hooks", _save_global_hooks,
-               _setter(_restore_global_hooks)),
+               _restore_global_hooks),
     PROCESS_GROUP,
 )
 
