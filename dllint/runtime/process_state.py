@@ -236,6 +236,11 @@ def _deterministic_algorithms() -> tuple[bool, bool]:
             torch.is_deterministic_algorithms_warn_only_enabled())
 
 
+# Also put back by the distributed launcher, around torch.distributed.run (which sets
+# OMP_NUM_THREADS and leaves its own handlers for SIGTERM, SIGINT, ... in place).
+ENVIRONMENT = Restorable("os.environ", lambda: dict(os.environ), _restore_environ)
+SIGNAL_HANDLERS = Restorable("signal handlers", _save_signal_handlers, _restore_signal_handlers)
+
 # Also put back by `trace_step`, around a step function the caller runs.
 GRAD_MODE = _switch("grad mode", torch.is_grad_enabled, torch.set_grad_enabled)
 ANOMALY_DETECTION = _switch("anomaly detection", torch.is_anomaly_enabled,
@@ -248,8 +253,8 @@ RESTORED: tuple[Restorable, ...] = (
     Restorable("sys.argv", lambda: sys.argv[:], _restore_argv),
     Restorable("sys.path", lambda: sys.path[:], _restore_path),
     Restorable("working directory", os.getcwd, _restore_working_directory),
-    Restorable("os.environ", lambda: dict(os.environ), _restore_environ),
-    Restorable("signal handlers", _save_signal_handlers, _restore_signal_handlers),
+    ENVIRONMENT,
+    SIGNAL_HANDLERS,
     Restorable("interval timers", _save_timers, _restore_timers),
     Restorable("faulthandler", faulthandler.is_enabled, _restore_faulthandler),
     Restorable("sys.stdin, sys.stdout, sys.stderr", _save_streams, _restore_streams),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import signal
 import socket
 import sys
 import time
@@ -29,6 +28,7 @@ from dllint.runtime.distributed.rank import POSITION_WAIT, RankCompanion, sharde
 from dllint.runtime.distributed.records import Position, RankReport
 from dllint.runtime.distributed.wire import SECRET_VARIABLE
 from dllint.runtime.instruments import Instruments, unwrapped
+from dllint.runtime.process_state import ENVIRONMENT, SIGNAL_HANDLERS, ProcessState
 from dllint.runtime.script import TraceReport, trace_script
 
 # torch.distributed.run logs its own view of the job (a banner about OMP_NUM_THREADS, each
@@ -179,8 +179,9 @@ def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
     prefix = uuid.uuid4().hex
     secret = secrets.token_bytes(32)
     exchange = Exchange(store, prefix, secret)
-    # torch.distributed.run sets OMP_NUM_THREADS here and renames this thread; both are put back.
-    saved_environment = dict(os.environ)
+    # torch.distributed.run changes the environment and signal handlers of this process, which
+    # goes on after the job, and renames this thread: all put back.
+    saved_state = ProcessState((ENVIRONMENT, SIGNAL_HANDLERS))
     saved_thread_name = torch.multiprocessing._get_thread_name()
     os.environ[LAUNCHER_STORE] = f"127.0.0.1:{store.port}/{prefix}"
     os.environ[SECRET_VARIABLE] = secret.hex()
@@ -190,10 +191,6 @@ def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
     if interface:
         os.environ.setdefault("GLOO_SOCKET_IFNAME", interface)
         os.environ.setdefault("NCCL_SOCKET_IFNAME", interface)
-    # torch.distributed.run installs handlers (SIGTERM, SIGINT, ...) to stop its workers and
-    # leaves them in place: this process goes on after the job.
-    saved_handlers = {number: signal.getsignal(number) for number in
-                      (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)}
     saved_levels = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -212,11 +209,8 @@ def launch(script: str, argv: Sequence[str], nproc: int, options: TraceOptions
             raise KeyboardInterrupt(str(error)) from None
         return collect(exchange, nproc, failures)
     finally:
-        for number, handler in saved_handlers.items():
-            signal.signal(number, handler)
+        saved_state.restore()
         for name, level in saved_levels.items():
             logging.getLogger(name).setLevel(level)
-        os.environ.clear()
-        os.environ.update(saved_environment)
         torch.multiprocessing._set_thread_name(saved_thread_name)
         sys.stdout.flush()
