@@ -114,7 +114,12 @@ class DllintLanguageServer(LanguageServer):
 
         async def serve() -> None:
             while (body := await frames.next_body()) is not None:
-                deliver(body, self.protocol, self.protocol.report, writer.write)
+                try:
+                    deliver(body, self.protocol, self.protocol.report, writer.write)
+                except Exception as error:  # noqa: BLE001 - said to the client, server goes on
+                    # pygls's own loop keeps serving after a message it failed on; so does this.
+                    self.protocol.report(f"internal error on a message ({type(error).__name__}: "
+                                         f"{error}); the server goes on")
 
         try:
             asyncio.run(serve())

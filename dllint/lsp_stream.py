@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable
 from cattrs import transform_error
 from cattrs.errors import BaseValidationError
 from pygls.exceptions import JsonRpcException
-from pygls.protocol import JsonRPCProtocol, default_converter
+from pygls.protocol import JsonRPCProtocol
 
 # Larger frames are refused before reading them: a client's typo in Content-Length must not make
 # the server allocate gigabytes. An LSP message carrying a whole Python file is far smaller.
@@ -145,33 +145,17 @@ def deliver(body: bytes, protocol: JsonRPCProtocol, report: Report,
         name = "a response"  # to a request of the server's
     elif isinstance(method, str):
         name = method
-        # Checked here, with a message that says what is wrong, rather than in pygls, which
-        # only logs a traceback and sends no response.
-        problems = _invalid_params(protocol.get_message_type(method), data)
-        if problems:
-            refuse(INVALID_PARAMS, f"ignored {method}: {'; '.join(problems)}")
-            return
     else:
         refuse(INVALID_REQUEST, "skipped a message with neither a method name nor a result")
         return
     try:
         message = protocol.structure_message(data)
     except JsonRpcException as error:
-        refuse(INVALID_PARAMS, f"ignored {name}: {error.__cause__ or error}")
+        # Answered here, with what is wrong, rather than in pygls, which only logs a traceback
+        # and sends no response.
+        cause = error.__cause__
+        problems = transform_error(cause, path="$") if isinstance(cause, BaseValidationError) \
+            else [str(cause or error)]
+        refuse(INVALID_PARAMS, f"ignored {name}: {'; '.join(problems)}")
         return
     protocol.handle_message(message)
-
-
-_CONVERTER = default_converter()
-
-
-def _invalid_params(message_type: type | None, data: dict[str, Any]) -> list[str]:
-    """What makes `data` not a valid `message_type`; nothing for a method without a type
-    (pygls answers an unknown one)."""
-    if message_type is None:
-        return []
-    try:
-        _CONVERTER.structure(data, message_type)
-    except BaseValidationError as error:
-        return transform_error(error, path="$")
-    return []
