@@ -41,9 +41,13 @@ class _GitIgnores:
             spec = None
             try:
                 lines = (directory / ".gitignore").read_text(encoding="utf-8").splitlines()
-                # git skips a line that is no pattern (a lone `!`), and so does dllint.
-                spec = pathspec.GitIgnoreSpec.from_lines(
-                    [line for line in lines if is_valid_pattern(line)])
+                try:
+                    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+                except ValueError:
+                    # git skips a line that is no pattern (a lone `!`), and so does dllint:
+                    # the lines are compiled one by one only for a file that has one.
+                    spec = pathspec.GitIgnoreSpec.from_lines(
+                        [line for line in lines if is_valid_pattern(line)])
             except (OSError, UnicodeDecodeError):
                 pass
             self.specs[directory] = spec
