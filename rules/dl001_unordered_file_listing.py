@@ -688,10 +688,10 @@ class UnorderedFileListing(Rule):
         self.positions: list[tuple[str, Tag, cst.CSTNode]] = []
 
     def listing(self, node: cst.BaseExpression) -> Tag | None:
-        return first(self.model.value(node), LISTING)
+        return first(self.facts.value(node), LISTING)
 
     def records(self, node: cst.BaseExpression) -> bool:
-        return has(self.model.value(node), RECORDS)
+        return has(self.facts.value(node), RECORDS)
 
     # ---- scopes -----------------------------------------------------------------------------
 

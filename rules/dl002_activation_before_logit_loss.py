@@ -663,9 +663,9 @@ class ActivationBeforeLogitLoss(Rule):
             self.check_loss_input(node, loss_wants(loss, node), loss.display, loss.argument,
                                   loss.keyword)
             return
-        callee = first(self.model.value(node.func), LOSS) if not qualified else None
+        callee = first(self.facts.value(node.func), LOSS) if not qualified else None
         if callee is None and isinstance(node.func, cst.Call):
-            callee = first(self.model.value(node.func), LOSS)
+            callee = first(self.facts.value(node.func), LOSS)
         if callee is not None:
             info = callee.info
             self.check_loss_input(node, info.wants, info.display, info.argument, info.keyword)
@@ -680,7 +680,7 @@ class ActivationBeforeLogitLoss(Rule):
         arg = argument(call, position, name)
         if arg is None:
             return
-        activation = first(self.model.value(arg.value), PROBABILITIES)
+        activation = first(self.facts.value(arg.value), PROBABILITIES)
         if activation is None:
             return
         what = "sigmoid" if activation.detail in ("sigmoid", "nn.Sigmoid") else "softmax"
@@ -713,10 +713,10 @@ class ActivationBeforeLogitLoss(Rule):
         loss_arg = keyword(node, "loss")
         if loss_arg is None:
             return
-        loss = first(self.model.value(loss_arg.value), LOSS)
+        loss = first(self.facts.value(loss_arg.value), LOSS)
         if loss is None or loss.info.wants != "logits":
             return
-        for module in tags(self.model.value(node.func.value), MODULE):
+        for module in tags(self.facts.value(node.func.value), MODULE):
             activation = first(module.info.output, PROBABILITIES)
             if activation is None:
                 continue

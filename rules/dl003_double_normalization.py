@@ -655,7 +655,7 @@ class DoubleNormalization(Rule):
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if _divides_by_255(node):
-            earlier = self.scaled_tag(self.model.value(node.left))
+            earlier = self.scaled_tag(self.facts.value(node.left))
             if earlier is not None:
                 self.report_double(node, earlier, node.left.with_changes(lpar=(), rpar=()))
 
@@ -663,7 +663,7 @@ class DoubleNormalization(Rule):
         divides = (isinstance(node.operator, cst.DivideAssign) and is_255(node.value)) or (
             isinstance(node.operator, cst.MultiplyAssign) and is_inverse_255(node.value))
         if divides:
-            earlier = self.scaled_tag(self.model.value(node.target))
+            earlier = self.scaled_tag(self.facts.value(node.target))
             if earlier is not None:
                 self.report_double(node, earlier)
 
@@ -677,7 +677,7 @@ class DoubleNormalization(Rule):
             return
         self.check_keras_input(node)
         if _divides_by_255(node) and isinstance(node.func, cst.Attribute):
-            earlier = self.scaled_tag(self.model.value(node.func.value))
+            earlier = self.scaled_tag(self.facts.value(node.func.value))
             if earlier is not None:
                 self.report_double(node, earlier, node.func.value)
             return
@@ -687,7 +687,7 @@ class DoubleNormalization(Rule):
             if _large_mean(node, 1):
                 self.check_normalize_input(node, argument(node, 0, "tensor"))
         else:
-            callee = first(self.model.value(node.func), TRANSFORM) if not qualified or \
+            callee = first(self.facts.value(node.func), TRANSFORM) if not qualified or \
                 isinstance(node.func, cst.Call) else None
             if callee is not None and _large_mean(callee.node) and node.args:
                 self.check_normalize_input(node, node.args[0])
@@ -696,7 +696,7 @@ class DoubleNormalization(Rule):
 
     def check_preprocess_input(self, call: cst.Call, arg: cst.Arg | None, qualified: str) -> None:
         """`preprocess_input(x / 255)`: keras.applications expect 0-255 pixels."""
-        earlier = self.scaled_tag(self.model.value(arg.value)) if arg is not None else None
+        earlier = self.scaled_tag(self.facts.value(arg.value)) if arg is not None else None
         if earlier is not None:
             name = ".".join(qualified.split(".")[-2:])
             self.report(call, f"`{name}` expects pixels in 0-255, but this image was already "
@@ -718,11 +718,11 @@ class DoubleNormalization(Rule):
 
     def check_keras_input(self, call: cst.Call) -> None:
         """`model.fit(x / 255)` for a Keras model whose first layer is `Rescaling(1./255)`."""
-        keras_model, data = self.model.keras_input(call)
+        keras_model, data = self.facts.keras_input(call)
         if data is None or keras_model is None or \
                 getattr(keras_model.info, "input_pixels", "") != "scaled":
             return
-        earlier = self.scaled_tag(self.model.value(data.value))
+        earlier = self.scaled_tag(self.facts.value(data.value))
         if earlier is not None:
             self.report(call, f"this image was already scaled to [0, 1] by {earlier.detail}, and "
                               "the model's first layer (`Rescaling`) divides it by 255 again; "
@@ -733,7 +733,7 @@ class DoubleNormalization(Rule):
     def check_divided_input(self, call: cst.Call, pipeline: Tag) -> None:
         """`pipeline(image=x / 255)` where the pipeline's Normalize divides by 255 itself."""
         image = positional(call, 0) or keyword(call, "image")
-        earlier = self.scaled_tag(self.model.value(image.value)) if image is not None else None
+        earlier = self.scaled_tag(self.facts.value(image.value)) if image is not None else None
         if earlier is not None:
             self.report(call, f"this image was already scaled to [0, 1] by {earlier.detail}, and "
                               f"{pipeline.info.scaling_name} divides it by 255 again; inputs end "
@@ -745,7 +745,7 @@ class DoubleNormalization(Rule):
     def check_normalize_input(self, call: cst.Call, arg: cst.Arg | None) -> None:
         if arg is None:
             return
-        earlier = self.scaled_tag(self.model.value(arg.value))
+        earlier = self.scaled_tag(self.facts.value(arg.value))
         if earlier is not None:
             self.report(call, f"mean and std sized for 0-255 pixels, but the input was scaled to "
                               f"[0, 1] by {earlier.detail}; use [0, 1] statistics "
@@ -758,7 +758,7 @@ class DoubleNormalization(Rule):
         scaling: Tag | None = None
         for element in node.args[0].value.elements:
             step = element.value
-            step_tag = first(self.model.value(step), TRANSFORM)
+            step_tag = first(self.facts.value(step), TRANSFORM)
             if scaling is not None and isinstance(step, cst.Call):
                 step_name = self.imports.call_name(step) or ""
                 if step_name in catalog.LAMBDA_TRANSFORMS and step.args and isinstance(

@@ -862,10 +862,10 @@ class WrongTrainEvalMode(Rule):
         self.open_loops: list[tuple[cst.CSTNode, str | None]] = []  # (loop, held-out loader)
         self.order = 0  # calls seen, for ordering within a no_grad block
 
-    # ---- facts ------------------------------------------------------------------------------
+    # ---- per-function scope ------------------------------------------------------------------------------
 
     @property
-    def facts(self) -> FunctionFacts:
+    def scope(self) -> FunctionFacts:
         return self.functions[-1] if self.functions else self.module_facts
 
     def key(self, node: cst.BaseExpression) -> str | None:
@@ -894,7 +894,7 @@ class WrongTrainEvalMode(Rule):
             qualified = self.imports.qualified_name(base.value) or ""
             name = qualified or (base.value.value if isinstance(base.value, cst.Name) else "")
             if (qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES
-                    or self.model.local_classes.get(name) is not None
+                    or self.facts.local_class(name) is not None
                     or re.search(r"(Module|Model|Layer|Block|Net)$", name)):
                 return True
         return False
@@ -962,7 +962,7 @@ class WrongTrainEvalMode(Rule):
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value = original_node.value
         mode = self.chain_mode(value)
-        facts = self.facts
+        facts = self.scope
         source = self.source_key(value)
         parameter = None if source is None else (
             source if source in facts.params else facts.derived.get(source))
@@ -1005,7 +1005,7 @@ class WrongTrainEvalMode(Rule):
         return None if source is None else self.mode_of(source)
 
     def mode_of(self, key: str) -> str | None:
-        return self.facts.modes.get(key) or self.module_facts.modes.get(key)
+        return self.scope.modes.get(key) or self.module_facts.modes.get(key)
 
     def source_key(self, node: cst.BaseExpression) -> str | None:
         """The model an expression is the same model as, or wraps: `model` for
@@ -1025,9 +1025,9 @@ class WrongTrainEvalMode(Rule):
     def is_model(self, key: str, node: cst.BaseExpression) -> bool:
         """Whether `key` is a model: one whose mode is known, or a module, or named like one
         (`to(device)` does not wrap `device`)."""
-        return self.mode_of(key) is not None or key in self.facts.derived or \
+        return self.mode_of(key) is not None or key in self.scope.derived or \
             MODEL_NAME.search(key.rsplit(".", 1)[-1]) is not None or \
-            first(self.model.value(node), MODULE) is not None
+            first(self.facts.value(node), MODULE) is not None
 
     def is_dummy(self, node: cst.BaseExpression) -> bool:
         """`torch.randn(2, 3, 32, 32)`, also moved: `torch.zeros(1, 3, 224, 224).to(device)`."""
@@ -1037,7 +1037,7 @@ class WrongTrainEvalMode(Rule):
             if not isinstance(node.func, cst.Attribute):
                 return False
             node = node.func.value
-        return isinstance(node, cst.Name) and node.value in self.facts.dummies
+        return isinstance(node, cst.Name) and node.value in self.scope.dummies
 
     def is_constructed(self, node: cst.BaseExpression) -> bool:
         """`Net()` or `Net(num_classes=10).to(device)`: a model built from its class, with the
@@ -1049,7 +1049,7 @@ class WrongTrainEvalMode(Rule):
             return False
         name = node.func.value if isinstance(node.func, cst.Name) else (
             node.func.attr.value if isinstance(node.func, cst.Attribute) else "")
-        return name[:1].isupper() and first(self.model.value(node), MODULE) is not None
+        return name[:1].isupper() and first(self.facts.value(node), MODULE) is not None
 
     def mode_call(self, node: cst.Call) -> str | None:
         func = node.func
@@ -1075,7 +1075,7 @@ class WrongTrainEvalMode(Rule):
                 # model never put in eval mode here is deliberate (swa_utils.update_bn
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
                 switched_back = self.mode_of(key) == "eval"
-                self.facts.modes[key] = mode
+                self.scope.modes[key] = mode
                 if mode == "train" and switched_back and self.no_grad_blocks and \
                         not self.lambda_depth:
                     block = self.no_grad_blocks[-1]
@@ -1083,16 +1083,16 @@ class WrongTrainEvalMode(Rule):
             return
         if isinstance(func, cst.Attribute):
             if func.attr.value == "backward":
-                self.facts.trained = True
+                self.scope.trained = True
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
-                    self.facts.loaded.add(key)
-        callee = func.value if isinstance(func, cst.Name) and self.model.qualified(func) is None \
+                    self.scope.loaded.add(key)
+        callee = func.value if isinstance(func, cst.Name) and self.facts.qualified(func) is None \
             else (func.attr.value if self.key(func) is not None and isinstance(func, cst.Attribute)
                   else None)
         if callee is not None:  # a local function, or a method of this class: self.validate(...)
-            self.local_calls.append((callee, node, dict(self.facts.modes), self.facts))
+            self.local_calls.append((callee, node, dict(self.scope.modes), self.scope))
         self.check_module_call(node)
 
     def check_module_call(self, node: cst.Call) -> None:
@@ -1118,10 +1118,10 @@ class WrongTrainEvalMode(Rule):
         context = self.evaluation_context(key)
         if context is None:
             return
-        facts = self.facts
+        facts = self.scope
         if context.startswith("in `") and key in facts.fresh and key not in facts.loaded:
             return  # def test(): net = Net(); net(x): random weights, nothing to evaluate
-        modules = [tag for tag in self.model.value(func) if tag.kind == MODULE]
+        modules = [tag for tag in self.facts.value(func) if tag.kind == MODULE]
         if modules:
             # A model built or returned in eval mode (`self.eval()` in its constructor, a
             # factory ending in `model.eval()`) stays so unless this code calls `train()`.
@@ -1152,9 +1152,9 @@ class WrongTrainEvalMode(Rule):
         return tuple(loop for loop, _ in self.open_loops[block.loop_depth:])
 
     def evaluation_context(self, key: str) -> str | None:
-        if self.model.in_no_grad:
+        if self.facts.in_no_grad:
             return "under no_grad/inference_mode"
-        function = self.facts
+        function = self.scope
         if function.node is not None and EVALUATION_NAME.search(function.name) and \
                 not TRAINING_NAME.search(function.name) and function.modes.get(key) != "train" \
                 and not function.trained and \
@@ -1164,7 +1164,7 @@ class WrongTrainEvalMode(Rule):
         loader = next((loader for _, loader in reversed(self.open_loops) if loader), None)
         if loader is not None and function.trained:
             return f"in a loop over `{loader}` after training"
-        if key in self.facts.loaded and not self.trains_anywhere:
+        if key in self.scope.loaded and not self.trains_anywhere:
             return "after load_state_dict in a script that never trains"
         return None
 
@@ -1190,7 +1190,7 @@ class WrongTrainEvalMode(Rule):
                 continue
             self.report_evaluation(node, key, what, context)
         reported: set[int] = set()
-        for loop in self.model.loops:
+        for loop in self.facts.loops:
             self.judge_loop(loop, reported)
 
     def calls_of(self, facts: FunctionFacts) -> list[tuple[cst.Call, dict[str, str],
@@ -1231,7 +1231,7 @@ class WrongTrainEvalMode(Rule):
             if not any(evaluated == key and (later > order or set(around) & set(loops))
                        for evaluated, around, later in block.evaluations):
                 continue  # switched back once the evaluation is over
-            module = first(self.model.value(node.func.value), MODULE)
+            module = first(self.facts.value(node.func.value), MODULE)
             if module is not None and module.info.mode_dependent is False:
                 continue
             self.report(node, f"`{key}.train()` inside this no_grad evaluation block switches "
@@ -1240,7 +1240,7 @@ class WrongTrainEvalMode(Rule):
                               f"`{key}.train()` after the block")
 
     def judge_loop(self, loop, reported: set[int]) -> None:
-        events = list(self.model.expand(loop.events))
+        events = list(self.facts.expand(loop.events))
         kinds = {event[0] for event in events}
         if not {"backward", "eval"} <= kinds or "train" in kinds:
             return

@@ -548,7 +548,7 @@ class DtypeCasts(Rule):
 
     def checked_uint8(self, operand: cst.BaseExpression) -> bool:
         """Whether the enclosing function (or the module) asserts `operand` is uint8."""
-        function = self.model.current_function
+        function = self.facts.function
         scope = function.node if function is not None else self.context.module
         if id(scope) not in self.uint8_checks:
             checks = _Uint8Checks(self.is_uint8_dtype)
@@ -559,7 +559,7 @@ class DtypeCasts(Rule):
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, WRAPPING_OPERATORS):
             return
-        left, right = self.model.value(node.left), self.model.value(node.right)
+        left, right = self.facts.value(node.left), self.facts.value(node.right)
         uint8 = first(left, UINT8)
         other = node.right
         if uint8 is None and not isinstance(node.operator, cst.Subtract):
@@ -570,7 +570,7 @@ class DtypeCasts(Rule):
             return  # asserted to be uint8 right here: the wrap-around is intended
         if _names_label_map(node.left if other is node.right else node.right):
             return  # class ids shifted (1-based trimap to 0-based), not intensities
-        other_uint8 = first(self.model.value(other), UINT8)
+        other_uint8 = first(self.facts.value(other), UINT8)
         if _is_int_literal(other) or (other_uint8 is not None and other_uint8.detail != "cast"
                                       and not isinstance(node.operator, cst.Multiply)):
             self.report(node, "arithmetic on uint8 pixels wraps around modulo 256 "
@@ -581,24 +581,24 @@ class DtypeCasts(Rule):
         qualified = self.imports.call_name(node)
         if qualified in catalog.TENSOR_DATASETS:
             for arg in node.args:
-                self.check_tensor(self.model.value(arg.value), node, "a TensorDataset",
+                self.check_tensor(self.facts.value(arg.value), node, "a TensorDataset",
                                   only_float64=True)
             return
         if self.check_keras_input(node):
             return
         if not node.args or not self.is_model(node.func, qualified):
             return
-        self.check_tensor(self.model.value(node.args[0].value), node, "the model",
+        self.check_tensor(self.facts.value(node.args[0].value), node, "the model",
                           accepts_float64=self.converted_to_float64(node.func))
 
     def check_keras_input(self, call: cst.Call) -> bool:
         """`model.fit(x_train)` of uint8 pixels, for a Keras model whose first weighted layer
         sees them as given: Keras casts them to float32 but does not scale them. Whether the
         call feeds a Keras model (then the torch checks do not apply)."""
-        keras_model, data = self.model.keras_input(call)
+        keras_model, data = self.facts.keras_input(call)
         if keras_model is None or getattr(keras_model.info, "framework", "") != "keras":
             return False
-        uint8 = first(self.model.value(data.value), UINT8) if data is not None else None
+        uint8 = first(self.facts.value(data.value), UINT8) if data is not None else None
         if uint8 is None or uint8.detail == "cast" or keras_model.info.input_pixels != "raw":
             return True  # a model starting with Rescaling(1./255) takes uint8 pixels
         anchor = uint8.via or uint8.node
@@ -614,7 +614,7 @@ class DtypeCasts(Rule):
     def converted_to_float64(self, func: cst.BaseExpression) -> bool:
         """Whether the model was converted with `.double()` or `.to(torch.float64)`: float64
         inputs are then what it expects (gradient checks run in double precision)."""
-        value = self.model.value(func)
+        value = self.facts.value(func)
         module = first(value, MODULE)
         if module is not None and getattr(module.info, "dtype", "") == "float64":
             return True
@@ -622,7 +622,7 @@ class DtypeCasts(Rule):
         return converted is not None and converted.info == "torch"
 
     def is_model(self, func: cst.BaseExpression, qualified: str | None) -> bool:
-        if first(self.model.value(func), MODULE) is not None:
+        if first(self.facts.value(func), MODULE) is not None:
             return True
         if qualified is not None:
             return False

@@ -564,7 +564,7 @@ class Rank1Broadcasting(Rule):
                                    raising: str = "") -> None:
         """`loss`: the loss that compares left and right, if any; `raising`: that loss, when it
         raises on different shapes rather than broadcasting."""
-        left_value, right_value = self.model.value(left), self.model.value(right)
+        left_value, right_value = self.facts.value(left), self.facts.value(right)
         for output, target in ((left_value, right_value), (right_value, left_value)):
             found = self.missing_axis(output, target, bool(loss))
             if found is not None and id(sink) not in self.reported:
@@ -600,7 +600,7 @@ class Rank1Broadcasting(Rule):
             loss, display = qualified, row.display
             prediction_at, prediction_keyword = row.argument, row.keyword
         else:
-            callee = first(self.model.value(node.func), LOSS) if not qualified else None
+            callee = first(self.facts.value(node.func), LOSS) if not qualified else None
             if callee is not None:
                 loss, display = callee.info.qualified, callee.info.display
         if loss is None:
@@ -615,7 +615,7 @@ class Rank1Broadcasting(Rule):
             self.check_column_against_rank1(
                 node, prediction.value, target.value, loss,
                 "" if loss in catalog.BROADCASTING_LOSSES else display)
-        squeezed_sides = [first(self.model.value(arg.value), SQUEEZED) for arg in (prediction, target)]
+        squeezed_sides = [first(self.facts.value(arg.value), SQUEEZED) for arg in (prediction, target)]
         if all(squeezed_sides):
             return  # both sides squeezed alike: a batch of one becomes two scalars, consistently
         for squeezed in squeezed_sides:
@@ -630,7 +630,7 @@ class Rank1Broadcasting(Rule):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value != "T":
             return
-        rank1 = first(self.model.value(node.value), RANK1)
+        rank1 = first(self.facts.value(node.value), RANK1)
         if rank1 is not None and rank1.node is not None and id(node) not in self.reported:
             self.reported.add(id(node))
             self.report(node, f"`.T` of a rank-1 array (from `{rank1.detail}`) is the same array, "

@@ -251,8 +251,8 @@ class MissingZeroGrad(Rule):
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
         unzeroed: list[tuple[cst.CSTNode, cst.CSTNode]] = []
-        for loop in self.model.loops:
-            events = list(self.model.expand(loop.events))
+        for loop in self.facts.loops:
+            events = list(self.facts.expand(loop.events))
             kinds = {event[0] for event in events}
             if not {"backward", "step"} <= kinds:
                 continue
@@ -284,12 +284,12 @@ class MissingZeroGrad(Rule):
 
     def is_local_call(self, node: cst.CSTNode) -> bool:
         return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
-            node.func.value in self.model.function_events
+            self.facts.function_events(node.func.value) is not None
 
     def inner_steps(self, name: str, seen: frozenset) -> set[int]:
         """The optimizer steps written in local function `name`, or in those it calls."""
         found: set[int] = set()
-        for event in self.model.function_events.get(name, ()):
+        for event in self.facts.function_events(name) or ():
             if event[0] == "step":
                 found.add(id(event[1]))
             elif event[0] == "call" and event[2] not in seen:

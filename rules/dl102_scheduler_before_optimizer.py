@@ -156,8 +156,8 @@ class SchedulerBeforeOptimizer(Rule):
 
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
-        for loop in self.model.loops:
-            events = [event for event in self.model.expand(loop.events)
+        for loop in self.facts.loops:
+            events = [event for event in self.facts.expand(loop.events)
                       if event[0] in ("step", "scheduler_step")]
             if not events or events[0][0] != "scheduler_step":
                 continue

@@ -156,8 +156,8 @@ class ClipAfterStep(Rule):
 
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
-        for loop in self.model.loops:
-            events = list(self.model.expand(loop.events))
+        for loop in self.facts.loops:
+            events = list(self.facts.expand(loop.events))
             stepped = None
             for event in events:
                 if event[0] == "step":

@@ -223,11 +223,11 @@ class LossAccumulatedAsTensor(Rule):
         self.backpropagated: list[set[str]] = [set()]
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if not isinstance(node.operator, cst.AddAssign) or not self.model.open_loops:
+        if not isinstance(node.operator, cst.AddAssign) or not self.facts.open_loops:
             return
         target = dotted_name(node.target)
-        if target is not None and first(self.model.value(node.value), LOSS_VALUE) is not None:
-            self.candidates[-1].append((target, node, self.model.open_loops[-1]))
+        if target is not None and first(self.facts.value(node.value), LOSS_VALUE) is not None:
+            self.candidates[-1].append((target, node, self.facts.open_loops[-1]))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -250,7 +250,7 @@ class LossAccumulatedAsTensor(Rule):
         for target, node, loop in candidates:
             if target in backpropagated:
                 continue  # a loss summed on purpose, then backpropagated once
-            if not any(event[0] == "backward" for event in self.model.expand(loop.events)):
+            if not any(event[0] == "backward" for event in self.facts.expand(loop.events)):
                 continue  # no training step in this loop: a loss built from parts (per head)
             fix = NodeFix.wrap(node.value, "", ".item()", description="Accumulate `.item()`",
                                applicability=Applicability.UNSAFE) \

@@ -130,7 +130,7 @@ class LogOfSoftmax(Rule):
             return
         if inner_node is None:
             return
-        activation = first(self.model.value(inner_node), PROBABILITIES)
+        activation = first(self.facts.value(inner_node), PROBABILITIES)
         if activation is None or "softmax" not in activation.detail.lower():
             return
         fix = None

@@ -138,17 +138,17 @@ class SigmoidThenBCE(Rule):
         qualified = self.imports.call_name(node)
         is_bce = qualified == "torch.nn.functional.binary_cross_entropy"
         if not is_bce and not qualified:
-            callee = first(self.model.value(node.func), LOSS)
+            callee = first(self.facts.value(node.func), LOSS)
             is_bce = callee is not None and callee.info.qualified in BCE
         if not is_bce and isinstance(node.func, cst.Call):
-            callee = first(self.model.value(node.func), LOSS)
+            callee = first(self.facts.value(node.func), LOSS)
             is_bce = callee is not None and callee.info.qualified in BCE
         if not is_bce:
             return
         arg = argument(node, 0, "input")
         if arg is None:
             return
-        activation = first(self.model.value(arg.value), PROBABILITIES)
+        activation = first(self.facts.value(arg.value), PROBABILITIES)
         if activation is None or "sigmoid" not in activation.detail.lower():
             return
         self.report(node, "sigmoid followed by BCELoss loses the gradient of confident mistakes "

@@ -210,7 +210,7 @@ class LayersInPlainList(Rule):
             qualified = self.imports.qualified_name(base.value) or ""
             name = base.value.value if isinstance(base.value, cst.Name) else ""
             if qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES or \
-                    self.model.local_classes.get(name) is not None:
+                    self.facts.local_class(name) is not None:
                 is_module = True
         self.module_classes.append(is_module)
         self.pending.append([])
@@ -232,7 +232,7 @@ class LayersInPlainList(Rule):
             self.registers[-1] = True
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        function = self.model.current_function
+        function = self.facts.function
         if not self.module_classes or not self.module_classes[-1] or function is None or \
                 function.name != "__init__":
             return
@@ -254,7 +254,7 @@ class LayersInPlainList(Rule):
             elements = [value.value]
             container = "ModuleDict"
         layers = [element for element in elements
-                  if first(self.model.value(element), MODULE) is not None]
+                  if first(self.facts.value(element), MODULE) is not None]
         if not layers or len(layers) != len(elements):
             return
         fix = None

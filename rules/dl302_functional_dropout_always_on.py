@@ -253,8 +253,8 @@ class FunctionalDropoutAlwaysOn(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
-        function = self.model.current_function
-        if qualified not in DROPOUTS or function is None or function.class_state is None:
+        function = self.facts.function
+        if qualified not in DROPOUTS or function is None or function.class_name is None:
             return
         if self.training_tests:
             return  # `if self.training: x = F.dropout(x, p)`: the branch follows the mode

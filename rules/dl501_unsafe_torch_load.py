@@ -56,6 +56,7 @@ class UnsafeTorchLoad(Rule):
     fix_availability = FixAvailability.SOMETIMES
     enabled_by_default = False
     requires_any = ("load(",)
+    uses_model = True
 
     VALID = [
         Valid("""
@@ -180,8 +181,6 @@ class UnsafeTorchLoad(Rule):
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self.safe_context_depth = 0
-        self.type_error_depth = 0
         self.state_dicts: set[int] = set()  # ids of load calls whose result is a state dict
         settings = context.settings
         minimum = settings.torch_minimum if settings is not None else None
@@ -189,34 +188,6 @@ class UnsafeTorchLoad(Rule):
         # `add_safe_globals([...])` extends the weights-only loader's allow-list: the file is
         # written for weights-only loading.
         self.declares_weights_only = "add_safe_globals" in context.source
-
-    def visit_With(self, node: cst.With) -> None:
-        if self._is_safe_context(node):
-            self.safe_context_depth += 1
-
-    def leave_With(self, original_node: cst.With) -> None:
-        if self._is_safe_context(original_node):
-            self.safe_context_depth -= 1
-
-    def _is_safe_context(self, node: cst.With) -> bool:
-        return any(isinstance(item.item, cst.Call)
-                   and self.imports.call_name(item.item) in self.SAFE_CONTEXTS
-                   for item in node.items)
-
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if self._catches_type_error(node):
-            self.type_error_depth += 1
-
-    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
-        if self._catches_type_error(original_node):
-            self.type_error_depth -= 1
-
-    @staticmethod
-    def _catches_type_error(node: cst.ExceptHandler) -> bool:
-        caught = node.type
-        names = [element.value for element in caught.elements] if isinstance(caught, cst.Tuple) \
-            else [caught] if caught is not None else []
-        return any(isinstance(name, cst.Name) and name.value == "TypeError" for name in names)
 
     # What the load's result is, seen from its parent (parents are visited first).
 
@@ -238,8 +209,12 @@ class UnsafeTorchLoad(Rule):
             return
         if self.imports.call_name(node) != "torch.load":
             return
-        if (self.default_is_safe or self.declares_weights_only or self.safe_context_depth
-                or self.type_error_depth):
+        if self.default_is_safe or self.declares_weights_only:
+            return
+        # Inside `with safe_globals(...)` the file loads weights-only on purpose; inside
+        # `except TypeError:` it is the fallback for a PyTorch too old to know the argument.
+        around = self.facts.handler_context()
+        if around.within(self.SAFE_CONTEXTS) or around.catches("builtins.TypeError"):
             return
         if keyword(node, "weights_only") is not None or any(arg.star == "**" for arg in node.args):
             return  # a choice written out, or one that may come in **kwargs

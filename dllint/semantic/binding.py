@@ -89,9 +89,11 @@ class CallBinding:
         return None
 
     def _record_call_site(self, node: cst.Call) -> None:
+        key, table = self.callee_key(node), self.learned.parameters
+        if key is not None:
+            self.call_sites.setdefault(key, []).append(node)
         if not node.args:
             return
-        key, table = self.callee_key(node), self.learned.parameters
         if key is None and self.summarising:
             key, table = self._project_callee(node), self.learned.external
         if key is None:

@@ -21,7 +21,9 @@ import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.binding import CallBinding, FlowHints
+from dllint.semantic.facts import Facts
 from dllint.semantic.loops import LoopEventRecorder, LoopEvents
+from dllint.semantic.regions import RegionTracker
 from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
 from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
@@ -91,7 +93,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.functions: list[FunctionState] = []
         self.local_classes: dict[str, ModuleInfo | None] = {}
         self.local_functions: dict[str, Value] = {}
-        self.no_grad_depth = 0
+        self.regions = RegionTracker(self.qualified)
+        # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
+        self.call_sites: dict[str, list[cst.Call]] = {}
         self.loop_listings: list[Tag | None] = []
         self.depth = 0
         # Training-loop events: per loop (innermost last while open), and per function.
@@ -99,10 +103,12 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.loops: list[LoopEvents] = []
         self.function_events: dict[str, list[tuple]] = {}
         self.event_stack: list[list[tuple]] = [[]]
+        # The typed query interface rules read all of the above through.
+        self.facts = Facts(self)
 
     @property
     def in_no_grad(self) -> bool:
-        return self.no_grad_depth > 0 or any(f.no_grad for f in self.functions)
+        return self.regions.no_grad or any(f.no_grad for f in self.functions)
 
     @property
     def current_function(self) -> FunctionState | None:
@@ -254,12 +260,16 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.loops.append(self.open_loops.pop())
 
     def visit_With(self, node: cst.With) -> None:
-        if any(self._is_no_grad(item.item) for item in node.items):
-            self.no_grad_depth += 1
+        self.regions.enter_with(node)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.regions.enter_handler(node)
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self.regions.leave(original_node)
 
     def leave_With(self, original_node: cst.With) -> None:
-        if any(self._is_no_grad(item.item) for item in original_node.items):
-            self.no_grad_depth -= 1
+        self.regions.leave(original_node)
         for item in original_node.items:
             if item.asname is not None:
                 self.bind(item.asname.name, EMPTY)
