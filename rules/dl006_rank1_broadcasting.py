@@ -29,7 +29,8 @@ class Rank1Broadcasting(Rule):
     in a loss `y[:, 0]` or a `squeeze()`d target); an `(N, 1, H, W)` output of `Conv2d(..., 1)`
     given to such a loss with an `(N, H, W)` target (`masks[:, 0]`, `masks.squeeze(1)`); a rank-1
     array from `np.random.randn(n)` transposed as if it were a column; and `squeeze()` without a
-    dim on a batch that reaches a loss. It covers PyTorch and numpy, JAX (`jnp` reductions, Flax
+    dim on a batch that reaches a loss (not on a known `(N, 1)` output, where the squeeze is
+    the alignment with an `(N,)` target and a batch of one still gives the same loss). It covers PyTorch and numpy, JAX (`jnp` reductions, Flax
     `nn.Dense(1)`, Optax's `l2_loss`, `squared_error` and `huber_loss`), TensorFlow
     (`tf.reduce_mean` and the other `tf.reduce_*`, `tf.squeeze`) and Keras (`Dense(1)`, the
     Keras 2 loss functions `tf.keras.losses.mse`, `mae`, `huber`, whose classes and Keras 3
@@ -72,6 +73,27 @@ class Rank1Broadcasting(Rule):
     uses_model = True
 
     VALID = [
+        # A known (N, 1) output squeezed before the loss: the squeeze is what aligns it with
+        # the (N,) target, and a last batch of one gives a scalar against (1,), the same loss.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Regressor(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
+                    self.head = nn.Linear(16, 1)
+
+                def forward(self, x):
+                    return self.head(self.body(x))
+
+            model = Regressor()
+            criterion = nn.BCEWithLogitsLoss()
+            for x, y in loader:
+                loss = criterion(model(x).squeeze(), y.float())
+                mse = ((model(x).squeeze() - y) ** 2).mean()
+        """),
         Valid("""
             import numpy as np
             probabilities = counts / counts.sum(axis=1, keepdims=True)

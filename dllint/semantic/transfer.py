@@ -670,10 +670,13 @@ class ValueTransfer:
                 or (method in ("view", "reshape") and len(args) == 1 and number(args[0].value) == -1))
         if method == "squeeze":
             dims = args or [arg for arg in node.args if arg.keyword and arg.keyword.value in ("dim", "axis")]
+            # Squeezing a known (N, 1) output aligns it with an (N,) target: right for every
+            # batch, and a batch of one then broadcasts a scalar against (1,), the same loss.
+            aligns_unit_axis = has(value, COLUMN) or has(value, SINGLE_CHANNEL)
             value = without(value, (COLUMN, SINGLE_CHANNEL))
             if not dims:
                 value |= {Tag(AXIS_DROPPED, anchor, "squeeze()", "unit")}
-                if not _masked(_receiver(node, original)):
+                if not aligns_unit_axis and not _masked(_receiver(node, original)):
                     value |= {Tag(SQUEEZED, anchor, "squeeze()")}
             elif len(dims) == 1 and number(dims[0].value) in (1.0, -1.0):
                 axis = int(number(dims[0].value))
