@@ -65,11 +65,20 @@ def lint_notebook(source: SourceText, settings: Settings,
         else:
             result = replace(result, fixed_source=fixed_json, original_source=source.text,
                              encoding=source.encoding)
-    mapped = tuple(notebooks.map_diagnostic(notebook, d) for d in result.diagnostics)
-    unfixed = tuple(notebooks.map_diagnostic(notebook, d) for d in result.unfixed_diagnostics)
+    # A cell that does not parse is its own DL903; the other cells were linted all the same.
+    problems = [diagnostic for problem in notebook.problems
+                for diagnostic in _file_level(problem, settings).diagnostics]
+    mapped = _cells_of(notebook, [*result.diagnostics, *problems])
+    unfixed = _cells_of(notebook, [*result.unfixed_diagnostics, *problems]) \
+        if result.unfixed_diagnostics else ()
     # The virtual text's lines are not the file's (JSON): findings name cells, shown frameless.
     return replace(result, diagnostics=mapped, unfixed_diagnostics=unfixed,
-                   encoding=source.encoding, text=None)
+                   encoding=source.encoding, text=None, skipped=result.skipped and not problems)
+
+
+def _cells_of(notebook: notebooks.Notebook, diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    return tuple(sorted((notebooks.map_diagnostic(notebook, d) for d in diagnostics),
+                        key=Diagnostic.sort_key))
 
 
 def lint_source_text(source: SourceText, settings: Settings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic.catalog import BACKWARD_METHODS
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.values import LOSS_VALUE, first
 from dllint.types import Applicability, FixAvailability
@@ -15,7 +16,12 @@ class LossAccumulatedAsTensor(Rule):
     ## What it does
     Flags `total += loss` inside a training loop (one that calls `backward()`) when `loss` is the
     tensor a loss function returned (not `loss.item()` or `loss.detach()`), unless the total
-    itself is later backpropagated.
+    itself is later backpropagated. A backward pass is any of the forms in
+    `catalog.BACKWARD_METHODS` (`loss.backward()`, `accelerator.backward(loss)`,
+    `fabric.backward(loss)`, Lightning's `self.manual_backward(loss)`), and what it
+    backpropagates is whatever its tensor expression reads (`scaler.scale(loss)`,
+    `loss.mean()`, `loss / steps`): a per-step loss built from terms with `+=` and then
+    backpropagated is no running total.
 
     ## Why is this bad?
     The running total keeps a reference to every step's autograd graph, with all its activations:
@@ -98,6 +104,48 @@ class LossAccumulatedAsTensor(Rule):
             count = 0
             for batch in loader:
                 count += len(batch)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss += 0.1 * F.mse_loss(aux(x), y)
+                accelerator.backward(loss)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            for x, y in loader:
+                with torch.autocast("cuda"):
+                    loss = F.cross_entropy(model(x), y)
+                    loss += 0.1 * F.mse_loss(aux(x), y)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y, reduction="none")
+                loss += F.l1_loss(model(x), y, reduction="none")
+                (loss.mean() / accumulation_steps).backward()
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from lightning import LightningModule
+
+            class Model(LightningModule):
+                def training_step(self, batch, batch_idx):
+                    for x, y in batch:
+                        loss = F.cross_entropy(self(x), y)
+                        loss += 0.01 * F.l1_loss(self(x), y)
+                        self.manual_backward(loss)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss += F.mse_loss(aux(x), y)
+                fabric.backward(tensor=loss)
         """),
         Valid("""
             from torch.nn import CrossEntropyLoss
@@ -215,6 +263,61 @@ class LossAccumulatedAsTensor(Rule):
                     batch_loss.backward()
                     history += batch_loss.item()
         """),
+        Invalid("""
+            import torch.nn.functional as F
+            total = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                accelerator.backward(loss)
+                total += loss
+        """, line=6, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            total = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                accelerator.backward(loss)
+                total += loss.item()
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            running = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                scaler.scale(loss).backward()
+                running += loss
+        """, line=6, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            running = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                scaler.scale(loss).backward()
+                running += loss.item()
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            from lightning import LightningModule
+
+            class Model(LightningModule):
+                def training_step(self, batch, batch_idx):
+                    total = 0
+                    for x, y in batch:
+                        loss = F.cross_entropy(self(x), y)
+                        self.manual_backward(loss)
+                        total += loss
+                    self.log("loss", total)
+        """, line=10, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            from lightning import LightningModule
+
+            class Model(LightningModule):
+                def training_step(self, batch, batch_idx):
+                    total = 0
+                    for x, y in batch:
+                        loss = F.cross_entropy(self(x), y)
+                        self.manual_backward(loss)
+                        total += loss.item()
+                    self.log("loss", total)
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -231,10 +334,17 @@ class LossAccumulatedAsTensor(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "backward":
-            name = dotted_name(func.value)
-            if name is not None:
-                self.backpropagated[-1].add(name)
+        if not isinstance(func, cst.Attribute) or func.attr.value not in BACKWARD_METHODS:
+            return
+        # Whatever the backpropagated expression reads is backpropagated with it: the total in
+        # `scaler.scale(total).backward()`, `accelerator.backward(total)`, `total.mean().backward()`
+        # or `(total / steps).backward()`.
+        consumed = [func.value]
+        for arg in node.args:
+            if arg.keyword is None or arg.keyword.value in BACKWARD_METHODS[func.attr.value]:
+                consumed.append(arg.value)
+                break
+        self.backpropagated[-1].update(_names_read(consumed))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.candidates.append([])
@@ -258,3 +368,17 @@ class LossAccumulatedAsTensor(Rule):
             self.report(node, f"`{target}` sums loss tensors: each keeps its step's whole "
                               "autograd graph alive, and memory grows every step; add "
                               "`loss.item()` instead", fix=fix)
+
+
+def _names_read(expressions: list[cst.BaseExpression]) -> set[str]:
+    """The dotted names (`total`, `self.total`) that `expressions` read, at any depth."""
+    names: set[str] = set()
+    pending: list[cst.CSTNode] = list(expressions)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            name = dotted_name(node)
+            if name is not None:
+                names.add(name)
+        pending.extend(node.children)
+    return names

@@ -336,3 +336,28 @@ loss = cross_entropy(model(images), labels)
     from dllint.runner import lint_text
     settings = build_settings(FileConfig(root=Path.cwd()), select=["DL002"])
     assert lint_text(source, "notebook.py", settings).diagnostics == ()
+
+
+def _loop_event_kinds(source: str) -> list[list[str]]:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    model = SemanticModel(FileContext("example.py", text, module, ImportMap.from_module(module)))
+    walk(module, [model])
+    return [[event[0] for event in loop.events] for loop in model.loops]
+
+
+def test_every_backward_form_is_a_backward_event_of_its_loop():
+    """`catalog.BACKWARD_METHODS`: Lightning's `manual_backward` runs a backward pass as
+    `loss.backward()`, `accelerator.backward(loss)` and `scaler.scale(loss).backward()` do."""
+    assert _loop_event_kinds("""
+        for x in a:
+            loss.backward()
+        for x in b:
+            accelerator.backward(loss)
+        for x in c:
+            scaler.scale(loss).backward()
+        for x in d:
+            self.manual_backward(loss)
+        for x in e:
+            self.manual_step(loss)
+    """) == [["backward"], ["backward"], ["backward"], ["backward"], []]

@@ -312,6 +312,12 @@ TORCH_FLOAT_DTYPES = {"torch.float64": "float64", "torch.double": "float64",
                       "torch.half": "float16", "torch.bfloat16": "bfloat16"}
 NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
                               "torch.autograd.grad_mode.no_grad"})
+# Methods that run a backward pass, with the keywords of the tensor they backpropagate when it
+# is an argument: `accelerator.backward(loss)` (Accelerate), `fabric.backward(loss)` (Fabric),
+# `engine.backward(loss)` (DeepSpeed), `torch.autograd.backward(tensors)`, Lightning's
+# `self.manual_backward(loss)`. A tensor's own `loss.backward(gradient)` backpropagates its
+# receiver, so for `backward` the receiver and the first argument both count.
+BACKWARD_METHODS = {"backward": ("loss", "tensor", "tensors"), "manual_backward": ("loss",)}
 # Backward passes that keep their gradients in a context of their own (distributed autograd):
 # nothing adds up in `.grad` from one step to the next, so no zero_grad is needed.
 CONTEXT_BACKWARDS = frozenset({"torch.distributed.autograd.backward"})

@@ -64,7 +64,7 @@ class LoopEventRecorder:
             self.event("clip", node)
         elif isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method == "backward":
+            if method in catalog.BACKWARD_METHODS:
                 self.event("backward", node)
             elif method == "zero_grad":
                 self.event("zero_grad", node, dotted_name(func.value))
