@@ -240,6 +240,8 @@ UINT8_TF_DECODERS = tensorflow.UINT8_IMAGE_DECODERS
 UINT8_IMAGE_DATASETS = keras.UINT8_IMAGE_DATASETS
 # Casts that keep the values: (position, keyword) of the dtype.
 CAST_FUNCTIONS = {name: (1, "dtype") for name in tensorflow.CAST_FUNCTIONS}
+# Casts whose dtype is in their name (`tf.to_float(x)`): the dtype's qualified name.
+FIXED_DTYPE_CASTS = tensorflow.FIXED_DTYPE_CASTS
 # Resizing that returns float pixels in the input's range (uint8 in, float32 0-255 out).
 FLOAT_RESIZING = tensorflow.FLOAT_RESIZING
 PIL_OPEN = frozenset({"PIL.Image.open"})

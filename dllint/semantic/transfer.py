@@ -584,12 +584,13 @@ class ValueTransfer:
                                     "numpy")})
             split = frozenset({Tag(TUPLE, node, info=(images, EMPTY))})
             return frozenset({Tag(TUPLE, node, info=(split, split))})
-        if qualified in catalog.CAST_FUNCTIONS:
-            position, name = catalog.CAST_FUNCTIONS[qualified]
-            dtype_arg = argument(node, position, name)
-            dtype = "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
-                                                   if isinstance(dtype_arg.value, cst.SimpleString)
-                                                   else self.qualified(dtype_arg.value) or "?")
+        if qualified in catalog.CAST_FUNCTIONS or qualified in catalog.FIXED_DTYPE_CASTS:
+            position, name = catalog.CAST_FUNCTIONS.get(qualified, (-1, ""))
+            dtype_arg = argument(node, position, name) if name else None
+            dtype = catalog.FIXED_DTYPE_CASTS.get(qualified) or (
+                "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
+                                               if isinstance(dtype_arg.value, cst.SimpleString)
+                                               else self.qualified(dtype_arg.value) or "?"))
             cast = self._cast(self._argument_value(node, 0, "x"), node, dtype, "tensorflow")
             if "float" in dtype.rsplit(".", 1)[-1] and not has(cast, UNIT_SCALED):
                 cast |= {Tag(UNSCALED_FLOAT, node, last)}
