@@ -74,6 +74,12 @@ REDUCTIONS = frozenset(_both(*(module + name for module in ("", "math.") for nam
 # Functions that add or remove axes, named like their numpy counterparts.
 RESHAPING_FUNCTIONS = frozenset(_both("squeeze", "expand_dims", "reshape"))
 
+# ---- custom training loops (DL307) -------------------------------------------------------------
+# `with tf.GradientTape() as tape:` records the forward pass that `tape.gradient(loss, ...)`
+# differentiates: a Keras model called there is being trained.
+GRADIENT_TAPES = frozenset(_both("GradientTape", "autodiff.GradientTape"))
+TAPE_GRADIENT_METHODS = frozenset({"gradient"})
+
 # ---- dropout (DL306) ---------------------------------------------------------------------------
 # TF1 functional dropout, by the position of `training`: `dropout(inputs, rate=0.5,
 # noise_shape=None, seed=None, training=False)` drops activations only when told
