@@ -33,7 +33,8 @@ class ActivationBeforeLogitLoss(Rule):
     JAX (`jax.nn.softmax` / `nn.softmax` into optax's `softmax_cross_entropy`,
     `softmax_cross_entropy_with_integer_labels` or `sigmoid_binary_cross_entropy`, also as the
     return value of a Flax module's `__call__` reached through `model.apply` or
-    `state.apply_fn`).
+    `state.apply_fn`). A subclassed `keras.Model`'s `call` is its forward, and Keras 1's
+    `Model(input=..., output=...)` is a functional model.
 
     ## Why is this bad?
     `CrossEntropyLoss` computes `log_softmax` of its input. Given probabilities, it computes
@@ -337,6 +338,31 @@ class ActivationBeforeLogitLoss(Rule):
             state = train_state.TrainState.create(apply_fn=cnn.apply, params=params, tx=tx)
             for batch in batches:
                 train_step(state, batch)
+        """),
+        # A subclassed Keras model whose `call` returns logits.
+        Valid("""
+            import tensorflow as tf
+
+            class Classifier(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.head = tf.keras.layers.Dense(10)
+
+                def call(self, x):
+                    return self.head(x)
+
+            model = Classifier()
+            loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = loss_fn(labels, model(images))
+        """),
+        # Keras 1 spelling, `Model(input=..., output=...)`, of a model that outputs logits.
+        Valid("""
+            from keras.layers import Dense, Input
+            from keras.models import Model
+            from keras.losses import CategoricalCrossentropy
+            inputs = Input(shape=(784,))
+            model = Model(input=inputs, output=Dense(10)(inputs))
+            model.compile(optimizer="sgd", loss=CategoricalCrossentropy(from_logits=True))
         """),
     ]
     INVALID = [
@@ -654,6 +680,30 @@ class ActivationBeforeLogitLoss(Rule):
             model = Discriminator()
             loss = optax.sigmoid_binary_cross_entropy(model.apply(variables, x), labels).mean()
         """, line=7, related_lines=(10,)),
+        # A subclassed Keras model's `call` is its forward.
+        Invalid("""
+            import tensorflow as tf
+
+            class Classifier(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.head = tf.keras.layers.Dense(10)
+
+                def call(self, x):
+                    return tf.nn.softmax(self.head(x))
+
+            model = Classifier()
+            loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = loss_fn(labels, model(images))
+        """, line=9, related_lines=(13,)),
+        Invalid("""
+            from keras.layers import Dense, Input
+            from keras.models import Model
+            from keras.losses import CategoricalCrossentropy
+            inputs = Input(shape=(784,))
+            model = Model(input=inputs, output=Dense(10, activation="softmax")(inputs))
+            model.compile(optimizer="sgd", loss=CategoricalCrossentropy(from_logits=True))
+        """, line=5, related_lines=(6,)),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -68,8 +68,9 @@ class DoubleNormalization(Rule):
     which expects 0-255, or to `model.fit`/`model.predict`/`model(x)` of a Keras model that starts
     with `Rescaling(1./255)`; and `ImageDataGenerator(rescale=1./255,
     preprocessing_function=preprocess_input)`, which rescales what `preprocess_input` returned.
-    The scaling is followed through `tf.cast`, `tf.reshape`, `tf.expand_dims`, `tf.squeeze` and
-    `tf.image.resize`.
+    The scaling is followed through `tf.cast` (and TF1's `tf.to_float`), `tf.reshape`,
+    `tf.expand_dims`, `tf.squeeze` and `tf.image.resize` (and TF1's `resize_bilinear`, which
+    returns float pixels, and `resize_nearest_neighbor`, which keeps the dtype).
 
     ## Why is this bad?
     `ToTensor()` already divides uint8 pixels by 255. Dividing again leaves inputs in
@@ -276,6 +277,20 @@ class DoubleNormalization(Rule):
             import tensorflow as tf
             image = tf.io.decode_png(tf.io.read_file(path), channels=3)
             image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
+        """),
+        # TF1 spellings: `tf.to_float` is a cast and `resize_bilinear` returns float32 pixels in
+        # 0-255, so convert_image_dtype leaves them as they are and the division scales once.
+        Valid("""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.image.convert_image_dtype(tf.to_float(image), tf.float32)
+            image = image / 255.0
+        """),
+        Valid("""
+            import tensorflow as tf
+            image = tf.image.decode_jpeg(raw, channels=3)
+            image = tf.image.resize_bilinear(tf.expand_dims(image, 0), [224, 224])
+            image = tf.image.convert_image_dtype(image, tf.float32) / 255.0
         """),
         Valid("""
             from tensorflow import keras
@@ -576,6 +591,30 @@ class DoubleNormalization(Rule):
             image = tf.io.decode_png(tf.io.read_file(path), channels=3)
             image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
             image = tf.squeeze(image)
+        """),
+        # `tf.to_float` keeps the values it casts: still in [0, 1]. Nearest-neighbour resizing
+        # keeps the uint8 dtype, which convert_image_dtype then scales.
+        Invalid("""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.to_float(tf.image.convert_image_dtype(image, tf.float32))
+            image = image / 255.0
+        """, line=4, related_lines=(3,), unsafe=True, fixed="""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.to_float(tf.image.convert_image_dtype(image, tf.float32))
+            image = image
+        """),
+        Invalid("""
+            import tensorflow as tf
+            image = tf.image.decode_jpeg(raw, channels=3)
+            image = tf.image.resize_nearest_neighbor(tf.expand_dims(image, 0), [224, 224])
+            image = tf.image.convert_image_dtype(image, tf.float32) / 255.0
+        """, line=4, related_lines=(4,), unsafe=True, fixed="""
+            import tensorflow as tf
+            image = tf.image.decode_jpeg(raw, channels=3)
+            image = tf.image.resize_nearest_neighbor(tf.expand_dims(image, 0), [224, 224])
+            image = tf.image.convert_image_dtype(image, tf.float32)
         """),
         # The model's first layer scales again what the data pipeline already scaled.
         Invalid("""

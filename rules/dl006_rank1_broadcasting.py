@@ -27,7 +27,8 @@ class Rank1Broadcasting(Rule):
     (`x / x.sum(axis=1)`); an `(N, 1)` output of `Linear(..., 1)` combined with, or given to an
     elementwise loss together with, an `(N,)` target (a 1-D constructor, a column's `.values`, and
     in a loss `y[:, 0]` or a `squeeze()`d target); an `(N, 1, H, W)` output of `Conv2d(..., 1)`
-    given to such a loss with an `(N, H, W)` target (`masks[:, 0]`, `masks.squeeze(1)`); a rank-1
+    given to such a loss with an `(N, H, W)` target (`masks[:, 0]`, `masks.squeeze(1)`); a side
+    reshaped to `(-1, 1)` given to a library loss with an `(N,)` other side; a rank-1
     array from `np.random.randn(n)` transposed as if it were a column; and `squeeze()` without a
     dim on a batch that reaches a loss (not on a known `(N, 1)` output, where the squeeze is
     the alignment with an `(N,)` target and a batch of one still gives the same loss). It covers PyTorch and numpy, JAX (`jnp` reductions, Flax
@@ -73,6 +74,12 @@ class Rank1Broadcasting(Rule):
     uses_model = True
 
     VALID = [
+        # A reshape to (-1, 1) outside a loss: pairwise differences, broadcast on purpose.
+        Valid("""
+            import numpy as np
+            centers = np.random.randn(16)
+            distances = np.abs(points.reshape(-1, 1) - centers)
+        """),
         # A known (N, 1) output squeezed before the loss: the squeeze is what aligns it with
         # the (N,) target, and a last batch of one gives a scalar against (1,), the same loss.
         Valid("""
@@ -268,6 +275,15 @@ class Rank1Broadcasting(Rule):
         """),
     ]
     INVALID = [
+        # The target made a column on purpose, the (N, 1) output squeezed: (N,) against (N, 1).
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            head = nn.Linear(32, 1)
+            predicted = head(features).squeeze()
+            loss = F.mse_loss(predicted, targets.view(-1, 1))
+        """, line=6, related_lines=(5, 6)),
         Invalid("""
             import numpy as np
             probabilities = counts / counts.sum(axis=1)
@@ -552,15 +568,21 @@ class Rank1Broadcasting(Rule):
     # ---- (N, 1) output against an (N,) target ----------------------------------------------
 
     @staticmethod
-    def missing_axis(output: Value, target: Value, in_loss: bool
+    def missing_axis(output: Value, target: Value, in_loss: bool, library_loss: bool = False
                      ) -> tuple[Tag, Tag, str, str, str, str] | None:
         """(output tag, target tag, output shape, target shape, broadcast shape, fix) when an
         output with a size-1 axis 1 meets a target without that axis. Outside a loss only a
         known rank-1 array counts: `gate(h) * memory[:, 0]` is (N, 1) * (N, D) when memory is
         (N, T, D), a broadcast meant to happen."""
         column = first(output, COLUMN)
-        if column is not None:
+        # A reshape to (-1, 1) outside a library loss is how pairwise differences are written on
+        # purpose (`(a.reshape(-1, 1) - b) ** 2` is a distance matrix as often as a loss).
+        if column is not None and (library_loss or column.info != "reshape"):
             missing = first(target, RANK1) or (first(target, AXIS_DROPPED) if in_loss else None)
+            if missing is not None and column.info == "reshape":
+                return (column, missing, "(N, 1)", "(N,)", "(N, N)",
+                        "give both sides one shape: drop the reshape to (N, 1), or squeeze "
+                        "only where the other side is (N,)")
             if missing is not None:
                 return (column, missing, "(N, 1)", "(N,)", "(N, N)",
                         "squeeze the output's last axis or reshape the target to (N, 1)")
@@ -583,12 +605,12 @@ class Rank1Broadcasting(Rule):
                                         "a squared or absolute error")
 
     def check_column_against_rank1(self, sink: cst.CSTNode, left, right, loss: str = "",
-                                   raising: str = "") -> None:
+                                   raising: str = "", library_loss: bool = False) -> None:
         """`loss`: the loss that compares left and right, if any; `raising`: that loss, when it
         raises on different shapes rather than broadcasting."""
         left_value, right_value = self.facts.value(left), self.facts.value(right)
         for output, target in ((left_value, right_value), (right_value, left_value)):
-            found = self.missing_axis(output, target, bool(loss))
+            found = self.missing_axis(output, target, bool(loss), library_loss)
             if found is not None and id(sink) not in self.reported:
                 origin, missing, shape, target_shape, broadcast, fix = found
                 self.reported.add(id(sink))
@@ -600,10 +622,12 @@ class Rank1Broadcasting(Rule):
                     what = f"`{code}`"
                 outcome = (f"`{raising}` raises a ValueError for a target whose shape differs "
                            "from the input's" if raising else f"they broadcast to {broadcast}")
-                self.report(sink, f"an {shape} output from {origin.detail} meets an "
-                                  f"{target_shape} target ({what}): {outcome}; {fix}",
-                            related=[*self.origin_of(origin, f"{shape} output made here"),
-                                     *self.origin_of(missing, f"{target_shape} target made here")])
+                # A reshaped column may sit on either side of the loss: name neither the output.
+                role, other = ("value", "value") if origin.info == "reshape" else ("output", "target")
+                self.report(sink, f"an {shape} {role} from {origin.detail} meets an "
+                                  f"{target_shape} {other} ({what}): {outcome}; {fix}",
+                            related=[*self.origin_of(origin, f"{shape} {role} made here"),
+                                     *self.origin_of(missing, f"{target_shape} {other} made here")])
                 return
 
 
@@ -636,7 +660,7 @@ class Rank1Broadcasting(Rule):
         if loss in catalog.SAME_SHAPE_LOSSES:
             self.check_column_against_rank1(
                 node, prediction.value, target.value, loss,
-                "" if loss in catalog.BROADCASTING_LOSSES else display)
+                "" if loss in catalog.BROADCASTING_LOSSES else display, library_loss=True)
         squeezed_sides = [first(self.facts.value(arg.value), SQUEEZED) for arg in (prediction, target)]
         if all(squeezed_sides):
             return  # both sides squeezed alike: a batch of one becomes two scalars, consistently

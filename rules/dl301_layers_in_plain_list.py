@@ -113,6 +113,21 @@ class LayersInPlainList(Rule):
                     self.outputs = [member(x) for member in self.members]
                     return sum(self.outputs)
         """),
+        # Keras tracks the layers of a list attribute itself, also in a subclass of a subclass.
+        Valid("""
+            import tensorflow as tf
+
+            class Base(tf.keras.Model):
+                def call(self, x):
+                    for block in self.blocks:
+                        x = block(x)
+                    return x
+
+            class Tower(Base):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = [tf.keras.layers.Dense(64), tf.keras.layers.Dense(10)]
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -209,8 +224,10 @@ class LayersInPlainList(Rule):
         for base in node.bases:
             qualified = self.imports.qualified_name(base.value) or ""
             name = base.value.value if isinstance(base.value, cst.Name) else ""
+            local = self.facts.local_class(name)
+            # Keras and Flax track the layers of a list attribute themselves.
             if qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES or \
-                    self.facts.local_class(name) is not None:
+                    (local is not None and not local.framework):
                 is_module = True
         self.module_classes.append(is_module)
         self.pending.append([])

@@ -293,3 +293,48 @@ def test_a_factory_in_another_file_returns_its_model_in_eval_mode(tmp_path):
 def test_a_factory_that_never_calls_eval_returns_a_model_in_training_mode(tmp_path):
     found, _ = lint(extraction_project(tmp_path, FACTORY.replace("    model.eval()\n", "")))
     assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("extract.py", 9, "DL004")}
+
+
+KERAS_MODEL = '''
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+class Tagger(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.encode = layers.Bidirectional(layers.LSTM(32, dropout=0.3))
+        self.out = layers.Dense(5)
+
+    def call(self, x, training=False):
+        return self.out(self.encode(x, training=training))
+
+
+class Probe(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.out = layers.Dense(5)
+
+    def call(self, x):
+        return self.out(x)
+'''
+KERAS_TRAIN = '''
+import tensorflow as tf
+from nets import Probe, Tagger
+
+tagger, probe = Tagger(), Probe()
+with tf.GradientTape() as tape:
+    loss = loss_fn(tags, tagger(tokens)) + loss_fn(tags, probe(tokens))
+grads = tape.gradient(loss, tagger.trainable_variables + probe.trainable_variables)
+'''
+
+
+def test_a_keras_model_with_dropout_in_another_file_is_trained_without_training_true(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "nets.py").write_text(KERAS_MODEL)
+    (root / "train.py").write_text(KERAS_TRAIN)
+    found, _ = lint(root)
+    # Only the Tagger has recurrent dropout; the Probe's call on the same line is silent.
+    assert {(name, line, code, related) for name, line, code, related in found
+            if code == "DL307"} == {("train.py", 7, "DL307", (("train.py", 8), ("train.py", 5)))}

@@ -361,3 +361,91 @@ def test_every_backward_form_is_a_backward_event_of_its_loop():
         for x in e:
             self.manual_step(loss)
     """) == [["backward"], ["backward"], ["backward"], ["backward"], []]
+
+class ModuleProbe(Probe):
+    """Records, for each `probe(expr)`, the ModuleInfo of the Keras model `expr` holds."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "probe":
+            module = next((tag.info for tag in self.model.value(node.args[0].value)
+                           if tag.kind == MODULE), None)
+            self.seen.append(module)
+
+
+def module_probes(source: str) -> list:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[ModuleProbe] = []
+    analyse(context, None, lambda model: made.append(ModuleProbe(model)) or [made[-1]])
+    return made[-1].seen
+
+
+def test_keras_models_know_the_layers_that_depend_on_the_training_flag():
+    found = module_probes("""
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        probe(keras.Sequential([layers.Dense(8), layers.Dropout(0.5), layers.Dense(2)]))
+        probe(keras.Sequential([layers.Dense(8), layers.Dense(2)]))
+        probe(keras.Sequential([layers.LSTM(8, recurrent_dropout=0.25), layers.Dense(2)]))
+        probe(keras.Sequential([layers.LSTM(8, dropout=0.0), layers.Dense(2)]))
+        probe(keras.Sequential([layers.Bidirectional(layers.GRU(8, dropout=0.1))]))
+        grown = keras.Sequential()
+        grown.add(layers.Dense(8))
+        grown.add(layers.BatchNormalization())
+        probe(grown)
+        inputs = keras.Input(shape=(4,))
+        hidden = layers.GaussianNoise(0.1)(inputs)
+        probe(keras.Model(inputs, layers.Dense(2)(layers.Dense(8)(hidden))))
+        probe(keras.Model(inputs, layers.Dense(2)(inputs)))
+
+        class Net(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.norm = layers.BatchNormalization()
+
+            def call(self, x):
+                return self.norm(x)
+
+        class Deeper(Net):
+            pass
+
+        probe(Net())
+        probe(Deeper())
+    """)
+    assert [info.training_layer for info in found] == [
+        "keras.Dropout", "", "keras.LSTM(recurrent_dropout=...)", "", "keras.GRU(dropout=...)",
+        "keras.BatchNormalization", "keras.GaussianNoise", "", "keras.BatchNormalization",
+        "keras.BatchNormalization"]
+    # Keras has no train()/eval(): none of them is mode-dependent in PyTorch's sense.
+    assert not any(info.mode_dependent for info in found)
+    assert {info.framework for info in found} == {"keras"}
+
+
+def test_a_subclassed_keras_model_outputs_what_its_call_returns():
+    softmax, plain, keras1 = probes("""
+        import tensorflow as tf
+        from keras.models import Model
+        from keras.layers import Dense, Input
+
+        class Classifier(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.head = tf.keras.layers.Dense(10)
+
+            def call(self, x):
+                return tf.nn.softmax(self.head(x))
+
+        class Scorer(tf.keras.layers.Layer):
+            def call(self, x):
+                return x * 2.0
+
+        probe(Classifier()(images))
+        probe(Scorer()(images))
+        inputs = Input(shape=(784,))
+        probe(Model(input=inputs, output=Dense(10, activation="softmax")(inputs))(images))
+    """)
+    assert PROBABILITIES in softmax
+    assert PROBABILITIES not in plain
+    assert PROBABILITIES in keras1  # Keras 1 spelled `outputs=` as `output=`

@@ -50,13 +50,20 @@ KERAS_ACTIVATION_LAYERS = keras.ACTIVATION_LAYERS
 PROBABILITY_ACTIVATION_NAMES = keras.PROBABILITY_ACTIVATION_NAMES
 KERAS_SEQUENTIAL_MODELS = keras.SEQUENTIAL_MODELS
 KERAS_FUNCTIONAL_MODELS = keras.FUNCTIONAL_MODELS
+KERAS_FUNCTIONAL_OUTPUTS = keras.FUNCTIONAL_OUTPUTS
+# Keras layers whose call depends on the `training` flag: always, or (recurrent layers) when one
+# of their dropout keywords is above 0; wrappers depend on it when the layer they wrap does.
+KERAS_TRAINING_LAYERS = keras.TRAINING_LAYERS
+KERAS_RNN_DROPOUT_KEYWORDS = keras.RNN_DROPOUT_KEYWORDS
+KERAS_WRAPPER_LAYERS = keras.WRAPPER_LAYERS
 # Methods that append a layer to a sequential container, by the container.
 GROWING_METHODS = {"nn.Sequential": frozenset({"add_module", "append"}),
                    "keras.Sequential": frozenset({"add"})}
 # TF1 layer functions that apply the activation given as a keyword: (keyword, position).
 ACTIVATION_LAYER_FUNCTIONS = tensorflow.ACTIVATION_LAYER_FUNCTIONS
 # Module base classes of other frameworks: (framework, the method that is their forward).
-FRAMEWORK_MODULE_BASES = {base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES}
+FRAMEWORK_MODULE_BASES = {**{base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES},
+                          **{base: ("keras", keras.FORWARD_METHOD) for base in keras.MODEL_BASES}}
 # Methods of such a module that run its forward (`model.apply(variables, x)` in Flax).
 FRAMEWORK_APPLY_METHODS = jax.APPLY_METHODS
 # Objects holding a module's apply function under a keyword: `state.apply_fn(...)` calls it.
@@ -240,6 +247,8 @@ UINT8_TF_DECODERS = tensorflow.UINT8_IMAGE_DECODERS
 UINT8_IMAGE_DATASETS = keras.UINT8_IMAGE_DATASETS
 # Casts that keep the values: (position, keyword) of the dtype.
 CAST_FUNCTIONS = {name: (1, "dtype") for name in tensorflow.CAST_FUNCTIONS}
+# Casts whose dtype is in their name (`tf.to_float(x)`): the dtype's qualified name.
+FIXED_DTYPE_CASTS = tensorflow.FIXED_DTYPE_CASTS
 # Resizing that returns float pixels in the input's range (uint8 in, float32 0-255 out).
 FLOAT_RESIZING = tensorflow.FLOAT_RESIZING
 PIL_OPEN = frozenset({"PIL.Image.open"})
@@ -406,6 +415,10 @@ NEVER_ON_DROPOUTS = tensorflow.NEVER_ON_DROPOUTS
 FLAX_DROPOUT_LAYERS = jax.DROPOUT_LAYERS
 # Calls that differentiate a function: code that calls them is a training step.
 GRADIENT_TRANSFORMS = jax.GRADIENT_TRANSFORMS
+# TensorFlow's tapes: the forward pass in `with tf.GradientTape() as tape:` is differentiated by
+# the tape's `gradient` method.
+GRADIENT_TAPES = tensorflow.GRADIENT_TAPES
+TAPE_GRADIENT_METHODS = tensorflow.TAPE_GRADIENT_METHODS
 # Names of functions that are a training step by convention.
 TRAINING_STEP_NAMES = frozenset({"train_step", "training_step", "train_on_batch", "update_step"})
 

@@ -195,7 +195,7 @@ class _Writer:
         return {"name": info.name, "output": self.value(info.output),
                 "mode_dependent": info.mode_dependent, "evidence": info.evidence,
                 "lightning": info.lightning, "in_eval": info.in_eval,
-                "framework": info.framework}
+                "framework": info.framework, "training_layer": info.training_layer}
 
 
 # ---- reading summaries ----------------------------------------------------------------------
@@ -222,7 +222,8 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
         evidence = f"{evidence} in {Path(path).name}"
     return ModuleInfo(data["name"], _read_value(data.get("output", ())), data["mode_dependent"],
                       evidence, data.get("lightning", False), in_eval=data.get("in_eval", False),
-                      framework=data.get("framework", ""))
+                      framework=data.get("framework", ""),
+                      training_layer=data.get("training_layer", ""))
 
 
 # The shape `summarise` writes and the readers above rely on: a summary read back from a file
@@ -232,6 +233,7 @@ _TAG_REQUIRED = frozenset({"kind", "path", "span"})
 _MODULE_INFO = Record({
     "name": TEXT, "output": ListOf(Later(lambda: _TAG)), "mode_dependent": OneOf((NULL, BOOLEAN)),
     "evidence": OneOf((NULL, TEXT)), "lightning": BOOLEAN, "in_eval": BOOLEAN, "framework": TEXT,
+    "training_layer": TEXT,
 }, required=frozenset({"name", "mode_dependent"}))
 _LOSS_INFO = Record({"qualified": TEXT, "wants": TEXT, "display": TEXT, "argument": INTEGER,
                      "keyword": TEXT}, required=frozenset({"qualified", "wants", "display"}))

@@ -130,9 +130,14 @@ class ScopeSummaries:
                                                                and not unknown)
         evidence += dormant
         mode_dependent = True if evidence else (None if unknown else False)
+        # A Keras model's dropout and batch norm: its layer attributes' or its base class's.
+        training = next((tag.info.training_layer for value in state.attributes.values()
+                         for tag in value if tag.kind == MODULE and tag.info.training_layer),
+                        "") or next((parent.training_layer for parent in inherited
+                                     if parent.training_layer), "")
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
                           evidence[0] if evidence else "", lightning, in_eval=in_eval,
-                          framework=state.framework)
+                          framework=state.framework, training_layer=training)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         class_state = self.classes[-1] if self.classes and (

@@ -20,7 +20,7 @@ from dllint.semantic.values import (
     LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
-from dllint.semantic.values import KERAS_INPUT, RECORDS, UNSCALED_FLOAT
+from dllint.semantic.values import KERAS_INPUT, KERAS_TRAINING, RECORDS, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
@@ -182,7 +182,8 @@ class ValueTransfer:
             if old.input_pixels == "kept" else (old.input_pixels, old.input_scaling)
         info = ModuleInfo(old.name, layer.info.output, mode,
                           old.evidence or layer.info.evidence, framework=old.framework,
-                          input_pixels=pixels, input_scaling=scaling)
+                          input_pixels=pixels, input_scaling=scaling,
+                          training_layer=old.training_layer or layer.info.training_layer)
         self.bind(target, frozenset({Tag(MODULE, container.node, container.detail, info)}))
 
     def call_value(self, callee: Value, node: cst.Call) -> Value:
@@ -194,7 +195,13 @@ class ValueTransfer:
             if tag.kind == MODULE:
                 result |= tag.info.output
                 if tag.info.framework == "keras" and node.args:  # the functional API
-                    result |= self._keras_graph(tag.info, self.value(node.args[0].value))
+                    given = self.value(node.args[0].value)
+                    result |= self._keras_graph(tag.info, given)
+                    # A symbolic graph keeps the dropout and batch norm it went through.
+                    if has(given, KERAS_INPUT) or has(given, KERAS_TRAINING):
+                        result |= keep(given, (KERAS_TRAINING,))
+                        if tag.info.training_layer:
+                            result.add(Tag(KERAS_TRAINING, node, tag.info.training_layer))
                 if tag.info.name in SHAPE_KEEPING_MODULES and node.args:  # self.sigmoid(self.fc(x))
                     result |= keep(self.value(node.args[0].value), SHAPE_TAGS)
             elif tag.kind == TRANSFORM:
@@ -381,13 +388,18 @@ class ValueTransfer:
         if qualified in catalog.KERAS_SEQUENTIAL_MODELS:
             return self._keras_sequential(node)
         if qualified in catalog.KERAS_FUNCTIONAL_MODELS:
-            outputs = self._argument_value(node, 1, "outputs")
+            position, names = catalog.KERAS_FUNCTIONAL_OUTPUTS
+            outputs_arg = next(filter(None, (argument(node, position, name) for name in names)),
+                               None)
+            outputs = EMPTY if outputs_arg is None else self.value(outputs_arg.value)
             output = keep(outputs, (PROBABILITIES, LOG_PROBABILITIES, COLUMN))
             graph = first(outputs, KERAS_INPUT)
             pixels = graph.detail if graph is not None else ""
+            training = first(outputs, KERAS_TRAINING)
             return frozenset({Tag(MODULE, node, "keras.Model", ModuleInfo(
                 "keras.Model", output, False, framework="keras", input_pixels=pixels,
-                input_scaling=graph.info if graph is not None else None))})
+                input_scaling=graph.info if graph is not None else None,
+                training_layer=training.detail if training is not None else ""))})
         if qualified in catalog.ACTIVATION_LAYER_FUNCTIONS:  # tf.layers.dense(x, 10, activation=)
             name, position = catalog.ACTIVATION_LAYER_FUNCTIONS[qualified]
             activation = self._activation(argument(node, position, name))
@@ -477,10 +489,26 @@ class ValueTransfer:
         if qualified in catalog.COLUMN_LAYERS:  # Dense(1): an (N, 1) output
             output |= self._column_output(qualified, node)
         pixels, scaling = self._keras_pixel_effect(node, qualified)
-        # Keras passes the training flag itself: no train()/eval() modes to get wrong.
+        # Keras passes the training flag itself: no train()/eval() modes to get wrong, only
+        # calls that must pass `training=True`.
         return frozenset({Tag(MODULE, node, name, ModuleInfo(
             name, output, False, framework="keras", input_pixels=pixels,
-            input_scaling=scaling))})
+            input_scaling=scaling, training_layer=self._keras_training_layer(node, qualified)))})
+
+    def _keras_training_layer(self, node: cst.Call, qualified: str) -> str:
+        """How messages name a Keras layer whose call depends on `training` ("keras.Dropout",
+        "keras.LSTM(dropout=...)"), or "" for one that does not (an LSTM without dropout)."""
+        name = "keras." + qualified.rsplit(".", 1)[-1]
+        if qualified in catalog.KERAS_TRAINING_LAYERS:
+            return name
+        for word in catalog.KERAS_RNN_DROPOUT_KEYWORDS.get(qualified, ()):
+            rate = keyword(node, word)
+            if rate is not None and number(rate.value) != 0.0:
+                return f"{name}({word}=...)"
+        if qualified in catalog.KERAS_WRAPPER_LAYERS and node.args:
+            wrapped = first(self.value(node.args[0].value), MODULE)
+            return wrapped.info.training_layer if wrapped is not None else ""
+        return ""
 
     @staticmethod
     def _keras_pixel_effect(layer: cst.Call, qualified: str | None
@@ -502,15 +530,19 @@ class ValueTransfer:
     def _keras_sequential(self, node: cst.Call) -> Value:
         """`keras.Sequential([...])` outputs what its last layer outputs (grown with `add`)."""
         output = EMPTY
+        training = ""
         arg = argument(node, 0, "layers")
         if arg is not None and isinstance(arg.value, (cst.List, cst.Tuple)) and \
                 arg.value.elements and isinstance(arg.value.elements[-1], cst.Element):
             last = first(self.value(arg.value.elements[-1].value), MODULE)
             output = last.info.output if last is not None else EMPTY
+            members = (first(self.value(element.value), MODULE) for element in arg.value.elements)
+            training = next((member.info.training_layer for member in members
+                             if member is not None and member.info.training_layer), "")
         pixels, scaling = self._keras_input_pixels(arg)
         return frozenset({Tag(MODULE, node, "keras.Sequential", ModuleInfo(
             "keras.Sequential", output, False, framework="keras", input_pixels=pixels,
-            input_scaling=scaling))})
+            input_scaling=scaling, training_layer=training))})
 
     def _keras_input_pixels(self, arg: cst.Arg | None) -> tuple[str, cst.CSTNode | None]:
         """What a Keras model built from the layer list `arg` does to the pixels it is given:
@@ -584,12 +616,13 @@ class ValueTransfer:
                                     "numpy")})
             split = frozenset({Tag(TUPLE, node, info=(images, EMPTY))})
             return frozenset({Tag(TUPLE, node, info=(split, split))})
-        if qualified in catalog.CAST_FUNCTIONS:
-            position, name = catalog.CAST_FUNCTIONS[qualified]
-            dtype_arg = argument(node, position, name)
-            dtype = "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
-                                                   if isinstance(dtype_arg.value, cst.SimpleString)
-                                                   else self.qualified(dtype_arg.value) or "?")
+        if qualified in catalog.CAST_FUNCTIONS or qualified in catalog.FIXED_DTYPE_CASTS:
+            position, name = catalog.CAST_FUNCTIONS.get(qualified, (-1, ""))
+            dtype_arg = argument(node, position, name) if name else None
+            dtype = catalog.FIXED_DTYPE_CASTS.get(qualified) or (
+                "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
+                                               if isinstance(dtype_arg.value, cst.SimpleString)
+                                               else self.qualified(dtype_arg.value) or "?"))
             cast = self._cast(self._argument_value(node, 0, "x"), node, dtype, "tensorflow")
             if "float" in dtype.rsplit(".", 1)[-1] and not has(cast, UNIT_SCALED):
                 cast |= {Tag(UNSCALED_FLOAT, node, last)}
@@ -686,6 +719,11 @@ class ValueTransfer:
             return without(value, (COLUMN, SINGLE_CHANNEL, AXIS_DROPPED))
         if method in ("view_as", "reshape_as", "expand_as", "expand"):
             return without(value, SHAPE_TAGS)  # the shape of another tensor
+        if method in ("view", "reshape") and len(args) == 2 and number(args[0].value) == -1.0 \
+                and number(args[1].value) == 1.0:
+            # `y.view(-1, 1)`: made a column on purpose, (N, 1) against an (N,) other side.
+            return without(value, (RANK1, AXIS_DROPPED, SINGLE_CHANNEL)) | {
+                Tag(COLUMN, anchor, f"{method}(-1, 1)", "reshape")}
         if method in ("unsqueeze", "expand_dims") or (method in ("view", "reshape") and len(args) >= 2):
             return without(value, (RANK1, AXIS_DROPPED, SINGLE_CHANNEL))
         if method in ("permute", "transpose"):

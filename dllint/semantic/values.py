@@ -57,6 +57,9 @@ INSTANCE = "instance"  # an instance of a plain class of this file; detail: the 
 # the layers applied to it did to the pixels it will be given; detail: "kept", "raw" or "scaled"
 # as in `ModuleInfo.input_pixels`, info: the Rescaling layer (or division) when "scaled".
 KERAS_INPUT = "keras_input"
+# The functional graph built on a Keras input went through a layer whose call depends on the
+# `training` flag (dropout, batch norm); detail: the layer, as `ModuleInfo.training_layer`.
+KERAS_TRAINING = "keras_training"
 DTYPE_TAGS = frozenset({UINT8, FLOAT64})
 
 
@@ -96,6 +99,11 @@ class ModuleInfo:
     # layer sees them as given), "kept" (it only has layers that keep their range), "" (unknown).
     input_pixels: str = ""
     input_scaling: cst.CSTNode | None = None
+    # Keras: the first layer whose call depends on the `training` flag the model is called with
+    # (`keras.Dropout`, `keras.BatchNormalization`, an LSTM with dropout), as messages name it;
+    # "" when it has none that dllint can see. Keras has no train()/eval() modes, so such a model
+    # is not `mode_dependent`: what matters is how each call passes `training`.
+    training_layer: str = ""
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,29 @@ LOG_PROBABILITY_FUNCTIONS = frozenset(spellings("ops.log_softmax", "ops.log_sigm
 # Models built from a list of layers (and grown with `.add(layer)`): they output what their last
 # layer outputs.
 SEQUENTIAL_MODELS = frozenset(spellings("Sequential", "models.Sequential"))
-# Functional models, `keras.Model(inputs, outputs)`: they output what `outputs` is.
+# Functional models, `keras.Model(inputs, outputs)`: they output what `outputs` is. Keras 1
+# spelled the keywords `input=` and `output=`. Value: the position and the keywords of `outputs`.
 FUNCTIONAL_MODELS = frozenset(spellings("Model", "models.Model"))
+FUNCTIONAL_OUTPUTS = (1, ("outputs", "output"))
+# Subclassed models and layers: calling an instance runs its `call` method.
+MODEL_BASES = frozenset(spellings("Model", "models.Model", "layers.Layer"))
+FORWARD_METHOD = "call"
+
+# ---- the training flag (DL307) -----------------------------------------------------------------
+# Layers whose call depends on `training`: dropout drops only, and batch norm uses and updates
+# the batch statistics only, when called with `training=True`. `fit` passes it; a model called
+# directly (`model(x)`) runs them in inference mode.
+TRAINING_LAYERS = frozenset(spellings(*("layers." + name for name in (
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
+    "GaussianNoise", "AlphaDropout", "BatchNormalization",
+    "SyncBatchNormalization", "experimental.SyncBatchNormalization"))))
+# Recurrent layers that drop inputs or recurrent state only when given these keywords above 0:
+# `LSTM(64, dropout=0.2, recurrent_dropout=0.2)` depends on `training` like a Dropout layer.
+RNN_DROPOUT_KEYWORDS = {name: ("dropout", "recurrent_dropout") for name in spellings(*(
+    "layers." + name for name in ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell",
+                                  "SimpleRNNCell", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")))}
+# Layers that run the layer given as their first argument (`Bidirectional(LSTM(...))`).
+WRAPPER_LAYERS = frozenset(spellings("layers.Bidirectional", "layers.TimeDistributed"))
 
 # Cross-entropies that apply softmax or sigmoid themselves only when built (classes) or called
 # (functions) with `from_logits=True`; by default they expect probabilities. Keras losses take

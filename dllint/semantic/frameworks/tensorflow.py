@@ -74,6 +74,12 @@ REDUCTIONS = frozenset(_both(*(module + name for module in ("", "math.") for nam
 # Functions that add or remove axes, named like their numpy counterparts.
 RESHAPING_FUNCTIONS = frozenset(_both("squeeze", "expand_dims", "reshape"))
 
+# ---- custom training loops (DL307) -------------------------------------------------------------
+# `with tf.GradientTape() as tape:` records the forward pass that `tape.gradient(loss, ...)`
+# differentiates: a Keras model called there is being trained.
+GRADIENT_TAPES = frozenset(_both("GradientTape", "autodiff.GradientTape"))
+TAPE_GRADIENT_METHODS = frozenset({"gradient"})
+
 # ---- dropout (DL306) ---------------------------------------------------------------------------
 # TF1 functional dropout, by the position of `training`: `dropout(inputs, rate=0.5,
 # noise_shape=None, seed=None, training=False)` drops activations only when told
@@ -94,11 +100,23 @@ UINT8_IMAGE_DECODERS = {
 SCALING_FUNCTIONS = frozenset(_both("image.convert_image_dtype"))
 # `tf.cast(x, dtype)` changes the dtype and keeps the values (0-255 pixels stay 0-255).
 CAST_FUNCTIONS = frozenset(_both("cast", "dtypes.cast", "saturate_cast"))
-# Resizing returns float32 pixels in the input's range, except with nearest-neighbour sampling.
-FLOAT_RESIZING = frozenset(_both("image.resize", "image.resize_with_pad", "image.resize_images"))
+# TF1's casts to one dtype, `tf.to_float(x)`: `tf.cast(x, <the dtype in the value>)`.
+FIXED_DTYPE_CASTS = {
+    **{name: "tensorflow.float32" for name in _both("to_float")},
+    **{name: "tensorflow.float64" for name in _both("to_double")},
+    **{name: "tensorflow.bfloat16" for name in _both("to_bfloat16")},
+    **{name: "tensorflow.int32" for name in _both("to_int32")},
+    **{name: "tensorflow.int64" for name in _both("to_int64")},
+}
+# Resizing returns float32 pixels in the input's range, except with nearest-neighbour sampling
+# (TF1's `resize_bilinear`, `resize_bicubic` and `resize_area` always return float32).
+FLOAT_RESIZING = frozenset(_both("image.resize", "image.resize_with_pad", "image.resize_images",
+                                 "image.resize_bilinear", "image.resize_bicubic",
+                                 "image.resize_area"))
 # Image ops whose result keeps the input's dtype and range (flips, crops, pads, rotations).
 DTYPE_KEEPING_FUNCTIONS = frozenset(_both(*("image." + name for name in (
     "flip_left_right", "flip_up_down", "random_flip_left_right", "random_flip_up_down",
     "rot90", "central_crop", "random_crop", "crop_to_bounding_box", "pad_to_bounding_box",
-    "resize_with_crop_or_pad", "rgb_to_grayscale", "grayscale_to_rgb")), "transpose"))
+    "resize_with_crop_or_pad", "rgb_to_grayscale", "grayscale_to_rgb",
+    "resize_nearest_neighbor")), "transpose"))
 UINT8_DTYPES = frozenset(_both("uint8", "dtypes.uint8"))
