@@ -76,7 +76,8 @@ def lint_notebook(source: SourceText, settings: Settings,
                    encoding=source.encoding, text=None, skipped=result.skipped and not problems)
 
 
-def _cells_of(notebook: notebooks.Notebook, diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+def _cells_of(notebook: notebooks.Notebook,
+              diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
     return tuple(sorted((notebooks.map_diagnostic(notebook, d) for d in diagnostics),
                         key=Diagnostic.sort_key))
 

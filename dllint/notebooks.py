@@ -67,8 +67,9 @@ AUTOMAGIC_NAMES = frozenset({
 _HELP_END = re.compile(r"%{0,2}[a-zA-Z_*][\w*]*(\.[a-zA-Z_*][\w*]*)*\?\??$")
 _LEADING_INDENT = re.compile(r"[ \t]+")
 # Console prompts (IPython's classic_prompt and ipython_prompt): (any line's, the first line's).
+_IPYTHON_PROMPT = re.compile(r"(In \[\d+\]: |\s*\.{3,}: ?)")
 _PROMPTS = ((re.compile(r"(>>>|\.\.\.)( |$)"), re.compile(r">>>( |$)")),
-            (re.compile(r"(In \[\d+\]: |\s*\.{3,}: ?)"), re.compile(r"(In \[\d+\]: |\s*\.{3,}: ?)")))
+            (_IPYTHON_PROMPT, _IPYTHON_PROMPT))
 _FIRST_WORD = re.compile(r"\s*(\w+)(\s|$)")
 _OPERATOR_BEFORE_EQUALS = frozenset("=!<>+-*/%&|^@:~")
 

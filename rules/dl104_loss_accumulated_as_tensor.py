@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
-from dllint.semantic.catalog import BACKWARD_METHODS
+from dllint.semantic.catalog import BACKWARD_METHODS, LOSS_SCALING_CONTEXTS
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.values import LOSS_VALUE, first
 from dllint.types import Applicability, FixAvailability
@@ -20,8 +20,9 @@ class LossAccumulatedAsTensor(Rule):
     `catalog.BACKWARD_METHODS` (`loss.backward()`, `accelerator.backward(loss)`,
     `fabric.backward(loss)`, Lightning's `self.manual_backward(loss)`), and what it
     backpropagates is whatever its tensor expression reads (`scaler.scale(loss)`,
-    `loss.mean()`, `loss / steps`): a per-step loss built from terms with `+=` and then
-    backpropagated is no running total.
+    `loss.mean()`, `loss / steps`, or the loss Apex's `amp.scale_loss(loss, optimizer)` scaled
+    into its `as` name): a per-step loss built from terms with `+=` and then backpropagated is
+    no running total.
 
     ## Why is this bad?
     The running total keeps a reference to every step's autograd graph, with all its activations:
@@ -146,6 +147,15 @@ class LossAccumulatedAsTensor(Rule):
                 loss = F.cross_entropy(model(x), y)
                 loss += F.mse_loss(aux(x), y)
                 fabric.backward(tensor=loss)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from apex import amp
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss += F.mse_loss(aux(x), y)
+                with amp.scale_loss(loss, optimizer) as scaled_loss:
+                    scaled_loss.backward()
         """),
         Valid("""
             from torch.nn import CrossEntropyLoss
@@ -318,12 +328,33 @@ class LossAccumulatedAsTensor(Rule):
                         total += loss.item()
                     self.log("loss", total)
         """),
+        Invalid("""
+            import torch.nn.functional as F
+            from apex import amp
+            total = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                with amp.scale_loss(loss, optimizer) as scaled_loss:
+                    scaled_loss.backward()
+                total += loss
+        """, line=8, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            from apex import amp
+            total = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                with amp.scale_loss(loss, optimizer) as scaled_loss:
+                    scaled_loss.backward()
+                total += loss.item()
+        """),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.candidates: list[list[tuple[str, cst.AugAssign]]] = [[]]
         self.backpropagated: list[set[str]] = [set()]
+        # Per function: `as` names of loss-scaling contexts, with the names their loss reads.
+        self.scaled: list[dict[str, set[str]]] = [{}]
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if not isinstance(node.operator, cst.AddAssign) or not self.facts.open_loops:
@@ -344,14 +375,27 @@ class LossAccumulatedAsTensor(Rule):
             if arg.keyword is None or arg.keyword.value in BACKWARD_METHODS[func.attr.value]:
                 consumed.append(arg.value)
                 break
-        self.backpropagated[-1].update(_names_read(consumed))
+        names = _names_read(consumed)
+        for name in list(names):
+            names |= self.scaled[-1].get(name, set())
+        self.backpropagated[-1].update(names)
+
+    def visit_With(self, node: cst.With) -> None:
+        for item in node.items:
+            call = item.item
+            if isinstance(call, cst.Call) and call.args and item.asname is not None \
+                    and isinstance(item.asname.name, cst.Name) \
+                    and self.imports.call_name(call) in LOSS_SCALING_CONTEXTS:
+                self.scaled[-1][item.asname.name.value] = _names_read([call.args[0].value])
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.candidates.append([])
         self.backpropagated.append(set())
+        self.scaled.append({})
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.judge(self.candidates.pop(), self.backpropagated.pop())
+        self.scaled.pop()
 
     def leave_Module(self, original_node: cst.Module) -> None:
         self.judge(self.candidates[0], self.backpropagated[0])

@@ -14,7 +14,9 @@ class LayersInPlainList(Rule):
     """
     ## What it does
     Flags `self.layers = [nn.Linear(...), ...]` (or a list comprehension, or a dict of layers)
-    in an `nn.Module`.
+    in an `nn.Module`. Layers the list reads from attributes of the module (`[self.conv1,
+    self.conv2]`), or that `__init__` also assigns to one (`self.encoder = encoder`), are
+    registered through those attributes, and a list of only such layers is not flagged.
 
     ## Why is this bad?
     A plain list or dict hides its layers from the module: `model.parameters()` does not
@@ -128,6 +130,29 @@ class LayersInPlainList(Rule):
                     super().__init__()
                     self.blocks = [tf.keras.layers.Dense(64), tf.keras.layers.Dense(10)]
         """),
+        # Registered as attributes first; the list only keeps them in order.
+        Valid("""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.conv2 = nn.Conv2d(8, 8, 3)
+                    self.layers = [self.conv1, self.conv2]
+        """),
+        Valid("""
+            from torch import nn
+
+            class AutoEncoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    encoder = nn.Linear(8, 2)
+                    decoder = nn.Linear(2, 8)
+                    self.stages = [encoder, decoder]
+                    self.encoder = encoder
+                    self.decoder = decoder
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -202,6 +227,35 @@ class LayersInPlainList(Rule):
                     super().__init__()
                     self.blocks = [Block() for _ in range(4)]
         """, line=10),
+        # The second layer is held by nothing but the list.
+        Invalid("""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.layers = [self.conv1, nn.Conv2d(8, 8, 3)]
+        """, line=7, unsafe=True, fixed="""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.layers = nn.ModuleList([self.conv1, nn.Conv2d(8, 8, 3)])
+        """),
+        Invalid("""
+            from torch import nn
+
+            class AutoEncoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    encoder = nn.Linear(8, 2)
+                    decoder = nn.Linear(2, 8)
+                    self.stages = [encoder, decoder]
+                    self.encoder = encoder
+        """, line=8),
         Invalid("""
             from torch.nn import Linear, Module
 
@@ -217,6 +271,9 @@ class LayersInPlainList(Rule):
         self.module_classes: list[bool] = []
         self.pending: list[list] = []
         self.registers: list[bool] = []
+        # Per class: local names whose layer `__init__` also assigns to an attribute of self
+        # (`self.encoder = encoder`), which registers it.
+        self.held: list[set[str]] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
@@ -232,13 +289,16 @@ class LayersInPlainList(Rule):
         self.module_classes.append(is_module)
         self.pending.append([])
         self.registers.append(False)
+        self.held.append(set())
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
-        pending, registers = self.pending.pop(), self.registers.pop()
+        pending, registers, held = self.pending.pop(), self.registers.pop(), self.held.pop()
         if registers:
             return  # the class registers its listed layers by hand (self.add_module(...))
-        for node, message, fix in pending:
+        for node, message, fix, loose in pending:
+            if all(isinstance(layer, cst.Name) and layer.value in held for layer in loose):
+                continue  # every listed layer is also an attribute: registered through it
             self.report(node, message, fix=fix)
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -257,6 +317,9 @@ class LayersInPlainList(Rule):
                    and t.target.value.value == "self" for t in node.targets):
             return
         value = node.value
+        if isinstance(value, cst.Name):
+            self.held[-1].add(value.value)  # self.encoder = encoder
+            return
         elements: list[cst.BaseExpression] = []
         container = "ModuleList"
         if isinstance(value, cst.List):
@@ -274,8 +337,15 @@ class LayersInPlainList(Rule):
                   if first(self.facts.value(element), MODULE) is not None]
         if not layers or len(layers) != len(elements):
             return
+        # `self.conv1` in `[self.conv1, self.conv2]` is registered as the attribute it is read
+        # from (nn.Module registers every module assigned to an attribute); the list only
+        # orders them.
+        loose = [layer for layer in layers if not _read_from_self(layer)]
+        if not loose:
+            return
         fix = None
-        call = layers[0]
+        # The container is spelled as the first layer built here spells its module (`nn.`).
+        call = next((layer for layer in layers if isinstance(layer, cst.Call)), None)
         if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):
             prefix = self.context.module.code_for_node(call.func.value)
             fix = NodeFix.wrap(value, f"{prefix}.{container}(", ")",
@@ -285,4 +355,13 @@ class LayersInPlainList(Rule):
                                        f"{'dict' if container == 'ModuleDict' else 'list'} are not "
                                        "registered: parameters() misses them (never trained), and "
                                        f".to(), .eval() and state_dict() skip them; use "
-                                       f"nn.{container}", fix))
+                                       f"nn.{container}", fix, loose))
+
+
+def _read_from_self(node: cst.BaseExpression) -> bool:
+    """`self.conv`, `self.blocks[0]`, `self.encoder.stem`: a module the instance already holds."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+        if isinstance(node, cst.Name):
+            return node.value == "self"
+    return False

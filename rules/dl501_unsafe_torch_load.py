@@ -21,7 +21,10 @@ class UnsafeTorchLoad(Rule):
     It stays silent where the choice is already made or the default is already safe:
     - `weights_only=False` written out, a deliberate choice (trusted whole-model pickles);
     - a project whose requirements (`pyproject.toml`, `requirements*.txt`, `setup.cfg`,
-      `setup.py`) require `torch>=2.6`, where `weights_only=True` is the default;
+      `setup.py`) require `torch>=2.6`, where `weights_only=True` is the default. They are
+      read at the linted code's project root: the nearest folder above the linted path with
+      one of those files or a `.git`, found as the configuration is, so the result does not
+      depend on the folder dllint runs from;
     - loads inside `with torch.serialization.safe_globals([...])`, or in a file that calls
       `torch.serialization.add_safe_globals`: the code is written for weights-only loading;
     - the fallback in `except TypeError:`, for a PyTorch too old to know `weights_only`;

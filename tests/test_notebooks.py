@@ -273,3 +273,24 @@ def test_a_syntax_error_in_a_prompted_cell_names_the_column_the_user_sees(tmp_pa
     path = make_notebook(tmp_path / "prompt.ipynb", [("code", ">>> x = (1,\n... ]")])
     [problem] = lint(path).diagnostics
     assert (problem.code, problem.cell, problem.line, problem.column) == ("DL903", 1, 2, 5)
+
+
+@pytest.mark.parametrize(("cell", "python"), [
+    # Inside a string, after an open bracket or a backslash, nothing is IPython's syntax.
+    ("text = '''\n!not a shell line\n%d items?\n'''",
+     "text = '''\n!not a shell line\n%d items?\n'''"),
+    ("x = (7\n     % 3)", "x = (7\n     % 3)"),
+    ("x = 7 \\\n    % 3", "x = 7 \\\n    % 3"),
+    ("print('?')  # why?", "print('?')  # why?"),
+    # At the start of a logical line it is, with the line's indentation kept.
+    ("for f in files:\n    !echo {f} \\\n        more\n    model.fit??",
+     "for f in files:\n    pass\n\n    pass"),
+    ("out = !ls\nself.t, = %time f()", "out = None\nself.t, = None"),
+    ("  a = 1\n  if a:\n      b = 2", "a = 1\nif a:\n    b = 2"),
+])
+def test_cells_are_translated_line_for_line_as_ipython_reads_them(tmp_path, cell, python):
+    from dllint import notebooks
+    path = make_notebook(tmp_path / "translate.ipynb", [("code", cell)])
+    notebook = notebooks.parse(str(path), path.read_text())
+    assert notebook.problems == []
+    assert notebook.text == python + "\n"

@@ -327,6 +327,9 @@ NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.au
 # `self.manual_backward(loss)`. A tensor's own `loss.backward(gradient)` backpropagates its
 # receiver, so for `backward` the receiver and the first argument both count.
 BACKWARD_METHODS = {"backward": ("loss", "tensor", "tensors"), "manual_backward": ("loss",)}
+# Context managers that hand a loss on, scaled, to their `as` name, whose backward is the
+# loss's: `with amp.scale_loss(loss, optimizer) as scaled: scaled.backward()` (NVIDIA Apex).
+LOSS_SCALING_CONTEXTS = frozenset({"apex.amp.scale_loss"})
 # Backward passes that keep their gradients in a context of their own (distributed autograd):
 # nothing adds up in `.grad` from one step to the next, so no zero_grad is needed.
 CONTEXT_BACKWARDS = frozenset({"torch.distributed.autograd.backward"})
