@@ -34,7 +34,10 @@ class ActivationBeforeLogitLoss(Rule):
     `softmax_cross_entropy_with_integer_labels` or `sigmoid_binary_cross_entropy`, also as the
     return value of a Flax module's `__call__` reached through `model.apply` or
     `state.apply_fn`). A subclassed `keras.Model`'s `call` is its forward, and Keras 1's
-    `Model(input=..., output=...)` is a functional model.
+    `Model(input=..., output=...)` is a functional model. tflearn: a `fully_connected(...,
+    activation="softmax")` (or "sigmoid") given to `regression(..., loss=...)` with
+    `softmax_categorical_crossentropy`, `binary_crossentropy` or `weighted_crossentropy`, which
+    take logits (`categorical_crossentropy`, the default, takes probabilities).
 
     ## Why is this bad?
     `CrossEntropyLoss` computes `log_softmax` of its input. Given probabilities, it computes
@@ -65,7 +68,7 @@ class ActivationBeforeLogitLoss(Rule):
     summary = "Softmax or sigmoid output reaches a loss that expects logits"
     fix_availability = FixAvailability.SOMETIMES
     requires_any = ("cross_entropy", "CrossEntropy", "BCEWithLogits", "nll_loss", "NLLLoss",
-                    "from_logits", "sigmoid_focal_loss")
+                    "from_logits", "sigmoid_focal_loss", "crossentropy")
     uses_model = True
 
     VALID = [
@@ -363,6 +366,16 @@ class ActivationBeforeLogitLoss(Rule):
             inputs = Input(shape=(784,))
             model = Model(input=inputs, output=Dense(10)(inputs))
             model.compile(optimizer="sgd", loss=CategoricalCrossentropy(from_logits=True))
+        """),
+        # tflearn: `categorical_crossentropy` (the default) wants the softmax output; the
+        # softmax objective gets logits from a linear layer.
+        Valid("""
+            import tflearn
+            net = tflearn.input_data(shape=[None, 784])
+            probabilities = tflearn.fully_connected(net, 10, activation="softmax")
+            model = tflearn.regression(probabilities, optimizer="adam")
+            logits = tflearn.fully_connected(net, 10)
+            other = tflearn.regression(logits, loss="softmax_categorical_crossentropy")
         """),
     ]
     INVALID = [
@@ -704,6 +717,19 @@ class ActivationBeforeLogitLoss(Rule):
             model = Model(input=inputs, output=Dense(10, activation="softmax")(inputs))
             model.compile(optimizer="sgd", loss=CategoricalCrossentropy(from_logits=True))
         """, line=5, related_lines=(6,)),
+        # tflearn's softmax and binary objectives apply the activation themselves.
+        Invalid("""
+            import tflearn
+            net = tflearn.input_data(shape=[None, 784])
+            net = tflearn.fully_connected(net, 10, activation="softmax")
+            net = tflearn.regression(net, optimizer="adam", loss="softmax_categorical_crossentropy")
+        """, line=3, related_lines=(4,)),
+        Invalid("""
+            from tflearn.layers.core import fully_connected
+            from tflearn.layers.estimator import regression
+            network = fully_connected(features, 1, activation="sigmoid")
+            network = regression(network, loss="binary_crossentropy", learning_rate=0.001)
+        """, line=3, related_lines=(4,)),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -712,6 +738,9 @@ class ActivationBeforeLogitLoss(Rule):
             loss = catalog.LOSS_FUNCTIONS[qualified]
             self.check_loss_input(node, loss_wants(loss, node), loss.display, loss.argument,
                                   loss.keyword)
+            return
+        if qualified in catalog.NAMED_LOSS_ESTIMATORS:
+            self.check_named_loss(node, qualified)
             return
         callee = first(self.model.value(node.func), LOSS) if not qualified else None
         if callee is None and isinstance(node.func, cst.Call):
@@ -741,6 +770,17 @@ class ActivationBeforeLogitLoss(Rule):
             message = (f"softmax probabilities reach `{display}`, which expects log-probabilities; "
                        "use `log_softmax`")
         self.report_at_activation(activation, call, arg, message, wants)
+
+    def check_named_loss(self, node: cst.Call, qualified: str) -> None:
+        """tflearn's `regression(net, loss='softmax_categorical_crossentropy')`: the loss, named
+        by a string, is applied to the first argument."""
+        position, name, default = catalog.NAMED_LOSS_ESTIMATORS[qualified]
+        arg = argument(node, position, name)
+        objective = default if arg is None else (
+            arg.value.evaluated_value if isinstance(arg.value, cst.SimpleString) else None)
+        if objective in catalog.LOGIT_LOSS_NAMES:
+            display = f"{qualified.rsplit('.', 1)[-1]}(loss='{objective}')"
+            self.check_loss_input(node, "logits", display, 0, "incoming")
 
     def report_at_activation(self, activation: Tag, call: cst.Call, arg: cst.Arg, message: str,
                              wants: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dllint.semantic.frameworks import jax, keras, tensorflow
+from dllint.semantic.frameworks import jax, keras, tensorflow, tflearn
 
 # Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
 PROBABILITY_FUNCTIONS = {
@@ -60,7 +60,13 @@ KERAS_WRAPPER_LAYERS = keras.WRAPPER_LAYERS
 GROWING_METHODS = {"nn.Sequential": frozenset({"add_module", "append"}),
                    "keras.Sequential": frozenset({"add"})}
 # TF1 layer functions that apply the activation given as a keyword: (keyword, position).
-ACTIVATION_LAYER_FUNCTIONS = tensorflow.ACTIVATION_LAYER_FUNCTIONS
+ACTIVATION_LAYER_FUNCTIONS = {**tensorflow.ACTIVATION_LAYER_FUNCTIONS,
+                              **tflearn.ACTIVATION_LAYER_FUNCTIONS}
+# Estimator layers that apply a loss named by a string argument to their first argument
+# (tflearn's `regression(net, loss='softmax_categorical_crossentropy')`): (position, keyword,
+# default), and the names of those losses that apply softmax or sigmoid themselves.
+NAMED_LOSS_ESTIMATORS = tflearn.ESTIMATORS
+LOGIT_LOSS_NAMES = tflearn.LOGIT_OBJECTIVES
 # Module base classes of other frameworks: (framework, the method that is their forward).
 FRAMEWORK_MODULE_BASES = {**{base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES},
                           **{base: ("keras", keras.FORWARD_METHOD) for base in keras.MODEL_BASES}}
