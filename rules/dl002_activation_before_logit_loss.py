@@ -37,7 +37,10 @@ class ActivationBeforeLogitLoss(Rule):
     `Model(input=..., output=...)` is a functional model. tflearn: a `fully_connected(...,
     activation="softmax")` (or "sigmoid") given to `regression(..., loss=...)` with
     `softmax_categorical_crossentropy`, `binary_crossentropy` or `weighted_crossentropy`, which
-    take logits (`categorical_crossentropy`, the default, takes probabilities).
+    take logits (`categorical_crossentropy`, the default, takes probabilities). A positional
+    `tf.nn.softmax_cross_entropy_with_logits(a, b)` (also the sparse and sigmoid ones) is read
+    as TF 0.x's `(logits, labels)` in a file that calls TF 0.x/1.x graph-mode API
+    (`tf.placeholder`, `tf.Session`, ...), and as TF 2's `(labels, logits)` otherwise.
 
     ## Why is this bad?
     `CrossEntropyLoss` computes `log_softmax` of its input. Given probabilities, it computes
@@ -376,6 +379,20 @@ class ActivationBeforeLogitLoss(Rule):
             model = tflearn.regression(probabilities, optimizer="adam")
             logits = tflearn.fully_connected(net, 10)
             other = tflearn.regression(logits, loss="softmax_categorical_crossentropy")
+        """),
+        # TF 2 takes `(labels, logits)`: soft labels from a teacher's softmax come first.
+        Valid("""
+            import tensorflow as tf
+            soft_labels = tf.nn.softmax(teacher_logits / 4.0)
+            loss = tf.nn.softmax_cross_entropy_with_logits(soft_labels, student_logits)
+        """),
+        # TF 0.x graph code takes `(logits, labels)`: here the logits come first.
+        Valid("""
+            import tensorflow as tf
+            x = tf.placeholder(tf.float32, [None, 784])
+            logits = tf.matmul(x, W) + b
+            soft_labels = tf.nn.softmax(teacher_logits)
+            cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits, soft_labels))
         """),
     ]
     INVALID = [
@@ -730,10 +747,45 @@ class ActivationBeforeLogitLoss(Rule):
             network = fully_connected(features, 1, activation="sigmoid")
             network = regression(network, loss="binary_crossentropy", learning_rate=0.001)
         """, line=3, related_lines=(4,)),
+        # TF 0.x graph code (tf.placeholder, tf.Session): positional arguments are
+        # `(logits, labels)`, so the softmax is given as the logits.
+        Invalid("""
+            import tensorflow as tf
+            x = tf.placeholder(tf.float32, [None, 784])
+            y = tf.placeholder(tf.float32, [None, 10])
+            pred = tf.nn.softmax(tf.matmul(x, W) + b)
+            cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(pred, y))
+        """, line=4, related_lines=(5,)),
+        Invalid("""
+            import tensorflow as tf
+            cost = tf.nn.sigmoid_cross_entropy_with_logits(tf.sigmoid(scores), targets)
+            with tf.Session() as session:
+                session.run(tf.initialize_all_variables())
+        """, line=2, related_lines=(2,), unsafe=True, fixed="""
+            import tensorflow as tf
+            cost = tf.nn.sigmoid_cross_entropy_with_logits(scores, targets)
+            with tf.Session() as session:
+                session.run(tf.initialize_all_variables())
+        """),
     ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.graph_mode = False  # the file calls TF 0.x/1.x graph-mode API (`tf.placeholder`)
+        # Positional calls of losses whose order TF 0.x had the other way round: the call, and
+        # what each position holds (argument, activation), judged once the whole file is seen.
+        self.order_unknown: list[tuple[cst.Call, str, list]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
+        if qualified in catalog.TF_GRAPH_MODE_CALLS:
+            self.graph_mode = True
+        if qualified in catalog.LOGITS_FIRST_LOSSES and len(node.args) >= 2 and not any(
+                arg.keyword or arg.star for arg in node.args[:2]):
+            readings = [(arg, first(self.model.value(arg.value), PROBABILITIES))
+                        for arg in node.args[:2]]
+            self.order_unknown.append((node, qualified, readings))
+            return
         if qualified in catalog.LOSS_FUNCTIONS:
             loss = catalog.LOSS_FUNCTIONS[qualified]
             self.check_loss_input(node, loss_wants(loss, node), loss.display, loss.argument,
@@ -752,6 +804,15 @@ class ActivationBeforeLogitLoss(Rule):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
             self.check_compile(node)
 
+    def leave_Module(self, original_node: cst.Module) -> None:
+        """`tf.nn.softmax_cross_entropy_with_logits(pred, y)`: the logits first in TF 0.x code
+        (a file of graph-mode calls), second in TF 2's `(labels, logits)`."""
+        for call, qualified, readings in self.order_unknown:
+            loss = catalog.LOSS_FUNCTIONS[qualified]
+            position = catalog.LOGITS_FIRST_LOSSES[qualified] if self.graph_mode else loss.argument
+            arg, activation = readings[position]
+            self.report_loss_input(call, arg, activation, loss.wants, loss.display)
+
     def check_loss_input(self, call: cst.Call, wants: str, display: str, position: int = 0,
                          name: str = "input") -> None:
         if wants not in ("logits", "log_probabilities"):
@@ -759,7 +820,11 @@ class ActivationBeforeLogitLoss(Rule):
         arg = argument(call, position, name)
         if arg is None:
             return
-        activation = first(self.model.value(arg.value), PROBABILITIES)
+        self.report_loss_input(call, arg, first(self.model.value(arg.value), PROBABILITIES),
+                               wants, display)
+
+    def report_loss_input(self, call: cst.Call, arg: cst.Arg, activation: Tag | None,
+                          wants: str, display: str) -> None:
         if activation is None:
             return
         what = "sigmoid" if activation.detail in ("sigmoid", "nn.Sigmoid") else "softmax"

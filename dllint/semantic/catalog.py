@@ -156,6 +156,10 @@ LOSSES = {
        for name, row in framework.LOSSES.items()},
     **{name: Loss(**row) for name, row in keras.BROADCASTING_LOSS_FUNCTIONS.items()},
 }
+# Losses whose arguments TF 0.x took in another order (the logits first), and the graph-mode
+# calls that show a file is TF 0.x or 1.x code (see frameworks/tensorflow.py).
+LOGITS_FIRST_LOSSES = tensorflow.LOGITS_FIRST_LOSSES
+TF_GRAPH_MODE_CALLS = tensorflow.GRAPH_MODE_CALLS
 # The target's keyword, by the prediction's: `F.mse_loss(input, target)`,
 # `keras.losses.mse(y_true, y_pred)`, `optax.l2_loss(predictions, targets)`.
 LOSS_TARGET_KEYWORDS = {"input": "target", "y_pred": "y_true", "predictions": "targets"}

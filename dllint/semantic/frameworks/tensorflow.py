@@ -41,6 +41,20 @@ LOSSES = {
     for name in _LOGIT_LOSSES
 }
 
+# TF 0.x took the logits first, `softmax_cross_entropy_with_logits(logits, labels)`; TF 1 takes
+# them only by keyword and TF 2 takes the labels first. Value: the position of the logits in TF 0.x.
+LOGITS_FIRST_LOSSES = {f"tensorflow.nn.{name}": 0 for name in (
+    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+    "sigmoid_cross_entropy_with_logits")}
+# Graph-mode calls that TF 2 has only under tf.compat.v1: a file calling `tf.placeholder` or
+# `tf.Session` is TF 0.x or 1.x code, where a positional call of the losses above can only be
+# TF 0.x's order (TF 1 would raise).
+GRAPH_MODE_CALLS = frozenset("tensorflow." + name for name in (
+    "placeholder", "Session", "InteractiveSession", "initialize_all_variables",
+    "global_variables_initializer", "get_variable", "variable_scope",
+    "train.GradientDescentOptimizer", "train.AdamOptimizer", "train.MomentumOptimizer",
+    "train.RMSPropOptimizer", "train.AdagradOptimizer"))
+
 # ---- file listings (DL001) ---------------------------------------------------------------------
 # Directory listings whose order is whatever the filesystem returns (TF 1 spelled them
 # `tf.gfile.Glob` and `tf.gfile.ListDirectory`).
