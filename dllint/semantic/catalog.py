@@ -276,8 +276,11 @@ DTYPE_KEEPING_FUNCTIONS = frozenset({
 STACKING = frozenset({
     "numpy.stack", "numpy.concatenate", "numpy.vstack", "numpy.hstack", "numpy.dstack",
     "torch.stack", "torch.cat", "torch.concat", "torch.concatenate", "torch.vstack",
-    "torch.hstack", "torch.dstack",
+    "torch.hstack", "torch.dstack", *tensorflow.STACKING,
 })
+# Joining calls whose axis came first in an older API (TF 0.x's `tf.concat(axis, values)`): the
+# arrays are the argument that is not a literal axis.
+AXIS_FIRST_STACKING = tensorflow.AXIS_FIRST_STACKING
 UINT8_DTYPES = frozenset({"numpy.uint8", "torch.uint8", *tensorflow.UINT8_DTYPES,
                           *jax.UINT8_DTYPES})
 

@@ -134,3 +134,7 @@ DTYPE_KEEPING_FUNCTIONS = frozenset(_both(*("image." + name for name in (
     "resize_with_crop_or_pad", "rgb_to_grayscale", "grayscale_to_rgb",
     "resize_nearest_neighbor")), "transpose"))
 UINT8_DTYPES = frozenset(_both("uint8", "dtypes.uint8"))
+# Calls that join a list of tensors into one of the same dtype and scale. TF 0.x spelled `stack`
+# `pack`, and took concat's axis first: `tf.concat(1, [a, b])`, today `tf.concat([a, b], 1)`.
+STACKING = frozenset(_both("concat", "stack", "pack"))
+AXIS_FIRST_STACKING = frozenset(_both("concat"))
