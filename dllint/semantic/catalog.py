@@ -420,6 +420,13 @@ SEEDED_SPLITS = {"sklearn.model_selection.train_test_split": "random_state",
 # `deterministic` when built (it is also accepted when called).
 NEVER_ON_DROPOUTS = tensorflow.NEVER_ON_DROPOUTS
 FLAX_DROPOUT_LAYERS = jax.DROPOUT_LAYERS
+# Layers that add a bias before batch norm can cancel it (DL303): TF1 and tf.contrib layer
+# functions (what turns their bias and activation off: `BiasedLayer`), and Keras layers, which
+# take `use_bias=` and `activation=` (None by default) by keyword.
+BIASED_LAYER_FUNCTIONS = tensorflow.BIASED_LAYER_FUNCTIONS
+BATCH_NORM_FUNCTIONS = tensorflow.BATCH_NORM_FUNCTIONS
+KERAS_BIASED_LAYERS = keras.BIASED_LAYERS
+KERAS_BATCH_NORM_LAYERS = keras.BATCH_NORM_LAYERS
 # Calls that differentiate a function: code that calls them is a training step.
 GRADIENT_TRANSFORMS = jax.GRADIENT_TRANSFORMS
 # TensorFlow's tapes: the forward pass in `with tf.GradientTape() as tape:` is differentiated by

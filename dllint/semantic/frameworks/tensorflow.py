@@ -4,6 +4,8 @@ Keras, also when reached through `tf.keras`, is in `keras.py`."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # TF1 code reaches the same functions through tf.compat.v1.
 _V1 = "tensorflow.compat.v1."
 
@@ -87,6 +89,34 @@ REDUCTIONS = frozenset(_both(*(module + name for module in ("", "math.") for nam
     "reduce_variance", "reduce_logsumexp", "reduce_euclidean_norm"))))
 # Functions that add or remove axes, named like their numpy counterparts.
 RESHAPING_FUNCTIONS = frozenset(_both("squeeze", "expand_dims", "reshape"))
+
+# ---- bias before batch norm (DL303) -------------------------------------------------------------
+class BiasedLayer(NamedTuple):
+    """A layer function that adds a bias unless `bias` (position, keyword) is given `bias_off`,
+    and applies `activation` (position, keyword; `activation_default` when left out) after it.
+    tf.contrib's layers also skip the bias themselves when given a `normalizer` function."""
+    bias: tuple[int, str]
+    bias_off: str
+    activation: tuple[int, str]
+    activation_default: str = "None"
+    normalizer: tuple[int, str] | None = None
+
+
+_TF1_CONVOLUTIONS = ("layers.conv1d", "layers.conv2d", "layers.conv3d")
+BIASED_LAYER_FUNCTIONS = {
+    **{name: BiasedLayer((3, "use_bias"), "False", (2, "activation"))
+       for name in _both("layers.dense")},
+    **{name: BiasedLayer((8, "use_bias"), "False", (7, "activation"))
+       for name in _both(*_TF1_CONVOLUTIONS)},
+    **{f"tensorflow.contrib.layers.{name}": BiasedLayer(
+        (12, "biases_initializer"), "None", (7, "activation_fn"), "relu", (8, "normalizer_fn"))
+       for name in ("conv2d", "convolution2d", "conv1d", "conv3d", "convolution")},
+    "tensorflow.contrib.layers.fully_connected": BiasedLayer(
+        (7, "biases_initializer"), "None", (2, "activation_fn"), "relu", (3, "normalizer_fn")),
+}
+# Batch norm as a function of its input (the first argument).
+BATCH_NORM_FUNCTIONS = frozenset({*_both("layers.batch_normalization"),
+                                  "tensorflow.contrib.layers.batch_norm"})
 
 # ---- custom training loops (DL307) -------------------------------------------------------------
 # `with tf.GradientTape() as tape:` records the forward pass that `tape.gradient(loss, ...)`
