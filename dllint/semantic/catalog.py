@@ -304,6 +304,11 @@ RESHAPING_FUNCTIONS = frozenset({
 # Value: the position and keyword of that argument.
 COLUMN_LAYERS = {"torch.nn.Linear": (1, "out_features"), **keras.COLUMN_LAYERS,
                  **jax.COLUMN_LAYERS}
+# TensorFlow's tensors made from a literal shape, variables (the shape of their initial value)
+# and matrix products (see frameworks/tensorflow.py).
+SHAPED_CONSTRUCTORS = tensorflow.SHAPED_CONSTRUCTORS
+VARIABLE_CONSTRUCTORS = tensorflow.VARIABLES
+MATMUL = tensorflow.MATMUL
 RANK1_CONSTRUCTORS = frozenset({"numpy.random.randn", "numpy.random.rand", "numpy.random.random",
                                 "numpy.zeros", "numpy.ones", "numpy.empty", "torch.randn",
                                 "torch.rand", "torch.zeros", "torch.ones", "torch.empty"})

@@ -89,6 +89,18 @@ REDUCTIONS = frozenset(_both(*(module + name for module in ("", "math.") for nam
     "reduce_variance", "reduce_logsumexp", "reduce_euclidean_norm"))))
 # Functions that add or remove axes, named like their numpy counterparts.
 RESHAPING_FUNCTIONS = frozenset(_both("squeeze", "expand_dims", "reshape"))
+# Calls that make a tensor of the shape they are given: (position, keyword) of the shape. A
+# literal `[13, 1]` is a (k, 1) weight; a placeholder of shape `[None]` a batch of scalars.
+SHAPED_CONSTRUCTORS = {
+    **{name: (0, "shape") for name in _both(
+        "random_normal", "random.normal", "truncated_normal", "random.truncated_normal",
+        "random_uniform", "random.uniform", "zeros", "ones")},
+    **{name: (1, "shape") for name in _both("get_variable", "placeholder")},
+}
+# Variables have the shape of their initial value: (position, keyword) of it.
+VARIABLES = {name: (0, "initial_value") for name in _both("Variable")}
+# Matrix products, `matmul(a, b)`: with a (k, 1) `b` (not transposed), an (N, 1) column.
+MATMUL = frozenset(_both("matmul", "linalg.matmul"))
 
 # ---- bias before batch norm (DL303) -------------------------------------------------------------
 class BiasedLayer(NamedTuple):
