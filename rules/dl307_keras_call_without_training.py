@@ -124,13 +124,14 @@ class KerasCallWithoutTraining(Rule):
         loss = loss_fn(y, logits)
     ```
 
+    The fix adds `training=True`. It is unsafe: it changes what the step computes (which is the
+    point), and a model meant to stay in inference mode (a frozen backbone being fine-tuned)
+    should say so with `training=False` instead.
+
     ## References
     TensorFlow guide, "Writing a training loop from scratch" (`training=True` in the tape) and
     Keras FAQ, "What's the difference between the `training` argument in `call()` and the
     `trainable` attribute?".
-
-    Fix safety: the fix adds `training=True`; it is unsafe because it changes what the step
-    computes (which is the point).
     """
 
     code = "DL307"
