@@ -70,6 +70,13 @@ def _dotted(node: cst.BaseExpression) -> str:
     return ""
 
 
+def _variable_owners(sources: cst.BaseExpression) -> set[str]:
+    """Whose variables `tape.gradient` differentiates: `model` for `model.trainable_variables`,
+    `encoder` and `head` for `encoder.trainable_weights + head.trainable_weights`."""
+    return {_dotted(chain.value) for chain in _parts(sources).dotted
+            if chain.attr.value in catalog.KERAS_VARIABLE_ATTRIBUTES and _dotted(chain.value)}
+
+
 def _targets(node: cst.BaseAssignTargetExpression | cst.BaseExpression) -> set[str]:
     """The names an assignment target binds: `loss`, `logits, aux`, `*rest`."""
     if isinstance(node, cst.Name):
@@ -90,10 +97,13 @@ class KerasCallWithoutTraining(Rule):
     `BatchNormalization`, or a recurrent layer with `dropout=`/`recurrent_dropout=`, also in a
     `Bidirectional` or `TimeDistributed` wrapper), called inside a
     `with tf.GradientTape() as tape:` block without a `training` argument, when its output
-    reaches the loss that `tape.gradient(loss, ...)` differentiates. A call given `training=`
-    (a literal or a variable), a call outside the tape (evaluation), a model without such
-    layers, and a call whose model's variables are not what the tape differentiates (a teacher
-    network next to the student) are left alone; `model.fit` passes the flag itself.
+    reaches the loss that `tape.gradient(loss, model.trainable_variables)` differentiates with
+    respect to that model's variables (`trainable_variables`, `trainable_weights`, `variables`
+    or `weights` of the model or of an object holding it). A call given `training=` (a literal or
+    a variable), a call outside the tape (evaluation), a model without such layers, and a model
+    whose variables the tape does not differentiate (a teacher network next to the student, a
+    model attacked or explained through the gradient of its input) are left alone; `model.fit`
+    passes the flag itself.
 
     ## Why is this bad?
     Keras layers decide how to behave from the `training` argument of the call. `fit` passes
@@ -216,6 +226,17 @@ class KerasCallWithoutTraining(Rule):
                 soft = tf.nn.softmax(teacher(x) / 4.0)
                 loss = distill_fn(soft, student(x))
             grads = tape.gradient(loss, student.trainable_variables)
+        """),
+        # An adversarial example: the gradient of the input, with the model in inference mode.
+        Valid("""
+            import tensorflow as tf
+            from tensorflow import keras
+            model = keras.Sequential([keras.layers.Dense(64), keras.layers.Dropout(0.5),
+                                      keras.layers.Dense(10)])
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                loss = loss_object(label, model(image))
+            perturbation = tf.sign(tape.gradient(loss, image))
         """),
         # model.fit passes training=True itself.
         Valid("""
@@ -478,26 +499,17 @@ class KerasCallWithoutTraining(Rule):
             return
         parts = _parts(target.value)
         sources = argument(node, 1, "sources")
-        differentiated = self._models_in(sources.value) if sources is not None else set()
+        trained = _variable_owners(sources.value) if sources is not None else set()
         for forward in tape.forwards:
             if forward.reported or not self._reached(forward, parts):
                 continue
-            if differentiated and forward.callee not in differentiated:
-                continue  # the tape trains another model (a teacher's output is only an input)
+            # Only a model whose variables the tape differentiates is being trained: not a
+            # teacher next to its student, nor a model attacked through its input.
+            if not any(forward.callee == owner or forward.callee.startswith(owner + ".")
+                       for owner in trained):
+                continue
             forward.reported = True
             self._report(forward, node)
-
-    def _models_in(self, sources: cst.BaseExpression) -> set[str]:
-        """The dotted names of the Keras models whose variables `sources` are
-        (`model.trainable_variables`, `encoder.trainable_weights + head.trainable_weights`)."""
-        found = set()
-        for chain in _parts(sources).dotted:
-            owner = chain.value
-            name = _dotted(owner)
-            if name and any(tag.kind == MODULE and tag.info.framework == "keras"
-                            for tag in self.model.value(owner)):
-                found.add(name)
-        return found
 
     def _report(self, forward: _Forward, gradient: cst.Call) -> None:
         call = forward.call

@@ -438,6 +438,8 @@ GRADIENT_TRANSFORMS = jax.GRADIENT_TRANSFORMS
 # the tape's `gradient` method.
 GRADIENT_TAPES = tensorflow.GRADIENT_TAPES
 TAPE_GRADIENT_METHODS = tensorflow.TAPE_GRADIENT_METHODS
+# Attributes holding a Keras model's variables (`model.trainable_variables`).
+KERAS_VARIABLE_ATTRIBUTES = keras.VARIABLE_ATTRIBUTES
 # Names of functions that are a training step by convention.
 TRAINING_STEP_NAMES = frozenset({"train_step", "training_step", "train_on_batch", "update_step"})
 

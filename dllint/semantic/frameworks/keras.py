@@ -74,6 +74,12 @@ TRAINING_LAYERS = frozenset(spellings(*("layers." + name for name in (
 RNN_DROPOUT_KEYWORDS = {name: ("dropout", "recurrent_dropout") for name in spellings(*(
     "layers." + name for name in ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell",
                                   "SimpleRNNCell", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")))}
+# A model's variables, as a training step hands them to `tape.gradient(loss, ...)`: a tape that
+# differentiates with respect to `model.trainable_variables` trains that model (one that
+# differentiates with respect to its input, as adversarial examples and saliency maps do, does
+# not).
+VARIABLE_ATTRIBUTES = frozenset({"trainable_variables", "trainable_weights", "variables",
+                                 "weights"})
 # Layers that run the layer given as their first argument (`Bidirectional(LSTM(...))`).
 WRAPPER_LAYERS = frozenset(spellings("layers.Bidirectional", "layers.TimeDistributed"))
 
