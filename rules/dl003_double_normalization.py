@@ -627,14 +627,12 @@ class DoubleNormalization(Rule):
         # tf.concat joins images already scaled, in TF 0.x's order and in today's.
         Invalid("""
             import tensorflow as tf
-            left = tf.image.convert_image_dtype(tf.image.decode_png(left_raw), tf.float32)
-            right = tf.image.convert_image_dtype(tf.image.decode_png(right_raw), tf.float32)
-            pair = tf.concat(2, [left, right]) / 255.0
-        """, line=4, related_lines=(2,), unsafe=True, fixed="""
+            image = tf.image.convert_image_dtype(tf.image.decode_png(raw), tf.float32)
+            pair = tf.concat(2, [image, tf.image.flip_left_right(image)]) / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
             import tensorflow as tf
-            left = tf.image.convert_image_dtype(tf.image.decode_png(left_raw), tf.float32)
-            right = tf.image.convert_image_dtype(tf.image.decode_png(right_raw), tf.float32)
-            pair = tf.concat(2, [left, right])
+            image = tf.image.convert_image_dtype(tf.image.decode_png(raw), tf.float32)
+            pair = tf.concat(2, [image, tf.image.flip_left_right(image)])
         """),
         Invalid("""
             import tensorflow as tf

@@ -651,11 +651,12 @@ class ValueTransfer:
         if qualified in catalog.DTYPE_KEEPING_FUNCTIONS:
             return keep(self._argument_value(node, 0, "src"), ELEMENT_KEEPING)
         if qualified in catalog.STACKING:
-            joined = self._argument_value(node, 0, "arrays") or self._argument_value(
-                node, 0, "values")
-            if qualified in catalog.AXIS_FIRST_STACKING and keyword(node, "values") is None \
-                    and node.args and number(node.args[0].value) is not None:
-                joined = self._argument_value(node, 1, "values")  # `tf.concat(1, [a, b])`
+            # `tf.concat(1, [a, b])`: TF 0.x's axis first, the arrays second.
+            axis_first = qualified in catalog.AXIS_FIRST_STACKING and bool(node.args) and \
+                node.args[0].keyword is None and number(node.args[0].value) is not None
+            arrays = keyword(node, "arrays") or keyword(node, "values") or positional(
+                node, 1 if axis_first else 0)
+            joined = EMPTY if arrays is None else self.value(arrays.value)
             joined = keep(joined, ELEMENT_KEEPING) | elements_of(joined)
             dtype = self._dtype_keyword(node)
             return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
