@@ -99,7 +99,8 @@ class KerasCallWithoutTraining(Rule):
     `with tf.GradientTape() as tape:` block without a `training` argument, when its output
     reaches the loss that `tape.gradient(loss, model.trainable_variables)` differentiates with
     respect to that model's variables (`trainable_variables`, `trainable_weights`, `variables`
-    or `weights` of the model or of an object holding it). A call given `training=` (a literal or
+    or `weights` of the model or of an object holding it), also `self(x)` in a Keras model's own
+    `train_step` (`self.trainable_variables`). A call given `training=` (a literal or
     a variable), a call outside the tape (evaluation), a model without such layers, and a model
     whose variables the tape does not differentiate (a teacher network next to the student, a
     model attacked or explained through the gradient of its input) are left alone; `model.fit`
@@ -226,6 +227,29 @@ class KerasCallWithoutTraining(Rule):
                 soft = tf.nn.softmax(teacher(x) / 4.0)
                 loss = distill_fn(soft, student(x))
             grads = tape.gradient(loss, student.trainable_variables)
+        """),
+        # A Keras model's own train_step, as the Keras guide writes it.
+        Valid("""
+            import tensorflow as tf
+            from tensorflow import keras
+
+            class Classifier(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = keras.layers.Dense(64)
+                    self.drop = keras.layers.Dropout(0.5)
+                    self.out = keras.layers.Dense(10)
+
+                def call(self, x, training=False):
+                    return self.out(self.drop(self.hidden(x), training=training))
+
+                def train_step(self, data):
+                    x, y = data
+                    with tf.GradientTape() as tape:
+                        loss = self.compiled_loss(y, self(x, training=True))
+                    grads = tape.gradient(loss, self.trainable_variables)
+                    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+                    return {"loss": loss}
         """),
         # An adversarial example: the gradient of the input, with the model in inference mode.
         Valid("""
@@ -392,6 +416,52 @@ class KerasCallWithoutTraining(Rule):
                 disc_loss = tf.reduce_mean(fake_output)
             disc_grads = disc_tape.gradient(disc_loss, critic.trainable_variables)
         """),
+        # The model's own train_step calls it without the flag.
+        Invalid("""
+            import tensorflow as tf
+            from tensorflow import keras
+
+            class Classifier(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = keras.layers.Dense(64)
+                    self.drop = keras.layers.Dropout(0.5)
+                    self.out = keras.layers.Dense(10)
+
+                def call(self, x, training=False):
+                    return self.out(self.drop(self.hidden(x), training=training))
+
+                def train_step(self, data):
+                    x, y = data
+                    with tf.GradientTape() as tape:
+                        y_pred = self(x)
+                        loss = self.compiled_loss(y, y_pred)
+                    grads = tape.gradient(loss, self.trainable_variables)
+                    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+                    return {"loss": loss}
+        """, line=17, related_lines=(8, 19), unsafe=True, fixed="""
+            import tensorflow as tf
+            from tensorflow import keras
+
+            class Classifier(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = keras.layers.Dense(64)
+                    self.drop = keras.layers.Dropout(0.5)
+                    self.out = keras.layers.Dense(10)
+
+                def call(self, x, training=False):
+                    return self.out(self.drop(self.hidden(x), training=training))
+
+                def train_step(self, data):
+                    x, y = data
+                    with tf.GradientTape() as tape:
+                        y_pred = self(x, training=True)
+                        loss = self.compiled_loss(y, y_pred)
+                    grads = tape.gradient(loss, self.trainable_variables)
+                    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+                    return {"loss": loss}
+        """),
         # Keras 3 spelling, the gradient taken inside the block.
         Invalid("""
             import keras
@@ -463,11 +533,23 @@ class KerasCallWithoutTraining(Rule):
         if not callee:
             return
         module = next((tag for tag in self.model.value(node.func) if tag.kind == MODULE
-                       and tag.info.framework == "keras" and tag.info.training_layer), None)
+                       and tag.info.framework == "keras" and tag.info.training_layer), None) \
+            or self._own_layer(node.func)
         if module is None:
             return
         for tape in self.open:
             tape.forwards.append(_Forward(node, module, callee))
+
+    def _own_layer(self, func: cst.BaseExpression) -> Tag | None:
+        """`self(x)` in a Keras model's own method (its `train_step`): the layer of the model
+        that depends on `training`, if its attributes hold one."""
+        if not (isinstance(func, cst.Name) and func.value == "self" and self.model.classes):
+            return None
+        state = self.model.classes[-1]
+        if state.framework != "keras":
+            return None
+        return next((tag for value in state.attributes.values() for tag in value
+                     if tag.kind == MODULE and tag.info.training_layer), None)
 
     def _reached(self, forward: _Forward, parts: _Parts) -> bool:
         return id(forward.call) in parts.calls or bool(forward.reached & parts.names)
