@@ -34,7 +34,13 @@ class ActivationBeforeLogitLoss(Rule):
     `softmax_cross_entropy_with_integer_labels` or `sigmoid_binary_cross_entropy`, also as the
     return value of a Flax module's `__call__` reached through `model.apply` or
     `state.apply_fn`). A subclassed `keras.Model`'s `call` is its forward, and Keras 1's
-    `Model(input=..., output=...)` is a functional model.
+    `Model(input=..., output=...)` is a functional model. tflearn: a `fully_connected(...,
+    activation="softmax")` (or "sigmoid") given to `regression(..., loss=...)` with
+    `softmax_categorical_crossentropy`, `binary_crossentropy` or `weighted_crossentropy`, which
+    take logits (`categorical_crossentropy`, the default, takes probabilities). A positional
+    `tf.nn.softmax_cross_entropy_with_logits(a, b)` (also the sparse and sigmoid ones) is read
+    as TF 0.x's `(logits, labels)` in a file that calls TF 0.x/1.x graph-mode API
+    (`tf.placeholder`, `tf.Session`, ...), and as TF 2's `(labels, logits)` otherwise.
 
     ## Why is this bad?
     `CrossEntropyLoss` computes `log_softmax` of its input. Given probabilities, it computes
@@ -65,7 +71,7 @@ class ActivationBeforeLogitLoss(Rule):
     summary = "Softmax or sigmoid output reaches a loss that expects logits"
     fix_availability = FixAvailability.SOMETIMES
     requires_any = ("cross_entropy", "CrossEntropy", "BCEWithLogits", "nll_loss", "NLLLoss",
-                    "from_logits", "sigmoid_focal_loss")
+                    "from_logits", "sigmoid_focal_loss", "crossentropy")
     uses_model = True
 
     VALID = [
@@ -363,6 +369,30 @@ class ActivationBeforeLogitLoss(Rule):
             inputs = Input(shape=(784,))
             model = Model(input=inputs, output=Dense(10)(inputs))
             model.compile(optimizer="sgd", loss=CategoricalCrossentropy(from_logits=True))
+        """),
+        # tflearn: `categorical_crossentropy` (the default) wants the softmax output; the
+        # softmax objective gets logits from a linear layer.
+        Valid("""
+            import tflearn
+            net = tflearn.input_data(shape=[None, 784])
+            probabilities = tflearn.fully_connected(net, 10, activation="softmax")
+            model = tflearn.regression(probabilities, optimizer="adam")
+            logits = tflearn.fully_connected(net, 10)
+            other = tflearn.regression(logits, loss="softmax_categorical_crossentropy")
+        """),
+        # TF 2 takes `(labels, logits)`: soft labels from a teacher's softmax come first.
+        Valid("""
+            import tensorflow as tf
+            soft_labels = tf.nn.softmax(teacher_logits / 4.0)
+            loss = tf.nn.softmax_cross_entropy_with_logits(soft_labels, student_logits)
+        """),
+        # TF 0.x graph code takes `(logits, labels)`: here the logits come first.
+        Valid("""
+            import tensorflow as tf
+            x = tf.placeholder(tf.float32, [None, 784])
+            logits = tf.matmul(x, W) + b
+            soft_labels = tf.nn.softmax(teacher_logits)
+            cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits, soft_labels))
         """),
     ]
     INVALID = [
@@ -704,14 +734,65 @@ class ActivationBeforeLogitLoss(Rule):
             model = Model(input=inputs, output=Dense(10, activation="softmax")(inputs))
             model.compile(optimizer="sgd", loss=CategoricalCrossentropy(from_logits=True))
         """, line=5, related_lines=(6,)),
+        # tflearn's softmax and binary objectives apply the activation themselves.
+        Invalid("""
+            import tflearn
+            net = tflearn.input_data(shape=[None, 784])
+            net = tflearn.fully_connected(net, 10, activation="softmax")
+            net = tflearn.regression(net, optimizer="adam", loss="softmax_categorical_crossentropy")
+        """, line=3, related_lines=(4,)),
+        Invalid("""
+            from tflearn.layers.core import fully_connected
+            from tflearn.layers.estimator import regression
+            network = fully_connected(features, 1, activation="sigmoid")
+            network = regression(network, loss="binary_crossentropy", learning_rate=0.001)
+        """, line=3, related_lines=(4,)),
+        # TF 0.x graph code (tf.placeholder, tf.Session): positional arguments are
+        # `(logits, labels)`, so the softmax is given as the logits.
+        Invalid("""
+            import tensorflow as tf
+            x = tf.placeholder(tf.float32, [None, 784])
+            y = tf.placeholder(tf.float32, [None, 10])
+            pred = tf.nn.softmax(tf.matmul(x, W) + b)
+            cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(pred, y))
+        """, line=4, related_lines=(5,)),
+        Invalid("""
+            import tensorflow as tf
+            cost = tf.nn.sigmoid_cross_entropy_with_logits(tf.sigmoid(scores), targets)
+            with tf.Session() as session:
+                session.run(tf.initialize_all_variables())
+        """, line=2, related_lines=(2,), unsafe=True, fixed="""
+            import tensorflow as tf
+            cost = tf.nn.sigmoid_cross_entropy_with_logits(scores, targets)
+            with tf.Session() as session:
+                session.run(tf.initialize_all_variables())
+        """),
     ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.graph_mode = False  # the file calls TF 0.x/1.x graph-mode API (`tf.placeholder`)
+        # Positional calls of losses whose order TF 0.x had the other way round: the call, and
+        # what each position holds (argument, activation), judged once the whole file is seen.
+        self.order_unknown: list[tuple[cst.Call, str, list]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
+        if qualified in catalog.TF_GRAPH_MODE_CALLS:
+            self.graph_mode = True
+        if qualified in catalog.LOGITS_FIRST_LOSSES and len(node.args) >= 2 and not any(
+                arg.keyword or arg.star for arg in node.args[:2]):
+            readings = [(arg, first(self.facts.value(arg.value), PROBABILITIES))
+                        for arg in node.args[:2]]
+            self.order_unknown.append((node, qualified, readings))
+            return
         if qualified in catalog.LOSS_FUNCTIONS:
             loss = catalog.LOSS_FUNCTIONS[qualified]
             self.check_loss_input(node, loss_wants(loss, node), loss.display, loss.argument,
                                   loss.keyword)
+            return
+        if qualified in catalog.NAMED_LOSS_ESTIMATORS:
+            self.check_named_loss(node, qualified)
             return
         callee = first(self.facts.value(node.func), LOSS) if not qualified else None
         if callee is None and isinstance(node.func, cst.Call):
@@ -723,6 +804,15 @@ class ActivationBeforeLogitLoss(Rule):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
             self.check_compile(node)
 
+    def leave_Module(self, original_node: cst.Module) -> None:
+        """`tf.nn.softmax_cross_entropy_with_logits(pred, y)`: the logits first in TF 0.x code
+        (a file of graph-mode calls), second in TF 2's `(labels, logits)`."""
+        for call, qualified, readings in self.order_unknown:
+            loss = catalog.LOSS_FUNCTIONS[qualified]
+            position = catalog.LOGITS_FIRST_LOSSES[qualified] if self.graph_mode else loss.argument
+            arg, activation = readings[position]
+            self.report_loss_input(call, arg, activation, loss.wants, loss.display)
+
     def check_loss_input(self, call: cst.Call, wants: str, display: str, position: int = 0,
                          name: str = "input") -> None:
         if wants not in ("logits", "log_probabilities"):
@@ -730,7 +820,11 @@ class ActivationBeforeLogitLoss(Rule):
         arg = argument(call, position, name)
         if arg is None:
             return
-        activation = first(self.facts.value(arg.value), PROBABILITIES)
+        self.report_loss_input(call, arg, first(self.facts.value(arg.value), PROBABILITIES),
+                               wants, display)
+
+    def report_loss_input(self, call: cst.Call, arg: cst.Arg, activation: Tag | None,
+                          wants: str, display: str) -> None:
         if activation is None:
             return
         what = "sigmoid" if activation.detail in ("sigmoid", "nn.Sigmoid") else "softmax"
@@ -741,6 +835,17 @@ class ActivationBeforeLogitLoss(Rule):
             message = (f"softmax probabilities reach `{display}`, which expects log-probabilities; "
                        "use `log_softmax`")
         self.report_at_activation(activation, call, arg, message, wants)
+
+    def check_named_loss(self, node: cst.Call, qualified: str) -> None:
+        """tflearn's `regression(net, loss='softmax_categorical_crossentropy')`: the loss, named
+        by a string, is applied to the first argument."""
+        position, name, default = catalog.NAMED_LOSS_ESTIMATORS[qualified]
+        arg = argument(node, position, name)
+        objective = default if arg is None else (
+            arg.value.evaluated_value if isinstance(arg.value, cst.SimpleString) else None)
+        if objective in catalog.LOGIT_LOSS_NAMES:
+            display = f"{qualified.rsplit('.', 1)[-1]}(loss='{objective}')"
+            self.check_loss_input(node, "logits", display, 0, "incoming")
 
     def report_at_activation(self, activation: Tag, call: cst.Call, arg: cst.Arg, message: str,
                              wants: str) -> None:

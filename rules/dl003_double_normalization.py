@@ -70,7 +70,8 @@ class DoubleNormalization(Rule):
     preprocessing_function=preprocess_input)`, which rescales what `preprocess_input` returned.
     The scaling is followed through `tf.cast` (and TF1's `tf.to_float`), `tf.reshape`,
     `tf.expand_dims`, `tf.squeeze` and `tf.image.resize` (and TF1's `resize_bilinear`, which
-    returns float pixels, and `resize_nearest_neighbor`, which keeps the dtype).
+    returns float pixels, and `resize_nearest_neighbor`, which keeps the dtype), and joined
+    by `tf.concat` (also TF 0.x's `tf.concat(axis, values)`) and `tf.stack`.
 
     ## Why is this bad?
     `ToTensor()` already divides uint8 pixels by 255. Dividing again leaves inputs in
@@ -291,6 +292,13 @@ class DoubleNormalization(Rule):
             image = tf.image.decode_jpeg(raw, channels=3)
             image = tf.image.resize_bilinear(tf.expand_dims(image, 0), [224, 224])
             image = tf.image.convert_image_dtype(image, tf.float32) / 255.0
+        """),
+        # TF 0.x's `tf.concat(axis, values)` joins the float pixels, still in 0-255.
+        Valid("""
+            import tensorflow as tf
+            left = tf.to_float(tf.image.decode_png(left_raw, channels=3))
+            right = tf.to_float(tf.image.decode_png(right_raw, channels=3))
+            pair = tf.concat(2, [left, right]) / 255.0
         """),
         Valid("""
             from tensorflow import keras
@@ -615,6 +623,25 @@ class DoubleNormalization(Rule):
             image = tf.image.decode_jpeg(raw, channels=3)
             image = tf.image.resize_nearest_neighbor(tf.expand_dims(image, 0), [224, 224])
             image = tf.image.convert_image_dtype(image, tf.float32)
+        """),
+        # tf.concat joins images already scaled, in TF 0.x's order and in today's.
+        Invalid("""
+            import tensorflow as tf
+            image = tf.image.convert_image_dtype(tf.image.decode_png(raw), tf.float32)
+            pair = tf.concat(2, [image, tf.image.flip_left_right(image)]) / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import tensorflow as tf
+            image = tf.image.convert_image_dtype(tf.image.decode_png(raw), tf.float32)
+            pair = tf.concat(2, [image, tf.image.flip_left_right(image)])
+        """),
+        Invalid("""
+            import tensorflow as tf
+            left = tf.image.convert_image_dtype(tf.image.decode_png(left_raw), tf.float32)
+            pair = tf.stack([left, left], axis=0) / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import tensorflow as tf
+            left = tf.image.convert_image_dtype(tf.image.decode_png(left_raw), tf.float32)
+            pair = tf.stack([left, left], axis=0)
         """),
         # The model's first layer scales again what the data pipeline already scaled.
         Invalid("""

@@ -33,7 +33,9 @@ class Rank1Broadcasting(Rule):
     dim on a batch that reaches a loss (not on a known `(N, 1)` output, where the squeeze is
     the alignment with an `(N,)` target and a batch of one still gives the same loss). It covers PyTorch and numpy, JAX (`jnp` reductions, Flax
     `nn.Dense(1)`, Optax's `l2_loss`, `squared_error` and `huber_loss`), TensorFlow
-    (`tf.reduce_mean` and the other `tf.reduce_*`, `tf.squeeze`) and Keras (`Dense(1)`, the
+    (`tf.reduce_mean` and the other `tf.reduce_*`, `tf.squeeze`; `tf.matmul(x, w)` or `x @ w`
+    with a weight made with the literal shape `[k, 1]` is an (N, 1) output, a placeholder of
+    shape `[None]` an (N,) target) and Keras (`Dense(1)`, the
     Keras 2 loss functions `tf.keras.losses.mse`, `mae`, `huber`, whose classes and Keras 3
     versions match ranks first), and squared or absolute errors written out
     (`jnp.mean((pred - y) ** 2)`).
@@ -273,6 +275,19 @@ class Rank1Broadcasting(Rule):
                 with tf.GradientTape() as tape:
                     loss = tf.reduce_mean(tf.keras.losses.mse(prices, model(features)))
         """),
+        # TF1 linear regression with the labels as a column, or the product squeezed; a (1,)
+        # bias broadcasts as meant.
+        Valid("""
+            import tensorflow as tf
+            X = tf.placeholder(tf.float32, [None, 13])
+            Y = tf.placeholder(tf.float32, [None, 1])
+            Z = tf.placeholder(tf.float32, [None])
+            W = tf.Variable(tf.random_normal([13, 1]))
+            b = tf.Variable(tf.zeros([1]))
+            pred = tf.matmul(X, W) + b
+            cost = tf.reduce_mean(tf.square(pred - Y))
+            other = tf.reduce_mean(tf.square(tf.squeeze(pred, 1) - Z))
+        """),
     ]
     INVALID = [
         # The target made a column on purpose, the (N, 1) output squeezed: (N,) against (N, 1).
@@ -479,6 +494,23 @@ class Rank1Broadcasting(Rule):
                     targets = tf.squeeze(prices, axis=-1)
                     loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
         """, line=7, related_lines=(3, 6)),
+        # TF1: the product with a (13, 1) weight is (N, 1); the labels are a [None] placeholder.
+        Invalid("""
+            import tensorflow as tf
+            X = tf.placeholder(tf.float32, [None, 13])
+            Y = tf.placeholder(tf.float32, [None])
+            W = tf.Variable(tf.random_normal([13, 1]))
+            b = tf.Variable(tf.zeros([1]))
+            pred = tf.matmul(X, W) + b
+            cost = tf.reduce_mean(tf.square(pred - Y))
+        """, line=7, related_lines=(3, 6)),
+        Invalid("""
+            import tensorflow as tf
+            features = tf.compat.v1.placeholder(tf.float32, shape=[None, 8])
+            labels = tf.compat.v1.placeholder(tf.float32, shape=[None])
+            weights = tf.compat.v1.get_variable("weights", shape=[8, 1])
+            loss = tf.reduce_mean(tf.abs(features @ weights - labels))
+        """, line=5, related_lines=(3, 5)),
     ]
 
     def __init__(self, context) -> None:

@@ -70,6 +70,13 @@ def _dotted(node: cst.BaseExpression) -> str:
     return ""
 
 
+def _variable_owners(sources: cst.BaseExpression) -> set[str]:
+    """Whose variables `tape.gradient` differentiates: `model` for `model.trainable_variables`,
+    `encoder` and `head` for `encoder.trainable_weights + head.trainable_weights`."""
+    return {_dotted(chain.value) for chain in _parts(sources).dotted
+            if chain.attr.value in catalog.KERAS_VARIABLE_ATTRIBUTES and _dotted(chain.value)}
+
+
 def _targets(node: cst.BaseAssignTargetExpression | cst.BaseExpression) -> set[str]:
     """The names an assignment target binds: `loss`, `logits, aux`, `*rest`."""
     if isinstance(node, cst.Name):
@@ -90,10 +97,14 @@ class KerasCallWithoutTraining(Rule):
     `BatchNormalization`, or a recurrent layer with `dropout=`/`recurrent_dropout=`, also in a
     `Bidirectional` or `TimeDistributed` wrapper), called inside a
     `with tf.GradientTape() as tape:` block without a `training` argument, when its output
-    reaches the loss that `tape.gradient(loss, ...)` differentiates. A call given `training=`
-    (a literal or a variable), a call outside the tape (evaluation), a model without such
-    layers, and a call whose model's variables are not what the tape differentiates (a teacher
-    network next to the student) are left alone; `model.fit` passes the flag itself.
+    reaches the loss that `tape.gradient(loss, model.trainable_variables)` differentiates with
+    respect to that model's variables (`trainable_variables`, `trainable_weights`, `variables`
+    or `weights` of the model or of an object holding it), also `self(x)` in a Keras model's own
+    `train_step` (`self.trainable_variables`). A call given `training=` (a literal or
+    a variable), a call outside the tape (evaluation), a model without such layers, and a model
+    whose variables the tape does not differentiate (a teacher network next to the student, a
+    model attacked or explained through the gradient of its input) are left alone; `model.fit`
+    passes the flag itself.
 
     ## Why is this bad?
     Keras layers decide how to behave from the `training` argument of the call. `fit` passes
@@ -124,13 +135,14 @@ class KerasCallWithoutTraining(Rule):
         loss = loss_fn(y, logits)
     ```
 
+    The fix adds `training=True`. It is unsafe: it changes what the step computes (which is the
+    point), and a model meant to stay in inference mode (a frozen backbone being fine-tuned)
+    should say so with `training=False` instead.
+
     ## References
     TensorFlow guide, "Writing a training loop from scratch" (`training=True` in the tape) and
     Keras FAQ, "What's the difference between the `training` argument in `call()` and the
     `trainable` attribute?".
-
-    Fix safety: the fix adds `training=True`; it is unsafe because it changes what the step
-    computes (which is the point).
     """
 
     code = "DL307"
@@ -215,6 +227,40 @@ class KerasCallWithoutTraining(Rule):
                 soft = tf.nn.softmax(teacher(x) / 4.0)
                 loss = distill_fn(soft, student(x))
             grads = tape.gradient(loss, student.trainable_variables)
+        """),
+        # A Keras model's own train_step, as the Keras guide writes it.
+        Valid("""
+            import tensorflow as tf
+            from tensorflow import keras
+
+            class Classifier(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = keras.layers.Dense(64)
+                    self.drop = keras.layers.Dropout(0.5)
+                    self.out = keras.layers.Dense(10)
+
+                def call(self, x, training=False):
+                    return self.out(self.drop(self.hidden(x), training=training))
+
+                def train_step(self, data):
+                    x, y = data
+                    with tf.GradientTape() as tape:
+                        loss = self.compiled_loss(y, self(x, training=True))
+                    grads = tape.gradient(loss, self.trainable_variables)
+                    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+                    return {"loss": loss}
+        """),
+        # An adversarial example: the gradient of the input, with the model in inference mode.
+        Valid("""
+            import tensorflow as tf
+            from tensorflow import keras
+            model = keras.Sequential([keras.layers.Dense(64), keras.layers.Dropout(0.5),
+                                      keras.layers.Dense(10)])
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                loss = loss_object(label, model(image))
+            perturbation = tf.sign(tape.gradient(loss, image))
         """),
         # model.fit passes training=True itself.
         Valid("""
@@ -370,6 +416,52 @@ class KerasCallWithoutTraining(Rule):
                 disc_loss = tf.reduce_mean(fake_output)
             disc_grads = disc_tape.gradient(disc_loss, critic.trainable_variables)
         """),
+        # The model's own train_step calls it without the flag.
+        Invalid("""
+            import tensorflow as tf
+            from tensorflow import keras
+
+            class Classifier(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = keras.layers.Dense(64)
+                    self.drop = keras.layers.Dropout(0.5)
+                    self.out = keras.layers.Dense(10)
+
+                def call(self, x, training=False):
+                    return self.out(self.drop(self.hidden(x), training=training))
+
+                def train_step(self, data):
+                    x, y = data
+                    with tf.GradientTape() as tape:
+                        y_pred = self(x)
+                        loss = self.compiled_loss(y, y_pred)
+                    grads = tape.gradient(loss, self.trainable_variables)
+                    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+                    return {"loss": loss}
+        """, line=17, related_lines=(8, 19), unsafe=True, fixed="""
+            import tensorflow as tf
+            from tensorflow import keras
+
+            class Classifier(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = keras.layers.Dense(64)
+                    self.drop = keras.layers.Dropout(0.5)
+                    self.out = keras.layers.Dense(10)
+
+                def call(self, x, training=False):
+                    return self.out(self.drop(self.hidden(x), training=training))
+
+                def train_step(self, data):
+                    x, y = data
+                    with tf.GradientTape() as tape:
+                        y_pred = self(x, training=True)
+                        loss = self.compiled_loss(y, y_pred)
+                    grads = tape.gradient(loss, self.trainable_variables)
+                    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+                    return {"loss": loss}
+        """),
         # Keras 3 spelling, the gradient taken inside the block.
         Invalid("""
             import keras
@@ -441,11 +533,23 @@ class KerasCallWithoutTraining(Rule):
         if not callee:
             return
         module = next((tag for tag in self.facts.value(node.func) if tag.kind == MODULE
-                       and tag.info.framework == "keras" and tag.info.training_layer), None)
+                       and tag.info.framework == "keras" and tag.info.training_layer), None) \
+            or self._own_layer(node.func)
         if module is None:
             return
         for tape in self.open:
             tape.forwards.append(_Forward(node, module, callee))
+
+    def _own_layer(self, func: cst.BaseExpression) -> Tag | None:
+        """`self(x)` in a Keras model's own method (its `train_step`): the layer of the model
+        that depends on `training`, if its attributes hold one."""
+        state = self.facts.enclosing_class
+        if not (isinstance(func, cst.Name) and func.value == "self" and state is not None):
+            return None
+        if state.framework != "keras":
+            return None
+        return next((tag for value in state.attributes.values() for tag in value
+                     if tag.kind == MODULE and tag.info.training_layer), None)
 
     def _reached(self, forward: _Forward, parts: _Parts) -> bool:
         return id(forward.call) in parts.calls or bool(forward.reached & parts.names)
@@ -477,26 +581,17 @@ class KerasCallWithoutTraining(Rule):
             return
         parts = _parts(target.value)
         sources = argument(node, 1, "sources")
-        differentiated = self._models_in(sources.value) if sources is not None else set()
+        trained = _variable_owners(sources.value) if sources is not None else set()
         for forward in tape.forwards:
             if forward.reported or not self._reached(forward, parts):
                 continue
-            if differentiated and forward.callee not in differentiated:
-                continue  # the tape trains another model (a teacher's output is only an input)
+            # Only a model whose variables the tape differentiates is being trained: not a
+            # teacher next to its student, nor a model attacked through its input.
+            if not any(forward.callee == owner or forward.callee.startswith(owner + ".")
+                       for owner in trained):
+                continue
             forward.reported = True
             self._report(forward, node)
-
-    def _models_in(self, sources: cst.BaseExpression) -> set[str]:
-        """The dotted names of the Keras models whose variables `sources` are
-        (`model.trainable_variables`, `encoder.trainable_weights + head.trainable_weights`)."""
-        found = set()
-        for chain in _parts(sources).dotted:
-            owner = chain.value
-            name = _dotted(owner)
-            if name and any(tag.kind == MODULE and tag.info.framework == "keras"
-                            for tag in self.facts.value(owner)):
-                found.add(name)
-        return found
 
     def _report(self, forward: _Forward, gradient: cst.Call) -> None:
         call = forward.call

@@ -338,3 +338,34 @@ def test_a_keras_model_with_dropout_in_another_file_is_trained_without_training_
     # Only the Tagger has recurrent dropout; the Probe's call on the same line is silent.
     assert {(name, line, code, related) for name, line, code, related in found
             if code == "DL307"} == {("train.py", 7, "DL307", (("train.py", 8), ("train.py", 5)))}
+
+
+KERAS_SOFTMAX_MODEL = '''
+import tensorflow as tf
+
+
+class Classifier(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.head = tf.keras.layers.Dense(10)
+
+    def call(self, x):
+        return tf.nn.softmax(self.head(x))
+'''
+KERAS_SOFTMAX_TRAIN = '''
+import tensorflow as tf
+from classifier import Classifier
+
+model = Classifier()
+loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+loss = loss_fn(labels, model(images))
+'''
+
+
+def test_a_subclassed_keras_models_call_in_another_file_is_its_forward(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "classifier.py").write_text(KERAS_SOFTMAX_MODEL)
+    (root / "train.py").write_text(KERAS_SOFTMAX_TRAIN)
+    found, _ = lint(root)
+    assert ("train.py", 7, "DL002", (("classifier.py", 11),)) in found

@@ -223,3 +223,22 @@ def test_local_class_summaries():
                 lambda facts, call: call.args and {
                     tag.kind for tag in facts.value(call.args[0].value)})
     assert value[-1] == {MODULE}
+
+
+def test_enclosing_class_facts_with_the_attributes_assigned_so_far():
+    source = """
+        import tensorflow as tf
+
+        class Classifier(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                ask()
+                self.drop = tf.keras.layers.Dropout(0.5)
+                ask()
+        ask()
+    """
+    before, after, outside = ask(source, lambda facts, call: facts.enclosing_class)
+    assert (before.name, before.bases, before.framework) == (
+        "Classifier", ("tensorflow.keras.Model",), "keras")
+    assert "drop" in after.attributes
+    assert outside is None

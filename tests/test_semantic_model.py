@@ -449,3 +449,24 @@ def test_a_subclassed_keras_model_outputs_what_its_call_returns():
     assert PROBABILITIES in softmax
     assert PROBABILITIES not in plain
     assert PROBABILITIES in keras1  # Keras 1 spelled `outputs=` as `output=`
+
+
+def test_a_product_with_a_k_by_1_tensorflow_weight_is_a_column():
+    from dllint.semantic.values import COLUMN_WEIGHT
+    weight, product, operator, transposed, batch, labels, bias = probes("""
+        import tensorflow as tf
+        W = tf.Variable(tf.truncated_normal([64, 1], stddev=0.1))
+        probe(W)
+        probe(tf.matmul(hidden, W))
+        probe(hidden @ W)
+        probe(tf.matmul(hidden, W, transpose_b=True))
+        probe(tf.placeholder(tf.float32, [None, 1]))
+        probe(tf.placeholder(tf.float32, shape=[None]))
+        probe(tf.zeros([1]))
+    """)
+    assert weight == {COLUMN_WEIGHT}
+    assert product == {COLUMN} and operator == {COLUMN}
+    assert transposed == set()  # (1, 64) once transposed: no column
+    assert batch == set()  # [None, 1] is a column of data, not a weight
+    assert labels == {RANK1}
+    assert bias == set()  # a (1,) bias broadcasts as meant

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dllint.semantic.frameworks import jax, keras, tensorflow
+from dllint.semantic.frameworks import jax, keras, tensorflow, tflearn
 
 # Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
 PROBABILITY_FUNCTIONS = {
@@ -60,7 +60,13 @@ KERAS_WRAPPER_LAYERS = keras.WRAPPER_LAYERS
 GROWING_METHODS = {"nn.Sequential": frozenset({"add_module", "append"}),
                    "keras.Sequential": frozenset({"add"})}
 # TF1 layer functions that apply the activation given as a keyword: (keyword, position).
-ACTIVATION_LAYER_FUNCTIONS = tensorflow.ACTIVATION_LAYER_FUNCTIONS
+ACTIVATION_LAYER_FUNCTIONS = {**tensorflow.ACTIVATION_LAYER_FUNCTIONS,
+                              **tflearn.ACTIVATION_LAYER_FUNCTIONS}
+# Estimator layers that apply a loss named by a string argument to their first argument
+# (tflearn's `regression(net, loss='softmax_categorical_crossentropy')`): (position, keyword,
+# default), and the names of those losses that apply softmax or sigmoid themselves.
+NAMED_LOSS_ESTIMATORS = tflearn.ESTIMATORS
+LOGIT_LOSS_NAMES = tflearn.LOGIT_OBJECTIVES
 # Module base classes of other frameworks: (framework, the method that is their forward).
 FRAMEWORK_MODULE_BASES = {**{base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES},
                           **{base: ("keras", keras.FORWARD_METHOD) for base in keras.MODEL_BASES}}
@@ -150,6 +156,10 @@ LOSSES = {
        for name, row in framework.LOSSES.items()},
     **{name: Loss(**row) for name, row in keras.BROADCASTING_LOSS_FUNCTIONS.items()},
 }
+# Losses whose arguments TF 0.x took in another order (the logits first), and the graph-mode
+# calls that show a file is TF 0.x or 1.x code (see frameworks/tensorflow.py).
+LOGITS_FIRST_LOSSES = tensorflow.LOGITS_FIRST_LOSSES
+TF_GRAPH_MODE_CALLS = tensorflow.GRAPH_MODE_CALLS
 # The target's keyword, by the prediction's: `F.mse_loss(input, target)`,
 # `keras.losses.mse(y_true, y_pred)`, `optax.l2_loss(predictions, targets)`.
 LOSS_TARGET_KEYWORDS = {"input": "target", "y_pred": "y_true", "predictions": "targets"}
@@ -266,8 +276,11 @@ DTYPE_KEEPING_FUNCTIONS = frozenset({
 STACKING = frozenset({
     "numpy.stack", "numpy.concatenate", "numpy.vstack", "numpy.hstack", "numpy.dstack",
     "torch.stack", "torch.cat", "torch.concat", "torch.concatenate", "torch.vstack",
-    "torch.hstack", "torch.dstack",
+    "torch.hstack", "torch.dstack", *tensorflow.STACKING,
 })
+# Joining calls whose axis came first in an older API (TF 0.x's `tf.concat(axis, values)`): the
+# arrays are the argument that is not a literal axis.
+AXIS_FIRST_STACKING = tensorflow.AXIS_FIRST_STACKING
 UINT8_DTYPES = frozenset({"numpy.uint8", "torch.uint8", *tensorflow.UINT8_DTYPES,
                           *jax.UINT8_DTYPES})
 
@@ -291,6 +304,11 @@ RESHAPING_FUNCTIONS = frozenset({
 # Value: the position and keyword of that argument.
 COLUMN_LAYERS = {"torch.nn.Linear": (1, "out_features"), **keras.COLUMN_LAYERS,
                  **jax.COLUMN_LAYERS}
+# TensorFlow's tensors made from a literal shape, variables (the shape of their initial value)
+# and matrix products (see frameworks/tensorflow.py).
+SHAPED_CONSTRUCTORS = tensorflow.SHAPED_CONSTRUCTORS
+VARIABLE_CONSTRUCTORS = tensorflow.VARIABLES
+MATMUL = tensorflow.MATMUL
 RANK1_CONSTRUCTORS = frozenset({"numpy.random.randn", "numpy.random.rand", "numpy.random.random",
                                 "numpy.zeros", "numpy.ones", "numpy.empty", "torch.randn",
                                 "torch.rand", "torch.zeros", "torch.ones", "torch.empty"})
@@ -416,12 +434,21 @@ SEEDED_SPLITS = {"sklearn.model_selection.train_test_split": "random_state",
 # `deterministic` when built (it is also accepted when called).
 NEVER_ON_DROPOUTS = tensorflow.NEVER_ON_DROPOUTS
 FLAX_DROPOUT_LAYERS = jax.DROPOUT_LAYERS
+# Layers that add a bias before batch norm can cancel it (DL303): TF1 and tf.contrib layer
+# functions (what turns their bias and activation off: `BiasedLayer`), and Keras layers, which
+# take `use_bias=` and `activation=` (None by default) by keyword.
+BIASED_LAYER_FUNCTIONS = tensorflow.BIASED_LAYER_FUNCTIONS
+BATCH_NORM_FUNCTIONS = tensorflow.BATCH_NORM_FUNCTIONS
+KERAS_BIASED_LAYERS = keras.BIASED_LAYERS
+KERAS_BATCH_NORM_LAYERS = keras.BATCH_NORM_LAYERS
 # Calls that differentiate a function: code that calls them is a training step.
 GRADIENT_TRANSFORMS = jax.GRADIENT_TRANSFORMS
 # TensorFlow's tapes: the forward pass in `with tf.GradientTape() as tape:` is differentiated by
 # the tape's `gradient` method.
 GRADIENT_TAPES = tensorflow.GRADIENT_TAPES
 TAPE_GRADIENT_METHODS = tensorflow.TAPE_GRADIENT_METHODS
+# Attributes holding a Keras model's variables (`model.trainable_variables`).
+KERAS_VARIABLE_ATTRIBUTES = keras.VARIABLE_ATTRIBUTES
 # Names of functions that are a training step by convention.
 TRAINING_STEP_NAMES = frozenset({"train_step", "training_step", "train_on_batch", "update_step"})
 

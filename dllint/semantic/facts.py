@@ -16,7 +16,8 @@ question always get the same answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 import libcst as cst
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from dllint.semantic.model import SemanticModel
     from dllint.semantic.summaries import FunctionState
 
-__all__ = ["Facts", "FunctionFacts", "HandlerContext", "ModuleMode"]
+__all__ = ["ClassFacts", "Facts", "FunctionFacts", "HandlerContext", "ModuleMode"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,19 @@ class FunctionFacts:
     @property
     def is_method(self) -> bool:
         return self.class_name is not None
+
+
+@dataclass(frozen=True)
+class ClassFacts:
+    """A class of the file the walk is in. `attributes` are its `self` attributes as known at
+    this point (those its methods assigned so far, and what an earlier walk learnt), read-only;
+    `framework` is "" for PyTorch or plain classes, else "keras", "flax", ..."""
+
+    name: str
+    node: cst.ClassDef
+    bases: tuple[str, ...]  # qualified where imported
+    framework: str
+    attributes: Mapping[str, Value]
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,15 @@ class Facts:
     def class_name(self) -> str | None:
         """The innermost class the walk is in."""
         return self._model.classes[-1].name if self._model.classes else None
+
+    @property
+    def enclosing_class(self) -> ClassFacts | None:
+        """The innermost class the walk is in, with its attributes so far."""
+        if not self._model.classes:
+            return None
+        state = self._model.classes[-1]
+        return ClassFacts(state.name, state.node, tuple(state.bases), state.framework,
+                          MappingProxyType(state.attributes))
 
     def call_sites(self, key: str) -> Sequence[cst.Call]:
         """The calls of the file's function `key` (`fit`, `Trainer.__init__`, `Net.forward`)

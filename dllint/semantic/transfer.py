@@ -21,7 +21,7 @@ from dllint.semantic.values import (
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, TransformInfo, Value, first, has, keep, without)
 from dllint.semantic.values import KERAS_INPUT, KERAS_TRAINING, RECORDS, UNSCALED_FLOAT
-from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
+from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
@@ -108,6 +108,8 @@ class ValueTransfer:
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
+        if isinstance(operator, cst.MatrixMultiply) and has(right, COLUMN_WEIGHT):
+            return frozenset({Tag(COLUMN, node, "x @ w, w of shape (k, 1)")})
         if isinstance(operator, cst.Multiply) and is_255(right_node):
             left = without(left, (UNIT_SCALED,))  # back to 0-255 (`preprocess_input(x * 255)`)
         if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power,
@@ -649,7 +651,12 @@ class ValueTransfer:
         if qualified in catalog.DTYPE_KEEPING_FUNCTIONS:
             return keep(self._argument_value(node, 0, "src"), ELEMENT_KEEPING)
         if qualified in catalog.STACKING:
-            joined = self._argument_value(node, 0, "arrays")
+            # `tf.concat(1, [a, b])`: TF 0.x's axis first, the arrays second.
+            axis_first = qualified in catalog.AXIS_FIRST_STACKING and bool(node.args) and \
+                node.args[0].keyword is None and number(node.args[0].value) is not None
+            arrays = keyword(node, "arrays") or keyword(node, "values") or positional(
+                node, 1 if axis_first else 0)
+            joined = EMPTY if arrays is None else self.value(arrays.value)
             joined = keep(joined, ELEMENT_KEEPING) | elements_of(joined)
             dtype = self._dtype_keyword(node)
             return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
@@ -670,6 +677,18 @@ class ValueTransfer:
             return frozenset(result)
         if qualified in catalog.RANK1_CONSTRUCTORS:
             return self._rank1(qualified, node)
+        if qualified in catalog.SHAPED_CONSTRUCTORS:
+            return _literal_shape(node, last, *catalog.SHAPED_CONSTRUCTORS[qualified])
+        if qualified in catalog.VARIABLE_CONSTRUCTORS:
+            return keep(self._argument_value(node, *catalog.VARIABLE_CONSTRUCTORS[qualified]),
+                        (COLUMN_WEIGHT, RANK1))
+        if qualified in catalog.MATMUL:
+            transposed = keyword(node, "transpose_b")
+            weight = argument(node, 1, "b")
+            if weight is not None and has(self.value(weight.value), COLUMN_WEIGHT) and (
+                    transposed is None or not is_true(transposed.value)):
+                return frozenset({Tag(COLUMN, node, "matmul(x, w), w of shape (k, 1)")})
+            return EMPTY
         if qualified in catalog.DATAFRAME_SOURCES:
             frame = frozenset({Tag(DATAFRAME, node, last, "frame")})
             return frame | {Tag(RECORDS, node, last)} if qualified in catalog.RECORD_SOURCES \
@@ -864,6 +883,21 @@ class ValueTransfer:
         if method in ("numpy", "copy", "clone"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
         return EMPTY
+
+
+def _literal_shape(node: cst.Call, function: str, position: int, name: str) -> Value:
+    """The shape tags of a tensor made with a literal shape: `[13, 1]` is a (k, 1) weight
+    (a batch axis, None, makes it a column of data instead); `[None]` a rank-1 batch."""
+    shape = argument(node, position, name)
+    if shape is None or not isinstance(shape.value, (cst.List, cst.Tuple)):
+        return EMPTY
+    sizes = [element.value for element in shape.value.elements]
+    batch = [isinstance(size, cst.Name) and size.value == "None" for size in sizes]
+    if len(sizes) == 2 and not batch[0] and number(sizes[1]) == 1.0:
+        return frozenset({Tag(COLUMN_WEIGHT, node, "(k, 1)")})
+    if len(sizes) == 1 and batch[0]:
+        return frozenset({Tag(RANK1, node, f"{function} of shape [None]")})
+    return EMPTY
 
 
 def _receiver(node: cst.Call, original: cst.Call | None) -> cst.BaseExpression | None:

@@ -33,6 +33,9 @@ SINGLE_CHANNEL = "single_channel"
 # an (N, 1, ...) output it is the missing size-1 axis; info: "1", "-1" or "unit" (every one).
 AXIS_DROPPED = "axis_dropped"
 SHAPE_TAGS = frozenset({RANK1, COLUMN, SINGLE_CHANNEL, AXIS_DROPPED})
+# A (k, 1) matrix made with that literal shape (a weight, `tf.Variable(tf.random_normal([13,
+# 1]))`): its product `tf.matmul(x, w)` is an (N, 1) column. Not a shape tag: only products read it.
+COLUMN_WEIGHT = "column_weight"
 LISTING = "listing"  # a directory listing; info: ListingInfo. Derived lists share the tag.
 # Rows read from a data file (np.load, pd.read_csv), in the order that file stores them.
 RECORDS = "records"

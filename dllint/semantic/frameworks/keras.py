@@ -51,6 +51,16 @@ FUNCTIONAL_OUTPUTS = (1, ("outputs", "output"))
 MODEL_BASES = frozenset(spellings("Model", "models.Model", "layers.Layer"))
 FORWARD_METHOD = "call"
 
+# ---- bias before batch norm (DL303) ------------------------------------------------------------
+# Layers with `use_bias=True` by default; their activation (`activation=`, None by default) is
+# applied after the bias.
+BIASED_LAYERS = frozenset(spellings(*("layers." + name for name in (
+    "Dense", "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D",
+    "SeparableConv1D", "SeparableConv2D", "DepthwiseConv2D", "Conv1DTranspose",
+    "Conv2DTranspose", "Conv3DTranspose"))))
+BATCH_NORM_LAYERS = frozenset(spellings("layers.BatchNormalization",
+                                        "layers.SyncBatchNormalization"))
+
 # ---- the training flag (DL307) -----------------------------------------------------------------
 # Layers whose call depends on `training`: dropout drops only, and batch norm uses and updates
 # the batch statistics only, when called with `training=True`. `fit` passes it; a model called
@@ -64,6 +74,12 @@ TRAINING_LAYERS = frozenset(spellings(*("layers." + name for name in (
 RNN_DROPOUT_KEYWORDS = {name: ("dropout", "recurrent_dropout") for name in spellings(*(
     "layers." + name for name in ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell",
                                   "SimpleRNNCell", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")))}
+# A model's variables, as a training step hands them to `tape.gradient(loss, ...)`: a tape that
+# differentiates with respect to `model.trainable_variables` trains that model (one that
+# differentiates with respect to its input, as adversarial examples and saliency maps do, does
+# not).
+VARIABLE_ATTRIBUTES = frozenset({"trainable_variables", "trainable_weights", "variables",
+                                 "weights"})
 # Layers that run the layer given as their first argument (`Bidirectional(LSTM(...))`).
 WRAPPER_LAYERS = frozenset(spellings("layers.Bidirectional", "layers.TimeDistributed"))
 

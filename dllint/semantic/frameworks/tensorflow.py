@@ -4,6 +4,8 @@ Keras, also when reached through `tf.keras`, is in `keras.py`."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # TF1 code reaches the same functions through tf.compat.v1.
 _V1 = "tensorflow.compat.v1."
 
@@ -41,6 +43,20 @@ LOSSES = {
     for name in _LOGIT_LOSSES
 }
 
+# TF 0.x took the logits first, `softmax_cross_entropy_with_logits(logits, labels)`; TF 1 takes
+# them only by keyword and TF 2 takes the labels first. Value: the position of the logits in TF 0.x.
+LOGITS_FIRST_LOSSES = {f"tensorflow.nn.{name}": 0 for name in (
+    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+    "sigmoid_cross_entropy_with_logits")}
+# Graph-mode calls that TF 2 has only under tf.compat.v1: a file calling `tf.placeholder` or
+# `tf.Session` is TF 0.x or 1.x code, where a positional call of the losses above can only be
+# TF 0.x's order (TF 1 would raise).
+GRAPH_MODE_CALLS = frozenset("tensorflow." + name for name in (
+    "placeholder", "Session", "InteractiveSession", "initialize_all_variables",
+    "global_variables_initializer", "get_variable", "variable_scope",
+    "train.GradientDescentOptimizer", "train.AdamOptimizer", "train.MomentumOptimizer",
+    "train.RMSPropOptimizer", "train.AdagradOptimizer"))
+
 # ---- file listings (DL001) ---------------------------------------------------------------------
 # Directory listings whose order is whatever the filesystem returns (TF 1 spelled them
 # `tf.gfile.Glob` and `tf.gfile.ListDirectory`).
@@ -73,6 +89,46 @@ REDUCTIONS = frozenset(_both(*(module + name for module in ("", "math.") for nam
     "reduce_variance", "reduce_logsumexp", "reduce_euclidean_norm"))))
 # Functions that add or remove axes, named like their numpy counterparts.
 RESHAPING_FUNCTIONS = frozenset(_both("squeeze", "expand_dims", "reshape"))
+# Calls that make a tensor of the shape they are given: (position, keyword) of the shape. A
+# literal `[13, 1]` is a (k, 1) weight; a placeholder of shape `[None]` a batch of scalars.
+SHAPED_CONSTRUCTORS = {
+    **{name: (0, "shape") for name in _both(
+        "random_normal", "random.normal", "truncated_normal", "random.truncated_normal",
+        "random_uniform", "random.uniform", "zeros", "ones")},
+    **{name: (1, "shape") for name in _both("get_variable", "placeholder")},
+}
+# Variables have the shape of their initial value: (position, keyword) of it.
+VARIABLES = {name: (0, "initial_value") for name in _both("Variable")}
+# Matrix products, `matmul(a, b)`: with a (k, 1) `b` (not transposed), an (N, 1) column.
+MATMUL = frozenset(_both("matmul", "linalg.matmul"))
+
+# ---- bias before batch norm (DL303) -------------------------------------------------------------
+class BiasedLayer(NamedTuple):
+    """A layer function that adds a bias unless `bias` (position, keyword) is given `bias_off`,
+    and applies `activation` (position, keyword; `activation_default` when left out) after it.
+    tf.contrib's layers also skip the bias themselves when given a `normalizer` function."""
+    bias: tuple[int, str]
+    bias_off: str
+    activation: tuple[int, str]
+    activation_default: str = "None"
+    normalizer: tuple[int, str] | None = None
+
+
+_TF1_CONVOLUTIONS = ("layers.conv1d", "layers.conv2d", "layers.conv3d")
+BIASED_LAYER_FUNCTIONS = {
+    **{name: BiasedLayer((3, "use_bias"), "False", (2, "activation"))
+       for name in _both("layers.dense")},
+    **{name: BiasedLayer((8, "use_bias"), "False", (7, "activation"))
+       for name in _both(*_TF1_CONVOLUTIONS)},
+    **{f"tensorflow.contrib.layers.{name}": BiasedLayer(
+        (12, "biases_initializer"), "None", (7, "activation_fn"), "relu", (8, "normalizer_fn"))
+       for name in ("conv2d", "convolution2d", "conv1d", "conv3d", "convolution")},
+    "tensorflow.contrib.layers.fully_connected": BiasedLayer(
+        (7, "biases_initializer"), "None", (2, "activation_fn"), "relu", (3, "normalizer_fn")),
+}
+# Batch norm as a function of its input (the first argument).
+BATCH_NORM_FUNCTIONS = frozenset({*_both("layers.batch_normalization"),
+                                  "tensorflow.contrib.layers.batch_norm"})
 
 # ---- custom training loops (DL307) -------------------------------------------------------------
 # `with tf.GradientTape() as tape:` records the forward pass that `tape.gradient(loss, ...)`
@@ -120,3 +176,7 @@ DTYPE_KEEPING_FUNCTIONS = frozenset(_both(*("image." + name for name in (
     "resize_with_crop_or_pad", "rgb_to_grayscale", "grayscale_to_rgb",
     "resize_nearest_neighbor")), "transpose"))
 UINT8_DTYPES = frozenset(_both("uint8", "dtypes.uint8"))
+# Calls that join a list of tensors into one of the same dtype and scale. TF 0.x spelled `stack`
+# `pack`, and took concat's axis first: `tf.concat(1, [a, b])`, today `tf.concat([a, b], 1)`.
+STACKING = frozenset(_both("concat", "stack", "pack"))
+AXIS_FIRST_STACKING = frozenset(_both("concat"))
