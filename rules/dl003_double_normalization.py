@@ -315,8 +315,38 @@ class DoubleNormalization(Rule):
                                            horizontal_flip=True)
             plain = ImageDataGenerator(rescale=1. / 255)
         """),
+        # A parameter named like a module-level variable is not that variable: the helper
+        # scales the raw images it is given, once.
+        Valid("""
+            import torchvision.transforms as T
+            from torchvision.io import read_image
+            image = T.ToTensor()(picture)
+
+            def to_unit(image):
+                return image.float() / 255
+
+            batch = to_unit(read_image(path))
+        """),
     ]
     INVALID = [
+        # Near miss: the same helper given the image ToTensor already scaled.
+        Invalid("""
+            import torchvision.transforms as T
+            image = T.ToTensor()(picture)
+
+            def to_unit(image):
+                return image.float() / 255
+
+            batch = to_unit(image)
+        """, line=5, related_lines=(2,), unsafe=True, fixed="""
+            import torchvision.transforms as T
+            image = T.ToTensor()(picture)
+
+            def to_unit(image):
+                return image.float()
+
+            batch = to_unit(image)
+        """),
         Invalid("""
             import torchvision.transforms as T
             transform = T.Compose([T.Resize(224), T.ToTensor()])

@@ -336,3 +336,33 @@ loss = cross_entropy(model(images), labels)
     from dllint.runner import lint_text
     settings = build_settings(FileConfig(root=Path.cwd()), select=["DL002"])
     assert lint_text(source, "notebook.py", settings).diagnostics == ()
+
+
+def test_a_parameter_shadows_the_module_level_name_it_shares():
+    """`image` the parameter is not `image` the module variable: only its call sites and its
+    default say what it holds (also for `*args`, `**kwargs` and keyword-only parameters)."""
+    plain, starred, keyword_only, passed, outside = probes("""
+        import torch
+        image = torch.softmax(z, 1)
+        args = torch.softmax(z, 1)
+        kind = torch.softmax(z, 1)
+        probs = torch.softmax(z, 1)
+
+        def show(image):
+            probe(image)
+
+        def log(*args, **kwargs):
+            probe(args)
+
+        def draw(*, kind=None):
+            probe(kind)
+
+        def keep(probs):
+            probe(probs)
+
+        show(raw)
+        keep(torch.sigmoid(z))
+        probe(image)
+    """)
+    assert plain == set() and starred == set() and keyword_only == set()
+    assert PROBABILITIES in passed and PROBABILITIES in outside
