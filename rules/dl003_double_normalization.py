@@ -6,7 +6,8 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.syntax import argument, is_255, is_inverse_255, keyword, number, positional
+from dllint.semantic.syntax import (
+    argument, inspects_dtype_or_range, is_255, is_inverse_255, keyword, leaves, number, positional)
 from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
 
@@ -31,26 +32,6 @@ def _divides_by_255(node: cst.BaseExpression) -> bool:
     return False
 
 
-class _DtypeInspection(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self.found = self.found or node.attr.value in catalog.DTYPE_GUARDS
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.found = self.found or (isinstance(node.func, cst.Name)
-                                    and node.func.value in catalog.DTYPE_GUARDS - {"max"})
-
-
-def _inspects_dtype(test: cst.BaseExpression) -> bool:
-    """`x.dtype not in (...)`, `x.is_floating_point()`, `np.issubdtype(...)`, `x.max() > 1`."""
-    inspection = _DtypeInspection()
-    test.visit(inspection)
-    return inspection.found
-
-
 class DoubleNormalization(Rule):
     """
     ## What it does
@@ -70,6 +51,11 @@ class DoubleNormalization(Rule):
     preprocessing_function=preprocess_input)`, which rescales what `preprocess_input` returned.
     The scaling is followed through `tf.cast`, `tf.reshape`, `tf.expand_dims`, `tf.squeeze` and
     `tf.image.resize`.
+
+    A scaling that depends on the data is not reported: a division under an `if` (or after an
+    early `return`) that tests the dtype or the range (`if image.max() > 1:`,
+    `if image.dtype == np.uint8:`), and a value such a division scaled in only some branches,
+    which is then only maybe scaled.
 
     ## Why is this bad?
     `ToTensor()` already divides uint8 pixels by 255. Dividing again leaves inputs in
@@ -327,8 +313,76 @@ class DoubleNormalization(Rule):
 
             batch = to_unit(read_image(path))
         """),
+        # An early return on the range guards the division after it: images already in [0, 1]
+        # come back as they are.
+        Valid("""
+            import torchvision.transforms.functional as TF
+
+            def to_unit(image):
+                if image.max() <= 1:
+                    return image
+                return image / 255.0
+
+            batch = to_unit(TF.to_tensor(picture))
+        """),
+        # The helper scales only uint8 images; a float image in 0-255 comes back unscaled, so
+        # the caller's division is the one that scales it.
+        Valid("""
+            import numpy as np
+
+            def to_float(image):
+                if image.dtype == np.uint8:
+                    image = image / 255.0
+                return image
+
+            depth = to_float(np.load(path).astype(np.float32)) / 255.0
+        """),
     ]
     INVALID = [
+        # Near miss: the early return tests the shape, not the range.
+        Invalid("""
+            import torchvision.transforms.functional as TF
+
+            def to_unit(image):
+                if image.ndim != 3:
+                    raise ValueError("expected a CHW image")
+                return image / 255.0
+
+            batch = to_unit(TF.to_tensor(picture))
+        """, line=6, related_lines=(8,), unsafe=True, fixed="""
+            import torchvision.transforms.functional as TF
+
+            def to_unit(image):
+                if image.ndim != 3:
+                    raise ValueError("expected a CHW image")
+                return image
+
+            batch = to_unit(TF.to_tensor(picture))
+        """),
+        # Near miss: both branches of the dtype test scale, so every image it returns is scaled.
+        Invalid("""
+            import numpy as np
+
+            def to_float(image):
+                if image.dtype == np.uint8:
+                    image = image / 255.0
+                else:
+                    image = image.astype(np.float32) / 255.0
+                return image
+
+            depth = to_float(np.load(path)) / 255.0
+        """, line=10, unsafe=True, fixed="""
+            import numpy as np
+
+            def to_float(image):
+                if image.dtype == np.uint8:
+                    image = image / 255.0
+                else:
+                    image = image.astype(np.float32) / 255.0
+                return image
+
+            depth = to_float(np.load(path))
+        """),
         # Near miss: the same helper given the image ToTensor already scaled.
         Invalid("""
             import torchvision.transforms as T
@@ -654,21 +708,33 @@ class DoubleNormalization(Rule):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.dtype_guards = 0  # open `if`s whose test looks at the dtype or the range
+        # Per function (the module first): how many `if`s on the dtype or the range that leave
+        # (`if image.max() <= 1: return image`) came before; what follows them is guarded too.
+        self.guarding_exits = [0]
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.guarding_exits.append(0)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.guarding_exits.pop()
 
     def visit_If(self, node: cst.If) -> None:
-        self.dtype_guards += _inspects_dtype(node.test)
+        self.dtype_guards += inspects_dtype_or_range(node.test)
 
     def leave_If(self, original_node: cst.If) -> None:
-        self.dtype_guards -= _inspects_dtype(original_node.test)
+        guard = inspects_dtype_or_range(original_node.test)
+        self.dtype_guards -= guard
+        if guard and leaves(original_node.body):
+            self.guarding_exits[-1] += 1
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
-        self.dtype_guards += _inspects_dtype(node.test)
+        self.dtype_guards += inspects_dtype_or_range(node.test)
 
     def leave_IfExp(self, original_node: cst.IfExp) -> None:
-        self.dtype_guards -= _inspects_dtype(original_node.test)
+        self.dtype_guards -= inspects_dtype_or_range(original_node.test)
 
     def report_double(self, node: cst.CSTNode, earlier: Tag, fix_operand=None) -> None:
-        if self.dtype_guards:
+        if self.dtype_guards or self.guarding_exits[-1]:
             return  # `if image.dtype == torch.uint8: image = image / 255`: scaled only once
         how = earlier.detail or "an earlier scaling"
         message = (f"this divides by 255 again: the value was already scaled to [0, 1] by {how}; "

@@ -15,7 +15,7 @@ from dllint.context import FileContext
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE
-from dllint.semantic.values import LISTING, RECORDS
+from dllint.semantic.values import LISTING, RECORDS, UNIT_SCALED
 from dllint.semantic.values import AXIS_DROPPED, COLUMN, RANK1, SINGLE_CHANNEL
 from dllint.walk import CachedVisitorNames, walk
 
@@ -366,3 +366,30 @@ def test_a_parameter_shadows_the_module_level_name_it_shares():
     """)
     assert plain == set() and starred == set() and keyword_only == set()
     assert PROBABILITIES in passed and PROBABILITIES in outside
+
+
+def test_a_scaling_under_a_dtype_or_range_test_is_only_maybe_scaled_after_the_if():
+    """`if x.max() > 1: x = x / 255` scales only some inputs: after the `if` the pixels are not
+    known to be scaled. When every branch scales, or the test is about something else, they
+    are."""
+    some, ternary, every, other_test = probes("""
+        import numpy as np
+        a = np.load(path)
+        if a.max() > 1:
+            a = a / 255.0
+        probe(a)
+        b = np.load(path)
+        probe(b / 255 if b.dtype == np.uint8 else b)
+        c = np.load(path)
+        if c.dtype == np.uint8:
+            c = c / 255.0
+        else:
+            c = c.astype(np.float32) / 255.0
+        probe(c)
+        d = np.load(path)
+        if augment:
+            d = d / 255.0
+        probe(d)
+    """)
+    assert UNIT_SCALED not in some and UNIT_SCALED not in ternary
+    assert UNIT_SCALED in every and UNIT_SCALED in other_test
