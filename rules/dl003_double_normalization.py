@@ -7,7 +7,8 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import (
-    argument, inspects_dtype_or_range, is_255, is_inverse_255, keyword, leaves, number, positional)
+    argument, inspects_dtype_or_range, is_255, is_inverse_255, keyword, lambda_body, leaves,
+    multiplies_by_255, number, positional)
 from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
 
@@ -55,7 +56,8 @@ class DoubleNormalization(Rule):
     A scaling that depends on the data is not reported: a division under an `if` (or after an
     early `return`) that tests the dtype or the range (`if image.max() > 1:`,
     `if image.dtype == np.uint8:`), and a value such a division scaled in only some branches,
-    which is then only maybe scaled.
+    which is then only maybe scaled. A `Lambda(lambda x: x * 255)` after `ToTensor()` takes the
+    pixels back to 0-255, so what follows it may divide by 255 or use 0-255 statistics.
 
     ## Why is this bad?
     `ToTensor()` already divides uint8 pixels by 255. Dividing again leaves inputs in
@@ -337,8 +339,63 @@ class DoubleNormalization(Rule):
 
             depth = to_float(np.load(path).astype(np.float32)) / 255.0
         """),
+        # `Lambda(x * 255)` after ToTensor takes the pixels back to 0-255 (fast neural style):
+        # the later division and the 0-255 statistics are right.
+        Valid("""
+            from torchvision import transforms
+            content_transform = transforms.Compose([
+                transforms.ToTensor(),
+                transforms.Lambda(lambda x: x.mul(255)),
+            ])
+
+            def normalize_batch(batch):
+                mean = batch.new_tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+                batch = batch.div_(255.0)
+                return batch - mean
+
+            features = vgg(normalize_batch(content_transform(image)))
+        """),
+        Valid("""
+            from torchvision import transforms as T
+            pipeline = T.Compose([
+                T.ToTensor(),
+                T.Lambda(lambda x: x * 255),
+                T.Normalize(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+            ])
+        """),
     ]
     INVALID = [
+        # Near miss: without the Lambda, ToTensor's output reaches the helper's division.
+        Invalid("""
+            from torchvision import transforms
+            content_transform = transforms.Compose([transforms.ToTensor()])
+
+            def normalize_batch(batch):
+                mean = batch.new_tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+                batch = batch.div_(255.0)
+                return batch - mean
+
+            features = vgg(normalize_batch(content_transform(image)))
+        """, line=6, related_lines=(2,), unsafe=True, fixed="""
+            from torchvision import transforms
+            content_transform = transforms.Compose([transforms.ToTensor()])
+
+            def normalize_batch(batch):
+                mean = batch.new_tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+                batch = batch
+                return batch - mean
+
+            features = vgg(normalize_batch(content_transform(image)))
+        """),
+        # Near miss: the Lambda maps [0, 1] to [-1, 1]; it does not restore 0-255.
+        Invalid("""
+            from torchvision import transforms as T
+            pipeline = T.Compose([
+                T.ToTensor(),
+                T.Lambda(lambda x: x * 2 - 1),
+                T.Normalize(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+            ])
+        """, line=5, related_lines=(3,)),
         # Near miss: the early return tests the shape, not the range.
         Invalid("""
             import torchvision.transforms.functional as TF
@@ -857,6 +914,11 @@ class DoubleNormalization(Rule):
             step_tag = first(self.model.value(step), TRANSFORM)
             if scaling is not None and isinstance(step, cst.Call):
                 step_name = self.imports.call_name(step) or ""
+                body = lambda_body(step)
+                if step_name in catalog.LAMBDA_TRANSFORMS and body is not None and \
+                        multiplies_by_255(body):
+                    scaling = None  # `Lambda(lambda x: x * 255)` undid the scaling
+                    continue
                 if step_name in catalog.LAMBDA_TRANSFORMS and step.args and isinstance(
                         step.args[0].value, cst.Lambda) and _divides_by_255(step.args[0].value.body):
                     self.report(step, f"this step divides by 255 again after {scaling.detail} "

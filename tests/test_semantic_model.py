@@ -393,3 +393,13 @@ def test_a_scaling_under_a_dtype_or_range_test_is_only_maybe_scaled_after_the_if
     """)
     assert UNIT_SCALED not in some and UNIT_SCALED not in ternary
     assert UNIT_SCALED in every and UNIT_SCALED in other_test
+
+
+def test_a_lambda_times_255_after_to_tensor_undoes_its_scaling():
+    undone, kept, before = probes("""
+        import torchvision.transforms as T
+        probe(T.Compose([T.ToTensor(), T.Lambda(lambda x: x.mul(255))])(picture))
+        probe(T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2 - 1)])(picture))
+        probe(T.Compose([T.Lambda(lambda x: x * 255), T.ToTensor()])(picture))
+    """)
+    assert UNIT_SCALED not in undone and UNIT_SCALED in kept and UNIT_SCALED in before

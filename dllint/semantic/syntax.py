@@ -54,6 +54,21 @@ def is_inverse_255(node: cst.BaseExpression) -> bool:
     return value is not None and abs(value - 1 / 255) < 1e-6
 
 
+def multiplies_by_255(node: cst.BaseExpression) -> bool:
+    """`x * 255`, `255 * x`, `x.mul(255)`: pixels in [0, 1] taken back to 0-255."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+        return is_255(node.right) or is_255(node.left)
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+        node.func.attr.value in ("mul", "mul_") and bool(node.args) and is_255(node.args[0].value)
+
+
+def lambda_body(step: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The body of the lambda a call is given first (`T.Lambda(lambda x: x * 255)`), if any."""
+    if isinstance(step, cst.Call) and step.args and isinstance(step.args[0].value, cst.Lambda):
+        return step.args[0].value.body
+    return None
+
+
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:
     return next((arg for arg in call.args if arg.keyword and arg.keyword.value == name), None)
 

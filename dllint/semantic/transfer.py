@@ -14,6 +14,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
+from dllint.semantic.syntax import lambda_body, multiplies_by_255
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -719,12 +720,22 @@ class ValueTransfer:
         divides_float = False
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
+                if scaling is not None and self._unscales(element.value):
+                    scaling, name, divides_float = None, "", False
+                    continue
                 step = first(self.value(element.value), TRANSFORM)
                 if step is not None and step.info.scaling is not None and scaling is None:
                     scaling, name = step.info.scaling, step.info.scaling_name
                     divides_float = step.info.divides_float
         return frozenset({Tag(TRANSFORM, node, "Compose",
                               TransformInfo(scaling, name, divides_float))})
+
+    def _unscales(self, step: cst.BaseExpression) -> bool:
+        """A pipeline step `Lambda(lambda x: x * 255)`: it takes what a ToTensor before it scaled
+        back to 0-255 (fast neural style trains on such images)."""
+        body = lambda_body(step)
+        return body is not None and multiplies_by_255(body) and \
+            self.qualified(step.func) in catalog.LAMBDA_TRANSFORMS
 
     def _cast(self, value: Value, node: cst.CSTNode, dtype: str, library: str) -> Value:
         result = without(value, DTYPE_TAGS | {PIL_IMAGE, UNSCALED_FLOAT})
