@@ -403,3 +403,22 @@ def test_a_lambda_times_255_after_to_tensor_undoes_its_scaling():
         probe(T.Compose([T.Lambda(lambda x: x * 255), T.ToTensor()])(picture))
     """)
     assert UNIT_SCALED not in undone and UNIT_SCALED in kept and UNIT_SCALED in before
+
+
+def test_a_sigmoid_written_out_is_probabilities():
+    numpy_form, method_form, helper, positive, doubled = probes("""
+        import numpy as np
+        import torch
+
+        def sigmoid(z):
+            return 1.0 / (np.exp(-z) + 1)
+
+        probe(1 / (1 + np.exp(-x)))
+        probe(1 / (1 + (-t).exp()))
+        probe(sigmoid(x))
+        probe(1 / (1 + np.exp(x)))
+        probe(2 / (1 + torch.exp(-t)))
+    """)
+    assert PROBABILITIES in numpy_form and PROBABILITIES in method_form
+    assert PROBABILITIES in helper
+    assert positive == set() and doubled == set()

@@ -25,6 +25,14 @@ LOG_PROBABILITY_FUNCTIONS = frozenset({
 })
 LOG_FUNCTIONS = frozenset({"torch.log", "numpy.log", *tensorflow.LOG_FUNCTIONS,
                            *jax.LOG_FUNCTIONS})
+# `1 / (1 + exp(-x))` written out is a sigmoid.
+EXP_FUNCTIONS = frozenset({"torch.exp", "numpy.exp", "math.exp", *tensorflow.EXP_FUNCTIONS,
+                           *jax.EXP_FUNCTIONS})
+# Calls that bound a value to a range, first argument the value (`torch.clamp(p, eps, 1 - eps)`);
+# and the methods that do it (`p.clamp(min=eps)`). What they bound keeps its meaning.
+CLIPPING_FUNCTIONS = frozenset({"torch.clamp", "torch.clip", "numpy.clip",
+                                *tensorflow.CLIPPING_FUNCTIONS, *jax.CLIPPING_FUNCTIONS})
+CLIPPING_METHODS = frozenset({"clamp", "clamp_", "clip", "clip_"})
 PROBABILITY_METHODS = {"softmax": "softmax", "sigmoid": "sigmoid"}
 LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
 

@@ -106,6 +106,9 @@ class ValueTransfer:
     def _binary(self, node: cst.CSTNode, left: Value, operator: cst.BaseBinaryOp,
                 right_node: cst.BaseExpression) -> Value:
         right = self.value(right_node)
+        if isinstance(operator, cst.Divide) and isinstance(node, cst.BinaryOperation) and \
+                number(node.left) == 1.0 and self._one_plus_exp_of_negative(right_node):
+            return frozenset({Tag(PROBABILITIES, node, "sigmoid")})  # 1 / (1 + exp(-x))
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
@@ -123,6 +126,24 @@ class ValueTransfer:
                     result |= {Tag(FLOAT64, node, info="numpy")}
             return result
         return EMPTY
+
+    def _one_plus_exp_of_negative(self, node: cst.BaseExpression) -> bool:
+        """`1 + np.exp(-x)` (either order, `x.neg().exp()` aside): the denominator of a sigmoid
+        written out."""
+        if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
+            return False
+        exp = node.right if number(node.left) == 1.0 else node.left if number(
+            node.right) == 1.0 else None
+        if not isinstance(exp, cst.Call):
+            return False
+        if isinstance(exp.func, cst.Attribute) and exp.func.attr.value == "exp" and \
+                not exp.args and self.qualified(exp.func) is None:
+            exponent = exp.func.value  # (-x).exp()
+        elif self.qualified(exp.func) in catalog.EXP_FUNCTIONS and exp.args:
+            exponent = exp.args[0].value
+        else:
+            return False
+        return isinstance(exponent, cst.UnaryOperation) and isinstance(exponent.operator, cst.Minus)
 
     def scaled(self, value: Value, node: cst.CSTNode, how: str) -> Value:
         """The value after a scaling to [0, 1] (division by 255, ToTensor)."""

@@ -20,6 +20,8 @@ PROBABILITY_FUNCTIONS = {
 LOG_PROBABILITY_FUNCTIONS = frozenset(_both("nn.log_softmax", "math.log_softmax",
                                             "math.log_sigmoid"))
 LOG_FUNCTIONS = frozenset(_both("math.log", "log"))
+EXP_FUNCTIONS = frozenset(_both("math.exp", "exp"))
+CLIPPING_FUNCTIONS = frozenset(_both("clip_by_value"))
 # TF1 layer functions that apply an activation given as a keyword: `tf.layers.dense(x, 10,
 # activation=tf.nn.softmax)` returns probabilities. Value: the keyword, and its position.
 ACTIVATION_LAYER_FUNCTIONS = {
