@@ -293,3 +293,19 @@ def test_a_factory_in_another_file_returns_its_model_in_eval_mode(tmp_path):
 def test_a_factory_that_never_calls_eval_returns_a_model_in_training_mode(tmp_path):
     found, _ = lint(extraction_project(tmp_path, FACTORY.replace("    model.eval()\n", "")))
     assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("extract.py", 9, "DL004")}
+
+
+def test_pixels_in_unit_range_from_a_helper_elsewhere_are_not_cast_to_uint8(tmp_path):
+    """A helper of another file returns pixels divided by 255: cast to uint8 they are all 0; the
+    same pixels taken back to 0-255 first are fine."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "loading.py").write_text(
+        "import cv2\n\n\ndef load(path):\n    return cv2.imread(path) / 255.0\n")
+    (root / "save.py").write_text(
+        "import numpy as np\nfrom loading import load\n\n"
+        "broken = load('a.png').astype(np.uint8)\n"
+        "saved = (load('a.png') * 255).astype(np.uint8)\n")
+    found, _ = lint(root)
+    assert ("save.py", 4, "DL005", (("loading.py", 5),)) in found
+    assert not any(name == "save.py" and line == 5 for name, line, _, _ in found)

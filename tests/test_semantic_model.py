@@ -16,6 +16,7 @@ from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE
 from dllint.semantic.values import LISTING, RECORDS, UNIT_SCALED
+from dllint.semantic.values import FLOAT64, OUT_OF_RANGE, UINT8, UNIT_RANGE
 from dllint.semantic.values import AXIS_DROPPED, COLUMN, RANK1, SINGLE_CHANNEL
 from dllint.walk import CachedVisitorNames, walk
 
@@ -422,3 +423,28 @@ def test_a_sigmoid_written_out_is_probabilities():
     assert PROBABILITIES in numpy_form and PROBABILITIES in method_form
     assert PROBABILITIES in helper
     assert positive == set() and doubled == set()
+
+
+def test_unit_range_is_the_value_as_it_is_now_and_out_of_range_pixels_until_a_cast():
+    scaled, stretched, back, clipped_cast, bright, dim, cast_back, canvas, floats = probes("""
+        import cv2
+        import numpy as np
+        image = cv2.imread(path)
+        probe(image / 255.0)
+        probe(image / 255.0 * 2 - 1)
+        probe(255 * (image / 255.0))
+        probe((image / 255.0).astype(np.uint8))
+        probe(image * 1.2)
+        probe(image * 0.5)
+        probe((image * 1.2).astype(np.uint8))
+        probe(np.zeros((4, 4), np.uint8))
+        probe(np.zeros((4, 4)))
+    """)
+    assert {UNIT_SCALED, UNIT_RANGE} <= scaled
+    assert UNIT_SCALED in stretched and UNIT_RANGE not in stretched
+    assert UNIT_SCALED not in back and UNIT_RANGE not in back
+    assert UNIT_RANGE not in clipped_cast
+    assert OUT_OF_RANGE in bright and FLOAT64 in bright and UINT8 not in bright
+    assert OUT_OF_RANGE not in dim and FLOAT64 in dim
+    assert OUT_OF_RANGE not in cast_back and UINT8 in cast_back
+    assert UINT8 in canvas and FLOAT64 not in canvas and FLOAT64 in floats

@@ -248,6 +248,7 @@ UINT8_TF_DECODERS = tensorflow.UINT8_IMAGE_DECODERS
 UINT8_IMAGE_DATASETS = keras.UINT8_IMAGE_DATASETS
 # Casts that keep the values: (position, keyword) of the dtype.
 CAST_FUNCTIONS = {name: (1, "dtype") for name in tensorflow.CAST_FUNCTIONS}
+SATURATING_CASTS = tensorflow.SATURATING_CASTS
 # Resizing that returns float pixels in the input's range (uint8 in, float32 0-255 out).
 FLOAT_RESIZING = tensorflow.FLOAT_RESIZING
 PIL_OPEN = frozenset({"PIL.Image.open"})
@@ -277,6 +278,8 @@ FLOAT64_CONSTRUCTORS = frozenset({
     "numpy.empty", "numpy.full", "numpy.linspace", "numpy.eye", "numpy.identity",
     "numpy.loadtxt", "numpy.genfromtxt",
 })
+# Where those constructors take `dtype` by position (`np.zeros((h, w), np.uint8)`).
+DTYPE_POSITIONS = {"numpy.zeros": 1, "numpy.ones": 1, "numpy.empty": 1, "numpy.full": 2}
 # Reductions of other frameworks, called as functions (torch's and numpy's are found by name):
 # `keepdims` defaults to False in all of them.
 REDUCTION_FUNCTIONS = tensorflow.REDUCTIONS | jax.REDUCTIONS

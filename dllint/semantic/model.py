@@ -32,6 +32,7 @@ from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
     Tag, Value, first, has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
+from dllint.semantic.values import UNIT_RANGE
 from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
@@ -361,7 +362,7 @@ def _join(values: list[Value], test: cst.BaseExpression) -> Value:
         joined = without(joined, _ACTIVATIONS)
     if has(joined, UNIT_SCALED) and not all(has(value, UNIT_SCALED) for value in values) \
             and inspects_dtype_or_range(test):
-        joined = without(joined, (UNIT_SCALED,))
+        joined = without(joined, (UNIT_SCALED, UNIT_RANGE))
     return joined
 
 

@@ -23,16 +23,18 @@ from dllint.semantic.values import (
     ListingInfo, TransformInfo, Value, first, has, keep, without)
 from dllint.semantic.values import KERAS_INPUT, RECORDS, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
+from dllint.semantic.values import OUT_OF_RANGE, UNIT_RANGE
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
 # What an element of an iterated tensor still is.
-ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64})
+ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UNIT_RANGE, UINT8,
+                         FLOAT64})
 # Activation layers whose output has their input's shape (an (N, 1) column stays one).
 SHAPE_KEEPING_MODULES = frozenset("nn." + name.rsplit(".", 1)[-1]
                                   for name in catalog.SHAPE_KEEPING_LAYERS)
 # What the elements of a list pass on to the array stacked from it: dtype and scale.
-ELEMENT_KEEPING = frozenset({UNIT_SCALED, UINT8, FLOAT64})
+ELEMENT_KEEPING = frozenset({UNIT_SCALED, UNIT_RANGE, UINT8, FLOAT64})
 
 
 def loss_wants(loss: catalog.Loss, call: cst.Call) -> str:
@@ -112,18 +114,30 @@ class ValueTransfer:
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
-        if isinstance(operator, cst.Multiply) and is_255(right_node):
-            left = without(left, (UNIT_SCALED,))  # back to 0-255 (`preprocess_input(x * 255)`)
+        left_node = node.left if isinstance(node, cst.BinaryOperation) else None
+        if isinstance(operator, cst.Multiply) and (is_255(right_node) or (
+                left_node is not None and is_255(left_node))):
+            # back to 0-255 (`preprocess_input(x * 255)`, `255 * x`)
+            left, right = without(left, (UNIT_SCALED,)), without(right, (UNIT_SCALED,))
         if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power,
                                  cst.FloorDivide, cst.Modulo)):
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
-                                            TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT))
+                                            TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT,
+                                            UNIT_RANGE, OUT_OF_RANGE))
             uint8 = first(result, UINT8)
-            if uint8 is not None and (isinstance(operator, cst.Divide) or isinstance(
-                    right_node, cst.Float) or has(right, FLOAT64)):
+            # `0.5 * image` and `image * 0.5` alike: a float operand makes uint8 pixels float.
+            float_operand = isinstance(right_node, cst.Float) or has(right, FLOAT64) or (
+                isinstance(left_node, cst.Float) or has(left, FLOAT64))
+            if uint8 is not None and (isinstance(operator, cst.Divide) or float_operand):
                 result = without(result, (UINT8,))
                 if uint8.info == "numpy":
                     result |= {Tag(FLOAT64, node, info="numpy")}
+            # Float pixels still in 0-255: uint8 met a float, TensorFlow's unscaled cast, or an
+            # earlier such operation.
+            pixels = (uint8 is not None and float_operand) or has(left, OUT_OF_RANGE) or \
+                has(left, UNSCALED_FLOAT) or has(right, UNSCALED_FLOAT)
+            if pixels and _may_leave_pixel_range(operator, left_node, right_node):
+                result |= {Tag(OUT_OF_RANGE, node, _OPERATION_NAMES[type(operator)])}
             return result
         return EMPTY
 
@@ -156,7 +170,7 @@ class ValueTransfer:
         uint8 = first(value, UINT8)
         if uint8 is not None and uint8.info == "numpy" and how == "division by 255":
             result |= {Tag(FLOAT64, node, info="numpy")}  # numpy true division gives float64
-        return result | {Tag(UNIT_SCALED, node, detail=how)}
+        return result | {Tag(UNIT_SCALED, node, detail=how), Tag(UNIT_RANGE, node, detail=how)}
 
     def _call(self, node: cst.Call) -> Value:
         func = node.func
@@ -338,8 +352,9 @@ class ValueTransfer:
         arg = argument(node, index, name)
         return EMPTY if arg is None else self.value(arg.value)
 
-    def _dtype_keyword(self, node: cst.Call) -> str | None:
-        arg = keyword(node, "dtype")
+    def _dtype_keyword(self, node: cst.Call, position: int | None = None) -> str | None:
+        """The dtype a call is given, by keyword (or at `position`), as a qualified name."""
+        arg = keyword(node, "dtype") if position is None else argument(node, position, "dtype")
         if arg is None:
             return None
         if isinstance(arg.value, cst.SimpleString):
@@ -623,7 +638,7 @@ class ValueTransfer:
                     method.value.evaluated_value if isinstance(method.value, cst.SimpleString)
                     else (self.qualified(method.value) or "")).lower():
                 return keep(image, ELEMENT_KEEPING)  # nearest-neighbour keeps the dtype
-            resized = keep(image, (UNIT_SCALED,))
+            resized = keep(image, (UNIT_SCALED, UNIT_RANGE))
             return resized if resized else frozenset({Tag(UNSCALED_FLOAT, node, last)})
         if qualified in catalog.NORMALIZE_TRANSFORMS or qualified in catalog.LAMBDA_TRANSFORMS or (
                 qualified.startswith(("torchvision.transforms.", "albumentations."))
@@ -651,10 +666,12 @@ class ValueTransfer:
                 return frozenset({Tag(UINT8, node, "array of a PIL image", "numpy")})
             return inner
         if qualified in catalog.FLOAT64_CONSTRUCTORS:
-            dtype = self._dtype_keyword(node)
+            dtype = self._dtype_keyword(node, catalog.DTYPE_POSITIONS.get(qualified))
             result: set[Tag] = set()
             if dtype is None or dtype in ("numpy.float64", "numpy.double", "builtins.float"):
                 result.add(Tag(FLOAT64, node, last, "numpy"))
+            elif dtype in catalog.UINT8_DTYPES:
+                result.add(Tag(UINT8, node, "cast", "numpy"))  # a uint8 buffer, on purpose
             result |= self._rank1(qualified, node)
             return frozenset(result)
         if qualified in catalog.RANK1_CONSTRUCTORS:
@@ -759,7 +776,10 @@ class ValueTransfer:
             self.qualified(step.func) in catalog.LAMBDA_TRANSFORMS
 
     def _cast(self, value: Value, node: cst.CSTNode, dtype: str, library: str) -> Value:
-        result = without(value, DTYPE_TAGS | {PIL_IMAGE, UNSCALED_FLOAT})
+        # A cast settles the range: wrapped or not, the pixels no longer leave it.
+        result = without(value, DTYPE_TAGS | {PIL_IMAGE, UNSCALED_FLOAT, OUT_OF_RANGE})
+        if dtype in catalog.UINT8_DTYPES:
+            result = without(result, (UNIT_RANGE,))  # truncated to integers
         read = first(value, UINT8)
         if dtype in ("numpy.float64", "numpy.double", "torch.float64", "torch.double",
                      "builtins.float") and not (library == "torch" and dtype == "builtins.float"):
@@ -778,7 +798,7 @@ class ValueTransfer:
             dtype_arg = argument(node, *catalog.SCALING_DTYPE_ARGUMENTS[qualified])
             dtype = self.qualified(dtype_arg.value) or "" if dtype_arg is not None else ""
             if dtype.rsplit(".", 1)[-1].startswith(("uint", "int")):
-                return without(image, (UNIT_SCALED, UNSCALED_FLOAT))
+                return without(image, (UNIT_SCALED, UNIT_RANGE, UNSCALED_FLOAT))
         if qualified in catalog.SCALES_ONLY_INTEGERS and has(image, UNSCALED_FLOAT):
             return image
         return self.scaled(image, node, f"{last}()")
@@ -855,6 +875,26 @@ class ValueTransfer:
         if method in ("numpy", "copy", "clone"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
         return EMPTY
+
+
+_OPERATION_NAMES = {cst.Multiply: "a multiplication", cst.Add: "an addition",
+                    cst.Subtract: "a subtraction"}
+
+
+def _may_leave_pixel_range(operator: cst.BaseBinaryOp, left: cst.BaseExpression | None,
+                           right: cst.BaseExpression) -> bool:
+    """Whether pixels in 0-255 may leave that range through this operation with a literal:
+    times more than 1, plus or minus a positive number (`image * 1.2`, `image - 10.0`)."""
+    if isinstance(operator, cst.Subtract):
+        amount = number(right)
+        return amount is not None and amount > 0
+    if not isinstance(operator, (cst.Multiply, cst.Add)):
+        return False
+    literal = number(right) if number(right) is not None else (
+        number(left) if left is not None else None)
+    if literal is None:
+        return False
+    return literal > 1 if isinstance(operator, cst.Multiply) else literal > 0
 
 
 def _receiver(node: cst.Call, original: cst.Call | None) -> cst.BaseExpression | None:

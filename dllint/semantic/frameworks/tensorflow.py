@@ -96,6 +96,8 @@ UINT8_IMAGE_DECODERS = {
 SCALING_FUNCTIONS = frozenset(_both("image.convert_image_dtype"))
 # `tf.cast(x, dtype)` changes the dtype and keeps the values (0-255 pixels stay 0-255).
 CAST_FUNCTIONS = frozenset(_both("cast", "dtypes.cast", "saturate_cast"))
+# Casts that clip to the target dtype's range instead of wrapping around.
+SATURATING_CASTS = frozenset(_both("saturate_cast"))
 # Resizing returns float32 pixels in the input's range, except with nearest-neighbour sampling.
 FLOAT_RESIZING = frozenset(_both("image.resize", "image.resize_with_pad", "image.resize_images"))
 # Image ops whose result keeps the input's dtype and range (flips, crops, pads, rotations).
