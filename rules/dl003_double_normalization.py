@@ -7,8 +7,8 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import (
-    argument, inspects_dtype_or_range, is_255, is_inverse_255, keyword, lambda_body, leaves,
-    multiplies_by_255, number, positional)
+    argument, inspects_dtype_or_range, is_255, is_half_255, is_inverse_255, is_inverse_half_255,
+    keyword, lambda_body, leaves, multiplies_by_255, number, positional)
 from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
 
@@ -22,6 +22,13 @@ def _large_mean(call: cst.CSTNode, index: int = 0) -> bool:
         return False
     values = [number(element.value) for element in mean.value.elements]
     return bool(values) and all(v is not None for v in values) and max(values) > 1.0  # type: ignore[type-var]
+
+
+def _divides_by_half_255(node: cst.BaseExpression) -> bool:
+    """`x / 127.5` (of `x / 127.5 - 1`): a scaling of 0-255 pixels to [-1, 1]."""
+    return isinstance(node, cst.BinaryOperation) and (
+        (isinstance(node.operator, cst.Divide) and is_half_255(node.right)) or (
+            isinstance(node.operator, cst.Multiply) and is_inverse_half_255(node.right)))
 
 
 def _divides_by_255(node: cst.BaseExpression) -> bool:
@@ -42,7 +49,9 @@ class DoubleNormalization(Rule):
     or an earlier division by 255 already scaled (also through a helper function's return value
     and `np.stack`/`torch.cat` of a list of such images); an albumentations `Normalize()` (which
     divides by `max_pixel_value=255`) given an image already scaled; and `Normalize` with mean
-    and std sized for 0-255 pixels applied after such scaling.
+    and std sized for 0-255 pixels applied after such scaling. A remap of 0-255 pixels to
+    [-1, 1] (`x / 127.5 - 1`) counts as a scaling: applied to pixels already in [0, 1], or
+    followed by a division by 255, it is reported as well.
 
     TensorFlow and Keras: a division by 255 after `tf.image.convert_image_dtype(image,
     tf.float32)` (which scales uint8 images, not float ones); pixels already scaled fed to a
@@ -363,8 +372,30 @@ class DoubleNormalization(Rule):
                 T.Normalize(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
             ])
         """),
+        # [0, 1] pixels remapped to [-1, 1] with `* 2 - 1`; raw pixels with `/ 127.5 - 1`.
+        Valid("""
+            import cv2
+            image = cv2.imread(path) / 255.0
+            centred = image * 2 - 1
+            raw = cv2.imread(other_path)
+            also_centred = raw / 127.5 - 1
+        """),
     ]
     INVALID = [
+        Invalid("""
+            import cv2
+            image = cv2.imread(path) / 255.0
+            centred = image / 127.5 - 1
+        """, line=3, related_lines=(2,)),
+        Invalid("""
+            import cv2
+            centred = cv2.imread(path) / 127.5 - 1.0
+            image = centred / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import cv2
+            centred = cv2.imread(path) / 127.5 - 1.0
+            image = centred
+        """),
         # Near miss: without the Lambda, ToTensor's output reaches the helper's division.
         Invalid("""
             from torchvision import transforms
@@ -811,6 +842,13 @@ class DoubleNormalization(Rule):
             earlier = self.scaled_tag(self.model.value(node.left))
             if earlier is not None:
                 self.report_double(node, earlier, node.left.with_changes(lpar=(), rpar=()))
+        elif _divides_by_half_255(node):
+            earlier = self.scaled_tag(self.model.value(node.left))
+            if earlier is not None and not self.dtype_guards and not self.guarding_exits[-1]:
+                self.report(node, f"this maps 0-255 pixels to [-1, 1], but the value was already "
+                                  f"scaled to [0, 1] by {earlier.detail or 'an earlier scaling'}; "
+                                  "inputs end up in [-1, -0.99] (use `x * 2 - 1` on [0, 1] data)",
+                            related=self.origin_of(earlier, "first scaled here"))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         divides = (isinstance(node.operator, cst.DivideAssign) and is_255(node.value)) or (

@@ -54,6 +54,16 @@ def is_inverse_255(node: cst.BaseExpression) -> bool:
     return value is not None and abs(value - 1 / 255) < 1e-6
 
 
+def is_half_255(node: cst.BaseExpression) -> bool:
+    """127.5: `x / 127.5 - 1` maps 0-255 pixels to [-1, 1]."""
+    return number(node) == 127.5
+
+
+def is_inverse_half_255(node: cst.BaseExpression) -> bool:
+    value = number(node)
+    return value is not None and abs(value - 1 / 127.5) < 1e-6
+
+
 def multiplies_by_255(node: cst.BaseExpression) -> bool:
     """`x * 255`, `255 * x`, `x.mul(255)`: pixels in [0, 1] taken back to 0-255."""
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):

@@ -14,7 +14,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
-from dllint.semantic.syntax import lambda_body, multiplies_by_255
+from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -114,6 +114,11 @@ class ValueTransfer:
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
+        if (isinstance(operator, cst.Divide) and is_half_255(right_node)) or (
+                isinstance(operator, cst.Multiply) and is_inverse_half_255(right_node)):
+            # `x / 127.5 - 1`: 0-255 pixels to [-1, 1], a scaling as much as a division by 255
+            # (but the value is in [0, 2] until the `- 1`).
+            return without(self.scaled(left, node, "division by 127.5"), (UNIT_RANGE,))
         left_node = node.left if isinstance(node, cst.BinaryOperation) else None
         if isinstance(operator, cst.Multiply) and (is_255(right_node) or (
                 left_node is not None and is_255(left_node))):
