@@ -1,4 +1,5 @@
-"""DL005: uint8 or float64 data reaching float32 weights, or uint8 arithmetic that wraps around."""
+"""DL005: uint8 or float64 data reaching float32 weights, uint8 arithmetic that wraps around, and
+casts to uint8 that truncate [0, 1] values or wrap pixels pushed out of 0-255."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ class DtypeCasts(Rule):
     scaled by a division by 255 or `ToTensor()`, sigmoid or softmax probabilities), and such
     values written into a uint8 array (`np.zeros(shape, np.uint8)`); and casts back to uint8,
     without a clip, of uint8 pixels that float arithmetic can take out of 0-255 (`image * 1.2`,
-    `image + 40.0`; `tf.saturate_cast` clips). A uint8 image times a float is float (float64 in
+    `image.astype(np.float32) + 40.0`, `image.float() * 1.3`; `tf.saturate_cast` clips). A uint8 image times a float is float (float64 in
     numpy, `0.5 * image` as well as `image * 0.5`), and is judged as such.
 
     ## Why is this bad?
@@ -124,7 +125,8 @@ class DtypeCasts(Rule):
 
     code = "DL005"
     name = "dtype-casts"
-    summary = "uint8/float64 data reaches float32 weights, or uint8 arithmetic wraps around"
+    summary = ("uint8/float64 data reaches float32 weights, uint8 arithmetic wraps around, or a "
+               "cast to uint8 truncates [0, 1] values or wraps")
     fix_availability = FixAvailability.SOMETIMES
     requires_any = ("numpy", "cv2", "imread", "read_image", "pandas", "double", "Image", "uint8",
                     "byte(", "decode_", "load_data", "jax")
@@ -383,8 +385,28 @@ class DtypeCasts(Rule):
             dimmed = 0.5 * cv2.imread(path)
             logits = model(torch.from_numpy(dimmed.astype(np.float32)))
         """),
+        # Made float first, brightened, clipped, and only then cast back.
+        Valid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path).astype(np.float32)
+            image = np.clip(image * contrast + 20.0, 0, 255)
+            saved = image.astype(np.uint8)
+        """),
     ]
     INVALID = [
+        # The same without the clip: the addition can push pixels past 255.
+        Invalid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path).astype(np.float32)
+            image = image * contrast + 20.0
+            saved = image.astype(np.uint8)
+        """, line=5, related_lines=(4,)),
+        Invalid("""
+            from torchvision.io import read_image
+            frame = (read_image(path).float() * 1.3).byte()
+        """, line=2, related_lines=(2,)),
         Invalid("""
             import cv2
             import numpy as np

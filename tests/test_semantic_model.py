@@ -448,3 +448,16 @@ def test_unit_range_is_the_value_as_it_is_now_and_out_of_range_pixels_until_a_ca
     assert OUT_OF_RANGE not in dim and FLOAT64 in dim
     assert OUT_OF_RANGE not in cast_back and UINT8 in cast_back
     assert UINT8 in canvas and FLOAT64 not in canvas and FLOAT64 in floats
+
+
+def test_uint8_pixels_cast_to_float_stay_pixels_that_arithmetic_can_push_out_of_range():
+    brightened, scaled_first, not_pixels = probes("""
+        import cv2
+        import numpy as np
+        image = cv2.imread(path).astype(np.float32)
+        probe(image * gain + 20.0)
+        probe((image / 255.0).astype(np.float32) + 0.5)
+        probe(np.random.rand(4).astype(np.float32) + 20.0)
+    """)
+    assert OUT_OF_RANGE in brightened
+    assert OUT_OF_RANGE not in scaled_first and OUT_OF_RANGE not in not_pixels

@@ -793,6 +793,8 @@ class ValueTransfer:
             result |= {read}  # `jnp.array(cv2.imread(p), dtype=jnp.uint8)`: still the image read
         elif dtype in catalog.UINT8_DTYPES:
             result |= {Tag(UINT8, node, "cast", library)}  # chosen on purpose, not read from disk
+        if dtype.rsplit(".", 1)[-1].startswith(("float", "double", "half")):
+            result |= _float_pixels(value, node)
         return result
 
     def _scaling_call(self, qualified: str, last: str, node: cst.Call) -> Value:
@@ -856,9 +858,10 @@ class ValueTransfer:
         if method in catalog.PASSTHROUGH_METHODS:
             return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), method, node)
         if method in catalog.FLOAT_CASTS:
-            return without(receiver, DTYPE_TAGS)
+            return without(receiver, DTYPE_TAGS) | _float_pixels(receiver, node)
         if method == "double":
-            return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")}
+            return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")} | \
+                _float_pixels(receiver, node)
         if method == "astype" and node.args:
             arg = node.args[0].value
             dtype = ("numpy." + arg.evaluated_value) if isinstance(arg, cst.SimpleString) and \
@@ -880,6 +883,14 @@ class ValueTransfer:
         if method in ("numpy", "copy", "clone"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
         return EMPTY
+
+
+def _float_pixels(value: Value, node: cst.CSTNode) -> Value:
+    """What a cast to float adds to uint8 pixels (or a PIL image): float pixels still in 0-255."""
+    if has(value, UNIT_SCALED) or not (has(value, UINT8) or has(value, PIL_IMAGE)
+                                       or has(value, UNSCALED_FLOAT)):
+        return EMPTY
+    return frozenset({Tag(UNSCALED_FLOAT, node, "cast")})
 
 
 _OPERATION_NAMES = {cst.Multiply: "a multiplication", cst.Add: "an addition",
