@@ -393,6 +393,10 @@ class DtypeCasts(Rule):
             image = np.clip(image * contrast + 20.0, 0, 255)
             saved = image.astype(np.uint8)
         """),
+        Valid("""
+            from torchvision.io import read_image
+            frame = (read_image(path).float() * 1.3).clamp(0, 255).byte()
+        """),
     ]
     INVALID = [
         # The same without the clip: the addition can push pixels past 255.

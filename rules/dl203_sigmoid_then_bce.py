@@ -124,6 +124,16 @@ class SigmoidThenBCE(Rule):
         """),
     ]
     INVALID = [
+        # The real numpy form: the prediction clipped away from 0 and 1 on a line of its own.
+        Invalid("""
+            import numpy as np
+
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            h = np.clip(sigmoid(X @ w), 1e-10, 1 - 1e-10)
+            loss = -np.mean(y * np.log(h) + (1 - y) * np.log(1 - h))
+        """, line=7, related_lines=(4, 7)),
         Invalid("""
             import torch
             p = torch.sigmoid(model(x))
@@ -266,19 +276,13 @@ class SigmoidThenBCE(Rule):
         return activation, library
 
     def sigmoid_in(self, node: cst.BaseExpression) -> Tag | None:
-        """The sigmoid output `p` in `p`, `1 - p`, `p + eps`, `torch.clamp(p, eps, 1 - eps)`."""
+        """The sigmoid output `p` in `p`, `1 - p`, `p + eps` (the model keeps `p` through
+        `torch.clamp(p, eps, 1 - eps)`)."""
         if isinstance(node, cst.BinaryOperation):
             if isinstance(node.operator, cst.Subtract) and number(node.left) == 1.0:
                 return self.sigmoid_in(node.right)
             if isinstance(node.operator, cst.Add):
                 return self.sigmoid_in(node.left) or self.sigmoid_in(node.right)
-        if isinstance(node, cst.Call):
-            qualified = self.imports.call_name(node)
-            if qualified in catalog.CLIPPING_FUNCTIONS and node.args:
-                return self.sigmoid_in(node.args[0].value)
-            if qualified is None and isinstance(node.func, cst.Attribute) and \
-                    node.func.attr.value in catalog.CLIPPING_METHODS:
-                return self.sigmoid_in(node.func.value)
         activation = first(self.model.value(node), PROBABILITIES)
         if activation is None or "sigmoid" not in activation.detail.lower():
             return None

@@ -461,3 +461,17 @@ def test_uint8_pixels_cast_to_float_stay_pixels_that_arithmetic_can_push_out_of_
     """)
     assert OUT_OF_RANGE in brightened
     assert OUT_OF_RANGE not in scaled_first and OUT_OF_RANGE not in not_pixels
+
+
+def test_clipping_keeps_what_a_value_is_and_brings_pixels_back_in_range():
+    probabilities, method, pixels, unclipped = probes("""
+        import numpy as np
+        import torch
+        from torchvision.io import read_image
+        probe(np.clip(torch.sigmoid(z).numpy(), 1e-7, 1 - 1e-7))
+        probe(torch.softmax(z, 1).clamp(min=1e-8))
+        probe((read_image(path).float() * 1.3).clamp(0, 255))
+        probe(read_image(path).float() * 1.3)
+    """)
+    assert PROBABILITIES in probabilities and PROBABILITIES in method
+    assert OUT_OF_RANGE not in pixels and OUT_OF_RANGE in unclipped

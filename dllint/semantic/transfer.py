@@ -655,6 +655,8 @@ class ValueTransfer:
             return frozenset({Tag(UINT8, node, last, "torch")})
         if qualified in catalog.PIL_OPEN:
             return frozenset({Tag(PIL_IMAGE, node)})
+        if qualified in catalog.CLIPPING_FUNCTIONS:
+            return _clipped(self._argument_value(node))
         if qualified in catalog.DTYPE_KEEPING_FUNCTIONS:
             return keep(self._argument_value(node, 0, "src"), ELEMENT_KEEPING)
         if qualified in catalog.STACKING:
@@ -855,6 +857,8 @@ class ValueTransfer:
             return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
         if method in ("detach", "detach_"):
             receiver = without(receiver, (LOSS_VALUE,))  # no graph any more
+        if method in catalog.CLIPPING_METHODS:
+            return _clipped(receiver)
         if method in catalog.PASSTHROUGH_METHODS:
             return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), method, node)
         if method in catalog.FLOAT_CASTS:
@@ -883,6 +887,12 @@ class ValueTransfer:
         if method in ("numpy", "copy", "clone"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
         return EMPTY
+
+
+def _clipped(value: Value) -> Value:
+    """`np.clip(p, eps, 1 - eps)`, `x.clamp(0, 255)`: bounded, the value is what it was (the
+    probabilities clipped away from 0 and 1 are still probabilities), back within its range."""
+    return without(value, (MODULE, LOSS, TRANSFORM, OUT_OF_RANGE))
 
 
 def _float_pixels(value: Value, node: cst.CSTNode) -> Value:
