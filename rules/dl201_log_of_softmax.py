@@ -15,7 +15,8 @@ class LogOfSoftmax(Rule):
     """
     ## What it does
     Flags the logarithm of a softmax output (`torch.log(F.softmax(x, dim=1))`, `probs.log()` of
-    a softmax), directly or through a variable. The logarithms are the catalog's `LOG_FUNCTIONS`
+    a softmax), directly or through a variable, also clamped or clipped away from 0 first
+    (`torch.log(probs.clamp(min=1e-8))`). The logarithms are the catalog's `LOG_FUNCTIONS`
     (torch, numpy, TensorFlow's `tf.log`/`tf.math.log`, `jax.numpy.log`).
 
     ## Why is this bad?
@@ -82,6 +83,13 @@ class LogOfSoftmax(Rule):
         """),
     ]
     INVALID = [
+        # Clamped away from 0, the log no longer gives -inf, but the clamped entries get no
+        # gradient: log_softmax is still the form to use.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            nll = -torch.log(torch.clamp(F.softmax(logits, dim=1), min=1e-8))
+        """, line=3, related_lines=(3,)),
         Invalid("""
             import torch
             import torch.nn.functional as F

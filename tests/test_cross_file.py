@@ -369,3 +369,18 @@ def test_a_subclassed_keras_models_call_in_another_file_is_its_forward(tmp_path)
     (root / "train.py").write_text(KERAS_SOFTMAX_TRAIN)
     found, _ = lint(root)
     assert ("train.py", 7, "DL002", (("classifier.py", 11),)) in found
+
+def test_pixels_in_unit_range_from_a_helper_elsewhere_are_not_cast_to_uint8(tmp_path):
+    """A helper of another file returns pixels divided by 255: cast to uint8 they are all 0; the
+    same pixels taken back to 0-255 first are fine."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "loading.py").write_text(
+        "import cv2\n\n\ndef load(path):\n    return cv2.imread(path) / 255.0\n")
+    (root / "save.py").write_text(
+        "import numpy as np\nfrom loading import load\n\n"
+        "broken = load('a.png').astype(np.uint8)\n"
+        "saved = (load('a.png') * 255).astype(np.uint8)\n")
+    found, _ = lint(root)
+    assert ("save.py", 4, "DL005", (("loading.py", 5),)) in found
+    assert not any(name == "save.py" and line == 5 for name, line, _, _ in found)

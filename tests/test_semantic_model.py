@@ -15,7 +15,8 @@ from dllint.context import FileContext
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE
-from dllint.semantic.values import LISTING, RECORDS
+from dllint.semantic.values import LISTING, RECORDS, UNIT_SCALED
+from dllint.semantic.values import FLOAT64, OUT_OF_RANGE, UINT8, UNIT_RANGE
 from dllint.semantic.values import AXIS_DROPPED, COLUMN, RANK1, SINGLE_CHANNEL
 from dllint.walk import CachedVisitorNames, walk
 
@@ -470,3 +471,140 @@ def test_a_product_with_a_k_by_1_tensorflow_weight_is_a_column():
     assert batch == set()  # [None, 1] is a column of data, not a weight
     assert labels == {RANK1}
     assert bias == set()  # a (1,) bias broadcasts as meant
+
+def test_a_parameter_shadows_the_module_level_name_it_shares():
+    """`image` the parameter is not `image` the module variable: only its call sites and its
+    default say what it holds (also for `*args`, `**kwargs` and keyword-only parameters)."""
+    plain, starred, keyword_only, passed, outside = probes("""
+        import torch
+        image = torch.softmax(z, 1)
+        args = torch.softmax(z, 1)
+        kind = torch.softmax(z, 1)
+        probs = torch.softmax(z, 1)
+
+        def show(image):
+            probe(image)
+
+        def log(*args, **kwargs):
+            probe(args)
+
+        def draw(*, kind=None):
+            probe(kind)
+
+        def keep(probs):
+            probe(probs)
+
+        show(raw)
+        keep(torch.sigmoid(z))
+        probe(image)
+    """)
+    assert plain == set() and starred == set() and keyword_only == set()
+    assert PROBABILITIES in passed and PROBABILITIES in outside
+
+
+def test_a_scaling_under_a_dtype_or_range_test_is_only_maybe_scaled_after_the_if():
+    """`if x.max() > 1: x = x / 255` scales only some inputs: after the `if` the pixels are not
+    known to be scaled. When every branch scales, or the test is about something else, they
+    are."""
+    some, ternary, every, other_test = probes("""
+        import numpy as np
+        a = np.load(path)
+        if a.max() > 1:
+            a = a / 255.0
+        probe(a)
+        b = np.load(path)
+        probe(b / 255 if b.dtype == np.uint8 else b)
+        c = np.load(path)
+        if c.dtype == np.uint8:
+            c = c / 255.0
+        else:
+            c = c.astype(np.float32) / 255.0
+        probe(c)
+        d = np.load(path)
+        if augment:
+            d = d / 255.0
+        probe(d)
+    """)
+    assert UNIT_SCALED not in some and UNIT_SCALED not in ternary
+    assert UNIT_SCALED in every and UNIT_SCALED in other_test
+
+
+def test_a_lambda_times_255_after_to_tensor_undoes_its_scaling():
+    undone, kept, before = probes("""
+        import torchvision.transforms as T
+        probe(T.Compose([T.ToTensor(), T.Lambda(lambda x: x.mul(255))])(picture))
+        probe(T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2 - 1)])(picture))
+        probe(T.Compose([T.Lambda(lambda x: x * 255), T.ToTensor()])(picture))
+    """)
+    assert UNIT_SCALED not in undone and UNIT_SCALED in kept and UNIT_SCALED in before
+
+
+def test_a_sigmoid_written_out_is_probabilities():
+    numpy_form, method_form, helper, positive, doubled = probes("""
+        import numpy as np
+        import torch
+
+        def sigmoid(z):
+            return 1.0 / (np.exp(-z) + 1)
+
+        probe(1 / (1 + np.exp(-x)))
+        probe(1 / (1 + (-t).exp()))
+        probe(sigmoid(x))
+        probe(1 / (1 + np.exp(x)))
+        probe(2 / (1 + torch.exp(-t)))
+    """)
+    assert PROBABILITIES in numpy_form and PROBABILITIES in method_form
+    assert PROBABILITIES in helper
+    assert positive == set() and doubled == set()
+
+
+def test_unit_range_is_the_value_as_it_is_now_and_out_of_range_pixels_until_a_cast():
+    scaled, stretched, back, clipped_cast, bright, dim, cast_back, canvas, floats = probes("""
+        import cv2
+        import numpy as np
+        image = cv2.imread(path)
+        probe(image / 255.0)
+        probe(image / 255.0 * 2 - 1)
+        probe(255 * (image / 255.0))
+        probe((image / 255.0).astype(np.uint8))
+        probe(image * 1.2)
+        probe(image * 0.5)
+        probe((image * 1.2).astype(np.uint8))
+        probe(np.zeros((4, 4), np.uint8))
+        probe(np.zeros((4, 4)))
+    """)
+    assert {UNIT_SCALED, UNIT_RANGE} <= scaled
+    assert UNIT_SCALED in stretched and UNIT_RANGE not in stretched
+    assert UNIT_SCALED not in back and UNIT_RANGE not in back
+    assert UNIT_RANGE not in clipped_cast
+    assert OUT_OF_RANGE in bright and FLOAT64 in bright and UINT8 not in bright
+    assert OUT_OF_RANGE not in dim and FLOAT64 in dim
+    assert OUT_OF_RANGE not in cast_back and UINT8 in cast_back
+    assert UINT8 in canvas and FLOAT64 not in canvas and FLOAT64 in floats
+
+
+def test_uint8_pixels_cast_to_float_stay_pixels_that_arithmetic_can_push_out_of_range():
+    brightened, scaled_first, not_pixels = probes("""
+        import cv2
+        import numpy as np
+        image = cv2.imread(path).astype(np.float32)
+        probe(image * gain + 20.0)
+        probe((image / 255.0).astype(np.float32) + 0.5)
+        probe(np.random.rand(4).astype(np.float32) + 20.0)
+    """)
+    assert OUT_OF_RANGE in brightened
+    assert OUT_OF_RANGE not in scaled_first and OUT_OF_RANGE not in not_pixels
+
+
+def test_clipping_keeps_what_a_value_is_and_brings_pixels_back_in_range():
+    probabilities, method, pixels, unclipped = probes("""
+        import numpy as np
+        import torch
+        from torchvision.io import read_image
+        probe(np.clip(torch.sigmoid(z).numpy(), 1e-7, 1 - 1e-7))
+        probe(torch.softmax(z, 1).clamp(min=1e-8))
+        probe((read_image(path).float() * 1.3).clamp(0, 255))
+        probe(read_image(path).float() * 1.3)
+    """)
+    assert PROBABILITIES in probabilities and PROBABILITIES in method
+    assert OUT_OF_RANGE not in pixels and OUT_OF_RANGE in unclipped

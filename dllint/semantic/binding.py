@@ -17,7 +17,7 @@ from dllint.semantic.project import module_name
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
     OPTIMIZER, PIL_IMAGE, PROBABILITIES, RANK1, REFERENCE, SCHEDULER, SQUEEZED, TRANSFORM, TUPLE,
-    UINT8, UNIT_SCALED, Value)
+    UINT8, UNIT_RANGE, UNIT_SCALED, Value)
 from dllint.semantic.values import RECORDS
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
 
@@ -142,20 +142,23 @@ class CallBinding:
                     slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)
                              for slot in {*slots, *incoming}}
         frame = self.frames[-1]
+        # Every parameter is bound, to nothing known if need be: a parameter named like a
+        # module-level variable (`image`) shadows it and must not inherit its tags.
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                frame[star.name.value] = EMPTY
         for index, param in enumerate([*positional, *params.kwonly_params]):
             value = slots.get(param.name.value, EMPTY)
             if index < len(positional):
                 value = value | slots.get(index, EMPTY)
-            value = value | defaults.get(param.name.value, EMPTY)
-            if value:
-                frame[param.name.value] = value
+            frame[param.name.value] = value | defaults.get(param.name.value, EMPTY)
 
 
 # What a rule can act on at the other end of a call. A module counts when its output carries a
 # tag or its mode matters; a plain-class instance or an untagged layer does not.
-_PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64, LISTING,
-                           COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER, SCHEDULER,
-                           DATAFRAME, PIL_IMAGE, REFERENCE, RECORDS, SINGLE_CHANNEL,
+_PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UNIT_RANGE, UINT8,
+                           FLOAT64, LISTING, COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER,
+                           SCHEDULER, DATAFRAME, PIL_IMAGE, REFERENCE, RECORDS, SINGLE_CHANNEL,
                            AXIS_DROPPED})
 
 

@@ -25,6 +25,14 @@ LOG_PROBABILITY_FUNCTIONS = frozenset({
 })
 LOG_FUNCTIONS = frozenset({"torch.log", "numpy.log", *tensorflow.LOG_FUNCTIONS,
                            *jax.LOG_FUNCTIONS})
+# `1 / (1 + exp(-x))` written out is a sigmoid.
+EXP_FUNCTIONS = frozenset({"torch.exp", "numpy.exp", "math.exp", *tensorflow.EXP_FUNCTIONS,
+                           *jax.EXP_FUNCTIONS})
+# Calls that bound a value to a range, first argument the value (`torch.clamp(p, eps, 1 - eps)`);
+# and the methods that do it (`p.clamp(min=eps)`). What they bound keeps its meaning.
+CLIPPING_FUNCTIONS = frozenset({"torch.clamp", "torch.clip", "numpy.clip",
+                                *tensorflow.CLIPPING_FUNCTIONS, *jax.CLIPPING_FUNCTIONS})
+CLIPPING_METHODS = frozenset({"clamp", "clamp_", "clip", "clip_"})
 PROBABILITY_METHODS = {"softmax": "softmax", "sigmoid": "sigmoid"}
 LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
 
@@ -259,6 +267,8 @@ UINT8_IMAGE_DATASETS = keras.UINT8_IMAGE_DATASETS
 CAST_FUNCTIONS = {name: (1, "dtype") for name in tensorflow.CAST_FUNCTIONS}
 # Casts whose dtype is in their name (`tf.to_float(x)`): the dtype's qualified name.
 FIXED_DTYPE_CASTS = tensorflow.FIXED_DTYPE_CASTS
+
+SATURATING_CASTS = tensorflow.SATURATING_CASTS
 # Resizing that returns float pixels in the input's range (uint8 in, float32 0-255 out).
 FLOAT_RESIZING = tensorflow.FLOAT_RESIZING
 PIL_OPEN = frozenset({"PIL.Image.open"})
@@ -291,6 +301,8 @@ FLOAT64_CONSTRUCTORS = frozenset({
     "numpy.empty", "numpy.full", "numpy.linspace", "numpy.eye", "numpy.identity",
     "numpy.loadtxt", "numpy.genfromtxt",
 })
+# Where those constructors take `dtype` by position (`np.zeros((h, w), np.uint8)`).
+DTYPE_POSITIONS = {"numpy.zeros": 1, "numpy.ones": 1, "numpy.empty": 1, "numpy.full": 2}
 # Reductions of other frameworks, called as functions (torch's and numpy's are found by name):
 # `keepdims` defaults to False in all of them.
 REDUCTION_FUNCTIONS = tensorflow.REDUCTIONS | jax.REDUCTIONS

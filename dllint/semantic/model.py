@@ -28,11 +28,13 @@ from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
 from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
     list_of, with_module_mode)
-from dllint.semantic.syntax import argument, mode_switch
+from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch
+from dllint.semantic.syntax import leaves as _leaves
 from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
     Tag, Value, first, has, keep, without)
-from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS
+from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
+from dllint.semantic.values import UNIT_RANGE
 from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
@@ -360,11 +362,17 @@ _ACTIVATIONS = (PROBABILITIES, LOG_PROBABILITIES)
 
 def _join(values: list[Value], test: cst.BaseExpression) -> Value:
     """What a value is after a branch join: any branch's value, except that an activation
-    applied in only some branches of a test on a training flag is not carried on."""
+    applied in only some branches of a test on a training flag is not carried on, and neither
+    is a scaling to [0, 1] done in only some branches of a test on the dtype or the range
+    (`if image.max() > 1: image = image / 255`): the pixels are then only maybe scaled, and a
+    later scaling may be the one that counts."""
     joined = frozenset().union(*values)
     if any(not has(value, kind) for value in values for kind in _ACTIVATIONS
            if has(joined, kind)) and _tests_training_flag(test):
         joined = without(joined, _ACTIVATIONS)
+    if has(joined, UNIT_SCALED) and not all(has(value, UNIT_SCALED) for value in values) \
+            and inspects_dtype_or_range(test):
+        joined = without(joined, (UNIT_SCALED, UNIT_RANGE))
     return joined
 
 
@@ -387,21 +395,6 @@ class _Branch:
     body_leaves: bool  # the body ends in return/raise/continue/break: it never reaches the join
     after_body: dict[str, Value] | None = None
     in_else: bool = False
-
-
-_LEAVING = (cst.Return, cst.Raise, cst.Continue, cst.Break)
-
-
-def _leaves(block: cst.BaseSuite | None) -> bool:
-    if block is None:
-        return False
-    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
-    if not statements:
-        return False
-    last = statements[-1]
-    small = last.body if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) \
-        else None
-    return bool(small) and isinstance(small[-1], _LEAVING)
 
 
 def analyse(context: FileContext, project: ProjectIndex | None,

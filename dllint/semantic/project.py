@@ -26,11 +26,11 @@ from dllint.semantic import catalog
 from dllint.semantic.values import (
     COLUMN, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, RANK1, UINT8, UNIT_SCALED,
     REFERENCE, LossInfo, ModuleInfo, Tag, Value)
-from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
+from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL, UNIT_RANGE
 from dllint.types import RelatedLocation, Span
 
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
-                       RANK1, MODULE, LOSS, REFERENCE, SINGLE_CHANNEL, AXIS_DROPPED})
+                       UNIT_RANGE, RANK1, MODULE, LOSS, REFERENCE, SINGLE_CHANNEL, AXIS_DROPPED})
 # A file is summarised only if it may define something another file's rules care about.
 SUMMARY_GATE = ("softmax", "sigmoid", "Softmax", "Sigmoid", "Dropout", "dropout", "BatchNorm",
                 "batch_norm", "Linear", "LSTM", "GRU", "Transformer", "from_numpy", "as_tensor",
@@ -39,6 +39,7 @@ SUMMARY_GATE = ("softmax", "sigmoid", "Softmax", "Sigmoid", "Dropout", "dropout"
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
                 FLOAT64: "float64 data made here", UNIT_SCALED: "scaled to [0, 1] here",
+                UNIT_RANGE: "in [0, 1] here",
                 RANK1: "rank-1 array made here", MODULE: "model built here", LOSS: "loss built here",
                 SINGLE_CHANNEL: "single-channel output made here", AXIS_DROPPED: "axis removed here"}
 

@@ -15,7 +15,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.syntax import mode_switch
 from dllint.semantic.values import (
-    EMPTY, MODULE, UNIT_SCALED, ModuleInfo, Tag, Value, has, without)
+    EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, ModuleInfo, Tag, Value, has, without)
 
 
 @dataclass
@@ -169,7 +169,7 @@ class ScopeSummaries:
             self.function_events.setdefault(state.name, events)
         returned = frozenset().union(*state.returns) if state.returns else EMPTY
         if has(returned, UNIT_SCALED) and _returns_input_unscaled(state):
-            returned = without(returned, (UNIT_SCALED,))
+            returned = without(returned, (UNIT_SCALED, UNIT_RANGE))
         if state.class_state is not None:
             if state.name == state.class_state.forward_name:
                 state.class_state.forward_output = returned

@@ -14,6 +14,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
+from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -22,16 +23,18 @@ from dllint.semantic.values import (
     ListingInfo, TransformInfo, Value, first, has, keep, without)
 from dllint.semantic.values import KERAS_INPUT, KERAS_TRAINING, RECORDS, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
+from dllint.semantic.values import OUT_OF_RANGE, UNIT_RANGE
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
 # What an element of an iterated tensor still is.
-ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64})
+ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UNIT_RANGE, UINT8,
+                         FLOAT64})
 # Activation layers whose output has their input's shape (an (N, 1) column stays one).
 SHAPE_KEEPING_MODULES = frozenset("nn." + name.rsplit(".", 1)[-1]
                                   for name in catalog.SHAPE_KEEPING_LAYERS)
 # What the elements of a list pass on to the array stacked from it: dtype and scale.
-ELEMENT_KEEPING = frozenset({UNIT_SCALED, UINT8, FLOAT64})
+ELEMENT_KEEPING = frozenset({UNIT_SCALED, UNIT_RANGE, UINT8, FLOAT64})
 
 
 def loss_wants(loss: catalog.Loss, call: cst.Call) -> str:
@@ -105,25 +108,63 @@ class ValueTransfer:
     def _binary(self, node: cst.CSTNode, left: Value, operator: cst.BaseBinaryOp,
                 right_node: cst.BaseExpression) -> Value:
         right = self.value(right_node)
+        if isinstance(operator, cst.Divide) and isinstance(node, cst.BinaryOperation) and \
+                number(node.left) == 1.0 and self._one_plus_exp_of_negative(right_node):
+            return frozenset({Tag(PROBABILITIES, node, "sigmoid")})  # 1 / (1 + exp(-x))
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
         if isinstance(operator, cst.MatrixMultiply) and has(right, COLUMN_WEIGHT):
             return frozenset({Tag(COLUMN, node, "x @ w, w of shape (k, 1)")})
-        if isinstance(operator, cst.Multiply) and is_255(right_node):
-            left = without(left, (UNIT_SCALED,))  # back to 0-255 (`preprocess_input(x * 255)`)
+        if (isinstance(operator, cst.Divide) and is_half_255(right_node)) or (
+                isinstance(operator, cst.Multiply) and is_inverse_half_255(right_node)):
+            # `x / 127.5 - 1`: 0-255 pixels to [-1, 1], a scaling as much as a division by 255
+            # (but the value is in [0, 2] until the `- 1`).
+            return without(self.scaled(left, node, "division by 127.5"), (UNIT_RANGE,))
+        left_node = node.left if isinstance(node, cst.BinaryOperation) else None
+        if isinstance(operator, cst.Multiply) and (is_255(right_node) or (
+                left_node is not None and is_255(left_node))):
+            # back to 0-255 (`preprocess_input(x * 255)`, `255 * x`)
+            left, right = without(left, (UNIT_SCALED,)), without(right, (UNIT_SCALED,))
         if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power,
                                  cst.FloorDivide, cst.Modulo)):
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
-                                            TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT))
+                                            TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT,
+                                            UNIT_RANGE, OUT_OF_RANGE))
             uint8 = first(result, UINT8)
-            if uint8 is not None and (isinstance(operator, cst.Divide) or isinstance(
-                    right_node, cst.Float) or has(right, FLOAT64)):
+            # `0.5 * image` and `image * 0.5` alike: a float operand makes uint8 pixels float.
+            float_operand = isinstance(right_node, cst.Float) or has(right, FLOAT64) or (
+                isinstance(left_node, cst.Float) or has(left, FLOAT64))
+            if uint8 is not None and (isinstance(operator, cst.Divide) or float_operand):
                 result = without(result, (UINT8,))
                 if uint8.info == "numpy":
                     result |= {Tag(FLOAT64, node, info="numpy")}
+            # Float pixels still in 0-255: uint8 met a float, TensorFlow's unscaled cast, or an
+            # earlier such operation.
+            pixels = (uint8 is not None and float_operand) or has(left, OUT_OF_RANGE) or \
+                has(left, UNSCALED_FLOAT) or has(right, UNSCALED_FLOAT)
+            if pixels and _may_leave_pixel_range(operator, left_node, right_node):
+                result |= {Tag(OUT_OF_RANGE, node, _OPERATION_NAMES[type(operator)])}
             return result
         return EMPTY
+
+    def _one_plus_exp_of_negative(self, node: cst.BaseExpression) -> bool:
+        """`1 + np.exp(-x)` (either order, `x.neg().exp()` aside): the denominator of a sigmoid
+        written out."""
+        if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
+            return False
+        exp = node.right if number(node.left) == 1.0 else node.left if number(
+            node.right) == 1.0 else None
+        if not isinstance(exp, cst.Call):
+            return False
+        if isinstance(exp.func, cst.Attribute) and exp.func.attr.value == "exp" and \
+                not exp.args and self.qualified(exp.func) is None:
+            exponent = exp.func.value  # (-x).exp()
+        elif self.qualified(exp.func) in catalog.EXP_FUNCTIONS and exp.args:
+            exponent = exp.args[0].value
+        else:
+            return False
+        return isinstance(exponent, cst.UnaryOperation) and isinstance(exponent.operator, cst.Minus)
 
     def scaled(self, value: Value, node: cst.CSTNode, how: str) -> Value:
         """The value after a scaling to [0, 1] (division by 255, ToTensor)."""
@@ -136,7 +177,7 @@ class ValueTransfer:
         uint8 = first(value, UINT8)
         if uint8 is not None and uint8.info == "numpy" and how == "division by 255":
             result |= {Tag(FLOAT64, node, info="numpy")}  # numpy true division gives float64
-        return result | {Tag(UNIT_SCALED, node, detail=how)}
+        return result | {Tag(UNIT_SCALED, node, detail=how), Tag(UNIT_RANGE, node, detail=how)}
 
     def _call(self, node: cst.Call) -> Value:
         func = node.func
@@ -325,8 +366,9 @@ class ValueTransfer:
         arg = argument(node, index, name)
         return EMPTY if arg is None else self.value(arg.value)
 
-    def _dtype_keyword(self, node: cst.Call) -> str | None:
-        arg = keyword(node, "dtype")
+    def _dtype_keyword(self, node: cst.Call, position: int | None = None) -> str | None:
+        """The dtype a call is given, by keyword (or at `position`), as a qualified name."""
+        arg = keyword(node, "dtype") if position is None else argument(node, position, "dtype")
         if arg is None:
             return None
         if isinstance(arg.value, cst.SimpleString):
@@ -636,7 +678,7 @@ class ValueTransfer:
                     method.value.evaluated_value if isinstance(method.value, cst.SimpleString)
                     else (self.qualified(method.value) or "")).lower():
                 return keep(image, ELEMENT_KEEPING)  # nearest-neighbour keeps the dtype
-            resized = keep(image, (UNIT_SCALED,))
+            resized = keep(image, (UNIT_SCALED, UNIT_RANGE))
             return resized if resized else frozenset({Tag(UNSCALED_FLOAT, node, last)})
         if qualified in catalog.NORMALIZE_TRANSFORMS or qualified in catalog.LAMBDA_TRANSFORMS or (
                 qualified.startswith(("torchvision.transforms.", "albumentations."))
@@ -648,6 +690,8 @@ class ValueTransfer:
             return frozenset({Tag(UINT8, node, last, "torch")})
         if qualified in catalog.PIL_OPEN:
             return frozenset({Tag(PIL_IMAGE, node)})
+        if qualified in catalog.CLIPPING_FUNCTIONS:
+            return _clipped(self._argument_value(node))
         if qualified in catalog.DTYPE_KEEPING_FUNCTIONS:
             return keep(self._argument_value(node, 0, "src"), ELEMENT_KEEPING)
         if qualified in catalog.STACKING:
@@ -669,10 +713,12 @@ class ValueTransfer:
                 return frozenset({Tag(UINT8, node, "array of a PIL image", "numpy")})
             return inner
         if qualified in catalog.FLOAT64_CONSTRUCTORS:
-            dtype = self._dtype_keyword(node)
+            dtype = self._dtype_keyword(node, catalog.DTYPE_POSITIONS.get(qualified))
             result: set[Tag] = set()
             if dtype is None or dtype in ("numpy.float64", "numpy.double", "builtins.float"):
                 result.add(Tag(FLOAT64, node, last, "numpy"))
+            elif dtype in catalog.UINT8_DTYPES:
+                result.add(Tag(UINT8, node, "cast", "numpy"))  # a uint8 buffer, on purpose
             result |= self._rank1(qualified, node)
             return frozenset(result)
         if qualified in catalog.RANK1_CONSTRUCTORS:
@@ -779,6 +825,9 @@ class ValueTransfer:
         divides_float = False
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
+                if scaling is not None and self._unscales(element.value):
+                    scaling, name, divides_float = None, "", False
+                    continue
                 step = first(self.value(element.value), TRANSFORM)
                 if step is not None and step.info.scaling is not None and scaling is None:
                     scaling, name = step.info.scaling, step.info.scaling_name
@@ -786,8 +835,18 @@ class ValueTransfer:
         return frozenset({Tag(TRANSFORM, node, "Compose",
                               TransformInfo(scaling, name, divides_float))})
 
+    def _unscales(self, step: cst.BaseExpression) -> bool:
+        """A pipeline step `Lambda(lambda x: x * 255)`: it takes what a ToTensor before it scaled
+        back to 0-255 (fast neural style trains on such images)."""
+        body = lambda_body(step)
+        return body is not None and multiplies_by_255(body) and \
+            self.qualified(step.func) in catalog.LAMBDA_TRANSFORMS
+
     def _cast(self, value: Value, node: cst.CSTNode, dtype: str, library: str) -> Value:
-        result = without(value, DTYPE_TAGS | {PIL_IMAGE, UNSCALED_FLOAT})
+        # A cast settles the range: wrapped or not, the pixels no longer leave it.
+        result = without(value, DTYPE_TAGS | {PIL_IMAGE, UNSCALED_FLOAT, OUT_OF_RANGE})
+        if dtype in catalog.UINT8_DTYPES:
+            result = without(result, (UNIT_RANGE,))  # truncated to integers
         read = first(value, UINT8)
         if dtype in ("numpy.float64", "numpy.double", "torch.float64", "torch.double",
                      "builtins.float") and not (library == "torch" and dtype == "builtins.float"):
@@ -796,6 +855,8 @@ class ValueTransfer:
             result |= {read}  # `jnp.array(cv2.imread(p), dtype=jnp.uint8)`: still the image read
         elif dtype in catalog.UINT8_DTYPES:
             result |= {Tag(UINT8, node, "cast", library)}  # chosen on purpose, not read from disk
+        if dtype.rsplit(".", 1)[-1].startswith(("float", "double", "half")):
+            result |= _float_pixels(value, node)
         return result
 
     def _scaling_call(self, qualified: str, last: str, node: cst.Call) -> Value:
@@ -806,7 +867,7 @@ class ValueTransfer:
             dtype_arg = argument(node, *catalog.SCALING_DTYPE_ARGUMENTS[qualified])
             dtype = self.qualified(dtype_arg.value) or "" if dtype_arg is not None else ""
             if dtype.rsplit(".", 1)[-1].startswith(("uint", "int")):
-                return without(image, (UNIT_SCALED, UNSCALED_FLOAT))
+                return without(image, (UNIT_SCALED, UNIT_RANGE, UNSCALED_FLOAT))
         if qualified in catalog.SCALES_ONLY_INTEGERS and has(image, UNSCALED_FLOAT):
             return image
         return self.scaled(image, node, f"{last}()")
@@ -856,12 +917,15 @@ class ValueTransfer:
             return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
         if method in ("detach", "detach_"):
             receiver = without(receiver, (LOSS_VALUE,))  # no graph any more
+        if method in catalog.CLIPPING_METHODS:
+            return _clipped(receiver)
         if method in catalog.PASSTHROUGH_METHODS:
             return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), method, node)
         if method in catalog.FLOAT_CASTS:
-            return without(receiver, DTYPE_TAGS)
+            return without(receiver, DTYPE_TAGS) | _float_pixels(receiver, node)
         if method == "double":
-            return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")}
+            return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")} | \
+                _float_pixels(receiver, node)
         if method == "astype" and node.args:
             arg = node.args[0].value
             dtype = ("numpy." + arg.evaluated_value) if isinstance(arg, cst.SimpleString) and \
@@ -898,6 +962,40 @@ def _literal_shape(node: cst.Call, function: str, position: int, name: str) -> V
     if len(sizes) == 1 and batch[0]:
         return frozenset({Tag(RANK1, node, f"{function} of shape [None]")})
     return EMPTY
+
+
+def _clipped(value: Value) -> Value:
+    """`np.clip(p, eps, 1 - eps)`, `x.clamp(0, 255)`: bounded, the value is what it was (the
+    probabilities clipped away from 0 and 1 are still probabilities), back within its range."""
+    return without(value, (MODULE, LOSS, TRANSFORM, OUT_OF_RANGE))
+
+
+def _float_pixels(value: Value, node: cst.CSTNode) -> Value:
+    """What a cast to float adds to uint8 pixels (or a PIL image): float pixels still in 0-255."""
+    if has(value, UNIT_SCALED) or not (has(value, UINT8) or has(value, PIL_IMAGE)
+                                       or has(value, UNSCALED_FLOAT)):
+        return EMPTY
+    return frozenset({Tag(UNSCALED_FLOAT, node, "cast")})
+
+
+_OPERATION_NAMES = {cst.Multiply: "a multiplication", cst.Add: "an addition",
+                    cst.Subtract: "a subtraction"}
+
+
+def _may_leave_pixel_range(operator: cst.BaseBinaryOp, left: cst.BaseExpression | None,
+                           right: cst.BaseExpression) -> bool:
+    """Whether pixels in 0-255 may leave that range through this operation with a literal:
+    times more than 1, plus or minus a positive number (`image * 1.2`, `image - 10.0`)."""
+    if isinstance(operator, cst.Subtract):
+        amount = number(right)
+        return amount is not None and amount > 0
+    if not isinstance(operator, (cst.Multiply, cst.Add)):
+        return False
+    literal = number(right) if number(right) is not None else (
+        number(left) if left is not None else None)
+    if literal is None:
+        return False
+    return literal > 1 if isinstance(operator, cst.Multiply) else literal > 0
 
 
 def _receiver(node: cst.Call, original: cst.Call | None) -> cst.BaseExpression | None:

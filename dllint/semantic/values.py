@@ -17,6 +17,12 @@ from dllint.types import RelatedLocation
 PROBABILITIES = "probabilities"  # softmax / sigmoid output; detail: "softmax" | "sigmoid"
 LOG_PROBABILITIES = "log_probabilities"
 UNIT_SCALED = "unit_scaled"  # pixels scaled to [0, 1]; detail says how
+# In [0, 1] as the value is now: just scaled to [0, 1] (UNIT_SCALED says it was scaled, and
+# stays through `x * 2 - 1`). Arithmetic drops it: `x * 255` is back in 0-255.
+UNIT_RANGE = "unit_range"
+# uint8 pixels taken into float arithmetic that can leave 0-255 (`image * 1.2`, `image + 40.0`,
+# `image - 10.0`): cast back to uint8 without clipping, they wrap around; detail: the operation.
+OUT_OF_RANGE = "out_of_range"
 UINT8 = "uint8"  # info: "numpy" | "torch" | "tensorflow"
 # Pixels made float without scaling (`tf.cast(image, tf.float32)`, `tf.image.resize`): still in
 # 0-255, and TensorFlow's convert_image_dtype, which scales only integer images, keeps them so.

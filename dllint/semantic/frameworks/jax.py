@@ -16,6 +16,8 @@ LOG_PROBABILITY_FUNCTIONS = frozenset({
     *(prefix + name for prefix in _FLAX for name in ("log_softmax", "log_sigmoid")),
 })
 LOG_FUNCTIONS = frozenset({"jax.numpy.log"})
+EXP_FUNCTIONS = frozenset({"jax.numpy.exp"})
+CLIPPING_FUNCTIONS = frozenset({"jax.numpy.clip"})
 
 # Flax modules: what calling one returns is what its `__call__` returns, and
 # `model.apply(variables, x)` calls it.

@@ -22,6 +22,8 @@ PROBABILITY_FUNCTIONS = {
 LOG_PROBABILITY_FUNCTIONS = frozenset(_both("nn.log_softmax", "math.log_softmax",
                                             "math.log_sigmoid"))
 LOG_FUNCTIONS = frozenset(_both("math.log", "log"))
+EXP_FUNCTIONS = frozenset(_both("math.exp", "exp"))
+CLIPPING_FUNCTIONS = frozenset(_both("clip_by_value"))
 # TF1 layer functions that apply an activation given as a keyword: `tf.layers.dense(x, 10,
 # activation=tf.nn.softmax)` returns probabilities. Value: the keyword, and its position.
 ACTIVATION_LAYER_FUNCTIONS = {
@@ -169,6 +171,8 @@ FIXED_DTYPE_CASTS = {
 FLOAT_RESIZING = frozenset(_both("image.resize", "image.resize_with_pad", "image.resize_images",
                                  "image.resize_bilinear", "image.resize_bicubic",
                                  "image.resize_area"))
+# Casts that clip to the target dtype's range instead of wrapping around.
+SATURATING_CASTS = frozenset(_both("saturate_cast"))
 # Image ops whose result keeps the input's dtype and range (flips, crops, pads, rotations).
 DTYPE_KEEPING_FUNCTIONS = frozenset(_both(*("image." + name for name in (
     "flip_left_right", "flip_up_down", "random_flip_left_right", "random_flip_up_down",
