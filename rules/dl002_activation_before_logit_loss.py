@@ -338,6 +338,16 @@ class ActivationBeforeLogitLoss(Rule):
             for batch in batches:
                 train_step(state, batch)
         """),
+        # A wrapper (FSDP, DDP, torch.compile) runs the model it wraps: logits stay logits.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+            model = FSDP(nn.Sequential(nn.Linear(8, 3)))
+            loss = F.cross_entropy(model(x), y)
+            probabilities = F.softmax(model(x), dim=1)
+        """),
     ]
     INVALID = [
         # A test on something other than the training flag: both branches reach the loss.
@@ -654,6 +664,17 @@ class ActivationBeforeLogitLoss(Rule):
             model = Discriminator()
             loss = optax.sigmoid_binary_cross_entropy(model.apply(variables, x), labels).mean()
         """, line=7, related_lines=(10,)),
+        # The wrapped model still ends in softmax: DDP and torch.compile run it unchanged.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            net = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+            model = torch.compile(DDP(net, device_ids=[rank]))
+            loss = F.cross_entropy(model(x), y)
+        """, line=6, related_lines=(8,)),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -336,3 +336,21 @@ loss = cross_entropy(model(images), labels)
     from dllint.runner import lint_text
     settings = build_settings(FileConfig(root=Path.cwd()), select=["DL002"])
     assert lint_text(source, "notebook.py", settings).diagnostics == ()
+
+
+def test_wrappers_output_what_the_wrapped_module_outputs():
+    seen = probes("""
+        import torch
+        from torch import nn
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(1))
+        probe(torch.compile(net)(x))
+        probe(nn.DataParallel(net)(x))
+        probe(DDP(net, device_ids=[0])(x))
+        probe(FSDP(module=net)(x))
+        probe(torch.compile(lambda x: x))
+    """)
+    assert seen[:4] == [{PROBABILITIES}] * 4
+    assert seen[4] == set()  # a compiled function is no module

@@ -85,6 +85,20 @@ MODE_DEPENDENT_FUNCTIONS = frozenset({*FUNCTIONAL_DROPOUTS, "torch.nn.functional
 # Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
 OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
                          "transformers.AutoModel", "segmentation_models_pytorch.")
+# Calls that wrap a module and run it unchanged when called (compiled, replicated, sharded):
+# the result outputs what the wrapped module outputs. Value: where the module is passed
+# (position, keyword).
+MODULE_WRAPPERS = {
+    "torch.compile": (0, "model"),
+    **{name: (0, "module") for name in (
+        "torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+        "torch.nn.parallel.data_parallel.DataParallel",
+        "torch.nn.parallel.DistributedDataParallel",
+        "torch.nn.parallel.distributed.DistributedDataParallel",
+        "torch.distributed.fsdp.FullyShardedDataParallel",
+        "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel",
+        "torch.distributed.fsdp.fully_shard", "torch.distributed._composable.fsdp.fully_shard")},
+}
 # ... except what those packages ship that is not a model.
 NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
               "Loss", "Weights")

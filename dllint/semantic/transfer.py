@@ -336,6 +336,8 @@ class ValueTransfer:
             return keep(self._argument_value(node), (LISTING, RECORDS))
         if qualified in catalog.SORTING:
             return self._sorted(node)
+        if qualified in catalog.MODULE_WRAPPERS:  # DDP(model), torch.compile(model)
+            return keep(self._argument_value(node, *catalog.MODULE_WRAPPERS[qualified]), (MODULE,))
         # torch.sigmoid(column) is still a column
         shape = keep(self._argument_value(node), SHAPE_TAGS) \
             if qualified in catalog.SHAPE_KEEPING_FUNCTIONS else EMPTY
