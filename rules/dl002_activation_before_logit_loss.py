@@ -348,6 +348,34 @@ class ActivationBeforeLogitLoss(Rule):
             loss = F.cross_entropy(model(x), y)
             probabilities = F.softmax(model(x), dim=1)
         """),
+        # A method's return value and an attribute read outside the class are followed: these
+        # hand on logits, and probabilities only where no loss reads them.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.net = self.build()
+
+                def build(self):
+                    return nn.Sequential(nn.Linear(8, 3))
+
+                def forward(self, x):
+                    return self.net(x)
+
+                def predict(self, x):
+                    return F.softmax(self.net(x), dim=1)
+
+            class Trainer:
+                def __init__(self):
+                    self.model = Classifier()
+
+            trainer = Trainer()
+            loss = F.cross_entropy(trainer.model(x), y)
+            confidence = trainer.model.predict(x).max(1)
+        """),
     ]
     INVALID = [
         # A test on something other than the training flag: both branches reach the loss.
@@ -675,6 +703,40 @@ class ActivationBeforeLogitLoss(Rule):
             model = torch.compile(DDP(net, device_ids=[rank]))
             loss = F.cross_entropy(model(x), y)
         """, line=6, related_lines=(8,)),
+        # `self.build()` returns a model ending in softmax, though `build` comes after `__init__`.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.net = self.build()
+
+                def build(self):
+                    return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+                def forward(self, x):
+                    return self.net(x)
+
+            loss = F.cross_entropy(Classifier()(x), y)
+        """, line=10, related_lines=(15,)),
+        # What a method returns, and an attribute its class set, read outside the class.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Trainer:
+                def __init__(self):
+                    self.model = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+                def predict(self, x):
+                    return F.softmax(self.model(x), dim=1)
+
+            trainer = Trainer()
+            loss = F.cross_entropy(trainer.model(x), y)
+            tuned = F.cross_entropy(trainer.predict(x), y)
+        """, line=6, related_lines=(12,), more_lines=(9,)),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -354,3 +354,76 @@ def test_wrappers_output_what_the_wrapped_module_outputs():
     """)
     assert seen[:4] == [{PROBABILITIES}] * 4
     assert seen[4] == set()  # a compiled function is no module
+
+
+def test_method_return_values_inside_and_outside_the_class():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = self.build()  # build comes later in the class
+
+            def build(self):
+                return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+            def forward(self, x):
+                probe(self.net(x))
+                probe(self.parameters())  # not a method of the class: library meaning
+                return self.net(x)
+
+        class Head:
+            def predict(self, x):
+                return torch.softmax(x, 1)
+
+            def features(self, x):
+                return x
+
+        head = Head()
+        probe(head.predict(x))
+        probe(head.features(x))
+        probe(Classifier()(x))
+    """)
+    assert seen == [{PROBABILITIES}, set(), {PROBABILITIES}, set(), {PROBABILITIES}]
+
+
+def test_a_later_method_is_unknown_without_the_flow_walks():
+    source = """
+        from torch import nn
+
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                probe(self.build())
+
+            def build(self):
+                return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+    """
+    assert probes(source, flow=False) == [set()]
+    assert probes(source) == [{MODULE}]
+
+
+def test_attributes_read_outside_the_class_and_inherited():
+    seen = probes("""
+        from torch import nn
+
+        class Base:
+            def __init__(self):
+                self.criterion = nn.BCEWithLogitsLoss()
+
+        class Trainer(Base):
+            def __init__(self, lr):
+                super().__init__()
+                self.model = nn.Sequential(nn.Linear(8, 1), nn.Sigmoid())
+                self.lr = lr
+
+        trainer = Trainer(0.1)
+        probe(trainer.model(x))
+        probe(trainer.criterion)
+        probe(trainer.lr)
+        probe(trainer.unknown)
+    """)
+    assert seen[0] >= {PROBABILITIES, COLUMN}
+    assert seen[1:] == [{LOSS}, set(), set()]

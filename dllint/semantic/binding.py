@@ -33,12 +33,14 @@ class FlowHints:
       its call sites pass, by position (int, receiver excluded) and by keyword (str), unioned
       over every call site (context-insensitive);
     - `attributes`: per class, its `self` attributes after all its methods were seen;
-    - `forwards`: per class, what its `forward` returns (for `self(x)` before `forward`).
+    - `forwards`: per class, what its `forward` returns (for `self(x)` before `forward`);
+    - `methods`: per class, what each method returns (for `self.build()` before `build`).
     """
 
     parameters: dict[str, dict[int | str, Value]] = field(default_factory=dict)
     attributes: dict[str, dict[str, Value]] = field(default_factory=dict)
     forwards: dict[str, Value] = field(default_factory=dict)
+    methods: dict[str, dict[str, Value]] = field(default_factory=dict)
     # Calls into other files of the project: qualified name -> slots, as for `parameters`.
     external: dict[str, dict[int | str, Value]] = field(default_factory=dict)
 
@@ -49,7 +51,9 @@ class FlowHints:
                 tuple(sorted((name, attribute, len(value)) for name, attributes
                              in self.attributes.items() for attribute, value in attributes.items()
                              if value)),
-                tuple(sorted((name, len(value)) for name, value in self.forwards.items())))
+                tuple(sorted((name, len(value)) for name, value in self.forwards.items())),
+                tuple(sorted((name, method, len(value)) for name, methods in self.methods.items()
+                             for method, value in methods.items() if value)))
 
 
 class CallBinding:

@@ -28,7 +28,7 @@ from dllint.semantic.transfer import (
     list_of, with_module_mode)
 from dllint.semantic.syntax import argument, mode_switch
 from dllint.semantic.values import (
-    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
+    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Members, ModuleInfo,
     Tag, Value, first, has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS
 from dllint.walk import CachedVisitorNames, children, walk
@@ -68,6 +68,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.needs_hints = False
         self._attribute_misses: set[tuple[str, str]] = set()
         self._forward_misses: set[str] = set()
+        self._method_misses: set[tuple[str, str]] = set()
         # Top-level functions and classes (with their methods): the call sites worth recording.
         body = context.module.body
         # A name defined twice (a notebook's cells redefine `train` or `Net`) is ambiguous:
@@ -90,6 +91,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.classes: list[ClassState] = []
         self.functions: list[FunctionState] = []
         self.local_classes: dict[str, ModuleInfo | None] = {}
+        self.local_members: dict[str, Members | None] = {}
         self.local_functions: dict[str, Value] = {}
         self.no_grad_depth = 0
         self.loop_listings: list[Tag | None] = []

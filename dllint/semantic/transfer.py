@@ -19,7 +19,7 @@ from dllint.semantic.values import (
     LOG_PROBABILITIES, LOSS,
     LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
-    ListingInfo, TransformInfo, Value, first, has, keep, without)
+    ListingInfo, Members, TransformInfo, Value, first, has, keep, members_of, without)
 from dllint.semantic.values import KERAS_INPUT, RECORDS, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
 
@@ -80,6 +80,9 @@ class ValueTransfer:
             return EMPTY
         receiver = self.value(node.value)
         name = node.attr.value
+        member = _member(receiver, name, Members.attribute)
+        if member is not None:  # trainer.model, set by the Trainer's own methods
+            return member
         if name == "values" and has(receiver, DATAFRAME):
             rank1 = first(receiver, DATAFRAME).info == "series"
             result = {Tag(FLOAT64, node, info="numpy")}
@@ -147,7 +150,8 @@ class ValueTransfer:
             if func.value in self.local_classes and func.value not in self.frames[-1]:
                 info = self.local_classes[func.value]
                 if info is None:  # a plain class: its methods are still this file's functions
-                    return frozenset({Tag(INSTANCE, node, func.value)})
+                    return frozenset({Tag(INSTANCE, node, func.value,
+                                          self.local_members.get(func.value))})
                 return self._instance(info, node)
             if func.value in self.local_functions and func.value not in self.frames[-1]:
                 return self.local_functions[func.value]
@@ -161,7 +165,17 @@ class ValueTransfer:
             attribute_value = self._attribute(func)
             if any(tag.kind in (MODULE, TRANSFORM, LOSS) for tag in attribute_value):
                 return self.call_value(attribute_value, node)
-            return self._method(self.value(func.value), func.attr.value, node)
+            if isinstance(func.value, cst.Name) and func.value.value == "self" and self.classes:
+                returned = self._own_method(func.attr.value)
+                if returned is not None:
+                    return returned
+                receiver = self.value(func.value)
+            else:
+                receiver = self.value(func.value)
+                returned = _member(receiver, func.attr.value, Members.method)
+                if returned is not None:  # trainer.build(), dataset.files()
+                    return returned
+            return self._method(receiver, func.attr.value, node)
         return self.call_value(self.value(func), node)
 
     def _grow_sequential(self, target: cst.BaseExpression, node: cst.Call) -> None:
@@ -825,6 +839,14 @@ class ValueTransfer:
         if method in ("numpy", "copy", "clone"):
             return without(receiver, (MODULE, LOSS, TRANSFORM))
         return EMPTY
+
+
+def _member(receiver: Value, name: str, read) -> Value | None:
+    """An attribute or a method's return value (`read` picks which) of the instances in
+    `receiver` whose class is known; None when no class of them has that member."""
+    found = [value for tag in receiver if (members := members_of(tag)) is not None
+             and (value := read(members, name)) is not None]
+    return frozenset().union(*found) if found else None
 
 
 def _receiver(node: cst.Call, original: cst.Call | None) -> cst.BaseExpression | None:
