@@ -4,10 +4,12 @@ and the cache stays correct when only one of the files changes."""
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 from dllint.config import FileConfig, build_settings
 from dllint.runner import run
+from dllint.semantic.values import LOSS, PROBABILITIES
 
 MODEL_WITH_SOFTMAX = '''
 import torch.nn.functional as F
@@ -293,3 +295,79 @@ def test_a_factory_in_another_file_returns_its_model_in_eval_mode(tmp_path):
 def test_a_factory_that_never_calls_eval_returns_a_model_in_training_mode(tmp_path):
     found, _ = lint(extraction_project(tmp_path, FACTORY.replace("    model.eval()\n", "")))
     assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("extract.py", 9, "DL004")}
+
+
+# ---- values across files: what a use site sees of a class or function of another file -------
+
+def cross_probes(tmp_path: Path, files: dict[str, str], main: str) -> list[set[str]]:
+    """The tag kinds of each `probe(expr)` in `main`, linted with the summaries of `files`."""
+    import libcst as cst
+
+    from dllint.context import FileContext
+    from dllint.semantic.imports import ImportMap
+    from dllint.semantic.model import analyse
+    from dllint.semantic.project import ProjectIndex, summarise
+
+    from test_semantic_model import Probe
+
+    summaries = []
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        summary = summarise(str(path), path.read_text())
+        if summary is not None:
+            summaries.append(summary)
+    index = ProjectIndex.from_summaries(summaries)
+    path = tmp_path / main
+    text = path.read_text()
+    module = cst.parse_module(text)
+    context = FileContext(str(path), text, module, ImportMap.from_module(module))
+    made: list[Probe] = []
+    analyse(context, index, lambda model: made.append(Probe(model)) or [made[-1]])
+    return made[-1].seen
+
+
+TRAINER = """
+    from torch import nn
+    from model import Net
+
+    class Trainer:
+        def __init__(self):
+            self.model = Net()
+            self.criterion = nn.CrossEntropyLoss()
+
+        def build_head(self):
+            return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+"""
+USES_TRAINER = """
+    import torch.nn.functional as F
+    from trainer import Trainer
+
+    trainer = Trainer()
+    probe(trainer.model(x))
+    probe(trainer.criterion)
+    probe(trainer.build_head()(x))
+    loss = F.cross_entropy(trainer.model(x), y)
+"""
+
+
+def test_attributes_and_methods_of_a_class_of_another_file(tmp_path):
+    seen = cross_probes(tmp_path, {"model.py": MODEL_WITH_SOFTMAX, "trainer.py": TRAINER,
+                                   "run.py": USES_TRAINER}, "run.py")
+    assert seen == [{PROBABILITIES}, {LOSS}, {PROBABILITIES}]
+
+
+def test_softmax_of_a_model_held_by_a_trainer_of_another_file_reaches_its_loss(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "trainer.py").write_text(textwrap.dedent(TRAINER))
+    (root / "run.py").write_text(textwrap.dedent(USES_TRAINER).replace("probe(", "print("))
+    found, _ = lint(root)
+    assert ("run.py", 9, "DL002", (("model.py", 13),)) in {
+        (name, line, code, related) for name, line, code, related in found}
+    # The same Trainer holding a model that returns logits: nothing to report.
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX.replace(
+        "return F.softmax(self.fc(self.drop(x)), dim=1)", "return self.fc(self.drop(x))"))
+    assert not any(name == "run.py" and code == "DL002" for name, _, code, _ in lint(root)[0])

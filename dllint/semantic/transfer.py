@@ -444,6 +444,9 @@ class ValueTransfer:
             returned = self.project.lookup_function(qualified, self.context.path)
             if returned is not None:
                 return returned
+            members = self.project.lookup_members(qualified, self.context.path)
+            if members is not None:  # a plain class of another file: `Trainer()`
+                return frozenset({Tag(INSTANCE, node, qualified, members)})
         return self._data_call(qualified, last, node)
 
     def _shuffled_listing(self, node: cst.Call, name: str, shuffle_position: int,
