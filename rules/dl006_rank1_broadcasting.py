@@ -244,6 +244,24 @@ class Rank1Broadcasting(Rule):
                 with tf.GradientTape() as tape:
                     loss = tf.reduce_mean(tf.keras.losses.mse(prices, model(features)))
         """),
+        # A subclassed Keras model outputs what its `call` returns: an (N, 1) column.
+        Valid("""
+            import tensorflow as tf
+
+            class Regressor(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = tf.keras.layers.Dense(64, activation="relu")
+                    self.price = tf.keras.layers.Dense(1)
+
+                def call(self, x):
+                    return self.price(self.hidden(x))
+
+            model = Regressor()
+            for features, prices in dataset:
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.keras.losses.mse(prices, model(features)))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -441,6 +459,24 @@ class Rank1Broadcasting(Rule):
                     targets = tf.squeeze(prices, axis=-1)
                     loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
         """, line=7, related_lines=(3, 6)),
+        Invalid("""
+            import tensorflow as tf
+
+            class Regressor(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = tf.keras.layers.Dense(64, activation="relu")
+                    self.price = tf.keras.layers.Dense(1)
+
+                def call(self, x):
+                    return self.price(self.hidden(x))
+
+            model = Regressor()
+            for features, prices in dataset:
+                with tf.GradientTape() as tape:
+                    targets = tf.squeeze(prices, axis=-1)
+                    loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
+        """, line=16, related_lines=(7, 15)),
     ]
 
     def __init__(self, context) -> None:

@@ -371,3 +371,146 @@ def test_softmax_of_a_model_held_by_a_trainer_of_another_file_reaches_its_loss(t
     (root / "model.py").write_text(MODEL_WITH_SOFTMAX.replace(
         "return F.softmax(self.fc(self.drop(x)), dim=1)", "return self.fc(self.drop(x))"))
     assert not any(name == "run.py" and code == "DL002" for name, _, code, _ in lint(root)[0])
+
+
+DATA_HELPERS = """
+    import glob
+    import torch
+    import torch.nn.functional as F
+
+    def list_images(root):
+        return glob.glob(root + "/*.png")
+
+    def split(root):
+        return glob.glob(root + "/train/*.png"), sorted(glob.glob(root + "/val/*.png"))
+
+    def compute_loss(logits, y):
+        return F.cross_entropy(logits, y)
+
+    def head(logits):
+        return logits, torch.softmax(logits, 1)
+
+    class Images:
+        def __init__(self, root):
+            self.files = glob.glob(root + "/*.png")
+
+        def masks(self):
+            return glob.glob("masks/*.png")
+"""
+USES_HELPERS = """
+    from data import Images, compute_loss, head, list_images, split
+
+    probe(list_images("x"))
+    train, val = split("x")
+    probe(train)
+    probe(val)
+    probe(compute_loss(a, b))
+    logits, probabilities = head(z)
+    probe(probabilities)
+    probe(logits)
+    images = Images("x")
+    probe(images.files)
+    probe(images.masks())
+"""
+
+
+def test_listings_loss_values_and_tuples_returned_by_another_file(tmp_path):
+    from dllint.jsonshape import problem
+    from dllint.semantic.project import SUMMARY, ProjectIndex, summarise
+    from dllint.semantic.values import LISTING, LOSS_VALUE, TUPLE
+
+    seen = cross_probes(tmp_path, {"data.py": DATA_HELPERS, "use.py": USES_HELPERS}, "use.py")
+    assert seen == [{LISTING}, {LISTING}, {LISTING}, {LOSS_VALUE}, {PROBABILITIES}, set(),
+                    {LISTING}, {LISTING}]
+    # What is written is what the cache's check admits, and it reads back as written.
+    summary = summarise(str(tmp_path / "data.py"), (tmp_path / "data.py").read_text())
+    assert problem(summary, SUMMARY) is None
+    index = ProjectIndex.from_summaries([summary])
+    [pair] = index.lookup_function("data.split", str(tmp_path / "use.py"))
+    assert pair.kind == TUPLE
+    assert [next(iter(part)).info.ordered for part in pair.info] == [False, True]
+    assert [next(iter(part)).info.function for part in pair.info] == ["glob.glob"] * 2
+
+
+KERAS_MODELS = """
+    from tensorflow import keras
+    from tensorflow.keras import layers
+
+    def build_model():
+        model = keras.Sequential([layers.Dense(64, activation="relu"), layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    class Regressor(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = layers.Dense(64, activation="relu")
+            self.out = layers.Dense(1)
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+"""
+USES_KERAS_MODELS = """
+    from models import Regressor, build_model
+
+    probe(build_model()(x))
+    probe(Regressor()(x))
+"""
+
+
+def test_a_keras_model_of_another_file_outputs_its_column(tmp_path):
+    from dllint.semantic.project import summarise
+    from dllint.semantic.values import COLUMN
+
+    seen = cross_probes(tmp_path, {"models.py": KERAS_MODELS, "use.py": USES_KERAS_MODELS},
+                        "use.py")
+    assert seen[:2] == [{COLUMN}, {COLUMN}]
+    summary = summarise(str(tmp_path / "models.py"), (tmp_path / "models.py").read_text())
+    assert summary["classes"]["Regressor"]["framework"] == "keras"
+    assert [tag["kind"] for tag in summary["classes"]["Regressor"]["output"]] == [COLUMN]
+
+
+FOLDER_DATASET = """
+    import glob
+    from torch.utils.data import Dataset
+    from torchvision.io import read_image
+
+
+    class Folder(Dataset):
+        def __init__(self, root):
+            self.images = glob.glob(root + "/images/*.png")
+            self.masks = sorted(glob.glob(root + "/masks/*.png"))
+
+        def mask_files(self):
+            return glob.glob("masks/*.png")
+
+        def __getitem__(self, index):
+            return read_image(self.images[index]), read_image(self.masks[index])
+"""
+PAIRS_FOLDER_FILES = """
+    import os
+    from data import Folder
+
+    folder = Folder("data")
+    labels = sorted(os.listdir("labels"))
+    pairs = list(zip(folder.images, labels))
+    masks = list(zip(folder.images, folder.mask_files()))
+"""
+
+
+def test_listings_of_a_dataset_class_of_another_file_paired_here(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "data.py").write_text(textwrap.dedent(FOLDER_DATASET))
+    (root / "pairs.py").write_text(textwrap.dedent(PAIRS_FOLDER_FILES))
+    found, _ = lint(root)
+    in_pairs = {(line, code, related) for name, line, code, related in found
+                if name == "pairs.py"}
+    # One finding per listing made in data.py: the attribute and the method's return value.
+    assert in_pairs == {(7, "DL001", (("data.py", 9),)), (8, "DL001", (("data.py", 13),))}
+    # Sorted where they are made: nothing to report.
+    (root / "data.py").write_text(textwrap.dedent(FOLDER_DATASET).replace(
+        'self.images = glob.glob(root + "/images/*.png")',
+        'self.images = sorted(glob.glob(root + "/images/*.png"))').replace(
+        'return glob.glob("masks/*.png")', 'return sorted(glob.glob("masks/*.png"))'))
+    assert not any(name == "pairs.py" for name, _, _, _ in lint(root)[0])

@@ -56,7 +56,8 @@ GROWING_METHODS = {"nn.Sequential": frozenset({"add_module", "append"}),
 # TF1 layer functions that apply the activation given as a keyword: (keyword, position).
 ACTIVATION_LAYER_FUNCTIONS = tensorflow.ACTIVATION_LAYER_FUNCTIONS
 # Module base classes of other frameworks: (framework, the method that is their forward).
-FRAMEWORK_MODULE_BASES = {base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES}
+FRAMEWORK_MODULE_BASES = {**{base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES},
+                          **{base: ("keras", keras.FORWARD_METHOD) for base in keras.MODULE_BASES}}
 # Methods of such a module that run its forward (`model.apply(variables, x)` in Flax).
 FRAMEWORK_APPLY_METHODS = jax.APPLY_METHODS
 # Objects holding a module's apply function under a keyword: `state.apply_fn(...)` calls it.

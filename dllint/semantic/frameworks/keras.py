@@ -45,6 +45,9 @@ LOG_PROBABILITY_FUNCTIONS = frozenset(spellings("ops.log_softmax", "ops.log_sigm
 SEQUENTIAL_MODELS = frozenset(spellings("Sequential", "models.Sequential"))
 # Functional models, `keras.Model(inputs, outputs)`: they output what `outputs` is.
 FUNCTIONAL_MODELS = frozenset(spellings("Model", "models.Model"))
+# Subclassed models and layers (`class Regressor(keras.Model)`): `call` is their forward.
+MODULE_BASES = frozenset(spellings("Model", "models.Model", "layers.Layer"))
+FORWARD_METHOD = "call"
 
 # Cross-entropies that apply softmax or sigmoid themselves only when built (classes) or called
 # (functions) with `from_logits=True`; by default they expect probabilities. Keras losses take
