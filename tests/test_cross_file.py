@@ -514,3 +514,43 @@ def test_listings_of_a_dataset_class_of_another_file_paired_here(tmp_path):
         'self.images = sorted(glob.glob(root + "/images/*.png"))').replace(
         'return glob.glob("masks/*.png")', 'return sorted(glob.glob("masks/*.png"))'))
     assert not any(name == "pairs.py" for name, _, _, _ in lint(root)[0])
+
+
+SOFTMAX_FACTORY = """
+from torch import nn
+
+
+def build():
+    return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+"""
+TRAIN_WITH_FACTORY = """
+import torch.nn.functional as F
+from utils import build
+
+loss = F.cross_entropy(build()(x), y)
+"""
+
+
+def sibling_project(tmp_path: Path, utils: dict[str, str]) -> Path:
+    """`a/train.py` imports `utils` by its bare name; no folder has an __init__.py."""
+    root = tmp_path / "proj"
+    for folder in ("a", "b"):
+        (root / folder).mkdir(parents=True)
+    (root / "a" / "train.py").write_text(TRAIN_WITH_FACTORY)
+    for folder, text in utils.items():
+        (root / folder / "utils.py").write_text(text)
+    return root
+
+
+def test_a_bare_import_names_the_file_in_the_importers_own_folder(tmp_path):
+    logits = SOFTMAX_FACTORY.replace("nn.Softmax(dim=1)", "nn.ReLU()")
+    found, _ = lint(sibling_project(tmp_path, {"a": SOFTMAX_FACTORY, "b": logits}))
+    assert {(name, line, code) for name, line, code, _ in found} == {("train.py", 5, "DL002")}
+    [(_, _, _, related)] = found
+    assert related == (("utils.py", 6),)
+    root = sibling_project(tmp_path / "swapped", {"a": logits, "b": SOFTMAX_FACTORY})
+    assert lint(root)[0] == set()
+
+
+def test_a_bare_import_never_names_a_same_named_file_of_another_folder(tmp_path):
+    assert lint(sibling_project(tmp_path, {"b": SOFTMAX_FACTORY}))[0] == set()

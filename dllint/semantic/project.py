@@ -311,6 +311,7 @@ class ProjectIndex:
     # hold an instance of itself, directly or not, gets that instance without members).
     _members: dict[tuple[str, str], Members | None] = field(default_factory=dict, repr=False)
     _reading: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _roots: dict[str, Path] = field(default_factory=dict, repr=False)  # see _import_root
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
@@ -388,12 +389,31 @@ class ProjectIndex:
         found = self.modules.get(module)
         if not found:
             return None
+        directory = Path(importer).resolve().parent
+        if "." not in module:
+            # A file outside any package (`a/utils.py`) is imported by its bare name only from
+            # its own folder: the folder of the script run (sys.path[0]), or the folder above
+            # the importer's package (`python -m pkg.train` run there). `b/utils.py` is never
+            # the `utils` of `a/train.py`.
+            roots = {directory, self._import_root(importer)}
+            found = [summary for summary in found if Path(summary["path"]).name == "__init__.py"
+                     or self._import_root(summary["path"]) in roots]
+            if not found:
+                return None
         if len(found) > 1:  # prefer the file next to the importer
-            directory = Path(importer).resolve().parent
             for summary in found:
                 if Path(summary["path"]).resolve().parent == directory:
                     return summary
         return found[0]
+
+    def _import_root(self, path: str) -> Path:
+        """The folder a file is imported from: its own, or the one above its package."""
+        if path not in self._roots:
+            directory = Path(path).resolve().parent
+            while (directory / "__init__.py").exists() and directory != directory.parent:
+                directory = directory.parent
+            self._roots[path] = directory
+        return self._roots[path]
 
     def lookup_class(self, qualified: str, importer: str) -> ModuleInfo | None:
         found = self._resolve(qualified, importer)
