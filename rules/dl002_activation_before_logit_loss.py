@@ -376,6 +376,15 @@ class ActivationBeforeLogitLoss(Rule):
             loss = F.cross_entropy(trainer.model(x), y)
             confidence = trainer.model.predict(x).max(1)
         """),
+        # Star imports: the names come from the modules the tables know them from.
+        Valid("""
+            from torch.nn import *
+            from torch.nn.functional import *
+
+            model = Sequential(Linear(8, 3))
+            loss = cross_entropy(model(x), y)
+            probabilities = softmax(model(x), dim=1)
+        """),
     ]
     INVALID = [
         # A test on something other than the training flag: both branches reach the loss.
@@ -737,6 +746,13 @@ class ActivationBeforeLogitLoss(Rule):
             loss = F.cross_entropy(trainer.model(x), y)
             tuned = F.cross_entropy(trainer.predict(x), y)
         """, line=6, related_lines=(12,), more_lines=(9,)),
+        Invalid("""
+            from torch.nn import *
+            from torch.nn.functional import *
+
+            model = Sequential(Linear(8, 3), Softmax(dim=1))
+            loss = cross_entropy(model(x), y)
+        """, line=4, related_lines=(5,)),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -554,3 +554,16 @@ def test_a_bare_import_names_the_file_in_the_importers_own_folder(tmp_path):
 
 def test_a_bare_import_never_names_a_same_named_file_of_another_folder(tmp_path):
     assert lint(sibling_project(tmp_path, {"b": SOFTMAX_FACTORY}))[0] == set()
+
+
+def test_a_star_import_of_a_project_module_reaches_its_definitions(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "utils.py").write_text(SOFTMAX_FACTORY)
+    (root / "train.py").write_text(TRAIN_WITH_FACTORY.replace("from utils import build",
+                                                              "from utils import *"))
+    found, _ = lint(root, use_cache=True)
+    assert {(name, line, code) for name, line, code, _ in found} == {("train.py", 5, "DL002")}
+    # The star import is a dependency: the cached result follows a change to utils.py.
+    (root / "utils.py").write_text(SOFTMAX_FACTORY.replace("nn.Softmax(dim=1)", "nn.ReLU()"))
+    assert lint(root, use_cache=True)[0] == set()

@@ -427,3 +427,41 @@ def test_attributes_read_outside_the_class_and_inherited():
     """)
     assert seen[0] >= {PROBABILITIES, COLUMN}
     assert seen[1:] == [{LOSS}, set(), set()]
+
+
+def test_star_imports_resolve_names_the_file_binds_nowhere():
+    seen = probes("""
+        from keras.models import *
+        from keras.layers import *
+        from torch.nn.functional import *
+
+        model = Sequential([Dense(64, activation="relu"), Dense(1)])
+        probe(model(x))
+        probe(softmax(z, dim=1))
+
+        def helper(sigmoid):
+            probe(sigmoid(z))  # a parameter, not the star-imported function
+
+        probe(len(z))
+    """)
+    assert seen == [{COLUMN}, {PROBABILITIES}, set(), set()]
+
+
+def test_star_import_resolution():
+    from dllint.semantic.imports import ImportMap
+
+    def resolve(source: str, name: str) -> str | None:
+        module = cst.parse_module(textwrap.dedent(source))
+        return ImportMap.from_module(module).qualified_name(cst.Name(name))
+
+    layers_last = "from keras.models import *\nfrom keras.layers import *\n"
+    # A table keys `keras.models.Sequential` exactly: that beats the later layers' prefix.
+    assert resolve(layers_last, "Sequential") == "keras.models.Sequential"
+    assert resolve(layers_last, "Dense") == "keras.layers.Dense"
+    # A name no table knows is the project's: `from utils import *` after a library's star.
+    assert resolve("from torch.nn import *\nfrom utils import *\n", "Net") == "utils.Net"
+    assert resolve("from .utils import *\n", "Net") == ".utils.Net"
+    # Builtins and names bound in the file stay what they were.
+    assert resolve("from utils import *\n", "len") == "builtins.len"
+    assert resolve("from utils import *\nfor Net in nets: pass\n", "Net") is None
+    assert resolve("import utils\n", "Net") is None

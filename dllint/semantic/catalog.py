@@ -432,3 +432,17 @@ LIBRARY_ROOTS = frozenset({
 
 # Calls that return a model in a mode their keywords choose (see frameworks/jax.py).
 MODE_VIEWS = dict(jax.MODE_VIEWS)
+
+
+# Every qualified name the tables above are keyed by, and the prefixes names are matched by:
+# what `from keras.layers import *` brings in is the star module whose names are in here.
+_KNOWN_NAMES = frozenset(name for table in list(globals().values())
+                         if isinstance(table, (dict, frozenset, set)) for name in table
+                         if isinstance(name, str) and "." in name)
+_KNOWN_PREFIXES = (*KERAS_LAYER_PREFIXES, *OPAQUE_MODEL_PREFIXES)
+
+
+def knows(qualified: str, *, by_prefix: bool = False) -> bool:
+    """Whether a knowledge table is keyed by `qualified` (or, `by_prefix`, matches it by a
+    prefix such as `keras.layers.`)."""
+    return qualified.startswith(_KNOWN_PREFIXES) if by_prefix else qualified in _KNOWN_NAMES

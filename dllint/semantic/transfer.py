@@ -434,7 +434,8 @@ class ValueTransfer:
                 part in qualified for part in catalog.NOT_MODELS):
             info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
             return frozenset({Tag(MODULE, node, qualified, info)})
-        if self.summarising and qualified in self.imported_names and \
+        if self.summarising and (qualified in self.imported_names or qualified.rpartition(".")[0]
+                                 in self.imports.stars) and \
                 qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
             return frozenset({Tag(REFERENCE, node, qualified)})
         if self.project is not None:
