@@ -385,6 +385,20 @@ class ActivationBeforeLogitLoss(Rule):
             loss = cross_entropy(model(x), y)
             probabilities = softmax(model(x), dim=1)
         """),
+        # A closure reads its enclosing function's parameter: here a model returning logits.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            def make_step(model, optimizer):
+                def step(x, y):
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                return step
+
+            step = make_step(nn.Sequential(nn.Linear(8, 3)), optimizer)
+        """),
     ]
     INVALID = [
         # A test on something other than the training flag: both branches reach the loss.
@@ -753,6 +767,20 @@ class ActivationBeforeLogitLoss(Rule):
             model = Sequential(Linear(8, 3), Softmax(dim=1))
             loss = cross_entropy(model(x), y)
         """, line=4, related_lines=(5,)),
+        # The model reaches the loss through a closure over the factory's parameter.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            def make_step(model, optimizer):
+                def step(x, y):
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                return step
+
+            step = make_step(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)), optimizer)
+        """, line=11, related_lines=(6,)),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -465,3 +465,26 @@ def test_star_import_resolution():
     assert resolve("from utils import *\n", "len") == "builtins.len"
     assert resolve("from utils import *\nfor Net in nets: pass\n", "Net") is None
     assert resolve("import utils\n", "Net") is None
+
+
+def test_closures_read_the_enclosing_functions_names_unless_hidden():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        def make_step(model, criterion):
+            def step(x, y):
+                probe(model(x))
+                probe(criterion)
+            return step
+
+        step = make_step(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)), nn.CrossEntropyLoss())
+
+        def outer():
+            scores = torch.softmax(z, 1)
+            def hidden(scores, *args):
+                probe(scores)  # its own parameter, whatever its callers pass
+            def reads():
+                probe(scores)
+    """)
+    assert seen == [{PROBABILITIES}, {LOSS}, set(), {PROBABILITIES}]

@@ -144,13 +144,15 @@ class CallBinding:
                     slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)
                              for slot in {*slots, *incoming}}
         frame = self.frames[-1]
+        # Every parameter is bound, known or not: it hides the enclosing function's name.
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                frame[star.name.value] = EMPTY
         for index, param in enumerate([*positional, *params.kwonly_params]):
             value = slots.get(param.name.value, EMPTY)
             if index < len(positional):
                 value = value | slots.get(index, EMPTY)
-            value = value | defaults.get(param.name.value, EMPTY)
-            if value:
-                frame[param.name.value] = value
+            frame[param.name.value] = value | defaults.get(param.name.value, EMPTY)
 
 
 # What a rule can act on at the other end of a call. A module counts when its output carries a

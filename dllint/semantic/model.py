@@ -177,7 +177,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         return EMPTY
 
     def lookup(self, name: str) -> Value:
-        for frame in (self.frames[-1], self.module_frame):
+        # Innermost first: a nested function reads its enclosing functions' names (closures
+        # over their parameters), then the module's.
+        for frame in reversed(self.frames):
             if name in frame:
                 return frame[name]
         return EMPTY
