@@ -567,3 +567,53 @@ def test_a_star_import_of_a_project_module_reaches_its_definitions(tmp_path):
     # The star import is a dependency: the cached result follows a change to utils.py.
     (root / "utils.py").write_text(SOFTMAX_FACTORY.replace("nn.Softmax(dim=1)", "nn.ReLU()"))
     assert lint(root, use_cache=True)[0] == set()
+
+
+WRAPPERS = """
+    from torch import nn
+
+
+    class Wrapper(nn.Module):
+        def __init__(self, backbone, dropout=0.1):
+            super().__init__()
+            self.backbone = backbone
+            self.drop = nn.Dropout(dropout)
+
+        def forward(self, x):
+            return self.backbone(self.drop(x))
+
+
+    class Apply(nn.Module):
+        def forward(self, x, head):
+            return head(x)
+"""
+USES_WRAPPERS = """
+    from torch import nn
+    from arch import Apply, Wrapper
+
+    softmax_net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))
+    probe(Wrapper(softmax_net)(x))
+    probe(Wrapper(backbone=nn.Linear(4, 3))(x))
+    probe(Apply()(x, softmax_net))
+    probe(Apply()(x, nn.Linear(4, 3)))
+    probe(Wrapper(Wrapper(softmax_net))(x))
+"""
+
+
+def test_a_module_handed_to_a_module_of_another_file_and_called_in_its_forward(tmp_path):
+    seen = cross_probes(tmp_path, {"arch.py": WRAPPERS, "use.py": USES_WRAPPERS}, "use.py")
+    assert seen == [{PROBABILITIES}, set(), {PROBABILITIES}, set(), {PROBABILITIES}]
+
+
+def test_softmax_handed_to_a_wrapper_of_another_file_reaches_the_loss(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "arch.py").write_text(textwrap.dedent(WRAPPERS))
+    run_text = ("import torch.nn.functional as F\nfrom torch import nn\nfrom arch import Wrapper\n"
+                "net = Wrapper(nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1)))\n"
+                "loss = F.cross_entropy(net(x), y)\n")
+    (root / "run.py").write_text(run_text)
+    found, _ = lint(root)
+    assert {(name, code) for name, _, code, _ in found} == {("run.py", "DL002")}
+    (root / "run.py").write_text(run_text.replace(", nn.Softmax(dim=1)", ""))
+    assert lint(root)[0] == set()

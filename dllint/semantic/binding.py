@@ -18,7 +18,7 @@ from dllint.semantic.values import (
     COLUMN, DATAFRAME, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
     OPTIMIZER, PIL_IMAGE, PROBABILITIES, RANK1, REFERENCE, SCHEDULER, SQUEEZED, TRANSFORM, TUPLE,
     UINT8, UNIT_SCALED, Value)
-from dllint.semantic.values import RECORDS
+from dllint.semantic.values import ARGUMENT, RECORDS, Tag
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
 
 
@@ -148,11 +148,27 @@ class CallBinding:
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 frame[star.name.value] = EMPTY
+        handed = self._handed_slot(key)
         for index, param in enumerate([*positional, *params.kwonly_params]):
             value = slots.get(param.name.value, EMPTY)
             if index < len(positional):
                 value = value | slots.get(index, EMPTY)
+            if handed is not None:
+                position = index if index < len(positional) else -1
+                value = value | {Tag(ARGUMENT, param, param.name.value, f"{handed}:{position}")}
             frame[param.name.value] = value | defaults.get(param.name.value, EMPTY)
+
+    def _handed_slot(self, key: str | None) -> str | None:
+        """"init" or "forward" when summarising the constructor or forward of a class of this
+        file: what callers in other files hand it is not known here, so each parameter stands
+        for it (ARGUMENT), for the callers' files to fill in."""
+        if not self.summarising or key is None or "." not in key:
+            return None
+        name, method = key.split(".", 1)
+        if method == "__init__":
+            return "init"
+        forward = self.classes[-1].forward_name if self.classes else "forward"
+        return "forward" if method == forward and name in self.top_classes else None
 
 
 # What a rule can act on at the other end of a call. A module counts when its output carries a

@@ -24,7 +24,7 @@ from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, List
                               Record)
 from dllint.semantic import catalog
 from dllint.semantic.values import (
-    COLUMN, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE, MODULE, PROBABILITIES,
+    ARGUMENT_OUTPUT, COLUMN, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE, MODULE, PROBABILITIES,
     RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo, Members, ModuleInfo, Tag,
     Value)
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
@@ -32,7 +32,7 @@ from dllint.types import RelatedLocation, Span
 
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
                        RANK1, MODULE, LOSS, REFERENCE, SINGLE_CHANNEL, AXIS_DROPPED,
-                       LISTING, LOSS_VALUE, TUPLE})
+                       LISTING, LOSS_VALUE, TUPLE, ARGUMENT_OUTPUT})
 # A file is summarised only if it may define something another file's rules care about.
 SUMMARY_GATE = ("softmax", "sigmoid", "Softmax", "Sigmoid", "Dropout", "dropout", "BatchNorm",
                 "batch_norm", "Linear", "LSTM", "GRU", "Transformer", "from_numpy", "as_tensor",

@@ -227,7 +227,12 @@ class ScopeSummaries:
         return state.forward_output or self.hints.forwards.get(state.name, EMPTY)
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
-        return EMPTY if info is None else frozenset({Tag(MODULE, node, info.name, info)})
+        if info is None:
+            return EMPTY
+        output = self.hand_in(info.output, node, "init")  # Wrapper(backbone)
+        if output is not info.output:
+            info = replace(info, output=output)
+        return frozenset({Tag(MODULE, node, info.name, info)})
 
 
 def _parameter_names(function: cst.FunctionDef) -> set[str]:

@@ -20,7 +20,7 @@ from dllint.semantic.values import (
     LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
     ListingInfo, Members, TransformInfo, Value, first, has, keep, members_of, without)
-from dllint.semantic.values import KERAS_INPUT, RECORDS, UNSCALED_FLOAT
+from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, RECORDS, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
@@ -163,7 +163,7 @@ class ValueTransfer:
                     and func.value.value == "self" and self.classes:
                 return self._own_forward()
             attribute_value = self._attribute(func)
-            if any(tag.kind in (MODULE, TRANSFORM, LOSS) for tag in attribute_value):
+            if any(tag.kind in (MODULE, TRANSFORM, LOSS, ARGUMENT) for tag in attribute_value):
                 return self.call_value(attribute_value, node)
             if isinstance(func.value, cst.Name) and func.value.value == "self" and self.classes:
                 returned = self._own_method(func.attr.value)
@@ -205,8 +205,10 @@ class ValueTransfer:
         for tag in callee:
             if tag.kind == LOSS:
                 result.add(Tag(LOSS_VALUE, node, tag.detail))
+            if tag.kind == ARGUMENT:  # phase one: whatever the module handed in returns
+                result.add(Tag(ARGUMENT_OUTPUT, node, tag.detail, tag.info))
             if tag.kind == MODULE:
-                result |= tag.info.output
+                result |= self.hand_in(tag.info.output, node, "forward")
                 if tag.info.framework == "keras" and node.args:  # the functional API
                     result |= self._keras_graph(tag.info, self.value(node.args[0].value))
                 if tag.info.name in SHAPE_KEEPING_MODULES and node.args:  # self.sigmoid(self.fc(x))
@@ -221,6 +223,32 @@ class ValueTransfer:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
+        return frozenset(result)
+
+    def hand_in(self, output: Value, call: cst.Call, slot: str) -> Value:
+        """A module's output once `call` (its construction, "init", or its call, "forward") hands
+        it modules: where the output is what a module handed in returns (ARGUMENT_OUTPUT, from a
+        summary), the output of the module this call passes there. Placeholders of the forward
+        not yet filled by a construction are left for the call, and dropped there."""
+        if not any(tag.kind == ARGUMENT_OUTPUT for tag in output):
+            return output
+        result: set[Tag] = set()
+        for tag in output:
+            if tag.kind != ARGUMENT_OUTPUT:
+                result.add(tag)
+                continue
+            where, _, position = tag.info.partition(":")
+            if where != slot:
+                if slot == "init":
+                    result.add(tag)
+                continue
+            arg = keyword(call, tag.detail) if position == "-1" else argument(
+                call, int(position), tag.detail)
+            for handed in (self.value(arg.value) if arg is not None else EMPTY):
+                if handed.kind == MODULE:
+                    result |= without(handed.info.output, (ARGUMENT_OUTPUT,))
+                elif handed.kind == ARGUMENT:
+                    result.add(Tag(ARGUMENT_OUTPUT, call, handed.detail, handed.info))
         return frozenset(result)
 
     @staticmethod

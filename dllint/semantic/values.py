@@ -55,6 +55,12 @@ REFERENCE = "reference"
 # An instance of a plain class (no nn.Module); detail: the class name (qualified when the class
 # is in another file), info: its Members or None.
 INSTANCE = "instance"
+# Phase one only: what a module class's constructor or forward is handed (`Wrapper(backbone)`,
+# `forward(self, x, head)`), and the output of calling it. detail: the parameter's name, info:
+# "init:<position>" or "forward:<position>" (position -1: keyword-only). A summary carries the
+# output into the class's forward output; the caller's file puts in what it passes there.
+ARGUMENT = "argument"
+ARGUMENT_OUTPUT = "argument_output"
 # A symbolic Keras input (`keras.Input(...)`) and the functional graph built on it so far: what
 # the layers applied to it did to the pixels it will be given; detail: "kept", "raw" or "scaled"
 # as in `ModuleInfo.input_pixels`, info: the Rescaling layer (or division) when "scaled".
