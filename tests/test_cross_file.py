@@ -617,3 +617,30 @@ def test_softmax_handed_to_a_wrapper_of_another_file_reaches_the_loss(tmp_path):
     assert {(name, code) for name, _, code, _ in found} == {("run.py", "DL002")}
     (root / "run.py").write_text(run_text.replace(", nn.Softmax(dim=1)", ""))
     assert lint(root)[0] == set()
+
+
+def test_a_list_returned_by_another_file_keeps_what_its_elements_are(tmp_path):
+    from dllint.jsonshape import problem
+    from dllint.semantic.project import SUMMARY, summarise
+    from dllint.semantic.values import UINT8
+
+    loader = """
+        import cv2
+
+        def load_all(paths):
+            return [cv2.imread(p) for p in paths]
+
+        def load_grid(rows):
+            return [[cv2.imread(p) for p in row] for row in rows]
+    """
+    use = """
+        import numpy as np
+        from loader import load_all, load_grid
+
+        probe(np.stack(load_all(paths)))
+        probe(np.array(load_grid(rows)))
+    """
+    seen = cross_probes(tmp_path, {"loader.py": loader, "use.py": use}, "use.py")
+    assert seen == [{UINT8}, {UINT8}]
+    summary = summarise(str(tmp_path / "loader.py"), (tmp_path / "loader.py").read_text())
+    assert problem(summary, SUMMARY) is None

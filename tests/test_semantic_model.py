@@ -15,7 +15,7 @@ from dllint.context import FileContext
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE
-from dllint.semantic.values import LISTING, RECORDS
+from dllint.semantic.values import LISTING, RECORDS, UINT8, UNIT_SCALED
 from dllint.semantic.values import AXIS_DROPPED, COLUMN, RANK1, SINGLE_CHANNEL
 from dllint.walk import CachedVisitorNames, walk
 
@@ -488,3 +488,24 @@ def test_closures_read_the_enclosing_functions_names_unless_hidden():
                 probe(scores)
     """)
     assert seen == [{PROBABILITIES}, {LOSS}, set(), {PROBABILITIES}]
+
+
+def test_nested_lists_and_lists_handed_to_a_helper():
+    seen = probes("""
+        import cv2
+        import numpy as np
+
+        def to_batch(images):
+            return np.stack(images)
+
+        images = [cv2.imread(p) for p in paths]
+        probe(to_batch(images))
+        grid = [[cv2.imread(p) for p in row] for row in rows]
+        probe(np.array(grid))
+        probe(np.array([[cv2.imread(a), cv2.imread(b)]]))
+        for row in grid:
+            probe(np.stack(row))
+        probe(np.array([[a / 255 for a in row] for row in grid]))
+    """)
+    assert seen[:4] == [{UINT8}] * 4
+    assert UNIT_SCALED in seen[4] and UINT8 not in seen[4]  # scaled: float64 in [0, 1]

@@ -15,7 +15,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.project import module_name
 from dllint.semantic.values import (
-    COLUMN, DATAFRAME, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
+    COLUMN, DATAFRAME, ELEMENTS, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
     OPTIMIZER, PIL_IMAGE, PROBABILITIES, RANK1, REFERENCE, SCHEDULER, SQUEEZED, TRANSFORM, TUPLE,
     UINT8, UNIT_SCALED, Value)
 from dllint.semantic.values import ARGUMENT, RECORDS, Tag
@@ -176,7 +176,7 @@ class CallBinding:
 _PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64, LISTING,
                            COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER, SCHEDULER,
                            DATAFRAME, PIL_IMAGE, REFERENCE, RECORDS, SINGLE_CHANNEL,
-                           AXIS_DROPPED})
+                           AXIS_DROPPED, ELEMENTS})
 
 
 def _worth_passing(value: Value) -> Value:

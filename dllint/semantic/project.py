@@ -24,7 +24,7 @@ from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, List
                               Record)
 from dllint.semantic import catalog
 from dllint.semantic.values import (
-    ARGUMENT_OUTPUT, COLUMN, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE, MODULE, PROBABILITIES,
+    ARGUMENT_OUTPUT, COLUMN, ELEMENTS, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE, MODULE, PROBABILITIES,
     RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo, Members, ModuleInfo, Tag,
     Value)
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
@@ -32,7 +32,7 @@ from dllint.types import RelatedLocation, Span
 
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
                        RANK1, MODULE, LOSS, REFERENCE, SINGLE_CHANNEL, AXIS_DROPPED,
-                       LISTING, LOSS_VALUE, TUPLE, ARGUMENT_OUTPUT})
+                       LISTING, LOSS_VALUE, TUPLE, ARGUMENT_OUTPUT, ELEMENTS})
 # A file is summarised only if it may define something another file's rules care about.
 SUMMARY_GATE = ("softmax", "sigmoid", "Softmax", "Sigmoid", "Dropout", "dropout", "BatchNorm",
                 "batch_norm", "Linear", "LSTM", "GRU", "Transformer", "from_numpy", "as_tensor",
@@ -44,7 +44,7 @@ DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "lo
                 RANK1: "rank-1 array made here", MODULE: "model built here", LOSS: "loss built here",
                 SINGLE_CHANNEL: "single-channel output made here", AXIS_DROPPED: "axis removed here",
                 LISTING: "files listed here", LOSS_VALUE: "loss computed here",
-                TUPLE: "tuple made here"}
+                TUPLE: "tuple made here", ELEMENTS: "list made here"}
 
 
 MAX_EXPORT_HOPS = 4  # `from .model import Net` in __init__.py, re-exported again above it
@@ -202,6 +202,10 @@ class _Writer:
             info = [self.value(part) for part in info]
             if not any(info):
                 return None
+        elif tag.kind == ELEMENTS:
+            info = self.value(info)
+            if not info:
+                return None
         elif not isinstance(info, (str, type(None))):
             info = None
         return {"kind": tag.kind, "detail": tag.detail, "info": info, **where}
@@ -237,6 +241,8 @@ def _read_tag(data: dict[str, Any]) -> Tag:
                            info.get("shuffled", False))
     elif data["kind"] == TUPLE:
         info = tuple(_read_value(part) for part in info)
+    elif data["kind"] == ELEMENTS:
+        info = _read_value(info)
     location = RelatedLocation(data["path"], Span(*data["span"]),
                                DESCRIPTIONS.get(data["kind"], "defined here"))
     return Tag(data["kind"], None, data.get("detail", ""), info, location)
@@ -274,6 +280,9 @@ _TAG = ByField("kind", {
     # The elements of a tuple by position, each a value (a list of tags).
     TUPLE: Record({**_TAG_FIELDS, "info": ListOf(ListOf(Later(lambda: _TAG)))},
                   required=_TAG_REQUIRED | {"info"}),
+    # What the elements of a list are (a value).
+    ELEMENTS: Record({**_TAG_FIELDS, "info": ListOf(Later(lambda: _TAG))},
+                     required=_TAG_REQUIRED | {"info"}),
 }, otherwise=Record({**_TAG_FIELDS, "info": OneOf((NULL, TEXT))}, required=_TAG_REQUIRED))
 _MEMBERS = Record({"attributes": MapOf(ListOf(_TAG)), "methods": MapOf(ListOf(_TAG))},
                   required=frozenset({"attributes", "methods"}))

@@ -56,14 +56,16 @@ def elements_of(value: Value) -> Value:
 
 
 def as_array(value: Value) -> Value:
-    """`np.array(images)`: a list of arrays becomes one array with their dtype and scale."""
-    if not has(value, ELEMENTS):
-        return value
-    return without(value, (ELEMENTS,)) | elements_of(value)
+    """`np.array(images)`: a list of arrays becomes one array with their dtype and scale; a
+    list of lists of them too (`np.array(grid)`)."""
+    while has(value, ELEMENTS):  # one round per level of nesting, which the source bounds
+        value = without(value, (ELEMENTS,)) | elements_of(value)
+    return value
 
 
 def list_of(node: cst.CSTNode, elements: Value) -> Value:
-    kept = keep(elements, ELEMENT_KEEPING)
+    """A list of `elements`: what they are as data, and the lists among them (a nested list)."""
+    kept = keep(elements, ELEMENT_KEEPING | {ELEMENTS})
     return frozenset({Tag(ELEMENTS, node, info=kept)}) if kept else EMPTY
 
 
@@ -665,7 +667,7 @@ class ValueTransfer:
             return keep(self._argument_value(node, 0, "src"), ELEMENT_KEEPING)
         if qualified in catalog.STACKING:
             joined = self._argument_value(node, 0, "arrays")
-            joined = keep(joined, ELEMENT_KEEPING) | elements_of(joined)
+            joined = keep(as_array(joined), ELEMENT_KEEPING)
             dtype = self._dtype_keyword(node)
             return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
         if qualified in catalog.NUMPY_ARRAY:
