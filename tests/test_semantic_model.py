@@ -509,3 +509,28 @@ def test_nested_lists_and_lists_handed_to_a_helper():
     """)
     assert seen[:4] == [{UINT8}] * 4
     assert UNIT_SCALED in seen[4] and UINT8 not in seen[4]  # scaled: float64 in [0, 1]
+
+
+def test_loop_events_of_methods_are_where_they_are_called():
+    text = textwrap.dedent("""
+        class Trainer:
+            def train_step(self, x, y):
+                criterion(self.model(x), y).backward()
+                self.optimizer.step()
+
+            def fit(self, loader):
+                for x, y in loader:
+                    self.train_step(x, y)
+
+        trainer = Trainer()
+        for x, y in loader:
+            trainer.train_step(x, y)
+            trainer.unknown_method(x)
+    """).lstrip("\\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    model = analyse(context, None, lambda model: [])
+    for loop in model.loops:
+        assert [event[0] for event in model.expand(loop.events)] == ["backward", "step"]
+    methods = [key for key in model.local_calls.values() if "." in key]
+    assert methods == ["Trainer.train_step"] * 2  # not `unknown_method`: no such method

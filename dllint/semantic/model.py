@@ -100,6 +100,8 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.open_loops: list[LoopEvents] = []
         self.loops: list[LoopEvents] = []
         self.function_events: dict[str, list[tuple]] = {}
+        # Calls of local functions and methods (id of the call -> its key in function_events).
+        self.local_calls: dict[int, str] = {}
         self.event_stack: list[list[tuple]] = [[]]
 
     @property
