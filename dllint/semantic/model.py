@@ -4,10 +4,11 @@ It runs as the first visitor of the file's single batched traversal, so when a r
 `visit_Call` asks `model.value(node.args[0].value)`, every statement before that call has been
 seen. Bindings are applied on `leave_*`, so the right-hand side of `x = f(x)` sees the old `x`.
 
-What it tracks, per function (falling back to module level): names to values; per class: `self`
-attributes, whether it is an nn.Module, whether it has dropout or batch norm, and what `forward`
-returns; per function: what it returns. Calls into other files of the same run are resolved
-through `ProjectIndex` summaries.
+What it tracks, per function (falling back to the enclosing functions', then the module's):
+names to values; per class: `self` attributes, whether it is an nn.Module, whether it has dropout
+or batch norm, what `forward` and each method return (an instance carries them as `Members`, for
+`trainer.model` outside the class); per function: what it returns. Calls into other files of the
+same run are resolved through `ProjectIndex` summaries.
 """
 
 from __future__ import annotations
