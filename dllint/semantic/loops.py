@@ -23,8 +23,8 @@ class LoopEvents:
     """What a loop's body does to training state, in source order: ("backward", node),
     ("step", node, optimizer, owners), ("zero_grad", node, receiver), ("scheduler_step", node),
     ("clip", node), ("eval", node), ("train", node), and ("call", node, name) for local functions
-    it calls or hands on (`name`: `fit`, or `Trainer.step` for a method of a class of the file). `optimizer` and `receiver` are dotted names (None when not a plain
-    name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
+    it calls or hands on (`name`: `fit`, or `Trainer.step` for a method of a class of the file).
+    `optimizer` and `receiver` are dotted names (None when not a plain name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
     A `.grad = None` assignment is ("zero_grad", node)."""
 
     node: cst.CSTNode

@@ -24,9 +24,9 @@ from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, List
                               Record)
 from dllint.semantic import catalog
 from dllint.semantic.values import (
-    ARGUMENT_OUTPUT, COLUMN, ELEMENTS, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE, MODULE, PROBABILITIES,
-    RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo, Members, ModuleInfo, Tag,
-    Value)
+    ARGUMENT_OUTPUT, COLUMN, ELEMENTS, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
+    MODULE, PROBABILITIES, RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo,
+    Members, ModuleInfo, Tag, Value)
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
 from dllint.types import RelatedLocation, Span
 
@@ -42,8 +42,9 @@ DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "lo
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
                 FLOAT64: "float64 data made here", UNIT_SCALED: "scaled to [0, 1] here",
                 RANK1: "rank-1 array made here", MODULE: "model built here", LOSS: "loss built here",
-                SINGLE_CHANNEL: "single-channel output made here", AXIS_DROPPED: "axis removed here",
-                LISTING: "files listed here", LOSS_VALUE: "loss computed here",
+                SINGLE_CHANNEL: "single-channel output made here",
+                AXIS_DROPPED: "axis removed here", LISTING: "files listed here",
+                LOSS_VALUE: "loss computed here",
                 TUPLE: "tuple made here", ELEMENTS: "list made here"}
 
 
