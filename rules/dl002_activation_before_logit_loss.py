@@ -347,6 +347,7 @@ class ActivationBeforeLogitLoss(Rule):
             model = FSDP(nn.Sequential(nn.Linear(8, 3)))
             loss = F.cross_entropy(model(x), y)
             probabilities = F.softmax(model(x), dim=1)
+            unwrapped_loss = F.cross_entropy(model.module(x), y)
         """),
         # A method's return value and an attribute read outside the class are followed: these
         # hand on logits, and probabilities only where no loss reads them.
@@ -726,6 +727,14 @@ class ActivationBeforeLogitLoss(Rule):
             model = torch.compile(DDP(net, device_ids=[rank]))
             loss = F.cross_entropy(model(x), y)
         """, line=6, related_lines=(8,)),
+        # The model a wrapper holds (`.module`) is the same model.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            model = nn.DataParallel(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)))
+            loss = F.cross_entropy(model.module(x), y)
+        """, line=4, related_lines=(5,)),
         # `self.build()` returns a model ending in softmax, though `build` comes after `__init__`.
         Invalid("""
             import torch.nn.functional as F

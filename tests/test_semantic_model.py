@@ -534,3 +534,17 @@ def test_loop_events_of_methods_are_where_they_are_called():
         assert [event[0] for event in model.expand(loop.events)] == ["backward", "step"]
     methods = [key for key in model.local_calls.values() if "." in key]
     assert methods == ["Trainer.train_step"] * 2  # not `unknown_method`: no such method
+
+
+def test_the_module_a_wrapper_holds():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(1))
+        ddp = nn.parallel.DistributedDataParallel(net)
+        probe(ddp.module(x))
+        probe(torch.compile(net)._orig_mod(x))
+        probe(net.module)  # no wrapper: an attribute nn.Sequential does not have
+    """)
+    assert seen == [{PROBABILITIES}, {PROBABILITIES}, set()]

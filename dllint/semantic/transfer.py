@@ -100,6 +100,10 @@ class ValueTransfer:
                                       AXIS_DROPPED))
         if name in ("forward", "__call__"):
             return keep(receiver, (MODULE, LOSS))  # criterion.forward(out, y) is criterion(out, y)
+        if name in ("module", "_orig_mod"):  # ddp.module, compiled._orig_mod: the model wrapped
+            return frozenset(replace(tag, via=None) for tag in receiver if tag.kind == MODULE
+                             and isinstance(tag.via, cst.Call)
+                             and self.qualified(tag.via.func) in catalog.MODULE_WRAPPERS)
         if name in catalog.FRAMEWORK_APPLY_METHODS or name in catalog.APPLY_FUNCTION_HOLDERS.values():
             # Flax: `model.apply(variables, x)` runs the module; so does `state.apply_fn(...)`
             # of a state holding it. (torch's `module.apply(fn)` returns the module instead.)
@@ -381,7 +385,9 @@ class ValueTransfer:
         if qualified in catalog.SORTING:
             return self._sorted(node)
         if qualified in catalog.MODULE_WRAPPERS:  # DDP(model), torch.compile(model)
-            return keep(self._argument_value(node, *catalog.MODULE_WRAPPERS[qualified]), (MODULE,))
+            wrapped = keep(self._argument_value(node, *catalog.MODULE_WRAPPERS[qualified]),
+                           (MODULE,))
+            return frozenset(replace(tag, via=node) for tag in wrapped)  # via: the wrapper
         # torch.sigmoid(column) is still a column
         shape = keep(self._argument_value(node), SHAPE_TAGS) \
             if qualified in catalog.SHAPE_KEEPING_FUNCTIONS else EMPTY
