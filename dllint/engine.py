@@ -157,7 +157,7 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         context = FileContext(path, text, module, ImportMap.from_module(module),
                               settings=settings)
         if dependencies is not None and any(rule.uses_model for rule in wanted):
-            dependencies[:] = imported_modules(context.imports.aliases.values(), path)
+            dependencies[:] = imported_modules(context.imports.imported(), path)
         if any(rule.uses_model for rule in wanted):
             # The model is first in the batch: each node is seen by it before any rule asks.
             analyse(context, project, lambda model: [rule(context) for rule in wanted])

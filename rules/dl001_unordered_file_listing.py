@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libcst as cst
 
@@ -11,7 +12,7 @@ from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import integer, keyword
 from dllint.semantic.values import LISTING, RECORDS, Tag, first, has
-from dllint.types import FixAvailability
+from dllint.types import FixAvailability, RelatedLocation, Span
 
 # Calls that pair their iterables with an index: zipping a listing with these numbers its items.
 INDEX_SOURCES = frozenset({"builtins.range", "itertools.count"})
@@ -52,6 +53,10 @@ class UnorderedFileListing(Rule):
     again in between) is one listing: the lists filtered or mapped out of it line up. A zipped
     item the loop reads at one position only (`pair[0]`, or `_` for the other name) pairs
     nothing.
+
+    Listings are followed through method return values and attributes (`folder.images()`,
+    `dataset.files`); one made in another file of the run is reported where its order matters,
+    pointing at where it is made (the fix, `sorted()`, goes there).
 
     ## Why is this bad?
     These functions return entries in the order the filesystem stores them, which differs between
@@ -354,8 +359,57 @@ class UnorderedFileListing(Rule):
             class_names = train.class_names
             labels = {name: index for index, name in enumerate(class_names)}
         """),
+        # Listings returned by methods, both sorted where they are made.
+        Valid("""
+            import glob
+
+            class Folder:
+                def __init__(self, root):
+                    self.root = root
+
+                def images(self):
+                    return sorted(glob.glob(self.root + "/images/*.png"))
+
+                def masks(self):
+                    return sorted(glob.glob(self.root + "/masks/*.png"))
+
+            folder = Folder("data")
+            pairs = list(zip(folder.images(), folder.masks()))
+        """),
     ]
     INVALID = [
+        # A listing returned by a method of a dataset class, paired where it is called.
+        Invalid("""
+            import glob
+
+            class Folder:
+                def __init__(self, root):
+                    self.root = root
+
+                def images(self):
+                    return glob.glob(self.root + "/images/*.png")
+
+                def masks(self):
+                    return sorted(glob.glob(self.root + "/masks/*.png"))
+
+            folder = Folder("data")
+            pairs = list(zip(folder.images(), folder.masks()))
+        """, line=8, related_lines=(14,), fixed="""
+            import glob
+
+            class Folder:
+                def __init__(self, root):
+                    self.root = root
+
+                def images(self):
+                    return sorted(glob.glob(self.root + "/images/*.png"))
+
+                def masks(self):
+                    return sorted(glob.glob(self.root + "/masks/*.png"))
+
+            folder = Folder("data")
+            pairs = list(zip(folder.images(), folder.masks()))
+        """),
         Invalid("""
             import glob
             images = glob.glob("images/*.png")
@@ -818,6 +872,7 @@ class UnorderedFileListing(Rule):
         self.parameters: list[frozenset[str]] = [frozenset()]
         self.target_depth = 0
         self.reported: set[int] = set()
+        self.reported_elsewhere: set[tuple[str, Span]] = set()
         # zip() calls whose items are unpacked into names the loop never reads, by position:
         # `for image, _ in zip(images, masks)` pairs nothing with the masks.
         self.unread_positions: dict[int, frozenset[int]] = {}
@@ -1144,6 +1199,9 @@ class UnorderedFileListing(Rule):
     # ---- reporting --------------------------------------------------------------------------
 
     def flag(self, listing: Tag, sink: cst.CSTNode, why: str) -> None:
+        if listing.node is None and listing.location is not None and not listing.info.ordered:
+            self.flag_elsewhere(listing, listing.location, sink, why)
+            return
         if listing.info.ordered or listing.node is None or id(listing.node) in self.reported:
             return
         self.reported.add(id(listing.node))
@@ -1167,6 +1225,20 @@ class UnorderedFileListing(Rule):
         fix = NodeFix.wrap(listing.node, "sorted(", f"{key})",
                            description="Wrap the listing in `sorted()`")
         self.report(listing.node, message, fix=fix, related=[(sink, "order matters here")])
+
+
+    def flag_elsewhere(self, listing: Tag, where: RelatedLocation, sink: cst.CSTNode,
+                       why: str) -> None:
+        """A listing made in another file (a dataset class's attribute or method, a helper):
+        reported here, where its order matters, pointing at where it is made; the fix is
+        there."""
+        key = (where.path, where.span)
+        if key in self.reported_elsewhere:
+            return
+        self.reported_elsewhere.add(key)
+        self.report(sink, f"`{listing.info.function}` (in {Path(where.path).name}) returns "
+                          f"entries in arbitrary order, and {why}; sort the listing where it "
+                          "is made", cause=where)
 
 
 class _IndexUses(cst.CSTVisitor):

@@ -394,6 +394,68 @@ class ActivationBeforeLogitLoss(Rule):
             soft_labels = tf.nn.softmax(teacher_logits)
             cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits, soft_labels))
         """),
+        # A wrapper (FSDP, DDP, torch.compile) runs the model it wraps: logits stay logits.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+            model = FSDP(nn.Sequential(nn.Linear(8, 3)))
+            loss = F.cross_entropy(model(x), y)
+            probabilities = F.softmax(model(x), dim=1)
+            unwrapped_loss = F.cross_entropy(model.module(x), y)
+        """),
+        # A method's return value and an attribute read outside the class are followed: these
+        # hand on logits, and probabilities only where no loss reads them.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.net = self.build()
+
+                def build(self):
+                    return nn.Sequential(nn.Linear(8, 3))
+
+                def forward(self, x):
+                    return self.net(x)
+
+                def predict(self, x):
+                    return F.softmax(self.net(x), dim=1)
+
+            class Trainer:
+                def __init__(self):
+                    self.model = Classifier()
+
+            trainer = Trainer()
+            loss = F.cross_entropy(trainer.model(x), y)
+            confidence = trainer.model.predict(x).max(1)
+        """),
+        # Star imports: the names come from the modules the tables know them from.
+        Valid("""
+            from torch.nn import *
+            from torch.nn.functional import *
+
+            model = Sequential(Linear(8, 3))
+            loss = cross_entropy(model(x), y)
+            probabilities = softmax(model(x), dim=1)
+        """),
+        # A closure reads its enclosing function's parameter: here a model returning logits.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            def make_step(model, optimizer):
+                def step(x, y):
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                return step
+
+            step = make_step(nn.Sequential(nn.Linear(8, 3)), optimizer)
+        """),
     ]
     INVALID = [
         # A test on something other than the training flag: both branches reach the loss.
@@ -767,6 +829,80 @@ class ActivationBeforeLogitLoss(Rule):
             with tf.Session() as session:
                 session.run(tf.initialize_all_variables())
         """),
+        # The wrapped model still ends in softmax: DDP and torch.compile run it unchanged.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            net = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+            model = torch.compile(DDP(net, device_ids=[rank]))
+            loss = F.cross_entropy(model(x), y)
+        """, line=6, related_lines=(8,)),
+        # The model a wrapper holds (`.module`) is the same model.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            model = nn.DataParallel(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)))
+            loss = F.cross_entropy(model.module(x), y)
+        """, line=4, related_lines=(5,)),
+        # `self.build()` returns a model ending in softmax, though `build` comes after `__init__`.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.net = self.build()
+
+                def build(self):
+                    return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+                def forward(self, x):
+                    return self.net(x)
+
+            loss = F.cross_entropy(Classifier()(x), y)
+        """, line=10, related_lines=(15,)),
+        # What a method returns, and an attribute its class set, read outside the class.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Trainer:
+                def __init__(self):
+                    self.model = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+                def predict(self, x):
+                    return F.softmax(self.model(x), dim=1)
+
+            trainer = Trainer()
+            loss = F.cross_entropy(trainer.model(x), y)
+            tuned = F.cross_entropy(trainer.predict(x), y)
+        """, line=6, related_lines=(12,), more_lines=(9,)),
+        Invalid("""
+            from torch.nn import *
+            from torch.nn.functional import *
+
+            model = Sequential(Linear(8, 3), Softmax(dim=1))
+            loss = cross_entropy(model(x), y)
+        """, line=4, related_lines=(5,)),
+        # The model reaches the loss through a closure over the factory's parameter.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            def make_step(model, optimizer):
+                def step(x, y):
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                return step
+
+            step = make_step(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)), optimizer)
+        """, line=11, related_lines=(6,)),
     ]
 
     def __init__(self, context) -> None:

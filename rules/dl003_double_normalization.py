@@ -201,6 +201,17 @@ class DoubleNormalization(Rule):
 
             train = Images(files, transform=T.Compose([T.PILToTensor()]))
         """),
+        # A list handed to a stacking helper, and a nested list: raw pixels, scaled once.
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def to_batch(images):
+                return np.stack(images)
+
+            batch = to_batch([cv2.imread(p) for p in paths]) / 255
+            grid = np.array([[cv2.imread(p) for p in row] for row in rows]) / 255
+        """),
         # Near miss: the helper returns raw uint8 pixels, so the batch is scaled only once.
         Valid("""
             import cv2
@@ -635,6 +646,36 @@ class DoubleNormalization(Rule):
                     return self.transform(image)
 
             train = Images(files, transform=T.Compose([T.ToTensor()]))
+        """),
+        # A list of scaled images handed to a helper that stacks them.
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def to_batch(images):
+                return np.stack(images)
+
+            batch = to_batch([cv2.imread(p) / 255.0 for p in paths]) / 255
+        """, line=7, related_lines=(7,), unsafe=True, fixed="""
+            import cv2
+            import numpy as np
+
+            def to_batch(images):
+                return np.stack(images)
+
+            batch = to_batch([cv2.imread(p) / 255.0 for p in paths])
+        """),
+        # A nested list of scaled images made into one array.
+        Invalid("""
+            import cv2
+            import numpy as np
+            grid = [[cv2.imread(p) / 255.0 for p in row] for row in rows]
+            batch = np.array(grid) / 255
+        """, line=4, related_lines=(3,), unsafe=True, fixed="""
+            import cv2
+            import numpy as np
+            grid = [[cv2.imread(p) / 255.0 for p in row] for row in rows]
+            batch = np.array(grid)
         """),
         # Through a helper and a list comprehension stacked into a batch.
         Invalid("""

@@ -288,6 +288,24 @@ class Rank1Broadcasting(Rule):
             cost = tf.reduce_mean(tf.square(pred - Y))
             other = tf.reduce_mean(tf.square(tf.squeeze(pred, 1) - Z))
         """),
+        # A subclassed Keras model outputs what its `call` returns: an (N, 1) column.
+        Valid("""
+            import tensorflow as tf
+
+            class Regressor(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = tf.keras.layers.Dense(64, activation="relu")
+                    self.price = tf.keras.layers.Dense(1)
+
+                def call(self, x):
+                    return self.price(self.hidden(x))
+
+            model = Regressor()
+            for features, prices in dataset:
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.keras.losses.mse(prices, model(features)))
+        """),
     ]
     INVALID = [
         # The target made a column on purpose, the (N, 1) output squeezed: (N,) against (N, 1).
@@ -511,6 +529,24 @@ class Rank1Broadcasting(Rule):
             weights = tf.compat.v1.get_variable("weights", shape=[8, 1])
             loss = tf.reduce_mean(tf.abs(features @ weights - labels))
         """, line=5, related_lines=(3, 5)),
+        Invalid("""
+            import tensorflow as tf
+
+            class Regressor(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = tf.keras.layers.Dense(64, activation="relu")
+                    self.price = tf.keras.layers.Dense(1)
+
+                def call(self, x):
+                    return self.price(self.hidden(x))
+
+            model = Regressor()
+            for features, prices in dataset:
+                with tf.GradientTape() as tape:
+                    targets = tf.squeeze(prices, axis=-1)
+                    loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
+        """, line=16, related_lines=(7, 15)),
     ]
 
     def __init__(self, context) -> None:

@@ -150,8 +150,53 @@ class MissingZeroGrad(Rule):
                         dist_autograd.backward(context_id, [loss])
                         opt.step(context_id)
         """),
+        # The step method zeroes the gradients itself, wherever it is called from.
+        Valid("""
+            import torch.nn.functional as F
+
+            class Trainer:
+                def __init__(self, model, optimizer):
+                    self.model = model
+                    self.optimizer = optimizer
+
+                def train_step(self, x, y):
+                    self.optimizer.zero_grad()
+                    loss = F.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.train_step(x, y)
+
+            trainer = Trainer(model, optimizer)
+            for x, y in loader:
+                trainer.train_step(x, y)
+        """),
     ]
     INVALID = [
+        # A loop that calls a method stepping without zero_grad, inside the class or outside it.
+        Invalid("""
+            import torch.nn.functional as F
+
+            class Trainer:
+                def __init__(self, model, optimizer):
+                    self.model = model
+                    self.optimizer = optimizer
+
+                def train_step(self, x, y):
+                    loss = F.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.train_step(x, y)
+
+            trainer = Trainer(model, optimizer)
+            for x, y in loader:
+                trainer.train_step(x, y)
+        """, line=15, related_lines=(15,), more_lines=(19,)),
         # One bug, one finding: the batch loop lacks zero_grad; the epoch loop that calls it is
         # not a second finding.
         Invalid("""
@@ -274,7 +319,7 @@ class MissingZeroGrad(Rule):
         direct = {id(step) for step, _ in unzeroed if not self.is_local_call(step)}
         for step, backward in unzeroed:
             if id(step) in reported or (self.is_local_call(step) and self.inner_steps(
-                    step.func.value, frozenset()) & direct):
+                    self.facts.local_callee(step), frozenset()) & direct):
                 continue
             reported.add(id(step))
             self.report(step, "this loop steps the optimizer after backward() but never "
@@ -283,8 +328,9 @@ class MissingZeroGrad(Rule):
                         related=[(backward, "gradients accumulate here")])
 
     def is_local_call(self, node: cst.CSTNode) -> bool:
-        return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
-            self.facts.function_events(node.func.value) is not None
+        """A call of a function or method of this file (`train_epoch()`, `self.fit_epoch()`)."""
+        key = self.facts.local_callee(node)
+        return key is not None and self.facts.function_events(key) is not None
 
     def inner_steps(self, name: str, seen: frozenset) -> set[int]:
         """The optimizer steps written in local function `name`, or in those it calls."""

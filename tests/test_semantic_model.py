@@ -608,3 +608,215 @@ def test_clipping_keeps_what_a_value_is_and_brings_pixels_back_in_range():
     """)
     assert PROBABILITIES in probabilities and PROBABILITIES in method
     assert OUT_OF_RANGE not in pixels and OUT_OF_RANGE in unclipped
+
+
+def test_wrappers_output_what_the_wrapped_module_outputs():
+    seen = probes("""
+        import torch
+        from torch import nn
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(1))
+        probe(torch.compile(net)(x))
+        probe(nn.DataParallel(net)(x))
+        probe(DDP(net, device_ids=[0])(x))
+        probe(FSDP(module=net)(x))
+        probe(torch.compile(lambda x: x))
+    """)
+    assert seen[:4] == [{PROBABILITIES}] * 4
+    assert seen[4] == set()  # a compiled function is no module
+
+
+def test_method_return_values_inside_and_outside_the_class():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = self.build()  # build comes later in the class
+
+            def build(self):
+                return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+            def forward(self, x):
+                probe(self.net(x))
+                probe(self.parameters())  # not a method of the class: library meaning
+                return self.net(x)
+
+        class Head:
+            def predict(self, x):
+                return torch.softmax(x, 1)
+
+            def features(self, x):
+                return x
+
+        head = Head()
+        probe(head.predict(x))
+        probe(head.features(x))
+        probe(Classifier()(x))
+    """)
+    assert seen == [{PROBABILITIES}, set(), {PROBABILITIES}, set(), {PROBABILITIES}]
+
+
+def test_a_later_method_is_unknown_without_the_flow_walks():
+    source = """
+        from torch import nn
+
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                probe(self.build())
+
+            def build(self):
+                return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+    """
+    assert probes(source, flow=False) == [set()]
+    assert probes(source) == [{MODULE}]
+
+
+def test_attributes_read_outside_the_class_and_inherited():
+    seen = probes("""
+        from torch import nn
+
+        class Base:
+            def __init__(self):
+                self.criterion = nn.BCEWithLogitsLoss()
+
+        class Trainer(Base):
+            def __init__(self, lr):
+                super().__init__()
+                self.model = nn.Sequential(nn.Linear(8, 1), nn.Sigmoid())
+                self.lr = lr
+
+        trainer = Trainer(0.1)
+        probe(trainer.model(x))
+        probe(trainer.criterion)
+        probe(trainer.lr)
+        probe(trainer.unknown)
+    """)
+    assert seen[0] >= {PROBABILITIES, COLUMN}
+    assert seen[1:] == [{LOSS}, set(), set()]
+
+
+def test_star_imports_resolve_names_the_file_binds_nowhere():
+    seen = probes("""
+        from keras.models import *
+        from keras.layers import *
+        from torch.nn.functional import *
+
+        model = Sequential([Dense(64, activation="relu"), Dense(1)])
+        probe(model(x))
+        probe(softmax(z, dim=1))
+
+        def helper(sigmoid):
+            probe(sigmoid(z))  # a parameter, not the star-imported function
+
+        probe(len(z))
+    """)
+    assert seen == [{COLUMN}, {PROBABILITIES}, set(), set()]
+
+
+def test_star_import_resolution():
+    from dllint.semantic.imports import ImportMap
+
+    def resolve(source: str, name: str) -> str | None:
+        module = cst.parse_module(textwrap.dedent(source))
+        return ImportMap.from_module(module).qualified_name(cst.Name(name))
+
+    layers_last = "from keras.models import *\nfrom keras.layers import *\n"
+    # A table keys `keras.models.Sequential` exactly: that beats the later layers' prefix.
+    assert resolve(layers_last, "Sequential") == "keras.models.Sequential"
+    assert resolve(layers_last, "Dense") == "keras.layers.Dense"
+    # A name no table knows is the project's: `from utils import *` after a library's star.
+    assert resolve("from torch.nn import *\nfrom utils import *\n", "Net") == "utils.Net"
+    assert resolve("from .utils import *\n", "Net") == ".utils.Net"
+    # Builtins and names bound in the file stay what they were.
+    assert resolve("from utils import *\n", "len") == "builtins.len"
+    assert resolve("from utils import *\nfor Net in nets: pass\n", "Net") is None
+    assert resolve("import utils\n", "Net") is None
+
+
+def test_closures_read_the_enclosing_functions_names_unless_hidden():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        def make_step(model, criterion):
+            def step(x, y):
+                probe(model(x))
+                probe(criterion)
+            return step
+
+        step = make_step(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)), nn.CrossEntropyLoss())
+
+        def outer():
+            scores = torch.softmax(z, 1)
+            def hidden(scores, *args):
+                probe(scores)  # its own parameter, whatever its callers pass
+            def reads():
+                probe(scores)
+    """)
+    assert seen == [{PROBABILITIES}, {LOSS}, set(), {PROBABILITIES}]
+
+
+def test_nested_lists_and_lists_handed_to_a_helper():
+    seen = probes("""
+        import cv2
+        import numpy as np
+
+        def to_batch(images):
+            return np.stack(images)
+
+        images = [cv2.imread(p) for p in paths]
+        probe(to_batch(images))
+        grid = [[cv2.imread(p) for p in row] for row in rows]
+        probe(np.array(grid))
+        probe(np.array([[cv2.imread(a), cv2.imread(b)]]))
+        for row in grid:
+            probe(np.stack(row))
+        probe(np.array([[a / 255 for a in row] for row in grid]))
+    """)
+    assert seen[:4] == [{UINT8}] * 4
+    assert UNIT_SCALED in seen[4] and UINT8 not in seen[4]  # scaled: float64 in [0, 1]
+
+
+def test_loop_events_of_methods_are_where_they_are_called():
+    text = textwrap.dedent("""
+        class Trainer:
+            def train_step(self, x, y):
+                criterion(self.model(x), y).backward()
+                self.optimizer.step()
+
+            def fit(self, loader):
+                for x, y in loader:
+                    self.train_step(x, y)
+
+        trainer = Trainer()
+        for x, y in loader:
+            trainer.train_step(x, y)
+            trainer.unknown_method(x)
+    """).lstrip("\\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    model = analyse(context, None, lambda model: [])
+    for loop in model.loops:
+        assert [event[0] for event in model.expand(loop.events)] == ["backward", "step"]
+    methods = [key for key in model.local_calls.values() if "." in key]
+    assert methods == ["Trainer.train_step"] * 2  # not `unknown_method`: no such method
+
+
+def test_the_module_a_wrapper_holds():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(1))
+        ddp = nn.parallel.DistributedDataParallel(net)
+        probe(ddp.module(x))
+        probe(torch.compile(net)._orig_mod(x))
+        probe(net.module)  # no wrapper: an attribute nn.Sequential does not have
+    """)
+    assert seen == [{PROBABILITIES}, {PROBABILITIES}, set()]

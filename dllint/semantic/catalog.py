@@ -77,7 +77,7 @@ NAMED_LOSS_ESTIMATORS = tflearn.ESTIMATORS
 LOGIT_LOSS_NAMES = tflearn.LOGIT_OBJECTIVES
 # Module base classes of other frameworks: (framework, the method that is their forward).
 FRAMEWORK_MODULE_BASES = {**{base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES},
-                          **{base: ("keras", keras.FORWARD_METHOD) for base in keras.MODEL_BASES}}
+                          **{base: ("keras", keras.FORWARD_METHOD) for base in keras.MODULE_BASES}}
 # Methods of such a module that run its forward (`model.apply(variables, x)` in Flax).
 FRAMEWORK_APPLY_METHODS = jax.APPLY_METHODS
 # Objects holding a module's apply function under a keyword: `state.apply_fn(...)` calls it.
@@ -106,6 +106,20 @@ MODE_DEPENDENT_FUNCTIONS = frozenset({*FUNCTIONAL_DROPOUTS, "torch.nn.functional
 # Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
 OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
                          "transformers.AutoModel", "segmentation_models_pytorch.")
+# Calls that wrap a module and run it unchanged when called (compiled, replicated, sharded):
+# the result outputs what the wrapped module outputs. Value: where the module is passed
+# (position, keyword).
+MODULE_WRAPPERS = {
+    "torch.compile": (0, "model"),
+    **{name: (0, "module") for name in (
+        "torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+        "torch.nn.parallel.data_parallel.DataParallel",
+        "torch.nn.parallel.DistributedDataParallel",
+        "torch.nn.parallel.distributed.DistributedDataParallel",
+        "torch.distributed.fsdp.FullyShardedDataParallel",
+        "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel",
+        "torch.distributed.fsdp.fully_shard", "torch.distributed._composable.fsdp.fully_shard")},
+}
 # ... except what those packages ship that is not a model.
 NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
               "Loss", "Weights")
@@ -478,3 +492,17 @@ LIBRARY_ROOTS = frozenset({
 
 # Calls that return a model in a mode their keywords choose (see frameworks/jax.py).
 MODE_VIEWS = dict(jax.MODE_VIEWS)
+
+
+# Every qualified name the tables above are keyed by, and the prefixes names are matched by:
+# what `from keras.layers import *` brings in is the star module whose names are in here.
+_KNOWN_NAMES = frozenset(name for table in list(globals().values())
+                         if isinstance(table, (dict, frozenset, set)) for name in table
+                         if isinstance(name, str) and "." in name)
+_KNOWN_PREFIXES = (*KERAS_LAYER_PREFIXES, *OPAQUE_MODEL_PREFIXES)
+
+
+def knows(qualified: str, *, by_prefix: bool = False) -> bool:
+    """Whether a knowledge table is keyed by `qualified` (or, `by_prefix`, matches it by a
+    prefix such as `keras.layers.`)."""
+    return qualified.startswith(_KNOWN_PREFIXES) if by_prefix else qualified in _KNOWN_NAMES

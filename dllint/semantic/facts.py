@@ -180,8 +180,14 @@ class Facts:
         return self._model.open_loops
 
     def function_events(self, name: str) -> Sequence[tuple] | None:
-        """The training events of the file's top-level function `name`, once it was seen."""
+        """The training events of the file's function or method `name` (`fit`,
+        `Trainer.fit_epoch`), once it was seen."""
         return self._model.function_events.get(name)
+
+    def local_callee(self, call: cst.CSTNode) -> str | None:
+        """The function or method of this file a call runs, as `function_events` keys it
+        (`train_epoch`, `Trainer.fit_epoch`); None for any other call."""
+        return self._model.local_calls.get(id(call))
 
     def expand(self, events: Sequence[tuple]) -> Iterator[tuple]:
         """Events with calls to the file's functions replaced by what those functions do."""

@@ -23,8 +23,8 @@ class LoopEvents:
     """What a loop's body does to training state, in source order: ("backward", node),
     ("step", node, optimizer, owners), ("zero_grad", node, receiver), ("scheduler_step", node),
     ("clip", node), ("eval", node), ("train", node), and ("call", node, name) for local functions
-    it calls or hands on. `optimizer` and `receiver` are dotted names (None when not a plain
-    name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
+    it calls or hands on (`name`: `fit`, or `Trainer.step` for a method of a class of the file).
+    `optimizer` and `receiver` are dotted names (None when not a plain name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
     A `.grad = None` assignment is ("zero_grad", node)."""
 
     node: cst.CSTNode
@@ -86,6 +86,14 @@ class LoopEventRecorder:
         local = isinstance(func, cst.Name) and qualified is None
         if local:
             self.event("call", node, func.value)
+            self.local_calls[id(node)] = func.value
+        elif isinstance(func, cst.Attribute) and func.attr.value not in ("forward", "__call__"):
+            # `self.train_epoch()`, `trainer.step()`: a method of a class of this file does
+            # what its body does, where it is called.
+            key = self.callee_key(node)
+            if key is not None:
+                self.event("call", node, key)
+                self.local_calls[id(node)] = key
         # optimizer.step(closure): the closure runs in this step, as does a function handed to a
         # local function. One handed to a library (rpc_async, Thread) runs elsewhere.
         if local or (isinstance(func, cst.Attribute) and func.attr.value == "step"):

@@ -4,10 +4,11 @@ It runs as the first visitor of the file's single batched traversal, so when a r
 `visit_Call` asks `model.value(node.args[0].value)`, every statement before that call has been
 seen. Bindings are applied on `leave_*`, so the right-hand side of `x = f(x)` sees the old `x`.
 
-What it tracks, per function (falling back to module level): names to values; per class: `self`
-attributes, whether it is an nn.Module, whether it has dropout or batch norm, and what `forward`
-returns; per function: what it returns. Calls into other files of the same run are resolved
-through `ProjectIndex` summaries.
+What it tracks, per function (falling back to the enclosing functions', then the module's):
+names to values; per class: `self` attributes, whether it is an nn.Module, whether it has dropout
+or batch norm, what `forward` and each method return (an instance carries them as `Members`, for
+`trainer.model` outside the class); per function: what it returns. Calls into other files of the
+same run are resolved through `ProjectIndex` summaries.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dllint.semantic.transfer import (
 from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch
 from dllint.semantic.syntax import leaves as _leaves
 from dllint.semantic.values import (
-    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
+    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Members, ModuleInfo,
     Tag, Value, first, has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
 from dllint.semantic.values import UNIT_RANGE
@@ -72,6 +73,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.needs_hints = False
         self._attribute_misses: set[tuple[str, str]] = set()
         self._forward_misses: set[str] = set()
+        self._method_misses: set[tuple[str, str]] = set()
         # Top-level functions and classes (with their methods): the call sites worth recording.
         body = context.module.body
         # A name defined twice (a notebook's cells redefine `train` or `Net`) is ambiguous:
@@ -94,6 +96,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.classes: list[ClassState] = []
         self.functions: list[FunctionState] = []
         self.local_classes: dict[str, ModuleInfo | None] = {}
+        self.local_members: dict[str, Members | None] = {}
         self.local_functions: dict[str, Value] = {}
         self.regions = RegionTracker(self.qualified)
         # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
@@ -104,6 +107,8 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.open_loops: list[LoopEvents] = []
         self.loops: list[LoopEvents] = []
         self.function_events: dict[str, list[tuple]] = {}
+        # Calls of local functions and methods (id of the call -> its key in function_events).
+        self.local_calls: dict[int, str] = {}
         self.event_stack: list[list[tuple]] = [[]]
         # The typed query interface rules read all of the above through.
         self.facts = Facts(self)
@@ -183,7 +188,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         return EMPTY
 
     def lookup(self, name: str) -> Value:
-        for frame in (self.frames[-1], self.module_frame):
+        # Innermost first: a nested function reads its enclosing functions' names (closures
+        # over their parameters), then the module's.
+        for frame in reversed(self.frames):
             if name in frame:
                 return frame[name]
         return EMPTY

@@ -20,8 +20,9 @@ from dllint.semantic.values import (
     LOG_PROBABILITIES, LOSS,
     LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
-    ListingInfo, TransformInfo, Value, first, has, keep, without)
-from dllint.semantic.values import KERAS_INPUT, KERAS_TRAINING, RECORDS, UNSCALED_FLOAT
+    ListingInfo, Members, TransformInfo, Value, first, has, keep, members_of, without)
+from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS_TRAINING, RECORDS
+from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
 from dllint.semantic.values import OUT_OF_RANGE, UNIT_RANGE
 
@@ -59,14 +60,16 @@ def elements_of(value: Value) -> Value:
 
 
 def as_array(value: Value) -> Value:
-    """`np.array(images)`: a list of arrays becomes one array with their dtype and scale."""
-    if not has(value, ELEMENTS):
-        return value
-    return without(value, (ELEMENTS,)) | elements_of(value)
+    """`np.array(images)`: a list of arrays becomes one array with their dtype and scale; a
+    list of lists of them too (`np.array(grid)`)."""
+    while has(value, ELEMENTS):  # one round per level of nesting, which the source bounds
+        value = without(value, (ELEMENTS,)) | elements_of(value)
+    return value
 
 
 def list_of(node: cst.CSTNode, elements: Value) -> Value:
-    kept = keep(elements, ELEMENT_KEEPING)
+    """A list of `elements`: what they are as data, and the lists among them (a nested list)."""
+    kept = keep(elements, ELEMENT_KEEPING | {ELEMENTS})
     return frozenset({Tag(ELEMENTS, node, info=kept)}) if kept else EMPTY
 
 
@@ -83,6 +86,9 @@ class ValueTransfer:
             return EMPTY
         receiver = self.value(node.value)
         name = node.attr.value
+        member = _member(receiver, name, Members.attribute)
+        if member is not None:  # trainer.model, set by the Trainer's own methods
+            return member
         if name == "values" and has(receiver, DATAFRAME):
             rank1 = first(receiver, DATAFRAME).info == "series"
             result = {Tag(FLOAT64, node, info="numpy")}
@@ -98,6 +104,10 @@ class ValueTransfer:
                                       AXIS_DROPPED))
         if name in ("forward", "__call__"):
             return keep(receiver, (MODULE, LOSS))  # criterion.forward(out, y) is criterion(out, y)
+        if name in ("module", "_orig_mod"):  # ddp.module, compiled._orig_mod: the model wrapped
+            return frozenset(replace(tag, via=None) for tag in receiver if tag.kind == MODULE
+                             and isinstance(tag.via, cst.Call)
+                             and self.qualified(tag.via.func) in catalog.MODULE_WRAPPERS)
         if name in catalog.FRAMEWORK_APPLY_METHODS or name in catalog.APPLY_FUNCTION_HOLDERS.values():
             # Flax: `model.apply(variables, x)` runs the module; so does `state.apply_fn(...)`
             # of a state holding it. (torch's `module.apply(fn)` returns the module instead.)
@@ -190,7 +200,8 @@ class ValueTransfer:
             if func.value in self.local_classes and func.value not in self.frames[-1]:
                 info = self.local_classes[func.value]
                 if info is None:  # a plain class: its methods are still this file's functions
-                    return frozenset({Tag(INSTANCE, node, func.value)})
+                    return frozenset({Tag(INSTANCE, node, func.value,
+                                          self.local_members.get(func.value))})
                 return self._instance(info, node)
             if func.value in self.local_functions and func.value not in self.frames[-1]:
                 return self.local_functions[func.value]
@@ -202,9 +213,19 @@ class ValueTransfer:
                     and func.value.value == "self" and self.classes:
                 return self._own_forward()
             attribute_value = self._attribute(func)
-            if any(tag.kind in (MODULE, TRANSFORM, LOSS) for tag in attribute_value):
+            if any(tag.kind in (MODULE, TRANSFORM, LOSS, ARGUMENT) for tag in attribute_value):
                 return self.call_value(attribute_value, node)
-            return self._method(self.value(func.value), func.attr.value, node)
+            if isinstance(func.value, cst.Name) and func.value.value == "self" and self.classes:
+                returned = self._own_method(func.attr.value)
+                if returned is not None:
+                    return returned
+                receiver = self.value(func.value)
+            else:
+                receiver = self.value(func.value)
+                returned = _member(receiver, func.attr.value, Members.method)
+                if returned is not None:  # trainer.build(), dataset.files()
+                    return returned
+            return self._method(receiver, func.attr.value, node)
         return self.call_value(self.value(func), node)
 
     def _grow_sequential(self, target: cst.BaseExpression, node: cst.Call) -> None:
@@ -235,8 +256,10 @@ class ValueTransfer:
         for tag in callee:
             if tag.kind == LOSS:
                 result.add(Tag(LOSS_VALUE, node, tag.detail))
+            if tag.kind == ARGUMENT:  # phase one: whatever the module handed in returns
+                result.add(Tag(ARGUMENT_OUTPUT, node, tag.detail, tag.info))
             if tag.kind == MODULE:
-                result |= tag.info.output
+                result |= self.hand_in(tag.info.output, node, "forward")
                 if tag.info.framework == "keras" and node.args:  # the functional API
                     given = self.value(node.args[0].value)
                     result |= self._keras_graph(tag.info, given)
@@ -257,6 +280,32 @@ class ValueTransfer:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
+        return frozenset(result)
+
+    def hand_in(self, output: Value, call: cst.Call, slot: str) -> Value:
+        """A module's output once `call` (its construction, "init", or its call, "forward") hands
+        it modules: where the output is what a module handed in returns (ARGUMENT_OUTPUT, from a
+        summary), the output of the module this call passes there. Placeholders of the forward
+        not yet filled by a construction are left for the call, and dropped there."""
+        if not any(tag.kind == ARGUMENT_OUTPUT for tag in output):
+            return output
+        result: set[Tag] = set()
+        for tag in output:
+            if tag.kind != ARGUMENT_OUTPUT:
+                result.add(tag)
+                continue
+            where, _, position = tag.info.partition(":")
+            if where != slot:
+                if slot == "init":
+                    result.add(tag)
+                continue
+            arg = keyword(call, tag.detail) if position == "-1" else argument(
+                call, int(position), tag.detail)
+            for handed in (self.value(arg.value) if arg is not None else EMPTY):
+                if handed.kind == MODULE:
+                    result |= without(handed.info.output, (ARGUMENT_OUTPUT,))
+                elif handed.kind == ARGUMENT:
+                    result.add(Tag(ARGUMENT_OUTPUT, call, handed.detail, handed.info))
         return frozenset(result)
 
     @staticmethod
@@ -387,6 +436,10 @@ class ValueTransfer:
             return keep(self._argument_value(node), (LISTING, RECORDS))
         if qualified in catalog.SORTING:
             return self._sorted(node)
+        if qualified in catalog.MODULE_WRAPPERS:  # DDP(model), torch.compile(model)
+            wrapped = keep(self._argument_value(node, *catalog.MODULE_WRAPPERS[qualified]),
+                           (MODULE,))
+            return frozenset(replace(tag, via=node) for tag in wrapped)  # via: the wrapper
         # torch.sigmoid(column) is still a column
         shape = keep(self._argument_value(node), SHAPE_TAGS) \
             if qualified in catalog.SHAPE_KEEPING_FUNCTIONS else EMPTY
@@ -474,7 +527,8 @@ class ValueTransfer:
                 part in qualified for part in catalog.NOT_MODELS):
             info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
             return frozenset({Tag(MODULE, node, qualified, info)})
-        if self.summarising and qualified in self.imported_names and \
+        if self.summarising and (qualified in self.imported_names or qualified.rpartition(".")[0]
+                                 in self.imports.stars) and \
                 qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
             return frozenset({Tag(REFERENCE, node, qualified)})
         if self.project is not None:
@@ -484,6 +538,9 @@ class ValueTransfer:
             returned = self.project.lookup_function(qualified, self.context.path)
             if returned is not None:
                 return returned
+            members = self.project.lookup_members(qualified, self.context.path)
+            if members is not None:  # a plain class of another file: `Trainer()`
+                return frozenset({Tag(INSTANCE, node, qualified, members)})
         return self._data_call(qualified, last, node)
 
     def _shuffled_listing(self, node: cst.Call, name: str, shuffle_position: int,
@@ -701,7 +758,7 @@ class ValueTransfer:
             arrays = keyword(node, "arrays") or keyword(node, "values") or positional(
                 node, 1 if axis_first else 0)
             joined = EMPTY if arrays is None else self.value(arrays.value)
-            joined = keep(joined, ELEMENT_KEEPING) | elements_of(joined)
+            joined = keep(as_array(joined), ELEMENT_KEEPING)
             dtype = self._dtype_keyword(node)
             return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
         if qualified in catalog.NUMPY_ARRAY:
@@ -996,6 +1053,14 @@ def _may_leave_pixel_range(operator: cst.BaseBinaryOp, left: cst.BaseExpression 
     if literal is None:
         return False
     return literal > 1 if isinstance(operator, cst.Multiply) else literal > 0
+
+
+def _member(receiver: Value, name: str, read) -> Value | None:
+    """An attribute or a method's return value (`read` picks which) of the instances in
+    `receiver` whose class is known; None when no class of them has that member."""
+    found = [value for tag in receiver if (members := members_of(tag)) is not None
+             and (value := read(members, name)) is not None]
+    return frozenset().union(*found) if found else None
 
 
 def _receiver(node: cst.Call, original: cst.Call | None) -> cst.BaseExpression | None:

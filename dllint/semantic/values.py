@@ -61,7 +61,15 @@ KEYED = "keyed"
 # Phase one only: an instance of (or the result of calling) a name imported from another module
 # of the project, not yet resolvable; detail: its qualified name. Resolved in phase two.
 REFERENCE = "reference"
-INSTANCE = "instance"  # an instance of a plain class of this file; detail: the class name
+# An instance of a plain class (no nn.Module); detail: the class name (qualified when the class
+# is in another file), info: its Members or None.
+INSTANCE = "instance"
+# Phase one only: what a module class's constructor or forward is handed (`Wrapper(backbone)`,
+# `forward(self, x, head)`), and the output of calling it. detail: the parameter's name, info:
+# "init:<position>" or "forward:<position>" (position -1: keyword-only). A summary carries the
+# output into the class's forward output; the caller's file puts in what it passes there.
+ARGUMENT = "argument"
+ARGUMENT_OUTPUT = "argument_output"
 # A symbolic Keras input (`keras.Input(...)`) and the functional graph built on it so far: what
 # the layers applied to it did to the pixels it will be given; detail: "kept", "raw" or "scaled"
 # as in `ModuleInfo.input_pixels`, info: the Rescaling layer (or division) when "scaled".
@@ -113,6 +121,24 @@ class ModuleInfo:
     # "" when it has none that dllint can see. Keras has no train()/eval() modes, so such a model
     # is not `mode_dependent`: what matters is how each call passes `training`.
     training_layer: str = ""
+    # A class of the project: what its instances' attributes and methods hold (Members).
+    members: Members | None = None
+
+
+@dataclass(frozen=True)
+class Members:
+    """What an instance of a project class holds, as seen once the whole class was: its `self`
+    attributes after every method, and what each method returns. Read outside the class:
+    `trainer.model(x)`, `dataset.files()`."""
+
+    attributes: tuple[tuple[str, frozenset], ...] = ()
+    methods: tuple[tuple[str, frozenset], ...] = ()
+
+    def attribute(self, name: str) -> frozenset | None:
+        return next((value for key, value in self.attributes if key == name), None)
+
+    def method(self, name: str) -> frozenset | None:
+        return next((value for key, value in self.methods if key == name), None)
 
 
 @dataclass(frozen=True)
@@ -149,6 +175,15 @@ class TransformInfo:
 
 Value = frozenset
 EMPTY: Value = frozenset()
+
+
+def members_of(tag: Tag) -> Members | None:
+    """The members of the class a module or plain instance is an instance of, where known."""
+    if tag.kind == MODULE and isinstance(tag.info, ModuleInfo):
+        return tag.info.members
+    if tag.kind == INSTANCE and isinstance(tag.info, Members):
+        return tag.info
+    return None
 
 
 def tags(value: Value, kind: str) -> list[Tag]:

@@ -47,8 +47,8 @@ SEQUENTIAL_MODELS = frozenset(spellings("Sequential", "models.Sequential"))
 # spelled the keywords `input=` and `output=`. Value: the position and the keywords of `outputs`.
 FUNCTIONAL_MODELS = frozenset(spellings("Model", "models.Model"))
 FUNCTIONAL_OUTPUTS = (1, ("outputs", "output"))
-# Subclassed models and layers: calling an instance runs its `call` method.
-MODEL_BASES = frozenset(spellings("Model", "models.Model", "layers.Layer"))
+# Subclassed models and layers (`class Regressor(keras.Model)`): `call` is their forward.
+MODULE_BASES = frozenset(spellings("Model", "models.Model", "layers.Layer"))
 FORWARD_METHOD = "call"
 
 # ---- bias before batch norm (DL303) ------------------------------------------------------------
