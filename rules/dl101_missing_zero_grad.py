@@ -11,8 +11,8 @@ from dllint.types import FixAvailability
 class MissingZeroGrad(Rule):
     """
     ## What it does
-    Flags a loop that calls `backward()` and `optimizer.step()` (directly or through local helper
-    functions) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body. With
+    Flags a loop that calls `backward()` and `optimizer.step()` (directly, through local helper
+    functions, or through methods of its class called on `self`) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body. With
     several optimizers (a GAN), also flags one that steps while only the others are zeroed
     (`opt_g.zero_grad()` but never `opt_d.zero_grad()` nor `discriminator.zero_grad()`).
 
@@ -150,6 +150,18 @@ class MissingZeroGrad(Rule):
                         dist_autograd.backward(context_id, [loss])
                         opt.step(context_id)
         """),
+        # The gradients are zeroed in a method the loop calls on self.
+        Valid("""
+            class Trainer:
+                def reset_gradients(self):
+                    self.optimizer.zero_grad(set_to_none=True)
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.reset_gradients()
+                        self.criterion(self.model(x), y).backward()
+                        self.optimizer.step()
+        """),
     ]
     INVALID = [
         # One bug, one finding: the batch loop lacks zero_grad; the epoch loop that calls it is
@@ -246,6 +258,17 @@ class MissingZeroGrad(Rule):
             for rank in range(1, world_size):
                 rpc.rpc_async(f"trainer{rank}", run_trainer, args=(model, opt, batches))
         """, line=6, related_lines=(5,)),
+        # The step is in a method the loop calls on self.
+        Invalid("""
+            class Trainer:
+                def update(self, loss):
+                    loss.backward()
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.update(self.criterion(self.model(x), y))
+        """, line=8),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
@@ -271,10 +294,16 @@ class MissingZeroGrad(Rule):
                             related=[(backward, "gradients accumulate here")])
         # One bug, one finding: an epoch loop that calls `train_epoch()`, whose own batch loop
         # already lacks zero_grad, is that loop's bug, reported at its step.
-        direct = {id(step) for step, _ in unzeroed if not self.is_local_call(step)}
+        calls = {id(event[1]): event[2]
+                 for events in (*(loop.events for loop in self.model.loops),
+                                *self.model.function_events.values())
+                 for event in events if event[0] == "call"}
+        local = {id(step) for step, _ in unzeroed
+                 if calls.get(id(step)) in self.model.function_events}
+        direct = {id(step) for step, _ in unzeroed if id(step) not in local}
         for step, backward in unzeroed:
-            if id(step) in reported or (self.is_local_call(step) and self.inner_steps(
-                    step.func.value, frozenset()) & direct):
+            if id(step) in reported or (id(step) in local and self.inner_steps(
+                    calls[id(step)], frozenset()) & direct):
                 continue
             reported.add(id(step))
             self.report(step, "this loop steps the optimizer after backward() but never "
@@ -282,12 +311,9 @@ class MissingZeroGrad(Rule):
                               "`optimizer.zero_grad()` every step",
                         related=[(backward, "gradients accumulate here")])
 
-    def is_local_call(self, node: cst.CSTNode) -> bool:
-        return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
-            node.func.value in self.model.function_events
-
     def inner_steps(self, name: str, seen: frozenset) -> set[int]:
-        """The optimizer steps written in local function `name`, or in those it calls."""
+        """The optimizer steps written in local function (or own method) `name`, or in those
+        it calls."""
         found: set[int] = set()
         for event in self.model.function_events.get(name, ()):
             if event[0] == "step":

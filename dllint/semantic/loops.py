@@ -2,8 +2,8 @@
 
 DL101-DL103 and DL004 read these: a loop whose events hold `backward` and `step` but no
 `zero_grad`, a scheduler stepped before its optimizer, a clip after the step. Calls to local
-functions are kept as `call` events and expanded on demand, so a helper that zeroes the
-gradients counts where it is called.
+functions, and to methods of the class called on `self`, are kept as `call` events and expanded
+on demand, so a helper that zeroes the gradients counts where it is called.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ class LoopEvents:
     """What a loop's body does to training state, in source order: ("backward", node),
     ("step", node, optimizer, owners), ("zero_grad", node, receiver), ("scheduler_step", node),
     ("clip", node), ("eval", node), ("train", node), and ("call", node, name) for local functions
-    it calls or hands on. `optimizer` and `receiver` are dotted names (None when not a plain
+    it calls or hands on, and for methods of its own class it calls on `self` (name
+    "Class.method"). `optimizer` and `receiver` are dotted names (None when not a plain
     name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
     A `.grad = None` assignment is ("zero_grad", node)."""
 
@@ -86,12 +87,25 @@ class LoopEventRecorder:
         local = isinstance(func, cst.Name) and qualified is None
         if local:
             self.event("call", node, func.value)
+        method = self._own_method_key(func)
+        if method is not None:
+            self.event("call", node, method)  # self.train_epoch(): what that method does
         # optimizer.step(closure): the closure runs in this step, as does a function handed to a
         # local function. One handed to a library (rpc_async, Thread) runs elsewhere.
         if local or (isinstance(func, cst.Attribute) and func.attr.value == "step"):
             for arg in node.args:
                 if isinstance(arg.value, cst.Name) and arg.value.value in self.function_events:
                     self.event("call", node, arg.value.value)
+
+    def _own_method_key(self, func: cst.BaseExpression) -> str | None:
+        """`self.name` called inside a method: the key the events of the class's method
+        `name` are kept under ("Trainer.train_epoch"), or None."""
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
+                and func.value.value == "self"):
+            return None
+        owner = next((state.class_state for state in reversed(self.functions)
+                      if state.class_state is not None), None)
+        return None if owner is None else f"{owner.name}.{func.attr.value}"
 
     def _stepped_optimizer(self, node: cst.Call, by_scaler: bool
                            ) -> tuple[str | None, frozenset[str]]:

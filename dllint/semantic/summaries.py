@@ -162,6 +162,8 @@ class ScopeSummaries:
         events = self.event_stack.pop()
         if state.class_state is None:
             self.function_events.setdefault(state.name, events)
+        elif not self.functions and len(self.classes) == 1:  # as loops._own_method_key names it
+            self.function_events.setdefault(f"{state.class_state.name}.{state.name}", events)
         returned = frozenset().union(*state.returns) if state.returns else EMPTY
         if has(returned, UNIT_SCALED) and _returns_input_unscaled(state):
             returned = without(returned, (UNIT_SCALED,))
