@@ -158,7 +158,7 @@ class BiasBeforeBatchNorm(Rule):
                 def __init__(self):
                     super().__init__()
                     self.layers = nn.Sequential(self._conv(3, 64), nn.BatchNorm2d(64), nn.ReLU())
-        """, line=10, related_lines=(5,)),
+        """, line=9, related_lines=(5,)),
     ]
 
     def __init__(self, context) -> None:
