@@ -167,7 +167,8 @@ class Program:
 
     def fresh_name(self) -> str:
         used = {node.value for node in self.positions if isinstance(node, cst.Name)}
-        return next(name for name in HELPER_NAMES if name not in used)
+        candidates = (*HELPER_NAMES, *(f"{HELPER_NAMES[0]}_{count}" for count in range(2, 100)))
+        return next(name for name in candidates if name not in used)
 
     def import_statements(self) -> list[cst.SimpleStatementLine]:
         return [statement for statement in self.module.body
