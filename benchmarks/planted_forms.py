@@ -2,6 +2,7 @@
 
     python benchmarks/planted_forms.py [--rules DL002,DL003] [--seeds NAME,...]
                                        [--operators inline,helper,...] [--misses]
+    python benchmarks/planted_forms.py --show SEED:OPERATOR
 
 Each seed of benchmarks/planted/seeds/ (one buggy training program per rule and framework, its
 producer and bug lines marked) is rewritten by each operator of benchmarks/planted/forms.py
@@ -11,7 +12,8 @@ is linted with the real runner, every rule selected. A variant counts as found w
 seed's rule reports a finding at a marked line (`# PRODUCER`, `# BUG`, or the moved producer),
 or with a marked line as a related location. The output is the matrix (seed x operator:
 `+` found, `-` missed, `.` the operator does not apply), recall per rule, per framework and
-per operator, and the list of misses.
+per operator, and the list of misses. `--show` prints the files of one variant instead (to
+read a miss).
 """
 
 from __future__ import annotations
@@ -116,8 +118,23 @@ def main() -> None:
     parser.add_argument("--operators", default=",".join(OPERATORS),
                         help="comma-separated operators (default: all)")
     parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument("--show", metavar="SEED:OPERATOR",
+                        help="print the files of one variant and whether it is found")
     options = parser.parse_args()
     seeds = load_seeds()
+    if options.show:
+        name, _, operator = options.show.partition(":")
+        seed = next((seed for seed in seeds if seed.name == name), None)
+        if seed is None or operator not in OPERATORS:
+            parser.error(f"--show: no seed {name!r} or no operator {operator!r}")
+        variant = apply(seed, operator)
+        if variant is None:
+            print(f"{operator} does not apply to {name}")
+            return
+        for file_name, source in variant.python_sources().items():
+            print(f"==> {file_name}\n{source}")
+        print("found" if lint_variant(variant) else "MISSED")
+        return
     if options.rules:
         seeds = [seed for seed in seeds if seed.rule in options.rules.split(",")]
     if options.seeds:

@@ -312,7 +312,7 @@ def function_def(name: str, parameters: list[str], body: str, *,
                  blank_lines: int) -> cst.FunctionDef:
     definition = cst.parse_statement(
         f"def {name}({', '.join(parameters)}):\n    return {body}  # PRODUCER (moved)\n")
-    return definition.with_changes(leading_lines=[cst.EmptyLine()] * blank_lines)
+    return definition.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * blank_lines)
 
 
 def after_imports(module: cst.Module) -> int:
