@@ -24,7 +24,8 @@ class Rank1Broadcasting(Rule):
     ## What it does
     Flags shapes that broadcast silently into the wrong result:
     a 2-D value combined with its own reduction along axis 1 without `keepdims`
-    (`x / x.sum(axis=1)`); an `(N, 1)` output of `Linear(..., 1)` combined with, or given to an
+    (`x / x.sum(axis=1)`, also through a function defined earlier in the file that returns
+    such a reduction of its parameter, `x / row_totals(x)`); an `(N, 1)` output of `Linear(..., 1)` combined with, or given to an
     elementwise loss together with, an `(N,)` target (a 1-D constructor, a column's `.values`, and
     in a loss `y[:, 0]` or a `squeeze()`d target); an `(N, 1, H, W)` output of `Conv2d(..., 1)`
     given to such a loss with an `(N, H, W)` target (`masks[:, 0]`, `masks.squeeze(1)`); a side
@@ -306,6 +307,24 @@ class Rank1Broadcasting(Rule):
                 with tf.GradientTape() as tape:
                     loss = tf.reduce_mean(tf.keras.losses.mse(prices, model(features)))
         """),
+        # The function keeps the axis, or reduces the axis that broadcasts correctly, or its
+        # result meets another value.
+        Valid("""
+            import torch
+
+            def row_totals(scores):
+                return scores.sum(dim=1, keepdim=True)
+
+            def column_totals(scores):
+                return scores.sum(dim=0)
+
+            def unkept_totals(scores):
+                return scores.sum(dim=1)
+
+            weights = attention / row_totals(attention)
+            shares = attention / column_totals(attention)
+            scaled = other / unkept_totals(attention)
+        """),
     ]
     INVALID = [
         # The target made a column on purpose, the (N, 1) output squeezed: (N,) against (N, 1).
@@ -547,11 +566,44 @@ class Rank1Broadcasting(Rule):
                     targets = tf.squeeze(prices, axis=-1)
                     loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
         """, line=16, related_lines=(7, 15)),
+        # The reduction is returned by a function of the file.
+        Invalid("""
+            import torch
+
+            def row_totals(scores):
+                return scores.sum(dim=1)
+
+            totals = row_totals(attention)
+            weights = attention / totals
+        """, line=4, related_lines=(7,)),
+        Invalid("""
+            import jax.numpy as jnp
+
+            def totals_of(counts):
+                return jnp.sum(counts, axis=1)
+
+            frequencies = counts / totals_of(counts)
+        """, line=4, related_lines=(6,)),
+        # ... or by a closure over the value it reduces.
+        Invalid("""
+            import torch
+
+            def normalise(scores):
+                def totals():
+                    return scores.sum(dim=1)
+                return scores / totals()
+        """, line=5, related_lines=(6,)),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.reductions: list[dict[str, tuple[cst.Call, str]]] = [{}]
+        self.open_functions: list[cst.FunctionDef] = []
+        # Functions of the file (seen so far) returning a reduction of one of their parameters:
+        # name -> (the reduction, the parameter's position, the parameter's name)
+        self.reducers: dict[str, tuple[cst.Call, int, str]] = {}
+        # per open function: its closures that reduce one of its names -> (reduction, name)
+        self.closures: list[dict[str, tuple[cst.Call, cst.BaseExpression]]] = []
         self.reported: set[int] = set()
 
     def code_of(self, node: cst.CSTNode) -> str:
@@ -560,11 +612,21 @@ class Rank1Broadcasting(Rule):
     # ---- x / x.sum(axis=1) ------------------------------------------------------------------
 
     def reduction(self, node: cst.BaseExpression) -> tuple[cst.Call, cst.BaseExpression] | None:
-        """(call, reduced value) for `x.sum(axis=1)` / `np.sum(x, axis=1)` without keepdims."""
+        """(call, reduced value) for `x.sum(axis=1)` / `np.sum(x, axis=1)` without keepdims, or
+        for a call of a function of the file that returns such a reduction of its parameter
+        (`row_totals(x)`), the call being the reduction inside it."""
         if not isinstance(node, cst.Call):
             return None
         func = node.func
         qualified = self.imports.call_name(node) or ""
+        if isinstance(func, cst.Name) and not qualified:
+            for closures in reversed(self.closures):
+                if func.value in closures:  # a closure reducing a name of its enclosing function
+                    return closures[func.value]
+            if func.value in self.reducers:
+                inner, position, parameter = self.reducers[func.value]
+                passed = argument(node, position, parameter)
+                return (inner, passed.value) if passed is not None else None
         if isinstance(func, cst.Attribute) and func.attr.value in REDUCTIONS and not qualified:
             reduced, axis = func.value, argument(node, 0, "axis") or keyword(node, "dim")
         elif qualified in catalog.REDUCTION_FUNCTIONS or (
@@ -586,9 +648,32 @@ class Rank1Broadcasting(Rule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.reductions.append({})
+        self.open_functions.append(node)
+        self.closures.append({})
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.reductions.pop()
+        self.open_functions.pop()
+        self.closures.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        # `def row_totals(x): return x.sum(axis=1)`: its calls reduce what they pass as `x`
+        if not self.open_functions or node.value is None:
+            return
+        found = self.reduction(node.value)
+        if found is None or not isinstance(found[1], cst.Name):
+            return
+        function = self.open_functions[-1]
+        positional = [*function.params.posonly_params, *function.params.params]
+        for position, param in enumerate(positional):
+            if param.name.value == found[1].value:
+                self.reducers.setdefault(function.name.value,
+                                         (found[0], position, param.name.value))
+                return
+        if len(self.open_functions) > 1 and found[1].value not in _parameter_names(function):
+            # `def totals(): return scores.sum(dim=1)` nested where `scores` is a local: known
+            # to the enclosing function only
+            self.closures[-2].setdefault(function.name.value, found)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         found = self.reduction(node.value)
@@ -607,7 +692,8 @@ class Rank1Broadcasting(Rule):
         for reduced_side, other in ((node.right, node.left), (node.left, node.right)):
             found = self.reduction(reduced_side)
             if found is not None and self.code_of(found[1]) == self.code_of(other):
-                self.report_reduction(found[0], None)
+                # through a function, the fix would belong in it, for all its callers: none
+                self.report_reduction(found[0], None if found[0] is reduced_side else node)
                 return
             if isinstance(reduced_side, cst.Name) and reduced_side.value in self.reductions[-1]:
                 call, reduced_code = self.reductions[-1][reduced_side.value]
@@ -754,3 +840,9 @@ class Rank1Broadcasting(Rule):
 
 def _is_difference(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract)
+
+
+def _parameter_names(function: cst.FunctionDef) -> set[str]:
+    params = function.params
+    return {param.name.value for param in (*params.posonly_params, *params.params,
+                                           *params.kwonly_params)}

@@ -11,8 +11,8 @@ from dllint.types import FixAvailability
 class MissingZeroGrad(Rule):
     """
     ## What it does
-    Flags a loop that calls `backward()` and `optimizer.step()` (directly or through local helper
-    functions) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body. With
+    Flags a loop that calls `backward()` and `optimizer.step()` (directly, through local helper
+    functions, or through methods of its class called on `self`) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body. With
     several optimizers (a GAN), also flags one that steps while only the others are zeroed
     (`opt_g.zero_grad()` but never `opt_d.zero_grad()` nor `discriminator.zero_grad()`).
 
@@ -173,6 +173,18 @@ class MissingZeroGrad(Rule):
             for x, y in loader:
                 trainer.train_step(x, y)
         """),
+        # The gradients are zeroed in a method the loop calls on self.
+        Valid("""
+            class Trainer:
+                def reset_gradients(self):
+                    self.optimizer.zero_grad(set_to_none=True)
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.reset_gradients()
+                        self.criterion(self.model(x), y).backward()
+                        self.optimizer.step()
+        """),
     ]
     INVALID = [
         # A loop that calls a method stepping without zero_grad, inside the class or outside it.
@@ -291,6 +303,17 @@ class MissingZeroGrad(Rule):
             for rank in range(1, world_size):
                 rpc.rpc_async(f"trainer{rank}", run_trainer, args=(model, opt, batches))
         """, line=6, related_lines=(5,)),
+        # The step is in a method the loop calls on self.
+        Invalid("""
+            class Trainer:
+                def update(self, loss):
+                    loss.backward()
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.update(self.criterion(self.model(x), y))
+        """, line=8),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
@@ -333,7 +356,8 @@ class MissingZeroGrad(Rule):
         return key is not None and self.facts.function_events(key) is not None
 
     def inner_steps(self, name: str, seen: frozenset) -> set[int]:
-        """The optimizer steps written in local function `name`, or in those it calls."""
+        """The optimizer steps written in local function (or own method) `name`, or in those
+        it calls."""
         found: set[int] = set()
         for event in self.facts.function_events(name) or ():
             if event[0] == "step":

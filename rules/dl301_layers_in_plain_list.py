@@ -17,6 +17,8 @@ class LayersInPlainList(Rule):
     in an `nn.Module`. Layers the list reads from attributes of the module (`[self.conv1,
     self.conv2]`), or that `__init__` also assigns to one (`self.encoder = encoder`), are
     registered through those attributes, and a list of only such layers is not flagged.
+    It also flags `self.layers = make_layers(...)` (or `self._make_layers(...)`) where
+    that function of the file returns such a plain list or dict.
 
     ## Why is this bad?
     A plain list or dict hides its layers from the module: `model.parameters()` does not
@@ -153,6 +155,22 @@ class LayersInPlainList(Rule):
                     self.encoder = encoder
                     self.decoder = decoder
         """),
+        # The function's list is registered by the caller, or the function returns a container.
+        Valid("""
+            from torch import nn
+
+            def make_heads(features, tasks):
+                return [nn.Linear(features, 1) for _ in range(tasks)]
+
+            def make_body(widths):
+                return nn.Sequential(*[nn.Linear(w, w) for w in widths])
+
+            class MultiTask(nn.Module):
+                def __init__(self, tasks):
+                    super().__init__()
+                    self.heads = nn.ModuleList(make_heads(64, tasks))
+                    self.body = make_body([64, 64])
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -264,6 +282,29 @@ class LayersInPlainList(Rule):
                     super().__init__()
                     self.probes = [Linear(32, 2), Linear(32, 2)]
         """, line=6),
+        # The plain list comes from a function of the file (or a method).
+        Invalid("""
+            from torch import nn
+
+            def make_heads(features, tasks):
+                return [nn.Linear(features, 1) for _ in range(tasks)]
+
+            class MultiTask(nn.Module):
+                def __init__(self, tasks):
+                    super().__init__()
+                    self.heads = make_heads(64, tasks)
+        """, line=9, related_lines=(4,)),
+        Invalid("""
+            from torch import nn
+
+            class VGG(nn.Module):
+                def __init__(self, config):
+                    super().__init__()
+                    self.features = self._make_layers(config)
+
+                def _make_layers(self, config):
+                    return [nn.Conv2d(3, width, 3) for width in config]
+        """, line=6, related_lines=(9,)),
     ]
 
     def __init__(self, context) -> None:
@@ -274,6 +315,12 @@ class LayersInPlainList(Rule):
         # Per class: local names whose layer `__init__` also assigns to an attribute of self
         # (`self.encoder = encoder`), which registers it.
         self.held: list[set[str]] = []
+        # Functions and methods of the file that return a plain list or dict of layers, by
+        # name, with that container; and `self.x = build(...)` in a module's __init__ whose
+        # class does not register by hand, judged at the end (the function may come later).
+        self.factories: dict[str, tuple[cst.BaseExpression, str]] = {}
+        self.built_by_call: list[tuple[cst.Assign, str]] = []
+        self.open_calls: list[list[tuple[cst.Assign, str]]] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
@@ -290,16 +337,38 @@ class LayersInPlainList(Rule):
         self.pending.append([])
         self.registers.append(False)
         self.held.append(set())
+        self.open_calls.append([])
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
         pending, registers, held = self.pending.pop(), self.registers.pop(), self.held.pop()
+        calls = self.open_calls.pop()
         if registers:
             return  # the class registers its listed layers by hand (self.add_module(...))
+        self.built_by_call.extend(calls)
         for node, message, fix, loose in pending:
             if all(isinstance(layer, cst.Name) and layer.value in held for layer in loose):
                 continue  # every listed layer is also an attribute: registered through it
             self.report(node, message, fix=fix)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        function = self.facts.function
+        if function is not None and node.value is not None:
+            found = self._listed_layers(node.value)
+            if found is not None:
+                self.factories.setdefault(function.name, (node.value, found[1]))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for assign, name in self.built_by_call:
+            if name not in self.factories:
+                continue
+            built, container = self.factories[name]
+            kind = "dict" if container == "ModuleDict" else "list"
+            self.report(assign, f"`{name}` returns layers in a plain {kind}: stored on the "
+                                f"module they are not registered, so parameters() misses them "
+                                f"(never trained), and .to(), .eval() and state_dict() skip "
+                                f"them; return nn.{container}",
+                        related=[(built, f"the plain {kind} is built here")])
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -320,23 +389,18 @@ class LayersInPlainList(Rule):
         if isinstance(value, cst.Name):
             self.held[-1].add(value.value)  # self.encoder = encoder
             return
-        elements: list[cst.BaseExpression] = []
-        container = "ModuleList"
-        if isinstance(value, cst.List):
-            elements = [element.value for element in value.elements]
-        elif isinstance(value, cst.ListComp):
-            elements = [value.elt]
-        elif isinstance(value, cst.Dict):
-            elements = [element.value for element in value.elements
-                        if isinstance(element, cst.DictElement)]
-            container = "ModuleDict"
-        elif isinstance(value, cst.DictComp):
-            elements = [value.value]
-            container = "ModuleDict"
-        layers = [element for element in elements
-                  if first(self.facts.value(element), MODULE) is not None]
-        if not layers or len(layers) != len(elements):
+        if isinstance(value, cst.Call):
+            func = value.func
+            if isinstance(func, cst.Name) and self.imports.call_name(value) is None:
+                self.open_calls[-1].append((node, func.value))  # self.heads = make_heads(n)
+            elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+                    func.value.value == "self":
+                self.open_calls[-1].append((node, func.attr.value))  # self._make_layers(cfg)
             return
+        found = self._listed_layers(value)
+        if found is None:
+            return
+        layers, container = found
         # `self.conv1` in `[self.conv1, self.conv2]` is registered as the attribute it is read
         # from (nn.Module registers every module assigned to an attribute); the list only
         # orders them.
@@ -356,6 +420,29 @@ class LayersInPlainList(Rule):
                                        "registered: parameters() misses them (never trained), and "
                                        f".to(), .eval() and state_dict() skip them; use "
                                        f"nn.{container}", fix, loose))
+
+    def _listed_layers(self, value: cst.BaseExpression
+                       ) -> tuple[list[cst.BaseExpression], str] | None:
+        """(the layers, the container that would register them) when `value` is a plain
+        list or dict (or comprehension) whose every element is a layer."""
+        elements: list[cst.BaseExpression] = []
+        container = "ModuleList"
+        if isinstance(value, cst.List):
+            elements = [element.value for element in value.elements]
+        elif isinstance(value, cst.ListComp):
+            elements = [value.elt]
+        elif isinstance(value, cst.Dict):
+            elements = [element.value for element in value.elements
+                        if isinstance(element, cst.DictElement)]
+            container = "ModuleDict"
+        elif isinstance(value, cst.DictComp):
+            elements = [value.value]
+            container = "ModuleDict"
+        layers = [element for element in elements
+                  if first(self.facts.value(element), MODULE) is not None]
+        if not layers or len(layers) != len(elements):
+            return None
+        return layers, container
 
 
 def _read_from_self(node: cst.BaseExpression) -> bool:

@@ -19,7 +19,9 @@ class BiasBeforeBatchNorm(Rule):
     """
     ## What it does
     Flags `nn.Conv2d(...)` / `nn.Linear(...)` with a bias (the default) placed directly before
-    the matching batch norm in an `nn.Sequential`.
+    the matching batch norm in an `nn.Sequential`, written there or returned by a function of
+    the file (or a method, `self.conv(...)`) called there
+    (`nn.Sequential(conv3x3(64, 64), nn.BatchNorm2d(64))`).
 
     TensorFlow and Keras: a TF1 `tf.layers.dense`/`conv1d`/`conv2d`/`conv3d` (`use_bias=True`
     by default) or a tf.contrib `fully_connected`/`conv2d` with `activation_fn=None` (which adds
@@ -105,6 +107,19 @@ class BiasBeforeBatchNorm(Rule):
             x = layers.Conv2D(64, 3, use_bias=False)(inputs)
             x = layers.BatchNormalization()(x)
         """),
+        # The function's layer has no bias, or takes it from its caller.
+        Valid("""
+            from torch import nn
+
+            def conv3x3(in_channels, out_channels, stride=1):
+                return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+            def conv1x1(in_channels, out_channels, bias=True):
+                return nn.Conv2d(in_channels, out_channels, 1, bias=bias)
+
+            body = nn.Sequential(conv3x3(64, 64), nn.BatchNorm2d(64), nn.ReLU())
+            shortcut = nn.Sequential(conv1x1(64, 128, bias=False), nn.BatchNorm2d(128))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -183,6 +198,30 @@ class BiasBeforeBatchNorm(Rule):
                                       keras.layers.BatchNormalization(),
                                       keras.layers.ReLU()])
         """, line=2),
+        # The layer comes from a function of the file.
+        Invalid("""
+            from torch import nn
+
+            def conv3x3(in_channels, out_channels, stride=1):
+                return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
+
+            class BasicBlock(nn.Module):
+                def __init__(self, channels):
+                    super().__init__()
+                    self.body = nn.Sequential(conv3x3(channels, channels), nn.BatchNorm2d(channels))
+        """, line=9, related_lines=(4,)),
+        # ... or from a method of the class.
+        Invalid("""
+            from torch import nn
+
+            class Stem(nn.Module):
+                def _conv(self, in_channels, out_channels):
+                    return nn.Conv2d(in_channels, out_channels, 7, stride=2, padding=3)
+
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.Sequential(self._conv(3, 64), nn.BatchNorm2d(64), nn.ReLU())
+        """, line=9, related_lines=(5,)),
     ]
 
     def __init__(self, context) -> None:
@@ -190,17 +229,29 @@ class BiasBeforeBatchNorm(Rule):
         # What each plain name was last assigned in the current function (or the module): a
         # batch norm's input is often the variable the layer's output was stored in.
         self.assigned: list[dict[str, cst.BaseExpression]] = [{}]
+        self.function_names: list[str] = []  # the open functions, innermost last
+        # Functions of the file that return a new layer (`def conv3x3(...): return nn.Conv2d(...)`)
+        self.factories: dict[str, cst.Call] = {}
+        # (the member call, the batch norm after it, the function it calls)
+        self.factory_members: list[tuple[cst.Call, cst.Call, str]] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.assigned.append({})
+        self.function_names.append(node.name.value)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.assigned.pop()
+        self.function_names.pop()
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         for target in original_node.targets:
             if isinstance(target.target, cst.Name):
                 self.assigned[-1][target.target.value] = original_node.value
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.function_names and isinstance(node.value, cst.Call) and \
+                self.imports.call_name(node.value) in LAYERS:
+            self.factories.setdefault(self.function_names[-1], node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
@@ -217,15 +268,17 @@ class BiasBeforeBatchNorm(Rule):
         for layer, norm in zip(members, members[1:]):
             if not (isinstance(layer, cst.Call) and isinstance(norm, cst.Call)):
                 continue
-            kind = self.imports.call_name(layer)
-            if kind not in LAYERS or self.imports.call_name(norm) != LAYERS[kind]:
+            function = _own_function(layer.func)
+            if function is not None and self.imports.call_name(layer) is None:
+                self.factory_members.append((layer, norm, function))
                 continue
-            bias = argument(layer, BIAS_POSITION[kind], "bias")
-            if bias is not None and not (isinstance(bias.value, cst.Name)
-                                         and bias.value.value == "True"):
+            kind = self.imports.call_name(layer)
+            if kind not in LAYERS or self.imports.call_name(norm) != LAYERS[kind] or \
+                    not self._has_bias(layer, kind):
                 continue
             fix = None
-            if bias is None and layer.args and not any(arg.star for arg in layer.args):
+            if argument(layer, BIAS_POSITION[kind], "bias") is None and layer.args and \
+                    not any(arg.star for arg in layer.args):
                 fix = NodeFix.wrap(layer.args[-1].value, "", ", bias=False",
                                    description="Pass bias=False",
                                    applicability=Applicability.UNSAFE)
@@ -290,6 +343,27 @@ class BiasBeforeBatchNorm(Rule):
                            f"(which subtracts the channel mean); pass `{switch}`", fix=fix)
 
 
+    def leave_Module(self, original_node: cst.Module) -> None:
+        # `nn.Sequential(conv3x3(64, 64), nn.BatchNorm2d(64))`: the layer its function returns.
+        # No fix: the function may serve places without a batch norm too.
+        for member, norm, name in self.factory_members:
+            built = self.factories.get(name)
+            if built is None:
+                continue
+            kind = self.imports.call_name(built)
+            if self.imports.call_name(norm) != LAYERS[kind] or not self._has_bias(built, kind):
+                continue
+            self.report(member, f"the layer `{name}` returns has a bias, and the batch norm right "
+                                f"after it cancels it (it subtracts the channel mean); build it "
+                                f"with `bias=False`", related=[(built, "the layer is built here")])
+
+    @staticmethod
+    def _has_bias(layer: cst.Call, kind: str) -> bool:
+        """The default, or `bias=True` written out; a bias from a name is not known."""
+        bias = argument(layer, BIAS_POSITION[kind], "bias")
+        return bias is None or (isinstance(bias.value, cst.Name) and bias.value.value == "True")
+
+
 def _no_activation(arg: cst.Arg | None, default: str) -> bool:
     """Whether a layer applies no activation after its bias: the argument left to a default of
     None, or given as `None` or "linear"."""
@@ -298,3 +372,13 @@ def _no_activation(arg: cst.Arg | None, default: str) -> bool:
     value = arg.value
     return (isinstance(value, cst.Name) and value.value == "None") or (
         isinstance(value, cst.SimpleString) and value.evaluated_value == "linear")
+
+
+def _own_function(func: cst.BaseExpression) -> str | None:
+    """The name of the function (or method, `self.conv(...)`) of the file a call may call."""
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+            func.value.value == "self":
+        return func.attr.value
+    return None

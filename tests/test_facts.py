@@ -242,3 +242,12 @@ def test_enclosing_class_facts_with_the_attributes_assigned_so_far():
         "Classifier", ("tensorflow.keras.Model",), "keras")
     assert "drop" in after.attributes
     assert outside is None
+
+
+def test_function_facts_answer_for_the_function_the_walk_is_in_every_time():
+    """Facts made for a closed function must never answer for a later one (a freed state's id
+    may be reused), in one walk or when the file is linted again."""
+    source = "\n".join(f"def f{index}(x):\n    ask()\n" for index in range(50))
+    for _ in range(2):
+        names = ask(source, lambda facts, call: facts.function.name)
+        assert names == [f"f{index}" for index in range(50)]

@@ -820,3 +820,56 @@ def test_the_module_a_wrapper_holds():
         probe(net.module)  # no wrapper: an attribute nn.Sequential does not have
     """)
     assert seen == [{PROBABILITIES}, {PROBABILITIES}, set()]
+
+
+def _model_of(source: str) -> SemanticModel:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    return analyse(context, None, lambda model: [])
+
+
+
+def test_a_method_called_on_self_brings_its_loop_events_to_the_caller():
+    model = _model_of("""
+        class Trainer:
+            def reset(self):
+                self.optimizer.zero_grad()
+
+            def update(self, loss):
+                loss.backward()
+                self.optimizer.step()
+
+            def fit(self, loader):
+                for x, y in loader:
+                    self.reset()
+                    self.update(self.criterion(self.model(x), y))
+                    self.log(x)
+
+        class Other:
+            def update(self, loss):
+                pass
+    """)
+    assert [event[0] for event in model.function_events["Trainer.update"]] == ["backward", "step"]
+    (loop,) = model.loops
+    # `self.log` is no method of Trainer: nothing to expand; Other.update is another class's.
+    assert [event[0] for event in model.expand(loop.events)] == ["zero_grad", "backward", "step"]
+
+
+
+def test_self_calls_in_a_nested_class_or_function_are_not_the_outer_class_methods():
+    model = _model_of("""
+        def build():
+            class Local:
+                def step_all(self):
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for batch in loader:
+                        self.step_all()
+            return Local
+    """)
+    assert "Local.step_all" not in model.function_events
+    (loop,) = model.loops
+    assert [event[0] for event in model.expand(loop.events)] == []
+

@@ -85,7 +85,9 @@ class Facts:
 
     def __init__(self, model: SemanticModel) -> None:
         self._model = model
-        self._function_facts: dict[int, FunctionFacts] = {}
+        # Keyed by the state's id, holding the state: held, it is never freed, so its id cannot
+        # be reused by the next function's state (which would get this function's facts).
+        self._function_facts: dict[int, tuple[FunctionState, FunctionFacts]] = {}
 
     # -- values --------------------------------------------------------------------------------
 
@@ -146,18 +148,19 @@ class Facts:
         return tuple(self._model.call_sites.get(key, ()))
 
     def _facts_of(self, state: FunctionState) -> FunctionFacts:
-        facts = self._function_facts.get(id(state))
-        if facts is None:
-            node = state.node
-            params = node.params
-            parameters = tuple(param.name.value for param in (
-                *params.posonly_params, *params.params, *params.kwonly_params))
-            facts = FunctionFacts(
-                state.name, node,
-                state.class_state.name if state.class_state is not None else None,
-                parameters, tuple(self._decorator_name(d.decorator) for d in node.decorators),
-                state.no_grad)
-            self._function_facts[id(state)] = facts
+        cached = self._function_facts.get(id(state))
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        node = state.node
+        params = node.params
+        parameters = tuple(param.name.value for param in (
+            *params.posonly_params, *params.params, *params.kwonly_params))
+        facts = FunctionFacts(
+            state.name, node,
+            state.class_state.name if state.class_state is not None else None,
+            parameters, tuple(self._decorator_name(d.decorator) for d in node.decorators),
+            state.no_grad)
+        self._function_facts[id(state)] = (state, facts)
         return facts
 
     def _decorator_name(self, decorator: cst.BaseExpression) -> str:

@@ -2,8 +2,8 @@
 
 DL101-DL103 and DL004 read these: a loop whose events hold `backward` and `step` but no
 `zero_grad`, a scheduler stepped before its optimizer, a clip after the step. Calls to local
-functions are kept as `call` events and expanded on demand, so a helper that zeroes the
-gradients counts where it is called.
+functions, and to methods of the class called on `self`, are kept as `call` events and expanded
+on demand, so a helper that zeroes the gradients counts where it is called.
 """
 
 from __future__ import annotations
