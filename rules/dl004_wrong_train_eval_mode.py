@@ -570,6 +570,56 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 output = attention(hidden_states)
         """),
+        # Instance norm without running statistics, and a recurrent layer without dropout,
+        # compute the same in both modes.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class StyleNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 8, 3)
+                    self.norm = nn.InstanceNorm2d(8, affine=True)
+                    self.rnn = nn.GRU(8, 8, batch_first=True)
+
+                def forward(self, x):
+                    return self.norm(self.conv(x))
+
+            net = StyleNet()
+            with torch.no_grad():
+                stylized = net(content)
+        """),
+        # Dropout held in a ModuleList counts, and here the model is switched to eval mode.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Block(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(64, 64)
+                    self.drop = nn.Dropout(0.1)
+
+                def forward(self, x):
+                    return self.drop(self.fc(x))
+
+            class Encoder(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.blocks = nn.ModuleList([Block() for _ in range(depth)])
+                    self.heads = nn.ModuleDict({"cls": nn.Linear(64, 10)})
+
+                def forward(self, x):
+                    for block in self.blocks:
+                        x = block(x)
+                    return self.heads["cls"](x)
+
+            encoder = Encoder(6)
+            encoder.eval()
+            with torch.no_grad():
+                logits = encoder(tokens)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -702,7 +752,7 @@ class WrongTrainEvalMode(Rule):
         Invalid("""
             import torch
             from torch import nn
-            encoder = nn.LSTM(32, 64)
+            encoder = nn.LSTM(32, 64, num_layers=2, dropout=0.2)
             encoder.train()
             with torch.inference_mode():
                 features, _ = encoder(sequence)
@@ -840,6 +890,53 @@ class WrongTrainEvalMode(Rule):
 
             evaluate(RandomJitter(), images)
         """, line=10),
+        # Instance norm asked to keep running statistics normalises with them in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class StyleNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 8, 3)
+                    self.norm = nn.InstanceNorm2d(8, affine=True, track_running_stats=True)
+
+                def forward(self, x):
+                    return self.norm(self.conv(x))
+
+            net = StyleNet()
+            with torch.no_grad():
+                stylized = net(content)
+        """, line=15),
+        # The model's only dropout sits in blocks held by a ModuleList.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Block(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(64, 64)
+                    self.drop = nn.Dropout(0.1)
+
+                def forward(self, x):
+                    return self.drop(self.fc(x))
+
+            class Encoder(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.blocks = nn.ModuleList([Block() for _ in range(depth)])
+                    self.heads = nn.ModuleDict({"cls": nn.Linear(64, 10)})
+
+                def forward(self, x):
+                    for block in self.blocks:
+                        x = block(x)
+                    return self.heads["cls"](x)
+
+            encoder = Encoder(6)
+            with torch.no_grad():
+                logits = encoder(tokens)
+        """, line=26),
     ]
 
     def __init__(self, context) -> None:

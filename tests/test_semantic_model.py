@@ -336,3 +336,69 @@ loss = cross_entropy(model(images), labels)
     from dllint.runner import lint_text
     settings = build_settings(FileConfig(root=Path.cwd()), select=["DL002"])
     assert lint_text(source, "notebook.py", settings).diagnostics == ()
+
+
+class ModeProbe(Probe):
+    """Records whether the module `probe(expr)` names behaves differently in train and eval
+    mode (True, False, or None when its layers are not visible)."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "probe":
+            module = next(tag for tag in self.model.value(node.args[0].value)
+                          if tag.kind == MODULE)
+            self.seen.append(module.info.mode_dependent)
+
+
+def module_modes(source: str) -> list[bool | None]:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[ModeProbe] = []
+    analyse(context, None, lambda model: made.append(ModeProbe(model)) or [made[-1]])
+    return made[-1].seen
+
+
+def test_a_layers_arguments_decide_whether_its_modes_differ():
+    assert module_modes("""
+        from torch import nn
+        probe(nn.InstanceNorm2d(8))
+        probe(nn.InstanceNorm2d(8, affine=True, track_running_stats=True))
+        probe(nn.InstanceNorm1d(8, 1e-5, 0.1, False, True))
+        probe(nn.BatchNorm2d(8, track_running_stats=False))
+        probe(nn.BatchNorm2d(8))
+        probe(nn.Dropout(p=0.0))
+        probe(nn.Dropout(0))
+        probe(nn.Dropout(rate))
+        probe(nn.LSTM(32, 64))
+        probe(nn.LSTM(32, 64, num_layers=2, dropout=0.2))
+        probe(nn.GRU(32, 64, dropout=hparams.dropout))
+        probe(nn.TransformerEncoderLayer(64, 4))
+        probe(nn.TransformerEncoderLayer(64, 4, dropout=0.0))
+        probe(nn.MultiheadAttention(64, 4))
+    """) == [False, True, True, False, True, False, False, True, False, True, None, True, False,
+             False]
+
+
+def test_module_collections_take_the_mode_of_their_members():
+    assert module_modes("""
+        from torch import nn
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.drop = nn.Dropout(0.1)
+
+            def forward(self, x):
+                return self.drop(x)
+
+        probe(nn.ModuleList([nn.Linear(8, 8), nn.Dropout(0.1)]))
+        probe(nn.ModuleList([Block() for _ in range(4)]))
+        probe(nn.ModuleDict({"head": nn.Sequential(nn.Linear(8, 2), nn.BatchNorm1d(2))}))
+        probe(nn.ModuleDict({name: nn.Linear(8, 2) for name in heads}))
+        probe(nn.ModuleList([nn.Linear(8, 8), nn.ReLU()]))
+        probe(nn.ModuleList(layers))
+        grown = nn.ModuleList()
+        probe(grown)
+        grown.append(Block())
+        probe(grown)
+    """) == [True, True, True, False, False, None, False, True]

@@ -32,17 +32,50 @@ LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
 PROBABILITY_LAYERS = {"torch.nn.Softmax": "nn.Softmax", "torch.nn.Sigmoid": "nn.Sigmoid",
                       "torch.nn.Softmax2d": "nn.Softmax2d", **keras.PROBABILITY_LAYERS}
 LOG_PROBABILITY_LAYERS = frozenset({"torch.nn.LogSoftmax", "torch.nn.LogSigmoid"})
-# Layers that make train() and eval() behave differently.
-MODE_DEPENDENT_LAYERS = frozenset({
-    "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
-    "torch.nn.AlphaDropout", "torch.nn.FeatureAlphaDropout", "torch.nn.BatchNorm1d",
-    "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
-    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
-    "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d",
-    "torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.TransformerEncoderLayer",
-    "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer", "torch.nn.MultiheadAttention",
-})
+@dataclass(frozen=True)
+class ModeArgument:
+    """The constructor argument that decides whether a layer's train and eval modes differ: a
+    drop probability (they differ unless it is 0) or a flag (they differ when it is True).
+    `differs_by_default`: what the layer does when the argument is not given."""
+    keyword: str
+    position: int
+    differs_by_default: bool
+    is_flag: bool = False
+
+
+_DROP = ModeArgument("p", 0, True)
+_RUNNING_STATS = ModeArgument("track_running_stats", 4, True, is_flag=True)
+_LAZY_RUNNING_STATS = ModeArgument("track_running_stats", 3, True, is_flag=True)
+# InstanceNorm keeps no running statistics unless told to: both modes normalise per sample.
+_INSTANCE_STATS = ModeArgument("track_running_stats", 4, False, is_flag=True)
+_LAZY_INSTANCE_STATS = ModeArgument("track_running_stats", 3, False, is_flag=True)
+# Recurrent layers drop between stacked layers only with `dropout=` (0 by default).
+_RECURRENT_DROPOUT = ModeArgument("dropout", 5, False)
+# Layers that make train() and eval() behave differently, by the argument that decides it.
+MODE_DEPENDENT_LAYERS = {
+    **{f"torch.nn.{name}": _DROP for name in (
+        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")},
+    **{f"torch.nn.{name}": _RUNNING_STATS for name in (
+        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm")},
+    **{f"torch.nn.{name}": _LAZY_RUNNING_STATS for name in (
+        "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d")},
+    **{f"torch.nn.{name}": _INSTANCE_STATS for name in (
+        "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
+    **{f"torch.nn.{name}": _LAZY_INSTANCE_STATS for name in (
+        "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d")},
+    **{f"torch.nn.{name}": _RECURRENT_DROPOUT for name in ("RNN", "LSTM", "GRU")},
+    "torch.nn.TransformerEncoderLayer": ModeArgument("dropout", 3, True),
+    "torch.nn.TransformerDecoderLayer": ModeArgument("dropout", 3, True),
+    "torch.nn.Transformer": ModeArgument("dropout", 5, True),
+    "torch.nn.MultiheadAttention": ModeArgument("dropout", 2, False),
+}
 CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
+# Containers that hold modules without calling them (the owner's forward does): their mode is
+# their members' (given as a list, a dict, or a comprehension), by the name messages use.
+MODULE_COLLECTIONS = {
+    "torch.nn.ModuleList": "nn.ModuleList", "torch.nn.modules.container.ModuleList": "nn.ModuleList",
+    "torch.nn.ModuleDict": "nn.ModuleDict", "torch.nn.modules.container.ModuleDict": "nn.ModuleDict",
+}
 # Keras layers (`<prefix>layers.<Name>`), which output probabilities when their activation
 # (`activation=` or, for ACTIVATION_LAYERS, the first argument) is one of the names or functions.
 KERAS_LAYER_PREFIXES = keras.LAYER_PREFIXES
@@ -52,6 +85,7 @@ KERAS_SEQUENTIAL_MODELS = keras.SEQUENTIAL_MODELS
 KERAS_FUNCTIONAL_MODELS = keras.FUNCTIONAL_MODELS
 # Methods that append a layer to a sequential container, by the container.
 GROWING_METHODS = {"nn.Sequential": frozenset({"add_module", "append"}),
+                   "nn.ModuleList": frozenset({"append", "insert"}),
                    "keras.Sequential": frozenset({"add"})}
 # TF1 layer functions that apply the activation given as a keyword: (keyword, position).
 ACTIVATION_LAYER_FUNCTIONS = tensorflow.ACTIVATION_LAYER_FUNCTIONS
