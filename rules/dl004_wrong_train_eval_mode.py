@@ -43,6 +43,7 @@ class FunctionFacts:
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
+    copies: set[str] = field(default_factory=set)  # names holding copy.deepcopy(model), an EMA
 
 
 @dataclass
@@ -620,6 +621,58 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 logits = encoder(tokens)
         """),
+        # The EMA copy is switched to eval mode for validation; the trained model keeps its
+        # mode (set once, before the loop).
+        Valid("""
+            import copy
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            ema_model = copy.deepcopy(model)
+            optimizer = torch.optim.Adam(model.parameters())
+            model.train()
+            for epoch in range(10):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                    update_ema(ema_model, model)
+                ema_model.eval()
+                validate(ema_model, val_loader)
+        """),
+        # Distillation: the loop switches the teacher, and trains the student only.
+        Valid("""
+            import torch
+            from torch import nn
+
+            student = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            teacher = nn.Sequential(nn.Linear(20, 256), nn.Dropout(0.5), nn.Linear(256, 2))
+            optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+            student.train()
+            for epoch in range(10):
+                teacher.eval()
+                for x, y in train_loader:
+                    with torch.no_grad():
+                        soft_targets = teacher(x)
+                    distillation_loss(student(x), soft_targets, y).backward()
+                    optimizer.step()
+        """),
+        # Nothing in this model depends on the mode: eval() without train() changes nothing.
+        Valid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+            optimizer = torch.optim.Adam(model.parameters())
+            for epoch in range(10):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                validate(model, val_loader)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -937,6 +990,42 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 logits = encoder(tokens)
         """, line=26),
+        # The trained student is switched to eval mode for validation and never back.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            student = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            teacher = nn.Sequential(nn.Linear(20, 256), nn.Dropout(0.5), nn.Linear(256, 2))
+            optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+            student.train()
+            for epoch in range(10):
+                teacher.eval()
+                for x, y in train_loader:
+                    with torch.no_grad():
+                        soft_targets = teacher(x)
+                    distillation_loss(student(x), soft_targets, y).backward()
+                    optimizer.step()
+                student.eval()
+                validate(student, val_loader)
+        """, line=15, related_lines=(13,)),
+        # Switching the model a DDP wrapper holds switches the model that is trained.
+        Invalid("""
+            import torch
+            from torch import nn
+            from torch.nn.parallel import DistributedDataParallel
+
+            model = DistributedDataParallel(build_model(config).cuda())
+            optimizer = torch.optim.Adam(model.parameters())
+            model.train()
+            for epoch in range(10):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                model.module.eval()
+                validate(model, val_loader)
+        """, line=13, related_lines=(11,)),
     ]
 
     def __init__(self, context) -> None:
@@ -958,6 +1047,9 @@ class WrongTrainEvalMode(Rule):
         self.no_grad_blocks: list[NoGradBlock] = []
         self.open_loops: list[tuple[cst.CSTNode, str | None]] = []  # (loop, held-out loader)
         self.order = 0  # calls seen, for ordering within a no_grad block
+        # `.eval()`/`.train()` calls (by id) that cannot switch the trained model's dropout or
+        # batch norm: made on a copy of it (an EMA, a teacher) or on a model with neither.
+        self.other_model_switches: set[int] = set()
 
     # ---- facts ------------------------------------------------------------------------------
 
@@ -1065,6 +1157,7 @@ class WrongTrainEvalMode(Rule):
             source if source in facts.params else facts.derived.get(source))
         dummy = self.is_dummy(value)
         fresh = self.is_constructed(value)
+        copy = self.is_copy(value)
         for target in original_node.targets:
             key = self.key(target.target)
             if key is None:
@@ -1073,7 +1166,8 @@ class WrongTrainEvalMode(Rule):
                 facts.modes.pop(key, None)
             else:
                 facts.modes[key] = mode
-            for names, present in ((facts.dummies, dummy), (facts.fresh, fresh)):
+            for names, present in ((facts.dummies, dummy), (facts.fresh, fresh),
+                                   (facts.copies, copy)):
                 if present:
                     names.add(key)
                 else:
@@ -1148,6 +1242,38 @@ class WrongTrainEvalMode(Rule):
             node.func.attr.value if isinstance(node.func, cst.Attribute) else "")
         return name[:1].isupper() and first(self.model.value(node), MODULE) is not None
 
+    def switches_another_model(self, receiver: cst.BaseExpression) -> bool:
+        """Whether switching `receiver`'s mode leaves the trained model's dropout and batch norm
+        as they are: it is a copy with parameters of its own (`copy.deepcopy(model)`,
+        `AveragedModel(model)`, an EMA wrapper or what it holds: `ema.module`), or a module
+        whose modes do not differ."""
+        modules = [tag for tag in self.model.value(receiver) if tag.kind == MODULE]
+        if modules and all(tag.info.mode_dependent is False for tag in modules):
+            return True
+        while True:
+            key = self.key(receiver)
+            if key is not None and key in self.facts.copies:
+                return True
+            if any(isinstance(tag.node, cst.Call) and self.is_copy(tag.node)
+                   for tag in self.model.value(receiver) if tag.kind == MODULE):
+                return True
+            if not isinstance(receiver, cst.Attribute):
+                return False
+            receiver = receiver.value
+
+    def switched_key(self, receiver: cst.BaseExpression) -> str | None:
+        """The model whose mode `receiver.eval()` sets: `model` for `model.module.eval()`, the
+        model a DDP or EMA wrapper holds and runs."""
+        if isinstance(receiver, cst.Attribute) and \
+                receiver.attr.value in catalog.WRAPPED_MODULE_ATTRIBUTES:
+            wrapper = self.key(receiver.value)
+            if wrapper is not None:
+                return wrapper
+        return self.key(receiver)
+
+    def is_copy(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Call) and self.imports.call_name(node) in catalog.MODULE_COPIES
+
     def mode_call(self, node: cst.Call) -> str | None:
         func = node.func
         if not isinstance(func, cst.Attribute):
@@ -1166,7 +1292,9 @@ class WrongTrainEvalMode(Rule):
         self.order += 1
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
-            key = self.key(func.value)
+            if self.switches_another_model(func.value):
+                self.other_model_switches.add(id(node))
+            key = self.switched_key(func.value)
             if key is not None:
                 # Only a switch back from eval() is a mistake: `train()` under no_grad on a
                 # model never put in eval mode here is deliberate (swa_utils.update_bn
@@ -1337,7 +1465,7 @@ class WrongTrainEvalMode(Rule):
                               f"`{key}.train()` after the block")
 
     def judge_loop(self, loop, reported: set[int]) -> None:
-        events = list(self.model.expand(loop.events))
+        events = self.trained_model_events(loop, list(self.model.expand(loop.events)))
         kinds = {event[0] for event in events}
         if not {"backward", "eval"} <= kinds or "train" in kinds:
             return
@@ -1351,6 +1479,40 @@ class WrongTrainEvalMode(Rule):
                                 "the second epoch on, dropout and batch norm are off; call "
                                 "`model.train()` at the top of each epoch",
                     related=[(backward, "the training step")])
+
+    def trained_model_events(self, loop, events: list[tuple]) -> list[tuple]:
+        """The loop's events without the mode switches of models it does not train: a copy or
+        a model with no dropout or batch norm, and, where the loop steps an optimizer built from
+        modules it runs (`Adam(student.parameters())`, `student(x)`), a model the loop switches
+        itself that is none of them (a teacher)."""
+        code = self.context.module.code_for_node(loop.node)
+        owners = {owner for event in events if event[0] == "step" and len(event) > 3
+                  and _made_here(event) for owner in event[3]
+                  if re.search(rf"(^|[^\w.]){re.escape(owner)}\s*\(", code)}
+        kept = []
+        for event in events:
+            if event[0] in ("eval", "train"):
+                switch = event[2]
+                if id(switch) in self.other_model_switches:
+                    continue
+                receiver = dotted_name(switch.func.value)
+                if owners and switch is event[1] and receiver is not None and not any(
+                        _same_or_part(receiver, owner) for owner in owners):
+                    continue
+            kept.append(event)
+        return kept
+
+
+def _made_here(event: tuple) -> bool:
+    """Whether a loop event is made by the loop's own code, not by a helper it calls."""
+    node = event[1]
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+        node.func.attr.value == "step"
+
+
+def _same_or_part(name: str, other: str) -> bool:
+    """`model` and `model.module`, `self.net` and `self.net.head`: one model, or a part of it."""
+    return name == other or name.startswith(other + ".") or other.startswith(name + ".")
 
 
 def _iterated_name(node: cst.BaseExpression) -> str | None:

@@ -402,3 +402,38 @@ def test_module_collections_take_the_mode_of_their_members():
         grown.append(Block())
         probe(grown)
     """) == [True, True, True, False, False, None, False, True]
+
+
+class OriginProbe(Probe):
+    """Records where each module `probe(expr)` names was made, as source text."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "probe":
+            code = self.model.context.module.code_for_node
+            self.seen.append({code(tag.node) for tag in self.model.value(node.args[0].value)
+                              if tag.kind == MODULE})
+
+
+def test_a_copy_of_a_module_is_a_module_of_its_own():
+    text = textwrap.dedent("""
+        import copy
+        from torch import nn
+        from torch.optim.swa_utils import AveragedModel
+        net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+        ema = copy.deepcopy(net)
+        probe(net)
+        probe(ema)
+        probe(AveragedModel(net))
+        probe(copy.deepcopy(config))
+    """).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[OriginProbe] = []
+    analyse(context, None, lambda model: made.append(OriginProbe(model)) or [made[-1]])
+    assert made[-1].seen == [{"nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))"},
+                             {"copy.deepcopy(net)"}, {"AveragedModel(net)"}, set()]
+    assert module_modes("""
+        import copy
+        from torch import nn
+        probe(copy.deepcopy(nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))))
+    """) == [True]

@@ -125,6 +125,20 @@ NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".ge
 # Modules that behave the same in train and eval mode whatever their base classes, when the
 # run holds their package's source: kornia's augmentations draw random parameters in either mode.
 MODE_FREE_PACKAGES = ("kornia.augmentation.",)
+# Calls that return a copy of a model (its layers and its mode, its own parameters): an EMA or
+# SWA average, a frozen teacher. Switching the copy's mode leaves the original's alone. By the
+# argument that is copied: (keyword, position).
+MODULE_COPIES = {
+    "copy.deepcopy": ("x", 0), "torch.optim.swa_utils.AveragedModel": ("model", 0),
+    **{f"timm.utils.{name}": ("model", 0) for name in ("ModelEma", "ModelEmaV2", "ModelEmaV3")},
+    **{f"timm.utils.model_ema.{name}": ("model", 0)
+       for name in ("ModelEma", "ModelEmaV2", "ModelEmaV3")},
+    "ema_pytorch.EMA": ("model", 0), "ema_pytorch.ema_pytorch.EMA": ("model", 0),
+}
+# Attributes through which a wrapper holds the model its forward runs (DistributedDataParallel,
+# DataParallel, AveragedModel, timm's ModelEma: `.module`; ema_pytorch's EMA: `.ema_model`):
+# switching that model's mode switches what the wrapper computes.
+WRAPPED_MODULE_ATTRIBUTES = frozenset({"module", "ema_model"})
 # Methods a framework calls with the model already in eval mode (Lightning, ignite handlers).
 FRAMEWORK_EVALUATION_HOOKS = frozenset({
     "validation_step", "test_step", "predict_step", "on_validation_epoch_end",

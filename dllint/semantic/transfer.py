@@ -315,6 +315,13 @@ class ValueTransfer:
             return EMPTY
         return frozenset({Tag(LISTING, node, listing.detail, ListingInfo(listing.info.function, True))})
 
+    def _module_copy(self, node: cst.Call, name: str, index: int) -> Value:
+        """`copy.deepcopy(model)`, `AveragedModel(model)`: a module with the same layers and
+        mode, and a value of its own, born at the copy: `ema_model.eval()` is no switch of
+        `model`'s mode. Only the modules of the argument are copied."""
+        return frozenset(replace(tag, node=node) for tag in self._argument_value(node, index, name)
+                         if tag.kind == MODULE)
+
     def _argument_value(self, node: cst.Call, index: int = 0, name: str = "input") -> Value:
         arg = argument(node, index, name)
         return EMPTY if arg is None else self.value(arg.value)
@@ -339,6 +346,8 @@ class ValueTransfer:
             return keep(self._argument_value(node), (LISTING, RECORDS))
         if qualified in catalog.SORTING:
             return self._sorted(node)
+        if qualified in catalog.MODULE_COPIES:
+            return self._module_copy(node, *catalog.MODULE_COPIES[qualified])
         # torch.sigmoid(column) is still a column
         shape = keep(self._argument_value(node), SHAPE_TAGS) \
             if qualified in catalog.SHAPE_KEEPING_FUNCTIONS else EMPTY
