@@ -21,9 +21,18 @@ MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
 # `train_and_evaluate_one_epoch`: a function that also trains decides its modes in its body.
 TRAINING_NAME = re.compile(r"(^|_)(train|training|fit)(_|$)")
 # A loader of held-out data: `test_loader`, `testloader`, `val_dataloader`, `valid_dl`.
+# Where `model.generate(...)` runs when nothing else says it is evaluated.
+GENERATION_CONTEXT = "for generation with `.generate()`"
 EVALUATION_LOADER = re.compile(
     r"(^|_)(val|valid|validation|eval|test|dev)_?(loader|dataloader|data_loader|dl|set|ds|data|"
     r"dataset)$")
+
+
+def _by_convention(context: str) -> bool:
+    """Whether only a convention says the model is evaluated there (the function's name, or a
+    call of `.generate()`), not gradients turned off: a model built there with random weights, or
+    handed in by callers this file does not show, is not judged."""
+    return context.startswith("in `") or context == GENERATION_CONTEXT
 
 
 def _is_false(node: cst.BaseExpression) -> bool:
@@ -109,7 +118,7 @@ class WrongTrainEvalMode(Rule):
     requires_any = (".eval", "no_grad", "inference_mode", "load_state_dict", "def val",
                     "def eval", "def test", "def predict", "def infer", "_val", "_eval",
                     "_test", "_predict", "_infer", "testloader", "valloader", "test_loader",
-                    "val_loader", "valid_loader", "eval_loader", "_dataloader")
+                    "val_loader", "valid_loader", "eval_loader", "_dataloader", ".generate(")
     uses_model = True
 
     VALID = [
@@ -673,6 +682,48 @@ class WrongTrainEvalMode(Rule):
                 model.eval()
                 validate(model, val_loader)
         """),
+        # from_pretrained hands the model back in eval mode; after training, eval() again.
+        Valid("""
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained("gpt2")
+            baseline = model.generate(prompt_ids, max_new_tokens=50)
+            model.train()
+            for batch in train_loader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            model.eval()
+            samples = model.generate(prompt_ids, max_new_tokens=50)
+        """),
+        # The caller switches what its DDP wrapper runs to eval mode and hands that on.
+        Valid("""
+            def generate_text(model, prompt_ids):
+                return model.generate(prompt_ids, max_new_tokens=50)
+
+            def train(model, loader, optimizer):
+                for batch in loader:
+                    model(**batch).loss.backward()
+                    optimizer.step()
+                model.module.eval()
+                return generate_text(model.module, prompt_ids)
+        """),
+        # A sampler's method, called on an instance, gets a model its caller put in eval mode.
+        Valid("""
+            import torch
+
+            class Sampler:
+                @torch.no_grad()
+                def sample(self, network, noise):
+                    return network(noise).clamp(-1, 1)
+
+            def train(model, loader, optimizer, sampler):
+                for images in loader:
+                    diffusion_loss(model, images).backward()
+                    optimizer.step()
+                model.eval()
+                return sampler.sample(model, torch.randn(16, 3, 32, 32))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -1026,6 +1077,46 @@ class WrongTrainEvalMode(Rule):
                 model.module.eval()
                 validate(model, val_loader)
         """, line=13, related_lines=(11,)),
+        # Generation after training, still in training mode.
+        Invalid("""
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained("gpt2")
+            model.train()
+            for batch in train_loader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            samples = model.generate(prompt_ids, max_new_tokens=50)
+        """, line=9),
+        # The helper generates with what its caller hands it, and the caller never called
+        # eval(): the finding names the call that does so.
+        Invalid("""
+            def generate_text(model, prompt_ids):
+                return model.generate(prompt_ids, max_new_tokens=50)
+
+            def train(model, loader, optimizer):
+                for batch in loader:
+                    model(**batch).loss.backward()
+                    optimizer.step()
+                return generate_text(model.module, prompt_ids)
+        """, line=2, related_lines=(8,)),
+        # The sampler's caller hands it the model straight from training.
+        Invalid("""
+            import torch
+
+            class Sampler:
+                @torch.no_grad()
+                def sample(self, network, noise):
+                    return network(noise).clamp(-1, 1)
+
+            def train(model, loader, optimizer, sampler):
+                model.train()
+                for images in loader:
+                    diffusion_loss(model, images).backward()
+                    optimizer.step()
+                return sampler.sample(model, torch.randn(16, 3, 32, 32))
+        """, line=6, related_lines=(13,)),
     ]
 
     def __init__(self, context) -> None:
@@ -1036,8 +1127,8 @@ class WrongTrainEvalMode(Rule):
         # function, the parameter, the model's name, the call, the context, what it has, whether
         # its value is a known module).
         self.deferred: list[tuple[FunctionFacts, str, str, cst.Call, str, str, bool]] = []
-        # (callee, call, the caller's modes there, the caller)
-        self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts]] = []
+        # (callee, call, the caller's modes there, the caller, whether it trained before)
+        self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts, bool]] = []
         self.module_classes: list[bool] = []
         self.class_nodes: list[cst.ClassDef] = []
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
@@ -1314,15 +1405,26 @@ class WrongTrainEvalMode(Rule):
                 if key is not None:
                     self.facts.loaded.add(key)
         callee = func.value if isinstance(func, cst.Name) and self.model.qualified(func) is None \
-            else (func.attr.value if self.key(func) is not None and isinstance(func, cst.Attribute)
-                  else None)
-        if callee is not None:  # a local function, or a method of this class: self.validate(...)
-            self.local_calls.append((callee, node, dict(self.facts.modes), self.facts))
+            else (func.attr.value if isinstance(func, cst.Attribute) and (
+                self.key(func) is not None or self.is_local_method(func)) else None)
+        # A local function, a method of this class (`self.validate(...)`), or of an instance of
+        # a class of this file (`sampler.sample(model)`).
+        if callee is not None:
+            self.local_calls.append((callee, node, dict(self.facts.modes), self.facts,
+                                     self.facts.trained))
         self.check_module_call(node)
+
+    def is_local_method(self, func: cst.Attribute) -> bool:
+        """`sampler.sample` where a class of this file defines `sample`: a call of that method
+        on an instance (not on an imported module: `torch.sample` is no call of it)."""
+        return self.model.qualified(func) is None and any(
+            func.attr.value in methods for methods in self.model.top_classes.values())
 
     def check_module_call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+        generates = isinstance(func, cst.Attribute) and \
+            func.attr.value in catalog.GENERATION_METHODS
+        if isinstance(func, cst.Attribute) and (func.attr.value == "forward" or generates):
             func = func.value
         key = self.key(func)
         if self.lambda_depth or key is None or key == "self" or (
@@ -1341,10 +1443,12 @@ class WrongTrainEvalMode(Rule):
                              for arg in node.args):
             return  # net(torch.randn(2, 3, 32, 32)): a shape probe, its values unread
         context = self.evaluation_context(key)
+        if context is None and generates:
+            context = GENERATION_CONTEXT  # model.generate(...): generation is evaluation
         if context is None:
             return
         facts = self.facts
-        if context.startswith("in `") and key in facts.fresh and key not in facts.loaded:
+        if _by_convention(context) and key in facts.fresh and key not in facts.loaded:
             return  # def test(): net = Net(); net(x): random weights, nothing to evaluate
         modules = [tag for tag in self.model.value(func) if tag.kind == MODULE]
         if modules:
@@ -1368,9 +1472,11 @@ class WrongTrainEvalMode(Rule):
             self.report_evaluation(node, key, what, context)
             return
         name = key.rsplit(".", 1)[-1]
-        if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and \
-                EVALUATION_NAME.search(facts.name) and not facts.name.startswith("test_"):
-            # A model handed to an evaluation helper: callers in this file may have set eval().
+        if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and (
+                generates or self.model.in_no_grad or EVALUATION_NAME.search(facts.name)) and \
+                not facts.name.startswith("test_"):
+            # A model handed to an evaluation, generation or no_grad helper: callers in this
+            # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False))
 
     def loops_in(self, block: NoGradBlock) -> tuple:
@@ -1393,10 +1499,11 @@ class WrongTrainEvalMode(Rule):
             return "after load_state_dict in a script that never trains"
         return None
 
-    def report_evaluation(self, node: cst.Call, key: str, what: str, context: str) -> None:
+    def report_evaluation(self, node: cst.Call, key: str, what: str, context: str,
+                          related: list[tuple[cst.CSTNode, str]] | None = None) -> None:
         self.report(node, f"`{key}` ({what}) runs {context} while in training mode: dropout "
                           f"stays active and batch norm uses batch statistics; call "
-                          f"`{key}.eval()` first")
+                          f"`{key}.eval()` first", related=related or [])
 
     # ---- judgements that need the whole file ------------------------------------------------
 
@@ -1405,22 +1512,32 @@ class WrongTrainEvalMode(Rule):
             calls = self.calls_of(facts)
             if not calls and facts.overrides:
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
-            if not calls and not known and context.startswith("in `"):
+            # Callers elsewhere decide a model of unknown layers evaluated only by convention,
+            # or handed to a helper whose name does not even say it evaluates.
+            if not calls and not known and (_by_convention(context)
+                                             or not EVALUATION_NAME.search(facts.name)):
                 # A model of unknown layers, evaluated only by the function's name, with its
                 # callers elsewhere (torch's `default_eval_fn`, handed to `quantize()`, which
                 # calls eval() first): nothing here says it is in training mode.
                 continue
-            if calls and all(self.passed_in_eval(facts, parameter, call, modes, caller, known)
-                             for call, modes, caller in calls):
+            in_training = [call for call, modes, caller in calls
+                           if not self.passed_in_eval(facts, parameter, call, modes, caller, known)]
+            if calls and not in_training:
                 continue
-            self.report_evaluation(node, key, what, context)
+            self.report_evaluation(node, key, what, context, related=[
+                (call, f"called here without `eval()` on the model it hands to `{parameter}`")
+                for call in in_training])
         reported: set[int] = set()
         for loop in self.model.loops:
             self.judge_loop(loop, reported)
 
     def calls_of(self, facts: FunctionFacts) -> list[tuple[cst.Call, dict[str, str],
                                                             FunctionFacts]]:
-        return [(call, modes, caller) for name, call, modes, caller in self.local_calls
+        """The calls of a function in this file, each with the modes its caller had set there. A
+        caller that trained before the call (ran a backward pass) hands on its own parameters in
+        training mode unless it switched them: whatever its callers set was undone by training."""
+        return [(call, {**dict.fromkeys(caller.params, "train"), **modes} if trained else modes,
+                 caller) for name, call, modes, caller, trained in self.local_calls
                 if name == facts.name]
 
     def passed_in_eval(self, facts: FunctionFacts, parameter: str, call: cst.Call,
@@ -1434,7 +1551,7 @@ class WrongTrainEvalMode(Rule):
         if facts.params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
             index -= 1  # self.method(model, ...): `self` is not among the arguments
         arg = argument(call, index, parameter)
-        key = self.key(arg.value) if arg is not None else None
+        key = self.handed_model_key(arg.value) if arg is not None else None
         if key is None:
             return False
         if modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
@@ -1448,6 +1565,15 @@ class WrongTrainEvalMode(Rule):
             self.passed_in_eval(caller, key, outer, outer_modes, outer_caller, True,
                                 seen | {caller.name})
             for outer, outer_modes, outer_caller in calls)
+
+    def handed_model_key(self, node: cst.BaseExpression) -> str | None:
+        """The model an argument hands on, whose mode is the caller's to set: `model` for
+        `model`, `model.module` (what a DDP wrapper runs), `model.to(device)` or
+        `unwrap_model(model)`."""
+        if isinstance(node, cst.Attribute) and \
+                node.attr.value in catalog.WRAPPED_MODULE_ATTRIBUTES:
+            return self.key(node.value) or self.key(node)
+        return self.source_key(node)
 
     def judge_switches(self, block: NoGradBlock) -> None:
         """`net.train()` inside a no_grad block, with `net` evaluated after it in the block, or

@@ -119,6 +119,12 @@ MODE_DEPENDENT_FUNCTIONS = frozenset({*FUNCTIONAL_DROPOUTS, "torch.nn.functional
 # Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
 OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
                          "transformers.AutoModel", "segmentation_models_pytorch.")
+# Their loaders that hand the model back in eval mode: Hugging Face's `from_pretrained` calls
+# `model.eval()` ("the model is set in evaluation mode by default").
+EVAL_MODE_LOADERS = frozenset({"from_pretrained"})
+# Methods that run a model for generation, not training: Hugging Face's `generate` turns off
+# gradients but leaves dropout to the model's mode, which the caller must set.
+GENERATION_METHODS = frozenset({"generate"})
 # ... except what those packages ship that is not a model.
 NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
               "Loss", "Weights")

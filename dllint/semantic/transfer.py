@@ -428,7 +428,8 @@ class ValueTransfer:
             return frozenset({Tag(LOSS_VALUE, node, last)})
         if qualified.startswith(catalog.OPAQUE_MODEL_PREFIXES) and not any(
                 part in qualified for part in catalog.NOT_MODELS):
-            info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
+            info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)",
+                              in_eval=last in catalog.EVAL_MODE_LOADERS)
             return frozenset({Tag(MODULE, node, qualified, info)})
         if self.summarising and qualified in self.imported_names and \
                 qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
