@@ -53,6 +53,10 @@ class FunctionFacts:
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
     copies: set[str] = field(default_factory=set)  # names holding copy.deepcopy(model), an EMA
+    switches: dict[str, cst.Call] = field(default_factory=dict)  # the last eval()/train() of each
+    # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
+    # with when that is where the model is given (ignite, Hugging Face).
+    engines: dict[str, tuple[catalog.TrainingEngine, str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -724,6 +728,71 @@ class WrongTrainEvalMode(Rule):
                 model.eval()
                 return sampler.sample(model, torch.randn(16, 3, 32, 32))
         """),
+        # ignite's supervised trainer switches the model to training mode in every iteration:
+        # the eval() before it changes nothing.
+        Valid("""
+            import torch
+            from ignite.engine import create_supervised_trainer
+
+            model = build_model(config)
+            model.eval()
+            baseline = evaluate(model, val_loader)
+            trainer = create_supervised_trainer(model, optimizer, torch.nn.CrossEntropyLoss())
+            trainer.run(train_loader, max_epochs=5)
+        """),
+        # After Lightning's fit, the model is switched to eval mode for the test loop.
+        Valid("""
+            import lightning as L
+            from torch import nn
+
+            class Classifier(L.LightningModule):
+                def __init__(self):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(784, 128), nn.Dropout(0.3),
+                                             nn.Linear(128, 10))
+
+                def forward(self, x):
+                    return self.net(x)
+
+                def training_step(self, batch, batch_index):
+                    x, y = batch
+                    return nn.functional.cross_entropy(self(x), y)
+
+            model = Classifier()
+            trainer = L.Trainer(max_epochs=3)
+            trainer.fit(model, train_loader)
+            model.eval()
+            correct = 0
+            for x, y in test_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        """),
+        # Keras: a model called without `training=True` runs in inference mode; there is no
+        # eval() to call.
+        Valid("""
+            from tensorflow import keras
+
+            def evaluate(model, images):
+                return model(images)
+
+            model = keras.Sequential([keras.layers.Dense(64), keras.layers.Dropout(0.5),
+                                      keras.layers.Dense(10)])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x_train, y_train, epochs=5)
+            evaluate(model, x_test)
+        """),
+        # A Keras subclass model in a file that also uses torch (its data loaders).
+        Valid("""
+            import tensorflow as tf
+            import torch
+
+            def validate(model, loader):
+                return [model(x.numpy()) for x, _ in loader]
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.Dropout(0.5),
+                                         tf.keras.layers.Dense(10)])
+            model.fit(x_train, y_train, epochs=5)
+            validate(model, torch.utils.data.DataLoader(test_set, batch_size=64))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -1117,6 +1186,56 @@ class WrongTrainEvalMode(Rule):
                     optimizer.step()
                 return sampler.sample(model, torch.randn(16, 3, 32, 32))
         """, line=6, related_lines=(13,)),
+        # Lightning (2.2 on) trains the model in the mode it is handed.
+        Invalid("""
+            import lightning as L
+
+            model = Classifier()
+            model.eval()
+            baseline = evaluate(model, val_loader)
+            trainer = L.Trainer(max_epochs=3)
+            trainer.fit(model, train_loader, val_loader)
+        """, line=7, related_lines=(4,)),
+        # Lightning's fit is training: the test loop after it runs in training mode.
+        Invalid("""
+            import lightning as L
+            from torch import nn
+
+            class Classifier(L.LightningModule):
+                def __init__(self):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(784, 128), nn.Dropout(0.3),
+                                             nn.Linear(128, 10))
+
+                def forward(self, x):
+                    return self.net(x)
+
+                def training_step(self, batch, batch_index):
+                    x, y = batch
+                    return nn.functional.cross_entropy(self(x), y)
+
+            model = Classifier()
+            trainer = L.Trainer(max_epochs=3)
+            trainer.fit(model, train_loader)
+            correct = 0
+            for x, y in test_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        """, line=22),
+        # The torch twin of the Keras example: torch's models keep the mode they were left in.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def evaluate(model, images):
+                return model(images)
+
+            model = nn.Sequential(nn.Linear(784, 64), nn.Dropout(0.5), nn.Linear(64, 10))
+            optimizer = torch.optim.Adam(model.parameters())
+            for x, y in train_loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            evaluate(model, x_test)
+        """, line=5, related_lines=(12,)),
     ]
 
     def __init__(self, context) -> None:
@@ -1133,6 +1252,11 @@ class WrongTrainEvalMode(Rule):
         self.class_nodes: list[cst.ClassDef] = []
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
+        # A file of Keras/TensorFlow models (and no torch): their mode is chosen per call, and
+        # torch's train/eval rule and advice do not apply to them.
+        packages = {name.split(".", 1)[0] for name in context.imports.aliases.values()}
+        self.modes_per_call = bool(packages & catalog.PER_CALL_MODE_PACKAGES) and \
+            "torch" not in packages
         # Models handed to a `with` (`with inference_context(model):`): it may set their mode.
         self.managed: list[set[str]] = []
         self.no_grad_blocks: list[NoGradBlock] = []
@@ -1233,7 +1357,7 @@ class WrongTrainEvalMode(Rule):
 
     def visit_Expr(self, node: cst.Expr) -> None:
         value = node.value
-        if isinstance(value, cst.Attribute) and value.attr.value in ("eval", "train"):
+        if not self.modes_per_call and isinstance(value, cst.Attribute) and value.attr.value in ("eval", "train"):
             method = value.attr.value
             self.report(value, f"`.{method}` without the call does nothing: the model "
                                f"{'stays in training mode' if method == 'eval' else 'keeps its mode'}",
@@ -1249,6 +1373,7 @@ class WrongTrainEvalMode(Rule):
         dummy = self.is_dummy(value)
         fresh = self.is_constructed(value)
         copy = self.is_copy(value)
+        engine = self.engine_built_by(value)
         for target in original_node.targets:
             key = self.key(target.target)
             if key is None:
@@ -1257,6 +1382,10 @@ class WrongTrainEvalMode(Rule):
                 facts.modes.pop(key, None)
             else:
                 facts.modes[key] = mode
+            if engine is not None:
+                facts.engines[key] = engine
+            else:
+                facts.engines.pop(key, None)
             for names, present in ((facts.dummies, dummy), (facts.fresh, fresh),
                                    (facts.copies, copy)):
                 if present:
@@ -1381,6 +1510,10 @@ class WrongTrainEvalMode(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         self.order += 1
+        engine = self.engine_fit(node)
+        if engine is not None:
+            self.judge_engine_fit(node, *engine)
+            return
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
             if self.switches_another_model(func.value):
@@ -1392,6 +1525,7 @@ class WrongTrainEvalMode(Rule):
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
                 switched_back = self.mode_of(key) == "eval"
                 self.facts.modes[key] = mode
+                self.facts.switches[key] = node
                 if mode == "train" and switched_back and self.no_grad_blocks and \
                         not self.lambda_depth:
                     block = self.no_grad_blocks[-1]
@@ -1414,6 +1548,61 @@ class WrongTrainEvalMode(Rule):
                                      self.facts.trained))
         self.check_module_call(node)
 
+    # ---- training engines ---------------------------------------------------------------------
+
+    def engine_built_by(self, node: cst.BaseExpression
+                        ) -> tuple[catalog.TrainingEngine, str | None] | None:
+        """`pl.Trainer(max_epochs=3)`, `create_supervised_trainer(model, optimizer, loss)`: the
+        engine, and the model it was built with when that is where it takes it."""
+        if not isinstance(node, cst.Call):
+            return None
+        engine = catalog.TRAINING_ENGINES.get(self.imports.call_name(node) or "")
+        if engine is None:
+            return None
+        if engine.model_in_fit:
+            return engine, None
+        arg = argument(node, engine.model_argument[1], engine.model_argument[0])
+        return engine, self.handed_model_key(arg.value) if arg is not None else None
+
+    def engine_fit(self, node: cst.Call) -> tuple[catalog.TrainingEngine, str | None] | None:
+        """The engine whose training `node` runs (`trainer.fit(model)`, `trainer.run(loader)`),
+        with the model it was built with."""
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        key = self.key(func.value)
+        engine = (self.facts.engines.get(key) or self.module_facts.engines.get(key)) \
+            if key is not None else self.engine_built_by(func.value)
+        if engine is None or func.attr.value not in engine[0].fit_methods:
+            return None
+        return engine
+
+    def judge_engine_fit(self, node: cst.Call, engine: catalog.TrainingEngine,
+                         built_with: str | None) -> None:
+        """A fit is training: what follows runs after training. An engine that trains in the
+        mode it is handed (Lightning) trains a model left in eval mode with dropout and batch
+        norm off; one that switches to training mode itself makes an eval() before it harmless.
+        Afterwards the model is in the mode the engine leaves it in."""
+        facts = self.facts
+        facts.trained = True
+        self.trains_anywhere = True
+        key = built_with
+        if engine.model_in_fit:
+            arg = argument(node, engine.model_argument[1], engine.model_argument[0])
+            key = self.handed_model_key(arg.value) if arg is not None else None
+        if key is None:
+            return
+        if not engine.sets_train_mode and self.mode_of(key) == "eval":
+            switch = facts.switches.get(key) or self.module_facts.switches.get(key)
+            self.report(node, f"{engine.display} trains `{key}` in the mode it is handed, and "
+                              f"`{key}` is in eval mode here: dropout and batch norm stay off "
+                              f"for all of training; call `{key}.train()` before it",
+                        related=[(switch, "put in eval mode here")] if switch is not None else [])
+        if engine.mode_after == "train":
+            facts.modes[key] = "train"
+        elif engine.mode_after != "kept":
+            facts.modes.pop(key, None)
+
     def is_local_method(self, func: cst.Attribute) -> bool:
         """`sampler.sample` where a class of this file defines `sample`: a call of that method
         on an instance (not on an imported module: `torch.sample` is no call of it)."""
@@ -1427,7 +1616,7 @@ class WrongTrainEvalMode(Rule):
         if isinstance(func, cst.Attribute) and (func.attr.value == "forward" or generates):
             func = func.value
         key = self.key(func)
-        if self.lambda_depth or key is None or key == "self" or (
+        if self.modes_per_call or self.lambda_depth or key is None or key == "self" or (
                 key.startswith("self.") and self.module_classes and self.module_classes[-1]):
             return
         if self.no_grad_blocks:
@@ -1451,6 +1640,8 @@ class WrongTrainEvalMode(Rule):
         if _by_convention(context) and key in facts.fresh and key not in facts.loaded:
             return  # def test(): net = Net(); net(x): random weights, nothing to evaluate
         modules = [tag for tag in self.model.value(func) if tag.kind == MODULE]
+        if any(tag.info.framework == "keras" for tag in modules):
+            return  # a Keras model runs in inference mode unless called with training=True
         if modules:
             # A model built or returned in eval mode (`self.eval()` in its constructor, a
             # factory ending in `model.eval()`) stays so unless this code calls `train()`.
@@ -1556,6 +1747,9 @@ class WrongTrainEvalMode(Rule):
             return False
         if modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
             return True
+        if any(tag.kind == MODULE and tag.info.framework == "keras"
+               for tag in self.model.value(arg.value)):
+            return True  # a Keras model: in inference mode unless called with training=True
         if key not in caller.params or modes.get(key) == "train":
             return False
         if not known:
@@ -1591,6 +1785,8 @@ class WrongTrainEvalMode(Rule):
                               f"`{key}.train()` after the block")
 
     def judge_loop(self, loop, reported: set[int]) -> None:
+        if self.modes_per_call:
+            return
         events = self.trained_model_events(loop, list(self.model.expand(loop.events)))
         kinds = {event[0] for event in events}
         if not {"backward", "eval"} <= kinds or "train" in kinds:
