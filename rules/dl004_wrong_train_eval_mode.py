@@ -54,6 +54,7 @@ class FunctionFacts:
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
     copies: set[str] = field(default_factory=set)  # names holding copy.deepcopy(model), an EMA
     switches: dict[str, cst.Call] = field(default_factory=dict)  # the last eval()/train() of each
+    switch_loops: dict[str, tuple] = field(default_factory=dict)  # the loops open around it
     # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
     # with when that is where the model is given (ignite, Hugging Face).
     engines: dict[str, tuple[catalog.TrainingEngine, str | None]] = field(default_factory=dict)
@@ -793,6 +794,23 @@ class WrongTrainEvalMode(Rule):
             model.fit(x_train, y_train, epochs=5)
             validate(model, torch.utils.data.DataLoader(test_set, batch_size=64))
         """),
+        # Validation at the top of the epoch, then training mode before each forward pass.
+        Valid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            for epoch in range(10):
+                model.eval()
+                with torch.no_grad():
+                    val_loss = sum(criterion(model(x), y).item() for x, y in val_loader)
+                for x, y in train_loader:
+                    model.train()
+                    loss = criterion(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -1236,6 +1254,24 @@ class WrongTrainEvalMode(Rule):
                 optimizer.step()
             evaluate(model, x_test)
         """, line=5, related_lines=(12,)),
+        # eval() at the top of the epoch, train() only after the forward pass: each epoch's
+        # first training step runs in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            for epoch in range(10):
+                model.eval()
+                with torch.no_grad():
+                    val_loss = sum(criterion(model(x), y).item() for x, y in val_loader)
+                for x, y in train_loader:
+                    loss = criterion(model(x), y)
+                    model.train()
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        """, line=10, related_lines=(11,)),
     ]
 
     def __init__(self, context) -> None:
@@ -1265,6 +1301,11 @@ class WrongTrainEvalMode(Rule):
         # `.eval()`/`.train()` calls (by id) that cannot switch the trained model's dropout or
         # batch norm: made on a copy of it (an EMA, a teacher) or on a model with neither.
         self.other_model_switches: set[int] = set()
+        # Forward passes in a loop, of a model put in eval mode outside that loop: (model, call,
+        # the loop, the function, order); and the train() switches: (model, call, the loops
+        # open around it, the function, order). See `judge_forwards_before_train`.
+        self.eval_mode_forwards: list[tuple[str, cst.Call, cst.CSTNode, FunctionFacts, int]] = []
+        self.train_switches: list[tuple[str, cst.Call, tuple, FunctionFacts, int]] = []
 
     # ---- facts ------------------------------------------------------------------------------
 
@@ -1526,6 +1567,10 @@ class WrongTrainEvalMode(Rule):
                 switched_back = self.mode_of(key) == "eval"
                 self.facts.modes[key] = mode
                 self.facts.switches[key] = node
+                loops = tuple(loop for loop, _ in self.open_loops)
+                self.facts.switch_loops[key] = loops
+                if mode == "train" and id(node) not in self.other_model_switches:
+                    self.train_switches.append((key, node, loops, self.facts, self.order))
                 if mode == "train" and switched_back and self.no_grad_blocks and \
                         not self.lambda_depth:
                     block = self.no_grad_blocks[-1]
@@ -1619,6 +1664,8 @@ class WrongTrainEvalMode(Rule):
         if self.modes_per_call or self.lambda_depth or key is None or key == "self" or (
                 key.startswith("self.") and self.module_classes and self.module_classes[-1]):
             return
+        if not self.model.in_no_grad and self.mode_of(key) == "eval":
+            self.note_forward_in_eval(key, node, func)
         if self.no_grad_blocks:
             block = self.no_grad_blocks[-1]
             block.evaluations.append((key, self.loops_in(block), self.order))
@@ -1669,6 +1716,41 @@ class WrongTrainEvalMode(Rule):
             # A model handed to an evaluation, generation or no_grad helper: callers in this
             # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False))
+
+    def note_forward_in_eval(self, key: str, node: cst.Call, func: cst.BaseExpression) -> None:
+        """A forward pass with gradients, in a loop, of a model put in eval mode before that
+        loop (`model.eval()` at the top of the epoch): a candidate training step run in eval
+        mode, if the loop switches the model to training mode only after it."""
+        if not self.open_loops:
+            return
+        loop = self.open_loops[-1][0]
+        switched_in = self.facts.switch_loops.get(key, ())
+        if any(around is loop for around in switched_in):
+            return  # eval() inside this very loop, before the forward pass: deliberate
+        modules = [tag for tag in self.model.value(func) if tag.kind == MODULE]
+        if modules and all(tag.info.mode_dependent is False for tag in modules):
+            return
+        self.eval_mode_forwards.append((key, node, loop, self.facts, self.order))
+
+    def judge_forwards_before_train(self) -> None:
+        """`model.eval()` at the top of the epoch and `model.train()` only after the forward
+        pass of the training step: each epoch's first step runs its forward pass in eval mode
+        (and any step after an evaluation that switched the model again)."""
+        trains = {id(loop.node) for loop in self.model.loops
+                  if any(event[0] == "backward" for event in self.model.expand(loop.events))}
+        for key, call, loop, facts, order in self.eval_mode_forwards:
+            if id(loop) not in trains:
+                continue
+            switch = next((node for switched, node, loops, where, later in self.train_switches
+                           if switched == key and where is facts and later > order
+                           and any(around is loop for around in loops)), None)
+            if switch is None:
+                continue
+            self.report(call, f"`{key}` runs this training step's forward pass in eval mode: "
+                              f"it was put in eval mode before the loop, and `{key}.train()` "
+                              "comes only after the forward pass, so dropout and batch norm "
+                              f"are off for it; call `{key}.train()` before the forward pass",
+                        related=[(switch, "switched to training mode only here")])
 
     def loops_in(self, block: NoGradBlock) -> tuple:
         return tuple(loop for loop, _ in self.open_loops[block.loop_depth:])
@@ -1721,6 +1803,8 @@ class WrongTrainEvalMode(Rule):
         reported: set[int] = set()
         for loop in self.model.loops:
             self.judge_loop(loop, reported)
+        if not self.modes_per_call:
+            self.judge_forwards_before_train()
 
     def calls_of(self, facts: FunctionFacts) -> list[tuple[cst.Call, dict[str, str],
                                                             FunctionFacts]]:
