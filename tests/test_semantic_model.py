@@ -437,3 +437,38 @@ def test_a_copy_of_a_module_is_a_module_of_its_own():
         from torch import nn
         probe(copy.deepcopy(nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))))
     """) == [True]
+
+
+def _analysed(source: str) -> SemanticModel:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    return analyse(context, None, lambda model: [])
+
+
+def test_a_pretrained_hugging_face_model_comes_back_in_eval_mode():
+    model = _analysed("""
+        import transformers
+        from transformers import AutoModelForCausalLM
+        pretrained = AutoModelForCausalLM.from_pretrained("gpt2")
+        configured = transformers.AutoModelForCausalLM.from_config(config)
+    """)
+    in_eval = {name: next(tag for tag in model.lookup(name) if tag.kind == MODULE).info.in_eval
+               for name in ("pretrained", "configured")}
+    assert in_eval == {"pretrained": True, "configured": False}
+
+
+def test_loop_events_carry_the_mode_switch_a_helper_makes():
+    model = _analysed("""
+        def set_eval(net):
+            net.eval()
+
+        for epoch in range(3):
+            for x in loader:
+                loss(model(x)).backward()
+            set_eval(model)
+    """)
+    code = model.context.module.code_for_node
+    epoch_loop = next(loop for loop in model.loops if code(loop.node).strip().startswith("for epoch"))
+    switch = next(event for event in model.expand(epoch_loop.events) if event[0] == "eval")
+    assert (code(switch[1]), code(switch[2])) == ("set_eval(model)", "net.eval()")
