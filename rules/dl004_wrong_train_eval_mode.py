@@ -77,12 +77,25 @@ class WrongTrainEvalMode(Rule):
     Flags a model with dropout or batch norm (or one whose layers dllint cannot see, such as a
     torchvision model) that is run for evaluation while still in training mode: under
     `torch.no_grad()`/`torch.inference_mode()`, in a function named like `validate`,
-    `evaluate`, `test` or `predict`, in a loop over a held-out loader (`test_loader`) after
-    training, or after `load_state_dict` in a script that never trains. Also flags `model.eval`
-    written without the call, `model.train()` inside a no_grad block that goes on evaluating the
-    model, and an epoch loop that calls `eval()` for validation but never `train()` before the
-    next training step. A forward pass on made-up input (`net(torch.randn(2, 3, 32, 32))`), a
-    call with `training=False`, and a model handed to a context manager are left alone.
+    `evaluate`, `test` or `predict`, for generation (`model.generate(...)`), in a loop over a
+    held-out loader (`test_loader`) after training (a loop of its own, or a trainer engine's
+    `fit`), or after `load_state_dict` in a script that never trains. A helper that evaluates
+    the model it is handed is judged from its call sites in the file, and the finding names the
+    calls that hand it a model not in eval mode. Also flags `model.eval` written without the
+    call, `model.train()` inside a no_grad block that goes on evaluating the model, an epoch
+    loop that calls `eval()` for validation but never `train()` before the next training step,
+    one that calls `eval()` before its training loop and `train()` only after the forward pass
+    of the step, and a model left in eval mode when handed to an engine that trains in the mode
+    it is given (Lightning's `Trainer.fit` since 2.2).
+
+    Whether a model's modes differ comes from its layers and their arguments: `nn.Dropout(p=0)`,
+    `nn.InstanceNorm2d` without `track_running_stats=True`, or an `nn.LSTM` without `dropout=`
+    compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count. A copy
+    (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
+    not switch the trained model. A forward pass on made-up input
+    (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a context
+    manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit` versus
+    `predict`) are left alone.
 
     ## Why is this bad?
     In training mode dropout zeroes random activations and batch norm normalizes with the
@@ -111,9 +124,14 @@ class WrongTrainEvalMode(Rule):
         validate(model, val_loader)
     ```
 
+    ## Fix safety
+    Only `model.eval` written without the call gets a fix, which adds the call: safe, as the
+    line meant it. Moving a mode switch is left to the author.
+
     ## References
     "The network left in the wrong train/eval mode (dropout, batch norm)" is one of the most
-    common silent deep-learning bugs.
+    common silent deep-learning bugs. Lightning 2.2 release notes: the fit loop no longer calls
+    `.train()` on the model. Hugging Face's `from_pretrained` returns the model in eval mode.
     """
 
     code = "DL004"
