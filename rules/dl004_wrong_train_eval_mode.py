@@ -11,7 +11,7 @@ from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument, keyword
-from dllint.semantic.values import MODULE, first
+from dllint.semantic.values import INSTANCE, MODULE, first
 from dllint.types import FixAvailability
 
 EVALUATION_NAME = re.compile(
@@ -33,6 +33,18 @@ def _by_convention(context: str) -> bool:
     call of `.generate()`), not gradients turned off: a model built there with random weights, or
     handed in by callers this file does not show, is not judged."""
     return context.startswith("in `") or context == GENERATION_CONTEXT
+
+
+def _is_self_call(call: cst.Call) -> bool:
+    """`self.sample(...)`: a call of a method of the same instance."""
+    func = call.func
+    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+        func.value.value == "self"
+
+
+def _snake_case(name: str) -> str:
+    """`GaussianDiffusion` -> `gaussian_diffusion`: how an instance of a class is often named."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _is_false(node: cst.BaseExpression) -> bool:
@@ -829,6 +841,35 @@ class WrongTrainEvalMode(Rule):
                     loss.backward()
                     optimizer.step()
         """),
+        # The method that samples is called only after its caller switched the held model.
+        Valid("""
+            from torch import nn
+
+            class CharModel(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(65, 128)
+                    self.drop = nn.Dropout(0.2)
+                    self.head = nn.Linear(128, 65)
+
+                def forward(self, idx):
+                    return self.head(self.drop(self.embed(idx)))
+
+            class Trainer:
+                def __init__(self):
+                    self.model = CharModel()
+
+                def sample_text(self, prompt_ids):
+                    return self.model.generate(prompt_ids, max_new_tokens=200)
+
+                def run_epoch(self, loader, optimizer):
+                    self.model.train()
+                    for x, y in loader:
+                        nn.functional.cross_entropy(self.model(x), y).backward()
+                        optimizer.step()
+                    self.model.eval()
+                    return self.sample_text(prompt_ids)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -1290,6 +1331,34 @@ class WrongTrainEvalMode(Rule):
                     loss.backward()
                     optimizer.step()
         """, line=10, related_lines=(11,)),
+        # The same sampling method, called straight after training.
+        Invalid("""
+            from torch import nn
+
+            class CharModel(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(65, 128)
+                    self.drop = nn.Dropout(0.2)
+                    self.head = nn.Linear(128, 65)
+
+                def forward(self, idx):
+                    return self.head(self.drop(self.embed(idx)))
+
+            class Trainer:
+                def __init__(self):
+                    self.model = CharModel()
+
+                def sample_text(self, prompt_ids):
+                    return self.model.generate(prompt_ids, max_new_tokens=200)
+
+                def run_epoch(self, loader, optimizer):
+                    self.model.train()
+                    for x, y in loader:
+                        nn.functional.cross_entropy(self.model(x), y).backward()
+                        optimizer.step()
+                    return self.sample_text(prompt_ids)
+        """, line=18, related_lines=(25,)),
     ]
 
     def __init__(self, context) -> None:
@@ -1300,6 +1369,10 @@ class WrongTrainEvalMode(Rule):
         # function, the parameter, the model's name, the call, the context, what it has, whether
         # its value is a known module).
         self.deferred: list[tuple[FunctionFacts, str, str, cst.Call, str, str, bool]] = []
+        # Evaluations of a model the instance holds (`self.model`), in a method that does not
+        # set its mode, judged at the method's calls in this class: (the method, the model's
+        # name, the call, the context, what it has).
+        self.deferred_attributes: list[tuple[FunctionFacts, str, cst.Call, str, str]] = []
         # (callee, call, the caller's modes there, the caller, whether it trained before)
         self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts, bool]] = []
         self.module_classes: list[bool] = []
@@ -1667,10 +1740,21 @@ class WrongTrainEvalMode(Rule):
             facts.modes.pop(key, None)
 
     def is_local_method(self, func: cst.Attribute) -> bool:
-        """`sampler.sample` where a class of this file defines `sample`: a call of that method
-        on an instance (not on an imported module: `torch.sample` is no call of it)."""
-        return self.model.qualified(func) is None and any(
-            func.attr.value in methods for methods in self.model.top_classes.values())
+        """`sampler.sample` where a class of this file defines `sample`, called on an instance
+        of it: one the value flow knows (`sampler = Sampler()`), or one named after the class
+        (`sampler`, `self.sampler` for `Sampler`), never a library object's method of the same
+        name (`clf.predict`)."""
+        if self.model.qualified(func) is not None:
+            return False
+        owners = {name for name, methods in self.model.top_classes.items()
+                  if func.attr.value in methods}
+        if not owners:
+            return False
+        if any(tag.kind == INSTANCE and tag.detail in owners
+               for tag in self.model.value(func.value)):
+            return True
+        receiver = (dotted_name(func.value) or "").rsplit(".", 1)[-1]
+        return any(receiver == _snake_case(owner) for owner in owners)
 
     def check_module_call(self, node: cst.Call) -> None:
         func = node.func
@@ -1724,6 +1808,11 @@ class WrongTrainEvalMode(Rule):
             if parameter is not None and facts.node is not None:
                 # A model that came in as a parameter: its callers decide its mode.
                 self.deferred.append((facts, parameter, key, node, context, what, True))
+                return
+            if key.startswith("self.") and facts.params[:1] == ["self"] and \
+                    self.mode_of(key) is None:
+                # A model the instance holds: the methods that call this one may have set it.
+                self.deferred_attributes.append((facts, key, node, context, what))
                 return
             self.report_evaluation(node, key, what, context)
             return
@@ -1805,19 +1894,35 @@ class WrongTrainEvalMode(Rule):
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
             # Callers elsewhere decide a model of unknown layers evaluated only by convention,
             # or handed to a helper whose name does not even say it evaluates.
-            if not calls and not known and (_by_convention(context)
-                                             or not EVALUATION_NAME.search(facts.name)):
-                # A model of unknown layers, evaluated only by the function's name, with its
-                # callers elsewhere (torch's `default_eval_fn`, handed to `quantize()`, which
-                # calls eval() first): nothing here says it is in training mode.
+            # (torch's `default_eval_fn`, handed to `quantize()`, which calls eval() first):
+            # nothing here says it is in training mode.
+            named_for_it = _by_convention(context) or EVALUATION_NAME.search(facts.name)
+            if not calls and not known and (_by_convention(context) or not named_for_it):
                 continue
-            in_training = [call for call, modes, caller in calls
-                           if not self.passed_in_eval(facts, parameter, call, modes, caller, known)]
+            if known or named_for_it:
+                in_training = [call for call, modes, caller in calls if not self.passed_in_eval(
+                    facts, parameter, call, modes, caller, known)]
+            else:
+                # A no_grad helper that neither its name nor the model's layers say evaluates
+                # (`log_images(model, batch)`): only a caller that put the model in training
+                # mode, or trained it just before, is evidence.
+                in_training = [call for call, modes, caller in calls
+                               if self.hands_training_mode(facts, parameter, call, modes)]
+                if not in_training:
+                    continue
             if calls and not in_training:
                 continue
             self.report_evaluation(node, key, what, context, related=[
                 (call, f"called here without `eval()` on the model it hands to `{parameter}`")
                 for call in in_training])
+        for facts, key, node, context, what in self.deferred_attributes:
+            calls = [(call, modes) for call, modes, _ in self.calls_of(facts)
+                     if _is_self_call(call)]
+            in_training = [call for call, modes in calls if modes.get(key) != "eval"]
+            if calls and not in_training:
+                continue  # every method that calls this one put the model in eval mode first
+            self.report_evaluation(node, key, what, context, related=[
+                (call, f"called here without `{key}.eval()`") for call in in_training])
         reported: set[int] = set()
         for loop in self.model.loops:
             self.judge_loop(loop, reported)
@@ -1861,6 +1966,17 @@ class WrongTrainEvalMode(Rule):
             self.passed_in_eval(caller, key, outer, outer_modes, outer_caller, True,
                                 seen | {caller.name})
             for outer, outer_modes, outer_caller in calls)
+
+    def hands_training_mode(self, facts: FunctionFacts, parameter: str, call: cst.Call,
+                            modes: dict[str, str]) -> bool:
+        """Whether this call hands `parameter` a model its caller switched to training mode
+        (or trained just before the call) and did not switch back."""
+        index = facts.params.index(parameter)
+        if facts.params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
+            index -= 1
+        arg = argument(call, index, parameter)
+        key = self.handed_model_key(arg.value) if arg is not None else None
+        return key is not None and (modes.get(key) or self.module_facts.modes.get(key)) == "train"
 
     def handed_model_key(self, node: cst.BaseExpression) -> str | None:
         """The model an argument hands on, whose mode is the caller's to set: `model` for
