@@ -870,6 +870,29 @@ class WrongTrainEvalMode(Rule):
                     self.model.eval()
                     return self.sample_text(prompt_ids)
         """),
+        # The trainer holds an EMA copy made in its constructor and samples from it in eval
+        # mode; the trained network's mode is not touched.
+        Valid("""
+            import torch
+            from torch.optim.swa_utils import AveragedModel
+
+            class Trainer:
+                def __init__(self, network, loader):
+                    self.network = network
+                    self.averaged = AveragedModel(network)
+                    self.optimizer = torch.optim.Adam(network.parameters())
+                    self.loader = loader
+
+                def fit(self, steps):
+                    self.network.train()
+                    for step, images in enumerate(self.loader):
+                        self.network(images).mean().backward()
+                        self.optimizer.step()
+                        self.averaged.update_parameters(self.network)
+                        if step % 1000 == 0:
+                            self.averaged.eval()
+                            save_samples(self.averaged, step)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -1359,6 +1382,28 @@ class WrongTrainEvalMode(Rule):
                         optimizer.step()
                     return self.sample_text(prompt_ids)
         """, line=18, related_lines=(25,)),
+        # The same trainer switches the trained network itself, and never back.
+        Invalid("""
+            import torch
+            from torch.optim.swa_utils import AveragedModel
+
+            class Trainer:
+                def __init__(self, network, loader):
+                    self.network = network
+                    self.averaged = AveragedModel(network)
+                    self.optimizer = torch.optim.Adam(network.parameters())
+                    self.loader = loader
+
+                def fit(self, steps):
+                    self.network.train()
+                    for step, images in enumerate(self.loader):
+                        self.network(images).mean().backward()
+                        self.optimizer.step()
+                        self.averaged.update_parameters(self.network)
+                        if step % 1000 == 0:
+                            self.network.eval()
+                            save_samples(self.network, step)
+        """, line=18, related_lines=(14,)),
     ]
 
     def __init__(self, context) -> None:
@@ -1377,6 +1422,9 @@ class WrongTrainEvalMode(Rule):
         self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts, bool]] = []
         self.module_classes: list[bool] = []
         self.class_nodes: list[cst.ClassDef] = []
+        # Attributes that hold a copy of a model (`self.ema = EMA(model)`), by class, whichever
+        # method assigned them.
+        self.attribute_copies: dict[int, set[str]] = {}
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
         # A file of Keras/TensorFlow models (and no torch): their mode is chosen per call, and
@@ -1514,6 +1562,8 @@ class WrongTrainEvalMode(Rule):
                 facts.modes.pop(key, None)
             else:
                 facts.modes[key] = mode
+            if copy and key.startswith("self.") and self.class_nodes:
+                self.attribute_copies.setdefault(id(self.class_nodes[-1]), set()).add(key)
             if engine is not None:
                 facts.engines[key] = engine
             else:
@@ -1604,7 +1654,7 @@ class WrongTrainEvalMode(Rule):
             return True
         while True:
             key = self.key(receiver)
-            if key is not None and key in self.facts.copies:
+            if key is not None and (key in self.facts.copies or key in self.copies_held()):
                 return True
             if any(isinstance(tag.node, cst.Call) and self.is_copy(tag.node)
                    for tag in self.model.value(receiver) if tag.kind == MODULE):
@@ -1622,6 +1672,11 @@ class WrongTrainEvalMode(Rule):
             if wrapper is not None:
                 return wrapper
         return self.key(receiver)
+
+    def copies_held(self) -> set[str]:
+        """The attributes of the class being walked that hold a copy of a model."""
+        return self.attribute_copies.get(id(self.class_nodes[-1]), set()) \
+            if self.class_nodes else set()
 
     def is_copy(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Call) and self.imports.call_name(node) in catalog.MODULE_COPIES
