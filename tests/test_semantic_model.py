@@ -375,8 +375,10 @@ def test_a_layers_arguments_decide_whether_its_modes_differ():
         probe(nn.TransformerEncoderLayer(64, 4))
         probe(nn.TransformerEncoderLayer(64, 4, dropout=0.0))
         probe(nn.MultiheadAttention(64, 4))
+        probe(nn.RNN(32, 64, 2, "tanh", True, False, 0.3))
+        probe(nn.LSTM(32, 64, 2, True, False, 0.0))
     """) == [False, True, True, False, True, False, False, True, False, True, None, True, False,
-             False]
+             False, True, False]
 
 
 def test_module_collections_take_the_mode_of_their_members():

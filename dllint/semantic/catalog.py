@@ -49,8 +49,10 @@ _LAZY_RUNNING_STATS = ModeArgument("track_running_stats", 3, True, is_flag=True)
 # InstanceNorm keeps no running statistics unless told to: both modes normalise per sample.
 _INSTANCE_STATS = ModeArgument("track_running_stats", 4, False, is_flag=True)
 _LAZY_INSTANCE_STATS = ModeArgument("track_running_stats", 3, False, is_flag=True)
-# Recurrent layers drop between stacked layers only with `dropout=` (0 by default).
+# Recurrent layers drop between stacked layers only with `dropout=` (0 by default); nn.RNN
+# takes `nonlinearity` before it.
 _RECURRENT_DROPOUT = ModeArgument("dropout", 5, False)
+_RNN_DROPOUT = ModeArgument("dropout", 6, False)
 # Layers that make train() and eval() behave differently, by the argument that decides it.
 MODE_DEPENDENT_LAYERS = {
     **{f"torch.nn.{name}": _DROP for name in (
@@ -63,7 +65,8 @@ MODE_DEPENDENT_LAYERS = {
         "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
     **{f"torch.nn.{name}": _LAZY_INSTANCE_STATS for name in (
         "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d")},
-    **{f"torch.nn.{name}": _RECURRENT_DROPOUT for name in ("RNN", "LSTM", "GRU")},
+    **{f"torch.nn.{name}": _RECURRENT_DROPOUT for name in ("LSTM", "GRU")},
+    "torch.nn.RNN": _RNN_DROPOUT,
     "torch.nn.TransformerEncoderLayer": ModeArgument("dropout", 3, True),
     "torch.nn.TransformerDecoderLayer": ModeArgument("dropout", 3, True),
     "torch.nn.Transformer": ModeArgument("dropout", 5, True),
@@ -73,8 +76,8 @@ CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
 # Containers that hold modules without calling them (the owner's forward does): their mode is
 # their members' (given as a list, a dict, or a comprehension), by the name messages use.
 MODULE_COLLECTIONS = {
-    "torch.nn.ModuleList": "nn.ModuleList", "torch.nn.modules.container.ModuleList": "nn.ModuleList",
-    "torch.nn.ModuleDict": "nn.ModuleDict", "torch.nn.modules.container.ModuleDict": "nn.ModuleDict",
+    f"{package}.{name}": f"nn.{name}" for package in ("torch.nn", "torch.nn.modules.container")
+    for name in ("ModuleList", "ModuleDict")
 }
 # Keras layers (`<prefix>layers.<Name>`), which output probabilities when their activation
 # (`activation=` or, for ACTIVATION_LAYERS, the first argument) is one of the names or functions.

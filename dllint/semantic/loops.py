@@ -24,8 +24,9 @@ class LoopEvents:
     ("step", node, optimizer, owners), ("zero_grad", node, receiver), ("scheduler_step", node),
     ("clip", node), ("eval", node, switch), ("train", node, switch), and ("call", node, name)
     for local functions it calls or hands on. `switch` is the `.eval()`/`.train()` call itself
-    (`node` is where the loop calls the helper that makes it). `optimizer` and `receiver` are dotted names (None when not a plain
-    name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
+    (`node` is where the loop calls the helper that makes it). `optimizer` and `receiver` are
+    dotted names (None when not a plain name); `owners` names what the optimizer was built from
+    (`net` for `net.parameters()`).
     A `.grad = None` assignment is ("zero_grad", node)."""
 
     node: cst.CSTNode
