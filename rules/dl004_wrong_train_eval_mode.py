@@ -1537,7 +1537,8 @@ class WrongTrainEvalMode(Rule):
 
     def visit_Expr(self, node: cst.Expr) -> None:
         value = node.value
-        if not self.modes_per_call and isinstance(value, cst.Attribute) and value.attr.value in ("eval", "train"):
+        if not self.modes_per_call and isinstance(value, cst.Attribute) and \
+                value.attr.value in ("eval", "train"):
             method = value.attr.value
             self.report(value, f"`.{method}` without the call does nothing: the model "
                                f"{'stays in training mode' if method == 'eval' else 'keeps its mode'}",
