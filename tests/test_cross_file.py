@@ -733,3 +733,57 @@ def test_a_list_returned_by_another_file_keeps_what_its_elements_are(tmp_path):
     assert seen == [{UINT8}, {UINT8}]
     summary = summarise(str(tmp_path / "loader.py"), (tmp_path / "loader.py").read_text())
     assert problem(summary, SUMMARY) is None
+
+CONTAINER_MODELS = '''
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 64)
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x):
+        return self.drop(self.fc(x))
+
+
+class Encoder(nn.Module):
+    def __init__(self, depth):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block() for _ in range(depth)])
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class StyleNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norms = nn.ModuleDict({"content": nn.InstanceNorm2d(8), "style": nn.InstanceNorm2d(8)})
+
+    def forward(self, x):
+        return self.norms["style"](self.norms["content"](x))
+'''
+CONTAINER_EVALUATION = '''
+import torch
+from models import Encoder, StyleNet
+
+encoder, stylizer = Encoder(6), StyleNet()
+with torch.no_grad():
+    features = encoder(tokens)
+    stylized = stylizer(images)
+'''
+
+
+def test_mode_dependent_layers_in_containers_are_known_in_another_file(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "models.py").write_text(CONTAINER_MODELS)
+    (root / "evaluate.py").write_text(CONTAINER_EVALUATION)
+    found, _ = lint(root)
+    # The encoder's dropout sits in a ModuleList of blocks; the stylizer's instance norms keep
+    # no running statistics, so its modes do not differ.
+    assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("evaluate.py", 7, "DL004")}

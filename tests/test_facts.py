@@ -251,3 +251,24 @@ def test_function_facts_answer_for_the_function_the_walk_is_in_every_time():
     for _ in range(2):
         names = ask(source, lambda facts, call: facts.function.name)
         assert names == [f"f{index}" for index in range(50)]
+
+
+def test_classes_defining_a_method():
+    source = """
+        class Sampler:
+            def sample(self, model):
+                return model
+
+        class Trainer:
+            def fit(self):
+                pass
+
+            def sample(self):
+                pass
+
+        ask()
+    """
+    (found,) = ask(source, lambda facts, call: (facts.classes_defining("sample"),
+                                                 facts.classes_defining("fit"),
+                                                 facts.classes_defining("missing")))
+    assert found == (frozenset({"Sampler", "Trainer"}), frozenset({"Trainer"}), frozenset())

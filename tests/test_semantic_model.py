@@ -873,3 +873,149 @@ def test_self_calls_in_a_nested_class_or_function_are_not_the_outer_class_method
     (loop,) = model.loops
     assert [event[0] for event in model.expand(loop.events)] == []
 
+
+class ModeProbe(Probe):
+    """Records whether the module `probe(expr)` names behaves differently in train and eval
+    mode (True, False, or None when its layers are not visible)."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "probe":
+            module = next(tag for tag in self.model.value(node.args[0].value)
+                          if tag.kind == MODULE)
+            self.seen.append(module.info.mode_dependent)
+
+
+
+def module_modes(source: str) -> list[bool | None]:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[ModeProbe] = []
+    analyse(context, None, lambda model: made.append(ModeProbe(model)) or [made[-1]])
+    return made[-1].seen
+
+
+
+def test_a_layers_arguments_decide_whether_its_modes_differ():
+    assert module_modes("""
+        from torch import nn
+        probe(nn.InstanceNorm2d(8))
+        probe(nn.InstanceNorm2d(8, affine=True, track_running_stats=True))
+        probe(nn.InstanceNorm1d(8, 1e-5, 0.1, False, True))
+        probe(nn.BatchNorm2d(8, track_running_stats=False))
+        probe(nn.BatchNorm2d(8))
+        probe(nn.Dropout(p=0.0))
+        probe(nn.Dropout(0))
+        probe(nn.Dropout(rate))
+        probe(nn.LSTM(32, 64))
+        probe(nn.LSTM(32, 64, num_layers=2, dropout=0.2))
+        probe(nn.GRU(32, 64, dropout=hparams.dropout))
+        probe(nn.TransformerEncoderLayer(64, 4))
+        probe(nn.TransformerEncoderLayer(64, 4, dropout=0.0))
+        probe(nn.MultiheadAttention(64, 4))
+        probe(nn.RNN(32, 64, 2, "tanh", True, False, 0.3))
+        probe(nn.LSTM(32, 64, 2, True, False, 0.0))
+    """) == [False, True, True, False, True, False, False, True, False, True, None, True, False,
+             False, True, False]
+
+
+
+def test_module_collections_take_the_mode_of_their_members():
+    assert module_modes("""
+        from torch import nn
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.drop = nn.Dropout(0.1)
+
+            def forward(self, x):
+                return self.drop(x)
+
+        probe(nn.ModuleList([nn.Linear(8, 8), nn.Dropout(0.1)]))
+        probe(nn.ModuleList([Block() for _ in range(4)]))
+        probe(nn.ModuleDict({"head": nn.Sequential(nn.Linear(8, 2), nn.BatchNorm1d(2))}))
+        probe(nn.ModuleDict({name: nn.Linear(8, 2) for name in heads}))
+        probe(nn.ModuleList([nn.Linear(8, 8), nn.ReLU()]))
+        probe(nn.ModuleList(layers))
+        grown = nn.ModuleList()
+        probe(grown)
+        grown.append(Block())
+        probe(grown)
+    """) == [True, True, True, False, False, None, False, True]
+
+
+
+class OriginProbe(Probe):
+    """Records where each module `probe(expr)` names was made, as source text."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "probe":
+            code = self.model.context.module.code_for_node
+            self.seen.append({code(tag.node) for tag in self.model.value(node.args[0].value)
+                              if tag.kind == MODULE})
+
+
+
+def test_a_copy_of_a_module_is_a_module_of_its_own():
+    text = textwrap.dedent("""
+        import copy
+        from torch import nn
+        from torch.optim.swa_utils import AveragedModel
+        net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+        ema = copy.deepcopy(net)
+        probe(net)
+        probe(ema)
+        probe(AveragedModel(net))
+        probe(copy.deepcopy(config))
+    """).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[OriginProbe] = []
+    analyse(context, None, lambda model: made.append(OriginProbe(model)) or [made[-1]])
+    assert made[-1].seen == [{"nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))"},
+                             {"copy.deepcopy(net)"}, {"AveragedModel(net)"}, set()]
+    assert module_modes("""
+        import copy
+        from torch import nn
+        probe(copy.deepcopy(nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))))
+    """) == [True]
+
+
+
+def _analysed(source: str) -> SemanticModel:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    return analyse(context, None, lambda model: [])
+
+
+
+def test_a_pretrained_hugging_face_model_comes_back_in_eval_mode():
+    model = _analysed("""
+        import transformers
+        from transformers import AutoModelForCausalLM
+        pretrained = AutoModelForCausalLM.from_pretrained("gpt2")
+        configured = transformers.AutoModelForCausalLM.from_config(config)
+    """)
+    in_eval = {name: next(tag for tag in model.lookup(name) if tag.kind == MODULE).info.in_eval
+               for name in ("pretrained", "configured")}
+    assert in_eval == {"pretrained": True, "configured": False}
+
+
+
+def test_loop_events_carry_the_mode_switch_a_helper_makes():
+    model = _analysed("""
+        def set_eval(net):
+            net.eval()
+
+        for epoch in range(3):
+            for x in loader:
+                loss(model(x)).backward()
+            set_eval(model)
+    """)
+    code = model.context.module.code_for_node
+    epoch_loop = next(loop for loop in model.loops if code(loop.node).strip().startswith("for epoch"))
+    switch = next(event for event in model.expand(epoch_loop.events) if event[0] == "eval")
+    assert (code(switch[1]), code(switch[2])) == ("set_eval(model)", "net.eval()")
+

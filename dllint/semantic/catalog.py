@@ -40,20 +40,57 @@ LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
 PROBABILITY_LAYERS = {"torch.nn.Softmax": "nn.Softmax", "torch.nn.Sigmoid": "nn.Sigmoid",
                       "torch.nn.Softmax2d": "nn.Softmax2d", **keras.PROBABILITY_LAYERS}
 LOG_PROBABILITY_LAYERS = frozenset({"torch.nn.LogSoftmax", "torch.nn.LogSigmoid"})
-# Layers that make train() and eval() behave differently.
-MODE_DEPENDENT_LAYERS = frozenset({
-    "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
-    "torch.nn.AlphaDropout", "torch.nn.FeatureAlphaDropout", "torch.nn.BatchNorm1d",
-    "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
-    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
-    "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d",
-    "torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.TransformerEncoderLayer",
-    "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer", "torch.nn.MultiheadAttention",
-})
+@dataclass(frozen=True)
+class ModeArgument:
+    """The constructor argument that decides whether a layer's train and eval modes differ: a
+    drop probability (they differ unless it is 0) or a flag (they differ when it is True).
+    `differs_by_default`: what the layer does when the argument is not given."""
+    keyword: str
+    position: int
+    differs_by_default: bool
+    is_flag: bool = False
+
+
+_DROP = ModeArgument("p", 0, True)
+_RUNNING_STATS = ModeArgument("track_running_stats", 4, True, is_flag=True)
+_LAZY_RUNNING_STATS = ModeArgument("track_running_stats", 3, True, is_flag=True)
+# InstanceNorm keeps no running statistics unless told to: both modes normalise per sample.
+_INSTANCE_STATS = ModeArgument("track_running_stats", 4, False, is_flag=True)
+_LAZY_INSTANCE_STATS = ModeArgument("track_running_stats", 3, False, is_flag=True)
+# Recurrent layers drop between stacked layers only with `dropout=` (0 by default); nn.RNN
+# takes `nonlinearity` before it.
+_RECURRENT_DROPOUT = ModeArgument("dropout", 5, False)
+_RNN_DROPOUT = ModeArgument("dropout", 6, False)
+# Layers that make train() and eval() behave differently, by the argument that decides it.
+MODE_DEPENDENT_LAYERS = {
+    **{f"torch.nn.{name}": _DROP for name in (
+        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")},
+    **{f"torch.nn.{name}": _RUNNING_STATS for name in (
+        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm")},
+    **{f"torch.nn.{name}": _LAZY_RUNNING_STATS for name in (
+        "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d")},
+    **{f"torch.nn.{name}": _INSTANCE_STATS for name in (
+        "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
+    **{f"torch.nn.{name}": _LAZY_INSTANCE_STATS for name in (
+        "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d")},
+    **{f"torch.nn.{name}": _RECURRENT_DROPOUT for name in ("LSTM", "GRU")},
+    "torch.nn.RNN": _RNN_DROPOUT,
+    "torch.nn.TransformerEncoderLayer": ModeArgument("dropout", 3, True),
+    "torch.nn.TransformerDecoderLayer": ModeArgument("dropout", 3, True),
+    "torch.nn.Transformer": ModeArgument("dropout", 5, True),
+    "torch.nn.MultiheadAttention": ModeArgument("dropout", 2, False),
+}
 CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
+# Containers that hold modules without calling them (the owner's forward does): their mode is
+# their members' (given as a list, a dict, or a comprehension), by the name messages use.
+MODULE_COLLECTIONS = {
+    f"{package}.{name}": f"nn.{name}" for package in ("torch.nn", "torch.nn.modules.container")
+    for name in ("ModuleList", "ModuleDict")
+}
 # Keras layers (`<prefix>layers.<Name>`), which output probabilities when their activation
 # (`activation=` or, for ACTIVATION_LAYERS, the first argument) is one of the names or functions.
 KERAS_LAYER_PREFIXES = keras.LAYER_PREFIXES
+PER_CALL_MODE_PACKAGES = keras.PER_CALL_MODE_PACKAGES
 KERAS_ACTIVATION_LAYERS = keras.ACTIVATION_LAYERS
 PROBABILITY_ACTIVATION_NAMES = keras.PROBABILITY_ACTIVATION_NAMES
 KERAS_SEQUENTIAL_MODELS = keras.SEQUENTIAL_MODELS
@@ -66,6 +103,7 @@ KERAS_RNN_DROPOUT_KEYWORDS = keras.RNN_DROPOUT_KEYWORDS
 KERAS_WRAPPER_LAYERS = keras.WRAPPER_LAYERS
 # Methods that append a layer to a sequential container, by the container.
 GROWING_METHODS = {"nn.Sequential": frozenset({"add_module", "append"}),
+                   "nn.ModuleList": frozenset({"append", "insert"}),
                    "keras.Sequential": frozenset({"add"})}
 # TF1 layer functions that apply the activation given as a keyword: (keyword, position).
 ACTIVATION_LAYER_FUNCTIONS = {**tensorflow.ACTIVATION_LAYER_FUNCTIONS,
@@ -120,17 +158,81 @@ MODULE_WRAPPERS = {
         "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel",
         "torch.distributed.fsdp.fully_shard", "torch.distributed._composable.fsdp.fully_shard")},
 }
+# Their loaders that hand the model back in eval mode: Hugging Face's `from_pretrained` calls
+# `model.eval()` ("the model is set in evaluation mode by default").
+EVAL_MODE_LOADERS = frozenset({"from_pretrained"})
+# Methods that run a model for generation, not training: Hugging Face's `generate` turns off
+# gradients but leaves dropout to the model's mode, which the caller must set.
+GENERATION_METHODS = frozenset({"generate"})
 # ... except what those packages ship that is not a model.
 NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
               "Loss", "Weights")
 # Modules that behave the same in train and eval mode whatever their base classes, when the
 # run holds their package's source: kornia's augmentations draw random parameters in either mode.
 MODE_FREE_PACKAGES = ("kornia.augmentation.",)
+# Calls that return a copy of a model (its layers and its mode, its own parameters): an EMA or
+# SWA average, a frozen teacher. Switching the copy's mode leaves the original's alone. By the
+# argument that is copied: (keyword, position).
+MODULE_COPIES = {
+    "copy.deepcopy": ("x", 0), "torch.optim.swa_utils.AveragedModel": ("model", 0),
+    **{f"timm.utils.{name}": ("model", 0) for name in ("ModelEma", "ModelEmaV2", "ModelEmaV3")},
+    **{f"timm.utils.model_ema.{name}": ("model", 0)
+       for name in ("ModelEma", "ModelEmaV2", "ModelEmaV3")},
+    "ema_pytorch.EMA": ("model", 0), "ema_pytorch.ema_pytorch.EMA": ("model", 0),
+}
+# Attributes through which a wrapper holds the model its forward runs (DistributedDataParallel,
+# DataParallel, AveragedModel, timm's ModelEma: `.module`; ema_pytorch's EMA: `.ema_model`):
+# switching that model's mode switches what the wrapper computes.
+WRAPPED_MODULE_ATTRIBUTES = frozenset({"module", "ema_model"})
 # Methods a framework calls with the model already in eval mode (Lightning, ignite handlers).
 FRAMEWORK_EVALUATION_HOOKS = frozenset({
     "validation_step", "test_step", "predict_step", "on_validation_epoch_end",
     "on_test_epoch_end", "on_predict_epoch_end", "validation_epoch_end", "test_epoch_end",
 })
+
+
+@dataclass(frozen=True)
+class TrainingEngine:
+    """A library object that runs the training loop for the user (`trainer.fit(model)`), and
+    what that loop does to the model's train/eval mode, from the library's documentation."""
+    display: str
+    fit_methods: frozenset[str]
+    # Where the trained model is given: (keyword, position) of the fit call when `model_in_fit`
+    # (Lightning's `trainer.fit(model)`), else of the call that builds the engine.
+    model_argument: tuple[str, int]
+    model_in_fit: bool
+    # Whether its loop switches the model to training mode itself; if not, the model trains in
+    # whatever mode it is handed.
+    sets_train_mode: bool
+    # The model's mode once the fit returns: "train", "kept" (the mode it was handed), or ""
+    # when that depends on what the engine ran last (an evaluation it scheduled).
+    mode_after: str
+
+
+# Lightning: since 2.2 the fit loop leaves the mode alone ("you will have to set .train() on
+# these models if you intend to train them"); its evaluation loops restore the mode they found.
+_LIGHTNING = TrainingEngine("Lightning's `Trainer.fit`", frozenset({"fit"}), ("model", 0), True,
+                            sets_train_mode=False, mode_after="kept")
+# ignite's supervised trainer calls `model.train()` in every iteration.
+_IGNITE = TrainingEngine("ignite's supervised trainer", frozenset({"run"}), ("model", 0), False,
+                         sets_train_mode=True, mode_after="train")
+# Hugging Face's Trainer calls `model.train()` in each training step; an evaluation it runs
+# (eval_strategy, load_best_model_at_end) leaves the model in eval mode.
+_HUGGING_FACE = TrainingEngine("Hugging Face's `Trainer.train`", frozenset({"train"}),
+                               ("model", 0), False, sets_train_mode=True, mode_after="")
+# skorch switches the module to training mode for each training step and off for validation.
+_SKORCH = TrainingEngine("skorch's `fit`", frozenset({"fit", "partial_fit"}), ("module", 0), False,
+                         sets_train_mode=True, mode_after="")
+# Training engines, by the call that builds them.
+TRAINING_ENGINES = {
+    **{f"{package}.Trainer": _LIGHTNING for package in (
+        "lightning", "lightning.pytorch", "pytorch_lightning", "lightning.pytorch.trainer",
+        "pytorch_lightning.trainer", "lightning.pytorch.trainer.trainer")},
+    "ignite.engine.create_supervised_trainer": _IGNITE,
+    **{f"transformers.{name}": _HUGGING_FACE for name in ("Trainer", "Seq2SeqTrainer")},
+    **{f"skorch.{name}": _SKORCH for name in (
+        "NeuralNet", "NeuralNetClassifier", "NeuralNetRegressor", "NeuralNetBinaryClassifier")},
+}
 NN_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
 # Base classes of PyTorch's own losses, which user losses derive from too.
 LOSS_BASES = frozenset({"torch.nn.modules.loss._Loss", "torch.nn.modules.loss._WeightedLoss"})

@@ -142,6 +142,11 @@ class Facts:
         return ClassFacts(state.name, state.node, tuple(state.bases), state.framework,
                           MappingProxyType(state.attributes))
 
+    def classes_defining(self, method: str) -> frozenset[str]:
+        """The top-level classes of the file (each defined once) that define `method`."""
+        return frozenset(name for name, methods in self._model.top_classes.items()
+                         if method in methods)
+
     def call_sites(self, key: str) -> Sequence[cst.Call]:
         """The calls of the file's function `key` (`fit`, `Trainer.__init__`, `Net.forward`)
         seen so far; complete in `leave_Module`."""

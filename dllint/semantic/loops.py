@@ -22,9 +22,12 @@ from dllint.semantic.values import OPTIMIZER, SCHEDULER, first, has
 class LoopEvents:
     """What a loop's body does to training state, in source order: ("backward", node),
     ("step", node, optimizer, owners), ("zero_grad", node, receiver), ("scheduler_step", node),
-    ("clip", node), ("eval", node), ("train", node), and ("call", node, name) for local functions
-    it calls or hands on (`name`: `fit`, or `Trainer.step` for a method of a class of the file).
-    `optimizer` and `receiver` are dotted names (None when not a plain name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
+    ("clip", node), ("eval", node, switch), ("train", node, switch), and ("call", node, name)
+    for local functions it calls or hands on (`name`: `fit`, or `Trainer.step` for a method of
+    a class of the file). `switch` is the `.eval()`/`.train()` call itself (`node` is where the
+    loop calls the helper that makes it). `optimizer` and `receiver` are dotted names (None when
+    not a plain name); `owners` names what the optimizer was built from (`net` for
+    `net.parameters()`).
     A `.grad = None` assignment is ("zero_grad", node)."""
 
     node: cst.CSTNode
@@ -69,12 +72,12 @@ class LoopEventRecorder:
             elif method == "zero_grad":
                 self.event("zero_grad", node, dotted_name(func.value))
             elif method == "eval" and not node.args:
-                self.event("eval", node)
+                self.event("eval", node, node)
             elif method == "train":
                 flag = argument(node, 0, "mode")
                 is_off = flag is not None and isinstance(flag.value, cst.Name) and \
                     flag.value.value == "False"
-                self.event("eval" if is_off else "train", node)
+                self.event("eval" if is_off else "train", node, node)
             elif method == "step":
                 receiver = self.value(func.value)
                 name = (dotted_name(func.value) or "").rsplit(".", 1)[-1].lower()

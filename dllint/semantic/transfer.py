@@ -244,7 +244,10 @@ class ValueTransfer:
         # A Keras model that so far hands its pixels on takes the added layer's effect on them.
         pixels, scaling = (layer.info.input_pixels, layer.info.input_scaling) \
             if old.input_pixels == "kept" else (old.input_pixels, old.input_scaling)
-        info = ModuleInfo(old.name, layer.info.output, mode,
+        # A ModuleList is not called: what it returns stays nothing.
+        output = old.output if container.detail in catalog.MODULE_COLLECTIONS.values() \
+            else layer.info.output
+        info = ModuleInfo(old.name, output, mode,
                           old.evidence or layer.info.evidence, framework=old.framework,
                           input_pixels=pixels, input_scaling=scaling,
                           training_layer=old.training_layer or layer.info.training_layer)
@@ -411,6 +414,13 @@ class ValueTransfer:
             return EMPTY
         return frozenset({Tag(LISTING, node, listing.detail, ListingInfo(listing.info.function, True))})
 
+    def _module_copy(self, node: cst.Call, name: str, index: int) -> Value:
+        """`copy.deepcopy(model)`, `AveragedModel(model)`: a module with the same layers and
+        mode, and a value of its own, born at the copy: `ema_model.eval()` is no switch of
+        `model`'s mode. Only the modules of the argument are copied."""
+        return frozenset(replace(tag, node=node) for tag in self._argument_value(node, index, name)
+                         if tag.kind == MODULE)
+
     def _argument_value(self, node: cst.Call, index: int = 0, name: str = "input") -> Value:
         arg = argument(node, index, name)
         return EMPTY if arg is None else self.value(arg.value)
@@ -436,6 +446,8 @@ class ValueTransfer:
             return keep(self._argument_value(node), (LISTING, RECORDS))
         if qualified in catalog.SORTING:
             return self._sorted(node)
+        if qualified in catalog.MODULE_COPIES:
+            return self._module_copy(node, *catalog.MODULE_COPIES[qualified])
         if qualified in catalog.MODULE_WRAPPERS:  # DDP(model), torch.compile(model)
             wrapped = keep(self._argument_value(node, *catalog.MODULE_WRAPPERS[qualified]),
                            (MODULE,))
@@ -467,12 +479,12 @@ class ValueTransfer:
             return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}),
                                False)
         if qualified in catalog.MODE_DEPENDENT_LAYERS:
-            # nn.Dropout(p=0.0) drops nothing: its two modes do not differ.
-            probability = argument(node, 0, "p") if "Dropout" in last else None
-            inactive = probability is not None and number(probability.value) == 0.0
-            return self._layer(node, qualified, EMPTY, not inactive)
+            return self._layer(node, qualified, EMPTY,
+                               _modes_differ(node, catalog.MODE_DEPENDENT_LAYERS[qualified]))
         if qualified in catalog.CONTAINER_LAYERS:
             return self._sequential(node)
+        if qualified in catalog.MODULE_COLLECTIONS:
+            return self._module_collection(node, catalog.MODULE_COLLECTIONS[qualified])
         if qualified in catalog.LOSS_CLASSES:
             loss = catalog.LOSS_CLASSES[qualified]
             info = LossInfo(qualified, loss_wants(loss, node), loss.display, loss.argument,
@@ -525,7 +537,8 @@ class ValueTransfer:
             return frozenset({Tag(LOSS_VALUE, node, last)})
         if qualified.startswith(catalog.OPAQUE_MODEL_PREFIXES) and not any(
                 part in qualified for part in catalog.NOT_MODELS):
-            info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
+            info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)",
+                              in_eval=last in catalog.EVAL_MODE_LOADERS)
             return frozenset({Tag(MODULE, node, qualified, info)})
         if self.summarising and (qualified in self.imported_names or qualified.rpartition(".")[0]
                                  in self.imports.stars) and \
@@ -564,7 +577,8 @@ class ValueTransfer:
         last = qualified.rsplit(".", 1)[-1]
         return frozenset({Tag(COLUMN, node, f"{last}(1)" if position == 0 else f"{last}(..., 1)")})
 
-    def _layer(self, node: cst.Call, qualified: str, output: Value, mode_dependent: bool) -> Value:
+    def _layer(self, node: cst.Call, qualified: str, output: Value,
+               mode_dependent: bool | None) -> Value:
         name = "nn." + qualified.rsplit(".", 1)[-1]
         info = ModuleInfo(name, output, mode_dependent, name if mode_dependent else "")
         return frozenset({Tag(MODULE, node, name, info)})
@@ -691,6 +705,48 @@ class ValueTransfer:
         mode = True if evidence else (None if unknown else False)
         info = ModuleInfo("nn.Sequential", output, mode, evidence[0] if evidence else "")
         return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
+
+    def _module_collection(self, node: cst.Call, name: str) -> Value:
+        """`nn.ModuleList([Block() for _ in range(n)])`, `nn.ModuleDict({"head": ...})`: a
+        module whose modes differ when a member's do. Members given any other way (a list built
+        elsewhere) are not visible; none given means none yet (`append` adds them)."""
+        arg = argument(node, 0, "modules")
+        held = arg.value if arg is not None else None
+        if held is None:
+            members: list[Tag | None] = []
+        elif isinstance(held, (cst.List, cst.Tuple)) and not any(
+                isinstance(element, cst.StarredElement) for element in held.elements):
+            members = [first(self.value(element.value), MODULE) for element in held.elements]
+        elif isinstance(held, cst.Dict) and all(
+                isinstance(element, cst.DictElement) for element in held.elements):
+            members = [first(self.value(element.value), MODULE) for element in held.elements]
+        elif isinstance(held, (cst.ListComp, cst.GeneratorExp)):
+            members = [first(self._comprehension_element(held), MODULE)]
+        elif isinstance(held, cst.DictComp):
+            members = [first(self._comprehension_value(held), MODULE)]
+        else:
+            members = [None]
+        evidence = [m.info.evidence for m in members if m is not None and m.info.mode_dependent]
+        unknown = any(m is None or m.info.mode_dependent is None for m in members)
+        mode = True if evidence else (None if unknown else False)
+        info = ModuleInfo(name, EMPTY, mode, evidence[0] if evidence else "")
+        return frozenset({Tag(MODULE, node, name, info)})
+
+    def _comprehension_value(self, node: cst.DictComp) -> Value:
+        """The value of a dict comprehension's values, as `_comprehension_element` does for a
+        list's elements."""
+        frame = self.frames[-1]
+        saved = dict(frame)
+        try:
+            comprehension: cst.CompFor | None = node.for_in
+            while comprehension is not None:
+                if isinstance(comprehension.target, (cst.Name, cst.Tuple, cst.List)):
+                    self.bind(comprehension.target, EMPTY)
+                comprehension = comprehension.inner_for_in
+            return self.value(node.value)
+        finally:
+            frame.clear()
+            frame.update(saved)
 
     def _data_call(self, qualified: str, last: str, node: cst.Call) -> Value:
         if qualified in catalog.COMPOSE or qualified in catalog.ALBUMENTATIONS_COMPOSE:
@@ -1087,6 +1143,24 @@ def _with_module_dtype(receiver: Value, dtype: str) -> Value:
         replace(tag, info=replace(tag.info, dtype=dtype))
         if tag.kind == MODULE and isinstance(tag.info, ModuleInfo) else tag
         for tag in receiver)
+
+
+def _modes_differ(node: cst.Call, decider: catalog.ModeArgument) -> bool | None:
+    """Whether a layer built by `node` behaves differently in train and eval mode, from the
+    argument that decides it: `nn.Dropout(p=0.0)` drops nothing, `nn.InstanceNorm2d(8)` keeps no
+    running statistics, `nn.LSTM(..., dropout=0.2)` drops. A value that is no literal: a drop
+    probability or a flag on by default is taken as kept on; one off by default, as unknown."""
+    arg = argument(node, decider.position, decider.keyword)
+    if arg is None:
+        return decider.differs_by_default
+    if decider.is_flag:
+        if isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False"):
+            return arg.value.value == "True"
+    else:
+        probability = number(arg.value)
+        if probability is not None:
+            return probability != 0.0
+    return True if decider.differs_by_default else None
 
 
 def with_module_mode(value: Value, in_eval: bool) -> Value:

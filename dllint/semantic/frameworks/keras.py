@@ -9,6 +9,9 @@ and `tf_keras.layers.Dense`. Each table lists the paths once and expands them to
 from __future__ import annotations
 
 PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
+# Packages whose models take their train/inference mode per call (`model(x, training=True)`, or
+# `fit` versus `predict`/`evaluate`), never from a switch kept on the model as torch's `eval()`.
+PER_CALL_MODE_PACKAGES = frozenset({"keras", "tensorflow", "tf_keras"})
 
 
 def spellings(*paths: str) -> list[str]:
