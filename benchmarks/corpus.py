@@ -30,6 +30,7 @@ import argparse
 import collections
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -210,6 +211,18 @@ def _flagged_line(path: Path, line: int, cell: int | None, cache: dict) -> str:
     return lines[line - 1] if 1 <= line <= len(lines) else ""
 
 
+# The import roots that say which framework a file uses; a finding counts for its file's.
+FRAMEWORK_IMPORTS = {"torch": "pytorch", "torchvision": "pytorch", "tensorflow": "tensorflow",
+                     "keras": "keras", "tf_keras": "keras", "jax": "jax", "flax": "flax"}
+_IMPORT = re.compile(r"(?:^|[\s\"'])(?:import|from)\s+(" + "|".join(FRAMEWORK_IMPORTS) + r")\b", re.M)
+
+
+def file_frameworks(text: str) -> tuple[str, ...]:
+    """The frameworks a file (or a notebook's JSON) imports; ("none",) for framework-free code."""
+    found = {FRAMEWORK_IMPORTS[root] for root in _IMPORT.findall(text)}
+    return tuple(sorted(found)) or ("none",)
+
+
 def lines_of(files: Iterable[str]) -> int:
     total = 0
     for path in files:
@@ -221,8 +234,9 @@ def lines_of(files: Iterable[str]) -> int:
 
 
 def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
-              jobs: int | None) -> tuple[int, int, list[dict]]:
-    """Files, lines and findings of one exported tree, linted as `dllint TREE` would."""
+              jobs: int | None) -> tuple[int, collections.Counter[str], list[dict]]:
+    """Files, lines (in all, key "", and per framework) and findings of one exported tree,
+    linted as `dllint TREE` would."""
     from dllint.config import FileConfig, build_settings
     from dllint.discovery import discover
     from dllint.runner import run
@@ -230,6 +244,15 @@ def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
     root = tree.resolve()
     settings = build_settings(FileConfig(root=root), select=select)
     files = discover([str(root)], settings).files
+    lines: collections.Counter[str] = collections.Counter()
+    frameworks_of: dict[str, tuple[str, ...]] = {}
+    for path in files:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        frameworks_of[Path(path).resolve().relative_to(root).as_posix()] = file_frameworks(text)
+        count = text.count("\n")
+        lines[""] += count
+        for framework in file_frameworks(text):
+            lines[framework] += count
     result = run([str(root)], settings, jobs=jobs, use_cache=False)
     cache: dict = {}
     findings = []
@@ -239,10 +262,10 @@ def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
         text = _flagged_line(path, d.line, d.cell, cache)
         findings.append({"repository": repository.name, "path": relative, "code": d.code,
                          "line_hash": line_digest(text), "line": d.line, "cell": d.cell,
-                         "message": d.message})
+                         "message": d.message, "frameworks": list(frameworks_of.get(relative, ("none",)))})
     for finding, key in zip(findings, finding_keys(findings)):
         finding["key"] = key
-    return len(files), lines_of(files), findings
+    return len(files), lines, findings
 
 
 def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | None,
@@ -257,14 +280,15 @@ def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | Non
             tree = dest / repository.folder
             if not (tree / EXPORTED_MARK).is_file():
                 raise FileNotFoundError(f"{tree} is not exported; run `corpus.py export` first")
-            files, lines, findings = lint_tree(repository, tree, select, jobs)
+            files, file_lines, findings = lint_tree(repository, tree, select, jobs)
+            lines = file_lines.pop("")
             total_files += files
             total_lines += lines
             counts = collections.Counter(f["code"] for f in findings)
             per_rule.update(counts)
-            for framework in repository.frameworks:
-                per_framework[framework] += len(findings)
-                lines_per_framework[framework] += lines
+            lines_per_framework.update(file_lines)
+            for finding in findings:
+                per_framework.update(finding["frameworks"])
             for finding in findings:
                 stream.write(json.dumps(finding, sort_keys=True) + "\n")
             stream.flush()
@@ -276,7 +300,7 @@ def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | Non
     print("per rule:")
     for code, count in sorted(per_rule.items()):
         print(f"    {code}: {count:4d}  {1000 * count / max(total_lines, 1):.4f}/kLOC")
-    print("per framework (a repository counts for each framework it uses):")
+    print("per framework (of the file: what it imports; a file can count for several):")
     for framework, lines in sorted(lines_per_framework.items()):
         count = per_framework[framework]
         print(f"    {framework:<12} {lines:8d} lines {count:4d} findings {1000 * count / max(lines, 1):.4f}/kLOC")
@@ -330,14 +354,15 @@ class Tally:
 
 def tally(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
           frameworks: dict[str, tuple[str, ...]]) -> tuple[dict[str, Tally], dict[str, Tally], Tally]:
-    """Per rule, per framework (a finding counts for each framework of its repository), total."""
+    """Per rule, per framework (a finding counts for each framework its file imports, or, in
+    findings written without that, each of its repository's), total."""
     per_rule: dict[str, Tally] = collections.defaultdict(Tally)
     per_framework: dict[str, Tally] = collections.defaultdict(Tally)
     total = Tally()
     for finding in findings:
         verdict = verdicts.get(finding["key"], (None, ""))[0]
         per_rule[finding["code"]].add(verdict)
-        for framework in frameworks.get(finding["repository"], ()):
+        for framework in finding.get("frameworks") or frameworks.get(finding["repository"], ()):
             per_framework[framework].add(verdict)
         total.add(verdict)
     return dict(per_rule), dict(per_framework), total
@@ -348,20 +373,28 @@ def _share(value: float | None) -> str:
 
 
 def _table(title: str, rows: dict[str, Tally], total: Tally) -> list[str]:
-    lines = [f"{title:<12} {'all':>4} {'real':>5} {'harml':>5} {'false':>5} {'uncl':>5}"
+    lines = [f"{title:<12} {'found':>5} {'real':>5} {'harml':>5} {'false':>5} {'uncl':>5}"
              f"  {'false/all':>9} {'real+harml/all':>14} {'real/all':>8}"]
     for name, t in sorted(rows.items()) + [("TOTAL", total)]:
-        lines.append(f"{name:<12} {t.classified + t.unclassified:4d} {t.real:5d} {t.harmless:5d} "
+        lines.append(f"{name:<12} {t.classified + t.unclassified:5d} {t.real:5d} {t.harmless:5d} "
                      f"{t.false:5d} {t.unclassified:5d}  {_share(t.false_share):>9} "
                      f"{_share(t.kept_share):>14} {_share(t.real_share):>8}")
     return lines
 
 
+def is_engine_notice(code: str) -> bool:
+    """DL9xx: the engine's own codes (a file that does not parse, is too large...), which claim
+    no bug in the code and so are no part of precision."""
+    return code.startswith("DL9")
+
+
 def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
            repositories: Sequence[Repository]) -> list[str]:
     frameworks = {r.name: r.frameworks for r in repositories}
+    notices = collections.Counter(f["code"] for f in findings if is_engine_notice(f["code"]))
+    findings = [f for f in findings if not is_engine_notice(f["code"])]
     per_rule, per_framework, total = tally(findings, verdicts, frameworks)
-    lines = ["shares are of the classified findings (`all` = classified; unclassified listed below)"]
+    lines = ["found: every finding; the shares are of the classified ones (real+harml+false)"]
     lines += _table("rule", per_rule, total) + [""]
     lines += _table("framework", per_framework, total)
     unclassified = [f for f in findings if f["key"] not in verdicts]
@@ -370,6 +403,9 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
         for f in unclassified:
             where = f"{f['path']}:{f['line']}" + (f" (cell {f['cell']})" if f.get("cell") else "")
             lines.append(f"    {f['key']}  {where}  {f['message'][:100]}")
+    if notices:
+        lines += ["", "engine notices (no bug claimed, not counted above): "
+                  + " ".join(f"{code}:{n}" for code, n in sorted(notices.items()))]
     keys = {f["key"] for f in findings}
     stale = sorted(k for k in verdicts if k not in keys and k.split("|", 1)[0] in frameworks
                    and k.split("|", 1)[0] in {f["repository"] for f in findings})

@@ -127,6 +127,19 @@ def test_report_arithmetic_on_a_small_classification():
     assert " 33.3%" in text and " 50.0%" in text
 
 
+def test_engine_notices_are_counted_apart_from_precision():
+    findings = [_finding("DL101", "a"), _finding("DL903", "b")]
+    for finding, key in zip(findings, corpus.finding_keys(findings)):
+        finding["key"] = key
+    verdicts = {findings[0]["key"]: ("false", "r")}
+    repositories = [corpus.Repository("a/b", "0" * 40, ("pytorch",), "library")]
+    text = corpus.report(findings, verdicts, repositories)
+    totals = [line.split() for line in text if line.startswith("TOTAL")]
+    assert totals[0] == ["TOTAL", "1", "0", "0", "1", "0", "100.0%", "0.0%", "0.0%"]
+    assert "unclassified" not in "\n".join(text)
+    assert text[-1].endswith("DL903:1")
+
+
 @pytest.mark.parametrize("table, problem", [
     ('[[finding]]\nkey = "k"\nverdict = "maybe"\nreason = "r"\n', "verdict"),
     ('[[finding]]\nkey = "k"\nverdict = "real"\nreason = " "\n', "reason"),
@@ -156,3 +169,32 @@ def test_export_writes_the_recorded_commit_without_the_network(tmp_path):
     assert tree == tmp_path / "dest" / "o+r"
     assert (tree / "train.py").read_text() == "print('first')\n"
     assert (written, left_out) == (1, 0)
+
+
+def test_a_finding_counts_for_the_frameworks_its_file_imports():
+    assert corpus.file_frameworks("import torch.nn as nn\nfrom jax import numpy as jnp\n") == ("jax", "pytorch")
+    assert corpus.file_frameworks('{"source": ["import tensorflow as tf\\n", "from keras import layers"]}') \
+        == ("keras", "tensorflow")
+    assert corpus.file_frameworks("import torchx\nimport numpy\n") == ("none",)
+    finding = dict(_finding("DL004", "a"), key="k", frameworks=["pytorch"])
+    _, per_framework, _ = corpus.tally([finding], {"k": ("false", "r")},
+                                       {"a/b": ("pytorch", "tensorflow", "keras")})
+    assert set(per_framework) == {"pytorch"}
+
+
+def test_lint_writes_each_finding_with_its_key_and_the_lines_per_framework(tmp_path, capsys):
+    tree = tmp_path / "dest" / "o+r"
+    tree.mkdir(parents=True)
+    (tree / corpus.EXPORTED_MARK).write_text("0" * 40 + " 2 0\n")
+    (tree / "model.py").write_text("import torch\nimport torch.nn.functional as F\n\n\n"
+                                   "def f(x):\n    return F.softmax(x)\n")
+    (tree / "util.py").write_text("def g():\n    return 1\n")
+    repository = corpus.Repository("o/r", "0" * 40, ("pytorch",), "training-scripts")
+    out = tmp_path / "findings.jsonl"
+    corpus.lint([repository], tmp_path / "dest", ["DL202"], 1, out)
+    [finding] = corpus.read_findings(out)
+    assert finding["key"] == f"o/r|model.py|DL202|{corpus.line_digest('return F.softmax(x)')}"
+    assert (finding["line"], finding["frameworks"]) == (6, ["pytorch"])
+    printed = capsys.readouterr().out
+    assert "    pytorch             6 lines    1 findings" in printed
+    assert "    none                2 lines    0 findings" in printed
