@@ -4,6 +4,7 @@
     python benchmarks/corpus.py export --dest DIR [--half tuning|held-out] [--mirrors /work/.mirror]
     python benchmarks/corpus.py lint --dest DIR --half held-out [--select CODES] [--out FILE]
     python benchmarks/corpus.py report --half held-out [--findings FILE] [--classifications FILE]
+    python benchmarks/corpus.py recall --dest DIR --half held-out [--only owner/name,...]
 
 `benchmarks/corpus/manifest.toml` lists each repository (owner/name), the commit measured, its
 frameworks and its kind. `split` assigns each repository to the tuning or the held-out half by
@@ -21,7 +22,9 @@ an occurrence number when that repeats), never the line number, so a key survive
 elsewhere in the file. `report` joins the findings with `benchmarks/corpus/classifications.toml`
 (one `[[finding]]` per key: verdict real | harmless | false and a one-line reason) and prints,
 per rule and per framework, the share of false findings and of real-or-harmless ones among the
-classified findings, then lists the findings nobody has classified yet.
+classified findings, then lists the findings nobody has classified yet. `recall` runs
+benchmarks/planted_recall.py and planted_recall_frameworks.py on each tree of a half and sums
+planted and found bugs per kind: the recall side, on the same held-out code.
 """
 
 from __future__ import annotations
@@ -414,6 +417,49 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     return lines
 
 
+# ---------------------------------------------------------------------------------------- recall
+
+RECALL_SCRIPTS = ("planted_recall.py", "planted_recall_frameworks.py")
+_RECALL_ROW = re.compile(r"^(\S+)\s+(DL\d{3})\s+(\d+)\s+(\d+)\s+[\d.]+$")
+
+
+def parse_recall(output: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """(kind, rule) -> (planted, found), from the table a planted_recall script prints."""
+    rows = {}
+    for line in output.splitlines():
+        match = _RECALL_ROW.match(line.strip())
+        if match:
+            kind, rule, planted, found = match.groups()
+            rows[(kind, rule)] = (int(planted), int(found))
+    return rows
+
+
+def recall(repositories: Sequence[Repository], dest: Path) -> None:
+    """Plants bugs into each exported tree (both planted_recall scripts: PyTorch kinds, and
+    Keras / TensorFlow / JAX kinds) and prints planted and found per repository and in total."""
+    total: collections.Counter[tuple[str, str]] = collections.Counter()
+    found_total: collections.Counter[tuple[str, str]] = collections.Counter()
+    for repository in repositories:
+        tree = dest / repository.folder
+        rows: dict[tuple[str, str], tuple[int, int]] = {}
+        for script in RECALL_SCRIPTS:
+            completed = subprocess.run([sys.executable, str(HERE.parent / script), str(tree)],
+                                       capture_output=True, text=True, check=True)
+            rows.update(parse_recall(completed.stdout))
+        for key, (planted, found) in rows.items():
+            total[key] += planted
+            found_total[key] += found
+        print(f"{repository.name:<56} " + (" ".join(f"{kind}:{found}/{planted}" for (kind, _), (
+            planted, found) in sorted(rows.items())) or "nothing to plant"), flush=True)
+    print(f"{'kind':24} {'rule':6} {'planted':>8} {'found':>6} {'recall':>7}")
+    for (kind, rule), planted in sorted(total.items()):
+        print(f"{kind:24} {rule:6} {planted:8} {found_total[(kind, rule)]:6} "
+              f"{found_total[(kind, rule)] / planted:7.2f}")
+    planted, found = sum(total.values()), sum(found_total.values())
+    if planted:
+        print(f"{'all':24} {'':6} {planted:8} {found:6} {found / planted:7.2f}")
+
+
 def read_findings(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as stream:
         return [json.loads(line) for line in stream if line.strip()]
@@ -436,6 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     linting.add_argument("--select", help="comma-separated codes or prefixes (default rules)")
     linting.add_argument("--jobs", type=int, default=None)
     linting.add_argument("--out", type=Path)
+    recalling = commands.add_parser("recall", help="planted-bug recall on one half's trees")
+    recalling.add_argument("--dest", type=Path, required=True)
+    recalling.add_argument("--half", choices=HALVES, required=True)
+    recalling.add_argument("--only", help="comma-separated owner/name: just these repositories")
     reporting = commands.add_parser("report", help="precision of one half's classified findings")
     reporting.add_argument("--half", choices=HALVES, required=True)
     reporting.add_argument("--findings", type=Path)
@@ -456,6 +506,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{r.name:<56} {r.commit[:12]} -> {tree}  {written} files"
                   + (f", {left_out} not in the snapshot (4 MiB and over) or links" if left_out else ""),
                   flush=True)
+        return 0
+    if options.command == "recall":
+        chosen = in_half(repositories, options.half)
+        if options.only:
+            wanted = set(options.only.split(","))
+            chosen = [r for r in chosen if r.name in wanted]
+        recall(chosen, options.dest)
         return 0
     findings_path = getattr(options, "findings", None) or getattr(options, "out", None) \
         or HERE / f"findings-{options.half}.jsonl"

@@ -198,3 +198,12 @@ def test_lint_writes_each_finding_with_its_key_and_the_lines_per_framework(tmp_p
     printed = capsys.readouterr().out
     assert "    pytorch             6 lines    1 findings" in printed
     assert "    none                2 lines    0 findings" in printed
+
+
+def test_the_recall_table_of_a_planted_recall_script_is_read():
+    output = ("tree: /x\nkind                     rule    planted  found  recall\n"
+              "drop-eval                DL004         4      3    0.75\n"
+              "softmax-in-forward       DL002         2      0    0.00\n"
+              "all                               6      3    0.50\n")
+    assert corpus.parse_recall(output) == {("drop-eval", "DL004"): (4, 3),
+                                           ("softmax-in-forward", "DL002"): (2, 0)}
