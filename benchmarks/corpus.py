@@ -400,6 +400,14 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     lines = ["found: every finding; the shares are of the classified ones (real+harml+false)"]
     lines += _table("rule", per_rule, total) + [""]
     lines += _table("framework", per_framework, total)
+    distinct: dict[tuple[str, str], str | None] = {}
+    for f in findings:  # the same code on the same line text: a copied notebook, a translation
+        distinct.setdefault((f["code"], f["line_hash"]), verdicts.get(f["key"], (None, ""))[0])
+    counted = collections.Counter(distinct.values())
+    classified = sum(counted[v] for v in VERDICTS)
+    if classified:
+        lines += ["", f"distinct (code, line text) pairs: {len(distinct)}, classified {classified}: "
+                  + ", ".join(f"{v} {counted[v]} ({100 * counted[v] / classified:.1f}%)" for v in VERDICTS)]
     unclassified = [f for f in findings if f["key"] not in verdicts]
     if unclassified:
         lines += ["", f"unclassified ({len(unclassified)}):"]

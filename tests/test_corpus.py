@@ -125,6 +125,9 @@ def test_report_arithmetic_on_a_small_classification():
     text = "\n".join(corpus.report(findings, verdicts, repositories))
     assert "unclassified (1):" in text and keys[4] in text
     assert " 33.3%" in text and " 50.0%" in text
+    # five findings on five different line texts; the first verdict of a pair counts
+    assert "distinct (code, line text) pairs: 5, classified 4: real 1 (25.0%), harmless 1 (25.0%), " \
+           "false 2 (50.0%)" in text
 
 
 def test_engine_notices_are_counted_apart_from_precision():
