@@ -1,4 +1,4 @@
-"""The measurement corpus: a manifest of public repositories, a fixed-hash split, held-out precision.
+"""The measurement corpus: a repository manifest, a fixed-hash split, held-out precision.
 
     python benchmarks/corpus.py split
     python benchmarks/corpus.py export --dest DIR [--half tuning|held-out] [--mirrors /work/.mirror]
@@ -34,6 +34,7 @@ import collections
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -120,7 +121,8 @@ def in_half(repositories: Iterable[Repository], half: str | None) -> list[Reposi
 def _tree_entries(git_dir: Path, commit: str) -> list[tuple[str, str, str]]:
     """(mode, blob id, path) of every file the commit holds."""
     listing = subprocess.run(["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-z", commit],
-                             check=True, capture_output=True).stdout.decode("utf-8", "surrogateescape")
+                             check=True, capture_output=True).stdout
+    listing = listing.decode("utf-8", "surrogateescape")
     entries = []
     for record in filter(None, listing.split("\0")):
         meta, path = record.split("\t", 1)
@@ -142,9 +144,10 @@ def export(repository: Repository, mirrors: Path, dest: Path) -> tuple[Path, int
         written, left_out = (int(n) for n in mark.read_text().split()[1:3])
         return tree, written, left_out
     if not git_dir.is_dir():
-        raise FileNotFoundError(f"{repository.name}: no mirror at {git_dir} (fetch github:{repository.name})")
+        raise FileNotFoundError(f"{repository.name}: no mirror at {git_dir} "
+                                f"(fetch github:{repository.name})")
     if tree.exists():
-        subprocess.run(["rm", "-rf", "--", str(tree)], check=True)
+        shutil.rmtree(tree)
     tree.mkdir(parents=True)
     entries = [e for e in _tree_entries(git_dir, repository.commit) if e[0] in ("100644", "100755")]
     reader = subprocess.Popen(["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
@@ -184,7 +187,7 @@ def finding_keys(findings: Sequence[dict]) -> list[str]:
     keys = []
     seen: collections.Counter[str] = collections.Counter()
     for finding in findings:
-        base = "|".join((finding["repository"], finding["path"], finding["code"], finding["line_hash"]))
+        base = "|".join(finding[field] for field in ("repository", "path", "code", "line_hash"))
         seen[base] += 1
         keys.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
     return keys
@@ -217,7 +220,8 @@ def _flagged_line(path: Path, line: int, cell: int | None, cache: dict) -> str:
 # The import roots that say which framework a file uses; a finding counts for its file's.
 FRAMEWORK_IMPORTS = {"torch": "pytorch", "torchvision": "pytorch", "tensorflow": "tensorflow",
                      "keras": "keras", "tf_keras": "keras", "jax": "jax", "flax": "flax"}
-_IMPORT = re.compile(r"(?:^|[\s\"'])(?:import|from)\s+(" + "|".join(FRAMEWORK_IMPORTS) + r")\b", re.M)
+_IMPORT = re.compile(r"(?:^|[\s\"'])(?:import|from)\s+(" + "|".join(FRAMEWORK_IMPORTS) + r")\b",
+                     re.MULTILINE)
 
 
 def file_frameworks(text: str) -> tuple[str, ...]:
@@ -265,7 +269,8 @@ def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
         text = _flagged_line(path, d.line, d.cell, cache)
         findings.append({"repository": repository.name, "path": relative, "code": d.code,
                          "line_hash": line_digest(text), "line": d.line, "cell": d.cell,
-                         "message": d.message, "frameworks": list(frameworks_of.get(relative, ("none",)))})
+                         "message": d.message,
+                         "frameworks": list(frameworks_of.get(relative, ("none",)))})
     for finding, key in zip(findings, finding_keys(findings)):
         finding["key"] = key
     return len(files), lines, findings
@@ -295,7 +300,8 @@ def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | Non
             for finding in findings:
                 stream.write(json.dumps(finding, sort_keys=True) + "\n")
             stream.flush()
-            print(f"{repository.name:<56} {files:5d} files {lines:8d} lines {len(findings):4d} findings  "
+            print(f"{repository.name:<56} {files:5d} files {lines:8d} lines "
+                  f"{len(findings):4d} findings  "
                   + " ".join(f"{code}:{n}" for code, n in sorted(counts.items())), flush=True)
     total = sum(per_rule.values())
     print(f"{'TOTAL':<56} {total_files:5d} files {total_lines:8d} lines {total:4d} findings "
@@ -306,7 +312,8 @@ def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | Non
     print("per framework (of the file: what it imports; a file can count for several):")
     for framework, lines in sorted(lines_per_framework.items()):
         count = per_framework[framework]
-        print(f"    {framework:<12} {lines:8d} lines {count:4d} findings {1000 * count / max(lines, 1):.4f}/kLOC")
+        print(f"    {framework:<12} {lines:8d} lines {count:4d} findings "
+              f"{1000 * count / max(lines, 1):.4f}/kLOC")
     print(f"findings written to {out}")
 
 
@@ -356,7 +363,8 @@ class Tally:
 
 
 def tally(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
-          frameworks: dict[str, tuple[str, ...]]) -> tuple[dict[str, Tally], dict[str, Tally], Tally]:
+          frameworks: dict[str, tuple[str, ...]],
+          ) -> tuple[dict[str, Tally], dict[str, Tally], Tally]:
     """Per rule, per framework (a finding counts for each framework its file imports, or, in
     findings written without that, each of its repository's), total."""
     per_rule: dict[str, Tally] = collections.defaultdict(Tally)
@@ -406,8 +414,10 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     counted = collections.Counter(distinct.values())
     classified = sum(counted[v] for v in VERDICTS)
     if classified:
-        lines += ["", f"distinct (code, line text) pairs: {len(distinct)}, classified {classified}: "
-                  + ", ".join(f"{v} {counted[v]} ({100 * counted[v] / classified:.1f}%)" for v in VERDICTS)]
+        shares = ", ".join(f"{v} {counted[v]} ({100 * counted[v] / classified:.1f}%)"
+                           for v in VERDICTS)
+        lines += ["", f"distinct (code, line text) pairs: {len(distinct)}, "
+                      f"classified {classified}: {shares}"]
     unclassified = [f for f in findings if f["key"] not in verdicts]
     if unclassified:
         lines += ["", f"unclassified ({len(unclassified)}):"]
@@ -421,7 +431,8 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     stale = sorted(k for k in verdicts if k not in keys and k.split("|", 1)[0] in frameworks
                    and k.split("|", 1)[0] in {f["repository"] for f in findings})
     if stale:
-        lines += ["", f"classified but no longer found ({len(stale)}):"] + [f"    {k}" for k in stale]
+        lines += ["", f"classified but no longer found ({len(stale)}):"]
+        lines += [f"    {k}" for k in stale]
     return lines
 
 
@@ -512,7 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in in_half(repositories, options.half):
             tree, written, left_out = export(r, options.mirrors, options.dest)
             print(f"{r.name:<56} {r.commit[:12]} -> {tree}  {written} files"
-                  + (f", {left_out} not in the snapshot (4 MiB and over) or links" if left_out else ""),
+                  + (f", {left_out} not in the snapshot (4 MiB and over) or links"
+                     if left_out else ""),
                   flush=True)
         return 0
     if options.command == "recall":
@@ -530,7 +542,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     verdicts = (parse_classifications(options.classifications.read_text(encoding="utf-8"))
                 if options.classifications.exists() else {})
-    print("\n".join(report(read_findings(findings_path), verdicts, in_half(repositories, options.half))))
+    findings = read_findings(findings_path)
+    print("\n".join(report(findings, verdicts, in_half(repositories, options.half))))
     return 0
 
 

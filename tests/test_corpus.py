@@ -115,7 +115,8 @@ def test_report_arithmetic_on_a_small_classification():
                     corpus.Repository("c/d", "0" * 40, ("jax", "flax"), "library")]
     per_rule, per_framework, total = corpus.tally(
         findings, verdicts, {r.name: r.frameworks for r in repositories})
-    assert (per_rule["DL101"].real, per_rule["DL101"].harmless, per_rule["DL101"].false) == (1, 1, 1)
+    dl101 = per_rule["DL101"]
+    assert (dl101.real, dl101.harmless, dl101.false) == (1, 1, 1)
     assert per_rule["DL101"].false_share == pytest.approx(1 / 3)
     assert per_rule["DL101"].kept_share == pytest.approx(2 / 3)
     assert per_rule["DL004"].false_share == 1.0 and per_rule["DL004"].unclassified == 1
@@ -126,8 +127,8 @@ def test_report_arithmetic_on_a_small_classification():
     assert "unclassified (1):" in text and keys[4] in text
     assert " 33.3%" in text and " 50.0%" in text
     # five findings on five different line texts; the first verdict of a pair counts
-    assert "distinct (code, line text) pairs: 5, classified 4: real 1 (25.0%), harmless 1 (25.0%), " \
-           "false 2 (50.0%)" in text
+    assert ("distinct (code, line text) pairs: 5, classified 4: real 1 (25.0%), "
+            "harmless 1 (25.0%), false 2 (50.0%)") in text
 
 
 def test_engine_notices_are_counted_apart_from_precision():
@@ -161,7 +162,8 @@ def test_export_writes_the_recorded_commit_without_the_network(tmp_path):
     (source / "train.py").write_text("print('first')\n")
     subprocess.run(git + ["add", "."], check=True)
     subprocess.run(git + ["commit", "-qm", "one"], check=True)
-    first = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    first = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
+                           text=True).stdout.strip()
     (source / "train.py").write_text("print('second')\n")
     subprocess.run(git + ["commit", "-qam", "two"], check=True)
     mirrors = tmp_path / "mirrors"
@@ -172,12 +174,22 @@ def test_export_writes_the_recorded_commit_without_the_network(tmp_path):
     assert tree == tmp_path / "dest" / "o+r"
     assert (tree / "train.py").read_text() == "print('first')\n"
     assert (written, left_out) == (1, 0)
+    # a manifest moved to another commit replaces the tree; the same commit keeps it
+    second = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    moved = corpus.Repository("o/r", second, ("pytorch",), "training-scripts")
+    corpus.export(moved, mirrors, tmp_path / "dest")
+    assert (tree / "train.py").read_text() == "print('second')\n"
+    (tree / "train.py").write_text("edited")
+    assert corpus.export(moved, mirrors, tmp_path / "dest") == (tree, 1, 0)
+    assert (tree / "train.py").read_text() == "edited"
 
 
 def test_a_finding_counts_for_the_frameworks_its_file_imports():
-    assert corpus.file_frameworks("import torch.nn as nn\nfrom jax import numpy as jnp\n") == ("jax", "pytorch")
-    assert corpus.file_frameworks('{"source": ["import tensorflow as tf\\n", "from keras import layers"]}') \
-        == ("keras", "tensorflow")
+    assert corpus.file_frameworks("import torch.nn as nn\nfrom jax import numpy as jnp\n") \
+        == ("jax", "pytorch")
+    notebook = '{"source": ["import tensorflow as tf\\n", "from keras import layers"]}'
+    assert corpus.file_frameworks(notebook) == ("keras", "tensorflow")
     assert corpus.file_frameworks("import torchx\nimport numpy\n") == ("none",)
     finding = dict(_finding("DL004", "a"), key="k", frameworks=["pytorch"])
     _, per_framework, _ = corpus.tally([finding], {"k": ("false", "r")},
