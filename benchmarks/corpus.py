@@ -296,7 +296,8 @@ def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | Non
             per_rule.update(counts)
             lines_per_framework.update(file_lines)
             for finding in findings:
-                per_framework.update(finding["frameworks"])
+                if not is_engine_notice(finding["code"]):
+                    per_framework.update(finding["frameworks"])
             for finding in findings:
                 stream.write(json.dumps(finding, sort_keys=True) + "\n")
             stream.flush()
@@ -309,7 +310,8 @@ def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | Non
     print("per rule:")
     for code, count in sorted(per_rule.items()):
         print(f"    {code}: {count:4d}  {1000 * count / max(total_lines, 1):.4f}/kLOC")
-    print("per framework (of the file: what it imports; a file can count for several):")
+    print("per framework (of the file: what it imports; a file can count for several), "
+          "engine notices (DL9xx) left out:")
     for framework, lines in sorted(lines_per_framework.items()):
         count = per_framework[framework]
         print(f"    {framework:<12} {lines:8d} lines {count:4d} findings "

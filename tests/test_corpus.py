@@ -204,14 +204,16 @@ def test_lint_writes_each_finding_with_its_key_and_the_lines_per_framework(tmp_p
     (tree / "model.py").write_text("import torch\nimport torch.nn.functional as F\n\n\n"
                                    "def f(x):\n    return F.softmax(x)\n")
     (tree / "util.py").write_text("def g():\n    return 1\n")
+    (tree / "broken.py").write_text("import torch\ndef (:\n")  # an engine notice, DL903
     repository = corpus.Repository("o/r", "0" * 40, ("pytorch",), "training-scripts")
     out = tmp_path / "findings.jsonl"
     corpus.lint([repository], tmp_path / "dest", ["DL202"], 1, out)
-    [finding] = corpus.read_findings(out)
+    notice, finding = sorted(corpus.read_findings(out), key=lambda f: f["path"])
+    assert notice["code"] == "DL903"
     assert finding["key"] == f"o/r|model.py|DL202|{corpus.line_digest('return F.softmax(x)')}"
     assert (finding["line"], finding["frameworks"]) == (6, ["pytorch"])
     printed = capsys.readouterr().out
-    assert "    pytorch             6 lines    1 findings" in printed
+    assert "    pytorch             8 lines    1 findings" in printed  # DL202; DL903 left out
     assert "    none                2 lines    0 findings" in printed
 
 
