@@ -9,8 +9,9 @@
 `benchmarks/corpus/manifest.toml` lists each repository (owner/name), the commit measured, its
 frameworks and its kind. `split` assigns each repository to the tuning or the held-out half by
 the first byte of sha256("owner/name"): even is tuning, odd is held-out. The split depends on the
-name alone, so adding a repository never moves another one. Rules are tuned on the tuning half;
-figures are reported on the held-out half only.
+name alone, so adding a repository never moves another one. A repository whose code the team
+already measured or tuned on (`seen_in` says where) is always in the tuning half. Rules are
+tuned on the tuning half; figures are reported on the held-out half only.
 
 `export` writes each repository's recorded commit from its mirrored git directory
 (MIRRORS/owner+name/repo, as the `fetch` tool leaves it) to DEST/owner+name; it needs no network.
@@ -68,6 +69,9 @@ class Repository:
     commit: str
     frameworks: tuple[str, ...]
     kind: str
+    # Where the team already measured or tuned on this repository's code, if it did; such a
+    # repository is no unseen code, so it is always in the tuning half.
+    seen_in: str = ""
 
     @property
     def folder(self) -> str:
@@ -75,7 +79,7 @@ class Repository:
 
     @property
     def half(self) -> str:
-        return half_of(self.name)
+        return "tuning" if self.seen_in else half_of(self.name)
 
 
 def half_of(name: str) -> str:
@@ -87,7 +91,7 @@ def parse_manifest(text: str) -> list[Repository]:
     """The repositories of a manifest, checked: each field present and well formed, no name
     twice, none of the excluded repositories."""
     repositories = []
-    seen: set[str] = set()
+    seen: set[str] = set()  # names met so far
     for entry in tomllib.loads(text).get("repository", []):
         name, commit, kind = entry["name"], entry["commit"], entry["kind"]
         frameworks = tuple(entry["frameworks"])
@@ -104,7 +108,7 @@ def parse_manifest(text: str) -> list[Repository]:
         if name.lower() in seen:
             raise ValueError(f"{name} is listed twice")
         seen.add(name.lower())
-        repositories.append(Repository(name, commit, frameworks, kind))
+        repositories.append(Repository(name, commit, frameworks, kind, entry.get("seen_in", "")))
     return repositories
 
 
@@ -519,7 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             chosen = in_half(repositories, half)
             print(f"{half}: {len(chosen)} repositories")
             for r in chosen:
-                print(f"    {r.name:<56} {r.kind:<17} {','.join(r.frameworks)}")
+                print(f"    {r.name:<56} {r.kind:<17} {','.join(r.frameworks)}"
+                      + (f"  (seen: {r.seen_in})" if r.seen_in else ""))
         return 0
     if options.command == "export":
         for r in in_half(repositories, options.half):

@@ -64,6 +64,18 @@ def test_the_split_is_a_fixed_hash_of_the_name():
     assert 160 <= tuning <= 240  # a hash splits names about evenly
 
 
+def test_a_repository_the_team_has_seen_is_never_held_out():
+    # sha256("karpathy/nanoGPT") is odd: held out by the hash, tuning once marked as seen
+    assert corpus.half_of("karpathy/nanoGPT") == "held-out"
+    [seen] = corpus.parse_manifest(_entry("karpathy/nanoGPT")
+                                   + 'seen_in = "README.md, Precision on real code"\n')
+    assert seen.half == "tuning"
+    [unseen] = corpus.parse_manifest(_entry("karpathy/nanoGPT"))
+    assert unseen.half == "held-out"
+    held_out = [r for r in corpus.load_manifest() if r.half == "held-out"]
+    assert held_out and not any(r.seen_in for r in held_out)
+
+
 def test_the_manifest_split_is_balanced_and_printed_the_same_each_time():
     repositories = corpus.load_manifest()
     halves = [r.half for r in repositories]
