@@ -234,16 +234,6 @@ def file_frameworks(text: str) -> tuple[str, ...]:
     return tuple(sorted(found)) or ("none",)
 
 
-def lines_of(files: Iterable[str]) -> int:
-    total = 0
-    for path in files:
-        try:
-            total += Path(path).read_bytes().count(b"\n")
-        except OSError:
-            pass
-    return total
-
-
 def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
               jobs: int | None) -> tuple[int, collections.Counter[str], list[dict]]:
     """Files, lines (in all, key "", and per framework) and findings of one exported tree,
@@ -259,10 +249,11 @@ def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
     frameworks_of: dict[str, tuple[str, ...]] = {}
     for path in files:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
-        frameworks_of[Path(path).resolve().relative_to(root).as_posix()] = file_frameworks(text)
+        frameworks = file_frameworks(text)
+        frameworks_of[Path(path).resolve().relative_to(root).as_posix()] = frameworks
         count = text.count("\n")
         lines[""] += count
-        for framework in file_frameworks(text):
+        for framework in frameworks:
             lines[framework] += count
     result = run([str(root)], settings, jobs=jobs, use_cache=False)
     cache: dict = {}
