@@ -355,6 +355,38 @@ class UnorderedFileListing(Rule):
             class_names = train.class_names
             labels = {name: index for index, name in enumerate(class_names)}
         """),
+        # A numbered loop inside another: each position is its own loop's. The labels are the
+        # sorted groups' positions; the unsorted names' positions `j` label nothing.
+        Valid("""
+            import os
+            def load(root):
+                samples = []
+                for i, group in enumerate(sorted(os.listdir(root))):
+                    for j, name in enumerate(os.listdir(os.path.join(root, group))):
+                        for file in os.listdir(os.path.join(root, group, name)):
+                            samples.append((file, i))
+                return samples
+        """),
+        # The position is collected in a function defined in the loop, which runs later with
+        # names of its own; the loop's own body stores no label.
+        Valid("""
+            import os
+            def index(root, registry):
+                for i, name in enumerate(os.listdir(root)):
+                    def entries(folder, i=0):
+                        return [(file, i) for file in os.listdir(folder)]
+                    registry[name] = entries
+        """),
+        # The zipped mask is replaced before it is read, in a loop that also reads an index of
+        # the images: the masks' order is never used.
+        Valid("""
+            import os
+            images = os.listdir("images")
+            masks = os.listdir("masks")
+            for image, mask in zip(sorted(images), masks):
+                mask = image.replace("images", "masks")
+                save(image, mask, sorted(images).index(image))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -806,6 +838,58 @@ class UnorderedFileListing(Rule):
             images = tf.data.Dataset.list_files("data/images/*.png", shuffle=False)
             masks = tf.data.Dataset.list_files("data/masks/*.png", shuffle=False)
             dataset = tf.data.Dataset.zip((images.map(load_image), masks.map(load_mask)))
+        """),
+        # The inner numbered loop's position is collected beside the files each entry lists.
+        Invalid("""
+            import os
+            def load(root):
+                samples = []
+                for i, group in enumerate(sorted(os.listdir(root))):
+                    for j, name in enumerate(os.listdir(os.path.join(root, group))):
+                        for file in os.listdir(os.path.join(root, group, name)):
+                            samples.append((file, j))
+                return samples
+        """, line=5, related_lines=(7,), fixed="""
+            import os
+            def load(root):
+                samples = []
+                for i, group in enumerate(sorted(os.listdir(root))):
+                    for j, name in enumerate(sorted(os.listdir(os.path.join(root, group)))):
+                        for file in os.listdir(os.path.join(root, group, name)):
+                            samples.append((file, j))
+                return samples
+        """),
+        # The class index, decided when its loop's body ends, is the first use of the order, and
+        # the one reported: the zip after the loop reports only the other listing.
+        Invalid("""
+            import os
+            classes = os.listdir("data")
+            index = {}
+            for i, name in enumerate(classes):
+                index[name] = i
+            pairs = list(zip(classes, os.listdir("labels")))
+        """, line=2, more_lines=(6,), related_lines=(5,), fixed="""
+            import os
+            classes = sorted(os.listdir("data"))
+            index = {}
+            for i, name in enumerate(classes):
+                index[name] = i
+            pairs = list(zip(classes, sorted(os.listdir("labels"))))
+        """),
+        # Two uses of the images' order: the zip (decided when its loop ends, once the body
+        # showed both items read) comes first in the code, and is the one reported.
+        Invalid("""
+            import os
+            images = os.listdir("images")
+            masks = os.listdir("masks")
+            for image, mask in zip(images, masks):
+                save(image, mask, images.index(image))
+        """, line=2, more_lines=(3,), related_lines=(4,), fixed="""
+            import os
+            images = sorted(os.listdir("images"))
+            masks = sorted(os.listdir("masks"))
+            for image, mask in zip(images, masks):
+                save(image, mask, images.index(image))
         """),
     ]
 
