@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -375,6 +376,38 @@ class UnorderedFileListing(Rule):
 
             folder = Folder("data")
             pairs = list(zip(folder.images(), folder.masks()))
+        """),
+        # A numbered loop inside another: each position is its own loop's. The labels are the
+        # sorted groups' positions; the unsorted names' positions `j` label nothing.
+        Valid("""
+            import os
+            def load(root):
+                samples = []
+                for i, group in enumerate(sorted(os.listdir(root))):
+                    for j, name in enumerate(os.listdir(os.path.join(root, group))):
+                        for file in os.listdir(os.path.join(root, group, name)):
+                            samples.append((file, i))
+                return samples
+        """),
+        # The position is collected in a function defined in the loop, which runs later with
+        # names of its own; the loop's own body stores no label.
+        Valid("""
+            import os
+            def index(root, registry):
+                for i, name in enumerate(os.listdir(root)):
+                    def entries(folder, i=0):
+                        return [(file, i) for file in os.listdir(folder)]
+                    registry[name] = entries
+        """),
+        # The zipped mask is replaced before it is read, in a loop that also reads an index of
+        # the images: the masks' order is never used.
+        Valid("""
+            import os
+            images = os.listdir("images")
+            masks = os.listdir("masks")
+            for image, mask in zip(sorted(images), masks):
+                mask = image.replace("images", "masks")
+                save(image, mask, sorted(images).index(image))
         """),
     ]
     INVALID = [
@@ -860,6 +893,58 @@ class UnorderedFileListing(Rule):
             masks = tf.data.Dataset.list_files("data/masks/*.png", shuffle=False)
             dataset = tf.data.Dataset.zip((images.map(load_image), masks.map(load_mask)))
         """),
+        # The inner numbered loop's position is collected beside the files each entry lists.
+        Invalid("""
+            import os
+            def load(root):
+                samples = []
+                for i, group in enumerate(sorted(os.listdir(root))):
+                    for j, name in enumerate(os.listdir(os.path.join(root, group))):
+                        for file in os.listdir(os.path.join(root, group, name)):
+                            samples.append((file, j))
+                return samples
+        """, line=5, related_lines=(7,), fixed="""
+            import os
+            def load(root):
+                samples = []
+                for i, group in enumerate(sorted(os.listdir(root))):
+                    for j, name in enumerate(sorted(os.listdir(os.path.join(root, group)))):
+                        for file in os.listdir(os.path.join(root, group, name)):
+                            samples.append((file, j))
+                return samples
+        """),
+        # The class index, decided when its loop's body ends, is the first use of the order, and
+        # the one reported: the zip after the loop reports only the other listing.
+        Invalid("""
+            import os
+            classes = os.listdir("data")
+            index = {}
+            for i, name in enumerate(classes):
+                index[name] = i
+            pairs = list(zip(classes, os.listdir("labels")))
+        """, line=2, more_lines=(6,), related_lines=(5,), fixed="""
+            import os
+            classes = sorted(os.listdir("data"))
+            index = {}
+            for i, name in enumerate(classes):
+                index[name] = i
+            pairs = list(zip(classes, sorted(os.listdir("labels"))))
+        """),
+        # Two uses of the images' order: the zip (decided when its loop ends, once the body
+        # showed both items read) comes first in the code, and is the one reported.
+        Invalid("""
+            import os
+            images = os.listdir("images")
+            masks = os.listdir("masks")
+            for image, mask in zip(images, masks):
+                save(image, mask, images.index(image))
+        """, line=2, more_lines=(3,), related_lines=(4,), fixed="""
+            import os
+            images = sorted(os.listdir("images"))
+            masks = sorted(os.listdir("masks"))
+            for image, mask in zip(images, masks):
+                save(image, mask, images.index(image))
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -871,7 +956,6 @@ class UnorderedFileListing(Rule):
         # the row a caller's index picks, as `self.files[idx]` reads the file.
         self.parameters: list[frozenset[str]] = [frozenset()]
         self.target_depth = 0
-        self.reported: set[int] = set()
         self.reported_elsewhere: set[tuple[str, Span]] = set()
         # zip() calls whose items are unpacked into names the loop never reads, by position:
         # `for image, _ in zip(images, masks)` pairs nothing with the masks.
@@ -886,6 +970,22 @@ class UnorderedFileListing(Rule):
         self.scopes: list[cst.CSTNode | None] = [None]
         # Listing calls by id, with what they list: their function's scope and their text.
         self.listed: dict[int, tuple[int, str]] = {}
+        # Findings are decided in walk order, some only when their loop is left: each decision
+        # keeps the place in that order where its evidence was seen, and per listing the
+        # earliest decision stands (one finding per listing), reported in leave_Module.
+        self.decision_order = itertools.count()
+        self.findings: dict[int, tuple[int, Tag, cst.CSTNode, str]] = {}
+        # `for` loops over zip(...) whose unread items are known only when the loop is left, by
+        # the id of their zip call.
+        self.zip_loops: dict[int, _ZipLoop] = {}
+        # Observers of loop bodies, fed by this rule's own hooks during the one walk: numbered
+        # loops' index uses (per function: a function defined in a loop runs later) and zipped
+        # items read by position, by name.
+        self.waiting_index_uses: list[_IndexUses] = []
+        self.index_uses: list[list[_IndexUses]] = [[]]
+        self.waiting_item_reads: list[_ItemReads] = []
+        self.item_reads: dict[str, list[_ItemReads]] = {}
+        self.subscripted: set[int] = set()  # ids of the names in `pair[0]` read by position
 
     def listing(self, node: cst.BaseExpression) -> Tag | None:
         return first(self.facts.value(node), LISTING)
@@ -896,6 +996,7 @@ class UnorderedFileListing(Rule):
     # ---- scopes -----------------------------------------------------------------------------
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.index_uses.append([])
         self.indexed.append({})
         params = node.params
         self.parameters.append(frozenset(
@@ -905,18 +1006,29 @@ class UnorderedFileListing(Rule):
         self.scopes.append(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.index_uses.pop()
         self.check_shared_index(self.indexed.pop(), self.parameters.pop())
         self.bindings.pop()
         self.scopes.pop()
 
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.index_uses.append([])
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.index_uses.pop()
+
     def leave_Module(self, original_node: cst.Module) -> None:
         self.check_shared_index(self.indexed[0], self.parameters[0])
+        for _, listing, sink, why in sorted(self.findings.values(), key=lambda found: found[0]):
+            self.report_listing(listing, sink, why)
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self.target_depth += 1
         self.note_binding(node.target)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        for uses in self.index_uses[-1]:
+            uses.aug_assign(node)
         self.note_binding(node.target)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
@@ -955,15 +1067,79 @@ class UnorderedFileListing(Rule):
     # ---- sinks: where order matters ---------------------------------------------------------
 
     def visit_For(self, node: cst.For) -> None:
+        for uses in self.index_uses[-1]:
+            uses.enter_loop(node)
         self.note_binding(node.target)
-        self.note_unread_targets(node.target, node.iter, (node.body, node.orelse))
+        self.watch_zipped_items(node)
         numbered = self.numbered_listing(node.iter, node.target)
         if numbered is not None:
-            self.check_numbered_loop(*numbered, node)
+            index_name, listing = numbered
+            self.waiting_index_uses.append(_IndexUses(
+                index_name, listing, node, _counted(node.iter), self.lists_directory,
+                next(self.decision_order)))
             self.positions.append((*numbered, node))
 
     def leave_For(self, original_node: cst.For) -> None:
+        for uses in self.index_uses[-1]:
+            uses.leave_loop()
         self.close_positions(original_node)
+        zipped = self.zip_loops.pop(id(original_node.iter), None)
+        if zipped is not None:
+            self.check_zip_loop(zipped)
+
+    def visit_While(self, node: cst.While) -> None:
+        for uses in self.index_uses[-1]:
+            uses.enter_loop(node)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        for uses in self.index_uses[-1]:
+            uses.leave_loop()
+
+    # A loop's body begins and ends: the observers of that body start and stop.
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.begin_body(node)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self.end_body(original_node)
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self.begin_body(node)
+
+    def leave_SimpleStatementSuite(self, original_node: cst.SimpleStatementSuite) -> None:
+        self.end_body(original_node)
+
+    def begin_body(self, node: cst.BaseSuite) -> None:
+        # The loop whose body this is was the last one seen: it is the body's parent.
+        if self.waiting_index_uses and self.waiting_index_uses[-1].loop.body is node:
+            self.index_uses[-1].append(self.waiting_index_uses.pop())
+        if self.waiting_item_reads and self.waiting_item_reads[-1].loop.body is node:
+            reads = self.waiting_item_reads.pop()
+            self.item_reads.setdefault(reads.name, []).append(reads)
+
+    def end_body(self, node: cst.BaseSuite) -> None:
+        # Only the body of a numbered loop is its observer's (its else block is not).
+        active = self.index_uses[-1]
+        if active and active[-1].loop.body is node:
+            uses = active.pop()
+            labels = uses.labels()
+            if labels:
+                self.flag(uses.listing, labels[0], "its position becomes a class index here",
+                          order=uses.order)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for uses in self.index_uses[-1]:
+            uses.assign(node)
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        for uses in self.index_uses[-1]:
+            uses.binary_operation(node)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) in self.subscripted:
+            self.subscripted.discard(id(node))  # read through `pair[0]`, counted there
+            return
+        for reads in self.item_reads.get(node.value, ()):
+            reads.whole = True
 
     def close_positions(self, owner: cst.CSTNode) -> None:
         while self.positions and self.positions[-1][2] is owner:
@@ -971,6 +1147,8 @@ class UnorderedFileListing(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        for uses in self.index_uses[-1]:
+            uses.call(node)
         if self.lists_directory(node):
             self.note_listing(node)
         if isinstance(func, cst.Attribute) and func.attr.value == "index" and len(node.args) == 1:
@@ -978,7 +1156,11 @@ class UnorderedFileListing(Rule):
             if listing is not None:
                 self.flag(listing, node, "its position is used as a class index here")
         qualified = self.imports.call_name(node)
-        if qualified == "builtins.zip":
+        if qualified == "builtins.zip" and id(node) in self.zip_loops:
+            # The loop's items are read in its body, not walked yet: decide when it is left.
+            self.zip_loops[id(node)].evidence = self.pairing_evidence(
+                [arg.value for arg in node.args])
+        elif qualified == "builtins.zip":
             self.check_zip(node)
         elif qualified in catalog.POSITIONAL_PAIRING:
             self.check_pairing(node, _paired_arguments(node))
@@ -994,19 +1176,74 @@ class UnorderedFileListing(Rule):
 
     def check_pairing(self, node: cst.Call, args: list[cst.BaseExpression]) -> None:
         """`node` pairs the items of `args` by position, as zip() does."""
-        listings = [self.listing(arg) for arg in args]
-        distinct = {self.listing_key(listing): listing for listing in listings
-                    if listing is not None}
-        numbered = any(isinstance(arg, cst.Call)
-                       and self.imports.call_name(arg) in INDEX_SOURCES for arg in args)
+        self.decide_pairing(node, self.pairing_evidence(args))
+
+    def pairing_evidence(self, args: list[cst.BaseExpression]) -> _PairingEvidence:
+        """What each of the paired `args` is here: a listing (and its key), numbers, rows."""
+        return _PairingEvidence(
+            tuple((listing, self.listing_key(listing)) if listing is not None else None
+                  for listing in map(self.listing, args)),
+            tuple(isinstance(arg, cst.Call) and self.imports.call_name(arg) in INDEX_SOURCES
+                  for arg in args),
+            tuple(self.records(arg) for arg in args),
+            next(self.decision_order))
+
+    def decide_pairing(self, node: cst.Call, evidence: _PairingEvidence,
+                       unread: frozenset[int] = frozenset()) -> None:
+        """Flag the listings `node` pairs, leaving out the `unread` positions."""
+        kept = [position for position in range(len(evidence.listings))
+                if position not in unread]
+        distinct = {found[1]: found[0] for found in (evidence.listings[position]
+                                                     for position in kept) if found is not None}
+        order = evidence.order
         if len(distinct) >= 2:
             for listing in distinct.values():
-                self.flag(listing, node, "it is paired by position with another listing here")
-        elif distinct and numbered:
-            self.flag(next(iter(distinct.values())), node, "its items are numbered here")
-        elif distinct and any(self.records(arg) for arg in args):
+                self.flag(listing, node, "it is paired by position with another listing here",
+                          order=order)
+        elif distinct and any(evidence.numbers[position] for position in kept):
+            self.flag(next(iter(distinct.values())), node, "its items are numbered here",
+                      order=order)
+        elif distinct and any(evidence.rows[position] for position in kept):
             self.flag(next(iter(distinct.values())), node,
-                      "it is paired by position with rows loaded from a file here")
+                      "it is paired by position with rows loaded from a file here", order=order)
+
+    def watch_zipped_items(self, loop: cst.For) -> None:
+        """A loop `for a, b in zip(...)`, or `for pair in zip(...)` that may read only
+        `pair[0]`: which zipped items it reads is known when it is left."""
+        iterable, target = loop.iter, loop.target
+        if not (isinstance(iterable, cst.Call)
+                and self.imports.call_name(iterable) == "builtins.zip"):
+            return
+        zipped = _ZipLoop(loop)
+        if isinstance(target, cst.Name) and not any(arg.star for arg in iterable.args):
+            zipped.item_reads = _ItemReads(target.value, len(iterable.args), loop)
+            self.waiting_item_reads.append(zipped.item_reads)
+        self.zip_loops[id(iterable)] = zipped
+
+    def check_zip_loop(self, zipped: _ZipLoop) -> None:
+        loop = zipped.loop
+        if zipped.item_reads is not None:
+            self.item_reads[zipped.item_reads.name].remove(zipped.item_reads)
+        if zipped.evidence is None:
+            return
+        target = loop.target
+        unread: frozenset[int] = frozenset()
+        if isinstance(target, cst.Tuple):
+            read = self.facts.names_read(loop)
+            unread = frozenset(position for position, element in enumerate(target.elements)
+                               if isinstance(element.value, cst.Name)
+                               and element.value.value not in read)
+            count = len(target.elements)
+        elif zipped.item_reads is not None:
+            reads = zipped.item_reads
+            count = reads.count
+            if not reads.whole:
+                unread = frozenset(range(count)) - reads.positions
+        else:
+            count = 0
+        if len(unread) >= count:  # a body that reads nothing is a placeholder
+            unread = frozenset()
+        self.decide_pairing(loop.iter, zipped.evidence, unread)
 
     def note_unread_targets(self, target: cst.BaseExpression, iterable: cst.BaseExpression,
                             scope: tuple[cst.CSTNode | None, ...]) -> None:
@@ -1023,10 +1260,10 @@ class UnorderedFileListing(Rule):
             count = len(target.elements)
         elif isinstance(target, cst.Name) and not any(arg.star for arg in iterable.args):
             count = len(iterable.args)
-            uses = _ItemReads(target.value, count)
+            uses = _ItemReads(target.value, count, None)
             for node in scope:
                 if node is not None:
-                    node.visit(uses)
+                    node.visit(_ItemReadsVisitor(uses))
             if uses.whole:
                 return
             unread = frozenset(range(count)) - uses.positions
@@ -1071,12 +1308,16 @@ class UnorderedFileListing(Rule):
         self.check_comprehension(node, (node.key, node.value))
 
     def visit_ListComp(self, node: cst.ListComp) -> None:
+        for uses in self.index_uses[-1]:
+            uses.comprehension(node)
         self.check_comprehension(node, (node.elt,))
 
     def visit_SetComp(self, node: cst.SetComp) -> None:
         self.check_comprehension(node, (node.elt,))
 
     def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        for uses in self.index_uses[-1]:
+            uses.comprehension(node)
         self.check_comprehension(node, (node.elt,))
 
     def check_comprehension(self, node: cst.BaseComp | cst.DictComp,
@@ -1133,16 +1374,6 @@ class UnorderedFileListing(Rule):
         listing = self.listing(_counted(iterable))
         return None if listing is None else (index_name, listing)
 
-    def check_numbered_loop(self, index_name: str, listing: Tag, loop: cst.For) -> None:
-        """The loop over `enumerate(listing)` stores the position as a class index: into a
-        mapping, beside the files it lists in each entry, or beside each item an inner loop
-        reads."""
-        uses = _IndexUses(index_name, _counted(loop.iter), self.lists_directory)
-        loop.body.visit(uses)
-        labels = uses.mapped + uses.paired + (uses.collected if uses.lists_entries else [])
-        if labels:
-            self.flag(listing, labels[0], "its position becomes a class index here")
-
     def lists_directory(self, node: cst.Call) -> bool:
         """Whether the call is a listing, by its name alone: the loop body is not yet walked."""
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in catalog.LISTING_METHODS:
@@ -1162,6 +1393,10 @@ class UnorderedFileListing(Rule):
                                              "pairing them by position")
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name) and self.item_reads.get(node.value.value):
+            self.subscripted.add(id(node.value))
+            for reads in self.item_reads[node.value.value]:
+                reads.subscript(node)
         if self.target_depth:
             return
         element = node.slice[0].slice
@@ -1198,13 +1433,21 @@ class UnorderedFileListing(Rule):
 
     # ---- reporting --------------------------------------------------------------------------
 
-    def flag(self, listing: Tag, sink: cst.CSTNode, why: str) -> None:
+    def flag(self, listing: Tag, sink: cst.CSTNode, why: str, *, order: int | None = None
+             ) -> None:
+        """`listing` is used where its order matters, at `sink`. `order`: where in the walk the
+        evidence was seen, when the decision was made later (at the end of a loop)."""
         if listing.node is None and listing.location is not None and not listing.info.ordered:
             self.flag_elsewhere(listing, listing.location, sink, why)
             return
-        if listing.info.ordered or listing.node is None or id(listing.node) in self.reported:
+        if listing.info.ordered or listing.node is None:
             return
-        self.reported.add(id(listing.node))
+        order = next(self.decision_order) if order is None else order
+        earlier = self.findings.get(id(listing.node))
+        if earlier is None or order < earlier[0]:
+            self.findings[id(listing.node)] = (order, listing, sink, why)
+
+    def report_listing(self, listing: Tag, sink: cst.CSTNode, why: str) -> None:
         if listing.info.shuffled:
             message = (f"`{listing.info.function}` shuffles the file names by default, and "
                        f"{why}; pass `shuffle=False` (or one `seed` to every listing paired)")
@@ -1226,7 +1469,6 @@ class UnorderedFileListing(Rule):
                            description="Wrap the listing in `sorted()`")
         self.report(listing.node, message, fix=fix, related=[(sink, "order matters here")])
 
-
     def flag_elsewhere(self, listing: Tag, where: RelatedLocation, sink: cst.CSTNode,
                        why: str) -> None:
         """A listing made in another file (a dataset class's attribute or method, a helper):
@@ -1241,15 +1483,21 @@ class UnorderedFileListing(Rule):
                           "is made", cause=where)
 
 
-class _IndexUses(cst.CSTVisitor):
-    """How a loop body stores the position `index_name` of the item it iterates."""
 
-    def __init__(self, index_name: str, counted: cst.BaseExpression,
-                 lists_directory: Callable[[cst.Call], bool]) -> None:
-        super().__init__()
+class _IndexUses:
+    """How the body of the numbered loop `loop` stores the position `index_name` of the item it
+    iterates. Fed by the rule's hooks while the walk is in the body (and not in a function or
+    lambda defined there: those run later, with their own names)."""
+
+    def __init__(self, index_name: str, listing: Tag, loop: cst.For,
+                 counted: cst.BaseExpression, lists_directory: Callable[[cst.Call], bool],
+                 order: int) -> None:
         self.index_name = index_name
+        self.listing = listing
+        self.loop = loop
         self.counted = counted  # the listing the position is taken in
         self.lists_directory = lists_directory
+        self.order = order  # where in the walk the loop began: its place among decisions
         self.mapped: list[cst.CSTNode] = []  # mapping[name] = i
         # The position collected: samples.append((file, i)), labels += [i] * n. A class index
         # when the body lists each entry's own files (the entries are class directories)...
@@ -1260,13 +1508,15 @@ class _IndexUses(cst.CSTVisitor):
         self.paired: list[cst.CSTNode] = []
         self.inner_loops: list[_InnerLoop] = []
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False  # a function defined in the loop runs later, with its own names
+    def labels(self) -> list[cst.CSTNode]:
+        """Where the body stores the position as a class index: into a mapping, beside the
+        files it lists in each entry, or beside each item an inner loop reads."""
+        return self.mapped + self.paired + (self.collected if self.lists_entries else [])
 
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_For(self, node: cst.For) -> None:
+    def enter_loop(self, node: cst.For | cst.While) -> None:
+        if isinstance(node, cst.While):
+            self.inner_loops.append(_InnerLoop(counting=True))
+            return
         # `for j in range(n)` counts (patches of the entry: (i, j) indexes it, labels nothing);
         # `for other in files` pairs the listing with itself (pairwise comparisons).
         iterated = node.iter.value if isinstance(node.iter, cst.Subscript) else node.iter
@@ -1274,30 +1524,21 @@ class _IndexUses(cst.CSTVisitor):
                     and iterated.func.value == "range") or iterated.deep_equals(self.counted)
         self.inner_loops.append(_InnerLoop(counting))
 
-    def leave_For(self, original_node: cst.For) -> None:
-        self.close_inner_loop()
-
-    def visit_While(self, node: cst.While) -> None:
-        self.inner_loops.append(_InnerLoop(counting=True))
-
-    def leave_While(self, original_node: cst.While) -> None:
-        self.close_inner_loop()
-
-    def close_inner_loop(self) -> None:
+    def leave_loop(self) -> None:
         loop = self.inner_loops.pop()
         if loop.others and not loop.counting:
             self.paired.extend(loop.positions)
 
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def assign(self, node: cst.Assign) -> None:
         if (isinstance(node.value, cst.Name) and node.value.value == self.index_name
                 and any(isinstance(target.target, cst.Subscript) for target in node.targets)):
             self.mapped.append(node)
 
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+    def aug_assign(self, node: cst.AugAssign) -> None:
         if isinstance(node.value, (cst.List, cst.Tuple)):  # labels += [i]
             self.collect(node, node.value)
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def call(self, node: cst.Call) -> None:
         if self.lists_directory(node):
             self.lists_entries = True
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in LABEL_COLLECTING \
@@ -1316,20 +1557,16 @@ class _IndexUses(cst.CSTVisitor):
             else:
                 self.paired.append(node)  # (file, i): paired with the item in one entry
 
-    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+    def binary_operation(self, node: cst.BinaryOperation) -> None:
         # [i] * len(files): the position repeated once per file
         if isinstance(node.operator, cst.Multiply) and any(
                 isinstance(side, (cst.List, cst.Tuple)) and _carries(side, self.index_name)
                 for side in (node.left, node.right)):
             self.collected.append(node)
 
-    def visit_ListComp(self, node: cst.ListComp) -> None:
+    def comprehension(self, node: cst.ListComp | cst.GeneratorExp) -> None:
         if _carries(node.elt, self.index_name):
             self.collected.append(node)  # [(file, i) for file in files]
-
-    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
-        if _carries(node.elt, self.index_name):
-            self.collected.append(node)
 
 
 @dataclass
@@ -1432,32 +1669,65 @@ def _bound_names(target: cst.BaseExpression) -> list[str]:
     return []
 
 
-class _ItemReads(cst.CSTVisitor):
+@dataclass(frozen=True)
+class _PairingEvidence:
+    """The iterables a call pairs by position, as they were where the call was walked: per
+    position the listing (with its key) or None, whether it numbers, whether it holds rows."""
+
+    listings: tuple[tuple[Tag, object] | None, ...]
+    numbers: tuple[bool, ...]
+    rows: tuple[bool, ...]
+    order: int  # where in the walk the call was: its place among decisions
+
+
+@dataclass
+class _ZipLoop:
+    """A `for` loop over zip(...), decided when it is left."""
+
+    loop: cst.For
+    evidence: _PairingEvidence | None = None  # set when its zip call is walked
+    item_reads: _ItemReads | None = None  # `for pair in zip(...)`
+
+
+class _ItemReads:
     """How a loop reads its one target `name` over a zip of `count` iterables: the positions
     it reads through constant subscripts (`pair[0]`, `pair[-1]`), or `whole` when it reads the
-    item any other way (unpacked, passed on, sliced)."""
+    item any other way (unpacked, passed on, sliced). Fed by the rule's hooks while the walk is
+    in the loop's body and else block."""
 
-    def __init__(self, name: str, count: int) -> None:
-        super().__init__()
+    def __init__(self, name: str, count: int, loop: cst.For | None) -> None:
         self.name = name
         self.count = count
+        self.loop = loop
         self.positions: set[int] = set()
         self.whole = False
 
-    def visit_Subscript(self, node: cst.Subscript) -> bool:
-        if not (isinstance(node.value, cst.Name) and node.value.value == self.name):
-            return True
+    def subscript(self, node: cst.Subscript) -> None:
+        """`name[...]`: a position, or the whole item when the index is no constant."""
         element = node.slice[0].slice if len(node.slice) == 1 else None
         position = _constant_index(element.value) if isinstance(element, cst.Index) else None
         if position is None or not -self.count <= position < self.count:
             self.whole = True
         else:
             self.positions.add(position % self.count)
+
+
+class _ItemReadsVisitor(cst.CSTVisitor):
+    """Feeds `_ItemReads` from a comprehension's parts, which are visited on their own."""
+
+    def __init__(self, reads: _ItemReads) -> None:
+        super().__init__()
+        self.reads = reads
+
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
+        if not (isinstance(node.value, cst.Name) and node.value.value == self.reads.name):
+            return True
+        self.reads.subscript(node)
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value == self.name:
-            self.whole = True
+        if node.value == self.reads.name:
+            self.reads.whole = True
 
 
 def _constant_index(node: cst.BaseExpression) -> int | None:

@@ -272,3 +272,95 @@ def test_classes_defining_a_method():
                                                  facts.classes_defining("fit"),
                                                  facts.classes_defining("missing")))
     assert found == (frozenset({"Sampler", "Trainer"}), frozenset({"Trainer"}), frozenset())
+
+
+class LoopReader(CachedVisitorNames, cst.BatchableCSTVisitor):
+    """Asks, when each `for` loop is left (as a rule's `leave_For` does), which of `names` the
+    loop reads; loops are reported innermost first, as they close."""
+
+    def __init__(self, model: SemanticModel, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.facts = model.facts
+        self.names = names
+        self.answers: list[set[str]] = []
+
+    def leave_For(self, original_node: cst.For) -> None:
+        read = self.facts.names_read(original_node)
+        self.answers.append({name for name in self.names if name in read})
+
+
+
+def loop_reads(source: str, *names: str) -> list[set[str]]:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[LoopReader] = []
+    analyse(context, None, lambda model: made.append(LoopReader(model, names)) or [made[-1]])
+    return made[-1].answers
+
+
+
+def test_names_read_by_a_loop_leave_out_attribute_keyword_and_assigned_names():
+    source = """
+        for image, mask, label, extra in zip(images, masks, labels, extras):
+            load(image.mask, label=1)
+            extra = 0
+    """
+    assert loop_reads(source, "image", "mask", "label", "extra") == [{"image"}]
+
+
+
+def test_names_read_after_the_body_rebinds_them_are_not_reads_of_the_loop_value():
+    source = """
+        for image, mask, label in zip(images, masks, labels):
+            mask = image.replace("images", "masks")
+            save(mask)
+            label = label.strip()
+            use(label)
+    """
+    # `label = label.strip()` reads the loop's label before rebinding it; `mask` is only read
+    # after its rebinding.
+    assert loop_reads(source, "image", "mask", "label") == [{"image", "label"}]
+
+
+
+def test_a_rebinding_under_an_if_or_in_a_one_line_body_is_no_rebinding():
+    source = """
+        for image, mask in zip(images, masks):
+            if flip:
+                mask = image
+            save(mask)
+        for image, mask in pairs: mask = image; save(mask)
+    """
+    assert loop_reads(source, "image", "mask") == [{"image", "mask"}, {"image", "mask"}]
+
+
+
+def test_names_read_in_the_else_block_count_and_outer_loops_see_inner_reads():
+    source = """
+        for a, b in zip(xs, ys):
+            for c, d in zip(a, zs):
+                use(c)
+            else:
+                use(d)
+            b = 0
+        else:
+            done(b)
+    """
+    # Inner loop first: it reads c, and d in its else block (its `zip(a, zs)` is no part of its
+    # body); the outer loop reads a, c and d in its body and, in its else block, b (the body's
+    # rebinding of b does not reach the else block).
+    assert loop_reads(source, "a", "b", "c", "d") == [{"c", "d"}, {"a", "b", "c", "d"}]
+
+
+
+def test_names_read_is_asked_of_loops_nested_ninety_deep():
+    depth = 90  # Python allows at most 100 levels of indentation
+    lines = [f"{'    ' * level}for i{level}, f{level} in zip(a, b):" for level in range(depth)]
+    lines.append(f"{'    ' * depth}use(f{depth - 1}, i0)")
+    answers = loop_reads("\n".join(lines) + "\n", "i0", f"f{depth - 1}", "i1")
+    assert answers[0] == {"i0", f"f{depth - 1}"}  # the innermost loop
+    # Every loop around `for i1, ...` reads i1 there (a loop target is a use): only the outermost.
+    assert [answer == {"i0", f"f{depth - 1}", "i1"} for answer in answers] == \
+        [False] * (depth - 1) + [True]
+

@@ -9,8 +9,8 @@ it is complete only at the end of the module.
 
 The answers come from the model's components (`transfer` for values, `summaries` for classes
 and functions, `loops` for training-loop events, `binding` for call sites, `regions` for
-`with`/`except`); this module owns no analysis of its own, so that two rules asking the same
-question always get the same answer.
+`with`/`except`, `reads` for the names a loop reads); this module owns no analysis of its own,
+so that two rules asking the same question always get the same answer.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 import libcst as cst
 
+from dllint.semantic.reads import LoopNamesRead
 from dllint.semantic.regions import HandlerContext
 from dllint.semantic.values import MODULE, ModuleInfo, Tag, Value, first
 
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from dllint.semantic.model import SemanticModel
     from dllint.semantic.summaries import FunctionState
 
-__all__ = ["ClassFacts", "Facts", "FunctionFacts", "HandlerContext", "ModuleMode"]
+__all__ = ["ClassFacts", "Facts", "FunctionFacts", "HandlerContext", "LoopNamesRead",
+           "ModuleMode"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,16 @@ class Facts:
     def in_no_grad(self) -> bool:
         """Inside a no-grad/inference block, or a function decorated with one."""
         return self._model.in_no_grad
+
+    def names_read(self, loop: cst.For) -> LoopNamesRead:
+        """The names the body and else block of `loop` read, as a membership test (`"mask" in
+        facts.names_read(loop)`), with the meaning of `reads.py`: attribute and keyword names,
+        plain assignment targets, and names read only after the body rebinds them are no
+        reads. Complete from the rules' `leave_For` of the loop on."""
+        reads = self._model.reads.names_read(loop)
+        if reads is None:
+            raise ValueError("names_read() asked about a loop the walk has not reached")
+        return reads
 
     def handler_context(self) -> HandlerContext:
         """The `with` blocks and `except` handlers around this point, outermost first."""

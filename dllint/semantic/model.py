@@ -24,6 +24,7 @@ from dllint.semantic import catalog
 from dllint.semantic.binding import CallBinding, FlowHints
 from dllint.semantic.facts import Facts
 from dllint.semantic.loops import LoopEventRecorder, LoopEvents
+from dllint.semantic.reads import ReadTracker
 from dllint.semantic.regions import RegionTracker
 from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
 from dllint.semantic.transfer import (
@@ -99,6 +100,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.local_members: dict[str, Members | None] = {}
         self.local_functions: dict[str, Value] = {}
         self.regions = RegionTracker(self.qualified)
+        self.reads = ReadTracker()
         # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
         self.call_sites: dict[str, list[cst.Call]] = {}
         self.loop_listings: list[Tag | None] = []
@@ -263,10 +265,44 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.loop_listings.append(listing if listing is not None and not listing.info.ordered
                                   else outer)
         self.open_loops.append(LoopEvents(node))
+        self.reads.enter_for(node)
 
     def leave_For(self, original_node: cst.For) -> None:
         self.loop_listings.pop()
         self.loops.append(self.open_loops.pop())
+        self.reads.leave_for(original_node)
+
+    # Which names each loop reads (`reads.py`): every name, the nodes whose names are no
+    # reads, and the bounds of loop bodies and else blocks.
+    def visit_Name(self, node: cst.Name) -> None:
+        self.reads.name(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.reads.not_a_read(node)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self.reads.not_a_read(node)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.reads.not_a_read(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.reads.leave_statement(original_node)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.reads.enter_block(node)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self.reads.leave_block(original_node)
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self.reads.enter_block(node)
+
+    def leave_SimpleStatementSuite(self, original_node: cst.SimpleStatementSuite) -> None:
+        self.reads.leave_block(original_node)
+
+    def leave_Else(self, original_node: cst.Else) -> None:
+        self.reads.leave_block(original_node)
 
     def visit_With(self, node: cst.With) -> None:
         self.regions.enter_with(node)
@@ -325,6 +361,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.branches.append(_Branch(node, dict(self.frames[-1]), _leaves(node.body)))
 
     def visit_Else(self, node: cst.Else) -> None:
+        self.reads.enter_block(node)
         if self.branches and self.branches[-1].node.orelse is node:
             self._enter_else()
 
