@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dllint.semantic.effects import Effect, Match, Registry, Row, rows
 from dllint.semantic.frameworks import jax, keras, tensorflow
 
 # Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
@@ -417,3 +418,113 @@ LIBRARY_ROOTS = frozenset({
 
 # Calls that return a model in a mode their keywords choose (see frameworks/jax.py).
 MODE_VIEWS = dict(jax.MODE_VIEWS)
+
+# The rows the dispatcher in `transfer.py` reads and the gates are computed from (see
+# `effects.py`): every table above that says what a call or method does to a value, as one
+# `Row` per name. Their order inside one effect does not matter; the effects' own order is the
+# precedence when one name has several.
+ROWS = (
+    *rows(Effect.LISTING, LISTING_FUNCTIONS),
+    *(Row(name, Effect.SHUFFLED_LISTING, display=listing[0], data=listing)
+      for name, listing in SHUFFLED_LISTINGS.items()),
+    *rows(Effect.ORDER_KEEPING, ORDER_KEEPING_CALLS, position=0, keyword="input"),
+    *rows(Effect.SORTING, SORTING),
+    *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
+    *rows(Effect.SHAPE_KEEPING, SHAPE_KEEPING_FUNCTIONS),
+    *rows(Effect.LOG_PROBABILITIES, LOG_PROBABILITY_FUNCTIONS),
+    *rows(Effect.EXP, ("torch.exp", "numpy.exp")),
+    # A no-op wrapper since PyTorch 0.4: the value is its `data` argument.
+    *rows(Effect.NO_OP_WRAPPER, ("torch.autograd.Variable", "torch.autograd.variable.Variable"),
+          position=0, keyword="data"),
+    *rows(Effect.LOG, LOG_FUNCTIONS),
+    *rows(Effect.PROBABILITY_LAYER, PROBABILITY_LAYERS),
+    *rows(Effect.LOG_PROBABILITY_LAYER, LOG_PROBABILITY_LAYERS),
+    *rows(Effect.MODE_DEPENDENT_LAYER, MODE_DEPENDENT_LAYERS),
+    *rows(Effect.CONTAINER, CONTAINER_LAYERS),
+    *(Row(name, Effect.LOSS_CLASS, display=loss.display, data=loss)
+      for name, loss in LOSS_CLASSES.items()),
+    *rows(Effect.KERAS_INPUT, KERAS_INPUTS),
+    *(Row(prefix, Effect.KERAS_LAYER, match=Match.PREFIX, capitalised=True)
+      for prefix in KERAS_LAYER_PREFIXES),
+    *rows(Effect.KERAS_SEQUENTIAL, KERAS_SEQUENTIAL_MODELS),
+    *rows(Effect.KERAS_FUNCTIONAL_MODEL, KERAS_FUNCTIONAL_MODELS),
+    *(Row(name, Effect.ACTIVATION_LAYER_FUNCTION, position=position, keyword=keyword)
+      for name, (keyword, position) in ACTIVATION_LAYER_FUNCTIONS.items()),
+    *(Row(name, Effect.APPLY_FUNCTION_HOLDER, keyword=keyword)
+      for name, keyword in APPLY_FUNCTION_HOLDERS.items()),
+    *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)
+      for name, (position, keyword) in COLUMN_LAYERS.items()),
+    *rows(Effect.SINGLE_CHANNEL_LAYER, SINGLE_CHANNEL_LAYERS),
+    # Any other `torch.nn.<Upper>` is a layer; a Parameter (or ParameterList) is not.
+    Row("torch.nn.", Effect.LAYER, match=Match.PREFIX, capitalised=True, dots=2,
+        excluding=("torch.nn.Parameter",)),
+    Row("torch.optim.lr_scheduler.", Effect.SCHEDULER, match=Match.PREFIX, capitalised=True),
+    Row("transformers.", Effect.SCHEDULER, match=Match.PREFIX, last_contains="schedule"),
+    Row("torch.optim.", Effect.OPTIMIZER, match=Match.PREFIX, capitalised=True, dots=2),
+    *(Row(name, Effect.LOSS_FUNCTION, display=loss.display, data=loss)
+      for name, loss in LOSS_FUNCTIONS.items()),
+    *(Row(prefix, Effect.OPAQUE_MODEL, match=Match.PREFIX, excluding=NOT_MODELS)
+      for prefix in OPAQUE_MODEL_PREFIXES),
+    *rows(Effect.COMPOSE, COMPOSE | ALBUMENTATIONS_COMPOSE),
+    *(Row(name, Effect.PIXEL_DIVISION, display=division.display, data=division)
+      for name, division in ALBUMENTATIONS_SCALING.items()),
+    *rows(Effect.SCALING, SCALING_TRANSFORMS),
+    *rows(Effect.SCALING, SCALE_WHEN_FLAGGED, keyword="scale"),
+    *(Row(name, Effect.UINT8_DECODER, position=position, keyword="dtype")
+      for name, position in UINT8_TF_DECODERS.items()),
+    *rows(Effect.UINT8_DATASET, UINT8_IMAGE_DATASETS),
+    *(Row(name, Effect.CAST, position=position, keyword=keyword)
+      for name, (position, keyword) in CAST_FUNCTIONS.items()),
+    *rows(Effect.FLOAT_RESIZING, FLOAT_RESIZING),
+    *rows(Effect.TRANSFORM, NORMALIZE_TRANSFORMS | LAMBDA_TRANSFORMS),
+    *(Row(prefix, Effect.TRANSFORM, match=Match.PREFIX, capitalised=True)
+      for prefix in ("torchvision.transforms.", "albumentations.")),
+    *rows(Effect.UINT8_SOURCE, UINT8_NUMPY_SOURCES, data="numpy"),
+    *rows(Effect.UINT8_SOURCE, UINT8_TENSOR_SOURCES, data="torch"),
+    *rows(Effect.PIL_OPEN, PIL_OPEN),
+    *rows(Effect.DTYPE_KEEPING, DTYPE_KEEPING_FUNCTIONS, position=0, keyword="src"),
+    *rows(Effect.STACKING, STACKING, position=0, keyword="arrays"),
+    *rows(Effect.ARRAY, NUMPY_ARRAY, position=0, keyword="object"),
+    *rows(Effect.FLOAT64_SOURCE, FLOAT64_CONSTRUCTORS),
+    *rows(Effect.RANK1_CONSTRUCTOR, RANK1_CONSTRUCTORS),
+    *rows(Effect.DATAFRAME_SOURCE, DATAFRAME_SOURCES),
+    *rows(Effect.RECORD_SOURCE, RECORD_SOURCES),
+    *rows(Effect.TO_TENSOR, TO_TENSOR, position=0, keyword="data"),
+    # Tensors built without a dtype: float32 whatever they are built from.
+    *rows(Effect.UNTYPED_TENSOR, ("torch.Tensor", "torch.FloatTensor", "numpy.float32")),
+    *rows(Effect.RESHAPE, RESHAPING_FUNCTIONS),
+    *rows(Effect.BUILTIN_ORDER_KEEPING, ("builtins.list", "builtins.tuple", "builtins.reversed")),
+    # map(f, listing) and filter(f, listing) keep the order of their last argument.
+    *rows(Effect.BUILTIN_ORDER_KEEPING, ("builtins.map", "builtins.filter"), position=-1),
+    *rows(Effect.WALK_STEP, ("builtins.next",)),
+    *rows(Effect.LISTING_METHOD, LISTING_METHODS, match=Match.METHOD),
+    *rows(Effect.ORDER_KEEPING_METHOD, ORDER_KEEPING_METHODS, match=Match.METHOD),
+    *rows(Effect.PROBABILITY_METHOD, PROBABILITY_METHODS, match=Match.METHOD),
+    *rows(Effect.SHAPE_KEEPING_METHOD, SHAPE_KEEPING_METHODS, match=Match.METHOD),
+    *rows(Effect.LOG_PROBABILITY_METHOD, LOG_PROBABILITY_METHODS, match=Match.METHOD),
+    Row("log", Effect.LOG_METHOD, match=Match.METHOD),
+    Row("exp", Effect.EXP_METHOD, match=Match.METHOD),
+    Row("forward", Effect.FORWARD_METHOD, match=Match.METHOD),
+    Row("to", Effect.MODULE_DTYPE_METHOD, match=Match.METHOD),  # the dtype given, if any
+    *(Row(name, Effect.MODULE_DTYPE_METHOD, data=dtype, match=Match.METHOD)
+      for name, dtype in MODULE_DTYPE_METHODS.items()),
+    *rows(Effect.MODE_SWITCH_METHOD, ("eval", "train"), match=Match.METHOD),
+    *rows(Effect.SAME_MODULE_METHOD, SAME_MODULE_METHODS, match=Match.METHOD),
+    Row("to", Effect.TO_METHOD, match=Match.METHOD),
+    *rows(Effect.PASSTHROUGH_METHOD, PASSTHROUGH_METHODS - {"detach"}, match=Match.METHOD),
+    Row("detach", Effect.PASSTHROUGH_METHOD, data="drops the graph", match=Match.METHOD),
+    *rows(Effect.FLOAT_CAST_METHOD, FLOAT_CASTS, match=Match.METHOD),
+    Row("double", Effect.FLOAT64_CAST_METHOD, match=Match.METHOD),
+    Row("astype", Effect.ASTYPE_METHOD, match=Match.METHOD),
+    *rows(Effect.SCALING_METHOD, ("div", "div_", "true_divide"), data="divide",
+          match=Match.METHOD),
+    *rows(Effect.SCALING_METHOD, ("mul", "mul_"), data="multiply", match=Match.METHOD),
+    *rows(Effect.PIL_KEEPING_METHOD, ("convert", "resize", "crop", "rotate", "transpose"),
+          match=Match.METHOD),
+    Row("to_numpy", Effect.DATAFRAME_TO_NUMPY_METHOD, match=Match.METHOD),
+    *rows(Effect.RECORD_KEEPING_METHOD, RECORD_KEEPING_METHODS, match=Match.METHOD),
+    *rows(Effect.COPY_METHOD, ("numpy", "copy", "clone"), match=Match.METHOD),
+    *rows(Effect.POSITIONAL_PAIRING, POSITIONAL_PAIRING),
+    *rows(Effect.REDUCTION, REDUCTION_FUNCTIONS),
+)
+REGISTRY = Registry(ROWS)
