@@ -7,13 +7,17 @@ have findings, because computing positions costs more than parsing the file.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, Sequence, Union
 
 import libcst as cst
 
 from dllint.context import FileContext, PendingReport
+from dllint.semantic import catalog
+from dllint.semantic.effects import Effect, gate_pattern, minimal_tokens
 from dllint.walk import CachedVisitorNames
 from dllint.types import Applicability, FixAvailability, RelatedLocation, Severity
 
@@ -104,10 +108,21 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
     # The cheap semantic gate: the rule runs only on files whose text contains one of these.
     # An empty tuple means the rule wants every file.
     requires_any: ClassVar[tuple[str, ...]] = ()
+    # The effects (dllint/semantic/effects.py) one of whose rows every finding of the rule
+    # involves: the names of their rows join `requires_any` when the class is made, so a row
+    # added to a framework's table can never be kept off by the rule's gate. `requires_any`
+    # then holds only what no row describes (syntax, such as "255" or ".T").
+    consumes: ClassVar[tuple[Effect, ...]] = ()
     # Rules that read value origins set this; the engine then runs the semantic model first.
     uses_model: ClassVar[bool] = False
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.consumes and ("consumes" in cls.__dict__ or "requires_any" in cls.__dict__):
+            cls.requires_any = minimal_tokens(
+                {*cls.requires_any, *catalog.REGISTRY.tokens(*cls.consumes)})
 
     def __init__(self, context: FileContext) -> None:
         super().__init__()
@@ -141,8 +156,14 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
 
     @classmethod
     def wants(cls, source: str) -> bool:
-        return not cls.requires_any or any(token in source for token in cls.requires_any)
+        return not cls.requires_any or _gate(cls.requires_any).search(source) is not None
 
     @classmethod
     def documentation(cls) -> str:
         return textwrap.dedent(cls.__doc__ or "").strip()
+
+
+@lru_cache(maxsize=None)
+def _gate(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """A rule's text gate, compiled once: one scan of the file for all its tokens."""
+    return gate_pattern(tokens)

@@ -6,6 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword
 from dllint.semantic.transfer import loss_wants
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, Tag, first, tags
@@ -63,8 +64,8 @@ class ActivationBeforeLogitLoss(Rule):
     name = "activation-before-logit-loss"
     summary = "Softmax or sigmoid output reaches a loss that expects logits"
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("cross_entropy", "CrossEntropy", "BCEWithLogits", "nll_loss", "NLLLoss",
-                    "from_logits", "sigmoid_focal_loss")
+    consumes = (Effect.LOSS_CLASS, Effect.LOSS_FUNCTION)
+    requires_any = ("from_logits",)
     uses_model = True
 
     VALID = [

@@ -6,6 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, is_255, is_inverse_255, keyword, number, positional
 from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
@@ -98,6 +99,7 @@ class DoubleNormalization(Rule):
     name = "double-normalization"
     summary = "Image data scaled to [0, 1] twice, or normalized with 0-255 statistics"
     fix_availability = FixAvailability.SOMETIMES
+    consumes = (Effect.SCALING, Effect.PIXEL_DIVISION)
     requires_any = ("255", "Normalize", "normalize")
     uses_model = True
 

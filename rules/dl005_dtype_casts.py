@@ -8,6 +8,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect
 from dllint.semantic.values import FLOAT64, MODULE, UINT8, Value, first
 from dllint.types import FixAvailability
 
@@ -114,8 +115,9 @@ class DtypeCasts(Rule):
     name = "dtype-casts"
     summary = "uint8/float64 data reaches float32 weights, or uint8 arithmetic wraps around"
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("numpy", "cv2", "imread", "read_image", "pandas", "double", "Image",
-                    "decode_", "load_data", "jax")
+    consumes = (Effect.UINT8_SOURCE, Effect.UINT8_DECODER, Effect.UINT8_DATASET,
+                Effect.FLOAT64_SOURCE, Effect.FLOAT64_CAST_METHOD)
+    requires_any = ("numpy", "cv2", "pandas", "Image", "jax")
     uses_model = True
 
     VALID = [

@@ -10,11 +10,15 @@ import textwrap
 from pathlib import Path
 
 import libcst as cst
+import pytest
 
 from dllint.context import FileContext
+from dllint.semantic import catalog
+from dllint.semantic.effects import ConflictingRows, Effect, Match, Registry, Row, Stage
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
-from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE
+from dllint.semantic.transfer import CALL_HANDLERS, METHOD_HANDLERS
+from dllint.semantic.values import LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, TUPLE
 from dllint.semantic.values import LISTING, RECORDS
 from dllint.semantic.values import AXIS_DROPPED, COLUMN, RANK1, SINGLE_CHANNEL
 from dllint.walk import CachedVisitorNames, walk
@@ -336,3 +340,67 @@ loss = cross_entropy(model(images), labels)
     from dllint.runner import lint_text
     settings = build_settings(FileConfig(root=Path.cwd()), select=["DL002"])
     assert lint_text(source, "notebook.py", settings).diagnostics == ()
+
+
+# ---- the effect rows (dllint/semantic/effects.py) ----------------------------------------------
+
+def test_a_name_given_two_exclusive_effects_is_refused():
+    with pytest.raises(ConflictingRows):
+        Registry([Row("lib.activate", Effect.PROBABILITIES, "softmax"),
+                  Row("lib.activate", Effect.LOG_PROBABILITIES)])
+
+
+def test_one_effect_given_twice_with_different_parameters_is_refused():
+    with pytest.raises(ConflictingRows):
+        Registry([Row("lib.Dense", Effect.COLUMN_LAYER, position=0, keyword="units"),
+                  Row("lib.Dense", Effect.COLUMN_LAYER, position=1, keyword="units")])
+
+
+def test_a_names_rows_come_in_the_effects_declared_order():
+    # A row repeated as it was is no conflict (two tables listing one name).
+    registry = Registry([Row("lib.sigmoid", Effect.SHAPE_KEEPING),
+                         Row("lib.sigmoid", Effect.PROBABILITIES, "sigmoid"),
+                         Row("lib.sigmoid", Effect.SHAPE_KEEPING)])
+    assert [row.effect for row in registry.calls("lib.sigmoid")] == [
+        Effect.PROBABILITIES, Effect.SHAPE_KEEPING]
+
+
+def test_a_prefix_row_covers_the_names_its_conditions_allow():
+    layer = Row("torch.nn.", Effect.LAYER, match=Match.PREFIX, capitalised=True, dots=2,
+                excluding=("torch.nn.Parameter",))
+    linear = Row("torch.nn.Linear", Effect.COLUMN_LAYER, position=1, keyword="out_features")
+    registry = Registry([layer, linear])
+    assert registry.calls("torch.nn.Linear") == (linear, layer)
+    assert registry.calls("torch.nn.Embedding") == (layer,)
+    assert registry.calls("torch.nn.UninitializedBuffer") == (layer,)
+    assert registry.calls("torch.nn.ParameterList") == ()
+    assert registry.calls("torch.nn.functional.relu") == ()
+    assert registry.calls("torch.nn.init") == ()
+
+
+def test_every_dispatched_row_has_a_handler_for_its_effect():
+    for row in catalog.ROWS:
+        handlers = METHOD_HANDLERS if row.effect.stage is Stage.METHOD else CALL_HANDLERS
+        assert row.effect in handlers, row
+
+
+def test_a_library_function_is_one_row(monkeypatch):
+    source = """
+        import newlib
+        probe(newlib.activations.softmax(logits))
+        probe(newlib.activations.log_softmax(logits))
+    """
+    assert probes(source) == [set(), set()]
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.activations.softmax", Effect.PROBABILITIES, "softmax"),
+        Row("newlib.activations.log_softmax", Effect.LOG_PROBABILITIES)]))
+    assert probes(source) == [{PROBABILITIES}, {LOG_PROBABILITIES}]
+
+
+def test_a_keras_softmax_layer_is_a_probability_layer_before_it_is_a_keras_layer():
+    assert [row.effect for row in catalog.REGISTRY.calls("keras.layers.Softmax")] == [
+        Effect.PROBABILITY_LAYER, Effect.KERAS_LAYER]
+    assert probes("""
+        from tensorflow import keras
+        probe(keras.layers.Softmax()(scores))
+    """) == [{PROBABILITIES}]

@@ -32,9 +32,10 @@ class Stage(enum.Enum):
 
 
 class Effect(enum.Enum):
-    """One kind of library behaviour: the stage it is dispatched in and the tag kinds it can put
-    on a value (what decides whether a row matters across files). Declaration order is the
-    dispatch precedence."""
+    """One kind of library behaviour: the stage it is dispatched in and the tag kinds it
+    originates (puts on a value without getting them from an argument or the receiver: what
+    decides whether a file using it must be summarised for other files). Declaration order is
+    the dispatch precedence."""
 
     def __new__(cls, stage: Stage, produces: Iterable[str] = ()) -> "Effect":
         member = object.__new__(cls)
@@ -48,26 +49,26 @@ class Effect(enum.Enum):
     # Data: (display, shuffle position, seed position).
     SHUFFLED_LISTING = (Stage.CALL, {tags.LISTING})
     # Items keep the order of argument `position`.
-    ORDER_KEEPING = (Stage.CALL, {tags.LISTING, tags.RECORDS})
-    SORTING = (Stage.CALL, {tags.LISTING})
+    ORDER_KEEPING = (Stage.CALL, ())
+    SORTING = (Stage.CALL, ())
     PROBABILITIES = (Stage.CALL, {tags.PROBABILITIES})  # display: "softmax" | "sigmoid"
-    SHAPE_KEEPING = (Stage.CALL, {tags.COLUMN, tags.RANK1, tags.SINGLE_CHANNEL, tags.AXIS_DROPPED})
+    SHAPE_KEEPING = (Stage.CALL, ())
     LOG_PROBABILITIES = (Stage.CALL, {tags.LOG_PROBABILITIES})
-    EXP = (Stage.CALL, {tags.PROBABILITIES})  # exp of log-probabilities
+    EXP = (Stage.CALL, ())  # exp of log-probabilities
     NO_OP_WRAPPER = (Stage.CALL, ())  # the argument `position`/`keyword` itself (autograd.Variable)
-    LOG = (Stage.CALL, {tags.LOG_PROBABILITIES})  # log of probabilities
+    LOG = (Stage.CALL, ())  # log of probabilities
     PROBABILITY_LAYER = (Stage.CALL, {tags.MODULE, tags.PROBABILITIES})
     LOG_PROBABILITY_LAYER = (Stage.CALL, {tags.MODULE, tags.LOG_PROBABILITIES})
     MODE_DEPENDENT_LAYER = (Stage.CALL, {tags.MODULE})  # dropout, batch norm: train() != eval()
     CONTAINER = (Stage.CALL, {tags.MODULE})  # nn.Sequential: outputs what its last member does
     LOSS_CLASS = (Stage.CALL, {tags.LOSS})  # data: catalog.Loss
     KERAS_INPUT = (Stage.CALL, {tags.KERAS_INPUT})
-    KERAS_LAYER = (Stage.CALL, {tags.MODULE, tags.PROBABILITIES, tags.COLUMN})
+    KERAS_LAYER = (Stage.CALL, {tags.MODULE})
     KERAS_SEQUENTIAL = (Stage.CALL, {tags.MODULE})
     KERAS_FUNCTIONAL_MODEL = (Stage.CALL, {tags.MODULE})
     # The activation at position/keyword.
     ACTIVATION_LAYER_FUNCTION = (Stage.CALL, {tags.PROBABILITIES})
-    APPLY_FUNCTION_HOLDER = (Stage.CALL, {tags.MODULE})  # holds the module passed as `keyword`
+    APPLY_FUNCTION_HOLDER = (Stage.CALL, ())  # holds the module passed as `keyword`
     # (N, 1) output when argument position/keyword is 1.
     COLUMN_LAYER = (Stage.CALL, {tags.MODULE, tags.COLUMN})
     # Display: the output shape.
@@ -78,48 +79,48 @@ class Effect(enum.Enum):
     LOSS_FUNCTION = (Stage.CALL, {tags.LOSS_VALUE})  # data: catalog.Loss
     OPAQUE_MODEL = (Stage.CALL, {tags.MODULE})  # a model whose layers are not visible
     # Data-library calls, in the order `_data_call` tries them.
-    COMPOSE = (Stage.DATA, {tags.TRANSFORM})
-    PIXEL_DIVISION = (Stage.DATA, {tags.TRANSFORM})  # data: catalog.PixelDivision
+    COMPOSE = (Stage.DATA, ())
+    PIXEL_DIVISION = (Stage.DATA, ())  # data: catalog.PixelDivision
     # Keyword: the flag it needs True, if any.
-    SCALING = (Stage.DATA, {tags.TRANSFORM, tags.UNIT_SCALED})
+    SCALING = (Stage.DATA, {tags.UNIT_SCALED})
     UINT8_DECODER = (Stage.DATA, {tags.UINT8})  # position: of its dtype argument (-1: none)
     UINT8_DATASET = (Stage.DATA, {tags.TUPLE, tags.UINT8})
     # Position/keyword: the dtype.
     CAST = (Stage.DATA, {tags.UINT8, tags.FLOAT64, tags.UNSCALED_FLOAT})
-    FLOAT_RESIZING = (Stage.DATA, {tags.UNSCALED_FLOAT})
-    TRANSFORM = (Stage.DATA, {tags.TRANSFORM})  # a transform that does not scale
+    FLOAT_RESIZING = (Stage.DATA, ())
+    TRANSFORM = (Stage.DATA, ())  # a transform that does not scale
     UINT8_SOURCE = (Stage.DATA, {tags.UINT8})  # data: the library of the array ("numpy" | "torch")
     PIL_OPEN = (Stage.DATA, {tags.PIL_IMAGE})
-    DTYPE_KEEPING = (Stage.DATA, {tags.UINT8, tags.FLOAT64, tags.UNIT_SCALED})
-    STACKING = (Stage.DATA, {tags.UINT8, tags.FLOAT64, tags.UNIT_SCALED})
-    ARRAY = (Stage.DATA, {tags.UINT8, tags.FLOAT64, tags.UNIT_SCALED})
+    DTYPE_KEEPING = (Stage.DATA, ())
+    STACKING = (Stage.DATA, ())
+    ARRAY = (Stage.DATA, {tags.UINT8})
     FLOAT64_SOURCE = (Stage.DATA, {tags.FLOAT64, tags.RANK1})
     RANK1_CONSTRUCTOR = (Stage.DATA, {tags.RANK1})
     DATAFRAME_SOURCE = (Stage.DATA, {tags.DATAFRAME, tags.RECORDS})
     RECORD_SOURCE = (Stage.DATA, {tags.RECORDS})
-    TO_TENSOR = (Stage.DATA, {tags.UINT8, tags.FLOAT64, tags.UNIT_SCALED})
+    TO_TENSOR = (Stage.DATA, {tags.UINT8, tags.FLOAT64})  # now a torch tensor's dtype
     UNTYPED_TENSOR = (Stage.DATA, ())  # a tensor built without a dtype: float32 whatever it holds
     # Display: the method it acts as.
-    RESHAPE = (Stage.DATA, {tags.RANK1, tags.COLUMN, tags.AXIS_DROPPED})
+    RESHAPE = (Stage.DATA, {tags.AXIS_DROPPED})
     # Builtins, in the order `_builtin` tries them (`sorted` is a SORTING row).
-    BUILTIN_ORDER_KEEPING = (Stage.BUILTIN, {tags.LISTING, tags.RECORDS})  # position: the iterable
-    WALK_STEP = (Stage.BUILTIN, {tags.LISTING})  # next(os.walk(root))
+    BUILTIN_ORDER_KEEPING = (Stage.BUILTIN, ())  # position: the iterable
+    WALK_STEP = (Stage.BUILTIN, ())  # next(os.walk(root))
     # Methods, in the order `_method` tries them; most look at the receiver too.
     LISTING_METHOD = (Stage.METHOD, {tags.LISTING})
-    ORDER_KEEPING_METHOD = (Stage.METHOD, {tags.LISTING, tags.RECORDS})  # on a listing's dataset
+    ORDER_KEEPING_METHOD = (Stage.METHOD, ())  # on a listing's dataset
     PROBABILITY_METHOD = (Stage.METHOD, {tags.PROBABILITIES})
-    SHAPE_KEEPING_METHOD = (Stage.METHOD, {tags.COLUMN, tags.RANK1, tags.SINGLE_CHANNEL,
-                                           tags.AXIS_DROPPED})
+    SHAPE_KEEPING_METHOD = (Stage.METHOD, ())
     LOG_PROBABILITY_METHOD = (Stage.METHOD, {tags.LOG_PROBABILITIES})
-    LOG_METHOD = (Stage.METHOD, {tags.LOG_PROBABILITIES})
-    EXP_METHOD = (Stage.METHOD, {tags.PROBABILITIES})
+    LOG_METHOD = (Stage.METHOD, ())
+    EXP_METHOD = (Stage.METHOD, ())
     FORWARD_METHOD = (Stage.METHOD, ())
-    MODULE_DTYPE_METHOD = (Stage.METHOD, {tags.MODULE})  # data: the dtype ("" float32; None: `.to`)
-    MODE_SWITCH_METHOD = (Stage.METHOD, {tags.MODULE})  # eval() / train()
+    MODULE_DTYPE_METHOD = (Stage.METHOD, ())  # data: the dtype ("" float32; None: `.to`)
+    MODE_SWITCH_METHOD = (Stage.METHOD, ())  # eval() / train()
     # Returns the module or loss itself.
-    SAME_MODULE_METHOD = (Stage.METHOD, {tags.MODULE, tags.LOSS})
+    SAME_MODULE_METHOD = (Stage.METHOD, ())
     # `.to(dtype)`: a cast when given a dtype.
     TO_METHOD = (Stage.METHOD, {tags.FLOAT64, tags.UINT8})
+    SQUEEZE_METHOD = (Stage.METHOD, {tags.AXIS_DROPPED})  # a passthrough that drops an axis
     PASSTHROUGH_METHOD = (Stage.METHOD, ())  # shape or device only; data True: drops the graph
     FLOAT_CAST_METHOD = (Stage.METHOD, ())
     FLOAT64_CAST_METHOD = (Stage.METHOD, {tags.FLOAT64})
@@ -127,7 +128,7 @@ class Effect(enum.Enum):
     SCALING_METHOD = (Stage.METHOD, {tags.UNIT_SCALED})  # data: "divide" | "multiply" (by 1/255)
     PIL_KEEPING_METHOD = (Stage.METHOD, {tags.PIL_IMAGE})
     DATAFRAME_TO_NUMPY_METHOD = (Stage.METHOD, {tags.FLOAT64, tags.RANK1, tags.RECORDS})
-    RECORD_KEEPING_METHOD = (Stage.METHOD, {tags.RECORDS})
+    RECORD_KEEPING_METHOD = (Stage.METHOD, ())
     COPY_METHOD = (Stage.METHOD, ())
     # Knowledge read by rules directly (`catalog` keeps views of them by their old table names).
     POSITIONAL_PAIRING = (Stage.KNOWLEDGE, ())  # pairs its arguments' items by position (DL001)
@@ -169,6 +170,9 @@ class Row:
     dots: int = 0
     last_contains: str = ""
     excluding: tuple[str, ...] = ()
+    # What any use of the row contains, where its name is too common to gate a file on:
+    # `.to(...)` casts only when it names a dtype, `.div(...)` scales only by 255.
+    gate: tuple[str, ...] = ()
 
     def matches(self, qualified: str) -> bool:
         """Whether a prefix row covers `qualified` (exact rows are found by dict look-up)."""
@@ -181,13 +185,15 @@ class Row:
                 and not any(part in qualified for part in self.excluding))
 
     @property
-    def token(self) -> str:
-        """What a file that uses the row must contain: the name as written at any call site,
-        whatever the import (`from torch.nn import Softmax` still writes `Softmax`)."""
+    def tokens(self) -> tuple[str, ...]:
+        """What a file that uses the row must contain (one of): its `gate`, else the name as
+        written at any call site, whatever the import (`from torch.nn import Softmax` still
+        writes `Softmax`; a prefix row's module is named where it is imported)."""
+        if self.gate:
+            return self.gate
         if self.match is Match.PREFIX:
-            stem = self.name.rstrip(".").rsplit(".", 1)[-1]
-            return self.last_contains or (stem + "." if self.name.endswith(".") else stem)
-        return self.name.rsplit(".", 1)[-1]
+            return (self.last_contains or self.name.rstrip(".").rsplit(".", 1)[-1],)
+        return (self.name.rsplit(".", 1)[-1],)
 
 
 def rows(effect: Effect, names: Iterable[str] | dict, **fields: object) -> list[Row]:
@@ -251,7 +257,7 @@ class Registry:
 
     def tokens(self, *effects: Effect) -> frozenset[str]:
         """What a file must contain for a row of `effects` to apply in it."""
-        return frozenset(row.token for row in self.of(*effects))
+        return frozenset(token for row in self.of(*effects) for token in row.tokens)
 
     def producing(self, tags: frozenset[str]) -> tuple[Effect, ...]:
         """The effects that can put one of `tags` on a value."""

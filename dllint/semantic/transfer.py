@@ -983,7 +983,7 @@ METHOD_HANDLERS = {
     Effect.MODULE_DTYPE_METHOD: T._module_dtype_method,
     Effect.MODE_SWITCH_METHOD: T._mode_switch_method,
     Effect.SAME_MODULE_METHOD: T._same_module_method, Effect.TO_METHOD: T._to_method,
-    Effect.PASSTHROUGH_METHOD: T._passthrough_method,
+    Effect.SQUEEZE_METHOD: T._passthrough_method, Effect.PASSTHROUGH_METHOD: T._passthrough_method,
     Effect.FLOAT_CAST_METHOD: T._float_cast_method,
     Effect.FLOAT64_CAST_METHOD: T._float64_cast_method, Effect.ASTYPE_METHOD: T._astype_method,
     Effect.SCALING_METHOD: T._scaling_method, Effect.PIL_KEEPING_METHOD: T._pil_keeping_method,
