@@ -9,41 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dllint.semantic.effects import Effect, Match, Registry, Row, rows
-from dllint.semantic.frameworks import jax, keras, tensorflow
+from dllint.semantic.frameworks import data, jax, keras, tensorflow, torch, trainers
 
 # Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
 PROBABILITY_FUNCTIONS = {
-    "torch.softmax": "softmax", "torch.nn.functional.softmax": "softmax",
-    "torch.special.softmax": "softmax", "torch.sigmoid": "sigmoid",
-    "torch.nn.functional.sigmoid": "sigmoid", "torch.special.expit": "sigmoid",
-    "scipy.special.softmax": "softmax", "scipy.special.expit": "sigmoid",
+    **torch.PROBABILITY_FUNCTIONS, **data.PROBABILITY_FUNCTIONS,
     **tensorflow.PROBABILITY_FUNCTIONS, **keras.PROBABILITY_FUNCTIONS, **jax.PROBABILITY_FUNCTIONS,
 }
 LOG_PROBABILITY_FUNCTIONS = frozenset({
-    "torch.log_softmax", "torch.nn.functional.log_softmax", "torch.special.log_softmax",
-    "torch.nn.functional.logsigmoid", *tensorflow.LOG_PROBABILITY_FUNCTIONS,
+    *torch.LOG_PROBABILITY_FUNCTIONS, *tensorflow.LOG_PROBABILITY_FUNCTIONS,
     *keras.LOG_PROBABILITY_FUNCTIONS, *jax.LOG_PROBABILITY_FUNCTIONS,
 })
-LOG_FUNCTIONS = frozenset({"torch.log", "numpy.log", *tensorflow.LOG_FUNCTIONS,
+LOG_FUNCTIONS = frozenset({*torch.LOG_FUNCTIONS, *data.LOG_FUNCTIONS, *tensorflow.LOG_FUNCTIONS,
                            *jax.LOG_FUNCTIONS})
-PROBABILITY_METHODS = {"softmax": "softmax", "sigmoid": "sigmoid"}
-LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
+PROBABILITY_METHODS = torch.PROBABILITY_METHODS
+LOG_PROBABILITY_METHODS = torch.LOG_PROBABILITY_METHODS
 
 # Layers whose output is probabilities / log-probabilities / a single column.
-PROBABILITY_LAYERS = {"torch.nn.Softmax": "nn.Softmax", "torch.nn.Sigmoid": "nn.Sigmoid",
-                      "torch.nn.Softmax2d": "nn.Softmax2d", **keras.PROBABILITY_LAYERS}
-LOG_PROBABILITY_LAYERS = frozenset({"torch.nn.LogSoftmax", "torch.nn.LogSigmoid"})
-# Layers that make train() and eval() behave differently.
-MODE_DEPENDENT_LAYERS = frozenset({
-    "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
-    "torch.nn.AlphaDropout", "torch.nn.FeatureAlphaDropout", "torch.nn.BatchNorm1d",
-    "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
-    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
-    "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d",
-    "torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.TransformerEncoderLayer",
-    "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer", "torch.nn.MultiheadAttention",
-})
-CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
+PROBABILITY_LAYERS = {**torch.PROBABILITY_LAYERS, **keras.PROBABILITY_LAYERS}
+LOG_PROBABILITY_LAYERS = torch.LOG_PROBABILITY_LAYERS
+MODE_DEPENDENT_LAYERS = torch.MODE_DEPENDENT_LAYERS
+CONTAINER_LAYERS = torch.CONTAINER_LAYERS
 # Keras layers (`<prefix>layers.<Name>`), which output probabilities when their activation
 # (`activation=` or, for ACTIVATION_LAYERS, the first argument) is one of the names or functions.
 KERAS_LAYER_PREFIXES = keras.LAYER_PREFIXES
@@ -62,47 +48,19 @@ FRAMEWORK_MODULE_BASES = {base: ("flax", jax.FORWARD_METHOD) for base in jax.MOD
 FRAMEWORK_APPLY_METHODS = jax.APPLY_METHODS
 # Objects holding a module's apply function under a keyword: `state.apply_fn(...)` calls it.
 APPLY_FUNCTION_HOLDERS = jax.TRAIN_STATES
-# Convolutions, by the output shape they have with out_channels=1: a size-1 channel axis.
-SINGLE_CHANNEL_LAYERS = {
-    "torch.nn.Conv1d": "(N, 1, L)", "torch.nn.Conv2d": "(N, 1, H, W)",
-    "torch.nn.Conv3d": "(N, 1, D, H, W)", "torch.nn.ConvTranspose1d": "(N, 1, L)",
-    "torch.nn.ConvTranspose2d": "(N, 1, H, W)", "torch.nn.ConvTranspose3d": "(N, 1, D, H, W)",
-}
-# Elementwise activations: the output has the input's shape, so an (N, 1) output stays one.
-SHAPE_KEEPING_LAYERS = frozenset({"torch.nn.Sigmoid", "torch.nn.Tanh", "torch.nn.ReLU",
-                                  "torch.nn.LeakyReLU", "torch.nn.Softplus", "torch.nn.Identity"})
-SHAPE_KEEPING_FUNCTIONS = frozenset({
-    "torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit", "torch.tanh",
-    "torch.nn.functional.tanh", "torch.relu", "torch.nn.functional.relu",
-})
-SHAPE_KEEPING_METHODS = frozenset({"sigmoid", "tanh", "relu"})
-# PyTorch's functional dropouts: the position of their `training` argument. Each is on unless
-# told otherwise, so a class that calls one behaves differently in train and eval mode only when
-# it passes its own mode (DL302), and a model that calls one has a mode to get right (DL004).
-FUNCTIONAL_DROPOUTS = {f"torch.nn.functional.{name}": 2 for name in (
-    "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")}
-# Functional calls whose result depends on the module's mode (batch norm takes it as an argument).
-MODE_DEPENDENT_FUNCTIONS = frozenset({*FUNCTIONAL_DROPOUTS, "torch.nn.functional.batch_norm"})
-# Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
-OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
-                         "transformers.AutoModel", "segmentation_models_pytorch.")
-# ... except what those packages ship that is not a model.
-NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
-              "Loss", "Weights")
-# Modules that behave the same in train and eval mode whatever their base classes, when the
-# run holds their package's source: kornia's augmentations draw random parameters in either mode.
-MODE_FREE_PACKAGES = ("kornia.augmentation.",)
-# Methods a framework calls with the model already in eval mode (Lightning, ignite handlers).
-FRAMEWORK_EVALUATION_HOOKS = frozenset({
-    "validation_step", "test_step", "predict_step", "on_validation_epoch_end",
-    "on_test_epoch_end", "on_predict_epoch_end", "validation_epoch_end", "test_epoch_end",
-})
-NN_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
-# Base classes of PyTorch's own losses, which user losses derive from too.
-LOSS_BASES = frozenset({"torch.nn.modules.loss._Loss", "torch.nn.modules.loss._WeightedLoss"})
-LIGHTNING_BASES = frozenset({"pytorch_lightning.LightningModule", "lightning.LightningModule",
-                             "lightning.pytorch.LightningModule",
-                             "pytorch_lightning.core.LightningModule"})
+SINGLE_CHANNEL_LAYERS = torch.SINGLE_CHANNEL_LAYERS
+SHAPE_KEEPING_LAYERS = torch.SHAPE_KEEPING_LAYERS
+SHAPE_KEEPING_FUNCTIONS = torch.SHAPE_KEEPING_FUNCTIONS
+SHAPE_KEEPING_METHODS = torch.SHAPE_KEEPING_METHODS
+FUNCTIONAL_DROPOUTS = torch.FUNCTIONAL_DROPOUTS
+MODE_DEPENDENT_FUNCTIONS = torch.MODE_DEPENDENT_FUNCTIONS
+OPAQUE_MODEL_PREFIXES = torch.OPAQUE_MODEL_PREFIXES
+NOT_MODELS = torch.NOT_MODELS
+MODE_FREE_PACKAGES = torch.MODE_FREE_PACKAGES
+FRAMEWORK_EVALUATION_HOOKS = trainers.FRAMEWORK_EVALUATION_HOOKS
+NN_MODULE_BASES = torch.NN_MODULE_BASES
+LOSS_BASES = torch.LOSS_BASES
+LIGHTNING_BASES = trainers.LIGHTNING_BASES
 
 # One row per loss: what its input must be, and how messages name it. A class (`nn.NLLLoss`) is
 # called on its instance; a function (`F.nll_loss`) directly. `wants`: "logits" (the loss applies
@@ -122,25 +80,7 @@ class Loss:
 
 
 LOSSES = {
-    "torch.nn.functional.cross_entropy": Loss("logits", "F.cross_entropy", False),
-    "torch.nn.functional.binary_cross_entropy_with_logits":
-        Loss("logits", "F.binary_cross_entropy_with_logits", False),
-    "torch.nn.functional.nll_loss": Loss("log_probabilities", "F.nll_loss", False),
-    "torch.nn.functional.binary_cross_entropy":
-        Loss("probabilities", "F.binary_cross_entropy", False),
-    "torch.nn.functional.mse_loss": Loss("elementwise", "F.mse_loss", False),
-    "torch.nn.functional.l1_loss": Loss("elementwise", "F.l1_loss", False),
-    "torch.nn.functional.smooth_l1_loss": Loss("elementwise", "F.smooth_l1_loss", False),
-    "torch.nn.functional.huber_loss": Loss("elementwise", "F.huber_loss", False),
-    "torch.nn.CrossEntropyLoss": Loss("logits", "nn.CrossEntropyLoss", True),
-    "torch.nn.BCEWithLogitsLoss": Loss("logits", "nn.BCEWithLogitsLoss", True),
-    "torch.nn.NLLLoss": Loss("log_probabilities", "nn.NLLLoss", True),
-    "torch.nn.BCELoss": Loss("probabilities", "nn.BCELoss", True),
-    "torch.nn.MSELoss": Loss("elementwise", "nn.MSELoss", True),
-    "torch.nn.L1Loss": Loss("elementwise", "nn.L1Loss", True),
-    "torch.nn.SmoothL1Loss": Loss("elementwise", "nn.SmoothL1Loss", True),
-    "torch.nn.HuberLoss": Loss("elementwise", "nn.HuberLoss", True),
-    **{name: Loss(**row) for framework in (keras, tensorflow, jax)
+    **{name: Loss(**row) for framework in (torch, keras, tensorflow, jax)
        for name, row in framework.LOSSES.items()},
     **{name: Loss(**row) for name, row in keras.BROADCASTING_LOSS_FUNCTIONS.items()},
 }
@@ -160,19 +100,11 @@ BROADCASTING_LOSSES = frozenset(name for name, loss in LOSSES.items()
 KERAS_PREFIXES = keras.PREFIXES
 
 # Transforms that scale uint8 pixels to [0, 1].
-SCALING_TRANSFORMS = frozenset({
-    "torchvision.transforms.ToTensor", "torchvision.transforms.v2.ToTensor",
-    "torchvision.transforms.functional.to_tensor",
-    "torchvision.transforms.functional.convert_image_dtype",
-    "torchvision.transforms.v2.functional.to_dtype",
-    "torchvision.transforms.ConvertImageDtype", "torchvision.transforms.v2.ConvertImageDtype",
-    "skimage.img_as_float", "skimage.util.img_as_float", "skimage.img_as_float32",
-    *tensorflow.SCALING_FUNCTIONS,
-})
+SCALING_TRANSFORMS = data.SCALING_TRANSFORMS | tensorflow.SCALING_FUNCTIONS
 # Scaling functions that take the dtype to convert to: they scale only to a float dtype, and
 # TensorFlow's only integer input (float pixels in 0-255, after `tf.cast` or `tf.image.resize`,
 # stay as they are). Value: the position and keyword of the dtype.
-SCALING_DTYPE_ARGUMENTS = {"torchvision.transforms.functional.convert_image_dtype": (1, "dtype"),
+SCALING_DTYPE_ARGUMENTS = {**data.SCALING_DTYPE_ARGUMENTS,
                            **{name: (1, "dtype") for name in tensorflow.SCALING_FUNCTIONS}}
 SCALES_ONLY_INTEGERS = tensorflow.SCALING_FUNCTIONS
 # Functions that expect 0-255 pixels (keras.applications' preprocess_input): fed pixels already
@@ -188,53 +120,21 @@ KERAS_WEIGHTED_LAYERS = keras.WEIGHTED_LAYERS
 KERAS_INPUTS = keras.INPUTS
 # Keras model methods that take the input data first (`model.fit(x, y)`).
 KERAS_INPUT_METHODS = keras.INPUT_METHODS
-SCALE_WHEN_FLAGGED = frozenset({"torchvision.transforms.v2.ToDtype"})  # needs scale=True
-NORMALIZE_TRANSFORMS = frozenset({"torchvision.transforms.Normalize",
-                                  "torchvision.transforms.v2.Normalize",
-                                  "torchvision.transforms.functional.normalize"})
-COMPOSE = frozenset({"torchvision.transforms.Compose", "torchvision.transforms.v2.Compose"})
-LAMBDA_TRANSFORMS = frozenset({"torchvision.transforms.Lambda", "torchvision.transforms.v2.Lambda"})
-# albumentations pipelines: called as `pipeline(image=x)`, they return a dict whose "image" entry
-# is the transformed image.
-ALBUMENTATIONS_COMPOSE = frozenset({"albumentations.Compose",
-                                    "albumentations.core.composition.Compose"})
-ALBUMENTATIONS_IMAGE_KEYS = frozenset({"image"})
+SCALE_WHEN_FLAGGED = data.SCALE_WHEN_FLAGGED
+NORMALIZE_TRANSFORMS = data.NORMALIZE_TRANSFORMS
+COMPOSE = data.COMPOSE
+LAMBDA_TRANSFORMS = data.LAMBDA_TRANSFORMS
+ALBUMENTATIONS_COMPOSE = data.ALBUMENTATIONS_COMPOSE
+ALBUMENTATIONS_IMAGE_KEYS = data.ALBUMENTATIONS_IMAGE_KEYS
 
 
-@dataclass(frozen=True)
-class PixelDivision:
-    """An albumentations step that divides pixels by a maximum, given by the argument `keyword`
-    (or at `position`): it scales to [0, 1] when that is left out or one of `scaling_values`,
-    and, where `mode_keyword` is given, only in the mode `scaling_mode`."""
-    display: str  # how messages name the step
-    keyword: str
-    position: int
-    scaling_values: tuple
-    divides_float: bool  # divides float input too (Normalize), or only integer input (ToFloat)
-    mode_keyword: str = ""
-    scaling_mode: str = ""
+PixelDivision = data.PixelDivision
 
 
-# A.Normalize defaults to max_pixel_value=255 (then subtracts the ImageNet mean and divides by
-# the std); its other `normalization` modes (min_max, image) ignore max_pixel_value. A.ToFloat
-# divides by the input dtype's maximum (255 for uint8) when max_value is None.
-_NORMALIZE = PixelDivision("albumentations' Normalize() (max_pixel_value=255)", "max_pixel_value",
-                           2, (255.0,), True, "normalization", "standard")
-_TO_FLOAT = PixelDivision("albumentations' ToFloat()", "max_value", 0, (None, 255.0), False)
-ALBUMENTATIONS_SCALING = {
-    "albumentations.Normalize": _NORMALIZE,
-    "albumentations.augmentations.Normalize": _NORMALIZE,
-    "albumentations.augmentations.transforms.Normalize": _NORMALIZE,
-    "albumentations.ToFloat": _TO_FLOAT,
-    "albumentations.augmentations.ToFloat": _TO_FLOAT,
-    "albumentations.augmentations.transforms.ToFloat": _TO_FLOAT,
-}
+ALBUMENTATIONS_SCALING = data.ALBUMENTATIONS_SCALING
 
-# Readers that return uint8 images.
-UINT8_NUMPY_SOURCES = frozenset({"cv2.imread", "imageio.imread", "imageio.v2.imread",
-                                 "imageio.v3.imread", "skimage.io.imread"})
-UINT8_TENSOR_SOURCES = frozenset({"torchvision.io.read_image", "torchvision.io.decode_image",
-                                  "torchvision.io.decode_jpeg", "torchvision.io.decode_png"})
+UINT8_NUMPY_SOURCES = data.UINT8_NUMPY_SOURCES
+UINT8_TENSOR_SOURCES = data.UINT8_TENSOR_SOURCES
 # TensorFlow decoders, uint8 unless given another dtype (at the position in the value; -1: none).
 UINT8_TF_DECODERS = tensorflow.UINT8_IMAGE_DECODERS
 # Datasets whose `load_data()` returns `((x_train, y_train), (x_test, y_test))` with uint8 images.
@@ -243,107 +143,49 @@ UINT8_IMAGE_DATASETS = keras.UINT8_IMAGE_DATASETS
 CAST_FUNCTIONS = {name: (1, "dtype") for name in tensorflow.CAST_FUNCTIONS}
 # Resizing that returns float pixels in the input's range (uint8 in, float32 0-255 out).
 FLOAT_RESIZING = tensorflow.FLOAT_RESIZING
-PIL_OPEN = frozenset({"PIL.Image.open"})
-NUMPY_ARRAY = frozenset({"numpy.array", "numpy.asarray", "numpy.asanyarray",
-                         *jax.ARRAY_CONSTRUCTORS})
+PIL_OPEN = data.PIL_OPEN
+NUMPY_ARRAY = data.NUMPY_ARRAY | jax.ARRAY_CONSTRUCTORS
 # Calls whose result has the dtype and scale of their first argument (an image in, the same kind
 # of image out).
-DTYPE_KEEPING_FUNCTIONS = frozenset({
-    "cv2.resize", "cv2.cvtColor", "cv2.flip", "cv2.rotate", "cv2.warpAffine",
-    "cv2.warpPerspective", "cv2.copyMakeBorder", "cv2.GaussianBlur", "cv2.medianBlur",
-    "cv2.blur", "numpy.transpose", "numpy.ascontiguousarray", "numpy.flip", "numpy.fliplr",
-    "numpy.flipud", "numpy.rot90", *tensorflow.DTYPE_KEEPING_FUNCTIONS,
-})
+DTYPE_KEEPING_FUNCTIONS = data.DTYPE_KEEPING_FUNCTIONS | tensorflow.DTYPE_KEEPING_FUNCTIONS
 # Calls that join a list (or tuple) of arrays into one array of the same dtype and scale.
-STACKING = frozenset({
-    "numpy.stack", "numpy.concatenate", "numpy.vstack", "numpy.hstack", "numpy.dstack",
-    "torch.stack", "torch.cat", "torch.concat", "torch.concatenate", "torch.vstack",
-    "torch.hstack", "torch.dstack",
-})
-UINT8_DTYPES = frozenset({"numpy.uint8", "torch.uint8", *tensorflow.UINT8_DTYPES,
+STACKING = data.STACKING | torch.STACKING
+UINT8_DTYPES = frozenset({*data.UINT8_DTYPES, *torch.UINT8_DTYPES, *tensorflow.UINT8_DTYPES,
                           *jax.UINT8_DTYPES})
 
-# numpy constructors that default to float64 (when no dtype= is given).
-FLOAT64_CONSTRUCTORS = frozenset({
-    "numpy.random.rand", "numpy.random.randn", "numpy.random.random", "numpy.random.uniform",
-    "numpy.random.normal", "numpy.random.random_sample", "numpy.zeros", "numpy.ones",
-    "numpy.empty", "numpy.full", "numpy.linspace", "numpy.eye", "numpy.identity",
-    "numpy.loadtxt", "numpy.genfromtxt",
-})
+FLOAT64_CONSTRUCTORS = data.FLOAT64_CONSTRUCTORS
 # Reductions of other frameworks, called as functions (torch's and numpy's are found by name):
 # `keepdims` defaults to False in all of them.
 REDUCTION_FUNCTIONS = tensorflow.REDUCTIONS | jax.REDUCTIONS
 # Functions that add or remove axes (by the numpy name of what they do: squeeze, reshape...).
 RESHAPING_FUNCTIONS = frozenset({
-    "torch.squeeze", "torch.unsqueeze", "torch.flatten", "torch.reshape", "numpy.squeeze",
-    "numpy.expand_dims", "numpy.reshape", "numpy.ravel", *tensorflow.RESHAPING_FUNCTIONS,
+    *torch.RESHAPING_FUNCTIONS, *data.RESHAPING_FUNCTIONS, *tensorflow.RESHAPING_FUNCTIONS,
     *jax.RESHAPING_FUNCTIONS,
 })
 # Layers whose output has as many columns as one argument says: with 1, an (N, 1) column.
 # Value: the position and keyword of that argument.
-COLUMN_LAYERS = {"torch.nn.Linear": (1, "out_features"), **keras.COLUMN_LAYERS,
+COLUMN_LAYERS = {**torch.COLUMN_LAYERS, **keras.COLUMN_LAYERS,
                  **jax.COLUMN_LAYERS}
-RANK1_CONSTRUCTORS = frozenset({"numpy.random.randn", "numpy.random.rand", "numpy.random.random",
-                                "numpy.zeros", "numpy.ones", "numpy.empty", "torch.randn",
-                                "torch.rand", "torch.zeros", "torch.ones", "torch.empty"})
-DATAFRAME_SOURCES = frozenset({"pandas.read_csv", "pandas.read_parquet", "pandas.read_excel",
-                               "pandas.read_json", "pandas.DataFrame"})
-TO_TENSOR = frozenset({"torch.from_numpy", "torch.tensor", "torch.as_tensor"})
-TENSOR_DATASETS = frozenset({"torch.utils.data.TensorDataset"})
+RANK1_CONSTRUCTORS = data.RANK1_CONSTRUCTORS | torch.RANK1_CONSTRUCTORS
+DATAFRAME_SOURCES = data.DATAFRAME_SOURCES
+TO_TENSOR = torch.TO_TENSOR
+TENSOR_DATASETS = torch.TENSOR_DATASETS
 
-# Calls and methods that keep the value's meaning (shape or device changes only).
-PASSTHROUGH_METHODS = frozenset({
-    "view", "reshape", "to", "cuda", "cpu", "detach", "contiguous", "clone", "permute",
-    "transpose", "unsqueeze", "flatten", "view_as", "reshape_as", "expand", "expand_as",
-    "requires_grad_", "pin_memory", "copy", "squeeze", "resize", "resize_", "resize_as",
-})
-FLOAT_CASTS = frozenset({"float", "half", "bfloat16"})
+PASSTHROUGH_METHODS = torch.PASSTHROUGH_METHODS
+FLOAT_CASTS = torch.FLOAT_CASTS
 # What an `if` test inspects to decide whether pixels still need scaling (`if x.dtype ==
 # torch.uint8:`, `if not x.is_floating_point():`, `np.issubdtype(...)`, `if x.max() > 1:`).
 DTYPE_GUARDS = frozenset({"dtype", "is_floating_point", "issubdtype", "max", "amax"})
-# Module methods that convert every parameter to one dtype (in place, returning the module).
-MODULE_DTYPE_METHODS = {"double": "float64", "float": "", "half": "float16",
-                        "bfloat16": "bfloat16"}
-# Methods that return the module (or loss) they are called on, moved to a device or cast: the
-# value stays that model or that loss (`Net().to(device)`, `nn.CrossEntropyLoss().cuda()`).
-SAME_MODULE_METHODS = frozenset({"to", "cuda", "cpu", "requires_grad_", *MODULE_DTYPE_METHODS})
-# torch dtypes by qualified name, as a module's `.to(dtype)` records them.
-TORCH_FLOAT_DTYPES = {"torch.float64": "float64", "torch.double": "float64",
-                      "torch.float32": "", "torch.float": "", "torch.float16": "float16",
-                      "torch.half": "float16", "torch.bfloat16": "bfloat16"}
-NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
-                              "torch.autograd.grad_mode.no_grad"})
-# Backward passes that keep their gradients in a context of their own (distributed autograd):
-# nothing adds up in `.grad` from one step to the next, so no zero_grad is needed.
-CONTEXT_BACKWARDS = frozenset({"torch.distributed.autograd.backward"})
-# Tensors made up for a forward pass (a shape probe, a smoke test): what the model returns on
-# them is looked at for its shape, never for its values, so its mode does not matter.
-DUMMY_INPUT_FACTORIES = frozenset({
-    "torch.randn", "torch.rand", "torch.randint", "torch.zeros", "torch.ones", "torch.empty",
-    "torch.full", "torch.randn_like", "torch.rand_like", "torch.zeros_like", "torch.ones_like",
-})
-# Tensor methods that overwrite every element in place: `torch.Tensor(n).normal_()` is
-# initialised in the same expression. (Every function of `torch.nn.init` does the same.)
-IN_PLACE_INITIALISERS = frozenset({
-    "normal_", "uniform_", "zero_", "fill_", "copy_", "random_", "bernoulli_", "exponential_",
-    "geometric_", "cauchy_", "log_normal_", "set_",
-})
-# Methods that move a tensor but keep its contents: `torch.LongTensor(1).cuda().fill_(label)`
-# still initialises the constructor's tensor (a copy of it, with the same garbage until filled).
-DEVICE_MOVING_METHODS = frozenset({"cuda", "cpu", "to", "pin_memory", "contiguous"})
-# Calls that take a DistributedSampler (or a loader built with one) and never call its
-# `set_epoch`: the sampler handed to anything else may get its epoch there.
-SAMPLER_PASSIVE_CALLS = frozenset({
-    "torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader",
-    "torch.utils.data.BatchSampler", "torch.utils.data.sampler.BatchSampler",
-    "builtins.enumerate", "builtins.iter", "builtins.len", "builtins.zip", "builtins.next",
-    "builtins.print", "builtins.isinstance", "builtins.list", "itertools.islice",
-    "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm",
-})
-FLOAT32_DTYPES = frozenset({
-    "torch.float32", "torch.float", "torch.float16", "torch.half", "torch.bfloat16",
-    "numpy.float32", "numpy.float16", "numpy.single", "numpy.half",
-})
+MODULE_DTYPE_METHODS = torch.MODULE_DTYPE_METHODS
+SAME_MODULE_METHODS = torch.SAME_MODULE_METHODS
+TORCH_FLOAT_DTYPES = torch.TORCH_FLOAT_DTYPES
+NO_GRAD_CONTEXTS = torch.NO_GRAD_CONTEXTS
+CONTEXT_BACKWARDS = torch.CONTEXT_BACKWARDS
+DUMMY_INPUT_FACTORIES = torch.DUMMY_INPUT_FACTORIES
+IN_PLACE_INITIALISERS = torch.IN_PLACE_INITIALISERS
+DEVICE_MOVING_METHODS = torch.DEVICE_MOVING_METHODS
+SAMPLER_PASSIVE_CALLS = torch.SAMPLER_PASSIVE_CALLS
+FLOAT32_DTYPES = torch.FLOAT32_DTYPES | data.FLOAT32_DTYPES
 
 # Names people give models; used only where a value's origin is unknown (a function parameter).
 MODEL_NAME_PATTERN = (r"(^|_)(model|net|network|classifier|encoder|decoder|backbone|"
@@ -374,17 +216,9 @@ SORTING = frozenset({"builtins.sorted", "natsort.natsorted", "natsort.os_sorted"
 ORDER_KEEPING = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.map",
                            "builtins.filter", "numpy.array", "numpy.asarray", "itertools.islice",
                            *ORDER_KEEPING_CALLS})
-# Readers of data files whose rows come in the order the file stores them (labels saved by
-# another script, a CSV of annotations): pairing them with a listing by position is the bug.
-RECORD_SOURCES = frozenset({
-    "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "scipy.io.loadmat", "pandas.read_csv",
-    "pandas.read_table", "pandas.read_parquet", "pandas.read_excel", "pandas.read_json",
-    "pandas.read_feather", "pandas.read_pickle",
-})
-# DataFrame attributes that read rows by position (`loc` too: read_csv numbers rows 0..n-1).
-ROW_INDEXERS = frozenset({"iloc", "iat", "loc", "at"})
-# Methods that turn records into another container of the same rows, in the same order.
-RECORD_KEEPING_METHODS = frozenset({"tolist", "to_list", "to_numpy"})
+RECORD_SOURCES = data.RECORD_SOURCES
+ROW_INDEXERS = data.ROW_INDEXERS
+RECORD_KEEPING_METHODS = data.RECORD_KEEPING_METHODS
 # Words of a keyword argument that name a data split (`train_files=`, `dev_files=`): listings
 # handed to one call under different splits are never paired with each other.
 DATA_SPLIT_WORDS = {"train": "train", "training": "train", "dev": "dev", "val": "dev",
@@ -401,8 +235,7 @@ NEVER_ON_DROPOUTS = tensorflow.NEVER_ON_DROPOUTS
 FLAX_DROPOUT_LAYERS = jax.DROPOUT_LAYERS
 # Calls that differentiate a function: code that calls them is a training step.
 GRADIENT_TRANSFORMS = jax.GRADIENT_TRANSFORMS
-# Names of functions that are a training step by convention.
-TRAINING_STEP_NAMES = frozenset({"train_step", "training_step", "train_on_batch", "update_step"})
+TRAINING_STEP_NAMES = trainers.TRAINING_STEP_NAMES
 
 # Top-level packages that are libraries, never the project's own modules: calls into them are
 # not recorded as call sites into the project's functions.

@@ -1,0 +1,154 @@
+"""PyTorch knowledge (torch, torch.nn, torch.nn.functional, the model zoos whose layers are not
+visible), keyed by qualified names as `ImportMap` resolves them: `import torch.nn.functional as F`
++ `F.softmax` is `torch.nn.functional.softmax`. `catalog.py` merges these tables with the other
+frameworks' and turns them into effect rows; torchvision's transforms and readers are in
+`data.py`."""
+
+from __future__ import annotations
+
+# Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
+PROBABILITY_FUNCTIONS = {
+    "torch.softmax": "softmax", "torch.nn.functional.softmax": "softmax",
+    "torch.special.softmax": "softmax", "torch.sigmoid": "sigmoid",
+    "torch.nn.functional.sigmoid": "sigmoid", "torch.special.expit": "sigmoid",
+}
+LOG_PROBABILITY_FUNCTIONS = frozenset({
+    "torch.log_softmax", "torch.nn.functional.log_softmax", "torch.special.log_softmax",
+    "torch.nn.functional.logsigmoid",
+})
+LOG_FUNCTIONS = frozenset({"torch.log"})
+PROBABILITY_METHODS = {"softmax": "softmax", "sigmoid": "sigmoid"}
+LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
+
+# Layers whose output is probabilities / log-probabilities / a single column.
+PROBABILITY_LAYERS = {"torch.nn.Softmax": "nn.Softmax", "torch.nn.Sigmoid": "nn.Sigmoid",
+                      "torch.nn.Softmax2d": "nn.Softmax2d"}
+LOG_PROBABILITY_LAYERS = frozenset({"torch.nn.LogSoftmax", "torch.nn.LogSigmoid"})
+# Layers that make train() and eval() behave differently.
+MODE_DEPENDENT_LAYERS = frozenset({
+    "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
+    "torch.nn.AlphaDropout", "torch.nn.FeatureAlphaDropout", "torch.nn.BatchNorm1d",
+    "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
+    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
+    "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d",
+    "torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.TransformerEncoderLayer",
+    "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer", "torch.nn.MultiheadAttention",
+})
+CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
+# Convolutions, by the output shape they have with out_channels=1: a size-1 channel axis.
+SINGLE_CHANNEL_LAYERS = {
+    "torch.nn.Conv1d": "(N, 1, L)", "torch.nn.Conv2d": "(N, 1, H, W)",
+    "torch.nn.Conv3d": "(N, 1, D, H, W)", "torch.nn.ConvTranspose1d": "(N, 1, L)",
+    "torch.nn.ConvTranspose2d": "(N, 1, H, W)", "torch.nn.ConvTranspose3d": "(N, 1, D, H, W)",
+}
+# Elementwise activations: the output has the input's shape, so an (N, 1) output stays one.
+SHAPE_KEEPING_LAYERS = frozenset({"torch.nn.Sigmoid", "torch.nn.Tanh", "torch.nn.ReLU",
+                                  "torch.nn.LeakyReLU", "torch.nn.Softplus", "torch.nn.Identity"})
+SHAPE_KEEPING_FUNCTIONS = frozenset({
+    "torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit", "torch.tanh",
+    "torch.nn.functional.tanh", "torch.relu", "torch.nn.functional.relu",
+})
+SHAPE_KEEPING_METHODS = frozenset({"sigmoid", "tanh", "relu"})
+# PyTorch's functional dropouts: the position of their `training` argument. Each is on unless
+# told otherwise, so a class that calls one behaves differently in train and eval mode only when
+# it passes its own mode (DL302), and a model that calls one has a mode to get right (DL004).
+FUNCTIONAL_DROPOUTS = {f"torch.nn.functional.{name}": 2 for name in (
+    "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")}
+# Functional calls whose result depends on the module's mode (batch norm takes it as an argument).
+MODE_DEPENDENT_FUNCTIONS = frozenset({*FUNCTIONAL_DROPOUTS, "torch.nn.functional.batch_norm"})
+# Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
+OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
+                         "transformers.AutoModel", "segmentation_models_pytorch.")
+# ... except what those packages ship that is not a model.
+NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
+              "Loss", "Weights")
+# Modules that behave the same in train and eval mode whatever their base classes, when the
+# run holds their package's source: kornia's augmentations draw random parameters in either mode.
+MODE_FREE_PACKAGES = ("kornia.augmentation.",)
+NN_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
+# Base classes of PyTorch's own losses, which user losses derive from too.
+LOSS_BASES = frozenset({"torch.nn.modules.loss._Loss", "torch.nn.modules.loss._WeightedLoss"})
+TO_TENSOR = frozenset({"torch.from_numpy", "torch.tensor", "torch.as_tensor"})
+TENSOR_DATASETS = frozenset({"torch.utils.data.TensorDataset"})
+# Calls and methods that keep the value's meaning (shape or device changes only).
+PASSTHROUGH_METHODS = frozenset({
+    "view", "reshape", "to", "cuda", "cpu", "detach", "contiguous", "clone", "permute",
+    "transpose", "unsqueeze", "flatten", "view_as", "reshape_as", "expand", "expand_as",
+    "requires_grad_", "pin_memory", "copy", "squeeze", "resize", "resize_", "resize_as",
+})
+FLOAT_CASTS = frozenset({"float", "half", "bfloat16"})
+# Module methods that convert every parameter to one dtype (in place, returning the module).
+MODULE_DTYPE_METHODS = {"double": "float64", "float": "", "half": "float16",
+                        "bfloat16": "bfloat16"}
+# Methods that return the module (or loss) they are called on, moved to a device or cast: the
+# value stays that model or that loss (`Net().to(device)`, `nn.CrossEntropyLoss().cuda()`).
+SAME_MODULE_METHODS = frozenset({"to", "cuda", "cpu", "requires_grad_", *MODULE_DTYPE_METHODS})
+# torch dtypes by qualified name, as a module's `.to(dtype)` records them.
+TORCH_FLOAT_DTYPES = {"torch.float64": "float64", "torch.double": "float64",
+                      "torch.float32": "", "torch.float": "", "torch.float16": "float16",
+                      "torch.half": "float16", "torch.bfloat16": "bfloat16"}
+NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                              "torch.autograd.grad_mode.no_grad"})
+# Backward passes that keep their gradients in a context of their own (distributed autograd):
+# nothing adds up in `.grad` from one step to the next, so no zero_grad is needed.
+CONTEXT_BACKWARDS = frozenset({"torch.distributed.autograd.backward"})
+# Tensors made up for a forward pass (a shape probe, a smoke test): what the model returns on
+# them is looked at for its shape, never for its values, so its mode does not matter.
+DUMMY_INPUT_FACTORIES = frozenset({
+    "torch.randn", "torch.rand", "torch.randint", "torch.zeros", "torch.ones", "torch.empty",
+    "torch.full", "torch.randn_like", "torch.rand_like", "torch.zeros_like", "torch.ones_like",
+})
+# Tensor methods that overwrite every element in place: `torch.Tensor(n).normal_()` is
+# initialised in the same expression. (Every function of `torch.nn.init` does the same.)
+IN_PLACE_INITIALISERS = frozenset({
+    "normal_", "uniform_", "zero_", "fill_", "copy_", "random_", "bernoulli_", "exponential_",
+    "geometric_", "cauchy_", "log_normal_", "set_",
+})
+# Methods that move a tensor but keep its contents: `torch.LongTensor(1).cuda().fill_(label)`
+# still initialises the constructor's tensor (a copy of it, with the same garbage until filled).
+DEVICE_MOVING_METHODS = frozenset({"cuda", "cpu", "to", "pin_memory", "contiguous"})
+# Calls that take a DistributedSampler (or a loader built with one) and never call its
+# `set_epoch`: the sampler handed to anything else may get its epoch there.
+SAMPLER_PASSIVE_CALLS = frozenset({
+    "torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader",
+    "torch.utils.data.BatchSampler", "torch.utils.data.sampler.BatchSampler",
+    "builtins.enumerate", "builtins.iter", "builtins.len", "builtins.zip", "builtins.next",
+    "builtins.print", "builtins.isinstance", "builtins.list", "itertools.islice",
+    "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm",
+})
+
+# One row per loss (see `catalog.Loss`): what its input must be, and how messages name it.
+LOSSES = {
+    "torch.nn.functional.cross_entropy": dict(wants="logits", display="F.cross_entropy",
+                                              is_class=False),
+    "torch.nn.functional.binary_cross_entropy_with_logits":
+        dict(wants="logits", display="F.binary_cross_entropy_with_logits", is_class=False),
+    "torch.nn.functional.nll_loss": dict(wants="log_probabilities", display="F.nll_loss",
+                                         is_class=False),
+    "torch.nn.functional.binary_cross_entropy":
+        dict(wants="probabilities", display="F.binary_cross_entropy", is_class=False),
+    **{f"torch.nn.functional.{name}": dict(wants="elementwise", display=f"F.{name}",
+                                           is_class=False)
+       for name in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")},
+    "torch.nn.CrossEntropyLoss": dict(wants="logits", display="nn.CrossEntropyLoss",
+                                      is_class=True),
+    "torch.nn.BCEWithLogitsLoss": dict(wants="logits", display="nn.BCEWithLogitsLoss",
+                                       is_class=True),
+    "torch.nn.NLLLoss": dict(wants="log_probabilities", display="nn.NLLLoss", is_class=True),
+    "torch.nn.BCELoss": dict(wants="probabilities", display="nn.BCELoss", is_class=True),
+    **{f"torch.nn.{name}": dict(wants="elementwise", display=f"nn.{name}", is_class=True)
+       for name in ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")},
+}
+# Layers whose output has as many columns as one argument says (see `catalog.COLUMN_LAYERS`).
+COLUMN_LAYERS = {"torch.nn.Linear": (1, "out_features")}
+# Calls that join a list (or tuple) of tensors into one of the same dtype and scale.
+STACKING = frozenset({"torch.stack", "torch.cat", "torch.concat", "torch.concatenate",
+                      "torch.vstack", "torch.hstack", "torch.dstack"})
+UINT8_DTYPES = frozenset({"torch.uint8"})
+# Functions that add or remove axes.
+RESHAPING_FUNCTIONS = frozenset({"torch.squeeze", "torch.unsqueeze", "torch.flatten",
+                                 "torch.reshape"})
+RANK1_CONSTRUCTORS = frozenset({"torch.randn", "torch.rand", "torch.zeros", "torch.ones",
+                                "torch.empty"})
+FLOAT32_DTYPES = frozenset({"torch.float32", "torch.float", "torch.float16", "torch.half",
+                            "torch.bfloat16"})
