@@ -1,7 +1,12 @@
-"""What the semantic model knows about library calls, as tables rather than code paths.
+"""What the semantic model knows about library calls, as tables rather than code paths: the
+registry of every framework's knowledge.
 
 Keys are qualified names as `ImportMap` resolves them (`torch.nn.functional.softmax`, whatever
-alias the file used). Adding knowledge means adding a row here.
+alias the file used). Each framework's tables live in `frameworks/<framework>.py`; this module
+merges them (under the names rules read), holds the Python and standard-library tables, and
+turns every table that says what a call does into the effect rows (`ROWS`, see `effects.py`)
+that `transfer.py` dispatches on and the text gates are computed from. Adding a library
+function means adding its name to its framework's table.
 """
 
 from __future__ import annotations
