@@ -61,7 +61,7 @@ class Effect(enum.Enum):
     LOG_PROBABILITY_LAYER = (Stage.CALL, {tags.MODULE, tags.LOG_PROBABILITIES})
     MODE_DEPENDENT_LAYER = (Stage.CALL, {tags.MODULE})  # dropout, batch norm: train() != eval()
     CONTAINER = (Stage.CALL, {tags.MODULE})  # nn.Sequential: outputs what its last member does
-    LOSS_CLASS = (Stage.CALL, {tags.LOSS})  # data: catalog.Loss
+    LOSS_CLASS = (Stage.CALL, {tags.LOSS})  # data: Loss
     KERAS_INPUT = (Stage.CALL, {tags.KERAS_INPUT})
     KERAS_LAYER = (Stage.CALL, {tags.MODULE})
     KERAS_SEQUENTIAL = (Stage.CALL, {tags.MODULE})
@@ -76,11 +76,11 @@ class Effect(enum.Enum):
     LAYER = (Stage.CALL, {tags.MODULE})
     SCHEDULER = (Stage.CALL, {tags.SCHEDULER})
     OPTIMIZER = (Stage.CALL, {tags.OPTIMIZER})
-    LOSS_FUNCTION = (Stage.CALL, {tags.LOSS_VALUE})  # data: catalog.Loss
+    LOSS_FUNCTION = (Stage.CALL, {tags.LOSS_VALUE})  # data: Loss
     OPAQUE_MODEL = (Stage.CALL, {tags.MODULE})  # a model whose layers are not visible
     # Data-library calls, in the order `_data_call` tries them.
     COMPOSE = (Stage.DATA, ())
-    PIXEL_DIVISION = (Stage.DATA, ())  # data: catalog.PixelDivision
+    PIXEL_DIVISION = (Stage.DATA, ())  # data: frameworks.data.PixelDivision
     # Keyword: the flag it needs True, if any.
     SCALING = (Stage.DATA, {tags.UNIT_SCALED})
     UINT8_DECODER = (Stage.DATA, {tags.UINT8})  # position: of its dtype argument (-1: none)
@@ -194,6 +194,32 @@ class Row:
         if self.match is Match.PREFIX:
             return (self.last_contains or self.name.rstrip(".").rsplit(".", 1)[-1],)
         return (self.name.rsplit(".", 1)[-1],)
+
+
+# The record of a LOSS_CLASS or LOSS_FUNCTION row: what its input must be, and how messages name
+# it. A class (`nn.NLLLoss`) is called on its instance; a function (`F.nll_loss`) directly.
+# `wants`: "logits" (the loss applies log-softmax / log-sigmoid itself), "log_probabilities",
+# "probabilities", or "elementwise".
+@dataclass(frozen=True)
+class Loss:
+    wants: str
+    display: str
+    is_class: bool
+    # Where the prediction goes: torch and optax losses take it first, Keras losses second
+    # (`y_true, y_pred`), tf.nn losses as `logits=`.
+    argument: int = 0
+    keyword: str = "input"
+    # Keras: the loss applies the activation (wants logits) only when built or called with this
+    # keyword True (`from_logits=True`); without it, it wants probabilities.
+    logits_flag: str = ""
+
+
+
+
+def loss_rows(losses: dict[str, dict]) -> list[Row]:
+    """The rows of a framework's losses, written as keyword records of `Loss`."""
+    return [Row(name, Effect.LOSS_CLASS if row["is_class"] else Effect.LOSS_FUNCTION,
+                display=row["display"], data=Loss(**row)) for name, row in losses.items()]
 
 
 def rows(effect: Effect, names: Iterable[str] | dict, **fields: object) -> list[Row]:

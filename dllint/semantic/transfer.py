@@ -12,7 +12,7 @@ from dataclasses import replace
 import libcst as cst
 
 from dllint.semantic import catalog
-from dllint.semantic.effects import Effect, Row, Stage
+from dllint.semantic.effects import Effect, Loss, Row, Stage
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.values import (
@@ -35,7 +35,7 @@ SHAPE_KEEPING_MODULES = frozenset("nn." + name.rsplit(".", 1)[-1]
 ELEMENT_KEEPING = frozenset({UNIT_SCALED, UINT8, FLOAT64})
 
 
-def loss_wants(loss: catalog.Loss, call: cst.Call) -> str:
+def loss_wants(loss: Loss, call: cst.Call) -> str:
     """What a loss wants as built or called: a Keras cross-entropy wants logits only with
     `from_logits=True`, probabilities otherwise."""
     if loss.logits_flag and not is_true((keyword(call, loss.logits_flag)

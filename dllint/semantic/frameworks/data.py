@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dllint.semantic.effects import Effect, Match, Row, rows
+
 PROBABILITY_FUNCTIONS = {"scipy.special.softmax": "softmax", "scipy.special.expit": "sigmoid"}
 LOG_FUNCTIONS = frozenset({"numpy.log"})
 
@@ -106,3 +108,38 @@ RESHAPING_FUNCTIONS = frozenset({"numpy.squeeze", "numpy.expand_dims", "numpy.re
 RANK1_CONSTRUCTORS = frozenset({"numpy.random.randn", "numpy.random.rand", "numpy.random.random",
                                 "numpy.zeros", "numpy.ones", "numpy.empty"})
 FLOAT32_DTYPES = frozenset({"numpy.float32", "numpy.float16", "numpy.single", "numpy.half"})
+
+
+# ---- effect rows ------------------------------------------------------------------------------
+# What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
+# every framework's ROWS; the effects' declared order is the precedence.
+ROWS = (
+    *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
+    Row("numpy.exp", Effect.EXP),
+    *rows(Effect.LOG, LOG_FUNCTIONS),
+    *rows(Effect.COMPOSE, COMPOSE | ALBUMENTATIONS_COMPOSE),
+    *(Row(name, Effect.PIXEL_DIVISION, display=division.display, data=division)
+      for name, division in ALBUMENTATIONS_SCALING.items()),
+    *rows(Effect.SCALING, SCALING_TRANSFORMS),
+    *rows(Effect.SCALING, SCALE_WHEN_FLAGGED, keyword="scale"),
+    *rows(Effect.TRANSFORM, NORMALIZE_TRANSFORMS | LAMBDA_TRANSFORMS),
+    *(Row(prefix, Effect.TRANSFORM, match=Match.PREFIX, capitalised=True)
+      for prefix in ("torchvision.transforms.", "albumentations.")),
+    *rows(Effect.UINT8_SOURCE, UINT8_NUMPY_SOURCES, data="numpy"),
+    *rows(Effect.UINT8_SOURCE, UINT8_TENSOR_SOURCES, data="torch"),
+    *rows(Effect.PIL_OPEN, PIL_OPEN),
+    *rows(Effect.DTYPE_KEEPING, DTYPE_KEEPING_FUNCTIONS, position=0, keyword="src"),
+    *rows(Effect.STACKING, STACKING, position=0, keyword="arrays"),
+    *rows(Effect.ARRAY, NUMPY_ARRAY, position=0, keyword="object"),
+    *rows(Effect.FLOAT64_SOURCE, FLOAT64_CONSTRUCTORS),
+    *rows(Effect.RANK1_CONSTRUCTOR, RANK1_CONSTRUCTORS),
+    *rows(Effect.DATAFRAME_SOURCE, DATAFRAME_SOURCES),
+    *rows(Effect.RECORD_SOURCE, RECORD_SOURCES),
+    Row("numpy.float32", Effect.UNTYPED_TENSOR),
+    *rows(Effect.RESHAPE, RESHAPING_FUNCTIONS),
+    Row("astype", Effect.ASTYPE_METHOD, match=Match.METHOD),
+    *rows(Effect.PIL_KEEPING_METHOD, ("convert", "resize", "crop", "rotate", "transpose"),
+          match=Match.METHOD),
+    Row("to_numpy", Effect.DATAFRAME_TO_NUMPY_METHOD, match=Match.METHOD),
+    *rows(Effect.RECORD_KEEPING_METHOD, RECORD_KEEPING_METHODS, match=Match.METHOD),
+)

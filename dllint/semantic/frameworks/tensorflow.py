@@ -4,6 +4,8 @@ Keras, also when reached through `tf.keras`, is in `keras.py`."""
 
 from __future__ import annotations
 
+from dllint.semantic.effects import Effect, Match, Row, loss_rows, rows
+
 # TF1 code reaches the same functions through tf.compat.v1.
 _V1 = "tensorflow.compat.v1."
 
@@ -102,3 +104,30 @@ DTYPE_KEEPING_FUNCTIONS = frozenset(_both(*("image." + name for name in (
     "rot90", "central_crop", "random_crop", "crop_to_bounding_box", "pad_to_bounding_box",
     "resize_with_crop_or_pad", "rgb_to_grayscale", "grayscale_to_rgb")), "transpose"))
 UINT8_DTYPES = frozenset(_both("uint8", "dtypes.uint8"))
+
+
+# ---- effect rows ------------------------------------------------------------------------------
+# What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
+# every framework's ROWS; the effects' declared order is the precedence.
+ROWS = (
+    *rows(Effect.LISTING, LISTING_FUNCTIONS),
+    *(Row(name, Effect.SHUFFLED_LISTING, display=listing[0], data=listing)
+      for name, listing in SHUFFLED_LISTINGS.items()),
+    *rows(Effect.ORDER_KEEPING, ORDER_KEEPING, position=0, keyword="input"),
+    *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
+    *rows(Effect.LOG_PROBABILITIES, LOG_PROBABILITY_FUNCTIONS),
+    *rows(Effect.LOG, LOG_FUNCTIONS),
+    *loss_rows(LOSSES),
+    *(Row(name, Effect.ACTIVATION_LAYER_FUNCTION, position=position, keyword=keyword)
+      for name, (keyword, position) in ACTIVATION_LAYER_FUNCTIONS.items()),
+    *rows(Effect.SCALING, SCALING_FUNCTIONS),
+    *(Row(name, Effect.UINT8_DECODER, position=position, keyword="dtype")
+      for name, position in UINT8_IMAGE_DECODERS.items()),
+    *rows(Effect.CAST, CAST_FUNCTIONS, position=1, keyword="dtype"),
+    *rows(Effect.FLOAT_RESIZING, FLOAT_RESIZING),
+    *rows(Effect.DTYPE_KEEPING, DTYPE_KEEPING_FUNCTIONS, position=0, keyword="src"),
+    *rows(Effect.RESHAPE, RESHAPING_FUNCTIONS),
+    *rows(Effect.ORDER_KEEPING_METHOD, ORDER_KEEPING_METHODS, match=Match.METHOD),
+    *rows(Effect.POSITIONAL_PAIRING, POSITIONAL_PAIRING),
+    *rows(Effect.REDUCTION, REDUCTIONS),
+)

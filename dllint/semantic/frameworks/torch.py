@@ -6,6 +6,8 @@ frameworks' and turns them into effect rows; torchvision's transforms and reader
 
 from __future__ import annotations
 
+from dllint.semantic.effects import Effect, Match, Row, loss_rows, rows
+
 # Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
 PROBABILITY_FUNCTIONS = {
     "torch.softmax": "softmax", "torch.nn.functional.softmax": "softmax",
@@ -117,7 +119,7 @@ SAMPLER_PASSIVE_CALLS = frozenset({
     "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm",
 })
 
-# One row per loss (see `catalog.Loss`): what its input must be, and how messages name it.
+# One row per loss (see `effects.Loss`): what its input must be, and how messages name it.
 LOSSES = {
     "torch.nn.functional.cross_entropy": dict(wants="logits", display="F.cross_entropy",
                                               is_class=False),
@@ -152,3 +154,66 @@ RANK1_CONSTRUCTORS = frozenset({"torch.randn", "torch.rand", "torch.zeros", "tor
                                 "torch.empty"})
 FLOAT32_DTYPES = frozenset({"torch.float32", "torch.float", "torch.float16", "torch.half",
                             "torch.bfloat16"})
+
+
+# ---- effect rows ------------------------------------------------------------------------------
+# What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
+# every framework's ROWS; the effects' declared order is the precedence.
+ROWS = (
+    *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
+    *rows(Effect.SHAPE_KEEPING, SHAPE_KEEPING_FUNCTIONS),
+    *rows(Effect.LOG_PROBABILITIES, LOG_PROBABILITY_FUNCTIONS),
+    Row("torch.exp", Effect.EXP),
+    # A no-op wrapper since PyTorch 0.4: the value is its `data` argument.
+    *rows(Effect.NO_OP_WRAPPER, ("torch.autograd.Variable", "torch.autograd.variable.Variable"),
+          position=0, keyword="data"),
+    *rows(Effect.LOG, LOG_FUNCTIONS),
+    *rows(Effect.PROBABILITY_LAYER, PROBABILITY_LAYERS),
+    *rows(Effect.LOG_PROBABILITY_LAYER, LOG_PROBABILITY_LAYERS),
+    *rows(Effect.MODE_DEPENDENT_LAYER, MODE_DEPENDENT_LAYERS),
+    *rows(Effect.CONTAINER, CONTAINER_LAYERS),
+    *loss_rows(LOSSES),
+    *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)
+      for name, (position, keyword) in COLUMN_LAYERS.items()),
+    *rows(Effect.SINGLE_CHANNEL_LAYER, SINGLE_CHANNEL_LAYERS),
+    # Any other `torch.nn.<Upper>` is a layer; a Parameter (or ParameterList) is not.
+    Row("torch.nn.", Effect.LAYER, match=Match.PREFIX, capitalised=True, dots=2,
+        excluding=("torch.nn.Parameter",)),
+    Row("torch.optim.lr_scheduler.", Effect.SCHEDULER, match=Match.PREFIX, capitalised=True),
+    Row("torch.optim.", Effect.OPTIMIZER, match=Match.PREFIX, capitalised=True, dots=2),
+    *(Row(prefix, Effect.OPAQUE_MODEL, match=Match.PREFIX, excluding=NOT_MODELS)
+      for prefix in OPAQUE_MODEL_PREFIXES),
+    *rows(Effect.STACKING, STACKING, position=0, keyword="arrays"),
+    *rows(Effect.RANK1_CONSTRUCTOR, RANK1_CONSTRUCTORS),
+    *(Row(name, Effect.TO_TENSOR, position=0, keyword="data",
+          gate=("tensor(",) if name == "torch.tensor" else ())  # "tensor" alone: tensorflow too
+      for name in TO_TENSOR),
+    # Tensors built without a dtype: float32 whatever they are built from.
+    *rows(Effect.UNTYPED_TENSOR, ("torch.Tensor", "torch.FloatTensor")),
+    *rows(Effect.RESHAPE, RESHAPING_FUNCTIONS),
+    *rows(Effect.PROBABILITY_METHOD, PROBABILITY_METHODS, match=Match.METHOD),
+    *rows(Effect.SHAPE_KEEPING_METHOD, SHAPE_KEEPING_METHODS, match=Match.METHOD),
+    *rows(Effect.LOG_PROBABILITY_METHOD, LOG_PROBABILITY_METHODS, match=Match.METHOD),
+    Row("log", Effect.LOG_METHOD, match=Match.METHOD),
+    Row("exp", Effect.EXP_METHOD, match=Match.METHOD),
+    Row("forward", Effect.FORWARD_METHOD, match=Match.METHOD),
+    Row("to", Effect.MODULE_DTYPE_METHOD, match=Match.METHOD),  # the dtype given, if any
+    *(Row(name, Effect.MODULE_DTYPE_METHOD, data=dtype, match=Match.METHOD)
+      for name, dtype in MODULE_DTYPE_METHODS.items()),
+    *rows(Effect.MODE_SWITCH_METHOD, ("eval", "train"), match=Match.METHOD),
+    *rows(Effect.SAME_MODULE_METHOD, SAME_MODULE_METHODS, match=Match.METHOD),
+    # A cast only when it names a dtype (`.to(torch.float64)`, `.to(dtype=torch.double)`).
+    Row("to", Effect.TO_METHOD, match=Match.METHOD, gate=("float64", "double", "uint8")),
+    Row("squeeze", Effect.SQUEEZE_METHOD, match=Match.METHOD),
+    *rows(Effect.PASSTHROUGH_METHOD, PASSTHROUGH_METHODS - {"detach", "squeeze"},
+          match=Match.METHOD),
+    Row("detach", Effect.PASSTHROUGH_METHOD, data="drops the graph", match=Match.METHOD),
+    *rows(Effect.FLOAT_CAST_METHOD, FLOAT_CASTS, match=Match.METHOD),
+    Row("double", Effect.FLOAT64_CAST_METHOD, match=Match.METHOD),
+    # They scale only by 255 (`x.div(255)`, `x.mul(1 / 255)`).
+    *rows(Effect.SCALING_METHOD, ("div", "div_", "true_divide"), data="divide",
+          match=Match.METHOD, gate=("255",)),
+    *rows(Effect.SCALING_METHOD, ("mul", "mul_"), data="multiply", match=Match.METHOD,
+          gate=("255",)),
+    *rows(Effect.COPY_METHOD, ("numpy", "copy", "clone"), match=Match.METHOD),
+)
