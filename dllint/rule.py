@@ -7,17 +7,15 @@ have findings, because computing positions costs more than parsing the file.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, Sequence, Union
 
 import libcst as cst
 
 from dllint.context import FileContext, PendingReport
 from dllint.semantic import catalog
-from dllint.semantic.effects import Effect, gate_pattern, minimal_tokens
+from dllint.semantic.effects import Effect, minimal_tokens
 from dllint.walk import CachedVisitorNames
 from dllint.types import Applicability, FixAvailability, RelatedLocation, Severity
 
@@ -156,14 +154,8 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
 
     @classmethod
     def wants(cls, source: str) -> bool:
-        return not cls.requires_any or _gate(cls.requires_any).search(source) is not None
+        return not cls.requires_any or any(token in source for token in cls.requires_any)
 
     @classmethod
     def documentation(cls) -> str:
         return textwrap.dedent(cls.__doc__ or "").strip()
-
-
-@lru_cache(maxsize=None)
-def _gate(tokens: tuple[str, ...]) -> re.Pattern[str]:
-    """A rule's text gate, compiled once: one scan of the file for all its tokens."""
-    return gate_pattern(tokens)

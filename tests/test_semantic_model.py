@@ -404,3 +404,15 @@ def test_a_keras_softmax_layer_is_a_probability_layer_before_it_is_a_keras_layer
         from tensorflow import keras
         probe(keras.layers.Softmax()(scores))
     """) == [{PROBABILITIES}]
+
+
+def test_a_row_gates_files_on_the_text_every_use_of_it_contains():
+    # A function's own name; a prefix's longest segment, which every import of it names ("torch"
+    # rather than "nn", a substring of everyday words); a row's declared gate where its name is
+    # too common.
+    assert Row("numpy.random.randn", Effect.RANK1_CONSTRUCTOR).tokens == ("randn",)
+    assert Row("torch.nn.", Effect.LAYER, match=Match.PREFIX).tokens == ("torch",)
+    assert Row("transformers.", Effect.SCHEDULER, match=Match.PREFIX,
+               last_contains="schedule").tokens == ("schedule",)
+    assert Row("to", Effect.TO_METHOD, match=Match.METHOD, gate=("float64",)).tokens == (
+        "float64",)

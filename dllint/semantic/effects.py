@@ -25,7 +25,7 @@ from dllint.semantic import values as tags
 class Stage(enum.Enum):
     """When the dispatcher consults a row."""
     CALL = "call"  # library calls, before the project's own definitions are looked up
-    DATA = "data"  # data-library calls, after them (a project may shadow nothing of these)
+    DATA = "data"  # data-library calls, after the project's own definitions are looked up
     BUILTIN = "builtin"  # Python's builtins, called by bare name
     METHOD = "method"  # methods, by name, whatever the receiver turns out to be
     KNOWLEDGE = "knowledge"  # read by rules and the model directly, never dispatched
@@ -188,11 +188,13 @@ class Row:
     def tokens(self) -> tuple[str, ...]:
         """What a file that uses the row must contain (one of): its `gate`, else the name as
         written at any call site, whatever the import (`from torch.nn import Softmax` still
-        writes `Softmax`; a prefix row's module is named where it is imported)."""
+        writes `Softmax`). A file that names something under a prefix imports every segment of
+        the prefix; the longest is the least likely to be an everyday word ("torch", not "nn";
+        "torchvision", not "models")."""
         if self.gate:
             return self.gate
         if self.match is Match.PREFIX:
-            return (self.last_contains or self.name.rstrip(".").rsplit(".", 1)[-1],)
+            return (self.last_contains or max(self.name.rstrip(".").split("."), key=len),)
         return (self.name.rsplit(".", 1)[-1],)
 
 
@@ -214,8 +216,6 @@ class Loss:
     logits_flag: str = ""
 
 
-
-
 def loss_rows(losses: dict[str, dict]) -> list[Row]:
     """The rows of a framework's losses, written as keyword records of `Loss`."""
     return [Row(name, Effect.LOSS_CLASS if row["is_class"] else Effect.LOSS_FUNCTION,
@@ -234,8 +234,9 @@ class ConflictingRows(ValueError):
 
 
 class Registry:
-    """The rows of every framework, compiled once into look-ups: by qualified name, by prefix,
-    by method name, by builtin name, and by effect (for the tables rules read and the gates)."""
+    """The rows of every framework, compiled once into look-ups: by qualified name (builtins
+    included, as `builtins.sorted`), by prefix, by method name, and by effect (for the tables
+    rules read and the gates)."""
 
     def __init__(self, all_rows: Iterable[Row]) -> None:
         exact: dict[str, dict[Effect, Row]] = {}
