@@ -24,7 +24,7 @@ def settings_for(start: str | Path = ".", *, select: Sequence[str] | None = None
                                  else Path.cwd().resolve())
     else:
         file_config = load_config(config or find_config(Path(start)), Path(start))
-    return build_settings(file_config, select=select, ignore=ignore)
+    return build_settings(file_config, select=select, ignore=ignore, start=Path(start))
 
 
 def lint_source(source: str, path: str = "<string>", *, settings: Settings | None = None,

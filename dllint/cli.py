@@ -193,7 +193,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
             extend_select=_codes(extend_select, "--extend-select"),
             ignore=_codes(ignore, "--ignore"),
             fix=fix or diff, unsafe_fixes=unsafe_fixes,
-            report_unused_suppressions=report_unused_suppressions)
+            report_unused_suppressions=report_unused_suppressions, start=start)
     except ConfigError as error:
         raise Failure(str(error)) from None
     if verbose:
@@ -749,7 +749,7 @@ def audit(paths: tuple[str, ...], select, extend_select, ignore, config_path: Pa
         settings = build_settings(file_config,
                                   select=_codes(select, "--select") if select else None,
                                   extend_select=_codes(extend_select, "--extend-select"),
-                                  ignore=_codes(ignore, "--ignore"))
+                                  ignore=_codes(ignore, "--ignore"), start=Path(paths[0]))
     except ConfigError as error:
         raise Failure(str(error)) from None
     result = run(paths, settings, use_cache=False)

@@ -21,7 +21,7 @@ from dllint import __version__
 from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
 from dllint.lines import split_lines
 from dllint.registry import all_rules, known_codes
-from dllint.requirements import RequirementsError, declared_minimum
+from dllint.requirements import RequirementsError, declared_minimum, project_root
 from dllint.source import DEFAULT_MAX_FILE_SIZE
 from dllint.types import Severity
 
@@ -344,8 +344,13 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
                    extend_select: Iterable[str] = (), ignore: Iterable[str] = (),
                    fix: bool = False, unsafe_fixes: bool = False,
                    report_unused_suppressions: bool | None = None,
-                   ignore_bad_metadata: bool = False) -> Settings:
+                   ignore_bad_metadata: bool = False, start: Path | None = None) -> Settings:
     """Merge command-line choices over the file: --select replaces, the others extend.
+
+    The torch version is read from the project `start` (the first linted path) belongs to,
+    found by `requirements.project_root` as the configuration is found, so a run started from
+    another folder reads the same requirements; without `start`, or with no project above it,
+    from the configuration's root.
 
     Project metadata dllint cannot read (`project = 1`) is a ConfigError, unless
     `ignore_bad_metadata`: then no torch version is known (the editor's fallback to defaults,
@@ -358,7 +363,8 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
     unused = (config.report_unused_suppressions if report_unused_suppressions is None
               else report_unused_suppressions)
     try:
-        torch_minimum = declared_minimum(config.root, "torch")
+        project = project_root(start) if start is not None else None
+        torch_minimum = declared_minimum(project or config.root, "torch")
     except RequirementsError as error:
         if not ignore_bad_metadata:
             raise ConfigError(str(error)) from None

@@ -65,11 +65,21 @@ def lint_notebook(source: SourceText, settings: Settings,
         else:
             result = replace(result, fixed_source=fixed_json, original_source=source.text,
                              encoding=source.encoding)
-    mapped = tuple(notebooks.map_diagnostic(notebook, d) for d in result.diagnostics)
-    unfixed = tuple(notebooks.map_diagnostic(notebook, d) for d in result.unfixed_diagnostics)
+    # A cell that does not parse is its own DL903; the other cells were linted all the same.
+    problems = [diagnostic for problem in notebook.problems
+                for diagnostic in _file_level(problem, settings).diagnostics]
+    mapped = _cells_of(notebook, [*result.diagnostics, *problems])
+    unfixed = _cells_of(notebook, [*result.unfixed_diagnostics, *problems]) \
+        if result.unfixed_diagnostics else ()
     # The virtual text's lines are not the file's (JSON): findings name cells, shown frameless.
     return replace(result, diagnostics=mapped, unfixed_diagnostics=unfixed,
-                   encoding=source.encoding, text=None)
+                   encoding=source.encoding, text=None, skipped=result.skipped and not problems)
+
+
+def _cells_of(notebook: notebooks.Notebook,
+              diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    return tuple(sorted((notebooks.map_diagnostic(notebook, d) for d in diagnostics),
+                        key=Diagnostic.sort_key))
 
 
 def lint_source_text(source: SourceText, settings: Settings,
@@ -147,7 +157,7 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         context = FileContext(path, text, module, ImportMap.from_module(module),
                               settings=settings)
         if dependencies is not None and any(rule.uses_model for rule in wanted):
-            dependencies[:] = imported_modules(context.imports.aliases.values(), path)
+            dependencies[:] = imported_modules(context.imports.imported(), path)
         if any(rule.uses_model for rule in wanted):
             # The model is first in the batch: each node is seen by it before any rule asks.
             analyse(context, project, lambda model: [rule(context) for rule in wanted])

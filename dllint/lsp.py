@@ -95,10 +95,11 @@ class DllintLanguageServer(LanguageServer):
         self.project_stale = True
         start = root or Path.cwd()
         try:
-            self.settings = build_settings(load_config(find_config(start), start))
+            self.settings = build_settings(load_config(find_config(start), start), start=start)
             self.config_error = None
         except ConfigError as error:
-            self.settings = build_settings(FileConfig(root=start), ignore_bad_metadata=True)
+            self.settings = build_settings(FileConfig(root=start), ignore_bad_metadata=True,
+                                           start=start)
             self.config_error = str(error)
             self.window_show_message(types.ShowMessageParams(
                 types.MessageType.Error, f"dllint: {error}; using defaults"))

@@ -11,6 +11,7 @@ text; nothing is imported or executed. Read once per run, in the parent process.
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import sys
 from pathlib import Path
@@ -28,6 +29,32 @@ _MAX_BYTES = 1_000_000
 # Far longer than any published release number (`2024.10.1`, `0.0.post20240101`); a longer one
 # is a typo, or would not even convert to an int past Python's 4300-digit limit.
 MAX_VERSION_LENGTH = 64
+
+
+# What marks a folder as a project's root: its metadata or its repository.
+PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+
+
+def project_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` (a file or a folder) that holds project metadata
+    (`PROJECT_MARKERS`, a `requirements*.txt`): the project the linted code belongs to, found
+    as the configuration is, from the linted path and not from the current folder. None when
+    no folder above holds any."""
+    # realpath and os.path answer for link loops and unreadable folders where Path raises
+    # (as in config.find_config); a folder that cannot be listed holds no requirements file.
+    directory = Path(os.path.realpath(start))
+    if not os.path.isdir(directory):
+        directory = directory.parent
+    for candidate in (directory, *directory.parents):
+        if any(os.path.exists(candidate / marker) for marker in PROJECT_MARKERS):
+            return candidate
+        try:
+            if any(entry.startswith("requirements") and entry.endswith(".txt")
+                   for entry in os.listdir(candidate)):
+                return candidate
+        except OSError:
+            continue
+    return None
 
 
 class RequirementsError(ValueError):

@@ -21,7 +21,7 @@ from dllint.types import Applicability, FixAvailability, RelatedLocation, Severi
 
 if TYPE_CHECKING:
     from dllint.semantic.imports import ImportMap
-    from dllint.semantic.model import SemanticModel
+    from dllint.semantic.facts import Facts
 
 __all__ = ["FileContext", "Invalid", "NodeEdit", "NodeFix", "PendingReport", "Rule", "Valid"]
 
@@ -131,9 +131,11 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
         return self.context.imports
 
     @property
-    def model(self) -> SemanticModel:
+    def facts(self) -> Facts:
+        """The semantic model's answers about this file (values, functions, loops, regions,
+        modes, call sites): rules ask here instead of tracking the tree themselves."""
         assert self.context.model is not None, f"{self.code} must set uses_model = True"
-        return self.context.model
+        return self.context.model.facts
 
     def report(self, node: cst.CSTNode, message: str, *, fix: NodeFix | None = None,
                related: Sequence[tuple[cst.CSTNode, str] | RelatedLocation] = (),

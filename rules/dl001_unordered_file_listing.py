@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
-from dllint.semantic.syntax import keyword
+from dllint.semantic.syntax import integer, keyword
 from dllint.semantic.values import LISTING, RECORDS, Tag, first, has
-from dllint.types import FixAvailability
+from dllint.types import FixAvailability, RelatedLocation, Span
 
 # Calls that pair their iterables with an index: zipping a listing with these numbers its items.
 INDEX_SOURCES = frozenset({"builtins.range", "itertools.count"})
@@ -49,6 +50,14 @@ class UnorderedFileListing(Rule):
     counts as a listing of `root`'s directories. `tf.data.Dataset.list_files` counts as a listing
     too: it shuffles the files unless given `shuffle=False` or a seed. Keras' directory loaders
     (`image_dataset_from_directory`, `flow_from_directory`) sort, and are not listings.
+    One directory listed twice in one function (the same call, no name in its arguments bound
+    again in between) is one listing: the lists filtered or mapped out of it line up. A zipped
+    item the loop reads at one position only (`pair[0]`, or `_` for the other name) pairs
+    nothing.
+
+    Listings are followed through method return values and attributes (`folder.images()`,
+    `dataset.files`); one made in another file of the run is reported where its order matters,
+    pointing at where it is made (the fix, `sorted()`, goes there).
 
     ## Why is this bad?
     These functions return entries in the order the filesystem stores them, which differs between
@@ -307,6 +316,40 @@ class UnorderedFileListing(Rule):
             masks = tf.data.Dataset.list_files("data/masks/*.png", shuffle=False)
             dataset = tf.data.Dataset.zip((images.map(load_image), masks.map(load_mask)))
         """),
+        # One directory listed twice in one function, with the same filter: the same entries
+        # in the same order, so the two lists line up item for item.
+        Valid("""
+            import os
+            images = [os.path.join(root, name) for name in os.listdir(root) if name.endswith(".png")]
+            names = [name[:-4] for name in os.listdir(root) if name.endswith(".png")]
+            pairs = list(zip(images, names))
+        """),
+        Valid("""
+            import os
+            from torch.utils.data import Dataset
+
+            class Frames(Dataset):
+                def __init__(self, root):
+                    self.paths = [os.path.join(root, name) for name in os.listdir(root)]
+                    self.ids = [name.split(".")[0] for name in os.listdir(root)]
+
+                def __getitem__(self, index):
+                    return self.paths[index], self.ids[index]
+        """),
+        # The zipped item is read only as `pair[0]`; the mask is derived from the image.
+        Valid("""
+            import glob
+            for pair in zip(glob.glob("images/*.png"), glob.glob("masks/*.png")):
+                image = pair[0]
+                mask = image.replace("images", "masks")
+                print(image, mask)
+        """),
+        Valid("""
+            import glob
+            images = glob.glob("images/*.png")
+            masks = glob.glob("masks/*.png")
+            samples = [(pair[-2], pair[-2].replace("images", "masks")) for pair in zip(images, masks)]
+        """),
         # Keras' directory loaders sort the class folders and the files themselves.
         Valid("""
             from tensorflow import keras
@@ -316,8 +359,57 @@ class UnorderedFileListing(Rule):
             class_names = train.class_names
             labels = {name: index for index, name in enumerate(class_names)}
         """),
+        # Listings returned by methods, both sorted where they are made.
+        Valid("""
+            import glob
+
+            class Folder:
+                def __init__(self, root):
+                    self.root = root
+
+                def images(self):
+                    return sorted(glob.glob(self.root + "/images/*.png"))
+
+                def masks(self):
+                    return sorted(glob.glob(self.root + "/masks/*.png"))
+
+            folder = Folder("data")
+            pairs = list(zip(folder.images(), folder.masks()))
+        """),
     ]
     INVALID = [
+        # A listing returned by a method of a dataset class, paired where it is called.
+        Invalid("""
+            import glob
+
+            class Folder:
+                def __init__(self, root):
+                    self.root = root
+
+                def images(self):
+                    return glob.glob(self.root + "/images/*.png")
+
+                def masks(self):
+                    return sorted(glob.glob(self.root + "/masks/*.png"))
+
+            folder = Folder("data")
+            pairs = list(zip(folder.images(), folder.masks()))
+        """, line=8, related_lines=(14,), fixed="""
+            import glob
+
+            class Folder:
+                def __init__(self, root):
+                    self.root = root
+
+                def images(self):
+                    return sorted(glob.glob(self.root + "/images/*.png"))
+
+                def masks(self):
+                    return sorted(glob.glob(self.root + "/masks/*.png"))
+
+            folder = Folder("data")
+            pairs = list(zip(folder.images(), folder.masks()))
+        """),
         Invalid("""
             import glob
             images = glob.glob("images/*.png")
@@ -656,6 +748,106 @@ class UnorderedFileListing(Rule):
             files = sorted(tf.io.gfile.listdir("data/images"))
             dataset = tf.data.Dataset.from_tensor_slices((files, labels))
         """),
+        # The same text, but `folder` names another directory by the second listing.
+        Invalid("""
+            import os
+            folder = "images"
+            images = [os.path.join(folder, name) for name in os.listdir(folder)]
+            folder = "masks"
+            masks = [os.path.join(folder, name) for name in os.listdir(folder)]
+            pairs = list(zip(images, masks))
+        """, line=3, more_lines=(5,), related_lines=(6,), fixed="""
+            import os
+            folder = "images"
+            images = [os.path.join(folder, name) for name in sorted(os.listdir(folder))]
+            folder = "masks"
+            masks = [os.path.join(folder, name) for name in sorted(os.listdir(folder))]
+            pairs = list(zip(images, masks))
+        """),
+        # The same text in two functions: `root` is each function's own parameter.
+        Invalid("""
+            import os
+
+            def images(root):
+                return [name for name in os.listdir(root)]
+
+            def masks(root):
+                return [name for name in os.listdir(root)]
+
+            pairs = list(zip(images("images"), masks("masks")))
+        """, line=4, more_lines=(7,), related_lines=(9,), fixed="""
+            import os
+
+            def images(root):
+                return [name for name in sorted(os.listdir(root))]
+
+            def masks(root):
+                return [name for name in sorted(os.listdir(root))]
+
+            pairs = list(zip(images("images"), masks("masks")))
+        """),
+        Invalid("""
+            from torch.utils.data import Dataset
+            import os
+
+            class Frames(Dataset):
+                def __init__(self, root):
+                    self.paths = [os.path.join(root, name) for name in os.listdir(root + "/images")]
+                    self.ids = [name.split(".")[0] for name in os.listdir(root + "/masks")]
+
+                def __getitem__(self, index):
+                    return self.paths[index], self.ids[index]
+        """, line=6, more_lines=(7,), related_lines=(10,), fixed="""
+            from torch.utils.data import Dataset
+            import os
+
+            class Frames(Dataset):
+                def __init__(self, root):
+                    self.paths = [os.path.join(root, name) for name in sorted(os.listdir(root + "/images"))]
+                    self.ids = [name.split(".")[0] for name in sorted(os.listdir(root + "/masks"))]
+
+                def __getitem__(self, index):
+                    return self.paths[index], self.ids[index]
+        """),
+        # Both items of the zipped pair are read by position.
+        Invalid("""
+            import glob
+            images = glob.glob("images/*.png")
+            masks = glob.glob("masks/*.png")
+            for pair in zip(images, masks):
+                image, mask = load(pair[0]), load(pair[-1])
+        """, line=2, more_lines=(3,), related_lines=(4,), fixed="""
+            import glob
+            images = sorted(glob.glob("images/*.png"))
+            masks = sorted(glob.glob("masks/*.png"))
+            for pair in zip(images, masks):
+                image, mask = load(pair[0]), load(pair[-1])
+        """),
+        Invalid("""
+            import glob
+            images = glob.glob("images/*.png")
+            masks = glob.glob("masks/*.png")
+            for pair in zip(images, masks):
+                show(*pair)
+        """, line=2, more_lines=(3,), related_lines=(4,), fixed="""
+            import glob
+            images = sorted(glob.glob("images/*.png"))
+            masks = sorted(glob.glob("masks/*.png"))
+            for pair in zip(images, masks):
+                show(*pair)
+        """),
+        # Each call of list_files shuffles anew: the same pattern twice is two orders.
+        Invalid("""
+            import tensorflow as tf
+            images = tf.data.Dataset.list_files("data/*.png")
+            labels = tf.data.Dataset.list_files("data/*.png")
+            dataset = tf.data.Dataset.zip((images.map(load_image), labels.map(load_label)))
+        """, line=2, more_lines=(3,), related_lines=(4,), fixed="""
+            import tensorflow as tf
+            images = tf.data.Dataset.list_files("data/*.png", shuffle=False)
+            labels = tf.data.Dataset.list_files("data/*.png", shuffle=False)
+            dataset = tf.data.Dataset.zip((images.map(load_image), labels.map(load_label)))
+        """),
         # list_files shuffles by default, each dataset in its own order.
         Invalid("""
             import tensorflow as tf
@@ -680,18 +872,26 @@ class UnorderedFileListing(Rule):
         self.parameters: list[frozenset[str]] = [frozenset()]
         self.target_depth = 0
         self.reported: set[int] = set()
+        self.reported_elsewhere: set[tuple[str, Span]] = set()
         # zip() calls whose items are unpacked into names the loop never reads, by position:
         # `for image, _ in zip(images, masks)` pairs nothing with the masks.
         self.unread_positions: dict[int, frozenset[int]] = {}
         # Open loops and comprehensions over `enumerate(listing)` / `range(len(listing))`: the
         # index name, the listing, and the loop that binds it.
         self.positions: list[tuple[str, Tag, cst.CSTNode]] = []
+        # Per function (the module first): how often each name has been bound so far, a
+        # parameter counting once. `os.listdir(d)` twice in one function, `d` bound once, lists
+        # one directory twice: the same entries in the same order.
+        self.bindings: list[dict[str, int]] = [{}]
+        self.scopes: list[cst.CSTNode | None] = [None]
+        # Listing calls by id, with what they list: their function's scope and their text.
+        self.listed: dict[int, tuple[int, str]] = {}
 
     def listing(self, node: cst.BaseExpression) -> Tag | None:
-        return first(self.model.value(node), LISTING)
+        return first(self.facts.value(node), LISTING)
 
     def records(self, node: cst.BaseExpression) -> bool:
-        return has(self.model.value(node), RECORDS)
+        return has(self.facts.value(node), RECORDS)
 
     # ---- scopes -----------------------------------------------------------------------------
 
@@ -701,15 +901,53 @@ class UnorderedFileListing(Rule):
         self.parameters.append(frozenset(
             param.name.value for param in (*params.posonly_params, *params.params,
                                            *params.kwonly_params)))
+        self.bindings.append(dict.fromkeys(self.parameters[-1], 1))
+        self.scopes.append(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.check_shared_index(self.indexed.pop(), self.parameters.pop())
+        self.bindings.pop()
+        self.scopes.pop()
 
     def leave_Module(self, original_node: cst.Module) -> None:
         self.check_shared_index(self.indexed[0], self.parameters[0])
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self.target_depth += 1
+        self.note_binding(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.note_binding(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.note_binding(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.note_binding(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self.note_binding(node.name)
+
+    def note_binding(self, target: cst.BaseExpression) -> None:
+        for name in _bound_names(target):
+            self.bindings[-1][name] = self.bindings[-1].get(name, 0) + 1
+
+    def note_listing(self, node: cst.Call) -> None:
+        """Records what the listing call `node` lists, unless a name its arguments read was
+        bound more than once (`path = images; ...; path = masks`): then it is a listing of its
+        own, like every other."""
+        if any(count > 1 for name in _read_names(*(arg.value for arg in node.args))
+               for count in (scope.get(name, 0) for scope in self.bindings)):
+            return
+        self.listed[id(node)] = (id(self.scopes[-1]), self.context.module.code_for_node(node))
+
+    def listing_key(self, listing: Tag) -> object:
+        """Two listings of one directory in one function (the same call text, its arguments
+        unchanged between them) come in the same order: two lists filtered or mapped out of
+        them are paired as a list with itself. A shuffled listing shuffles on each call."""
+        if listing.info.shuffled or listing.node is None:
+            return id(listing)
+        return self.listed.get(id(listing.node), id(listing))
 
     def leave_AssignTarget(self, original_node: cst.AssignTarget) -> None:
         self.target_depth -= 1
@@ -717,6 +955,7 @@ class UnorderedFileListing(Rule):
     # ---- sinks: where order matters ---------------------------------------------------------
 
     def visit_For(self, node: cst.For) -> None:
+        self.note_binding(node.target)
         self.note_unread_targets(node.target, node.iter, (node.body, node.orelse))
         numbered = self.numbered_listing(node.iter, node.target)
         if numbered is not None:
@@ -732,6 +971,8 @@ class UnorderedFileListing(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if self.lists_directory(node):
+            self.note_listing(node)
         if isinstance(func, cst.Attribute) and func.attr.value == "index" and len(node.args) == 1:
             listing = self.listing(func.value)
             if listing is not None:
@@ -754,7 +995,8 @@ class UnorderedFileListing(Rule):
     def check_pairing(self, node: cst.Call, args: list[cst.BaseExpression]) -> None:
         """`node` pairs the items of `args` by position, as zip() does."""
         listings = [self.listing(arg) for arg in args]
-        distinct = {id(listing): listing for listing in listings if listing is not None}
+        distinct = {self.listing_key(listing): listing for listing in listings
+                    if listing is not None}
         numbered = any(isinstance(arg, cst.Call)
                        and self.imports.call_name(arg) in INDEX_SOURCES for arg in args)
         if len(distinct) >= 2:
@@ -768,15 +1010,29 @@ class UnorderedFileListing(Rule):
 
     def note_unread_targets(self, target: cst.BaseExpression, iterable: cst.BaseExpression,
                             scope: tuple[cst.CSTNode | None, ...]) -> None:
-        """Remember which items of `for a, b in zip(...)` the loop (`scope`) never reads."""
-        if not (isinstance(target, cst.Tuple) and isinstance(iterable, cst.Call)
+        """Remember which items of `for a, b in zip(...)`, or of `for pair in zip(...)` read
+        only as `pair[0]`, the loop (`scope`) never reads."""
+        if not (isinstance(iterable, cst.Call)
                 and self.imports.call_name(iterable) == "builtins.zip"):
             return
-        read = _read_names(*scope)
-        unread = frozenset(position for position, element in enumerate(target.elements)
-                           if isinstance(element.value, cst.Name)
-                           and element.value.value not in read)
-        if len(unread) < len(target.elements):  # a body that reads nothing is a placeholder
+        if isinstance(target, cst.Tuple):
+            read = _read_names(*scope)
+            unread = frozenset(position for position, element in enumerate(target.elements)
+                               if isinstance(element.value, cst.Name)
+                               and element.value.value not in read)
+            count = len(target.elements)
+        elif isinstance(target, cst.Name) and not any(arg.star for arg in iterable.args):
+            count = len(iterable.args)
+            uses = _ItemReads(target.value, count)
+            for node in scope:
+                if node is not None:
+                    node.visit(uses)
+            if uses.whole:
+                return
+            unread = frozenset(range(count)) - uses.positions
+        else:
+            return
+        if len(unread) < count:  # a body that reads nothing is a placeholder
             self.unread_positions[id(iterable)] = unread
 
     def check_split(self, node: cst.Call, seed_keyword: str) -> None:
@@ -799,11 +1055,11 @@ class UnorderedFileListing(Rule):
                 self.flag(listing, node, why)
 
     def check_parallel_arguments(self, node: cst.Call) -> None:
-        listings: dict[int, tuple[Tag, str]] = {}
+        listings: dict[object, tuple[Tag, str]] = {}
         for arg in node.args:
             listing = self.listing(arg.value)
             if listing is not None:
-                listings[id(listing)] = (listing, _split_named(arg))
+                listings[self.listing_key(listing)] = (listing, _split_named(arg))
         for key, (listing, split) in listings.items():
             # `train_files=` and `dev_files=` are two splits, not two halves of one pairing.
             if any(other_key != key and (not split or not other_split or split == other_split)
@@ -900,7 +1156,7 @@ class UnorderedFileListing(Rule):
                                           "pairing them by position")
             return
         other = self.listing(subscript.value) if len(subscript.slice) == 1 else None
-        if other is not None and other is not listing:
+        if other is not None and self.listing_key(other) != self.listing_key(listing):
             for paired in (listing, other):
                 self.flag(paired, subscript, "the same index reads another listing here, "
                                              "pairing them by position")
@@ -925,8 +1181,8 @@ class UnorderedFileListing(Rule):
     def check_shared_index(self, indexed: dict[str, list[tuple[cst.Subscript, Tag | None]]],
                            parameters: frozenset[str]) -> None:
         for index_name, uses in indexed.items():
-            distinct = {id(listing): (subscript, listing) for subscript, listing in uses
-                        if listing is not None}
+            distinct = {self.listing_key(listing): (subscript, listing)
+                        for subscript, listing in uses if listing is not None}
             if len(distinct) >= 2:
                 for subscript, listing in distinct.values():
                     self.flag(listing, subscript, "the same index reads another listing here, "
@@ -943,6 +1199,9 @@ class UnorderedFileListing(Rule):
     # ---- reporting --------------------------------------------------------------------------
 
     def flag(self, listing: Tag, sink: cst.CSTNode, why: str) -> None:
+        if listing.node is None and listing.location is not None and not listing.info.ordered:
+            self.flag_elsewhere(listing, listing.location, sink, why)
+            return
         if listing.info.ordered or listing.node is None or id(listing.node) in self.reported:
             return
         self.reported.add(id(listing.node))
@@ -966,6 +1225,20 @@ class UnorderedFileListing(Rule):
         fix = NodeFix.wrap(listing.node, "sorted(", f"{key})",
                            description="Wrap the listing in `sorted()`")
         self.report(listing.node, message, fix=fix, related=[(sink, "order matters here")])
+
+
+    def flag_elsewhere(self, listing: Tag, where: RelatedLocation, sink: cst.CSTNode,
+                       why: str) -> None:
+        """A listing made in another file (a dataset class's attribute or method, a helper):
+        reported here, where its order matters, pointing at where it is made; the fix is
+        there."""
+        key = (where.path, where.span)
+        if key in self.reported_elsewhere:
+            return
+        self.reported_elsewhere.add(key)
+        self.report(sink, f"`{listing.info.function}` (in {Path(where.path).name}) returns "
+                          f"entries in arbitrary order, and {why}; sort the listing where it "
+                          "is made", cause=where)
 
 
 class _IndexUses(cst.CSTVisitor):
@@ -1146,6 +1419,56 @@ def _read_names(*nodes: cst.CSTNode | None) -> set[str]:
             node.visit(collector)
             read |= collector.names
     return read
+
+
+def _bound_names(target: cst.BaseExpression) -> list[str]:
+    """The names (and dotted attributes, `self.root`) an assignment target binds."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _bound_names(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    if isinstance(target, cst.Name):
+        return [target.value]
+    return []
+
+
+class _ItemReads(cst.CSTVisitor):
+    """How a loop reads its one target `name` over a zip of `count` iterables: the positions
+    it reads through constant subscripts (`pair[0]`, `pair[-1]`), or `whole` when it reads the
+    item any other way (unpacked, passed on, sliced)."""
+
+    def __init__(self, name: str, count: int) -> None:
+        super().__init__()
+        self.name = name
+        self.count = count
+        self.positions: set[int] = set()
+        self.whole = False
+
+    def visit_Subscript(self, node: cst.Subscript) -> bool:
+        if not (isinstance(node.value, cst.Name) and node.value.value == self.name):
+            return True
+        element = node.slice[0].slice if len(node.slice) == 1 else None
+        position = _constant_index(element.value) if isinstance(element, cst.Index) else None
+        if position is None or not -self.count <= position < self.count:
+            self.whole = True
+        else:
+            self.positions.add(position % self.count)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name:
+            self.whole = True
+
+
+def _constant_index(node: cst.BaseExpression) -> int | None:
+    """`0`, `1` or `-1` as an index, else None."""
+    if isinstance(node, cst.Integer):
+        return integer(node)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) \
+            and isinstance(node.expression, cst.Integer):
+        value = integer(node.expression)
+        return None if value is None else -value
+    return None
 
 
 def _rebound_names(statement: cst.BaseStatement) -> set[str]:

@@ -34,7 +34,14 @@ class ActivationBeforeLogitLoss(Rule):
     JAX (`jax.nn.softmax` / `nn.softmax` into optax's `softmax_cross_entropy`,
     `softmax_cross_entropy_with_integer_labels` or `sigmoid_binary_cross_entropy`, also as the
     return value of a Flax module's `__call__` reached through `model.apply` or
-    `state.apply_fn`).
+    `state.apply_fn`). A subclassed `keras.Model`'s `call` is its forward, and Keras 1's
+    `Model(input=..., output=...)` is a functional model. tflearn: a `fully_connected(...,
+    activation="softmax")` (or "sigmoid") given to `regression(..., loss=...)` with
+    `softmax_categorical_crossentropy`, `binary_crossentropy` or `weighted_crossentropy`, which
+    take logits (`categorical_crossentropy`, the default, takes probabilities). A positional
+    `tf.nn.softmax_cross_entropy_with_logits(a, b)` (also the sparse and sigmoid ones) is read
+    as TF 0.x's `(logits, labels)` in a file that calls TF 0.x/1.x graph-mode API
+    (`tf.placeholder`, `tf.Session`, ...), and as TF 2's `(labels, logits)` otherwise.
 
     ## Why is this bad?
     `CrossEntropyLoss` computes `log_softmax` of its input. Given probabilities, it computes
@@ -65,7 +72,8 @@ class ActivationBeforeLogitLoss(Rule):
     summary = "Softmax or sigmoid output reaches a loss that expects logits"
     fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.LOSS_CLASS, Effect.LOSS_FUNCTION)
-    requires_any = ("from_logits",)
+    # Keras' from_logits flag; tflearn's losses named by a string (`loss='..._crossentropy'`).
+    requires_any = ("from_logits", "crossentropy")
     uses_model = True
 
     VALID = [
@@ -338,6 +346,117 @@ class ActivationBeforeLogitLoss(Rule):
             state = train_state.TrainState.create(apply_fn=cnn.apply, params=params, tx=tx)
             for batch in batches:
                 train_step(state, batch)
+        """),
+        # A subclassed Keras model whose `call` returns logits.
+        Valid("""
+            import tensorflow as tf
+
+            class Classifier(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.head = tf.keras.layers.Dense(10)
+
+                def call(self, x):
+                    return self.head(x)
+
+            model = Classifier()
+            loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = loss_fn(labels, model(images))
+        """),
+        # Keras 1 spelling, `Model(input=..., output=...)`, of a model that outputs logits.
+        Valid("""
+            from keras.layers import Dense, Input
+            from keras.models import Model
+            from keras.losses import CategoricalCrossentropy
+            inputs = Input(shape=(784,))
+            model = Model(input=inputs, output=Dense(10)(inputs))
+            model.compile(optimizer="sgd", loss=CategoricalCrossentropy(from_logits=True))
+        """),
+        # tflearn: `categorical_crossentropy` (the default) wants the softmax output; the
+        # softmax objective gets logits from a linear layer.
+        Valid("""
+            import tflearn
+            net = tflearn.input_data(shape=[None, 784])
+            probabilities = tflearn.fully_connected(net, 10, activation="softmax")
+            model = tflearn.regression(probabilities, optimizer="adam")
+            logits = tflearn.fully_connected(net, 10)
+            other = tflearn.regression(logits, loss="softmax_categorical_crossentropy")
+        """),
+        # TF 2 takes `(labels, logits)`: soft labels from a teacher's softmax come first.
+        Valid("""
+            import tensorflow as tf
+            soft_labels = tf.nn.softmax(teacher_logits / 4.0)
+            loss = tf.nn.softmax_cross_entropy_with_logits(soft_labels, student_logits)
+        """),
+        # TF 0.x graph code takes `(logits, labels)`: here the logits come first.
+        Valid("""
+            import tensorflow as tf
+            x = tf.placeholder(tf.float32, [None, 784])
+            logits = tf.matmul(x, W) + b
+            soft_labels = tf.nn.softmax(teacher_logits)
+            cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits, soft_labels))
+        """),
+        # A wrapper (FSDP, DDP, torch.compile) runs the model it wraps: logits stay logits.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+            model = FSDP(nn.Sequential(nn.Linear(8, 3)))
+            loss = F.cross_entropy(model(x), y)
+            probabilities = F.softmax(model(x), dim=1)
+            unwrapped_loss = F.cross_entropy(model.module(x), y)
+        """),
+        # A method's return value and an attribute read outside the class are followed: these
+        # hand on logits, and probabilities only where no loss reads them.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.net = self.build()
+
+                def build(self):
+                    return nn.Sequential(nn.Linear(8, 3))
+
+                def forward(self, x):
+                    return self.net(x)
+
+                def predict(self, x):
+                    return F.softmax(self.net(x), dim=1)
+
+            class Trainer:
+                def __init__(self):
+                    self.model = Classifier()
+
+            trainer = Trainer()
+            loss = F.cross_entropy(trainer.model(x), y)
+            confidence = trainer.model.predict(x).max(1)
+        """),
+        # Star imports: the names come from the modules the tables know them from.
+        Valid("""
+            from torch.nn import *
+            from torch.nn.functional import *
+
+            model = Sequential(Linear(8, 3))
+            loss = cross_entropy(model(x), y)
+            probabilities = softmax(model(x), dim=1)
+        """),
+        # A closure reads its enclosing function's parameter: here a model returning logits.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            def make_step(model, optimizer):
+                def step(x, y):
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                return step
+
+            step = make_step(nn.Sequential(nn.Linear(8, 3)), optimizer)
         """),
     ]
     INVALID = [
@@ -655,24 +774,182 @@ class ActivationBeforeLogitLoss(Rule):
             model = Discriminator()
             loss = optax.sigmoid_binary_cross_entropy(model.apply(variables, x), labels).mean()
         """, line=7, related_lines=(10,)),
+        # A subclassed Keras model's `call` is its forward.
+        Invalid("""
+            import tensorflow as tf
+
+            class Classifier(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.head = tf.keras.layers.Dense(10)
+
+                def call(self, x):
+                    return tf.nn.softmax(self.head(x))
+
+            model = Classifier()
+            loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = loss_fn(labels, model(images))
+        """, line=9, related_lines=(13,)),
+        Invalid("""
+            from keras.layers import Dense, Input
+            from keras.models import Model
+            from keras.losses import CategoricalCrossentropy
+            inputs = Input(shape=(784,))
+            model = Model(input=inputs, output=Dense(10, activation="softmax")(inputs))
+            model.compile(optimizer="sgd", loss=CategoricalCrossentropy(from_logits=True))
+        """, line=5, related_lines=(6,)),
+        # tflearn's softmax and binary objectives apply the activation themselves.
+        Invalid("""
+            import tflearn
+            net = tflearn.input_data(shape=[None, 784])
+            net = tflearn.fully_connected(net, 10, activation="softmax")
+            net = tflearn.regression(net, optimizer="adam", loss="softmax_categorical_crossentropy")
+        """, line=3, related_lines=(4,)),
+        Invalid("""
+            from tflearn.layers.core import fully_connected
+            from tflearn.layers.estimator import regression
+            network = fully_connected(features, 1, activation="sigmoid")
+            network = regression(network, loss="binary_crossentropy", learning_rate=0.001)
+        """, line=3, related_lines=(4,)),
+        # TF 0.x graph code (tf.placeholder, tf.Session): positional arguments are
+        # `(logits, labels)`, so the softmax is given as the logits.
+        Invalid("""
+            import tensorflow as tf
+            x = tf.placeholder(tf.float32, [None, 784])
+            y = tf.placeholder(tf.float32, [None, 10])
+            pred = tf.nn.softmax(tf.matmul(x, W) + b)
+            cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(pred, y))
+        """, line=4, related_lines=(5,)),
+        Invalid("""
+            import tensorflow as tf
+            cost = tf.nn.sigmoid_cross_entropy_with_logits(tf.sigmoid(scores), targets)
+            with tf.Session() as session:
+                session.run(tf.initialize_all_variables())
+        """, line=2, related_lines=(2,), unsafe=True, fixed="""
+            import tensorflow as tf
+            cost = tf.nn.sigmoid_cross_entropy_with_logits(scores, targets)
+            with tf.Session() as session:
+                session.run(tf.initialize_all_variables())
+        """),
+        # The wrapped model still ends in softmax: DDP and torch.compile run it unchanged.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            net = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+            model = torch.compile(DDP(net, device_ids=[rank]))
+            loss = F.cross_entropy(model(x), y)
+        """, line=6, related_lines=(8,)),
+        # The model a wrapper holds (`.module`) is the same model.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            model = nn.DataParallel(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)))
+            loss = F.cross_entropy(model.module(x), y)
+        """, line=4, related_lines=(5,)),
+        # `self.build()` returns a model ending in softmax, though `build` comes after `__init__`.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.net = self.build()
+
+                def build(self):
+                    return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+                def forward(self, x):
+                    return self.net(x)
+
+            loss = F.cross_entropy(Classifier()(x), y)
+        """, line=10, related_lines=(15,)),
+        # What a method returns, and an attribute its class set, read outside the class.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Trainer:
+                def __init__(self):
+                    self.model = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+                def predict(self, x):
+                    return F.softmax(self.model(x), dim=1)
+
+            trainer = Trainer()
+            loss = F.cross_entropy(trainer.model(x), y)
+            tuned = F.cross_entropy(trainer.predict(x), y)
+        """, line=6, related_lines=(12,), more_lines=(9,)),
+        Invalid("""
+            from torch.nn import *
+            from torch.nn.functional import *
+
+            model = Sequential(Linear(8, 3), Softmax(dim=1))
+            loss = cross_entropy(model(x), y)
+        """, line=4, related_lines=(5,)),
+        # The model reaches the loss through a closure over the factory's parameter.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            def make_step(model, optimizer):
+                def step(x, y):
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+                    optimizer.step()
+                return step
+
+            step = make_step(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)), optimizer)
+        """, line=11, related_lines=(6,)),
     ]
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.graph_mode = False  # the file calls TF 0.x/1.x graph-mode API (`tf.placeholder`)
+        # Positional calls of losses whose order TF 0.x had the other way round: the call, and
+        # what each position holds (argument, activation), judged once the whole file is seen.
+        self.order_unknown: list[tuple[cst.Call, str, list]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
+        if qualified in catalog.TF_GRAPH_MODE_CALLS:
+            self.graph_mode = True
+        if qualified in catalog.LOGITS_FIRST_LOSSES and len(node.args) >= 2 and not any(
+                arg.keyword or arg.star for arg in node.args[:2]):
+            readings = [(arg, first(self.facts.value(arg.value), PROBABILITIES))
+                        for arg in node.args[:2]]
+            self.order_unknown.append((node, qualified, readings))
+            return
         if qualified in catalog.LOSS_FUNCTIONS:
             loss = catalog.LOSS_FUNCTIONS[qualified]
             self.check_loss_input(node, loss_wants(loss, node), loss.display, loss.argument,
                                   loss.keyword)
             return
-        callee = first(self.model.value(node.func), LOSS) if not qualified else None
+        if qualified in catalog.NAMED_LOSS_ESTIMATORS:
+            self.check_named_loss(node, qualified)
+            return
+        callee = first(self.facts.value(node.func), LOSS) if not qualified else None
         if callee is None and isinstance(node.func, cst.Call):
-            callee = first(self.model.value(node.func), LOSS)
+            callee = first(self.facts.value(node.func), LOSS)
         if callee is not None:
             info = callee.info
             self.check_loss_input(node, info.wants, info.display, info.argument, info.keyword)
             return
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
             self.check_compile(node)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        """`tf.nn.softmax_cross_entropy_with_logits(pred, y)`: the logits first in TF 0.x code
+        (a file of graph-mode calls), second in TF 2's `(labels, logits)`."""
+        for call, qualified, readings in self.order_unknown:
+            loss = catalog.LOSS_FUNCTIONS[qualified]
+            position = catalog.LOGITS_FIRST_LOSSES[qualified] if self.graph_mode else loss.argument
+            arg, activation = readings[position]
+            self.report_loss_input(call, arg, activation, loss.wants, loss.display)
 
     def check_loss_input(self, call: cst.Call, wants: str, display: str, position: int = 0,
                          name: str = "input") -> None:
@@ -681,7 +958,11 @@ class ActivationBeforeLogitLoss(Rule):
         arg = argument(call, position, name)
         if arg is None:
             return
-        activation = first(self.model.value(arg.value), PROBABILITIES)
+        self.report_loss_input(call, arg, first(self.facts.value(arg.value), PROBABILITIES),
+                               wants, display)
+
+    def report_loss_input(self, call: cst.Call, arg: cst.Arg, activation: Tag | None,
+                          wants: str, display: str) -> None:
         if activation is None:
             return
         what = "sigmoid" if activation.detail in ("sigmoid", "nn.Sigmoid") else "softmax"
@@ -692,6 +973,17 @@ class ActivationBeforeLogitLoss(Rule):
             message = (f"softmax probabilities reach `{display}`, which expects log-probabilities; "
                        "use `log_softmax`")
         self.report_at_activation(activation, call, arg, message, wants)
+
+    def check_named_loss(self, node: cst.Call, qualified: str) -> None:
+        """tflearn's `regression(net, loss='softmax_categorical_crossentropy')`: the loss, named
+        by a string, is applied to the first argument."""
+        position, name, default = catalog.NAMED_LOSS_ESTIMATORS[qualified]
+        arg = argument(node, position, name)
+        objective = default if arg is None else (
+            arg.value.evaluated_value if isinstance(arg.value, cst.SimpleString) else None)
+        if objective in catalog.LOGIT_LOSS_NAMES:
+            display = f"{qualified.rsplit('.', 1)[-1]}(loss='{objective}')"
+            self.check_loss_input(node, "logits", display, 0, "incoming")
 
     def report_at_activation(self, activation: Tag, call: cst.Call, arg: cst.Arg, message: str,
                              wants: str) -> None:
@@ -714,10 +1006,10 @@ class ActivationBeforeLogitLoss(Rule):
         loss_arg = keyword(node, "loss")
         if loss_arg is None:
             return
-        loss = first(self.model.value(loss_arg.value), LOSS)
+        loss = first(self.facts.value(loss_arg.value), LOSS)
         if loss is None or loss.info.wants != "logits":
             return
-        for module in tags(self.model.value(node.func.value), MODULE):
+        for module in tags(self.facts.value(node.func.value), MODULE):
             activation = first(module.info.output, PROBABILITIES)
             if activation is None:
                 continue

@@ -7,7 +7,9 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
-from dllint.semantic.syntax import argument, is_255, is_inverse_255, keyword, number, positional
+from dllint.semantic.syntax import (
+    argument, inspects_dtype_or_range, is_255, is_half_255, is_inverse_255, is_inverse_half_255,
+    keyword, lambda_body, leaves, multiplies_by_255, number, positional)
 from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability, FixAvailability
 
@@ -23,6 +25,13 @@ def _large_mean(call: cst.CSTNode, index: int = 0) -> bool:
     return bool(values) and all(v is not None for v in values) and max(values) > 1.0  # type: ignore[type-var]
 
 
+def _divides_by_half_255(node: cst.BaseExpression) -> bool:
+    """`x / 127.5` (of `x / 127.5 - 1`): a scaling of 0-255 pixels to [-1, 1]."""
+    return isinstance(node, cst.BinaryOperation) and (
+        (isinstance(node.operator, cst.Divide) and is_half_255(node.right)) or (
+            isinstance(node.operator, cst.Multiply) and is_inverse_half_255(node.right)))
+
+
 def _divides_by_255(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.BinaryOperation):
         return (isinstance(node.operator, cst.Divide) and is_255(node.right)) or (
@@ -30,26 +39,6 @@ def _divides_by_255(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.args:
         return node.func.attr.value in ("div", "div_", "true_divide") and is_255(node.args[0].value)
     return False
-
-
-class _DtypeInspection(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self.found = self.found or node.attr.value in catalog.DTYPE_GUARDS
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.found = self.found or (isinstance(node.func, cst.Name)
-                                    and node.func.value in catalog.DTYPE_GUARDS - {"max"})
-
-
-def _inspects_dtype(test: cst.BaseExpression) -> bool:
-    """`x.dtype not in (...)`, `x.is_floating_point()`, `np.issubdtype(...)`, `x.max() > 1`."""
-    inspection = _DtypeInspection()
-    test.visit(inspection)
-    return inspection.found
 
 
 class DoubleNormalization(Rule):
@@ -61,7 +50,9 @@ class DoubleNormalization(Rule):
     or an earlier division by 255 already scaled (also through a helper function's return value
     and `np.stack`/`torch.cat` of a list of such images); an albumentations `Normalize()` (which
     divides by `max_pixel_value=255`) given an image already scaled; and `Normalize` with mean
-    and std sized for 0-255 pixels applied after such scaling.
+    and std sized for 0-255 pixels applied after such scaling. A remap of 0-255 pixels to
+    [-1, 1] (`x / 127.5 - 1`) counts as a scaling: applied to pixels already in [0, 1], or
+    followed by a division by 255, it is reported as well.
 
     TensorFlow and Keras: a division by 255 after `tf.image.convert_image_dtype(image,
     tf.float32)` (which scales uint8 images, not float ones); pixels already scaled fed to a
@@ -69,8 +60,16 @@ class DoubleNormalization(Rule):
     which expects 0-255, or to `model.fit`/`model.predict`/`model(x)` of a Keras model that starts
     with `Rescaling(1./255)`; and `ImageDataGenerator(rescale=1./255,
     preprocessing_function=preprocess_input)`, which rescales what `preprocess_input` returned.
-    The scaling is followed through `tf.cast`, `tf.reshape`, `tf.expand_dims`, `tf.squeeze` and
-    `tf.image.resize`.
+    The scaling is followed through `tf.cast` (and TF1's `tf.to_float`), `tf.reshape`,
+    `tf.expand_dims`, `tf.squeeze` and `tf.image.resize` (and TF1's `resize_bilinear`, which
+    returns float pixels, and `resize_nearest_neighbor`, which keeps the dtype), and joined
+    by `tf.concat` (also TF 0.x's `tf.concat(axis, values)`) and `tf.stack`.
+
+    A scaling that depends on the data is not reported: a division under an `if` (or after an
+    early `return`) that tests the dtype or the range (`if image.max() > 1:`,
+    `if image.dtype == np.uint8:`), and a value such a division scaled in only some branches,
+    which is then only maybe scaled. A `Lambda(lambda x: x * 255)` after `ToTensor()` takes the
+    pixels back to 0-255, so what follows it may divide by 255 or use 0-255 statistics.
 
     ## Why is this bad?
     `ToTensor()` already divides uint8 pixels by 255. Dividing again leaves inputs in
@@ -204,6 +203,17 @@ class DoubleNormalization(Rule):
 
             train = Images(files, transform=T.Compose([T.PILToTensor()]))
         """),
+        # A list handed to a stacking helper, and a nested list: raw pixels, scaled once.
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def to_batch(images):
+                return np.stack(images)
+
+            batch = to_batch([cv2.imread(p) for p in paths]) / 255
+            grid = np.array([[cv2.imread(p) for p in row] for row in rows]) / 255
+        """),
         # Near miss: the helper returns raw uint8 pixels, so the batch is scaled only once.
         Valid("""
             import cv2
@@ -279,6 +289,27 @@ class DoubleNormalization(Rule):
             image = tf.io.decode_png(tf.io.read_file(path), channels=3)
             image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
         """),
+        # TF1 spellings: `tf.to_float` is a cast and `resize_bilinear` returns float32 pixels in
+        # 0-255, so convert_image_dtype leaves them as they are and the division scales once.
+        Valid("""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.image.convert_image_dtype(tf.to_float(image), tf.float32)
+            image = image / 255.0
+        """),
+        Valid("""
+            import tensorflow as tf
+            image = tf.image.decode_jpeg(raw, channels=3)
+            image = tf.image.resize_bilinear(tf.expand_dims(image, 0), [224, 224])
+            image = tf.image.convert_image_dtype(image, tf.float32) / 255.0
+        """),
+        # TF 0.x's `tf.concat(axis, values)` joins the float pixels, still in 0-255.
+        Valid("""
+            import tensorflow as tf
+            left = tf.to_float(tf.image.decode_png(left_raw, channels=3))
+            right = tf.to_float(tf.image.decode_png(right_raw, channels=3))
+            pair = tf.concat(2, [left, right]) / 255.0
+        """),
         Valid("""
             from tensorflow import keras
             from tensorflow.keras import layers
@@ -317,8 +348,183 @@ class DoubleNormalization(Rule):
                                            horizontal_flip=True)
             plain = ImageDataGenerator(rescale=1. / 255)
         """),
+        # A parameter named like a module-level variable is not that variable: the helper
+        # scales the raw images it is given, once.
+        Valid("""
+            import torchvision.transforms as T
+            from torchvision.io import read_image
+            image = T.ToTensor()(picture)
+
+            def to_unit(image):
+                return image.float() / 255
+
+            batch = to_unit(read_image(path))
+        """),
+        # An early return on the range guards the division after it: images already in [0, 1]
+        # come back as they are.
+        Valid("""
+            import torchvision.transforms.functional as TF
+
+            def to_unit(image):
+                if image.max() <= 1:
+                    return image
+                return image / 255.0
+
+            batch = to_unit(TF.to_tensor(picture))
+        """),
+        # The helper scales only uint8 images; a float image in 0-255 comes back unscaled, so
+        # the caller's division is the one that scales it.
+        Valid("""
+            import numpy as np
+
+            def to_float(image):
+                if image.dtype == np.uint8:
+                    image = image / 255.0
+                return image
+
+            depth = to_float(np.load(path).astype(np.float32)) / 255.0
+        """),
+        # `Lambda(x * 255)` after ToTensor takes the pixels back to 0-255 (fast neural style):
+        # the later division and the 0-255 statistics are right.
+        Valid("""
+            from torchvision import transforms
+            content_transform = transforms.Compose([
+                transforms.ToTensor(),
+                transforms.Lambda(lambda x: x.mul(255)),
+            ])
+
+            def normalize_batch(batch):
+                mean = batch.new_tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+                batch = batch.div_(255.0)
+                return batch - mean
+
+            features = vgg(normalize_batch(content_transform(image)))
+        """),
+        Valid("""
+            from torchvision import transforms as T
+            pipeline = T.Compose([
+                T.ToTensor(),
+                T.Lambda(lambda x: x * 255),
+                T.Normalize(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+            ])
+        """),
+        # [0, 1] pixels remapped to [-1, 1] with `* 2 - 1`; raw pixels with `/ 127.5 - 1`.
+        Valid("""
+            import cv2
+            image = cv2.imread(path) / 255.0
+            centred = image * 2 - 1
+            raw = cv2.imread(other_path)
+            also_centred = raw / 127.5 - 1
+        """),
     ]
     INVALID = [
+        Invalid("""
+            import cv2
+            image = cv2.imread(path) / 255.0
+            centred = image / 127.5 - 1
+        """, line=3, related_lines=(2,)),
+        Invalid("""
+            import cv2
+            centred = cv2.imread(path) / 127.5 - 1.0
+            image = centred / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import cv2
+            centred = cv2.imread(path) / 127.5 - 1.0
+            image = centred
+        """),
+        # Near miss: without the Lambda, ToTensor's output reaches the helper's division.
+        Invalid("""
+            from torchvision import transforms
+            content_transform = transforms.Compose([transforms.ToTensor()])
+
+            def normalize_batch(batch):
+                mean = batch.new_tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+                batch = batch.div_(255.0)
+                return batch - mean
+
+            features = vgg(normalize_batch(content_transform(image)))
+        """, line=6, related_lines=(2,), unsafe=True, fixed="""
+            from torchvision import transforms
+            content_transform = transforms.Compose([transforms.ToTensor()])
+
+            def normalize_batch(batch):
+                mean = batch.new_tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+                batch = batch
+                return batch - mean
+
+            features = vgg(normalize_batch(content_transform(image)))
+        """),
+        # Near miss: the Lambda maps [0, 1] to [-1, 1]; it does not restore 0-255.
+        Invalid("""
+            from torchvision import transforms as T
+            pipeline = T.Compose([
+                T.ToTensor(),
+                T.Lambda(lambda x: x * 2 - 1),
+                T.Normalize(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+            ])
+        """, line=5, related_lines=(3,)),
+        # Near miss: the early return tests the shape, not the range.
+        Invalid("""
+            import torchvision.transforms.functional as TF
+
+            def to_unit(image):
+                if image.ndim != 3:
+                    raise ValueError("expected a CHW image")
+                return image / 255.0
+
+            batch = to_unit(TF.to_tensor(picture))
+        """, line=6, related_lines=(8,), unsafe=True, fixed="""
+            import torchvision.transforms.functional as TF
+
+            def to_unit(image):
+                if image.ndim != 3:
+                    raise ValueError("expected a CHW image")
+                return image
+
+            batch = to_unit(TF.to_tensor(picture))
+        """),
+        # Near miss: both branches of the dtype test scale, so every image it returns is scaled.
+        Invalid("""
+            import numpy as np
+
+            def to_float(image):
+                if image.dtype == np.uint8:
+                    image = image / 255.0
+                else:
+                    image = image.astype(np.float32) / 255.0
+                return image
+
+            depth = to_float(np.load(path)) / 255.0
+        """, line=10, unsafe=True, fixed="""
+            import numpy as np
+
+            def to_float(image):
+                if image.dtype == np.uint8:
+                    image = image / 255.0
+                else:
+                    image = image.astype(np.float32) / 255.0
+                return image
+
+            depth = to_float(np.load(path))
+        """),
+        # Near miss: the same helper given the image ToTensor already scaled.
+        Invalid("""
+            import torchvision.transforms as T
+            image = T.ToTensor()(picture)
+
+            def to_unit(image):
+                return image.float() / 255
+
+            batch = to_unit(image)
+        """, line=5, related_lines=(2,), unsafe=True, fixed="""
+            import torchvision.transforms as T
+            image = T.ToTensor()(picture)
+
+            def to_unit(image):
+                return image.float()
+
+            batch = to_unit(image)
+        """),
         Invalid("""
             import torchvision.transforms as T
             transform = T.Compose([T.Resize(224), T.ToTensor()])
@@ -442,6 +648,36 @@ class DoubleNormalization(Rule):
                     return self.transform(image)
 
             train = Images(files, transform=T.Compose([T.ToTensor()]))
+        """),
+        # A list of scaled images handed to a helper that stacks them.
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def to_batch(images):
+                return np.stack(images)
+
+            batch = to_batch([cv2.imread(p) / 255.0 for p in paths]) / 255
+        """, line=7, related_lines=(7,), unsafe=True, fixed="""
+            import cv2
+            import numpy as np
+
+            def to_batch(images):
+                return np.stack(images)
+
+            batch = to_batch([cv2.imread(p) / 255.0 for p in paths])
+        """),
+        # A nested list of scaled images made into one array.
+        Invalid("""
+            import cv2
+            import numpy as np
+            grid = [[cv2.imread(p) / 255.0 for p in row] for row in rows]
+            batch = np.array(grid) / 255
+        """, line=4, related_lines=(3,), unsafe=True, fixed="""
+            import cv2
+            import numpy as np
+            grid = [[cv2.imread(p) / 255.0 for p in row] for row in rows]
+            batch = np.array(grid)
         """),
         # Through a helper and a list comprehension stacked into a batch.
         Invalid("""
@@ -579,6 +815,49 @@ class DoubleNormalization(Rule):
             image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
             image = tf.squeeze(image)
         """),
+        # `tf.to_float` keeps the values it casts: still in [0, 1]. Nearest-neighbour resizing
+        # keeps the uint8 dtype, which convert_image_dtype then scales.
+        Invalid("""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.to_float(tf.image.convert_image_dtype(image, tf.float32))
+            image = image / 255.0
+        """, line=4, related_lines=(3,), unsafe=True, fixed="""
+            import tensorflow as tf
+            image = tf.io.decode_png(tf.io.read_file(path), channels=3)
+            image = tf.to_float(tf.image.convert_image_dtype(image, tf.float32))
+            image = image
+        """),
+        Invalid("""
+            import tensorflow as tf
+            image = tf.image.decode_jpeg(raw, channels=3)
+            image = tf.image.resize_nearest_neighbor(tf.expand_dims(image, 0), [224, 224])
+            image = tf.image.convert_image_dtype(image, tf.float32) / 255.0
+        """, line=4, related_lines=(4,), unsafe=True, fixed="""
+            import tensorflow as tf
+            image = tf.image.decode_jpeg(raw, channels=3)
+            image = tf.image.resize_nearest_neighbor(tf.expand_dims(image, 0), [224, 224])
+            image = tf.image.convert_image_dtype(image, tf.float32)
+        """),
+        # tf.concat joins images already scaled, in TF 0.x's order and in today's.
+        Invalid("""
+            import tensorflow as tf
+            image = tf.image.convert_image_dtype(tf.image.decode_png(raw), tf.float32)
+            pair = tf.concat(2, [image, tf.image.flip_left_right(image)]) / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import tensorflow as tf
+            image = tf.image.convert_image_dtype(tf.image.decode_png(raw), tf.float32)
+            pair = tf.concat(2, [image, tf.image.flip_left_right(image)])
+        """),
+        Invalid("""
+            import tensorflow as tf
+            left = tf.image.convert_image_dtype(tf.image.decode_png(left_raw), tf.float32)
+            pair = tf.stack([left, left], axis=0) / 255.0
+        """, line=3, related_lines=(2,), unsafe=True, fixed="""
+            import tensorflow as tf
+            left = tf.image.convert_image_dtype(tf.image.decode_png(left_raw), tf.float32)
+            pair = tf.stack([left, left], axis=0)
+        """),
         # The model's first layer scales again what the data pipeline already scaled.
         Invalid("""
             from tensorflow import keras
@@ -626,21 +905,33 @@ class DoubleNormalization(Rule):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.dtype_guards = 0  # open `if`s whose test looks at the dtype or the range
+        # Per function (the module first): how many `if`s on the dtype or the range that leave
+        # (`if image.max() <= 1: return image`) came before; what follows them is guarded too.
+        self.guarding_exits = [0]
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.guarding_exits.append(0)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.guarding_exits.pop()
 
     def visit_If(self, node: cst.If) -> None:
-        self.dtype_guards += _inspects_dtype(node.test)
+        self.dtype_guards += inspects_dtype_or_range(node.test)
 
     def leave_If(self, original_node: cst.If) -> None:
-        self.dtype_guards -= _inspects_dtype(original_node.test)
+        guard = inspects_dtype_or_range(original_node.test)
+        self.dtype_guards -= guard
+        if guard and leaves(original_node.body):
+            self.guarding_exits[-1] += 1
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
-        self.dtype_guards += _inspects_dtype(node.test)
+        self.dtype_guards += inspects_dtype_or_range(node.test)
 
     def leave_IfExp(self, original_node: cst.IfExp) -> None:
-        self.dtype_guards -= _inspects_dtype(original_node.test)
+        self.dtype_guards -= inspects_dtype_or_range(original_node.test)
 
     def report_double(self, node: cst.CSTNode, earlier: Tag, fix_operand=None) -> None:
-        if self.dtype_guards:
+        if self.dtype_guards or self.guarding_exits[-1]:
             return  # `if image.dtype == torch.uint8: image = image / 255`: scaled only once
         how = earlier.detail or "an earlier scaling"
         message = (f"this divides by 255 again: the value was already scaled to [0, 1] by {how}; "
@@ -657,15 +948,22 @@ class DoubleNormalization(Rule):
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if _divides_by_255(node):
-            earlier = self.scaled_tag(self.model.value(node.left))
+            earlier = self.scaled_tag(self.facts.value(node.left))
             if earlier is not None:
                 self.report_double(node, earlier, node.left.with_changes(lpar=(), rpar=()))
+        elif _divides_by_half_255(node):
+            earlier = self.scaled_tag(self.facts.value(node.left))
+            if earlier is not None and not self.dtype_guards and not self.guarding_exits[-1]:
+                self.report(node, f"this maps 0-255 pixels to [-1, 1], but the value was already "
+                                  f"scaled to [0, 1] by {earlier.detail or 'an earlier scaling'}; "
+                                  "inputs end up in [-1, -0.99] (use `x * 2 - 1` on [0, 1] data)",
+                            related=self.origin_of(earlier, "first scaled here"))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         divides = (isinstance(node.operator, cst.DivideAssign) and is_255(node.value)) or (
             isinstance(node.operator, cst.MultiplyAssign) and is_inverse_255(node.value))
         if divides:
-            earlier = self.scaled_tag(self.model.value(node.target))
+            earlier = self.scaled_tag(self.facts.value(node.target))
             if earlier is not None:
                 self.report_double(node, earlier)
 
@@ -679,7 +977,7 @@ class DoubleNormalization(Rule):
             return
         self.check_keras_input(node)
         if _divides_by_255(node) and isinstance(node.func, cst.Attribute):
-            earlier = self.scaled_tag(self.model.value(node.func.value))
+            earlier = self.scaled_tag(self.facts.value(node.func.value))
             if earlier is not None:
                 self.report_double(node, earlier, node.func.value)
             return
@@ -689,7 +987,7 @@ class DoubleNormalization(Rule):
             if _large_mean(node, 1):
                 self.check_normalize_input(node, argument(node, 0, "tensor"))
         else:
-            callee = first(self.model.value(node.func), TRANSFORM) if not qualified or \
+            callee = first(self.facts.value(node.func), TRANSFORM) if not qualified or \
                 isinstance(node.func, cst.Call) else None
             if callee is not None and _large_mean(callee.node) and node.args:
                 self.check_normalize_input(node, node.args[0])
@@ -698,7 +996,7 @@ class DoubleNormalization(Rule):
 
     def check_preprocess_input(self, call: cst.Call, arg: cst.Arg | None, qualified: str) -> None:
         """`preprocess_input(x / 255)`: keras.applications expect 0-255 pixels."""
-        earlier = self.scaled_tag(self.model.value(arg.value)) if arg is not None else None
+        earlier = self.scaled_tag(self.facts.value(arg.value)) if arg is not None else None
         if earlier is not None:
             name = ".".join(qualified.split(".")[-2:])
             self.report(call, f"`{name}` expects pixels in 0-255, but this image was already "
@@ -720,11 +1018,11 @@ class DoubleNormalization(Rule):
 
     def check_keras_input(self, call: cst.Call) -> None:
         """`model.fit(x / 255)` for a Keras model whose first layer is `Rescaling(1./255)`."""
-        keras_model, data = self.model.keras_input(call)
+        keras_model, data = self.facts.keras_input(call)
         if data is None or keras_model is None or \
                 getattr(keras_model.info, "input_pixels", "") != "scaled":
             return
-        earlier = self.scaled_tag(self.model.value(data.value))
+        earlier = self.scaled_tag(self.facts.value(data.value))
         if earlier is not None:
             self.report(call, f"this image was already scaled to [0, 1] by {earlier.detail}, and "
                               "the model's first layer (`Rescaling`) divides it by 255 again; "
@@ -735,7 +1033,7 @@ class DoubleNormalization(Rule):
     def check_divided_input(self, call: cst.Call, pipeline: Tag) -> None:
         """`pipeline(image=x / 255)` where the pipeline's Normalize divides by 255 itself."""
         image = positional(call, 0) or keyword(call, "image")
-        earlier = self.scaled_tag(self.model.value(image.value)) if image is not None else None
+        earlier = self.scaled_tag(self.facts.value(image.value)) if image is not None else None
         if earlier is not None:
             self.report(call, f"this image was already scaled to [0, 1] by {earlier.detail}, and "
                               f"{pipeline.info.scaling_name} divides it by 255 again; inputs end "
@@ -747,7 +1045,7 @@ class DoubleNormalization(Rule):
     def check_normalize_input(self, call: cst.Call, arg: cst.Arg | None) -> None:
         if arg is None:
             return
-        earlier = self.scaled_tag(self.model.value(arg.value))
+        earlier = self.scaled_tag(self.facts.value(arg.value))
         if earlier is not None:
             self.report(call, f"mean and std sized for 0-255 pixels, but the input was scaled to "
                               f"[0, 1] by {earlier.detail}; use [0, 1] statistics "
@@ -760,9 +1058,14 @@ class DoubleNormalization(Rule):
         scaling: Tag | None = None
         for element in node.args[0].value.elements:
             step = element.value
-            step_tag = first(self.model.value(step), TRANSFORM)
+            step_tag = first(self.facts.value(step), TRANSFORM)
             if scaling is not None and isinstance(step, cst.Call):
                 step_name = self.imports.call_name(step) or ""
+                body = lambda_body(step)
+                if step_name in catalog.LAMBDA_TRANSFORMS and body is not None and \
+                        multiplies_by_255(body):
+                    scaling = None  # `Lambda(lambda x: x * 255)` undid the scaling
+                    continue
                 if step_name in catalog.LAMBDA_TRANSFORMS and step.args and isinstance(
                         step.args[0].value, cst.Lambda) and _divides_by_255(step.args[0].value.body):
                     self.report(step, f"this step divides by 255 again after {scaling.detail} "

@@ -11,7 +11,7 @@ from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument, keyword
-from dllint.semantic.values import MODULE, first
+from dllint.semantic.values import INSTANCE, MODULE, first
 from dllint.types import FixAvailability
 
 EVALUATION_NAME = re.compile(
@@ -21,9 +21,30 @@ MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
 # `train_and_evaluate_one_epoch`: a function that also trains decides its modes in its body.
 TRAINING_NAME = re.compile(r"(^|_)(train|training|fit)(_|$)")
 # A loader of held-out data: `test_loader`, `testloader`, `val_dataloader`, `valid_dl`.
+# Where `model.generate(...)` runs when nothing else says it is evaluated.
+GENERATION_CONTEXT = "for generation with `.generate()`"
 EVALUATION_LOADER = re.compile(
     r"(^|_)(val|valid|validation|eval|test|dev)_?(loader|dataloader|data_loader|dl|set|ds|data|"
     r"dataset)$")
+
+
+def _by_convention(context: str) -> bool:
+    """Whether only a convention says the model is evaluated there (the function's name, or a
+    call of `.generate()`), not gradients turned off: a model built there with random weights, or
+    handed in by callers this file does not show, is not judged."""
+    return context.startswith("in `") or context == GENERATION_CONTEXT
+
+
+def _is_self_call(call: cst.Call) -> bool:
+    """`self.sample(...)`: a call of a method of the same instance."""
+    func = call.func
+    return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+        func.value.value == "self"
+
+
+def _snake_case(name: str) -> str:
+    """`GaussianDiffusion` -> `gaussian_diffusion`: how an instance of a class is often named."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _is_false(node: cst.BaseExpression) -> bool:
@@ -43,6 +64,12 @@ class FunctionFacts:
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
+    copies: set[str] = field(default_factory=set)  # names holding copy.deepcopy(model), an EMA
+    switches: dict[str, cst.Call] = field(default_factory=dict)  # the last eval()/train() of each
+    switch_loops: dict[str, tuple] = field(default_factory=dict)  # the loops open around it
+    # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
+    # with when that is where the model is given (ignite, Hugging Face).
+    engines: dict[str, tuple[catalog.TrainingEngine, str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,12 +89,25 @@ class WrongTrainEvalMode(Rule):
     Flags a model with dropout or batch norm (or one whose layers dllint cannot see, such as a
     torchvision model) that is run for evaluation while still in training mode: under
     `torch.no_grad()`/`torch.inference_mode()`, in a function named like `validate`,
-    `evaluate`, `test` or `predict`, in a loop over a held-out loader (`test_loader`) after
-    training, or after `load_state_dict` in a script that never trains. Also flags `model.eval`
-    written without the call, `model.train()` inside a no_grad block that goes on evaluating the
-    model, and an epoch loop that calls `eval()` for validation but never `train()` before the
-    next training step. A forward pass on made-up input (`net(torch.randn(2, 3, 32, 32))`), a
-    call with `training=False`, and a model handed to a context manager are left alone.
+    `evaluate`, `test` or `predict`, for generation (`model.generate(...)`), in a loop over a
+    held-out loader (`test_loader`) after training (a loop of its own, or a trainer engine's
+    `fit`), or after `load_state_dict` in a script that never trains. A helper that evaluates
+    the model it is handed is judged from its call sites in the file, and the finding names the
+    calls that hand it a model not in eval mode. Also flags `model.eval` written without the
+    call, `model.train()` inside a no_grad block that goes on evaluating the model, an epoch
+    loop that calls `eval()` for validation but never `train()` before the next training step,
+    one that calls `eval()` before its training loop and `train()` only after the forward pass
+    of the step, and a model left in eval mode when handed to an engine that trains in the mode
+    it is given (Lightning's `Trainer.fit` since 2.2).
+
+    Whether a model's modes differ comes from its layers and their arguments: `nn.Dropout(p=0)`,
+    `nn.InstanceNorm2d` without `track_running_stats=True`, or an `nn.LSTM` without `dropout=`
+    compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count. A copy
+    (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
+    not switch the trained model. A forward pass on made-up input
+    (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a context
+    manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit` versus
+    `predict`) are left alone.
 
     ## Why is this bad?
     In training mode dropout zeroes random activations and batch norm normalizes with the
@@ -96,9 +136,14 @@ class WrongTrainEvalMode(Rule):
         validate(model, val_loader)
     ```
 
+    ## Fix safety
+    Only `model.eval` written without the call gets a fix, which adds the call: safe, as the
+    line meant it. Moving a mode switch is left to the author.
+
     ## References
     "The network left in the wrong train/eval mode (dropout, batch norm)" is one of the most
-    common silent deep-learning bugs.
+    common silent deep-learning bugs. Lightning 2.2 release notes: the fit loop no longer calls
+    `.train()` on the model. Hugging Face's `from_pretrained` returns the model in eval mode.
     """
 
     code = "DL004"
@@ -108,7 +153,7 @@ class WrongTrainEvalMode(Rule):
     requires_any = (".eval", "no_grad", "inference_mode", "load_state_dict", "def val",
                     "def eval", "def test", "def predict", "def infer", "_val", "_eval",
                     "_test", "_predict", "_infer", "testloader", "valloader", "test_loader",
-                    "val_loader", "valid_loader", "eval_loader", "_dataloader")
+                    "val_loader", "valid_loader", "eval_loader", "_dataloader", ".generate(")
     uses_model = True
 
     VALID = [
@@ -570,6 +615,284 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 output = attention(hidden_states)
         """),
+        # Instance norm without running statistics, and a recurrent layer without dropout,
+        # compute the same in both modes.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class StyleNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 8, 3)
+                    self.norm = nn.InstanceNorm2d(8, affine=True)
+                    self.rnn = nn.GRU(8, 8, batch_first=True)
+
+                def forward(self, x):
+                    return self.norm(self.conv(x))
+
+            net = StyleNet()
+            with torch.no_grad():
+                stylized = net(content)
+        """),
+        # Dropout held in a ModuleList counts, and here the model is switched to eval mode.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Block(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(64, 64)
+                    self.drop = nn.Dropout(0.1)
+
+                def forward(self, x):
+                    return self.drop(self.fc(x))
+
+            class Encoder(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.blocks = nn.ModuleList([Block() for _ in range(depth)])
+                    self.heads = nn.ModuleDict({"cls": nn.Linear(64, 10)})
+
+                def forward(self, x):
+                    for block in self.blocks:
+                        x = block(x)
+                    return self.heads["cls"](x)
+
+            encoder = Encoder(6)
+            encoder.eval()
+            with torch.no_grad():
+                logits = encoder(tokens)
+        """),
+        # The EMA copy is switched to eval mode for validation; the trained model keeps its
+        # mode (set once, before the loop).
+        Valid("""
+            import copy
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            ema_model = copy.deepcopy(model)
+            optimizer = torch.optim.Adam(model.parameters())
+            model.train()
+            for epoch in range(10):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                    update_ema(ema_model, model)
+                ema_model.eval()
+                validate(ema_model, val_loader)
+        """),
+        # Distillation: the loop switches the teacher, and trains the student only.
+        Valid("""
+            import torch
+            from torch import nn
+
+            student = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            teacher = nn.Sequential(nn.Linear(20, 256), nn.Dropout(0.5), nn.Linear(256, 2))
+            optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+            student.train()
+            for epoch in range(10):
+                teacher.eval()
+                for x, y in train_loader:
+                    with torch.no_grad():
+                        soft_targets = teacher(x)
+                    distillation_loss(student(x), soft_targets, y).backward()
+                    optimizer.step()
+        """),
+        # Nothing in this model depends on the mode: eval() without train() changes nothing.
+        Valid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+            optimizer = torch.optim.Adam(model.parameters())
+            for epoch in range(10):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                validate(model, val_loader)
+        """),
+        # from_pretrained hands the model back in eval mode; after training, eval() again.
+        Valid("""
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained("gpt2")
+            baseline = model.generate(prompt_ids, max_new_tokens=50)
+            model.train()
+            for batch in train_loader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            model.eval()
+            samples = model.generate(prompt_ids, max_new_tokens=50)
+        """),
+        # The caller switches what its DDP wrapper runs to eval mode and hands that on.
+        Valid("""
+            def generate_text(model, prompt_ids):
+                return model.generate(prompt_ids, max_new_tokens=50)
+
+            def train(model, loader, optimizer):
+                for batch in loader:
+                    model(**batch).loss.backward()
+                    optimizer.step()
+                model.module.eval()
+                return generate_text(model.module, prompt_ids)
+        """),
+        # A sampler's method, called on an instance, gets a model its caller put in eval mode.
+        Valid("""
+            import torch
+
+            class Sampler:
+                @torch.no_grad()
+                def sample(self, network, noise):
+                    return network(noise).clamp(-1, 1)
+
+            def train(model, loader, optimizer, sampler):
+                for images in loader:
+                    diffusion_loss(model, images).backward()
+                    optimizer.step()
+                model.eval()
+                return sampler.sample(model, torch.randn(16, 3, 32, 32))
+        """),
+        # ignite's supervised trainer switches the model to training mode in every iteration:
+        # the eval() before it changes nothing.
+        Valid("""
+            import torch
+            from ignite.engine import create_supervised_trainer
+
+            model = build_model(config)
+            model.eval()
+            baseline = evaluate(model, val_loader)
+            trainer = create_supervised_trainer(model, optimizer, torch.nn.CrossEntropyLoss())
+            trainer.run(train_loader, max_epochs=5)
+        """),
+        # After Lightning's fit, the model is switched to eval mode for the test loop.
+        Valid("""
+            import lightning as L
+            from torch import nn
+
+            class Classifier(L.LightningModule):
+                def __init__(self):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(784, 128), nn.Dropout(0.3),
+                                             nn.Linear(128, 10))
+
+                def forward(self, x):
+                    return self.net(x)
+
+                def training_step(self, batch, batch_index):
+                    x, y = batch
+                    return nn.functional.cross_entropy(self(x), y)
+
+            model = Classifier()
+            trainer = L.Trainer(max_epochs=3)
+            trainer.fit(model, train_loader)
+            model.eval()
+            correct = 0
+            for x, y in test_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        """),
+        # Keras: a model called without `training=True` runs in inference mode; there is no
+        # eval() to call.
+        Valid("""
+            from tensorflow import keras
+
+            def evaluate(model, images):
+                return model(images)
+
+            model = keras.Sequential([keras.layers.Dense(64), keras.layers.Dropout(0.5),
+                                      keras.layers.Dense(10)])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x_train, y_train, epochs=5)
+            evaluate(model, x_test)
+        """),
+        # A Keras subclass model in a file that also uses torch (its data loaders).
+        Valid("""
+            import tensorflow as tf
+            import torch
+
+            def validate(model, loader):
+                return [model(x.numpy()) for x, _ in loader]
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.Dropout(0.5),
+                                         tf.keras.layers.Dense(10)])
+            model.fit(x_train, y_train, epochs=5)
+            validate(model, torch.utils.data.DataLoader(test_set, batch_size=64))
+        """),
+        # Validation at the top of the epoch, then training mode before each forward pass.
+        Valid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            for epoch in range(10):
+                model.eval()
+                with torch.no_grad():
+                    val_loss = sum(criterion(model(x), y).item() for x, y in val_loader)
+                for x, y in train_loader:
+                    model.train()
+                    loss = criterion(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        """),
+        # The method that samples is called only after its caller switched the held model.
+        Valid("""
+            from torch import nn
+
+            class CharModel(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(65, 128)
+                    self.drop = nn.Dropout(0.2)
+                    self.head = nn.Linear(128, 65)
+
+                def forward(self, idx):
+                    return self.head(self.drop(self.embed(idx)))
+
+            class Trainer:
+                def __init__(self):
+                    self.model = CharModel()
+
+                def sample_text(self, prompt_ids):
+                    return self.model.generate(prompt_ids, max_new_tokens=200)
+
+                def run_epoch(self, loader, optimizer):
+                    self.model.train()
+                    for x, y in loader:
+                        nn.functional.cross_entropy(self.model(x), y).backward()
+                        optimizer.step()
+                    self.model.eval()
+                    return self.sample_text(prompt_ids)
+        """),
+        # The trainer holds an EMA copy made in its constructor and samples from it in eval
+        # mode; the trained network's mode is not touched.
+        Valid("""
+            import torch
+            from torch.optim.swa_utils import AveragedModel
+
+            class Trainer:
+                def __init__(self, network, loader):
+                    self.network = network
+                    self.averaged = AveragedModel(network)
+                    self.optimizer = torch.optim.Adam(network.parameters())
+                    self.loader = loader
+
+                def fit(self, steps):
+                    self.network.train()
+                    for step, images in enumerate(self.loader):
+                        self.network(images).mean().backward()
+                        self.optimizer.step()
+                        self.averaged.update_parameters(self.network)
+                        if step % 1000 == 0:
+                            self.averaged.eval()
+                            save_samples(self.averaged, step)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -702,7 +1025,7 @@ class WrongTrainEvalMode(Rule):
         Invalid("""
             import torch
             from torch import nn
-            encoder = nn.LSTM(32, 64)
+            encoder = nn.LSTM(32, 64, num_layers=2, dropout=0.2)
             encoder.train()
             with torch.inference_mode():
                 features, _ = encoder(sequence)
@@ -840,6 +1163,247 @@ class WrongTrainEvalMode(Rule):
 
             evaluate(RandomJitter(), images)
         """, line=10),
+        # Instance norm asked to keep running statistics normalises with them in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class StyleNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 8, 3)
+                    self.norm = nn.InstanceNorm2d(8, affine=True, track_running_stats=True)
+
+                def forward(self, x):
+                    return self.norm(self.conv(x))
+
+            net = StyleNet()
+            with torch.no_grad():
+                stylized = net(content)
+        """, line=15),
+        # The model's only dropout sits in blocks held by a ModuleList.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Block(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(64, 64)
+                    self.drop = nn.Dropout(0.1)
+
+                def forward(self, x):
+                    return self.drop(self.fc(x))
+
+            class Encoder(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.blocks = nn.ModuleList([Block() for _ in range(depth)])
+                    self.heads = nn.ModuleDict({"cls": nn.Linear(64, 10)})
+
+                def forward(self, x):
+                    for block in self.blocks:
+                        x = block(x)
+                    return self.heads["cls"](x)
+
+            encoder = Encoder(6)
+            with torch.no_grad():
+                logits = encoder(tokens)
+        """, line=26),
+        # The trained student is switched to eval mode for validation and never back.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            student = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            teacher = nn.Sequential(nn.Linear(20, 256), nn.Dropout(0.5), nn.Linear(256, 2))
+            optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+            student.train()
+            for epoch in range(10):
+                teacher.eval()
+                for x, y in train_loader:
+                    with torch.no_grad():
+                        soft_targets = teacher(x)
+                    distillation_loss(student(x), soft_targets, y).backward()
+                    optimizer.step()
+                student.eval()
+                validate(student, val_loader)
+        """, line=15, related_lines=(13,)),
+        # Switching the model a DDP wrapper holds switches the model that is trained.
+        Invalid("""
+            import torch
+            from torch import nn
+            from torch.nn.parallel import DistributedDataParallel
+
+            model = DistributedDataParallel(build_model(config).cuda())
+            optimizer = torch.optim.Adam(model.parameters())
+            model.train()
+            for epoch in range(10):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                model.module.eval()
+                validate(model, val_loader)
+        """, line=13, related_lines=(11,)),
+        # Generation after training, still in training mode.
+        Invalid("""
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained("gpt2")
+            model.train()
+            for batch in train_loader:
+                model(**batch).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            samples = model.generate(prompt_ids, max_new_tokens=50)
+        """, line=9),
+        # The helper generates with what its caller hands it, and the caller never called
+        # eval(): the finding names the call that does so.
+        Invalid("""
+            def generate_text(model, prompt_ids):
+                return model.generate(prompt_ids, max_new_tokens=50)
+
+            def train(model, loader, optimizer):
+                for batch in loader:
+                    model(**batch).loss.backward()
+                    optimizer.step()
+                return generate_text(model.module, prompt_ids)
+        """, line=2, related_lines=(8,)),
+        # The sampler's caller hands it the model straight from training.
+        Invalid("""
+            import torch
+
+            class Sampler:
+                @torch.no_grad()
+                def sample(self, network, noise):
+                    return network(noise).clamp(-1, 1)
+
+            def train(model, loader, optimizer, sampler):
+                model.train()
+                for images in loader:
+                    diffusion_loss(model, images).backward()
+                    optimizer.step()
+                return sampler.sample(model, torch.randn(16, 3, 32, 32))
+        """, line=6, related_lines=(13,)),
+        # Lightning (2.2 on) trains the model in the mode it is handed.
+        Invalid("""
+            import lightning as L
+
+            model = Classifier()
+            model.eval()
+            baseline = evaluate(model, val_loader)
+            trainer = L.Trainer(max_epochs=3)
+            trainer.fit(model, train_loader, val_loader)
+        """, line=7, related_lines=(4,)),
+        # Lightning's fit is training: the test loop after it runs in training mode.
+        Invalid("""
+            import lightning as L
+            from torch import nn
+
+            class Classifier(L.LightningModule):
+                def __init__(self):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(784, 128), nn.Dropout(0.3),
+                                             nn.Linear(128, 10))
+
+                def forward(self, x):
+                    return self.net(x)
+
+                def training_step(self, batch, batch_index):
+                    x, y = batch
+                    return nn.functional.cross_entropy(self(x), y)
+
+            model = Classifier()
+            trainer = L.Trainer(max_epochs=3)
+            trainer.fit(model, train_loader)
+            correct = 0
+            for x, y in test_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        """, line=22),
+        # The torch twin of the Keras example: torch's models keep the mode they were left in.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def evaluate(model, images):
+                return model(images)
+
+            model = nn.Sequential(nn.Linear(784, 64), nn.Dropout(0.5), nn.Linear(64, 10))
+            optimizer = torch.optim.Adam(model.parameters())
+            for x, y in train_loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            evaluate(model, x_test)
+        """, line=5, related_lines=(12,)),
+        # eval() at the top of the epoch, train() only after the forward pass: each epoch's
+        # first training step runs in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.Dropout(0.2), nn.Linear(64, 2))
+            for epoch in range(10):
+                model.eval()
+                with torch.no_grad():
+                    val_loss = sum(criterion(model(x), y).item() for x, y in val_loader)
+                for x, y in train_loader:
+                    loss = criterion(model(x), y)
+                    model.train()
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        """, line=10, related_lines=(11,)),
+        # The same sampling method, called straight after training.
+        Invalid("""
+            from torch import nn
+
+            class CharModel(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(65, 128)
+                    self.drop = nn.Dropout(0.2)
+                    self.head = nn.Linear(128, 65)
+
+                def forward(self, idx):
+                    return self.head(self.drop(self.embed(idx)))
+
+            class Trainer:
+                def __init__(self):
+                    self.model = CharModel()
+
+                def sample_text(self, prompt_ids):
+                    return self.model.generate(prompt_ids, max_new_tokens=200)
+
+                def run_epoch(self, loader, optimizer):
+                    self.model.train()
+                    for x, y in loader:
+                        nn.functional.cross_entropy(self.model(x), y).backward()
+                        optimizer.step()
+                    return self.sample_text(prompt_ids)
+        """, line=18, related_lines=(25,)),
+        # The same trainer switches the trained network itself, and never back.
+        Invalid("""
+            import torch
+            from torch.optim.swa_utils import AveragedModel
+
+            class Trainer:
+                def __init__(self, network, loader):
+                    self.network = network
+                    self.averaged = AveragedModel(network)
+                    self.optimizer = torch.optim.Adam(network.parameters())
+                    self.loader = loader
+
+                def fit(self, steps):
+                    self.network.train()
+                    for step, images in enumerate(self.loader):
+                        self.network(images).mean().backward()
+                        self.optimizer.step()
+                        self.averaged.update_parameters(self.network)
+                        if step % 1000 == 0:
+                            self.network.eval()
+                            save_samples(self.network, step)
+        """, line=18, related_lines=(14,)),
     ]
 
     def __init__(self, context) -> None:
@@ -850,22 +1414,42 @@ class WrongTrainEvalMode(Rule):
         # function, the parameter, the model's name, the call, the context, what it has, whether
         # its value is a known module).
         self.deferred: list[tuple[FunctionFacts, str, str, cst.Call, str, str, bool]] = []
-        # (callee, call, the caller's modes there, the caller)
-        self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts]] = []
+        # Evaluations of a model the instance holds (`self.model`), in a method that does not
+        # set its mode, judged at the method's calls in this class: (the method, the model's
+        # name, the call, the context, what it has).
+        self.deferred_attributes: list[tuple[FunctionFacts, str, cst.Call, str, str]] = []
+        # (callee, call, the caller's modes there, the caller, whether it trained before)
+        self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts, bool]] = []
         self.module_classes: list[bool] = []
         self.class_nodes: list[cst.ClassDef] = []
+        # Attributes that hold a copy of a model (`self.ema = EMA(model)`), by class, whichever
+        # method assigned them.
+        self.attribute_copies: dict[int, set[str]] = {}
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
+        # A file of Keras/TensorFlow models (and no torch): their mode is chosen per call, and
+        # torch's train/eval rule and advice do not apply to them.
+        packages = {name.split(".", 1)[0] for name in context.imports.aliases.values()}
+        self.modes_per_call = bool(packages & catalog.PER_CALL_MODE_PACKAGES) and \
+            "torch" not in packages
         # Models handed to a `with` (`with inference_context(model):`): it may set their mode.
         self.managed: list[set[str]] = []
         self.no_grad_blocks: list[NoGradBlock] = []
         self.open_loops: list[tuple[cst.CSTNode, str | None]] = []  # (loop, held-out loader)
         self.order = 0  # calls seen, for ordering within a no_grad block
+        # `.eval()`/`.train()` calls (by id) that cannot switch the trained model's dropout or
+        # batch norm: made on a copy of it (an EMA, a teacher) or on a model with neither.
+        self.other_model_switches: set[int] = set()
+        # Forward passes in a loop, of a model put in eval mode outside that loop: (model, call,
+        # the loop, the function, order); and the train() switches: (model, call, the loops
+        # open around it, the function, order). See `judge_forwards_before_train`.
+        self.eval_mode_forwards: list[tuple[str, cst.Call, cst.CSTNode, FunctionFacts, int]] = []
+        self.train_switches: list[tuple[str, cst.Call, tuple, FunctionFacts, int]] = []
 
-    # ---- facts ------------------------------------------------------------------------------
+    # ---- per-function scope ------------------------------------------------------------------------------
 
     @property
-    def facts(self) -> FunctionFacts:
+    def scope(self) -> FunctionFacts:
         return self.functions[-1] if self.functions else self.module_facts
 
     def key(self, node: cst.BaseExpression) -> str | None:
@@ -894,7 +1478,7 @@ class WrongTrainEvalMode(Rule):
             qualified = self.imports.qualified_name(base.value) or ""
             name = qualified or (base.value.value if isinstance(base.value, cst.Name) else "")
             if (qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES
-                    or self.model.local_classes.get(name) is not None
+                    or self.facts.local_class(name) is not None
                     or re.search(r"(Module|Model|Layer|Block|Net)$", name)):
                 return True
         return False
@@ -953,7 +1537,8 @@ class WrongTrainEvalMode(Rule):
 
     def visit_Expr(self, node: cst.Expr) -> None:
         value = node.value
-        if isinstance(value, cst.Attribute) and value.attr.value in ("eval", "train"):
+        if not self.modes_per_call and isinstance(value, cst.Attribute) and \
+                value.attr.value in ("eval", "train"):
             method = value.attr.value
             self.report(value, f"`.{method}` without the call does nothing: the model "
                                f"{'stays in training mode' if method == 'eval' else 'keeps its mode'}",
@@ -962,12 +1547,14 @@ class WrongTrainEvalMode(Rule):
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value = original_node.value
         mode = self.chain_mode(value)
-        facts = self.facts
+        facts = self.scope
         source = self.source_key(value)
         parameter = None if source is None else (
             source if source in facts.params else facts.derived.get(source))
         dummy = self.is_dummy(value)
         fresh = self.is_constructed(value)
+        copy = self.is_copy(value)
+        engine = self.engine_built_by(value)
         for target in original_node.targets:
             key = self.key(target.target)
             if key is None:
@@ -976,7 +1563,14 @@ class WrongTrainEvalMode(Rule):
                 facts.modes.pop(key, None)
             else:
                 facts.modes[key] = mode
-            for names, present in ((facts.dummies, dummy), (facts.fresh, fresh)):
+            if copy and key.startswith("self.") and self.class_nodes:
+                self.attribute_copies.setdefault(id(self.class_nodes[-1]), set()).add(key)
+            if engine is not None:
+                facts.engines[key] = engine
+            else:
+                facts.engines.pop(key, None)
+            for names, present in ((facts.dummies, dummy), (facts.fresh, fresh),
+                                   (facts.copies, copy)):
                 if present:
                     names.add(key)
                 else:
@@ -1005,7 +1599,7 @@ class WrongTrainEvalMode(Rule):
         return None if source is None else self.mode_of(source)
 
     def mode_of(self, key: str) -> str | None:
-        return self.facts.modes.get(key) or self.module_facts.modes.get(key)
+        return self.scope.modes.get(key) or self.module_facts.modes.get(key)
 
     def source_key(self, node: cst.BaseExpression) -> str | None:
         """The model an expression is the same model as, or wraps: `model` for
@@ -1025,9 +1619,9 @@ class WrongTrainEvalMode(Rule):
     def is_model(self, key: str, node: cst.BaseExpression) -> bool:
         """Whether `key` is a model: one whose mode is known, or a module, or named like one
         (`to(device)` does not wrap `device`)."""
-        return self.mode_of(key) is not None or key in self.facts.derived or \
+        return self.mode_of(key) is not None or key in self.scope.derived or \
             MODEL_NAME.search(key.rsplit(".", 1)[-1]) is not None or \
-            first(self.model.value(node), MODULE) is not None
+            first(self.facts.value(node), MODULE) is not None
 
     def is_dummy(self, node: cst.BaseExpression) -> bool:
         """`torch.randn(2, 3, 32, 32)`, also moved: `torch.zeros(1, 3, 224, 224).to(device)`."""
@@ -1037,7 +1631,7 @@ class WrongTrainEvalMode(Rule):
             if not isinstance(node.func, cst.Attribute):
                 return False
             node = node.func.value
-        return isinstance(node, cst.Name) and node.value in self.facts.dummies
+        return isinstance(node, cst.Name) and node.value in self.scope.dummies
 
     def is_constructed(self, node: cst.BaseExpression) -> bool:
         """`Net()` or `Net(num_classes=10).to(device)`: a model built from its class, with the
@@ -1049,7 +1643,44 @@ class WrongTrainEvalMode(Rule):
             return False
         name = node.func.value if isinstance(node.func, cst.Name) else (
             node.func.attr.value if isinstance(node.func, cst.Attribute) else "")
-        return name[:1].isupper() and first(self.model.value(node), MODULE) is not None
+        return name[:1].isupper() and first(self.facts.value(node), MODULE) is not None
+
+    def switches_another_model(self, receiver: cst.BaseExpression) -> bool:
+        """Whether switching `receiver`'s mode leaves the trained model's dropout and batch norm
+        as they are: it is a copy with parameters of its own (`copy.deepcopy(model)`,
+        `AveragedModel(model)`, an EMA wrapper or what it holds: `ema.module`), or a module
+        whose modes do not differ."""
+        modules = [tag for tag in self.facts.value(receiver) if tag.kind == MODULE]
+        if modules and all(tag.info.mode_dependent is False for tag in modules):
+            return True
+        while True:
+            key = self.key(receiver)
+            if key is not None and (key in self.scope.copies or key in self.copies_held()):
+                return True
+            if any(isinstance(tag.node, cst.Call) and self.is_copy(tag.node)
+                   for tag in self.facts.value(receiver) if tag.kind == MODULE):
+                return True
+            if not isinstance(receiver, cst.Attribute):
+                return False
+            receiver = receiver.value
+
+    def switched_key(self, receiver: cst.BaseExpression) -> str | None:
+        """The model whose mode `receiver.eval()` sets: `model` for `model.module.eval()`, the
+        model a DDP or EMA wrapper holds and runs."""
+        if isinstance(receiver, cst.Attribute) and \
+                receiver.attr.value in catalog.WRAPPED_MODULE_ATTRIBUTES:
+            wrapper = self.key(receiver.value)
+            if wrapper is not None:
+                return wrapper
+        return self.key(receiver)
+
+    def copies_held(self) -> set[str]:
+        """The attributes of the class being walked that hold a copy of a model."""
+        return self.attribute_copies.get(id(self.class_nodes[-1]), set()) \
+            if self.class_nodes else set()
+
+    def is_copy(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Call) and self.imports.call_name(node) in catalog.MODULE_COPIES
 
     def mode_call(self, node: cst.Call) -> str | None:
         func = node.func
@@ -1067,15 +1698,26 @@ class WrongTrainEvalMode(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         self.order += 1
+        engine = self.engine_fit(node)
+        if engine is not None:
+            self.judge_engine_fit(node, *engine)
+            return
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
-            key = self.key(func.value)
+            if self.switches_another_model(func.value):
+                self.other_model_switches.add(id(node))
+            key = self.switched_key(func.value)
             if key is not None:
                 # Only a switch back from eval() is a mistake: `train()` under no_grad on a
                 # model never put in eval mode here is deliberate (swa_utils.update_bn
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
                 switched_back = self.mode_of(key) == "eval"
-                self.facts.modes[key] = mode
+                self.scope.modes[key] = mode
+                self.scope.switches[key] = node
+                loops = tuple(loop for loop, _ in self.open_loops)
+                self.scope.switch_loops[key] = loops
+                if mode == "train" and id(node) not in self.other_model_switches:
+                    self.train_switches.append((key, node, loops, self.scope, self.order))
                 if mode == "train" and switched_back and self.no_grad_blocks and \
                         not self.lambda_depth:
                     block = self.no_grad_blocks[-1]
@@ -1083,26 +1725,104 @@ class WrongTrainEvalMode(Rule):
             return
         if isinstance(func, cst.Attribute):
             if func.attr.value == "backward":
-                self.facts.trained = True
+                self.scope.trained = True
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
-                    self.facts.loaded.add(key)
-        callee = func.value if isinstance(func, cst.Name) and self.model.qualified(func) is None \
-            else (func.attr.value if self.key(func) is not None and isinstance(func, cst.Attribute)
-                  else None)
-        if callee is not None:  # a local function, or a method of this class: self.validate(...)
-            self.local_calls.append((callee, node, dict(self.facts.modes), self.facts))
+                    self.scope.loaded.add(key)
+        callee = func.value if isinstance(func, cst.Name) and self.facts.qualified(func) is None \
+            else (func.attr.value if isinstance(func, cst.Attribute) and (
+                self.key(func) is not None or self.is_local_method(func)) else None)
+        # A local function, a method of this class (`self.validate(...)`), or of an instance of
+        # a class of this file (`sampler.sample(model)`).
+        if callee is not None:
+            self.local_calls.append((callee, node, dict(self.scope.modes), self.scope,
+                                     self.scope.trained))
         self.check_module_call(node)
+
+    # ---- training engines ---------------------------------------------------------------------
+
+    def engine_built_by(self, node: cst.BaseExpression
+                        ) -> tuple[catalog.TrainingEngine, str | None] | None:
+        """`pl.Trainer(max_epochs=3)`, `create_supervised_trainer(model, optimizer, loss)`: the
+        engine, and the model it was built with when that is where it takes it."""
+        if not isinstance(node, cst.Call):
+            return None
+        engine = catalog.TRAINING_ENGINES.get(self.imports.call_name(node) or "")
+        if engine is None:
+            return None
+        if engine.model_in_fit:
+            return engine, None
+        arg = argument(node, engine.model_argument[1], engine.model_argument[0])
+        return engine, self.handed_model_key(arg.value) if arg is not None else None
+
+    def engine_fit(self, node: cst.Call) -> tuple[catalog.TrainingEngine, str | None] | None:
+        """The engine whose training `node` runs (`trainer.fit(model)`, `trainer.run(loader)`),
+        with the model it was built with."""
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        key = self.key(func.value)
+        engine = (self.scope.engines.get(key) or self.module_facts.engines.get(key)) \
+            if key is not None else self.engine_built_by(func.value)
+        if engine is None or func.attr.value not in engine[0].fit_methods:
+            return None
+        return engine
+
+    def judge_engine_fit(self, node: cst.Call, engine: catalog.TrainingEngine,
+                         built_with: str | None) -> None:
+        """A fit is training: what follows runs after training. An engine that trains in the
+        mode it is handed (Lightning) trains a model left in eval mode with dropout and batch
+        norm off; one that switches to training mode itself makes an eval() before it harmless.
+        Afterwards the model is in the mode the engine leaves it in."""
+        facts = self.scope
+        facts.trained = True
+        self.trains_anywhere = True
+        key = built_with
+        if engine.model_in_fit:
+            arg = argument(node, engine.model_argument[1], engine.model_argument[0])
+            key = self.handed_model_key(arg.value) if arg is not None else None
+        if key is None:
+            return
+        if not engine.sets_train_mode and self.mode_of(key) == "eval":
+            switch = facts.switches.get(key) or self.module_facts.switches.get(key)
+            self.report(node, f"{engine.display} trains `{key}` in the mode it is handed, and "
+                              f"`{key}` is in eval mode here: dropout and batch norm stay off "
+                              f"for all of training; call `{key}.train()` before it",
+                        related=[(switch, "put in eval mode here")] if switch is not None else [])
+        if engine.mode_after == "train":
+            facts.modes[key] = "train"
+        elif engine.mode_after != "kept":
+            facts.modes.pop(key, None)
+
+    def is_local_method(self, func: cst.Attribute) -> bool:
+        """`sampler.sample` where a class of this file defines `sample`, called on an instance
+        of it: one the value flow knows (`sampler = Sampler()`), or one named after the class
+        (`sampler`, `self.sampler` for `Sampler`), never a library object's method of the same
+        name (`clf.predict`)."""
+        if self.facts.qualified(func) is not None:
+            return False
+        owners = self.facts.classes_defining(func.attr.value)
+        if not owners:
+            return False
+        if any(tag.kind == INSTANCE and tag.detail in owners
+               for tag in self.facts.value(func.value)):
+            return True
+        receiver = (dotted_name(func.value) or "").rsplit(".", 1)[-1]
+        return any(receiver == _snake_case(owner) for owner in owners)
 
     def check_module_call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+        generates = isinstance(func, cst.Attribute) and \
+            func.attr.value in catalog.GENERATION_METHODS
+        if isinstance(func, cst.Attribute) and (func.attr.value == "forward" or generates):
             func = func.value
         key = self.key(func)
-        if self.lambda_depth or key is None or key == "self" or (
+        if self.modes_per_call or self.lambda_depth or key is None or key == "self" or (
                 key.startswith("self.") and self.module_classes and self.module_classes[-1]):
             return
+        if not self.facts.in_no_grad and self.mode_of(key) == "eval":
+            self.note_forward_in_eval(key, node, func)
         if self.no_grad_blocks:
             block = self.no_grad_blocks[-1]
             block.evaluations.append((key, self.loops_in(block), self.order))
@@ -1116,12 +1836,16 @@ class WrongTrainEvalMode(Rule):
                              for arg in node.args):
             return  # net(torch.randn(2, 3, 32, 32)): a shape probe, its values unread
         context = self.evaluation_context(key)
+        if context is None and generates:
+            context = GENERATION_CONTEXT  # model.generate(...): generation is evaluation
         if context is None:
             return
-        facts = self.facts
-        if context.startswith("in `") and key in facts.fresh and key not in facts.loaded:
+        facts = self.scope
+        if _by_convention(context) and key in facts.fresh and key not in facts.loaded:
             return  # def test(): net = Net(); net(x): random weights, nothing to evaluate
-        modules = [tag for tag in self.model.value(func) if tag.kind == MODULE]
+        modules = [tag for tag in self.facts.value(func) if tag.kind == MODULE]
+        if any(tag.info.framework == "keras" for tag in modules):
+            return  # a Keras model runs in inference mode unless called with training=True
         if modules:
             # A model built or returned in eval mode (`self.eval()` in its constructor, a
             # factory ending in `model.eval()`) stays so unless this code calls `train()`.
@@ -1140,21 +1864,63 @@ class WrongTrainEvalMode(Rule):
                 # A model that came in as a parameter: its callers decide its mode.
                 self.deferred.append((facts, parameter, key, node, context, what, True))
                 return
+            if key.startswith("self.") and facts.params[:1] == ["self"] and \
+                    self.mode_of(key) is None:
+                # A model the instance holds: the methods that call this one may have set it.
+                self.deferred_attributes.append((facts, key, node, context, what))
+                return
             self.report_evaluation(node, key, what, context)
             return
         name = key.rsplit(".", 1)[-1]
-        if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and \
-                EVALUATION_NAME.search(facts.name) and not facts.name.startswith("test_"):
-            # A model handed to an evaluation helper: callers in this file may have set eval().
+        if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and (
+                generates or self.facts.in_no_grad or EVALUATION_NAME.search(facts.name)) and \
+                not facts.name.startswith("test_"):
+            # A model handed to an evaluation, generation or no_grad helper: callers in this
+            # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False))
+
+    def note_forward_in_eval(self, key: str, node: cst.Call, func: cst.BaseExpression) -> None:
+        """A forward pass with gradients, in a loop, of a model put in eval mode before that
+        loop (`model.eval()` at the top of the epoch): a candidate training step run in eval
+        mode, if the loop switches the model to training mode only after it."""
+        if not self.open_loops:
+            return
+        loop = self.open_loops[-1][0]
+        switched_in = self.scope.switch_loops.get(key, ())
+        if any(around is loop for around in switched_in):
+            return  # eval() inside this very loop, before the forward pass: deliberate
+        modules = [tag for tag in self.facts.value(func) if tag.kind == MODULE]
+        if modules and all(tag.info.mode_dependent is False for tag in modules):
+            return
+        self.eval_mode_forwards.append((key, node, loop, self.scope, self.order))
+
+    def judge_forwards_before_train(self) -> None:
+        """`model.eval()` at the top of the epoch and `model.train()` only after the forward
+        pass of the training step: each epoch's first step runs its forward pass in eval mode
+        (and any step after an evaluation that switched the model again)."""
+        trains = {id(loop.node) for loop in self.facts.loops
+                  if any(event[0] == "backward" for event in self.facts.expand(loop.events))}
+        for key, call, loop, facts, order in self.eval_mode_forwards:
+            if id(loop) not in trains:
+                continue
+            switch = next((node for switched, node, loops, where, later in self.train_switches
+                           if switched == key and where is facts and later > order
+                           and any(around is loop for around in loops)), None)
+            if switch is None:
+                continue
+            self.report(call, f"`{key}` runs this training step's forward pass in eval mode: "
+                              f"it was put in eval mode before the loop, and `{key}.train()` "
+                              "comes only after the forward pass, so dropout and batch norm "
+                              f"are off for it; call `{key}.train()` before the forward pass",
+                        related=[(switch, "switched to training mode only here")])
 
     def loops_in(self, block: NoGradBlock) -> tuple:
         return tuple(loop for loop, _ in self.open_loops[block.loop_depth:])
 
     def evaluation_context(self, key: str) -> str | None:
-        if self.model.in_no_grad:
+        if self.facts.in_no_grad:
             return "under no_grad/inference_mode"
-        function = self.facts
+        function = self.scope
         if function.node is not None and EVALUATION_NAME.search(function.name) and \
                 not TRAINING_NAME.search(function.name) and function.modes.get(key) != "train" \
                 and not function.trained and \
@@ -1164,14 +1930,15 @@ class WrongTrainEvalMode(Rule):
         loader = next((loader for _, loader in reversed(self.open_loops) if loader), None)
         if loader is not None and function.trained:
             return f"in a loop over `{loader}` after training"
-        if key in self.facts.loaded and not self.trains_anywhere:
+        if key in self.scope.loaded and not self.trains_anywhere:
             return "after load_state_dict in a script that never trains"
         return None
 
-    def report_evaluation(self, node: cst.Call, key: str, what: str, context: str) -> None:
+    def report_evaluation(self, node: cst.Call, key: str, what: str, context: str,
+                          related: list[tuple[cst.CSTNode, str]] | None = None) -> None:
         self.report(node, f"`{key}` ({what}) runs {context} while in training mode: dropout "
                           f"stays active and batch norm uses batch statistics; call "
-                          f"`{key}.eval()` first")
+                          f"`{key}.eval()` first", related=related or [])
 
     # ---- judgements that need the whole file ------------------------------------------------
 
@@ -1180,22 +1947,50 @@ class WrongTrainEvalMode(Rule):
             calls = self.calls_of(facts)
             if not calls and facts.overrides:
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
-            if not calls and not known and context.startswith("in `"):
-                # A model of unknown layers, evaluated only by the function's name, with its
-                # callers elsewhere (torch's `default_eval_fn`, handed to `quantize()`, which
-                # calls eval() first): nothing here says it is in training mode.
+            # Callers elsewhere decide a model of unknown layers evaluated only by convention,
+            # or handed to a helper whose name does not even say it evaluates.
+            # (torch's `default_eval_fn`, handed to `quantize()`, which calls eval() first):
+            # nothing here says it is in training mode.
+            named_for_it = _by_convention(context) or EVALUATION_NAME.search(facts.name)
+            if not calls and not known and (_by_convention(context) or not named_for_it):
                 continue
-            if calls and all(self.passed_in_eval(facts, parameter, call, modes, caller, known)
-                             for call, modes, caller in calls):
+            if known or named_for_it:
+                in_training = [call for call, modes, caller in calls if not self.passed_in_eval(
+                    facts, parameter, call, modes, caller, known)]
+            else:
+                # A no_grad helper that neither its name nor the model's layers say evaluates
+                # (`log_images(model, batch)`): only a caller that put the model in training
+                # mode, or trained it just before, is evidence.
+                in_training = [call for call, modes, caller in calls
+                               if self.hands_training_mode(facts, parameter, call, modes)]
+                if not in_training:
+                    continue
+            if calls and not in_training:
                 continue
-            self.report_evaluation(node, key, what, context)
+            self.report_evaluation(node, key, what, context, related=[
+                (call, f"called here without `eval()` on the model it hands to `{parameter}`")
+                for call in in_training])
+        for facts, key, node, context, what in self.deferred_attributes:
+            calls = [(call, modes) for call, modes, _ in self.calls_of(facts)
+                     if _is_self_call(call)]
+            in_training = [call for call, modes in calls if modes.get(key) != "eval"]
+            if calls and not in_training:
+                continue  # every method that calls this one put the model in eval mode first
+            self.report_evaluation(node, key, what, context, related=[
+                (call, f"called here without `{key}.eval()`") for call in in_training])
         reported: set[int] = set()
-        for loop in self.model.loops:
+        for loop in self.facts.loops:
             self.judge_loop(loop, reported)
+        if not self.modes_per_call:
+            self.judge_forwards_before_train()
 
     def calls_of(self, facts: FunctionFacts) -> list[tuple[cst.Call, dict[str, str],
                                                             FunctionFacts]]:
-        return [(call, modes, caller) for name, call, modes, caller in self.local_calls
+        """The calls of a function in this file, each with the modes its caller had set there. A
+        caller that trained before the call (ran a backward pass) hands on its own parameters in
+        training mode unless it switched them: whatever its callers set was undone by training."""
+        return [(call, {**dict.fromkeys(caller.params, "train"), **modes} if trained else modes,
+                 caller) for name, call, modes, caller, trained in self.local_calls
                 if name == facts.name]
 
     def passed_in_eval(self, facts: FunctionFacts, parameter: str, call: cst.Call,
@@ -1209,11 +2004,14 @@ class WrongTrainEvalMode(Rule):
         if facts.params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
             index -= 1  # self.method(model, ...): `self` is not among the arguments
         arg = argument(call, index, parameter)
-        key = self.key(arg.value) if arg is not None else None
+        key = self.handed_model_key(arg.value) if arg is not None else None
         if key is None:
             return False
         if modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
             return True
+        if any(tag.kind == MODULE and tag.info.framework == "keras"
+               for tag in self.facts.value(arg.value)):
+            return True  # a Keras model: in inference mode unless called with training=True
         if key not in caller.params or modes.get(key) == "train":
             return False
         if not known:
@@ -1224,6 +2022,26 @@ class WrongTrainEvalMode(Rule):
                                 seen | {caller.name})
             for outer, outer_modes, outer_caller in calls)
 
+    def hands_training_mode(self, facts: FunctionFacts, parameter: str, call: cst.Call,
+                            modes: dict[str, str]) -> bool:
+        """Whether this call hands `parameter` a model its caller switched to training mode
+        (or trained just before the call) and did not switch back."""
+        index = facts.params.index(parameter)
+        if facts.params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
+            index -= 1
+        arg = argument(call, index, parameter)
+        key = self.handed_model_key(arg.value) if arg is not None else None
+        return key is not None and (modes.get(key) or self.module_facts.modes.get(key)) == "train"
+
+    def handed_model_key(self, node: cst.BaseExpression) -> str | None:
+        """The model an argument hands on, whose mode is the caller's to set: `model` for
+        `model`, `model.module` (what a DDP wrapper runs), `model.to(device)` or
+        `unwrap_model(model)`."""
+        if isinstance(node, cst.Attribute) and \
+                node.attr.value in catalog.WRAPPED_MODULE_ATTRIBUTES:
+            return self.key(node.value) or self.key(node)
+        return self.source_key(node)
+
     def judge_switches(self, block: NoGradBlock) -> None:
         """`net.train()` inside a no_grad block, with `net` evaluated after it in the block, or
         before it in a loop of the block that comes round again: evaluated in training mode."""
@@ -1231,7 +2049,7 @@ class WrongTrainEvalMode(Rule):
             if not any(evaluated == key and (later > order or set(around) & set(loops))
                        for evaluated, around, later in block.evaluations):
                 continue  # switched back once the evaluation is over
-            module = first(self.model.value(node.func.value), MODULE)
+            module = first(self.facts.value(node.func.value), MODULE)
             if module is not None and module.info.mode_dependent is False:
                 continue
             self.report(node, f"`{key}.train()` inside this no_grad evaluation block switches "
@@ -1240,7 +2058,9 @@ class WrongTrainEvalMode(Rule):
                               f"`{key}.train()` after the block")
 
     def judge_loop(self, loop, reported: set[int]) -> None:
-        events = list(self.model.expand(loop.events))
+        if self.modes_per_call:
+            return
+        events = self.trained_model_events(loop, list(self.facts.expand(loop.events)))
         kinds = {event[0] for event in events}
         if not {"backward", "eval"} <= kinds or "train" in kinds:
             return
@@ -1254,6 +2074,40 @@ class WrongTrainEvalMode(Rule):
                                 "the second epoch on, dropout and batch norm are off; call "
                                 "`model.train()` at the top of each epoch",
                     related=[(backward, "the training step")])
+
+    def trained_model_events(self, loop, events: list[tuple]) -> list[tuple]:
+        """The loop's events without the mode switches of models it does not train: a copy or
+        a model with no dropout or batch norm, and, where the loop steps an optimizer built from
+        modules it runs (`Adam(student.parameters())`, `student(x)`), a model the loop switches
+        itself that is none of them (a teacher)."""
+        code = self.context.module.code_for_node(loop.node)
+        owners = {owner for event in events if event[0] == "step" and len(event) > 3
+                  and _made_here(event) for owner in event[3]
+                  if re.search(rf"(^|[^\w.]){re.escape(owner)}\s*\(", code)}
+        kept = []
+        for event in events:
+            if event[0] in ("eval", "train"):
+                switch = event[2]
+                if id(switch) in self.other_model_switches:
+                    continue
+                receiver = dotted_name(switch.func.value)
+                if owners and switch is event[1] and receiver is not None and not any(
+                        _same_or_part(receiver, owner) for owner in owners):
+                    continue
+            kept.append(event)
+        return kept
+
+
+def _made_here(event: tuple) -> bool:
+    """Whether a loop event is made by the loop's own code, not by a helper it calls."""
+    node = event[1]
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+        node.func.attr.value == "step"
+
+
+def _same_or_part(name: str, other: str) -> bool:
+    """`model` and `model.module`, `self.net` and `self.net.head`: one model, or a part of it."""
+    return name == other or name.startswith(other + ".") or other.startswith(name + ".")
 
 
 def _iterated_name(node: cst.BaseExpression) -> str | None:

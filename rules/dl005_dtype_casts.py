@@ -1,4 +1,5 @@
-"""DL005: uint8 or float64 data reaching float32 weights, or uint8 arithmetic that wraps around."""
+"""DL005: uint8 or float64 data reaching float32 weights, uint8 arithmetic that wraps around, and
+casts to uint8 that truncate [0, 1] values or wrap pixels pushed out of 0-255."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
-from dllint.semantic.values import FLOAT64, MODULE, UINT8, Value, first
+from dllint.semantic.syntax import argument, keyword, positional
+from dllint.semantic.values import (
+    FLOAT64, MODULE, OUT_OF_RANGE, PROBABILITIES, UINT8, UNIT_RANGE, Tag, Value, first)
 from dllint.types import FixAvailability
 
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
@@ -88,11 +91,21 @@ class DtypeCasts(Rule):
     weighted layer takes them as given (no `Rescaling` before it) without being scaled; and uint8
     arithmetic on `jnp.asarray`/`jnp.array` arrays, which wraps around as in numpy.
 
+    Casts to uint8 (`.astype(np.uint8)`, `.to(torch.uint8)`, `.byte()`, `np.uint8(x)`,
+    `tf.cast(x, tf.uint8)`, `np.array(x, dtype=np.uint8)`) of values in [0, 1] (pixels just
+    scaled by a division by 255 or `ToTensor()`, sigmoid or softmax probabilities), and such
+    values written into a uint8 array (`np.zeros(shape, np.uint8)`); and casts back to uint8,
+    without a clip, of uint8 pixels that float arithmetic can take out of 0-255 (`image * 1.2`,
+    `image.astype(np.float32) + 40.0`, `image.float() * 1.3`; `tf.saturate_cast` clips). A uint8 image times a float is float (float64 in
+    numpy, `0.5 * image` as well as `image * 0.5`), and is judged as such.
+
     ## Why is this bad?
     numpy defaults to float64 and torch keeps numpy's dtype, so float32 weights meet float64
     inputs: at best a dtype error far from its cause, at worst (after an implicit `.double()`
     of the model) twice the memory and a much slower model. uint8 arithmetic does not
     saturate: `100 - 128` is `228`, so a mean subtraction silently corrupts every dark pixel.
+    A cast to uint8 truncates: [0, 1] values all become 0 (a black image, an empty mask), and
+    300 becomes 44 when a brightened image is cast back unclipped.
 
     ## Example
     ```python
@@ -113,11 +126,13 @@ class DtypeCasts(Rule):
 
     code = "DL005"
     name = "dtype-casts"
-    summary = "uint8/float64 data reaches float32 weights, or uint8 arithmetic wraps around"
+    summary = ("uint8/float64 data reaches float32 weights, uint8 arithmetic wraps around, or a "
+               "cast to uint8 truncates [0, 1] values or wraps")
     fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.UINT8_SOURCE, Effect.UINT8_DECODER, Effect.UINT8_DATASET,
                 Effect.FLOAT64_SOURCE, Effect.FLOAT64_CAST_METHOD)
-    requires_any = ("numpy", "cv2", "pandas", "Image", "jax")
+    # A uint8 buffer or cast made on purpose (`dtype=np.uint8`, `.byte()`).
+    requires_any = ("numpy", "cv2", "pandas", "Image", "jax", "uint8", "byte(")
     uses_model = True
 
     VALID = [
@@ -332,8 +347,125 @@ class DtypeCasts(Rule):
             palette = jnp.array(colours, dtype=jnp.uint8)
             brighter = palette * 2
         """),
+        # Scaled back to 0-255 before the cast (either order of the product), or thresholded.
+        Valid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path) / 255.0
+            saved = (image * 255).astype(np.uint8)
+            also = (255 * image).astype("uint8")
+        """),
+        Valid("""
+            import torch
+            probabilities = torch.sigmoid(logits)
+            mask = (probabilities > 0.5).to(torch.uint8)
+        """),
+        # Clipped before the cast back; a dimming cannot leave 0-255; TF's saturate_cast clips.
+        Valid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path)
+            brighter = np.clip(image * 1.2, 0, 255).astype(np.uint8)
+            darker = (image * 0.5).astype(np.uint8)
+        """),
+        Valid("""
+            import tensorflow as tf
+            image = tf.cast(tf.io.decode_png(data), tf.float32) + 40.0
+            shown = tf.saturate_cast(image, tf.uint8)
+        """),
+        Valid("""
+            import numpy as np
+            import torch
+            probabilities = torch.sigmoid(logits).numpy()
+            canvas = np.zeros((height, width), np.uint8)
+            canvas[:, :] = probabilities * 255
+        """),
+        # `0.5 * image` is float64: converted before the model.
+        Valid("""
+            import cv2
+            import numpy as np
+            import torch
+            dimmed = 0.5 * cv2.imread(path)
+            logits = model(torch.from_numpy(dimmed.astype(np.float32)))
+        """),
+        # Made float first, brightened, clipped, and only then cast back.
+        Valid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path).astype(np.float32)
+            image = np.clip(image * contrast + 20.0, 0, 255)
+            saved = image.astype(np.uint8)
+        """),
+        Valid("""
+            from torchvision.io import read_image
+            frame = (read_image(path).float() * 1.3).clamp(0, 255).byte()
+        """),
     ]
     INVALID = [
+        # The same without the clip: the addition can push pixels past 255.
+        Invalid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path).astype(np.float32)
+            image = image * contrast + 20.0
+            saved = image.astype(np.uint8)
+        """, line=5, related_lines=(4,)),
+        Invalid("""
+            from torchvision.io import read_image
+            frame = (read_image(path).float() * 1.3).byte()
+        """, line=2, related_lines=(2,)),
+        Invalid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path) / 255.0
+            saved = image.astype(np.uint8)
+        """, line=4, related_lines=(3,)),
+        Invalid("""
+            import torchvision.transforms as T
+            tensor = T.ToTensor()(picture)
+            frame = tensor.byte()
+        """, line=3, related_lines=(2,)),
+        Invalid("""
+            import torch
+            probabilities = torch.sigmoid(logits)
+            mask = probabilities.to(torch.uint8)
+        """, line=3, related_lines=(2,)),
+        # Brightness augmentation cast back without a clip: 1.2 * 250 is 300, stored as 44.
+        Invalid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path)
+            brighter = (image * 1.2).astype(np.uint8)
+        """, line=4, related_lines=(4,)),
+        Invalid("""
+            import tensorflow as tf
+            image = tf.cast(tf.io.decode_png(data), tf.float32) + 40.0
+            shown = tf.cast(image, tf.uint8)
+        """, line=3, related_lines=(2,)),
+        Invalid("""
+            import numpy as np
+            import torch
+            probabilities = torch.sigmoid(logits).numpy()
+            canvas = np.zeros((height, width), np.uint8)
+            canvas[:, :] = probabilities
+        """, line=5, related_lines=(3, 4)),
+        Invalid("""
+            import numpy as np
+            from scipy.special import expit
+            mask = np.uint8(expit(scores))
+        """, line=3, related_lines=(3,)),
+        # `0.5 * image` of a uint8 image is float64, not uint8.
+        Invalid("""
+            import cv2
+            import torch
+            dimmed = 0.5 * cv2.imread(path)
+            logits = model(torch.from_numpy(dimmed))
+        """, line=4, related_lines=(3, 4), fixed="""
+            import cv2
+            import torch
+            dimmed = 0.5 * cv2.imread(path)
+            logits = model(torch.from_numpy(dimmed).float())
+        """),
         Invalid("""
             import numpy as np
             import torch
@@ -550,7 +682,7 @@ class DtypeCasts(Rule):
 
     def checked_uint8(self, operand: cst.BaseExpression) -> bool:
         """Whether the enclosing function (or the module) asserts `operand` is uint8."""
-        function = self.model.current_function
+        function = self.facts.function
         scope = function.node if function is not None else self.context.module
         if id(scope) not in self.uint8_checks:
             checks = _Uint8Checks(self.is_uint8_dtype)
@@ -561,7 +693,7 @@ class DtypeCasts(Rule):
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, WRAPPING_OPERATORS):
             return
-        left, right = self.model.value(node.left), self.model.value(node.right)
+        left, right = self.facts.value(node.left), self.facts.value(node.right)
         uint8 = first(left, UINT8)
         other = node.right
         if uint8 is None and not isinstance(node.operator, cst.Subtract):
@@ -572,7 +704,7 @@ class DtypeCasts(Rule):
             return  # asserted to be uint8 right here: the wrap-around is intended
         if _names_label_map(node.left if other is node.right else node.right):
             return  # class ids shifted (1-based trimap to 0-based), not intensities
-        other_uint8 = first(self.model.value(other), UINT8)
+        other_uint8 = first(self.facts.value(other), UINT8)
         if _is_int_literal(other) or (other_uint8 is not None and other_uint8.detail != "cast"
                                       and not isinstance(node.operator, cst.Multiply)):
             self.report(node, "arithmetic on uint8 pixels wraps around modulo 256 "
@@ -581,26 +713,92 @@ class DtypeCasts(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
+        source = self.uint8_cast_source(node, qualified)
+        if source is not None:
+            self.check_uint8_cast(node, self.facts.value(source),
+                                  saturating=qualified in catalog.SATURATING_CASTS)
         if qualified in catalog.TENSOR_DATASETS:
             for arg in node.args:
-                self.check_tensor(self.model.value(arg.value), node, "a TensorDataset",
+                self.check_tensor(self.facts.value(arg.value), node, "a TensorDataset",
                                   only_float64=True)
             return
         if self.check_keras_input(node):
             return
         if not node.args or not self.is_model(node.func, qualified):
             return
-        self.check_tensor(self.model.value(node.args[0].value), node, "the model",
+        self.check_tensor(self.facts.value(node.args[0].value), node, "the model",
                           accepts_float64=self.converted_to_float64(node.func))
+
+    def uint8_cast_source(self, call: cst.Call, qualified: str | None
+                          ) -> cst.BaseExpression | None:
+        """What a cast to uint8 converts: `x.astype(np.uint8)`, `x.to(torch.uint8)`, `x.byte()`,
+        `np.uint8(x)`, `tf.cast(x, tf.uint8)`, `np.array(x, dtype=np.uint8)`."""
+        func = call.func
+        if qualified is None and isinstance(func, cst.Attribute):
+            method = func.attr.value
+            dtypes = [arg.value for arg in call.args if arg.keyword is None or
+                      arg.keyword.value == "dtype"]
+            if (method in ("astype", "to", "type") and any(map(self.is_uint8_dtype, dtypes))) \
+                    or (method == "byte" and not call.args):
+                return func.value
+            return None
+        if qualified in catalog.UINT8_DTYPES and call.args:
+            return call.args[0].value
+        if qualified in catalog.CAST_FUNCTIONS:
+            position, name = catalog.CAST_FUNCTIONS[qualified]
+            dtype, value = argument(call, position, name), argument(call, 0, "x")
+        elif qualified in catalog.NUMPY_ARRAY or qualified in catalog.TO_TENSOR:
+            dtype, value = keyword(call, "dtype"), positional(call, 0)
+        else:
+            return None
+        if dtype is None or value is None or not self.is_uint8_dtype(dtype.value):
+            return None
+        return value.value
+
+    def check_uint8_cast(self, call: cst.Call, value: Value, saturating: bool) -> None:
+        """Values in [0, 1] cast to uint8 truncate to 0; pixels pushed out of 0-255 by float
+        arithmetic wrap around unless clipped first."""
+        unit = first(value, UNIT_RANGE) or first(value, PROBABILITIES)
+        if unit is not None:
+            what = "probabilities" if unit.kind == PROBABILITIES else "pixels scaled to [0, 1]"
+            self.report(call, f"these are {what} (by {unit.detail}); cast to uint8 every value "
+                              "below 1 becomes 0: multiply by 255 first "
+                              "(`(x * 255).astype(np.uint8)`) or threshold them",
+                        related=self.origin_of(unit, "in [0, 1] here"))
+            return
+        outside = first(value, OUT_OF_RANGE)
+        if outside is not None and not saturating:
+            self.report(call, f"{outside.detail} can take these uint8 pixels out of 0-255; cast "
+                              "back to uint8 without clipping they wrap around (300 becomes 44): "
+                              "clip first (`np.clip(x, 0, 255)`, `x.clamp(0, 255)`)",
+                        related=self.origin_of(outside, "can leave 0-255 here"))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        """`canvas[...] = probabilities` into a uint8 array: the floats are truncated."""
+        for target in node.targets:
+            if not isinstance(target.target, cst.Subscript):
+                continue
+            array = first(self.facts.value(target.target.value), UINT8)
+            if array is None:
+                continue
+            written = self.facts.value(node.value)
+            unit: Tag | None = first(written, UNIT_RANGE) or first(written, PROBABILITIES)
+            if unit is not None:
+                self.report(node.value, "these values in [0, 1] are written into a uint8 array, "
+                                        "which truncates every one below 1 to 0; scale them by "
+                                        "255 first, or make the array float",
+                            related=self.origin_of(array, "uint8 array made here")
+                            + self.origin_of(unit, "in [0, 1] here"))
+                return
 
     def check_keras_input(self, call: cst.Call) -> bool:
         """`model.fit(x_train)` of uint8 pixels, for a Keras model whose first weighted layer
         sees them as given: Keras casts them to float32 but does not scale them. Whether the
         call feeds a Keras model (then the torch checks do not apply)."""
-        keras_model, data = self.model.keras_input(call)
+        keras_model, data = self.facts.keras_input(call)
         if keras_model is None or getattr(keras_model.info, "framework", "") != "keras":
             return False
-        uint8 = first(self.model.value(data.value), UINT8) if data is not None else None
+        uint8 = first(self.facts.value(data.value), UINT8) if data is not None else None
         if uint8 is None or uint8.detail == "cast" or keras_model.info.input_pixels != "raw":
             return True  # a model starting with Rescaling(1./255) takes uint8 pixels
         anchor = uint8.via or uint8.node
@@ -616,7 +814,7 @@ class DtypeCasts(Rule):
     def converted_to_float64(self, func: cst.BaseExpression) -> bool:
         """Whether the model was converted with `.double()` or `.to(torch.float64)`: float64
         inputs are then what it expects (gradient checks run in double precision)."""
-        value = self.model.value(func)
+        value = self.facts.value(func)
         module = first(value, MODULE)
         if module is not None and getattr(module.info, "dtype", "") == "float64":
             return True
@@ -624,7 +822,7 @@ class DtypeCasts(Rule):
         return converted is not None and converted.info == "torch"
 
     def is_model(self, func: cst.BaseExpression, qualified: str | None) -> bool:
-        if first(self.model.value(func), MODULE) is not None:
+        if first(self.facts.value(func), MODULE) is not None:
             return True
         if qualified is not None:
             return False

@@ -25,14 +25,19 @@ class Rank1Broadcasting(Rule):
     ## What it does
     Flags shapes that broadcast silently into the wrong result:
     a 2-D value combined with its own reduction along axis 1 without `keepdims`
-    (`x / x.sum(axis=1)`); an `(N, 1)` output of `Linear(..., 1)` combined with, or given to an
+    (`x / x.sum(axis=1)`, also through a function defined earlier in the file that returns
+    such a reduction of its parameter, `x / row_totals(x)`); an `(N, 1)` output of `Linear(..., 1)` combined with, or given to an
     elementwise loss together with, an `(N,)` target (a 1-D constructor, a column's `.values`, and
     in a loss `y[:, 0]` or a `squeeze()`d target); an `(N, 1, H, W)` output of `Conv2d(..., 1)`
-    given to such a loss with an `(N, H, W)` target (`masks[:, 0]`, `masks.squeeze(1)`); a rank-1
+    given to such a loss with an `(N, H, W)` target (`masks[:, 0]`, `masks.squeeze(1)`); a side
+    reshaped to `(-1, 1)` given to a library loss with an `(N,)` other side; a rank-1
     array from `np.random.randn(n)` transposed as if it were a column; and `squeeze()` without a
-    dim on a batch that reaches a loss. It covers PyTorch and numpy, JAX (`jnp` reductions, Flax
+    dim on a batch that reaches a loss (not on a known `(N, 1)` output, where the squeeze is
+    the alignment with an `(N,)` target and a batch of one still gives the same loss). It covers PyTorch and numpy, JAX (`jnp` reductions, Flax
     `nn.Dense(1)`, Optax's `l2_loss`, `squared_error` and `huber_loss`), TensorFlow
-    (`tf.reduce_mean` and the other `tf.reduce_*`, `tf.squeeze`) and Keras (`Dense(1)`, the
+    (`tf.reduce_mean` and the other `tf.reduce_*`, `tf.squeeze`; `tf.matmul(x, w)` or `x @ w`
+    with a weight made with the literal shape `[k, 1]` is an (N, 1) output, a placeholder of
+    shape `[None]` an (N,) target) and Keras (`Dense(1)`, the
     Keras 2 loss functions `tf.keras.losses.mse`, `mae`, `huber`, whose classes and Keras 3
     versions match ranks first), and squared or absolute errors written out
     (`jnp.mean((pred - y) ** 2)`).
@@ -68,13 +73,41 @@ class Rank1Broadcasting(Rule):
     fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.COLUMN_LAYER, Effect.SINGLE_CHANNEL_LAYER, Effect.RANK1_CONSTRUCTOR,
                 Effect.RESHAPE, Effect.SQUEEZE_METHOD, Effect.REDUCTION, Effect.LOSS_CLASS,
-                Effect.LOSS_FUNCTION)
+                Effect.LOSS_FUNCTION, Effect.SHAPED_CONSTRUCTOR, Effect.VARIABLE_CONSTRUCTOR,
+                Effect.MATMUL)
     # Reductions of torch and numpy are found by method or function name, not by a row.
     requires_any = ("sum", "mean", "std", "var", "norm", ".T", "logsumexp", "amax", "amin",
                     "prod", "Conv", "Loss", "_loss", "square")
     uses_model = True
 
     VALID = [
+        # A reshape to (-1, 1) outside a loss: pairwise differences, broadcast on purpose.
+        Valid("""
+            import numpy as np
+            centers = np.random.randn(16)
+            distances = np.abs(points.reshape(-1, 1) - centers)
+        """),
+        # A known (N, 1) output squeezed before the loss: the squeeze is what aligns it with
+        # the (N,) target, and a last batch of one gives a scalar against (1,), the same loss.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Regressor(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
+                    self.head = nn.Linear(16, 1)
+
+                def forward(self, x):
+                    return self.head(self.body(x))
+
+            model = Regressor()
+            criterion = nn.BCEWithLogitsLoss()
+            for x, y in loader:
+                loss = criterion(model(x).squeeze(), y.float())
+                mse = ((model(x).squeeze() - y) ** 2).mean()
+        """),
         Valid("""
             import numpy as np
             probabilities = counts / counts.sum(axis=1, keepdims=True)
@@ -254,8 +287,66 @@ class Rank1Broadcasting(Rule):
             def rescale(scores):
                 return scores / jnp.max(scores, axis=1, keepdims=True)
         """),
+        # TF1 linear regression with the labels as a column, or the product squeezed; a (1,)
+        # bias broadcasts as meant.
+        Valid("""
+            import tensorflow as tf
+            X = tf.placeholder(tf.float32, [None, 13])
+            Y = tf.placeholder(tf.float32, [None, 1])
+            Z = tf.placeholder(tf.float32, [None])
+            W = tf.Variable(tf.random_normal([13, 1]))
+            b = tf.Variable(tf.zeros([1]))
+            pred = tf.matmul(X, W) + b
+            cost = tf.reduce_mean(tf.square(pred - Y))
+            other = tf.reduce_mean(tf.square(tf.squeeze(pred, 1) - Z))
+        """),
+        # A subclassed Keras model outputs what its `call` returns: an (N, 1) column.
+        Valid("""
+            import tensorflow as tf
+
+            class Regressor(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = tf.keras.layers.Dense(64, activation="relu")
+                    self.price = tf.keras.layers.Dense(1)
+
+                def call(self, x):
+                    return self.price(self.hidden(x))
+
+            model = Regressor()
+            for features, prices in dataset:
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.keras.losses.mse(prices, model(features)))
+        """),
+        # The function keeps the axis, or reduces the axis that broadcasts correctly, or its
+        # result meets another value.
+        Valid("""
+            import torch
+
+            def row_totals(scores):
+                return scores.sum(dim=1, keepdim=True)
+
+            def column_totals(scores):
+                return scores.sum(dim=0)
+
+            def unkept_totals(scores):
+                return scores.sum(dim=1)
+
+            weights = attention / row_totals(attention)
+            shares = attention / column_totals(attention)
+            scaled = other / unkept_totals(attention)
+        """),
     ]
     INVALID = [
+        # The target made a column on purpose, the (N, 1) output squeezed: (N,) against (N, 1).
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            head = nn.Linear(32, 1)
+            predicted = head(features).squeeze()
+            loss = F.mse_loss(predicted, targets.view(-1, 1))
+        """, line=6, related_lines=(5, 6)),
         Invalid("""
             import numpy as np
             probabilities = counts / counts.sum(axis=1)
@@ -464,11 +555,79 @@ class Rank1Broadcasting(Rule):
             def rescale(scores):
                 return scores / jnp.max(scores, axis=1, keepdims=True)
         """),
+        # TF1: the product with a (13, 1) weight is (N, 1); the labels are a [None] placeholder.
+        Invalid("""
+            import tensorflow as tf
+            X = tf.placeholder(tf.float32, [None, 13])
+            Y = tf.placeholder(tf.float32, [None])
+            W = tf.Variable(tf.random_normal([13, 1]))
+            b = tf.Variable(tf.zeros([1]))
+            pred = tf.matmul(X, W) + b
+            cost = tf.reduce_mean(tf.square(pred - Y))
+        """, line=7, related_lines=(3, 6)),
+        Invalid("""
+            import tensorflow as tf
+            features = tf.compat.v1.placeholder(tf.float32, shape=[None, 8])
+            labels = tf.compat.v1.placeholder(tf.float32, shape=[None])
+            weights = tf.compat.v1.get_variable("weights", shape=[8, 1])
+            loss = tf.reduce_mean(tf.abs(features @ weights - labels))
+        """, line=5, related_lines=(3, 5)),
+        Invalid("""
+            import tensorflow as tf
+
+            class Regressor(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = tf.keras.layers.Dense(64, activation="relu")
+                    self.price = tf.keras.layers.Dense(1)
+
+                def call(self, x):
+                    return self.price(self.hidden(x))
+
+            model = Regressor()
+            for features, prices in dataset:
+                with tf.GradientTape() as tape:
+                    targets = tf.squeeze(prices, axis=-1)
+                    loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
+        """, line=16, related_lines=(7, 15)),
+        # The reduction is returned by a function of the file.
+        Invalid("""
+            import torch
+
+            def row_totals(scores):
+                return scores.sum(dim=1)
+
+            totals = row_totals(attention)
+            weights = attention / totals
+        """, line=4, related_lines=(7,)),
+        Invalid("""
+            import jax.numpy as jnp
+
+            def totals_of(counts):
+                return jnp.sum(counts, axis=1)
+
+            frequencies = counts / totals_of(counts)
+        """, line=4, related_lines=(6,)),
+        # ... or by a closure over the value it reduces.
+        Invalid("""
+            import torch
+
+            def normalise(scores):
+                def totals():
+                    return scores.sum(dim=1)
+                return scores / totals()
+        """, line=5, related_lines=(6,)),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.reductions: list[dict[str, tuple[cst.Call, str]]] = [{}]
+        self.open_functions: list[cst.FunctionDef] = []
+        # Functions of the file (seen so far) returning a reduction of one of their parameters:
+        # name -> (the reduction, the parameter's position, the parameter's name)
+        self.reducers: dict[str, tuple[cst.Call, int, str]] = {}
+        # per open function: its closures that reduce one of its names -> (reduction, name)
+        self.closures: list[dict[str, tuple[cst.Call, cst.BaseExpression]]] = []
         self.reported: set[int] = set()
 
     def code_of(self, node: cst.CSTNode) -> str:
@@ -477,11 +636,21 @@ class Rank1Broadcasting(Rule):
     # ---- x / x.sum(axis=1) ------------------------------------------------------------------
 
     def reduction(self, node: cst.BaseExpression) -> tuple[cst.Call, cst.BaseExpression] | None:
-        """(call, reduced value) for `x.sum(axis=1)` / `np.sum(x, axis=1)` without keepdims."""
+        """(call, reduced value) for `x.sum(axis=1)` / `np.sum(x, axis=1)` without keepdims, or
+        for a call of a function of the file that returns such a reduction of its parameter
+        (`row_totals(x)`), the call being the reduction inside it."""
         if not isinstance(node, cst.Call):
             return None
         func = node.func
         qualified = self.imports.call_name(node) or ""
+        if isinstance(func, cst.Name) and not qualified:
+            for closures in reversed(self.closures):
+                if func.value in closures:  # a closure reducing a name of its enclosing function
+                    return closures[func.value]
+            if func.value in self.reducers:
+                inner, position, parameter = self.reducers[func.value]
+                passed = argument(node, position, parameter)
+                return (inner, passed.value) if passed is not None else None
         if isinstance(func, cst.Attribute) and func.attr.value in REDUCTIONS and not qualified:
             reduced, axis = func.value, argument(node, 0, "axis") or keyword(node, "dim")
         elif qualified in catalog.REDUCTION_FUNCTIONS or (
@@ -503,9 +672,32 @@ class Rank1Broadcasting(Rule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.reductions.append({})
+        self.open_functions.append(node)
+        self.closures.append({})
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.reductions.pop()
+        self.open_functions.pop()
+        self.closures.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        # `def row_totals(x): return x.sum(axis=1)`: its calls reduce what they pass as `x`
+        if not self.open_functions or node.value is None:
+            return
+        found = self.reduction(node.value)
+        if found is None or not isinstance(found[1], cst.Name):
+            return
+        function = self.open_functions[-1]
+        positional = [*function.params.posonly_params, *function.params.params]
+        for position, param in enumerate(positional):
+            if param.name.value == found[1].value:
+                self.reducers.setdefault(function.name.value,
+                                         (found[0], position, param.name.value))
+                return
+        if len(self.open_functions) > 1 and found[1].value not in _parameter_names(function):
+            # `def totals(): return scores.sum(dim=1)` nested where `scores` is a local: known
+            # to the enclosing function only
+            self.closures[-2].setdefault(function.name.value, found)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         found = self.reduction(node.value)
@@ -524,7 +716,8 @@ class Rank1Broadcasting(Rule):
         for reduced_side, other in ((node.right, node.left), (node.left, node.right)):
             found = self.reduction(reduced_side)
             if found is not None and self.code_of(found[1]) == self.code_of(other):
-                self.report_reduction(found[0], None)
+                # through a function, the fix would belong in it, for all its callers: none
+                self.report_reduction(found[0], None if found[0] is reduced_side else node)
                 return
             if isinstance(reduced_side, cst.Name) and reduced_side.value in self.reductions[-1]:
                 call, reduced_code = self.reductions[-1][reduced_side.value]
@@ -553,15 +746,21 @@ class Rank1Broadcasting(Rule):
     # ---- (N, 1) output against an (N,) target ----------------------------------------------
 
     @staticmethod
-    def missing_axis(output: Value, target: Value, in_loss: bool
+    def missing_axis(output: Value, target: Value, in_loss: bool, library_loss: bool = False
                      ) -> tuple[Tag, Tag, str, str, str, str] | None:
         """(output tag, target tag, output shape, target shape, broadcast shape, fix) when an
         output with a size-1 axis 1 meets a target without that axis. Outside a loss only a
         known rank-1 array counts: `gate(h) * memory[:, 0]` is (N, 1) * (N, D) when memory is
         (N, T, D), a broadcast meant to happen."""
         column = first(output, COLUMN)
-        if column is not None:
+        # A reshape to (-1, 1) outside a library loss is how pairwise differences are written on
+        # purpose (`(a.reshape(-1, 1) - b) ** 2` is a distance matrix as often as a loss).
+        if column is not None and (library_loss or column.info != "reshape"):
             missing = first(target, RANK1) or (first(target, AXIS_DROPPED) if in_loss else None)
+            if missing is not None and column.info == "reshape":
+                return (column, missing, "(N, 1)", "(N,)", "(N, N)",
+                        "give both sides one shape: drop the reshape to (N, 1), or squeeze "
+                        "only where the other side is (N,)")
             if missing is not None:
                 return (column, missing, "(N, 1)", "(N,)", "(N, N)",
                         "squeeze the output's last axis or reshape the target to (N, 1)")
@@ -584,12 +783,12 @@ class Rank1Broadcasting(Rule):
                                         "a squared or absolute error")
 
     def check_column_against_rank1(self, sink: cst.CSTNode, left, right, loss: str = "",
-                                   raising: str = "") -> None:
+                                   raising: str = "", library_loss: bool = False) -> None:
         """`loss`: the loss that compares left and right, if any; `raising`: that loss, when it
         raises on different shapes rather than broadcasting."""
-        left_value, right_value = self.model.value(left), self.model.value(right)
+        left_value, right_value = self.facts.value(left), self.facts.value(right)
         for output, target in ((left_value, right_value), (right_value, left_value)):
-            found = self.missing_axis(output, target, bool(loss))
+            found = self.missing_axis(output, target, bool(loss), library_loss)
             if found is not None and id(sink) not in self.reported:
                 origin, missing, shape, target_shape, broadcast, fix = found
                 self.reported.add(id(sink))
@@ -601,10 +800,12 @@ class Rank1Broadcasting(Rule):
                     what = f"`{code}`"
                 outcome = (f"`{raising}` raises a ValueError for a target whose shape differs "
                            "from the input's" if raising else f"they broadcast to {broadcast}")
-                self.report(sink, f"an {shape} output from {origin.detail} meets an "
-                                  f"{target_shape} target ({what}): {outcome}; {fix}",
-                            related=[*self.origin_of(origin, f"{shape} output made here"),
-                                     *self.origin_of(missing, f"{target_shape} target made here")])
+                # A reshaped column may sit on either side of the loss: name neither the output.
+                role, other = ("value", "value") if origin.info == "reshape" else ("output", "target")
+                self.report(sink, f"an {shape} {role} from {origin.detail} meets an "
+                                  f"{target_shape} {other} ({what}): {outcome}; {fix}",
+                            related=[*self.origin_of(origin, f"{shape} {role} made here"),
+                                     *self.origin_of(missing, f"{target_shape} {other} made here")])
                 return
 
 
@@ -623,7 +824,7 @@ class Rank1Broadcasting(Rule):
             loss, display = qualified, row.display
             prediction_at, prediction_keyword = row.argument, row.keyword
         else:
-            callee = first(self.model.value(node.func), LOSS) if not qualified else None
+            callee = first(self.facts.value(node.func), LOSS) if not qualified else None
             if callee is not None:
                 loss, display = callee.info.qualified, callee.info.display
         if loss is None:
@@ -637,8 +838,8 @@ class Rank1Broadcasting(Rule):
         if loss in catalog.SAME_SHAPE_LOSSES:
             self.check_column_against_rank1(
                 node, prediction.value, target.value, loss,
-                "" if loss in catalog.BROADCASTING_LOSSES else display)
-        squeezed_sides = [first(self.model.value(arg.value), SQUEEZED) for arg in (prediction, target)]
+                "" if loss in catalog.BROADCASTING_LOSSES else display, library_loss=True)
+        squeezed_sides = [first(self.facts.value(arg.value), SQUEEZED) for arg in (prediction, target)]
         if all(squeezed_sides):
             return  # both sides squeezed alike: a batch of one becomes two scalars, consistently
         for squeezed in squeezed_sides:
@@ -653,7 +854,7 @@ class Rank1Broadcasting(Rule):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value != "T":
             return
-        rank1 = first(self.model.value(node.value), RANK1)
+        rank1 = first(self.facts.value(node.value), RANK1)
         if rank1 is not None and rank1.node is not None and id(node) not in self.reported:
             self.reported.add(id(node))
             self.report(node, f"`.T` of a rank-1 array (from `{rank1.detail}`) is the same array, "
@@ -663,3 +864,9 @@ class Rank1Broadcasting(Rule):
 
 def _is_difference(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract)
+
+
+def _parameter_names(function: cst.FunctionDef) -> set[str]:
+    params = function.params
+    return {param.name.value for param in (*params.posonly_params, *params.params,
+                                           *params.kwonly_params)}

@@ -11,8 +11,8 @@ from dllint.types import FixAvailability
 class MissingZeroGrad(Rule):
     """
     ## What it does
-    Flags a loop that calls `backward()` and `optimizer.step()` (directly or through local helper
-    functions) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body. With
+    Flags a loop that calls `backward()` and `optimizer.step()` (directly, through local helper
+    functions, or through methods of its class called on `self`) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body. With
     several optimizers (a GAN), also flags one that steps while only the others are zeroed
     (`opt_g.zero_grad()` but never `opt_d.zero_grad()` nor `discriminator.zero_grad()`).
 
@@ -150,8 +150,65 @@ class MissingZeroGrad(Rule):
                         dist_autograd.backward(context_id, [loss])
                         opt.step(context_id)
         """),
+        # The step method zeroes the gradients itself, wherever it is called from.
+        Valid("""
+            import torch.nn.functional as F
+
+            class Trainer:
+                def __init__(self, model, optimizer):
+                    self.model = model
+                    self.optimizer = optimizer
+
+                def train_step(self, x, y):
+                    self.optimizer.zero_grad()
+                    loss = F.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.train_step(x, y)
+
+            trainer = Trainer(model, optimizer)
+            for x, y in loader:
+                trainer.train_step(x, y)
+        """),
+        # The gradients are zeroed in a method the loop calls on self.
+        Valid("""
+            class Trainer:
+                def reset_gradients(self):
+                    self.optimizer.zero_grad(set_to_none=True)
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.reset_gradients()
+                        self.criterion(self.model(x), y).backward()
+                        self.optimizer.step()
+        """),
     ]
     INVALID = [
+        # A loop that calls a method stepping without zero_grad, inside the class or outside it.
+        Invalid("""
+            import torch.nn.functional as F
+
+            class Trainer:
+                def __init__(self, model, optimizer):
+                    self.model = model
+                    self.optimizer = optimizer
+
+                def train_step(self, x, y):
+                    loss = F.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.train_step(x, y)
+
+            trainer = Trainer(model, optimizer)
+            for x, y in loader:
+                trainer.train_step(x, y)
+        """, line=15, related_lines=(15,), more_lines=(19,)),
         # One bug, one finding: the batch loop lacks zero_grad; the epoch loop that calls it is
         # not a second finding.
         Invalid("""
@@ -246,13 +303,24 @@ class MissingZeroGrad(Rule):
             for rank in range(1, world_size):
                 rpc.rpc_async(f"trainer{rank}", run_trainer, args=(model, opt, batches))
         """, line=6, related_lines=(5,)),
+        # The step is in a method the loop calls on self.
+        Invalid("""
+            class Trainer:
+                def update(self, loss):
+                    loss.backward()
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.update(self.criterion(self.model(x), y))
+        """, line=8),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
         unzeroed: list[tuple[cst.CSTNode, cst.CSTNode]] = []
-        for loop in self.model.loops:
-            events = list(self.model.expand(loop.events))
+        for loop in self.facts.loops:
+            events = list(self.facts.expand(loop.events))
             kinds = {event[0] for event in events}
             if not {"backward", "step"} <= kinds:
                 continue
@@ -274,7 +342,7 @@ class MissingZeroGrad(Rule):
         direct = {id(step) for step, _ in unzeroed if not self.is_local_call(step)}
         for step, backward in unzeroed:
             if id(step) in reported or (self.is_local_call(step) and self.inner_steps(
-                    step.func.value, frozenset()) & direct):
+                    self.facts.local_callee(step), frozenset()) & direct):
                 continue
             reported.add(id(step))
             self.report(step, "this loop steps the optimizer after backward() but never "
@@ -283,13 +351,15 @@ class MissingZeroGrad(Rule):
                         related=[(backward, "gradients accumulate here")])
 
     def is_local_call(self, node: cst.CSTNode) -> bool:
-        return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
-            node.func.value in self.model.function_events
+        """A call of a function or method of this file (`train_epoch()`, `self.fit_epoch()`)."""
+        key = self.facts.local_callee(node)
+        return key is not None and self.facts.function_events(key) is not None
 
     def inner_steps(self, name: str, seen: frozenset) -> set[int]:
-        """The optimizer steps written in local function `name`, or in those it calls."""
+        """The optimizer steps written in local function (or own method) `name`, or in those
+        it calls."""
         found: set[int] = set()
-        for event in self.model.function_events.get(name, ()):
+        for event in self.facts.function_events(name) or ():
             if event[0] == "step":
                 found.add(id(event[1]))
             elif event[0] == "call" and event[2] not in seen:

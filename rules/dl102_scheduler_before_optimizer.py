@@ -12,7 +12,9 @@ class SchedulerBeforeOptimizer(Rule):
     """
     ## What it does
     Flags `scheduler.step()` that runs before `optimizer.step()` in a training loop's body (the
-    body's first scheduler step comes before its first optimizer step).
+    body's first scheduler step comes before its first optimizer step). Steps made in local
+    functions or in methods of the class called on `self` (`self.train_epoch()`) count where
+    they are called.
 
     ## Why is this bad?
     Since PyTorch 1.1 the scheduler must step after the optimizer. Stepping it first skips the
@@ -98,6 +100,19 @@ class SchedulerBeforeOptimizer(Rule):
                 scaler.update()
                 scheduler.step()
         """),
+        Valid("""
+            class Trainer:
+                def train_epoch(self, loader):
+                    for x, y in loader:
+                        self.optimizer.zero_grad()
+                        self.criterion(self.model(x), y).backward()
+                        self.optimizer.step()
+
+                def fit(self, loader, epochs):
+                    for epoch in range(epochs):
+                        self.train_epoch(loader)
+                        self.scheduler.step()
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -152,12 +167,26 @@ class SchedulerBeforeOptimizer(Rule):
                 self.optimizer.step()
                 step += 1
         """, line=3, related_lines=(6,)),
+        # The optimizer steps in the method the epoch loop calls on self, after the scheduler.
+        Invalid("""
+            class Trainer:
+                def train_epoch(self, loader):
+                    for x, y in loader:
+                        self.optimizer.zero_grad()
+                        self.criterion(self.model(x), y).backward()
+                        self.optimizer.step()
+
+                def fit(self, loader, epochs):
+                    for epoch in range(epochs):
+                        self.scheduler.step()
+                        self.train_epoch(loader)
+        """, line=10, related_lines=(11,)),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
-        for loop in self.model.loops:
-            events = [event for event in self.model.expand(loop.events)
+        for loop in self.facts.loops:
+            events = [event for event in self.facts.expand(loop.events)
                       if event[0] in ("step", "scheduler_step")]
             if not events or events[0][0] != "scheduler_step":
                 continue

@@ -12,7 +12,8 @@ class ClipAfterStep(Rule):
     """
     ## What it does
     Flags `clip_grad_norm_` / `clip_grad_value_` that runs after `optimizer.step()` and before
-    the next `backward()` in a training loop's body.
+    the next `backward()` in a training loop's body. Clips and steps made in local functions
+    or in methods of the class called on `self` count where they are called.
 
     ## Why is this bad?
     The step has already used the unclipped gradients; clipping them afterwards changes nothing
@@ -97,6 +98,20 @@ class ClipAfterStep(Rule):
                 backward_and_clip(loss_fn(model(x), y))
                 optimizer.step()
         """),
+        Valid("""
+            import torch
+
+            class Trainer:
+                def clip(self):
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.optimizer.zero_grad()
+                        self.criterion(self.model(x), y).backward()
+                        self.clip()
+                        self.optimizer.step()
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -152,12 +167,27 @@ class ClipAfterStep(Rule):
                     optimizer.step()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         """, line=7, related_lines=(6,)),
+        # The clipping is in a method called on self after the step.
+        Invalid("""
+            import torch
+
+            class Trainer:
+                def clip(self):
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+
+                def fit(self, loader):
+                    for x, y in loader:
+                        self.optimizer.zero_grad()
+                        self.criterion(self.model(x), y).backward()
+                        self.optimizer.step()
+                        self.clip()
+        """, line=12, related_lines=(11,)),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
-        for loop in self.model.loops:
-            events = list(self.model.expand(loop.events))
+        for loop in self.facts.loops:
+            events = list(self.facts.expand(loop.events))
             stepped = None
             for event in events:
                 if event[0] == "step":

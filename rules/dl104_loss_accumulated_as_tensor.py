@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic.catalog import BACKWARD_METHODS, LOSS_SCALING_CONTEXTS
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.values import LOSS_VALUE, first
 from dllint.types import Applicability, FixAvailability
@@ -15,7 +16,13 @@ class LossAccumulatedAsTensor(Rule):
     ## What it does
     Flags `total += loss` inside a training loop (one that calls `backward()`) when `loss` is the
     tensor a loss function returned (not `loss.item()` or `loss.detach()`), unless the total
-    itself is later backpropagated.
+    itself is later backpropagated. A backward pass is any of the forms in
+    `catalog.BACKWARD_METHODS` (`loss.backward()`, `accelerator.backward(loss)`,
+    `fabric.backward(loss)`, Lightning's `self.manual_backward(loss)`), and what it
+    backpropagates is whatever its tensor expression reads (`scaler.scale(loss)`,
+    `loss.mean()`, `loss / steps`, or the loss Apex's `amp.scale_loss(loss, optimizer)` scaled
+    into its `as` name): a per-step loss built from terms with `+=` and then backpropagated is
+    no running total.
 
     ## Why is this bad?
     The running total keeps a reference to every step's autograd graph, with all its activations:
@@ -98,6 +105,57 @@ class LossAccumulatedAsTensor(Rule):
             count = 0
             for batch in loader:
                 count += len(batch)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss += 0.1 * F.mse_loss(aux(x), y)
+                accelerator.backward(loss)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            for x, y in loader:
+                with torch.autocast("cuda"):
+                    loss = F.cross_entropy(model(x), y)
+                    loss += 0.1 * F.mse_loss(aux(x), y)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y, reduction="none")
+                loss += F.l1_loss(model(x), y, reduction="none")
+                (loss.mean() / accumulation_steps).backward()
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from lightning import LightningModule
+
+            class Model(LightningModule):
+                def training_step(self, batch, batch_idx):
+                    for x, y in batch:
+                        loss = F.cross_entropy(self(x), y)
+                        loss += 0.01 * F.l1_loss(self(x), y)
+                        self.manual_backward(loss)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss += F.mse_loss(aux(x), y)
+                fabric.backward(tensor=loss)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            from apex import amp
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss += F.mse_loss(aux(x), y)
+                with amp.scale_loss(loss, optimizer) as scaled_loss:
+                    scaled_loss.backward()
         """),
         Valid("""
             from torch.nn import CrossEntropyLoss
@@ -215,33 +273,129 @@ class LossAccumulatedAsTensor(Rule):
                     batch_loss.backward()
                     history += batch_loss.item()
         """),
+        Invalid("""
+            import torch.nn.functional as F
+            total = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                accelerator.backward(loss)
+                total += loss
+        """, line=6, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            total = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                accelerator.backward(loss)
+                total += loss.item()
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            running = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                scaler.scale(loss).backward()
+                running += loss
+        """, line=6, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            running = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                scaler.scale(loss).backward()
+                running += loss.item()
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            from lightning import LightningModule
+
+            class Model(LightningModule):
+                def training_step(self, batch, batch_idx):
+                    total = 0
+                    for x, y in batch:
+                        loss = F.cross_entropy(self(x), y)
+                        self.manual_backward(loss)
+                        total += loss
+                    self.log("loss", total)
+        """, line=10, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            from lightning import LightningModule
+
+            class Model(LightningModule):
+                def training_step(self, batch, batch_idx):
+                    total = 0
+                    for x, y in batch:
+                        loss = F.cross_entropy(self(x), y)
+                        self.manual_backward(loss)
+                        total += loss.item()
+                    self.log("loss", total)
+        """),
+        Invalid("""
+            import torch.nn.functional as F
+            from apex import amp
+            total = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                with amp.scale_loss(loss, optimizer) as scaled_loss:
+                    scaled_loss.backward()
+                total += loss
+        """, line=8, unsafe=True, fixed="""
+            import torch.nn.functional as F
+            from apex import amp
+            total = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                with amp.scale_loss(loss, optimizer) as scaled_loss:
+                    scaled_loss.backward()
+                total += loss.item()
+        """),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.candidates: list[list[tuple[str, cst.AugAssign]]] = [[]]
         self.backpropagated: list[set[str]] = [set()]
+        # Per function: `as` names of loss-scaling contexts, with the names their loss reads.
+        self.scaled: list[dict[str, set[str]]] = [{}]
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if not isinstance(node.operator, cst.AddAssign) or not self.model.open_loops:
+        if not isinstance(node.operator, cst.AddAssign) or not self.facts.open_loops:
             return
         target = dotted_name(node.target)
-        if target is not None and first(self.model.value(node.value), LOSS_VALUE) is not None:
-            self.candidates[-1].append((target, node, self.model.open_loops[-1]))
+        if target is not None and first(self.facts.value(node.value), LOSS_VALUE) is not None:
+            self.candidates[-1].append((target, node, self.facts.open_loops[-1]))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "backward":
-            name = dotted_name(func.value)
-            if name is not None:
-                self.backpropagated[-1].add(name)
+        if not isinstance(func, cst.Attribute) or func.attr.value not in BACKWARD_METHODS:
+            return
+        # Whatever the backpropagated expression reads is backpropagated with it: the total in
+        # `scaler.scale(total).backward()`, `accelerator.backward(total)`, `total.mean().backward()`
+        # or `(total / steps).backward()`.
+        consumed = [func.value]
+        for arg in node.args:
+            if arg.keyword is None or arg.keyword.value in BACKWARD_METHODS[func.attr.value]:
+                consumed.append(arg.value)
+                break
+        names = _names_read(consumed)
+        for name in list(names):
+            names |= self.scaled[-1].get(name, set())
+        self.backpropagated[-1].update(names)
+
+    def visit_With(self, node: cst.With) -> None:
+        for item in node.items:
+            call = item.item
+            if isinstance(call, cst.Call) and call.args and item.asname is not None \
+                    and isinstance(item.asname.name, cst.Name) \
+                    and self.imports.call_name(call) in LOSS_SCALING_CONTEXTS:
+                self.scaled[-1][item.asname.name.value] = _names_read([call.args[0].value])
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.candidates.append([])
         self.backpropagated.append(set())
+        self.scaled.append({})
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.judge(self.candidates.pop(), self.backpropagated.pop())
+        self.scaled.pop()
 
     def leave_Module(self, original_node: cst.Module) -> None:
         self.judge(self.candidates[0], self.backpropagated[0])
@@ -250,7 +404,7 @@ class LossAccumulatedAsTensor(Rule):
         for target, node, loop in candidates:
             if target in backpropagated:
                 continue  # a loss summed on purpose, then backpropagated once
-            if not any(event[0] == "backward" for event in self.model.expand(loop.events)):
+            if not any(event[0] == "backward" for event in self.facts.expand(loop.events)):
                 continue  # no training step in this loop: a loss built from parts (per head)
             fix = NodeFix.wrap(node.value, "", ".item()", description="Accumulate `.item()`",
                                applicability=Applicability.UNSAFE) \
@@ -258,3 +412,17 @@ class LossAccumulatedAsTensor(Rule):
             self.report(node, f"`{target}` sums loss tensors: each keeps its step's whole "
                               "autograd graph alive, and memory grows every step; add "
                               "`loss.item()` instead", fix=fix)
+
+
+def _names_read(expressions: list[cst.BaseExpression]) -> set[str]:
+    """The dotted names (`total`, `self.total`) that `expressions` read, at any depth."""
+    names: set[str] = set()
+    pending: list[cst.CSTNode] = list(expressions)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            name = dotted_name(node)
+            if name is not None:
+                names.add(name)
+        pending.extend(node.children)
+    return names

@@ -22,7 +22,8 @@ class SamplerWithoutSetEpoch(Rule):
     """
     ## What it does
     Flags a `DistributedSampler` that is used in a loop of the same file (itself, or a
-    DataLoader or BatchSampler built with it) when nothing in the file calls `set_epoch` on it
+    DataLoader or BatchSampler built with it; one a function of the file returns,
+    `sampler = make_sampler(dataset)`, counts under the name it is assigned to) when nothing in the file calls `set_epoch` on it
     (directly, or as `loader.sampler.set_epoch`) and it is not handed to a function that may
     (one of another module, or one of this file that calls `set_epoch` or passes it on).
 
@@ -149,6 +150,22 @@ class SamplerWithoutSetEpoch(Rule):
                 for batch in loader:
                     step(batch)
         """),
+        # Built by a function (a method) of the file, its epoch set through the loader.
+        Valid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            class Trainer:
+                def build_sampler(self, dataset):
+                    return DistributedSampler(dataset, shuffle=True)
+
+                def fit(self, dataset, epochs):
+                    sampler = self.build_sampler(dataset)
+                    loader = DataLoader(dataset, sampler=sampler)
+                    for epoch in range(epochs):
+                        loader.sampler.set_epoch(epoch)
+                        for batch in loader:
+                            self.step(batch)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -228,6 +245,19 @@ class SamplerWithoutSetEpoch(Rule):
                 for batch in loader:
                     step(batch)
         """, line=2),
+        # Built by a function of the file, used under the name it is assigned to.
+        Invalid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            def make_sampler(dataset):
+                return DistributedSampler(dataset, shuffle=True)
+
+            sampler = make_sampler(train_set)
+            loader = DataLoader(train_set, sampler=sampler)
+            for epoch in range(10):
+                for batch in loader:
+                    step(batch)
+        """, line=4),
     ]
 
     def __init__(self, context) -> None:
@@ -242,6 +272,11 @@ class SamplerWithoutSetEpoch(Rule):
         self.handed: list[tuple[str, str | None]] = []
         self.functions: dict[str, _Function] = {}
         self.open_functions: list[_Function] = []
+        # Functions of this file that return a new sampler (`return DistributedSampler(...)`),
+        # by name, and assignments whose value is a call of a function of this file.
+        self.factories: dict[str, cst.Call] = {}
+        self.open_names: list[str] = []
+        self.built_by_call: list[tuple[list[str], cst.Call, str]] = []
 
     def text_of(self, node: cst.CSTNode) -> str:
         return self.context.module.code_for_node(node).strip()
@@ -252,9 +287,16 @@ class SamplerWithoutSetEpoch(Rule):
         function = _Function(params)
         self.functions.setdefault(node.name.value, function)
         self.open_functions.append(function)
+        self.open_names.append(node.name.value)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.open_functions.pop()
+        self.open_names.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.open_names and isinstance(node.value, cst.Call) and \
+                self.imports.call_name(node.value) in SAMPLERS:
+            self.factories.setdefault(self.open_names[-1], node.value)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if not isinstance(node.value, cst.Call):
@@ -264,6 +306,9 @@ class SamplerWithoutSetEpoch(Rule):
         if qualified in SAMPLERS:
             self.samplers.extend((name, node.value) for name in targets)
             return
+        callee = _local_callee(node.value.func, qualified)
+        if callee is not None:
+            self.built_by_call.append((targets, node.value, callee))
         # loader = DataLoader(dataset, sampler=sampler): the loader stands for the sampler, as
         # does BatchSampler(sampler, ...) and a loader built with that as its batch_sampler.
         for index, arg in enumerate(node.value.args):
@@ -285,12 +330,8 @@ class SamplerWithoutSetEpoch(Rule):
         qualified = self.imports.call_name(node)
         if qualified in catalog.SAMPLER_PASSIVE_CALLS:
             return
-        callee = None  # a local function (or a method of this file, self.run_epoch), else None
-        if isinstance(func, cst.Name) and qualified is None:
-            callee = func.value
-        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
-                func.value.value == "self":
-            callee = func.attr.value
+        # a local function (or a method of this file, self.run_epoch), else None
+        callee = _local_callee(func, qualified)
         for arg in node.args:
             text = self.text_of(arg.value)
             self.handed.append((text, callee))
@@ -351,7 +392,14 @@ class SamplerWithoutSetEpoch(Rule):
         return False
 
     def leave_Module(self, original_node: cst.Module) -> None:
+        # `sampler = make_sampler(dataset)`: the sampler its function builds, under this name
+        for targets, call, callee in self.built_by_call:
+            if callee in self.factories:
+                self.samplers.extend((name, self.factories[callee]) for name in targets)
+        reported: set[int] = set()
         for name, call in self.samplers:
+            if id(call) in reported:
+                continue
             names = self.built_from(name)
             if self.epoch_set(names) or not self.used_in_a_loop(names):
                 continue  # set each epoch, or not iterated here (handed to a framework)
@@ -360,6 +408,7 @@ class SamplerWithoutSetEpoch(Rule):
                 continue  # no shuffling (or not known to shuffle): the epoch does not matter
             if any(text in names and self.may_set_epoch(callee) for text, callee in self.handed):
                 continue  # handed to a helper, maybe in another module, that may set the epoch
+            reported.add(id(call))
             self.report(call, f"`{name}` never gets `set_epoch(epoch)`: DistributedSampler then "
                               "shuffles every epoch the same way; call it at the top of each epoch")
 
@@ -371,6 +420,16 @@ class _Function:
     sets_epoch: bool = False
     hands_on: bool = False  # passes a parameter to a call outside this file
     callees: set[str] = field(default_factory=set)  # local functions it passes parameters to
+
+
+def _local_callee(func: cst.BaseExpression, qualified: str | None) -> str | None:
+    """The name of the function of this file a call calls (`run(...)`, `self.run(...)`)."""
+    if isinstance(func, cst.Name) and qualified is None:
+        return func.value
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+            func.value.value == "self":
+        return func.attr.value
+    return None
 
 
 def _root_name(node: cst.BaseExpression) -> str | None:

@@ -161,7 +161,7 @@ class OptimizerBeforeLayerReplaced(Rule):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         value = node.value
-        if isinstance(value, cst.Call) and first(self.model.value(value), OPTIMIZER) is not None:
+        if isinstance(value, cst.Call) and first(self.facts.value(value), OPTIMIZER) is not None:
             for model in self.parameter_owners(value):
                 self.optimizers[-1][model] = value
                 self.pending[-1].pop(model, None)  # rebuilt after the replacement: fine
@@ -176,7 +176,7 @@ class OptimizerBeforeLayerReplaced(Rule):
                           if owner.startswith(name + ".")), None)
             if model is None:
                 continue
-            layer = first(self.model.value(value), MODULE)
+            layer = first(self.facts.value(value), MODULE)
             if layer is None or layer.detail == "nn.Identity":
                 continue  # Identity has no parameters to lose
             self.pending[-1].setdefault(model, []).append((

@@ -5,18 +5,19 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.semantic import catalog
 from dllint.semantic.syntax import argument
 from dllint.semantic.values import PROBABILITIES, first
 from dllint.types import Applicability, FixAvailability
-
-LOGS = frozenset({"torch.log", "numpy.log"})
 
 
 class LogOfSoftmax(Rule):
     """
     ## What it does
     Flags the logarithm of a softmax output (`torch.log(F.softmax(x, dim=1))`, `probs.log()` of
-    a softmax), directly or through a variable.
+    a softmax), directly or through a variable, also clamped or clipped away from 0 first
+    (`torch.log(probs.clamp(min=1e-8))`). The logarithms are the catalog's `LOG_FUNCTIONS`
+    (torch, numpy, TensorFlow's `tf.log`/`tf.math.log`, `jax.numpy.log`).
 
     ## Why is this bad?
     Softmax underflows to exactly 0 for large negative logits, and `log(0)` is `-inf`: the loss
@@ -73,8 +74,22 @@ class LogOfSoftmax(Rule):
             import math
             penalty = math.log(len(classes))
         """),
+        # Near miss: the epsilon keeps log away from 0, as in the torch entropy above.
+        Valid("""
+            import tensorflow as tf
+            y = tf.nn.softmax(tf.matmul(x, W) + b)
+            cross_entropy = tf.reduce_mean(-tf.reduce_sum(y_ * tf.log(y + 1e-10), axis=1))
+            log_probabilities = tf.nn.log_softmax(logits)
+        """),
     ]
     INVALID = [
+        # Clamped away from 0, the log no longer gives -inf, but the clamped entries get no
+        # gradient: log_softmax is still the form to use.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            nll = -torch.log(torch.clamp(F.softmax(logits, dim=1), min=1e-8))
+        """, line=3, related_lines=(3,)),
         Invalid("""
             import torch
             import torch.nn.functional as F
@@ -115,13 +130,26 @@ class LogOfSoftmax(Rule):
 
             log_pi = torch.log(policy(logits))
         """, line=6, related_lines=(4,)),
+        # TensorFlow 1 tutorials: the cross-entropy written by hand over a softmax.
+        Invalid("""
+            import tensorflow as tf
+            y = tf.nn.softmax(tf.matmul(x, W) + b)
+            cross_entropy = tf.reduce_mean(-tf.reduce_sum(y_ * tf.log(y), axis=1))
+        """, line=3, related_lines=(2,)),
+        Invalid("""
+            import tensorflow as tf
+            log_probabilities = tf.math.log(tf.nn.softmax(logits))
+        """, line=2, unsafe=True, fixed="""
+            import tensorflow as tf
+            log_probabilities = tf.nn.log_softmax(logits)
+        """),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         qualified = self.imports.call_name(node)
-        if qualified in LOGS and node.args:
-            inner = argument(node, 0, "input")
+        if qualified in catalog.LOG_FUNCTIONS and node.args:
+            inner = argument(node, 0, "input") or argument(node, 0, "x")
             inner_node = inner.value if inner is not None else None
         elif isinstance(func, cst.Attribute) and func.attr.value == "log" and not node.args \
                 and qualified is None:
@@ -130,7 +158,7 @@ class LogOfSoftmax(Rule):
             return
         if inner_node is None:
             return
-        activation = first(self.model.value(inner_node), PROBABILITIES)
+        activation = first(self.facts.value(inner_node), PROBABILITIES)
         if activation is None or "softmax" not in activation.detail.lower():
             return
         fix = None

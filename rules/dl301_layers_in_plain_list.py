@@ -14,7 +14,11 @@ class LayersInPlainList(Rule):
     """
     ## What it does
     Flags `self.layers = [nn.Linear(...), ...]` (or a list comprehension, or a dict of layers)
-    in an `nn.Module`.
+    in an `nn.Module`. Layers the list reads from attributes of the module (`[self.conv1,
+    self.conv2]`), or that `__init__` also assigns to one (`self.encoder = encoder`), are
+    registered through those attributes, and a list of only such layers is not flagged.
+    It also flags `self.layers = make_layers(...)` (or `self._make_layers(...)`) where
+    that function of the file returns such a plain list or dict.
 
     ## Why is this bad?
     A plain list or dict hides its layers from the module: `model.parameters()` does not
@@ -113,6 +117,60 @@ class LayersInPlainList(Rule):
                     self.outputs = [member(x) for member in self.members]
                     return sum(self.outputs)
         """),
+        # Keras tracks the layers of a list attribute itself, also in a subclass of a subclass.
+        Valid("""
+            import tensorflow as tf
+
+            class Base(tf.keras.Model):
+                def call(self, x):
+                    for block in self.blocks:
+                        x = block(x)
+                    return x
+
+            class Tower(Base):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = [tf.keras.layers.Dense(64), tf.keras.layers.Dense(10)]
+        """),
+        # Registered as attributes first; the list only keeps them in order.
+        Valid("""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.conv2 = nn.Conv2d(8, 8, 3)
+                    self.layers = [self.conv1, self.conv2]
+        """),
+        Valid("""
+            from torch import nn
+
+            class AutoEncoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    encoder = nn.Linear(8, 2)
+                    decoder = nn.Linear(2, 8)
+                    self.stages = [encoder, decoder]
+                    self.encoder = encoder
+                    self.decoder = decoder
+        """),
+        # The function's list is registered by the caller, or the function returns a container.
+        Valid("""
+            from torch import nn
+
+            def make_heads(features, tasks):
+                return [nn.Linear(features, 1) for _ in range(tasks)]
+
+            def make_body(widths):
+                return nn.Sequential(*[nn.Linear(w, w) for w in widths])
+
+            class MultiTask(nn.Module):
+                def __init__(self, tasks):
+                    super().__init__()
+                    self.heads = nn.ModuleList(make_heads(64, tasks))
+                    self.body = make_body([64, 64])
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -187,6 +245,35 @@ class LayersInPlainList(Rule):
                     super().__init__()
                     self.blocks = [Block() for _ in range(4)]
         """, line=10),
+        # The second layer is held by nothing but the list.
+        Invalid("""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.layers = [self.conv1, nn.Conv2d(8, 8, 3)]
+        """, line=7, unsafe=True, fixed="""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.layers = nn.ModuleList([self.conv1, nn.Conv2d(8, 8, 3)])
+        """),
+        Invalid("""
+            from torch import nn
+
+            class AutoEncoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    encoder = nn.Linear(8, 2)
+                    decoder = nn.Linear(2, 8)
+                    self.stages = [encoder, decoder]
+                    self.encoder = encoder
+        """, line=8),
         Invalid("""
             from torch.nn import Linear, Module
 
@@ -195,6 +282,29 @@ class LayersInPlainList(Rule):
                     super().__init__()
                     self.probes = [Linear(32, 2), Linear(32, 2)]
         """, line=6),
+        # The plain list comes from a function of the file (or a method).
+        Invalid("""
+            from torch import nn
+
+            def make_heads(features, tasks):
+                return [nn.Linear(features, 1) for _ in range(tasks)]
+
+            class MultiTask(nn.Module):
+                def __init__(self, tasks):
+                    super().__init__()
+                    self.heads = make_heads(64, tasks)
+        """, line=9, related_lines=(4,)),
+        Invalid("""
+            from torch import nn
+
+            class VGG(nn.Module):
+                def __init__(self, config):
+                    super().__init__()
+                    self.features = self._make_layers(config)
+
+                def _make_layers(self, config):
+                    return [nn.Conv2d(3, width, 3) for width in config]
+        """, line=6, related_lines=(9,)),
     ]
 
     def __init__(self, context) -> None:
@@ -202,6 +312,15 @@ class LayersInPlainList(Rule):
         self.module_classes: list[bool] = []
         self.pending: list[list] = []
         self.registers: list[bool] = []
+        # Per class: local names whose layer `__init__` also assigns to an attribute of self
+        # (`self.encoder = encoder`), which registers it.
+        self.held: list[set[str]] = []
+        # Functions and methods of the file that return a plain list or dict of layers, by
+        # name, with that container; and `self.x = build(...)` in a module's __init__ whose
+        # class does not register by hand, judged at the end (the function may come later).
+        self.factories: dict[str, tuple[cst.BaseExpression, str]] = {}
+        self.built_by_call: list[tuple[cst.Assign, str]] = []
+        self.open_calls: list[list[tuple[cst.Assign, str]]] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
@@ -209,20 +328,47 @@ class LayersInPlainList(Rule):
         for base in node.bases:
             qualified = self.imports.qualified_name(base.value) or ""
             name = base.value.value if isinstance(base.value, cst.Name) else ""
+            local = self.facts.local_class(name)
+            # Keras and Flax track the layers of a list attribute themselves.
             if qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES or \
-                    self.model.local_classes.get(name) is not None:
+                    (local is not None and not local.framework):
                 is_module = True
         self.module_classes.append(is_module)
         self.pending.append([])
         self.registers.append(False)
+        self.held.append(set())
+        self.open_calls.append([])
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
-        pending, registers = self.pending.pop(), self.registers.pop()
+        pending, registers, held = self.pending.pop(), self.registers.pop(), self.held.pop()
+        calls = self.open_calls.pop()
         if registers:
             return  # the class registers its listed layers by hand (self.add_module(...))
-        for node, message, fix in pending:
+        self.built_by_call.extend(calls)
+        for node, message, fix, loose in pending:
+            if all(isinstance(layer, cst.Name) and layer.value in held for layer in loose):
+                continue  # every listed layer is also an attribute: registered through it
             self.report(node, message, fix=fix)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        function = self.facts.function
+        if function is not None and node.value is not None:
+            found = self._listed_layers(node.value)
+            if found is not None:
+                self.factories.setdefault(function.name, (node.value, found[1]))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for assign, name in self.built_by_call:
+            if name not in self.factories:
+                continue
+            built, container = self.factories[name]
+            kind = "dict" if container == "ModuleDict" else "list"
+            self.report(assign, f"`{name}` returns layers in a plain {kind}: stored on the "
+                                f"module they are not registered, so parameters() misses them "
+                                f"(never trained), and .to(), .eval() and state_dict() skip "
+                                f"them; return nn.{container}",
+                        related=[(built, f"the plain {kind} is built here")])
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -232,7 +378,7 @@ class LayersInPlainList(Rule):
             self.registers[-1] = True
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        function = self.model.current_function
+        function = self.facts.function
         if not self.module_classes or not self.module_classes[-1] or function is None or \
                 function.name != "__init__":
             return
@@ -240,6 +386,45 @@ class LayersInPlainList(Rule):
                    and t.target.value.value == "self" for t in node.targets):
             return
         value = node.value
+        if isinstance(value, cst.Name):
+            self.held[-1].add(value.value)  # self.encoder = encoder
+            return
+        if isinstance(value, cst.Call):
+            func = value.func
+            if isinstance(func, cst.Name) and self.imports.call_name(value) is None:
+                self.open_calls[-1].append((node, func.value))  # self.heads = make_heads(n)
+            elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+                    func.value.value == "self":
+                self.open_calls[-1].append((node, func.attr.value))  # self._make_layers(cfg)
+            return
+        found = self._listed_layers(value)
+        if found is None:
+            return
+        layers, container = found
+        # `self.conv1` in `[self.conv1, self.conv2]` is registered as the attribute it is read
+        # from (nn.Module registers every module assigned to an attribute); the list only
+        # orders them.
+        loose = [layer for layer in layers if not _read_from_self(layer)]
+        if not loose:
+            return
+        fix = None
+        # The container is spelled as the first layer built here spells its module (`nn.`).
+        call = next((layer for layer in layers if isinstance(layer, cst.Call)), None)
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):
+            prefix = self.context.module.code_for_node(call.func.value)
+            fix = NodeFix.wrap(value, f"{prefix}.{container}(", ")",
+                               description=f"Wrap the layers in {container}",
+                               applicability=Applicability.UNSAFE)
+        self.pending[-1].append((node, f"layers in a plain "
+                                       f"{'dict' if container == 'ModuleDict' else 'list'} are not "
+                                       "registered: parameters() misses them (never trained), and "
+                                       f".to(), .eval() and state_dict() skip them; use "
+                                       f"nn.{container}", fix, loose))
+
+    def _listed_layers(self, value: cst.BaseExpression
+                       ) -> tuple[list[cst.BaseExpression], str] | None:
+        """(the layers, the container that would register them) when `value` is a plain
+        list or dict (or comprehension) whose every element is a layer."""
         elements: list[cst.BaseExpression] = []
         container = "ModuleList"
         if isinstance(value, cst.List):
@@ -254,18 +439,16 @@ class LayersInPlainList(Rule):
             elements = [value.value]
             container = "ModuleDict"
         layers = [element for element in elements
-                  if first(self.model.value(element), MODULE) is not None]
+                  if first(self.facts.value(element), MODULE) is not None]
         if not layers or len(layers) != len(elements):
-            return
-        fix = None
-        call = layers[0]
-        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):
-            prefix = self.context.module.code_for_node(call.func.value)
-            fix = NodeFix.wrap(value, f"{prefix}.{container}(", ")",
-                               description=f"Wrap the layers in {container}",
-                               applicability=Applicability.UNSAFE)
-        self.pending[-1].append((node, f"layers in a plain "
-                                       f"{'dict' if container == 'ModuleDict' else 'list'} are not "
-                                       "registered: parameters() misses them (never trained), and "
-                                       f".to(), .eval() and state_dict() skip them; use "
-                                       f"nn.{container}", fix))
+            return None
+        return layers, container
+
+
+def _read_from_self(node: cst.BaseExpression) -> bool:
+    """`self.conv`, `self.blocks[0]`, `self.encoder.stem`: a module the instance already holds."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+        if isinstance(node, cst.Name):
+            return node.value == "self"
+    return False

@@ -18,8 +18,10 @@ DROPOUTS = catalog.FUNCTIONAL_DROPOUTS
 class FunctionalDropoutAlwaysOn(Rule):
     """
     ## What it does
-    Flags `F.dropout(x, p)` (and dropout2d/3d, alpha_dropout) inside a method of a class
-    without a `training` argument. This is PyTorch's mistake: Keras layers take the training
+    Flags `F.dropout(x, p)` (and dropout2d/3d, alpha_dropout) inside a method of a class (or a
+    function nested in one) without a `training` argument, and in a module-level function of
+    the file that a method calls (`return head(x)` in `forward`), where the dropout can never
+    follow the module's mode. This is PyTorch's mistake: Keras layers take the training
     flag from the call, and the opposite mistake of TensorFlow 1 and Flax (dropout switched off
     while the model trains) is DL306.
 
@@ -119,6 +121,27 @@ class FunctionalDropoutAlwaysOn(Rule):
                 def forward(self, x):
                     x = F.dropout(x, 0.2) if self.training else x
                     return self.out(x)
+        """),
+        # The helper takes the flag, and the method passes its mode.
+        Valid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            def embed(embedding, tokens, p, training):
+                return F.dropout(embedding(tokens), p=p, training=training)
+
+            class Encoder(nn.Module):
+                def forward(self, tokens):
+                    return self.rnn(embed(self.embedding, tokens, self.p, self.training))
+        """),
+        # A module-level function no method calls: data augmentation, not a module's layer.
+        Valid("""
+            import torch.nn.functional as F
+
+            def mask_features(features):
+                return F.dropout(features, p=0.1)
+
+            noisy = [mask_features(batch) for batch in batches]
         """),
     ]
     INVALID = [
@@ -233,11 +256,47 @@ class FunctionalDropoutAlwaysOn(Rule):
                 def forward(self, x):
                     return F.alpha_dropout(x, 0.1, training=self.training)
         """),
+        # A module-level helper that a method calls: its dropout cannot follow the mode.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            def embed(embedding, tokens, p):
+                return F.dropout(embedding(tokens), p=p)
+
+            class Encoder(nn.Module):
+                def forward(self, tokens):
+                    return self.rnn(embed(self.embedding, tokens, self.p))
+        """, line=5, related_lines=(9,)),
+        # A closure in forward: `self` is at hand.
+        Invalid("""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Encoder(nn.Module):
+                def forward(self, tokens):
+                    def embed():
+                        return F.dropout(self.embedding(tokens), p=self.p)
+                    return self.rnn(embed())
+        """, line=7, fixed="""
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Encoder(nn.Module):
+                def forward(self, tokens):
+                    def embed():
+                        return F.dropout(self.embedding(tokens), p=self.p, training=self.training)
+                    return self.rnn(embed())
+        """),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.training_tests = 0  # open `if`s that test `self.training`
+        # module-level functions applying dropout without a training flag, and the names that
+        # methods call (the first call of each)
+        self.helper_dropouts: dict[str, list[cst.Call]] = {}
+        self.called_from_methods: dict[str, cst.Call] = {}
 
     def visit_If(self, node: cst.If) -> None:
         self.training_tests += _tests_training(node.test)
@@ -252,21 +311,42 @@ class FunctionalDropoutAlwaysOn(Rule):
         self.training_tests -= _tests_training(original_node.test)
 
     def visit_Call(self, node: cst.Call) -> None:
+        functions = self.facts.enclosing_functions()
+        in_method = any(function.class_name is not None for function in functions)
+        if in_method and isinstance(node.func, cst.Name):
+            self.called_from_methods.setdefault(node.func.value, node)
         qualified = self.imports.call_name(node)
-        function = self.model.current_function
-        if qualified not in DROPOUTS or function is None or function.class_state is None:
+        if qualified not in DROPOUTS or not functions:
             return
         if self.training_tests:
             return  # `if self.training: x = F.dropout(x, p)`: the branch follows the mode
         if argument(node, DROPOUTS[qualified], "training") is not None or any(
                 arg.star for arg in node.args):
             return
+        if not in_method:
+            if len(functions) == 1 and self.facts.enclosing_class is None:  # a module-level function
+                self.helper_dropouts.setdefault(functions[0].name, []).append(node)
+            return
+        # In a method, or in a function nested in one (a closure): `self` is at hand.
         last = node.args[-1].value if node.args else None
         fix = NodeFix.wrap(last, "", ", training=self.training",
                            description="Pass training=self.training") if last is not None else None
         self.report(node, "functional dropout defaults to training=True and ignores model.eval(): "
                           "it keeps dropping activations at inference; pass "
                           "`training=self.training`", fix=fix)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for name, dropouts in self.helper_dropouts.items():
+            caller = self.called_from_methods.get(name)
+            if caller is None:
+                continue  # a function no method calls: nothing says it serves a module
+            for dropout in dropouts:
+                self.report(dropout, f"`{name}` is called from a method but its functional "
+                                     f"dropout has no training flag: it defaults to "
+                                     f"training=True and keeps dropping activations at "
+                                     f"inference; give `{name}` a `training` parameter and "
+                                     f"pass `self.training`",
+                            related=[(caller, "called from a method here")])
 
 
 def _tests_training(test: cst.BaseExpression) -> int:

@@ -22,11 +22,31 @@ def _is_size(node: cst.BaseExpression) -> bool:
         node.value.attr.value == "shape"
 
 
+_DATA = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
+         cst.GeneratorExp, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString,
+         cst.Float)
+
+
+def _are_sizes(arguments: list[cst.BaseExpression]) -> bool:
+    """The legacy constructor takes one piece of data (a list, an array, a tensor) or sizes:
+    two or more positional arguments can only be sizes, whatever names hold them
+    (`torch.Tensor(out_features, in_features)`); a single one must look like a size."""
+    if len(arguments) >= 2:
+        return not any(isinstance(argument, _DATA) for argument in arguments)
+    return _is_size(arguments[0])
+
+
 class UninitializedTensor(Rule):
     """
     ## What it does
     Flags `torch.Tensor(3, 4)` (and `torch.FloatTensor(...)`) called with sizes: integers,
-    `x.size(0)`, `x.shape[1]`.
+    `x.size(0)`, `x.shape[1]`, or two or more positional arguments of any kind
+    (`torch.Tensor(out_features, in_features)`: the constructor takes a single piece of data,
+    so several arguments are sizes). A tensor filled in the same expression
+    (`torch.Tensor(n).normal_()`, `nn.init.xavier_uniform_(torch.Tensor(n, m))`) is not
+    flagged, nor one assigned to a target that the same function, or a method it calls on
+    `self` (`self.reset_parameters()`), later fills in place (`nn.init.kaiming_uniform_(self.weight)`,
+    `self.bias.data.zero_()`).
 
     ## Why is this bad?
     With sizes, the legacy constructor returns uninitialised memory: whatever bytes were there,
@@ -94,6 +114,35 @@ class UninitializedTensor(Rule):
             import torch
             label = torch.LongTensor(1).cuda().fill_(speaker)
         """),
+        # Sizes held in names, and the weight filled by the method __init__ calls (nn.Linear's
+        # own form): initialised before any use.
+        Valid("""
+            import math
+            import torch
+            from torch import nn
+
+            class ScaledLinear(nn.Module):
+                def __init__(self, in_features, out_features):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.Tensor(out_features, in_features))
+                    self.bias = nn.Parameter(torch.Tensor(out_features, 1))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+                    self.bias.data.zero_()
+        """),
+        # Filled later in the same function.
+        Valid("""
+            import torch
+            embedding = torch.Tensor(vocab_size, dim)
+            embedding.uniform_(-0.1, 0.1)
+        """),
+        # Two positional arguments that are data, not sizes, are no legacy sizes call.
+        Valid("""
+            import torch
+            pair = torch.Tensor([1.0, 2.0], [3.0, 4.0])
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -134,6 +183,52 @@ class UninitializedTensor(Rule):
             import torch
             counts = torch.LongTensor(5)
         """, line=2),
+        # Sizes held in names: the weight of a hand-written layer, never filled.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class ScaledLinear(nn.Module):
+                def __init__(self, in_features, out_features):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.Tensor(out_features, in_features))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    nn.init.zeros_(self.bias)
+        """, line=7, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class ScaledLinear(nn.Module):
+                def __init__(self, in_features, out_features):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.zeros(out_features, in_features))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    nn.init.zeros_(self.bias)
+        """),
+        # Filled in a method that __init__ never calls: the buffer stays garbage.
+        Invalid("""
+            import torch
+
+            class Memory:
+                def __init__(self, slots, width):
+                    self.table = torch.Tensor(slots, width)
+
+                def clear(self):
+                    self.table.zero_()
+        """, line=5, unsafe=True, fixed="""
+            import torch
+
+            class Memory:
+                def __init__(self, slots, width):
+                    self.table = torch.zeros(slots, width)
+
+                def clear(self):
+                    self.table.zero_()
+        """),
         # Near miss: moved to the GPU but never filled.
         Invalid("""
             import torch
@@ -144,22 +239,67 @@ class UninitializedTensor(Rule):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.initialised: set[int] = set()  # constructor calls filled in the same expression
+        self.scopes: list[_Scope] = [_Scope(None)]  # the module, then each enclosing def
+        # each enclosing class: its methods, and how many scopes were open at its start
+        self.classes: list[tuple[dict[str, _Scope], int]] = []
+        self.assigned: list[str | None] = []  # the target of each enclosing assignment
+        self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope]] = []
+
+    def _code(self, node: cst.CSTNode) -> str:
+        code = self.context.module.code_for_node(node).strip()
+        return code[:-len(".data")] if code.endswith(".data") else code
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.append(({}, len(self.scopes)))
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        is_method = bool(self.classes) and self.classes[-1][1] == len(self.scopes)
+        methods = self.classes[-1][0] if is_method else None
+        scope = _Scope(methods)
+        if methods is not None:
+            methods[node.name.value] = scope
+        self.scopes.append(scope)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.pop()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.assigned.append(self._code(node.targets[0].target) if len(node.targets) == 1
+                             else None)
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        self.assigned.pop()
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.assigned.append(self._code(node.target))
+
+    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.assigned.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        scope = self.scopes[-1]
         if isinstance(func, cst.Attribute) and func.attr.value in catalog.IN_PLACE_INITIALISERS:
             filled = func.value
             while isinstance(filled, cst.Call) and isinstance(filled.func, cst.Attribute) and \
                     filled.func.attr.value in catalog.DEVICE_MOVING_METHODS:
                 filled = filled.func.value  # torch.LongTensor(1).cuda().fill_(label)
             self.initialised.add(id(filled))  # torch.Tensor(n).normal_()
+            scope.filled.add(self._code(filled))  # self.weight.data.uniform_(-bound, bound)
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+                func.value.value == "self":
+            scope.calls.add(func.attr.value)  # self.reset_parameters()
         qualified = self.imports.call_name(node)
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
+            scope.filled.add(self._code(node.args[0].value))  # nn.init.zeros_(self.bias)
         if qualified not in CONSTRUCTORS or not node.args or id(node) in self.initialised:
             return
-        if any(arg.keyword is not None or arg.star for arg in node.args) or not all(
-                _is_size(arg.value) for arg in node.args):
+        if any(arg.keyword is not None or arg.star for arg in node.args) or \
+                not _are_sizes([arg.value for arg in node.args]):
             return
         if any(isinstance(arg.value, cst.Integer) and integer(arg.value) == 0
                for arg in node.args):
@@ -168,6 +308,35 @@ class UninitializedTensor(Rule):
         if qualified in ("torch.Tensor", "torch.FloatTensor") and isinstance(node.func, cst.Attribute):
             fix = NodeFix.replace(node.func.attr, "zeros", description="Use torch.zeros",
                                   applicability=Applicability.UNSAFE)
-        self.report(node, "with sizes, this constructor returns uninitialised memory (garbage, "
-                          "sometimes NaN); use `torch.zeros` or `torch.empty` plus an explicit "
-                          "initialisation", fix=fix)
+        self.pending.append((node, fix, self.assigned[-1] if self.assigned else None, scope))
+
+    def leave_Module(self, node: cst.Module) -> None:
+        # Decided at the end: the filling may come later in the function, or in a method it
+        # calls on self (`self.reset_parameters()`), as nn.Linear itself does.
+        for call, fix, target, scope in self.pending:
+            if target is not None and target in scope.filled_here_or_in_callees():
+                continue
+            self.report(call, "with sizes, this constructor returns uninitialised memory "
+                              "(garbage, sometimes NaN); use `torch.zeros` or `torch.empty` "
+                              "plus an explicit initialisation", fix=fix)
+
+
+class _Scope:
+    """What one function (or the module) fills in place, and which methods of self it calls."""
+
+    def __init__(self, methods: dict[str, "_Scope"] | None) -> None:
+        self.methods = methods  # the sibling methods, for a method of a class
+        self.filled: set[str] = set()
+        self.calls: set[str] = set()
+
+    def filled_here_or_in_callees(self) -> set[str]:
+        filled, seen, todo = set(), {id(self)}, [self]
+        while todo:
+            scope = todo.pop()
+            filled |= scope.filled
+            for name in scope.calls:
+                callee = (scope.methods or {}).get(name)
+                if callee is not None and id(callee) not in seen:
+                    seen.add(id(callee))
+                    todo.append(callee)
+        return filled

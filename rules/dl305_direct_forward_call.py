@@ -176,7 +176,7 @@ class DirectForwardCall(Rule):
         if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name) and \
                 receiver.func.value == "super":
             return
-        if first(self.model.value(receiver), MODULE) is None:
+        if first(self.facts.value(receiver), MODULE) is None:
             return
         fix = NodeFix.replace(func, receiver.with_changes(), description="Call the module",
                               applicability=Applicability.UNSAFE) \

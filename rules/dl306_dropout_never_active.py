@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
@@ -20,10 +22,14 @@ class DropoutNeverActive(Rule):
     ## What it does
     Flags dropout that can never drop anything while the model trains: TensorFlow 1's
     `tf.layers.dropout(x, rate)` (also `tf.compat.v1.layers.dropout`) without `training=`, and,
-    in a file with a Flax training step (a function that calls `jax.grad` or
-    `jax.value_and_grad`, or named `train_step`), `nn.Dropout` built or called with a hard-coded
+    in a file with a Flax training step, `nn.Dropout` built or called with a hard-coded
     `deterministic=True`, or the model applied in the training step with `deterministic=True` or
-    `train=False`.
+    `train=False`. The training step is the function (or lambda) that `jax.grad` or
+    `jax.value_and_grad` differentiates; the function that calls the transform when what it
+    differentiates is not in the file; else a function named `train_step`. Only an `apply`
+    of the parameters being differentiated counts (`argnums`, the first by default): a frozen
+    VAE, text encoder or teacher applied deterministically inside the loss is right, and so is
+    an evaluation next to the differentiated loss.
 
     DL302 covers the opposite mistake, PyTorch's functional dropout that stays on at inference;
     this rule is about dropout that is off in training, where the two frameworks make the
@@ -133,6 +139,37 @@ class DropoutNeverActive(Rule):
                 def __call__(self, x):
                     return nn.Dense(64)(nn.Dropout(0.1, deterministic=True)(x))
         """),
+        # A frozen model (a VAE, a text encoder, a teacher) applied deterministically inside the
+        # loss: only the parameters the gradient is taken for train.
+        Valid("""
+            import flax.linen as nn
+            import jax
+
+            def train_step(state, vae_params, batch, rng):
+                def loss_fn(params):
+                    latents = vae.apply({"params": vae_params}, batch["image"], deterministic=True)
+                    predicted = state.apply_fn({"params": params}, latents, train=True,
+                                               rngs={"dropout": rng})
+                    return mse(predicted, batch["noise"])
+                grads = jax.grad(loss_fn)(state.params)
+                return state.apply_gradients(grads=grads)
+        """),
+        # A function that holds the differentiated loss is not trained as a whole: its
+        # evaluation after the update runs without gradients.
+        Valid("""
+            import flax.linen as nn
+            import jax
+
+            def train_step(state, batch, held_out, rng):
+                def loss_fn(params):
+                    logits = state.apply_fn({"params": params}, batch["x"], train=True,
+                                            rngs={"dropout": rng})
+                    return cross_entropy(logits, batch["y"])
+                loss, grads = jax.value_and_grad(loss_fn)(state.params)
+                state = state.apply_gradients(grads=grads)
+                logits = state.apply_fn({"params": state.params}, held_out["x"], train=False)
+                return state, loss, accuracy(logits, held_out["y"])
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -168,7 +205,7 @@ class DropoutNeverActive(Rule):
                     return cross_entropy(logits, batch["y"])
                 grads = jax.grad(loss_fn)(state.params)
                 return state.apply_gradients(grads=grads)
-        """, line=8, related_lines=(11,)),
+        """, line=8, related_lines=(15,)),
         Invalid("""
             import flax.linen as nn
             import jax
@@ -183,7 +220,7 @@ class DropoutNeverActive(Rule):
             def update(state, batch):
                 loss, grads = jax.value_and_grad(loss_fn)(state.params, batch)
                 return state.apply_gradients(grads=grads), loss
-        """, line=7, related_lines=(11,)),
+        """, line=7, related_lines=(12,)),
         Invalid("""
             import flax.linen as nn
             import jax
@@ -195,7 +232,7 @@ class DropoutNeverActive(Rule):
                     return cross_entropy(logits, batch["y"])
                 grads = jax.grad(loss_fn)(state.params)
                 return state.apply_gradients(grads=grads)
-        """, line=6, related_lines=(4,)),
+        """, line=6, related_lines=(9,)),
         # The loss function differentiated by jax.value_and_grad is the training step.
         Invalid("""
             import flax.linen as nn
@@ -207,13 +244,32 @@ class DropoutNeverActive(Rule):
                 return cross_entropy(logits, batch["y"])
 
             grad_fn = jax.value_and_grad(loss_fn)
-        """, line=5, related_lines=(4,)),
+        """, line=5, related_lines=(9,)),
+        # The differentiated argument chosen by argnums is the one that trains; a lambda given
+        # to the transform is the training step.
+        Invalid("""
+            import flax.linen as nn
+            import jax
+
+            def distill_loss(teacher_params, student_params, x):
+                targets = teacher.apply(teacher_params, x, deterministic=True)
+                logits = student.apply(student_params, x, deterministic=True)
+                return kl_divergence(logits, targets)
+
+            grads = jax.grad(distill_loss, argnums=1)(teacher_params, student_params, x)
+        """, line=6, related_lines=(9,)),
+        Invalid("""
+            import flax.linen as nn
+            import jax
+
+            grads = jax.grad(lambda p: cross_entropy(model.apply(p, x, train=False), y))(params)
+        """, line=4, related_lines=(4,)),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self.training_steps: list[cst.FunctionDef] = []  # the training steps of the file
-        self.open_steps: list[cst.FunctionDef] = []  # those the visit is inside
+        self.training_steps: list[_TrainingRegion] = []  # where the file's model trains
+        self.open_steps: list[_TrainingRegion] = []  # those the visit is inside
         self.flax = False
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -221,14 +277,27 @@ class DropoutNeverActive(Rule):
         if self.flax:
             finder = _TrainingSteps(self.imports)
             node.visit(finder)
-            self.training_steps = finder.steps
+            self.training_steps = finder.regions()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if any(step is node for step in self.training_steps):
-            self.open_steps.append(node)
+        self._enter(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        if self.open_steps and self.open_steps[-1] is original_node:
+        self._leave(original_node)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._enter(node)
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._leave(original_node)
+
+    def _enter(self, node: cst.FunctionDef | cst.Lambda) -> None:
+        region = next((step for step in self.training_steps if step.node is node), None)
+        if region is not None:
+            self.open_steps.append(region)
+
+    def _leave(self, node: cst.FunctionDef | cst.Lambda) -> None:
+        if self.open_steps and self.open_steps[-1].node is node:
             self.open_steps.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -263,9 +332,13 @@ class DropoutNeverActive(Rule):
     def report_flax(self, flag: cst.Arg, what: str) -> None:
         self.report(flag, f"{what} is the identity, and this file trains the model: dropout "
                           "never regularises; pass `deterministic=not train` with a `train` "
-                          "argument", related=[(self.training_steps[0].name, "training step")])
+                          "argument", related=[(self.training_steps[0].anchor, "training step")])
 
     def check_apply(self, node: cst.Call) -> None:
+        step = self.open_steps[-1]
+        if step.trained is not None and not _mentions(argument(node, 0, "variables"),
+                                                      step.trained):
+            return  # a frozen model (a VAE, a text encoder, a teacher): its parameters don't train
         for name, switches_off in INFERENCE_KEYWORDS.items():
             flag = keyword(node, name)
             if flag is None or not isinstance(flag.value, cst.Name) or \
@@ -274,43 +347,113 @@ class DropoutNeverActive(Rule):
             self.report(flag, f"the model is applied with `{name}={switches_off}` in a training "
                               "step: its dropout is off (and batch norm uses its running "
                               f"averages) while it trains; pass `{name}={not switches_off}`",
-                        related=[(self.open_steps[0].name, "training step")])
+                        related=[(step.anchor, "training step")])
             return
 
 
+@dataclass(frozen=True)
+class _TrainingRegion:
+    """Code that runs while the model trains: a function differentiated by a gradient transform
+    (`trained` names its parameters that are differentiated), or, where none is visible, a
+    function named like a training step (`trained` None: which parameters train is unknown).
+    `anchor` is what a finding points to: the gradient transform's call, or the step's name."""
+
+    node: cst.FunctionDef | cst.Lambda
+    trained: frozenset[str] | None
+    anchor: cst.CSTNode
+
+
 class _TrainingSteps(cst.CSTVisitor):
-    """The functions of a file that are a training step: named so, or differentiating."""
+    """Where a file's model trains: the functions its gradient transforms differentiate
+    (`jax.grad(loss_fn)`, `jax.value_and_grad(lambda p: ...)`), else the functions named like a
+    training step. A function that only calls a gradient transform (a `train_step` holding
+    `loss_fn`) is not itself differentiated: its evaluation outside `loss_fn` is not training."""
 
     def __init__(self, imports) -> None:
         super().__init__()
         self.imports = imports
-        self.steps: list[cst.FunctionDef] = []
+        self.named: list[cst.FunctionDef] = []
         self.open: list[cst.FunctionDef] = []
         self.functions: dict[str, cst.FunctionDef] = {}
-        self.differentiated: set[str] = set()  # names handed to jax.grad: `grad(loss_fn)`
+        # What gradient transforms differentiate: a function's name or a lambda, with the call.
+        self.differentiated: list[tuple[str | cst.Lambda, cst.Call]] = []
+        self.holding: set[int] = set()  # ids of functions that call a gradient transform
+        # The outermost function around each gradient transform's call: the training step
+        # when what is differentiated is not defined in this file.
+        self.callers: list[tuple[cst.FunctionDef, cst.Call]] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.open.append(node)
         self.functions.setdefault(node.name.value, node)
         if node.name.value in catalog.TRAINING_STEP_NAMES:
-            self.steps.append(node)
+            self.named.append(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.open.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.imports.call_name(node) not in catalog.GRADIENT_TRANSFORMS:
+        if self.imports.call_name(node) not in catalog.GRADIENT_TRANSFORMS or not node.args:
             return
-        if node.args and isinstance(node.args[0].value, cst.Name):
-            self.differentiated.add(node.args[0].value.value)
+        self.holding.update(id(function) for function in self.open)
+        differentiated = node.args[0].value
+        if isinstance(differentiated, cst.Name):
+            self.differentiated.append((differentiated.value, node))
+        elif isinstance(differentiated, cst.Lambda):
+            self.differentiated.append((differentiated, node))
         if self.open:
-            self.add(self.open[0])  # the outermost function: loss_fn inside it runs there too
+            self.callers.append((self.open[0], node))
 
-    def leave_Module(self, original_node: cst.Module) -> None:
-        for name in sorted(self.differentiated):
-            if name in self.functions:
-                self.add(self.functions[name])
+    def regions(self) -> list[_TrainingRegion]:
+        found: list[_TrainingRegion] = []
+        for target, call in self.differentiated:
+            function = self.functions.get(target) if isinstance(target, str) else target
+            if function is not None and not any(region.node is function for region in found):
+                found.append(_TrainingRegion(function, _differentiated_parameters(function, call),
+                                             call))
+        for caller, call in self.callers:
+            if any(region.anchor is call for region in found):
+                continue
+            if not any(region.node is caller for region in found):
+                found.append(_TrainingRegion(caller, None, call))
+        for step in self.named:
+            if id(step) not in self.holding and not any(region.node is step for region in found):
+                found.append(_TrainingRegion(step, None, step.name))
+        return found
 
-    def add(self, step: cst.FunctionDef) -> None:
-        if not any(found is step for found in self.steps):
-            self.steps.append(step)
+
+def _differentiated_parameters(function: cst.FunctionDef | cst.Lambda,
+                               call: cst.Call) -> frozenset[str]:
+    """The parameters `jax.grad(f, argnums=...)` differentiates: the first by default."""
+    params = [*function.params.posonly_params, *function.params.params]
+    positions: list[int] = [0]
+    argnums = argument(call, 1, "argnums")
+    if argnums is not None:
+        literal = argnums.value
+        elements = [element.value for element in literal.elements] \
+            if isinstance(literal, (cst.Tuple, cst.List)) else [literal]
+        if not all(isinstance(element, cst.Integer) for element in elements):
+            return frozenset(param.name.value for param in params)  # computed: any of them
+        positions = [int(element.value) for element in elements]  # type: ignore[union-attr]
+    return frozenset(params[position].name.value for position in positions
+                     if position < len(params))
+
+
+def _mentions(arg: cst.Arg | None, names: frozenset[str]) -> bool:
+    """Whether the variables given to `apply` are built from one of `names` (`params`,
+    `{"params": params}`, `{**variables, "params": params}`). Unknown (no argument, `**kw`)
+    counts as mentioning them."""
+    if arg is None:
+        return True
+    found = _NameUses(names)
+    arg.value.visit(found)
+    return found.used
+
+
+class _NameUses(cst.CSTVisitor):
+    def __init__(self, names: frozenset[str]) -> None:
+        super().__init__()
+        self.names = names
+        self.used = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.used = self.used or node.value in self.names

@@ -11,6 +11,11 @@ from dllint.semantic.syntax import keyword
 from dllint.types import Applicability, FixAvailability
 
 
+# Calls that bind a function's arguments in advance: `partial(torch.load, map_location="cpu")`
+# is a torch.load whose keywords are written here, and whose calls may add more.
+PARTIALS = frozenset({"functools.partial"})
+
+
 class UnsafeTorchLoad(Rule):
     """
     ## What it does
@@ -21,11 +26,17 @@ class UnsafeTorchLoad(Rule):
     It stays silent where the choice is already made or the default is already safe:
     - `weights_only=False` written out, a deliberate choice (trusted whole-model pickles);
     - a project whose requirements (`pyproject.toml`, `requirements*.txt`, `setup.cfg`,
-      `setup.py`) require `torch>=2.6`, where `weights_only=True` is the default;
+      `setup.py`) require `torch>=2.6`, where `weights_only=True` is the default. They are
+      read at the linted code's project root: the nearest folder above the linted path with
+      one of those files or a `.git`, found as the configuration is, so the result does not
+      depend on the folder dllint runs from;
     - loads inside `with torch.serialization.safe_globals([...])`, or in a file that calls
       `torch.serialization.add_safe_globals`: the code is written for weights-only loading;
     - the fallback in `except TypeError:`, for a PyTorch too old to know `weights_only`;
     - `**kwargs`, which may carry the flag.
+
+    `functools.partial(torch.load, ...)` is a load too: it is flagged when neither the partial
+    nor any call of the name it is bound to in the file passes `weights_only` (or `**kwargs`).
 
     ## Why is this bad?
     Before PyTorch 2.6, `torch.load` unpickles by default: a checkpoint downloaded from the
@@ -55,7 +66,8 @@ class UnsafeTorchLoad(Rule):
     summary = "torch.load without weights_only=True can run code from a checkpoint"
     fix_availability = FixAvailability.SOMETIMES
     enabled_by_default = False
-    requires_any = ("load(",)
+    requires_any = ("load(", "partial(")
+    uses_model = True
 
     VALID = [
         Valid("""
@@ -105,6 +117,19 @@ class UnsafeTorchLoad(Rule):
             from torch.serialization import add_safe_globals
             add_safe_globals([Config])
             checkpoint = torch.load(path)
+        """),
+        # A partial that binds the choice, or whose every call may pass it.
+        Valid("""
+            import functools
+            import torch
+            load_weights = functools.partial(torch.load, map_location="cpu", weights_only=True)
+            state = load_weights(path)
+        """),
+        Valid("""
+            from functools import partial
+            import torch
+            loader = partial(torch.load, map_location=device)
+            state = loader(path, weights_only=True)
         """),
         # The fallback for a PyTorch that does not know the keyword yet.
         Valid("""
@@ -172,6 +197,18 @@ class UnsafeTorchLoad(Rule):
             def restore(model, path):
                 model.load_state_dict(torch.load(path, weights_only=True)["model"])
         """),
+        # torch.load bound in advance by functools.partial, called without the choice.
+        Invalid("""
+            import functools
+            import torch
+            load_checkpoint = functools.partial(torch.load, map_location="cpu")
+            state = load_checkpoint(args.resume)
+        """, line=3),
+        Invalid("""
+            from functools import partial
+            from torch import load
+            loaders = {"cpu": partial(load, map_location="cpu")}
+        """, line=3),
     ]
 
     SAFE_CONTEXTS = frozenset({"torch.serialization.safe_globals"})
@@ -180,8 +217,6 @@ class UnsafeTorchLoad(Rule):
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self.safe_context_depth = 0
-        self.type_error_depth = 0
         self.state_dicts: set[int] = set()  # ids of load calls whose result is a state dict
         settings = context.settings
         minimum = settings.torch_minimum if settings is not None else None
@@ -189,34 +224,9 @@ class UnsafeTorchLoad(Rule):
         # `add_safe_globals([...])` extends the weights-only loader's allow-list: the file is
         # written for weights-only loading.
         self.declares_weights_only = "add_safe_globals" in context.source
-
-    def visit_With(self, node: cst.With) -> None:
-        if self._is_safe_context(node):
-            self.safe_context_depth += 1
-
-    def leave_With(self, original_node: cst.With) -> None:
-        if self._is_safe_context(original_node):
-            self.safe_context_depth -= 1
-
-    def _is_safe_context(self, node: cst.With) -> bool:
-        return any(isinstance(item.item, cst.Call)
-                   and self.imports.call_name(item.item) in self.SAFE_CONTEXTS
-                   for item in node.items)
-
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if self._catches_type_error(node):
-            self.type_error_depth += 1
-
-    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
-        if self._catches_type_error(original_node):
-            self.type_error_depth -= 1
-
-    @staticmethod
-    def _catches_type_error(node: cst.ExceptHandler) -> bool:
-        caught = node.type
-        names = [element.value for element in caught.elements] if isinstance(caught, cst.Tuple) \
-            else [caught] if caught is not None else []
-        return any(isinstance(name, cst.Name) and name.value == "TypeError" for name in names)
+        self.partial_loads: list[tuple[cst.Call, str | None]] = []  # and the name bound to
+        self.names_given_the_choice: set[str] = set()  # `loader(path, weights_only=True)`
+        self.assigned_name: str | None = None
 
     # What the load's result is, seen from its parent (parents are visited first).
 
@@ -226,7 +236,13 @@ class UnsafeTorchLoad(Rule):
                 and isinstance(element.slice.value, cst.SimpleString) for element in node.slice):
             self.state_dicts.add(id(node.value))  # checkpoint["model"]
 
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        self.assigned_name = None
+
     def visit_Assign(self, node: cst.Assign) -> None:
+        target = node.targets[0].target
+        self.assigned_name = target.value if len(node.targets) == 1 and isinstance(
+            target, cst.Name) else None
         if isinstance(node.value, cst.Call) and any(
                 isinstance(target.target, cst.Name) and self.STATE_NAME.search(target.target.value)
                 for target in node.targets):
@@ -236,12 +252,19 @@ class UnsafeTorchLoad(Rule):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "load_state_dict":
             self.state_dicts.update(id(arg.value) for arg in node.args)
             return
-        if self.imports.call_name(node) != "torch.load":
+        chooses = keyword(node, "weights_only") is not None or any(
+            arg.star == "**" for arg in node.args)
+        if isinstance(node.func, cst.Name) and chooses:
+            self.names_given_the_choice.add(node.func.value)
+        name = self.imports.call_name(node)
+        if name in PARTIALS and node.args and self.imports.qualified_name(
+                node.args[0].value) == "torch.load":
+            if not (chooses or self._load_is_safe_here()):
+                self.partial_loads.append((node, self.assigned_name))
             return
-        if (self.default_is_safe or self.declares_weights_only or self.safe_context_depth
-                or self.type_error_depth):
+        if name != "torch.load":
             return
-        if keyword(node, "weights_only") is not None or any(arg.star == "**" for arg in node.args):
+        if self._load_is_safe_here() or chooses:
             return  # a choice written out, or one that may come in **kwargs
         fix = None
         if id(node) in self.state_dicts and node.args and keyword(node, "pickle_module") is None \
@@ -252,3 +275,20 @@ class UnsafeTorchLoad(Rule):
         self.report(node, "without `weights_only=True`, torch.load unpickles on PyTorch before "
                           "2.6 (and the project does not require 2.6), so a checkpoint can run "
                           "any code when loaded; load weights with `weights_only=True`", fix=fix)
+
+    def _load_is_safe_here(self) -> bool:
+        """Whether the project or the code around this point makes loading weights-only: inside
+        `with safe_globals(...)` the file loads weights-only on purpose; inside `except
+        TypeError:` it is the fallback for a PyTorch too old to know the argument."""
+        if self.default_is_safe or self.declares_weights_only:
+            return True
+        around = self.facts.handler_context()
+        return around.within(self.SAFE_CONTEXTS) or around.catches("builtins.TypeError")
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for call, bound_to in self.partial_loads:
+            if bound_to is not None and bound_to in self.names_given_the_choice:
+                continue  # every call through it may say weights_only itself
+            self.report(call, "this partial binds torch.load without `weights_only=True`: on "
+                              "PyTorch before 2.6 every load through it unpickles, so a "
+                              "checkpoint can run any code; bind `weights_only=True`")

@@ -4,11 +4,13 @@ and the cache stays correct when only one of the files changes."""
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 from dllint.config import FileConfig, build_settings
 from dllint.runner import run
 from dllint.semantic.project import summarise, wants_summary
+from dllint.semantic.values import LOSS, PROBABILITIES
 
 MODEL_WITH_SOFTMAX = '''
 import torch.nn.functional as F
@@ -315,6 +317,16 @@ for features, prices in dataset:
 '''
 
 
+def test_a_file_whose_only_shared_value_is_a_listing_is_summarised():
+    # SHAREABLE includes listings and loss values: the gate, computed from the rows whose effect
+    # originates a shared tag, lets such a helper file through (a fixed token list did not).
+    assert wants_summary("import os\n\n\ndef images(root):\n    return os.listdir(root)\n",
+                         "data.py")
+    assert wants_summary("import torch.nn.functional as F\n\n\ndef total(out, y):\n"
+                         "    return F.mse_loss(out, y)\n", "losses.py")
+    assert not wants_summary("def total(values):\n    return sum(values)\n", "util.py")
+
+
 def test_a_keras_model_alone_in_its_file_is_summarised():
     # Nothing in the file but Keras layers: the summary gate is computed from the tables' rows,
     # so `Dense` (an (N, 1) column layer) makes the file worth summarising.
@@ -336,3 +348,495 @@ def test_a_keras_column_model_in_another_file_meets_a_rank1_target(tmp_path):
     (root / "train.py").write_text(TRAINS_KERAS_REGRESSOR)
     found, _ = lint(root)
     assert {entry[:3] for entry in found if entry[2] == "DL006"} == {("train.py", 8, "DL006")}
+
+
+KERAS_MODEL = '''
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+class Tagger(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.encode = layers.Bidirectional(layers.LSTM(32, dropout=0.3))
+        self.out = layers.Dense(5)
+
+    def call(self, x, training=False):
+        return self.out(self.encode(x, training=training))
+
+
+class Probe(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.out = layers.Dense(5)
+
+    def call(self, x):
+        return self.out(x)
+'''
+KERAS_TRAIN = '''
+import tensorflow as tf
+from nets import Probe, Tagger
+
+tagger, probe = Tagger(), Probe()
+with tf.GradientTape() as tape:
+    loss = loss_fn(tags, tagger(tokens)) + loss_fn(tags, probe(tokens))
+grads = tape.gradient(loss, tagger.trainable_variables + probe.trainable_variables)
+'''
+
+
+def test_a_keras_model_with_dropout_in_another_file_is_trained_without_training_true(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "nets.py").write_text(KERAS_MODEL)
+    (root / "train.py").write_text(KERAS_TRAIN)
+    found, _ = lint(root)
+    # Only the Tagger has recurrent dropout; the Probe's call on the same line is silent.
+    assert {(name, line, code, related) for name, line, code, related in found
+            if code == "DL307"} == {("train.py", 7, "DL307", (("train.py", 8), ("train.py", 5)))}
+
+
+KERAS_SOFTMAX_MODEL = '''
+import tensorflow as tf
+
+
+class Classifier(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.head = tf.keras.layers.Dense(10)
+
+    def call(self, x):
+        return tf.nn.softmax(self.head(x))
+'''
+KERAS_SOFTMAX_TRAIN = '''
+import tensorflow as tf
+from classifier import Classifier
+
+model = Classifier()
+loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+loss = loss_fn(labels, model(images))
+'''
+
+
+def test_a_subclassed_keras_models_call_in_another_file_is_its_forward(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "classifier.py").write_text(KERAS_SOFTMAX_MODEL)
+    (root / "train.py").write_text(KERAS_SOFTMAX_TRAIN)
+    found, _ = lint(root)
+    assert ("train.py", 7, "DL002", (("classifier.py", 11),)) in found
+
+def test_pixels_in_unit_range_from_a_helper_elsewhere_are_not_cast_to_uint8(tmp_path):
+    """A helper of another file returns pixels divided by 255: cast to uint8 they are all 0; the
+    same pixels taken back to 0-255 first are fine."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "loading.py").write_text(
+        "import cv2\n\n\ndef load(path):\n    return cv2.imread(path) / 255.0\n")
+    (root / "save.py").write_text(
+        "import numpy as np\nfrom loading import load\n\n"
+        "broken = load('a.png').astype(np.uint8)\n"
+        "saved = (load('a.png') * 255).astype(np.uint8)\n")
+    found, _ = lint(root)
+    assert ("save.py", 4, "DL005", (("loading.py", 5),)) in found
+    assert not any(name == "save.py" and line == 5 for name, line, _, _ in found)
+# ---- values across files: what a use site sees of a class or function of another file -------
+
+def cross_probes(tmp_path: Path, files: dict[str, str], main: str) -> list[set[str]]:
+    """The tag kinds of each `probe(expr)` in `main`, linted with the summaries of `files`."""
+    import libcst as cst
+
+    from dllint.context import FileContext
+    from dllint.semantic.imports import ImportMap
+    from dllint.semantic.model import analyse
+    from dllint.semantic.project import ProjectIndex, summarise
+
+    from test_semantic_model import Probe
+
+    summaries = []
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        summary = summarise(str(path), path.read_text())
+        if summary is not None:
+            summaries.append(summary)
+    index = ProjectIndex.from_summaries(summaries)
+    path = tmp_path / main
+    text = path.read_text()
+    module = cst.parse_module(text)
+    context = FileContext(str(path), text, module, ImportMap.from_module(module))
+    made: list[Probe] = []
+    analyse(context, index, lambda model: made.append(Probe(model)) or [made[-1]])
+    return made[-1].seen
+
+
+TRAINER = """
+    from torch import nn
+    from model import Net
+
+    class Trainer:
+        def __init__(self):
+            self.model = Net()
+            self.criterion = nn.CrossEntropyLoss()
+
+        def build_head(self):
+            return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+"""
+USES_TRAINER = """
+    import torch.nn.functional as F
+    from trainer import Trainer
+
+    trainer = Trainer()
+    probe(trainer.model(x))
+    probe(trainer.criterion)
+    probe(trainer.build_head()(x))
+    loss = F.cross_entropy(trainer.model(x), y)
+"""
+
+
+def test_attributes_and_methods_of_a_class_of_another_file(tmp_path):
+    seen = cross_probes(tmp_path, {"model.py": MODEL_WITH_SOFTMAX, "trainer.py": TRAINER,
+                                   "run.py": USES_TRAINER}, "run.py")
+    assert seen == [{PROBABILITIES}, {LOSS}, {PROBABILITIES}]
+
+
+def test_softmax_of_a_model_held_by_a_trainer_of_another_file_reaches_its_loss(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "trainer.py").write_text(textwrap.dedent(TRAINER))
+    (root / "run.py").write_text(textwrap.dedent(USES_TRAINER).replace("probe(", "print("))
+    found, _ = lint(root)
+    assert ("run.py", 9, "DL002", (("model.py", 13),)) in {
+        (name, line, code, related) for name, line, code, related in found}
+    # The same Trainer holding a model that returns logits: nothing to report.
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX.replace(
+        "return F.softmax(self.fc(self.drop(x)), dim=1)", "return self.fc(self.drop(x))"))
+    assert not any(name == "run.py" and code == "DL002" for name, _, code, _ in lint(root)[0])
+
+
+DATA_HELPERS = """
+    import glob
+    import torch
+    import torch.nn.functional as F
+
+    def list_images(root):
+        return glob.glob(root + "/*.png")
+
+    def split(root):
+        return glob.glob(root + "/train/*.png"), sorted(glob.glob(root + "/val/*.png"))
+
+    def compute_loss(logits, y):
+        return F.cross_entropy(logits, y)
+
+    def head(logits):
+        return logits, torch.softmax(logits, 1)
+
+    class Images:
+        def __init__(self, root):
+            self.files = glob.glob(root + "/*.png")
+
+        def masks(self):
+            return glob.glob("masks/*.png")
+"""
+USES_HELPERS = """
+    from data import Images, compute_loss, head, list_images, split
+
+    probe(list_images("x"))
+    train, val = split("x")
+    probe(train)
+    probe(val)
+    probe(compute_loss(a, b))
+    logits, probabilities = head(z)
+    probe(probabilities)
+    probe(logits)
+    images = Images("x")
+    probe(images.files)
+    probe(images.masks())
+"""
+
+
+def test_listings_loss_values_and_tuples_returned_by_another_file(tmp_path):
+    from dllint.jsonshape import problem
+    from dllint.semantic.project import SUMMARY, ProjectIndex, summarise
+    from dllint.semantic.values import LISTING, LOSS_VALUE, TUPLE
+
+    seen = cross_probes(tmp_path, {"data.py": DATA_HELPERS, "use.py": USES_HELPERS}, "use.py")
+    assert seen == [{LISTING}, {LISTING}, {LISTING}, {LOSS_VALUE}, {PROBABILITIES}, set(),
+                    {LISTING}, {LISTING}]
+    # What is written is what the cache's check admits, and it reads back as written.
+    summary = summarise(str(tmp_path / "data.py"), (tmp_path / "data.py").read_text())
+    assert problem(summary, SUMMARY) is None
+    index = ProjectIndex.from_summaries([summary])
+    [pair] = index.lookup_function("data.split", str(tmp_path / "use.py"))
+    assert pair.kind == TUPLE
+    assert [next(iter(part)).info.ordered for part in pair.info] == [False, True]
+    assert [next(iter(part)).info.function for part in pair.info] == ["glob.glob"] * 2
+
+
+KERAS_MODELS = """
+    from tensorflow import keras
+    from tensorflow.keras import layers
+
+    def build_model():
+        model = keras.Sequential([layers.Dense(64, activation="relu"), layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    class Regressor(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = layers.Dense(64, activation="relu")
+            self.out = layers.Dense(1)
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+"""
+USES_KERAS_MODELS = """
+    from models import Regressor, build_model
+
+    probe(build_model()(x))
+    probe(Regressor()(x))
+"""
+
+
+def test_a_keras_model_of_another_file_outputs_its_column(tmp_path):
+    from dllint.semantic.project import summarise
+    from dllint.semantic.values import COLUMN
+
+    seen = cross_probes(tmp_path, {"models.py": KERAS_MODELS, "use.py": USES_KERAS_MODELS},
+                        "use.py")
+    assert seen[:2] == [{COLUMN}, {COLUMN}]
+    summary = summarise(str(tmp_path / "models.py"), (tmp_path / "models.py").read_text())
+    assert summary["classes"]["Regressor"]["framework"] == "keras"
+    assert [tag["kind"] for tag in summary["classes"]["Regressor"]["output"]] == [COLUMN]
+
+
+FOLDER_DATASET = """
+    import glob
+    from torch.utils.data import Dataset
+    from torchvision.io import read_image
+
+
+    class Folder(Dataset):
+        def __init__(self, root):
+            self.images = glob.glob(root + "/images/*.png")
+            self.masks = sorted(glob.glob(root + "/masks/*.png"))
+
+        def mask_files(self):
+            return glob.glob("masks/*.png")
+
+        def __getitem__(self, index):
+            return read_image(self.images[index]), read_image(self.masks[index])
+"""
+PAIRS_FOLDER_FILES = """
+    import os
+    from data import Folder
+
+    folder = Folder("data")
+    labels = sorted(os.listdir("labels"))
+    pairs = list(zip(folder.images, labels))
+    masks = list(zip(folder.images, folder.mask_files()))
+"""
+
+
+def test_listings_of_a_dataset_class_of_another_file_paired_here(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "data.py").write_text(textwrap.dedent(FOLDER_DATASET))
+    (root / "pairs.py").write_text(textwrap.dedent(PAIRS_FOLDER_FILES))
+    found, _ = lint(root)
+    in_pairs = {(line, code, related) for name, line, code, related in found
+                if name == "pairs.py"}
+    # One finding per listing made in data.py: the attribute and the method's return value.
+    assert in_pairs == {(7, "DL001", (("data.py", 9),)), (8, "DL001", (("data.py", 13),))}
+    # Sorted where they are made: nothing to report.
+    (root / "data.py").write_text(textwrap.dedent(FOLDER_DATASET).replace(
+        'self.images = glob.glob(root + "/images/*.png")',
+        'self.images = sorted(glob.glob(root + "/images/*.png"))').replace(
+        'return glob.glob("masks/*.png")', 'return sorted(glob.glob("masks/*.png"))'))
+    assert not any(name == "pairs.py" for name, _, _, _ in lint(root)[0])
+
+
+SOFTMAX_FACTORY = """
+from torch import nn
+
+
+def build():
+    return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+"""
+TRAIN_WITH_FACTORY = """
+import torch.nn.functional as F
+from utils import build
+
+loss = F.cross_entropy(build()(x), y)
+"""
+
+
+def sibling_project(tmp_path: Path, utils: dict[str, str]) -> Path:
+    """`a/train.py` imports `utils` by its bare name; no folder has an __init__.py."""
+    root = tmp_path / "proj"
+    for folder in ("a", "b"):
+        (root / folder).mkdir(parents=True)
+    (root / "a" / "train.py").write_text(TRAIN_WITH_FACTORY)
+    for folder, text in utils.items():
+        (root / folder / "utils.py").write_text(text)
+    return root
+
+
+def test_a_bare_import_names_the_file_in_the_importers_own_folder(tmp_path):
+    logits = SOFTMAX_FACTORY.replace("nn.Softmax(dim=1)", "nn.ReLU()")
+    found, _ = lint(sibling_project(tmp_path, {"a": SOFTMAX_FACTORY, "b": logits}))
+    assert {(name, line, code) for name, line, code, _ in found} == {("train.py", 5, "DL002")}
+    [(_, _, _, related)] = found
+    assert related == (("utils.py", 6),)
+    root = sibling_project(tmp_path / "swapped", {"a": logits, "b": SOFTMAX_FACTORY})
+    assert lint(root)[0] == set()
+
+
+def test_a_bare_import_never_names_a_same_named_file_of_another_folder(tmp_path):
+    assert lint(sibling_project(tmp_path, {"b": SOFTMAX_FACTORY}))[0] == set()
+
+
+def test_a_star_import_of_a_project_module_reaches_its_definitions(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "utils.py").write_text(SOFTMAX_FACTORY)
+    (root / "train.py").write_text(TRAIN_WITH_FACTORY.replace("from utils import build",
+                                                              "from utils import *"))
+    found, _ = lint(root, use_cache=True)
+    assert {(name, line, code) for name, line, code, _ in found} == {("train.py", 5, "DL002")}
+    # The star import is a dependency: the cached result follows a change to utils.py.
+    (root / "utils.py").write_text(SOFTMAX_FACTORY.replace("nn.Softmax(dim=1)", "nn.ReLU()"))
+    assert lint(root, use_cache=True)[0] == set()
+
+
+WRAPPERS = """
+    from torch import nn
+
+
+    class Wrapper(nn.Module):
+        def __init__(self, backbone, dropout=0.1):
+            super().__init__()
+            self.backbone = backbone
+            self.drop = nn.Dropout(dropout)
+
+        def forward(self, x):
+            return self.backbone(self.drop(x))
+
+
+    class Apply(nn.Module):
+        def forward(self, x, head):
+            return head(x)
+"""
+USES_WRAPPERS = """
+    from torch import nn
+    from arch import Apply, Wrapper
+
+    softmax_net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))
+    probe(Wrapper(softmax_net)(x))
+    probe(Wrapper(backbone=nn.Linear(4, 3))(x))
+    probe(Apply()(x, softmax_net))
+    probe(Apply()(x, nn.Linear(4, 3)))
+    probe(Wrapper(Wrapper(softmax_net))(x))
+"""
+
+
+def test_a_module_handed_to_a_module_of_another_file_and_called_in_its_forward(tmp_path):
+    seen = cross_probes(tmp_path, {"arch.py": WRAPPERS, "use.py": USES_WRAPPERS}, "use.py")
+    assert seen == [{PROBABILITIES}, set(), {PROBABILITIES}, set(), {PROBABILITIES}]
+
+
+def test_softmax_handed_to_a_wrapper_of_another_file_reaches_the_loss(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "arch.py").write_text(textwrap.dedent(WRAPPERS))
+    run_text = ("import torch.nn.functional as F\nfrom torch import nn\nfrom arch import Wrapper\n"
+                "net = Wrapper(nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1)))\n"
+                "loss = F.cross_entropy(net(x), y)\n")
+    (root / "run.py").write_text(run_text)
+    found, _ = lint(root)
+    assert {(name, code) for name, _, code, _ in found} == {("run.py", "DL002")}
+    (root / "run.py").write_text(run_text.replace(", nn.Softmax(dim=1)", ""))
+    assert lint(root)[0] == set()
+
+
+def test_a_list_returned_by_another_file_keeps_what_its_elements_are(tmp_path):
+    from dllint.jsonshape import problem
+    from dllint.semantic.project import SUMMARY, summarise
+    from dllint.semantic.values import UINT8
+
+    loader = """
+        import cv2
+
+        def load_all(paths):
+            return [cv2.imread(p) for p in paths]
+
+        def load_grid(rows):
+            return [[cv2.imread(p) for p in row] for row in rows]
+    """
+    use = """
+        import numpy as np
+        from loader import load_all, load_grid
+
+        probe(np.stack(load_all(paths)))
+        probe(np.array(load_grid(rows)))
+    """
+    seen = cross_probes(tmp_path, {"loader.py": loader, "use.py": use}, "use.py")
+    assert seen == [{UINT8}, {UINT8}]
+    summary = summarise(str(tmp_path / "loader.py"), (tmp_path / "loader.py").read_text())
+    assert problem(summary, SUMMARY) is None
+
+CONTAINER_MODELS = '''
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 64)
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x):
+        return self.drop(self.fc(x))
+
+
+class Encoder(nn.Module):
+    def __init__(self, depth):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block() for _ in range(depth)])
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class StyleNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norms = nn.ModuleDict({"content": nn.InstanceNorm2d(8), "style": nn.InstanceNorm2d(8)})
+
+    def forward(self, x):
+        return self.norms["style"](self.norms["content"](x))
+'''
+CONTAINER_EVALUATION = '''
+import torch
+from models import Encoder, StyleNet
+
+encoder, stylizer = Encoder(6), StyleNet()
+with torch.no_grad():
+    features = encoder(tokens)
+    stylized = stylizer(images)
+'''
+
+
+def test_mode_dependent_layers_in_containers_are_known_in_another_file(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "models.py").write_text(CONTAINER_MODELS)
+    (root / "evaluate.py").write_text(CONTAINER_EVALUATION)
+    found, _ = lint(root)
+    # The encoder's dropout sits in a ModuleList of blocks; the stylizer's instance norms keep
+    # no running statistics, so its modes do not differ.
+    assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("evaluate.py", 7, "DL004")}

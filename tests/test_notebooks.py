@@ -199,3 +199,98 @@ def test_fix_writes_source_lines_back_split_where_nbformat_splits_them(tmp_path,
     assert source[0] == "x = 1  # \x0c\u2028 page\n"
     assert len(source) == cell.count("\n") + 1
     assert "sorted(glob.glob('images/*.png'))" in "".join(source)
+
+
+# IPython syntax as IPython's input transformers read it (IPython/core/inputtransformer2.py):
+# each form leaves the notebook linted, so the finding in the next cell is still reported.
+@pytest.mark.parametrize("cell", [
+    "cd data",  # automagic: a line magic without its `%`, in a cell of one line
+    "pip install timm",
+    "ls -la data | grep png",  # a shell alias run without `!`
+    "model.fit?",  # help at the end of a line
+    "model.fit??",
+    "%timeit?",
+    "?model",  # help escape at the start
+    "!!ls",
+    ",print a b",  # auto-quote and auto-call escapes
+    ";print a b",
+    "/print a b",
+    "# is the order right?\nx = 1",  # a comment ending in `?` is a comment
+    "x = (7\n     % 3)",  # `%` that continues a bracketed line is the modulo operator
+    "total = 7 \\\n    % 3",  # ... and so after a backslash
+    "    import os\n    here = os.getcwd()",  # IPython removes the first line's indentation
+    ">>> import os\n>>> here = os.getcwd()",  # a pasted console session
+    "In [3]: here = 1",
+    "files = !ls data\nstart, = %time f()",  # any target, any magic
+    "for name in names:\n    !echo {name} \\\n        --verbose\n    count = 1",
+    "text = '''\n!not a shell line, a string\n'''",
+])
+def test_ipython_syntax_leaves_the_notebook_linted(tmp_path, cell):
+    path = make_notebook(tmp_path / "ipython.ipynb", [("code", cell), ("code", LISTING_CELL)])
+    assert [(d.code, d.cell, d.line) for d in lint(path).diagnostics] == [("DL001", 2, 2)]
+
+
+def test_a_line_ending_in_a_question_in_its_comment_is_still_python(tmp_path):
+    cell = LISTING_CELL.replace("'images/*.png')", "'images/*.png')  # in which order?")
+    path = make_notebook(tmp_path / "comment.ipynb", [("code", cell)])
+    assert [(d.code, d.cell, d.line) for d in lint(path).diagnostics] == [("DL001", 1, 2)]
+
+
+def test_a_cell_that_ipython_rejects_is_its_own_syntax_error(tmp_path):
+    """Automagic is IPython's only in a cell of one line, and `f(x)?` is no help query: IPython
+    fails on these cells, and so does dllint, cell by cell; the cells around are linted."""
+    path = make_notebook(tmp_path / "rejected.ipynb", [
+        ("code", LISTING_CELL),
+        ("code", "pip install timm\npip install torch"),
+        ("code", "x = 1\nprint(len(x))?"),
+        ("code", "def broken(:\n    pass"),
+        ("code", LISTING_CELL),
+    ])
+    assert [(d.code, d.cell, d.line) for d in lint(path).diagnostics] == [
+        ("DL001", 1, 2), ("DL903", 2, 1), ("DL903", 3, 2), ("DL903", 4, 1), ("DL001", 5, 2)]
+
+
+def test_a_disabled_syntax_error_of_a_cell_is_not_reported(tmp_path):
+    path = make_notebook(tmp_path / "quiet.ipynb", [("code", "def broken(:\n    pass"),
+                                                    ("code", LISTING_CELL)])
+    assert [d.code for d in lint(path, ignore=("DL903",)).diagnostics] == ["DL001"]
+
+
+def test_an_indented_cell_maps_columns_and_fixes_back_with_its_indentation(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    indented = "\n".join("  " + line for line in LISTING_CELL.split("\n"))
+    path = make_notebook(tmp_path / "indented.ipynb", [("code", indented)])
+    [finding] = lint(path).diagnostics
+    assert (finding.code, finding.line, finding.column) == ("DL001", 2, 12)
+    assert finding.fix.edits[0].span.start_column == 12
+    result = CliRunner().invoke(main, [".", "--no-cache", "--fix"])
+    assert result.exit_code == 0, result.output
+    assert nbformat.read(str(path), as_version=4).cells[0].source == indented.replace(
+        "glob.glob('images/*.png')", "sorted(glob.glob('images/*.png'))")
+
+
+def test_a_syntax_error_in_a_prompted_cell_names_the_column_the_user_sees(tmp_path):
+    path = make_notebook(tmp_path / "prompt.ipynb", [("code", ">>> x = (1,\n... ]")])
+    [problem] = lint(path).diagnostics
+    assert (problem.code, problem.cell, problem.line, problem.column) == ("DL903", 1, 2, 5)
+
+
+@pytest.mark.parametrize(("cell", "python"), [
+    # Inside a string, after an open bracket or a backslash, nothing is IPython's syntax.
+    ("text = '''\n!not a shell line\n%d items?\n'''",
+     "text = '''\n!not a shell line\n%d items?\n'''"),
+    ("x = (7\n     % 3)", "x = (7\n     % 3)"),
+    ("x = 7 \\\n    % 3", "x = 7 \\\n    % 3"),
+    ("print('?')  # why?", "print('?')  # why?"),
+    # At the start of a logical line it is, with the line's indentation kept.
+    ("for f in files:\n    !echo {f} \\\n        more\n    model.fit??",
+     "for f in files:\n    pass\n\n    pass"),
+    ("out = !ls\nself.t, = %time f()", "out = None\nself.t, = None"),
+    ("  a = 1\n  if a:\n      b = 2", "a = 1\nif a:\n    b = 2"),
+])
+def test_cells_are_translated_line_for_line_as_ipython_reads_them(tmp_path, cell, python):
+    from dllint import notebooks
+    path = make_notebook(tmp_path / "translate.ipynb", [("code", cell)])
+    notebook = notebooks.parse(str(path), path.read_text())
+    assert notebook.problems == []
+    assert notebook.text == python + "\n"

@@ -86,3 +86,43 @@ def test_project_metadata_dllint_cannot_read_is_a_configuration_error(tmp_path: 
 def test_a_long_but_real_version_is_still_read(tmp_path: Path):
     (tmp_path / "requirements.txt").write_text("torch>=2.6.0.20240101\n")
     assert declared_minimum(tmp_path, "torch") == (2, 6, 0, 20240101)
+
+
+def test_the_project_root_is_the_nearest_folder_with_project_metadata(tmp_path: Path):
+    from dllint.requirements import project_root
+    nested = tmp_path / "repo" / "src" / "pkg"
+    nested.mkdir(parents=True)
+    (nested / "train.py").write_text("")
+    found = project_root(nested / "train.py")
+    assert found is None or not found.is_relative_to(tmp_path.resolve())
+    (tmp_path / "repo" / ".git").mkdir()
+    assert project_root(nested / "train.py") == (tmp_path / "repo").resolve()
+    (tmp_path / "repo" / "src" / "requirements-gpu.txt").write_text("torch>=2.6\n")
+    assert project_root(nested) == (tmp_path / "repo" / "src").resolve()
+    (nested / "setup.cfg").write_text("")
+    assert project_root(nested / "train.py") == nested.resolve()
+
+
+@pytest.mark.parametrize(("project", "elsewhere", "expected"), [
+    ("torch>=2.6\n", "torch>=2.1\n", []),
+    ("torch>=2.1\n", "torch>=2.6\n", ["DL501"]),
+])
+def test_dl501_reads_the_linted_projects_requirements_from_any_folder(
+        tmp_path: Path, monkeypatch, project, elsewhere, expected):
+    """The same tree gives the same findings whichever folder dllint is started from."""
+    import json
+
+    from click.testing import CliRunner
+
+    from dllint.cli import main
+    repo, other = tmp_path / "repo", tmp_path / "other"
+    (repo / "src").mkdir(parents=True)
+    other.mkdir()
+    (repo / "requirements.txt").write_text(project)
+    (repo / "src" / "load.py").write_text(UNSAFE_LOAD)
+    (other / "requirements.txt").write_text(elsewhere)
+    for cwd, path in ((other, repo / "src" / "load.py"), (repo, Path("src") / "load.py")):
+        monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(main, ["check", "--no-cache", "--extend-select", "DL5",
+                                           "--format", "json", str(path)])
+        assert [item["code"] for item in json.loads(result.output)] == expected, cwd

@@ -19,7 +19,8 @@ from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.transfer import CALL_HANDLERS, METHOD_HANDLERS
 from dllint.semantic.values import LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, TUPLE
-from dllint.semantic.values import LISTING, RECORDS
+from dllint.semantic.values import LISTING, RECORDS, UNIT_SCALED
+from dllint.semantic.values import FLOAT64, OUT_OF_RANGE, UINT8, UNIT_RANGE, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN, RANK1, SINGLE_CHANNEL
 from dllint.walk import CachedVisitorNames, walk
 
@@ -397,6 +398,82 @@ def test_a_library_function_is_one_row(monkeypatch):
     assert probes(source) == [{PROBABILITIES}, {LOG_PROBABILITIES}]
 
 
+def test_a_module_wrapper_is_a_row_that_precedes_the_layer_catch_all(monkeypatch):
+    # DataParallel is also a `torch.nn.<Upper>`: the wrapper's row decides first, so the result
+    # outputs what the wrapped model does instead of being a bare layer.
+    effects = [row.effect for row in catalog.REGISTRY.calls("torch.nn.DataParallel")]
+    assert effects == [Effect.MODULE_WRAPPER, Effect.LAYER]
+    source = """
+        from torch import nn
+        import newlib
+        probe(nn.DataParallel(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)))(x))
+        probe(newlib.Replicate(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)))(x))
+    """
+    assert probes(source) == [{PROBABILITIES}, set()]
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.Replicate", Effect.MODULE_WRAPPER, keyword="module")]))
+    assert probes(source) == [{PROBABILITIES}, {PROBABILITIES}]
+
+
+def test_a_cast_rows_data_fixes_its_dtype(monkeypatch):
+    # `tf.to_float(x)` is a CAST row whose data is the dtype: uint8 pixels become float pixels
+    # still in 0-255, as `tf.cast(x, tf.float32)` makes them.
+    assert catalog.FIXED_DTYPE_CASTS["tensorflow.to_float"] == "tensorflow.float32"
+    assert "tensorflow.to_float" not in catalog.CAST_FUNCTIONS
+    source = """
+        import tensorflow as tf
+        import newlib
+        image = tf.io.decode_png(data)
+        probe(tf.to_float(image))
+        probe(newlib.to_half(image))
+    """
+    found = probes(source)
+    assert UINT8 not in found[0] and UNSCALED_FLOAT in found[0]
+    assert found[1] == set()
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.to_half", Effect.CAST, position=-1, data="tensorflow.float16")]))
+    assert probes(source)[1] == found[0]
+
+
+def test_a_stacking_rows_data_says_the_axis_comes_first(monkeypatch):
+    source = """
+        import cv2
+        import newlib
+        probe(newlib.join(1, [cv2.imread(a), cv2.imread(b)]))
+        probe(newlib.join([cv2.imread(a), cv2.imread(b)], 1))
+    """
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.join", Effect.STACKING, keyword="values")]))
+    assert probes(source) == [set(), {UINT8}]
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.join", Effect.STACKING, keyword="values",
+                           data="axis first")]))
+    assert probes(source) == [{UINT8}, {UINT8}]
+
+
+def test_the_views_of_main_tables_are_computed_from_rows():
+    assert catalog.MODULE_COPIES["copy.deepcopy"] == ("x", 0)
+    assert catalog.MODULE_COLLECTIONS["torch.nn.ModuleList"] == "nn.ModuleList"
+    assert catalog.MODE_DEPENDENT_LAYERS["torch.nn.Dropout"] == catalog.ModeArgument("p", 0, True)
+    assert "tensorflow.concat" in catalog.AXIS_FIRST_STACKING
+    assert {"torch.clamp", "numpy.clip", "jax.numpy.clip"} <= catalog.CLIPPING_FUNCTIONS
+    assert catalog.CLIPPING_METHODS == {"clamp", "clamp_", "clip", "clip_"}
+    assert catalog.SHAPED_CONSTRUCTORS["tensorflow.placeholder"] == (1, "shape")
+    for table, effect in ((catalog.MODULE_COPIES, Effect.MODULE_COPY),
+                          (catalog.MODULE_WRAPPERS, Effect.MODULE_WRAPPER),
+                          (catalog.MATMUL, Effect.MATMUL)):
+        assert all(catalog.REGISTRY.has(name, effect) for name in table)
+
+
+def test_star_imports_know_a_name_only_a_row_holds():
+    # `torch.autograd.Variable` is in no table rules read, only a NO_OP_WRAPPER row: the star
+    # import of torch.autograd still claims it over a later project star import.
+    module = cst.parse_module("from torch.autograd import *\nfrom utils import *\n")
+    imports = ImportMap.from_module(module)
+    assert imports.qualified_name(cst.Name("Variable")) == "torch.autograd.Variable"
+    assert imports.qualified_name(cst.Name("Net")) == "utils.Net"
+
+
 def test_a_keras_softmax_layer_is_a_probability_layer_before_it_is_a_keras_layer():
     assert [row.effect for row in catalog.REGISTRY.calls("keras.layers.Softmax")] == [
         Effect.PROBABILITY_LAYER, Effect.KERAS_LAYER]
@@ -416,3 +493,685 @@ def test_a_row_gates_files_on_the_text_every_use_of_it_contains():
                last_contains="schedule").tokens == ("schedule",)
     assert Row("to", Effect.TO_METHOD, match=Match.METHOD, gate=("float64",)).tokens == (
         "float64",)
+
+
+def _loop_event_kinds(source: str) -> list[list[str]]:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    model = SemanticModel(FileContext("example.py", text, module, ImportMap.from_module(module)))
+    walk(module, [model])
+    return [[event[0] for event in loop.events] for loop in model.loops]
+
+
+def test_every_backward_form_is_a_backward_event_of_its_loop():
+    """`catalog.BACKWARD_METHODS`: Lightning's `manual_backward` runs a backward pass as
+    `loss.backward()`, `accelerator.backward(loss)` and `scaler.scale(loss).backward()` do."""
+    assert _loop_event_kinds("""
+        for x in a:
+            loss.backward()
+        for x in b:
+            accelerator.backward(loss)
+        for x in c:
+            scaler.scale(loss).backward()
+        for x in d:
+            self.manual_backward(loss)
+        for x in e:
+            self.manual_step(loss)
+    """) == [["backward"], ["backward"], ["backward"], ["backward"], []]
+
+class ModuleProbe(Probe):
+    """Records, for each `probe(expr)`, the ModuleInfo of the Keras model `expr` holds."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "probe":
+            module = next((tag.info for tag in self.model.value(node.args[0].value)
+                           if tag.kind == MODULE), None)
+            self.seen.append(module)
+
+
+def module_probes(source: str) -> list:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[ModuleProbe] = []
+    analyse(context, None, lambda model: made.append(ModuleProbe(model)) or [made[-1]])
+    return made[-1].seen
+
+
+def test_keras_models_know_the_layers_that_depend_on_the_training_flag():
+    found = module_probes("""
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        probe(keras.Sequential([layers.Dense(8), layers.Dropout(0.5), layers.Dense(2)]))
+        probe(keras.Sequential([layers.Dense(8), layers.Dense(2)]))
+        probe(keras.Sequential([layers.LSTM(8, recurrent_dropout=0.25), layers.Dense(2)]))
+        probe(keras.Sequential([layers.LSTM(8, dropout=0.0), layers.Dense(2)]))
+        probe(keras.Sequential([layers.Bidirectional(layers.GRU(8, dropout=0.1))]))
+        grown = keras.Sequential()
+        grown.add(layers.Dense(8))
+        grown.add(layers.BatchNormalization())
+        probe(grown)
+        inputs = keras.Input(shape=(4,))
+        hidden = layers.GaussianNoise(0.1)(inputs)
+        probe(keras.Model(inputs, layers.Dense(2)(layers.Dense(8)(hidden))))
+        probe(keras.Model(inputs, layers.Dense(2)(inputs)))
+
+        class Net(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.norm = layers.BatchNormalization()
+
+            def call(self, x):
+                return self.norm(x)
+
+        class Deeper(Net):
+            pass
+
+        probe(Net())
+        probe(Deeper())
+    """)
+    assert [info.training_layer for info in found] == [
+        "keras.Dropout", "", "keras.LSTM(recurrent_dropout=...)", "", "keras.GRU(dropout=...)",
+        "keras.BatchNormalization", "keras.GaussianNoise", "", "keras.BatchNormalization",
+        "keras.BatchNormalization"]
+    # Keras has no train()/eval(): none of them is mode-dependent in PyTorch's sense.
+    assert not any(info.mode_dependent for info in found)
+    assert {info.framework for info in found} == {"keras"}
+
+
+def test_a_subclassed_keras_model_outputs_what_its_call_returns():
+    softmax, plain, keras1 = probes("""
+        import tensorflow as tf
+        from keras.models import Model
+        from keras.layers import Dense, Input
+
+        class Classifier(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.head = tf.keras.layers.Dense(10)
+
+            def call(self, x):
+                return tf.nn.softmax(self.head(x))
+
+        class Scorer(tf.keras.layers.Layer):
+            def call(self, x):
+                return x * 2.0
+
+        probe(Classifier()(images))
+        probe(Scorer()(images))
+        inputs = Input(shape=(784,))
+        probe(Model(input=inputs, output=Dense(10, activation="softmax")(inputs))(images))
+    """)
+    assert PROBABILITIES in softmax
+    assert PROBABILITIES not in plain
+    assert PROBABILITIES in keras1  # Keras 1 spelled `outputs=` as `output=`
+
+
+def test_a_product_with_a_k_by_1_tensorflow_weight_is_a_column():
+    from dllint.semantic.values import COLUMN_WEIGHT
+    weight, product, operator, transposed, batch, labels, bias = probes("""
+        import tensorflow as tf
+        W = tf.Variable(tf.truncated_normal([64, 1], stddev=0.1))
+        probe(W)
+        probe(tf.matmul(hidden, W))
+        probe(hidden @ W)
+        probe(tf.matmul(hidden, W, transpose_b=True))
+        probe(tf.placeholder(tf.float32, [None, 1]))
+        probe(tf.placeholder(tf.float32, shape=[None]))
+        probe(tf.zeros([1]))
+    """)
+    assert weight == {COLUMN_WEIGHT}
+    assert product == {COLUMN} and operator == {COLUMN}
+    assert transposed == set()  # (1, 64) once transposed: no column
+    assert batch == set()  # [None, 1] is a column of data, not a weight
+    assert labels == {RANK1}
+    assert bias == set()  # a (1,) bias broadcasts as meant
+
+def test_a_parameter_shadows_the_module_level_name_it_shares():
+    """`image` the parameter is not `image` the module variable: only its call sites and its
+    default say what it holds (also for `*args`, `**kwargs` and keyword-only parameters)."""
+    plain, starred, keyword_only, passed, outside = probes("""
+        import torch
+        image = torch.softmax(z, 1)
+        args = torch.softmax(z, 1)
+        kind = torch.softmax(z, 1)
+        probs = torch.softmax(z, 1)
+
+        def show(image):
+            probe(image)
+
+        def log(*args, **kwargs):
+            probe(args)
+
+        def draw(*, kind=None):
+            probe(kind)
+
+        def keep(probs):
+            probe(probs)
+
+        show(raw)
+        keep(torch.sigmoid(z))
+        probe(image)
+    """)
+    assert plain == set() and starred == set() and keyword_only == set()
+    assert PROBABILITIES in passed and PROBABILITIES in outside
+
+
+def test_a_scaling_under_a_dtype_or_range_test_is_only_maybe_scaled_after_the_if():
+    """`if x.max() > 1: x = x / 255` scales only some inputs: after the `if` the pixels are not
+    known to be scaled. When every branch scales, or the test is about something else, they
+    are."""
+    some, ternary, every, other_test = probes("""
+        import numpy as np
+        a = np.load(path)
+        if a.max() > 1:
+            a = a / 255.0
+        probe(a)
+        b = np.load(path)
+        probe(b / 255 if b.dtype == np.uint8 else b)
+        c = np.load(path)
+        if c.dtype == np.uint8:
+            c = c / 255.0
+        else:
+            c = c.astype(np.float32) / 255.0
+        probe(c)
+        d = np.load(path)
+        if augment:
+            d = d / 255.0
+        probe(d)
+    """)
+    assert UNIT_SCALED not in some and UNIT_SCALED not in ternary
+    assert UNIT_SCALED in every and UNIT_SCALED in other_test
+
+
+def test_a_lambda_times_255_after_to_tensor_undoes_its_scaling():
+    undone, kept, before = probes("""
+        import torchvision.transforms as T
+        probe(T.Compose([T.ToTensor(), T.Lambda(lambda x: x.mul(255))])(picture))
+        probe(T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2 - 1)])(picture))
+        probe(T.Compose([T.Lambda(lambda x: x * 255), T.ToTensor()])(picture))
+    """)
+    assert UNIT_SCALED not in undone and UNIT_SCALED in kept and UNIT_SCALED in before
+
+
+def test_a_sigmoid_written_out_is_probabilities():
+    numpy_form, method_form, helper, positive, doubled = probes("""
+        import numpy as np
+        import torch
+
+        def sigmoid(z):
+            return 1.0 / (np.exp(-z) + 1)
+
+        probe(1 / (1 + np.exp(-x)))
+        probe(1 / (1 + (-t).exp()))
+        probe(sigmoid(x))
+        probe(1 / (1 + np.exp(x)))
+        probe(2 / (1 + torch.exp(-t)))
+    """)
+    assert PROBABILITIES in numpy_form and PROBABILITIES in method_form
+    assert PROBABILITIES in helper
+    assert positive == set() and doubled == set()
+
+
+def test_unit_range_is_the_value_as_it_is_now_and_out_of_range_pixels_until_a_cast():
+    scaled, stretched, back, clipped_cast, bright, dim, cast_back, canvas, floats = probes("""
+        import cv2
+        import numpy as np
+        image = cv2.imread(path)
+        probe(image / 255.0)
+        probe(image / 255.0 * 2 - 1)
+        probe(255 * (image / 255.0))
+        probe((image / 255.0).astype(np.uint8))
+        probe(image * 1.2)
+        probe(image * 0.5)
+        probe((image * 1.2).astype(np.uint8))
+        probe(np.zeros((4, 4), np.uint8))
+        probe(np.zeros((4, 4)))
+    """)
+    assert {UNIT_SCALED, UNIT_RANGE} <= scaled
+    assert UNIT_SCALED in stretched and UNIT_RANGE not in stretched
+    assert UNIT_SCALED not in back and UNIT_RANGE not in back
+    assert UNIT_RANGE not in clipped_cast
+    assert OUT_OF_RANGE in bright and FLOAT64 in bright and UINT8 not in bright
+    assert OUT_OF_RANGE not in dim and FLOAT64 in dim
+    assert OUT_OF_RANGE not in cast_back and UINT8 in cast_back
+    assert UINT8 in canvas and FLOAT64 not in canvas and FLOAT64 in floats
+
+
+def test_uint8_pixels_cast_to_float_stay_pixels_that_arithmetic_can_push_out_of_range():
+    brightened, scaled_first, not_pixels = probes("""
+        import cv2
+        import numpy as np
+        image = cv2.imread(path).astype(np.float32)
+        probe(image * gain + 20.0)
+        probe((image / 255.0).astype(np.float32) + 0.5)
+        probe(np.random.rand(4).astype(np.float32) + 20.0)
+    """)
+    assert OUT_OF_RANGE in brightened
+    assert OUT_OF_RANGE not in scaled_first and OUT_OF_RANGE not in not_pixels
+
+
+def test_clipping_keeps_what_a_value_is_and_brings_pixels_back_in_range():
+    probabilities, method, pixels, unclipped = probes("""
+        import numpy as np
+        import torch
+        from torchvision.io import read_image
+        probe(np.clip(torch.sigmoid(z).numpy(), 1e-7, 1 - 1e-7))
+        probe(torch.softmax(z, 1).clamp(min=1e-8))
+        probe((read_image(path).float() * 1.3).clamp(0, 255))
+        probe(read_image(path).float() * 1.3)
+    """)
+    assert PROBABILITIES in probabilities and PROBABILITIES in method
+    assert OUT_OF_RANGE not in pixels and OUT_OF_RANGE in unclipped
+
+
+def test_wrappers_output_what_the_wrapped_module_outputs():
+    seen = probes("""
+        import torch
+        from torch import nn
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(1))
+        probe(torch.compile(net)(x))
+        probe(nn.DataParallel(net)(x))
+        probe(DDP(net, device_ids=[0])(x))
+        probe(FSDP(module=net)(x))
+        probe(torch.compile(lambda x: x))
+    """)
+    assert seen[:4] == [{PROBABILITIES}] * 4
+    assert seen[4] == set()  # a compiled function is no module
+
+
+def test_method_return_values_inside_and_outside_the_class():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = self.build()  # build comes later in the class
+
+            def build(self):
+                return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+            def forward(self, x):
+                probe(self.net(x))
+                probe(self.parameters())  # not a method of the class: library meaning
+                return self.net(x)
+
+        class Head:
+            def predict(self, x):
+                return torch.softmax(x, 1)
+
+            def features(self, x):
+                return x
+
+        head = Head()
+        probe(head.predict(x))
+        probe(head.features(x))
+        probe(Classifier()(x))
+    """)
+    assert seen == [{PROBABILITIES}, set(), {PROBABILITIES}, set(), {PROBABILITIES}]
+
+
+def test_a_later_method_is_unknown_without_the_flow_walks():
+    source = """
+        from torch import nn
+
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                probe(self.build())
+
+            def build(self):
+                return nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+    """
+    assert probes(source, flow=False) == [set()]
+    assert probes(source) == [{MODULE}]
+
+
+def test_attributes_read_outside_the_class_and_inherited():
+    seen = probes("""
+        from torch import nn
+
+        class Base:
+            def __init__(self):
+                self.criterion = nn.BCEWithLogitsLoss()
+
+        class Trainer(Base):
+            def __init__(self, lr):
+                super().__init__()
+                self.model = nn.Sequential(nn.Linear(8, 1), nn.Sigmoid())
+                self.lr = lr
+
+        trainer = Trainer(0.1)
+        probe(trainer.model(x))
+        probe(trainer.criterion)
+        probe(trainer.lr)
+        probe(trainer.unknown)
+    """)
+    assert seen[0] >= {PROBABILITIES, COLUMN}
+    assert seen[1:] == [{LOSS}, set(), set()]
+
+
+def test_star_imports_resolve_names_the_file_binds_nowhere():
+    seen = probes("""
+        from keras.models import *
+        from keras.layers import *
+        from torch.nn.functional import *
+
+        model = Sequential([Dense(64, activation="relu"), Dense(1)])
+        probe(model(x))
+        probe(softmax(z, dim=1))
+
+        def helper(sigmoid):
+            probe(sigmoid(z))  # a parameter, not the star-imported function
+
+        probe(len(z))
+    """)
+    assert seen == [{COLUMN}, {PROBABILITIES}, set(), set()]
+
+
+def test_star_import_resolution():
+    from dllint.semantic.imports import ImportMap
+
+    def resolve(source: str, name: str) -> str | None:
+        module = cst.parse_module(textwrap.dedent(source))
+        return ImportMap.from_module(module).qualified_name(cst.Name(name))
+
+    layers_last = "from keras.models import *\nfrom keras.layers import *\n"
+    # A table keys `keras.models.Sequential` exactly: that beats the later layers' prefix.
+    assert resolve(layers_last, "Sequential") == "keras.models.Sequential"
+    assert resolve(layers_last, "Dense") == "keras.layers.Dense"
+    # A name no table knows is the project's: `from utils import *` after a library's star.
+    assert resolve("from torch.nn import *\nfrom utils import *\n", "Net") == "utils.Net"
+    assert resolve("from .utils import *\n", "Net") == ".utils.Net"
+    # Builtins and names bound in the file stay what they were.
+    assert resolve("from utils import *\n", "len") == "builtins.len"
+    assert resolve("from utils import *\nfor Net in nets: pass\n", "Net") is None
+    assert resolve("import utils\n", "Net") is None
+
+
+def test_closures_read_the_enclosing_functions_names_unless_hidden():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        def make_step(model, criterion):
+            def step(x, y):
+                probe(model(x))
+                probe(criterion)
+            return step
+
+        step = make_step(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)), nn.CrossEntropyLoss())
+
+        def outer():
+            scores = torch.softmax(z, 1)
+            def hidden(scores, *args):
+                probe(scores)  # its own parameter, whatever its callers pass
+            def reads():
+                probe(scores)
+    """)
+    assert seen == [{PROBABILITIES}, {LOSS}, set(), {PROBABILITIES}]
+
+
+def test_nested_lists_and_lists_handed_to_a_helper():
+    seen = probes("""
+        import cv2
+        import numpy as np
+
+        def to_batch(images):
+            return np.stack(images)
+
+        images = [cv2.imread(p) for p in paths]
+        probe(to_batch(images))
+        grid = [[cv2.imread(p) for p in row] for row in rows]
+        probe(np.array(grid))
+        probe(np.array([[cv2.imread(a), cv2.imread(b)]]))
+        for row in grid:
+            probe(np.stack(row))
+        probe(np.array([[a / 255 for a in row] for row in grid]))
+    """)
+    assert seen[:4] == [{UINT8}] * 4
+    assert UNIT_SCALED in seen[4] and UINT8 not in seen[4]  # scaled: float64 in [0, 1]
+
+
+def test_loop_events_of_methods_are_where_they_are_called():
+    text = textwrap.dedent("""
+        class Trainer:
+            def train_step(self, x, y):
+                criterion(self.model(x), y).backward()
+                self.optimizer.step()
+
+            def fit(self, loader):
+                for x, y in loader:
+                    self.train_step(x, y)
+
+        trainer = Trainer()
+        for x, y in loader:
+            trainer.train_step(x, y)
+            trainer.unknown_method(x)
+    """).lstrip("\\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    model = analyse(context, None, lambda model: [])
+    for loop in model.loops:
+        assert [event[0] for event in model.expand(loop.events)] == ["backward", "step"]
+    methods = [key for key in model.local_calls.values() if "." in key]
+    assert methods == ["Trainer.train_step"] * 2  # not `unknown_method`: no such method
+
+
+def test_the_module_a_wrapper_holds():
+    seen = probes("""
+        import torch
+        from torch import nn
+
+        net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(1))
+        ddp = nn.parallel.DistributedDataParallel(net)
+        probe(ddp.module(x))
+        probe(torch.compile(net)._orig_mod(x))
+        probe(net.module)  # no wrapper: an attribute nn.Sequential does not have
+    """)
+    assert seen == [{PROBABILITIES}, {PROBABILITIES}, set()]
+
+
+def _model_of(source: str) -> SemanticModel:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    return analyse(context, None, lambda model: [])
+
+
+
+def test_a_method_called_on_self_brings_its_loop_events_to_the_caller():
+    model = _model_of("""
+        class Trainer:
+            def reset(self):
+                self.optimizer.zero_grad()
+
+            def update(self, loss):
+                loss.backward()
+                self.optimizer.step()
+
+            def fit(self, loader):
+                for x, y in loader:
+                    self.reset()
+                    self.update(self.criterion(self.model(x), y))
+                    self.log(x)
+
+        class Other:
+            def update(self, loss):
+                pass
+    """)
+    assert [event[0] for event in model.function_events["Trainer.update"]] == ["backward", "step"]
+    (loop,) = model.loops
+    # `self.log` is no method of Trainer: nothing to expand; Other.update is another class's.
+    assert [event[0] for event in model.expand(loop.events)] == ["zero_grad", "backward", "step"]
+
+
+
+def test_self_calls_in_a_nested_class_or_function_are_not_the_outer_class_methods():
+    model = _model_of("""
+        def build():
+            class Local:
+                def step_all(self):
+                    self.optimizer.step()
+
+                def fit(self, loader):
+                    for batch in loader:
+                        self.step_all()
+            return Local
+    """)
+    assert "Local.step_all" not in model.function_events
+    (loop,) = model.loops
+    assert [event[0] for event in model.expand(loop.events)] == []
+
+
+class ModeProbe(Probe):
+    """Records whether the module `probe(expr)` names behaves differently in train and eval
+    mode (True, False, or None when its layers are not visible)."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "probe":
+            module = next(tag for tag in self.model.value(node.args[0].value)
+                          if tag.kind == MODULE)
+            self.seen.append(module.info.mode_dependent)
+
+
+
+def module_modes(source: str) -> list[bool | None]:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[ModeProbe] = []
+    analyse(context, None, lambda model: made.append(ModeProbe(model)) or [made[-1]])
+    return made[-1].seen
+
+
+
+def test_a_layers_arguments_decide_whether_its_modes_differ():
+    assert module_modes("""
+        from torch import nn
+        probe(nn.InstanceNorm2d(8))
+        probe(nn.InstanceNorm2d(8, affine=True, track_running_stats=True))
+        probe(nn.InstanceNorm1d(8, 1e-5, 0.1, False, True))
+        probe(nn.BatchNorm2d(8, track_running_stats=False))
+        probe(nn.BatchNorm2d(8))
+        probe(nn.Dropout(p=0.0))
+        probe(nn.Dropout(0))
+        probe(nn.Dropout(rate))
+        probe(nn.LSTM(32, 64))
+        probe(nn.LSTM(32, 64, num_layers=2, dropout=0.2))
+        probe(nn.GRU(32, 64, dropout=hparams.dropout))
+        probe(nn.TransformerEncoderLayer(64, 4))
+        probe(nn.TransformerEncoderLayer(64, 4, dropout=0.0))
+        probe(nn.MultiheadAttention(64, 4))
+        probe(nn.RNN(32, 64, 2, "tanh", True, False, 0.3))
+        probe(nn.LSTM(32, 64, 2, True, False, 0.0))
+    """) == [False, True, True, False, True, False, False, True, False, True, None, True, False,
+             False, True, False]
+
+
+
+def test_module_collections_take_the_mode_of_their_members():
+    assert module_modes("""
+        from torch import nn
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.drop = nn.Dropout(0.1)
+
+            def forward(self, x):
+                return self.drop(x)
+
+        probe(nn.ModuleList([nn.Linear(8, 8), nn.Dropout(0.1)]))
+        probe(nn.ModuleList([Block() for _ in range(4)]))
+        probe(nn.ModuleDict({"head": nn.Sequential(nn.Linear(8, 2), nn.BatchNorm1d(2))}))
+        probe(nn.ModuleDict({name: nn.Linear(8, 2) for name in heads}))
+        probe(nn.ModuleList([nn.Linear(8, 8), nn.ReLU()]))
+        probe(nn.ModuleList(layers))
+        grown = nn.ModuleList()
+        probe(grown)
+        grown.append(Block())
+        probe(grown)
+    """) == [True, True, True, False, False, None, False, True]
+
+
+
+class OriginProbe(Probe):
+    """Records where each module `probe(expr)` names was made, as source text."""
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "probe":
+            code = self.model.context.module.code_for_node
+            self.seen.append({code(tag.node) for tag in self.model.value(node.args[0].value)
+                              if tag.kind == MODULE})
+
+
+
+def test_a_copy_of_a_module_is_a_module_of_its_own():
+    text = textwrap.dedent("""
+        import copy
+        from torch import nn
+        from torch.optim.swa_utils import AveragedModel
+        net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))
+        ema = copy.deepcopy(net)
+        probe(net)
+        probe(ema)
+        probe(AveragedModel(net))
+        probe(copy.deepcopy(config))
+    """).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[OriginProbe] = []
+    analyse(context, None, lambda model: made.append(OriginProbe(model)) or [made[-1]])
+    assert made[-1].seen == [{"nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))"},
+                             {"copy.deepcopy(net)"}, {"AveragedModel(net)"}, set()]
+    assert module_modes("""
+        import copy
+        from torch import nn
+        probe(copy.deepcopy(nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.1))))
+    """) == [True]
+
+
+
+def _analysed(source: str) -> SemanticModel:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    return analyse(context, None, lambda model: [])
+
+
+
+def test_a_pretrained_hugging_face_model_comes_back_in_eval_mode():
+    model = _analysed("""
+        import transformers
+        from transformers import AutoModelForCausalLM
+        pretrained = AutoModelForCausalLM.from_pretrained("gpt2")
+        configured = transformers.AutoModelForCausalLM.from_config(config)
+    """)
+    in_eval = {name: next(tag for tag in model.lookup(name) if tag.kind == MODULE).info.in_eval
+               for name in ("pretrained", "configured")}
+    assert in_eval == {"pretrained": True, "configured": False}
+
+
+
+def test_loop_events_carry_the_mode_switch_a_helper_makes():
+    model = _analysed("""
+        def set_eval(net):
+            net.eval()
+
+        for epoch in range(3):
+            for x in loader:
+                loss(model(x)).backward()
+            set_eval(model)
+    """)
+    code = model.context.module.code_for_node
+    epoch_loop = next(loop for loop in model.loops if code(loop.node).strip().startswith("for epoch"))
+    switch = next(event for event in model.expand(epoch_loop.events) if event[0] == "eval")
+    assert (code(switch[1]), code(switch[2])) == ("set_eval(model)", "net.eval()")
+

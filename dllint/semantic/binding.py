@@ -15,10 +15,10 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.project import module_name
 from dllint.semantic.values import (
-    COLUMN, DATAFRAME, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
+    COLUMN, DATAFRAME, ELEMENTS, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
     OPTIMIZER, PIL_IMAGE, PROBABILITIES, RANK1, REFERENCE, SCHEDULER, SQUEEZED, TRANSFORM, TUPLE,
-    UINT8, UNIT_SCALED, Value)
-from dllint.semantic.values import RECORDS
+    UINT8, UNIT_RANGE, UNIT_SCALED, Value)
+from dllint.semantic.values import ARGUMENT, RECORDS, Tag
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
 
 
@@ -33,12 +33,14 @@ class FlowHints:
       its call sites pass, by position (int, receiver excluded) and by keyword (str), unioned
       over every call site (context-insensitive);
     - `attributes`: per class, its `self` attributes after all its methods were seen;
-    - `forwards`: per class, what its `forward` returns (for `self(x)` before `forward`).
+    - `forwards`: per class, what its `forward` returns (for `self(x)` before `forward`);
+    - `methods`: per class, what each method returns (for `self.build()` before `build`).
     """
 
     parameters: dict[str, dict[int | str, Value]] = field(default_factory=dict)
     attributes: dict[str, dict[str, Value]] = field(default_factory=dict)
     forwards: dict[str, Value] = field(default_factory=dict)
+    methods: dict[str, dict[str, Value]] = field(default_factory=dict)
     # Calls into other files of the project: qualified name -> slots, as for `parameters`.
     external: dict[str, dict[int | str, Value]] = field(default_factory=dict)
 
@@ -49,7 +51,9 @@ class FlowHints:
                 tuple(sorted((name, attribute, len(value)) for name, attributes
                              in self.attributes.items() for attribute, value in attributes.items()
                              if value)),
-                tuple(sorted((name, len(value)) for name, value in self.forwards.items())))
+                tuple(sorted((name, len(value)) for name, value in self.forwards.items())),
+                tuple(sorted((name, method, len(value)) for name, methods in self.methods.items()
+                             for method, value in methods.items() if value)))
 
 
 class CallBinding:
@@ -89,9 +93,11 @@ class CallBinding:
         return None
 
     def _record_call_site(self, node: cst.Call) -> None:
+        key, table = self.callee_key(node), self.learned.parameters
+        if key is not None:
+            self.call_sites.setdefault(key, []).append(node)
         if not node.args:
             return
-        key, table = self.callee_key(node), self.learned.parameters
         if key is None and self.summarising:
             key, table = self._project_callee(node), self.learned.external
         if key is None:
@@ -140,21 +146,39 @@ class CallBinding:
                     slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)
                              for slot in {*slots, *incoming}}
         frame = self.frames[-1]
+        # Every parameter is bound, known or not: it hides the enclosing function's name.
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                frame[star.name.value] = EMPTY
+        handed = self._handed_slot(key)
         for index, param in enumerate([*positional, *params.kwonly_params]):
             value = slots.get(param.name.value, EMPTY)
             if index < len(positional):
                 value = value | slots.get(index, EMPTY)
-            value = value | defaults.get(param.name.value, EMPTY)
-            if value:
-                frame[param.name.value] = value
+            if handed is not None:
+                position = index if index < len(positional) else -1
+                value = value | {Tag(ARGUMENT, param, param.name.value, f"{handed}:{position}")}
+            frame[param.name.value] = value | defaults.get(param.name.value, EMPTY)
+
+    def _handed_slot(self, key: str | None) -> str | None:
+        """"init" or "forward" when summarising the constructor or forward of a class of this
+        file: what callers in other files hand it is not known here, so each parameter stands
+        for it (ARGUMENT), for the callers' files to fill in."""
+        if not self.summarising or key is None or "." not in key:
+            return None
+        name, method = key.split(".", 1)
+        if method == "__init__":
+            return "init"
+        forward = self.classes[-1].forward_name if self.classes else "forward"
+        return "forward" if method == forward and name in self.top_classes else None
 
 
 # What a rule can act on at the other end of a call. A module counts when its output carries a
 # tag or its mode matters; a plain-class instance or an untagged layer does not.
-_PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64, LISTING,
-                           COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER, SCHEDULER,
-                           DATAFRAME, PIL_IMAGE, REFERENCE, RECORDS, SINGLE_CHANNEL,
-                           AXIS_DROPPED})
+_PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UNIT_RANGE, UINT8,
+                           FLOAT64, LISTING, COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER,
+                           SCHEDULER, DATAFRAME, PIL_IMAGE, REFERENCE, RECORDS, SINGLE_CHANNEL,
+                           AXIS_DROPPED, ELEMENTS})
 
 
 def _worth_passing(value: Value) -> Value:

@@ -12,13 +12,14 @@ its name to its framework's table.
 
 from __future__ import annotations
 
-from dllint.semantic.effects import Effect, Registry
-from dllint.semantic.frameworks import data, jax, keras, python, tensorflow, torch, trainers
+from dllint.semantic.effects import Effect, Match, Registry
+from dllint.semantic.frameworks import (data, jax, keras, python, tensorflow, tflearn, torch,
+                                        trainers)
 
 # Every framework's effect rows (see `effects.py`), compiled once: what `transfer.py` dispatches
 # on and the text gates are computed from. A new framework is a module in `frameworks/` with
 # its ROWS, added here. The merged tables below that say what a call does are views of these.
-FRAMEWORKS = (python, torch, data, keras, tensorflow, jax, trainers)
+FRAMEWORKS = (python, torch, data, keras, tensorflow, tflearn, jax, trainers)
 ROWS = tuple(row for framework in FRAMEWORKS for row in framework.ROWS)
 REGISTRY = Registry(ROWS)
 
@@ -26,28 +27,55 @@ REGISTRY = Registry(ROWS)
 PROBABILITY_FUNCTIONS = REGISTRY.table(Effect.PROBABILITIES)
 LOG_PROBABILITY_FUNCTIONS = REGISTRY.names(Effect.LOG_PROBABILITIES)
 LOG_FUNCTIONS = REGISTRY.names(Effect.LOG)
+# `1 / (1 + exp(-x))` written out is a sigmoid.
+EXP_FUNCTIONS = frozenset({*torch.EXP_FUNCTIONS, *data.EXP_FUNCTIONS, *tensorflow.EXP_FUNCTIONS,
+                           *jax.EXP_FUNCTIONS})
+# Calls that bound a value to a range, first argument the value (`torch.clamp(p, eps, 1 - eps)`);
+# and the methods that do it (`p.clamp(min=eps)`). What they bound keeps its meaning.
+CLIPPING_FUNCTIONS = REGISTRY.names(Effect.CLIPPING)
+CLIPPING_METHODS = REGISTRY.names(Effect.CLIPPING_METHOD)
 PROBABILITY_METHODS = torch.PROBABILITY_METHODS
 LOG_PROBABILITY_METHODS = torch.LOG_PROBABILITY_METHODS
 
 # Layers whose output is probabilities / log-probabilities / a single column.
 PROBABILITY_LAYERS = REGISTRY.table(Effect.PROBABILITY_LAYER)
 LOG_PROBABILITY_LAYERS = torch.LOG_PROBABILITY_LAYERS
-MODE_DEPENDENT_LAYERS = torch.MODE_DEPENDENT_LAYERS
+# Layers that make train() and eval() behave differently, by the argument that decides it.
+ModeArgument = torch.ModeArgument
+MODE_DEPENDENT_LAYERS = REGISTRY.table(Effect.MODE_DEPENDENT_LAYER, "data")
 CONTAINER_LAYERS = torch.CONTAINER_LAYERS
+# Containers that hold modules without calling them (the owner's forward does): their mode is
+# their members', by the name messages use.
+MODULE_COLLECTIONS = REGISTRY.table(Effect.MODULE_COLLECTION)
 # Keras layers (`<prefix>layers.<Name>`), which output probabilities when their activation
 # (`activation=` or, for ACTIVATION_LAYERS, the first argument) is one of the names or functions.
 KERAS_LAYER_PREFIXES = keras.LAYER_PREFIXES
+PER_CALL_MODE_PACKAGES = keras.PER_CALL_MODE_PACKAGES
 KERAS_ACTIVATION_LAYERS = keras.ACTIVATION_LAYERS
 PROBABILITY_ACTIVATION_NAMES = keras.PROBABILITY_ACTIVATION_NAMES
 KERAS_SEQUENTIAL_MODELS = keras.SEQUENTIAL_MODELS
 KERAS_FUNCTIONAL_MODELS = keras.FUNCTIONAL_MODELS
+KERAS_FUNCTIONAL_OUTPUTS = keras.FUNCTIONAL_OUTPUTS
+# Keras layers whose call depends on the `training` flag: always, or (recurrent layers) when one
+# of their dropout keywords is above 0; wrappers depend on it when the layer they wrap does.
+KERAS_TRAINING_LAYERS = keras.TRAINING_LAYERS
+KERAS_RNN_DROPOUT_KEYWORDS = keras.RNN_DROPOUT_KEYWORDS
+KERAS_WRAPPER_LAYERS = keras.WRAPPER_LAYERS
 # Methods that append a layer to a sequential container, by the container.
 GROWING_METHODS = {"nn.Sequential": frozenset({"add_module", "append"}),
+                   "nn.ModuleList": frozenset({"append", "insert"}),
                    "keras.Sequential": frozenset({"add"})}
 # TF1 layer functions that apply the activation given as a keyword: (keyword, position).
-ACTIVATION_LAYER_FUNCTIONS = tensorflow.ACTIVATION_LAYER_FUNCTIONS
+ACTIVATION_LAYER_FUNCTIONS = {**tensorflow.ACTIVATION_LAYER_FUNCTIONS,
+                              **tflearn.ACTIVATION_LAYER_FUNCTIONS}
+# Estimator layers that apply a loss named by a string argument to their first argument
+# (tflearn's `regression(net, loss='softmax_categorical_crossentropy')`): (position, keyword,
+# default), and the names of those losses that apply softmax or sigmoid themselves.
+NAMED_LOSS_ESTIMATORS = tflearn.ESTIMATORS
+LOGIT_LOSS_NAMES = tflearn.LOGIT_OBJECTIVES
 # Module base classes of other frameworks: (framework, the method that is their forward).
-FRAMEWORK_MODULE_BASES = {base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES}
+FRAMEWORK_MODULE_BASES = {**{base: ("flax", jax.FORWARD_METHOD) for base in jax.MODULE_BASES},
+                          **{base: ("keras", keras.FORWARD_METHOD) for base in keras.MODULE_BASES}}
 # Methods of such a module that run its forward (`model.apply(variables, x)` in Flax).
 FRAMEWORK_APPLY_METHODS = jax.APPLY_METHODS
 # Objects holding a module's apply function under a keyword: `state.apply_fn(...)` calls it.
@@ -61,12 +89,27 @@ MODE_DEPENDENT_FUNCTIONS = torch.MODE_DEPENDENT_FUNCTIONS
 OPAQUE_MODEL_PREFIXES = torch.OPAQUE_MODEL_PREFIXES
 NOT_MODELS = torch.NOT_MODELS
 MODE_FREE_PACKAGES = torch.MODE_FREE_PACKAGES
+# Calls that wrap a module and run it unchanged when called (compiled, replicated, sharded):
+# (position, keyword) of the module.
+MODULE_WRAPPERS = {row.name: (row.position, row.keyword)
+                   for row in REGISTRY.of(Effect.MODULE_WRAPPER)}
+EVAL_MODE_LOADERS = torch.EVAL_MODE_LOADERS
+GENERATION_METHODS = torch.GENERATION_METHODS
+# Calls that return a copy of a model: (keyword, position) of the argument copied.
+MODULE_COPIES = {row.name: (row.keyword, row.position) for row in REGISTRY.of(Effect.MODULE_COPY)}
+WRAPPED_MODULE_ATTRIBUTES = torch.WRAPPED_MODULE_ATTRIBUTES
+TrainingEngine = trainers.TrainingEngine
+TRAINING_ENGINES = trainers.TRAINING_ENGINES
 FRAMEWORK_EVALUATION_HOOKS = trainers.FRAMEWORK_EVALUATION_HOOKS
 NN_MODULE_BASES = torch.NN_MODULE_BASES
 LOSS_BASES = torch.LOSS_BASES
 LIGHTNING_BASES = trainers.LIGHTNING_BASES
 
 LOSSES = {row.name: row.data for row in REGISTRY.of(Effect.LOSS_CLASS, Effect.LOSS_FUNCTION)}
+# Losses whose arguments TF 0.x took in another order (the logits first), and the graph-mode
+# calls that show a file is TF 0.x or 1.x code (see frameworks/tensorflow.py).
+LOGITS_FIRST_LOSSES = tensorflow.LOGITS_FIRST_LOSSES
+TF_GRAPH_MODE_CALLS = tensorflow.GRAPH_MODE_CALLS
 # The target's keyword, by the prediction's: `F.mse_loss(input, target)`,
 # `keras.losses.mse(y_true, y_pred)`, `optax.l2_loss(predictions, targets)`.
 LOSS_TARGET_KEYWORDS = {"input": "target", "y_pred": "y_true", "predictions": "targets"}
@@ -123,7 +166,11 @@ UINT8_TF_DECODERS = tensorflow.UINT8_IMAGE_DECODERS
 # Datasets whose `load_data()` returns `((x_train, y_train), (x_test, y_test))` with uint8 images.
 UINT8_IMAGE_DATASETS = keras.UINT8_IMAGE_DATASETS
 # Casts that keep the values: (position, keyword) of the dtype.
-CAST_FUNCTIONS = {row.name: (row.position, row.keyword) for row in REGISTRY.of(Effect.CAST)}
+CAST_FUNCTIONS = {row.name: (row.position, row.keyword) for row in REGISTRY.of(Effect.CAST)
+                  if row.data is None}
+# Casts whose dtype is in their name (`tf.to_float(x)`): the dtype's qualified name.
+FIXED_DTYPE_CASTS = {row.name: row.data for row in REGISTRY.of(Effect.CAST) if row.data}
+SATURATING_CASTS = tensorflow.SATURATING_CASTS
 # Resizing that returns float pixels in the input's range (uint8 in, float32 0-255 out).
 FLOAT_RESIZING = tensorflow.FLOAT_RESIZING
 PIL_OPEN = data.PIL_OPEN
@@ -133,10 +180,15 @@ NUMPY_ARRAY = REGISTRY.names(Effect.ARRAY)
 DTYPE_KEEPING_FUNCTIONS = REGISTRY.names(Effect.DTYPE_KEEPING)
 # Calls that join a list (or tuple) of arrays into one array of the same dtype and scale.
 STACKING = REGISTRY.names(Effect.STACKING)
+# Joining calls whose axis came first in an older API (TF 0.x's `tf.concat(axis, values)`): the
+# arrays are the argument that is not a literal axis.
+AXIS_FIRST_STACKING = frozenset(row.name for row in REGISTRY.of(Effect.STACKING) if row.data)
 UINT8_DTYPES = frozenset({*data.UINT8_DTYPES, *torch.UINT8_DTYPES, *tensorflow.UINT8_DTYPES,
                           *jax.UINT8_DTYPES})
 
 FLOAT64_CONSTRUCTORS = data.FLOAT64_CONSTRUCTORS
+# Where those constructors take `dtype` by position (`np.zeros((h, w), np.uint8)`).
+DTYPE_POSITIONS = data.DTYPE_POSITIONS
 # Reductions of other frameworks, called as functions (torch's and numpy's are found by name):
 # `keepdims` defaults to False in all of them.
 REDUCTION_FUNCTIONS = REGISTRY.names(Effect.REDUCTION)
@@ -146,6 +198,13 @@ RESHAPING_FUNCTIONS = REGISTRY.names(Effect.RESHAPE)
 # Value: the position and keyword of that argument.
 COLUMN_LAYERS = {row.name: (row.position, row.keyword)
                  for row in REGISTRY.of(Effect.COLUMN_LAYER)}
+# TensorFlow's tensors made from a literal shape, variables (the shape of their initial value)
+# and matrix products (see frameworks/tensorflow.py).
+SHAPED_CONSTRUCTORS = {row.name: (row.position, row.keyword)
+                       for row in REGISTRY.of(Effect.SHAPED_CONSTRUCTOR)}
+VARIABLE_CONSTRUCTORS = {row.name: (row.position, row.keyword)
+                         for row in REGISTRY.of(Effect.VARIABLE_CONSTRUCTOR)}
+MATMUL = REGISTRY.names(Effect.MATMUL)
 RANK1_CONSTRUCTORS = REGISTRY.names(Effect.RANK1_CONSTRUCTOR)
 DATAFRAME_SOURCES = data.DATAFRAME_SOURCES
 TO_TENSOR = torch.TO_TENSOR
@@ -160,6 +219,8 @@ MODULE_DTYPE_METHODS = torch.MODULE_DTYPE_METHODS
 SAME_MODULE_METHODS = torch.SAME_MODULE_METHODS
 TORCH_FLOAT_DTYPES = torch.TORCH_FLOAT_DTYPES
 NO_GRAD_CONTEXTS = torch.NO_GRAD_CONTEXTS
+BACKWARD_METHODS = torch.BACKWARD_METHODS
+LOSS_SCALING_CONTEXTS = torch.LOSS_SCALING_CONTEXTS
 CONTEXT_BACKWARDS = torch.CONTEXT_BACKWARDS
 DUMMY_INPUT_FACTORIES = torch.DUMMY_INPUT_FACTORIES
 IN_PLACE_INITIALISERS = torch.IN_PLACE_INITIALISERS
@@ -206,8 +267,21 @@ SEEDED_SPLITS = {"sklearn.model_selection.train_test_split": "random_state",
 # `deterministic` when built (it is also accepted when called).
 NEVER_ON_DROPOUTS = tensorflow.NEVER_ON_DROPOUTS
 FLAX_DROPOUT_LAYERS = jax.DROPOUT_LAYERS
+# Layers that add a bias before batch norm can cancel it (DL303): TF1 and tf.contrib layer
+# functions (what turns their bias and activation off: `BiasedLayer`), and Keras layers, which
+# take `use_bias=` and `activation=` (None by default) by keyword.
+BIASED_LAYER_FUNCTIONS = tensorflow.BIASED_LAYER_FUNCTIONS
+BATCH_NORM_FUNCTIONS = tensorflow.BATCH_NORM_FUNCTIONS
+KERAS_BIASED_LAYERS = keras.BIASED_LAYERS
+KERAS_BATCH_NORM_LAYERS = keras.BATCH_NORM_LAYERS
 # Calls that differentiate a function: code that calls them is a training step.
 GRADIENT_TRANSFORMS = jax.GRADIENT_TRANSFORMS
+# TensorFlow's tapes: the forward pass in `with tf.GradientTape() as tape:` is differentiated by
+# the tape's `gradient` method.
+GRADIENT_TAPES = tensorflow.GRADIENT_TAPES
+TAPE_GRADIENT_METHODS = tensorflow.TAPE_GRADIENT_METHODS
+# Attributes holding a Keras model's variables (`model.trainable_variables`).
+KERAS_VARIABLE_ATTRIBUTES = keras.VARIABLE_ATTRIBUTES
 TRAINING_STEP_NAMES = trainers.TRAINING_STEP_NAMES
 
 # Top-level packages that are libraries, never the project's own modules: calls into them are
@@ -224,3 +298,22 @@ LIBRARY_ROOTS = frozenset({
 
 # Calls that return a model in a mode their keywords choose (see frameworks/jax.py).
 MODE_VIEWS = dict(jax.MODE_VIEWS)
+
+
+# Every qualified name the registry's rows and the tables above are keyed by, and the prefixes
+# names are matched by: what `from keras.layers import *` brings in is the star module whose
+# names are in here.
+_KNOWN_NAMES = frozenset({
+    *(row.name for row in ROWS if row.match is Match.EXACT),
+    *(name for table in list(globals().values()) if isinstance(table, (dict, frozenset, set))
+      for name in table if isinstance(name, str) and "." in name)})
+# By prefix, only the prefixes that hold nothing but the library's names (Keras' layers, the
+# model zoos); the catch-all rows (`torch.nn.<Upper>` is a layer) would claim a project's `Net`.
+_KNOWN_PREFIXES = tuple(row.name for row in REGISTRY.of(Effect.KERAS_LAYER, Effect.OPAQUE_MODEL)
+                        if row.match is Match.PREFIX)
+
+
+def knows(qualified: str, *, by_prefix: bool = False) -> bool:
+    """Whether a knowledge row or table is keyed by `qualified` (or, `by_prefix`, a prefix row
+    such as `keras.layers.` matches it)."""
+    return qualified.startswith(_KNOWN_PREFIXES) if by_prefix else qualified in _KNOWN_NAMES

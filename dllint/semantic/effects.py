@@ -51,6 +51,10 @@ class Effect(enum.Enum):
     # Items keep the order of argument `position`.
     ORDER_KEEPING = (Stage.CALL, ())
     SORTING = (Stage.CALL, ())
+    # A copy of the modules of argument position/keyword, born at the call (an EMA, a teacher).
+    MODULE_COPY = (Stage.CALL, ())
+    # The modules of argument position/keyword, run unchanged (DDP, torch.compile): `via` the call.
+    MODULE_WRAPPER = (Stage.CALL, ())
     PROBABILITIES = (Stage.CALL, {tags.PROBABILITIES})  # display: "softmax" | "sigmoid"
     SHAPE_KEEPING = (Stage.CALL, ())
     LOG_PROBABILITIES = (Stage.CALL, {tags.LOG_PROBABILITIES})
@@ -59,12 +63,16 @@ class Effect(enum.Enum):
     LOG = (Stage.CALL, ())  # log of probabilities
     PROBABILITY_LAYER = (Stage.CALL, {tags.MODULE, tags.PROBABILITIES})
     LOG_PROBABILITY_LAYER = (Stage.CALL, {tags.MODULE, tags.LOG_PROBABILITIES})
-    MODE_DEPENDENT_LAYER = (Stage.CALL, {tags.MODULE})  # dropout, batch norm: train() != eval()
+    # Dropout, batch norm: train() != eval(); data: the ModeArgument that decides it.
+    MODE_DEPENDENT_LAYER = (Stage.CALL, {tags.MODULE})
     CONTAINER = (Stage.CALL, {tags.MODULE})  # nn.Sequential: outputs what its last member does
+    # nn.ModuleList: holds its members without calling them; display: the name messages use.
+    MODULE_COLLECTION = (Stage.CALL, {tags.MODULE})
     LOSS_CLASS = (Stage.CALL, {tags.LOSS})  # data: Loss
     KERAS_INPUT = (Stage.CALL, {tags.KERAS_INPUT})
     KERAS_LAYER = (Stage.CALL, {tags.MODULE})
     KERAS_SEQUENTIAL = (Stage.CALL, {tags.MODULE})
+    # Data: (position, keywords) of `outputs`.
     KERAS_FUNCTIONAL_MODEL = (Stage.CALL, {tags.MODULE})
     # The activation at position/keyword.
     ACTIVATION_LAYER_FUNCTION = (Stage.CALL, {tags.PROBABILITIES})
@@ -82,20 +90,28 @@ class Effect(enum.Enum):
     COMPOSE = (Stage.DATA, ())
     PIXEL_DIVISION = (Stage.DATA, ())  # data: frameworks.data.PixelDivision
     # Keyword: the flag it needs True, if any.
-    SCALING = (Stage.DATA, {tags.UNIT_SCALED})
+    SCALING = (Stage.DATA, {tags.UNIT_SCALED, tags.UNIT_RANGE})
     UINT8_DECODER = (Stage.DATA, {tags.UINT8})  # position: of its dtype argument (-1: none)
     UINT8_DATASET = (Stage.DATA, {tags.TUPLE, tags.UINT8})
-    # Position/keyword: the dtype.
+    # Position/keyword: the dtype; data, instead, the dtype the name fixes (`tf.to_float`).
     CAST = (Stage.DATA, {tags.UINT8, tags.FLOAT64, tags.UNSCALED_FLOAT})
     FLOAT_RESIZING = (Stage.DATA, ())
     TRANSFORM = (Stage.DATA, ())  # a transform that does not scale
     UINT8_SOURCE = (Stage.DATA, {tags.UINT8})  # data: the library of the array ("numpy" | "torch")
     PIL_OPEN = (Stage.DATA, {tags.PIL_IMAGE})
+    CLIPPING = (Stage.DATA, ())  # bounds its first argument: what it was, back within its range
     DTYPE_KEEPING = (Stage.DATA, ())
-    STACKING = (Stage.DATA, ())
+    STACKING = (Stage.DATA, ())  # data "axis first": TF 0.x's `concat(axis, values)`
     ARRAY = (Stage.DATA, {tags.UINT8})
-    FLOAT64_SOURCE = (Stage.DATA, {tags.FLOAT64, tags.RANK1})
+    # Position/keyword: the dtype (position -1: by keyword only); a uint8 dtype makes a buffer.
+    FLOAT64_SOURCE = (Stage.DATA, {tags.FLOAT64, tags.RANK1, tags.UINT8})
     RANK1_CONSTRUCTOR = (Stage.DATA, {tags.RANK1})
+    # A tensor of the literal shape at position/keyword: (k, 1) a column weight, [None] rank 1.
+    SHAPED_CONSTRUCTOR = (Stage.DATA, {tags.COLUMN_WEIGHT, tags.RANK1})
+    # A variable: the shape of its initial value at position/keyword.
+    VARIABLE_CONSTRUCTOR = (Stage.DATA, ())
+    # `matmul(x, w)` with w, at position/keyword, a (k, 1) weight not transposed: an (N, 1) column.
+    MATMUL = (Stage.DATA, {tags.COLUMN})
     DATAFRAME_SOURCE = (Stage.DATA, {tags.DATAFRAME, tags.RECORDS})
     RECORD_SOURCE = (Stage.DATA, {tags.RECORDS})
     TO_TENSOR = (Stage.DATA, {tags.UINT8, tags.FLOAT64})  # now a torch tensor's dtype
@@ -121,11 +137,13 @@ class Effect(enum.Enum):
     # `.to(dtype)`: a cast when given a dtype.
     TO_METHOD = (Stage.METHOD, {tags.FLOAT64, tags.UINT8})
     SQUEEZE_METHOD = (Stage.METHOD, {tags.AXIS_DROPPED})  # a passthrough that drops an axis
+    CLIPPING_METHOD = (Stage.METHOD, ())  # `x.clamp(0, 255)`: see CLIPPING
     PASSTHROUGH_METHOD = (Stage.METHOD, ())  # shape or device only; data True: drops the graph
-    FLOAT_CAST_METHOD = (Stage.METHOD, ())
-    FLOAT64_CAST_METHOD = (Stage.METHOD, {tags.FLOAT64})
+    # Uint8 pixels (or a PIL image) cast to float: float pixels still in 0-255.
+    FLOAT_CAST_METHOD = (Stage.METHOD, {tags.UNSCALED_FLOAT})
+    FLOAT64_CAST_METHOD = (Stage.METHOD, {tags.FLOAT64, tags.UNSCALED_FLOAT})
     ASTYPE_METHOD = (Stage.METHOD, {tags.UINT8, tags.FLOAT64})
-    SCALING_METHOD = (Stage.METHOD, {tags.UNIT_SCALED})  # data: "divide" | "multiply" (by 1/255)
+    SCALING_METHOD = (Stage.METHOD, {tags.UNIT_SCALED, tags.UNIT_RANGE})  # data: "divide" | "multiply" (by 1/255)
     PIL_KEEPING_METHOD = (Stage.METHOD, {tags.PIL_IMAGE})
     DATAFRAME_TO_NUMPY_METHOD = (Stage.METHOD, {tags.FLOAT64, tags.RANK1, tags.RECORDS})
     RECORD_KEEPING_METHOD = (Stage.METHOD, ())

@@ -3,7 +3,10 @@
 libcst's ScopeProvider and QualifiedNameProvider cost several times the parse on real code. The
 bugs dllint looks for need far less: what `F`, `T`, `nn` or `glob` stand for. Imports are read
 from statements only (never from expressions), anywhere in the file, and treated as file-wide.
-A name that is imported nowhere and is a builtin resolves to `builtins.<name>`.
+A name that is imported nowhere and is a builtin resolves to `builtins.<name>`. A name bound
+nowhere in a file with star imports (`from keras.layers import *`) resolves to the star module
+the knowledge tables know it from, else to the last star import of a project module, else to the
+last star import.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import builtins
 from typing import Iterator, Sequence
 
 import libcst as cst
+
+from dllint.semantic import catalog
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -59,13 +64,65 @@ def _child_statements(statement: cst.BaseCompoundStatement) -> list[cst.BaseStat
     return children
 
 
+class _BoundNames(cst.CSTVisitor):
+    """Every name a file binds anywhere (definitions, parameters, assignment and loop targets,
+    `as` names): with a star import, a name bound nowhere comes from the star."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def _target(self, node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.Name):
+            self.names.add(node.value)
+        elif isinstance(node, (cst.Tuple, cst.List)):
+            for element in node.elements:
+                self._target(element.value)
+        elif isinstance(node, cst.StarredElement):
+            self._target(node.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.names.add(node.name.value)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.names.add(node.name.value)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.names.add(node.name.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._target(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._target(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._target(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._target(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._target(node.name)
+
+
 class ImportMap:
-    def __init__(self, aliases: dict[str, str]) -> None:
+    def __init__(self, aliases: dict[str, str], stars: tuple[str, ...] = (),
+                 bound: frozenset[str] = frozenset()) -> None:
         self.aliases = aliases
+        self.stars = stars  # modules star-imported, in import order
+        self.bound = bound  # names the file binds itself (known only when there are stars)
 
     @classmethod
     def from_module(cls, module: cst.Module) -> ImportMap:
         aliases: dict[str, str] = {}
+        stars: list[str] = []
         for statement in _import_statements(module.body):
             if isinstance(statement, cst.Import):
                 for alias in statement.names:
@@ -81,11 +138,13 @@ class ImportMap:
                         top = full.split(".", 1)[0]
                         aliases[top] = top
             else:
-                if isinstance(statement.names, cst.ImportStar):
-                    continue
                 base = "." * len(statement.relative)
                 if statement.module is not None:
                     base += dotted_name(statement.module) or ""
+                if isinstance(statement.names, cst.ImportStar):
+                    if base and base.strip("."):
+                        stars.append(base)
+                    continue
                 for alias in statement.names:
                     name = dotted_name(alias.name)
                     if name is None:
@@ -95,7 +154,27 @@ class ImportMap:
                         local = dotted_name(alias.asname.name) or name  # type: ignore[arg-type]
                     separator = "" if base.endswith(".") else "."
                     aliases[local] = f"{base}{separator}{name}" if base else name
-        return cls(aliases)
+        if not stars:
+            return cls(aliases)
+        bound = _BoundNames()
+        module.visit(bound)
+        return cls(aliases, tuple(stars), frozenset(bound.names))
+
+    def imported(self) -> list[str]:
+        """The qualified names the file imports; `module.*` for each star import."""
+        return [*self.aliases.values(), *(f"{star}.*" for star in self.stars)]
+
+    def _from_star(self, name: str) -> str:
+        """The qualified name of `name`, bound nowhere in the file, from its star imports."""
+        if len(self.stars) > 1:
+            for by_prefix in (False, True):  # `keras.models.Sequential` before `keras.layers.*`
+                for star in reversed(self.stars):  # a later star import shadows an earlier one
+                    if catalog.knows(f"{star}.{name}", by_prefix=by_prefix):
+                        return f"{star}.{name}"
+            for star in reversed(self.stars):
+                if star.startswith(".") or star.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
+                    return f"{star}.{name}"
+        return f"{self.stars[-1]}.{name}"
 
     def qualified_name(self, node: cst.BaseExpression) -> str | None:
         """The qualified name an expression refers to, or None if it is not an imported name."""
@@ -104,6 +183,8 @@ class ImportMap:
                 return self.aliases[node.value]
             if node.value in _BUILTIN_NAMES:
                 return f"builtins.{node.value}"
+            if self.stars and node.value not in self.bound:
+                return self._from_star(node.value)
             return None
         if isinstance(node, cst.Attribute):
             base = self.qualified_name(node.value)

@@ -2,8 +2,8 @@
 
 DL101-DL103 and DL004 read these: a loop whose events hold `backward` and `step` but no
 `zero_grad`, a scheduler stepped before its optimizer, a clip after the step. Calls to local
-functions are kept as `call` events and expanded on demand, so a helper that zeroes the
-gradients counts where it is called.
+functions, and to methods of the class called on `self`, are kept as `call` events and expanded
+on demand, so a helper that zeroes the gradients counts where it is called.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ from dllint.semantic.values import OPTIMIZER, SCHEDULER, first, has
 class LoopEvents:
     """What a loop's body does to training state, in source order: ("backward", node),
     ("step", node, optimizer, owners), ("zero_grad", node, receiver), ("scheduler_step", node),
-    ("clip", node), ("eval", node), ("train", node), and ("call", node, name) for local functions
-    it calls or hands on. `optimizer` and `receiver` are dotted names (None when not a plain
-    name); `owners` names what the optimizer was built from (`net` for `net.parameters()`).
+    ("clip", node), ("eval", node, switch), ("train", node, switch), and ("call", node, name)
+    for local functions it calls or hands on (`name`: `fit`, or `Trainer.step` for a method of
+    a class of the file). `switch` is the `.eval()`/`.train()` call itself (`node` is where the
+    loop calls the helper that makes it). `optimizer` and `receiver` are dotted names (None when
+    not a plain name); `owners` names what the optimizer was built from (`net` for
+    `net.parameters()`).
     A `.grad = None` assignment is ("zero_grad", node)."""
 
     node: cst.CSTNode
@@ -64,17 +67,17 @@ class LoopEventRecorder:
             self.event("clip", node)
         elif isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method == "backward":
+            if method in catalog.BACKWARD_METHODS:
                 self.event("backward", node)
             elif method == "zero_grad":
                 self.event("zero_grad", node, dotted_name(func.value))
             elif method == "eval" and not node.args:
-                self.event("eval", node)
+                self.event("eval", node, node)
             elif method == "train":
                 flag = argument(node, 0, "mode")
                 is_off = flag is not None and isinstance(flag.value, cst.Name) and \
                     flag.value.value == "False"
-                self.event("eval" if is_off else "train", node)
+                self.event("eval" if is_off else "train", node, node)
             elif method == "step":
                 receiver = self.value(func.value)
                 name = (dotted_name(func.value) or "").rsplit(".", 1)[-1].lower()
@@ -86,6 +89,14 @@ class LoopEventRecorder:
         local = isinstance(func, cst.Name) and qualified is None
         if local:
             self.event("call", node, func.value)
+            self.local_calls[id(node)] = func.value
+        elif isinstance(func, cst.Attribute) and func.attr.value not in ("forward", "__call__"):
+            # `self.train_epoch()`, `trainer.step()`: a method of a class of this file does
+            # what its body does, where it is called.
+            key = self.callee_key(node)
+            if key is not None:
+                self.event("call", node, key)
+                self.local_calls[id(node)] = key
         # optimizer.step(closure): the closure runs in this step, as does a function handed to a
         # local function. One handed to a library (rpc_async, Thread) runs elsewhere.
         if local or (isinstance(func, cst.Attribute) and func.attr.value == "step"):

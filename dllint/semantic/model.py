@@ -4,10 +4,11 @@ It runs as the first visitor of the file's single batched traversal, so when a r
 `visit_Call` asks `model.value(node.args[0].value)`, every statement before that call has been
 seen. Bindings are applied on `leave_*`, so the right-hand side of `x = f(x)` sees the old `x`.
 
-What it tracks, per function (falling back to module level): names to values; per class: `self`
-attributes, whether it is an nn.Module, whether it has dropout or batch norm, and what `forward`
-returns; per function: what it returns. Calls into other files of the same run are resolved
-through `ProjectIndex` summaries.
+What it tracks, per function (falling back to the enclosing functions', then the module's):
+names to values; per class: `self` attributes, whether it is an nn.Module, whether it has dropout
+or batch norm, what `forward` and each method return (an instance carries them as `Members`, for
+`trainer.model` outside the class); per function: what it returns. Calls into other files of the
+same run are resolved through `ProjectIndex` summaries.
 """
 
 from __future__ import annotations
@@ -21,16 +22,20 @@ import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.binding import CallBinding, FlowHints
+from dllint.semantic.facts import Facts
 from dllint.semantic.loops import LoopEventRecorder, LoopEvents
+from dllint.semantic.regions import RegionTracker
 from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
 from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
     list_of, with_module_mode)
-from dllint.semantic.syntax import argument, mode_switch
+from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch
+from dllint.semantic.syntax import leaves as _leaves
 from dllint.semantic.values import (
-    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, ModuleInfo,
+    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Members, ModuleInfo,
     Tag, Value, first, has, keep, without)
-from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS
+from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
+from dllint.semantic.values import UNIT_RANGE
 from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
@@ -68,6 +73,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.needs_hints = False
         self._attribute_misses: set[tuple[str, str]] = set()
         self._forward_misses: set[str] = set()
+        self._method_misses: set[tuple[str, str]] = set()
         # Top-level functions and classes (with their methods): the call sites worth recording.
         body = context.module.body
         # A name defined twice (a notebook's cells redefine `train` or `Net`) is ambiguous:
@@ -90,19 +96,26 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.classes: list[ClassState] = []
         self.functions: list[FunctionState] = []
         self.local_classes: dict[str, ModuleInfo | None] = {}
+        self.local_members: dict[str, Members | None] = {}
         self.local_functions: dict[str, Value] = {}
-        self.no_grad_depth = 0
+        self.regions = RegionTracker(self.qualified)
+        # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
+        self.call_sites: dict[str, list[cst.Call]] = {}
         self.loop_listings: list[Tag | None] = []
         self.depth = 0
         # Training-loop events: per loop (innermost last while open), and per function.
         self.open_loops: list[LoopEvents] = []
         self.loops: list[LoopEvents] = []
         self.function_events: dict[str, list[tuple]] = {}
+        # Calls of local functions and methods (id of the call -> its key in function_events).
+        self.local_calls: dict[int, str] = {}
         self.event_stack: list[list[tuple]] = [[]]
+        # The typed query interface rules read all of the above through.
+        self.facts = Facts(self)
 
     @property
     def in_no_grad(self) -> bool:
-        return self.no_grad_depth > 0 or any(f.no_grad for f in self.functions)
+        return self.regions.no_grad or any(f.no_grad for f in self.functions)
 
     @property
     def current_function(self) -> FunctionState | None:
@@ -175,7 +188,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         return EMPTY
 
     def lookup(self, name: str) -> Value:
-        for frame in (self.frames[-1], self.module_frame):
+        # Innermost first: a nested function reads its enclosing functions' names (closures
+        # over their parameters), then the module's.
+        for frame in reversed(self.frames):
             if name in frame:
                 return frame[name]
         return EMPTY
@@ -254,12 +269,16 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.loops.append(self.open_loops.pop())
 
     def visit_With(self, node: cst.With) -> None:
-        if any(self._is_no_grad(item.item) for item in node.items):
-            self.no_grad_depth += 1
+        self.regions.enter_with(node)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.regions.enter_handler(node)
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self.regions.leave(original_node)
 
     def leave_With(self, original_node: cst.With) -> None:
-        if any(self._is_no_grad(item.item) for item in original_node.items):
-            self.no_grad_depth -= 1
+        self.regions.leave(original_node)
         for item in original_node.items:
             if item.asname is not None:
                 self.bind(item.asname.name, EMPTY)
@@ -350,11 +369,17 @@ _ACTIVATIONS = (PROBABILITIES, LOG_PROBABILITIES)
 
 def _join(values: list[Value], test: cst.BaseExpression) -> Value:
     """What a value is after a branch join: any branch's value, except that an activation
-    applied in only some branches of a test on a training flag is not carried on."""
+    applied in only some branches of a test on a training flag is not carried on, and neither
+    is a scaling to [0, 1] done in only some branches of a test on the dtype or the range
+    (`if image.max() > 1: image = image / 255`): the pixels are then only maybe scaled, and a
+    later scaling may be the one that counts."""
     joined = frozenset().union(*values)
     if any(not has(value, kind) for value in values for kind in _ACTIVATIONS
            if has(joined, kind)) and _tests_training_flag(test):
         joined = without(joined, _ACTIVATIONS)
+    if has(joined, UNIT_SCALED) and not all(has(value, UNIT_SCALED) for value in values) \
+            and inspects_dtype_or_range(test):
+        joined = without(joined, (UNIT_SCALED, UNIT_RANGE))
     return joined
 
 
@@ -377,21 +402,6 @@ class _Branch:
     body_leaves: bool  # the body ends in return/raise/continue/break: it never reaches the join
     after_body: dict[str, Value] | None = None
     in_else: bool = False
-
-
-_LEAVING = (cst.Return, cst.Raise, cst.Continue, cst.Break)
-
-
-def _leaves(block: cst.BaseSuite | None) -> bool:
-    if block is None:
-        return False
-    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
-    if not statements:
-        return False
-    last = statements[-1]
-    small = last.body if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) \
-        else None
-    return bool(small) and isinstance(small[-1], _LEAVING)
 
 
 def analyse(context: FileContext, project: ProjectIndex | None,

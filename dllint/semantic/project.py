@@ -25,13 +25,15 @@ from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, List
 from dllint.semantic import catalog
 from dllint.semantic.effects import gate_pattern, minimal_tokens
 from dllint.semantic.values import (
-    COLUMN, FLOAT64, LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, RANK1, UINT8, UNIT_SCALED,
-    REFERENCE, LossInfo, ModuleInfo, Tag, Value)
-from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
+    ARGUMENT_OUTPUT, COLUMN, ELEMENTS, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
+    MODULE, PROBABILITIES, RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo,
+    Members, ModuleInfo, Tag, Value)
+from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL, UNIT_RANGE
 from dllint.types import RelatedLocation, Span
 
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
-                       RANK1, MODULE, LOSS, REFERENCE, SINGLE_CHANNEL, AXIS_DROPPED})
+                       UNIT_RANGE, RANK1, MODULE, LOSS, REFERENCE, SINGLE_CHANNEL, AXIS_DROPPED,
+                       LISTING, LOSS_VALUE, TUPLE, ARGUMENT_OUTPUT, ELEMENTS})
 # A file is summarised only if it may define something another file's rules care about: it uses
 # a row whose effect originates a tag that crosses files (computed from the rows, so no row can
 # be added that this gate filters out), a functional layer that makes its module mode-dependent,
@@ -46,8 +48,12 @@ _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
                 FLOAT64: "float64 data made here", UNIT_SCALED: "scaled to [0, 1] here",
+                UNIT_RANGE: "in [0, 1] here",
                 RANK1: "rank-1 array made here", MODULE: "model built here", LOSS: "loss built here",
-                SINGLE_CHANNEL: "single-channel output made here", AXIS_DROPPED: "axis removed here"}
+                SINGLE_CHANNEL: "single-channel output made here",
+                AXIS_DROPPED: "axis removed here", LISTING: "files listed here",
+                LOSS_VALUE: "loss computed here",
+                TUPLE: "tuple made here", ELEMENTS: "list made here"}
 
 
 MAX_EXPORT_HOPS = 4  # `from .model import Net` in __init__.py, re-exported again above it
@@ -130,10 +136,17 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         if any(tag.kind in SHAREABLE for tag in value):
             writer.set_anchor("def", name)
             functions[name] = writer.value(value)
-    if not classes and not functions and not calls and not exports:
+    members = {}
+    for name, found in model.local_members.items():
+        if found is not None:
+            writer.set_anchor("class", name)
+            written = writer.members(found)
+            if written["attributes"] or written["methods"]:
+                members[name] = written
+    if not classes and not functions and not calls and not exports and not members:
         return None
     return {"path": path, "classes": classes, "functions": functions, "calls": calls,
-            "exports": exports}
+            "exports": exports, "members": members}
 
 
 class _Writer:
@@ -191,6 +204,17 @@ class _Writer:
         elif tag.kind == LOSS:
             info = {"qualified": info.qualified, "wants": info.wants, "display": info.display,
                     "argument": info.argument, "keyword": info.keyword}
+        elif tag.kind == LISTING:
+            info = {"function": info.function, "ordered": info.ordered,
+                    "shuffled": info.shuffled}
+        elif tag.kind == TUPLE:
+            info = [self.value(part) for part in info]
+            if not any(info):
+                return None
+        elif tag.kind == ELEMENTS:
+            info = self.value(info)
+            if not info:
+                return None
         elif not isinstance(info, (str, type(None))):
             info = None
         return {"kind": tag.kind, "detail": tag.detail, "info": info, **where}
@@ -199,10 +223,17 @@ class _Writer:
         return [data for data in (self.tag(tag) for tag in value) if data is not None]
 
     def module_info(self, info: ModuleInfo) -> dict[str, Any]:
+        # A class's members are written once, in the summary's `members` (never nested in a
+        # module's info: that would repeat every class inside the classes holding it).
         return {"name": info.name, "output": self.value(info.output),
                 "mode_dependent": info.mode_dependent, "evidence": info.evidence,
                 "lightning": info.lightning, "in_eval": info.in_eval,
-                "framework": info.framework}
+                "framework": info.framework, "training_layer": info.training_layer}
+
+    def members(self, members: Members) -> dict[str, Any]:
+        def written(pairs):
+            return {name: data for name, value in pairs if (data := self.value(value))}
+        return {"attributes": written(members.attributes), "methods": written(members.methods)}
 
 
 # ---- reading summaries ----------------------------------------------------------------------
@@ -214,6 +245,13 @@ def _read_tag(data: dict[str, Any]) -> Tag:
     elif data["kind"] == LOSS:
         info = LossInfo(info["qualified"], info["wants"], info["display"],
                         info.get("argument", 0), info.get("keyword", "input"))
+    elif data["kind"] == LISTING:
+        info = ListingInfo(info["function"], info.get("ordered", False),
+                           info.get("shuffled", False))
+    elif data["kind"] == TUPLE:
+        info = tuple(_read_value(part) for part in info)
+    elif data["kind"] == ELEMENTS:
+        info = _read_value(info)
     location = RelatedLocation(data["path"], Span(*data["span"]),
                                DESCRIPTIONS.get(data["kind"], "defined here"))
     return Tag(data["kind"], None, data.get("detail", ""), info, location)
@@ -229,7 +267,8 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
         evidence = f"{evidence} in {Path(path).name}"
     return ModuleInfo(data["name"], _read_value(data.get("output", ())), data["mode_dependent"],
                       evidence, data.get("lightning", False), in_eval=data.get("in_eval", False),
-                      framework=data.get("framework", ""))
+                      framework=data.get("framework", ""),
+                      training_layer=data.get("training_layer", ""))
 
 
 # The shape `summarise` writes and the readers above rely on: a summary read back from a file
@@ -239,13 +278,25 @@ _TAG_REQUIRED = frozenset({"kind", "path", "span"})
 _MODULE_INFO = Record({
     "name": TEXT, "output": ListOf(Later(lambda: _TAG)), "mode_dependent": OneOf((NULL, BOOLEAN)),
     "evidence": OneOf((NULL, TEXT)), "lightning": BOOLEAN, "in_eval": BOOLEAN, "framework": TEXT,
+    "training_layer": TEXT,
 }, required=frozenset({"name", "mode_dependent"}))
 _LOSS_INFO = Record({"qualified": TEXT, "wants": TEXT, "display": TEXT, "argument": INTEGER,
                      "keyword": TEXT}, required=frozenset({"qualified", "wants", "display"}))
+_LISTING_INFO = Record({"function": TEXT, "ordered": BOOLEAN, "shuffled": BOOLEAN},
+                       required=frozenset({"function"}))
 _TAG = ByField("kind", {
     MODULE: Record({**_TAG_FIELDS, "info": _MODULE_INFO}, required=_TAG_REQUIRED | {"info"}),
     LOSS: Record({**_TAG_FIELDS, "info": _LOSS_INFO}, required=_TAG_REQUIRED | {"info"}),
+    LISTING: Record({**_TAG_FIELDS, "info": _LISTING_INFO}, required=_TAG_REQUIRED | {"info"}),
+    # The elements of a tuple by position, each a value (a list of tags).
+    TUPLE: Record({**_TAG_FIELDS, "info": ListOf(ListOf(Later(lambda: _TAG)))},
+                  required=_TAG_REQUIRED | {"info"}),
+    # What the elements of a list are (a value).
+    ELEMENTS: Record({**_TAG_FIELDS, "info": ListOf(Later(lambda: _TAG))},
+                     required=_TAG_REQUIRED | {"info"}),
 }, otherwise=Record({**_TAG_FIELDS, "info": OneOf((NULL, TEXT))}, required=_TAG_REQUIRED))
+_MEMBERS = Record({"attributes": MapOf(ListOf(_TAG)), "methods": MapOf(ListOf(_TAG))},
+                  required=frozenset({"attributes", "methods"}))
 SUMMARY = Record({
     "path": TEXT,
     "classes": MapOf(_MODULE_INFO),
@@ -253,6 +304,8 @@ SUMMARY = Record({
     # callee -> argument slot (a position, or `=keyword`) -> what the call passes there
     "calls": MapOf(MapOf(ListOf(_TAG), key=r"[0-9]+|=.*")),
     "exports": MapOf(TEXT),
+    # class -> what its instances' attributes and methods hold (plain classes included)
+    "members": MapOf(_MEMBERS),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -274,6 +327,11 @@ class ProjectIndex:
                                                                   repr=False)
     # Module -> digest of every call into it from the other files (its cache entry depends on it).
     _callers: dict[str, str] = field(default_factory=dict, repr=False)
+    # (path, class) -> its Members, once read; and those being read (a class whose members
+    # hold an instance of itself, directly or not, gets that instance without members).
+    _members: dict[tuple[str, str], Members | None] = field(default_factory=dict, repr=False)
+    _reading: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _roots: dict[str, Path] = field(default_factory=dict, repr=False)  # see _import_root
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
@@ -308,7 +366,8 @@ class ProjectIndex:
             summary = self._summary(module, importer)
             if summary is None:
                 continue
-            if name in summary["classes"] or name in summary["functions"]:
+            if name in summary["classes"] or name in summary["functions"] or \
+                    name in summary.get("members", {}):
                 return summary, name
             exported = summary.get("exports", {}).get(name)
             if exported is not None and hops < MAX_EXPORT_HOPS:
@@ -350,12 +409,31 @@ class ProjectIndex:
         found = self.modules.get(module)
         if not found:
             return None
+        directory = Path(importer).resolve().parent
+        if "." not in module:
+            # A file outside any package (`a/utils.py`) is imported by its bare name only from
+            # its own folder: the folder of the script run (sys.path[0]), or the folder above
+            # the importer's package (`python -m pkg.train` run there). `b/utils.py` is never
+            # the `utils` of `a/train.py`.
+            roots = {directory, self._import_root(importer)}
+            found = [summary for summary in found if Path(summary["path"]).name == "__init__.py"
+                     or self._import_root(summary["path"]) in roots]
+            if not found:
+                return None
         if len(found) > 1:  # prefer the file next to the importer
-            directory = Path(importer).resolve().parent
             for summary in found:
                 if Path(summary["path"]).resolve().parent == directory:
                     return summary
         return found[0]
+
+    def _import_root(self, path: str) -> Path:
+        """The folder a file is imported from: its own, or the one above its package."""
+        if path not in self._roots:
+            directory = Path(path).resolve().parent
+            while (directory / "__init__.py").exists() and directory != directory.parent:
+                directory = directory.parent
+            self._roots[path] = directory
+        return self._roots[path]
 
     def lookup_class(self, qualified: str, importer: str) -> ModuleInfo | None:
         found = self._resolve(qualified, importer)
@@ -364,16 +442,51 @@ class ProjectIndex:
         summary, name = found
         key = (summary["path"], name)
         if key not in self._classes:
-            self._classes[key] = _read_module(summary["classes"][name], summary["path"])
+            info = _read_module(summary["classes"][name], summary["path"])
+            if key in self._reading:
+                return info  # inside its own members: without them, and not kept
+            members = self._class_members(summary, name)
+            self._classes[key] = info if members is None else replace(info, members=members)
         if qualified.startswith(catalog.MODE_FREE_PACKAGES):
             return replace(self._classes[key], mode_dependent=False)
         return self._classes[key]
+
+    def lookup_members(self, qualified: str, importer: str) -> Members | None:
+        """What instances of a plain class (no module) of another file hold."""
+        found = self._resolve(qualified, importer)
+        if found is None or found[1] in found[0]["classes"]:
+            return None
+        return self._class_members(*found)
+
+    def _class_members(self, summary: dict[str, Any], name: str) -> Members | None:
+        key = (summary["path"], name)
+        data = summary.get("members", {}).get(name)
+        if data is None or key in self._reading:
+            return None
+        if key not in self._members:
+            self._reading.add(key)
+            try:
+                def pairs(entries: dict[str, Any]) -> tuple[tuple[str, Value], ...]:
+                    return tuple(sorted((member, self._resolve_references(items))
+                                        for member, items in entries.items()))
+                self._members[key] = Members(pairs(data["attributes"]), pairs(data["methods"]))
+            finally:
+                self._reading.discard(key)
+        return self._members[key]
 
     def lookup_function(self, qualified: str, importer: str) -> Value | None:
         found = self._resolve(qualified, importer)
         if found is None or found[1] not in found[0]["functions"]:
             return None
-        return _read_value(found[0]["functions"][found[1]])
+        key = (found[0]["path"], found[1])
+        if key in self._reading:  # functions that return each other's results
+            return None
+        # `return Net()` of a class imported there was only a name when it was summarised.
+        self._reading.add(key)
+        try:
+            return self._resolve_references(found[0]["functions"][found[1]])
+        finally:
+            self._reading.discard(key)
 
     def dependency_digests(self, modules: Iterable[str], importer: str) -> dict[str, str | None]:
         """Digests of the summaries a file's result depends on: the modules it imports, and

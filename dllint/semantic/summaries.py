@@ -8,14 +8,14 @@ other files of the run come from the project index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.syntax import mode_switch
 from dllint.semantic.values import (
-    EMPTY, MODULE, UNIT_SCALED, ModuleInfo, Tag, Value, has, without)
+    EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, Members, ModuleInfo, Tag, Value, has, without)
 
 
 @dataclass
@@ -26,6 +26,8 @@ class ClassState:
     attributes: dict[str, Value] = field(default_factory=dict)
     forward_output: Value = EMPTY
     has_forward: bool = False
+    # What each method seen so far returns (`self.build()`, `trainer.step()`).
+    method_returns: dict[str, Value] = field(default_factory=dict)
     mode_evidence: list[str] = field(default_factory=list)
     # Flax modules run `__call__`, not `forward`.
     framework: str = ""
@@ -68,15 +70,50 @@ class ScopeSummaries:
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         state = self.classes.pop()
-        self.local_classes[state.name] = self._summarise_class(state)
+        info = self._summarise_class(state)
+        members = self._members(state)
+        self.local_members[state.name] = members
+        self.local_classes[state.name] = info if info is None or members is None \
+            else replace(info, members=members)
         if not self.classes and not self.functions:
             self.module_frame.pop(state.name, None)
             self.learned.attributes[state.name] = dict(state.attributes)
             self.learned.forwards[state.name] = state.forward_output
+            self.learned.methods[state.name] = dict(state.method_returns)
             if any(state.attributes.get(key) for owner, key in self._attribute_misses
                    if owner == state.name) or (
-                    state.name in self._forward_misses and state.forward_output):
+                    state.name in self._forward_misses and state.forward_output) or any(
+                    state.method_returns.get(method) for owner, method in self._method_misses
+                    if owner == state.name):
                 self.needs_hints = True
+
+    def _members(self, state: ClassState) -> Members | None:
+        """What the class's instances hold, for reads outside the class; a base class of this
+        file fills in what the class does not set or define itself."""
+        attributes = {name: value for name, value in state.attributes.items() if value}
+        methods = {name: value for name, value in state.method_returns.items() if value}
+        for base in state.bases:
+            inherited = self.local_members.get(base)
+            if inherited is not None:
+                for name, value in inherited.attributes:
+                    attributes.setdefault(name, value)
+                for name, value in inherited.methods:
+                    methods.setdefault(name, value)
+        if not attributes and not methods:
+            return None
+        return Members(tuple(sorted(attributes.items())), tuple(sorted(methods.items())))
+
+    def _own_method(self, method: str) -> Value | None:
+        """`self.build()` inside a class: what the class's method returns (the last walk's
+        value when the method comes later in the class); None when the class defines no such
+        method (`self.parameters()`)."""
+        state = self.classes[-1]
+        if method in state.method_returns:
+            return state.method_returns[method]
+        if method not in self.top_classes.get(state.name, ()):
+            return None
+        self._method_misses.add((state.name, method))
+        return self.hints.methods.get(state.name, {}).get(method, EMPTY)
 
     def _summarise_class(self, state: ClassState) -> ModuleInfo | None:
         inherited: list[ModuleInfo] = []
@@ -130,9 +167,14 @@ class ScopeSummaries:
                                                                and not unknown)
         evidence += dormant
         mode_dependent = True if evidence else (None if unknown else False)
+        # A Keras model's dropout and batch norm: its layer attributes' or its base class's.
+        training = next((tag.info.training_layer for value in state.attributes.values()
+                         for tag in value if tag.kind == MODULE and tag.info.training_layer),
+                        "") or next((parent.training_layer for parent in inherited
+                                     if parent.training_layer), "")
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
                           evidence[0] if evidence else "", lightning, in_eval=in_eval,
-                          framework=state.framework)
+                          framework=state.framework, training_layer=training)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         class_state = self.classes[-1] if self.classes and (
@@ -162,10 +204,13 @@ class ScopeSummaries:
         events = self.event_stack.pop()
         if state.class_state is None:
             self.function_events.setdefault(state.name, events)
+        elif len(self.classes) == 1 and not self.functions:  # a method: `Trainer.step`
+            self.function_events.setdefault(f"{state.class_state.name}.{state.name}", events)
         returned = frozenset().union(*state.returns) if state.returns else EMPTY
         if has(returned, UNIT_SCALED) and _returns_input_unscaled(state):
-            returned = without(returned, (UNIT_SCALED,))
+            returned = without(returned, (UNIT_SCALED, UNIT_RANGE))
         if state.class_state is not None:
+            state.class_state.method_returns[state.name] = returned
             if state.name == state.class_state.forward_name:
                 state.class_state.forward_output = returned
         elif not self.functions and not self.classes:
@@ -189,7 +234,12 @@ class ScopeSummaries:
         return state.forward_output or self.hints.forwards.get(state.name, EMPTY)
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
-        return EMPTY if info is None else frozenset({Tag(MODULE, node, info.name, info)})
+        if info is None:
+            return EMPTY
+        output = self.hand_in(info.output, node, "init")  # Wrapper(backbone)
+        if output is not info.output:
+            info = replace(info, output=output)
+        return frozenset({Tag(MODULE, node, info.name, info)})
 
 
 def _parameter_names(function: cst.FunctionDef) -> set[str]:

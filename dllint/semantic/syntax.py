@@ -6,6 +6,8 @@ import math
 
 import libcst as cst
 
+from dllint.semantic import catalog
+
 
 def number(node: cst.BaseExpression) -> float | None:
     """The value of a numeric literal (`255`, `255.0`, `-1`, `1 / 255`), else None.
@@ -52,6 +54,31 @@ def is_inverse_255(node: cst.BaseExpression) -> bool:
     return value is not None and abs(value - 1 / 255) < 1e-6
 
 
+def is_half_255(node: cst.BaseExpression) -> bool:
+    """127.5: `x / 127.5 - 1` maps 0-255 pixels to [-1, 1]."""
+    return number(node) == 127.5
+
+
+def is_inverse_half_255(node: cst.BaseExpression) -> bool:
+    value = number(node)
+    return value is not None and abs(value - 1 / 127.5) < 1e-6
+
+
+def multiplies_by_255(node: cst.BaseExpression) -> bool:
+    """`x * 255`, `255 * x`, `x.mul(255)`: pixels in [0, 1] taken back to 0-255."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+        return is_255(node.right) or is_255(node.left)
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+        node.func.attr.value in ("mul", "mul_") and bool(node.args) and is_255(node.args[0].value)
+
+
+def lambda_body(step: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The body of the lambda a call is given first (`T.Lambda(lambda x: x * 255)`), if any."""
+    if isinstance(step, cst.Call) and step.args and isinstance(step.args[0].value, cst.Lambda):
+        return step.args[0].value.body
+    return None
+
+
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:
     return next((arg for arg in call.args if arg.keyword and arg.keyword.value == name), None)
 
@@ -82,3 +109,42 @@ def mode_switch(call: cst.Call) -> str | None:
         return "eval" if flag is not None and isinstance(flag.value, cst.Name) and \
             flag.value.value == "False" else "train"
     return None
+
+
+_LEAVING = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
+def leaves(block: cst.BaseSuite | None) -> bool:
+    """Whether a block ends in return/raise/continue/break: it never reaches what follows."""
+    if block is None:
+        return False
+    statements = block.body if isinstance(block, cst.IndentedBlock) else [block]
+    if not statements:
+        return False
+    last = statements[-1]
+    small = last.body if isinstance(last, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) \
+        else None
+    return bool(small) and isinstance(small[-1], _LEAVING)
+
+
+class _DtypeInspection(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.found = self.found or node.attr.value in catalog.DTYPE_GUARDS
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # The builtin `max(a, b)` compares two numbers; only `x.max()`/`np.max(x)` read a range.
+        self.found = self.found or (isinstance(node.func, cst.Name)
+                                    and node.func.value in catalog.DTYPE_GUARDS - {"max"})
+
+
+def inspects_dtype_or_range(test: cst.BaseExpression) -> bool:
+    """Whether an `if` test looks at what decides if pixels still need scaling: the dtype or
+    the range (`x.dtype not in (...)`, `x.is_floating_point()`, `np.issubdtype(...)`,
+    `x.max() > 1`)."""
+    inspection = _DtypeInspection()
+    test.visit(inspection)
+    return inspection.found

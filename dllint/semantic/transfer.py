@@ -15,24 +15,28 @@ from dllint.semantic import catalog
 from dllint.semantic.effects import Effect, Loss, Row, Stage
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
+from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
     LOSS_VALUE, MODULE, OPTIMIZER, REFERENCE, SCHEDULER, PIL_IMAGE, TUPLE,
     PROBABILITIES, RANK1, SQUEEZED, TRANSFORM, UINT8, UNIT_SCALED, LossInfo, ModuleInfo, Tag,
-    ListingInfo, TransformInfo, Value, first, has, keep, without)
-from dllint.semantic.values import KERAS_INPUT, RECORDS, UNSCALED_FLOAT
-from dllint.semantic.values import AXIS_DROPPED, SHAPE_TAGS, SINGLE_CHANNEL
+    ListingInfo, Members, TransformInfo, Value, first, has, keep, members_of, without)
+from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS_TRAINING, RECORDS
+from dllint.semantic.values import UNSCALED_FLOAT
+from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
+from dllint.semantic.values import OUT_OF_RANGE, UNIT_RANGE
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
 # What an element of an iterated tensor still is.
-ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UINT8, FLOAT64})
+ROW_KEEPING = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UNIT_RANGE, UINT8,
+                         FLOAT64})
 # Activation layers whose output has their input's shape (an (N, 1) column stays one).
 SHAPE_KEEPING_MODULES = frozenset("nn." + name.rsplit(".", 1)[-1]
                                   for name in catalog.SHAPE_KEEPING_LAYERS)
 # What the elements of a list pass on to the array stacked from it: dtype and scale.
-ELEMENT_KEEPING = frozenset({UNIT_SCALED, UINT8, FLOAT64})
+ELEMENT_KEEPING = frozenset({UNIT_SCALED, UNIT_RANGE, UINT8, FLOAT64})
 
 
 def loss_wants(loss: Loss, call: cst.Call) -> str:
@@ -57,14 +61,16 @@ def elements_of(value: Value) -> Value:
 
 
 def as_array(value: Value) -> Value:
-    """`np.array(images)`: a list of arrays becomes one array with their dtype and scale."""
-    if not has(value, ELEMENTS):
-        return value
-    return without(value, (ELEMENTS,)) | elements_of(value)
+    """`np.array(images)`: a list of arrays becomes one array with their dtype and scale; a
+    list of lists of them too (`np.array(grid)`)."""
+    while has(value, ELEMENTS):  # one round per level of nesting, which the source bounds
+        value = without(value, (ELEMENTS,)) | elements_of(value)
+    return value
 
 
 def list_of(node: cst.CSTNode, elements: Value) -> Value:
-    kept = keep(elements, ELEMENT_KEEPING)
+    """A list of `elements`: what they are as data, and the lists among them (a nested list)."""
+    kept = keep(elements, ELEMENT_KEEPING | {ELEMENTS})
     return frozenset({Tag(ELEMENTS, node, info=kept)}) if kept else EMPTY
 
 
@@ -81,6 +87,9 @@ class ValueTransfer:
             return EMPTY
         receiver = self.value(node.value)
         name = node.attr.value
+        member = _member(receiver, name, Members.attribute)
+        if member is not None:  # trainer.model, set by the Trainer's own methods
+            return member
         if name == "values" and has(receiver, DATAFRAME):
             rank1 = first(receiver, DATAFRAME).info == "series"
             result = {Tag(FLOAT64, node, info="numpy")}
@@ -96,6 +105,10 @@ class ValueTransfer:
                                       AXIS_DROPPED))
         if name in ("forward", "__call__"):
             return keep(receiver, (MODULE, LOSS))  # criterion.forward(out, y) is criterion(out, y)
+        if name in ("module", "_orig_mod"):  # ddp.module, compiled._orig_mod: the model wrapped
+            return frozenset(replace(tag, via=None) for tag in receiver if tag.kind == MODULE
+                             and isinstance(tag.via, cst.Call)
+                             and self.qualified(tag.via.func) in catalog.MODULE_WRAPPERS)
         if name in catalog.FRAMEWORK_APPLY_METHODS or name in catalog.APPLY_FUNCTION_HOLDERS.values():
             # Flax: `model.apply(variables, x)` runs the module; so does `state.apply_fn(...)`
             # of a state holding it. (torch's `module.apply(fn)` returns the module instead.)
@@ -106,23 +119,63 @@ class ValueTransfer:
     def _binary(self, node: cst.CSTNode, left: Value, operator: cst.BaseBinaryOp,
                 right_node: cst.BaseExpression) -> Value:
         right = self.value(right_node)
+        if isinstance(operator, cst.Divide) and isinstance(node, cst.BinaryOperation) and \
+                number(node.left) == 1.0 and self._one_plus_exp_of_negative(right_node):
+            return frozenset({Tag(PROBABILITIES, node, "sigmoid")})  # 1 / (1 + exp(-x))
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
-        if isinstance(operator, cst.Multiply) and is_255(right_node):
-            left = without(left, (UNIT_SCALED,))  # back to 0-255 (`preprocess_input(x * 255)`)
+        if isinstance(operator, cst.MatrixMultiply) and has(right, COLUMN_WEIGHT):
+            return frozenset({Tag(COLUMN, node, "x @ w, w of shape (k, 1)")})
+        if (isinstance(operator, cst.Divide) and is_half_255(right_node)) or (
+                isinstance(operator, cst.Multiply) and is_inverse_half_255(right_node)):
+            # `x / 127.5 - 1`: 0-255 pixels to [-1, 1], a scaling as much as a division by 255
+            # (but the value is in [0, 2] until the `- 1`).
+            return without(self.scaled(left, node, "division by 127.5"), (UNIT_RANGE,))
+        left_node = node.left if isinstance(node, cst.BinaryOperation) else None
+        if isinstance(operator, cst.Multiply) and (is_255(right_node) or (
+                left_node is not None and is_255(left_node))):
+            # back to 0-255 (`preprocess_input(x * 255)`, `255 * x`)
+            left, right = without(left, (UNIT_SCALED,)), without(right, (UNIT_SCALED,))
         if isinstance(operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power,
                                  cst.FloorDivide, cst.Modulo)):
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
-                                            TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT))
+                                            TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT,
+                                            UNIT_RANGE, OUT_OF_RANGE))
             uint8 = first(result, UINT8)
-            if uint8 is not None and (isinstance(operator, cst.Divide) or isinstance(
-                    right_node, cst.Float) or has(right, FLOAT64)):
+            # `0.5 * image` and `image * 0.5` alike: a float operand makes uint8 pixels float.
+            float_operand = isinstance(right_node, cst.Float) or has(right, FLOAT64) or (
+                isinstance(left_node, cst.Float) or has(left, FLOAT64))
+            if uint8 is not None and (isinstance(operator, cst.Divide) or float_operand):
                 result = without(result, (UINT8,))
                 if uint8.info == "numpy":
                     result |= {Tag(FLOAT64, node, info="numpy")}
+            # Float pixels still in 0-255: uint8 met a float, TensorFlow's unscaled cast, or an
+            # earlier such operation.
+            pixels = (uint8 is not None and float_operand) or has(left, OUT_OF_RANGE) or \
+                has(left, UNSCALED_FLOAT) or has(right, UNSCALED_FLOAT)
+            if pixels and _may_leave_pixel_range(operator, left_node, right_node):
+                result |= {Tag(OUT_OF_RANGE, node, _OPERATION_NAMES[type(operator)])}
             return result
         return EMPTY
+
+    def _one_plus_exp_of_negative(self, node: cst.BaseExpression) -> bool:
+        """`1 + np.exp(-x)` (either order, `x.neg().exp()` aside): the denominator of a sigmoid
+        written out."""
+        if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
+            return False
+        exp = node.right if number(node.left) == 1.0 else node.left if number(
+            node.right) == 1.0 else None
+        if not isinstance(exp, cst.Call):
+            return False
+        if isinstance(exp.func, cst.Attribute) and exp.func.attr.value == "exp" and \
+                not exp.args and self.qualified(exp.func) is None:
+            exponent = exp.func.value  # (-x).exp()
+        elif self.qualified(exp.func) in catalog.EXP_FUNCTIONS and exp.args:
+            exponent = exp.args[0].value
+        else:
+            return False
+        return isinstance(exponent, cst.UnaryOperation) and isinstance(exponent.operator, cst.Minus)
 
     def scaled(self, value: Value, node: cst.CSTNode, how: str) -> Value:
         """The value after a scaling to [0, 1] (division by 255, ToTensor)."""
@@ -135,7 +188,7 @@ class ValueTransfer:
         uint8 = first(value, UINT8)
         if uint8 is not None and uint8.info == "numpy" and how == "division by 255":
             result |= {Tag(FLOAT64, node, info="numpy")}  # numpy true division gives float64
-        return result | {Tag(UNIT_SCALED, node, detail=how)}
+        return result | {Tag(UNIT_SCALED, node, detail=how), Tag(UNIT_RANGE, node, detail=how)}
 
     def _call(self, node: cst.Call) -> Value:
         func = node.func
@@ -148,7 +201,8 @@ class ValueTransfer:
             if func.value in self.local_classes and func.value not in self.frames[-1]:
                 info = self.local_classes[func.value]
                 if info is None:  # a plain class: its methods are still this file's functions
-                    return frozenset({Tag(INSTANCE, node, func.value)})
+                    return frozenset({Tag(INSTANCE, node, func.value,
+                                          self.local_members.get(func.value))})
                 return self._instance(info, node)
             if func.value in self.local_functions and func.value not in self.frames[-1]:
                 return self.local_functions[func.value]
@@ -160,9 +214,19 @@ class ValueTransfer:
                     and func.value.value == "self" and self.classes:
                 return self._own_forward()
             attribute_value = self._attribute(func)
-            if any(tag.kind in (MODULE, TRANSFORM, LOSS) for tag in attribute_value):
+            if any(tag.kind in (MODULE, TRANSFORM, LOSS, ARGUMENT) for tag in attribute_value):
                 return self.call_value(attribute_value, node)
-            return self._method(self.value(func.value), func.attr.value, node)
+            if isinstance(func.value, cst.Name) and func.value.value == "self" and self.classes:
+                returned = self._own_method(func.attr.value)
+                if returned is not None:
+                    return returned
+                receiver = self.value(func.value)
+            else:
+                receiver = self.value(func.value)
+                returned = _member(receiver, func.attr.value, Members.method)
+                if returned is not None:  # trainer.build(), dataset.files()
+                    return returned
+            return self._method(receiver, func.attr.value, node)
         return self.call_value(self.value(func), node)
 
     def _grow_sequential(self, target: cst.BaseExpression, node: cst.Call) -> None:
@@ -181,9 +245,13 @@ class ValueTransfer:
         # A Keras model that so far hands its pixels on takes the added layer's effect on them.
         pixels, scaling = (layer.info.input_pixels, layer.info.input_scaling) \
             if old.input_pixels == "kept" else (old.input_pixels, old.input_scaling)
-        info = ModuleInfo(old.name, layer.info.output, mode,
+        # A ModuleList is not called: what it returns stays nothing.
+        output = old.output if container.detail in catalog.MODULE_COLLECTIONS.values() \
+            else layer.info.output
+        info = ModuleInfo(old.name, output, mode,
                           old.evidence or layer.info.evidence, framework=old.framework,
-                          input_pixels=pixels, input_scaling=scaling)
+                          input_pixels=pixels, input_scaling=scaling,
+                          training_layer=old.training_layer or layer.info.training_layer)
         self.bind(target, frozenset({Tag(MODULE, container.node, container.detail, info)}))
 
     def call_value(self, callee: Value, node: cst.Call) -> Value:
@@ -192,10 +260,18 @@ class ValueTransfer:
         for tag in callee:
             if tag.kind == LOSS:
                 result.add(Tag(LOSS_VALUE, node, tag.detail))
+            if tag.kind == ARGUMENT:  # phase one: whatever the module handed in returns
+                result.add(Tag(ARGUMENT_OUTPUT, node, tag.detail, tag.info))
             if tag.kind == MODULE:
-                result |= tag.info.output
+                result |= self.hand_in(tag.info.output, node, "forward")
                 if tag.info.framework == "keras" and node.args:  # the functional API
-                    result |= self._keras_graph(tag.info, self.value(node.args[0].value))
+                    given = self.value(node.args[0].value)
+                    result |= self._keras_graph(tag.info, given)
+                    # A symbolic graph keeps the dropout and batch norm it went through.
+                    if has(given, KERAS_INPUT) or has(given, KERAS_TRAINING):
+                        result |= keep(given, (KERAS_TRAINING,))
+                        if tag.info.training_layer:
+                            result.add(Tag(KERAS_TRAINING, node, tag.info.training_layer))
                 if tag.info.name in SHAPE_KEEPING_MODULES and node.args:  # self.sigmoid(self.fc(x))
                     result |= keep(self.value(node.args[0].value), SHAPE_TAGS)
             elif tag.kind == TRANSFORM:
@@ -208,6 +284,32 @@ class ValueTransfer:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
+        return frozenset(result)
+
+    def hand_in(self, output: Value, call: cst.Call, slot: str) -> Value:
+        """A module's output once `call` (its construction, "init", or its call, "forward") hands
+        it modules: where the output is what a module handed in returns (ARGUMENT_OUTPUT, from a
+        summary), the output of the module this call passes there. Placeholders of the forward
+        not yet filled by a construction are left for the call, and dropped there."""
+        if not any(tag.kind == ARGUMENT_OUTPUT for tag in output):
+            return output
+        result: set[Tag] = set()
+        for tag in output:
+            if tag.kind != ARGUMENT_OUTPUT:
+                result.add(tag)
+                continue
+            where, _, position = tag.info.partition(":")
+            if where != slot:
+                if slot == "init":
+                    result.add(tag)
+                continue
+            arg = keyword(call, tag.detail) if position == "-1" else argument(
+                call, int(position), tag.detail)
+            for handed in (self.value(arg.value) if arg is not None else EMPTY):
+                if handed.kind == MODULE:
+                    result |= without(handed.info.output, (ARGUMENT_OUTPUT,))
+                elif handed.kind == ARGUMENT:
+                    result.add(Tag(ARGUMENT_OUTPUT, call, handed.detail, handed.info))
         return frozenset(result)
 
     @staticmethod
@@ -317,12 +419,20 @@ class ValueTransfer:
             return EMPTY
         return frozenset({Tag(LISTING, node, listing.detail, ListingInfo(listing.info.function, True))})
 
+    def _module_copy(self, node: cst.Call, name: str, index: int) -> Value:
+        """`copy.deepcopy(model)`, `AveragedModel(model)`: a module with the same layers and
+        mode, and a value of its own, born at the copy: `ema_model.eval()` is no switch of
+        `model`'s mode. Only the modules of the argument are copied."""
+        return frozenset(replace(tag, node=node) for tag in self._argument_value(node, index, name)
+                         if tag.kind == MODULE)
+
     def _argument_value(self, node: cst.Call, index: int = 0, name: str = "input") -> Value:
         arg = argument(node, index, name)
         return EMPTY if arg is None else self.value(arg.value)
 
-    def _dtype_keyword(self, node: cst.Call) -> str | None:
-        arg = keyword(node, "dtype")
+    def _dtype_keyword(self, node: cst.Call, position: int | None = None) -> str | None:
+        """The dtype a call is given, by keyword (or at `position`), as a qualified name."""
+        arg = keyword(node, "dtype") if position is None else argument(node, position, "dtype")
         if arg is None:
             return None
         if isinstance(arg.value, cst.SimpleString):
@@ -335,7 +445,8 @@ class ValueTransfer:
         result = self._dispatch(rows, qualified, node, Stage.CALL)
         if result is not None:
             return result
-        if self.summarising and qualified in self.imported_names and \
+        if self.summarising and (qualified in self.imported_names or qualified.rpartition(".")[0]
+                                 in self.imports.stars) and \
                 qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
             return frozenset({Tag(REFERENCE, node, qualified)})
         if self.project is not None:
@@ -345,6 +456,9 @@ class ValueTransfer:
             returned = self.project.lookup_function(qualified, self.context.path)
             if returned is not None:
                 return returned
+            members = self.project.lookup_members(qualified, self.context.path)
+            if members is not None:  # a plain class of another file: `Trainer()`
+                return frozenset({Tag(INSTANCE, node, qualified, members)})
         return self._dispatch(rows, qualified, node, Stage.DATA) or EMPTY
 
     # Handlers of library calls, one per effect (see CALL_HANDLERS): each returns the call's
@@ -361,6 +475,14 @@ class ValueTransfer:
 
     def _sorting_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return self._sorted(node)
+
+    def _module_copy_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._module_copy(node, row.keyword, row.position)
+
+    def _module_wrapper(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        """DDP(model), torch.compile(model): the model, reached `via` the wrapper."""
+        wrapped = keep(self._argument_value(node, row.position, row.keyword), (MODULE,))
+        return frozenset(replace(tag, via=node) for tag in wrapped)
 
     def _probabilities_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
         probabilities = frozenset({Tag(PROBABILITIES, node, row.display)})
@@ -397,13 +519,13 @@ class ValueTransfer:
         return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}), False)
 
     def _mode_dependent_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        # nn.Dropout(p=0.0) drops nothing: its two modes do not differ.
-        probability = argument(node, 0, "p") if "Dropout" in qualified.rsplit(".", 1)[-1] else None
-        inactive = probability is not None and number(probability.value) == 0.0
-        return self._layer(node, qualified, EMPTY, not inactive)
+        return self._layer(node, qualified, EMPTY, _modes_differ(node, row.data))
 
     def _container(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return self._sequential(node)
+
+    def _module_collection_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._module_collection(node, row.display)
 
     def _loss_class(self, row: Row, qualified: str, node: cst.Call) -> Value:
         loss = row.data
@@ -421,13 +543,17 @@ class ValueTransfer:
         return self._keras_sequential(node)
 
     def _keras_functional_model(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        outputs = self._argument_value(node, 1, "outputs")
+        position, names = row.data  # Keras 1 spelled `outputs=` as `output=`
+        outputs_arg = next(filter(None, (argument(node, position, name) for name in names)), None)
+        outputs = EMPTY if outputs_arg is None else self.value(outputs_arg.value)
         output = keep(outputs, (PROBABILITIES, LOG_PROBABILITIES, COLUMN))
         graph = first(outputs, KERAS_INPUT)
         pixels = graph.detail if graph is not None else ""
+        training = first(outputs, KERAS_TRAINING)
         return frozenset({Tag(MODULE, node, "keras.Model", ModuleInfo(
             "keras.Model", output, False, framework="keras", input_pixels=pixels,
-            input_scaling=graph.info if graph is not None else None))})
+            input_scaling=graph.info if graph is not None else None,
+            training_layer=training.detail if training is not None else ""))})
 
     def _activation_layer_function(self, row: Row, qualified: str, node: cst.Call) -> Value:
         """tf.layers.dense(x, 10, activation=...)"""
@@ -462,7 +588,8 @@ class ValueTransfer:
         return frozenset({Tag(LOSS_VALUE, node, qualified.rsplit(".", 1)[-1])})
 
     def _opaque_model(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)")
+        info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)",
+                          in_eval=qualified.rsplit(".", 1)[-1] in catalog.EVAL_MODE_LOADERS)
         return frozenset({Tag(MODULE, node, qualified, info)})
 
     def _shuffled_listing(self, node: cst.Call, name: str, shuffle_position: int,
@@ -486,7 +613,8 @@ class ValueTransfer:
         last = qualified.rsplit(".", 1)[-1]
         return frozenset({Tag(COLUMN, node, f"{last}(1)" if position == 0 else f"{last}(..., 1)")})
 
-    def _layer(self, node: cst.Call, qualified: str, output: Value, mode_dependent: bool) -> Value:
+    def _layer(self, node: cst.Call, qualified: str, output: Value,
+               mode_dependent: bool | None) -> Value:
         name = "nn." + qualified.rsplit(".", 1)[-1]
         info = ModuleInfo(name, output, mode_dependent, name if mode_dependent else "")
         return frozenset({Tag(MODULE, node, name, info)})
@@ -512,10 +640,26 @@ class ValueTransfer:
         if qualified in catalog.COLUMN_LAYERS:  # Dense(1): an (N, 1) output
             output |= self._column_output(qualified, node)
         pixels, scaling = self._keras_pixel_effect(node, qualified)
-        # Keras passes the training flag itself: no train()/eval() modes to get wrong.
+        # Keras passes the training flag itself: no train()/eval() modes to get wrong, only
+        # calls that must pass `training=True`.
         return frozenset({Tag(MODULE, node, name, ModuleInfo(
             name, output, False, framework="keras", input_pixels=pixels,
-            input_scaling=scaling))})
+            input_scaling=scaling, training_layer=self._keras_training_layer(node, qualified)))})
+
+    def _keras_training_layer(self, node: cst.Call, qualified: str) -> str:
+        """How messages name a Keras layer whose call depends on `training` ("keras.Dropout",
+        "keras.LSTM(dropout=...)"), or "" for one that does not (an LSTM without dropout)."""
+        name = "keras." + qualified.rsplit(".", 1)[-1]
+        if qualified in catalog.KERAS_TRAINING_LAYERS:
+            return name
+        for word in catalog.KERAS_RNN_DROPOUT_KEYWORDS.get(qualified, ()):
+            rate = keyword(node, word)
+            if rate is not None and number(rate.value) != 0.0:
+                return f"{name}({word}=...)"
+        if qualified in catalog.KERAS_WRAPPER_LAYERS and node.args:
+            wrapped = first(self.value(node.args[0].value), MODULE)
+            return wrapped.info.training_layer if wrapped is not None else ""
+        return ""
 
     @staticmethod
     def _keras_pixel_effect(layer: cst.Call, qualified: str | None
@@ -537,15 +681,19 @@ class ValueTransfer:
     def _keras_sequential(self, node: cst.Call) -> Value:
         """`keras.Sequential([...])` outputs what its last layer outputs (grown with `add`)."""
         output = EMPTY
+        training = ""
         arg = argument(node, 0, "layers")
         if arg is not None and isinstance(arg.value, (cst.List, cst.Tuple)) and \
                 arg.value.elements and isinstance(arg.value.elements[-1], cst.Element):
             last = first(self.value(arg.value.elements[-1].value), MODULE)
             output = last.info.output if last is not None else EMPTY
+            members = (first(self.value(element.value), MODULE) for element in arg.value.elements)
+            training = next((member.info.training_layer for member in members
+                             if member is not None and member.info.training_layer), "")
         pixels, scaling = self._keras_input_pixels(arg)
         return frozenset({Tag(MODULE, node, "keras.Sequential", ModuleInfo(
             "keras.Sequential", output, False, framework="keras", input_pixels=pixels,
-            input_scaling=scaling))})
+            input_scaling=scaling, training_layer=training))})
 
     def _keras_input_pixels(self, arg: cst.Arg | None) -> tuple[str, cst.CSTNode | None]:
         """What a Keras model built from the layer list `arg` does to the pixels it is given:
@@ -594,6 +742,48 @@ class ValueTransfer:
         info = ModuleInfo("nn.Sequential", output, mode, evidence[0] if evidence else "")
         return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
 
+    def _module_collection(self, node: cst.Call, name: str) -> Value:
+        """`nn.ModuleList([Block() for _ in range(n)])`, `nn.ModuleDict({"head": ...})`: a
+        module whose modes differ when a member's do. Members given any other way (a list built
+        elsewhere) are not visible; none given means none yet (`append` adds them)."""
+        arg = argument(node, 0, "modules")
+        held = arg.value if arg is not None else None
+        if held is None:
+            members: list[Tag | None] = []
+        elif isinstance(held, (cst.List, cst.Tuple)) and not any(
+                isinstance(element, cst.StarredElement) for element in held.elements):
+            members = [first(self.value(element.value), MODULE) for element in held.elements]
+        elif isinstance(held, cst.Dict) and all(
+                isinstance(element, cst.DictElement) for element in held.elements):
+            members = [first(self.value(element.value), MODULE) for element in held.elements]
+        elif isinstance(held, (cst.ListComp, cst.GeneratorExp)):
+            members = [first(self._comprehension_element(held), MODULE)]
+        elif isinstance(held, cst.DictComp):
+            members = [first(self._comprehension_value(held), MODULE)]
+        else:
+            members = [None]
+        evidence = [m.info.evidence for m in members if m is not None and m.info.mode_dependent]
+        unknown = any(m is None or m.info.mode_dependent is None for m in members)
+        mode = True if evidence else (None if unknown else False)
+        info = ModuleInfo(name, EMPTY, mode, evidence[0] if evidence else "")
+        return frozenset({Tag(MODULE, node, name, info)})
+
+    def _comprehension_value(self, node: cst.DictComp) -> Value:
+        """The value of a dict comprehension's values, as `_comprehension_element` does for a
+        list's elements."""
+        frame = self.frames[-1]
+        saved = dict(frame)
+        try:
+            comprehension: cst.CompFor | None = node.for_in
+            while comprehension is not None:
+                if isinstance(comprehension.target, (cst.Name, cst.Tuple, cst.List)):
+                    self.bind(comprehension.target, EMPTY)
+                comprehension = comprehension.inner_for_in
+            return self.value(node.value)
+        finally:
+            frame.clear()
+            frame.update(saved)
+
     # Handlers of data-library calls (see CALL_HANDLERS).
 
     def _compose_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
@@ -628,10 +818,12 @@ class ValueTransfer:
         return frozenset({Tag(TUPLE, node, info=(split, split))})
 
     def _cast_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        dtype_arg = argument(node, row.position, row.keyword)
-        dtype = "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
-                                               if isinstance(dtype_arg.value, cst.SimpleString)
-                                               else self.qualified(dtype_arg.value) or "?")
+        """`tf.cast(x, dtype)`; `tf.to_float(x)`, whose row's data is the dtype it fixes."""
+        dtype_arg = argument(node, row.position, row.keyword) if row.keyword else None
+        dtype = row.data or (
+            "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
+                                           if isinstance(dtype_arg.value, cst.SimpleString)
+                                           else self.qualified(dtype_arg.value) or "?"))
         cast = self._cast(self._argument_value(node, 0, "x"), node, dtype, "tensorflow")
         if "float" in dtype.rsplit(".", 1)[-1] and not has(cast, UNIT_SCALED):
             cast |= {Tag(UNSCALED_FLOAT, node, qualified.rsplit(".", 1)[-1])}
@@ -644,7 +836,7 @@ class ValueTransfer:
                 method.value.evaluated_value if isinstance(method.value, cst.SimpleString)
                 else (self.qualified(method.value) or "")).lower():
             return keep(image, ELEMENT_KEEPING)  # nearest-neighbour keeps the dtype
-        resized = keep(image, (UNIT_SCALED,))
+        resized = keep(image, (UNIT_SCALED, UNIT_RANGE))
         return resized if resized else frozenset(
             {Tag(UNSCALED_FLOAT, node, qualified.rsplit(".", 1)[-1])})
 
@@ -657,12 +849,20 @@ class ValueTransfer:
     def _pil_open(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return frozenset({Tag(PIL_IMAGE, node)})
 
+    def _clipping(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return _clipped(self._argument_value(node))
+
     def _dtype_keeping(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return keep(self._argument_value(node, row.position, row.keyword), ELEMENT_KEEPING)
 
     def _stacking(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        joined = self._argument_value(node, row.position, row.keyword)
-        joined = keep(joined, ELEMENT_KEEPING) | elements_of(joined)
+        # `tf.concat(1, [a, b])`: TF 0.x's axis first, the arrays second.
+        axis_first = row.data == "axis first" and bool(node.args) and \
+            node.args[0].keyword is None and number(node.args[0].value) is not None
+        arrays = keyword(node, "arrays") or keyword(node, "values") or positional(
+            node, 1 if axis_first else 0)
+        joined = EMPTY if arrays is None else self.value(arrays.value)
+        joined = keep(as_array(joined), ELEMENT_KEEPING)
         dtype = self._dtype_keyword(node)
         return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
 
@@ -676,15 +876,31 @@ class ValueTransfer:
         return inner
 
     def _float64_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        dtype = self._dtype_keyword(node)
+        dtype = self._dtype_keyword(node, row.position if row.position >= 0 else None)
         result: set[Tag] = set()
         if dtype is None or dtype in ("numpy.float64", "numpy.double", "builtins.float"):
             result.add(Tag(FLOAT64, node, qualified.rsplit(".", 1)[-1], "numpy"))
+        elif dtype in catalog.UINT8_DTYPES:
+            result.add(Tag(UINT8, node, "cast", "numpy"))  # a uint8 buffer, on purpose
         result |= self._rank1(qualified, node)
         return frozenset(result)
 
     def _rank1_constructor(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return self._rank1(qualified, node)
+
+    def _shaped_constructor(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return _literal_shape(node, qualified.rsplit(".", 1)[-1], row.position, row.keyword)
+
+    def _variable_constructor(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return keep(self._argument_value(node, row.position, row.keyword), (COLUMN_WEIGHT, RANK1))
+
+    def _matmul(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        transposed = keyword(node, "transpose_b")
+        weight = argument(node, row.position, row.keyword)
+        if weight is not None and has(self.value(weight.value), COLUMN_WEIGHT) and (
+                transposed is None or not is_true(transposed.value)):
+            return frozenset({Tag(COLUMN, node, "matmul(x, w), w of shape (k, 1)")})
+        return EMPTY
 
     def _dataframe_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
         last = qualified.rsplit(".", 1)[-1]
@@ -730,10 +946,13 @@ class ValueTransfer:
                 or (method in ("view", "reshape") and len(args) == 1 and number(args[0].value) == -1))
         if method == "squeeze":
             dims = args or [arg for arg in node.args if arg.keyword and arg.keyword.value in ("dim", "axis")]
+            # Squeezing a known (N, 1) output aligns it with an (N,) target: right for every
+            # batch, and a batch of one then broadcasts a scalar against (1,), the same loss.
+            aligns_unit_axis = has(value, COLUMN) or has(value, SINGLE_CHANNEL)
             value = without(value, (COLUMN, SINGLE_CHANNEL))
             if not dims:
                 value |= {Tag(AXIS_DROPPED, anchor, "squeeze()", "unit")}
-                if not _masked(_receiver(node, original)):
+                if not aligns_unit_axis and not _masked(_receiver(node, original)):
                     value |= {Tag(SQUEEZED, anchor, "squeeze()")}
             elif len(dims) == 1 and number(dims[0].value) in (1.0, -1.0):
                 axis = int(number(dims[0].value))
@@ -743,6 +962,11 @@ class ValueTransfer:
             return without(value, (COLUMN, SINGLE_CHANNEL, AXIS_DROPPED))
         if method in ("view_as", "reshape_as", "expand_as", "expand"):
             return without(value, SHAPE_TAGS)  # the shape of another tensor
+        if method in ("view", "reshape") and len(args) == 2 and number(args[0].value) == -1.0 \
+                and number(args[1].value) == 1.0:
+            # `y.view(-1, 1)`: made a column on purpose, (N, 1) against an (N,) other side.
+            return without(value, (RANK1, AXIS_DROPPED, SINGLE_CHANNEL)) | {
+                Tag(COLUMN, anchor, f"{method}(-1, 1)", "reshape")}
         if method in ("unsqueeze", "expand_dims") or (method in ("view", "reshape") and len(args) >= 2):
             return without(value, (RANK1, AXIS_DROPPED, SINGLE_CHANNEL))
         if method in ("permute", "transpose"):
@@ -779,6 +1003,9 @@ class ValueTransfer:
         divides_float = False
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
+                if scaling is not None and self._unscales(element.value):
+                    scaling, name, divides_float = None, "", False
+                    continue
                 step = first(self.value(element.value), TRANSFORM)
                 if step is not None and step.info.scaling is not None and scaling is None:
                     scaling, name = step.info.scaling, step.info.scaling_name
@@ -786,8 +1013,18 @@ class ValueTransfer:
         return frozenset({Tag(TRANSFORM, node, "Compose",
                               TransformInfo(scaling, name, divides_float))})
 
+    def _unscales(self, step: cst.BaseExpression) -> bool:
+        """A pipeline step `Lambda(lambda x: x * 255)`: it takes what a ToTensor before it scaled
+        back to 0-255 (fast neural style trains on such images)."""
+        body = lambda_body(step)
+        return body is not None and multiplies_by_255(body) and \
+            self.qualified(step.func) in catalog.LAMBDA_TRANSFORMS
+
     def _cast(self, value: Value, node: cst.CSTNode, dtype: str, library: str) -> Value:
-        result = without(value, DTYPE_TAGS | {PIL_IMAGE, UNSCALED_FLOAT})
+        # A cast settles the range: wrapped or not, the pixels no longer leave it.
+        result = without(value, DTYPE_TAGS | {PIL_IMAGE, UNSCALED_FLOAT, OUT_OF_RANGE})
+        if dtype in catalog.UINT8_DTYPES:
+            result = without(result, (UNIT_RANGE,))  # truncated to integers
         read = first(value, UINT8)
         if dtype in ("numpy.float64", "numpy.double", "torch.float64", "torch.double",
                      "builtins.float") and not (library == "torch" and dtype == "builtins.float"):
@@ -796,6 +1033,8 @@ class ValueTransfer:
             result |= {read}  # `jnp.array(cv2.imread(p), dtype=jnp.uint8)`: still the image read
         elif dtype in catalog.UINT8_DTYPES:
             result |= {Tag(UINT8, node, "cast", library)}  # chosen on purpose, not read from disk
+        if dtype.rsplit(".", 1)[-1].startswith(("float", "double", "half")):
+            result |= _float_pixels(value, node)
         return result
 
     def _scaling_call(self, qualified: str, last: str, node: cst.Call) -> Value:
@@ -806,7 +1045,7 @@ class ValueTransfer:
             dtype_arg = argument(node, *catalog.SCALING_DTYPE_ARGUMENTS[qualified])
             dtype = self.qualified(dtype_arg.value) or "" if dtype_arg is not None else ""
             if dtype.rsplit(".", 1)[-1].startswith(("uint", "int")):
-                return without(image, (UNIT_SCALED, UNSCALED_FLOAT))
+                return without(image, (UNIT_SCALED, UNIT_RANGE, UNSCALED_FLOAT))
         if qualified in catalog.SCALES_ONLY_INTEGERS and has(image, UNSCALED_FLOAT):
             return image
         return self.scaled(image, node, f"{last}()")
@@ -894,11 +1133,15 @@ class ValueTransfer:
             receiver = without(receiver, (LOSS_VALUE,))  # detach(): no graph any more
         return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), row.name, node)
 
+    def _clipping_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        return _clipped(receiver)
+
     def _float_cast_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
-        return without(receiver, DTYPE_TAGS)
+        return without(receiver, DTYPE_TAGS) | _float_pixels(receiver, node)
 
     def _float64_cast_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
-        return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")}
+        return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")} | \
+            _float_pixels(receiver, node)
 
     def _astype_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
         if not node.args:
@@ -944,12 +1187,14 @@ T = ValueTransfer
 CALL_HANDLERS = {
     Effect.LISTING: T._listing_call, Effect.SHUFFLED_LISTING: T._shuffled_listing_call,
     Effect.ORDER_KEEPING: T._order_keeping_call, Effect.SORTING: T._sorting_call,
+    Effect.MODULE_COPY: T._module_copy_call, Effect.MODULE_WRAPPER: T._module_wrapper,
     Effect.PROBABILITIES: T._probabilities_call, Effect.SHAPE_KEEPING: T._shape_kept,
     Effect.LOG_PROBABILITIES: T._log_probabilities_call, Effect.EXP: T._exp_call,
     Effect.NO_OP_WRAPPER: T._no_op_wrapper, Effect.LOG: T._log_call,
     Effect.PROBABILITY_LAYER: T._probability_layer,
     Effect.LOG_PROBABILITY_LAYER: T._log_probability_layer,
     Effect.MODE_DEPENDENT_LAYER: T._mode_dependent_layer, Effect.CONTAINER: T._container,
+    Effect.MODULE_COLLECTION: T._module_collection_call,
     Effect.LOSS_CLASS: T._loss_class, Effect.KERAS_INPUT: T._keras_input,
     Effect.KERAS_LAYER: T._keras_layer_call, Effect.KERAS_SEQUENTIAL: T._keras_sequential_call,
     Effect.KERAS_FUNCTIONAL_MODEL: T._keras_functional_model,
@@ -964,9 +1209,12 @@ CALL_HANDLERS = {
     Effect.UINT8_DATASET: T._uint8_dataset, Effect.CAST: T._cast_call,
     Effect.FLOAT_RESIZING: T._float_resizing, Effect.TRANSFORM: T._plain_transform,
     Effect.UINT8_SOURCE: T._uint8_source, Effect.PIL_OPEN: T._pil_open,
+    Effect.CLIPPING: T._clipping,
     Effect.DTYPE_KEEPING: T._dtype_keeping, Effect.STACKING: T._stacking,
     Effect.ARRAY: T._array, Effect.FLOAT64_SOURCE: T._float64_source,
     Effect.RANK1_CONSTRUCTOR: T._rank1_constructor,
+    Effect.SHAPED_CONSTRUCTOR: T._shaped_constructor,
+    Effect.VARIABLE_CONSTRUCTOR: T._variable_constructor, Effect.MATMUL: T._matmul,
     Effect.DATAFRAME_SOURCE: T._dataframe_source, Effect.RECORD_SOURCE: T._record_source,
     Effect.TO_TENSOR: T._to_tensor, Effect.UNTYPED_TENSOR: T._untyped_tensor,
     Effect.RESHAPE: T._reshape_call,
@@ -984,13 +1232,71 @@ METHOD_HANDLERS = {
     Effect.MODE_SWITCH_METHOD: T._mode_switch_method,
     Effect.SAME_MODULE_METHOD: T._same_module_method, Effect.TO_METHOD: T._to_method,
     Effect.SQUEEZE_METHOD: T._passthrough_method, Effect.PASSTHROUGH_METHOD: T._passthrough_method,
-    Effect.FLOAT_CAST_METHOD: T._float_cast_method,
+    Effect.CLIPPING_METHOD: T._clipping_method, Effect.FLOAT_CAST_METHOD: T._float_cast_method,
     Effect.FLOAT64_CAST_METHOD: T._float64_cast_method, Effect.ASTYPE_METHOD: T._astype_method,
     Effect.SCALING_METHOD: T._scaling_method, Effect.PIL_KEEPING_METHOD: T._pil_keeping_method,
     Effect.DATAFRAME_TO_NUMPY_METHOD: T._dataframe_to_numpy,
     Effect.RECORD_KEEPING_METHOD: T._record_keeping_method, Effect.COPY_METHOD: T._copy_method,
 }
 del T
+
+
+def _literal_shape(node: cst.Call, function: str, position: int, name: str) -> Value:
+    """The shape tags of a tensor made with a literal shape: `[13, 1]` is a (k, 1) weight
+    (a batch axis, None, makes it a column of data instead); `[None]` a rank-1 batch."""
+    shape = argument(node, position, name)
+    if shape is None or not isinstance(shape.value, (cst.List, cst.Tuple)):
+        return EMPTY
+    sizes = [element.value for element in shape.value.elements]
+    batch = [isinstance(size, cst.Name) and size.value == "None" for size in sizes]
+    if len(sizes) == 2 and not batch[0] and number(sizes[1]) == 1.0:
+        return frozenset({Tag(COLUMN_WEIGHT, node, "(k, 1)")})
+    if len(sizes) == 1 and batch[0]:
+        return frozenset({Tag(RANK1, node, f"{function} of shape [None]")})
+    return EMPTY
+
+
+def _clipped(value: Value) -> Value:
+    """`np.clip(p, eps, 1 - eps)`, `x.clamp(0, 255)`: bounded, the value is what it was (the
+    probabilities clipped away from 0 and 1 are still probabilities), back within its range."""
+    return without(value, (MODULE, LOSS, TRANSFORM, OUT_OF_RANGE))
+
+
+def _float_pixels(value: Value, node: cst.CSTNode) -> Value:
+    """What a cast to float adds to uint8 pixels (or a PIL image): float pixels still in 0-255."""
+    if has(value, UNIT_SCALED) or not (has(value, UINT8) or has(value, PIL_IMAGE)
+                                       or has(value, UNSCALED_FLOAT)):
+        return EMPTY
+    return frozenset({Tag(UNSCALED_FLOAT, node, "cast")})
+
+
+_OPERATION_NAMES = {cst.Multiply: "a multiplication", cst.Add: "an addition",
+                    cst.Subtract: "a subtraction"}
+
+
+def _may_leave_pixel_range(operator: cst.BaseBinaryOp, left: cst.BaseExpression | None,
+                           right: cst.BaseExpression) -> bool:
+    """Whether pixels in 0-255 may leave that range through this operation with a literal:
+    times more than 1, plus or minus a positive number (`image * 1.2`, `image - 10.0`)."""
+    if isinstance(operator, cst.Subtract):
+        amount = number(right)
+        return amount is not None and amount > 0
+    if not isinstance(operator, (cst.Multiply, cst.Add)):
+        return False
+    literal = number(right) if number(right) is not None else (
+        number(left) if left is not None else None)
+    if literal is None:
+        return False
+    return literal > 1 if isinstance(operator, cst.Multiply) else literal > 0
+
+
+def _member(receiver: Value, name: str, read) -> Value | None:
+    """An attribute or a method's return value (`read` picks which) of the instances in
+    `receiver` whose class is known; None when no class of them has that member."""
+    found = [value for tag in receiver if (members := members_of(tag)) is not None
+             and (value := read(members, name)) is not None]
+    return frozenset().union(*found) if found else None
+
 
 def _receiver(node: cst.Call, original: cst.Call | None) -> cst.BaseExpression | None:
     """What `x.squeeze()` or `torch.squeeze(x)` applies to."""
@@ -1016,6 +1322,24 @@ def _with_module_dtype(receiver: Value, dtype: str) -> Value:
         replace(tag, info=replace(tag.info, dtype=dtype))
         if tag.kind == MODULE and isinstance(tag.info, ModuleInfo) else tag
         for tag in receiver)
+
+
+def _modes_differ(node: cst.Call, decider: catalog.ModeArgument) -> bool | None:
+    """Whether a layer built by `node` behaves differently in train and eval mode, from the
+    argument that decides it: `nn.Dropout(p=0.0)` drops nothing, `nn.InstanceNorm2d(8)` keeps no
+    running statistics, `nn.LSTM(..., dropout=0.2)` drops. A value that is no literal: a drop
+    probability or a flag on by default is taken as kept on; one off by default, as unknown."""
+    arg = argument(node, decider.position, decider.keyword)
+    if arg is None:
+        return decider.differs_by_default
+    if decider.is_flag:
+        if isinstance(arg.value, cst.Name) and arg.value.value in ("True", "False"):
+            return arg.value.value == "True"
+    else:
+        probability = number(arg.value)
+        if probability is not None:
+            return probability != 0.0
+    return True if decider.differs_by_default else None
 
 
 def with_module_mode(value: Value, in_eval: bool) -> Value:

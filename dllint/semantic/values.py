@@ -17,6 +17,12 @@ from dllint.types import RelatedLocation
 PROBABILITIES = "probabilities"  # softmax / sigmoid output; detail: "softmax" | "sigmoid"
 LOG_PROBABILITIES = "log_probabilities"
 UNIT_SCALED = "unit_scaled"  # pixels scaled to [0, 1]; detail says how
+# In [0, 1] as the value is now: just scaled to [0, 1] (UNIT_SCALED says it was scaled, and
+# stays through `x * 2 - 1`). Arithmetic drops it: `x * 255` is back in 0-255.
+UNIT_RANGE = "unit_range"
+# uint8 pixels taken into float arithmetic that can leave 0-255 (`image * 1.2`, `image + 40.0`,
+# `image - 10.0`): cast back to uint8 without clipping, they wrap around; detail: the operation.
+OUT_OF_RANGE = "out_of_range"
 UINT8 = "uint8"  # info: "numpy" | "torch" | "tensorflow"
 # Pixels made float without scaling (`tf.cast(image, tf.float32)`, `tf.image.resize`): still in
 # 0-255, and TensorFlow's convert_image_dtype, which scales only integer images, keeps them so.
@@ -33,6 +39,9 @@ SINGLE_CHANNEL = "single_channel"
 # an (N, 1, ...) output it is the missing size-1 axis; info: "1", "-1" or "unit" (every one).
 AXIS_DROPPED = "axis_dropped"
 SHAPE_TAGS = frozenset({RANK1, COLUMN, SINGLE_CHANNEL, AXIS_DROPPED})
+# A (k, 1) matrix made with that literal shape (a weight, `tf.Variable(tf.random_normal([13,
+# 1]))`): its product `tf.matmul(x, w)` is an (N, 1) column. Not a shape tag: only products read it.
+COLUMN_WEIGHT = "column_weight"
 LISTING = "listing"  # a directory listing; info: ListingInfo. Derived lists share the tag.
 # Rows read from a data file (np.load, pd.read_csv), in the order that file stores them.
 RECORDS = "records"
@@ -52,11 +61,22 @@ KEYED = "keyed"
 # Phase one only: an instance of (or the result of calling) a name imported from another module
 # of the project, not yet resolvable; detail: its qualified name. Resolved in phase two.
 REFERENCE = "reference"
-INSTANCE = "instance"  # an instance of a plain class of this file; detail: the class name
+# An instance of a plain class (no nn.Module); detail: the class name (qualified when the class
+# is in another file), info: its Members or None.
+INSTANCE = "instance"
+# Phase one only: what a module class's constructor or forward is handed (`Wrapper(backbone)`,
+# `forward(self, x, head)`), and the output of calling it. detail: the parameter's name, info:
+# "init:<position>" or "forward:<position>" (position -1: keyword-only). A summary carries the
+# output into the class's forward output; the caller's file puts in what it passes there.
+ARGUMENT = "argument"
+ARGUMENT_OUTPUT = "argument_output"
 # A symbolic Keras input (`keras.Input(...)`) and the functional graph built on it so far: what
 # the layers applied to it did to the pixels it will be given; detail: "kept", "raw" or "scaled"
 # as in `ModuleInfo.input_pixels`, info: the Rescaling layer (or division) when "scaled".
 KERAS_INPUT = "keras_input"
+# The functional graph built on a Keras input went through a layer whose call depends on the
+# `training` flag (dropout, batch norm); detail: the layer, as `ModuleInfo.training_layer`.
+KERAS_TRAINING = "keras_training"
 DTYPE_TAGS = frozenset({UINT8, FLOAT64})
 
 
@@ -96,6 +116,29 @@ class ModuleInfo:
     # layer sees them as given), "kept" (it only has layers that keep their range), "" (unknown).
     input_pixels: str = ""
     input_scaling: cst.CSTNode | None = None
+    # Keras: the first layer whose call depends on the `training` flag the model is called with
+    # (`keras.Dropout`, `keras.BatchNormalization`, an LSTM with dropout), as messages name it;
+    # "" when it has none that dllint can see. Keras has no train()/eval() modes, so such a model
+    # is not `mode_dependent`: what matters is how each call passes `training`.
+    training_layer: str = ""
+    # A class of the project: what its instances' attributes and methods hold (Members).
+    members: Members | None = None
+
+
+@dataclass(frozen=True)
+class Members:
+    """What an instance of a project class holds, as seen once the whole class was: its `self`
+    attributes after every method, and what each method returns. Read outside the class:
+    `trainer.model(x)`, `dataset.files()`."""
+
+    attributes: tuple[tuple[str, frozenset], ...] = ()
+    methods: tuple[tuple[str, frozenset], ...] = ()
+
+    def attribute(self, name: str) -> frozenset | None:
+        return next((value for key, value in self.attributes if key == name), None)
+
+    def method(self, name: str) -> frozenset | None:
+        return next((value for key, value in self.methods if key == name), None)
 
 
 @dataclass(frozen=True)
@@ -132,6 +175,15 @@ class TransformInfo:
 
 Value = frozenset
 EMPTY: Value = frozenset()
+
+
+def members_of(tag: Tag) -> Members | None:
+    """The members of the class a module or plain instance is an instance of, where known."""
+    if tag.kind == MODULE and isinstance(tag.info, ModuleInfo):
+        return tag.info.members
+    if tag.kind == INSTANCE and isinstance(tag.info, Members):
+        return tag.info
+    return None
 
 
 def tags(value: Value, kind: str) -> list[Tag]:

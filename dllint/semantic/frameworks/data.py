@@ -11,6 +11,10 @@ from dllint.semantic.effects import Effect, Match, Row, rows
 
 PROBABILITY_FUNCTIONS = {"scipy.special.softmax": "softmax", "scipy.special.expit": "sigmoid"}
 LOG_FUNCTIONS = frozenset({"numpy.log"})
+# `1 / (1 + exp(-x))` written out is a sigmoid (`catalog.EXP_FUNCTIONS`).
+EXP_FUNCTIONS = frozenset({"numpy.exp", "math.exp"})
+# Calls that bound a value to a range, first argument the value (`np.clip(p, eps, 1 - eps)`).
+CLIPPING_FUNCTIONS = frozenset({"numpy.clip"})
 
 # Transforms that scale uint8 pixels to [0, 1].
 SCALING_TRANSFORMS = frozenset({
@@ -76,6 +80,8 @@ FLOAT64_CONSTRUCTORS = frozenset({
     "numpy.empty", "numpy.full", "numpy.linspace", "numpy.eye", "numpy.identity",
     "numpy.loadtxt", "numpy.genfromtxt",
 })
+# Where those constructors take `dtype` by position (`np.zeros((h, w), np.uint8)`).
+DTYPE_POSITIONS = {"numpy.zeros": 1, "numpy.ones": 1, "numpy.empty": 1, "numpy.full": 2}
 DATAFRAME_SOURCES = frozenset({"pandas.read_csv", "pandas.read_parquet", "pandas.read_excel",
                                "pandas.read_json", "pandas.DataFrame"})
 # Readers of data files whose rows come in the order the file stores them (labels saved by
@@ -128,10 +134,13 @@ ROWS = (
     *rows(Effect.UINT8_SOURCE, UINT8_NUMPY_SOURCES, data="numpy"),
     *rows(Effect.UINT8_SOURCE, UINT8_TENSOR_SOURCES, data="torch"),
     *rows(Effect.PIL_OPEN, PIL_OPEN),
+    *rows(Effect.CLIPPING, CLIPPING_FUNCTIONS),
     *rows(Effect.DTYPE_KEEPING, DTYPE_KEEPING_FUNCTIONS, position=0, keyword="src"),
     *rows(Effect.STACKING, STACKING, position=0, keyword="arrays"),
     *rows(Effect.ARRAY, NUMPY_ARRAY, position=0, keyword="object"),
-    *rows(Effect.FLOAT64_SOURCE, FLOAT64_CONSTRUCTORS),
+    # position -1: the dtype only by keyword.
+    *(Row(name, Effect.FLOAT64_SOURCE, position=DTYPE_POSITIONS.get(name, -1), keyword="dtype")
+      for name in FLOAT64_CONSTRUCTORS),
     *rows(Effect.RANK1_CONSTRUCTOR, RANK1_CONSTRUCTORS),
     *rows(Effect.DATAFRAME_SOURCE, DATAFRAME_SOURCES),
     *rows(Effect.RECORD_SOURCE, RECORD_SOURCES),

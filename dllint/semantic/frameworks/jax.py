@@ -18,6 +18,8 @@ LOG_PROBABILITY_FUNCTIONS = frozenset({
     *(prefix + name for prefix in _FLAX for name in ("log_softmax", "log_sigmoid")),
 })
 LOG_FUNCTIONS = frozenset({"jax.numpy.log"})
+EXP_FUNCTIONS = frozenset({"jax.numpy.exp"})
+CLIPPING_FUNCTIONS = frozenset({"jax.numpy.clip"})
 
 # Flax modules: what calling one returns is what its `__call__` returns, and
 # `model.apply(variables, x)` calls it.
@@ -86,6 +88,7 @@ ROWS = (
       for name, keyword in TRAIN_STATES.items()),
     *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)
       for name, (position, keyword) in COLUMN_LAYERS.items()),
+    *rows(Effect.CLIPPING, CLIPPING_FUNCTIONS),
     *rows(Effect.ARRAY, ARRAY_CONSTRUCTORS, position=0, keyword="object"),
     *rows(Effect.RESHAPE, RESHAPING_FUNCTIONS),
     *rows(Effect.REDUCTION, REDUCTIONS),

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dllint.semantic.effects import Effect, Match, Row, loss_rows, rows
 
 PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
+# Packages whose models take their train/inference mode per call (`model(x, training=True)`, or
+# `fit` versus `predict`/`evaluate`), never from a switch kept on the model as torch's `eval()`.
+PER_CALL_MODE_PACKAGES = frozenset({"keras", "tensorflow", "tf_keras"})
 
 
 def spellings(*paths: str) -> list[str]:
@@ -45,8 +48,45 @@ LOG_PROBABILITY_FUNCTIONS = frozenset(spellings("ops.log_softmax", "ops.log_sigm
 # Models built from a list of layers (and grown with `.add(layer)`): they output what their last
 # layer outputs.
 SEQUENTIAL_MODELS = frozenset(spellings("Sequential", "models.Sequential"))
-# Functional models, `keras.Model(inputs, outputs)`: they output what `outputs` is.
+# Functional models, `keras.Model(inputs, outputs)`: they output what `outputs` is. Keras 1
+# spelled the keywords `input=` and `output=`. Value: the position and the keywords of `outputs`.
 FUNCTIONAL_MODELS = frozenset(spellings("Model", "models.Model"))
+FUNCTIONAL_OUTPUTS = (1, ("outputs", "output"))
+# Subclassed models and layers (`class Regressor(keras.Model)`): `call` is their forward.
+MODULE_BASES = frozenset(spellings("Model", "models.Model", "layers.Layer"))
+FORWARD_METHOD = "call"
+
+# ---- bias before batch norm (DL303) ------------------------------------------------------------
+# Layers with `use_bias=True` by default; their activation (`activation=`, None by default) is
+# applied after the bias.
+BIASED_LAYERS = frozenset(spellings(*("layers." + name for name in (
+    "Dense", "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D",
+    "SeparableConv1D", "SeparableConv2D", "DepthwiseConv2D", "Conv1DTranspose",
+    "Conv2DTranspose", "Conv3DTranspose"))))
+BATCH_NORM_LAYERS = frozenset(spellings("layers.BatchNormalization",
+                                        "layers.SyncBatchNormalization"))
+
+# ---- the training flag (DL307) -----------------------------------------------------------------
+# Layers whose call depends on `training`: dropout drops only, and batch norm uses and updates
+# the batch statistics only, when called with `training=True`. `fit` passes it; a model called
+# directly (`model(x)`) runs them in inference mode.
+TRAINING_LAYERS = frozenset(spellings(*("layers." + name for name in (
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
+    "GaussianNoise", "AlphaDropout", "BatchNormalization",
+    "SyncBatchNormalization", "experimental.SyncBatchNormalization"))))
+# Recurrent layers that drop inputs or recurrent state only when given these keywords above 0:
+# `LSTM(64, dropout=0.2, recurrent_dropout=0.2)` depends on `training` like a Dropout layer.
+RNN_DROPOUT_KEYWORDS = {name: ("dropout", "recurrent_dropout") for name in spellings(*(
+    "layers." + name for name in ("LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell",
+                                  "SimpleRNNCell", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")))}
+# A model's variables, as a training step hands them to `tape.gradient(loss, ...)`: a tape that
+# differentiates with respect to `model.trainable_variables` trains that model (one that
+# differentiates with respect to its input, as adversarial examples and saliency maps do, does
+# not).
+VARIABLE_ATTRIBUTES = frozenset({"trainable_variables", "trainable_weights", "variables",
+                                 "weights"})
+# Layers that run the layer given as their first argument (`Bidirectional(LSTM(...))`).
+WRAPPER_LAYERS = frozenset(spellings("layers.Bidirectional", "layers.TimeDistributed"))
 
 # Cross-entropies that apply softmax or sigmoid themselves only when built (classes) or called
 # (functions) with `from_logits=True`; by default they expect probabilities. Keras losses take
@@ -140,7 +180,7 @@ ROWS = (
     *(Row(prefix, Effect.KERAS_LAYER, match=Match.PREFIX, capitalised=True)
       for prefix in LAYER_PREFIXES),
     *rows(Effect.KERAS_SEQUENTIAL, SEQUENTIAL_MODELS),
-    *rows(Effect.KERAS_FUNCTIONAL_MODEL, FUNCTIONAL_MODELS),
+    *rows(Effect.KERAS_FUNCTIONAL_MODEL, FUNCTIONAL_MODELS, data=FUNCTIONAL_OUTPUTS),
     *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)
       for name, (position, keyword) in COLUMN_LAYERS.items()),
     *rows(Effect.UINT8_DATASET, UINT8_IMAGE_DATASETS),

@@ -4,6 +4,8 @@ Keras, also when reached through `tf.keras`, is in `keras.py`."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from dllint.semantic.effects import Effect, Match, Row, loss_rows, rows
 
 # TF1 code reaches the same functions through tf.compat.v1.
@@ -22,6 +24,8 @@ PROBABILITY_FUNCTIONS = {
 LOG_PROBABILITY_FUNCTIONS = frozenset(_both("nn.log_softmax", "math.log_softmax",
                                             "math.log_sigmoid"))
 LOG_FUNCTIONS = frozenset(_both("math.log", "log"))
+EXP_FUNCTIONS = frozenset(_both("math.exp", "exp"))
+CLIPPING_FUNCTIONS = frozenset(_both("clip_by_value"))
 # TF1 layer functions that apply an activation given as a keyword: `tf.layers.dense(x, 10,
 # activation=tf.nn.softmax)` returns probabilities. Value: the keyword, and its position.
 ACTIVATION_LAYER_FUNCTIONS = {
@@ -42,6 +46,20 @@ LOSSES = {
         "compat.v1."), is_class=False, argument=1, keyword="logits")
     for name in _LOGIT_LOSSES
 }
+
+# TF 0.x took the logits first, `softmax_cross_entropy_with_logits(logits, labels)`; TF 1 takes
+# them only by keyword and TF 2 takes the labels first. Value: the position of the logits in TF 0.x.
+LOGITS_FIRST_LOSSES = {f"tensorflow.nn.{name}": 0 for name in (
+    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+    "sigmoid_cross_entropy_with_logits")}
+# Graph-mode calls that TF 2 has only under tf.compat.v1: a file calling `tf.placeholder` or
+# `tf.Session` is TF 0.x or 1.x code, where a positional call of the losses above can only be
+# TF 0.x's order (TF 1 would raise).
+GRAPH_MODE_CALLS = frozenset("tensorflow." + name for name in (
+    "placeholder", "Session", "InteractiveSession", "initialize_all_variables",
+    "global_variables_initializer", "get_variable", "variable_scope",
+    "train.GradientDescentOptimizer", "train.AdamOptimizer", "train.MomentumOptimizer",
+    "train.RMSPropOptimizer", "train.AdagradOptimizer"))
 
 # ---- file listings (DL001) ---------------------------------------------------------------------
 # Directory listings whose order is whatever the filesystem returns (TF 1 spelled them
@@ -75,6 +93,52 @@ REDUCTIONS = frozenset(_both(*(module + name for module in ("", "math.") for nam
     "reduce_variance", "reduce_logsumexp", "reduce_euclidean_norm"))))
 # Functions that add or remove axes, named like their numpy counterparts.
 RESHAPING_FUNCTIONS = frozenset(_both("squeeze", "expand_dims", "reshape"))
+# Calls that make a tensor of the shape they are given: (position, keyword) of the shape. A
+# literal `[13, 1]` is a (k, 1) weight; a placeholder of shape `[None]` a batch of scalars.
+SHAPED_CONSTRUCTORS = {
+    **{name: (0, "shape") for name in _both(
+        "random_normal", "random.normal", "truncated_normal", "random.truncated_normal",
+        "random_uniform", "random.uniform", "zeros", "ones")},
+    **{name: (1, "shape") for name in _both("get_variable", "placeholder")},
+}
+# Variables have the shape of their initial value: (position, keyword) of it.
+VARIABLES = {name: (0, "initial_value") for name in _both("Variable")}
+# Matrix products, `matmul(a, b)`: with a (k, 1) `b` (not transposed), an (N, 1) column.
+MATMUL = frozenset(_both("matmul", "linalg.matmul"))
+
+# ---- bias before batch norm (DL303) -------------------------------------------------------------
+class BiasedLayer(NamedTuple):
+    """A layer function that adds a bias unless `bias` (position, keyword) is given `bias_off`,
+    and applies `activation` (position, keyword; `activation_default` when left out) after it.
+    tf.contrib's layers also skip the bias themselves when given a `normalizer` function."""
+    bias: tuple[int, str]
+    bias_off: str
+    activation: tuple[int, str]
+    activation_default: str = "None"
+    normalizer: tuple[int, str] | None = None
+
+
+_TF1_CONVOLUTIONS = ("layers.conv1d", "layers.conv2d", "layers.conv3d")
+BIASED_LAYER_FUNCTIONS = {
+    **{name: BiasedLayer((3, "use_bias"), "False", (2, "activation"))
+       for name in _both("layers.dense")},
+    **{name: BiasedLayer((8, "use_bias"), "False", (7, "activation"))
+       for name in _both(*_TF1_CONVOLUTIONS)},
+    **{f"tensorflow.contrib.layers.{name}": BiasedLayer(
+        (12, "biases_initializer"), "None", (7, "activation_fn"), "relu", (8, "normalizer_fn"))
+       for name in ("conv2d", "convolution2d", "conv1d", "conv3d", "convolution")},
+    "tensorflow.contrib.layers.fully_connected": BiasedLayer(
+        (7, "biases_initializer"), "None", (2, "activation_fn"), "relu", (3, "normalizer_fn")),
+}
+# Batch norm as a function of its input (the first argument).
+BATCH_NORM_FUNCTIONS = frozenset({*_both("layers.batch_normalization"),
+                                  "tensorflow.contrib.layers.batch_norm"})
+
+# ---- custom training loops (DL307) -------------------------------------------------------------
+# `with tf.GradientTape() as tape:` records the forward pass that `tape.gradient(loss, ...)`
+# differentiates: a Keras model called there is being trained.
+GRADIENT_TAPES = frozenset(_both("GradientTape", "autodiff.GradientTape"))
+TAPE_GRADIENT_METHODS = frozenset({"gradient"})
 
 # ---- dropout (DL306) ---------------------------------------------------------------------------
 # TF1 functional dropout, by the position of `training`: `dropout(inputs, rate=0.5,
@@ -96,14 +160,32 @@ UINT8_IMAGE_DECODERS = {
 SCALING_FUNCTIONS = frozenset(_both("image.convert_image_dtype"))
 # `tf.cast(x, dtype)` changes the dtype and keeps the values (0-255 pixels stay 0-255).
 CAST_FUNCTIONS = frozenset(_both("cast", "dtypes.cast", "saturate_cast"))
-# Resizing returns float32 pixels in the input's range, except with nearest-neighbour sampling.
-FLOAT_RESIZING = frozenset(_both("image.resize", "image.resize_with_pad", "image.resize_images"))
+# TF1's casts to one dtype, `tf.to_float(x)`: `tf.cast(x, <the dtype in the value>)`.
+FIXED_DTYPE_CASTS = {
+    **{name: "tensorflow.float32" for name in _both("to_float")},
+    **{name: "tensorflow.float64" for name in _both("to_double")},
+    **{name: "tensorflow.bfloat16" for name in _both("to_bfloat16")},
+    **{name: "tensorflow.int32" for name in _both("to_int32")},
+    **{name: "tensorflow.int64" for name in _both("to_int64")},
+}
+# Resizing returns float32 pixels in the input's range, except with nearest-neighbour sampling
+# (TF1's `resize_bilinear`, `resize_bicubic` and `resize_area` always return float32).
+FLOAT_RESIZING = frozenset(_both("image.resize", "image.resize_with_pad", "image.resize_images",
+                                 "image.resize_bilinear", "image.resize_bicubic",
+                                 "image.resize_area"))
+# Casts that clip to the target dtype's range instead of wrapping around.
+SATURATING_CASTS = frozenset(_both("saturate_cast"))
 # Image ops whose result keeps the input's dtype and range (flips, crops, pads, rotations).
 DTYPE_KEEPING_FUNCTIONS = frozenset(_both(*("image." + name for name in (
     "flip_left_right", "flip_up_down", "random_flip_left_right", "random_flip_up_down",
     "rot90", "central_crop", "random_crop", "crop_to_bounding_box", "pad_to_bounding_box",
-    "resize_with_crop_or_pad", "rgb_to_grayscale", "grayscale_to_rgb")), "transpose"))
+    "resize_with_crop_or_pad", "rgb_to_grayscale", "grayscale_to_rgb",
+    "resize_nearest_neighbor")), "transpose"))
 UINT8_DTYPES = frozenset(_both("uint8", "dtypes.uint8"))
+# Calls that join a list of tensors into one of the same dtype and scale. TF 0.x spelled `stack`
+# `pack`, and took concat's axis first: `tf.concat(1, [a, b])`, today `tf.concat([a, b], 1)`.
+STACKING = frozenset(_both("concat", "stack", "pack"))
+AXIS_FIRST_STACKING = frozenset(_both("concat"))
 
 
 # ---- effect rows ------------------------------------------------------------------------------
@@ -124,9 +206,20 @@ ROWS = (
     *(Row(name, Effect.UINT8_DECODER, position=position, keyword="dtype")
       for name, position in UINT8_IMAGE_DECODERS.items()),
     *rows(Effect.CAST, CAST_FUNCTIONS, position=1, keyword="dtype"),
+    # data: the dtype the name fixes (`tf.to_float(x)`).
+    *(Row(name, Effect.CAST, position=-1, data=dtype) for name, dtype in FIXED_DTYPE_CASTS.items()),
     *rows(Effect.FLOAT_RESIZING, FLOAT_RESIZING),
+    *rows(Effect.CLIPPING, CLIPPING_FUNCTIONS),
     *rows(Effect.DTYPE_KEEPING, DTYPE_KEEPING_FUNCTIONS, position=0, keyword="src"),
+    # data "axis first": TF 0.x's `tf.concat(1, [a, b])`, when the first argument is a literal.
+    *(Row(name, Effect.STACKING, position=0, keyword="values",
+          data="axis first" if name in AXIS_FIRST_STACKING else None) for name in STACKING),
     *rows(Effect.RESHAPE, RESHAPING_FUNCTIONS),
+    *(Row(name, Effect.SHAPED_CONSTRUCTOR, position=position, keyword=keyword)
+      for name, (position, keyword) in SHAPED_CONSTRUCTORS.items()),
+    *(Row(name, Effect.VARIABLE_CONSTRUCTOR, position=position, keyword=keyword)
+      for name, (position, keyword) in VARIABLES.items()),
+    *rows(Effect.MATMUL, MATMUL, position=1, keyword="b"),
     *rows(Effect.ORDER_KEEPING_METHOD, ORDER_KEEPING_METHODS, match=Match.METHOD),
     *rows(Effect.POSITIONAL_PAIRING, POSITIONAL_PAIRING),
     *rows(Effect.REDUCTION, REDUCTIONS),

@@ -6,6 +6,8 @@ frameworks' and turns them into effect rows; torchvision's transforms and reader
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dllint.semantic.effects import Effect, Match, Row, loss_rows, rows
 
 # Calls whose result is a probability distribution (non-negative, rows summing to 1, or in [0,1]).
@@ -19,6 +21,12 @@ LOG_PROBABILITY_FUNCTIONS = frozenset({
     "torch.nn.functional.logsigmoid",
 })
 LOG_FUNCTIONS = frozenset({"torch.log"})
+# `1 / (1 + exp(-x))` written out is a sigmoid (`catalog.EXP_FUNCTIONS`).
+EXP_FUNCTIONS = frozenset({"torch.exp"})
+# Calls that bound a value to a range, first argument the value (`torch.clamp(p, eps, 1 - eps)`);
+# and the methods that do it (`p.clamp(min=eps)`). What they bound keeps its meaning.
+CLIPPING_FUNCTIONS = frozenset({"torch.clamp", "torch.clip"})
+CLIPPING_METHODS = frozenset({"clamp", "clamp_", "clip", "clip_"})
 PROBABILITY_METHODS = {"softmax": "softmax", "sigmoid": "sigmoid"}
 LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
 
@@ -26,17 +34,53 @@ LOG_PROBABILITY_METHODS = frozenset({"log_softmax"})
 PROBABILITY_LAYERS = {"torch.nn.Softmax": "nn.Softmax", "torch.nn.Sigmoid": "nn.Sigmoid",
                       "torch.nn.Softmax2d": "nn.Softmax2d"}
 LOG_PROBABILITY_LAYERS = frozenset({"torch.nn.LogSoftmax", "torch.nn.LogSigmoid"})
-# Layers that make train() and eval() behave differently.
-MODE_DEPENDENT_LAYERS = frozenset({
-    "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
-    "torch.nn.AlphaDropout", "torch.nn.FeatureAlphaDropout", "torch.nn.BatchNorm1d",
-    "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
-    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
-    "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d",
-    "torch.nn.RNN", "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.TransformerEncoderLayer",
-    "torch.nn.TransformerDecoderLayer", "torch.nn.Transformer", "torch.nn.MultiheadAttention",
-})
+@dataclass(frozen=True)
+class ModeArgument:
+    """The constructor argument that decides whether a layer's train and eval modes differ: a
+    drop probability (they differ unless it is 0) or a flag (they differ when it is True).
+    `differs_by_default`: what the layer does when the argument is not given."""
+    keyword: str
+    position: int
+    differs_by_default: bool
+    is_flag: bool = False
+
+
+_DROP = ModeArgument("p", 0, True)
+_RUNNING_STATS = ModeArgument("track_running_stats", 4, True, is_flag=True)
+_LAZY_RUNNING_STATS = ModeArgument("track_running_stats", 3, True, is_flag=True)
+# InstanceNorm keeps no running statistics unless told to: both modes normalise per sample.
+_INSTANCE_STATS = ModeArgument("track_running_stats", 4, False, is_flag=True)
+_LAZY_INSTANCE_STATS = ModeArgument("track_running_stats", 3, False, is_flag=True)
+# Recurrent layers drop between stacked layers only with `dropout=` (0 by default); nn.RNN
+# takes `nonlinearity` before it.
+_RECURRENT_DROPOUT = ModeArgument("dropout", 5, False)
+_RNN_DROPOUT = ModeArgument("dropout", 6, False)
+# Layers that make train() and eval() behave differently, by the argument that decides it.
+MODE_DEPENDENT_LAYERS = {
+    **{f"torch.nn.{name}": _DROP for name in (
+        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")},
+    **{f"torch.nn.{name}": _RUNNING_STATS for name in (
+        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm")},
+    **{f"torch.nn.{name}": _LAZY_RUNNING_STATS for name in (
+        "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d")},
+    **{f"torch.nn.{name}": _INSTANCE_STATS for name in (
+        "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
+    **{f"torch.nn.{name}": _LAZY_INSTANCE_STATS for name in (
+        "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d")},
+    **{f"torch.nn.{name}": _RECURRENT_DROPOUT for name in ("LSTM", "GRU")},
+    "torch.nn.RNN": _RNN_DROPOUT,
+    "torch.nn.TransformerEncoderLayer": ModeArgument("dropout", 3, True),
+    "torch.nn.TransformerDecoderLayer": ModeArgument("dropout", 3, True),
+    "torch.nn.Transformer": ModeArgument("dropout", 5, True),
+    "torch.nn.MultiheadAttention": ModeArgument("dropout", 2, False),
+}
 CONTAINER_LAYERS = frozenset({"torch.nn.Sequential"})
+# Containers that hold modules without calling them (the owner's forward does): their mode is
+# their members' (given as a list, a dict, or a comprehension), by the name messages use.
+MODULE_COLLECTIONS = {
+    f"{package}.{name}": f"nn.{name}" for package in ("torch.nn", "torch.nn.modules.container")
+    for name in ("ModuleList", "ModuleDict")
+}
 # Convolutions, by the output shape they have with out_channels=1: a size-1 channel axis.
 SINGLE_CHANNEL_LAYERS = {
     "torch.nn.Conv1d": "(N, 1, L)", "torch.nn.Conv2d": "(N, 1, H, W)",
@@ -67,11 +111,54 @@ NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".ge
 # Modules that behave the same in train and eval mode whatever their base classes, when the
 # run holds their package's source: kornia's augmentations draw random parameters in either mode.
 MODE_FREE_PACKAGES = ("kornia.augmentation.",)
+# Calls that wrap a module and run it unchanged when called (compiled, replicated, sharded):
+# the result outputs what the wrapped module outputs. Value: where the module is passed
+# (position, keyword).
+MODULE_WRAPPERS = {
+    "torch.compile": (0, "model"),
+    **{name: (0, "module") for name in (
+        "torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+        "torch.nn.parallel.data_parallel.DataParallel",
+        "torch.nn.parallel.DistributedDataParallel",
+        "torch.nn.parallel.distributed.DistributedDataParallel",
+        "torch.distributed.fsdp.FullyShardedDataParallel",
+        "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel",
+        "torch.distributed.fsdp.fully_shard", "torch.distributed._composable.fsdp.fully_shard")},
+}
+# Their loaders that hand the model back in eval mode: Hugging Face's `from_pretrained` calls
+# `model.eval()` ("the model is set in evaluation mode by default").
+EVAL_MODE_LOADERS = frozenset({"from_pretrained"})
+# Methods that run a model for generation, not training: Hugging Face's `generate` turns off
+# gradients but leaves dropout to the model's mode, which the caller must set.
+GENERATION_METHODS = frozenset({"generate"})
+# Calls that return a copy of a model (its layers and its mode, its own parameters): an EMA or
+# SWA average, a frozen teacher. Switching the copy's mode leaves the original's alone. By the
+# argument that is copied: (keyword, position).
+MODULE_COPIES = {
+    "copy.deepcopy": ("x", 0), "torch.optim.swa_utils.AveragedModel": ("model", 0),
+    **{f"timm.utils.{name}": ("model", 0) for name in ("ModelEma", "ModelEmaV2", "ModelEmaV3")},
+    **{f"timm.utils.model_ema.{name}": ("model", 0)
+       for name in ("ModelEma", "ModelEmaV2", "ModelEmaV3")},
+    "ema_pytorch.EMA": ("model", 0), "ema_pytorch.ema_pytorch.EMA": ("model", 0),
+}
+# Attributes through which a wrapper holds the model its forward runs (DistributedDataParallel,
+# DataParallel, AveragedModel, timm's ModelEma: `.module`; ema_pytorch's EMA: `.ema_model`):
+# switching that model's mode switches what the wrapper computes.
+WRAPPED_MODULE_ATTRIBUTES = frozenset({"module", "ema_model"})
 NN_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
 # Base classes of PyTorch's own losses, which user losses derive from too.
 LOSS_BASES = frozenset({"torch.nn.modules.loss._Loss", "torch.nn.modules.loss._WeightedLoss"})
 TO_TENSOR = frozenset({"torch.from_numpy", "torch.tensor", "torch.as_tensor"})
 TENSOR_DATASETS = frozenset({"torch.utils.data.TensorDataset"})
+# Methods that run a backward pass, with the keywords of the tensor they backpropagate when it
+# is an argument: `accelerator.backward(loss)` (Accelerate), `fabric.backward(loss)` (Fabric),
+# `engine.backward(loss)` (DeepSpeed), `torch.autograd.backward(tensors)`, Lightning's
+# `self.manual_backward(loss)`. A tensor's own `loss.backward(gradient)` backpropagates its
+# receiver, so for `backward` the receiver and the first argument both count.
+BACKWARD_METHODS = {"backward": ("loss", "tensor", "tensors"), "manual_backward": ("loss",)}
+# Context managers that hand a loss on, scaled, to their `as` name, whose backward is the
+# loss's: `with amp.scale_loss(loss, optimizer) as scaled: scaled.backward()` (NVIDIA Apex).
+LOSS_SCALING_CONTEXTS = frozenset({"apex.amp.scale_loss"})
 # Calls and methods that keep the value's meaning (shape or device changes only).
 PASSTHROUGH_METHODS = frozenset({
     "view", "reshape", "to", "cuda", "cpu", "detach", "contiguous", "clone", "permute",
@@ -170,8 +257,14 @@ ROWS = (
     *rows(Effect.LOG, LOG_FUNCTIONS),
     *rows(Effect.PROBABILITY_LAYER, PROBABILITY_LAYERS),
     *rows(Effect.LOG_PROBABILITY_LAYER, LOG_PROBABILITY_LAYERS),
-    *rows(Effect.MODE_DEPENDENT_LAYER, MODE_DEPENDENT_LAYERS),
+    *(Row(name, Effect.MODULE_COPY, keyword=keyword, position=position)
+      for name, (keyword, position) in MODULE_COPIES.items()),
+    *(Row(name, Effect.MODULE_WRAPPER, position=position, keyword=keyword)
+      for name, (position, keyword) in MODULE_WRAPPERS.items()),
+    *(Row(name, Effect.MODE_DEPENDENT_LAYER, data=argument)
+      for name, argument in MODE_DEPENDENT_LAYERS.items()),
     *rows(Effect.CONTAINER, CONTAINER_LAYERS),
+    *rows(Effect.MODULE_COLLECTION, MODULE_COLLECTIONS),
     *loss_rows(LOSSES),
     *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)
       for name, (position, keyword) in COLUMN_LAYERS.items()),
@@ -183,6 +276,7 @@ ROWS = (
     Row("torch.optim.", Effect.OPTIMIZER, match=Match.PREFIX, capitalised=True, dots=2),
     *(Row(prefix, Effect.OPAQUE_MODEL, match=Match.PREFIX, excluding=NOT_MODELS)
       for prefix in OPAQUE_MODEL_PREFIXES),
+    *rows(Effect.CLIPPING, CLIPPING_FUNCTIONS),
     *rows(Effect.STACKING, STACKING, position=0, keyword="arrays"),
     *rows(Effect.RANK1_CONSTRUCTOR, RANK1_CONSTRUCTORS),
     *(Row(name, Effect.TO_TENSOR, position=0, keyword="data",
@@ -208,6 +302,7 @@ ROWS = (
     *rows(Effect.PASSTHROUGH_METHOD, PASSTHROUGH_METHODS - {"detach", "squeeze"},
           match=Match.METHOD),
     Row("detach", Effect.PASSTHROUGH_METHOD, data="drops the graph", match=Match.METHOD),
+    *rows(Effect.CLIPPING_METHOD, CLIPPING_METHODS, match=Match.METHOD),
     *rows(Effect.FLOAT_CAST_METHOD, FLOAT_CASTS, match=Match.METHOD),
     Row("double", Effect.FLOAT64_CAST_METHOD, match=Match.METHOD),
     # They scale only by 255 (`x.div(255)`, `x.mul(1 / 255)`).

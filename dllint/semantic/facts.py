@@ -1,0 +1,211 @@
+"""The facts service: the one typed interface through which rules read the semantic model.
+
+Rules ask questions here and never re-derive the answers from the tree: the value of an
+expression, the facts of the function they are in, the training loops and what happens in them,
+no-grad regions, the mode of a module, the call sites of a function of the file, the `with`
+blocks and `except` handlers around a node. Each answer is about the point the file's single
+walk has reached (the model visits every node before the rules do), except where a query says
+it is complete only at the end of the module.
+
+The answers come from the model's components (`transfer` for values, `summaries` for classes
+and functions, `loops` for training-loop events, `binding` for call sites, `regions` for
+`with`/`except`); this module owns no analysis of its own, so that two rules asking the same
+question always get the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+
+import libcst as cst
+
+from dllint.semantic.regions import HandlerContext
+from dllint.semantic.values import MODULE, ModuleInfo, Tag, Value, first
+
+if TYPE_CHECKING:
+    from dllint.semantic.loops import LoopEvents
+    from dllint.semantic.model import SemanticModel
+    from dllint.semantic.summaries import FunctionState
+
+__all__ = ["ClassFacts", "Facts", "FunctionFacts", "HandlerContext", "ModuleMode"]
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """A function (or method) of the file, as declared."""
+
+    name: str
+    node: cst.FunctionDef
+    class_name: str | None  # the class it is a method of; None for a function
+    parameters: tuple[str, ...]  # every parameter, `self` included, in order
+    decorators: tuple[str, ...]  # qualified where imported (`torch.no_grad`), else as written
+    no_grad: bool  # decorated with a no-grad or inference-mode context
+
+    @property
+    def is_method(self) -> bool:
+        return self.class_name is not None
+
+
+@dataclass(frozen=True)
+class ClassFacts:
+    """A class of the file the walk is in. `attributes` are its `self` attributes as known at
+    this point (those its methods assigned so far, and what an earlier walk learnt), read-only;
+    `framework` is "" for PyTorch or plain classes, else "keras", "flax", ..."""
+
+    name: str
+    node: cst.ClassDef
+    bases: tuple[str, ...]  # qualified where imported
+    framework: str
+    attributes: Mapping[str, Value]
+
+
+@dataclass(frozen=True)
+class ModuleMode:
+    """The train/eval state of a module value.
+
+    `mode_dependent` is True when its layers behave differently in the two modes (dropout,
+    batch norm), False when they provably do not, None when its layers are not visible;
+    `in_eval` when the value is known to be in eval mode; `evidence` names the layer that
+    makes the modes differ; `framework` is "" for PyTorch, else "keras", "flax", ..."""
+
+    mode_dependent: bool | None
+    in_eval: bool
+    evidence: str
+    framework: str
+
+    @classmethod
+    def of(cls, info: ModuleInfo) -> ModuleMode:
+        return cls(info.mode_dependent, info.in_eval, info.evidence, info.framework)
+
+
+class Facts:
+    """Queries over one file's semantic model. Obtain it as `Rule.facts`."""
+
+    def __init__(self, model: SemanticModel) -> None:
+        self._model = model
+        # Keyed by the state's id, holding the state: held, it is never freed, so its id cannot
+        # be reused by the next function's state (which would get this function's facts).
+        self._function_facts: dict[int, tuple[FunctionState, FunctionFacts]] = {}
+
+    # -- values --------------------------------------------------------------------------------
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        """The tags of an expression at this point of the walk."""
+        return self._model.value(node)
+
+    def qualified(self, node: cst.BaseExpression) -> str | None:
+        """The qualified name an expression refers to through the file's imports."""
+        return self._model.qualified(node)
+
+    def keras_input(self, call: cst.Call) -> tuple[Tag | None, cst.Arg | None]:
+        """The model a Keras input call (`model.fit(x)`, `model(x)`) feeds, and its data."""
+        return self._model.keras_input(call)
+
+    def module_mode(self, value: Value) -> ModuleMode | None:
+        """The mode of the module a value holds, or None when it holds no module."""
+        tag = first(value, MODULE)
+        return ModuleMode.of(tag.info) if tag is not None else None
+
+    def local_class(self, name: str) -> ModuleInfo | None:
+        """The module summary of a class defined earlier in this file; None for a class that
+        is not a module (or not defined here)."""
+        return self._model.local_classes.get(name)
+
+    def is_local_class(self, name: str) -> bool:
+        return name in self._model.local_classes
+
+    # -- functions -----------------------------------------------------------------------------
+
+    @property
+    def function(self) -> FunctionFacts | None:
+        """The innermost function the walk is in."""
+        state = self._model.current_function
+        return self._facts_of(state) if state is not None else None
+
+    def enclosing_functions(self) -> Sequence[FunctionFacts]:
+        """Every function the walk is in, outermost first."""
+        return [self._facts_of(state) for state in self._model.functions]
+
+    @property
+    def class_name(self) -> str | None:
+        """The innermost class the walk is in."""
+        return self._model.classes[-1].name if self._model.classes else None
+
+    @property
+    def enclosing_class(self) -> ClassFacts | None:
+        """The innermost class the walk is in, with its attributes so far."""
+        if not self._model.classes:
+            return None
+        state = self._model.classes[-1]
+        return ClassFacts(state.name, state.node, tuple(state.bases), state.framework,
+                          MappingProxyType(state.attributes))
+
+    def classes_defining(self, method: str) -> frozenset[str]:
+        """The top-level classes of the file (each defined once) that define `method`."""
+        return frozenset(name for name, methods in self._model.top_classes.items()
+                         if method in methods)
+
+    def call_sites(self, key: str) -> Sequence[cst.Call]:
+        """The calls of the file's function `key` (`fit`, `Trainer.__init__`, `Net.forward`)
+        seen so far; complete in `leave_Module`."""
+        return tuple(self._model.call_sites.get(key, ()))
+
+    def _facts_of(self, state: FunctionState) -> FunctionFacts:
+        cached = self._function_facts.get(id(state))
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        node = state.node
+        params = node.params
+        parameters = tuple(param.name.value for param in (
+            *params.posonly_params, *params.params, *params.kwonly_params))
+        facts = FunctionFacts(
+            state.name, node,
+            state.class_state.name if state.class_state is not None else None,
+            parameters, tuple(self._decorator_name(d.decorator) for d in node.decorators),
+            state.no_grad)
+        self._function_facts[id(state)] = (state, facts)
+        return facts
+
+    def _decorator_name(self, decorator: cst.BaseExpression) -> str:
+        target = decorator.func if isinstance(decorator, cst.Call) else decorator
+        qualified = self._model.qualified(target)
+        if qualified is not None:
+            return qualified
+        return cst.Module([]).code_for_node(target)
+
+    # -- training loops and regions ------------------------------------------------------------
+
+    @property
+    def loops(self) -> Sequence[LoopEvents]:
+        """The loops closed so far, each with its training events in source order."""
+        return self._model.loops
+
+    @property
+    def open_loops(self) -> Sequence[LoopEvents]:
+        """The loops the walk is in, innermost last (their events so far)."""
+        return self._model.open_loops
+
+    def function_events(self, name: str) -> Sequence[tuple] | None:
+        """The training events of the file's function or method `name` (`fit`,
+        `Trainer.fit_epoch`), once it was seen."""
+        return self._model.function_events.get(name)
+
+    def local_callee(self, call: cst.CSTNode) -> str | None:
+        """The function or method of this file a call runs, as `function_events` keys it
+        (`train_epoch`, `Trainer.fit_epoch`); None for any other call."""
+        return self._model.local_calls.get(id(call))
+
+    def expand(self, events: Sequence[tuple]) -> Iterator[tuple]:
+        """Events with calls to the file's functions replaced by what those functions do."""
+        return self._model.expand(events)
+
+    @property
+    def in_no_grad(self) -> bool:
+        """Inside a no-grad/inference block, or a function decorated with one."""
+        return self._model.in_no_grad
+
+    def handler_context(self) -> HandlerContext:
+        """The `with` blocks and `except` handlers around this point, outermost first."""
+        return self._model.regions.context()

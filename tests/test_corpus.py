@@ -1,0 +1,238 @@
+"""benchmarks/corpus.py: the manifest, the fixed-hash split, the stable finding keys and the
+precision arithmetic of `report`."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("corpus", ROOT / "benchmarks" / "corpus.py")
+corpus = importlib.util.module_from_spec(_spec)
+sys.modules["corpus"] = corpus
+_spec.loader.exec_module(corpus)
+
+
+def _entry(name: str, commit: str = "0" * 40, kind: str = "library",
+           frameworks: str = '["pytorch"]') -> str:
+    return (f'[[repository]]\nname = "{name}"\ncommit = "{commit}"\nframeworks = {frameworks}\n'
+            f'kind = "{kind}"\n\n')
+
+
+def test_manifest_parses_and_is_the_size_issue_23_asks_for():
+    repositories = corpus.load_manifest()
+    assert len(repositories) >= 60
+    frameworks = [set(r.frameworks) for r in repositories]
+    assert sum("pytorch" in f for f in frameworks) >= 25
+    assert sum(bool(f & {"keras", "tensorflow"}) for f in frameworks) >= 10
+    assert sum(bool(f & {"jax", "flax"}) for f in frameworks) >= 8
+    kinds = {r.kind for r in repositories}
+    assert kinds == corpus.KINDS
+    assert not {r.name.lower() for r in repositories} & corpus.EXCLUDED
+
+
+@pytest.mark.parametrize("name", ["huggingface/diffusers", "Lightning-AI/litgpt", "deepmind/optax",
+                                  "TensorFlow/Examples"])
+def test_an_excluded_repository_is_refused(name):
+    with pytest.raises(ValueError, match="excluded"):
+        corpus.parse_manifest(_entry(name))
+
+
+@pytest.mark.parametrize("entry, problem", [
+    (_entry("nameonly"), "owner/name"),
+    (_entry("a/b", commit="abc"), "40 hex"),
+    (_entry("a/b", kind="tutorial"), "kind"),
+    (_entry("a/b", frameworks="[]"), "no frameworks"),
+    (_entry("a/b") + _entry("A/B"), "twice"),
+])
+def test_a_malformed_manifest_is_refused(entry, problem):
+    with pytest.raises(ValueError, match=problem):
+        corpus.parse_manifest(entry)
+
+
+def test_the_split_is_a_fixed_hash_of_the_name():
+    # sha256("karpathy/nanoGPT") starts with an odd byte, sha256("pytorch/examples") an even one.
+    assert corpus.half_of("karpathy/nanoGPT") == "held-out"
+    assert corpus.half_of("pytorch/examples") == "tuning"
+    names = [f"owner{i}/repo{i}" for i in range(400)]
+    assert [corpus.half_of(n) for n in names] == [corpus.half_of(n) for n in names]
+    tuning = sum(corpus.half_of(n) == "tuning" for n in names)
+    assert 160 <= tuning <= 240  # a hash splits names about evenly
+
+
+def test_a_repository_the_team_has_seen_is_never_held_out():
+    # sha256("karpathy/nanoGPT") is odd: held out by the hash, tuning once marked as seen
+    assert corpus.half_of("karpathy/nanoGPT") == "held-out"
+    [seen] = corpus.parse_manifest(_entry("karpathy/nanoGPT")
+                                   + 'seen_in = "README.md, Precision on real code"\n')
+    assert seen.half == "tuning"
+    [unseen] = corpus.parse_manifest(_entry("karpathy/nanoGPT"))
+    assert unseen.half == "held-out"
+    held_out = [r for r in corpus.load_manifest() if r.half == "held-out"]
+    assert held_out and not any(r.seen_in for r in held_out)
+
+
+def test_the_manifest_split_is_balanced_and_printed_the_same_each_time():
+    repositories = corpus.load_manifest()
+    halves = [r.half for r in repositories]
+    assert halves.count("held-out") >= len(repositories) // 3
+    assert halves.count("tuning") >= len(repositories) // 3
+    run = [sys.executable, str(ROOT / "benchmarks" / "corpus.py"), "split"]
+    first = subprocess.run(run, capture_output=True, text=True, check=True).stdout
+    assert first == subprocess.run(run, capture_output=True, text=True, check=True).stdout
+    assert f"held-out: {halves.count('held-out')} repositories" in first
+
+
+def _finding(code: str, text: str, repository: str = "a/b", path: str = "train.py") -> dict:
+    return {"repository": repository, "path": path, "code": code,
+            "line_hash": corpus.line_digest(text), "line": 1, "cell": None, "message": "m"}
+
+
+def test_keys_name_the_line_text_not_its_number_and_count_repeats():
+    findings = [_finding("DL101", "  loss.backward()"), _finding("DL101", "loss.backward()  "),
+                _finding("DL004", "loss.backward()")]
+    keys = corpus.finding_keys(findings)
+    assert keys[0] == f"a/b|train.py|DL101|{corpus.line_digest('loss.backward()')}"
+    assert keys[1] == keys[0] + "#2"
+    assert keys[2] != keys[0] and len(set(keys)) == 3
+    moved = dict(findings[0], line=40)
+    assert corpus.finding_keys([moved]) == keys[:1]
+
+
+def test_the_flagged_line_of_a_notebook_is_read_from_its_cell(tmp_path):
+    notebook = tmp_path / "n.ipynb"
+    notebook.write_text('{"cells": [{"cell_type": "markdown", "source": ["# title"]},'
+                        ' {"cell_type": "code", "source": ["x = 1\\n", "y = x.softmax()"]}]}')
+    assert corpus._flagged_line(notebook, 2, 2, {}) == "y = x.softmax()"
+    script = tmp_path / "s.py"
+    script.write_text("a = 1\nb = 2\n")
+    assert corpus._flagged_line(script, 2, None, {}) == "b = 2"
+    assert corpus._flagged_line(script, 9, None, {}) == ""
+
+
+def test_report_arithmetic_on_a_small_classification():
+    findings = [_finding("DL101", "a"), _finding("DL101", "b"), _finding("DL101", "c"),
+                _finding("DL004", "d", repository="c/d"), _finding("DL004", "e", repository="c/d")]
+    keys = corpus.finding_keys(findings)
+    for finding, key in zip(findings, keys):
+        finding["key"] = key
+    verdicts = corpus.parse_classifications(
+        "\n".join(f'[[finding]]\nkey = "{key}"\nverdict = "{verdict}"\nreason = "r"\n'
+                  for key, verdict in zip(keys, ["real", "false", "harmless", "false"])))
+    repositories = [corpus.Repository("a/b", "0" * 40, ("pytorch",), "library"),
+                    corpus.Repository("c/d", "0" * 40, ("jax", "flax"), "library")]
+    per_rule, per_framework, total = corpus.tally(
+        findings, verdicts, {r.name: r.frameworks for r in repositories})
+    dl101 = per_rule["DL101"]
+    assert (dl101.real, dl101.harmless, dl101.false) == (1, 1, 1)
+    assert per_rule["DL101"].false_share == pytest.approx(1 / 3)
+    assert per_rule["DL101"].kept_share == pytest.approx(2 / 3)
+    assert per_rule["DL004"].false_share == 1.0 and per_rule["DL004"].unclassified == 1
+    assert per_framework["jax"].false == per_framework["flax"].false == 1
+    assert per_framework["pytorch"].classified == 3
+    assert (total.classified, total.unclassified, total.false_share) == (4, 1, 0.5)
+    text = "\n".join(corpus.report(findings, verdicts, repositories))
+    assert "unclassified (1):" in text and keys[4] in text
+    assert " 33.3%" in text and " 50.0%" in text
+    # five findings on five different line texts; the first verdict of a pair counts
+    assert ("distinct (code, line text) pairs: 5, classified 4: real 1 (25.0%), "
+            "harmless 1 (25.0%), false 2 (50.0%)") in text
+
+
+def test_engine_notices_are_counted_apart_from_precision():
+    findings = [_finding("DL101", "a"), _finding("DL903", "b")]
+    for finding, key in zip(findings, corpus.finding_keys(findings)):
+        finding["key"] = key
+    verdicts = {findings[0]["key"]: ("false", "r")}
+    repositories = [corpus.Repository("a/b", "0" * 40, ("pytorch",), "library")]
+    text = corpus.report(findings, verdicts, repositories)
+    totals = [line.split() for line in text if line.startswith("TOTAL")]
+    assert totals[0] == ["TOTAL", "1", "0", "0", "1", "0", "100.0%", "0.0%", "0.0%"]
+    assert "unclassified" not in "\n".join(text)
+    assert text[-1].endswith("DL903:1")
+
+
+@pytest.mark.parametrize("table, problem", [
+    ('[[finding]]\nkey = "k"\nverdict = "maybe"\nreason = "r"\n', "verdict"),
+    ('[[finding]]\nkey = "k"\nverdict = "real"\nreason = " "\n', "reason"),
+    ('[[finding]]\nkey = "k"\nverdict = "real"\nreason = "r"\n' * 2, "twice"),
+])
+def test_a_malformed_classification_is_refused(table, problem):
+    with pytest.raises(ValueError, match=problem):
+        corpus.parse_classifications(table)
+
+
+def test_export_writes_the_recorded_commit_without_the_network(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    git = ["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(source)], check=True)
+    (source / "train.py").write_text("print('first')\n")
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], check=True)
+    first = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
+                           text=True).stdout.strip()
+    (source / "train.py").write_text("print('second')\n")
+    subprocess.run(git + ["commit", "-qam", "two"], check=True)
+    mirrors = tmp_path / "mirrors"
+    (mirrors / "o+r").mkdir(parents=True)
+    (mirrors / "o+r" / "repo").symlink_to(source / ".git")
+    repository = corpus.Repository("o/r", first, ("pytorch",), "training-scripts")
+    tree, written, left_out = corpus.export(repository, mirrors, tmp_path / "dest")
+    assert tree == tmp_path / "dest" / "o+r"
+    assert (tree / "train.py").read_text() == "print('first')\n"
+    assert (written, left_out) == (1, 0)
+    # a manifest moved to another commit replaces the tree; the same commit keeps it
+    second = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    moved = corpus.Repository("o/r", second, ("pytorch",), "training-scripts")
+    corpus.export(moved, mirrors, tmp_path / "dest")
+    assert (tree / "train.py").read_text() == "print('second')\n"
+    (tree / "train.py").write_text("edited")
+    assert corpus.export(moved, mirrors, tmp_path / "dest") == (tree, 1, 0)
+    assert (tree / "train.py").read_text() == "edited"
+
+
+def test_a_finding_counts_for_the_frameworks_its_file_imports():
+    assert corpus.file_frameworks("import torch.nn as nn\nfrom jax import numpy as jnp\n") \
+        == ("jax", "pytorch")
+    notebook = '{"source": ["import tensorflow as tf\\n", "from keras import layers"]}'
+    assert corpus.file_frameworks(notebook) == ("keras", "tensorflow")
+    assert corpus.file_frameworks("import torchx\nimport numpy\n") == ("none",)
+    finding = dict(_finding("DL004", "a"), key="k", frameworks=["pytorch"])
+    _, per_framework, _ = corpus.tally([finding], {"k": ("false", "r")},
+                                       {"a/b": ("pytorch", "tensorflow", "keras")})
+    assert set(per_framework) == {"pytorch"}
+
+
+def test_lint_writes_each_finding_with_its_key_and_the_lines_per_framework(tmp_path, capsys):
+    tree = tmp_path / "dest" / "o+r"
+    tree.mkdir(parents=True)
+    (tree / corpus.EXPORTED_MARK).write_text("0" * 40 + " 2 0\n")
+    (tree / "model.py").write_text("import torch\nimport torch.nn.functional as F\n\n\n"
+                                   "def f(x):\n    return F.softmax(x)\n")
+    (tree / "util.py").write_text("def g():\n    return 1\n")
+    (tree / "broken.py").write_text("import torch\ndef (:\n")  # an engine notice, DL903
+    repository = corpus.Repository("o/r", "0" * 40, ("pytorch",), "training-scripts")
+    out = tmp_path / "findings.jsonl"
+    corpus.lint([repository], tmp_path / "dest", ["DL202"], 1, out)
+    notice, finding = sorted(corpus.read_findings(out), key=lambda f: f["path"])
+    assert notice["code"] == "DL903"
+    assert finding["key"] == f"o/r|model.py|DL202|{corpus.line_digest('return F.softmax(x)')}"
+    assert (finding["line"], finding["frameworks"]) == (6, ["pytorch"])
+    printed = capsys.readouterr().out
+    assert "    pytorch             8 lines    1 findings" in printed  # DL202; DL903 left out
+    assert "    none                2 lines    0 findings" in printed
+
+
+def test_the_recall_table_of_a_planted_recall_script_is_read():
+    output = ("tree: /x\nkind                     rule    planted  found  recall\n"
+              "drop-eval                DL004         4      3    0.75\n"
+              "softmax-in-forward       DL002         2      0    0.00\n"
+              "all                               6      3    0.50\n")
+    assert corpus.parse_recall(output) == {("drop-eval", "DL004"): (4, 3),
+                                           ("softmax-in-forward", "DL002"): (2, 0)}

@@ -1,0 +1,274 @@
+"""The facts service on its own: what a rule gets back when it asks about a point of a file.
+
+Each source calls `ask(...)` where a question is put; the asker runs right after the model in
+the same walk (as rules do) and records the answer of `question(facts, call)` there.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Callable
+
+import libcst as cst
+
+from dllint.context import FileContext
+from dllint.semantic.facts import Facts
+from dllint.semantic.imports import ImportMap
+from dllint.semantic.model import SemanticModel, analyse
+from dllint.semantic.values import MODULE, PROBABILITIES
+from dllint.walk import CachedVisitorNames
+
+Question = Callable[[Facts, cst.Call], object]
+
+
+class Asker(CachedVisitorNames, cst.BatchableCSTVisitor):
+    def __init__(self, model: SemanticModel, question: Question) -> None:
+        super().__init__()
+        self.facts = model.facts
+        self.question = question
+        self.answers: list[object] = []
+        self.at_end: list[object] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "ask":
+            self.answers.append(self.question(self.facts, node))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self.at_end.append(self.facts)
+
+
+def ask(source: str, question: Question) -> list[object]:
+    return _asker(source, question).answers
+
+
+def _asker(source: str, question: Question) -> Asker:
+    text = textwrap.dedent(source).lstrip("\n")
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    made: list[Asker] = []
+    analyse(context, None, lambda model: made.append(Asker(model, question)) or [made[-1]])
+    return made[-1]
+
+
+def test_value_of_an_argument_at_the_point_asked():
+    source = """
+        import torch
+        x = torch.softmax(logits, dim=1)
+        ask(x)
+        x = logits
+        ask(x)
+    """
+    kinds = ask(source, lambda facts, call: {tag.kind for tag in facts.value(call.args[0].value)})
+    assert kinds == [{PROBABILITIES}, set()]
+
+
+def test_function_facts_name_parameters_class_and_qualified_decorators():
+    source = """
+        import torch
+        from functools import lru_cache
+
+        class Trainer:
+            @torch.no_grad()
+            def evaluate(self, loader, *, limit=3):
+                ask()
+
+        @lru_cache
+        def build(depth):
+            ask()
+        ask()
+    """
+    answers = ask(source, lambda facts, call: facts.function)
+    evaluate, build, top = answers
+    assert (evaluate.name, evaluate.class_name, evaluate.parameters, evaluate.decorators,
+            evaluate.no_grad, evaluate.is_method) == (
+        "evaluate", "Trainer", ("self", "loader", "limit"), ("torch.no_grad",), True, True)
+    assert (build.name, build.class_name, build.parameters, build.decorators, build.no_grad) == (
+        "build", None, ("depth",), ("functools.lru_cache",), False)
+    assert top is None
+
+
+def test_no_grad_regions_blocks_and_decorated_functions():
+    source = """
+        import torch
+
+        ask()
+        with torch.no_grad():
+            ask()
+        with torch.inference_mode():
+            ask()
+        ask()
+
+        @torch.no_grad()
+        def predict(model, x):
+            ask()
+    """
+    assert ask(source, lambda facts, call: facts.in_no_grad) == [False, True, True, False, True]
+
+
+def test_handler_context_names_enclosing_with_blocks_and_caught_exceptions():
+    source = """
+        import torch
+        from torch.serialization import safe_globals
+
+        with safe_globals([dict]):
+            try:
+                ask()
+            except (TypeError, torch.cuda.OutOfMemoryError):
+                ask()
+            except:
+                ask()
+        ask()
+    """
+    answers = ask(source, lambda facts, call: facts.handler_context())
+    inside_try, in_handler, in_bare, outside = answers
+    assert inside_try.contexts == ("torch.serialization.safe_globals",)
+    assert inside_try.caught == ()  # the try body is not inside a handler
+    assert in_handler.catches("builtins.TypeError")
+    assert in_handler.caught == ("builtins.TypeError", "torch.cuda.OutOfMemoryError")
+    assert not in_bare.catches("builtins.TypeError")  # a bare except is not a TypeError handler
+    assert in_bare.catches("builtins.BaseException")
+    assert in_bare.within(frozenset({"torch.serialization.safe_globals"}))
+    assert outside.contexts == () and outside.caught == ()
+
+
+def test_module_mode_follows_eval_and_the_layers_that_make_modes_differ():
+    source = """
+        from torch import nn
+
+        net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+        ask(net)
+        net.eval()
+        ask(net)
+        plain = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        ask(plain)
+        ask(3)
+    """
+    modes = ask(source, lambda facts, call: facts.module_mode(facts.value(call.args[0].value)))
+    trained, evaluated, plain, nothing = modes
+    assert trained.mode_dependent is True and not trained.in_eval
+    assert evaluated.mode_dependent is True and evaluated.in_eval
+    assert plain.mode_dependent is False
+    assert nothing is None
+
+
+def test_loops_and_their_training_events_in_source_order():
+    source = """
+        def zero(optimizer):
+            optimizer.zero_grad()
+
+        for batch in loader:
+            loss = model(batch)
+            zero(optimizer)
+            loss.backward()
+            optimizer.step()
+        ask()
+    """
+    answers = ask(source, lambda facts, call: [
+        [event[0] for event in facts.expand(loop.events)] for loop in facts.loops])
+    assert answers == [[["zero_grad", "backward", "step"]]]
+    assert ask(source, lambda facts, call: [
+        (event[0], event[2]) for event in facts.function_events("zero")]) == [
+        [("zero_grad", "optimizer")]]
+    assert ask(source, lambda facts, call: facts.function_events("missing")) == [None]
+
+
+def test_call_sites_of_a_local_function_are_complete_at_the_end():
+    source = """
+        from torch import nn
+
+        class Net(nn.Module):
+            def forward(self, x):
+                return x
+
+        def fit(model, data):
+            return model(data)
+
+        net = Net()
+        fit(net, 1)
+        fit(net, data=2)
+        net(3)
+    """
+    asker = _asker(source, lambda facts, call: None)
+    facts = asker.at_end[-1]
+    assert [cst.Module([]).code_for_node(call) for call in facts.call_sites("fit")] == [
+        "fit(net, 1)", "fit(net, data=2)"]
+    assert [cst.Module([]).code_for_node(call) for call in facts.call_sites("Net.forward")] == [
+        "net(3)"]
+    assert facts.call_sites("missing") == ()
+
+
+def test_local_class_summaries():
+    source = """
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.drop = nn.Dropout(0.1)
+
+            def forward(self, x):
+                return self.drop(x)
+
+        class Config:
+            pass
+
+        ask()
+    """
+    answers = ask(source, lambda facts, call: (facts.local_class("Net"), facts.local_class(
+        "Config"), facts.is_local_class("Config"), facts.is_local_class("Other")))
+    (net, config, config_known, other_known), = answers
+    assert net is not None and net.mode_dependent is True
+    assert config is None and config_known and not other_known
+    value = ask(textwrap.dedent(source) + "net = Net()\nask(net)\n",
+                lambda facts, call: call.args and {
+                    tag.kind for tag in facts.value(call.args[0].value)})
+    assert value[-1] == {MODULE}
+
+
+def test_enclosing_class_facts_with_the_attributes_assigned_so_far():
+    source = """
+        import tensorflow as tf
+
+        class Classifier(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                ask()
+                self.drop = tf.keras.layers.Dropout(0.5)
+                ask()
+        ask()
+    """
+    before, after, outside = ask(source, lambda facts, call: facts.enclosing_class)
+    assert (before.name, before.bases, before.framework) == (
+        "Classifier", ("tensorflow.keras.Model",), "keras")
+    assert "drop" in after.attributes
+    assert outside is None
+
+
+def test_function_facts_answer_for_the_function_the_walk_is_in_every_time():
+    """Facts made for a closed function must never answer for a later one (a freed state's id
+    may be reused), in one walk or when the file is linted again."""
+    source = "\n".join(f"def f{index}(x):\n    ask()\n" for index in range(50))
+    for _ in range(2):
+        names = ask(source, lambda facts, call: facts.function.name)
+        assert names == [f"f{index}" for index in range(50)]
+
+
+def test_classes_defining_a_method():
+    source = """
+        class Sampler:
+            def sample(self, model):
+                return model
+
+        class Trainer:
+            def fit(self):
+                pass
+
+            def sample(self):
+                pass
+
+        ask()
+    """
+    (found,) = ask(source, lambda facts, call: (facts.classes_defining("sample"),
+                                                 facts.classes_defining("fit"),
+                                                 facts.classes_defining("missing")))
+    assert found == (frozenset({"Sampler", "Trainer"}), frozenset({"Trainer"}), frozenset())
