@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, ClassVar, Sequence, Union
 import libcst as cst
 
 from dllint.context import FileContext, PendingReport
+from dllint.semantic import catalog
+from dllint.semantic.effects import Effect, minimal_tokens
 from dllint.walk import CachedVisitorNames
 from dllint.types import Applicability, FixAvailability, RelatedLocation, Severity
 
@@ -104,10 +106,21 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
     # The cheap semantic gate: the rule runs only on files whose text contains one of these.
     # An empty tuple means the rule wants every file.
     requires_any: ClassVar[tuple[str, ...]] = ()
+    # The effects (dllint/semantic/effects.py) one of whose rows every finding of the rule
+    # involves: the names of their rows join `requires_any` when the class is made, so a row
+    # added to a framework's table can never be kept off by the rule's gate. `requires_any`
+    # then holds only what no row describes (syntax, such as "255" or ".T").
+    consumes: ClassVar[tuple[Effect, ...]] = ()
     # Rules that read value origins set this; the engine then runs the semantic model first.
     uses_model: ClassVar[bool] = False
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.consumes and ("consumes" in cls.__dict__ or "requires_any" in cls.__dict__):
+            cls.requires_any = minimal_tokens(
+                {*cls.requires_any, *catalog.REGISTRY.tokens(*cls.consumes)})
 
     def __init__(self, context: FileContext) -> None:
         super().__init__()

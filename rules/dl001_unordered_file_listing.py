@@ -11,6 +11,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import integer, keyword
 from dllint.semantic.values import LISTING, RECORDS, Tag, first, has
 from dllint.types import FixAvailability, RelatedLocation, Span
@@ -91,8 +92,7 @@ class UnorderedFileListing(Rule):
     name = "unordered-file-listing"
     summary = "Directory listing in arbitrary order is paired by position or numbered"
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("glob(", "glob import", "listdir", "scandir", "walk(", "iterdir", "Glob(",
-                    "ListDirectory", "list_files")
+    consumes = (Effect.LISTING, Effect.SHUFFLED_LISTING, Effect.LISTING_METHOD)
     uses_model = True
 
     VALID = [

@@ -6,6 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword
 from dllint.semantic.transfer import loss_wants
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, Tag, first, tags
@@ -70,8 +71,9 @@ class ActivationBeforeLogitLoss(Rule):
     name = "activation-before-logit-loss"
     summary = "Softmax or sigmoid output reaches a loss that expects logits"
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("cross_entropy", "CrossEntropy", "BCEWithLogits", "nll_loss", "NLLLoss",
-                    "from_logits", "sigmoid_focal_loss", "crossentropy")
+    consumes = (Effect.LOSS_CLASS, Effect.LOSS_FUNCTION)
+    # Keras' from_logits flag; tflearn's losses named by a string (`loss='..._crossentropy'`).
+    requires_any = ("from_logits", "crossentropy")
     uses_model = True
 
     VALID = [

@@ -6,6 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import (
     argument, inspects_dtype_or_range, is_255, is_half_255, is_inverse_255, is_inverse_half_255,
     keyword, lambda_body, leaves, multiplies_by_255, number, positional)
@@ -97,6 +98,7 @@ class DoubleNormalization(Rule):
     name = "double-normalization"
     summary = "Image data scaled to [0, 1] twice, or normalized with 0-255 statistics"
     fix_availability = FixAvailability.SOMETIMES
+    consumes = (Effect.SCALING, Effect.PIXEL_DIVISION)
     requires_any = ("255", "Normalize", "normalize")
     uses_model = True
 

@@ -9,6 +9,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword, positional
 from dllint.semantic.values import (
     FLOAT64, MODULE, OUT_OF_RANGE, PROBABILITIES, UINT8, UNIT_RANGE, Tag, Value, first)
@@ -128,8 +129,10 @@ class DtypeCasts(Rule):
     summary = ("uint8/float64 data reaches float32 weights, uint8 arithmetic wraps around, or a "
                "cast to uint8 truncates [0, 1] values or wraps")
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("numpy", "cv2", "imread", "read_image", "pandas", "double", "Image", "uint8",
-                    "byte(", "decode_", "load_data", "jax")
+    consumes = (Effect.UINT8_SOURCE, Effect.UINT8_DECODER, Effect.UINT8_DATASET,
+                Effect.FLOAT64_SOURCE, Effect.FLOAT64_CAST_METHOD)
+    # A uint8 buffer or cast made on purpose (`dtype=np.uint8`, `.byte()`).
+    requires_any = ("numpy", "cv2", "pandas", "Image", "jax", "uint8", "byte(")
     uses_model = True
 
     VALID = [

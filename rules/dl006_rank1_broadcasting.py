@@ -6,6 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword, number, positional
 from dllint.semantic.values import (
     AXIS_DROPPED, COLUMN, LOSS, RANK1, SINGLE_CHANNEL, SQUEEZED, Tag, Value, first, tags)
@@ -70,10 +71,13 @@ class Rank1Broadcasting(Rule):
     name = "rank1-broadcasting"
     summary = "Shapes broadcast silently: reduction without keepdims, (N,1) vs (N,), rank-1 .T"
     fix_availability = FixAvailability.SOMETIMES
-    requires_any = ("sum", "mean", "std", "var", "norm", "Linear", "squeeze", ".T", "randn",
-                    "logsumexp", "amax", "amin", "prod", "Conv", "Loss", "_loss",
-                    "binary_cross_entropy", "Dense", "reduce_", "squared_error", "mse", "mae",
-                    "huber", "cosh", "square")
+    consumes = (Effect.COLUMN_LAYER, Effect.SINGLE_CHANNEL_LAYER, Effect.RANK1_CONSTRUCTOR,
+                Effect.RESHAPE, Effect.SQUEEZE_METHOD, Effect.REDUCTION, Effect.LOSS_CLASS,
+                Effect.LOSS_FUNCTION, Effect.SHAPED_CONSTRUCTOR, Effect.VARIABLE_CONSTRUCTOR,
+                Effect.MATMUL)
+    # Reductions of torch and numpy are found by method or function name, not by a row.
+    requires_any = ("sum", "mean", "std", "var", "norm", ".T", "logsumexp", "amax", "amin",
+                    "prod", "Conv", "Loss", "_loss", "square")
     uses_model = True
 
     VALID = [
@@ -275,6 +279,13 @@ class Rank1Broadcasting(Rule):
             for features, prices in dataset:
                 with tf.GradientTape() as tape:
                     loss = tf.reduce_mean(tf.keras.losses.mse(prices, model(features)))
+        """),
+        # A reduction known only from a framework's table (no torch or numpy name in the file).
+        Valid("""
+            import jax.numpy as jnp
+
+            def rescale(scores):
+                return scores / jnp.max(scores, axis=1, keepdims=True)
         """),
         # TF1 linear regression with the labels as a column, or the product squeezed; a (1,)
         # bias broadcasts as meant.
@@ -531,6 +542,19 @@ class Rank1Broadcasting(Rule):
                     targets = tf.squeeze(prices, axis=-1)
                     loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
         """, line=7, related_lines=(3, 6)),
+        # The rule's text gate is computed from the reductions' rows: `jnp.max` alone lets the
+        # file through.
+        Invalid("""
+            import jax.numpy as jnp
+
+            def rescale(scores):
+                return scores / jnp.max(scores, axis=1)
+        """, line=4, unsafe=True, fixed="""
+            import jax.numpy as jnp
+
+            def rescale(scores):
+                return scores / jnp.max(scores, axis=1, keepdims=True)
+        """),
         # TF1: the product with a (13, 1) weight is (N, 1); the labels are a [None] placeholder.
         Invalid("""
             import tensorflow as tf

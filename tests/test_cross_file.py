@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dllint.config import FileConfig, build_settings
 from dllint.runner import run
+from dllint.semantic.project import summarise, wants_summary
 from dllint.semantic.values import LOSS, PROBABILITIES
 
 MODEL_WITH_SOFTMAX = '''
@@ -295,6 +296,58 @@ def test_a_factory_in_another_file_returns_its_model_in_eval_mode(tmp_path):
 def test_a_factory_that_never_calls_eval_returns_a_model_in_training_mode(tmp_path):
     found, _ = lint(extraction_project(tmp_path, FACTORY.replace("    model.eval()\n", "")))
     assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("extract.py", 9, "DL004")}
+
+
+KERAS_REGRESSOR = '''
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build_regressor():
+    return keras.Sequential([layers.Dense(64, activation="relu"), layers.Dense(1)])
+'''
+TRAINS_KERAS_REGRESSOR = '''
+import tensorflow as tf
+from regressor import build_regressor
+
+model = build_regressor()
+for features, prices in dataset:
+    targets = tf.squeeze(prices, axis=-1)
+    loss = tf.reduce_mean(tf.keras.losses.mse(targets, model(features)))
+'''
+
+
+def test_a_file_whose_only_shared_value_is_a_listing_is_summarised():
+    # SHAREABLE includes listings and loss values: the gate, computed from the rows whose effect
+    # originates a shared tag, lets such a helper file through (a fixed token list did not).
+    assert wants_summary("import os\n\n\ndef images(root):\n    return os.listdir(root)\n",
+                         "data.py")
+    assert wants_summary("import torch.nn.functional as F\n\n\ndef total(out, y):\n"
+                         "    return F.mse_loss(out, y)\n", "losses.py")
+    assert not wants_summary("def total(values):\n    return sum(values)\n", "util.py")
+
+
+def test_a_keras_model_alone_in_its_file_is_summarised():
+    # Nothing in the file but Keras layers: the summary gate is computed from the tables' rows,
+    # so `Dense` (an (N, 1) column layer) makes the file worth summarising.
+    only_a_model = ("from tensorflow import keras\nfrom tensorflow.keras import layers\n\n"
+                    "model = keras.Sequential([layers.Dense(16, activation='relu'), "
+                    "layers.Dense(1)])\n")
+    assert wants_summary(only_a_model, "model.py")
+    summary = summarise("regressor.py", KERAS_REGRESSOR)
+    assert summary is not None
+    (model,) = summary["functions"]["build_regressor"]
+    assert model["kind"] == "module" and model["info"]["framework"] == "keras"
+    assert [tag["kind"] for tag in model["info"]["output"]] == ["column"]
+
+
+def test_a_keras_column_model_in_another_file_meets_a_rank1_target(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "regressor.py").write_text(KERAS_REGRESSOR)
+    (root / "train.py").write_text(TRAINS_KERAS_REGRESSOR)
+    found, _ = lint(root)
+    assert {entry[:3] for entry in found if entry[2] == "DL006"} == {("train.py", 8, "DL006")}
 
 
 KERAS_MODEL = '''

@@ -10,6 +10,9 @@ import pytest
 from dllint.config import FileConfig, build_settings
 from dllint.registry import all_rules
 from dllint.runner import lint_text
+from dllint.semantic import catalog
+from dllint.semantic.effects import Match, Row
+from dllint.semantic.project import SHAREABLE, wants_summary
 
 SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## References")
 
@@ -74,3 +77,28 @@ def test_rule_is_documented_and_specified(rule):
     assert rule.requires_any, "a cheap text gate keeps the rule off files it cannot match"
     for example in rule.INVALID:
         assert rule.wants(example.source), "the text gate must let every INVALID example through"
+
+
+def _use_of(row: Row) -> str:
+    """A line of user code that uses the row, written as people write it: the callable imported
+    from its module and called by its own name, or a method called on some value."""
+    if row.gate:  # what the row says any use of it contains (`.to(torch.float64)`)
+        return f"y = x.{row.name}({row.gate[0]})\n"
+    if row.match is Match.METHOD:
+        return f"y = x.{row.name}(1)\n"
+    module, _, last = row.name.rstrip(".").rpartition(".")
+    if row.match is Match.PREFIX:  # a class of the prefix's module, reached through it
+        return f"from {module} import {last}\ny = {last}.Anything{row.last_contains}(x)\n"
+    return f"from {module} import {last}\ny = {last}(x)\n"
+
+
+@pytest.mark.parametrize("rule", [rule for rule in all_rules() if rule.consumes],
+                         ids=lambda rule: rule.code)
+def test_no_row_a_rule_consumes_is_kept_off_by_its_gate(rule):
+    for row in catalog.REGISTRY.of(*rule.consumes):
+        assert rule.wants(_use_of(row)), f"{rule.code}'s gate filters out {row.name}"
+
+
+def test_every_row_that_originates_a_shared_tag_makes_its_file_summarised():
+    for row in catalog.REGISTRY.of(*catalog.REGISTRY.producing(SHAREABLE)):
+        assert wants_summary(_use_of(row), "model.py"), row.name

@@ -10,13 +10,17 @@ import textwrap
 from pathlib import Path
 
 import libcst as cst
+import pytest
 
 from dllint.context import FileContext
+from dllint.semantic import catalog
+from dllint.semantic.effects import ConflictingRows, Effect, Match, Registry, Row, Stage
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import SemanticModel, analyse
-from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, TUPLE
+from dllint.semantic.transfer import CALL_HANDLERS, METHOD_HANDLERS
+from dllint.semantic.values import LOG_PROBABILITIES, LOSS, MODULE, PROBABILITIES, TUPLE
 from dllint.semantic.values import LISTING, RECORDS, UNIT_SCALED
-from dllint.semantic.values import FLOAT64, OUT_OF_RANGE, UINT8, UNIT_RANGE
+from dllint.semantic.values import FLOAT64, OUT_OF_RANGE, UINT8, UNIT_RANGE, UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN, RANK1, SINGLE_CHANNEL
 from dllint.walk import CachedVisitorNames, walk
 
@@ -337,6 +341,158 @@ loss = cross_entropy(model(images), labels)
     from dllint.runner import lint_text
     settings = build_settings(FileConfig(root=Path.cwd()), select=["DL002"])
     assert lint_text(source, "notebook.py", settings).diagnostics == ()
+
+
+# ---- the effect rows (dllint/semantic/effects.py) ----------------------------------------------
+
+def test_a_name_given_two_exclusive_effects_is_refused():
+    with pytest.raises(ConflictingRows):
+        Registry([Row("lib.activate", Effect.PROBABILITIES, "softmax"),
+                  Row("lib.activate", Effect.LOG_PROBABILITIES)])
+
+
+def test_one_effect_given_twice_with_different_parameters_is_refused():
+    with pytest.raises(ConflictingRows):
+        Registry([Row("lib.Dense", Effect.COLUMN_LAYER, position=0, keyword="units"),
+                  Row("lib.Dense", Effect.COLUMN_LAYER, position=1, keyword="units")])
+
+
+def test_a_names_rows_come_in_the_effects_declared_order():
+    # A row repeated as it was is no conflict (two tables listing one name).
+    registry = Registry([Row("lib.sigmoid", Effect.SHAPE_KEEPING),
+                         Row("lib.sigmoid", Effect.PROBABILITIES, "sigmoid"),
+                         Row("lib.sigmoid", Effect.SHAPE_KEEPING)])
+    assert [row.effect for row in registry.calls("lib.sigmoid")] == [
+        Effect.PROBABILITIES, Effect.SHAPE_KEEPING]
+
+
+def test_a_prefix_row_covers_the_names_its_conditions_allow():
+    layer = Row("torch.nn.", Effect.LAYER, match=Match.PREFIX, capitalised=True, dots=2,
+                excluding=("torch.nn.Parameter",))
+    linear = Row("torch.nn.Linear", Effect.COLUMN_LAYER, position=1, keyword="out_features")
+    registry = Registry([layer, linear])
+    assert registry.calls("torch.nn.Linear") == (linear, layer)
+    assert registry.calls("torch.nn.Embedding") == (layer,)
+    assert registry.calls("torch.nn.UninitializedBuffer") == (layer,)
+    assert registry.calls("torch.nn.ParameterList") == ()
+    assert registry.calls("torch.nn.functional.relu") == ()
+    assert registry.calls("torch.nn.init") == ()
+
+
+def test_every_dispatched_row_has_a_handler_for_its_effect():
+    for row in catalog.ROWS:
+        handlers = METHOD_HANDLERS if row.effect.stage is Stage.METHOD else CALL_HANDLERS
+        assert row.effect in handlers, row
+
+
+def test_a_library_function_is_one_row(monkeypatch):
+    source = """
+        import newlib
+        probe(newlib.activations.softmax(logits))
+        probe(newlib.activations.log_softmax(logits))
+    """
+    assert probes(source) == [set(), set()]
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.activations.softmax", Effect.PROBABILITIES, "softmax"),
+        Row("newlib.activations.log_softmax", Effect.LOG_PROBABILITIES)]))
+    assert probes(source) == [{PROBABILITIES}, {LOG_PROBABILITIES}]
+
+
+def test_a_module_wrapper_is_a_row_that_precedes_the_layer_catch_all(monkeypatch):
+    # DataParallel is also a `torch.nn.<Upper>`: the wrapper's row decides first, so the result
+    # outputs what the wrapped model does instead of being a bare layer.
+    effects = [row.effect for row in catalog.REGISTRY.calls("torch.nn.DataParallel")]
+    assert effects == [Effect.MODULE_WRAPPER, Effect.LAYER]
+    source = """
+        from torch import nn
+        import newlib
+        probe(nn.DataParallel(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)))(x))
+        probe(newlib.Replicate(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)))(x))
+    """
+    assert probes(source) == [{PROBABILITIES}, set()]
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.Replicate", Effect.MODULE_WRAPPER, keyword="module")]))
+    assert probes(source) == [{PROBABILITIES}, {PROBABILITIES}]
+
+
+def test_a_cast_rows_data_fixes_its_dtype(monkeypatch):
+    # `tf.to_float(x)` is a CAST row whose data is the dtype: uint8 pixels become float pixels
+    # still in 0-255, as `tf.cast(x, tf.float32)` makes them.
+    assert catalog.FIXED_DTYPE_CASTS["tensorflow.to_float"] == "tensorflow.float32"
+    assert "tensorflow.to_float" not in catalog.CAST_FUNCTIONS
+    source = """
+        import tensorflow as tf
+        import newlib
+        image = tf.io.decode_png(data)
+        probe(tf.to_float(image))
+        probe(newlib.to_half(image))
+    """
+    found = probes(source)
+    assert UINT8 not in found[0] and UNSCALED_FLOAT in found[0]
+    assert found[1] == set()
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.to_half", Effect.CAST, position=-1, data="tensorflow.float16")]))
+    assert probes(source)[1] == found[0]
+
+
+def test_a_stacking_rows_data_says_the_axis_comes_first(monkeypatch):
+    source = """
+        import cv2
+        import newlib
+        probe(newlib.join(1, [cv2.imread(a), cv2.imread(b)]))
+        probe(newlib.join([cv2.imread(a), cv2.imread(b)], 1))
+    """
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.join", Effect.STACKING, keyword="values")]))
+    assert probes(source) == [set(), {UINT8}]
+    monkeypatch.setattr(catalog, "REGISTRY", Registry([
+        *catalog.ROWS, Row("newlib.join", Effect.STACKING, keyword="values",
+                           data="axis first")]))
+    assert probes(source) == [{UINT8}, {UINT8}]
+
+
+def test_the_views_of_main_tables_are_computed_from_rows():
+    assert catalog.MODULE_COPIES["copy.deepcopy"] == ("x", 0)
+    assert catalog.MODULE_COLLECTIONS["torch.nn.ModuleList"] == "nn.ModuleList"
+    assert catalog.MODE_DEPENDENT_LAYERS["torch.nn.Dropout"] == catalog.ModeArgument("p", 0, True)
+    assert "tensorflow.concat" in catalog.AXIS_FIRST_STACKING
+    assert {"torch.clamp", "numpy.clip", "jax.numpy.clip"} <= catalog.CLIPPING_FUNCTIONS
+    assert catalog.CLIPPING_METHODS == {"clamp", "clamp_", "clip", "clip_"}
+    assert catalog.SHAPED_CONSTRUCTORS["tensorflow.placeholder"] == (1, "shape")
+    for table, effect in ((catalog.MODULE_COPIES, Effect.MODULE_COPY),
+                          (catalog.MODULE_WRAPPERS, Effect.MODULE_WRAPPER),
+                          (catalog.MATMUL, Effect.MATMUL)):
+        assert all(catalog.REGISTRY.has(name, effect) for name in table)
+
+
+def test_star_imports_know_a_name_only_a_row_holds():
+    # `torch.autograd.Variable` is in no table rules read, only a NO_OP_WRAPPER row: the star
+    # import of torch.autograd still claims it over a later project star import.
+    module = cst.parse_module("from torch.autograd import *\nfrom utils import *\n")
+    imports = ImportMap.from_module(module)
+    assert imports.qualified_name(cst.Name("Variable")) == "torch.autograd.Variable"
+    assert imports.qualified_name(cst.Name("Net")) == "utils.Net"
+
+
+def test_a_keras_softmax_layer_is_a_probability_layer_before_it_is_a_keras_layer():
+    assert [row.effect for row in catalog.REGISTRY.calls("keras.layers.Softmax")] == [
+        Effect.PROBABILITY_LAYER, Effect.KERAS_LAYER]
+    assert probes("""
+        from tensorflow import keras
+        probe(keras.layers.Softmax()(scores))
+    """) == [{PROBABILITIES}]
+
+
+def test_a_row_gates_files_on_the_text_every_use_of_it_contains():
+    # A function's own name; a prefix's longest segment, which every import of it names ("torch"
+    # rather than "nn", a substring of everyday words); a row's declared gate where its name is
+    # too common.
+    assert Row("numpy.random.randn", Effect.RANK1_CONSTRUCTOR).tokens == ("randn",)
+    assert Row("torch.nn.", Effect.LAYER, match=Match.PREFIX).tokens == ("torch",)
+    assert Row("transformers.", Effect.SCHEDULER, match=Match.PREFIX,
+               last_contains="schedule").tokens == ("schedule",)
+    assert Row("to", Effect.TO_METHOD, match=Match.METHOD, gate=("float64",)).tokens == (
+        "float64",)
 
 
 def _loop_event_kinds(source: str) -> list[list[str]]:

@@ -23,6 +23,7 @@ from dllint import parsed
 from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, ListOf, MapOf, OneOf,
                               Record)
 from dllint.semantic import catalog
+from dllint.semantic.effects import gate_pattern, minimal_tokens
 from dllint.semantic.values import (
     ARGUMENT_OUTPUT, COLUMN, ELEMENTS, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
     MODULE, PROBABILITIES, RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo,
@@ -33,11 +34,17 @@ from dllint.types import RelatedLocation, Span
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
                        UNIT_RANGE, RANK1, MODULE, LOSS, REFERENCE, SINGLE_CHANNEL, AXIS_DROPPED,
                        LISTING, LOSS_VALUE, TUPLE, ARGUMENT_OUTPUT, ELEMENTS})
-# A file is summarised only if it may define something another file's rules care about.
-SUMMARY_GATE = ("softmax", "sigmoid", "Softmax", "Sigmoid", "Dropout", "dropout", "BatchNorm",
-                "batch_norm", "Linear", "LSTM", "GRU", "Transformer", "from_numpy", "as_tensor",
-                "tensor(", "255", "ToTensor", "to_tensor", "imread", "read_image", "random.",
-                "torchvision.models", "create_model", "Loss", "Conv")
+# A file is summarised only if it may define something another file's rules care about: it uses
+# a row whose effect originates a tag that crosses files (computed from the rows, so no row can
+# be added that this gate filters out), a functional layer that makes its module mode-dependent,
+# or it defines a class on a base whose subclasses are summarised.
+SUMMARY_GATE = minimal_tokens(
+    catalog.REGISTRY.tokens(*catalog.REGISTRY.producing(SHAREABLE))
+    | {name.rsplit(".", 1)[-1] for name in catalog.MODE_DEPENDENT_FUNCTIONS}
+    | {name.rsplit(".", 1)[-1] for name in (*catalog.NN_MODULE_BASES, *catalog.LOSS_BASES,
+                                            *catalog.LIGHTNING_BASES,
+                                            *catalog.FRAMEWORK_MODULE_BASES)})
+_SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
                 FLOAT64: "float64 data made here", UNIT_SCALED: "scaled to [0, 1] here",
@@ -58,7 +65,7 @@ def wants_summary(text: str, path: str = "") -> bool:
     if Path(path).name == "__init__.py":
         return "import" in text
     # Scripts without a def count too: `fit(Net(), loader, nn.CrossEntropyLoss())` at top level.
-    return any(token in text for token in SUMMARY_GATE)
+    return _SUMMARY_PATTERN.search(text) is not None
 
 
 def module_name(path: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import replace
 import libcst as cst
 
 from dllint.semantic import catalog
+from dllint.semantic.effects import Effect, Loss, Row, Stage
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
@@ -38,7 +39,7 @@ SHAPE_KEEPING_MODULES = frozenset("nn." + name.rsplit(".", 1)[-1]
 ELEMENT_KEEPING = frozenset({UNIT_SCALED, UNIT_RANGE, UINT8, FLOAT64})
 
 
-def loss_wants(loss: catalog.Loss, call: cst.Call) -> str:
+def loss_wants(loss: Loss, call: cst.Call) -> str:
     """What a loss wants as built or called: a Keras cross-entropy wants logits only with
     `from_logits=True`, probabilities otherwise."""
     if loss.logits_flag and not is_true((keyword(call, loss.logits_flag)
@@ -380,15 +381,19 @@ class ValueTransfer:
     def _builtin(self, qualified: str, node: cst.Call) -> Value:
         if not node.args:
             return EMPTY
-        if qualified in catalog.SORTING:
-            return self._sorted(node)
-        if qualified in catalog.ORDER_KEEPING:
-            # map(f, listing) and filter(f, listing) keep the order of their last argument.
-            index = -1 if qualified in ("builtins.map", "builtins.filter") else 0
-            return keep(self.value(node.args[index].value), (LISTING, RECORDS))
-        if qualified == "builtins.next":
-            return self._walk_step(node)
-        return EMPTY
+        return self._dispatch(catalog.REGISTRY.calls(qualified), qualified, node) or EMPTY
+
+    def _dispatch(self, rows: tuple[Row, ...], qualified: str, node: cst.Call,
+                  stage: Stage | None = None) -> Value | None:
+        """The value of a call by its rows, tried in their effects' order: the first handler
+        that answers (not None) decides; None when no row of `stage` applies."""
+        for row in rows:
+            if stage is not None and row.effect.stage is not stage:
+                continue
+            result = CALL_HANDLERS[row.effect](self, row, qualified, node)
+            if result is not None:
+                return result
+        return None
 
     def _walk_step(self, node: cst.Call) -> Value:
         """`next(os.walk(root))`: the (root, dirs, files) of `root` itself, whose dirs and files
@@ -436,110 +441,10 @@ class ValueTransfer:
         return self.qualified(arg.value) or "?"
 
     def _library_call(self, qualified: str, node: cst.Call) -> Value:
-        last = qualified.rsplit(".", 1)[-1]
-        if qualified in catalog.LISTING_FUNCTIONS:
-            name = catalog.LISTING_FUNCTIONS[qualified]
-            return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
-        if qualified in catalog.SHUFFLED_LISTINGS:
-            return self._shuffled_listing(node, *catalog.SHUFFLED_LISTINGS[qualified])
-        if qualified in catalog.ORDER_KEEPING_CALLS:
-            return keep(self._argument_value(node), (LISTING, RECORDS))
-        if qualified in catalog.SORTING:
-            return self._sorted(node)
-        if qualified in catalog.MODULE_COPIES:
-            return self._module_copy(node, *catalog.MODULE_COPIES[qualified])
-        if qualified in catalog.MODULE_WRAPPERS:  # DDP(model), torch.compile(model)
-            wrapped = keep(self._argument_value(node, *catalog.MODULE_WRAPPERS[qualified]),
-                           (MODULE,))
-            return frozenset(replace(tag, via=node) for tag in wrapped)  # via: the wrapper
-        # torch.sigmoid(column) is still a column
-        shape = keep(self._argument_value(node), SHAPE_TAGS) \
-            if qualified in catalog.SHAPE_KEEPING_FUNCTIONS else EMPTY
-        if qualified in catalog.PROBABILITY_FUNCTIONS:
-            probabilities = Tag(PROBABILITIES, node, catalog.PROBABILITY_FUNCTIONS[qualified])
-            return frozenset({probabilities}) | shape
-        if shape:
-            return shape
-        if qualified in catalog.LOG_PROBABILITY_FUNCTIONS:
-            return frozenset({Tag(LOG_PROBABILITIES, node, last)})
-        if qualified in ("torch.exp", "numpy.exp"):
-            inner = self._argument_value(node)
-            return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")}) if has(
-                inner, LOG_PROBABILITIES) else EMPTY
-        if qualified in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
-            return self._argument_value(node, 0, "data")  # a no-op wrapper since PyTorch 0.4
-        if qualified in catalog.LOG_FUNCTIONS:
-            inner = self._argument_value(node)
-            return frozenset({Tag(LOG_PROBABILITIES, node, "log")}) if has(inner, PROBABILITIES) \
-                else EMPTY
-        if qualified in catalog.PROBABILITY_LAYERS:
-            output = frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_LAYERS[qualified])})
-            return self._layer(node, qualified, output, False)
-        if qualified in catalog.LOG_PROBABILITY_LAYERS:
-            return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}),
-                               False)
-        if qualified in catalog.MODE_DEPENDENT_LAYERS:
-            return self._layer(node, qualified, EMPTY,
-                               _modes_differ(node, catalog.MODE_DEPENDENT_LAYERS[qualified]))
-        if qualified in catalog.CONTAINER_LAYERS:
-            return self._sequential(node)
-        if qualified in catalog.MODULE_COLLECTIONS:
-            return self._module_collection(node, catalog.MODULE_COLLECTIONS[qualified])
-        if qualified in catalog.LOSS_CLASSES:
-            loss = catalog.LOSS_CLASSES[qualified]
-            info = LossInfo(qualified, loss_wants(loss, node), loss.display, loss.argument,
-                            loss.keyword)
-            return frozenset({Tag(LOSS, node, last, info)})
-        if qualified in catalog.KERAS_INPUTS:
-            return frozenset({Tag(KERAS_INPUT, node, "kept")})
-        if qualified.startswith(catalog.KERAS_LAYER_PREFIXES) and last[:1].isupper():
-            return self._keras_layer(node, qualified)
-        if qualified in catalog.KERAS_SEQUENTIAL_MODELS:
-            return self._keras_sequential(node)
-        if qualified in catalog.KERAS_FUNCTIONAL_MODELS:
-            position, names = catalog.KERAS_FUNCTIONAL_OUTPUTS
-            outputs_arg = next(filter(None, (argument(node, position, name) for name in names)),
-                               None)
-            outputs = EMPTY if outputs_arg is None else self.value(outputs_arg.value)
-            output = keep(outputs, (PROBABILITIES, LOG_PROBABILITIES, COLUMN))
-            graph = first(outputs, KERAS_INPUT)
-            pixels = graph.detail if graph is not None else ""
-            training = first(outputs, KERAS_TRAINING)
-            return frozenset({Tag(MODULE, node, "keras.Model", ModuleInfo(
-                "keras.Model", output, False, framework="keras", input_pixels=pixels,
-                input_scaling=graph.info if graph is not None else None,
-                training_layer=training.detail if training is not None else ""))})
-        if qualified in catalog.ACTIVATION_LAYER_FUNCTIONS:  # tf.layers.dense(x, 10, activation=)
-            name, position = catalog.ACTIVATION_LAYER_FUNCTIONS[qualified]
-            activation = self._activation(argument(node, position, name))
-            return frozenset({Tag(PROBABILITIES, node, activation)}) if activation else EMPTY
-        if qualified in catalog.APPLY_FUNCTION_HOLDERS:  # TrainState.create(apply_fn=model.apply)
-            held = keyword(node, catalog.APPLY_FUNCTION_HOLDERS[qualified])
-            return keep(self.value(held.value), (MODULE,)) if held is not None else EMPTY
-        if qualified in catalog.COLUMN_LAYERS:
-            return self._layer(node, qualified, self._column_output(qualified, node), False)
-        if qualified in catalog.SINGLE_CHANNEL_LAYERS:
-            out = argument(node, 1, "out_channels")
-            output = frozenset({Tag(SINGLE_CHANNEL, node, f"{last}(..., 1)",
-                                    catalog.SINGLE_CHANNEL_LAYERS[qualified])}) \
-                if out is not None and number(out.value) == 1.0 else EMPTY
-            return self._layer(node, qualified, output, False)
-        if qualified.startswith("torch.nn.") and last[:1].isupper() and qualified.count(".") == 2 \
-                and not last.startswith("Parameter"):  # a Parameter is not a layer
-            return self._layer(node, qualified, EMPTY, False)
-        if qualified.startswith("torch.optim.lr_scheduler.") and last[:1].isupper() or (
-                qualified.startswith("transformers.") and "schedule" in last):
-            return frozenset({Tag(SCHEDULER, node, last)})
-        if qualified.startswith("torch.optim.") and last[:1].isupper() and \
-                qualified.count(".") == 2:
-            return frozenset({Tag(OPTIMIZER, node, last)})
-        if qualified in catalog.LOSS_FUNCTIONS:
-            return frozenset({Tag(LOSS_VALUE, node, last)})
-        if qualified.startswith(catalog.OPAQUE_MODEL_PREFIXES) and not any(
-                part in qualified for part in catalog.NOT_MODELS):
-            info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)",
-                              in_eval=last in catalog.EVAL_MODE_LOADERS)
-            return frozenset({Tag(MODULE, node, qualified, info)})
+        rows = catalog.REGISTRY.calls(qualified)
+        result = self._dispatch(rows, qualified, node, Stage.CALL)
+        if result is not None:
+            return result
         if self.summarising and (qualified in self.imported_names or qualified.rpartition(".")[0]
                                  in self.imports.stars) and \
                 qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
@@ -554,7 +459,138 @@ class ValueTransfer:
             members = self.project.lookup_members(qualified, self.context.path)
             if members is not None:  # a plain class of another file: `Trainer()`
                 return frozenset({Tag(INSTANCE, node, qualified, members)})
-        return self._data_call(qualified, last, node)
+        return self._dispatch(rows, qualified, node, Stage.DATA) or EMPTY
+
+    # Handlers of library calls, one per effect (see CALL_HANDLERS): each returns the call's
+    # value, or None to let the name's next row decide.
+
+    def _listing_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(LISTING, node, row.display, ListingInfo(row.display))})
+
+    def _shuffled_listing_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._shuffled_listing(node, *row.data)
+
+    def _order_keeping_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return keep(self._argument_value(node, row.position, row.keyword), (LISTING, RECORDS))
+
+    def _sorting_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._sorted(node)
+
+    def _module_copy_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._module_copy(node, row.keyword, row.position)
+
+    def _module_wrapper(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        """DDP(model), torch.compile(model): the model, reached `via` the wrapper."""
+        wrapped = keep(self._argument_value(node, row.position, row.keyword), (MODULE,))
+        return frozenset(replace(tag, via=node) for tag in wrapped)
+
+    def _probabilities_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        probabilities = frozenset({Tag(PROBABILITIES, node, row.display)})
+        if catalog.REGISTRY.has(qualified, Effect.SHAPE_KEEPING):
+            return probabilities | keep(self._argument_value(node), SHAPE_TAGS)  # a column stays
+        return probabilities
+
+    def _shape_kept(self, row: Row, qualified: str, node: cst.Call) -> Value | None:
+        """torch.tanh(column) is still a column; with no shape to keep, the next row decides."""
+        return keep(self._argument_value(node), SHAPE_TAGS) or None
+
+    def _log_probabilities_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(LOG_PROBABILITIES, node, qualified.rsplit(".", 1)[-1])})
+
+    def _exp_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        inner = self._argument_value(node)
+        return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")}) if has(
+            inner, LOG_PROBABILITIES) else EMPTY
+
+    def _no_op_wrapper(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._argument_value(node, row.position, row.keyword)
+
+    def _log_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        inner = self._argument_value(node)
+        return frozenset({Tag(LOG_PROBABILITIES, node, "log")}) if has(inner, PROBABILITIES) \
+            else EMPTY
+
+    def _probability_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._layer(node, qualified, frozenset({Tag(PROBABILITIES, node, row.display)}),
+                           False)
+
+    def _log_probability_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        last = qualified.rsplit(".", 1)[-1]
+        return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}), False)
+
+    def _mode_dependent_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._layer(node, qualified, EMPTY, _modes_differ(node, row.data))
+
+    def _container(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._sequential(node)
+
+    def _module_collection_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._module_collection(node, row.display)
+
+    def _loss_class(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        loss = row.data
+        info = LossInfo(qualified, loss_wants(loss, node), loss.display, loss.argument,
+                        loss.keyword)
+        return frozenset({Tag(LOSS, node, qualified.rsplit(".", 1)[-1], info)})
+
+    def _keras_input(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(KERAS_INPUT, node, "kept")})
+
+    def _keras_layer_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._keras_layer(node, qualified)
+
+    def _keras_sequential_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._keras_sequential(node)
+
+    def _keras_functional_model(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        position, names = row.data  # Keras 1 spelled `outputs=` as `output=`
+        outputs_arg = next(filter(None, (argument(node, position, name) for name in names)), None)
+        outputs = EMPTY if outputs_arg is None else self.value(outputs_arg.value)
+        output = keep(outputs, (PROBABILITIES, LOG_PROBABILITIES, COLUMN))
+        graph = first(outputs, KERAS_INPUT)
+        pixels = graph.detail if graph is not None else ""
+        training = first(outputs, KERAS_TRAINING)
+        return frozenset({Tag(MODULE, node, "keras.Model", ModuleInfo(
+            "keras.Model", output, False, framework="keras", input_pixels=pixels,
+            input_scaling=graph.info if graph is not None else None,
+            training_layer=training.detail if training is not None else ""))})
+
+    def _activation_layer_function(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        """tf.layers.dense(x, 10, activation=...)"""
+        activation = self._activation(argument(node, row.position, row.keyword))
+        return frozenset({Tag(PROBABILITIES, node, activation)}) if activation else EMPTY
+
+    def _apply_function_holder(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        """TrainState.create(apply_fn=model.apply) holds the module."""
+        held = keyword(node, row.keyword)
+        return keep(self.value(held.value), (MODULE,)) if held is not None else EMPTY
+
+    def _column_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._layer(node, qualified, self._column_output(qualified, node), False)
+
+    def _single_channel_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        out = argument(node, 1, "out_channels")
+        output = frozenset({Tag(SINGLE_CHANNEL, node, f"{qualified.rsplit('.', 1)[-1]}(..., 1)",
+                                row.display)}) \
+            if out is not None and number(out.value) == 1.0 else EMPTY
+        return self._layer(node, qualified, output, False)
+
+    def _plain_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._layer(node, qualified, EMPTY, False)
+
+    def _scheduler(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(SCHEDULER, node, qualified.rsplit(".", 1)[-1])})
+
+    def _optimizer(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(OPTIMIZER, node, qualified.rsplit(".", 1)[-1])})
+
+    def _loss_function(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(LOSS_VALUE, node, qualified.rsplit(".", 1)[-1])})
+
+    def _opaque_model(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)",
+                          in_eval=qualified.rsplit(".", 1)[-1] in catalog.EVAL_MODE_LOADERS)
+        return frozenset({Tag(MODULE, node, qualified, info)})
 
     def _shuffled_listing(self, node: cst.Call, name: str, shuffle_position: int,
                           seed_position: int) -> Value:
@@ -748,127 +784,156 @@ class ValueTransfer:
             frame.clear()
             frame.update(saved)
 
-    def _data_call(self, qualified: str, last: str, node: cst.Call) -> Value:
-        if qualified in catalog.COMPOSE or qualified in catalog.ALBUMENTATIONS_COMPOSE:
-            return self._compose(node)
-        if qualified in catalog.ALBUMENTATIONS_SCALING:
-            division = catalog.ALBUMENTATIONS_SCALING[qualified]
-            info = TransformInfo(node, division.display, division.divides_float) \
-                if _albumentations_scales(node, division) else TransformInfo(None)
-            return frozenset({Tag(TRANSFORM, node, last, info)})
-        if qualified in catalog.SCALING_TRANSFORMS or (
-                qualified in catalog.SCALE_WHEN_FLAGGED and is_true(
-                    (keyword(node, "scale") or cst.Arg(cst.Name("False"))).value)):
-            if last[:1].isupper():
-                return frozenset({Tag(TRANSFORM, node, last, TransformInfo(node, f"{last}()"))})
-            return self._scaling_call(qualified, last, node)
-        if qualified in catalog.UINT8_TF_DECODERS:
-            position = catalog.UINT8_TF_DECODERS[qualified]
-            dtype = argument(node, position, "dtype") if position >= 0 else None
-            if dtype is None or self.qualified(dtype.value) in catalog.UINT8_DTYPES:
-                return frozenset({Tag(UINT8, node, last, "tensorflow")})
-            return EMPTY
-        if qualified in catalog.UINT8_IMAGE_DATASETS:
-            images = frozenset({Tag(UINT8, node, qualified.split(".")[-2] + ".load_data()",
-                                    "numpy")})
-            split = frozenset({Tag(TUPLE, node, info=(images, EMPTY))})
-            return frozenset({Tag(TUPLE, node, info=(split, split))})
-        if qualified in catalog.CAST_FUNCTIONS or qualified in catalog.FIXED_DTYPE_CASTS:
-            position, name = catalog.CAST_FUNCTIONS.get(qualified, (-1, ""))
-            dtype_arg = argument(node, position, name) if name else None
-            dtype = catalog.FIXED_DTYPE_CASTS.get(qualified) or (
-                "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
-                                               if isinstance(dtype_arg.value, cst.SimpleString)
-                                               else self.qualified(dtype_arg.value) or "?"))
-            cast = self._cast(self._argument_value(node, 0, "x"), node, dtype, "tensorflow")
-            if "float" in dtype.rsplit(".", 1)[-1] and not has(cast, UNIT_SCALED):
-                cast |= {Tag(UNSCALED_FLOAT, node, last)}
-            return cast
-        if qualified in catalog.FLOAT_RESIZING:
-            image = self._argument_value(node, 0, "images")
-            method = keyword(node, "method")
-            if method is not None and "nearest" in (
-                    method.value.evaluated_value if isinstance(method.value, cst.SimpleString)
-                    else (self.qualified(method.value) or "")).lower():
-                return keep(image, ELEMENT_KEEPING)  # nearest-neighbour keeps the dtype
-            resized = keep(image, (UNIT_SCALED, UNIT_RANGE))
-            return resized if resized else frozenset({Tag(UNSCALED_FLOAT, node, last)})
-        if qualified in catalog.NORMALIZE_TRANSFORMS or qualified in catalog.LAMBDA_TRANSFORMS or (
-                qualified.startswith(("torchvision.transforms.", "albumentations."))
-                and last[:1].isupper()):
-            return frozenset({Tag(TRANSFORM, node, last, TransformInfo(None))})
-        if qualified in catalog.UINT8_NUMPY_SOURCES:
-            return frozenset({Tag(UINT8, node, last, "numpy")})
-        if qualified in catalog.UINT8_TENSOR_SOURCES:
-            return frozenset({Tag(UINT8, node, last, "torch")})
-        if qualified in catalog.PIL_OPEN:
-            return frozenset({Tag(PIL_IMAGE, node)})
-        if qualified in catalog.CLIPPING_FUNCTIONS:
-            return _clipped(self._argument_value(node))
-        if qualified in catalog.DTYPE_KEEPING_FUNCTIONS:
-            return keep(self._argument_value(node, 0, "src"), ELEMENT_KEEPING)
-        if qualified in catalog.STACKING:
-            # `tf.concat(1, [a, b])`: TF 0.x's axis first, the arrays second.
-            axis_first = qualified in catalog.AXIS_FIRST_STACKING and bool(node.args) and \
-                node.args[0].keyword is None and number(node.args[0].value) is not None
-            arrays = keyword(node, "arrays") or keyword(node, "values") or positional(
-                node, 1 if axis_first else 0)
-            joined = EMPTY if arrays is None else self.value(arrays.value)
-            joined = keep(as_array(joined), ELEMENT_KEEPING)
-            dtype = self._dtype_keyword(node)
-            return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
-        if qualified in catalog.NUMPY_ARRAY:
-            inner = as_array(self._argument_value(node, 0, "object"))
-            dtype = self._dtype_keyword(node)
-            if dtype is not None:
-                return self._cast(inner, node, dtype, "numpy")
-            if has(inner, PIL_IMAGE):
-                return frozenset({Tag(UINT8, node, "array of a PIL image", "numpy")})
-            return inner
-        if qualified in catalog.FLOAT64_CONSTRUCTORS:
-            dtype = self._dtype_keyword(node, catalog.DTYPE_POSITIONS.get(qualified))
-            result: set[Tag] = set()
-            if dtype is None or dtype in ("numpy.float64", "numpy.double", "builtins.float"):
-                result.add(Tag(FLOAT64, node, last, "numpy"))
-            elif dtype in catalog.UINT8_DTYPES:
-                result.add(Tag(UINT8, node, "cast", "numpy"))  # a uint8 buffer, on purpose
-            result |= self._rank1(qualified, node)
-            return frozenset(result)
-        if qualified in catalog.RANK1_CONSTRUCTORS:
-            return self._rank1(qualified, node)
-        if qualified in catalog.SHAPED_CONSTRUCTORS:
-            return _literal_shape(node, last, *catalog.SHAPED_CONSTRUCTORS[qualified])
-        if qualified in catalog.VARIABLE_CONSTRUCTORS:
-            return keep(self._argument_value(node, *catalog.VARIABLE_CONSTRUCTORS[qualified]),
-                        (COLUMN_WEIGHT, RANK1))
-        if qualified in catalog.MATMUL:
-            transposed = keyword(node, "transpose_b")
-            weight = argument(node, 1, "b")
-            if weight is not None and has(self.value(weight.value), COLUMN_WEIGHT) and (
-                    transposed is None or not is_true(transposed.value)):
-                return frozenset({Tag(COLUMN, node, "matmul(x, w), w of shape (k, 1)")})
-            return EMPTY
-        if qualified in catalog.DATAFRAME_SOURCES:
-            frame = frozenset({Tag(DATAFRAME, node, last, "frame")})
-            return frame | {Tag(RECORDS, node, last)} if qualified in catalog.RECORD_SOURCES \
-                else frame
-        if qualified in catalog.RECORD_SOURCES:
-            return frozenset({Tag(RECORDS, node, last)})
-        if qualified in catalog.TO_TENSOR:
-            inner = as_array(self._argument_value(node, 0, "data"))
-            dtype = self._dtype_keyword(node)
-            if dtype is not None:
-                return self._cast(inner, node, dtype, "torch")
-            converted = frozenset(
-                Tag(tag.kind, tag.node, tag.detail, "torch", tag.location, node)
-                if tag.kind in DTYPE_TAGS else tag for tag in inner)
-            return converted
-        if qualified in ("torch.Tensor", "torch.FloatTensor", "numpy.float32"):
-            return without(self._argument_value(node), DTYPE_TAGS)
-        if qualified in catalog.RESHAPING_FUNCTIONS:
-            shifted = node.with_changes(args=node.args[1:])
-            return self._reshaped(self._argument_value(node), last, shifted, original=node)
+    # Handlers of data-library calls (see CALL_HANDLERS).
+
+    def _compose_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._compose(node)
+
+    def _pixel_division(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        division = row.data
+        info = TransformInfo(node, division.display, division.divides_float) \
+            if _albumentations_scales(node, division) else TransformInfo(None)
+        return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], info)})
+
+    def _scaling(self, row: Row, qualified: str, node: cst.Call) -> Value | None:
+        """ToTensor(), to_tensor(x); ToDtype(..., scale=True) only with its flag."""
+        if row.keyword and not is_true((keyword(node, row.keyword)
+                                        or cst.Arg(cst.Name("False"))).value):
+            return None
+        last = qualified.rsplit(".", 1)[-1]
+        if last[:1].isupper():
+            return frozenset({Tag(TRANSFORM, node, last, TransformInfo(node, f"{last}()"))})
+        return self._scaling_call(qualified, last, node)
+
+    def _uint8_decoder(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        dtype = argument(node, row.position, row.keyword) if row.position >= 0 else None
+        if dtype is None or self.qualified(dtype.value) in catalog.UINT8_DTYPES:
+            return frozenset({Tag(UINT8, node, qualified.rsplit(".", 1)[-1], "tensorflow")})
         return EMPTY
+
+    def _uint8_dataset(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        images = frozenset({Tag(UINT8, node, qualified.split(".")[-2] + ".load_data()",
+                                "numpy")})
+        split = frozenset({Tag(TUPLE, node, info=(images, EMPTY))})
+        return frozenset({Tag(TUPLE, node, info=(split, split))})
+
+    def _cast_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        """`tf.cast(x, dtype)`; `tf.to_float(x)`, whose row's data is the dtype it fixes."""
+        dtype_arg = argument(node, row.position, row.keyword) if row.keyword else None
+        dtype = row.data or (
+            "?" if dtype_arg is None else ("numpy." + str(dtype_arg.value.evaluated_value)
+                                           if isinstance(dtype_arg.value, cst.SimpleString)
+                                           else self.qualified(dtype_arg.value) or "?"))
+        cast = self._cast(self._argument_value(node, 0, "x"), node, dtype, "tensorflow")
+        if "float" in dtype.rsplit(".", 1)[-1] and not has(cast, UNIT_SCALED):
+            cast |= {Tag(UNSCALED_FLOAT, node, qualified.rsplit(".", 1)[-1])}
+        return cast
+
+    def _float_resizing(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        image = self._argument_value(node, 0, "images")
+        method = keyword(node, "method")
+        if method is not None and "nearest" in (
+                method.value.evaluated_value if isinstance(method.value, cst.SimpleString)
+                else (self.qualified(method.value) or "")).lower():
+            return keep(image, ELEMENT_KEEPING)  # nearest-neighbour keeps the dtype
+        resized = keep(image, (UNIT_SCALED, UNIT_RANGE))
+        return resized if resized else frozenset(
+            {Tag(UNSCALED_FLOAT, node, qualified.rsplit(".", 1)[-1])})
+
+    def _plain_transform(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], TransformInfo(None))})
+
+    def _uint8_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(UINT8, node, qualified.rsplit(".", 1)[-1], row.data)})
+
+    def _pil_open(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(PIL_IMAGE, node)})
+
+    def _clipping(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return _clipped(self._argument_value(node))
+
+    def _dtype_keeping(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return keep(self._argument_value(node, row.position, row.keyword), ELEMENT_KEEPING)
+
+    def _stacking(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        # `tf.concat(1, [a, b])`: TF 0.x's axis first, the arrays second.
+        axis_first = row.data == "axis first" and bool(node.args) and \
+            node.args[0].keyword is None and number(node.args[0].value) is not None
+        arrays = keyword(node, "arrays") or keyword(node, "values") or positional(
+            node, 1 if axis_first else 0)
+        joined = EMPTY if arrays is None else self.value(arrays.value)
+        joined = keep(as_array(joined), ELEMENT_KEEPING)
+        dtype = self._dtype_keyword(node)
+        return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
+
+    def _array(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        inner = as_array(self._argument_value(node, row.position, row.keyword))
+        dtype = self._dtype_keyword(node)
+        if dtype is not None:
+            return self._cast(inner, node, dtype, "numpy")
+        if has(inner, PIL_IMAGE):
+            return frozenset({Tag(UINT8, node, "array of a PIL image", "numpy")})
+        return inner
+
+    def _float64_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        dtype = self._dtype_keyword(node, row.position if row.position >= 0 else None)
+        result: set[Tag] = set()
+        if dtype is None or dtype in ("numpy.float64", "numpy.double", "builtins.float"):
+            result.add(Tag(FLOAT64, node, qualified.rsplit(".", 1)[-1], "numpy"))
+        elif dtype in catalog.UINT8_DTYPES:
+            result.add(Tag(UINT8, node, "cast", "numpy"))  # a uint8 buffer, on purpose
+        result |= self._rank1(qualified, node)
+        return frozenset(result)
+
+    def _rank1_constructor(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._rank1(qualified, node)
+
+    def _shaped_constructor(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return _literal_shape(node, qualified.rsplit(".", 1)[-1], row.position, row.keyword)
+
+    def _variable_constructor(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return keep(self._argument_value(node, row.position, row.keyword), (COLUMN_WEIGHT, RANK1))
+
+    def _matmul(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        transposed = keyword(node, "transpose_b")
+        weight = argument(node, row.position, row.keyword)
+        if weight is not None and has(self.value(weight.value), COLUMN_WEIGHT) and (
+                transposed is None or not is_true(transposed.value)):
+            return frozenset({Tag(COLUMN, node, "matmul(x, w), w of shape (k, 1)")})
+        return EMPTY
+
+    def _dataframe_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        last = qualified.rsplit(".", 1)[-1]
+        frame = frozenset({Tag(DATAFRAME, node, last, "frame")})
+        return frame | {Tag(RECORDS, node, last)} \
+            if catalog.REGISTRY.has(qualified, Effect.RECORD_SOURCE) else frame
+
+    def _record_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return frozenset({Tag(RECORDS, node, qualified.rsplit(".", 1)[-1])})
+
+    def _to_tensor(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        inner = as_array(self._argument_value(node, row.position, row.keyword))
+        dtype = self._dtype_keyword(node)
+        if dtype is not None:
+            return self._cast(inner, node, dtype, "torch")
+        converted = frozenset(
+            Tag(tag.kind, tag.node, tag.detail, "torch", tag.location, node)
+            if tag.kind in DTYPE_TAGS else tag for tag in inner)
+        return converted
+
+    def _untyped_tensor(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return without(self._argument_value(node), DTYPE_TAGS)
+
+    def _reshape_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        shifted = node.with_changes(args=node.args[1:])
+        return self._reshaped(self._argument_value(node), qualified.rsplit(".", 1)[-1], shifted,
+                              original=node)
+
+    def _builtin_order_keeping(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return keep(self.value(node.args[row.position].value), (LISTING, RECORDS))
+
+    def _walk_step_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        return self._walk_step(node)
 
     def _reshaped(self, value: Value, method: str, node: cst.Call,
                   original: cst.Call | None = None) -> Value:
@@ -996,70 +1061,184 @@ class ValueTransfer:
         return dtype
 
     def _method(self, receiver: Value, method: str, node: cst.Call) -> Value:
-        if method in catalog.LISTING_METHODS:
-            name = f"Path.{method}"
-            return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
-        if method in catalog.ORDER_KEEPING_METHODS and has(receiver, LISTING):
-            return keep(receiver, (LISTING, RECORDS))  # dataset.map(load): the same order
-        shape = keep(receiver, SHAPE_TAGS) if method in catalog.SHAPE_KEEPING_METHODS else EMPTY
-        if method in catalog.PROBABILITY_METHODS:
-            return frozenset({Tag(PROBABILITIES, node, catalog.PROBABILITY_METHODS[method])}) | shape
-        if shape:
-            return shape
-        if method in catalog.LOG_PROBABILITY_METHODS:
-            return frozenset({Tag(LOG_PROBABILITIES, node, method)})
-        if method == "log" and has(receiver, PROBABILITIES):
-            return frozenset({Tag(LOG_PROBABILITIES, node, "log")})
-        if method == "exp" and has(receiver, LOG_PROBABILITIES):
-            return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")})
-        if method == "forward" and has(receiver, MODULE):
-            return self.call_value(receiver, node)
-        if has(receiver, MODULE) and method in ("to", *catalog.MODULE_DTYPE_METHODS):
-            dtype = catalog.MODULE_DTYPE_METHODS.get(method) if method != "to" else \
-                catalog.TORCH_FLOAT_DTYPES.get(self._to_dtype(node) or "")
-            if dtype is not None:
-                return _with_module_dtype(receiver, dtype)
-        if method in ("eval", "train") and has(receiver, MODULE):
-            return with_module_mode(receiver, mode_switch(node) == "eval")
-        if method in catalog.SAME_MODULE_METHODS and has(receiver, MODULE):
-            return receiver
-        if method in catalog.SAME_MODULE_METHODS and has(receiver, LOSS):
-            return keep(receiver, (LOSS,))  # nn.CrossEntropyLoss().cuda() is the same loss
-        if method == "to":
-            dtype = self._to_dtype(node)
-            return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
-        if method in ("detach", "detach_"):
-            receiver = without(receiver, (LOSS_VALUE,))  # no graph any more
-        if method in catalog.CLIPPING_METHODS:
-            return _clipped(receiver)
-        if method in catalog.PASSTHROUGH_METHODS:
-            return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), method, node)
-        if method in catalog.FLOAT_CASTS:
-            return without(receiver, DTYPE_TAGS) | _float_pixels(receiver, node)
-        if method == "double":
-            return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")} | \
-                _float_pixels(receiver, node)
-        if method == "astype" and node.args:
-            arg = node.args[0].value
-            dtype = ("numpy." + arg.evaluated_value) if isinstance(arg, cst.SimpleString) and \
-                isinstance(arg.evaluated_value, str) else (self.qualified(arg) or "?")
-            return self._cast(receiver, node, dtype, "numpy")
-        if method in ("div", "div_", "true_divide") and node.args and is_255(node.args[0].value):
-            return self.scaled(receiver, node, "division by 255")
-        if method in ("mul", "mul_") and node.args and is_inverse_255(node.args[0].value):
-            return self.scaled(receiver, node, "division by 255")
-        if method in ("convert", "resize", "crop", "rotate", "transpose") and has(receiver, PIL_IMAGE):
-            return frozenset({Tag(PIL_IMAGE, node)})
-        if method == "to_numpy" and has(receiver, DATAFRAME):
-            result = {Tag(FLOAT64, node, info="numpy")}
-            if first(receiver, DATAFRAME).info == "series":
-                result.add(Tag(RANK1, node, ".to_numpy() of a column"))
-            return frozenset(result) | keep(receiver, (RECORDS,))
-        if method in catalog.RECORD_KEEPING_METHODS:
-            return keep(receiver, (RECORDS,))
-        if method in ("numpy", "copy", "clone"):
-            return without(receiver, (MODULE, LOSS, TRANSFORM))
+        for row in catalog.REGISTRY.methods(method):
+            result = METHOD_HANDLERS[row.effect](self, row, receiver, node)
+            if result is not None:
+                return result
         return EMPTY
+
+    # Handlers of methods, one per effect (see METHOD_HANDLERS): each returns the call's value,
+    # or None to let the method's next row decide (most depend on what the receiver is).
+
+    def _listing_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        name = f"Path.{row.name}"
+        return frozenset({Tag(LISTING, node, name, ListingInfo(name))})
+
+    def _order_keeping_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        if has(receiver, LISTING):
+            return keep(receiver, (LISTING, RECORDS))  # dataset.map(load): the same order
+        return None
+
+    def _probability_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        probabilities = frozenset({Tag(PROBABILITIES, node, row.display)})
+        if any(other.effect is Effect.SHAPE_KEEPING_METHOD
+               for other in catalog.REGISTRY.methods(row.name)):
+            return probabilities | keep(receiver, SHAPE_TAGS)
+        return probabilities
+
+    def _shape_keeping_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        return keep(receiver, SHAPE_TAGS) or None
+
+    def _log_probability_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        return frozenset({Tag(LOG_PROBABILITIES, node, row.name)})
+
+    def _log_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        if has(receiver, PROBABILITIES):
+            return frozenset({Tag(LOG_PROBABILITIES, node, "log")})
+        return None
+
+    def _exp_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        if has(receiver, LOG_PROBABILITIES):
+            return frozenset({Tag(PROBABILITIES, node, "exp(log_softmax)")})
+        return None
+
+    def _forward_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        return self.call_value(receiver, node) if has(receiver, MODULE) else None
+
+    def _module_dtype_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        if not has(receiver, MODULE):
+            return None
+        dtype = row.data if row.name != "to" else \
+            catalog.TORCH_FLOAT_DTYPES.get(self._to_dtype(node) or "")
+        return _with_module_dtype(receiver, dtype) if dtype is not None else None
+
+    def _mode_switch_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        if has(receiver, MODULE):
+            return with_module_mode(receiver, mode_switch(node) == "eval")
+        return None
+
+    def _same_module_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        if has(receiver, MODULE):
+            return receiver
+        if has(receiver, LOSS):
+            return keep(receiver, (LOSS,))  # nn.CrossEntropyLoss().cuda() is the same loss
+        return None
+
+    def _to_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        dtype = self._to_dtype(node)
+        return receiver if dtype is None else self._cast(receiver, node, dtype, "torch")
+
+    def _passthrough_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        if row.data:
+            receiver = without(receiver, (LOSS_VALUE,))  # detach(): no graph any more
+        return self._reshaped(without(receiver, (MODULE, LOSS, TRANSFORM)), row.name, node)
+
+    def _clipping_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        return _clipped(receiver)
+
+    def _float_cast_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        return without(receiver, DTYPE_TAGS) | _float_pixels(receiver, node)
+
+    def _float64_cast_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        return without(receiver, DTYPE_TAGS) | {Tag(FLOAT64, node, "double()", "torch")} | \
+            _float_pixels(receiver, node)
+
+    def _astype_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        if not node.args:
+            return None
+        arg = node.args[0].value
+        dtype = ("numpy." + arg.evaluated_value) if isinstance(arg, cst.SimpleString) and \
+            isinstance(arg.evaluated_value, str) else (self.qualified(arg) or "?")
+        return self._cast(receiver, node, dtype, "numpy")
+
+    def _scaling_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        """x.div(255), x.mul(1 / 255)"""
+        by = is_255 if row.data == "divide" else is_inverse_255
+        if node.args and by(node.args[0].value):
+            return self.scaled(receiver, node, "division by 255")
+        return None
+
+    def _pil_keeping_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        return frozenset({Tag(PIL_IMAGE, node)}) if has(receiver, PIL_IMAGE) else None
+
+    def _dataframe_to_numpy(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        if not has(receiver, DATAFRAME):
+            return None
+        result = {Tag(FLOAT64, node, info="numpy")}
+        if first(receiver, DATAFRAME).info == "series":
+            result.add(Tag(RANK1, node, ".to_numpy() of a column"))
+        return frozenset(result) | keep(receiver, (RECORDS,))
+
+    def _record_keeping_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        return keep(receiver, (RECORDS,))
+
+    def _copy_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
+        return without(receiver, (MODULE, LOSS, TRANSFORM))
+
+
+def _not_dispatched(*_: object) -> None:
+    """Knowledge rules read directly: it gives a call no value."""
+    return None
+
+
+# One handler per effect: `_dispatch` and `_method` read these, and nothing else decides what
+# a library call or method does. (A test checks every dispatched effect has its handler.)
+T = ValueTransfer
+CALL_HANDLERS = {
+    Effect.LISTING: T._listing_call, Effect.SHUFFLED_LISTING: T._shuffled_listing_call,
+    Effect.ORDER_KEEPING: T._order_keeping_call, Effect.SORTING: T._sorting_call,
+    Effect.MODULE_COPY: T._module_copy_call, Effect.MODULE_WRAPPER: T._module_wrapper,
+    Effect.PROBABILITIES: T._probabilities_call, Effect.SHAPE_KEEPING: T._shape_kept,
+    Effect.LOG_PROBABILITIES: T._log_probabilities_call, Effect.EXP: T._exp_call,
+    Effect.NO_OP_WRAPPER: T._no_op_wrapper, Effect.LOG: T._log_call,
+    Effect.PROBABILITY_LAYER: T._probability_layer,
+    Effect.LOG_PROBABILITY_LAYER: T._log_probability_layer,
+    Effect.MODE_DEPENDENT_LAYER: T._mode_dependent_layer, Effect.CONTAINER: T._container,
+    Effect.MODULE_COLLECTION: T._module_collection_call,
+    Effect.LOSS_CLASS: T._loss_class, Effect.KERAS_INPUT: T._keras_input,
+    Effect.KERAS_LAYER: T._keras_layer_call, Effect.KERAS_SEQUENTIAL: T._keras_sequential_call,
+    Effect.KERAS_FUNCTIONAL_MODEL: T._keras_functional_model,
+    Effect.ACTIVATION_LAYER_FUNCTION: T._activation_layer_function,
+    Effect.APPLY_FUNCTION_HOLDER: T._apply_function_holder,
+    Effect.COLUMN_LAYER: T._column_layer, Effect.SINGLE_CHANNEL_LAYER: T._single_channel_layer,
+    Effect.LAYER: T._plain_layer, Effect.SCHEDULER: T._scheduler,
+    Effect.OPTIMIZER: T._optimizer, Effect.LOSS_FUNCTION: T._loss_function,
+    Effect.OPAQUE_MODEL: T._opaque_model,
+    Effect.COMPOSE: T._compose_call, Effect.PIXEL_DIVISION: T._pixel_division,
+    Effect.SCALING: T._scaling, Effect.UINT8_DECODER: T._uint8_decoder,
+    Effect.UINT8_DATASET: T._uint8_dataset, Effect.CAST: T._cast_call,
+    Effect.FLOAT_RESIZING: T._float_resizing, Effect.TRANSFORM: T._plain_transform,
+    Effect.UINT8_SOURCE: T._uint8_source, Effect.PIL_OPEN: T._pil_open,
+    Effect.CLIPPING: T._clipping,
+    Effect.DTYPE_KEEPING: T._dtype_keeping, Effect.STACKING: T._stacking,
+    Effect.ARRAY: T._array, Effect.FLOAT64_SOURCE: T._float64_source,
+    Effect.RANK1_CONSTRUCTOR: T._rank1_constructor,
+    Effect.SHAPED_CONSTRUCTOR: T._shaped_constructor,
+    Effect.VARIABLE_CONSTRUCTOR: T._variable_constructor, Effect.MATMUL: T._matmul,
+    Effect.DATAFRAME_SOURCE: T._dataframe_source, Effect.RECORD_SOURCE: T._record_source,
+    Effect.TO_TENSOR: T._to_tensor, Effect.UNTYPED_TENSOR: T._untyped_tensor,
+    Effect.RESHAPE: T._reshape_call,
+    Effect.BUILTIN_ORDER_KEEPING: T._builtin_order_keeping, Effect.WALK_STEP: T._walk_step_call,
+    Effect.POSITIONAL_PAIRING: _not_dispatched, Effect.REDUCTION: _not_dispatched,
+}
+METHOD_HANDLERS = {
+    Effect.LISTING_METHOD: T._listing_method,
+    Effect.ORDER_KEEPING_METHOD: T._order_keeping_method,
+    Effect.PROBABILITY_METHOD: T._probability_method,
+    Effect.SHAPE_KEEPING_METHOD: T._shape_keeping_method,
+    Effect.LOG_PROBABILITY_METHOD: T._log_probability_method, Effect.LOG_METHOD: T._log_method,
+    Effect.EXP_METHOD: T._exp_method, Effect.FORWARD_METHOD: T._forward_method,
+    Effect.MODULE_DTYPE_METHOD: T._module_dtype_method,
+    Effect.MODE_SWITCH_METHOD: T._mode_switch_method,
+    Effect.SAME_MODULE_METHOD: T._same_module_method, Effect.TO_METHOD: T._to_method,
+    Effect.SQUEEZE_METHOD: T._passthrough_method, Effect.PASSTHROUGH_METHOD: T._passthrough_method,
+    Effect.CLIPPING_METHOD: T._clipping_method, Effect.FLOAT_CAST_METHOD: T._float_cast_method,
+    Effect.FLOAT64_CAST_METHOD: T._float64_cast_method, Effect.ASTYPE_METHOD: T._astype_method,
+    Effect.SCALING_METHOD: T._scaling_method, Effect.PIL_KEEPING_METHOD: T._pil_keeping_method,
+    Effect.DATAFRAME_TO_NUMPY_METHOD: T._dataframe_to_numpy,
+    Effect.RECORD_KEEPING_METHOD: T._record_keeping_method, Effect.COPY_METHOD: T._copy_method,
+}
+del T
 
 
 def _literal_shape(node: cst.Call, function: str, position: int, name: str) -> Value:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dllint.semantic.effects import Effect, Row, loss_rows, rows
+
 _FLAX = ("flax.linen.", "flax.nnx.")
 
 PROBABILITY_FUNCTIONS = {
@@ -72,3 +74,22 @@ UINT8_DTYPES = frozenset({"jax.numpy.uint8"})
 # deterministic=True, use_running_average=True)` is its eval mode; each keyword names a flag that
 # is True in eval mode.
 MODE_VIEWS = {"flax.nnx.view": ("deterministic", "use_running_average")}
+
+
+# ---- effect rows ------------------------------------------------------------------------------
+# What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
+# every framework's ROWS; the effects' declared order is the precedence.
+ROWS = (
+    *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
+    *rows(Effect.LOG_PROBABILITIES, LOG_PROBABILITY_FUNCTIONS),
+    *rows(Effect.LOG, LOG_FUNCTIONS),
+    *loss_rows(LOSSES),
+    *(Row(name, Effect.APPLY_FUNCTION_HOLDER, keyword=keyword)
+      for name, keyword in TRAIN_STATES.items()),
+    *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)
+      for name, (position, keyword) in COLUMN_LAYERS.items()),
+    *rows(Effect.CLIPPING, CLIPPING_FUNCTIONS),
+    *rows(Effect.ARRAY, ARRAY_CONSTRUCTORS, position=0, keyword="object"),
+    *rows(Effect.RESHAPE, RESHAPING_FUNCTIONS),
+    *rows(Effect.REDUCTION, REDUCTIONS),
+)

@@ -8,6 +8,8 @@ and `tf_keras.layers.Dense`. Each table lists the paths once and expands them to
 
 from __future__ import annotations
 
+from dllint.semantic.effects import Effect, Match, Row, loss_rows, rows
+
 PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
 # Packages whose models take their train/inference mode per call (`model(x, training=True)`, or
 # `fit` versus `predict`/`evaluate`), never from a switch kept on the model as torch's `eval()`.
@@ -163,3 +165,23 @@ INPUT_METHODS = frozenset({"fit", "predict", "evaluate", "train_on_batch", "test
 # `(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()`.
 UINT8_IMAGE_DATASETS = frozenset(spellings(*(f"datasets.{name}.load_data" for name in (
     "mnist", "fashion_mnist", "cifar10", "cifar100"))))
+
+
+# ---- effect rows ------------------------------------------------------------------------------
+# What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
+# every framework's ROWS; the effects' declared order is the precedence.
+ROWS = (
+    *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
+    *rows(Effect.LOG_PROBABILITIES, LOG_PROBABILITY_FUNCTIONS),
+    *rows(Effect.PROBABILITY_LAYER, PROBABILITY_LAYERS),
+    *loss_rows(LOSSES),
+    *loss_rows(BROADCASTING_LOSS_FUNCTIONS),
+    *rows(Effect.KERAS_INPUT, INPUTS),
+    *(Row(prefix, Effect.KERAS_LAYER, match=Match.PREFIX, capitalised=True)
+      for prefix in LAYER_PREFIXES),
+    *rows(Effect.KERAS_SEQUENTIAL, SEQUENTIAL_MODELS),
+    *rows(Effect.KERAS_FUNCTIONAL_MODEL, FUNCTIONAL_MODELS, data=FUNCTIONAL_OUTPUTS),
+    *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)
+      for name, (position, keyword) in COLUMN_LAYERS.items()),
+    *rows(Effect.UINT8_DATASET, UINT8_IMAGE_DATASETS),
+)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from dllint.semantic.effects import Effect, Match, Row, loss_rows, rows
+
 # TF1 code reaches the same functions through tf.compat.v1.
 _V1 = "tensorflow.compat.v1."
 
@@ -184,3 +186,41 @@ UINT8_DTYPES = frozenset(_both("uint8", "dtypes.uint8"))
 # `pack`, and took concat's axis first: `tf.concat(1, [a, b])`, today `tf.concat([a, b], 1)`.
 STACKING = frozenset(_both("concat", "stack", "pack"))
 AXIS_FIRST_STACKING = frozenset(_both("concat"))
+
+
+# ---- effect rows ------------------------------------------------------------------------------
+# What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
+# every framework's ROWS; the effects' declared order is the precedence.
+ROWS = (
+    *rows(Effect.LISTING, LISTING_FUNCTIONS),
+    *(Row(name, Effect.SHUFFLED_LISTING, display=listing[0], data=listing)
+      for name, listing in SHUFFLED_LISTINGS.items()),
+    *rows(Effect.ORDER_KEEPING, ORDER_KEEPING, position=0, keyword="input"),
+    *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
+    *rows(Effect.LOG_PROBABILITIES, LOG_PROBABILITY_FUNCTIONS),
+    *rows(Effect.LOG, LOG_FUNCTIONS),
+    *loss_rows(LOSSES),
+    *(Row(name, Effect.ACTIVATION_LAYER_FUNCTION, position=position, keyword=keyword)
+      for name, (keyword, position) in ACTIVATION_LAYER_FUNCTIONS.items()),
+    *rows(Effect.SCALING, SCALING_FUNCTIONS),
+    *(Row(name, Effect.UINT8_DECODER, position=position, keyword="dtype")
+      for name, position in UINT8_IMAGE_DECODERS.items()),
+    *rows(Effect.CAST, CAST_FUNCTIONS, position=1, keyword="dtype"),
+    # data: the dtype the name fixes (`tf.to_float(x)`).
+    *(Row(name, Effect.CAST, position=-1, data=dtype) for name, dtype in FIXED_DTYPE_CASTS.items()),
+    *rows(Effect.FLOAT_RESIZING, FLOAT_RESIZING),
+    *rows(Effect.CLIPPING, CLIPPING_FUNCTIONS),
+    *rows(Effect.DTYPE_KEEPING, DTYPE_KEEPING_FUNCTIONS, position=0, keyword="src"),
+    # data "axis first": TF 0.x's `tf.concat(1, [a, b])`, when the first argument is a literal.
+    *(Row(name, Effect.STACKING, position=0, keyword="values",
+          data="axis first" if name in AXIS_FIRST_STACKING else None) for name in STACKING),
+    *rows(Effect.RESHAPE, RESHAPING_FUNCTIONS),
+    *(Row(name, Effect.SHAPED_CONSTRUCTOR, position=position, keyword=keyword)
+      for name, (position, keyword) in SHAPED_CONSTRUCTORS.items()),
+    *(Row(name, Effect.VARIABLE_CONSTRUCTOR, position=position, keyword=keyword)
+      for name, (position, keyword) in VARIABLES.items()),
+    *rows(Effect.MATMUL, MATMUL, position=1, keyword="b"),
+    *rows(Effect.ORDER_KEEPING_METHOD, ORDER_KEEPING_METHODS, match=Match.METHOD),
+    *rows(Effect.POSITIONAL_PAIRING, POSITIONAL_PAIRING),
+    *rows(Effect.REDUCTION, REDUCTIONS),
+)

@@ -5,6 +5,8 @@ same functions are reached as `tflearn.layers.fully_connected` and
 
 from __future__ import annotations
 
+from dllint.semantic.effects import Effect, Row
+
 
 def _spellings(module: str, name: str) -> list[str]:
     """`fully_connected` of `tflearn.layers.core` as tflearn exports it at every level."""
@@ -26,3 +28,12 @@ ESTIMATORS = {name: (3, "loss", "categorical_crossentropy")
 # `categorical_crossentropy` normalises probabilities, these want logits. Value: the activation.
 LOGIT_OBJECTIVES = {"softmax_categorical_crossentropy": "softmax",
                     "binary_crossentropy": "sigmoid", "weighted_crossentropy": "sigmoid"}
+
+
+# ---- effect rows ------------------------------------------------------------------------------
+# What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
+# every framework's ROWS; the effects' declared order is the precedence.
+ROWS = (
+    *(Row(name, Effect.ACTIVATION_LAYER_FUNCTION, position=position, keyword=keyword)
+      for name, (keyword, position) in ACTIVATION_LAYER_FUNCTIONS.items()),
+)

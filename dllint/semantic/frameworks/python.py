@@ -1,0 +1,34 @@
+"""Python's own knowledge: the standard library's directory listings, the builtins and
+helpers that sort or keep the order of what they are given, pathlib's listing methods."""
+
+from __future__ import annotations
+
+from dllint.semantic.effects import Effect, Match, Row, rows
+
+# Directory listings whose order is whatever the filesystem returns.
+LISTING_FUNCTIONS = {
+    "glob.glob": "glob.glob", "glob.iglob": "glob.iglob", "os.listdir": "os.listdir",
+    "os.scandir": "os.scandir", "os.walk": "os.walk",
+}
+# pathlib.Path methods (and look-alikes) with the same property, whatever the receiver.
+LISTING_METHODS = frozenset({"glob", "rglob", "iterdir"})
+# Calls that put a listing in a stable order.
+SORTING = frozenset({"builtins.sorted", "natsort.natsorted", "natsort.os_sorted",
+                     "natsort.humansorted", "numpy.sort"})
+# Calls that keep the order of their iterable argument (the last one for map and filter).
+ORDER_KEEPING = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.map",
+                           "builtins.filter", "numpy.array", "numpy.asarray", "itertools.islice"})
+
+
+# ---- effect rows ------------------------------------------------------------------------------
+# What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
+# every framework's ROWS; the effects' declared order is the precedence.
+ROWS = (
+    *rows(Effect.LISTING, LISTING_FUNCTIONS),
+    *rows(Effect.SORTING, SORTING),
+    *rows(Effect.BUILTIN_ORDER_KEEPING, ("builtins.list", "builtins.tuple", "builtins.reversed")),
+    # map(f, listing) and filter(f, listing) keep the order of their last argument.
+    *rows(Effect.BUILTIN_ORDER_KEEPING, ("builtins.map", "builtins.filter"), position=-1),
+    Row("builtins.next", Effect.WALK_STEP),
+    *rows(Effect.LISTING_METHOD, LISTING_METHODS, match=Match.METHOD),
+)
