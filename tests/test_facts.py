@@ -272,3 +272,34 @@ def test_classes_defining_a_method():
                                                  facts.classes_defining("fit"),
                                                  facts.classes_defining("missing")))
     assert found == (frozenset({"Sampler", "Trainer"}), frozenset({"Trainer"}), frozenset())
+
+
+def test_events_in_two_branches_of_one_if_are_alternatives():
+    source = """
+        import torch
+        for x, y in loader:
+            loss_fn(model(x), y).backward()
+            if scaler:
+                scaler.step(optimizer)
+            elif sharded:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+            else:
+                if log:
+                    torch.nn.utils.clip_grad_value_(model.parameters(), 1.0)
+                optimizer.step()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+        ask()
+    """
+
+    def pairs(facts, call):
+        nodes = [event[1] for event in facts.loops[0].events if event[0] in ("step", "clip")]
+        lines = ["scaler.step", "clip elif", "step elif", "clip nested", "step else", "clip after"]
+        return {(lines[a], lines[b]) for a in range(len(nodes)) for b in range(len(nodes))
+                if a < b and facts.alternatives(nodes[a], nodes[b])}
+
+    assert ask(source, pairs) == [{
+        ("scaler.step", "clip elif"), ("scaler.step", "step elif"),
+        ("scaler.step", "clip nested"), ("scaler.step", "step else"),
+        ("clip elif", "clip nested"), ("clip elif", "step else"),
+        ("step elif", "clip nested"), ("step elif", "step else")}]

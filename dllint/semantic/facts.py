@@ -197,6 +197,11 @@ class Facts:
         (`train_epoch`, `Trainer.fit_epoch`); None for any other call."""
         return self._model.local_calls.get(id(call))
 
+    def alternatives(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+        """Whether the nodes of two training events lie in different branches of one `if`
+        (or `if`/`elif`), so that no pass through the loop runs both."""
+        return self._model.alternatives(first, second)
+
     def expand(self, events: Sequence[tuple]) -> Iterator[tuple]:
         """Events with calls to the file's functions replaced by what those functions do."""
         return self._model.expand(events)

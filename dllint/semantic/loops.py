@@ -45,8 +45,17 @@ class LoopEventRecorder:
 
     def event(self, *event) -> None:
         self.event_stack[-1].append(event)
+        self.event_branches[id(event[1])] = tuple(
+            (id(branch.node), branch.in_else) for branch in self.branches)
         for loop in self.open_loops:
             loop.events.append(event)
+
+    def alternatives(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+        """Whether two events' nodes lie in different branches of one `if` (`if scaler:
+        scaler.step(opt) else: clip(...); opt.step()`): one pass runs one of them, never both."""
+        first_branches = dict(self.event_branches.get(id(first), ()))
+        return any(first_branches.get(node, in_else) != in_else
+                   for node, in_else in self.event_branches.get(id(second), ()))
 
     def expand(self, events, seen: frozenset = frozenset()):
         """Events with calls to local functions replaced by what those functions do."""
