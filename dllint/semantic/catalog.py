@@ -476,6 +476,9 @@ BACKWARD_METHODS = {"backward": ("loss", "tensor", "tensors"), "manual_backward"
 # Context managers that hand a loss on, scaled, to their `as` name, whose backward is the
 # loss's: `with amp.scale_loss(loss, optimizer) as scaled: scaled.backward()` (NVIDIA Apex).
 LOSS_SCALING_CONTEXTS = frozenset({"apex.amp.scale_loss"})
+# In-place methods that clear a gradient by hand when called on a tensor's `.grad` (or
+# `.grad.data`): `w.grad.zero_()` does what `optimizer.zero_grad()` does for that tensor.
+GRADIENT_CLEARING_METHODS = frozenset({"zero_"})
 # Backward passes that keep their gradients in a context of their own (distributed autograd):
 # nothing adds up in `.grad` from one step to the next, so no zero_grad is needed.
 CONTEXT_BACKWARDS = frozenset({"torch.distributed.autograd.backward"})

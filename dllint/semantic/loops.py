@@ -28,7 +28,7 @@ class LoopEvents:
     loop calls the helper that makes it). `optimizer` and `receiver` are dotted names (None when
     not a plain name); `owners` names what the optimizer was built from (`net` for
     `net.parameters()`).
-    A `.grad = None` assignment is ("zero_grad", node)."""
+    A `.grad = None` assignment, or `.grad.zero_()`, is ("zero_grad", node)."""
 
     node: cst.CSTNode
     events: list[tuple] = field(default_factory=list)
@@ -80,6 +80,8 @@ class LoopEventRecorder:
                 self.event("backward", node)
             elif method == "zero_grad":
                 self.event("zero_grad", node, dotted_name(func.value))
+            elif method in catalog.GRADIENT_CLEARING_METHODS and _is_gradient(func.value):
+                self.event("zero_grad", node)  # w.grad.zero_(): cleared by hand
             elif method == "eval" and not node.args:
                 self.event("eval", node, node)
             elif method == "train":
@@ -131,6 +133,13 @@ class LoopEventRecorder:
     def _is_no_grad(self, node: cst.BaseExpression) -> bool:
         target = node.func if isinstance(node, cst.Call) else node
         return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
+
+
+def _is_gradient(node: cst.BaseExpression) -> bool:
+    """`w.grad` or `w.grad.data`: a tensor's gradient itself."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "data":
+        node = node.value
+    return isinstance(node, cst.Attribute) and node.attr.value == "grad"
 
 
 def _parameter_owners(call: cst.Call) -> frozenset[str]:
