@@ -145,6 +145,23 @@ class ClipAfterStep(Rule):
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                     optimizer.step()
         """),
+        # The same alternatives inside a helper the loop calls.
+        Valid("""
+            import torch
+
+            def finish_step(optimizer, scaler):
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                finish_step(optimizer, scaler)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -242,23 +259,39 @@ class ClipAfterStep(Rule):
                     optimizer.step()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         """, line=9, related_lines=(8,)),
+        # Twin of the helper: its plain branch clips after its step.
+        Invalid("""
+            import torch
+
+            def finish_step(optimizer, scaler):
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                finish_step(optimizer, scaler)
+        """, line=14, related_lines=(14,)),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
         for loop in self.facts.loops:
-            events = list(self.facts.expand(loop.events))
-            steps: list[cst.CSTNode] = []  # the steps since the last backward()
-            for event in events:
+            steps: list[tuple] = []  # the steps since the last backward(), with their traces
+            for event, trace in self.facts.expand_traced(loop.events):
                 if event[0] == "step":
-                    steps.append(event[1])
+                    steps.append((event[1], trace))
                 elif event[0] == "backward":
                     steps = []
                 elif event[0] == "clip" and id(event[1]) not in reported:
                     # A step in the other branch of `if scaler: ... else: ...` never runs
                     # before this clip in the same pass.
-                    stepped = next((step for step in reversed(steps)
-                                    if not self.facts.alternatives(step, event[1])), None)
+                    stepped = next((step for step, step_trace in reversed(steps)
+                                    if not self.facts.alternatives(step_trace, trace)), None)
                     if stepped is None:
                         continue
                     reported.add(id(event[1]))

@@ -293,7 +293,8 @@ def test_events_in_two_branches_of_one_if_are_alternatives():
     """
 
     def pairs(facts, call):
-        nodes = [event[1] for event in facts.loops[0].events if event[0] in ("step", "clip")]
+        nodes = [trace for event, trace in facts.expand_traced(facts.loops[0].events)
+                 if event[0] in ("step", "clip")]
         lines = ["scaler.step", "clip elif", "step elif", "clip nested", "step else", "clip after"]
         return {(lines[a], lines[b]) for a in range(len(nodes)) for b in range(len(nodes))
                 if a < b and facts.alternatives(nodes[a], nodes[b])}
@@ -303,3 +304,36 @@ def test_events_in_two_branches_of_one_if_are_alternatives():
         ("scaler.step", "clip nested"), ("scaler.step", "step else"),
         ("clip elif", "clip nested"), ("clip elif", "step else"),
         ("step elif", "clip nested"), ("step elif", "step else")}]
+
+
+def test_alternatives_inside_a_helper_are_judged_by_its_own_branches():
+    source = """
+        import torch
+
+        def finish(optimizer, scaler):
+            if scaler is not None:
+                scaler.step(optimizer)
+            else:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+
+        for x, y in loader:
+            loss_fn(model(x), y).backward()
+            finish(optimizer, scaler)
+            finish(optimizer, scaler)
+        ask()
+    """
+
+    def pairs(facts, call):
+        traced = [trace for event, trace in facts.expand_traced(facts.loops[0].events)
+                  if event[0] in ("step", "clip")]
+        return [facts.alternatives(traced[a], traced[b])
+                for a in range(len(traced)) for b in range(a + 1, len(traced))]
+
+    # scaler.step, clip, step in the first call, then the same three in the second: within
+    # one call the scaler's step is the alternative of the other two; across calls nothing is.
+    assert ask(source, pairs) == [[True, True, False, False, False,
+                                   False, False, False, False,
+                                   False, False, False,
+                                   True, True,
+                                   False]]

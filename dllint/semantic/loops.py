@@ -9,6 +9,7 @@ on demand, so a helper that zeroes the gradients counts where it is called.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import libcst as cst
 
@@ -50,12 +51,28 @@ class LoopEventRecorder:
         for loop in self.open_loops:
             loop.events.append(event)
 
-    def alternatives(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
-        """Whether two events' nodes lie in different branches of one `if` (`if scaler:
-        scaler.step(opt) else: clip(...); opt.step()`): one pass runs one of them, never both."""
-        first_branches = dict(self.event_branches.get(id(first), ()))
-        return any(first_branches.get(node, in_else) != in_else
-                   for node, in_else in self.event_branches.get(id(second), ()))
+    def alternatives(self, first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> bool:
+        """Whether two events, each given by the nodes it is reached through (the call sites,
+        outermost first, then its own node: `expand_traced`), lie in different branches of one
+        `if` (`if scaler: scaler.step(opt) else: clip(...); opt.step()`): one pass runs one of
+        them, never both. Where both go through the same call, the branches inside it decide."""
+        for first_node, second_node in zip(first, second):
+            if first_node is not second_node:
+                first_branches = dict(self.event_branches.get(id(first_node), ()))
+                return any(first_branches.get(node, in_else) != in_else
+                           for node, in_else in self.event_branches.get(id(second_node), ()))
+        return False
+
+    def expand_traced(self, events, seen: frozenset = frozenset()):
+        """`expand`, each event paired with the nodes it is reached through: the calls of the
+        file's functions, outermost first, then the event's own node."""
+        for event in events:
+            if event[0] == "call" and event[2] in self.function_events and event[2] not in seen:
+                for inner, trace in self.expand_traced(self.function_events[event[2]],
+                                                       seen | {event[2]}):
+                    yield (inner[0], event[1], *inner[2:]), (event[1], *trace)
+            elif event[0] != "call":
+                yield event, (event[1],)
 
     def expand(self, events, seen: frozenset = frozenset()):
         """Events with calls to local functions replaced by what those functions do."""
