@@ -212,6 +212,20 @@ class MissingZeroGrad(Rule):
                 for p in model.parameters():
                     p.grad = None
         """),
+        # A gradient-clearing function of another file, named for what it does.
+        Valid("""
+            from .fp16_util import zero_grad
+
+            class Trainer:
+                def run_step(self, batch):
+                    zero_grad(self.model_params)
+                    self.loss(batch).backward()
+                    self.opt.step()
+
+                def run_loop(self):
+                    for batch in self.data:
+                        self.run_step(batch)
+        """),
     ]
     INVALID = [
         # Twin of the hand-cleared gradient: zero_() on the weights themselves clears nothing
@@ -224,6 +238,15 @@ class MissingZeroGrad(Rule):
                 ((w - target) ** 2).sum().backward()
                 optimizer.step()
                 w.detach().zero_()
+        """, line=6),
+        # Twin of the imported zero_grad: a helper of another file that only logs the gradients.
+        Invalid("""
+            from .fp16_util import log_grad_norm
+
+            for batch in data:
+                loss(batch).backward()
+                log_grad_norm(model_params)
+                opt.step()
         """, line=6),
         # A loop that calls a method stepping without zero_grad, inside the class or outside it.
         Invalid("""

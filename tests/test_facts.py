@@ -337,3 +337,21 @@ def test_alternatives_inside_a_helper_are_judged_by_its_own_branches():
                                    False, False, False,
                                    True, True,
                                    False]]
+
+
+def test_gradients_cleared_by_hand_are_zero_grad_events():
+    source = """
+        from .fp16_util import zero_grad
+        for batch in data:
+            zero_grad(params)
+            w.grad.zero_()
+            w.grad.data.zero_()
+            w.detach().zero_()
+            w.zero_()
+            loss(batch).backward()
+            opt.step()
+        ask()
+    """
+    assert ask(source, lambda facts, call: [
+        event[0] for event in facts.expand(facts.loops[0].events)]) == [
+        ["zero_grad", "zero_grad", "zero_grad", "backward", "step"]]

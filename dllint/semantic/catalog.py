@@ -479,6 +479,10 @@ LOSS_SCALING_CONTEXTS = frozenset({"apex.amp.scale_loss"})
 # In-place methods that clear a gradient by hand when called on a tensor's `.grad` (or
 # `.grad.data`): `w.grad.zero_()` does what `optimizer.zero_grad()` does for that tensor.
 GRADIENT_CLEARING_METHODS = frozenset({"zero_"})
+# Functions, imported from anywhere (their bodies are in other files), that clear the gradients
+# of the parameters they are given, named like the method they stand for:
+# `from .fp16_util import zero_grad; zero_grad(self.model_params)`.
+GRADIENT_CLEARING_FUNCTIONS = frozenset({"zero_grad"})
 # Backward passes that keep their gradients in a context of their own (distributed autograd):
 # nothing adds up in `.grad` from one step to the next, so no zero_grad is needed.
 CONTEXT_BACKWARDS = frozenset({"torch.distributed.autograd.backward"})

@@ -29,7 +29,8 @@ class LoopEvents:
     loop calls the helper that makes it). `optimizer` and `receiver` are dotted names (None when
     not a plain name); `owners` names what the optimizer was built from (`net` for
     `net.parameters()`).
-    A `.grad = None` assignment, or `.grad.zero_()`, is ("zero_grad", node)."""
+    A `.grad = None` assignment, `.grad.zero_()`, or a call of a function named `zero_grad`
+    (`zero_grad(params)`), is ("zero_grad", node)."""
 
     node: cst.CSTNode
     events: list[tuple] = field(default_factory=list)
@@ -114,6 +115,8 @@ class LoopEventRecorder:
                 elif has(receiver, OPTIMIZER) or "optim" in name or "scaler" in name or \
                         name in ("opt", "solver"):
                     self.event("step", node, *self._stepped_optimizer(node, "scaler" in name))
+        if isinstance(func, cst.Name) and func.value in catalog.GRADIENT_CLEARING_FUNCTIONS:
+            self.event("zero_grad", node)  # zero_grad(params): may clear any of them
         local = isinstance(func, cst.Name) and qualified is None
         if local:
             self.event("call", node, func.value)
