@@ -36,6 +36,28 @@ def _are_sizes(arguments: list[cst.BaseExpression]) -> bool:
     return _is_size(arguments[0])
 
 
+def _range_bound(loop: cst.For) -> cst.BaseExpression | None:
+    """`n` of `for i in range(n)` or `range(0, n)`."""
+    iterator = loop.iter
+    if not (isinstance(iterator, cst.Call) and isinstance(iterator.func, cst.Name)
+            and iterator.func.value == "range"):
+        return None
+    arguments = [arg.value for arg in iterator.args]
+    if len(arguments) == 2 and isinstance(arguments[0], cst.Integer) and \
+            arguments[0].value == "0":
+        arguments = arguments[1:]
+    return arguments[0] if len(arguments) == 1 and not iterator.args[0].star else None
+
+
+def _within(call: cst.Call, statement: cst.Assign) -> bool:
+    """The constructor call is the assigned value itself or inside it (`.to(device)`)."""
+    value = statement.value
+    while isinstance(value, cst.Call) and value is not call and isinstance(
+            value.func, cst.Attribute):
+        value = value.func.value
+    return value is call
+
+
 class UninitializedTensor(Rule):
     """
     ## What it does
@@ -46,7 +68,9 @@ class UninitializedTensor(Rule):
     (`torch.Tensor(n).normal_()`, `nn.init.xavier_uniform_(torch.Tensor(n, m))`) is not
     flagged, nor one assigned to a target that the same function, or a method it calls on
     `self` (`self.reset_parameters()`), later fills in place (`nn.init.kaiming_uniform_(self.weight)`,
-    `self.bias.data.zero_()`).
+    `self.bias.data.zero_()`), nor one whose rows a `for i in range(n)` loop writes
+    (`t[i] = ...`, `n` its first size), nor a name bound again in the same block before
+    anything reads it.
 
     ## Why is this bad?
     With sizes, the legacy constructor returns uninitialised memory: whatever bytes were there,
@@ -143,8 +167,61 @@ class UninitializedTensor(Rule):
             import torch
             pair = torch.Tensor([1.0, 2.0], [3.0, 4.0])
         """),
+        # Every row written by a loop over the first size before any use.
+        Valid("""
+            import torch
+            codes = torch.Tensor(steps, 20).to(device)
+            for i in range(steps):
+                codes[i] = i / (steps - 1) * end + (1 - i / (steps - 1)) * start
+            images = decoder(codes)
+        """),
+        # Bound again in the same block before anything reads it: the memory is never used.
+        Valid("""
+            import torch
+            sample = torch.Tensor(16, 28, 28).to(device)
+            codes = encoder(batch)
+            sample = decoder(codes)
+            show(sample)
+        """),
     ]
     INVALID = [
+        # Twins of the loop fill and of the rebinding: a loop over fewer rows than the tensor
+        # has, and a rebinding that reads the uninitialised values first.
+        Invalid("""
+            import torch
+            codes = torch.Tensor(steps + 1, 20)
+            for i in range(steps):
+                codes[i] = encoder(batch[i])
+            images = decoder(codes)
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            codes = torch.zeros(steps + 1, 20)
+            for i in range(steps):
+                codes[i] = encoder(batch[i])
+            images = decoder(codes)
+        """),
+        Invalid("""
+            import torch
+            sample = torch.Tensor(16, 28, 28)
+            sample = sample + decoder(codes)
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            sample = torch.zeros(16, 28, 28)
+            sample = sample + decoder(codes)
+        """),
+        Invalid("""
+            import torch
+            sample = torch.Tensor(16, 28, 28)
+            if ready:
+                sample = decoder(codes)
+            show(sample)
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            sample = torch.zeros(16, 28, 28)
+            if ready:
+                sample = decoder(codes)
+            show(sample)
+        """),
         Invalid("""
             import torch
             weights = torch.Tensor(3, 4)
@@ -244,6 +321,15 @@ class UninitializedTensor(Rule):
         self.classes: list[tuple[dict[str, _Scope], int]] = []
         self.assigned: list[str | None] = []  # the target of each enclosing assignment
         self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope]] = []
+        # `for i in range(n):` loops open: (the loop variable, the code of n).
+        self.row_loops: list[tuple[str, str]] = []
+        # The statement blocks open (ids), innermost last, and the stored names of the
+        # assignment being walked: a name bound to a constructor and bound again in the same
+        # block before anything reads it never exposes the uninitialised memory.
+        self.blocks: list[int] = []
+        self.stored: set[int] = set()
+        self.unread: dict[str, tuple[int, int, _Scope]] = {}  # name -> (pending index, block, scope)
+        self.overwritten: set[int] = set()  # pending indices rebound before any read
 
     def _code(self, node: cst.CSTNode) -> str:
         code = self.context.module.code_for_node(node).strip()
@@ -266,12 +352,55 @@ class UninitializedTensor(Rule):
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.scopes.pop()
 
+    def visit_Module(self, node: cst.Module) -> None:
+        self.blocks.append(id(node))
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.blocks.append(id(node))
+
+    def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.blocks.pop()
+
+    def visit_For(self, node: cst.For) -> None:
+        bound = _range_bound(node)
+        self.row_loops.append((node.target.value, self._code(bound)) if bound is not None
+                              and isinstance(node.target, cst.Name) else ("", ""))
+
+    def leave_For(self, node: cst.For) -> None:
+        self.row_loops.pop()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) not in self.stored:
+            self.unread.pop(node.value, None)
+
     def visit_Assign(self, node: cst.Assign) -> None:
         self.assigned.append(self._code(node.targets[0].target) if len(node.targets) == 1
                              else None)
+        loops = {variable: bound for variable, bound in self.row_loops if variable}
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.stored.add(id(target.target))
+            filled = target.target
+            if isinstance(filled, cst.Subscript) and len(filled.slice) == 1 and isinstance(
+                    filled.slice[0].slice, cst.Index) and isinstance(
+                    filled.slice[0].slice.value, cst.Name) and \
+                    filled.slice[0].slice.value.value in loops:
+                # `code[i] = ...` in `for i in range(n)`: every row of an n-row tensor.
+                self.scopes[-1].rows_filled.add(
+                    (self._code(filled.value), loops[filled.slice[0].slice.value.value]))
 
     def leave_Assign(self, node: cst.Assign) -> None:
         self.assigned.pop()
+        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+            return
+        name = node.targets[0].target.value
+        earlier = self.unread.pop(name, None)
+        if earlier is not None and earlier[1] == self.blocks[-1] and \
+                earlier[2] is self.scopes[-1]:
+            self.overwritten.add(earlier[0])
+        if self.pending and self.pending[-1][2] == name and \
+                self.pending[-1][3] is self.scopes[-1] and _within(self.pending[-1][0], node):
+            self.unread[name] = (len(self.pending) - 1, self.blocks[-1], self.scopes[-1])
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self.assigned.append(self._code(node.target))
@@ -313,8 +442,11 @@ class UninitializedTensor(Rule):
     def leave_Module(self, node: cst.Module) -> None:
         # Decided at the end: the filling may come later in the function, or in a method it
         # calls on self (`self.reset_parameters()`), as nn.Linear itself does.
-        for call, fix, target, scope in self.pending:
+        for index, (call, fix, target, scope) in enumerate(self.pending):
             if target is not None and target in scope.filled_here_or_in_callees():
+                continue
+            if index in self.overwritten or (target, self._code(call.args[0].value)) in \
+                    scope.rows_filled:
                 continue
             self.report(call, "with sizes, this constructor returns uninitialised memory "
                               "(garbage, sometimes NaN); use `torch.zeros` or `torch.empty` "
@@ -328,6 +460,7 @@ class _Scope:
         self.methods = methods  # the sibling methods, for a method of a class
         self.filled: set[str] = set()
         self.calls: set[str] = set()
+        self.rows_filled: set[tuple[str, str]] = set()  # (target, n) filled row by row
 
     def filled_here_or_in_callees(self) -> set[str]:
         filled, seen, todo = set(), {id(self)}, [self]
