@@ -70,7 +70,8 @@ class UninitializedTensor(Rule):
     `self` (`self.reset_parameters()`), later fills in place (`nn.init.kaiming_uniform_(self.weight)`,
     `self.bias.data.zero_()`), nor one whose rows a `for i in range(n)` loop writes
     (`t[i] = ...`, `n` its first size), nor a name bound again in the same block before
-    anything reads it.
+    anything reads it. A tensor handed to `register_buffer(name, ...)` or
+    `register_parameter(name, ...)` is the attribute it names.
 
     ## Why is this bad?
     With sizes, the legacy constructor returns uninitialised memory: whatever bytes were there,
@@ -167,6 +168,20 @@ class UninitializedTensor(Rule):
             import torch
             pair = torch.Tensor([1.0, 2.0], [3.0, 4.0])
         """),
+        # Registered under a name, then filled through that attribute.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Embedder(nn.Module):
+                def __init__(self, vertices, dim):
+                    super().__init__()
+                    self.register_buffer("features", torch.Tensor(vertices, dim))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    self.features.zero_()
+        """),
         # Every row written by a loop over the first size before any use.
         Valid("""
             import torch
@@ -199,6 +214,32 @@ class UninitializedTensor(Rule):
             for i in range(steps):
                 codes[i] = encoder(batch[i])
             images = decoder(codes)
+        """),
+        # Twin of the registered buffer: the method fills another attribute.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Embedder(nn.Module):
+                def __init__(self, vertices, dim):
+                    super().__init__()
+                    self.register_buffer("features", torch.Tensor(vertices, dim))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    self.embeddings.zero_()
+        """, line=7, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class Embedder(nn.Module):
+                def __init__(self, vertices, dim):
+                    super().__init__()
+                    self.register_buffer("features", torch.zeros(vertices, dim))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    self.embeddings.zero_()
         """),
         Invalid("""
             import torch
@@ -330,6 +371,7 @@ class UninitializedTensor(Rule):
         self.stored: set[int] = set()
         self.unread: dict[str, tuple[int, int, _Scope]] = {}  # name -> (pending index, block, scope)
         self.overwritten: set[int] = set()  # pending indices rebound before any read
+        self.registering: set[int] = set()  # register_buffer/register_parameter calls
 
     def _code(self, node: cst.CSTNode) -> str:
         code = self.context.module.code_for_node(node).strip()
@@ -411,6 +453,14 @@ class UninitializedTensor(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         scope = self.scopes[-1]
+        if isinstance(func, cst.Attribute) and \
+                func.attr.value in catalog.ATTRIBUTE_REGISTERING_METHODS and \
+                len(node.args) >= 2 and isinstance(node.args[0].value, cst.SimpleString):
+            # self.register_buffer("features", torch.Tensor(n, d)): the target is self.features
+            name = node.args[0].value.evaluated_value
+            self.assigned.append(f"{self._code(func.value)}.{name}"
+                                 if isinstance(name, str) else None)
+            self.registering.add(id(node))
         if isinstance(func, cst.Attribute) and func.attr.value in catalog.IN_PLACE_INITIALISERS:
             filled = func.value
             while isinstance(filled, cst.Call) and isinstance(filled.func, cst.Attribute) and \
@@ -438,6 +488,10 @@ class UninitializedTensor(Rule):
             fix = NodeFix.replace(node.func.attr, "zeros", description="Use torch.zeros",
                                   applicability=Applicability.UNSAFE)
         self.pending.append((node, fix, self.assigned[-1] if self.assigned else None, scope))
+
+    def leave_Call(self, node: cst.Call) -> None:
+        if id(node) in self.registering:
+            self.assigned.pop()
 
     def leave_Module(self, node: cst.Module) -> None:
         # Decided at the end: the filling may come later in the function, or in a method it

@@ -501,6 +501,9 @@ IN_PLACE_INITIALISERS = frozenset({
 # Methods that move a tensor but keep its contents: `torch.LongTensor(1).cuda().fill_(label)`
 # still initialises the constructor's tensor (a copy of it, with the same garbage until filled).
 DEVICE_MOVING_METHODS = frozenset({"cuda", "cpu", "to", "pin_memory", "contiguous"})
+# Module methods that store their second argument as the attribute their first names:
+# `self.register_buffer("features", t)` makes `self.features` hold `t`.
+ATTRIBUTE_REGISTERING_METHODS = frozenset({"register_buffer", "register_parameter"})
 # Calls that take a DistributedSampler (or a loader built with one) and never call its
 # `set_epoch`: the sampler handed to anything else may get its epoch there.
 SAMPLER_PASSIVE_CALLS = frozenset({
