@@ -49,6 +49,20 @@ def _range_bound(loop: cst.For) -> cst.BaseExpression | None:
     return arguments[0] if len(arguments) == 1 and not iterator.args[0].star else None
 
 
+def _isinstance_classes(test: cst.BaseExpression) -> tuple[str, ...]:
+    """`Attention` for `isinstance(module, Attention)`, each class of a tuple, by its last
+    name (`nn.Linear` -> `Linear`); () for any other test."""
+    if not (isinstance(test, cst.Call) and isinstance(test.func, cst.Name)
+            and test.func.value == "isinstance" and len(test.args) == 2):
+        return ()
+    classes = test.args[1].value
+    parts = [element.value for element in classes.elements] if isinstance(
+        classes, cst.Tuple) else [classes]
+    names = tuple(part.attr.value if isinstance(part, cst.Attribute) else part.value
+                  for part in parts if isinstance(part, (cst.Attribute, cst.Name)))
+    return names if len(names) == len(parts) else ()
+
+
 def _within(call: cst.Call, statement: cst.Assign) -> bool:
     """The constructor call is the assigned value itself or inside it (`.to(device)`)."""
     value = statement.value
@@ -71,7 +85,9 @@ class UninitializedTensor(Rule):
     `self.bias.data.zero_()`), nor one whose rows a `for i in range(n)` loop writes
     (`t[i] = ...`, `n` its first size), nor a name bound again in the same block before
     anything reads it. A tensor handed to `register_buffer(name, ...)` or
-    `register_parameter(name, ...)` is the attribute it names.
+    `register_parameter(name, ...)` is the attribute it names. An attribute that an init
+    hook of the file fills on the module it receives (`module.r_w_bias.data.normal_()` in
+    `_init_weights(self, module)`, which the model applies to every submodule) is initialised.
 
     ## Why is this bad?
     With sizes, the legacy constructor returns uninitialised memory: whatever bytes were there,
@@ -182,6 +198,37 @@ class UninitializedTensor(Rule):
                 def reset_parameters(self):
                     self.features.zero_()
         """),
+        # The model's init hook, applied to every submodule, fills the attention's parameters.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class RelativeAttention(nn.Module):
+                def __init__(self, heads, dim):
+                    super().__init__()
+                    self.q = nn.Parameter(torch.FloatTensor(dim, heads))
+                    self.r_w_bias = nn.Parameter(torch.FloatTensor(heads, dim))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, RelativeAttention):
+                        for param in [module.q]:
+                            param.data.normal_(mean=0.0, std=0.02)
+                        self._init_weight(module.r_w_bias)
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Attention(nn.Module):
+                def __init__(self, heads, dim):
+                    super().__init__()
+                    self.r_r_bias = nn.Parameter(torch.FloatTensor(heads, dim))
+
+            def weights_init(m):
+                if hasattr(m, "r_r_bias"):
+                    nn.init.normal_(m.r_r_bias, 0.0, 0.02)
+        """),
         # Every row written by a loop over the first size before any use.
         Valid("""
             import torch
@@ -214,6 +261,64 @@ class UninitializedTensor(Rule):
             for i in range(steps):
                 codes[i] = encoder(batch[i])
             images = decoder(codes)
+        """),
+        # Twin of the init hook: it fills another attribute than the one left uninitialised.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class RelativeAttention(nn.Module):
+                def __init__(self, heads, dim):
+                    super().__init__()
+                    self.seg_embed = nn.Parameter(torch.FloatTensor(2, heads, dim))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, RelativeAttention):
+                        for param in [module.q]:
+                            param.data.normal_(mean=0.0, std=0.02)
+        """, line=7, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class RelativeAttention(nn.Module):
+                def __init__(self, heads, dim):
+                    super().__init__()
+                    self.seg_embed = nn.Parameter(torch.zeros(2, heads, dim))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, RelativeAttention):
+                        for param in [module.q]:
+                            param.data.normal_(mean=0.0, std=0.02)
+        """),
+        # Twin: the hook fills `weight` only on nn.Linear modules, not on this layer.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class GroupedLinear(nn.Module):
+                def __init__(self, groups, size):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.Tensor(groups, size, size))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, nn.Linear):
+                        module.weight.data.normal_(mean=0.0, std=0.02)
+        """, line=7, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class GroupedLinear(nn.Module):
+                def __init__(self, groups, size):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.zeros(groups, size, size))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, nn.Linear):
+                        module.weight.data.normal_(mean=0.0, std=0.02)
         """),
         # Twin of the registered buffer: the method fills another attribute.
         Invalid("""
@@ -361,7 +466,8 @@ class UninitializedTensor(Rule):
         # each enclosing class: its methods, and how many scopes were open at its start
         self.classes: list[tuple[dict[str, _Scope], int]] = []
         self.assigned: list[str | None] = []  # the target of each enclosing assignment
-        self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope]] = []
+        # (constructor call, fix, assigned target, function scope, enclosing class name)
+        self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope, str | None]] = []
         # `for i in range(n):` loops open: (the loop variable, the code of n).
         self.row_loops: list[tuple[str, str]] = []
         # The statement blocks open (ids), innermost last, and the stored names of the
@@ -372,6 +478,15 @@ class UninitializedTensor(Rule):
         self.unread: dict[str, tuple[int, int, _Scope]] = {}  # name -> (pending index, block, scope)
         self.overwritten: set[int] = set()  # pending indices rebound before any read
         self.registering: set[int] = set()  # register_buffer/register_parameter calls
+        # Attribute names an init hook of the file fills on the module it receives
+        # (`module.q.data.normal_()` in `_init_weights(self, module)`), and the loops over
+        # listed attributes open (`for param in [module.q, module.k]`).
+        # (class name, attribute): the class an `isinstance(module, Class)` test around the
+        # fill names, None where no such test guards it (`hasattr(m, "r_w_bias")`).
+        self.hook_filled: set[tuple[str | None, str]] = set()
+        self.listed: dict[str, list[cst.BaseExpression]] = {}
+        self.guards: list[tuple[cst.If, tuple[str, ...]]] = []  # the open ifs, their classes
+        self.class_names: list[str] = []
 
     def _code(self, node: cst.CSTNode) -> str:
         code = self.context.module.code_for_node(node).strip()
@@ -379,9 +494,11 @@ class UninitializedTensor(Rule):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(({}, len(self.scopes)))
+        self.class_names.append(node.name.value)
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.pop()
+        self.class_names.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         is_method = bool(self.classes) and self.classes[-1][1] == len(self.scopes)
@@ -389,6 +506,9 @@ class UninitializedTensor(Rule):
         scope = _Scope(methods)
         if methods is not None:
             methods[node.name.value] = scope
+        # The modules an init hook (`_init_weights(self, module)`, `weights_init(m)`) receives.
+        scope.received = {param.name.value for param in node.params.params
+                          if param.name.value not in ("self", "cls")}
         self.scopes.append(scope)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -403,13 +523,45 @@ class UninitializedTensor(Rule):
     def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self.blocks.pop()
 
+    def _hook_fills(self, filled: cst.BaseExpression) -> None:
+        """Record `module.q` filled by an init hook: `module` a parameter of the function
+        (`_init_weights(self, module)`), directly or through a loop over such attributes
+        (`for param in [module.q, module.k]: param.data.normal_()`)."""
+        if isinstance(filled, cst.Attribute) and filled.attr.value == "data":
+            filled = filled.value
+        received = self.scopes[-1].received
+        if isinstance(filled, cst.Name) and filled.value in self.listed:
+            for attribute in self.listed[filled.value]:
+                self._hook_fills(attribute)
+        elif isinstance(filled, cst.Attribute) and isinstance(filled.value, cst.Name) and \
+                filled.value.value in received:
+            guard = next((classes for _, classes in reversed(self.guards) if classes), None)
+            for class_name in guard or (None,):
+                self.hook_filled.add((class_name, filled.attr.value))
+
+    def visit_If(self, node: cst.If) -> None:
+        if self.guards and self.guards[-1][0].orelse is node:
+            self.guards[-1] = (self.guards[-1][0], ())  # an elif: the body's test is over
+        self.guards.append((node, _isinstance_classes(node.test)))
+
+    def visit_Else(self, node: cst.Else) -> None:
+        if self.guards and self.guards[-1][0].orelse is node:
+            self.guards[-1] = (self.guards[-1][0], ())
+
+    def leave_If(self, node: cst.If) -> None:
+        self.guards.pop()
+
     def visit_For(self, node: cst.For) -> None:
+        if isinstance(node.target, cst.Name) and isinstance(node.iter, (cst.List, cst.Tuple)):
+            self.listed[node.target.value] = [element.value for element in node.iter.elements]
         bound = _range_bound(node)
         self.row_loops.append((node.target.value, self._code(bound)) if bound is not None
                               and isinstance(node.target, cst.Name) else ("", ""))
 
     def leave_For(self, node: cst.For) -> None:
         self.row_loops.pop()
+        if isinstance(node.target, cst.Name):
+            self.listed.pop(node.target.value, None)
 
     def visit_Name(self, node: cst.Name) -> None:
         if id(node) not in self.stored:
@@ -468,6 +620,7 @@ class UninitializedTensor(Rule):
                 filled = filled.func.value  # torch.LongTensor(1).cuda().fill_(label)
             self.initialised.add(id(filled))  # torch.Tensor(n).normal_()
             scope.filled.add(self._code(filled))  # self.weight.data.uniform_(-bound, bound)
+            self._hook_fills(filled)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
                 func.value.value == "self":
             scope.calls.add(func.attr.value)  # self.reset_parameters()
@@ -475,6 +628,11 @@ class UninitializedTensor(Rule):
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
             scope.filled.add(self._code(node.args[0].value))  # nn.init.zeros_(self.bias)
+            self._hook_fills(node.args[0].value)
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+                func.value.value == "self" and "init" in func.attr.value.lower():
+            for arg in node.args:  # self._init_weight(m.r_w_bias): an init helper's argument
+                self._hook_fills(arg.value)
         if qualified not in CONSTRUCTORS or not node.args or id(node) in self.initialised:
             return
         if any(arg.keyword is not None or arg.star for arg in node.args) or \
@@ -487,7 +645,8 @@ class UninitializedTensor(Rule):
         if qualified in ("torch.Tensor", "torch.FloatTensor") and isinstance(node.func, cst.Attribute):
             fix = NodeFix.replace(node.func.attr, "zeros", description="Use torch.zeros",
                                   applicability=Applicability.UNSAFE)
-        self.pending.append((node, fix, self.assigned[-1] if self.assigned else None, scope))
+        self.pending.append((node, fix, self.assigned[-1] if self.assigned else None, scope,
+                             self.class_names[-1] if self.class_names else None))
 
     def leave_Call(self, node: cst.Call) -> None:
         if id(node) in self.registering:
@@ -496,12 +655,16 @@ class UninitializedTensor(Rule):
     def leave_Module(self, node: cst.Module) -> None:
         # Decided at the end: the filling may come later in the function, or in a method it
         # calls on self (`self.reset_parameters()`), as nn.Linear itself does.
-        for index, (call, fix, target, scope) in enumerate(self.pending):
+        for index, (call, fix, target, scope, class_name) in enumerate(self.pending):
             if target is not None and target in scope.filled_here_or_in_callees():
                 continue
             if index in self.overwritten or (target, self._code(call.args[0].value)) in \
                     scope.rows_filled:
                 continue
+            if target is not None and target.startswith("self.") and target.count(".") == 1 \
+                    and ({(None, target[len("self."):]), (class_name, target[len("self."):])}
+                         & self.hook_filled):
+                continue  # filled by the init hook the model applies to its modules
             self.report(call, "with sizes, this constructor returns uninitialised memory "
                               "(garbage, sometimes NaN); use `torch.zeros` or `torch.empty` "
                               "plus an explicit initialisation", fix=fix)
@@ -515,6 +678,7 @@ class _Scope:
         self.filled: set[str] = set()
         self.calls: set[str] = set()
         self.rows_filled: set[tuple[str, str]] = set()  # (target, n) filled row by row
+        self.received: set[str] = set()  # the function's parameters other than self
 
     def filled_here_or_in_callees(self) -> set[str]:
         filled, seen, todo = set(), {id(self)}, [self]
