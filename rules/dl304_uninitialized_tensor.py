@@ -87,7 +87,9 @@ class UninitializedTensor(Rule):
     anything reads it. A tensor handed to `register_buffer(name, ...)` or
     `register_parameter(name, ...)` is the attribute it names. An attribute that an init
     hook of the file fills on the module it receives (`module.r_w_bias.data.normal_()` in
-    `_init_weights(self, module)`, which the model applies to every submodule) is initialised.
+    `_init_weights(self, module)`, which the model applies to every submodule) is initialised,
+    as is an entry appended to such an attribute (`self.out_projs.append(...)`, filled as
+    `module.out_projs[i]`).
 
     ## Why is this bad?
     With sizes, the legacy constructor returns uninitialised memory: whatever bytes were there,
@@ -229,6 +231,24 @@ class UninitializedTensor(Rule):
                 if hasattr(m, "r_r_bias"):
                     nn.init.normal_(m.r_r_bias, 0.0, 0.02)
         """),
+        # Entries of a parameter list, each filled by the hook through the module it receives.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class AdaptiveSoftmax(nn.Module):
+                def __init__(self, cutoffs, dim):
+                    super().__init__()
+                    self.out_projs = nn.ParameterList()
+                    for size in cutoffs:
+                        self.out_projs.append(nn.Parameter(torch.FloatTensor(dim, size)))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, m):
+                    if hasattr(m, "out_projs"):
+                        for i in range(len(m.out_projs)):
+                            nn.init.normal_(m.out_projs[i], 0.0, 0.02)
+        """),
         # Every row written by a loop over the first size before any use.
         Valid("""
             import torch
@@ -291,6 +311,40 @@ class UninitializedTensor(Rule):
                     if isinstance(module, RelativeAttention):
                         for param in [module.q]:
                             param.data.normal_(mean=0.0, std=0.02)
+        """),
+        # Twin of the parameter list: the hook fills another list.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class AdaptiveSoftmax(nn.Module):
+                def __init__(self, cutoffs, dim):
+                    super().__init__()
+                    self.out_projs = nn.ParameterList()
+                    for size in cutoffs:
+                        self.out_projs.append(nn.Parameter(torch.FloatTensor(dim, size)))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, m):
+                    if hasattr(m, "emb_projs"):
+                        for i in range(len(m.emb_projs)):
+                            nn.init.normal_(m.emb_projs[i], 0.0, 0.02)
+        """, line=9, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class AdaptiveSoftmax(nn.Module):
+                def __init__(self, cutoffs, dim):
+                    super().__init__()
+                    self.out_projs = nn.ParameterList()
+                    for size in cutoffs:
+                        self.out_projs.append(nn.Parameter(torch.zeros(dim, size)))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, m):
+                    if hasattr(m, "emb_projs"):
+                        for i in range(len(m.emb_projs)):
+                            nn.init.normal_(m.emb_projs[i], 0.0, 0.02)
         """),
         # Twin: the hook fills `weight` only on nn.Linear modules, not on this layer.
         Invalid("""
@@ -529,6 +583,8 @@ class UninitializedTensor(Rule):
         (`for param in [module.q, module.k]: param.data.normal_()`)."""
         if isinstance(filled, cst.Attribute) and filled.attr.value == "data":
             filled = filled.value
+        if isinstance(filled, cst.Subscript):
+            filled = filled.value  # module.out_projs[i]: each entry of module.out_projs
         received = self.scopes[-1].received
         if isinstance(filled, cst.Name) and filled.value in self.listed:
             for attribute in self.listed[filled.value]:
@@ -612,6 +668,12 @@ class UninitializedTensor(Rule):
             name = node.args[0].value.evaluated_value
             self.assigned.append(f"{self._code(func.value)}.{name}"
                                  if isinstance(name, str) else None)
+            self.registering.add(id(node))
+        elif isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend") and \
+                isinstance(func.value, cst.Attribute):
+            # self.out_projs.append(nn.Parameter(torch.FloatTensor(n, m))): an entry of
+            # self.out_projs, which an init hook fills as module.out_projs[i]
+            self.assigned.append(self._code(func.value))
             self.registering.add(id(node))
         if isinstance(func, cst.Attribute) and func.attr.value in catalog.IN_PLACE_INITIALISERS:
             filled = func.value
