@@ -12,8 +12,9 @@ class MissingZeroGrad(Rule):
     """
     ## What it does
     Flags a loop that calls `backward()` and `optimizer.step()` (directly, through local helper
-    functions, or through methods of its class called on `self`) but never `zero_grad()` (nor sets `.grad = None`, nor clears `.grad.zero_()` by hand) anywhere in
-    its body. With
+    functions, or through methods of its class called on `self`) but never `zero_grad()` (nor
+    sets `.grad = None`, nor clears `.grad.zero_()` by hand, nor calls a `zero_grad(params)`
+    function) anywhere in its body. With
     several optimizers (a GAN), also flags one that steps while only the others are zeroed
     (`opt_g.zero_grad()` but never `opt_d.zero_grad()` nor `discriminator.zero_grad()`).
 

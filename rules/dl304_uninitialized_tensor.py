@@ -529,7 +529,8 @@ class UninitializedTensor(Rule):
         # block before anything reads it never exposes the uninitialised memory.
         self.blocks: list[int] = []
         self.stored: set[int] = set()
-        self.unread: dict[str, tuple[int, int, _Scope]] = {}  # name -> (pending index, block, scope)
+        # name -> (pending index, block, scope)
+        self.unread: dict[str, tuple[int, int, _Scope]] = {}
         self.overwritten: set[int] = set()  # pending indices rebound before any read
         self.registering: set[int] = set()  # register_buffer/register_parameter calls
         # Attribute names an init hook of the file fills on the module it receives
