@@ -103,9 +103,9 @@ class KerasCallWithoutTraining(Rule):
     `train_step` (`self.trainable_variables`). A call given `training=` (a literal or
     a variable) or a mode flag of the model's own under another name (`is_training=True`, any
     keyword naming `train`), a call outside the tape (evaluation), a model without such
-    layers, and a model whose variables the tape does not differentiate (a teacher network next to the student, a
-    model attacked or explained through the gradient of its input) are left alone; `model.fit`
-    passes the flag itself.
+    layers, and a model whose variables the tape does not differentiate (a teacher network next
+    to the student, a model attacked or explained through the gradient of its input) are left
+    alone; `model.fit` passes the flag itself.
 
     ## Why is this bad?
     Keras layers decide how to behave from the `training` argument of the call. `fit` passes
