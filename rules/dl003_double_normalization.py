@@ -55,7 +55,8 @@ class DoubleNormalization(Rule):
     followed by a division by 255, it is reported as well.
 
     TensorFlow and Keras: a division by 255 after `tf.image.convert_image_dtype(image,
-    tf.float32)` (which scales uint8 images, not float ones); pixels already scaled fed to a
+    tf.float32)` (which scales uint8 images, not float ones: of a helper's parameter, only
+    where a caller of the file hands it integer pixels); pixels already scaled fed to a
     keras.applications `preprocess_input` (resnet50, vgg16, mobilenet_v2, efficientnet, ...),
     which expects 0-255, or to `model.fit`/`model.predict`/`model(x)` of a Keras model that starts
     with `Rescaling(1./255)`; and `ImageDataGenerator(rescale=1./255,
@@ -288,6 +289,27 @@ class DoubleNormalization(Rule):
             import tensorflow as tf
             image = tf.io.decode_png(tf.io.read_file(path), channels=3)
             image = tf.reshape(tf.image.convert_image_dtype(image, tf.float32), (-1, 64, 64, 3))
+        """),
+        # A helper's parameter: convert_image_dtype scales only integer images, and the only
+        # caller hands it resized (float) pixels; a helper no caller of the file shows is left
+        # to its callers.
+        Valid("""
+            import tensorflow as tf
+
+            def normalize(image):
+                image = tf.image.convert_image_dtype(image, tf.float32)
+                return image / 255.0
+
+            def load(path):
+                image = tf.image.resize(tf.io.decode_png(tf.io.read_file(path)), (64, 64))
+                return normalize(image)
+        """),
+        Valid("""
+            import tensorflow as tf
+
+            def normalize(input_image, input_mask):
+                input_image = tf.image.convert_image_dtype(input_image, tf.float32)
+                return input_image / 255, input_mask - 1
         """),
         # TF1 spellings: `tf.to_float` is a cast and `resize_bilinear` returns float32 pixels in
         # 0-255, so convert_image_dtype leaves them as they are and the division scales once.
@@ -803,6 +825,28 @@ class DoubleNormalization(Rule):
             image = keras.utils.img_to_array(keras.utils.load_img(path)) / 255.0
             restored = keras.applications.mobilenet_v2.preprocess_input(image)
         """, line=3, related_lines=(2,)),
+        # Twin of the helper: its caller hands it the decoded uint8 image.
+        Invalid("""
+            import tensorflow as tf
+
+            def normalize(image):
+                image = tf.image.convert_image_dtype(image, tf.float32)
+                return image / 255.0
+
+            def load(path):
+                image = tf.io.decode_png(tf.io.read_file(path))
+                return normalize(image)
+        """, line=5, related_lines=(4,), unsafe=True, fixed="""
+            import tensorflow as tf
+
+            def normalize(image):
+                image = tf.image.convert_image_dtype(image, tf.float32)
+                return image
+
+            def load(path):
+                image = tf.io.decode_png(tf.io.read_file(path))
+                return normalize(image)
+        """),
         # convert_image_dtype already scaled the uint8 image to [0, 1].
         Invalid("""
             import tensorflow as tf

@@ -12,7 +12,9 @@ class MissingZeroGrad(Rule):
     """
     ## What it does
     Flags a loop that calls `backward()` and `optimizer.step()` (directly, through local helper
-    functions, or through methods of its class called on `self`) but never `zero_grad()` (or sets `.grad = None`) anywhere in its body. With
+    functions, or through methods of its class called on `self`) but never `zero_grad()` (nor
+    sets `.grad = None`, nor clears `.grad.zero_()` by hand, nor calls a `zero_grad(params)`
+    function) anywhere in its body. With
     several optimizers (a GAN), also flags one that steps while only the others are zeroed
     (`opt_g.zero_grad()` but never `opt_d.zero_grad()` nor `discriminator.zero_grad()`).
 
@@ -185,8 +187,68 @@ class MissingZeroGrad(Rule):
                         self.criterion(self.model(x), y).backward()
                         self.optimizer.step()
         """),
+        # Gradients cleared by hand on the tensors the optimizer updates.
+        Valid("""
+            import torch
+            w = torch.zeros(3, requires_grad=True)
+            optimizer = torch.optim.SGD([w], lr=0.1)
+            for _ in range(100):
+                ((w - target) ** 2).sum().backward()
+                optimizer.step()
+                w.grad.detach_()
+                w.grad.zero_()
+        """),
+        Valid("""
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                for p in model.parameters():
+                    if p.grad is not None:
+                        p.grad.data.zero_()
+        """),
+        Valid("""
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+                for p in model.parameters():
+                    p.grad = None
+        """),
+        # A gradient-clearing function of another file, named for what it does.
+        Valid("""
+            from .fp16_util import zero_grad
+
+            class Trainer:
+                def run_step(self, batch):
+                    zero_grad(self.model_params)
+                    self.loss(batch).backward()
+                    self.opt.step()
+
+                def run_loop(self):
+                    for batch in self.data:
+                        self.run_step(batch)
+        """),
     ]
     INVALID = [
+        # Twin of the hand-cleared gradient: zero_() on the weights themselves clears nothing
+        # that backward() adds to.
+        Invalid("""
+            import torch
+            w = torch.zeros(3, requires_grad=True)
+            optimizer = torch.optim.SGD([w], lr=0.1)
+            for _ in range(100):
+                ((w - target) ** 2).sum().backward()
+                optimizer.step()
+                w.detach().zero_()
+        """, line=6),
+        # Twin of the imported zero_grad: a helper of another file that only logs the gradients.
+        Invalid("""
+            from .fp16_util import log_grad_norm
+
+            for batch in data:
+                loss(batch).backward()
+                log_grad_norm(model_params)
+                opt.step()
+        """, line=6),
         # A loop that calls a method stepping without zero_grad, inside the class or outside it.
         Invalid("""
             import torch.nn.functional as F

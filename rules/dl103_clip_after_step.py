@@ -13,7 +13,9 @@ class ClipAfterStep(Rule):
     ## What it does
     Flags `clip_grad_norm_` / `clip_grad_value_` that runs after `optimizer.step()` and before
     the next `backward()` in a training loop's body. Clips and steps made in local functions
-    or in methods of the class called on `self` count where they are called.
+    or in methods of the class called on `self` count where they are called. A step and a clip
+    in different branches of one `if` (`if scaler: ... else: ...`) are alternatives, never
+    one after the other.
 
     ## Why is this bad?
     The step has already used the unclipped gradients; clipping them afterwards changes nothing
@@ -112,6 +114,54 @@ class ClipAfterStep(Rule):
                         self.clip()
                         self.optimizer.step()
         """),
+        # The branches of `if scaler: ... else: ...` are alternatives: each clips before its
+        # own step, and the scaler's step never runs before the plain branch's clip.
+        Valid("""
+            import torch
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss = loss_fn(model(x), y)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+        """),
+        Valid("""
+            import torch
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                if use_amp:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    scaler.step(optimizer)
+                elif sharded:
+                    optimizer.step()
+                else:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+        """),
+        # The same alternatives inside a helper the loop calls.
+        Valid("""
+            import torch
+
+            def finish_step(optimizer, scaler):
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                finish_step(optimizer, scaler)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -182,19 +232,68 @@ class ClipAfterStep(Rule):
                         self.optimizer.step()
                         self.clip()
         """, line=12, related_lines=(11,)),
+        # Twin of the `if scaler:` example: here the plain branch clips after its own step.
+        Invalid("""
+            import torch
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss = loss_fn(model(x), y)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimizer.step()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        """, line=12, related_lines=(11,)),
+        # A step in a branch, then an unconditional clip: it follows the step when the branch runs.
+        Invalid("""
+            import torch
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                if use_amp:
+                    scaler.step(optimizer)
+                else:
+                    optimizer.step()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        """, line=9, related_lines=(8,)),
+        # Twin of the helper: its plain branch clips after its step.
+        Invalid("""
+            import torch
+
+            def finish_step(optimizer, scaler):
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                finish_step(optimizer, scaler)
+        """, line=14, related_lines=(14,)),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:
         reported: set[int] = set()
         for loop in self.facts.loops:
-            events = list(self.facts.expand(loop.events))
-            stepped = None
-            for event in events:
+            steps: list[tuple] = []  # the steps since the last backward(), with their traces
+            for event, trace in self.facts.expand_traced(loop.events):
                 if event[0] == "step":
-                    stepped = event[1]
+                    steps.append((event[1], trace))
                 elif event[0] == "backward":
-                    stepped = None
-                elif event[0] == "clip" and stepped is not None and id(event[1]) not in reported:
+                    steps = []
+                elif event[0] == "clip" and id(event[1]) not in reported:
+                    # A step in the other branch of `if scaler: ... else: ...` never runs
+                    # before this clip in the same pass.
+                    stepped = next((step for step, step_trace in reversed(steps)
+                                    if not self.facts.alternatives(step_trace, trace)), None)
+                    if stepped is None:
+                        continue
                     reported.add(id(event[1]))
                     self.report(event[1], "gradients are clipped after the optimizer step has "
                                           "used them: clip between backward() and "

@@ -36,6 +36,42 @@ def _are_sizes(arguments: list[cst.BaseExpression]) -> bool:
     return _is_size(arguments[0])
 
 
+def _range_bound(loop: cst.For) -> cst.BaseExpression | None:
+    """`n` of `for i in range(n)` or `range(0, n)`."""
+    iterator = loop.iter
+    if not (isinstance(iterator, cst.Call) and isinstance(iterator.func, cst.Name)
+            and iterator.func.value == "range"):
+        return None
+    arguments = [arg.value for arg in iterator.args]
+    if len(arguments) == 2 and isinstance(arguments[0], cst.Integer) and \
+            arguments[0].value == "0":
+        arguments = arguments[1:]
+    return arguments[0] if len(arguments) == 1 and not iterator.args[0].star else None
+
+
+def _isinstance_classes(test: cst.BaseExpression) -> tuple[str, ...]:
+    """`Attention` for `isinstance(module, Attention)`, each class of a tuple, by its last
+    name (`nn.Linear` -> `Linear`); () for any other test."""
+    if not (isinstance(test, cst.Call) and isinstance(test.func, cst.Name)
+            and test.func.value == "isinstance" and len(test.args) == 2):
+        return ()
+    classes = test.args[1].value
+    parts = [element.value for element in classes.elements] if isinstance(
+        classes, cst.Tuple) else [classes]
+    names = tuple(part.attr.value if isinstance(part, cst.Attribute) else part.value
+                  for part in parts if isinstance(part, (cst.Attribute, cst.Name)))
+    return names if len(names) == len(parts) else ()
+
+
+def _within(call: cst.Call, statement: cst.Assign) -> bool:
+    """The constructor call is the assigned value itself or inside it (`.to(device)`)."""
+    value = statement.value
+    while isinstance(value, cst.Call) and value is not call and isinstance(
+            value.func, cst.Attribute):
+        value = value.func.value
+    return value is call
+
+
 class UninitializedTensor(Rule):
     """
     ## What it does
@@ -46,7 +82,14 @@ class UninitializedTensor(Rule):
     (`torch.Tensor(n).normal_()`, `nn.init.xavier_uniform_(torch.Tensor(n, m))`) is not
     flagged, nor one assigned to a target that the same function, or a method it calls on
     `self` (`self.reset_parameters()`), later fills in place (`nn.init.kaiming_uniform_(self.weight)`,
-    `self.bias.data.zero_()`).
+    `self.bias.data.zero_()`), nor one whose rows a `for i in range(n)` loop writes
+    (`t[i] = ...`, `n` its first size), nor a name bound again in the same block before
+    anything reads it. A tensor handed to `register_buffer(name, ...)` or
+    `register_parameter(name, ...)` is the attribute it names. An attribute that an init
+    hook of the file fills on the module it receives (`module.r_w_bias.data.normal_()` in
+    `_init_weights(self, module)`, which the model applies to every submodule) is initialised,
+    as is an entry appended to such an attribute (`self.out_projs.append(...)`, filled as
+    `module.out_projs[i]`).
 
     ## Why is this bad?
     With sizes, the legacy constructor returns uninitialised memory: whatever bytes were there,
@@ -143,8 +186,242 @@ class UninitializedTensor(Rule):
             import torch
             pair = torch.Tensor([1.0, 2.0], [3.0, 4.0])
         """),
+        # Registered under a name, then filled through that attribute.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Embedder(nn.Module):
+                def __init__(self, vertices, dim):
+                    super().__init__()
+                    self.register_buffer("features", torch.Tensor(vertices, dim))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    self.features.zero_()
+        """),
+        # The model's init hook, applied to every submodule, fills the attention's parameters.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class RelativeAttention(nn.Module):
+                def __init__(self, heads, dim):
+                    super().__init__()
+                    self.q = nn.Parameter(torch.FloatTensor(dim, heads))
+                    self.r_w_bias = nn.Parameter(torch.FloatTensor(heads, dim))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, RelativeAttention):
+                        for param in [module.q]:
+                            param.data.normal_(mean=0.0, std=0.02)
+                        self._init_weight(module.r_w_bias)
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Attention(nn.Module):
+                def __init__(self, heads, dim):
+                    super().__init__()
+                    self.r_r_bias = nn.Parameter(torch.FloatTensor(heads, dim))
+
+            def weights_init(m):
+                if hasattr(m, "r_r_bias"):
+                    nn.init.normal_(m.r_r_bias, 0.0, 0.02)
+        """),
+        # Entries of a parameter list, each filled by the hook through the module it receives.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class AdaptiveSoftmax(nn.Module):
+                def __init__(self, cutoffs, dim):
+                    super().__init__()
+                    self.out_projs = nn.ParameterList()
+                    for size in cutoffs:
+                        self.out_projs.append(nn.Parameter(torch.FloatTensor(dim, size)))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, m):
+                    if hasattr(m, "out_projs"):
+                        for i in range(len(m.out_projs)):
+                            nn.init.normal_(m.out_projs[i], 0.0, 0.02)
+        """),
+        # Every row written by a loop over the first size before any use.
+        Valid("""
+            import torch
+            codes = torch.Tensor(steps, 20).to(device)
+            for i in range(steps):
+                codes[i] = i / (steps - 1) * end + (1 - i / (steps - 1)) * start
+            images = decoder(codes)
+        """),
+        # Bound again in the same block before anything reads it: the memory is never used.
+        Valid("""
+            import torch
+            sample = torch.Tensor(16, 28, 28).to(device)
+            codes = encoder(batch)
+            sample = decoder(codes)
+            show(sample)
+        """),
     ]
     INVALID = [
+        # Twins of the loop fill and of the rebinding: a loop over fewer rows than the tensor
+        # has, and a rebinding that reads the uninitialised values first.
+        Invalid("""
+            import torch
+            codes = torch.Tensor(steps + 1, 20)
+            for i in range(steps):
+                codes[i] = encoder(batch[i])
+            images = decoder(codes)
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            codes = torch.zeros(steps + 1, 20)
+            for i in range(steps):
+                codes[i] = encoder(batch[i])
+            images = decoder(codes)
+        """),
+        # Twin of the init hook: it fills another attribute than the one left uninitialised.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class RelativeAttention(nn.Module):
+                def __init__(self, heads, dim):
+                    super().__init__()
+                    self.seg_embed = nn.Parameter(torch.FloatTensor(2, heads, dim))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, RelativeAttention):
+                        for param in [module.q]:
+                            param.data.normal_(mean=0.0, std=0.02)
+        """, line=7, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class RelativeAttention(nn.Module):
+                def __init__(self, heads, dim):
+                    super().__init__()
+                    self.seg_embed = nn.Parameter(torch.zeros(2, heads, dim))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, RelativeAttention):
+                        for param in [module.q]:
+                            param.data.normal_(mean=0.0, std=0.02)
+        """),
+        # Twin of the parameter list: the hook fills another list.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class AdaptiveSoftmax(nn.Module):
+                def __init__(self, cutoffs, dim):
+                    super().__init__()
+                    self.out_projs = nn.ParameterList()
+                    for size in cutoffs:
+                        self.out_projs.append(nn.Parameter(torch.FloatTensor(dim, size)))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, m):
+                    if hasattr(m, "emb_projs"):
+                        for i in range(len(m.emb_projs)):
+                            nn.init.normal_(m.emb_projs[i], 0.0, 0.02)
+        """, line=9, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class AdaptiveSoftmax(nn.Module):
+                def __init__(self, cutoffs, dim):
+                    super().__init__()
+                    self.out_projs = nn.ParameterList()
+                    for size in cutoffs:
+                        self.out_projs.append(nn.Parameter(torch.zeros(dim, size)))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, m):
+                    if hasattr(m, "emb_projs"):
+                        for i in range(len(m.emb_projs)):
+                            nn.init.normal_(m.emb_projs[i], 0.0, 0.02)
+        """),
+        # Twin: the hook fills `weight` only on nn.Linear modules, not on this layer.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class GroupedLinear(nn.Module):
+                def __init__(self, groups, size):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.Tensor(groups, size, size))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, nn.Linear):
+                        module.weight.data.normal_(mean=0.0, std=0.02)
+        """, line=7, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class GroupedLinear(nn.Module):
+                def __init__(self, groups, size):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.zeros(groups, size, size))
+
+            class PreTrainedModel(nn.Module):
+                def _init_weights(self, module):
+                    if isinstance(module, nn.Linear):
+                        module.weight.data.normal_(mean=0.0, std=0.02)
+        """),
+        # Twin of the registered buffer: the method fills another attribute.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Embedder(nn.Module):
+                def __init__(self, vertices, dim):
+                    super().__init__()
+                    self.register_buffer("features", torch.Tensor(vertices, dim))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    self.embeddings.zero_()
+        """, line=7, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class Embedder(nn.Module):
+                def __init__(self, vertices, dim):
+                    super().__init__()
+                    self.register_buffer("features", torch.zeros(vertices, dim))
+                    self.reset_parameters()
+
+                def reset_parameters(self):
+                    self.embeddings.zero_()
+        """),
+        Invalid("""
+            import torch
+            sample = torch.Tensor(16, 28, 28)
+            sample = sample + decoder(codes)
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            sample = torch.zeros(16, 28, 28)
+            sample = sample + decoder(codes)
+        """),
+        Invalid("""
+            import torch
+            sample = torch.Tensor(16, 28, 28)
+            if ready:
+                sample = decoder(codes)
+            show(sample)
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            sample = torch.zeros(16, 28, 28)
+            if ready:
+                sample = decoder(codes)
+            show(sample)
+        """),
         Invalid("""
             import torch
             weights = torch.Tensor(3, 4)
@@ -243,7 +520,28 @@ class UninitializedTensor(Rule):
         # each enclosing class: its methods, and how many scopes were open at its start
         self.classes: list[tuple[dict[str, _Scope], int]] = []
         self.assigned: list[str | None] = []  # the target of each enclosing assignment
-        self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope]] = []
+        # (constructor call, fix, assigned target, function scope, enclosing class name)
+        self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope, str | None]] = []
+        # `for i in range(n):` loops open: (the loop variable, the code of n).
+        self.row_loops: list[tuple[str, str]] = []
+        # The statement blocks open (ids), innermost last, and the stored names of the
+        # assignment being walked: a name bound to a constructor and bound again in the same
+        # block before anything reads it never exposes the uninitialised memory.
+        self.blocks: list[int] = []
+        self.stored: set[int] = set()
+        # name -> (pending index, block, scope)
+        self.unread: dict[str, tuple[int, int, _Scope]] = {}
+        self.overwritten: set[int] = set()  # pending indices rebound before any read
+        self.registering: set[int] = set()  # register_buffer/register_parameter calls
+        # Attribute names an init hook of the file fills on the module it receives
+        # (`module.q.data.normal_()` in `_init_weights(self, module)`), and the loops over
+        # listed attributes open (`for param in [module.q, module.k]`).
+        # (class name, attribute): the class an `isinstance(module, Class)` test around the
+        # fill names, None where no such test guards it (`hasattr(m, "r_w_bias")`).
+        self.hook_filled: set[tuple[str | None, str]] = set()
+        self.listed: dict[str, list[cst.BaseExpression]] = {}
+        self.guards: list[tuple[cst.If, tuple[str, ...]]] = []  # the open ifs, their classes
+        self.class_names: list[str] = []
 
     def _code(self, node: cst.CSTNode) -> str:
         code = self.context.module.code_for_node(node).strip()
@@ -251,9 +549,11 @@ class UninitializedTensor(Rule):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(({}, len(self.scopes)))
+        self.class_names.append(node.name.value)
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.pop()
+        self.class_names.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         is_method = bool(self.classes) and self.classes[-1][1] == len(self.scopes)
@@ -261,17 +561,97 @@ class UninitializedTensor(Rule):
         scope = _Scope(methods)
         if methods is not None:
             methods[node.name.value] = scope
+        # The modules an init hook (`_init_weights(self, module)`, `weights_init(m)`) receives.
+        scope.received = {param.name.value for param in node.params.params
+                          if param.name.value not in ("self", "cls")}
         self.scopes.append(scope)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.scopes.pop()
 
+    def visit_Module(self, node: cst.Module) -> None:
+        self.blocks.append(id(node))
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.blocks.append(id(node))
+
+    def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.blocks.pop()
+
+    def _hook_fills(self, filled: cst.BaseExpression) -> None:
+        """Record `module.q` filled by an init hook: `module` a parameter of the function
+        (`_init_weights(self, module)`), directly or through a loop over such attributes
+        (`for param in [module.q, module.k]: param.data.normal_()`)."""
+        if isinstance(filled, cst.Attribute) and filled.attr.value == "data":
+            filled = filled.value
+        if isinstance(filled, cst.Subscript):
+            filled = filled.value  # module.out_projs[i]: each entry of module.out_projs
+        received = self.scopes[-1].received
+        if isinstance(filled, cst.Name) and filled.value in self.listed:
+            for attribute in self.listed[filled.value]:
+                self._hook_fills(attribute)
+        elif isinstance(filled, cst.Attribute) and isinstance(filled.value, cst.Name) and \
+                filled.value.value in received:
+            guard = next((classes for _, classes in reversed(self.guards) if classes), None)
+            for class_name in guard or (None,):
+                self.hook_filled.add((class_name, filled.attr.value))
+
+    def visit_If(self, node: cst.If) -> None:
+        if self.guards and self.guards[-1][0].orelse is node:
+            self.guards[-1] = (self.guards[-1][0], ())  # an elif: the body's test is over
+        self.guards.append((node, _isinstance_classes(node.test)))
+
+    def visit_Else(self, node: cst.Else) -> None:
+        if self.guards and self.guards[-1][0].orelse is node:
+            self.guards[-1] = (self.guards[-1][0], ())
+
+    def leave_If(self, node: cst.If) -> None:
+        self.guards.pop()
+
+    def visit_For(self, node: cst.For) -> None:
+        if isinstance(node.target, cst.Name) and isinstance(node.iter, (cst.List, cst.Tuple)):
+            self.listed[node.target.value] = [element.value for element in node.iter.elements]
+        bound = _range_bound(node)
+        self.row_loops.append((node.target.value, self._code(bound)) if bound is not None
+                              and isinstance(node.target, cst.Name) else ("", ""))
+
+    def leave_For(self, node: cst.For) -> None:
+        self.row_loops.pop()
+        if isinstance(node.target, cst.Name):
+            self.listed.pop(node.target.value, None)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) not in self.stored:
+            self.unread.pop(node.value, None)
+
     def visit_Assign(self, node: cst.Assign) -> None:
         self.assigned.append(self._code(node.targets[0].target) if len(node.targets) == 1
                              else None)
+        loops = {variable: bound for variable, bound in self.row_loops if variable}
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self.stored.add(id(target.target))
+            filled = target.target
+            if isinstance(filled, cst.Subscript) and len(filled.slice) == 1 and isinstance(
+                    filled.slice[0].slice, cst.Index) and isinstance(
+                    filled.slice[0].slice.value, cst.Name) and \
+                    filled.slice[0].slice.value.value in loops:
+                # `code[i] = ...` in `for i in range(n)`: every row of an n-row tensor.
+                self.scopes[-1].rows_filled.add(
+                    (self._code(filled.value), loops[filled.slice[0].slice.value.value]))
 
     def leave_Assign(self, node: cst.Assign) -> None:
         self.assigned.pop()
+        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+            return
+        name = node.targets[0].target.value
+        earlier = self.unread.pop(name, None)
+        if earlier is not None and earlier[1] == self.blocks[-1] and \
+                earlier[2] is self.scopes[-1]:
+            self.overwritten.add(earlier[0])
+        if self.pending and self.pending[-1][2] == name and \
+                self.pending[-1][3] is self.scopes[-1] and _within(self.pending[-1][0], node):
+            self.unread[name] = (len(self.pending) - 1, self.blocks[-1], self.scopes[-1])
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self.assigned.append(self._code(node.target))
@@ -282,6 +662,20 @@ class UninitializedTensor(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         scope = self.scopes[-1]
+        if isinstance(func, cst.Attribute) and \
+                func.attr.value in catalog.ATTRIBUTE_REGISTERING_METHODS and \
+                len(node.args) >= 2 and isinstance(node.args[0].value, cst.SimpleString):
+            # self.register_buffer("features", torch.Tensor(n, d)): the target is self.features
+            name = node.args[0].value.evaluated_value
+            self.assigned.append(f"{self._code(func.value)}.{name}"
+                                 if isinstance(name, str) else None)
+            self.registering.add(id(node))
+        elif isinstance(func, cst.Attribute) and func.attr.value in ("append", "extend") and \
+                isinstance(func.value, cst.Attribute):
+            # self.out_projs.append(nn.Parameter(torch.FloatTensor(n, m))): an entry of
+            # self.out_projs, which an init hook fills as module.out_projs[i]
+            self.assigned.append(self._code(func.value))
+            self.registering.add(id(node))
         if isinstance(func, cst.Attribute) and func.attr.value in catalog.IN_PLACE_INITIALISERS:
             filled = func.value
             while isinstance(filled, cst.Call) and isinstance(filled.func, cst.Attribute) and \
@@ -289,6 +683,7 @@ class UninitializedTensor(Rule):
                 filled = filled.func.value  # torch.LongTensor(1).cuda().fill_(label)
             self.initialised.add(id(filled))  # torch.Tensor(n).normal_()
             scope.filled.add(self._code(filled))  # self.weight.data.uniform_(-bound, bound)
+            self._hook_fills(filled)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
                 func.value.value == "self":
             scope.calls.add(func.attr.value)  # self.reset_parameters()
@@ -296,6 +691,11 @@ class UninitializedTensor(Rule):
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
             scope.filled.add(self._code(node.args[0].value))  # nn.init.zeros_(self.bias)
+            self._hook_fills(node.args[0].value)
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
+                func.value.value == "self" and "init" in func.attr.value.lower():
+            for arg in node.args:  # self._init_weight(m.r_w_bias): an init helper's argument
+                self._hook_fills(arg.value)
         if qualified not in CONSTRUCTORS or not node.args or id(node) in self.initialised:
             return
         if any(arg.keyword is not None or arg.star for arg in node.args) or \
@@ -308,14 +708,26 @@ class UninitializedTensor(Rule):
         if qualified in ("torch.Tensor", "torch.FloatTensor") and isinstance(node.func, cst.Attribute):
             fix = NodeFix.replace(node.func.attr, "zeros", description="Use torch.zeros",
                                   applicability=Applicability.UNSAFE)
-        self.pending.append((node, fix, self.assigned[-1] if self.assigned else None, scope))
+        self.pending.append((node, fix, self.assigned[-1] if self.assigned else None, scope,
+                             self.class_names[-1] if self.class_names else None))
+
+    def leave_Call(self, node: cst.Call) -> None:
+        if id(node) in self.registering:
+            self.assigned.pop()
 
     def leave_Module(self, node: cst.Module) -> None:
         # Decided at the end: the filling may come later in the function, or in a method it
         # calls on self (`self.reset_parameters()`), as nn.Linear itself does.
-        for call, fix, target, scope in self.pending:
+        for index, (call, fix, target, scope, class_name) in enumerate(self.pending):
             if target is not None and target in scope.filled_here_or_in_callees():
                 continue
+            if index in self.overwritten or (target, self._code(call.args[0].value)) in \
+                    scope.rows_filled:
+                continue
+            if target is not None and target.startswith("self.") and target.count(".") == 1 \
+                    and ({(None, target[len("self."):]), (class_name, target[len("self."):])}
+                         & self.hook_filled):
+                continue  # filled by the init hook the model applies to its modules
             self.report(call, "with sizes, this constructor returns uninitialised memory "
                               "(garbage, sometimes NaN); use `torch.zeros` or `torch.empty` "
                               "plus an explicit initialisation", fix=fix)
@@ -328,6 +740,8 @@ class _Scope:
         self.methods = methods  # the sibling methods, for a method of a class
         self.filled: set[str] = set()
         self.calls: set[str] = set()
+        self.rows_filled: set[tuple[str, str]] = set()  # (target, n) filled row by row
+        self.received: set[str] = set()  # the function's parameters other than self
 
     def filled_here_or_in_callees(self) -> set[str]:
         filled, seen, todo = set(), {id(self)}, [self]

@@ -101,10 +101,11 @@ class KerasCallWithoutTraining(Rule):
     respect to that model's variables (`trainable_variables`, `trainable_weights`, `variables`
     or `weights` of the model or of an object holding it), also `self(x)` in a Keras model's own
     `train_step` (`self.trainable_variables`). A call given `training=` (a literal or
-    a variable), a call outside the tape (evaluation), a model without such layers, and a model
-    whose variables the tape does not differentiate (a teacher network next to the student, a
-    model attacked or explained through the gradient of its input) are left alone; `model.fit`
-    passes the flag itself.
+    a variable) or a mode flag of the model's own under another name (`is_training=True`, any
+    keyword naming `train`), a call outside the tape (evaluation), a model without such
+    layers, and a model whose variables the tape does not differentiate (a teacher network next
+    to the student, a model attacked or explained through the gradient of its input) are left
+    alone; `model.fit` passes the flag itself.
 
     ## Why is this bad?
     Keras layers decide how to behave from the `training` argument of the call. `fit` passes
@@ -270,8 +271,75 @@ class KerasCallWithoutTraining(Rule):
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
             model.fit(x, y, epochs=5)
         """),
+        # The model's own call names its mode flag otherwise, and the step passes it.
+        Valid("""
+            import tensorflow as tf
+            from tensorflow.keras import layers
+
+            class Discriminator(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = layers.Dense(64)
+                    self.norm = layers.BatchNormalization()
+                    self.out = layers.Dense(1)
+
+                def call(self, x, is_training=False):
+                    return self.out(self.norm(self.hidden(x), training=is_training))
+
+            discriminator = Discriminator()
+
+            def run_optimization(images):
+                with tf.GradientTape() as tape:
+                    scores = discriminator(images, is_training=True)
+                    loss = loss_fn(labels, scores)
+                gradients = tape.gradient(loss, discriminator.trainable_variables)
+        """),
     ]
     INVALID = [
+        # Twin: the same model trained without its flag.
+        Invalid("""
+            import tensorflow as tf
+            from tensorflow.keras import layers
+
+            class Discriminator(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = layers.Dense(64)
+                    self.norm = layers.BatchNormalization()
+                    self.out = layers.Dense(1)
+
+                def call(self, x, is_training=False):
+                    return self.out(self.norm(self.hidden(x), training=is_training))
+
+            discriminator = Discriminator()
+
+            def run_optimization(images):
+                with tf.GradientTape() as tape:
+                    scores = discriminator(images)
+                    loss = loss_fn(labels, scores)
+                gradients = tape.gradient(loss, discriminator.trainable_variables)
+        """, line=18, related_lines=(14, 20), unsafe=True, fixed="""
+            import tensorflow as tf
+            from tensorflow.keras import layers
+
+            class Discriminator(tf.keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = layers.Dense(64)
+                    self.norm = layers.BatchNormalization()
+                    self.out = layers.Dense(1)
+
+                def call(self, x, is_training=False):
+                    return self.out(self.norm(self.hidden(x), training=is_training))
+
+            discriminator = Discriminator()
+
+            def run_optimization(images):
+                with tf.GradientTape() as tape:
+                    scores = discriminator(images, training=True)
+                    loss = loss_fn(labels, scores)
+                gradients = tape.gradient(loss, discriminator.trainable_variables)
+        """),
         Invalid("""
             import tensorflow as tf
             from tensorflow import keras
@@ -527,6 +595,10 @@ class KerasCallWithoutTraining(Rule):
         if keyword(node, "training") is not None or len(
                 [arg for arg in node.args if arg.keyword is None and not arg.star]) >= 2:
             return  # `model(x, training=...)`, `model(x, True)`
+        if any(arg.keyword is not None and "train" in arg.keyword.value.lower()
+               for arg in node.args):
+            return  # `model(x, is_training=True)`: the model's own call takes the mode flag
+
         if any(arg.star for arg in node.args):
             return  # `model(*batch, **flags)`: the flag may be among them
         callee = _dotted(node.func)

@@ -364,3 +364,88 @@ def test_names_read_is_asked_of_loops_nested_ninety_deep():
     assert [answer == {"i0", f"f{depth - 1}", "i1"} for answer in answers] == \
         [False] * (depth - 1) + [True]
 
+
+def test_events_in_two_branches_of_one_if_are_alternatives():
+    source = """
+        import torch
+        for x, y in loader:
+            loss_fn(model(x), y).backward()
+            if scaler:
+                scaler.step(optimizer)
+            elif sharded:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+            else:
+                if log:
+                    torch.nn.utils.clip_grad_value_(model.parameters(), 1.0)
+                optimizer.step()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+        ask()
+    """
+
+    def pairs(facts, call):
+        nodes = [trace for event, trace in facts.expand_traced(facts.loops[0].events)
+                 if event[0] in ("step", "clip")]
+        lines = ["scaler.step", "clip elif", "step elif", "clip nested", "step else", "clip after"]
+        return {(lines[a], lines[b]) for a in range(len(nodes)) for b in range(len(nodes))
+                if a < b and facts.alternatives(nodes[a], nodes[b])}
+
+    assert ask(source, pairs) == [{
+        ("scaler.step", "clip elif"), ("scaler.step", "step elif"),
+        ("scaler.step", "clip nested"), ("scaler.step", "step else"),
+        ("clip elif", "clip nested"), ("clip elif", "step else"),
+        ("step elif", "clip nested"), ("step elif", "step else")}]
+
+
+
+def test_alternatives_inside_a_helper_are_judged_by_its_own_branches():
+    source = """
+        import torch
+
+        def finish(optimizer, scaler):
+            if scaler is not None:
+                scaler.step(optimizer)
+            else:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+
+        for x, y in loader:
+            loss_fn(model(x), y).backward()
+            finish(optimizer, scaler)
+            finish(optimizer, scaler)
+        ask()
+    """
+
+    def pairs(facts, call):
+        traced = [trace for event, trace in facts.expand_traced(facts.loops[0].events)
+                  if event[0] in ("step", "clip")]
+        return [facts.alternatives(traced[a], traced[b])
+                for a in range(len(traced)) for b in range(a + 1, len(traced))]
+
+    # scaler.step, clip, step in the first call, then the same three in the second: within
+    # one call the scaler's step is the alternative of the other two; across calls nothing is.
+    assert ask(source, pairs) == [[True, True, False, False, False,
+                                   False, False, False, False,
+                                   False, False, False,
+                                   True, True,
+                                   False]]
+
+
+
+def test_gradients_cleared_by_hand_are_zero_grad_events():
+    source = """
+        from .fp16_util import zero_grad
+        for batch in data:
+            zero_grad(params)
+            w.grad.zero_()
+            w.grad.data.zero_()
+            w.detach().zero_()
+            w.zero_()
+            loss(batch).backward()
+            opt.step()
+        ask()
+    """
+    assert ask(source, lambda facts, call: [
+        event[0] for event in facts.expand(facts.loops[0].events)]) == [
+        ["zero_grad", "zero_grad", "zero_grad", "backward", "step"]]
+

@@ -1175,3 +1175,30 @@ def test_loop_events_carry_the_mode_switch_a_helper_makes():
     switch = next(event for event in model.expand(epoch_loop.events) if event[0] == "eval")
     assert (code(switch[1]), code(switch[2])) == ("set_eval(model)", "net.eval()")
 
+
+
+def test_tensorflow_convert_image_dtype_of_a_parameter_follows_its_callers():
+    # TF's convert_image_dtype scales integer images only: a parameter no caller describes
+    # is not claimed scaled, one a caller hands decoded uint8 pixels is, and one handed
+    # resized (float) pixels is kept as it is.
+    source = """
+        import tensorflow as tf
+
+        def unknown(image):
+            probe(tf.image.convert_image_dtype(image, tf.float32))
+
+        def from_uint8(image):
+            probe(tf.image.convert_image_dtype(image, tf.float32))
+
+        def from_float(image):
+            probe(tf.image.convert_image_dtype(image, tf.float32))
+
+        decoded = tf.io.decode_png(tf.io.read_file(path))
+        from_uint8(decoded)
+        from_float(tf.image.resize(decoded, (64, 64)))
+        probe(tf.image.convert_image_dtype(decoded, tf.float32))
+    """
+    unknown, from_uint8, from_float, direct = probes(source)
+    assert UNIT_SCALED not in unknown
+    assert UNIT_SCALED in from_uint8 and UNIT_SCALED in direct
+    assert UNIT_SCALED not in from_float

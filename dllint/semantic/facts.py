@@ -199,6 +199,17 @@ class Facts:
         (`train_epoch`, `Trainer.fit_epoch`); None for any other call."""
         return self._model.local_calls.get(id(call))
 
+    def alternatives(self, first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> bool:
+        """Whether two training events, each given by its trace from `expand_traced` (the
+        calls it is reached through, then its own node), lie in different branches of one `if`
+        (or `if`/`elif`), so that no pass through the loop runs both."""
+        return self._model.alternatives(first, second)
+
+    def expand_traced(self, events: Sequence[tuple]) -> Iterator[tuple[tuple, tuple]]:
+        """`expand`, each event paired with its trace: the calls of the file's functions it is
+        reached through, outermost first, then its own node."""
+        return self._model.expand_traced(events)
+
     def expand(self, events: Sequence[tuple]) -> Iterator[tuple]:
         """Events with calls to the file's functions replaced by what those functions do."""
         return self._model.expand(events)

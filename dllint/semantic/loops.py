@@ -9,6 +9,7 @@ on demand, so a helper that zeroes the gradients counts where it is called.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import libcst as cst
 
@@ -28,7 +29,8 @@ class LoopEvents:
     loop calls the helper that makes it). `optimizer` and `receiver` are dotted names (None when
     not a plain name); `owners` names what the optimizer was built from (`net` for
     `net.parameters()`).
-    A `.grad = None` assignment is ("zero_grad", node)."""
+    A `.grad = None` assignment, `.grad.zero_()`, or a call of a function named `zero_grad`
+    (`zero_grad(params)`), is ("zero_grad", node)."""
 
     node: cst.CSTNode
     events: list[tuple] = field(default_factory=list)
@@ -45,8 +47,33 @@ class LoopEventRecorder:
 
     def event(self, *event) -> None:
         self.event_stack[-1].append(event)
+        self.event_branches[id(event[1])] = tuple(
+            (id(branch.node), branch.in_else) for branch in self.branches)
         for loop in self.open_loops:
             loop.events.append(event)
+
+    def alternatives(self, first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> bool:
+        """Whether two events, each given by the nodes it is reached through (the call sites,
+        outermost first, then its own node: `expand_traced`), lie in different branches of one
+        `if` (`if scaler: scaler.step(opt) else: clip(...); opt.step()`): one pass runs one of
+        them, never both. Where both go through the same call, the branches inside it decide."""
+        for first_node, second_node in zip(first, second):
+            if first_node is not second_node:
+                first_branches = dict(self.event_branches.get(id(first_node), ()))
+                return any(first_branches.get(node, in_else) != in_else
+                           for node, in_else in self.event_branches.get(id(second_node), ()))
+        return False
+
+    def expand_traced(self, events, seen: frozenset = frozenset()):
+        """`expand`, each event paired with the nodes it is reached through: the calls of the
+        file's functions, outermost first, then the event's own node."""
+        for event in events:
+            if event[0] == "call" and event[2] in self.function_events and event[2] not in seen:
+                for inner, trace in self.expand_traced(self.function_events[event[2]],
+                                                       seen | {event[2]}):
+                    yield (inner[0], event[1], *inner[2:]), (event[1], *trace)
+            elif event[0] != "call":
+                yield event, (event[1],)
 
     def expand(self, events, seen: frozenset = frozenset()):
         """Events with calls to local functions replaced by what those functions do."""
@@ -71,6 +98,8 @@ class LoopEventRecorder:
                 self.event("backward", node)
             elif method == "zero_grad":
                 self.event("zero_grad", node, dotted_name(func.value))
+            elif method in catalog.GRADIENT_CLEARING_METHODS and _is_gradient(func.value):
+                self.event("zero_grad", node)  # w.grad.zero_(): cleared by hand
             elif method == "eval" and not node.args:
                 self.event("eval", node, node)
             elif method == "train":
@@ -86,6 +115,8 @@ class LoopEventRecorder:
                 elif has(receiver, OPTIMIZER) or "optim" in name or "scaler" in name or \
                         name in ("opt", "solver"):
                     self.event("step", node, *self._stepped_optimizer(node, "scaler" in name))
+        if isinstance(func, cst.Name) and func.value in catalog.GRADIENT_CLEARING_FUNCTIONS:
+            self.event("zero_grad", node)  # zero_grad(params): may clear any of them
         local = isinstance(func, cst.Name) and qualified is None
         if local:
             self.event("call", node, func.value)
@@ -122,6 +153,13 @@ class LoopEventRecorder:
     def _is_no_grad(self, node: cst.BaseExpression) -> bool:
         target = node.func if isinstance(node, cst.Call) else node
         return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
+
+
+def _is_gradient(node: cst.BaseExpression) -> bool:
+    """`w.grad` or `w.grad.data`: a tensor's gradient itself."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "data":
+        node = node.value
+    return isinstance(node, cst.Attribute) and node.attr.value == "grad"
 
 
 def _parameter_owners(call: cst.Call) -> frozenset[str]:

@@ -112,6 +112,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         # Calls of local functions and methods (id of the call -> its key in function_events).
         self.local_calls: dict[int, str] = {}
         self.event_stack: list[list[tuple]] = [[]]
+        # The `if` branches each event's node is in (id of node -> ((id of the if, in its
+        # else), ...), outermost first): events in two branches of one `if` are alternatives.
+        self.event_branches: dict[int, tuple[tuple[int, bool], ...]] = {}
         # The typed query interface rules read all of the above through.
         self.facts = Facts(self)
 

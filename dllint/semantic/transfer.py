@@ -1046,9 +1046,23 @@ class ValueTransfer:
             dtype = self.qualified(dtype_arg.value) or "" if dtype_arg is not None else ""
             if dtype.rsplit(".", 1)[-1].startswith(("uint", "int")):
                 return without(image, (UNIT_SCALED, UNIT_RANGE, UNSCALED_FLOAT))
-        if qualified in catalog.SCALES_ONLY_INTEGERS and has(image, UNSCALED_FLOAT):
+        if qualified in catalog.SCALES_ONLY_INTEGERS and (
+                has(image, UNSCALED_FLOAT) or self._dtype_left_to_callers(node, image)):
             return image
         return self.scaled(image, node, f"{last}()")
+
+    def _dtype_left_to_callers(self, node: cst.Call, image: Value) -> bool:
+        """The image is a parameter of the enclosing function, still as given, with nothing
+        known of its pixels: its callers decide whether it is integer (then scaled) or float
+        (then kept as it is), so no scaling can be claimed here."""
+        arg = argument(node, 0, "image")
+        if arg is None or not isinstance(arg.value, cst.Name) or not self.functions or any(
+                tag.kind in (UINT8, FLOAT64, UNSCALED_FLOAT, UNIT_SCALED, PIL_IMAGE)
+                for tag in image):
+            return False
+        parameters = self.functions[-1].node.params
+        return arg.value.value in {param.name.value for param in (
+            *parameters.posonly_params, *parameters.params, *parameters.kwonly_params)}
 
     def _to_dtype(self, node: cst.Call) -> str | None:
         """The qualified torch dtype a `.to(...)` call converts to (`torch.float64`), if any."""

@@ -159,6 +159,13 @@ BACKWARD_METHODS = {"backward": ("loss", "tensor", "tensors"), "manual_backward"
 # Context managers that hand a loss on, scaled, to their `as` name, whose backward is the
 # loss's: `with amp.scale_loss(loss, optimizer) as scaled: scaled.backward()` (NVIDIA Apex).
 LOSS_SCALING_CONTEXTS = frozenset({"apex.amp.scale_loss"})
+# In-place methods that clear a gradient by hand when called on a tensor's `.grad` (or
+# `.grad.data`): `w.grad.zero_()` does what `optimizer.zero_grad()` does for that tensor.
+GRADIENT_CLEARING_METHODS = frozenset({"zero_"})
+# Functions, imported from anywhere (their bodies are in other files), that clear the gradients
+# of the parameters they are given, named like the method they stand for:
+# `from .fp16_util import zero_grad; zero_grad(self.model_params)`.
+GRADIENT_CLEARING_FUNCTIONS = frozenset({"zero_grad"})
 # Calls and methods that keep the value's meaning (shape or device changes only).
 PASSTHROUGH_METHODS = frozenset({
     "view", "reshape", "to", "cuda", "cpu", "detach", "contiguous", "clone", "permute",
@@ -196,6 +203,9 @@ IN_PLACE_INITIALISERS = frozenset({
 # Methods that move a tensor but keep its contents: `torch.LongTensor(1).cuda().fill_(label)`
 # still initialises the constructor's tensor (a copy of it, with the same garbage until filled).
 DEVICE_MOVING_METHODS = frozenset({"cuda", "cpu", "to", "pin_memory", "contiguous"})
+# Module methods that store their second argument as the attribute their first names:
+# `self.register_buffer("features", t)` makes `self.features` hold `t`.
+ATTRIBUTE_REGISTERING_METHODS = frozenset({"register_buffer", "register_parameter"})
 # Calls that take a DistributedSampler (or a loader built with one) and never call its
 # `set_epoch`: the sampler handed to anything else may get its epoch there.
 SAMPLER_PASSIVE_CALLS = frozenset({
