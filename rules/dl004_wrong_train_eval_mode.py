@@ -65,6 +65,9 @@ class FunctionFacts:
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
     copies: set[str] = field(default_factory=set)  # names holding copy.deepcopy(model), an EMA
+    # In a method of a module class, names bound to a submodule (`net = self.net`): like
+    # `self.net` itself, they follow the mode the parent model's caller sets.
+    submodules: set[str] = field(default_factory=set)
     switches: dict[str, cst.Call] = field(default_factory=dict)  # the last eval()/train() of each
     switch_loops: dict[str, tuple] = field(default_factory=dict)  # the loops open around it
     # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
@@ -104,7 +107,9 @@ class WrongTrainEvalMode(Rule):
     `nn.InstanceNorm2d` without `track_running_stats=True`, or an `nn.LSTM` without `dropout=`
     compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count. A copy
     (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
-    not switch the trained model. A forward pass on made-up input
+    not switch the trained model. Inside a module class, a submodule is run in the mode its
+    parent model's caller sets, also under a local name (`net = self.net`). A forward pass on
+    made-up input
     (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a context
     manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit` versus
     `predict`) are left alone.
@@ -893,8 +898,68 @@ class WrongTrainEvalMode(Rule):
                             self.averaged.eval()
                             save_samples(self.averaged, step)
         """),
+        # A module class's method runs a submodule under a local name (`net = self.forward_net`):
+        # like `self.forward_net(...)`, it follows the mode the whole model's caller sets.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, 64)
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(64, 256)
+
+                def forward(self, tokens):
+                    return self.head(self.drop(self.embed(tokens)))
+
+            class TwoWayDecoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.forward_net = Decoder()
+                    self.backward_net = Decoder()
+
+                @torch.no_grad()
+                def generate(self, tokens, steps, backwards=False):
+                    net = self.forward_net
+                    if backwards:
+                        net = self.backward_net
+                    for _ in range(steps):
+                        tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
+                    return tokens
+        """),
     ]
     INVALID = [
+        # The same sampling code in a plain class: nobody puts the decoder it holds in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, 64)
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(64, 256)
+
+                def forward(self, tokens):
+                    return self.head(self.drop(self.embed(tokens)))
+
+            class TwoWaySampler:
+                def __init__(self):
+                    self.forward_net = Decoder()
+                    self.backward_net = Decoder()
+
+                @torch.no_grad()
+                def generate(self, tokens, steps, backwards=False):
+                    net = self.forward_net
+                    if backwards:
+                        net = self.backward_net
+                    for _ in range(steps):
+                        tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
+                    return tokens
+        """, line=25),
         Invalid("""
             model.eval
             output = model(x)
@@ -1555,6 +1620,8 @@ class WrongTrainEvalMode(Rule):
         fresh = self.is_constructed(value)
         copy = self.is_copy(value)
         engine = self.engine_built_by(value)
+        submodule = bool(self.module_classes and self.module_classes[-1]) and \
+            (dotted_name(value) or "").startswith("self.")
         for target in original_node.targets:
             key = self.key(target.target)
             if key is None:
@@ -1570,7 +1637,7 @@ class WrongTrainEvalMode(Rule):
             else:
                 facts.engines.pop(key, None)
             for names, present in ((facts.dummies, dummy), (facts.fresh, fresh),
-                                   (facts.copies, copy)):
+                                   (facts.copies, copy), (facts.submodules, submodule)):
                 if present:
                     names.add(key)
                 else:
@@ -1819,7 +1886,8 @@ class WrongTrainEvalMode(Rule):
             func = func.value
         key = self.key(func)
         if self.modes_per_call or self.lambda_depth or key is None or key == "self" or (
-                key.startswith("self.") and self.module_classes and self.module_classes[-1]):
+                key.startswith("self.") and self.module_classes and self.module_classes[-1]) \
+                or key in self.scope.submodules:
             return
         if not self.facts.in_no_grad and self.mode_of(key) == "eval":
             self.note_forward_in_eval(key, node, func)
