@@ -109,10 +109,10 @@ class WrongTrainEvalMode(Rule):
     (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
     not switch the trained model. Inside a module class, a submodule is run in the mode its
     parent model's caller sets, also under a local name (`net = self.net`). A forward pass on
-    made-up input
-    (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a context
-    manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit` versus
-    `predict`) are left alone.
+    made-up input (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model
+    handed to a context manager, and Keras models (whose mode is chosen per call, by `training=`
+    or by `fit` versus `predict`), like objax and Haiku modules in a file without torch, are
+    left alone.
 
     ## Why is this bad?
     In training mode dropout zeroes random activations and batch norm normalizes with the
@@ -929,8 +929,32 @@ class WrongTrainEvalMode(Rule):
                         tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
                     return tokens
         """),
+        # objax (like Haiku) takes the mode as a call argument: there is no eval() to call.
+        Valid("""
+            import objax
+            from objax.zoo.rnn import RNN
+
+            model = RNN(64, 128, 64)
+
+            def predict_next(model, tokens):
+                return model(tokens).argmax(-1)
+
+            next_token = predict_next(model, prompt)
+        """),
     ]
     INVALID = [
+        # The same helper on a torch model in a file that also imports objax.
+        Invalid("""
+            import objax
+            from torch import nn
+
+            model = nn.Sequential(nn.Embedding(64, 128), nn.Dropout(0.2), nn.Linear(128, 64))
+
+            def predict_next(model, tokens):
+                return model(tokens).argmax(-1)
+
+            next_token = predict_next(model, prompt)
+        """, line=7),
         # The same sampling code in a plain class: nobody puts the decoder it holds in eval mode.
         Invalid("""
             import torch
@@ -1492,8 +1516,8 @@ class WrongTrainEvalMode(Rule):
         self.attribute_copies: dict[int, set[str]] = {}
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
-        # A file of Keras/TensorFlow models (and no torch): their mode is chosen per call, and
-        # torch's train/eval rule and advice do not apply to them.
+        # A file of Keras/TensorFlow (or objax, Haiku) models and no torch: their mode is chosen
+        # per call, and torch's train/eval rule and advice do not apply to them.
         packages = {name.split(".", 1)[0] for name in context.imports.aliases.values()}
         self.modes_per_call = bool(packages & catalog.PER_CALL_MODE_PACKAGES) and \
             "torch" not in packages
