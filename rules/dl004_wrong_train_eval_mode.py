@@ -108,7 +108,8 @@ class WrongTrainEvalMode(Rule):
     compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count. A copy
     (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
     not switch the trained model. Inside a module class, a submodule is run in the mode its
-    parent model's caller sets, also under a local name (`net = self.net`). A forward pass on
+    parent model's caller sets, also under a local name (`net = self.net`); and `eval()` on a
+    model puts its parts in eval mode too (`model = model.module` after it). A forward pass on
     made-up input (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model
     handed to a context manager, and Keras models (whose mode is chosen per call, by `training=`
     or by `fit` versus `predict`), like objax and Haiku modules in a file without torch, are
@@ -941,8 +942,34 @@ class WrongTrainEvalMode(Rule):
 
             next_token = predict_next(model, prompt)
         """),
+        # eval() switches every submodule: the module a DDP wrapper holds, unwrapped after it,
+        # is in eval mode too.
+        Valid("""
+            import torch
+
+
+            def evaluate(model, loader, distributed):
+                model.eval()
+                if distributed:
+                    model = model.module
+                with torch.inference_mode():
+                    for images, labels in loader:
+                        accuracy = (model(images).argmax(-1) == labels).float().mean()
+        """),
     ]
     INVALID = [
+        # The same evaluation without the eval(): unwrapping keeps the training mode.
+        Invalid("""
+            import torch
+
+
+            def evaluate(model, loader, distributed):
+                if distributed:
+                    model = model.module
+                with torch.inference_mode():
+                    for images, labels in loader:
+                        accuracy = (model(images).argmax(-1) == labels).float().mean()
+        """, line=9),
         # The same helper on a torch model in a file that also imports objax.
         Invalid("""
             import objax
@@ -1687,7 +1714,20 @@ class WrongTrainEvalMode(Rule):
                 return mode
             current = current.func.value
         source = self.source_key(node)
+        if source is None:
+            source = self.attribute_owner(node)
         return None if source is None else self.mode_of(source)
+
+    def attribute_owner(self, node: cst.BaseExpression) -> str | None:
+        """The model `model.module` or `self.net.encoder` is a part of: `eval()` and `train()`
+        switch every submodule, so `model = model.module` after `model.eval()` stays in eval
+        mode."""
+        while isinstance(node, cst.Attribute):
+            node = node.value
+            key = self.key(node)
+            if key is not None:
+                return key
+        return None
 
     def mode_of(self, key: str) -> str | None:
         return self.scope.modes.get(key) or self.module_facts.modes.get(key)
