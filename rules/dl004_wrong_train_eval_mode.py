@@ -10,7 +10,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.syntax import argument, keyword
+from dllint.semantic.syntax import argument, keyword, mode_switch
 from dllint.semantic.values import INSTANCE, MODULE, first
 from dllint.types import FixAvailability
 
@@ -109,7 +109,8 @@ class WrongTrainEvalMode(Rule):
     (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
     not switch the trained model. Inside a module class, a submodule is run in the mode its
     parent model's caller sets, also under a local name (`net = self.net`); and `eval()` on a
-    model puts its parts in eval mode too (`model = model.module` after it). A forward pass on
+    model puts its parts in eval mode too (`model = model.module` after it), also when a helper
+    of the file calls it on the model it is handed (`evaluate(model)`). A forward pass on
     made-up input (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model
     handed to a context manager, and Keras models (whose mode is chosen per call, by `training=`
     or by `fit` versus `predict`), like objax and Haiku modules in a file without torch, are
@@ -956,8 +957,61 @@ class WrongTrainEvalMode(Rule):
                     for images, labels in loader:
                         accuracy = (model(images).argmax(-1) == labels).float().mean()
         """),
+        # The model was put in eval mode by an earlier helper call: evaluate() calls eval() and
+        # leaves it so, then predict() runs it.
+        Valid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.Dropout(0.5), nn.Linear(32, 2))
+
+
+            def evaluate(loader, model):
+                model.eval()
+                with torch.no_grad():
+                    return sum((model(x).argmax(-1) == y).sum() for x, y in loader)
+
+
+            def predict(features, model):
+                return model(features).argmax(-1)
+
+
+            model.train()
+            for x, y in train_loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            test_accuracy = evaluate(test_loader, model)
+            label = predict(features, model)
+        """),
     ]
     INVALID = [
+        # The same helper restores training mode at its end: predict() runs in training mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.Dropout(0.5), nn.Linear(32, 2))
+
+
+            def evaluate(loader, model):
+                model.eval()
+                with torch.no_grad():
+                    correct = sum((model(x).argmax(-1) == y).sum() for x, y in loader)
+                model.train()
+                return correct
+
+
+            def predict(features, model):
+                return model(features).argmax(-1)
+
+
+            model.train()
+            for x, y in train_loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            test_accuracy = evaluate(test_loader, model)
+            label = predict(features, model)
+        """, line=16, related_lines=(24,)),
         # The same evaluation without the eval(): unwrapping keeps the training mode.
         Invalid("""
             import torch
@@ -1559,6 +1613,11 @@ class WrongTrainEvalMode(Rule):
         # Forward passes in a loop, of a model put in eval mode outside that loop: (model, call,
         # the loop, the function, order); and the train() switches: (model, call, the loops
         # open around it, the function, order). See `judge_forwards_before_train`.
+        # The modes each function of the file leaves its parameters in (`evaluate(model)` that
+        # calls `model.eval()`), applied to the caller's model at each call.
+        collector = _ModesLeftCollector()
+        context.module.visit(collector)
+        self.modes_left = collector
         self.eval_mode_forwards: list[tuple[str, cst.Call, cst.CSTNode, FunctionFacts, int]] = []
         self.train_switches: list[tuple[str, cst.Call, tuple, FunctionFacts, int]] = []
 
@@ -1869,7 +1928,21 @@ class WrongTrainEvalMode(Rule):
         if callee is not None:
             self.local_calls.append((callee, node, dict(self.scope.modes), self.scope,
                                      self.scope.trained))
+            self.apply_modes_left(callee, node)
         self.check_module_call(node)
+
+    def apply_modes_left(self, callee: str, call: cst.Call) -> None:
+        """After `evaluate(loader, model)`, whose body calls `model.eval()`, the caller's model
+        is in eval mode."""
+        params = self.modes_left.params.get(callee, [])
+        for parameter, mode in self.modes_left.by_name.get(callee, {}).items():
+            index = params.index(parameter)
+            if params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
+                index -= 1  # self.method(model, ...): `self` is not among the arguments
+            arg = argument(call, index, parameter)
+            key = self.handed_model_key(arg.value) if arg is not None else None
+            if key is not None:
+                self.scope.modes[key] = mode
 
     # ---- training engines ---------------------------------------------------------------------
 
@@ -2247,3 +2320,47 @@ def _iterated_name(node: cst.BaseExpression) -> str | None:
     while isinstance(node, cst.Call) and node.args:
         node = node.args[0].value
     return dotted_name(node)
+
+
+def _modes_left(function: cst.FunctionDef) -> dict[str, str]:
+    """The modes a function leaves its parameters in: `model.eval()` (or `model.train()`) run
+    on every path through its body, not in a branch or loop, the last one for each parameter.
+    `def evaluate(model, loader): model.eval(); ...` leaves the caller's model in eval mode."""
+    params = {param.name.value for param in (*function.params.posonly_params,
+                                            *function.params.params)}
+    modes: dict[str, str] = {}
+    statements = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
+    while statements:
+        statement = statements.pop(0)
+        if isinstance(statement, cst.With):
+            statements[:0] = statement.body.body  # a `with` block runs its body once
+            continue
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+                continue
+            mode = mode_switch(small.value)
+            receiver = small.value.func.value if mode is not None else None
+            if isinstance(receiver, cst.Name) and receiver.value in params:
+                modes[receiver.value] = mode
+    return modes
+
+
+class _ModesLeftCollector(cst.CSTVisitor):
+    """`_modes_left` of every function of a file, by name; a name defined twice with different
+    results leaves nothing (which definition a call reaches is not known)."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, dict[str, str]] = {}
+        self.params: dict[str, list[str]] = {}
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        name = node.name.value
+        modes = _modes_left(node)
+        params = [param.name.value for param in (*node.params.posonly_params,
+                                                  *node.params.params)]
+        if name in self.by_name and (self.by_name[name] != modes or self.params[name] != params):
+            self.by_name[name] = {}
+        elif name not in self.by_name:
+            self.by_name[name], self.params[name] = modes, params
