@@ -69,6 +69,13 @@ class FunctionFacts:
     # `self.net` itself, they follow the mode the parent model's caller sets.
     submodules: set[str] = field(default_factory=set)
     switches: dict[str, cst.Call] = field(default_factory=dict)  # the last eval()/train() of each
+    # When (in call order) each model was last switched to training mode here, and last handed
+    # to a call; and when this scope last ran a backward pass or called a helper of the file,
+    # which may train. A train() followed by neither before a no_grad forward pass chose
+    # training mode for that pass (Monte Carlo dropout).
+    train_switched_at: dict[str, int] = field(default_factory=dict)
+    handed_at: dict[str, int] = field(default_factory=dict)
+    trained_at: int = 0
     switch_loops: dict[str, tuple] = field(default_factory=dict)  # the loops open around it
     # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
     # with when that is where the model is given (ignite, Hugging Face).
@@ -110,7 +117,9 @@ class WrongTrainEvalMode(Rule):
     not switch the trained model. Inside a module class, a submodule is run in the mode its
     parent model's caller sets, also under a local name (`net = self.net`); and `eval()` on a
     model puts its parts in eval mode too (`model = model.module` after it), also when a helper
-    of the file calls it on the model it is handed (`evaluate(model)`). A forward pass on
+    of the file calls it on the model it is handed (`evaluate(model)`). A `train()` followed by
+    a no_grad forward pass with nothing between that trains (Monte Carlo dropout) is deliberate.
+    A forward pass on
     made-up input (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model
     handed to a context manager, and Keras models (whose mode is chosen per call, by `training=`
     or by `fit` versus `predict`), like objax and Haiku modules in a file without torch, are
@@ -983,8 +992,64 @@ class WrongTrainEvalMode(Rule):
             test_accuracy = evaluate(test_loader, model)
             label = predict(features, model)
         """),
+        # Monte Carlo dropout: train() after training, then sampled runs under no_grad, with
+        # nothing between that trains: training mode is chosen for these runs.
+        Valid("""
+            import torch
+            from torch import nn
+
+            net = nn.Sequential(nn.Dropout(p=0.05), nn.Linear(1, 20), nn.ReLU(), nn.Linear(20, 1))
+            optimiser = torch.optim.SGD(net.parameters(), lr=0.01)
+            for epoch in range(1000):
+                loss = nn.functional.mse_loss(net(x), y)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+
+            net.train()
+            samples = []
+            with torch.no_grad():
+                for t in range(100):
+                    samples.append(net(grid).squeeze())
+        """),
     ]
     INVALID = [
+        # The train() comes before training: the sampling after it was meant for eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            net = nn.Sequential(nn.Dropout(p=0.05), nn.Linear(1, 20), nn.ReLU(), nn.Linear(20, 1))
+            optimiser = torch.optim.SGD(net.parameters(), lr=0.01)
+            net.train()
+            for epoch in range(1000):
+                loss = nn.functional.mse_loss(net(x), y)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+
+            samples = []
+            with torch.no_grad():
+                for t in range(100):
+                    samples.append(net(grid).squeeze())
+        """, line=16),
+        # The same when a helper of the file trains the model after train().
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def fit(model, loader):
+                for x, y in loader:
+                    nn.functional.mse_loss(model(x), y).backward()
+
+            net = nn.Sequential(nn.Dropout(p=0.05), nn.Linear(1, 20), nn.ReLU(), nn.Linear(20, 1))
+            net.train()
+            fit(net, loader)
+            samples = []
+            with torch.no_grad():
+                for _ in range(100):
+                    samples.append(net(grid))
+        """, line=14),
         # The same helper restores training mode at its end: predict() runs in training mode.
         Invalid("""
             import torch
@@ -1908,6 +1973,10 @@ class WrongTrainEvalMode(Rule):
                 self.scope.switch_loops[key] = loops
                 if mode == "train" and id(node) not in self.other_model_switches:
                     self.train_switches.append((key, node, loops, self.scope, self.order))
+                if mode == "train":
+                    self.scope.train_switched_at[key] = self.order
+                else:
+                    self.scope.train_switched_at.pop(key, None)
                 if mode == "train" and switched_back and self.no_grad_blocks and \
                         not self.lambda_depth:
                     block = self.no_grad_blocks[-1]
@@ -1916,6 +1985,7 @@ class WrongTrainEvalMode(Rule):
         if isinstance(func, cst.Attribute):
             if func.attr.value == "backward":
                 self.scope.trained = True
+                self.scope.trained_at = self.order
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
@@ -1925,6 +1995,12 @@ class WrongTrainEvalMode(Rule):
                 self.key(func) is not None or self.is_local_method(func)) else None)
         # A local function, a method of this class (`self.validate(...)`), or of an instance of
         # a class of this file (`sampler.sample(model)`).
+        for arg in node.args:
+            handed = self.handed_model_key(arg.value)
+            if handed is not None:
+                self.scope.handed_at[handed] = self.order
+        if callee is not None and callee in self.modes_left.by_name:
+            self.scope.trained_at = self.order  # a function of this file: it may train
         if callee is not None:
             self.local_calls.append((callee, node, dict(self.scope.modes), self.scope,
                                      self.scope.trained))
@@ -2040,6 +2116,8 @@ class WrongTrainEvalMode(Rule):
         if node.args and all(arg.keyword is None and not arg.star and self.is_dummy(arg.value)
                              for arg in node.args):
             return  # net(torch.randn(2, 3, 32, 32)): a shape probe, its values unread
+        if self.facts.in_no_grad and self.chose_training_mode(key) and self.repeats_input(node):
+            return  # net.train(), then sampled runs under no_grad: Monte Carlo dropout
         context = self.evaluation_context(key)
         if context is None and generates:
             context = GENERATION_CONTEXT  # model.generate(...): generation is evaluation
@@ -2083,6 +2161,29 @@ class WrongTrainEvalMode(Rule):
             # A model handed to an evaluation, generation or no_grad helper: callers in this
             # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False))
+
+    def chose_training_mode(self, key: str) -> bool:
+        """Whether `key` was switched to training mode by an explicit `train()` in this scope
+        with nothing since that may train it: no backward pass, no helper of the file called, the
+        model handed to no call. A forward pass then runs in training mode on purpose."""
+        facts = self.scope
+        switched_at = facts.train_switched_at.get(key)
+        return switched_at is not None and facts.trained_at < switched_at and \
+            facts.handed_at.get(key, 0) < switched_at
+
+    def repeats_input(self, call: cst.Call) -> bool:
+        """Whether `call` runs the same input again and again: it is in a `for _ in range(n)`
+        loop opened inside the no_grad block, and its arguments do not use the loop's
+        variable (samples of one prediction, as Monte Carlo dropout draws them)."""
+        if not self.no_grad_blocks or len(self.open_loops) <= self.no_grad_blocks[-1].loop_depth:
+            return False
+        loop = self.open_loops[-1][0]
+        if not (isinstance(loop, cst.For) and isinstance(loop.iter, cst.Call)
+                and self.facts.qualified(loop.iter.func) == "builtins.range"):
+            return False
+        counters = {name.value for name in _names_in(loop.target)}
+        return not any(name.value in counters for arg in call.args
+                       for name in _names_in(arg.value))
 
     def note_forward_in_eval(self, key: str, node: cst.Call, func: cst.BaseExpression) -> None:
         """A forward pass with gradients, in a loop, of a model put in eval mode before that
@@ -2364,3 +2465,15 @@ class _ModesLeftCollector(cst.CSTVisitor):
             self.by_name[name] = {}
         elif name not in self.by_name:
             self.by_name[name], self.params[name] = modes, params
+
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    """Every name read or bound in an expression (or assignment target)."""
+    found: list[cst.Name] = []
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.append(name)
+
+    node.visit(_Names())
+    return found
