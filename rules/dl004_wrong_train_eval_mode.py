@@ -1012,8 +1012,71 @@ class WrongTrainEvalMode(Rule):
                 for t in range(100):
                     samples.append(net(grid).squeeze())
         """),
+        # One optimizer trains both generators (`itertools.chain` of their parameters), and the
+        # step switches them back with train() after the sampling helper's eval().
+        Valid("""
+            import itertools
+            import torch
+            from torch import nn
+
+            g_ab = nn.Sequential(nn.Conv2d(3, 3, 3), nn.InstanceNorm2d(3), nn.Dropout(0.5))
+            g_ba = nn.Sequential(nn.Conv2d(3, 3, 3), nn.InstanceNorm2d(3), nn.Dropout(0.5))
+            d_a = nn.Sequential(nn.Conv2d(3, 1, 3))
+            optimizer_g = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()))
+            optimizer_d = torch.optim.Adam(d_a.parameters())
+
+
+            def save_samples(images):
+                g_ab.eval()
+                g_ba.eval()
+                save(g_ba(g_ab(images)))
+
+
+            for epoch in range(100):
+                for step, (real_a, real_b) in enumerate(loader):
+                    g_ab.train()
+                    g_ba.train()
+                    optimizer_g.zero_grad()
+                    (g_ba(g_ab(real_a)) - real_a).abs().mean().backward()
+                    optimizer_g.step()
+                    optimizer_d.zero_grad()
+                    d_a(g_ba(real_b).detach()).mean().backward()
+                    optimizer_d.step()
+                    if step % 100 == 0:
+                        save_samples(real_a)
+        """),
     ]
     INVALID = [
+        # The same GAN loop without the train() calls: the generators train in eval mode.
+        Invalid("""
+            import itertools
+            import torch
+            from torch import nn
+
+            g_ab = nn.Sequential(nn.Conv2d(3, 3, 3), nn.InstanceNorm2d(3), nn.Dropout(0.5))
+            g_ba = nn.Sequential(nn.Conv2d(3, 3, 3), nn.InstanceNorm2d(3), nn.Dropout(0.5))
+            d_a = nn.Sequential(nn.Conv2d(3, 1, 3))
+            optimizer_g = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()))
+            optimizer_d = torch.optim.Adam(d_a.parameters())
+
+
+            def save_samples(images):
+                g_ab.eval()
+                g_ba.eval()
+                save(g_ba(g_ab(images)))
+
+
+            for epoch in range(100):
+                for step, (real_a, real_b) in enumerate(loader):
+                    optimizer_g.zero_grad()
+                    (g_ba(g_ab(real_a)) - real_a).abs().mean().backward()
+                    optimizer_g.step()
+                    optimizer_d.zero_grad()
+                    d_a(g_ba(real_b).detach()).mean().backward()
+                    optimizer_d.step()
+                    if step % 100 == 0:
+                        save_samples(real_a)
+        """, line=27, related_lines=(21,)),
         # The train() comes before training: the sampling after it was meant for eval mode.
         Invalid("""
             import torch

@@ -1019,3 +1019,20 @@ def test_loop_events_carry_the_mode_switch_a_helper_makes():
     switch = next(event for event in model.expand(epoch_loop.events) if event[0] == "eval")
     assert (code(switch[1]), code(switch[2])) == ("set_eval(model)", "net.eval()")
 
+
+
+def test_an_optimizer_over_chained_parameters_is_owned_by_each_module():
+    model = _model_of("""
+        import itertools
+        import torch
+
+        optimizer = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()))
+        solo = torch.optim.Adam(chain(d.parameters()))
+        for batch in loader:
+            optimizer.step()
+            solo.step()
+    """)
+    (loop,) = model.loops
+    owners = [event[3] for event in loop.events if event[0] == "step"]
+    # `chain` not imported from itertools is some other function: nothing is known of it.
+    assert owners == [frozenset({"g_ab", "g_ba"}), frozenset()]

@@ -180,6 +180,9 @@ MODULE_COPIES = {
        for name in ("ModelEma", "ModelEmaV2", "ModelEmaV3")},
     "ema_pytorch.EMA": ("model", 0), "ema_pytorch.ema_pytorch.EMA": ("model", 0),
 }
+# Calls that join iterables into one, as optimizers are built over several modules' parameters
+# (`Adam(itertools.chain(g1.parameters(), g2.parameters()))`): each argument is a source.
+ITERABLE_CONCATENATIONS = frozenset({"itertools.chain"})
 # Attributes through which a wrapper holds the model its forward runs (DistributedDataParallel,
 # DataParallel, AveragedModel, timm's ModelEma: `.module`; ema_pytorch's EMA: `.ema_model`):
 # switching that model's mode switches what the wrapper computes.
