@@ -65,6 +65,9 @@ class FunctionFacts:
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
     copies: set[str] = field(default_factory=set)  # names holding copy.deepcopy(model), an EMA
+    # Names holding a wrapper built around a model (`wrapper = TracingAdapter(model, inputs)`),
+    # or the same model moved: the model, a submodule of it, is switched with it.
+    holds: dict[str, str] = field(default_factory=dict)
     # In a method of a module class, names bound to a submodule (`net = self.net`): like
     # `self.net` itself, they follow the mode the parent model's caller sets.
     submodules: set[str] = field(default_factory=set)
@@ -117,13 +120,13 @@ class WrongTrainEvalMode(Rule):
     not switch the trained model. Inside a module class, a submodule is run in the mode its
     parent model's caller sets, also under a local name (`net = self.net`); and `eval()` on a
     model puts its parts in eval mode too (`model = model.module` after it), also when a helper
-    of the file calls it on the model it is handed (`evaluate(model)`). A `train()` followed by
-    a no_grad forward pass with nothing between that trains (Monte Carlo dropout) is deliberate.
-    A forward pass on
-    made-up input (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model
-    handed to a context manager, and Keras models (whose mode is chosen per call, by `training=`
-    or by `fit` versus `predict`), like objax and Haiku modules in a file without torch, are
-    left alone.
+    of the file calls it on the model it is handed (`evaluate(model)`), or when it is called on
+    a wrapper built around the model (`TracingAdapter(model, inputs).eval()`). A `train()`
+    followed by repeated no_grad runs of one input with nothing between that trains (Monte
+    Carlo dropout) is deliberate. A forward pass on made-up input
+    (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
+    context manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit`
+    versus `predict`), like objax and Haiku modules in a file without torch, are left alone.
 
     ## Why is this bad?
     In training mode dropout zeroes random activations and batch norm normalizes with the
@@ -1045,8 +1048,49 @@ class WrongTrainEvalMode(Rule):
                     if step % 100 == 0:
                         save_samples(real_a)
         """),
+        # eval() on a wrapper built around the model (an export adapter) switches the model in
+        # it, which the helper then runs.
+        Valid("""
+            import torch
+            from detectron2.export import TracingAdapter
+            from detectron2.modeling import build_model
+
+
+            def run_inference(model, images):
+                return model(images)
+
+
+            def check_tracing(config, images):
+                model = build_model(config)
+                wrapper = TracingAdapter(model, images)
+                wrapper.eval()
+                traced = torch.jit.trace(wrapper, images)
+                with torch.no_grad():
+                    assert torch.allclose(run_inference(model, images), traced(images))
+        """),
     ]
     INVALID = [
+        # The wrapper holds a copy: its eval() leaves the model the helper runs in training mode.
+        Invalid("""
+            import copy
+
+            import torch
+            from detectron2.export import TracingAdapter
+            from detectron2.modeling import build_model
+
+
+            def run_inference(model, images):
+                return model(images)
+
+
+            def check_tracing(config, images):
+                model = build_model(config)
+                wrapper = TracingAdapter(copy.deepcopy(model), images)
+                wrapper.eval()
+                traced = torch.jit.trace(wrapper, images)
+                with torch.no_grad():
+                    assert torch.allclose(run_inference(model, images), traced(images))
+        """, line=9, related_lines=(18,)),
         # The same GAN loop without the train() calls: the generators train in eval mode.
         Invalid("""
             import itertools
@@ -1884,6 +1928,10 @@ class WrongTrainEvalMode(Rule):
                 facts.derived[key] = parameter
             else:
                 facts.derived.pop(key, None)
+            if source is not None and source != key and not copy:
+                facts.holds[key] = source
+            else:
+                facts.holds.pop(key, None)
 
     def chain_mode(self, node: cst.BaseExpression) -> str | None:
         """`Net().to(device).eval()` puts the new model in eval mode; `model.to(device)`,
@@ -2031,6 +2079,9 @@ class WrongTrainEvalMode(Rule):
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
                 switched_back = self.mode_of(key) == "eval"
                 self.scope.modes[key] = mode
+                held = self.scope.holds.get(key)
+                if held is not None:
+                    self.scope.modes[held] = mode  # eval() switches the wrapped model too
                 self.scope.switches[key] = node
                 loops = tuple(loop for loop, _ in self.open_loops)
                 self.scope.switch_loops[key] = loops
