@@ -1068,8 +1068,44 @@ class WrongTrainEvalMode(Rule):
                 with torch.no_grad():
                     assert torch.allclose(run_inference(model, images), traced(images))
         """),
+        # The helpers are called only through a name they are assigned to: their callers are
+        # not seen, and nothing says the model they get is in training mode.
+        Valid("""
+            import torch
+            from transformers import RagTokenForGeneration
+
+
+            @torch.no_grad()
+            def evaluate_batch_e2e(rag_model, questions):
+                return rag_model.generate(questions, num_beams=4)
+
+
+            @torch.no_grad()
+            def evaluate_batch_retrieval(rag_model, questions):
+                return rag_model.retriever(questions)
+
+
+            evaluate_batch = evaluate_batch_e2e if mode == "e2e" else evaluate_batch_retrieval
+            model = RagTokenForGeneration.from_pretrained(checkpoint)
+            answers = evaluate_batch(model, questions)
+        """),
     ]
     INVALID = [
+        # The helper called straight, with a model its caller switched to training mode.
+        Invalid("""
+            import torch
+            from transformers import RagTokenForGeneration
+
+
+            @torch.no_grad()
+            def evaluate_batch_e2e(rag_model, questions):
+                return rag_model.generate(questions, num_beams=4)
+
+
+            model = RagTokenForGeneration.from_pretrained(checkpoint)
+            model.train()
+            answers = evaluate_batch_e2e(model, questions)
+        """, line=7, related_lines=(12,)),
         # The wrapper holds a copy: its eval() leaves the model the helper runs in training mode.
         Invalid("""
             import copy
@@ -2367,6 +2403,8 @@ class WrongTrainEvalMode(Rule):
             calls = self.calls_of(facts)
             if not calls and facts.overrides:
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
+            if not calls and not known and self.modes_left.used_as_value(facts.name):
+                continue  # called through a name it was assigned to: callers unseen
             # Callers elsewhere decide a model of unknown layers evaluated only by convention,
             # or handed to a helper whose name does not even say it evaluates.
             # (torch's `default_eval_fn`, handed to `quantize()`, which calls eval() first):
@@ -2569,9 +2607,28 @@ class _ModesLeftCollector(cst.CSTVisitor):
     def __init__(self) -> None:
         self.by_name: dict[str, dict[str, str]] = {}
         self.params: dict[str, list[str]] = {}
+        # How often each name occurs, and how often as what a call calls (`f(...)`,
+        # `obj.f(...)`) or what a `def` defines: the rest are uses as a value
+        # (`run = evaluate_e2e if e2e else evaluate_retrieval`), calls this file cannot follow.
+        self.occurrences: dict[str, int] = {}
+        self.called_or_defined: dict[str, int] = {}
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.occurrences[node.value] = self.occurrences.get(node.value, 0) + 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        name = func.value if isinstance(func, cst.Name) else (
+            func.attr.value if isinstance(func, cst.Attribute) else None)
+        if name is not None:
+            self.called_or_defined[name] = self.called_or_defined.get(name, 0) + 1
+
+    def used_as_value(self, name: str) -> bool:
+        return self.occurrences.get(name, 0) > self.called_or_defined.get(name, 0)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         name = node.name.value
+        self.called_or_defined[name] = self.called_or_defined.get(name, 0) + 1
         modes = _modes_left(node)
         params = [param.name.value for param in (*node.params.posonly_params,
                                                   *node.params.params)]
