@@ -108,7 +108,8 @@ class WrongTrainEvalMode(Rule):
     the model it is handed is judged from its call sites in the file, and the finding names the
     calls that hand it a model not in eval mode. Also flags `model.eval` written without the
     call, `model.train()` inside a no_grad block that goes on evaluating the model, an epoch
-    loop that calls `eval()` for validation but never `train()` before the next training step,
+    loop (one that runs backward passes and optimizer steps) that calls `eval()` for validation
+    but never `train()` before the next training step,
     one that calls `eval()` before its training loop and `train()` only after the forward pass
     of the step, and a model left in eval mode when handed to an engine that trains in the mode
     it is given (Lightning's `Trainer.fit` since 2.2).
@@ -1089,8 +1090,36 @@ class WrongTrainEvalMode(Rule):
             model = RagTokenForGeneration.from_pretrained(checkpoint)
             answers = evaluate_batch(model, questions)
         """),
+        # A loop that computes gradients (head importance) but steps no optimizer trains nothing:
+        # its eval() leaves no model in eval mode for training.
+        Valid("""
+            import torch
+            from torch import nn
+
+            for width in (16, 32, 64):
+                model = nn.Sequential(nn.Linear(8, width), nn.Dropout(0.1), nn.Linear(width, 2))
+                model.eval()
+                mask = torch.ones(width, requires_grad=True)
+                hidden = model[1](model[0](inputs)) * mask
+                model[2](hidden).sum().backward()
+                importance = mask.grad.abs()
+        """),
     ]
     INVALID = [
+        # The same gradient pass with an optimizer step: the model trains in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(8, 64), nn.Dropout(0.1), nn.Linear(64, 2))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in loader:
+                model.eval()
+                mask = torch.ones(64, requires_grad=True)
+                hidden = model[1](model[0](x)) * mask
+                model[2](hidden).sum().backward()
+                optimizer.step()
+        """, line=7, related_lines=(10,)),
         # The helper called straight, with a model its caller switched to training mode.
         Invalid("""
             import torch
@@ -2520,7 +2549,9 @@ class WrongTrainEvalMode(Rule):
             return
         events = self.trained_model_events(loop, list(self.facts.expand(loop.events)))
         kinds = {event[0] for event in events}
-        if not {"backward", "eval"} <= kinds or "train" in kinds:
+        # A loop that computes gradients but steps no optimizer (a gradient or saliency check)
+        # trains nothing: its eval() is no mode left behind for training.
+        if not {"backward", "step", "eval"} <= kinds or "train" in kinds:
             return
         backward = next(event[1] for event in events if event[0] == "backward")
         evaluation = next(event[1] for event in events if event[0] == "eval")
