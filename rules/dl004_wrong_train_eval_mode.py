@@ -1104,8 +1104,76 @@ class WrongTrainEvalMode(Rule):
                 model[2](hidden).sum().backward()
                 importance = mask.grad.abs()
         """),
+        # A part of a submodule, chosen by a flag (`nets.backward_net if backwards else ...`): a
+        # part of the model too.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, 64)
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(64, 256)
+
+                def forward(self, tokens):
+                    return self.head(self.drop(self.embed(tokens)))
+
+            class Directions(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.forward_net = Decoder()
+                    self.backward_net = Decoder()
+
+            class TwoWayDecoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.directions = Directions()
+
+                @torch.no_grad()
+                def generate(self, tokens, steps, backwards=False):
+                    nets = self.directions
+                    net = nets.backward_net if backwards else nets.forward_net
+                    for _ in range(steps):
+                        tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
+                    return tokens
+        """),
     ]
     INVALID = [
+        # The same choice in a plain class: nobody puts the decoders in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, 64)
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(64, 256)
+
+                def forward(self, tokens):
+                    return self.head(self.drop(self.embed(tokens)))
+
+            class Directions(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.forward_net = Decoder()
+                    self.backward_net = Decoder()
+
+            class TwoWaySampler:
+                def __init__(self):
+                    self.directions = Directions()
+
+                @torch.no_grad()
+                def generate(self, tokens, steps, backwards=False):
+                    nets = self.directions
+                    net = nets.backward_net if backwards else nets.forward_net
+                    for _ in range(steps):
+                        tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
+                    return tokens
+        """, line=29),
         # The same gradient pass with an optimizer step: the model trains in eval mode.
         Invalid("""
             import torch
@@ -1968,7 +2036,7 @@ class WrongTrainEvalMode(Rule):
         copy = self.is_copy(value)
         engine = self.engine_built_by(value)
         submodule = bool(self.module_classes and self.module_classes[-1]) and \
-            (dotted_name(value) or "").startswith("self.")
+            self.is_submodule(value)
         for target in original_node.targets:
             key = self.key(target.target)
             if key is None:
@@ -1997,6 +2065,15 @@ class WrongTrainEvalMode(Rule):
                 facts.holds[key] = source
             else:
                 facts.holds.pop(key, None)
+
+    def is_submodule(self, node: cst.BaseExpression) -> bool:
+        """`self.net`, `nets.decoder` where `nets` holds one, or a choice between such
+        (`self.a if flag else self.b`): in a module class, a part of the model."""
+        if isinstance(node, cst.IfExp):
+            return self.is_submodule(node.body) and self.is_submodule(node.orelse)
+        dotted = dotted_name(node) or ""
+        return dotted.startswith("self.") or (
+            "." in dotted and dotted.split(".", 1)[0] in self.scope.submodules)
 
     def chain_mode(self, node: cst.BaseExpression) -> str | None:
         """`Net().to(device).eval()` puts the new model in eval mode; `model.to(device)`,
