@@ -1139,8 +1139,42 @@ class WrongTrainEvalMode(Rule):
                         tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
                     return tokens
         """),
+        # Whatever class it is called on, from_pretrained hands the model back in eval mode; a
+        # KerasHub model from from_preset runs in inference mode outside fit().
+        Valid("""
+            import transformers
+            from keras_hub.models import BloomBackbone
+
+
+            def validate_output(hf_model, keras_model, input_ids):
+                hf_output = hf_model(input_ids).last_hidden_state
+                keras_output = keras_model(input_ids)
+                return abs(hf_output.detach().numpy() - keras_output).max()
+
+
+            hf_model = transformers.BloomModel.from_pretrained("bigscience/bloom-560m")
+            keras_model = BloomBackbone.from_preset("bloom_560m_multi")
+            print(validate_output(hf_model, keras_model, token_ids))
+        """),
     ]
     INVALID = [
+        # The same check after the loaded model was switched to training mode.
+        Invalid("""
+            import transformers
+            from keras_hub.models import BloomBackbone
+
+
+            def validate_output(hf_model, keras_model, input_ids):
+                hf_output = hf_model(input_ids).last_hidden_state
+                keras_output = keras_model(input_ids)
+                return abs(hf_output.detach().numpy() - keras_output).max()
+
+
+            hf_model = transformers.BloomModel.from_pretrained("bigscience/bloom-560m")
+            keras_model = BloomBackbone.from_preset("bloom_560m_multi")
+            hf_model.train()
+            print(validate_output(hf_model, keras_model, token_ids))
+        """, line=6, related_lines=(14,)),
         # The same choice in a plain class: nobody puts the decoders in eval mode.
         Invalid("""
             import torch
@@ -2089,6 +2123,11 @@ class WrongTrainEvalMode(Rule):
             mode = self.mode_call(current)
             if mode is not None:
                 return mode
+            if current.func.attr.value in catalog.EVAL_MODE_LOADERS or \
+                    current.func.attr.value in catalog.INFERENCE_MODE_LOADERS:
+                # `BloomModel.from_pretrained(...)`, `self.model_class.from_pretrained(...)`,
+                # whatever the class: the loader hands the model back in eval mode.
+                return "eval"
             current = current.func.value
         source = self.source_key(node)
         if source is None:

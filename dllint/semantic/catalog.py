@@ -161,6 +161,8 @@ MODULE_WRAPPERS = {
 # Their loaders that hand the model back in eval mode: Hugging Face's `from_pretrained` calls
 # `model.eval()` ("the model is set in evaluation mode by default").
 EVAL_MODE_LOADERS = frozenset({"from_pretrained"})
+# Loaders of models whose mode is chosen per call, in inference mode outside training (Keras).
+INFERENCE_MODE_LOADERS = keras.MODEL_LOADERS
 # Methods that run a model for generation, not training: Hugging Face's `generate` turns off
 # gradients but leaves dropout to the model's mode, which the caller must set.
 GENERATION_METHODS = frozenset({"generate"})
