@@ -1156,8 +1156,37 @@ class WrongTrainEvalMode(Rule):
             keras_model = BloomBackbone.from_preset("bloom_560m_multi")
             print(validate_output(hf_model, keras_model, token_ids))
         """),
+        # Composer's Trainer leaves the model in training mode after fit(); eval() before predicting.
+        Valid("""
+            import torch
+            import transformers
+            from composer import Trainer
+            from composer.models.huggingface import HuggingFaceModel
+
+            model = transformers.AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+            composer_model = HuggingFaceModel(model, tokenizer=tokenizer)
+            trainer = Trainer(model=composer_model, train_dataloader=train_loader, max_duration="1ep")
+            trainer.fit()
+            composer_model.eval()
+            with torch.no_grad():
+                predictions = composer_model(eval_batch)["logits"].argmax(dim=1)
+        """),
     ]
     INVALID = [
+        # Predictions straight after Composer's fit(), which leaves the model in training mode.
+        Invalid("""
+            import torch
+            import transformers
+            from composer import Trainer
+            from composer.models.huggingface import HuggingFaceModel
+
+            model = transformers.AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+            composer_model = HuggingFaceModel(model, tokenizer=tokenizer)
+            trainer = Trainer(model=composer_model, train_dataloader=train_loader, max_duration="1ep")
+            trainer.fit()
+            with torch.no_grad():
+                predictions = composer_model(eval_batch)["logits"].argmax(dim=1)
+        """, line=11),
         # The same check after the loaded model was switched to training mode.
         Invalid("""
             import transformers
@@ -2448,6 +2477,12 @@ class WrongTrainEvalMode(Rule):
                 self.deferred_attributes.append((facts, key, node, context, what))
                 return
             self.report_evaluation(node, key, what, context)
+            return
+        if self.mode_of(key) == "train" and not _by_convention(context) and \
+                key not in facts.params:
+            # Layers unknown, but this code put it in training mode (a train() call, or an
+            # engine whose fit leaves it so) and then evaluates it.
+            self.report_evaluation(node, key, "put in training mode here", context)
             return
         name = key.rsplit(".", 1)[-1]
         if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and (
