@@ -1171,8 +1171,41 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 predictions = composer_model(eval_batch)["logits"].argmax(dim=1)
         """),
+        # `with ... as unwrapped_model` binds a new value: the train() of the other branch's
+        # binding says nothing of this one.
+        Valid("""
+            import torch
+
+
+            def sample(trainer, prompts, paged):
+                if paged:
+                    with unwrap_for_generation(trainer.model) as unwrapped_model:
+                        outputs = unwrapped_model.generate_batch(prompts)
+                        unwrapped_model.train()
+                else:
+                    with unwrap_for_generation(trainer.model) as unwrapped_model, torch.no_grad():
+                        outputs = unwrapped_model.generate(prompts)
+                return outputs
+        """),
     ]
     INVALID = [
+        # The same branch switching its own binding to training mode before generating.
+        Invalid("""
+            import torch
+
+
+            def sample(trainer, prompts, paged):
+                if paged:
+                    with unwrap_for_generation(trainer.model) as unwrapped_model:
+                        outputs = unwrapped_model.generate_batch(prompts)
+                        unwrapped_model.train()
+                else:
+                    with unwrap_for_generation(trainer.model) as unwrapped_model:
+                        unwrapped_model.train()
+                        with torch.no_grad():
+                            outputs = unwrapped_model.generate(prompts)
+                return outputs
+        """, line=13),
         # Predictions straight after Composer's fit(), which leaves the model in training mode.
         Invalid("""
             import torch
@@ -2044,6 +2077,10 @@ class WrongTrainEvalMode(Rule):
         return self.imports.qualified_name(target) in catalog.NO_GRAD_CONTEXTS
 
     def visit_With(self, node: cst.With) -> None:
+        for item in node.items:
+            bound = self.key(item.asname.name) if item.asname is not None else None
+            if bound is not None:
+                self.scope.modes.pop(bound, None)  # `as model` binds a new value: mode unknown
         if any(self.is_no_grad(item.item) for item in node.items):
             self.no_grad_blocks.append(NoGradBlock(len(self.open_loops)))
         self.managed.append({key for item in node.items if isinstance(item.item, cst.Call)
