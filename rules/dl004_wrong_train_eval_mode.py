@@ -1187,6 +1187,29 @@ class WrongTrainEvalMode(Rule):
                         outputs = unwrapped_model.generate(prompts)
                 return outputs
         """),
+        # A method that calls `self.eval()`, called on the instance: the model switches itself.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(16, 2)
+
+                def forward(self, x):
+                    return self.head(self.drop(x))
+
+                def freeze(self):
+                    self.eval()
+
+                def predict(self, x):
+                    self.freeze()
+                    with torch.no_grad():
+                        return self(x).argmax(-1)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2376,6 +2399,8 @@ class WrongTrainEvalMode(Rule):
             index = params.index(parameter)
             if params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
                 index -= 1  # self.method(model, ...): `self` is not among the arguments
+            if index < 0:
+                continue  # `self.eval()` in a method: the instance it is called on, not an argument
             arg = argument(call, index, parameter)
             key = self.handed_model_key(arg.value) if arg is not None else None
             if key is not None:
