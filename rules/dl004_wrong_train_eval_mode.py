@@ -10,7 +10,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.syntax import argument, keyword
+from dllint.semantic.syntax import argument, keyword, mode_switch
 from dllint.semantic.values import INSTANCE, MODULE, first
 from dllint.types import FixAvailability
 
@@ -65,7 +65,20 @@ class FunctionFacts:
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
     copies: set[str] = field(default_factory=set)  # names holding copy.deepcopy(model), an EMA
+    # Names holding a wrapper built around a model (`wrapper = TracingAdapter(model, inputs)`),
+    # or the same model moved: the model, a submodule of it, is switched with it.
+    holds: dict[str, str] = field(default_factory=dict)
+    # In a method of a module class, names bound to a submodule (`net = self.net`): like
+    # `self.net` itself, they follow the mode the parent model's caller sets.
+    submodules: set[str] = field(default_factory=set)
     switches: dict[str, cst.Call] = field(default_factory=dict)  # the last eval()/train() of each
+    # When (in call order) each model was last switched to training mode here, and last handed
+    # to a call; and when this scope last ran a backward pass or called a helper of the file,
+    # which may train. A train() followed by neither before a no_grad forward pass chose
+    # training mode for that pass (Monte Carlo dropout).
+    train_switched_at: dict[str, int] = field(default_factory=dict)
+    handed_at: dict[str, int] = field(default_factory=dict)
+    trained_at: int = 0
     switch_loops: dict[str, tuple] = field(default_factory=dict)  # the loops open around it
     # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
     # with when that is where the model is given (ignite, Hugging Face).
@@ -95,7 +108,8 @@ class WrongTrainEvalMode(Rule):
     the model it is handed is judged from its call sites in the file, and the finding names the
     calls that hand it a model not in eval mode. Also flags `model.eval` written without the
     call, `model.train()` inside a no_grad block that goes on evaluating the model, an epoch
-    loop that calls `eval()` for validation but never `train()` before the next training step,
+    loop (one that runs backward passes and optimizer steps) that calls `eval()` for validation
+    but never `train()` before the next training step,
     one that calls `eval()` before its training loop and `train()` only after the forward pass
     of the step, and a model left in eval mode when handed to an engine that trains in the mode
     it is given (Lightning's `Trainer.fit` since 2.2).
@@ -104,10 +118,16 @@ class WrongTrainEvalMode(Rule):
     `nn.InstanceNorm2d` without `track_running_stats=True`, or an `nn.LSTM` without `dropout=`
     compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count. A copy
     (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
-    not switch the trained model. A forward pass on made-up input
-    (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a context
-    manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit` versus
-    `predict`) are left alone.
+    not switch the trained model. Inside a module class, a submodule is run in the mode its
+    parent model's caller sets, also under a local name (`net = self.net`); and `eval()` on a
+    model puts its parts in eval mode too (`model = model.module` after it), also when a helper
+    of the file calls it on the model it is handed (`evaluate(model)`), or when it is called on
+    a wrapper built around the model (`TracingAdapter(model, inputs).eval()`). A `train()`
+    followed by repeated no_grad runs of one input with nothing between that trains (Monte
+    Carlo dropout) is deliberate. A forward pass on made-up input
+    (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
+    context manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit`
+    versus `predict`), like objax and Haiku modules in a file without torch, are left alone.
 
     ## Why is this bad?
     In training mode dropout zeroes random activations and batch norm normalizes with the
@@ -893,8 +913,582 @@ class WrongTrainEvalMode(Rule):
                             self.averaged.eval()
                             save_samples(self.averaged, step)
         """),
+        # A module class's method runs a submodule under a local name (`net = self.forward_net`):
+        # like `self.forward_net(...)`, it follows the mode the whole model's caller sets.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, 64)
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(64, 256)
+
+                def forward(self, tokens):
+                    return self.head(self.drop(self.embed(tokens)))
+
+            class TwoWayDecoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.forward_net = Decoder()
+                    self.backward_net = Decoder()
+
+                @torch.no_grad()
+                def generate(self, tokens, steps, backwards=False):
+                    net = self.forward_net
+                    if backwards:
+                        net = self.backward_net
+                    for _ in range(steps):
+                        tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
+                    return tokens
+        """),
+        # objax (like Haiku) takes the mode as a call argument: there is no eval() to call.
+        Valid("""
+            import objax
+            from objax.zoo.rnn import RNN
+
+            model = RNN(64, 128, 64)
+
+            def predict_next(model, tokens):
+                return model(tokens).argmax(-1)
+
+            next_token = predict_next(model, prompt)
+        """),
+        # eval() switches every submodule: the module a DDP wrapper holds, unwrapped after it,
+        # is in eval mode too.
+        Valid("""
+            import torch
+
+
+            def evaluate(model, loader, distributed):
+                model.eval()
+                if distributed:
+                    model = model.module
+                with torch.inference_mode():
+                    for images, labels in loader:
+                        accuracy = (model(images).argmax(-1) == labels).float().mean()
+        """),
+        # The model was put in eval mode by an earlier helper call: evaluate() calls eval() and
+        # leaves it so, then predict() runs it.
+        Valid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.Dropout(0.5), nn.Linear(32, 2))
+
+
+            def evaluate(loader, model):
+                model.eval()
+                with torch.no_grad():
+                    return sum((model(x).argmax(-1) == y).sum() for x, y in loader)
+
+
+            def predict(features, model):
+                return model(features).argmax(-1)
+
+
+            model.train()
+            for x, y in train_loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            test_accuracy = evaluate(test_loader, model)
+            label = predict(features, model)
+        """),
+        # Monte Carlo dropout: train() after training, then sampled runs under no_grad, with
+        # nothing between that trains: training mode is chosen for these runs.
+        Valid("""
+            import torch
+            from torch import nn
+
+            net = nn.Sequential(nn.Dropout(p=0.05), nn.Linear(1, 20), nn.ReLU(), nn.Linear(20, 1))
+            optimiser = torch.optim.SGD(net.parameters(), lr=0.01)
+            for epoch in range(1000):
+                loss = nn.functional.mse_loss(net(x), y)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+
+            net.train()
+            samples = []
+            with torch.no_grad():
+                for t in range(100):
+                    samples.append(net(grid).squeeze())
+        """),
+        # One optimizer trains both generators (`itertools.chain` of their parameters), and the
+        # step switches them back with train() after the sampling helper's eval().
+        Valid("""
+            import itertools
+            import torch
+            from torch import nn
+
+            g_ab = nn.Sequential(nn.Conv2d(3, 3, 3), nn.InstanceNorm2d(3), nn.Dropout(0.5))
+            g_ba = nn.Sequential(nn.Conv2d(3, 3, 3), nn.InstanceNorm2d(3), nn.Dropout(0.5))
+            d_a = nn.Sequential(nn.Conv2d(3, 1, 3))
+            optimizer_g = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()))
+            optimizer_d = torch.optim.Adam(d_a.parameters())
+
+
+            def save_samples(images):
+                g_ab.eval()
+                g_ba.eval()
+                save(g_ba(g_ab(images)))
+
+
+            for epoch in range(100):
+                for step, (real_a, real_b) in enumerate(loader):
+                    g_ab.train()
+                    g_ba.train()
+                    optimizer_g.zero_grad()
+                    (g_ba(g_ab(real_a)) - real_a).abs().mean().backward()
+                    optimizer_g.step()
+                    optimizer_d.zero_grad()
+                    d_a(g_ba(real_b).detach()).mean().backward()
+                    optimizer_d.step()
+                    if step % 100 == 0:
+                        save_samples(real_a)
+        """),
+        # eval() on a wrapper built around the model (an export adapter) switches the model in
+        # it, which the helper then runs.
+        Valid("""
+            import torch
+            from detectron2.export import TracingAdapter
+            from detectron2.modeling import build_model
+
+
+            def run_inference(model, images):
+                return model(images)
+
+
+            def check_tracing(config, images):
+                model = build_model(config)
+                wrapper = TracingAdapter(model, images)
+                wrapper.eval()
+                traced = torch.jit.trace(wrapper, images)
+                with torch.no_grad():
+                    assert torch.allclose(run_inference(model, images), traced(images))
+        """),
+        # The helpers are called only through a name they are assigned to: their callers are
+        # not seen, and nothing says the model they get is in training mode.
+        Valid("""
+            import torch
+            from transformers import RagTokenForGeneration
+
+
+            @torch.no_grad()
+            def evaluate_batch_e2e(rag_model, questions):
+                return rag_model.generate(questions, num_beams=4)
+
+
+            @torch.no_grad()
+            def evaluate_batch_retrieval(rag_model, questions):
+                return rag_model.retriever(questions)
+
+
+            evaluate_batch = evaluate_batch_e2e if mode == "e2e" else evaluate_batch_retrieval
+            model = RagTokenForGeneration.from_pretrained(checkpoint)
+            answers = evaluate_batch(model, questions)
+        """),
+        # A loop that computes gradients (head importance) but steps no optimizer trains nothing:
+        # its eval() leaves no model in eval mode for training.
+        Valid("""
+            import torch
+            from torch import nn
+
+            for width in (16, 32, 64):
+                model = nn.Sequential(nn.Linear(8, width), nn.Dropout(0.1), nn.Linear(width, 2))
+                model.eval()
+                mask = torch.ones(width, requires_grad=True)
+                hidden = model[1](model[0](inputs)) * mask
+                model[2](hidden).sum().backward()
+                importance = mask.grad.abs()
+        """),
+        # A part of a submodule, chosen by a flag (`nets.backward_net if backwards else ...`): a
+        # part of the model too.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, 64)
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(64, 256)
+
+                def forward(self, tokens):
+                    return self.head(self.drop(self.embed(tokens)))
+
+            class Directions(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.forward_net = Decoder()
+                    self.backward_net = Decoder()
+
+            class TwoWayDecoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.directions = Directions()
+
+                @torch.no_grad()
+                def generate(self, tokens, steps, backwards=False):
+                    nets = self.directions
+                    net = nets.backward_net if backwards else nets.forward_net
+                    for _ in range(steps):
+                        tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
+                    return tokens
+        """),
+        # Whatever class it is called on, from_pretrained hands the model back in eval mode; a
+        # KerasHub model from from_preset runs in inference mode outside fit().
+        Valid("""
+            import transformers
+            from keras_hub.models import BloomBackbone
+
+
+            def validate_output(hf_model, keras_model, input_ids):
+                hf_output = hf_model(input_ids).last_hidden_state
+                keras_output = keras_model(input_ids)
+                return abs(hf_output.detach().numpy() - keras_output).max()
+
+
+            hf_model = transformers.BloomModel.from_pretrained("bigscience/bloom-560m")
+            keras_model = BloomBackbone.from_preset("bloom_560m_multi")
+            print(validate_output(hf_model, keras_model, token_ids))
+        """),
+        # Composer's Trainer leaves the model in training mode after fit(); eval() before predicting.
+        Valid("""
+            import torch
+            import transformers
+            from composer import Trainer
+            from composer.models.huggingface import HuggingFaceModel
+
+            model = transformers.AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+            composer_model = HuggingFaceModel(model, tokenizer=tokenizer)
+            trainer = Trainer(model=composer_model, train_dataloader=train_loader, max_duration="1ep")
+            trainer.fit()
+            composer_model.eval()
+            with torch.no_grad():
+                predictions = composer_model(eval_batch)["logits"].argmax(dim=1)
+        """),
+        # `with ... as unwrapped_model` binds a new value: the train() of the other branch's
+        # binding says nothing of this one.
+        Valid("""
+            import torch
+
+
+            def sample(trainer, prompts, paged):
+                if paged:
+                    with unwrap_for_generation(trainer.model) as unwrapped_model:
+                        outputs = unwrapped_model.generate_batch(prompts)
+                        unwrapped_model.train()
+                else:
+                    with unwrap_for_generation(trainer.model) as unwrapped_model, torch.no_grad():
+                        outputs = unwrapped_model.generate(prompts)
+                return outputs
+        """),
+        # A method that calls `self.eval()`, called on the instance: the model switches itself.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(16, 2)
+
+                def forward(self, x):
+                    return self.head(self.drop(x))
+
+                def freeze(self):
+                    self.eval()
+
+                def predict(self, x):
+                    self.freeze()
+                    with torch.no_grad():
+                        return self(x).argmax(-1)
+        """),
     ]
     INVALID = [
+        # The same branch switching its own binding to training mode before generating.
+        Invalid("""
+            import torch
+
+
+            def sample(trainer, prompts, paged):
+                if paged:
+                    with unwrap_for_generation(trainer.model) as unwrapped_model:
+                        outputs = unwrapped_model.generate_batch(prompts)
+                        unwrapped_model.train()
+                else:
+                    with unwrap_for_generation(trainer.model) as unwrapped_model:
+                        unwrapped_model.train()
+                        with torch.no_grad():
+                            outputs = unwrapped_model.generate(prompts)
+                return outputs
+        """, line=13),
+        # Predictions straight after Composer's fit(), which leaves the model in training mode.
+        Invalid("""
+            import torch
+            import transformers
+            from composer import Trainer
+            from composer.models.huggingface import HuggingFaceModel
+
+            model = transformers.AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+            composer_model = HuggingFaceModel(model, tokenizer=tokenizer)
+            trainer = Trainer(model=composer_model, train_dataloader=train_loader, max_duration="1ep")
+            trainer.fit()
+            with torch.no_grad():
+                predictions = composer_model(eval_batch)["logits"].argmax(dim=1)
+        """, line=11),
+        # The same check after the loaded model was switched to training mode.
+        Invalid("""
+            import transformers
+            from keras_hub.models import BloomBackbone
+
+
+            def validate_output(hf_model, keras_model, input_ids):
+                hf_output = hf_model(input_ids).last_hidden_state
+                keras_output = keras_model(input_ids)
+                return abs(hf_output.detach().numpy() - keras_output).max()
+
+
+            hf_model = transformers.BloomModel.from_pretrained("bigscience/bloom-560m")
+            keras_model = BloomBackbone.from_preset("bloom_560m_multi")
+            hf_model.train()
+            print(validate_output(hf_model, keras_model, token_ids))
+        """, line=6, related_lines=(14,)),
+        # The same choice in a plain class: nobody puts the decoders in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, 64)
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(64, 256)
+
+                def forward(self, tokens):
+                    return self.head(self.drop(self.embed(tokens)))
+
+            class Directions(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.forward_net = Decoder()
+                    self.backward_net = Decoder()
+
+            class TwoWaySampler:
+                def __init__(self):
+                    self.directions = Directions()
+
+                @torch.no_grad()
+                def generate(self, tokens, steps, backwards=False):
+                    nets = self.directions
+                    net = nets.backward_net if backwards else nets.forward_net
+                    for _ in range(steps):
+                        tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
+                    return tokens
+        """, line=29),
+        # The same gradient pass with an optimizer step: the model trains in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(8, 64), nn.Dropout(0.1), nn.Linear(64, 2))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in loader:
+                model.eval()
+                mask = torch.ones(64, requires_grad=True)
+                hidden = model[1](model[0](x)) * mask
+                model[2](hidden).sum().backward()
+                optimizer.step()
+        """, line=7, related_lines=(10,)),
+        # The helper called straight, with a model its caller switched to training mode.
+        Invalid("""
+            import torch
+            from transformers import RagTokenForGeneration
+
+
+            @torch.no_grad()
+            def evaluate_batch_e2e(rag_model, questions):
+                return rag_model.generate(questions, num_beams=4)
+
+
+            model = RagTokenForGeneration.from_pretrained(checkpoint)
+            model.train()
+            answers = evaluate_batch_e2e(model, questions)
+        """, line=7, related_lines=(12,)),
+        # The wrapper holds a copy: its eval() leaves the model the helper runs in training mode.
+        Invalid("""
+            import copy
+
+            import torch
+            from detectron2.export import TracingAdapter
+            from detectron2.modeling import build_model
+
+
+            def run_inference(model, images):
+                return model(images)
+
+
+            def check_tracing(config, images):
+                model = build_model(config)
+                wrapper = TracingAdapter(copy.deepcopy(model), images)
+                wrapper.eval()
+                traced = torch.jit.trace(wrapper, images)
+                with torch.no_grad():
+                    assert torch.allclose(run_inference(model, images), traced(images))
+        """, line=9, related_lines=(18,)),
+        # The same GAN loop without the train() calls: the generators train in eval mode.
+        Invalid("""
+            import itertools
+            import torch
+            from torch import nn
+
+            g_ab = nn.Sequential(nn.Conv2d(3, 3, 3), nn.InstanceNorm2d(3), nn.Dropout(0.5))
+            g_ba = nn.Sequential(nn.Conv2d(3, 3, 3), nn.InstanceNorm2d(3), nn.Dropout(0.5))
+            d_a = nn.Sequential(nn.Conv2d(3, 1, 3))
+            optimizer_g = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()))
+            optimizer_d = torch.optim.Adam(d_a.parameters())
+
+
+            def save_samples(images):
+                g_ab.eval()
+                g_ba.eval()
+                save(g_ba(g_ab(images)))
+
+
+            for epoch in range(100):
+                for step, (real_a, real_b) in enumerate(loader):
+                    optimizer_g.zero_grad()
+                    (g_ba(g_ab(real_a)) - real_a).abs().mean().backward()
+                    optimizer_g.step()
+                    optimizer_d.zero_grad()
+                    d_a(g_ba(real_b).detach()).mean().backward()
+                    optimizer_d.step()
+                    if step % 100 == 0:
+                        save_samples(real_a)
+        """, line=27, related_lines=(21,)),
+        # The train() comes before training: the sampling after it was meant for eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            net = nn.Sequential(nn.Dropout(p=0.05), nn.Linear(1, 20), nn.ReLU(), nn.Linear(20, 1))
+            optimiser = torch.optim.SGD(net.parameters(), lr=0.01)
+            net.train()
+            for epoch in range(1000):
+                loss = nn.functional.mse_loss(net(x), y)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+
+            samples = []
+            with torch.no_grad():
+                for t in range(100):
+                    samples.append(net(grid).squeeze())
+        """, line=16),
+        # The same when a helper of the file trains the model after train().
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def fit(model, loader):
+                for x, y in loader:
+                    nn.functional.mse_loss(model(x), y).backward()
+
+            net = nn.Sequential(nn.Dropout(p=0.05), nn.Linear(1, 20), nn.ReLU(), nn.Linear(20, 1))
+            net.train()
+            fit(net, loader)
+            samples = []
+            with torch.no_grad():
+                for _ in range(100):
+                    samples.append(net(grid))
+        """, line=14),
+        # The same helper restores training mode at its end: predict() runs in training mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(16, 32), nn.Dropout(0.5), nn.Linear(32, 2))
+
+
+            def evaluate(loader, model):
+                model.eval()
+                with torch.no_grad():
+                    correct = sum((model(x).argmax(-1) == y).sum() for x, y in loader)
+                model.train()
+                return correct
+
+
+            def predict(features, model):
+                return model(features).argmax(-1)
+
+
+            model.train()
+            for x, y in train_loader:
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            test_accuracy = evaluate(test_loader, model)
+            label = predict(features, model)
+        """, line=16, related_lines=(24,)),
+        # The same evaluation without the eval(): unwrapping keeps the training mode.
+        Invalid("""
+            import torch
+
+
+            def evaluate(model, loader, distributed):
+                if distributed:
+                    model = model.module
+                with torch.inference_mode():
+                    for images, labels in loader:
+                        accuracy = (model(images).argmax(-1) == labels).float().mean()
+        """, line=9),
+        # The same helper on a torch model in a file that also imports objax.
+        Invalid("""
+            import objax
+            from torch import nn
+
+            model = nn.Sequential(nn.Embedding(64, 128), nn.Dropout(0.2), nn.Linear(128, 64))
+
+            def predict_next(model, tokens):
+                return model(tokens).argmax(-1)
+
+            next_token = predict_next(model, prompt)
+        """, line=7),
+        # The same sampling code in a plain class: nobody puts the decoder it holds in eval mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, 64)
+                    self.drop = nn.Dropout(0.1)
+                    self.head = nn.Linear(64, 256)
+
+                def forward(self, tokens):
+                    return self.head(self.drop(self.embed(tokens)))
+
+            class TwoWaySampler:
+                def __init__(self):
+                    self.forward_net = Decoder()
+                    self.backward_net = Decoder()
+
+                @torch.no_grad()
+                def generate(self, tokens, steps, backwards=False):
+                    net = self.forward_net
+                    if backwards:
+                        net = self.backward_net
+                    for _ in range(steps):
+                        tokens = torch.cat([tokens, net(tokens)[:, -1:].argmax(-1)], dim=1)
+                    return tokens
+        """, line=25),
         Invalid("""
             model.eval
             output = model(x)
@@ -1427,8 +2021,8 @@ class WrongTrainEvalMode(Rule):
         self.attribute_copies: dict[int, set[str]] = {}
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
-        # A file of Keras/TensorFlow models (and no torch): their mode is chosen per call, and
-        # torch's train/eval rule and advice do not apply to them.
+        # A file of Keras/TensorFlow (or objax, Haiku) models and no torch: their mode is chosen
+        # per call, and torch's train/eval rule and advice do not apply to them.
         packages = {name.split(".", 1)[0] for name in context.imports.aliases.values()}
         self.modes_per_call = bool(packages & catalog.PER_CALL_MODE_PACKAGES) and \
             "torch" not in packages
@@ -1443,6 +2037,11 @@ class WrongTrainEvalMode(Rule):
         # Forward passes in a loop, of a model put in eval mode outside that loop: (model, call,
         # the loop, the function, order); and the train() switches: (model, call, the loops
         # open around it, the function, order). See `judge_forwards_before_train`.
+        # The modes each function of the file leaves its parameters in (`evaluate(model)` that
+        # calls `model.eval()`), applied to the caller's model at each call.
+        collector = _ModesLeftCollector()
+        context.module.visit(collector)
+        self.modes_left = collector
         self.eval_mode_forwards: list[tuple[str, cst.Call, cst.CSTNode, FunctionFacts, int]] = []
         self.train_switches: list[tuple[str, cst.Call, tuple, FunctionFacts, int]] = []
 
@@ -1501,6 +2100,10 @@ class WrongTrainEvalMode(Rule):
         return self.imports.qualified_name(target) in catalog.NO_GRAD_CONTEXTS
 
     def visit_With(self, node: cst.With) -> None:
+        for item in node.items:
+            bound = self.key(item.asname.name) if item.asname is not None else None
+            if bound is not None:
+                self.scope.modes.pop(bound, None)  # `as model` binds a new value: mode unknown
         if any(self.is_no_grad(item.item) for item in node.items):
             self.no_grad_blocks.append(NoGradBlock(len(self.open_loops)))
         self.managed.append({key for item in node.items if isinstance(item.item, cst.Call)
@@ -1555,6 +2158,8 @@ class WrongTrainEvalMode(Rule):
         fresh = self.is_constructed(value)
         copy = self.is_copy(value)
         engine = self.engine_built_by(value)
+        submodule = bool(self.module_classes and self.module_classes[-1]) and \
+            self.is_submodule(value)
         for target in original_node.targets:
             key = self.key(target.target)
             if key is None:
@@ -1570,7 +2175,7 @@ class WrongTrainEvalMode(Rule):
             else:
                 facts.engines.pop(key, None)
             for names, present in ((facts.dummies, dummy), (facts.fresh, fresh),
-                                   (facts.copies, copy)):
+                                   (facts.copies, copy), (facts.submodules, submodule)):
                 if present:
                     names.add(key)
                 else:
@@ -1579,6 +2184,19 @@ class WrongTrainEvalMode(Rule):
                 facts.derived[key] = parameter
             else:
                 facts.derived.pop(key, None)
+            if source is not None and source != key and not copy:
+                facts.holds[key] = source
+            else:
+                facts.holds.pop(key, None)
+
+    def is_submodule(self, node: cst.BaseExpression) -> bool:
+        """`self.net`, `nets.decoder` where `nets` holds one, or a choice between such
+        (`self.a if flag else self.b`): in a module class, a part of the model."""
+        if isinstance(node, cst.IfExp):
+            return self.is_submodule(node.body) and self.is_submodule(node.orelse)
+        dotted = dotted_name(node) or ""
+        return dotted.startswith("self.") or (
+            "." in dotted and dotted.split(".", 1)[0] in self.scope.submodules)
 
     def chain_mode(self, node: cst.BaseExpression) -> str | None:
         """`Net().to(device).eval()` puts the new model in eval mode; `model.to(device)`,
@@ -1594,9 +2212,27 @@ class WrongTrainEvalMode(Rule):
             mode = self.mode_call(current)
             if mode is not None:
                 return mode
+            if current.func.attr.value in catalog.EVAL_MODE_LOADERS or \
+                    current.func.attr.value in catalog.INFERENCE_MODE_LOADERS:
+                # `BloomModel.from_pretrained(...)`, `self.model_class.from_pretrained(...)`,
+                # whatever the class: the loader hands the model back in eval mode.
+                return "eval"
             current = current.func.value
         source = self.source_key(node)
+        if source is None:
+            source = self.attribute_owner(node)
         return None if source is None else self.mode_of(source)
+
+    def attribute_owner(self, node: cst.BaseExpression) -> str | None:
+        """The model `model.module` or `self.net.encoder` is a part of: `eval()` and `train()`
+        switch every submodule, so `model = model.module` after `model.eval()` stays in eval
+        mode."""
+        while isinstance(node, cst.Attribute):
+            node = node.value
+            key = self.key(node)
+            if key is not None:
+                return key
+        return None
 
     def mode_of(self, key: str) -> str | None:
         return self.scope.modes.get(key) or self.module_facts.modes.get(key)
@@ -1713,11 +2349,18 @@ class WrongTrainEvalMode(Rule):
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
                 switched_back = self.mode_of(key) == "eval"
                 self.scope.modes[key] = mode
+                held = self.scope.holds.get(key)
+                if held is not None:
+                    self.scope.modes[held] = mode  # eval() switches the wrapped model too
                 self.scope.switches[key] = node
                 loops = tuple(loop for loop, _ in self.open_loops)
                 self.scope.switch_loops[key] = loops
                 if mode == "train" and id(node) not in self.other_model_switches:
                     self.train_switches.append((key, node, loops, self.scope, self.order))
+                if mode == "train":
+                    self.scope.train_switched_at[key] = self.order
+                else:
+                    self.scope.train_switched_at.pop(key, None)
                 if mode == "train" and switched_back and self.no_grad_blocks and \
                         not self.lambda_depth:
                     block = self.no_grad_blocks[-1]
@@ -1726,6 +2369,7 @@ class WrongTrainEvalMode(Rule):
         if isinstance(func, cst.Attribute):
             if func.attr.value == "backward":
                 self.scope.trained = True
+                self.scope.trained_at = self.order
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
@@ -1735,10 +2379,32 @@ class WrongTrainEvalMode(Rule):
                 self.key(func) is not None or self.is_local_method(func)) else None)
         # A local function, a method of this class (`self.validate(...)`), or of an instance of
         # a class of this file (`sampler.sample(model)`).
+        for arg in node.args:
+            handed = self.handed_model_key(arg.value)
+            if handed is not None:
+                self.scope.handed_at[handed] = self.order
+        if callee is not None and callee in self.modes_left.by_name:
+            self.scope.trained_at = self.order  # a function of this file: it may train
         if callee is not None:
             self.local_calls.append((callee, node, dict(self.scope.modes), self.scope,
                                      self.scope.trained))
+            self.apply_modes_left(callee, node)
         self.check_module_call(node)
+
+    def apply_modes_left(self, callee: str, call: cst.Call) -> None:
+        """After `evaluate(loader, model)`, whose body calls `model.eval()`, the caller's model
+        is in eval mode."""
+        params = self.modes_left.params.get(callee, [])
+        for parameter, mode in self.modes_left.by_name.get(callee, {}).items():
+            index = params.index(parameter)
+            if params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
+                index -= 1  # self.method(model, ...): `self` is not among the arguments
+            if index < 0:
+                continue  # `self.eval()` in a method: the instance it is called on, not an argument
+            arg = argument(call, index, parameter)
+            key = self.handed_model_key(arg.value) if arg is not None else None
+            if key is not None:
+                self.scope.modes[key] = mode
 
     # ---- training engines ---------------------------------------------------------------------
 
@@ -1819,7 +2485,8 @@ class WrongTrainEvalMode(Rule):
             func = func.value
         key = self.key(func)
         if self.modes_per_call or self.lambda_depth or key is None or key == "self" or (
-                key.startswith("self.") and self.module_classes and self.module_classes[-1]):
+                key.startswith("self.") and self.module_classes and self.module_classes[-1]) \
+                or key in self.scope.submodules:
             return
         if not self.facts.in_no_grad and self.mode_of(key) == "eval":
             self.note_forward_in_eval(key, node, func)
@@ -1835,6 +2502,8 @@ class WrongTrainEvalMode(Rule):
         if node.args and all(arg.keyword is None and not arg.star and self.is_dummy(arg.value)
                              for arg in node.args):
             return  # net(torch.randn(2, 3, 32, 32)): a shape probe, its values unread
+        if self.facts.in_no_grad and self.chose_training_mode(key) and self.repeats_input(node):
+            return  # net.train(), then sampled runs under no_grad: Monte Carlo dropout
         context = self.evaluation_context(key)
         if context is None and generates:
             context = GENERATION_CONTEXT  # model.generate(...): generation is evaluation
@@ -1871,6 +2540,12 @@ class WrongTrainEvalMode(Rule):
                 return
             self.report_evaluation(node, key, what, context)
             return
+        if self.mode_of(key) == "train" and not _by_convention(context) and \
+                key not in facts.params:
+            # Layers unknown, but this code put it in training mode (a train() call, or an
+            # engine whose fit leaves it so) and then evaluates it.
+            self.report_evaluation(node, key, "put in training mode here", context)
+            return
         name = key.rsplit(".", 1)[-1]
         if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and (
                 generates or self.facts.in_no_grad or EVALUATION_NAME.search(facts.name)) and \
@@ -1878,6 +2553,29 @@ class WrongTrainEvalMode(Rule):
             # A model handed to an evaluation, generation or no_grad helper: callers in this
             # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False))
+
+    def chose_training_mode(self, key: str) -> bool:
+        """Whether `key` was switched to training mode by an explicit `train()` in this scope
+        with nothing since that may train it: no backward pass, no helper of the file called, the
+        model handed to no call. A forward pass then runs in training mode on purpose."""
+        facts = self.scope
+        switched_at = facts.train_switched_at.get(key)
+        return switched_at is not None and facts.trained_at < switched_at and \
+            facts.handed_at.get(key, 0) < switched_at
+
+    def repeats_input(self, call: cst.Call) -> bool:
+        """Whether `call` runs the same input again and again: it is in a `for _ in range(n)`
+        loop opened inside the no_grad block, and its arguments do not use the loop's
+        variable (samples of one prediction, as Monte Carlo dropout draws them)."""
+        if not self.no_grad_blocks or len(self.open_loops) <= self.no_grad_blocks[-1].loop_depth:
+            return False
+        loop = self.open_loops[-1][0]
+        if not (isinstance(loop, cst.For) and isinstance(loop.iter, cst.Call)
+                and self.facts.qualified(loop.iter.func) == "builtins.range"):
+            return False
+        counters = {name.value for name in _names_in(loop.target)}
+        return not any(name.value in counters for arg in call.args
+                       for name in _names_in(arg.value))
 
     def note_forward_in_eval(self, key: str, node: cst.Call, func: cst.BaseExpression) -> None:
         """A forward pass with gradients, in a loop, of a model put in eval mode before that
@@ -1947,6 +2645,8 @@ class WrongTrainEvalMode(Rule):
             calls = self.calls_of(facts)
             if not calls and facts.overrides:
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
+            if not calls and not known and self.modes_left.used_as_value(facts.name):
+                continue  # called through a name it was assigned to: callers unseen
             # Callers elsewhere decide a model of unknown layers evaluated only by convention,
             # or handed to a helper whose name does not even say it evaluates.
             # (torch's `default_eval_fn`, handed to `quantize()`, which calls eval() first):
@@ -2062,7 +2762,9 @@ class WrongTrainEvalMode(Rule):
             return
         events = self.trained_model_events(loop, list(self.facts.expand(loop.events)))
         kinds = {event[0] for event in events}
-        if not {"backward", "eval"} <= kinds or "train" in kinds:
+        # A loop that computes gradients but steps no optimizer (a gradient or saliency check)
+        # trains nothing: its eval() is no mode left behind for training.
+        if not {"backward", "step", "eval"} <= kinds or "train" in kinds:
             return
         backward = next(event[1] for event in events if event[0] == "backward")
         evaluation = next(event[1] for event in events if event[0] == "eval")
@@ -2115,3 +2817,78 @@ def _iterated_name(node: cst.BaseExpression) -> str | None:
     while isinstance(node, cst.Call) and node.args:
         node = node.args[0].value
     return dotted_name(node)
+
+
+def _modes_left(function: cst.FunctionDef) -> dict[str, str]:
+    """The modes a function leaves its parameters in: `model.eval()` (or `model.train()`) run
+    on every path through its body, not in a branch or loop, the last one for each parameter.
+    `def evaluate(model, loader): model.eval(); ...` leaves the caller's model in eval mode."""
+    params = {param.name.value for param in (*function.params.posonly_params,
+                                            *function.params.params)}
+    modes: dict[str, str] = {}
+    statements = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
+    while statements:
+        statement = statements.pop(0)
+        if isinstance(statement, cst.With):
+            statements[:0] = statement.body.body  # a `with` block runs its body once
+            continue
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+                continue
+            mode = mode_switch(small.value)
+            receiver = small.value.func.value if mode is not None else None
+            if isinstance(receiver, cst.Name) and receiver.value in params:
+                modes[receiver.value] = mode
+    return modes
+
+
+class _ModesLeftCollector(cst.CSTVisitor):
+    """`_modes_left` of every function of a file, by name; a name defined twice with different
+    results leaves nothing (which definition a call reaches is not known)."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, dict[str, str]] = {}
+        self.params: dict[str, list[str]] = {}
+        # How often each name occurs, and how often as what a call calls (`f(...)`,
+        # `obj.f(...)`) or what a `def` defines: the rest are uses as a value
+        # (`run = evaluate_e2e if e2e else evaluate_retrieval`), calls this file cannot follow.
+        self.occurrences: dict[str, int] = {}
+        self.called_or_defined: dict[str, int] = {}
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.occurrences[node.value] = self.occurrences.get(node.value, 0) + 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        name = func.value if isinstance(func, cst.Name) else (
+            func.attr.value if isinstance(func, cst.Attribute) else None)
+        if name is not None:
+            self.called_or_defined[name] = self.called_or_defined.get(name, 0) + 1
+
+    def used_as_value(self, name: str) -> bool:
+        return self.occurrences.get(name, 0) > self.called_or_defined.get(name, 0)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        name = node.name.value
+        self.called_or_defined[name] = self.called_or_defined.get(name, 0) + 1
+        modes = _modes_left(node)
+        params = [param.name.value for param in (*node.params.posonly_params,
+                                                  *node.params.params)]
+        if name in self.by_name and (self.by_name[name] != modes or self.params[name] != params):
+            self.by_name[name] = {}
+        elif name not in self.by_name:
+            self.by_name[name], self.params[name] = modes, params
+
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    """Every name read or bound in an expression (or assignment target)."""
+    found: list[cst.Name] = []
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.append(name)
+
+    node.visit(_Names())
+    return found

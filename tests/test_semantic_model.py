@@ -1202,3 +1202,21 @@ def test_tensorflow_convert_image_dtype_of_a_parameter_follows_its_callers():
     assert UNIT_SCALED not in unknown
     assert UNIT_SCALED in from_uint8 and UNIT_SCALED in direct
     assert UNIT_SCALED not in from_float
+
+
+def test_an_optimizer_over_chained_parameters_is_owned_by_each_module():
+    model = _model_of("""
+        import itertools
+        import torch
+
+        optimizer = torch.optim.Adam(itertools.chain(g_ab.parameters(), g_ba.parameters()))
+        solo = torch.optim.Adam(chain(d.parameters()))
+        for batch in loader:
+            optimizer.step()
+            solo.step()
+    """)
+    (loop,) = model.loops
+    owners = [event[3] for event in loop.events if event[0] == "step"]
+    # `chain` not imported from itertools is some other function: nothing is known of it.
+    assert owners == [frozenset({"g_ab", "g_ba"}), frozenset()]
+

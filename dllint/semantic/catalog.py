@@ -50,7 +50,7 @@ MODULE_COLLECTIONS = REGISTRY.table(Effect.MODULE_COLLECTION)
 # Keras layers (`<prefix>layers.<Name>`), which output probabilities when their activation
 # (`activation=` or, for ACTIVATION_LAYERS, the first argument) is one of the names or functions.
 KERAS_LAYER_PREFIXES = keras.LAYER_PREFIXES
-PER_CALL_MODE_PACKAGES = keras.PER_CALL_MODE_PACKAGES
+PER_CALL_MODE_PACKAGES = keras.PER_CALL_MODE_PACKAGES | jax.PER_CALL_MODE_PACKAGES
 KERAS_ACTIVATION_LAYERS = keras.ACTIVATION_LAYERS
 PROBABILITY_ACTIVATION_NAMES = keras.PROBABILITY_ACTIVATION_NAMES
 KERAS_SEQUENTIAL_MODELS = keras.SEQUENTIAL_MODELS
@@ -94,6 +94,9 @@ MODE_FREE_PACKAGES = torch.MODE_FREE_PACKAGES
 MODULE_WRAPPERS = {row.name: (row.position, row.keyword)
                    for row in REGISTRY.of(Effect.MODULE_WRAPPER)}
 EVAL_MODE_LOADERS = torch.EVAL_MODE_LOADERS
+# Loaders of models whose mode is chosen per call, in inference mode outside training (Keras).
+INFERENCE_MODE_LOADERS = keras.MODEL_LOADERS
+ITERABLE_CONCATENATIONS = torch.ITERABLE_CONCATENATIONS
 GENERATION_METHODS = torch.GENERATION_METHODS
 # Calls that return a copy of a model: (keyword, position) of the argument copied.
 MODULE_COPIES = {row.name: (row.keyword, row.position) for row in REGISTRY.of(Effect.MODULE_COPY)}

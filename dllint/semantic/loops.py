@@ -146,7 +146,7 @@ class LoopEventRecorder:
         if target is None:
             return None, frozenset()
         tag = first(self.value(target), OPTIMIZER)
-        owners = _parameter_owners(tag.node) if tag is not None and isinstance(
+        owners = _parameter_owners(tag.node, self.qualified) if tag is not None and isinstance(
             tag.node, cst.Call) else frozenset()
         return dotted_name(target), owners
 
@@ -162,12 +162,13 @@ def _is_gradient(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value == "grad"
 
 
-def _parameter_owners(call: cst.Call) -> frozenset[str]:
-    """`net` for `Adam(net.parameters())`, `list(net.parameters())`, or a parameter group
-    `{"params": net.parameters()}`: the modules an optimizer updates."""
+def _parameter_owners(call: cst.Call, qualified) -> frozenset[str]:
+    """`net` for `Adam(net.parameters())`, `list(net.parameters())`, a parameter group
+    `{"params": net.parameters()}`, or `itertools.chain(a.parameters(), b.parameters())`: the
+    modules an optimizer updates. `qualified` resolves a call's function to its import path."""
     owners = set()
     for arg in call.args:
-        for node in _parameter_sources(arg.value):
+        for node in _parameter_sources(arg.value, qualified):
             if isinstance(node, cst.Call) and dotted_name(node.func) == "list" and node.args:
                 node = node.args[0].value
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
@@ -178,11 +179,16 @@ def _parameter_owners(call: cst.Call) -> frozenset[str]:
     return frozenset(owners)
 
 
-def _parameter_sources(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+def _parameter_sources(node: cst.BaseExpression, qualified) -> list[cst.BaseExpression]:
     if isinstance(node, cst.BinaryOperation):  # list(a.parameters()) + list(b.parameters())
-        return _parameter_sources(node.left) + _parameter_sources(node.right)
+        return _parameter_sources(node.left, qualified) + \
+            _parameter_sources(node.right, qualified)
     if isinstance(node, (cst.List, cst.Tuple)):
-        return [part for element in node.elements for part in _parameter_sources(element.value)]
+        return [part for element in node.elements
+                for part in _parameter_sources(element.value, qualified)]
+    if isinstance(node, cst.Call) and qualified(node.func) in catalog.ITERABLE_CONCATENATIONS:
+        return [part for arg in node.args if not arg.star
+                for part in _parameter_sources(arg.value, qualified)]
     if isinstance(node, cst.Dict):
         return [element.value for element in node.elements
                 if isinstance(element, cst.DictElement)

@@ -26,6 +26,10 @@ CLIPPING_FUNCTIONS = frozenset({"jax.numpy.clip"})
 MODULE_BASES = frozenset({"flax.linen.Module", "flax.nnx.Module"})
 FORWARD_METHOD = "__call__"
 APPLY_METHODS = frozenset({"apply"})
+# JAX libraries whose modules take their train/inference mode as a call argument (objax:
+# `model(x, training=False)`; Haiku: `is_training`), never from a switch kept on the model as
+# torch's `eval()`. Flax is not one: an NNX module has `eval()`.
+PER_CALL_MODE_PACKAGES = frozenset({"objax", "haiku"})
 # Training states built around a module's apply function: `state.apply_fn(variables, x)` calls
 # the module. Value: the keyword that takes the function.
 TRAIN_STATES = {"flax.training.train_state.TrainState.create": "apply_fn"}

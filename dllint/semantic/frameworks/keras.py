@@ -14,6 +14,9 @@ PREFIXES = ("keras.", "tensorflow.keras.", "tf_keras.")
 # Packages whose models take their train/inference mode per call (`model(x, training=True)`, or
 # `fit` versus `predict`/`evaluate`), never from a switch kept on the model as torch's `eval()`.
 PER_CALL_MODE_PACKAGES = frozenset({"keras", "tensorflow", "tf_keras"})
+# Class methods that load a Keras model (KerasHub's `Backbone.from_preset`, `CausalLM.from_preset`):
+# called outside `fit`, the model runs in inference mode.
+MODEL_LOADERS = frozenset({"from_preset"})
 
 
 def spellings(*paths: str) -> list[str]:

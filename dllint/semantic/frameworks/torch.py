@@ -322,3 +322,7 @@ ROWS = (
           gate=("255",)),
     *rows(Effect.COPY_METHOD, ("numpy", "copy", "clone"), match=Match.METHOD),
 )
+
+# Calls that join iterables into one, as optimizers are built over several modules' parameters
+# (`Adam(itertools.chain(g1.parameters(), g2.parameters()))`): each argument is a source.
+ITERABLE_CONCATENATIONS = frozenset({"itertools.chain"})

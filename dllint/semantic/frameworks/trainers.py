@@ -50,6 +50,10 @@ _HUGGING_FACE = TrainingEngine("Hugging Face's `Trainer.train`", frozenset({"tra
 # skorch switches the module to training mode for each training step and off for validation.
 _SKORCH = TrainingEngine("skorch's `fit`", frozenset({"fit", "partial_fit"}), ("module", 0), False,
                          sets_train_mode=True, mode_after="")
+# Composer's Trainer calls `model.train()` when its training loop starts; its evaluations run
+# under `model_eval_mode`, which restores the mode it found, so the model leaves fit in training.
+_COMPOSER = TrainingEngine("Composer's `Trainer.fit`", frozenset({"fit"}), ("model", 0), False,
+                           sets_train_mode=True, mode_after="train")
 # Training engines, by the call that builds them.
 TRAINING_ENGINES = {
     **{f"{package}.Trainer": _LIGHTNING for package in (
@@ -57,6 +61,8 @@ TRAINING_ENGINES = {
         "pytorch_lightning.trainer", "lightning.pytorch.trainer.trainer")},
     "ignite.engine.create_supervised_trainer": _IGNITE,
     **{f"transformers.{name}": _HUGGING_FACE for name in ("Trainer", "Seq2SeqTrainer")},
+    **{f"composer.{name}": _COMPOSER for name in ("Trainer", "trainer.Trainer",
+                                                    "trainer.trainer.Trainer")},
     **{f"skorch.{name}": _SKORCH for name in (
         "NeuralNet", "NeuralNetClassifier", "NeuralNetRegressor", "NeuralNetBinaryClassifier")},
 }
