@@ -449,3 +449,24 @@ def test_gradients_cleared_by_hand_are_zero_grad_events():
         event[0] for event in facts.expand(facts.loops[0].events)]) == [
         ["zero_grad", "zero_grad", "zero_grad", "backward", "step"]]
 
+
+
+def test_rules_reach_the_semantic_model_only_through_the_facts_service():
+    """The service is the rules' one interface: no rule reads `self.model` or
+    `self.context.model` (its examples may, as user code, in strings)."""
+    import ast
+    import inspect
+
+    from dllint.registry import all_rules
+    from dllint.rule import Rule
+
+    assert not hasattr(Rule, "model")
+    reaching = []
+    for rule in all_rules():
+        tree = ast.parse(inspect.getsource(inspect.getmodule(rule)))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "model" and (
+                    (isinstance(node.value, ast.Name) and node.value.id == "self")
+                    or (isinstance(node.value, ast.Attribute) and node.value.attr == "context")):
+                reaching.append((rule.code, node.lineno))
+    assert reaching == []
