@@ -359,9 +359,11 @@ class ValueTransfer:
         """What each item of an iterated value is: a row of a tensor, an element of a list."""
         return keep(iterated, ROW_KEEPING) | elements_of(iterated)
 
-    def _comprehension_element(self, node: cst.ListComp | cst.GeneratorExp) -> Value:
-        """The value of the element expression, its loop variables bound to the rows of what
-        they iterate, in a frame restored afterwards (they do not leak, as in Python 3)."""
+    def _comprehension_element(self, node: cst.ListComp | cst.GeneratorExp | cst.DictComp
+                               ) -> Value:
+        """The value of the element expression (a dict comprehension's value), its loop
+        variables bound to the rows of what they iterate, in a frame restored afterwards (they
+        do not leak, as in Python 3)."""
         frame = self.frames[-1]
         saved = dict(frame)
         try:
@@ -373,7 +375,7 @@ class ValueTransfer:
                     if isinstance(comprehension.target, cst.Name):
                         self.bind(comprehension.target, rows)
                 comprehension = comprehension.inner_for_in
-            return self.value(node.elt)
+            return self.value(node.value if isinstance(node, cst.DictComp) else node.elt)
         finally:
             frame.clear()
             frame.update(saved)
@@ -759,7 +761,7 @@ class ValueTransfer:
         elif isinstance(held, (cst.ListComp, cst.GeneratorExp)):
             members = [first(self._comprehension_element(held), MODULE)]
         elif isinstance(held, cst.DictComp):
-            members = [first(self._comprehension_value(held), MODULE)]
+            members = [first(self._comprehension_element(held), MODULE)]
         else:
             members = [None]
         evidence = [m.info.evidence for m in members if m is not None and m.info.mode_dependent]
@@ -767,22 +769,6 @@ class ValueTransfer:
         mode = True if evidence else (None if unknown else False)
         info = ModuleInfo(name, EMPTY, mode, evidence[0] if evidence else "")
         return frozenset({Tag(MODULE, node, name, info)})
-
-    def _comprehension_value(self, node: cst.DictComp) -> Value:
-        """The value of a dict comprehension's values, as `_comprehension_element` does for a
-        list's elements."""
-        frame = self.frames[-1]
-        saved = dict(frame)
-        try:
-            comprehension: cst.CompFor | None = node.for_in
-            while comprehension is not None:
-                if isinstance(comprehension.target, (cst.Name, cst.Tuple, cst.List)):
-                    self.bind(comprehension.target, EMPTY)
-                comprehension = comprehension.inner_for_in
-            return self.value(node.value)
-        finally:
-            frame.clear()
-            frame.update(saved)
 
     # Handlers of data-library calls (see CALL_HANDLERS).
 
