@@ -77,6 +77,15 @@ class ActivationBeforeLogitLoss(Rule):
     uses_model = True
 
     VALID = [
+        # A lambda's parameter is its own: the module-level softmax of the same name never
+        # reaches the loss through it.
+        Valid("""
+            import torch.nn.functional as F
+
+            scores = F.softmax(logits, dim=1)
+            pick = lambda scores: scores[:, :10]
+            loss = F.cross_entropy(pick(logits), labels)
+        """),
         # Softmax only outside training: the loss gets logits, callers get probabilities.
         Valid("""
             import tensorflow as tf
@@ -460,6 +469,26 @@ class ActivationBeforeLogitLoss(Rule):
         """),
     ]
     INVALID = [
+        # A function held as a value: a lambda, and a closure over the step's logits.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+
+            head = lambda scores: torch.softmax(scores, dim=-1)
+
+            def train_step(model, x, y):
+                loss = F.cross_entropy(head(model(x)), y)
+                loss.backward()
+        """, line=4, related_lines=(7,)),
+        Invalid("""
+            import torch.nn.functional as F
+
+            def train_step(model, x, y):
+                logits = model(x)
+                def probabilities():
+                    return logits.softmax(-1)
+                loss = F.cross_entropy(probabilities(), y)
+        """, line=6, related_lines=(7,)),
         # A test on something other than the training flag: both branches reach the loss.
         Invalid("""
             import torch.nn.functional as F

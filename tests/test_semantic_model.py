@@ -918,6 +918,42 @@ def test_closures_read_the_enclosing_functions_names_unless_hidden():
     assert seen == [{PROBABILITIES}, {LOSS}, set(), {PROBABILITIES}]
 
 
+def test_lambdas_and_closures_are_functions_held_as_values():
+    seen = probes("""
+        import torch
+        import torch.nn.functional as F
+
+        head = lambda scores: torch.softmax(scores, dim=-1)
+        probe(head(z))
+
+        x = F.softmax(z, 1)
+        identity = lambda x: x  # its parameter hides the module's x
+        probe(identity(z))
+        probe(x)
+
+        class Trainer:
+            def __init__(self):
+                self.head = lambda s: s.log_softmax(-1)
+
+            def step(self, logits):
+                probe(self.head(logits))
+                def scores():
+                    return logits.softmax(-1)
+                probe(scores())
+                def nothing():
+                    return logits
+                probe(nothing())
+
+        def outer():
+            x = torch.softmax(z, 1)
+            def x():  # a nested def hides the enclosing binding of its name
+                pass
+            probe(x)
+    """)
+    assert seen == [{PROBABILITIES}, set(), {PROBABILITIES}, {LOG_PROBABILITIES},
+                    {PROBABILITIES}, set(), set()]
+
+
 def test_nested_lists_and_lists_handed_to_a_helper():
     seen = probes("""
         import cv2

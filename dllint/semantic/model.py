@@ -37,6 +37,7 @@ from dllint.semantic.values import (
     Tag, Value, first, has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
 from dllint.semantic.values import UNIT_RANGE
+from dllint.semantic.values import FUNCTION
 from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
@@ -190,7 +191,26 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
             return self.sequence_value(node)
         if isinstance(node, cst.Await):
             return self.value(node.expression)
+        if isinstance(node, cst.Lambda):
+            return self._lambda_value(node)
         return EMPTY
+
+    def _lambda_value(self, node: cst.Lambda) -> Value:
+        """A lambda is a function held as a value: calling it returns its body's value, read
+        with its parameters unknown (they hide the enclosing names of the same spelling)."""
+        self.frames.append(_parameter_frame(node.params))
+        try:
+            returned = self.value(node.body)
+        finally:
+            self.frames.pop()
+        return frozenset({Tag(FUNCTION, node, "lambda", returned)}) if returned else EMPTY
+
+    # A lambda's body reads its own parameters, not the enclosing names they hide.
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.frames.append(_parameter_frame(node.params))
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.frames.pop()
 
     def lookup(self, name: str) -> Value:
         # Innermost first: a nested function reads its enclosing functions' names (closures
@@ -466,3 +486,14 @@ def analyse(context: FileContext, project: ProjectIndex | None,
             break
         hints = learned
     return model
+
+
+def _parameter_frame(params: cst.Parameters) -> dict[str, Value]:
+    """Every parameter a function or lambda takes, bound to nothing known."""
+    frame: dict[str, Value] = {
+        param.name.value: EMPTY
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params)}
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            frame[star.name.value] = EMPTY
+    return frame

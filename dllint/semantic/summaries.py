@@ -14,6 +14,7 @@ import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.syntax import mode_switch
+from dllint.semantic.values import FUNCTION
 from dllint.semantic.values import (
     EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, Members, ModuleInfo, Tag, Value, has, without)
 
@@ -216,6 +217,11 @@ class ScopeSummaries:
         elif not self.functions and not self.classes:
             self.local_functions[state.name] = returned
             self.module_frame.pop(state.name, None)
+        elif self.functions:
+            # A function defined inside another one (a closure) is a name of the enclosing
+            # function: calling it there returns what its body returns.
+            self.frames[-1][state.name] = frozenset(
+                {Tag(FUNCTION, state.node, state.name, returned)}) if returned else EMPTY
 
     def visit_Return(self, node: cst.Return) -> None:
         if node.value is not None and self.functions:

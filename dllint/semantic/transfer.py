@@ -26,6 +26,7 @@ from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
 from dllint.semantic.values import OUT_OF_RANGE, UNIT_RANGE
+from dllint.semantic.values import FUNCTION
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
@@ -214,7 +215,8 @@ class ValueTransfer:
                     and func.value.value == "self" and self.classes:
                 return self._own_forward()
             attribute_value = self._attribute(func)
-            if any(tag.kind in (MODULE, TRANSFORM, LOSS, ARGUMENT) for tag in attribute_value):
+            if any(tag.kind in (MODULE, TRANSFORM, LOSS, ARGUMENT, FUNCTION)
+                   for tag in attribute_value):
                 return self.call_value(attribute_value, node)
             if isinstance(func.value, cst.Name) and func.value.value == "self" and self.classes:
                 returned = self._own_method(func.attr.value)
@@ -255,9 +257,12 @@ class ValueTransfer:
         self.bind(target, frozenset({Tag(MODULE, container.node, container.detail, info)}))
 
     def call_value(self, callee: Value, node: cst.Call) -> Value:
-        """The value of calling a module, a transform or a loss object."""
+        """The value of calling a module, a transform, a loss object or a function held as a
+        value (a lambda, a closure)."""
         result: set[Tag] = set()
         for tag in callee:
+            if tag.kind == FUNCTION:  # a lambda or a closure: what its body returns
+                result |= tag.info
             if tag.kind == LOSS:
                 result.add(Tag(LOSS_VALUE, node, tag.detail))
             if tag.kind == ARGUMENT:  # phase one: whatever the module handed in returns

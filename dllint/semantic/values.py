@@ -77,6 +77,10 @@ KERAS_INPUT = "keras_input"
 # The functional graph built on a Keras input went through a layer whose call depends on the
 # `training` flag (dropout, batch norm); detail: the layer, as `ModuleInfo.training_layer`.
 KERAS_TRAINING = "keras_training"
+# A function held as a value: a lambda (`head = lambda s: s.softmax(-1)`) or a function defined
+# inside another one (a closure). detail: its name, info: the Value calling it returns (its body
+# read with its parameters unknown, as for the file's other functions).
+FUNCTION = "function"
 DTYPE_TAGS = frozenset({UINT8, FLOAT64})
 
 
