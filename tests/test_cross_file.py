@@ -840,3 +840,50 @@ def test_mode_dependent_layers_in_containers_are_known_in_another_file(tmp_path)
     # The encoder's dropout sits in a ModuleList of blocks; the stylizer's instance norms keep
     # no running statistics, so its modes do not differ.
     assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("evaluate.py", 7, "DL004")}
+
+
+STEP_HELPERS = '''
+import torch
+
+
+def clear(optimizer):
+    optimizer.zero_grad(set_to_none=True)
+
+
+def update(model, optimizer):
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def backward_only(loss):
+    loss.backward()
+'''
+STEP_LOOP = '''
+from helpers import backward_only, clear, update
+
+
+def fit(model, loader, criterion, optimizer):
+    for x, y in loader:
+        {clear}
+        loss = criterion(model(x), y)
+        loss.backward()
+        update(model, optimizer)
+'''
+
+
+def test_training_events_of_helpers_in_another_file_count_where_they_are_called(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "helpers.py").write_text(STEP_HELPERS)
+    # The gradients are cleared by a helper of another file: no DL101.
+    (root / "train.py").write_text(STEP_LOOP.format(clear="clear(optimizer)"))
+    found, _ = lint(root)
+    assert not [entry for entry in found if entry[2] == "DL101"]
+    # Nothing clears them, and the step is a helper's: the loop accumulates gradients.
+    (root / "train.py").write_text(STEP_LOOP.format(clear="pass"))
+    found, _ = lint(root)
+    assert [(name, code) for name, _, code, _ in found if code == "DL101"] == \
+        [("train.py", "DL101")]
+    summary = summarise(str(root / "helpers.py"), STEP_HELPERS)
+    assert summary["events"] == {"clear": ["zero_grad"], "update": ["clip", "step"],
+                                 "backward_only": ["backward"]}

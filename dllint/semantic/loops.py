@@ -117,6 +117,12 @@ class LoopEventRecorder:
                     self.event("step", node, *self._stepped_optimizer(node, "scaler" in name))
         if isinstance(func, cst.Name) and func.value in catalog.GRADIENT_CLEARING_FUNCTIONS:
             self.event("zero_grad", node)  # zero_grad(params): may clear any of them
+        if qualified is not None and self.project is not None and not qualified.startswith(
+                "builtins."):
+            # A function of another file of the project: what its summary says it does to
+            # training state happens here, at its call.
+            for kind in self.project.lookup_events(qualified, self.context.path):
+                self.event(*_imported_event(kind, node))
         local = isinstance(func, cst.Name) and qualified is None
         if local:
             self.event("call", node, func.value)
@@ -153,6 +159,16 @@ class LoopEventRecorder:
     def _is_no_grad(self, node: cst.BaseExpression) -> bool:
         target = node.func if isinstance(node, cst.Call) else node
         return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
+
+
+def _imported_event(kind: str, call: cst.Call) -> tuple:
+    """An event of a function of another file, at its call here, in `LoopEvents`' shapes: which
+    optimizer it steps, or what it zeroes, is not known at the caller."""
+    if kind == "step":
+        return ("step", call, None, frozenset())
+    if kind == "zero_grad":
+        return ("zero_grad", call, None)
+    return (kind, call)
 
 
 def _is_gradient(node: cst.BaseExpression) -> bool:

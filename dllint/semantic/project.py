@@ -44,6 +44,14 @@ SUMMARY_GATE = minimal_tokens(
     | {name.rsplit(".", 1)[-1] for name in (*catalog.NN_MODULE_BASES, *catalog.LOSS_BASES,
                                             *catalog.LIGHTNING_BASES,
                                             *catalog.FRAMEWORK_MODULE_BASES)})
+# What a function does to training state crosses files too (`from helpers import train_step`):
+# these events, by kind only; the call in the importing file stands for where they happen. Mode
+# switches stay in their file (which model a helper switches is not known at the caller).
+SHARED_EVENTS = ("backward", "zero_grad", "step", "scheduler_step", "clip")
+# A helper holding one of them names a backward, a gradient clearing or a clipping call (one that
+# only steps an optimizer is not summarised for it: `step` is in too many files to gate on).
+_EVENT_GATE = minimal_tokens({*catalog.BACKWARD_METHODS, "zero_grad", "clip_grad"})
+SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
@@ -136,6 +144,12 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         if any(tag.kind in SHAREABLE for tag in value):
             writer.set_anchor("def", name)
             functions[name] = writer.value(value)
+    events = {}
+    for name, recorded in model.function_events.items():
+        if "." not in name and name in model.local_functions:
+            kinds = [event[0] for event in model.expand(recorded) if event[0] in SHARED_EVENTS]
+            if kinds:
+                events[name] = kinds
     members = {}
     for name, found in model.local_members.items():
         if found is not None:
@@ -143,10 +157,11 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             written = writer.members(found)
             if written["attributes"] or written["methods"]:
                 members[name] = written
-    if not classes and not functions and not calls and not exports and not members:
+    if not classes and not functions and not calls and not exports and not members \
+            and not events:
         return None
     return {"path": path, "classes": classes, "functions": functions, "calls": calls,
-            "exports": exports, "members": members}
+            "exports": exports, "members": members, "events": events}
 
 
 class _Writer:
@@ -306,6 +321,8 @@ SUMMARY = Record({
     "exports": MapOf(TEXT),
     # class -> what its instances' attributes and methods hold (plain classes included)
     "members": MapOf(_MEMBERS),
+    # function -> what it does to training state, in order (SHARED_EVENTS)
+    "events": MapOf(ListOf(TEXT)),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -367,7 +384,7 @@ class ProjectIndex:
             if summary is None:
                 continue
             if name in summary["classes"] or name in summary["functions"] or \
-                    name in summary.get("members", {}):
+                    name in summary.get("members", {}) or name in summary.get("events", {}):
                 return summary, name
             exported = summary.get("exports", {}).get(name)
             if exported is not None and hops < MAX_EXPORT_HOPS:
@@ -487,6 +504,15 @@ class ProjectIndex:
             return self._resolve_references(found[0]["functions"][found[1]])
         finally:
             self._reading.discard(key)
+
+    def lookup_events(self, qualified: str, importer: str) -> list[str]:
+        """What a function of another file does to training state (SHARED_EVENTS kinds, in
+        order), or nothing when it is not a summarised function of the project."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return []
+        return [kind for kind in found[0].get("events", {}).get(found[1], ())
+                if kind in SHARED_EVENTS]
 
     def dependency_digests(self, modules: Iterable[str], importer: str) -> dict[str, str | None]:
         """Digests of the summaries a file's result depends on: the modules it imports, and
