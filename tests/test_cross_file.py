@@ -887,3 +887,20 @@ def test_training_events_of_helpers_in_another_file_count_where_they_are_called(
     summary = summarise(str(root / "helpers.py"), STEP_HELPERS)
     assert summary["events"] == {"clear": ["zero_grad"], "update": ["clip", "step"],
                                  "backward_only": ["backward"]}
+
+
+def test_names_a_package_star_reexports_from_its_modules_are_found(tmp_path):
+    root = tmp_path / "proj"
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "__init__.py").write_text("from .plain import *\nfrom .vgg import *\n")
+    (root / "models" / "plain.py").write_text(MODEL_WITH_SOFTMAX.replace("class Net", "class Old"))
+    (root / "models" / "vgg.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "train.py").write_text(TRAIN.replace("from model import Net", "from models import *"))
+    found, _ = lint(root)
+    assert ("train.py", 7, "DL002", (("vgg.py", 13),)) in found
+    # A star import brings no private name, whatever a module defines.
+    (root / "models" / "vgg.py").write_text(MODEL_WITH_SOFTMAX.replace("class Net", "class _Net"))
+    (root / "train.py").write_text(TRAIN.replace("from model import Net", "from models import *")
+                                   .replace("Net()", "_Net()"))
+    found, _ = lint(root)
+    assert not [entry for entry in found if entry[2] == "DL002"]

@@ -131,9 +131,14 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     exports = {}
     if Path(path).name == "__init__.py":
         # Names a package re-exports from its own modules: `from .model import Net`.
+        own_package = module_name(path).split(".", 1)[0]
         exports = {local: qualified for local, qualified in context.imports.aliases.items()
-                   if qualified.startswith(".") or qualified.split(".", 1)[0]
-                   == module_name(path).split(".", 1)[0]}
+                   if qualified.startswith(".") or qualified.split(".", 1)[0] == own_package}
+        # `from .resnet import *`: every public name of its own modules, looked up there.
+        stars = [star for star in context.imports.stars
+                 if star.startswith(".") or star.split(".", 1)[0] == own_package]
+        if stars:
+            exports["*"] = stars
     classes = {}
     for name, info in model.local_classes.items():
         if info is not None:
@@ -318,7 +323,8 @@ SUMMARY = Record({
     "functions": MapOf(ListOf(_TAG)),
     # callee -> argument slot (a position, or `=keyword`) -> what the call passes there
     "calls": MapOf(MapOf(ListOf(_TAG), key=r"[0-9]+|=.*")),
-    "exports": MapOf(TEXT),
+    # name -> where a package's __init__.py re-exports it from; "*": its star-imported modules
+    "exports": MapOf(OneOf((TEXT, ListOf(TEXT)))),
     # class -> what its instances' attributes and methods hold (plain classes included)
     "members": MapOf(_MEMBERS),
     # function -> what it does to training state, in order (SHARED_EVENTS)
@@ -386,11 +392,18 @@ class ProjectIndex:
             if name in summary["classes"] or name in summary["functions"] or \
                     name in summary.get("members", {}) or name in summary.get("events", {}):
                 return summary, name
-            exported = summary.get("exports", {}).get(name)
+            exports = summary.get("exports", {})
+            exported = exports.get(name) if name != "*" else None
             if exported is not None and hops < MAX_EXPORT_HOPS:
                 found = self._resolve(exported, summary["path"], hops + 1)
                 if found is not None:
                     return found
+            if hops < MAX_EXPORT_HOPS and not name.startswith("_"):
+                # A later star import shadows an earlier one, as at run time.
+                for star in reversed(exports.get("*", ())):
+                    found = self._resolve(f"{star}.{name}", summary["path"], hops + 1)
+                    if found is not None:
+                        return found
         return None
 
     def receives_arguments(self, path: str) -> bool:
