@@ -904,3 +904,51 @@ def test_names_a_package_star_reexports_from_its_modules_are_found(tmp_path):
                                    .replace("Net()", "_Net()"))
     found, _ = lint(root)
     assert not [entry for entry in found if entry[2] == "DL002"]
+
+
+SCALER = '''
+import torch
+
+
+class LossScaler:
+    def __init__(self):
+        self._scaler = torch.cuda.amp.GradScaler()
+
+    def __call__(self, loss, optimizer):
+        self._scaler.scale(loss).backward()
+        self._scaler.step(optimizer)
+        self._scaler.update()
+'''
+SCALED_ENGINE = '''
+def train_one_epoch(model, loader, optimizer, loss_scaler):
+    for x, y in loader:
+        {clear}
+        loss = model(x, y)
+        loss_scaler(loss, optimizer)  # backward and step happen in the scaler
+'''
+SCALED_MAIN = '''
+import torch
+from engine import train_one_epoch
+from scaler import LossScaler
+
+train_one_epoch(model, loader, torch.optim.AdamW(model.parameters()), LossScaler())
+'''
+
+
+def test_an_instance_of_a_class_of_another_file_does_what_its_method_does(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "scaler.py").write_text(SCALER)
+    (root / "main.py").write_text(SCALED_MAIN)
+    (root / "engine.py").write_text(SCALED_ENGINE.format(clear="optimizer.zero_grad()"))
+    found, _ = lint(root)
+    assert not [entry for entry in found if entry[2] == "DL101"]
+    (root / "engine.py").write_text(SCALED_ENGINE.format(clear="pass"))
+    found, _ = lint(root)
+    assert [(name, line, code) for name, line, code, _ in found if code == "DL101"] == \
+        [("engine.py", 6, "DL101")]
+    # The same class in the loop's own file: its __call__ is a method of the file.
+    (root / "engine.py").write_text(SCALER + SCALED_ENGINE.format(clear="pass")
+                                    .replace("loss_scaler)", "loss_scaler=LossScaler())"))
+    found, _ = lint(root)
+    assert [code for _, _, code, _ in found] == ["DL101"]

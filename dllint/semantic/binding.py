@@ -67,12 +67,16 @@ class CallBinding:
             if name == "self" and self.classes:
                 return f"{self.classes[-1].name}.forward"
             if name in self.frames[-1] and len(self.frames) > 1:
-                return self._instance_key(self.frames[-1][name], "forward")
+                value = self.frames[-1][name]
+                return self._instance_key(value, "forward") or \
+                    self._instance_key(value, "__call__")
             if name in self.top_functions:
                 return name
             if name in self.top_classes:
                 return f"{name}.__init__"
-            return self._instance_key(self.lookup(name), "forward")
+            value = self.lookup(name)
+            # A module called runs its forward; an instance of a plain class, its __call__.
+            return self._instance_key(value, "forward") or self._instance_key(value, "__call__")
         if isinstance(func, cst.Attribute):
             method = "forward" if func.attr.value == "__call__" else func.attr.value
             receiver = func.value

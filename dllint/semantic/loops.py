@@ -16,7 +16,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument
-from dllint.semantic.values import OPTIMIZER, SCHEDULER, first, has
+from dllint.semantic.values import INSTANCE, OPTIMIZER, SCHEDULER, first, has
 
 
 @dataclass
@@ -124,6 +124,8 @@ class LoopEventRecorder:
             for kind in self.project.lookup_events(qualified, self.context.path):
                 self.event(*_imported_event(kind, node))
         local = isinstance(func, cst.Name) and qualified is None
+        if local or isinstance(func, cst.Attribute):
+            self._imported_instance_events(node)
         if local:
             self.event("call", node, func.value)
             self.local_calls[id(node)] = func.value
@@ -140,6 +142,22 @@ class LoopEventRecorder:
             for arg in node.args:
                 if isinstance(arg.value, cst.Name) and arg.value.value in self.function_events:
                     self.event("call", node, arg.value.value)
+
+    def _imported_instance_events(self, node: cst.Call) -> None:
+        """`loss_scaler(loss, optimizer)`, `trainer.step()`: an instance of a class of another
+        file of the project does here what its method (`__call__` for the instance called) does
+        there."""
+        if self.project is None:
+            return
+        func = node.func
+        receiver, method = (func.value, func.attr.value) if isinstance(func, cst.Attribute) \
+            else (func, "__call__")
+        for tag in self.value(receiver):
+            if tag.kind == INSTANCE and tag.detail not in self.top_classes:
+                for kind in self.project.lookup_method_events(tag.detail, method,
+                                                              self.context.path):
+                    self.event(*_imported_event(kind, node))
+                return
 
     def _stepped_optimizer(self, node: cst.Call, by_scaler: bool
                            ) -> tuple[str | None, frozenset[str]]:

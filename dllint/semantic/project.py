@@ -29,6 +29,7 @@ from dllint.semantic.values import (
     MODULE, PROBABILITIES, RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo,
     Members, ModuleInfo, Tag, Value)
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL, UNIT_RANGE
+from dllint.semantic.values import INSTANCE
 from dllint.types import RelatedLocation, Span
 
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
@@ -151,7 +152,9 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             functions[name] = writer.value(value)
     events = {}
     for name, recorded in model.function_events.items():
-        if "." not in name and name in model.local_functions:
+        # Functions, and methods of the file's classes (`Scaler.__call__`, `Trainer.step`).
+        if name in model.local_functions or name.partition(".")[0] in model.local_classes \
+                or name.partition(".")[0] in model.local_members:
             kinds = [event[0] for event in model.expand(recorded) if event[0] in SHARED_EVENTS]
             if kinds:
                 events[name] = kinds
@@ -390,7 +393,8 @@ class ProjectIndex:
             if summary is None:
                 continue
             if name in summary["classes"] or name in summary["functions"] or \
-                    name in summary.get("members", {}) or name in summary.get("events", {}):
+                    name in summary.get("members", {}) or name in summary.get("events", {}) or \
+                    any(key.startswith(f"{name}.") for key in summary.get("events", {})):
                 return summary, name
             exports = summary.get("exports", {})
             exported = exports.get(name) if name != "*" else None
@@ -431,8 +435,15 @@ class ProjectIndex:
             info = self.lookup_class(tag.detail, item["path"])
             if info is not None:
                 tags.add(Tag(MODULE, None, info.name, info, tag.location))
-            else:
-                tags |= self.lookup_function(tag.detail, item["path"]) or frozenset()
+                continue
+            returned = self.lookup_function(tag.detail, item["path"])
+            if returned is not None:
+                tags |= returned
+            elif self._resolve(tag.detail, item["path"]) is not None:
+                # An instance of a plain class (a loss scaler, a trainer): its members and
+                # what its methods do travel with it.
+                tags.add(Tag(INSTANCE, None, tag.detail,
+                             self.lookup_members(tag.detail, item["path"]), tag.location))
         return frozenset(tags)
 
     def _summary(self, module: str, importer: str) -> dict[str, Any] | None:
@@ -525,6 +536,16 @@ class ProjectIndex:
         if found is None:
             return []
         return [kind for kind in found[0].get("events", {}).get(found[1], ())
+                if kind in SHARED_EVENTS]
+
+    def lookup_method_events(self, qualified_class: str, method: str,
+                             importer: str) -> list[str]:
+        """What a method of a class of another file does to training state (`scaler(loss,
+        optimizer)` runs `__call__`), as `lookup_events`."""
+        found = self._resolve(qualified_class, importer)
+        if found is None:
+            return []
+        return [kind for kind in found[0].get("events", {}).get(f"{found[1]}.{method}", ())
                 if kind in SHARED_EVENTS]
 
     def dependency_digests(self, modules: Iterable[str], importer: str) -> dict[str, str | None]:
