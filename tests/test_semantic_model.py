@@ -918,7 +918,7 @@ def test_closures_read_the_enclosing_functions_names_unless_hidden():
     assert seen == [{PROBABILITIES}, {LOSS}, set(), {PROBABILITIES}]
 
 
-def test_lambdas_and_closures_are_functions_held_as_values():
+def test_lambdas_closures_and_function_references_are_functions_held_as_values():
     seen = probes("""
         import torch
         import torch.nn.functional as F
@@ -931,12 +931,17 @@ def test_lambdas_and_closures_are_functions_held_as_values():
         probe(identity(z))
         probe(x)
 
+        def compute(scores):
+            return F.softmax(scores, dim=-1)
+
         class Trainer:
             def __init__(self):
                 self.head = lambda s: s.log_softmax(-1)
+                self.compute = compute  # a function of the file, held as a value
 
             def step(self, logits):
                 probe(self.head(logits))
+                probe(self.compute(logits))
                 def scores():
                     return logits.softmax(-1)
                 probe(scores())
@@ -951,7 +956,7 @@ def test_lambdas_and_closures_are_functions_held_as_values():
             probe(x)
     """)
     assert seen == [{PROBABILITIES}, set(), {PROBABILITIES}, {LOG_PROBABILITIES},
-                    {PROBABILITIES}, set(), set()]
+                    {PROBABILITIES}, {PROBABILITIES}, set(), set()]
 
 
 def test_nested_lists_and_lists_handed_to_a_helper():

@@ -156,7 +156,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         if isinstance(node, cst.Call):
             return self._call(node)
         if isinstance(node, cst.Name):
-            return self.lookup(node.value)
+            return self.lookup(node.value) or self._function_reference(node)
         if isinstance(node, cst.Attribute):
             return self._attribute(node)
         if isinstance(node, cst.Subscript):
@@ -194,6 +194,14 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         if isinstance(node, cst.Lambda):
             return self._lambda_value(node)
         return EMPTY
+
+    def _function_reference(self, node: cst.Name) -> Value:
+        """A function of the file named without a call (`self.head = compute`, `fn=compute`)
+        is a function held as a value, unless a scope binds the name to something else."""
+        returned = self.local_functions.get(node.value)
+        if not returned or any(node.value in frame for frame in self.frames):
+            return EMPTY
+        return frozenset({Tag(FUNCTION, node, node.value, returned)})
 
     def _lambda_value(self, node: cst.Lambda) -> Value:
         """A lambda is a function held as a value: calling it returns its body's value, read
