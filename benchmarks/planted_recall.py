@@ -135,7 +135,10 @@ def plants_in(path: Path, text: str, folder_uses_ce: bool) -> list[Plant]:
     return found
 
 
-HOP = re.compile(r"^(\s*)(model|net|network|classifier)\s*=\s*([A-Z]\w*\(.*\))\s*$", re.MULTILINE)
+# Spaces only around the statement: `\s` would take the line's newline (and blank lines) with it,
+# and every line below would move.
+HOP = re.compile(r"^([ \t]*)(model|net|network|classifier)[ \t]*=[ \t]*([A-Z]\w*\(.*\))[ \t]*$",
+                 re.MULTILINE)
 
 
 def add_hops(folder: Path) -> int:

@@ -101,3 +101,14 @@ def test_a_variant_without_the_bug_is_not_found():
                        seed.text.replace("F.softmax(scores)", "F.softmax(scores, dim=-1)"))
     assert fixed.text != seed.text
     assert not lint_variant(forms.apply(fixed, "inline"))
+
+
+def test_the_recall_hop_moves_every_line_by_the_helpers_four(tmp_path):
+    from planted_recall import add_hops
+    text = "import torch\n\nmodel = Net(3).to(device)\n\n\nloss = criterion(model(x), y)\n"
+    (tmp_path / "train.py").write_text(text)
+    assert add_hops(tmp_path) == 1
+    hopped = (tmp_path / "train.py").read_text()
+    assert hopped.count("\n") == text.count("\n") + 4
+    assert hopped.splitlines()[4 + 2] == "model = _passed_on(Net(3).to(device))"
+    assert hopped.splitlines()[4 + 5] == "loss = criterion(model(x), y)"
