@@ -105,6 +105,9 @@ def parse_manifest(text: str) -> list[Repository]:
     repositories = []
     seen: set[str] = set()  # names met so far
     for entry in tomllib.loads(text).get("repository", []):
+        missing = [field for field in ("name", "commit", "frameworks", "kind") if field not in entry]
+        if missing:
+            raise ValueError(f"{entry.get('name', 'a repository')}: no {', '.join(missing)}")
         name, commit, kind = entry["name"], entry["commit"], entry["kind"]
         frameworks = tuple(entry["frameworks"])
         if name.count("/") != 1:
@@ -599,4 +602,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except FileNotFoundError as error:  # a tree not exported, a mirror or findings file missing
+        print(f"corpus.py: error: {error}", file=sys.stderr)
+        sys.exit(2)

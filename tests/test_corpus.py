@@ -48,6 +48,7 @@ def test_an_excluded_repository_is_refused(name):
     (_entry("a/b", kind="tutorial"), "kind"),
     (_entry("a/b", frameworks="[]"), "no frameworks"),
     (_entry("a/b") + _entry("A/B"), "twice"),
+    ('[[repository]]\nname = "a/b"\nkind = "library"\n', "a/b: no commit, frameworks"),
 ])
 def test_a_malformed_manifest_is_refused(entry, problem):
     with pytest.raises(ValueError, match=problem):
@@ -328,3 +329,17 @@ def test_a_malformed_manifest_is_one_error_line(tmp_path):
     completed = _run_corpus("--manifest", str(manifest), "split")
     assert completed.returncode == 2 and "Traceback" not in completed.stderr
     assert "round 0 is not a whole number from 1 up" in completed.stderr
+
+
+def test_a_missing_findings_file_or_tree_is_one_error_line(tmp_path):
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(_entry("karpathy/nanoGPT"))
+    absent = tmp_path / "absent.jsonl"
+    report = _run_corpus("--manifest", str(manifest), "report", "--half", "held-out",
+                         "--findings", str(absent))
+    assert report.returncode == 2 and "Traceback" not in report.stderr
+    assert report.stderr.startswith("corpus.py: error:") and "absent.jsonl" in report.stderr
+    lint = _run_corpus("--manifest", str(manifest), "lint", "--dest", str(tmp_path),
+                       "--half", "held-out", "--out", str(tmp_path / "out.jsonl"))
+    assert lint.returncode == 2 and "Traceback" not in lint.stderr
+    assert "is not exported; run `corpus.py export` first" in lint.stderr
