@@ -1,10 +1,13 @@
 """The measurement corpus: a repository manifest, a fixed-hash split, held-out precision.
 
-    python benchmarks/corpus.py split
-    python benchmarks/corpus.py export --dest DIR [--half tuning|held-out] [--mirrors /work/.mirror]
-    python benchmarks/corpus.py lint --dest DIR --half held-out [--select CODES] [--out FILE]
-    python benchmarks/corpus.py report --half held-out [--findings FILE] [--classifications FILE]
-    python benchmarks/corpus.py recall --dest DIR --half held-out [--only owner/name,...]
+    python benchmarks/corpus.py split [--round N]
+    python benchmarks/corpus.py export --dest DIR [--half tuning|held-out] [--round N]
+                                      [--mirrors /work/.mirror]
+    python benchmarks/corpus.py lint --dest DIR --half held-out [--round N] [--select CODES]
+                                    [--out FILE]
+    python benchmarks/corpus.py report --half held-out [--round N] [--findings FILE]
+                                      [--classifications FILE]
+    python benchmarks/corpus.py recall --dest DIR --half held-out [--round N] [--only owner/name,...]
 
 `benchmarks/corpus/manifest.toml` lists each repository (owner/name), the commit measured, its
 frameworks and its kind. `split` assigns each repository to the tuning or the held-out half by
@@ -12,6 +15,13 @@ the first byte of sha256("owner/name"): even is tuning, odd is held-out. The spl
 name alone, so adding a repository never moves another one. A repository whose code the team
 already measured or tuned on (`seen_in` says where) is always in the tuning half. Rules are
 tuned on the tuning half; figures are reported on the held-out half only.
+
+Repositories come in rounds (`round` in the manifest, 1 when absent). Once the team has read a
+round's held-out findings to classify them, that code is no longer unseen; a later round adds
+repositories nobody here has read, and `--round N` restricts every command to round N, so that
+the fresh held-out set is `--half held-out --round N` of the newest round. Without `--round`, a
+command takes every round. With it, `lint` writes findings-HALF-roundN.jsonl by default and
+`report` reads that file.
 
 `export` writes each repository's recorded commit from its mirrored git directory
 (MIRRORS/owner+name/repo, as the `fetch` tool leaves it) to DEST/owner+name; it needs no network.
@@ -72,6 +82,8 @@ class Repository:
     # Where the team already measured or tuned on this repository's code, if it did; such a
     # repository is no unseen code, so it is always in the tuning half.
     seen_in: str = ""
+    # The round that added it to the corpus: a later round is code nobody had read when it came.
+    round: int = 1
 
     @property
     def folder(self) -> str:
@@ -93,6 +105,9 @@ def parse_manifest(text: str) -> list[Repository]:
     repositories = []
     seen: set[str] = set()  # names met so far
     for entry in tomllib.loads(text).get("repository", []):
+        missing = [field for field in ("name", "commit", "frameworks", "kind") if field not in entry]
+        if missing:
+            raise ValueError(f"{entry.get('name', 'a repository')}: no {', '.join(missing)}")
         name, commit, kind = entry["name"], entry["commit"], entry["kind"]
         frameworks = tuple(entry["frameworks"])
         if name.count("/") != 1:
@@ -107,8 +122,14 @@ def parse_manifest(text: str) -> list[Repository]:
             raise ValueError(f"{name} is excluded from the corpus by issue 23")
         if name.lower() in seen:
             raise ValueError(f"{name} is listed twice")
+        round_number = entry.get("round", 1)
+        # bool is an int in Python: `round = true` is no round number
+        if not isinstance(round_number, int) or isinstance(round_number, bool) \
+                or round_number < 1:
+            raise ValueError(f"{name}: round {round_number!r} is not a whole number from 1 up")
         seen.add(name.lower())
-        repositories.append(Repository(name, commit, frameworks, kind, entry.get("seen_in", "")))
+        repositories.append(Repository(name, commit, frameworks, kind, entry.get("seen_in", ""),
+                                       round_number))
     return repositories
 
 
@@ -116,8 +137,18 @@ def load_manifest(path: Path = MANIFEST) -> list[Repository]:
     return parse_manifest(path.read_text(encoding="utf-8"))
 
 
-def in_half(repositories: Iterable[Repository], half: str | None) -> list[Repository]:
-    return [r for r in repositories if half is None or r.half == half]
+def in_half(repositories: Iterable[Repository], half: str | None,
+            round_number: int | None = None) -> list[Repository]:
+    """The repositories of one half (None: both) and one round (None: every round)."""
+    return [r for r in repositories if (half is None or r.half == half)
+            and (round_number is None or r.round == round_number)]
+
+
+def default_findings_path(half: str, round_number: int | None) -> Path:
+    """Where `lint` writes and `report` reads a half's findings: one file per round when a round
+    is chosen, so that the fresh round's figures never mix with a round already read."""
+    suffix = f"-round{round_number}" if round_number is not None else ""
+    return HERE / f"findings-{half}{suffix}.jsonl"
 
 
 # ---------------------------------------------------------------------------------------- export
@@ -399,6 +430,11 @@ def is_engine_notice(code: str) -> bool:
 def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
            repositories: Sequence[Repository]) -> list[str]:
     frameworks = {r.name: r.frameworks for r in repositories}
+    # A findings file can hold more repositories than the half and round asked for (a lint of
+    # every round); only the chosen ones are counted, and the others are said to be left out.
+    outside = collections.Counter(f["repository"] for f in findings
+                                  if f["repository"] not in frameworks)
+    findings = [f for f in findings if f["repository"] in frameworks]
     notices = collections.Counter(f["code"] for f in findings if is_engine_notice(f["code"]))
     findings = [f for f in findings if not is_engine_notice(f["code"])]
     per_rule, per_framework, total = tally(findings, verdicts, frameworks)
@@ -430,6 +466,9 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     if stale:
         lines += ["", f"classified but no longer found ({len(stale)}):"]
         lines += [f"    {k}" for k in stale]
+    if outside:
+        lines += ["", f"left out: {sum(outside.values())} findings of {len(outside)} repositories "
+                      "outside the chosen half and round: " + ", ".join(sorted(outside))]
     return lines
 
 
@@ -487,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("split", help="print each repository's half")
+    splitting = commands.add_parser("split", help="print each repository's half")
     exporting = commands.add_parser("export", help="export the recorded commits from the mirrors")
     exporting.add_argument("--dest", type=Path, required=True)
     exporting.add_argument("--half", choices=HALVES)
@@ -506,19 +545,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     reporting.add_argument("--half", choices=HALVES, required=True)
     reporting.add_argument("--findings", type=Path)
     reporting.add_argument("--classifications", type=Path, default=CLASSIFICATIONS)
+    for command in (splitting, exporting, linting, recalling, reporting):
+        command.add_argument("--round", type=int, dest="round_number", metavar="N",
+                             help="only the repositories of round N (default: every round)")
     options = parser.parse_args(argv)
-    repositories = load_manifest(options.manifest)
+    try:
+        repositories = load_manifest(options.manifest)
+    except (OSError, ValueError, tomllib.TOMLDecodeError) as error:
+        parser.error(f"manifest {options.manifest}: {error}")
+    rounds = sorted({r.round for r in repositories})
+    if options.round_number is not None and options.round_number not in rounds:
+        parser.error(f"--round {options.round_number}: the manifest has rounds "
+                     + ", ".join(map(str, rounds)))
+    round_number = options.round_number
 
     if options.command == "split":
         for half in HALVES:
-            chosen = in_half(repositories, half)
-            print(f"{half}: {len(chosen)} repositories")
+            chosen = in_half(repositories, half, round_number)
+            per_round = collections.Counter(r.round for r in chosen)
+            print(f"{half}: {len(chosen)} repositories"
+                  + (" (" + ", ".join(f"round {n}: {per_round[n]}" for n in sorted(per_round))
+                     + ")" if len(per_round) > 1 else ""))
             for r in chosen:
                 print(f"    {r.name:<56} {r.kind:<17} {','.join(r.frameworks)}"
+                      + (f"  round {r.round}" if len(rounds) > 1 else "")
                       + (f"  (seen: {r.seen_in})" if r.seen_in else ""))
         return 0
     if options.command == "export":
-        for r in in_half(repositories, options.half):
+        for r in in_half(repositories, options.half, round_number):
             tree, written, left_out = export(r, options.mirrors, options.dest)
             print(f"{r.name:<56} {r.commit[:12]} -> {tree}  {written} files"
                   + (f", {left_out} not in the snapshot (4 MiB and over) or links"
@@ -526,24 +580,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                   flush=True)
         return 0
     if options.command == "recall":
-        chosen = in_half(repositories, options.half)
+        chosen = in_half(repositories, options.half, round_number)
         if options.only:
             wanted = set(options.only.split(","))
             chosen = [r for r in chosen if r.name in wanted]
         recall(chosen, options.dest)
         return 0
     findings_path = getattr(options, "findings", None) or getattr(options, "out", None) \
-        or HERE / f"findings-{options.half}.jsonl"
+        or default_findings_path(options.half, round_number)
     if options.command == "lint":
         select = options.select.split(",") if options.select else None
-        lint(in_half(repositories, options.half), options.dest, select, options.jobs, findings_path)
+        lint(in_half(repositories, options.half, round_number), options.dest, select,
+             options.jobs, findings_path)
         return 0
     verdicts = (parse_classifications(options.classifications.read_text(encoding="utf-8"))
                 if options.classifications.exists() else {})
     findings = read_findings(findings_path)
-    print("\n".join(report(findings, verdicts, in_half(repositories, options.half))))
+    print("\n".join(report(findings, verdicts,
+                           in_half(repositories, options.half, round_number))))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except FileNotFoundError as error:  # a tree not exported, a mirror or findings file missing
+        print(f"corpus.py: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -48,6 +48,7 @@ def test_an_excluded_repository_is_refused(name):
     (_entry("a/b", kind="tutorial"), "kind"),
     (_entry("a/b", frameworks="[]"), "no frameworks"),
     (_entry("a/b") + _entry("A/B"), "twice"),
+    ('[[repository]]\nname = "a/b"\nkind = "library"\n', "a/b: no commit, frameworks"),
 ])
 def test_a_malformed_manifest_is_refused(entry, problem):
     with pytest.raises(ValueError, match=problem):
@@ -236,3 +237,109 @@ def test_the_recall_table_of_a_planted_recall_script_is_read():
               "all                               6      3    0.50\n")
     assert corpus.parse_recall(output) == {("drop-eval", "DL004"): (4, 3),
                                            ("softmax-in-forward", "DL002"): (2, 0)}
+
+
+def test_a_repository_is_of_round_one_unless_the_manifest_says_otherwise():
+    first, second = corpus.parse_manifest(_entry("a/b") + _entry("c/d") + "round = 2\n")
+    assert (first.round, second.round) == (1, 2)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"2"', "true", "1.5"])
+def test_a_round_that_is_no_whole_number_from_one_up_is_refused(value):
+    with pytest.raises(ValueError, match="round"):
+        corpus.parse_manifest(_entry("a/b") + f"round = {value}\n")
+
+
+def test_the_second_round_is_fresh_code_in_both_halves():
+    repositories = corpus.load_manifest()
+    second = corpus.in_half(repositories, None, 2)
+    assert len(second) >= 20
+    assert not any(r.seen_in for r in second)  # nobody had read them when they came
+    assert {r.name for r in second}.isdisjoint(r.name for r in corpus.in_half(repositories, None, 1))
+    held_out = corpus.in_half(repositories, "held-out", 2)
+    assert held_out and all(r.half == "held-out" and r.round == 2 for r in held_out)
+    assert len(held_out) + len(corpus.in_half(repositories, "tuning", 2)) == len(second)
+    # without a round, every round: the commands of round one see the same half plus the new ones
+    assert set(corpus.in_half(repositories, "held-out")) \
+        == set(corpus.in_half(repositories, "held-out", 1)) | set(held_out)
+
+
+def test_a_round_has_its_own_findings_file_and_no_round_keeps_the_old_one():
+    assert corpus.default_findings_path("held-out", None).name == "findings-held-out.jsonl"
+    assert corpus.default_findings_path("held-out", 2).name == "findings-held-out-round2.jsonl"
+    assert corpus.default_findings_path("tuning", 1).name == "findings-tuning-round1.jsonl"
+
+
+def test_report_counts_only_the_repositories_of_the_chosen_half_and_round():
+    findings = [_finding("DL101", "a"), _finding("DL101", "b", repository="old/one"),
+                _finding("DL903", "c", repository="old/one")]
+    for finding, key in zip(findings, corpus.finding_keys(findings)):
+        finding["key"] = key
+    chosen = [corpus.Repository("a/b", "0" * 40, ("pytorch",), "library", round=2)]
+    text = corpus.report(findings, {findings[0]["key"]: ("real", "r")}, chosen)
+    totals = [line.split() for line in text if line.startswith("TOTAL")]
+    assert totals[0][:6] == ["TOTAL", "1", "1", "0", "0", "0"]
+    assert "unclassified" not in "\n".join(text) and "DL903" not in "\n".join(text)
+    assert text[-1] == ("left out: 2 findings of 1 repositories outside the chosen half and "
+                        "round: old/one")
+
+
+def _run_corpus(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "corpus.py"), *arguments],
+                          capture_output=True, text=True)
+
+
+def test_the_commands_select_a_round(tmp_path):
+    manifest = tmp_path / "manifest.toml"
+    # sha256 puts karpathy/nanoGPT in the held-out half and pytorch/examples in the tuning half
+    manifest.write_text(_entry("karpathy/nanoGPT") + _entry("pytorch/examples") + "round = 2\n")
+    both = _run_corpus("--manifest", str(manifest), "split")
+    assert both.returncode == 0
+    assert "karpathy/nanoGPT" in both.stdout and "pytorch/examples" in both.stdout
+    second = _run_corpus("--manifest", str(manifest), "split", "--round", "2")
+    assert second.returncode == 0
+    assert "pytorch/examples" in second.stdout and "nanoGPT" not in second.stdout
+    assert "held-out: 0 repositories" in second.stdout
+    findings = tmp_path / "findings.jsonl"
+    rows = [dict(_finding("DL101", "a", repository="karpathy/nanoGPT"), key="k1"),
+            dict(_finding("DL101", "b", repository="pytorch/examples"), key="k2")]
+    findings.write_text("".join(corpus.json.dumps(row) + "\n" for row in rows))
+    first = _run_corpus("--manifest", str(manifest), "report", "--half", "held-out",
+                        "--round", "1", "--findings", str(findings))
+    assert first.returncode == 0, first.stderr
+    assert "unclassified (1):" in first.stdout and "k1" in first.stdout
+    assert "left out: 1 findings of 1 repositories" in first.stdout
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (("split", "--round", "3"), "--round 3: the manifest has rounds 1"),
+    (("report", "--half", "held-out", "--round", "two"), "invalid int value"),
+])
+def test_a_round_the_manifest_lacks_is_one_error_line(tmp_path, arguments, message):
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(_entry("a/b"))
+    completed = _run_corpus("--manifest", str(manifest), *arguments)
+    assert completed.returncode == 2
+    assert message in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_a_malformed_manifest_is_one_error_line(tmp_path):
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(_entry("a/b") + "round = 0\n")
+    completed = _run_corpus("--manifest", str(manifest), "split")
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    assert "round 0 is not a whole number from 1 up" in completed.stderr
+
+
+def test_a_missing_findings_file_or_tree_is_one_error_line(tmp_path):
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(_entry("karpathy/nanoGPT"))
+    absent = tmp_path / "absent.jsonl"
+    report = _run_corpus("--manifest", str(manifest), "report", "--half", "held-out",
+                         "--findings", str(absent))
+    assert report.returncode == 2 and "Traceback" not in report.stderr
+    assert report.stderr.startswith("corpus.py: error:") and "absent.jsonl" in report.stderr
+    lint = _run_corpus("--manifest", str(manifest), "lint", "--dest", str(tmp_path),
+                       "--half", "held-out", "--out", str(tmp_path / "out.jsonl"))
+    assert lint.returncode == 2 and "Traceback" not in lint.stderr
+    assert "is not exported; run `corpus.py export` first" in lint.stderr
