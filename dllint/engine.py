@@ -154,8 +154,10 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
     over = budget.screen(text, settings.file_time_budget)
     if over is not None:  # libcst would take minutes, or gigabytes, on this text
         line, message = over
-        return _finish([file_diagnostic(OVER_BUDGET, path, message, Span.point(line))], text,
-                       path, settings, frozenset())
+        refusal = _cpython_refusal(text)  # 2,000 nested brackets: not Python at all
+        found = file_diagnostic(SYNTAX_ERROR, path, refusal[1], refusal[0]) if refusal \
+            else file_diagnostic(OVER_BUDGET, path, message, Span.point(line))
+        return _finish([found], text, path, settings, frozenset())
     try:
         module = parsed.parse(text)
     except MemoryError:
@@ -208,6 +210,19 @@ def _describe_syntax_error(text: str, error: cst.ParserSyntaxError) -> tuple[Spa
     except (ValueError, RecursionError, MemoryError):
         pass
     return Span.point(error.raw_line, error.raw_column + 1), f"Cannot parse: {error.message}"
+
+
+def _cpython_refusal(text: str) -> tuple[Span, str] | None:
+    """CPython's syntax error in `text` (its parser is in C, and linear), or None."""
+    try:
+        _quiet_parse(text)
+    except SyntaxError as cpython:
+        if cpython.lineno:
+            return Span.point(cpython.lineno, max(1, cpython.offset or 1)), \
+                f"Cannot parse: {cpython.msg}"
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return None
 
 
 def _compiles(text: str) -> bool:

@@ -257,3 +257,12 @@ def test_the_command_line_budget_is_validated_and_used(tmp_path):
     assert "DL909" in small.output and "DL002" not in small.output
     large = cli.invoke(main, ["check", str(tmp_path), "--no-cache", "--file-time-budget", "5"])
     assert "DL002" in large.output and "DL909" not in large.output
+
+
+def test_brackets_nested_past_what_python_allows_are_a_syntax_error_not_a_stall():
+    text = "import torch\nx = " + "f(" * 2_000 + "1" + ")" * 2_000 + "\n"
+    started = time.monotonic()
+    found = lint_text(text, "nested.py", _settings(ROOT)).diagnostics
+    assert time.monotonic() - started < 30  # libcst alone takes minutes and gigabytes
+    assert [(d.code, d.line) for d in found] == [("DL903", 2)]
+    assert "too many nested parentheses" in found[0].message
