@@ -160,6 +160,8 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option("--file-time-budget", type=float, metavar="SECONDS",
+              help="Seconds one file may take before it is skipped as DL909 (default 10).")
 @click.option("--stdin-filename", help="Lint standard input, naming it NAME in reports and config.")
 @click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -176,7 +178,8 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
           fix: bool, unsafe_fixes: bool, diff: bool, exit_zero: bool, no_cache: bool, jobs: int | None,
           stdin_filename: str | None, statistics: bool, config_path: Path | None, force_exclude: bool,
           report_unused_suppressions: bool | None, baseline_path: Path | None,
-          update_baseline: bool, quiet: bool, verbose: bool) -> None:
+          update_baseline: bool, quiet: bool, verbose: bool,
+          file_time_budget: float | None = None) -> None:
     """Lint PATHS (default: the current directory)."""
     start = Path(stdin_filename).parent if stdin_filename else Path(paths[0] if paths else ".")
     reads_stdin = stdin_filename is not None or paths == ("-",)
@@ -193,7 +196,8 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
             extend_select=_codes(extend_select, "--extend-select"),
             ignore=_codes(ignore, "--ignore"),
             fix=fix or diff, unsafe_fixes=unsafe_fixes,
-            report_unused_suppressions=report_unused_suppressions, start=start)
+            report_unused_suppressions=report_unused_suppressions, start=start,
+            file_time_budget=file_time_budget)
     except ConfigError as error:
         raise Failure(str(error)) from None
     if verbose:

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 import pathspec
 
 from dllint import __version__
+from dllint.budget import DEFAULT_FILE_MEMORY_BUDGET, DEFAULT_FILE_TIME_BUDGET
 from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
 from dllint.lines import split_lines
 from dllint.registry import all_rules, known_codes
@@ -39,6 +40,7 @@ DEFAULT_EXCLUDE = (
 KNOWN_KEYS = frozenset({
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
     "respect-gitignore", "severity", "report-unused-suppressions", "max-file-size", "cache-dir",
+    "file-time-budget", "file-memory-budget",
 })
 
 
@@ -63,6 +65,8 @@ class FileConfig:
     report_unused_suppressions: bool = False
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     cache_dir: str = ".dllint_cache"
+    file_time_budget: float = DEFAULT_FILE_TIME_BUDGET
+    file_memory_budget: int = DEFAULT_FILE_MEMORY_BUDGET
 
 
 def find_config(start: Path) -> Path | None:
@@ -187,7 +191,24 @@ def parse_table(table: Mapping[str, Any], path: Path) -> FileConfig:
         values["max_file_size"] = size
     if "cache-dir" in table:
         values["cache_dir"] = _cache_dir(table["cache-dir"], f"{where} cache-dir")
+    if "file-time-budget" in table:
+        values["file_time_budget"] = validate_time_budget(table["file-time-budget"],
+                                                          f"{where} file-time-budget")
+    if "file-memory-budget" in table:
+        memory = table["file-memory-budget"]
+        if not isinstance(memory, int) or isinstance(memory, bool) or memory < 64:
+            raise ConfigError(f"{where} file-memory-budget must be a whole number of MiB, "
+                              "64 or more")
+        values["file_memory_budget"] = memory
     return FileConfig(**values)
+
+
+def validate_time_budget(seconds: object, where: str) -> float:
+    """Seconds a file may take: a number from 0.1 (nothing real parses faster) to a day."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or \
+            not 0.1 <= seconds <= 86_400:
+        raise ConfigError(f"{where} must be a number of seconds from 0.1 to 86400")
+    return float(seconds)
 
 
 def is_valid_pattern(pattern: str) -> bool:
@@ -309,6 +330,8 @@ class Settings:
     max_file_size: int
     cache_dir: Path
     fix: bool = False
+    file_time_budget: float = DEFAULT_FILE_TIME_BUDGET
+    file_memory_budget: int = DEFAULT_FILE_MEMORY_BUDGET
     unsafe_fixes: bool = False
     # The oldest PyTorch the project declares it supports (requirements, pyproject), if any.
     torch_minimum: tuple[int, ...] | None = None
@@ -344,7 +367,8 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
                    extend_select: Iterable[str] = (), ignore: Iterable[str] = (),
                    fix: bool = False, unsafe_fixes: bool = False,
                    report_unused_suppressions: bool | None = None,
-                   ignore_bad_metadata: bool = False, start: Path | None = None) -> Settings:
+                   ignore_bad_metadata: bool = False, start: Path | None = None,
+                   file_time_budget: float | None = None) -> Settings:
     """Merge command-line choices over the file: --select replaces, the others extend.
 
     The torch version is read from the project `start` (the first linted path) belongs to,
@@ -385,6 +409,9 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
         fix=fix,
         unsafe_fixes=unsafe_fixes,
         torch_minimum=torch_minimum,
+        file_time_budget=config.file_time_budget if file_time_budget is None
+        else validate_time_budget(file_time_budget, "--file-time-budget"),
+        file_memory_budget=config.file_memory_budget,
     )
     fingerprint = hashlib.blake2b(repr((
         __version__, sorted(enabled), sorted(engine_off), config.per_file_ignores,

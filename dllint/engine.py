@@ -15,9 +15,9 @@ from typing import Iterable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from dllint import notebooks, parsed, suppressions
+from dllint import budget, notebooks, parsed, suppressions
 from dllint.config import Settings
-from dllint.engine_codes import INTERNAL_ERROR, SYNTAX_ERROR, TOO_DEEP
+from dllint.engine_codes import INTERNAL_ERROR, OVER_BUDGET, SYNTAX_ERROR, TOO_DEEP
 from dllint.fixes import apply_fixes
 from dllint.registry import all_rules
 from dllint.context import FileContext, PendingReport
@@ -48,7 +48,18 @@ def lint_file(path: str, settings: Settings, project: ProjectIndex | None = None
         result = lint_notebook(source, settings, project)
     else:
         result = lint_source_text(source, settings, project)
+    if is_over_budget(result):
+        return result  # not cached: with a larger budget, or a faster machine, it may fit
     return replace(result, content_hash=content_hash(data))
+
+
+def is_over_budget(result: FileResult) -> bool:
+    return any(diagnostic.code == OVER_BUDGET.code for diagnostic in result.diagnostics)
+
+
+def over_budget_result(path: str, settings: Settings, message: str) -> FileResult:
+    """The result of a file whose analysis was stopped for its budget (by `runner.Workers`)."""
+    return _file_level(file_diagnostic(OVER_BUDGET, path, message), settings)
 
 
 def lint_notebook(source: SourceText, settings: Settings,
@@ -140,8 +151,17 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         if _compiles(text):
             return None
         # CPython refused it; libcst, which knows every version's grammar, has the last word.
+    over = budget.screen(text, settings.file_time_budget)
+    if over is not None:  # libcst would take minutes, or gigabytes, on this text
+        line, message = over
+        refusal = _cpython_refusal(text)  # 2,000 nested brackets: not Python at all
+        found = file_diagnostic(SYNTAX_ERROR, path, refusal[1], refusal[0]) if refusal \
+            else file_diagnostic(OVER_BUDGET, path, message, Span.point(line))
+        return _finish([found], text, path, settings, frozenset())
     try:
         module = parsed.parse(text)
+    except MemoryError:
+        return _finish([_over_memory(path, settings)], text, path, settings, frozenset())
     except cst.ParserSyntaxError as error:
         span, message = _describe_syntax_error(text, error)
         return _finish([file_diagnostic(SYNTAX_ERROR, path, message, span)], text, path, settings,
@@ -166,9 +186,16 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         found.extend(_resolve(context.reports, module, path, settings))
     except RecursionError:
         found = [file_diagnostic(TOO_DEEP, path, "Code nested too deeply to analyse; file skipped")]
+    except MemoryError:  # past the worker's cap (`budget.limit_memory`), or the machine's
+        found = [_over_memory(path, settings)]
     except Exception as error:  # noqa: BLE001 - a bug in dllint must not end the run; reported
         found.append(_internal_error(path, _describe_crash(error)))
     return _finish(found, text, path, settings, frozenset(rule.code for rule in rules))
+
+
+def _over_memory(path: str, settings: Settings) -> Diagnostic:
+    return file_diagnostic(OVER_BUDGET, path,
+                           budget.memory_budget_message(settings.file_memory_budget))
 
 
 def _describe_syntax_error(text: str, error: cst.ParserSyntaxError) -> tuple[Span, str]:
@@ -183,6 +210,19 @@ def _describe_syntax_error(text: str, error: cst.ParserSyntaxError) -> tuple[Spa
     except (ValueError, RecursionError, MemoryError):
         pass
     return Span.point(error.raw_line, error.raw_column + 1), f"Cannot parse: {error.message}"
+
+
+def _cpython_refusal(text: str) -> tuple[Span, str] | None:
+    """CPython's syntax error in `text` (its parser is in C, and linear), or None."""
+    try:
+        _quiet_parse(text)
+    except SyntaxError as cpython:
+        if cpython.lineno:
+            return Span.point(cpython.lineno, max(1, cpython.offset or 1)), \
+                f"Cannot parse: {cpython.msg}"
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return None
 
 
 def _compiles(text: str) -> bool:

@@ -78,6 +78,24 @@ TOO_DEEP = EngineCode(
     "stack. The file is skipped.\n\n## Why is this bad?\nThe file was not checked. Exclude "
     "generated files, or split the expression.",
 )
+OVER_BUDGET = EngineCode(
+    "DL909", "file-over-budget", "A file would take more time or memory than its budget; skipped.",
+    Severity.WARNING,
+    "## What it does\nReports a file whose analysis would exceed, or did exceed, its budget, "
+    "and skips it; the run goes on with the other files. The budgets are `file-time-budget` "
+    "(seconds per file, default 10) and `file-memory-budget` (MiB per worker process, default "
+    "4096), set in `[tool.dllint]`; `--file-time-budget` overrides the first.\n\nBefore a "
+    "file is parsed, one linear pass over its tokens reports, from every entry point alike, "
+    "the shapes that libcst parses in super-linear time: an expression of more than 1,000 "
+    "operators or calls in a row (a generated `1 + 1 + ...`) or a file of more characters than 100,000 per second of `file-time-budget` (brackets nested more than 200 deep, which "
+    "libcst parses in quadratic time too, are DL903: CPython refuses them). When "
+    "files are linted by worker processes (`--jobs` above 1 and 16 files or more), a worker "
+    "that spends longer than `file-time-budget` on one file is stopped and the file reported; "
+    "on Linux, a file that needs more than `file-memory-budget` is reported too. The message "
+    "says which budget was exceeded.\n\n## Why is this bad?\nThe file was not checked. Such "
+    "files are almost always generated: exclude them, or raise the budget (an over-budget "
+    "result is never cached, so the next run tries again).",
+)
 FIX_NOT_WRITTEN = EngineCode(
     "DL908", "fix-not-written", "`--fix` could not write a file's fixes.", Severity.ERROR,
     "## What it does\nWith `--fix`, reports a file whose fixes were not written, and why: the "
@@ -97,5 +115,6 @@ INTERNAL_ERROR = EngineCode(
 ENGINE_CODES: dict[str, EngineCode] = {
     entry.code: entry
     for entry in (IO_ERROR, DECODE_ERROR, BINARY_FILE, SYNTAX_ERROR, FILE_TOO_LARGE,
-                  UNUSED_SUPPRESSION, NOTEBOOK_ERROR, TOO_DEEP, FIX_NOT_WRITTEN, INTERNAL_ERROR)
+                  UNUSED_SUPPRESSION, NOTEBOOK_ERROR, TOO_DEEP, FIX_NOT_WRITTEN, OVER_BUDGET,
+                  INTERNAL_ERROR)
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import multiprocessing
+import multiprocessing.connection
 import os
 import sys
 import time
@@ -12,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from dllint import parsed
+from dllint import budget, parsed
 from dllint.cache import Cache
 from dllint.config import Settings
 from dllint.discovery import discover
-from dllint.engine import lint_file, lint_source_text, merge_same_cause
+from dllint.engine import lint_file, lint_source_text, merge_same_cause, over_budget_result
 from dllint.registry import all_rules
 from dllint.semantic.project import ProjectIndex, summarise, wants_summary
 from dllint.source import SourceText, content_hash, read_bytes, read_source
@@ -84,10 +85,22 @@ def _summarise_in_worker(path: str) -> tuple[str, str | None, dict | None]:
     digest = content_hash(source.raw)
     if path.endswith(".ipynb") or not wants_summary(source.text, path):
         return path, digest, None
+    if budget.screen(source.text, _worker_settings.file_time_budget) is not None:
+        return path, None, None  # linting reports it (DL909); not cached, as budgets change
     try:
         return path, digest, summarise(path, source.text)
+    except MemoryError:
+        return path, None, None  # over the memory budget: linting reports it
     except Exception:  # noqa: BLE001 - not hidden: phase two runs the same model on this file
         return path, digest, None  # and reports the crash there as DL999, with the file's name
+
+
+def _over_budget(name: str, path: str, message: str) -> object:
+    """What a phase gives for a file whose analysis was stopped for its budget."""
+    assert _worker_settings is not None
+    if name == "summarise":
+        return path, None, None
+    return over_budget_result(path, _worker_settings, message)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -101,7 +114,8 @@ _FUNCTIONS = {"summarise": _summarise_in_worker, "lint": _lint_in_worker}
 
 
 def _serve(connection, settings: Settings, parent: int, inherited: Sequence = ()) -> None:
-    """A worker's loop: run one phase over the paths of its shard, send the results back.
+    """A worker's loop: run one phase over the paths of its shard, sending each result back as
+    soon as it is ready (the parent times each file against `file-time-budget` from them).
 
     A worker must not outlive the run (a CI timeout SIGKILLs dllint, not its workers). It
     closes the pipe ends of its siblings that fork copied into it (`inherited`), so that
@@ -110,6 +124,7 @@ def _serve(connection, settings: Settings, parent: int, inherited: Sequence = ()
     """
     for sibling in inherited:
         sibling.close()
+    budget.limit_memory(settings.file_memory_budget)
     while True:
         try:
             message = connection.recv()
@@ -119,20 +134,43 @@ def _serve(connection, settings: Settings, parent: int, inherited: Sequence = ()
             return
         name, paths, project = message
         _initialise_worker(settings, project)
-        results = []
         try:
             for path in paths:
                 if os.getppid() != parent:  # orphaned: nobody will read the results
                     return
-                results.append(_FUNCTIONS[name](path))
+                try:
+                    result = _FUNCTIONS[name](path)
+                except MemoryError:  # over `file-memory-budget` (budget.limit_memory)
+                    result = _over_budget(name, path,
+                                          budget.memory_budget_message(settings.file_memory_budget))
+                connection.send(("result", result))
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the parent is gone
         except Exception as error:  # noqa: BLE001 - not hidden: re-raised in the parent
             reply = ("error", error)
         else:
-            reply = ("done", results)
+            reply = ("done", None)
         try:
             connection.send(reply)
         except (BrokenPipeError, ConnectionResetError):
             return  # the parent is gone
+
+
+@dataclass
+class _Shard:
+    """One worker's part of a phase: its paths, how many are done, and since when the one in
+    progress has been running."""
+
+    paths: list[str]
+    results: list = field(default_factory=list)
+    started: float = 0.0
+    finished: bool = False
+    # Paths during which a worker died: a second death on the same path is the file's doing.
+    died_on: set[str] = field(default_factory=set)
+
+    @property
+    def current(self) -> str | None:
+        return self.paths[len(self.results)] if len(self.results) < len(self.paths) else None
 
 
 class Workers:
@@ -141,7 +179,10 @@ class Workers:
     A file is summarised (phase one) and linted (phase two) by the same process, so phase two
     reuses the tree phase one parsed (`dllint.parsed`) instead of parsing every file twice.
     Shards are balanced by file size. With one job, or few files, everything runs in this
-    process. A worker that dies (killed, out of memory) loses nothing: its shard is run here.
+    process. Each file has `file-time-budget` seconds: a worker that takes longer is killed,
+    the file gets DL909, and the rest of its shard goes on in a fresh worker. A worker that
+    dies (killed, out of memory) loses nothing: the file it was on is tried once more in a
+    fresh worker, and gets DL909 if that worker dies too.
     """
 
     def __init__(self, paths: Sequence[str], settings: Settings, jobs: int | None) -> None:
@@ -151,6 +192,9 @@ class Workers:
         self.shard_of: dict[str, int] = {}
         self.processes: list = []
         self.connections: list = []
+        # Files stopped for their budget in phase one, with the reason: phase two reports them
+        # without spending the budget again.
+        self.over_budget: dict[str, str] = {}
         if self.jobs == 1:
             return
         loads = [(0, shard) for shard in range(self.jobs)]
@@ -161,48 +205,125 @@ class Workers:
 
     def _start(self) -> None:
         """Start the processes on first use: a warm run, all from the cache, starts none."""
+        for _ in range(self.jobs):
+            self.processes.append(None)
+            self.connections.append(None)
+            self._start_worker(len(self.processes) - 1)
+
+    def _start_worker(self, index: int) -> None:
+        """Start worker `index`, in place of the one that was there (dead, or killed)."""
         context = _pool_context()
         forks = context.get_start_method() == "fork"
-        for _ in range(self.jobs):
-            parent_end, child_end = context.Pipe()
-            # A forked child inherits this process's ends of the pipes of the workers started
-            # before it, and closes them; a spawned child inherits no descriptor.
-            inherited = (*self.connections, parent_end) if forks else ()
-            process = context.Process(target=_serve, daemon=True,
-                                      args=(child_end, self.settings, os.getpid(), inherited))
-            process.start()
-            child_end.close()
-            self.processes.append(process)
-            self.connections.append(parent_end)
+        parent_end, child_end = context.Pipe()
+        # A forked child inherits this process's ends of the pipes of the other workers, and
+        # closes them; a spawned child inherits no descriptor.
+        others = [connection for connection in self.connections if connection is not None]
+        inherited = (*others, parent_end) if forks else ()
+        process = context.Process(target=_serve, daemon=True,
+                                  args=(child_end, self.settings, os.getpid(), inherited))
+        process.start()
+        child_end.close()
+        self.processes[index] = process
+        self.connections[index] = parent_end
+
+    def _stop_worker(self, index: int) -> None:
+        process, connection = self.processes[index], self.connections[index]
+        if process.is_alive():
+            process.kill()
+        process.join()
+        connection.close()
+        self.connections[index] = None
 
     def map(self, name: str, paths: Sequence[str], project: ProjectIndex | None = None) -> list:
         if self.jobs == 1 or len(paths) < PARALLEL_THRESHOLD and not self.processes:
             return self._here(name, paths, project)
         if not self.processes:
             self._start()
-        shards: list[list[str]] = [[] for _ in range(self.jobs)]
+        _initialise_worker(self.settings, project)  # for the results made here
+        shards = [_Shard([]) for _ in range(self.jobs)]
+        known: dict[str, object] = {}
         for path in paths:
-            shards[self.shard_of.get(path, 0)].append(path)
-        sent = []
-        for connection, shard in zip(self.connections, shards):
+            if name == "lint" and path in self.over_budget:
+                known[path] = over_budget_result(path, self.settings, self.over_budget[path])
+            else:
+                shards[self.shard_of.get(path, 0)].paths.append(path)
+        for index, shard in enumerate(shards):
+            self._send(index, shard, name, project)
+        while not all(shard.finished for shard in shards):
+            self._collect(shards, name, project)
+        return [*known.values(), *(result for shard in shards for result in shard.results)]
+
+    def _send(self, index: int, shard: _Shard, name: str, project: ProjectIndex | None) -> None:
+        """Hand worker `index` what is left of its shard (a dead worker is replaced first)."""
+        if shard.current is None:
+            shard.finished = True
+            return
+        message = (name, shard.paths[len(shard.results):], project)
+        try:
+            self.connections[index].send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            # It died between phases (killed, out of memory): a fresh one takes over.
+            self._stop_worker(index)
+            self._start_worker(index)
+            self.connections[index].send(message)
+        shard.started = time.monotonic()
+
+    def _collect(self, shards: list[_Shard], name: str, project: ProjectIndex | None) -> None:
+        """Wait for the next results, or for the earliest deadline, and act on them."""
+        limit = self.settings.file_time_budget
+        waiting = {self.connections[index]: index for index, shard in enumerate(shards)
+                   if not shard.finished}
+        earliest = min(shards[index].started for index in waiting.values()) + limit
+        ready = multiprocessing.connection.wait(list(waiting),
+                                                timeout=max(0.0, earliest - time.monotonic()))
+        for connection in ready:
+            index = waiting[connection]
+            shard = shards[index]
             try:
-                connection.send((name, shard, project))
-                sent.append(True)
-            except (BrokenPipeError, ConnectionResetError):
-                sent.append(False)
-        results: list = []
-        for connection, shard, was_sent in zip(self.connections, shards, sent):
-            try:
-                if not was_sent:
-                    raise EOFError
                 status, payload = connection.recv()
-            except (EOFError, ConnectionResetError):  # the worker died: run its shard here
-                results.extend(self._here(name, shard, project))
+            except (EOFError, ConnectionResetError, OSError):
+                self._died(index, shard, name, project)
                 continue
             if status == "error":
                 raise payload
-            results.extend(payload)
-        return results
+            if status == "done":
+                shard.finished = True
+            else:
+                shard.results.append(payload)
+                shard.started = time.monotonic()
+        now = time.monotonic()
+        for index in waiting.values():
+            shard = shards[index]
+            if not shard.finished and shard.current is not None and \
+                    now - shard.started > limit and not self.connections[index].poll():
+                self._skip(index, shard, name, project, budget.time_budget_message(limit))
+
+    def _died(self, index: int, shard: _Shard, name: str, project: ProjectIndex | None) -> None:
+        path = shard.current
+        if path is None:  # it died after its last result: nothing is lost
+            self._stop_worker(index)
+            self._start_worker(index)
+            shard.finished = True
+            return
+        if path in shard.died_on:  # twice on this file: the file's doing (native memory, a crash)
+            self._skip(index, shard, name, project, budget.memory_budget_message(
+                self.settings.file_memory_budget) + " (the worker analysing it died twice)")
+            return
+        shard.died_on.add(path)
+        self._stop_worker(index)
+        self._start_worker(index)
+        self._send(index, shard, name, project)
+
+    def _skip(self, index: int, shard: _Shard, name: str, project: ProjectIndex | None,
+              message: str) -> None:
+        """Stop the worker on the file in progress, report the file, go on with the rest."""
+        path = shard.current
+        assert path is not None
+        self._stop_worker(index)
+        self._start_worker(index)
+        self.over_budget[path] = message
+        shard.results.append(_over_budget(name, path, message))
+        self._send(index, shard, name, project)
 
     def _here(self, name: str, paths: Sequence[str], project: ProjectIndex | None) -> list:
         _initialise_worker(self.settings, project)
@@ -210,6 +331,8 @@ class Workers:
 
     def close(self) -> None:
         for connection in self.connections:
+            if connection is None:
+                continue
             try:
                 connection.send(None)
             except (BrokenPipeError, ConnectionResetError):

@@ -162,7 +162,8 @@ def test_deep_nesting_is_analysed_or_skipped_never_a_crash(tmp_path):
         "import glob\n" + "".join("    " * i + "if x:\n" for i in range(60))
         + "    " * 60 + "a, b = glob.glob('a'), glob.glob('b')\n" + "    " * 60 + "zip(a, b)\n")
     found = lint_dir(tmp_path)
-    assert found["deep_sum.py"][0] == "DL907"  # a documented skip, not an internal error
+    # A documented skip, not an internal error: libcst would take minutes to parse the sum.
+    assert found["deep_sum.py"][0] == "DL909"
     assert found["deep_blocks.py"][0] == "DL001"
 
 

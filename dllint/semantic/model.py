@@ -13,6 +13,7 @@ same run are resolved through `ProjectIndex` summaries.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -46,6 +47,13 @@ if TYPE_CHECKING:
 
 
 MAX_VALUE_DEPTH = 200
+# The model's callbacks that only record (which names are read, which blocks are open) or that
+# change bindings only through `bind`: the memo of values survives them. Every other callback,
+# one added later included, invalidates it before and after it runs.
+_MEMO_KEEPING_CALLBACKS = frozenset({
+    "visit_Call", "visit_Name", "visit_Attribute", "visit_Arg", "visit_AssignTarget",
+    "leave_SimpleStatementLine", "visit_IndentedBlock", "leave_IndentedBlock",
+    "visit_SimpleStatementSuite", "leave_SimpleStatementSuite"})
 # Methods that grow a sequential container in place (`add_module`, Keras `add`).
 GROWING = frozenset().union(*catalog.GROWING_METHODS.values())
 
@@ -118,6 +126,40 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.event_branches: dict[int, tuple[tuple[int, bool], ...]] = {}
         # The typed query interface rules read all of the above through.
         self.facts = Facts(self)
+        # The value of each expression node, memoised for as long as the bindings it was
+        # computed under stand (id of node -> (generation, node, value); the node is held so
+        # that its id cannot be reused). A fluent chain `Builder().a().b()...` asks for its
+        # receiver's value at every level, twice at some: without the memo that is exponential
+        # in the chain's length. Anything that may change a binding starts a new generation.
+        self._values: dict[int, tuple[int, cst.CSTNode, Value]] = {}
+        self._generations = itertools.count(1)
+        self._generation = 0
+        # How many times the depth limit cut an evaluation short: a value computed under a cut
+        # depends on how deep it was asked for, and is not memoised.
+        self._depth_cuts = 0
+
+    def get_visitors(self):
+        visitors = super().get_visitors()
+        return {name: method if name in _MEMO_KEEPING_CALLBACKS else self._invalidating(method)
+                for name, method in visitors.items()}
+
+    def _invalidating(self, method: Callable[[cst.CSTNode], None]
+                      ) -> Callable[[cst.CSTNode], None]:
+        def callback(node: cst.CSTNode) -> None:
+            self.bindings_changed()
+            method(node)
+            self.bindings_changed()
+        return callback
+
+    def bindings_changed(self) -> None:
+        """Forget the memoised values: a name, an attribute or a scope may now hold another.
+        Generations are never reused, so one can be restored (`restore_generation`)."""
+        self._generation = next(self._generations)
+
+    def restore_generation(self, generation: int) -> None:
+        """The bindings are exactly as they were in `generation` again (a comprehension's frame
+        restored): the values memoised then hold again."""
+        self._generation = generation
 
     @property
     def in_no_grad(self) -> bool:
@@ -144,13 +186,23 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         # Generated code can nest expressions thousands deep (a 5,000-term sum): past a depth no
         # hand-written bug hides at, a value is simply unknown, and the rest of the file is
         # still analysed.
+        known = self._values.get(id(node))
+        if known is not None and known[0] == self._generation and known[1] is node:
+            return known[2]
         if self.depth >= MAX_VALUE_DEPTH:
+            self._depth_cuts += 1
             return EMPTY
+        cuts = self._depth_cuts
         self.depth += 1
         try:
-            return self._value(node)
+            result = self._value(node)
         finally:
             self.depth -= 1
+        if cuts == self._depth_cuts:
+            # Stored under the generation it ends in: an evaluation that binds on its way (a
+            # comprehension's variables) restores the frame, and that ends a generation.
+            self._values[id(node)] = (self._generation, node, result)
+        return result
 
     def _value(self, node: cst.BaseExpression) -> Value:
         if isinstance(node, cst.Call):
@@ -235,6 +287,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         return None
 
     def bind(self, target: cst.BaseExpression, value: Value) -> None:
+        self.bindings_changed()
         if isinstance(target, cst.Name):
             self.frames[-1][target.value] = value
         elif isinstance(target, cst.Attribute):

@@ -371,11 +371,14 @@ class ValueTransfer:
         do not leak, as in Python 3)."""
         frame = self.frames[-1]
         saved = dict(frame)
+        generation = self._generation
+        only_names = True  # `for self.x in ...` would bind an attribute, which is not restored
         try:
             comprehension: cst.CompFor | None = node.for_in
             while comprehension is not None:
                 rows = self.rows(self.value(comprehension.iter))
                 if isinstance(comprehension.target, (cst.Name, cst.Tuple, cst.List)):
+                    only_names = only_names and _names_only(comprehension.target)
                     self.bind(comprehension.target, EMPTY)
                     if isinstance(comprehension.target, cst.Name):
                         self.bind(comprehension.target, rows)
@@ -384,6 +387,10 @@ class ValueTransfer:
         finally:
             frame.clear()
             frame.update(saved)
+            if only_names:
+                self.restore_generation(generation)
+            else:
+                self.bindings_changed()
 
     def _builtin(self, qualified: str, node: cst.Call) -> Value:
         if not node.args:
@@ -1293,6 +1300,15 @@ def _may_leave_pixel_range(operator: cst.BaseBinaryOp, left: cst.BaseExpression 
     if literal is None:
         return False
     return literal > 1 if isinstance(operator, cst.Multiply) else literal > 0
+
+
+def _names_only(target: cst.BaseExpression) -> bool:
+    """Whether binding `target` binds names only (`x`, `(i, (a, b))`), in the current frame."""
+    if isinstance(target, cst.Name):
+        return True
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return all(_names_only(element.value) for element in target.elements)
+    return False
 
 
 def _member(receiver: Value, name: str, read) -> Value | None:
