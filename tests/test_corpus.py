@@ -236,3 +236,20 @@ def test_the_recall_table_of_a_planted_recall_script_is_read():
               "all                               6      3    0.50\n")
     assert corpus.parse_recall(output) == {("drop-eval", "DL004"): (4, 3),
                                            ("softmax-in-forward", "DL002"): (2, 0)}
+
+
+def test_merge_replaces_only_the_relinted_repositories_findings_in_manifest_order():
+    def at(repository, key):
+        return dict(_finding("DL004", key, repository=repository), key=key)
+    old = [at("a/x", "1"), at("b/y", "2"), at("b/y", "3"), at("c/z", "4")]
+    update = [at("a/x", "5")]
+    merged = corpus.merge(old, update, ["a/x", "b/y"], ["a/x", "b/y", "c/z"])
+    assert [f["key"] for f in merged] == ["5", "4"]  # b/y re-linted to nothing loses its own
+    with pytest.raises(ValueError, match="c/z"):
+        corpus.merge(old, [at("c/z", "6")], ["a/x"], ["a/x", "c/z"])
+
+
+def test_lint_only_refuses_a_repository_not_in_the_half(capsys):
+    with pytest.raises(SystemExit, match="not in this half: nobody/nothing"):
+        corpus.main(["lint", "--dest", "/nonexistent", "--half", "tuning",
+                     "--only", "karpathy/nanoGPT,nobody/nothing"])
