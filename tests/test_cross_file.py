@@ -840,3 +840,4 @@ def test_mode_dependent_layers_in_containers_are_known_in_another_file(tmp_path)
     # The encoder's dropout sits in a ModuleList of blocks; the stylizer's instance norms keep
     # no running statistics, so its modes do not differ.
     assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("evaluate.py", 7, "DL004")}
+
