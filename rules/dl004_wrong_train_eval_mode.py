@@ -1255,6 +1255,123 @@ class WrongTrainEvalMode(Rule):
                     after = model(inputs)
                 assert not torch.allclose(before, after)
         """),
+        # A generation wrapper built after `self.eval()` over the model's own parts: the parts are
+        # in eval mode, and the wrapper's own flag turns no dropout of theirs back on.
+        Valid("""
+            import torch
+            from torch import nn
+            from transformers import GenerationMixin
+
+
+            class DecoderWrapper(nn.Module, GenerationMixin):
+                def __init__(self, decoder_fn, context):
+                    super().__init__()
+                    self.decoder_fn = decoder_fn
+                    self.register_buffer("context", context)
+
+                def forward(self, ids):
+                    return self.decoder_fn(self.context, ids)
+
+
+            class Captioner(nn.Module):
+                def __init__(self, encoder, decoder):
+                    super().__init__()
+                    self.encoder, self.decoder = encoder, decoder
+
+                def forward(self, images, ids):
+                    return self.decoder(self.encoder(images), ids)
+
+                @torch.no_grad()
+                def caption(self, images, prompt):
+                    was_training = self.training
+                    self.eval()
+                    wrapper = DecoderWrapper(decoder_fn=self.decoder, context=self.encoder(images))
+                    tokens = wrapper.generate(prompt, max_length=30)
+                    self.train(was_training)
+                    return tokens
+        """),
+        # A wrapper held by the instance, built in `setup_method` around models loaded in eval mode
+        # (`from_pretrained`), run in another method.
+        Valid("""
+            import torch
+            from transformers import AutoModelForCausalLM, GenerationMixin
+
+
+            class MixtureWrapper(GenerationMixin):
+                def __init__(self, policy, reference, coef=0.5):
+                    super().__init__()
+                    self.policy, self.reference, self.coef = policy, reference, coef
+
+                def forward(self, ids):
+                    return self.coef * self.policy(ids).logits + (1 - self.coef) * self.reference(ids).logits
+
+
+            class TestMixture:
+                def setup_method(self):
+                    self.policy = AutoModelForCausalLM.from_pretrained("gpt2")
+                    self.reference = AutoModelForCausalLM.from_pretrained("gpt2")
+                    self.mixture = MixtureWrapper(self.policy, self.reference)
+
+                def test_mixture_of_logits(self, input_ids):
+                    with torch.no_grad():
+                        logits = self.mixture(input_ids)
+                    assert logits.shape[-1] == 50257
+        """),
+        # Objects without train/eval modes handed to an evaluation helper: an instance of a plain
+        # class of the file, and a module whose layers compute the same in both modes.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class LinearProbe(nn.Module):
+                def __init__(self, features, classes):
+                    super().__init__()
+                    self.fc = nn.Linear(features, classes)
+
+                def forward(self, x):
+                    return self.fc(x)
+
+
+            class ExportedPipeline:
+                def __init__(self, path):
+                    self.weights = torch.load(path)
+
+                def __call__(self, x):
+                    return x @ self.weights
+
+
+            def predict(model, features):
+                return model(features).argmax(-1)
+
+
+            def compare(reference_model, features):
+                return predict(reference_model, features)
+
+
+            def main(features):
+                probe_model = LinearProbe(512, 10)
+                probe_model.load_state_dict(torch.load("probe.pt"))
+                exported_model = ExportedPipeline("exported.pt")
+                return predict(probe_model, features), predict(exported_model, features)
+        """),
+        # A part of a model put in eval mode (`classifier.vit`) handed to an evaluation helper.
+        Valid("""
+            import torch
+            from transformers import ViTForImageClassification
+
+
+            def validate_features(model, images, expected):
+                with torch.no_grad():
+                    features = model(images).last_hidden_state
+                assert torch.allclose(features, expected, atol=1e-4)
+
+
+            def main(images, expected):
+                classifier = ViTForImageClassification.from_pretrained("google/vit-base-patch16-224")
+                classifier.eval()
+                validate_features(classifier.vit, images, expected)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2875,7 +2992,10 @@ class WrongTrainEvalMode(Rule):
         arg = argument(call, index, parameter)
         key = self.handed_model_key(arg.value) if arg is not None else None
         if key is None:
-            return False
+            # A part of a model (`classifier.vit`): eval() on the model switched it too.
+            owner = self.attribute_owner(arg.value) if arg is not None else None
+            return owner is not None and "eval" in (modes.get(owner),
+                                                    self.module_facts.modes.get(owner))
         if modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
             return True
         if any(tag.kind == MODULE and tag.info.framework == "keras"
