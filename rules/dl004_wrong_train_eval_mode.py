@@ -136,9 +136,10 @@ class WrongTrainEvalMode(Rule):
     (`get_peft_model(model, config)`, a generation wrapper over `self.decoder` after
     `self.eval()`) runs their dropout and batch norm in their mode: with no layers of its own
     known and none of those models shown to be in training mode (switched by `train()`, or a
-    torch module built here), it is not judged. An instance of a class of the project that is
-    no torch module (a Keras model class), handed to an evaluation helper, has no modes to
-    set. A forward pass on made-up input
+    torch module built here), it is not judged. Handed to an evaluation helper, an instance of
+    a class of the project that is no torch module (a Keras model class), a model whose layers
+    compute the same in both modes, such a wrapper, or a part of a model put in eval mode
+    (`classifier.vit`) is no model left in training mode. A forward pass on made-up input
     (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
     context manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit`
     versus `predict`), like objax and Haiku modules in a file without torch, are left alone.
