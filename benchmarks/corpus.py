@@ -4,7 +4,8 @@
     python benchmarks/corpus.py export --dest DIR [--half tuning|held-out] [--round N]
                                       [--mirrors /work/.mirror]
     python benchmarks/corpus.py lint --dest DIR --half held-out [--round N] [--select CODES]
-                                    [--out FILE]
+                                    [--out FILE] [--only owner/name,...]
+    python benchmarks/corpus.py merge --findings FILE --update FILE --only owner/name,...
     python benchmarks/corpus.py report --half held-out [--round N] [--findings FILE]
                                       [--classifications FILE]
     python benchmarks/corpus.py recall --dest DIR --half held-out [--round N] [--only owner/name,...]
@@ -27,7 +28,10 @@ command takes every round. With it, `lint` writes findings-HALF-roundN.jsonl by 
 (MIRRORS/owner+name/repo, as the `fetch` tool leaves it) to DEST/owner+name; it needs no network.
 `lint` lints each exported tree as a user would (default rules unless --select, the tree as the
 configuration root), prints lines and findings per repository, per rule and per framework, and
-writes every finding as one JSON line to `--out` (default benchmarks/corpus/findings-HALF.jsonl).
+writes every finding as one JSON line to `--out` (default benchmarks/corpus/findings-HALF.jsonl);
+`--only` lints just the named repositories (write those to a separate `--out`, then `merge`).
+`merge` replaces, in the findings file `--findings`, every finding of the `--only` repositories
+by those of `--update` (a repository re-linted to no finding loses all its old ones).
 A finding's key is repository, path, code and a hash of the flagged line's stripped text (plus
 an occurrence number when that repeats), never the line number, so a key survives edits
 elsewhere in the file. `report` joins the findings with `benchmarks/corpus/classifications.toml`
@@ -347,6 +351,20 @@ def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | Non
 
 # ---------------------------------------------------------------------------------------- report
 
+def merge(findings: Sequence[dict], update: Sequence[dict], relinted: Iterable[str],
+          order: Sequence[str]) -> list[dict]:
+    """`findings` with every finding of the re-linted repositories replaced by `update`'s,
+    in the manifest's order of repositories (`order`)."""
+    relinted = set(relinted)
+    stray = sorted({f["repository"] for f in update} - relinted)
+    if stray:
+        raise ValueError(f"the update holds findings of repositories not named by --only: "
+                         f"{', '.join(stray)}")
+    kept = [f for f in findings if f["repository"] not in relinted] + list(update)
+    rank = {name: index for index, name in enumerate(order)}
+    return sorted(kept, key=lambda f: rank.get(f["repository"], len(rank)))  # stable sort
+
+
 def parse_classifications(text: str) -> dict[str, tuple[str, str]]:
     """key -> (verdict, reason), from `[[finding]]` tables with key, verdict and reason."""
     verdicts: dict[str, tuple[str, str]] = {}
@@ -522,6 +540,19 @@ def read_findings(path: Path) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------ main
 
+def _only(repositories: list[Repository], only: str | None) -> list[Repository]:
+    """The repositories `--only` names (all when it is not given); a name that is not in the
+    half is refused rather than silently linting nothing."""
+    if not only:
+        return repositories
+    wanted = set(only.split(","))
+    missing = sorted(wanted - {r.name for r in repositories})
+    if missing:
+        raise SystemExit(f"corpus.py: error: --only names repositories not in this half: "
+                         f"{', '.join(missing)}")
+    return [r for r in repositories if r.name in wanted]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
@@ -537,6 +568,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     linting.add_argument("--select", help="comma-separated codes or prefixes (default rules)")
     linting.add_argument("--jobs", type=int, default=None)
     linting.add_argument("--out", type=Path)
+    linting.add_argument("--only", help="comma-separated owner/name: just these repositories")
+    merging = commands.add_parser("merge", help="replace re-linted repositories' findings")
+    merging.add_argument("--findings", type=Path, required=True)
+    merging.add_argument("--update", type=Path, required=True)
+    merging.add_argument("--only", required=True,
+                         help="comma-separated owner/name: the repositories re-linted")
     recalling = commands.add_parser("recall", help="planted-bug recall on one half's trees")
     recalling.add_argument("--dest", type=Path, required=True)
     recalling.add_argument("--half", choices=HALVES, required=True)
@@ -580,18 +617,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                   flush=True)
         return 0
     if options.command == "recall":
-        chosen = in_half(repositories, options.half, round_number)
-        if options.only:
-            wanted = set(options.only.split(","))
-            chosen = [r for r in chosen if r.name in wanted]
-        recall(chosen, options.dest)
+        recall(_only(in_half(repositories, options.half, round_number), options.only), options.dest)
+        return 0
+    if options.command == "merge":
+        relinted = options.only.split(",")
+        unknown = sorted(set(relinted) - {r.name for r in repositories})
+        if unknown:
+            parser.error(f"--only names repositories not in the manifest: {', '.join(unknown)}")
+        try:
+            merged = merge(read_findings(options.findings), read_findings(options.update),
+                           relinted, [r.name for r in repositories])
+        except ValueError as problem:
+            parser.error(str(problem))
+        with options.findings.open("w", encoding="utf-8") as stream:
+            for finding in merged:
+                stream.write(json.dumps(finding, sort_keys=True) + "\n")
+        print(f"{options.findings}: {len(merged)} findings")
         return 0
     findings_path = getattr(options, "findings", None) or getattr(options, "out", None) \
         or default_findings_path(options.half, round_number)
     if options.command == "lint":
         select = options.select.split(",") if options.select else None
-        lint(in_half(repositories, options.half, round_number), options.dest, select,
-             options.jobs, findings_path)
+        chosen = _only(in_half(repositories, options.half, round_number), options.only)
+        lint(chosen, options.dest, select, options.jobs, findings_path)
         return 0
     verdicts = (parse_classifications(options.classifications.read_text(encoding="utf-8"))
                 if options.classifications.exists() else {})

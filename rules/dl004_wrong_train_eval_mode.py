@@ -18,6 +18,9 @@ EVALUATION_NAME = re.compile(
     r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
     r"infer|inference)(_|$)")
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
+# A name that ends in a model noun (`base_model`, `net2`), not one about a model (`model_name`).
+MODEL_NOUN = re.compile(r"(^|_)(model|net|network|classifier|encoder|decoder|backbone|generator|"
+                        r"discriminator|student|teacher)s?\d*$")
 # `train_and_evaluate_one_epoch`: a function that also trains decides its modes in its body.
 TRAINING_NAME = re.compile(r"(^|_)(train|training|fit)(_|$)")
 # A loader of held-out data: `test_loader`, `testloader`, `val_dataloader`, `valid_dl`.
@@ -65,6 +68,11 @@ class FunctionFacts:
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
     copies: set[str] = field(default_factory=set)  # names holding copy.deepcopy(model), an EMA
+    # Names holding a model built around models handed to it (`PeftModel(base, config)`,
+    # `Wrapper(self.model, self.ref_model)`), none of which is shown to be in training mode
+    # there: a new module's own flag is in training mode, but the dropout and batch norm it
+    # runs are the handed models', in their mode.
+    quiet_wrappers: set[str] = field(default_factory=set)
     # Names holding a wrapper built around a model (`wrapper = TracingAdapter(model, inputs)`),
     # or the same model moved: the model, a submodule of it, is switched with it.
     holds: dict[str, str] = field(default_factory=dict)
@@ -124,7 +132,14 @@ class WrongTrainEvalMode(Rule):
     of the file calls it on the model it is handed (`evaluate(model)`), or when it is called on
     a wrapper built around the model (`TracingAdapter(model, inputs).eval()`). A `train()`
     followed by repeated no_grad runs of one input with nothing between that trains (Monte
-    Carlo dropout) is deliberate. A forward pass on made-up input
+    Carlo dropout) is deliberate. A model built around models it is handed
+    (`get_peft_model(model, config)`, a generation wrapper over `self.decoder` after
+    `self.eval()`) runs their dropout and batch norm in their mode: with no layers of its own
+    known and none of those models shown to be in training mode (switched by `train()`, or a
+    torch module built here), it is not judged. Handed to an evaluation helper, an instance of
+    a class of the project that is no torch module (a Keras model class), a model whose layers
+    compute the same in both modes, such a wrapper, or a part of a model put in eval mode
+    (`classifier.vit`) is no model left in training mode. A forward pass on made-up input
     (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
     context manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit`
     versus `predict`), like objax and Haiku modules in a file without torch, are left alone.
@@ -1210,6 +1225,157 @@ class WrongTrainEvalMode(Rule):
                     with torch.no_grad():
                         return self(x).argmax(-1)
         """),
+        # A module built around a model whose mode this code cannot see (loaded by a helper of
+        # another file): its own layers have no dropout or batch norm, so what it runs in either
+        # mode is the handed model's, and nothing here shows that one in training mode.
+        Valid("""
+            import torch
+            from torch import nn
+            from transformers.utils import PushToHubMixin
+
+            from .fixtures import load_base_model
+
+
+            class AdapterModel(PushToHubMixin, nn.Module):
+                def __init__(self, base, rank):
+                    super().__init__()
+                    self.base = base
+                    self.adapter = nn.Linear(rank, rank)
+
+                def forward(self, x):
+                    return self.base(x) + self.adapter(x)
+
+
+            def add_adapters(model, rank=8):
+                return AdapterModel(model, rank)
+
+
+            def test_adapters_change_the_output(inputs):
+                model = load_base_model()
+                with torch.no_grad():
+                    before = model(inputs)
+                model = add_adapters(model)
+                with torch.no_grad():
+                    after = model(inputs)
+                assert not torch.allclose(before, after)
+        """),
+        # A generation wrapper built after `self.eval()` over the model's own parts: the parts are
+        # in eval mode, and the wrapper's own flag turns no dropout of theirs back on.
+        Valid("""
+            import torch
+            from torch import nn
+            from transformers import GenerationMixin
+
+
+            class DecoderWrapper(nn.Module, GenerationMixin):
+                def __init__(self, decoder_fn, context):
+                    super().__init__()
+                    self.decoder_fn = decoder_fn
+                    self.register_buffer("context", context)
+
+                def forward(self, ids):
+                    return self.decoder_fn(self.context, ids)
+
+
+            class Captioner(nn.Module):
+                def __init__(self, encoder, decoder):
+                    super().__init__()
+                    self.encoder, self.decoder = encoder, decoder
+
+                def forward(self, images, ids):
+                    return self.decoder(self.encoder(images), ids)
+
+                @torch.no_grad()
+                def caption(self, images, prompt):
+                    was_training = self.training
+                    self.eval()
+                    wrapper = DecoderWrapper(decoder_fn=self.decoder, context=self.encoder(images))
+                    tokens = wrapper.generate(prompt, max_length=30)
+                    self.train(was_training)
+                    return tokens
+        """),
+        # A wrapper held by the instance, built in `setup_method` around models loaded in eval mode
+        # (`from_pretrained`), run in another method.
+        Valid("""
+            import torch
+            from transformers import AutoModelForCausalLM, GenerationMixin
+
+
+            class MixtureWrapper(GenerationMixin):
+                def __init__(self, policy, reference, coef=0.5):
+                    super().__init__()
+                    self.policy, self.reference, self.coef = policy, reference, coef
+
+                def forward(self, ids):
+                    return self.coef * self.policy(ids).logits + (1 - self.coef) * self.reference(ids).logits
+
+
+            class TestMixture:
+                def setup_method(self):
+                    self.policy = AutoModelForCausalLM.from_pretrained("gpt2")
+                    self.reference = AutoModelForCausalLM.from_pretrained("gpt2")
+                    self.mixture = MixtureWrapper(self.policy, self.reference)
+
+                def test_mixture_of_logits(self, input_ids):
+                    with torch.no_grad():
+                        logits = self.mixture(input_ids)
+                    assert logits.shape[-1] == 50257
+        """),
+        # Objects without train/eval modes handed to an evaluation helper: an instance of a plain
+        # class of the file, and a module whose layers compute the same in both modes.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class LinearProbe(nn.Module):
+                def __init__(self, features, classes):
+                    super().__init__()
+                    self.fc = nn.Linear(features, classes)
+
+                def forward(self, x):
+                    return self.fc(x)
+
+
+            class ExportedPipeline:
+                def __init__(self, path):
+                    self.weights = torch.load(path)
+
+                def __call__(self, x):
+                    return x @ self.weights
+
+
+            def predict(model, features):
+                return model(features).argmax(-1)
+
+
+            def compare(reference_model, features):
+                return predict(reference_model, features)
+
+
+            def main(features):
+                probe_model = LinearProbe(512, 10)
+                probe_model.load_state_dict(torch.load("probe.pt"))
+                exported_model = ExportedPipeline("exported.pt")
+                return predict(probe_model, features), predict(exported_model, features)
+        """),
+        # A part of a model put in eval mode (`classifier.vit`) handed to an evaluation helper.
+        Valid("""
+            import torch
+            from transformers import ViTForImageClassification
+
+
+            def validate_features(model, images, expected):
+                with torch.no_grad():
+                    features = model(images).last_hidden_state
+                assert torch.allclose(features, expected, atol=1e-4)
+
+
+            def main(images, expected):
+                classifier = ViTForImageClassification.from_pretrained("google/vit-base-patch16-224")
+                classifier.eval()
+                validate_features(classifier.vit, images, expected)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -1998,6 +2164,42 @@ class WrongTrainEvalMode(Rule):
                             self.network.eval()
                             save_samples(self.network, step)
         """, line=18, related_lines=(14,)),
+        # The same wrapper built around a freshly built torchvision model, in training mode.
+        Invalid("""
+            import torch
+            import torchvision
+            from torch import nn
+            from transformers.utils import PushToHubMixin
+
+
+            class AdapterModel(PushToHubMixin, nn.Module):
+                def __init__(self, base, rank):
+                    super().__init__()
+                    self.base = base
+                    self.adapter = nn.Linear(rank, rank)
+
+                def forward(self, x):
+                    return self.base(x) + self.adapter(x)
+
+
+            backbone = torchvision.models.resnet50()
+            backbone.load_state_dict(torch.load("weights.pt"))
+            model = AdapterModel(backbone, 8)
+            with torch.no_grad():
+                logits = model(images)
+        """, line=21),
+        # A model built from a name (`create_model(model_name)`) wraps no model: timm hands it
+        # back in training mode.
+        Invalid("""
+            import timm
+            import torch
+
+
+            def embed(images, model_name="resnet50"):
+                model = timm.create_model(model_name, pretrained=True)
+                with torch.no_grad():
+                    return model(images)
+        """, line=8),
     ]
 
     def __init__(self, context) -> None:
@@ -2019,6 +2221,13 @@ class WrongTrainEvalMode(Rule):
         # Attributes that hold a copy of a model (`self.ema = EMA(model)`), by class, whichever
         # method assigned them.
         self.attribute_copies: dict[int, set[str]] = {}
+        # Attributes that hold such a quiet wrapper (`self.wrapper = Wrapper(self.model)` in
+        # `setUp`), by class, whichever method assigned them.
+        self.attribute_quiet_wrappers: dict[int, set[str]] = {}
+        self.quiet_assignments: dict[int, bool] = {}  # by assignment, see `visit_Assign`
+        # Arguments (by node) of calls of functions of this file that hand nothing in training
+        # mode (`has_no_training_mode`), whatever the callee does with it.
+        self.handed_without_modes: set[int] = set()
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
         # A file of Keras/TensorFlow (or objax, Haiku) models and no torch: their mode is chosen
@@ -2147,6 +2356,10 @@ class WrongTrainEvalMode(Rule):
                                f"{'stays in training mode' if method == 'eval' else 'keeps its mode'}",
                         fix=NodeFix.wrap(value, "", "()", description=f"Call `.{method}()`"))
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        # Read before the assignment binds its targets: `model = wrap(model)` hands the old model.
+        self.quiet_assignments[id(node)] = self.wraps_no_training_model(node.value)
+
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value = original_node.value
         mode = self.chain_mode(value)
@@ -2160,6 +2373,7 @@ class WrongTrainEvalMode(Rule):
         engine = self.engine_built_by(value)
         submodule = bool(self.module_classes and self.module_classes[-1]) and \
             self.is_submodule(value)
+        quiet_wrapper = not copy and self.quiet_assignments.pop(id(original_node), False)
         for target in original_node.targets:
             key = self.key(target.target)
             if key is None:
@@ -2170,12 +2384,19 @@ class WrongTrainEvalMode(Rule):
                 facts.modes[key] = mode
             if copy and key.startswith("self.") and self.class_nodes:
                 self.attribute_copies.setdefault(id(self.class_nodes[-1]), set()).add(key)
+            if key.startswith("self.") and self.class_nodes:
+                held = self.attribute_quiet_wrappers.setdefault(id(self.class_nodes[-1]), set())
+                if quiet_wrapper:
+                    held.add(key)
+                else:
+                    held.discard(key)
             if engine is not None:
                 facts.engines[key] = engine
             else:
                 facts.engines.pop(key, None)
             for names, present in ((facts.dummies, dummy), (facts.fresh, fresh),
-                                   (facts.copies, copy), (facts.submodules, submodule)):
+                                   (facts.copies, copy), (facts.submodules, submodule),
+                                   (facts.quiet_wrappers, quiet_wrapper)):
                 if present:
                     names.add(key)
                 else:
@@ -2188,6 +2409,81 @@ class WrongTrainEvalMode(Rule):
                 facts.holds[key] = source
             else:
                 facts.holds.pop(key, None)
+
+    def wraps_no_training_model(self, node: cst.BaseExpression) -> bool:
+        """Whether `node` builds a model around models it is handed (`get_peft_model(model,
+        config)`, `Wrapper(text_decoder=self.decoder)`, also moved: `.to(device)`), none of
+        them shown to be in training mode here: each was put in eval mode, loaded in it
+        (`from_pretrained`), or came from where this code cannot see its mode."""
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+                node.func.attr.value in catalog.SAME_MODULE_METHODS:
+            node = node.func.value
+        if not isinstance(node, cst.Call):
+            return False
+        handed = [self.copied_or_moved(arg.value) for arg in node.args if not arg.star]
+        handed = [value for value in handed if self.is_handed_model(value)]
+        return bool(handed) and not any(self.in_training_here(value) for value in handed)
+
+    def has_no_training_mode(self, node: cst.BaseExpression) -> bool:
+        """Whether `node` is an object with no train/eval modes (an instance of a class of the
+        project that is no torch module: a Keras model class, a plain object), a model whose
+        layers compute the same in both modes, or a quiet wrapper with no layers of its own
+        known to differ between modes."""
+        values = self.facts.value(node)
+        modules = [tag for tag in values if tag.kind == MODULE]
+        if any(tag.kind == INSTANCE for tag in values) and not any(
+                not tag.info.framework for tag in modules):
+            return True
+        if modules and all(tag.info.mode_dependent is False for tag in modules):
+            return True
+        key = self.handed_model_key(node)
+        return key is not None and (key in self.scope.quiet_wrappers
+                                    or key in self.quiet_wrappers_held()) and \
+            not any(tag.kind == MODULE and tag.info.mode_dependent for tag in values)
+
+    def copied_or_moved(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """The model `copy.deepcopy(model)` or `model.to(device)` is, mode and all."""
+        while isinstance(node, cst.Call):
+            if self.is_copy(node) and node.args and not node.args[0].star:
+                node = node.args[0].value
+            elif isinstance(node.func, cst.Attribute) and \
+                    node.func.attr.value in catalog.SAME_MODULE_METHODS:
+                node = node.func.value
+            else:
+                break
+        return node
+
+    def is_handed_model(self, node: cst.BaseExpression) -> bool:
+        """An argument that is a model: a name or `self` attribute that holds one, or a part
+        of the model a module class is (`self.text_decoder`)."""
+        key = self.key(node)
+        if key is None and isinstance(node, cst.Attribute):
+            key = self.attribute_owner(node)
+        if key is None or key == "self" and not (self.module_classes and self.module_classes[-1]):
+            return False
+        if key == "self" or self.mode_of(key) is not None or key in self.scope.derived or \
+                first(self.facts.value(node), MODULE) is not None or self.is_submodule(node):
+            return True
+        # By its name alone only when it names a model (`model`, `base_model`), not something
+        # about one (`model_name`, `model_path`: `create_model(model_name)` wraps nothing).
+        return MODEL_NOUN.search(key.rsplit(".", 1)[-1]) is not None
+
+    def in_training_here(self, node: cst.BaseExpression) -> bool:
+        """Whether the model `node` holds is shown to be in training mode here: switched by
+        `train()` (or an engine's fit), or a torch module whose modes may differ that nothing
+        put in eval mode."""
+        mode = None
+        part: cst.BaseExpression = node
+        while mode is None:
+            key = self.key(part)
+            mode = self.mode_of(key) if key is not None else None
+            if not isinstance(part, cst.Attribute):
+                break
+            part = part.value  # `self.decoder` after `self.eval()`: eval() switched it too
+        if mode is not None:
+            return mode == "train"
+        return any(tag.kind == MODULE and not tag.info.framework and not tag.info.in_eval
+                   and tag.info.mode_dependent is not False for tag in self.facts.value(node))
 
     def is_submodule(self, node: cst.BaseExpression) -> bool:
         """`self.net`, `nets.decoder` where `nets` holds one, or a choice between such
@@ -2315,6 +2611,11 @@ class WrongTrainEvalMode(Rule):
         return self.attribute_copies.get(id(self.class_nodes[-1]), set()) \
             if self.class_nodes else set()
 
+    def quiet_wrappers_held(self) -> set[str]:
+        """The attributes of the class being walked that hold a quiet wrapper."""
+        return self.attribute_quiet_wrappers.get(id(self.class_nodes[-1]), set()) \
+            if self.class_nodes else set()
+
     def is_copy(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Call) and self.imports.call_name(node) in catalog.MODULE_COPIES
 
@@ -2388,6 +2689,9 @@ class WrongTrainEvalMode(Rule):
         if callee is not None:
             self.local_calls.append((callee, node, dict(self.scope.modes), self.scope,
                                      self.scope.trained))
+            for arg in node.args:  # values as they are here, not after the whole file
+                if self.has_no_training_mode(arg.value):
+                    self.handed_without_modes.add(id(arg.value))
             self.apply_modes_left(callee, node)
         self.check_module_call(node)
 
@@ -2523,6 +2827,9 @@ class WrongTrainEvalMode(Rule):
                         and (switched or not tag.info.in_eval)]
             if not suspects:
                 return
+            if not switched and all(tag.info.mode_dependent is None for tag in suspects) and (
+                    key in facts.quiet_wrappers or key in self.quiet_wrappers_held()):
+                return  # a wrapper's unknown layers are those of models it holds, not in training
             module = next((tag for tag in suspects if tag.info.mode_dependent), suspects[0])
             if module.info.mode_dependent is None and context.startswith("in `"):
                 return  # layers unknown, and only the function's name says it evaluates
@@ -2706,12 +3013,17 @@ class WrongTrainEvalMode(Rule):
         arg = argument(call, index, parameter)
         key = self.handed_model_key(arg.value) if arg is not None else None
         if key is None:
-            return False
+            # A part of a model (`classifier.vit`): eval() on the model switched it too.
+            owner = self.attribute_owner(arg.value) if arg is not None else None
+            return owner is not None and "eval" in (modes.get(owner),
+                                                    self.module_facts.modes.get(owner))
         if modes.get(key) == "eval" or self.module_facts.modes.get(key) == "eval":
             return True
         if any(tag.kind == MODULE and tag.info.framework == "keras"
                for tag in self.facts.value(arg.value)):
             return True  # a Keras model: in inference mode unless called with training=True
+        if id(arg.value) in self.handed_without_modes:
+            return True  # no torch module (a KerasHub task class), or a wrapper of eval models
         if key not in caller.params or modes.get(key) == "train":
             return False
         if not known:

@@ -343,3 +343,19 @@ def test_a_missing_findings_file_or_tree_is_one_error_line(tmp_path):
                        "--half", "held-out", "--out", str(tmp_path / "out.jsonl"))
     assert lint.returncode == 2 and "Traceback" not in lint.stderr
     assert "is not exported; run `corpus.py export` first" in lint.stderr
+
+def test_merge_replaces_only_the_relinted_repositories_findings_in_manifest_order():
+    def at(repository, key):
+        return dict(_finding("DL004", key, repository=repository), key=key)
+    old = [at("a/x", "1"), at("b/y", "2"), at("b/y", "3"), at("c/z", "4")]
+    update = [at("a/x", "5")]
+    merged = corpus.merge(old, update, ["a/x", "b/y"], ["a/x", "b/y", "c/z"])
+    assert [f["key"] for f in merged] == ["5", "4"]  # b/y re-linted to nothing loses its own
+    with pytest.raises(ValueError, match="c/z"):
+        corpus.merge(old, [at("c/z", "6")], ["a/x"], ["a/x", "c/z"])
+
+
+def test_lint_only_refuses_a_repository_not_in_the_half(capsys):
+    with pytest.raises(SystemExit, match="not in this half: nobody/nothing"):
+        corpus.main(["lint", "--dest", "/nonexistent", "--half", "tuning",
+                     "--only", "karpathy/nanoGPT,nobody/nothing"])

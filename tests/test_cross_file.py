@@ -952,3 +952,4 @@ def test_an_instance_of_a_class_of_another_file_does_what_its_method_does(tmp_pa
                                     .replace("loss_scaler)", "loss_scaler=LossScaler())"))
     found, _ = lint(root)
     assert [code for _, _, code, _ in found] == ["DL101"]
+
