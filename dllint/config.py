@@ -150,8 +150,8 @@ def _unclosed_bracket_line(text: str) -> int | None:
 def load_config(path: Path | None, root: Path | None = None) -> FileConfig:
     if path is None:
         return FileConfig(root=(root or Path.cwd()).resolve())
-    path = Path(os.path.realpath(path))
-    return parse_table(_extended_table(path, ()), path)
+    # Read errors name the file as given; what parse_table reports names it resolved, its root.
+    return parse_table(_extended_table(Path(path), ()), Path(os.path.realpath(path)))
 
 
 def _read_table(path: Path) -> dict[str, Any]:
@@ -187,14 +187,15 @@ def _extended_table(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     target = table.pop("extend")
     if not isinstance(target, str) or not target or "\0" in target:
         raise ConfigError(f"{where} must be the path of another configuration file")
-    base_path = Path(os.path.abspath(path.parent / os.path.expanduser(target)))
-    if base_path in chain or base_path == path:
+    here = Path(os.path.realpath(path))
+    base_path = Path(os.path.realpath(here.parent / os.path.expanduser(target)))
+    if base_path in chain or base_path == here:
         raise ConfigError(f"{where}: {target!r} extends, directly or not, this file again")
     if len(chain) >= MAX_EXTEND_DEPTH:
         raise ConfigError(f"{where}: more than {MAX_EXTEND_DEPTH} configurations extend each other")
     if not os.path.isfile(base_path):
         raise ConfigError(f"{where}: no such file {base_path}")
-    base = _extended_table(base_path, (*chain, path))
+    base = _extended_table(base_path, (*chain, here))
     return _lay_over(base, table)
 
 
