@@ -182,6 +182,8 @@ def _extended_table(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     starts the selection afresh), and `per-file-ignores` and `severity` are merged by key."""
     table = _read_table(path)
     if "extend" not in table:
+        if chain:
+            parse_table(table, Path(os.path.realpath(path)))  # as above, before the merge
         return table
     where = f"{path}: [tool.dllint] extend"
     target = table.pop("extend")
@@ -196,6 +198,7 @@ def _extended_table(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if not os.path.isfile(base_path):
         raise ConfigError(f"{where}: no such file {base_path}")
     base = _extended_table(base_path, (*chain, here))
+    parse_table(table, here)  # a mistake is reported in the file that makes it
     return _lay_over(base, table)
 
 
