@@ -159,3 +159,8 @@ def test_a_bad_extend_is_one_error_line(tmp_path, monkeypatch, files, message):
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dllint: error: ") and message in lines[0]
+
+
+def test_the_api_uses_each_files_nearest_configuration(trees):
+    from dllint.api import lint_paths
+    assert {(d.path, d.code) for d in lint_paths(["a", "b"])} == {("b/bad.py", "DL001")}
