@@ -299,14 +299,17 @@ def project_root_of(path: str) -> Path:
     return Path(real if os.path.isdir(real) else os.path.dirname(real))
 
 
-def project_files(files: Sequence[str], settings: Settings) -> list[str]:
+def project_files(files: Sequence[str], settings: Settings,
+                  walked: Iterable[str] = ()) -> list[str]:
     """`files` and every other Python file of the projects they belong to (discovered from each
     project's root with `settings`: excludes and .gitignore apply): what the project index of a
     run that lints `files` is built from, so that a file is judged with what the rest of its
     project defines and passes to it, whichever of its files were named. A "project" with more
     than `MAX_WORKSPACE_FILES` files (a home directory under git) adds nothing: its named files
-    are indexed alone."""
+    are indexed alone. A root among `walked` (real paths of the folders the run walked with
+    these settings) is not walked again: its files are all in `files` already."""
     result = list(files)
+    walked = set(walked)
     seen = {os.path.realpath(path) for path in files}
     root_of_folder: dict[str, Path] = {}
     for path in files:
@@ -314,6 +317,8 @@ def project_files(files: Sequence[str], settings: Settings) -> list[str]:
         if folder not in root_of_folder:
             root_of_folder[folder] = project_root_of(folder)
     for root in sorted(set(root_of_folder.values())):
+        if str(root) in walked:
+            continue
         found = discover([str(root)], settings, max_files=MAX_WORKSPACE_FILES)
         if found.truncated:
             continue
@@ -340,7 +345,12 @@ def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
     for files, _ in groups.values():
         spelled.update((os.path.realpath(path), path) for path in files)
     for files, group_settings in groups.values():
-        _lint_group(files, group_settings, jobs, use_cache, result, spelled)
+        # A folder walked with these settings, all of whose files kept them, needs no second
+        # walk for the index when it is a project's root.
+        walked = {os.path.realpath(path) for path in paths if os.path.isdir(path)
+                  and (settings_for is None or settings_for(path) is group_settings)}
+        _lint_group(files, group_settings, jobs, use_cache, result, spelled,
+                    walked if len(groups) == 1 else ())
     result.files = merge_same_cause(result.files)
     result.files.sort(key=lambda item: item.path)
     result.elapsed = time.perf_counter() - started
@@ -380,9 +390,11 @@ def _group_by_settings(paths: Sequence[str], settings: Settings,
 
 
 def _lint_group(files: list[str], settings: Settings, jobs: int | None, use_cache: bool,
-                result: RunResult, spelled: dict[str, str]) -> None:
-    """Lint the files that share `settings`, against the index of their projects."""
-    indexed = project_files(files, settings) if files and _uses_model(settings) else files
+                result: RunResult, spelled: dict[str, str], walked: Iterable[str]) -> None:
+    """Lint the files that share `settings`, against the index of their projects. `walked`:
+    the folders already walked whole with these settings (see `project_files`)."""
+    indexed = project_files(files, settings, walked) if files and _uses_model(settings) \
+        else files
     cache, digests = _open_cache(settings, indexed, use_cache)
     with Workers(indexed, settings, jobs) as workers:
         project = None

@@ -182,3 +182,21 @@ def test_an_absolute_path_from_elsewhere_is_shown_as_given(src_project, tmp_path
     reported = json.loads(invoke(absolute, "--format", "json").output)
     assert [d["path"] for d in reported] == [absolute]
     assert reported[0]["related"][0]["path"] == str(src_project / "src" / "model.py")
+
+
+def test_a_project_too_large_to_be_one_adds_nothing_to_the_index(tmp_path, monkeypatch):
+    """A home directory under git is no project: its named files are indexed alone, and the
+    walk stops as soon as it knows (it never lists the whole tree)."""
+    import dllint.runner as runner
+    from dllint.discovery import discover
+
+    (tmp_path / ".git").mkdir()
+    for name in ("a.py", "b.py", "c.py", "d.py"):
+        (tmp_path / name).write_text("import torch\n")
+    settings = build_settings(FileConfig(root=tmp_path))
+    monkeypatch.setattr(runner, "MAX_WORKSPACE_FILES", 2)
+    assert project_files([str(tmp_path / "a.py")], settings) == [str(tmp_path / "a.py")]
+    monkeypatch.setattr(runner, "MAX_WORKSPACE_FILES", 4)
+    assert len(project_files([str(tmp_path / "a.py")], settings)) == 4
+    found = discover([str(tmp_path)], settings, max_files=2)
+    assert found.truncated and len(found.files) == 3
