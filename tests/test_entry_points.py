@@ -200,3 +200,53 @@ def test_a_project_too_large_to_be_one_adds_nothing_to_the_index(tmp_path, monke
     assert len(project_files([str(tmp_path / "a.py")], settings)) == 4
     found = discover([str(tmp_path)], settings, max_files=2)
     assert found.truncated and len(found.files) == 3
+
+
+# ---- model-based rules run on a file that imports a summarised module ------------------------
+
+LOSS_FACTORY = "from torch import nn\n\n\ndef make_loss():\n    return nn.CrossEntropyLoss()\n"
+# Names no loss and no activation: no rule's text gate wants it on its own.
+TRAIN_WITH_FACTORY = ("from model import Net\nfrom losses import make_loss\n\n"
+                      "criterion = make_loss()\nout = criterion(Net()(x), y)\n")
+
+
+def factory_project(root: Path, model: str = SOFTMAX_MODEL) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "setup.py").write_text("")
+    (root / "model.py").write_text(model)
+    (root / "losses.py").write_text(LOSS_FACTORY)
+    (root / "train.py").write_text(TRAIN_WITH_FACTORY)
+    return root
+
+
+def test_a_file_importing_a_summarised_module_is_linted_whatever_its_text(tmp_path):
+    root = factory_project(tmp_path / "proj")
+    settings = build_settings(FileConfig(root=root))
+    for named in ([str(root)], [str(root / "train.py")]):
+        diagnostics = lint_paths(named, settings=settings)
+        assert {(os.path.basename(d.path), d.line, d.code) for d in diagnostics} == \
+            {("train.py", 5, "DL002")}
+
+
+def test_the_cache_notices_that_a_skipped_files_import_gained_a_summary(tmp_path):
+    """train.py is skipped while model.py defines nothing to share; its cache entry must not
+    outlive model.py's change."""
+    root = factory_project(tmp_path / "proj", model="VERSION = 1\n")
+    settings = build_settings(FileConfig(root=root, cache_dir=str(tmp_path / "cache")))
+    assert lint_paths([str(root / "train.py")], settings=settings, use_cache=True) == []
+    (root / "model.py").write_text(SOFTMAX_MODEL)
+    assert [d.code for d in lint_paths([str(root / "train.py")], settings=settings,
+                                       use_cache=True)] == ["DL002"]
+
+
+@pytest.mark.parametrize("text, names", [
+    ("import os, torch.nn as nn\n", ["os", "torch.nn"]),
+    ("from .model import Net as N, build\n", [".model", ".model.Net", ".model.build"]),
+    ("from . import model\n", [".", ".model"]),
+    ("from data import (\n    Folder,\n)\n", ["data"]),
+    ("    from x.y import *  # comment\n", ["x.y"]),
+    ("text = 'no import here'\n", []),
+])
+def test_imports_are_read_from_the_text(text, names):
+    from dllint.semantic.project import statement_imports
+    assert statement_imports(text) == names
