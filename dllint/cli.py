@@ -749,15 +749,22 @@ def audit(paths: tuple[str, ...], select, extend_select, ignore, config_path: Pa
     _require_paths(paths)
     target = Path(output or f"dllint-audit.{output_format}")
     _writable(target, "the audit to")
+    options = dict(select=_codes(select, "--select") if select else None,
+                   extend_select=_codes(extend_select, "--extend-select"),
+                   ignore=_codes(ignore, "--ignore"))
+
+    def settings_over(file_config: FileConfig, project_start: Path) -> Settings:
+        return build_settings(file_config, **options, start=project_start)
+
     try:
-        file_config = load_config(config_path or find_config(Path(paths[0])), Path.cwd())
-        settings = build_settings(file_config,
-                                  select=_codes(select, "--select") if select else None,
-                                  extend_select=_codes(extend_select, "--extend-select"),
-                                  ignore=_codes(ignore, "--ignore"), start=Path(paths[0]))
+        settings = settings_over(
+            load_config(config_path or find_config(Path(paths[0])), Path.cwd()), Path(paths[0]))
+        # As `check`: each file its nearest configuration, unless --config names one for all.
+        settings_for = None if config_path is not None else \
+            ConfigurationSearch(settings_over, Path.cwd(), known=settings)
+        result = run(paths, settings, use_cache=False, settings_for=settings_for)
     except ConfigError as error:
         raise Failure(str(error)) from None
-    result = run(paths, settings, use_cache=False)
     files = discover(paths, settings).files
     data = AuditData(", ".join(paths), len(files), count_lines(files, settings.max_file_size),
                      result.diagnostics,

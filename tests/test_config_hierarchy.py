@@ -164,3 +164,11 @@ def test_a_bad_extend_is_one_error_line(tmp_path, monkeypatch, files, message):
 def test_the_api_uses_each_files_nearest_configuration(trees):
     from dllint.api import lint_paths
     assert {(d.path, d.code) for d in lint_paths(["a", "b"])} == {("b/bad.py", "DL001")}
+
+
+def test_audit_uses_each_files_nearest_configuration(trees):
+    result = invoke("audit", "a", "b", "--format", "md", "-o", "audit.md")
+    assert result.exit_code == 0
+    assert "1 finding(s) in 2 file(s)" in result.output
+    report = (trees / "audit.md").read_text()
+    assert "b/bad.py" in report and "a/bad.py" not in report
