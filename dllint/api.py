@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from dllint.config import FileConfig, Settings, build_settings, find_config, load_config
+from dllint.config import (ConfigurationSearch, FileConfig, Settings, build_settings, find_config,
+                           load_config)
 from dllint.runner import lint_text, run
 from dllint.types import Diagnostic
 
@@ -37,7 +38,13 @@ def lint_source(source: str, path: str = "<string>", *, settings: Settings | Non
 def lint_paths(paths: Iterable[str | Path], *, settings: Settings | None = None,
                select: Sequence[str] | None = None, use_cache: bool = False,
                jobs: int | None = None) -> list[Diagnostic]:
-    """Lint files and directories (walked as the CLI walks them) and return every diagnostic."""
+    """Lint files and directories (walked as the CLI walks them) and return every diagnostic.
+    Without `settings`, each file uses its nearest configuration, as in the CLI."""
     paths = [str(path) for path in paths]
-    settings = settings or settings_for(paths[0] if paths else ".", select=select)
-    return run(paths, settings, use_cache=use_cache, jobs=jobs).diagnostics
+    if settings is not None:
+        return run(paths, settings, use_cache=use_cache, jobs=jobs).diagnostics
+    first = settings_for(paths[0] if paths else ".", select=select)
+    search = ConfigurationSearch(
+        lambda config, start: build_settings(config, select=select, start=start), Path.cwd(),
+        known=first)
+    return run(paths, first, use_cache=use_cache, jobs=jobs, settings_for=search).diagnostics

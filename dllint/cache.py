@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from dllint import jsonshape
@@ -29,7 +30,8 @@ from dllint.types import Diagnostic, FileResult
 
 __all__ = ["Cache", "claim_cache_folder", "is_cache_folder"]
 
-FORMAT_VERSION = 3
+# 4: diagnostics and summaries name files by absolute path.
+FORMAT_VERSION = 4
 
 CACHEDIR_TAG = "CACHEDIR.TAG"
 _TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
@@ -85,6 +87,14 @@ def is_cache_folder(directory: Path) -> bool:
         return False
 
 
+def _absolute(diagnostic: Diagnostic) -> Diagnostic:
+    def where(location):
+        return replace(location, path=os.path.abspath(location.path))
+    return replace(diagnostic, path=os.path.abspath(diagnostic.path),
+                   related=tuple(where(item) for item in diagnostic.related),
+                   cause=None if diagnostic.cause is None else where(diagnostic.cause))
+
+
 class Cache:
     def __init__(self, directory: Path, fingerprint: str) -> None:
         self.directory = directory
@@ -104,7 +114,8 @@ class Cache:
 
     def get(self, path: str, digest: str, project=None) -> tuple[Diagnostic, ...] | None:
         """Cached diagnostics, if the file and the summaries of every module it imports are as
-        they were when it was linted."""
+        they were when it was linted. Their paths are absolute (`put`): the caller shows them
+        as its own run names the files (`runner.respelled`)."""
         entry = self.files.get(os.path.abspath(path), {}).get(digest)
         if entry is None:
             return None
@@ -120,9 +131,11 @@ class Cache:
         dependencies = (project.dependency_digests(result.dependencies, result.path)
                         if project is not None else dict.fromkeys(result.dependencies))
         # Only the content just linted is kept: older contents of the file are gone from disk.
+        # Paths are stored absolute, never as this run spelled them: a run from another folder
+        # (`cd src && dllint train.py`) must not print `src/train.py`.
         self.files[os.path.abspath(result.path)] = {digest: {
             "dependencies": dependencies,
-            "diagnostics": [diagnostic_to_dict(d) for d in result.diagnostics],
+            "diagnostics": [diagnostic_to_dict(_absolute(d)) for d in result.diagnostics],
         }}
         self.dirty = True
 

@@ -16,7 +16,8 @@ import click
 
 from dllint import __version__, baseline
 from dllint.cache import is_cache_folder
-from dllint.config import ConfigError, Settings, build_settings, find_config, load_config
+from dllint.config import (ConfigError, ConfigurationSearch, FileConfig, Settings, build_settings,
+                           find_config, load_config)
 from dllint.engine_codes import ENGINE_CODES, FIX_NOT_WRITTEN, INTERNAL_ERROR, UNUSED_SUPPRESSION
 from dllint.fix_journal import Journal, PlannedWrite, journal_folder, recover
 from dllint.fixes import (FixNotWrittenError, HalfWrittenError, fix_target, unified_diff,
@@ -24,7 +25,7 @@ from dllint.fixes import (FixNotWrittenError, HalfWrittenError, fix_target, unif
 from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
 from dllint.reports import FORMATS, ReportContext, is_problem, renderer
-from dllint.runner import RunResult, lint_text, run, workspace_index
+from dllint.runner import RunResult, lint_in_project, lint_text, run
 from dllint.source import decode_source, file_diagnostic, read_source
 from dllint.types import Diagnostic, FileResult
 
@@ -189,17 +190,24 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         _writable(output, "the report to")
     if baseline_path is not None:
         _writable(baseline_path, "the baseline")
+    options = dict(select=_codes(select, "--select") if select else None,
+                   extend_select=_codes(extend_select, "--extend-select"),
+                   ignore=_codes(ignore, "--ignore"), fix=fix or diff, unsafe_fixes=unsafe_fixes,
+                   report_unused_suppressions=report_unused_suppressions,
+                   file_time_budget=file_time_budget)
+
+    def settings_over(file_config: FileConfig, project_start: Path) -> Settings:
+        return build_settings(file_config, **options, start=project_start)
+
     try:
-        file_config = load_config(config_path or find_config(start), Path.cwd())
-        settings = build_settings(
-            file_config, select=_codes(select, "--select") if select else None,
-            extend_select=_codes(extend_select, "--extend-select"),
-            ignore=_codes(ignore, "--ignore"),
-            fix=fix or diff, unsafe_fixes=unsafe_fixes,
-            report_unused_suppressions=report_unused_suppressions, start=start,
-            file_time_budget=file_time_budget)
+        settings = settings_over(load_config(config_path or find_config(start), Path.cwd()),
+                                 start)
     except ConfigError as error:
         raise Failure(str(error)) from None
+    # Each file uses its nearest configuration, the command line's options over it; --config
+    # names the one configuration of every file.
+    settings_for = None if config_path is not None else \
+        ConfigurationSearch(settings_over, Path.cwd(), known=settings)
     if verbose:
         _note(f"dllint {__version__}; configuration: {settings.config_path or 'defaults'}; "
               f"rules: {', '.join(sorted(settings.enabled)) or 'none'}")
@@ -210,14 +218,18 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
               f"dllint; nothing is cached there (name a new folder, or remove it)")
 
     sources: dict[str, str] = {}
-    if reads_stdin:
-        name = stdin_filename or "-"
-        results = [_lint_stdin(name, settings, sources)]
-        result = RunResult(files=results)
-    else:
-        _report_interrupted_fixes(settings.cache_dir)
-        result = run(paths or (".",), settings, jobs=jobs, use_cache=not no_cache,
-                     force_exclude=force_exclude)
+    try:
+        if reads_stdin:
+            name = stdin_filename or "-"
+            own = settings_for(name) if settings_for is not None and name != "-" else settings
+            results = [_lint_stdin(name, own, sources, use_cache=not no_cache)]
+            result = RunResult(files=results)
+        else:
+            _report_interrupted_fixes(settings.cache_dir)
+            result = run(paths or (".",), settings, jobs=jobs, use_cache=not no_cache,
+                         force_exclude=force_exclude, settings_for=settings_for)
+    except ConfigError as error:  # the configuration of a folder below the first path's
+        raise Failure(str(error)) from None
     if verbose:
         _note(f"{len(result.files)} files, {result.cached} from cache, {result.elapsed:.2f} s")
     if not result.files:
@@ -390,24 +402,17 @@ def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_faile
     return EXIT_CLEAN
 
 
-def _lint_stdin(name: str, settings: Settings, sources: dict[str, str]) -> FileResult:
+def _lint_stdin(name: str, settings: Settings, sources: dict[str, str],
+                use_cache: bool) -> FileResult:
     data = sys.stdin.buffer.read()
     source = decode_source(data, name)
     if isinstance(source, Diagnostic):
         return FileResult(name, (source,))
     sources[name] = source.text
-    # A named buffer inside the project is linted with what the project's files define.
-    inside = name != "-" and _is_within(os.path.abspath(name), settings.root)
-    project = workspace_index(settings) if inside else None
-    return lint_text(source.text, name, settings, project)
-
-
-def _is_within(path: str, root: Path) -> bool:
-    try:
-        Path(path).relative_to(root)
-    except ValueError:
-        return False
-    return True
+    if name == "-":
+        return lint_text(source.text, name, settings)
+    # A named buffer is linted against its project, as `dllint NAME` lints the file.
+    return lint_in_project(name, source.text, settings, use_cache=use_cache)
 
 
 def _display_path(path: str) -> str:
@@ -748,15 +753,22 @@ def audit(paths: tuple[str, ...], select, extend_select, ignore, config_path: Pa
     _require_paths(paths)
     target = Path(output or f"dllint-audit.{output_format}")
     _writable(target, "the audit to")
+    options = dict(select=_codes(select, "--select") if select else None,
+                   extend_select=_codes(extend_select, "--extend-select"),
+                   ignore=_codes(ignore, "--ignore"))
+
+    def settings_over(file_config: FileConfig, project_start: Path) -> Settings:
+        return build_settings(file_config, **options, start=project_start)
+
     try:
-        file_config = load_config(config_path or find_config(Path(paths[0])), Path.cwd())
-        settings = build_settings(file_config,
-                                  select=_codes(select, "--select") if select else None,
-                                  extend_select=_codes(extend_select, "--extend-select"),
-                                  ignore=_codes(ignore, "--ignore"), start=Path(paths[0]))
+        settings = settings_over(
+            load_config(config_path or find_config(Path(paths[0])), Path.cwd()), Path(paths[0]))
+        # As `check`: each file its nearest configuration, unless --config names one for all.
+        settings_for = None if config_path is not None else \
+            ConfigurationSearch(settings_over, Path.cwd(), known=settings)
+        result = run(paths, settings, use_cache=False, settings_for=settings_for)
     except ConfigError as error:
         raise Failure(str(error)) from None
-    result = run(paths, settings, use_cache=False)
     files = discover(paths, settings).files
     data = AuditData(", ".join(paths), len(files), count_lines(files, settings.max_file_size),
                      result.diagnostics,

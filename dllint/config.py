@@ -13,7 +13,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import pathspec
 
@@ -40,8 +40,13 @@ DEFAULT_EXCLUDE = (
 KNOWN_KEYS = frozenset({
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
     "respect-gitignore", "severity", "report-unused-suppressions", "max-file-size", "cache-dir",
-    "file-time-budget", "file-memory-budget",
+    "file-time-budget", "file-memory-budget", "extend",
 })
+# Files that hold dllint's settings, in the order they are looked for in each folder (as ruff
+# looks for .ruff.toml, ruff.toml, pyproject.toml): the dedicated files hold the keys at top level.
+CONFIG_NAMES = (".dllint.toml", "dllint.toml", "pyproject.toml")
+# How many `extend` links one configuration may follow (a chain longer than this is a loop).
+MAX_EXTEND_DEPTH = 32
 
 
 class ConfigError(Exception):
@@ -70,7 +75,8 @@ class FileConfig:
 
 
 def find_config(start: Path) -> Path | None:
-    """The nearest pyproject.toml at or above `start` that has a `[tool.dllint]` table."""
+    """The nearest configuration at or above `start`: a `.dllint.toml` or `dllint.toml`, or a
+    pyproject.toml that has a `[tool.dllint]` table."""
     # os.path.realpath leaves a symbolic link loop unresolved where Path.resolve raises
     # (RuntimeError before Python 3.13), and os.path.isdir/isfile answer False where
     # Path.is_dir/is_file raise (a folder we may not search): such a path is reported later,
@@ -79,22 +85,33 @@ def find_config(start: Path) -> Path | None:
     if not os.path.isdir(directory):
         directory = directory.parent
     for candidate in (directory, *directory.parents):
-        pyproject = candidate / "pyproject.toml"
-        if os.path.isfile(pyproject):
-            try:
-                text = pyproject.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue  # unreadable, and not known to be meant for dllint
-            try:
-                data = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as error:
-                if "tool.dllint" in text:
-                    # Meant for dllint: running on defaults would hide the mistake.
-                    raise ConfigError(_toml_error(pyproject, text, error)) from None
-                continue  # someone else's broken file; it is not ours to judge
-            tool = data.get("tool", {})
-            if isinstance(tool, dict) and "dllint" in tool:
-                return pyproject  # a `tool` that is not a table holds no settings for dllint
+        found = config_in(candidate)
+        if found is not None:
+            return found
+    return None
+
+
+def config_in(directory: Path) -> Path | None:
+    """The configuration file of this folder itself, if it has one (see `CONFIG_NAMES`)."""
+    for name in CONFIG_NAMES[:2]:
+        if os.path.isfile(directory / name):
+            return directory / name
+    pyproject = directory / "pyproject.toml"
+    if os.path.isfile(pyproject):
+        try:
+            text = pyproject.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None  # unreadable, and not known to be meant for dllint
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            if "tool.dllint" in text:
+                # Meant for dllint: running on defaults would hide the mistake.
+                raise ConfigError(_toml_error(pyproject, text, error)) from None
+            return None  # someone else's broken file; it is not ours to judge
+        tool = data.get("tool", {})
+        if isinstance(tool, dict) and "dllint" in tool:
+            return pyproject  # a `tool` that is not a table holds no settings for dllint
     return None
 
 
@@ -136,19 +153,85 @@ def _unclosed_bracket_line(text: str) -> int | None:
 def load_config(path: Path | None, root: Path | None = None) -> FileConfig:
     if path is None:
         return FileConfig(root=(root or Path.cwd()).resolve())
+    # Read errors name the file as given; what parse_table reports names it resolved, its root.
+    return parse_table(_extended_table(Path(path), ()), Path(os.path.realpath(path)))
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    """The dllint table of one configuration file, as written."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}") from error
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(_toml_error(path, path.read_text(encoding="utf-8"), error)) from None
+        raise ConfigError(_toml_error(path, text, error)) from None
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
         raise ConfigError(f"{path}: tool must be a table")
     table = tool.get("dllint", {})
     if path.name != "pyproject.toml" and not table:
         table = data  # a dedicated dllint.toml holds the keys at top level
-    return parse_table(table, path.resolve())
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: [tool.dllint] must be a table")
+    return dict(table)
+
+
+def _extended_table(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The table of `path` laid over the one its `extend` names (a path relative to `path`'s
+    folder), as ruff does: the keys it sets replace the inherited ones, except that
+    `extend-select`, `ignore` and `extend-exclude` add to them (unless it sets `select`, which
+    starts the selection afresh), and `per-file-ignores` and `severity` are merged by key."""
+    table = _read_table(path)
+    if "extend" not in table:
+        if chain:
+            parse_table(table, Path(os.path.realpath(path)))  # as above, before the merge
+        return table
+    where = f"{path}: [tool.dllint] extend"
+    target = table.pop("extend")
+    if not isinstance(target, str) or not target or "\0" in target:
+        raise ConfigError(f"{where} must be the path of another configuration file")
+    here = Path(os.path.realpath(path))
+    base_path = Path(os.path.realpath(here.parent / os.path.expanduser(target)))
+    if base_path in chain or base_path == here:
+        raise ConfigError(f"{where}: {target!r} extends, directly or not, this file again")
+    if len(chain) >= MAX_EXTEND_DEPTH:
+        raise ConfigError(f"{where}: more than {MAX_EXTEND_DEPTH} configurations extend each other")
+    if not os.path.isfile(base_path):
+        raise ConfigError(f"{where}: no such file {base_path}")
+    base = _extended_table(base_path, (*chain, here))
+    parse_table(table, here)  # a mistake is reported in the file that makes it
+    return _lay_over(base, table)
+
+
+def _lay_over(base: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base, **table}
+    if "select" in table:
+        for key in ("extend-select", "ignore"):  # a new selection: nothing inherited adds to it
+            merged.pop(key, None)
+            if key in table:
+                merged[key] = table[key]
+    else:
+        for key in ("extend-select", "ignore"):
+            merged[key] = _joined(base, table, key)
+    merged["extend-exclude"] = _joined(base, table, "extend-exclude")
+    for key in ("per-file-ignores", "severity"):
+        if isinstance(base.get(key), Mapping) and isinstance(table.get(key), Mapping):
+            merged[key] = {**base[key], **table[key]}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def _joined(base: Mapping[str, Any], table: Mapping[str, Any], key: str) -> list | None:
+    """`base[key] + table[key]`; a value of the wrong type is kept as it is for `parse_table`
+    to report."""
+    if key not in base or key not in table:
+        return table.get(key, base.get(key))
+    if not isinstance(base[key], list):
+        return base[key]
+    if not isinstance(table[key], list):
+        return table[key]
+    return base[key] + table[key]
 
 
 def parse_table(table: Mapping[str, Any], path: Path) -> FileConfig:
@@ -160,6 +243,7 @@ def parse_table(table: Mapping[str, Any], path: Path) -> FileConfig:
         hints = [_hint(key, KNOWN_KEYS) for key in unknown]
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}{''.join(hints)}")
     values: dict[str, Any] = {"root": path.parent, "path": path}
+    table = {key: value for key, value in table.items() if key != "extend"}  # see load_config
     for key in ("select", "extend-select", "ignore"):
         if key in table:
             values[key.replace("-", "_")] = validate_selectors(_strings(table[key], where, key),
@@ -357,6 +441,17 @@ class Settings:
                            if _specificity(code, selectors) >= 0)
         return frozenset(off)
 
+    def excludes(self, path: str) -> bool:
+        """Whether `exclude`/`extend-exclude` leave out this file (or a folder above it, up to
+        the root) when a folder is walked."""
+        relative = self.relative(path)
+        if self.exclude.match_file(relative) or self.exclude.match_file(Path(path).name):
+            return True
+        parts = relative.split("/")[:-1]
+        return any(self.exclude.match_file("/".join(parts[:end]) + "/")
+                   or self.exclude.match_file(parts[end - 1])
+                   for end in range(1, len(parts) + 1))
+
     def is_engine_code_on(self, code: str, path: str) -> bool:
         if code in self.ignored_engine_codes or code in self.ignored_for(path):
             return False
@@ -419,3 +514,46 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
     )).encode(), digest_size=12).hexdigest()
     object.__setattr__(settings, "fingerprint", fingerprint)
     return settings
+
+
+class ConfigurationSearch:
+    """Each path's settings: its nearest configuration (`find_config`) with the command line's
+    options laid over it (`make_settings`), as ruff resolves a hierarchy of configurations.
+    One `Settings` object per configuration file, built once; each folder is searched once."""
+
+    def __init__(self, make_settings: Callable[[FileConfig, Path], Settings],
+                 default_root: Path, known: Settings | None = None) -> None:
+        self._make_settings = make_settings
+        self._default_root = default_root
+        self._config_of_folder: dict[str, Path | None] = {}
+        self._settings: dict[Path | None, Settings] = {}
+        if known is not None:  # already built for the same configuration: use that object
+            self._settings[known.config_path] = known
+
+    def config_path(self, path: str) -> Path | None:
+        """The configuration that applies to `path` (a file or a folder), or None."""
+        real = os.path.realpath(path)
+        folder = real if os.path.isdir(real) else os.path.dirname(real)
+        walked = []
+        found: Path | None = None
+        while True:
+            if folder in self._config_of_folder:
+                found = self._config_of_folder[folder]
+                break
+            walked.append(folder)
+            found = config_in(Path(folder))
+            parent = os.path.dirname(folder)
+            if found is not None or parent == folder:
+                break
+            folder = parent
+        for folder in walked:
+            self._config_of_folder[folder] = found
+        return found
+
+    def __call__(self, path: str) -> Settings:
+        config_path = self.config_path(path)
+        if config_path not in self._settings:
+            config = load_config(config_path, self._default_root)
+            self._settings[config_path] = self._make_settings(
+                config, config.root if config_path is not None else Path(path))
+        return self._settings[config_path]

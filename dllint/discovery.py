@@ -27,6 +27,12 @@ SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 class Discovery:
     files: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # The walk stopped at `max_files`: `files` is only part of what is there.
+    truncated: bool = False
+
+
+class _Enough(Exception):
+    """Raised inside the walk once `max_files` files are found."""
 
 
 class _GitIgnores:
@@ -81,7 +87,11 @@ def _repository_root(start: Path) -> Path | None:
     return None
 
 
-def discover(paths: Iterable[str], settings: Settings, *, force_exclude: bool = False) -> Discovery:
+def discover(paths: Iterable[str], settings: Settings, *, force_exclude: bool = False,
+             max_files: int | None = None) -> Discovery:
+    """The files to lint under `paths`. With `max_files`, the walk stops once more than that
+    many are found (`truncated`): a caller that wants a whole project does not walk a home
+    directory to the end to learn that it is none."""
     found = Discovery()
     seen_files: set[str] = set()
     seen_dirs: set[tuple[int, int]] = set()
@@ -98,6 +108,8 @@ def discover(paths: Iterable[str], settings: Settings, *, force_exclude: bool = 
         if key not in seen_files:
             seen_files.add(key)
             found.files.append(key)
+            if max_files is not None and len(found.files) > max_files:
+                raise _Enough
 
     def walk(directory: Path) -> None:
         try:
@@ -132,21 +144,24 @@ def discover(paths: Iterable[str], settings: Settings, *, force_exclude: bool = 
                 else:
                     found.diagnostics.append(_not_a_source_file(str(path)))
 
-    for raw in paths:
-        path = Path(raw)
-        try:
-            mode = os.stat(raw).st_mode
-        except OSError:
-            mode = None  # missing, a broken link, a link loop, or in a folder we may not search
-        if mode is not None and stat.S_ISDIR(mode):
-            if not (force_exclude and excluded(path.resolve(), True)):
-                walk(path)
-        elif force_exclude and excluded(path.absolute(), False):
-            continue
-        elif mode is not None and stat.S_ISREG(mode):
-            add(path)  # a file named explicitly is linted whatever its name, unless forced out
-        else:
-            found.diagnostics.append(_not_a_source_file(raw))
+    try:
+        for raw in paths:
+            path = Path(raw)
+            try:
+                mode = os.stat(raw).st_mode
+            except OSError:
+                mode = None  # missing, a broken link, a link loop, or in a folder we may not search
+            if mode is not None and stat.S_ISDIR(mode):
+                if not (force_exclude and excluded(path.resolve(), True)):
+                    walk(path)
+            elif force_exclude and excluded(path.absolute(), False):
+                continue
+            elif mode is not None and stat.S_ISREG(mode):
+                add(path)  # a file named explicitly is linted whatever its name, unless forced out
+            else:
+                found.diagnostics.append(_not_a_source_file(raw))
+    except _Enough:
+        found.truncated = True
     return found
 
 

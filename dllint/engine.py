@@ -24,7 +24,7 @@ from dllint.context import FileContext, PendingReport
 from dllint.rule import NodeEdit, NodeFix, Rule
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.model import analyse
-from dllint.semantic.project import CALLERS, ProjectIndex, imported_modules, module_name
+from dllint.semantic.project import ProjectIndex, imported_modules, statement_imports
 from dllint.source import SourceText, content_hash, decode_source, file_diagnostic, read_bytes
 from dllint.walk import walk
 from dllint.types import Diagnostic, Edit, FileResult, Fix, RelatedLocation, Span
@@ -99,10 +99,12 @@ def lint_source_text(source: SourceText, settings: Settings,
     dependencies: list[str] = []
     diagnostics = _lint_once(source.text, source.path, rules, settings, project, dependencies)
     if diagnostics is None:
-        # Skipped today, but a call from another file may make it worth linting tomorrow.
-        callers = (CALLERS + module_name(source.path),) if project is not None else ()
+        # Skipped today, but a call from another file, or a summary of a module it imports,
+        # may make it worth linting tomorrow.
+        linked = tuple(imported_modules(statement_imports(source.text), source.path)) \
+            if project is not None else ()
         return FileResult(source.path, (), encoding=source.encoding, skipped=True,
-                          dependencies=callers)
+                          dependencies=linked)
     if not settings.fix:
         return FileResult(source.path, tuple(diagnostics), encoding=source.encoding,
                           dependencies=tuple(dependencies),
@@ -141,10 +143,12 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
                project: ProjectIndex | None = None,
                dependencies: list[str] | None = None) -> list[Diagnostic] | None:
     """Diagnostics for `text`, or None when no rule wants the file (it is then never parsed)."""
-    # A file whose functions receive values from other files' calls may hold the other end
-    # of a bug whatever its own text says (`criterion(model(x), y)` names no loss).
-    receives = project is not None and project.receives_arguments(path)
-    wanted = [rule for rule in rules if rule.wants(text) or (receives and rule.uses_model)]
+    # A file whose functions receive values from other files' calls, or that imports what
+    # another file defines, may hold the other end of a bug whatever its own text says
+    # (`criterion(model(x), y)` names no loss).
+    linked = project is not None and (project.receives_arguments(path) or
+                                      project.summarises_any(statement_imports(text), path))
+    wanted = [rule for rule in rules if rule.wants(text) or (linked and rule.uses_model)]
     check_suppressions = settings.report_unused_suppressions and any(
         marker in text for marker in suppressions.MARKERS)
     if not wanted and not check_suppressions:

@@ -9,9 +9,9 @@ import multiprocessing.connection
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from dllint import budget, parsed
 from dllint.cache import Cache
@@ -19,6 +19,7 @@ from dllint.config import Settings
 from dllint.discovery import discover
 from dllint.engine import lint_file, lint_source_text, merge_same_cause, over_budget_result
 from dllint.registry import all_rules
+from dllint.requirements import project_root
 from dllint.semantic.project import ProjectIndex, summarise, wants_summary
 from dllint.source import SourceText, content_hash, read_bytes, read_source
 from dllint.types import Diagnostic, FileResult
@@ -88,7 +89,8 @@ def _summarise_in_worker(path: str) -> tuple[str, str | None, dict | None]:
     if budget.screen(source.text, _worker_settings.file_time_budget) is not None:
         return path, None, None  # linting reports it (DL909); not cached, as budgets change
     try:
-        return path, digest, summarise(path, source.text)
+        # Summaries name files by absolute path: a cached one is read back from any folder.
+        return path, digest, summarise(os.path.abspath(path), source.text)
     except MemoryError:
         return path, None, None  # over the memory budget: linting reports it
     except Exception:  # noqa: BLE001 - not hidden: phase two runs the same model on this file
@@ -406,44 +408,182 @@ def _open_cache(settings: Settings, files: Sequence[str],
     return cache, digests
 
 
+def _uses_model(settings: Settings) -> bool:
+    return any(rule.uses_model for rule in all_rules() if rule.code in settings.enabled)
+
+
+def project_root_of(path: str) -> Path:
+    """The root of the project a file (or folder) belongs to: the nearest folder at or above it
+    with project metadata or a repository (`requirements.PROJECT_MARKERS`), else its own folder."""
+    found = project_root(Path(path))
+    if found is not None:
+        return found
+    real = os.path.realpath(path)
+    return Path(real if os.path.isdir(real) else os.path.dirname(real))
+
+
+def project_files(files: Sequence[str], settings: Settings,
+                  walked: Iterable[str] = ()) -> list[str]:
+    """`files` and every other Python file of the projects they belong to (discovered from each
+    project's root with `settings`: excludes and .gitignore apply): what the project index of a
+    run that lints `files` is built from, so that a file is judged with what the rest of its
+    project defines and passes to it, whichever of its files were named. A "project" with more
+    than `MAX_WORKSPACE_FILES` files (a home directory under git) adds nothing: its named files
+    are indexed alone. A root among `walked` (real paths of the folders the run walked with
+    these settings) is not walked again: its files are all in `files` already."""
+    result = list(files)
+    walked = set(walked)
+    seen = {os.path.realpath(path) for path in files}
+    root_of_folder: dict[str, Path] = {}
+    for path in files:
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in root_of_folder:
+            root_of_folder[folder] = project_root_of(folder)
+    for root in sorted(set(root_of_folder.values())):
+        if str(root) in walked:
+            continue
+        found = discover([str(root)], settings, max_files=MAX_WORKSPACE_FILES)
+        if found.truncated:
+            continue
+        for path in found.files:
+            real = os.path.realpath(path)
+            if real not in seen:
+                seen.add(real)
+                result.append(path)
+    return result
+
+
 def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
-        use_cache: bool = True, force_exclude: bool = False) -> RunResult:
+        use_cache: bool = True, force_exclude: bool = False,
+        settings_for: Callable[[str], Settings] | None = None) -> RunResult:
+    """Lint `paths` (files and folders). Each file is judged with its whole project (the index
+    is built from `project_files`), and findings are reported for the files found under `paths`
+    only. `settings_for(path)` gives a path's own settings (its nearest configuration, with
+    the command line's options laid over it); without it every file uses `settings`."""
     started = time.perf_counter()
-    found = discover(paths, settings, force_exclude=force_exclude)
-    result = RunResult(files=[FileResult(d.path, (d,)) for d in found.diagnostics])
-    cache, digests = _open_cache(settings, found.files, use_cache)
-    with Workers(found.files, settings, jobs) as workers:
-        _lint_files(found.files, settings, cache, digests, workers, result)
-    if cache is not None:
-        cache.save()
+    paths = list(paths)
+    result = RunResult()
+    groups = _group_by_settings(paths, settings, settings_for, force_exclude, result)
+    spelled: dict[str, str] = {}
+    for files, _ in groups.values():
+        spelled.update((os.path.realpath(path), path) for path in files)
+    for files, group_settings in groups.values():
+        # A folder walked with these settings, all of whose files kept them, needs no second
+        # walk for the index when it is a project's root.
+        walked = {os.path.realpath(path) for path in paths if os.path.isdir(path)
+                  and (settings_for is None or settings_for(path) is group_settings)}
+        _lint_group(files, group_settings, jobs, use_cache, result, spelled,
+                    walked if len(groups) == 1 else ())
     result.files = merge_same_cause(result.files)
     result.files.sort(key=lambda item: item.path)
     result.elapsed = time.perf_counter() - started
     return result
 
 
+def _group_by_settings(paths: Sequence[str], settings: Settings,
+                       settings_for: Callable[[str], Settings] | None, force_exclude: bool,
+                       result: RunResult) -> dict[int, tuple[list[str], Settings]]:
+    """The files to lint, grouped by the settings each one uses (keyed by the settings' id:
+    `settings_for` returns one object per configuration). A folder is walked with its own
+    settings; a file found there whose nearest configuration excludes it is left out."""
+    groups: dict[int, tuple[list[str], Settings]] = {}
+    if settings_for is None:
+        found = discover(paths, settings, force_exclude=force_exclude)
+        result.files.extend(FileResult(d.path, (d,)) for d in found.diagnostics)
+        groups[id(settings)] = (found.files, settings)
+        return groups
+    by_walk: dict[int, tuple[list[str], Settings]] = {}
+    for path in paths:
+        walk_settings = settings_for(path)
+        by_walk.setdefault(id(walk_settings), ([], walk_settings))[0].append(path)
+    named = {os.path.normpath(path) for path in paths}
+    seen: set[str] = set()
+    for walked, walk_settings in by_walk.values():
+        found = discover(walked, walk_settings, force_exclude=force_exclude)
+        result.files.extend(FileResult(d.path, (d,)) for d in found.diagnostics)
+        for path in found.files:
+            if path in seen:
+                continue
+            seen.add(path)
+            own = settings_for(path)
+            if own is not walk_settings and path not in named and own.excludes(path):
+                continue
+            groups.setdefault(id(own), ([], own))[0].append(path)
+    return groups
+
+
+def _lint_group(files: list[str], settings: Settings, jobs: int | None, use_cache: bool,
+                result: RunResult, spelled: dict[str, str], walked: Iterable[str]) -> None:
+    """Lint the files that share `settings`, against the index of their projects. `walked`:
+    the folders already walked whole with these settings (see `project_files`)."""
+    indexed = project_files(files, settings, walked) if files and _uses_model(settings) \
+        else files
+    cache, digests = _open_cache(settings, indexed, use_cache)
+    with Workers(indexed, settings, jobs) as workers:
+        project = None
+        if len(indexed) > 1 and _uses_model(settings):
+            project = build_index(indexed, settings, cache=cache, digests=digests,
+                                  workers=workers)
+        _lint_files(files, settings, cache, digests, workers, project, result, spelled)
+    if cache is not None:
+        cache.save()
+
+
 def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
-                digests: dict[str, str], workers: Workers, result: RunResult) -> None:
-    project = None
-    if len(files) > 1 and any(rule.uses_model for rule in all_rules()
-                              if rule.code in settings.enabled):
-        project = build_index(files, settings, cache=cache, digests=digests, workers=workers)
+                digests: dict[str, str], workers: Workers, project: ProjectIndex | None,
+                result: RunResult, spelled: dict[str, str]) -> None:
     to_lint: list[str] = []
     for path in files:
         cached = cache.get(path, digests[path], project) if cache is not None and path in digests \
             else None
         if cached is not None and not (settings.fix and any(d.fix for d in cached)):
             text = _text_hashed_as(path, digests[path], settings) if cached else None
-            result.files.append(FileResult(path, cached, from_cache=True, text=text))
+            result.files.append(FileResult(path, _respell(cached, path, spelled),
+                                           from_cache=True, text=text))
             result.cached += 1
         else:
             to_lint.append(path)
     for file_result in workers.map("lint", to_lint, project):
-        result.files.append(file_result)
         # Files that were fixed in memory are not cached: their text on disk is about to change.
         if cache is not None and file_result.content_hash is not None \
                 and file_result.fixed_source is None:
             cache.put(file_result, file_result.content_hash, project)
+        result.files.append(respelled(file_result, spelled))
+
+
+def display_path(path: str) -> str:
+    """A path as this run shows a file it was not asked about (a related location in another
+    file of the project): relative to the working directory when under it, else absolute."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    return absolute if relative.startswith(os.pardir) else relative
+
+
+def _respell(diagnostics: Iterable[Diagnostic], path: str,
+             spelled: Mapping[str, str]) -> tuple[Diagnostic, ...]:
+    """Findings with the paths this run shows: the file's own as given (`path`), a file of the
+    run as it was found, any other by `display_path`; never as spelled by whichever run
+    filled the cache or summarised the file (the cache holds absolute paths)."""
+    own = os.path.realpath(path)
+    names: dict[str, str] = {}
+
+    def shown(location: str) -> str:
+        if location not in names:
+            real = os.path.realpath(location)
+            names[location] = path if real == own else spelled.get(real) or display_path(location)
+        return names[location]
+
+    return tuple(
+        replace(diagnostic, path=shown(diagnostic.path),
+                related=tuple(replace(item, path=shown(item.path)) for item in diagnostic.related),
+                cause=None if diagnostic.cause is None
+                else replace(diagnostic.cause, path=shown(diagnostic.cause.path)))
+        for diagnostic in diagnostics)
+
+
+def respelled(file_result: FileResult, spelled: Mapping[str, str]) -> FileResult:
+    return replace(file_result,
+                   diagnostics=_respell(file_result.diagnostics, file_result.path, spelled))
 
 
 def _text_hashed_as(path: str, digest: str, settings: Settings) -> str | None:
@@ -460,25 +600,50 @@ def _text_hashed_as(path: str, digest: str, settings: Settings) -> str | None:
 def lint_text(text: str, path: str, settings: Settings,
               project: ProjectIndex | None = None) -> FileResult:
     """Lint source held in memory (standard input, an editor buffer); `project` is the index
-    of the files around it (`workspace_index`), so a model defined elsewhere is known."""
+    of the files around it (`project_index`), so a model defined elsewhere is known."""
     source = SourceText(path, text, "utf-8", text.encode("utf-8", "surrogateescape"))
     return lint_source_text(source, settings, project)
 
 
-def workspace_index(settings: Settings, *, use_cache: bool = True,
-                    jobs: int | None = None) -> ProjectIndex | None:
-    """The project index of every file under the settings' root, for linting one file in it
-    (an editor buffer, standard input). Summaries come from the cache when the files did not
-    change, so only the first call in a workspace pays for phase one."""
-    if not any(rule.uses_model for rule in all_rules() if rule.code in settings.enabled):
+def project_index(path: str, settings: Settings, *, use_cache: bool = True,
+                  jobs: int | None = None) -> ProjectIndex | None:
+    """The index of the project `path` (a file, which need not exist yet, or a folder) belongs
+    to, as `run` builds it for a file of that project: for linting one text in it (standard
+    input, an editor buffer). Summaries come from the cache when the files did not change, so
+    only the first call pays for phase one. None when no enabled rule uses the model."""
+    if not _uses_model(settings):
         return None
-    files = discover([str(settings.root)], settings).files
-    if len(files) > MAX_WORKSPACE_FILES:
-        return None  # a home directory opened as a workspace: lint buffers on their own
-    cache, digests = _open_cache(settings, files, use_cache)
-    index = build_index(files, settings, jobs=jobs, cache=cache, digests=digests)
+    return _folder_index(project_root_of(path), settings, use_cache, jobs)
+
+
+def _folder_index(folder: Path, settings: Settings, use_cache: bool,
+                  jobs: int | None) -> ProjectIndex | None:
+    found = discover([str(folder)], settings, max_files=MAX_WORKSPACE_FILES)
+    if found.truncated:
+        return None  # a home directory under git: lint the text on its own
+    cache, digests = _open_cache(settings, found.files, use_cache)
+    index = build_index(found.files, settings, jobs=jobs, cache=cache, digests=digests)
     if cache is not None:
         cache.save()
     return index
 
 
+def lint_in_project(path: str, text: str, settings: Settings, *,
+                    project: ProjectIndex | None = None, use_cache: bool = True,
+                    jobs: int | None = None) -> FileResult:
+    """Lint `text`, the content of the file `path`, against the index of `path`'s project
+    (`project`, when the caller keeps one, else `project_index`): the findings `dllint path`
+    gives when the file holds `text`. For standard input and the language server."""
+    if project is None:
+        project = project_index(path, settings, use_cache=use_cache, jobs=jobs)
+    return respelled(lint_text(text, path, settings, project),
+                     {os.path.realpath(path): path})
+
+
+def workspace_index(settings: Settings, *, use_cache: bool = True,
+                    jobs: int | None = None) -> ProjectIndex | None:
+    """The project index of every file under the settings' root (the language server's
+    workspace; `project_index` finds the project of a given file)."""
+    if not _uses_model(settings):
+        return None
+    return _folder_index(settings.root, settings, use_cache, jobs)

@@ -90,11 +90,15 @@ def test_dropout_in_model_py_is_known_when_evaluating_elsewhere(tmp_path):
     assert sum(1 for name, line, code in codes if code == "DL004") == 1
 
 
-def test_a_file_alone_knows_nothing_of_its_neighbours(tmp_path):
+def test_a_file_named_alone_is_judged_with_its_project(tmp_path):
+    """`dllint train.py` knows what model.py beside it defines (issue 24): the run's index is
+    built from the file's whole project, and only the named file is reported on."""
     root = project(tmp_path)
     settings = build_settings(FileConfig(root=root))
     result = run([str(root / "train.py")], settings, use_cache=False)
-    assert result.diagnostics == []
+    assert {(os.path.basename(d.path), d.line, d.code) for d in result.diagnostics} == \
+        {("train.py", 7, "DL002")}
+    assert [file.path for file in result.files] == [str(root / "train.py")]
 
 
 def test_cache_follows_changes_in_an_imported_file(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -548,6 +549,13 @@ class ProjectIndex:
         return [kind for kind in found[0].get("events", {}).get(f"{found[1]}.{method}", ())
                 if kind in SHARED_EVENTS]
 
+    def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
+        """Whether an import of these names (`statement_imports`) reaches a module of the
+        project that has a summary: what it defines may be half of a bug in the importer."""
+        return any(self._summary(module, importer) is not None
+                   for module in imported_modules(qualified_names, importer)
+                   if not module.startswith(CALLERS))
+
     def dependency_digests(self, modules: Iterable[str], importer: str) -> dict[str, str | None]:
         """Digests of the summaries a file's result depends on: the modules it imports, and
         (CALLERS + its own module) what other files pass into its functions."""
@@ -561,6 +569,30 @@ class ProjectIndex:
 
 
 CALLERS = "<callers>"
+
+# An import statement's head, read from the text before it is parsed (for the engine's cheap
+# gate): `from .data import a, b` or `import a.b as c, d`. One line each: a parenthesised
+# list's later lines are not read, but its module (`from .data import (`) is.
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+([^#\n;]*)"
+                     r"|import[ \t]+([^#\n;]+))", re.MULTILINE)
+
+
+def statement_imports(text: str) -> list[str]:
+    """The dotted names a file's import statements name (`data.image_files`, `.model.Net`,
+    `torch.nn`), found in its text in one linear pass, without parsing it."""
+    names: list[str] = []
+    for found in _IMPORT.finditer(text):
+        module, imported, plain = found.groups()
+        if plain is not None:
+            names.extend(part.split()[0] for part in plain.split(",") if part.split())
+            continue
+        separator = "" if module.endswith(".") else "."
+        names.append(module)
+        for part in imported.strip().strip("()\\").split(","):
+            words = part.split()
+            if words and words[0] != "*":
+                names.append(f"{module}{separator}{words[0]}")
+    return names
 
 
 def imported_modules(qualified_names: Iterable[str], importer: str) -> list[str]:
