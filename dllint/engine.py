@@ -205,15 +205,8 @@ def _over_memory(path: str, settings: Settings) -> Diagnostic:
 def _describe_syntax_error(text: str, error: cst.ParserSyntaxError) -> tuple[Span, str]:
     """CPython's message and position when it agrees the file is invalid (they read better:
     "'(' was never closed"), libcst's otherwise."""
-    try:
-        _quiet_parse(text)
-    except SyntaxError as cpython:
-        if cpython.lineno:
-            return Span.point(cpython.lineno, max(1, cpython.offset or 1)), \
-                f"Cannot parse: {cpython.msg}"
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    return Span.point(error.raw_line, error.raw_column + 1), f"Cannot parse: {error.message}"
+    return _cpython_refusal(text) or (Span.point(error.raw_line, error.raw_column + 1),
+                                      f"Cannot parse: {error.message}")
 
 
 def _cpython_refusal(text: str) -> tuple[Span, str] | None:
