@@ -18,9 +18,6 @@ EVALUATION_NAME = re.compile(
     r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
     r"infer|inference)(_|$)")
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
-# A name that ends in a model noun (`base_model`, `net2`), not one about a model (`model_name`).
-MODEL_NOUN = re.compile(r"(^|_)(model|net|network|classifier|encoder|decoder|backbone|generator|"
-                        r"discriminator|student|teacher)s?\d*$")
 # `train_and_evaluate_one_epoch`: a function that also trains decides its modes in its body.
 TRAINING_NAME = re.compile(r"(^|_)(train|training|fit)(_|$)")
 # A loader of held-out data: `test_loader`, `testloader`, `val_dataloader`, `valid_dl`.
@@ -2188,8 +2185,8 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 logits = model(images)
         """, line=21),
-        # A model built from a name (`create_model(model_name)`) wraps no model: timm hands it
-        # back in training mode.
+        # A model zoo's factory handed a model's name (`create_model(model_name)`) wraps no
+        # model: timm hands back a new one, in training mode.
         Invalid("""
             import timm
             import torch
@@ -2420,6 +2417,10 @@ class WrongTrainEvalMode(Rule):
             node = node.func.value
         if not isinstance(node, cst.Call):
             return False
+        if any(tag.kind == MODULE and tag.node is node and not tag.info.in_eval
+               and tag.detail.startswith(catalog.OPAQUE_MODEL_PREFIXES)
+               for tag in self.facts.value(node)):
+            return False  # a model zoo's factory (`create_model(model_name)`): a new model
         handed = [self.copied_or_moved(arg.value) for arg in node.args if not arg.star]
         handed = [value for value in handed if self.is_handed_model(value)]
         return bool(handed) and not any(self.in_training_here(value) for value in handed)
@@ -2461,12 +2462,7 @@ class WrongTrainEvalMode(Rule):
             key = self.attribute_owner(node)
         if key is None or key == "self" and not (self.module_classes and self.module_classes[-1]):
             return False
-        if key == "self" or self.mode_of(key) is not None or key in self.scope.derived or \
-                first(self.facts.value(node), MODULE) is not None or self.is_submodule(node):
-            return True
-        # By its name alone only when it names a model (`model`, `base_model`), not something
-        # about one (`model_name`, `model_path`: `create_model(model_name)` wraps nothing).
-        return MODEL_NOUN.search(key.rsplit(".", 1)[-1]) is not None
+        return key == "self" or self.is_model(key, node) or self.is_submodule(node)
 
     def in_training_here(self, node: cst.BaseExpression) -> bool:
         """Whether the model `node` holds is shown to be in training mode here: switched by
