@@ -272,9 +272,9 @@ def test_ranges_and_quick_fixes_count_lines_as_lsp_does(server, tmp_path, commen
     assert [(d["code"], d["range"]) for d in found] == [("DL001", {
         "start": {"line": 1, "character": 9}, "end": {"line": 1, "character": 34}})]
     actions = code_actions(server, uri, found)
-    assert apply_edits(text, actions["dllint: Wrap the listing in `sorted()`"]) == \
+    assert apply_edits(text, actions["dllint: Wrap the listing in `sorted()` (line 2)"]) == \
         page(PAIRED_LISTINGS_FIXED)
-    assert apply_edits(text, actions["dllint: ignore DL001 on this line"]) == text.replace(
+    assert apply_edits(text, actions["dllint: ignore DL001 on line 2"]) == text.replace(
         "images = glob.glob('images/*.png')",
         "images = glob.glob('images/*.png')  # dllint: ignore[DL001]")
     assert apply_edits(text, actions["dllint: fix all safe fixes"]) == page(PAIRED_LISTINGS_FIXED)
@@ -303,7 +303,7 @@ def test_columns_use_the_negotiated_position_encoding(server, tmp_path):
     found = open_document(server, uri, text)
     start = len("é = '😀'; images = ".encode("utf-8"))
     assert [d["range"]["start"] for d in found] == [{"line": 1, "character": start}]
-    fix = code_actions(server, uri, found)["dllint: Wrap the listing in `sorted()`"]
+    fix = code_actions(server, uri, found)["dllint: Wrap the listing in `sorted()` (line 2)"]
     assert apply_edits(text, fix, "utf-8") == PAIRED_LISTINGS_FIXED.replace(
         "images = sorted", "é = '😀'; images = sorted")
 
@@ -318,9 +318,16 @@ def test_a_related_location_in_another_file_is_measured_on_that_file(server, tmp
     (tmp_path / "model.py").write_text(
         "import torch.nn.functional as F\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
         f"    def forward(self, x):\n{model_line}\n", encoding="utf-8")
+    server.send("workspace/didChangeWatchedFiles", {"changes": [  # written after the index
+        {"uri": (tmp_path / "model.py").as_uri(), "type": 1}]})
     uri = (tmp_path / "train.py").as_uri()
-    found = open_document(server, uri, "from torch import nn\nfrom model import Net\n\n"
-                                       "loss = nn.CrossEntropyLoss()(Net()(x), y)\n")
+    server.send("textDocument/didOpen", {"textDocument": {
+        "uri": uri, "languageId": "python", "version": 1,
+        "text": "from torch import nn\nfrom model import Net\n\n"
+                "loss = nn.CrossEntropyLoss()(Net()(x), y)\n"}})
+    found = server.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                            and m["params"]["uri"] == uri
+                            and m["params"]["diagnostics"])["params"]["diagnostics"]
     location = found[0]["relatedInformation"][0]["location"]
     assert location["uri"].endswith("model.py")
     assert location["range"]["start"] == {"line": 6, "character": model_line.index("F.softmax")}
