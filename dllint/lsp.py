@@ -393,10 +393,12 @@ class DllintLanguageServer(LanguageServer):
                     progress.end(f"{len(self.disk)} files")
                     return
         except (EOFError, OSError):
-            if generation == self.index_generation:  # not cancelled: the worker died
-                self.index_state = "cancelled"
-                self.protocol.report("the index worker stopped; cross-file findings are "
-                                     "limited to what was indexed")
+            if generation != self.index_generation:
+                progress.end("cancelled")
+                return
+            self.index_state = "cancelled"  # not by anyone: the worker died
+            self.protocol.report("the index worker stopped; cross-file findings are "
+                                 "limited to what was indexed")
             progress.end("stopped")
 
     def schedule_index(self) -> None:

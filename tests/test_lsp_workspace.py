@@ -1,0 +1,138 @@
+"""The language server on a large generated workspace, driven over stdio as an editor would
+(benchmarks/lsp_latency.py's client): first diagnostics before the index, cross-file findings
+after it, dependents re-published, requests answered while a large buffer is linted, progress
+that can be cancelled, and no process left behind when the client goes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pygls")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from lsp_latency import (FUNCTION, MODEL, MODEL_FIXED, MODULE, LspSession,  # noqa: E402
+                         generate_workspace)
+
+FILES, LINES = 150, 200  # 30 kLOC: its index takes seconds, the first lint a fraction of one
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def gone(pids: list[int], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not [pid for pid in pids if Path(f"/proc/{pid}").exists()
+                and "Z" not in (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3])]:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def progress(session: LspSession, kind: str, timeout: float = 300.0) -> dict:
+    return session.wait_for(lambda m: m.get("method") == "$/progress"
+                            and m["params"]["value"].get("kind") == kind, timeout)[1]
+
+
+def test_a_large_workspace_in_the_editor(tmp_path):
+    root = generate_workspace(tmp_path / "workspace", FILES, LINES)
+    session = LspSession(root)
+    try:
+        train = session.open(root / "train.py")
+        first, published = session.published(train)
+        assert published["params"]["diagnostics"] == []  # the file alone: Net is unknown yet
+        begun = progress(session, "begin")["params"]["value"]
+        assert begun["cancellable"] and begun["title"] == "dllint: indexing the workspace"
+        ended_at, ended = session.progress_end()
+        assert first < ended_at, "the first diagnostics waited for the index"
+        assert ended["params"]["value"]["message"] == f"{FILES + 3} files"
+        # The index is ready: the cross-file finding is published without any edit.
+        with_index, _ = session.published(train, codes=lambda codes: codes == ["DL002"])
+        assert with_index >= ended_at
+
+        # Editing model.py (not saved) re-publishes train.py, which depends on it.
+        model = session.open(root / "proj" / "model.py")
+        session.published(model)
+        edited = time.monotonic()
+        session.change(model, MODEL_FIXED, 2)
+        session.published(train, after=edited, codes=lambda codes: codes == [])
+        session.change(model, MODEL, 3)
+        session.published(train, after=time.monotonic(), codes=lambda codes: codes == ["DL002"])
+
+        # A 20,000-line buffer is linted in a worker: requests are answered meanwhile.
+        big_text = MODULE.format(index=0, neighbour="mod1") + "".join(
+            FUNCTION.format(index=0, number=number) for number in range(2000))
+        assert len(big_text.splitlines()) >= 20_000
+        big = session.open(root / "big.py", big_text)
+        asked = session.send_request("textDocument/codeAction", {
+            "textDocument": {"uri": train},
+            "range": {"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 0}},
+            "context": {"diagnostics": [], "only": ["quickfix"]}})
+        answered, answer = session.wait_for(lambda m: m.get("id") == asked)
+        assert [action["title"] for action in answer["result"]] == [
+            "dllint: ignore DL002 on line 5"]
+        big_published, _ = session.published(big, timeout=300)
+        assert answered < big_published, "the code action waited for the large buffer's lint"
+
+        # The client closes the server's input: the server and its workers end.
+        workers = children(session.process.pid)
+        assert len(workers) >= 2
+        session.process.stdin.close()
+        assert session.process.wait(timeout=30) is not None
+        assert gone(workers)
+    finally:
+        session.close()
+
+
+def test_the_index_build_can_be_cancelled(tmp_path):
+    root = generate_workspace(tmp_path / "workspace", FILES, LINES)
+    session = LspSession(root)
+    try:
+        token = progress(session, "begin")["params"]["token"]
+        session.notify("window/workDoneProgress/cancel", {"token": token})
+        ended = session.progress_end(timeout=30)[1]
+        assert ended["params"]["token"] == token
+        assert ended["params"]["value"]["message"] == "cancelled"
+        # The server goes on: a buffer is still linted on its own.
+        train = session.open(root / "train.py")
+        assert session.published(train)[1]["params"]["diagnostics"] == []
+        assert session.request("shutdown", None)["result"] is None
+    finally:
+        session.close()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir() or os.name != "posix", reason="needs /proc")
+def test_the_server_ends_when_the_client_process_dies(tmp_path):
+    (tmp_path / "train.py").write_text("x = 1\n")
+    editor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    session = LspSession(tmp_path, process_id=editor.pid)
+    try:
+        train = session.open(tmp_path / "train.py")
+        session.published(train)
+        workers = children(session.process.pid)
+        editor.kill()
+        editor.wait()
+        # The server's input is still open (this test holds it): only the pid tells.
+        assert session.process.wait(timeout=30) == 0
+        assert gone(workers)
+    finally:
+        editor.kill()
+        session.close()
