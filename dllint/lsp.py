@@ -16,11 +16,12 @@ buffer holding a form feed or `\u2028`.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote
@@ -78,6 +79,15 @@ class DllintProtocol(LanguageServerProtocol):
             return
         yield from super().lsp_text_document__did_change(params)
 
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(self, params: types.DidChangeNotebookDocumentParams):
+        if self.workspace.get_notebook_document(notebook_uri=params.notebook_document.uri) \
+                is None:  # pygls would raise KeyError
+            self.report(f"ignored a change to {params.notebook_document.uri}, which was never "
+                        "opened")
+            return
+        yield from super().lsp_notebook_document__did_change(params)
+
 
 @dataclass
 class Linted:
@@ -91,6 +101,7 @@ class Linted:
     # summaries its findings depend on: when those change, the buffer is linted again.
     project: ProjectIndex | None
     digests: dict[str, str | None]
+    owner: str = ""  # what to lint again: the buffer, or the notebook a cell belongs to
 
 
 class DllintLanguageServer(LanguageServer):
@@ -98,7 +109,10 @@ class DllintLanguageServer(LanguageServer):
 
     def __init__(self) -> None:
         super().__init__("dllint", __version__, protocol_cls=DllintProtocol,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Full)
+                         text_document_sync_kind=types.TextDocumentSyncKind.Full,
+                         notebook_document_sync=types.NotebookDocumentSyncOptions(
+                             notebook_selector=[types.NotebookDocumentFilterWithCells(
+                                 notebook="*", cells=[types.NotebookCellLanguage("python")])]))
         self.settings: Settings = build_settings(FileConfig(root=Path.cwd()),
                                                  ignore_bad_metadata=True)
         self.root: Path | None = None
@@ -213,8 +227,8 @@ class DllintLanguageServer(LanguageServer):
         """Python files, and buffers the client says hold Python (`untitled:Untitled-1`)."""
         return uri.endswith((".py", ".pyi")) or self.languages.get(unquote(uri)) == "python"
 
-    async def run_lint(self, path: str, text: str, fix: bool,
-                       summarise_it: bool) -> tuple[FileResult, Any]:
+    async def run_lint(self, path: str, text: str, fix: bool, summarise_it: bool,
+                       notebook: bool = False) -> tuple[FileResult, Any]:
         """Lint `text` as the file `path` in an idle lint worker, with the workspace's summaries.
         The one place the server lints: a worker that died is started again and the job
         retried once."""
@@ -230,7 +244,7 @@ class DllintLanguageServer(LanguageServer):
                     self.settings_sent[number] = False
                     self.changes_for[number] = [("reset", self.summaries())]
                 message = (self.changes_for[number], None if self.settings_sent[number]
-                           else self.settings, path, text, fix, summarise_it)
+                           else self.settings, path, text, fix, summarise_it, notebook)
                 self.changes_for[number], self.settings_sent[number] = [], True
                 try:
                     return await asyncio.get_running_loop().run_in_executor(
@@ -260,7 +274,7 @@ class DllintLanguageServer(LanguageServer):
                 != version:
             return None
         digests = project.dependency_digests(result.dependencies, path) if project else {}
-        linted = Linted(version, path, result, split_lines(text), project, digests)
+        linted = Linted(version, path, result, split_lines(text), project, digests, uri)
         if not fix:
             self.results[uri] = linted
             if summarise_it:
@@ -285,6 +299,9 @@ class DllintLanguageServer(LanguageServer):
             self.linting.discard(uri)
 
     async def publish_once(self, uri: str) -> None:
+        if self.workspace.get_notebook_document(notebook_uri=uri) is not None:
+            await self.publish_notebook(uri)
+            return
         if not self.protocol.is_open(uri) or not self.wants_lint(uri):
             return
         linted = await self.lint_buffer(uri)
@@ -293,6 +310,44 @@ class DllintLanguageServer(LanguageServer):
         diagnostics = [self.to_lsp(d, linted.lines) for d in linted.result.diagnostics]
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
             uri=uri, diagnostics=diagnostics, version=linted.version))
+
+    async def publish_notebook(self, uri: str) -> None:
+        """Lint an open notebook as dllint lints an .ipynb file (its code cells in order, read
+        as IPython reads them), and publish each cell's findings on the cell."""
+        notebook = self.workspace.get_notebook_document(notebook_uri=uri)
+        assert notebook is not None
+        version = notebook.version
+        cells = [(cell, self.workspace.get_text_document(cell.document))
+                 for cell in notebook.cells]
+        text = json.dumps({"cells": [_notebook_cell(cell.kind, document.source)
+                                     for cell, document in cells],
+                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+        path = local_path(uri) or uri
+        project = self.current_project()
+        try:
+            result, _ = await self.run_lint(path, text, False, False, notebook=True)
+        except WorkerLost as error:
+            self.protocol.report(f"{error}; {uri} was not linted")
+            return
+        now = self.workspace.get_notebook_document(notebook_uri=uri)
+        if now is None or now.version != version:
+            return  # changed or closed meanwhile: stale
+        digests = project.dependency_digests(result.dependencies, path) if project else {}
+        located = [(cell.document, split_lines(document.source)) for cell, document in cells]
+        first_code = next((number for number, (cell, _) in enumerate(cells, start=1)
+                           if cell.kind == types.NotebookCellKind.Code), 1)
+        by_cell: dict[int, list[Diagnostic]] = {}
+        for diagnostic in result.diagnostics:  # one about the whole notebook: on its first cell
+            by_cell.setdefault(diagnostic.cell or first_code, []).append(diagnostic)
+        for number, (cell, document) in enumerate(cells, start=1):
+            found = by_cell.get(number, [])
+            lines = located[number - 1][1]
+            self.results[cell.document] = Linted(
+                document.version, path, replace(result, diagnostics=tuple(found)), lines,
+                project, digests, uri)
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri=cell.document, diagnostics=[self.to_lsp(d, lines, located) for d in found],
+                version=document.version))
 
     def schedule(self, uri: str, delay: float = DEBOUNCE_SECONDS) -> None:
         handle = self.pending.pop(uri, None)
@@ -327,7 +382,7 @@ class DllintLanguageServer(LanguageServer):
                 continue
             if linted.project is None or project is None or linted.digests != \
                     project.dependency_digests(linted.result.dependencies, linted.path):
-                self.schedule(uri, delay=0)
+                self.schedule(linted.owner or uri, delay=0)
 
     def buffer_changed(self, uri: str, path: str, summary: dict | None) -> None:
         key = summary_key(path)
@@ -431,15 +486,22 @@ class DllintLanguageServer(LanguageServer):
             end=types.Position(span.end_line - 1,
                                self.character(line_text(span.end_line), span.end_column)))
 
-    def to_lsp(self, diagnostic: Diagnostic, lines: list[str]) -> types.Diagnostic:
-        def lines_of(path: str) -> list[str]:  # columns in another file count on its own text
-            return lines if path == diagnostic.path else _saved_lines(path)
+    def to_lsp(self, diagnostic: Diagnostic, lines: list[str],
+               cells: list[tuple[str, list[str]]] | None = None) -> types.Diagnostic:
+        """`cells`: a notebook's cells (URI, lines), where a related location in a cell is."""
+        def location(item) -> types.Location:
+            if cells and item.cell is not None and 0 < item.cell <= len(cells):
+                cell_uri, cell_lines = cells[item.cell - 1]
+                return types.Location(uri=cell_uri, range=self.range(item.span, cell_lines))
+            # Columns in another file count on its own text.
+            item_lines = lines if item.path == diagnostic.path else _saved_lines(item.path)
+            return types.Location(uri=Path(item.path).resolve().as_uri()
+                                  if Path(item.path).exists() else item.path,
+                                  range=self.range(item.span, item_lines))
 
-        related = [types.DiagnosticRelatedInformation(
-            location=types.Location(uri=Path(item.path).resolve().as_uri()
-                                    if Path(item.path).exists() else item.path,
-                                    range=self.range(item.span, lines_of(item.path))),
-            message=item.message) for item in diagnostic.related]
+        related = [types.DiagnosticRelatedInformation(location=location(item),
+                                                      message=item.message)
+                   for item in diagnostic.related]
         data: dict[str, Any] = {"fixable": is_applicable(diagnostic.fix, unsafe_fixes=True)}
         return types.Diagnostic(
             range=self.range(diagnostic.span, lines), message=diagnostic.message,
@@ -501,6 +563,13 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process: it exists
     return True
+
+
+def _notebook_cell(kind: types.NotebookCellKind, source: str) -> dict[str, Any]:
+    if kind == types.NotebookCellKind.Code:
+        return {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
+                "execution_count": None}
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
 
 
 def _saved_lines(path: str) -> list[str]:
@@ -595,6 +664,40 @@ def did_close(ls: DllintLanguageServer, params: types.DidCloseTextDocumentParams
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+async def did_open_notebook(ls: DllintLanguageServer,
+                            params: types.DidOpenNotebookDocumentParams) -> None:
+    await ls.publish(params.notebook_document.uri)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+def did_change_notebook(ls: DllintLanguageServer,
+                        params: types.DidChangeNotebookDocumentParams) -> None:
+    ls.schedule(params.notebook_document.uri)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+async def did_save_notebook(ls: DllintLanguageServer,
+                            params: types.DidSaveNotebookDocumentParams) -> None:
+    if ls.workspace.get_notebook_document(notebook_uri=params.notebook_document.uri) is None:
+        ls.protocol.report(f"ignored a save of {params.notebook_document.uri}, which was never "
+                           "opened")
+        return
+    await ls.publish(params.notebook_document.uri)
+
+
+@server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+def did_close_notebook(ls: DllintLanguageServer,
+                       params: types.DidCloseNotebookDocumentParams) -> None:
+    handle = ls.pending.pop(params.notebook_document.uri, None)
+    if handle is not None:
+        handle.cancel()
+    for cell in params.cell_text_documents:
+        ls.results.pop(cell.uri, None)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell.uri,
+                                                                            diagnostics=[]))
+
+
 def _kind_wanted(kind: str, only: list[str] | None) -> bool:
     """`context.only`: a kind is wanted when it is one of them or under one (`source` holds
     `source.fixAll`)."""
@@ -608,6 +711,9 @@ async def code_action(ls: DllintLanguageServer,
     uri = params.text_document.uri
     document = ls.open_document(uri)
     linted = ls.results.get(uri)
+    in_notebook = ls.workspace.get_notebook_document(cell_uri=uri) is not None
+    if in_notebook and (linted is None or linted.version != document.version):
+        return []  # a cell is linted with its notebook, which is being linted again
     if linted is None or linted.version != document.version:
         linted = await ls.lint_buffer(uri)
     if linted is None:
@@ -616,7 +722,7 @@ async def code_action(ls: DllintLanguageServer,
     actions: list[types.CodeAction] = []
     if _kind_wanted(types.CodeActionKind.QuickFix, only):
         actions.extend(_quick_fixes(ls, uri, linted, params.context.diagnostics))
-    if _kind_wanted(types.CodeActionKind.SourceFixAll, only) and any(
+    if not in_notebook and _kind_wanted(types.CodeActionKind.SourceFixAll, only) and any(
             d.fix is not None for d in linted.result.diagnostics):
         fixed = await ls.lint_buffer(uri, fix=True)
         source = ls.open_document(uri).source

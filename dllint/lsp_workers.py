@@ -23,8 +23,11 @@ from typing import Any
 from dllint import runner
 from dllint.config import Settings
 from dllint.discovery import discover
+from dllint.engine import lint_notebook
 from dllint.registry import all_rules
 from dllint.semantic.project import ProjectIndex, summarise, wants_summary
+from dllint.source import SourceText
+from dllint.types import FileResult
 
 # How often the index worker tells the server how far it got, at most.
 PROGRESS_INTERVAL = 0.2
@@ -64,8 +67,19 @@ def _summary_of_text(path: str, text: str) -> dict[str, Any] | None:
         return None
 
 
+def lint_buffer_text(text: str, path: str, settings: Settings, project: ProjectIndex | None,
+                     notebook: bool) -> FileResult:
+    """The one place the server's buffers are linted: a notebook's JSON (its cells), or text as
+    the file `path`."""
+    if notebook:
+        source = SourceText(path, text, "utf-8", text.encode("utf-8", "surrogateescape"))
+        return lint_notebook(source, settings, project)
+    return runner.lint_text(text, path, settings, project)
+
+
 def serve_lints(connection, parent: int) -> None:
-    """A lint worker's loop. A job is `(changes, settings, path, text, fix, summarise_it)`:
+    """A lint worker's loop. A job is `(changes, settings, path, text, fix, summarise_it,
+    notebook)`:
     `changes` are `("reset", summaries)` or `("put", key, summary)`, applied before linting;
     `settings` is None when unchanged. Replies `(result, summary_of_text)`."""
     settings: Settings | None = None
@@ -73,7 +87,7 @@ def serve_lints(connection, parent: int) -> None:
     project: ProjectIndex | None = None
     stale = True
     while (job := _receive(connection, parent)) is not None:
-        changes, new_settings, path, text, fix, summarise_it = job
+        changes, new_settings, path, text, fix, summarise_it, notebook = job
         if new_settings is not None:
             settings = new_settings
         for change in changes:
@@ -88,8 +102,8 @@ def serve_lints(connection, parent: int) -> None:
             stale = False
         assert settings is not None  # the server sends them with the first job
         summary = _summary_of_text(path, text) if summarise_it else None
-        result = runner.lint_text(text, path, replace(settings, fix=True) if fix else settings,
-                                  project)
+        result = lint_buffer_text(text, path, replace(settings, fix=True) if fix else settings,
+                                  project, notebook)
         try:
             connection.send((result, summary))
         except (BrokenPipeError, ConnectionResetError, OSError):
