@@ -15,7 +15,9 @@ given folder. Per run, with a fresh cache each time, it prints:
 - edit: from a `didChange` of the open file to its `publishDiagnostics` (the index ready;
   includes the 0.3 s debounce);
 
-then the medians over --repeat runs.
+and, for comparison, how long linting the opened file alone takes in the benchmark's own
+process (no server, no index): the floor of the first two figures. Then the medians over
+--repeat runs.
 """
 
 from __future__ import annotations
@@ -201,11 +203,33 @@ class LspSession:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=10)
-        self.process.stdin.close()
-        self.process.stdout.close()
+        self.process.stdin.close()  # not stdout: the reading thread holds it until EOF
+
+
+ALONE = """
+import sys, time
+from pathlib import Path
+from dllint.config import FileConfig, build_settings
+from dllint.runner import lint_text
+path = Path(sys.argv[1])
+settings = build_settings(FileConfig(root=path.parent), ignore_bad_metadata=True)
+text = path.read_text()
+started = time.perf_counter()
+lint_text(text, str(path), settings)
+print(time.perf_counter() - started)
+"""
+
+
+def lint_alone(path: Path) -> float:
+    """Lint time of the file on its own, in a fresh process (as a new lint worker is), modules
+    imported first."""
+    output = subprocess.run([sys.executable, "-c", ALONE, str(path)], capture_output=True,
+                            text=True, check=True).stdout
+    return float(output)
 
 
 def measure(root: Path, opened: Path) -> dict[str, float]:
+    alone = lint_alone(opened)
     session = LspSession(root)
     try:
         started = time.monotonic()
@@ -221,7 +245,8 @@ def measure(root: Path, opened: Path) -> dict[str, float]:
         session.request("shutdown", None)
         session.notify("exit", None)
         return {"first": first - started, "index": index_end - session.initialized_at,
-                "edit": edited - changed, "summary": end["params"]["value"].get("message", "")}
+                "edit": edited - changed, "alone": alone,
+                "summary": end["params"]["value"].get("message", "")}
     finally:
         session.close()
 
@@ -248,8 +273,9 @@ def main() -> None:
             runs.append(figures)
             print(f"run {run + 1}: {kloc:.0f} kLOC; first diagnostics {figures['first']:.2f} s, "
                   f"index {figures['index']:.2f} s ({figures['summary']}), "
-                  f"edit {figures['edit']:.2f} s", flush=True)
-    for name in ("first", "index", "edit"):
+                  f"edit {figures['edit']:.2f} s; the file alone {figures['alone']:.2f} s",
+                  flush=True)
+    for name in ("first", "index", "edit", "alone"):
         print(f"median {name}: {statistics.median(run[name] for run in runs):.2f} s")
     print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
 

@@ -1,11 +1,19 @@
 """`dllint lsp`: the language server (pygls). Diagnostics for unsaved buffers, code actions.
 
 Buffers are linted on open and save at once, and on change after a short pause (debounced), with
-the workspace's `[tool.dllint]` (re-read when pyproject.toml is saved). Code actions: each
-available fix, "ignore this code on this line", and fix-all. The engine turns its own crashes
-into DL999 diagnostics; frames are read by `lsp_stream`, which skips and reports what cannot be
-read and answers a malformed request with an error; a notification about a document that was
-never opened is reported and ignored. So no input wedges or stops the server.
+the workspace's `[tool.dllint]` (re-read when pyproject.toml is saved). Linting runs in worker
+processes (`lsp_workers`), never on the event loop, so every request is answered while a large
+buffer is linted; a result for a version that changed meanwhile is dropped. The first
+diagnostics come from the buffer alone plus the summaries known so far (the cache, the open
+buffers); the workspace index is built in the background with `$/progress` (cancellable), and
+when it is ready, or a buffer's summary changes, the open buffers whose findings depend on
+what changed are linted again. Notebooks (`notebookDocument/*`) are linted as .ipynb files are,
+with findings on their cells. Code actions: each available fix, "ignore this code on this
+line", and fix-all, filtered by `context.only`. The engine turns its own crashes into DL999
+diagnostics; frames are read by `lsp_stream`, which skips and reports what cannot be read and
+answers a malformed request with an error; a notification about a document that was never
+opened is reported and ignored. So no input wedges or stops the server. The server and its
+workers end when the input closes, on `exit`, and when the client's process is gone.
 
 Positions count lines as LSP does (`split_lines`: `\r\n`, `\r`, `\n` only) and columns in the
 negotiated position encoding. Buffers are synchronised whole (`TextDocumentSyncKind.Full`):

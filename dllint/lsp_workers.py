@@ -14,7 +14,9 @@ itself orphaned (its parent killed with SIGKILL) exits between two jobs or two f
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -173,7 +175,11 @@ class Child:
         """Start it unless it runs; True when a new process was started."""
         if self.process is not None and self.process.is_alive():
             return False
-        context = runner._pool_context()
+        # A process forked while another thread holds a lock would wait on it for ever: the
+        # thread reading the server's stdin holds sys.stdin's, which a new process closes. So
+        # fork (fast, with everything imported) only while this is the one thread: at start-up.
+        context = runner._pool_context() if threading.active_count() == 1 \
+            else multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe()
         self.process = context.Process(target=self.target, args=(child_end, os.getpid()),
                                        daemon=True)

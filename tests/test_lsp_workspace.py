@@ -136,3 +136,22 @@ def test_the_server_ends_when_the_client_process_dies(tmp_path):
     finally:
         editor.kill()
         session.close()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_killed_workers_are_started_again(tmp_path):
+    (tmp_path / "train.py").write_text("x = 1\n")
+    session = LspSession(tmp_path)
+    try:
+        session.published(session.open(tmp_path / "train.py"))
+        session.progress_end(timeout=60)
+        for pid in children(session.process.pid):  # killed, as by the out-of-memory killer
+            os.kill(pid, 9)
+        assert gone(children(session.process.pid))
+        from helpers import PAIRED_LISTINGS
+
+        again = session.open(tmp_path / "data.py", PAIRED_LISTINGS)
+        assert [d["code"] for d in session.published(again)[1]["params"]["diagnostics"]] == [
+            "DL001"]
+    finally:
+        session.close()
