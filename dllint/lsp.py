@@ -128,6 +128,8 @@ class DllintLanguageServer(LanguageServer):
         self.config_error: str | None = None
         self.languages: dict[str, str] = {}  # languageId of each open document
         self.results: dict[str, Linted] = {}
+        self.summary_versions: dict[str, int] = {}  # the buffer version each summary is of
+        self.saved_versions: dict[str, int] = {}  # the buffer version last saved
         self.linting: set[str] = set()  # buffers being linted now
         self.again: set[str] = set()  # ... and changed meanwhile: lint them once more
         self.tasks: set[asyncio.Task] = set()  # kept, or the loop may drop them unfinished
@@ -236,16 +238,18 @@ class DllintLanguageServer(LanguageServer):
         return uri.endswith((".py", ".pyi")) or self.languages.get(unquote(uri)) == "python"
 
     async def run_lint(self, path: str, text: str, fix: bool, summarise_it: bool,
-                       notebook: bool = False) -> tuple[FileResult, Any]:
+                       notebook: bool = False) -> tuple[FileResult, asyncio.Task | None]:
         """Lint `text` as the file `path` in an idle lint worker, with the workspace's summaries.
         The one place the server lints: a worker that died is started again and the job
-        retried once."""
+        retried once. With `summarise_it`, also a task for the text's summary, which the worker
+        makes after it returned the findings (so they are published without waiting for it)."""
         if self.idle_workers is None:
             self.idle_workers = asyncio.Queue()
             for number in range(len(self.lint_workers)):
                 self.idle_workers.put_nowait(number)
         number = await self.idle_workers.get()
         worker = self.lint_workers[number]
+        release = True
         try:
             for attempt in range(2):
                 if worker.start():
@@ -255,14 +259,33 @@ class DllintLanguageServer(LanguageServer):
                            else self.settings, path, text, fix, summarise_it, notebook)
                 self.changes_for[number], self.settings_sent[number] = [], True
                 try:
-                    return await asyncio.get_running_loop().run_in_executor(
+                    result = await asyncio.get_running_loop().run_in_executor(
                         self.executor, worker.call, message)
                 except (EOFError, OSError) as error:
                     worker.stop()
                     if attempt:
                         raise WorkerLost(f"the lint worker stopped ({type(error).__name__})") \
                             from error
+                    continue
+                if not summarise_it:
+                    return result, None
+                release = False  # busy until the summary comes
+                return result, asyncio.get_running_loop().create_task(self.summary_from(number))
             raise AssertionError("unreachable")
+        finally:
+            if release:
+                self.idle_workers.put_nowait(number)
+
+    async def summary_from(self, number: int) -> Any:
+        """The summary a lint worker sends after its findings; MISSING when it died."""
+        assert self.idle_workers is not None
+        worker = self.lint_workers[number]
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor,
+                                                                    worker.receive)
+        except (EOFError, OSError):
+            worker.stop()  # started again for the next job
+            return MISSING
         finally:
             self.idle_workers.put_nowait(number)
 
@@ -278,6 +301,8 @@ class DllintLanguageServer(LanguageServer):
         except WorkerLost as error:
             self.protocol.report(f"{error}; {uri} was not linted")
             return None
+        if summary is not None:
+            self.spawn(self.summary_arrives(uri, path, version, summary))
         if not self.protocol.is_open(uri) or self.workspace.get_text_document(uri).version \
                 != version:
             return None
@@ -285,9 +310,19 @@ class DllintLanguageServer(LanguageServer):
         linted = Linted(version, path, result, split_lines(text), project, digests, uri)
         if not fix:
             self.results[uri] = linted
-            if summarise_it:
-                self.buffer_changed(uri, path, summary)
         return linted
+
+    async def summary_arrives(self, uri: str, path: str, version: int | None,
+                              summary: asyncio.Task) -> None:
+        """A buffer's summary, unless one of a newer version of it came first."""
+        found = await summary
+        if found is MISSING or not self.protocol.is_open(uri) or \
+                self.summary_versions.get(uri, -1) > (version or 0):
+            return
+        self.summary_versions[uri] = version or 0
+        self.buffer_changed(uri, path, found)
+        if self.saved_versions.get(uri) == (version or 0):
+            self.disk[summary_key(path)] = found
 
     async def publish(self, uri: str) -> None:
         """Lint the buffer and publish its findings; a buffer already being linted is linted
@@ -403,6 +438,8 @@ class DllintLanguageServer(LanguageServer):
     def buffer_closed(self, uri: str) -> None:
         path = local_path(uri)
         self.results.pop(uri, None)
+        self.summary_versions.pop(uri, None)
+        self.saved_versions.pop(uri, None)
         if path is None or summary_key(path) not in self.buffers:
             return
         key = summary_key(path)
@@ -412,9 +449,14 @@ class DllintLanguageServer(LanguageServer):
             self.summaries_changed(("put", key, after))
 
     def buffer_saved(self, uri: str) -> None:
-        """The saved text is now the file's text on disk, which the index stands for."""
+        """The saved text is now the file's text on disk, which the index stands for (its
+        summary may come after the save's findings: then `summary_arrives` records it)."""
         path = local_path(uri)
-        if path is not None and summary_key(path) in self.buffers:
+        if path is None or not self.protocol.is_open(uri):
+            return
+        version = self.workspace.get_text_document(uri).version or 0
+        self.saved_versions[uri] = version
+        if self.summary_versions.get(uri) == version and summary_key(path) in self.buffers:
             self.disk[summary_key(path)] = self.buffers[summary_key(path)]
 
     async def build_index(self) -> None:

@@ -33,6 +33,8 @@ from dllint.types import FileResult
 
 # How often the index worker tells the server how far it got, at most.
 PROGRESS_INTERVAL = 0.2
+# The index worker yields the CPU to the lint workers (POSIX niceness, 0 to 19).
+INDEX_NICENESS = 10
 # How often an idle child checks that its parent is still there.
 ORPHAN_CHECK_SECONDS = 1.0
 
@@ -83,7 +85,8 @@ def serve_lints(connection, parent: int) -> None:
     """A lint worker's loop. A job is `(changes, settings, path, text, fix, summarise_it,
     notebook)`:
     `changes` are `("reset", summaries)` or `("put", key, summary)`, applied before linting;
-    `settings` is None when unchanged. Replies `(result, summary_of_text)`."""
+    `settings` is None when unchanged. Replies the `FileResult`, then, when `summarise_it`,
+    the summary of the text (or None)."""
     settings: Settings | None = None
     summaries: Summaries = {}
     project: ProjectIndex | None = None
@@ -103,11 +106,12 @@ def serve_lints(connection, parent: int) -> None:
             project = ProjectIndex.from_summaries(present) if summaries else None
             stale = False
         assert settings is not None  # the server sends them with the first job
-        summary = _summary_of_text(path, text) if summarise_it else None
         result = lint_buffer_text(text, path, replace(settings, fix=True) if fix else settings,
                                   project, notebook)
         try:
-            connection.send((result, summary))
+            connection.send(result)
+            if summarise_it:  # after the findings, which the server publishes meanwhile
+                connection.send(_summary_of_text(path, text))
         except (BrokenPipeError, ConnectionResetError, OSError):
             return
 
@@ -115,7 +119,10 @@ def serve_lints(connection, parent: int) -> None:
 def serve_index(connection, parent: int) -> None:
     """The index worker's loop. A job is `settings`; the replies are `("cached", summaries)`
     (what the cache already held), `("progress", done, total)`, and `("done", summaries)` (the
-    rest), or `("skipped", reason)` when the workspace gets no index."""
+    rest), or `("skipped", reason)` when the workspace gets no index. It runs at a lower
+    priority: the buffer being edited comes first."""
+    if hasattr(os, "nice"):
+        os.nice(INDEX_NICENESS)
     while (settings := _receive(connection, parent)) is not None:
         try:
             if not _build(connection, settings, parent):
@@ -201,5 +208,10 @@ class Child:
         """Send a job and wait for the reply (in a thread of the server, never its loop)."""
         assert self.connection is not None
         self.connection.send(message)
+        return self.connection.recv()
+
+    def receive(self) -> Any:
+        """A further reply to the last job (in a thread of the server)."""
+        assert self.connection is not None
         return self.connection.recv()
 
