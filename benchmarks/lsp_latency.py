@@ -16,7 +16,7 @@ given folder. Per run, with a fresh cache each time, it prints:
   includes the 0.3 s debounce);
 
 and, for comparison, how long linting the opened file alone takes in the benchmark's own
-process (no server, no index): the floor of the first two figures. Then the medians over
+process (no server, no index), for comparison. Then the medians over
 --repeat runs.
 """
 

@@ -411,9 +411,10 @@ class DllintLanguageServer(LanguageServer):
             self.project_stale = False
         return self.project
 
-    def summaries_changed(self, change: tuple) -> None:
+    def summaries_changed(self, change: tuple, origin: str | None = None) -> None:
         """Send the change to every lint worker with its next job; lint again the open buffers
-        whose findings depend on what changed."""
+        whose findings depend on what changed (not `origin`, the buffer whose own summary it
+        is: its findings were made from the text that summary was made from)."""
         for pending in self.changes_for:
             if change[0] == "reset":
                 pending.clear()
@@ -421,7 +422,7 @@ class DllintLanguageServer(LanguageServer):
         self.project_stale = True
         project = self.current_project()
         for uri, linted in list(self.results.items()):
-            if linted.project is project:
+            if linted.project is project or uri == origin:
                 continue
             if linted.project is None or project is None or linted.digests != \
                     project.dependency_digests(linted.result.dependencies, linted.path):
@@ -433,7 +434,7 @@ class DllintLanguageServer(LanguageServer):
             self.buffers[key] = summary
             return
         self.buffers[key] = summary
-        self.summaries_changed(("put", key, summary))
+        self.summaries_changed(("put", key, summary), origin=uri)
 
     def buffer_closed(self, uri: str) -> None:
         path = local_path(uri)
