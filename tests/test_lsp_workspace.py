@@ -155,3 +155,31 @@ def test_killed_workers_are_started_again(tmp_path):
             "DL001"]
     finally:
         session.close()
+
+
+def test_a_saved_then_closed_buffer_stands_for_its_file(tmp_path):
+    """After a save and a close, the index holds the saved text's summary, not the one it read
+    from disk before: train.py does not get its DL002 back."""
+    root = tmp_path / "workspace"
+    generate_workspace(root, 2, 20)
+    session = LspSession(root)
+    try:
+        session.progress_end(timeout=120)
+        train = session.open(root / "train.py")
+        session.published(train, codes=lambda codes: codes == ["DL002"])
+        model = session.open(root / "proj" / "model.py")
+        session.change(model, MODEL_FIXED, 2)
+        session.published(train, after=time.monotonic(), codes=lambda codes: codes == [])
+        (root / "proj" / "model.py").write_text(MODEL_FIXED)
+        session.notify("textDocument/didSave", {"textDocument": {"uri": model}})
+        session.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                         and m["params"]["uri"] == model and m["params"].get("version") == 2)
+        session.notify("textDocument/didClose", {"textDocument": {"uri": model}})
+        text = (root / "train.py").read_text() + "\n"
+        session.change(train, text, 2)
+        relinted = session.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                                    and m["params"]["uri"] == train
+                                    and m["params"].get("version") == 2)[1]
+        assert relinted["params"]["diagnostics"] == []
+    finally:
+        session.close()
