@@ -7,7 +7,9 @@ up to date by the changes that ride along with every job. The index is built by 
 (`IndexWorker`), which reports its progress, can be killed to cancel it, and saves what it
 summarised to the cache, so a workspace opened again starts from the cache.
 
-Children never outlive the server: they are daemon processes (ended when the server exits),
+Children are forked at start-up, before the server has threads, with everything imported; one
+started again later (it died, or a build was cancelled) is spawned, since a process forked while
+another thread holds a lock can wait on it for ever. Children never outlive the server: they are daemon processes (ended when the server exits),
 the server kills them on shutdown and when the client's process dies, and a child that finds
 itself orphaned (its parent killed with SIGKILL) exits between two jobs or two files.
 """
