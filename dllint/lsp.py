@@ -644,7 +644,9 @@ def initialize(ls: DllintLanguageServer, params: types.InitializeParams) -> None
     elif params.root_path and "\0" not in params.root_path:
         root = params.root_path
     ls.configure(Path(root) if root else None)
-    if params.process_id and os.name == "posix":
+    # A client in another PID namespace (a container) sends a pid that does not exist here:
+    # only a pid seen alive now can be watched.
+    if params.process_id and os.name == "posix" and _process_exists(params.process_id):
         ls.spawn(ls.watch_client(params.process_id))
 
 

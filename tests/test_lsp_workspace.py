@@ -183,3 +183,19 @@ def test_a_saved_then_closed_buffer_stands_for_its_file(tmp_path):
         assert relinted["params"]["diagnostics"] == []
     finally:
         session.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX process ids")
+def test_a_client_pid_that_does_not_exist_here_is_not_watched(tmp_path):
+    """A client in a container's host sends a pid this machine does not have: the server
+    must not take it for a client that died."""
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    (tmp_path / "train.py").write_text("x = 1\n")
+    session = LspSession(tmp_path, process_id=finished.pid)
+    try:
+        time.sleep(3)  # three of the server's checks of the client's pid
+        assert session.process.poll() is None
+        assert session.request("shutdown", None)["result"] is None
+    finally:
+        session.close()
