@@ -83,6 +83,14 @@ def lint_buffer_text(text: str, path: str, settings: Settings, project: ProjectI
     return runner.lint_text(text, path, settings, project)
 
 
+_ABSENT = object()
+
+
+def build_project(summaries: Summaries) -> ProjectIndex | None:
+    present = [summary for summary in summaries.values() if summary is not None]
+    return ProjectIndex.from_summaries(present) if summaries else None
+
+
 def serve_lints(connection, parent: int) -> None:
     """A lint worker's loop. A job is `(changes, settings, path, text, fix, summarise_it,
     notebook)`:
@@ -92,21 +100,25 @@ def serve_lints(connection, parent: int) -> None:
     settings: Settings | None = None
     summaries: Summaries = {}
     project: ProjectIndex | None = None
-    stale = True
+    reset = True
+    changed: set[str] = set()  # files whose summaries changed since `project` was built
     while (job := _receive(connection, parent)) is not None:
         changes, new_settings, path, text, fix, summarise_it, notebook = job
         if new_settings is not None:
             settings = new_settings
         for change in changes:
             if change[0] == "reset":
-                summaries = dict(change[1])
-            else:
+                summaries, reset = dict(change[1]), True
+            elif summaries.get(change[1], _ABSENT) != change[2]:
                 summaries[change[1]] = change[2]
-            stale = True
-        if stale:
-            present = [summary for summary in summaries.values() if summary is not None]
-            project = ProjectIndex.from_summaries(present) if summaries else None
-            stale = False
+                changed.add(change[1])
+        # While one buffer is edited, only its own summary changes, and its findings come from
+        # its text and what the other files define: the index (costly to build for a large
+        # workspace) is kept until another file's summary changed.
+        if reset or changed - {summary_key(path)}:
+            project = build_project(summaries)
+            reset = False
+            changed.clear()
         assert settings is not None  # the server sends them with the first job
         result = lint_buffer_text(text, path, replace(settings, fix=True) if fix else settings,
                                   project, notebook)

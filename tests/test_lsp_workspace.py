@@ -199,3 +199,41 @@ def test_a_client_pid_that_does_not_exist_here_is_not_watched(tmp_path):
         assert session.request("shutdown", None)["result"] is None
     finally:
         session.close()
+
+
+def test_a_lint_worker_keeps_its_index_while_only_the_edited_buffer_changes(tmp_path,
+                                                                             monkeypatch):
+    """Rebuilding the index on every keystroke would cost a large workspace seconds per edit:
+    the worker builds it again only when another file's summary changed."""
+    import multiprocessing
+    import threading
+
+    from dllint import lsp_workers
+    from dllint.config import FileConfig, build_settings
+
+    built: list[dict] = []
+    monkeypatch.setattr(lsp_workers, "build_project",
+                        lambda summaries: built.append(dict(summaries)))
+    server_end, worker_end = multiprocessing.Pipe()
+    thread = threading.Thread(target=lsp_workers.serve_lints, args=(worker_end, os.getppid()))
+    thread.start()
+    settings = build_settings(FileConfig(root=tmp_path), ignore_bad_metadata=True)
+    edited = str(tmp_path / "train.py")
+    own, other = lsp_workers.summary_key(edited), lsp_workers.summary_key(str(tmp_path / "m.py"))
+
+    def lint(changes, first=False):
+        server_end.send((changes, settings if first else None, edited, "x = 1\n", False, False,
+                         False))
+        assert server_end.recv().diagnostics == ()
+        return len(built)
+
+    try:
+        assert lint([("reset", {other: {"v": 1}})], first=True) == 1
+        assert lint([("put", own, {"v": 1})]) == 1  # the edited buffer's own summary
+        assert lint([("put", own, {"v": 2})]) == 1
+        assert lint([("put", other, {"v": 1})]) == 1  # the same as before: nothing changed
+        assert lint([("put", other, {"v": 2})]) == 2  # another file's: built again, with all
+        assert built[-1] == {other: {"v": 2}, own: {"v": 2}}
+    finally:
+        server_end.send(None)  # ends the worker's loop, as the server's going away does
+        thread.join(timeout=10)
