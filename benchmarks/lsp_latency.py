@@ -12,8 +12,9 @@ given folder. Per run, with a fresh cache each time, it prints:
 - first diagnostics: from `textDocument/didOpen` of the opened file to its first
   `publishDiagnostics` (the index is still being built);
 - index: from `initialized` to the `$/progress` end of the index build;
-- edit: from a `didChange` of the open file to its `publishDiagnostics` (the index ready;
-  includes the 0.3 s debounce);
+- edit: from a `didChange` of the open file to its `publishDiagnostics`: the first edit after
+  the index is ready, so it includes the lint worker building its copy of the index, and the
+  0.3 s debounce;
 
 and, for comparison, how long linting the opened file alone takes in the benchmark's own
 process (no server, no index), for comparison. Then the medians over
