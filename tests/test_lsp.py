@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
@@ -23,6 +24,12 @@ async def client(lsp_client: LanguageClient, tmp_path_factory):
     root = tmp_path_factory.mktemp("workspace")
     (root / "pyproject.toml").write_text("[tool.dllint]\nper-file-ignores = {'skip_*.py' = ['DL001']}\n")
     lsp_client.workspace_root = root
+    lsp_client.registered = []
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams) -> None:  # the file watcher dllint asks for
+        lsp_client.registered.extend(item.method for item in params.registrations)
+
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
         workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="workspace")]))
@@ -43,6 +50,18 @@ async def diagnostics_for(client: LanguageClient, uri: str) -> list[types.Diagno
     return list(client.diagnostics[uri])
 
 
+async def codes_become(client: LanguageClient, uri: str, expected: list[tuple[str, int]],
+                       timeout: float = 60.0) -> list[types.Diagnostic]:
+    """The buffer's diagnostics once their (code, line)s are `expected` (later publishes
+    replace earlier ones: the index arrives after the first)."""
+    async def settled() -> list[types.Diagnostic]:
+        while [(d.code, d.range.start.line) for d in client.diagnostics.get(uri, [])] != expected:
+            await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        return list(client.diagnostics[uri])
+
+    return await asyncio.wait_for(settled(), timeout)
+
+
 @pytest.mark.asyncio
 async def test_unsaved_buffer_gets_diagnostics_on_open(client: LanguageClient):
     uri = open_document(client, "train.py", PAIRED_LISTINGS)
@@ -57,10 +76,13 @@ async def test_a_buffer_knows_what_the_workspace_files_define(client: LanguageCl
     (client.workspace_root / "model.py").write_text(
         "import torch.nn.functional as F\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
         "    def forward(self, x):\n        return F.softmax(self.fc(x), dim=1)\n")
+    # Written after the index was built: the client's file watcher tells the server.
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[
+        types.FileEvent(uri=(client.workspace_root / "model.py").as_uri(),
+                        type=types.FileChangeType.Created)]))
     uri = open_document(client, "train.py", "from torch import nn\nfrom model import Net\n\n"
                                             "loss = nn.CrossEntropyLoss()(Net()(x), y)\n")
-    found = await diagnostics_for(client, uri)
-    assert [(d.code, d.range.start.line) for d in found] == [("DL002", 3)]
+    found = await codes_become(client, uri, [("DL002", 3)])
     assert found[0].related_information[0].location.uri.endswith("model.py")
 
 
@@ -89,9 +111,9 @@ async def test_code_actions_fix_ignore_and_fix_all(client: LanguageClient):
         text_document=types.TextDocumentIdentifier(uri=uri), range=found[0].range,
         context=types.CodeActionContext(diagnostics=found)))
     titles = {action.title: action for action in actions}
-    fix = titles["dllint: Wrap the listing in `sorted()`"]
+    fix = titles["dllint: Wrap the listing in `sorted()` (line 2)"]
     assert fix.is_preferred and [e.new_text for e in fix.edit.changes[uri]] == ["sorted(", ")"]
-    ignore = titles["dllint: ignore DL001 on this line"]
+    ignore = titles["dllint: ignore DL001 on line 2"]
     assert ignore.edit.changes[uri][0].new_text.endswith("  # dllint: ignore[DL001]")
     fix_all = titles["dllint: fix all safe fixes"]
     assert fix_all.kind == types.CodeActionKind.SourceFixAll

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -272,9 +273,9 @@ def test_ranges_and_quick_fixes_count_lines_as_lsp_does(server, tmp_path, commen
     assert [(d["code"], d["range"]) for d in found] == [("DL001", {
         "start": {"line": 1, "character": 9}, "end": {"line": 1, "character": 34}})]
     actions = code_actions(server, uri, found)
-    assert apply_edits(text, actions["dllint: Wrap the listing in `sorted()`"]) == \
+    assert apply_edits(text, actions["dllint: Wrap the listing in `sorted()` (line 2)"]) == \
         page(PAIRED_LISTINGS_FIXED)
-    assert apply_edits(text, actions["dllint: ignore DL001 on this line"]) == text.replace(
+    assert apply_edits(text, actions["dllint: ignore DL001 on line 2"]) == text.replace(
         "images = glob.glob('images/*.png')",
         "images = glob.glob('images/*.png')  # dllint: ignore[DL001]")
     assert apply_edits(text, actions["dllint: fix all safe fixes"]) == page(PAIRED_LISTINGS_FIXED)
@@ -303,13 +304,14 @@ def test_columns_use_the_negotiated_position_encoding(server, tmp_path):
     found = open_document(server, uri, text)
     start = len("é = '😀'; images = ".encode("utf-8"))
     assert [d["range"]["start"] for d in found] == [{"line": 1, "character": start}]
-    fix = code_actions(server, uri, found)["dllint: Wrap the listing in `sorted()`"]
+    fix = code_actions(server, uri, found)["dllint: Wrap the listing in `sorted()` (line 2)"]
     assert apply_edits(text, fix, "utf-8") == PAIRED_LISTINGS_FIXED.replace(
         "images = sorted", "é = '😀'; images = sorted")
 
 
 def test_a_uri_that_names_no_local_file_is_linted(server):
-    for uri in ("file:///tmp/a%00b.py", "untitled:Untitled-1.py"):
+    # An untitled buffer has no file name to go by: the client's languageId says it is Python.
+    for uri in ("file:///tmp/a%00b.py", "untitled:Untitled-1.py", "untitled:Untitled-2"):
         assert [d["code"] for d in open_document(server, uri, PAIRED_LISTINGS)] == ["DL001"]
 
 
@@ -318,9 +320,105 @@ def test_a_related_location_in_another_file_is_measured_on_that_file(server, tmp
     (tmp_path / "model.py").write_text(
         "import torch.nn.functional as F\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
         f"    def forward(self, x):\n{model_line}\n", encoding="utf-8")
+    server.send("workspace/didChangeWatchedFiles", {"changes": [  # written after the index
+        {"uri": (tmp_path / "model.py").as_uri(), "type": 1}]})
     uri = (tmp_path / "train.py").as_uri()
-    found = open_document(server, uri, "from torch import nn\nfrom model import Net\n\n"
-                                       "loss = nn.CrossEntropyLoss()(Net()(x), y)\n")
+    server.send("textDocument/didOpen", {"textDocument": {
+        "uri": uri, "languageId": "python", "version": 1,
+        "text": "from torch import nn\nfrom model import Net\n\n"
+                "loss = nn.CrossEntropyLoss()(Net()(x), y)\n"}})
+    found = server.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                            and m["params"]["uri"] == uri
+                            and m["params"]["diagnostics"])["params"]["diagnostics"]
     location = found[0]["relatedInformation"][0]["location"]
     assert location["uri"].endswith("model.py")
     assert location["range"]["start"] == {"line": 6, "character": model_line.index("F.softmax")}
+
+
+def actions_of(client: RawClient, uri: str, diagnostics: list[dict],
+               only: list[str] | None = None) -> list[dict]:
+    context = {"diagnostics": diagnostics, **({"only": only} if only is not None else {})}
+    number = next(REQUEST_IDS)
+    client.send("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": diagnostics[0]["range"], "context": context},
+        id=number)
+    return client.wait_for(lambda m: m.get("id") == number)["result"]
+
+
+REQUEST_IDS = itertools.count(1000)
+
+
+def test_code_actions_honour_context_only(server, tmp_path):
+    uri = (tmp_path / "train.py").as_uri()
+    found = open_document(server, uri, PAIRED_LISTINGS)
+    assert [a["title"] for a in actions_of(server, uri, found, only=["source.fixAll"])] == [
+        "dllint: fix all safe fixes"]
+    assert [a["title"] for a in actions_of(server, uri, found, only=["source"])] == [
+        "dllint: fix all safe fixes"]
+    assert [a["title"] for a in actions_of(server, uri, found, only=["quickfix"])] == [
+        "dllint: Wrap the listing in `sorted()` (line 2)", "dllint: ignore DL001 on line 2"]
+    assert actions_of(server, uri, found, only=["refactor"]) == []
+
+
+def test_identical_quick_fixes_get_titles_that_tell_them_apart(server, tmp_path):
+    uri = (tmp_path / "train.py").as_uri()
+    text = ("import glob\nimages = glob.glob('i/*.png'); masks = glob.glob('m/*.png')\n"
+            "pairs = list(zip(images, masks))\n")
+    found = open_document(server, uri, text)
+    assert [d["code"] for d in found] == ["DL001", "DL001"]
+    actions = actions_of(server, uri, found, only=["quickfix"])
+    assert [a["title"] for a in actions] == [
+        "dllint: Wrap the listing in `sorted()` (line 2, column 10)",
+        "dllint: Wrap the listing in `sorted()` (line 2, column 40)",
+        "dllint: ignore DL001 on line 2"]  # one comment silences both
+    assert len(actions[2]["diagnostics"]) == 2
+
+
+@pytest.mark.parametrize("server", [{"notebookDocument": {"synchronization": {}}}],
+                         indirect=True)
+def test_notebook_documents_are_linted_cell_by_cell(server, tmp_path):
+    initialized = server.wait_for(lambda m: m.get("id") == 1)
+    selector = initialized["result"]["capabilities"]["notebookDocumentSync"]["notebookSelector"]
+    assert selector == [{"notebook": "*", "cells": [{"language": "python"}]}]
+    notebook = (tmp_path / "explore.ipynb").as_uri()
+    path = tmp_path / "explore.ipynb"
+    texts = ["# Pairs of images", "import glob\n%matplotlib inline\nimages = glob.glob('i/*')\n"
+             "masks = sorted(glob.glob('m/*'))\n", "pairs = list(zip(images, masks))\n"]
+    cells = [f"vscode-notebook-cell:{path}#C{number}" for number in range(3)]
+    server.send("notebookDocument/didOpen", {
+        "notebookDocument": {"uri": notebook, "notebookType": "jupyter-notebook", "version": 1,
+                             "cells": [{"kind": 1, "document": cells[0]},
+                                       {"kind": 2, "document": cells[1]},
+                                       {"kind": 2, "document": cells[2]}]},
+        "cellTextDocuments": [
+            {"uri": cell, "languageId": "markdown" if number == 0 else "python", "version": 1,
+             "text": text} for number, (cell, text) in enumerate(zip(cells, texts))]})
+
+    def published(cell: str, version: int) -> list[dict]:
+        return server.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                               and m["params"]["uri"] == cell
+                               and m["params"].get("version") == version)["params"]["diagnostics"]
+
+    found = published(cells[1], 1)
+    assert [(d["code"], d["range"]["start"]) for d in found] == [
+        ("DL001", {"line": 2, "character": 9})]  # in the cell's own lines, after the magic
+    related = found[0]["relatedInformation"][0]["location"]
+    assert related["uri"] == cells[2] and related["range"]["start"]["line"] == 0
+    assert published(cells[2], 1) == []
+    fix = [a for a in actions_of(server, cells[1], found) if "sorted" in a["title"]][0]
+    assert fix["title"] == "dllint: Wrap the listing in `sorted()` (line 3)"
+    assert [e["newText"] for e in fix["edit"]["changes"][cells[1]]] == ["sorted(", ")"]
+
+    server.send("notebookDocument/didChange", {
+        "notebookDocument": {"uri": notebook, "version": 2},
+        "change": {"cells": {"textContent": [{"document": {"uri": cells[2], "version": 2},
+                                              "changes": [{"text": "pairs = None\n"}]}]}}})
+    assert server.wait_for(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                           and m["params"]["uri"] == cells[1]
+                           and not m["params"]["diagnostics"])
+    server.send("notebookDocument/didClose", {
+        "notebookDocument": {"uri": notebook},
+        "cellTextDocuments": [{"uri": cell} for cell in cells]})
+    server.send("notebookDocument/didChange", {  # after the close: reported, not a crash
+        "notebookDocument": {"uri": notebook, "version": 3}, "change": {}})
+    assert shown(server, "explore.ipynb, which was never opened")
