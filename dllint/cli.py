@@ -23,7 +23,7 @@ from dllint.fixes import (FixNotWrittenError, HalfWrittenError, fix_target, unif
                           write_fix)
 from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
-from dllint.reports import FORMATS, ReportContext, is_problem, renderer
+from dllint.reports import FORMATS, STATISTICS_FORMATS, ReportContext, is_problem, renderer
 from dllint.runner import RunResult, lint_text, run, workspace_index
 from dllint.source import decode_source, file_diagnostic, read_source
 from dllint.types import Diagnostic, FileResult
@@ -161,7 +161,8 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
 @click.option("--stdin-filename", help="Lint standard input, naming it NAME in reports and config.")
-@click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
+@click.option("--statistics", is_flag=True,
+              help="Count findings per rule instead of listing them (with --format text or json).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use this pyproject.toml (or dllint.toml) instead of searching for one.")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given on the command line too.")
@@ -180,6 +181,8 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
     """Lint PATHS (default: the current directory)."""
     start = Path(stdin_filename).parent if stdin_filename else Path(paths[0] if paths else ".")
     reads_stdin = stdin_filename is not None or paths == ("-",)
+    if statistics and output_format not in STATISTICS_FORMATS:
+        raise Failure(f"--statistics is written as text or json, not {output_format}")
     if not reads_stdin:
         _require_paths(paths)
     if output is not None:
