@@ -215,8 +215,11 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         result = RunResult(files=results)
     else:
         _report_interrupted_fixes(settings.cache_dir)
-        result = run(paths or (".",), settings, jobs=jobs, use_cache=not no_cache,
-                     force_exclude=force_exclude)
+        shown = _progress_display(quiet)
+        with shown if shown is not None else contextlib.nullcontext():
+            result = run(paths or (".",), settings, jobs=jobs, use_cache=not no_cache,
+                         force_exclude=force_exclude,
+                         progress=shown.update if shown is not None else None)
     if verbose:
         _note(f"{len(result.files)} files, {result.cached} from cache, {result.elapsed:.2f} s")
     if not result.files:
@@ -438,6 +441,17 @@ def _wants_color() -> bool:
 
 def _note(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _progress_display(quiet: bool):
+    """The progress of a run, drawn on standard error while it runs: only on a terminal, so
+    piped or redirected output and CI logs carry none, and not with --quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    from dllint.reports.progress import TerminalProgress
+    return TerminalProgress(Console(file=sys.stderr))
 
 
 DEFAULT_OVERFIT_STEPS = 200

@@ -10,7 +10,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from multiprocessing.connection import wait
+from typing import Callable, Iterable, Sequence
 
 from dllint import parsed
 from dllint.cache import Cache
@@ -26,6 +27,13 @@ from dllint.types import Diagnostic, FileResult
 PARALLEL_THRESHOLD = 16
 # Past this many files, a workspace is not one project (a home directory opened in an editor).
 MAX_WORKSPACE_FILES = 20_000
+
+# Told how far a run is: (phase, files done in it, files in it), the phase "indexing" (phase one,
+# the summaries) then "linting". Called in the parent process only, at the start of each phase
+# (files answered from the cache count as done) and after each file; workers never print.
+Progress = Callable[[str, int, int], None]
+# What `Workers.map` calls after each file it finishes.
+Tick = Callable[[], None]
 
 
 @dataclass
@@ -119,18 +127,20 @@ def _serve(connection, settings: Settings, parent: int, inherited: Sequence = ()
             return
         name, paths, project = message
         _initialise_worker(settings, project)
-        results = []
+        # Each file's result goes back as soon as it is made (the parent counts them for its
+        # progress display), then "done"; or "error" with what was raised.
         try:
             for path in paths:
                 if os.getppid() != parent:  # orphaned: nobody will read the results
                     return
-                results.append(_FUNCTIONS[name](path))
-        except Exception as error:  # noqa: BLE001 - not hidden: re-raised in the parent
-            reply = ("error", error)
-        else:
-            reply = ("done", results)
-        try:
-            connection.send(reply)
+                try:
+                    result = _FUNCTIONS[name](path)
+                except Exception as error:  # noqa: BLE001 - not hidden: re-raised in the parent
+                    connection.send(("error", error))
+                    break
+                connection.send(("result", result))
+            else:
+                connection.send(("done", None))
         except (BrokenPipeError, ConnectionResetError):
             return  # the parent is gone
 
@@ -175,38 +185,57 @@ class Workers:
             self.processes.append(process)
             self.connections.append(parent_end)
 
-    def map(self, name: str, paths: Sequence[str], project: ProjectIndex | None = None) -> list:
+    def map(self, name: str, paths: Sequence[str], project: ProjectIndex | None = None,
+            tick: Tick | None = None) -> list:
         if self.jobs == 1 or len(paths) < PARALLEL_THRESHOLD and not self.processes:
-            return self._here(name, paths, project)
+            return self._here(name, paths, project, tick)
         if not self.processes:
             self._start()
         shards: list[list[str]] = [[] for _ in range(self.jobs)]
         for path in paths:
             shards[self.shard_of.get(path, 0)].append(path)
-        sent = []
-        for connection, shard in zip(self.connections, shards):
+        received: list[list] = [[] for _ in range(self.jobs)]
+        pending: dict = {}  # connection -> its shard's number, until its "done"
+        lost: list[int] = []
+        for number, (connection, shard) in enumerate(zip(self.connections, shards)):
             try:
                 connection.send((name, shard, project))
-                sent.append(True)
+                pending[connection] = number
             except (BrokenPipeError, ConnectionResetError):
-                sent.append(False)
-        results: list = []
-        for connection, shard, was_sent in zip(self.connections, shards, sent):
-            try:
-                if not was_sent:
-                    raise EOFError
-                status, payload = connection.recv()
-            except (EOFError, ConnectionResetError):  # the worker died: run its shard here
-                results.extend(self._here(name, shard, project))
-                continue
-            if status == "error":
-                raise payload
-            results.extend(payload)
-        return results
+                lost.append(number)
+        # Read whichever worker has sent something: a worker never waits on a full pipe while
+        # this process waits on another one.
+        while pending:
+            for connection in wait(list(pending)):
+                number = pending[connection]
+                try:
+                    status, payload = connection.recv()
+                except (EOFError, ConnectionResetError):  # the worker died
+                    del pending[connection]
+                    lost.append(number)
+                    continue
+                if status == "error":
+                    raise payload
+                if status == "done":
+                    del pending[connection]
+                    continue
+                received[number].append(payload)
+                if tick is not None:
+                    tick()
+        for number in lost:  # what a dead worker did not send back is run here
+            rest = shards[number][len(received[number]):]
+            received[number].extend(self._here(name, rest, project, tick))
+        return [result for shard in received for result in shard]
 
-    def _here(self, name: str, paths: Sequence[str], project: ProjectIndex | None) -> list:
+    def _here(self, name: str, paths: Sequence[str], project: ProjectIndex | None,
+              tick: Tick | None = None) -> list:
         _initialise_worker(self.settings, project)
-        return [_FUNCTIONS[name](path) for path in paths]
+        results = []
+        for path in paths:
+            results.append(_FUNCTIONS[name](path))
+            if tick is not None:
+                tick()
+        return results
 
     def close(self) -> None:
         for connection in self.connections:
@@ -244,7 +273,8 @@ def lint_many(paths: Sequence[str], settings: Settings, *, jobs: int | None = No
 
 def build_index(paths: Sequence[str], settings: Settings, *, jobs: int | None = None,
                 cache: Cache | None = None, digests: dict[str, str] | None = None,
-                workers: Workers | None = None) -> ProjectIndex:
+                workers: Workers | None = None, progress: Progress | None = None
+                ) -> ProjectIndex:
     """Phase one: summaries of every file that may define what another file uses."""
     summaries: list[dict] = []
     missing: list[str] = []
@@ -256,11 +286,12 @@ def build_index(paths: Sequence[str], settings: Settings, *, jobs: int | None = 
                     summaries.append(summary)
                 continue
         missing.append(path)
+    tick = _counter(progress, "indexing", len(paths), len(paths) - len(missing))
     if workers is None:
         with Workers(missing, settings, jobs) as own:
-            found = own.map("summarise", missing)
+            found = own.map("summarise", missing, tick=tick)
     else:
-        found = workers.map("summarise", missing)
+        found = workers.map("summarise", missing, tick=tick)
     for path, digest, summary in found:
         if summary is not None:
             summaries.append(summary)
@@ -283,14 +314,30 @@ def _open_cache(settings: Settings, files: Sequence[str],
     return cache, digests
 
 
+def _counter(progress: Progress | None, phase: str, total: int, done: int) -> Tick | None:
+    """Report the start of `phase` to `progress`, and return what counts each file done."""
+    if progress is None:
+        return None
+    progress(phase, done, total)
+    count = done
+
+    def tick() -> None:
+        nonlocal count
+        count += 1
+        progress(phase, count, total)
+
+    return tick
+
+
 def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
-        use_cache: bool = True, force_exclude: bool = False) -> RunResult:
+        use_cache: bool = True, force_exclude: bool = False,
+        progress: Progress | None = None) -> RunResult:
     started = time.perf_counter()
     found = discover(paths, settings, force_exclude=force_exclude)
     result = RunResult(files=[FileResult(d.path, (d,)) for d in found.diagnostics])
     cache, digests = _open_cache(settings, found.files, use_cache)
     with Workers(found.files, settings, jobs) as workers:
-        _lint_files(found.files, settings, cache, digests, workers, result)
+        _lint_files(found.files, settings, cache, digests, workers, result, progress)
     if cache is not None:
         cache.save()
     result.files = merge_same_cause(result.files)
@@ -300,11 +347,13 @@ def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
 
 
 def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
-                digests: dict[str, str], workers: Workers, result: RunResult) -> None:
+                digests: dict[str, str], workers: Workers, result: RunResult,
+                progress: Progress | None = None) -> None:
     project = None
     if len(files) > 1 and any(rule.uses_model for rule in all_rules()
                               if rule.code in settings.enabled):
-        project = build_index(files, settings, cache=cache, digests=digests, workers=workers)
+        project = build_index(files, settings, cache=cache, digests=digests, workers=workers,
+                              progress=progress)
     to_lint: list[str] = []
     for path in files:
         cached = cache.get(path, digests[path], project) if cache is not None and path in digests \
@@ -315,7 +364,8 @@ def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
             result.cached += 1
         else:
             to_lint.append(path)
-    for file_result in workers.map("lint", to_lint, project):
+    tick = _counter(progress, "linting", len(files), len(files) - len(to_lint))
+    for file_result in workers.map("lint", to_lint, project, tick):
         result.files.append(file_result)
         # Files that were fixed in memory are not cached: their text on disk is about to change.
         if cache is not None and file_result.content_hash is not None \
