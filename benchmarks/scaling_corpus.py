@@ -15,8 +15,9 @@ first run does) and then warm (the same command again, everything from the cache
 is the largest resident set of the run's processes (`os.wait4`'s `ru_maxrss` covers the child
 and the workers it waited for). With --parse, a child process also parses every file with
 libcst, the floor any libcst linter pays, and the cold/parse ratio is printed. Then a least-
-squares fit of time against lines: slope (seconds per 1,000 lines), intercept and R², for cold
-and warm. A linear tool has R² near 1 and its time per 1,000 lines flat across the points.
+squares fit of time against lines: slope (seconds per 1,000 lines), intercept and R², and the
+exponent k of time ~ lines^k (log-log fit), for cold and warm. A linear tool has k near 1 and
+its time per 1,000 lines flat across the points.
 
 The machines here are shared: run it when the machine is quiet, and compare ratios, not seconds.
 """
@@ -24,6 +25,7 @@ The machines here are shared: run it when the machine is quiet, and compare rati
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import subprocess
@@ -152,6 +154,13 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     return slope, intercept, 1.0 - residual / total if total else 1.0
 
 
+def growth_exponent(xs: list[float], ys: list[float]) -> float:
+    """k in y ~ x^k, the slope of the log-log least-squares fit: 1 for linear work, 2 for
+    quadratic. R² alone hides a curve when one large point dominates the fit; this does not.
+    (The start-up time, the same at every point, pulls k a little below 1.)"""
+    return linear_fit([math.log(x) for x in xs], [math.log(y) for y in ys])[0]
+
+
 def table(rows: list[Measurement], markdown: bool) -> str:
     with_parse = any(row.parse is not None for row in rows)
     header = ["point", "files", "lines", "cold (s)", "cold s/kLOC", "warm (s)", "peak MB",
@@ -215,8 +224,9 @@ def main() -> None:
         for label, times in (("cold", [row.cold for row in rows]),
                              ("warm", [row.warm for row in rows])):
             slope, intercept, r_squared = linear_fit(klines, times)
+            exponent = growth_exponent(klines, times)
             print(f"{label}: {slope:.4f} s per 1,000 lines + {intercept:.2f} s, "
-                  f"R² = {r_squared:.4f} over {len(rows)} points "
+                  f"R² = {r_squared:.4f}, time ~ lines^{exponent:.2f}, over {len(rows)} points "
                   f"({rows[0].lines:,} to {rows[-1].lines:,} lines)")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
