@@ -24,7 +24,7 @@ from dllint.fixes import (FixNotWrittenError, HalfWrittenError, fix_target, unif
                           write_fix)
 from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
-from dllint.reports import FORMATS, ReportContext, is_problem, renderer
+from dllint.reports import FORMATS, STATISTICS_FORMATS, ReportContext, is_problem, renderer
 from dllint.runner import RunResult, lint_in_project, lint_text, run
 from dllint.source import decode_source, file_diagnostic, read_source
 from dllint.types import Diagnostic, FileResult
@@ -164,7 +164,8 @@ def main() -> None:
 @click.option("--file-time-budget", type=float, metavar="SECONDS",
               help="Seconds one file may take before it is skipped as DL909 (default 10).")
 @click.option("--stdin-filename", help="Lint standard input, naming it NAME in reports and config.")
-@click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
+@click.option("--statistics", is_flag=True,
+              help="Count findings per rule instead of listing them (with --format text or json).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use this pyproject.toml (or dllint.toml) instead of searching for one.")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given on the command line too.")
@@ -184,6 +185,8 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
     """Lint PATHS (default: the current directory)."""
     start = Path(stdin_filename).parent if stdin_filename else Path(paths[0] if paths else ".")
     reads_stdin = stdin_filename is not None or paths == ("-",)
+    if statistics and output_format not in STATISTICS_FORMATS:
+        raise Failure(f"--statistics is written as text or json, not {output_format}")
     if not reads_stdin:
         _require_paths(paths)
     if output is not None:
@@ -226,8 +229,11 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
             result = RunResult(files=results)
         else:
             _report_interrupted_fixes(settings.cache_dir)
-            result = run(paths or (".",), settings, jobs=jobs, use_cache=not no_cache,
-                         force_exclude=force_exclude, settings_for=settings_for)
+            shown = _progress_display(quiet)
+            with shown if shown is not None else contextlib.nullcontext():
+                result = run(paths or (".",), settings, jobs=jobs, use_cache=not no_cache,
+                             force_exclude=force_exclude, settings_for=settings_for,
+                             progress=shown.update if shown is not None else None)
     except ConfigError as error:  # the configuration of a folder below the first path's
         raise Failure(str(error)) from None
     if verbose:
@@ -444,6 +450,17 @@ def _wants_color() -> bool:
 
 def _note(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _progress_display(quiet: bool):
+    """The progress of a run, drawn on standard error while it runs: only on a terminal, so
+    piped or redirected output and CI logs carry none, and not with --quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    from dllint.reports.progress import TerminalProgress
+    return TerminalProgress(Console(file=sys.stderr))
 
 
 DEFAULT_OVERFIT_STEPS = 200

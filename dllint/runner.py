@@ -26,6 +26,12 @@ from dllint.types import Diagnostic, FileResult
 
 # Below this many files to lint, starting processes costs more than it saves.
 PARALLEL_THRESHOLD = 16
+# Told how far a run is: (phase, files done in it, files in it), the phase "indexing" (phase one,
+# the summaries) then "linting". Called in the parent process only, at the start of each phase
+# (files answered from the cache count as done) and after each file; workers never print.
+Progress = Callable[[str, int, int], None]
+# What `Workers.map` calls after each file it finishes.
+Tick = Callable[[], None]
 # Past this many files, a workspace is not one project (a home directory opened in an editor).
 MAX_WORKSPACE_FILES = 20_000
 
@@ -236,9 +242,10 @@ class Workers:
         connection.close()
         self.connections[index] = None
 
-    def map(self, name: str, paths: Sequence[str], project: ProjectIndex | None = None) -> list:
+    def map(self, name: str, paths: Sequence[str], project: ProjectIndex | None = None,
+            tick: Tick | None = None) -> list:
         if self.jobs == 1 or len(paths) < PARALLEL_THRESHOLD and not self.processes:
-            return self._here(name, paths, project)
+            return self._here(name, paths, project, tick)
         if not self.processes:
             self._start()
         _initialise_worker(self.settings, project)  # for the results made here
@@ -247,12 +254,18 @@ class Workers:
         for path in paths:
             if name == "lint" and path in self.over_budget:
                 known[path] = over_budget_result(path, self.settings, self.over_budget[path])
+                if tick is not None:
+                    tick()
             else:
                 shards[self.shard_of.get(path, 0)].paths.append(path)
         for index, shard in enumerate(shards):
             self._send(index, shard, name, project)
         while not all(shard.finished for shard in shards):
+            done = sum(len(shard.results) for shard in shards)
             self._collect(shards, name, project)
+            if tick is not None:  # each result counted once, skipped files included
+                for _ in range(sum(len(shard.results) for shard in shards) - done):
+                    tick()
         return [*known.values(), *(result for shard in shards for result in shard.results)]
 
     def _send(self, index: int, shard: _Shard, name: str, project: ProjectIndex | None) -> None:
@@ -327,9 +340,15 @@ class Workers:
         shard.results.append(_over_budget(name, path, message))
         self._send(index, shard, name, project)
 
-    def _here(self, name: str, paths: Sequence[str], project: ProjectIndex | None) -> list:
+    def _here(self, name: str, paths: Sequence[str], project: ProjectIndex | None,
+              tick: Tick | None = None) -> list:
         _initialise_worker(self.settings, project)
-        return [_FUNCTIONS[name](path) for path in paths]
+        results = []
+        for path in paths:
+            results.append(_FUNCTIONS[name](path))
+            if tick is not None:
+                tick()
+        return results
 
     def close(self) -> None:
         for connection in self.connections:
@@ -369,7 +388,8 @@ def lint_many(paths: Sequence[str], settings: Settings, *, jobs: int | None = No
 
 def build_index(paths: Sequence[str], settings: Settings, *, jobs: int | None = None,
                 cache: Cache | None = None, digests: dict[str, str] | None = None,
-                workers: Workers | None = None) -> ProjectIndex:
+                workers: Workers | None = None, progress: Progress | None = None
+                ) -> ProjectIndex:
     """Phase one: summaries of every file that may define what another file uses."""
     summaries: list[dict] = []
     missing: list[str] = []
@@ -381,17 +401,33 @@ def build_index(paths: Sequence[str], settings: Settings, *, jobs: int | None = 
                     summaries.append(summary)
                 continue
         missing.append(path)
+    tick = _counter(progress, "indexing", len(paths), len(paths) - len(missing))
     if workers is None:
         with Workers(missing, settings, jobs) as own:
-            found = own.map("summarise", missing)
+            found = own.map("summarise", missing, tick=tick)
     else:
-        found = workers.map("summarise", missing)
+        found = workers.map("summarise", missing, tick=tick)
     for path, digest, summary in found:
         if summary is not None:
             summaries.append(summary)
         if cache is not None and digest is not None:
             cache.put_summary(path, digest, summary)
     return ProjectIndex.from_summaries(summaries)
+
+
+def _counter(progress: Progress | None, phase: str, total: int, done: int) -> Tick | None:
+    """Report the start of `phase` to `progress`, and return what counts each file done."""
+    if progress is None:
+        return None
+    progress(phase, done, total)
+    count = done
+
+    def tick() -> None:
+        nonlocal count
+        count += 1
+        progress(phase, count, total)
+
+    return tick
 
 
 def _open_cache(settings: Settings, files: Sequence[str],
@@ -455,7 +491,8 @@ def project_files(files: Sequence[str], settings: Settings,
 
 def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
         use_cache: bool = True, force_exclude: bool = False,
-        settings_for: Callable[[str], Settings] | None = None) -> RunResult:
+        settings_for: Callable[[str], Settings] | None = None,
+        progress: Progress | None = None) -> RunResult:
     """Lint `paths` (files and folders). Each file is judged with its whole project (the index
     is built from `project_files`), and findings are reported for the files found under `paths`
     only. `settings_for(path)` gives a path's own settings (its nearest configuration, with
@@ -473,7 +510,7 @@ def run(paths: Iterable[str], settings: Settings, *, jobs: int | None = None,
         walked = {os.path.realpath(path) for path in paths if os.path.isdir(path)
                   and (settings_for is None or settings_for(path) is group_settings)}
         _lint_group(files, group_settings, jobs, use_cache, result, spelled,
-                    walked if len(groups) == 1 else ())
+                    walked if len(groups) == 1 else (), progress)
     result.files = merge_same_cause(result.files)
     result.files.sort(key=lambda item: item.path)
     result.elapsed = time.perf_counter() - started
@@ -513,7 +550,8 @@ def _group_by_settings(paths: Sequence[str], settings: Settings,
 
 
 def _lint_group(files: list[str], settings: Settings, jobs: int | None, use_cache: bool,
-                result: RunResult, spelled: dict[str, str], walked: Iterable[str]) -> None:
+                result: RunResult, spelled: dict[str, str], walked: Iterable[str],
+                progress: Progress | None = None) -> None:
     """Lint the files that share `settings`, against the index of their projects. `walked`:
     the folders already walked whole with these settings (see `project_files`)."""
     indexed = project_files(files, settings, walked) if files and _uses_model(settings) \
@@ -523,15 +561,17 @@ def _lint_group(files: list[str], settings: Settings, jobs: int | None, use_cach
         project = None
         if len(indexed) > 1 and _uses_model(settings):
             project = build_index(indexed, settings, cache=cache, digests=digests,
-                                  workers=workers)
-        _lint_files(files, settings, cache, digests, workers, project, result, spelled)
+                                  workers=workers, progress=progress)
+        _lint_files(files, settings, cache, digests, workers, project, result, spelled,
+                    progress)
     if cache is not None:
         cache.save()
 
 
 def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
                 digests: dict[str, str], workers: Workers, project: ProjectIndex | None,
-                result: RunResult, spelled: dict[str, str]) -> None:
+                result: RunResult, spelled: dict[str, str],
+                progress: Progress | None = None) -> None:
     to_lint: list[str] = []
     for path in files:
         cached = cache.get(path, digests[path], project) if cache is not None and path in digests \
@@ -543,7 +583,8 @@ def _lint_files(files: Sequence[str], settings: Settings, cache: Cache | None,
             result.cached += 1
         else:
             to_lint.append(path)
-    for file_result in workers.map("lint", to_lint, project):
+    tick = _counter(progress, "linting", len(files), len(files) - len(to_lint))
+    for file_result in workers.map("lint", to_lint, project, tick):
         # Files that were fixed in memory are not cached: their text on disk is about to change.
         if cache is not None and file_result.content_hash is not None \
                 and file_result.fixed_source is None:

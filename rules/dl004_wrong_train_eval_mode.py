@@ -13,6 +13,7 @@ from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument, keyword, mode_switch
 from dllint.semantic.values import INSTANCE, MODULE, first
 from dllint.types import FixAvailability
+from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(
     r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
@@ -2246,7 +2247,9 @@ class WrongTrainEvalMode(Rule):
         # The modes each function of the file leaves its parameters in (`evaluate(model)` that
         # calls `model.eval()`), applied to the caller's model at each call.
         collector = _ModesLeftCollector()
-        context.module.visit(collector)
+        # dllint's read-only walk, not libcst's `visit`, which rebuilds every node (as costly as
+        # a parse); the tape it records is replayed by the model's walk that follows.
+        walk(context.module, [collector])
         self.modes_left = collector
         self.eval_mode_forwards: list[tuple[str, cst.Call, cst.CSTNode, FunctionFacts, int]] = []
         self.train_switches: list[tuple[str, cst.Call, tuple, FunctionFacts, int]] = []
@@ -3152,11 +3155,12 @@ def _modes_left(function: cst.FunctionDef) -> dict[str, str]:
     return modes
 
 
-class _ModesLeftCollector(cst.CSTVisitor):
+class _ModesLeftCollector(CachedVisitorNames, cst.BatchableCSTVisitor):
     """`_modes_left` of every function of a file, by name; a name defined twice with different
     results leaves nothing (which definition a call reaches is not known)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.by_name: dict[str, dict[str, str]] = {}
         self.params: dict[str, list[str]] = {}
         # How often each name occurs, and how often as what a call calls (`f(...)`,
@@ -3167,6 +3171,18 @@ class _ModesLeftCollector(cst.CSTVisitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.occurrences[node.value] = self.occurrences.get(node.value, 0) + 1
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        # `walk` skips annotations (no rule visits them); a name in one is still a use of it.
+        for name in _names_in(node.annotation):
+            self.visit_Name(name)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        if node.annotation is not None:
+            self.visit_Annotation(node.annotation)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.visit_Annotation(node.annotation)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -3181,6 +3197,8 @@ class _ModesLeftCollector(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         name = node.name.value
         self.called_or_defined[name] = self.called_or_defined.get(name, 0) + 1
+        if node.returns is not None:
+            self.visit_Annotation(node.returns)
         modes = _modes_left(node)
         params = [param.name.value for param in (*node.params.posonly_params,
                                                   *node.params.params)]

@@ -155,7 +155,7 @@ def test_stdin_with_fix_prints_fixed_source(project):
 def test_statistics(project):
     result = invoke("src", "--statistics", "--no-cache")
     assert result.exit_code == 1
-    assert result.output.split() == ["1", "DL001", "unordered-file-listing", "[*]"]
+    assert result.output.splitlines()[0] == "1\tDL001\t[*] unordered-file-listing"
 
 
 def test_quiet_and_verbose(project):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from dllint.fixes import is_applicable
 from dllint.types import Diagnostic
 
 
@@ -32,6 +34,36 @@ def is_problem(diagnostic: Diagnostic) -> bool:
     """Whether a finding counts as a problem (in the summary and the exit status). A passing
     single-batch overfit verdict (RT010 "passes", severity info) is information, not a problem."""
     return not (diagnostic.code == "RT010" and diagnostic.evidence.get("verdict") == "passes")
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    """One row of `--statistics`: how many findings a rule has, and whether `--fix` (with
+    `--unsafe-fixes` when given) fixes every one of them, as ruff's `fixable` means."""
+
+    code: str
+    name: str
+    count: int
+    fixable: bool
+    fixable_count: int
+
+    def to_dict(self) -> dict[str, object]:
+        # The keys and their order of `ruff check --statistics --output-format json`.
+        return {"code": self.code, "name": self.name, "count": self.count,
+                "fixable": self.fixable}
+
+
+def rule_counts(diagnostics: Sequence[Diagnostic], unsafe_fixes: bool) -> list[RuleCount]:
+    """Findings counted per rule code, the most frequent first (ties by code)."""
+    counts = Counter(d.code for d in diagnostics)
+    fixable = Counter(d.code for d in diagnostics if is_applicable(d.fix, unsafe_fixes))
+    names = {d.code: d.name for d in diagnostics}
+    return [RuleCount(code, names[code], count, fixable[code] == count, fixable[code])
+            for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+# The formats `--statistics` can be written in (ruff refuses the others too).
+STATISTICS_FORMATS = ("text", "json")
 
 
 def renderer(name: str) -> Renderer:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import io
 import os
-from collections import Counter
 from typing import Sequence
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.color import ColorSystem
+from rich.style import Style
 
 from dllint.fixes import is_applicable
 from dllint.lines import split_lines
-from dllint.reports import ReportContext, is_problem
+from dllint.reports import ReportContext, is_problem, rule_counts
 from dllint.types import Diagnostic, Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold blue"}
@@ -122,12 +122,24 @@ def _summary(console: Console, diagnostics: Sequence[Diagnostic], context: Repor
 
 
 def _statistics(console: Console, diagnostics: Sequence[Diagnostic], context: ReportContext) -> None:
-    counts = Counter(d.code for d in diagnostics)
-    names = {d.code: d.name for d in diagnostics}
-    fixable = {d.code for d in diagnostics if is_applicable(d.fix, context.unsafe_fixes)}
-    table = Table(box=None, show_header=False, pad_edge=False)
-    for _ in range(4):
-        table.add_column()
-    for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        table.add_row(str(count), code, names[code], "[*]" if code in fixable else "")
-    console.print(table)
+    """One line per rule, as ruff (and flake8) print them: count, code, `[*]` when `--fix` fixes
+    every finding of the rule (`[ ]` otherwise; no column when nothing is fixable), rule name,
+    tab-separated; then the summary with its fixable count, unless quiet."""
+    rows = rule_counts(diagnostics, context.unsafe_fixes)
+    if rows:
+        count_width = max(len(str(row.count)) for row in rows)
+        code_width = max(len(row.code) for row in rows)
+        any_fixable = any(row.fixable for row in rows)
+
+        def styled(text: str, style: str) -> str:
+            # Written past rich, which would expand the tabs into spaces.
+            return Style.parse(style).render(text, color_system=ColorSystem.STANDARD) \
+                if context.color else text
+
+        for row in rows:
+            mark = (f"[{styled('*', 'cyan')}] " if row.fixable else "[ ] ") if any_fixable else ""
+            console.file.write(f"{styled(str(row.count).rjust(count_width), 'bold')}\t"
+                               f"{styled(row.code.ljust(code_width), 'bold red')}\t"
+                               f"{mark}{row.name}\n")
+    if not context.quiet:
+        _summary(console, diagnostics, context)

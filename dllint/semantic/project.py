@@ -89,9 +89,11 @@ def module_name(path: str) -> str:
     return ".".join(parts)
 
 
-def candidates(qualified: str, importer: str) -> list[str]:
-    """`from .model import Net` and `from model import Net` both name the sibling model.py."""
-    own = module_name(importer)
+def candidates(qualified: str, importer: str, own: str | None = None) -> list[str]:
+    """`from .model import Net` and `from model import Net` both name the sibling model.py.
+    `own` is `module_name(importer)` when the caller knows it already."""
+    if own is None:
+        own = module_name(importer)
     parts = own.split(".") if own else []
     # A package's __init__.py is the package itself: `.model` is a module inside it.
     package = parts if Path(importer).name == "__init__.py" else parts[:-1]
@@ -359,6 +361,9 @@ class ProjectIndex:
     _members: dict[tuple[str, str], Members | None] = field(default_factory=dict, repr=False)
     _reading: set[tuple[str, str]] = field(default_factory=set, repr=False)
     _roots: dict[str, Path] = field(default_factory=dict, repr=False)  # see _import_root
+    # path -> module_name(path): it asks the file system, and a run resolves names from the
+    # same few importers tens of thousands of times.
+    _module_names: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
@@ -388,7 +393,10 @@ class ProjectIndex:
                  hops: int = 0) -> tuple[dict[str, Any], str] | None:
         """The summary that defines `qualified` as seen from `importer`, and the name in it,
         following package re-exports."""
-        for candidate in candidates(qualified, importer):
+        own = self._module_names.get(importer)
+        if own is None:
+            own = self._module_names[importer] = module_name(importer)
+        for candidate in candidates(qualified, importer, own):
             module, _, name = candidate.rpartition(".")
             summary = self._summary(module, importer)
             if summary is None:
