@@ -578,6 +578,7 @@ class IndexProgress:
         self.token = f"dllint-index-{generation}"
         self.created = False
         self.ended = False
+        self.end_message = ""
         capabilities = server.client_capabilities.window
         self.supported = bool(capabilities and capabilities.work_done_progress)
 
@@ -586,11 +587,15 @@ class IndexProgress:
             self.server.work_done_progress.create(self.token, self._created)
 
     def _created(self, *args) -> None:
-        if self.ended:
-            return
         self.created = True
         self.server.work_done_progress.begin(self.token, types.WorkDoneProgressBegin(
-            title="dllint: indexing the workspace", cancellable=True, percentage=0))
+            title="dllint: indexing the workspace", cancellable=not self.ended, percentage=0))
+        if self.ended:
+            # The build ended before the client answered: the progress it asked for still
+            # begins and ends, so a client waiting on it is not left with an open one.
+            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(
+                message=self.end_message))
+            return
         self.server.work_done_progress.tokens[self.token].add_done_callback(
             lambda future: future.cancelled() and self.server.cancel_index(self.generation))
 
@@ -604,6 +609,7 @@ class IndexProgress:
             self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(
                 message=message))
         self.ended = True
+        self.end_message = message
 
 
 def _process_exists(pid: int) -> bool:
