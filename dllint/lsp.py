@@ -708,8 +708,10 @@ async def did_save(ls: DllintLanguageServer, params: types.DidSaveTextDocumentPa
     if not ls.protocol.is_open(uri):
         ls.protocol.report(f"ignored a save of {uri}, which was never opened")
         return
-    await ls.publish(uri)
+    # The save is recorded first: a close that comes while the saved text is linted must find
+    # the saved text's summary standing for the file.
     ls.buffer_saved(uri)
+    await ls.publish(uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)

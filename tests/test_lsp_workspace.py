@@ -157,9 +157,6 @@ def test_killed_workers_are_started_again(tmp_path):
         session.close()
 
 
-@pytest.mark.skip(reason="known bug, open: after didSave then didClose of model.py, the server "
-                  "publishes nothing more (train.py's next change is never linted); seen at the "
-                  "branch's own tip on an idle machine, to be fixed with issue 24's LSP work")
 def test_a_saved_then_closed_buffer_stands_for_its_file(tmp_path):
     """After a save and a close, the index holds the saved text's summary, not the one it read
     from disk before: train.py does not get its DL002 back."""
