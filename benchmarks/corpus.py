@@ -591,10 +591,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, tomllib.TOMLDecodeError) as error:
         parser.error(f"manifest {options.manifest}: {error}")
     rounds = sorted({r.round for r in repositories})
-    if options.round_number is not None and options.round_number not in rounds:
-        parser.error(f"--round {options.round_number}: the manifest has rounds "
+    round_number = getattr(options, "round_number", None)  # `merge` takes no round
+    if round_number is not None and round_number not in rounds:
+        parser.error(f"--round {round_number}: the manifest has rounds "
                      + ", ".join(map(str, rounds)))
-    round_number = options.round_number
 
     if options.command == "split":
         for half in HALVES:

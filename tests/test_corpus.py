@@ -4,6 +4,7 @@ precision arithmetic of `report`."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -359,3 +360,17 @@ def test_lint_only_refuses_a_repository_not_in_the_half(capsys):
     with pytest.raises(SystemExit, match="not in this half: nobody/nothing"):
         corpus.main(["lint", "--dest", "/nonexistent", "--half", "tuning",
                      "--only", "karpathy/nanoGPT,nobody/nothing"])
+
+
+def test_the_merge_command_runs_from_the_command_line(tmp_path):
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(_entry("a/b") + _entry("c/d"))
+    findings, update = tmp_path / "findings.jsonl", tmp_path / "update.jsonl"
+    findings.write_text("".join(json.dumps(f) + "\n" for f in (
+        _finding("DL101", "x", repository="a/b"), _finding("DL004", "y", repository="c/d"))))
+    update.write_text(json.dumps(_finding("DL002", "z", repository="c/d")) + "\n")
+    completed = _run_corpus("--manifest", str(manifest), "merge", "--findings", str(findings),
+                            "--update", str(update), "--only", "c/d")
+    assert completed.returncode == 0, completed.stderr
+    merged = [json.loads(line) for line in findings.read_text().splitlines()]
+    assert [(f["repository"], f["code"]) for f in merged] == [("a/b", "DL101"), ("c/d", "DL002")]

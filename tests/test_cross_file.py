@@ -889,7 +889,9 @@ def test_training_events_of_helpers_in_another_file_count_where_they_are_called(
     assert [(name, code) for name, _, code, _ in found if code == "DL101"] == \
         [("train.py", "DL101")]
     summary = summarise(str(root / "helpers.py"), STEP_HELPERS)
-    assert summary["events"] == {"clear": ["zero_grad"], "update": ["clip", "step"],
+    # Kinds whose order matters (a clip, a scheduler step) stay in their file: the summary
+    # flattens the helper's branches.
+    assert summary["events"] == {"clear": ["zero_grad"], "update": ["step"],
                                  "backward_only": ["backward"]}
 
 
@@ -957,3 +959,40 @@ def test_an_instance_of_a_class_of_another_file_does_what_its_method_does(tmp_pa
     found, _ = lint(root)
     assert [code for _, _, code, _ in found] == ["DL101"]
 
+
+
+def test_a_helper_that_clips_in_both_branches_of_another_file_is_no_clip_after_step(tmp_path):
+    """A summary flattens the helper's branches: read in order, `if scaler: clip; step else:
+    clip; step` would be a step followed by a clip. Clips and scheduler steps stay in their
+    file."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "engine.py").write_text('''
+import torch
+
+
+def finish_step(model, optimizer, scaler, clip):
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        scaler.step(optimizer)
+    else:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+
+
+def train_one_epoch(model, loader, optimizer, scaler, clip):
+    for x, y in loader:
+        optimizer.zero_grad()
+        model(x, y).backward()
+        finish_step(model, optimizer, scaler, clip)
+''')
+    (root / "main.py").write_text('''
+import torch  # clip_grad_norm_ is the engine's
+from engine import train_one_epoch
+
+for epoch in range(10):
+    train_one_epoch(model, loader, optimizer, scaler, 1.0)
+''')
+    found, _ = lint(root)
+    assert not [entry for entry in found if entry[2] in ("DL102", "DL103")]

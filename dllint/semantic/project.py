@@ -47,12 +47,15 @@ SUMMARY_GATE = minimal_tokens(
                                             *catalog.LIGHTNING_BASES,
                                             *catalog.FRAMEWORK_MODULE_BASES)})
 # What a function does to training state crosses files too (`from helpers import train_step`):
-# these events, by kind only; the call in the importing file stands for where they happen. Mode
-# switches stay in their file (which model a helper switches is not known at the caller).
-SHARED_EVENTS = ("backward", "zero_grad", "step", "scheduler_step", "clip")
-# A helper holding one of them names a backward, a gradient clearing or a clipping call (one that
-# only steps an optimizer is not summarised for it: `step` is in too many files to gate on).
-_EVENT_GATE = minimal_tokens({*catalog.BACKWARD_METHODS, "zero_grad", "clip_grad"})
+# these events, by kind only; the call in the importing file stands for where they happen. Only
+# kinds whose presence is what counts: a summary flattens the helper's branches, so the order of
+# a clip or a scheduler step against the optimizer's (DL102, DL103) would be read across `if`
+# and `else` (`if scaler: clip; scaler.step() else: clip; opt.step()` reads as step-then-clip).
+# Mode switches stay in their file (which model a helper switches is not known at the caller).
+SHARED_EVENTS = ("backward", "zero_grad", "step")
+# A helper holding one of them names a backward or a gradient clearing (one that only steps an
+# optimizer is not summarised for it: `step` is in too many files to gate on).
+_EVENT_GATE = minimal_tokens({*catalog.BACKWARD_METHODS, "zero_grad"})
 SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
