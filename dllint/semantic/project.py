@@ -451,11 +451,13 @@ class ProjectIndex:
             returned = self.lookup_function(tag.detail, item["path"])
             if returned is not None:
                 tags |= returned
-            elif self._resolve(tag.detail, item["path"]) is not None:
+                continue
+            found = self._resolve(tag.detail, item["path"])
+            if found is not None:
                 # An instance of a plain class (a loss scaler, a trainer): its members and
                 # what its methods do travel with it.
-                tags.add(Tag(INSTANCE, None, tag.detail,
-                             self.lookup_members(tag.detail, item["path"]), tag.location))
+                tags.add(Tag(INSTANCE, None, tag.detail, self._class_members(*found),
+                             tag.location))
         return frozenset(tags)
 
     def _summary(self, module: str, importer: str) -> dict[str, Any] | None:
