@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from dllint import budget, parsed
 from dllint.cache import Cache
 from dllint.config import Settings
-from dllint.discovery import discover
+from dllint.discovery import SOURCE_SUFFIXES, Discovery, discover
 from dllint.engine import lint_file, lint_source_text, merge_same_cause, over_budget_result
 from dllint.registry import all_rules
 from dllint.requirements import project_root
@@ -458,6 +458,28 @@ def project_root_of(path: str) -> Path:
     return Path(real if os.path.isdir(real) else os.path.dirname(real))
 
 
+def project_discovery(path: str, settings: Settings) -> Discovery:
+    """The files of the project `path` belongs to (`project_root_of`), `truncated` when there are
+    more than `MAX_WORKSPACE_FILES`. A path in no project (a script in /tmp or ~/Downloads) has
+    only the modules beside it: they are what it can import by name, and the trees below its
+    folder (a temporary folder's thousands of job folders) are no project of it; walking them
+    would stall a one-file run."""
+    if project_root(Path(path)) is not None:
+        return discover([str(project_root_of(path))], settings, max_files=MAX_WORKSPACE_FILES)
+    folder = project_root_of(path)
+    try:
+        with os.scandir(folder) as entries:
+            siblings = []
+            for entry in entries:
+                if entry.name.endswith(SOURCE_SUFFIXES) and entry.is_file():
+                    siblings.append(entry.path)
+                    if len(siblings) > MAX_WORKSPACE_FILES:
+                        return Discovery(truncated=True)
+    except OSError:
+        return Discovery()
+    return discover(sorted(siblings), settings, force_exclude=True)
+
+
 def project_files(files: Sequence[str], settings: Settings,
                   walked: Iterable[str] = ()) -> list[str]:
     """`files` and every other Python file of the projects they belong to (discovered from each
@@ -478,7 +500,7 @@ def project_files(files: Sequence[str], settings: Settings,
     for root in sorted(set(root_of_folder.values())):
         if str(root) in walked:
             continue
-        found = discover([str(root)], settings, max_files=MAX_WORKSPACE_FILES)
+        found = project_discovery(str(root), settings)
         if found.truncated:
             continue
         for path in found.files:
@@ -654,12 +676,17 @@ def project_index(path: str, settings: Settings, *, use_cache: bool = True,
     only the first call pays for phase one. None when no enabled rule uses the model."""
     if not _uses_model(settings):
         return None
-    return _folder_index(project_root_of(path), settings, use_cache, jobs)
+    return _files_index(project_discovery(path, settings), settings, use_cache, jobs)
 
 
 def _folder_index(folder: Path, settings: Settings, use_cache: bool,
                   jobs: int | None) -> ProjectIndex | None:
     found = discover([str(folder)], settings, max_files=MAX_WORKSPACE_FILES)
+    return _files_index(found, settings, use_cache, jobs)
+
+
+def _files_index(found: Discovery, settings: Settings, use_cache: bool,
+                 jobs: int | None) -> ProjectIndex | None:
     if found.truncated:
         return None  # a home directory under git: lint the text on its own
     cache, digests = _open_cache(settings, found.files, use_cache)

@@ -250,3 +250,24 @@ def test_the_cache_notices_that_a_skipped_files_import_gained_a_summary(tmp_path
 def test_imports_are_read_from_the_text(text, names):
     from dllint.semantic.project import statement_imports
     assert statement_imports(text) == names
+
+
+def test_a_file_in_no_project_is_indexed_with_its_neighbours_only(tmp_path, monkeypatch):
+    """A script in a folder without project metadata (/tmp, ~/Downloads) is judged with the
+    modules beside it, which it can import by name, and not with the trees below its folder:
+    walking a temporary folder's thousands of job folders stalled a one-file run."""
+    import dllint.requirements as requirements
+
+    lone = tmp_path / "lone"
+    (lone / "jobs" / "job1").mkdir(parents=True)
+    (lone / "train.py").write_text("import torch\nfrom model import Net\n")
+    (lone / "model.py").write_text("import torch\n")
+    (lone / "jobs" / "job1" / "other.py").write_text("import torch\n")
+    # Whatever lies above the test's temporary folder, this folder is in no project.
+    real_root = requirements.project_root
+    monkeypatch.setattr("dllint.runner.project_root", lambda start: None
+                        if str(os.path.realpath(start)).startswith(str(lone.resolve()))
+                        else real_root(start))
+    settings = build_settings(FileConfig(root=lone))
+    files = project_files([str(lone / "train.py")], settings)
+    assert sorted(os.path.basename(path) for path in files) == ["model.py", "train.py"]
