@@ -22,7 +22,7 @@ from torch.optim import optimizer as optimizer_hooks  # noqa: E402
 from conftest import REPO  # noqa: E402
 from dllint.cli import main  # noqa: E402
 from dllint.runtime.api import trace_step  # noqa: E402
-from dllint.runtime.instruments import Instruments  # noqa: E402
+from dllint.runtime.checks.rt003_loss_contract import LossContract  # noqa: E402
 from dllint.runtime.script import trace_script  # noqa: E402
 
 RUNTIME = REPO / "fixtures" / "runtime"
@@ -47,6 +47,7 @@ ORIGINAL_BACKWARD = torch.Tensor.backward
 def process_state():
     return {
         "forward_hooks": len(module_hooks._global_forward_hooks),
+        "forward_hooks_with_kwargs": len(module_hooks._global_forward_hooks_with_kwargs),
         "forward_pre_hooks": len(module_hooks._global_forward_pre_hooks),
         "step_pre_hooks": len(optimizer_hooks._global_optimizer_pre_hooks),
         "step_post_hooks": len(optimizer_hooks._global_optimizer_post_hooks),
@@ -195,7 +196,7 @@ def test_an_error_inside_an_instrument_is_the_tracers_not_the_users(monkeypatch,
     def broken(self, *args):
         raise RuntimeError("bug in dllint")
 
-    monkeypatch.setattr(Instruments, "check_loss", broken)
+    monkeypatch.setattr(LossContract, "on_loss", broken)
     report = trace_script(RUNTIME / "clean_mlp.py")
     assert report.outcome == "stopped" and report.user_traceback == ""
     assert report.instrument_errors == ["RuntimeError: bug in dllint"]
