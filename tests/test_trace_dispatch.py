@@ -197,3 +197,49 @@ def test_module_outputs_see_keyword_arguments():
     with Dispatcher(context, [Outputs(context)]):
         Keywords()(pixel_values=torch.randn(3, 4))
     assert Outputs.kwargs == [("Linear", []), ("Keywords", ["pixel_values"])]
+
+
+class _QuietExchange:
+    """No other rank: nobody asks this one to stop."""
+
+    def stopped(self) -> bool:
+        return False
+
+
+def test_a_rank_companion_subscribes_through_the_dispatcher_and_patches_no_backward():
+    from dllint.runtime.distributed.job import RankPlace
+    from dllint.runtime.distributed.rank import RankCompanion
+
+    class DistributedDataParallel(nn.Module):  # what the companion recognizes, by class name
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, inputs):
+            return self.module(inputs)
+
+    original_backward = torch.Tensor.backward
+    instruments = Instruments(steps=3)
+    place = RankPlace(0, 1, 0, "localhost", 0, "test", launched=True)
+    companion = RankCompanion(instruments, place, _QuietExchange(), 60.0, None)
+    waits_in_backward = []
+    with companion:
+        assert instruments.subscribers[0] is companion
+        assert torch.Tensor.backward is original_backward  # the dispatcher's, not the companion's
+        with instruments:
+            model = DistributedDataParallel(nn.Linear(4, 2))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for _ in range(2):
+                optimizer.zero_grad()
+                loss = model(torch.randn(8, 4)).square().mean()
+                loss.register_hook(lambda grad: waits_in_backward.append(
+                    companion.waiting.what if companion.waiting else None))
+                loss.backward()
+                optimizer.step()
+            assert companion.waiting is None
+    assert companion not in instruments.subscribers and companion.left_clean
+    assert torch.Tensor.backward is original_backward
+    assert waits_in_backward == ["backward (DDP's gradient all-reduce)"] * 2
+    assert list(companion.replica_values) == [id(optimizer)]
+    assert len(companion.replica_values[id(optimizer)]) == 2
+    assert instruments.errors == []
