@@ -252,11 +252,16 @@ def test_cli_trace_confirms_the_static_finding(monkeypatch):
     result = CliRunner().invoke(main, ["trace", str(RUNTIME / "confirmed_softmax.py"),
                                        "--steps", "2", "--format", "json"])
     assert result.exit_code == 1
-    findings = {item["code"]: item for item in json.loads(result.output)["diagnostics"]}
-    assert set(findings) == {"DL002", "RT003"}
-    assert "[confirmed at runtime: RT003]" in findings["DL002"]["message"]
-    assert findings["DL002"]["evidence"]["confirmed_by"] == "RT003"
-    assert findings["RT003"]["evidence"]["row_sums"]
+    diagnostics = json.loads(result.output)["diagnostics"]
+    # One cause, one finding: the runtime's RT003 is the static DL002's evidence, not a second
+    # finding of its own.
+    assert [item["code"] for item in diagnostics] == ["DL002"]
+    (finding,) = diagnostics
+    assert finding["message"].endswith("[confirmed at runtime: RT003]")
+    assert finding["evidence"]["confirmed_by"] == "RT003"
+    assert finding["evidence"]["runtime_row_sums"]
+    assert any(related["message"].startswith("RT003 observed: `cross_entropy` gets probabilities")
+               for related in finding["related"])
 
 
 def test_cli_trace_text_report_and_exit_codes(tmp_path):

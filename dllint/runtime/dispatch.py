@@ -45,7 +45,8 @@ from torch.overrides import TorchFunctionMode
 
 from dllint.engine_codes import EngineCode
 from dllint.runtime.tracing import (LOSSES, Observations, StopTracing, compiling, line_span,
-                                    unwrapped, user_location, variable_name)
+                                    loss_per_target, unwrapped, user_location,
+                                    variable_name)
 from dllint.types import Diagnostic, RelatedLocation, Severity
 
 EVENTS = ("on_forward", "on_forward_output", "on_torch_call", "before_loss", "on_loss",
@@ -81,6 +82,9 @@ class LossCall:
     target: torch.Tensor
     result: Any
     value: float  # the loss as a number (nan unless a scalar)
+    # The loss as a mean per counted target whatever its reduction (`tracing.loss_per_target`):
+    # what a chance value compares with. NaN when unknown.
+    per_target: float
     # A training loss carries the graph; a validation loss (under no_grad, or a test()
     # function's) is checked for its contract but is no point of the training curve.
     training: bool
@@ -144,6 +148,9 @@ class TraceContext:
         # by construction (RT003) explains the zero gradients and unchanged weights (RT006).
         self.seen_non_finite = False
         self.constant_loss = False
+        # Losses a GradScaler scaled before backward, by id of the scaled tensor: the loss the
+        # user computed is the unscaled one (65536 times smaller), kept until the next step.
+        self.unscaled: dict[int, torch.Tensor] = {}
         self.extended_for_closure = False
 
     # ---- findings ---------------------------------------------------------------------------
@@ -244,6 +251,7 @@ class Dispatcher:
         self._watcher: _Watcher | None = None
         self._original_backward: Callable | None = None
         self._original_optimizer_init: Callable | None = None
+        self._original_scale: Callable | None = None
         self._warnings: Any = None
 
     # ---- subscribers ------------------------------------------------------------------------
@@ -325,6 +333,16 @@ class Dispatcher:
             return result
 
         torch.optim.Optimizer.__init__ = optimizer_init  # type: ignore[method-assign]
+        self._original_scale = torch.amp.GradScaler.scale
+
+        def scale(scaler, outputs):
+            scaled = dispatcher._original_scale(scaler, outputs)
+            if isinstance(outputs, torch.Tensor) and isinstance(scaled, torch.Tensor) and \
+                    scaled is not outputs:
+                dispatcher.context.unscaled[id(scaled)] = outputs
+            return scaled
+
+        torch.amp.GradScaler.scale = scale  # type: ignore[method-assign]
         self._watcher = _Watcher(self)
         self._watcher.__enter__()
         self.watcher_on_stack = True
@@ -356,6 +374,8 @@ class Dispatcher:
                 torch.Tensor.backward = self._original_backward  # type: ignore[method-assign]
             if self._original_optimizer_init is not None:
                 torch.optim.Optimizer.__init__ = self._original_optimizer_init  # type: ignore
+            if self._original_scale is not None:
+                torch.amp.GradScaler.scale = self._original_scale  # type: ignore[method-assign]
             for handle in self._handles:
                 handle.remove()
                 # A handle does not remove its hook's with_kwargs mark (torch 2.x): ours goes.
@@ -435,9 +455,16 @@ class Dispatcher:
             except Exception as error:  # noqa: BLE001
                 self.context.instrument_error(error)
                 return result
+            name = LOSSES[func]
+            try:
+                per_target = loss_per_target(func, name, args, kwargs, prediction, target,
+                                             result, value)
+            except Exception as error:  # noqa: BLE001
+                self.context.instrument_error(error)
+                per_target = math.nan
             training = isinstance(result, torch.Tensor) and result.requires_grad
-            self.emit(handlers, LossCall(func, LOSSES[func], args, kwargs, prediction, target,
-                                         result, value, training))
+            self.emit(handlers, LossCall(func, name, args, kwargs, prediction, target,
+                                         result, value, per_target, training))
         return result
 
     # ---- backward and optimizer steps -------------------------------------------------------
@@ -466,6 +493,7 @@ class Dispatcher:
         step = StepEvent(optimizer, context.optimizer_steps.get(id(optimizer), 0),
                          args[1] if len(args) > 1 else kwargs.get("closure"))
         self.emit(self.handlers["on_step_done"], step)
+        context.unscaled.clear()
         context.optimizer_steps[id(optimizer)] = step.count + 1
         context.seen.steps = max(context.seen.steps, step.count + 1)
         context.last_optimizer = id(optimizer)

@@ -58,9 +58,12 @@ class LossCurves(Subscriber):
         seen = self.context.seen
         if seen.steps == 0 and len(seen.losses) < 10000:
             seen.losses.append((call.name, call.value))
-        self.step_loss_values.append(call.value)
+        # Per counted target, as the chance value is: a summed loss (transformers divides the
+        # sum by the number of tokens outside the loss function) reads as its mean.
+        value = call.per_target if not math.isnan(call.per_target) else call.value
+        self.step_loss_values.append(value)
         if self.initial_loss is None:
-            self.initial_loss = call.value
+            self.initial_loss = value
         if self.loss_location is None:
             self.loss_location = user_location()
         if self.chance is None:
@@ -72,7 +75,9 @@ class LossCurves(Subscriber):
 
     def on_backward(self, tensor: torch.Tensor) -> None:
         if tensor.numel() == 1:
-            self.step_backward_values.append(tensor.detach())
+            # A GradScaler's scaled loss reads as the loss the user computed.
+            loss = self.context.unscaled.get(id(tensor), tensor)
+            self.step_backward_values.append(loss.detach())
 
     def on_step(self, step: StepEvent) -> None:
         if step.closure is None:

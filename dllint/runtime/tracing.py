@@ -6,6 +6,7 @@ observations the report is made of.
 
 from __future__ import annotations
 
+import inspect
 import linecache
 import math
 import os
@@ -48,6 +49,67 @@ ELEMENTWISE = frozenset({
     torch.Tensor.__mul__, torch.Tensor.__rmul__, torch.Tensor.__truediv__, torch.sub, torch.add,
     torch.mul, torch.div, torch.Tensor.sub, torch.Tensor.add, torch.Tensor.mul,
 })
+# The losses whose reduction counts targets (class indices, with `ignore_index`), not elements.
+CLASS_INDEX_LOSSES = frozenset({"cross_entropy", "nll_loss"})
+
+
+def loss_argument(func, args: tuple, kwargs: dict, name: str, default: Any) -> Any:
+    """A loss function's argument by name, passed by keyword or by position (torch's loss
+    modules pass `reduction=` by keyword; a hand-written call may pass it positionally)."""
+    if name in kwargs:
+        return kwargs[name]
+    position = _LOSS_PARAMETERS.get(func, {}).get(name)
+    if position is not None and position < len(args):
+        return args[position]
+    return default
+
+
+def _parameter_positions(func) -> dict[str, int]:
+    try:
+        parameters = inspect.signature(func).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: keywords only
+        return {}
+    return {name: index for index, name in enumerate(parameters)}
+
+
+_LOSS_PARAMETERS = {func: _parameter_positions(func) for func in LOSSES}
+
+
+def loss_per_target(func, name: str, args: tuple, kwargs: dict, prediction: torch.Tensor,
+                    target: torch.Tensor, result: Any, value: float) -> float:
+    """The loss as a mean per counted target, whatever its reduction: a `"sum"` divided by the
+    number of targets that count (`ignore_index` excluded for class-index losses), a `"none"`
+    loss's mean over what it would reduce; a `"mean"` loss is its value. NaN when unknown.
+    Checks that compare a loss with its chance value need this: transformers' language-model
+    losses sum over the tokens and divide afterwards, outside the loss function."""
+    reduction = loss_argument(func, args, kwargs, "reduction", "mean")
+    if reduction == "mean" or not isinstance(result, torch.Tensor):
+        return value
+    with torch.no_grad():
+        counted = _counted_targets(func, name, args, kwargs, prediction, target)
+        if reduction == "sum":
+            return value / counted if counted else math.nan
+        if reduction == "none" and result.numel():
+            if name in CLASS_INDEX_LOSSES and not target.is_floating_point():
+                ignore = loss_argument(func, args, kwargs, "ignore_index", -100)
+                kept = result.detach()[target != ignore] if result.shape == target.shape \
+                    else result.detach()
+                return float(kept.float().mean()) if kept.numel() else math.nan
+            return float(result.detach().float().mean())
+    return math.nan
+
+
+def _counted_targets(func, name, args, kwargs, prediction, target) -> int:
+    if name in CLASS_INDEX_LOSSES:
+        if not target.is_floating_point():
+            ignore = loss_argument(func, args, kwargs, "ignore_index", -100)
+            return int((target != ignore).sum())
+        # Class probabilities: one target per row of classes (dimension 1).
+        classes = prediction.shape[1] if prediction.dim() >= 2 else 1
+        return target.numel() // max(classes, 1)
+    return target.numel()
+
+
 MODE_DEPENDENT = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
 # Layers whose input is integer ids (token ids, class indices), by design.
 INTEGER_INPUT_LAYERS = (nn.Embedding, nn.EmbeddingBag)

@@ -24,8 +24,8 @@ class LossContract(Check):
     def on_loss(self, call: LossCall) -> None:
         data = call.prediction.detach()
         if call.name in ("cross_entropy", "nll_loss") and data.dim() >= 2:
-            self.check_classification(call.name, data, call.target, call.kwargs, call.value,
-                                      call.training)
+            self.check_classification(call.name, data, call.target, call.kwargs,
+                                      call.per_target, call.training)
         if call.name == "binary_cross_entropy_with_logits" and \
                 made_by(call.prediction, "Sigmoid") and \
                 float(data.min()) >= 0 and float(data.max()) <= 1:
@@ -76,7 +76,10 @@ class LossContract(Check):
                 not math.isnan(value):
             self.first_cross_entropy = False
             chance = math.log(classes)
-            if value > codes.CHANCE_FACTOR * chance + 1:
+            # Scores that are all <= 0 are no free logits: negative distances (prototypical
+            # networks, -d^2) or log-probabilities. Their scale is the embedding's, so the
+            # initial loss says nothing about the output layer.
+            if value > codes.CHANCE_FACTOR * chance + 1 and float(data.max()) > 0:
                 find(self.code, f"initial loss {value:.3g} is far above its chance value "
                                 f"ln({classes}) = {chance:.3g}: check the output layer's scale "
                                 "and the labels",

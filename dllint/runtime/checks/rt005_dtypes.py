@@ -1,4 +1,10 @@
-"""RT005: float64 or integer tensors reaching float32 layers; losses mixing float dtypes."""
+"""RT005: float64 or integer tensors reaching float32 layers; a float64 target or prediction
+mixed into a float32 loss.
+
+Only the mismatches that matter: a half-precision activation against a float32 target or weight
+is what autocast produces on purpose (it runs the loss in float32), so bfloat16/float16 against
+float32 is never reported; float64 (numpy's default) silently doubles the cost and changes the
+loss's dtype, and integer data reaching a float layer is a preprocessing step that was skipped."""
 
 from __future__ import annotations
 
@@ -41,7 +47,8 @@ class Dtypes(Check):
     def on_loss(self, call: LossCall) -> None:
         prediction, target = call.prediction, call.target
         if call.name in ELEMENTWISE_LOSSES and prediction.is_floating_point() and \
-                target.is_floating_point() and prediction.dtype != target.dtype:
+                target.is_floating_point() and prediction.dtype != target.dtype and \
+                torch.float64 in (prediction.dtype, target.dtype):
             self.context.find(self.code, f"`{call.name}` mixes {dtype_of(prediction)} input and "
                                          f"{dtype_of(target)} target",
                               {"input": dtype_of(prediction), "target": dtype_of(target)})
