@@ -126,6 +126,7 @@ class TraceContext:
         # Modules: display names by id, the models called from the script (roots), layers
         # called inside a model but not registered in it, and how deep the forward is now.
         self.names: dict[int, str] = {}
+        self.model_names: dict[int, str] = {}  # each module of a model: the model's name
         self.roots: dict[int, nn.Module] = {}
         self.unregistered: dict[int, nn.Module] = {}
         self.root_names: set[str] = set()
@@ -177,6 +178,11 @@ class TraceContext:
 
     def name_of(self, module: nn.Module) -> str:
         return self.names.get(id(module), type(module).__name__)
+
+    def model_of(self, module: nn.Module) -> str:
+        """The display name of the model `module` belongs to (the first one that called it),
+        "" for a layer no model registers: what a finding about a layer is about."""
+        return self.model_names.get(id(module), "")
 
     def root_name(self, module: nn.Module) -> str:
         """The name a person knows the model by: the script's variable holding it (`generator`,
@@ -422,7 +428,9 @@ class Dispatcher:
             root_name = context.root_name(module)
             for name, child in unwrapped(module).named_modules():
                 context.names.setdefault(id(child), f"{root_name}.{name}" if name else root_name)
+                context.model_names.setdefault(id(child), root_name)
             context.names.setdefault(id(module), root_name)  # the wrapper (torch.compile, DDP)
+            context.model_names.setdefault(id(module), root_name)
         context.root_location = user_location()
         if not context.seen.device:
             parameter = next(module.parameters(), None)
