@@ -322,3 +322,35 @@ def test_the_tracer_checks_every_functional_loss_the_static_rules_know():
     assert set(LOSSES.values()) == known and len(known) >= 8
     assert LOSSES[F.cross_entropy] == "cross_entropy" and LOSSES[F.huber_loss] == "huber_loss"
     assert "mse_loss" in ELEMENTWISE_LOSSES and "cross_entropy" not in ELEMENTWISE_LOSSES
+
+
+def test_two_models_with_a_finding_at_the_same_line_get_one_finding_each(tmp_path, untouched):
+    # Findings are told apart by what they are about: the same line of one class serves both.
+    script = write(tmp_path, "two_models.py", """
+        import torch
+        from torch import nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.linear, self.dropout = nn.Linear(4, 4), nn.Dropout(0.5)
+
+            def forward(self, x):
+                return self.dropout(self.linear(x))
+
+
+        first, second = Net(), Net()
+        first.eval()
+        second.eval()
+        optimizer = torch.optim.SGD([*first.parameters(), *second.parameters()], lr=0.1)
+        for _ in range(3):
+            optimizer.zero_grad()
+            x = torch.randn(8, 4)
+            (first(x).square().mean() + second(x).square().mean()).backward()
+            optimizer.step()
+    """)
+    report = trace_script(script, steps=2)
+    modes = [d for d in report.diagnostics if d.code == "RT007"]
+    assert sorted(d.evidence["module"] for d in modes) == ["first.dropout", "second.dropout"]
+    assert {d.line for d in modes} == {12}

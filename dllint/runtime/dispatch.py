@@ -11,7 +11,8 @@ every one of them, whatever happened inside. Each subscriber declares the events
 Events (the method each subscriber defines, in the order the subscribers were attached):
 
 - `on_forward(call: ModuleCall)`: before a module's forward. A subscriber may replace
-  `call.args` (the --overfit replay does); the others then see the replacement.
+  `call.args` and, for a root call, `call.kwargs` (the --overfit replay does); the others then
+  see the replacement.
 - `on_forward_output(call: ModuleCall, output)`: after a module's forward (also when it raised).
 - `on_torch_call(call: TorchCall)`: after a torch function listed in the subscriber's
   `torch_functions` ran, while the one-off checks are on (`TraceContext.full_checks`).
@@ -58,7 +59,8 @@ EVENTS = ("on_forward", "on_forward_output", "on_torch_call", "before_loss", "on
 class ModuleCall:
     module: nn.Module
     args: tuple
-    # Keyword arguments: seen after the forward (the global pre-hook API of torch passes none).
+    # Keyword arguments: before the forward, those of root calls only (see `_call_kwargs`);
+    # after it, every call's.
     kwargs: dict
     # Called from outside any traced module: the model itself (or a loss module).
     root: bool
@@ -128,6 +130,7 @@ class TraceContext:
         # Modules: display names by id, the models called from the script (roots), layers
         # called inside a model but not registered in it, and how deep the forward is now.
         self.names: dict[int, str] = {}
+        self.model_names: dict[int, str] = {}  # each module of a model: the model's name
         self.roots: dict[int, nn.Module] = {}
         self.unregistered: dict[int, nn.Module] = {}
         self.root_names: set[str] = set()
@@ -183,6 +186,11 @@ class TraceContext:
     def name_of(self, module: nn.Module) -> str:
         return self.names.get(id(module), type(module).__name__)
 
+    def model_of(self, module: nn.Module) -> str:
+        """The display name of the model `module` belongs to (the first one that called it),
+        "" for a layer no model registers: what a finding about a layer is about."""
+        return self.model_names.get(id(module), "")
+
     def root_name(self, module: nn.Module) -> str:
         """The name a person knows the model by: the script's variable holding it (`generator`,
         `discriminator`), else `Owner.attribute` when it lives in a module that is never called
@@ -232,6 +240,22 @@ class _Watcher(TorchFunctionMode):
         if handlers:
             dispatcher.emit(handlers, TorchCall(func, args, kwargs, result))
         return result
+
+
+def _call_kwargs() -> dict | None:
+    """The keyword arguments of the module call whose global forward pre-hook is running.
+
+    torch passes keyword arguments to a module's own pre-hooks registered with_kwargs, but never
+    to global pre-hooks (`register_module_forward_pre_hook` has no such option), so they are
+    read from the frame of `Module._call_impl` that calls the hook: the dict there is the one
+    the forward will get, so changing it in place changes the call (the --overfit replay of a
+    keyword batch, `model(**batch)`). None if torch's frame is not the expected one."""
+    frame = sys._getframe(2)  # _call_impl (its `inner`) -> Dispatcher.before_forward -> here
+    if frame.f_code.co_name not in ("inner", "_call_impl") or \
+            "kwargs" not in frame.f_code.co_freevars + frame.f_code.co_varnames:
+        return None
+    kwargs = frame.f_locals.get("kwargs")
+    return kwargs if isinstance(kwargs, dict) else None
 
 
 class Dispatcher:
@@ -392,8 +416,12 @@ class Dispatcher:
             return None  # see `compiling`
         context = self.context
         call = ModuleCall(module, args, {}, context.depth == 0)
+        live_kwargs = None
         try:
             if call.root:
+                live_kwargs = _call_kwargs()
+                if live_kwargs:
+                    call.kwargs = dict(live_kwargs)
                 self.enter_root(module)
             elif id(module) not in context.names:
                 # Called inside a model but not registered in it: a layer with weights kept in a
@@ -405,8 +433,12 @@ class Dispatcher:
                     context.names[id(module)] = type(module).__name__
         except Exception as error:  # noqa: BLE001
             context.instrument_error(error)
+        kwargs_before = call.kwargs
         self.emit(self.handlers["on_forward"], call)
         context.depth += 1
+        if call.kwargs is not kwargs_before and live_kwargs is not None:
+            live_kwargs.clear()
+            live_kwargs.update(call.kwargs)
         return call.args if call.args is not args else None
 
     def enter_root(self, module: nn.Module) -> None:
@@ -416,7 +448,9 @@ class Dispatcher:
             root_name = context.root_name(module)
             for name, child in unwrapped(module).named_modules():
                 context.names.setdefault(id(child), f"{root_name}.{name}" if name else root_name)
+                context.model_names.setdefault(id(child), root_name)
             context.names.setdefault(id(module), root_name)  # the wrapper (torch.compile, DDP)
+            context.model_names.setdefault(id(module), root_name)
         context.root_location = user_location()
         if not context.seen.device:
             parameter = next(module.parameters(), None)

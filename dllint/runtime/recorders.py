@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from dllint.runtime.dispatch import LossCall, ModuleCall, StepEvent, Subscriber, TorchCall
-from dllint.runtime.tracing import ModuleRecord, dtype_of, read_all, shape_of, unwrapped, \
-    user_location
+from dllint.runtime.tracing import ModuleRecord, dtype_of, inputs_of, read_all, shape_of, \
+    unwrapped, user_location
 
 
 class ModuleTable(Subscriber):
@@ -32,7 +32,7 @@ class ModuleTable(Subscriber):
             parameter = next(module.parameters(recurse=False), None)
             context.seen.modules[id(module)] = ModuleRecord(
                 context.name_of(module), type(unwrapped(module)).__name__,
-                shape_of(list(call.args)), shape_of(output), dtype_of(output), module.training,
+                inputs_of(call.args, call.kwargs), shape_of(output), dtype_of(output), module.training,
                 str(parameter.device) if parameter is not None else "")
             if torch.is_grad_enabled():
                 self.training_rows.add(id(module))
@@ -115,15 +115,15 @@ class LossCurves(Subscriber):
 
 
 class OverfitReplay(Subscriber):
-    """--overfit: the first batch, captured per (root module, call ordinal, phase), and the loss
-    targets per (loss-call ordinal, phase), replayed at every later step; the phase is the
-    optimizer that stepped last (None before the first step), so GAN-style loops replay
-    consistently."""
+    """--overfit: the first batch, captured per (root module, call ordinal, phase) as the call's
+    positional and keyword arguments (`model(**batch)`), and the loss targets per (loss-call
+    ordinal, phase), replayed at every later step; the phase is the optimizer that stepped last
+    (None before the first step), so GAN-style loops replay consistently."""
     events = frozenset({"on_forward", "before_loss", "on_step_done"})
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self.captured_inputs: dict[tuple, tuple] = {}
+        self.captured_inputs: dict[tuple, tuple[tuple, dict]] = {}  # key: (args, kwargs)
         self.captured_targets: dict[tuple, torch.Tensor] = {}
         self.root_ordinals: dict[int, int] = {}
         self.loss_ordinal = 0
@@ -134,9 +134,9 @@ class OverfitReplay(Subscriber):
         module = call.module
         if call.root and torch.is_grad_enabled() and module.training \
                 and not isinstance(module, nn.modules.loss._Loss):
-            replaced = self.replay_inputs(module, call.args)
+            replaced = self.replay_inputs(module, call.args, call.kwargs)
             if replaced is not None:
-                call.args = replaced
+                call.args, call.kwargs = replaced
 
     @staticmethod
     def _replaceable(current, captured) -> bool:
@@ -148,7 +148,13 @@ class OverfitReplay(Subscriber):
             and all(a.shape == b.shape and not a.requires_grad
                     for a, b in zip(current_tensors, captured_tensors))
 
-    def replay_inputs(self, module: nn.Module, args):
+    @staticmethod
+    def _copy(values):
+        return tuple(v.detach().clone() if isinstance(v, torch.Tensor) else v for v in values)
+
+    def replay_inputs(self, module: nn.Module, args: tuple, kwargs: dict):
+        """The captured (args, kwargs) to call `module` with instead, or None: this is the
+        first call (captured now), or the call does not match the captured one."""
         ordinal = self.root_ordinals.get(id(module), 0)
         self.root_ordinals[id(module)] = ordinal + 1
         if self.primary_root is None:
@@ -156,12 +162,17 @@ class OverfitReplay(Subscriber):
         key = (id(module), ordinal, self.context.last_optimizer)
         captured = self.captured_inputs.get(key) or self.captured_inputs.get(
             (id(module), ordinal, None))
+        values = (*args, *kwargs.values())
         if captured is None:
-            if all(not (isinstance(v, torch.Tensor) and v.requires_grad) for v in args):
-                self.captured_inputs[key] = tuple(
-                    v.detach().clone() if isinstance(v, torch.Tensor) else v for v in args)
+            if all(not (isinstance(v, torch.Tensor) and v.requires_grad) for v in values):
+                self.captured_inputs[key] = (self._copy(args),
+                                             dict(zip(kwargs, self._copy(kwargs.values()))))
             return None
-        return captured if self._replaceable(args, captured) else None
+        captured_args, captured_kwargs = captured
+        if list(kwargs) != list(captured_kwargs) or not self._replaceable(
+                values, (*captured_args, *captured_kwargs.values())):
+            return None
+        return captured_args, dict(captured_kwargs)
 
     def before_loss(self, call: TorchCall) -> tuple:
         args = call.args

@@ -386,12 +386,13 @@ def keep_replaying(instruments: Instruments) -> str:
     captured = instruments.captured_inputs.get((id(root), 0, None)) if root is not None else None
     if len(optimizers) != 1 or captured is None or instruments.replay_loss is None:
         return "; the script's loop ended early and its step could not be replayed"
+    captured_args, captured_kwargs = captured
     optimizer = optimizers[0]
     loss_function, target, loss_kwargs, input_shape = instruments.replay_loss
     try:
         while True:
             optimizer.zero_grad()
-            output = root(*captured)
+            output = root(*captured_args, **captured_kwargs)
             if not isinstance(output, torch.Tensor) or tuple(output.shape) != input_shape:
                 return "; the script's loop ended early and its step could not be replayed"
             loss_function(output, target, **loss_kwargs).backward()

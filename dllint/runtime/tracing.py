@@ -200,6 +200,15 @@ def shape_of(value: Any) -> str:
     return type(value).__name__
 
 
+def inputs_of(args: tuple, kwargs: dict) -> str:
+    """The shapes of a module call's inputs, keyword tensors by name: `[(8, 3), mask=(8,)]`."""
+    named = [f"{name}={shape_of(value)}" for name, value in kwargs.items()
+             if isinstance(value, torch.Tensor)]
+    if not named:
+        return shape_of(list(args))
+    return "[" + ", ".join([shape_of(item) for item in args[:4]] + named[:4]) + "]"
+
+
 def dtype_of(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return str(value.dtype).replace("torch.", "")

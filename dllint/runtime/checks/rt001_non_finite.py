@@ -49,7 +49,7 @@ class NonFinite(Check):
         context = self.context
         if call.root and not context.seen_non_finite and \
                 not isinstance(call.module, nn.modules.loss._Loss):
-            inputs = float_tensors(call.args)
+            inputs = float_tensors([*call.args, *call.kwargs.values()])
             if inputs:  # flagged before the modules inside run, so it comes first
                 self.flag(finite_flag(inputs), CauseKind.INPUT, context.name_of(call.module),
                           context.root_location)

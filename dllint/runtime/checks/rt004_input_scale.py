@@ -24,7 +24,7 @@ class InputScale(Check):
         if self.first_input_checked or not call.root or \
                 isinstance(call.module, nn.modules.loss._Loss):
             return
-        tensors = float_tensors(call.args)
+        tensors = float_tensors([*call.args, *call.kwargs.values()])  # `model(pixel_values=x)`
         if tensors:
             self.first_input_checked = True
             self.check_input_scale(tensors[0])

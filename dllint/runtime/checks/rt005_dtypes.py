@@ -42,7 +42,8 @@ class Dtypes(Check):
                                              f"{dtype_of(parameter)}; convert the input with "
                                              "`.float()`",
                                   {"module": name, "input_dtype": dtype_of(value),
-                                   "weight_dtype": dtype_of(parameter)})
+                                   "weight_dtype": dtype_of(parameter)},
+                                  subject=self.context.model_of(module))
 
     def on_loss(self, call: LossCall) -> None:
         prediction, target = call.prediction, call.target

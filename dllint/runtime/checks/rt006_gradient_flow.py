@@ -66,7 +66,9 @@ class GradientFlow(Check):
                 self.context.find(self.code, "the optimizer step changed no weight (zero "
                                              "gradients or a zero learning rate)",
                                   {"learning_rates": [g.get("lr")
-                                                      for g in step.optimizer.param_groups]})
+                                                      for g in step.optimizer.param_groups]},
+                                  subject=self.context.optimizer_names.get(id(step.optimizer),
+                                                                           ""))
 
     def check_gradients(self, optimizer) -> None:
         """The first step's gradients: their norms (read back at once), and candidates for "no

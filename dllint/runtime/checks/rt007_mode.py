@@ -35,7 +35,8 @@ class Mode(Check):
             name = context.name_of(module)
             context.find(self.code, f"`{name}` ({type(module).__name__}) is in training mode "
                                     "during inference under no_grad: call `model.eval()` first",
-                         {"module": name, "mode": "train", "grad_enabled": False}, where)
+                         {"module": name, "mode": "train", "grad_enabled": False}, where,
+                         subject=context.model_of(module))
 
     def on_backward(self, tensor: torch.Tensor) -> None:
         context = self.context
@@ -46,7 +47,8 @@ class Mode(Check):
                 name = context.name_of(module)
                 context.find(self.code, f"`{name}` ({type(module).__name__}) is in eval mode "
                                         "during a training step: call `model.train()`",
-                             {"module": name, "mode": "eval"}, where)
+                             {"module": name, "mode": "eval"}, where,
+                             subject=context.model_of(module))
 
     def on_step_done(self, step: StepEvent) -> None:
         self.step_forward_modes = []

@@ -59,7 +59,8 @@ class Accumulating(Check):
                                          "before this step's backward: call "
                                          "`optimizer.zero_grad()` every step",
                               {"gradient_norm_before_backward": norm, "step": step.count + 1},
-                              self.stale_location.get(stale[0]))
+                              self.stale_location.get(stale[0]),
+                              subject=self.context.optimizer_names.get(id(step.optimizer), ""))
 
     def on_step_done(self, step: StepEvent) -> None:
         for group in step.optimizer.param_groups:
