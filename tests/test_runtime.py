@@ -22,7 +22,7 @@ from torch.optim import optimizer as optimizer_hooks  # noqa: E402
 from conftest import REPO  # noqa: E402
 from dllint.cli import main  # noqa: E402
 from dllint.runtime.api import trace_step  # noqa: E402
-from dllint.runtime.instruments import Instruments  # noqa: E402
+from dllint.runtime.checks.rt003_loss_contract import LossContract  # noqa: E402
 from dllint.runtime.script import trace_script  # noqa: E402
 
 RUNTIME = REPO / "fixtures" / "runtime"
@@ -47,6 +47,7 @@ ORIGINAL_BACKWARD = torch.Tensor.backward
 def process_state():
     return {
         "forward_hooks": len(module_hooks._global_forward_hooks),
+        "forward_hooks_with_kwargs": len(module_hooks._global_forward_hooks_with_kwargs),
         "forward_pre_hooks": len(module_hooks._global_forward_pre_hooks),
         "step_pre_hooks": len(optimizer_hooks._global_optimizer_pre_hooks),
         "step_post_hooks": len(optimizer_hooks._global_optimizer_post_hooks),
@@ -195,7 +196,7 @@ def test_an_error_inside_an_instrument_is_the_tracers_not_the_users(monkeypatch,
     def broken(self, *args):
         raise RuntimeError("bug in dllint")
 
-    monkeypatch.setattr(Instruments, "check_loss", broken)
+    monkeypatch.setattr(LossContract, "on_loss", broken)
     report = trace_script(RUNTIME / "clean_mlp.py")
     assert report.outcome == "stopped" and report.user_traceback == ""
     assert report.instrument_errors == ["RuntimeError: bug in dllint"]
@@ -251,11 +252,16 @@ def test_cli_trace_confirms_the_static_finding(monkeypatch):
     result = CliRunner().invoke(main, ["trace", str(RUNTIME / "confirmed_softmax.py"),
                                        "--steps", "2", "--format", "json"])
     assert result.exit_code == 1
-    findings = {item["code"]: item for item in json.loads(result.output)["diagnostics"]}
-    assert set(findings) == {"DL002", "RT003"}
-    assert "[confirmed at runtime: RT003]" in findings["DL002"]["message"]
-    assert findings["DL002"]["evidence"]["confirmed_by"] == "RT003"
-    assert findings["RT003"]["evidence"]["row_sums"]
+    diagnostics = json.loads(result.output)["diagnostics"]
+    # One cause, one finding: the runtime's RT003 is the static DL002's evidence, not a second
+    # finding of its own.
+    assert [item["code"] for item in diagnostics] == ["DL002"]
+    (finding,) = diagnostics
+    assert finding["message"].endswith("[confirmed at runtime: RT003]")
+    assert finding["evidence"]["confirmed_by"] == "RT003"
+    assert finding["evidence"]["runtime_row_sums"]
+    assert any(related["message"].startswith("RT003 observed: `cross_entropy` gets probabilities")
+               for related in finding["related"])
 
 
 def test_cli_trace_text_report_and_exit_codes(tmp_path):
@@ -316,3 +322,35 @@ def test_the_tracer_checks_every_functional_loss_the_static_rules_know():
     assert set(LOSSES.values()) == known and len(known) >= 8
     assert LOSSES[F.cross_entropy] == "cross_entropy" and LOSSES[F.huber_loss] == "huber_loss"
     assert "mse_loss" in ELEMENTWISE_LOSSES and "cross_entropy" not in ELEMENTWISE_LOSSES
+
+
+def test_two_models_with_a_finding_at_the_same_line_get_one_finding_each(tmp_path, untouched):
+    # Findings are told apart by what they are about: the same line of one class serves both.
+    script = write(tmp_path, "two_models.py", """
+        import torch
+        from torch import nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.linear, self.dropout = nn.Linear(4, 4), nn.Dropout(0.5)
+
+            def forward(self, x):
+                return self.dropout(self.linear(x))
+
+
+        first, second = Net(), Net()
+        first.eval()
+        second.eval()
+        optimizer = torch.optim.SGD([*first.parameters(), *second.parameters()], lr=0.1)
+        for _ in range(3):
+            optimizer.zero_grad()
+            x = torch.randn(8, 4)
+            (first(x).square().mean() + second(x).square().mean()).backward()
+            optimizer.step()
+    """)
+    report = trace_script(script, steps=2)
+    modes = [d for d in report.diagnostics if d.code == "RT007"]
+    assert sorted(d.evidence["module"] for d in modes) == ["first.dropout", "second.dropout"]
+    assert {d.line for d in modes} == {12}

@@ -20,7 +20,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 from dllint.cli import main  # noqa: E402
-from dllint.runtime.instruments import Instruments  # noqa: E402
+from dllint.runtime.checks.rt003_loss_contract import LossContract  # noqa: E402
 from dllint.runtime.script import TraceInterrupted, trace_script  # noqa: E402
 from dllint.runtime.trace_json import SCHEMA  # noqa: E402
 
@@ -68,7 +68,7 @@ def test_status_2_an_error_inside_the_instruments(monkeypatch):
     def broken(self, *args):
         raise RuntimeError("bug in dllint")
 
-    monkeypatch.setattr(Instruments, "check_loss", broken)
+    monkeypatch.setattr(LossContract, "on_loss", broken)
     result = trace(RUNTIME / "clean_mlp.py")
     assert result.exit_code == 2 and "bug in dllint" in result.output, result.output
 

@@ -20,7 +20,15 @@ NEEDS = {"hf_bert_from_config.py": "transformers",
          "lightning_fit_with_validation.py": "lightning"}
 CLEAN = ["hf_bert_from_config.py", "embedding_lstm.py", "lightning_fit_with_validation.py",
          "zero_init_residual.py", "torch_compile.py", "gan_two_optimizers.py", "lbfgs.py",
-         "bf16_autocast.py", "gradient_accumulation.py", "dataloader_workers.py"]
+         "bf16_autocast.py", "gradient_accumulation.py", "dataloader_workers.py",
+         # Correct code that a careless tracer flags (issue 25's classes), one script each:
+         "causal_lm_summed_loss.py",      # RT003: a summed loss divided afterwards
+         "grad_scaler_amp.py",            # the scaled loss is no loss value
+         "relative_position_buckets.py",  # RT001: log(0) discarded by torch.where
+         "masked_logits.py",              # RT001: -inf logits, finite cross-entropy
+         "prototypical_episodes.py",      # RT002/RT003: outer distances, -d^2 logits
+         "pairwise_ranking.py",           # RT002: pairwise score differences on purpose
+         "bf16_regression_autocast.py"]   # RT005: bfloat16 prediction, float32 target
 
 
 def _trace(script: str, steps: int = 3):
@@ -228,3 +236,101 @@ def test_zero_gradients_in_every_step_are_still_reported():
     assert "every one of 3 steps" in report.diagnostics[0].message
     # The head sees only zeros, so its weight gets no gradient either.
     assert report.observations.zero_gradient == ["model.encoder.weight", "model.head.weight"]
+
+
+def test_a_summed_loss_is_judged_per_target():
+    # cross_entropy(reduction="sum") / number of tokens: the initial loss reported is per token,
+    # near ln(vocabulary), not the sum over 100 tokens.
+    report = _trace("causal_lm_summed_loss.py")
+    assert report.chance is not None
+    assert abs(report.initial_loss_value - report.chance[1]) < 1.0
+    assert abs(report.curves[0].values[0] - report.chance[1]) < 1.0
+
+
+def test_a_grad_scaler_s_loss_is_shown_unscaled():
+    report = _trace("grad_scaler_amp.py")
+    assert all(value < 10 for value in report.curves[0].values), report.curves[0].values
+
+
+def test_loss_per_target_reads_every_reduction():
+    import math
+
+    from dllint.runtime.tracing import loss_per_target
+
+    logits = torch.randn(6, 4)
+    targets = torch.tensor([0, 1, -100, 3, 2, -100])
+    mean = torch.nn.functional.cross_entropy(logits, targets)
+    for reduction in ("sum", "none"):
+        result = torch.nn.functional.cross_entropy(logits, targets, reduction=reduction)
+        value = float(result) if result.numel() == 1 else math.nan
+        per_target = loss_per_target(torch.nn.functional.cross_entropy, "cross_entropy",
+                                     (logits, targets), {"reduction": reduction}, logits,
+                                     targets, result, value)
+        assert abs(per_target - float(mean)) < 1e-5, reduction
+    # Passed by position (input, target, weight, size_average, ignore_index, reduce, reduction).
+    summed = torch.nn.functional.cross_entropy(logits, targets, None, None, -100, None, "sum")
+    assert abs(loss_per_target(torch.nn.functional.cross_entropy, "cross_entropy",
+                               (logits, targets, None, None, -100, None, "sum"), {}, logits,
+                               targets, summed, float(summed)) - float(mean)) < 1e-5
+    squared = torch.nn.functional.mse_loss(logits, torch.zeros(6, 4), reduction="sum")
+    assert abs(loss_per_target(torch.nn.functional.mse_loss, "mse_loss",
+                               (logits, torch.zeros(6, 4)), {"reduction": "sum"}, logits,
+                               torch.zeros(6, 4), squared, float(squared))
+               - float((logits ** 2).mean())) < 1e-5
+
+
+NON_FINITE_LOSS = """
+import torch
+from torch import nn
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+for step in range(3):
+    optimizer.zero_grad()
+    logits = model(x)
+    masked = logits.masked_fill(torch.ones_like(logits, dtype=torch.bool), float("-inf"))
+    loss = nn.functional.cross_entropy(masked, y)
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_a_non_finite_value_that_reaches_the_loss_is_still_reported(tmp_path):
+    # Every logit masked: the cross-entropy itself is NaN, and RT001 names the loss.
+    script = tmp_path / "all_masked.py"
+    script.write_text(NON_FINITE_LOSS)
+    report = trace_script(script, steps=2)
+    non_finite = [d for d in report.diagnostics if d.code == "RT001"]
+    assert [d.line for d in non_finite] == [11]
+    assert "the loss `cross_entropy` is nan" in non_finite[0].message
+
+
+SQUARE_BROADCASTS = """
+import torch
+from torch import nn
+model = nn.Linear(5, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+x = torch.randn(32, 5)
+y = x.sum(1)
+for step in range(2):
+    optimizer.zero_grad()
+    prediction = model(x)
+    with torch.no_grad():
+        monitored = (prediction - y).abs().mean()  # a metric: no loss reached
+    residual = prediction.squeeze(1) - y
+    grid = torch.arange(32)[None, :] - torch.arange(32)[:, None]  # no gradients
+    unused = prediction - y  # square, with gradients, but never reaches the loss
+    loss = (residual ** 2).mean() + 0 * grid.float().mean()
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_a_square_broadcast_is_reported_only_when_it_reaches_the_loss(tmp_path):
+    script = tmp_path / "square.py"
+    script.write_text(SQUARE_BROADCASTS)
+    assert trace_script(script, steps=2).diagnostics == []
+    script.write_text(SQUARE_BROADCASTS.replace("loss = (residual ** 2).mean()",
+                                                "loss = (unused ** 2).mean()"))
+    report = trace_script(script, steps=2)
+    assert [(d.code, d.line) for d in report.diagnostics] == [("RT002", 15)]

@@ -30,7 +30,8 @@ def _global_hooks():
 
 
 def _class_attributes():
-    return {cls: dict(vars(cls)) for cls in (torch.nn.Module, torch.Tensor, torch.optim.Optimizer)}
+    return {cls: dict(vars(cls)) for cls in (torch.nn.Module, torch.Tensor, torch.optim.Optimizer,
+                                             torch.amp.GradScaler)}
 
 
 # name in RESTORED: (what the script does, a probe of that state).

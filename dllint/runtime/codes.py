@@ -26,17 +26,24 @@ def _code(code: str, name: str, summary: str, what: str, why: str,
 
 NON_FINITE = _code(
     "RT001", "first-non-finite", "The first operation whose output is inf or NaN",
-    "Reports the first operation (and its module and source line) whose output is non-finite "
-    "while its inputs were finite; also a non-finite loss or non-finite gradients. Operations "
-    "checked: log, exp, division, sqrt, pow, reciprocal and softmax-like ops, every module output, "
-    "the loss and the gradients.",
+    "When a step's loss becomes inf or NaN, reports its cause: the first operation of that step "
+    "(and its module and source line) whose output is non-finite while its inputs were finite, "
+    "else the first non-finite module output or input, else the loss itself; also non-finite "
+    "gradients. Operations checked: log, exp, division, sqrt, pow, reciprocal and softmax-like "
+    "ops, every module output, the loss and the gradients. A non-finite value that never reaches "
+    "the loss is no finding (T5's `log(0)` discarded by `torch.where`, logits masked with -inf "
+    "under a finite cross-entropy).",
     "One NaN spreads to every weight in a single step; the loss curve then shows only `nan`, far "
     "from the `log(0)` or division by zero that caused it.")
 BROADCAST = _code(
     "RT002", "silent-broadcast", "Elementwise op or loss broadcasts (N, 1) against (N,)",
-    "Reports an elementwise operation in the training loop whose output has more elements than "
-    "each input because a size-1 axis met a size-N axis ((N, 1) - (N,) gives (N, N)), and a loss "
-    "whose input and target shapes differ.",
+    "Reports an elementwise operation in the training loop between two operands of the same "
+    "size N, one carrying gradients (a prediction) and one not (a target), whose result has N² "
+    "elements ((N, 1) - (N,) gives (N, N)) and reaches the loss that is backpropagated; and a "
+    "loss whose input and target hold the same number of elements in different shapes. Outer "
+    "broadcasts written on purpose stay silent: operands of different sizes (prototype "
+    "distances `q[:, None] - p[None]`), grids without gradients, pairwise differences of one "
+    "prediction (`s[:, None] - s[None]`), and results that never reach the loss.",
     "The loss averages N² pairwise differences instead of N; the model learns to predict the "
     "mean. Nothing raises.")
 LOSS_CONTRACT = _code(
@@ -44,7 +51,11 @@ LOSS_CONTRACT = _code(
     "Reports probabilities (non-negative rows summing to 1; all values in [0, 1] for BCE with "
     "logits) given to a loss that wants logits; non-log probabilities given to NLL; class targets "
     "out of range or of the wrong dtype; an initial loss far above its chance value ln(C) "
-    f"(threshold: {CHANCE_FACTOR} ln C + 1).",
+    f"(threshold: {CHANCE_FACTOR} ln C + 1). The loss is compared per counted target: a "
+    "`reduction=\"sum\"` loss is divided by the number of targets (`ignore_index` excluded), a "
+    "`\"none\"` loss is averaged. Scores that are all <= 0 (negative distances of a "
+    "prototypical network, log-probabilities) get no chance comparison: their scale is the "
+    "embedding's, not the output layer's.",
     "A loss fed the wrong kind of value still returns a number and the model still trains, "
     "badly.")
 INPUT_SCALE = _code(
@@ -56,8 +67,10 @@ INPUT_SCALE = _code(
     "or not at all.", Severity.WARNING)
 DTYPES = _code(
     "RT005", "runtime-dtypes", "float64 or integer tensors reach float32 layers",
-    "Reports a float64 or integer tensor reaching a layer with float32 weights, and a loss whose "
-    "input and target dtypes are mixed floats.",
+    "Reports a float64 or integer tensor reaching a layer with float32 weights, and a loss that "
+    "mixes a float64 input or target with another float dtype. Half precision against float32 "
+    "(autocast's bfloat16 activations, a float32 target) is what autocast does on purpose and "
+    "is not reported.",
     "Mixed dtypes fail far from their cause, or silently double memory and time.")
 GRADIENT_FLOW = _code(
     "RT006", "gradient-flow", "Parameters without gradients, vanishing or exploding gradients",

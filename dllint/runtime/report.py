@@ -48,21 +48,26 @@ def _observes(observed: Diagnostic, static: Diagnostic) -> bool:
 
 
 def merge(static: Sequence[Diagnostic], runtime: Sequence[Diagnostic]) -> list[Diagnostic]:
-    """Static and runtime findings; a static finding the runtime saw at one of its lines says so."""
+    """Static and runtime findings, one finding per cause: a static finding the runtime saw at
+    one of its lines says so and carries the runtime evidence; the runtime findings that
+    confirmed it are not reported a second time."""
     merged: list[Diagnostic] = []
+    absorbed: set[int] = set()
     for diagnostic in static:
         confirming = [r for r in runtime if r.code == CONFIRMS.get(diagnostic.code)
                       and _observes(r, diagnostic)]
         if confirming:
             observed = confirming[0]
+            absorbed.update(id(r) for r in confirming)
             diagnostic = replace(
                 diagnostic, message=f"{diagnostic.message} [confirmed at runtime: {observed.code}]",
-                related=(*diagnostic.related, RelatedLocation(
-                    observed.path, observed.span, f"{observed.code} observed: {observed.message}")),
+                related=(*diagnostic.related, *(RelatedLocation(
+                    r.path, r.span, f"{r.code} observed: {r.message}") for r in confirming)),
                 evidence={**diagnostic.evidence, "confirmed_by": observed.code,
                           **{f"runtime_{k}": v for k, v in observed.evidence.items()}})
         merged.append(diagnostic)
-    return sorted([*merged, *runtime], key=Diagnostic.sort_key)
+    return sorted([*merged, *(r for r in runtime if id(r) not in absorbed)],
+                  key=Diagnostic.sort_key)
 
 
 # The module table: the text report shows at most this many rows (the JSON report has them all).

@@ -27,12 +27,11 @@ from typing import Any, Callable, NoReturn, Sequence
 
 import torch
 
-from dllint.runtime.codes import OVERFIT
-from dllint.runtime.instruments import (Instruments, Observations, StopTracing, _line_span,
-                                         is_user_file)
+from dllint.runtime.checks.rt010_overfit import OverfitVerdict
+from dllint.runtime.instruments import Instruments, Observations, StopTracing, is_user_file
 from dllint.runtime.overfit import Verdict, judge
 from dllint.runtime.process_state import PROCESS_GROUP, RESTORED, ProcessState
-from dllint.types import Diagnostic, RelatedLocation, Severity
+from dllint.types import Diagnostic
 
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -387,12 +386,13 @@ def keep_replaying(instruments: Instruments) -> str:
     captured = instruments.captured_inputs.get((id(root), 0, None)) if root is not None else None
     if len(optimizers) != 1 or captured is None or instruments.replay_loss is None:
         return "; the script's loop ended early and its step could not be replayed"
+    captured_args, captured_kwargs = captured
     optimizer = optimizers[0]
     loss_function, target, loss_kwargs, input_shape = instruments.replay_loss
     try:
         while True:
             optimizer.zero_grad()
-            output = root(*captured)
+            output = root(*captured_args, **captured_kwargs)
             if not isinstance(output, torch.Tensor) or tuple(output.shape) != input_shape:
                 return "; the script's loop ended early and its step could not be replayed"
             loss_function(output, target, **loss_kwargs).backward()
@@ -426,27 +426,9 @@ def loss_curves(instruments: Instruments) -> list[Curve]:
 
 def overfit_findings(instruments: Instruments,
                      curves: list[Curve]) -> list[Diagnostic]:
-    findings = []
-    for key, curve in zip(instruments.curves, curves):
-        name, values, verdict = curve.optimizer, curve.values, curve.verdict
-        if verdict is None:
-            continue
-        path, line = instruments.loss_location or instruments.optimizer_created.get(
-            key, ("<unknown>", 1))
-        related = []
-        if key in instruments.optimizer_created:
-            created_path, created_line = instruments.optimizer_created[key]
-            related.append(RelatedLocation(created_path, _line_span(created_path, created_line),
-                                           f"{name} built here"))
-        step = max(1, len(values) // 50)
-        findings.append(Diagnostic(
-            OVERFIT.code, OVERFIT.name, f"{name}: {verdict.describe()}",
-            Severity.INFO if verdict.kind == "passes" else Severity.ERROR, path,
-            _line_span(path, line), tuple(related),
-            evidence={"verdict": verdict.kind, "start": verdict.start, "end": verdict.end,
-                      "lowest": verdict.lowest, "steps": verdict.steps,
-                      "next_step": verdict.next_step, "curve": values[::step]}))
-    return findings
+    """The RT010 findings of the judged curves (see `checks/rt010_overfit.py`)."""
+    return instruments.check(OverfitVerdict).findings(list(instruments.curves), curves,
+                                                      instruments.loss_location)
 
 
 def check_steps(steps: object, what: str) -> None:

@@ -1,15 +1,18 @@
 """One rank of a distributed run: the single-process instruments, plus what only a distributed
 run has. `RankCompanion` adds, for the length of the script:
 
-- wrappers around the `torch.distributed` collectives, and around `Tensor.backward` when a DDP or
-  FSDP model is traced (its gradient all-reduce runs there), that note what the rank waits in;
-- optimizer hooks that take a checksum of every replicated parameter before the first step and
-  after each step (kept on the device, read once at the end);
+- wrappers around the `torch.distributed` collectives, and the tracer's backward events when a
+  DDP or FSDP model is traced (its gradient all-reduce runs there), that note what the rank
+  waits in;
+- the tracer's optimizer step events, to take a checksum of every replicated parameter before
+  the first step and after each step (kept on the device, read once at the end);
 - a fingerprint of the first training batch, the DataLoaders built and their samplers, and every
   iteration of a `DistributedSampler` (RT013);
 - a watchdog thread that ends the run when this rank waits in a collective past the timeout, or
   when another rank ended it, after publishing where this rank's main thread is.
 
+It subscribes to the events of the tracer's dispatcher (`dllint/runtime/dispatch.py`), attached
+first so that its handlers run before the checks'; the hooks themselves are the dispatcher's.
 Everything it installs is removed when the script ends, whatever the script did.
 """
 
@@ -26,11 +29,13 @@ from typing import Any, Callable
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.modules import module as module_hooks
 from torch.optim import optimizer as optimizer_hooks
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from dllint.runtime import codes
+from dllint.runtime import codes, dispatch
+from dllint.runtime.dispatch import ModuleCall, StepEvent, Subscriber
 from dllint.runtime.distributed.job import Exchange, RankPlace
 from dllint.runtime.distributed.records import Loader, Position, RankReport, Replicas
 from dllint.runtime.instruments import Instruments, is_user_file, read_vectors, user_location
@@ -100,11 +105,15 @@ def main_thread_position(rank: int, waiting: Waiting | None) -> Position:
     return Position(rank, frames, inside, waiting.what if waiting else None, seconds)
 
 
-class RankCompanion:
-    """Entered before the instruments (so its optimizer hooks run first) and left after them."""
+class RankCompanion(Subscriber):
+    """Entered before the instruments (its handlers are attached first, so they run first) and
+    left after them."""
+    events = frozenset({"on_forward", "on_forward_output", "on_backward", "on_backward_done",
+                        "on_step", "on_step_done"})
 
     def __init__(self, instruments: Instruments, place: RankPlace, exchange: Exchange,
                  collective_timeout: float, timeout: float | None) -> None:
+        super().__init__(instruments.context)
         self.instruments = instruments
         self.place = place
         self.left_clean = False  # set when the companion is left: see __exit__
@@ -129,7 +138,8 @@ class RankCompanion:
         self.partial_report: Callable[[], RankReport] | None = None
         self.print_report: Callable[[], int] | None = None
         self._patches: list[tuple[Any, str, Any]] = []
-        self._handles: list[Any] = []
+        self.attached = False
+        self.backward_waiting: Waiting | None = None  # set by this backward, cleared after it
         self._watchdog: threading.Thread | None = None
         self._stop_watching = threading.Event()
 
@@ -141,17 +151,12 @@ class RankCompanion:
         setattr(owner, name, replacement)
 
     def __enter__(self) -> RankCompanion:
-        self._handles = [
-            optimizer_hooks.register_optimizer_step_pre_hook(self.before_step),
-            optimizer_hooks.register_optimizer_step_post_hook(self.after_step),
-            nn.modules.module.register_module_forward_pre_hook(self.before_forward),
-            nn.modules.module.register_module_forward_hook(self.leave_wrapper, always_call=True),
-        ]
+        self.instruments.attach(self, first=True)
+        self.attached = True
         for module in (dist, dist.distributed_c10d):
             for name in COLLECTIVES:
                 if callable(getattr(module, name, None)):
                     self._patch(module, name, self._collective(name, getattr(module, name)))
-        self._patch(torch.Tensor, "backward", self._backward(torch.Tensor.backward))
         self._patch(DataLoader, "__init__", self._loader_init(DataLoader.__init__))
         self._patch(DistributedSampler, "__init__", self._sampler_init(DistributedSampler.__init__))
         self._patch(DistributedSampler, "__iter__", self._sampler_iter(DistributedSampler.__iter__))
@@ -161,9 +166,8 @@ class RankCompanion:
 
     def __exit__(self, *exc_info) -> None:
         self._stop_watching.set()
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+        self.instruments.detach(self)
+        self.attached = False
         for owner, name, original in reversed(self._patches):
             setattr(owner, name, original)
         self._patches = []
@@ -182,15 +186,16 @@ class RankCompanion:
 
     def restored(self) -> bool:
         """Whether nothing of this rank's tracer is left: patches, hooks, modes."""
-        return (not self._patches and not self._handles
+        return (not self._patches and not self.attached
                 and not optimizer_hooks._global_optimizer_pre_hooks
                 and not optimizer_hooks._global_optimizer_post_hooks
-                and not nn.modules.module._global_forward_pre_hooks
-                and not nn.modules.module._global_forward_hooks
+                and not module_hooks._global_forward_pre_hooks
+                and not module_hooks._global_forward_hooks
+                and not module_hooks._global_forward_hooks_with_kwargs
                 and torch._C._len_torch_function_stack() == 0
                 and all(getattr(getattr(dist, name), "__module__", "") != __name__
                         for name in COLLECTIVES if hasattr(dist, name))
-                and getattr(torch.Tensor.backward, "__module__", "") != __name__)
+                and getattr(torch.Tensor.backward, "__module__", "") != dispatch.__name__)
 
     def close_process_group(self) -> None:
         """The script's process group, if it left one (it stopped after N steps): destroyed, as
@@ -218,24 +223,22 @@ class RankCompanion:
         collective.__module__ = __name__
         return collective
 
-    def _backward(self, original: Callable) -> Callable:
-        companion = self
-
-        @functools.wraps(original)
-        def backward(tensor, *args, **kwargs):
-            wrapper = companion.data_parallel()
-            # A compiled model compiles its backward in the first one: as long as it takes.
-            compiling = companion.compiled() and not companion.instruments.seen.steps
-            if companion.waiting is not None or wrapper is None or compiling:
-                return original(tensor, *args, **kwargs)
-            companion.waiting = Waiting(f"backward ({wrapper}'s gradient all-reduce)",
+    def on_backward(self, tensor: torch.Tensor) -> None:
+        """A DDP/FSDP model's gradient all-reduce runs in backward: the rank waits there as in
+        a collective, until `on_backward_done`."""
+        wrapper = self.data_parallel()
+        # A compiled model compiles its backward in the first one: as long as it takes.
+        compiling = self.compiled() and not self.instruments.seen.steps
+        if self.waiting is not None or wrapper is None or compiling:
+            return
+        self.backward_waiting = Waiting(f"backward ({wrapper}'s gradient all-reduce)",
                                         time.monotonic())
-            try:
-                return original(tensor, *args, **kwargs)
-            finally:
-                companion.waiting = None
-        backward.__module__ = __name__
-        return backward
+        self.waiting = self.backward_waiting
+
+    def on_backward_done(self, tensor: torch.Tensor) -> None:
+        if self.backward_waiting is not None and self.waiting is self.backward_waiting:
+            self.waiting = None
+        self.backward_waiting = None
 
     def compiled(self) -> bool:
         return any(type(root).__name__ == "OptimizedModule" or
@@ -299,17 +302,17 @@ class RankCompanion:
                 related=((*loop, "iterated again here"),))
         completed.append(epoch)
 
-    def before_forward(self, module: nn.Module, args) -> None:
-        """Every module call (one hook, not two: it runs for every module of every step)."""
-        self.enter_wrapper(module)
+    def on_forward(self, call: ModuleCall) -> None:
+        """Every module call (one handler, not two: it runs for every module of every step)."""
+        self.enter_wrapper(call)
         if self.first_batch is None:
-            self.fingerprint_batch(module, args)
+            self.fingerprint_batch(call.module, call.args)
 
-    def enter_wrapper(self, module: nn.Module) -> None:
+    def enter_wrapper(self, call: ModuleCall) -> None:
         """The forward of a DDP/FSDP model syncs across ranks (DDP broadcasts buffers, FSDP
         gathers parameters): the rank waits there as it does in a collective."""
-        if self.waiting is None and self.instruments.depth == 0 and \
-                type(module).__name__ in _DATA_PARALLEL:
+        module = call.module
+        if self.waiting is None and call.root and type(module).__name__ in _DATA_PARALLEL:
             # The first forward may compile or lazily set up the model: as long as it takes.
             if id(module) not in self.wrapper_calls:
                 self.wrapper_calls.add(id(module))
@@ -317,8 +320,8 @@ class RankCompanion:
             self.waiting = Waiting(f"the forward of {self.data_parallel() or 'the model'}",
                                    time.monotonic(), module)
 
-    def leave_wrapper(self, module: nn.Module, args, output) -> None:
-        if self.waiting is not None and self.waiting.module is module:
+    def on_forward_output(self, call: ModuleCall, output) -> None:
+        if self.waiting is not None and self.waiting.module is call.module:
             self.waiting = None
 
     def fingerprint_batch(self, module: nn.Module, args) -> None:
@@ -337,7 +340,8 @@ class RankCompanion:
 
     # ---- replicas ---------------------------------------------------------------------------
 
-    def before_step(self, optimizer, args, kwargs) -> None:
+    def on_step(self, step: StepEvent) -> None:
+        optimizer = step.optimizer
         if id(optimizer) in self.replicas or id(optimizer) in self.before_values:
             return
         parameters = [p for group in optimizer.param_groups for p in group["params"]
@@ -347,7 +351,8 @@ class RankCompanion:
         if values is not None:
             self.before_values[id(optimizer)] = values
 
-    def after_step(self, optimizer, args, kwargs) -> None:
+    def on_step_done(self, step: StepEvent) -> None:
+        optimizer = step.optimizer
         key = id(optimizer)
         self.note_backend()  # while the script's process group exists
         parameters = self.replica_parameters.get(key)

@@ -1,0 +1,89 @@
+"""RT002: a prediction and its target of the same size that broadcast into a square, (N, 1)
+against (N,), and so reach the loss as N^2 pairs instead of N.
+
+The bug's signature, not any broadcast: the two operands hold the same number of elements n > 1,
+the result holds n^2, exactly one of them carries gradients (a prediction against a target), and
+the result reaches the loss that is backpropagated. Outer broadcasts written on purpose have
+other signatures: prototype distances `q[:, None] - p[None]` (two sets of different sizes, both
+with gradients), offset grids `(1, K) - (N, 1)` (no gradients), pairwise score differences
+`s[:, None] - s[None]` (both operands carry gradients).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dllint.runtime import codes
+from dllint.runtime.checks import register
+from dllint.runtime.dispatch import Check, LossCall, StepEvent, TorchCall
+from dllint.runtime.tracing import ELEMENTWISE, ELEMENTWISE_LOSSES, shape_of, user_location
+
+# How many autograd nodes one search from the loss may visit: the first step's graph of a large
+# model has a few tens of thousands; a search stops there rather than stall.
+GRAPH_SEARCH_LIMIT = 200_000
+
+
+@register
+class Broadcast(Check):
+    code = codes.BROADCAST
+    events = frozenset({"on_torch_call", "on_loss", "on_backward", "on_step_done"})
+    torch_functions = ELEMENTWISE
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        # Square broadcasts of this step not yet seen reaching a loss: by autograd node.
+        self.candidates: dict[object, tuple[str, dict, tuple[str, int]]] = {}
+
+    def on_torch_call(self, call: TorchCall) -> None:
+        if self.context.depth:
+            return  # inside a model: its own arithmetic (attention scores) broadcasts by design
+        tensors = [value for value in call.args[:2] if isinstance(value, torch.Tensor)]
+        result = call.result
+        if len(tensors) != 2 or not isinstance(result, torch.Tensor) or result.grad_fn is None:
+            return
+        first, second = tensors
+        size = first.numel()
+        if size <= 1 or second.numel() != size or result.numel() != size * size or \
+                first.requires_grad == second.requires_grad:
+            return
+        shapes = [shape_of(tensor) for tensor in tensors]
+        self.candidates[result.grad_fn] = (
+            f"{shapes[0]} and {shapes[1]} broadcast to {shape_of(result)}, and it reaches the "
+            f"loss: {size} predictions meet {size} targets as {size * size} pairs; make the "
+            "shapes equal (`.squeeze(-1)` or `.view_as`)",
+            {"shapes": shapes, "result": shape_of(result)}, user_location())
+
+    def on_backward(self, tensor: torch.Tensor) -> None:
+        if not self.candidates or tensor.grad_fn is None:
+            return
+        for node in _reached(tensor.grad_fn, set(self.candidates)):
+            message, evidence, where = self.candidates.pop(node)
+            self.context.find(self.code, message, evidence, where)
+
+    def on_step_done(self, step: StepEvent) -> None:
+        self.candidates.clear()
+
+    def on_loss(self, call: LossCall) -> None:
+        prediction, target = call.prediction, call.target
+        if call.name in ELEMENTWISE_LOSSES and prediction.shape != target.shape and \
+                prediction.numel() == target.numel() > 1:
+            self.context.find(self.code, f"`{call.name}` gets input {shape_of(prediction)} and "
+                                         f"target {shape_of(target)}: they broadcast instead of "
+                                         "matching",
+                              {"input": shape_of(prediction), "target": shape_of(target)})
+
+
+def _reached(root, wanted: set) -> list:
+    """The nodes of `wanted` found in the autograd graph below `root` (breadth first, bounded)."""
+    found, seen, frontier = [], {root}, [root]
+    while frontier and len(seen) < GRAPH_SEARCH_LIMIT and len(found) < len(wanted):
+        following = []
+        for node in frontier:
+            if node in wanted:
+                found.append(node)
+            for child, _ in getattr(node, "next_functions", ()):
+                if child is not None and child not in seen:
+                    seen.add(child)
+                    following.append(child)
+        frontier = following
+    return found
