@@ -25,6 +25,7 @@ from torch.optim import optimizer as optimizer_hooks
 from torch.overrides import TorchFunctionMode
 
 from dllint.runtime import codes
+from dllint.runtime.overfit import LossAttribution, chance_value
 from dllint.semantic import catalog
 from dllint.types import Diagnostic, RelatedLocation, Severity, Span
 
@@ -337,11 +338,10 @@ class Instruments:
         self.curves: dict[int, list[float | torch.Tensor]] = {}
         self.optimizer_names: dict[int, str] = {}
         self.optimizer_created: dict[int, tuple[str, int]] = {}
-        self.loss_location: tuple[str, int] | None = None
-        self.step_loss_values: list[float] = []
+        # Each loss attributed to the optimizer whose step it feeds (its curve, its initial loss
+        # and the line its verdict points at).
+        self.loss_attribution = LossAttribution()
         self.step_backward_values: list[torch.Tensor] = []
-        self.chance: tuple[str, float] | None = None
-        self.initial_loss: float | None = None
         # Gradient accumulation: parameters an optimizer stepped whose gradient has not been
         # seen cleared at any backward since (id -> parameter), with the norms and places seen.
         self.stale: dict[int, torch.Tensor] = {}
@@ -740,16 +740,8 @@ class Instruments:
         if training:
             if self.seen.steps == 0 and len(self.seen.losses) < 10000:
                 self.seen.losses.append((name, value))
-            self.step_loss_values.append(value)
-            if self.initial_loss is None:
-                self.initial_loss = value
-            if self.loss_location is None:
-                self.loss_location = user_location()
-        if self.chance is None and training:
-            if name == "cross_entropy" and prediction.dim() >= 2 and prediction.shape[1] > 1:
-                self.chance = (f"ln({prediction.shape[1]})", math.log(prediction.shape[1]))
-            elif name in ("binary_cross_entropy_with_logits", "binary_cross_entropy"):
-                self.chance = ("ln(2)", math.log(2))
+            self.loss_attribution.loss_computed(result, value, user_location(),
+                                                chance_value(name, prediction))
         if isinstance(result, torch.Tensor) and not _finite(result.detach()):
             if not self.seen_non_finite:
                 self.seen_non_finite = True
@@ -842,6 +834,8 @@ class Instruments:
             if tensor.numel() == 1:
                 value = tensor.detach()
                 self.step_backward_values.append(value)
+            if self.full_checks:
+                self.loss_attribution.backward(tensor, user_location())
                 if not self.seen_non_finite and value.is_floating_point():
                     self.flag(value, "loss", "loss", user_location())
             if self.stale:
@@ -937,24 +931,24 @@ class Instruments:
             self.instrument_error(error)
 
     def record_curve_point(self, optimizer, first: bool) -> None:
-        """One loss per step: the loss function's own value when the step made exactly one call
-        (so a flipped sign shows as a rising curve), else the value backpropagated (the last
+        """One loss per step: the loss function's own value when exactly one loss function call
+        fed the step's backward (so a flipped sign shows as a rising curve), else the value backpropagated (the last
         one, or with a closure the first: the loss before the step's update)."""
         # Outside --overfit the function mode (which sees the loss function) comes off after
         # the first step, so every point is the backpropagated value: one kind of value for the
         # whole curve (a loss scaled before backward, by accumulation or by the number of ranks,
         # would otherwise jump after step 1).
-        if self.overfit and (len(self.step_loss_values) == 1 or
-                             (first and self.step_loss_values)):
-            point: float | torch.Tensor = self.step_loss_values[0]
+        losses = self.loss_attribution.stepped(id(optimizer)).calls
+        if self.overfit and (len(losses) == 1 or (first and losses)):
+            point: float | torch.Tensor = losses[0].value
         elif self.step_backward_values:
             point = self.step_backward_values[0 if first else -1]
-        elif self.step_loss_values:
-            point = self.step_loss_values[0]
+        elif losses:
+            point = losses[0].value
         else:
             point = math.nan
         self.curves.setdefault(id(optimizer), []).append(point)
-        self.step_loss_values, self.step_backward_values = [], []
+        self.step_backward_values = []
 
     def check_gradients(self, optimizer) -> None:
         """The first step's gradients: parameters left out of every optimizer, gradient norms
