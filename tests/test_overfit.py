@@ -256,3 +256,61 @@ def test_cli_overfit_shows_the_curve_and_exit_status():
     assert header.endswith(": passes") and "initial loss" in passed.output
     failed = CliRunner().invoke(main, ["trace", str(OVERFIT / "lr_too_low.py"), "--overfit"])
     assert failed.exit_code == 1 and "plateau" in failed.output and ": 200 steps, " in failed.output
+
+
+SHORT_LOOP_BY_HAND = """\
+import torch
+from torch import nn
+torch.manual_seed(0)
+model = nn.Linear(3, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+x, y = torch.randn(4, 3), torch.randn(4, 1)
+for step in range(6):
+    optimizer.zero_grad()
+    ((model(x) - y) ** 2).mean().backward()  # no loss function: the step cannot be replayed
+    optimizer.step()
+"""
+
+
+def test_a_replay_the_scripts_loop_ended_early_gets_no_verdict_and_exit_3(tmp_path):
+    script = tmp_path / "short.py"
+    script.write_text(SHORT_LOOP_BY_HAND)
+    result = CliRunner().invoke(main, ["trace", str(script), "--overfit", "50", "--no-static"])
+    assert result.exit_code == 3, result.output
+    assert "RT010" not in result.output and "plateau" not in result.output
+    assert "The trace is incomplete: the --overfit replay ran 6 of 50 steps (the script's loop " \
+           "ended early and its step could not be replayed), too few to judge the loss curve" \
+           in " ".join(result.output.split())
+
+
+def test_a_replay_that_stopped_during_warm_up_gets_no_verdict(tmp_path, untouched):  # noqa: F811
+    script = tmp_path / "warm_up.py"
+    script.write_text(textwrap.dedent("""\
+        import torch
+        from torch import nn
+        model = nn.Linear(3, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+        x, y = torch.randn(4, 3), torch.randint(0, 2, (4,))
+        for step in range(1000):
+            if step == 6:
+                raise RuntimeError("warm-up over: the data loader ran dry")
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+    """))
+    report = trace_script(script, overfit=50)
+    assert report.steps == 6 and len(report.curves[0].values) == 6
+    assert report.curves[0].verdict is None and "RT010" not in report.codes
+    assert report.incomplete == "the script raised RuntimeError: warm-up over: the data loader " \
+                                "ran dry"
+
+
+def test_a_complete_replay_is_not_incomplete(untouched):  # noqa: F811
+    report = trace_script(OVERFIT / "healthy_short_loop.py", overfit=30)
+    assert report.incomplete == "" and report.curves[0].verdict is not None
+
+
+def test_trace_help_documents_the_incomplete_replay_status():
+    help_text = " ".join(CliRunner().invoke(main, ["trace", "--help"]).output.split())
+    assert "3 the trace is incomplete" in help_text
+    assert "the --overfit replay ran fewer than K steps (no verdict)" in help_text
