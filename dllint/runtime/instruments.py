@@ -834,10 +834,10 @@ class Instruments:
             if tensor.numel() == 1:
                 value = tensor.detach()
                 self.step_backward_values.append(value)
-            if self.full_checks:
-                self.loss_attribution.backward(tensor, user_location())
                 if not self.seen_non_finite and value.is_floating_point():
                     self.flag(value, "loss", "loss", user_location())
+            if self.full_checks:
+                self.loss_attribution.backward(tensor, user_location())
             if self.stale:
                 self.refresh_stale()
             self.backward_since_step += 1
@@ -932,8 +932,9 @@ class Instruments:
 
     def record_curve_point(self, optimizer, first: bool) -> None:
         """One loss per step: the loss function's own value when exactly one loss function call
-        fed the step's backward (so a flipped sign shows as a rising curve), else the value backpropagated (the last
-        one, or with a closure the first: the loss before the step's update)."""
+        fed the step's backward (so a flipped sign shows as a rising curve), else the value
+        backpropagated (the last one, or with a closure the first: the loss before the step's
+        update)."""
         # Outside --overfit the function mode (which sees the loss function) comes off after
         # the first step, so every point is the backpropagated value: one kind of value for the
         # whole curve (a loss scaled before backward, by accumulation or by the number of ranks,

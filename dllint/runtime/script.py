@@ -446,8 +446,8 @@ def overfit_findings(instruments: Instruments,
         name, values, verdict = curve.optimizer, curve.values, curve.verdict
         if verdict is None:
             continue
-        path, line = instruments.loss_attribution.location(key) or instruments.optimizer_created.get(
-            key, ("<unknown>", 1))
+        path, line = instruments.loss_attribution.location(key) or \
+            instruments.optimizer_created.get(key, ("<unknown>", 1))
         related = []
         if key in instruments.optimizer_created:
             created_path, created_line = instruments.optimizer_created[key]
