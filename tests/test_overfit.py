@@ -314,3 +314,25 @@ def test_trace_help_documents_the_incomplete_replay_status():
     help_text = " ".join(CliRunner().invoke(main, ["trace", "--help"]).output.split())
     assert "3 the trace is incomplete" in help_text
     assert "the --overfit replay ran fewer than K steps (no verdict)" in help_text
+
+
+def test_the_backward_hook_still_flags_a_loss_that_turns_non_finite_later(tmp_path,
+                                                                          untouched):  # noqa: F811
+    # The attribution shares the backward hook with the loss's finiteness flag: after the first
+    # step (its checks done, the attribution idle) the flag must still run.
+    script = tmp_path / "late_nan.py"
+    script.write_text(textwrap.dedent("""\
+        import torch
+        from torch import nn
+        model = nn.Linear(3, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = torch.randn(4, 3), torch.randn(4, 1)
+        for step in range(5):
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y) * (float("nan") if step == 2 else 1.0)
+            loss.backward()
+            optimizer.step()
+    """))
+    report = trace_script(script, steps=5)
+    messages = [d.message for d in report.diagnostics if d.code == "RT001"]
+    assert messages == ["the loss became inf/NaN at step 3"]
