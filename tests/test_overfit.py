@@ -13,7 +13,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 from dllint.cli import main  # noqa: E402
-from dllint.runtime.overfit import LossAttribution, judge, sparkline  # noqa: E402
+from dllint.runtime.overfit import (GRAPH_BUDGET, LossAttribution, _graph_nodes,  # noqa: E402
+                                    judge, sparkline)
 from dllint.runtime.script import trace_script  # noqa: E402
 from test_runtime import untouched  # noqa: E402,F401 - the process-state fixture
 
@@ -118,6 +119,18 @@ def test_attribution_without_a_loss_function_or_a_seen_backward():
     # `torch.autograd.backward(loss)` is not seen: the loss computed since the step fed it.
     attribution.loss_computed(_loss(0.3), 0.3, ("train.py", 30))
     assert [call.value for call in attribution.stepped(1).calls] == [0.3]
+
+
+def test_the_graph_walk_per_backward_is_bounded_however_deep_the_model():
+    deep = torch.ones(1, requires_grad=True)
+    for _ in range(5000):
+        deep = deep * 1.0001
+    # A loss that is not in the graph: the walk gives up after the budget, not 5000 nodes on.
+    assert len(_graph_nodes(deep.grad_fn, {id(object())})) == GRAPH_BUDGET
+    # A loss at the top of a deep graph is found at once.
+    loss = _loss(0.2)
+    assert id(loss.grad_fn) in _graph_nodes((loss + deep).grad_fn, {id(loss.grad_fn)})
+    assert len(_graph_nodes((loss + deep).grad_fn, {id(loss.grad_fn)})) <= 3
 
 
 def test_a_loss_never_backpropagated_is_let_go_after_one_step():
