@@ -349,3 +349,15 @@ def test_the_backward_hook_still_flags_a_loss_that_turns_non_finite_later(tmp_pa
     report = trace_script(script, steps=5)
     messages = [d.message for d in report.diagnostics if d.code == "RT001"]
     assert messages == ["the loss became inf/NaN at step 3"]
+
+
+def test_the_json_report_of_a_short_replay_is_incomplete_without_a_verdict(tmp_path,
+                                                                           untouched):  # noqa: F811
+    from dllint.runtime.trace_json import trace_to_dict
+    script = tmp_path / "short.py"
+    script.write_text(SHORT_LOOP_BY_HAND)
+    report = trace_script(script, overfit=50)
+    data = trace_to_dict(report, report.diagnostics)
+    assert data["complete"] is False and data["incomplete_reason"].startswith(
+        "the --overfit replay ran 6 of 50 steps")
+    assert [loss["verdict"] for loss in data["losses"]] == [None]
