@@ -361,3 +361,11 @@ def test_the_json_report_of_a_short_replay_is_incomplete_without_a_verdict(tmp_p
     assert data["complete"] is False and data["incomplete_reason"].startswith(
         "the --overfit replay ran 6 of 50 steps")
     assert [loss["verdict"] for loss in data["losses"]] == [None]
+
+
+def test_the_json_schema_knows_every_verdict():
+    from dllint.runtime.overfit import NEXT_STEPS
+    from dllint.runtime.trace_json import SCHEMA
+    verdict = SCHEMA["properties"]["losses"]["items"]["properties"]["verdict"]
+    kinds = next(option for option in verdict["oneOf"] if option.get("type") == "object")
+    assert set(kinds["properties"]["kind"]["enum"]) == set(NEXT_STEPS)
