@@ -523,7 +523,8 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     Exit status: 0 the step was checked and nothing was found, 1 problems found, 2 a usage error
     or an error inside dllint's instruments, 3 the trace is incomplete: the script raised, ran
     past --timeout, exited (sys.exit(n) or os._exit(n)) with n != 0, or never stepped an
-    optimizer (on any rank), 130 the script was interrupted (KeyboardInterrupt).
+    optimizer (on any rank), or the --overfit replay ran fewer than K steps (no verdict), 130
+    the script was interrupted (KeyboardInterrupt).
     """
     try:
         from dllint.runtime.distributed.job import current_rank

@@ -102,9 +102,13 @@ OVERFIT = _code(
     "trains on it alone for K steps (default 200) inside the script's own loop and optimizer, "
     "then judges each optimizer's loss curve: passes (the loss falls to 5 % of its start or "
     "below 1e-3), rising (a flipped sign), exploding (numerics or a learning rate too high), "
-    "oscillating (corrupted data or labels, or a learning rate too high), or plateau (learning "
-    "rate too low, too much regularization, a bug in the loss or the data). Also reports the "
-    "initial loss against its chance value and whether the first step changed the weights.",
+    "oscillating (corrupted data or labels, or a learning rate too high), descending (still "
+    "falling after K steps: more steps or a higher learning rate), or plateau (learning rate too "
+    "low, too much regularization, a bug in the loss or the data). Each loss belongs to the "
+    "optimizer whose step its backward feeds (a GAN's generator and discriminator each get their "
+    "own). A replay that ran fewer than K steps gets no verdict: the trace is incomplete (exit "
+    "status 3). Also reports the initial loss against its chance value and whether the first "
+    "step changed the weights.",
     "A model that cannot drive the loss to zero on a single batch has a bug, and no amount of "
     "data or training time will fix it; it is the cheapest test there is.")
 

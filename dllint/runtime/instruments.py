@@ -89,16 +89,8 @@ class Instruments(Dispatcher):
         return self.loss_curves.curves
 
     @property
-    def loss_location(self) -> tuple[str, int] | None:
-        return self.loss_curves.loss_location
-
-    @property
-    def initial_loss(self) -> float | None:
-        return self.loss_curves.initial_loss
-
-    @property
-    def chance(self) -> tuple[str, float] | None:
-        return self.loss_curves.chance
+    def loss_attribution(self):
+        return self.loss_curves.attribution
 
     @property
     def pending_no_gradient(self) -> dict[int, tuple[str, torch.Tensor]]:

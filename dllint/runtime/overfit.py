@@ -1,8 +1,8 @@
-"""RT010: judge a single-batch overfit curve.
+"""RT010: judge a single-batch overfit curve, and attribute each loss to its optimizer.
 
 The verdicts and their thresholds (start = median of the first 3 losses, end = median of the last
-10 %, at least 3):
-- passes: end <= PASS_FRACTION x start, or end <= PASS_ABSOLUTE;
+10 %, at least 3; the drop = (start - end) / start):
+- passes: end <= PASS_FRACTION x start, or end <= PASS_ABSOLUTE (the batch is memorised);
 - exploding: a non-finite loss, or a loss that multiplies by EXPLODE_FACTOR within a tenth of
   the run (numerics or a learning rate too high);
 - rising: end >= RISE_FACTOR x start without exploding, climbing steadily (at least
@@ -11,8 +11,16 @@ The verdicts and their thresholds (start = median of the first 3 losses, end = m
   than OSCILLATION_RATIO while the loss does not fall below half its start; or the loss rose
   above RISE_FACTOR x start without a steady climb (it jumped up and bounces there: a learning
   rate too high, not a flipped sign);
-- plateau: anything else: the loss barely moves (learning rate too low, too much regularization,
-  a bug in the loss or the data).
+- descending: the loss fell by at least PLATEAU_MAX_DROP and is still falling at the end: over
+  the last third of the run, at least DESCENT_CONSISTENCY of the pairs of points half that window
+  apart go down (a sign test, which step-to-step noise does not fool) and the later half's median
+  is at least RECENT_MIN_DROP x start below the earlier half's. It is learning, but has not
+  converged in K steps (more steps, or a higher learning rate);
+- plateau: anything else: the loss barely moved (a drop below PLATEAU_MAX_DROP), or it stopped
+  falling well above the target (learning rate too low, too much regularization, a bug in the
+  loss or the data).
+A curve shorter than MIN_STEPS is not judged; neither is an incomplete replay (see
+`script.loss_curves`): a verdict on fewer steps than asked for would judge a different run.
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ EXPLODE_FACTOR = 10.0
 RISE_FACTOR = 1.2
 OSCILLATION_RATIO = 0.15
 STEADY_FRACTION = 0.6
+PLATEAU_MAX_DROP = 0.10
+DESCENT_CONSISTENCY = 0.8
+RECENT_MIN_DROP = 0.01
+MIN_STEPS = 5
 
 NEXT_STEPS = {
     "passes": "the model can fit one batch: train on the full data next.",
@@ -36,6 +48,8 @@ NEXT_STEPS = {
                  "or division by zero near the loss.",
     "oscillating": "lower the learning rate; if it persists, check that inputs and labels are "
                    "paired correctly and not corrupted.",
+    "descending": "run more steps (a larger --overfit K), or raise the learning rate (try 3x "
+                  "higher) so that it converges within K steps.",
     "plateau": "raise the learning rate (try 10x higher), reduce regularization (weight decay, "
                "dropout), and check the loss and the data pipeline for bugs.",
 }
@@ -50,6 +64,11 @@ class Verdict:
     steps: int
 
     @property
+    def drop(self) -> float:
+        """How much lower the end is than the start, as a fraction of the start."""
+        return (self.start - self.end) / max(abs(self.start), 1e-12)
+
+    @property
     def next_step(self) -> str:
         return NEXT_STEPS[self.kind]
 
@@ -59,6 +78,8 @@ class Verdict:
             "rising": f"the loss rose from {self.start:.4g} to {self.end:.4g}",
             "exploding": f"the loss exploded (start {self.start:.4g}, reached {self.end:.4g})",
             "oscillating": f"the loss oscillates around {self.end:.4g} (start {self.start:.4g})",
+            "descending": f"the loss is still falling, from {self.start:.4g} to {self.end:.4g} "
+                          f"({self.drop:.0%} lower), and has not converged in {self.steps} steps",
             "plateau": f"the loss plateaus at {self.end:.4g} (start {self.start:.4g}, lowest "
                        f"{self.lowest:.4g})",
         }[self.kind]
@@ -66,7 +87,7 @@ class Verdict:
 
 
 def judge(curve: list[float]) -> Verdict | None:
-    if len(curve) < 5:
+    if len(curve) < MIN_STEPS:
         return None
     finite = [value for value in curve if math.isfinite(value)]
     start = statistics.median(curve[:3]) if all(math.isfinite(v) for v in curve[:3]) else math.nan
@@ -90,7 +111,21 @@ def judge(curve: list[float]) -> Verdict | None:
     level = statistics.median(abs(v) for v in second) or 1e-12
     if rose or (statistics.median(swings) / level > OSCILLATION_RATIO and end > 0.5 * scale):
         return Verdict("oscillating", start, end, lowest, steps)
+    if (start - end) / scale >= PLATEAU_MAX_DROP and _still_falling(curve, scale):
+        return Verdict("descending", start, end, lowest, steps)
     return Verdict("plateau", start, end, lowest, steps)
+
+
+def _still_falling(curve: list[float], scale: float) -> bool:
+    """A consistent downward trend over the last third of the curve: most points are above the
+    point half the window later (a sign test, robust to noise that a step-to-step comparison
+    would read as a trend or hide one), and the later half's median is clearly lower."""
+    window = curve[-max(6, len(curve) // 3):]
+    half = len(window) // 2
+    pairs = list(zip(window, window[half:]))
+    downs = sum(1 for earlier, later in pairs if later < earlier)
+    fall = statistics.median(window[:half]) - statistics.median(window[half:])
+    return downs >= DESCENT_CONSISTENCY * len(pairs) and fall >= RECENT_MIN_DROP * scale
 
 
 def _steady_climb(curve: list[float]) -> bool:
@@ -150,3 +185,130 @@ def sparkline(curve: list[float], width: int = 60) -> str:
         position = 0 if high == low else (transform(value) - low) / (high - low)
         line.append(blocks[min(len(blocks) - 1, int(position * (len(blocks) - 1) + 0.5))])
     return "".join(line)
+
+
+def chance_value(loss_name: str, prediction) -> tuple[str, float] | None:
+    """The loss of a model that guesses uniformly: ln C for cross-entropy over C classes, ln 2
+    for binary cross-entropy; None for other losses."""
+    if loss_name == "cross_entropy" and prediction.dim() >= 2 and prediction.shape[1] > 1:
+        return f"ln({prediction.shape[1]})", math.log(prediction.shape[1])
+    if loss_name in ("binary_cross_entropy_with_logits", "binary_cross_entropy"):
+        return "ln(2)", math.log(2)
+    return None
+
+
+# ---- which optimizer each loss belongs to ---------------------------------------------------
+
+# Nodes of the autograd graph visited, from a backward's tensor towards its inputs, to find the
+# loss-function results it was computed from: a loss is near the top of its graph (summed with
+# another, scaled for accumulation or mixed precision), so a small budget suffices and the cost
+# per backward stays constant however large the model.
+GRAPH_BUDGET = 64
+
+
+@dataclass
+class LossCall:
+    """A training loss function's call: its own value, where it was called, the autograd node
+    that made its result, the chance value of a model that guesses uniformly (("ln(3)", 1.099),
+    or None), and the window between optimizer steps it was computed in."""
+    value: float
+    location: tuple[str, int]
+    node: object
+    chance: tuple[str, float] | None
+    window: int
+
+
+@dataclass
+class StepLoss:
+    """What fed one optimizer step: the loss calls whose results its backward passes
+    propagated through (in call order), and where the first such backward ran."""
+    calls: list[LossCall]
+    backward_location: tuple[str, int] | None
+
+    @property
+    def location(self) -> tuple[str, int] | None:
+        """The loss line: the first loss function's call, else the backward's line (a loss
+        written out by hand, `((y - t) ** 2).mean()`)."""
+        return self.calls[0].location if self.calls else self.backward_location
+
+
+class LossAttribution:
+    """Attributes each loss to the optimizer whose step it feeds: the loss whose backward
+    precedes an optimizer's step belongs to that optimizer. In a GAN the discriminator's loss
+    feeds the discriminator's optimizer and the generator's loss the generator's, even when the
+    generator's loss is computed before the discriminator steps: a loss is matched to the
+    backward whose graph it is part of, not to the order of the calls.
+
+    The instruments call `loss_computed` for each training loss function call, `backward` for
+    each backward pass and `stepped` for each optimizer step."""
+
+    def __init__(self) -> None:
+        self.pending: list[LossCall] = []  # computed, not yet backpropagated
+        self.fed: list[LossCall] = []  # backpropagated since the last step
+        self.backward_location: tuple[str, int] | None = None
+        self.window = 0
+        self.first: dict[int, StepLoss] = {}  # optimizer key -> what fed its first step
+        self.order: list[int] = []  # optimizer keys in the order of their first step
+
+    def loss_computed(self, result, value: float, location: tuple[str, int],
+                      chance: tuple[str, float] | None = None) -> None:
+        node = getattr(result, "grad_fn", None)
+        if node is not None:
+            self.pending.append(LossCall(value, location, node, chance, self.window))
+
+    def backward(self, tensor, location: tuple[str, int]) -> None:
+        if self.backward_location is None:
+            self.backward_location = location
+        if not self.pending:
+            return
+        reached = _graph_nodes(getattr(tensor, "grad_fn", None),
+                               {id(call.node) for call in self.pending})
+        self.fed.extend(call for call in self.pending if id(call.node) in reached)
+        self.pending = [call for call in self.pending if id(call.node) not in reached]
+
+    def stepped(self, optimizer_key: int) -> StepLoss:
+        """The losses that fed this step; a loss computed but not yet backpropagated waits for
+        the next step (a generator's loss computed before the discriminator's step), for one
+        step only, so that a loss never backpropagated (a metric with gradients) holds no graph
+        for long."""
+        if not self.fed and self.backward_location is None:
+            # A backward the instruments do not see (`torch.autograd.backward(loss)`): the losses
+            # computed since the last step fed it.
+            self.fed = [call for call in self.pending if call.window == self.window]
+            self.pending = [call for call in self.pending if call.window != self.window]
+        step = StepLoss(self.fed, self.backward_location)
+        if optimizer_key not in self.first:
+            self.first[optimizer_key] = step
+            self.order.append(optimizer_key)
+        self.fed, self.backward_location = [], None
+        self.window += 1
+        self.pending = [call for call in self.pending if call.window >= self.window - 1]
+        return step
+
+    def location(self, optimizer_key: int) -> tuple[str, int] | None:
+        """The loss line of this optimizer's first step."""
+        first = self.first.get(optimizer_key)
+        return first.location if first is not None else None
+
+    def initial_loss(self, optimizer_key: int) -> tuple[float, tuple[str, float]] | None:
+        """This optimizer's first loss and its chance value, when one loss function fed its
+        first step and its chance value is known (a sum of losses has no single chance)."""
+        first = self.first.get(optimizer_key)
+        if first is None or len(first.calls) != 1 or first.calls[0].chance is None:
+            return None
+        return first.calls[0].value, first.calls[0].chance
+
+
+def _graph_nodes(start, wanted: set[int]) -> set[int]:
+    """The ids of the autograd nodes reached from `start` (breadth first, at most GRAPH_BUDGET
+    nodes, stopping once every wanted node is found)."""
+    reached: set[int] = set()
+    frontier = [start] if start is not None else []
+    while frontier and len(reached) < GRAPH_BUDGET and not wanted <= reached:
+        node = frontier.pop(0)
+        if id(node) in reached:
+            continue
+        reached.add(id(node))
+        frontier.extend(child for child, _ in getattr(node, "next_functions", ())
+                        if child is not None)
+    return reached

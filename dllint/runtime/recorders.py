@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from dllint.runtime.dispatch import LossCall, ModuleCall, StepEvent, Subscriber, TorchCall
+from dllint.runtime.overfit import LossAttribution, chance_value
 from dllint.runtime.tracing import ModuleRecord, dtype_of, inputs_of, read_all, shape_of, \
     unwrapped, user_location
 
@@ -39,18 +40,17 @@ class ModuleTable(Subscriber):
 
 
 class LossCurves(Subscriber):
-    """One loss curve per optimizer, one point per step, kept on the device until the end; the
-    initial loss and its chance value; the line the losses are computed at."""
+    """One loss curve per optimizer, one point per step, kept on the device until the end. Each
+    training loss is attributed to the optimizer whose step it feeds (`overfit.LossAttribution`):
+    that optimizer's curve, initial loss (against its chance value) and loss line are its own,
+    so a GAN's generator is judged by the generator's loss."""
     events = frozenset({"on_loss", "on_backward", "on_step", "on_step_done", "on_end"})
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.curves: dict[int, list[float | torch.Tensor]] = {}
-        self.loss_location: tuple[str, int] | None = None
-        self.step_loss_values: list[float] = []
+        self.attribution = LossAttribution()
         self.step_backward_values: list[torch.Tensor] = []
-        self.chance: tuple[str, float] | None = None
-        self.initial_loss: float | None = None
 
     def on_loss(self, call: LossCall) -> None:
         if not call.training:
@@ -61,23 +61,16 @@ class LossCurves(Subscriber):
         # Per counted target, as the chance value is: a summed loss (transformers divides the
         # sum by the number of tokens outside the loss function) reads as its mean.
         value = call.per_target if not math.isnan(call.per_target) else call.value
-        self.step_loss_values.append(value)
-        if self.initial_loss is None:
-            self.initial_loss = value
-        if self.loss_location is None:
-            self.loss_location = user_location()
-        if self.chance is None:
-            prediction = call.prediction
-            if call.name == "cross_entropy" and prediction.dim() >= 2 and prediction.shape[1] > 1:
-                self.chance = (f"ln({prediction.shape[1]})", math.log(prediction.shape[1]))
-            elif call.name in ("binary_cross_entropy_with_logits", "binary_cross_entropy"):
-                self.chance = ("ln(2)", math.log(2))
+        self.attribution.loss_computed(call.result, value, user_location(),
+                                       chance_value(call.name, call.prediction))
 
     def on_backward(self, tensor: torch.Tensor) -> None:
         if tensor.numel() == 1:
             # A GradScaler's scaled loss reads as the loss the user computed.
             loss = self.context.unscaled.get(id(tensor), tensor)
             self.step_backward_values.append(loss.detach())
+        if self.context.full_checks:
+            self.attribution.backward(tensor, user_location())
 
     def on_step(self, step: StepEvent) -> None:
         if step.closure is None:
@@ -88,24 +81,25 @@ class LossCurves(Subscriber):
             self.record_point(step.optimizer, first=True)
 
     def record_point(self, optimizer, first: bool) -> None:
-        """One loss per step: the loss function's own value when the step made exactly one call
-        (so a flipped sign shows as a rising curve), else the value backpropagated (the last
-        one, or with a closure the first: the loss before the step's update)."""
+        """One loss per step: the loss function's own value when exactly one loss function call
+        fed the step's backward (so a flipped sign shows as a rising curve), else the value
+        backpropagated (the last one, or with a closure the first: the loss before the step's
+        update)."""
         # Outside --overfit the function mode (which sees the loss function) comes off after
         # the first step, so every point is the backpropagated value: one kind of value for the
         # whole curve (a loss scaled before backward, by accumulation or by the number of ranks,
         # would otherwise jump after step 1).
-        if self.context.overfit and (len(self.step_loss_values) == 1 or
-                                     (first and self.step_loss_values)):
-            point: float | torch.Tensor = self.step_loss_values[0]
+        losses = self.attribution.stepped(id(optimizer)).calls
+        if self.context.overfit and (len(losses) == 1 or (first and losses)):
+            point: float | torch.Tensor = losses[0].value
         elif self.step_backward_values:
             point = self.step_backward_values[0 if first else -1]
-        elif self.step_loss_values:
-            point = self.step_loss_values[0]
+        elif losses:
+            point = losses[0].value
         else:
             point = math.nan
         self.curves.setdefault(id(optimizer), []).append(point)
-        self.step_loss_values, self.step_backward_values = [], []
+        self.step_backward_values = []
 
     def on_end(self) -> None:
         for points in self.curves.values():

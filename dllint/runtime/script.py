@@ -100,6 +100,9 @@ class TraceReport:
     # The script's own modules it imported from its folder (where its model is usually
     # defined): the static rules run over them too.
     local_files: list[str] = field(default_factory=list)
+    # With --overfit: why the replay ran fewer than K steps ("" when it ran them all); no
+    # verdict is given then.
+    overfit_incomplete: str = ""
 
     @property
     def incomplete(self) -> str:
@@ -113,7 +116,7 @@ class TraceReport:
         if self.steps == 0:
             return "no optimizer step was seen" if self.observations.backward_calls else \
                 "no backward pass and no optimizer step were seen"
-        return ""
+        return self.overfit_incomplete
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -417,10 +420,22 @@ def _models_of(instruments: Instruments, key: int) -> tuple[str, ...]:
                                if any(id(p) in own for p in root.parameters())))
 
 
-def loss_curves(instruments: Instruments) -> list[Curve]:
-    """One curve per optimizer; judged only in overfit mode."""
+def replay_shortfall(instruments: Instruments, detail: str) -> str:
+    """With --overfit, why the replay ran fewer than K steps ("" when it ran them all)."""
+    if not instruments.overfit or instruments.seen.steps >= instruments.overfit:
+        return ""
+    ran = instruments.seen.steps
+    why = detail.removeprefix(f"the script's own loop ran {ran} steps; ")
+    return (f"the --overfit replay ran {ran} of {instruments.overfit} steps ({why}), too few to "
+            f"judge the loss curve")
+
+
+def loss_curves(instruments: Instruments, complete: bool) -> list[Curve]:
+    """One curve per optimizer; judged only in overfit mode, on a complete replay (the optimizer
+    that stepped most ran K steps): a verdict on fewer steps would judge a different run."""
+    judged = bool(instruments.overfit) and complete
     return [Curve(instruments.optimizer_names.get(key, "optimizer"), [float(v) for v in values],
-                  judge(values) if instruments.overfit else None, _models_of(instruments, key))
+                  judge(values) if judged else None, _models_of(instruments, key))
             for key, values in instruments.curves.items()]
 
 
@@ -428,7 +443,7 @@ def overfit_findings(instruments: Instruments,
                      curves: list[Curve]) -> list[Diagnostic]:
     """The RT010 findings of the judged curves (see `checks/rt010_overfit.py`)."""
     return instruments.check(OverfitVerdict).findings(list(instruments.curves), curves,
-                                                      instruments.loss_location)
+                                                      instruments.loss_attribution.location)
 
 
 def check_steps(steps: object, what: str) -> None:
@@ -530,13 +545,11 @@ def _report(script: str, instruments: Instruments, run: _Run, overfit: int | Non
             local_files: list[str]) -> TraceReport:
     instruments.finish()
     seen = instruments.seen
-    curves = loss_curves(instruments)
+    shortfall = replay_shortfall(instruments, run.detail)
+    curves = loss_curves(instruments, complete=not shortfall)
     if overfit:
         seen.findings.extend(overfit_findings(instruments, curves))
-    initial = ""
-    if instruments.initial_loss is not None and instruments.chance is not None:
-        label, chance = instruments.chance
-        initial = f"initial loss {instruments.initial_loss:.4g} vs chance {label} = {chance:.4g}"
+    initial, initial_value, initial_chance = initial_losses(instruments)
     detail = run.detail
     if seen.steps == 0 and run.outcome != "stopped":
         detail += "; no optimizer step was seen" if seen.backward_calls else \
@@ -544,8 +557,33 @@ def _report(script: str, instruments: Instruments, run: _Run, overfit: int | Non
     return TraceReport(script, run.outcome, detail, seen.device or "cpu", seen.steps, seen,
                        run.user_traceback, instruments.errors, curves, initial,
                        instruments.first_step_changed, run.exit_code,
-                       initial_loss_value=instruments.initial_loss, chance=instruments.chance,
-                       local_files=local_files)
+                       initial_loss_value=initial_value, chance=initial_chance,
+                       local_files=local_files, overfit_incomplete=shortfall)
+
+
+def initial_losses(instruments: Instruments) -> tuple[str, float | None,
+                                                      tuple[str, float] | None]:
+    """Each optimizer's first loss, against its chance value where one loss function fed its
+    first step, as the report's line ("initial loss 1.097 vs chance ln(3) = 1.099", each
+    optimizer named when there are several; no line when no chance value is known), and the
+    value and chance of the first optimizer that has one. The loss is the one that fed the
+    optimizer's first step, so a GAN's generator is compared with its own loss, not the
+    discriminator's."""
+    attribution = instruments.loss_attribution
+    several = len(attribution.order) > 1
+    parts, first = [], None
+    for key in attribution.order:
+        initial = attribution.initial_loss(key)
+        name = f" ({instruments.optimizer_names.get(key, 'optimizer')})" if several else ""
+        if initial is not None:
+            value, (label, chance) = initial
+            parts.append(f"{value:.4g} vs chance {label} = {chance:.4g}{name}")
+            first = first or initial
+        elif instruments.curves.get(key):
+            parts.append(f"{float(instruments.curves[key][0]):.4g}{name}")
+    if first is None:
+        return "", None, None
+    return "initial loss " + ", ".join(parts), first[0], first[1]
 
 
 def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1,

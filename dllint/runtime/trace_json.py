@@ -34,7 +34,8 @@ _VERDICT = {
     "type": "object",
     "required": ["kind", "start", "end", "lowest", "steps", "next_step"],
     "properties": {
-        "kind": {"enum": ["passes", "rising", "exploding", "oscillating", "plateau"]},
+        "kind": {"enum": ["passes", "rising", "exploding", "oscillating", "descending",
+                          "plateau"]},
         "start": _REAL, "end": _REAL, "lowest": _REAL, "steps": {"type": "integer"},
         "next_step": {"type": "string"},
     },

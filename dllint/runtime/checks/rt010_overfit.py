@@ -21,14 +21,15 @@ class OverfitVerdict(Check):
 
     def findings(self, curve_keys, curves, loss_location) -> list[Diagnostic]:
         """One finding per judged curve; `curve_keys` are the optimizers' ids, in the order of
-        `curves` (objects with `optimizer`, `values` and `verdict`)."""
+        `curves` (objects with `optimizer`, `values` and `verdict`); `loss_location(key)` is the
+        line of the loss that fed that optimizer's first step (None when unknown)."""
         findings = []
         created = self.context.optimizer_created
         for key, curve in zip(curve_keys, curves):
             name, values, verdict = curve.optimizer, curve.values, curve.verdict
             if verdict is None:
                 continue
-            path, line = loss_location or created.get(key, ("<unknown>", 1))
+            path, line = loss_location(key) or created.get(key, ("<unknown>", 1))
             related = []
             if key in created:
                 created_path, created_line = created[key]
