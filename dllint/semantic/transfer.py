@@ -206,7 +206,12 @@ class ValueTransfer:
                                           self.local_members.get(func.value))})
                 return self._instance(info, node)
             if func.value in self.local_functions and func.value not in self.frames[-1]:
-                return self.local_functions[func.value]
+                returned = self.local_functions[func.value]
+                position = self.module_passthroughs.get(func.value)
+                handed = positional(node, position) if position is not None else None
+                if handed is not None:  # layer_init(nn.Linear(4, 64)): the Linear it is handed
+                    returned = returned | keep(self.value(handed.value), {MODULE})
+                return returned
             if qualified is not None:
                 return self._builtin(qualified, node)
             return self.call_value(self.lookup(func.value), node)
@@ -602,7 +607,10 @@ class ValueTransfer:
         return frozenset({Tag(LOSS_VALUE, node, qualified.rsplit(".", 1)[-1])})
 
     def _opaque_model(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)",
+        # Its layers are not visible, but its family's are known to differ between modes.
+        family = next(evidence for prefix, evidence in catalog.OPAQUE_MODEL_FAMILIES.items()
+                      if qualified.startswith(prefix))
+        info = ModuleInfo(qualified, EMPTY, True, family,
                           in_eval=qualified.rsplit(".", 1)[-1] in catalog.EVAL_MODE_LOADERS)
         return frozenset({Tag(MODULE, node, qualified, info)})
 
