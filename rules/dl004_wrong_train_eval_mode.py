@@ -105,8 +105,9 @@ class NoGradBlock:
 class WrongTrainEvalMode(Rule):
     """
     ## What it does
-    Flags a model with dropout or batch norm (or one whose layers dllint cannot see, such as a
-    torchvision model) that is run for evaluation while still in training mode: under
+    Flags a model with dropout or batch norm (or a model of a zoo whose families have them: a
+    torchvision, timm, torch.hub or Hugging Face `AutoModel`) that is run for evaluation while
+    still in training mode: under
     `torch.no_grad()`/`torch.inference_mode()`, in a function named like `validate`,
     `evaluate`, `test` or `predict`, for generation (`model.generate(...)`), in a loop over a
     held-out loader (`test_loader`) after training (a loop of its own, or a trainer engine's
@@ -122,7 +123,17 @@ class WrongTrainEvalMode(Rule):
 
     Whether a model's modes differ comes from its layers and their arguments: `nn.Dropout(p=0)`,
     `nn.InstanceNorm2d` without `track_running_stats=True`, or an `nn.LSTM` without `dropout=`
-    compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count. A copy
+    compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count, so do
+    subclasses of torch layers (Whisper's `class LayerNorm(nn.LayerNorm)` has no modes, a
+    `class SharedDropout(nn.Dropout)` drops) and layers handed back by a helper of the file
+    (`layer_init(nn.Linear(...))`). The rule needs positive evidence that the mode matters: a
+    model whose layers are not visible (a base class of another package, `nn.Sequential(*layers)`,
+    a project factory or registry) is not judged for evaluation in training mode unless this
+    code switched it with `train()`. Models whose layers are not visible but whose family is
+    known are judged as having dropout or batch norm: torchvision's and timm's models (batch
+    norm in their CNNs, dropout or stochastic depth in their transformers), `torch.hub.load`,
+    and Hugging Face models (dropout in every layer; `from_pretrained` hands them back in eval
+    mode, so they are judged once `train()` switched them). A copy
     (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
     not switch the trained model. Inside a module class, a submodule is run in the mode its
     parent model's caller sets, also under a local name (`net = self.net`); and `eval()` on a
