@@ -86,6 +86,9 @@ class FunctionFacts:
     handed_at: dict[str, int] = field(default_factory=dict)
     trained_at: int = 0
     switch_loops: dict[str, tuple] = field(default_factory=dict)  # the loops open around it
+    # Batch-norm running statistics reset here (`m.reset_running_stats()`): a train() under
+    # no_grad after it re-estimates them (SWA's batch-norm update), on purpose.
+    statistics_reset: bool = False
     # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
     # with when that is where the model is given (ignite, Hugging Face).
     engines: dict[str, tuple[catalog.TrainingEngine, str | None]] = field(default_factory=dict)
@@ -141,7 +144,9 @@ class WrongTrainEvalMode(Rule):
     of the file calls it on the model it is handed (`evaluate(model)`), or when it is called on
     a wrapper built around the model (`TracingAdapter(model, inputs).eval()`). A `train()`
     followed by repeated no_grad runs of one input with nothing between that trains (Monte
-    Carlo dropout) is deliberate. A model built around models it is handed
+    Carlo dropout) is deliberate, as is a `train()` under no_grad after batch-norm running
+    statistics were reset (`m.reset_running_stats()`: SWA's batch-norm update written out).
+    A model built around models it is handed
     (`get_peft_model(model, config)`, a generation wrapper over `self.decoder` after
     `self.eval()`) runs their dropout and batch norm in their mode: with no layers of its own
     known and none of those models shown to be in training mode (switched by `train()`, or a
@@ -1539,6 +1544,29 @@ class WrongTrainEvalMode(Rule):
 
             evaluate(RandomJitter(), images)
         """),
+        # SWA's batch-norm update written out: running statistics reset, then train() under
+        # no_grad and forward passes over the training data re-estimate them.
+        Valid("""
+            import torch
+
+            def evaluate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return sum((model(x).argmax(1) == y).sum().item() for x, y in loader)
+
+            def finish_swa(model, optimizer, train_loader, val_loader):
+                evaluate(model, val_loader)
+                optimizer.swap_swa_sgd()
+                for m in model.modules():
+                    if hasattr(m, "running_mean"):
+                        m.reset_running_stats()
+                        m.momentum = None
+                with torch.no_grad():
+                    model.train()
+                    for x, y in train_loader:
+                        out = model(x)
+                return evaluate(model, val_loader)
+        """),
         # Keras: a Sequential of Dense layers has no train/eval state to leave behind.
         Valid("""
             from tensorflow import keras
@@ -2102,6 +2130,25 @@ class WrongTrainEvalMode(Rule):
 
             evaluate(NoisyHead(), images)
         """, line=15),
+        # The twin of SWA's batch-norm update without the reset: no statistics are being
+        # re-estimated, the block goes on evaluating in training mode.
+        Invalid("""
+            import torch
+
+            def evaluate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return sum((model(x).argmax(1) == y).sum().item() for x, y in loader)
+
+            def finish_swa(model, optimizer, train_loader, val_loader):
+                evaluate(model, val_loader)
+                optimizer.swap_swa_sgd()
+                with torch.no_grad():
+                    model.train()
+                    for x, y in train_loader:
+                        out = model(x)
+                return evaluate(model, val_loader)
+        """, line=12),
         # A subclass of a dropout layer drops as nn.Dropout does.
         Invalid("""
             import torch
@@ -2857,6 +2904,8 @@ class WrongTrainEvalMode(Rule):
         if engine is not None:
             self.judge_engine_fit(node, *engine)
             return
+        if isinstance(func, cst.Attribute) and func.attr.value == "reset_running_stats":
+            self.scope.statistics_reset = True
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
             if self.switches_another_model(func.value):
@@ -2866,7 +2915,7 @@ class WrongTrainEvalMode(Rule):
                 # Only a switch back from eval() is a mistake: `train()` under no_grad on a
                 # model never put in eval mode here is deliberate (swa_utils.update_bn
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
-                switched_back = self.mode_of(key) == "eval"
+                switched_back = self.mode_of(key) == "eval" and not self.scope.statistics_reset
                 self.scope.modes[key] = mode
                 held = self.scope.holds.get(key)
                 if held is not None:
