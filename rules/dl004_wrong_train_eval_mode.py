@@ -2149,6 +2149,30 @@ class WrongTrainEvalMode(Rule):
                         out = model(x)
                 return evaluate(model, val_loader)
         """, line=12),
+        # The children of a torchvision ResNet, re-assembled without its head, keep its
+        # batch norm.
+        Invalid("""
+            import torch
+            import torchvision
+            from torch import nn
+
+            class SiameseNetwork(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    resnet = torchvision.models.resnet18(weights=None)
+                    self.resnet = nn.Sequential(*(list(resnet.children())[:-1]))
+                    self.fc = nn.Linear(1024, 1)
+
+                def forward(self, a, b):
+                    return self.fc(torch.cat([self.resnet(a), self.resnet(b)], 1).flatten(1))
+
+            def test(model, loader):
+                with torch.no_grad():
+                    for a, b, y in loader:
+                        score = model(a, b)
+
+            test(SiameseNetwork(), test_loader)
+        """, line=18),
         # A subclass of a dropout layer drops as nn.Dropout does.
         Invalid("""
             import torch

@@ -193,6 +193,7 @@ def test_has_mode_dependent_layers_needs_positive_evidence():
         ask(Functional())
         ask(torchvision.models.resnet18())
         ask(timm.create_model(name))
+        ask(nn.Sequential(*list(torchvision.models.resnet18().children())[:-1]))
         ask(3)
     """
     answers = ask(source, lambda facts, call: facts.has_mode_dependent_layers(
@@ -208,6 +209,7 @@ def test_has_mode_dependent_layers_needs_positive_evidence():
         True,   # functional dropout in its forward
         True,   # torchvision's families have batch norm or dropout
         True,   # as have timm's
+        True,   # a torchvision model's children, re-assembled
         None,   # no module
     ]
 

@@ -746,9 +746,14 @@ class ValueTransfer:
     def _sequential(self, node: cst.Call) -> Value:
         members = []
         for arg in node.args:
-            if arg.star:  # Sequential(*layers): members not visible
-                return frozenset({Tag(MODULE, node, "nn.Sequential",
-                                      ModuleInfo("nn.Sequential", EMPTY, None, ""))})
+            if arg.star:  # Sequential(*layers): members not visible, unless they are the
+                # children of a model known to have dropout or batch norm
+                # (`nn.Sequential(*list(resnet.children())[:-1])`)
+                parent = next((tag for tag in self._children_of(arg.value)
+                               if tag.kind == MODULE and tag.info.mode_dependent), None)
+                info = ModuleInfo("nn.Sequential", EMPTY, True, parent.info.evidence) \
+                    if parent is not None else ModuleInfo("nn.Sequential", EMPTY, None, "")
+                return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
             members.append(first(self.value(arg.value), MODULE))
         evidence = [m.info.evidence for m in members if m is not None and m.info.mode_dependent]
         unknown = any(m is None or m.info.mode_dependent is None for m in members)
@@ -763,6 +768,21 @@ class ValueTransfer:
         mode = True if evidence else (None if unknown else False)
         info = ModuleInfo("nn.Sequential", output, mode, evidence[0] if evidence else "")
         return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
+
+    def _children_of(self, node: cst.BaseExpression) -> Value:
+        """The model whose submodules `list(model.children())[:-1]` (or `model.modules()`, in a
+        tuple, sliced) lists; nothing for any other expression."""
+        while True:
+            if isinstance(node, cst.Subscript):
+                node = node.value
+            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
+                    node.func.value in ("list", "tuple") and len(node.args) == 1:
+                node = node.args[0].value
+            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+                    node.func.attr.value in ("children", "modules") and not node.args:
+                return self.value(node.func.value)
+            else:
+                return EMPTY
 
     def _module_collection(self, node: cst.Call, name: str) -> Value:
         """`nn.ModuleList([Block() for _ in range(n)])`, `nn.ModuleDict({"head": ...})`: a
