@@ -86,6 +86,9 @@ class FunctionFacts:
     handed_at: dict[str, int] = field(default_factory=dict)
     trained_at: int = 0
     switch_loops: dict[str, tuple] = field(default_factory=dict)  # the loops open around it
+    # Batch-norm running statistics reset here (`m.reset_running_stats()`): a train() under
+    # no_grad after it re-estimates them (SWA's batch-norm update), on purpose.
+    statistics_reset: bool = False
     # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
     # with when that is where the model is given (ignite, Hugging Face).
     engines: dict[str, tuple[catalog.TrainingEngine, str | None]] = field(default_factory=dict)
@@ -105,8 +108,9 @@ class NoGradBlock:
 class WrongTrainEvalMode(Rule):
     """
     ## What it does
-    Flags a model with dropout or batch norm (or one whose layers dllint cannot see, such as a
-    torchvision model) that is run for evaluation while still in training mode: under
+    Flags a model with dropout or batch norm (or a model of a zoo whose families have them: a
+    torchvision, timm, torch.hub or Hugging Face `AutoModel`) that is run for evaluation while
+    still in training mode: under
     `torch.no_grad()`/`torch.inference_mode()`, in a function named like `validate`,
     `evaluate`, `test` or `predict`, for generation (`model.generate(...)`), in a loop over a
     held-out loader (`test_loader`) after training (a loop of its own, or a trainer engine's
@@ -122,7 +126,17 @@ class WrongTrainEvalMode(Rule):
 
     Whether a model's modes differ comes from its layers and their arguments: `nn.Dropout(p=0)`,
     `nn.InstanceNorm2d` without `track_running_stats=True`, or an `nn.LSTM` without `dropout=`
-    compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count. A copy
+    compute the same in both modes; layers held in `nn.ModuleList`/`nn.ModuleDict` count, so do
+    subclasses of torch layers (Whisper's `class LayerNorm(nn.LayerNorm)` has no modes, a
+    `class SharedDropout(nn.Dropout)` drops) and layers handed back by a helper of the file
+    (`layer_init(nn.Linear(...))`). The rule needs positive evidence that the mode matters: a
+    model whose layers are not visible (a base class of another package, `nn.Sequential(*layers)`,
+    a project factory or registry) is not judged for evaluation in training mode unless this
+    code switched it with `train()`. Models whose layers are not visible but whose family is
+    known are judged as having dropout or batch norm: torchvision's and timm's models (batch
+    norm in their CNNs, dropout or stochastic depth in their transformers), `torch.hub.load`,
+    and Hugging Face models (dropout in every layer; `from_pretrained` hands them back in eval
+    mode, so they are judged once `train()` switched them). A copy
     (`copy.deepcopy(model)`, `AveragedModel`, an EMA) is a model of its own: switching it does
     not switch the trained model. Inside a module class, a submodule is run in the mode its
     parent model's caller sets, also under a local name (`net = self.net`); and `eval()` on a
@@ -130,7 +144,9 @@ class WrongTrainEvalMode(Rule):
     of the file calls it on the model it is handed (`evaluate(model)`), or when it is called on
     a wrapper built around the model (`TracingAdapter(model, inputs).eval()`). A `train()`
     followed by repeated no_grad runs of one input with nothing between that trains (Monte
-    Carlo dropout) is deliberate. A model built around models it is handed
+    Carlo dropout) is deliberate, as is a `train()` under no_grad after batch-norm running
+    statistics were reset (`m.reset_running_stats()`: SWA's batch-norm update written out).
+    A model built around models it is handed
     (`get_peft_model(model, config)`, a generation wrapper over `self.decoder` after
     `self.eval()`) runs their dropout and batch norm in their mode: with no layers of its own
     known and none of those models shown to be in training mode (switched by `train()`, or a
@@ -1374,6 +1390,193 @@ class WrongTrainEvalMode(Rule):
                 classifier.eval()
                 validate_features(classifier.vit, images, expected)
         """),
+        # Positive evidence: a model whose layers are all known and none behaves differently
+        # in the two modes is evaluated the same in either. An nn.Sequential of Linear/ReLU.
+        Valid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 2))
+            optimizer = torch.optim.Adam(model.parameters())
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            with torch.no_grad():
+                for x, y in test_loader:
+                    accuracy = (model(x).argmax(1) == y).float().mean()
+        """),
+        # A model class of the file with LayerNorm and Linear layers only, run for generation
+        # under inference mode (nanochat-style: RMS norm and attention without dropout).
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Block(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.norm = nn.LayerNorm(dim)
+                    self.qkv = nn.Linear(dim, 3 * dim)
+                    self.proj = nn.Linear(dim, dim)
+
+                def forward(self, x):
+                    q, k, v = self.qkv(F.rms_norm(x, (x.size(-1),))).chunk(3, dim=-1)
+                    return x + self.proj(F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+            class GPT(nn.Module):
+                def __init__(self, dim, depth):
+                    super().__init__()
+                    self.embed = nn.Embedding(256, dim)
+                    self.blocks = nn.ModuleList([Block(dim) for _ in range(depth)])
+                    self.head = nn.Linear(dim, 256)
+
+                def forward(self, ids):
+                    x = self.embed(ids)
+                    for block in self.blocks:
+                        x = block(x)
+                    return self.head(self.norm(x))
+
+            model = GPT(64, 4)
+            model.load_state_dict(torch.load("gpt.pt"))
+            with torch.inference_mode():
+                logits = model(prompt_ids)
+        """),
+        # Whisper's layers subclass torch's to cast their inputs: a subclass of a layer whose
+        # modes never differ (LayerNorm, Linear, Conv1d) has no modes either.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class LayerNorm(nn.LayerNorm):
+                def forward(self, x):
+                    return super().forward(x.float()).type(x.dtype)
+
+            class Linear(nn.Linear):
+                def forward(self, x):
+                    return F.linear(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
+
+            class AudioEncoder(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.conv = nn.Conv1d(80, dim, kernel_size=3, padding=1)
+                    self.ln = LayerNorm(dim)
+                    self.out = Linear(dim, dim)
+
+                def forward(self, mel):
+                    return self.out(self.ln(F.gelu(self.conv(mel)).permute(0, 2, 1)))
+
+            encoder = AudioEncoder(384)
+            encoder.load_state_dict(torch.load("encoder.pt"))
+            with torch.no_grad():
+                features = encoder(mel)
+        """),
+        # cleanrl's `layer_init` hands back the layer it initialises: the Q-network's layers
+        # are Linear, LayerNorm and ReLU, so acting under no_grad in training mode is exact.
+        Valid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
+                torch.nn.init.orthogonal_(layer.weight, std)
+                torch.nn.init.constant_(layer.bias, bias_const)
+                return layer
+
+            class QNetwork(nn.Module):
+                def __init__(self, n_obs, n_actions):
+                    super().__init__()
+                    self.network = nn.Sequential(
+                        layer_init(nn.Linear(n_obs, 120)), nn.LayerNorm(120), nn.ReLU(),
+                        layer_init(nn.Linear(120, n_actions)))
+
+                def forward(self, x):
+                    return self.network(x)
+
+            q_network = QNetwork(4, 2)
+            optimizer = torch.optim.Adam(q_network.parameters())
+            for step in range(total_steps):
+                with torch.no_grad():
+                    actions = q_network(torch.as_tensor(obs)).argmax(1)
+                obs, rewards = envs.step(actions)
+                loss = q_network(torch.as_tensor(obs)).pow(2).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        """),
+        # Layers not visible (`nn.Sequential(*conv_seqs)`, an IMPALA CNN): nothing shows a
+        # dropout or batch norm, so there is no evidence the mode matters.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Agent(nn.Module):
+                def __init__(self, channels):
+                    super().__init__()
+                    conv_seqs = []
+                    for out_channels in channels:
+                        conv_seqs.append(nn.Conv2d(3, out_channels, 3, padding=1))
+                    conv_seqs += [nn.Flatten(), nn.ReLU(), nn.LazyLinear(256)]
+                    self.network = nn.Sequential(*conv_seqs)
+
+                def forward(self, x):
+                    return self.network(x)
+
+            agent = Agent([16, 32, 32])
+            agent.load_state_dict(torch.load("agent.pt"))
+            with torch.no_grad():
+                action = agent(next_obs).argmax(1)
+        """),
+        # An augmentation class of another package's base (its layers unknown), run under
+        # no_grad: no evidence that it has dropout or batch norm.
+        Valid("""
+            import torch
+            from kornia_like.base import AugmentationBase
+
+            class RandomJitter(AugmentationBase):
+                def forward(self, image, params=None):
+                    return image + self.noise(image.shape, params)
+
+            def evaluate(seq, images):
+                with torch.no_grad():
+                    return seq(images)
+
+            evaluate(RandomJitter(), images)
+        """),
+        # SWA's batch-norm update written out: running statistics reset, then train() under
+        # no_grad and forward passes over the training data re-estimate them.
+        Valid("""
+            import torch
+
+            def evaluate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return sum((model(x).argmax(1) == y).sum().item() for x, y in loader)
+
+            def finish_swa(model, optimizer, train_loader, val_loader):
+                evaluate(model, val_loader)
+                optimizer.swap_swa_sgd()
+                for m in model.modules():
+                    if hasattr(m, "running_mean"):
+                        m.reset_running_stats()
+                        m.momentum = None
+                with torch.no_grad():
+                    model.train()
+                    for x, y in train_loader:
+                        out = model(x)
+                return evaluate(model, val_loader)
+        """),
+        # Keras: a Sequential of Dense layers has no train/eval state to leave behind.
+        Valid("""
+            from tensorflow import keras
+
+            model = keras.Sequential([keras.layers.Dense(64, activation="relu"),
+                                      keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x_train, y_train, epochs=5)
+            predictions = model(x_test)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -1906,21 +2109,108 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 descriptors = descriptor(patches)
         """, line=16),
-        # Layers unknown, but run under no_grad: the evaluation is certain.
+        # A base class not visible, but the class's own dropout is evidence: run under
+        # no_grad, the evaluation is certain.
         Invalid("""
             import torch
+            from torch import nn
             from kornia_like.base import AugmentationBase
 
-            class RandomJitter(AugmentationBase):
+            class NoisyHead(AugmentationBase):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.3)
+
                 def forward(self, image, params=None):
-                    return image + self.noise(image.shape, params)
+                    return self.drop(image)
 
             def evaluate(seq, images):
                 with torch.no_grad():
                     return seq(images)
 
-            evaluate(RandomJitter(), images)
-        """, line=10),
+            evaluate(NoisyHead(), images)
+        """, line=15),
+        # The twin of SWA's batch-norm update without the reset: no statistics are being
+        # re-estimated, the block goes on evaluating in training mode.
+        Invalid("""
+            import torch
+
+            def evaluate(model, loader):
+                model.eval()
+                with torch.no_grad():
+                    return sum((model(x).argmax(1) == y).sum().item() for x, y in loader)
+
+            def finish_swa(model, optimizer, train_loader, val_loader):
+                evaluate(model, val_loader)
+                optimizer.swap_swa_sgd()
+                with torch.no_grad():
+                    model.train()
+                    for x, y in train_loader:
+                        out = model(x)
+                return evaluate(model, val_loader)
+        """, line=12),
+        # The children of a torchvision ResNet, re-assembled without its head, keep its
+        # batch norm.
+        Invalid("""
+            import torch
+            import torchvision
+            from torch import nn
+
+            class SiameseNetwork(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    resnet = torchvision.models.resnet18(weights=None)
+                    self.resnet = nn.Sequential(*(list(resnet.children())[:-1]))
+                    self.fc = nn.Linear(1024, 1)
+
+                def forward(self, a, b):
+                    return self.fc(torch.cat([self.resnet(a), self.resnet(b)], 1).flatten(1))
+
+            def test(model, loader):
+                with torch.no_grad():
+                    for a, b, y in loader:
+                        score = model(a, b)
+
+            test(SiameseNetwork(), test_loader)
+        """, line=18),
+        # A subclass of a dropout layer drops as nn.Dropout does.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class SharedDropout(nn.Dropout):
+                def forward(self, x):
+                    return super().forward(x)
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 2)
+                    self.drop = SharedDropout(0.5)
+
+                def forward(self, x):
+                    return self.fc(self.drop(x))
+
+            net = Net()
+            net.load_state_dict(torch.load("net.pt"))
+            with torch.no_grad():
+                scores = net(images)
+        """, line=20),
+        # `layer_init` hands back the layer it is given: here a batch norm among the layers.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def layer_init(layer, std=1.0):
+                torch.nn.init.orthogonal_(layer.weight, std)
+                return layer
+
+            model = nn.Sequential(layer_init(nn.Conv2d(3, 16, 3)), nn.BatchNorm2d(16),
+                                  nn.ReLU(), nn.Flatten(), layer_init(nn.LazyLinear(10)))
+            model.load_state_dict(torch.load("model.pt"))
+            with torch.no_grad():
+                predictions = model(images)
+        """, line=12),
         # Instance norm asked to keep running statistics normalises with them in eval mode.
         Invalid("""
             import torch
@@ -2638,6 +2928,8 @@ class WrongTrainEvalMode(Rule):
         if engine is not None:
             self.judge_engine_fit(node, *engine)
             return
+        if isinstance(func, cst.Attribute) and func.attr.value == "reset_running_stats":
+            self.scope.statistics_reset = True
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
             if self.switches_another_model(func.value):
@@ -2647,7 +2939,7 @@ class WrongTrainEvalMode(Rule):
                 # Only a switch back from eval() is a mistake: `train()` under no_grad on a
                 # model never put in eval mode here is deliberate (swa_utils.update_bn
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
-                switched_back = self.mode_of(key) == "eval"
+                switched_back = self.mode_of(key) == "eval" and not self.scope.statistics_reset
                 self.scope.modes[key] = mode
                 held = self.scope.holds.get(key)
                 if held is not None:
@@ -2829,6 +3121,10 @@ class WrongTrainEvalMode(Rule):
             if not switched and all(tag.info.mode_dependent is None for tag in suspects) and (
                     key in facts.quiet_wrappers or key in self.quiet_wrappers_held()):
                 return  # a wrapper's unknown layers are those of models it holds, not in training
+            if not switched and not self.facts.has_mode_dependent_layers(frozenset(suspects)):
+                # No layer of it is shown to differ between modes (its layers are not visible:
+                # an unknown base class, `nn.Sequential(*layers)`): no evidence the mode matters.
+                return
             module = next((tag for tag in suspects if tag.info.mode_dependent), suspects[0])
             if module.info.mode_dependent is None and context.startswith("in `"):
                 return  # layers unknown, and only the function's name says it evaluates

@@ -63,6 +63,32 @@ def _isinstance_classes(test: cst.BaseExpression) -> tuple[str, ...]:
     return names if len(names) == len(parts) else ()
 
 
+def _whole(filled: cst.BaseExpression) -> cst.BaseExpression:
+    """The tensor a fill writes into: `self.weight` for `self.weight.data[:, k]` or
+    `w.data[:k]`. Filling it piece by piece (`w[:k].fill_(0)`, `w[k:].fill_(1)`) is the
+    author's explicit initialisation of that tensor."""
+    while True:
+        if isinstance(filled, cst.Subscript):
+            filled = filled.value
+        elif isinstance(filled, cst.Attribute) and filled.attr.value == "data":
+            filled = filled.value
+        else:
+            return filled
+
+
+# Reads of a tensor that use only its dtype and device (`x.new(size)`, `y.to(t)`), never its
+# values: a one-element tensor read only this way is a template, its memory never seen.
+TEMPLATE_ATTRIBUTES = frozenset({"new", "new_zeros", "new_ones", "new_full", "new_empty",
+                                 "new_tensor", "device", "dtype", "is_cuda", "type"})
+TEMPLATE_TAKERS = frozenset({"to", "type_as", "new_tensor"})
+
+
+def _is_self_attribute(node: cst.BaseExpression) -> bool:
+    """`self.name`."""
+    return isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and \
+        node.value.value == "self"
+
+
 def _within(call: cst.Call, statement: cst.Assign) -> bool:
     """The constructor call is the assigned value itself or inside it (`.to(device)`)."""
     value = statement.value
@@ -89,7 +115,14 @@ class UninitializedTensor(Rule):
     hook of the file fills on the module it receives (`module.r_w_bias.data.normal_()` in
     `_init_weights(self, module)`, which the model applies to every submodule) is initialised,
     as is an entry appended to such an attribute (`self.out_projs.append(...)`, filled as
-    `module.out_projs[i]`).
+    `module.out_projs[i]`). A fill of slices of the tensor (`w[:k].fill_(0)`,
+    `m.weight.data[:, k].fill_(1.0)` in an init function) is the author's initialisation of
+    it. A method called on `self` may be defined by a parent class of the file, and a class
+    derived from a torch layer (`class Linear(nn.Linear)`) that calls `self.reset_parameters()`
+    gets the layer's, which fills `self.weight` and `self.bias`. A one-element tensor
+    (`torch.FloatTensor(1)`) that the file reads only for its dtype and device
+    (`x.to(self._float_tensor)`, `self._float_tensor.new(size)`) is a template whose value is
+    never read.
 
     ## Why is this bad?
     With sizes, the legacy constructor returns uninitialised memory: whatever bytes were there,
@@ -264,6 +297,95 @@ class UninitializedTensor(Rule):
             codes = encoder(batch)
             sample = decoder(codes)
             show(sample)
+        """),
+        # An init function applied with `model.apply(init_fn)` that fills the weight of the
+        # modules it receives slice by slice.
+        Valid("""
+            import torch
+            from torch import nn
+
+            def init_weights(m):
+                if isinstance(m, Gate):
+                    m.weight.data[:, 0].fill_(1.0)
+                    m.weight.data[:, 1:].fill_(0.0)
+
+            class Gate(nn.Module):
+                def __init__(self, n):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.Tensor(n, 4))
+
+                def forward(self, x):
+                    return x @ self.weight
+
+            model = nn.Sequential(Gate(8))
+            model.apply(init_weights)
+        """),
+        # Slice fills under no_grad in the constructor initialise the whole tensor.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Mask(nn.Module):
+                def __init__(self, n, k):
+                    super().__init__()
+                    self.scale = nn.Parameter(torch.Tensor(n, 4))
+                    with torch.no_grad():
+                        self.scale[:k].fill_(0.0)
+                        self.scale[k:].fill_(1.0)
+
+                def forward(self, x):
+                    return x * self.scale
+        """),
+        # `self.reset_parameters()` defined by a parent class of the file, or inherited from
+        # the torch layer the class derives from (nn.Linear's fills weight and bias).
+        Valid("""
+            import math
+            import torch
+            from torch import nn
+
+            class Base(nn.Module):
+                def reset_parameters(self):
+                    nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+            class Scaled(Base):
+                def __init__(self, n):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.Tensor(n, n))
+                    self.reset_parameters()
+
+                def forward(self, x):
+                    return x @ self.weight
+
+            class Linear(nn.Linear):
+                def __init__(self, n, m):
+                    super().__init__(n, m)
+                    self.weight = nn.Parameter(torch.Tensor(m, n))
+                    self.reset_parameters()
+        """),
+        # A one-element tensor read only for its dtype and device (fairseq's positional
+        # embeddings): its uninitialised element is never read.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class SinusoidalPositionalEmbedding(nn.Module):
+                def __init__(self, dim):
+                    super().__init__()
+                    self.dim = dim
+                    self.register_buffer("_float_tensor", torch.FloatTensor(1))
+
+                def forward(self, positions):
+                    table = torch.arange(positions.max() + 1).unsqueeze(1) * torch.ones(self.dim)
+                    table = table.to(self._float_tensor)
+                    return table[positions].to(self._float_tensor.device)
+
+            class Filler(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self._float_tensor = torch.FloatTensor(1)
+
+                def forward(self, x):
+                    return self._float_tensor.new(x.size()).fill_(0)
         """),
     ]
     INVALID = [
@@ -506,6 +628,62 @@ class UninitializedTensor(Rule):
                 def clear(self):
                     self.table.zero_()
         """),
+        # Near miss: a one-element tensor whose value is read, not only its dtype.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Counter(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.register_buffer("seen", torch.FloatTensor(1))
+
+                def forward(self, x):
+                    self.seen += x.size(0)
+                    return x * self.seen.to(x.dtype)
+        """, line=7, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class Counter(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.register_buffer("seen", torch.zeros(1))
+
+                def forward(self, x):
+                    self.seen += x.size(0)
+                    return x * self.seen.to(x.dtype)
+        """),
+        # Near miss: the parent's reset_parameters fills the weight, not the new scale.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Base(nn.Module):
+                def reset_parameters(self):
+                    nn.init.xavier_uniform_(self.weight)
+
+            class Scaled(Base):
+                def __init__(self, n):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.Tensor(n, n))
+                    self.scale = nn.Parameter(torch.Tensor(n, 1))
+                    self.reset_parameters()
+        """, line=12, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class Base(nn.Module):
+                def reset_parameters(self):
+                    nn.init.xavier_uniform_(self.weight)
+
+            class Scaled(Base):
+                def __init__(self, n):
+                    super().__init__()
+                    self.weight = nn.Parameter(torch.Tensor(n, n))
+                    self.scale = nn.Parameter(torch.zeros(n, 1))
+                    self.reset_parameters()
+        """),
         # Near miss: moved to the GPU but never filled.
         Invalid("""
             import torch
@@ -519,6 +697,11 @@ class UninitializedTensor(Rule):
         self.scopes: list[_Scope] = [_Scope(None)]  # the module, then each enclosing def
         # each enclosing class: its methods, and how many scopes were open at its start
         self.classes: list[tuple[dict[str, _Scope], int]] = []
+        # Each top-level class of the file: its methods, and those it inherits from classes of
+        # the file (nearest base first), for `self.reset_parameters()` defined in a parent.
+        self.class_methods: dict[str, list[dict[str, _Scope]]] = {}
+        # The class being walked: what it inherits, and whether a base is a torch layer.
+        self.inheritance: list[tuple[list[dict[str, _Scope]], bool]] = []
         self.assigned: list[str | None] = []  # the target of each enclosing assignment
         # (constructor call, fix, assigned target, function scope, enclosing class name)
         self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope, str | None]] = []
@@ -542,23 +725,43 @@ class UninitializedTensor(Rule):
         self.listed: dict[str, list[cst.BaseExpression]] = {}
         self.guards: list[tuple[cst.If, tuple[str, ...]]] = []  # the open ifs, their classes
         self.class_names: list[str] = []
+        # Reads of `self.<name>` in the file, and those that use only its dtype and device
+        # (`self._float_tensor.new(n)`, `x.to(self._float_tensor)`), by code; assigned
+        # attribute nodes are no reads.
+        self.attribute_reads: dict[str, int] = {}
+        self.template_reads: dict[str, int] = {}
+        self.assigned_nodes: set[int] = set()
 
     def _code(self, node: cst.CSTNode) -> str:
         code = self.context.module.code_for_node(node).strip()
         return code[:-len(".data")] if code.endswith(".data") else code
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.classes.append(({}, len(self.scopes)))
+        methods: dict[str, _Scope] = {}
+        self.classes.append((methods, len(self.scopes)))
         self.class_names.append(node.name.value)
+        inherited: list[dict[str, _Scope]] = []
+        layer_base = False
+        for base in node.bases:
+            if isinstance(base.value, cst.Name) and base.value.value in self.class_methods:
+                inherited += self.class_methods[base.value.value]
+            qualified = self.imports.qualified_name(base.value)
+            layer_base = layer_base or (qualified is not None
+                                        and catalog.layer_base_modes(qualified) is not None)
+        self.inheritance.append((inherited, layer_base))
+        if len(self.classes) == 1:
+            self.class_methods[node.name.value] = [methods, *inherited]
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.pop()
         self.class_names.pop()
+        self.inheritance.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         is_method = bool(self.classes) and self.classes[-1][1] == len(self.scopes)
         methods = self.classes[-1][0] if is_method else None
-        scope = _Scope(methods)
+        inherited, layer_base = self.inheritance[-1] if is_method else ([], False)
+        scope = _Scope(methods, inherited, layer_base)
         if methods is not None:
             methods[node.name.value] = scope
         # The modules an init hook (`_init_weights(self, module)`, `weights_init(m)`) receives.
@@ -582,10 +785,8 @@ class UninitializedTensor(Rule):
         """Record `module.q` filled by an init hook: `module` a parameter of the function
         (`_init_weights(self, module)`), directly or through a loop over such attributes
         (`for param in [module.q, module.k]: param.data.normal_()`)."""
-        if isinstance(filled, cst.Attribute) and filled.attr.value == "data":
-            filled = filled.value
-        if isinstance(filled, cst.Subscript):
-            filled = filled.value  # module.out_projs[i]: each entry of module.out_projs
+        # module.weight.data[:, k]: module.weight; module.out_projs[i]: each entry of it
+        filled = _whole(filled)
         received = self.scopes[-1].received
         if isinstance(filled, cst.Name) and filled.value in self.listed:
             for attribute in self.listed[filled.value]:
@@ -620,6 +821,23 @@ class UninitializedTensor(Rule):
         if isinstance(node.target, cst.Name):
             self.listed.pop(node.target.value, None)
 
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if _is_self_attribute(node) and id(node) not in self.assigned_nodes:
+            code = self._code(node)
+            self.attribute_reads[code] = self.attribute_reads.get(code, 0) + 1
+        elif _is_self_attribute(node.value) and node.attr.value in TEMPLATE_ATTRIBUTES:
+            code = self._code(node.value)
+            self.template_reads[code] = self.template_reads.get(code, 0) + 1
+
+    def _is_template(self, call: cst.Call, target: str | None) -> bool:
+        """`self._float_tensor = torch.FloatTensor(1)` read only for its dtype and device
+        (fairseq's positional embeddings): its one uninitialised element is never read."""
+        if target is None or len(call.args) != 1 or not isinstance(
+                call.args[0].value, cst.Integer) or integer(call.args[0].value) != 1:
+            return False
+        reads = self.attribute_reads.get(target, 0)
+        return reads > 0 and reads == self.template_reads.get(target, 0)
+
     def visit_Name(self, node: cst.Name) -> None:
         if id(node) not in self.stored:
             self.unread.pop(node.value, None)
@@ -631,6 +849,7 @@ class UninitializedTensor(Rule):
         for target in node.targets:
             if isinstance(target.target, cst.Name):
                 self.stored.add(id(target.target))
+            self.assigned_nodes.add(id(target.target))
             filled = target.target
             if isinstance(filled, cst.Subscript) and len(filled.slice) == 1 and isinstance(
                     filled.slice[0].slice, cst.Index) and isinstance(
@@ -682,15 +901,21 @@ class UninitializedTensor(Rule):
                     filled.func.attr.value in catalog.DEVICE_MOVING_METHODS:
                 filled = filled.func.value  # torch.LongTensor(1).cuda().fill_(label)
             self.initialised.add(id(filled))  # torch.Tensor(n).normal_()
-            scope.filled.add(self._code(filled))  # self.weight.data.uniform_(-bound, bound)
+            # self.weight.data.uniform_(-bound, bound), self.scale[:k].fill_(0)
+            scope.filled.add(self._code(_whole(filled)))
             self._hook_fills(filled)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
                 func.value.value == "self":
             scope.calls.add(func.attr.value)  # self.reset_parameters()
+        if isinstance(func, cst.Attribute) and func.attr.value in TEMPLATE_TAKERS:
+            for arg in node.args:  # table.to(self._float_tensor): its dtype and device
+                if _is_self_attribute(arg.value):
+                    code = self._code(arg.value)
+                    self.template_reads[code] = self.template_reads.get(code, 0) + 1
         qualified = self.imports.call_name(node)
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
-            scope.filled.add(self._code(node.args[0].value))  # nn.init.zeros_(self.bias)
+            scope.filled.add(self._code(_whole(node.args[0].value)))  # nn.init.zeros_(self.bias)
             self._hook_fills(node.args[0].value)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
                 func.value.value == "self" and "init" in func.attr.value.lower():
@@ -722,7 +947,7 @@ class UninitializedTensor(Rule):
             if target is not None and target in scope.filled_here_or_in_callees():
                 continue
             if index in self.overwritten or (target, self._code(call.args[0].value)) in \
-                    scope.rows_filled:
+                    scope.rows_filled or self._is_template(call, target):
                 continue
             if target is not None and target.startswith("self.") and target.count(".") == 1 \
                     and ({(None, target[len("self."):]), (class_name, target[len("self."):])}
@@ -736,8 +961,12 @@ class UninitializedTensor(Rule):
 class _Scope:
     """What one function (or the module) fills in place, and which methods of self it calls."""
 
-    def __init__(self, methods: dict[str, "_Scope"] | None) -> None:
+    def __init__(self, methods: dict[str, "_Scope"] | None,
+                 inherited: list[dict[str, "_Scope"]] | None = None,
+                 layer_base: bool = False) -> None:
         self.methods = methods  # the sibling methods, for a method of a class
+        self.inherited = inherited or []  # the methods of its parent classes in the file
+        self.layer_base = layer_base  # the class derives from a torch layer (nn.Linear)
         self.filled: set[str] = set()
         self.calls: set[str] = set()
         self.rows_filled: set[tuple[str, str]] = set()  # (target, n) filled row by row
@@ -749,7 +978,13 @@ class _Scope:
             scope = todo.pop()
             filled |= scope.filled
             for name in scope.calls:
-                callee = (scope.methods or {}).get(name)
+                callee = next((methods[name] for methods in [scope.methods or {},
+                                                             *scope.inherited]
+                               if name in methods), None)
+                if callee is None and name == "reset_parameters" and scope.layer_base:
+                    # nn.Linear's (nn.Conv2d's, nn.Embedding's) own reset_parameters fills
+                    # the weight and bias the subclass assigned again.
+                    filled |= {"self.weight", "self.bias"}
                 if callee is not None and id(callee) not in seen:
                     seen.add(id(callee))
                     todo.append(callee)

@@ -996,3 +996,61 @@ for epoch in range(10):
 ''')
     found, _ = lint(root)
     assert not [entry for entry in found if entry[2] in ("DL102", "DL103")]
+
+
+LAYERS_ELSEWHERE = '''
+import torch.nn.functional as F
+from torch import nn
+
+
+class LayerNorm(nn.LayerNorm):
+    def forward(self, x):
+        return super().forward(x.float()).type(x.dtype)
+
+
+class SharedDropout(nn.Dropout):
+    def forward(self, x):
+        return super().forward(x)
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = LayerNorm(32)
+        self.fc = nn.Linear(32, 32)
+
+    def forward(self, x):
+        return self.fc(F.gelu(self.ln(x)))
+
+
+class DroppingEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(32, 32)
+        self.drop = SharedDropout(0.1)
+
+    def forward(self, x):
+        return self.drop(self.fc(x))
+'''
+EVALUATE_ELSEWHERE = '''
+import torch
+from layers import DroppingEncoder, Encoder, LayerNorm
+
+encoder, dropping, norm = Encoder(), DroppingEncoder(), LayerNorm(32)
+batch = next(iter(test_loader))
+with torch.no_grad():
+    features = encoder(batch)
+    dropped = dropping(batch)
+    normed = norm(batch)
+'''
+
+
+def test_layers_derived_from_torch_layers_in_another_file_keep_their_modes(tmp_path):
+    # A model of another file with no dropout or batch norm (a LayerNorm subclass among its
+    # layers) is evaluated the same in either mode; one with a Dropout subclass is not.
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "layers.py").write_text(LAYERS_ELSEWHERE)
+    (root / "evaluate.py").write_text(EVALUATE_ELSEWHERE)
+    found, _ = lint(root)
+    assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("evaluate.py", 9, "DL004")}

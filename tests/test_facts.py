@@ -151,6 +151,69 @@ def test_module_mode_follows_eval_and_the_layers_that_make_modes_differ():
     assert nothing is None
 
 
+def test_has_mode_dependent_layers_needs_positive_evidence():
+    source = """
+        import timm
+        import torch
+        import torchvision
+        import torch.nn.functional as F
+        from torch import nn
+        from elsewhere import Base
+
+        def layer_init(layer, std=1.0):
+            torch.nn.init.orthogonal_(layer.weight, std)
+            return layer
+
+        class LayerNorm(nn.LayerNorm):
+            def forward(self, x):
+                return super().forward(x.float()).type(x.dtype)
+
+        class SharedDropout(nn.Dropout):
+            def forward(self, x):
+                return super().forward(x)
+
+        class Stacked(nn.LSTM):
+            pass
+
+        class Unseen(Base):
+            def forward(self, x):
+                return x
+
+        class Functional(nn.Module):
+            def forward(self, x):
+                return F.dropout(x, 0.1, self.training)
+
+        ask(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))
+        ask(nn.Sequential(layer_init(nn.Linear(4, 4)), LayerNorm(4)))
+        ask(nn.Sequential(layer_init(nn.Linear(4, 4)), nn.BatchNorm1d(4)))
+        ask(SharedDropout(0.5))
+        ask(Stacked(4, 4))
+        ask(Unseen())
+        ask(nn.Sequential(*layers))
+        ask(Functional())
+        ask(torchvision.models.resnet18())
+        ask(timm.create_model(name))
+        ask(nn.Sequential(*list(torchvision.models.resnet18().children())[:-1]))
+        ask(3)
+    """
+    answers = ask(source, lambda facts, call: facts.has_mode_dependent_layers(
+        facts.value(call.args[0].value)))
+    assert answers == [
+        False,  # Linear, ReLU
+        False,  # a helper handing back its Linear, and a LayerNorm subclass
+        True,   # ... beside a batch norm
+        True,   # a subclass of nn.Dropout drops by default
+        None,   # an LSTM subclass: its dropout= is passed on where it is not read
+        None,   # a base class not visible
+        None,   # members not visible
+        True,   # functional dropout in its forward
+        True,   # torchvision's families have batch norm or dropout
+        True,   # as have timm's
+        True,   # a torchvision model's children, re-assembled
+        None,   # no module
+    ]
+
+
 def test_loops_and_their_training_events_in_source_order():
     source = """
         def zero(optimizer):

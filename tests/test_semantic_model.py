@@ -1261,3 +1261,30 @@ def test_an_optimizer_over_chained_parameters_is_owned_by_each_module():
     # `chain` not imported from itertools is some other function: nothing is known of it.
     assert owners == [frozenset({"g_ab", "g_ba"}), frozenset()]
 
+
+
+def test_a_helper_that_hands_back_its_parameter_passes_the_module_through():
+    source = """
+        import torch
+        from torch import nn
+
+        def layer_init(layer, std=1.0):
+            torch.nn.init.orthogonal_(layer.weight, std)
+            return layer
+
+        def pick(first, second):
+            if flag:
+                return first
+            return second
+
+        def width(layer):
+            return layer.out_features
+
+        probe(layer_init(nn.Linear(4, 4)))
+        probe(pick(nn.Linear(4, 4), nn.ReLU()))
+        probe(width(nn.Linear(4, 4)))
+    """
+    handed_back, chosen, measured = probes(source)
+    assert MODULE in handed_back
+    # Returns of two parameters, or of something else than the parameter: no pass-through.
+    assert MODULE not in chosen and MODULE not in measured

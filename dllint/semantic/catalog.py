@@ -87,6 +87,7 @@ SHAPE_KEEPING_METHODS = torch.SHAPE_KEEPING_METHODS
 FUNCTIONAL_DROPOUTS = torch.FUNCTIONAL_DROPOUTS
 MODE_DEPENDENT_FUNCTIONS = torch.MODE_DEPENDENT_FUNCTIONS
 OPAQUE_MODEL_PREFIXES = torch.OPAQUE_MODEL_PREFIXES
+OPAQUE_MODEL_FAMILIES = torch.OPAQUE_MODEL_FAMILIES
 NOT_MODELS = torch.NOT_MODELS
 MODE_FREE_PACKAGES = torch.MODE_FREE_PACKAGES
 # Calls that wrap a module and run it unchanged when called (compiled, replicated, sharded):
@@ -323,3 +324,25 @@ def knows(qualified: str, *, by_prefix: bool = False) -> bool:
     """Whether a knowledge row or table is keyed by `qualified` (or, `by_prefix`, a prefix row
     such as `keras.layers.` matches it)."""
     return qualified.startswith(_KNOWN_PREFIXES) if by_prefix else qualified in _KNOWN_NAMES
+
+
+def layer_base_modes(qualified: str) -> tuple[bool | None, str] | None:
+    """How a class derived from a PyTorch layer behaves in the two modes, with the evidence
+    DL004 names; None when `qualified` is no such layer. Whisper's `class LayerNorm(nn.LayerNorm)`
+    only casts its input: a layer whose modes never differ (False). A dropout or batch norm
+    layer differs as it does by default (True), or is unknown (None) where its default is off,
+    as the constructor arguments `super().__init__` passes on are not read; a container's
+    members come from elsewhere (None). The catch-all row (`torch.nn.<Upper>` is a layer) would
+    claim `torch.nn.Module`: module and loss bases are no layers."""
+    if qualified in NN_MODULE_BASES or qualified in LOSS_BASES:
+        return None
+    effects = {row.effect for row in REGISTRY.calls(qualified)}
+    if Effect.LAYER not in effects:
+        return None
+    if Effect.CONTAINER in effects or Effect.MODULE_COLLECTION in effects:
+        return None, ""
+    decider = MODE_DEPENDENT_LAYERS.get(qualified)
+    if decider is not None:
+        name = "nn." + qualified.rsplit(".", 1)[-1]
+        return (True, name) if decider.differs_by_default else (None, "")
+    return False, ""

@@ -110,6 +110,20 @@ class Facts:
         tag = first(value, MODULE)
         return ModuleMode.of(tag.info) if tag is not None else None
 
+    def has_mode_dependent_layers(self, value: Value) -> bool | None:
+        """Whether the modules a value holds have layers that behave differently in train and
+        eval mode, from the framework tables: True when one is shown to (dropout, batch norm,
+        instance norm tracking running statistics, a recurrent layer's or a functional call's
+        dropout, a model of a family known to have them: torchvision, timm, Hugging Face),
+        False when every module's layers are known and none does (Linear, ReLU, LayerNorm,
+        `nn.Dropout(p=0)`), None when the value holds no module or one whose layers are not
+        visible (a class whose base is unknown, `nn.Sequential(*layers)`, a project factory's
+        result). Only True is evidence that a train/eval mistake changes results."""
+        modes = [tag.info.mode_dependent for tag in value if tag.kind == MODULE]
+        if any(modes):
+            return True
+        return False if modes and all(mode is False for mode in modes) else None
+
     def local_class(self, name: str) -> ModuleInfo | None:
         """The module summary of a class defined earlier in this file; None for a class that
         is not a module (or not defined here)."""

@@ -108,6 +108,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.local_classes: dict[str, ModuleInfo | None] = {}
         self.local_members: dict[str, Members | None] = {}
         self.local_functions: dict[str, Value] = {}
+        # Functions of the file that hand back a module they are given, by the position of
+        # that parameter (`layer_init(nn.Linear(4, 64))` returns the Linear, initialised).
+        self.module_passthroughs: dict[str, int] = {}
         self.regions = RegionTracker(self.qualified)
         self.reads = ReadTracker()
         # Calls of the file's functions, by callee key (`fit`, `Net.forward`).

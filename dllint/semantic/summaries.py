@@ -121,6 +121,7 @@ class ScopeSummaries:
         is_module = state.has_forward
         unknown_base = False
         lightning = False
+        layer_evidence = ""
         # A loss (`class DiceLoss(_Loss)`) is a module whose modes do not differ, unless its
         # own attributes say otherwise (a perceptual loss holding a network).
         is_loss = state.name.endswith(("Loss", "Criterion")) or any(
@@ -131,6 +132,10 @@ class ScopeSummaries:
                 is_module = True
             elif base in catalog.LIGHTNING_BASES:
                 is_module = lightning = True
+            elif (layer := catalog.layer_base_modes(base)) is not None:
+                is_module = True  # `class LayerNorm(nn.LayerNorm)`: the layer's own modes
+                modes, layer_evidence = layer
+                unknown_base = unknown_base or modes is None
             elif base in self.local_classes and self.local_classes[base] is not None:
                 inherited.append(self.local_classes[base])  # type: ignore[arg-type]
                 is_module = True
@@ -143,7 +148,7 @@ class ScopeSummaries:
                     unknown_base = True
         if not is_module:
             return None
-        evidence = list(state.mode_evidence)
+        evidence = [*state.mode_evidence, *([layer_evidence] if layer_evidence else [])]
         # Dropout and batch norm of children built in eval mode (`self.desc = HardNet()`, whose
         # constructor calls `self.eval()`): off until someone calls `train()`.
         dormant: list[str] = []
@@ -166,8 +171,12 @@ class ScopeSummaries:
         # `self.eval()` in the constructor switches every child, even those not visible here.
         in_eval = _constructor_sets_eval(state.node) or bool(dormant and not evidence
                                                                and not unknown)
+        # Children in eval mode beside parts not visible: whether the instance runs any dropout
+        # before someone calls `train()` is not known (a wrapper over `from_pretrained` models).
+        dormant_only = dormant and not evidence and unknown
         evidence += dormant
-        mode_dependent = True if evidence else (None if unknown else False)
+        mode_dependent = None if dormant_only else (
+            True if evidence else (None if unknown else False))
         # A Keras model's dropout and batch norm: its layer attributes' or its base class's.
         training = next((tag.info.training_layer for value in state.attributes.values()
                          for tag in value if tag.kind == MODULE and tag.info.training_layer),
@@ -216,6 +225,9 @@ class ScopeSummaries:
                 state.class_state.forward_output = returned
         elif not self.functions and not self.classes:
             self.local_functions[state.name] = returned
+            position = _returned_position(state)
+            if position is not None:
+                self.module_passthroughs[state.name] = position
             self.module_frame.pop(state.name, None)
         elif self.functions:
             # A function defined inside another one (a closure) is a name of the enclosing
@@ -246,6 +258,19 @@ class ScopeSummaries:
         if output is not info.output:
             info = replace(info, output=output)
         return frozenset({Tag(MODULE, node, info.name, info)})
+
+
+def _returned_position(state: FunctionState) -> int | None:
+    """The position of the parameter every `return` of the function hands back unchanged
+    (`def layer_init(layer, std=1.0): ...; return layer`), or None."""
+    returned = {node.value.value for node, _ in state.returned_parameters
+                if isinstance(node.value, cst.Name)}
+    if len(returned) != 1 or len(state.returned_parameters) != len(state.returns):
+        return None
+    params = state.node.params
+    names = [param.name.value for param in (*params.posonly_params, *params.params)]
+    name = returned.pop()
+    return names.index(name) if name in names else None
 
 
 def _parameter_names(function: cst.FunctionDef) -> set[str]:

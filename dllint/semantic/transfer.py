@@ -206,7 +206,12 @@ class ValueTransfer:
                                           self.local_members.get(func.value))})
                 return self._instance(info, node)
             if func.value in self.local_functions and func.value not in self.frames[-1]:
-                return self.local_functions[func.value]
+                returned = self.local_functions[func.value]
+                position = self.module_passthroughs.get(func.value)
+                handed = positional(node, position) if position is not None else None
+                if handed is not None:  # layer_init(nn.Linear(4, 64)): the Linear it is handed
+                    returned = returned | keep(self.value(handed.value), {MODULE})
+                return returned
             if qualified is not None:
                 return self._builtin(qualified, node)
             return self.call_value(self.lookup(func.value), node)
@@ -602,7 +607,10 @@ class ValueTransfer:
         return frozenset({Tag(LOSS_VALUE, node, qualified.rsplit(".", 1)[-1])})
 
     def _opaque_model(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        info = ModuleInfo(qualified, EMPTY, None, f"{qualified} (layers not visible)",
+        # Its layers are not visible, but its family's are known to differ between modes.
+        family = next(evidence for prefix, evidence in catalog.OPAQUE_MODEL_FAMILIES.items()
+                      if qualified.startswith(prefix))
+        info = ModuleInfo(qualified, EMPTY, True, family,
                           in_eval=qualified.rsplit(".", 1)[-1] in catalog.EVAL_MODE_LOADERS)
         return frozenset({Tag(MODULE, node, qualified, info)})
 
@@ -738,9 +746,14 @@ class ValueTransfer:
     def _sequential(self, node: cst.Call) -> Value:
         members = []
         for arg in node.args:
-            if arg.star:  # Sequential(*layers): members not visible
-                return frozenset({Tag(MODULE, node, "nn.Sequential",
-                                      ModuleInfo("nn.Sequential", EMPTY, None, ""))})
+            if arg.star:  # Sequential(*layers): members not visible, unless they are the
+                # children of a model known to have dropout or batch norm
+                # (`nn.Sequential(*list(resnet.children())[:-1])`)
+                parent = next((tag for tag in self._children_of(arg.value)
+                               if tag.kind == MODULE and tag.info.mode_dependent), None)
+                info = ModuleInfo("nn.Sequential", EMPTY, True, parent.info.evidence) \
+                    if parent is not None else ModuleInfo("nn.Sequential", EMPTY, None, "")
+                return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
             members.append(first(self.value(arg.value), MODULE))
         evidence = [m.info.evidence for m in members if m is not None and m.info.mode_dependent]
         unknown = any(m is None or m.info.mode_dependent is None for m in members)
@@ -755,6 +768,21 @@ class ValueTransfer:
         mode = True if evidence else (None if unknown else False)
         info = ModuleInfo("nn.Sequential", output, mode, evidence[0] if evidence else "")
         return frozenset({Tag(MODULE, node, "nn.Sequential", info)})
+
+    def _children_of(self, node: cst.BaseExpression) -> Value:
+        """The model whose submodules `list(model.children())[:-1]` (or `model.modules()`, in a
+        tuple, sliced) lists; nothing for any other expression."""
+        while True:
+            if isinstance(node, cst.Subscript):
+                node = node.value
+            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
+                    node.func.value in ("list", "tuple") and len(node.args) == 1:
+                node = node.args[0].value
+            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+                    node.func.attr.value in ("children", "modules") and not node.args:
+                return self.value(node.func.value)
+            else:
+                return EMPTY
 
     def _module_collection(self, node: cst.Call, name: str) -> Value:
         """`nn.ModuleList([Block() for _ in range(n)])`, `nn.ModuleDict({"head": ...})`: a

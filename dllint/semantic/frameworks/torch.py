@@ -102,9 +102,18 @@ FUNCTIONAL_DROPOUTS = {f"torch.nn.functional.{name}": 2 for name in (
     "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")}
 # Functional calls whose result depends on the module's mode (batch norm takes it as an argument).
 MODE_DEPENDENT_FUNCTIONS = frozenset({*FUNCTIONAL_DROPOUTS, "torch.nn.functional.batch_norm"})
-# Calls that build a model whose layers dllint cannot see: assume it has dropout or batch norm.
-OPAQUE_MODEL_PREFIXES = ("torchvision.models.", "timm.create_model", "torch.hub.load",
-                         "transformers.AutoModel", "segmentation_models_pytorch.")
+# Calls that build a model whose layers dllint cannot see. Their families have dropout or batch
+# norm (torchvision's and timm's CNNs batch norm, their transformers stochastic depth or dropout,
+# Hugging Face models dropout in every layer), so the model is taken to have them: the evidence
+# DL004 names, by prefix.
+OPAQUE_MODEL_FAMILIES = {
+    "torchvision.models.": "batch norm or dropout (a torchvision model)",
+    "timm.create_model": "batch norm or dropout (a timm model)",
+    "torch.hub.load": "batch norm or dropout (a torch.hub model)",
+    "transformers.AutoModel": "dropout (a Hugging Face model)",
+    "segmentation_models_pytorch.": "batch norm (a segmentation_models_pytorch model)",
+}
+OPAQUE_MODEL_PREFIXES = tuple(OPAQUE_MODEL_FAMILIES)
 # ... except what those packages ship that is not a model.
 NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
               "Loss", "Weights")
