@@ -207,6 +207,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
     reads_stdin = stdin_filename is not None or paths == ("-",)
     if statistics and output_format not in STATISTICS_FORMATS:
         raise Failure(f"--statistics is written as text or json, not {output_format}")
+    _check_stdin_paths(stdin_filename, paths)
     if not reads_stdin:
         _require_paths(paths)
     if output is not None:
@@ -426,6 +427,14 @@ def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_faile
     if (diagnostics or pending_changes) and not exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _check_stdin_paths(stdin_filename: str | None, paths: Sequence[str]) -> None:
+    """With --stdin-filename only standard input is linted: paths beside it would be silently
+    left out, so they are refused, as ruff refuses them (a lone `-` names standard input)."""
+    if stdin_filename is not None and paths and tuple(paths) != ("-",):
+        raise Failure(f"--stdin-filename lints standard input only, not the paths "
+                      f"{', '.join(paths)}: give one or the other")
 
 
 def _lint_stdin(name: str, settings: Settings, sources: dict[str, str],
