@@ -152,6 +152,7 @@ class WrongTrainEvalMode(Rule):
     ```python
     for epoch in range(epochs):
         for x, y in train_loader:
+            optimizer.zero_grad()
             loss_fn(model(x), y).backward()
             optimizer.step()
         model.eval()
@@ -163,6 +164,7 @@ class WrongTrainEvalMode(Rule):
     for epoch in range(epochs):
         model.train()
         for x, y in train_loader:
+            optimizer.zero_grad()
             loss_fn(model(x), y).backward()
             optimizer.step()
         model.eval()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 import libcst as cst
 import pytest
@@ -17,9 +17,17 @@ from dllint.semantic.project import SHAREABLE, wants_summary
 SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## References")
 
 
-def _settings(rule, *, fix=False, unsafe=False):
-    return build_settings(FileConfig(root=Path.cwd()), select=[rule.code], fix=fix,
-                          unsafe_fixes=unsafe)
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """An empty project: no configuration, no requirements. The examples' findings must not
+    depend on the folder pytest runs from (a requirements.txt there saying torch>=2.6 changes
+    what DL501 reports)."""
+    return tmp_path_factory.mktemp("rule-examples")
+
+
+def _settings(rule, root, *, fix=False, unsafe=False):
+    # No `start`: the torch version is read from `root` alone, not from the folders above it.
+    return build_settings(FileConfig(root=root), select=[rule.code], fix=fix, unsafe_fixes=unsafe)
 
 
 def _cases(kind):
@@ -33,14 +41,14 @@ def _iter_cases(kind):
 
 
 @pytest.mark.parametrize(("rule", "example"), _cases("VALID"))
-def test_valid_example_is_silent(rule, example):
-    result = lint_text(example.source, "example.py", _settings(rule))
+def test_valid_example_is_silent(rule, example, root):
+    result = lint_text(example.source, "example.py", _settings(rule, root))
     assert [(d.line, d.message) for d in result.diagnostics] == []
 
 
 @pytest.mark.parametrize(("rule", "example"), _cases("INVALID"))
-def test_invalid_example_is_flagged_at_its_line(rule, example):
-    result = lint_text(example.source, "example.py", _settings(rule))
+def test_invalid_example_is_flagged_at_its_line(rule, example, root):
+    result = lint_text(example.source, "example.py", _settings(rule, root))
     lines = sorted(d.line for d in result.diagnostics if d.code == rule.code)
     assert lines == sorted({example.line, *example.more_lines})
     assert all(d.code == rule.code for d in result.diagnostics)
@@ -55,12 +63,45 @@ def test_invalid_example_is_flagged_at_its_line(rule, example):
 
 @pytest.mark.parametrize(("rule", "example"),
                          [case for case in _cases("INVALID") if case.values[1].fixed is not None])
-def test_fix_produces_the_fixed_example(rule, example):
-    result = lint_text(example.source, "example.py", _settings(rule, fix=True, unsafe=example.unsafe))
+def test_fix_produces_the_fixed_example(rule, example, root):
+    settings = _settings(rule, root, fix=True, unsafe=example.unsafe)
+    result = lint_text(example.source, "example.py", settings)
     assert result.fixed_source == example.fixed_source
     cst.parse_module(result.fixed_source)
-    again = lint_text(result.fixed_source, "example.py", _settings(rule, fix=True, unsafe=example.unsafe))
+    again = lint_text(result.fixed_source, "example.py", settings)
     assert again.fixed_source is None, "fixing twice must change nothing more"
+
+
+def _documented_blocks(rule, section):
+    """The code blocks of one section of the rule's documentation."""
+    text = rule.documentation().split(section, 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```(?:python)?\n(.*?)```", text, re.DOTALL)
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.code)
+def test_use_instead_example_is_clean_under_every_rule(rule, root):
+    """What the documentation tells people to write must not be flagged by another rule."""
+    blocks = _documented_blocks(rule, "## Use instead")
+    assert blocks, f"{rule.code}'s `Use instead` has no code block"
+    settings = build_settings(FileConfig(root=root), select=["ALL"])
+    for block in blocks:
+        found = lint_text(block, "example.py", settings).diagnostics
+        assert [(d.code, d.line, d.message) for d in found] == []
+
+
+def test_examples_do_not_depend_on_the_folder_pytest_runs_from(tmp_path, monkeypatch, root):
+    """Run from a project that declares torch>=2.6 (where `torch.load` is safe by default), the
+    examples still say what they say; the same examples linted as that project's files do not."""
+    (tmp_path / "requirements.txt").write_text("torch>=2.6\n")
+    monkeypatch.chdir(tmp_path)
+    rule = next(rule for rule in all_rules() if rule.code == "DL501")
+    for example in rule.INVALID:
+        lines = [d.line for d in lint_text(example.source, "example.py",
+                                           _settings(rule, root)).diagnostics]
+        assert example.line in lines
+    in_that_project = _settings(rule, tmp_path)
+    assert any(not lint_text(example.source, "example.py", in_that_project).diagnostics
+               for example in rule.INVALID), "the folder no longer matters: the test proves nothing"
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 from helpers import PAIRED_LISTINGS  # noqa: E402
 
 LISTING_LINE = "images = glob.glob('images/*.png')"
+# Settings of a project with no configuration or requirements, wherever pytest runs from.
+# (A TemporaryDirectory is removed when the interpreter exits.)
+_EMPTY_FOLDER = tempfile.TemporaryDirectory(prefix="dllint-suppressions-")
+_EMPTY_PROJECT = Path(_EMPTY_FOLDER.name)
 
 
 def lint(text: str, **options):
-    settings = build_settings(FileConfig(root=Path.cwd()), **options)
+    settings = build_settings(FileConfig(root=_EMPTY_PROJECT), **options)
     return [(d.code, d.line) for d in lint_text(text, "a.py", settings).diagnostics]
 
 
@@ -95,7 +100,7 @@ def test_whole_line_comments_after_a_tokenizer_error_are_kept_once():
 
 
 def _malformed(text: str, **options):
-    settings = build_settings(FileConfig(root=Path.cwd()), **options)
+    settings = build_settings(FileConfig(root=_EMPTY_PROJECT), **options)
     return [(d.line, d.column, d.message) for d in lint_text(text, "a.py", settings).diagnostics
             if d.code == "DL910"]
 
