@@ -14,7 +14,7 @@ from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import integer, keyword
 from dllint.semantic.values import LISTING, RECORDS, Tag, first, has
-from dllint.types import Applicability, FixAvailability, RelatedLocation, Span
+from dllint.types import Applicability, RelatedLocation, Span
 
 # Calls that pair their iterables with an index: zipping a listing with these numbers its items.
 INDEX_SOURCES = frozenset({"builtins.range", "itertools.count"})
@@ -91,7 +91,6 @@ class UnorderedFileListing(Rule):
     code = "DL001"
     name = "unordered-file-listing"
     summary = "Directory listing in arbitrary order is paired by position or numbered"
-    fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.LISTING, Effect.SHUFFLED_LISTING, Effect.LISTING_METHOD)
     uses_model = True
 

@@ -12,7 +12,6 @@ from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument, keyword, mode_switch
 from dllint.semantic.values import INSTANCE, MODULE, first
-from dllint.types import FixAvailability
 from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(
@@ -184,7 +183,6 @@ class WrongTrainEvalMode(Rule):
     code = "DL004"
     name = "wrong-train-eval-mode"
     summary = "Model evaluated in training mode, or trained after eval() without train()"
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = (".eval", "no_grad", "inference_mode", "load_state_dict", "def val",
                     "def eval", "def test", "def predict", "def infer", "_val", "_eval",
                     "_test", "_predict", "_infer", "testloader", "valloader", "test_loader",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -59,6 +61,47 @@ def test_invalid_example_is_flagged_at_its_line(rule, example, root):
     assert (main.fix is not None) == (example.fixed is not None)
     if example.fixed is not None:
         assert (main.fix.applicability.value == "unsafe") == example.unsafe
+
+
+SNAPSHOTS = Path(__file__).parent / "data" / "rule_messages"
+UPDATE_SNAPSHOTS = "DLLINT_UPDATE_SNAPSHOTS"
+
+
+def _described(diagnostics) -> list[str]:
+    """Each finding as a person reads it: where (line:column-line:column), the message, the
+    related locations' messages and the fix's description. (The related locations' lines are
+    checked against `related_lines`; their columns are not snapshotted: DL003 picks one of two
+    equal origins in an order that changes from run to run, a known open bug.)"""
+    lines = []
+    for d in diagnostics:
+        span = d.span
+        lines.append(f"  {span.start_line}:{span.start_column}-{span.end_line}:{span.end_column} "
+                     f"{d.code} {d.message}")
+        for related in d.related:
+            lines.append(f"    = {related.message}")
+        if d.fix is not None:
+            lines.append(f"    fix ({d.fix.applicability.value}): {d.fix.description}")
+    return lines
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.code)
+def test_invalid_examples_messages_and_columns_match_their_snapshot(rule, root):
+    """The text and columns of every INVALID example's findings, as ruff snapshots them: a
+    change to a message or a span shows up in review as a change to
+    tests/data/rule_messages/CODE.txt. `DLLINT_UPDATE_SNAPSHOTS=1 pytest -k snapshot` rewrites
+    the files after a deliberate change."""
+    text = []
+    for number, example in enumerate(rule.INVALID, start=1):
+        result = lint_text(example.source, "example.py", _settings(rule, root))
+        text += [f"invalid-{number}:", *_described(result.diagnostics)]
+    actual = "\n".join(text) + "\n"
+    path = SNAPSHOTS / f"{rule.code}.txt"
+    if os.environ.get(UPDATE_SNAPSHOTS):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    assert path.exists(), f"no snapshot {path}: run with {UPDATE_SNAPSHOTS}=1 to write it"
+    assert actual == path.read_text(encoding="utf-8"), \
+        f"{rule.code}'s findings changed; if on purpose, rerun with {UPDATE_SNAPSHOTS}=1"
 
 
 @pytest.mark.parametrize(("rule", "example"),
@@ -143,3 +186,24 @@ def test_no_row_a_rule_consumes_is_kept_off_by_its_gate(rule):
 def test_every_row_that_originates_a_shared_tag_makes_its_file_summarised():
     for row in catalog.REGISTRY.of(*catalog.REGISTRY.producing(SHAREABLE)):
         assert wants_summary(_use_of(row), "model.py"), row.name
+
+
+@pytest.mark.parametrize(("fixed", "expected"), [
+    ((None, None), "none"), (("x = 1\n", None), "sometimes"), (("x = 1\n", "y = 1\n"), "always"),
+])
+def test_fix_availability_is_derived_from_the_examples(fixed, expected):
+    from dllint.rule import Invalid, Rule
+
+    class Made(Rule):
+        INVALID = [Invalid("x = 0\n", line=1, fixed=text) for text in fixed]
+
+    assert Made.fix_availability.value == expected
+
+
+def test_fix_availability_cannot_be_declared():
+    from dllint.rule import Rule
+    from dllint.types import FixAvailability
+
+    with pytest.raises(TypeError, match="derived from the INVALID examples"):
+        class Declared(Rule):  # noqa: F841 - made only to be refused
+            fix_availability = FixAvailability.ALWAYS

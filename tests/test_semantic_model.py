@@ -7,7 +7,6 @@ Each source calls `probe(expr)`; the probe visitor runs right after the model in
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest
