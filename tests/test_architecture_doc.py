@@ -59,3 +59,29 @@ def test_every_module_and_benchmark_is_in_the_guide(path):
     name = Path(path).name
     assert path in GUIDE or re.search(rf"(?<![\w/]){re.escape(name)}", GUIDE), \
         f"docs/architecture.md does not mention {path}"
+
+
+def test_every_slow_module_exists():
+    """A renamed module would otherwise leave the list silently and join the fast tier."""
+    from conftest import SLOW_MODULES
+    assert sorted(name for name in SLOW_MODULES if not (REPO / "tests" / f"{name}.py").exists()) \
+        == []
+
+
+def test_the_fast_tier_keeps_this_module(request):
+    assert request.node.get_closest_marker("slow") is None
+
+
+def test_a_slow_module_is_marked_slow(pytestconfig):
+    from conftest import pytest_collection_modifyitems
+
+    class Item:
+        def __init__(self, stem):
+            self.path, self.markers = REPO / "tests" / f"{stem}.py", []
+
+        def add_marker(self, marker):
+            self.markers.append(marker.name)
+
+    items = [Item("test_runtime"), Item("test_cli")]
+    pytest_collection_modifyitems(pytestconfig, items)
+    assert [item.markers for item in items] == [["slow"], []]
