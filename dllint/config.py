@@ -481,8 +481,9 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
     engine_off = frozenset(code for code in ENGINE_CODES if _specificity(code, ignores) > 0)
     # DL905 is off by default (a prefix or ALL leaves it off, as it reports comments, not code);
     # naming it in select or extend-select turns it on, as --report-unused-suppressions does.
-    unused = (config.report_unused_suppressions or UNUSED_SUPPRESSION.code in (*(select or ()), *extend)
-              if report_unused_suppressions is None else report_unused_suppressions)
+    named = UNUSED_SUPPRESSION.code in (*(select or ()), *extend)
+    unused = (config.report_unused_suppressions or named if report_unused_suppressions is None
+              else report_unused_suppressions)
     try:
         project = project_root(start) if start is not None else None
         torch_minimum = declared_minimum(project or config.root, "torch")
