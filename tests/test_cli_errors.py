@@ -109,6 +109,7 @@ TRAINS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # each case runs `dllint trace`, which imports torch: 12-20 s apiece
 @pytest.mark.parametrize(("body", "arguments", "status", "says"), [
     ("raise ValueError('no such dataset')\n", (), 3, "the script raised ValueError"),
     ("import time\nwhile True:\n    time.sleep(0.01)\n", ("--timeout", "0.5"), 3,
@@ -131,6 +132,7 @@ def test_trace_says_what_happened_and_exits_by_the_documented_status(
         assert "The trace is incomplete" in output
 
 
+@pytest.mark.slow  # runs `dllint trace --overfit` (torch): 65 s on the loaded build machine
 def test_overfit_takes_no_value_in_front_of_the_script(run_cli, tmp_path):
     pytest.importorskip("torch")
     path = script(tmp_path, "train.py", TRAINS)
