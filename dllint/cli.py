@@ -98,6 +98,18 @@ def _write(path: str | Path, text: str, what: str) -> None:
         raise _cannot_write(what, path, error) from None
 
 
+@contextlib.contextmanager
+def _one_line_usage_errors():
+    """Click's usage errors (an unknown option, a bad value, a missing argument) as the one line
+    every other mistake in the command gets, `dllint: error: ...`, with the same status 2, not
+    Click's four-line block of usage, hint and `Error:`. Click's own suggestion stays in the
+    message ("No such option '--frobnicate'. Did you mean '--format'?")."""
+    try:
+        yield
+    except click.UsageError as error:
+        raise Failure(error.format_message()) from None
+
+
 class DefaultToCheck(click.Group):
     """`dllint src/` means `dllint check src/`, as `ruff src/` once meant `ruff check src/`.
 
@@ -108,6 +120,14 @@ class DefaultToCheck(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        with _one_line_usage_errors():  # the options before the command, and its name
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context):
+        with _one_line_usage_errors():  # the command's own options and arguments, and its body
+            return super().invoke(ctx)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "[CHECK OPTIONS] [PATHS]...")
@@ -187,6 +207,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
     reads_stdin = stdin_filename is not None or paths == ("-",)
     if statistics and output_format not in STATISTICS_FORMATS:
         raise Failure(f"--statistics is written as text or json, not {output_format}")
+    _check_stdin_paths(stdin_filename, paths)
     if not reads_stdin:
         _require_paths(paths)
     if output is not None:
@@ -406,6 +427,14 @@ def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_faile
     if (diagnostics or pending_changes) and not exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _check_stdin_paths(stdin_filename: str | None, paths: Sequence[str]) -> None:
+    """With --stdin-filename only standard input is linted: paths beside it would be silently
+    left out, so they are refused, as ruff refuses them (a lone `-` names standard input)."""
+    if stdin_filename is not None and paths and tuple(paths) != ("-",):
+        raise Failure(f"--stdin-filename lints standard input only, not the paths "
+                      f"{', '.join(paths)}: give one or the other")
 
 
 def _lint_stdin(name: str, settings: Settings, sources: dict[str, str],
@@ -854,7 +883,7 @@ def explain(code: str) -> None:
     """Show the documentation of a rule, by code (DL001) or name (unordered-file-listing)."""
     entry = lookup(code)
     if entry is None:
-        raise click.UsageError(f"unknown rule {code!r}; `dllint rules` lists them")
+        raise Failure(f"unknown rule {code!r}{_closest_rule(code)}; `dllint rules` lists them")
     from rich.console import Console
     from rich.markdown import Markdown
 
@@ -867,6 +896,27 @@ def explain(code: str) -> None:
         Console().print(Markdown(text))
     else:
         click.echo(text)
+
+
+# `dllint rule DL001`, as `ruff rule F401`: the same command under the name ruff users type.
+main.add_command(explain, "rule")
+
+
+def _closest_rule(word: str) -> str:
+    """' (did you mean 'DL001'?)' for the code or name nearest `word`, or nothing. On a tie
+    the first in the order `dllint rules` lists wins: `DL01` is nearer DL001 than DL901."""
+    import difflib
+    wanted = word.strip()
+    candidates = [candidate
+                  for entry in (*all_rules(), *ENGINE_CODES.values(), *runtime_codes().values())
+                  for candidate in (entry.code, entry.name)]
+
+    def likeness(candidate: str) -> float:
+        typed = wanted.upper() if candidate.isupper() else wanted.lower()
+        return difflib.SequenceMatcher(None, typed, candidate).ratio()
+
+    best = max(candidates, key=likeness)  # max keeps the first of equals
+    return f" (did you mean {best!r}?)" if likeness(best) >= 0.6 else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -479,7 +479,10 @@ def build_settings(config: FileConfig, *, select: Iterable[str] | None = None,
     ignores = config.ignore + validate_selectors(ignore, "--ignore")
     enabled = resolve_enabled(select, extend, ignores)
     engine_off = frozenset(code for code in ENGINE_CODES if _specificity(code, ignores) > 0)
-    unused = (config.report_unused_suppressions if report_unused_suppressions is None
+    # DL905 is off by default (a prefix or ALL leaves it off, as it reports comments, not code);
+    # naming it in select or extend-select turns it on, as --report-unused-suppressions does.
+    named = UNUSED_SUPPRESSION.code in (*(select or ()), *extend)
+    unused = (config.report_unused_suppressions or named if report_unused_suppressions is None
               else report_unused_suppressions)
     try:
         project = project_root(start) if start is not None else None

@@ -17,7 +17,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from dllint import budget, notebooks, parsed, suppressions
 from dllint.config import Settings
-from dllint.engine_codes import INTERNAL_ERROR, OVER_BUDGET, SYNTAX_ERROR, TOO_DEEP
+from dllint.engine_codes import (INTERNAL_ERROR, MALFORMED_SUPPRESSION, OVER_BUDGET, SYNTAX_ERROR,
+                                 TOO_DEEP)
 from dllint.fixes import apply_fixes
 from dllint.registry import all_rules
 from dllint.context import FileContext, PendingReport
@@ -153,7 +154,9 @@ def _lint_once(text: str, path: str, rules: list[type[Rule]], settings: Settings
         marker in text for marker in suppressions.MARKERS)
     if not wanted and not check_suppressions:
         if _compiles(text):
-            return None
+            # A malformed suppression is reported in a file no rule wants as in any other.
+            return _finish([], text, path, settings, frozenset()) \
+                if _reports_malformed_suppressions(text, path, settings) else None
         # CPython refused it; libcst, which knows every version's grammar, has the last word.
     over = budget.screen(text, settings.file_time_budget)
     if over is not None:  # libcst would take minutes, or gigabytes, on this text
@@ -246,10 +249,18 @@ def _finish(found: list[Diagnostic], text: str, path: str, settings: Settings,
     kept = suppressions.apply(found, index)
     if settings.report_unused_suppressions:
         kept.extend(suppressions.unused(index, path, enabled))
+    if settings.is_engine_code_on(MALFORMED_SUPPRESSION.code, path):
+        # Not passed through `apply`: `# noqa DL001` would suppress its own warning.
+        kept.extend(suppressions.malformed(text, path))
     kept = [d for d in kept if d.code in enabled or settings.is_engine_code_on(d.code, path)]
     if settings.severity:
         kept = [replace(d, severity=settings.severity.get(d.code, d.severity)) for d in kept]
     return sorted(kept, key=Diagnostic.sort_key)
+
+
+def _reports_malformed_suppressions(text: str, path: str, settings: Settings) -> bool:
+    return settings.is_engine_code_on(MALFORMED_SUPPRESSION.code, path) and \
+        bool(suppressions.malformed(text, path))
 
 
 def _internal_error(path: str, message: str) -> Diagnostic:

@@ -62,6 +62,28 @@ UNUSED_SUPPRESSION = EngineCode(
     "`# noqa: DL...` comment whose codes matched no finding on its line.\n\n## Why is this "
     "bad?\nStale suppressions hide the next real finding on that line.",
 )
+MALFORMED_SUPPRESSION = EngineCode(
+    "DL910", "malformed-suppression", "A suppression comment is not in a form dllint reads.",
+    Severity.WARNING,
+    "## What it does\nReports a comment that looks like a suppression but is not one dllint "
+    "reads, or that reads differently from what it seems to say, with what to write instead:\n\n"
+    "- `# dllint: noqa: DL001`, `# dllint: disable=DL001`, `# dllint: noqa` (a file-level "
+    "`noqa` as ruff writes it): after `dllint:` only `ignore` and `file-ignore` are directives; "
+    "these suppress nothing.\n"
+    "- `# dllint: ignore DL001`, `# noqa DL001`: codes without their brackets or colon; the "
+    "comment suppresses every code on the line, not only DL001.\n"
+    "- `# dllint: ignore[DL001` (unclosed), `# dllint: ignore[]`, `# noqa:` with no code: "
+    "the first suppresses every code, the others nothing.\n"
+    "- `# dllint: ignore[DL01]`: a code that no rule, engine check or runtime check has.\n\n"
+    "## Example\n```python\nfiles = glob.glob('*.png')  # dllint: noqa: DL001\n```\n\n"
+    "## Use instead\n```python\nfiles = glob.glob('*.png')  # dllint: ignore[DL001]\n```\n\n"
+    "## Why is this bad?\nThe finding it was written to silence is still reported, or "
+    "others it was not meant for are silenced, and nothing says so (ruff warns about its own "
+    "malformed `# noqa` comments for the same reason). It is a finding rather than a line on "
+    "standard error so that the editor, pre-commit and every report format show it at its line. "
+    "It is not itself suppressed by the comment it is about; `ignore = [\"DL910\"]` switches "
+    "it off.",
+)
 NOTEBOOK_ERROR = EngineCode(
     "DL906", "notebook-error", "A notebook could not be read as a Python notebook.",
     Severity.ERROR,
@@ -116,5 +138,5 @@ ENGINE_CODES: dict[str, EngineCode] = {
     entry.code: entry
     for entry in (IO_ERROR, DECODE_ERROR, BINARY_FILE, SYNTAX_ERROR, FILE_TOO_LARGE,
                   UNUSED_SUPPRESSION, NOTEBOOK_ERROR, TOO_DEEP, FIX_NOT_WRITTEN, OVER_BUDGET,
-                  INTERNAL_ERROR)
+                  MALFORMED_SUPPRESSION, INTERNAL_ERROR)
 }

@@ -90,6 +90,15 @@ class NodeFix:
         return cls((NodeEdit(node, "replace", content),), applicability, description)
 
 
+def derived_fix_availability(examples: Sequence[Invalid]) -> FixAvailability:
+    """ALWAYS when every INVALID example carries its fixed text, NONE when none does,
+    SOMETIMES otherwise (a rule that cannot always fix shows a case it cannot fix)."""
+    fixed = sum(example.fixed is not None for example in examples)
+    if fixed == 0:
+        return FixAvailability.NONE
+    return FixAvailability.ALWAYS if fixed == len(examples) else FixAvailability.SOMETIMES
+
+
 class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
     """Subclass this in one module under rules/; the registry finds it there, nowhere else.
 
@@ -101,6 +110,8 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
     name: ClassVar[str]
     summary: ClassVar[str]
     severity: ClassVar[Severity] = Severity.ERROR
+    # Derived from INVALID when the class is made (`derived_fix_availability`), never declared:
+    # the examples are the specification, so what `dllint rules` says cannot drift from them.
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
     enabled_by_default: ClassVar[bool] = True
     # The cheap semantic gate: the rule runs only on files whose text contains one of these.
@@ -118,6 +129,10 @@ class Rule(CachedVisitorNames, cst.BatchableCSTVisitor):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
+        if "fix_availability" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: fix_availability is derived from the INVALID "
+                            f"examples (those with `fixed=`); do not declare it")
+        cls.fix_availability = derived_fix_availability(cls.INVALID)
         if cls.consumes and ("consumes" in cls.__dict__ or "requires_any" in cls.__dict__):
             cls.requires_any = minimal_tokens(
                 {*cls.requires_any, *catalog.REGISTRY.tokens(*cls.consumes)})

@@ -17,7 +17,8 @@ from dllint import budget, parsed
 from dllint.cache import Cache
 from dllint.config import Settings
 from dllint.discovery import SOURCE_SUFFIXES, Discovery, discover
-from dllint.engine import lint_file, lint_source_text, merge_same_cause, over_budget_result
+from dllint.engine import (lint_file, lint_notebook, lint_source_text, merge_same_cause,
+                           over_budget_result)
 from dllint.registry import all_rules
 from dllint.requirements import project_root
 from dllint.semantic.project import ProjectIndex, summarise, wants_summary
@@ -665,6 +666,8 @@ def lint_text(text: str, path: str, settings: Settings,
     """Lint source held in memory (standard input, an editor buffer); `project` is the index
     of the files around it (`project_index`), so a model defined elsewhere is known."""
     source = SourceText(path, text, "utf-8", text.encode("utf-8", "surrogateescape"))
+    if path.endswith(".ipynb"):  # a notebook's JSON (`--stdin-filename a.ipynb`), as lint_file reads it
+        return lint_notebook(source, settings, project)
     return lint_source_text(source, settings, project)
 
 

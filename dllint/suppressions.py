@@ -7,6 +7,9 @@
 
 Without a code list, `# dllint: ignore` and a bare `# noqa` suppress every finding on the line.
 A `# noqa` listing only other tools' codes (E501) is not ours and suppresses nothing.
+
+A comment that looks meant as one of these but is not (`# dllint: noqa: DL001`, `# noqa DL001`,
+`# dllint: ignore[DL01]`) is reported as DL910 by `malformed`, at the comment.
 """
 
 from __future__ import annotations
@@ -17,15 +20,22 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from dllint.engine_codes import UNUSED_SUPPRESSION
+from dllint.engine_codes import MALFORMED_SUPPRESSION, UNUSED_SUPPRESSION
 from dllint.lines import split_lines
 from dllint.types import Diagnostic, Span
 
 MARKERS = ("dllint:", "noqa", "NOQA")
-_DLLINT = re.compile(r"#\s*dllint:\s*(?P<kind>file-ignore|ignore)\b(?:\[(?P<codes>[^\]]*)\])?")
+# The directive ends at a bracket, a space, another comment or the end: `ignore-all` is not one.
+_DLLINT = re.compile(r"#\s*dllint:\s*(?P<kind>file-ignore|ignore)(?=[\s\[#]|$)"
+                     r"(?:\[(?P<codes>[^\]]*)\])?")
 _NOQA = re.compile(r"#\s*noqa\b(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?",
                    re.IGNORECASE)
 _OUR_CODE = re.compile(r"DL[0-9]+")
+# What DL910 looks at: every `dllint:` after a `#`, and every `noqa` followed by something.
+_DLLINT_PREFIX = re.compile(r"#\s*dllint:\s*")
+_DIRECTIVE = re.compile(r"(?P<kind>file-ignore|ignore)(?P<list>\[(?P<codes>[^\]]*)\])?")
+_NOQA_WITH_MORE = re.compile(r"#\s*noqa(?P<rest>:\s*[^\s#]*|\s+[A-Za-z]+[0-9]+)", re.IGNORECASE)
+_CODE_LIKE = re.compile(r"\s+[A-Za-z]+[0-9]+\b")
 
 
 @dataclass
@@ -127,3 +137,80 @@ def unused(suppressions: list[Suppression], path: str, enabled: frozenset[str]) 
         diagnostics.append(Diagnostic(UNUSED_SUPPRESSION.code, UNUSED_SUPPRESSION.name, message,
                                       UNUSED_SUPPRESSION.severity, path, suppression.span))
     return diagnostics
+
+
+def malformed(source: str, path: str) -> list[Diagnostic]:
+    """DL910 for each comment that reads as a suppression dllint does not understand, or that
+    suppresses more or less than it appears to (see the code's documentation)."""
+    if "dllint:" not in source and "noqa" not in source.lower():
+        return []
+    known = _known_codes()
+    found = []
+    for line, column, text, _ in _comments(source):
+        for offset, message in [*_malformed_directives(text, known),
+                                *_malformed_noqa(text, known)]:
+            found.append(Diagnostic(
+                MALFORMED_SUPPRESSION.code, MALFORMED_SUPPRESSION.name, message,
+                MALFORMED_SUPPRESSION.severity, path,
+                Span(line, column + offset + 1, line, column + 1 + len(text.rstrip()))))
+    return found
+
+
+def _known_codes() -> frozenset[str]:
+    from dllint.registry import known_codes, runtime_codes  # the registry imports every rule
+    return known_codes() | frozenset(runtime_codes())
+
+
+def _malformed_directives(text: str, known: frozenset[str]) -> list[tuple[int, str]]:
+    problems = []
+    for prefix in _DLLINT_PREFIX.finditer(text):
+        written = text[prefix.start():].rstrip()
+        directive = _DIRECTIVE.match(text, prefix.end())
+        rest = text[directive.end():] if directive else ""
+        if directive is None or (rest and not rest[0].isspace() and rest[0] != "#"
+                                 and not rest.startswith("[")):
+            word = re.match(r"[^\s\[#]*", text[prefix.end():]).group()
+            file_level = "; `# dllint: file-ignore` suppresses everything in the file" \
+                if word.lower() == "noqa" and not text[prefix.end() + len(word):].strip() else ""
+            problems.append((prefix.start(), f"`{written}` is not a suppression dllint reads "
+                             f"(it suppresses nothing): write `# dllint: ignore[CODES]` or "
+                             f"`# noqa: CODES` for this line, `# dllint: file-ignore[CODES]` "
+                             f"for the file{file_level}"))
+        elif rest.startswith("["):
+            problems.append((prefix.start(), f"`{written}`: the code list is not closed with "
+                             f"`]`, so every code is suppressed"))
+        elif directive.group("list") is None and _CODE_LIKE.match(rest):
+            problems.append((prefix.start(), f"`{written}`: codes go in brackets "
+                             f"(`# dllint: {directive.group('kind')}[DL001]`); as written it "
+                             f"suppresses every code"))
+        elif directive.group("list") is not None:
+            codes = _parse_codes(directive.group("codes"), ours_only=False) or frozenset()
+            if not codes:
+                problems.append((prefix.start(), f"`{written}`: an empty code list "
+                                 f"suppresses nothing"))
+            unknown = sorted(codes - known)
+            if unknown:
+                problems.append((prefix.start(), f"`{written}`: unknown code "
+                                 f"{', '.join(unknown)} (`dllint rules` lists them)"))
+    return problems
+
+
+def _malformed_noqa(text: str, known: frozenset[str]) -> list[tuple[int, str]]:
+    problems = []
+    for noqa in _NOQA_WITH_MORE.finditer(text):
+        written = text[noqa.start():].rstrip()
+        rest = noqa.group("rest")
+        if not rest.startswith(":"):
+            problems.append((noqa.start(), f"`{written}`: codes follow a colon "
+                             f"(`# noqa: DL001`); as written it suppresses every code"))
+            continue
+        well_formed = _NOQA.match(text, noqa.start())
+        if well_formed is None or well_formed.group("codes") is None:
+            problems.append((noqa.start(), f"`{written}`: no code after `noqa:`, so every "
+                             f"code is suppressed; name them (`# noqa: DL001`) or drop the colon"))
+            continue
+        unknown = sorted(_parse_codes(well_formed.group("codes"), ours_only=True) - known)
+        if unknown:
+            problems.append((noqa.start(), f"`{written}`: unknown code {', '.join(unknown)} "
+                             f"(`dllint rules` lists them)"))
+    return problems

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import libcst as cst
 
-from dllint.rule import Invalid, NodeFix, Rule, Valid
+from dllint.rule import Invalid, NodeEdit, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import integer, keyword
 from dllint.semantic.values import LISTING, RECORDS, Tag, first, has
-from dllint.types import FixAvailability, RelatedLocation, Span
+from dllint.types import Applicability, RelatedLocation, Span
 
 # Calls that pair their iterables with an index: zipping a listing with these numbers its items.
 INDEX_SOURCES = frozenset({"builtins.range", "itertools.count"})
@@ -91,7 +91,6 @@ class UnorderedFileListing(Rule):
     code = "DL001"
     name = "unordered-file-listing"
     summary = "Directory listing in arbitrary order is paired by position or numbered"
-    fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.LISTING, Effect.SHUFFLED_LISTING, Effect.LISTING_METHOD)
     uses_model = True
 
@@ -508,9 +507,22 @@ class UnorderedFileListing(Rule):
         """, line=3, related_lines=(5,), fixed="""
             from pathlib import Path
             root = Path("data")
-            images = list(sorted(root.glob("images/*.jpg")))
+            images = sorted(root.glob("images/*.jpg"))
             masks = sorted(root.glob("masks/*.jpg"))
             dataset = SegmentationDataset(images, masks)
+        """),
+        # Already in list(): the fix makes it sorted(), keeping os.scandir's key, not
+        # list(sorted(...)).
+        Invalid("""
+            import os
+            images = list(os.scandir("images"))
+            masks = sorted(os.scandir("masks"), key=lambda entry: entry.name)
+            pairs = list(zip(images, masks))
+        """, line=2, related_lines=(4,), fixed="""
+            import os
+            images = sorted(os.scandir("images"), key=lambda entry: entry.name)
+            masks = sorted(os.scandir("masks"), key=lambda entry: entry.name)
+            pairs = list(zip(images, masks))
         """),
         # Near miss of flair's corpus: keywords that name no data split, so one pairing.
         Invalid("""
@@ -522,7 +534,7 @@ class UnorderedFileListing(Rule):
         """, line=3, related_lines=(5,), fixed="""
             from pathlib import Path
             root = Path("data")
-            images = list(sorted(root.glob("images/*.jpg")))
+            images = sorted(root.glob("images/*.jpg"))
             masks = sorted(root.glob("masks/*.jpg"))
             dataset = SegmentationDataset(image_files=images, mask_files=masks)
         """),
@@ -986,6 +998,9 @@ class UnorderedFileListing(Rule):
         self.waiting_item_reads: list[_ItemReads] = []
         self.item_reads: dict[str, list[_ItemReads]] = {}
         self.subscripted: set[int] = set()  # ids of the names in `pair[0]` read by position
+        # `list(listing)` calls by the id of the listing they hold: the fix turns `list` into
+        # `sorted` (which returns a list) rather than wrapping it into `list(sorted(...))`.
+        self.list_calls: dict[int, cst.Call] = {}
 
     def listing(self, node: cst.BaseExpression) -> Tag | None:
         return first(self.facts.value(node), LISTING)
@@ -1156,6 +1171,9 @@ class UnorderedFileListing(Rule):
             if listing is not None:
                 self.flag(listing, node, "its position is used as a class index here")
         qualified = self.imports.call_name(node)
+        if qualified == "builtins.list" and len(node.args) == 1 and not node.args[0].star \
+                and node.args[0].keyword is None:
+            self.list_calls[id(node.args[0].value)] = node
         if qualified == "builtins.zip" and id(node) in self.zip_loops:
             # The loop's items are read in its body, not walked yet: decide when it is left.
             self.zip_loops[id(node)].evidence = self.pairing_evidence(
@@ -1465,8 +1483,14 @@ class UnorderedFileListing(Rule):
         key = ", key=lambda entry: entry.name" if listing.info.function == "os.scandir" else ""
         message = (f"`{listing.info.function}` returns entries in arbitrary order, and {why}; "
                    f"wrap it in `sorted(){'' if not key else ' with a key'}`")
-        fix = NodeFix.wrap(listing.node, "sorted(", f"{key})",
-                           description="Wrap the listing in `sorted()`")
+        wrapper = self.list_calls.get(id(listing.node))
+        if wrapper is None:
+            fix = NodeFix.wrap(listing.node, "sorted(", f"{key})",
+                               description="Wrap the listing in `sorted()`")
+        else:  # list(listing) -> sorted(listing): sorted already returns a list
+            fix = NodeFix((NodeEdit(wrapper.func, "replace", "sorted"),
+                           *((NodeEdit(listing.node, "after", key),) if key else ())),
+                          Applicability.SAFE, "Sort the listing: `list()` becomes `sorted()`")
         self.report(listing.node, message, fix=fix, related=[(sink, "order matters here")])
 
     def flag_elsewhere(self, listing: Tag, where: RelatedLocation, sink: cst.CSTNode,

@@ -10,7 +10,7 @@ from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword
 from dllint.semantic.transfer import loss_wants
 from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, Tag, first, tags
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 class ActivationBeforeLogitLoss(Rule):
     """
@@ -70,7 +70,6 @@ class ActivationBeforeLogitLoss(Rule):
     code = "DL002"
     name = "activation-before-logit-loss"
     summary = "Softmax or sigmoid output reaches a loss that expects logits"
-    fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.LOSS_CLASS, Effect.LOSS_FUNCTION)
     # Keras' from_logits flag; tflearn's losses named by a string (`loss='..._crossentropy'`).
     requires_any = ("from_logits", "crossentropy")

@@ -11,7 +11,7 @@ from dllint.semantic.syntax import (
     argument, inspects_dtype_or_range, is_255, is_half_255, is_inverse_255, is_inverse_half_255,
     keyword, lambda_body, leaves, multiplies_by_255, number, positional)
 from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 
 def _large_mean(call: cst.CSTNode, index: int = 0) -> bool:
@@ -98,7 +98,6 @@ class DoubleNormalization(Rule):
     code = "DL003"
     name = "double-normalization"
     summary = "Image data scaled to [0, 1] twice, or normalized with 0-255 statistics"
-    fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.SCALING, Effect.PIXEL_DIVISION)
     requires_any = ("255", "Normalize", "normalize")
     uses_model = True

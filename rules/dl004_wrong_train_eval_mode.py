@@ -12,7 +12,6 @@ from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument, keyword, mode_switch
 from dllint.semantic.values import INSTANCE, MODULE, first
-from dllint.types import FixAvailability
 from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(
@@ -168,6 +167,7 @@ class WrongTrainEvalMode(Rule):
     ```python
     for epoch in range(epochs):
         for x, y in train_loader:
+            optimizer.zero_grad()
             loss_fn(model(x), y).backward()
             optimizer.step()
         model.eval()
@@ -179,6 +179,7 @@ class WrongTrainEvalMode(Rule):
     for epoch in range(epochs):
         model.train()
         for x, y in train_loader:
+            optimizer.zero_grad()
             loss_fn(model(x), y).backward()
             optimizer.step()
         model.eval()
@@ -198,7 +199,6 @@ class WrongTrainEvalMode(Rule):
     code = "DL004"
     name = "wrong-train-eval-mode"
     summary = "Model evaluated in training mode, or trained after eval() without train()"
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = (".eval", "no_grad", "inference_mode", "load_state_dict", "def val",
                     "def eval", "def test", "def predict", "def infer", "_val", "_eval",
                     "_test", "_predict", "_infer", "testloader", "valloader", "test_loader",

@@ -13,7 +13,6 @@ from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword, positional
 from dllint.semantic.values import (
     FLOAT64, MODULE, OUT_OF_RANGE, PROBABILITIES, UINT8, UNIT_RANGE, Tag, Value, first)
-from dllint.types import FixAvailability
 
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
 WRAPPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply)
@@ -128,7 +127,6 @@ class DtypeCasts(Rule):
     name = "dtype-casts"
     summary = ("uint8/float64 data reaches float32 weights, uint8 arithmetic wraps around, or a "
                "cast to uint8 truncates [0, 1] values or wraps")
-    fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.UINT8_SOURCE, Effect.UINT8_DECODER, Effect.UINT8_DATASET,
                 Effect.FLOAT64_SOURCE, Effect.FLOAT64_CAST_METHOD)
     # A uint8 buffer or cast made on purpose (`dtype=np.uint8`, `.byte()`).

@@ -10,7 +10,7 @@ from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword, number, positional
 from dllint.semantic.values import (
     AXIS_DROPPED, COLUMN, LOSS, RANK1, SINGLE_CHANNEL, SQUEEZED, Tag, Value, first, tags)
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 REDUCTIONS = frozenset({"sum", "mean", "std", "var", "norm", "logsumexp", "amax", "amin", "nansum",
                         "nanmean", "prod"})
@@ -70,7 +70,6 @@ class Rank1Broadcasting(Rule):
     code = "DL006"
     name = "rank1-broadcasting"
     summary = "Shapes broadcast silently: reduction without keepdims, (N,1) vs (N,), rank-1 .T"
-    fix_availability = FixAvailability.SOMETIMES
     consumes = (Effect.COLUMN_LAYER, Effect.SINGLE_CHANNEL_LAYER, Effect.RANK1_CONSTRUCTOR,
                 Effect.RESHAPE, Effect.SQUEEZE_METHOD, Effect.REDUCTION, Effect.LOSS_CLASS,
                 Effect.LOSS_FUNCTION, Effect.SHAPED_CONSTRUCTOR, Effect.VARIABLE_CONSTRUCTOR,

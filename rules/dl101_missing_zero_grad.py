@@ -5,7 +5,6 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, Rule, Valid
-from dllint.types import FixAvailability
 
 
 class MissingZeroGrad(Rule):
@@ -47,7 +46,6 @@ class MissingZeroGrad(Rule):
     code = "DL101"
     name = "missing-zero-grad"
     summary = "Training loop steps the optimizer without zeroing gradients"
-    fix_availability = FixAvailability.NONE
     requires_any = ("backward",)
     uses_model = True
 

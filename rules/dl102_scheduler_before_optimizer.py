@@ -5,7 +5,6 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, Rule, Valid
-from dllint.types import FixAvailability
 
 
 class SchedulerBeforeOptimizer(Rule):
@@ -46,7 +45,6 @@ class SchedulerBeforeOptimizer(Rule):
     code = "DL102"
     name = "scheduler-before-optimizer"
     summary = "lr_scheduler.step() runs before optimizer.step()"
-    fix_availability = FixAvailability.NONE
     requires_any = ("sched",)
     uses_model = True
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import libcst as cst
 
 from dllint.rule import Invalid, Rule, Valid
-from dllint.types import FixAvailability
 
 
 class ClipAfterStep(Rule):
@@ -43,7 +42,6 @@ class ClipAfterStep(Rule):
     code = "DL103"
     name = "clip-after-step"
     summary = "Gradient clipping runs after optimizer.step()"
-    fix_availability = FixAvailability.NONE
     requires_any = ("clip_grad",)
     uses_model = True
 

@@ -8,7 +8,7 @@ from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic.catalog import BACKWARD_METHODS, LOSS_SCALING_CONTEXTS
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.values import LOSS_VALUE, first
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 
 class LossAccumulatedAsTensor(Rule):
@@ -54,7 +54,6 @@ class LossAccumulatedAsTensor(Rule):
     code = "DL104"
     name = "loss-accumulated-as-tensor"
     summary = "A loss tensor is summed into a running total, keeping its graph alive"
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = ("+=",)
     uses_model = True
 
@@ -184,6 +183,15 @@ class LossAccumulatedAsTensor(Rule):
                 loss.backward()
                 total_loss += loss.item()
         """),
+        # A sum of an expression has no one tensor to call `.item()` on: no fix offered.
+        Invalid("""
+            import torch.nn.functional as F
+            total_loss = 0
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                total_loss += loss * x.size(0)
+        """, line=6),
         Invalid("""
             from torch import nn
             criterion = nn.MSELoss()

@@ -10,7 +10,6 @@ import libcst as cst
 from dllint.rule import Invalid, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, is_true
-from dllint.types import FixAvailability
 
 SAMPLERS = frozenset({"torch.utils.data.DistributedSampler",
                       "torch.utils.data.distributed.DistributedSampler"})
@@ -54,7 +53,6 @@ class SamplerWithoutSetEpoch(Rule):
     code = "DL105"
     name = "sampler-without-set-epoch"
     summary = "DistributedSampler without set_epoch(): the same order every epoch"
-    fix_availability = FixAvailability.NONE
     requires_any = ("DistributedSampler",)
 
     VALID = [

@@ -7,7 +7,6 @@ import libcst as cst
 from dllint.rule import Invalid, Rule, Valid
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.values import MODULE, OPTIMIZER, first
-from dllint.types import FixAvailability
 
 
 class OptimizerBeforeLayerReplaced(Rule):
@@ -40,7 +39,6 @@ class OptimizerBeforeLayerReplaced(Rule):
     code = "DL107"
     name = "optimizer-before-layer-replaced"
     summary = "A layer is replaced after the optimizer was built: its weights never train"
-    fix_availability = FixAvailability.NONE
     requires_any = ("optim",)
     uses_model = True
 

@@ -8,7 +8,7 @@ from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument
 from dllint.semantic.values import PROBABILITIES, first
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 
 class LogOfSoftmax(Rule):
@@ -42,7 +42,6 @@ class LogOfSoftmax(Rule):
     code = "DL201"
     name = "log-of-softmax"
     summary = "log(softmax(x)) instead of the stable log_softmax(x)"
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = ("log",)
     uses_model = True
 

@@ -6,7 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, Rule, Valid
 from dllint.semantic.syntax import argument
-from dllint.types import FixAvailability, Severity
+from dllint.types import Severity
 
 FUNCTIONS = frozenset({"torch.nn.functional.softmax", "torch.nn.functional.log_softmax",
                        "torch.nn.functional.softmin"})
@@ -43,7 +43,6 @@ class SoftmaxWithoutDim(Rule):
     summary = "softmax / log_softmax without dim: the axis is guessed"
     severity = Severity.WARNING
     requires_any = ("oftmax", "oftmin")
-    fix_availability = FixAvailability.NONE
 
     VALID = [
         Valid("""

@@ -8,7 +8,7 @@ from dllint.rule import Invalid, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, number
 from dllint.semantic.values import LOSS, PROBABILITIES, Tag, first
-from dllint.types import FixAvailability, Severity
+from dllint.types import Severity
 
 BCE = frozenset({"torch.nn.functional.binary_cross_entropy", "torch.nn.BCELoss"})
 # The stable form of a cross-entropy written out on a sigmoid, by the library of its `log`.
@@ -59,7 +59,6 @@ class SigmoidThenBCE(Rule):
     name = "sigmoid-then-bce"
     summary = "sigmoid + BCELoss: BCEWithLogitsLoss is the numerically stable form"
     severity = Severity.WARNING
-    fix_availability = FixAvailability.NONE
     requires_any = ("binary_cross_entropy", "BCELoss", "log")
     uses_model = True
 

@@ -7,7 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.values import MODULE, first
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 
 class LayersInPlainList(Rule):
@@ -43,7 +43,6 @@ class LayersInPlainList(Rule):
     code = "DL301"
     name = "layers-in-plain-list"
     summary = "Layers kept in a plain list or dict: never registered, never trained"
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = ("self.",)
     uses_model = True
 

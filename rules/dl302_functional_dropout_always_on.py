@@ -8,7 +8,6 @@ import libcst.matchers as m
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument
-from dllint.types import FixAvailability
 
 TRAINING_FLAG = m.Attribute(value=m.Name("self"), attr=m.Name("training"))
 
@@ -49,7 +48,6 @@ class FunctionalDropoutAlwaysOn(Rule):
     code = "DL302"
     name = "functional-dropout-always-on"
     summary = "F.dropout in a module without training=self.training stays on at inference"
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = ("dropout",)
     uses_model = True
 

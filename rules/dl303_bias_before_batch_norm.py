@@ -7,7 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, is_true, keyword
-from dllint.types import Applicability, FixAvailability, Severity
+from dllint.types import Applicability, Severity
 
 LAYERS = {"torch.nn.Conv1d": "torch.nn.BatchNorm1d", "torch.nn.Conv2d": "torch.nn.BatchNorm2d",
           "torch.nn.Conv3d": "torch.nn.BatchNorm3d", "torch.nn.Linear": "torch.nn.BatchNorm1d"}
@@ -55,7 +55,6 @@ class BiasBeforeBatchNorm(Rule):
     severity = Severity.INFO
     # Opt-in (`--extend-select DL303`): true, but the fix breaks loading pretrained checkpoints.
     enabled_by_default = False
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = ("BatchNorm", "batch_norm")
 
     VALID = [

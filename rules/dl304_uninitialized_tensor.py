@@ -7,7 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import integer
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 CONSTRUCTORS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.LongTensor",
                           "torch.DoubleTensor", "torch.cuda.FloatTensor"})
@@ -146,7 +146,6 @@ class UninitializedTensor(Rule):
     code = "DL304"
     name = "uninitialized-tensor"
     summary = "torch.Tensor(sizes) allocates uninitialised memory"
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = ("Tensor(",)
 
     VALID = [

@@ -6,7 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic.values import MODULE, first
-from dllint.types import Applicability, FixAvailability, Severity
+from dllint.types import Applicability, Severity
 
 
 class DirectForwardCall(Rule):
@@ -42,7 +42,6 @@ class DirectForwardCall(Rule):
     name = "direct-forward-call"
     summary = "model.forward(x) skips the module's hooks; call model(x)"
     severity = Severity.WARNING
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = (".forward(",)
     uses_model = True
 
@@ -97,6 +96,11 @@ class DirectForwardCall(Rule):
             model = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
             output = model(x)
         """),
+        # The module is made in the call: replacing `.forward` is left to the author (no fix).
+        Invalid("""
+            from torch import nn
+            output = nn.Linear(4, 8).forward(x)
+        """, line=2),
         Invalid("""
             import torchvision
             backbone = torchvision.models.resnet18()

@@ -9,7 +9,6 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, is_true, keyword
-from dllint.types import FixAvailability
 
 # Keywords of a Flax `apply` (or a TrainState's `apply_fn`) that switch the model to inference:
 # the value that does it.
@@ -69,7 +68,6 @@ class DropoutNeverActive(Rule):
     code = "DL306"
     name = "dropout-never-active"
     summary = "Dropout switched off in training: tf.layers.dropout without training=, Flax deterministic=True"
-    fix_availability = FixAvailability.SOMETIMES
     requires_any = ("dropout", "Dropout", "deterministic", "train=False", "training=False")
 
     VALID = [

@@ -10,7 +10,7 @@ from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, keyword
 from dllint.semantic.values import MODULE, Tag
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 
 @dataclass
@@ -149,7 +149,6 @@ class KerasCallWithoutTraining(Rule):
     code = "DL307"
     name = "keras-call-without-training"
     summary = "Keras model with dropout/batch norm called in a GradientTape without training=True"
-    fix_availability = FixAvailability.ALWAYS
     requires_any = ("GradientTape",)
     uses_model = True
 

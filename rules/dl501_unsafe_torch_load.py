@@ -8,7 +8,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic.syntax import keyword
-from dllint.types import Applicability, FixAvailability
+from dllint.types import Applicability
 
 
 # Calls that bind a function's arguments in advance: `partial(torch.load, map_location="cpu")`
@@ -64,7 +64,6 @@ class UnsafeTorchLoad(Rule):
     code = "DL501"
     name = "unsafe-torch-load"
     summary = "torch.load without weights_only=True can run code from a checkpoint"
-    fix_availability = FixAvailability.SOMETIMES
     enabled_by_default = False
     requires_any = ("load(", "partial(")
     uses_model = True

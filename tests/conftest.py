@@ -33,3 +33,23 @@ def isolated_settings(root: Path, **options):
 
 
 __all__ = ["REPO", "TEST_DATA", "isolated_settings", "settings_for"]
+
+
+# The fast tier (`pytest -m "not slow"`, for development) leaves out these modules: each runs
+# torch training scripts, starts language servers or subprocesses by the dozen, or generates
+# large inputs. The full suite (`pytest`, which `.ci/run` runs) includes them. A single slow
+# test elsewhere is marked `@pytest.mark.slow` where it is defined.
+SLOW_MODULES = frozenset({
+    "test_runtime", "test_trace_distributed", "test_trace_exits", "test_trace_real",
+    "test_trace_report", "test_trace_restore", "test_overfit", "test_distributed_store",
+    "test_lsp", "test_lsp_robustness", "test_lsp_stream", "test_lsp_workspace",
+    "test_fuzz", "test_linear_time", "test_scaling_corpus", "test_corpus", "test_cold_work",
+    "test_workers", "test_readme", "test_pre_commit", "test_file_budget", "test_entry_points",
+    "test_planted_forms", "test_progress",
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
 from dllint.audit import inline_html
 from dllint.cli import main
 
 sys.path.insert(0, os.path.dirname(__file__))
+from conftest import REPO  # noqa: E402
 from helpers import CLEAN, PAIRED_LISTINGS  # noqa: E402
 from test_fixtures import EXPECTED_BUGGY  # noqa: E402
 

@@ -120,6 +120,47 @@ def test_stdin_filename(project):
     assert "images = glob.glob" in result.output  # the frame comes from stdin, not disk
 
 
+
+@pytest.mark.parametrize("paths", [("src/good.py",), ("src",), ("-", "src/good.py")])
+def test_stdin_filename_with_paths_is_refused(project, paths):
+    result = invoke("--stdin-filename", "pipe.py", *paths, input=PAIRED_LISTINGS)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"dllint: error: --stdin-filename lints standard input only, not "
+                             f"the paths {', '.join(paths)}: give one or the other\n")
+
+
+def test_stdin_filename_with_a_lone_dash_is_standard_input(project):
+    result = invoke("--stdin-filename", "pipe.py", "-", input=PAIRED_LISTINGS)
+    assert result.exit_code == 1 and "pipe.py:2:10: DL001" in result.output
+
+
+def _notebook_json(code: str) -> str:
+    cell = {"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
+            "outputs": [], "source": code.splitlines(keepends=True)}
+    return json.dumps({"cells": [cell], "metadata": {"kernelspec": {"language": "python",
+                       "name": "python3", "display_name": "Python 3"}},
+                       "nbformat": 4, "nbformat_minor": 5}, indent=1)
+
+
+def test_stdin_filename_ipynb_is_read_as_a_notebook(project):
+    notebook = _notebook_json(PAIRED_LISTINGS)
+    (project / "nb.ipynb").write_text(notebook)
+    piped = invoke("--stdin-filename", "nb.ipynb", "--no-cache", "--format", "json",
+                   input=notebook)
+    from_disk = invoke("nb.ipynb", "--no-cache", "--format", "json")
+    assert piped.exit_code == from_disk.exit_code == 1
+    found = [(d["code"], d["cell"], d["line"]) for d in json.loads(piped.stdout)]
+    assert found == [("DL001", 1, 2)]  # not DL903: the JSON is not read as Python
+    assert found == [(d["code"], d["cell"], d["line"]) for d in json.loads(from_disk.stdout)]
+
+
+def test_stdin_filename_ipynb_fix_prints_the_fixed_notebook(project):
+    result = invoke("--stdin-filename", "nb.ipynb", "--fix", "--unsafe-fixes", "--no-cache",
+                    input=_notebook_json(PAIRED_LISTINGS))
+    fixed = json.loads(result.stdout)
+    assert "".join(fixed["cells"][0]["source"]) == PAIRED_LISTINGS_FIXED
+
+
 SOFTMAX_MODEL = """
 import torch.nn.functional as F
 from torch import nn
@@ -160,8 +201,10 @@ def test_statistics(project):
 
 def test_quiet_and_verbose(project):
     quiet = invoke("src", "-q", "--no-cache")
-    assert quiet.output.strip().splitlines() == [
-        line for line in quiet.output.strip().splitlines() if "DL001" in line]
+    # The finding's line and nothing else: no frame, no summary (and still exit 1).
+    assert quiet.exit_code == 1
+    [line] = quiet.output.splitlines()
+    assert line.startswith("src/bad.py:2:10: DL001 `glob.glob` returns entries")
     verbose = CliRunner().invoke(main, ["src", "-v", "--no-cache"])
     assert "configuration:" in verbose.output and "files, 0 from cache" in verbose.output
 

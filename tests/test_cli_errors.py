@@ -109,6 +109,7 @@ TRAINS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # each case runs `dllint trace`, which imports torch: 12-20 s apiece
 @pytest.mark.parametrize(("body", "arguments", "status", "says"), [
     ("raise ValueError('no such dataset')\n", (), 3, "the script raised ValueError"),
     ("import time\nwhile True:\n    time.sleep(0.01)\n", ("--timeout", "0.5"), 3,
@@ -131,6 +132,7 @@ def test_trace_says_what_happened_and_exits_by_the_documented_status(
         assert "The trace is incomplete" in output
 
 
+@pytest.mark.slow  # runs `dllint trace --overfit` (torch): 65 s on the loaded build machine
 def test_overfit_takes_no_value_in_front_of_the_script(run_cli, tmp_path):
     pytest.importorskip("torch")
     path = script(tmp_path, "train.py", TRAINS)
@@ -235,3 +237,40 @@ def test_non_utf8_file_names_in_a_diff(run_cli, project, non_utf8_name):
     result = run_cli(".", "--no-cache", "--diff", cwd=project, env=STRICT_UTF8)
     assert result.returncode == 1 and b"Traceback" not in result.stderr, result.stderr
     assert b"+++ " in result.stdout and non_utf8_name in result.stdout
+
+
+@pytest.mark.parametrize(("arguments", "fragment"), [
+    (("--frobnicate",), "No such option '--frobnicate'. Did you mean '--format'?"),
+    (("check", "--format", "xml", "good.py"), "'xml' is not one of"),
+    (("check", "--jobs", "0", "good.py"), "--jobs"),
+    (("explain",), "Missing argument 'CODE'"),
+    (("bad.py", "--update-baseline"), "--update-baseline needs --baseline FILE"),
+])
+def test_click_usage_errors_are_one_line_with_status_2(run_cli, project, arguments, fragment):
+    result = run_cli(*arguments, cwd=project)
+    assert result.returncode == 2
+    one_error_line(result, fragment)
+    assert b"Usage:" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", ["explain", "rule"])
+def test_rule_is_explain_under_ruffs_name(run_cli, project, command):
+    result = run_cli(command, "DL001", cwd=project)
+    assert result.returncode == 0
+    assert result.stdout.decode().startswith("# DL001 unordered-file-listing")
+
+
+@pytest.mark.parametrize(("typed", "suggestion"), [
+    ("DL01", "'DL001'"), ("dl0O2", "'DL002'"), ("unordered-file-listin", "'unordered-file-listing'"),
+    ("rt01", "'RT001'"),
+])
+def test_an_unknown_rule_suggests_the_nearest(run_cli, project, typed, suggestion):
+    result = run_cli("rule", typed, cwd=project)
+    assert result.returncode == 2
+    one_error_line(result, f"unknown rule {typed!r} (did you mean {suggestion}?)")
+
+
+def test_an_unknown_rule_far_from_any_suggests_nothing(run_cli, project):
+    result = run_cli("rule", "zzzzzz", cwd=project)
+    assert result.returncode == 2
+    one_error_line(result, "unknown rule 'zzzzzz'; `dllint rules` lists them")

@@ -13,9 +13,9 @@ pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
 from helpers import PAIRED_LISTINGS, PAIRED_LISTINGS_FIXED  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(__file__))
 
 
 

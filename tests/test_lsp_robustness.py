@@ -16,9 +16,9 @@ import pytest
 
 pytest.importorskip("pygls")
 
+sys.path.insert(0, os.path.dirname(__file__))
 from helpers import PAIRED_LISTINGS, PAIRED_LISTINGS_FIXED  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(__file__))
 
 
 class RawClient:

@@ -154,3 +154,23 @@ def test_text_frame_shows_the_flagged_line_after_a_form_feed_or_line_separator(t
     output = CliRunner().invoke(main, ["bad.py", "--no-cache"]).output
     assert "bad.py:2:10: DL001" in output
     assert "2 | images = glob.glob('images/*.png')" in output
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_text_frame_keeps_a_trailing_backslash_single(color):
+    """rich's escape() doubles a trailing backslash: a `\\` continuation must print as written."""
+    from dllint.reports import ReportContext
+    from dllint.reports.text import render
+    from dllint.types import Diagnostic, RelatedLocation, Severity, Span
+    source = 'images = glob.glob("i/*") + \\\n    []\n'
+    finding = Diagnostic("DL001", "unordered-file-listing", "ends in a backslash \\",
+                         Severity.ERROR, "a.py", Span(1, 10, 1, 26),
+                         related=(RelatedLocation("a.py", Span(2, 5, 2, 7), "and here \\"),))
+    text = render([finding], ReportContext(files_checked=1, color=color,
+                                           sources={"a.py": source}))
+    plain = __import__("re").sub(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\", "", text)
+    lines = plain.splitlines()
+    assert lines[0] == "a.py:1:10: DL001 ends in a backslash \\"
+    assert lines[2] == '1 | images = glob.glob("i/*") + \\'
+    assert lines[3] == "  |          " + "^" * 16
+    assert lines[4] == "  = a.py:2:5: and here \\"

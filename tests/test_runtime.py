@@ -264,17 +264,26 @@ def test_cli_trace_confirms_the_static_finding(monkeypatch):
                for related in finding["related"])
 
 
+def test_cli_trace_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("DLLINT_FORMAT", raising=False)
+    for name in [name for name in sys.modules if name.split(".")[0] == "matplotlib"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises
+    result = CliRunner().invoke(main, ["trace", str(RUNTIME / "clean_mlp.py"), "--steps", "2",
+                                       "--plot", str(tmp_path / "flow.png")])
+    assert result.exit_code == 0, result.output
+    assert "--plot needs matplotlib: pip install" in result.output
+    assert not (tmp_path / "flow.png").exists()
+
+
 def test_cli_trace_text_report_and_exit_codes(tmp_path):
+    pytest.importorskip("matplotlib")
     result = CliRunner().invoke(main, ["trace", str(RUNTIME / "clean_mlp.py"), "--steps", "2",
                                        "--plot", str(tmp_path / "flow.png")])
     assert result.exit_code == 0, result.output
     assert "device: cpu" in result.output and "gradient norms" in result.output
     assert "model.0" in result.output and "All checks passed" in result.output
-    try:
-        import matplotlib  # noqa: F401
-        assert (tmp_path / "flow.png").exists()
-    except ImportError:
-        assert "--plot needs matplotlib: pip install" in result.output
+    assert (tmp_path / "flow.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     broken = write(tmp_path, "broken.py", "raise RuntimeError('data missing')\n")
     failed = CliRunner().invoke(main, ["trace", str(broken)])
     assert failed.exit_code == 3 and "RuntimeError: data missing" in failed.output

@@ -7,7 +7,6 @@ Each source calls `probe(expr)`; the probe visitor runs right after the model in
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -321,7 +320,7 @@ def test_albumentations_pipeline_scales_the_image_entry_only():
     assert UNIT_SCALED not in unscaled and UNIT_SCALED not in plain and UINT8 in plain
 
 
-def test_calls_of_one_definition_do_not_feed_a_redefinition():
+def test_calls_of_one_definition_do_not_feed_a_redefinition(tmp_path):
     # A notebook redefines `cross_entropy`: the first one takes probabilities, the second
     # logits; the first one's call site must not reach the second one's parameter.
     source = '''
@@ -339,7 +338,7 @@ loss = cross_entropy(model(images), labels)
 '''
     from dllint.config import FileConfig, build_settings
     from dllint.runner import lint_text
-    settings = build_settings(FileConfig(root=Path.cwd()), select=["DL002"])
+    settings = build_settings(FileConfig(root=tmp_path), select=["DL002"])
     assert lint_text(source, "notebook.py", settings).diagnostics == ()
 
 

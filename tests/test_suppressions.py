@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 from helpers import PAIRED_LISTINGS  # noqa: E402
 
 LISTING_LINE = "images = glob.glob('images/*.png')"
+# Settings of a project with no configuration or requirements, wherever pytest runs from.
+# (A TemporaryDirectory is removed when the interpreter exits.)
+_EMPTY_FOLDER = tempfile.TemporaryDirectory(prefix="dllint-suppressions-")
+_EMPTY_PROJECT = Path(_EMPTY_FOLDER.name)
 
 
 def lint(text: str, **options):
-    settings = build_settings(FileConfig(root=Path.cwd()), **options)
+    settings = build_settings(FileConfig(root=_EMPTY_PROJECT), **options)
     return [(d.code, d.line) for d in lint_text(text, "a.py", settings).diagnostics]
 
 
@@ -92,3 +97,68 @@ def test_whole_line_comments_after_a_tokenizer_error_are_kept_once():
 
     text = "# dllint: ignore[DL001]\nx = 1\x0c\ny = (\n"
     assert [(s.line, s.applies_to) for s in scan(text)] == [(1, frozenset({1, 2}))]
+
+
+def _malformed(text: str, **options):
+    settings = build_settings(FileConfig(root=_EMPTY_PROJECT), **options)
+    return [(d.line, d.column, d.message) for d in lint_text(text, "a.py", settings).diagnostics
+            if d.code == "DL910"]
+
+
+@pytest.mark.parametrize(("comment", "says", "suppressed"), [
+    ("# dllint: noqa: DL001", "is not a suppression dllint reads", False),
+    ("# dllint: disable=DL001", "is not a suppression dllint reads", False),
+    ("# dllint: ignore-all", "is not a suppression dllint reads", False),
+    ("# dllint: ignore DL001", "codes go in brackets", True),
+    ("# dllint: ignore[DL001", "not closed with `]`, so every code is suppressed", True),
+    ("# dllint: ignore[]", "an empty code list suppresses nothing", False),
+    ("# dllint: ignore[DL01]", "unknown code DL01", False),
+    ("# noqa DL001", "codes follow a colon", True),
+    ("# noqa:", "no code after `noqa:`, so every code is suppressed", True),
+    ("# noqa: DL01, E501", "unknown code DL01", False),
+])
+def test_a_malformed_suppression_is_reported_where_it_is(comment, says, suppressed):
+    text = PAIRED_LISTINGS.replace(LISTING_LINE, f"{LISTING_LINE}  {comment}")
+    column = len(LISTING_LINE) + 3
+    [(line, at, message)] = _malformed(text)
+    assert (line, at) == (2, column) and says in message and f"`{comment}`" in message
+    # The warning says truly what the comment does to the finding it sits on.
+    assert (("DL001", 2) not in lint(text)) == suppressed
+
+
+def test_a_file_level_noqa_as_ruff_writes_it_points_to_file_ignore():
+    [(line, column, message)] = _malformed("# dllint: noqa\n" + PAIRED_LISTINGS)
+    assert (line, column) == (1, 1) and "`# dllint: file-ignore` suppresses everything" in message
+
+
+@pytest.mark.parametrize("comment", [
+    "# dllint: ignore[DL001]", "# dllint: ignore", "# noqa: DL001", "# noqa", "# NOQA:DL001",
+    "# noqa: E501, DL001", "# noqa: E501", "# dllint: ignore[DL001] sorted below",
+    "# dllint: ignore[RT001]", "# noqa - generated", "# dllint: file-ignore[DL001]",
+])
+def test_well_formed_suppressions_are_not_reported(comment):
+    assert _malformed(PAIRED_LISTINGS.replace(LISTING_LINE, f"{LISTING_LINE}  {comment}")) == []
+
+
+def test_a_malformed_suppression_in_a_file_no_rule_wants_is_reported_too():
+    assert [line for line, _, _ in _malformed("x = 1  # dllint: noqa: DL001\n")] == [1]
+
+
+def test_malformed_suppressions_can_be_ignored():
+    assert _malformed("x = 1  # dllint: noqa: DL001\n", ignore=["DL910"]) == []
+
+
+@pytest.mark.parametrize(("options", "reported"), [
+    ({}, False), ({"extend_select": ["DL905"]}, True), ({"select": ["DL001", "DL905"]}, True),
+    ({"extend_select": ["DL9"]}, False), ({"extend_select": ["DL905"], "ignore": ["DL905"]}, False),
+])
+def test_unused_suppression_is_selected_by_its_code(options, reported):
+    text = PAIRED_LISTINGS.replace("import glob", "import glob  # dllint: ignore[DL001]")
+    assert (("DL905", 1) in lint(text, **options)) == reported
+
+
+def test_unused_suppression_is_selected_in_the_configuration(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.dllint]\nextend-select = ["DL905"]\n')
+    from dllint.config import load_config
+    settings = build_settings(load_config(tmp_path / "pyproject.toml", tmp_path), start=tmp_path)
+    assert settings.report_unused_suppressions

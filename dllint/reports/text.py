@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.color import ColorSystem
 from rich.style import Style
+from rich.text import Text
 
 from dllint.fixes import is_applicable
 from dllint.lines import split_lines
@@ -55,7 +56,9 @@ def _frame(console: Console, lines: _Lines, d: Diagnostic) -> None:
     end = d.span.end_column - 1 if d.span.end_line == d.span.start_line else len(text)
     width = max(1, end - start)
     console.print(f"{gutter} [blue]|[/]", highlight=False)
-    console.print(f"[blue]{d.span.start_line} |[/] {escape(text)}", highlight=False)
+    # The line as a plain Text, never markup: rich's escape() doubles a trailing backslash (a
+    # `\` continuation) in case a tag follows, and none does here.
+    console.print(Text.assemble((f"{d.span.start_line} |", "blue"), " ", text), highlight=False)
     console.print(f"{gutter} [blue]|[/] {' ' * start}[{_STYLE[d.severity]}]{'^' * width}[/]",
                   highlight=False)
 
@@ -79,13 +82,19 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
     lines = _Lines(context.sources)
     for d in diagnostics:
         fixable = " [cyan]\\[*][/]" if is_applicable(d.fix, context.unsafe_fixes) else ""
-        console.print(f"{_location(d.path, d.line, d.column, context.color, d.cell)}: "
-                      f"[{_STYLE[d.severity]}]{d.code}[/] {escape(d.message)}{fixable}")
+        console.print(Text.assemble(
+            Text.from_markup(f"{_location(d.path, d.line, d.column, context.color, d.cell)}: ",
+                             emoji=False),
+            (d.code, _STYLE[d.severity]), " ", d.message, Text.from_markup(fixable, emoji=False)))
         if not context.quiet:
             _frame(console, lines, d)
             gutter = " " * len(str(d.span.start_line))
             for related in d.related:
-                console.print(f"{gutter} [blue]=[/] {_location(related.path, related.span.start_line, related.span.start_column, context.color, related.cell)}: {escape(related.message)}")
+                where = _location(related.path, related.span.start_line,
+                                  related.span.start_column, context.color, related.cell)
+                console.print(Text.assemble(
+                    Text.from_markup(f"{gutter} [blue]=[/] {where}: ", emoji=False),
+                    related.message))
             console.print()
     if not context.quiet:
         _summary(console, diagnostics, context)
