@@ -20,8 +20,11 @@ from dllint.reports import ReportContext  # noqa: E402
 from dllint.reports.text import render as render_text  # noqa: E402
 from dllint.runtime.instruments import ModuleRecord, Observations  # noqa: E402
 from dllint.runtime.overfit import judge, sparkline  # noqa: E402
-from dllint.runtime.report import (MAX_MODULE_ROWS, folded_rows, loss_axis,  # noqa: E402
-                                   module_rows, render_trace, shorten_left)
+from dllint.runtime.overfit import Verdict  # noqa: E402
+from dllint.runtime.report import (MAX_GRADIENT_ROWS, MAX_MODULE_ROWS,  # noqa: E402
+                                   MAX_PLOT_BARS, MAX_PLOT_INCHES, default_depth, folded_rows,
+                                   gradient_bars, human_bytes, human_count, loss_axis,
+                                   module_rows, render_trace, shorten_left, shorten_names)
 from dllint.runtime.script import Curve, TraceReport  # noqa: E402
 from dllint.runtime.trace_json import SCHEMA, SCHEMA_VERSION, trace_to_dict  # noqa: E402
 from dllint.types import Diagnostic, Severity, Span  # noqa: E402
@@ -29,8 +32,10 @@ from dllint.types import Diagnostic, Severity, Span  # noqa: E402
 RUNTIME = REPO / "fixtures" / "runtime"
 
 
-def record(name: str, kind: str, shape: str = "(2, 8)") -> ModuleRecord:
-    return ModuleRecord(name, kind, f"[{shape}]", shape, "float32", True, "cpu")
+def record(name: str, kind: str, shape: str = "(2, 8)", parameters: int = 0,
+           trainable: int | None = None, training: bool = True) -> ModuleRecord:
+    return ModuleRecord(name, kind, f"[{shape}]", shape, "float32", training, "cpu", parameters,
+                        parameters if trainable is None else trainable, 4 * parameters)
 
 
 def convnext_records(blocks: int = 3) -> list[ModuleRecord]:
@@ -89,8 +94,12 @@ def test_blocks_with_different_shapes_are_not_folded():
 def test_json_rows_keep_every_module_parents_first():
     records = convnext_records()
     rows = module_rows(records)
-    assert sorted(row.name for row in rows) == sorted(item.name for item in records)
-    position = {row.name: index for index, row in enumerate(rows)}
+    assert sorted(row.name for row, _ in rows) == sorted(item.name for item in records)
+    depths = {row.name: depth for row, depth in rows}
+    assert depths["net"] == 0 and depths["net.stages"] == 1
+    # `net.stages.0.blocks` is a recorded Sequential, so a block lies a level below it.
+    assert depths["net.stages.0.blocks.1"] == 4 and depths["net.stages.0.blocks.1.norm"] == 5
+    position = {row.name: index for index, row in enumerate(row for row, _ in rows)}
     for name in position:
         if "." in name:
             assert position[name.rsplit(".", 1)[0]] < position[name]
@@ -108,17 +117,167 @@ def test_a_narrow_table_keeps_the_ends_of_names():
     records = [record(f"encoder.layers.{i}.attention.output.dense", "Linear", f"(2, {i + 1})")
                for i in range(3)]
     text = render_trace(make_report(records), color=False, width=60)
-    assert "…attention.output.dense" in text or "…output.dense" in text
-    assert "encoder.layers.0.attention.out" not in text  # never cut at the right end
+    for layer in range(3):  # shortened in the middle: the layer number and the end both stay
+        assert re.search(rf"\S*{layer}\S*…\S*dense|\S*…\S*{layer}\S*dense", text), text
+    assert "encoder.layers.0.attention.out " not in text  # never cut at the right end
+    assert all(len(line) <= 60 for line in table_lines(text))
 
 
 def test_the_row_cap_points_to_the_json_report():
     # Distinct shapes, so nothing folds.
     records = [record(f"net.{i}", "Linear", f"(2, {i + 1})") for i in range(MAX_MODULE_ROWS + 7)]
     text = render_trace(make_report(records), color=False, width=120)
-    assert "… 7 more rows (see --format json)" in text
+    assert "… 7 more rows (--depth all shows them; --format json lists every module)" in text
     assert "net.0 " in text and f"net.{MAX_MODULE_ROWS - 1} " in text
     assert f"net.{MAX_MODULE_ROWS} " not in text
+    # --depth all: no cap.
+    every = render_trace(make_report(records), color=False, width=120, depth=None, row_limit=None)
+    assert f"net.{MAX_MODULE_ROWS + 6} " in every and "more rows" not in every
+
+
+def test_a_single_row_over_the_cap_is_shown_not_elided():
+    records = [record(f"net.{i}", "Linear", f"(2, {i + 1})") for i in range(MAX_MODULE_ROWS + 1)]
+    text = render_trace(make_report(records), color=False, width=120)
+    assert f"net.{MAX_MODULE_ROWS} " in text and "more rows" not in text
+    names = [f"net.{i}.weight" for i in range(MAX_GRADIENT_ROWS + 1)]
+    text = render_trace(make_report(norms={name: 0.5 for name in names}), color=False, width=100)
+    assert "more parameters" not in text and all(f"{name} " in text for name in names)
+    more = render_trace(make_report(norms={name: 0.5 for name in [*names, "net.x.weight"]}),
+                        color=False, width=100)
+    assert "… 2 more parameters (see --format json)" in more
+
+
+# ---- a real model's table at 100 columns -------------------------------------------------------
+
+def t5_records() -> list[ModuleRecord]:
+    """A T5 as the tracer records it (children before their parents): long names, keyword
+    inputs (recorded as `[]`), output objects, blocks that differ in their first layer."""
+    records = []
+    for stack in ("encoder", "decoder"):
+        for block in range(6):
+            prefix = f"model.{stack}.block.{block}"
+            extra = 4 if block == 0 else 0  # the first block holds the relative position bias
+            for layer, kind in enumerate(("T5LayerSelfAttention", "T5LayerFF")):
+                records += [
+                    record(f"{prefix}.layer.{layer}.layer_norm", "T5LayerNorm", "(2, 7, 16)", 16),
+                    record(f"{prefix}.layer.{layer}.dropout", "Dropout", "(2, 7, 16)"),
+                    record(f"{prefix}.layer.{layer}", kind, "(2, 7, 16)", 1040 + extra)]
+            records.append(ModuleRecord(
+                prefix, "T5Block", "[(2, 7, 16), NoneType, (1, 4, 7, 7), NoneType]",
+                "[(2, 7, 16), (1, 4, 7, 7), NoneType, NoneType]", "float32", True, "cpu",
+                2096 + extra, 2096 + extra, 4 * (2096 + extra)))
+        records.append(ModuleRecord(
+            f"model.{stack}", "T5Stack", "[]",
+            "{last_hidden_state: (2, 7, 16), past_key_values: EncoderDecoderCache}", "float32",
+            True, "cpu", 12596, 12596, 4 * 12596))
+    records.append(ModuleRecord(
+        "model", "T5ForConditionalGeneration", "[]",
+        "{loss: (), logits: (2, 5, 64), encoder_last_hidden_state: (2, 7, 16), "
+        "past_key_values: EncoderDecoderCache}", "float32", False, "cpu", 26216, 26216,
+        4 * 26216))
+    return records
+
+
+def table_lines(text: str) -> list[str]:
+    lines = text.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("module "))
+    end = next((index for index, line in enumerate(lines) if index > start and (
+        not line or line.startswith(("+N:", "parameters:", "… ")))), len(lines))
+    return lines[start:end]
+
+
+def test_a_real_models_table_keeps_dtype_and_mode_at_100_columns():
+    text = render_trace(make_report(t5_records()), color=False, width=100)
+    header, *rows = table_lines(text)
+    assert header.split() == ["module", "type", "input", "output", "dtype", "mode", "params"]
+    assert all(len(line) <= 100 for line in [header, *rows])
+    dtype, mode = header.index("dtype"), header.index("mode")
+    assert all(row[dtype:dtype + 4].strip() == "f32" for row in rows), rows
+    assert {row[mode:mode + 5].strip() for row in rows} == {"train", "eval"}
+    model = next(row for row in rows if row.startswith("model "))
+    assert re.search(r"\s26\.2k$", model)
+    # Names are shortened in the middle, the encoder's rows told apart from the decoder's.
+    names = [row.split()[0] for row in rows]
+    assert len(set(names)) == len(names) and any("encoder" in name and "…" in name
+                                                 for name in names), rows
+    # The output object shows the tensors it holds (shortened in the middle), not its class.
+    shallow = render_trace(make_report(t5_records()), color=False, width=100, depth=1)
+    shallow_header, model, *_ = table_lines(shallow)
+    output = model[shallow_header.index("output"):shallow_header.index("dtype")].strip()
+    assert output.startswith("{loss: (), logit") and output.endswith("Cache}"), output
+
+
+def test_the_default_view_folds_below_its_depth_and_depth_expands_it():
+    records = t5_records()
+    assert default_depth(records) == 3
+    rows = folded_rows(records, depth=2)
+    names = [row.name for row in rows]
+    assert names == ["model", "model.encoder", "model.encoder.block.0", "model.encoder.block.1–5",
+                     "model.decoder", "model.decoder.block.0", "model.decoder.block.1–5"]
+    block = rows[names.index("model.encoder.block.0")]
+    assert block.folded == 6 and block.count == 1  # its 2 layers with 2 children each
+    assert rows[names.index("model.encoder.block.1–5")].count == 5
+    shallow = render_trace(make_report(records), color=False, width=100, depth=1,
+                           row_limit=None)
+    assert [line.split()[0] for line in table_lines(shallow)[1:]] == [
+        "model", "model.encoder", "model.decoder"]
+    assert re.search(r"^model\.encoder\s+\+42\s+T5Stack", shallow, flags=re.MULTILINE), shallow
+    assert "+N: N modules below depth 1 folded into the row (--depth N expands, --depth all " \
+           f"shows all {len(records)} modules)" in shallow
+    every = render_trace(make_report(records), color=False, width=200, depth=None,
+                         row_limit=None)
+    assert "+N:" not in every and "model.encoder.block.0.layer.1.layer_norm" in every
+    # Repeated blocks still fold when every depth is shown.
+    assert "model.encoder.block.1–5" in every and "block.3.layer" not in every
+
+
+def test_the_default_depth_is_the_deepest_that_fits_the_row_limit():
+    # 30 distinct layers of 3 distinct sublayers each: depth 1 fits in 50 rows, depth 2 not.
+    records = []
+    for layer in range(30):
+        records += [record(f"net.layer{layer}.part{part}", "Linear", f"({layer}, {part})")
+                    for part in range(3)]
+        records.append(record(f"net.layer{layer}", "Block", f"({layer},)"))
+    records.append(record("net", "Net"))
+    assert default_depth(records) == 1
+    text = render_trace(make_report(records), color=False, width=100)
+    assert "net.layer29 " in text and "part0" not in text and "more rows" not in text
+
+
+def test_parameter_counts_per_row_and_in_total():
+    assert [human_count(n) for n in (0, 950, 12_345, 4_500_000, 1_230_000_000)] == [
+        "0", "950", "12.3k", "4.5M", "1.23B"]
+    assert [human_bytes(n) for n in (64, 5_380, 1_090_000, 2_400_000_000)] == [
+        "64B", "5.38kB", "1.09MB", "2.4GB"]
+    records = [record("net.encoder", "Linear", "(2, 8)", 72, 0),
+               record("net.head", "Linear", "(2, 2)", 18), record("net", "Net", "(2, 2)", 90, 18)]
+    text = render_trace(make_report(records), color=False, width=100)
+    header, *rows = table_lines(text)
+    assert header.split()[-2:] == ["params", "trainable"]
+    assert re.search(r"^net\.encoder\s.*\s72\s+0$", text, flags=re.MULTILINE), text
+    assert "parameters: 90 total, 18 trainable, 72 frozen; 360B" in text
+    # Everything trainable: no trainable column.
+    trained = render_trace(make_report([record("net", "Net", "(2, 2)", 90)]), color=False,
+                           width=100)
+    assert table_lines(trained)[0].split()[-1] == "params"
+    assert "parameters: 90 total, 90 trainable, 0 frozen; 360B" in trained
+
+
+def test_names_are_shortened_in_the_middle_and_stay_told_apart():
+    names = [f"unet.{part}_blocks.{block}.resnets.{resnet}.norm1"
+             for part in ("down", "up") for block in range(2) for resnet in range(2)]
+    short = shorten_names(names, 26)
+    assert len(set(short.values())) == len(names), short
+    for name, cut in short.items():
+        assert len(cut) <= 26 and "…" in cut and cut.endswith(".norm1")
+        # The parts that tell it apart (which blocks, which resnet) stay.
+        part, block, resnet = re.match(r"unet\.(\w+)_blocks\.(\d)\.resnets\.(\d)", name).groups()
+        assert part in cut and f"{block}" in cut and cut.endswith(f"…{resnet}.norm1")
+    assert shorten_names(["net.head"], 26) == {"net.head": "net.head"}
+    # Cutting from the left would make these three the same.
+    three = [f"model.down_blocks.{i}.resnets.0.norm1" for i in range(3)]
+    assert len({shorten_left(name, 16) for name in three}) == 1
+    assert len(set(shorten_names(three, 22).values())) == 3
 
 
 def test_a_real_model_table_folds(tmp_path):

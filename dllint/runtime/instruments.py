@@ -14,7 +14,8 @@ import os
 import sys
 import warnings
 import sysconfig
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable
 
 import torch
@@ -142,7 +143,24 @@ def _shape(value: Any) -> str:
         return "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(_shape(item) for item in value[:4]) + "]"
+    entries = _entries(value)
+    if entries:  # a ModelOutput or another dict or dataclass: the tensors it carries, by name
+        return "{" + ", ".join(f"{key}: {_shape(item)}" for key, item in entries[:4]) + \
+            (", …" if len(entries) > 4 else "") + "}"
     return type(value).__name__
+
+
+def _entries(value: Any) -> list[tuple[str, Any]]:
+    """The named items of a dict-like or dataclass output, tensors first (an output object's
+    loss and logits before the caches it also carries)."""
+    if isinstance(value, Mapping):
+        items = [(str(key), item) for key, item in value.items()]
+    elif is_dataclass(value) and not isinstance(value, type):
+        items = [(item.name, getattr(value, item.name, None)) for item in fields(value)]
+    else:
+        return []
+    items = [(key, item) for key, item in items if item is not None]
+    return sorted(items, key=lambda entry: not isinstance(entry[1], torch.Tensor))
 
 
 def _dtype(value: Any) -> str:
@@ -150,7 +168,21 @@ def _dtype(value: Any) -> str:
         return str(value.dtype).replace("torch.", "")
     if isinstance(value, (tuple, list)) and value:
         return _dtype(value[0])
-    return "-"
+    entries = _entries(value)
+    return _dtype(entries[0][1]) if entries else "-"
+
+
+def _parameter_counts(module: nn.Module) -> tuple[int, int, int]:
+    """(parameters, trainable parameters, bytes of parameters) of a module and its children, a
+    shared parameter counted once; a lazy module's unmaterialized parameters count nothing."""
+    total = trainable = size = 0
+    for parameter in module.parameters():
+        if isinstance(parameter, nn.parameter.UninitializedParameter):
+            continue
+        total += parameter.numel()
+        trainable += parameter.numel() if parameter.requires_grad else 0
+        size += parameter.numel() * parameter.element_size()
+    return total, trainable, size
 
 
 def _float_tensors(values) -> list[torch.Tensor]:
@@ -272,6 +304,13 @@ class ModuleRecord:
     dtype: str
     training: bool
     device: str
+    # Of the module and its children (the report's params and size columns).
+    parameters: int = 0
+    trainable: int = 0
+    parameter_bytes: int = 0
+    # The wrapper the model was called through when it alone was seen ("OptimizedModule": the
+    # modules inside a torch.compile graph run without hooks).
+    wrapper: str = ""
 
 
 @dataclass
@@ -617,15 +656,18 @@ class Instruments:
             return
         self.depth = max(0, self.depth - 1)
         try:
-            # A wrapper (DDP, torch.compile) is the model it wraps: one row, for the model.
-            if self.seen.steps == 0 and unwrapped(module) is module and (
-                    id(module) not in self.seen.modules or (
+            # A wrapper (DDP, torch.compile) is the model it wraps: one row, for the model; the
+            # wrapper's own, only when the model's forward ran unseen (compiled).
+            inner = unwrapped(module)
+            if self.seen.steps == 0 and (inner is module or id(inner) not in self.seen.modules) \
+                    and (id(module) not in self.seen.modules or (
                         id(module) not in self.training_rows and torch.is_grad_enabled())):
                 parameter = next(module.parameters(recurse=False), None)
                 self.seen.modules[id(module)] = ModuleRecord(
-                    self.name_of(module), type(unwrapped(module)).__name__, _shape(list(args)),
+                    self.name_of(module), type(inner).__name__, _shape(list(args)),
                     _shape(output), _dtype(output), module.training,
-                    str(parameter.device) if parameter is not None else "")
+                    str(parameter.device) if parameter is not None else "",
+                    *_parameter_counts(module), "" if inner is module else type(module).__name__)
                 if torch.is_grad_enabled():
                     self.training_rows.add(id(module))
             if not self.seen_non_finite:
