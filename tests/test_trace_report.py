@@ -296,6 +296,83 @@ def test_a_real_model_table_folds(tmp_path):
     assert ".0.5.1 " not in result.output  # the children of folded blocks are hidden
 
 
+def test_a_real_trace_records_output_objects_parameters_and_expands_with_depth(tmp_path):
+    script = tmp_path / "objects.py"
+    script.write_text(
+        "from dataclasses import dataclass\nimport torch\nfrom torch import nn\n\n"
+        "@dataclass\nclass Output:\n    loss: torch.Tensor\n    logits: torch.Tensor\n"
+        "    cache: object = None\n\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.embed = nn.Linear(4, 8)\n        self.embed.requires_grad_(False)\n"
+        "        self.body = nn.Sequential(nn.Sequential(nn.Linear(8, 8), nn.ReLU()), "
+        "nn.Linear(8, 3))\n"
+        "    def forward(self, x, y):\n        logits = self.body(self.embed(x))\n"
+        "        return Output(nn.functional.cross_entropy(logits, y), logits)\n\n"
+        "model = Net()\n"
+        "optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)\n"
+        "model(torch.randn(2, 4), torch.tensor([0, 2])).loss.backward()\noptimizer.step()\n")
+    environment = {"COLUMNS": "120", "NO_COLOR": "1"}
+    result = CliRunner().invoke(main, ["trace", str(script), "--no-static", "--depth", "1"],
+                                env=environment)
+    assert result.exit_code in (0, 1), result.output
+    header, *rows = table_lines(result.output)
+    assert [row.split()[0] for row in rows] == ["model", "model.embed", "model.body"], rows
+    model = rows[0]
+    assert "{loss: (), logits: (2,3), cache: NoneType}" not in model  # None entries are left out
+    assert "{loss: (), logits: (2,3)}" in model and " f32 " in model
+    # embed: 4*8+8 = 40 frozen; body: (8*8+8) + (8*3+3) = 99 trainable.
+    assert re.search(r"model\.embed\s.*\s40\s+0$", result.output, flags=re.MULTILINE)
+    assert re.search(r"^model\.body\s+\+4\s", result.output, flags=re.MULTILINE)
+    assert "parameters: 139 total, 99 trainable, 40 frozen; 556B" in result.output
+    every = CliRunner().invoke(main, ["trace", str(script), "--no-static", "--depth", "all"],
+                               env=environment)
+    assert "model.body.0.1 " in every.output and "+N:" not in every.output
+    bad = CliRunner().invoke(main, ["trace", str(script), "--depth", "deep"], env=environment)
+    assert bad.exit_code == 2 and "'deep' is neither a depth (0, 1, 2, ...) nor 'all'" in bad.output
+
+
+def test_a_compiled_model_gets_its_own_row_and_a_note(tmp_path):
+    pytest.importorskip("torch._dynamo")
+    script = tmp_path / "compiled.py"
+    script.write_text(
+        "import torch\nfrom torch import nn\n"
+        "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))\n"
+        "compiled = torch.compile(model)\n"
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "loss = nn.functional.cross_entropy(compiled(torch.randn(4, 4)), torch.tensor([0, 1, 0, 1]))\n"
+        "loss.backward()\noptimizer.step()\n")
+    result = CliRunner().invoke(main, ["trace", str(script), "--no-static"],
+                                env={"COLUMNS": "100", "NO_COLOR": "1"})
+    assert result.exit_code in (0, 1), result.output
+    assert re.search(r"^model\s+Sequential\s+\(4,4\)\s+\(4,2\)\s+f32\s+train\s+58$",
+                     result.output, flags=re.MULTILINE), result.output
+    assert "model: compiled by torch.compile; the modules inside the compiled graph run without " \
+           "dllint's hooks" in result.output
+
+
+def test_audit_embeds_the_trace_at_full_width(tmp_path):
+    script = tmp_path / "wide.py"
+    script.write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.a_rather_long_encoder_attribute = nn.Sequential(\n"
+        "            nn.Linear(64, 64), nn.Linear(64, 32), nn.Linear(32, 16))\n"
+        "    def forward(self, x):\n        return self.a_rather_long_encoder_attribute(x)\n"
+        "model = Net()\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "model(torch.randn(16, 64)).sum().backward()\noptimizer.step()\n")
+    target = tmp_path / "audit.md"
+    result = CliRunner().invoke(main, ["audit", str(script), "--format", "md", "-o", str(target),
+                                       "--trace", str(script)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    text = target.read_text()
+    trace = text[text.index("## Runtime trace"):]
+    header = next(line for line in trace.splitlines() if line.startswith("module "))
+    assert header.split()[-3:] == ["dtype", "mode", "params"]
+    # Names and shapes whole: the page is not a terminal.
+    assert "model.a_rather_long_encoder_attribute.2 " in trace and "…" not in trace.split(
+        "gradient norms")[0]
+
+
 # ---- losses and the overfit curve ------------------------------------------------------------
 
 def test_losses_are_printed_per_optimizer_from_the_curves():
@@ -331,6 +408,17 @@ def test_the_sparkline_marks_a_bucket_with_a_non_finite_loss():
     curve = [1.0] * 500 + [math.inf] + [1.0] * 499
     line = sparkline(curve, width=50)
     assert len(line) == 50 and line.count("!") == 1 and line.index("!") == 25
+
+
+def test_the_exploding_verdict_says_where_the_loss_started_and_ended():
+    rose = Verdict("exploding", 2.2, 2.5e5, 2.0, 60).describe()
+    assert "the loss exploded: it rose from 2.2 to 2.5e+05" in rose
+    # A loss that fell a long way, then jumped 10-fold, ends below its start: said so.
+    fell = Verdict("exploding", 2.5e5, 2.2, 0.01, 60).describe()
+    assert "grew more than 10-fold within a tenth of the run, though it ended lower (2.2) " \
+           "than it started (2.5e+05)" in fell
+    assert "not finite from the first steps" in Verdict("exploding", math.nan, math.inf,
+                                                        math.nan, 60).describe()
 
 
 # ---- the loss plot's axis and the gradient chart ---------------------------------------------
@@ -371,6 +459,57 @@ def test_the_gradient_chart_shows_parameters_without_a_gradient():
         notes = [text.get_text() for text in bars.texts]
         assert notes.count("no gradient") == 2 and notes.count("zero") == 1
         assert curve.get_yscale() == "linear"
+    finally:
+        plt.close(figure)
+
+
+def bert_norms(layers: int = 12) -> dict[str, float]:
+    norms = {"bert.embeddings.word_embeddings.weight": 0.1}
+    for layer in range(layers):
+        for part in ("query", "key", "value", "output.dense", "intermediate.dense"):
+            for kind in ("weight", "bias"):
+                norms[f"bert.encoder.layer.{layer}.{part}.{kind}"] = 0.5 if kind == "weight" \
+                    else 0.0 if (layer, part) == (3, "key") else 1e-3
+    norms["classifier.weight"] = 2.0
+    return norms
+
+
+def test_a_big_model_gets_one_gradient_bar_per_block():
+    norms = bert_norms()
+    bars = gradient_bars(norms, ["bert.encoder.layer.7.query.weight"])
+    assert len(bars) <= MAX_PLOT_BARS < len(norms)
+    labels = [bar.label for bar in bars]
+    assert labels[0] == "bert.embeddings.word_embeddings.weight"  # a group of one: its name
+    assert "bert.encoder.layer.0.* (10)" in labels and labels[-1] == "classifier.weight"
+    layer0 = bars[labels.index("bert.encoder.layer.0.* (10)")]
+    assert layer0.norm == pytest.approx(math.sqrt(5 * 0.5 ** 2 + 5 * 1e-3 ** 2))
+    assert layer0.members == 10 and not layer0.missing
+    assert bars[labels.index("bert.encoder.layer.3.* (10)")].missing == \
+        "1 of 10 without gradient"  # the zero key bias
+    # A parameter with no gradient joins its block (it was also in the norms: counted once).
+    assert bars[labels.index("bert.encoder.layer.7.* (10)")].missing == "1 of 10 without gradient"
+    few = gradient_bars({"a.weight": 0.5, "a.bias": 0.0}, ["b.weight"])
+    assert [(bar.label, bar.norm, bar.missing) for bar in few] == [
+        ("a.weight", 0.5, ""), ("a.bias", None, "zero"), ("b.weight", None, "no gradient")]
+
+
+def test_the_gradient_figure_of_a_big_model_stays_readable():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from dllint.runtime.report import gradient_figure
+
+    norms = bert_norms(layers=48)
+    figure = gradient_figure(make_report(norms=norms,
+                                         curves=[Curve("Adam #1", [1.1, 1.0], None, ())]))
+    try:
+        width, height = figure.get_size_inches()
+        assert width <= MAX_PLOT_INCHES + 5 and height <= 5
+        labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+        assert len(labels) <= MAX_PLOT_BARS and all(len(label) <= 32 for label in labels)
+        assert all(label.get_fontsize() >= 8 for label in figure.axes[0].get_xticklabels())
+        assert "per block" in figure.axes[0].get_ylabel()
     finally:
         plt.close(figure)
 
@@ -435,6 +574,8 @@ def test_a_constructed_report_validates_and_non_finite_numbers_stay_strict_json(
     assert data["losses"][0]["values"][-1] == "Infinity"
     assert data["gradient_norms"] == {"net.head.weight": "NaN"}
     assert len(data["modules"]) == len(convnext_records())  # nothing folded
+    assert [module["depth"] for module in data["modules"]][:3] == [0, 1, 1]
+    assert data["modules"][0]["parameters"] == 0 and "parameter_bytes" in data["modules"][0]
     assert data["initial_loss"] == {"value": 1.0, "chance_label": "ln(10)",
                                     "chance": math.log(10)}
     assert data["losses"][0]["verdict"]["kind"] == "exploding"
