@@ -278,6 +278,12 @@ def test_names_are_shortened_in_the_middle_and_stay_told_apart():
     three = [f"model.down_blocks.{i}.resnets.0.norm1" for i in range(3)]
     assert len({shorten_left(name, 16) for name in three}) == 1
     assert len(set(shorten_names(three, 22).values())) == 3
+    # `…encoder.final_layer_norm` is one character too long: a cut inside the parts tells the
+    # two apart where whole parts cannot.
+    norms = ["model.encoder.final_layer_norm", "model.decoder.final_layer_norm", "model.lm_head"]
+    short = shorten_names(norms, 24)
+    assert len(set(short.values())) == 3 and all(len(cut) <= 24 for cut in short.values())
+    assert short["model.encoder.final_layer_norm"].startswith("model.enc")
 
 
 def test_a_real_model_table_folds(tmp_path):

@@ -82,7 +82,7 @@ SHOWN_LOSSES = 6
 # Module names are shortened (in the middle) to fit the terminal, but never below this width.
 MIN_NAME_WIDTH = 16
 # The input and output columns give way first when the table is too wide, down to this width.
-MIN_SHAPE_WIDTH = 12
+MIN_SHAPE_WIDTH = 14
 # Class names longer than this are cut (the name column says where the module is).
 MAX_TYPE_WIDTH = 16
 # Short dtype names: the column must stay, so it must stay narrow.
@@ -265,6 +265,12 @@ def shorten_names(names: Sequence[str], width: int) -> dict[str, str]:
             shortened[name] = ".".join(head) + "…" + ".".join(tail)
         else:  # even `…last_part` is too long: its end is kept
             shortened[name] = shorten_left(name, width)
+    # Where no whole parts both fit and tell two rows apart, a cut inside the parts may
+    # (`model.encod…l_layer_norm`, `model.decod…l_layer_norm`).
+    uses = Counter(shortened.values())
+    for name, short in shortened.items():
+        if uses[short] > 1:
+            shortened[name] = shorten_text(name, width)
     return shortened
 
 
