@@ -207,6 +207,19 @@ def test_a_real_models_table_keeps_dtype_and_mode_at_100_columns():
     assert output.startswith("{loss: (), logit") and output.endswith("Cache}"), output
 
 
+def test_shapes_give_way_before_names():
+    from dllint.runtime.report import MIN_SHAPE_WIDTH, _column_widths
+
+    natural = {"module": 30, "input": 33, "output": 40}
+    assert _column_widths(natural, 70) == {"module": 30, "input": 20, "output": 20}
+    # Shapes at their minimum: then the names shorten.
+    assert _column_widths(natural, 50) == {"module": 50 - 2 * MIN_SHAPE_WIDTH,
+                                           "input": MIN_SHAPE_WIDTH, "output": MIN_SHAPE_WIDTH}
+    # A short input leaves its room to the output.
+    assert _column_widths({"module": 10, "input": 5, "output": 60}, 50) == {
+        "module": 10, "input": 5, "output": 35}
+
+
 def test_the_default_view_folds_below_its_depth_and_depth_expands_it():
     records = t5_records()
     assert default_depth(records) == 3

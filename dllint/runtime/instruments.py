@@ -304,7 +304,7 @@ class ModuleRecord:
     dtype: str
     training: bool
     device: str
-    # Of the module and its children (the report's params and size columns).
+    # Of the module and its children (the report's params column and total line).
     parameters: int = 0
     trainable: int = 0
     parameter_bytes: int = 0

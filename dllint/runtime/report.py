@@ -311,21 +311,20 @@ def _column_widths(natural: dict[str, int], room: int) -> dict[str, int]:
         inputs = min(natural["input"], max(shapes // 2, shapes - natural["output"]))
         outputs = min(natural["output"], shapes - inputs)
     name = min(natural["module"], max(MIN_NAME_WIDTH, room - inputs - outputs))
+    widths = {"module": name, "input": inputs, "output": outputs}
     # A narrow terminal: below their minimums, shapes keep 6 characters and names 8.
-    over = name + inputs + outputs - room
-    for column, floor in (("inputs", 6), ("outputs", 6), ("name", 8)):
-        widths = {"inputs": inputs, "outputs": outputs, "name": name}
+    over = sum(widths.values()) - room
+    for column, floor in (("input", 6), ("output", 6), ("module", 8)):
         cut = max(0, min(over, widths[column] - floor))
         widths[column] -= cut
         over -= cut
-        inputs, outputs, name = widths["inputs"], widths["outputs"], widths["name"]
-    return {"module": name, "input": inputs, "output": outputs}
+    return widths
 
 
 def _module_table(rows: list[TableRow], width: int) -> Table:
-    """The module table in `width` columns. Type, dtype, mode, parameters and size always show
-    whole (the mode is RT007's evidence); the input and output shapes, then the names, are
-    shortened in the middle to make room."""
+    """The module table in `width` columns. The dtype and mode always show whole (the mode is
+    RT007's evidence), and the parameter counts unless the terminal is very narrow; the input
+    and output shapes, then the names, are shortened in the middle to make room."""
     repeated = any(row.count > 1 for row in rows)
     deep = any(row.folded for row in rows)
     frozen = any(row.trainable != row.parameters for row in rows)
