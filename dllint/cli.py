@@ -495,6 +495,18 @@ def _progress_display(quiet: bool):
 DEFAULT_OVERFIT_STEPS = 200
 
 
+class ModuleDepth(click.ParamType):
+    """`--depth`: a depth of the module tree (0 or more), or `all`."""
+    name = "depth"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "all":
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        self.fail(f"{value!r} is neither a depth (0, 1, 2, ...) nor 'all'", param, ctx)
+
+
 class TraceCommand(click.Command):
     """`--overfit` takes an optional step count: `--overfit 50 train.py`, `--overfit=50`, or a bare
     `--overfit train.py` (200 steps). Click would read the script as the count, so a bare
@@ -527,6 +539,9 @@ class TraceCommand(click.Command):
               help="Output format; json is the whole report (schema dllint-trace/1).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a gradient-flow PNG.")
+@click.option("--depth", type=ModuleDepth(), default=None, metavar="N|all",
+              help="Module table: rows down to depth N (a model is 0, its attributes 1), or "
+                   "every module (all). Default: the deepest view up to 3 that fits in 50 rows.")
 @click.option("--no-static", is_flag=True, help="Do not run the static rules over the script.")
 @click.option("--overfit", type=click.IntRange(min=5), default=None, metavar="[K]",
               help=f"Replay the first batch for K steps (default {DEFAULT_OVERFIT_STEPS}) and "
@@ -542,9 +557,9 @@ class TraceCommand(click.Command):
               help="Send the script's own prints to stderr (set for ranks when the report is "
                    "machine-readable on stdout).")
 def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, timeout: float,
-          output_format: str, output: str | None, plot: str | None, no_static: bool,
-          overfit: int | None, nproc: int, collective_timeout: float,
-          script_output_to_stderr: bool) -> None:
+          output_format: str, output: str | None, plot: str | None,
+          depth: int | str | None, no_static: bool, overfit: int | None, nproc: int,
+          collective_timeout: float, script_output_to_stderr: bool) -> None:
     """Run SCRIPT for one real training step under instruments (`dllint trace train.py -- ARGS`).
 
     With --nproc N (or inside a torchrun command) every rank is traced and one report merged.
@@ -572,7 +587,7 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
     arguments = list(script_args[1:] if script_args[:1] == ("--",) else script_args)
     # A JSON or SARIF report on stdout must parse: the script's own prints go to stderr.
     to_stderr = script_output_to_stderr or (output is None and output_format != "text")
-    printer = TracePrinter(script, output_format, output, plot, no_static)
+    printer = TracePrinter(script, output_format, output, plot, no_static, depth)
     script_output = contextlib.redirect_stdout(sys.stderr) if to_stderr else \
         contextlib.nullcontext()
     place = current_rank()
@@ -655,13 +670,20 @@ def _end_trace(status: int, running_before: set[object]) -> NoReturn:
     sys.exit(status)
 
 
+# `audit --trace`: the width the embedded trace report is rendered at.
+AUDIT_TRACE_WIDTH = 200
+
+
 class TracePrinter:
     """Writes a trace report (one process, or merged from every rank) with the static findings
     of the script and its own modules, and knows the exit status it implies."""
 
     def __init__(self, script: str, output_format: str, output: str | None, plot: str | None,
-                 no_static: bool) -> None:
+                 no_static: bool, depth: int | str | None = None) -> None:
         self.script = script
+        # The module table's view: the default (depth and row limit), or what --depth asked for.
+        self.table_view = {} if depth is None else {
+            "depth": None if depth == "all" else depth, "row_limit": None}
         self.output_format = output_format
         self.output = output
         self.plot = plot
@@ -701,7 +723,7 @@ class TracePrinter:
         self._write_report(
             report.diagnostics, report.local_files, report.incomplete,
             bool(report.instrument_errors), report,
-            lambda color, width: render_trace(report, color, width),
+            lambda color, width: render_trace(report, color, width, **self.table_view),
             # The whole report (modules, losses, gradient norms, findings), not only findings.
             lambda diagnostics: render_json(report, diagnostics))
         if report.outcome == "interrupted":
@@ -832,7 +854,8 @@ def audit(paths: tuple[str, ...], select, extend_select, ignore, config_path: Pa
         data.diagnostics = merge(result.diagnostics, report.diagnostics)
         data.sources = {**_traced_sources([trace_script_path, *report.local_files]),
                         **result.sources}
-        data.trace_text = render_trace(report, False, 100)
+        # A page scrolls sideways: the table is never squeezed to a terminal's width.
+        data.trace_text = render_trace(report, False, AUDIT_TRACE_WIDTH)
         import tempfile
         with tempfile.TemporaryDirectory() as folder:
             picture = os.path.join(folder, "trace.png")

@@ -76,7 +76,7 @@ class Verdict:
         what = {
             "passes": f"the loss fell from {self.start:.4g} to {self.end:.4g} in {self.steps} steps",
             "rising": f"the loss rose from {self.start:.4g} to {self.end:.4g}",
-            "exploding": f"the loss exploded (start {self.start:.4g}, reached {self.end:.4g})",
+            "exploding": self._explosion(),
             "oscillating": f"the loss oscillates around {self.end:.4g} (start {self.start:.4g})",
             "descending": f"the loss is still falling, from {self.start:.4g} to {self.end:.4g} "
                           f"({self.drop:.0%} lower), and has not converged in {self.steps} steps",
@@ -84,6 +84,17 @@ class Verdict:
                        f"{self.lowest:.4g})",
         }[self.kind]
         return f"single-batch overfit {self.kind}: {what}; {self.next_step}"
+
+    def _explosion(self) -> str:
+        """`start` is the median of the first 3 losses (NaN if one is not finite); `end` that
+        of the last tenth, or the largest finite loss when the last tenth is not finite."""
+        if not math.isfinite(self.start):
+            return "the loss was not finite from the first steps"
+        if self.end >= self.start:
+            return f"the loss exploded: it rose from {self.start:.4g} to {self.end:.4g}"
+        return (f"the loss exploded: it grew more than {EXPLODE_FACTOR:g}-fold within a tenth "
+                f"of the run, though it ended lower ({self.end:.4g}) than it started "
+                f"({self.start:.4g})")
 
 
 def judge(curve: list[float]) -> Verdict | None:

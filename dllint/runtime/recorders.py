@@ -11,8 +11,8 @@ from torch import nn
 
 from dllint.runtime.dispatch import LossCall, ModuleCall, StepEvent, Subscriber, TorchCall
 from dllint.runtime.overfit import LossAttribution, chance_value
-from dllint.runtime.tracing import ModuleRecord, dtype_of, inputs_of, read_all, shape_of, \
-    unwrapped, user_location
+from dllint.runtime.tracing import (ModuleRecord, dtype_of, inputs_of, parameter_counts,
+                                    read_all, shape_of, unwrapped, user_location)
 
 
 class ModuleTable(Subscriber):
@@ -26,15 +26,18 @@ class ModuleTable(Subscriber):
 
     def on_forward_output(self, call: ModuleCall, output) -> None:
         context, module = self.context, call.module
-        # A wrapper (DDP, torch.compile) is the model it wraps: one row, for the model.
-        if context.seen.steps == 0 and unwrapped(module) is module and (
-                id(module) not in context.seen.modules or (
+        # A wrapper (DDP, torch.compile) is the model it wraps: one row, for the model; the
+        # wrapper's own, only when the model's forward ran unseen (compiled).
+        inner = unwrapped(module)
+        if context.seen.steps == 0 and (inner is module or id(inner) not in context.seen.modules) \
+                and (id(module) not in context.seen.modules or (
                     id(module) not in self.training_rows and torch.is_grad_enabled())):
             parameter = next(module.parameters(recurse=False), None)
             context.seen.modules[id(module)] = ModuleRecord(
-                context.name_of(module), type(unwrapped(module)).__name__,
-                inputs_of(call.args, call.kwargs), shape_of(output), dtype_of(output), module.training,
-                str(parameter.device) if parameter is not None else "")
+                context.name_of(module), type(inner).__name__,
+                inputs_of(call.args, call.kwargs), shape_of(output), dtype_of(output),
+                module.training, str(parameter.device) if parameter is not None else "",
+                *parameter_counts(module), "" if inner is module else type(module).__name__)
             if torch.is_grad_enabled():
                 self.training_rows.add(id(module))
 

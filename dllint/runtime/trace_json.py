@@ -23,11 +23,18 @@ SCHEMA_VERSION = "dllint-trace/1"
 _REAL = {"oneOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]}
 _MODULE = {
     "type": "object",
-    "required": ["name", "type", "input", "output", "dtype", "training", "device"],
+    "required": ["name", "type", "input", "output", "dtype", "training", "device", "depth",
+                 "parameters", "trainable_parameters", "parameter_bytes"],
     "properties": {
         "name": {"type": "string"}, "type": {"type": "string"}, "input": {"type": "string"},
         "output": {"type": "string"}, "dtype": {"type": "string"},
         "training": {"type": "boolean"}, "device": {"type": "string"},
+        # In the module tree: a model is 0, its attributes 1 (`dllint trace --depth`).
+        "depth": {"type": "integer", "minimum": 0},
+        # Of the module and its children, a shared parameter counted once.
+        "parameters": {"type": "integer", "minimum": 0},
+        "trainable_parameters": {"type": "integer", "minimum": 0},
+        "parameter_bytes": {"type": "integer", "minimum": 0},
     },
 }
 _VERDICT = {
@@ -166,8 +173,11 @@ def trace_to_dict(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> dic
         "script_exit_code": report.exit_code,
         "modules": [{"name": record.name, "type": record.kind, "input": record.inputs,
                      "output": record.outputs, "dtype": record.dtype,
-                     "training": record.training, "device": record.device}
-                    for record in module_rows(list(seen.modules.values()))],
+                     "training": record.training, "device": record.device, "depth": depth,
+                     "parameters": record.parameters,
+                     "trainable_parameters": record.trainable,
+                     "parameter_bytes": record.parameter_bytes}
+                    for record, depth in module_rows(list(seen.modules.values()))],
         "losses": [_loss(curve) for curve in report.curves],
         "gradient_norms": {name: float(norm) for name, norm in seen.gradient_norms.items()},
         "no_gradient": list(seen.no_gradient),

@@ -12,7 +12,8 @@ import math
 import os
 import sys
 import sysconfig
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import torch
@@ -197,7 +198,37 @@ def shape_of(value: Any) -> str:
         return "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(shape_of(item) for item in value[:4]) + "]"
+    entries = _entries(value)
+    if entries:  # a ModelOutput or another dict or dataclass: the tensors it carries, by name
+        return "{" + ", ".join(f"{key}: {shape_of(item)}" for key, item in entries[:4]) + \
+            (", …" if len(entries) > 4 else "") + "}"
     return type(value).__name__
+
+
+def _entries(value: Any) -> list[tuple[str, Any]]:
+    """The named items of a dict-like or dataclass output, tensors first (an output object's
+    loss and logits before the caches it also carries)."""
+    if isinstance(value, Mapping):
+        items = [(str(key), item) for key, item in value.items()]
+    elif is_dataclass(value) and not isinstance(value, type):
+        items = [(item.name, getattr(value, item.name, None)) for item in fields(value)]
+    else:
+        return []
+    items = [(key, item) for key, item in items if item is not None]
+    return sorted(items, key=lambda entry: not isinstance(entry[1], torch.Tensor))
+
+
+def parameter_counts(module: nn.Module) -> tuple[int, int, int]:
+    """(parameters, trainable parameters, bytes of parameters) of a module and its children, a
+    shared parameter counted once; a lazy module's unmaterialized parameters count nothing."""
+    total = trainable = size = 0
+    for parameter in module.parameters():
+        if isinstance(parameter, nn.parameter.UninitializedParameter):
+            continue
+        total += parameter.numel()
+        trainable += parameter.numel() if parameter.requires_grad else 0
+        size += parameter.numel() * parameter.element_size()
+    return total, trainable, size
 
 
 def inputs_of(args: tuple, kwargs: dict) -> str:
@@ -214,7 +245,8 @@ def dtype_of(value: Any) -> str:
         return str(value.dtype).replace("torch.", "")
     if isinstance(value, (tuple, list)) and value:
         return dtype_of(value[0])
-    return "-"
+    entries = _entries(value)
+    return dtype_of(entries[0][1]) if entries else "-"
 
 
 def float_tensors(values) -> list[torch.Tensor]:
@@ -336,6 +368,13 @@ class ModuleRecord:
     dtype: str
     training: bool
     device: str
+    # Of the module and its children (the report's params column and total line).
+    parameters: int = 0
+    trainable: int = 0
+    parameter_bytes: int = 0
+    # The wrapper the model was called through when it alone was seen ("OptimizedModule": the
+    # modules inside a torch.compile graph run without hooks).
+    wrapper: str = ""
 
 
 @dataclass
