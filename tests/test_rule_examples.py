@@ -70,8 +70,7 @@ UPDATE_SNAPSHOTS = "DLLINT_UPDATE_SNAPSHOTS"
 def _described(diagnostics) -> list[str]:
     """Each finding as a person reads it: where (line:column-line:column), the message, the
     related locations' messages and the fix's description. (The related locations' lines are
-    checked against `related_lines`; their columns are not snapshotted: DL003 picks one of two
-    equal origins in an order that changes from run to run, a known open bug.)"""
+    checked against `related_lines`.)"""
     lines = []
     for d in diagnostics:
         span = d.span

@@ -1287,3 +1287,21 @@ def test_a_helper_that_hands_back_its_parameter_passes_the_module_through():
     assert MODULE in handed_back
     # Returns of two parameters, or of something else than the parameter: no pass-through.
     assert MODULE not in chosen and MODULE not in measured
+
+
+def test_a_values_tags_are_chosen_the_same_way_in_every_run():
+    """A value is a set of tags, and a set of tags holding syntax nodes iterates in memory-address
+    order: `first` and `tags` must not depend on it (DL003's "first scaled here" changed between
+    runs). Fresh nodes at fresh addresses, every time the same choice."""
+    from dllint.semantic.values import Tag, first, tags
+
+    chosen, listed = set(), set()
+    for _ in range(30):
+        nodes = [cst.parse_expression(text) for text in ("image / 255", "pixels / 255.0",
+                                                         "batch * (1 / 255)")]
+        value = frozenset(Tag("unit-scaled", node, "a division by 255") for node in nodes)
+        code = cst.Module(body=[]).code_for_node
+        chosen.add(code(first(value, "unit-scaled").node))
+        listed.add(tuple(code(tag.node) for tag in tags(value, "unit-scaled")))
+    assert chosen == {"batch * (1 / 255)"}
+    assert len(listed) == 1

@@ -191,11 +191,37 @@ def members_of(tag: Tag) -> Members | None:
 
 
 def tags(value: Value, kind: str) -> list[Tag]:
-    return [tag for tag in value if tag.kind == kind]
+    """The tags of `kind`, in an order that is the same in every run (see `stable_order`)."""
+    found = [tag for tag in value if tag.kind == kind]
+    return found if len(found) < 2 else sorted(found, key=stable_order)
 
 
 def first(value: Value, kind: str) -> Tag | None:
-    return next((tag for tag in value if tag.kind == kind), None)
+    """One tag of `kind`, the same in every run: a value is a set, and a set of tags that hold
+    syntax nodes iterates in memory-address order, which changes from run to run (DL003's
+    "first scaled here" pointed at either of two scalings)."""
+    found = None
+    for tag in value:
+        if tag.kind == kind:
+            if found is not None:
+                return min((tag for tag in value if tag.kind == kind), key=stable_order)
+            found = tag
+    return found
+
+
+_CODE = cst.Module(body=[])
+
+
+def stable_order(tag: Tag) -> tuple:
+    """A key that orders tags by what they say (place in another file, detail, source text of
+    their nodes), never by identity. Only computed when a value holds several tags of a kind."""
+    location = tag.location
+    return ((location.path, location.span.start_line, location.span.start_column)
+            if location is not None else ("", 0, 0), tag.detail, _text(tag.node), _text(tag.via))
+
+
+def _text(node: cst.CSTNode | None) -> str:
+    return _CODE.code_for_node(node) if node is not None else ""
 
 
 def has(value: Value, kind: str) -> bool:
