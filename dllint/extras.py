@@ -46,7 +46,9 @@ def import_failure(error: ImportError, needed_by: str, extra: str) -> str:
     """The one-line message for `needed_by` (`dllint trace`, `--trace`) failing to import."""
     missing = error.name or ""
     top_level = missing.partition(".")[0]
-    if isinstance(error, ModuleNotFoundError) and top_level in EXTRAS[extra].modules:
+    # Only the extra's own top-level module missing: a missing part of an installed torch is
+    # not cured by installing torch.
+    if isinstance(error, ModuleNotFoundError) and missing in EXTRAS[extra].modules:
         return missing_extra_message(extra, needed_by, str(error))
     if is_broken_installation(error):
         return broken_installation_message(error)
