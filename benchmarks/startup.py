@@ -11,7 +11,8 @@ The code measured is a copy of this checkout's `dllint/` and `rules/` (uncommitt
 included); with --ref, also the same files at a git revision, run in turn with the checkout's
 runs (so both see the same load), and the ratio ref / checkout is printed. Each copy is run from
 PYTHONPATH with its bytecode cached (PYTHONPYCACHEPREFIX, one warm-up run), as an installed
-package would be, whatever PYTHONDONTWRITEBYTECODE says.
+package would be, whatever PYTHONDONTWRITEBYTECODE says; with --no-bytecode, every run compiles
+dllint's modules from source again, as an editable install does under PYTHONDONTWRITEBYTECODE=1.
 
 The pre-commit figure runs the hook's entry (`dllint check --force-exclude`, from
 .pre-commit-hooks.yaml) on the five files of fixtures/static/clean_project in a git repository,
@@ -69,12 +70,15 @@ def copy_tree(destination: Path, ref: str | None) -> Path:
 class Measured:
     """Runs commands with one copy of dllint first on the path and records their cost."""
 
-    def __init__(self, label: str, tree: Path, bytecode: Path) -> None:
+    def __init__(self, label: str, tree: Path, bytecode: Path | None) -> None:
         self.label = label
         self.tree = tree  # also the working folder: the checkout's dllint/ is not on the path
-        self.environment = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1",
-                            "PYTHONPYCACHEPREFIX": str(bytecode)}
-        self.environment.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.environment = {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"}
+        if bytecode is None:
+            self.environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:
+            self.environment["PYTHONPYCACHEPREFIX"] = str(bytecode)
+            self.environment.pop("PYTHONDONTWRITEBYTECODE", None)
         self.environment.pop("DLLINT_FORMAT", None)
         self.wall: dict[str, list[float]] = {}
         self.cpu: dict[str, list[float]] = {}
@@ -119,15 +123,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--ref", help="also measure dllint at this git revision")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="compile dllint's modules from source in every run")
     options = parser.parse_args()
     entry = hook_entry()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
+        def bytecode(label: str) -> Path | None:
+            return None if options.no_bytecode else scratch / f"bytecode-{label}"
+
         subjects = [Measured("checkout", copy_tree(scratch / "checkout", None),
-                             scratch / "bytecode-checkout")]
+                             bytecode("checkout"))]
         if options.ref:
             subjects.insert(0, Measured(options.ref, copy_tree(scratch / "ref", options.ref),
-                                        scratch / "bytecode-ref"))
+                                        bytecode("ref")))
         repositories = {subject.label: scratch / f"commit-{index}"
                         for index, subject in enumerate(subjects)}
         files = {label: commit_repository(folder) for label, folder in repositories.items()}
@@ -149,7 +158,8 @@ def main() -> None:
             print(f"{subject.label}: import dllint.runtime.codes loads {modules[0]} dllint "
                   f"modules, {modules[1]} modules in all, libcst: {modules[2]}")
     print(f"\nmedians of {options.runs} runs (seconds; Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; bytecode "
+          f"{'compiled in every run' if options.no_bytecode else 'cached'})")
     header = f"{'':30}" + "".join(f"{subject.label + ' wall':>18}{subject.label + ' cpu':>18}"
                                   for subject in subjects)
     if len(subjects) == 2:

@@ -69,7 +69,8 @@ def installed(wheel, tmp_path_factory) -> Path:
     purelib = Path(checked(run([python, "-c", "import sysconfig; "
                                 "print(sysconfig.get_paths()['purelib'])"], environment.parent))
                    .stdout.strip())
-    ours = [*site.getsitepackages(), sysconfig.get_paths()["purelib"]]
+    ours = [*site.getsitepackages(), sysconfig.get_paths()["purelib"],
+            *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])]
     (purelib / "zz_test_dependencies.pth").write_text(
         "".join(f"{folder}\n" for folder in dict.fromkeys(ours)), encoding="utf-8")
     return environment / "bin"
