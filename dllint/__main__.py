@@ -1,3 +1,3 @@
-from dllint.cli import main
+from dllint.entry import main
 
-main(prog_name="dllint")
+main()

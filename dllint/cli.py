@@ -14,7 +14,7 @@ from typing import NoReturn, Sequence, TextIO
 
 import click
 
-from dllint import __version__, baseline
+from dllint import __version__, baseline, extras
 from dllint.cache import is_cache_folder
 from dllint.config import (ConfigError, ConfigurationSearch, FileConfig, Settings, build_settings,
                            find_config, load_config)
@@ -22,7 +22,6 @@ from dllint.engine_codes import ENGINE_CODES, FIX_NOT_WRITTEN, INTERNAL_ERROR, U
 from dllint.fix_journal import Journal, PlannedWrite, journal_folder, recover
 from dllint.fixes import (FixNotWrittenError, HalfWrittenError, fix_target, unified_diff,
                           write_fix)
-from dllint.install_hint import install_command
 from dllint.registry import all_rules, lookup, runtime_codes
 from dllint.reports import FORMATS, STATISTICS_FORMATS, ReportContext, is_problem, renderer
 from dllint.runner import RunResult, lint_in_project, lint_text, run
@@ -574,8 +573,7 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
         from dllint.runtime.distributed.job import current_rank
         from dllint.runtime.script import TraceInterrupted, trace_script
     except ImportError as error:
-        raise Failure(f"dllint trace needs torch ({error}): {install_command('runtime')}") \
-            from None
+        raise Failure(extras.import_failure(error, "dllint trace", "runtime")) from None
     if device == "cuda":
         import torch
         if not torch.cuda.is_available():
@@ -584,6 +582,8 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
         _writable(output, "the report to")
     if plot is not None:
         _writable(plot, "the plot to")
+        if not extras.is_installed("plot"):  # before the script runs, not after
+            raise Failure(extras.missing_extra_message("plot", "--plot"))
     arguments = list(script_args[1:] if script_args[:1] == ("--",) else script_args)
     # A JSON or SARIF report on stdout must parse: the script's own prints go to stderr.
     to_stderr = script_output_to_stderr or (output is None and output_format != "text")
@@ -847,8 +847,7 @@ def audit(paths: tuple[str, ...], select, extend_select, ignore, config_path: Pa
             from dllint.runtime.report import merge, plot_gradients, render_trace
             from dllint.runtime.script import trace_script
         except ImportError as error:
-            raise Failure(f"--trace needs torch ({error}): {install_command('runtime')}") \
-                from None
+            raise Failure(extras.import_failure(error, "--trace", "runtime")) from None
         report = trace_script(trace_script_path)
         # The runtime findings join the static ones: counted in every table, listed with them.
         data.diagnostics = merge(result.diagnostics, report.diagnostics)
@@ -872,7 +871,7 @@ def lsp() -> None:
     try:
         from dllint.lsp import main as serve
     except ImportError as error:
-        raise Failure(f"dllint lsp needs pygls ({error}): {install_command('lsp')}") from None
+        raise Failure(extras.import_failure(error, "dllint lsp", "lsp")) from None
     serve()
 
 

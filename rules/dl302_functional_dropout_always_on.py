@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument
-
-TRAINING_FLAG = m.Attribute(value=m.Name("self"), attr=m.Name("training"))
 
 DROPOUTS = catalog.FUNCTIONAL_DROPOUTS
 
@@ -349,4 +346,20 @@ class FunctionalDropoutAlwaysOn(Rule):
 
 def _tests_training(test: cst.BaseExpression) -> int:
     """1 when a condition reads `self.training` (`if self.training and self.p > 0:`)."""
-    return int(bool(m.findall(test, TRAINING_FLAG)))
+    finder = _TrainingFlagFinder()
+    test.visit(finder)
+    return int(finder.found)
+
+
+class _TrainingFlagFinder(cst.CSTVisitor):
+    """Finds `self.training` in an expression. A plain visitor, not libcst.matchers: importing
+    the matchers module costs more than linting a small file (about half of a pre-commit run)."""
+
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if isinstance(node.value, cst.Name) and node.value.value == "self" \
+                and node.attr.value == "training":
+            self.found = True
+        return not self.found

@@ -9,7 +9,7 @@ from typing import Sequence
 from urllib.parse import quote
 
 from dllint import __version__
-from dllint.registry import lookup
+from dllint.registry import Documented, lookup
 from dllint.reports import ReportContext
 from dllint.types import Diagnostic, Severity, Span
 
@@ -63,13 +63,42 @@ def _rule_descriptor(code: str, severity: Severity) -> dict:
     entry = lookup(code)
     descriptor: dict = {"id": code, "defaultConfiguration": {"level": _LEVEL[severity]}}
     if entry is not None:
+        documentation = help_markdown(entry)
         descriptor.update({
             "name": entry.name,
             "shortDescription": {"text": entry.summary},
             "fullDescription": {"text": entry.documentation() or entry.summary},
-            "help": {"text": entry.summary, "markdown": entry.documentation() or entry.summary},
+            # Code scanning shows `help` as the rule's page beside each alert: the whole
+            # documentation, as `dllint explain` prints it.
+            "help": {"text": plain_text(documentation), "markdown": documentation},
         })
     return descriptor
+
+
+def help_markdown(entry: Documented) -> str:
+    """A rule's documentation as `dllint explain CODE` shows it: title, summary, whether it can
+    fix, then its sections (what it does, why it is bad, example, use instead, fix safety)."""
+    fix = getattr(entry, "fix_availability", None)
+    fixes = f"Fix: {fix.value} available.\n\n" if fix is not None and fix.value != "none" else ""
+    return f"# {entry.code} {entry.name}\n\n{entry.summary}\n\n{fixes}" \
+           f"{entry.documentation() or ''}".rstrip() + "\n"
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown for a reader that does not render it (SARIF's help.text): headings without
+    their #, fenced code indented instead of fenced; inline `code` reads well as it is."""
+    lines = []
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif in_code:
+            lines.append(f"    {line}" if line else "")
+        elif line.startswith("#"):
+            lines.append(line.lstrip("#").strip())
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
@@ -107,7 +136,6 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
             "tool": {"driver": {
                 "name": "dllint",
                 "version": __version__,
-                "informationUri": "https://pypi.org/project/dllint/",
                 "rules": [_rule_descriptor(code, severities[code]) for code in codes],
             }},
             "originalUriBaseIds": {BASE_ID: {"uri": _base_uri(base)}},

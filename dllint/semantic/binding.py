@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from dllint.semantic import catalog
-from dllint.semantic.project import module_name
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, ELEMENTS, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
     OPTIMIZER, PIL_IMAGE, PROBABILITIES, RANK1, REFERENCE, SCHEDULER, SQUEEZED, TRANSFORM, TUPLE,
@@ -144,6 +143,8 @@ class CallBinding:
             name, _, method = key.partition(".")
             if method in ("", "__init__"):
                 if self._own_module is None:
+                    # Here, not at the top: project -> model -> binding would import in a cycle.
+                    from dllint.semantic.project import module_name
                     self._own_module = module_name(self.context.path)
                 incoming = self.project.incoming_arguments(self._own_module, name)
                 if incoming:
