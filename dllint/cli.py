@@ -346,13 +346,14 @@ def _watch(ctx: click.Context, paths: Sequence[str]) -> NoReturn:
 
     def paths_to_watch() -> list[str]:
         start = Path(paths[0])
+        config = params["config_path"] or find_config(start)
+        config_name = None if config is None else str(config)
         try:
-            settings = build_settings(load_config(params["config_path"] or find_config(start),
-                                                  Path.cwd()), start=start)
+            settings = build_settings(load_config(config, Path.cwd()), start=start)
         except ConfigError:  # reported by the check; watch the configuration for a fix
-            return watching.watched_paths([], paths)
+            return watching.watched_paths([], paths, config_name)
         found = discover(paths, settings, force_exclude=params["force_exclude"])
-        return watching.watched_paths(found.files, paths)
+        return watching.watched_paths(found.files, paths, config_name)
 
     sys.exit(watching.watch(lint_once, paths_to_watch))
 

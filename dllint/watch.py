@@ -26,14 +26,18 @@ MAX_ROUNDS: int | None = None
 Snapshot = dict[str, "tuple[int, int] | None"]
 
 
-def watched_paths(files: Iterable[str], roots: Iterable[str]) -> list[str]:
+def watched_paths(files: Iterable[str], roots: Iterable[str],
+                  config: str | None = None) -> list[str]:
     """The files, their folders, the configuration files those folders may hold (present or
-    not, so that one created is noticed), and the paths the run was given."""
+    not, so that one created is noticed), the paths the run was given with their folders, and
+    the configuration in use (which may be in a folder above them all)."""
+    roots = [os.path.abspath(root) for root in roots]
     folders = {os.path.dirname(os.path.abspath(path)) for path in files}
-    folders |= {os.path.abspath(root) for root in roots if os.path.isdir(root)}
+    folders |= {root if os.path.isdir(root) else os.path.dirname(root) for root in roots}
     configs = [os.path.join(folder, name) for folder in folders for name in CONFIG_NAMES]
-    return sorted({*map(os.path.abspath, files), *folders, *configs,
-                   *map(os.path.abspath, roots)})
+    if config is not None:
+        configs.append(os.path.abspath(config))
+    return sorted({*map(os.path.abspath, files), *folders, *configs, *roots})
 
 
 def snapshot(paths: Iterable[str]) -> Snapshot:
