@@ -155,8 +155,9 @@ def main() -> None:
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
 @click.option("--output-format", "--format", "output_format", type=click.Choice(FORMATS),
               default=DEFAULT_FORMAT, envvar="DLLINT_FORMAT", show_envvar=True, show_default=True,
-              metavar="FORMAT", help=f"Output format: {', '.join(f for f in FORMATS if f != 'text')} "
-                                     f"(--format is the same option; text is full).")
+              metavar="FORMAT",
+              help=f"Output format: {', '.join(name for name in FORMATS if name != 'text')} "
+                   f"(--format is the same option; text is full).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the report to FILE instead of standard output.")
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
