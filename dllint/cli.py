@@ -219,8 +219,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         _writable(baseline_path, "the baseline")
     options = dict(select=_codes(select, "--select") if select else None,
                    extend_select=_codes(extend_select, "--extend-select"),
-                   ignore=_codes(ignore, "--ignore"), fix=(fix or diff) and not add_noqa,
-                   unsafe_fixes=unsafe_fixes,
+                   ignore=_codes(ignore, "--ignore"), fix=fix or diff, unsafe_fixes=unsafe_fixes,
                    report_unused_suppressions=report_unused_suppressions,
                    file_time_budget=file_time_budget)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import xml.etree.ElementTree as ElementTree
 
@@ -195,3 +196,13 @@ def test_junit_escapes_markup_and_what_xml_cannot_hold():
     case = ElementTree.fromstring(text.encode("utf-8")).find("testsuite/testcase")
     assert case.get("classname") == "caf\\udce9 <x>.py"
     assert case.find("failure").get("message") == 'a < b && c > "d" \\x1b[31m \\x00 end'
+
+
+def test_the_readme_describes_every_format():
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Output formats\n", 1)[1].split("\n## ", 1)[0]
+    described = set(re.findall(r"^- `([a-z-]+)`", section, flags=re.MULTILINE))
+    assert described == set(FORMATS) - {"text"}
+    assert "`text` is its earlier name" in section

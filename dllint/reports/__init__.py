@@ -72,20 +72,20 @@ def rule_counts(diagnostics: Sequence[Diagnostic], unsafe_fixes: bool) -> list[R
 STATISTICS_FORMATS = ("full", "concise", "text", "json")
 
 
-# Every `--output-format`, the module that renders it (imported only when chosen, so a run
-# pays only for its own format), and what it is. The option's choices come from this table.
+# Every `--output-format` and the module that renders it (imported only when chosen, so a run
+# pays only for its own format). The option's choices come from this table, in this order.
 # `text` is the name `full` had before ruff's names were adopted; it is kept for scripts.
-FORMAT_TABLE: dict[str, tuple[str, str]] = {
-    "full": ("dllint.reports.text", "one line per finding with its code frame (the default)"),
-    "concise": ("dllint.reports.concise", "one line per finding"),
-    "text": ("dllint.reports.text", "the same as full (its earlier name)"),
-    "json": ("dllint.reports.json_report", "an array of finding objects"),
-    "json-lines": ("dllint.reports.json_lines", "one finding object per line"),
-    "github": ("dllint.reports.github", "GitHub Actions annotations"),
-    "gitlab": ("dllint.reports.gitlab", "a GitLab Code Quality report"),
-    "junit": ("dllint.reports.junit", "JUnit XML, one test case per finding"),
-    "pylint": ("dllint.reports.pylint", "`path:line: [CODE] message`, as pylint writes"),
-    "sarif": ("dllint.reports.sarif", "SARIF 2.1.0 for code-scanning dashboards"),
+FORMAT_TABLE: dict[str, str] = {
+    "full": "dllint.reports.text",  # each finding with its code frame (the default)
+    "concise": "dllint.reports.concise",  # one line per finding
+    "text": "dllint.reports.text",  # the same as full
+    "json": "dllint.reports.json_report",
+    "json-lines": "dllint.reports.json_lines",
+    "github": "dllint.reports.github",
+    "gitlab": "dllint.reports.gitlab",
+    "junit": "dllint.reports.junit",
+    "pylint": "dllint.reports.pylint",
+    "sarif": "dllint.reports.sarif",
 }
 FORMATS = tuple(FORMAT_TABLE)
 DEFAULT_FORMAT = "full"
@@ -95,7 +95,7 @@ TEXT_FORMATS = ("full", "concise", "text")
 
 def renderer(name: str) -> Renderer:
     try:
-        module, _ = FORMAT_TABLE[name]
+        module = FORMAT_TABLE[name]
     except KeyError:  # pragma: no cover - click validates the choice
         raise ValueError(name) from None
     return importlib.import_module(module).render
