@@ -267,12 +267,10 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
               f"{', '.join(paths or ('.',))} (after excludes)")
 
     write_failed = False
-    changed = 0
     if fix or diff:
         for file_result in result.files:
             if file_result.fixed_source is None:
                 continue
-            changed += 1
             if diff:
                 original = file_result.original_source or ""
                 _emit(sys.stdout, unified_diff(file_result.path, original, file_result.fixed_source))
@@ -322,7 +320,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         _emit(sys.stdout, report)
     else:
         _emit(sys.stderr, report)  # stdout carries the fixed source or the diff
-    status = _exit_status(diagnostics, exit_zero, write_failed, 0)
+    status = _exit_status(diagnostics, exit_zero, write_failed)
     if status == EXIT_CLEAN and exit_non_zero_on_fix and result.fixes_applied:
         status = EXIT_FINDINGS
     sys.exit(status)
@@ -586,11 +584,10 @@ def _report_interrupted_fixes(cache_dir: Path) -> None:
                   f"{_display_path(path)} (its old text is in {_display_path(kept)})")
 
 
-def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_failed: bool,
-                 pending_changes: int) -> int:
+def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_failed: bool) -> int:
     if write_failed or any(d.code == INTERNAL_ERROR.code for d in diagnostics):
         return EXIT_ERROR
-    if (diagnostics or pending_changes) and not exit_zero:
+    if diagnostics and not exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
 
