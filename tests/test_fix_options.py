@@ -79,7 +79,7 @@ def test_show_fixes_lists_the_fixes_applied(project):
         "input: the batch axis); pass `dim=-1` or the class axis",
         "Fixed 1 problem:",
         "- bad.py:",
-        "    1 × DL001 (unordered-file-listing)",
+        "    1 x DL001 (unordered-file-listing)",
         "",
         "Fixed 1 problem. Found 1 problem in 2 files checked."]
 
@@ -90,7 +90,7 @@ def test_show_fixes_without_fix_lists_the_fixes_available(project):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[2:6] == ["1 fixable problem with `dllint --fix`:", "- bad.py:",
-                          "    1 × DL001 (unordered-file-listing)", ""]
+                          "    1 x DL001 (unordered-file-listing)", ""]
     assert (project / "bad.py").read_text() == PAIRED_LISTINGS
 
 
@@ -104,7 +104,7 @@ def test_show_fixes_says_nothing_when_nothing_is_fixable(project):
 def test_show_fixes_with_fix_only(project):
     result = lint("bad.py", "--fix-only", "--show-fixes")
     assert result.exit_code == 0
-    assert result.output == "Fixed 1 problem:\n- bad.py:\n    1 × DL001 (unordered-file-listing)\n"
+    assert result.output == "Fixed 1 problem:\n- bad.py:\n    1 x DL001 (unordered-file-listing)\n"
 
 
 def test_diff_says_what_it_would_fix_and_exits_1(project):

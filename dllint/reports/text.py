@@ -119,14 +119,14 @@ def _fix_list(console: Console, diagnostics: Sequence[Diagnostic], context: Repo
                 pending[d.path][d.code] = (name, count + 1)
         table = pending
         heading = "{count} fixable problem{s} with `dllint --fix`:"
-    listing = fix_table(table, heading)
+    listing = _fix_table(table, heading)
     if listing:
         console.print(listing)
         console.print()
 
 
-def fix_table(table: Mapping[str, Mapping[str, tuple[str, int]]], heading: str) -> str:
-    """Rich markup of `Fixed 2 problems:` then `- path:` and `    1 × DL001 (name)` lines, the
+def _fix_table(table: Mapping[str, Mapping[str, tuple[str, int]]], heading: str) -> str:
+    """Rich markup of `Fixed 2 problems:` then `- path:` and `    1 x DL001 (name)` lines, the
     shape of ruff's `--show-fixes`; empty when the table is."""
     total = sum(count for codes in table.values() for _, count in codes.values())
     if not total:
@@ -136,7 +136,8 @@ def fix_table(table: Mapping[str, Mapping[str, tuple[str, int]]], heading: str) 
         lines.append(f"- {escape(path)}:")
         for code in sorted(table[path]):
             name, count = table[path][code]
-            lines.append(f"    {count} × [bold]{code}[/] ({escape(name)})")
+            # "x", not ruff's "×": a report must print on a terminal whose encoding is ASCII.
+            lines.append(f"    {count} x [bold]{code}[/] ({escape(name)})")
     return "\n".join(lines)
 
 
@@ -146,7 +147,7 @@ def render_fix_only(context: ReportContext) -> str:
     buffer = io.StringIO()
     console = _console(buffer, context)
     total = context.fixes_applied
-    listing = fix_table(context.fixed, "Fixed {count} problem{s}:") if context.show_fixes else ""
+    listing = _fix_table(context.fixed, "Fixed {count} problem{s}:") if context.show_fixes else ""
     console.print(listing or f"Fixed {total} problem{'' if total == 1 else 's'}.")
     return buffer.getvalue()
 
