@@ -142,3 +142,15 @@ def test_stdin_cannot_be_watched_or_given_comments(project):
         result = CliRunner().invoke(main, ["-", option], input=PAIRED_LISTINGS)
         assert result.exit_code == 2
         assert result.output.startswith(f"dllint: error: {option} ")
+
+
+def test_show_fixes_prints_on_an_ascii_terminal(project):
+    import subprocess
+
+    environment = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    environment.pop("DLLINT_FORMAT", None)
+    for options in (["--show-fixes"], ["--fix-only", "--show-fixes"]):
+        result = subprocess.run([sys.executable, "-m", "dllint", "bad.py", "--no-cache", *options],
+                                capture_output=True, env=environment, cwd=project)
+        assert b"Traceback" not in result.stderr and result.returncode in (0, 1), result.stderr
+        assert b"    1 x DL001 (unordered-file-listing)" in result.stdout
