@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import json
@@ -23,7 +24,8 @@ from dllint.fix_journal import Journal, PlannedWrite, journal_folder, recover
 from dllint.fixes import (FixNotWrittenError, HalfWrittenError, fix_target, unified_diff,
                           write_fix)
 from dllint.registry import all_rules, lookup, runtime_codes
-from dllint.reports import FORMATS, STATISTICS_FORMATS, ReportContext, is_problem, renderer
+from dllint.reports import (DEFAULT_FORMAT, FORMATS, STATISTICS_FORMATS, TEXT_FORMATS,
+                            ReportContext, is_problem, renderer)
 from dllint.runner import RunResult, lint_in_project, lint_text, run
 from dllint.source import decode_source, file_diagnostic, read_source
 from dllint.types import Diagnostic, FileResult
@@ -170,13 +172,26 @@ def main() -> None:
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the configured set).")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text",
-              envvar="DLLINT_FORMAT", show_envvar=True, show_default=True, help="Output format.")
+@click.option("--output-format", "--format", "output_format", type=click.Choice(FORMATS),
+              default=DEFAULT_FORMAT, envvar="DLLINT_FORMAT", show_envvar=True, show_default=True,
+              metavar="FORMAT",
+              help=f"Output format: {', '.join(name for name in FORMATS if name != 'text')} "
+                   f"(--format is the same option; text is full).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the report to FILE instead of standard output.")
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
-@click.option("--diff", is_flag=True, help="Print the fixes as a diff instead of writing them.")
+@click.option("--diff", is_flag=True,
+              help="Print the fixes as a diff instead of writing them; exit 1 if any is pending.")
+@click.option("--fix-only", is_flag=True,
+              help="Apply fixes and report only how many; the findings left do not fail the run.")
+@click.option("--show-fixes", is_flag=True,
+              help="List the fixes applied (with --fix) or available, per file and rule.")
+@click.option("--exit-non-zero-on-fix", is_flag=True,
+              help="Exit 1 when --fix or --fix-only changed a file, even if no finding is left.")
+@click.option("--add-noqa", is_flag=True,
+              help="Add a `# dllint: ignore[CODE]` comment for every finding, instead of reporting.")
+@click.option("--watch", is_flag=True, help="Lint again whenever a file changes (Ctrl-C stops).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
@@ -184,7 +199,7 @@ def main() -> None:
               help="Seconds one file may take before it is skipped as DL909 (default 10).")
 @click.option("--stdin-filename", help="Lint standard input, naming it NAME in reports and config.")
 @click.option("--statistics", is_flag=True,
-              help="Count findings per rule instead of listing them (with --format text or json).")
+              help="Count findings per rule instead of listing them (full, concise or json).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use this pyproject.toml (or dllint.toml) instead of searching for one.")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given on the command line too.")
@@ -200,12 +215,21 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
           stdin_filename: str | None, statistics: bool, config_path: Path | None, force_exclude: bool,
           report_unused_suppressions: bool | None, baseline_path: Path | None,
           update_baseline: bool, quiet: bool, verbose: bool,
-          file_time_budget: float | None = None) -> None:
+          file_time_budget: float | None = None, fix_only: bool = False, show_fixes: bool = False,
+          exit_non_zero_on_fix: bool = False, add_noqa: bool = False,
+          watch: bool = False) -> None:
     """Lint PATHS (default: the current directory)."""
     start = Path(stdin_filename).parent if stdin_filename else Path(paths[0] if paths else ".")
     reads_stdin = stdin_filename is not None or paths == ("-",)
+    _refuse_conflicting_fix_options(reads_stdin, fix=fix, diff=diff, fix_only=fix_only,
+                                    add_noqa=add_noqa, watch=watch,
+                                    baseline=baseline_path is not None, statistics=statistics)
+    if watch:
+        _require_paths(paths)
+        _watch(click.get_current_context(), paths or (".",))
+    fix = fix or fix_only
     if statistics and output_format not in STATISTICS_FORMATS:
-        raise Failure(f"--statistics is written as text or json, not {output_format}")
+        raise Failure(f"--statistics is written as full, concise or json, not {output_format}")
     _check_stdin_paths(stdin_filename, paths)
     if not reads_stdin:
         _require_paths(paths)
@@ -263,12 +287,10 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
               f"{', '.join(paths or ('.',))} (after excludes)")
 
     write_failed = False
-    changed = 0
     if fix or diff:
         for file_result in result.files:
             if file_result.fixed_source is None:
                 continue
-            changed += 1
             if diff:
                 original = file_result.original_source or ""
                 _emit(sys.stdout, unified_diff(file_result.path, original, file_result.fixed_source))
@@ -276,6 +298,14 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
                 click.echo(file_result.fixed_source, nl=False)
         if fix and not diff and not sources:
             write_failed = _write_fixes(result, settings)
+    if add_noqa:
+        sys.exit(_add_noqa(result, settings))
+    if diff or fix_only:
+        sys.exit(_report_fixes_only(result, diff=diff, write_failed=write_failed,
+                                    exit_zero=exit_zero, show_fixes=show_fixes,
+                                    exit_non_zero_on_fix=exit_non_zero_on_fix,
+                                    to_stderr=bool(sources), output=output,
+                                    unsafe_fixes=unsafe_fixes))
 
     diagnostics = result.diagnostics
     if update_baseline and baseline_path is None:
@@ -302,7 +332,7 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         fixes_applied=0 if diff else result.fixes_applied,
         unsafe_fixes=unsafe_fixes, color=color,
         width=shutil.get_terminal_size((100, 24)).columns, quiet=quiet, statistics=statistics,
-        sources=result.sources)
+        sources=result.sources, show_fixes=show_fixes, fixed=_fixed_table(result) if fix else {})
     report = renderer(output_format)(diagnostics, context)
     if output is not None:
         _write(output, report, "the report to")
@@ -310,7 +340,109 @@ def check(paths: tuple[str, ...], select, extend_select, ignore, output_format: 
         _emit(sys.stdout, report)
     else:
         _emit(sys.stderr, report)  # stdout carries the fixed source or the diff
-    sys.exit(_exit_status(diagnostics, exit_zero, write_failed, changed if diff else 0))
+    status = _exit_status(diagnostics, exit_zero, write_failed)
+    if status == EXIT_CLEAN and exit_non_zero_on_fix and result.fixes_applied:
+        status = EXIT_FINDINGS
+    sys.exit(status)
+
+
+def _watch(ctx: click.Context, paths: Sequence[str]) -> NoReturn:
+    """`--watch`: run this same check (without --watch) now and after every change to a linted
+    file, a folder holding one, or a configuration file; Ctrl-C exits 0."""
+    from dllint import watch as watching
+    from dllint.discovery import discover
+
+    params = dict(ctx.params, watch=False)
+
+    def lint_once() -> None:
+        try:
+            ctx.invoke(check, **params)
+        except SystemExit:  # each check ends with its exit status; the watch goes on
+            pass
+        except click.ClickException as error:  # a broken configuration, until it is fixed
+            error.show()
+
+    def paths_to_watch() -> list[str]:
+        start = Path(paths[0])
+        config = params["config_path"] or find_config(start)
+        config_name = None if config is None else str(config)
+        try:
+            settings = build_settings(load_config(config, Path.cwd()), start=start)
+        except ConfigError:  # reported by the check; watch the configuration for a fix
+            return watching.watched_paths([], paths, config_name)
+        found = discover(paths, settings, force_exclude=params["force_exclude"])
+        return watching.watched_paths(found.files, paths, config_name)
+
+    sys.exit(watching.watch(lint_once, paths_to_watch))
+
+
+def _refuse_conflicting_fix_options(reads_stdin: bool, *, fix: bool, diff: bool, fix_only: bool,
+                                    add_noqa: bool, watch: bool, baseline: bool,
+                                    statistics: bool) -> None:
+    """Options that ask for two different runs are a usage error (exit 2), as in ruff."""
+    if add_noqa:
+        clash = [name for name, given in (("--fix", fix), ("--diff", diff),
+                                          ("--fix-only", fix_only), ("--watch", watch),
+                                          ("--baseline", baseline),
+                                          ("--statistics", statistics)) if given]
+        if clash:
+            raise Failure(f"--add-noqa cannot be combined with {', '.join(clash)}")
+        if reads_stdin:
+            raise Failure("--add-noqa writes comments into files; it cannot read standard input")
+    if watch and reads_stdin:
+        raise Failure("--watch re-lints files as they change; it cannot read standard input")
+    if diff and fix_only:
+        raise Failure("--diff and --fix-only cannot be combined: --diff writes nothing")
+
+
+def _fixed_table(result: RunResult) -> dict[str, dict[str, tuple[str, int]]]:
+    """Per file written, per rule: (rule name, how many of its findings the fixes removed), the
+    findings before the fix less those after, as `--show-fixes` lists them."""
+    table: dict[str, dict[str, tuple[str, int]]] = {}
+    for file_result in result.files:
+        if file_result.fixed_source is None:
+            continue
+        before = collections.Counter(d.code for d in file_result.unfixed_diagnostics)
+        names = {d.code: d.name for d in file_result.unfixed_diagnostics}
+        gone = before - collections.Counter(d.code for d in file_result.diagnostics)
+        if gone:
+            table[file_result.path] = {code: (names[code], count) for code, count in gone.items()}
+    return table
+
+
+def _report_fixes_only(result: RunResult, *, diff: bool, write_failed: bool, exit_zero: bool,
+                       show_fixes: bool, exit_non_zero_on_fix: bool, to_stderr: bool,
+                       output: str | None, unsafe_fixes: bool) -> int:
+    """`--fix-only` and `--diff` report the fixes, never the findings left, as ruff does.
+
+    `--fix-only`: `Fixed N problems.` (with `--show-fixes`, listed per file and rule); exit 0,
+    or 1 with `--exit-non-zero-on-fix` when a file was changed. `--diff`: the diff went to
+    standard output; `Would fix N problems.` goes to standard error; exit 1 when any fix is
+    pending (0 with `--exit-zero`). A fix that could not be written exits 2 either way."""
+    from dllint.reports.text import render_fix_only
+
+    fixed = sum(file_result.fixes_applied for file_result in result.files
+                if file_result.fixed_source is not None)
+    internal = any(d.code == INTERNAL_ERROR.code for d in result.diagnostics)
+    for d in result.diagnostics:
+        if d.code in (INTERNAL_ERROR.code, FIX_NOT_WRITTEN.code):
+            _note(f"dllint: error: {_display_path(d.path)}: {d.message}")
+    if diff:
+        _note(f"Would fix {fixed} problem{'' if fixed == 1 else 's'}." if fixed else
+              "No fixes would be applied.")
+        pending = EXIT_FINDINGS if fixed and not exit_zero else EXIT_CLEAN
+        return EXIT_ERROR if internal else pending
+    context = ReportContext(files_checked=len(result.files), fixes_applied=fixed,
+                            unsafe_fixes=unsafe_fixes, show_fixes=show_fixes,
+                            fixed=_fixed_table(result))
+    summary = render_fix_only(context)
+    if output is not None:
+        _write(output, summary, "the report to")
+    else:
+        _emit(sys.stderr if to_stderr else sys.stdout, summary)
+    if write_failed or internal:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if exit_non_zero_on_fix and fixed else EXIT_CLEAN
 
 
 def _write_fixes(result: RunResult, settings: Settings) -> bool:
@@ -394,6 +526,59 @@ def _write_fixes(result: RunResult, settings: Settings) -> bool:
     return bool(refused)
 
 
+def _add_noqa(result: RunResult, settings: Settings) -> int:
+    """`--add-noqa`: write a suppression comment for each finding into its file, through the
+    `--fix` writer (journalled, whole or not at all, only over the text that was linted), and
+    say how many lines got one. Exit 0, or 2 when a file could not be written."""
+    import libcst
+
+    from dllint.add_noqa import add_directives, suppressible
+
+    planned = RunResult(files=[])
+    added = 0
+    for file_result in result.files:
+        wanted = [d for d in file_result.diagnostics if suppressible(d)]
+        if not wanted:
+            continue
+        source = read_source(file_result.path)
+        linted = file_result.text
+        if isinstance(source, Diagnostic) or linted is None or source.text != linted:
+            _note(f"dllint: warning: {_display_path(file_result.path)} changed while it was "
+                  f"linted (or cannot be read now); no comments added to it")
+            continue
+        edit = add_directives(source.text, wanted)
+        if edit is None:
+            _note(f"dllint: warning: {_display_path(file_result.path)}: this Python cannot "
+                  f"tokenize the file; no comments added to it")
+            continue
+        for d in edit.unplaceable:
+            _note(f"dllint: warning: {_display_path(d.path)}:{d.line}: {d.code} is inside a "
+                  f"string or a continued line; no comment added for it")
+        if not edit.added:
+            continue
+        try:
+            libcst.parse_module(edit.text)
+        except libcst.ParserSyntaxError:  # a defect of add_directives; never write it
+            _note(f"dllint: error: {_display_path(file_result.path)}: the comments would "
+                  f"break the file; it is left as it is")
+            continue
+        planned.files.append(dataclasses.replace(
+            file_result, fixed_source=edit.text, original_source=source.text,
+            encoding=source.encoding, fixes_applied=edit.added,
+            unfixed_diagnostics=file_result.diagnostics))
+    failed = _write_fixes(planned, settings) if planned.files else False
+    for file_result in planned.files:
+        if file_result.fixed_source is None:  # refused: its DL908 says why
+            for d in file_result.diagnostics:
+                if d.code == FIX_NOT_WRITTEN.code:
+                    _note(f"dllint: error: {_display_path(d.path)}: "
+                          f"{d.message.replace('fixes', 'comments')}")
+        else:
+            added += file_result.fixes_applied
+    _note(f"Added {added} noqa directive{'' if added == 1 else 's'}.")
+    return EXIT_ERROR if failed else EXIT_CLEAN
+
+
 def _report_interrupted_fixes(cache_dir: Path) -> None:
     """Say what an earlier `--fix` that was killed while writing left, after settling it."""
     try:
@@ -419,11 +604,10 @@ def _report_interrupted_fixes(cache_dir: Path) -> None:
                   f"{_display_path(path)} (its old text is in {_display_path(kept)})")
 
 
-def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_failed: bool,
-                 pending_changes: int) -> int:
+def _exit_status(diagnostics: Sequence[Diagnostic], exit_zero: bool, write_failed: bool) -> int:
     if write_failed or any(d.code == INTERNAL_ERROR.code for d in diagnostics):
         return EXIT_ERROR
-    if (diagnostics or pending_changes) and not exit_zero:
+    if diagnostics and not exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
 
@@ -755,7 +939,7 @@ class TracePrinter:
         if self.output_format == "json":
             text = render_json(diagnostics)
         else:
-            text = render_text(color, width) if self.output_format == "text" else ""
+            text = render_text(color, width) if self.output_format in TEXT_FORMATS else ""
             text += renderer(self.output_format)(diagnostics, self._context(
                 local_files, incomplete, color, width))
         if self.plot and plotted is not None:

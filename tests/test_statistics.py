@@ -88,11 +88,12 @@ def test_exit_status_is_that_of_a_normal_run(project):
     assert text.exit_code == 0 and text.output == "All checks passed! (1 file checked)\n"
 
 
-@pytest.mark.parametrize("output_format", ["github", "sarif"])
+@pytest.mark.parametrize("output_format", ["github", "sarif", "gitlab", "junit", "json-lines",
+                                           "pylint"])
 def test_other_formats_are_refused_before_any_work(project, output_format):
     result = CliRunner().invoke(main, ["src", "--statistics", "--format", output_format])
     assert result.exit_code == 2
-    assert result.output == (f"dllint: error: --statistics is written as text or json, "
+    assert result.output == (f"dllint: error: --statistics is written as full, concise or json, "
                              f"not {output_format}\n")
     assert not (project / ".dllint_cache").exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
@@ -25,6 +26,11 @@ class ReportContext:
     sources: Mapping[str, str] = field(default_factory=dict)
     # `dllint trace`: why no complete training step was checked; never "All checks passed" then.
     incomplete: str = ""
+    # `--show-fixes`: list the fixes, per file and rule: those applied (`fixed`, after `--fix`)
+    # or, without `--fix`, the findings a fix is available for.
+    show_fixes: bool = False
+    # Per file, per rule code: (rule name, how many of its findings `--fix` fixed).
+    fixed: Mapping[str, Mapping[str, tuple[str, int]]] = field(default_factory=dict)
 
 
 Renderer = Callable[[Sequence[Diagnostic], ReportContext], str]
@@ -63,21 +69,33 @@ def rule_counts(diagnostics: Sequence[Diagnostic], unsafe_fixes: bool) -> list[R
 
 
 # The formats `--statistics` can be written in (ruff refuses the others too).
-STATISTICS_FORMATS = ("text", "json")
+STATISTICS_FORMATS = ("full", "concise", "text", "json")
+
+
+# Every `--output-format` and the module that renders it (imported only when chosen, so a run
+# pays only for its own format). The option's choices come from this table, in this order.
+# `text` is the name `full` had before ruff's names were adopted; it is kept for scripts.
+FORMAT_TABLE: dict[str, str] = {
+    "full": "dllint.reports.text",  # each finding with its code frame (the default)
+    "concise": "dllint.reports.concise",  # one line per finding
+    "text": "dllint.reports.text",  # the same as full
+    "json": "dllint.reports.json_report",
+    "json-lines": "dllint.reports.json_lines",
+    "github": "dllint.reports.github",
+    "gitlab": "dllint.reports.gitlab",
+    "junit": "dllint.reports.junit",
+    "pylint": "dllint.reports.pylint",
+    "sarif": "dllint.reports.sarif",
+}
+FORMATS = tuple(FORMAT_TABLE)
+DEFAULT_FORMAT = "full"
+# The formats a person reads: they end with the summary line ("Found 2 problems ...").
+TEXT_FORMATS = ("full", "concise", "text")
 
 
 def renderer(name: str) -> Renderer:
-    if name == "text":
-        from dllint.reports.text import render
-    elif name == "json":
-        from dllint.reports.json_report import render
-    elif name == "github":
-        from dllint.reports.github import render
-    elif name == "sarif":
-        from dllint.reports.sarif import render
-    else:  # pragma: no cover - click validates the choice
-        raise ValueError(name)
-    return render
-
-
-FORMATS = ("text", "json", "github", "sarif")
+    try:
+        module = FORMAT_TABLE[name]
+    except KeyError:  # pragma: no cover - click validates the choice
+        raise ValueError(name) from None
+    return importlib.import_module(module).render

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -71,11 +71,22 @@ def _location(path: str, line: int, column: int, color: bool, cell: int | None =
     return f"[bold][link=file://{escape(os.path.abspath(path))}]{label}[/link][/bold]"
 
 
+def _console(buffer: io.StringIO, context: ReportContext) -> Console:
+    return Console(file=buffer, emoji=False, force_terminal=context.color,
+                   no_color=not context.color, width=context.width, highlight=False,
+                   soft_wrap=True)
+
+
 def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
+    """`--output-format full`: each finding with its code frame and related locations."""
+    return render_text(diagnostics, context, frames=True)
+
+
+def render_text(diagnostics: Sequence[Diagnostic], context: ReportContext, *,
+                frames: bool) -> str:
+    """The text report; `frames=False` is `concise`: one line per finding, then the summary."""
     buffer = io.StringIO()
-    console = Console(file=buffer, emoji=False, force_terminal=context.color,
-                      no_color=not context.color, width=context.width, highlight=False,
-                      soft_wrap=True)
+    console = _console(buffer, context)
     if context.statistics:
         _statistics(console, diagnostics, context)
         return buffer.getvalue()
@@ -86,7 +97,7 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
             Text.from_markup(f"{_location(d.path, d.line, d.column, context.color, d.cell)}: ",
                              emoji=False),
             (d.code, _STYLE[d.severity]), " ", d.message, Text.from_markup(fixable, emoji=False)))
-        if not context.quiet:
+        if frames and not context.quiet:  # concise: the finding's line only
             _frame(console, lines, d)
             gutter = " " * len(str(d.span.start_line))
             for related in d.related:
@@ -97,7 +108,56 @@ def render(diagnostics: Sequence[Diagnostic], context: ReportContext) -> str:
                     related.message))
             console.print()
     if not context.quiet:
+        if context.show_fixes:
+            _fix_list(console, diagnostics, context)
         _summary(console, diagnostics, context)
+    return buffer.getvalue()
+
+
+def _fix_list(console: Console, diagnostics: Sequence[Diagnostic], context: ReportContext) -> None:
+    """`--show-fixes`, as ruff lists them: after `--fix` the fixes applied, otherwise the
+    findings `--fix` would fix, per file and rule. Nothing when there are none."""
+    if context.fixed:
+        table = context.fixed
+        heading = "Fixed {count} problem{s}:"
+    else:
+        pending: dict[str, dict[str, tuple[str, int]]] = {}
+        for d in diagnostics:
+            if is_applicable(d.fix, context.unsafe_fixes):
+                name, count = pending.setdefault(d.path, {}).get(d.code, (d.name, 0))
+                pending[d.path][d.code] = (name, count + 1)
+        table = pending
+        heading = "{count} fixable problem{s} with `dllint --fix`:"
+    listing = _fix_table(table, heading)
+    if listing:
+        console.print(listing)
+        console.print()
+
+
+def _fix_table(table: Mapping[str, Mapping[str, tuple[str, int]]], heading: str) -> str:
+    """Rich markup of `Fixed 2 problems:` then `- path:` and `    1 x DL001 (name)` lines, the
+    shape of ruff's `--show-fixes`; empty when the table is."""
+    total = sum(count for codes in table.values() for _, count in codes.values())
+    if not total:
+        return ""
+    lines = [heading.format(count=total, s="" if total == 1 else "s")]
+    for path in sorted(table):
+        lines.append(f"- {escape(path)}:")
+        for code in sorted(table[path]):
+            name, count = table[path][code]
+            # "x", not ruff's "×": a report must print on a terminal whose encoding is ASCII.
+            lines.append(f"    {count} x [bold]{code}[/] ({escape(name)})")
+    return "\n".join(lines)
+
+
+def render_fix_only(context: ReportContext) -> str:
+    """`--fix-only`: nothing but how many problems were fixed (`Fixed 2 problems.`), with
+    `--show-fixes` the fixes listed per file and rule instead."""
+    buffer = io.StringIO()
+    console = _console(buffer, context)
+    total = context.fixes_applied
+    listing = _fix_table(context.fixed, "Fixed {count} problem{s}:") if context.show_fixes else ""
+    console.print(listing or f"Fixed {total} problem{'' if total == 1 else 's'}.")
     return buffer.getvalue()
 
 
