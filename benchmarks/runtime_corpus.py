@@ -4,8 +4,9 @@
         [--steps 2] [--timeout 180] [--jobs 1] [--out FINDINGS.jsonl]
 
 The scripts are fixtures/runtime/real/corpus/*.py; benchmarks/runtime_corpus/manifest.toml lists
-each one with the RT codes it should get (`expect = []` for a clean script), its frameworks and
-its half. The halves are fixed by the file name alone: the first byte of sha256(name) even is
+each one with the RT codes it should get (`expect = []` for a clean script), optionally `also`:
+codes that a buggy script's bug rightly causes too (counted neither as caught nor as false), its
+frameworks and its half. The halves are fixed by the file name alone: the first byte of sha256(name) even is
 "tuning", odd is "held-out" (`half_of`), so adding a script never moves another. Checks are tuned
 on the tuning half; the held-out half is the result.
 
@@ -13,11 +14,14 @@ Every script runs in its own subprocess: `python -m dllint trace SCRIPT --format
 --no-static --device cpu --steps N --timeout T` (the runtime findings only; the static rules are
 measured by benchmarks/corpus.py), with a wall-clock limit of T + 60 s around it. Per half it
 prints: clean scripts with any runtime finding (and with one at error level), the false findings
-per code (every finding on a clean script, and on a buggy script every code it does not expect),
+per code (every finding on a clean script, and on a buggy script every code it neither expects
+nor lists in `also`),
 the bugs caught (every expected code reported) out of the buggy scripts, and the scripts that
 crashed (the trace is incomplete, or dllint itself failed) or timed out. `--steps` defaults to 2 so
 that a missing zero_grad (RT009) has a second backward to show in. `--out` writes one JSON line
-per script (record "script") and per finding (record "finding").
+per script (record "script") and per finding (record "finding"); `--from` reads such a file back
+and prints its summary against the current manifest, without tracing anything (after an edit of
+`expect` or `also`).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class Script:
     frameworks: tuple[str, ...]
     patterns: tuple[str, ...]
     half: str
+    also: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -83,7 +88,8 @@ class Outcome:
         return {finding["code"] for finding in self.findings}
 
     def false_findings(self) -> list[dict]:
-        return [finding for finding in self.findings if finding["code"] not in self.script.expect]
+        rightful = set(self.script.expect) | set(self.script.also)
+        return [finding for finding in self.findings if finding["code"] not in rightful]
 
     @property
     def caught(self) -> bool:
@@ -120,16 +126,22 @@ def parse_manifest(text: str) -> list[Script]:
             raise ManifestError(f"{where}: listed twice")
         seen.add(name)
         expect = _strings(entry, "expect", where)
-        for code in expect:
-            if not RUNTIME_CODE.fullmatch(code):
-                raise ManifestError(f"{where}: `expect` holds {code!r}, not a runtime code RT001-RT015")
+        also = _strings(entry, "also", where) if "also" in entry else ()
+        for field, codes in (("expect", expect), ("also", also)):
+            for code in codes:
+                if not RUNTIME_CODE.fullmatch(code):
+                    raise ManifestError(f"{where}: `{field}` holds {code!r}, not a runtime code "
+                                        "RT001-RT015")
+        if also and not expect:
+            raise ManifestError(f"{where}: `also` is for a buggy script; a clean one expects []")
         frameworks = _strings(entry, "frameworks", where)
         if not frameworks or set(frameworks) - FRAMEWORKS:
             raise ManifestError(f"{where}: `frameworks` must name some of {sorted(FRAMEWORKS)}")
         half = entry.get("half")
         if half not in HALVES:
             raise ManifestError(f"{where}: `half` must be one of {HALVES}")
-        scripts.append(Script(name, expect, frameworks, _strings(entry, "patterns", where), half))
+        scripts.append(Script(name, expect, frameworks, _strings(entry, "patterns", where), half,
+                              also))
     return scripts
 
 
@@ -258,6 +270,34 @@ def records(outcome: Outcome) -> list[dict]:
     return lines
 
 
+def read_records(lines: list[str], scripts: list[Script]) -> list[Outcome]:
+    """The outcomes stored by --out, judged against `scripts` (the current manifest); a script
+    no longer in the manifest, or a line that is not a record, is a ManifestError."""
+    by_name = {script.name: script for script in scripts}
+    outcomes: dict[str, Outcome] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            name, kind = record["script"], record["record"]
+            if name not in by_name:
+                raise ManifestError(f"line {number}: {name} is not in the manifest")
+            if kind == "script":
+                outcomes[name] = Outcome(by_name[name], record["status"], record["detail"], [],
+                                         float(record["seconds"]))
+            elif kind == "finding":
+                outcomes[name].findings.append({key: record[key] for key in
+                                                ("code", "severity", "line", "message")})
+            else:
+                raise ManifestError(f"line {number}: unknown record {kind!r}")
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            if isinstance(error, ManifestError):
+                raise
+            raise ManifestError(f"line {number}: not a record written by --out ({error})") from None
+    return list(outcomes.values())
+
+
 def select(scripts: list[Script], half: str, only: str | None) -> list[Script]:
     """The scripts of `half` ("both" for all), narrowed to the names in `only` (comma-separated);
     a name not in the manifest is a ManifestError."""
@@ -279,12 +319,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per script")
     parser.add_argument("--jobs", type=int, default=1, help="scripts traced at once")
     parser.add_argument("--out", type=Path, help="write JSON lines of every outcome and finding")
+    parser.add_argument("--from", dest="source", type=Path,
+                        help="summarize the JSON lines of an earlier --out instead of tracing")
     args = parser.parse_args(argv)
     try:
         scripts = select(load_manifest(), args.half, args.only)
+        if args.source:
+            chosen = {script.name for script in scripts}
+            lines = args.source.read_text(encoding="utf-8").splitlines()
+            stored = [o for o in read_records(lines, load_manifest()) if o.script.name in chosen]
     except ManifestError as error:
-        print(f"runtime_corpus: error: {MANIFEST.relative_to(ROOT)}: {error}", file=sys.stderr)
+        where = args.source if args.source and "line " in str(error) else MANIFEST.relative_to(ROOT)
+        print(f"runtime_corpus: error: {where}: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"runtime_corpus: error: {error}", file=sys.stderr)
+        return 2
+    if args.source:
+        for half in HALVES:
+            in_half = [o for o in stored if o.script.half == half]
+            if in_half:
+                print(render(summarize(half, in_half)))
+                print()
+        return 0
     outcomes: list[Outcome] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(run_script, s, args.steps, args.timeout) for s in scripts]

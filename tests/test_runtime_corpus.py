@@ -174,3 +174,44 @@ def test_one_clean_script_runs_end_to_end_under_the_benchmark(tmp_path):
     assert records[0]["status"] == "traced", records[0]["detail"]
     assert records[0]["detail"] == "stopped after 2 optimizer step(s)"  # --steps defaults to 2
     assert records[0]["codes"] == sorted({record["code"] for record in records[1:]})
+
+
+def test_also_codes_are_neither_required_nor_false():
+    bug = runtime_corpus.parse_manifest(
+        _entry("b.py", expect='["RT008"]').replace("patterns", 'also = ["RT006"]\npatterns'))[0]
+    assert bug.also == ("RT006",)
+    outcome = runtime_corpus.outcome_of(bug, 1, _report("RT008", "RT006", "RT007"), "", 1.0)
+    assert outcome.caught
+    assert [f["code"] for f in outcome.false_findings()] == ["RT007"]
+    only_also = runtime_corpus.outcome_of(bug, 1, _report("RT006"), "", 1.0)
+    assert not only_also.caught and only_also.false_findings() == []
+    with pytest.raises(runtime_corpus.ManifestError, match="`also` is for a buggy script"):
+        runtime_corpus.parse_manifest(_entry().replace("patterns", 'also = ["RT006"]\npatterns'))
+
+
+def test_from_summarizes_stored_records_against_the_current_manifest(tmp_path, capsys):
+    clean = next(s for s in SCRIPTS if s.clean and s.half == "held-out")
+    bug = next(s for s in SCRIPTS if s.also)
+    lines = []
+    for script, codes in ((clean, ["RT007"]), (bug, [*bug.expect, *bug.also])):
+        lines += runtime_corpus.records(runtime_corpus.outcome_of(script, 1, _report(*codes), "", 1.0))
+    stored = tmp_path / "findings.jsonl"
+    stored.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    assert runtime_corpus.main(["--from", str(stored)]) == 0
+    text = capsys.readouterr().out
+    assert "== held-out half ==\nclean scripts with a runtime finding: 1/1" in text
+    assert "  RT007: 1 in 1" in text and "RT006" not in text.split(f"== {bug.half} half ==")[1]
+    assert "bugs caught (expected code reported): 1/1" in text
+    stored.write_text('{"record": "script", "script": "gone.py"}\n', encoding="utf-8")
+    assert runtime_corpus.main(["--from", str(stored)]) == 2
+    assert "line 1: gone.py is not in the manifest" in capsys.readouterr().err
+    stored.write_text("not json\n", encoding="utf-8")
+    assert runtime_corpus.main(["--from", str(stored)]) == 2
+    assert "line 1: not a record written by --out" in capsys.readouterr().err
+
+
+def test_the_stored_baseline_reads_back_for_every_script():
+    baseline = ROOT / "benchmarks" / "runtime_corpus" / "findings-cc2b9d8.jsonl"
+    outcomes = runtime_corpus.read_records(baseline.read_text(encoding="utf-8").splitlines(),
+                                           SCRIPTS)
+    assert sorted(o.script.name for o in outcomes) == FILES
