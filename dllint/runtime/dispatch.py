@@ -387,12 +387,24 @@ class Dispatcher:
             torch.overrides._pop_mode()
             self.watcher_on_stack = False
 
+    def _pop_watcher(self) -> None:
+        """Take our function mode off the stack if it is there. A timeout's exception can land
+        while torch has the mode off the stack to run its handler (and never puts it back), so
+        the stack may be empty or topped by a mode of the script's: popping blindly raised
+        "trying to pop from empty mode stack" or removed the script's mode."""
+        depth = torch._C._len_torch_function_stack()
+        for index in range(depth - 1, -1, -1):
+            if torch._C._get_function_stack_at(index) is self._watcher:
+                if index == depth - 1:
+                    torch.overrides._pop_mode()
+                return
+
     def __exit__(self, *exc_info) -> None:
         # Undo in reverse order; each step runs even if an earlier one fails.
         try:
             if self._watcher is not None and self.watcher_on_stack:
                 self.watcher_on_stack = False
-                self._watcher.__exit__(None, None, None)
+                self._pop_watcher()
         finally:
             if self._original_backward is not None:
                 torch.Tensor.backward = self._original_backward  # type: ignore[method-assign]
