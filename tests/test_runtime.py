@@ -270,11 +270,13 @@ def test_cli_trace_plot_without_matplotlib_says_how_to_install_it(tmp_path, monk
     for name in [name for name in sys.modules if name.split(".")[0] == "matplotlib"]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises
-    result = CliRunner().invoke(main, ["trace", str(RUNTIME / "clean_mlp.py"), "--steps", "2",
-                                       "--plot", str(tmp_path / "flow.png")])
-    assert result.exit_code == 0, result.output
-    assert "--plot needs matplotlib: pip install" in result.output
-    assert not (tmp_path / "flow.png").exists()
+    marker = tmp_path / "ran"
+    script = write(tmp_path, "train.py", f"open({str(marker)!r}, 'w').close()\n")
+    result = CliRunner().invoke(main, ["trace", str(script), "--plot", str(tmp_path / "flow.png")])
+    # Refused up front, as the other extras are: the script never ran.
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("dllint: error: --plot needs matplotlib: pip install")
+    assert not marker.exists() and not (tmp_path / "flow.png").exists()
 
 
 def test_cli_trace_text_report_and_exit_codes(tmp_path):
