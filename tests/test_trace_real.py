@@ -20,7 +20,9 @@ NEEDS = {"hf_bert_from_config.py": "transformers",
          "lightning_fit_with_validation.py": "lightning"}
 CLEAN = ["hf_bert_from_config.py", "embedding_lstm.py", "lightning_fit_with_validation.py",
          "zero_init_residual.py", "torch_compile.py", "gan_two_optimizers.py", "lbfgs.py",
-         "bf16_autocast.py", "gradient_accumulation.py", "dataloader_workers.py"]
+         "bf16_autocast.py", "gradient_accumulation.py", "dataloader_workers.py",
+         # issue 25: correct code the RT004/RT006/RT007/RT008 checks once flagged
+         "distillation_teacher_ema.py", "warmup_from_zero_lr.py"]
 
 
 def _trace(script: str, steps: int = 3):

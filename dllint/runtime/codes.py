@@ -74,7 +74,9 @@ MODE = _code(
 NOT_OPTIMIZED = _code(
     "RT008", "not-optimized", "Parameters that get gradients but belong to no optimizer",
     "Reports parameters of the model that receive gradients but are in no optimizer's param "
-    "groups: layers kept in a plain list, a head replaced after the optimizer was built.",
+    "groups: layers kept in a plain list, a head replaced after the optimizer was built. "
+    "Parameters that got no gradient are left out: a teacher, an EMA copy (AveragedModel) or a "
+    "target network run under no_grad keeps requires_grad=True and is rightly in no optimizer.",
     "They are computed and differentiated but never updated.")
 ACCUMULATING = _code(
     "RT009", "gradients-accumulate", "Gradients are not zeroed between optimizer steps",
