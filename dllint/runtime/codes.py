@@ -63,7 +63,10 @@ GRADIENT_FLOW = _code(
     "RT006", "gradient-flow", "Parameters without gradients, vanishing or exploding gradients",
     "Reports trainable parameters with no gradient after backward (a detached branch, an unused "
     f"layer), all-zero gradients, gradient norms below {VANISHING_GRADIENT} or above "
-    f"{EXPLODING_GRADIENT}, and an optimizer step that did not change any weight.",
+    f"{EXPLODING_GRADIENT}, and an optimizer that changed no weight in any traced step. "
+    "Parameter groups whose learning rate is 0 are left out of that judgement; when every "
+    "step so far ran at a learning rate of 0 (a warm-up from 0) the trace runs one step more, "
+    "and a learning rate still 0 then is a warning.",
     "Layers that receive no gradient never learn, and nothing says so.")
 MODE = _code(
     "RT007", "runtime-mode", "Dropout/batch norm in the wrong mode",

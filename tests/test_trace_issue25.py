@@ -1,0 +1,66 @@
+"""Issue 25: false findings of RT004, RT006, RT007 and RT008 on correct code, and the buggy
+variants that must still be found (fixtures in fixtures/runtime/ and fixtures/runtime/real/)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import REPO  # noqa: E402
+from dllint.runtime.script import trace_script  # noqa: E402
+from dllint.types import Severity  # noqa: E402
+
+RUNTIME = REPO / "fixtures" / "runtime"
+
+
+def _write(tmp_path, body):
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_a_warm_up_from_zero_is_judged_one_step_later():
+    report = trace_script(RUNTIME / "real" / "warmup_from_zero_lr.py", steps=1)
+    assert report.diagnostics == [], [d.message for d in report.diagnostics]
+    assert report.steps == 2  # one step more than asked: the first ran at a learning rate of 0
+    assert report.first_step_changed is False
+
+
+def test_a_learning_rate_of_zero_in_every_step_is_a_warning(tmp_path):
+    script = _write(tmp_path, """
+        import torch
+        from torch import nn
+        model = nn.Linear(4, 3)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+        inputs, labels = torch.randn(16, 4), torch.randint(0, 3, (16,))
+        for step in range(5):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(inputs), labels).backward()
+            optimizer.step()
+        """)
+    report = trace_script(script, steps=2)
+    assert [d.code for d in report.diagnostics] == ["RT006"]
+    finding = report.diagnostics[0]
+    assert "learning rate was 0 in every one of 3 steps" in finding.message
+    assert finding.severity == Severity.WARNING and finding.line == 10
+
+
+def test_a_zero_learning_rate_group_is_left_out_of_the_judgement(tmp_path):
+    # A frozen group (lr 0) next to a trained one: the step changes the trained one's weights.
+    script = _write(tmp_path, """
+        import torch
+        from torch import nn
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        optimizer = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.0},
+                                     {"params": model[2].parameters(), "lr": 0.1}])
+        inputs, labels = torch.randn(16, 4), torch.randint(0, 3, (16,))
+        for step in range(5):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(inputs), labels).backward()
+            optimizer.step()
+        """)
+    report = trace_script(script, steps=1)
+    assert report.diagnostics == [] and report.first_step_changed is True
