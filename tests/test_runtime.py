@@ -31,6 +31,7 @@ EXPECTED = {
     "rt002_column_minus_row.py": (["RT002"], 15),
     "rt003_probabilities_into_ce.py": (["RT003"], 27),
     "rt004_scaled_twice.py": (["RT004"], 16),
+    "rt004_keyword_scaled_twice.py": (["RT004"], 26),
     "rt005_float64_inputs.py": (["RT005"], 14),
     "rt006_detached_branch.py": (["RT006"], 26),
     "rt007_eval_mode.py": (["RT007"], 18),

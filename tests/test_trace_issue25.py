@@ -64,3 +64,26 @@ def test_a_zero_learning_rate_group_is_left_out_of_the_judgement(tmp_path):
         """)
     report = trace_script(script, steps=1)
     assert report.diagnostics == [] and report.first_step_changed is True
+
+
+def test_the_input_scale_is_read_at_the_first_layer_with_weights():
+    report = trace_script(RUNTIME / "rt004_keyword_scaled_twice.py", steps=1)
+    assert [d.code for d in report.diagnostics] == ["RT004"]
+    assert report.diagnostics[0].evidence["layer"] == "model.patch_embed"
+    assert report.diagnostics[0].evidence["shape"] == "(8, 3, 16, 16)"
+
+
+def test_a_first_normalization_layer_normalizes_raw_features(tmp_path):
+    script = _write(tmp_path, """
+        import torch
+        from torch import nn
+        model = nn.Sequential(nn.BatchNorm1d(6), nn.Linear(6, 2))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        features = torch.rand(32, 6) * 1000.0  # raw prices, normalized by the first layer
+        labels = torch.randint(0, 2, (32,))
+        for step in range(3):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(features), labels).backward()
+            optimizer.step()
+        """)
+    assert trace_script(script, steps=1).diagnostics == []

@@ -1,6 +1,15 @@
-"""RT004: the model's first float input looks scaled twice, never, or wildly."""
+"""RT004: the input of the model's first layer with weights looks scaled twice, never, or
+wildly.
+
+The first layer with weights, not the model's own argument: a model that normalizes inside
+`forward` gets raw pixels rightly, and a model called with keyword inputs
+(`model(pixel_values=x)`) is checked like any other. A normalization layer first (BatchNorm
+on raw features) normalizes the input itself; an embedding first takes indices: neither is
+judged."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 from torch import nn
@@ -11,6 +20,10 @@ from dllint.runtime.dispatch import Check, ModuleCall
 from dllint.runtime.tracing import float_tensors, is_finite, shape_of
 
 
+# Layers with weights that normalize their own input.
+NORMALIZING = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+
+
 @register
 class InputScale(Check):
     code = codes.INPUT_SCALE
@@ -19,24 +32,33 @@ class InputScale(Check):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.first_input_checked = False
+        self.in_first_model = False  # inside the first forward of a model (not a loss module)
 
     def on_forward(self, call: ModuleCall) -> None:
-        if self.first_input_checked or not call.root or \
-                isinstance(call.module, nn.modules.loss._Loss):
+        if self.first_input_checked:
+            return
+        module = call.module
+        if call.root:
+            self.in_first_model = not isinstance(module, nn.modules.loss._Loss)
+        if not self.in_first_model or next(module.parameters(recurse=False), None) is None:
+            return
+        self.first_input_checked = True
+        if isinstance(module, NORMALIZING):
             return
         tensors = float_tensors([*call.args, *call.kwargs.values()])  # `model(pixel_values=x)`
         if tensors:
-            self.first_input_checked = True
-            self.check_input_scale(tensors[0])
+            self.check_input_scale(tensors[0], self.context.name_of(module))
 
-    def check_input_scale(self, tensor: torch.Tensor) -> None:
+    def check_input_scale(self, tensor: torch.Tensor, layer: str) -> None:
         data = tensor.detach().float()
         if data.numel() < 2 or not is_finite(data):
             return
         low, high = float(data.min()), float(data.max())
         mean, std = float(data.mean()), float(data.std())
-        evidence = {"min": low, "max": high, "mean": mean, "std": std, "shape": shape_of(tensor)}
-        find = self.context.find
+        evidence = {"min": low, "max": high, "mean": mean, "std": std, "shape": shape_of(tensor),
+                    "layer": layer}
+        context = self.context
+        find = partial(context.find, where=context.root_location)  # the line calling the model
         if 0 <= low and 0 < high <= codes.TWICE_SCALED_MAX:
             find(self.code, f"the model's input lies in [{low:.3g}, {high:.3g}]: it looks scaled "
                             "to [0, 1] twice (e.g. ToTensor then / 255)", evidence)
