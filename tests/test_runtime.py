@@ -35,6 +35,7 @@ EXPECTED = {
     "rt005_float64_inputs.py": (["RT005"], 14),
     "rt006_detached_branch.py": (["RT006"], 26),
     "rt007_eval_mode.py": (["RT007"], 18),
+    "rt007_validation_in_train_mode.py": (["RT007"], 14),
     "rt008_plain_list.py": (["RT008"], 29),
     "rt008_head_replaced.py": (["RT008"], 26),
     "rt009_no_zero_grad.py": (["RT009"], 12),

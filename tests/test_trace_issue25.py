@@ -87,3 +87,30 @@ def test_a_first_normalization_layer_normalizes_raw_features(tmp_path):
             optimizer.step()
         """)
     assert trace_script(script, steps=1).diagnostics == []
+
+
+def test_an_eval_layer_whose_parameters_train_is_reported_in_a_training_root(tmp_path):
+    script = _write(tmp_path, """
+        import torch
+        from torch import nn
+        model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        inputs, labels = torch.randn(32, 8), torch.randint(0, 2, (32,))
+        model.train()
+        model[1].eval()  # statistics frozen, yet its affine parameters train
+        for step in range(3):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(inputs), labels).backward()
+            optimizer.step()
+        """)
+    report = trace_script(script, steps=1)
+    assert [d.code for d in report.diagnostics] == ["RT007"]
+    assert report.diagnostics[0].evidence["root_mode"] == "train"
+    assert report.diagnostics[0].evidence["optimized_parameters"] is True
+
+
+def test_a_no_grad_forward_read_only_by_a_validation_loss_is_unconsumed(tmp_path):
+    # A loss without a graph (validation) does not consume: only the training step's loss does.
+    report = trace_script(RUNTIME / "rt007_validation_in_train_mode.py", steps=1)
+    assert [d.code for d in report.diagnostics] == ["RT007"]
+    assert report.diagnostics[0].evidence["grad_enabled"] is False

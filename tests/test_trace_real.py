@@ -22,7 +22,8 @@ CLEAN = ["hf_bert_from_config.py", "embedding_lstm.py", "lightning_fit_with_vali
          "zero_init_residual.py", "torch_compile.py", "gan_two_optimizers.py", "lbfgs.py",
          "bf16_autocast.py", "gradient_accumulation.py", "dataloader_workers.py",
          # issue 25: correct code the RT004/RT006/RT007/RT008 checks once flagged
-         "distillation_teacher_ema.py", "warmup_from_zero_lr.py", "normalize_inside_forward.py"]
+         "distillation_teacher_ema.py", "warmup_from_zero_lr.py", "normalize_inside_forward.py",
+         "no_grad_forwards_of_training.py"]
 
 
 def _trace(script: str, steps: int = 3):
