@@ -73,8 +73,12 @@ GRADIENT_FLOW = _code(
     "Layers that receive no gradient never learn, and nothing says so.")
 MODE = _code(
     "RT007", "runtime-mode", "Dropout/batch norm in the wrong mode",
-    "Reports dropout or batch-norm layers in eval mode during a training step, and in training "
-    "mode during inference under no_grad.",
+    "Reports dropout or batch-norm layers in eval mode during a training step when the model's "
+    "root module is in eval or the layer's own parameters are trained by an optimizer (a "
+    "frozen-norm backbone, detection's norm_eval, is not reported), and layers in training "
+    "mode during a forward under no_grad whose output the step's training loss never reads "
+    "(GAN fakes, a momentum key encoder and a target network feed the loss and are not "
+    "reported; nor is a batch-norm recalibration with momentum=None, swa_utils.update_bn).",
     "In eval mode dropout and batch norm do nothing during training; in train mode they make "
     "inference noisy.")
 NOT_OPTIMIZED = _code(

@@ -40,14 +40,16 @@ CONSUMING_FUNCTIONS = frozenset({
 })
 
 
-def storages(values, found: set[int] | None = None, depth: int = 0) -> set[int]:
-    """The storage addresses of the tensors in `values` (tensors, tuples, lists, dicts such as
-    a transformers ModelOutput), a few levels deep."""
-    found = set() if found is None else found
+def storages(values, found: dict[int, torch.Tensor] | None = None,
+             depth: int = 0) -> dict[int, torch.Tensor]:
+    """The tensors in `values` (tensors, tuples, lists, dicts such as a transformers
+    ModelOutput, a few levels deep) by storage address. A pending output keeps its tensors,
+    so that the allocator cannot hand its address to an unrelated tensor meanwhile."""
+    found = {} if found is None else found
     for value in values:
         if isinstance(value, torch.Tensor):
             if value.layout == torch.strided and value.device.type != "meta":
-                found.add(value.untyped_storage().data_ptr())
+                found[value.untyped_storage().data_ptr()] = value
         elif depth < 3 and isinstance(value, (tuple, list)):
             storages(value, found, depth + 1)
         elif depth < 3 and isinstance(value, dict):
@@ -76,7 +78,8 @@ class Mode(Check):
         # Layers in train mode in the current no-grad root forward: (layer, where).
         self.no_grad_training: list[tuple[nn.Module, tuple[str, int]]] = []
         # No-grad forwards in train mode not consumed yet: (output storages, layers).
-        self.pending: list[tuple[set[int], list[tuple[nn.Module, tuple[str, int]]]]] = []
+        self.pending: list[tuple[dict[int, torch.Tensor],
+                                 list[tuple[nn.Module, tuple[str, int]]]]] = []
         self.consuming_lines: set[tuple[str, int]] = set()
 
     def on_forward(self, call: ModuleCall) -> None:
@@ -113,19 +116,19 @@ class Mode(Check):
         # Still under no_grad (`key = normalize(key_encoder(x))`): the result carries the
         # output on, and a later consumer of the result consumes the forward's output.
         for outputs, _ in self.pending:
-            if outputs & inputs:
+            if outputs.keys() & inputs.keys():
                 outputs.update(storages([call.result]))
 
     def on_loss(self, call: LossCall) -> None:
         if self.pending and call.training:
             self.consume(storages([*call.args, *call.kwargs.values()]))
 
-    def consume(self, inputs: set[int]) -> None:
+    def consume(self, inputs: dict[int, torch.Tensor]) -> None:
         if not inputs or not self.pending:
             return
         kept = []
         for outputs, layers in self.pending:
-            if outputs & inputs:
+            if outputs.keys() & inputs.keys():
                 self.consuming_lines.update(where for _, where in layers)
             else:
                 kept.append((outputs, layers))
