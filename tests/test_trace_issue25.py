@@ -114,3 +114,30 @@ def test_a_no_grad_forward_read_only_by_a_validation_loss_is_unconsumed(tmp_path
     report = trace_script(RUNTIME / "rt007_validation_in_train_mode.py", steps=1)
     assert [d.code for d in report.diagnostics] == ["RT007"]
     assert report.diagnostics[0].evidence["grad_enabled"] is False
+
+
+def test_a_layer_of_another_input_running_first_is_not_the_one_judged(tmp_path):
+    # A diffusion model embeds its timestep before its first convolution sees the pixels.
+    script = _write(tmp_path, """
+        import torch
+        from torch import nn
+        class Denoiser(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.time_embedding = nn.Linear(1, 8)
+                self.conv_in = nn.Conv2d(3, 8, 3, padding=1)
+            def forward(self, sample, timestep):
+                time = self.time_embedding(timestep.float().view(-1, 1))
+                return self.conv_in(sample) + time.view(-1, 8, 1, 1)
+        model = Denoiser()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        pixels = torch.randint(0, 256, (4, 3, 8, 8)).float()  # never scaled
+        for step in range(3):
+            optimizer.zero_grad()
+            noise = torch.randn(4, 8, 8, 8)
+            nn.functional.mse_loss(model(pixels, torch.randint(0, 1000, (4,))), noise).backward()
+            optimizer.step()
+        """)
+    report = trace_script(script, steps=1)
+    scale = [d for d in report.diagnostics if d.code == "RT004"]
+    assert len(scale) == 1 and scale[0].evidence["layer"] == "model.conv_in"

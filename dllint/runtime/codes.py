@@ -52,7 +52,7 @@ INPUT_SCALE = _code(
     "Reports a float model input whose values look scaled twice (max <= 1.5/255), never scaled "
     f"(min >= 0, max > {UNSCALED_MAX}, typical of 0-255 pixels), or far from normalized "
     f"(|mean| or std above {FAR_FROM_NORMALIZED}). The input judged is that of the model's "
-    "first layer with weights, however the model is called (`model(pixel_values=x)` too): a "
+    "first layer with weights that takes a tensor of the input's size, however the model is called (`model(pixel_values=x)` too): a "
     "model that normalizes inside `forward` is not reported, nor one whose first layer is a "
     "normalization layer or an embedding.",
     "Inputs at the wrong scale saturate or starve the first layer; the network trains slowly "

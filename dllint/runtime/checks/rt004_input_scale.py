@@ -1,7 +1,8 @@
 """RT004: the input of the model's first layer with weights looks scaled twice, never, or
 wildly.
 
-The first layer with weights, not the model's own argument: a model that normalizes inside
+The first layer with weights that takes a tensor of the input's size (reshaped or not), not the
+model's own argument: a model that normalizes inside
 `forward` gets raw pixels rightly, and a model called with keyword inputs
 (`model(pixel_values=x)`) is checked like any other. A normalization layer first (BatchNorm
 on raw features) normalizes the input itself; an embedding first takes indices: neither is
@@ -32,21 +33,33 @@ class InputScale(Check):
     def __init__(self, context) -> None:
         super().__init__(context)
         self.first_input_checked = False
-        self.in_first_model = False  # inside the first forward of a model (not a loss module)
+        # The size (elements) of the first model call's first float input, while inside that
+        # call: a layer that takes it flattened or reshaped still takes the input.
+        self.input_size: int | None = None
 
     def on_forward(self, call: ModuleCall) -> None:
         if self.first_input_checked:
             return
         module = call.module
         if call.root:
-            self.in_first_model = not isinstance(module, nn.modules.loss._Loss)
-        if not self.in_first_model or next(module.parameters(recurse=False), None) is None:
+            self.input_size = None
+            if isinstance(module, nn.modules.loss._Loss):
+                return
+            inputs = float_tensors([*call.args, *call.kwargs.values()])  # `model(pixel_values=x)`
+            if not inputs:
+                self.first_input_checked = True  # token ids: nothing to judge
+                return
+            self.input_size = inputs[0].numel()
+        if self.input_size is None or next(module.parameters(recurse=False), None) is None:
+            return
+        # The first layer with weights that takes the input (normalized or not), not another
+        # input's layer (a diffusion model's timestep embedding runs before its first conv).
+        tensors = [t for t in float_tensors([*call.args, *call.kwargs.values()])
+                   if t.numel() == self.input_size]
+        if not tensors:
             return
         self.first_input_checked = True
-        if isinstance(module, NORMALIZING):
-            return
-        tensors = float_tensors([*call.args, *call.kwargs.values()])  # `model(pixel_values=x)`
-        if tensors:
+        if not isinstance(module, NORMALIZING):
             self.check_input_scale(tensors[0], self.context.name_of(module))
 
     def check_input_scale(self, tensor: torch.Tensor, layer: str) -> None:
