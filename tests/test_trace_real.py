@@ -28,7 +28,11 @@ CLEAN = ["hf_bert_from_config.py", "embedding_lstm.py", "lightning_fit_with_vali
          "masked_logits.py",              # RT001: -inf logits, finite cross-entropy
          "prototypical_episodes.py",      # RT002/RT003: outer distances, -d^2 logits
          "pairwise_ranking.py",           # RT002: pairwise score differences on purpose
-         "bf16_regression_autocast.py"]   # RT005: bfloat16 prediction, float32 target
+         "bf16_regression_autocast.py",   # RT005: bfloat16 prediction, float32 target
+         "distillation_teacher_ema.py",   # RT008: teacher and EMA under no_grad
+         "warmup_from_zero_lr.py",        # RT006: a warm-up that starts at lr 0
+         "normalize_inside_forward.py",   # RT004: the model scales its own input
+         "no_grad_forwards_of_training.py"]  # RT007: GAN fakes, key encoder, update_bn
 
 
 def _trace(script: str, steps: int = 3):

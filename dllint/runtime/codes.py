@@ -62,7 +62,10 @@ INPUT_SCALE = _code(
     "RT004", "input-scale", "The model's float input looks scaled twice, never, or wildly",
     "Reports a float model input whose values look scaled twice (max <= 1.5/255), never scaled "
     f"(min >= 0, max > {UNSCALED_MAX}, typical of 0-255 pixels), or far from normalized "
-    f"(|mean| or std above {FAR_FROM_NORMALIZED}).",
+    f"(|mean| or std above {FAR_FROM_NORMALIZED}). The input judged is that of the model's "
+    "first layer with weights that takes a tensor of the input's size, however the model is called (`model(pixel_values=x)` too): a "
+    "model that normalizes inside `forward` is not reported, nor one whose first layer is a "
+    "normalization layer or an embedding.",
     "Inputs at the wrong scale saturate or starve the first layer; the network trains slowly "
     "or not at all.", Severity.WARNING)
 DTYPES = _code(
@@ -76,18 +79,27 @@ GRADIENT_FLOW = _code(
     "RT006", "gradient-flow", "Parameters without gradients, vanishing or exploding gradients",
     "Reports trainable parameters with no gradient after backward (a detached branch, an unused "
     f"layer), all-zero gradients, gradient norms below {VANISHING_GRADIENT} or above "
-    f"{EXPLODING_GRADIENT}, and an optimizer step that did not change any weight.",
+    f"{EXPLODING_GRADIENT}, and an optimizer that changed no weight in any traced step. "
+    "Parameter groups whose learning rate is 0 are left out of that judgement; when every "
+    "step so far ran at a learning rate of 0 (a warm-up from 0) the trace runs one step more, "
+    "and a learning rate still 0 then is a warning.",
     "Layers that receive no gradient never learn, and nothing says so.")
 MODE = _code(
     "RT007", "runtime-mode", "Dropout/batch norm in the wrong mode",
-    "Reports dropout or batch-norm layers in eval mode during a training step, and in training "
-    "mode during inference under no_grad.",
+    "Reports dropout or batch-norm layers in eval mode during a training step when the model's "
+    "root module is in eval or the layer's own parameters are trained by an optimizer (a "
+    "frozen-norm backbone, detection's norm_eval, is not reported), and layers in training "
+    "mode during a forward under no_grad whose output the step's training loss never reads "
+    "(GAN fakes, a momentum key encoder and a target network feed the loss and are not "
+    "reported; nor is a batch-norm recalibration with momentum=None, swa_utils.update_bn).",
     "In eval mode dropout and batch norm do nothing during training; in train mode they make "
     "inference noisy.")
 NOT_OPTIMIZED = _code(
     "RT008", "not-optimized", "Parameters that get gradients but belong to no optimizer",
     "Reports parameters of the model that receive gradients but are in no optimizer's param "
-    "groups: layers kept in a plain list, a head replaced after the optimizer was built.",
+    "groups: layers kept in a plain list, a head replaced after the optimizer was built. "
+    "Parameters that got no gradient are left out: a teacher, an EMA copy (AveragedModel) or a "
+    "target network run under no_grad keeps requires_grad=True and is rightly in no optimizer.",
     "They are computed and differentiated but never updated.")
 ACCUMULATING = _code(
     "RT009", "gradients-accumulate", "Gradients are not zeroed between optimizer steps",

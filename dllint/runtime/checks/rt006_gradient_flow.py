@@ -16,6 +16,7 @@ from dllint.runtime import codes
 from dllint.runtime.checks import register
 from dllint.runtime.dispatch import Check, StepEvent
 from dllint.runtime.tracing import fingerprints, norms, user_location
+from dllint.types import Severity
 
 
 @register
@@ -30,6 +31,10 @@ class GradientFlow(Check):
         self.pending_zero_gradient: dict[int, tuple[str, torch.Tensor]] = {}
         self.gradient_location: tuple[str, int] | None = None
         self.weights_before: dict[int, tuple[float, float]] = {}
+        # By optimizer id: whether a step changed a weight yet, the steps judged, those with
+        # every learning rate 0, where the first one ran, the last learning rates.
+        self.update_judged: dict[int, dict] = {}
+        self.extended_for_lr = False
         self.first_step_changed: bool | None = None
 
     def on_step_limit(self, step: StepEvent) -> None:
@@ -39,15 +44,39 @@ class GradientFlow(Check):
             # The gradients to judge by appear only inside a step: allow one more.
             self.context.extended_for_closure = True
             self.context.max_steps += 1
+        judged = self.update_judged.get(id(step.optimizer))
+        if judged and judged["steps"] == judged["zero_lr_steps"] and not self.extended_for_lr:
+            # Every step so far ran at a learning rate of 0: a warm-up from 0 moves the
+            # weights one step later, so allow one more before judging.
+            self.extended_for_lr = True
+            self.context.max_steps += 1
 
     def on_step(self, step: StepEvent) -> None:
         if step.count == 0:
             if step.closure is None:
                 self.check_gradients(step.optimizer)
-            parameters = [p for group in step.optimizer.param_groups for p in group["params"]]
-            self.weights_before = dict(zip((id(p) for p in parameters), fingerprints(parameters)))
         elif step.closure is None:
             self.recheck_gradients(step.optimizer)
+        self.fingerprint_before_step(step)
+
+    def fingerprint_before_step(self, step: StepEvent) -> None:
+        """Whether a step changes weights is judged over every step run (a warm-up starts at a
+        learning rate of 0), on the groups whose learning rate is not 0; an optimizer is read
+        only until one of its steps changed a weight."""
+        judged = self.update_judged.setdefault(
+            id(step.optimizer), {"changed": False, "steps": 0, "zero_lr_steps": 0,
+                                 "where": None, "learning_rates": []})
+        if judged["changed"]:
+            return
+        judged["steps"] += 1
+        judged["where"] = judged["where"] or user_location()
+        learning_rates = [float(group.get("lr", 0.0)) for group in step.optimizer.param_groups]
+        judged["learning_rates"] = learning_rates
+        parameters = [p for group, lr in zip(step.optimizer.param_groups, learning_rates)
+                      if lr != 0 for p in group["params"]]
+        if not parameters:
+            judged["zero_lr_steps"] += 1
+        self.weights_before = dict(zip((id(p) for p in parameters), fingerprints(parameters)))
 
     def on_step_done(self, step: StepEvent) -> None:
         if step.closure is not None:
@@ -55,20 +84,17 @@ class GradientFlow(Check):
                 self.check_gradients(step.optimizer)
             else:
                 self.recheck_gradients(step.optimizer)
-        if step.count == 0 and self.weights_before:
-            before, self.weights_before = self.weights_before, {}
-            parameters = [p for group in step.optimizer.param_groups for p in group["params"]]
-            changed = any(after != before.get(id(p))
-                          for p, after in zip(parameters, fingerprints(parameters)))
-            if self.first_step_changed is None:
-                self.first_step_changed = changed
-            if not changed and not self.context.constant_loss:
-                self.context.find(self.code, "the optimizer step changed no weight (zero "
-                                             "gradients or a zero learning rate)",
-                                  {"learning_rates": [g.get("lr")
-                                                      for g in step.optimizer.param_groups]},
-                                  subject=self.context.optimizer_names.get(id(step.optimizer),
-                                                                           ""))
+        judged = self.update_judged.get(id(step.optimizer))
+        if judged is None or judged["changed"]:
+            return
+        before, self.weights_before = self.weights_before, {}
+        parameters = [p for group in step.optimizer.param_groups for p in group["params"]
+                      if id(p) in before]
+        changed = any(after != before[id(p)]
+                      for p, after in zip(parameters, fingerprints(parameters)))
+        judged["changed"] = changed
+        if step.count == 0 and self.first_step_changed is None:
+            self.first_step_changed = changed
 
     def check_gradients(self, optimizer) -> None:
         """The first step's gradients: their norms (read back at once), and candidates for "no
@@ -153,3 +179,26 @@ class GradientFlow(Check):
                                     f"{', '.join(zero[:5])}",
                          {"zero_gradient": zero[:20]}, self.gradient_location)
         context.seen.zero_gradient = zero
+        self.report_unchanged_weights()
+
+    def report_unchanged_weights(self) -> None:
+        context = self.context
+        if context.constant_loss:
+            return
+        for key, judged in self.update_judged.items():
+            if judged["changed"] or not judged["steps"]:
+                continue
+            steps = f"{judged['steps']} step{'s' if judged['steps'] != 1 else ''}"
+            severity = None
+            if judged["zero_lr_steps"] == judged["steps"]:
+                message = (f"the optimizer step changed no weight: the learning rate was 0 in "
+                           f"every one of {steps} traced (a long warm-up from 0? trace more "
+                           "steps with --steps)")
+                severity = Severity.WARNING
+            else:
+                message = (f"the optimizer step changed no weight in {steps} (zero gradients "
+                           "or a zero learning rate)")
+            context.find(self.code, message, {"learning_rates": judged["learning_rates"],
+                                              "steps": judged["steps"]},
+                         judged["where"], severity,
+                         subject=context.optimizer_names.get(key, ""))

@@ -28,8 +28,10 @@ class NotOptimized(Check):
         if context.optimizer_steps:
             return  # another optimizer stepped first: judged then
         in_optimizer = {id(p) for p in context.optimizer_parameters()}
+        # A gradient, not requires_grad alone: a teacher, an EMA copy or a target network run
+        # under no_grad keeps requires_grad=True and is rightly in no optimizer.
         missing = [(name, p) for key, (name, p) in context.model_parameters().items()
-                   if key not in in_optimizer and p.requires_grad]
+                   if key not in in_optimizer and p.requires_grad and p.grad is not None]
         if not missing:
             return
         unregistered = [n for n, _ in missing if "(not registered)" in n]
