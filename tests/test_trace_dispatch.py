@@ -14,7 +14,7 @@ from torch import nn  # noqa: E402
 from torch.nn.modules import module as module_hooks  # noqa: E402
 
 from conftest import REPO  # noqa: E402
-from dllint.runtime.checks import CHECKS  # noqa: E402
+from dllint.runtime.checks import all_checks  # noqa: E402
 from dllint.runtime.codes import RUNTIME_CODES  # noqa: E402
 from dllint.runtime.dispatch import EVENTS, Check, Dispatcher, Subscriber, TraceContext  # noqa: E402
 from dllint.runtime.instruments import Instruments, StopTracing  # noqa: E402
@@ -31,9 +31,9 @@ def _fixtures(code: str) -> list[str]:
 
 
 def test_every_single_process_code_has_exactly_one_registered_check():
-    registered = [check.code.code for check in CHECKS]
+    registered = [check.code.code for check in all_checks()]
     assert sorted(registered) == sorted(set(RUNTIME_CODES) - ACROSS_RANKS)
-    for check in CHECKS:
+    for check in all_checks():
         assert issubclass(check, Check) and RUNTIME_CODES[check.code.code] is check.code
         assert set(check.events) <= set(EVENTS)
         for event in check.events:

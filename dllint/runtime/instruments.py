@@ -14,7 +14,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from dllint.runtime.checks import CHECKS
+from dllint.runtime.checks import all_checks
 from dllint.runtime.checks.rt006_gradient_flow import GradientFlow
 from dllint.runtime.dispatch import Check, Dispatcher, Subscriber, TraceContext
 from dllint.runtime.recorders import LossCurves, ModuleTable, OverfitReplay
@@ -32,7 +32,7 @@ class Instruments(Dispatcher):
         self.replay = OverfitReplay(context) if overfit else None
         self.module_table = ModuleTable(context)
         self.loss_curves = LossCurves(context)
-        self.checks: list[Check] = [check(context) for check in CHECKS]
+        self.checks: list[Check] = [check(context) for check in all_checks()]
         recorders: list[Subscriber] = [self.module_table, self.loss_curves]
         if self.replay is not None:
             recorders.insert(0, self.replay)  # first: the checks see the replayed batch

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, LossCall, ModuleCall, StepEvent, TorchCall
 from dllint.runtime.tracing import (RISKY, finite_flag, float_tensors, is_finite, read_all,
                                     user_location, value_range)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, LossCall, StepEvent, TorchCall
 from dllint.runtime.tracing import ELEMENTWISE, ELEMENTWISE_LOSSES, shape_of, user_location
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, LossCall
 from dllint.runtime.tracing import dtype_of, made_by, shape_of, value_range
 from dllint.types import Severity

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, ModuleCall
 from dllint.runtime.tracing import float_tensors, is_finite, shape_of
 

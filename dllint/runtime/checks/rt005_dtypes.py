@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, LossCall, ModuleCall
 from dllint.runtime.tracing import ELEMENTWISE_LOSSES, INTEGER_INPUT_LAYERS, dtype_of
 

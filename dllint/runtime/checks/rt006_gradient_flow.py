@@ -13,7 +13,7 @@ import math
 import torch
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, StepEvent
 from dllint.runtime.tracing import fingerprints, norms, user_location
 from dllint.types import Severity

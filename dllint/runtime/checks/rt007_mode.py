@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, LossCall, ModuleCall, StepEvent, TorchCall
 from dllint.runtime.tracing import MODE_DEPENDENT, user_location
 

@@ -4,7 +4,7 @@ head replaced after the optimizer was built). Judged once, at the first step's g
 from __future__ import annotations
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, StepEvent
 from dllint.runtime.tracing import shape_of, unwrapped
 

@@ -7,7 +7,7 @@ import math
 import torch
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, StepEvent
 from dllint.runtime.tracing import norms, user_location
 

@@ -8,7 +8,7 @@ the verdicts into findings, at the loss line, after the run.
 from __future__ import annotations
 
 from dllint.runtime import codes
-from dllint.runtime.checks import register
+from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check
 from dllint.runtime.tracing import line_span
 from dllint.types import Diagnostic, RelatedLocation, Severity
