@@ -341,3 +341,34 @@ def test_a_square_broadcast_is_reported_only_when_it_reaches_the_loss(tmp_path):
                                                 "loss = (unused ** 2).mean()"))
     report = trace_script(script, steps=2)
     assert [(d.code, d.line) for d in report.diagnostics] == [("RT002", 15)]
+
+
+MARGIN_LOSS = """
+import torch
+from torch import nn
+encoder = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+optimizer = torch.optim.SGD(encoder.parameters(), lr=0.01)
+anchor, positive, negative = torch.randn(12, 8), torch.randn(12, 8), torch.randn(12, 8)
+for step in range(2):
+    a, p, n = encoder(anchor), encoder(positive), encoder(negative)
+    d_pos = (a - p).pow(2).sum(1, keepdim=True)
+    d_neg = (a - n).pow(2).sum(1)
+    loss = torch.relu(d_pos - d_neg + 1.0).mean()
+    scores = a.sum(1)
+    loss = loss + 0.1 * torch.sigmoid(scores[:, None] - scores).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_a_square_broadcast_between_two_predictions_is_reported(tmp_path):
+    # Both distances carry gradients: (12, 1) - (12,) is the bug all the same (rank promoted
+    # silently, two different tensors). A tensor against its own view (`s[:, None] - s`) is a
+    # pairwise comparison on purpose.
+    script = tmp_path / "margin.py"
+    script.write_text(MARGIN_LOSS)
+    report = trace_script(script, steps=2)
+    assert [(d.code, d.line) for d in report.diagnostics] == [("RT002", 11)]
+    script.write_text(MARGIN_LOSS.replace("sum(1, keepdim=True)", "sum(1)"))
+    assert trace_script(script, steps=2).diagnostics == []

@@ -37,13 +37,14 @@ NON_FINITE = _code(
     "from the `log(0)` or division by zero that caused it.")
 BROADCAST = _code(
     "RT002", "silent-broadcast", "Elementwise op or loss broadcasts (N, 1) against (N,)",
-    "Reports an elementwise operation in the training loop between two operands of the same "
-    "size N, one carrying gradients (a prediction) and one not (a target), whose result has N² "
-    "elements ((N, 1) - (N,) gives (N, N)) and reaches the loss that is backpropagated; and a "
-    "loss whose input and target hold the same number of elements in different shapes. Outer "
-    "broadcasts written on purpose stay silent: operands of different sizes (prototype "
-    "distances `q[:, None] - p[None]`), grids without gradients, pairwise differences of one "
-    "prediction (`s[:, None] - s[None]`), and results that never reach the loss.",
+    "Reports an elementwise operation in the training loop between two different tensors of "
+    "the same size N and of different ranks, whose result has N² elements ((N, 1) - (N,) gives "
+    "(N, N): the (N,) one was promoted to (1, N) silently) and reaches the loss that is "
+    "backpropagated; and a loss whose input and target hold the same number of elements in "
+    "different shapes. Outer broadcasts written on purpose stay silent: operands of different "
+    "sizes (prototype distances `q[:, None] - p[None]`), the same rank on both sides (grids "
+    "`(1, K) - (N, 1)`, pairwise differences `s[:, None] - s[None]`), a tensor against its own "
+    "view (`s[:, None] - s`), and results that never reach the loss.",
     "The loss averages N² pairwise differences instead of N; the model learns to predict the "
     "mean. Nothing raises.")
 LOSS_CONTRACT = _code(

@@ -1,12 +1,13 @@
-"""RT002: a prediction and its target of the same size that broadcast into a square, (N, 1)
-against (N,), and so reach the loss as N^2 pairs instead of N.
+"""RT002: two operands of the same size that broadcast into a square, (N, 1) against (N,),
+and so reach the loss as N^2 pairs instead of N.
 
 The bug's signature, not any broadcast: the two operands hold the same number of elements n > 1,
-the result holds n^2, exactly one of them carries gradients (a prediction against a target), and
-the result reaches the loss that is backpropagated. Outer broadcasts written on purpose have
-other signatures: prototype distances `q[:, None] - p[None]` (two sets of different sizes, both
-with gradients), offset grids `(1, K) - (N, 1)` (no gradients), pairwise score differences
-`s[:, None] - s[None]` (both operands carry gradients).
+the result holds n^2, the operands differ in rank (the (N,) one is promoted to (1, N) silently:
+nobody wrote the outer product), they are two different tensors (not views of one), and the
+result reaches the loss that is backpropagated. Outer broadcasts written on purpose have other
+signatures: prototype distances `q[:, None] - p[None]` (two sets of different sizes), offset
+grids `(1, K) - (N, 1)` and pairwise differences `s[:, None] - s[None]` (the same rank on both
+sides), `s[:, None] - s` (one tensor against itself), and results that never reach the loss.
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ class Broadcast(Check):
         first, second = tensors
         size = first.numel()
         if size <= 1 or second.numel() != size or result.numel() != size * size or \
-                first.requires_grad == second.requires_grad:
+                first.dim() == second.dim() or _same_storage(first, second):
             return
         shapes = [shape_of(tensor) for tensor in tensors]
         self.candidates[result.grad_fn] = (
             f"{shapes[0]} and {shapes[1]} broadcast to {shape_of(result)}, and it reaches the "
-            f"loss: {size} predictions meet {size} targets as {size * size} pairs; make the "
-            "shapes equal (`.squeeze(-1)` or `.view_as`)",
+            f"loss: {size} values meet {size} values as {size * size} pairs; make the shapes "
+            "equal (`.squeeze(-1)`, `.view_as`, or no `keepdim=True`)",
             {"shapes": shapes, "result": shape_of(result)}, user_location())
 
     def on_backward(self, tensor: torch.Tensor) -> None:
@@ -71,6 +72,14 @@ class Broadcast(Check):
                                          f"target {shape_of(target)}: they broadcast instead of "
                                          "matching",
                               {"input": shape_of(prediction), "target": shape_of(target)})
+
+
+def _same_storage(first: torch.Tensor, second: torch.Tensor) -> bool:
+    """Views of one tensor (`s[:, None] - s`): a tensor compared with itself, on purpose."""
+    try:
+        return first.untyped_storage().data_ptr() == second.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # tensors without storage (functorch, meta)
+        return False
 
 
 def _reached(root, wanted: set) -> list:
