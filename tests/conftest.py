@@ -53,3 +53,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.stem in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_silent_exit_of_the_test_session():
+    """`os._exit` in the test process itself (dllint trace ends its process that way when a
+    script leaves workers running, e.g. torch.compile's) would end the whole session with status
+    0 and no summary, so CI would pass on a truncated run. In the session's own process it raises
+    instead; in a process a test forked it exits as usual."""
+    session = os.getpid()
+    real_exit = os._exit
+
+    def guarded_exit(status: int) -> None:
+        if os.getpid() == session:
+            raise RuntimeError(f"os._exit({status}) in the test process: it would end the test "
+                               "session silently; run that code in a subprocess")
+        real_exit(status)
+
+    os._exit = guarded_exit
+    yield
+    os._exit = real_exit
