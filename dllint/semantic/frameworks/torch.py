@@ -107,11 +107,11 @@ MODE_DEPENDENT_FUNCTIONS = frozenset({*FUNCTIONAL_DROPOUTS, "torch.nn.functional
 # Hugging Face models dropout in every layer), so the model is taken to have them: the evidence
 # DL004 names, by prefix.
 OPAQUE_MODEL_FAMILIES = {
-    "torchvision.models.": "batch norm or dropout (a torchvision model)",
-    "timm.create_model": "batch norm or dropout (a timm model)",
-    "torch.hub.load": "batch norm or dropout (a torch.hub model)",
-    "transformers.AutoModel": "dropout (a Hugging Face model)",
-    "segmentation_models_pytorch.": "batch norm (a segmentation_models_pytorch model)",
+    "torchvision.models.": "batch norm or dropout, as torchvision models do",
+    "timm.create_model": "batch norm or dropout, as timm models do",
+    "torch.hub.load": "batch norm or dropout, as torch.hub models do",
+    "transformers.AutoModel": "dropout, as Hugging Face models do",
+    "segmentation_models_pytorch.": "batch norm, as segmentation_models_pytorch models do",
 }
 OPAQUE_MODEL_PREFIXES = tuple(OPAQUE_MODEL_FAMILIES)
 # ... except what those packages ship that is not a model.
