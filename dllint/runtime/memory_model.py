@@ -1,0 +1,97 @@
+"""What a traced training step's memory is made of (issue 27), as plain data.
+
+The memory recorder fills a `StepMemory` for the first training step; the report, the JSON
+report, the growth check and the budget advice read it. Sizes are bytes. This module imports
+nothing from torch, so the advice and the size parser can be tested and used without it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+PHASES = ("forward", "backward", "optimizer")
+
+
+@dataclass(frozen=True)
+class ModuleMemory:
+    """One module of a traced model. `activation_bytes` is what autograd saved for backward
+    while this module was the innermost one running (its own children count apart), so the
+    rows of a model add up to the step's saved activations without double counting."""
+    name: str
+    type_name: str
+    parameter_bytes: int = 0
+    gradient_bytes: int = 0
+    activation_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class PhasePeaks:
+    """The highest memory in use during each phase of one step, above what was in use before
+    the step began. `measured` says where the figures come from: the allocator's own peaks
+    (CUDA's max_memory_allocated, reset between phases) or the tracked sums (parameters,
+    gradients, optimizer state and saved activations alive at the time; CPU)."""
+    forward: int = 0
+    backward: int = 0
+    optimizer: int = 0
+    measured: bool = False
+
+    def phase_of_peak(self) -> str:
+        return max(PHASES, key=lambda phase: getattr(self, phase))
+
+    @property
+    def peak(self) -> int:
+        return max(self.forward, self.backward, self.optimizer)
+
+
+@dataclass(frozen=True)
+class StepMemory:
+    """One training step's memory: per module, per optimizer (state after its first step), per
+    phase. `batch_size` is the leading dimension of the step's input when one could be read."""
+    device: str
+    modules: tuple[ModuleMemory, ...] = ()
+    optimizer_state_bytes: dict[str, int] = field(default_factory=dict)
+    peaks: PhasePeaks = PhasePeaks()
+    batch_size: int | None = None
+
+    @property
+    def parameter_bytes(self) -> int:
+        return sum(module.parameter_bytes for module in self.modules)
+
+    @property
+    def gradient_bytes(self) -> int:
+        return sum(module.gradient_bytes for module in self.modules)
+
+    @property
+    def activation_bytes(self) -> int:
+        return sum(module.activation_bytes for module in self.modules)
+
+    @property
+    def optimizer_bytes(self) -> int:
+        return sum(self.optimizer_state_bytes.values())
+
+    def top_activations(self, count: int = 5) -> list[tuple[ModuleMemory, float]]:
+        """The modules that save the most for backward, each with its share of the total."""
+        total = self.activation_bytes
+        if total <= 0:
+            return []
+        ranked = sorted((module for module in self.modules if module.activation_bytes > 0),
+                        key=lambda module: (-module.activation_bytes, module.name))
+        return [(module, module.activation_bytes / total) for module in ranked[:count]]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]i?B|B)?\s*$")
+_UNITS = {"B": 1, "kB": 10 ** 3, "KB": 10 ** 3, "MB": 10 ** 6, "GB": 10 ** 9, "TB": 10 ** 12,
+          "KiB": 2 ** 10, "kiB": 2 ** 10, "MiB": 2 ** 20, "GiB": 2 ** 30, "TiB": 2 ** 40}
+
+
+def parse_size(text: str) -> int:
+    """`24GiB`, `16GB`, `512MiB`, `1.5GiB` or a plain number of bytes, as bytes. Raises
+    ValueError with a message a user can act on."""
+    match = _SIZE.match(text)
+    if match is None or (match.group(2) or "B") not in _UNITS:
+        raise ValueError(f"{text!r} is not a size; write it like 24GiB, 16GB or 512MiB")
+    value = float(match.group(1)) * _UNITS[match.group(2) or "B"]
+    if value <= 0:
+        raise ValueError(f"{text!r}: a memory budget must be more than 0 bytes")
+    return int(value)
