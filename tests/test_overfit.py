@@ -13,8 +13,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 from dllint.cli import main  # noqa: E402
-from dllint.runtime.overfit import (GRAPH_BUDGET, LossAttribution, _graph_nodes,  # noqa: E402
-                                    judge, sparkline)
+from dllint.runtime.overfit import GRAPH_BUDGET, LossAttribution, judge, sparkline  # noqa: E402
+from dllint.runtime.tracing import graph_nodes  # noqa: E402
 from dllint.runtime.script import trace_script  # noqa: E402
 from test_runtime import untouched  # noqa: E402,F401 - the process-state fixture
 
@@ -126,11 +126,16 @@ def test_the_graph_walk_per_backward_is_bounded_however_deep_the_model():
     for _ in range(5000):
         deep = deep * 1.0001
     # A loss that is not in the graph: the walk gives up after the budget, not 5000 nodes on.
-    assert len(_graph_nodes(deep.grad_fn, {id(object())})) == GRAPH_BUDGET
+    assert len(graph_nodes(deep.grad_fn, {id(object())}, GRAPH_BUDGET)) == GRAPH_BUDGET
     # A loss at the top of a deep graph is found at once.
     loss = _loss(0.2)
-    assert id(loss.grad_fn) in _graph_nodes((loss + deep).grad_fn, {id(loss.grad_fn)})
-    assert len(_graph_nodes((loss + deep).grad_fn, {id(loss.grad_fn)})) <= 3
+    assert id(loss.grad_fn) in graph_nodes((loss + deep).grad_fn, {id(loss.grad_fn)}, GRAPH_BUDGET)
+    assert len(graph_nodes((loss + deep).grad_fn, {id(loss.grad_fn)}, GRAPH_BUDGET)) <= 3
+    # With nothing wanted, the walk goes to the leaves of a small graph, and no further than
+    # its limit in a large one.
+    assert len(graph_nodes((loss + deep).grad_fn, limit=10)) == 10
+    assert len(graph_nodes(loss.grad_fn)) == len(graph_nodes(loss.grad_fn, limit=1000)) < 10
+    assert graph_nodes(None) == set()
 
 
 def test_a_loss_never_backpropagated_is_let_go_after_one_step():

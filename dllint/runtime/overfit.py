@@ -272,8 +272,10 @@ class LossAttribution:
             self.backward_location = location
         if not self.pending:
             return
-        reached = _graph_nodes(getattr(tensor, "grad_fn", None),
-                               {id(call.node) for call in self.pending})
+        # Imported here: the verdicts and the sparkline of this module need no torch.
+        from dllint.runtime.tracing import graph_nodes
+        reached = graph_nodes(getattr(tensor, "grad_fn", None),
+                              {id(call.node) for call in self.pending}, GRAPH_BUDGET)
         self.fed.extend(call for call in self.pending if id(call.node) in reached)
         self.pending = [call for call in self.pending if id(call.node) not in reached]
 
@@ -309,17 +311,3 @@ class LossAttribution:
             return None
         return first.calls[0].value, first.calls[0].chance
 
-
-def _graph_nodes(start, wanted: set[int]) -> set[int]:
-    """The ids of the autograd nodes reached from `start` (breadth first, at most GRAPH_BUDGET
-    nodes, stopping once every wanted node is found)."""
-    reached: set[int] = set()
-    frontier = [start] if start is not None else []
-    while frontier and len(reached) < GRAPH_BUDGET and not wanted <= reached:
-        node = frontier.pop(0)
-        if id(node) in reached:
-            continue
-        reached.add(id(node))
-        frontier.extend(child for child, _ in getattr(node, "next_functions", ())
-                        if child is not None)
-    return reached

@@ -12,7 +12,8 @@ import math
 import os
 import sys
 import sysconfig
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -347,6 +348,33 @@ def made_by(tensor: torch.Tensor, operation: str, depth: int = 4) -> bool:
             return True
         node = next((child for child, _ in node.next_functions if child is not None), None)
     return False
+
+
+# How many autograd nodes one walk may visit by default: the first step's graph of a large model
+# has a few tens of thousands; a walk stops there rather than stall.
+GRAPH_SEARCH_LIMIT = 200_000
+
+
+def graph_nodes(root, wanted: Collection[int] = (), limit: int = GRAPH_SEARCH_LIMIT) -> set[int]:
+    """The ids of the autograd nodes reached from `root` (a `grad_fn`, or None) towards the
+    graph's inputs, breadth first: at most `limit` nodes, and no further once every id in
+    `wanted` is among them (a walk with nothing wanted goes until the limit or the leaves).
+    The ids stay meaningful while `root` holds the graph alive."""
+    if root is None:
+        return set()
+    reached = {id(root)}
+    missing = set(wanted) - reached
+    queue = deque([root])
+    while queue and len(reached) < limit and (missing or not wanted):
+        for child, _ in getattr(queue.popleft(), "next_functions", ()):
+            if child is None or id(child) in reached:
+                continue
+            reached.add(id(child))
+            missing.discard(id(child))
+            queue.append(child)
+            if len(reached) >= limit:
+                break
+    return reached
 
 
 def value_range(tensor: torch.Tensor) -> str:

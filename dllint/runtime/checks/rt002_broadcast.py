@@ -17,11 +17,8 @@ import torch
 from dllint.runtime import codes
 from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, LossCall, StepEvent, TorchCall
-from dllint.runtime.tracing import ELEMENTWISE, ELEMENTWISE_LOSSES, shape_of, user_location
-
-# How many autograd nodes one search from the loss may visit: the first step's graph of a large
-# model has a few tens of thousands; a search stops there rather than stall.
-GRAPH_SEARCH_LIMIT = 200_000
+from dllint.runtime.tracing import (ELEMENTWISE, ELEMENTWISE_LOSSES, graph_nodes, shape_of,
+                                    user_location)
 
 
 @register
@@ -57,7 +54,8 @@ class Broadcast(Check):
     def on_backward(self, tensor: torch.Tensor) -> None:
         if not self.candidates or tensor.grad_fn is None:
             return
-        for node in _reached(tensor.grad_fn, set(self.candidates)):
+        reached = graph_nodes(tensor.grad_fn, {id(node) for node in self.candidates})
+        for node in [node for node in self.candidates if id(node) in reached]:
             message, evidence, where = self.candidates.pop(node)
             self.context.find(self.code, message, evidence, where)
 
@@ -81,18 +79,3 @@ def _same_storage(first: torch.Tensor, second: torch.Tensor) -> bool:
     except (RuntimeError, NotImplementedError):  # tensors without storage (functorch, meta)
         return False
 
-
-def _reached(root, wanted: set) -> list:
-    """The nodes of `wanted` found in the autograd graph below `root` (breadth first, bounded)."""
-    found, seen, frontier = [], {root}, [root]
-    while frontier and len(seen) < GRAPH_SEARCH_LIMIT and len(found) < len(wanted):
-        following = []
-        for node in frontier:
-            if node in wanted:
-                found.append(node)
-            for child, _ in getattr(node, "next_functions", ()):
-                if child is not None and child not in seen:
-                    seen.add(child)
-                    following.append(child)
-        frontier = following
-    return found
