@@ -922,7 +922,8 @@ class TracePrinter:
         self._write_report(
             trace.findings, base_report(trace, self.script).local_files, trace.incomplete,
             errors, trace.base,
-            lambda color, width: render_distributed(trace, script, color, width),
+            lambda color, width: render_distributed(trace, script, color, width,
+                                                    **self.table_view),
             lambda diagnostics: render_distributed_json(trace, script, diagnostics))
         if exit:
             sys.exit(self.status)

@@ -141,3 +141,44 @@ def test_a_layer_of_another_input_running_first_is_not_the_one_judged(tmp_path):
     report = trace_script(script, steps=1)
     scale = [d for d in report.diagnostics if d.code == "RT004"]
     assert len(scale) == 1 and scale[0].evidence["layer"] == "model.conv_in"
+
+
+# ---- --depth in a distributed run (--nproc) ---------------------------------------------------
+
+def _deep_records():
+    """A model three levels deep, recorded children before parents as the tracer does."""
+    from dllint.runtime.tracing import ModuleRecord
+    names = [("net.encoder.block.attention", "Attention"), ("net.encoder.block.norm", "LayerNorm"),
+             ("net.encoder.block", "Block"), ("net.encoder", "Encoder"), ("net.head", "Linear"),
+             ("net", "Net")]
+    return {index: ModuleRecord(name, kind, "[(2, 8)]", "(2, 8)", "float32", True, "cpu", 8, 8, 32)
+            for index, (name, kind) in enumerate(names)}
+
+
+def _two_rank_trace():
+    from dllint.runtime.distributed.merge import DistributedTrace
+    from dllint.runtime.distributed.records import RankReport
+    from dllint.runtime.script import TraceReport
+    from dllint.runtime.tracing import Observations
+    ranks = {rank: RankReport(rank, 2, 100 + rank, "gloo", TraceReport(
+        "train.py", "stopped", "stopped after 1 step", "cpu", 1,
+        Observations(modules=_deep_records(), steps=1))) for rank in (0, 1)}
+    return DistributedTrace(2, ranks)
+
+
+@pytest.mark.parametrize("depth, shown, hidden", [
+    (1, ["net.encoder", "net.head"], ["net.encoder.block"]),
+    ("all", ["net.encoder.block.attention", "net.encoder.block.norm"], []),
+])
+def test_depth_shapes_the_module_table_of_a_distributed_run(capsys, depth, shown, hidden):
+    from dllint.cli import TracePrinter
+    printer = TracePrinter("train.py", "full", None, None, no_static=True, depth=depth)
+    printer.distributed(_two_rank_trace(), exit=False)
+    text = capsys.readouterr().out
+    assert "2 ranks (0, 1)" in text
+    rows = {line.split()[0] for line in text.splitlines() if line.startswith("net")}
+    assert set(shown) <= rows and not set(hidden) & rows, text
+    # The single-process report of the same trace shows the same rows at that depth.
+    from dllint.runtime.report import render_trace
+    alone = render_trace(_two_rank_trace().base, False, 120, **printer.table_view)
+    assert rows == {line.split()[0] for line in alone.splitlines() if line.startswith("net")}

@@ -35,7 +35,10 @@ def _rank_line(trace: DistributedTrace, rank: int) -> str:
     return f"rank {rank}: {report.trace.detail} (device {report.trace.device}, pid {report.pid})"
 
 
-def render_distributed(trace: DistributedTrace, script: str, color: bool, width: int) -> str:
+def render_distributed(trace: DistributedTrace, script: str, color: bool, width: int,
+                       **table_view: Any) -> str:
+    """The merged report: each rank's end, then the lowest rank's trace, whose module table
+    takes `table_view` (`depth`, `row_limit`) as the single-process report does (--depth)."""
     base = base_report(trace, script)
     ranks = ", ".join(map(str, range(trace.world_size)))
     shown = min(trace.ranks) if trace.ranks else None
@@ -45,7 +48,7 @@ def render_distributed(trace: DistributedTrace, script: str, color: bool, width:
     if shown is not None:
         lines.append(f"[dim]modules, losses and gradient norms of rank {shown}; where ranks "
                      "differ, below[/]")
-    text = render_trace(base, color, width, heading="\n".join(lines))
+    text = render_trace(base, color, width, heading="\n".join(lines), **table_view)
     extra = []
     if trace.refused:
         extra.append("[bold red]Refused from the job's store[/] (not written by this run, "
