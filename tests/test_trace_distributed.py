@@ -89,6 +89,26 @@ def test_ranks_training_on_identical_batches_are_reported():
     assert _codes(trace) & DISTRIBUTED_CODES == {"RT012"}
 
 
+def test_identical_keyword_batches_are_reported():
+    # `model(**batch)`: the batch is the model's keyword inputs, fingerprinted together.
+    trace = _run("rt012_same_keyword_batches.py", steps=2)
+    [finding] = [f for f in trace.findings if f.code == "RT012"]
+    assert finding.line == _line("rt012_same_keyword_batches.py", "loader = DataLoader")
+    assert finding.evidence["shape"] == "input_ids=(4, 12), attention_mask=(4, 12)"
+    assert _codes(trace) & DISTRIBUTED_CODES == {"RT012"}
+
+
+def test_keyword_batches_of_each_rank_differ_though_positions_are_embedded_first():
+    # The first layer the model calls gets the positions, the same on every rank: judged by
+    # that tensor, the ranks looked identical; judged by the keyword inputs, they differ.
+    trace = _run("ddp_keyword_batches.py", steps=2)
+    assert trace.incomplete == ""
+    assert not _codes(trace) & DISTRIBUTED_CODES, trace.findings
+    fingerprints = {rank: report.first_batch for rank, report in trace.ranks.items()}
+    assert fingerprints[0][0] == "input_ids=(4, 12), attention_mask=(4, 12)"
+    assert fingerprints[0] != fingerprints[1]
+
+
 def test_sampler_epoch_that_never_changes_is_reported_on_every_rank():
     trace = _run("rt013_sampler_epoch.py", steps=5)
     [finding] = [f for f in trace.findings if f.code == "RT013"]

@@ -144,7 +144,8 @@ REPLICAS_DIVERGE = _code(
     "what rank 0 learned from its share of the data.")
 SAME_BATCHES = _code(
     "RT012", "same-batches-on-ranks", "Ranks train on identical batches",
-    "Fingerprints (sum and sum of squares) the first training batch of every rank and reports "
+    "Fingerprints (sum and sum of squares) the first training batch of every rank, every "
+    "tensor the model is called with, positional and keyword (`model(**batch)`), and reports "
     "ranks whose batches are identical; it points at the DataLoader built without a "
     "`DistributedSampler`.",
     "Without a DistributedSampler every rank reads the whole dataset in the same order: N ranks "

@@ -105,6 +105,29 @@ def main_thread_position(rank: int, waiting: Waiting | None) -> Position:
     return Position(rank, frames, inside, waiting.what if waiting else None, seconds)
 
 
+def batch_tensors(args: tuple, kwargs: dict) -> list[tuple[str, torch.Tensor]]:
+    """The real-valued tensors of a call, positional first, then by keyword (a dict or list
+    argument, such as a batch dict, is looked into a few levels deep): (keyword or "", tensor)."""
+    found: list[tuple[str, torch.Tensor]] = []
+
+    def add(name: str, value: Any, level: int) -> None:
+        if isinstance(value, torch.Tensor):
+            if not value.is_complex() and value.layout == torch.strided:
+                found.append((name, value))
+        elif level < 3 and isinstance(value, (tuple, list)):
+            for item in value:
+                add(name, item, level + 1)
+        elif level < 3 and isinstance(value, dict):
+            for key, item in value.items():
+                add(f"{name}.{key}" if name else str(key), item, level + 1)
+
+    for value in args:
+        add("", value, 0)
+    for key, value in kwargs.items():
+        add(key, value, 0)
+    return found
+
+
 class RankCompanion(Subscriber):
     """Entered before the instruments (its handlers are attached first, so they run first) and
     left after them."""
@@ -306,7 +329,7 @@ class RankCompanion(Subscriber):
         """Every module call (one handler, not two: it runs for every module of every step)."""
         self.enter_wrapper(call)
         if self.first_batch is None:
-            self.fingerprint_batch(call.module, call.args)
+            self.fingerprint_batch(call)
 
     def enter_wrapper(self, call: ModuleCall) -> None:
         """The forward of a DDP/FSDP model syncs across ranks (DDP broadcasts buffers, FSDP
@@ -324,19 +347,31 @@ class RankCompanion(Subscriber):
         if self.waiting is not None and self.waiting.module is call.module:
             self.waiting = None
 
-    def fingerprint_batch(self, module: nn.Module, args) -> None:
-        # The first tensor given to a module in the first training step: the batch (a model
-        # called with keywords, like transformers', shows it at its embedding).
+    def fingerprint_batch(self, call: ModuleCall) -> None:
+        """The first training step's batch: every tensor the model is called with, positional
+        and keyword (`model(input_ids=..., attention_mask=...)`, `model(**batch)`), summed into
+        one fingerprint. A model called without tensors shows its batch at its first layer that
+        gets one positionally (only a root call's keyword arguments are known before its
+        forward)."""
+        module = call.module
         if self.instruments.seen.steps or \
                 not torch.is_grad_enabled() or isinstance(module, nn.modules.loss._Loss):
             return
-        tensor = next((a for a in args if isinstance(a, torch.Tensor)), None)
-        if tensor is None:
+        named = batch_tensors(call.args, call.kwargs if call.root else {})
+        if not named:
             return
         with torch.no_grad():
-            data = tensor.detach().double() if tensor.device.type != "mps" else \
-                tensor.detach().float()
-            self.first_batch = (str(tuple(tensor.shape)), [data.sum(), (data * data).sum()])
+            total = square_total = None
+            for _, tensor in named:
+                data = tensor.detach().double() if tensor.device.type != "mps" else \
+                    tensor.detach().float()
+                part, square = data.sum(), (data * data).sum()
+                total = part if total is None else total + part.to(total.device)
+                square_total = square if square_total is None else \
+                    square_total + square.to(square_total.device)
+        shape = ", ".join(f"{name}={tuple(tensor.shape)}" if name else str(tuple(tensor.shape))
+                          for name, tensor in named)
+        self.first_batch = (shape, [total, square_total])
 
     # ---- replicas ---------------------------------------------------------------------------
 
