@@ -4,25 +4,76 @@ optimizer step that changed no weight.
 Gradient flow is judged over every step run, not the first alone: a zero-initialized residual
 branch gets zero gradients on step one only. The first step's gradient norms are read here,
 so a non-finite one is reported here too, as RT001 (the first non-finite value).
+
+Parameters without a gradient are reported per module (the outermost module all of whose
+trained parameters got none), and why is told apart from what the first training step showed:
+- the module was never called (an auxiliary head switched off), or it was called but its output
+  never reaches the loss (BERT's pooler under a token-level loss), or it ran under no_grad: a
+  warning, since that is often deliberate, naming the module and the remedy;
+- its output reaches the loss and still no gradient came back: the path is cut (`.detach()`,
+  `.data`, `torch.no_grad`, an integer cast, argmax), an error naming where.
+"Reaches the loss": the module's output node is in the autograd graph of a backpropagated loss
+(one bounded walk per backward, `tracing.graph_nodes`). A cut leaves no trace in that graph, so
+the first step's cuts are recorded where they happen (a watched torch function whose result has
+no gradient though an input has one, or a module called under no_grad on such an input), and a
+cut counts when its result is consumed by the step's computation with gradients (a module call,
+a watched operation or a training loss reading it): the module outputs above a consumed cut
+are found by a walk from the cut's input.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from dllint.runtime import codes
 from dllint.runtime.checks.registry import register
-from dllint.runtime.dispatch import Check, StepEvent
-from dllint.runtime.tracing import fingerprints, norms, user_location
+from dllint.runtime.checks.rt007_mode import CONSUMING_FUNCTIONS, storages
+from dllint.runtime.dispatch import Check, LossCall, ModuleCall, StepEvent, TorchCall
+from dllint.runtime.tracing import fingerprints, graph_nodes, norms, unwrapped, user_location
 from dllint.types import Severity
+
+Tensor = torch.Tensor
+# Functions whose result carries no gradient back to their input: how each reads in a finding.
+CUTS = {
+    Tensor.detach: "`.detach()`", torch.detach: "`torch.detach`",
+    Tensor.data.__get__: "`.data`",
+    Tensor.argmax: "`argmax`", torch.argmax: "`argmax`", Tensor.argmin: "`argmin`",
+    torch.argmin: "`argmin`", Tensor.long: "an integer cast (`.long()`)",
+    Tensor.int: "an integer cast (`.int()`)", Tensor.bool: "a cast to bool",
+    Tensor.to: "a cast (`.to`)", Tensor.type: "a cast (`.type`)",
+}
+
+
+@dataclass
+class ModuleUse:
+    """What the first training step showed of one module with trainable parameters."""
+    calls: int = 0
+    calls_with_grad: int = 0
+    reached_loss: bool = False  # its output is in a backpropagated loss's graph
+    cut_inside: tuple[str, int] | None = None  # grad on, and its output has no gradient
+    cut_after: tuple[str, int, str] | None = None  # (path, line, how) of a consumed cut
+
+
+@dataclass
+class Cut:
+    """A point of this step where a tensor with gradients became one without."""
+    sources: list  # the autograd nodes of the inputs that carried gradients
+    results: dict[int, torch.Tensor]  # the result's tensors by storage (kept alive)
+    where: tuple[str, int]
+    how: str
+    consumed: bool = False
 
 
 @register
 class GradientFlow(Check):
     code = codes.GRADIENT_FLOW
-    events = frozenset({"on_step_limit", "on_step", "on_step_done", "on_end"})
+    events = frozenset({"on_forward_output", "on_torch_call", "on_loss", "on_backward",
+                        "on_step_limit", "on_step", "on_step_done", "on_end"})
+    torch_functions = frozenset(CUTS) | CONSUMING_FUNCTIONS
 
     def __init__(self, context) -> None:
         super().__init__(context)
@@ -36,6 +87,105 @@ class GradientFlow(Check):
         self.update_judged: dict[int, dict] = {}
         self.extended_for_lr = False
         self.first_step_changed: bool | None = None
+        # Parameters judged for "no gradient" (trainable, in a stepping optimizer), by id.
+        self.judged: set[int] = set()
+        # How modules with trainable parameters were used, by module id (every call counted;
+        # the rest from the steps that run every check), and this step's module outputs by
+        # autograd node id, (node, module id), and cuts.
+        self.uses: dict[int, ModuleUse] = {}
+        self.trainable: dict[int, bool] = {}
+        self.step_outputs: dict[int, tuple[object, int]] = {}
+        self.cuts: list[Cut] = []
+
+    # ---- how modules are used (why a parameter gets no gradient) ----------------------------
+
+    def has_trainable(self, module: nn.Module) -> bool:
+        key = id(module)
+        if key not in self.trainable:
+            self.trainable[key] = any(p.requires_grad for p in module.parameters())
+        return self.trainable[key]
+
+    def on_forward_output(self, call: ModuleCall, output) -> None:
+        module = call.module
+        if not self.has_trainable(module):
+            return
+        use = self.uses.setdefault(id(module), ModuleUse())
+        use.calls += 1
+        if not self.context.full_checks:
+            return
+        grad_enabled = torch.is_grad_enabled()
+        inputs = storages([*call.args, *call.kwargs.values()])
+        outputs = storages([output])
+        if grad_enabled:
+            use.calls_with_grad += 1
+            self.consume(inputs)
+            nodes = [t.grad_fn for t in outputs.values() if t.grad_fn is not None]
+            for node in nodes:
+                self.step_outputs[id(node)] = (node, id(module))
+            if outputs and not nodes and use.cut_inside is None:
+                use.cut_inside = user_location()
+        elif any(t.grad_fn is not None for t in inputs.values()):
+            # `with torch.no_grad(): z = self.proj(h)`: h's gradient path ends here.
+            self.add_cut(inputs, outputs, f"`{self.context.name_of(module)}` called under "
+                                          "`torch.no_grad`")
+
+    def on_torch_call(self, call: TorchCall) -> None:
+        grad_enabled = torch.is_grad_enabled()
+        if grad_enabled and not self.cuts and call.func not in CUTS:
+            return  # the common case: an operation with gradients, no cut to follow yet
+        inputs = storages([*call.args, *call.kwargs.values()])
+        results = storages([call.result])
+        if not inputs or not results:
+            return
+        if any(t.requires_grad for t in results.values()):
+            if grad_enabled:
+                self.consume(inputs)
+            return
+        if self.cuts:
+            # Still without gradients (`x.detach().long()`): the result carries a cut on.
+            for cut in self.cuts:
+                if cut.results.keys() & inputs.keys():
+                    cut.results.update(results)
+        if call.func in CUTS or not grad_enabled:
+            how = CUTS.get(call.func, "`torch.no_grad`")
+            self.add_cut(inputs, results, how)
+
+    def add_cut(self, inputs: dict[int, torch.Tensor], results: dict[int, torch.Tensor],
+                how: str) -> None:
+        sources = [t.grad_fn for t in inputs.values() if t.grad_fn is not None]
+        if sources and results:
+            self.cuts.append(Cut(sources, results, user_location(), how))
+
+    def on_loss(self, call: LossCall) -> None:
+        if self.cuts and call.training:
+            self.consume(storages([*call.args, *call.kwargs.values()]))
+
+    def consume(self, inputs: dict[int, torch.Tensor]) -> None:
+        if not self.cuts or not inputs:
+            return
+        for cut in self.cuts:
+            if not cut.consumed and cut.results.keys() & inputs.keys():
+                cut.consumed = True
+
+    def on_backward(self, tensor: torch.Tensor) -> None:
+        """The loss's graph, walked once: the module outputs in it reach the loss; of the others,
+        those above a cut that the step consumed reach it only through that cut."""
+        if not self.step_outputs:
+            return
+        reached = graph_nodes(tensor.grad_fn, set(self.step_outputs))
+        for node_id in reached & self.step_outputs.keys():
+            self.uses[self.step_outputs[node_id][1]].reached_loss = True
+        remaining = {node_id for node_id, (_, module) in self.step_outputs.items()
+                     if not self.uses[module].reached_loss and
+                     self.uses[module].cut_after is None}
+        for cut in self.cuts:
+            if not cut.consumed or not remaining:
+                continue
+            above = set().union(*(graph_nodes(source, remaining) for source in cut.sources))
+            for node_id in above & remaining:
+                use = self.uses[self.step_outputs[node_id][1]]
+                use.cut_after = use.cut_after or (*cut.where, cut.how)
+            remaining -= above
 
     def on_step_limit(self, step: StepEvent) -> None:
         if step.closure is None:
@@ -79,6 +229,7 @@ class GradientFlow(Check):
         self.weights_before = dict(zip((id(p) for p in parameters), fingerprints(parameters)))
 
     def on_step_done(self, step: StepEvent) -> None:
+        self.step_outputs, self.cuts = {}, []
         if step.closure is not None:
             if step.count == 0:
                 self.check_gradients(step.optimizer)
@@ -109,6 +260,7 @@ class GradientFlow(Check):
         for key, (name, parameter) in stepping_now.items():
             if not parameter.requires_grad:
                 continue
+            self.judged.add(key)
             if parameter.grad is None:
                 context.seen.no_gradient.append(name)
                 self.pending_no_gradient[key] = (name, parameter)
@@ -167,8 +319,10 @@ class GradientFlow(Check):
     def on_end(self) -> None:
         context = self.context
         steps = f"{context.seen.steps} step{'s' if context.seen.steps != 1 else ''}"
-        no_gradient = [name for name, _ in self.pending_no_gradient.values()]
         zero = [name for name, _ in self.pending_zero_gradient.values()]
+        explained = self.report_modules_without_gradient(steps)
+        no_gradient = [name for key, (name, _) in self.pending_no_gradient.items()
+                       if key not in explained]
         if no_gradient:
             context.find(self.code, f"{len(no_gradient)} trainable parameters got no gradient in "
                                     f"{steps} ({', '.join(no_gradient[:5])}): a detached branch "
@@ -180,6 +334,85 @@ class GradientFlow(Check):
                          {"zero_gradient": zero[:20]}, self.gradient_location)
         context.seen.zero_gradient = zero
         self.report_unchanged_weights()
+
+    def silent_modules(self) -> list[tuple[str, nn.Module, list[int]]]:
+        """The outermost modules all of whose judged parameters got no gradient: (name, module,
+        their parameters' ids), in the order the models list them."""
+        pending = self.pending_no_gradient
+        found: list[tuple[str, nn.Module, list[int]]] = []
+        for root in self.context.roots.values():
+            if isinstance(root, nn.modules.loss._Loss):
+                continue
+            covered: list[str] = []
+            for _, module in unwrapped(root).named_modules():
+                name = self.context.name_of(module)
+                keys = [id(p) for p in module.parameters() if id(p) in self.judged]
+                if not keys or not all(key in pending for key in keys) or \
+                        any(name.startswith(outer + ".") for outer in covered):
+                    continue
+                covered.append(name)
+                found.append((name, module, keys))
+        return found
+
+    def report_modules_without_gradient(self, steps: str) -> set[int]:
+        """One finding per module whose parameters got no gradient, saying why; the ids of the
+        parameters these findings cover."""
+        context, explained = self.context, set()
+        for name, module, keys in self.silent_modules():
+            if any(key in explained for key in keys):
+                continue  # one module shared by two models
+            explained.update(keys)
+            inner = [(other, use) for other, use in
+                     ((m, self.uses.get(id(m))) for m in module.modules()) if use is not None]
+            uses = [use for _, use in inner]
+            count = f"{len(keys)} trainable parameter{'s' if len(keys) != 1 else ''}"
+            kind = type(unwrapped(module)).__name__
+            severity, related, cause = Severity.WARNING, (), ""
+            cut = next((use.cut_after for use in uses if use.cut_after), None)
+            cut_inside = next((use.cut_inside for use in uses if use.cut_inside), None) or \
+                next((self.gradient_location for m, use in inner
+                      if m is module and use.reached_loss), None)
+            if cut is not None:
+                path, line, how = cut
+                severity, cause = None, "cut"
+                related = ((path, line, f"the gradient path is cut here, by {how}"),)
+                message = (f"`{name}` ({kind}) feeds the loss only through {how} at "
+                           f"{_short(path)}:{line}, so its {count} got no gradient in {steps}: "
+                           "the gradient path is cut there; remove the cut")
+            elif cut_inside is not None:
+                severity, cause = None, "cut-inside"
+                related = ((*cut_inside, "called here"),)
+                message = (f"`{name}` ({kind}) is called with gradients on and its output is "
+                           f"used, yet its {count} got no gradient in {steps}: the gradient "
+                           "path is cut inside its forward (`.detach()`, `.data`, "
+                           "`torch.no_grad`, an integer cast)")
+            elif not any(use.calls for use in uses):
+                cause = "never-called"
+                message = (f"`{name}` ({kind}) was never called in {steps}, so its {count} got "
+                           "no gradient: remove it, or freeze it (`requires_grad_(False)`, or "
+                           "leave it out of the optimizer; under DDP, "
+                           "`find_unused_parameters=True`), or leave it if it is unused on "
+                           "purpose")
+            elif not any(use.calls_with_grad for use in uses):
+                cause = "no-grad"
+                message = (f"`{name}` ({kind}) ran under `torch.no_grad` in {steps}, so its "
+                           f"{count} in the optimizer got no gradient: if it is frozen on "
+                           "purpose, say so (`requires_grad_(False)`, or leave it out of the "
+                           "optimizer); else call it outside no_grad")
+            else:
+                cause = "output-unused"
+                message = (f"`{name}` ({kind}) is called, but its output never reaches the "
+                           f"loss, so its {count} got no gradient in {steps}: remove it or "
+                           "its call, or freeze it (`requires_grad_(False)`, or leave it out "
+                           "of the optimizer; under DDP, `find_unused_parameters=True`), or "
+                           "leave it if its output is meant for something else")
+            parameters = [self.pending_no_gradient[key][0] for key in keys]
+            evidence = {"module": name, "cause": cause, "no_gradient": parameters[:20]}
+            if cut is not None:
+                evidence["cut"] = f"{_short(cut[0])}:{cut[1]}"
+            context.find(self.code, message, evidence, self.gradient_location, severity,
+                         related, subject=name)
+        return explained
 
     def report_unchanged_weights(self) -> None:
         context = self.context
@@ -202,3 +435,7 @@ class GradientFlow(Check):
                                               "steps": judged["steps"]},
                          judged["where"], severity,
                          subject=context.optimizer_names.get(key, ""))
+
+
+def _short(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
