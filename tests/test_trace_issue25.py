@@ -182,3 +182,149 @@ def test_depth_shapes_the_module_table_of_a_distributed_run(capsys, depth, shown
     from dllint.runtime.report import render_trace
     alone = render_trace(_two_rank_trace().base, False, 120, **printer.table_view)
     assert rows == {line.split()[0] for line in alone.splitlines() if line.startswith("net")}
+
+
+# ---- RT006: modules unused on purpose, told apart from cut gradient paths ---------------------
+
+def _gradient_flow(report):
+    return [d for d in report.diagnostics if d.code == "RT006"]
+
+
+@pytest.mark.parametrize("script, module, cause", [
+    ("encoder_pooler_output_dropped.py", "model.encoder.pooler", "output-unused"),
+    ("aux_head_never_called.py", "model.aux_classifier", "never-called"),
+])
+def test_a_module_unused_on_purpose_is_a_warning_naming_it_and_the_remedy(script, module, cause):
+    report = trace_script(RUNTIME / "real" / script, steps=2)
+    assert report.outcome == "stopped", report.detail + report.user_traceback
+    assert report.instrument_errors == []
+    [finding] = report.diagnostics
+    assert finding.code == "RT006" and finding.severity == Severity.WARNING
+    assert finding.evidence["module"] == module and finding.evidence["cause"] == cause
+    assert f"`{module}`" in finding.message and "find_unused_parameters" in finding.message
+    assert all(name.startswith(module + ".") for name in finding.evidence["no_gradient"])
+
+
+def test_a_branch_whose_output_reaches_the_loss_through_detach_is_a_cut_error():
+    script = RUNTIME / "real" / "multimodal_branch_detached.py"
+    report = trace_script(script, steps=2)
+    [finding] = report.diagnostics
+    assert finding.code == "RT006" and finding.severity == Severity.ERROR
+    assert finding.evidence["module"] == "model.image_branch"
+    assert finding.evidence["cause"] == "cut"
+    cut_line = next(number for number, line in enumerate(script.read_text().splitlines(), 1)
+                    if ".detach()" in line and "cached =" in line)
+    assert finding.evidence["cut"] == f"multimodal_branch_detached.py:{cut_line}"
+    assert [related.span.start_line for related in finding.related] == [cut_line]
+    assert "`.detach()`" in finding.message
+
+
+def test_the_original_detached_branch_fixture_names_its_cut():
+    report = trace_script(RUNTIME / "rt006_detached_branch.py", steps=2)
+    [finding] = report.diagnostics
+    assert finding.severity == Severity.ERROR and finding.evidence["cause"] == "cut"
+    assert finding.evidence["module"] == "model.encoder" and finding.line == 26
+    assert finding.evidence["cut"] == "rt006_detached_branch.py:14"
+
+
+def _lines(*lines: str) -> str:
+    """Lines of a forward's body for the script template below (its body is indented 16)."""
+    return ("\n" + " " * 16).join(lines)
+
+
+@pytest.mark.parametrize("cut, how", [
+    ("features = self.encoder(x).data", "`.data`"),
+    (_lines("features = self.encoder(x)", "with torch.no_grad():",
+            "    features = features * 1.0"), "`torch.no_grad`"),
+    (_lines("features = self.encoder(x)", "with torch.no_grad():",
+            "    features = self.project(features)"), "`model.project` called under"),
+    ("features = self.table(self.encoder(x).argmax(-1))", "`argmax`"),
+    ("features = self.bag(self.encoder(x).clamp(0, 3).long())", "integer cast"),
+])
+def test_every_kind_of_cut_is_an_error_naming_it(tmp_path, cut, how):
+    script = _write(tmp_path, f"""
+        import torch
+        from torch import nn
+
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = nn.Sequential(nn.Linear(6, 4), nn.ReLU())
+                self.project = nn.Tanh()
+                self.table, self.bag = nn.Embedding(4, 4), nn.EmbeddingBag(4, 4)
+                self.head = nn.Linear(4, 3)
+
+            def forward(self, x):
+                {cut}
+                return self.head(features)
+
+        torch.manual_seed(0)
+        model = Model()
+        model.table.requires_grad_(False)
+        model.bag.requires_grad_(False)
+        optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        inputs, labels = torch.randn(8, 6), torch.randint(0, 3, (8,))
+        for step in range(3):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(inputs), labels).backward()
+            optimizer.step()
+        """)
+    report = trace_script(script, steps=2)
+    assert report.outcome == "stopped" and report.instrument_errors == [], report.user_traceback
+    [finding] = _gradient_flow(report)
+    assert finding.severity == Severity.ERROR, finding.message
+    assert finding.evidence["module"] == "model.encoder"
+    assert finding.evidence["cause"] == "cut" and how in finding.message
+
+
+def test_a_cut_inside_a_module_is_an_error(tmp_path):
+    script = _write(tmp_path, """
+        import torch
+        from torch import nn
+
+        class Frozen(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = nn.Parameter(torch.randn(6, 4))
+
+            def forward(self, x):
+                return x @ self.weight.detach()  # meant to be frozen, yet in the optimizer
+
+        torch.manual_seed(0)
+        model = nn.Sequential(Frozen(), nn.ReLU(), nn.Linear(4, 3))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        inputs, labels = torch.randn(8, 6), torch.randint(0, 3, (8,))
+        for step in range(3):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(inputs), labels).backward()
+            optimizer.step()
+        """)
+    report = trace_script(script, steps=2)
+    [finding] = _gradient_flow(report)
+    assert finding.severity == Severity.ERROR and finding.evidence["cause"] == "cut-inside"
+    assert finding.evidence["module"] == "model.0"
+
+
+def test_a_detached_output_used_only_for_logging_is_not_a_cut(tmp_path):
+    # The head's output is detached for a metric the loss never reads: the head is unused.
+    script = _write(tmp_path, """
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)
+        backbone = nn.Sequential(nn.Linear(6, 8), nn.ReLU())
+        classifier, probe = nn.Linear(8, 3), nn.Linear(8, 3)
+        optimizer = torch.optim.SGD([*backbone.parameters(), *classifier.parameters(),
+                                     *probe.parameters()], lr=0.1)
+        inputs, labels = torch.randn(8, 6), torch.randint(0, 3, (8,))
+        for step in range(3):
+            optimizer.zero_grad()
+            features = backbone(inputs)
+            probe_accuracy = (probe(features).detach().argmax(1) == labels).float().mean()
+            nn.functional.cross_entropy(classifier(features), labels).backward()
+            optimizer.step()
+        """)
+    report = trace_script(script, steps=2)
+    [finding] = _gradient_flow(report)
+    assert finding.severity == Severity.WARNING and finding.evidence["module"] == "probe"
+    assert finding.evidence["cause"] == "output-unused"

@@ -24,18 +24,21 @@ are found by a walk from the cut's input.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from dllint.runtime import codes
+from dllint.runtime import codes, dispatch
 from dllint.runtime.checks.registry import register
 from dllint.runtime.checks.rt007_mode import CONSUMING_FUNCTIONS, storages
 from dllint.runtime.dispatch import Check, LossCall, ModuleCall, StepEvent, TorchCall
 from dllint.runtime.tracing import fingerprints, graph_nodes, norms, unwrapped, user_location
 from dllint.types import Severity
 
+_DISPATCHING = {os.path.abspath(__file__), os.path.abspath(dispatch.__file__)}
 Tensor = torch.Tensor
 # Functions whose result carries no gradient back to their input: how each reads in a finding.
 CUTS = {
@@ -107,48 +110,58 @@ class GradientFlow(Check):
 
     def on_forward_output(self, call: ModuleCall, output) -> None:
         module = call.module
-        if not self.has_trainable(module):
-            return
-        use = self.uses.setdefault(id(module), ModuleUse())
-        use.calls += 1
+        trainable = self.has_trainable(module)
+        use = self.uses.setdefault(id(module), ModuleUse()) if trainable else None
+        if use is not None:
+            use.calls += 1
         if not self.context.full_checks:
             return
         grad_enabled = torch.is_grad_enabled()
         inputs = storages([*call.args, *call.kwargs.values()])
         outputs = storages([output])
-        if grad_enabled:
-            use.calls_with_grad += 1
-            self.consume(inputs)
-            nodes = [t.grad_fn for t in outputs.values() if t.grad_fn is not None]
-            for node in nodes:
-                self.step_outputs[id(node)] = (node, id(module))
-            if outputs and not nodes and use.cut_inside is None:
-                use.cut_inside = user_location()
-        elif any(t.grad_fn is not None for t in inputs.values()):
+        if self.cuts:
+            self.follow_cuts(inputs, outputs, grad_enabled)
+        if not grad_enabled and any(t.grad_fn is not None for t in inputs.values()):
             # `with torch.no_grad(): z = self.proj(h)`: h's gradient path ends here.
             self.add_cut(inputs, outputs, f"`{self.context.name_of(module)}` called under "
                                           "`torch.no_grad`")
+        if use is None or not grad_enabled:
+            return
+        use.calls_with_grad += 1
+        nodes = [t.grad_fn for t in outputs.values() if t.grad_fn is not None]
+        for node in nodes:
+            self.step_outputs[id(node)] = (node, id(module))
+        if outputs and not nodes and use.cut_inside is None:
+            use.cut_inside = user_location()
 
     def on_torch_call(self, call: TorchCall) -> None:
         grad_enabled = torch.is_grad_enabled()
         if grad_enabled and not self.cuts and call.func not in CUTS:
             return  # the common case: an operation with gradients, no cut to follow yet
+        if _called_by_tracer():
+            return  # the other checks' reads (`output.detach()`) are no cut of the user's
         inputs = storages([*call.args, *call.kwargs.values()])
         results = storages([call.result])
         if not inputs or not results:
             return
+        if self.cuts:
+            self.follow_cuts(inputs, results, grad_enabled)
+        if (call.func in CUTS or not grad_enabled) and \
+                not any(t.requires_grad for t in results.values()):
+            self.add_cut(inputs, results, CUTS.get(call.func, "`torch.no_grad`"))
+
+    def follow_cuts(self, inputs: dict[int, torch.Tensor], results: dict[int, torch.Tensor],
+                    grad_enabled: bool) -> None:
+        """A computation that reads a cut's result: with gradients, it consumes the cut; without
+        (`x.detach().long()`, a frozen embedding of argmax indices), its result carries the cut
+        on."""
         if any(t.requires_grad for t in results.values()):
             if grad_enabled:
                 self.consume(inputs)
             return
-        if self.cuts:
-            # Still without gradients (`x.detach().long()`): the result carries a cut on.
-            for cut in self.cuts:
-                if cut.results.keys() & inputs.keys():
-                    cut.results.update(results)
-        if call.func in CUTS or not grad_enabled:
-            how = CUTS.get(call.func, "`torch.no_grad`")
-            self.add_cut(inputs, results, how)
+        for cut in self.cuts:
+            if cut.results.keys() & inputs.keys():
+                cut.results.update(results)
 
     def add_cut(self, inputs: dict[int, torch.Tensor], results: dict[int, torch.Tensor],
                 how: str) -> None:
@@ -161,10 +174,14 @@ class GradientFlow(Check):
             self.consume(storages([*call.args, *call.kwargs.values()]))
 
     def consume(self, inputs: dict[int, torch.Tensor]) -> None:
+        """A cut is consumed when a computation with gradients reads its result. Only inputs
+        without gradients count: `.detach()` and `.data` share their input's storage, and the
+        uncut tensor (which requires grad) is read by its own consumers."""
         if not self.cuts or not inputs:
             return
+        cut_inputs = {key for key, tensor in inputs.items() if not tensor.requires_grad}
         for cut in self.cuts:
-            if not cut.consumed and cut.results.keys() & inputs.keys():
+            if not cut.consumed and cut.results.keys() & cut_inputs:
                 cut.consumed = True
 
     def on_backward(self, tensor: torch.Tensor) -> None:
@@ -435,6 +452,24 @@ class GradientFlow(Check):
                                               "steps": judged["steps"]},
                          judged["where"], severity,
                          subject=context.optimizer_names.get(key, ""))
+
+
+_TRACER_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+_TORCH_ROOT = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+
+
+def _called_by_tracer() -> bool:
+    """Whether the torch call being watched was made by dllint itself (a check reading a
+    module's output in its hook), not by the traced script or a library it uses: the first
+    frame outside the dispatcher, this check and torch decides."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(_TORCH_ROOT) or filename in _DISPATCHING:
+            frame = frame.f_back
+            continue
+        return filename.startswith(_TRACER_ROOT)
+    return False
 
 
 def _short(path: str) -> str:
