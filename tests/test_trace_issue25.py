@@ -328,3 +328,30 @@ def test_a_detached_output_used_only_for_logging_is_not_a_cut(tmp_path):
     [finding] = _gradient_flow(report)
     assert finding.severity == Severity.WARNING and finding.evidence["module"] == "probe"
     assert finding.evidence["cause"] == "output-unused"
+
+
+# ---- RT007: a frozen backbone in eval mode is deliberate ------------------------------------
+
+@pytest.mark.parametrize("layout", ["root", "submodule"])
+@pytest.mark.parametrize("freeze", ["requires_grad", "optimizer", "no_grad"])
+def test_a_linear_probe_over_a_frozen_backbone_in_eval_is_silent(freeze, layout):
+    report = trace_script(RUNTIME / "real" / "linear_probe_frozen_backbone.py", [freeze, layout],
+                          steps=2)
+    assert report.outcome == "stopped", report.detail + report.user_traceback
+    assert report.instrument_errors == []
+    assert report.diagnostics == [], [d.message for d in report.diagnostics]
+    # The backbone's layers did run in eval mode within the traced step.
+    modes = {row.name: row.training for row in report.observations.modules.values()}
+    backbone_norm = "backbone.1" if layout == "root" else "probe.backbone.1"
+    assert modes[backbone_norm] is False
+
+
+def test_a_trained_backbone_left_in_eval_by_validation_is_reported():
+    script = RUNTIME / "real" / "backbone_left_in_eval_by_validation.py"
+    report = trace_script(script, steps=2)
+    [finding] = report.diagnostics
+    assert finding.code == "RT007" and finding.severity == Severity.ERROR
+    assert finding.evidence["module"] == "backbone.1" and finding.evidence["root_mode"] == "eval"
+    assert finding.line == next(number for number, line in
+                                enumerate(script.read_text().splitlines(), 1)
+                                if "head(backbone(images))" in line)

@@ -411,6 +411,10 @@ class GradientFlow(Check):
                            "`find_unused_parameters=True`), or leave it if it is unused on "
                            "purpose")
             elif not any(use.calls_with_grad for use in uses):
+                if not module.training:
+                    # In eval and run under no_grad: a frozen feature extractor, frozen twice
+                    # on purpose (a linear probe's backbone); the optimizer skips its weights.
+                    continue
                 cause = "no-grad"
                 message = (f"`{name}` ({kind}) ran under `torch.no_grad` in {steps}, so its "
                            f"{count} in the optimizer got no gradient: if it is frozen on "

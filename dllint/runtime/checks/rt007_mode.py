@@ -1,10 +1,14 @@
 """RT007: dropout or batch norm in eval mode during a training step, or in training mode
 during inference under no_grad.
 
-Eval mode during a training step is reported when the model's root module is in eval (the
-model was never put back with `model.train()`), or when a layer in eval mode has trainable
-parameters in an optimizer. A frozen-norm backbone (detection's `norm_eval`, a linear probe)
-keeps its root in train mode and its frozen layers' parameters out of the optimizer: silent.
+Eval mode during a training step is reported when the model's root module is in eval while
+its parameters train (they require grad, are in an optimizer, and received a gradient in the
+step's first backward: the model was never put back with `model.train()`), or when a layer in
+eval mode has trainable parameters in an optimizer. It is judged after that backward, when the
+gradients exist. A frozen feature extractor in eval is deliberate and silent, however it is
+frozen (`requires_grad_(False)`, left out of every optimizer, or run under no_grad) and
+whether it is a model of its own or a submodule: a linear probe's backbone, a frozen-norm
+detection backbone (`norm_eval`).
 
 Training mode under no_grad is reported only for a no-grad forward whose output the step's
 loss does not consume. A forward that belongs to training (GAN fakes drawn under no_grad, a
@@ -65,16 +69,16 @@ def recalibrating(module: nn.Module) -> bool:
 class Mode(Check):
     code = codes.MODE
     events = frozenset({"on_forward", "on_forward_output", "on_torch_call", "on_loss",
-                        "on_backward", "on_step_done", "on_end"})
+                        "on_backward", "on_backward_done", "on_step_done", "on_end"})
     torch_functions = CONSUMING_FUNCTIONS
 
     def __init__(self, context) -> None:
         super().__init__(context)
         # The mode-dependent layers of this step's forward with gradients: (layer, training,
-        # where, whether its model's root was in train mode); judged at the first backward,
-        # which shows that the step trains.
-        self.step_forward_modes: list[tuple[nn.Module, bool, tuple[str, int], bool]] = []
-        self.root_training = True
+        # where, its model's root); judged after the first backward, which shows that the step
+        # trains and which parameters got gradients.
+        self.step_forward_modes: list[tuple[nn.Module, bool, tuple[str, int], nn.Module]] = []
+        self.root: nn.Module | None = None
         # Layers in train mode in the current no-grad root forward: (layer, where).
         self.no_grad_training: list[tuple[nn.Module, tuple[str, int]]] = []
         # No-grad forwards in train mode not consumed yet: (output storages, layers).
@@ -86,7 +90,7 @@ class Mode(Check):
         module, context = call.module, self.context
         grad_enabled = torch.is_grad_enabled()
         if call.root:
-            self.root_training = module.training
+            self.root = module
             self.no_grad_training = []
             if grad_enabled:
                 self.consume(storages([*call.args, *call.kwargs.values()]))
@@ -97,7 +101,7 @@ class Mode(Check):
             return
         where = user_location()
         if grad_enabled:
-            self.step_forward_modes.append((module, module.training, where, self.root_training))
+            self.step_forward_modes.append((module, module.training, where, self.root or module))
         elif module.training and not recalibrating(module) and where not in self.consuming_lines:
             self.no_grad_training.append((module, where))
 
@@ -149,22 +153,30 @@ class Mode(Check):
                              subject=context.model_of(module))
 
     def on_backward(self, tensor: torch.Tensor) -> None:
-        context = self.context
         self.report_unconsumed()  # the step's loss is computed: what it did not read is unused
+
+    def on_backward_done(self, tensor: torch.Tensor) -> None:
+        context = self.context
         if context.seen.backward_calls != 1:
             return
         optimized = {id(p) for p in context.optimizer_parameters()}
-        for module, training, where, root_training in self.step_forward_modes:
+        roots_train: dict[int, bool] = {}
+        for module, training, where, root in self.step_forward_modes:
             if training:
                 continue
             trained = any(p.requires_grad and id(p) in optimized
                           for p in module.parameters(recurse=False))
-            if not root_training or trained:
+            if id(root) not in roots_train:
+                # A root in eval whose parameters train this step: never put back in train mode.
+                roots_train[id(root)] = not root.training and any(
+                    p.requires_grad and id(p) in optimized and p.grad is not None
+                    for p in root.parameters())
+            if roots_train[id(root)] or trained:
                 name = context.name_of(module)
                 context.find(self.code, f"`{name}` ({type(module).__name__}) is in eval mode "
                                         "during a training step: call `model.train()`",
                              {"module": name, "mode": "eval",
-                              "root_mode": "train" if root_training else "eval",
+                              "root_mode": "train" if root.training else "eval",
                               "optimized_parameters": trained}, where,
                              subject=context.model_of(module))
 
