@@ -32,7 +32,8 @@ CLEAN = ["hf_bert_from_config.py", "embedding_lstm.py", "lightning_fit_with_vali
          "distillation_teacher_ema.py",   # RT008: teacher and EMA under no_grad
          "warmup_from_zero_lr.py",        # RT006: a warm-up that starts at lr 0
          "normalize_inside_forward.py",   # RT004: the model scales its own input
-         "no_grad_forwards_of_training.py"]  # RT007: GAN fakes, key encoder, update_bn
+         "no_grad_forwards_of_training.py",  # RT007: GAN fakes, key encoder, update_bn
+         "linear_probe_frozen_backbone.py"]  # RT007: a frozen backbone in eval
 
 
 def _trace(script: str, steps: int = 3):

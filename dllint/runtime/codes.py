@@ -78,8 +78,15 @@ DTYPES = _code(
     "Mixed dtypes fail far from their cause, or silently double memory and time.")
 GRADIENT_FLOW = _code(
     "RT006", "gradient-flow", "Parameters without gradients, vanishing or exploding gradients",
-    "Reports trainable parameters with no gradient after backward (a detached branch, an unused "
-    f"layer), all-zero gradients, gradient norms below {VANISHING_GRADIENT} or above "
+    "Reports trainable parameters with no gradient after every traced step, per module, and "
+    "why: a module never called or whose output never reaches the loss (an auxiliary head "
+    "switched off, BERT's pooler under a token-level loss) or run under no_grad in train mode "
+    "is a warning naming the module and the remedy (remove it, freeze it, "
+    "`find_unused_parameters`, or leave it if deliberate); a module whose output reaches the "
+    "loss only through a cut (`.detach()`, `.data`, `torch.no_grad`, an integer cast, argmax), "
+    "or is cut inside its forward, is an error naming where (a module in eval run only under "
+    "no_grad is a frozen feature extractor and silent). Also "
+    f"all-zero gradients, gradient norms below {VANISHING_GRADIENT} or above "
     f"{EXPLODING_GRADIENT}, and an optimizer that changed no weight in any traced step. "
     "Parameter groups whose learning rate is 0 are left out of that judgement; when every "
     "step so far ran at a learning rate of 0 (a warm-up from 0) the trace runs one step more, "
@@ -88,8 +95,11 @@ GRADIENT_FLOW = _code(
 MODE = _code(
     "RT007", "runtime-mode", "Dropout/batch norm in the wrong mode",
     "Reports dropout or batch-norm layers in eval mode during a training step when the model's "
-    "root module is in eval or the layer's own parameters are trained by an optimizer (a "
-    "frozen-norm backbone, detection's norm_eval, is not reported), and layers in training "
+    "root module is in eval while its parameters train (they require grad, are in an optimizer "
+    "and receive gradients), or the layer's own parameters are trained by an optimizer (a "
+    "frozen backbone in eval, a linear probe's or detection's norm_eval, is not reported, "
+    "whether frozen by requires_grad, left out of the optimizer or run under no_grad), and "
+    "layers in training "
     "mode during a forward under no_grad whose output the step's training loss never reads "
     "(GAN fakes, a momentum key encoder and a target network feed the loss and are not "
     "reported; nor is a batch-norm recalibration with momentum=None, swa_utils.update_bn).",

@@ -393,9 +393,9 @@ class GradientFlow(Check):
                 path, line, how = cut
                 severity, cause = None, "cut"
                 related = ((path, line, f"the gradient path is cut here, by {how}"),)
-                message = (f"`{name}` ({kind}) feeds the loss only through {how} at "
-                           f"{_short(path)}:{line}, so its {count} got no gradient in {steps}: "
-                           "the gradient path is cut there; remove the cut")
+                message = (f"`{name}` ({kind}) reaches the loss only through {how} at "
+                           f"{_short(path)}:{line}, which cuts the gradient path: its {count} "
+                           f"got no gradient in {steps}")
             elif cut_inside is not None:
                 severity, cause = None, "cut-inside"
                 related = ((*cut_inside, "called here"),)
