@@ -1,5 +1,6 @@
 """What dllint costs before it does any work: `dllint --version`, `import dllint.runtime.codes`
-(what listing the rules without torch loads) and the pre-commit hook on a 5-file commit.
+(what listing the rules without torch loads), `import libcst` alone (the floor of any run that
+parses a file) and the pre-commit hook on a 5-file commit.
 
     python benchmarks/startup.py [--runs 15] [--ref HEAD~3] [--tree]
 
@@ -149,6 +150,8 @@ def main() -> None:
             "python -c pass": ([sys.executable, "-c", "pass"], None),
             "dllint --version": ([sys.executable, "-m", "dllint", "--version"], None),
             "import dllint.runtime.codes": ([sys.executable, "-c", COUNT_MODULES], None),
+            # What every run that parses a file pays before dllint does anything of its own.
+            "import libcst": ([sys.executable, "-c", "import libcst"], None),
         }
         for run in range(options.runs + 1):  # run 0 warms the bytecode cache and dllint's cache
             for subject in subjects:
