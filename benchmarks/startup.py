@@ -1,7 +1,8 @@
 """What dllint costs before it does any work: `dllint --version`, `import dllint.runtime.codes`
-(what listing the rules without torch loads) and the pre-commit hook on a 5-file commit.
+(what listing the rules without torch loads), `import libcst` alone (the floor of any run that
+parses a file) and the pre-commit hook on a 5-file commit.
 
-    python benchmarks/startup.py [--runs 15] [--ref HEAD~3]
+    python benchmarks/startup.py [--runs 15] [--ref HEAD~3] [--tree]
 
 Each figure is the median over --runs runs of a fresh process, as wall time and as the CPU time
 (user + system) of the process: on a busy machine the wall time mostly measures the other
@@ -17,7 +18,10 @@ dllint's modules from source again, as an editable install does under PYTHONDONT
 The pre-commit figure runs the hook's entry (`dllint check --force-exclude`, from
 .pre-commit-hooks.yaml) on the five files of fixtures/static/clean_project in a git repository,
 each file edited before each run (a line appended), as in a commit that changed them: their
-cache entries are stale, the rest of the cache is warm.
+cache entries are stale, the rest of the cache is warm. "from the cache" runs it again on the
+same five files unchanged: every answer is a cache hit (a commit of files linted before, or the
+hook run twice). With --tree, also `dllint check dllint` on dllint's own package folder, with
+--no-cache and then with the cache filled (fewer runs: each takes seconds).
 """
 
 from __future__ import annotations
@@ -125,6 +129,8 @@ def main() -> None:
     parser.add_argument("--ref", help="also measure dllint at this git revision")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="compile dllint's modules from source in every run")
+    parser.add_argument("--tree", action="store_true",
+                        help="also lint dllint's own package folder, cold and from the cache")
     options = parser.parse_args()
     entry = hook_entry()
     with tempfile.TemporaryDirectory() as scratch_name:
@@ -144,6 +150,8 @@ def main() -> None:
             "python -c pass": ([sys.executable, "-c", "pass"], None),
             "dllint --version": ([sys.executable, "-m", "dllint", "--version"], None),
             "import dllint.runtime.codes": ([sys.executable, "-c", COUNT_MODULES], None),
+            # What every run that parses a file pays before dllint does anything of its own.
+            "import libcst": ([sys.executable, "-c", "import libcst"], None),
         }
         for run in range(options.runs + 1):  # run 0 warms the bytecode cache and dllint's cache
             for subject in subjects:
@@ -151,8 +159,13 @@ def main() -> None:
                     subject.run(name, command, cwd)
                 folder = repositories[subject.label]
                 edit(folder, files[subject.label], run)
-                subject.run("pre-commit, 5 files", [sys.executable, "-m", "dllint", *entry,
-                                                    *files[subject.label]], folder)
+                hook = [sys.executable, "-m", "dllint", *entry, *files[subject.label]]
+                subject.run("pre-commit, 5 files", hook, folder)
+                subject.run("pre-commit, 5 files, from the cache", hook, folder)
+                if options.tree and run <= max(3, options.runs // 3):
+                    own = [sys.executable, "-m", "dllint", "check", "dllint"]
+                    subject.run("dllint check dllint, no cache", [*own, "--no-cache"])
+                    subject.run("dllint check dllint, from the cache", own)
         for subject in subjects:
             modules = subject.output([sys.executable, "-c", COUNT_MODULES]).split()
             print(f"{subject.label}: import dllint.runtime.codes loads {modules[0]} dllint "

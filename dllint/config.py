@@ -21,7 +21,7 @@ from dllint import __version__
 from dllint.budget import DEFAULT_FILE_MEMORY_BUDGET, DEFAULT_FILE_TIME_BUDGET
 from dllint.engine_codes import ENGINE_CODES, UNUSED_SUPPRESSION
 from dllint.lines import split_lines
-from dllint.registry import all_rules, known_codes
+from dllint.registry import known_codes, rule_entries
 from dllint.requirements import RequirementsError, declared_minimum, project_root
 from dllint.source import DEFAULT_MAX_FILE_SIZE
 from dllint.types import Severity
@@ -385,7 +385,7 @@ def resolve_enabled(select: Iterable[str] | None, extend_select: Iterable[str],
     chosen = list(select or ()) + list(extend_select)
     ignore = list(ignore)
     enabled = set()
-    for rule in all_rules():
+    for rule in rule_entries():  # the table, not the classes: settings never import libcst
         on = _specificity(rule.code, chosen)
         if select is None and rule.enabled_by_default:
             on = max(on, 0)

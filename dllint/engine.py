@@ -28,6 +28,7 @@ from dllint.semantic.model import analyse
 from dllint.semantic.project import ProjectIndex, imported_modules, statement_imports
 from dllint.source import SourceText, content_hash, decode_source, file_diagnostic, read_bytes
 from dllint.walk import walk
+from dllint.same_cause import SAME_CAUSE, merge_same_cause  # noqa: F401 - merge_same_cause: the engine's API
 from dllint.types import Diagnostic, Edit, FileResult, Fix, RelatedLocation, Span
 
 MAX_FIX_ROUNDS = 10
@@ -315,38 +316,6 @@ def _resolve(reports: list[PendingReport], module: cst.Module, path: str,
                                       report.rule.severity, path, span(report.node),
                                       tuple(related), fix, cause=cause))
     return diagnostics
-
-
-SAME_CAUSE = "the same cause is used here too"
-
-
-def merge_same_cause(results: list[FileResult]) -> list[FileResult]:
-    """Across the files of a run: findings reported at uses of one cause in another file (a
-    model with a sigmoid in model.py, fed to BCELoss in train.py and evaluate.py) become one
-    finding, the first, with the other uses as related locations."""
-    groups: dict[tuple, list[Diagnostic]] = {}
-    for result in results:
-        for diagnostic in result.diagnostics:
-            cause = diagnostic.cause
-            if cause is not None and cause.path != diagnostic.path:
-                groups.setdefault((diagnostic.code, cause.path, cause.span), []).append(diagnostic)
-    replaced: dict[int, Diagnostic | None] = {}
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        group.sort(key=Diagnostic.sort_key)
-        first, others = group[0], group[1:]
-        uses = tuple(RelatedLocation(other.path, other.span, SAME_CAUSE, other.cell)
-                     for other in others)
-        replaced[id(first)] = replace(first, related=first.related + uses)
-        replaced.update((id(other), None) for other in others)
-    if not replaced:
-        return results
-    merged = []
-    for result in results:
-        kept = tuple(replaced.get(id(d), d) for d in result.diagnostics)
-        merged.append(replace(result, diagnostics=tuple(d for d in kept if d is not None)))
-    return merged
 
 
 def _resolve_fix(fix: NodeFix, module: cst.Module, span) -> Fix:

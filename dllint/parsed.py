@@ -8,7 +8,10 @@ a file that changed in between (or a fix's new text) is simply parsed again.
 
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # libcst is imported by the first parse: a run answered from the cache has none
+    import libcst as cst
 
 # A tree takes about 65 times its source's size in memory: 16 MB of source is about 1 GB.
 BUDGET_BYTES = 16_000_000
@@ -24,7 +27,9 @@ def parse(text: str) -> cst.Module:
     if module is not None:
         _held -= len(text)
         return module
-    return cst.parse_module(text)
+    import libcst
+
+    return libcst.parse_module(text)
 
 
 def parse_and_keep(text: str) -> cst.Module:

@@ -1,6 +1,8 @@
 """Finds the rules: every `Rule` subclass defined in a module of the `dllint.rules` package.
 
-Adding a rule means adding one module; nothing else registers it.
+Adding a rule means adding one module, and regenerating `dllint/rule_table.py` (the codes, names
+and defaults a run reads without importing the rules, and so without libcst; `all_rules()`
+refuses to run while the two differ).
 """
 
 from __future__ import annotations
@@ -8,16 +10,38 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from dllint.engine_codes import ENGINE_CODES, EngineCode
-from dllint.rule import Rule
+from dllint.rule_table import RULE_TABLE, RuleEntry, entry_of
 
-Documented = Union[type[Rule], EngineCode]
+if TYPE_CHECKING:  # importing the rule base class imports libcst: only the rules need it
+    from dllint.rule import Rule
+
+Documented = Union["type[Rule]", EngineCode]
+
+
+class StaleRuleTable(RuntimeError):
+    """dllint/rule_table.py does not describe the rules that are installed."""
 
 
 @functools.lru_cache(maxsize=None)
 def all_rules() -> tuple[type[Rule], ...]:
+    """Every rule class, by code. Checked against `RULE_TABLE`, which settings and the runner
+    read in its place: a table that drifted from the rules would enable the wrong codes."""
+    rules = imported_rules()
+    table = tuple(entry_of(rule) for rule in rules)
+    if table != RULE_TABLE:
+        drifted = sorted(set(table) ^ set(RULE_TABLE))
+        raise StaleRuleTable(f"dllint/rule_table.py does not match the rules ({drifted}); "
+                             f"run `python -m dllint.rule_table --write`")
+    return rules
+
+
+def imported_rules() -> tuple[type[Rule], ...]:
+    """The rule classes found in `dllint.rules`, unchecked (`python -m dllint.rule_table`)."""
+    from dllint.rule import Rule
+
     package = importlib.import_module("dllint.rules")
     found: dict[str, type[Rule]] = {}
     for info in pkgutil.iter_modules(package.__path__):
@@ -36,8 +60,13 @@ def rules_by_code() -> dict[str, type[Rule]]:
     return {rule.code: rule for rule in all_rules()}
 
 
+def rule_entries() -> tuple[RuleEntry, ...]:
+    """Code, name, default and model use of every rule, without importing the rules."""
+    return RULE_TABLE
+
+
 def known_codes() -> frozenset[str]:
-    return frozenset(rules_by_code()) | frozenset(ENGINE_CODES)
+    return frozenset(entry.code for entry in RULE_TABLE) | frozenset(ENGINE_CODES)
 
 
 def runtime_codes() -> dict[str, EngineCode]:

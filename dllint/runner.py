@@ -17,9 +17,8 @@ from dllint import budget, parsed
 from dllint.cache import Cache
 from dllint.config import Settings
 from dllint.discovery import SOURCE_SUFFIXES, Discovery, discover
-from dllint.engine import (lint_file, lint_notebook, lint_source_text, merge_same_cause,
-                           over_budget_result)
-from dllint.registry import all_rules
+from dllint.same_cause import merge_same_cause
+from dllint.registry import rule_entries
 from dllint.requirements import project_root
 from dllint.semantic.project import ProjectIndex, summarise, wants_summary
 from dllint.source import SourceText, content_hash, read_bytes, read_source
@@ -79,7 +78,12 @@ def _initialise_worker(settings: Settings, project: ProjectIndex | None) -> None
     _worker_settings, _worker_project = settings, project
 
 
+# The engine (and with it libcst and the rules) is imported by the functions that lint, never
+# when this module is: a run whose files all come from the cache imports neither.
+
 def _lint_in_worker(path: str) -> FileResult:
+    from dllint.engine import lint_file
+
     assert _worker_settings is not None
     return lint_file(path, _worker_settings, _worker_project)
 
@@ -109,6 +113,8 @@ def _over_budget(name: str, path: str, message: str) -> object:
     assert _worker_settings is not None
     if name == "summarise":
         return path, None, None
+    from dllint.engine import over_budget_result
+
     return over_budget_result(path, _worker_settings, message)
 
 
@@ -254,7 +260,7 @@ class Workers:
         known: dict[str, object] = {}
         for path in paths:
             if name == "lint" and path in self.over_budget:
-                known[path] = over_budget_result(path, self.settings, self.over_budget[path])
+                known[path] = _over_budget(name, path, self.over_budget[path])
                 if tick is not None:
                     tick()
             else:
@@ -446,7 +452,7 @@ def _open_cache(settings: Settings, files: Sequence[str],
 
 
 def _uses_model(settings: Settings) -> bool:
-    return any(rule.uses_model for rule in all_rules() if rule.code in settings.enabled)
+    return any(rule.uses_model for rule in rule_entries() if rule.code in settings.enabled)
 
 
 def project_root_of(path: str) -> Path:
@@ -665,6 +671,8 @@ def lint_text(text: str, path: str, settings: Settings,
               project: ProjectIndex | None = None) -> FileResult:
     """Lint source held in memory (standard input, an editor buffer); `project` is the index
     of the files around it (`project_index`), so a model defined elsewhere is known."""
+    from dllint.engine import lint_notebook, lint_source_text
+
     source = SourceText(path, text, "utf-8", text.encode("utf-8", "surrogateescape"))
     if path.endswith(".ipynb"):  # a notebook's JSON (`--stdin-filename a.ipynb`), as lint_file reads it
         return lint_notebook(source, settings, project)

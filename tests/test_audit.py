@@ -17,9 +17,7 @@ from dllint.cli import main
 sys.path.insert(0, os.path.dirname(__file__))
 from conftest import REPO  # noqa: E402
 from helpers import CLEAN, PAIRED_LISTINGS  # noqa: E402
-from test_fixtures import EXPECTED_BUGGY  # noqa: E402
-
-BUGGY = REPO / "fixtures" / "static" / "buggy_project"
+from test_fixtures import EXPECTED_BUGGY, copy_of  # noqa: E402
 
 
 class Collector(HTMLParser):
@@ -45,7 +43,8 @@ class Collector(HTMLParser):
 
 def test_html_report_is_self_contained_and_complete(tmp_path):
     target = tmp_path / "audit.html"
-    result = CliRunner().invoke(main, ["audit", str(BUGGY), "-o", str(target)])
+    result = CliRunner().invoke(main, ["audit", str(copy_of("buggy_project", tmp_path)),
+                                       "-o", str(target)])
     assert result.exit_code == 0, result.output
     page = Collector()
     page.feed(target.read_text())
@@ -62,7 +61,8 @@ def test_html_report_is_self_contained_and_complete(tmp_path):
 def test_markdown_report_and_runtime_trace(tmp_path):
     pytest.importorskip("torch")
     target = tmp_path / "audit.md"
-    result = CliRunner().invoke(main, ["audit", str(BUGGY), "--format", "md", "-o", str(target),
+    buggy = copy_of("buggy_project", tmp_path)
+    result = CliRunner().invoke(main, ["audit", str(buggy), "--format", "md", "-o", str(target),
                                        "--trace", str(REPO / "fixtures/runtime/rt006_detached_branch.py")])
     assert result.exit_code == 0, result.output
     text = target.read_text()
@@ -72,7 +72,7 @@ def test_markdown_report_and_runtime_trace(tmp_path):
 
 def test_clean_code_audit(tmp_path):
     target = tmp_path / "clean.html"
-    result = CliRunner().invoke(main, ["audit", str(REPO / "fixtures/static/clean_project"),
+    result = CliRunner().invoke(main, ["audit", str(copy_of("clean_project", tmp_path)),
                                        "-o", str(target)])
     assert result.exit_code == 0 and "No findings." in target.read_text()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
+from pathlib import Path
 
 from dllint.api import lint_paths, settings_for
 from dllint.config import FileConfig, build_settings
@@ -37,10 +39,20 @@ EXPECTED_BUGGY = {
 }
 
 
+def copy_of(project: str, folder: Path) -> Path:
+    """The fixture project on its own, as a user's project is: in place, its project would be
+    this whole repository (its pyproject.toml), and every run would index every file here."""
+    copy = folder / project
+    shutil.copytree(STATIC / project, copy)
+    return copy
+
+
 def found(project: str) -> set[tuple[str, int, str]]:
-    settings = settings_for(STATIC / project, isolated=True)
-    return {(d.path.rsplit("/", 1)[-1], d.line, d.code)
-            for d in lint_paths([STATIC / project], settings=settings)}
+    with tempfile.TemporaryDirectory() as folder:
+        copy = copy_of(project, Path(folder))
+        settings = settings_for(copy, isolated=True)
+        return {(d.path.rsplit("/", 1)[-1], d.line, d.code)
+                for d in lint_paths([copy], settings=settings)}
 
 
 def test_buggy_project_findings_are_exactly_the_seeded_bugs():
@@ -52,8 +64,7 @@ def test_clean_twin_is_clean():
 
 
 def test_fixing_the_buggy_project_leaves_only_what_has_no_fix(tmp_path):
-    copy = tmp_path / "project"
-    shutil.copytree(STATIC / "buggy_project", copy)
+    copy = copy_of("buggy_project", tmp_path)
     settings = build_settings(FileConfig(root=copy), fix=True)
     result = run([str(copy)], settings, use_cache=False)
     remaining = {(d.path.rsplit("/", 1)[-1], d.line, d.code) for d in result.diagnostics}

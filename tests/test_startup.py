@@ -175,3 +175,46 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
     assert find_cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
+HOOK_RUN = ("import atexit, runpy, sys\n"
+            "atexit.register(lambda: print('MODULES', *sys.modules, file=sys.stderr))\n"
+            "sys.argv = ['dllint', 'check', '--force-exclude', *sys.argv[1:]]\n"
+            "runpy.run_module('dllint', run_name='__main__')\n")
+
+
+def hook(root: Path, *files: str) -> tuple[int, str, set[str]]:
+    """The pre-commit hook's command on `files`: exit status, output, modules it loaded."""
+    environment = {key: value for key, value in os.environ.items() if key != "DLLINT_FORMAT"}
+    environment["NO_COLOR"] = "1"
+    result = subprocess.run([sys.executable, "-c", HOOK_RUN, *files], capture_output=True,
+                            text=True, cwd=root, timeout=120, env=environment)
+    modules = set(result.stderr.rpartition("MODULES")[2].split())
+    return result.returncode, result.stdout, modules
+
+
+def test_a_pre_commit_run_answered_from_the_cache_never_imports_libcst_or_a_rule(tmp_path):
+    """A hit depends on the summaries of the modules a file imports: a sibling that changed
+    (and was not named) is summarised again, and its importer linted again, with libcst."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "model.py").write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Net(nn.Module):\n"
+        "    def forward(self, x):\n        return torch.softmax(x, dim=1)\n")
+    (tmp_path / "train.py").write_text(
+        "import torch.nn as nn\nfrom model import Net\n\nnet = Net()\n"
+        "loss = nn.CrossEntropyLoss()(net(1), 2)\n")
+    (tmp_path / "other.py").write_text("import os\nprint(os.sep)\n")
+    named = ("train.py", "other.py")
+    cold = hook(tmp_path, *named)
+    assert cold[0] == 1 and "DL002" in cold[1] and "libcst" in cold[2]
+    warm = hook(tmp_path, *named)
+    assert warm[:2] == cold[:2]
+    assert not {name for name in warm[2] if name == "libcst" or name.startswith("libcst.")
+                or name.startswith("dllint.rules.") or name == "dllint.engine"}
+    # The model no longer ends in a softmax: train.py's entry must not be used.
+    (tmp_path / "model.py").write_text(
+        "import torch.nn as nn\n\n\nclass Net(nn.Module):\n"
+        "    def forward(self, x):\n        return x\n")
+    after = hook(tmp_path, *named)
+    assert after[0] == 0 and "DL002" not in after[1] and "libcst" in after[2]
+    assert after[:2] == hook(tmp_path, *named, "--no-cache")[:2]

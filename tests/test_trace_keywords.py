@@ -122,6 +122,10 @@ def test_overfit_replays_a_keyword_batch(tmp_path, untouched):
     assert report.instrument_errors == []
 
 
+# Slow (importing transformers and training BERT take most of the fast tier's longest minute):
+# the full suite runs it; in the fast tier, the keyword inputs of the module table and the
+# replay of a keyword batch are covered by the plain-torch tests above.
+@pytest.mark.slow
 def test_a_transformers_model_called_with_keywords(tmp_path, untouched):
     pytest.importorskip("transformers")
     script = tmp_path / "bert.py"

@@ -66,7 +66,7 @@ def test_two_workers_find_what_one_process_finds(tree):
 def test_phase_two_reuses_the_trees_of_phase_one(tree, monkeypatch):
     calls = []
     real_parse = libcst.parse_module
-    monkeypatch.setattr(parsed.cst, "parse_module",
+    monkeypatch.setattr(libcst, "parse_module",  # parsed imports it on its first parse
                         lambda text, *args, **kwargs: calls.append(text) or real_parse(text))
     _findings(tree, jobs=1)
     # Every model file is summarised and linted, and parsed once for both.

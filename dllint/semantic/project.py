@@ -15,10 +15,10 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+if TYPE_CHECKING:  # only writing a summary parses; reading the index back (a cached run) does not
+    import libcst as cst
 
 from dllint import parsed
 from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, ListOf, MapOf, OneOf,
@@ -114,13 +114,15 @@ def candidates(qualified: str, importer: str, own: str | None = None) -> list[st
 
 def summarise(path: str, text: str) -> dict[str, Any] | None:
     """The summary of one file, or None when it does not parse or defines nothing shareable."""
+    from libcst import ParserSyntaxError
+
     from dllint.context import FileContext
     from dllint.semantic.imports import ImportMap
     from dllint.semantic.model import analyse
 
     try:
         module = parsed.parse_and_keep(text)  # phase two, in this process, takes it back
-    except (cst.ParserSyntaxError, RecursionError):
+    except (ParserSyntaxError, RecursionError):
         return None  # linting the file reports why
     context = FileContext(path, text, module, ImportMap.from_module(module))
     try:
@@ -210,6 +212,8 @@ class _Writer:
             last = rest.rsplit("\n", 1)[-1]
             return [line, column, line + code.count("\n"), len(last) + 1]
         if self.positions is None:
+            from libcst.metadata import MetadataWrapper, PositionProvider
+
             self.positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(
                 PositionProvider)
         code_range = self.positions[node]

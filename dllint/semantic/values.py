@@ -8,9 +8,11 @@ a rule can report the line to change and point at the other end.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Iterable
 
-import libcst as cst
+if TYPE_CHECKING:  # values are read back from cached summaries by runs that never parse
+    import libcst as cst
 
 from dllint.types import RelatedLocation
 
@@ -209,9 +211,6 @@ def first(value: Value, kind: str) -> Tag | None:
     return found
 
 
-_CODE = cst.Module(body=[])
-
-
 def stable_order(tag: Tag) -> tuple:
     """A key that orders tags by what they say (place in another file, detail, source text of
     their nodes), never by identity. Only computed when a value holds several tags of a kind."""
@@ -221,7 +220,14 @@ def stable_order(tag: Tag) -> tuple:
 
 
 def _text(node: cst.CSTNode | None) -> str:
-    return _CODE.code_for_node(node) if node is not None else ""
+    return _empty_module().code_for_node(node) if node is not None else ""
+
+
+@lru_cache(maxsize=1)
+def _empty_module() -> cst.Module:
+    import libcst
+
+    return libcst.Module(body=[])
 
 
 def has(value: Value, kind: str) -> bool:
