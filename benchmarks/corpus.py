@@ -179,6 +179,8 @@ def export(repository: Repository, mirrors: Path, dest: Path) -> tuple[Path, int
     tree = dest / repository.folder
     mark = tree / EXPORTED_MARK
     git_dir = mirrors / repository.folder / "repo"
+    if (git_dir / ".git").is_dir():  # some snapshots come as a work tree's .git, not a bare one
+        git_dir = git_dir / ".git"
     if mark.is_file() and mark.read_text().split()[0] == repository.commit:
         written, left_out = (int(n) for n in mark.read_text().split()[1:3])
         return tree, written, left_out
