@@ -143,6 +143,11 @@ class ValueTransfer:
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
                                             TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT,
                                             UNIT_RANGE, OUT_OF_RANGE))
+            if has(result, RANK1) and not (_rank_at_most_one(left, left_node)
+                                           and _rank_at_most_one(right, right_node)):
+                # Broadcasting gives the larger rank: `x @ W + b` with b of shape (n,) is as 2-D
+                # as `x @ W`. Rank 1 stands only when no operand may have more axes.
+                result = without(result, (RANK1,))
             uint8 = first(result, UINT8)
             # `0.5 * image` and `image * 0.5` alike: a float operand makes uint8 pixels float.
             float_operand = isinstance(right_node, cst.Float) or has(right, FLOAT64) or (
@@ -1019,7 +1024,8 @@ class ValueTransfer:
     def _rank1(self, qualified: str, node: cst.Call) -> Value:
         args = [arg for arg in node.args if arg.keyword is None]
         if qualified in catalog.RANK1_CONSTRUCTORS and len(args) == 1 and not isinstance(
-                args[0].value, (cst.Tuple, cst.List)) and keyword(node, "size") is None:
+                args[0].value, (cst.Tuple, cst.List)) and keyword(node, "size") is None \
+                and not _is_whole_shape(args[0].value):
             return frozenset({Tag(RANK1, node, qualified.rsplit(".", 1)[-1])})
         return EMPTY
 
@@ -1452,3 +1458,20 @@ _AUGMENTED = {
     cst.DivideAssign: cst.Divide(), cst.FloorDivideAssign: cst.FloorDivide(),
     cst.PowerAssign: cst.Power(), cst.ModuloAssign: cst.Modulo(),
 }
+
+
+def _rank_at_most_one(value: Value, node: cst.CSTNode | None) -> bool:
+    """An operand known to have no more than one axis: a number written out, or a rank-1 array.
+    Anything else may have more, and broadcasting then gives its rank."""
+    return has(value, RANK1) or (node is not None and number(node) is not None)
+
+
+def _is_whole_shape(node: cst.BaseExpression) -> bool:
+    """`x.shape`, `x.size()`, `torch.Size(...)`: another tensor's whole shape, so a constructor
+    given it (`torch.ones(pred.size())`) makes a tensor of that shape, not a rank-1 one."""
+    if isinstance(node, cst.Attribute):
+        return node.attr.value == "shape"
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return (node.func.attr.value == "size" and not node.args) or node.func.attr.value == "Size"
+    return False
+
