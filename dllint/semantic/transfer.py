@@ -212,6 +212,8 @@ class ValueTransfer:
                 return self._instance(info, node)
             if func.value in self.local_functions and func.value not in self.frames[-1]:
                 returned = self.local_functions[func.value]
+                if func.value in self.flag_returns:
+                    returned = self._returns_for_flags(func.value, node, returned)
                 position = self.module_passthroughs.get(func.value)
                 handed = positional(node, position) if position is not None else None
                 if handed is not None:  # layer_init(nn.Linear(4, 64)): the Linear it is handed
@@ -240,6 +242,32 @@ class ValueTransfer:
                     return returned
             return self._method(receiver, func.attr.value, node)
         return self.call_value(self.value(func), node)
+
+    def _returns_for_flags(self, name: str, call: cst.Call, returned: Value) -> Value:
+        """What a call of the file's function returns when it passes a flag written out
+        (`logistic(h, w, b, activation=False)`, or the flag's default): only the returns of
+        the branches that flag takes (`if activation: return sigmoid(z)` is not one)."""
+        function, unguarded, guarded = self.flag_returns[name]
+        params = [*function.params.posonly_params, *function.params.params]
+        flags: dict[str, bool | None] = {}
+        for parameter, _, _ in guarded:
+            if parameter in flags:
+                continue
+            index = next((i for i, p in enumerate(params) if p.name.value == parameter), None)
+            param = next((p for p in (*params, *function.params.kwonly_params)
+                          if p.name.value == parameter), None)
+            passed = argument(call, index, parameter) if index is not None else \
+                keyword(call, parameter)
+            written = passed.value if passed is not None else (
+                param.default if param is not None else None)
+            if any(arg.star for arg in call.args):
+                written = None  # *args / **kwargs: the flag may be among them
+            flags[parameter] = True if is_true(written) else (
+                False if isinstance(written, cst.Name) and written.value == "False" else None)
+        if any(value is None for value in flags.values()):
+            return returned
+        return unguarded.union(*(value for parameter, wanted, value in guarded
+                                 if flags[parameter] == wanted))
 
     def _grow_sequential(self, target: cst.BaseExpression, node: cst.Call) -> None:
         """`m.add_module("sm", nn.Softmax(1))` / `m.append(layer)`: the last member added is what
