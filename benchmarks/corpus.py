@@ -3,6 +3,7 @@
     python benchmarks/corpus.py split [--round N]
     python benchmarks/corpus.py export --dest DIR [--half tuning|held-out] [--round N]
                                       [--mirrors /work/.mirror]
+    python benchmarks/corpus.py count --dest DIR --half held-out [--round N]
     python benchmarks/corpus.py lint --dest DIR --half held-out [--round N] [--select CODES]
                                     [--out FILE] [--only owner/name,...]
     python benchmarks/corpus.py merge --findings FILE --update FILE --only owner/name,...
@@ -179,6 +180,8 @@ def export(repository: Repository, mirrors: Path, dest: Path) -> tuple[Path, int
     tree = dest / repository.folder
     mark = tree / EXPORTED_MARK
     git_dir = mirrors / repository.folder / "repo"
+    if (git_dir / ".git").is_dir():  # some snapshots come as a work tree's .git, not a bare one
+        git_dir = git_dir / ".git"
     if mark.is_file() and mark.read_text().split()[0] == repository.commit:
         written, left_out = (int(n) for n in mark.read_text().split()[1:3])
         return tree, written, left_out
@@ -269,16 +272,16 @@ def file_frameworks(text: str) -> tuple[str, ...]:
     return tuple(sorted(found)) or ("none",)
 
 
-def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
-              jobs: int | None) -> tuple[int, collections.Counter[str], list[dict]]:
-    """Files, lines (in all, key "", and per framework) and findings of one exported tree,
-    linted as `dllint TREE` would."""
+def tree_lines(root: Path, settings=None) -> tuple[int, collections.Counter[str],
+                                                    dict[str, tuple[str, ...]]]:
+    """Files dllint discovers in a tree, their lines (newlines; in all under key "", and per
+    framework the file imports) and each file's frameworks, by path relative to the tree.
+    Nothing is linted: `count` gives a half's size this way without reporting on its code."""
     from dllint.config import FileConfig, build_settings
     from dllint.discovery import discover
-    from dllint.runner import run
 
-    root = tree.resolve()
-    settings = build_settings(FileConfig(root=root), select=select)
+    root = root.resolve()
+    settings = settings or build_settings(FileConfig(root=root))
     files = discover([str(root)], settings).files
     lines: collections.Counter[str] = collections.Counter()
     frameworks_of: dict[str, tuple[str, ...]] = {}
@@ -290,6 +293,38 @@ def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
         lines[""] += count
         for framework in frameworks:
             lines[framework] += count
+    return len(files), lines, frameworks_of
+
+
+def count(repositories: Sequence[Repository], dest: Path) -> None:
+    """Files and lines of each exported tree and of them all, per framework the files import:
+    the size of a half, printed without linting it (the held-out half's findings stay unread)."""
+    total_files = 0
+    total: collections.Counter[str] = collections.Counter()
+    for repository in repositories:
+        tree = dest / repository.folder
+        if not (tree / EXPORTED_MARK).is_file():
+            raise FileNotFoundError(f"{tree} is not exported; run `corpus.py export` first")
+        files, lines, _ = tree_lines(tree)
+        total_files += files
+        total.update(lines)
+        print(f"{repository.name:<56} {files:5d} files {lines['']:9d} lines", flush=True)
+    print(f"{'TOTAL':<56} {total_files:5d} files {total.pop('', 0):9d} lines "
+          f"({len(repositories)} repositories)")
+    for framework, lines in sorted(total.items()):
+        print(f"    {framework:<12} {lines:9d} lines")
+
+
+def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
+              jobs: int | None) -> tuple[int, collections.Counter[str], list[dict]]:
+    """Files, lines (in all, key "", and per framework) and findings of one exported tree,
+    linted as `dllint TREE` would."""
+    from dllint.config import FileConfig, build_settings
+    from dllint.runner import run
+
+    root = tree.resolve()
+    settings = build_settings(FileConfig(root=root), select=select)
+    files, lines, frameworks_of = tree_lines(root, settings)
     result = run([str(root)], settings, jobs=jobs, use_cache=False)
     cache: dict = {}
     findings = []
@@ -303,7 +338,7 @@ def lint_tree(repository: Repository, tree: Path, select: list[str] | None,
                          "frameworks": list(frameworks_of.get(relative, ("none",)))})
     for finding, key in zip(findings, finding_keys(findings)):
         finding["key"] = key
-    return len(files), lines, findings
+    return files, lines, findings
 
 
 def lint(repositories: Sequence[Repository], dest: Path, select: list[str] | None,
@@ -425,6 +460,18 @@ def tally(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     return dict(per_rule), dict(per_framework), total
 
 
+def tally_by_repository_framework(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
+                                  frameworks: dict[str, tuple[str, ...]]) -> dict[str, Tally]:
+    """Per framework the manifest gives the finding's repository: a Keras repository's finding
+    in a helper that imports only numpy still counts for Keras here."""
+    per_framework: dict[str, Tally] = collections.defaultdict(Tally)
+    for finding in findings:
+        verdict = verdicts.get(finding["key"], (None, ""))[0]
+        for framework in frameworks.get(finding["repository"], ()):
+            per_framework[framework].add(verdict)
+    return dict(per_framework)
+
+
 def _share(value: float | None) -> str:
     return "   -  " if value is None else f"{100 * value:5.1f}%"
 
@@ -458,7 +505,11 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     per_rule, per_framework, total = tally(findings, verdicts, frameworks)
     lines = ["found: every finding; the shares are of the classified ones (real+harml+false)"]
     lines += _table("rule", per_rule, total) + [""]
-    lines += _table("framework", per_framework, total)
+    lines += ["per framework of the flagged file (what it imports):"]
+    lines += _table("framework", per_framework, total) + [""]
+    lines += ["per framework of the repository (the manifest's frameworks):"]
+    lines += _table("framework", tally_by_repository_framework(findings, verdicts, frameworks),
+                    total)
     distinct: dict[tuple[str, str], str | None] = {}
     for f in findings:  # the same code on the same line text: a copied notebook, a translation
         distinct.setdefault((f["code"], f["line_hash"]), verdicts.get(f["key"], (None, ""))[0])
@@ -562,6 +613,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     exporting.add_argument("--dest", type=Path, required=True)
     exporting.add_argument("--half", choices=HALVES)
     exporting.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    counting = commands.add_parser("count", help="files and lines of one half's exported "
+                                   "trees, per framework, without linting them")
+    counting.add_argument("--dest", type=Path, required=True)
+    counting.add_argument("--half", choices=HALVES, required=True)
     linting = commands.add_parser("lint", help="lint one half's exported trees")
     linting.add_argument("--dest", type=Path, required=True)
     linting.add_argument("--half", choices=HALVES, required=True)
@@ -582,7 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reporting.add_argument("--half", choices=HALVES, required=True)
     reporting.add_argument("--findings", type=Path)
     reporting.add_argument("--classifications", type=Path, default=CLASSIFICATIONS)
-    for command in (splitting, exporting, linting, recalling, reporting):
+    for command in (splitting, exporting, counting, linting, recalling, reporting):
         command.add_argument("--round", type=int, dest="round_number", metavar="N",
                              help="only the repositories of round N (default: every round)")
     options = parser.parse_args(argv)
@@ -615,6 +670,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + (f", {left_out} not in the snapshot (4 MiB and over) or links"
                      if left_out else ""),
                   flush=True)
+        return 0
+    if options.command == "count":
+        count(in_half(repositories, options.half, round_number), options.dest)
         return 0
     if options.command == "recall":
         recall(_only(in_half(repositories, options.half, round_number), options.only), options.dest)

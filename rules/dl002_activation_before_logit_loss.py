@@ -466,6 +466,23 @@ class ActivationBeforeLogitLoss(Rule):
 
             step = make_step(nn.Sequential(nn.Linear(8, 3)), optimizer)
         """),
+        # A helper that returns the sigmoid only `if activation:`, called with
+        # `activation=False` for the output layer: the loss gets the linear branch, logits.
+        Valid("""
+            import tensorflow as tf
+
+            def dense(inputs, weight, bias, activation=True):
+                linear = tf.matmul(inputs, weight) + bias
+                if activation:
+                    return tf.nn.sigmoid(linear)
+                else:
+                    return linear
+
+            hidden = dense(features, w1, b1)
+            logits = dense(hidden, w2, b2, activation=False)
+            loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits,
+                                                                          labels=labels))
+        """),
     ]
     INVALID = [
         # A function held as a value: a lambda, and a closure over the step's logits.
@@ -933,6 +950,22 @@ class ActivationBeforeLogitLoss(Rule):
 
             step = make_step(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)), optimizer)
         """, line=11, related_lines=(6,)),
+        # The same helper called with its flag on: the sigmoid branch reaches the loss.
+        Invalid("""
+            import tensorflow as tf
+
+            def dense(inputs, weight, bias, activation=True):
+                linear = tf.matmul(inputs, weight) + bias
+                if activation:
+                    return tf.nn.sigmoid(linear)
+                else:
+                    return linear
+
+            hidden = dense(features, w1, b1)
+            logits = dense(hidden, w2, b2, activation=True)
+            loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits,
+                                                                          labels=labels))
+        """, line=6, related_lines=(12,)),
     ]
 
     def __init__(self, context) -> None:

@@ -437,6 +437,14 @@ class DoubleNormalization(Rule):
             raw = cv2.imread(other_path)
             also_centred = raw / 127.5 - 1
         """),
+        # A resize after the scaling: `Resize((64, 64))`'s first argument is a size, no mean.
+        Valid("""
+            import torchvision
+            from torchvision import transforms
+            image = torchvision.io.read_image("photo.png") / 255.
+            resize = transforms.Resize((64, 64))
+            image = resize(image)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -943,6 +951,14 @@ class DoubleNormalization(Rule):
             from tensorflow.keras.preprocessing.image import ImageDataGenerator
             generator = ImageDataGenerator(rescale=1. / 255, preprocessing_function=preprocess_input)
         """, line=3, related_lines=(3,)),
+        # The same pipeline with a normalization whose positional mean is sized for 0-255.
+        Invalid("""
+            import torchvision
+            from torchvision import transforms
+            image = torchvision.io.read_image("photo.png") / 255.
+            normalize = transforms.Normalize((123.7, 116.3, 103.5), (58.4, 57.1, 57.4))
+            image = normalize(image)
+        """, line=5, related_lines=(3,)),
     ]
 
     def __init__(self, context) -> None:
@@ -1032,7 +1048,8 @@ class DoubleNormalization(Rule):
         else:
             callee = first(self.facts.value(node.func), TRANSFORM) if not qualified or \
                 isinstance(node.func, cst.Call) else None
-            if callee is not None and _large_mean(callee.node) and node.args:
+            if callee is not None and self.normalizes(callee.node) and _large_mean(callee.node) \
+                    and node.args:
                 self.check_normalize_input(node, node.args[0])
             if callee is not None and callee.info.divides_float:
                 self.check_divided_input(node, callee)
@@ -1084,6 +1101,16 @@ class DoubleNormalization(Rule):
                               "scaling)",
                         related=self.origin_of(earlier, "first scaled here")
                         + [(pipeline.info.scaling, "divides by 255 here")])
+
+    def normalizes(self, constructor: cst.CSTNode | None) -> bool:
+        """Whether a transform was built as a normalization (`Normalize(mean, std)`, or any
+        transform given `mean=`): only then is its first argument a mean. `Resize((64, 64))`'s
+        first argument is a size."""
+        if not isinstance(constructor, cst.Call):
+            return False
+        qualified = self.imports.call_name(constructor) or ""
+        return qualified in catalog.NORMALIZE_TRANSFORMS or qualified.endswith(".Normalize") \
+            or keyword(constructor, "mean") is not None
 
     def check_normalize_input(self, call: cst.Call, arg: cst.Arg | None) -> None:
         if arg is None:

@@ -1577,6 +1577,40 @@ class WrongTrainEvalMode(Rule):
             model.fit(x_train, y_train, epochs=5)
             predictions = model(x_test)
         """),
+        # A helper's eval() on the model it is handed, called in the training loop with a
+        # model whose layers have no dropout or batch norm: both modes compute the same.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, hidden):
+                    super().__init__()
+                    self.stack = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(),
+                                               nn.Linear(hidden, 10))
+
+                def forward(self, x):
+                    return self.stack(x)
+
+            def train_step(model, loader, optimizer):
+                for x, y in loader:
+                    loss = nn.functional.cross_entropy(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+
+            def test_step(model, loader):
+                model.eval()
+                with torch.inference_mode():
+                    for x, y in loader:
+                        model(x)
+
+            net = Net(hidden=10)
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+            for epoch in range(3):
+                train_step(net, train_loader, optimizer)
+                test_step(model=net, loader=test_loader)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2488,6 +2522,39 @@ class WrongTrainEvalMode(Rule):
                 with torch.no_grad():
                     return model(images)
         """, line=8),
+        # The same helper handed a model with dropout: training goes on with dropout off.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, hidden):
+                    super().__init__()
+                    self.stack = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Dropout(0.2),
+                                               nn.Linear(hidden, 10))
+
+                def forward(self, x):
+                    return self.stack(x)
+
+            def train_step(model, loader, optimizer):
+                for x, y in loader:
+                    loss = nn.functional.cross_entropy(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+
+            def test_step(model, loader):
+                model.eval()
+                with torch.inference_mode():
+                    for x, y in loader:
+                        model(x)
+
+            net = Net(hidden=10)
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+            for epoch in range(3):
+                train_step(net, train_loader, optimizer)
+                test_step(model=net, loader=test_loader)
+        """, line=30, related_lines=(29,)),
     ]
 
     def __init__(self, context) -> None:
@@ -2531,6 +2598,8 @@ class WrongTrainEvalMode(Rule):
         # `.eval()`/`.train()` calls (by id) that cannot switch the trained model's dropout or
         # batch norm: made on a copy of it (an EMA, a teacher) or on a model with neither.
         self.other_model_switches: set[int] = set()
+        # eval()/train() on a helper's parameter: id -> (helper, its parameters, the parameter)
+        self.parameter_switches: dict[int, tuple[str, list[str], str]] = {}
         # Forward passes in a loop, of a model put in eval mode outside that loop: (model, call,
         # the loop, the function, order); and the train() switches: (model, call, the loops
         # open around it, the function, order). See `judge_forwards_before_train`.
@@ -2934,6 +3003,13 @@ class WrongTrainEvalMode(Rule):
         if mode is not None and isinstance(func, cst.Attribute):
             if self.switches_another_model(func.value):
                 self.other_model_switches.add(id(node))
+            if self.functions and isinstance(func.value, cst.Name) and \
+                    func.value.value in self.functions[-1].params:
+                # `def test_step(model, ...): model.eval()`: which model it switches is the
+                # caller's argument, judged where a loop calls the helper.
+                self.parameter_switches[id(node)] = (self.functions[-1].name,
+                                                     self.functions[-1].params,
+                                                     func.value.value)
             key = self.switched_key(func.value)
             if key is not None:
                 # Only a switch back from eval() is a mistake: `train()` under no_grad on a
@@ -3397,7 +3473,8 @@ class WrongTrainEvalMode(Rule):
         for event in events:
             if event[0] in ("eval", "train"):
                 switch = event[2]
-                if id(switch) in self.other_model_switches:
+                if id(switch) in self.other_model_switches or \
+                        self.switches_handed_model_without_modes(event[1], switch):
                     continue
                 receiver = dotted_name(switch.func.value)
                 if owners and switch is event[1] and receiver is not None and not any(
@@ -3405,6 +3482,27 @@ class WrongTrainEvalMode(Rule):
                     continue
             kept.append(event)
         return kept
+
+
+    def switches_handed_model_without_modes(self, call: cst.CSTNode, switch: cst.Call) -> bool:
+        """Whether `switch`, an eval()/train() on a parameter of the helper that `call` (a loop's
+        call of this file's function) runs, switches a model the call hands it whose layers
+        compute the same in both modes: `test_step(model_1, loader)` with `model_1` of Linear
+        and ReLU layers only."""
+        helper = self.parameter_switches.get(id(switch))
+        if helper is None or not isinstance(call, cst.Call) or call is switch:
+            return False
+        name, params, parameter = helper
+        if self.facts.local_callee(call) != name:
+            return False  # reached through another helper: the argument here is not its own
+        index = params.index(parameter)
+        if params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
+            index -= 1
+        handed = argument(call, index, parameter)
+        if handed is None:
+            return False
+        modules = [tag for tag in self.facts.value(handed.value) if tag.kind == MODULE]
+        return bool(modules) and all(tag.info.mode_dependent is False for tag in modules)
 
 
 def _made_here(event: tuple) -> bool:

@@ -80,6 +80,27 @@ class Rank1Broadcasting(Rule):
     uses_model = True
 
     VALID = [
+        # A bias of shape (n,) added to a matrix product: broadcasting gives the larger rank, so
+        # the sum is 2-D and its `.T` a real transpose (a hand-written backward pass).
+        Valid("""
+            import torch
+            W1 = torch.randn((30, 200))
+            b1 = torch.randn(200)
+
+            def backward(inputs, grad):
+                hidden = torch.tanh(inputs @ W1 + b1)
+                return hidden.T @ grad, (b1 * grad).T
+        """),
+        # A target made with another tensor's whole shape has that shape: (N, 1) like the output.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            discriminator = nn.Sequential(nn.Linear(10, 100), nn.Tanh(), nn.Linear(100, 1))
+            real = discriminator(samples)
+            loss = F.binary_cross_entropy_with_logits(real, torch.ones(real.size())) + \
+                F.binary_cross_entropy_with_logits(real, torch.zeros(real.shape))
+        """),
         # A reshape to (-1, 1) outside a loss: pairwise differences, broadcast on purpose.
         Valid("""
             import numpy as np
@@ -616,6 +637,21 @@ class Rank1Broadcasting(Rule):
                     return scores.sum(dim=1)
                 return scores / totals()
         """, line=5, related_lines=(6,)),
+        # Arithmetic with numbers keeps a rank-1 array rank 1.
+        Invalid("""
+            import numpy as np
+            v = np.random.randn(5) * 0.1 + 1.0
+            outer = np.dot(v, v.T)
+        """, line=3, related_lines=(2,)),
+        # A constructor given a length, not a shape, still makes an (N,) target.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            discriminator = nn.Sequential(nn.Linear(10, 100), nn.Tanh(), nn.Linear(100, 1))
+            real = discriminator(samples)
+            loss = F.binary_cross_entropy_with_logits(real, torch.ones(real.size(0)))
+        """, line=6, related_lines=(4, 6)),
     ]
 
     def __init__(self, context) -> None:

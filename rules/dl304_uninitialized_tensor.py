@@ -98,6 +98,10 @@ def _within(call: cst.Call, statement: cst.Assign) -> bool:
     return value is call
 
 
+# How many calls deep a tensor handed from helper to helper is followed to the one that fills it.
+HELPER_DEPTH = 3
+
+
 class UninitializedTensor(Rule):
     """
     ## What it does
@@ -107,8 +111,9 @@ class UninitializedTensor(Rule):
     so several arguments are sizes). A tensor filled in the same expression
     (`torch.Tensor(n).normal_()`, `nn.init.xavier_uniform_(torch.Tensor(n, m))`) is not
     flagged, nor one assigned to a target that the same function, or a method it calls on
-    `self` (`self.reset_parameters()`), later fills in place (`nn.init.kaiming_uniform_(self.weight)`,
-    `self.bias.data.zero_()`), nor one whose rows a `for i in range(n)` loop writes
+    `self` (`self.reset_parameters()`), or a function of the file it hands the tensor to
+    (`init_embedding(embeddings)` with `nn.init.uniform_` on its parameter), later fills in
+    place (`nn.init.kaiming_uniform_(self.weight)`, `self.bias.data.zero_()`), nor one whose rows a `for i in range(n)` loop writes
     (`t[i] = ...`, `n` its first size), nor a name bound again in the same block before
     anything reads it. A tensor handed to `register_buffer(name, ...)` or
     `register_parameter(name, ...)` is the attribute it names. An attribute that an init
@@ -385,6 +390,20 @@ class UninitializedTensor(Rule):
 
                 def forward(self, x):
                     return self._float_tensor.new(x.size()).fill_(0)
+        """),
+        # A helper of the file that fills the tensor it is handed initialises it.
+        Valid("""
+            import numpy as np
+            import torch
+
+            def init_embedding(embeddings):
+                bound = np.sqrt(3.0 / embeddings.size(1))
+                torch.nn.init.uniform_(embeddings, -bound, bound)
+
+            def load_embeddings(vocab, dim):
+                embeddings = torch.FloatTensor(len(vocab), dim)
+                init_embedding(embeddings)
+                return embeddings
         """),
     ]
     INVALID = [
@@ -688,6 +707,28 @@ class UninitializedTensor(Rule):
             import torch
             label = torch.LongTensor(1).cuda()
         """, line=2),
+        # A helper that only reads the tensor it is handed leaves it uninitialised.
+        Invalid("""
+            import torch
+
+            def describe(embeddings):
+                print(embeddings.shape)
+
+            def load_embeddings(vocab, dim):
+                embeddings = torch.FloatTensor(len(vocab), dim)
+                describe(embeddings)
+                return embeddings
+        """, line=7, unsafe=True, fixed="""
+            import torch
+
+            def describe(embeddings):
+                print(embeddings.shape)
+
+            def load_embeddings(vocab, dim):
+                embeddings = torch.zeros(len(vocab), dim)
+                describe(embeddings)
+                return embeddings
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -730,6 +771,11 @@ class UninitializedTensor(Rule):
         self.attribute_reads: dict[str, int] = {}
         self.template_reads: dict[str, int] = {}
         self.assigned_nodes: set[int] = set()
+        # The file's top-level functions, by name, and every scope: a helper that fills the
+        # tensor it is given (`nn.init.uniform_(embeddings, ...)` on its parameter) fills the
+        # caller's argument.
+        self.module_functions: dict[str, _Scope] = {}
+        self.all_scopes: list[_Scope] = [self.scopes[0]]
 
     def _code(self, node: cst.CSTNode) -> str:
         code = self.context.module.code_for_node(node).strip()
@@ -766,6 +812,11 @@ class UninitializedTensor(Rule):
         # The modules an init hook (`_init_weights(self, module)`, `weights_init(m)`) receives.
         scope.received = {param.name.value for param in node.params.params
                           if param.name.value not in ("self", "cls")}
+        scope.params = [param.name.value for param in (*node.params.posonly_params,
+                                                        *node.params.params)]
+        if not self.classes and len(self.scopes) == 1:
+            self.module_functions[node.name.value] = scope  # init_embedding(embeddings)
+        self.all_scopes.append(scope)
         self.scopes.append(scope)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -911,6 +962,11 @@ class UninitializedTensor(Rule):
                 if _is_self_attribute(arg.value):
                     code = self._code(arg.value)
                     self.template_reads[code] = self.template_reads.get(code, 0) + 1
+        if isinstance(func, cst.Name) and not any(arg.star for arg in node.args):
+            scope.helper_calls.append((
+                func.value, [self._code(arg.value) for arg in node.args if arg.keyword is None],
+                {arg.keyword.value: self._code(arg.value) for arg in node.args
+                 if arg.keyword is not None}))
         qualified = self.imports.call_name(node)
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
@@ -940,6 +996,7 @@ class UninitializedTensor(Rule):
             self.assigned.pop()
 
     def leave_Module(self, node: cst.Module) -> None:
+        self._fills_through_helpers()
         # Decided at the end: the filling may come later in the function, or in a method it
         # calls on self (`self.reset_parameters()`), as nn.Linear itself does.
         for index, (call, fix, target, scope, class_name) in enumerate(self.pending):
@@ -957,6 +1014,28 @@ class UninitializedTensor(Rule):
                               "plus an explicit initialisation", fix=fix)
 
 
+    def _fills_through_helpers(self) -> None:
+        """A call of one of the file's functions that fills a parameter in place fills what
+        the call hands it: `init_embedding(embeddings)` with `nn.init.uniform_(embeddings)`
+        in its body. A helper that hands its parameter to another helper is followed three
+        calls deep: a fixed number of passes, so the work stays linear in the calls."""
+        for _ in range(HELPER_DEPTH):
+            added = False
+            for scope in self.all_scopes:
+                for name, positional_codes, keyword_codes in scope.helper_calls:
+                    helper = self.module_functions.get(name)
+                    if helper is None:
+                        continue
+                    filled = helper.filled_here_or_in_callees()
+                    handed = dict(zip(helper.params, positional_codes)) | keyword_codes
+                    for parameter, code in handed.items():
+                        if parameter in filled and code not in scope.filled:
+                            scope.filled.add(code)
+                            added = True
+            if not added:
+                return
+
+
 class _Scope:
     """What one function (or the module) fills in place, and which methods of self it calls."""
 
@@ -970,6 +1049,9 @@ class _Scope:
         self.calls: set[str] = set()
         self.rows_filled: set[tuple[str, str]] = set()  # (target, n) filled row by row
         self.received: set[str] = set()  # the function's parameters other than self
+        self.params: list[str] = []  # its positional parameters, in order
+        # Calls of the file's functions: (name, code of each positional argument, by keyword).
+        self.helper_calls: list[tuple[str, list[str], dict[str, str]]] = []
 
     def filled_here_or_in_callees(self) -> set[str]:
         filled, seen, todo = set(), {id(self)}, [self]

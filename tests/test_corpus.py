@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -261,8 +262,23 @@ def test_the_second_round_is_fresh_code_in_both_halves():
     assert held_out and all(r.half == "held-out" and r.round == 2 for r in held_out)
     assert len(held_out) + len(corpus.in_half(repositories, "tuning", 2)) == len(second)
     # without a round, every round: the commands of round one see the same half plus the new ones
+    rounds = {r.round for r in repositories}
     assert set(corpus.in_half(repositories, "held-out")) \
-        == set(corpus.in_half(repositories, "held-out", 1)) | set(held_out)
+        == set().union(*(corpus.in_half(repositories, "held-out", n) for n in rounds))
+
+
+def test_the_third_round_is_fresh_code_of_every_framework():
+    repositories = corpus.load_manifest()
+    third = corpus.in_half(repositories, None, 3)
+    assert len(third) >= 30 and not any(r.seen_in for r in third)
+    earlier = {r.name.lower() for r in repositories if r.round < 3}
+    assert earlier.isdisjoint(r.name.lower() for r in third)
+    frameworks = [set(r.frameworks) for r in third]
+    assert sum("pytorch" in f for f in frameworks) >= len(third) // 2
+    assert sum(bool(f & {"keras", "tensorflow"}) for f in frameworks) >= len(third) // 4
+    assert sum(bool(f & {"jax", "flax"}) for f in frameworks) >= len(third) // 7
+    assert sum(r.kind == "notebooks" for r in third) >= 5
+    assert len(corpus.in_half(repositories, "held-out", 3)) >= len(third) // 3
 
 
 def test_a_round_has_its_own_findings_file_and_no_round_keeps_the_old_one():
@@ -374,3 +390,43 @@ def test_the_merge_command_runs_from_the_command_line(tmp_path):
     assert completed.returncode == 0, completed.stderr
     merged = [json.loads(line) for line in findings.read_text().splitlines()]
     assert [(f["repository"], f["code"]) for f in merged] == [("a/b", "DL101"), ("c/d", "DL002")]
+
+
+def test_report_gives_figures_per_framework_of_the_file_and_of_the_repository():
+    # a.py of a PyTorch-and-JAX repository imports only torch; b.py imports nothing
+    findings = [dict(_finding("DL004", "a", repository="o/mixed", path="a.py"),
+                     frameworks=["pytorch"]),
+                dict(_finding("DL003", "b", repository="o/mixed", path="b.py"),
+                     frameworks=["none"])]
+    for finding, key in zip(findings, corpus.finding_keys(findings)):
+        finding["key"] = key
+    verdicts = {findings[0]["key"]: ("false", "r"), findings[1]["key"]: ("real", "r")}
+    repositories = [corpus.Repository("o/mixed", "0" * 40, ("pytorch", "jax"), "library")]
+    by_repository = corpus.tally_by_repository_framework(
+        findings, verdicts, {r.name: r.frameworks for r in repositories})
+    assert set(by_repository) == {"pytorch", "jax"}
+    assert (by_repository["jax"].real, by_repository["jax"].false) == (1, 1)
+    text = "\n".join(corpus.report(findings, verdicts, repositories))
+    of_file, of_repository = text.split("per framework of the repository")
+    assert "per framework of the flagged file" in of_file
+    # the file table: pytorch 1 false, none 1 real; no jax row
+    assert re.search(r"^none\s+1\s+1\s+0\s+0", of_file, re.MULTILINE)
+    assert not re.search(r"^jax ", of_file, re.MULTILINE)
+    assert re.search(r"^jax\s+2\s+1\s+0\s+1\s+0\s+50\.0%", of_repository, re.MULTILINE)
+    assert re.search(r"^pytorch\s+2\s+1\s+0\s+1", of_repository, re.MULTILINE)
+
+
+def test_count_prints_a_half_s_files_and_lines_without_linting(tmp_path, capsys, monkeypatch):
+    tree = tmp_path / "dest" / "o+r"
+    tree.mkdir(parents=True)
+    (tree / corpus.EXPORTED_MARK).write_text("0" * 40 + " 2 0\n")
+    (tree / "model.py").write_text("import torch\nimport torch.nn.functional as F\n\n\n"
+                                   "def f(x):\n    return F.softmax(x)\n")
+    (tree / "util.py").write_text("def g():\n    return 1\n")
+    monkeypatch.setattr(corpus, "lint_tree", None)  # count must not lint
+    corpus.count([corpus.Repository("o/r", "0" * 40, ("pytorch",), "library")], tmp_path / "dest")
+    printed = capsys.readouterr().out
+    assert re.search(r"^o/r\s+2 files\s+8 lines$", printed, re.MULTILINE)
+    assert re.search(r"^TOTAL\s+2 files\s+8 lines \(1 repositories\)$", printed, re.MULTILINE)
+    assert re.search(r"^    pytorch\s+6 lines$", printed, re.MULTILINE)
+    assert re.search(r"^    none\s+2 lines$", printed, re.MULTILINE)

@@ -240,6 +240,50 @@ def test_indexing_transposing_and_reshaping_a_column_or_a_rank1_array():
     assert RANK1 not in reshaped | element
 
 
+def test_rank1_survives_arithmetic_only_with_operands_of_at_most_one_axis():
+    scaled, of_two, with_unknown, with_matrix, whole_shape, length = probes("""
+        import numpy as np
+        import torch
+        v = np.random.randn(5)
+        probe(v * 0.1 + 1.0)
+        probe(v - np.random.rand(5))
+        probe(x + v)
+        probe(x @ w + torch.randn(200))
+        probe(torch.ones(output.size()))
+        probe(torch.ones(output.size(0)))
+    """)
+    assert RANK1 in scaled and RANK1 in of_two and RANK1 in length
+    assert RANK1 not in with_unknown | with_matrix | whole_shape
+
+
+def test_a_call_that_writes_a_flag_out_gets_only_the_returns_of_that_branch():
+    default, off, on_by_position, off_by_position, unknown, negated = probes("""
+        import torch
+
+        def head(x, activation=True):
+            z = x @ w
+            if activation:
+                return torch.softmax(z, 1)
+            else:
+                return z
+
+        def plain(x, logits=False):
+            if not logits:
+                return torch.softmax(x, 1)
+            return x
+
+        probe(head(x))
+        probe(head(x, activation=False))
+        probe(head(x, True))
+        probe(head(x, False))
+        probe(head(x, activation=flag))
+        probe(plain(x, logits=True))
+    """)
+    assert PROBABILITIES in default and PROBABILITIES in on_by_position
+    assert PROBABILITIES not in off | off_by_position | negated
+    assert PROBABILITIES in unknown  # a flag not written out: either branch
+
+
 def test_first_step_of_a_walk_lists_the_top_directory():
     indexed, unpacked, root, ordered, other = probes("""
         import os

@@ -111,6 +111,11 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         # Functions of the file that hand back a module they are given, by the position of
         # that parameter (`layer_init(nn.Linear(4, 64))` returns the Linear, initialised).
         self.module_passthroughs: dict[str, int] = {}
+        # Functions of the file with returns under `if flag:` / `else:` of a parameter: what
+        # each such return gives, with the parameter and the flag value it needs, and the
+        # function, so that a call passing `flag=False` gets only the other returns.
+        self.flag_returns: dict[str, tuple[cst.FunctionDef, Value,
+                                           tuple[tuple[str, bool, Value], ...]]] = {}
         self.regions = RegionTracker(self.qualified)
         self.reads = ReadTracker()
         # Calls of the file's functions, by callee key (`fit`, `Net.forward`).

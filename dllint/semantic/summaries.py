@@ -44,6 +44,11 @@ class FunctionState:
     no_grad: bool = False
     # `return image` of one of its own parameters, with the value it returned.
     returned_parameters: list[tuple[cst.Return, Value]] = field(default_factory=list)
+    # How many `if` blocks were open where the function starts: those inside are its own.
+    branch_depth: int = 0
+    # Returns under `if flag:` (True) or its `else:` (False), `flag` a parameter.
+    flag_returns: list[tuple[str, bool, Value]] = field(default_factory=list)
+    unguarded_returns: Value = frozenset()  # what the other returns give
 
 
 class ScopeSummaries:
@@ -201,7 +206,8 @@ class ScopeSummaries:
             key = node.name.value
         else:
             key = None
-        self.functions.append(FunctionState(node.name.value, node, class_state, no_grad=no_grad))
+        self.functions.append(FunctionState(node.name.value, node, class_state, no_grad=no_grad,
+                                            branch_depth=len(self.branches)))
         self.frames.append({})
         self._seed_parameters(node, key, class_state is not None, defaults)
         self.event_stack.append([])
@@ -225,6 +231,9 @@ class ScopeSummaries:
                 state.class_state.forward_output = returned
         elif not self.functions and not self.classes:
             self.local_functions[state.name] = returned
+            if state.flag_returns:
+                self.flag_returns[state.name] = (state.node, state.unguarded_returns,
+                                                 tuple(state.flag_returns))
             position = _returned_position(state)
             if position is not None:
                 self.module_passthroughs[state.name] = position
@@ -240,9 +249,28 @@ class ScopeSummaries:
             state = self.functions[-1]
             value = self.value(node.value)
             state.returns.append(value)
+            guard = self._flag_guard(state)
+            if guard is not None:
+                state.flag_returns.append((*guard, value))
+            else:
+                state.unguarded_returns = state.unguarded_returns | value
             if isinstance(node.value, cst.Name) and \
                     node.value.value in _parameter_names(state.node):
                 state.returned_parameters.append((node, value))
+
+    def _flag_guard(self, state: FunctionState) -> tuple[str, bool] | None:
+        """(parameter, value it needs) when the innermost `if` around this point, inside the
+        function, tests a parameter alone: `if activation:` (True in the body, False in the
+        `else:`), `if not activation:` (the reverse)."""
+        if len(self.branches) <= state.branch_depth:
+            return None
+        branch = self.branches[-1]
+        test, wanted = branch.node.test, not branch.in_else
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, wanted = test.expression, not wanted
+        if isinstance(test, cst.Name) and test.value in _parameter_names(state.node):
+            return test.value, wanted
+        return None
 
     def _own_forward(self) -> Value:
         """`self(x)` inside a module is its own forward: what this walk or the last one saw."""

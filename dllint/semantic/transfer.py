@@ -143,6 +143,11 @@ class ValueTransfer:
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
                                             TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT,
                                             UNIT_RANGE, OUT_OF_RANGE))
+            if has(result, RANK1) and not (_rank_at_most_one(left, left_node)
+                                           and _rank_at_most_one(right, right_node)):
+                # Broadcasting gives the larger rank: `x @ W + b` with b of shape (n,) is as 2-D
+                # as `x @ W`. Rank 1 stands only when no operand may have more axes.
+                result = without(result, (RANK1,))
             uint8 = first(result, UINT8)
             # `0.5 * image` and `image * 0.5` alike: a float operand makes uint8 pixels float.
             float_operand = isinstance(right_node, cst.Float) or has(right, FLOAT64) or (
@@ -207,6 +212,8 @@ class ValueTransfer:
                 return self._instance(info, node)
             if func.value in self.local_functions and func.value not in self.frames[-1]:
                 returned = self.local_functions[func.value]
+                if func.value in self.flag_returns:
+                    returned = self._returns_for_flags(func.value, node, returned)
                 position = self.module_passthroughs.get(func.value)
                 handed = positional(node, position) if position is not None else None
                 if handed is not None:  # layer_init(nn.Linear(4, 64)): the Linear it is handed
@@ -235,6 +242,32 @@ class ValueTransfer:
                     return returned
             return self._method(receiver, func.attr.value, node)
         return self.call_value(self.value(func), node)
+
+    def _returns_for_flags(self, name: str, call: cst.Call, returned: Value) -> Value:
+        """What a call of the file's function returns when it passes a flag written out
+        (`logistic(h, w, b, activation=False)`, or the flag's default): only the returns of
+        the branches that flag takes (`if activation: return sigmoid(z)` is not one)."""
+        function, unguarded, guarded = self.flag_returns[name]
+        params = [*function.params.posonly_params, *function.params.params]
+        flags: dict[str, bool | None] = {}
+        for parameter, _, _ in guarded:
+            if parameter in flags:
+                continue
+            index = next((i for i, p in enumerate(params) if p.name.value == parameter), None)
+            param = next((p for p in (*params, *function.params.kwonly_params)
+                          if p.name.value == parameter), None)
+            passed = argument(call, index, parameter) if index is not None else \
+                keyword(call, parameter)
+            written = passed.value if passed is not None else (
+                param.default if param is not None else None)
+            if any(arg.star for arg in call.args):
+                written = None  # *args / **kwargs: the flag may be among them
+            flags[parameter] = True if is_true(written) else (
+                False if isinstance(written, cst.Name) and written.value == "False" else None)
+        if any(value is None for value in flags.values()):
+            return returned
+        return unguarded.union(*(value for parameter, wanted, value in guarded
+                                 if flags[parameter] == wanted))
 
     def _grow_sequential(self, target: cst.BaseExpression, node: cst.Call) -> None:
         """`m.add_module("sm", nn.Softmax(1))` / `m.append(layer)`: the last member added is what
@@ -1019,7 +1052,8 @@ class ValueTransfer:
     def _rank1(self, qualified: str, node: cst.Call) -> Value:
         args = [arg for arg in node.args if arg.keyword is None]
         if qualified in catalog.RANK1_CONSTRUCTORS and len(args) == 1 and not isinstance(
-                args[0].value, (cst.Tuple, cst.List)) and keyword(node, "size") is None:
+                args[0].value, (cst.Tuple, cst.List)) and keyword(node, "size") is None \
+                and not _is_whole_shape(args[0].value):
             return frozenset({Tag(RANK1, node, qualified.rsplit(".", 1)[-1])})
         return EMPTY
 
@@ -1452,3 +1486,20 @@ _AUGMENTED = {
     cst.DivideAssign: cst.Divide(), cst.FloorDivideAssign: cst.FloorDivide(),
     cst.PowerAssign: cst.Power(), cst.ModuloAssign: cst.Modulo(),
 }
+
+
+def _rank_at_most_one(value: Value, node: cst.CSTNode | None) -> bool:
+    """An operand known to have no more than one axis: a number written out, or a rank-1 array.
+    Anything else may have more, and broadcasting then gives its rank."""
+    return has(value, RANK1) or (node is not None and number(node) is not None)
+
+
+def _is_whole_shape(node: cst.BaseExpression) -> bool:
+    """`x.shape`, `x.size()`, `torch.Size(...)`: another tensor's whole shape, so a constructor
+    given it (`torch.ones(pred.size())`) makes a tensor of that shape, not a rank-1 one."""
+    if isinstance(node, cst.Attribute):
+        return node.attr.value == "shape"
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return (node.func.attr.value == "size" and not node.args) or node.func.attr.value == "Size"
+    return False
+
