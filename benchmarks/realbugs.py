@@ -13,7 +13,8 @@ at the parent commit, with the other Python files of its folder (cross-file cont
 mirrored git directory MIRRORS/owner+name/repo (as the `fetch` tool leaves it) into a temporary
 directory, lints that folder as `dllint FOLDER` would, and counts the bug found when a finding of
 an expected code, or one of its related locations, lands in the bug's file on a buggy line ±2 or
-on a line the fix changed (for a fix that only inserts lines, the lines either side of the
+on a line the fix changed (or on a line ±2 that `elsewhere` lists in another file of the folder,
+where the fix in one file cures a symptom in another) (for a fix that only inserts lines, the lines either side of the
 insertion). `fixed` does the same on the fix commit: a finding of an expected code that is still
 there, on a changed line or a buggy line's place after the fix, is listed (the fix did not silence
 it, or the rule flags the fixed form).
@@ -69,6 +70,8 @@ class Bug:
     description: str
     source: str
     in_corpus: bool = False
+    # Buggy lines in other files of the same folder (the fix is in `path`, the symptom there).
+    elsewhere: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     @property
     def key(self) -> str:
@@ -111,9 +114,17 @@ def parse_manifest(text: str) -> list[Bug]:
                                 f"{', '.join(sorted(FRAMEWORKS))}")
         if entry["repository"].count("/") != 1:
             raise ManifestError(f"{where}: repository must be owner/name")
+        elsewhere = entry.get("elsewhere", {})
+        folder = entry["path"].rpartition("/")[0]
+        if not isinstance(elsewhere, dict) or not all(
+                isinstance(lines, list) and lines and all(isinstance(n, int) and n > 0 for n in lines)
+                and name.rpartition("/")[0] == folder for name, lines in elsewhere.items()):
+            raise ManifestError(f"{where}: `elsewhere` must map files of the bug's folder to "
+                                f"positive line numbers")
         bug = Bug(entry["repository"], entry["fix"], entry["parent"], entry["path"],
                   tuple(entry["lines"]), tuple(entry["codes"]), entry["framework"],
-                  entry["description"], entry["source"], bool(entry.get("in_corpus", False)))
+                  entry["description"], entry["source"], bool(entry.get("in_corpus", False)),
+                  tuple((name, tuple(lines)) for name, lines in sorted(elsewhere.items())))
         if bug.key in seen:
             raise ManifestError(f"{where}: {bug.key} listed twice")
         seen.add(bug.key)
@@ -167,17 +178,17 @@ def map_to_fixed(line: int, hunks: Sequence[Hunk]) -> int:
 Finding = tuple[str, str, int, frozenset]  # (code, path in the folder, line, {(path, line)})
 
 
-def is_found(codes: Iterable[str], path: str, targets: set[int], findings: Iterable[Finding]
+def is_found(codes: Iterable[str], targets: dict[str, set[int]], findings: Iterable[Finding]
              ) -> list[Finding]:
     """The findings of an expected code whose line, or one of whose related locations, is one of
-    `targets` in the bug's file."""
+    the target lines of its file (`targets`: path in the folder -> lines)."""
     codes = set(codes)
     hits = []
     for code, found_path, line, related in findings:
         if code not in codes:
             continue
         places = {(found_path, line)} | set(related)
-        if any(p == path and n in targets for p, n in places):
+        if any(n in targets.get(p, ()) for p, n in places):
             hits.append((code, found_path, line, related))
     return hits
 
@@ -247,11 +258,14 @@ def measure(bug: Bug, mirrors: Path, version: str) -> Outcome:
     except RuntimeError as error:
         return Outcome(bug, [], [], str(error))
     if version == "parent":
-        targets = targets_of(bug.lines, changed_lines(hunks, "old"))
+        targets = {bug.path: targets_of(bug.lines, changed_lines(hunks, "old"))}
     else:
-        targets = targets_of([map_to_fixed(n, hunks) for n in bug.lines],
-                             changed_lines(hunks, "new"))
-    hits = is_found(bug.codes, bug.path, targets, findings)
+        targets = {bug.path: targets_of([map_to_fixed(n, hunks) for n in bug.lines],
+                                        changed_lines(hunks, "new"))}
+    # Lines elsewhere are parent lines; a fix confined to `path` leaves them where they were.
+    for name, lines in bug.elsewhere:
+        targets[name] = targets_of(lines, set())
+    hits = is_found(bug.codes, targets, findings)
     others = [f for f in findings if f[0] in bug.codes and f[1] == bug.path and f not in hits]
     return Outcome(bug, hits, others)
 

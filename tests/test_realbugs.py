@@ -99,9 +99,21 @@ def test_a_finding_counts_on_a_buggy_line_within_the_slack_or_through_a_related_
     other_code = ("DL004", "train.py", 10, frozenset())
     other_file = ("DL001", "data.py", 10, frozenset())
     related = ("DL001", "data.py", 99, frozenset({("train.py", 9)}))
-    hits = realbugs.is_found(["DL001"], "train.py", targets,
+    hits = realbugs.is_found(["DL001"], {"train.py": targets},
                              [near, far, changed, other_code, other_file, related])
     assert hits == [near, changed, related]
+    # A symptom listed in another file of the folder counts there too.
+    elsewhere = {"train.py": targets, "data.py": realbugs.targets_of([8], set())}
+    assert realbugs.is_found(["DL001"], elsewhere, [other_file]) == [other_file]
+
+
+def test_lines_elsewhere_must_be_in_the_bugs_folder():
+    bug = realbugs.parse_manifest(_entry(path='"src/eval.py"')
+                                  + 'elsewhere = { "src/train.py" = [4, 9] }\n')[0]
+    assert bug.elsewhere == (("src/train.py", (4, 9)),)
+    with pytest.raises(realbugs.ManifestError, match="elsewhere"):
+        realbugs.parse_manifest(_entry(path='"src/eval.py"')
+                                + 'elsewhere = { "other/train.py" = [4] }\n')
 
 
 BUGGY = """\
