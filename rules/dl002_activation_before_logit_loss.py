@@ -466,6 +466,29 @@ class ActivationBeforeLogitLoss(Rule):
 
             step = make_step(nn.Sequential(nn.Linear(8, 3)), optimizer)
         """),
+        # Held without a call, a loss that wants probabilities takes the sigmoid's output.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 1)
+                    self.loss_func = F.binary_cross_entropy
+
+                def forward(self, x):
+                    return torch.sigmoid(self.fc(x))
+
+                def training_step(self, x, y):
+                    return self.loss_func(self.forward(x), y)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            criterion = F.cross_entropy
+            loss = criterion(model(x), y)
+        """),
     ]
     INVALID = [
         # A function held as a value: a lambda, and a closure over the step's logits.
@@ -933,6 +956,24 @@ class ActivationBeforeLogitLoss(Rule):
 
             step = make_step(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)), optimizer)
         """, line=11, related_lines=(6,)),
+        # A loss function held without a call, in an attribute or a name, is called later.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 1)
+                    self.loss_func = F.binary_cross_entropy_with_logits
+
+                def forward(self, x):
+                    return torch.sigmoid(self.fc(x))
+
+                def training_step(self, x, y):
+                    return self.loss_func(input=self.forward(x), target=y)
+        """, line=12, related_lines=(15,)),
     ]
 
     def __init__(self, context) -> None:

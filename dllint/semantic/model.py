@@ -38,7 +38,7 @@ from dllint.semantic.values import (
     Tag, Value, first, has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
 from dllint.semantic.values import UNIT_RANGE
-from dllint.semantic.values import FUNCTION
+from dllint.semantic.values import FUNCTION, LossInfo
 from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
@@ -211,9 +211,10 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         if isinstance(node, cst.Call):
             return self._call(node)
         if isinstance(node, cst.Name):
-            return self.lookup(node.value) or self._function_reference(node)
+            return self.lookup(node.value) or self._function_reference(node) \
+                or self._loss_function_reference(node)
         if isinstance(node, cst.Attribute):
-            return self._attribute(node)
+            return self._attribute(node) or self._loss_function_reference(node)
         if isinstance(node, cst.Subscript):
             inner = self.value(node.value)
             part = _tuple_part(inner, node)
@@ -249,6 +250,18 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         if isinstance(node, cst.Lambda):
             return self._lambda_value(node)
         return EMPTY
+
+    def _loss_function_reference(self, node: cst.Name | cst.Attribute) -> Value:
+        """A library loss function named without a call (`self.loss_fn = F.cross_entropy`,
+        `criterion = cross_entropy`) is that loss, held as a value: calling it later is calling
+        the loss. A Keras loss whose activation depends on `from_logits=` at the call is left
+        out: held, it cannot say what it wants."""
+        qualified = self.imports.qualified_name(node)
+        loss = catalog.LOSS_FUNCTIONS.get(qualified) if qualified else None
+        if loss is None or loss.logits_flag:
+            return EMPTY
+        info = LossInfo(qualified, loss.wants, loss.display, loss.argument, loss.keyword)
+        return frozenset({Tag(LOSS, node, qualified.rsplit(".", 1)[-1], info)})
 
     def _function_reference(self, node: cst.Name) -> Value:
         """A function of the file named without a call (`self.head = compute`, `fn=compute`)
