@@ -9,7 +9,8 @@
 (the buggy version), the file, the buggy lines in the parent, the rule codes a reader expects
 (the class of the bug, whatever dllint reports today), the framework, a one-line description and
 the source. No source code of those repositories is stored here: `recall` materialises the file
-at the parent commit, with the other Python files of its folder (cross-file context), from the
+at the parent commit, with the other Python files of its folder and of the packages of that
+folder it imports (cross-file context), from the
 mirrored git directory MIRRORS/owner+name/repo (as the `fetch` tool leaves it) into a temporary
 directory, lints that folder as `dllint FOLDER` would, and counts the bug found when a finding of
 an expected code, or one of its related locations, lands in the bug's file on a buggy line ±2 or
@@ -206,13 +207,32 @@ def git(mirror: Path, *args: str) -> bytes:
     return completed.stdout
 
 
+_IMPORTED = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", re.MULTILINE)
+PACKAGE_FILES_LIMIT = 300  # a package imported from the bug's folder, copied up to this many files
+
+
 def materialise(mirror: Path, commit: str, path: str, dest: Path) -> Path:
-    """Write `path` at `commit`, with the Python files of its folder, under `dest`; the file."""
+    """Write `path` at `commit` under `dest`, with the Python files of its folder and of the
+    packages of that folder it imports (`from condrop import ConcreteDropout`, a `condrop/`
+    beside it): the cross-file context a user's run would have. Returns the file."""
     folder = path.rpartition("/")[0]
-    listing = git(mirror, "ls-tree", "-z", "--name-only", commit, f"{folder}/" if folder else ".")
-    names = {name for name in listing.decode("utf-8", "replace").split("\0")
-             if name.endswith(".py")}
-    names.add(path)
+    prefix = f"{folder}/" if folder else ""
+    listing = git(mirror, "ls-tree", "-z", commit, prefix or ".").decode("utf-8", "replace")
+    names = {path}
+    packages = []
+    for entry in filter(None, listing.split("\0")):
+        meta, _, name = entry.partition("\t")
+        if meta.split()[1] == "blob" and name.endswith(".py"):
+            names.add(name)
+        elif meta.split()[1] == "tree":
+            packages.append(name)
+    text = git(mirror, "show", f"{commit}:{path}").decode("utf-8", "replace")
+    imported = set(_IMPORTED.findall(text))
+    for package in packages:
+        if package.rpartition("/")[2] in imported:
+            files = git(mirror, "ls-tree", "-r", "-z", "--name-only", commit, f"{package}/")
+            names.update([name for name in files.decode("utf-8", "replace").split("\0")
+                          if name.endswith(".py")][:PACKAGE_FILES_LIMIT])
     for name in names:
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)

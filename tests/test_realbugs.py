@@ -125,6 +125,7 @@ images = glob.glob("data/images/*.png")
 masks = glob.glob("data/masks/*.png")
 pairs = list(zip(images, masks))
 np.save("pairs.npy", np.array(pairs))
+import numpy_tools
 """
 
 
@@ -143,6 +144,11 @@ def test_a_synthetic_bug_is_found_at_the_parent_and_gone_after_the_fix(tmp_path)
     (work / "data" / "pairs.py").write_text(BUGGY)
     (work / "data" / "helper.py").write_text("VALUE = 1\n")
     (work / "README").write_text("not Python\n")
+    # Packages beside the file: the one it imports comes along, the other does not.
+    for package, text in (("numpy_tools", "X = 1\n"), ("unrelated", "Y = 2\n")):
+        (work / "data" / package / "sub").mkdir(parents=True)
+        (work / "data" / package / "__init__.py").write_text(text)
+        (work / "data" / package / "sub" / "deep.py").write_text(text)
     git("add", "-A")
     git("commit", "-q", "-m", "buggy")
     parent = git("rev-parse", "HEAD")
@@ -160,6 +166,11 @@ def test_a_synthetic_bug_is_found_at_the_parent_and_gone_after_the_fix(tmp_path)
     found = realbugs.measure(bug, tmp_path / "mirrors", "parent")
     assert found.error is None
     assert {(code, path) for code, path, _, _ in found.hits} == {("DL001", "data/pairs.py")}
+    copied = tmp_path / "copied"
+    realbugs.materialise(bug.git_dir(tmp_path / "mirrors"), parent, "data/pairs.py", copied)
+    assert sorted(p.relative_to(copied).as_posix() for p in copied.rglob("*.py")) == [
+        "data/helper.py", "data/numpy_tools/__init__.py", "data/numpy_tools/sub/deep.py",
+        "data/pairs.py"]
     after = realbugs.measure(bug, tmp_path / "mirrors", "fix")
     assert after.error is None and after.hits == []
 
