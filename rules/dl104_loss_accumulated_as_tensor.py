@@ -17,7 +17,9 @@ class LossAccumulatedAsTensor(Rule):
     Flags `total += loss` inside a training loop (one that calls `backward()`) when `loss` is the
     tensor a loss function returned, or the tensor the function backpropagates however it was
     computed (`loss = -log_likelihood.mean()`, a loss unpacked from a helper's tuple), and not
-    `loss.item()` or `loss.detach()`, unless the total itself is later backpropagated. A backward pass is any of the forms in
+    `loss.item()` or `loss.detach()`, unless the total itself is later backpropagated. A method
+    run once per training step that backpropagates `loss` and adds it to an attribute
+    (`self.running_loss += loss`) sums across its calls the same way. A backward pass is any of the forms in
     `catalog.BACKWARD_METHODS` (`loss.backward()`, `accelerator.backward(loss)`,
     `fabric.backward(loss)`, Lightning's `self.manual_backward(loss)`), and what it
     backpropagates is whatever its tensor expression reads (`scaler.scale(loss)`,
@@ -156,6 +158,22 @@ class LossAccumulatedAsTensor(Rule):
                 loss += F.mse_loss(aux(x), y)
                 with amp.scale_loss(loss, optimizer) as scaled_loss:
                     scaled_loss.backward()
+        """),
+        # Per step, in a method: the attribute takes the loss's value, not its graph.
+        Valid("""
+            class Trainer:
+                def run_batch(self, batch):
+                    loss = self.model.training_step(batch)["loss"]
+                    loss.backward()
+                    self.batch_loss_value += loss.item()
+        """),
+        # An attribute built from parts and then backpropagated is the step's own loss.
+        Valid("""
+            class Trainer:
+                def run_batch(self, batch):
+                    self.loss = self.model(batch).mean()
+                    self.loss += self.penalty
+                    self.loss.backward()
         """),
         # The divisor of a backpropagated loss is no tensor: counting it is no running loss.
         Valid("""
@@ -404,6 +422,22 @@ class LossAccumulatedAsTensor(Rule):
                 scaler.scale(loss).backward()
                 running += loss.item()
         """),
+        # The method runs once per step: the attribute sums every step's loss across calls.
+        Invalid("""
+            class Trainer:
+                def run_batch(self, batch):
+                    output = self.model.training_step(batch)
+                    loss = output["loss"]
+                    loss.backward()
+                    self.batch_loss_value += loss
+        """, line=6, unsafe=True, fixed="""
+            class Trainer:
+                def run_batch(self, batch):
+                    output = self.model.training_step(batch)
+                    loss = output["loss"]
+                    loss.backward()
+                    self.batch_loss_value += loss.item()
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -418,16 +452,24 @@ class LossAccumulatedAsTensor(Rule):
         self.scaled: list[dict[str, set[str]]] = [{}]
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if not isinstance(node.operator, cst.AddAssign) or not self.facts.open_loops:
+        if not isinstance(node.operator, cst.AddAssign):
             return
         target = dotted_name(node.target)
         if target is None:
             return
+        loop = self.facts.open_loops[-1] if self.facts.open_loops else None
+        summed = dotted_name(node.value) if isinstance(node.value, (cst.Name, cst.Attribute)) \
+            else None
+        if loop is None:
+            # A method run once per step keeps its running total in an attribute: the calls
+            # are the loop. Only the tensor the method itself backpropagates counts then.
+            if target.startswith("self.") and summed is not None:
+                self.sums_of_names[-1].append((target, node, None, summed))
+            return
         if first(self.facts.value(node.value), LOSS_VALUE) is not None:
-            self.candidates[-1].append((target, node, self.facts.open_loops[-1]))
-        elif isinstance(node.value, (cst.Name, cst.Attribute)) \
-                and (summed := dotted_name(node.value)) is not None:
-            self.sums_of_names[-1].append((target, node, self.facts.open_loops[-1], summed))
+            self.candidates[-1].append((target, node, loop))
+        elif summed is not None:
+            self.sums_of_names[-1].append((target, node, loop, summed))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -485,7 +527,8 @@ class LossAccumulatedAsTensor(Rule):
         for target, node, loop in candidates:
             if target in backpropagated:
                 continue  # a loss summed on purpose, then backpropagated once
-            if not any(event[0] == "backward" for event in self.facts.expand(loop.events)):
+            if loop is not None and not any(
+                    event[0] == "backward" for event in self.facts.expand(loop.events)):
                 continue  # no training step in this loop: a loss built from parts (per head)
             fix = NodeFix.wrap(node.value, "", ".item()", description="Accumulate `.item()`",
                                applicability=Applicability.UNSAFE) \
