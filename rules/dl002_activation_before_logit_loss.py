@@ -489,6 +489,22 @@ class ActivationBeforeLogitLoss(Rule):
             criterion = F.cross_entropy
             loss = criterion(model(x), y)
         """),
+        Valid("""
+            import tensorflow as tf
+
+            class GAN:
+                def build(self, images, labels):
+                    if self.conditional:
+                        self.d, self.d_logits = self.discriminator(images, labels)
+                    else:
+                        self.d, self.d_logits = self.discriminator(images)
+                    return tf.nn.sigmoid_cross_entropy_with_logits(logits=self.d_logits,
+                                                                   labels=labels)
+
+                def discriminator(self, images, condition=None):
+                    h = tf.keras.layers.Dense(1)(images)
+                    return tf.nn.sigmoid(h), h
+        """),
     ]
     INVALID = [
         # A function held as a value: a lambda, and a closure over the step's logits.
@@ -974,6 +990,23 @@ class ActivationBeforeLogitLoss(Rule):
                 def training_step(self, x, y):
                     return self.loss_func(input=self.forward(x), target=y)
         """, line=12, related_lines=(15,)),
+        # Attributes set in branches join like names: one branch unpacks the pair swapped.
+        Invalid("""
+            import tensorflow as tf
+
+            class GAN:
+                def build(self, images, labels):
+                    if self.conditional:
+                        self.d_logits, self.d = self.discriminator(images)
+                    else:
+                        self.d, self.d_logits = self.discriminator(images)
+                    return tf.nn.sigmoid_cross_entropy_with_logits(logits=self.d_logits,
+                                                                   labels=labels)
+
+                def discriminator(self, images):
+                    h = tf.keras.layers.Dense(1)(images)
+                    return tf.nn.sigmoid(h), h
+        """, line=14, related_lines=(9,)),
     ]
 
     def __init__(self, context) -> None:
