@@ -47,7 +47,10 @@ class UnorderedFileListing(Rule):
     `labels[i]` in a loop over `enumerate(files)`, `df.iloc[index]` beside `files[index]`), a
     listing turned into class indices (`enumerate` into a mapping or beside each class's files,
     `.index()`, `zip` with `range`, `{names[i]: i for i in range(len(names))}`), or a listing
-    split with a fixed seed (`train_test_split(files, random_state=0)`). `next(os.walk(root))[1]`
+    split with a fixed seed (`train_test_split(files, random_state=0)`, `random.shuffle(files)` or
+    `rng.permutation(files)` after `random.seed(0)` or from `rng = random.Random(0)`, or a seeded
+    draw compared once per file in a loop over the listing:
+    `dest = valid if rng.random() < 0.1 else train`). `next(os.walk(root))[1]`
     counts as a listing of `root`'s directories. `tf.data.Dataset.list_files` counts as a listing
     too: it shuffles the files unless given `shuffle=False` or a seed. Keras' directory loaders
     (`image_dataset_from_directory`, `flow_from_directory`) sort, and are not listings.
@@ -247,6 +250,38 @@ class UnorderedFileListing(Rule):
             from sklearn.model_selection import train_test_split
             files = sorted(glob.glob("data/*.png"))
             train, test = train_test_split(files, test_size=0.2, random_state=0)
+        """),
+        # Unseeded, a shuffle or a draw differs on every run anyway: the order adds nothing.
+        Valid("""
+            import os
+            import random
+            files = os.listdir("images")
+            random.shuffle(files)
+            rng = random.Random()
+            for path in os.listdir("clips"):
+                if rng.random() < 0.1:
+                    print(path)
+        """),
+        # Sorted first, the seeded shuffle and the seeded draws are the same on every machine.
+        Valid("""
+            import glob
+            import random
+            random.seed(0)
+            files = sorted(glob.glob("data/*.png"))
+            random.shuffle(files)
+            rng = random.Random(0)
+            for path in sorted(glob.glob("clips/*.wav")):
+                if rng.random() < 0.1:
+                    print(path)
+        """),
+        # A seeded draw per file that decides nothing (no comparison): not a split.
+        Valid("""
+            import glob
+            import numpy as np
+            rng = np.random.RandomState(0)
+            for path in glob.glob("data/*.png"):
+                noise = rng.rand()
+                print(path, noise)
         """),
         # Unseeded, the split differs on every run anyway: the order adds nothing.
         Valid("""
@@ -957,6 +992,49 @@ class UnorderedFileListing(Rule):
             for image, mask in zip(images, masks):
                 save(image, mask, images.index(image))
         """),
+        # Each file takes the next draw of a seeded generator: which files the draws send to the
+        # validation set follows the listing's order.
+        Invalid("""
+            import glob
+            import random
+            rng = random.Random(0)
+            train, valid = [], []
+            for path in glob.iglob("clips/**/*.wav", recursive=True):
+                (valid if rng.random() < 0.1 else train).append(path)
+        """, line=5, related_lines=(6,), fixed="""
+            import glob
+            import random
+            rng = random.Random(0)
+            train, valid = [], []
+            for path in sorted(glob.iglob("clips/**/*.wav", recursive=True)):
+                (valid if rng.random() < 0.1 else train).append(path)
+        """),
+        Invalid("""
+            import os
+            import random
+            random.seed(42)
+            files = os.listdir("images")
+            random.shuffle(files)
+            train, test = files[:800], files[800:]
+        """, line=4, related_lines=(5,), fixed="""
+            import os
+            import random
+            random.seed(42)
+            files = sorted(os.listdir("images"))
+            random.shuffle(files)
+            train, test = files[:800], files[800:]
+        """),
+        Invalid("""
+            import glob
+            import numpy as np
+            rng = np.random.default_rng(seed=1)
+            order = rng.permutation(glob.glob("data/*.png"))
+        """, line=4, related_lines=(4,), fixed="""
+            import glob
+            import numpy as np
+            rng = np.random.default_rng(seed=1)
+            order = rng.permutation(sorted(glob.glob("data/*.png")))
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -1001,6 +1079,13 @@ class UnorderedFileListing(Rule):
         # `list(listing)` calls by the id of the listing they hold: the fix turns `list` into
         # `sorted` (which returns a list) rather than wrapping it into `list(sorted(...))`.
         self.list_calls: dict[int, cst.Call] = {}
+        # Seeded random generators: names bound to one per scope, whether `random.seed` (or
+        # numpy's) was called, the loops over a listing open now (innermost last) and how deep
+        # in comparisons the walk is.
+        self.seeded_generators: list[set[str]] = [set()]
+        self.globally_seeded = False
+        self.listing_loops: list[tuple[Tag | None, cst.For]] = []
+        self.comparison_depth = 0
 
     def listing(self, node: cst.BaseExpression) -> Tag | None:
         return first(self.facts.value(node), LISTING)
@@ -1019,12 +1104,14 @@ class UnorderedFileListing(Rule):
                                            *params.kwonly_params)))
         self.bindings.append(dict.fromkeys(self.parameters[-1], 1))
         self.scopes.append(node)
+        self.seeded_generators.append(set())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.index_uses.pop()
         self.check_shared_index(self.indexed.pop(), self.parameters.pop())
         self.bindings.pop()
         self.scopes.pop()
+        self.seeded_generators.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.index_uses.append([])
@@ -1093,8 +1180,10 @@ class UnorderedFileListing(Rule):
                 index_name, listing, node, _counted(node.iter), self.lists_directory,
                 next(self.decision_order)))
             self.positions.append((*numbered, node))
+        self.listing_loops.append((self.listing(node.iter), node))
 
     def leave_For(self, original_node: cst.For) -> None:
+        self.listing_loops.pop()
         for uses in self.index_uses[-1]:
             uses.leave_loop()
         self.close_positions(original_node)
@@ -1144,6 +1233,52 @@ class UnorderedFileListing(Rule):
     def visit_Assign(self, node: cst.Assign) -> None:
         for uses in self.index_uses[-1]:
             uses.assign(node)
+        if isinstance(node.value, cst.Call) and self.is_seeded_generator(node.value):
+            self.seeded_generators[-1].update(
+                target.target.value for target in node.targets
+                if isinstance(target.target, cst.Name))
+
+    def is_seeded_generator(self, call: cst.Call) -> bool:
+        """`random.Random(0)`, `np.random.default_rng(seed)`: a generator given a seed."""
+        seed_keyword = catalog.SEEDED_GENERATORS.get(self.imports.call_name(call) or "")
+        if seed_keyword is None:
+            return False
+        seed = keyword(call, seed_keyword) or next(
+            (arg for arg in call.args[:1] if arg.keyword is None and not arg.star), None)
+        return seed is not None and not (isinstance(seed.value, cst.Name)
+                                         and seed.value.value == "None")
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self.comparison_depth += 1
+
+    def leave_Comparison(self, original_node: cst.Comparison) -> None:
+        self.comparison_depth -= 1
+
+    def check_seeded_randomness(self, node: cst.Call, qualified: str | None) -> None:
+        """A seeded shuffle of a listing, or a seeded draw compared once per file of a loop
+        over one: the seed fixes the draws, the listing's order decides which file gets which."""
+        if qualified in catalog.GLOBAL_SEEDING and node.args:
+            self.globally_seeded = True
+            return
+        func = node.func
+        method = func.attr.value if isinstance(func, cst.Attribute) else None
+        seeded_receiver = (method is not None and isinstance(func.value, cst.Name)
+                           and any(func.value.value in names for names in self.seeded_generators))
+        if (seeded_receiver and method in catalog.SHUFFLE_METHODS) or (
+                self.globally_seeded and qualified in catalog.GLOBAL_SHUFFLES):
+            listing = self.listing(node.args[0].value) if node.args else None
+            if listing is not None:
+                self.flag(listing, node, "it is shuffled here with a fixed seed: the shuffle "
+                                         "permutes the listing's order, so the seed does not "
+                                         "make it reproducible")
+        elif ((seeded_receiver and method in catalog.DRAW_METHODS) or (
+                self.globally_seeded and qualified in catalog.GLOBAL_DRAWS)) \
+                and self.comparison_depth and self.listing_loops:
+            listing, _ = self.listing_loops[-1]
+            if listing is not None:
+                self.flag(listing, node, "each file is assigned here by the next draw of a "
+                                         "seeded generator, in the listing's order, so the seed "
+                                         "does not make the assignment reproducible")
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         for uses in self.index_uses[-1]:
@@ -1164,6 +1299,7 @@ class UnorderedFileListing(Rule):
         func = node.func
         for uses in self.index_uses[-1]:
             uses.call(node)
+        self.check_seeded_randomness(node, self.imports.call_name(node))
         if self.lists_directory(node):
             self.note_listing(node)
         if isinstance(func, cst.Attribute) and func.attr.value == "index" and len(node.args) == 1:

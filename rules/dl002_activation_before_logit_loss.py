@@ -483,6 +483,45 @@ class ActivationBeforeLogitLoss(Rule):
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits,
                                                                           labels=labels))
         """),
+        # Held without a call, a loss that wants probabilities takes the sigmoid's output.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 1)
+                    self.loss_func = F.binary_cross_entropy
+
+                def forward(self, x):
+                    return torch.sigmoid(self.fc(x))
+
+                def training_step(self, x, y):
+                    return self.loss_func(self.forward(x), y)
+        """),
+        Valid("""
+            import torch.nn.functional as F
+            criterion = F.cross_entropy
+            loss = criterion(model(x), y)
+        """),
+        Valid("""
+            import tensorflow as tf
+
+            class GAN:
+                def build(self, images, labels):
+                    if self.conditional:
+                        self.d, self.d_logits = self.discriminator(images, labels)
+                    else:
+                        self.d, self.d_logits = self.discriminator(images)
+                    return tf.nn.sigmoid_cross_entropy_with_logits(logits=self.d_logits,
+                                                                   labels=labels)
+
+                def discriminator(self, images, condition=None):
+                    h = tf.keras.layers.Dense(1)(images)
+                    return tf.nn.sigmoid(h), h
+        """),
     ]
     INVALID = [
         # A function held as a value: a lambda, and a closure over the step's logits.
@@ -966,6 +1005,42 @@ class ActivationBeforeLogitLoss(Rule):
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits,
                                                                           labels=labels))
         """, line=6, related_lines=(12,)),
+
+        # A loss function held without a call, in an attribute or a name, is called later.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            class Classifier(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 1)
+                    self.loss_func = F.binary_cross_entropy_with_logits
+
+                def forward(self, x):
+                    return torch.sigmoid(self.fc(x))
+
+                def training_step(self, x, y):
+                    return self.loss_func(input=self.forward(x), target=y)
+        """, line=12, related_lines=(15,)),
+        # Attributes set in branches join like names: one branch unpacks the pair swapped.
+        Invalid("""
+            import tensorflow as tf
+
+            class GAN:
+                def build(self, images, labels):
+                    if self.conditional:
+                        self.d_logits, self.d = self.discriminator(images)
+                    else:
+                        self.d, self.d_logits = self.discriminator(images)
+                    return tf.nn.sigmoid_cross_entropy_with_logits(logits=self.d_logits,
+                                                                   labels=labels)
+
+                def discriminator(self, images):
+                    h = tf.keras.layers.Dense(1)(images)
+                    return tf.nn.sigmoid(h), h
+        """, line=14, related_lines=(9,)),
     ]
 
     def __init__(self, context) -> None:

@@ -356,6 +356,15 @@ class Rank1Broadcasting(Rule):
             shares = attention / column_totals(attention)
             scaled = other / unkept_totals(attention)
         """),
+        # The labels a placeholder of shape (N, 1), like the product: no broadcast.
+        Valid("""
+            import tensorflow as tf
+            N, d = 100, 10
+            x = tf.placeholder(tf.float32, (N, d))
+            y = tf.placeholder(tf.float32, (N, 1))
+            W = tf.Variable(tf.random_normal((d, 1)))
+            loss = tf.reduce_sum((y - tf.matmul(x, W)) ** 2)
+        """),
     ]
     INVALID = [
         # The target made a column on purpose, the (N, 1) output squeezed: (N,) against (N, 1).
@@ -652,6 +661,17 @@ class Rank1Broadcasting(Rule):
             real = discriminator(samples)
             loss = F.binary_cross_entropy_with_logits(real, torch.ones(real.size(0)))
         """, line=6, related_lines=(4, 6)),
+
+        # A placeholder's first axis is the batch whether written None or a size: `(N,)` labels.
+        Invalid("""
+            import tensorflow as tf
+            N, d = 100, 10
+            x = tf.placeholder(tf.float32, (N, d))
+            y = tf.placeholder(tf.float32, (N,))
+            W = tf.Variable(tf.random_normal((d, 1)))
+            y_pred = tf.matmul(x, W)
+            loss = tf.reduce_sum((y - y_pred) ** 2)
+        """, line=7, related_lines=(4, 6)),
     ]
 
     def __init__(self, context) -> None:

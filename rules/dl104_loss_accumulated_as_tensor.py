@@ -15,8 +15,11 @@ class LossAccumulatedAsTensor(Rule):
     """
     ## What it does
     Flags `total += loss` inside a training loop (one that calls `backward()`) when `loss` is the
-    tensor a loss function returned (not `loss.item()` or `loss.detach()`), unless the total
-    itself is later backpropagated. A backward pass is any of the forms in
+    tensor a loss function returned, or the tensor the function backpropagates however it was
+    computed (`loss = -log_likelihood.mean()`, a loss unpacked from a helper's tuple), and not
+    `loss.item()` or `loss.detach()`, unless the total itself is later backpropagated. A method
+    run once per training step that backpropagates `loss` and adds it to an attribute
+    (`self.running_loss += loss`) sums across its calls the same way. A backward pass is any of the forms in
     `catalog.BACKWARD_METHODS` (`loss.backward()`, `accelerator.backward(loss)`,
     `fabric.backward(loss)`, Lightning's `self.manual_backward(loss)`), and what it
     backpropagates is whatever its tensor expression reads (`scaler.scale(loss)`,
@@ -155,6 +158,37 @@ class LossAccumulatedAsTensor(Rule):
                 loss += F.mse_loss(aux(x), y)
                 with amp.scale_loss(loss, optimizer) as scaled_loss:
                     scaled_loss.backward()
+        """),
+        # Per step, in a method: the attribute takes the loss's value, not its graph.
+        Valid("""
+            class Trainer:
+                def run_batch(self, batch):
+                    loss = self.model.training_step(batch)["loss"]
+                    loss.backward()
+                    self.batch_loss_value += loss.item()
+        """),
+        # An attribute built from parts and then backpropagated is the step's own loss.
+        Valid("""
+            class Trainer:
+                def run_batch(self, batch):
+                    self.loss = self.model(batch).mean()
+                    self.loss += self.penalty
+                    self.loss.backward()
+        """),
+        # The divisor of a backpropagated loss is no tensor: counting it is no running loss.
+        Valid("""
+            seen = 0
+            for x, y in loader:
+                loss = -model(x).log_softmax(-1).mean()
+                (loss / accumulation).backward()
+                seen += accumulation
+        """),
+        Valid("""
+            total = 0.0
+            for x, y in loader:
+                loss = -model(x).mean()
+                loss.backward()
+                total += loss.item()
         """),
         Valid("""
             from torch.nn import CrossEntropyLoss
@@ -355,21 +389,87 @@ class LossAccumulatedAsTensor(Rule):
                     scaled_loss.backward()
                 total += loss.item()
         """),
+        # A loss no loss function made: what the loop backpropagates is a loss all the same.
+        Invalid("""
+            import torch
+            running_loss = 0.0
+            for batch in batches:
+                optimizer.zero_grad()
+                loss = -1 * torch.mean(model(batch))
+                loss.backward()
+                optimizer.step()
+                running_loss += loss
+        """, line=8, unsafe=True, fixed="""
+            import torch
+            running_loss = 0.0
+            for batch in batches:
+                optimizer.zero_grad()
+                loss = -1 * torch.mean(model(batch))
+                loss.backward()
+                optimizer.step()
+                running_loss += loss.item()
+        """),
+        Invalid("""
+            running = 0.0
+            for x, y in loader:
+                loss, mse = loss_fn(model(x), y)
+                scaler.scale(loss).backward()
+                running += loss
+        """, line=5, unsafe=True, fixed="""
+            running = 0.0
+            for x, y in loader:
+                loss, mse = loss_fn(model(x), y)
+                scaler.scale(loss).backward()
+                running += loss.item()
+        """),
+        # The method runs once per step: the attribute sums every step's loss across calls.
+        Invalid("""
+            class Trainer:
+                def run_batch(self, batch):
+                    output = self.model.training_step(batch)
+                    loss = output["loss"]
+                    loss.backward()
+                    self.batch_loss_value += loss
+        """, line=6, unsafe=True, fixed="""
+            class Trainer:
+                def run_batch(self, batch):
+                    output = self.model.training_step(batch)
+                    loss = output["loss"]
+                    loss.backward()
+                    self.batch_loss_value += loss.item()
+        """),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.candidates: list[list[tuple[str, cst.AugAssign]]] = [[]]
         self.backpropagated: list[set[str]] = [set()]
+        # Per function: `total += name` in a loop, whatever `name` holds, and the tensors the
+        # function backpropagates: a name in both is a loss, however it was computed.
+        self.sums_of_names: list[list[tuple[str, cst.AugAssign, object, str]]] = [[]]
+        self.backpropagated_tensors: list[set[str]] = [set()]
         # Per function: `as` names of loss-scaling contexts, with the names their loss reads.
         self.scaled: list[dict[str, set[str]]] = [{}]
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if not isinstance(node.operator, cst.AddAssign) or not self.facts.open_loops:
+        if not isinstance(node.operator, cst.AddAssign):
             return
         target = dotted_name(node.target)
-        if target is not None and first(self.facts.value(node.value), LOSS_VALUE) is not None:
-            self.candidates[-1].append((target, node, self.facts.open_loops[-1]))
+        if target is None:
+            return
+        loop = self.facts.open_loops[-1] if self.facts.open_loops else None
+        summed = dotted_name(node.value) if isinstance(node.value, (cst.Name, cst.Attribute)) \
+            else None
+        if loop is None:
+            # A method run once per step keeps its running total in an attribute: the calls
+            # are the loop. Only the tensor the method itself backpropagates counts then.
+            if target.startswith("self.") and summed is not None:
+                self.sums_of_names[-1].append((target, node, None, summed))
+            return
+        if first(self.facts.value(node.value), LOSS_VALUE) is not None:
+            self.candidates[-1].append((target, node, loop))
+        elif summed is not None:
+            self.sums_of_names[-1].append((target, node, loop, summed))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -383,6 +483,13 @@ class LossAccumulatedAsTensor(Rule):
             if arg.keyword is None or arg.keyword.value in BACKWARD_METHODS[func.attr.value]:
                 consumed.append(arg.value)
                 break
+        # `loss.backward()` starts from its receiver, `accelerator.backward(loss)` from its
+        # argument; which one a call is needs the receiver's type, so both count.
+        for expression in consumed:
+            tensor = _backpropagated_tensor(expression)
+            if tensor is not None:
+                self.backpropagated_tensors[-1].add(tensor)
+                self.backpropagated_tensors[-1].update(self.scaled[-1].get(tensor, ()))
         names = _names_read(consumed)
         for name in list(names):
             names |= self.scaled[-1].get(name, set())
@@ -400,19 +507,28 @@ class LossAccumulatedAsTensor(Rule):
         self.candidates.append([])
         self.backpropagated.append(set())
         self.scaled.append({})
+        self.sums_of_names.append([])
+        self.backpropagated_tensors.append(set())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.judge(self.candidates.pop(), self.backpropagated.pop())
+        self.judge(self.candidates.pop() + self._sums_of_losses(), self.backpropagated.pop())
         self.scaled.pop()
 
     def leave_Module(self, original_node: cst.Module) -> None:
-        self.judge(self.candidates[0], self.backpropagated[0])
+        self.judge(self.candidates[0] + self._sums_of_losses(), self.backpropagated[0])
+
+    def _sums_of_losses(self) -> list:
+        """The function's `total += name` whose `name` it backpropagates (pops its scope)."""
+        tensors = self.backpropagated_tensors.pop()
+        return [(target, node, loop) for target, node, loop, summed in self.sums_of_names.pop()
+                if summed in tensors]
 
     def judge(self, candidates, backpropagated: set[str]) -> None:
         for target, node, loop in candidates:
             if target in backpropagated:
                 continue  # a loss summed on purpose, then backpropagated once
-            if not any(event[0] == "backward" for event in self.facts.expand(loop.events)):
+            if loop is not None and not any(
+                    event[0] == "backward" for event in self.facts.expand(loop.events)):
                 continue  # no training step in this loop: a loss built from parts (per head)
             fix = NodeFix.wrap(node.value, "", ".item()", description="Accumulate `.item()`",
                                applicability=Applicability.UNSAFE) \
@@ -420,6 +536,31 @@ class LossAccumulatedAsTensor(Rule):
             self.report(node, f"`{target}` sums loss tensors: each keeps its step's whole "
                               "autograd graph alive, and memory grows every step; add "
                               "`loss.item()` instead", fix=fix)
+
+
+def _backpropagated_tensor(expression: cst.BaseExpression) -> str | None:
+    """The tensor a backward pass starts from: `loss` in `loss.backward()`,
+    `scaler.scale(loss).backward()`, `(loss / steps).backward()`, `loss.mean().backward()` or
+    `accelerator.backward(loss)`; None when no one name is it."""
+    while True:
+        if isinstance(expression, (cst.Name, cst.Attribute)):
+            name = dotted_name(expression)
+            if isinstance(expression, cst.Attribute) and name is None:
+                expression = expression.value  # `loss.mean()`'s callee `loss.mean`
+                continue
+            return name
+        if isinstance(expression, cst.BinaryOperation):
+            expression = expression.left  # the loss, not its divisor
+        elif isinstance(expression, cst.Call):
+            func = expression.func
+            if isinstance(func, cst.Attribute) and not expression.args:
+                expression = func.value  # `loss.mean()`, `loss.sum()`
+            elif expression.args:
+                expression = expression.args[0].value  # `scaler.scale(loss)`
+            else:
+                return None
+        else:
+            return None
 
 
 def _names_read(expressions: list[cst.BaseExpression]) -> set[str]:

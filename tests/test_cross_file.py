@@ -702,6 +702,25 @@ def test_a_bare_import_never_names_a_same_named_file_of_another_folder(tmp_path)
     assert lint(sibling_project(tmp_path, {"b": SOFTMAX_FACTORY}))[0] == set()
 
 
+def test_a_dotted_import_reaches_a_module_of_a_folder_without_init(tmp_path):
+    """`from include.model import build` where `include/` has no __init__.py (a namespace
+    package): include/model.py, not a `model.py` elsewhere."""
+    root = tmp_path / "proj"
+    for folder in ("include", "other"):
+        (root / folder).mkdir(parents=True)
+    (root / "include" / "utils.py").write_text(SOFTMAX_FACTORY)
+    (root / "other" / "utils.py").write_text(SOFTMAX_FACTORY.replace("nn.Softmax(dim=1)",
+                                                                     "nn.ReLU()"))
+    (root / "train.py").write_text(TRAIN_WITH_FACTORY.replace("from utils import",
+                                                              "from include.utils import"))
+    found, _ = lint(root)
+    assert {(name, code, related) for name, _, code, related in found} == {
+        ("train.py", "DL002", (("utils.py", 6),))}
+    (root / "train.py").write_text(TRAIN_WITH_FACTORY.replace("from utils import",
+                                                              "from other.utils import"))
+    assert lint(root)[0] == set()
+
+
 def test_a_star_import_of_a_project_module_reaches_its_definitions(tmp_path):
     root = tmp_path / "proj"
     root.mkdir()

@@ -268,6 +268,23 @@ DATA_SPLIT_WORDS = {"train": "train", "training": "train", "dev": "dev", "val": 
 # sequence split, so with an unordered listing the seed does not make the split reproducible.
 SEEDED_SPLITS = {"sklearn.model_selection.train_test_split": "random_state",
                  "torch.utils.data.random_split": "generator"}
+# Random generators built from a seed, by the keyword of that seed (else the first argument):
+# their draws, consumed one per item of a sequence, follow the sequence's order.
+SEEDED_GENERATORS = {"random.Random": "x", "numpy.random.RandomState": "seed",
+                     "numpy.random.default_rng": "seed"}
+# Calls that seed the module-level generators whose functions `GLOBAL_DRAWS` and
+# `GLOBAL_SHUFFLES` draw from.
+GLOBAL_SEEDING = frozenset({"random.seed", "numpy.random.seed"})
+GLOBAL_DRAWS = frozenset({
+    "random.random", "random.randint", "random.randrange", "random.uniform", "random.choice",
+    "numpy.random.rand", "numpy.random.random", "numpy.random.randint", "numpy.random.uniform",
+    "numpy.random.choice"})
+GLOBAL_SHUFFLES = frozenset({"random.shuffle", "numpy.random.shuffle",
+                             "numpy.random.permutation"})
+# The same draws and shuffles as methods of a generator (`rng.random()`, `rng.shuffle(files)`).
+DRAW_METHODS = frozenset({"random", "randint", "randrange", "uniform", "choice", "rand",
+                          "integers"})
+SHUFFLE_METHODS = frozenset({"shuffle", "permutation"})
 
 # Dropout that is off unless switched on: TF1's `tf.layers.dropout` (training=False by
 # default), by the position of `training`; Flax's `nn.Dropout`, by the position of

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import libcst as cst
@@ -38,7 +38,7 @@ from dllint.semantic.values import (
     Tag, Value, first, has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
 from dllint.semantic.values import UNIT_RANGE
-from dllint.semantic.values import FUNCTION
+from dllint.semantic.values import FUNCTION, LossInfo
 from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
@@ -216,9 +216,10 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         if isinstance(node, cst.Call):
             return self._call(node)
         if isinstance(node, cst.Name):
-            return self.lookup(node.value) or self._function_reference(node)
+            return self.lookup(node.value) or self._function_reference(node) \
+                or self._loss_function_reference(node)
         if isinstance(node, cst.Attribute):
-            return self._attribute(node)
+            return self._attribute(node) or self._loss_function_reference(node)
         if isinstance(node, cst.Subscript):
             inner = self.value(node.value)
             part = _tuple_part(inner, node)
@@ -254,6 +255,18 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         if isinstance(node, cst.Lambda):
             return self._lambda_value(node)
         return EMPTY
+
+    def _loss_function_reference(self, node: cst.Name | cst.Attribute) -> Value:
+        """A library loss function named without a call (`self.loss_fn = F.cross_entropy`,
+        `criterion = cross_entropy`) is that loss, held as a value: calling it later is calling
+        the loss. A Keras loss whose activation depends on `from_logits=` at the call is left
+        out: held, it cannot say what it wants."""
+        qualified = self.imports.qualified_name(node)
+        loss = catalog.LOSS_FUNCTIONS.get(qualified) if qualified else None
+        if loss is None or loss.logits_flag:
+            return EMPTY
+        info = LossInfo(qualified, loss.wants, loss.display, loss.argument, loss.keyword)
+        return frozenset({Tag(LOSS, node, qualified.rsplit(".", 1)[-1], info)})
 
     def _function_reference(self, node: cst.Name) -> Value:
         """A function of the file named without a call (`self.head = compute`, `fn=compute`)
@@ -450,7 +463,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
     def visit_If(self, node: cst.If) -> None:
         if self.branches and self.branches[-1].node.orelse is node:
             self._enter_else()  # an elif is the else branch of the enclosing if
-        self.branches.append(_Branch(node, dict(self.frames[-1]), _leaves(node.body)))
+        state = self.classes[-1] if self.classes else None
+        self.branches.append(_Branch(node, dict(self.frames[-1]), _leaves(node.body), state=state,
+                                     attributes_before=dict(state.attributes) if state else {}))
 
     def visit_Else(self, node: cst.Else) -> None:
         self.reads.enter_block(node)
@@ -464,6 +479,11 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         branch.in_else = True
         frame.clear()
         frame.update(branch.before)
+        if branch.state is not None:  # `self.x` set in the body is not set in the else branch
+            attributes = branch.state.attributes
+            branch.attributes_after_body = None if branch.body_leaves else dict(attributes)
+            attributes.clear()
+            attributes.update(branch.attributes_before)
 
     def leave_If(self, original_node: cst.If) -> None:
         """After `if`, a name holds what any branch that falls through may have bound:
@@ -488,6 +508,31 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
                   for name in names}
         frame.clear()
         frame.update(merged)
+        self._join_attributes(branch, original_node)
+
+    def _join_attributes(self, branch: _Branch, node: cst.If) -> None:
+        """`self.x` after `if`, like a name: what any branch that falls through set
+        (`if conditional: self.d_logits, self.d = ... else: self.d, self.d_logits = ...`)."""
+        state = branch.state
+        if state is None or not self.classes or self.classes[-1] is not state:
+            return
+        attributes = state.attributes
+        ends: list[dict[str, Value]] = []
+        if branch.in_else:
+            if branch.attributes_after_body is not None:
+                ends.append(branch.attributes_after_body)
+            if not _leaves(node.orelse.body if isinstance(node.orelse, cst.Else) else None):
+                ends.append(dict(attributes))
+        else:
+            if not branch.body_leaves:
+                ends.append(dict(attributes))
+            ends.append(branch.attributes_before)
+        if not ends:
+            return
+        keys = {key for end in ends for key in end}
+        merged = {key: _join([end.get(key, EMPTY) for end in ends], node.test) for key in keys}
+        attributes.clear()
+        attributes.update(merged)
 
 
 # `if not is_training: out = tf.nn.softmax(out)`: an activation applied only outside training is
@@ -531,6 +576,11 @@ class _Branch:
     body_leaves: bool  # the body ends in return/raise/continue/break: it never reaches the join
     after_body: dict[str, Value] | None = None
     in_else: bool = False
+    # The class whose `self.x` the branches may set, and those attributes before and after the
+    # body, joined at the end like names.
+    state: ClassState | None = None
+    attributes_before: dict[str, Value] = field(default_factory=dict)
+    attributes_after_body: dict[str, Value] | None = None
 
 
 def analyse(context: FileContext, project: ProjectIndex | None,

@@ -368,6 +368,9 @@ class ProjectIndex:
     _members: dict[tuple[str, str], Members | None] = field(default_factory=dict, repr=False)
     _reading: set[tuple[str, str]] = field(default_factory=set, repr=False)
     _roots: dict[str, Path] = field(default_factory=dict, repr=False)  # see _import_root
+    # (module, importer's folder) -> the file of a namespace package it names, or None
+    _namespace_modules: dict[tuple[str, Path], dict[str, Any] | None] = field(
+        default_factory=dict, repr=False)
     # path -> module_name(path): it asks the file system, and a run resolves names from the
     # same few importers tens of thousands of times.
     _module_names: dict[str, str] = field(default_factory=dict, repr=False)
@@ -467,7 +470,7 @@ class ProjectIndex:
     def _summary(self, module: str, importer: str) -> dict[str, Any] | None:
         found = self.modules.get(module)
         if not found:
-            return None
+            return self._namespace_summary(module, importer) if "." in module else None
         directory = Path(importer).resolve().parent
         if "." not in module:
             # A file outside any package (`a/utils.py`) is imported by its bare name only from
@@ -484,6 +487,26 @@ class ProjectIndex:
                 if Path(summary["path"]).resolve().parent == directory:
                     return summary
         return found[0]
+
+    def _namespace_summary(self, module: str, importer: str) -> dict[str, Any] | None:
+        """`from include.model import model` where `include/` has no `__init__.py` (a namespace
+        package, PEP 420): the file `include/model.py` (or `include/model/__init__.py`) under the
+        folder the importer is run from or imported from, registered under its own shorter
+        module name."""
+        directory = Path(importer).resolve().parent
+        key = (module, directory)
+        if key not in self._namespace_modules:  # library modules (`torch.nn`) ask every time
+            self._namespace_modules[key] = None
+            relative = Path(*module.split("."))
+            for root in dict.fromkeys((directory, self._import_root(importer))):
+                for path in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+                    for summary in self.modules.get(module_name(str(path)), ()):
+                        if Path(summary["path"]).resolve() == path:
+                            self._namespace_modules[key] = summary
+                            break
+                    if self._namespace_modules[key] is not None:
+                        return self._namespace_modules[key]
+        return self._namespace_modules[key]
 
     def _import_root(self, path: str) -> Path:
         """The folder a file is imported from: its own, or the one above its package."""

@@ -1317,16 +1317,21 @@ del T
 
 def _literal_shape(node: cst.Call, function: str, position: int, name: str) -> Value:
     """The shape tags of a tensor made with a literal shape: `[13, 1]` is a (k, 1) weight
-    (a batch axis, None, makes it a column of data instead); `[None]` a rank-1 batch."""
+    (a batch axis, None, makes it a column of data instead); `[None]` a rank-1 batch, and so is
+    a placeholder's `(N,)`."""
     shape = argument(node, position, name)
     if shape is None or not isinstance(shape.value, (cst.List, cst.Tuple)):
         return EMPTY
     sizes = [element.value for element in shape.value.elements]
     batch = [isinstance(size, cst.Name) and size.value == "None" for size in sizes]
+    if function == "placeholder" and batch:
+        batch[0] = True  # a placeholder's first axis is the batch, written None or a size `N`
     if len(sizes) == 2 and not batch[0] and number(sizes[1]) == 1.0:
         return frozenset({Tag(COLUMN_WEIGHT, node, "(k, 1)")})
     if len(sizes) == 1 and batch[0]:
-        return frozenset({Tag(RANK1, node, f"{function} of shape [None]")})
+        written = "[None]" if isinstance(sizes[0], cst.Name) and sizes[0].value == "None" \
+            else "(N,)"
+        return frozenset({Tag(RANK1, node, f"{function} of shape {written}")})
     return EMPTY
 
 
