@@ -60,7 +60,7 @@ class FunctionFacts:
     loaded: set[str] = field(default_factory=set)
     # A method of a class with base classes may override a hook its framework calls.
     overrides: bool = False
-    trained: bool = False  # a backward() was seen in this scope
+    trained: bool = False  # an optimizer step was seen in this scope
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
@@ -125,6 +125,9 @@ class WrongTrainEvalMode(Rule):
     freezes (`requires_grad_(False)`, `p.requires_grad = False` over its `parameters()`), one
     run only under no_grad in the training step, or one whose parameters the optimizer does not
     hold is no model being trained: a linear probe keeps its backbone in eval mode on purpose.
+    Training is an optimizer step: a function that only computes gradients (a conversion or
+    export script comparing them with the original's) hands its models on in the mode its
+    callers chose.
 
     Whether a model's modes differ comes from its layers and their arguments: `nn.Dropout(p=0)`,
     `nn.InstanceNorm2d` without `track_running_stats=True`, or an `nn.LSTM` without `dropout=`
@@ -1644,6 +1647,46 @@ class WrongTrainEvalMode(Rule):
                     loss.backward()
                     optimizer.step()
         """),
+        # A port check: gradients computed and compared on the models handed in train
+        # nothing (no optimizer step), so the comparison that follows runs them in whatever
+        # mode the callers chose.
+        Valid("""
+            import torch
+
+
+            def compare_outputs(model, reference, images):
+                with torch.no_grad():
+                    return (model(images) - reference(images)).abs().max()
+
+
+            def check_gradients(model, reference, images):
+                model(images).sum().backward()
+                reference(images).sum().backward()
+                for ours, theirs in zip(model.parameters(), reference.parameters()):
+                    assert torch.allclose(ours.grad, theirs.grad)
+                return compare_outputs(model, reference, images)
+        """),
+        # A KerasHub class built directly is a Keras model, whose mode is chosen per call: a
+        # conversion script comparing it with the original runs it in inference mode.
+        Valid("""
+            import keras_hub
+            import numpy as np
+            import torch
+            from transformers import AutoModel
+
+
+            def validate_output(keras_model, hf_model, inputs):
+                keras_outputs = keras_model(inputs)
+                with torch.no_grad():
+                    hf_outputs = hf_model(**inputs).last_hidden_state
+                np.testing.assert_allclose(keras_outputs, hf_outputs.numpy(), atol=1e-4)
+
+
+            keras_model = keras_hub.models.Gemma3Backbone(**convert_backbone_config(hf_config))
+            convert_weights(keras_model, loader)
+            hf_model = AutoModel.from_pretrained(hf_model_id)
+            validate_output(keras_model, hf_model, inputs)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2599,6 +2642,22 @@ class WrongTrainEvalMode(Rule):
                     loss.backward()
                     optimizer.step()
         """, line=11),
+        # The same helper after an optimizer step: the caller trained the model it hands on,
+        # which is in training mode.
+        Invalid("""
+            import torch
+
+
+            def compare_outputs(model, reference, images):
+                with torch.no_grad():
+                    return (model(images) - reference(images)).abs().max()
+
+
+            def finetune_and_compare(model, reference, images, optimizer):
+                model(images).sum().backward()
+                optimizer.step()
+                return compare_outputs(model, reference, images)
+        """, line=6, related_lines=(12,)),
     ]
 
     def __init__(self, context) -> None:
@@ -3115,12 +3174,17 @@ class WrongTrainEvalMode(Rule):
             return
         if isinstance(func, cst.Attribute):
             if func.attr.value == "backward":
-                self.scope.trained = True
                 self.scope.trained_at = self.order
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
                     self.scope.loaded.add(key)
+        # Training is an optimizer step: gradients computed and compared (a conversion or
+        # export script checking its port) change no weights, and leave the model in the mode
+        # its caller handed it in.
+        if "step" in self.facts.events_at(node):
+            self.scope.trained = True
+            self.scope.trained_at = self.order
         callee = func.value if isinstance(func, cst.Name) and self.facts.qualified(func) is None \
             else (func.attr.value if isinstance(func, cst.Attribute) and (
                 self.key(func) is not None or self.is_local_method(func)) else None)

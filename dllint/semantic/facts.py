@@ -213,6 +213,12 @@ class Facts:
         (`train_epoch`, `Trainer.fit_epoch`); None for any other call."""
         return self._model.local_calls.get(id(call))
 
+    def events_at(self, node: cst.CSTNode) -> Sequence[str]:
+        """The kinds of the training events recorded at `node` so far ("backward", "step", ...),
+        in order: `optimizer.step()` is a "step", as is a call of another file's function whose
+        summary steps an optimizer. Calls of the file's own functions are not expanded."""
+        return tuple(self._model.event_kinds.get(id(node), ()))
+
     def alternatives(self, first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> bool:
         """Whether two training events, each given by its trace from `expand_traced` (the
         calls it is reached through, then its own node), lie in different branches of one `if`
