@@ -466,6 +466,17 @@ class ActivationBeforeLogitLoss(Rule):
 
             step = make_step(nn.Sequential(nn.Linear(8, 3)), optimizer)
         """),
+        # A loss bound with functools.partial takes the logits, as the wrapped loss would.
+        Valid("""
+            from functools import partial
+
+            import torch.nn.functional as F
+
+            loss_fn = partial(F.cross_entropy, label_smoothing=0.1)
+            for images, labels in loader:
+                loss = loss_fn(model(images), labels)
+                loss.backward()
+        """),
     ]
     INVALID = [
         # A function held as a value: a lambda, and a closure over the step's logits.
@@ -933,6 +944,18 @@ class ActivationBeforeLogitLoss(Rule):
 
             step = make_step(nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)), optimizer)
         """, line=11, related_lines=(6,)),
+        # A partial of a loss is the loss: softmax output handed to it is softmaxed twice.
+        Invalid("""
+            from functools import partial
+
+            import torch.nn.functional as F
+
+            loss_fn = partial(F.cross_entropy, label_smoothing=0.1)
+            for images, labels in loader:
+                probabilities = F.softmax(model(images), dim=1)
+                loss = loss_fn(probabilities, labels)
+                loss.backward()
+        """, line=7, related_lines=(8,)),
     ]
 
     def __init__(self, context) -> None:

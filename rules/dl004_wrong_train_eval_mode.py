@@ -1687,6 +1687,31 @@ class WrongTrainEvalMode(Rule):
             hf_model = AutoModel.from_pretrained(hf_model_id)
             validate_output(keras_model, hf_model, inputs)
         """),
+        # Layers built by a functools.partial are the wrapped layers: GELU has no modes.
+        Valid("""
+            from functools import partial
+
+            import torch
+            from torch import nn
+
+            act = partial(nn.GELU, approximate="tanh")
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 16)
+                    self.act = act()
+
+                def forward(self, x):
+                    return self.act(self.fc(x))
+
+
+            net = Net()
+            net.load_state_dict(torch.load("net.pt"))
+            with torch.no_grad():
+                predictions = net(features)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2658,6 +2683,31 @@ class WrongTrainEvalMode(Rule):
                 optimizer.step()
                 return compare_outputs(model, reference, images)
         """, line=6, related_lines=(12,)),
+        # A batch norm built by a functools.partial has running statistics to get right.
+        Invalid("""
+            import functools
+
+            import torch
+            from torch import nn
+
+            norm = functools.partial(nn.BatchNorm2d, eps=1e-3)
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 64, 3)
+                    self.bn = norm(64)
+
+                def forward(self, x):
+                    return self.bn(self.conv(x))
+
+
+            net = Net()
+            net.load_state_dict(torch.load("net.pt"))
+            with torch.no_grad():
+                predictions = net(images)
+        """, line=22),
     ]
 
     def __init__(self, context) -> None:
