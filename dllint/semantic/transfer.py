@@ -54,9 +54,13 @@ def _born_at(value: Value, made_up: cst.Call, node: cst.Call) -> Value:
     call in the file, `node`: a rule points at a line that exists."""
     moved = set()
     for tag in value:
-        if tag.kind == MODULE and isinstance(tag.info, ModuleInfo):
-            tag = replace(tag, info=replace(tag.info, output=_born_at(tag.info.output,
-                                                                      made_up, node)))
+        info = tag.info
+        if isinstance(info, ModuleInfo):
+            tag = replace(tag, info=replace(info, output=_born_at(info.output, made_up, node)))
+        elif isinstance(info, frozenset):  # a list's elements, a function's result
+            tag = replace(tag, info=_born_at(info, made_up, node))
+        elif isinstance(info, tuple) and all(isinstance(part, frozenset) for part in info):
+            tag = replace(tag, info=tuple(_born_at(part, made_up, node) for part in info))
         moved.add(replace(tag, node=node) if tag.node is made_up else tag)
     return frozenset(moved)
 
