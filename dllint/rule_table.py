@@ -47,7 +47,7 @@ RULE_TABLE: tuple[RuleEntry, ...] = (
     RuleEntry("DL301", "layers-in-plain-list", True, True),
     RuleEntry("DL302", "functional-dropout-always-on", True, True),
     RuleEntry("DL303", "bias-before-batch-norm", False, False),
-    RuleEntry("DL304", "uninitialized-tensor", True, False),
+    RuleEntry("DL304", "uninitialized-tensor", True, True),
     RuleEntry("DL305", "direct-forward-call", False, True),
     RuleEntry("DL306", "dropout-never-active", True, False),
     RuleEntry("DL307", "keras-call-without-training", True, True),

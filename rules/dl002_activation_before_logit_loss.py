@@ -522,6 +522,17 @@ class ActivationBeforeLogitLoss(Rule):
                     h = tf.keras.layers.Dense(1)(images)
                     return tf.nn.sigmoid(h), h
         """),
+        # A loss bound with functools.partial takes the logits, as the wrapped loss would.
+        Valid("""
+            from functools import partial
+
+            import torch.nn.functional as F
+
+            loss_fn = partial(F.cross_entropy, label_smoothing=0.1)
+            for images, labels in loader:
+                loss = loss_fn(model(images), labels)
+                loss.backward()
+        """),
     ]
     INVALID = [
         # A function held as a value: a lambda, and a closure over the step's logits.
@@ -1041,6 +1052,19 @@ class ActivationBeforeLogitLoss(Rule):
                     h = tf.keras.layers.Dense(1)(images)
                     return tf.nn.sigmoid(h), h
         """, line=14, related_lines=(9,)),
+
+        # A partial of a loss is the loss: softmax output handed to it is softmaxed twice.
+        Invalid("""
+            from functools import partial
+
+            import torch.nn.functional as F
+
+            loss_fn = partial(F.cross_entropy, label_smoothing=0.1)
+            for images, labels in loader:
+                probabilities = F.softmax(model(images), dim=1)
+                loss = loss_fn(probabilities, labels)
+                loss.backward()
+        """, line=7, related_lines=(8,)),
     ]
 
     def __init__(self, context) -> None:

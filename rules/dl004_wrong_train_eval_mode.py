@@ -60,7 +60,7 @@ class FunctionFacts:
     loaded: set[str] = field(default_factory=set)
     # A method of a class with base classes may override a hook its framework calls.
     overrides: bool = False
-    trained: bool = False  # a backward() was seen in this scope
+    trained: bool = False  # an optimizer step was seen in this scope
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
@@ -121,7 +121,13 @@ class WrongTrainEvalMode(Rule):
     but never `train()` before the next training step,
     one that calls `eval()` before its training loop and `train()` only after the forward pass
     of the step, and a model left in eval mode when handed to an engine that trains in the mode
-    it is given (Lightning's `Trainer.fit` since 2.2).
+    it is given (Lightning's `Trainer.fit` since 2.2). A model whose parameters this file
+    freezes (`requires_grad_(False)`, `p.requires_grad = False` over its `parameters()`), one
+    run only under no_grad in the training step, or one whose parameters the optimizer does not
+    hold is no model being trained: a linear probe keeps its backbone in eval mode on purpose.
+    Training is an optimizer step: a function that only computes gradients (a conversion or
+    export script comparing them with the original's) hands its models on in the mode its
+    callers chose.
 
     Whether a model's modes differ comes from its layers and their arguments: `nn.Dropout(p=0)`,
     `nn.InstanceNorm2d` without `track_running_stats=True`, or an `nn.LSTM` without `dropout=`
@@ -1577,6 +1583,135 @@ class WrongTrainEvalMode(Rule):
             model.fit(x_train, y_train, epochs=5)
             predictions = model(x_test)
         """),
+        # A linear probe: the backbone's parameters are frozen, so its eval() at the top of each
+        # epoch keeps its batch-norm statistics on purpose while only the head trains.
+        Valid("""
+            import torch
+            import torchvision
+
+
+            model = torchvision.models.resnet50(pretrained=True)
+            for name, param in model.named_parameters():
+                if name not in ["fc.weight", "fc.bias"]:
+                    param.requires_grad = False
+            optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], 0.1)
+            for epoch in range(10):
+                model.eval()
+                for x, y in loader:
+                    loss = torch.nn.functional.cross_entropy(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        """),
+        # The same, frozen with `requires_grad_(False)` and switched in a helper the epoch loop
+        # calls.
+        Valid("""
+            import torch
+            import torchvision
+
+
+            backbone = torchvision.models.resnet50(pretrained=True).eval().requires_grad_(False)
+            head = torch.nn.Linear(1000, 10)
+            optimizer = build_optimizer(head)
+
+
+            def train_epoch(encoder, classifier, loader):
+                encoder.eval()
+                for x, y in loader:
+                    loss = torch.nn.functional.cross_entropy(classifier(encoder(x)), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+
+
+            for epoch in range(10):
+                train_epoch(backbone, head, loader)
+        """),
+        # A backbone run only under no_grad inside the training step: it computes features for
+        # the head, nothing of it trains.
+        Valid("""
+            import torch
+            import torchvision
+
+
+            backbone = torchvision.models.resnet50(pretrained=True)
+            head = torch.nn.Linear(1000, 10)
+            optimizer = build_optimizer(head)
+            for epoch in range(10):
+                backbone.eval()
+                for x, y in loader:
+                    with torch.no_grad():
+                        features = backbone(x)
+                    loss = torch.nn.functional.cross_entropy(head(features), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        """),
+        # A port check: gradients computed and compared on the models handed in train
+        # nothing (no optimizer step), so the comparison that follows runs them in whatever
+        # mode the callers chose.
+        Valid("""
+            import torch
+
+
+            def compare_outputs(model, reference, images):
+                with torch.no_grad():
+                    return (model(images) - reference(images)).abs().max()
+
+
+            def check_gradients(model, reference, images):
+                model(images).sum().backward()
+                reference(images).sum().backward()
+                for ours, theirs in zip(model.parameters(), reference.parameters()):
+                    assert torch.allclose(ours.grad, theirs.grad)
+                return compare_outputs(model, reference, images)
+        """),
+        # A KerasHub class built directly is a Keras model, whose mode is chosen per call: a
+        # conversion script comparing it with the original runs it in inference mode.
+        Valid("""
+            import keras_hub
+            import numpy as np
+            import torch
+            from transformers import AutoModel
+
+
+            def validate_output(keras_model, hf_model, inputs):
+                keras_outputs = keras_model(inputs)
+                with torch.no_grad():
+                    hf_outputs = hf_model(**inputs).last_hidden_state
+                np.testing.assert_allclose(keras_outputs, hf_outputs.numpy(), atol=1e-4)
+
+
+            keras_model = keras_hub.models.Gemma3Backbone(**convert_backbone_config(hf_config))
+            convert_weights(keras_model, loader)
+            hf_model = AutoModel.from_pretrained(hf_model_id)
+            validate_output(keras_model, hf_model, inputs)
+        """),
+        # Layers built by a functools.partial are the wrapped layers: GELU has no modes.
+        Valid("""
+            from functools import partial
+
+            import torch
+            from torch import nn
+
+            act = partial(nn.GELU, approximate="tanh")
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(16, 16)
+                    self.act = act()
+
+                def forward(self, x):
+                    return self.act(self.fc(x))
+
+
+            net = Net()
+            net.load_state_dict(torch.load("net.pt"))
+            with torch.no_grad():
+                predictions = net(features)
+        """),
         # A helper's eval() on the model it is handed, called in the training loop with a
         # model whose layers have no dropout or batch norm: both modes compute the same.
         Valid("""
@@ -2522,6 +2657,91 @@ class WrongTrainEvalMode(Rule):
                 with torch.no_grad():
                     return model(images)
         """, line=8),
+        # The backbone of a probe left in eval mode while its parameters are in the optimizer:
+        # it trains, with its batch norm frozen.
+        Invalid("""
+            import torch
+            import torchvision
+
+
+            backbone = torchvision.models.resnet50(pretrained=True)
+            head = torch.nn.Linear(1000, 10)
+            optimizer = torch.optim.SGD(list(backbone.parameters()) + list(head.parameters()), 0.1)
+
+
+            def train_epoch(encoder, classifier, loader):
+                encoder.eval()
+                for x, y in loader:
+                    loss = torch.nn.functional.cross_entropy(classifier(encoder(x)), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+
+
+            for epoch in range(10):
+                train_epoch(backbone, head, loader)
+        """, line=20),
+        # Frozen first, then unfrozen for fine-tuning: the eval() now stops a trained model's
+        # batch norm.
+        Invalid("""
+            import torch
+            import torchvision
+
+
+            model = torchvision.models.resnet50(pretrained=True)
+            model.requires_grad_(False)
+            model.fc.requires_grad_(True)
+            model.requires_grad_(True)
+            optimizer = torch.optim.SGD(model.parameters(), 0.1)
+            for epoch in range(10):
+                model.eval()
+                for x, y in loader:
+                    loss = torch.nn.functional.cross_entropy(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        """, line=11),
+        # The same helper after an optimizer step: the caller trained the model it hands on,
+        # which is in training mode.
+        Invalid("""
+            import torch
+
+
+            def compare_outputs(model, reference, images):
+                with torch.no_grad():
+                    return (model(images) - reference(images)).abs().max()
+
+
+            def finetune_and_compare(model, reference, images, optimizer):
+                model(images).sum().backward()
+                optimizer.step()
+                return compare_outputs(model, reference, images)
+        """, line=6, related_lines=(12,)),
+        # A batch norm built by a functools.partial has running statistics to get right.
+        Invalid("""
+            import functools
+
+            import torch
+            from torch import nn
+
+            norm = functools.partial(nn.BatchNorm2d, eps=1e-3)
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = nn.Conv2d(3, 64, 3)
+                    self.bn = norm(64)
+
+                def forward(self, x):
+                    return self.bn(self.conv(x))
+
+
+            net = Net()
+            net.load_state_dict(torch.load("net.pt"))
+            with torch.no_grad():
+                predictions = net(images)
+        """, line=22),
         # The same helper handed a model with dropout: training goes on with dropout off.
         Invalid("""
             import torch
@@ -2612,6 +2832,23 @@ class WrongTrainEvalMode(Rule):
         self.modes_left = collector
         self.eval_mode_forwards: list[tuple[str, cst.Call, cst.CSTNode, FunctionFacts, int]] = []
         self.train_switches: list[tuple[str, cst.Call, tuple, FunctionFacts, int]] = []
+        # Models whose parameters this file freezes (`backbone.requires_grad_(False)`, or
+        # `p.requires_grad = False` for `p` in `model.parameters()`) and never unfreezes, by
+        # dotted name: a frozen backbone is put in eval mode on purpose (a linear probe keeps
+        # its batch-norm statistics), so its eval() in a training loop is no mode left behind.
+        self.frozen: set[str] = set()
+        self.unfrozen: set[str] = set()
+        # Loop targets bound to a model's parameters (`for name, p in model.named_parameters()`)
+        # -> the model.
+        self.parameter_targets: dict[str, str] = {}
+        # The function each eval()/train() call is made in (by the call's id), to read a
+        # helper's parameter as the argument its caller hands it.
+        self.switch_scopes: dict[int, FunctionFacts] = {}
+        # Models run under no_grad inside a loop that trains (features of a frozen backbone for
+        # the head the loop trains), and models run with gradients anywhere, by name.
+        self.feature_extractors: set[str] = set()
+        self.run_with_gradients: set[str] = set()
+        self.training_loops: dict[int, bool] = {}  # by loop id: whether its body runs backward
 
     # ---- per-function scope ------------------------------------------------------------------------------
 
@@ -2690,6 +2927,10 @@ class WrongTrainEvalMode(Rule):
         if held_out and "backward" in self.context.module.code_for_node(node.body):
             held_out = False  # a loop that trains on it (test-time adaptation) is no evaluation
         self.open_loops.append((node, loader if held_out else None))
+        owner = _parameters_owner(node.iter)
+        target = _last_target(node.target)
+        if owner is not None and target is not None:
+            self.parameter_targets[target] = owner
 
     def leave_For(self, original_node: cst.For) -> None:
         self.open_loops.pop()
@@ -2718,6 +2959,25 @@ class WrongTrainEvalMode(Rule):
     def visit_Assign(self, node: cst.Assign) -> None:
         # Read before the assignment binds its targets: `model = wrap(model)` hands the old model.
         self.quiet_assignments[id(node)] = self.wraps_no_training_model(node.value)
+        for target in node.targets:
+            if isinstance(target.target, cst.Attribute) and \
+                    target.target.attr.value == "requires_grad":
+                self.note_requires_grad(target.target.value, _is_false(node.value))
+            elif _freezes(node.value):  # `backbone = build().eval().requires_grad_(False)`
+                self.note_requires_grad(target.target, True)
+
+    def note_requires_grad(self, receiver: cst.BaseExpression, frozen: bool) -> None:
+        """`receiver.requires_grad_(flag)` or `receiver.requires_grad = flag`, where `receiver`
+        is a model, one of its parameters (a target of a loop over its `parameters()`), or the
+        model with a mode switch or device move chained on (`net.eval().requires_grad_(False)`)."""
+        while isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) and \
+                receiver.func.attr.value in _CHAINED_MODULE_METHODS:
+            receiver = receiver.func.value
+        name = dotted_name(receiver)
+        if name is None:
+            return
+        model = self.parameter_targets.get(name, name)
+        (self.frozen if frozen else self.unfrozen).add(model)
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value = original_node.value
@@ -2999,8 +3259,12 @@ class WrongTrainEvalMode(Rule):
             return
         if isinstance(func, cst.Attribute) and func.attr.value == "reset_running_stats":
             self.scope.statistics_reset = True
+        if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
+            flag = argument(node, 0, "requires_grad")
+            self.note_requires_grad(func.value, flag is not None and _is_false(flag.value))
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
+            self.switch_scopes[id(node)] = self.scope
             if self.switches_another_model(func.value):
                 self.other_model_switches.add(id(node))
             if self.functions and isinstance(func.value, cst.Name) and \
@@ -3036,12 +3300,17 @@ class WrongTrainEvalMode(Rule):
             return
         if isinstance(func, cst.Attribute):
             if func.attr.value == "backward":
-                self.scope.trained = True
                 self.scope.trained_at = self.order
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
                     self.scope.loaded.add(key)
+        # Training is an optimizer step: gradients computed and compared (a conversion or
+        # export script checking its port) change no weights, and leave the model in the mode
+        # its caller handed it in.
+        if "step" in self.facts.events_at(node):
+            self.scope.trained = True
+            self.scope.trained_at = self.order
         callee = func.value if isinstance(func, cst.Name) and self.facts.qualified(func) is None \
             else (func.attr.value if isinstance(func, cst.Attribute) and (
                 self.key(func) is not None or self.is_local_method(func)) else None)
@@ -3155,6 +3424,8 @@ class WrongTrainEvalMode(Rule):
         if isinstance(func, cst.Attribute) and (func.attr.value == "forward" or generates):
             func = func.value
         key = self.key(func)
+        if key is not None and not self.lambda_depth:
+            self.note_forward(key)
         if self.modes_per_call or self.lambda_depth or key is None or key == "self" or (
                 key.startswith("self.") and self.module_classes and self.module_classes[-1]) \
                 or key in self.scope.submodules:
@@ -3460,6 +3731,40 @@ class WrongTrainEvalMode(Rule):
                                 "`model.train()` at the top of each epoch",
                     related=[(backward, "the training step")])
 
+    def note_forward(self, key: str) -> None:
+        if not self.facts.in_no_grad:
+            self.run_with_gradients.add(key)
+            return
+        if not self.open_loops:
+            return
+        loop = self.open_loops[-1][0]
+        trains = self.training_loops.get(id(loop))
+        if trains is None:
+            trains = "backward" in self.context.module.code_for_node(loop.body)
+            self.training_loops[id(loop)] = trains
+        if trains:
+            self.feature_extractors.add(key)
+
+    def is_frozen(self, site: cst.CSTNode, switch: cst.Call) -> bool:
+        """Whether the model `switch` puts in eval mode has its parameters frozen in this file
+        (and never unfrozen): under its own name, or, where `switch` is made in a helper that
+        `site` calls, under the name of the argument the call hands to that parameter."""
+        receiver = dotted_name(switch.func.value)
+        if receiver is None:
+            return False
+        names = [receiver]
+        scope = self.switch_scopes.get(id(switch))
+        root, _, rest = receiver.partition(".")
+        if site is not switch and isinstance(site, cst.Call) and scope is not None and \
+                root in scope.params:
+            handed = _handed_argument(site, scope.params, root)
+            name = dotted_name(handed) if handed is not None else None
+            if name is not None:
+                names.append(f"{name}.{rest}" if rest else name)
+        return any((name in self.frozen or (name in self.feature_extractors
+                                            and name not in self.run_with_gradients))
+                   and name not in self.unfrozen for name in names)
+
     def trained_model_events(self, loop, events: list[tuple]) -> list[tuple]:
         """The loop's events without the mode switches of models it does not train: a copy or
         a model with no dropout or batch norm, and, where the loop steps an optimizer built from
@@ -3475,6 +3780,8 @@ class WrongTrainEvalMode(Rule):
                 switch = event[2]
                 if id(switch) in self.other_model_switches or \
                         self.switches_handed_model_without_modes(event[1], switch):
+                    continue
+                if event[0] == "eval" and self.is_frozen(event[1], switch):
                     continue
                 receiver = dotted_name(switch.func.value)
                 if owners and switch is event[1] and receiver is not None and not any(
@@ -3505,11 +3812,60 @@ class WrongTrainEvalMode(Rule):
         return bool(modules) and all(tag.info.mode_dependent is False for tag in modules)
 
 
+_CHAINED_MODULE_METHODS = ("eval", "train", "to", "cuda", "cpu", "half", "float")
+
+
+def _freezes(node: cst.BaseExpression) -> bool:
+    """`....requires_grad_(False)`, possibly followed by a device move or a mode switch."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        if node.func.attr.value == "requires_grad_":
+            flag = argument(node, 0, "requires_grad")
+            return flag is not None and _is_false(flag.value)
+        if node.func.attr.value not in _CHAINED_MODULE_METHODS:
+            return False
+        node = node.func.value
+    return False
+
+
+def _parameters_owner(node: cst.BaseExpression) -> str | None:
+    """`model` for a loop over `model.parameters()`, `model.named_parameters()`, also through
+    `enumerate(...)`, `list(...)` or `tuple(...)`."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
+            node.func.value in ("enumerate", "list", "tuple") and node.args:
+        node = node.args[0].value
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+            node.func.attr.value in ("parameters", "named_parameters"):
+        return dotted_name(node.func.value)
+    return None
+
+
+def _last_target(node: cst.BaseExpression) -> str | None:
+    """The name bound to each parameter by a loop target: `p` in `for name, p in ...` and in
+    `for i, (name, p) in enumerate(...)`."""
+    while isinstance(node, (cst.Tuple, cst.List)) and node.elements:
+        node = node.elements[-1].value
+    return node.value if isinstance(node, cst.Name) else None
+
+
 def _made_here(event: tuple) -> bool:
     """Whether a loop event is made by the loop's own code, not by a helper it calls."""
     node = event[1]
     return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
         node.func.attr.value == "step"
+
+
+def _handed_argument(call: cst.Call, params: list[str], parameter: str
+                     ) -> cst.BaseExpression | None:
+    """The argument `call` hands to `parameter` of a function with `params` (a method called on
+    an instance does not hand `self`)."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == parameter:
+            return arg.value
+    index = params.index(parameter)
+    if params and params[0] in ("self", "cls") and isinstance(call.func, cst.Attribute):
+        index -= 1
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    return positional[index].value if 0 <= index < len(positional) else None
 
 
 def _same_or_part(name: str, other: str) -> bool:

@@ -6,6 +6,8 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.init_hooks import filled_tensor as _whole
+from dllint.semantic.init_hooks import init_hook_fills
 from dllint.semantic.syntax import integer
 from dllint.types import Applicability
 
@@ -47,33 +49,6 @@ def _range_bound(loop: cst.For) -> cst.BaseExpression | None:
             arguments[0].value == "0":
         arguments = arguments[1:]
     return arguments[0] if len(arguments) == 1 and not iterator.args[0].star else None
-
-
-def _isinstance_classes(test: cst.BaseExpression) -> tuple[str, ...]:
-    """`Attention` for `isinstance(module, Attention)`, each class of a tuple, by its last
-    name (`nn.Linear` -> `Linear`); () for any other test."""
-    if not (isinstance(test, cst.Call) and isinstance(test.func, cst.Name)
-            and test.func.value == "isinstance" and len(test.args) == 2):
-        return ()
-    classes = test.args[1].value
-    parts = [element.value for element in classes.elements] if isinstance(
-        classes, cst.Tuple) else [classes]
-    names = tuple(part.attr.value if isinstance(part, cst.Attribute) else part.value
-                  for part in parts if isinstance(part, (cst.Attribute, cst.Name)))
-    return names if len(names) == len(parts) else ()
-
-
-def _whole(filled: cst.BaseExpression) -> cst.BaseExpression:
-    """The tensor a fill writes into: `self.weight` for `self.weight.data[:, k]` or
-    `w.data[:k]`. Filling it piece by piece (`w[:k].fill_(0)`, `w[k:].fill_(1)`) is the
-    author's explicit initialisation of that tensor."""
-    while True:
-        if isinstance(filled, cst.Subscript):
-            filled = filled.value
-        elif isinstance(filled, cst.Attribute) and filled.attr.value == "data":
-            filled = filled.value
-        else:
-            return filled
 
 
 # Reads of a tensor that use only its dtype and device (`x.new(size)`, `y.to(t)`), never its
@@ -120,7 +95,10 @@ class UninitializedTensor(Rule):
     hook of the file fills on the module it receives (`module.r_w_bias.data.normal_()` in
     `_init_weights(self, module)`, which the model applies to every submodule) is initialised,
     as is an entry appended to such an attribute (`self.out_projs.append(...)`, filled as
-    `module.out_projs[i]`). A fill of slices of the tensor (`w[:k].fill_(0)`,
+    `module.out_projs[i]`). Such a hook may be in another file of the project: one imported
+    and applied (`model.apply(init_weights)`, `init_weights(model)`), or an `_init_weights`
+    inherited from a base class defined there (the project's summaries carry what each hook
+    fills). A fill of slices of the tensor (`w[:k].fill_(0)`,
     `m.weight.data[:, k].fill_(1.0)` in an init function) is the author's initialisation of
     it. A method called on `self` may be defined by a parent class of the file, and a class
     derived from a torch layer (`class Linear(nn.Linear)`) that calls `self.reset_parameters()`
@@ -152,6 +130,7 @@ class UninitializedTensor(Rule):
     name = "uninitialized-tensor"
     summary = "torch.Tensor(sizes) allocates uninitialised memory"
     requires_any = ("Tensor(",)
+    uses_model = True  # init hooks of other files, from the project's summaries
 
     VALID = [
         Valid("""
@@ -756,14 +735,14 @@ class UninitializedTensor(Rule):
         self.unread: dict[str, tuple[int, int, _Scope]] = {}
         self.overwritten: set[int] = set()  # pending indices rebound before any read
         self.registering: set[int] = set()  # register_buffer/register_parameter calls
-        # Attribute names an init hook of the file fills on the module it receives
-        # (`module.q.data.normal_()` in `_init_weights(self, module)`), and the loops over
-        # listed attributes open (`for param in [module.q, module.k]`).
-        # (class name, attribute): the class an `isinstance(module, Class)` test around the
-        # fill names, None where no such test guards it (`hasattr(m, "r_w_bias")`).
-        self.hook_filled: set[tuple[str | None, str]] = set()
-        self.listed: dict[str, list[cst.BaseExpression]] = {}
-        self.guards: list[tuple[cst.If, tuple[str, ...]]] = []  # the open ifs, their classes
+        # Attribute names an init hook fills on the module it receives
+        # (`module.q.data.normal_()` in `_init_weights(self, module)`), as (class name,
+        # attribute): see `init_hooks`. The file's own hooks, and those of other files of the
+        # project it applies (`model.apply(init_weights)`, imported) or inherits (an
+        # `_init_weights` of a base class of another file).
+        self.hook_filled: set[tuple[str | None, str]] = {
+            fill for fills in init_hook_fills(context.module, context.source,
+                                              context.imports).values() for fill in fills}
         self.class_names: list[str] = []
         # Reads of `self.<name>` in the file, and those that use only its dtype and device
         # (`self._float_tensor.new(n)`, `x.to(self._float_tensor)`), by code; assigned
@@ -791,6 +770,8 @@ class UninitializedTensor(Rule):
             if isinstance(base.value, cst.Name) and base.value.value in self.class_methods:
                 inherited += self.class_methods[base.value.value]
             qualified = self.imports.qualified_name(base.value)
+            if qualified is not None:  # an `_init_weights` inherited from another file
+                self.hook_filled |= self.facts.imported_init_fills(qualified)
             layer_base = layer_base or (qualified is not None
                                         and catalog.layer_base_modes(qualified) is not None)
         self.inheritance.append((inherited, layer_base))
@@ -809,9 +790,6 @@ class UninitializedTensor(Rule):
         scope = _Scope(methods, inherited, layer_base)
         if methods is not None:
             methods[node.name.value] = scope
-        # The modules an init hook (`_init_weights(self, module)`, `weights_init(m)`) receives.
-        scope.received = {param.name.value for param in node.params.params
-                          if param.name.value not in ("self", "cls")}
         scope.params = [param.name.value for param in (*node.params.posonly_params,
                                                         *node.params.params)]
         if not self.classes and len(self.scopes) == 1:
@@ -831,45 +809,13 @@ class UninitializedTensor(Rule):
     def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self.blocks.pop()
 
-    def _hook_fills(self, filled: cst.BaseExpression) -> None:
-        """Record `module.q` filled by an init hook: `module` a parameter of the function
-        (`_init_weights(self, module)`), directly or through a loop over such attributes
-        (`for param in [module.q, module.k]: param.data.normal_()`)."""
-        # module.weight.data[:, k]: module.weight; module.out_projs[i]: each entry of it
-        filled = _whole(filled)
-        received = self.scopes[-1].received
-        if isinstance(filled, cst.Name) and filled.value in self.listed:
-            for attribute in self.listed[filled.value]:
-                self._hook_fills(attribute)
-        elif isinstance(filled, cst.Attribute) and isinstance(filled.value, cst.Name) and \
-                filled.value.value in received:
-            guard = next((classes for _, classes in reversed(self.guards) if classes), None)
-            for class_name in guard or (None,):
-                self.hook_filled.add((class_name, filled.attr.value))
-
-    def visit_If(self, node: cst.If) -> None:
-        if self.guards and self.guards[-1][0].orelse is node:
-            self.guards[-1] = (self.guards[-1][0], ())  # an elif: the body's test is over
-        self.guards.append((node, _isinstance_classes(node.test)))
-
-    def visit_Else(self, node: cst.Else) -> None:
-        if self.guards and self.guards[-1][0].orelse is node:
-            self.guards[-1] = (self.guards[-1][0], ())
-
-    def leave_If(self, node: cst.If) -> None:
-        self.guards.pop()
-
     def visit_For(self, node: cst.For) -> None:
-        if isinstance(node.target, cst.Name) and isinstance(node.iter, (cst.List, cst.Tuple)):
-            self.listed[node.target.value] = [element.value for element in node.iter.elements]
         bound = _range_bound(node)
         self.row_loops.append((node.target.value, self._code(bound)) if bound is not None
                               and isinstance(node.target, cst.Name) else ("", ""))
 
     def leave_For(self, node: cst.For) -> None:
         self.row_loops.pop()
-        if isinstance(node.target, cst.Name):
-            self.listed.pop(node.target.value, None)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if _is_self_attribute(node) and id(node) not in self.assigned_nodes:
@@ -945,6 +891,7 @@ class UninitializedTensor(Rule):
             # self.out_projs, which an init hook fills as module.out_projs[i]
             self.assigned.append(self._code(func.value))
             self.registering.add(id(node))
+        self._apply_imported_hooks(node)
         if isinstance(func, cst.Attribute) and func.attr.value in catalog.IN_PLACE_INITIALISERS:
             filled = func.value
             while isinstance(filled, cst.Call) and isinstance(filled.func, cst.Attribute) and \
@@ -953,7 +900,6 @@ class UninitializedTensor(Rule):
             self.initialised.add(id(filled))  # torch.Tensor(n).normal_()
             # self.weight.data.uniform_(-bound, bound), self.scale[:k].fill_(0)
             scope.filled.add(self._code(_whole(filled)))
-            self._hook_fills(filled)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
                 func.value.value == "self":
             scope.calls.add(func.attr.value)  # self.reset_parameters()
@@ -971,11 +917,6 @@ class UninitializedTensor(Rule):
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
             scope.filled.add(self._code(_whole(node.args[0].value)))  # nn.init.zeros_(self.bias)
-            self._hook_fills(node.args[0].value)
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
-                func.value.value == "self" and "init" in func.attr.value.lower():
-            for arg in node.args:  # self._init_weight(m.r_w_bias): an init helper's argument
-                self._hook_fills(arg.value)
         if qualified not in CONSTRUCTORS or not node.args or id(node) in self.initialised:
             return
         if any(arg.keyword is not None or arg.star for arg in node.args) or \
@@ -990,6 +931,22 @@ class UninitializedTensor(Rule):
                                   applicability=Applicability.UNSAFE)
         self.pending.append((node, fix, self.assigned[-1] if self.assigned else None, scope,
                              self.class_names[-1] if self.class_names else None))
+
+    def _apply_imported_hooks(self, node: cst.Call) -> None:
+        """`model.apply(init_weights)` (also `partial(init_weights, std=0.02)`) or
+        `init_weights(model)`, with `init_weights` imported from another file of the project:
+        what it fills on the modules it receives is initialised."""
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "apply" and node.args:
+            hook = node.args[0].value  # any function handed to `apply` is a hook
+            if isinstance(hook, cst.Call) and hook.args:  # partial(init_weights, ...)
+                hook = hook.args[0].value
+        else:  # a direct call, of a function whose name says it initialises
+            hook = func
+        qualified = self.imports.qualified_name(hook) if isinstance(
+            hook, (cst.Name, cst.Attribute)) else None
+        if qualified is not None and (hook is not func or "init" in qualified.lower()):
+            self.hook_filled |= self.facts.imported_init_fills(qualified)
 
     def leave_Call(self, node: cst.Call) -> None:
         if id(node) in self.registering:
@@ -1048,7 +1005,6 @@ class _Scope:
         self.filled: set[str] = set()
         self.calls: set[str] = set()
         self.rows_filled: set[tuple[str, str]] = set()  # (target, n) filled row by row
-        self.received: set[str] = set()  # the function's parameters other than self
         self.params: list[str] = []  # its positional parameters, in order
         # Calls of the file's functions: (name, code of each positional argument, by keyword).
         self.helper_calls: list[tuple[str, list[str], dict[str, str]]] = []

@@ -1073,3 +1073,90 @@ def test_layers_derived_from_torch_layers_in_another_file_keep_their_modes(tmp_p
     (root / "evaluate.py").write_text(EVALUATE_ELSEWHERE)
     found, _ = lint(root)
     assert {entry[:3] for entry in found if entry[2] == "DL004"} == {("evaluate.py", 9, "DL004")}
+
+
+INIT_HOOKS = '''
+import torch
+from torch import nn
+
+
+def init_weights(module):
+    if isinstance(module, Gate):
+        nn.init.xavier_uniform_(module.weight)
+
+
+class PreTrained(nn.Module):
+    def _init_weights(self, module):
+        if isinstance(module, Memory):
+            module.slots.data.normal_(0.0, 0.02)
+'''
+GATED_MODEL = '''
+import torch
+from torch import nn
+from init_hooks import init_weights
+
+
+class Gate(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.weight = nn.Parameter(torch.Tensor(n, n))
+
+
+model = Gate(8)
+model.apply(init_weights)
+'''
+MEMORY_MODEL = '''
+import torch
+from torch import nn
+from init_hooks import PreTrained
+
+
+class Memory(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.slots = nn.Parameter(torch.Tensor(n, n))
+
+
+class Reader(PreTrained):
+    def __init__(self, n):
+        super().__init__()
+        self.memory = Memory(n)
+        self.apply(self._init_weights)
+'''
+
+
+def init_hook_project(tmp_path: Path, hooks: str = INIT_HOOKS) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir(exist_ok=True)
+    (root / "init_hooks.py").write_text(hooks)
+    (root / "gated.py").write_text(GATED_MODEL)
+    (root / "memory.py").write_text(MEMORY_MODEL)
+    return root
+
+
+def test_init_hooks_of_another_file_initialise_the_tensors_they_fill(tmp_path):
+    """DL304: a hook imported and applied (`model.apply(init_weights)`), and an
+    `_init_weights` inherited from a base class of another file, fill what they name."""
+    summary = summarise("init_hooks.py", INIT_HOOKS)
+    assert summary is not None and summary["init_fills"] == {
+        "init_weights": [["Gate", "weight"]], "PreTrained._init_weights": [["Memory", "slots"]]}
+    found, _ = lint(init_hook_project(tmp_path))
+    assert not any(code == "DL304" for _, _, code, _ in found)
+
+
+def test_a_hook_of_another_file_that_fills_other_attributes_leaves_the_finding(tmp_path):
+    hooks = INIT_HOOKS.replace("module.weight", "module.bias").replace(
+        "module.slots", "module.keys")
+    found, _ = lint(init_hook_project(tmp_path, hooks))
+    assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
+        ("gated.py", 10), ("memory.py", 10)}
+
+
+def test_cache_follows_a_change_of_an_init_hook_in_another_file(tmp_path):
+    root = init_hook_project(tmp_path)
+    before, _ = lint(root, use_cache=True)
+    assert not any(code == "DL304" for _, _, code, _ in before)
+    (root / "init_hooks.py").write_text(INIT_HOOKS.replace("module.weight", "module.bias"))
+    after, _ = lint(root, use_cache=True)
+    assert {(name, line) for name, line, code, _ in after if code == "DL304"} == {
+        ("gated.py", 10)}

@@ -151,6 +151,21 @@ def test_module_mode_follows_eval_and_the_layers_that_make_modes_differ():
     assert nothing is None
 
 
+def test_a_class_of_a_keras_model_package_built_directly_is_a_keras_model():
+    source = """
+        import keras_hub
+        from keras_nlp.models import BertBackbone
+
+        ask(keras_hub.models.Gemma3Backbone(**config))
+        ask(BertBackbone(vocabulary_size=100))
+        ask(keras_hub.utils.load_weights(path))
+    """
+    modes = ask(source, lambda facts, call: facts.module_mode(facts.value(call.args[0].value)))
+    gemma, bert, helper = modes
+    assert gemma.framework == "keras" and bert.framework == "keras"
+    assert helper is None  # a function of the package, not one of its model classes
+
+
 def test_has_mode_dependent_layers_needs_positive_evidence():
     source = """
         import timm
@@ -212,6 +227,21 @@ def test_has_mode_dependent_layers_needs_positive_evidence():
         True,   # a torchvision model's children, re-assembled
         None,   # no module
     ]
+
+
+def test_events_at_a_node_name_what_the_model_recorded_there():
+    # Asked after the walk (the recording happens as the walk reaches each call): the step of
+    # an optimizer, the backward pass, and nothing at a plain call.
+    source = """
+        import torch
+
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        ask(optimizer.step())
+        ask(loss.backward())
+        ask(print(loss))
+    """
+    asked = ask(source, lambda facts, call: (facts, call.args[0].value))
+    assert [facts.events_at(node) for facts, node in asked] == [("step",), ("backward",), ()]
 
 
 def test_loops_and_their_training_events_in_source_order():

@@ -178,6 +178,49 @@ def test_rows_of_a_tensor_and_exp_of_log_softmax():
     assert PROBABILITIES in row and PROBABILITIES in exp
 
 
+def test_a_call_of_a_partial_is_a_call_of_the_wrapped_callable_with_the_bound_arguments():
+    loss, loss_value, norm, activation, softmax, nested, bound_input, unknown = probes("""
+        import functools
+        from functools import partial
+        import torch.nn.functional as F
+        from torch import nn
+
+        loss_fn = partial(F.cross_entropy, label_smoothing=0.1)
+        probe(loss_fn)
+        probe(loss_fn(logits, labels))
+        norm = functools.partial(nn.BatchNorm2d, eps=1e-3)
+        probe(norm(64))
+        probe(partial(nn.GELU, approximate="tanh")())
+        softmax = partial(F.softmax, dim=1)
+        probe(softmax(logits))
+        probe(partial(softmax)(logits))
+        probe(partial(F.cross_entropy, logits))
+        probe(partial(print, 1)(2))
+    """)
+    assert LOSS in loss and loss_value == {"loss_value"}
+    assert norm == {MODULE} and activation == {MODULE}
+    assert softmax == {PROBABILITIES} and nested == {PROBABILITIES}
+    assert LOSS not in bound_input  # the prediction itself is bound: no loss left to call
+    assert unknown == set()
+
+
+def test_a_partial_of_a_loss_takes_its_prediction_after_the_bound_arguments():
+    # The model's own view: the loss tag says where the prediction goes in the partial's call.
+    text = textwrap.dedent("""
+        from functools import partial
+        import keras
+        loss_fn = partial(keras.losses.sparse_categorical_crossentropy, labels, from_logits=True)
+    """)
+    module = cst.parse_module(text)
+    context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    model = SemanticModel(context)
+    walk(module, [model])
+    (loss,) = [tag for tag in model.value(module.body[-1].body[0].value) if tag.kind == LOSS]
+    # (y_true, y_pred): with the labels bound, the prediction is the call's first argument.
+    assert loss.info.argument == 0 and loss.info.wants == "logits"
+    assert loss.node is module.body[-1].body[0].value
+
+
 def test_single_channel_outputs_and_activations_that_keep_them():
     sequential, wide, column, through_forward, squeezed, viewed = probes("""
         import torch

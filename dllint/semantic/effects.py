@@ -55,6 +55,8 @@ class Effect(enum.Enum):
     MODULE_COPY = (Stage.CALL, ())
     # The modules of argument position/keyword, run unchanged (DDP, torch.compile): `via` the call.
     MODULE_WRAPPER = (Stage.CALL, ())
+    # functools.partial: a callable of the function at position 0, with the rest bound.
+    PARTIAL = (Stage.CALL, ())
     PROBABILITIES = (Stage.CALL, {tags.PROBABILITIES})  # display: "softmax" | "sigmoid"
     SHAPE_KEEPING = (Stage.CALL, ())
     LOG_PROBABILITIES = (Stage.CALL, {tags.LOG_PROBABILITIES})

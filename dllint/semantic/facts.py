@@ -213,6 +213,22 @@ class Facts:
         (`train_epoch`, `Trainer.fit_epoch`); None for any other call."""
         return self._model.local_calls.get(id(call))
 
+    def imported_init_fills(self, qualified: str) -> frozenset[tuple[str | None, str]]:
+        """What a function of another file of the project (`init_weights`, imported), or the
+        methods of a class of another file (a base class's `_init_weights`), fill in place on
+        the modules they receive: (class an `isinstance` test names, or None; attribute).
+        Empty without a project, or for a name no summary defines."""
+        project = self._model.project
+        if project is None:
+            return frozenset()
+        return frozenset(project.lookup_init_fills(qualified, self._model.context.path))
+
+    def events_at(self, node: cst.CSTNode) -> Sequence[str]:
+        """The kinds of the training events recorded at `node` so far ("backward", "step", ...),
+        in order: `optimizer.step()` is a "step", as is a call of another file's function whose
+        summary steps an optimizer. Calls of the file's own functions are not expanded."""
+        return tuple(self._model.event_kinds.get(id(node), ()))
+
     def alternatives(self, first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> bool:
         """Whether two training events, each given by its trace from `expand_traced` (the
         calls it is reached through, then its own node), lie in different branches of one `if`

@@ -47,6 +47,7 @@ class LoopEventRecorder:
 
     def event(self, *event) -> None:
         self.event_stack[-1].append(event)
+        self.event_kinds.setdefault(id(event[1]), []).append(event[0])
         self.event_branches[id(event[1])] = tuple(
             (id(branch.node), branch.in_else) for branch in self.branches)
         for loop in self.open_loops:

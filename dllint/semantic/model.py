@@ -132,6 +132,8 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         # The `if` branches each event's node is in (id of node -> ((id of the if, in its
         # else), ...), outermost first): events in two branches of one `if` are alternatives.
         self.event_branches: dict[int, tuple[tuple[int, bool], ...]] = {}
+        # The kinds of the events recorded at each node (id of node -> kinds, in order).
+        self.event_kinds: dict[int, list[str]] = {}
         # The typed query interface rules read all of the above through.
         self.facts = Facts(self)
         # The value of each expression node, memoised for as long as the bindings it was

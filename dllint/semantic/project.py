@@ -25,6 +25,7 @@ from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, List
                               Record)
 from dllint.semantic import catalog
 from dllint.semantic.effects import gate_pattern, minimal_tokens
+from dllint.semantic.init_hooks import init_hook_fills
 from dllint.semantic.values import (
     ARGUMENT_OUTPUT, COLUMN, ELEMENTS, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
     MODULE, PROBABILITIES, RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo,
@@ -56,7 +57,10 @@ SHARED_EVENTS = ("backward", "zero_grad", "step")
 # A helper holding one of them names a backward or a gradient clearing (one that only steps an
 # optimizer is not summarised for it: `step` is in too many files to gate on).
 _EVENT_GATE = minimal_tokens({*catalog.BACKWARD_METHODS, "zero_grad"})
-SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE))
+# What an init hook fills on the modules it receives crosses files (`model.apply(init_weights)`
+# with `init_weights` imported, an `_init_weights` inherited from a base class of another file).
+_INIT_GATE = minimal_tokens({"init.", *(f"{method}(" for method in catalog.IN_PLACE_INITIALISERS)})
+SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
@@ -166,6 +170,9 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             kinds = [event[0] for event in model.expand(recorded) if event[0] in SHARED_EVENTS]
             if kinds:
                 events[name] = kinds
+    # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks)
+    init_fills = {name: sorted([class_name or "", attribute] for class_name, attribute in fills)
+                  for name, fills in init_hook_fills(module, text, context.imports).items()}
     members = {}
     for name, found in model.local_members.items():
         if found is not None:
@@ -174,10 +181,13 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             if written["attributes"] or written["methods"]:
                 members[name] = written
     if not classes and not functions and not calls and not exports and not members \
-            and not events:
+            and not events and not init_fills:
         return None
-    return {"path": path, "classes": classes, "functions": functions, "calls": calls,
-            "exports": exports, "members": members, "events": events}
+    summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
+               "exports": exports, "members": members, "events": events}
+    if init_fills:
+        summary["init_fills"] = init_fills
+    return summary
 
 
 class _Writer:
@@ -342,6 +352,9 @@ SUMMARY = Record({
     "members": MapOf(_MEMBERS),
     # function -> what it does to training state, in order (SHARED_EVENTS)
     "events": MapOf(ListOf(TEXT)),
+    # function or `Class.method` -> what it fills in place on the modules it receives:
+    # [class an isinstance test names, or "", attribute]
+    "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -413,7 +426,9 @@ class ProjectIndex:
                 continue
             if name in summary["classes"] or name in summary["functions"] or \
                     name in summary.get("members", {}) or name in summary.get("events", {}) or \
-                    any(key.startswith(f"{name}.") for key in summary.get("events", {})):
+                    any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
+                    name in summary.get("init_fills", {}) or \
+                    any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
             exports = summary.get("exports", {})
             exported = exports.get(name) if name != "*" else None
@@ -588,6 +603,18 @@ class ProjectIndex:
             return []
         return [kind for kind in found[0].get("events", {}).get(f"{found[1]}.{method}", ())
                 if kind in SHARED_EVENTS]
+
+    def lookup_init_fills(self, qualified: str, importer: str) -> set[tuple[str | None, str]]:
+        """What a function of another file fills in place on the modules it receives, or, for
+        a class, what its methods do (an `_init_weights` its subclasses inherit): (class an
+        isinstance test names, or None; attribute)."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return set()
+        summary, name = found
+        return {(class_name or None, attribute)
+                for key, fills in summary.get("init_fills", {}).items()
+                if key == name or key.startswith(f"{name}.") for class_name, attribute in fills}
 
     def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
         """Whether an import of these names (`statement_imports`) reaches a module of the

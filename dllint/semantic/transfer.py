@@ -26,7 +26,7 @@ from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
 from dllint.semantic.values import OUT_OF_RANGE, UNIT_RANGE
-from dllint.semantic.values import FUNCTION
+from dllint.semantic.values import FUNCTION, PARTIAL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
@@ -47,6 +47,22 @@ def loss_wants(loss: Loss, call: cst.Call) -> str:
                                          or cst.Arg(cst.Name("False"))).value):
         return "probabilities"
     return loss.wants
+
+
+def _born_at(value: Value, made_up: cst.Call, node: cst.Call) -> Value:
+    """`value` with what a made-up call (a partial's, see `_partial_call`) made moved to the
+    call in the file, `node`: a rule points at a line that exists."""
+    moved = set()
+    for tag in value:
+        info = tag.info
+        if isinstance(info, ModuleInfo):
+            tag = replace(tag, info=replace(info, output=_born_at(info.output, made_up, node)))
+        elif isinstance(info, frozenset):  # a list's elements, a function's result
+            tag = replace(tag, info=_born_at(info, made_up, node))
+        elif isinstance(info, tuple) and all(isinstance(part, frozenset) for part in info):
+            tag = replace(tag, info=tuple(_born_at(part, made_up, node) for part in info))
+        moved.add(replace(tag, node=node) if tag.node is made_up else tag)
+    return frozenset(moved)
 
 
 def elements_of(value: Value) -> Value:
@@ -301,6 +317,8 @@ class ValueTransfer:
         for tag in callee:
             if tag.kind == FUNCTION:  # a lambda or a closure: what its body returns
                 result |= tag.info
+            if tag.kind == PARTIAL:
+                result |= self._partial_call(tag, node)
             if tag.kind == LOSS:
                 result.add(Tag(LOSS_VALUE, node, tag.detail))
             if tag.kind == ARGUMENT:  # phase one: whatever the module handed in returns
@@ -530,6 +548,47 @@ class ValueTransfer:
 
     def _module_copy_call(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return self._module_copy(node, row.keyword, row.position)
+
+    def _partial(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        """`partial(F.cross_entropy, label_smoothing=0.1)`, `partial(nn.BatchNorm2d, eps=1e-3)`:
+        a callable whose call is a call of the wrapped one with the bound arguments merged in
+        (see `_partial_call`); one that wraps a loss is a loss, its prediction taken where the
+        bound positional arguments leave it."""
+        wrapped = positional(node, 0)
+        if wrapped is None:
+            return EMPTY
+        bound = tuple(arg for arg in node.args if arg is not wrapped)
+        result = {Tag(PARTIAL, node, "partial", (wrapped.value, bound))}
+        shift = sum(1 for arg in bound if arg.keyword is None and not arg.star)
+        wrapped_qualified = self.qualified(wrapped.value)
+        loss = catalog.LOSS_FUNCTIONS.get(wrapped_qualified or "")
+        if loss is not None:
+            info = LossInfo(wrapped_qualified, loss_wants(loss, node), loss.display,
+                            loss.argument, loss.keyword)
+        else:
+            held = first(self.value(wrapped.value), LOSS)  # partial(criterion, ...)
+            info = held.info if held is not None else None
+        if info is not None and info.argument >= shift and not any(
+                arg.keyword is not None and arg.keyword.value == info.keyword for arg in bound):
+            result.add(Tag(LOSS, node, wrapped_qualified.rsplit(".", 1)[-1]
+                           if wrapped_qualified else "partial",
+                           replace(info, argument=info.argument - shift)))
+        return frozenset(result)
+
+    def _partial_call(self, partial: Tag, node: cst.Call) -> Value:
+        """The value of calling a partial: of a call of the wrapped callable with the bound
+        positional arguments first, then the call's, and the call's keywords over the bound
+        ones. The call is made up here; what it makes is born at `node`."""
+        wrapped, bound = partial.info
+        given = {arg.keyword.value for arg in node.args if arg.keyword is not None}
+        positional_args = [arg for arg in (*bound, *node.args)
+                           if arg.keyword is None and arg.star != "**"]
+        keyword_args = [arg for arg in bound if arg.keyword is not None
+                        and arg.keyword.value not in given]
+        keyword_args += [arg for arg in node.args if arg.keyword is not None]
+        double_star = [arg for arg in (*bound, *node.args) if arg.star == "**"]
+        merged = cst.Call(func=wrapped, args=(*positional_args, *keyword_args, *double_star))
+        return _born_at(self._call(merged), merged, node)
 
     def _module_wrapper(self, row: Row, qualified: str, node: cst.Call) -> Value:
         """DDP(model), torch.compile(model): the model, reached `via` the wrapper."""
@@ -1262,6 +1321,7 @@ CALL_HANDLERS = {
     Effect.LISTING: T._listing_call, Effect.SHUFFLED_LISTING: T._shuffled_listing_call,
     Effect.ORDER_KEEPING: T._order_keeping_call, Effect.SORTING: T._sorting_call,
     Effect.MODULE_COPY: T._module_copy_call, Effect.MODULE_WRAPPER: T._module_wrapper,
+    Effect.PARTIAL: T._partial,
     Effect.PROBABILITIES: T._probabilities_call, Effect.SHAPE_KEEPING: T._shape_kept,
     Effect.LOG_PROBABILITIES: T._log_probabilities_call, Effect.EXP: T._exp_call,
     Effect.NO_OP_WRAPPER: T._no_op_wrapper, Effect.LOG: T._log_call,

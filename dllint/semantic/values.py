@@ -83,6 +83,9 @@ KERAS_TRAINING = "keras_training"
 # inside another one (a closure). detail: its name, info: the Value calling it returns (its body
 # read with its parameters unknown, as for the file's other functions).
 FUNCTION = "function"
+# `functools.partial(f, *args, **keywords)`: a callable whose call is a call of `f` with the bound
+# arguments merged in. info: (f's expression, the bound arguments).
+PARTIAL = "partial"
 DTYPE_TAGS = frozenset({UINT8, FLOAT64})
 
 

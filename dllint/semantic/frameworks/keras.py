@@ -17,6 +17,10 @@ PER_CALL_MODE_PACKAGES = frozenset({"keras", "tensorflow", "tf_keras"})
 # Class methods that load a Keras model (KerasHub's `Backbone.from_preset`, `CausalLM.from_preset`):
 # called outside `fit`, the model runs in inference mode.
 MODEL_LOADERS = frozenset({"from_preset"})
+# Packages of Keras models and layers built on Keras (KerasHub and its predecessors): a class
+# of theirs built directly (`keras_hub.models.Gemma3Backbone(**config)`) is a Keras model.
+KERAS_MODEL_PACKAGE_PREFIXES = ("keras_hub.models.", "keras_hub.layers.", "keras_nlp.models.",
+                                "keras_nlp.layers.", "keras_cv.models.", "keras_cv.layers.")
 
 
 def spellings(*paths: str) -> list[str]:
@@ -181,7 +185,7 @@ ROWS = (
     *loss_rows(BROADCASTING_LOSS_FUNCTIONS),
     *rows(Effect.KERAS_INPUT, INPUTS),
     *(Row(prefix, Effect.KERAS_LAYER, match=Match.PREFIX, capitalised=True)
-      for prefix in LAYER_PREFIXES),
+      for prefix in (*LAYER_PREFIXES, *KERAS_MODEL_PACKAGE_PREFIXES)),
     *rows(Effect.KERAS_SEQUENTIAL, SEQUENTIAL_MODELS),
     *rows(Effect.KERAS_FUNCTIONAL_MODEL, FUNCTIONAL_MODELS, data=FUNCTIONAL_OUTPUTS),
     *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)

@@ -30,5 +30,6 @@ ROWS = (
     # map(f, listing) and filter(f, listing) keep the order of their last argument.
     *rows(Effect.BUILTIN_ORDER_KEEPING, ("builtins.map", "builtins.filter"), position=-1),
     Row("builtins.next", Effect.WALK_STEP),
+    Row("functools.partial", Effect.PARTIAL),
     *rows(Effect.LISTING_METHOD, LISTING_METHODS, match=Match.METHOD),
 )
