@@ -25,7 +25,6 @@ from dllint.jsonshape import (BOOLEAN, INTEGER, NULL, TEXT, ByField, Later, List
                               Record)
 from dllint.semantic import catalog
 from dllint.semantic.effects import gate_pattern, minimal_tokens
-from dllint.semantic.init_hooks import init_hook_fills
 from dllint.semantic.values import (
     ARGUMENT_OUTPUT, COLUMN, ELEMENTS, FLOAT64, LISTING, LOG_PROBABILITIES, LOSS, LOSS_VALUE,
     MODULE, PROBABILITIES, RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo,
@@ -170,7 +169,9 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             kinds = [event[0] for event in model.expand(recorded) if event[0] in SHARED_EVENTS]
             if kinds:
                 events[name] = kinds
-    # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks)
+    # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks). Imported
+    # here: init_hooks needs libcst, which a run answered from the cache never loads.
+    from dllint.semantic.init_hooks import init_hook_fills
     init_fills = {name: sorted([class_name or "", attribute] for class_name, attribute in fills)
                   for name, fills in init_hook_fills(module, text, context.imports).items()}
     members = {}
