@@ -1,0 +1,197 @@
+"""Issue 27: where a traced training step's memory goes (`dllint/runtime/memory.py`), the
+dispatcher's saved-tensor event, and the growth check RT016."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
+
+from conftest import REPO  # noqa: E402
+from dllint.runtime.dispatch import Dispatcher, Subscriber, TraceContext  # noqa: E402
+from dllint.runtime.memory import MemoryRecorder  # noqa: E402
+from dllint.runtime.script import trace_script  # noqa: E402
+from dllint.runtime.tracing import StopTracing  # noqa: E402
+
+RUNTIME = REPO / "fixtures" / "runtime"
+FLOAT = 4  # bytes of a float32
+
+
+def write(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+MLP = """
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    optimizer = torch.optim.{optimizer}(model.parameters(), lr=1e-3)
+    x, y = torch.randn(32, 8), torch.randint(0, 4, (32,))
+    for step in range(3):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+"""
+
+
+def _mlp_memory(tmp_path, optimizer="Adam"):
+    report = trace_script(write(tmp_path, "mlp.py", MLP.format(optimizer=optimizer)), steps=2)
+    assert report.instrument_errors == []
+    return report.observations.memory
+
+
+def test_parameters_and_gradients_are_exact_per_module(tmp_path):
+    memory = _mlp_memory(tmp_path)
+    rows = {row.name: row for row in memory.modules}
+    assert set(rows) == {"model", "model.0", "model.1", "model.2"}
+    assert rows["model.0"].type_name == "Linear"
+    assert rows["model.0"].parameter_bytes == (8 * 16 + 16) * FLOAT
+    assert rows["model.2"].parameter_bytes == (16 * 4 + 4) * FLOAT
+    assert rows["model.1"].parameter_bytes == rows["model"].parameter_bytes == 0
+    assert [rows[name].gradient_bytes for name in ("model.0", "model.2")] == \
+        [rows[name].parameter_bytes for name in ("model.0", "model.2")]
+    assert memory.parameter_bytes == memory.gradient_bytes == (8 * 16 + 16 + 16 * 4 + 4) * FLOAT
+    assert memory.batch_size == 32 and memory.device == "cpu"
+
+
+def test_activations_are_attributed_to_the_innermost_module_each_storage_once(tmp_path):
+    memory = _mlp_memory(tmp_path)
+    rows = {row.name: row for row in memory.modules}
+    # The first Linear saves its input (32, 8); ReLU saves its output (32, 16). The second Linear
+    # saves that same output as its input: one storage, counted once (for ReLU, which saved it
+    # first). Neither Linear's weight (nor the transposed view of it that addmm saves) counts.
+    assert rows["model.0"].activation_bytes == 32 * 8 * FLOAT
+    assert rows["model.1"].activation_bytes == 32 * 16 * FLOAT
+    assert rows["model.2"].activation_bytes == 0
+    assert rows["model"].activation_bytes == 0  # the Sequential itself saves nothing
+    # The loss, outside every module, saved its log-softmax (32, 4) and the targets.
+    assert memory.other_activation_bytes >= 32 * 4 * FLOAT + 32 * 8
+    assert [row.name for row, _ in memory.top_activations()] == ["model.1", "model.0"]
+    assert memory.top_activations()[0][1] == pytest.approx(2 / 3)
+
+
+def test_optimizer_state_of_adam_is_twice_the_parameters_plus_step_counters(tmp_path):
+    memory = _mlp_memory(tmp_path, "Adam")
+    parameters = memory.parameter_bytes
+    # exp_avg and exp_avg_sq per parameter, plus one step counter (a scalar tensor) for each
+    # of the four parameter tensors.
+    assert memory.optimizer_state_bytes == {"Adam #1": 2 * parameters + 4 * FLOAT}
+    assert _mlp_memory(tmp_path, "SGD").optimizer_state_bytes == {"SGD #1": 0}
+
+
+def test_cpu_phase_peaks_are_the_tracked_sums(tmp_path):
+    memory = _mlp_memory(tmp_path)
+    peaks = memory.peaks
+    assert not peaks.measured
+    assert peaks.forward == memory.parameter_bytes + memory.saved_bytes
+    assert peaks.backward == peaks.forward + memory.gradient_bytes
+    assert peaks.optimizer == memory.parameter_bytes + memory.gradient_bytes + \
+        memory.optimizer_bytes
+    assert peaks.phase_of_peak() == "backward" and peaks.peak == peaks.backward
+
+
+def test_views_of_one_storage_count_once(tmp_path):
+    script = write(tmp_path, "views.py", """
+        import torch
+        from torch import nn
+
+        class Twice(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = nn.Parameter(torch.ones(()))
+
+            def forward(self, x):
+                # Both multiplications save a view of x (one storage) and the parameter.
+                return (x[:, :4] * self.scale).sum() + (x[:, 4:] * self.scale).sum()
+
+        model = Twice()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x = torch.randn(10, 8).exp()  # the exp's output is x's own storage, saved by no one
+        for _ in range(2):
+            optimizer.zero_grad()
+            model(x).backward()
+            optimizer.step()
+    """)
+    report = trace_script(script, steps=1)
+    memory = report.observations.memory
+    assert {row.name: row.activation_bytes for row in memory.modules} == {"model": 10 * 8 * FLOAT}
+    assert memory.other_activation_bytes == 0
+
+
+class Saved(Subscriber):
+    events = frozenset({"on_tensor_saved"})
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.saved: list[tuple[torch.Tensor, str]] = []
+
+    def on_tensor_saved(self, tensor, module):
+        self.saved.append((tensor, type(module).__name__ if module is not None else "-"))
+
+
+def test_the_saved_tensor_event_gives_the_tensor_itself_and_the_innermost_module():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    inputs = torch.randn(5, 4)
+    context = TraceContext(steps=1, overfit=None)
+    saved = Saved(context)
+    with Dispatcher(context, [saved]), pytest.raises(StopTracing):
+        for _ in range(2):
+            optimizer.zero_grad()
+            output = model(inputs)
+            output.sum().backward()
+            optimizer.step()
+    # Linear saved the input (the very tensor, no copy) and the weight; Tanh its output. Only
+    # the first step is seen: the hooks come off once every optimizer has stepped.
+    assert any(tensor is inputs and module == "Linear" for tensor, module in saved.saved)
+    assert any(module == "Tanh" for _, module in saved.saved)
+    assert {module for _, module in saved.saved} <= {"Linear", "Tanh", "-"}
+    count_after_first_step = len(saved.saved)
+    assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
+    output = model(inputs)
+    output.sum().backward()
+    assert len(saved.saved) == count_after_first_step
+
+
+def test_hooks_are_removed_after_the_trace_and_training_works_outside(tmp_path):
+    report = trace_script(write(tmp_path, "mlp.py", MLP.format(optimizer="Adam")), steps=5)
+    assert report.observations.memory is not None
+    assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
+    model = nn.Linear(3, 1)
+    before = model.weight.detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    model(torch.ones(2, 3)).sum().backward()
+    optimizer.step()
+    assert not torch.equal(before, model.weight)
+
+
+def test_a_script_that_raises_in_its_first_step_keeps_the_breakdown_so_far(tmp_path):
+    script = write(tmp_path, "raises.py", """
+        import torch
+        from torch import nn
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        out = model(torch.randn(4, 8))
+        raise RuntimeError("out of memory, say")
+    """)
+    report = trace_script(script)
+    memory = report.observations.memory
+    assert report.outcome == "raised" and memory is not None
+    assert memory.activation_bytes == 4 * 8 * FLOAT + 4 * 16 * FLOAT
+    assert memory.peaks.forward == memory.parameter_bytes + memory.saved_bytes
+    assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
+
+
+def test_the_recorder_is_attached_by_the_tracer():
+    from dllint.runtime.instruments import Instruments
+    instruments = Instruments(steps=1)
+    assert any(isinstance(s, MemoryRecorder) for s in instruments.subscribers)
