@@ -195,3 +195,88 @@ def test_the_recorder_is_attached_by_the_tracer():
     from dllint.runtime.instruments import Instruments
     instruments = Instruments(steps=1)
     assert any(isinstance(s, MemoryRecorder) for s in instruments.subscribers)
+
+
+# ---- RT016: graphs kept alive step over step ---------------------------------------------------
+
+LEAK = RUNTIME / "rt016_loss_accumulated_as_tensor.py"
+
+
+def test_rt016_fires_with_the_default_steps_at_the_accumulation_naming_the_variable():
+    report = trace_script(LEAK, steps=1)
+    assert report.codes == ["RT016"] and report.instrument_errors == []
+    finding = report.diagnostics[0]
+    assert finding.line == 16 and "`total_loss` holds" in finding.message
+    assert finding.evidence["holder"] == "total_loss"
+    assert finding.evidence["steps_kept_alive"] == 2
+    # One step past --steps was needed to see the graphs grow, and no more.
+    assert report.steps == 2
+
+
+def test_rt016_is_silent_for_numbers_detached_totals_and_one_loss_kept():
+    report = trace_script(RUNTIME / "clean_loss_accumulated.py", steps=3)
+    assert report.codes == [] and report.instrument_errors == []
+    assert report.steps == 3  # a graph kept for one step only does not extend the trace
+
+
+def test_rt016_finds_a_list_of_losses_and_a_total_built_with_plus(tmp_path):
+    script = write(tmp_path, "kept.py", """
+        import torch
+        from torch import nn
+
+        def train(model, optimizer, inputs, labels):
+            history = []
+            total = torch.zeros(())
+            for step in range(5):
+                optimizer.zero_grad()
+                loss = nn.functional.mse_loss(model(inputs), labels)
+                (loss / 2).backward()
+                optimizer.step()
+                history.append(loss)
+            return history
+
+        model = nn.Linear(3, 1)
+        train(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.randn(8, 3),
+              torch.randn(8, 1))
+    """)
+    report = trace_script(script, steps=1)
+    assert report.codes == ["RT016"]
+    finding = report.diagnostics[0]
+    # No `+=` adds to a list: the finding is at the optimizer step, naming the list.
+    assert finding.evidence["holder"] == "history" and finding.line == 12
+
+    plus = write(tmp_path, "plus.py", """
+        import torch
+        from torch import nn
+        model = nn.Linear(3, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        epoch_loss = 0
+        for step in range(5):
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(torch.randn(8, 3)), torch.randn(8, 1))
+            loss.backward()
+            optimizer.step()
+            epoch_loss = epoch_loss + loss
+    """)
+    report = trace_script(plus, steps=1)
+    assert report.codes == ["RT016"] and report.diagnostics[0].line == 12
+
+
+def test_rt016_confirms_dl104_as_one_finding():
+    from click.testing import CliRunner
+    from dllint.cli import main
+    result = CliRunner().invoke(main, ["trace", str(LEAK), "--format", "json"])
+    findings = __import__("json").loads(result.output)["diagnostics"]
+    assert [(f["code"], f["line"]) for f in findings] == [("DL104", 16)]
+    assert findings[0]["evidence"]["confirmed_by"] == "RT016"
+    assert "[confirmed at runtime: RT016]" in findings[0]["message"]
+
+
+def test_rt016_is_explained_with_an_example():
+    from click.testing import CliRunner
+    from dllint.cli import main
+    result = CliRunner().invoke(main, ["explain", "RT016"])
+    assert result.exit_code == 0
+    for text in ("graph-kept-alive", "DL104", "Example", "total_loss += loss",
+                 "Use instead", "total_loss += loss.item()"):
+        assert text in result.output, text

@@ -26,7 +26,7 @@ from dllint.types import Diagnostic, RelatedLocation
 # A static rule and the runtime check that observes the same bug.
 CONFIRMS = {"DL002": "RT003", "DL006": "RT002", "DL004": "RT007", "DL005": "RT005",
             "DL003": "RT004", "DL101": "RT009", "DL107": "RT008", "DL301": "RT008",
-            "DL105": "RT013"}
+            "DL105": "RT013", "DL104": "RT016"}
 
 
 def _places(diagnostic: Diagnostic) -> set[tuple[str, int]]:
