@@ -280,3 +280,57 @@ def test_rt016_is_explained_with_an_example():
     for text in ("graph-kept-alive", "DL104", "Example", "total_loss += loss",
                  "Use instead", "total_loss += loss.item()"):
         assert text in result.output, text
+
+
+# ---- the report and the JSON report ------------------------------------------------------------
+
+def test_the_fitting_fixture_is_accounted_as_its_docstring_says():
+    report = trace_script(RUNTIME / "memory_fits.py", steps=1)
+    memory = report.observations.memory
+    assert report.codes == [] and memory.batch_size == 32
+    assert memory.parameter_bytes == 19210 * FLOAT
+    assert memory.optimizer_bytes == 2 * 19210 * FLOAT + 4 * FLOAT
+    assert memory.activation_bytes == (32 * 64 + 32 * 256) * FLOAT
+
+
+def test_the_text_report_has_a_memory_column_and_where_the_memory_goes(tmp_path):
+    from dllint.runtime.report import render_trace, subtree_memory
+    report = trace_script(RUNTIME / "memory_fits.py", steps=1)
+    memory = report.observations.memory
+    subtree = subtree_memory(memory)
+    rows = {row.name: row for row in memory.modules}
+    own = {name: row.parameter_bytes + row.gradient_bytes + row.activation_bytes
+           for name, row in rows.items()}
+    assert subtree["model"] == sum(own.values())
+    assert subtree["model.0"] == own["model.0"] == 2 * (64 * 256 + 256) * FLOAT + 32 * 64 * FLOAT
+    full = render_trace(report, color=False, width=120)
+    header = next(line for line in full.splitlines() if line.startswith("module"))
+    assert header.split()[-1] == "memory"
+    model_row = next(line for line in full.splitlines() if line.startswith("model "))
+    # Parameters and gradients, 76.84kB each, and the modules' activations, 40.96kB.
+    assert model_row.split()[-1] == "195kB"
+    assert "peak" in full and "estimated from tracked tensors" in full
+    assert "most activation memory: model.1 (ReLU) 32.8kB 80%, model.0 (Linear) 8.19kB 20%" \
+        in full
+    # Depth 0: the model's row folds everything below it and still sums its subtree.
+    folded = render_trace(report, color=False, width=120, depth=0)
+    row = next(line for line in folded.splitlines() if line.startswith("model "))
+    assert row.split()[-1] == model_row.split()[-1] and "+3" in row
+
+
+def test_the_json_report_has_the_whole_breakdown_and_validates():
+    jsonschema = pytest.importorskip("jsonschema")
+    from dllint.runtime.trace_json import SCHEMA, SCHEMA_VERSION, trace_to_dict
+    report = trace_script(RUNTIME / "memory_fits.py", steps=1)
+    data = trace_to_dict(report, report.diagnostics)
+    jsonschema.validate(data, SCHEMA)
+    assert SCHEMA_VERSION == "dllint-trace/2" == data["schema"]
+    memory = data["memory"]
+    assert memory["optimizers"] == {"Adam #1": 2 * 19210 * FLOAT + 4 * FLOAT}
+    assert memory["activation_bytes"] == (32 * 64 + 32 * 256) * FLOAT
+    assert memory["peaks"]["backward"] == memory["parameter_bytes"] + \
+        memory["gradient_bytes"] + memory["activation_bytes"] + memory["other_activation_bytes"]
+    assert [m["name"] for m in memory["modules"]] == ["model", "model.0", "model.1", "model.2"]
+    broken = dict(data, memory=dict(memory, peaks={"forward": -1}))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA)

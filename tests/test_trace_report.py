@@ -1,5 +1,5 @@
 """What `dllint trace` prints and writes: the folded module table, the losses per optimizer, the
-overfit curve, the pictures' axes, the summary line and the whole-report JSON (dllint-trace/1)."""
+overfit curve, the pictures' axes, the summary line and the whole-report JSON (dllint-trace/2)."""
 
 from __future__ import annotations
 
@@ -574,8 +574,8 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def documented_fields() -> set[str]:
-    """The field names of the README's dllint-trace/1 table."""
-    section = README[README.index("### JSON report: `dllint-trace/1`"):]
+    """The field names of the README's dllint-trace/2 table."""
+    section = README[README.index("### JSON report: `dllint-trace/2`"):]
     section = section[:section.index("\n#")]
     return set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
 
@@ -596,6 +596,7 @@ def test_a_constructed_report_validates_and_non_finite_numbers_stay_strict_json(
                          first_step_changed=False)
     data = trace_to_dict(report, report.diagnostics)
     jsonschema.validate(data, SCHEMA)
+    assert data["memory"] is None  # no step was recorded
     assert json.loads(json.dumps(data, allow_nan=False)) == data
     assert data["losses"][0]["values"][-1] == "Infinity"
     assert data["gradient_norms"] == {"net.head.weight": "NaN"}
@@ -625,5 +626,12 @@ def test_cli_trace_json_is_the_whole_report(tmp_path, monkeypatch):
     assert all(isinstance(norm, float) for norm in data["gradient_norms"].values())
     assert [item["code"] for item in data["diagnostics"]] == ["RT006"]
     assert data["weights_changed"] in (True, False, None)
+    memory = data["memory"]  # dllint-trace/2
+    assert memory["device"] == "cpu" and memory["measured"] is False
+    assert memory["batch_size"] == 16 and memory["peak_phase"] in ("forward", "backward")
+    assert {module["name"] for module in memory["modules"]} == \
+        {module["name"] for module in data["modules"]}
+    assert memory["parameter_bytes"] == data["modules"][0]["parameter_bytes"]
+    assert list(memory["optimizers"]) == [loss["optimizer"] for loss in data["losses"]]
     for loss in data["losses"]:
         assert loss["optimizer"] and all(isinstance(value, float) for value in loss["values"])
