@@ -340,7 +340,7 @@ def test_a_real_trace_records_output_objects_parameters_and_expands_with_depth(t
     assert "{loss: (), logits: (2,3), cache: NoneType}" not in model  # None entries are left out
     assert "{loss: (), logits: (2,3)}" in model and " f32 " in model
     # embed: 4*8+8 = 40 frozen; body: (8*8+8) + (8*3+3) = 99 trainable.
-    assert re.search(r"model\.embed\s.*\s40\s+0$", result.output, flags=re.MULTILINE)
+    assert re.search(r"model\.embed\s.*\s40\s+0\s+[\d.]+k?B$", result.output, flags=re.MULTILINE)
     assert re.search(r"^model\.body\s+\+4\s", result.output, flags=re.MULTILINE)
     assert "parameters: 139 total, 99 trainable, 40 frozen; 556B" in result.output
     every = CliRunner().invoke(main, ["trace", str(script), "--no-static", "--depth", "all"],
@@ -370,7 +370,7 @@ def test_a_compiled_model_gets_its_own_row_and_a_note(tmp_path):
                             capture_output=True, text=True, timeout=600,
                             env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
     assert result.returncode in (0, 1), result.stdout + result.stderr
-    assert re.search(r"^model\s+Sequential\s+\(4,4\)\s+\(4,2\)\s+f32\s+train\s+58$",
+    assert re.search(r"^model\s+Sequential\s+\(4,4\)\s+\(4,2\)\s+f32\s+train\s+58\s+\d+B$",
                      result.stdout, flags=re.MULTILINE), result.stdout
     assert "model: compiled by torch.compile; the modules inside the compiled graph run without " \
            "dllint's hooks" in result.stdout
@@ -393,7 +393,7 @@ def test_audit_embeds_the_trace_at_full_width(tmp_path):
     text = target.read_text()
     trace = text[text.index("## Runtime trace"):]
     header = next(line for line in trace.splitlines() if line.startswith("module "))
-    assert header.split()[-3:] == ["dtype", "mode", "params"]
+    assert header.split()[-4:] == ["dtype", "mode", "params", "memory"]
     # Names and shapes whole: the page is not a terminal.
     assert "model.a_rather_long_encoder_attribute.2 " in trace and "…" not in trace.split(
         "gradient norms")[0]

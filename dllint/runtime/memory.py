@@ -116,7 +116,8 @@ class MemoryRecorder(Subscriber):
         if key is None or key[0] in self.parameter_storages or key[0] in self.saved:
             return
         self.saved[key[0]] = key[1]
-        self.saved_by[key[0]] = id(module) if module is not None else 0
+        # A compiled (or DDP) model runs as its wrapper: its saves belong to the model.
+        self.saved_by[key[0]] = id(unwrapped(module)) if module is not None else 0
 
     def on_backward(self, tensor: torch.Tensor) -> None:
         if self.done or self.phase != "forward":
