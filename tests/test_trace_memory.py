@@ -334,3 +334,57 @@ def test_the_json_report_has_the_whole_breakdown_and_validates():
     broken = dict(data, memory=dict(memory, peaks={"forward": -1}))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, SCHEMA)
+
+
+def test_on_cuda_the_peaks_are_the_allocators_reset_between_phases(monkeypatch):
+    """The measured path, without a GPU: the allocator's peak is scripted, and each phase must
+    read it and reset it before the next one."""
+    calls: list[str] = []
+    peaks = iter([1000, 3000, 2000])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats",
+                        lambda device=None: calls.append(f"reset {device}"))
+
+    def max_memory_allocated(device=None):
+        calls.append(f"read {device}")
+        return next(peaks)
+
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", max_memory_allocated)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    context = TraceContext(steps=1, overfit=None)
+    context.seen.device = "cuda:0"  # what the model's parameters would say on a GPU
+    recorder = MemoryRecorder(context)
+    with Dispatcher(context, [recorder]), pytest.raises(StopTracing):
+        for _ in range(2):
+            optimizer.zero_grad()
+            model(torch.randn(5, 4)).sum().backward()
+            optimizer.step()
+    step = context.seen.memory
+    assert calls == ["reset cuda:0", "read cuda:0", "reset cuda:0", "read cuda:0",
+                     "reset cuda:0", "read cuda:0", "reset cuda:0"]
+    assert (step.peaks.forward, step.peaks.backward, step.peaks.optimizer) == (1000, 3000, 2000)
+    assert step.peaks.measured and step.peaks.phase_of_peak() == "backward"
+    assert step.device == "cuda:0" and step.batch_size == 5
+
+
+def test_a_repeated_row_counts_each_of_its_blocks(tmp_path):
+    from dllint.runtime.report import human_bytes, render_trace, subtree_memory
+    script = write(tmp_path, "blocks.py", """
+        import torch
+        from torch import nn
+        torch.manual_seed(0)
+        model = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Tanh()) for _ in range(3)])
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(2):
+            optimizer.zero_grad()
+            model(torch.randn(4, 8)).sum().backward()
+            optimizer.step()
+    """)
+    report = trace_script(script, steps=1)
+    subtree = subtree_memory(report.observations.memory)
+    text = render_trace(report, color=False, width=120)
+    row = next(line for line in text.splitlines() if "×3" in line)
+    assert row.split()[-1] == human_bytes(3 * subtree["model.0"])
+    assert subtree["model"] == sum(subtree[f"model.{index}"] for index in range(3))
