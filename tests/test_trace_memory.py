@@ -388,3 +388,19 @@ def test_a_repeated_row_counts_each_of_its_blocks(tmp_path):
     row = next(line for line in text.splitlines() if "×3" in line)
     assert row.split()[-1] == human_bytes(3 * subtree["model.0"])
     assert subtree["model"] == sum(subtree[f"model.{index}"] for index in range(3))
+
+
+def test_accumulation_micro_batches_count_the_activations_of_one(tmp_path):
+    script = write(tmp_path, "accumulate.py", """
+        import torch
+        from torch import nn
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for step in range(2):
+            optimizer.zero_grad()
+            for micro in range(4):  # four micro-batches per step, one alive at a time
+                model(torch.randn(4, 8)).sum().backward()
+            optimizer.step()
+    """)
+    memory = trace_script(script, steps=1).observations.memory
+    assert memory.activation_bytes == 4 * 8 * FLOAT + 4 * 16 * FLOAT

@@ -68,6 +68,12 @@ class MemoryRecorder(Subscriber):
         self.gradient_bytes: dict[int, int] = {}  # module id -> bytes of its own gradients
         self.peaks = {"forward": 0, "backward": 0, "optimizer": 0}
         self.phase = ""  # "forward", "backward" or "optimizer" while the first step runs
+        # The activations are those of the first forward with gradients: a model called again
+        # after a backward (the next micro-batch of gradient accumulation, a second model of a
+        # GAN, a loop that never steps an optimizer) adds none, so the figure stays that of
+        # what is alive at once.
+        self.backward_seen = False
+        self.activations_closed = False
         self.done = False
         self.step: StepMemory | None = None
 
@@ -91,6 +97,8 @@ class MemoryRecorder(Subscriber):
         if self.done or not call.root or not torch.is_grad_enabled() or \
                 isinstance(call.module, nn.modules.loss._Loss):
             return
+        if self.backward_seen:
+            self.activations_closed = True
         if self.parameter_storages is None:
             self.device = self.context.seen.device or "cpu"
             self.parameter_storages = set()
@@ -110,7 +118,7 @@ class MemoryRecorder(Subscriber):
                 torch.cuda.reset_peak_memory_stats(self.device)
 
     def on_tensor_saved(self, tensor: torch.Tensor, module: nn.Module | None) -> None:
-        if self.done or self.parameter_storages is None:
+        if self.done or self.activations_closed or self.parameter_storages is None:
             return
         key = storage_key(tensor)
         if key is None or key[0] in self.parameter_storages or key[0] in self.saved:
@@ -120,6 +128,7 @@ class MemoryRecorder(Subscriber):
         self.saved_by[key[0]] = id(unwrapped(module)) if module is not None else 0
 
     def on_backward(self, tensor: torch.Tensor) -> None:
+        self.backward_seen = True
         if self.done or self.phase != "forward":
             return
         self._end_phase("forward")
