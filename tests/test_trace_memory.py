@@ -150,8 +150,8 @@ def test_the_saved_tensor_event_gives_the_tensor_itself_and_the_innermost_module
             output = model(inputs)
             output.sum().backward()
             optimizer.step()
-    # Linear saved the input (the very tensor, no copy) and the weight; Tanh its output. Only
-    # the first step is seen: the hooks come off once every optimizer has stepped.
+    # Linear saved the input (the very tensor) and the weight; Tanh its output. Only the first
+    # step is seen: the hooks come off once every optimizer has stepped.
     assert any(tensor is inputs and module == "Linear" for tensor, module in saved.saved)
     assert any(module == "Tanh" for _, module in saved.saved)
     assert {module for _, module in saved.saved} <= {"Linear", "Tanh", "-"}
@@ -404,3 +404,31 @@ def test_accumulation_micro_batches_count_the_activations_of_one(tmp_path):
     """)
     memory = trace_script(script, steps=1).observations.memory
     assert memory.activation_bytes == 4 * 8 * FLOAT + 4 * 16 * FLOAT
+
+
+def test_the_pack_hook_keeps_the_storage_without_a_copy_and_training_is_unchanged():
+    def run(traced: bool):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 1))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        context = TraceContext(steps=1, overfit=None)
+        dispatcher = Dispatcher(context, [Saved(context)])
+        if traced:
+            dispatcher.__enter__()
+        try:
+            optimizer.zero_grad()
+            model(torch.ones(6, 4)).pow(2).mean().backward()
+            optimizer.step()
+        finally:
+            if traced:
+                dispatcher.__exit__(None, None, None)
+        return [p.detach().clone() for p in model.parameters()], dispatcher
+
+    plain, _ = run(False)
+    traced, dispatcher = run(True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, traced))
+    assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
+    tensor = torch.randn(3, 2)
+    packed = dispatcher.tensor_saved(tensor)
+    assert packed.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
+    assert packed.grad_fn is None and torch.equal(packed, tensor)

@@ -24,7 +24,7 @@ Events (the method each subscriber defines, in the order the subscribers were at
   the innermost module running (None outside every module), during the first training step
   (until every optimizer built so far has stepped once). The dispatcher owns the one
   `saved_tensors_hooks` pair: the hooks form a stack and only the innermost pair runs, so two
-  subscribers cannot each push their own. The tensor is saved as it is (no copy).
+  subscribers cannot each push their own. Autograd keeps the tensor's own storage (no copy).
 - `on_step_limit(step: StepEvent)`: an optimizer is about to step past the step limit; a
   subscriber may raise `context.max_steps` (one more step) before the trace stops.
 - `on_stop()`: the trace stops at this step (StopTracing is raised next).
@@ -389,10 +389,12 @@ class Dispatcher:
         return self
 
     def tensor_saved(self, tensor: torch.Tensor) -> torch.Tensor:
-        """The pack hook: tell the subscribers, and let autograd keep the tensor itself."""
+        """The pack hook: tell the subscribers, and let autograd keep the tensor's own storage
+        (no copy). It keeps a detached alias, as torch asks: the tensor itself would make a
+        reference cycle through an output's grad_fn, freed only by the garbage collector."""
         self.emit(self.handlers["on_tensor_saved"], tensor,
                   self.module_stack[-1] if self.module_stack else None)
-        return tensor
+        return tensor.detach()
 
     def remove_saved_hooks(self) -> None:
         """Take our saved-tensor hooks off, if they are the innermost pair (a pair the script
