@@ -719,7 +719,7 @@ class TraceCommand(click.Command):
               help="Seconds before the script is stopped.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text",
               envvar="DLLINT_FORMAT",
-              help="Output format; json is the whole report (schema dllint-trace/1).")
+              help="Output format; json is the whole report (schema dllint-trace/2).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a gradient-flow PNG.")
 @click.option("--depth", type=ModuleDepth(), default=None, metavar="N|all",

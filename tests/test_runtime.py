@@ -40,9 +40,11 @@ EXPECTED = {
     "rt008_plain_list.py": (["RT008"], 29),
     "rt008_head_replaced.py": (["RT008"], 26),
     "rt009_no_zero_grad.py": (["RT009"], 12),
+    "rt016_loss_accumulated_as_tensor.py": (["RT016"], 16),
     "confirmed_softmax.py": (["RT003"], 13),
     "clean_mlp.py": ([], None),
     "clean_cnn.py": ([], None),
+    "clean_loss_accumulated.py": ([], None),
 }
 ORIGINAL_BACKWARD = torch.Tensor.backward
 

@@ -1,5 +1,5 @@
 """What `dllint trace` prints and writes: the folded module table, the losses per optimizer, the
-overfit curve, the pictures' axes, the summary line and the whole-report JSON (dllint-trace/1)."""
+overfit curve, the pictures' axes, the summary line and the whole-report JSON (dllint-trace/2)."""
 
 from __future__ import annotations
 
@@ -340,7 +340,7 @@ def test_a_real_trace_records_output_objects_parameters_and_expands_with_depth(t
     assert "{loss: (), logits: (2,3), cache: NoneType}" not in model  # None entries are left out
     assert "{loss: (), logits: (2,3)}" in model and " f32 " in model
     # embed: 4*8+8 = 40 frozen; body: (8*8+8) + (8*3+3) = 99 trainable.
-    assert re.search(r"model\.embed\s.*\s40\s+0$", result.output, flags=re.MULTILINE)
+    assert re.search(r"model\.embed\s.*\s40\s+0\s+[\d.]+k?B$", result.output, flags=re.MULTILINE)
     assert re.search(r"^model\.body\s+\+4\s", result.output, flags=re.MULTILINE)
     assert "parameters: 139 total, 99 trainable, 40 frozen; 556B" in result.output
     every = CliRunner().invoke(main, ["trace", str(script), "--no-static", "--depth", "all"],
@@ -370,7 +370,7 @@ def test_a_compiled_model_gets_its_own_row_and_a_note(tmp_path):
                             capture_output=True, text=True, timeout=600,
                             env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
     assert result.returncode in (0, 1), result.stdout + result.stderr
-    assert re.search(r"^model\s+Sequential\s+\(4,4\)\s+\(4,2\)\s+f32\s+train\s+58$",
+    assert re.search(r"^model\s+Sequential\s+\(4,4\)\s+\(4,2\)\s+f32\s+train\s+58\s+\d+B$",
                      result.stdout, flags=re.MULTILINE), result.stdout
     assert "model: compiled by torch.compile; the modules inside the compiled graph run without " \
            "dllint's hooks" in result.stdout
@@ -393,7 +393,7 @@ def test_audit_embeds_the_trace_at_full_width(tmp_path):
     text = target.read_text()
     trace = text[text.index("## Runtime trace"):]
     header = next(line for line in trace.splitlines() if line.startswith("module "))
-    assert header.split()[-3:] == ["dtype", "mode", "params"]
+    assert header.split()[-4:] == ["dtype", "mode", "params", "memory"]
     # Names and shapes whole: the page is not a terminal.
     assert "model.a_rather_long_encoder_attribute.2 " in trace and "…" not in trace.split(
         "gradient norms")[0]
@@ -574,8 +574,8 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def documented_fields() -> set[str]:
-    """The field names of the README's dllint-trace/1 table."""
-    section = README[README.index("### JSON report: `dllint-trace/1`"):]
+    """The field names of the README's dllint-trace/2 table."""
+    section = README[README.index("### JSON report: `dllint-trace/2`"):]
     section = section[:section.index("\n#")]
     return set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
 
@@ -596,6 +596,7 @@ def test_a_constructed_report_validates_and_non_finite_numbers_stay_strict_json(
                          first_step_changed=False)
     data = trace_to_dict(report, report.diagnostics)
     jsonschema.validate(data, SCHEMA)
+    assert data["memory"] is None  # no step was recorded
     assert json.loads(json.dumps(data, allow_nan=False)) == data
     assert data["losses"][0]["values"][-1] == "Infinity"
     assert data["gradient_norms"] == {"net.head.weight": "NaN"}
@@ -625,5 +626,12 @@ def test_cli_trace_json_is_the_whole_report(tmp_path, monkeypatch):
     assert all(isinstance(norm, float) for norm in data["gradient_norms"].values())
     assert [item["code"] for item in data["diagnostics"]] == ["RT006"]
     assert data["weights_changed"] in (True, False, None)
+    memory = data["memory"]  # dllint-trace/2
+    assert memory["device"] == "cpu" and memory["measured"] is False
+    assert memory["batch_size"] == 16 and memory["peak_phase"] in ("forward", "backward")
+    assert {module["name"] for module in memory["modules"]} == \
+        {module["name"] for module in data["modules"]}
+    assert memory["parameter_bytes"] == data["modules"][0]["parameter_bytes"]
+    assert list(memory["optimizers"]) == [loss["optimizer"] for loss in data["losses"]]
     for loss in data["losses"]:
         assert loss["optimizer"] and all(isinstance(value, float) for value in loss["values"])

@@ -19,9 +19,14 @@ EXPLODING_GRADIENT = 1e3
 
 
 def _code(code: str, name: str, summary: str, what: str, why: str,
-          severity: Severity = Severity.ERROR) -> EngineCode:
-    return EngineCode(code, name, summary, severity,
-                      f"## What it does\n{what}\n\n## Why is this bad?\n{why}")
+          severity: Severity = Severity.ERROR, example: str = "",
+          use_instead: str = "") -> EngineCode:
+    doc = f"## What it does\n{what}\n\n## Why is this bad?\n{why}"
+    if example:
+        doc += f"\n\n## Example\n```python\n{example}```"
+    if use_instead:
+        doc += f"\n\n## Use instead\n```python\n{use_instead}```"
+    return EngineCode(code, name, summary, severity, doc)
 
 
 NON_FINITE = _code(
@@ -118,6 +123,27 @@ ACCUMULATING = _code(
     "still in place (no zero_grad between steps).",
     "Each step then applies the sum of all gradients so far: the effective learning rate grows "
     "every step.")
+GRAPH_KEPT_ALIVE = _code(
+    "RT016", "graph-kept-alive", "Earlier steps' autograd graphs stay alive: memory grows",
+    "Marks the autograd graph of every backward pass and reports when the graphs of two or "
+    "more earlier steps are still alive while a later step runs: something the script keeps "
+    "across steps holds them, step over step. The classic is a loss accumulated as a tensor "
+    "(`total_loss += loss`), the runtime confirmation of DL104; a list of loss tensors kept "
+    "for logging is the same. The finding names the variable that holds the graphs and points "
+    "at the line that adds to it when it can find one. It needs three steps: when the graph of "
+    "the step before outlives it, the trace runs up to two steps past --steps to tell a total "
+    "that grows from a single loss kept for comparison (`previous = loss`), which is not "
+    "reported.",
+    "Each step's graph references its intermediate nodes (and, before its backward, its saved "
+    "activations): a running total of loss tensors chains every step's graph to the next, so "
+    "memory grows with every step until the process runs out, while the total is usually only "
+    "wanted for logging.", Severity.WARNING,
+    example="total_loss = 0\nfor x, y in loader:\n    optimizer.zero_grad()\n"
+            "    loss = criterion(model(x), y)\n    loss.backward()\n    optimizer.step()\n"
+            "    total_loss += loss\n",
+    use_instead="total_loss = 0.0\nfor x, y in loader:\n    optimizer.zero_grad()\n"
+                "    loss = criterion(model(x), y)\n    loss.backward()\n"
+                "    optimizer.step()\n    total_loss += loss.item()\n")
 
 OVERFIT = _code(
     "RT010", "single-batch-overfit", "Verdict of training on one batch (--overfit K)",
@@ -194,4 +220,4 @@ COLLECTIVE_HANG = _code(
 RUNTIME_CODES = {entry.code: entry for entry in (
     NON_FINITE, BROADCAST, LOSS_CONTRACT, INPUT_SCALE, DTYPES, GRADIENT_FLOW, MODE,
     NOT_OPTIMIZED, ACCUMULATING, OVERFIT, REPLICAS_DIVERGE, SAME_BATCHES, SAMPLER_EPOCH,
-    UNEVEN_GRADIENTS, COLLECTIVE_HANG)}
+    UNEVEN_GRADIENTS, COLLECTIVE_HANG, GRAPH_KEPT_ALIVE)}

@@ -20,6 +20,11 @@ Events (the method each subscriber defines, in the order the subscribers were at
   arguments (the --overfit replay swaps in the captured target).
 - `on_loss(call: LossCall)`: after a loss function ran with tensor input and target.
 - `on_backward(tensor)` / `on_backward_done(tensor)`: around `Tensor.backward`.
+- `on_tensor_saved(tensor, module)`: autograd saved `tensor` for backward while `module` was
+  the innermost module running (None outside every module), during the first training step
+  (until every optimizer built so far has stepped once). The dispatcher owns the one
+  `saved_tensors_hooks` pair: the hooks form a stack and only the innermost pair runs, so two
+  subscribers cannot each push their own. Autograd keeps the tensor's own storage (no copy).
 - `on_step_limit(step: StepEvent)`: an optimizer is about to step past the step limit; a
   subscriber may raise `context.max_steps` (one more step) before the trace stops.
 - `on_stop()`: the trace stops at this step (StopTracing is raised next).
@@ -52,7 +57,7 @@ from dllint.types import Diagnostic, RelatedLocation, Severity
 
 EVENTS = ("on_forward", "on_forward_output", "on_torch_call", "before_loss", "on_loss",
           "on_backward", "on_backward_done", "on_step_limit", "on_stop", "on_step",
-          "on_step_done", "on_end")
+          "on_step_done", "on_end", "on_tensor_saved")
 
 
 @dataclass(slots=True)
@@ -99,6 +104,10 @@ class StepEvent:
     # The closure of `optimizer.step(closure)` (L-BFGS, Lightning): the forward and backward
     # run inside the step, so gradients exist only after it.
     closure: Callable | None
+
+
+def _unpack_saved(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
 
 
 class Subscriber:
@@ -277,6 +286,9 @@ class Dispatcher:
         self._original_optimizer_init: Callable | None = None
         self._original_scale: Callable | None = None
         self._warnings: Any = None
+        # The modules whose forward is running, innermost last (what a saved tensor belongs to).
+        self.module_stack: list[nn.Module] = []
+        self._saved_hooks: Any = None
 
     # ---- subscribers ------------------------------------------------------------------------
 
@@ -370,7 +382,29 @@ class Dispatcher:
         self._watcher = _Watcher(self)
         self._watcher.__enter__()
         self.watcher_on_stack = True
+        if self.handlers["on_tensor_saved"]:
+            self._saved_hooks = torch.autograd.graph.saved_tensors_hooks(self.tensor_saved,
+                                                                         _unpack_saved)
+            self._saved_hooks.__enter__()
         return self
+
+    def tensor_saved(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The pack hook: tell the subscribers, and let autograd keep the tensor's own storage
+        (no copy). It keeps a detached alias, as torch asks: the tensor itself would make a
+        reference cycle through an output's grad_fn, freed only by the garbage collector."""
+        self.emit(self.handlers["on_tensor_saved"], tensor,
+                  self.module_stack[-1] if self.module_stack else None)
+        return tensor.detach()
+
+    def remove_saved_hooks(self) -> None:
+        """Take our saved-tensor hooks off, if they are the innermost pair (a pair the script
+        pushed later and left on stays; ours then never runs anyway)."""
+        if self._saved_hooks is None:
+            return
+        top = torch._C._autograd._top_saved_tensors_default_hooks(True)
+        if top is not None and top[0] == self.tensor_saved:
+            self._saved_hooks.__exit__(None, None, None)
+        self._saved_hooks = None
 
     def suspend_watcher(self) -> None:
         """Take the function mode off once the one-off checks are done: every torch call of the
@@ -420,6 +454,8 @@ class Dispatcher:
             if self._warnings is not None:
                 self._warnings.__exit__(None, None, None)
                 self._warnings = None
+            self.remove_saved_hooks()
+            self.module_stack = []
 
     # ---- modules ----------------------------------------------------------------------------
 
@@ -448,6 +484,7 @@ class Dispatcher:
         kwargs_before = call.kwargs
         self.emit(self.handlers["on_forward"], call)
         context.depth += 1
+        self.module_stack.append(module)
         if call.kwargs is not kwargs_before and live_kwargs is not None:
             live_kwargs.clear()
             live_kwargs.update(call.kwargs)
@@ -478,6 +515,10 @@ class Dispatcher:
             ({}, kwargs_and_output[0])
         context = self.context
         context.depth = max(0, context.depth - 1)
+        if self.module_stack and self.module_stack[-1] is module:
+            self.module_stack.pop()
+        elif module in self.module_stack:  # a forward that raised inside left its children
+            del self.module_stack[self.module_stack.index(module):]
         handlers = self.handlers["on_forward_output"]
         if handlers:
             self.emit(handlers, ModuleCall(module, args, kwargs, context.depth == 0), output)
@@ -544,8 +585,11 @@ class Dispatcher:
         context.seen.steps = max(context.seen.steps, step.count + 1)
         context.last_optimizer = id(optimizer)
         # The one-off checks are done once every optimizer built so far has stepped.
-        context.full_checks = bool(context.overfit) or any(
-            id(o) not in context.optimizer_steps for o in context.created_optimizers)
+        first_steps_done = not any(id(o) not in context.optimizer_steps
+                                   for o in context.created_optimizers)
+        context.full_checks = bool(context.overfit) or not first_steps_done
+        if first_steps_done:
+            self.remove_saved_hooks()  # the memory of the first step is recorded
         if not context.full_checks:
             self.suspend_watcher()
 

@@ -17,6 +17,7 @@ from torch import nn
 from dllint.runtime.checks import all_checks
 from dllint.runtime.checks.rt006_gradient_flow import GradientFlow
 from dllint.runtime.dispatch import Check, Dispatcher, Subscriber, TraceContext
+from dllint.runtime.memory import MemoryRecorder
 from dllint.runtime.recorders import LossCurves, ModuleTable, OverfitReplay
 # Re-exported: the report, the distributed rank and the tests import these from here.
 from dllint.runtime.tracing import (  # noqa: F401
@@ -32,8 +33,9 @@ class Instruments(Dispatcher):
         self.replay = OverfitReplay(context) if overfit else None
         self.module_table = ModuleTable(context)
         self.loss_curves = LossCurves(context)
+        self.memory = MemoryRecorder(context)
         self.checks: list[Check] = [check(context) for check in all_checks()]
-        recorders: list[Subscriber] = [self.module_table, self.loss_curves]
+        recorders: list[Subscriber] = [self.module_table, self.loss_curves, self.memory]
         if self.replay is not None:
             recorders.insert(0, self.replay)  # first: the checks see the replayed batch
         super().__init__(context, [*recorders, *self.checks])

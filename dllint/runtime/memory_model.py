@@ -27,8 +27,7 @@ class ModuleMemory:
 
 @dataclass(frozen=True)
 class PhasePeaks:
-    """The highest memory in use during each phase of one step, above what was in use before
-    the step began. `measured` says where the figures come from: the allocator's own peaks
+    """The highest memory in use during each phase of one step (parameters included). `measured` says where the figures come from: the allocator's own peaks
     (CUDA's max_memory_allocated, reset between phases) or the tracked sums (parameters,
     gradients, optimizer state and saved activations alive at the time; CPU)."""
     forward: int = 0
@@ -47,12 +46,20 @@ class PhasePeaks:
 @dataclass(frozen=True)
 class StepMemory:
     """One training step's memory: per module, per optimizer (state after its first step), per
-    phase. `batch_size` is the leading dimension of the step's input when one could be read."""
+    phase. `batch_size` is the leading dimension of the step's input when one could be read.
+    `other_activation_bytes`: what autograd saved outside every module of the models (a loss
+    function, the script's own operations), which no module row holds."""
     device: str
     modules: tuple[ModuleMemory, ...] = ()
     optimizer_state_bytes: dict[str, int] = field(default_factory=dict)
     peaks: PhasePeaks = PhasePeaks()
     batch_size: int | None = None
+    other_activation_bytes: int = 0
+
+    @property
+    def saved_bytes(self) -> int:
+        """Everything autograd saved for backward: the modules' activations and the rest."""
+        return self.activation_bytes + self.other_activation_bytes
 
     @property
     def parameter_bytes(self) -> int:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PASS_FRACTION = 0.05
 PASS_ABSOLUTE = 1e-3
@@ -289,7 +289,9 @@ class LossAttribution:
             # computed since the last step fed it.
             self.fed = [call for call in self.pending if call.window == self.window]
             self.pending = [call for call in self.pending if call.window != self.window]
-        step = StepLoss(self.fed, self.backward_location)
+        # The graph node matched the loss to its backward and is done with: kept, it would hold
+        # the step's graph for the whole run (RT016 would see the tracer's own reference).
+        step = StepLoss([replace(call, node=None) for call in self.fed], self.backward_location)
         if optimizer_key not in self.first:
             self.first[optimizer_key] = step
             self.order.append(optimizer_key)

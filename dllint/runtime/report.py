@@ -19,6 +19,7 @@ from rich.table import Table
 
 from dllint.install_hint import install_command
 from dllint.runtime.instruments import ModuleRecord
+from dllint.runtime.memory_model import StepMemory
 from dllint.runtime.overfit import sparkline
 from dllint.runtime.script import Curve, TraceReport
 from dllint.types import Diagnostic, RelatedLocation
@@ -26,7 +27,7 @@ from dllint.types import Diagnostic, RelatedLocation
 # A static rule and the runtime check that observes the same bug.
 CONFIRMS = {"DL002": "RT003", "DL006": "RT002", "DL004": "RT007", "DL005": "RT005",
             "DL003": "RT004", "DL101": "RT009", "DL107": "RT008", "DL301": "RT008",
-            "DL105": "RT013"}
+            "DL105": "RT013", "DL104": "RT016"}
 
 
 def _places(diagnostic: Diagnostic) -> set[tuple[str, int]]:
@@ -79,6 +80,8 @@ def merge(static: Sequence[Diagnostic], runtime: Sequence[Diagnostic]) -> list[D
 DEFAULT_DEPTH = 3
 # The default view shows at most this many rows (the JSON report has every module).
 MAX_MODULE_ROWS = 50
+# "Where the memory goes": the modules listed by the activation memory they save.
+TOP_MEMORY_MODULES = 3
 # Gradient norms: beyond this many parameters the text report shows the first and the last half
 # (the layers next to the input and next to the loss, where vanishing and exploding show first).
 MAX_GRADIENT_ROWS = 40
@@ -326,10 +329,37 @@ def _column_widths(natural: dict[str, int], room: int) -> dict[str, int]:
     return widths
 
 
-def _module_table(rows: list[TableRow], width: int) -> Table:
+def subtree_memory(memory: StepMemory | None) -> dict[str, int]:
+    """Each module's memory in the first step with its children's (parameters, gradients and
+    the activations saved for backward), by module name: what a row of the table stands for."""
+    totals: dict[str, int] = {}
+    if memory is None:
+        return totals
+    names = {module.name for module in memory.modules}
+    for module in memory.modules:
+        size = module.parameter_bytes + module.gradient_bytes + module.activation_bytes
+        name = module.name
+        while True:
+            totals[name] = totals.get(name, 0) + size
+            name, dot, _ = name.rpartition(".")
+            if not dot:
+                break
+            # Only the prefixes that are modules (a root named `net.model`, say, is one name).
+            while name and name not in names:
+                name, dot, _ = name.rpartition(".")
+            if not name:
+                break
+    return totals
+
+
+def _module_table(rows: list[TableRow], width: int,
+                  memory: dict[str, int] | None = None) -> Table:
     """The module table in `width` columns. The dtype and mode always show whole (the mode is
-    RT007's evidence), and the parameter counts unless the terminal is very narrow; the input
-    and output shapes, then the names, are shortened in the middle to make room."""
+    RT007's evidence), and the parameter counts and memory unless the terminal is very narrow;
+    the input and output shapes, then the names, are shortened in the middle to make room.
+    `memory`: each module's subtree memory (`subtree_memory`); a repeated row counts each
+    block."""
+    memory = memory or {}
     repeated = any(row.count > 1 for row in rows)
     deep = any(row.folded for row in rows)
     frozen = any(row.trainable != row.parameters for row in rows)
@@ -348,7 +378,10 @@ def _module_table(rows: list[TableRow], width: int) -> Table:
         # Without a parameter anywhere (a test's records), the column would say nothing. Sizes
         # are in the total line (as torchinfo and Lightning print them) and in the JSON report.
         *([("params", [human_count(row.parameters) for row in rows])] if weighted else []),
-        *([("trainable", [human_count(row.trainable) for row in rows])] if frozen else [])]
+        *([("trainable", [human_count(row.trainable) for row in rows])] if frozen else []),
+        *([("memory", [human_bytes(row.count * memory[row.record.name])
+                       if row.record.name in memory else "" for row in rows])]
+          if memory else [])]
     # Rich separates columns by two spaces (padding 1 on each side, none at the edges).
     def taken_by(kept: list[tuple[str, list[str]]]) -> int:
         return sum(max(len(header), *map(len, values)) for header, values in [*fixed, *kept]) \
@@ -358,7 +391,7 @@ def _module_table(rows: list[TableRow], width: int) -> Table:
     # before the names and shapes would be cut below a few characters.
     if width - taken_by(after) < MIN_NAME_WIDTH + 2 * 6:
         after = [(header, values) for header, values in after
-                 if header not in ("params", "trainable")]
+                 if header not in ("params", "trainable", "memory")]
     taken = taken_by(after)
     natural = {header: max(len(header), *map(len, values)) for header, values in flexible.items()}
     widths = _column_widths(natural, width - taken)
@@ -371,7 +404,8 @@ def _module_table(rows: list[TableRow], width: int) -> Table:
         table.add_column(header, no_wrap=True, min_width=min(widths[header], natural[header]))
     for header, _ in after:
         table.add_column(header, no_wrap=True,
-                         justify="right" if header in ("params", "trainable") else "left")
+                         justify="right" if header in ("params", "trainable", "memory")
+                         else "left")
     for index, row in enumerate(rows):
         table.add_row(escape(names[row.name]), *(escape(values[index]) for _, values in fixed),
                       *(escape(shorten_text(flexible[header][index], widths[header]))
@@ -390,7 +424,8 @@ def default_depth(records: Sequence[ModuleRecord], row_limit: int = MAX_MODULE_R
 
 
 def _render_modules(console: Console, records: Sequence[ModuleRecord], width: int,
-                    depth: int | str | None, row_limit: int | None) -> None:
+                    depth: int | str | None, row_limit: int | None,
+                    memory: StepMemory | None = None) -> None:
     """The module table, what it folded, the parameter totals and, for a model seen only from
     outside (torch.compile), why it has no rows inside."""
     if depth == "auto":
@@ -400,7 +435,7 @@ def _render_modules(console: Console, records: Sequence[ModuleRecord], width: in
         shown, hidden = rows[:row_limit], len(rows) - row_limit
     else:
         shown, hidden = rows, 0
-    console.print(_module_table(shown, width))
+    console.print(_module_table(shown, width, subtree_memory(memory)))
     if hidden:
         console.print(f"… {hidden} more rows (--depth all shows them; --format json lists "
                       f"every module)")
@@ -421,6 +456,26 @@ def _render_modules(console: Console, records: Sequence[ModuleRecord], width: in
         console.print(f"{escape(', '.join(compiled))}: compiled by torch.compile; the modules "
                       f"inside the compiled graph run without dllint's hooks, so only the "
                       f"model's own row is shown (trace without torch.compile for every module)")
+
+
+def render_memory(console: Console, memory: StepMemory) -> None:
+    """Where the first step's memory goes: the totals, the peak and its phase, and the modules
+    that save the most for backward, with their share of the modules' activations."""
+    source = "measured" if memory.peaks.measured else "estimated from tracked tensors"
+    outside = f" (+{human_bytes(memory.other_activation_bytes)} outside the modules)" \
+        if memory.other_activation_bytes else ""
+    batch = f", batch {memory.batch_size}" if memory.batch_size is not None else ""
+    console.print(f"[bold]memory[/] (first step{batch}): peak {human_bytes(memory.peaks.peak)} "
+                  f"in {memory.peaks.phase_of_peak()} ({source})")
+    console.print(f"  parameters {human_bytes(memory.parameter_bytes)}, gradients "
+                  f"{human_bytes(memory.gradient_bytes)}, optimizer state "
+                  f"{human_bytes(memory.optimizer_bytes)}, activations "
+                  f"{human_bytes(memory.activation_bytes)}{outside}")
+    top = memory.top_activations(TOP_MEMORY_MODULES)
+    if top:
+        console.print("  most activation memory: " + ", ".join(
+            f"{escape(module.name)} ({escape(module.type_name)}) "
+            f"{human_bytes(module.activation_bytes)} {share:.0%}" for module, share in top))
 
 
 def _curve_label(curve: Curve) -> str:
@@ -521,7 +576,10 @@ def render_trace(report: TraceReport, color: bool, width: int, heading: str = ""
                       f"outcome: {escape(report.detail)}")
     seen = report.observations
     if seen.modules:
-        _render_modules(console, list(seen.modules.values()), width, depth, row_limit)
+        _render_modules(console, list(seen.modules.values()), width, depth, row_limit,
+                        seen.memory)
+    if seen.memory is not None and seen.memory.modules:
+        render_memory(console, seen.memory)
     if seen.gradient_norms or seen.no_gradient:
         _render_gradient_norms(console, seen.gradient_norms, seen.no_gradient, width)
     if report.initial_loss or report.first_step_changed is not None:

@@ -1,4 +1,4 @@
-"""`dllint trace --format json`: the whole trace report as one JSON object, schema `dllint-trace/1`.
+"""`dllint trace --format json`: the whole trace report as one JSON object, schema `dllint-trace/2`.
 
 `SCHEMA` below is its JSON Schema; README.md ("Runtime: `dllint trace`") describes each field.
 A change that removes or retypes a field bumps the version; new fields may be added within one.
@@ -16,9 +16,11 @@ from dllint.serialize import diagnostic_to_dict
 from dllint.types import Diagnostic
 
 if TYPE_CHECKING:  # SCHEMA is importable without torch; a report exists only with it
+    from dllint.runtime.memory_model import StepMemory
     from dllint.runtime.script import Curve, TraceReport
 
-SCHEMA_VERSION = "dllint-trace/1"
+# 2: the `memory` object (issue 27) joined the required fields.
+SCHEMA_VERSION = "dllint-trace/2"
 
 _REAL = {"oneOf": [{"type": "number"}, {"enum": ["NaN", "Infinity", "-Infinity"]}]}
 _MODULE = {
@@ -66,6 +68,37 @@ _INITIAL_LOSS = {
         "chance": {"oneOf": [{"type": "null"}, _REAL]},
     },
 }
+_BYTES = {"type": "integer", "minimum": 0}
+# What the first training step's memory is made of (`memory_model.StepMemory`); null when no
+# model was called with gradients. Sizes in bytes.
+_MEMORY = {
+    "type": "object",
+    "required": ["device", "measured", "batch_size", "parameter_bytes", "gradient_bytes",
+                 "optimizer_bytes", "activation_bytes", "other_activation_bytes", "peaks",
+                 "peak_phase", "modules", "optimizers"],
+    "properties": {
+        "device": {"type": "string"},
+        # Peaks from the allocator (CUDA) rather than the tracked sums (elsewhere).
+        "measured": {"type": "boolean"},
+        "batch_size": {"type": ["integer", "null"], "minimum": 0},
+        "parameter_bytes": _BYTES, "gradient_bytes": _BYTES, "optimizer_bytes": _BYTES,
+        "activation_bytes": _BYTES,
+        # Saved for backward outside every module of the models (the loss, the script's ops).
+        "other_activation_bytes": _BYTES,
+        "peaks": {"type": "object", "required": ["forward", "backward", "optimizer"],
+                  "properties": {"forward": _BYTES, "backward": _BYTES, "optimizer": _BYTES}},
+        "peak_phase": {"enum": ["forward", "backward", "optimizer"]},
+        # Every module of the models, each with its own figures (not its children's).
+        "modules": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "type", "parameter_bytes", "gradient_bytes", "activation_bytes"],
+            "properties": {"name": {"type": "string"}, "type": {"type": "string"},
+                           "parameter_bytes": _BYTES, "gradient_bytes": _BYTES,
+                           "activation_bytes": _BYTES}}},
+        # Optimizer name ("Adam #1") to the bytes of its state after its first step.
+        "optimizers": {"type": "object", "additionalProperties": _BYTES},
+    },
+}
 # Present only for a distributed run (`--nproc N`, or inside torchrun); the other fields then
 # describe the lowest rank that reported, and `diagnostics` every rank's findings.
 _DISTRIBUTED = {
@@ -92,7 +125,7 @@ SCHEMA: dict[str, Any] = {
     "required": ["schema", "script", "outcome", "detail", "complete", "incomplete_reason",
                  "device", "steps", "script_exit_code", "modules", "losses", "gradient_norms",
                  "no_gradient", "zero_gradient", "initial_loss", "weights_changed", "user_traceback",
-                 "instrument_errors", "diagnostics"],
+                 "instrument_errors", "diagnostics", "memory"],
     "properties": {
         "schema": {"const": SCHEMA_VERSION},
         "script": {"type": "string"},
@@ -120,6 +153,7 @@ SCHEMA: dict[str, Any] = {
             "code", "name", "message", "severity", "path", "line", "column", "end_line",
             "end_column", "related", "fix", "evidence"]}},
         "distributed": _DISTRIBUTED,
+        "memory": {"oneOf": [{"type": "null"}, _MEMORY]},
     },
 }
 
@@ -155,6 +189,26 @@ def _initial_loss(report: TraceReport) -> dict[str, Any] | None:
             "chance": None if chance is None else float(chance)}
 
 
+def memory_to_dict(memory: StepMemory | None) -> dict[str, Any] | None:
+    if memory is None:
+        return None
+    peaks = memory.peaks
+    return {
+        "device": memory.device, "measured": peaks.measured, "batch_size": memory.batch_size,
+        "parameter_bytes": memory.parameter_bytes, "gradient_bytes": memory.gradient_bytes,
+        "optimizer_bytes": memory.optimizer_bytes, "activation_bytes": memory.activation_bytes,
+        "other_activation_bytes": memory.other_activation_bytes,
+        "peaks": {"forward": peaks.forward, "backward": peaks.backward,
+                  "optimizer": peaks.optimizer},
+        "peak_phase": peaks.phase_of_peak(),
+        "modules": [{"name": module.name, "type": module.type_name,
+                     "parameter_bytes": module.parameter_bytes,
+                     "gradient_bytes": module.gradient_bytes,
+                     "activation_bytes": module.activation_bytes} for module in memory.modules],
+        "optimizers": dict(memory.optimizer_state_bytes),
+    }
+
+
 def trace_to_dict(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
     """The whole report; `diagnostics` are the findings to list (static and runtime merged)."""
     from dllint.runtime.report import module_rows
@@ -187,6 +241,7 @@ def trace_to_dict(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> dic
         "user_traceback": report.user_traceback,
         "instrument_errors": list(report.instrument_errors),
         "diagnostics": [diagnostic_to_dict(diagnostic) for diagnostic in diagnostics],
+        "memory": memory_to_dict(seen.memory),
     })
 
 

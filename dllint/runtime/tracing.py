@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dllint.semantic import catalog
+from dllint.runtime.memory_model import StepMemory
 from dllint.types import Diagnostic, Span
 
 _LIBRARY_ROOTS = tuple(os.path.dirname(path) + os.sep for path in (
@@ -420,3 +421,5 @@ class Observations:
     backward_calls: int = 0
     device: str = ""
     findings: list[Diagnostic] = field(default_factory=list)
+    # What the first training step's memory is made of (`memory.MemoryRecorder`), if it ran.
+    memory: StepMemory | None = None

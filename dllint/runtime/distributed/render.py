@@ -1,4 +1,4 @@
-"""The merged report of a distributed run, as text and as JSON (`dllint-trace/1` with a
+"""The merged report of a distributed run, as text and as JSON (`dllint-trace/2` with a
 `distributed` section)."""
 
 from __future__ import annotations
