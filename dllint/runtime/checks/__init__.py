@@ -22,7 +22,7 @@ from dllint.runtime.dispatch import Check
 # as it loads would import itself back.
 CHECK_MODULES = ("rt001_non_finite", "rt002_broadcast", "rt005_dtypes", "rt003_loss_contract",
                  "rt004_input_scale", "rt007_mode", "rt009_accumulating", "rt008_not_optimized",
-                 "rt006_gradient_flow", "rt010_overfit")
+                 "rt006_gradient_flow", "rt010_overfit", "rt017_does_not_fit")
 
 
 def all_checks() -> list[type[Check]]:
