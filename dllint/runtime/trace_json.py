@@ -12,6 +12,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any, Sequence
 
+from dllint.runtime import memory_advice
 from dllint.serialize import diagnostic_to_dict
 from dllint.types import Diagnostic
 
@@ -84,6 +85,10 @@ _DISTRIBUTED = {
         "refused": {"type": "array", "items": {"type": "string"}},
     },
 }
+# Issue 27: the step's memory. `budget` and `advice` (RT017, memory_advice.py) are the part the
+# budget and out-of-memory verdict writes.
+_MEMORY = {"type": "object", "required": ["budget", "advice"],
+           "properties": memory_advice.JSON_SCHEMA}
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SCHEMA_VERSION,
@@ -92,7 +97,7 @@ SCHEMA: dict[str, Any] = {
     "required": ["schema", "script", "outcome", "detail", "complete", "incomplete_reason",
                  "device", "steps", "script_exit_code", "modules", "losses", "gradient_norms",
                  "no_gradient", "zero_gradient", "initial_loss", "weights_changed", "user_traceback",
-                 "instrument_errors", "diagnostics"],
+                 "instrument_errors", "diagnostics", "memory"],
     "properties": {
         "schema": {"const": SCHEMA_VERSION},
         "script": {"type": "string"},
@@ -119,6 +124,7 @@ SCHEMA: dict[str, Any] = {
         "diagnostics": {"type": "array", "items": {"type": "object", "required": [
             "code", "name", "message", "severity", "path", "line", "column", "end_line",
             "end_column", "related", "fix", "evidence"]}},
+        "memory": _MEMORY,
         "distributed": _DISTRIBUTED,
     },
 }
@@ -187,7 +193,13 @@ def trace_to_dict(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> dic
         "user_traceback": report.user_traceback,
         "instrument_errors": list(report.instrument_errors),
         "diagnostics": [diagnostic_to_dict(diagnostic) for diagnostic in diagnostics],
+        "memory": memory_budget_json(report),
     })
+
+
+def memory_budget_json(report: TraceReport) -> dict[str, Any]:
+    """`memory.budget` and `memory.advice`: the --memory-budget and the RT017 verdict."""
+    return memory_advice.to_json(report.memory_budget, report.memory_judgement)
 
 
 def render_json(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> str:
