@@ -231,3 +231,63 @@ def test_an_error_that_is_not_out_of_memory_is_no_rt017(tmp_path):
     report = trace_script(script)
     assert report.outcome == "raised" and not report.out_of_memory
     assert "RT017" not in report.codes
+
+
+def test_the_python_api_judges_a_budget_too():
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 4))
+    batch = (torch.randn(8, 64), torch.randint(0, 4, (8,)))
+    optimizer = torch.optim.Adam(model.parameters())
+    parameter_bytes = 4 * sum(p.numel() for p in model.parameters())
+    from dllint.runtime.api import trace_step
+    over = trace_step(model, batch, torch.nn.CrossEntropyLoss(), optimizer,
+                      memory_budget=parameter_bytes)
+    assert over.codes == ["RT017"] and over.memory_judgement.reason == "budget"
+    assert over.memory_judgement.breakdown["parameters"] == parameter_bytes
+    fits = trace_step(model, batch, torch.nn.CrossEntropyLoss(), optimizer,
+                      memory_budget=100 * parameter_bytes)
+    assert fits.codes == [] and fits.memory_judgement is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="a CUDA device")
+def test_cuda_out_of_memory_is_rt017_and_the_device_memory_is_given_back(tmp_path):
+    script = write(tmp_path, "cuda_oom.py", """
+        import torch
+        model = torch.nn.Linear(1024, 1024).cuda()
+        optimizer = torch.optim.Adam(model.parameters())
+        held = [torch.empty(256 * 2 ** 20, device="cuda") for _ in range(2)]  # 2 GiB
+        model(torch.randn(64, 1024, device="cuda")).sum().backward()
+        total = torch.cuda.get_device_properties(0).total_memory
+        too_much = torch.empty(total, dtype=torch.uint8, device="cuda")
+    """)
+    torch.cuda.synchronize()
+    allocated = torch.cuda.memory_allocated()
+    report = trace_script(script)
+    assert report.out_of_memory and report.memory_judgement.error.startswith("CUDA out of memory")
+    [finding] = [d for d in report.diagnostics if d.code == "RT017"]
+    assert finding.line == 8
+    # The step's tensors are freed and the allocator's cache given back to the device.
+    assert torch.cuda.memory_allocated() == allocated
+    assert torch.cuda.memory_reserved() - allocated < 2 ** 30
+
+
+# ---- with the memory recorder (issue 27, part 1) ---------------------------------------------------
+# These need the recorder's measured StepMemory (saved activations, the batch size) at the call
+# site in script._report; with the fallback StepMemory (parameters, gradients, optimizer state)
+# they fail.
+
+def test_with_the_recorder_the_advice_uses_the_saved_activations_and_the_batch(tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.delenv("DLLINT_FORMAT", raising=False)
+    output = tmp_path / "trace.json"
+    result = run(str(OVER_BUDGET), "--no-static", "--memory-budget", "1MiB", "--format", "json",
+                 "-o", str(output))
+    assert result.exit_code == 1, result.output
+    advice = json.loads(output.read_text())["memory"]["advice"]
+    assert advice["breakdown"]["activations"] > 0 and advice["batch_size"] == 16
+    # Parameters, gradients and Adam's state alone (4 MiB) are over 1 MiB: no batch fits.
+    assert advice["largest_batch"] == 0
+    changes = {change["change"]: change for change in advice["changes"]}
+    assert {"activation checkpointing", "bf16 autocast", "gradient accumulation",
+            "optimizer with less state"} <= set(changes)
+    assert "model.blocks.0" in changes["activation checkpointing"]["how"]
+    assert advice["top_activations"] and advice["top_activations"][0]["share"] > 0
