@@ -62,6 +62,13 @@ def test_the_largest_batch_is_scaled_from_the_per_sample_activations():
     assert "largest batch that fits is about 16 (now 32)" in message(judgement)
 
 
+def test_a_budget_below_what_does_not_grow_with_the_batch_fits_no_batch():
+    judgement = judge(transformer(), 300)  # fixed part 400
+    assert judgement.largest_batch == 0
+    assert "not even one sample fits" in message(judgement)
+    assert any(line.startswith("  largest batch that fits: none") for line in render(judgement))
+
+
 def test_without_a_batch_size_there_is_no_batch_estimate():
     assert judge(transformer(batch_size=None), 1200).largest_batch is None
 

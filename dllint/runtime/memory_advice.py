@@ -307,7 +307,9 @@ def message(judgement: Judgement) -> str:
     else:
         text = (f"the step's peak of {format_size(judgement.peak)} {_place(judgement)} exceeds "
                 f"the {format_size(judgement.budget or 0)} budget")
-    if judgement.largest_batch is not None:
+    if judgement.largest_batch == 0:
+        text += "; not even one sample fits: what does not grow with the batch is over it"
+    elif judgement.largest_batch is not None:
         text += (f"; the largest batch that fits is about {judgement.largest_batch} "
                  f"(now {judgement.batch_size})")
     if judgement.advice:
@@ -329,7 +331,11 @@ def render(judgement: Judgement | None) -> list[str]:
         lines.append(f"  up to then: {parts}")
     for name, size, share in judgement.top_activations:
         lines.append(f"  activations of {name}: {format_size(size)} ({share:.0%})")
-    if judgement.largest_batch is not None:
+    if judgement.largest_batch == 0:
+        lines.append(f"  largest batch that fits: none; what does not grow with the batch "
+                     f"(parameters, gradients, optimizer state) is over the budget (measured "
+                     f"at {judgement.batch_size})")
+    elif judgement.largest_batch is not None:
         lines.append(f"  largest batch that fits: about {judgement.largest_batch} (measured at "
                      f"{judgement.batch_size}, scaled by per-sample activation memory)")
     for rank, advice in enumerate(judgement.advice, 1):
