@@ -152,6 +152,13 @@ def test_accumulation_takes_the_fewest_micro_batches_that_fit_the_budget():
     assert accumulation_steps(memory, None, 400) == 2
 
 
+def test_without_a_batch_size_accumulation_halves_the_activations():
+    [accumulation] = [a for a in changes(transformer(batch_size=None), 1200)
+                      if a.change == "gradient accumulation"]
+    assert accumulation.saved_bytes == 800
+    assert accumulation.how.startswith("run 2 micro-batches (each 1/2 of the batch)")
+
+
 def test_autocast_halves_only_the_float32_activations_when_they_are_known():
     [autocast] = [a for a in changes(transformer(), float32_activation_bytes=600)
                   if a.change == "bf16 autocast"]

@@ -217,7 +217,8 @@ def _accumulation(memory: StepMemory, budget: int | None, fixed: int) -> Advice 
     steps = accumulation_steps(memory, budget, fixed)
     saved = int(memory.activation_bytes * (1 - 1 / steps))
     batch = memory.batch_size
-    micro = f"micro-batches of {batch // steps}" if batch else f"1/{steps} of the batch"
+    micro = f"micro-batches of {batch // steps}" if batch else \
+        f"micro-batches (each 1/{steps} of the batch)"
     return Advice("gradient accumulation", saved,
                   f"run {steps} {micro}, calling backward on loss / {steps} for each and "
                   f"optimizer.step() once: the effective batch stays the same")
