@@ -68,7 +68,7 @@ def models() -> dict[str, tuple]:
 
     def gpt2():
         return GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=128, n_head=4, vocab_size=1000,
-                                          n_positions=64))
+                                          n_positions=64, bos_token_id=0, eos_token_id=0))
 
     def vit():
         return ViTForImageClassification(ViTConfig(image_size=32, patch_size=4, hidden_size=128,
