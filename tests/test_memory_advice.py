@@ -144,6 +144,30 @@ def test_changes_are_ranked_by_the_bytes_each_saves():
     assert "set_to_none=True" in ranked[4].how
 
 
+def test_a_change_that_frees_memory_below_the_peak_phase_ranks_after_one_that_lowers_it():
+    # The peak is the optimizer step (parameters, gradients, Adam state): activations are
+    # already freed then, so checkpointing them lowers the peak by nothing.
+    memory = transformer(peak=1200, adam_state=1000)
+    memory = StepMemory("cpu", memory.modules, memory.optimizer_state_bytes,
+                        PhasePeaks(forward=1200, backward=1100, optimizer=1500), batch_size=32)
+    ranked = changes(memory, 1000)
+    assert ranked[0].change == "optimizer with less state"
+    assert all(advice.peak_after == 1500 for advice in ranked[1:])
+    by_change = {advice.change: advice for advice in ranked}
+    assert by_change["optimizer with less state"].peak_after == 1500 - 750
+    assert by_change["activation checkpointing"].peak_after == 1500  # unchanged
+    assert by_change["activation checkpointing"].saved_bytes == 1200  # but frees that much
+    assert "(peak 750 B)" in render(judge(memory, 1000))[-len(ranked)]
+
+
+def test_without_phase_peaks_the_changes_rank_by_the_bytes_they_free():
+    memory = StepMemory("cpu", transformer().modules, {"Adam #1": 200}, batch_size=32)
+    ranked = changes(memory)
+    assert all(advice.peak_after is None for advice in ranked)
+    assert [advice.saved_bytes for advice in ranked] == sorted(
+        (advice.saved_bytes for advice in ranked), reverse=True)
+
+
 def test_accumulation_takes_the_fewest_micro_batches_that_fit_the_budget():
     memory = transformer()  # fixed 400, 50 B a sample, batch 32
     assert accumulation_steps(memory, 1200, 400) == 2  # 16 a micro-batch: 1200

@@ -19,7 +19,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from dllint.runtime.memory_model import ModuleMemory, StepMemory
+from dllint.runtime.memory_model import PHASES, ModuleMemory, StepMemory
 
 # Optimizers that keep two state tensors per parameter (first and second moments).
 TWO_MOMENT_OPTIMIZERS = ("Adam", "AdamW", "NAdam", "RAdam", "Adamax", "SparseAdam", "LAMB",
@@ -43,10 +43,22 @@ class OutOfMemory:
 
 @dataclass(frozen=True)
 class Advice:
-    """One change that saves memory: what, the bytes it saves at the step's peak, and how."""
+    """One change that saves memory: what, the bytes it frees, how, and the step's peak with
+    this change alone (None when the phase peaks were not measured)."""
     change: str
     saved_bytes: int
     how: str
+    peak_after: int | None = None
+
+
+# The phases whose memory each change lowers: saved activations are alive in forward and
+# backward only (freed before the optimizer step); optimizer state in every phase of the steps
+# after the first; gradients kept as zeros only until backward writes them.
+_PHASES_LOWERED = {"activation checkpointing": ("forward", "backward"),
+                   "bf16 autocast": ("forward", "backward"),
+                   "gradient accumulation": ("forward", "backward"),
+                   "optimizer with less state": PHASES,
+                   "free gradients before forward": ("forward",)}
 
 
 @dataclass(frozen=True)
@@ -238,13 +250,28 @@ def _set_to_none(memory: StepMemory, gradients_held_in_forward: int | None) -> A
 def changes(memory: StepMemory, budget: int | None = None, *,
             float32_activation_bytes: int | None = None,
             gradients_held_in_forward: int | None = None) -> list[Advice]:
-    """Every change that would save memory for this step, the largest saving first."""
+    """Every change that would save memory for this step, ranked by how much it lowers the
+    step's peak (a change that frees memory only in a phase below the peak lowers it by
+    nothing), then by the bytes it frees."""
     fixed = fixed_bytes(memory)
     found = [_checkpointing(memory), _autocast(memory, float32_activation_bytes),
              _lighter_optimizer(memory), _accumulation(memory, budget, fixed),
              _set_to_none(memory, gradients_held_in_forward)]
-    return sorted((advice for advice in found if advice is not None),
-                  key=lambda advice: (-advice.saved_bytes, advice.change))
+    peak = memory.peaks.peak
+    ranked = []
+    for advice in found:
+        if advice is None:
+            continue
+        if peak > 0:
+            lowered = _PHASES_LOWERED[advice.change]
+            after = max(max(0, getattr(memory.peaks, phase) -
+                            (advice.saved_bytes if phase in lowered else 0))
+                        for phase in PHASES)
+            advice = Advice(advice.change, advice.saved_bytes, advice.how, after)
+        ranked.append(advice)
+    return sorted(ranked, key=lambda advice: (
+        -(peak - advice.peak_after) if advice.peak_after is not None else 0,
+        -advice.saved_bytes, advice.change))
 
 
 def fixed_bytes(memory: StepMemory) -> int:
@@ -315,7 +342,7 @@ def message(judgement: Judgement) -> str:
                  f"(now {judgement.batch_size})")
     if judgement.advice:
         best = judgement.advice[0]
-        text += f"; most saved by {best.change} ({format_size(best.saved_bytes)})"
+        text += f"; best change: {best.change} (saves {format_size(best.saved_bytes)})"
     return text
 
 
@@ -340,8 +367,10 @@ def render(judgement: Judgement | None) -> list[str]:
         lines.append(f"  largest batch that fits: about {judgement.largest_batch} (measured at "
                      f"{judgement.batch_size}, scaled by per-sample activation memory)")
     for rank, advice in enumerate(judgement.advice, 1):
-        lines.append(f"  {rank}. {advice.change}: saves {format_size(advice.saved_bytes)}: "
-                     f"{advice.how}")
+        after = "" if advice.peak_after is None else \
+            f" (peak {format_size(advice.peak_after)})"
+        lines.append(f"  {rank}. {advice.change}: saves {format_size(advice.saved_bytes)}"
+                     f"{after}: {advice.how}")
     return lines
 
 
@@ -363,10 +392,11 @@ JSON_SCHEMA = {
             "largest_batch": {"type": ["integer", "null"]},
             "requested_bytes": {"type": ["integer", "null"]},
             "changes": {"type": "array", "items": {
-                "type": "object", "required": ["change", "saved_bytes", "how"],
+                "type": "object", "required": ["change", "saved_bytes", "how", "peak_after"],
                 "properties": {"change": {"type": "string"},
                                "saved_bytes": {"type": "integer", "minimum": 0},
-                               "how": {"type": "string"}}}},
+                               "how": {"type": "string"},
+                               "peak_after": {"type": ["integer", "null"]}}}},
             "error": {"type": "string"},
         },
     }]},
@@ -384,6 +414,6 @@ def to_json(budget: int | None, judgement: Judgement | None) -> dict:
                             for name, size, share in judgement.top_activations],
         "batch_size": judgement.batch_size, "largest_batch": judgement.largest_batch,
         "requested_bytes": judgement.requested_bytes,
-        "changes": [{"change": a.change, "saved_bytes": a.saved_bytes, "how": a.how}
-                    for a in judgement.advice],
+        "changes": [{"change": a.change, "saved_bytes": a.saved_bytes, "how": a.how,
+                     "peak_after": a.peak_after} for a in judgement.advice],
         "error": judgement.error}}
