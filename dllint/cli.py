@@ -690,6 +690,21 @@ class ModuleDepth(click.ParamType):
         self.fail(f"{value!r} is neither a depth (0, 1, 2, ...) nor 'all'", param, ctx)
 
 
+class MemorySize(click.ParamType):
+    """`--memory-budget`: a size (`24GiB`, `16GB`, `512MiB`, bytes), as bytes. Parsed before the
+    script runs: a bad size is one `dllint: error:` line and exit status 2."""
+    name = "size"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        from dllint.runtime.memory_model import parse_size  # no torch: parsed before it loads
+        try:
+            return parse_size(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 class TraceCommand(click.Command):
     """`--overfit` takes an optional step count: `--overfit 50 train.py`, `--overfit=50`, or a bare
     `--overfit train.py` (200 steps). Click would read the script as the count, so a bare
@@ -736,22 +751,28 @@ class TraceCommand(click.Command):
               show_default=True, help="Distributed runs: seconds a rank may wait in a "
                                       "collective before the run is ended and every rank's "
                                       "place reported (RT015).")
+@click.option("--memory-budget", type=MemorySize(), default=None, metavar="SIZE",
+              help="Judge the step's peak memory against SIZE (24GiB, 16GB, 512MiB): a step "
+                   "over it is reported (RT017) with the batch size that fits and the changes "
+                   "that would save the most.")
 @click.option("--script-output-to-stderr", is_flag=True, hidden=True,
               help="Send the script's own prints to stderr (set for ranks when the report is "
                    "machine-readable on stdout).")
 def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, timeout: float,
           output_format: str, output: str | None, plot: str | None,
           depth: int | str | None, no_static: bool, overfit: int | None, nproc: int,
-          collective_timeout: float, script_output_to_stderr: bool) -> None:
+          collective_timeout: float, memory_budget: int | None,
+          script_output_to_stderr: bool) -> None:
     """Run SCRIPT for one real training step under instruments (`dllint trace train.py -- ARGS`).
 
     With --nproc N (or inside a torchrun command) every rank is traced and one report merged.
 
-    Exit status: 0 the step was checked and nothing was found, 1 problems found, 2 a usage error
-    or an error inside dllint's instruments, 3 the trace is incomplete: the script raised, ran
-    past --timeout, exited (sys.exit(n) or os._exit(n)) with n != 0, or never stepped an
-    optimizer (on any rank), or the --overfit replay ran fewer than K steps (no verdict), 130
-    the script was interrupted (KeyboardInterrupt).
+    Exit status: 0 the step was checked and nothing was found, 1 problems found (also a step
+    over --memory-budget, and a script that ran out of memory: RT017 says where and what to
+    change), 2 a usage error or an error inside dllint's instruments, 3 the trace is
+    incomplete: the script raised, ran past --timeout, exited (sys.exit(n) or os._exit(n)) with
+    n != 0, or never stepped an optimizer (on any rank), or the --overfit replay ran fewer than
+    K steps (no verdict), 130 the script was interrupted (KeyboardInterrupt).
     """
     try:
         from dllint.runtime.distributed.job import current_rank
@@ -776,6 +797,9 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
         contextlib.nullcontext()
     place = current_rank()
     if place is not None or nproc > 1:
+        if memory_budget is not None:
+            raise Failure("--memory-budget judges one process's step; it is not available with "
+                          "--nproc or inside torchrun")
         from dllint.runtime.distributed.launcher import TraceOptions, launch
         options = TraceOptions(steps, timeout, device, overfit, collective_timeout, to_stderr)
         if place is not None:
@@ -785,7 +809,8 @@ def trace(script: str, script_args: tuple[str, ...], steps: int, device: str, ti
         try:
             report = trace_script(script, arguments, steps=steps, timeout=timeout,
                                   device=device, overfit=overfit,
-                                  on_unstoppable=printer.end_unstoppable)
+                                  on_unstoppable=printer.end_unstoppable,
+                                  memory_budget=memory_budget)
         except TraceInterrupted as interrupted:
             report = interrupted.report
     printer.single(report)
@@ -912,6 +937,9 @@ class TracePrinter:
             lambda diagnostics: render_json(report, diagnostics))
         if report.outcome == "interrupted":
             self.status = EXIT_TRACE_INTERRUPTED
+        elif report.out_of_memory and self.status == EXIT_TRACE_INCOMPLETE:
+            # The script raised, but the trace found why: RT017 is the answer, not a gap.
+            self.status = EXIT_FINDINGS
 
     def distributed(self, trace, exit: bool = True) -> None:
         from dllint.runtime.distributed.render import (base_report, render_distributed,

@@ -41,6 +41,7 @@ EXPECTED = {
     "rt008_head_replaced.py": (["RT008"], 26),
     "rt009_no_zero_grad.py": (["RT009"], 12),
     "rt016_loss_accumulated_as_tensor.py": (["RT016"], 16),
+    "rt017_cpu_out_of_memory.py": (["RT017"], 21),
     "confirmed_softmax.py": (["RT003"], 13),
     "clean_mlp.py": ([], None),
     "clean_cnn.py": ([], None),

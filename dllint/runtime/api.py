@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from dllint.runtime.checks.rt017_does_not_fit import DoesNotFit, fallback_step_memory
 from dllint.runtime.instruments import Instruments, StopTracing
 from dllint.runtime.process_state import ANOMALY_DETECTION, GRAD_MODE, ProcessState
 from dllint.runtime.script import TraceReport, check_steps
@@ -18,7 +19,8 @@ from dllint.runtime.script import TraceReport, check_steps
 
 def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable | None = None,
                optimizer: torch.optim.Optimizer | None = None, *,
-               step_fn: Callable[[], object] | None = None, steps: int = 1) -> TraceReport:
+               step_fn: Callable[[], object] | None = None, steps: int = 1,
+               memory_budget: int | None = None) -> TraceReport:
     """Run `steps` training steps under the instruments and report what they saw.
 
     Either give `batch` (inputs, targets), `loss_fn` and optionally `optimizer` (default: SGD,
@@ -26,7 +28,8 @@ def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable |
     a function doing one step of your own. Exceptions from the step propagate, with every hook
     removed, and grad mode and anomaly detection as they were before the call (the step function
     may turn them off, and dllint's stop can cut it before it turns them back on). `steps` below
-    1 is refused (ValueError): it would check nothing.
+    1 is refused (ValueError): it would check nothing. `memory_budget` (bytes) judges the step's
+    peak against it (RT017, `report.memory_judgement`).
     """
     check_steps(steps, "trace_step")
     if step_fn is None:
@@ -55,7 +58,13 @@ def trace_step(model: nn.Module, batch: tuple | None = None, loss_fn: Callable |
     finally:
         switches.restore()
     instruments.finish()
+    # As in script._report: the step's StepMemory handed to the RT017 verdict.
     seen = instruments.seen
+    step_memory = seen.memory or fallback_step_memory(instruments.context)
+    judgement = instruments.check(DoesNotFit).judge(step_memory, memory_budget, None)
+    if judgement is not None and seen.memory is None:
+        seen.memory = step_memory
     return TraceReport("<api>", outcome, detail, seen.device or "cpu", seen.steps, seen,
                        instrument_errors=instruments.errors,
-                       first_step_changed=instruments.first_step_changed)
+                       first_step_changed=instruments.first_step_changed,
+                       memory_budget=memory_budget, memory_judgement=judgement)

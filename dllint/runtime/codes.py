@@ -18,14 +18,19 @@ VANISHING_GRADIENT = 1e-7
 EXPLODING_GRADIENT = 1e3
 
 
+def _as_code(text: str) -> str:
+    """Plain code gets its fence; text that already has fenced code (prose around it) is kept."""
+    return text if "```" in text else f"```python\n{text}```"
+
+
 def _code(code: str, name: str, summary: str, what: str, why: str,
           severity: Severity = Severity.ERROR, example: str = "",
           use_instead: str = "") -> EngineCode:
     doc = f"## What it does\n{what}\n\n## Why is this bad?\n{why}"
     if example:
-        doc += f"\n\n## Example\n```python\n{example}```"
+        doc += f"\n\n## Example\n{_as_code(example)}"
     if use_instead:
-        doc += f"\n\n## Use instead\n```python\n{use_instead}```"
+        doc += f"\n\n## Use instead\n{_as_code(use_instead)}"
     return EngineCode(code, name, summary, severity, doc)
 
 
@@ -217,7 +222,42 @@ COLLECTIVE_HANG = _code(
     "inside `if rank == 0:`, a rank that stops early on uneven data, or a rank stuck loading "
     "data leaves the others waiting forever, and the job shows nothing but silence.")
 
+# ---- memory (issue 27) ----------------------------------------------------------------------
+
+DOES_NOT_FIT = _code(
+    "RT017", "step-does-not-fit", "The training step does not fit in memory",
+    "Reports a training step that does not fit: its measured peak exceeds `dllint trace "
+    "--memory-budget SIZE` (judging the step for a device you do not have in front of you: "
+    "`--memory-budget 24GiB`), or the script ran out of memory (`torch.OutOfMemoryError` on "
+    "CUDA; the CPU allocator's `DefaultCPUAllocator: can't allocate memory`). The finding is at "
+    "the line that ran out, and the report says where: the phase (forward, backward, optimizer) "
+    "and the module whose forward was running; the breakdown up to then (parameters, "
+    "gradients, optimizer state, saved activations and the modules that save the most); the "
+    "largest batch that fits the budget, scaled from the per-sample activation memory of the "
+    "batch measured; and the changes that would make it fit, ranked by how much each lowers "
+    "the step's peak: "
+    "activation checkpointing of the repeated blocks, bf16 autocast, an optimizer with less "
+    "state than Adam, gradient accumulation over smaller micro-batches, and freeing gradients "
+    "before forward (`zero_grad(set_to_none=True)`). A script that ran out of memory exits "
+    "with status 1 (this finding), not 3, and its step's tensors are freed before the report.",
+    "An out-of-memory error says only how many bytes the last allocation wanted. Which part of "
+    "the step filled the memory, and which change frees enough of it, decides whether the fix "
+    "is a smaller batch, a few lines of checkpointing, or a different optimizer; guessing costs "
+    "a run on the real device each time.",
+    example="```python\nmodel = GPT(layers=24, width=2048)\noptimizer = torch.optim.Adam("
+            "model.parameters())\nfor x, y in loader:  # batch 64\n    loss = F.cross_entropy("
+            "model(x), y)  # RT017 under --memory-budget 24GiB\n    loss.backward()\n"
+            "    optimizer.step()\n    optimizer.zero_grad()\n```",
+    use_instead="Apply the changes the report ranks first, for instance checkpoint the blocks and "
+            "accumulate gradients over micro-batches:\n```python\nfrom torch.utils.checkpoint "
+            "import checkpoint\n\nfor x, y in loader:\n    for xs, ys in zip(x.chunk(4), "
+            "y.chunk(4)):  # micro-batches of 16\n        with torch.autocast('cuda', "
+            "dtype=torch.bfloat16):\n            loss = F.cross_entropy(model(xs), ys) / 4\n"
+            "        loss.backward()\n    optimizer.step()\n    optimizer.zero_grad(set_to_none="
+            "True)\n```\nwith `checkpoint(block, h, use_reentrant=False)` for each block "
+            "inside `GPT.forward`.")
+
 RUNTIME_CODES = {entry.code: entry for entry in (
     NON_FINITE, BROADCAST, LOSS_CONTRACT, INPUT_SCALE, DTYPES, GRADIENT_FLOW, MODE,
     NOT_OPTIMIZED, ACCUMULATING, OVERFIT, REPLICAS_DIVERGE, SAME_BATCHES, SAMPLER_EPOCH,
-    UNEVEN_GRADIENTS, COLLECTIVE_HANG, GRAPH_KEPT_ALIVE)}
+    UNEVEN_GRADIENTS, COLLECTIVE_HANG, GRAPH_KEPT_ALIVE, DOES_NOT_FIT)}

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable
 
@@ -104,6 +105,20 @@ class StepEvent:
     # The closure of `optimizer.step(closure)` (L-BFGS, Lightning): the forward and backward
     # run inside the step, so gradients exist only after it.
     closure: Callable | None
+
+
+class _WeakPack:
+    """The pack hook autograd stores in every node it saves for: it reaches the dispatcher
+    through a weak reference. A bound method would be a strong one, from C++ objects the garbage
+    collector cannot see, so a graph that outlives the trace (a step that raised) would keep the
+    dispatcher, its checks and through them the script's model alive for good."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = weakref.ref(dispatcher)
+
+    def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
+        dispatcher = self.dispatcher()
+        return dispatcher.tensor_saved(tensor) if dispatcher is not None else tensor.detach()
 
 
 def _unpack_saved(tensor: torch.Tensor) -> torch.Tensor:
@@ -286,6 +301,7 @@ class Dispatcher:
         self._original_optimizer_init: Callable | None = None
         self._original_scale: Callable | None = None
         self._warnings: Any = None
+        self._pack = _WeakPack(self)  # the saved-tensor pack hook (see _WeakPack)
         # The modules whose forward is running, innermost last (what a saved tensor belongs to).
         self.module_stack: list[nn.Module] = []
         self._saved_hooks: Any = None
@@ -383,7 +399,7 @@ class Dispatcher:
         self._watcher.__enter__()
         self.watcher_on_stack = True
         if self.handlers["on_tensor_saved"]:
-            self._saved_hooks = torch.autograd.graph.saved_tensors_hooks(self.tensor_saved,
+            self._saved_hooks = torch.autograd.graph.saved_tensors_hooks(self._pack,
                                                                          _unpack_saved)
             self._saved_hooks.__enter__()
         return self
@@ -402,7 +418,7 @@ class Dispatcher:
         if self._saved_hooks is None:
             return
         top = torch._C._autograd._top_saved_tensors_default_hooks(True)
-        if top is not None and top[0] == self.tensor_saved:
+        if top is not None and top[0] is self._pack:
             self._saved_hooks.__exit__(None, None, None)
         self._saved_hooks = None
 

@@ -34,6 +34,8 @@ class PhasePeaks:
     backward: int = 0
     optimizer: int = 0
     measured: bool = False
+    # The module running when the highest of the three was reached, "" when not known.
+    peak_module: str = ""
 
     def phase_of_peak(self) -> str:
         return max(PHASES, key=lambda phase: getattr(self, phase))

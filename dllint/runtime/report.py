@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dllint.install_hint import install_command
+from dllint.runtime import memory_advice
 from dllint.runtime.instruments import ModuleRecord
 from dllint.runtime.memory_model import StepMemory
 from dllint.runtime.overfit import sparkline
@@ -588,6 +589,8 @@ def render_trace(report: TraceReport, color: bool, width: int, heading: str = ""
         console.print("; ".join(part for part in (report.initial_loss, changed) if part))
     for curve in report.curves:
         _render_curve(console, curve, width)
+    for line in memory_advice.render(report.memory_judgement):  # RT017: does not fit
+        console.print(escape(line))
     if report.user_traceback:
         console.print("[bold red]The script raised:[/]")
         console.print(escape(report.user_traceback.rstrip()))

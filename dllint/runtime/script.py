@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import faulthandler
+import gc
 import os
 import runpy
 import signal
@@ -28,7 +29,9 @@ from typing import Any, Callable, NoReturn, Sequence
 import torch
 
 from dllint.runtime.checks.rt010_overfit import OverfitVerdict
+from dllint.runtime.checks.rt017_does_not_fit import DoesNotFit, fallback_step_memory
 from dllint.runtime.instruments import Instruments, Observations, StopTracing, is_user_file
+from dllint.runtime.memory_advice import Judgement, OutOfMemory, is_out_of_memory
 from dllint.runtime.overfit import Verdict, judge
 from dllint.runtime.process_state import PROCESS_GROUP, RESTORED, ProcessState
 from dllint.types import Diagnostic
@@ -103,6 +106,16 @@ class TraceReport:
     # With --overfit: why the replay ran fewer than K steps ("" when it ran them all); no
     # verdict is given then.
     overfit_incomplete: str = ""
+    # --memory-budget in bytes (None: none given), and the RT017 verdict when the step does not
+    # fit it or ran out of memory (memory_advice.py).
+    memory_budget: int | None = None
+    memory_judgement: Judgement | None = None
+
+    @property
+    def out_of_memory(self) -> bool:
+        """The script ran out of memory: RT017 reports it (exit status 1, not 3)."""
+        return self.memory_judgement is not None and \
+            self.memory_judgement.reason == "out_of_memory"
 
     @property
     def incomplete(self) -> str:
@@ -466,6 +479,8 @@ class _Run:
     detail: str = "the script ended"
     user_traceback: str = ""
     exit_code: int | None = None
+    # Where a real out-of-memory error was raised (RT017); None when there was none.
+    out_of_memory: OutOfMemory | None = None
 
 
 def _run_script(script: str, instruments: Instruments, steps: int, timeout: float | None,
@@ -500,6 +515,8 @@ def _run_script(script: str, instruments: Instruments, steps: int, timeout: floa
         run.outcome = "raised"
         run.detail = f"the script raised {type(error).__name__}: {error}"
         run.user_traceback = _user_traceback(error)
+        if is_out_of_memory(error):
+            run.out_of_memory = instruments.check(DoesNotFit).locate(error)
     return run
 
 
@@ -542,9 +559,17 @@ def _local_modules(script: str, saved_modules: set[str], forget: bool) -> list[s
 
 
 def _report(script: str, instruments: Instruments, run: _Run, overfit: int | None,
-            local_files: list[str]) -> TraceReport:
+            local_files: list[str], memory_budget: int | None = None) -> TraceReport:
     instruments.finish()
+    # Issue 27: the step's memory as the recorder measured it (up to the error, for a script
+    # that ran out of memory) goes to the budget and out-of-memory verdict (RT017); when no
+    # forward with gradients was recorded, the sums of parameters, gradients and state.
     seen = instruments.seen
+    step_memory = seen.memory or fallback_step_memory(instruments.context)
+    memory_judgement = instruments.check(DoesNotFit).judge(step_memory, memory_budget,
+                                                           run.out_of_memory)
+    if memory_judgement is not None and seen.memory is None:
+        seen.memory = step_memory  # the breakdown the verdict read goes into the report
     shortfall = replay_shortfall(instruments, run.detail)
     curves = loss_curves(instruments, complete=not shortfall)
     if overfit:
@@ -558,7 +583,17 @@ def _report(script: str, instruments: Instruments, run: _Run, overfit: int | Non
                        run.user_traceback, instruments.errors, curves, initial,
                        instruments.first_step_changed, run.exit_code,
                        initial_loss_value=initial_value, chance=initial_chance,
-                       local_files=local_files, overfit_incomplete=shortfall)
+                       local_files=local_files, overfit_incomplete=shortfall,
+                       memory_budget=memory_budget, memory_judgement=memory_judgement)
+
+
+def _free_memory() -> None:
+    """After a script that ran out of memory: its step's tensors (held by the error's frames
+    until now) are collected, and CUDA's cached blocks go back to the device, so that the caller
+    (the CLI writing the report, a test session) has the memory back."""
+    gc.collect()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def initial_losses(instruments: Instruments) -> tuple[str, float | None,
@@ -590,7 +625,8 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
                  timeout: float | None = None, device: str = "auto",
                  overfit: int | None = None,
                  around: Callable[[Instruments], AbstractContextManager] | None = None,
-                 on_unstoppable: Callable[[TraceReport], None] | None = None) -> TraceReport:
+                 on_unstoppable: Callable[[TraceReport], None] | None = None,
+                 memory_budget: int | None = None) -> TraceReport:
     """Run the script under the instruments and report what they saw; everything in
     `process_state.RESTORED` is put back afterwards.
 
@@ -602,7 +638,11 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
     interrupting the script.
 
     A KeyboardInterrupt in the script is raised again, after the restore, as TraceInterrupted
-    with the report. In a process the script forked, the script's end exits that process."""
+    with the report. In a process the script forked, the script's end exits that process.
+
+    `memory_budget` (bytes) judges the step's peak against it; a step over it, or a script that
+    ran out of memory, gets RT017 and `report.memory_judgement`. After an out-of-memory error
+    the step's tensors are freed before returning (and CUDA's cache emptied)."""
     check_steps(steps, "trace_script")
     script = str(Path(script).resolve())
     instruments = Instruments(steps=steps, overfit=overfit)
@@ -618,7 +658,8 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
         ended = _Run("timeout", f"ran past the {timeout:g} s timeout and did not stop when "
                                 f"interrupted, so dllint ended the process")
         on_unstoppable(_report(script, instruments, ended, overfit,
-                               _local_modules(script, saved_modules, forget=False)))
+                               _local_modules(script, saved_modules, forget=False),
+                               memory_budget))
 
     alarm = _Alarm(timeout)
     watchdog = _Watchdog(timeout, alarm, unstoppable if on_unstoppable else None)
@@ -645,7 +686,10 @@ def trace_script(script: str | Path, argv: Sequence[str] = (), *, steps: int = 1
         problems = state.restore()
         local_files = _local_modules(script, saved_modules, forget=True)
     instruments.errors.extend(f"could not restore {problem}" for problem in problems)
-    report = _report(script, instruments, run, overfit, local_files)
+    report = _report(script, instruments, run, overfit, local_files, memory_budget)
+    if run.out_of_memory is not None:
+        del instruments  # it holds the model and the optimizer: the rest of the failing step
+        _free_memory()
     if run.outcome == "interrupted":
         raise TraceInterrupted(report)
     return report

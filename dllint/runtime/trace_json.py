@@ -12,6 +12,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any, Sequence
 
+from dllint.runtime import memory_advice
 from dllint.serialize import diagnostic_to_dict
 from dllint.types import Diagnostic
 
@@ -75,8 +76,11 @@ _MEMORY = {
     "type": "object",
     "required": ["device", "measured", "batch_size", "parameter_bytes", "gradient_bytes",
                  "optimizer_bytes", "activation_bytes", "other_activation_bytes", "peaks",
-                 "peak_phase", "modules", "optimizers"],
+                 "peak_phase", "modules", "optimizers", "budget", "advice"],
     "properties": {
+        # --memory-budget in bytes, and the RT017 verdict (memory_advice.py): null when the
+        # step fits the budget (or none was given) and did not run out of memory.
+        **memory_advice.JSON_SCHEMA,
         "device": {"type": "string"},
         # Peaks from the allocator (CUDA) rather than the tracked sums (elsewhere).
         "measured": {"type": "boolean"},
@@ -189,11 +193,11 @@ def _initial_loss(report: TraceReport) -> dict[str, Any] | None:
             "chance": None if chance is None else float(chance)}
 
 
-def memory_to_dict(memory: StepMemory | None) -> dict[str, Any] | None:
+def memory_to_dict(memory: StepMemory | None, report: TraceReport) -> dict[str, Any] | None:
     if memory is None:
         return None
     peaks = memory.peaks
-    return {
+    return memory_budget_json(report) | {
         "device": memory.device, "measured": peaks.measured, "batch_size": memory.batch_size,
         "parameter_bytes": memory.parameter_bytes, "gradient_bytes": memory.gradient_bytes,
         "optimizer_bytes": memory.optimizer_bytes, "activation_bytes": memory.activation_bytes,
@@ -241,8 +245,13 @@ def trace_to_dict(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> dic
         "user_traceback": report.user_traceback,
         "instrument_errors": list(report.instrument_errors),
         "diagnostics": [diagnostic_to_dict(diagnostic) for diagnostic in diagnostics],
-        "memory": memory_to_dict(seen.memory),
+        "memory": memory_to_dict(seen.memory, report),
     })
+
+
+def memory_budget_json(report: TraceReport) -> dict[str, Any]:
+    """`memory.budget` and `memory.advice`: the --memory-budget and the RT017 verdict."""
+    return memory_advice.to_json(report.memory_budget, report.memory_judgement)
 
 
 def render_json(report: TraceReport, diagnostics: Sequence[Diagnostic]) -> str:

@@ -22,7 +22,8 @@ from dllint.runtime.dispatch import Check
 # as it loads would import itself back.
 CHECK_MODULES = ("rt001_non_finite", "rt002_broadcast", "rt005_dtypes", "rt003_loss_contract",
                  "rt004_input_scale", "rt007_mode", "rt009_accumulating", "rt008_not_optimized",
-                 "rt006_gradient_flow", "rt010_overfit", "rt016_graph_kept_alive")
+                 "rt006_gradient_flow", "rt010_overfit", "rt016_graph_kept_alive",
+                 "rt017_does_not_fit")
 
 
 def all_checks() -> list[type[Check]]:
