@@ -432,3 +432,28 @@ def test_the_pack_hook_keeps_the_storage_without_a_copy_and_training_is_unchange
     packed = dispatcher.tensor_saved(tensor)
     assert packed.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
     assert packed.grad_fn is None and torch.equal(packed, tensor)
+
+
+def test_a_step_run_in_another_thread_leaves_no_saved_tensor_hooks_behind(tmp_path):
+    """The hooks are per thread: the first step, seen in the script's own thread, must not
+    make the dispatcher forget the pair it pushed in the tracing thread."""
+    script = tmp_path / "threaded.py"
+    script.write_text(textwrap.dedent("""
+        import threading
+        import torch
+
+        def train():
+            model = torch.nn.Linear(4, 2)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for _ in range(2):
+                optimizer.zero_grad()
+                model(torch.randn(3, 4)).sum().backward()
+                optimizer.step()
+
+        thread = threading.Thread(target=train)
+        thread.start()
+        thread.join()
+    """))
+    report = trace_script(script)
+    assert report.steps >= 1
+    assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -305,6 +306,7 @@ class Dispatcher:
         # The modules whose forward is running, innermost last (what a saved tensor belongs to).
         self.module_stack: list[nn.Module] = []
         self._saved_hooks: Any = None
+        self._saved_hooks_thread = 0
 
     # ---- subscribers ------------------------------------------------------------------------
 
@@ -402,6 +404,7 @@ class Dispatcher:
             self._saved_hooks = torch.autograd.graph.saved_tensors_hooks(self._pack,
                                                                          _unpack_saved)
             self._saved_hooks.__enter__()
+            self._saved_hooks_thread = threading.get_ident()
         return self
 
     def tensor_saved(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -415,8 +418,9 @@ class Dispatcher:
     def remove_saved_hooks(self) -> None:
         """Take our saved-tensor hooks off, if they are the innermost pair (a pair the script
         pushed later and left on stays; ours then never runs anyway)."""
-        if self._saved_hooks is None:
-            return
+        if self._saved_hooks is None or threading.get_ident() != self._saved_hooks_thread:
+            return  # the hooks are per thread: a step run in the script's own thread leaves
+            # them to the exit, in the thread that pushed them
         top = torch._C._autograd._top_saved_tensors_default_hooks(True)
         if top is not None and top[0] is self._pack:
             self._saved_hooks.__exit__(None, None, None)
