@@ -46,7 +46,11 @@ class GraphKeptAlive(Check):
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        self.steps_done = 0  # optimizer steps of any optimizer so far
+        # Rounds of the training loop so far: steps of the optimizer that stepped first. With
+        # several optimizers per round (a GAN, MoCo), a round's variables hold its graphs until
+        # the next round rebinds them: graphs of one round are never "earlier steps".
+        self.steps_done = 0
+        self.lead: int | None = None
         self.marks: list[weakref.ref] = []
         self.extended = 0
         self.reported = False
@@ -84,7 +88,7 @@ class GraphKeptAlive(Check):
                 if mark is not None and mark.step < self.steps_done}
 
     def on_step(self, step: StepEvent) -> None:
-        if not self.reported and self.steps_done >= 1:
+        if not self.reported and self.steps_done >= 1 and id(step.optimizer) == self.lead:
             kept = self.kept_steps()
             if not self.judge(kept):
                 self.last_kept = len(kept)
@@ -104,7 +108,10 @@ class GraphKeptAlive(Check):
         self.last_kept = len(kept)
 
     def on_step_done(self, step: StepEvent) -> None:
-        self.steps_done += 1
+        if self.lead is None:
+            self.lead = id(step.optimizer)
+        if id(step.optimizer) == self.lead:
+            self.steps_done += 1
 
     def judge(self, kept: set[int]) -> bool:
         if len(kept) < 2:
