@@ -204,6 +204,31 @@ def test_a_call_of_a_partial_is_a_call_of_the_wrapped_callable_with_the_bound_ar
     assert unknown == set()
 
 
+def test_a_partial_whose_wrapped_name_resolves_back_to_itself_is_expanded_once():
+    """`step = make_step()` at module level rebinds the name the inner `partial(step)` wraps:
+    read as the global, the partial wraps itself. Its value stops at the cycle (before, the
+    expansion recursed until the file was skipped as too deeply nested)."""
+    [value] = probes("""
+        from functools import partial
+        import tensorflow as tf
+
+        def make_step(model, optimizer, clip):
+            @tf.function
+            def step(x, y, clip):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.square(model(x) - y))
+                grads = tape.gradient(loss, model.trainable_variables)
+                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+                return loss
+            return partial(step, clip=clip)
+
+        step = make_step(model, optimizer, clip=True)
+        for i in range(100):
+            probe(step(x, y))
+    """)
+    assert value == set()
+
+
 def test_a_partial_of_a_loss_takes_its_prediction_after_the_bound_arguments():
     # The model's own view: the loss tag says where the prediction goes in the partial's call.
     text = textwrap.dedent("""

@@ -588,7 +588,16 @@ class ValueTransfer:
         keyword_args += [arg for arg in node.args if arg.keyword is not None]
         double_star = [arg for arg in (*bound, *node.args) if arg.star == "**"]
         merged = cst.Call(func=wrapped, args=(*positional_args, *keyword_args, *double_star))
-        return _born_at(self._call(merged), merged, node)
+        # A partial whose wrapped name resolves back to a partial being expanded (`step =
+        # make_step()` at module level, `return partial(step)` inside, the inner `step` read as
+        # the global one) has no value of its own to add: the cycle stops here.
+        if partial.node in self._expanding_partials:
+            return EMPTY
+        self._expanding_partials.add(partial.node)
+        try:
+            return _born_at(self._call(merged), merged, node)
+        finally:
+            self._expanding_partials.discard(partial.node)
 
     def _module_wrapper(self, row: Row, qualified: str, node: cst.Call) -> Value:
         """DDP(model), torch.compile(model): the model, reached `via` the wrapper."""
