@@ -11,7 +11,9 @@ class SchedulerBeforeOptimizer(Rule):
     """
     ## What it does
     Flags `scheduler.step()` that runs before `optimizer.step()` in a training loop's body (the
-    body's first scheduler step comes before its first optimizer step). Steps made in local
+    body's first scheduler step comes before its first optimizer step). A step given an argument
+    (`scheduler.step(epoch)`, a metric for `ReduceLROnPlateau`) sets the schedule itself and is
+    not flagged. Steps made in local
     functions or in methods of the class called on `self` (`self.train_epoch()`) count where
     they are called.
 
@@ -69,6 +71,15 @@ class SchedulerBeforeOptimizer(Rule):
                 train_one_epoch(model, optimizer)
                 val_loss = evaluate(model)
                 scheduler.step(val_loss)
+        """),
+        # The epoch handed over sets the schedule's position: the first value is not skipped.
+        Valid("""
+            for epoch in range(start_epoch, epochs):
+                scheduler.step(epoch)
+                for x, y in loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
         """),
         Valid("""
             import torch
@@ -190,6 +201,10 @@ class SchedulerBeforeOptimizer(Rule):
                 continue
             optimizer_step = next((event[1] for event in events if event[0] == "step"), None)
             if optimizer_step is None or id(events[0][1]) in reported:
+                continue
+            if isinstance(events[0][1], cst.Call) and events[0][1].args:
+                # `scheduler.step(epoch)` sets the schedule's position (or hands a metric to
+                # ReduceLROnPlateau): no value is skipped, whichever steps first.
                 continue
             reported.add(id(events[0][1]))
             self.report(events[0][1], "the scheduler steps before the optimizer in this loop: "
