@@ -278,7 +278,7 @@ def test_cuda_out_of_memory_is_rt017_and_the_device_memory_is_given_back(tmp_pat
     assert torch.cuda.memory_reserved() - allocated < 2 ** 30
 
 
-# ---- with the memory recorder (issue 27, part 1) ---------------------------------------------------
+# ---- with the memory recorder ---------------------------------------------------------------------
 # These need the recorder's measured StepMemory (saved activations, the batch size) at the call
 # site in script._report; with the fallback StepMemory (parameters, gradients, optimizer state)
 # they fail.

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 
-import torch
 from torch import nn
 
 from dllint.runtime import codes, memory_advice
 from dllint.runtime.checks.registry import register
 from dllint.runtime.dispatch import Check, ModuleCall, TraceContext
+from dllint.runtime.memory import tensor_bytes
 from dllint.runtime.memory_advice import Judgement, OutOfMemory
 from dllint.runtime.memory_model import ModuleMemory, PhasePeaks, StepMemory
 from dllint.runtime.tracing import is_user_file
@@ -21,10 +21,6 @@ from dllint.runtime.tracing import is_user_file
 _MODULE_CALL_FRAMES = frozenset({"_call_impl", "_wrapped_call_impl"})
 _OPTIMIZERS = f"{os.sep}torch{os.sep}optim{os.sep}"
 _AUTOGRAD = (f"{os.sep}torch{os.sep}autograd{os.sep}", f"{os.sep}torch{os.sep}_tensor.py")
-
-
-def _tensor_bytes(value: object) -> int:
-    return value.numel() * value.element_size() if isinstance(value, torch.Tensor) else 0
 
 
 @register
@@ -43,7 +39,7 @@ class DoesNotFit(Check):
                 self.gradients_held_in_forward is not None:
             return
         self.gradients_held_in_forward = sum(
-            _tensor_bytes(parameter.grad) for parameter in self.context.optimizer_parameters())
+            tensor_bytes(parameter.grad) for parameter in self.context.optimizer_parameters())
 
     def locate(self, error: BaseException) -> OutOfMemory:
         """Where an out-of-memory error was raised, read from its traceback: the innermost
@@ -94,24 +90,22 @@ class DoesNotFit(Check):
 
 
 def fallback_step_memory(context: TraceContext) -> StepMemory:
-    """A minimal `StepMemory` until the memory recorder (issue 27, part 1, `memory.py`) is
-    joined: parameters, gradients and optimizer state as they are at the end of the trace, no
-    saved activations, and phase peaks from those sums. The recorder's measured `StepMemory`
-    replaces it at the call site in `script._report`."""
+    """A minimal `StepMemory` for a trace in which the memory recorder (`memory.py`) saw no
+    forward with gradients: parameters, gradients and optimizer state as they are at the end of
+    the trace, no saved activations, and phase peaks from those sums."""
     by_module: dict[str, list[int]] = {}
     for name, parameter in context.model_parameters().values():
         owner = name.rsplit(".", 1)[0]
         sizes = by_module.setdefault(owner, [0, 0])
-        sizes[0] += _tensor_bytes(parameter)
-        sizes[1] += _tensor_bytes(parameter.grad)
+        sizes[0] += tensor_bytes(parameter)
+        sizes[1] += tensor_bytes(parameter.grad)
     modules = tuple(ModuleMemory(name, "", parameters, gradients)
                     for name, (parameters, gradients) in by_module.items())
     optimizers = {id(o): o for o in [*context.created_optimizers, *context.optimizers.values()]}
     state = {}
     for number, (key, optimizer) in enumerate(optimizers.items(), 1):
         name = context.optimizer_names.get(key, f"{type(optimizer).__name__} #{number}")
-        state[name] = sum(_tensor_bytes(value) for entry in optimizer.state.values()
-                          for value in entry.values())
+        state[name] = tensor_bytes(list(optimizer.state.values()))
     parameters = sum(module.parameter_bytes for module in modules)
     gradients = sum(module.gradient_bytes for module in modules)
     peaks = PhasePeaks(forward=parameters, backward=parameters + gradients,
