@@ -99,6 +99,15 @@ class UnorderedFileListing(Rule):
 
     VALID = [
         Valid("""
+            import os
+            from six.moves import range
+
+            classes = []
+            for subdir in sorted(os.listdir(root)):
+                classes.append(subdir)
+            class_indices = dict(zip(classes, range(len(classes))))
+        """),
+        Valid("""
             import glob
             images = sorted(glob.glob("images/*.png"))
             masks = sorted(glob.glob("masks/*.png"))
@@ -445,6 +454,24 @@ class UnorderedFileListing(Rule):
         """),
     ]
     INVALID = [
+        # `range` from a Python 2/3 compatibility module is the builtin: the listing is numbered.
+        Invalid("""
+            import os
+            from six.moves import range
+
+            classes = []
+            for subdir in os.listdir(root):
+                classes.append(subdir)
+            class_indices = dict(zip(classes, range(len(classes))))
+        """, line=5, related_lines=(7,), fixed="""
+            import os
+            from six.moves import range
+
+            classes = []
+            for subdir in sorted(os.listdir(root)):
+                classes.append(subdir)
+            class_indices = dict(zip(classes, range(len(classes))))
+        """),
         # A listing returned by a method of a dataset class, paired where it is called.
         Invalid("""
             import glob

@@ -253,6 +253,7 @@ ORDER_KEEPING_CALLS = tensorflow.ORDER_KEEPING
 ORDER_KEEPING_METHODS = tensorflow.ORDER_KEEPING_METHODS
 # pathlib.Path methods (and look-alikes) with the same property, whatever the receiver.
 LISTING_METHODS = python.LISTING_METHODS
+BUILTIN_ALIASES = python.BUILTIN_ALIASES
 # Calls that put a listing in a stable order.
 SORTING = REGISTRY.names(Effect.SORTING)
 # Calls that keep the order of their iterable argument (the last one for map and filter).
