@@ -20,8 +20,11 @@ def _is_size(node: cst.BaseExpression) -> bool:
         return True
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
         return node.func.attr.value in ("size", "numel", "dim")
+    # `x.shape[1]` is a size; a slice of a shape (`image.shape[1::-1]`) is a tuple, data when
+    # `image` is a numpy array (sizes only for a tensor's torch.Size), so it is no evidence.
     return isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute) and \
-        node.value.attr.value == "shape"
+        node.value.attr.value == "shape" and all(
+            isinstance(element.slice, cst.Index) for element in node.slice)
 
 
 _DATA = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
@@ -384,6 +387,13 @@ class UninitializedTensor(Rule):
                 init_embedding(embeddings)
                 return embeddings
         """),
+        # A slice of a shape is a tuple: from a numpy image's shape, the data (width, height).
+        Valid("""
+            import cv2
+            import torch
+            rgb_image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            scale = torch.Tensor(rgb_image.shape[1::-1]).repeat(2)
+        """),
     ]
     INVALID = [
         # Twins of the loop fill and of the rebinding: a loop over fewer rows than the tensor
@@ -707,6 +717,14 @@ class UninitializedTensor(Rule):
                 embeddings = torch.zeros(len(vocab), dim)
                 describe(embeddings)
                 return embeddings
+        """),
+        # One axis of a shape is a size.
+        Invalid("""
+            import torch
+            scores = torch.Tensor(batch.shape[0])
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            scores = torch.zeros(batch.shape[0])
         """),
     ]
 
