@@ -27,7 +27,8 @@ def _rank_written(node: cst.BaseExpression) -> int | None:
         elements = node.args[0].value.elements
         return None if any(isinstance(e, cst.StarredElement) for e in elements) \
             else len(elements)
-    if len(node.args) == 1 and not isinstance(node.args[0].value, (cst.Integer, cst.UnaryOperation)):
+    if len(node.args) == 1 and not isinstance(node.args[0].value,
+                                              (cst.Integer, cst.UnaryOperation)):
         return None  # `x.view(shape)`: a shape held in a name
     return len(node.args)
 
