@@ -196,22 +196,22 @@ class Facts:
     @property
     def loops(self) -> Sequence[LoopEvents]:
         """The loops closed so far, each with its training events in source order."""
-        return self._model.loops
+        return self._model.loop_events.loops
 
     @property
     def open_loops(self) -> Sequence[LoopEvents]:
         """The loops the walk is in, innermost last (their events so far)."""
-        return self._model.open_loops
+        return self._model.loop_events.open_loops
 
     def function_events(self, name: str) -> Sequence[tuple] | None:
         """The training events of the file's function or method `name` (`fit`,
         `Trainer.fit_epoch`), once it was seen."""
-        return self._model.function_events.get(name)
+        return self._model.loop_events.function_events.get(name)
 
     def local_callee(self, call: cst.CSTNode) -> str | None:
         """The function or method of this file a call runs, as `function_events` keys it
         (`train_epoch`, `Trainer.fit_epoch`); None for any other call."""
-        return self._model.local_calls.get(id(call))
+        return self._model.loop_events.local_callee(call)
 
     def imported_init_fills(self, qualified: str) -> frozenset[tuple[str | None, str]]:
         """What a function of another file of the project (`init_weights`, imported), or the
@@ -227,22 +227,22 @@ class Facts:
         """The kinds of the training events recorded at `node` so far ("backward", "step", ...),
         in order: `optimizer.step()` is a "step", as is a call of another file's function whose
         summary steps an optimizer. Calls of the file's own functions are not expanded."""
-        return tuple(self._model.event_kinds.get(id(node), ()))
+        return self._model.loop_events.events_at(node)
 
     def alternatives(self, first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> bool:
         """Whether two training events, each given by its trace from `expand_traced` (the
         calls it is reached through, then its own node), lie in different branches of one `if`
         (or `if`/`elif`), so that no pass through the loop runs both."""
-        return self._model.alternatives(first, second)
+        return self._model.loop_events.alternatives(first, second)
 
     def expand_traced(self, events: Sequence[tuple]) -> Iterator[tuple[tuple, tuple]]:
         """`expand`, each event paired with its trace: the calls of the file's functions it is
         reached through, outermost first, then its own node."""
-        return self._model.expand_traced(events)
+        return self._model.loop_events.expand_traced(events)
 
     def expand(self, events: Sequence[tuple]) -> Iterator[tuple]:
         """Events with calls to the file's functions replaced by what those functions do."""
-        return self._model.expand(events)
+        return self._model.loop_events.expand(events)
 
     @property
     def in_no_grad(self) -> bool:

@@ -24,7 +24,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.binding import CallBinding, FlowHints
 from dllint.semantic.facts import Facts
-from dllint.semantic.loops import LoopEventRecorder, LoopEvents
+from dllint.semantic.loops import LoopEventRecorder
 from dllint.semantic.reads import ReadTracker
 from dllint.semantic.regions import RegionTracker
 from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
@@ -58,11 +58,13 @@ _MEMO_KEEPING_CALLBACKS = frozenset({
 GROWING = frozenset().union(*catalog.GROWING_METHODS.values())
 
 
-class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorder,
+class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
                     CachedVisitorNames, cst.BatchableCSTVisitor):
     """The model of one file, one walk. Each part lives in its own module: `transfer` (values of
-    expressions), `binding` (call sites into parameters), `summaries` (classes and functions),
-    `loops` (training-loop events); this class holds the scopes and the bindings."""
+    expressions), `binding` (call sites into parameters), `summaries` (classes and functions);
+    this class holds the scopes and the bindings. Components with state of their own, created
+    here and driven by this class's callbacks: `loop_events` (training-loop events, `loops`),
+    `regions` (`with`/`except`), `reads` (the names a loop reads)."""
 
     def __init__(self, context: FileContext, project: ProjectIndex | None = None,
                  hints: FlowHints | None = None, *, summarising: bool = False) -> None:
@@ -123,18 +125,8 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.call_sites: dict[str, list[cst.Call]] = {}
         self.loop_listings: list[Tag | None] = []
         self.depth = 0
-        # Training-loop events: per loop (innermost last while open), and per function.
-        self.open_loops: list[LoopEvents] = []
-        self.loops: list[LoopEvents] = []
-        self.function_events: dict[str, list[tuple]] = {}
-        # Calls of local functions and methods (id of the call -> its key in function_events).
-        self.local_calls: dict[int, str] = {}
-        self.event_stack: list[list[tuple]] = [[]]
-        # The `if` branches each event's node is in (id of node -> ((id of the if, in its
-        # else), ...), outermost first): events in two branches of one `if` are alternatives.
-        self.event_branches: dict[int, tuple[tuple[int, bool], ...]] = {}
-        # The kinds of the events recorded at each node (id of node -> kinds, in order).
-        self.event_kinds: dict[int, list[str]] = {}
+        # Training-loop events: per loop and per function of the file (`loops.py`).
+        self.loop_events = LoopEventRecorder(self, project, context.path, self.top_classes)
         # The typed query interface rules read all of the above through.
         self.facts = Facts(self)
         # The value of each expression node, memoised for as long as the bindings it was
@@ -171,6 +163,17 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         """The bindings are exactly as they were in `generation` again (a comprehension's frame
         restored): the values memoised then hold again."""
         self._generation = generation
+
+    def open_branches(self) -> tuple[tuple[int, bool], ...]:
+        """The `if` statements the walk is in, outermost first: (id of the `if`, whether the
+        walk is in its else branch). Part of `LoopHost`."""
+        return tuple((id(branch.node), branch.in_else) for branch in self.branches)
+
+    def is_no_grad_context(self, node: cst.BaseExpression) -> bool:
+        """Whether a context manager or decorator (`torch.no_grad()`, `@torch.inference_mode`)
+        turns gradients off."""
+        target = node.func if isinstance(node, cst.Call) else node
+        return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
 
     @property
     def in_no_grad(self) -> bool:
@@ -331,7 +334,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
     def visit_Assign(self, node: cst.Assign) -> None:
         if any(isinstance(target.target, cst.Attribute) and target.target.attr.value == "grad"
                for target in node.targets):
-            self.event("zero_grad", node)  # p.grad = None
+            self.loop_events.record("zero_grad", node)  # p.grad = None
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value_node = original_node.value
@@ -372,13 +375,19 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         outer = self.loop_listings[-1] if self.loop_listings else None
         self.loop_listings.append(listing if listing is not None and not listing.info.ordered
                                   else outer)
-        self.open_loops.append(LoopEvents(node))
+        self.loop_events.enter_loop(node)
         self.reads.enter_for(node)
 
     def leave_For(self, original_node: cst.For) -> None:
         self.loop_listings.pop()
-        self.loops.append(self.open_loops.pop())
+        self.loop_events.leave_loop()
         self.reads.leave_for(original_node)
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loop_events.enter_loop(node)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.loop_events.leave_loop()
 
     # Which names each loop reads (`reads.py`): every name, the nodes whose names are no
     # reads, and the bounds of loop bodies and else blocks.
@@ -428,7 +437,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
                 self.bind(item.asname.name, EMPTY)
 
     def visit_Call(self, node: cst.Call) -> None:
-        self._training_event(node)
+        self.loop_events.record_call(node)
         self._record_call_site(node)
         func = node.func
         if isinstance(func, cst.Attribute):

@@ -162,11 +162,11 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             writer.set_anchor("def", name)
             functions[name] = writer.value(value)
     events = {}
-    for name, recorded in model.function_events.items():
+    for name, recorded in model.loop_events.function_events.items():
         # Functions, and methods of the file's classes (`Scaler.__call__`, `Trainer.step`).
         if name in model.local_functions or name.partition(".")[0] in model.local_classes \
                 or name.partition(".")[0] in model.local_members:
-            kinds = [event[0] for event in model.expand(recorded) if event[0] in SHARED_EVENTS]
+            kinds = [event[0] for event in model.loop_events.expand(recorded) if event[0] in SHARED_EVENTS]
             if kinds:
                 events[name] = kinds
     # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks). Imported

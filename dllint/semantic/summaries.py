@@ -194,7 +194,8 @@ class ScopeSummaries:
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         class_state = self.classes[-1] if self.classes and (
             not self.functions or self.functions[-1].class_state is not self.classes[-1]) else None
-        no_grad = any(self._is_no_grad(decorator.decorator) for decorator in node.decorators)
+        no_grad = any(self.is_no_grad_context(decorator.decorator)
+                      for decorator in node.decorators)
         # Defaults are evaluated where the function is defined, before its frame exists.
         defaults = {
             param.name.value: self.value(param.default)
@@ -210,18 +211,19 @@ class ScopeSummaries:
                                             branch_depth=len(self.branches)))
         self.frames.append({})
         self._seed_parameters(node, key, class_state is not None, defaults)
-        self.event_stack.append([])
+        self.loop_events.enter_function()
         if class_state is not None and node.name.value == class_state.forward_name:
             class_state.has_forward = True
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         state = self.functions.pop()
         self.frames.pop()
-        events = self.event_stack.pop()
         if state.class_state is None:
-            self.function_events.setdefault(state.name, events)
+            self.loop_events.leave_function(state.name)
         elif len(self.classes) == 1 and not self.functions:  # a method: `Trainer.step`
-            self.function_events.setdefault(f"{state.class_state.name}.{state.name}", events)
+            self.loop_events.leave_function(f"{state.class_state.name}.{state.name}")
+        else:
+            self.loop_events.leave_function(None)
         returned = frozenset().union(*state.returns) if state.returns else EMPTY
         if has(returned, UNIT_SCALED) and _returns_input_unscaled(state):
             returned = without(returned, (UNIT_SCALED, UNIT_RANGE))
