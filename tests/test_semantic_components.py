@@ -11,16 +11,24 @@ import libcst as cst
 import libcst.matchers
 
 from dllint.context import FileContext
+from dllint.semantic.binding import FlowHints
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.loops import LoopEventRecorder
 from dllint.semantic.model import SemanticModel, analyse
-from dllint.semantic.values import EMPTY, Value
+from dllint.semantic.summaries import ScopeSummaries
+from dllint.semantic.values import EMPTY, LOSS, PROBABILITIES, Value
+from dllint.walk import walk
 
 
-def _model(source: str) -> SemanticModel:
+def _model(source: str, walks: int | None = None) -> SemanticModel:
+    """The model of `source` after every walk the file needs, or after `walks` walks."""
     text = textwrap.dedent(source).lstrip("\n")
     module = cst.parse_module(text)
     context = FileContext("example.py", text, module, ImportMap.from_module(module))
+    if walks == 1:
+        model = SemanticModel(context)
+        walk(module, [model])
+        return model
     return analyse(context, None, lambda model: [])
 
 
@@ -151,3 +159,126 @@ def test_loop_component_of_a_walked_file():
     assert loops.local_callee(calls["clear(opt)"]) == "clear"
     assert loops.events_at(calls["torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)"]) \
         == ("clip",)
+
+
+# -- the scope component: open classes and functions, and what each closed one amounts to -------
+
+class _ScopeHost(_Host):
+    """A `ScopeHost` that keeps the frames it is told about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.module_names: dict[str, Value] = {"fit": frozenset({"stale"}), "Net": EMPTY}
+        self.defined: list[tuple[str, Value]] = []
+
+    def is_no_grad_context(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Name) and node.value == "no_grad"
+
+    def define_name(self, name: str, value: Value) -> None:
+        self.defined.append((name, value))
+
+    def forget_module_name(self, name: str) -> None:
+        self.module_names.pop(name, None)
+
+
+def _scopes(host: _ScopeHost) -> ScopeSummaries:
+    return ScopeSummaries(host, None, "example.py", {"Net": {"forward"}}, FlowHints(),
+                          FlowHints())
+
+
+def test_scope_component_driven_through_its_host_interface_alone():
+    host = _ScopeHost()
+    scopes = _scopes(host)
+    module = cst.parse_module(textwrap.dedent("""
+        @no_grad
+        def fit(model, criterion=None):
+            def inner():
+                pass
+            return model
+
+        class Net(Module):
+            def forward(self, x):
+                pass
+    """))
+    fit, net = module.body
+    inner = fit.body.body[0]
+    entry = scopes.enter_function(fit)
+    assert (entry.key, entry.is_method, set(entry.defaults)) == ("fit", False, {"criterion"})
+    assert scopes.current_function.no_grad and scopes.current_function.name == "fit"
+    assert scopes.enter_function(inner).key is None  # nested: no call-site key
+    assert scopes.leave_function() == "inner"
+    assert host.defined == [("inner", EMPTY)]  # a closure is a name of the enclosing function
+    scopes.record_return(fit.body.body[1].body[0])
+    assert scopes.leave_function() == "fit"
+    assert "fit" not in host.module_names  # the name now means the definition
+    assert scopes.local_functions == {"fit": EMPTY}
+    assert scopes.module_passthroughs == {"fit": 0}  # `return model` hands back parameter 0
+    scopes.enter_class(net)
+    assert scopes.classes[-1].bases == ["Module"]
+    method = net.body.body[0]
+    entry = scopes.enter_function(method)
+    assert (entry.key, entry.is_method) == ("Net.forward", True)
+    assert scopes.classes[-1].has_forward
+    assert scopes.leave_function() == "Net.forward"
+    scopes.leave_class()
+    assert not scopes.classes and not scopes.functions
+    assert "Net" in scopes.local_classes and "Net" not in host.module_names
+    assert scopes.local_classes["Net"] is not None  # it has a forward: a module
+    assert not scopes.needs_hints
+
+
+def test_scope_component_of_a_walked_file():
+    model = _model("""
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.drop = nn.Dropout(0.5)
+
+            def forward(self, x):
+                return F.softmax(self.head(x), dim=1)
+
+        class Plain:
+            def loss(self):
+                return nn.CrossEntropyLoss()
+
+        def scale(image, normalise):
+            if normalise:
+                return image / 255
+            return image
+
+        def init(layer):
+            return layer
+    """)
+    scopes = model.scopes
+    net = scopes.local_classes["Net"]
+    assert net.mode_dependent is True and net.evidence
+    assert PROBABILITIES in {tag.kind for tag in net.output}
+    assert scopes.local_classes["Plain"] is None  # no module, but its instances hold members
+    assert [name for name, _ in scopes.local_members["Plain"].methods] == ["loss"]
+    node, unguarded, guarded = scopes.flag_returns["scale"]
+    assert node.name.value == "scale" and [(name, wanted) for name, wanted, _ in guarded] == [
+        ("normalise", True)]
+    assert scopes.module_passthroughs == {"init": 0}
+    assert scopes.current_function is None
+
+
+def test_scope_component_asks_for_another_walk_when_an_attribute_was_read_too_early():
+    source = """
+        import torch
+
+        class Trainer:
+            def step(self, x):
+                return self.criterion(x)
+
+            def set_loss(self):
+                self.criterion = torch.nn.CrossEntropyLoss()
+    """
+    first = _model(source, walks=1)
+    # `self.criterion` was read before `set_loss` assigned it: the next walk would see it.
+    assert first.scopes.needs_hints and first.needs_hints
+    assert LOSS in {tag.kind for tag in first.learned.attributes["Trainer"]["criterion"]}
+    # The walk that starts with what the first one learnt misses nothing.
+    assert not _model(source).scopes.needs_hints

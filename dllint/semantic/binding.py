@@ -63,8 +63,8 @@ class CallBinding:
         func = node.func
         if isinstance(func, cst.Name):
             name = func.value
-            if name == "self" and self.classes:
-                return f"{self.classes[-1].name}.forward"
+            if name == "self" and self.scopes.classes:
+                return f"{self.scopes.classes[-1].name}.forward"
             if name in self.frames[-1] and len(self.frames) > 1:
                 value = self.frames[-1][name]
                 return self._instance_key(value, "forward") or \
@@ -79,9 +79,9 @@ class CallBinding:
         if isinstance(func, cst.Attribute):
             method = "forward" if func.attr.value == "__call__" else func.attr.value
             receiver = func.value
-            if isinstance(receiver, cst.Name) and receiver.value == "self" and self.classes:
-                if method in self.top_classes.get(self.classes[-1].name, ()):
-                    return f"{self.classes[-1].name}.{method}"
+            if isinstance(receiver, cst.Name) and receiver.value == "self" and self.scopes.classes:
+                if method in self.top_classes.get(self.scopes.classes[-1].name, ()):
+                    return f"{self.scopes.classes[-1].name}.{method}"
                 return None
             key = self._instance_key(self.value(func), "forward")
             return key or self._instance_key(self.value(receiver), method)
@@ -118,7 +118,7 @@ class CallBinding:
             if value:
                 slots = table.setdefault(key, {})
                 slots[slot] = slots.get(slot, EMPTY) | value
-                self.needs_hints = True
+                self._calls_need_hints = True
 
     def _project_callee(self, node: cst.Call) -> str | None:
         """`fit` imported from another module of the project (not a library): its qualified
@@ -174,7 +174,7 @@ class CallBinding:
         name, method = key.split(".", 1)
         if method == "__init__":
             return "init"
-        forward = self.classes[-1].forward_name if self.classes else "forward"
+        forward = self.scopes.classes[-1].forward_name if self.scopes.classes else "forward"
         return "forward" if method == forward and name in self.top_classes else None
 
 

@@ -127,34 +127,35 @@ class Facts:
     def local_class(self, name: str) -> ModuleInfo | None:
         """The module summary of a class defined earlier in this file; None for a class that
         is not a module (or not defined here)."""
-        return self._model.local_classes.get(name)
+        return self._model.scopes.local_classes.get(name)
 
     def is_local_class(self, name: str) -> bool:
-        return name in self._model.local_classes
+        return name in self._model.scopes.local_classes
 
     # -- functions -----------------------------------------------------------------------------
 
     @property
     def function(self) -> FunctionFacts | None:
         """The innermost function the walk is in."""
-        state = self._model.current_function
+        state = self._model.scopes.current_function
         return self._facts_of(state) if state is not None else None
 
     def enclosing_functions(self) -> Sequence[FunctionFacts]:
         """Every function the walk is in, outermost first."""
-        return [self._facts_of(state) for state in self._model.functions]
+        return [self._facts_of(state) for state in self._model.scopes.functions]
 
     @property
     def class_name(self) -> str | None:
         """The innermost class the walk is in."""
-        return self._model.classes[-1].name if self._model.classes else None
+        classes = self._model.scopes.classes
+        return classes[-1].name if classes else None
 
     @property
     def enclosing_class(self) -> ClassFacts | None:
         """The innermost class the walk is in, with its attributes so far."""
-        if not self._model.classes:
+        if not self._model.scopes.classes:
             return None
-        state = self._model.classes[-1]
+        state = self._model.scopes.classes[-1]
         return ClassFacts(state.name, state.node, tuple(state.bases), state.framework,
                           MappingProxyType(state.attributes))
 

@@ -55,9 +55,9 @@ class LoopHost(Protocol):
     def callee_key(self, node: cst.Call) -> str | None:
         """The function or method of the file a call runs (`fit`, `Trainer.step`)."""
 
-    def open_branches(self) -> tuple[tuple[int, bool], ...]:
-        """The `if` statements the walk is in, outermost first: (id of the `if`, whether the
-        walk is in its else branch)."""
+    def open_branches(self) -> tuple[tuple[cst.If, bool], ...]:
+        """The `if` statements the walk is in, outermost first, each with whether the walk is
+        in its else branch."""
 
 
 class LoopEventRecorder:
@@ -113,7 +113,8 @@ class LoopEventRecorder:
         """An event at this point of the walk, in `LoopEvents`' shapes."""
         self._event_stack[-1].append(event)
         self._event_kinds.setdefault(id(event[1]), []).append(event[0])
-        self._event_branches[id(event[1])] = self._host.open_branches()
+        self._event_branches[id(event[1])] = tuple(
+            (id(branch), in_else) for branch, in_else in self._host.open_branches())
         for loop in self.open_loops:
             loop.events.append(event)
 
@@ -249,8 +250,8 @@ class LoopEventRecorder:
         if target is None:
             return None, frozenset()
         tag = first(self._host.value(target), OPTIMIZER)
-        owners = _parameter_owners(tag.node, self._host.qualified) if tag is not None and isinstance(
-            tag.node, cst.Call) else frozenset()
+        owners = _parameter_owners(tag.node, self._host.qualified) if tag is not None and \
+            isinstance(tag.node, cst.Call) else frozenset()
         return dotted_name(target), owners
 
 

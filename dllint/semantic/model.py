@@ -27,15 +27,15 @@ from dllint.semantic.facts import Facts
 from dllint.semantic.loops import LoopEventRecorder
 from dllint.semantic.reads import ReadTracker
 from dllint.semantic.regions import RegionTracker
-from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
+from dllint.semantic.summaries import ClassState, ScopeSummaries
 from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
     list_of, with_module_mode)
 from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch
 from dllint.semantic.syntax import leaves as _leaves
 from dllint.semantic.values import (
-    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Members, ModuleInfo,
-    Tag, Value, first, has, keep, without)
+    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Tag, Value, first,
+    has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
 from dllint.semantic.values import UNIT_RANGE
 from dllint.semantic.values import FUNCTION, LossInfo
@@ -58,13 +58,13 @@ _MEMO_KEEPING_CALLBACKS = frozenset({
 GROWING = frozenset().union(*catalog.GROWING_METHODS.values())
 
 
-class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
-                    CachedVisitorNames, cst.BatchableCSTVisitor):
-    """The model of one file, one walk. Each part lives in its own module: `transfer` (values of
-    expressions), `binding` (call sites into parameters), `summaries` (classes and functions);
-    this class holds the scopes and the bindings. Components with state of their own, created
-    here and driven by this class's callbacks: `loop_events` (training-loop events, `loops`),
-    `regions` (`with`/`except`), `reads` (the names a loop reads)."""
+class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.BatchableCSTVisitor):
+    """The model of one file, one walk. Its core is this class with `transfer` (values of
+    expressions) and `binding` (call sites into parameters): the name frames and the bindings.
+    Components with state of their own, created here and driven by this class's callbacks:
+    `scopes` (the open classes and functions and their summaries, `summaries.py`),
+    `loop_events` (training-loop events, `loops.py`), `regions` (`with`/`except`), `reads`
+    (the names a loop reads). See docs/architecture.md, "The semantic model's components"."""
 
     def __init__(self, context: FileContext, project: ProjectIndex | None = None,
                  hints: FlowHints | None = None, *, summarising: bool = False) -> None:
@@ -82,11 +82,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
         # Whether another walk with `learned` as hints could see more: set when a call passes a
         # known value to a function of this file, or a method read `self.x` (or called
         # `self(x)`) before the method that assigns it (or `forward`) was seen.
-        self.needs_hints = False
-        self._attribute_misses: set[tuple[str, str]] = set()
+        # (The scope component says the same of `self` attributes, forwards and methods.)
+        self._calls_need_hints = False
         self._expanding_partials: set[cst.CSTNode] = set()  # partials being expanded (cycles)
-        self._forward_misses: set[str] = set()
-        self._method_misses: set[tuple[str, str]] = set()
         # Top-level functions and classes (with their methods): the call sites worth recording.
         body = context.module.body
         # A name defined twice (a notebook's cells redefine `train` or `Net`) is ambiguous:
@@ -106,19 +104,9 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
         self._own_module: str | None = None  # this file's module name, for calls from others
         self.module_frame: dict[str, Value] = {}
         self.frames: list[dict[str, Value]] = [self.module_frame]
-        self.classes: list[ClassState] = []
-        self.functions: list[FunctionState] = []
-        self.local_classes: dict[str, ModuleInfo | None] = {}
-        self.local_members: dict[str, Members | None] = {}
-        self.local_functions: dict[str, Value] = {}
-        # Functions of the file that hand back a module they are given, by the position of
-        # that parameter (`layer_init(nn.Linear(4, 64))` returns the Linear, initialised).
-        self.module_passthroughs: dict[str, int] = {}
-        # Functions of the file with returns under `if flag:` / `else:` of a parameter: what
-        # each such return gives, with the parameter and the flag value it needs, and the
-        # function, so that a call passing `flag=False` gets only the other returns.
-        self.flag_returns: dict[str, tuple[cst.FunctionDef, Value,
-                                           tuple[tuple[str, bool, Value], ...]]] = {}
+        # The open classes and functions, and what each closed one amounts to.
+        self.scopes = ScopeSummaries(self, project, context.path, self.top_classes, self.hints,
+                                     self.learned)
         self.regions = RegionTracker(self.qualified)
         self.reads = ReadTracker()
         # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
@@ -164,10 +152,10 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
         restored): the values memoised then hold again."""
         self._generation = generation
 
-    def open_branches(self) -> tuple[tuple[int, bool], ...]:
-        """The `if` statements the walk is in, outermost first: (id of the `if`, whether the
-        walk is in its else branch). Part of `LoopHost`."""
-        return tuple((id(branch.node), branch.in_else) for branch in self.branches)
+    def open_branches(self) -> tuple[tuple[cst.If, bool], ...]:
+        """The `if` statements the walk is in, outermost first, each with whether the walk is in
+        its else branch. Part of `LoopHost` and `ScopeHost`."""
+        return tuple((branch.node, branch.in_else) for branch in self.branches)
 
     def is_no_grad_context(self, node: cst.BaseExpression) -> bool:
         """Whether a context manager or decorator (`torch.no_grad()`, `@torch.inference_mode`)
@@ -175,13 +163,22 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
         target = node.func if isinstance(node, cst.Call) else node
         return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
 
-    @property
-    def in_no_grad(self) -> bool:
-        return self.regions.no_grad or any(f.no_grad for f in self.functions)
+    def define_name(self, name: str, value: Value) -> None:
+        """Part of `ScopeHost`: `name` holds `value` in the innermost frame."""
+        self.frames[-1][name] = value
+
+    def forget_module_name(self, name: str) -> None:
+        """Part of `ScopeHost`: the module frame no longer binds `name`."""
+        self.module_frame.pop(name, None)
 
     @property
-    def current_function(self) -> FunctionState | None:
-        return self.functions[-1] if self.functions else None
+    def needs_hints(self) -> bool:
+        """Whether another walk with `learned` as hints could see more."""
+        return self._calls_need_hints or self.scopes.needs_hints
+
+    @property
+    def in_no_grad(self) -> bool:
+        return self.regions.no_grad or any(f.no_grad for f in self.scopes.functions)
 
     def qualified(self, node: cst.BaseExpression) -> str | None:
         return self.imports.qualified_name(node)
@@ -277,7 +274,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
     def _function_reference(self, node: cst.Name) -> Value:
         """A function of the file named without a call (`self.head = compute`, `fn=compute`)
         is a function held as a value, unless a scope binds the name to something else."""
-        returned = self.local_functions.get(node.value)
+        returned = self.scopes.local_functions.get(node.value)
         if not returned or any(node.value in frame for frame in self.frames):
             return EMPTY
         return frozenset({Tag(FUNCTION, node, node.value, returned)})
@@ -309,7 +306,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
 
     def attribute_key(self, node: cst.BaseExpression) -> str | None:
         if (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)
-                and node.value.value == "self" and self.classes):
+                and node.value.value == "self" and self.scopes.classes):
             return node.attr.value
         return None
 
@@ -320,7 +317,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
         elif isinstance(target, cst.Attribute):
             key = self.attribute_key(target)
             if key is not None:
-                self.classes[-1].attributes[key] = value
+                self.scopes.classes[-1].attributes[key] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             # `_, probabilities = discriminator(x)`: a tuple of known length binds by position.
             parts = next((tag.info for tag in value if tag.kind == TUPLE
@@ -385,6 +382,27 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
 
     def visit_While(self, node: cst.While) -> None:
         self.loop_events.enter_loop(node)
+
+    # Classes and functions: the scope component opens and sums them up; their frames and
+    # parameters are the core's, their training events the loop component's.
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.scopes.enter_class(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.scopes.leave_class()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        entry = self.scopes.enter_function(node)
+        self.frames.append({})
+        self._seed_parameters(node, entry.key, entry.is_method, entry.defaults)
+        self.loop_events.enter_function()
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.frames.pop()
+        self.loop_events.leave_function(self.scopes.leave_function())
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.scopes.record_return(node)
 
     def leave_While(self, original_node: cst.While) -> None:
         self.loop_events.leave_loop()
@@ -467,15 +485,16 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
                 if added:
                     self.bind(func.value, self.value(func.value) | added)
         # Functional dropout or batch norm anywhere in a class makes its modes differ.
-        if self.classes:
+        if self.scopes.classes:
             qualified = self.qualified(node.func)
             if qualified in catalog.MODE_DEPENDENT_FUNCTIONS:
-                self.classes[-1].mode_evidence.append(f"{qualified.rsplit('.', 1)[1]} in {self.classes[-1].name}")
+                self.scopes.add_mode_evidence(
+                    f"{qualified.rsplit('.', 1)[1]} in {self.scopes.classes[-1].name}")
 
     def visit_If(self, node: cst.If) -> None:
         if self.branches and self.branches[-1].node.orelse is node:
             self._enter_else()  # an elif is the else branch of the enclosing if
-        state = self.classes[-1] if self.classes else None
+        state = self.scopes.classes[-1] if self.scopes.classes else None
         self.branches.append(_Branch(node, dict(self.frames[-1]), _leaves(node.body), state=state,
                                      attributes_before=dict(state.attributes) if state else {}))
 
@@ -526,7 +545,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries,
         """`self.x` after `if`, like a name: what any branch that falls through set
         (`if conditional: self.d_logits, self.d = ... else: self.d, self.d_logits = ...`)."""
         state = branch.state
-        if state is None or not self.classes or self.classes[-1] is not state:
+        if state is None or not self.scopes.classes or self.scopes.classes[-1] is not state:
             return
         attributes = state.attributes
         ends: list[dict[str, Value]] = []

@@ -152,21 +152,22 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         if stars:
             exports["*"] = stars
     classes = {}
-    for name, info in model.local_classes.items():
+    for name, info in model.scopes.local_classes.items():
         if info is not None:
             writer.set_anchor("class", name)
             classes[name] = writer.module_info(info)
     functions = {}
-    for name, value in model.local_functions.items():
+    for name, value in model.scopes.local_functions.items():
         if any(tag.kind in SHAREABLE for tag in value):
             writer.set_anchor("def", name)
             functions[name] = writer.value(value)
     events = {}
-    for name, recorded in model.loop_events.function_events.items():
+    scopes, loops = model.scopes, model.loop_events
+    for name, recorded in loops.function_events.items():
         # Functions, and methods of the file's classes (`Scaler.__call__`, `Trainer.step`).
-        if name in model.local_functions or name.partition(".")[0] in model.local_classes \
-                or name.partition(".")[0] in model.local_members:
-            kinds = [event[0] for event in model.loop_events.expand(recorded) if event[0] in SHARED_EVENTS]
+        if name in scopes.local_functions or name.partition(".")[0] in scopes.local_classes \
+                or name.partition(".")[0] in scopes.local_members:
+            kinds = [event[0] for event in loops.expand(recorded) if event[0] in SHARED_EVENTS]
             if kinds:
                 events[name] = kinds
     # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks). Imported
@@ -175,7 +176,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     init_fills = {name: sorted([class_name or "", attribute] for class_name, attribute in fills)
                   for name, fills in init_hook_fills(module, text, context.imports).items()}
     members = {}
-    for name, found in model.local_members.items():
+    for name, found in model.scopes.local_members.items():
         if found is not None:
             writer.set_anchor("class", name)
             written = writer.members(found)
