@@ -11,12 +11,12 @@ import libcst as cst
 import libcst.matchers
 
 from dllint.context import FileContext
-from dllint.semantic.binding import FlowHints
+from dllint.semantic.binding import CallBinding, FlowHints
 from dllint.semantic.imports import ImportMap
 from dllint.semantic.loops import LoopEventRecorder
 from dllint.semantic.model import SemanticModel, analyse
 from dllint.semantic.summaries import ScopeSummaries
-from dllint.semantic.values import EMPTY, LOSS, PROBABILITIES, Value
+from dllint.semantic.values import EMPTY, LOSS, MODULE, PROBABILITIES, Value
 from dllint.walk import walk
 
 
@@ -282,3 +282,89 @@ def test_scope_component_asks_for_another_walk_when_an_attribute_was_read_too_ea
     assert LOSS in {tag.kind for tag in first.learned.attributes["Trainer"]["criterion"]}
     # The walk that starts with what the first one learnt misses nothing.
     assert not _model(source).scopes.needs_hints
+
+
+# -- the binding component: call sites, and the parameters they seed ---------------------------
+
+class _BindingHost(_Host):
+    """A `BindingHost` with a frame of its own and, optionally, an open class."""
+
+    def __init__(self, values: dict[str, Value]) -> None:
+        super().__init__()
+        self.values = values
+        self.local: dict[str, Value] = {}
+        self.state = None
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        return self.values.get(cst.Module([]).code_for_node(node), EMPTY)
+
+    def lookup(self, name: str) -> Value:
+        return self.values.get(name, EMPTY)
+
+    def function_local(self, name: str) -> Value | None:
+        return self.local.get(name)
+
+    def innermost_class(self):
+        return self.state
+
+
+def test_binding_component_driven_through_its_host_interface_alone():
+    loss = _model("import torch\nloss = torch.nn.CrossEntropyLoss()\n").lookup("loss")
+    assert LOSS in {tag.kind for tag in loss}
+    host = _BindingHost({"criterion": loss})
+    learned = FlowHints()
+    binding = CallBinding(host, None, "example.py", {"fit"}, {"Net": {"__init__", "forward"}},
+                          FlowHints(), learned, summarising=False)
+    fit_call, net_call, other = (_call("fit(model, criterion, epochs=3)"), _call("Net(4)"),
+                                 _call("library.fit(criterion)"))
+    for call in (fit_call, net_call, other):
+        binding.record_call_site(call)
+    assert binding.call_sites("fit") == (fit_call,) and binding.call_sites("Net.__init__") == (
+        net_call,)
+    assert binding.callee_key(other) is None and binding.call_sites("missing") == ()
+    # Only what a rule can act on is passed on: the loss at position 1, nothing for `model`.
+    assert learned.parameters == {"fit": {1: loss}} and binding.needs_hints
+    # The next walk seeds `fit`'s parameters with it.
+    function = cst.parse_statement("def fit(model, criterion, epochs=1): pass")
+    seeded = CallBinding(host, None, "example.py", {"fit"}, {}, learned, FlowHints(),
+                         summarising=False)
+    frame = seeded.seed_parameters(function, "fit", False, {"epochs": EMPTY})
+    assert frame == {"model": EMPTY, "criterion": loss, "epochs": EMPTY}
+
+
+def test_binding_component_names_the_method_a_call_runs():
+    model = _model("""
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        class Net(nn.Module):
+            def forward(self, x):
+                return F.softmax(self.head(x), dim=1)
+
+            def head(self, x):
+                return x
+
+        class Runner:
+            def __call__(self, batch):
+                return batch
+
+        def fit(net):
+            net(1)
+            net.forward(3)
+
+        net = Net()
+        fit(net)
+        net(4)
+        runner = Runner()
+        runner(2)
+    """)
+    binding = model.binding
+    calls = _calls(model)
+    assert binding.call_sites("fit") == (calls["fit(net)"],)
+    assert binding.call_sites("Runner.__call__") == (calls["runner(2)"],)
+    assert binding.call_sites("Net.forward") == (calls["net(1)"], calls["net.forward(3)"],
+                                                 calls["net(4)"])
+    assert binding.call_sites("Net.head") == (calls["self.head(x)"],)
+    assert binding.call_sites("Net.__init__") == (calls["Net()"],)
+    # What the call sites pass reached the parameters: `net` is the module.
+    assert MODULE in {tag.kind for tag in model.learned.parameters["fit"][0]}

@@ -167,7 +167,7 @@ class Facts:
     def call_sites(self, key: str) -> Sequence[cst.Call]:
         """The calls of the file's function `key` (`fit`, `Trainer.__init__`, `Net.forward`)
         seen so far; complete in `leave_Module`."""
-        return tuple(self._model.call_sites.get(key, ()))
+        return self._model.binding.call_sites(key)
 
     def _facts_of(self, state: FunctionState) -> FunctionFacts:
         cached = self._function_facts.get(id(state))

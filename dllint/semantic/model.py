@@ -58,11 +58,11 @@ _MEMO_KEEPING_CALLBACKS = frozenset({
 GROWING = frozenset().union(*catalog.GROWING_METHODS.values())
 
 
-class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.BatchableCSTVisitor):
+class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
     """The model of one file, one walk. Its core is this class with `transfer` (values of
-    expressions) and `binding` (call sites into parameters): the name frames and the bindings.
-    Components with state of their own, created here and driven by this class's callbacks:
-    `scopes` (the open classes and functions and their summaries, `summaries.py`),
+    expressions): the name frames and the bindings. Components with state of their own,
+    created here and driven by this class's callbacks: `scopes` (the open classes and functions
+    and their summaries, `summaries.py`), `binding` (call sites into parameters, `binding.py`),
     `loop_events` (training-loop events, `loops.py`), `regions` (`with`/`except`), `reads`
     (the names a loop reads). See docs/architecture.md, "The semantic model's components"."""
 
@@ -79,11 +79,6 @@ class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.Batchabl
         self.summarising = summarising
         self.imported_names = frozenset(context.imports.aliases.values()) if summarising \
             else frozenset()
-        # Whether another walk with `learned` as hints could see more: set when a call passes a
-        # known value to a function of this file, or a method read `self.x` (or called
-        # `self(x)`) before the method that assigns it (or `forward`) was seen.
-        # (The scope component says the same of `self` attributes, forwards and methods.)
-        self._calls_need_hints = False
         self._expanding_partials: set[cst.CSTNode] = set()  # partials being expanded (cycles)
         # Top-level functions and classes (with their methods): the call sites worth recording.
         body = context.module.body
@@ -101,7 +96,6 @@ class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.Batchabl
             and defined[statement.name.value] == 1}
         # Open `if` statements, for merging what their branches bind.
         self.branches: list[_Branch] = []
-        self._own_module: str | None = None  # this file's module name, for calls from others
         self.module_frame: dict[str, Value] = {}
         self.frames: list[dict[str, Value]] = [self.module_frame]
         # The open classes and functions, and what each closed one amounts to.
@@ -109,8 +103,10 @@ class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.Batchabl
                                      self.learned)
         self.regions = RegionTracker(self.qualified)
         self.reads = ReadTracker()
-        # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
-        self.call_sites: dict[str, list[cst.Call]] = {}
+        # Calls of the file's functions, and what they pass to their parameters.
+        self.binding = CallBinding(self, project, context.path, self.top_functions,
+                                   self.top_classes, self.hints, self.learned,
+                                   summarising=summarising)
         self.loop_listings: list[Tag | None] = []
         self.depth = 0
         # Training-loop events: per loop and per function of the file (`loops.py`).
@@ -171,10 +167,26 @@ class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.Batchabl
         """Part of `ScopeHost`: the module frame no longer binds `name`."""
         self.module_frame.pop(name, None)
 
+    def function_local(self, name: str) -> Value | None:
+        """Part of `BindingHost`: what the innermost frame, not the module's, binds `name` to."""
+        frame = self.frames[-1]
+        return frame[name] if name in frame and len(self.frames) > 1 else None
+
+    def innermost_class(self) -> ClassState | None:
+        """Part of `BindingHost`: the class the walk is in, innermost."""
+        classes = self.scopes.classes
+        return classes[-1] if classes else None
+
+    def callee_key(self, node: cst.Call) -> str | None:
+        """Part of `LoopHost`: the function of the file a call runs (`binding.py`)."""
+        return self.binding.callee_key(node)
+
     @property
     def needs_hints(self) -> bool:
-        """Whether another walk with `learned` as hints could see more."""
-        return self._calls_need_hints or self.scopes.needs_hints
+        """Whether another walk with `learned` as hints could see more: a call passed a known
+        value to a function of this file, or a method read `self.x` (or called `self(x)`,
+        `self.build()`) before the method that assigns it (or `forward`, `build`) was seen."""
+        return self.binding.needs_hints or self.scopes.needs_hints
 
     @property
     def in_no_grad(self) -> bool:
@@ -383,6 +395,9 @@ class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.Batchabl
     def visit_While(self, node: cst.While) -> None:
         self.loop_events.enter_loop(node)
 
+    def leave_While(self, original_node: cst.While) -> None:
+        self.loop_events.leave_loop()
+
     # Classes and functions: the scope component opens and sums them up; their frames and
     # parameters are the core's, their training events the loop component's.
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -393,8 +408,8 @@ class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.Batchabl
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         entry = self.scopes.enter_function(node)
-        self.frames.append({})
-        self._seed_parameters(node, entry.key, entry.is_method, entry.defaults)
+        self.frames.append(self.binding.seed_parameters(node, entry.key, entry.is_method,
+                                                        entry.defaults))
         self.loop_events.enter_function()
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -403,9 +418,6 @@ class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.Batchabl
 
     def visit_Return(self, node: cst.Return) -> None:
         self.scopes.record_return(node)
-
-    def leave_While(self, original_node: cst.While) -> None:
-        self.loop_events.leave_loop()
 
     # Which names each loop reads (`reads.py`): every name, the nodes whose names are no
     # reads, and the bounds of loop bodies and else blocks.
@@ -456,7 +468,7 @@ class SemanticModel(ValueTransfer, CallBinding, CachedVisitorNames, cst.Batchabl
 
     def visit_Call(self, node: cst.Call) -> None:
         self.loop_events.record_call(node)
-        self._record_call_site(node)
+        self.binding.record_call_site(node)
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
