@@ -7,7 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.init_hooks import filled_tensor as _whole
-from dllint.semantic.init_hooks import init_hook_fills, row_written
+from dllint.semantic.init_hooks import class_matches, init_hook_fills, row_written
 from dllint.semantic.syntax import integer
 from dllint.types import Applicability
 
@@ -52,6 +52,25 @@ def _range_bound(loop: cst.For) -> cst.BaseExpression | None:
             arguments[0].value == "0":
         arguments = arguments[1:]
     return arguments[0] if len(arguments) == 1 and not iterator.args[0].star else None
+
+
+def _enumerated(loop: cst.For) -> tuple[str, cst.BaseExpression] | None:
+    """(index variable, iterable) of `for i, x in enumerate(items)` (from 0): the index runs
+    over `len(items)` rows."""
+    iterator, target = loop.iter, loop.target
+    if not (isinstance(iterator, cst.Call) and isinstance(iterator.func, cst.Name)
+            and iterator.func.value == "enumerate" and iterator.args
+            and not any(arg.star for arg in iterator.args)):
+        return None
+    if len(iterator.args) > 2 or iterator.args[0].keyword is not None:
+        return None
+    if len(iterator.args) == 2 and not (isinstance(iterator.args[1].value, cst.Integer)
+                                        and iterator.args[1].value.value == "0"):
+        return None  # enumerate(items, 1): the indices are shifted by one
+    if not (isinstance(target, cst.Tuple) and len(target.elements) == 2
+            and isinstance(target.elements[0].value, cst.Name)):
+        return None
+    return target.elements[0].value.value, iterator.args[0].value
 
 
 # Reads of a tensor that use only its dtype and device (`x.new(size)`, `y.to(t)`), never its
@@ -411,8 +430,97 @@ class UninitializedTensor(Rule):
                     match(batch[idx][0], batch[idx][1], loc_t, conf_t, idx)
                 return loc_t, conf_t
         """),
+        # A hook that dispatches on the class's name and hands the attribute to a helper that
+        # fills what it is given initialises the parameter of the class it names.
+        Valid("""
+            import torch
+            from torch import nn
+
+            def init_weight(weight):
+                nn.init.normal_(weight, 0.0, 0.02)
+
+            def weights_init(m):
+                classname = m.__class__.__name__
+                if classname.find('MemoryLM') != -1:
+                    if hasattr(m, 'r_bias'):
+                        init_weight(m.r_bias)
+
+            class MemoryLM(nn.Module):
+                def __init__(self, n, d):
+                    super().__init__()
+                    self.r_bias = nn.Parameter(torch.Tensor(n, d))
+        """),
+        # Every row written while enumerating the data set the tensor has one row per item of,
+        # counted by `len` or by hand.
+        Valid("""
+            import torch
+
+            def stack(dataset, d):
+                features = torch.Tensor(len(dataset), d)
+                for idx, example in enumerate(dataset):
+                    features[idx] = example[0]
+                labels = torch.LongTensor(60000)
+                for i, (image, label) in enumerate(dataset):
+                    labels[i] = label
+                return features, labels
+        """),
     ]
     INVALID = [
+        # Twin of the class-name dispatch: the hook fills `r_bias` only on classes named like
+        # `Linear`, not on this model.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def init_weight(weight):
+                nn.init.normal_(weight, 0.0, 0.02)
+
+            def weights_init(m):
+                classname = m.__class__.__name__
+                if classname.find('Linear') != -1:
+                    if hasattr(m, 'r_bias'):
+                        init_weight(m.r_bias)
+
+            class MemoryLM(nn.Module):
+                def __init__(self, n, d):
+                    super().__init__()
+                    self.r_bias = nn.Parameter(torch.Tensor(n, d))
+        """, line=16, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            def init_weight(weight):
+                nn.init.normal_(weight, 0.0, 0.02)
+
+            def weights_init(m):
+                classname = m.__class__.__name__
+                if classname.find('Linear') != -1:
+                    if hasattr(m, 'r_bias'):
+                        init_weight(m.r_bias)
+
+            class MemoryLM(nn.Module):
+                def __init__(self, n, d):
+                    super().__init__()
+                    self.r_bias = nn.Parameter(torch.zeros(n, d))
+        """),
+        # Twin of the enumerated fill: one row more than the data set has stays garbage.
+        Invalid("""
+            import torch
+
+            def stack(dataset, d):
+                features = torch.Tensor(len(dataset) + 1, d)
+                for idx, example in enumerate(dataset):
+                    features[idx] = example[0]
+                return features
+        """, line=4, unsafe=True, fixed="""
+            import torch
+
+            def stack(dataset, d):
+                features = torch.zeros(len(dataset) + 1, d)
+                for idx, example in enumerate(dataset):
+                    features[idx] = example[0]
+                return features
+        """),
         # Twins of the loop fill and of the rebinding: a loop over fewer rows than the tensor
         # has, and a rebinding that reads the uninitialised values first.
         Invalid("""
@@ -785,6 +893,10 @@ class UninitializedTensor(Rule):
         self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope, str | None]] = []
         # `for i in range(n):` loops open: (the loop variable, the code of n).
         self.row_loops: list[tuple[str, str]] = []
+        # The lengths `for i, x in enumerate(items)` loops run over (`len(items)`): a tensor
+        # with a literal count of rows (`torch.Tensor(60000, 28, 28)`, the size of the data
+        # set) filled at every index of the whole iterable was sized for it by its author.
+        self.enumerated_lengths: set[str] = set()
         # The statement blocks open (ids), innermost last, and the stored names of the
         # assignment being walked: a name bound to a constructor and bound again in the same
         # block before anything reads it never exposes the uninitialised memory.
@@ -802,6 +914,8 @@ class UninitializedTensor(Rule):
         self.hook_filled: set[tuple[str | None, str]] = {
             fill for fills in init_hook_fills(context.module, context.source,
                                               context.imports).values() for fill in fills}
+        # and the hooks other files of the project apply to their models, on every submodule
+        self.hook_filled |= self.facts.applied_init_fills()
         self.class_names: list[str] = []
         # Reads of `self.<name>` in the file, and those that use only its dtype and device
         # (`self._float_tensor.new(n)`, `x.to(self._float_tensor)`), by code; assigned
@@ -870,8 +984,16 @@ class UninitializedTensor(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         bound = _range_bound(node)
-        self.row_loops.append((node.target.value, self._code(bound)) if bound is not None
-                              and isinstance(node.target, cst.Name) else ("", ""))
+        enumerated = _enumerated(node)
+        if bound is not None and isinstance(node.target, cst.Name):
+            self.row_loops.append((node.target.value, self._code(bound)))
+        elif enumerated is not None:
+            # `for idx, example in enumerate(dataset)`: idx runs over len(dataset) rows
+            length = f"len({self._code(enumerated[1])})"
+            self.enumerated_lengths.add(length)
+            self.row_loops.append((enumerated[0], length))
+        else:
+            self.row_loops.append(("", ""))
 
     def leave_For(self, node: cst.For) -> None:
         self.row_loops.pop()
@@ -1048,9 +1170,14 @@ class UninitializedTensor(Rule):
             if index in self.overwritten or (target, self._code(call.args[0].value)) in \
                     scope.rows_filled or self._is_template(call, target):
                 continue
+            if isinstance(call.args[0].value, cst.Integer) and any(
+                    filled == target and length in self.enumerated_lengths
+                    for filled, length in scope.rows_filled):
+                continue  # every row of a data set counted by hand, filled by enumerating it
             if target is not None and target.startswith("self.") and target.count(".") == 1 \
-                    and ({(None, target[len("self."):]), (class_name, target[len("self."):])}
-                         & self.hook_filled):
+                    and any(attribute == target[len("self."):]
+                            and class_matches(pattern, class_name)
+                            for pattern, attribute in self.hook_filled):
                 continue  # filled by the init hook the model applies to its modules
             self.report(call, "with sizes, this constructor returns uninitialised memory "
                               "(garbage, sometimes NaN); use `torch.zeros` or `torch.empty` "

@@ -1162,6 +1162,82 @@ def test_cache_follows_a_change_of_an_init_hook_in_another_file(tmp_path):
         ("gated.py", 10)}
 
 
+APPLIED_LAYERS = '''
+import torch
+from torch import nn
+
+
+class ProjectedSoftmax(nn.Module):
+    def __init__(self, n, d):
+        super().__init__()
+        self.out_proj = nn.Parameter(torch.Tensor(n, d))
+
+
+class MemoryLM(nn.Module):
+    def __init__(self, n, d):
+        super().__init__()
+        self.r_bias = nn.Parameter(torch.Tensor(n, d))
+        self.crit = ProjectedSoftmax(n, d)
+'''
+APPLIED_TRAIN = '''
+from torch import nn
+from layers import MemoryLM
+
+
+def init_weight(weight):
+    nn.init.normal_(weight, 0.0, 0.02)
+
+
+def weights_init(m):
+    classname = m.__class__.__name__
+    if classname.find('MemoryLM') != -1:
+        if hasattr(m, 'r_bias'):
+            init_weight(m.r_bias)
+    elif 'Softmax' in classname:
+        nn.init.normal_(m.out_proj, 0.0, 0.02)
+
+
+model = MemoryLM(8, 4)
+model.apply(weights_init)
+'''
+
+
+def applied_hook_project(tmp_path: Path, train: str = APPLIED_TRAIN) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir(exist_ok=True)
+    (root / "layers.py").write_text(APPLIED_LAYERS)
+    (root / "train.py").write_text(train)
+    return root
+
+
+def test_a_hook_another_file_applies_to_the_model_fills_its_submodules(tmp_path):
+    """DL304: `model.apply(weights_init)` in train.py, with a hook of train.py that dispatches
+    on the class's name, fills the parameters of the model and of its submodules, defined in
+    layers.py."""
+    summary = summarise("train.py", APPLIED_TRAIN)
+    assert summary is not None and summary["applied_fills"] == [
+        ["*MemoryLM*", "r_bias"], ["*Softmax*", "out_proj"]]
+    found, _ = lint(applied_hook_project(tmp_path))
+    assert not any(code == "DL304" for _, _, code, _ in found)
+
+
+def test_a_hook_applied_elsewhere_leaves_the_classes_it_does_not_name(tmp_path):
+    train = APPLIED_TRAIN.replace("'Softmax' in classname", "classname == 'Softmax'")
+    found, _ = lint(applied_hook_project(tmp_path, train))
+    assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
+        ("layers.py", 9)}
+
+
+def test_cache_follows_a_change_of_a_hook_applied_in_another_file(tmp_path):
+    root = applied_hook_project(tmp_path)
+    before, _ = lint(root, use_cache=True)
+    assert not any(code == "DL304" for _, _, code, _ in before)
+    (root / "train.py").write_text(APPLIED_TRAIN.replace("model.apply(weights_init)", ""))
+    after, _ = lint(root, use_cache=True)
+    assert {(name, line) for name, line, code, _ in after if code == "DL304"} == {
+        ("layers.py", 9), ("layers.py", 15)}
+
+
 ROW_HELPERS = '''
 import torch
 

@@ -224,6 +224,16 @@ class Facts:
             return frozenset()
         return frozenset(project.lookup_init_fills(qualified, self._model.context.path))
 
+    def applied_init_fills(self) -> frozenset[tuple[str | None, str]]:
+        """What hooks that files of the project apply to a model (`model.apply(weights_init)`
+        with `weights_init` theirs) fill on each of its submodules, of whichever file:
+        (class, class pattern such as `*Linear*`, or None; attribute). Empty without a
+        project."""
+        project = self._model.project
+        if project is None:
+            return frozenset()
+        return project.applied_init_fills()
+
     def imported_row_fills(self, qualified: str) -> frozenset[tuple[int, int]]:
         """The rows a function of another file of the project writes into a parameter at the
         index another parameter gives (`loc_t[idx] = loc` in `match(..., loc_t, idx)`), as

@@ -172,9 +172,11 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                 events[name] = kinds
     # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks). Imported
     # here: init_hooks needs libcst, which a run answered from the cache never loads.
-    from dllint.semantic.init_hooks import init_hook_fills, row_fills
+    from dllint.semantic.init_hooks import init_hooks_of, row_fills
+    hook_fills, applied_fills = init_hooks_of(module, text, context.imports)
     init_fills = {name: sorted([class_name or "", attribute] for class_name, attribute in fills)
-                  for name, fills in init_hook_fills(module, text, context.imports).items()}
+                  for name, fills in hook_fills.items()}
+    applied = sorted([class_name or "", attribute] for class_name, attribute in applied_fills)
     rows = {name: sorted([filled, index] for filled, index in fills)
             for name, fills in row_fills(module, text).items()}
     members = {}
@@ -185,7 +187,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             if written["attributes"] or written["methods"]:
                 members[name] = written
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills and not rows:
+            and not events and not init_fills and not rows and not applied:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -193,6 +195,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["init_fills"] = init_fills
     if rows:
         summary["row_fills"] = rows
+    if applied:
+        summary["applied_fills"] = applied
     return summary
 
 
@@ -363,6 +367,9 @@ SUMMARY = Record({
     "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
     # function -> [position of a parameter it writes a row of, position of the row index]
     "row_fills": MapOf(ListOf(ListOf(INTEGER, length=2))),
+    # what the file's hooks it applies to a model (`model.apply(weights_init)`) fill on each
+    # of its submodules, whichever file defines them: [class or class pattern, or "", attribute]
+    "applied_fills": ListOf(ListOf(TEXT, length=2)),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -395,6 +402,10 @@ class ProjectIndex:
     # path -> module_name(path): it asks the file system, and a run resolves names from the
     # same few importers tens of thousands of times.
     _module_names: dict[str, str] = field(default_factory=dict, repr=False)
+    # What hooks applied to models anywhere in the project fill on their submodules (see
+    # `applied_fills`), and its digest: every file's result depends on it.
+    _applied: frozenset[tuple[str | None, str]] = field(default_factory=frozenset, repr=False)
+    _applied_digest: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
@@ -418,6 +429,12 @@ class ProjectIndex:
                 (name, json.dumps(slots, sort_keys=True)) for slots in entries)
         index._callers = {target: digest({"calls": sorted(found)})
                           for target, found in calls.items()}
+        applied = {(class_name or None, attribute) for summary in summaries
+                   for class_name, attribute in summary.get("applied_fills", ())}
+        if applied:
+            index._applied = frozenset(applied)
+            index._applied_digest = digest({"applied": sorted(
+                [class_name or "", attribute] for class_name, attribute in applied)})
         return index
 
     def _resolve(self, qualified: str, importer: str,
@@ -625,6 +642,11 @@ class ProjectIndex:
                 for key, fills in summary.get("init_fills", {}).items()
                 if key == name or key.startswith(f"{name}.") for class_name, attribute in fills}
 
+    def applied_init_fills(self) -> frozenset[tuple[str | None, str]]:
+        """What the hooks files of the project apply to their models (`model.apply(
+        weights_init)`) fill on each submodule: (class, class pattern or None; attribute)."""
+        return self._applied
+
     def lookup_row_fills(self, qualified: str, importer: str) -> set[tuple[int, int]]:
         """The rows a function of another file writes into a parameter, at the index another
         parameter gives: (position of the tensor, position of the index); see `RowFills`."""
@@ -647,7 +669,9 @@ class ProjectIndex:
         digests: dict[str, str | None] = {}
         for module in modules:
             if module.startswith(CALLERS):
-                digests[module] = self._callers.get(module[len(CALLERS):])
+                callers = self._callers.get(module[len(CALLERS):])
+                digests[module] = callers if self._applied_digest is None else \
+                    f"{callers}+{self._applied_digest}"
             else:
                 digests[module] = digest(self._summary(module, importer))
         return digests
