@@ -11,7 +11,7 @@ from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument, keyword, mode_switch
-from dllint.semantic.values import FUNCTION, INSTANCE, MODULE, first
+from dllint.semantic.values import ELEMENTS, FUNCTION, INSTANCE, MODULE, first
 from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(
@@ -91,6 +91,18 @@ class FunctionFacts:
     # Training engines built here (`trainer = pl.Trainer(...)`), with the model each was built
     # with when that is where the model is given (ignite, Hugging Face).
     engines: dict[str, tuple[catalog.TrainingEngine, str | None]] = field(default_factory=dict)
+
+
+def _mode_free(value, depth: int = 0) -> bool:
+    """Whether a value is models only, each known to have no layer that differs between
+    training and eval mode, or a list, tuple or dict holding only such models."""
+    modules = [tag for tag in value if tag.kind == MODULE]
+    if modules:
+        return all(tag.info.mode_dependent is False for tag in modules) and \
+            len(modules) == len(value)
+    held = [tag for tag in value if tag.kind == ELEMENTS]
+    return depth < 3 and bool(held) and len(held) == len(value) and all(
+        _mode_free(tag.info, depth + 1) for tag in held)
 
 
 @dataclass
@@ -1773,6 +1785,60 @@ class WrongTrainEvalMode(Rule):
                     print(evaluate_loss(net, data_iter, loss))
                     print(evaluate_loss(softmax_net, data_iter, loss))
         """),
+        # A model with no dropout and no batch norm reaches the helper through a list of models
+        # (`models[0]`) or as an object's attribute (`server.net`): its mode changes nothing.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class MLP(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(3, 4)
+
+                def forward(self, x):
+                    return self.fc(x)
+
+
+            def render(models, rays):
+                def inference(model, x):
+                    return model(x)
+                coarse = models[0]
+                return inference(coarse, rays)
+
+
+            models = [MLP()]
+            render(models, torch.rand(2, 3))
+        """),
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(3, 4)
+
+                def forward(self, x):
+                    return self.fc(x)
+
+
+            class Server:
+                def __init__(self):
+                    self.net = Net()
+
+
+            def test(model, loader):
+                with torch.no_grad():
+                    for x in loader:
+                        model(x)
+
+
+            server = Server()
+            test(server.net, loader)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2821,6 +2887,59 @@ class WrongTrainEvalMode(Rule):
                     optimizer.step()
                     print(evaluate_loss(net, data_iter, loss))
         """, line=7),
+        # Twins of the list and the attribute: the model held there has dropout.
+        Invalid("""
+            import torch
+            from torch import nn
+
+
+            class MLP(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5))
+
+                def forward(self, x):
+                    return self.fc(x)
+
+
+            def render(models, rays):
+                def inference(model, x):
+                    return model(x)
+                coarse = models[0]
+                return inference(coarse, rays)
+
+
+            models = [MLP()]
+            render(models, torch.rand(2, 3))
+        """, line=16),
+        Invalid("""
+            import torch
+            from torch import nn
+
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5))
+
+                def forward(self, x):
+                    return self.fc(x)
+
+
+            class Server:
+                def __init__(self):
+                    self.net = Net()
+
+
+            def test(model, loader):
+                with torch.no_grad():
+                    for x in loader:
+                        model(x)
+
+
+            server = Server()
+            test(server.net, loader)
+        """, line=22),
     ]
 
     def __init__(self, context) -> None:
@@ -2849,6 +2968,9 @@ class WrongTrainEvalMode(Rule):
         # Arguments (by node) of calls of functions of this file that hand nothing in training
         # mode (`has_no_training_mode`), whatever the callee does with it.
         self.handed_without_modes: set[int] = set()
+        # Arguments of calls of the file's functions that hold only models with no layer that
+        # differs between modes (see `_mode_free`), as the value flow knew them at the call.
+        self.handed_mode_free: set[int] = set()
         self.lambda_depth = 0  # a lambda's body runs later, in a mode unknown here
         self.trains_anywhere = "backward" in context.source
         # A file of Keras/TensorFlow (or objax, Haiku) models and no torch: their mode is chosen
@@ -3377,6 +3499,8 @@ class WrongTrainEvalMode(Rule):
             for arg in node.args:  # values as they are here, not after the whole file
                 if self.has_no_training_mode(arg.value):
                     self.handed_without_modes.add(id(arg.value))
+                if _mode_free(self.facts.value(arg.value)):
+                    self.handed_mode_free.add(id(arg.value))
             self.apply_modes_left(callee, node)
         self.check_module_call(node)
 
@@ -3652,6 +3776,13 @@ class WrongTrainEvalMode(Rule):
             named_for_it = _by_convention(context) or EVALUATION_NAME.search(facts.name)
             if not calls and not known and (_by_convention(context) or not named_for_it):
                 continue
+            # A call that hands a model whose layers are known and none differs between modes
+            # (no dropout, no batch norm), directly, in a list or dict of models, or as an
+            # object's attribute (`server.net`): its mode changes nothing there.
+            calls = [(call, modes, caller) for call, modes, caller in calls
+                     if not self.hands_mode_free_model(facts, parameter, call)]
+            if not calls and self.calls_of(facts):
+                continue
             if known or named_for_it:
                 in_training = [call for call, modes, caller in calls if not self.passed_in_eval(
                     facts, parameter, call, modes, caller, known)]
@@ -3724,6 +3855,17 @@ class WrongTrainEvalMode(Rule):
             self.passed_in_eval(caller, key, outer, outer_modes, outer_caller, True,
                                 seen | {caller.name})
             for outer, outer_modes, outer_caller in calls)
+
+    def hands_mode_free_model(self, facts: FunctionFacts, parameter: str,
+                              call: cst.Call) -> bool:
+        """Whether this call hands `parameter` only models the value flow knows and that have
+        no layer that differs between modes: `NeRF()` of linear layers, `models[0]` of a list
+        of such models, the list itself, `server.net`. Unknown layers are no evidence."""
+        index = facts.params.index(parameter)
+        if facts.params[:1] == ["self"] and isinstance(call.func, cst.Attribute):
+            index -= 1
+        arg = argument(call, index, parameter)
+        return arg is not None and id(arg.value) in self.handed_mode_free
 
     def hands_training_mode(self, facts: FunctionFacts, parameter: str, call: cst.Call,
                             modes: dict[str, str]) -> bool:

@@ -489,6 +489,10 @@ class ProjectIndex:
         tags: set[Tag] = set()
         for item in items:
             tag = _read_tag(item)
+            if tag.kind == ELEMENTS and isinstance(item.get("info"), list):
+                # a list of models (`[NeRF()]`, NeRF imported there): each element resolved
+                tags.add(replace(tag, info=self._resolve_references(item["info"])))
+                continue
             if tag.kind != REFERENCE:
                 tags.add(tag)
                 continue

@@ -97,8 +97,10 @@ def as_array(value: Value) -> Value:
 
 
 def list_of(node: cst.CSTNode, elements: Value) -> Value:
-    """A list of `elements`: what they are as data, and the lists among them (a nested list)."""
-    kept = keep(elements, ELEMENT_KEEPING | {ELEMENTS})
+    """A list of `elements`: what they are as data, the models among them (`models =
+    [coarse, fine]`, whose mode-dependence `models[0]` keeps; a class of another file is a
+    reference until the project resolves it), and the lists among them (a nested list)."""
+    kept = keep(elements, ELEMENT_KEEPING | {ELEMENTS, MODULE, REFERENCE})
     return frozenset({Tag(ELEMENTS, node, info=kept)}) if kept else EMPTY
 
 
