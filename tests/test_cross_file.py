@@ -1238,6 +1238,71 @@ def test_cache_follows_a_change_of_a_hook_applied_in_another_file(tmp_path):
         ("layers.py", 9), ("layers.py", 15)}
 
 
+LISTED_NERF = '''
+from torch import nn
+
+
+class NeRF(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+
+    def forward(self, x):
+        return self.fc(x)
+'''
+LISTED_RENDERING = '''
+import torch
+
+
+def render_rays(models, rays):
+    def inference(model, xyz):
+        return model(xyz)
+
+    coarse = models[0]
+    return inference(coarse, rays)
+'''
+LISTED_SYSTEM = '''
+from torch import nn
+from nerf import NeRF
+from rendering import render_rays
+
+
+class System(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.coarse = NeRF()
+        self.models = [self.coarse]
+
+    def forward(self, rays):
+        return render_rays(self.models, rays)
+'''
+
+
+def listed_models_project(tmp_path: Path, nerf: str = LISTED_NERF) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir(exist_ok=True)
+    (root / "nerf.py").write_text(nerf)
+    (root / "rendering.py").write_text(LISTED_RENDERING)
+    (root / "system.py").write_text(LISTED_SYSTEM)
+    return root
+
+
+def test_a_list_of_models_without_dropout_from_another_file_changes_nothing_in_its_mode(
+        tmp_path):
+    """DL004: `render_rays(self.models, ...)` in system.py hands a list of NeRF (no dropout,
+    no batch norm) of nerf.py; `inference(models[0], ...)` in rendering.py is no evaluation
+    in training mode that matters."""
+    found, _ = lint(listed_models_project(tmp_path))
+    assert not any(code == "DL004" for _, _, code, _ in found)
+
+
+def test_a_list_of_models_with_dropout_from_another_file_is_still_reported(tmp_path):
+    nerf = LISTED_NERF.replace("nn.Linear(3, 4)", "nn.Sequential(nn.Linear(3, 4), nn.Dropout())")
+    found, _ = lint(listed_models_project(tmp_path, nerf))
+    assert {(name, line) for name, line, code, _ in found if code == "DL004"} == {
+        ("rendering.py", 7)}
+
+
 ROW_HELPERS = '''
 import torch
 

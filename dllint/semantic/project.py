@@ -490,8 +490,13 @@ class ProjectIndex:
         for item in items:
             tag = _read_tag(item)
             if tag.kind == ELEMENTS and isinstance(item.get("info"), list):
-                # a list of models (`[NeRF()]`, NeRF imported there): each element resolved
-                tags.add(replace(tag, info=self._resolve_references(item["info"])))
+                # A list of models (`[NeRF()]`, NeRF imported there): its references become the
+                # models they name; other references stay as they were (a list keeps no more).
+                plain = [part for part in item["info"] if part.get("kind") != REFERENCE]
+                named = [part for part in item["info"] if part.get("kind") == REFERENCE]
+                held = self._resolve_references(plain) | frozenset(
+                    found for found in self._resolve_references(named) if found.kind == MODULE)
+                tags.add(replace(tag, info=held))
                 continue
             if tag.kind != REFERENCE:
                 tags.add(tag)
