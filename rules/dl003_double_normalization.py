@@ -445,6 +445,14 @@ class DoubleNormalization(Rule):
             resize = transforms.Resize((64, 64))
             image = resize(image)
         """),
+        # Min-max scaling of one array, a division by 255 of another.
+        Valid("""
+            import cv2
+            import numpy as np
+            depth = np.load(depth_path)
+            depth = (depth - np.min(depth)) / np.ptp(depth)
+            image = cv2.imread(image_path) / 255.0
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -959,6 +967,18 @@ class DoubleNormalization(Rule):
             normalize = transforms.Normalize((123.7, 116.3, 103.5), (58.4, 57.1, 57.4))
             image = normalize(image)
         """, line=5, related_lines=(3,)),
+        # Min-max scaling by the image's own range is a scaling to [0, 1] as well.
+        Invalid("""
+            import cv2
+            image = cv2.imread(path).astype("float32")
+            image = (image - image.min()) / (image.max() - image.min() + 1e-8)
+            image = image / 255.0
+        """, line=4, related_lines=(3,), unsafe=True, fixed="""
+            import cv2
+            image = cv2.imread(path).astype("float32")
+            image = (image - image.min()) / (image.max() - image.min() + 1e-8)
+            image = image
+        """),
     ]
 
     def __init__(self, context) -> None:

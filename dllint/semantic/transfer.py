@@ -142,6 +142,9 @@ class ValueTransfer:
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
+        if isinstance(operator, cst.Divide) and isinstance(node, cst.BinaryOperation) and \
+                self._min_max_scaling(node.left, right_node):
+            return self.scaled(left, node, "min-max scaling")
         if isinstance(operator, cst.MatrixMultiply) and has(right, COLUMN_WEIGHT):
             return frozenset({Tag(COLUMN, node, "x @ w, w of shape (k, 1)")})
         if (isinstance(operator, cst.Divide) and is_half_255(right_node)) or (
@@ -180,6 +183,52 @@ class ValueTransfer:
                 result |= {Tag(OUT_OF_RANGE, node, _OPERATION_NAMES[type(operator)])}
             return result
         return EMPTY
+
+    def _extremum_of(self, node: cst.BaseExpression, functions: frozenset[str],
+                     methods: frozenset[str]) -> cst.BaseExpression | None:
+        """`x` of `x.min()` or `np.min(x)` (of the tables given), else None."""
+        node = node
+        if not isinstance(node, cst.Call):
+            return None
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in methods and \
+                self.qualified(node.func) is None:
+            return node.func.value
+        if node.args and self.qualified(node.func) in functions:
+            return node.args[0].value
+        return None
+
+    def _min_max_scaling(self, numerator: cst.BaseExpression,
+                         denominator: cst.BaseExpression) -> bool:
+        """`(x - x.min()) / (x.max() - x.min())`, or `/ np.ptp(x)`, `/ (x.max() - x.min() + eps)`:
+        `x` scaled to [0, 1] by its own range (min and max of the same `x`)."""
+        numerator = numerator
+        if not (isinstance(numerator, cst.BinaryOperation)
+                and isinstance(numerator.operator, cst.Subtract)):
+            return False
+        base = numerator.left
+        low = self._extremum_of(numerator.right, catalog.MINIMUM_FUNCTIONS,
+                                catalog.MINIMUM_METHODS)
+        if low is None or not low.deep_equals(base):
+            return False
+        denominator = denominator
+        if isinstance(denominator, cst.BinaryOperation) and isinstance(
+                denominator.operator, cst.Add):  # `+ eps` keeps the range
+            if number(denominator.right) is not None or isinstance(denominator.right, cst.Name):
+                denominator = denominator.left
+            elif number(denominator.left) is not None or isinstance(denominator.left, cst.Name):
+                denominator = denominator.right
+        spread = self._extremum_of(denominator, catalog.RANGE_FUNCTIONS, catalog.RANGE_METHODS)
+        if spread is not None:
+            return spread.deep_equals(base)
+        if not (isinstance(denominator, cst.BinaryOperation)
+                and isinstance(denominator.operator, cst.Subtract)):
+            return False
+        high = self._extremum_of(denominator.left, catalog.MAXIMUM_FUNCTIONS,
+                                 catalog.MAXIMUM_METHODS)
+        lowest = self._extremum_of(denominator.right, catalog.MINIMUM_FUNCTIONS,
+                                   catalog.MINIMUM_METHODS)
+        return high is not None and lowest is not None and high.deep_equals(base) and \
+            lowest.deep_equals(base)
 
     def _one_plus_exp_of_negative(self, node: cst.BaseExpression) -> bool:
         """`1 + np.exp(-x)` (either order, `x.neg().exp()` aside): the denominator of a sigmoid
@@ -409,10 +458,17 @@ class ValueTransfer:
         elements are (`[load(p) for p in paths]` holds what `load` returns)."""
         if isinstance(node, cst.List):
             elements: set[Tag] = set()
+            parts = []
             for element in node.elements:
                 value = self.value(element.value)
                 elements |= elements_of(value) if isinstance(element, cst.StarredElement) else value
-            return list_of(node, frozenset(elements))
+                parts.append(None if isinstance(element, cst.StarredElement) else value)
+            listed = list_of(node, frozenset(elements))
+            # A display of known length is positional as a tuple is: `folders[0]` of
+            # `[glob(a), glob(b)]` is the first listing, whatever else the list holds.
+            if 1 < len(parts) <= MAX_TUPLE and None not in parts and any(parts):
+                listed |= {Tag(TUPLE, node, info=tuple(parts))}
+            return frozenset(listed)
         listing = keep(self.value(node.for_in.iter), (LISTING,))  # keeps the listing's order
         return listing | list_of(node, self._comprehension_element(node))
 

@@ -13,6 +13,14 @@ PROBABILITY_FUNCTIONS = {"scipy.special.softmax": "softmax", "scipy.special.expi
 LOG_FUNCTIONS = frozenset({"numpy.log"})
 # `1 / (1 + exp(-x))` written out is a sigmoid (`catalog.EXP_FUNCTIONS`).
 EXP_FUNCTIONS = frozenset({"numpy.exp", "math.exp"})
+# The smallest and largest element, and their difference: `(x - x.min()) / (x.max() - x.min())`
+# (`catalog.MINIMUM_FUNCTIONS`, ...) scales `x` to [0, 1].
+MINIMUM_FUNCTIONS = frozenset({"numpy.min", "numpy.amin", "numpy.nanmin"})
+MAXIMUM_FUNCTIONS = frozenset({"numpy.max", "numpy.amax", "numpy.nanmax"})
+RANGE_FUNCTIONS = frozenset({"numpy.ptp"})
+MINIMUM_METHODS = frozenset({"min", "amin"})  # numpy arrays and torch tensors alike
+MAXIMUM_METHODS = frozenset({"max", "amax"})
+RANGE_METHODS = frozenset({"ptp"})
 # Calls that bound a value to a range, first argument the value (`np.clip(p, eps, 1 - eps)`).
 CLIPPING_FUNCTIONS = frozenset({"numpy.clip"})
 

@@ -25,6 +25,9 @@ LOG_PROBABILITY_FUNCTIONS = frozenset(_both("nn.log_softmax", "math.log_softmax"
                                             "math.log_sigmoid"))
 LOG_FUNCTIONS = frozenset(_both("math.log", "log"))
 EXP_FUNCTIONS = frozenset(_both("math.exp", "exp"))
+# `(x - tf.reduce_min(x)) / (tf.reduce_max(x) - tf.reduce_min(x))` scales `x` to [0, 1].
+MINIMUM_FUNCTIONS = frozenset(_both("reduce_min", "math.reduce_min"))
+MAXIMUM_FUNCTIONS = frozenset(_both("reduce_max", "math.reduce_max"))
 CLIPPING_FUNCTIONS = frozenset(_both("clip_by_value"))
 # TF1 layer functions that apply an activation given as a keyword: `tf.layers.dense(x, 10,
 # activation=tf.nn.softmax)` returns probabilities. Value: the keyword, and its position.

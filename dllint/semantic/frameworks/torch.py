@@ -23,6 +23,9 @@ LOG_PROBABILITY_FUNCTIONS = frozenset({
 LOG_FUNCTIONS = frozenset({"torch.log"})
 # `1 / (1 + exp(-x))` written out is a sigmoid (`catalog.EXP_FUNCTIONS`).
 EXP_FUNCTIONS = frozenset({"torch.exp"})
+# `(x - torch.min(x)) / (torch.max(x) - torch.min(x))` scales `x` to [0, 1].
+MINIMUM_FUNCTIONS = frozenset({"torch.min", "torch.amin"})
+MAXIMUM_FUNCTIONS = frozenset({"torch.max", "torch.amax"})
 # Calls that bound a value to a range, first argument the value (`torch.clamp(p, eps, 1 - eps)`);
 # and the methods that do it (`p.clamp(min=eps)`). What they bound keeps its meaning.
 CLIPPING_FUNCTIONS = frozenset({"torch.clamp", "torch.clip"})
