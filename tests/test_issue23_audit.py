@@ -559,8 +559,7 @@ case("4.4 DL005 floats written into a uint8 array", "DL005", train_DOT_py='''
         return canvas
     ''')
 
-case("4.4 DL005 astype(original dtype) without clipping", "DL005",
-     open="a cast to `x.dtype` is not read as a cast to x's dtype", train_DOT_py='''
+case("4.4 DL005 astype(original dtype) without clipping", "DL005", train_DOT_py='''
     import cv2
     import numpy as np
 

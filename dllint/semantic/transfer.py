@@ -1347,6 +1347,12 @@ class ValueTransfer:
         arg = node.args[0].value
         dtype = ("numpy." + arg.evaluated_value) if isinstance(arg, cst.SimpleString) and \
             isinstance(arg.evaluated_value, str) else (self.qualified(arg) or "?")
+        if dtype == "?" and isinstance(arg, cst.Attribute) and arg.attr.value == "dtype":
+            # `x.astype(image.dtype)`: back to the dtype of `image`, when it is known.
+            if has(self.value(arg.value), UINT8):
+                dtype = "numpy.uint8"
+            elif has(self.value(arg.value), FLOAT64):
+                dtype = "numpy.float64"
         return self._cast(receiver, node, dtype, "numpy")
 
     def _scaling_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
