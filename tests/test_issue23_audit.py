@@ -284,6 +284,17 @@ case("3.8 star import of a project module (from utils import *)", "DL002",
         return criterion(net(x), y)  # BUG
     ''')
 
+case("3.8 star import of a project module binds the library names it imports", "DL002",
+     utils_DOT_py=SOFTMAX_NET, train_DOT_py='''
+    from utils import *
+
+    criterion = nn.CrossEntropyLoss()
+
+
+    def step(logits, y):
+        return criterion(F.softmax(logits, dim=1), y)  # BUG
+    ''')
+
 case("3.9 a script importing its sibling in a folder without __init__.py", "DL002",
      pyproject_DOT_toml="[project]\nname = 'p'\n",
      scripts__model_DOT_py=SOFTMAX_NET, scripts__train_DOT_py='''

@@ -181,6 +181,11 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             written = writer.members(found)
             if written["attributes"] or written["methods"]:
                 members[name] = written
+    # The library names the file binds by importing them (`nn` of `from torch import nn`):
+    # `from utils import *` binds them in its importer too.
+    aliases = {local: qualified for local, qualified in context.imports.aliases.items()
+               if not local.startswith("_")
+               and qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS}
     if not classes and not functions and not calls and not exports and not members \
             and not events and not init_fills:
         return None
@@ -188,6 +193,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                "exports": exports, "members": members, "events": events}
     if init_fills:
         summary["init_fills"] = init_fills
+    if aliases:
+        summary["aliases"] = aliases
     return summary
 
 
@@ -356,6 +363,8 @@ SUMMARY = Record({
     # function or `Class.method` -> what it fills in place on the modules it receives:
     # [class an isinstance test names, or "", attribute]
     "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
+    # local name -> the library name it was imported as (`nn` -> `torch.nn`)
+    "aliases": MapOf(TEXT),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -444,6 +453,18 @@ class ProjectIndex:
                     if found is not None:
                         return found
         return None
+
+    def star_aliases(self, stars: Iterable[str], importer: str) -> dict[str, str]:
+        """The library names a file's star imports of project modules bind in it
+        (`from utils import *` binds the `nn` utils imported), a later star over an earlier."""
+        aliases: dict[str, str] = {}
+        for star in stars:
+            for candidate in candidates(star, importer):
+                summary = self._summary(candidate, importer)
+                if summary is not None:
+                    aliases.update(summary.get("aliases", {}))
+                    break
+        return aliases
 
     def receives_arguments(self, path: str) -> bool:
         return bool(self._callers) and module_name(path) in self._callers
