@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,9 @@ class Case:
     files: dict[str, str]
     # The case's open reason when today's code does not meet it (an xfail).
     open: str | None = None
-    extra_select: tuple[str, ...] = field(default=())
+    # A silent case's near miss: the edit (old text, new text) that puts the bug back, after
+    # which the rule must fire, so the silence is the rule's judgement and not blindness.
+    twin: tuple[str, str] | None = None
 
 
 def _dedent(text: str) -> str:
@@ -66,9 +68,10 @@ SOFTMAX_NET_HERE = SOFTMAX_NET.replace("dim=1)\n", "dim=1)  # BUG\n")
 CASES: list[Case] = []
 
 
-def case(item: str, code: str, open: str | None = None, **files: str) -> None:
+def case(item: str, code: str, open: str | None = None, twin: tuple[str, str] | None = None,
+         **files: str) -> None:
     CASES.append(Case(item, code, {name.replace("__", "/").replace("_DOT_", "."): _dedent(text)
-                                   for name, text in files.items()}, open))
+                                   for name, text in files.items()}, open, twin))
 
 
 # ---- 3. Reach of value flow (must fire) ----
@@ -693,6 +696,7 @@ for label, odd_cell in (
 # ---- 5. Precision classes (must be silent) ----
 
 case("5.1 DL004 eval() before a sampling helper is seen inside the helper", "DL004",
+     twin=('model.eval()', 'pass'),
      train_DOT_py='''
     import torch
     from torch import nn
@@ -725,6 +729,7 @@ case("5.1 DL004 eval() before a sampling helper is seen inside the helper", "DL0
     ''')
 
 case("5.1 DL004 eval() on an EMA copy does not switch the trained model", "DL004",
+     twin=('ema.eval()', 'model.eval()'),
      train_DOT_py='''
     import copy
 
@@ -745,7 +750,10 @@ case("5.1 DL004 eval() on an EMA copy does not switch the trained model", "DL004
     ''')
 
 case("5.1 DL004 InstanceNorm without running stats and Dropout(p=0) are not mode-dependent",
-     "DL004", train_DOT_py='''
+     "DL004",
+     twin=('nn.InstanceNorm2d(8), nn.Dropout(p=0.0)',
+           'nn.InstanceNorm2d(8, track_running_stats=True), nn.Dropout(p=0.1)'),
+     train_DOT_py='''
     import torch
     from torch import nn
 
@@ -757,6 +765,7 @@ case("5.1 DL004 InstanceNorm without running stats and Dropout(p=0) are not mode
     ''')
 
 case("5.1 DL004 eval without train() on a model with no dropout or batch norm", "DL004",
+     twin=('nn.ReLU()', 'nn.Dropout(0.2)'),
      train_DOT_py='''
     from torch import nn
 
@@ -784,7 +793,9 @@ case("5.1 DL004 a Keras model is not judged by PyTorch's train/eval rule", "DL00
     ''')
 
 case("5.2 DL306 a frozen auxiliary model applied deterministically inside a loss", "DL306",
+     twin=('train=True, rngs', 'deterministic=True, rngs'),
      train_DOT_py='''
+    import flax.linen as nn
     import jax
     import jax.numpy as jnp
 
@@ -800,7 +811,9 @@ case("5.2 DL306 a frozen auxiliary model applied deterministically inside a loss
     ''')
 
 case("5.2 DL306 sibling evaluation beside a nested value_and_grad caller", "DL306",
+     twin=('deterministic=False,', 'deterministic=True,'),
      train_DOT_py='''
+    import flax.linen as nn
     import jax
     import optax
 
@@ -819,6 +832,8 @@ case("5.2 DL306 sibling evaluation beside a nested value_and_grad caller", "DL30
     ''')
 
 case("5.3 DL003 a parameter named like a scaled module-level variable", "DL003",
+     twin=('def preprocess(image):\n    return image.astype',
+           'def preprocess(raw):\n    return image.astype'),
      train_DOT_py='''
     import numpy as np
     from PIL import Image
@@ -834,7 +849,8 @@ case("5.3 DL003 a parameter named like a scaled module-level variable", "DL003",
     batch = preprocess(np.asarray(Image.open("other.png")))
     ''')
 
-case("5.3 DL003 a /255 guarded by a range check", "DL003", train_DOT_py='''
+case("5.3 DL003 a /255 guarded by a range check", "DL003",
+     twin=('if x.max() > 1:\n        x = x / 255.0', 'x = x / 255.0'), train_DOT_py='''
     from torchvision import transforms
 
 
@@ -845,7 +861,8 @@ case("5.3 DL003 a /255 guarded by a range check", "DL003", train_DOT_py='''
         return x
     ''')
 
-case("5.3 DL003 x255 between ToTensor and Normalize", "DL003", train_DOT_py='''
+case("5.3 DL003 x255 between ToTensor and Normalize", "DL003",
+     twin=('transforms.Lambda(lambda t: t * 255),\n', ''), train_DOT_py='''
     from torchvision import transforms
 
     preprocess = transforms.Compose([
@@ -856,6 +873,7 @@ case("5.3 DL003 x255 between ToTensor and Normalize", "DL003", train_DOT_py='''
     ''')
 
 case("5.4 DL104 a per-step loss built with += and accelerator.backward", "DL104",
+     twin=('optimizer.zero_grad()\n', 'optimizer.zero_grad()\n        total += loss\n'),
      train_DOT_py='''
     def fit(model, loader, optimizer, accelerator, criterion):
         for batch in loader:
@@ -869,6 +887,7 @@ case("5.4 DL104 a per-step loss built with += and accelerator.backward", "DL104"
     ''')
 
 case("5.4 DL104 a per-step loss built with += and scaler.scale(loss).backward()", "DL104",
+     twin=('optimizer.zero_grad()\n', 'optimizer.zero_grad()\n        total += loss\n'),
      train_DOT_py='''
     def fit(model, loader, optimizer, scaler, criterion):
         for x, targets in loader:
@@ -882,7 +901,9 @@ case("5.4 DL104 a per-step loss built with += and scaler.scale(loss).backward()"
             optimizer.zero_grad()
     ''')
 
-case("5.5 DL001 two lists filtered out of one listing", "DL001", train_DOT_py='''
+case("5.5 DL001 two lists filtered out of one listing", "DL001",
+     twin=('[f[:-4] + ".txt" for f in images_with_labels]', 'os.listdir("labels")'),
+     train_DOT_py='''
     import os
 
     files = os.listdir("data")
@@ -892,17 +913,22 @@ case("5.5 DL001 two lists filtered out of one listing", "DL001", train_DOT_py=''
     ''')
 
 case("5.5 DL001 one loop target read through constant subscripts, partner derived", "DL001",
+     twin=('os.path.join("labels", os.path.basename(scan))', 'item[1]'),
      train_DOT_py='''
     import glob
     import os
 
     samples = []
-    for index, path in enumerate(glob.glob("data/*/*.png")):
-        parts = path.split(os.sep)
-        samples.append((path, parts[-2]))
+    for item in zip(glob.glob("scans/*.nii"), glob.glob("labels/*.nii")):
+        scan = item[0]
+        label = os.path.join("labels", os.path.basename(scan))
+        samples.append((scan, label))
     ''')
 
-case("5.6 DL301 listed layers already registered as attributes", "DL301", train_DOT_py='''
+case("5.6 DL301 listed layers already registered as attributes", "DL301",
+     twin=('self.stages = [self.conv1, self.conv2]',
+           'self.stages = [nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3)]'),
+     train_DOT_py='''
     from torch import nn
 
 
@@ -919,19 +945,24 @@ case("5.6 DL301 listed layers already registered as attributes", "DL301", train_
             return x
     ''')
 
-case("5.7 DL006 a Linear(n, 1) output squeezed before the loss", "DL006", train_DOT_py='''
+case("5.7 DL006 a Linear(n, 1) output squeezed before the loss", "DL006",
+     twin=('.squeeze(1)', ''), train_DOT_py='''
+    import pandas as pd
+    import torch
     import torch.nn.functional as F
     from torch import nn
 
     regressor = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1))
+    targets = torch.tensor(pd.read_csv("train.csv")["price"].values, dtype=torch.float32)
 
 
-    def step(x, y):
+    def step(x, index):
         prediction = regressor(x).squeeze(1)
-        return F.mse_loss(prediction, y)
+        return F.mse_loss(prediction, targets[index])
     ''')
 
 case("5.8 DL501 the torch requirement is read from the linted tree's root", "DL501",
+     twin=('torch>=2.6', 'torch>=2.0'),
      requirements_DOT_txt="torch>=2.6\n", src__train_DOT_py='''
     import torch
 
@@ -982,3 +1013,10 @@ def test_issue23_class(tmp_path, item):
     assert {(name, cell, line) for name, cell, line, code in found if code == item.code} == \
         _marked(item.files)
     assert not {code for *_, code in found if code != item.code}, found
+    if item.twin is not None:
+        old, new = item.twin
+        assert any(old in text for text in item.files.values())
+        twin = replace(item, files={name: text.replace(old, new)
+                                    for name, text in item.files.items()})
+        (tmp_path / "twin").mkdir()
+        assert {code for *_, code in lint_case(tmp_path / "twin", twin)} == {item.code}
