@@ -537,7 +537,6 @@ case("4.3 DL003 min-max scaling, then /255", "DL003", train_DOT_py='''
     ''')
 
 case("4.3 DL003 division by the same std twice", "DL003",
-     open="no tag records a standardization (mean/std) to compare a second division with",
      train_DOT_py='''
     import numpy as np
     from torchvision import transforms

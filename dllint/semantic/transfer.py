@@ -16,6 +16,7 @@ from dllint.semantic.effects import Effect, Loss, Row, Stage
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
+from dllint.semantic.syntax import std_key
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -25,7 +26,7 @@ from dllint.semantic.values import (
 from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS_TRAINING, RECORDS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
-from dllint.semantic.values import OUT_OF_RANGE, UNIT_RANGE
+from dllint.semantic.values import OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
 from dllint.semantic.values import FUNCTION, PARTIAL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
@@ -181,6 +182,11 @@ class ValueTransfer:
                 has(left, UNSCALED_FLOAT) or has(right, UNSCALED_FLOAT)
             if pixels and _may_leave_pixel_range(operator, left_node, right_node):
                 result |= {Tag(OUT_OF_RANGE, node, _OPERATION_NAMES[type(operator)])}
+            if isinstance(operator, cst.Divide) and isinstance(left_node, cst.BinaryOperation) \
+                    and isinstance(left_node.operator, cst.Subtract):
+                std = std_key(right_node, self.qualified)  # `(x - mean) / std`
+                if std:
+                    result |= {Tag(STANDARDIZED, node, std)}
             return result
         return EMPTY
 
@@ -394,6 +400,8 @@ class ValueTransfer:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
+                if tag.info.standardizing is not None:
+                    result.add(Tag(STANDARDIZED, tag.info.standardizing, tag.info.std))
         return frozenset(result)
 
     def hand_in(self, output: Value, call: cst.Call, slot: str) -> Value:
@@ -1024,7 +1032,13 @@ class ValueTransfer:
             {Tag(UNSCALED_FLOAT, node, qualified.rsplit(".", 1)[-1])})
 
     def _plain_transform(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], TransformInfo(None))})
+        info = TransformInfo(None)
+        if qualified in catalog.NORMALIZE_TRANSFORMS:
+            std = argument(node, 1, "std")
+            key = std_key(std.value, self.qualified) if std is not None else ""
+            if key:
+                info = TransformInfo(None, standardizing=node, std=key)
+        return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], info)})
 
     def _uint8_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return frozenset({Tag(UINT8, node, qualified.rsplit(".", 1)[-1], row.data)})
@@ -1185,6 +1199,7 @@ class ValueTransfer:
         scaling: cst.CSTNode | None = None
         name = ""
         divides_float = False
+        standardizing: TransformInfo | None = None
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
                 if scaling is not None and self._unscales(element.value):
@@ -1194,8 +1209,12 @@ class ValueTransfer:
                 if step is not None and step.info.scaling is not None and scaling is None:
                     scaling, name = step.info.scaling, step.info.scaling_name
                     divides_float = step.info.divides_float
-        return frozenset({Tag(TRANSFORM, node, "Compose",
-                              TransformInfo(scaling, name, divides_float))})
+                if step is not None and step.info.standardizing is not None:
+                    standardizing = step.info
+        return frozenset({Tag(TRANSFORM, node, "Compose", TransformInfo(
+            scaling, name, divides_float,
+            standardizing.standardizing if standardizing is not None else None,
+            standardizing.std if standardizing is not None else ""))})
 
     def _unscales(self, step: cst.BaseExpression) -> bool:
         """A pipeline step `Lambda(lambda x: x * 255)`: it takes what a ToTensor before it scaled
