@@ -114,6 +114,49 @@ case("3.1 loop events of a method (obj.step())", "DL101", train_DOT_py='''
             trainer.step(x, y)  # BUG
     ''')
 
+case("3.1 loop events of a method of a class in another file", "DL101", engine_DOT_py='''
+    import torch.nn.functional as F
+
+
+    class Trainer:
+        def __init__(self, model, optimizer):
+            self.model = model
+            self.optimizer = optimizer
+
+        def step(self, x, y):
+            loss = F.cross_entropy(self.model(x), y)
+            loss.backward()
+            self.optimizer.step()
+            return loss.item()
+    ''', train_DOT_py='''
+    from engine import Trainer
+
+
+    def fit(model, optimizer, loader):
+        trainer = Trainer(model, optimizer)
+        for x, y in loader:
+            trainer.step(x, y)  # BUG
+    ''')
+
+case("3.1 a method's return value read in another file", "DL002", builder_DOT_py='''
+    from torch import nn
+
+
+    class Builder:
+        def build(self):
+            return nn.Sequential(nn.Linear(16, 4), nn.Softmax(dim=1))
+    ''', train_DOT_py='''
+    from torch import nn
+    from builder import Builder
+
+    model = Builder().build()
+    criterion = nn.CrossEntropyLoss()
+
+
+    def step(x, y):
+        return criterion(model(x), y)  # BUG
+    ''')
+
 case("3.2 attribute of an instance read outside its class, across files", "DL002",
      model_DOT_py=SOFTMAX_NET + '''
 
@@ -641,6 +684,42 @@ case("4.5 DL004 dropout inside ModuleList", "DL004", train_DOT_py='''
         model = Net()
         with torch.no_grad():
             return model(x)  # BUG
+    ''')
+
+case("4.5 DL004 dropout inside ModuleDict", "DL004", train_DOT_py='''
+    import torch
+    from torch import nn
+
+
+    class MultiHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = nn.ModuleDict({"a": nn.Sequential(nn.Dropout(0.2), nn.Linear(8, 2))})
+
+        def forward(self, x):
+            return {name: head(x) for name, head in self.heads.items()}
+
+
+    def predict(x):
+        model = MultiHead()
+        with torch.no_grad():
+            return model(x)  # BUG
+    ''')
+
+case("4.5 DL004 trainer engine (ignite) trains, evaluation after it without eval()", "DL004",
+     train_DOT_py='''
+    import torch
+    from ignite.engine import create_supervised_trainer
+    from torch import nn
+
+
+    def main(loader, test_x):
+        model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        trainer = create_supervised_trainer(model, optimizer, nn.CrossEntropyLoss())
+        trainer.run(loader, max_epochs=5)
+        with torch.no_grad():
+            return model(test_x)  # BUG
     ''')
 
 case("4.5 DL004 .generate() as a model call", "DL004", train_DOT_py='''

@@ -575,7 +575,13 @@ class ProjectIndex:
         found = self._resolve(qualified, importer)
         if found is None or found[1] in found[0]["classes"]:
             return None
-        return self._class_members(*found)
+        members = self._class_members(*found)
+        if members is None and any(key.startswith(f"{found[1]}.")
+                                   for key in found[0].get("events", {})):
+            # A class whose attributes hold nothing known but whose methods train
+            # (`Trainer(model, optimizer).step()`): its instances are still its own.
+            return Members((), ())
+        return members
 
     def _class_members(self, summary: dict[str, Any], name: str) -> Members | None:
         key = (summary["path"], name)
