@@ -248,6 +248,19 @@ case("3.5 nested lists", "DL001", train_DOT_py='''
     pairs = list(zip(folders[0], folders[1]))
     ''')
 
+case("3.5 a list of listings returned from another file, unpacked", "DL001", data_DOT_py='''
+    import glob
+
+
+    def folders(root):
+        return [glob.glob(root + "/images/*"), glob.glob(root + "/masks/*")]
+    ''', train_DOT_py='''
+    from data import folders
+
+    images, masks = folders("data")
+    pairs = list(zip(images, masks))  # BUG
+    ''')
+
 case("3.5 lists passed through a helper", "DL001", train_DOT_py='''
     import glob
 
