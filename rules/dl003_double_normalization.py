@@ -1007,6 +1007,13 @@ class DoubleNormalization(Rule):
             features = (raw - mean) / std
             features /= std
         """, line=5, related_lines=(4,)),
+        # The pipeline already ends with the Normalize that is applied again.
+        Invalid("""
+            from torchvision import transforms
+            normalize = transforms.Normalize(MEAN, STD)
+            to_input = transforms.Compose([transforms.ToTensor(), normalize])
+            x = normalize(to_input(image))
+        """, line=4, related_lines=(2,)),
     ]
 
     def __init__(self, context) -> None:
@@ -1054,18 +1061,16 @@ class DoubleNormalization(Rule):
         return first(value, UNIT_SCALED)
 
     def check_standardized_again(self, node: cst.CSTNode, value: cst.BaseExpression,
-                                 divisor: cst.BaseExpression) -> None:
-        """`x / std` of a value `(x - mean) / std` or `Normalize(mean, std)` already
-        standardized with the same std."""
-        if self.dtype_guards or self.guarding_exits[-1]:
-            return
-        std = std_key(divisor, self.imports.qualified_name)
-        if not std:
+                                 std: str) -> None:
+        """`x / std` (or a `Normalize(mean, std)` applied) of a value `(x - mean) / std` or
+        `Normalize(mean, std)` already standardized with the same std (`syntax.std_key`)."""
+        if self.dtype_guards or self.guarding_exits[-1] or not std:
             return
         for earlier in self.facts.value(value):
             if earlier.kind == STANDARDIZED and earlier.node is not node and \
                     set(std.split(",")) & set(earlier.detail.split(",")):
-                self.report(node, f"this divides by the std `{std}` again: the value was already "
+                what = "normalizes with" if isinstance(node, cst.Call) else "divides by"
+                self.report(node, f"this {what} the std `{std}` again: the value was already "
                                   "standardized with it; its spread shrinks by the std a second "
                                   "time (standardize once)",
                             related=self.origin_of(earlier, "standardized here"))
@@ -1077,7 +1082,8 @@ class DoubleNormalization(Rule):
             if isinstance(divided, cst.BinaryOperation) and isinstance(
                     divided.operator, cst.Subtract):
                 divided = divided.left  # `(x - mean) / std` of an x already standardized
-            self.check_standardized_again(node, divided, node.right)
+            self.check_standardized_again(
+                node, divided, std_key(node.right, self.imports.qualified_name))
         if _divides_by_255(node):
             earlier = self.scaled_tag(self.facts.value(node.left))
             if earlier is not None:
@@ -1092,7 +1098,8 @@ class DoubleNormalization(Rule):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.operator, cst.DivideAssign):
-            self.check_standardized_again(node, node.target, node.value)
+            self.check_standardized_again(
+                node, node.target, std_key(node.value, self.imports.qualified_name))
         divides = (isinstance(node.operator, cst.DivideAssign) and is_255(node.value)) or (
             isinstance(node.operator, cst.MultiplyAssign) and is_inverse_255(node.value))
         if divides:
@@ -1101,6 +1108,11 @@ class DoubleNormalization(Rule):
                 self.report_double(node, earlier)
 
     def visit_Call(self, node: cst.Call) -> None:
+        if node.args and isinstance(node.args[0].value, (cst.Name, cst.Attribute, cst.Call,
+                                                         cst.Subscript)):
+            for transform in self.facts.value(node.func):
+                if transform.kind == TRANSFORM and transform.info.standardizing is not None:
+                    self.check_standardized_again(node, node.args[0].value, transform.info.std)
         qualified = self.imports.call_name(node)
         if qualified in catalog.ZERO_TO_255_PREPROCESSING:
             self.check_preprocess_input(node, argument(node, 0, "x"), qualified)
