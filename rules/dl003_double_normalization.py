@@ -991,6 +991,22 @@ class DoubleNormalization(Rule):
             image = (image - image.min()) / (image.max() - image.min() + 1e-8)
             image = image
         """),
+        # The same with the extremes held in variables, in torch.
+        Invalid("""
+            import torch
+            from torchvision.io import read_image
+            image = read_image(path).float()
+            low, high = torch.min(image), torch.max(image)
+            image = (image - low) / (high - low)
+            batch = image.unsqueeze(0) / 255
+        """, line=6, related_lines=(5,), unsafe=True, fixed="""
+            import torch
+            from torchvision.io import read_image
+            image = read_image(path).float()
+            low, high = torch.min(image), torch.max(image)
+            image = (image - low) / (high - low)
+            batch = image.unsqueeze(0)
+        """),
         # Standardized by the pipeline's Normalize, then divided by the same std again.
         Invalid("""
             import numpy as np

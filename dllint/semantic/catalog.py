@@ -30,14 +30,6 @@ LOG_FUNCTIONS = REGISTRY.names(Effect.LOG)
 # `1 / (1 + exp(-x))` written out is a sigmoid.
 EXP_FUNCTIONS = frozenset({*torch.EXP_FUNCTIONS, *data.EXP_FUNCTIONS, *tensorflow.EXP_FUNCTIONS,
                            *jax.EXP_FUNCTIONS})
-# Min-max scaling, `(x - x.min()) / (x.max() - x.min())`: a scaling to [0, 1] (DL003).
-MINIMUM_FUNCTIONS = frozenset({*data.MINIMUM_FUNCTIONS, *torch.MINIMUM_FUNCTIONS,
-                               *tensorflow.MINIMUM_FUNCTIONS})
-MAXIMUM_FUNCTIONS = frozenset({*data.MAXIMUM_FUNCTIONS, *torch.MAXIMUM_FUNCTIONS,
-                               *tensorflow.MAXIMUM_FUNCTIONS})
-RANGE_FUNCTIONS = data.RANGE_FUNCTIONS
-MINIMUM_METHODS, MAXIMUM_METHODS = data.MINIMUM_METHODS, data.MAXIMUM_METHODS
-RANGE_METHODS = data.RANGE_METHODS
 # Calls that bound a value to a range, first argument the value (`torch.clamp(p, eps, 1 - eps)`);
 # and the methods that do it (`p.clamp(min=eps)`). What they bound keeps its meaning.
 CLIPPING_FUNCTIONS = REGISTRY.names(Effect.CLIPPING)

@@ -16,6 +16,7 @@ from dllint.semantic.effects import Effect, Loss, Row, Stage
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
+from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import std_key
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
@@ -26,7 +27,7 @@ from dllint.semantic.values import (
 from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS_TRAINING, RECORDS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
-from dllint.semantic.values import OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
+from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
 from dllint.semantic.values import FUNCTION, PARTIAL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
@@ -144,8 +145,8 @@ class ValueTransfer:
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
         if isinstance(operator, cst.Divide) and isinstance(node, cst.BinaryOperation) and \
-                self._min_max_scaling(node.left, right_node):
-            return self.scaled(left, node, "min-max scaling")
+                self._min_max_scaling(node.left, right):
+            return self.scaled(without(left, (EXTREMUM,)), node, "min-max scaling")
         if isinstance(operator, cst.MatrixMultiply) and has(right, COLUMN_WEIGHT):
             return frozenset({Tag(COLUMN, node, "x @ w, w of shape (k, 1)")})
         if (isinstance(operator, cst.Divide) and is_half_255(right_node)) or (
@@ -190,51 +191,22 @@ class ValueTransfer:
             return result
         return EMPTY
 
-    def _extremum_of(self, node: cst.BaseExpression, functions: frozenset[str],
-                     methods: frozenset[str]) -> cst.BaseExpression | None:
-        """`x` of `x.min()` or `np.min(x)` (of the tables given), else None."""
-        node = node
-        if not isinstance(node, cst.Call):
-            return None
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value in methods and \
-                self.qualified(node.func) is None:
-            return node.func.value
-        if node.args and self.qualified(node.func) in functions:
-            return node.args[0].value
-        return None
-
-    def _min_max_scaling(self, numerator: cst.BaseExpression,
-                         denominator: cst.BaseExpression) -> bool:
-        """`(x - x.min()) / (x.max() - x.min())`, or `/ np.ptp(x)`, `/ (x.max() - x.min() + eps)`:
-        `x` scaled to [0, 1] by its own range (min and max of the same `x`)."""
-        numerator = numerator
+    def _min_max_scaling(self, numerator: cst.BaseExpression, denominator: Value) -> bool:
+        """`(x - x.min()) / (x.max() - x.min())`, `(x - lo) / (hi - lo + eps)` with `lo = x.min()`,
+        or `/ np.ptp(x)`: `x` scaled to [0, 1] by its own range (EXTREMUM tags of the same `x`)."""
         if not (isinstance(numerator, cst.BinaryOperation)
                 and isinstance(numerator.operator, cst.Subtract)):
             return False
-        base = numerator.left
-        low = self._extremum_of(numerator.right, catalog.MINIMUM_FUNCTIONS,
-                                catalog.MINIMUM_METHODS)
-        if low is None or not low.deep_equals(base):
+        base = dotted_name(numerator.left)
+        if base is None:
             return False
-        denominator = denominator
-        if isinstance(denominator, cst.BinaryOperation) and isinstance(
-                denominator.operator, cst.Add):  # `+ eps` keeps the range
-            if number(denominator.right) is not None or isinstance(denominator.right, cst.Name):
-                denominator = denominator.left
-            elif number(denominator.left) is not None or isinstance(denominator.left, cst.Name):
-                denominator = denominator.right
-        spread = self._extremum_of(denominator, catalog.RANGE_FUNCTIONS, catalog.RANGE_METHODS)
-        if spread is not None:
-            return spread.deep_equals(base)
-        if not (isinstance(denominator, cst.BinaryOperation)
-                and isinstance(denominator.operator, cst.Subtract)):
-            return False
-        high = self._extremum_of(denominator.left, catalog.MAXIMUM_FUNCTIONS,
-                                 catalog.MAXIMUM_METHODS)
-        lowest = self._extremum_of(denominator.right, catalog.MINIMUM_FUNCTIONS,
-                                   catalog.MINIMUM_METHODS)
-        return high is not None and lowest is not None and high.deep_equals(base) and \
-            lowest.deep_equals(base)
+
+        def holds(value: Value, which: str) -> bool:
+            return any(tag.kind == EXTREMUM and tag.detail == which and tag.info == base
+                       for tag in value)
+        return holds(self.value(numerator.right), "min") and (
+            holds(denominator, "range") or (holds(denominator, "max")
+                                            and holds(denominator, "min")))
 
     def _one_plus_exp_of_negative(self, node: cst.BaseExpression) -> bool:
         """`1 + np.exp(-x)` (either order, `x.neg().exp()` aside): the denominator of a sigmoid
@@ -1031,6 +1003,12 @@ class ValueTransfer:
         return resized if resized else frozenset(
             {Tag(UNSCALED_FLOAT, node, qualified.rsplit(".", 1)[-1])})
 
+    def _extremum(self, row: Row, qualified: str, node: cst.Call) -> Value | None:
+        """`np.min(x)`: the smallest element of `x` (row.data says which extremum)."""
+        given = positional(node, 0)
+        named = dotted_name(given.value) if given is not None else None
+        return frozenset({Tag(EXTREMUM, node, row.data, named)}) if named else None
+
     def _plain_transform(self, row: Row, qualified: str, node: cst.Call) -> Value:
         info = TransformInfo(None)
         if qualified in catalog.NORMALIZE_TRANSFORMS:
@@ -1392,6 +1370,11 @@ class ValueTransfer:
             result.add(Tag(RANK1, node, ".to_numpy() of a column"))
         return frozenset(result) | keep(receiver, (RECORDS,))
 
+    def _extremum_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        """`x.min()`: as `_extremum`."""
+        named = dotted_name(node.func.value) if isinstance(node.func, cst.Attribute) else None
+        return frozenset({Tag(EXTREMUM, node, row.data, named)}) if named else None
+
     def _record_keeping_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
         return keep(receiver, (RECORDS,))
 
@@ -1432,6 +1415,7 @@ CALL_HANDLERS = {
     Effect.SCALING: T._scaling, Effect.UINT8_DECODER: T._uint8_decoder,
     Effect.UINT8_DATASET: T._uint8_dataset, Effect.CAST: T._cast_call,
     Effect.FLOAT_RESIZING: T._float_resizing, Effect.TRANSFORM: T._plain_transform,
+    Effect.EXTREMUM: T._extremum,
     Effect.UINT8_SOURCE: T._uint8_source, Effect.PIL_OPEN: T._pil_open,
     Effect.CLIPPING: T._clipping,
     Effect.DTYPE_KEEPING: T._dtype_keeping, Effect.STACKING: T._stacking,
@@ -1458,6 +1442,7 @@ METHOD_HANDLERS = {
     Effect.SQUEEZE_METHOD: T._passthrough_method, Effect.PASSTHROUGH_METHOD: T._passthrough_method,
     Effect.CLIPPING_METHOD: T._clipping_method, Effect.FLOAT_CAST_METHOD: T._float_cast_method,
     Effect.FLOAT64_CAST_METHOD: T._float64_cast_method, Effect.ASTYPE_METHOD: T._astype_method,
+    Effect.EXTREMUM_METHOD: T._extremum_method,
     Effect.SCALING_METHOD: T._scaling_method, Effect.PIL_KEEPING_METHOD: T._pil_keeping_method,
     Effect.DATAFRAME_TO_NUMPY_METHOD: T._dataframe_to_numpy,
     Effect.RECORD_KEEPING_METHOD: T._record_keeping_method, Effect.COPY_METHOD: T._copy_method,
