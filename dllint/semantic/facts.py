@@ -223,6 +223,15 @@ class Facts:
             return frozenset()
         return frozenset(project.lookup_init_fills(qualified, self._model.context.path))
 
+    def imported_row_fills(self, qualified: str) -> frozenset[tuple[int, int]]:
+        """The rows a function of another file of the project writes into a parameter at the
+        index another parameter gives (`loc_t[idx] = loc` in `match(..., loc_t, idx)`), as
+        (position of the tensor, position of the index). Empty without a project."""
+        project = self._model.project
+        if project is None:
+            return frozenset()
+        return frozenset(project.lookup_row_fills(qualified, self._model.context.path))
+
     def events_at(self, node: cst.CSTNode) -> Sequence[str]:
         """The kinds of the training events recorded at `node` so far ("backward", "step", ...),
         in order: `optimizer.step()` is a "step", as is a call of another file's function whose

@@ -273,21 +273,23 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
 
     def _function_reference(self, node: cst.Name) -> Value:
         """A function of the file named without a call (`self.head = compute`, `fn=compute`)
-        is a function held as a value, unless a scope binds the name to something else."""
-        returned = self.local_functions.get(node.value)
-        if not returned or any(node.value in frame for frame in self.frames):
+        is a function held as a value, unless a scope binds the name to something else. It is one
+        whether or not what it returns is known: a function has no train/eval modes."""
+        if node.value not in self.local_functions or any(node.value in frame
+                                                         for frame in self.frames):
             return EMPTY
-        return frozenset({Tag(FUNCTION, node, node.value, returned)})
+        return frozenset({Tag(FUNCTION, node, node.value, self.local_functions[node.value])})
 
     def _lambda_value(self, node: cst.Lambda) -> Value:
         """A lambda is a function held as a value: calling it returns its body's value, read
-        with its parameters unknown (they hide the enclosing names of the same spelling)."""
+        with its parameters unknown (they hide the enclosing names of the same spelling). It is a
+        function even when what its body returns is unknown."""
         self.frames.append(_parameter_frame(node.params))
         try:
             returned = self.value(node.body)
         finally:
             self.frames.pop()
-        return frozenset({Tag(FUNCTION, node, "lambda", returned)}) if returned else EMPTY
+        return frozenset({Tag(FUNCTION, node, "lambda", returned)})
 
     # A lambda's body reads its own parameters, not the enclosing names they hide.
     def visit_Lambda(self, node: cst.Lambda) -> None:

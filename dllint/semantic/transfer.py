@@ -67,6 +67,17 @@ def _born_at(value: Value, made_up: cst.Call, node: cst.Call) -> Value:
     return frozenset(moved)
 
 
+def _listed_by_call(value: Value, call: cst.Call) -> Value:
+    """A listing the file's function makes and returns is made anew by each call of it: its
+    LISTING tags remember the call (`via`), so `list_files("A")` and `list_files("B")` are two
+    listings, not one listing paired with itself. The listing call inside stays the place to fix."""
+    if not any(tag.kind == LISTING and tag.via is None and not tag.info.shuffled
+               for tag in value):
+        return value
+    return frozenset(replace(tag, via=call) if tag.kind == LISTING and tag.via is None
+                     and not tag.info.shuffled else tag for tag in value)
+
+
 def elements_of(value: Value) -> Value:
     """What the elements of a list or tuple value are, as far as dtype and scale go."""
     result: set[Tag] = set()
@@ -261,7 +272,7 @@ class ValueTransfer:
                 handed = positional(node, position) if position is not None else None
                 if handed is not None:  # layer_init(nn.Linear(4, 64)): the Linear it is handed
                     returned = returned | keep(self.value(handed.value), {MODULE})
-                return returned
+                return _listed_by_call(returned, node)
             if qualified is not None:
                 return self._builtin(qualified, node)
             return self.call_value(self.lookup(func.value), node)
