@@ -465,6 +465,13 @@ class DoubleNormalization(Rule):
             targets = (prices - prices.mean()) / prices.std()
             restored = features * SIGMA + MU
         """),
+        # Standardized again by its own statistics (a no-op), sharing only an epsilon.
+        Valid("""
+            import numpy as np
+            h = (x - mean) / (std + EPS)
+            z = (h - h.mean()) / (h.std() + EPS)
+            z = (z - np.mean(z)) / np.std(z)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -1084,7 +1091,7 @@ class DoubleNormalization(Rule):
             return
         for earlier in self.facts.value(value):
             if earlier.kind == STANDARDIZED and earlier.node is not node and \
-                    set(std.split(",")) & set(earlier.detail.split(",")):
+                    std == earlier.detail:
                 what = "normalizes with" if isinstance(node, cst.Call) else "divides by"
                 self.report(node, f"this {what} the std `{std}` again: the value was already "
                                   "standardized with it; its spread shrinks by the std a second "
@@ -1099,7 +1106,7 @@ class DoubleNormalization(Rule):
                     divided.operator, cst.Subtract):
                 divided = divided.left  # `(x - mean) / std` of an x already standardized
             self.check_standardized_again(
-                node, divided, std_key(node.right, self.imports.qualified_name))
+                node, divided, std_key(node.right, self.imports.qualified_name, divided))
         if _divides_by_255(node):
             earlier = self.scaled_tag(self.facts.value(node.left))
             if earlier is not None:
@@ -1115,7 +1122,7 @@ class DoubleNormalization(Rule):
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.operator, cst.DivideAssign):
             self.check_standardized_again(
-                node, node.target, std_key(node.value, self.imports.qualified_name))
+                node, node.target, std_key(node.value, self.imports.qualified_name, node.target))
         divides = (isinstance(node.operator, cst.DivideAssign) and is_255(node.value)) or (
             isinstance(node.operator, cst.MultiplyAssign) and is_inverse_255(node.value))
         if divides:

@@ -93,14 +93,20 @@ def _operand_names(node: cst.CSTNode) -> set[str]:
     return found
 
 
-def std_key(node: cst.BaseExpression, qualified) -> str:
+def std_key(node: cst.BaseExpression, qualified,
+            of: cst.BaseExpression | None = None) -> str:
     """What a divisor is, to know the same std again: the variables it reads (`STD` of
     `np.array(STD)[:, None, None]`, `self.std`), imported names left out (`qualified` resolves
     them), or the numbers of a literal list (`[0.229, 0.224, 0.225]`); "" for anything else (a
-    lone number such as `/ 2` says nothing)."""
+    lone number such as `/ 2` says nothing), and "" for statistics of the divided value `of`
+    itself (`x.std()`, `np.std(x)`: standardizing by its own spread again changes nothing)."""
     names = sorted(name for name in _operand_names(node)
                    if name not in ("None", "True", "False") and qualified(
                        cst.Name(name.split(".", 1)[0])) is None)
+    own = _operand_names(of) if of is not None else set()
+    roots = {name.split(".", 1)[0] for name in own}
+    if any(name.split(".", 1)[0] in roots for name in names):
+        return ""
     if names:
         return ",".join(names)
     if isinstance(node, (cst.List, cst.Tuple)) and len(node.elements) > 1:

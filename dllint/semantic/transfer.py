@@ -196,7 +196,7 @@ class ValueTransfer:
                 result |= {Tag(OUT_OF_RANGE, node, _OPERATION_NAMES[type(operator)])}
             if isinstance(operator, cst.Divide) and isinstance(left_node, cst.BinaryOperation) \
                     and isinstance(left_node.operator, cst.Subtract):
-                std = std_key(right_node, self.qualified)  # `(x - mean) / std`
+                std = std_key(right_node, self.qualified, left_node.left)  # `(x - mean) / std`
                 if std:
                     result |= {Tag(STANDARDIZED, node, std)}
             return result
