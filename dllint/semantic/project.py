@@ -152,21 +152,22 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         if stars:
             exports["*"] = stars
     classes = {}
-    for name, info in model.local_classes.items():
+    for name, info in model.scopes.local_classes.items():
         if info is not None:
             writer.set_anchor("class", name)
             classes[name] = writer.module_info(info)
     functions = {}
-    for name, value in model.local_functions.items():
+    for name, value in model.scopes.local_functions.items():
         if any(tag.kind in SHAREABLE for tag in value):
             writer.set_anchor("def", name)
             functions[name] = writer.value(value)
     events = {}
-    for name, recorded in model.function_events.items():
+    scopes, loops = model.scopes, model.loop_events
+    for name, recorded in loops.function_events.items():
         # Functions, and methods of the file's classes (`Scaler.__call__`, `Trainer.step`).
-        if name in model.local_functions or name.partition(".")[0] in model.local_classes \
-                or name.partition(".")[0] in model.local_members:
-            kinds = [event[0] for event in model.expand(recorded) if event[0] in SHARED_EVENTS]
+        if name in scopes.local_functions or name.partition(".")[0] in scopes.local_classes \
+                or name.partition(".")[0] in scopes.local_members:
+            kinds = [event[0] for event in loops.expand(recorded) if event[0] in SHARED_EVENTS]
             if kinds:
                 events[name] = kinds
     # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks). Imported
@@ -177,7 +178,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     rows = {name: sorted([filled, index] for filled, index in fills)
             for name, fills in row_fills(module, text).items()}
     members = {}
-    for name, found in model.local_members.items():
+    for name, found in model.scopes.local_members.items():
         if found is not None:
             writer.set_anchor("class", name)
             written = writer.members(found)
