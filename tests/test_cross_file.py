@@ -1204,3 +1204,39 @@ def test_a_helper_of_another_file_that_writes_each_row_fills_the_tensor(tmp_path
     found, _ = lint(root)
     assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
         ("loss.py", 7), ("loss.py", 8)}
+
+
+FIT_HELPER = '''
+def fit(model, loader, criterion):
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+'''
+CALLER_OF_FIT = '''
+from torch import nn
+from helpers import fit
+from model import {model}
+
+fit({model}(), loader, nn.CrossEntropyLoss())
+'''
+
+
+def test_callers_of_a_bare_module_are_those_of_its_own_folder(tmp_path):
+    """Two script folders, each with its own `helpers.py` and `train.py`: a's train.py hands
+    its helper a softmax model, b's a model of logits. b's helper is called only by b's
+    train.py, and is clean, alone or linted with the whole tree."""
+    root = tmp_path / "proj"
+    for folder, model in (("a", "Net"), ("b", "Plain")):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "helpers.py").write_text(FIT_HELPER)
+    (root / "setup.cfg").write_text("[metadata]\nname = chapters\n")
+    for folder, model in (("a", "Net"), ("b", "Plain")):
+        (root / folder / "model.py").write_text(MODEL_WITH_SOFTMAX)
+        (root / folder / "train.py").write_text(CALLER_OF_FIT.format(model=model))
+    settings = build_settings(FileConfig(root=root))
+    result = run([str(root)], settings, use_cache=False, jobs=1)
+    found = {(Path(d.path).parent.name, Path(d.path).name, d.line, d.code,
+              tuple(Path(r.path).parent.name for r in d.related)) for d in result.diagnostics}
+    assert found == {("a", "helpers.py", 4, "DL002", ("a",))}
+    alone = run([str(root / "b")], settings, use_cache=False, jobs=1)
+    assert alone.diagnostics == []

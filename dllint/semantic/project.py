@@ -95,6 +95,17 @@ def module_name(path: str) -> str:
     return ".".join(parts)
 
 
+def receiver_key(path: str) -> str:
+    """The key under which calls from other files into `path` are recorded: its dotted module
+    name, or, for a file outside any package (`ch06/previous_chapters.py`), that name and its
+    folder: same-named scripts of different folders are different modules, and the callers of
+    one never count as the callers of another."""
+    module = module_name(path)
+    if "." in module or Path(path).name == "__init__.py":
+        return module
+    return f"{module}@{Path(path).resolve().parent}"
+
+
 def candidates(qualified: str, importer: str, own: str | None = None) -> list[str]:
     """`from .model import Net` and `from model import Net` both name the sibling model.py.
     `own` is `module_name(importer)` when the caller knows it already."""
@@ -406,10 +417,9 @@ class ProjectIndex:
             for target, slots in summary.get("calls", {}).items():
                 found = index._resolve(target, summary["path"])
                 if found is not None:
-                    keys = [(module_name(found[0]["path"]), found[1])]
+                    keys = [(receiver_key(found[0]["path"]), found[1])]
                 else:  # the callee's file needs no summary of its own to receive arguments
-                    keys = [tuple(candidate.rpartition(".")[::2])
-                            for candidate in candidates(target, summary["path"])]
+                    keys = index._unsummarised_receivers(target, summary["path"])
                 for key in keys:
                     index._incoming.setdefault(key, []).append(slots)
         calls: dict[str, list] = {}
@@ -419,6 +429,21 @@ class ProjectIndex:
         index._callers = {target: digest({"calls": sorted(found)})
                           for target, found in calls.items()}
         return index
+
+    def _unsummarised_receivers(self, target: str, importer: str) -> list[tuple[str, str]]:
+        """The (receiver key, name) pairs a call to `target` may reach when no summary defines
+        it: a bare module (`helpers.f`) names only the file in the importer's folder, or in the
+        folder above the importer's package."""
+        keys = []
+        for candidate in candidates(target, importer):
+            module, _, name = candidate.rpartition(".")
+            if "." in module:
+                keys.append((module, name))
+            elif module:
+                roots = dict.fromkeys((Path(importer).resolve().parent,
+                                       self._import_root(importer)))
+                keys.extend((f"{module}@{root}", name) for root in roots)
+        return keys
 
     def _resolve(self, qualified: str, importer: str,
                  hops: int = 0) -> tuple[dict[str, Any], str] | None:
@@ -454,11 +479,11 @@ class ProjectIndex:
         return None
 
     def receives_arguments(self, path: str) -> bool:
-        return bool(self._callers) and module_name(path) in self._callers
+        return bool(self._callers) and receiver_key(path) in self._callers
 
     def incoming_arguments(self, module: str, name: str) -> dict[int | str, Value]:
         """What calls in other files pass to `name` (a function, or a class's constructor)
-        defined in `module`, by position and by keyword."""
+        defined in the file whose `receiver_key` is `module`, by position and by keyword."""
         slots: dict[int | str, Value] = {}
         for call in self._incoming.get((module, name), ()):
             for slot, data in call.items():
@@ -683,7 +708,7 @@ def statement_imports(text: str) -> list[str]:
 def imported_modules(qualified_names: Iterable[str], importer: str) -> list[str]:
     """Every module an import could name inside the project (whether or not it exists now),
     and the calls into this file from the others."""
-    modules: set[str] = {CALLERS + module_name(importer)}
+    modules: set[str] = {CALLERS + receiver_key(importer)}
     for qualified in qualified_names:
         for candidate in candidates(qualified, importer):
             modules.add(candidate)
