@@ -1240,3 +1240,40 @@ def test_callers_of_a_bare_module_are_those_of_its_own_folder(tmp_path):
     assert found == {("a", "helpers.py", 4, "DL002", ("a",))}
     alone = run([str(root / "b")], settings, use_cache=False, jobs=1)
     assert alone.diagnostics == []
+
+
+GENERATE_HELPER = '''
+import torch
+
+
+def generate(model, idx, steps):
+    for _ in range(steps):
+        with torch.no_grad():
+            logits = model(idx)
+        idx = torch.cat([idx, logits.argmax(-1)], dim=1)
+    return idx
+'''
+GENERATING_APP = '''
+import torch
+from helpers import generate
+from model import Net
+
+model = Net()
+model.load_state_dict(torch.load("weights.pt"))
+{switch}print(generate(model, torch.zeros(1, 1), 10))
+'''
+
+
+def test_a_generation_helper_of_another_file_is_judged_at_its_calls(tmp_path):
+    """`generate(model, idx)` runs its model under no_grad in the mode its caller left it: the
+    caller that skipped eval() is reported at its call (the helper's forward related), the one
+    that called it is not, and the helper itself, whose own file never calls it, is silent."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "helpers.py").write_text(GENERATE_HELPER)
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "app.py").write_text(GENERATING_APP.format(switch=""))
+    (root / "app_eval.py").write_text(GENERATING_APP.format(switch="model.eval()\n"))
+    found, _ = lint(root)
+    assert {(name, line, code, related) for name, line, code, related in found
+            if code == "DL004"} == {("app.py", 8, "DL004", (("helpers.py", 8),))}

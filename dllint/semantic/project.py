@@ -59,7 +59,11 @@ _EVENT_GATE = minimal_tokens({*catalog.BACKWARD_METHODS, "zero_grad"})
 # What an init hook fills on the modules it receives crosses files (`model.apply(init_weights)`
 # with `init_weights` imported, an `_init_weights` inherited from a base class of another file).
 _INIT_GATE = minimal_tokens({"init.", *(f"{method}(" for method in catalog.IN_PLACE_INITIALISERS)})
-SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE))
+# Which parameters a helper runs as a model without gradients crosses files too (`generate(model,
+# idx)` of another file): DL004 judges each call by the mode its caller left the model in.
+_EVALUATION_GATE = minimal_tokens({*(name.rsplit(".", 1)[-1] for name in catalog.NO_GRAD_CONTEXTS),
+                                   *catalog.GENERATION_METHODS})
+SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE, *_EVALUATION_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
@@ -188,6 +192,12 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                   for name, fills in init_hook_fills(module, text, context.imports).items()}
     rows = {name: sorted([filled, index] for filled, index in fills)
             for name, fills in row_fills(module, text).items()}
+    from dllint.semantic.evaluations import evaluated_parameters
+    evaluates = {}
+    for name, found in evaluated_parameters(module, text, context.imports).items():
+        writer.set_anchor("def", name)
+        evaluates[name] = [{"position": position, "parameter": parameter,
+                            "span": writer.span(call)} for position, parameter, call in found]
     members = {}
     for name, found in model.scopes.local_members.items():
         if found is not None:
@@ -196,7 +206,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             if written["attributes"] or written["methods"]:
                 members[name] = written
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills and not rows:
+            and not events and not init_fills and not rows and not evaluates:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -204,6 +214,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["init_fills"] = init_fills
     if rows:
         summary["row_fills"] = rows
+    if evaluates:
+        summary["evaluates"] = evaluates
     return summary
 
 
@@ -374,6 +386,10 @@ SUMMARY = Record({
     "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
     # function -> [position of a parameter it writes a row of, position of the row index]
     "row_fills": MapOf(ListOf(ListOf(INTEGER, length=2))),
+    # function -> the parameters it runs as a model without gradients (see evaluations.py)
+    "evaluates": MapOf(ListOf(Record({"position": INTEGER, "parameter": TEXT,
+                                      "span": ListOf(INTEGER, length=4)},
+                                     required=frozenset({"position", "parameter", "span"})))),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -462,6 +478,7 @@ class ProjectIndex:
                     any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
                     name in summary.get("init_fills", {}) or \
                     name in summary.get("row_fills", {}) or \
+                    name in summary.get("evaluates", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
             exports = summary.get("exports", {})
@@ -658,6 +675,19 @@ class ProjectIndex:
             return set()
         summary, name = found
         return {(filled, index) for filled, index in summary.get("row_fills", {}).get(name, ())}
+
+    def lookup_evaluations(self, qualified: str, importer: str
+                           ) -> list[tuple[int, str, RelatedLocation]]:
+        """The parameters a function of another file runs as a model without gradients: (its
+        position, its name, where it runs it); see `evaluations.py`."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return []
+        summary, name = found
+        return [(entry["position"], entry["parameter"],
+                 RelatedLocation(summary["path"], Span(*entry["span"]),
+                                 f"`{name}` runs `{entry['parameter']}` here"))
+                for entry in summary.get("evaluates", {}).get(name, ())]
 
     def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
         """Whether an import of these names (`statement_imports`) reaches a module of the
