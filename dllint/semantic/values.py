@@ -123,6 +123,8 @@ class ModuleInfo:
     # Keras: what the model does to the pixels it is given, judged from its first layers:
     # "scaled" (it starts with `input_scaling`, a `Rescaling(1./255)`), "raw" (its first weighted
     # layer sees them as given), "kept" (it only has layers that keep their range), "" (unknown).
+    # A torch module: "converted" when its forward converts its input to float before any layer
+    # (`self.conv(x.float() / 255.0)`): it takes uint8 images by design.
     input_pixels: str = ""
     input_scaling: cst.CSTNode | None = None
     # Keras: the first layer whose call depends on the `training` flag the model is called with
