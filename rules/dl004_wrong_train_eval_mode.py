@@ -162,7 +162,9 @@ class WrongTrainEvalMode(Rule):
     torch module built here), it is not judged. Handed to an evaluation helper, an instance of
     a class of the project that is no torch module (a Keras model class), a function (a lambda
     over the weights, a `def net(X)` of the file), a model whose layers
-    compute the same in both modes, such a wrapper, or a part of a model put in eval mode
+    compute the same in both modes (dropout with p = 0, also where p is a constructor
+    parameter the model is built with as 0: `CausalAttention(d_in, d_out, 0.0)`), such a
+    wrapper, or a part of a model put in eval mode
     (`classifier.vit`) is no model left in training mode. A forward pass on made-up input
     (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
     context manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit`
@@ -1801,6 +1803,26 @@ class WrongTrainEvalMode(Rule):
                     idx = torch.cat((idx, logits.argmax(dim=-1, keepdim=True)), dim=1)
                 return idx
         """),
+        # Dropout whose probability is a constructor argument, built with 0.0: an identity.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class CausalAttention(nn.Module):
+                def __init__(self, d_in, d_out, dropout, qkv_bias=False):
+                    super().__init__()
+                    self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+                    self.dropout = nn.Dropout(dropout)
+
+                def forward(self, x):
+                    return self.dropout(self.W_query(x))
+
+
+            attention = CausalAttention(3, 2, 0.0)
+            with torch.no_grad():
+                context_vecs = attention(batch)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2877,6 +2899,26 @@ class WrongTrainEvalMode(Rule):
             model.load_state_dict(torch.load("gpt.pt"))
             print(generate_text_simple(model, torch.zeros(1, 4), 10))
         """, line=18),
+        # Its twin, built with a drop probability of 0.1.
+        Invalid("""
+            import torch
+            from torch import nn
+
+
+            class CausalAttention(nn.Module):
+                def __init__(self, d_in, d_out, dropout, qkv_bias=False):
+                    super().__init__()
+                    self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+                    self.dropout = nn.Dropout(dropout)
+
+                def forward(self, x):
+                    return self.dropout(self.W_query(x))
+
+
+            attention = CausalAttention(3, 2, 0.1)
+            with torch.no_grad():
+                context_vecs = attention(batch)
+        """, line=17),
     ]
 
     def __init__(self, context) -> None:

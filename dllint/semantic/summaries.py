@@ -19,7 +19,7 @@ import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.syntax import mode_switch
+from dllint.semantic.syntax import mode_switch, number
 from dllint.semantic.values import FUNCTION
 from dllint.semantic.values import (
     EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, Members, ModuleInfo, Tag, Value, has, without)
@@ -253,10 +253,18 @@ class ScopeSummaries:
         # constructor calls `self.eval()`): off until someone calls `train()`.
         dormant: list[str] = []
         unknown = unknown_base
+        # Dropout whose probability is a constructor parameter: decided per instance.
+        parameters = _constructor_parameters(state.node)
+        decided: list[str] = []
         for value in state.attributes.values():
             for tag in value:
                 if tag.kind == MODULE:
-                    if tag.info.mode_dependent:
+                    if tag.info.mode_dependent and not tag.info.in_eval and \
+                            len(tag.info.decided_by) == 1 and \
+                            tag.info.decided_by[0] in parameters:
+                        decided.append(tag.info.decided_by[0])
+                        evidence.append(tag.info.evidence)
+                    elif tag.info.mode_dependent:
                         (dormant if tag.info.in_eval else evidence).append(tag.info.evidence)
                     elif tag.info.mode_dependent is None:
                         unknown = True
@@ -285,10 +293,15 @@ class ScopeSummaries:
         # A torch module whose forward converts its input to float first takes uint8 images.
         pixels = "converted" if not state.framework and _forward_converts_input(state.node) \
             else ""
+        # Every mode-dependent layer decided by a constructor parameter (none inherited, no
+        # functional dropout, no layer of unknown kind): an instance's construction decides.
+        decided_by = tuple(parameters[name] for name in dict.fromkeys(decided)) \
+            if decided and len(decided) == len(evidence) and not unknown and not inherited \
+            else ()
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
                           evidence[0] if evidence else "", lightning, in_eval=in_eval,
                           framework=state.framework, training_layer=training,
-                          input_pixels=pixels)
+                          input_pixels=pixels, decided_by=decided_by)
 
     def enter_function(self, node: cst.FunctionDef) -> FunctionEntry:
         """Open a function's scope; the model then opens its frame and binds its parameters
@@ -530,4 +543,20 @@ def _names_in(node: cst.CSTNode) -> list[cst.Name]:
 
     node.visit(_Names())
     return found
+
+
+def _constructor_parameters(node: cst.ClassDef) -> dict[str, tuple[int, str, float | None]]:
+    """The parameters of a class's `__init__` (other than `self`), each as (position, or -1 for
+    keyword-only; name; its default when a number literal, else None)."""
+    for member in node.body.body:
+        if isinstance(member, cst.FunctionDef) and member.name.value == "__init__":
+            params = member.params
+            positional = [*params.posonly_params, *params.params][1:]
+            found = {}
+            for position, param in [*enumerate(positional),
+                                     *((-1, param) for param in params.kwonly_params)]:
+                default = number(param.default) if param.default is not None else None
+                found[param.name.value] = (position, param.name.value, default)
+            return found
+    return {}
 

@@ -134,6 +134,12 @@ class ModuleInfo:
     training_layer: str = ""
     # A class of the project: what its instances' attributes and methods hold (Members).
     members: Members | None = None
+    # A layer: the constructor parameter (of the class building it) its drop probability is,
+    # as (name,) (`nn.Dropout(dropout)` in `__init__(self, ..., dropout)`). A class: the
+    # constructor parameters every one of its mode-dependent layers is decided by, as
+    # (position, name, default or None): an instance built with each of them 0
+    # (`CausalAttention(d_in, d_out, 0.0)`) has no train/eval difference.
+    decided_by: tuple = ()
 
 
 @dataclass(frozen=True)
