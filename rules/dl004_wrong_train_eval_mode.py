@@ -61,6 +61,7 @@ class FunctionFacts:
     # A method of a class with base classes may override a hook its framework calls.
     overrides: bool = False
     trained: bool = False  # an optimizer step was seen in this scope
+    backward_run: bool = False  # a backward pass anywhere in this scope: it trains
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
@@ -1823,6 +1824,20 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 context_vecs = attention(batch)
         """),
+        # A test helper named for testing that runs the model forward and backward: training.
+        Valid("""
+            import torch
+
+
+            def _test_forward_backward(model, sample):
+                out = model(sample)
+                out.mean().backward()
+
+
+            def test_forward_backward():
+                model = torch.hub.load("pytorch/vision", "resnet18")
+                _test_forward_backward(model, torch.ones(2, 3, 64, 64))
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2919,6 +2934,20 @@ class WrongTrainEvalMode(Rule):
             with torch.no_grad():
                 context_vecs = attention(batch)
         """, line=17),
+        # Its twin without the backward pass: it evaluates the model it is handed.
+        Invalid("""
+            import torch
+
+
+            def _test_forward_backward(model, sample):
+                out = model(sample)
+                return out.mean()
+
+
+            def test_forward_backward():
+                model = torch.hub.load("pytorch/vision", "resnet18")
+                _test_forward_backward(model, torch.ones(2, 3, 64, 64))
+        """, line=5),
     ]
 
     def __init__(self, context) -> None:
@@ -3448,6 +3477,8 @@ class WrongTrainEvalMode(Rule):
         if isinstance(func, cst.Attribute):
             if func.attr.value == "backward":
                 self.scope.trained_at = self.order
+            if func.attr.value in catalog.BACKWARD_METHODS:
+                self.scope.backward_run = True
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
@@ -3788,6 +3819,10 @@ class WrongTrainEvalMode(Rule):
             # nothing here says it is in training mode.
             named_for_it = _by_convention(context) or EVALUATION_NAME.search(facts.name)
             if not calls and not known and (_by_convention(context) or not named_for_it):
+                continue
+            if facts.backward_run and context.startswith("in `"):
+                # Only its name said it evaluates (`_test_forward_backward`): a function that
+                # runs the model forward and then backward tests or runs training.
                 continue
             if not calls and elsewhere:
                 # The model's layers are known, but only callers in other files hand it in:
