@@ -164,7 +164,8 @@ class WrongTrainEvalMode(Rule):
     a class of the project that is no torch module (a Keras model class), a function (a lambda
     over the weights, a `def net(X)` of the file), a model whose layers
     compute the same in both modes (dropout with p = 0, also where p is a constructor
-    parameter the model is built with as 0: `CausalAttention(d_in, d_out, 0.0)`), such a
+    parameter the model is built with as 0: `CausalAttention(d_in, d_out, 0.0)`; functional
+    dropout with a constant `training=False`), such a
     wrapper, or a part of a model put in eval mode
     (`classifier.vit`) is no model left in training mode. A forward pass on made-up input
     (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
@@ -1838,6 +1839,29 @@ class WrongTrainEvalMode(Rule):
                 model = torch.hub.load("pytorch/vision", "resnet18")
                 _test_forward_backward(model, torch.ones(2, 3, 64, 64))
         """),
+        # A wrapper around a network switched to eval() before it is wrapped; its own dropout
+        # is `training=False`, off in both modes.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            from torchvision.models.inception import inception_v3
+
+
+            class WrapInception(nn.Module):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+                def forward(self, x):
+                    pool = torch.mean(self.net(x), 1)
+                    return self.net.fc(F.dropout(pool, training=False))
+
+
+            net = WrapInception(inception_v3(pretrained=True).eval())
+            with torch.no_grad():
+                logits = net(images)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2948,6 +2972,28 @@ class WrongTrainEvalMode(Rule):
                 model = torch.hub.load("pytorch/vision", "resnet18")
                 _test_forward_backward(model, torch.ones(2, 3, 64, 64))
         """, line=5),
+        # Its twin: the wrapped network is never switched to eval mode.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            from torchvision.models.inception import inception_v3
+
+
+            class WrapInception(nn.Module):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+                def forward(self, x):
+                    pool = torch.mean(self.net(x), 1)
+                    return self.net.fc(F.dropout(pool, training=False))
+
+
+            net = WrapInception(inception_v3(pretrained=True))
+            with torch.no_grad():
+                logits = net(images)
+        """, line=19),
     ]
 
     def __init__(self, context) -> None:
