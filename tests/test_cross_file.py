@@ -1296,6 +1296,19 @@ def test_a_list_of_models_without_dropout_from_another_file_changes_nothing_in_i
     assert not any(code == "DL004" for _, _, code, _ in found)
 
 
+def test_a_tuple_of_models_without_dropout_from_another_file_changes_nothing(tmp_path):
+    root = listed_models_project(tmp_path)
+    (root / "system.py").write_text(LISTED_SYSTEM.replace(
+        "self.models = [self.coarse]", "self.models = (self.coarse, NeRF())"))
+    found, _ = lint(root)
+    assert not any(code == "DL004" for _, _, code, _ in found)
+    (root / "nerf.py").write_text(LISTED_NERF.replace(
+        "nn.Linear(3, 4)", "nn.Sequential(nn.Linear(3, 4), nn.Dropout())"))
+    found, _ = lint(root)
+    assert {(name, line) for name, line, code, _ in found if code == "DL004"} == {
+        ("rendering.py", 7)}
+
+
 def test_a_list_of_models_with_dropout_from_another_file_is_still_reported(tmp_path):
     nerf = LISTED_NERF.replace("nn.Linear(3, 4)", "nn.Sequential(nn.Linear(3, 4), nn.Dropout())")
     found, _ = lint(listed_models_project(tmp_path, nerf))

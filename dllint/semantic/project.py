@@ -557,12 +557,13 @@ class ProjectIndex:
             tag = _read_tag(item)
             if tag.kind == ELEMENTS and isinstance(item.get("info"), list):
                 # A list of models (`[NeRF()]`, NeRF imported there): its references become the
-                # models they name; other references stay as they were (a list keeps no more).
-                plain = [part for part in item["info"] if part.get("kind") != REFERENCE]
-                named = [part for part in item["info"] if part.get("kind") == REFERENCE]
-                held = self._resolve_references(plain) | frozenset(
-                    found for found in self._resolve_references(named) if found.kind == MODULE)
-                tags.add(replace(tag, info=held))
+                # models they name.
+                tags.add(replace(tag, info=self._resolve_models(item["info"])))
+                continue
+            if tag.kind == TUPLE and isinstance(item.get("info"), list):
+                # (coarse, fine) of models of a class of another file: each part as the list's
+                tags.add(replace(tag, info=tuple(self._resolve_models(part)
+                                                 for part in item["info"])))
                 continue
             if tag.kind != REFERENCE:
                 tags.add(tag)
@@ -582,6 +583,18 @@ class ProjectIndex:
                 tags.add(Tag(INSTANCE, None, tag.detail, self._class_members(*found),
                              tag.location))
         return frozenset(tags)
+
+    def _resolve_models(self, items: list[dict[str, Any]]) -> Value:
+        """What a list or tuple holds: its references to classes become the models they name;
+        other references stay references, as a container keeps no more of them."""
+        held: set[Tag] = set(self._resolve_references(
+            [part for part in items if part.get("kind") != REFERENCE]))
+        for part in items:
+            if part.get("kind") == REFERENCE:
+                models = {found for found in self._resolve_references([part])
+                          if found.kind == MODULE}
+                held |= models or {_read_tag(part)}
+        return frozenset(held)
 
     def _summary(self, module: str, importer: str) -> dict[str, Any] | None:
         found = self.modules.get(module)
