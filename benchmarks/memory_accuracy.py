@@ -39,22 +39,41 @@ import tempfile
 from pathlib import Path
 
 PROBE = r'''
-import os as _os, threading as _threading, time as _time
+import ctypes as _ctypes, os as _os, threading as _threading, time as _time
+
+class _MallInfo2(_ctypes.Structure):
+    _fields_ = [(_name, _ctypes.c_size_t) for _name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+try:
+    _mallinfo2 = _ctypes.CDLL("libc.so.6").mallinfo2
+    _mallinfo2.restype = _MallInfo2
+except (OSError, AttributeError):
+    _mallinfo2 = None
 
 class _RssProbe:
-    """The highest resident set size seen while a step runs, above the size before it."""
+    """The highest resident set size seen while a step runs, above the size before it; and the
+    same for the bytes glibc's allocator has handed out and not taken back (mallinfo2)."""
     def __init__(self):
         self.page = _os.sysconf("SC_PAGE_SIZE")
         self.stop_flag = _threading.Event()
     def rss(self):
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * self.page
+    def in_use(self):
+        if _mallinfo2 is None:
+            return 0
+        info = _mallinfo2()
+        return info.uordblks + info.hblkhd
     def sample(self):
         while not self.stop_flag.is_set():
             self.peak = max(self.peak, self.rss())
+            self.used_peak = max(self.used_peak, self.in_use())
             _time.sleep(0.0005)
     def __enter__(self):
         self.before = self.peak = self.rss()
+        self.used_before = self.used_peak = self.in_use()
         self.thread = _threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
         return self
@@ -62,7 +81,9 @@ class _RssProbe:
         self.stop_flag.set()
         self.thread.join()
         self.peak = max(self.peak, self.rss())
+        self.used_peak = max(self.used_peak, self.in_use())
         print("BENCH_RSS " + str(self.peak - self.before), flush=True)
+        print("BENCH_MALLOC " + str(self.used_peak - self.used_before), flush=True)
 '''
 
 HEAD = '''
@@ -199,15 +220,17 @@ def _environment(batch: int, probe: bool) -> dict[str, str]:
     return environment
 
 
-def plain_run(script: Path, batch: int) -> tuple[int, int]:
-    """(parameter bytes, measured RSS growth of the first step) of one plain run."""
+def plain_run(script: Path, batch: int) -> tuple[int, dict[str, int]]:
+    """(parameter bytes, the first step's measured growth by reference: `rss` and, on glibc,
+    `malloc`) of one plain run."""
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                             env=_environment(batch, probe=True), timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"{script.name} at batch {batch} failed:\n{result.stderr[-2000:]}")
     figures = dict(line.split() for line in result.stdout.splitlines()
                    if line.startswith("BENCH_"))
-    return int(figures["BENCH_PARAMS"]), int(figures["BENCH_RSS"])
+    growth = {"rss": int(figures["BENCH_RSS"]), "malloc": int(figures["BENCH_MALLOC"])}
+    return int(figures["BENCH_PARAMS"]), growth
 
 
 def traced_run(script: Path, batch: int, budget: int | None = None) -> dict:
@@ -238,12 +261,13 @@ def estimated_largest_batch(memory: dict) -> int | None:
     return int(value) if value is not None else None
 
 
-def largest_batch_that_fits(script: Path, budget: int, start: int) -> int:
+def largest_batch_that_fits(script: Path, budget: int, start: int, reference: str) -> int:
     """Bisection over plain runs between 1 and `start` (which does not fit): the largest batch
-    whose parameters plus measured growth fit the budget; 0 when not even one sample fits."""
+    whose parameters plus measured growth (by `reference`) fit the budget; 0 when not even one
+    sample fits."""
     def fits(batch: int) -> bool:
         parameters, growth = plain_run(script, batch)
-        return parameters + growth <= budget
+        return parameters + growth[reference] <= budget
 
     low, high = 0, start
     while high - low > 1:
@@ -261,37 +285,52 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-bisect", action="store_true")
+    parser.add_argument("--reference", choices=("malloc", "rss"), default="malloc",
+                        help="what the bisection's 'fits' reads: the allocator's bytes in use "
+                             "(default) or the resident set")
     options = parser.parse_args()
     names = [name for name in options.models.split(",") if name]
     unknown = [name for name in names if name not in MODELS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    errors, ratios = [], []
+    errors: dict[str, list[float]] = {"malloc": [], "rss": []}
+    ratios, sources = [], set()
     with tempfile.TemporaryDirectory() as folder:
-        print(f"{'model':8} {'params':>9} {'measured':>10} {'predicted':>10} {'error':>7}"
-              f" {'real batch':>10} {'estimate':>8} {'ratio':>6}")
+        print(f"{'model':8} {'params':>9} {'malloc':>9} {'RSS':>9} {'predicted':>10} "
+              f"{'error':>6} {'vs RSS':>7} {'real batch':>10} {'estimate':>8} {'ratio':>6}")
         for name in names:
             script = write_script(Path(folder), name)
             runs = [plain_run(script, options.batch) for _ in range(options.repeats)]
             parameters = runs[0][0]
-            measured = statistics.median(growth for _, growth in runs)
-            predicted = statistics.median(predicted_growth(traced_run(script, options.batch))
-                                          for _ in range(options.repeats))
-            error = (predicted - measured) / measured
-            errors.append(abs(error))
-            line = (f"{name:8} {parameters / 1e6:8.1f}M {measured / 1e6:9.1f}M "
-                    f"{predicted / 1e6:9.1f}M {error:+7.0%}")
+            measured = {reference: statistics.median(growth[reference] for _, growth in runs)
+                        for reference in errors}
+            traced = [traced_run(script, options.batch) for _ in range(options.repeats)]
+            sources.update(memory.get("batch_points_source", "?") for memory in traced)
+            predicted = statistics.median(predicted_growth(memory) for memory in traced)
+            error = {reference: (predicted - value) / value if value else float("nan")
+                     for reference, value in measured.items()}
+            for reference, value in error.items():
+                errors[reference].append(abs(value))
+            line = (f"{name:8} {parameters / 1e6:8.1f}M {measured['malloc'] / 1e6:8.1f}M "
+                    f"{measured['rss'] / 1e6:8.1f}M {predicted / 1e6:9.1f}M "
+                    f"{error['malloc']:+6.0%} {error['rss']:+7.0%}")
             if not options.no_bisect:
-                budget = int(parameters + measured / 2)
-                real = largest_batch_that_fits(script, budget, options.batch)
+                budget = int(parameters + measured[options.reference] / 2)
+                real = largest_batch_that_fits(script, budget, options.batch, options.reference)
                 estimate = estimated_largest_batch(traced_run(script, options.batch, budget))
-                ratio = estimate / real if estimate and real else float("nan")
+                ratio = estimate / real if estimate is not None and real else float("nan")
                 ratios.append(ratio)
                 line += f" {real:10d} {estimate if estimate is not None else '-':>8} {ratio:6.2f}"
             print(line, flush=True)
-    print(f"median |error| of the predicted step peak: {statistics.median(errors):.0%}")
+    print(f"median |error| of the predicted step growth: against the allocator's bytes in use "
+          f"{statistics.median(errors['malloc']):.0%}, against the RSS "
+          f"{statistics.median(errors['rss']):.0%}")
     if ratios:
-        print(f"median estimate/real largest batch: {statistics.median(ratios):.2f}")
+        kept = [ratio for ratio in ratios if ratio == ratio]
+        print(f"median estimate/real largest batch ({options.reference}): "
+              f"{statistics.median(kept):.2f} over {len(kept)} models where one sample fits"
+              if kept else "no model fits one sample")
+    print(f"per-sample memory from: {', '.join(sorted(sources))}")
 
 
 if __name__ == "__main__":

@@ -180,6 +180,9 @@ class TraceContext:
         # user computed is the unscaled one (65536 times smaller), kept until the next step.
         self.unscaled: dict[int, torch.Tensor] = {}
         self.extended_for_closure = False
+        # What a subscriber left installed that must come off when the hooks do, whatever
+        # happened (the memory recorder's allocation tracker): called once, in order, on exit.
+        self.on_exit: list[Callable[[], None]] = []
 
     # ---- findings ---------------------------------------------------------------------------
 
@@ -476,6 +479,8 @@ class Dispatcher:
                 self._warnings = None
             self.remove_saved_hooks()
             self.module_stack = []
+            while self.context.on_exit:
+                self.context.on_exit.pop(0)()
 
     # ---- modules ----------------------------------------------------------------------------
 

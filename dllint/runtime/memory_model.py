@@ -27,13 +27,22 @@ class ModuleMemory:
 
 @dataclass(frozen=True)
 class PhasePeaks:
-    """The highest memory in use during each phase of one step (parameters included). `measured` says where the figures come from: the allocator's own peaks
-    (CUDA's max_memory_allocated, reset between phases) or the tracked sums (parameters,
-    gradients, optimizer state and saved activations alive at the time; CPU)."""
+    """The highest memory in use during each phase of one step (parameters included).
+    `source` says where the figures come from: `allocator`, the CUDA allocator's own peaks
+    (max_memory_allocated, reset between phases; `measured` is then True); `live`, the
+    dispatch-level count of the bytes torch operations allocated and had not freed, on top of
+    what was resident when the step began (CPU: temporaries included); `tracked`, the tracked
+    sums at the end of each phase (parameters, gradients, optimizer state and saved
+    activations alive then), when neither could be read (a compiled model on CPU).
+    `untracked`: with `live`, the bytes the step took from the C allocator outside torch's
+    tensors and still held at a phase's end (a BLAS library's buffers made on first use; glibc
+    only, counted from 1 MiB on), included in the peaks."""
     forward: int = 0
     backward: int = 0
     optimizer: int = 0
     measured: bool = False
+    source: str = "tracked"
+    untracked: int = 0
     # The module running when the highest of the three was reached, "" when not known.
     peak_module: str = ""
 
