@@ -183,6 +183,10 @@ class TraceContext:
         # What a subscriber left installed that must come off when the hooks do, whatever
         # happened (the memory recorder's allocation tracker): called once, in order, on exit.
         self.on_exit: list[Callable[[], None]] = []
+        # True while a subscriber runs a model itself to measure it (the memory recorder's
+        # half-batch replay): the hooks pass everything through and no event is emitted, so
+        # no check sees that call as the script's.
+        self.muted = False
 
     # ---- findings ---------------------------------------------------------------------------
 
@@ -259,7 +263,7 @@ class _Watcher(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         dispatcher = self.dispatcher
-        if not dispatcher.context.full_checks or compiling():
+        if not dispatcher.context.full_checks or dispatcher.context.muted or compiling():
             return func(*args, **kwargs)
         if func in LOSSES:
             return dispatcher.loss_call(func, args, kwargs)
@@ -367,6 +371,8 @@ class Dispatcher:
         dispatcher = self
 
         def backward(tensor, *args, **kwargs):
+            if dispatcher.context.muted:
+                return dispatcher._original_backward(tensor, *args, **kwargs)
             # A function mode on the stack (ours, or the script's) dispatches Tensor.backward
             # through __torch_function__, which calls this wrapper again: count it once.
             if dispatcher.in_backward:
@@ -414,6 +420,8 @@ class Dispatcher:
         """The pack hook: tell the subscribers, and let autograd keep the tensor's own storage
         (no copy). It keeps a detached alias, as torch asks: the tensor itself would make a
         reference cycle through an output's grad_fn, freed only by the garbage collector."""
+        if self.context.muted:
+            return tensor.detach()
         self.emit(self.handlers["on_tensor_saved"], tensor,
                   self.module_stack[-1] if self.module_stack else None)
         return tensor.detach()
@@ -485,8 +493,8 @@ class Dispatcher:
     # ---- modules ----------------------------------------------------------------------------
 
     def before_forward(self, module: nn.Module, args):
-        if compiling():
-            return None  # see `compiling`
+        if compiling() or self.context.muted:
+            return None  # see `compiling`; `TraceContext.muted`
         context = self.context
         call = ModuleCall(module, args, {}, context.depth == 0)
         live_kwargs = None
@@ -532,7 +540,7 @@ class Dispatcher:
                 context.seen.device = str(parameter.device)
 
     def after_forward(self, module: nn.Module, args, *kwargs_and_output) -> None:
-        if compiling():
+        if compiling() or self.context.muted:
             return
         # torch passes (kwargs, output), but (output,) alone when the forward raised: it calls
         # the always-called global hooks without the keyword arguments then.

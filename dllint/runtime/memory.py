@@ -187,6 +187,43 @@ def malloc_in_use() -> int | None:
     return int(info.uordblks + info.hblkhd)
 
 
+def _halves(value: object, batch: int) -> bool:
+    """Whether `value` (a tensor, or a list, tuple or dict of them) has a tensor whose first
+    dimension is the batch."""
+    if isinstance(value, torch.Tensor):
+        return value.dim() >= 1 and value.shape[0] == batch
+    if isinstance(value, (list, tuple)):
+        return any(_halves(item, batch) for item in value)
+    if isinstance(value, dict):
+        return any(_halves(item, batch) for item in value.values())
+    return False
+
+
+def _halved(value: object, batch: int) -> object:
+    """`value` with every tensor whose first dimension is the batch cut to its first half."""
+    if isinstance(value, torch.Tensor):
+        return value[: batch // 2] if value.dim() >= 1 and value.shape[0] == batch else value
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_halved(item, batch) for item in value)
+    if isinstance(value, list):
+        return [_halved(item, batch) for item in value]
+    if isinstance(value, dict) and type(value) is dict:
+        return {key: _halved(item, batch) for key, item in value.items()}
+    return value
+
+
+def _tensors(value: object) -> list[torch.Tensor]:
+    """The tensors in a model's output: a tensor, a tuple or list, a dict (a transformers
+    ModelOutput is one)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [tensor for item in value for tensor in _tensors(item)]
+    if isinstance(value, dict):
+        return [tensor for item in value.values() for tensor in _tensors(item)]
+    return []
+
+
 def _compiled(module: nn.Module) -> bool:
     """A torch.compile'd model: a dispatch mode on the stack would make dynamo fall back."""
     eval_frame = sys.modules.get("torch._dynamo.eval_frame")
@@ -225,6 +262,15 @@ class MemoryRecorder(Subscriber):
         # allocated outside torch's tensors (a BLAS library's buffers on first use).
         self.malloc_before: int | None = None
         self.outside_bytes = 0
+        self.allocated_before = 0  # CUDA: the allocator's bytes in use when the step began
+        # Each phase's peak above what was in use when the step began (live bytes on CPU).
+        self.step_growth = {"forward": 0, "backward": 0, "optimizer": 0}
+        self.root_calls: list[tuple[nn.Module, tuple, dict]] = []
+        # (batch size, peak of forward and backward) measured; how the per-sample memory was
+        # found ("two batch sizes", "one batch size") and, with one, why not two.
+        self.batch_points: tuple[tuple[int, int], ...] = ()
+        self.per_sample_from = ""
+        self.per_sample_note = ""
 
     # ---- what the step is made of -----------------------------------------------------------
 
@@ -261,9 +307,14 @@ class MemoryRecorder(Subscriber):
                           if isinstance(value, torch.Tensor)), None)
             if first is not None and first.dim() >= 1:
                 self.batch_size = int(first.shape[0])
+        if not self.activations_closed:
+            # The model calls of the step's forward: one call can be replayed at half its
+            # batch (`_measure_half_batch`). Their inputs are alive through the step anyway.
+            self.root_calls.append((call.module, call.args, dict(call.kwargs)))
         if not self.phase:
             self.phase = "forward"
             if self._cuda():
+                self.allocated_before = int(torch.cuda.memory_allocated(self.device))
                 torch.cuda.reset_peak_memory_stats(self.device)
             elif not any(_compiled(root) for root in self.context.roots.values()):
                 self.resident_before = self._resident()
@@ -310,7 +361,112 @@ class MemoryRecorder(Subscriber):
         context = self.context
         if all(id(o) in context.optimizer_steps or o is step.optimizer
                for o in context.created_optimizers):
+            self._batch_points()
             self.finish()
+
+    # ---- the per-sample memory: two batch sizes ---------------------------------------------
+
+    def _batch_points(self) -> None:
+        """The peak of forward and backward at the step's batch size and, when the step can be
+        replayed at half of it, at that size too: the line through the two gives the memory
+        each sample adds and what does not grow with the batch (`memory_advice`)."""
+        batch = self.batch_size
+        if not batch or self.live is None and not self._cuda():
+            return
+        base = self.allocated_before if self._cuda() else \
+            self.resident_before + self.outside_bytes
+        full = max(self.step_growth["forward"], self.step_growth["backward"])
+        self.batch_points = ((batch, base + full),)
+        self.per_sample_from = "one batch size"
+        reason = self._cannot_replay()
+        if reason:
+            self.per_sample_note = reason
+            return
+        half = self._measure_half_batch()
+        if half is not None:
+            self.batch_points = ((batch // 2, base + half), (batch, base + full))
+            self.per_sample_from = "two batch sizes"
+
+    def _cannot_replay(self) -> str:
+        """Why the step's model call cannot be replayed at half its batch ("" when it can)."""
+        batch = self.batch_size or 0
+        if batch < 2:
+            return "a batch of one cannot be halved"
+        if len(self.root_calls) != 1:
+            return f"the step called its models {len(self.root_calls)} times"
+        module = self.root_calls[0][0]
+        if _compiled(module):
+            return "a compiled model would compile again for the new shape"
+        distributed = sys.modules.get("torch.distributed")
+        if distributed is not None and distributed.is_available() and \
+                distributed.is_initialized():
+            return "a distributed step would run collectives the other ranks do not"
+        if not any(_halves(value, batch) for value in self._inputs()):
+            return f"no input has the batch ({batch}) as its first dimension"
+        return ""
+
+    def _inputs(self) -> list:
+        _, args, kwargs = self.root_calls[0]
+        return [*args, *kwargs.values()]
+
+    def _measure_half_batch(self) -> int | None:
+        """Run the step's model call once more on the first half of its own batch, forward and
+        backward of every output that carries gradients, isolated: no event reaches the checks
+        (`TraceContext.muted`), the gradients, the modules' buffers (batch-norm statistics) and
+        the random-number state are put back, and no optimizer steps. The peak above what was
+        in use before it, or None when the model raised on the halved batch (then the note
+        says why)."""
+        module, args, kwargs = self.root_calls[0]
+        batch = self.batch_size or 0
+        half_args = tuple(_halved(value, batch) for value in args)
+        half_kwargs = {key: _halved(value, batch) for key, value in kwargs.items()}
+        model = unwrapped(module)
+        parameters = list(model.parameters())
+        gradients = [parameter.grad for parameter in parameters]
+        buffers = [(buffer, buffer.detach().clone()) for buffer in model.buffers()]
+        rng = torch.get_rng_state()
+        cuda = self._cuda()
+        cuda_rng = torch.cuda.get_rng_state(self.device) if cuda else None
+        live = None
+        self.context.muted = True
+        try:
+            for parameter in parameters:
+                parameter.grad = None
+            if cuda:
+                torch.cuda.synchronize(self.device)
+                before = int(torch.cuda.memory_allocated(self.device))
+                torch.cuda.reset_peak_memory_stats(self.device)
+            else:
+                live = LiveBytes()
+                live.start()
+            with torch.enable_grad():
+                output = module(*half_args, **half_kwargs)
+                roots = [value for value in _tensors(output) if value.requires_grad]
+                del output
+                if roots:
+                    torch.autograd.backward(roots, [torch.ones_like(root) for root in roots])
+                del roots
+            if cuda:
+                return int(torch.cuda.max_memory_allocated(self.device)) - before
+            return live.peak
+        except Exception as error:  # noqa: BLE001 - the script's model on a halved batch: said
+            self.per_sample_note = (f"the model raised {type(error).__name__} on half the "
+                                    f"batch: {str(error)[:200]}")
+            return None
+        finally:
+            if live is not None:
+                live.stop()
+            self.context.muted = False
+            with torch.no_grad():
+                for parameter, gradient in zip(parameters, gradients):
+                    parameter.grad = gradient
+                for buffer, saved in buffers:
+                    buffer.copy_(saved)
+            torch.set_rng_state(rng)
+            if cuda_rng is not None:
+                torch.cuda.set_rng_state(cuda_rng, self.device)
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(self.device)
 
     def on_end(self) -> None:
         if not self.done and self.parameter_storages is not None:
@@ -366,12 +522,15 @@ class MemoryRecorder(Subscriber):
 
     def _end_phase(self, phase: str) -> None:
         if self._cuda():
-            self.peaks[phase] = max(self.peaks[phase],
-                                    int(torch.cuda.max_memory_allocated(self.device)))
+            peak = int(torch.cuda.max_memory_allocated(self.device))
+            self.peaks[phase] = max(self.peaks[phase], peak)
+            self.step_growth[phase] = max(self.step_growth[phase], peak - self.allocated_before)
             torch.cuda.reset_peak_memory_stats(self.device)
         elif self.live is not None:
-            self.peaks[phase] = max(self.peaks[phase], self.resident_before +
-                                    self.live.take_peak() + self._outside())
+            growth = self.live.take_peak()
+            self.step_growth[phase] = max(self.step_growth[phase], growth)
+            self.peaks[phase] = max(self.peaks[phase],
+                                    self.resident_before + growth + self._outside())
         else:
             self.peaks[phase] = max(self.peaks[phase], self._tracked(phase))
 
@@ -413,7 +572,10 @@ class MemoryRecorder(Subscriber):
                           PhasePeaks(measured=self._cuda(), source=self._source(),
                                      untracked=self.outside_bytes, **self.peaks),
                           self.batch_size,
-                          other_activation_bytes=other)
+                          other_activation_bytes=other,
+                          batch_points=self.batch_points,
+                          per_sample_from=self.per_sample_from,
+                          per_sample_note=self.per_sample_note)
 
     def finish(self) -> None:
         if self.live is not None:
@@ -422,3 +584,4 @@ class MemoryRecorder(Subscriber):
         self.context.seen.memory = self.step
         self.done = True
         self.saved, self.saved_by = {}, {}
+        self.root_calls = []

@@ -59,13 +59,21 @@ class StepMemory:
     """One training step's memory: per module, per optimizer (state after its first step), per
     phase. `batch_size` is the leading dimension of the step's input when one could be read.
     `other_activation_bytes`: what autograd saved outside every module of the models (a loss
-    function, the script's own operations), which no module row holds."""
+    function, the script's own operations), which no module row holds.
+    `batch_points`: (batch size, peak of forward and backward) as measured: the step's own
+    and, when its model call could be replayed on half its batch (an isolated measurement
+    whose gradients, buffers and random state are put back), that one too;
+    `per_sample_from` says which ("two batch sizes", "one batch size", "" when none) and
+    `per_sample_note` why there is only one."""
     device: str
     modules: tuple[ModuleMemory, ...] = ()
     optimizer_state_bytes: dict[str, int] = field(default_factory=dict)
     peaks: PhasePeaks = PhasePeaks()
     batch_size: int | None = None
     other_activation_bytes: int = 0
+    batch_points: tuple[tuple[int, int], ...] = ()
+    per_sample_from: str = ""
+    per_sample_note: str = ""
 
     @property
     def saved_bytes(self) -> int:
@@ -98,14 +106,30 @@ class StepMemory:
         return [(module, module.activation_bytes / total) for module in ranked[:count]]
 
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]i?B|B)?\s*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGTPE]i?B|B)?\s*$")
 _UNITS = {"B": 1, "kB": 10 ** 3, "KB": 10 ** 3, "MB": 10 ** 6, "GB": 10 ** 9, "TB": 10 ** 12,
-          "KiB": 2 ** 10, "kiB": 2 ** 10, "MiB": 2 ** 20, "GiB": 2 ** 30, "TiB": 2 ** 40}
+          "PB": 10 ** 15, "EB": 10 ** 18, "KiB": 2 ** 10, "kiB": 2 ** 10, "MiB": 2 ** 20,
+          "GiB": 2 ** 30, "TiB": 2 ** 40, "PiB": 2 ** 50, "EiB": 2 ** 60}
+BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def format_size(size: int | float) -> str:
+    """Bytes in binary units, three significant digits, as `--memory-budget` reads them back:
+    `1.5GiB`, `640KiB`, `12B`. The one way the trace report, the advice and the findings write
+    a size."""
+    value = float(size)
+    for unit in BINARY_UNITS:
+        if abs(value) < 1024 or unit == BINARY_UNITS[-1]:
+            if unit == "B":
+                return f"{int(value)}B"
+            return f"{value:.3g}{unit}" if abs(value) < 1000 else f"{value:.0f}{unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 def parse_size(text: str) -> int:
-    """`24GiB`, `16GB`, `512MiB`, `1.5GiB` or a plain number of bytes, as bytes. Raises
-    ValueError with a message a user can act on."""
+    """`24GiB`, `16GB`, `512MiB`, `1.5GiB` or a plain number of bytes, as bytes (what
+    `format_size` writes reads back). Raises ValueError with a message a user can act on."""
     match = _SIZE.match(text)
     if match is None or (match.group(2) or "B") not in _UNITS:
         raise ValueError(f"{text!r} is not a size; write it like 24GiB, 16GB or 512MiB")
