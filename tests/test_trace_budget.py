@@ -80,7 +80,7 @@ def test_a_step_over_the_budget_is_rt017_with_its_breakdown_and_ranked_changes()
     assert "Memory budget 1MiB: does not fit: peak " in result.output
     assert "up to then: parameters " in result.output and "optimizer state " in result.output
     # The changes come ranked by the peak each leaves, lowest first; Adam's state is among them.
-    ranked = re.findall(r"^  \d+\. (.+?): saves [\d.]+ \w+ \(peak ([\d.]+) (\w+)\)",
+    ranked = re.findall(r"^  \d+\. (.+?): saves [\d.]+\w+ \(peak ([\d.]+)(\w+)\)",
                         result.output, flags=re.MULTILINE)
     scale = {"B": 1, "KiB": 2 ** 10, "MiB": 2 ** 20, "GiB": 2 ** 30}
     peaks = [float(value) * scale[unit] for _, value, unit in ranked]
