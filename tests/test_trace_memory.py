@@ -559,3 +559,65 @@ def test_a_step_run_in_another_thread_leaves_no_saved_tensor_hooks_behind(tmp_pa
     report = trace_script(script)
     assert report.steps >= 1
     assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
+
+
+OWN_HOOKS = """
+    import sys
+    import torch
+    from torch import nn
+    from torch.utils.checkpoint import checkpoint
+    torch.manual_seed(0)
+    stem = nn.Linear(16, 16)
+    blocks = nn.ModuleList(nn.Sequential(nn.Linear(16, 16), nn.Tanh()) for _ in range(3))
+    optimizer = torch.optim.SGD([*stem.parameters(), *blocks.parameters()], lr=0.1)
+    x, packed, losses = torch.randn(8, 16), [], []
+
+    def pack(tensor):
+        packed.append(tensor.shape)
+        return tensor
+
+    for step in range(3):
+        optimizer.zero_grad()
+        h = stem(x)
+        for block in blocks:
+            if MODE == "hooks":
+                with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+                    h = block(h)
+            else:
+                h = checkpoint(block, h, use_reentrant=MODE == "reentrant")
+        loss = h.pow(2).mean()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    torch.save({"losses": losses, "packed": len(packed)}, sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("mode, partial", [
+    ("hooks", "the script's own saved_tensors_hooks"),
+    ("checkpoint", "the script's own saved_tensors_hooks"),
+    ("reentrant", "ran again inside backward"),
+])
+def test_a_script_with_its_own_saved_tensor_hooks_or_checkpointing_is_said_partial(
+        tmp_path, mode, partial):
+    # The script's hooks (or torch.utils.checkpoint's) run instead of ours: the training is
+    # the same as without the tracer, the peaks still count every allocation, and the report
+    # says that the saved activations are counted in part.
+    script = write(tmp_path, f"own_{mode}.py", OWN_HOOKS.replace("MODE", repr(mode)))
+    plain_path, traced_path = tmp_path / "plain.pt", tmp_path / "traced.pt"
+    subprocess.run([sys.executable, str(script), str(plain_path)], check=True)
+    report = trace_script(script, [str(traced_path)], steps=3)
+    assert report.instrument_errors == [] and report.outcome == "finished", report.detail
+    plain, traced = torch.load(plain_path), torch.load(traced_path)
+    assert traced["losses"] == pytest.approx(plain["losses"], rel=1e-6)
+    assert traced["packed"] == plain["packed"]
+    memory = report.observations.memory
+    assert partial in memory.activations_partial and "block" in memory.activations_partial
+    assert memory.peaks.source == "live" and memory.peaks.backward > memory.parameter_bytes
+    assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
+    assert torch._C._len_torch_dispatch_stack() == 0
+    jsonschema = pytest.importorskip("jsonschema")
+    from dllint.runtime.trace_json import SCHEMA, trace_to_dict
+    data = trace_to_dict(report, report.diagnostics)
+    jsonschema.validate(data, SCHEMA)
+    assert partial in data["memory"]["activations_partial"]

@@ -187,6 +187,11 @@ class TraceContext:
         # half-batch replay): the hooks pass everything through and no event is emitted, so
         # no check sees that call as the script's.
         self.muted = False
+        # Why the activations saved for backward are only partly seen, "" while they are all:
+        # the script's own saved_tensors_hooks were innermost when a module ran (ours then
+        # never see its tensors), or a module ran again inside backward (activation
+        # checkpointing recomputing it). Set during the first step, while the hooks are on.
+        self.saved_partial = ""
 
     # ---- findings ---------------------------------------------------------------------------
 
@@ -514,6 +519,8 @@ class Dispatcher:
                     context.names[id(module)] = type(module).__name__
         except Exception as error:  # noqa: BLE001
             context.instrument_error(error)
+        if self._saved_hooks is not None and not context.saved_partial:
+            self._check_saved_hooks(module)
         kwargs_before = call.kwargs
         self.emit(self.handlers["on_forward"], call)
         context.depth += 1
@@ -522,6 +529,22 @@ class Dispatcher:
             live_kwargs.clear()
             live_kwargs.update(call.kwargs)
         return call.args if call.args is not args else None
+
+    def _check_saved_hooks(self, module: nn.Module) -> None:
+        """Whether our saved-tensor hooks will see what `module` saves (see
+        `TraceContext.saved_partial`)."""
+        if threading.get_ident() != self._saved_hooks_thread:
+            return
+        name = self.context.name_of(module)
+        if self.in_backward:
+            self.context.saved_partial = (f"{name} ran again inside backward (activation "
+                                          f"checkpointing recomputes it there)")
+            return
+        top = torch._C._autograd._top_saved_tensors_default_hooks(True)
+        if top is not None and top[0] is not self._pack:
+            self.context.saved_partial = (f"the script's own saved_tensors_hooks (activation "
+                                          f"checkpointing, offloading) were innermost in {name}: "
+                                          f"what it saves there is not counted")
 
     def enter_root(self, module: nn.Module) -> None:
         context = self.context

@@ -575,7 +575,8 @@ class MemoryRecorder(Subscriber):
                           other_activation_bytes=other,
                           batch_points=self.batch_points,
                           per_sample_from=self.per_sample_from,
-                          per_sample_note=self.per_sample_note)
+                          per_sample_note=self.per_sample_note,
+                          activations_partial=context.saved_partial)
 
     def finish(self) -> None:
         if self.live is not None:

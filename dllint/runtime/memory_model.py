@@ -74,6 +74,10 @@ class StepMemory:
     batch_points: tuple[tuple[int, int], ...] = ()
     per_sample_from: str = ""
     per_sample_note: str = ""
+    # Why the saved activations are only partly counted ("" when they are all): the script's
+    # own saved_tensors_hooks, or activation checkpointing. The peaks still count every
+    # allocation (live bytes, or the CUDA allocator).
+    activations_partial: str = ""
 
     @property
     def saved_bytes(self) -> int:

@@ -471,6 +471,8 @@ def render_memory(console: Console, memory: StepMemory) -> None:
                   f"{human_bytes(memory.gradient_bytes)}, optimizer state "
                   f"{human_bytes(memory.optimizer_bytes)}, activations "
                   f"{human_bytes(memory.activation_bytes)}{outside}")
+    if memory.activations_partial:
+        console.print(f"  activations counted in part: {escape(memory.activations_partial)}")
     points = memory.batch_points
     if len(points) >= 2:
         (small, small_peak), (large, large_peak) = points[0], points[-1]

@@ -77,8 +77,8 @@ _MEMORY = {
     "required": ["device", "measured", "batch_size", "parameter_bytes", "gradient_bytes",
                  "optimizer_bytes", "activation_bytes", "other_activation_bytes", "peaks",
                  "peak_phase", "peak_source", "untracked_bytes", "batch_points",
-                 "per_sample_from", "per_sample_note", "modules", "optimizers", "budget",
-                 "advice"],
+                 "per_sample_from", "per_sample_note", "activations_partial", "modules",
+                 "optimizers", "budget", "advice"],
     "properties": {
         # --memory-budget in bytes, and the RT017 verdict (memory_advice.py): null when the
         # step fits the budget (or none was given) and did not run out of memory.
@@ -105,6 +105,9 @@ _MEMORY = {
             "type": "array", "items": _BYTES, "minItems": 2, "maxItems": 2}},
         "per_sample_from": {"enum": ["two batch sizes", "one batch size", ""]},
         "per_sample_note": {"type": "string"},
+        # Why the saved activations are only partly counted ("" when all are): the script's
+        # own saved_tensors_hooks, or activation checkpointing recomputing in backward.
+        "activations_partial": {"type": "string"},
         # Every module of the models, each with its own figures (not its children's).
         "modules": {"type": "array", "items": {
             "type": "object",
@@ -221,6 +224,7 @@ def memory_to_dict(memory: StepMemory | None, report: TraceReport) -> dict[str, 
         "untracked_bytes": peaks.untracked,
         "batch_points": [[size, peak] for size, peak in memory.batch_points],
         "per_sample_from": memory.per_sample_from, "per_sample_note": memory.per_sample_note,
+        "activations_partial": memory.activations_partial,
         "modules": [{"name": module.name, "type": module.type_name,
                      "parameter_bytes": module.parameter_bytes,
                      "gradient_bytes": module.gradient_bytes,
