@@ -250,9 +250,12 @@ def traced_run(script: Path, batch: int, budget: int | None = None) -> dict:
 
 
 def predicted_growth(memory: dict) -> int:
-    """The tracer's peak of the first step above what was in use before it: the tracked sums
-    count the parameters, which were there before the step began."""
-    return max(memory["peaks"].values()) - memory["parameter_bytes"]
+    """The tracer's figure for the process's growth in the first step: its peak above the
+    parameters, which were there before the step began, plus what it saw the step take from
+    the C allocator outside tensors (`untracked_bytes`: a BLAS library's buffers on first use,
+    which are the process's and not in the model's peaks)."""
+    return max(memory["peaks"].values()) - memory["parameter_bytes"] + \
+        memory.get("untracked_bytes", 0)
 
 
 def estimated_largest_batch(memory: dict) -> int | None:

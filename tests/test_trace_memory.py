@@ -157,6 +157,9 @@ def test_the_per_sample_memory_comes_from_two_batch_sizes_and_the_replay_is_undo
     assert memory.per_sample_from == "two batch sizes" and memory.per_sample_note == ""
     (half, half_peak), (full, full_peak) = memory.batch_points
     assert (half, full) == (16, 32) and 0 < half_peak < full_peak
+    # The replay, after the step, is not in the step's peaks: plain SGD steps in place, so its
+    # phase stays below the half batch's forward and backward.
+    assert memory.parameter_bytes + memory.gradient_bytes <= memory.peaks.optimizer < half_peak
     plain, traced = torch.load(plain_path), torch.load(traced_path)
     assert torch.equal(plain["mean"], traced["mean"]) and plain["batches"] == traced["batches"]
     assert all(torch.equal(a, b) for a, b in zip(plain["parameters"], traced["parameters"]))

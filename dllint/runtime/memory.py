@@ -361,6 +361,9 @@ class MemoryRecorder(Subscriber):
         context = self.context
         if all(id(o) in context.optimizer_steps or o is step.optimizer
                for o in context.created_optimizers):
+            if self.live is not None:
+                self._outside()
+                self.live.stop()  # the step is measured: the replay below is not part of it
             self._batch_points()
             self.finish()
 
@@ -374,7 +377,7 @@ class MemoryRecorder(Subscriber):
         if not batch or self.live is None and not self._cuda():
             return
         base = self.allocated_before if self._cuda() else \
-            self.resident_before + self.outside_bytes
+            self.resident_before
         full = max(self.step_growth["forward"], self.step_growth["backward"])
         self.batch_points = ((batch, base + full),)
         self.per_sample_from = "one batch size"
@@ -530,7 +533,8 @@ class MemoryRecorder(Subscriber):
             growth = self.live.take_peak()
             self.step_growth[phase] = max(self.step_growth[phase], growth)
             self.peaks[phase] = max(self.peaks[phase],
-                                    self.resident_before + growth + self._outside())
+                                    self.resident_before + growth)
+            self._outside()
         else:
             self.peaks[phase] = max(self.peaks[phase], self._tracked(phase))
 
@@ -561,11 +565,12 @@ class MemoryRecorder(Subscriber):
                                          self.gradient_bytes.get(id(module), 0),
                                          by_module.get(id(module), 0)))
         other = sum(size for owner, size in by_module.items() if owner not in listed)
-        if self.phase and not self.done and not self._cuda():
+        if self.phase and not self.done and not self._cuda() and \
+                (self.live is None or self.live.counting):
             # A phase cut short (the script raised inside it) still has its peak so far.
             self.peaks[self.phase] = max(
                 self.peaks[self.phase],
-                self.resident_before + self.live.peak + self._outside()
+                self.resident_before + self.live.peak
                 if self.live is not None else self._tracked(self.phase))
         return StepMemory(self.device or self.context.seen.device or "cpu", tuple(rows),
                           dict(self.optimizer_state_bytes),

@@ -279,7 +279,7 @@ def measured_largest_batch(memory: StepMemory, budget: int) -> int | None:
         return 0
     steady = memory.optimizer_bytes
     points = [(size, peak + steady) for size, peak in memory.batch_points]
-    fixed = memory.parameter_bytes + memory.peaks.untracked + steady
+    fixed = memory.parameter_bytes + steady
     return largest_batch_size(budget, points, fixed)
 
 

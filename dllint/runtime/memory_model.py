@@ -36,7 +36,8 @@ class PhasePeaks:
     activations alive then), when neither could be read (a compiled model on CPU).
     `untracked`: with `live`, the bytes the step took from the C allocator outside torch's
     tensors and still held at a phase's end (a BLAS library's buffers made on first use; glibc
-    only, counted from 1 MiB on), included in the peaks."""
+    only, counted from 1 MiB on). Not in the peaks: it is the process's, not the model's (a
+    GPU would not hold it), but the process's own growth in the first step includes it."""
     forward: int = 0
     backward: int = 0
     optimizer: int = 0
