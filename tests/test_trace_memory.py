@@ -401,8 +401,8 @@ def test_the_text_report_has_a_memory_column_and_where_the_memory_goes(tmp_path)
     model_row = next(line for line in full.splitlines() if line.startswith("model "))
     # Parameters and gradients, 76.84kB each, and the modules' activations, 40.96kB.
     assert model_row.split()[-1] == "190KiB"
-    assert "peak" in full and "estimated from tracked tensors" in full
-    assert "most activation memory: model.1 (ReLU) 32.8kB 80%, model.0 (Linear) 8.19kB 20%" \
+    assert "peak" in full and "(live tensor bytes)" in full and "per sample: " in full
+    assert "most activation memory: model.1 (ReLU) 32KiB 80%, model.0 (Linear) 8KiB 20%" \
         in full
     # Depth 0: the model's row folds everything below it and still sums its subtree.
     folded = render_trace(report, color=False, width=120, depth=0)

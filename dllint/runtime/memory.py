@@ -258,6 +258,7 @@ class MemoryRecorder(Subscriber):
         # what was resident when the step began (parameters, gradients, optimizer state).
         self.live: LiveBytes | None = None
         self.resident_before = 0
+        self.step_measured = False  # every phase of the first step has its peak
         # The C allocator's bytes in use when the step began (glibc), to see what the step
         # allocated outside torch's tensors (a BLAS library's buffers on first use).
         self.malloc_before: int | None = None
@@ -361,9 +362,10 @@ class MemoryRecorder(Subscriber):
         context = self.context
         if all(id(o) in context.optimizer_steps or o is step.optimizer
                for o in context.created_optimizers):
+            self.step_measured = True  # the replay below is not part of the step
             if self.live is not None:
                 self._outside()
-                self.live.stop()  # the step is measured: the replay below is not part of it
+                self.live.stop()
             self._batch_points()
             self.finish()
 
@@ -565,8 +567,7 @@ class MemoryRecorder(Subscriber):
                                          self.gradient_bytes.get(id(module), 0),
                                          by_module.get(id(module), 0)))
         other = sum(size for owner, size in by_module.items() if owner not in listed)
-        if self.phase and not self.done and not self._cuda() and \
-                (self.live is None or self.live.counting):
+        if self.phase and not self.done and not self._cuda() and not self.step_measured:
             # A phase cut short (the script raised inside it) still has its peak so far.
             self.peaks[self.phase] = max(
                 self.peaks[self.phase],
