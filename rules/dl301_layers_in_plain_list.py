@@ -47,6 +47,38 @@ class LayersInPlainList(Rule):
     uses_model = True
 
     VALID = [
+        # Filled in a loop, then wrapped: the ModuleList registers them.
+        Valid("""
+            from torch import nn
+
+            class Tower(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.convs = []
+                    for _ in range(depth):
+                        self.convs.append(nn.Conv2d(8, 8, 3))
+                    self.convs = nn.ModuleList(self.convs)
+
+                def forward(self, x):
+                    for conv in self.convs:
+                        x = conv(x)
+                    return x
+        """),
+        # An empty list filled with sizes, and one filled with layers that are attributes.
+        Valid("""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, widths):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(3, 8, 3)
+                    self.sizes = []
+                    self.order = []
+                    for width in widths:
+                        self.sizes.append(width * 2)
+                    self.order.append(self.conv1)
+                    self.body = nn.Sequential(*[nn.Linear(w, w) for w in widths])
+        """),
         Valid("""
             from torch import nn
 
@@ -172,6 +204,66 @@ class LayersInPlainList(Rule):
         """),
     ]
     INVALID = [
+        # An empty list attribute filled with layers in a loop, used in forward.
+        Invalid("""
+            from torch import nn
+
+            class Tower(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.convs = []
+                    self.norms = []
+                    for _ in range(depth):
+                        self.convs.append(nn.Conv2d(8, 8, 3, padding=1))
+                        self.norms.append(nn.BatchNorm2d(8))
+
+                def forward(self, x):
+                    for index in range(len(self.convs)):
+                        x = self.norms[index](self.convs[index](x))
+                    return x
+        """, line=6, more_lines=(7,), unsafe=True, fixed="""
+            from torch import nn
+
+            class Tower(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.convs = nn.ModuleList()
+                    self.norms = nn.ModuleList()
+                    for _ in range(depth):
+                        self.convs.append(nn.Conv2d(8, 8, 3, padding=1))
+                        self.norms.append(nn.BatchNorm2d(8))
+
+                def forward(self, x):
+                    for index in range(len(self.convs)):
+                        x = self.norms[index](self.convs[index](x))
+                    return x
+        """),
+        # An empty dict attribute filled by key.
+        Invalid("""
+            import torch
+
+            class Heads(torch.nn.Module):
+                def __init__(self, tasks):
+                    super().__init__()
+                    self.heads = {}
+                    for task in tasks:
+                        self.heads[task] = torch.nn.Linear(64, 1)
+
+                def forward(self, x):
+                    return {task: head(x) for task, head in self.heads.items()}
+        """, line=6, unsafe=True, fixed="""
+            import torch
+
+            class Heads(torch.nn.Module):
+                def __init__(self, tasks):
+                    super().__init__()
+                    self.heads = torch.nn.ModuleDict()
+                    for task in tasks:
+                        self.heads[task] = torch.nn.Linear(64, 1)
+
+                def forward(self, x):
+                    return {task: head(x) for task, head in self.heads.items()}
+        """),
         Invalid("""
             from torch import nn
 
@@ -320,6 +412,9 @@ class LayersInPlainList(Rule):
         self.factories: dict[str, tuple[cst.BaseExpression, str]] = {}
         self.built_by_call: list[tuple[cst.Assign, str]] = []
         self.open_calls: list[list[tuple[cst.Assign, str]]] = []
+        # Per class: `self.convs = []` (or `{}`) in `__init__`, by attribute, with the layers
+        # later added to it in place (`self.convs.append(nn.Conv2d(...))`, `self.heads[k] = ...`).
+        self.filled: list[dict[str, tuple[cst.Assign, str, list[cst.BaseExpression]]]] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
@@ -337,13 +432,31 @@ class LayersInPlainList(Rule):
         self.registers.append(False)
         self.held.append(set())
         self.open_calls.append([])
+        self.filled.append({})
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
         pending, registers, held = self.pending.pop(), self.registers.pop(), self.held.pop()
         calls = self.open_calls.pop()
+        filled = self.filled.pop()
         if registers:
             return  # the class registers its listed layers by hand (self.add_module(...))
+        for attribute, (node, container, layers) in filled.items():
+            loose = [layer for layer in layers if not _read_from_self(layer)]
+            if not loose:
+                continue
+            kind = "dict" if container == "ModuleDict" else "list"
+            call = next((layer for layer in loose if isinstance(layer, cst.Call)), None)
+            fix = None
+            if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):
+                prefix = self.context.module.code_for_node(call.func.value)
+                fix = NodeFix.replace(node.value, f"{prefix}.{container}()",
+                                      description=f"Start from an empty {container}",
+                                      applicability=Applicability.UNSAFE)
+            pending.append((node, f"layers added to the plain {kind} `{attribute}` are not "
+                                  f"registered: parameters() misses them (never trained), and "
+                                  f".to(), .eval() and state_dict() skip them; start from "
+                                  f"nn.{container}()", fix, loose))
         self.built_by_call.extend(calls)
         for node, message, fix, loose in pending:
             if all(isinstance(layer, cst.Name) and layer.value in held for layer in loose):
@@ -375,8 +488,33 @@ class LayersInPlainList(Rule):
                 and func.value.value == "self" and func.attr.value in (
                     "add_module", "register_module", "register_parameter"):
             self.registers[-1] = True
+        if not self.filled:
+            return
+        # nn.ModuleList(self.convs), nn.Sequential(*self.convs): registered through the module
+        # the list is handed to; in __init__, a helper of unknown effect may register them too
+        # (`len(self.convs)` and the like do not)
+        function = self.facts.function
+        qualified = self.imports.call_name(node) or ""
+        if first(self.facts.value(node), MODULE) is not None or (
+                function is not None and function.name == "__init__"
+                and not qualified.startswith("builtins.")):
+            for arg in node.args:
+                self.filled[-1].pop(self.context.module.code_for_node(arg.value), None)
+        # self.convs.append(nn.Conv2d(...)): a layer added to an empty list attribute
+        if isinstance(func, cst.Attribute) and \
+                func.attr.value in _ADDING_METHODS and node.args:
+            entry = self.filled[-1].get(self.context.module.code_for_node(func.value))
+            if entry is not None and entry[1] == "ModuleList":
+                added = node.args[-1].value
+                items = ([element.value for element in added.elements]
+                         if func.attr.value == "extend" and isinstance(added, (cst.List, cst.Tuple))
+                         else [added] if func.attr.value != "extend" else [])
+                entry[2].extend(item for item in items
+                                if first(self.facts.value(item), MODULE) is not None)
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        if self.filled:
+            self._fill(node)
         function = self.facts.function
         if not self.module_classes or not self.module_classes[-1] or function is None or \
                 function.name != "__init__":
@@ -387,6 +525,14 @@ class LayersInPlainList(Rule):
         value = node.value
         if isinstance(value, cst.Name):
             self.held[-1].add(value.value)  # self.encoder = encoder
+            return
+        if (isinstance(value, cst.List) and not value.elements) or \
+                (isinstance(value, cst.Dict) and not value.elements):
+            container = "ModuleList" if isinstance(value, cst.List) else "ModuleDict"
+            for target in node.targets:
+                if isinstance(target.target, cst.Attribute):
+                    text = self.context.module.code_for_node(target.target)
+                    self.filled[-1][text] = (node, container, [])
             return
         if isinstance(value, cst.Call):
             func = value.func
@@ -420,6 +566,18 @@ class LayersInPlainList(Rule):
                                        f".to(), .eval() and state_dict() skip them; use "
                                        f"nn.{container}", fix, loose))
 
+    def _fill(self, node: cst.Assign) -> None:
+        """`self.heads[name] = nn.Linear(...)` adds a layer to an empty dict attribute;
+        `self.convs = nn.ModuleList(self.convs)` replaces the plain list."""
+        for target in node.targets:
+            if isinstance(target.target, cst.Subscript):
+                entry = self.filled[-1].get(self.context.module.code_for_node(target.target.value))
+                if entry is not None and entry[1] == "ModuleDict" and \
+                        first(self.facts.value(node.value), MODULE) is not None:
+                    entry[2].append(node.value)
+            elif isinstance(target.target, cst.Attribute):
+                self.filled[-1].pop(self.context.module.code_for_node(target.target), None)
+
     def _listed_layers(self, value: cst.BaseExpression
                        ) -> tuple[list[cst.BaseExpression], str] | None:
         """(the layers, the container that would register them) when `value` is a plain
@@ -442,6 +600,9 @@ class LayersInPlainList(Rule):
         if not layers or len(layers) != len(elements):
             return None
         return layers, container
+
+
+_ADDING_METHODS = frozenset({"append", "extend", "insert"})
 
 
 def _read_from_self(node: cst.BaseExpression) -> bool:
