@@ -527,7 +527,8 @@ class ValueTransfer:
         if result is not None:
             return result
         if self.summarising and (qualified in self.imported_names or qualified.rpartition(".")[0]
-                                 in self.imports.stars) and \
+                                 in self.imports.stars
+                                 or qualified.rpartition(".")[0] in self.imports.modules) and \
                 qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
             return frozenset({Tag(REFERENCE, node, qualified)})
         if self.project is not None:
@@ -1275,6 +1276,10 @@ class ValueTransfer:
             return receiver
         if has(receiver, LOSS):
             return keep(receiver, (LOSS,))  # nn.CrossEntropyLoss().cuda() is the same loss
+        if has(receiver, REFERENCE):
+            # `model.Classifier().cuda()` while summarising: still the other file's class (or
+            # what its function returns), resolved when the summaries meet
+            return keep(receiver, (REFERENCE,))
         return None
 
     def _to_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
