@@ -82,6 +82,8 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         # `self(x)`) before the method that assigns it (or `forward`) was seen.
         self.needs_hints = False
         self._attribute_misses: set[tuple[str, str]] = set()
+        # functions of the module called (from a function body) before their `def` was seen
+        self._function_misses: set[str] = set()
         self._expanding_partials: set[cst.CSTNode] = set()  # partials being expanded (cycles)
         self._forward_misses: set[str] = set()
         self._method_misses: set[tuple[str, str]] = set()

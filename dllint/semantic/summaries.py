@@ -231,6 +231,9 @@ class ScopeSummaries:
                 state.class_state.forward_output = returned
         elif not self.functions and not self.classes:
             self.local_functions[state.name] = returned
+            self.learned.functions[state.name] = returned
+            if returned and state.name in self._function_misses:
+                self.needs_hints = True  # a call above the def did not know this
             if state.flag_returns:
                 self.flag_returns[state.name] = (state.node, state.unguarded_returns,
                                                  tuple(state.flag_returns))

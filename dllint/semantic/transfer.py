@@ -248,6 +248,12 @@ class ValueTransfer:
                 return _listed_by_call(returned, node)
             if qualified is not None:
                 return self._builtin(qualified, node)
+            if func.value in self.top_functions and self.functions and \
+                    not any(func.value in frame for frame in self.frames[1:]):
+                # a function of the module defined further down, called from a function body:
+                # what it returned on the last walk
+                self._function_misses.add(func.value)
+                return _listed_by_call(self.hints.functions.get(func.value, EMPTY), node)
             return self.call_value(self.lookup(func.value), node)
         if isinstance(func, cst.Attribute):
             if func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Name) \
