@@ -979,6 +979,7 @@ def test_an_instance_of_a_class_of_another_file_does_what_its_method_does(tmp_pa
     assert [code for _, _, code, _ in found] == ["DL101"]
 
 
+
 def test_a_helper_that_clips_in_both_branches_of_another_file_is_no_clip_after_step(tmp_path):
     """A summary flattens the helper's branches: read in order, `if scaler: clip; step else:
     clip; step` would be a step followed by a clip. Clips and scheduler steps stay in their
