@@ -38,7 +38,7 @@ from dllint.semantic.values import (
     has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
 from dllint.semantic.values import UNIT_RANGE
-from dllint.semantic.values import FUNCTION, LossInfo
+from dllint.semantic.values import FUNCTION, LossInfo, tuple_parts
 from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
@@ -334,8 +334,9 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
                 self.scopes.classes[-1].attributes[key] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             # `_, probabilities = discriminator(x)`: a tuple of known length binds by position.
-            parts = next((tag.info for tag in value if tag.kind == TUPLE
-                          and len(tag.info) == len(target.elements)), None)
+            # A value joined from branches holds one tuple per branch: each position gets what
+            # every tuple of that length holds there.
+            parts = tuple_parts(value, len(target.elements))
             for index, element in enumerate(target.elements):
                 self.bind(element.value, parts[index] if parts is not None and not isinstance(
                     element, cst.StarredElement) else EMPTY)

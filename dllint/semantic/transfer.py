@@ -1550,17 +1550,19 @@ def _tuple_part(value: Value, node: cst.Subscript) -> Value | None:
     if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
         return None
     key = node.slice[0].slice.value
-    for tag in value:
-        if tag.kind == KEYED:
-            key_text = key.evaluated_value if isinstance(key, cst.SimpleString) else None
-            return next((part for name, part in tag.info if name == key_text), EMPTY)
+    # A value joined from branches may hold several dicts or tuples: the part is what any of
+    # them holds there, never the part of one picked by the set's order.
+    keyed = [tag.info for tag in value if tag.kind == KEYED]
+    if keyed:
+        key_text = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+        return frozenset().union(*(part for items in keyed for name, part in items
+                                   if name == key_text))
     index = number(key)
     if index is None or index != int(index):
         return None
-    for tag in value:
-        if tag.kind == TUPLE and -len(tag.info) <= int(index) < len(tag.info):
-            return tag.info[int(index)]
-    return None
+    parts = [tag.info[int(index)] for tag in value
+             if tag.kind == TUPLE and -len(tag.info) <= int(index) < len(tag.info)]
+    return frozenset().union(*parts) if parts else None
 
 
 def _albumentations_scales(node: cst.Call, division: catalog.PixelDivision) -> bool:
