@@ -20,7 +20,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument
-from dllint.semantic.values import INSTANCE, OPTIMIZER, SCHEDULER, Value, first, has
+from dllint.semantic.values import INSTANCE, OPTIMIZER, SCHEDULER, Value, first, has, ordered
 
 if TYPE_CHECKING:
     from dllint.semantic.project import ProjectIndex
@@ -232,7 +232,7 @@ class LoopEventRecorder:
         func = node.func
         receiver, method = (func.value, func.attr.value) if isinstance(func, cst.Attribute) \
             else (func, "__call__")
-        for tag in self._host.value(receiver):
+        for tag in ordered(self._host.value(receiver)):
             if tag.kind == INSTANCE and tag.detail not in self._top_classes:
                 for kind in self._project.lookup_method_events(tag.detail, method,
                                                               self._path):

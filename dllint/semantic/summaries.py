@@ -19,7 +19,7 @@ import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.syntax import mode_switch
-from dllint.semantic.values import FUNCTION
+from dllint.semantic.values import FUNCTION, ordered
 from dllint.semantic.values import (
     EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, Members, ModuleInfo, Tag, Value, has, without)
 
@@ -253,7 +253,7 @@ class ScopeSummaries:
         dormant: list[str] = []
         unknown = unknown_base
         for value in state.attributes.values():
-            for tag in value:
+            for tag in ordered(value):  # `evidence[0]` is in the message: the same every run
                 if tag.kind == MODULE:
                     if tag.info.mode_dependent:
                         (dormant if tag.info.in_eval else evidence).append(tag.info.evidence)
@@ -278,7 +278,8 @@ class ScopeSummaries:
             True if evidence else (None if unknown else False))
         # A Keras model's dropout and batch norm: its layer attributes' or its base class's.
         training = next((tag.info.training_layer for value in state.attributes.values()
-                         for tag in value if tag.kind == MODULE and tag.info.training_layer),
+                         for tag in ordered(value)
+                         if tag.kind == MODULE and tag.info.training_layer),
                         "") or next((parent.training_layer for parent in inherited
                                      if parent.training_layer), "")
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
