@@ -209,7 +209,7 @@ class CallBinding:
                 incoming = self._project.incoming_arguments(self._own_module, name)
                 if incoming:
                     slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)
-                             for slot in {*slots, *incoming}}
+                             for slot in dict.fromkeys([*slots, *incoming])}
         frame: dict[str, Value] = {}
         # Every parameter is bound, known or not: it hides the enclosing function's name.
         for star in (params.star_arg, params.star_kwarg):

@@ -549,7 +549,9 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
             ends.append(branch.before)
         if not ends:
             return  # every branch leaves: what follows is unreachable from here
-        names = {name for end in ends for name in end}
+        # In the order the branches bound them, not a set's (which changes with the hash seed):
+        # what iterates the frame or the class's attributes later sees the same order every run.
+        names = dict.fromkeys(name for end in ends for name in end)
         merged = {name: _join([end.get(name, EMPTY) for end in ends], original_node.test)
                   for name in names}
         frame.clear()
@@ -575,7 +577,7 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
             ends.append(branch.attributes_before)
         if not ends:
             return
-        keys = {key for end in ends for key in end}
+        keys = dict.fromkeys(key for end in ends for key in end)  # an order the same every run
         merged = {key: _join([end.get(key, EMPTY) for end in ends], node.test) for key in keys}
         attributes.clear()
         attributes.update(merged)
