@@ -12,7 +12,7 @@ from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword, positional
 from dllint.semantic.values import (
-    FLOAT64, MODULE, OUT_OF_RANGE, PROBABILITIES, UINT8, UNIT_RANGE, Tag, Value, first)
+    FLOAT64, MODULE, OUT_OF_RANGE, PROBABILITIES, UINT8, UNIT_RANGE, Tag, Value, first, has)
 
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
 WRAPPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply)
@@ -398,6 +398,14 @@ class DtypeCasts(Rule):
             from torchvision.io import read_image
             frame = (read_image(path).float() * 1.3).clamp(0, 255).byte()
         """),
+        # Clipped before the cast back to the image's own dtype.
+        Valid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path)
+            brighter = image.astype(np.float32) * 1.4 + 20
+            result = np.clip(brighter, 0, 255).astype(image.dtype)
+        """),
     ]
     INVALID = [
         # The same without the clip: the addition can push pixels past 255.
@@ -666,6 +674,14 @@ class DtypeCasts(Rule):
             image = jnp.array(cv2.imread(path), dtype=jnp.uint8)
             brighter = image * 2
         """, line=4, related_lines=(3,)),
+        # Cast back to the image's own dtype: `image.dtype` of a uint8 image is uint8.
+        Invalid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path)
+            brighter = image.astype(np.float32) * 1.4 + 20
+            result = brighter.astype(image.dtype)
+        """, line=5, related_lines=(4,)),
     ]
 
     def __init__(self, context) -> None:
@@ -676,6 +692,9 @@ class DtypeCasts(Rule):
     def is_uint8_dtype(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.SimpleString):
             return node.evaluated_value == "uint8"
+        if isinstance(node, cst.Attribute) and node.attr.value == "dtype" and \
+                self.imports.qualified_name(node) is None:
+            return has(self.facts.value(node.value), UINT8)  # `image.dtype` of a uint8 image
         return self.imports.qualified_name(node) in catalog.UINT8_DTYPES
 
     def checked_uint8(self, operand: cst.BaseExpression) -> bool:

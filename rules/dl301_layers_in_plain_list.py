@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
@@ -18,7 +20,11 @@ class LayersInPlainList(Rule):
     self.conv2]`), or that `__init__` also assigns to one (`self.encoder = encoder`), are
     registered through those attributes, and a list of only such layers is not flagged.
     It also flags `self.layers = make_layers(...)` (or `self._make_layers(...)`) where
-    that function of the file returns such a plain list or dict.
+    that function of the file returns such a plain list or dict, and an empty list or dict
+    attribute (`self.blocks = []`) that `__init__` fills with layers (`self.blocks.append(
+    nn.Conv2d(...))`, `self.heads[name] = nn.Linear(...)`) or that is annotated as holding
+    them (`self.blocks: List[nn.Module]`), unless `__init__` hands the attribute on (to
+    `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`) or assigns it again.
 
     ## Why is this bad?
     A plain list or dict hides its layers from the module: `model.parameters()` does not
@@ -170,6 +176,37 @@ class LayersInPlainList(Rule):
                     self.heads = nn.ModuleList(make_heads(64, tasks))
                     self.body = make_body([64, 64])
         """),
+        # Filled in a loop, then wrapped (or handed to a Sequential) before __init__ ends.
+        Valid("""
+            from torch import nn
+
+            class Tower(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.stages = []
+                    for _ in range(depth):
+                        self.stages.append(nn.Linear(16, 16))
+                    self.stages = nn.ModuleList(self.stages)
+                    self.norms = []
+                    for _ in range(depth):
+                        self.norms.append(nn.LayerNorm(16))
+                    self.body = nn.Sequential(*self.norms)
+        """),
+        # An empty list filled with tensors or numbers holds no layers.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Recorder(nn.Module):
+                def __init__(self, widths):
+                    super().__init__()
+                    self.head = nn.Linear(8, 2)
+                    self.sizes = []
+                    self.anchors = []
+                    for width in widths:
+                        self.sizes.append(width * 2)
+                        self.anchors.append(torch.zeros(width))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -304,6 +341,33 @@ class LayersInPlainList(Rule):
                 def _make_layers(self, config):
                     return [nn.Conv2d(3, width, 3) for width in config]
         """, line=6, related_lines=(9,)),
+        # An empty list or dict filled with layers in a loop of __init__.
+        Invalid("""
+            from torch import nn
+
+            class Refiner(nn.Module):
+                def __init__(self, channels, steps):
+                    super().__init__()
+                    self.convs = []
+                    self.norms = {}
+                    for step in range(steps):
+                        self.convs.append(nn.Conv2d(channels, channels, 3, padding=1))
+                        self.norms[str(step)] = nn.BatchNorm2d(channels)
+        """, line=6, related_lines=(9,), more_lines=(7,)),
+        # Annotated as a list of layers; what fills it is not known here.
+        Invalid("""
+            from typing import List, Optional
+            from torch import nn
+
+            class Merge(nn.Module):
+                def __init__(self, parts):
+                    super().__init__()
+                    self.parts: Optional[List[nn.Module]] = None
+                    if parts:
+                        self.parts = []
+                        for part in parts:
+                            self.parts.append(part)
+        """, line=9),
     ]
 
     def __init__(self, context) -> None:
@@ -320,6 +384,9 @@ class LayersInPlainList(Rule):
         self.factories: dict[str, tuple[cst.BaseExpression, str]] = {}
         self.built_by_call: list[tuple[cst.Assign, str]] = []
         self.open_calls: list[list[tuple[cst.Assign, str]]] = []
+        # Per class: attributes `__init__` sets to an empty list or dict, filled with layers
+        # later in `__init__` or annotated as holding them.
+        self.filled: list[dict[str, _Filled]] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
@@ -337,11 +404,12 @@ class LayersInPlainList(Rule):
         self.registers.append(False)
         self.held.append(set())
         self.open_calls.append([])
+        self.filled.append({})
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
         pending, registers, held = self.pending.pop(), self.registers.pop(), self.held.pop()
-        calls = self.open_calls.pop()
+        calls, filled = self.open_calls.pop(), self.filled.pop()
         if registers:
             return  # the class registers its listed layers by hand (self.add_module(...))
         self.built_by_call.extend(calls)
@@ -349,6 +417,20 @@ class LayersInPlainList(Rule):
             if all(isinstance(layer, cst.Name) and layer.value in held for layer in loose):
                 continue  # every listed layer is also an attribute: registered through it
             self.report(node, message, fix=fix)
+        for attribute in filled.values():
+            if attribute.empty is None or attribute.handed_on:
+                continue
+            fills = [layer for layer in attribute.fills
+                     if not (isinstance(layer, cst.Name) and layer.value in held)]
+            if not fills and not attribute.typed:
+                continue
+            kind = "dict" if attribute.container == "ModuleDict" else "list"
+            self.report(attribute.empty,
+                        f"`self.{attribute.name}` is a plain {kind} that holds layers: they are "
+                        f"not registered, so parameters() misses them (never trained), and "
+                        f".to(), .eval() and state_dict() skip them; use "
+                        f"nn.{attribute.container}()",
+                        related=[(fills[0], "a layer is added here")] if fills else [])
 
     def visit_Return(self, node: cst.Return) -> None:
         function = self.facts.function
@@ -375,12 +457,48 @@ class LayersInPlainList(Rule):
                 and func.value.value == "self" and func.attr.value in (
                     "add_module", "register_module", "register_parameter"):
             self.registers[-1] = True
+        if not self._in_module_init():
+            return
+        filled = self.filled[-1]
+        # `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`: the layers are registered
+        # by what receives the list.
+        for arg in node.args:
+            name = _self_attribute(arg.value)
+            if name in filled:
+                filled[name].handed_on = True
+        if isinstance(func, cst.Attribute):
+            name = _self_attribute(func.value)
+            if name in filled and func.attr.value in ("append", "insert", "extend"):
+                values = [arg.value for arg in node.args[-1:]]
+                if func.attr.value == "extend" and values and \
+                        isinstance(values[0], (cst.List, cst.Tuple)):
+                    values = [element.value for element in values[0].elements]
+                filled[name].fills.extend(value for value in values if self._is_layer(value))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        name = _self_attribute(node.target)
+        if name is None or not self._in_module_init():
+            return
+        container = self._annotated_container(node.annotation.annotation)
+        if container is not None:
+            attribute = self.filled[-1].setdefault(name, _Filled(name, container))
+            attribute.typed = True
+        if node.value is not None:
+            self._set_attribute(name, node, node.value)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         function = self.facts.function
         if not self.module_classes or not self.module_classes[-1] or function is None or \
                 function.name != "__init__":
             return
+        for target in node.targets:
+            name = _self_attribute(target.target)
+            if name is not None:
+                self._set_attribute(name, node, node.value)
+            elif isinstance(target.target, cst.Subscript):
+                name = _self_attribute(target.target.value)  # self.heads[key] = layer
+                if name in self.filled[-1] and self._is_layer(node.value):
+                    self.filled[-1][name].fills.append(node.value)
         if not any(isinstance(t.target, cst.Attribute) and isinstance(t.target.value, cst.Name)
                    and t.target.value.value == "self" for t in node.targets):
             return
@@ -420,6 +538,52 @@ class LayersInPlainList(Rule):
                                        f".to(), .eval() and state_dict() skip them; use "
                                        f"nn.{container}", fix, loose))
 
+    def _in_module_init(self) -> bool:
+        function = self.facts.function
+        return bool(self.module_classes) and self.module_classes[-1] and function is not None \
+            and function.name == "__init__"
+
+    def _is_layer(self, value: cst.BaseExpression) -> bool:
+        return not _read_from_self(value) and first(self.facts.value(value), MODULE) is not None
+
+    def _set_attribute(self, name: str, node: cst.CSTNode, value: cst.BaseExpression) -> None:
+        """`self.name = value` in a module's __init__: an empty list or dict starts a container
+        to watch; any other value after it replaces the container."""
+        filled = self.filled[-1]
+        empty = (isinstance(value, cst.List) and not value.elements) or \
+                (isinstance(value, cst.Dict) and not value.elements)
+        attribute = filled.get(name)
+        if empty and (attribute is None or attribute.empty is None):
+            container = "ModuleDict" if isinstance(value, cst.Dict) else "ModuleList"
+            attribute = filled.setdefault(name, _Filled(name, container))
+            attribute.empty, attribute.container = node, container
+        elif attribute is not None and attribute.empty is not None:
+            attribute.handed_on = True  # self.blocks = nn.ModuleList(self.blocks)
+
+    def _annotated_container(self, annotation: cst.BaseExpression) -> str | None:
+        """"ModuleList" for `List[nn.Module]` (`list[...]`, inside `Optional[...]`),
+        "ModuleDict" for `Dict[str, nn.Linear]`: a plain container annotated as holding
+        layers of torch.nn."""
+        while isinstance(annotation, cst.Subscript):
+            base = annotation.value
+            base_name = base.attr.value if isinstance(base, cst.Attribute) else \
+                base.value if isinstance(base, cst.Name) else ""
+            elements = [element.slice.value for element in annotation.slice
+                        if isinstance(element.slice, cst.Index)]
+            if not elements:
+                return None
+            if base_name == "Optional":
+                annotation = elements[0]
+                continue
+            if base_name not in ("List", "list", "Dict", "dict"):
+                return None
+            qualified = self.imports.qualified_name(elements[-1]) or ""
+            if not qualified.startswith("torch.nn.") or \
+                    not qualified.rpartition(".")[2][:1].isupper():
+                return None
+            return "ModuleDict" if base_name in ("Dict", "dict") else "ModuleList"
+        return None
+
     def _listed_layers(self, value: cst.BaseExpression
                        ) -> tuple[list[cst.BaseExpression], str] | None:
         """(the layers, the container that would register them) when `value` is a plain
@@ -442,6 +606,25 @@ class LayersInPlainList(Rule):
         if not layers or len(layers) != len(elements):
             return None
         return layers, container
+
+
+@dataclass
+class _Filled:
+    """An attribute a module's __init__ sets to an empty list or dict."""
+    name: str
+    container: str  # what would register it: "ModuleList" or "ModuleDict"
+    empty: cst.CSTNode | None = None  # the assignment of the empty container
+    typed: bool = False  # annotated as a list or dict of layers
+    handed_on: bool = False  # given to a call or assigned again: registered elsewhere
+    fills: list[cst.BaseExpression] = field(default_factory=list)  # layers added to it
+
+
+def _self_attribute(node: cst.BaseExpression) -> str | None:
+    """`x` for `self.x`, else None."""
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and \
+            node.value.value == "self":
+        return node.attr.value
+    return None
 
 
 def _read_from_self(node: cst.BaseExpression) -> bool:

@@ -642,6 +642,8 @@ def analyse(context: FileContext, project: ProjectIndex | None,
     or MAX_FLOW_WALKS walks were made. Most files need one walk. Each walk starts over, rules
     and reports included; the last one stands."""
     hints: FlowHints | None = None
+    if project is not None and context.imports.stars:
+        context.imports.star_aliases = project.star_aliases(context.imports.stars, context.path)
     for _ in range(MAX_FLOW_WALKS):
         context.reports.clear()
         model = SemanticModel(context, project, hints, summarising=summarising)

@@ -184,6 +184,11 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             written = writer.members(found)
             if written["attributes"] or written["methods"]:
                 members[name] = written
+    # The library names the file binds by importing them (`nn` of `from torch import nn`):
+    # `from utils import *` binds them in its importer too.
+    aliases = {local: qualified for local, qualified in context.imports.aliases.items()
+               if not local.startswith("_")
+               and qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS}
     if not classes and not functions and not calls and not exports and not members \
             and not events and not init_fills and not rows:
         return None
@@ -193,6 +198,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["init_fills"] = init_fills
     if rows:
         summary["row_fills"] = rows
+    if aliases:
+        summary["aliases"] = aliases
     return summary
 
 
@@ -369,6 +376,8 @@ SUMMARY = Record({
     "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
     # function -> [position of a parameter it writes a row of, position of the row index]
     "row_fills": MapOf(ListOf(ListOf(INTEGER, length=2))),
+    # local name -> the library name it was imported as (`nn` -> `torch.nn`)
+    "aliases": MapOf(TEXT),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -458,6 +467,18 @@ class ProjectIndex:
                     if found is not None:
                         return found
         return None
+
+    def star_aliases(self, stars: Iterable[str], importer: str) -> dict[str, str]:
+        """The library names a file's star imports of project modules bind in it
+        (`from utils import *` binds the `nn` utils imported), a later star over an earlier."""
+        aliases: dict[str, str] = {}
+        for star in stars:
+            for candidate in candidates(star, importer):
+                summary = self._summary(candidate, importer)
+                if summary is not None:
+                    aliases.update(summary.get("aliases", {}))
+                    break
+        return aliases
 
     def receives_arguments(self, path: str) -> bool:
         return bool(self._callers) and module_name(path) in self._callers
@@ -568,7 +589,13 @@ class ProjectIndex:
         found = self._resolve(qualified, importer)
         if found is None or found[1] in found[0]["classes"]:
             return None
-        return self._class_members(*found)
+        members = self._class_members(*found)
+        if members is None and any(key.startswith(f"{found[1]}.")
+                                   for key in found[0].get("events", {})):
+            # A class whose attributes hold nothing known but whose methods train
+            # (`Trainer(model, optimizer).step()`): its instances are still its own.
+            return Members((), ())
+        return members
 
     def _class_members(self, summary: dict[str, Any], name: str) -> Members | None:
         key = (summary["path"], name)

@@ -19,6 +19,13 @@ from dllint.types import RelatedLocation
 PROBABILITIES = "probabilities"  # softmax / sigmoid output; detail: "softmax" | "sigmoid"
 LOG_PROBABILITIES = "log_probabilities"
 UNIT_SCALED = "unit_scaled"  # pixels scaled to [0, 1]; detail says how
+# Standardized: `(x - mean) / std`, or a `Normalize(mean, std)` transform applied; detail: what
+# the std is (`syntax.std_key`: its variables, or a literal list), to know it again.
+STANDARDIZED = "standardized"
+# The smallest or largest element of a value, or their difference (`x.min()`, `np.max(x)`,
+# `np.ptp(x)`); detail: "min" | "max" | "range"; info: the dotted name of the value (`x`).
+# `(x - lo) / (hi - lo)` of these is min-max scaling to [0, 1].
+EXTREMUM = "extremum"
 # In [0, 1] as the value is now: just scaled to [0, 1] (UNIT_SCALED says it was scaled, and
 # stays through `x * 2 - 1`). Arithmetic drops it: `x * 255` is back in 0-255.
 UNIT_RANGE = "unit_range"
@@ -180,6 +187,9 @@ class TransformInfo:
     # True when the scaling step divides whatever it is given, float input included
     # (albumentations' Normalize divides by max_pixel_value), unlike ToTensor.
     divides_float: bool = False
+    # The Normalize(mean, std) step that standardizes, if any, and its std (`syntax.std_key`).
+    standardizing: cst.CSTNode | None = None
+    std: str = ""
 
 
 Value = frozenset
