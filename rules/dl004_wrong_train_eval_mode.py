@@ -11,7 +11,7 @@ from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument, keyword, mode_switch
-from dllint.semantic.values import FUNCTION, INSTANCE, MODULE, first, ordered
+from dllint.semantic.values import FUNCTION, INSTANCE, MODULE, first, tags
 from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(
@@ -3504,7 +3504,7 @@ class WrongTrainEvalMode(Rule):
         if _by_convention(context) and key in facts.fresh and key not in facts.loaded:
             return  # def test(): net = Net(); net(x): random weights, nothing to evaluate
         # In the same order every run: the first suspect's evidence is in the message.
-        modules = [tag for tag in ordered(self.facts.value(func)) if tag.kind == MODULE]
+        modules = tags(self.facts.value(func), MODULE)
         if any(tag.info.framework == "keras" for tag in modules):
             return  # a Keras model runs in inference mode unless called with training=True
         if modules:

@@ -22,7 +22,7 @@ from dllint.semantic.values import (
     COLUMN, DATAFRAME, ELEMENTS, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
     OPTIMIZER, PIL_IMAGE, PROBABILITIES, RANK1, REFERENCE, SCHEDULER, SQUEEZED, TRANSFORM, TUPLE,
     UINT8, UNIT_RANGE, UNIT_SCALED, Value)
-from dllint.semantic.values import ARGUMENT, RECORDS, Tag, ordered
+from dllint.semantic.values import ARGUMENT, RECORDS, Tag
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
 
 if TYPE_CHECKING:
@@ -146,12 +146,13 @@ class CallBinding:
         return self._instance_key(self._host.value(func), "forward")  # EdgeLoss()(prediction, y)
 
     def _instance_key(self, value: Value, method: str) -> str | None:
-        for tag in ordered(value):  # the first class that has it, the same one in every run
-            name = tag.info.name if tag.kind == MODULE else tag.detail if tag.kind == INSTANCE \
-                else None
-            if name in self._top_classes and method in self._top_classes[name]:
-                return f"{name}.{method}"
-        return None
+        # Of several classes that have it (a value joined from branches), the same one in every
+        # run: a value is a set, which iterates in a different order in each.
+        found = [name for tag in value
+                 if (name := tag.info.name if tag.kind == MODULE else tag.detail
+                     if tag.kind == INSTANCE else None) in self._top_classes
+                 and method in self._top_classes[name]]
+        return f"{min(found)}.{method}" if found else None
 
     def record_call_site(self, node: cst.Call) -> None:
         key, table = self.callee_key(node), self._learned.parameters

@@ -19,7 +19,7 @@ import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.syntax import mode_switch
-from dllint.semantic.values import FUNCTION, ordered
+from dllint.semantic.values import FUNCTION, tags
 from dllint.semantic.values import (
     EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, Members, ModuleInfo, Tag, Value, has, without)
 
@@ -253,12 +253,11 @@ class ScopeSummaries:
         dormant: list[str] = []
         unknown = unknown_base
         for value in state.attributes.values():
-            for tag in ordered(value):  # `evidence[0]` is in the message: the same every run
-                if tag.kind == MODULE:
-                    if tag.info.mode_dependent:
-                        (dormant if tag.info.in_eval else evidence).append(tag.info.evidence)
-                    elif tag.info.mode_dependent is None:
-                        unknown = True
+            for tag in tags(value, MODULE):  # `evidence[0]` is in the message: the same every run
+                if tag.info.mode_dependent:
+                    (dormant if tag.info.in_eval else evidence).append(tag.info.evidence)
+                elif tag.info.mode_dependent is None:
+                    unknown = True
         for parent in inherited:
             lightning = lightning or parent.lightning
             if parent.mode_dependent:
@@ -278,8 +277,7 @@ class ScopeSummaries:
             True if evidence else (None if unknown else False))
         # A Keras model's dropout and batch norm: its layer attributes' or its base class's.
         training = next((tag.info.training_layer for value in state.attributes.values()
-                         for tag in ordered(value)
-                         if tag.kind == MODULE and tag.info.training_layer),
+                         for tag in tags(value, MODULE) if tag.info.training_layer),
                         "") or next((parent.training_layer for parent in inherited
                                      if parent.training_layer), "")
         return ModuleInfo(state.name, state.forward_output, mode_dependent,

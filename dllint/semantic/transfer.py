@@ -28,7 +28,7 @@ from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
 from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
-from dllint.semantic.values import FUNCTION, PARTIAL, ordered
+from dllint.semantic.values import FUNCTION, PARTIAL, tags
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
@@ -909,7 +909,7 @@ class ValueTransfer:
             if arg.star:  # Sequential(*layers): members not visible, unless they are the
                 # children of a model known to have dropout or batch norm
                 # (`nn.Sequential(*list(resnet.children())[:-1])`)
-                parent = next((tag for tag in ordered(self._children_of(arg.value))
+                parent = next((tag for tag in tags(self._children_of(arg.value), MODULE)
                                if tag.kind == MODULE and tag.info.mode_dependent), None)
                 info = ModuleInfo("nn.Sequential", EMPTY, True, parent.info.evidence) \
                     if parent is not None else ModuleInfo("nn.Sequential", EMPTY, None, "")

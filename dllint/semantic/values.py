@@ -235,8 +235,9 @@ def first(value: Value, kind: str) -> Tag | None:
 def stable_order(tag: Tag) -> tuple:
     """A key that orders tags by what they say (place in another file, kind, detail, source
     text of their nodes, then where those nodes are in the file), never by identity. Only
-    computed when a value holds several tags. Two tags it cannot tell apart say the same thing
-    of the same node; which one comes first does not change the result."""
+    computed when a value holds several tags. Tags it cannot tell apart are of one kind, say
+    the same and hold the same nodes (they differ only in `info`): code that would pick one of
+    them reads them all instead (`tuple_parts`)."""
     location = tag.location
     return ((location.path, location.span.start_line, location.span.start_column)
             if location is not None else ("", 0, 0), tag.kind, tag.detail, _text(tag.node),
