@@ -604,7 +604,7 @@ class KerasCallWithoutTraining(Rule):
         if not callee:
             return
         module = next((tag for tag in tags(self.facts.value(node.func), MODULE)
-                       and tag.info.framework == "keras" and tag.info.training_layer), None) \
+                       if tag.info.framework == "keras" and tag.info.training_layer), None) \
             or self._own_layer(node.func)
         if module is None:
             return

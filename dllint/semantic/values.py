@@ -211,14 +211,6 @@ def tags(value: Value, kind: str) -> list[Tag]:
     return found if len(found) < 2 else sorted(found, key=stable_order)
 
 
-def ordered(value: Value) -> list[Tag]:
-    """Every tag of `value`, in an order that is the same in every run. A value is a set, and a
-    set of tags iterates in memory-address order, which changes from run to run: code that
-    stops at the first tag that fits (`for tag in value: ... return`), builds a list, a message
-    or a summary from the tags, or picks one of several, iterates this instead."""
-    return list(value) if len(value) < 2 else sorted(value, key=stable_order)
-
-
 def first(value: Value, kind: str) -> Tag | None:
     """One tag of `kind`, the same in every run: a value is a set, and a set of tags that hold
     syntax nodes iterates in memory-address order, which changes from run to run (DL003's
