@@ -406,6 +406,26 @@ class DtypeCasts(Rule):
             brighter = image.astype(np.float32) * 1.4 + 20
             result = np.clip(brighter, 0, 255).astype(image.dtype)
         """),
+        # A model whose forward converts its input itself: it takes uint8 frames by design.
+        Valid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class QNetwork(nn.Module):
+                def __init__(self, actions):
+                    super().__init__()
+                    self.conv = nn.Conv2d(4, 32, 8, stride=4)
+                    self.head = nn.Linear(32 * 20 * 20, actions)
+
+                def forward(self, x):
+                    x = self.conv(x.float() / 255.0)
+                    return self.head(x.flatten(1))
+
+            online = QNetwork(6)
+            frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
+            q_values = online(torch.from_numpy(frames))
+        """),
     ]
     INVALID = [
         # The same without the clip: the addition can push pixels past 255.
@@ -682,6 +702,26 @@ class DtypeCasts(Rule):
             brighter = image.astype(np.float32) * 1.4 + 20
             result = brighter.astype(image.dtype)
         """, line=5, related_lines=(4,)),
+        # Its twin: the forward hands the frames to its first layer as they come.
+        Invalid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class QNetwork(nn.Module):
+                def __init__(self, actions):
+                    super().__init__()
+                    self.conv = nn.Conv2d(4, 32, 8, stride=4)
+                    self.head = nn.Linear(32 * 20 * 20, actions)
+
+                def forward(self, x):
+                    x = self.conv(x)
+                    return self.head(x.flatten(1) / 255.0)
+
+            online = QNetwork(6)
+            frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
+            q_values = online(torch.from_numpy(frames))
+        """, line=17, related_lines=(12, 16)),
     ]
 
     def __init__(self, context) -> None:
@@ -743,6 +783,9 @@ class DtypeCasts(Rule):
             return
         if not node.args or not self.is_model(node.func, qualified):
             return
+        module = first(self.facts.value(node.func), MODULE)
+        if module is not None and getattr(module.info, "input_pixels", "") == "converted":
+            return  # its forward converts the image to float itself
         self.check_tensor(self.facts.value(node.args[0].value), node, "the model",
                           accepts_float64=self.converted_to_float64(node.func))
 

@@ -59,7 +59,11 @@ _EVENT_GATE = minimal_tokens({*catalog.BACKWARD_METHODS, "zero_grad"})
 # What an init hook fills on the modules it receives crosses files (`model.apply(init_weights)`
 # with `init_weights` imported, an `_init_weights` inherited from a base class of another file).
 _INIT_GATE = minimal_tokens({"init.", *(f"{method}(" for method in catalog.IN_PLACE_INITIALISERS)})
-SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE))
+# Which parameters a helper runs as a model without gradients crosses files too (`generate(model,
+# idx)` of another file): DL004 judges each call by the mode its caller left the model in.
+_EVALUATION_GATE = minimal_tokens({*(name.rsplit(".", 1)[-1] for name in catalog.NO_GRAD_CONTEXTS),
+                                   *catalog.GENERATION_METHODS})
+SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE, *_EVALUATION_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
@@ -93,6 +97,17 @@ def module_name(path: str) -> str:
         parts.insert(0, directory.name)
         directory = directory.parent
     return ".".join(parts)
+
+
+def receiver_key(path: str) -> str:
+    """The key under which calls from other files into `path` are recorded: its dotted module
+    name, or, for a file outside any package (`ch06/previous_chapters.py`), that name and its
+    folder: same-named scripts of different folders are different modules, and the callers of
+    one never count as the callers of another."""
+    module = module_name(path)
+    if "." in module or Path(path).name == "__init__.py":
+        return module
+    return f"{module}@{Path(path).resolve().parent}"
 
 
 def candidates(qualified: str, importer: str, own: str | None = None) -> list[str]:
@@ -177,6 +192,12 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                   for name, fills in init_hook_fills(module, text, context.imports).items()}
     rows = {name: sorted([filled, index] for filled, index in fills)
             for name, fills in row_fills(module, text).items()}
+    from dllint.semantic.evaluations import evaluated_parameters
+    evaluates = {}
+    for name, found in evaluated_parameters(module, text, context.imports).items():
+        writer.set_anchor("def", name)
+        evaluates[name] = [{"position": position, "parameter": parameter,
+                            "span": writer.span(call)} for position, parameter, call in found]
     members = {}
     for name, found in model.scopes.local_members.items():
         if found is not None:
@@ -190,7 +211,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                if not local.startswith("_")
                and qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS}
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills and not rows:
+            and not events and not init_fills and not rows and not evaluates:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -200,6 +221,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["row_fills"] = rows
     if aliases:
         summary["aliases"] = aliases
+    if evaluates:
+        summary["evaluates"] = evaluates
     return summary
 
 
@@ -290,7 +313,9 @@ class _Writer:
         return {"name": info.name, "output": self.value(info.output),
                 "mode_dependent": info.mode_dependent, "evidence": info.evidence,
                 "lightning": info.lightning, "in_eval": info.in_eval,
-                "framework": info.framework, "training_layer": info.training_layer}
+                "framework": info.framework, "training_layer": info.training_layer,
+                **({"input_pixels": info.input_pixels} if info.input_pixels == "converted"
+                   else {})}
 
     def members(self, members: Members) -> dict[str, Any]:
         def written(pairs):
@@ -330,7 +355,8 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
     return ModuleInfo(data["name"], _read_value(data.get("output", ())), data["mode_dependent"],
                       evidence, data.get("lightning", False), in_eval=data.get("in_eval", False),
                       framework=data.get("framework", ""),
-                      training_layer=data.get("training_layer", ""))
+                      training_layer=data.get("training_layer", ""),
+                      input_pixels=data.get("input_pixels", ""))
 
 
 # The shape `summarise` writes and the readers above rely on: a summary read back from a file
@@ -340,7 +366,7 @@ _TAG_REQUIRED = frozenset({"kind", "path", "span"})
 _MODULE_INFO = Record({
     "name": TEXT, "output": ListOf(Later(lambda: _TAG)), "mode_dependent": OneOf((NULL, BOOLEAN)),
     "evidence": OneOf((NULL, TEXT)), "lightning": BOOLEAN, "in_eval": BOOLEAN, "framework": TEXT,
-    "training_layer": TEXT,
+    "training_layer": TEXT, "input_pixels": TEXT,
 }, required=frozenset({"name", "mode_dependent"}))
 _LOSS_INFO = Record({"qualified": TEXT, "wants": TEXT, "display": TEXT, "argument": INTEGER,
                      "keyword": TEXT}, required=frozenset({"qualified", "wants", "display"}))
@@ -378,6 +404,10 @@ SUMMARY = Record({
     "row_fills": MapOf(ListOf(ListOf(INTEGER, length=2))),
     # local name -> the library name it was imported as (`nn` -> `torch.nn`)
     "aliases": MapOf(TEXT),
+    # function -> the parameters it runs as a model without gradients (see evaluations.py)
+    "evaluates": MapOf(ListOf(Record({"position": INTEGER, "parameter": TEXT,
+                                      "span": ListOf(INTEGER, length=4)},
+                                     required=frozenset({"position", "parameter", "span"})))),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -421,10 +451,9 @@ class ProjectIndex:
             for target, slots in summary.get("calls", {}).items():
                 found = index._resolve(target, summary["path"])
                 if found is not None:
-                    keys = [(module_name(found[0]["path"]), found[1])]
+                    keys = [(receiver_key(found[0]["path"]), found[1])]
                 else:  # the callee's file needs no summary of its own to receive arguments
-                    keys = [tuple(candidate.rpartition(".")[::2])
-                            for candidate in candidates(target, summary["path"])]
+                    keys = index._unsummarised_receivers(target, summary["path"])
                 for key in keys:
                     index._incoming.setdefault(key, []).append(slots)
         calls: dict[str, list] = {}
@@ -434,6 +463,21 @@ class ProjectIndex:
         index._callers = {target: digest({"calls": sorted(found)})
                           for target, found in calls.items()}
         return index
+
+    def _unsummarised_receivers(self, target: str, importer: str) -> list[tuple[str, str]]:
+        """The (receiver key, name) pairs a call to `target` may reach when no summary defines
+        it: a bare module (`helpers.f`) names only the file in the importer's folder, or in the
+        folder above the importer's package."""
+        keys = []
+        for candidate in candidates(target, importer):
+            module, _, name = candidate.rpartition(".")
+            if "." in module:
+                keys.append((module, name))
+            elif module:
+                roots = dict.fromkeys((Path(importer).resolve().parent,
+                                       self._import_root(importer)))
+                keys.extend((f"{module}@{root}", name) for root in roots)
+        return keys
 
     def _resolve(self, qualified: str, importer: str,
                  hops: int = 0) -> tuple[dict[str, Any], str] | None:
@@ -452,6 +496,7 @@ class ProjectIndex:
                     any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
                     name in summary.get("init_fills", {}) or \
                     name in summary.get("row_fills", {}) or \
+                    name in summary.get("evaluates", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
             exports = summary.get("exports", {})
@@ -481,11 +526,11 @@ class ProjectIndex:
         return aliases
 
     def receives_arguments(self, path: str) -> bool:
-        return bool(self._callers) and module_name(path) in self._callers
+        return bool(self._callers) and receiver_key(path) in self._callers
 
     def incoming_arguments(self, module: str, name: str) -> dict[int | str, Value]:
         """What calls in other files pass to `name` (a function, or a class's constructor)
-        defined in `module`, by position and by keyword."""
+        defined in the file whose `receiver_key` is `module`, by position and by keyword."""
         slots: dict[int | str, Value] = {}
         for call in self._incoming.get((module, name), ()):
             for slot, data in call.items():
@@ -667,6 +712,19 @@ class ProjectIndex:
         summary, name = found
         return {(filled, index) for filled, index in summary.get("row_fills", {}).get(name, ())}
 
+    def lookup_evaluations(self, qualified: str, importer: str
+                           ) -> list[tuple[int, str, RelatedLocation]]:
+        """The parameters a function of another file runs as a model without gradients: (its
+        position, its name, where it runs it); see `evaluations.py`."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return []
+        summary, name = found
+        return [(entry["position"], entry["parameter"],
+                 RelatedLocation(summary["path"], Span(*entry["span"]),
+                                 f"`{name}` runs `{entry['parameter']}` here"))
+                for entry in summary.get("evaluates", {}).get(name, ())]
+
     def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
         """Whether an import of these names (`statement_imports`) reaches a module of the
         project that has a summary: what it defines may be half of a bug in the importer."""
@@ -716,7 +774,7 @@ def statement_imports(text: str) -> list[str]:
 def imported_modules(qualified_names: Iterable[str], importer: str) -> list[str]:
     """Every module an import could name inside the project (whether or not it exists now),
     and the calls into this file from the others."""
-    modules: set[str] = {CALLERS + module_name(importer)}
+    modules: set[str] = {CALLERS + receiver_key(importer)}
     for qualified in qualified_names:
         for candidate in candidates(qualified, importer):
             modules.add(candidate)

@@ -397,6 +397,8 @@ class ValueTransfer:
         output = self.hand_in(info.output, node, "init")
         if output is not info.output:
             info = replace(info, output=output)
+        if info.decided_by and info.mode_dependent and _built_without_drop(info, node):
+            info = replace(info, mode_dependent=False, evidence="", decided_by=())
         return frozenset({Tag(MODULE, node, info.name, info)})
 
     def hand_in(self, output: Value, call: cst.Call, slot: str) -> Value:
@@ -698,7 +700,28 @@ class ValueTransfer:
         return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}), False)
 
     def _mode_dependent_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        return self._layer(node, qualified, EMPTY, _modes_differ(node, row.data))
+        layer = self._layer(node, qualified, EMPTY, _modes_differ(node, row.data))
+        parameter = self._constructor_parameter(node, row.data)
+        if parameter is None:
+            return layer
+        return frozenset(replace(tag, info=replace(tag.info, decided_by=(parameter,)))
+                         for tag in layer)
+
+    def _constructor_parameter(self, node: cst.Call,
+                               decider: catalog.ModeArgument) -> str | None:
+        """The parameter of the enclosing class's `__init__` that is the layer's drop
+        probability (`nn.Dropout(dropout)`), or None."""
+        if decider.is_flag:
+            return None
+        arg = argument(node, decider.position, decider.keyword)
+        function = self.scopes.current_function
+        if arg is None or not isinstance(arg.value, cst.Name) or function is None or \
+                function.class_state is None or function.name != "__init__":
+            return None
+        params = function.node.params
+        names = {param.name.value for param in (*params.posonly_params, *params.params,
+                                                 *params.kwonly_params)}
+        return arg.value.value if arg.value.value in names else None
 
     def _container(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return self._sequential(node)
@@ -1587,6 +1610,20 @@ def _modes_differ(node: cst.Call, decider: catalog.ModeArgument) -> bool | None:
         if probability is not None:
             return probability != 0.0
     return True if decider.differs_by_default else None
+
+
+def _built_without_drop(info: ModuleInfo, node: cst.Call) -> bool:
+    """Whether a construction hands every parameter that decides the class's dropout a
+    constant 0 (`CausalAttention(d_in, d_out, context_length, 0.0)`), or leaves it at a
+    default of 0."""
+    for position, name, default in info.decided_by:
+        arg = argument(node, position, name) if position >= 0 else keyword(node, name)
+        if arg is not None and arg.star:
+            return False
+        probability = number(arg.value) if arg is not None else default
+        if probability != 0.0:
+            return False
+    return True
 
 
 def with_module_mode(value: Value, in_eval: bool) -> Value:

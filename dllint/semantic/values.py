@@ -130,6 +130,8 @@ class ModuleInfo:
     # Keras: what the model does to the pixels it is given, judged from its first layers:
     # "scaled" (it starts with `input_scaling`, a `Rescaling(1./255)`), "raw" (its first weighted
     # layer sees them as given), "kept" (it only has layers that keep their range), "" (unknown).
+    # A torch module: "converted" when its forward converts its input to float before any layer
+    # (`self.conv(x.float() / 255.0)`): it takes uint8 images by design.
     input_pixels: str = ""
     input_scaling: cst.CSTNode | None = None
     # Keras: the first layer whose call depends on the `training` flag the model is called with
@@ -139,6 +141,12 @@ class ModuleInfo:
     training_layer: str = ""
     # A class of the project: what its instances' attributes and methods hold (Members).
     members: Members | None = None
+    # A layer: the constructor parameter (of the class building it) its drop probability is,
+    # as (name,) (`nn.Dropout(dropout)` in `__init__(self, ..., dropout)`). A class: the
+    # constructor parameters every one of its mode-dependent layers is decided by, as
+    # (position, name, default or None): an instance built with each of them 0
+    # (`CausalAttention(d_in, d_out, 0.0)`) has no train/eval difference.
+    decided_by: tuple = ()
 
 
 @dataclass(frozen=True)
