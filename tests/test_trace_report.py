@@ -628,7 +628,10 @@ def test_cli_trace_json_is_the_whole_report(tmp_path, monkeypatch):
     assert data["weights_changed"] in (True, False, None)
     memory = data["memory"]  # dllint-trace/2
     assert memory["device"] == "cpu" and memory["measured"] is False
-    assert memory["batch_size"] == 16 and memory["peak_phase"] in ("forward", "backward")
+    # A model this small peaks when Adam creates its state (two moments per parameter), not in
+    # its forward or backward: every phase is a possible peak, and it must be one of them.
+    assert memory["batch_size"] == 16 and memory["peak_phase"] in ("forward", "backward",
+                                                                   "optimizer")
     assert {module["name"] for module in memory["modules"]} == \
         {module["name"] for module in data["modules"]}
     assert memory["parameter_bytes"] == data["modules"][0]["parameter_bytes"]
