@@ -207,6 +207,19 @@ class LayersInPlainList(Rule):
                         self.sizes.append(width * 2)
                         self.anchors.append(torch.zeros(width))
         """),
+        # Each layer is also registered by `setattr(self, name, layer)`: the list is an index.
+        Valid("""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.fcs = []
+                    for i in range(depth):
+                        fc = nn.Linear(10, 10)
+                        setattr(self, "fc%i" % i, fc)
+                        self.fcs.append(fc)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -368,6 +381,19 @@ class LayersInPlainList(Rule):
                         for part in parts:
                             self.parts.append(part)
         """, line=9),
+        # Its twin: the setattr registers another object, not the listed layer.
+        Invalid("""
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.fcs = []
+                    for i in range(depth):
+                        fc = nn.Linear(10, 10)
+                        setattr(self, "size%i" % i, i)
+                        self.fcs.append(fc)
+        """, line=6, related_lines=(10,)),
     ]
 
     def __init__(self, context) -> None:
@@ -459,6 +485,12 @@ class LayersInPlainList(Rule):
             self.registers[-1] = True
         if not self._in_module_init():
             return
+        # `setattr(self, "fc%i" % i, fc)` registers the layer `fc` under a computed name.
+        if isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) == 3 and \
+                self.imports.qualified_name(func) in (None, "setattr", "builtins.setattr") and \
+                isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "self" \
+                and isinstance(node.args[2].value, cst.Name):
+            self.held[-1].add(node.args[2].value.value)
         filled = self.filled[-1]
         # `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`: the layers are registered
         # by what receives the list.
