@@ -10,16 +10,15 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.syntax import argument, keyword, mode_switch
+from dllint.semantic.mode_effects import modes_left
+from dllint.semantic.syntax import argument, keyword
 from dllint.semantic.values import INSTANCE, MODULE, first
 from dllint.walk import CachedVisitorNames, walk
 
-EVALUATION_NAME = re.compile(
-    r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
-    r"infer|inference)(_|$)")
+EVALUATION_NAME = re.compile(catalog.EVALUATION_NAME_PATTERN)
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
 # `train_and_evaluate_one_epoch`: a function that also trains decides its modes in its body.
-TRAINING_NAME = re.compile(r"(^|_)(train|training|fit)(_|$)")
+TRAINING_NAME = re.compile(catalog.TRAINING_NAME_PATTERN)
 # A loader of held-out data: `test_loader`, `testloader`, `val_dataloader`, `valid_dl`.
 # Where `model.generate(...)` runs when nothing else says it is evaluated.
 GENERATION_CONTEXT = "for generation with `.generate()`"
@@ -115,7 +114,11 @@ class WrongTrainEvalMode(Rule):
     held-out loader (`test_loader`) after training (a loop of its own, or a trainer engine's
     `fit`), or after `load_state_dict` in a script that never trains. A helper that evaluates
     the model it is handed is judged from its call sites in the file, and the finding names the
-    calls that hand it a model not in eval mode. Also flags `model.eval` written without the
+    calls that hand it a model not in eval mode. A helper of another file of the project counts
+    at its call through its summary (`mode_effects`): one that calls `model.eval()` on the model
+    it is handed and returns leaves it in eval mode (inside a training loop, a switch made
+    there), and one named for evaluation that runs the model without setting its mode
+    (`do_eval(model, loader)`) is flagged at a call that hands it a model in training mode. Also flags `model.eval` written without the
     call, `model.train()` inside a no_grad block that goes on evaluating the model, an epoch
     loop (one that runs backward passes and optimizer steps) that calls `eval()` for validation
     but never `train()` before the next training step,
@@ -2830,6 +2833,10 @@ class WrongTrainEvalMode(Rule):
         # a parse); the tape it records is replayed by the model's walk that follows.
         walk(context.module, [collector])
         self.modes_left = collector
+        # Mode switches a helper of another file makes on the model a call hands it, at that
+        # call (`eval_net(net, loader)`, whose body calls `net.eval()`): (the call, the model,
+        # the mode, where the helper switches it, the loops open at the call).
+        self.imported_switches: list[tuple[cst.Call, str, str, object, frozenset[int]]] = []
         self.eval_mode_forwards: list[tuple[str, cst.Call, cst.CSTNode, FunctionFacts, int]] = []
         self.train_switches: list[tuple[str, cst.Call, tuple, FunctionFacts, int]] = []
         # Models whose parameters this file freezes (`backbone.requires_grad_(False)`, or
@@ -3329,7 +3336,44 @@ class WrongTrainEvalMode(Rule):
                 if self.has_no_training_mode(arg.value):
                     self.handed_without_modes.add(id(arg.value))
             self.apply_modes_left(callee, node)
+        else:
+            qualified = self.facts.qualified(func)
+            if qualified is not None and not self.modes_per_call:
+                self.apply_imported_modes(qualified, node)
         self.check_module_call(node)
+
+    def apply_imported_modes(self, qualified: str, call: cst.Call) -> None:
+        """A helper of another file of the project, called here: the mode it leaves the model
+        it is handed in holds after the call (and inside a training loop, is judged as a switch
+        made there), and one that evaluates the model in whatever mode its caller left is judged
+        by the mode the model has here."""
+        for parameter, position, effect, where in self.facts.imported_mode_effects(qualified):
+            arg = argument(call, position, parameter)
+            key = self.handed_model_key(arg.value) if arg is not None else None
+            if key is None:
+                continue
+            value = self.facts.value(arg.value)
+            if self.facts.has_mode_dependent_layers(value) is False:
+                continue  # no dropout, no batch norm: the mode changes nothing
+            if effect != "evaluated":
+                self.scope.modes[key] = effect
+                loops = frozenset(id(loop.node) for loop in self.facts.open_loops)
+                if loops:
+                    self.imported_switches.append((call, key, effect, where, loops))
+                continue
+            mode = self.scope.modes.get(key) or self.module_facts.modes.get(key)
+            module = self.facts.module_mode(value)
+            if mode == "eval" or (mode is None and module is not None and module.in_eval):
+                continue
+            if mode != "train" and not (mode is None and self.scope.trained):
+                continue  # nothing here says the model is in training mode
+            name = qualified.rsplit(".", 1)[-1]
+            self.report(call, f"`{name}` evaluates the model it is handed in `{parameter}` "
+                              "without calling `eval()`, and this call hands it "
+                              f"`{key}` in training mode: dropout and batch norm stay on for "
+                              f"the evaluation; call `{key}.eval()` before it (and "
+                              f"`{key}.train()` after it, to go on training)",
+                        related=[where])
 
     def apply_modes_left(self, callee: str, call: cst.Call) -> None:
         """After `evaluate(loader, model)`, whose body calls `model.eval()`, the caller's model
@@ -3715,6 +3759,7 @@ class WrongTrainEvalMode(Rule):
         if self.modes_per_call:
             return
         events = self.trained_model_events(loop, list(self.facts.expand(loop.events)))
+        events += self.imported_switch_events(loop, events)
         kinds = {event[0] for event in events}
         # A loop that computes gradients but steps no optimizer (a gradient or saliency check)
         # trains nothing: its eval() is no mode left behind for training.
@@ -3725,11 +3770,24 @@ class WrongTrainEvalMode(Rule):
         if id(evaluation) in reported:
             return
         reported.add(id(evaluation))
+        imported = [where for call, _, mode, where, _ in self.imported_switches
+                    if call is evaluation and mode == "eval"]
         self.report(evaluation, "this puts the model in eval mode inside the training loop, and "
                                 "nothing calls `train()` before the next training step: from "
                                 "the second epoch on, dropout and batch norm are off; call "
                                 "`model.train()` at the top of each epoch",
-                    related=[(backward, "the training step")])
+                    related=[(backward, "the training step"), *imported[:1]])
+
+    def imported_switch_events(self, loop, events: list[tuple]) -> list[tuple]:
+        """The mode switches that helpers of other files make inside `loop`, as its events:
+        ("eval", call, call) or ("train", call, call), each at the call that hands the model.
+        Where the loop steps an optimizer built here from the modules it runs, a model that is
+        none of them (a teacher) is not the trained one."""
+        owners = {owner for event in events if event[0] == "step" and len(event) > 3
+                  and _made_here(event) for owner in event[3]}
+        return [(mode, call, call) for call, key, mode, _, loops in self.imported_switches
+                if id(loop.node) in loops and not (owners and not any(
+                    _same_or_part(key, owner) for owner in owners))]
 
     def note_forward(self, key: str) -> None:
         if not self.facts.in_no_grad:
@@ -3881,28 +3939,10 @@ def _iterated_name(node: cst.BaseExpression) -> str | None:
 
 
 def _modes_left(function: cst.FunctionDef) -> dict[str, str]:
-    """The modes a function leaves its parameters in: `model.eval()` (or `model.train()`) run
-    on every path through its body, not in a branch or loop, the last one for each parameter.
-    `def evaluate(model, loader): model.eval(); ...` leaves the caller's model in eval mode."""
-    params = {param.name.value for param in (*function.params.posonly_params,
-                                            *function.params.params)}
-    modes: dict[str, str] = {}
-    statements = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
-    while statements:
-        statement = statements.pop(0)
-        if isinstance(statement, cst.With):
-            statements[:0] = statement.body.body  # a `with` block runs its body once
-            continue
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
-                continue
-            mode = mode_switch(small.value)
-            receiver = small.value.func.value if mode is not None else None
-            if isinstance(receiver, cst.Name) and receiver.value in params:
-                modes[receiver.value] = mode
-    return modes
+    """The modes a function leaves its parameters in (`mode_effects.modes_left`, without the
+    switches): `def evaluate(model, loader): model.eval(); ...` leaves the caller's model in
+    eval mode."""
+    return {parameter: mode for parameter, (mode, _) in modes_left(function).items()}
 
 
 class _ModesLeftCollector(CachedVisitorNames, cst.BatchableCSTVisitor):

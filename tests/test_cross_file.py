@@ -1160,3 +1160,86 @@ def test_cache_follows_a_change_of_an_init_hook_in_another_file(tmp_path):
     after, _ = lint(root, use_cache=True)
     assert {(name, line) for name, line, code, _ in after if code == "DL304"} == {
         ("gated.py", 10)}
+
+
+MODE_HELPERS = '''
+import torch
+
+
+def eval_net(net, loader):
+    net.eval()
+    total = 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            total += (net(x).argmax(1) == y).float().mean().item()
+    return total / len(loader)
+
+
+def do_eval(model, loader):
+    correct = 0
+    for x, y in loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+'''
+MODE_TRAIN = '''
+import torch
+from torch import nn
+from helpers import eval_net, do_eval
+
+net = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+for epoch in range(10):
+    net.train()
+    for step, (x, y) in enumerate(train_loader):
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if step % 100 == 0:
+            {check}
+'''
+
+
+def mode_project(tmp_path, check: str, model: str = "") -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "helpers.py").write_text(MODE_HELPERS)
+    train = MODE_TRAIN.format(check=check)
+    if model:
+        train = train.replace("nn.Dropout(0.5)", model)
+    (root / "train.py").write_text(train)
+    return root
+
+
+def test_a_helper_of_another_file_that_leaves_the_model_in_eval_mode_counts_in_the_loop(
+        tmp_path):
+    """DL004: `eval_net` (helpers.py) calls `net.eval()` and returns; called inside the batch
+    loop, the steps after it train in eval mode. Its summary says so."""
+    summary = summarise("helpers.py", MODE_HELPERS)
+    assert summary is not None and [entry[:3] for entry in summary["modes"]["eval_net"]] == \
+        [["net", 0, "eval"]]
+    assert [entry[:3] for entry in summary["modes"]["do_eval"]] == [["model", 0, "evaluated"]]
+    found, _ = lint(mode_project(tmp_path, "score = eval_net(net, val_loader)"))
+    assert ("train.py", 15, "DL004", (("train.py", 11), ("helpers.py", 6))) in found
+
+
+def test_a_helper_that_leaves_eval_mode_is_fine_when_train_follows_it(tmp_path):
+    found, _ = lint(mode_project(tmp_path, "score = eval_net(net, val_loader); net.train()"))
+    assert not [entry for entry in found if entry[2] == "DL004"]
+
+
+def test_a_helper_that_leaves_eval_mode_is_fine_for_a_model_without_modes(tmp_path):
+    found, _ = lint(mode_project(tmp_path, "score = eval_net(net, val_loader)", model="nn.ReLU()"))
+    assert not [entry for entry in found if entry[2] == "DL004"]
+
+
+def test_an_evaluation_helper_of_another_file_judged_by_the_mode_its_caller_hands(tmp_path):
+    """DL004: `do_eval` (helpers.py) runs the model it is handed without `eval()`; the caller
+    hands it a model in training mode."""
+    found, _ = lint(mode_project(tmp_path, "score = do_eval(net, val_loader)"))
+    assert ("train.py", 15, "DL004", (("helpers.py", 17),)) in found
+
+
+def test_an_evaluation_helper_of_another_file_handed_an_eval_model_is_fine(tmp_path):
+    found, _ = lint(mode_project(
+        tmp_path, "net.eval(); score = do_eval(net, val_loader); net.train()"))
+    assert not [entry for entry in found if entry[2] == "DL004"]

@@ -24,6 +24,7 @@ import libcst as cst
 from dllint.semantic.reads import LoopNamesRead
 from dllint.semantic.regions import HandlerContext
 from dllint.semantic.values import MODULE, ModuleInfo, Tag, Value, first
+from dllint.types import RelatedLocation
 
 if TYPE_CHECKING:
     from dllint.semantic.loops import LoopEvents
@@ -222,6 +223,18 @@ class Facts:
         if project is None:
             return frozenset()
         return frozenset(project.lookup_init_fills(qualified, self._model.context.path))
+
+    def imported_mode_effects(self, qualified: str
+                              ) -> Sequence[tuple[str, int, str, RelatedLocation]]:
+        """What a function of another file of the project (`eval_net`, imported) does to the
+        mode of the models it is handed (`mode_effects`): (parameter, its position, "eval" or
+        "train" for the mode it leaves it in, or "evaluated" for a helper named for evaluation
+        that runs it in whatever mode the caller left, where that happens). Empty without a
+        project, or for a name no summary defines."""
+        project = self._model.project
+        if project is None:
+            return ()
+        return tuple(project.lookup_mode_effects(qualified, self._model.context.path))
 
     def events_at(self, node: cst.CSTNode) -> Sequence[str]:
         """The kinds of the training events recorded at `node` so far ("backward", "step", ...),

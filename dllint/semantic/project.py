@@ -59,7 +59,10 @@ _EVENT_GATE = minimal_tokens({*catalog.BACKWARD_METHODS, "zero_grad"})
 # What an init hook fills on the modules it receives crosses files (`model.apply(init_weights)`
 # with `init_weights` imported, an `_init_weights` inherited from a base class of another file).
 _INIT_GATE = minimal_tokens({"init.", *(f"{method}(" for method in catalog.IN_PLACE_INITIALISERS)})
-SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE))
+# What a helper does to the mode of the model it is handed crosses files too (`eval_net(net,
+# loader)` imported, which calls `net.eval()` and returns): see mode_effects.
+_MODE_GATE = minimal_tokens({".eval()", ".train("})
+SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE, *_MODE_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
@@ -174,6 +177,13 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     from dllint.semantic.init_hooks import init_hook_fills
     init_fills = {name: sorted([class_name or "", attribute] for class_name, attribute in fills)
                   for name, fills in init_hook_fills(module, text, context.imports).items()}
+    # function -> [[parameter, position, "eval" | "train" | "evaluated", span]] (mode_effects)
+    from dllint.semantic.mode_effects import mode_effects
+    modes = {}
+    for name, effects in mode_effects(module).items():
+        writer.set_anchor("def", name)
+        modes[name] = [[effect.parameter, effect.position, effect.effect,
+                        writer.span(effect.node)] for effect in effects]
     members = {}
     for name, found in model.local_members.items():
         if found is not None:
@@ -182,12 +192,14 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             if written["attributes"] or written["methods"]:
                 members[name] = written
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills:
+            and not events and not init_fills and not modes:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
     if init_fills:
         summary["init_fills"] = init_fills
+    if modes:
+        summary["modes"] = modes
     return summary
 
 
@@ -356,6 +368,10 @@ SUMMARY = Record({
     # function or `Class.method` -> what it fills in place on the modules it receives:
     # [class an isinstance test names, or "", attribute]
     "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
+    # function -> what it does to the mode of the models it is handed (mode_effects):
+    # [parameter, position, "eval" | "train" | "evaluated", span of the switch or forward pass]
+    "modes": MapOf(ListOf(ListOf(OneOf((TEXT, INTEGER, ListOf(INTEGER, length=4))),
+                                 length=4))),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -428,7 +444,7 @@ class ProjectIndex:
             if name in summary["classes"] or name in summary["functions"] or \
                     name in summary.get("members", {}) or name in summary.get("events", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
-                    name in summary.get("init_fills", {}) or \
+                    name in summary.get("init_fills", {}) or name in summary.get("modes", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
             exports = summary.get("exports", {})
@@ -616,6 +632,22 @@ class ProjectIndex:
         return {(class_name or None, attribute)
                 for key, fills in summary.get("init_fills", {}).items()
                 if key == name or key.startswith(f"{name}.") for class_name, attribute in fills}
+
+    def lookup_mode_effects(self, qualified: str, importer: str
+                            ) -> list[tuple[str, int, str, RelatedLocation]]:
+        """What a function of another file does to the mode of the models it is handed:
+        (parameter, position, "eval" | "train" | "evaluated", where: the switch, or the first
+        forward pass), or nothing when it is not a summarised function of the project."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return []
+        summary, name = found
+        described = {"eval": "switched to eval mode here", "train": "switched to training mode here",
+                     "evaluated": "run here in the mode its caller left it"}
+        return [(parameter, position, effect,
+                 RelatedLocation(summary["path"], Span(*span), described[effect]))
+                for parameter, position, effect, span in summary.get("modes", {}).get(name, ())
+                if effect in described]
 
     def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
         """Whether an import of these names (`statement_imports`) reaches a module of the
