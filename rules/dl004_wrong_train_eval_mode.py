@@ -12,7 +12,7 @@ from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.mode_effects import modes_left
 from dllint.semantic.syntax import argument, keyword
-from dllint.semantic.values import INSTANCE, MODULE, first
+from dllint.semantic.values import INSTANCE, LOSS_VALUE, MODULE, first
 from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(catalog.EVALUATION_NAME_PATTERN)
@@ -60,6 +60,9 @@ class FunctionFacts:
     # A method of a class with base classes may override a hook its framework calls.
     overrides: bool = False
     trained: bool = False  # an optimizer step was seen in this scope
+    # The modules whose parameters the optimizers stepped here were built from (`model` for
+    # `Adam(model.parameters())`): the models this scope trains.
+    trained_owners: set[str] = field(default_factory=set)
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
@@ -154,6 +157,12 @@ class WrongTrainEvalMode(Rule):
     followed by repeated no_grad runs of one input with nothing between that trains (Monte
     Carlo dropout) is deliberate, as is a `train()` under no_grad after batch-norm running
     statistics were reset (`m.reset_running_stats()`: SWA's batch-norm update written out).
+    A model with dropout or batch norm that the file builds (not in eval mode) and runs but
+    never trains (no optimizer reads its parameters), never switches and never hands on, such
+    as FID's Inception network held by a metric class, is only ever evaluated: in training mode.
+    A helper that trains the model it is handed and then runs it over a held-out loader, with
+    no `eval()` between, evaluates it in training mode unless every model this file hands it
+    has neither dropout nor batch norm.
     A model built around models it is handed
     (`get_peft_model(model, config)`, a generation wrapper over `self.decoder` after
     `self.eval()`) runs their dropout and batch norm in their mode: with no layers of its own
@@ -211,7 +220,9 @@ class WrongTrainEvalMode(Rule):
     requires_any = (".eval", "no_grad", "inference_mode", "load_state_dict", "def val",
                     "def eval", "def test", "def predict", "def infer", "_val", "_eval",
                     "_test", "_predict", "_infer", "testloader", "valloader", "test_loader",
-                    "val_loader", "valid_loader", "eval_loader", "_dataloader", ".generate(")
+                    "val_loader", "valid_loader", "eval_loader", "_dataloader", ".generate(",
+                    # A scorer or teacher built here and never trained or switched.
+                    "InceptionV3", "torchvision.models", "timm.", "BatchNorm", "Dropout")
     uses_model = True
 
     VALID = [
@@ -1749,6 +1760,70 @@ class WrongTrainEvalMode(Rule):
                 train_step(net, train_loader, optimizer)
                 test_step(model=net, loader=test_loader)
         """),
+        # A helper that trains the model it is handed and then scores it on held-out data
+        # switches it first.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+
+            def fit_and_score(model, train_loader, valid_loader):
+                optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                correct = 0
+                for x, y in valid_loader:
+                    correct += (model(x).argmax(1) == y).sum().item()
+                return correct
+        """),
+        # ... or is only ever handed models with neither dropout nor batch norm.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            def fit_and_score(model, train_loader, valid_loader):
+                optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                correct = 0
+                for x, y in valid_loader:
+                    correct += (model(x).argmax(1) == y).sum().item()
+                return correct
+
+            fit_and_score(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), a, b)
+        """),
+        # A metric's network put in eval mode once it is built.
+        Valid("""
+            from pytorch_fid.inception import InceptionV3
+
+            class FrechetScore:
+                def __init__(self, device):
+                    self.inception = InceptionV3([3]).to(device).eval()
+
+                def features(self, images):
+                    return self.inception(images)[0]
+        """),
+        # A network the class trains itself: its parameters go to an optimizer.
+        Valid("""
+            import torch
+            import torchvision
+
+            class Finetuner:
+                def __init__(self):
+                    self.net = torchvision.models.resnet18(weights="DEFAULT")
+                    self.optimizer = torch.optim.SGD(self.net.parameters(), lr=0.01)
+
+                def step(self, images, labels):
+                    loss = torch.nn.functional.cross_entropy(self.net(images), labels)
+                    self.optimizer.zero_grad()
+                    loss.backward()
+                    self.optimizer.step()
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2778,6 +2853,34 @@ class WrongTrainEvalMode(Rule):
                 train_step(net, train_loader, optimizer)
                 test_step(model=net, loader=test_loader)
         """, line=30, related_lines=(29,)),
+        # Handed a model, trained here in the mode it came in, then scored on held-out data
+        # with nothing between that calls eval().
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+
+            def fit_and_score(model, train_loader, valid_loader):
+                optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                correct = 0
+                for x, y in valid_loader:
+                    correct += (model(x).argmax(1) == y).sum().item()
+                return correct
+        """, line=12),
+        # A scorer built here and only run for features: nothing trains it or calls eval().
+        Invalid("""
+            from pytorch_fid.inception import InceptionV3
+
+            class FrechetScore:
+                def __init__(self, device):
+                    self.inception = InceptionV3([3]).to(device)
+
+                def features(self, images):
+                    return self.inception(images)[0]
+        """, line=8),
     ]
 
     def __init__(self, context) -> None:
@@ -2792,6 +2895,20 @@ class WrongTrainEvalMode(Rule):
         # set its mode, judged at the method's calls in this class: (the method, the model's
         # name, the call, the context, what it has).
         self.deferred_attributes: list[tuple[FunctionFacts, str, cst.Call, str, str]] = []
+        # Evaluations, over a held-out loader, of a model a function is handed and trains itself
+        # without ever setting its mode (`def fit_and_score(model, train_loader, val_loader)`):
+        # judged once the file's calls of the function are known. (the function, the model,
+        # the call, the context)
+        self.deferred_trained: list[tuple[FunctionFacts, str, cst.Call, str]] = []
+        # Forward passes of a model with dropout or batch norm, built here and not in eval mode,
+        # run where nothing says they evaluate: (the model, the call, what it has). A model
+        # that nothing in the file trains, switches or hands on (a scorer such as FID's
+        # Inception network, a teacher) is only ever evaluated, in training mode.
+        self.unswitched_runs: list[tuple[str, cst.Call, str]] = []
+        self.switched_anywhere: set[str] = set()
+        self.handed_anywhere: set[str] = set()
+        self.parameters_read: set[str] = set()
+        self.loss_computed = False  # a loss is computed somewhere in the file: it trains
         # (callee, call, the caller's modes there, the caller, whether it trained before)
         self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts, bool]] = []
         self.module_classes: list[bool] = []
@@ -3283,6 +3400,8 @@ class WrongTrainEvalMode(Rule):
                                                      func.value.value)
             key = self.switched_key(func.value)
             if key is not None:
+                self.switched_anywhere.add(key)
+            if key is not None:
                 # Only a switch back from eval() is a mistake: `train()` under no_grad on a
                 # model never put in eval mode here is deliberate (swa_utils.update_bn
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
@@ -3318,6 +3437,10 @@ class WrongTrainEvalMode(Rule):
         if "step" in self.facts.events_at(node):
             self.scope.trained = True
             self.scope.trained_at = self.order
+            for loop in self.facts.open_loops[-1:]:
+                self.scope.trained_owners.update(
+                    owner for event in loop.events if event[0] == "step" and event[1] is node
+                    and len(event) > 3 for owner in event[3])
         callee = func.value if isinstance(func, cst.Name) and self.facts.qualified(func) is None \
             else (func.attr.value if isinstance(func, cst.Attribute) and (
                 self.key(func) is not None or self.is_local_method(func)) else None)
@@ -3327,6 +3450,15 @@ class WrongTrainEvalMode(Rule):
             handed = self.handed_model_key(arg.value)
             if handed is not None:
                 self.scope.handed_at[handed] = self.order
+                self.handed_anywhere.add(handed)
+        if not self.loss_computed and not self.trains_anywhere and \
+                first(self.facts.value(node), LOSS_VALUE) is not None:
+            self.loss_computed = True
+        if isinstance(func, cst.Attribute) and func.attr.value in (
+                "parameters", "named_parameters", "requires_grad_"):
+            owner = self.key(func.value)
+            if owner is not None:
+                self.parameters_read.add(owner)
         if callee is not None and callee in self.modes_left.by_name:
             self.scope.trained_at = self.order  # a function of this file: it may train
         if callee is not None:
@@ -3494,6 +3626,7 @@ class WrongTrainEvalMode(Rule):
         if context is None and generates:
             context = GENERATION_CONTEXT  # model.generate(...): generation is evaluation
         if context is None:
+            self.note_unswitched_run(key, node, func)
             return
         facts = self.scope
         if _by_convention(context) and key in facts.fresh and key not in facts.loaded:
@@ -3539,6 +3672,14 @@ class WrongTrainEvalMode(Rule):
             # engine whose fit leaves it so) and then evaluates it.
             self.report_evaluation(node, key, "put in training mode here", context)
             return
+        held_out = next((loader for _, loader in reversed(self.open_loops) if loader), None)
+        if held_out is not None and key in facts.params and facts.node is not None and \
+                self.mode_of(key) is None and key in facts.trained_owners:
+            # Handed in, trained here in the mode it came in (training mode, for a model to
+            # train), then evaluated over held-out data: nothing between switches it.
+            self.deferred_trained.append((facts, key, node,
+                                          f"in a loop over `{held_out}` after training"))
+            return
         name = key.rsplit(".", 1)[-1]
         if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and (
                 generates or self.facts.in_no_grad or EVALUATION_NAME.search(facts.name)) and \
@@ -3546,6 +3687,17 @@ class WrongTrainEvalMode(Rule):
             # A model handed to an evaluation, generation or no_grad helper: callers in this
             # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False))
+
+    def note_unswitched_run(self, key: str, node: cst.Call, func: cst.BaseExpression) -> None:
+        """A forward pass nothing marks as an evaluation, of a model with dropout or batch norm
+        built in this file in training mode: judged in `leave_Module`, once the whole file has
+        shown whether anything trains, switches or hands on that model."""
+        if key in self.scope.params or self.mode_of(key) is not None:
+            return
+        modules = [tag for tag in self.facts.value(func) if tag.kind == MODULE
+                   and tag.node is not None and tag.info.framework == ""]
+        if modules and all(tag.info.mode_dependent and not tag.info.in_eval for tag in modules):
+            self.unswitched_runs.append((key, node, modules[0].info.evidence))
 
     def chose_training_mode(self, key: str) -> bool:
         """Whether `key` was switched to training mode by an explicit `train()` in this scope
@@ -3671,11 +3823,51 @@ class WrongTrainEvalMode(Rule):
                 continue  # every method that calls this one put the model in eval mode first
             self.report_evaluation(node, key, what, context, related=[
                 (call, f"called here without `{key}.eval()`") for call in in_training])
+        for facts, key, node, context in self.deferred_trained:
+            handed = []
+            index = facts.params.index(key)
+            for call, _, _ in self.calls_of(facts):
+                arg = argument(call, index - (1 if facts.params[:1] == ["self"] and isinstance(
+                    call.func, cst.Attribute) else 0), key)
+                if arg is not None:
+                    handed.append(self.facts.has_mode_dependent_layers(self.facts.value(
+                        arg.value)))
+            if handed and all(modes is False for modes in handed):
+                continue  # every model this file hands it has no dropout and no batch norm
+            effect = "its dropout stays active and its batch norm uses batch statistics" \
+                if any(handed) else "any dropout it has stays active and any batch norm uses " \
+                                    "batch statistics"
+            self.report(node, f"`{key}`, trained here, runs {context} still in training mode "
+                              f"(nothing here calls `eval()`): {effect}; call `{key}.eval()` "
+                              "before the evaluation loop")
+        self.judge_unswitched_runs()
         reported: set[int] = set()
         for loop in self.facts.loops:
             self.judge_loop(loop, reported)
         if not self.modes_per_call:
             self.judge_forwards_before_train()
+
+    def judge_unswitched_runs(self) -> None:
+        """A model with dropout or batch norm that the file builds and runs but never trains
+        (no optimizer reads its parameters, no backward pass in the file runs it), never
+        switches and never hands to anything that might: used only for its outputs (a metric's
+        Inception network, a frozen teacher), it is evaluated in training mode."""
+        if self.trains_anywhere or self.loss_computed:
+            return  # a file that trains: a model run with it may be trained by its step
+        judged: set[str] = set()
+        for key, node, evidence in self.unswitched_runs:
+            if key in judged:
+                continue
+            judged.add(key)
+            if any(_same_or_part(key, other) or _same_or_part(other, key)
+                   for other in (*self.switched_anywhere, *self.handed_anywhere,
+                                 *self.parameters_read)):
+                continue
+            self.report(node, f"`{key}` (has {evidence}) is built here and run for its outputs, "
+                              "but nothing trains it or calls `eval()` on it: it runs in "
+                              "training mode, so dropout stays active and batch norm uses "
+                              "each batch's statistics (and overwrites its running averages); "
+                              f"call `{key}.eval()` once it is built")
 
     def calls_of(self, facts: FunctionFacts) -> list[tuple[cst.Call, dict[str, str],
                                                             FunctionFacts]]:
