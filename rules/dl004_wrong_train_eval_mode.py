@@ -163,6 +163,10 @@ class WrongTrainEvalMode(Rule):
     A helper that trains the model it is handed and then runs it over a held-out loader, with
     no `eval()` between, evaluates it in training mode unless every model this file hands it
     has neither dropout nor batch norm.
+    A no_grad forward pass inside a training step (a loop body or function that runs a
+    backward pass) of a model the file also trains (runs with gradients, or hands its
+    parameters to an optimizer) makes inputs for that step, as a GAN's discriminator step makes
+    fakes with the generator: no evaluation.
     A model built around models it is handed
     (`get_peft_model(model, config)`, a generation wrapper over `self.decoder` after
     `self.eval()`) runs their dropout and batch norm in their mode: with no layers of its own
@@ -1797,6 +1801,29 @@ class WrongTrainEvalMode(Rule):
 
             fit_and_score(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), a, b)
         """),
+        # A GAN's discriminator step makes fakes under no_grad with the generator, which the
+        # same loop trains with its own optimizer: no evaluation.
+        Valid("""
+            import torch
+            from torch import nn
+
+            netG = nn.Sequential(nn.Linear(16, 64), nn.BatchNorm1d(64), nn.Linear(64, 8))
+            netD = nn.Sequential(nn.Linear(8, 64), nn.Dropout(0.3), nn.Linear(64, 1))
+            optG = torch.optim.Adam(netG.parameters())
+            optD = torch.optim.Adam(netD.parameters())
+            bce = nn.BCEWithLogitsLoss()
+            for real in loader:
+                z = torch.randn(real.size(0), 16)
+                with torch.no_grad():
+                    fake = netG(z)
+                optD.zero_grad()
+                lossD = bce(netD(real), ones) + bce(netD(fake), zeros)
+                lossD.backward()
+                optD.step()
+                optG.zero_grad()
+                bce(netD(netG(z)), ones).backward()
+                optG.step()
+        """),
         # A metric's network put in eval mode once it is built.
         Valid("""
             from pytorch_fid.inception import InceptionV3
@@ -2870,6 +2897,22 @@ class WrongTrainEvalMode(Rule):
                     correct += (model(x).argmax(1) == y).sum().item()
                 return correct
         """, line=12),
+        # The same step with a teacher that nothing trains: its targets come from training mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            teacher = nn.Sequential(nn.Linear(8, 64), nn.Dropout(0.3), nn.Linear(64, 4))
+            teacher.load_state_dict(torch.load("teacher.pt"))
+            student = nn.Sequential(nn.Linear(8, 4))
+            optimizer = torch.optim.Adam(student.parameters())
+            for x in loader:
+                with torch.no_grad():
+                    target = teacher(x)
+                optimizer.zero_grad()
+                nn.functional.mse_loss(student(x), target).backward()
+                optimizer.step()
+        """, line=10),
         # A scorer built here and only run for features: nothing trains it or calls eval().
         Invalid("""
             from pytorch_fid.inception import InceptionV3
@@ -2909,6 +2952,10 @@ class WrongTrainEvalMode(Rule):
         self.handed_anywhere: set[str] = set()
         self.parameters_read: set[str] = set()
         self.loss_computed = False  # a loss is computed somewhere in the file: it trains
+        # No_grad forward passes inside a training step, judged in `leave_Module`: (the call,
+        # the model, what it has, the context); and whether each block runs a backward pass.
+        self.training_step_runs: list[tuple[cst.Call, str, str, str]] = []
+        self.training_blocks: dict[int, bool] = {}
         # (callee, call, the caller's modes there, the caller, whether it trained before)
         self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts, bool]] = []
         self.module_classes: list[bool] = []
@@ -3664,13 +3711,14 @@ class WrongTrainEvalMode(Rule):
                 # A model the instance holds: the methods that call this one may have set it.
                 self.deferred_attributes.append((facts, key, node, context, what))
                 return
-            self.report_evaluation(node, key, what, context)
+            self.report_evaluation_unless_trained(node, key, what, context)
             return
         if self.mode_of(key) == "train" and not _by_convention(context) and \
                 key not in facts.params:
             # Layers unknown, but this code put it in training mode (a train() call, or an
             # engine whose fit leaves it so) and then evaluates it.
-            self.report_evaluation(node, key, "put in training mode here", context)
+            self.report_evaluation_unless_trained(node, key, "put in training mode here",
+                                                  context)
             return
         held_out = next((loader for _, loader in reversed(self.open_loops) if loader), None)
         if held_out is not None and key in facts.params and facts.node is not None and \
@@ -3687,6 +3735,28 @@ class WrongTrainEvalMode(Rule):
             # A model handed to an evaluation, generation or no_grad helper: callers in this
             # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False))
+
+    def report_evaluation_unless_trained(self, node: cst.Call, key: str, what: str,
+                                         context: str) -> None:
+        """A no_grad forward pass inside a training step (a loop body or function that runs a
+        backward pass: a GAN's discriminator step making fakes with the generator) is no
+        evaluation when the file trains that model too (runs it with gradients, or hands its
+        parameters to an optimizer): judged once the whole file is seen."""
+        if self.facts.in_no_grad and self.in_training_step():
+            self.training_step_runs.append((node, key, what, context))
+            return
+        self.report_evaluation(node, key, what, context)
+
+    def in_training_step(self) -> bool:
+        block = self.open_loops[-1][0].body if self.open_loops else (
+            self.scope.node.body if self.scope.node is not None else None)
+        if block is None:
+            return False
+        trains = self.training_blocks.get(id(block))
+        if trains is None:
+            trains = self.training_blocks[id(block)] = \
+                "backward" in self.context.module.code_for_node(block)
+        return trains
 
     def note_unswitched_run(self, key: str, node: cst.Call, func: cst.BaseExpression) -> None:
         """A forward pass nothing marks as an evaluation, of a model with dropout or batch norm
@@ -3841,6 +3911,11 @@ class WrongTrainEvalMode(Rule):
                               f"(nothing here calls `eval()`): {effect}; call `{key}.eval()` "
                               "before the evaluation loop")
         self.judge_unswitched_runs()
+        trained = self.run_with_gradients | self.parameters_read
+        for node, key, what, context in self.training_step_runs:
+            if not any(_same_or_part(key, other) or _same_or_part(other, key)
+                       for other in trained):
+                self.report_evaluation(node, key, what, context)
         reported: set[int] = set()
         for loop in self.facts.loops:
             self.judge_loop(loop, reported)
