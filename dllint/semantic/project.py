@@ -642,7 +642,8 @@ class ProjectIndex:
         if found is None:
             return []
         summary, name = found
-        described = {"eval": "switched to eval mode here", "train": "switched to training mode here",
+        described = {"eval": "switched to eval mode here",
+                     "train": "switched to training mode here",
                      "evaluated": "run here in the mode its caller left it"}
         return [(parameter, position, effect,
                  RelatedLocation(summary["path"], Span(*span), described[effect]))
