@@ -1243,3 +1243,41 @@ def test_an_evaluation_helper_of_another_file_handed_an_eval_model_is_fine(tmp_p
     found, _ = lint(mode_project(
         tmp_path, "net.eval(); score = do_eval(net, val_loader); net.train()"))
     assert not [entry for entry in found if entry[2] == "DL004"]
+
+
+def test_a_model_without_modes_defined_in_another_file_is_never_judged(tmp_path):
+    """DL004 is silent on a model whose class, in another file, has neither dropout nor batch
+    norm, however it is evaluated (loaded, under no_grad, over a test loader, handed to an
+    evaluation helper of a third file), and on a `from_pretrained` model nothing trains."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "helpers.py").write_text(MODE_HELPERS)
+    (root / "evaluate.py").write_text('''
+import torch
+from model import Plain
+from helpers import do_eval
+from transformers import AutoModelForSequenceClassification
+
+net = Plain()
+net.load_state_dict(torch.load("weights.pt"))
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+for x, y in train_loader:
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    optimizer.step()
+with torch.no_grad():
+    for x, y in test_loader:
+        print(net(x))
+print(do_eval(net, test_loader))
+scorer = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+with torch.no_grad():
+    print(scorer(**batch))
+''')
+    found, _ = lint(root)
+    assert not [entry for entry in found if entry[2] == "DL004"]
+    # The same with the dropout model: the test loop and the helper's call are flagged (and
+    # the helper's forward pass, from what its callers hand it).
+    (root / "evaluate.py").write_text((root / "evaluate.py").read_text().replace("Plain", "Net"))
+    found, _ = lint(root)
+    assert {(name, line) for name, line, code, _ in found if code == "DL004"} == {
+        ("evaluate.py", 15), ("evaluate.py", 16), ("helpers.py", 17)}
