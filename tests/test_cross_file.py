@@ -1281,3 +1281,47 @@ with torch.no_grad():
     found, _ = lint(root)
     assert {(name, line) for name, line, code, _ in found if code == "DL004"} == {
         ("evaluate.py", 15), ("evaluate.py", 16), ("helpers.py", 17)}
+
+
+METER = '''
+class AverageMeter:
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.sum = 0
+        self.count = 0
+
+    def update(self, val, n=1):
+        self.sum += val * n
+        self.count += n
+'''
+METER_LOOP = '''
+import torch.nn.functional as F
+from utils import AverageMeter
+
+losses = AverageMeter()
+for x, y in loader:
+    loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    losses.update({handed}, x.size(0))
+'''
+
+
+def test_a_meter_of_another_file_that_adds_its_argument_keeps_the_loss_tensors(tmp_path):
+    """DL104: `AverageMeter.update` (utils.py, which imports nothing) adds `val` into
+    `self.sum`; handed the loss tensor each step, it keeps every graph. Its summary says so."""
+    summary = summarise("utils.py", METER)
+    assert summary is not None and summary["accumulates"] == {
+        "AverageMeter.update": [[0, "val"], [1, "n"]]}
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "utils.py").write_text(METER)
+    (root / "train.py").write_text(METER_LOOP.format(handed="loss"))
+    found, _ = lint(root)
+    assert ("train.py", 11, "DL104", ()) in found
+    (root / "train.py").write_text(METER_LOOP.format(handed="loss.item()"))
+    found, _ = lint(root)
+    assert not [entry for entry in found if entry[2] == "DL104"]

@@ -91,6 +91,7 @@ class Facts:
         # Keyed by the state's id, holding the state: held, it is never freed, so its id cannot
         # be reused by the next function's state (which would get this function's facts).
         self._function_facts: dict[int, tuple[FunctionState, FunctionFacts]] = {}
+        self._accumulations: dict[str, list[tuple[int, str]]] | None = None
 
     # -- values --------------------------------------------------------------------------------
 
@@ -235,6 +236,23 @@ class Facts:
         if project is None:
             return ()
         return tuple(project.lookup_mode_effects(qualified, self._model.context.path))
+
+    def accumulated_arguments(self, class_name: str, method: str
+                              ) -> Sequence[tuple[int, str]]:
+        """The arguments a method adds into its instance's state (`accumulation`):
+        `AverageMeter.update(val, n)` with `self.sum += val * n` adds `val` (and `n`), as
+        (position after `self`, parameter). `class_name` is a class of this file, or the
+        qualified name of one of another file of the project (an INSTANCE tag's detail)."""
+        if class_name in self._model.top_classes:
+            if self._accumulations is None:
+                from dllint.semantic.accumulation import accumulating_methods
+                self._accumulations = accumulating_methods(self._model.context.module)
+            return tuple(self._accumulations.get(f"{class_name}.{method}", ()))
+        project = self._model.project
+        if project is None:
+            return ()
+        return tuple(project.lookup_accumulations(class_name, method,
+                                                  self._model.context.path))
 
     def events_at(self, node: cst.CSTNode) -> Sequence[str]:
         """The kinds of the training events recorded at `node` so far ("backward", "step", ...),

@@ -64,6 +64,10 @@ _INIT_GATE = minimal_tokens({"init.", *(f"{method}(" for method in catalog.IN_PL
 _MODE_GATE = minimal_tokens({".eval()", ".train("})
 SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE, *_MODE_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
+# What a method adds into its instance's state crosses files too (an AverageMeter of utils.py
+# whose `update(val)` does `self.sum += val * n`): see accumulation. A file that adds into an
+# attribute in place passes the gate for it.
+_ACCUMULATION_PATTERN = re.compile(r"self\.\w+(\[[^\]\n]*\])?\s*\+=")
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
                 FLOAT64: "float64 data made here", UNIT_SCALED: "scaled to [0, 1] here",
@@ -84,7 +88,8 @@ def wants_summary(text: str, path: str = "") -> bool:
     if Path(path).name == "__init__.py":
         return "import" in text
     # Scripts without a def count too: `fit(Net(), loader, nn.CrossEntropyLoss())` at top level.
-    return _SUMMARY_PATTERN.search(text) is not None
+    return _SUMMARY_PATTERN.search(text) is not None or \
+        _ACCUMULATION_PATTERN.search(text) is not None
 
 
 def module_name(path: str) -> str:
@@ -184,6 +189,10 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         writer.set_anchor("def", name)
         modes[name] = [[effect.parameter, effect.position, effect.effect,
                         writer.span(effect.node)] for effect in effects]
+    # `Class.method` -> [[position, parameter], ...] (accumulation)
+    from dllint.semantic.accumulation import accumulating_methods
+    accumulates = {key: [[position, name] for position, name in found]
+                   for key, found in accumulating_methods(module).items()}
     members = {}
     for name, found in model.local_members.items():
         if found is not None:
@@ -192,7 +201,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             if written["attributes"] or written["methods"]:
                 members[name] = written
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills and not modes:
+            and not events and not init_fills and not modes and not accumulates:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -200,6 +209,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["init_fills"] = init_fills
     if modes:
         summary["modes"] = modes
+    if accumulates:
+        summary["accumulates"] = accumulates
     return summary
 
 
@@ -372,6 +383,8 @@ SUMMARY = Record({
     # [parameter, position, "eval" | "train" | "evaluated", span of the switch or forward pass]
     "modes": MapOf(ListOf(ListOf(OneOf((TEXT, INTEGER, ListOf(INTEGER, length=4))),
                                  length=4))),
+    # `Class.method` -> the arguments it adds into its instance's state: [position, parameter]
+    "accumulates": MapOf(ListOf(ListOf(OneOf((INTEGER, TEXT)), length=2))),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -445,6 +458,7 @@ class ProjectIndex:
                     name in summary.get("members", {}) or name in summary.get("events", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
                     name in summary.get("init_fills", {}) or name in summary.get("modes", {}) or \
+                    any(key.startswith(f"{name}.") for key in summary.get("accumulates", {})) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
             exports = summary.get("exports", {})
@@ -575,6 +589,9 @@ class ProjectIndex:
     def _class_members(self, summary: dict[str, Any], name: str) -> Members | None:
         key = (summary["path"], name)
         data = summary.get("members", {}).get(name)
+        if data is None and any(method.startswith(f"{name}.")
+                                for method in summary.get("accumulates", {})):
+            data = {"attributes": {}, "methods": {}}  # known for what its methods add up
         if data is None or key in self._reading:
             return None
         if key not in self._members:
@@ -649,6 +666,17 @@ class ProjectIndex:
                  RelatedLocation(summary["path"], Span(*span), described[effect]))
                 for parameter, position, effect, span in summary.get("modes", {}).get(name, ())
                 if effect in described]
+
+    def lookup_accumulations(self, qualified_class: str, method: str, importer: str
+                             ) -> list[tuple[int, str]]:
+        """The arguments a method of a class of another file adds into its instance's state
+        (`AverageMeter.update`'s `val`): (position after `self`, parameter)."""
+        found = self._resolve(qualified_class, importer)
+        if found is None:
+            return []
+        summary, name = found
+        return [(position, parameter) for position, parameter in
+                summary.get("accumulates", {}).get(f"{name}.{method}", ())]
 
     def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
         """Whether an import of these names (`statement_imports`) reaches a module of the
