@@ -12,7 +12,7 @@ from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.mode_effects import modes_left
 from dllint.semantic.syntax import argument, keyword
-from dllint.semantic.values import INSTANCE, LOSS_VALUE, MODULE, first
+from dllint.semantic.values import INSTANCE, LOSS, LOSS_VALUE, MODULE, first
 from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(catalog.EVALUATION_NAME_PATTERN)
@@ -1835,6 +1835,24 @@ class WrongTrainEvalMode(Rule):
                 def features(self, images):
                     return self.inception(images)[0]
         """),
+        # A module file's demo runs the model once on made-up input: a shape check.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Denoiser(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.1))
+
+                def forward(self, x, time):
+                    return self.net(x) * time
+
+            if __name__ == "__main__":
+                unet = Denoiser()
+                images = torch.randn(2, 8)
+                print(unet(images, time=torch.ones(2, 1)).shape)
+        """),
         # A network the class trains itself: its parameters go to an optimizer.
         Valid("""
             import torch
@@ -3542,10 +3560,11 @@ class WrongTrainEvalMode(Rule):
                 continue
             mode = self.scope.modes.get(key) or self.module_facts.modes.get(key)
             module = self.facts.module_mode(value)
-            if mode == "eval" or (mode is None and module is not None and module.in_eval):
-                continue
-            if mode != "train" and not (mode is None and self.scope.trained):
-                continue  # nothing here says the model is in training mode
+            if any(tag.kind == LOSS for tag in value):
+                continue  # a loss function handed to the helper, no model
+            if mode != "train" and not (mode is None and self.scope.trained and
+                                        module is not None and not module.in_eval):
+                continue  # nothing here says a model is handed in training mode
             name = qualified.rsplit(".", 1)[-1]
             self.report(call, f"`{name}` evaluates the model it is handed in `{parameter}` "
                               "without calling `eval()`, and this call hands it "
@@ -3764,6 +3783,8 @@ class WrongTrainEvalMode(Rule):
         shown whether anything trains, switches or hands on that model."""
         if key in self.scope.params or self.mode_of(key) is not None:
             return
+        if any(self.is_dummy(arg.value) for arg in node.args):
+            return  # run on made-up input (a demo's `torch.randn`): a shape check
         modules = [tag for tag in self.facts.value(func) if tag.kind == MODULE
                    and tag.node is not None and tag.info.framework == ""]
         if modules and all(tag.info.mode_dependent and not tag.info.in_eval for tag in modules):

@@ -1245,6 +1245,13 @@ def test_an_evaluation_helper_of_another_file_handed_an_eval_model_is_fine(tmp_p
     assert not [entry for entry in found if entry[2] == "DL004"]
 
 
+def test_an_evaluation_helper_of_another_file_handed_a_loss_function_is_fine(tmp_path):
+    """`do_eval(criterion, ...)` runs what it is handed, but a loss function has no mode."""
+    found, _ = lint(mode_project(
+        tmp_path, "score = do_eval(nn.CrossEntropyLoss(), val_loader)"))
+    assert not [entry for entry in found if entry[2] == "DL004"]
+
+
 def test_a_model_without_modes_defined_in_another_file_is_never_judged(tmp_path):
     """DL004 is silent on a model whose class, in another file, has neither dropout nor batch
     norm, however it is evaluated (loaded, under no_grad, over a test loader, handed to an
