@@ -1248,7 +1248,7 @@ def test_an_evaluation_helper_of_another_file_handed_an_eval_model_is_fine(tmp_p
 def test_an_evaluation_helper_of_another_file_handed_a_loss_function_is_fine(tmp_path):
     """`do_eval(criterion, ...)` runs what it is handed, but a loss function has no mode."""
     found, _ = lint(mode_project(
-        tmp_path, "score = do_eval(nn.CrossEntropyLoss(), val_loader)"))
+        tmp_path, "criterion = nn.CrossEntropyLoss(); score = do_eval(criterion, val_loader)"))
     assert not [entry for entry in found if entry[2] == "DL004"]
 
 
