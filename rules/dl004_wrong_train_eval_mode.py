@@ -3516,9 +3516,6 @@ class WrongTrainEvalMode(Rule):
             if handed is not None:
                 self.scope.handed_at[handed] = self.order
                 self.handed_anywhere.add(handed)
-        if not self.loss_computed and not self.trains_anywhere and \
-                first(self.facts.value(node), LOSS_VALUE) is not None:
-            self.loss_computed = True
         if isinstance(func, cst.Attribute) and func.attr.value in (
                 "parameters", "named_parameters", "requires_grad_"):
             owner = self.key(func.value)
@@ -3776,6 +3773,13 @@ class WrongTrainEvalMode(Rule):
             trains = self.training_blocks[id(block)] = \
                 "backward" in self.context.module.code_for_node(block)
         return trains
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        # Whether the file computes a loss matters only once a model ran unswitched; after its
+        # forward pass (post-order), the loss that takes its output is still to come here.
+        if self.unswitched_runs and not self.loss_computed and not self.trains_anywhere and \
+                first(self.facts.value(original_node), LOSS_VALUE) is not None:
+            self.loss_computed = True
 
     def note_unswitched_run(self, key: str, node: cst.Call, func: cst.BaseExpression) -> None:
         """A forward pass nothing marks as an evaluation, of a model with dropout or batch norm

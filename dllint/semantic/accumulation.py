@@ -11,6 +11,8 @@ A method's accumulated arguments are (position among the parameters after `self`
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from dllint.semantic.imports import dotted_name
@@ -70,14 +72,30 @@ def _instance_state(target: cst.BaseExpression) -> str | None:
     return name[len("self."):] if name is not None and name.startswith("self.") else None
 
 
-class _Accumulations(cst.CSTVisitor):
+class _Accumulations:
+    """Reads a method's body in source order, by its children (no visitor: libcst's `visit`
+    rebuilds every node), skipping nested functions."""
+
     def __init__(self, params: dict[str, str]) -> None:
-        super().__init__()
         self.params = dict(params)  # local name -> the parameter it is (or is an element of)
         self.accumulated: set[str] = set()
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
+    def read(self, body: cst.CSTNode) -> None:
+        pending: list[cst.CSTNode] = [body]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                continue
+            if isinstance(node, cst.For):
+                self.visit_For(node)
+            elif isinstance(node, cst.AugAssign):
+                self.visit_AugAssign(node)
+            elif isinstance(node, cst.Assign):
+                self.visit_Assign(node)
+            if isinstance(node, (cst.BaseSuite, cst.BaseCompoundStatement,
+                                 cst.SimpleStatementLine, cst.Else, cst.ExceptHandler,
+                                 cst.Finally)):
+                pending.extend(reversed(node.children))
 
     def visit_For(self, node: cst.For) -> None:
         sources = _iterated_parameters(node.iter, self.params)
@@ -105,9 +123,15 @@ class _Accumulations(cst.CSTVisitor):
                              if name in self.params}
 
 
-def accumulating_methods(module: cst.Module) -> dict[str, list[tuple[int, str]]]:
+_ADDING = re.compile(r"\+=|self\.\w+\s*=\s*self\.\w+\s*\+")
+
+
+def accumulating_methods(module: cst.Module, text: str) -> dict[str, list[tuple[int, str]]]:
     """`Class.method` -> the arguments the method adds into its instance's state, for every
-    top-level class of a file (a class defined twice has none)."""
+    top-level class of a file (a class defined twice has none). `text` is the file's text: one
+    that adds nothing in place is not read."""
+    if _ADDING.search(text) is None:
+        return {}
     found: dict[str, list[tuple[int, str]]] = {}
     defined: dict[str, int] = {}
     for statement in module.body:
@@ -122,7 +146,7 @@ def accumulating_methods(module: cst.Module) -> dict[str, list[tuple[int, str]]]
             if params[:1] != ["self"]:
                 continue
             visitor = _Accumulations({name: name for name in params[1:]})
-            method.body.visit(visitor)
+            visitor.read(method.body)
             if visitor.accumulated:
                 found[f"{statement.name.value}.{method.name.value}"] = [
                     (params.index(name) - 1, name) for name in params[1:]

@@ -246,7 +246,8 @@ class Facts:
         if class_name in self._model.top_classes:
             if self._accumulations is None:
                 from dllint.semantic.accumulation import accumulating_methods
-                self._accumulations = accumulating_methods(self._model.context.module)
+                context = self._model.context
+                self._accumulations = accumulating_methods(context.module, context.source)
             return tuple(self._accumulations.get(f"{class_name}.{method}", ()))
         project = self._model.project
         if project is None:

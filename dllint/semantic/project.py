@@ -192,7 +192,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     # `Class.method` -> [[position, parameter], ...] (accumulation)
     from dllint.semantic.accumulation import accumulating_methods
     accumulates = {key: [[position, name] for position, name in found]
-                   for key, found in accumulating_methods(module).items()}
+                   for key, found in accumulating_methods(module, text).items()}
     members = {}
     for name, found in model.local_members.items():
         if found is not None:
