@@ -1332,3 +1332,43 @@ def test_a_meter_of_another_file_that_adds_its_argument_keeps_the_loss_tensors(t
     (root / "train.py").write_text(METER_LOOP.format(handed="loss.item()"))
     found, _ = lint(root)
     assert not [entry for entry in found if entry[2] == "DL104"]
+
+
+def test_an_init_hook_applied_by_an_importing_file_initialises_the_tensors_it_fills(tmp_path):
+    """DL304, the reverse of the case above: the tensor is in model.py, the hook that fills it
+    is defined and applied in train.py, which imports the model. A hook that fills another
+    attribute leaves the finding, and the cache follows the change of train.py."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "model.py").write_text('''
+import torch
+from torch import nn
+
+
+class Gate(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.weight = nn.Parameter(torch.Tensor(n, n))
+''')
+    train = '''
+from torch import nn
+from model import Gate
+
+
+def init_weights(module):
+    if isinstance(module, Gate):
+        nn.init.xavier_uniform_(module.weight)
+
+
+model = Gate(8)
+model.apply(init_weights)
+'''
+    (root / "train.py").write_text(train)
+    summary = summarise(str(root / "train.py"), train)
+    assert summary is not None and summary["applies"]["model"] == [["Gate", "weight"]]
+    found, _ = lint(root, use_cache=True)
+    assert not any(code == "DL304" for _, _, code, _ in found)
+    (root / "train.py").write_text(train.replace("module.weight", "module.bias"))
+    found, _ = lint(root, use_cache=True)
+    assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
+        ("model.py", 9)}

@@ -255,6 +255,15 @@ class Facts:
         return tuple(project.lookup_accumulations(class_name, method,
                                                   self._model.context.path))
 
+    def init_fills_applied_by_importers(self) -> frozenset[tuple[str | None, str]]:
+        """What the init hooks of files of the project that import this one fill on the models
+        they apply them to (`model.apply(init_weights)` in train.py, on a model of classes of
+        this file): (class an `isinstance` test names, or None; attribute)."""
+        project = self._model.project
+        if project is None:
+            return frozenset()
+        return frozenset(project.applied_init_fills(self._model.context.path))
+
     def events_at(self, node: cst.CSTNode) -> Sequence[str]:
         """The kinds of the training events recorded at `node` so far ("backward", "step", ...),
         in order: `optimizer.step()` is a "step", as is a call of another file's function whose

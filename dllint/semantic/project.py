@@ -179,9 +179,24 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                 events[name] = kinds
     # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks). Imported
     # here: init_hooks needs libcst, which a run answered from the cache never loads.
-    from dllint.semantic.init_hooks import init_hook_fills
+    from dllint.semantic.init_hooks import applied_hooks, init_hook_fills
+    hook_fills = init_hook_fills(module, text, context.imports)
     init_fills = {name: sorted([class_name or "", attribute] for class_name, attribute in fills)
-                  for name, fills in init_hook_fills(module, text, context.imports).items()}
+                  for name, fills in hook_fills.items()}
+    # What the file's own hooks fill on the models it applies them to, for the modules it
+    # imports (a class of model.py whose tensor train.py's `model.apply(init_weights)` fills):
+    # module imported -> [[class or "", attribute], ...]
+    applies = {}
+    top_hooks = {name for name in hook_fills if "." not in name}
+    applied = applied_hooks(module, top_hooks) if top_hooks else set()
+    if applied:
+        fills = sorted({(class_name or "", attribute) for name in applied
+                        for class_name, attribute in hook_fills[name]})
+        for qualified in context.imports.aliases.values():
+            if qualified.split(".", 1)[0].lstrip(".") in catalog.LIBRARY_ROOTS:
+                continue
+            for target in {qualified, qualified.rpartition(".")[0]} - {"", "."}:
+                applies[target] = [list(fill) for fill in fills]
     # function -> [[parameter, position, "eval" | "train" | "evaluated", span]] (mode_effects)
     from dllint.semantic.mode_effects import mode_effects
     modes = {}
@@ -201,7 +216,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             if written["attributes"] or written["methods"]:
                 members[name] = written
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills and not modes and not accumulates:
+            and not events and not init_fills and not modes and not accumulates \
+            and not applies:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -211,6 +227,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["modes"] = modes
     if accumulates:
         summary["accumulates"] = accumulates
+    if applies:
+        summary["applies"] = applies
     return summary
 
 
@@ -385,6 +403,9 @@ SUMMARY = Record({
                                  length=4))),
     # `Class.method` -> the arguments it adds into its instance's state: [position, parameter]
     "accumulates": MapOf(ListOf(ListOf(OneOf((INTEGER, TEXT)), length=2))),
+    # module imported -> what the file's init hooks, applied to its models, fill there:
+    # [class an isinstance test names, or "", attribute]
+    "applies": MapOf(ListOf(ListOf(TEXT, length=2))),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -417,6 +438,10 @@ class ProjectIndex:
     # path -> module_name(path): it asks the file system, and a run resolves names from the
     # same few importers tens of thousands of times.
     _module_names: dict[str, str] = field(default_factory=dict, repr=False)
+    # Module -> what init hooks of the files importing it fill on the models they apply them
+    # to (a class of model.py initialised by `model.apply(init_weights)` in train.py).
+    _applied_fills: dict[str, set[tuple[str | None, str]]] = field(default_factory=dict,
+                                                                   repr=False)
 
     @classmethod
     def from_summaries(cls, summaries: Iterable[dict[str, Any]]) -> ProjectIndex:
@@ -438,6 +463,15 @@ class ProjectIndex:
         for (target, name), entries in index._incoming.items():
             calls.setdefault(target, []).extend(
                 (name, json.dumps(slots, sort_keys=True)) for slots in entries)
+        for summary in summaries:
+            for imported, fills in summary.get("applies", {}).items():
+                for candidate in candidates(imported, summary["path"]):
+                    index._applied_fills.setdefault(candidate, set()).update(
+                        (class_name or None, attribute) for class_name, attribute in fills)
+                    # The importer's hooks decide the module's findings: its cache entry
+                    # depends on them, as on what callers pass.
+                    calls.setdefault(candidate, []).append(
+                        ("<applied init fills>", json.dumps(fills)))
         index._callers = {target: digest({"calls": sorted(found)})
                           for target, found in calls.items()}
         return index
@@ -677,6 +711,12 @@ class ProjectIndex:
         summary, name = found
         return [(position, parameter) for position, parameter in
                 summary.get("accumulates", {}).get(f"{name}.{method}", ())]
+
+    def applied_init_fills(self, path: str) -> set[tuple[str | None, str]]:
+        """What init hooks of other files fill on the models they apply them to, where those
+        files import the module at `path`: (class an isinstance test names, or None;
+        attribute)."""
+        return set(self._applied_fills.get(module_name(path), ()))
 
     def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
         """Whether an import of these names (`statement_imports`) reaches a module of the
