@@ -1853,6 +1853,23 @@ class WrongTrainEvalMode(Rule):
                 images = torch.randn(2, 8)
                 print(unet(images, time=torch.ones(2, 1)).shape)
         """),
+        # A tutorial's block built with random weights and run to show its output's shape:
+        # nothing to evaluate.
+        Valid("""
+            from torch import nn
+
+            class MLPBlock(nn.Module):
+                def __init__(self, dim, dropout=0.1):
+                    super().__init__()
+                    self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.Dropout(dropout))
+
+                def forward(self, x):
+                    return self.mlp(x)
+
+            mlp_block = MLPBlock(768)
+            patches = mlp_block(patched_image_through_attention)
+            print(patches.shape)
+        """),
         # A network the class trains itself: its parameters go to an optimizer.
         Valid("""
             import torch
@@ -3791,7 +3808,14 @@ class WrongTrainEvalMode(Rule):
             return  # run on made-up input (a demo's `torch.randn`): a shape check
         modules = [tag for tag in self.facts.value(func) if tag.kind == MODULE
                    and tag.node is not None and tag.info.framework == ""]
-        if modules and all(tag.info.mode_dependent and not tag.info.in_eval for tag in modules):
+        if not modules or not all(tag.info.mode_dependent and not tag.info.in_eval
+                                  for tag in modules):
+            return
+        # Weights to evaluate: a zoo's model (pretrained weights, as a scorer's network has) or
+        # weights loaded here. One built with random weights and run (a tutorial's shape
+        # check) evaluates nothing.
+        if key in self.scope.loaded or all(
+                tag.detail.startswith(catalog.OPAQUE_MODEL_PREFIXES) for tag in modules):
             self.unswitched_runs.append((key, node, modules[0].info.evidence))
 
     def chose_training_mode(self, key: str) -> bool:
