@@ -1,9 +1,9 @@
 """Recall on real bugs: bugs public repositories fixed in their own history, linted at the parent.
 
-    python benchmarks/realbugs.py split
-    python benchmarks/realbugs.py recall --half tuning|held-out [--mirrors /work/.mirror]
-                                        [--only ID,...] [-v]
-    python benchmarks/realbugs.py fixed --half tuning|held-out [--mirrors /work/.mirror]
+    python benchmarks/realbugs.py split [--round N]
+    python benchmarks/realbugs.py recall --half tuning|held-out [--round N]
+                                        [--mirrors /work/.mirror] [--only ID,...] [-v]
+    python benchmarks/realbugs.py fixed --half tuning|held-out [--round N] [--mirrors /work/.mirror]
 
 `benchmarks/realbugs/manifest.toml` lists each bug: the repository, the fix commit, its parent
 (the buggy version), the file, the buggy lines in the parent, the rule codes a reader expects
@@ -23,6 +23,11 @@ it, or the rule flags the fixed form).
 `split` assigns each bug to the tuning or the held-out half by the first byte of
 sha256("owner/name@fix:path"): even is tuning, odd is held-out. Rules are tuned on the tuning
 half's misses; the held-out half is run once, at the end, and reported as the result.
+
+Bugs come in rounds (`round` in the manifest, 1 when absent): once a round's held-out half has
+been run and its misses read, it is seen, and a later round adds bugs nobody has tuned on.
+`--round N` restricts every command to round N; without it a command takes every round. The
+half of a bug depends on its key alone, never on its round or on the other bugs.
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ class Bug:
     in_corpus: bool = False
     # Buggy lines in other files of the same folder (the fix is in `path`, the symptom there).
     elsewhere: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # The round that added the bug: a later round holds bugs nobody had read when it came.
+    round: int = 1
 
     @property
     def key(self) -> str:
@@ -122,10 +129,16 @@ def parse_manifest(text: str) -> list[Bug]:
                 and name.rpartition("/")[0] == folder for name, lines in elsewhere.items()):
             raise ManifestError(f"{where}: `elsewhere` must map files of the bug's folder to "
                                 f"positive line numbers")
+        round_number = entry.get("round", 1)
+        # bool is an int in Python: `round = true` is no round number
+        if not isinstance(round_number, int) or isinstance(round_number, bool) \
+                or round_number < 1:
+            raise ManifestError(f"{where}: round {round_number!r} is not a whole number from 1 up")
         bug = Bug(entry["repository"], entry["fix"], entry["parent"], entry["path"],
                   tuple(entry["lines"]), tuple(entry["codes"]), entry["framework"],
                   entry["description"], entry["source"], bool(entry.get("in_corpus", False)),
-                  tuple((name, tuple(lines)) for name, lines in sorted(elsewhere.items())))
+                  tuple((name, tuple(lines)) for name, lines in sorted(elsewhere.items())),
+                  round_number)
         if bug.key in seen:
             raise ManifestError(f"{where}: {bug.key} listed twice")
         seen.add(bug.key)
@@ -325,37 +338,55 @@ def report(outcomes: Sequence[Outcome], half: str, version: str, verbose: bool) 
             print(f"  not measured: {outcome.bug.key}: {outcome.error}")
 
 
+def in_half(bugs: Iterable[Bug], half: str | None, round_number: int | None = None) -> list[Bug]:
+    """The bugs of one half (None: both) and one round (None: every round)."""
+    return [b for b in bugs if (half is None or b.half == half)
+            and (round_number is None or b.round == round_number)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("split")
+    commands = {"split": sub.add_parser("split")}
     for name in ("recall", "fixed"):
-        command = sub.add_parser(name)
+        command = commands[name] = sub.add_parser(name)
         command.add_argument("--half", choices=HALVES, required=True)
         command.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
         command.add_argument("--only", help="comma-separated bug keys or fix-commit prefixes")
         command.add_argument("-v", "--verbose", action="store_true")
+    for command in commands.values():
+        command.add_argument("--round", type=int, dest="round_number", metavar="N",
+                             help="only the bugs of round N (default: every round)")
     options = parser.parse_args(argv)
     try:
         bugs = load_manifest()
     except (ManifestError, tomllib.TOMLDecodeError) as error:
         print(f"realbugs: error: {MANIFEST}: {error}", file=sys.stderr)
         return 2
+    rounds = sorted({b.round for b in bugs})
+    if options.round_number is not None and options.round_number not in rounds:
+        parser.error(f"--round {options.round_number}: the manifest has rounds "
+                     + ", ".join(map(str, rounds)))
     if options.command == "split":
         for half in HALVES:
-            chosen = [b for b in bugs if b.half == half]
+            chosen = in_half(bugs, half, options.round_number)
+            per_round = collections.Counter(b.round for b in chosen)
             print(f"{half}: {len(chosen)} bugs in {len({b.repository for b in chosen})} "
-                  f"repositories")
+                  f"repositories"
+                  + (" (" + ", ".join(f"round {n}: {per_round[n]}" for n in sorted(per_round))
+                     + ")" if len(per_round) > 1 else ""))
             for bug in chosen:
-                print(f"  {bug.key}  {'/'.join(bug.codes)} {bug.framework}")
+                print(f"  {bug.key}  {'/'.join(bug.codes)} {bug.framework}"
+                      + (f"  round {bug.round}" if len(rounds) > 1 else ""))
         return 0
-    chosen = [b for b in bugs if b.half == options.half]
+    chosen = in_half(bugs, options.half, options.round_number)
     if options.only:
         wanted = options.only.split(",")
         chosen = [b for b in chosen if any(b.key == w or b.fix.startswith(w) for w in wanted)]
     version = "parent" if options.command == "recall" else "fix"
     outcomes = [measure(bug, options.mirrors, version) for bug in chosen]
-    report(outcomes, options.half, version, options.verbose)
+    report(outcomes, options.half if options.round_number is None
+           else f"{options.half}, round {options.round_number}", version, options.verbose)
     return 0
 
 

@@ -98,6 +98,27 @@ class UnorderedFileListing(Rule):
     uses_model = True
 
     VALID = [
+        # The same helper call twice lists one directory twice: the two lists line up.
+        Valid("""
+            import os
+
+            def list_image_files(directory):
+                files = os.listdir(directory)
+                return [os.path.join(directory, f) for f in files if f.endswith(".png")]
+
+            images = list_image_files("data/A")
+            names = [os.path.basename(p) for p in list_image_files("data/A")]
+            pairs = list(zip(images, list_image_files("data/A")))
+        """),
+        Valid("""
+            import os
+            from six.moves import range
+
+            classes = []
+            for subdir in sorted(os.listdir(root)):
+                classes.append(subdir)
+            class_indices = dict(zip(classes, range(len(classes))))
+        """),
         Valid("""
             import glob
             images = sorted(glob.glob("images/*.png"))
@@ -445,6 +466,46 @@ class UnorderedFileListing(Rule):
         """),
     ]
     INVALID = [
+        # A helper that lists a directory, called for two directories: two listings.
+        Invalid("""
+            import os
+
+            def list_image_files(directory):
+                files = os.listdir(directory)
+                return [os.path.join(directory, f) for f in files if f.endswith(".png")]
+
+            blurred = list_image_files("data/A")
+            sharp = list_image_files("data/B")
+            pairs = list(zip(blurred, sharp))
+        """, line=4, related_lines=(9,), fixed="""
+            import os
+
+            def list_image_files(directory):
+                files = sorted(os.listdir(directory))
+                return [os.path.join(directory, f) for f in files if f.endswith(".png")]
+
+            blurred = list_image_files("data/A")
+            sharp = list_image_files("data/B")
+            pairs = list(zip(blurred, sharp))
+        """),
+        # `range` from a Python 2/3 compatibility module is the builtin: the listing is numbered.
+        Invalid("""
+            import os
+            from six.moves import range
+
+            classes = []
+            for subdir in os.listdir(root):
+                classes.append(subdir)
+            class_indices = dict(zip(classes, range(len(classes))))
+        """, line=5, related_lines=(7,), fixed="""
+            import os
+            from six.moves import range
+
+            classes = []
+            for subdir in sorted(os.listdir(root)):
+                classes.append(subdir)
+            class_indices = dict(zip(classes, range(len(classes))))
+        """),
         # A listing returned by a method of a dataset class, paired where it is called.
         Invalid("""
             import glob
@@ -1161,6 +1222,10 @@ class UnorderedFileListing(Rule):
         them are paired as a list with itself. A shuffled listing shuffles on each call."""
         if listing.info.shuffled or listing.node is None:
             return id(listing)
+        if listing.via is not None:  # made by a call of the file's function: that call lists
+            if id(listing.via) not in self.listed and isinstance(listing.via, cst.Call):
+                self.note_listing(listing.via)  # an argument of the sink, not visited yet
+            return self.listed.get(id(listing.via), id(listing.via))
         return self.listed.get(id(listing.node), id(listing))
 
     def leave_AssignTarget(self, original_node: cst.AssignTarget) -> None:
@@ -1300,7 +1365,9 @@ class UnorderedFileListing(Rule):
         for uses in self.index_uses[-1]:
             uses.call(node)
         self.check_seeded_randomness(node, self.imports.call_name(node))
-        if self.lists_directory(node):
+        if self.lists_directory(node) or isinstance(func, cst.Name):
+            # A call of the file's function may return a listing it makes: the same call text
+            # twice, its arguments unchanged, lists the same directory twice.
             self.note_listing(node)
         if isinstance(func, cst.Attribute) and func.attr.value == "index" and len(node.args) == 1:
             listing = self.listing(func.value)

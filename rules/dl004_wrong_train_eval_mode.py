@@ -12,7 +12,7 @@ from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.mode_effects import modes_left
 from dllint.semantic.syntax import argument, keyword
-from dllint.semantic.values import INSTANCE, LOSS, LOSS_VALUE, MODULE, first
+from dllint.semantic.values import FUNCTION, INSTANCE, LOSS, LOSS_VALUE, MODULE, first
 from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(catalog.EVALUATION_NAME_PATTERN)
@@ -172,7 +172,8 @@ class WrongTrainEvalMode(Rule):
     `self.eval()`) runs their dropout and batch norm in their mode: with no layers of its own
     known and none of those models shown to be in training mode (switched by `train()`, or a
     torch module built here), it is not judged. Handed to an evaluation helper, an instance of
-    a class of the project that is no torch module (a Keras model class), a model whose layers
+    a class of the project that is no torch module (a Keras model class), a function (a lambda
+    over the weights, a `def net(X)` of the file), a model whose layers
     compute the same in both modes, such a wrapper, or a part of a model put in eval mode
     (`classifier.vit`) is no model left in training mode. A forward pass on made-up input
     (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
@@ -1886,6 +1887,32 @@ class WrongTrainEvalMode(Rule):
                     loss.backward()
                     self.optimizer.step()
         """),
+        # A function handed as the model (a lambda over the weights, a `def net(X)` of the
+        # file): a function has no train/eval modes to set.
+        Valid("""
+            import torch
+
+            def linreg(X, w, b):
+                return torch.matmul(X, w) + b
+
+            def evaluate_loss(net, data_iter, loss):
+                total = 0.0
+                for X, y in data_iter:
+                    total += loss(net(X), y).sum().item()
+                return total
+
+            def softmax_net(X):
+                return torch.softmax(torch.matmul(X, W) + b, dim=1)
+
+            def train(data_iter, w, b, optimizer):
+                net, loss = lambda X: linreg(X, w, b), squared_loss
+                for X, y in data_iter:
+                    optimizer.zero_grad()
+                    loss(net(X), y).mean().backward()
+                    optimizer.step()
+                    print(evaluate_loss(net, data_iter, loss))
+                    print(evaluate_loss(softmax_net, data_iter, loss))
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -2959,6 +2986,25 @@ class WrongTrainEvalMode(Rule):
                 def features(self, images):
                     return self.inception(images)[0]
         """, line=8),
+        # The same helper handed a module with dropout, trained just before: still reported.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def evaluate_loss(net, data_iter, loss):
+                total = 0.0
+                for X, y in data_iter:
+                    total += loss(net(X), y).sum().item()
+                return total
+
+            def train(data_iter, optimizer, loss):
+                net = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+                for X, y in data_iter:
+                    optimizer.zero_grad()
+                    loss(net(X), y).mean().backward()
+                    optimizer.step()
+                    print(evaluate_loss(net, data_iter, loss))
+        """, line=7),
     ]
 
     def __init__(self, context) -> None:
@@ -3255,10 +3301,13 @@ class WrongTrainEvalMode(Rule):
 
     def has_no_training_mode(self, node: cst.BaseExpression) -> bool:
         """Whether `node` is an object with no train/eval modes (an instance of a class of the
-        project that is no torch module: a Keras model class, a plain object), a model whose
+        project that is no torch module: a Keras model class, a plain object; a function of the
+        file or a lambda), a model whose
         layers compute the same in both modes, or a quiet wrapper with no layers of its own
         known to differ between modes."""
         values = self.facts.value(node)
+        if values and all(tag.kind == FUNCTION for tag in values):
+            return True  # a function (`def net(X)`, a lambda): it has no modes to set
         modules = [tag for tag in values if tag.kind == MODULE]
         if any(tag.kind == INSTANCE for tag in values) and not any(
                 not tag.info.framework for tag in modules):

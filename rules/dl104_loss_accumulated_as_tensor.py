@@ -26,7 +26,10 @@ class LossAccumulatedAsTensor(Rule):
     backpropagates is whatever its tensor expression reads (`scaler.scale(loss)`,
     `loss.mean()`, `loss / steps`, or the loss Apex's `amp.scale_loss(loss, optimizer)` scaled
     into its `as` name): a per-step loss built from terms with `+=` and then backpropagated is
-    no running total. A method that adds its argument into its instance's state (an
+    no running total. A sum made under `torch.no_grad()` records no graph and is not flagged, nor
+    a value handed to a method of the class's own named like a backward pass
+    (`self.backward(reward)`, an agent's update step) unless that method runs one.
+    A method that adds its argument into its instance's state (an
     `AverageMeter.update(val, n)` doing `self.sum += val * n`, also element by element of a list
     it is handed, also for a class of another file of the project) is such a running total:
     handing it the loss tensor each step (`meter.update(loss, n)`) is flagged at the call.
@@ -237,6 +240,40 @@ class LossAccumulatedAsTensor(Rule):
                 loss = F.cross_entropy(model(x), y)
                 loss.backward()
                 running.add(loss)
+        """),
+        # A running total summed under no_grad records no graph (an epoch's logging tensor).
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+
+            def train(net, loader, optimizer, epochs):
+                for epoch in range(epochs):
+                    running = torch.zeros(1)
+                    for x, y in loader:
+                        optimizer.zero_grad()
+                        loss = F.cross_entropy(net(x), y)
+                        loss.backward()
+                        optimizer.step()
+                        with torch.no_grad():
+                            running += loss.float()
+                    print(running / len(loader))
+        """),
+        # The class's own `backward` (a reinforcement-learning agent's update from a reward),
+        # which runs no backward pass: the reward it is handed is no loss.
+        Valid("""
+            import numpy as np
+
+            class Agent:
+                def fit(self, env, steps):
+                    episode_reward = np.float32(0)
+                    for _ in range(steps):
+                        observation, reward, done, info = env.step(self.act())
+                        self.backward(reward, terminal=done)
+                        episode_reward += reward
+                    return episode_reward
+
+                def backward(self, reward, terminal):
+                    raise NotImplementedError()
         """),
     ]
     INVALID = [
@@ -514,6 +551,38 @@ class LossAccumulatedAsTensor(Rule):
                     loss.backward()
                     self.meters.update([loss * 10, loss])
         """, line=16),
+        # The class's own `backward` runs the backward pass on what it is handed: still a loss.
+        Invalid("""
+            import torch.nn.functional as F
+
+            class Trainer:
+                def fit(self, loader):
+                    total = 0
+                    for x, y in loader:
+                        loss = F.cross_entropy(self.model(x), y)
+                        self.backward(loss)
+                        total += loss
+                    return total
+
+                def backward(self, loss):
+                    loss.backward()
+                    self.optimizer.step()
+        """, line=9, unsafe=True, fixed="""
+            import torch.nn.functional as F
+
+            class Trainer:
+                def fit(self, loader):
+                    total = 0
+                    for x, y in loader:
+                        loss = F.cross_entropy(self.model(x), y)
+                        self.backward(loss)
+                        total += loss.item()
+                    return total
+
+                def backward(self, loss):
+                    loss.backward()
+                    self.optimizer.step()
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -530,13 +599,18 @@ class LossAccumulatedAsTensor(Rule):
         # (`meter.update(loss, n)`), handed a tensor: (the call, the method, the loop, whether
         # the tensor is a loss's, the names the argument reads).
         self.accumulating_calls: list[list[tuple[cst.Call, str, object, bool, set[str]]]] = [[]]
+        # Per function: what it hands a method of its own class named like a backward pass
+        # (`self.backward(reward)`), by method: a backward pass only if that method runs one,
+        # which is known once the whole class was read.
+        self.own_backwards: list[list[tuple[str, str | None, set[str]]]] = [[]]
+        self.pending: list[tuple] = []  # functions judged at the end, when those are known
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if not isinstance(node.operator, cst.AddAssign):
             return
         target = dotted_name(node.target)
-        if target is None:
-            return
+        if target is None or self.facts.in_no_grad:
+            return  # a sum made under no_grad records no graph: it holds no step's graph
         loop = self.facts.open_loops[-1] if self.facts.open_loops else None
         summed = dotted_name(node.value) if isinstance(node.value, (cst.Name, cst.Attribute)) \
             else None
@@ -564,6 +638,16 @@ class LossAccumulatedAsTensor(Rule):
             if arg.keyword is None or arg.keyword.value in BACKWARD_METHODS[func.attr.value]:
                 consumed.append(arg.value)
                 break
+        owner = self.facts.class_name
+        if isinstance(func.value, cst.Name) and func.value.value == "self" and owner is not None \
+                and owner in self.facts.classes_defining(func.attr.value):
+            # The class's own method (an agent's `backward(reward)` update): what it is handed
+            # is backpropagated only if that method runs a backward pass.
+            for expression in consumed[1:]:
+                self.own_backwards[-1].append((f"{owner}.{func.attr.value}",
+                                               _backpropagated_tensor(expression),
+                                               _names_read([expression])))
+            return
         # `loss.backward()` starts from its receiver, `accelerator.backward(loss)` from its
         # argument; which one a call is needs the receiver's type, so both count.
         for expression in consumed:
@@ -633,6 +717,7 @@ class LossAccumulatedAsTensor(Rule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.accumulating_calls.append([])
+        self.own_backwards.append([])
         self.candidates.append([])
         self.backpropagated.append(set())
         self.scaled.append({})
@@ -641,11 +726,29 @@ class LossAccumulatedAsTensor(Rule):
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.judge_accumulating_calls(self.backpropagated_tensors[-1])
-        self.judge(self.candidates.pop() + self._sums_of_losses(), self.backpropagated.pop())
+        own = self.own_backwards.pop()
+        if own:  # judged once the methods it hands values to are known
+            self.pending.append((self.candidates.pop(), self.sums_of_names.pop(),
+                                 self.backpropagated.pop(), self.backpropagated_tensors.pop(),
+                                 own))
+        else:
+            self.judge(self.candidates.pop() + self._sums_of_losses(), self.backpropagated.pop())
         self.scaled.pop()
 
     def leave_Module(self, original_node: cst.Module) -> None:
         self.judge_accumulating_calls(self.backpropagated_tensors[0])
+        for candidates, sums, backpropagated, tensors, own in self.pending:
+            for method, tensor, names in own:
+                events = self.facts.function_events(method)
+                if events is not None and not any(
+                        event[0] == "backward" for event in self.facts.expand(events)):
+                    continue  # the method runs no backward pass: no loss handed to it
+                if tensor is not None:
+                    tensors.add(tensor)
+                backpropagated |= names
+            self.judge(candidates + [(target, node, loop) for target, node, loop, summed in sums
+                                     if summed in tensors], backpropagated)
+        self.own_backwards.pop()
         self.judge(self.candidates[0] + self._sums_of_losses(), self.backpropagated[0])
 
     def _sums_of_losses(self) -> list:

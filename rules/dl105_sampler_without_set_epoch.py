@@ -24,7 +24,12 @@ class SamplerWithoutSetEpoch(Rule):
     DataLoader or BatchSampler built with it; one a function of the file returns,
     `sampler = make_sampler(dataset)`, counts under the name it is assigned to) when nothing in the file calls `set_epoch` on it
     (directly, or as `loader.sampler.set_epoch`) and it is not handed to a function that may
-    (one of another module, or one of this file that calls `set_epoch` or passes it on).
+    (one of another module, or one of this file that calls `set_epoch` or passes it on). A call
+    of another module that is handed the loader and returns it to be iterated here
+    (`engine, opt, loader, _ = backend.distribute(training_data=loader)`) runs once: what it
+    returns stands for the loader, and it sets no epoch, unless it is one of the wrappers that
+    re-seed the sampler each time they are iterated (Accelerate's `prepare`, Fabric's
+    `setup_dataloaders`).
 
     ## Why is this bad?
     `DistributedSampler` seeds its shuffle with the epoch number. Without `set_epoch(epoch)`
@@ -56,6 +61,28 @@ class SamplerWithoutSetEpoch(Rule):
     requires_any = ("DistributedSampler",)
 
     VALID = [
+        # Accelerate's prepare re-seeds the sampler each time the prepared loader is iterated.
+        Valid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            sampler = DistributedSampler(dataset)
+            loader = DataLoader(dataset, sampler=sampler, batch_size=32)
+            model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+            for epoch in range(10):
+                for batch in loader:
+                    step(batch)
+        """),
+        # Handed to an object of another module whose method runs each epoch: it may set it.
+        Valid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+            from engine import Trainer
+
+            sampler = DistributedSampler(dataset)
+            loader = DataLoader(dataset, sampler=sampler, batch_size=32)
+            trainer = Trainer(model, loader)
+            for epoch in range(10):
+                trainer.train_epoch(epoch)
+        """),
         Valid("""
             from torch.utils.data import DataLoader, DistributedSampler
             sampler = DistributedSampler(dataset)
@@ -166,6 +193,19 @@ class SamplerWithoutSetEpoch(Rule):
         """),
     ]
     INVALID = [
+        # The loader comes back from a distributed backend under another name and is iterated:
+        # the backend was called once, before the epochs, and set no epoch.
+        Invalid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            sampler = DistributedSampler(dataset)
+            dl = DataLoader(dataset, sampler=sampler, batch_size=32)
+            (engine, opt, distr_dl, _) = backend.distribute(
+                model=model, training_data=dataset if deepspeed else dl)
+            for epoch in range(10):
+                for batch in distr_dl:
+                    engine.step(batch)
+        """, line=3),
         Invalid("""
             from torch.utils.data import DataLoader, DistributedSampler
             sampler = DistributedSampler(dataset)
@@ -267,7 +307,7 @@ class SamplerWithoutSetEpoch(Rule):
         self.loops: list[str] = []
         # (argument text, callee): a sampler or loader handed to a call that may set its epoch;
         # the callee is a local function's name, or None for anything else.
-        self.handed: list[tuple[str, str | None]] = []
+        self.handed: list[tuple[str, str | None, cst.Call]] = []
         self.functions: dict[str, _Function] = {}
         self.open_functions: list[_Function] = []
         # Functions of this file that return a new sampler (`return DistributedSampler(...)`),
@@ -275,6 +315,12 @@ class SamplerWithoutSetEpoch(Rule):
         self.factories: dict[str, cst.Call] = {}
         self.open_names: list[str] = []
         self.built_by_call: list[tuple[list[str], cst.Call, str]] = []
+        # `distr_dl = backend.distribute(training_data=dl)`: a call of another module that is
+        # handed a loader and returns it, wrapped, to be iterated here. Called once, it cannot
+        # set the epoch of the epochs to come: the names it binds stand for what it was handed.
+        # (target names, the texts it was handed, the call)
+        self.passed_through: list[tuple[list[str], set[str], cst.Call]] = []
+        self.iterables: list[str] = []  # what each `for` loop iterates
 
     def text_of(self, node: cst.CSTNode) -> str:
         return self.context.module.code_for_node(node).strip()
@@ -307,6 +353,11 @@ class SamplerWithoutSetEpoch(Rule):
         callee = _local_callee(node.value.func, qualified)
         if callee is not None:
             self.built_by_call.append((targets, node.value, callee))
+        elif qualified not in catalog.SAMPLER_PASSIVE_CALLS and not _reseeds(node.value, qualified):
+            handed = {self.text_of(value) for arg in node.value.args
+                      for value in _alternatives(arg.value)}
+            names = [name for target in node.targets for name in _target_names(target.target)]
+            self.passed_through.append((names, handed, node.value))
         # loader = DataLoader(dataset, sampler=sampler): the loader stands for the sampler, as
         # does BatchSampler(sampler, ...) and a loader built with that as its batch_sampler.
         for index, arg in enumerate(node.value.args):
@@ -332,7 +383,8 @@ class SamplerWithoutSetEpoch(Rule):
         callee = _local_callee(func, qualified)
         for arg in node.args:
             text = self.text_of(arg.value)
-            self.handed.append((text, callee))
+            self.handed.extend((self.text_of(value), callee, node)
+                               for value in _alternatives(arg.value))
             root = _root_name(arg.value)
             if self.open_functions and root in self.open_functions[-1].params:
                 function = self.open_functions[-1]
@@ -343,23 +395,35 @@ class SamplerWithoutSetEpoch(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         self.loops.append(self.text_of(node))
+        self.iterables.append(self.text_of(node.iter))
 
     def visit_While(self, node: cst.While) -> None:
         self.loops.append(self.text_of(node))
 
-    def built_from(self, name: str) -> set[str]:
-        """The sampler's name and the names of everything built from it, transitively."""
-        names, todo = {name}, [name]
+    def built_from(self, name: str) -> tuple[set[str], set[int]]:
+        """The sampler's name and the names of everything built from it, transitively (a
+        DataLoader built with it, what a call of another module returns when handed one); and
+        the ids of the calls of another module whose result a `for` loop iterates: they hand
+        back what they were handed rather than set its epoch each epoch. A call whose result is
+        not iterated (`trainer = Trainer(loader)`, then `trainer.fit()`) may still set it."""
+        names, todo, passing = {name}, [name], set()
         while todo:
-            for wrapper in self.wrappers.get(todo.pop(), []):
+            current = todo.pop()
+            wrappers = list(self.wrappers.get(current, []))
+            for targets, handed, call in self.passed_through:
+                if current in handed:
+                    wrappers.extend(targets)
+                    if any(_mentions(iterable, target) for iterable in self.iterables
+                           for target in targets):
+                        passing.add(id(call))
+            for wrapper in wrappers:
                 if wrapper not in names:
                     names.add(wrapper)
                     todo.append(wrapper)
-        return names
+        return names, passing
 
     def used_in_a_loop(self, names: set[str]) -> bool:
-        return any(re.search(rf"(?<![\w.]){re.escape(candidate)}(?!\w)", loop)
-                   for loop in self.loops for candidate in names)
+        return any(_mentions(loop, candidate) for loop in self.loops for candidate in names)
 
     def epoch_set(self, names: set[str]) -> bool:
         """`sampler.set_epoch(e)`, or through what was built from it: `loader.sampler.set_epoch`,
@@ -398,13 +462,14 @@ class SamplerWithoutSetEpoch(Rule):
         for name, call in self.samplers:
             if id(call) in reported:
                 continue
-            names = self.built_from(name)
+            names, passing = self.built_from(name)
             if self.epoch_set(names) or not self.used_in_a_loop(names):
                 continue  # set each epoch, or not iterated here (handed to a framework)
             shuffle = argument(call, 3, "shuffle")
             if shuffle is not None and not is_true(shuffle.value):
                 continue  # no shuffling (or not known to shuffle): the epoch does not matter
-            if any(text in names and self.may_set_epoch(callee) for text, callee in self.handed):
+            if any(text in names and id(at) not in passing and self.may_set_epoch(callee)
+                   for text, callee, at in self.handed):
                 continue  # handed to a helper, maybe in another module, that may set the epoch
             reported.add(id(call))
             self.report(call, f"`{name}` never gets `set_epoch(epoch)`: DistributedSampler then "
@@ -428,6 +493,35 @@ def _local_callee(func: cst.BaseExpression, qualified: str | None) -> str | None
             func.value.value == "self":
         return func.attr.value
     return None
+
+
+def _mentions(text: str, name: str) -> bool:
+    """`name` as a whole name in `text` (not `distr_dl` for `dl`, nor `self.dl`)."""
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) is not None
+
+
+def _reseeds(call: cst.Call, qualified: str | None) -> bool:
+    """A call that wraps a loader and sets its sampler's epoch on each iteration itself."""
+    if qualified is not None:
+        return qualified in catalog.RESEEDING_LOADER_FUNCTIONS
+    return isinstance(call.func, cst.Attribute) and \
+        call.func.attr.value in catalog.RESEEDING_LOADER_METHODS
+
+
+def _alternatives(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """What an argument may be: both branches of `ds if deepspeed else dl`."""
+    if isinstance(node, cst.IfExp):
+        return [*_alternatives(node.body), *_alternatives(node.orelse)]
+    return [node]
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    """The names an assignment target binds: each element of `(engine, opt, loader, _)`."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _target_names(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return [cst.Module([]).code_for_node(target).strip()]
 
 
 def _root_name(node: cst.BaseExpression) -> str | None:

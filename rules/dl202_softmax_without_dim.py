@@ -13,11 +13,32 @@ FUNCTIONS = frozenset({"torch.nn.functional.softmax", "torch.nn.functional.log_s
 LAYERS = frozenset({"torch.nn.Softmax", "torch.nn.LogSoftmax", "torch.nn.Softmin"})
 
 
+RESHAPES = frozenset({"view", "reshape"})
+
+
+def _rank_written(node: cst.BaseExpression) -> int | None:
+    """The rank a reshape writes out at the call: 2 for `x.view(-1, n)` or
+    `x.reshape((batch, n))`, 1 for `x.view(-1)`; None when no reshape says it."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in RESHAPES) or not node.args or \
+            any(arg.star or arg.keyword is not None for arg in node.args):
+        return None
+    if len(node.args) == 1 and isinstance(node.args[0].value, (cst.Tuple, cst.List)):
+        elements = node.args[0].value.elements
+        return None if any(isinstance(e, cst.StarredElement) for e in elements) \
+            else len(elements)
+    if len(node.args) == 1 and not isinstance(node.args[0].value,
+                                              (cst.Integer, cst.UnaryOperation)):
+        return None  # `x.view(shape)`: a shape held in a name
+    return len(node.args)
+
+
 class SoftmaxWithoutDim(Rule):
     """
     ## What it does
     Flags `F.softmax(x)`, `F.log_softmax(x)`, `nn.Softmax()` and `nn.LogSoftmax()` called
-    without `dim`.
+    without `dim`. Input reshaped to one or two axes at the call (`F.softmax(x.view(-1, n))`,
+    the rank written out) is left alone: PyTorch's guess is then its last axis.
 
     ## Why is this bad?
     Without `dim`, PyTorch picks an axis by a legacy rule (dim 0 for 0-, 1- and 3-D input, dim 1
@@ -70,6 +91,12 @@ class SoftmaxWithoutDim(Rule):
             from scipy.special import softmax
             weights = softmax(scores)
         """),
+        # Reshaped to two axes at the call: the implicit dim is 1, the atoms' axis.
+        Valid("""
+            import torch.nn.functional as F
+            dist = F.softmax(x.view(-1, num_atoms)).view(-1, num_actions, num_atoms)
+            flat = F.log_softmax(scores.reshape((batch, classes)))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -96,12 +123,19 @@ class SoftmaxWithoutDim(Rule):
             import torch.nn.functional as F
             weights = F.softmax(torch.matmul(q, k.transpose(-2, -1)), dtype=torch.float32)
         """, line=2),
+        # Reshaped to three axes: dim 0, the batch axis, is the guess.
+        Invalid("""
+            import torch.nn.functional as F
+            dist = F.softmax(x.view(batch, num_actions, num_atoms))
+        """, line=2),
     ]
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.imports.call_name(node)
         if qualified in FUNCTIONS and argument(node, 1, "dim") is None and not any(
                 arg.star for arg in node.args):
+            if node.args and _rank_written(node.args[0].value) in (1, 2):
+                return  # 1-D or 2-D input, its rank written out: the guess is the last axis
             what = qualified.rsplit(".", 1)[-1]
         elif qualified in LAYERS and argument(node, 0, "dim") is None and not any(
                 arg.star for arg in node.args):

@@ -7,7 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.init_hooks import filled_tensor as _whole
-from dllint.semantic.init_hooks import init_hook_fills
+from dllint.semantic.init_hooks import init_hook_fills, row_written
 from dllint.semantic.syntax import integer
 from dllint.types import Applicability
 
@@ -20,8 +20,11 @@ def _is_size(node: cst.BaseExpression) -> bool:
         return True
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
         return node.func.attr.value in ("size", "numel", "dim")
+    # `x.shape[1]` is a size; a slice of a shape (`image.shape[1::-1]`) is a tuple, data when
+    # `image` is a numpy array (sizes only for a tensor's torch.Size), so it is no evidence.
     return isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute) and \
-        node.value.attr.value == "shape"
+        node.value.attr.value == "shape" and all(
+            isinstance(element.slice, cst.Index) for element in node.slice)
 
 
 _DATA = (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
@@ -89,7 +92,9 @@ class UninitializedTensor(Rule):
     `self` (`self.reset_parameters()`), or a function of the file it hands the tensor to
     (`init_embedding(embeddings)` with `nn.init.uniform_` on its parameter), later fills in
     place (`nn.init.kaiming_uniform_(self.weight)`, `self.bias.data.zero_()`), nor one whose rows a `for i in range(n)` loop writes
-    (`t[i] = ...`, `n` its first size), nor a name bound again in the same block before
+    (`t[i] = ...`, `n` its first size; or a helper the loop hands `t` and `i` that writes
+    `t[i] = ...`, of the file or of another file of the project: SSD's `match(..., loc_t, idx)`),
+    nor a name bound again in the same block before
     anything reads it. A tensor handed to `register_buffer(name, ...)` or
     `register_parameter(name, ...)` is the attribute it names. An attribute that an init
     hook of the file fills on the module it receives (`module.r_w_bias.data.normal_()` in
@@ -384,6 +389,28 @@ class UninitializedTensor(Rule):
                 embeddings = torch.FloatTensor(len(vocab), dim)
                 init_embedding(embeddings)
                 return embeddings
+        """),
+        # A slice of a shape is a tuple: from a numpy image's shape, the data (width, height).
+        Valid("""
+            import cv2
+            import torch
+            rgb_image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            scale = torch.Tensor(rgb_image.shape[1::-1]).repeat(2)
+        """),
+        # A helper called for every row with the row index writes each row (SSD's `match`).
+        Valid("""
+            import torch
+
+            def match(truths, labels, loc_t, conf_t, idx):
+                loc_t[idx] = truths * 2
+                conf_t[idx] = labels
+
+            def targets(batch, num, num_priors):
+                loc_t = torch.Tensor(num, num_priors, 4)
+                conf_t = torch.LongTensor(num, num_priors)
+                for idx in range(num):
+                    match(batch[idx][0], batch[idx][1], loc_t, conf_t, idx)
+                return loc_t, conf_t
         """),
     ]
     INVALID = [
@@ -709,6 +736,38 @@ class UninitializedTensor(Rule):
                 describe(embeddings)
                 return embeddings
         """),
+        # One axis of a shape is a size.
+        Invalid("""
+            import torch
+            scores = torch.Tensor(batch.shape[0])
+        """, line=2, unsafe=True, fixed="""
+            import torch
+            scores = torch.zeros(batch.shape[0])
+        """),
+        # The helper is called for all rows but the last: that row stays uninitialised.
+        Invalid("""
+            import torch
+
+            def fill_row(table, idx):
+                table[idx] = 1.0
+
+            def build(num, k):
+                table = torch.Tensor(num, k)
+                for idx in range(num - 1):
+                    fill_row(table, idx)
+                return table
+        """, line=7, unsafe=True, fixed="""
+            import torch
+
+            def fill_row(table, idx):
+                table[idx] = 1.0
+
+            def build(num, k):
+                table = torch.zeros(num, k)
+                for idx in range(num - 1):
+                    fill_row(table, idx)
+                return table
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -855,6 +914,11 @@ class UninitializedTensor(Rule):
                 # `code[i] = ...` in `for i in range(n)`: every row of an n-row tensor.
                 self.scopes[-1].rows_filled.add(
                     (self._code(filled.value), loops[filled.slice[0].slice.value.value]))
+            row = row_written(target.target)
+            params = self.scopes[-1].params
+            if row is not None and row[0] in params and row[1] in params:
+                # `loc_t[idx] = ...` in a helper: the caller's loop over idx fills every row.
+                self.scopes[-1].row_writes.add((params.index(row[0]), params.index(row[1])))
 
     def leave_Assign(self, node: cst.Assign) -> None:
         self.assigned.pop()
@@ -915,6 +979,15 @@ class UninitializedTensor(Rule):
                 {arg.keyword.value: self._code(arg.value) for arg in node.args
                  if arg.keyword is not None}))
         qualified = self.imports.call_name(node)
+        loops = {variable: bound for variable, bound in self.row_loops if variable}
+        if loops and not any(arg.star or arg.keyword is not None for arg in node.args):
+            # A helper called for every row, handed the row index (`match(..., loc_t, idx)` in
+            # `for idx in range(num)`): of the file, judged at the end; of another file, now.
+            codes = [self._code(arg.value) for arg in node.args]
+            if isinstance(func, cst.Name) and qualified is None:
+                scope.row_calls.append((func.value, codes, loops))
+            elif qualified is not None:
+                self._fill_rows(scope, self.facts.imported_row_fills(qualified), codes, loops)
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
             scope.filled.add(self._code(_whole(node.args[0].value)))  # nn.init.zeros_(self.bias)
@@ -953,8 +1026,21 @@ class UninitializedTensor(Rule):
         if id(node) in self.registering:
             self.assigned.pop()
 
+    @staticmethod
+    def _fill_rows(scope: "_Scope", writes, codes: list[str], loops: dict[str, str]) -> None:
+        """The rows a helper writes (`writes`: positions of the tensor and of the index) of the
+        tensors a call hands it, indexed by a row loop's variable, are filled in `scope`."""
+        for filled, index in writes:
+            if filled < len(codes) and index < len(codes) and codes[index] in loops:
+                scope.rows_filled.add((codes[filled], loops[codes[index]]))
+
     def leave_Module(self, node: cst.Module) -> None:
         self._fills_through_helpers()
+        for scope in self.all_scopes:
+            for name, codes, loops in scope.row_calls:
+                helper = self.module_functions.get(name)
+                if helper is not None:
+                    self._fill_rows(scope, helper.row_writes, codes, loops)
         # Hooks that files importing this one apply to its models (train.py's
         # `model.apply(init_weights)` on a model of this file's classes).
         self.hook_filled |= self.facts.init_fills_applied_by_importers()
@@ -1009,6 +1095,11 @@ class _Scope:
         self.filled: set[str] = set()
         self.calls: set[str] = set()
         self.rows_filled: set[tuple[str, str]] = set()  # (target, n) filled row by row
+        # (position of a parameter, position of another) for each `param[index] = ...`
+        self.row_writes: set[tuple[int, int]] = set()
+        # Calls of the file's functions inside `for i in range(n)` loops: (name, code of each
+        # positional argument, the open loops' variables and bounds).
+        self.row_calls: list[tuple[str, list[str], dict[str, str]]] = []
         self.params: list[str] = []  # its positional parameters, in order
         # Calls of the file's functions: (name, code of each positional argument, by keyword).
         self.helper_calls: list[tuple[str, list[str], dict[str, str]]] = []

@@ -81,6 +81,10 @@ class DropoutNeverActive(Rule):
             hidden = tf.layers.dropout(hidden, 0.5, None, None, mode == tf.estimator.ModeKeys.TRAIN)
         """),
         Valid("""
+            from tensorflow.python.layers import core as core_layers
+            hidden = core_layers.dropout(hidden, 1. - keep_prob, training=self.phase_train)
+        """),
+        Valid("""
             import flax.linen as nn
             import jax
 
@@ -185,6 +189,14 @@ class DropoutNeverActive(Rule):
         """, line=2, fixed="""
             import tensorflow as tf
             hidden = tf.layers.dropout(hidden, 0.5, training=is_training)
+        """),
+        # The same function imported from the module that defines tf.layers' core functions.
+        Invalid("""
+            from tensorflow.python.layers import core as core_layers
+            hidden = core_layers.dropout(hidden, 1. - keep_prob)
+        """, line=2, fixed="""
+            from tensorflow.python.layers import core as core_layers
+            hidden = core_layers.dropout(hidden, 1. - keep_prob, training=is_training)
         """),
         Invalid("""
             import flax.linen as nn

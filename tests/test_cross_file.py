@@ -1372,3 +1372,47 @@ model.apply(init_weights)
     found, _ = lint(root, use_cache=True)
     assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
         ("model.py", 9)}
+
+
+ROW_HELPERS = '''
+import torch
+
+
+def encode(truths):
+    return torch.cat([truths, truths * 2], 1)
+
+
+def match(threshold, truths, labels, loc_t, conf_t, idx):
+    loc_t[idx] = encode(truths)
+    conf_t[idx] = labels
+'''
+ROW_LOSS = '''
+import torch
+from row_helpers import match
+
+
+def targets(batch, num, num_priors):
+    loc_t = torch.Tensor(num, num_priors, 4)
+    conf_t = torch.LongTensor(num, num_priors)
+    for idx in range(num):
+        match(0.5, batch[idx][0], batch[idx][1], loc_t, conf_t, idx)
+    return loc_t, conf_t
+'''
+
+
+def test_a_helper_of_another_file_that_writes_each_row_fills_the_tensor(tmp_path):
+    """DL304: `match(..., loc_t, conf_t, idx)` in `for idx in range(num)`, with `match` in
+    another file writing `loc_t[idx] = ...`, fills every row of a `num`-row tensor; called
+    for fewer rows, the tensor is still reported."""
+    summary = summarise("row_helpers.py", ROW_HELPERS)
+    assert summary is not None and summary["row_fills"] == {"match": [[3, 5], [4, 5]]}
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "row_helpers.py").write_text(ROW_HELPERS)
+    (root / "loss.py").write_text(ROW_LOSS)
+    found, _ = lint(root)
+    assert not any(code == "DL304" for _, _, code, _ in found)
+    (root / "loss.py").write_text(ROW_LOSS.replace("range(num)", "range(num - 1)"))
+    found, _ = lint(root)
+    assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
+        ("loss.py", 7), ("loss.py", 8)}

@@ -59,6 +59,34 @@ def test_the_half_is_the_parity_of_the_first_byte_of_the_keys_sha256():
     assert bug.half == ("tuning" if first % 2 == 0 else "held-out")
 
 
+def test_a_round_is_a_whole_number_from_one_and_absent_means_one():
+    assert realbugs.parse_manifest(_entry())[0].round == 1
+    assert realbugs.parse_manifest(_entry(round="2"))[0].round == 2
+    for bad in ("0", "true", '"2"', "1.5"):
+        with pytest.raises(realbugs.ManifestError, match="round"):
+            realbugs.parse_manifest(_entry(round=bad))
+
+
+def test_a_bugs_half_does_not_depend_on_its_round_or_on_the_other_bugs():
+    fixes = [f"{n:040x}" for n in range(1, 41)]
+    alone = {fix: realbugs.parse_manifest(_entry(fix=f'"{fix}"'))[0].half for fix in fixes}
+    together = realbugs.parse_manifest("".join(
+        _entry(fix=f'"{fix}"', round=str(1 + n % 3)) for n, fix in enumerate(fixes)))
+    assert {bug.fix: bug.half for bug in together} == alone
+    assert set(alone.values()) == {"tuning", "held-out"}  # forty keys fall in both halves
+    # --round chooses within a half and never moves a bug to the other one.
+    round_two = realbugs.in_half(together, "tuning", 2)
+    assert round_two and all(b.round == 2 and alone[b.fix] == "tuning" for b in round_two)
+    assert {b.fix for b in realbugs.in_half(together, "tuning")} == {
+        fix for fix, half in alone.items() if half == "tuning"}
+
+
+def test_round_option_refuses_a_round_the_manifest_lacks(capsys):
+    with pytest.raises(SystemExit):
+        realbugs.main(["split", "--round", "99"])
+    assert "the manifest has rounds" in capsys.readouterr().err
+
+
 DIFF = """\
 @@ -3 +3 @@ import glob
 -images = glob.glob("a/*")

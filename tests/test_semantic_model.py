@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 import libcst as cst
+import libcst.matchers
 import pytest
 
 from dllint.context import FileContext
@@ -611,7 +612,7 @@ def _loop_event_kinds(source: str) -> list[list[str]]:
     module = cst.parse_module(text)
     model = SemanticModel(FileContext("example.py", text, module, ImportMap.from_module(module)))
     walk(module, [model])
-    return [[event[0] for event in loop.events] for loop in model.loops]
+    return [[event[0] for event in loop.events] for loop in model.loop_events.loops]
 
 
 def test_every_backward_form_is_a_backward_event_of_its_loop():
@@ -1110,9 +1111,10 @@ def test_loop_events_of_methods_are_where_they_are_called():
     module = cst.parse_module(text)
     context = FileContext("example.py", text, module, ImportMap.from_module(module))
     model = analyse(context, None, lambda model: [])
-    for loop in model.loops:
-        assert [event[0] for event in model.expand(loop.events)] == ["backward", "step"]
-    methods = [key for key in model.local_calls.values() if "." in key]
+    for loop in model.loop_events.loops:
+        assert [event[0] for event in model.loop_events.expand(loop.events)] == ["backward", "step"]
+    calls = cst.matchers.findall(module, cst.matchers.Call())
+    methods = [key for key in map(model.loop_events.local_callee, calls) if key and "." in key]
     assert methods == ["Trainer.train_step"] * 2  # not `unknown_method`: no such method
 
 
@@ -1158,10 +1160,10 @@ def test_a_method_called_on_self_brings_its_loop_events_to_the_caller():
             def update(self, loss):
                 pass
     """)
-    assert [event[0] for event in model.function_events["Trainer.update"]] == ["backward", "step"]
-    (loop,) = model.loops
+    assert [event[0] for event in model.loop_events.function_events["Trainer.update"]] == ["backward", "step"]
+    (loop,) = model.loop_events.loops
     # `self.log` is no method of Trainer: nothing to expand; Other.update is another class's.
-    assert [event[0] for event in model.expand(loop.events)] == ["zero_grad", "backward", "step"]
+    assert [event[0] for event in model.loop_events.expand(loop.events)] == ["zero_grad", "backward", "step"]
 
 
 
@@ -1177,9 +1179,9 @@ def test_self_calls_in_a_nested_class_or_function_are_not_the_outer_class_method
                         self.step_all()
             return Local
     """)
-    assert "Local.step_all" not in model.function_events
-    (loop,) = model.loops
-    assert [event[0] for event in model.expand(loop.events)] == []
+    assert "Local.step_all" not in model.loop_events.function_events
+    (loop,) = model.loop_events.loops
+    assert [event[0] for event in model.loop_events.expand(loop.events)] == []
 
 
 class ModeProbe(Probe):
@@ -1323,8 +1325,8 @@ def test_loop_events_carry_the_mode_switch_a_helper_makes():
             set_eval(model)
     """)
     code = model.context.module.code_for_node
-    epoch_loop = next(loop for loop in model.loops if code(loop.node).strip().startswith("for epoch"))
-    switch = next(event for event in model.expand(epoch_loop.events) if event[0] == "eval")
+    epoch_loop = next(loop for loop in model.loop_events.loops if code(loop.node).strip().startswith("for epoch"))
+    switch = next(event for event in model.loop_events.expand(epoch_loop.events) if event[0] == "eval")
     assert (code(switch[1]), code(switch[2])) == ("set_eval(model)", "net.eval()")
 
 
@@ -1367,7 +1369,7 @@ def test_an_optimizer_over_chained_parameters_is_owned_by_each_module():
             optimizer.step()
             solo.step()
     """)
-    (loop,) = model.loops
+    (loop,) = model.loop_events.loops
     owners = [event[3] for event in loop.events if event[0] == "step"]
     # `chain` not imported from itertools is some other function: nothing is known of it.
     assert owners == [frozenset({"g_ab", "g_ba"}), frozenset()]

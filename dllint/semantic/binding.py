@@ -4,11 +4,16 @@ Binding is context-insensitive: a parameter holds the union of what every call s
 Calls within the file are keyed `fit`, `Trainer.__init__`, `Net.forward`; calls into other
 files of the run are recorded by qualified name in the caller's summary, and the project index
 hands them to the callee's file (`ProjectIndex.incoming_arguments`).
+
+A component of the semantic model with state of its own (`CallBinding`): the model creates it,
+hands it each call and each function it enters, and it asks the model only what `BindingHost`
+declares. Rules read its answers (`call_sites`) through `Facts`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping, Protocol
 
 import libcst as cst
 
@@ -19,6 +24,10 @@ from dllint.semantic.values import (
     UINT8, UNIT_RANGE, UNIT_SCALED, Value)
 from dllint.semantic.values import ARGUMENT, RECORDS, Tag
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL
+
+if TYPE_CHECKING:
+    from dllint.semantic.project import ProjectIndex
+    from dllint.semantic.summaries import ClassState
 
 
 @dataclass
@@ -55,54 +64,103 @@ class FlowHints:
                              for method, value in methods.items() if value)))
 
 
+class BindingHost(Protocol):
+    """What the binding component asks the semantic model, at the point the walk is at."""
+
+    def qualified(self, node: cst.BaseExpression) -> str | None:
+        """The import path an expression names."""
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        """The tags of an expression."""
+
+    def lookup(self, name: str) -> Value:
+        """What a name holds, innermost scope first."""
+
+    def function_local(self, name: str) -> Value | None:
+        """What the innermost frame binds `name` to, when that frame is not the module's (a
+        function's, a lambda's); None when it does not bind it."""
+
+    def innermost_class(self) -> ClassState | None:
+        """The class the walk is in, innermost."""
+
+
 class CallBinding:
-    """The part of the semantic model that records call sites and seeds parameters."""
+    """The component of the semantic model that records the file's call sites and seeds the
+    parameters of its functions with what they are passed.
+
+    The model calls `record_call_site` at each call and `seed_parameters` when it opens a
+    function's frame; `callee_key` answers which function of the file a call runs. `hints` is
+    what the previous walk learnt; what this walk passes goes into `learned.parameters` (and,
+    `summarising`, `learned.external`), and `needs_hints` says whether some call passed a
+    known value."""
+
+    def __init__(self, host: BindingHost, project: ProjectIndex | None, path: str,
+                 top_functions: set[str], top_classes: Mapping[str, set[str]],
+                 hints: FlowHints, learned: FlowHints, *, summarising: bool) -> None:
+        self._host = host
+        self._project = project
+        self._path = path
+        self._top_functions = top_functions
+        self._top_classes = top_classes
+        self._hints = hints
+        self._learned = learned
+        self._summarising = summarising
+        self._own_module: str | None = None  # this file's module name, for calls from others
+        # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
+        self._call_sites: dict[str, list[cst.Call]] = {}
+        self.needs_hints = False
+
+    def call_sites(self, key: str) -> tuple[cst.Call, ...]:
+        """The calls of the file's function `key` seen so far."""
+        return tuple(self._call_sites.get(key, ()))
 
     def callee_key(self, node: cst.Call) -> str | None:
         """The function of this file a call runs: `fit`, `Trainer.__init__`, `Net.forward`."""
         func = node.func
         if isinstance(func, cst.Name):
             name = func.value
-            if name == "self" and self.classes:
-                return f"{self.classes[-1].name}.forward"
-            if name in self.frames[-1] and len(self.frames) > 1:
-                value = self.frames[-1][name]
+            state = self._host.innermost_class()
+            if name == "self" and state is not None:
+                return f"{state.name}.forward"
+            value = self._host.function_local(name)
+            if value is not None:
                 return self._instance_key(value, "forward") or \
                     self._instance_key(value, "__call__")
-            if name in self.top_functions:
+            if name in self._top_functions:
                 return name
-            if name in self.top_classes:
+            if name in self._top_classes:
                 return f"{name}.__init__"
-            value = self.lookup(name)
+            value = self._host.lookup(name)
             # A module called runs its forward; an instance of a plain class, its __call__.
             return self._instance_key(value, "forward") or self._instance_key(value, "__call__")
         if isinstance(func, cst.Attribute):
             method = "forward" if func.attr.value == "__call__" else func.attr.value
             receiver = func.value
-            if isinstance(receiver, cst.Name) and receiver.value == "self" and self.classes:
-                if method in self.top_classes.get(self.classes[-1].name, ()):
-                    return f"{self.classes[-1].name}.{method}"
+            state = self._host.innermost_class()
+            if isinstance(receiver, cst.Name) and receiver.value == "self" and state is not None:
+                if method in self._top_classes.get(state.name, ()):
+                    return f"{state.name}.{method}"
                 return None
-            key = self._instance_key(self.value(func), "forward")
-            return key or self._instance_key(self.value(receiver), method)
-        return self._instance_key(self.value(func), "forward")  # EdgeLoss()(prediction, y)
+            key = self._instance_key(self._host.value(func), "forward")
+            return key or self._instance_key(self._host.value(receiver), method)
+        return self._instance_key(self._host.value(func), "forward")  # EdgeLoss()(prediction, y)
 
     def _instance_key(self, value: Value, method: str) -> str | None:
         for tag in value:
             name = tag.info.name if tag.kind == MODULE else tag.detail if tag.kind == INSTANCE \
                 else None
-            if name in self.top_classes and method in self.top_classes[name]:
+            if name in self._top_classes and method in self._top_classes[name]:
                 return f"{name}.{method}"
         return None
 
-    def _record_call_site(self, node: cst.Call) -> None:
-        key, table = self.callee_key(node), self.learned.parameters
+    def record_call_site(self, node: cst.Call) -> None:
+        key, table = self.callee_key(node), self._learned.parameters
         if key is not None:
-            self.call_sites.setdefault(key, []).append(node)
+            self._call_sites.setdefault(key, []).append(node)
         if not node.args:
             return
-        if key is None and self.summarising:
-            key, table = self._project_callee(node), self.learned.external
+        if key is None and self._summarising:
+            key, table = self._project_callee(node), self._learned.external
         if key is None:
             return
         index = 0
@@ -114,7 +172,7 @@ class CallBinding:
             slot: int | str = arg.keyword.value if arg.keyword is not None else index
             if arg.keyword is None:
                 index += 1
-            value = _worth_passing(self.value(arg.value))
+            value = _worth_passing(self._host.value(arg.value))
             if value:
                 slots = table.setdefault(key, {})
                 slots[slot] = slots.get(slot, EMPTY) | value
@@ -123,34 +181,36 @@ class CallBinding:
     def _project_callee(self, node: cst.Call) -> str | None:
         """`fit` imported from another module of the project (not a library): its qualified
         name, recorded in this file's summary so the other file binds its parameters."""
-        qualified = self.qualified(node.func)
+        qualified = self._host.qualified(node.func)
         if qualified is None or qualified.startswith("builtins.") or \
                 qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS:
             return None
         return qualified
 
-    def _seed_parameters(self, node: cst.FunctionDef, key: str | None, is_method: bool,
-                         defaults: dict[str, Value]) -> None:
-        """Bind each parameter to what its call sites pass and to its default value."""
+    def seed_parameters(self, node: cst.FunctionDef, key: str | None, is_method: bool,
+                        defaults: dict[str, Value]) -> dict[str, Value]:
+        """The frame a function starts with: each parameter bound to what its call sites pass
+        and to its default value (`key` as `callee_key` names the function, None when its
+        calls are not recorded)."""
         params = node.params
         positional = [*params.posonly_params, *params.params]
         if is_method and positional and not any(
                 isinstance(decorator.decorator, cst.Name)
                 and decorator.decorator.value == "staticmethod" for decorator in node.decorators):
             positional = positional[1:]
-        slots = self.hints.parameters.get(key, {}) if key is not None else {}
-        if key is not None and self.project is not None:
+        slots = self._hints.parameters.get(key, {}) if key is not None else {}
+        if key is not None and self._project is not None:
             name, _, method = key.partition(".")
             if method in ("", "__init__"):
                 if self._own_module is None:
                     # Here, not at the top: project -> model -> binding would import in a cycle.
                     from dllint.semantic.project import module_name
-                    self._own_module = module_name(self.context.path)
-                incoming = self.project.incoming_arguments(self._own_module, name)
+                    self._own_module = module_name(self._path)
+                incoming = self._project.incoming_arguments(self._own_module, name)
                 if incoming:
                     slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)
                              for slot in {*slots, *incoming}}
-        frame = self.frames[-1]
+        frame: dict[str, Value] = {}
         # Every parameter is bound, known or not: it hides the enclosing function's name.
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
@@ -164,18 +224,20 @@ class CallBinding:
                 position = index if index < len(positional) else -1
                 value = value | {Tag(ARGUMENT, param, param.name.value, f"{handed}:{position}")}
             frame[param.name.value] = value | defaults.get(param.name.value, EMPTY)
+        return frame
 
     def _handed_slot(self, key: str | None) -> str | None:
         """"init" or "forward" when summarising the constructor or forward of a class of this
         file: what callers in other files hand it is not known here, so each parameter stands
         for it (ARGUMENT), for the callers' files to fill in."""
-        if not self.summarising or key is None or "." not in key:
+        if not self._summarising or key is None or "." not in key:
             return None
         name, method = key.split(".", 1)
         if method == "__init__":
             return "init"
-        forward = self.classes[-1].forward_name if self.classes else "forward"
-        return "forward" if method == forward and name in self.top_classes else None
+        state = self._host.innermost_class()
+        forward = state.forward_name if state is not None else "forward"
+        return "forward" if method == forward and name in self._top_classes else None
 
 
 # What a rule can act on at the other end of a call. A module counts when its output carries a

@@ -233,6 +233,8 @@ IN_PLACE_INITIALISERS = torch.IN_PLACE_INITIALISERS
 DEVICE_MOVING_METHODS = torch.DEVICE_MOVING_METHODS
 ATTRIBUTE_REGISTERING_METHODS = torch.ATTRIBUTE_REGISTERING_METHODS
 SAMPLER_PASSIVE_CALLS = torch.SAMPLER_PASSIVE_CALLS
+RESEEDING_LOADER_METHODS = torch.RESEEDING_LOADER_METHODS
+RESEEDING_LOADER_FUNCTIONS = torch.RESEEDING_LOADER_FUNCTIONS
 FLOAT32_DTYPES = torch.FLOAT32_DTYPES | data.FLOAT32_DTYPES
 
 # Names people give models; used only where a value's origin is unknown (a function parameter).
@@ -259,6 +261,7 @@ ORDER_KEEPING_CALLS = tensorflow.ORDER_KEEPING
 ORDER_KEEPING_METHODS = tensorflow.ORDER_KEEPING_METHODS
 # pathlib.Path methods (and look-alikes) with the same property, whatever the receiver.
 LISTING_METHODS = python.LISTING_METHODS
+BUILTIN_ALIASES = python.BUILTIN_ALIASES
 # Calls that put a listing in a stable order.
 SORTING = REGISTRY.names(Effect.SORTING)
 # Calls that keep the order of their iterable argument (the last one for map and filter).

@@ -129,34 +129,35 @@ class Facts:
     def local_class(self, name: str) -> ModuleInfo | None:
         """The module summary of a class defined earlier in this file; None for a class that
         is not a module (or not defined here)."""
-        return self._model.local_classes.get(name)
+        return self._model.scopes.local_classes.get(name)
 
     def is_local_class(self, name: str) -> bool:
-        return name in self._model.local_classes
+        return name in self._model.scopes.local_classes
 
     # -- functions -----------------------------------------------------------------------------
 
     @property
     def function(self) -> FunctionFacts | None:
         """The innermost function the walk is in."""
-        state = self._model.current_function
+        state = self._model.scopes.current_function
         return self._facts_of(state) if state is not None else None
 
     def enclosing_functions(self) -> Sequence[FunctionFacts]:
         """Every function the walk is in, outermost first."""
-        return [self._facts_of(state) for state in self._model.functions]
+        return [self._facts_of(state) for state in self._model.scopes.functions]
 
     @property
     def class_name(self) -> str | None:
         """The innermost class the walk is in."""
-        return self._model.classes[-1].name if self._model.classes else None
+        classes = self._model.scopes.classes
+        return classes[-1].name if classes else None
 
     @property
     def enclosing_class(self) -> ClassFacts | None:
         """The innermost class the walk is in, with its attributes so far."""
-        if not self._model.classes:
+        if not self._model.scopes.classes:
             return None
-        state = self._model.classes[-1]
+        state = self._model.scopes.classes[-1]
         return ClassFacts(state.name, state.node, tuple(state.bases), state.framework,
                           MappingProxyType(state.attributes))
 
@@ -168,7 +169,7 @@ class Facts:
     def call_sites(self, key: str) -> Sequence[cst.Call]:
         """The calls of the file's function `key` (`fit`, `Trainer.__init__`, `Net.forward`)
         seen so far; complete in `leave_Module`."""
-        return tuple(self._model.call_sites.get(key, ()))
+        return self._model.binding.call_sites(key)
 
     def _facts_of(self, state: FunctionState) -> FunctionFacts:
         cached = self._function_facts.get(id(state))
@@ -198,22 +199,22 @@ class Facts:
     @property
     def loops(self) -> Sequence[LoopEvents]:
         """The loops closed so far, each with its training events in source order."""
-        return self._model.loops
+        return self._model.loop_events.loops
 
     @property
     def open_loops(self) -> Sequence[LoopEvents]:
         """The loops the walk is in, innermost last (their events so far)."""
-        return self._model.open_loops
+        return self._model.loop_events.open_loops
 
     def function_events(self, name: str) -> Sequence[tuple] | None:
         """The training events of the file's function or method `name` (`fit`,
         `Trainer.fit_epoch`), once it was seen."""
-        return self._model.function_events.get(name)
+        return self._model.loop_events.function_events.get(name)
 
     def local_callee(self, call: cst.CSTNode) -> str | None:
         """The function or method of this file a call runs, as `function_events` keys it
         (`train_epoch`, `Trainer.fit_epoch`); None for any other call."""
-        return self._model.local_calls.get(id(call))
+        return self._model.loop_events.local_callee(call)
 
     def imported_init_fills(self, qualified: str) -> frozenset[tuple[str | None, str]]:
         """What a function of another file of the project (`init_weights`, imported), or the
@@ -264,26 +265,35 @@ class Facts:
             return frozenset()
         return frozenset(project.applied_init_fills(self._model.context.path))
 
+    def imported_row_fills(self, qualified: str) -> frozenset[tuple[int, int]]:
+        """The rows a function of another file of the project writes into a parameter at the
+        index another parameter gives (`loc_t[idx] = loc` in `match(..., loc_t, idx)`), as
+        (position of the tensor, position of the index). Empty without a project."""
+        project = self._model.project
+        if project is None:
+            return frozenset()
+        return frozenset(project.lookup_row_fills(qualified, self._model.context.path))
+
     def events_at(self, node: cst.CSTNode) -> Sequence[str]:
         """The kinds of the training events recorded at `node` so far ("backward", "step", ...),
         in order: `optimizer.step()` is a "step", as is a call of another file's function whose
         summary steps an optimizer. Calls of the file's own functions are not expanded."""
-        return tuple(self._model.event_kinds.get(id(node), ()))
+        return self._model.loop_events.events_at(node)
 
     def alternatives(self, first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> bool:
         """Whether two training events, each given by its trace from `expand_traced` (the
         calls it is reached through, then its own node), lie in different branches of one `if`
         (or `if`/`elif`), so that no pass through the loop runs both."""
-        return self._model.alternatives(first, second)
+        return self._model.loop_events.alternatives(first, second)
 
     def expand_traced(self, events: Sequence[tuple]) -> Iterator[tuple[tuple, tuple]]:
         """`expand`, each event paired with its trace: the calls of the file's functions it is
         reached through, outermost first, then its own node."""
-        return self._model.expand_traced(events)
+        return self._model.loop_events.expand_traced(events)
 
     def expand(self, events: Sequence[tuple]) -> Iterator[tuple]:
         """Events with calls to the file's functions replaced by what those functions do."""
-        return self._model.expand(events)
+        return self._model.loop_events.expand(events)
 
     @property
     def in_no_grad(self) -> bool:

@@ -177,7 +177,13 @@ class ImportMap:
         return f"{self.stars[-1]}.{name}"
 
     def qualified_name(self, node: cst.BaseExpression) -> str | None:
-        """The qualified name an expression refers to, or None if it is not an imported name."""
+        """The qualified name an expression refers to, or None if it is not an imported name. A
+        builtin re-exported by a compatibility module (`from six.moves import range`) is the
+        builtin."""
+        qualified = self._qualified_name(node)
+        return catalog.BUILTIN_ALIASES.get(qualified, qualified) if qualified else qualified
+
+    def _qualified_name(self, node: cst.BaseExpression) -> str | None:
         if isinstance(node, cst.Name):
             if node.value in self.aliases:
                 return self.aliases[node.value]
@@ -187,7 +193,7 @@ class ImportMap:
                 return self._from_star(node.value)
             return None
         if isinstance(node, cst.Attribute):
-            base = self.qualified_name(node.value)
+            base = self._qualified_name(node.value)
             if base is None or base.startswith("builtins."):
                 return None
             return f"{base}.{node.attr.value}"

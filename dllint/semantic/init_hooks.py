@@ -172,3 +172,68 @@ def applied_hooks(module: cst.Module, hooks: set[str]) -> set[str]:
                 applied.add(hook.value)
         pending.extend(node.children)
     return applied
+
+# ---- row fills: `def match(..., loc_t, idx): loc_t[idx] = encoded` ---------------------------
+
+RowFill = tuple[int, int]  # (position of the filled parameter, position of the row index)
+
+
+class RowFills(CachedVisitorNames, cst.CSTVisitor):
+    """Each top-level function that writes one row of a parameter at an index another
+    parameter gives (`loc_t[idx] = loc` in `match(threshold, ..., loc_t, conf_t, idx)`): a
+    caller that calls it for every row (`for idx in range(num): match(..., loc_t, ..., idx)`)
+    fills the whole tensor, as if it wrote `loc_t[idx] = ...` in the loop itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0  # functions and classes open
+        self.params: list[str] = []  # the positional parameters of the top-level function
+        self.name = ""
+        self.fills: dict[str, set[RowFill]] = {}
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.depth += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.depth -= 1
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if self.depth == 0:
+            self.name = node.name.value
+            self.params = [param.name.value for param in (*node.params.posonly_params,
+                                                          *node.params.params)]
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if not self.params or self.depth != 1:
+            return
+        for target in node.targets:
+            row = row_written(target.target)
+            if row is not None and row[0] in self.params and row[1] in self.params:
+                self.fills.setdefault(self.name, set()).add(
+                    (self.params.index(row[0]), self.params.index(row[1])))
+
+
+def row_written(target: cst.BaseExpression) -> tuple[str, str] | None:
+    """(tensor, index) of `tensor[index] = ...`, both plain names."""
+    if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and \
+            len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index) and \
+            isinstance(target.slice[0].slice.value, cst.Name):
+        return target.value.value, target.slice[0].slice.value.value
+    return None
+
+
+_ROW_GATE = re.compile(r"\w\[\w+\]\s*=[^=]")
+
+
+def row_fills(module: cst.Module, text: str) -> dict[str, set[RowFill]]:
+    """The row fills of each top-level function of a file (see `RowFills`); {} without a walk
+    when no line writes `name[name] = ...`."""
+    if _ROW_GATE.search(text) is None:
+        return {}
+    collector = RowFills()
+    walk(module, [collector])
+    return collector.fills

@@ -4,19 +4,26 @@ DL101-DL103 and DL004 read these: a loop whose events hold `backward` and `step`
 `zero_grad`, a scheduler stepped before its optimizer, a clip after the step. Calls to local
 functions, and to methods of the class called on `self`, are kept as `call` events and expanded
 on demand, so a helper that zeroes the gradients counts where it is called.
+
+A component of the semantic model with state of its own (`LoopEventRecorder`): the model creates
+it, tells it where loops and functions open and close and which calls the walk meets, and it
+asks the model only what `LoopHost` declares. Rules read its answers through `Facts`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Protocol, Sequence
 
 import libcst as cst
 
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument
-from dllint.semantic.values import INSTANCE, OPTIMIZER, SCHEDULER, first, has
+from dllint.semantic.values import INSTANCE, OPTIMIZER, SCHEDULER, Value, first, has
+
+if TYPE_CHECKING:
+    from dllint.semantic.project import ProjectIndex
 
 
 @dataclass
@@ -36,22 +43,90 @@ class LoopEvents:
     events: list[tuple] = field(default_factory=list)
 
 
-class LoopEventRecorder:
-    """The part of the semantic model that records loop events."""
+class LoopHost(Protocol):
+    """What the loop component asks the semantic model, at the point the walk is at."""
 
-    def visit_While(self, node: cst.While) -> None:
+    def qualified(self, node: cst.BaseExpression) -> str | None:
+        """The import path an expression names."""
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        """The tags of an expression."""
+
+    def callee_key(self, node: cst.Call) -> str | None:
+        """The function or method of the file a call runs (`fit`, `Trainer.step`)."""
+
+    def open_branches(self) -> tuple[tuple[cst.If, bool], ...]:
+        """The `if` statements the walk is in, outermost first, each with whether the walk is
+        in its else branch."""
+
+
+class LoopEventRecorder:
+    """The component of the semantic model that records training events, per loop and per
+    function of the file.
+
+    The model calls `enter_loop`/`leave_loop` around each `for` and `while`,
+    `enter_function`/`leave_function` around each function, `record_call` at each call and
+    `record` for an event it recognises itself (`p.grad = None`). `project`, `path` and
+    `top_classes` (the file's top-level classes, each with its methods) are fixed for the walk.
+    """
+
+    def __init__(self, host: LoopHost, project: ProjectIndex | None, path: str,
+                 top_classes: Mapping[str, set[str]]) -> None:
+        self._host = host
+        self._project = project
+        self._path = path
+        self._top_classes = top_classes
+        # Per loop (innermost last while open), in the order they close.
+        self.open_loops: list[LoopEvents] = []
+        self.loops: list[LoopEvents] = []
+        # Per function of the file (`fit`) and method of its top-level classes (`Trainer.step`).
+        self.function_events: dict[str, list[tuple]] = {}
+        # Calls of local functions and methods (id of the call -> its key in function_events).
+        self._local_calls: dict[int, str] = {}
+        # The events of each function the walk is in, innermost last, below the module's.
+        self._event_stack: list[list[tuple]] = [[]]
+        # The `if` branches each event's node is in (id of node -> ((id of the if, in its
+        # else), ...), outermost first): events in two branches of one `if` are alternatives.
+        self._event_branches: dict[int, tuple[tuple[int, bool], ...]] = {}
+        # The kinds of the events recorded at each node (id of node -> kinds, in order).
+        self._event_kinds: dict[int, list[str]] = {}
+
+    # -- driven by the model's walk ------------------------------------------------------------
+
+    def enter_loop(self, node: cst.For | cst.While) -> None:
         self.open_loops.append(LoopEvents(node))
 
-    def leave_While(self, original_node: cst.While) -> None:
+    def leave_loop(self) -> None:
         self.loops.append(self.open_loops.pop())
 
-    def event(self, *event) -> None:
-        self.event_stack[-1].append(event)
-        self.event_kinds.setdefault(id(event[1]), []).append(event[0])
-        self.event_branches[id(event[1])] = tuple(
-            (id(branch.node), branch.in_else) for branch in self.branches)
+    def enter_function(self) -> None:
+        self._event_stack.append([])
+
+    def leave_function(self, key: str | None) -> None:
+        """The function closes; its events are kept under `key` (the first definition of a
+        name wins), or dropped when `key` is None (a method of a nested class)."""
+        events = self._event_stack.pop()
+        if key is not None:
+            self.function_events.setdefault(key, events)
+
+    def record(self, *event) -> None:
+        """An event at this point of the walk, in `LoopEvents`' shapes."""
+        self._event_stack[-1].append(event)
+        self._event_kinds.setdefault(id(event[1]), []).append(event[0])
+        self._event_branches[id(event[1])] = tuple(
+            (id(branch), in_else) for branch, in_else in self._host.open_branches())
         for loop in self.open_loops:
             loop.events.append(event)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def local_callee(self, call: cst.CSTNode) -> str | None:
+        """The key in `function_events` of the file's function or method a call runs."""
+        return self._local_calls.get(id(call))
+
+    def events_at(self, node: cst.CSTNode) -> tuple[str, ...]:
+        """The kinds of the events recorded at `node`, in order."""
+        return tuple(self._event_kinds.get(id(node), ()))
 
     def alternatives(self, first: Sequence[cst.CSTNode], second: Sequence[cst.CSTNode]) -> bool:
         """Whether two events, each given by the nodes it is reached through (the call sites,
@@ -60,12 +135,13 @@ class LoopEventRecorder:
         them, never both. Where both go through the same call, the branches inside it decide."""
         for first_node, second_node in zip(first, second):
             if first_node is not second_node:
-                first_branches = dict(self.event_branches.get(id(first_node), ()))
+                first_branches = dict(self._event_branches.get(id(first_node), ()))
                 return any(first_branches.get(node, in_else) != in_else
-                           for node, in_else in self.event_branches.get(id(second_node), ()))
+                           for node, in_else in self._event_branches.get(id(second_node), ()))
         return False
 
-    def expand_traced(self, events, seen: frozenset = frozenset()):
+    def expand_traced(self, events: Sequence[tuple], seen: frozenset = frozenset()
+                      ) -> Iterator[tuple[tuple, tuple]]:
         """`expand`, each event paired with the nodes it is reached through: the calls of the
         file's functions, outermost first, then the event's own node."""
         for event in events:
@@ -76,7 +152,8 @@ class LoopEventRecorder:
             elif event[0] != "call":
                 yield event, (event[1],)
 
-    def expand(self, events, seen: frozenset = frozenset()):
+    def expand(self, events: Sequence[tuple], seen: frozenset = frozenset()
+                ) -> Iterator[tuple]:
         """Events with calls to local functions replaced by what those functions do."""
         for event in events:
             if event[0] == "call" and event[2] in self.function_events and event[2] not in seen:
@@ -85,79 +162,81 @@ class LoopEventRecorder:
             elif event[0] != "call":
                 yield event
 
-    def _training_event(self, node: cst.Call) -> None:
+    def record_call(self, node: cst.Call) -> None:
+        """The training events of a call: a backward, an optimizer or scheduler step, a clip,
+        a mode switch, what a function of another file does, a call of the file's own."""
         func = node.func
-        qualified = self.qualified(func)
+        qualified = self._host.qualified(func)
         if qualified in catalog.CONTEXT_BACKWARDS:
             return  # distributed autograd: the gradients live in the context, nothing adds up
         if qualified in ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
                          "torch.nn.utils.clip_grad.clip_grad_norm_"):
-            self.event("clip", node)
+            self.record("clip", node)
         elif isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in catalog.BACKWARD_METHODS:
-                self.event("backward", node)
+                self.record("backward", node)
             elif method == "zero_grad":
-                self.event("zero_grad", node, dotted_name(func.value))
+                self.record("zero_grad", node, dotted_name(func.value))
             elif method in catalog.GRADIENT_CLEARING_METHODS and _is_gradient(func.value):
-                self.event("zero_grad", node)  # w.grad.zero_(): cleared by hand
+                self.record("zero_grad", node)  # w.grad.zero_(): cleared by hand
             elif method == "eval" and not node.args:
-                self.event("eval", node, node)
+                self.record("eval", node, node)
             elif method == "train":
                 flag = argument(node, 0, "mode")
                 is_off = flag is not None and isinstance(flag.value, cst.Name) and \
                     flag.value.value == "False"
-                self.event("eval" if is_off else "train", node, node)
+                self.record("eval" if is_off else "train", node, node)
             elif method == "step":
-                receiver = self.value(func.value)
+                receiver = self._host.value(func.value)
                 name = (dotted_name(func.value) or "").rsplit(".", 1)[-1].lower()
                 if has(receiver, SCHEDULER) or (not has(receiver, OPTIMIZER) and "sched" in name):
-                    self.event("scheduler_step", node)
+                    self.record("scheduler_step", node)
                 elif has(receiver, OPTIMIZER) or "optim" in name or "scaler" in name or \
                         name in ("opt", "solver"):
-                    self.event("step", node, *self._stepped_optimizer(node, "scaler" in name))
+                    self.record("step", node, *self._stepped_optimizer(node, "scaler" in name))
         if isinstance(func, cst.Name) and func.value in catalog.GRADIENT_CLEARING_FUNCTIONS:
-            self.event("zero_grad", node)  # zero_grad(params): may clear any of them
-        if qualified is not None and self.project is not None and not qualified.startswith(
+            self.record("zero_grad", node)  # zero_grad(params): may clear any of them
+        if qualified is not None and self._project is not None and not qualified.startswith(
                 "builtins."):
             # A function of another file of the project: what its summary says it does to
             # training state happens here, at its call.
-            for kind in self.project.lookup_events(qualified, self.context.path):
-                self.event(*_imported_event(kind, node))
+            for kind in self._project.lookup_events(qualified, self._path):
+                self.record(*_imported_event(kind, node))
         local = isinstance(func, cst.Name) and qualified is None
         if local or isinstance(func, cst.Attribute):
             self._imported_instance_events(node)
         if local:
-            self.event("call", node, func.value)
-            self.local_calls[id(node)] = func.value
+            self.record("call", node, func.value)
+            self._local_calls[id(node)] = func.value
         elif isinstance(func, cst.Attribute) and func.attr.value not in ("forward", "__call__"):
             # `self.train_epoch()`, `trainer.step()`: a method of a class of this file does
             # what its body does, where it is called.
-            key = self.callee_key(node)
+            key = self._host.callee_key(node)
             if key is not None:
-                self.event("call", node, key)
-                self.local_calls[id(node)] = key
+                self.record("call", node, key)
+                self._local_calls[id(node)] = key
         # optimizer.step(closure): the closure runs in this step, as does a function handed to a
         # local function. One handed to a library (rpc_async, Thread) runs elsewhere.
         if local or (isinstance(func, cst.Attribute) and func.attr.value == "step"):
             for arg in node.args:
                 if isinstance(arg.value, cst.Name) and arg.value.value in self.function_events:
-                    self.event("call", node, arg.value.value)
+                    self.record("call", node, arg.value.value)
 
     def _imported_instance_events(self, node: cst.Call) -> None:
         """`loss_scaler(loss, optimizer)`, `trainer.step()`: an instance of a class of another
         file of the project does here what its method (`__call__` for the instance called) does
         there."""
-        if self.project is None:
+        if self._project is None:
             return
         func = node.func
         receiver, method = (func.value, func.attr.value) if isinstance(func, cst.Attribute) \
             else (func, "__call__")
-        for tag in self.value(receiver):
-            if tag.kind == INSTANCE and tag.detail not in self.top_classes:
-                for kind in self.project.lookup_method_events(tag.detail, method,
-                                                              self.context.path):
-                    self.event(*_imported_event(kind, node))
+        for tag in self._host.value(receiver):
+            if tag.kind == INSTANCE and tag.detail not in self._top_classes:
+                for kind in self._project.lookup_method_events(tag.detail, method,
+                                                              self._path):
+                    self.record(*_imported_event(kind, node))
                 return
 
     def _stepped_optimizer(self, node: cst.Call, by_scaler: bool
@@ -170,14 +249,10 @@ class LoopEventRecorder:
             target = arg.value if arg is not None else None
         if target is None:
             return None, frozenset()
-        tag = first(self.value(target), OPTIMIZER)
-        owners = _parameter_owners(tag.node, self.qualified) if tag is not None and isinstance(
-            tag.node, cst.Call) else frozenset()
+        tag = first(self._host.value(target), OPTIMIZER)
+        owners = _parameter_owners(tag.node, self._host.qualified) if tag is not None and \
+            isinstance(tag.node, cst.Call) else frozenset()
         return dotted_name(target), owners
-
-    def _is_no_grad(self, node: cst.BaseExpression) -> bool:
-        target = node.func if isinstance(node, cst.Call) else node
-        return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
 
 
 def _imported_event(kind: str, call: cst.Call) -> tuple:

@@ -24,18 +24,18 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.binding import CallBinding, FlowHints
 from dllint.semantic.facts import Facts
-from dllint.semantic.loops import LoopEventRecorder, LoopEvents
+from dllint.semantic.loops import LoopEventRecorder
 from dllint.semantic.reads import ReadTracker
 from dllint.semantic.regions import RegionTracker
-from dllint.semantic.summaries import ClassState, FunctionState, ScopeSummaries
+from dllint.semantic.summaries import ClassState, ScopeSummaries
 from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
     list_of, with_module_mode)
 from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch
 from dllint.semantic.syntax import leaves as _leaves
 from dllint.semantic.values import (
-    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Members, ModuleInfo,
-    Tag, Value, first, has, keep, without)
+    DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Tag, Value, first,
+    has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
 from dllint.semantic.values import UNIT_RANGE
 from dllint.semantic.values import FUNCTION, LossInfo
@@ -58,11 +58,13 @@ _MEMO_KEEPING_CALLBACKS = frozenset({
 GROWING = frozenset().union(*catalog.GROWING_METHODS.values())
 
 
-class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorder,
-                    CachedVisitorNames, cst.BatchableCSTVisitor):
-    """The model of one file, one walk. Each part lives in its own module: `transfer` (values of
-    expressions), `binding` (call sites into parameters), `summaries` (classes and functions),
-    `loops` (training-loop events); this class holds the scopes and the bindings."""
+class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
+    """The model of one file, one walk. Its core is this class with `transfer` (values of
+    expressions): the name frames and the bindings. Components with state of their own,
+    created here and driven by this class's callbacks: `scopes` (the open classes and functions
+    and their summaries, `summaries.py`), `binding` (call sites into parameters, `binding.py`),
+    `loop_events` (training-loop events, `loops.py`), `regions` (`with`/`except`), `reads`
+    (the names a loop reads). See docs/architecture.md, "The semantic model's components"."""
 
     def __init__(self, context: FileContext, project: ProjectIndex | None = None,
                  hints: FlowHints | None = None, *, summarising: bool = False) -> None:
@@ -77,14 +79,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         self.summarising = summarising
         self.imported_names = frozenset(context.imports.aliases.values()) if summarising \
             else frozenset()
-        # Whether another walk with `learned` as hints could see more: set when a call passes a
-        # known value to a function of this file, or a method read `self.x` (or called
-        # `self(x)`) before the method that assigns it (or `forward`) was seen.
-        self.needs_hints = False
-        self._attribute_misses: set[tuple[str, str]] = set()
         self._expanding_partials: set[cst.CSTNode] = set()  # partials being expanded (cycles)
-        self._forward_misses: set[str] = set()
-        self._method_misses: set[tuple[str, str]] = set()
         # Top-level functions and classes (with their methods): the call sites worth recording.
         body = context.module.body
         # A name defined twice (a notebook's cells redefine `train` or `Net`) is ambiguous:
@@ -101,40 +96,21 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
             and defined[statement.name.value] == 1}
         # Open `if` statements, for merging what their branches bind.
         self.branches: list[_Branch] = []
-        self._own_module: str | None = None  # this file's module name, for calls from others
         self.module_frame: dict[str, Value] = {}
         self.frames: list[dict[str, Value]] = [self.module_frame]
-        self.classes: list[ClassState] = []
-        self.functions: list[FunctionState] = []
-        self.local_classes: dict[str, ModuleInfo | None] = {}
-        self.local_members: dict[str, Members | None] = {}
-        self.local_functions: dict[str, Value] = {}
-        # Functions of the file that hand back a module they are given, by the position of
-        # that parameter (`layer_init(nn.Linear(4, 64))` returns the Linear, initialised).
-        self.module_passthroughs: dict[str, int] = {}
-        # Functions of the file with returns under `if flag:` / `else:` of a parameter: what
-        # each such return gives, with the parameter and the flag value it needs, and the
-        # function, so that a call passing `flag=False` gets only the other returns.
-        self.flag_returns: dict[str, tuple[cst.FunctionDef, Value,
-                                           tuple[tuple[str, bool, Value], ...]]] = {}
+        # The open classes and functions, and what each closed one amounts to.
+        self.scopes = ScopeSummaries(self, project, context.path, self.top_classes, self.hints,
+                                     self.learned)
         self.regions = RegionTracker(self.qualified)
         self.reads = ReadTracker()
-        # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
-        self.call_sites: dict[str, list[cst.Call]] = {}
+        # Calls of the file's functions, and what they pass to their parameters.
+        self.binding = CallBinding(self, project, context.path, self.top_functions,
+                                   self.top_classes, self.hints, self.learned,
+                                   summarising=summarising)
         self.loop_listings: list[Tag | None] = []
         self.depth = 0
-        # Training-loop events: per loop (innermost last while open), and per function.
-        self.open_loops: list[LoopEvents] = []
-        self.loops: list[LoopEvents] = []
-        self.function_events: dict[str, list[tuple]] = {}
-        # Calls of local functions and methods (id of the call -> its key in function_events).
-        self.local_calls: dict[int, str] = {}
-        self.event_stack: list[list[tuple]] = [[]]
-        # The `if` branches each event's node is in (id of node -> ((id of the if, in its
-        # else), ...), outermost first): events in two branches of one `if` are alternatives.
-        self.event_branches: dict[int, tuple[tuple[int, bool], ...]] = {}
-        # The kinds of the events recorded at each node (id of node -> kinds, in order).
-        self.event_kinds: dict[int, list[str]] = {}
+        # Training-loop events: per loop and per function of the file (`loops.py`).
+        self.loop_events = LoopEventRecorder(self, project, context.path, self.top_classes)
         # The typed query interface rules read all of the above through.
         self.facts = Facts(self)
         # The value of each expression node, memoised for as long as the bindings it was
@@ -172,13 +148,49 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         restored): the values memoised then hold again."""
         self._generation = generation
 
-    @property
-    def in_no_grad(self) -> bool:
-        return self.regions.no_grad or any(f.no_grad for f in self.functions)
+    def open_branches(self) -> tuple[tuple[cst.If, bool], ...]:
+        """The `if` statements the walk is in, outermost first, each with whether the walk is in
+        its else branch. Part of `LoopHost` and `ScopeHost`."""
+        return tuple((branch.node, branch.in_else) for branch in self.branches)
+
+    def is_no_grad_context(self, node: cst.BaseExpression) -> bool:
+        """Whether a context manager or decorator (`torch.no_grad()`, `@torch.inference_mode`)
+        turns gradients off."""
+        target = node.func if isinstance(node, cst.Call) else node
+        return self.qualified(target) in catalog.NO_GRAD_CONTEXTS
+
+    def define_name(self, name: str, value: Value) -> None:
+        """Part of `ScopeHost`: `name` holds `value` in the innermost frame."""
+        self.frames[-1][name] = value
+
+    def forget_module_name(self, name: str) -> None:
+        """Part of `ScopeHost`: the module frame no longer binds `name`."""
+        self.module_frame.pop(name, None)
+
+    def function_local(self, name: str) -> Value | None:
+        """Part of `BindingHost`: what the innermost frame, not the module's, binds `name` to."""
+        frame = self.frames[-1]
+        return frame[name] if name in frame and len(self.frames) > 1 else None
+
+    def innermost_class(self) -> ClassState | None:
+        """Part of `BindingHost`: the class the walk is in, innermost."""
+        classes = self.scopes.classes
+        return classes[-1] if classes else None
+
+    def callee_key(self, node: cst.Call) -> str | None:
+        """Part of `LoopHost`: the function of the file a call runs (`binding.py`)."""
+        return self.binding.callee_key(node)
 
     @property
-    def current_function(self) -> FunctionState | None:
-        return self.functions[-1] if self.functions else None
+    def needs_hints(self) -> bool:
+        """Whether another walk with `learned` as hints could see more: a call passed a known
+        value to a function of this file, or a method read `self.x` (or called `self(x)`,
+        `self.build()`) before the method that assigns it (or `forward`, `build`) was seen."""
+        return self.binding.needs_hints or self.scopes.needs_hints
+
+    @property
+    def in_no_grad(self) -> bool:
+        return self.regions.no_grad or any(f.no_grad for f in self.scopes.functions)
 
     def qualified(self, node: cst.BaseExpression) -> str | None:
         return self.imports.qualified_name(node)
@@ -273,21 +285,23 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
 
     def _function_reference(self, node: cst.Name) -> Value:
         """A function of the file named without a call (`self.head = compute`, `fn=compute`)
-        is a function held as a value, unless a scope binds the name to something else."""
-        returned = self.local_functions.get(node.value)
-        if not returned or any(node.value in frame for frame in self.frames):
+        is a function held as a value, unless a scope binds the name to something else. It is one
+        whether or not what it returns is known: a function has no train/eval modes."""
+        if node.value not in self.scopes.local_functions or any(node.value in frame
+                                                                for frame in self.frames):
             return EMPTY
-        return frozenset({Tag(FUNCTION, node, node.value, returned)})
+        return frozenset({Tag(FUNCTION, node, node.value, self.scopes.local_functions[node.value])})
 
     def _lambda_value(self, node: cst.Lambda) -> Value:
         """A lambda is a function held as a value: calling it returns its body's value, read
-        with its parameters unknown (they hide the enclosing names of the same spelling)."""
+        with its parameters unknown (they hide the enclosing names of the same spelling). It is a
+        function even when what its body returns is unknown."""
         self.frames.append(_parameter_frame(node.params))
         try:
             returned = self.value(node.body)
         finally:
             self.frames.pop()
-        return frozenset({Tag(FUNCTION, node, "lambda", returned)}) if returned else EMPTY
+        return frozenset({Tag(FUNCTION, node, "lambda", returned)})
 
     # A lambda's body reads its own parameters, not the enclosing names they hide.
     def visit_Lambda(self, node: cst.Lambda) -> None:
@@ -306,7 +320,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
 
     def attribute_key(self, node: cst.BaseExpression) -> str | None:
         if (isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)
-                and node.value.value == "self" and self.classes):
+                and node.value.value == "self" and self.scopes.classes):
             return node.attr.value
         return None
 
@@ -317,7 +331,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         elif isinstance(target, cst.Attribute):
             key = self.attribute_key(target)
             if key is not None:
-                self.classes[-1].attributes[key] = value
+                self.scopes.classes[-1].attributes[key] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             # `_, probabilities = discriminator(x)`: a tuple of known length binds by position.
             parts = next((tag.info for tag in value if tag.kind == TUPLE
@@ -331,7 +345,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
     def visit_Assign(self, node: cst.Assign) -> None:
         if any(isinstance(target.target, cst.Attribute) and target.target.attr.value == "grad"
                for target in node.targets):
-            self.event("zero_grad", node)  # p.grad = None
+            self.loop_events.record("zero_grad", node)  # p.grad = None
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value_node = original_node.value
@@ -372,13 +386,40 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         outer = self.loop_listings[-1] if self.loop_listings else None
         self.loop_listings.append(listing if listing is not None and not listing.info.ordered
                                   else outer)
-        self.open_loops.append(LoopEvents(node))
+        self.loop_events.enter_loop(node)
         self.reads.enter_for(node)
 
     def leave_For(self, original_node: cst.For) -> None:
         self.loop_listings.pop()
-        self.loops.append(self.open_loops.pop())
+        self.loop_events.leave_loop()
         self.reads.leave_for(original_node)
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loop_events.enter_loop(node)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.loop_events.leave_loop()
+
+    # Classes and functions: the scope component opens and sums them up; their frames and
+    # parameters are the core's, their training events the loop component's.
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.scopes.enter_class(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.scopes.leave_class()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        entry = self.scopes.enter_function(node)
+        self.frames.append(self.binding.seed_parameters(node, entry.key, entry.is_method,
+                                                        entry.defaults))
+        self.loop_events.enter_function()
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.frames.pop()
+        self.loop_events.leave_function(self.scopes.leave_function())
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.scopes.record_return(node)
 
     # Which names each loop reads (`reads.py`): every name, the nodes whose names are no
     # reads, and the bounds of loop bodies and else blocks.
@@ -428,8 +469,8 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
                 self.bind(item.asname.name, EMPTY)
 
     def visit_Call(self, node: cst.Call) -> None:
-        self._training_event(node)
-        self._record_call_site(node)
+        self.loop_events.record_call(node)
+        self.binding.record_call_site(node)
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
@@ -458,15 +499,16 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
                 if added:
                     self.bind(func.value, self.value(func.value) | added)
         # Functional dropout or batch norm anywhere in a class makes its modes differ.
-        if self.classes:
+        if self.scopes.classes:
             qualified = self.qualified(node.func)
             if qualified in catalog.MODE_DEPENDENT_FUNCTIONS:
-                self.classes[-1].mode_evidence.append(f"{qualified.rsplit('.', 1)[1]} in {self.classes[-1].name}")
+                self.scopes.add_mode_evidence(
+                    f"{qualified.rsplit('.', 1)[1]} in {self.scopes.classes[-1].name}")
 
     def visit_If(self, node: cst.If) -> None:
         if self.branches and self.branches[-1].node.orelse is node:
             self._enter_else()  # an elif is the else branch of the enclosing if
-        state = self.classes[-1] if self.classes else None
+        state = self.scopes.classes[-1] if self.scopes.classes else None
         self.branches.append(_Branch(node, dict(self.frames[-1]), _leaves(node.body), state=state,
                                      attributes_before=dict(state.attributes) if state else {}))
 
@@ -517,7 +559,7 @@ class SemanticModel(ValueTransfer, CallBinding, ScopeSummaries, LoopEventRecorde
         """`self.x` after `if`, like a name: what any branch that falls through set
         (`if conditional: self.d_logits, self.d = ... else: self.d, self.d_logits = ...`)."""
         state = branch.state
-        if state is None or not self.classes or self.classes[-1] is not state:
+        if state is None or not self.scopes.classes or self.scopes.classes[-1] is not state:
             return
         attributes = state.attributes
         ends: list[dict[str, Value]] = []

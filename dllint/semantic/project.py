@@ -160,29 +160,32 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         if stars:
             exports["*"] = stars
     classes = {}
-    for name, info in model.local_classes.items():
+    for name, info in model.scopes.local_classes.items():
         if info is not None:
             writer.set_anchor("class", name)
             classes[name] = writer.module_info(info)
     functions = {}
-    for name, value in model.local_functions.items():
+    for name, value in model.scopes.local_functions.items():
         if any(tag.kind in SHAREABLE for tag in value):
             writer.set_anchor("def", name)
             functions[name] = writer.value(value)
     events = {}
-    for name, recorded in model.function_events.items():
+    scopes, loops = model.scopes, model.loop_events
+    for name, recorded in loops.function_events.items():
         # Functions, and methods of the file's classes (`Scaler.__call__`, `Trainer.step`).
-        if name in model.local_functions or name.partition(".")[0] in model.local_classes \
-                or name.partition(".")[0] in model.local_members:
-            kinds = [event[0] for event in model.expand(recorded) if event[0] in SHARED_EVENTS]
+        if name in scopes.local_functions or name.partition(".")[0] in scopes.local_classes \
+                or name.partition(".")[0] in scopes.local_members:
+            kinds = [event[0] for event in loops.expand(recorded) if event[0] in SHARED_EVENTS]
             if kinds:
                 events[name] = kinds
     # function or `Class.method` -> [[class or "", attribute], ...] (see init_hooks). Imported
     # here: init_hooks needs libcst, which a run answered from the cache never loads.
-    from dllint.semantic.init_hooks import applied_hooks, init_hook_fills
+    from dllint.semantic.init_hooks import applied_hooks, init_hook_fills, row_fills
     hook_fills = init_hook_fills(module, text, context.imports)
     init_fills = {name: sorted([class_name or "", attribute] for class_name, attribute in fills)
                   for name, fills in hook_fills.items()}
+    rows = {name: sorted([filled, index] for filled, index in fills)
+            for name, fills in row_fills(module, text).items()}
     # What the file's own hooks fill on the models it applies them to, for the modules it
     # imports (a class of model.py whose tensor train.py's `model.apply(init_weights)` fills):
     # module imported -> [[class or "", attribute], ...]
@@ -209,20 +212,22 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     accumulates = {key: [[position, name] for position, name in found]
                    for key, found in accumulating_methods(module, text).items()}
     members = {}
-    for name, found in model.local_members.items():
+    for name, found in model.scopes.local_members.items():
         if found is not None:
             writer.set_anchor("class", name)
             written = writer.members(found)
             if written["attributes"] or written["methods"]:
                 members[name] = written
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills and not modes and not accumulates \
-            and not applies:
+            and not events and not init_fills and not rows and not modes \
+            and not accumulates and not applies:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
     if init_fills:
         summary["init_fills"] = init_fills
+    if rows:
+        summary["row_fills"] = rows
     if modes:
         summary["modes"] = modes
     if accumulates:
@@ -397,6 +402,8 @@ SUMMARY = Record({
     # function or `Class.method` -> what it fills in place on the modules it receives:
     # [class an isinstance test names, or "", attribute]
     "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
+    # function -> [position of a parameter it writes a row of, position of the row index]
+    "row_fills": MapOf(ListOf(ListOf(INTEGER, length=2))),
     # function -> what it does to the mode of the models it is handed (mode_effects):
     # [parameter, position, "eval" | "train" | "evaluated", span of the switch or forward pass]
     "modes": MapOf(ListOf(ListOf(OneOf((TEXT, INTEGER, ListOf(INTEGER, length=4))),
@@ -491,7 +498,8 @@ class ProjectIndex:
             if name in summary["classes"] or name in summary["functions"] or \
                     name in summary.get("members", {}) or name in summary.get("events", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
-                    name in summary.get("init_fills", {}) or name in summary.get("modes", {}) or \
+                    name in summary.get("init_fills", {}) or \
+                    name in summary.get("row_fills", {}) or name in summary.get("modes", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("accumulates", {})) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
@@ -683,6 +691,15 @@ class ProjectIndex:
         return {(class_name or None, attribute)
                 for key, fills in summary.get("init_fills", {}).items()
                 if key == name or key.startswith(f"{name}.") for class_name, attribute in fills}
+
+    def lookup_row_fills(self, qualified: str, importer: str) -> set[tuple[int, int]]:
+        """The rows a function of another file writes into a parameter, at the index another
+        parameter gives: (position of the tensor, position of the index); see `RowFills`."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return set()
+        summary, name = found
+        return {(filled, index) for filled, index in summary.get("row_fills", {}).get(name, ())}
 
     def lookup_mode_effects(self, qualified: str, importer: str
                             ) -> list[tuple[str, int, str, RelatedLocation]]:

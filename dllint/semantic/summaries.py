@@ -4,11 +4,16 @@ A class summary (`ModuleInfo`) says whether it is an nn.Module, what its `forwar
 whether its train and eval modes differ; its attributes come from every method (constructor
 parameters, setters, `add_module`). A function summary is what it returns. Base classes from
 other files of the run come from the project index.
+
+A component of the semantic model with state of its own (`ScopeSummaries`): the model creates
+it and tells it where classes, functions and returns are; it asks the model only what
+`ScopeHost` declares. Rules read its answers through `Facts`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Mapping, Protocol
 
 import libcst as cst
 
@@ -17,6 +22,10 @@ from dllint.semantic.syntax import mode_switch
 from dllint.semantic.values import FUNCTION
 from dllint.semantic.values import (
     EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, Members, ModuleInfo, Tag, Value, has, without)
+
+if TYPE_CHECKING:
+    from dllint.semantic.binding import FlowHints
+    from dllint.semantic.project import ProjectIndex
 
 
 @dataclass
@@ -51,13 +60,97 @@ class FunctionState:
     unguarded_returns: Value = frozenset()  # what the other returns give
 
 
-class ScopeSummaries:
-    """The part of the semantic model that opens and closes classes and functions."""
+class ScopeHost(Protocol):
+    """What the scope component asks the semantic model, at the point the walk is at."""
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+    def qualified(self, node: cst.BaseExpression) -> str | None:
+        """The import path an expression names."""
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        """The tags of an expression."""
+
+    def is_no_grad_context(self, node: cst.BaseExpression) -> bool:
+        """Whether a decorator turns gradients off (`@torch.no_grad()`)."""
+
+    def open_branches(self) -> tuple[tuple[cst.If, bool], ...]:
+        """The `if` statements the walk is in, outermost first, each with whether the walk is
+        in its else branch."""
+
+    def define_name(self, name: str, value: Value) -> None:
+        """Bind `name` in the innermost scope (a nested function, once its body is seen)."""
+
+    def forget_module_name(self, name: str) -> None:
+        """A top-level function or class is defined: the module's binding of its name, if any,
+        no longer holds (the name now means the definition)."""
+
+
+@dataclass(frozen=True)
+class FunctionEntry:
+    """A function the walk enters: its key for call binding (`fit`, `Trainer.step`, None when
+    nested), whether it is a method, and its parameters' default values."""
+
+    key: str | None
+    is_method: bool
+    defaults: dict[str, Value]
+
+
+class ScopeSummaries:
+    """The component of the semantic model that opens and closes classes and functions and
+    sums them up: the open scopes (`classes`, `functions`, innermost last) and what each
+    closed one amounts to (`local_classes`, `local_members`, `local_functions`,
+    `module_passthroughs`, `flag_returns`).
+
+    The model calls `enter_class`/`leave_class`, `enter_function`/`leave_function` and
+    `record_return` as the walk goes; the value computation asks `own_forward`, `own_method`
+    and tells `note_attribute_miss`. `hints` is what the previous walk learnt; what this walk
+    learns about classes goes into `learned` (its `attributes`, `forwards`, `methods`), and
+    `needs_hints` says whether it could help an earlier point of the next walk."""
+
+    def __init__(self, host: ScopeHost, project: ProjectIndex | None, path: str,
+                 top_classes: Mapping[str, set[str]], hints: FlowHints,
+                 learned: FlowHints) -> None:
+        self._host = host
+        self._project = project
+        self._path = path
+        self._top_classes = top_classes
+        self._hints = hints
+        self._learned = learned
+        self.classes: list[ClassState] = []
+        self.functions: list[FunctionState] = []
+        self.local_classes: dict[str, ModuleInfo | None] = {}
+        self.local_members: dict[str, Members | None] = {}
+        self.local_functions: dict[str, Value] = {}
+        # Functions of the file that hand back a module they are given, by the position of
+        # that parameter (`layer_init(nn.Linear(4, 64))` returns the Linear, initialised).
+        self.module_passthroughs: dict[str, int] = {}
+        # Functions of the file with returns under `if flag:` / `else:` of a parameter: what
+        # each such return gives, with the parameter and the flag value it needs, and the
+        # function, so that a call passing `flag=False` gets only the other returns.
+        self.flag_returns: dict[str, tuple[cst.FunctionDef, Value,
+                                           tuple[tuple[str, bool, Value], ...]]] = {}
+        # Set when a method read `self.x` (or called `self(x)`, `self.build()`) before the
+        # method that assigns it (or `forward`, `build`) was seen, and a later one did.
+        self.needs_hints = False
+        self._attribute_misses: set[tuple[str, str]] = set()
+        self._forward_misses: set[str] = set()
+        self._method_misses: set[tuple[str, str]] = set()
+
+    @property
+    def current_function(self) -> FunctionState | None:
+        return self.functions[-1] if self.functions else None
+
+    def note_attribute_miss(self, key: str) -> None:
+        """`self.key` was read in the outermost open class before anything assigned it."""
+        self._attribute_misses.add((self.classes[0].name, key))
+
+    def add_mode_evidence(self, evidence: str) -> None:
+        """Something in the innermost class makes its train and eval modes differ."""
+        self.classes[-1].mode_evidence.append(evidence)
+
+    def enter_class(self, node: cst.ClassDef) -> None:
         bases = []
         for base in node.bases:
-            qualified = self.qualified(base.value)
+            qualified = self._host.qualified(base.value)
             if qualified is None and isinstance(base.value, cst.Name):
                 qualified = base.value.value
             bases.append(qualified or "")
@@ -71,10 +164,10 @@ class ScopeSummaries:
                     method for framework, method in catalog.FRAMEWORK_MODULE_BASES.values()
                     if framework == state.framework)
         if not self.classes and not self.functions:
-            state.attributes.update(self.hints.attributes.get(state.name, {}))
+            state.attributes.update(self._hints.attributes.get(state.name, {}))
         self.classes.append(state)
 
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+    def leave_class(self) -> None:
         state = self.classes.pop()
         info = self._summarise_class(state)
         members = self._members(state)
@@ -82,10 +175,10 @@ class ScopeSummaries:
         self.local_classes[state.name] = info if info is None or members is None \
             else replace(info, members=members)
         if not self.classes and not self.functions:
-            self.module_frame.pop(state.name, None)
-            self.learned.attributes[state.name] = dict(state.attributes)
-            self.learned.forwards[state.name] = state.forward_output
-            self.learned.methods[state.name] = dict(state.method_returns)
+            self._host.forget_module_name(state.name)
+            self._learned.attributes[state.name] = dict(state.attributes)
+            self._learned.forwards[state.name] = state.forward_output
+            self._learned.methods[state.name] = dict(state.method_returns)
             if any(state.attributes.get(key) for owner, key in self._attribute_misses
                    if owner == state.name) or (
                     state.name in self._forward_misses and state.forward_output) or any(
@@ -109,17 +202,17 @@ class ScopeSummaries:
             return None
         return Members(tuple(sorted(attributes.items())), tuple(sorted(methods.items())))
 
-    def _own_method(self, method: str) -> Value | None:
+    def own_method(self, method: str) -> Value | None:
         """`self.build()` inside a class: what the class's method returns (the last walk's
         value when the method comes later in the class); None when the class defines no such
         method (`self.parameters()`)."""
         state = self.classes[-1]
         if method in state.method_returns:
             return state.method_returns[method]
-        if method not in self.top_classes.get(state.name, ()):
+        if method not in self._top_classes.get(state.name, ()):
             return None
         self._method_misses.add((state.name, method))
-        return self.hints.methods.get(state.name, {}).get(method, EMPTY)
+        return self._hints.methods.get(state.name, {}).get(method, EMPTY)
 
     def _summarise_class(self, state: ClassState) -> ModuleInfo | None:
         inherited: list[ModuleInfo] = []
@@ -145,7 +238,8 @@ class ScopeSummaries:
                 inherited.append(self.local_classes[base])  # type: ignore[arg-type]
                 is_module = True
             elif base and base not in ("object", "builtins.object"):
-                summary = self.project.lookup_class(base, self.context.path) if self.project else None
+                summary = self._project.lookup_class(base, self._path) \
+                    if self._project else None
                 if summary is not None:
                     inherited.append(summary)
                     is_module = True
@@ -191,13 +285,16 @@ class ScopeSummaries:
                           evidence[0] if evidence else "", lightning, in_eval=in_eval,
                           framework=state.framework, training_layer=training)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def enter_function(self, node: cst.FunctionDef) -> FunctionEntry:
+        """Open a function's scope; the model then opens its frame and binds its parameters
+        (`FunctionEntry`)."""
         class_state = self.classes[-1] if self.classes and (
             not self.functions or self.functions[-1].class_state is not self.classes[-1]) else None
-        no_grad = any(self._is_no_grad(decorator.decorator) for decorator in node.decorators)
+        no_grad = any(self._host.is_no_grad_context(decorator.decorator)
+                      for decorator in node.decorators)
         # Defaults are evaluated where the function is defined, before its frame exists.
         defaults = {
-            param.name.value: self.value(param.default)
+            param.name.value: self._host.value(param.default)
             for param in (*node.params.posonly_params, *node.params.params,
                           *node.params.kwonly_params) if param.default is not None}
         if class_state is not None and len(self.classes) == 1 and not self.functions:
@@ -207,21 +304,22 @@ class ScopeSummaries:
         else:
             key = None
         self.functions.append(FunctionState(node.name.value, node, class_state, no_grad=no_grad,
-                                            branch_depth=len(self.branches)))
-        self.frames.append({})
-        self._seed_parameters(node, key, class_state is not None, defaults)
-        self.event_stack.append([])
+                                            branch_depth=len(self._host.open_branches())))
         if class_state is not None and node.name.value == class_state.forward_name:
             class_state.has_forward = True
+        return FunctionEntry(key, class_state is not None, defaults)
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+    def leave_function(self) -> str | None:
+        """Close the innermost function (the model has closed its frame) and sum it up.
+        Returns the key its training events are kept under (`fit`, `Trainer.step`), None for
+        a method of a nested class."""
         state = self.functions.pop()
-        self.frames.pop()
-        events = self.event_stack.pop()
         if state.class_state is None:
-            self.function_events.setdefault(state.name, events)
+            events_key: str | None = state.name
         elif len(self.classes) == 1 and not self.functions:  # a method: `Trainer.step`
-            self.function_events.setdefault(f"{state.class_state.name}.{state.name}", events)
+            events_key = f"{state.class_state.name}.{state.name}"
+        else:
+            events_key = None
         returned = frozenset().union(*state.returns) if state.returns else EMPTY
         if has(returned, UNIT_SCALED) and _returns_input_unscaled(state):
             returned = without(returned, (UNIT_SCALED, UNIT_RANGE))
@@ -237,17 +335,18 @@ class ScopeSummaries:
             position = _returned_position(state)
             if position is not None:
                 self.module_passthroughs[state.name] = position
-            self.module_frame.pop(state.name, None)
+            self._host.forget_module_name(state.name)
         elif self.functions:
             # A function defined inside another one (a closure) is a name of the enclosing
             # function: calling it there returns what its body returns.
-            self.frames[-1][state.name] = frozenset(
-                {Tag(FUNCTION, state.node, state.name, returned)}) if returned else EMPTY
+            self._host.define_name(state.name, frozenset(
+                {Tag(FUNCTION, state.node, state.name, returned)}) if returned else EMPTY)
+        return events_key
 
-    def visit_Return(self, node: cst.Return) -> None:
+    def record_return(self, node: cst.Return) -> None:
         if node.value is not None and self.functions:
             state = self.functions[-1]
-            value = self.value(node.value)
+            value = self._host.value(node.value)
             state.returns.append(value)
             guard = self._flag_guard(state)
             if guard is not None:
@@ -262,30 +361,23 @@ class ScopeSummaries:
         """(parameter, value it needs) when the innermost `if` around this point, inside the
         function, tests a parameter alone: `if activation:` (True in the body, False in the
         `else:`), `if not activation:` (the reverse)."""
-        if len(self.branches) <= state.branch_depth:
+        branches = self._host.open_branches()
+        if len(branches) <= state.branch_depth:
             return None
-        branch = self.branches[-1]
-        test, wanted = branch.node.test, not branch.in_else
+        branch, in_else = branches[-1]
+        test, wanted = branch.test, not in_else
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             test, wanted = test.expression, not wanted
         if isinstance(test, cst.Name) and test.value in _parameter_names(state.node):
             return test.value, wanted
         return None
 
-    def _own_forward(self) -> Value:
+    def own_forward(self) -> Value:
         """`self(x)` inside a module is its own forward: what this walk or the last one saw."""
         state = self.classes[-1]
         if not state.has_forward:
             self._forward_misses.add(state.name)
-        return state.forward_output or self.hints.forwards.get(state.name, EMPTY)
-
-    def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
-        if info is None:
-            return EMPTY
-        output = self.hand_in(info.output, node, "init")  # Wrapper(backbone)
-        if output is not info.output:
-            info = replace(info, output=output)
-        return frozenset({Tag(MODULE, node, info.name, info)})
+        return state.forward_output or self._hints.forwards.get(state.name, EMPTY)
 
 
 def _returned_position(state: FunctionState) -> int | None:

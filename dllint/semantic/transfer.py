@@ -65,6 +65,17 @@ def _born_at(value: Value, made_up: cst.Call, node: cst.Call) -> Value:
     return frozenset(moved)
 
 
+def _listed_by_call(value: Value, call: cst.Call) -> Value:
+    """A listing the file's function makes and returns is made anew by each call of it: its
+    LISTING tags remember the call (`via`), so `list_files("A")` and `list_files("B")` are two
+    listings, not one listing paired with itself. The listing call inside stays the place to fix."""
+    if not any(tag.kind == LISTING and tag.via is None and not tag.info.shuffled
+               for tag in value):
+        return value
+    return frozenset(replace(tag, via=call) if tag.kind == LISTING and tag.via is None
+                     and not tag.info.shuffled else tag for tag in value)
+
+
 def elements_of(value: Value) -> Value:
     """What the elements of a list or tuple value are, as far as dtype and scale go."""
     result: set[Tag] = set()
@@ -97,10 +108,10 @@ class ValueTransfer:
     def _attribute(self, node: cst.Attribute) -> Value:
         key = self.attribute_key(node)
         if key is not None:
-            for state in reversed(self.classes):
+            for state in reversed(self.scopes.classes):
                 if key in state.attributes:
                     return state.attributes[key]
-            self._attribute_misses.add((self.classes[0].name, key))
+            self.scopes.note_attribute_miss(key)
             return EMPTY
         receiver = self.value(node.value)
         name = node.attr.value
@@ -218,36 +229,38 @@ class ValueTransfer:
         if qualified is not None and not qualified.startswith("builtins."):
             return self._library_call(qualified, node)
         if isinstance(func, cst.Name):
-            if func.value == "self" and self.classes:
-                return self._own_forward()
-            if func.value in self.local_classes and func.value not in self.frames[-1]:
-                info = self.local_classes[func.value]
+            scopes = self.scopes
+            if func.value == "self" and scopes.classes:
+                return scopes.own_forward()
+            if func.value in scopes.local_classes and func.value not in self.frames[-1]:
+                info = scopes.local_classes[func.value]
                 if info is None:  # a plain class: its methods are still this file's functions
                     return frozenset({Tag(INSTANCE, node, func.value,
-                                          self.local_members.get(func.value))})
+                                          scopes.local_members.get(func.value))})
                 return self._instance(info, node)
-            if func.value in self.local_functions and func.value not in self.frames[-1]:
-                returned = self.local_functions[func.value]
-                if func.value in self.flag_returns:
+            if func.value in scopes.local_functions and func.value not in self.frames[-1]:
+                returned = scopes.local_functions[func.value]
+                if func.value in scopes.flag_returns:
                     returned = self._returns_for_flags(func.value, node, returned)
-                position = self.module_passthroughs.get(func.value)
+                position = scopes.module_passthroughs.get(func.value)
                 handed = positional(node, position) if position is not None else None
                 if handed is not None:  # layer_init(nn.Linear(4, 64)): the Linear it is handed
                     returned = returned | keep(self.value(handed.value), {MODULE})
-                return returned
+                return _listed_by_call(returned, node)
             if qualified is not None:
                 return self._builtin(qualified, node)
             return self.call_value(self.lookup(func.value), node)
         if isinstance(func, cst.Attribute):
             if func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Name) \
-                    and func.value.value == "self" and self.classes:
-                return self._own_forward()
+                    and func.value.value == "self" and self.scopes.classes:
+                return self.scopes.own_forward()
             attribute_value = self._attribute(func)
             if any(tag.kind in (MODULE, TRANSFORM, LOSS, ARGUMENT, FUNCTION)
                    for tag in attribute_value):
                 return self.call_value(attribute_value, node)
-            if isinstance(func.value, cst.Name) and func.value.value == "self" and self.classes:
-                returned = self._own_method(func.attr.value)
+            if isinstance(func.value, cst.Name) and func.value.value == "self" and \
+                    self.scopes.classes:
+                returned = self.scopes.own_method(func.attr.value)
                 if returned is not None:
                     return returned
                 receiver = self.value(func.value)
@@ -263,7 +276,7 @@ class ValueTransfer:
         """What a call of the file's function returns when it passes a flag written out
         (`logistic(h, w, b, activation=False)`, or the flag's default): only the returns of
         the branches that flag takes (`if activation: return sigmoid(z)` is not one)."""
-        function, unguarded, guarded = self.flag_returns[name]
+        function, unguarded, guarded = self.scopes.flag_returns[name]
         params = [*function.params.posonly_params, *function.params.params]
         flags: dict[str, bool | None] = {}
         for parameter, _, _ in guarded:
@@ -346,6 +359,16 @@ class ValueTransfer:
                 else:
                     result |= argument_value
         return frozenset(result)
+
+    def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
+        """An instance of a module class built at `node`: its output with what the constructor
+        is handed filled in (`Wrapper(backbone)`)."""
+        if info is None:
+            return EMPTY
+        output = self.hand_in(info.output, node, "init")
+        if output is not info.output:
+            info = replace(info, output=output)
+        return frozenset({Tag(MODULE, node, info.name, info)})
 
     def hand_in(self, output: Value, call: cst.Call, slot: str) -> Value:
         """A module's output once `call` (its construction, "init", or its call, "forward") hands
@@ -1184,11 +1207,12 @@ class ValueTransfer:
         known of its pixels: its callers decide whether it is integer (then scaled) or float
         (then kept as it is), so no scaling can be claimed here."""
         arg = argument(node, 0, "image")
-        if arg is None or not isinstance(arg.value, cst.Name) or not self.functions or any(
+        functions = self.scopes.functions
+        if arg is None or not isinstance(arg.value, cst.Name) or not functions or any(
                 tag.kind in (UINT8, FLOAT64, UNSCALED_FLOAT, UNIT_SCALED, PIL_IMAGE)
                 for tag in image):
             return False
-        parameters = self.functions[-1].node.params
+        parameters = functions[-1].node.params
         return arg.value.value in {param.name.value for param in (
             *parameters.posonly_params, *parameters.params, *parameters.kwonly_params)}
 

@@ -20,6 +20,22 @@ ORDER_KEEPING = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed
                            "builtins.filter", "numpy.array", "numpy.asarray", "itertools.islice"})
 
 
+# Python 2/3 compatibility modules that re-export builtins under their own name (`from six.moves
+# import range, zip`): the import resolves to the builtin, so `zip(names, range(len(names)))`
+# reads the same with them as without.
+_REEXPORTED_BUILTINS = ("range", "zip", "map", "filter", "input", "round", "sorted", "reversed",
+                        "list", "dict", "str", "int", "open", "next", "super", "object")
+BUILTIN_ALIASES = {
+    **{f"{module}.{name}": f"builtins.{name}" for module in
+       ("six.moves", "six.moves.builtins", "future.builtins") for name in
+       _REEXPORTED_BUILTINS},
+    # Python 2's lazy spellings, which Python 3 folded into the builtins.
+    **{f"{module}.{old}": f"builtins.{new}" for module in ("six.moves", "past.builtins")
+       for old, new in (("xrange", "range"), ("izip", "zip"), ("imap", "map"),
+                        ("ifilter", "filter"))},
+}
+
+
 # ---- effect rows ------------------------------------------------------------------------------
 # What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
 # every framework's ROWS; the effects' declared order is the precedence.

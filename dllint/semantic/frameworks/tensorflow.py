@@ -17,6 +17,20 @@ def _both(*paths: str) -> list[str]:
     return [prefix + path for prefix in ("tensorflow.", _V1) for path in paths]
 
 
+# The modules that define TF1's `tf.layers` core functions (dense, dropout, flatten): code that
+# imports them from there (`from tensorflow.python.layers import core as core_layers`, as
+# tf_cnn_benchmarks does) calls the same function as `tf.layers.dropout`.
+_LAYERS_CORE_MODULES = ("tensorflow.python.layers.core.",
+                        "tensorflow.python.keras.legacy_tf_layers.core.",
+                        "tf_keras.src.legacy_tf_layers.core.")
+
+
+def _layers_core(*names: str) -> list[str]:
+    """`dense` as `tf.layers.dense`, `tf.compat.v1.layers.dense` and the defining modules' name."""
+    return [*_both(*(f"layers.{name}" for name in names)),
+            *(module + name for module in _LAYERS_CORE_MODULES for name in names)]
+
+
 PROBABILITY_FUNCTIONS = {
     **{name: "softmax" for name in _both("nn.softmax", "math.softmax")},
     **{name: "sigmoid" for name in _both("sigmoid", "nn.sigmoid", "math.sigmoid")},
@@ -29,7 +43,7 @@ CLIPPING_FUNCTIONS = frozenset(_both("clip_by_value"))
 # TF1 layer functions that apply an activation given as a keyword: `tf.layers.dense(x, 10,
 # activation=tf.nn.softmax)` returns probabilities. Value: the keyword, and its position.
 ACTIVATION_LAYER_FUNCTIONS = {
-    **{name: ("activation", 2) for name in _both("layers.dense")},
+    **{name: ("activation", 2) for name in _layers_core("dense")},
     "tensorflow.contrib.layers.fully_connected": ("activation_fn", 2),
 }
 
@@ -144,7 +158,7 @@ TAPE_GRADIENT_METHODS = frozenset({"gradient"})
 # TF1 functional dropout, by the position of `training`: `dropout(inputs, rate=0.5,
 # noise_shape=None, seed=None, training=False)` drops activations only when told
 # `training=True`, so left out it never regularises.
-NEVER_ON_DROPOUTS = {name: 4 for name in _both("layers.dropout")}
+NEVER_ON_DROPOUTS = {name: 4 for name in _layers_core("dropout")}
 
 # ---- pixels (DL003, DL005) ---------------------------------------------------------------------
 # Decoders that return uint8 images unless given another `dtype` (at the position in the value).

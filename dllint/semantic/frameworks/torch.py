@@ -228,6 +228,14 @@ SAMPLER_PASSIVE_CALLS = frozenset({
     "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm",
 })
 
+# Calls that wrap a DataLoader and re-seed its sampler with the epoch each time it is iterated:
+# methods of an object (Accelerate's `accelerator.prepare`, Lightning Fabric's
+# `fabric.setup_dataloaders`) and library functions. A loader handed to them and iterated as
+# they return it needs no `set_epoch`. Other calls that return the loader (DeepSpeed's, Ray's
+# `prepare_data_loader`, a project's own distributed backend) leave that to the caller.
+RESEEDING_LOADER_METHODS = frozenset({"prepare", "prepare_data_loader", "setup_dataloaders"})
+RESEEDING_LOADER_FUNCTIONS = frozenset({"accelerate.data_loader.prepare_data_loader"})
+
 # One row per loss (see `effects.Loss`): what its input must be, and how messages name it.
 LOSSES = {
     "torch.nn.functional.cross_entropy": dict(wants="logits", display="F.cross_entropy",
