@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
@@ -22,7 +24,11 @@ class LayersInPlainList(Rule):
     method's return value `self.backbone = self._get(name)` where `_get` returns
     `self.models[name]`): the module used is registered.
     It also flags `self.layers = make_layers(...)` (or `self._make_layers(...)`) where
-    that function of the file returns such a plain list or dict.
+    that function of the file returns such a plain list or dict, and an empty list or dict
+    attribute (`self.blocks = []`) that `__init__` fills with layers (`self.blocks.append(
+    nn.Conv2d(...))`, `self.heads[name] = nn.Linear(...)`) or that is annotated as holding
+    them (`self.blocks: List[nn.Module]`), unless `__init__` hands the attribute on (to
+    `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`) or assigns it again.
 
     ## Why is this bad?
     A plain list or dict hides its layers from the module: `model.parameters()` does not
@@ -207,6 +213,37 @@ class LayersInPlainList(Rule):
                 def forward(self, x):
                     return self.head(x)
         """),
+        # Filled in a loop, then wrapped (or handed to a Sequential) before __init__ ends.
+        Valid("""
+            from torch import nn
+
+            class Tower(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.stages = []
+                    for _ in range(depth):
+                        self.stages.append(nn.Linear(16, 16))
+                    self.stages = nn.ModuleList(self.stages)
+                    self.norms = []
+                    for _ in range(depth):
+                        self.norms.append(nn.LayerNorm(16))
+                    self.body = nn.Sequential(*self.norms)
+        """),
+        # An empty list filled with tensors or numbers holds no layers.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Recorder(nn.Module):
+                def __init__(self, widths):
+                    super().__init__()
+                    self.head = nn.Linear(8, 2)
+                    self.sizes = []
+                    self.anchors = []
+                    for width in widths:
+                        self.sizes.append(width * 2)
+                        self.anchors.append(torch.zeros(width))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -367,6 +404,33 @@ class LayersInPlainList(Rule):
                 def forward(self, x):
                     return self.head(x) + self.options[self.kind](x)
         """),
+        # An empty list or dict filled with layers in a loop of __init__.
+        Invalid("""
+            from torch import nn
+
+            class Refiner(nn.Module):
+                def __init__(self, channels, steps):
+                    super().__init__()
+                    self.convs = []
+                    self.norms = {}
+                    for step in range(steps):
+                        self.convs.append(nn.Conv2d(channels, channels, 3, padding=1))
+                        self.norms[str(step)] = nn.BatchNorm2d(channels)
+        """, line=6, related_lines=(9,), more_lines=(7,)),
+        # Annotated as a list of layers; what fills it is not known here.
+        Invalid("""
+            from typing import List, Optional
+            from torch import nn
+
+            class Merge(nn.Module):
+                def __init__(self, parts):
+                    super().__init__()
+                    self.parts: Optional[List[nn.Module]] = None
+                    if parts:
+                        self.parts = []
+                        for part in parts:
+                            self.parts.append(part)
+        """, line=9),
     ]
 
     def __init__(self, context) -> None:
@@ -391,6 +455,9 @@ class LayersInPlainList(Rule):
         self.picks: list[list[tuple[str, int, str | None]]] = []  # (attribute, read, method)
         # Per function: local names bound to a pick (`model = self.models[name]`).
         self.picked_names: list[dict[str, list[tuple[str, int]]]] = [{}]
+        # Per class: attributes `__init__` sets to an empty list or dict, filled with layers
+        # later in `__init__` or annotated as holding them.
+        self.filled: list[dict[str, _Filled]] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
@@ -410,11 +477,12 @@ class LayersInPlainList(Rule):
         self.open_calls.append([])
         self.attribute_reads.append({})
         self.picks.append([])
+        self.filled.append({})
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
         pending, registers, held = self.pending.pop(), self.registers.pop(), self.held.pop()
-        calls = self.open_calls.pop()
+        calls, filled = self.open_calls.pop(), self.filled.pop()
         reads, picks = self.attribute_reads.pop(), self.picks.pop()
         if registers:
             return  # the class registers its listed layers by hand (self.add_module(...))
@@ -428,6 +496,20 @@ class LayersInPlainList(Rule):
             if registered and len(registered) == reads.get(attribute, 0):
                 continue  # only ever read to pick the module an attribute then registers
             self.report(node, message, fix=fix)
+        for attribute in filled.values():
+            if attribute.empty is None or attribute.handed_on:
+                continue
+            fills = [layer for layer in attribute.fills
+                     if not (isinstance(layer, cst.Name) and layer.value in held)]
+            if not fills and not attribute.typed:
+                continue
+            kind = "dict" if attribute.container == "ModuleDict" else "list"
+            self.report(attribute.empty,
+                        f"`self.{attribute.name}` is a plain {kind} that holds layers: they are "
+                        f"not registered, so parameters() misses them (never trained), and "
+                        f".to(), .eval() and state_dict() skip them; use "
+                        f"nn.{attribute.container}()",
+                        related=[(fills[0], "a layer is added here")] if fills else [])
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.picked_names.append({})
@@ -480,6 +562,34 @@ class LayersInPlainList(Rule):
                 and func.value.value == "self" and func.attr.value in (
                     "add_module", "register_module", "register_parameter"):
             self.registers[-1] = True
+        if not self._in_module_init():
+            return
+        filled = self.filled[-1]
+        # `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`: the layers are registered
+        # by what receives the list.
+        for arg in node.args:
+            name = _self_attribute(arg.value)
+            if name in filled:
+                filled[name].handed_on = True
+        if isinstance(func, cst.Attribute):
+            name = _self_attribute(func.value)
+            if name in filled and func.attr.value in ("append", "insert", "extend"):
+                values = [arg.value for arg in node.args[-1:]]
+                if func.attr.value == "extend" and values and \
+                        isinstance(values[0], (cst.List, cst.Tuple)):
+                    values = [element.value for element in values[0].elements]
+                filled[name].fills.extend(value for value in values if self._is_layer(value))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        name = _self_attribute(node.target)
+        if name is None or not self._in_module_init():
+            return
+        container = self._annotated_container(node.annotation.annotation)
+        if container is not None:
+            attribute = self.filled[-1].setdefault(name, _Filled(name, container))
+            attribute.typed = True
+        if node.value is not None:
+            self._set_attribute(name, node, node.value)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         function = self.facts.function
@@ -497,6 +607,14 @@ class LayersInPlainList(Rule):
         if not self.module_classes or not self.module_classes[-1] or function is None or \
                 function.name != "__init__":
             return
+        for target in node.targets:
+            name = _self_attribute(target.target)
+            if name is not None:
+                self._set_attribute(name, node, node.value)
+            elif isinstance(target.target, cst.Subscript):
+                name = _self_attribute(target.target.value)  # self.heads[key] = layer
+                if name in self.filled[-1] and self._is_layer(node.value):
+                    self.filled[-1][name].fills.append(node.value)
         if not any(isinstance(t.target, cst.Attribute) and isinstance(t.target.value, cst.Name)
                    and t.target.value.value == "self" for t in node.targets):
             return
@@ -540,6 +658,52 @@ class LayersInPlainList(Rule):
                                        f"nn.{container}", fix, loose,
                             _assigned_attribute(node)))
 
+    def _in_module_init(self) -> bool:
+        function = self.facts.function
+        return bool(self.module_classes) and self.module_classes[-1] and function is not None \
+            and function.name == "__init__"
+
+    def _is_layer(self, value: cst.BaseExpression) -> bool:
+        return not _read_from_self(value) and first(self.facts.value(value), MODULE) is not None
+
+    def _set_attribute(self, name: str, node: cst.CSTNode, value: cst.BaseExpression) -> None:
+        """`self.name = value` in a module's __init__: an empty list or dict starts a container
+        to watch; any other value after it replaces the container."""
+        filled = self.filled[-1]
+        empty = (isinstance(value, cst.List) and not value.elements) or \
+                (isinstance(value, cst.Dict) and not value.elements)
+        attribute = filled.get(name)
+        if empty and (attribute is None or attribute.empty is None):
+            container = "ModuleDict" if isinstance(value, cst.Dict) else "ModuleList"
+            attribute = filled.setdefault(name, _Filled(name, container))
+            attribute.empty, attribute.container = node, container
+        elif attribute is not None and attribute.empty is not None:
+            attribute.handed_on = True  # self.blocks = nn.ModuleList(self.blocks)
+
+    def _annotated_container(self, annotation: cst.BaseExpression) -> str | None:
+        """"ModuleList" for `List[nn.Module]` (`list[...]`, inside `Optional[...]`),
+        "ModuleDict" for `Dict[str, nn.Linear]`: a plain container annotated as holding
+        layers of torch.nn."""
+        while isinstance(annotation, cst.Subscript):
+            base = annotation.value
+            base_name = base.attr.value if isinstance(base, cst.Attribute) else \
+                base.value if isinstance(base, cst.Name) else ""
+            elements = [element.slice.value for element in annotation.slice
+                        if isinstance(element.slice, cst.Index)]
+            if not elements:
+                return None
+            if base_name == "Optional":
+                annotation = elements[0]
+                continue
+            if base_name not in ("List", "list", "Dict", "dict"):
+                return None
+            qualified = self.imports.qualified_name(elements[-1]) or ""
+            if not qualified.startswith("torch.nn.") or \
+                    not qualified.rpartition(".")[2][:1].isupper():
+                return None
+            return "ModuleDict" if base_name in ("Dict", "dict") else "ModuleList"
+        return None
+
     def _listed_layers(self, value: cst.BaseExpression
                        ) -> tuple[list[cst.BaseExpression], str] | None:
         """(the layers, the container that would register them) when `value` is a plain
@@ -570,6 +734,25 @@ def _assigned_attribute(node: cst.Assign) -> str | None:
         if isinstance(target.target, cst.Attribute) and isinstance(target.target.value, cst.Name) \
                 and target.target.value.value == "self":
             return target.target.attr.value
+    return None
+
+
+@dataclass
+class _Filled:
+    """An attribute a module's __init__ sets to an empty list or dict."""
+    name: str
+    container: str  # what would register it: "ModuleList" or "ModuleDict"
+    empty: cst.CSTNode | None = None  # the assignment of the empty container
+    typed: bool = False  # annotated as a list or dict of layers
+    handed_on: bool = False  # given to a call or assigned again: registered elsewhere
+    fills: list[cst.BaseExpression] = field(default_factory=list)  # layers added to it
+
+
+def _self_attribute(node: cst.BaseExpression) -> str | None:
+    """`x` for `self.x`, else None."""
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and \
+            node.value.value == "self":
+        return node.attr.value
     return None
 
 
