@@ -464,6 +464,13 @@ class UnorderedFileListing(Rule):
                 mask = image.replace("images", "masks")
                 save(image, mask, sorted(images).index(image))
         """),
+        # The sorted element of a list display, numbered: the unsorted one beside it is not read.
+        Valid("""
+            import glob
+            folders = [glob.glob("images/*.png"), sorted(glob.glob("masks/*.png"))]
+            masks = folders[1]
+            index = {name: i for i, name in enumerate(masks)}
+        """),
     ]
     INVALID = [
         # A helper that lists a directory, called for two directories: two listings.
@@ -1095,6 +1102,16 @@ class UnorderedFileListing(Rule):
             import numpy as np
             rng = np.random.default_rng(seed=1)
             order = rng.permutation(sorted(glob.glob("data/*.png")))
+        """),
+        # A list display is positional, as a tuple is: `folders[0]` is the first listing.
+        Invalid("""
+            import glob
+            folders = [glob.glob("images/*.png"), sorted(glob.glob("masks/*.png"))]
+            pairs = list(zip(folders[0], folders[1]))
+        """, line=2, fixed="""
+            import glob
+            folders = [sorted(glob.glob("images/*.png")), sorted(glob.glob("masks/*.png"))]
+            pairs = list(zip(folders[0], folders[1]))
         """),
     ]
 

@@ -10,7 +10,8 @@ from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import (
     argument, inspects_dtype_or_range, is_255, is_half_255, is_inverse_255, is_inverse_half_255,
     keyword, lambda_body, leaves, multiplies_by_255, number, positional)
-from dllint.semantic.values import TRANSFORM, UNIT_SCALED, Tag, Value, first
+from dllint.semantic.syntax import std_key
+from dllint.semantic.values import STANDARDIZED, TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability
 
 
@@ -52,7 +53,10 @@ class DoubleNormalization(Rule):
     divides by `max_pixel_value=255`) given an image already scaled; and `Normalize` with mean
     and std sized for 0-255 pixels applied after such scaling. A remap of 0-255 pixels to
     [-1, 1] (`x / 127.5 - 1`) counts as a scaling: applied to pixels already in [0, 1], or
-    followed by a division by 255, it is reported as well.
+    followed by a division by 255, it is reported as well. Min-max scaling by the value's own
+    range (`(x - x.min()) / (x.max() - x.min())`, `/ np.ptp(x)`) is a scaling to [0, 1] too. And
+    a value standardized (`(x - mean) / std`, or a `Normalize(mean, std)` transform) that is
+    divided by the same std again (`x / STD`, `(x - MEAN) / STD` a second time) is reported.
 
     TensorFlow and Keras: a division by 255 after `tf.image.convert_image_dtype(image,
     tf.float32)` (which scales uint8 images, not float ones: of a helper's parameter, only
@@ -99,7 +103,7 @@ class DoubleNormalization(Rule):
     name = "double-normalization"
     summary = "Image data scaled to [0, 1] twice, or normalized with 0-255 statistics"
     consumes = (Effect.SCALING, Effect.PIXEL_DIVISION)
-    requires_any = ("255", "Normalize", "normalize")
+    requires_any = ("255", "Normalize", "normalize", "std")
     uses_model = True
 
     VALID = [
@@ -444,6 +448,29 @@ class DoubleNormalization(Rule):
             image = torchvision.io.read_image("photo.png") / 255.
             resize = transforms.Resize((64, 64))
             image = resize(image)
+        """),
+        # Min-max scaling of one array, a division by 255 of another.
+        Valid("""
+            import cv2
+            import numpy as np
+            depth = np.load(depth_path)
+            depth = (depth - np.min(depth)) / np.ptp(depth)
+            image = cv2.imread(image_path) / 255.0
+        """),
+        # Standardized once; the later divisions are by other quantities (a temperature, the
+        # target's own std).
+        Valid("""
+            features = (raw - MU) / SIGMA
+            logits = features / TEMPERATURE
+            targets = (prices - prices.mean()) / prices.std()
+            restored = features * SIGMA + MU
+        """),
+        # Standardized again by its own statistics (a no-op), sharing only an epsilon.
+        Valid("""
+            import numpy as np
+            h = (x - mean) / (std + EPS)
+            z = (h - h.mean()) / (h.std() + EPS)
+            z = (z - np.mean(z)) / np.std(z)
         """),
     ]
     INVALID = [
@@ -959,6 +986,57 @@ class DoubleNormalization(Rule):
             normalize = transforms.Normalize((123.7, 116.3, 103.5), (58.4, 57.1, 57.4))
             image = normalize(image)
         """, line=5, related_lines=(3,)),
+        # Min-max scaling by the image's own range is a scaling to [0, 1] as well.
+        Invalid("""
+            import cv2
+            image = cv2.imread(path).astype("float32")
+            image = (image - image.min()) / (image.max() - image.min() + 1e-8)
+            image = image / 255.0
+        """, line=4, related_lines=(3,), unsafe=True, fixed="""
+            import cv2
+            image = cv2.imread(path).astype("float32")
+            image = (image - image.min()) / (image.max() - image.min() + 1e-8)
+            image = image
+        """),
+        # The same with the extremes held in variables, in torch.
+        Invalid("""
+            import torch
+            from torchvision.io import read_image
+            image = read_image(path).float()
+            low, high = torch.min(image), torch.max(image)
+            image = (image - low) / (high - low)
+            batch = image.unsqueeze(0) / 255
+        """, line=6, related_lines=(5,), unsafe=True, fixed="""
+            import torch
+            from torchvision.io import read_image
+            image = read_image(path).float()
+            low, high = torch.min(image), torch.max(image)
+            image = (image - low) / (high - low)
+            batch = image.unsqueeze(0)
+        """),
+        # Standardized by the pipeline's Normalize, then divided by the same std again.
+        Invalid("""
+            import numpy as np
+            from torchvision import transforms
+            MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+            to_input = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+            x = to_input(image)
+            x = (x - np.array(MEAN)[:, None, None]) / np.array(STD)[:, None, None]
+        """, line=6, related_lines=(4,)),
+        Invalid("""
+            def standardize(features, mean, std):
+                return (features - mean) / std
+
+            features = (raw - mean) / std
+            features /= std
+        """, line=5, related_lines=(4,)),
+        # The pipeline already ends with the Normalize that is applied again.
+        Invalid("""
+            from torchvision import transforms
+            normalize = transforms.Normalize(MEAN, STD)
+            to_input = transforms.Compose([transforms.ToTensor(), normalize])
+            x = normalize(to_input(image))
+        """, line=4, related_lines=(2,)),
     ]
 
     def __init__(self, context) -> None:
@@ -1005,7 +1083,30 @@ class DoubleNormalization(Rule):
     def scaled_tag(self, value: Value) -> Tag | None:
         return first(value, UNIT_SCALED)
 
+    def check_standardized_again(self, node: cst.CSTNode, value: cst.BaseExpression,
+                                 std: str) -> None:
+        """`x / std` (or a `Normalize(mean, std)` applied) of a value `(x - mean) / std` or
+        `Normalize(mean, std)` already standardized with the same std (`syntax.std_key`)."""
+        if self.dtype_guards or self.guarding_exits[-1] or not std:
+            return
+        for earlier in self.facts.value(value):
+            if earlier.kind == STANDARDIZED and earlier.node is not node and \
+                    std == earlier.detail:
+                what = "normalizes with" if isinstance(node, cst.Call) else "divides by"
+                self.report(node, f"this {what} the std `{std}` again: the value was already "
+                                  "standardized with it; its spread shrinks by the std a second "
+                                  "time (standardize once)",
+                            related=self.origin_of(earlier, "standardized here"))
+                return
+
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.Divide):
+            divided = node.left
+            if isinstance(divided, cst.BinaryOperation) and isinstance(
+                    divided.operator, cst.Subtract):
+                divided = divided.left  # `(x - mean) / std` of an x already standardized
+            self.check_standardized_again(
+                node, divided, std_key(node.right, self.imports.qualified_name, divided))
         if _divides_by_255(node):
             earlier = self.scaled_tag(self.facts.value(node.left))
             if earlier is not None:
@@ -1019,6 +1120,9 @@ class DoubleNormalization(Rule):
                             related=self.origin_of(earlier, "first scaled here"))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.operator, cst.DivideAssign):
+            self.check_standardized_again(
+                node, node.target, std_key(node.value, self.imports.qualified_name, node.target))
         divides = (isinstance(node.operator, cst.DivideAssign) and is_255(node.value)) or (
             isinstance(node.operator, cst.MultiplyAssign) and is_inverse_255(node.value))
         if divides:
@@ -1027,6 +1131,11 @@ class DoubleNormalization(Rule):
                 self.report_double(node, earlier)
 
     def visit_Call(self, node: cst.Call) -> None:
+        if node.args and isinstance(node.args[0].value, (cst.Name, cst.Attribute, cst.Call,
+                                                         cst.Subscript)):
+            for transform in self.facts.value(node.func):
+                if transform.kind == TRANSFORM and transform.info.standardizing is not None:
+                    self.check_standardized_again(node, node.args[0].value, transform.info.std)
         qualified = self.imports.call_name(node)
         if qualified in catalog.ZERO_TO_255_PREPROCESSING:
             self.check_preprocess_input(node, argument(node, 0, "x"), qualified)

@@ -63,6 +63,7 @@ class FunctionFacts:
     # The modules whose parameters the optimizers stepped here were built from (`model` for
     # `Adam(model.parameters())`): the models this scope trains.
     trained_owners: set[str] = field(default_factory=set)
+    backward_run: bool = False  # a backward pass anywhere in this scope: it trains
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
@@ -167,6 +168,10 @@ class WrongTrainEvalMode(Rule):
     backward pass) of a model the file also trains (runs with gradients, or hands its
     parameters to an optimizer) makes inputs for that step, as a GAN's discriminator step makes
     fakes with the generator: no evaluation.
+    A helper that runs a model it is handed without gradients (`def generate(model, idx)`
+    under `torch.no_grad()`) is judged through its calls: a call of another file that hands it
+    a model with dropout or batch norm not switched to eval() is reported at that call, the
+    helper's forward related; a helper its own file never calls is not judged there.
     A model built around models it is handed
     (`get_peft_model(model, config)`, a generation wrapper over `self.decoder` after
     `self.eval()`) runs their dropout and batch norm in their mode: with no layers of its own
@@ -174,7 +179,10 @@ class WrongTrainEvalMode(Rule):
     torch module built here), it is not judged. Handed to an evaluation helper, an instance of
     a class of the project that is no torch module (a Keras model class), a function (a lambda
     over the weights, a `def net(X)` of the file), a model whose layers
-    compute the same in both modes, such a wrapper, or a part of a model put in eval mode
+    compute the same in both modes (dropout with p = 0, also where p is a constructor
+    parameter the model is built with as 0: `CausalAttention(d_in, d_out, 0.0)`; functional
+    dropout with a constant `training=False`), such a
+    wrapper, or a part of a model put in eval mode
     (`classifier.vit`) is no model left in training mode. A forward pass on made-up input
     (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
     context manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit`
@@ -1913,6 +1921,87 @@ class WrongTrainEvalMode(Rule):
                     print(evaluate_loss(net, data_iter, loss))
                     print(evaluate_loss(softmax_net, data_iter, loss))
         """),
+        # A generation helper of a library module: no call in its file hands it a model, and
+        # the calls of other files are judged where they are made.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class TinyGPT(nn.Module):
+                def __init__(self, drop_rate):
+                    super().__init__()
+                    self.drop = nn.Dropout(drop_rate)
+                    self.head = nn.Linear(16, 16)
+
+                def forward(self, idx):
+                    return self.head(self.drop(idx))
+
+
+            def generate_text_simple(model, idx, max_new_tokens):
+                for _ in range(max_new_tokens):
+                    with torch.no_grad():
+                        logits = model(idx)
+                    idx = torch.cat((idx, logits.argmax(dim=-1, keepdim=True)), dim=1)
+                return idx
+        """),
+        # Dropout whose probability is a constructor argument, built with 0.0: an identity.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class CausalAttention(nn.Module):
+                def __init__(self, d_in, d_out, dropout, qkv_bias=False):
+                    super().__init__()
+                    self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+                    self.dropout = nn.Dropout(dropout)
+
+                def forward(self, x):
+                    return self.dropout(self.W_query(x))
+
+
+            attention = CausalAttention(3, 2, 0.0)
+            with torch.no_grad():
+                context_vecs = attention(batch)
+        """),
+        # A test helper named for testing that runs the model forward and backward: training.
+        Valid("""
+            import torch
+
+
+            def _test_forward_backward(model, sample):
+                out = model(sample)
+                out.mean().backward()
+
+
+            def test_forward_backward():
+                model = torch.hub.load("pytorch/vision", "resnet18")
+                _test_forward_backward(model, torch.ones(2, 3, 64, 64))
+        """),
+        # A wrapper around a network switched to eval() before it is wrapped; its own dropout
+        # is `training=False`, off in both modes.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            from torchvision.models.inception import inception_v3
+
+
+            class WrapInception(nn.Module):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+                def forward(self, x):
+                    pool = torch.mean(self.net(x), 1)
+                    return self.net.fc(F.dropout(pool, training=False))
+
+
+            net = WrapInception(inception_v3(pretrained=True).eval())
+            with torch.no_grad():
+                logits = net(images)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -3005,6 +3094,90 @@ class WrongTrainEvalMode(Rule):
                     optimizer.step()
                     print(evaluate_loss(net, data_iter, loss))
         """, line=7),
+        # Its twin, called in its own file with a model left in training mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+
+            class TinyGPT(nn.Module):
+                def __init__(self, drop_rate):
+                    super().__init__()
+                    self.drop = nn.Dropout(drop_rate)
+                    self.head = nn.Linear(16, 16)
+
+                def forward(self, idx):
+                    return self.head(self.drop(idx))
+
+
+            def generate_text_simple(model, idx, max_new_tokens):
+                for _ in range(max_new_tokens):
+                    with torch.no_grad():
+                        logits = model(idx)
+                    idx = torch.cat((idx, logits.argmax(dim=-1, keepdim=True)), dim=1)
+                return idx
+
+
+            model = TinyGPT(0.1)
+            model.load_state_dict(torch.load("gpt.pt"))
+            print(generate_text_simple(model, torch.zeros(1, 4), 10))
+        """, line=18),
+        # Its twin, built with a drop probability of 0.1.
+        Invalid("""
+            import torch
+            from torch import nn
+
+
+            class CausalAttention(nn.Module):
+                def __init__(self, d_in, d_out, dropout, qkv_bias=False):
+                    super().__init__()
+                    self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+                    self.dropout = nn.Dropout(dropout)
+
+                def forward(self, x):
+                    return self.dropout(self.W_query(x))
+
+
+            attention = CausalAttention(3, 2, 0.1)
+            with torch.no_grad():
+                context_vecs = attention(batch)
+        """, line=17),
+        # Its twin without the backward pass: it evaluates the model it is handed.
+        Invalid("""
+            import torch
+
+
+            def _test_forward_backward(model, sample):
+                out = model(sample)
+                return out.mean()
+
+
+            def test_forward_backward():
+                model = torch.hub.load("pytorch/vision", "resnet18")
+                _test_forward_backward(model, torch.ones(2, 3, 64, 64))
+        """, line=5),
+        # Its twin: the wrapped network is never switched to eval mode.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+            from torchvision.models.inception import inception_v3
+
+
+            class WrapInception(nn.Module):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+                def forward(self, x):
+                    pool = torch.mean(self.net(x), 1)
+                    return self.net.fc(F.dropout(pool, training=False))
+
+
+            net = WrapInception(inception_v3(pretrained=True))
+            with torch.no_grad():
+                logits = net(images)
+        """, line=19),
     ]
 
     def __init__(self, context) -> None:
@@ -3014,7 +3187,7 @@ class WrongTrainEvalMode(Rule):
         # Evaluations of a model that came in as a parameter, judged at its call sites: (the
         # function, the parameter, the model's name, the call, the context, what it has, whether
         # its value is a known module).
-        self.deferred: list[tuple[FunctionFacts, str, str, cst.Call, str, str, bool]] = []
+        self.deferred: list[tuple[FunctionFacts, str, str, cst.Call, str, str, bool, bool]] = []
         # Evaluations of a model the instance holds (`self.model`), in a method that does not
         # set its mode, judged at the method's calls in this class: (the method, the model's
         # name, the call, the context, what it has).
@@ -3558,6 +3731,8 @@ class WrongTrainEvalMode(Rule):
         if isinstance(func, cst.Attribute):
             if func.attr.value == "backward":
                 self.scope.trained_at = self.order
+            if func.attr.value in catalog.BACKWARD_METHODS:
+                self.scope.backward_run = True
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
@@ -3600,7 +3775,41 @@ class WrongTrainEvalMode(Rule):
             qualified = self.facts.qualified(func)
             if qualified is not None and not self.modes_per_call:
                 self.apply_imported_modes(qualified, node)
+        self.check_imported_evaluation(node)
         self.check_module_call(node)
+
+    def check_imported_evaluation(self, node: cst.Call) -> None:
+        """`generate(model, idx)` where `generate`, of another file, runs its `model` under
+        no_grad (or calls its `generate`): the helper evaluates the model in the mode this call
+        hands it, so a model with dropout or batch norm not switched to eval() here is
+        evaluated in training mode. Reported at the call, the helper's forward related."""
+        if self.lambda_depth or self.modes_per_call:
+            return
+        qualified = self.facts.qualified(node.func)
+        if qualified is None:
+            return
+        for position, parameter, location in self.facts.imported_evaluations(qualified):
+            arg = argument(node, position, parameter)
+            key = self.handed_model_key(arg.value) if arg is not None else None
+            if key is None or self.mode_of(key) == "eval" or \
+                    any(key in keys for keys in self.managed):
+                continue
+            switched = self.mode_of(key) == "train"
+            if not switched and (key in self.scope.params or key.startswith("self.")):
+                continue  # its mode is set by this function's callers, or another method
+            if self.chose_training_mode(key):
+                continue  # net.train() just before: Monte Carlo dropout on purpose
+            suspects = [tag for tag in self.facts.value(arg.value) if tag.kind == MODULE
+                        and tag.info.mode_dependent and tag.info.framework != "keras"
+                        and (switched or not tag.info.in_eval)]
+            if not suspects or not self.facts.has_mode_dependent_layers(frozenset(suspects)):
+                continue
+            module = suspects[0]
+            self.report(node, f"`{key}` (has {module.info.evidence}) is handed in training "
+                              f"mode to `{qualified.rsplit('.', 1)[-1]}`, which runs it without "
+                              f"gradients: dropout stays active and batch norm uses batch "
+                              f"statistics; call `{key}.eval()` first",
+                        related=[location])
 
     def apply_imported_modes(self, qualified: str, call: cst.Call) -> None:
         """A helper of another file of the project, called here: the mode it leaves the model
@@ -3621,6 +3830,9 @@ class WrongTrainEvalMode(Rule):
                 if loops:
                     self.imported_switches.append((call, key, effect, where, loops))
                 continue
+            if any(handed == position for handed, _, _ in
+                   self.facts.imported_evaluations(qualified)):
+                continue  # run without gradients there: `check_imported_evaluation` judges it
             mode = self.scope.modes.get(key) or self.module_facts.modes.get(key)
             module = self.facts.module_mode(value)
             if any(tag.kind == LOSS for tag in value):
@@ -3786,7 +3998,11 @@ class WrongTrainEvalMode(Rule):
             parameter = key if key in facts.params else facts.derived.get(key)
             if parameter is not None and facts.node is not None:
                 # A model that came in as a parameter: its callers decide its mode.
-                self.deferred.append((facts, parameter, key, node, context, what, True))
+                # Handed in only by calls of other files (their values have no node here):
+                # those calls are judged where they are made.
+                elsewhere = all(tag.node is None for tag in suspects)
+                self.deferred.append((facts, parameter, key, node, context, what, True,
+                                      elsewhere))
                 return
             if key.startswith("self.") and facts.params[:1] == ["self"] and \
                     self.mode_of(key) is None:
@@ -3816,7 +4032,8 @@ class WrongTrainEvalMode(Rule):
                 not facts.name.startswith("test_"):
             # A model handed to an evaluation, generation or no_grad helper: callers in this
             # file may have set eval().
-            self.deferred.append((facts, key, key, node, context, "a model passed in", False))
+            self.deferred.append((facts, key, key, node, context, "a model passed in", False,
+                                  False))
 
     def report_evaluation_unless_trained(self, node: cst.Call, key: str, what: str,
                                          context: str) -> None:
@@ -3954,7 +4171,7 @@ class WrongTrainEvalMode(Rule):
     # ---- judgements that need the whole file ------------------------------------------------
 
     def leave_Module(self, original_node: cst.Module) -> None:
-        for facts, parameter, key, node, context, what, known in self.deferred:
+        for facts, parameter, key, node, context, what, known, elsewhere in self.deferred:
             calls = self.calls_of(facts)
             if not calls and facts.overrides:
                 continue  # a hook its framework calls (Trainer.prediction_step): callers unseen
@@ -3966,6 +4183,15 @@ class WrongTrainEvalMode(Rule):
             # nothing here says it is in training mode.
             named_for_it = _by_convention(context) or EVALUATION_NAME.search(facts.name)
             if not calls and not known and (_by_convention(context) or not named_for_it):
+                continue
+            if facts.backward_run and context.startswith("in `"):
+                # Only its name said it evaluates (`_test_forward_backward`): a function that
+                # runs the model forward and then backward tests or runs training.
+                continue
+            if not calls and elsewhere:
+                # The model's layers are known, but only callers in other files hand it in:
+                # whether they switched it to eval() is theirs to show, and a caller that
+                # did not is reported at its call (`imported_evaluations`).
                 continue
             if known or named_for_it:
                 in_training = [call for call, modes, caller in calls if not self.passed_in_eval(

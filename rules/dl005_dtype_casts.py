@@ -12,7 +12,7 @@ from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword, positional
 from dllint.semantic.values import (
-    FLOAT64, MODULE, OUT_OF_RANGE, PROBABILITIES, UINT8, UNIT_RANGE, Tag, Value, first)
+    FLOAT64, MODULE, OUT_OF_RANGE, PROBABILITIES, UINT8, UNIT_RANGE, Tag, Value, first, has)
 
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
 WRAPPING_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply)
@@ -409,6 +409,34 @@ class DtypeCasts(Rule):
                 image = np.roll(cv2.imread(path), 4, axis=0)
                 return (image * factor / 2).astype(np.uint8)
         """),
+        # Clipped before the cast back to the image's own dtype.
+        Valid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path)
+            brighter = image.astype(np.float32) * 1.4 + 20
+            result = np.clip(brighter, 0, 255).astype(image.dtype)
+        """),
+        # A model whose forward converts its input itself: it takes uint8 frames by design.
+        Valid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class QNetwork(nn.Module):
+                def __init__(self, actions):
+                    super().__init__()
+                    self.conv = nn.Conv2d(4, 32, 8, stride=4)
+                    self.head = nn.Linear(32 * 20 * 20, actions)
+
+                def forward(self, x):
+                    x = self.conv(x.float() / 255.0)
+                    return self.head(x.flatten(1))
+
+            online = QNetwork(6)
+            frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
+            q_values = online(torch.from_numpy(frames))
+        """),
     ]
     INVALID = [
         # The same without the clip: the addition can push pixels past 255.
@@ -693,6 +721,34 @@ class DtypeCasts(Rule):
             def boost(path, gain=2):
                 return cv2.imread(path) * gain
         """, line=4, related_lines=(4,)),
+        # Cast back to the image's own dtype: `image.dtype` of a uint8 image is uint8.
+        Invalid("""
+            import cv2
+            import numpy as np
+            image = cv2.imread(path)
+            brighter = image.astype(np.float32) * 1.4 + 20
+            result = brighter.astype(image.dtype)
+        """, line=5, related_lines=(4,)),
+        # Its twin: the forward hands the frames to its first layer as they come.
+        Invalid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class QNetwork(nn.Module):
+                def __init__(self, actions):
+                    super().__init__()
+                    self.conv = nn.Conv2d(4, 32, 8, stride=4)
+                    self.head = nn.Linear(32 * 20 * 20, actions)
+
+                def forward(self, x):
+                    x = self.conv(x)
+                    return self.head(x.flatten(1) / 255.0)
+
+            online = QNetwork(6)
+            frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
+            q_values = online(torch.from_numpy(frames))
+        """, line=17, related_lines=(12, 16)),
     ]
 
     def __init__(self, context) -> None:
@@ -703,6 +759,9 @@ class DtypeCasts(Rule):
     def is_uint8_dtype(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.SimpleString):
             return node.evaluated_value == "uint8"
+        if isinstance(node, cst.Attribute) and node.attr.value == "dtype" and \
+                self.imports.qualified_name(node) is None:
+            return has(self.facts.value(node.value), UINT8)  # `image.dtype` of a uint8 image
         return self.imports.qualified_name(node) in catalog.UINT8_DTYPES
 
     def checked_uint8(self, operand: cst.BaseExpression) -> bool:
@@ -810,6 +869,9 @@ class DtypeCasts(Rule):
             return
         if not node.args or not self.is_model(node.func, qualified):
             return
+        module = first(self.facts.value(node.func), MODULE)
+        if module is not None and getattr(module.info, "input_pixels", "") == "converted":
+            return  # its forward converts the image to float itself
         self.check_tensor(self.facts.value(node.args[0].value), node, "the model",
                           accepts_float64=self.converted_to_float64(node.func))
 

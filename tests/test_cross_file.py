@@ -1282,12 +1282,11 @@ with torch.no_grad():
 ''')
     found, _ = lint(root)
     assert not [entry for entry in found if entry[2] == "DL004"]
-    # The same with the dropout model: the test loop and the helper's call are flagged (and
-    # the helper's forward pass, from what its callers hand it).
+    # The same with the dropout model: the test loop and the helper's call are flagged.
     (root / "evaluate.py").write_text((root / "evaluate.py").read_text().replace("Plain", "Net"))
     found, _ = lint(root)
     assert {(name, line) for name, line, code, _ in found if code == "DL004"} == {
-        ("evaluate.py", 15), ("evaluate.py", 16), ("helpers.py", 17)}
+        ("evaluate.py", 15), ("evaluate.py", 16)}
 
 
 METER = '''
@@ -1416,3 +1415,76 @@ def test_a_helper_of_another_file_that_writes_each_row_fills_the_tensor(tmp_path
     found, _ = lint(root)
     assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
         ("loss.py", 7), ("loss.py", 8)}
+
+
+FIT_HELPER = '''
+def fit(model, loader, criterion):
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+'''
+CALLER_OF_FIT = '''
+from torch import nn
+from helpers import fit
+from model import {model}
+
+fit({model}(), loader, nn.CrossEntropyLoss())
+'''
+
+
+def test_callers_of_a_bare_module_are_those_of_its_own_folder(tmp_path):
+    """Two script folders, each with its own `helpers.py` and `train.py`: a's train.py hands
+    its helper a softmax model, b's a model of logits. b's helper is called only by b's
+    train.py, and is clean, alone or linted with the whole tree."""
+    root = tmp_path / "proj"
+    for folder, model in (("a", "Net"), ("b", "Plain")):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "helpers.py").write_text(FIT_HELPER)
+    (root / "setup.cfg").write_text("[metadata]\nname = chapters\n")
+    for folder, model in (("a", "Net"), ("b", "Plain")):
+        (root / folder / "model.py").write_text(MODEL_WITH_SOFTMAX)
+        (root / folder / "train.py").write_text(CALLER_OF_FIT.format(model=model))
+    settings = build_settings(FileConfig(root=root))
+    result = run([str(root)], settings, use_cache=False, jobs=1)
+    found = {(Path(d.path).parent.name, Path(d.path).name, d.line, d.code,
+              tuple(Path(r.path).parent.name for r in d.related)) for d in result.diagnostics}
+    assert found == {("a", "helpers.py", 4, "DL002", ("a",))}
+    alone = run([str(root / "b")], settings, use_cache=False, jobs=1)
+    assert alone.diagnostics == []
+
+
+GENERATE_HELPER = '''
+import torch
+
+
+def generate(model, idx, steps):
+    for _ in range(steps):
+        with torch.no_grad():
+            logits = model(idx)
+        idx = torch.cat([idx, logits.argmax(-1)], dim=1)
+    return idx
+'''
+GENERATING_APP = '''
+import torch
+from helpers import generate
+from model import Net
+
+model = Net()
+model.load_state_dict(torch.load("weights.pt"))
+{switch}print(generate(model, torch.zeros(1, 1), 10))
+'''
+
+
+def test_a_generation_helper_of_another_file_is_judged_at_its_calls(tmp_path):
+    """`generate(model, idx)` runs its model under no_grad in the mode its caller left it: the
+    caller that skipped eval() is reported at its call (the helper's forward related), the one
+    that called it is not, and the helper itself, whose own file never calls it, is silent."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "helpers.py").write_text(GENERATE_HELPER)
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "app.py").write_text(GENERATING_APP.format(switch=""))
+    (root / "app_eval.py").write_text(GENERATING_APP.format(switch="model.eval()\n"))
+    found, _ = lint(root)
+    assert {(name, line, code, related) for name, line, code, related in found
+            if code == "DL004"} == {("app.py", 8, "DL004", (("helpers.py", 8),))}

@@ -105,7 +105,7 @@ class CallBinding:
         self._hints = hints
         self._learned = learned
         self._summarising = summarising
-        self._own_module: str | None = None  # this file's module name, for calls from others
+        self._own_module: str | None = None  # this file's receiver key, for calls from others
         # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
         self._call_sites: dict[str, list[cst.Call]] = {}
         self.needs_hints = False
@@ -204,8 +204,8 @@ class CallBinding:
             if method in ("", "__init__"):
                 if self._own_module is None:
                     # Here, not at the top: project -> model -> binding would import in a cycle.
-                    from dllint.semantic.project import module_name
-                    self._own_module = module_name(self._path)
+                    from dllint.semantic.project import receiver_key
+                    self._own_module = receiver_key(self._path)
                 incoming = self._project.incoming_arguments(self._own_module, name)
                 if incoming:
                     slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)

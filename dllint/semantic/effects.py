@@ -120,6 +120,7 @@ class Effect(enum.Enum):
     UNTYPED_TENSOR = (Stage.DATA, ())  # a tensor built without a dtype: float32 whatever it holds
     # Display: the method it acts as.
     RESHAPE = (Stage.DATA, {tags.AXIS_DROPPED})
+    EXTREMUM = (Stage.DATA, {tags.EXTREMUM})  # data: "min" | "max" | "range" of the argument
     # Builtins, in the order `_builtin` tries them (`sorted` is a SORTING row).
     BUILTIN_ORDER_KEEPING = (Stage.BUILTIN, ())  # position: the iterable
     WALK_STEP = (Stage.BUILTIN, ())  # next(os.walk(root))
@@ -149,6 +150,7 @@ class Effect(enum.Enum):
     PIL_KEEPING_METHOD = (Stage.METHOD, {tags.PIL_IMAGE})
     DATAFRAME_TO_NUMPY_METHOD = (Stage.METHOD, {tags.FLOAT64, tags.RANK1, tags.RECORDS})
     RECORD_KEEPING_METHOD = (Stage.METHOD, ())
+    EXTREMUM_METHOD = (Stage.METHOD, {tags.EXTREMUM})  # `x.min()`; data as EXTREMUM
     COPY_METHOD = (Stage.METHOD, ())
     # Knowledge read by rules directly (`catalog` keeps views of them by their old table names).
     POSITIONAL_PAIRING = (Stage.KNOWLEDGE, ())  # pairs its arguments' items by position (DL001)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from dllint.semantic.loops import LoopEvents
     from dllint.semantic.model import SemanticModel
     from dllint.semantic.summaries import FunctionState
+    from dllint.types import RelatedLocation
 
 __all__ = ["ClassFacts", "Facts", "FunctionFacts", "HandlerContext", "LoopNamesRead",
            "ModuleMode"]
@@ -273,6 +274,15 @@ class Facts:
         if project is None:
             return frozenset()
         return frozenset(project.lookup_row_fills(qualified, self._model.context.path))
+
+    def imported_evaluations(self, qualified: str) -> list[tuple[int, str, RelatedLocation]]:
+        """The parameters a function of another file of the project runs as a model without
+        gradients, in the mode its caller left it (`def generate(model, idx)` under
+        `torch.no_grad()`): (position, name, where it runs it). Empty without a project."""
+        project = self._model.project
+        if project is None:
+            return []
+        return project.lookup_evaluations(qualified, self._model.context.path)
 
     def events_at(self, node: cst.CSTNode) -> Sequence[str]:
         """The kinds of the training events recorded at `node` so far ("backward", "step", ...),

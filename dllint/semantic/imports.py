@@ -118,6 +118,9 @@ class ImportMap:
         self.aliases = aliases
         self.stars = stars  # modules star-imported, in import order
         self.bound = bound  # names the file binds itself (known only when there are stars)
+        # Library names a star-imported project module binds (`nn` of `from utils import *`,
+        # utils having `from torch import nn`), filled in once the project's summaries are known.
+        self.star_aliases: dict[str, str] = {}
 
     @classmethod
     def from_module(cls, module: cst.Module) -> ImportMap:
@@ -166,6 +169,8 @@ class ImportMap:
 
     def _from_star(self, name: str) -> str:
         """The qualified name of `name`, bound nowhere in the file, from its star imports."""
+        if name in self.star_aliases:
+            return self.star_aliases[name]
         if len(self.stars) > 1:
             for by_prefix in (False, True):  # `keras.models.Sequential` before `keras.layers.*`
                 for star in reversed(self.stars):  # a later star import shadows an earlier one

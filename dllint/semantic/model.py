@@ -31,7 +31,7 @@ from dllint.semantic.summaries import ClassState, ScopeSummaries
 from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
     list_of, with_module_mode)
-from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch
+from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch, number
 from dllint.semantic.syntax import leaves as _leaves
 from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Tag, Value, first,
@@ -501,7 +501,8 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
         # Functional dropout or batch norm anywhere in a class makes its modes differ.
         if self.scopes.classes:
             qualified = self.qualified(node.func)
-            if qualified in catalog.MODE_DEPENDENT_FUNCTIONS:
+            if qualified in catalog.MODE_DEPENDENT_FUNCTIONS and \
+                    not _dropout_always_off(node, qualified):
                 self.scopes.add_mode_evidence(
                     f"{qualified.rsplit('.', 1)[1]} in {self.scopes.classes[-1].name}")
 
@@ -639,6 +640,8 @@ def analyse(context: FileContext, project: ProjectIndex | None,
     or MAX_FLOW_WALKS walks were made. Most files need one walk. Each walk starts over, rules
     and reports included; the last one stands."""
     hints: FlowHints | None = None
+    if project is not None and context.imports.stars:
+        context.imports.star_aliases = project.star_aliases(context.imports.stars, context.path)
     for _ in range(MAX_FLOW_WALKS):
         context.reports.clear()
         model = SemanticModel(context, project, hints, summarising=summarising)
@@ -661,3 +664,18 @@ def _parameter_frame(params: cst.Parameters) -> dict[str, Value]:
         if isinstance(star, cst.Param):
             frame[star.name.value] = EMPTY
     return frame
+
+
+def _dropout_always_off(node: cst.Call, qualified: str) -> bool:
+    """`F.dropout(x, training=False)` or `F.dropout(x, p=0.0)`: a constant that turns the
+    functional dropout off in both modes, so it gives its class no mode to get right."""
+    position = catalog.FUNCTIONAL_DROPOUTS.get(qualified)
+    if position is None:
+        return False
+    training = argument(node, position, "training")
+    if training is not None and isinstance(training.value, cst.Name) and \
+            training.value.value == "False":
+        return True
+    probability = argument(node, 1, "p")
+    return probability is not None and number(probability.value) == 0.0
+

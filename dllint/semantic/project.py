@@ -62,7 +62,12 @@ _INIT_GATE = minimal_tokens({"init.", *(f"{method}(" for method in catalog.IN_PL
 # What a helper does to the mode of the model it is handed crosses files too (`eval_net(net,
 # loader)` imported, which calls `net.eval()` and returns): see mode_effects.
 _MODE_GATE = minimal_tokens({".eval()", ".train("})
-SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE, *_MODE_GATE))
+# Which parameters a helper runs as a model without gradients crosses files too (`generate(model,
+# idx)` of another file): DL004 judges each call by the mode its caller left the model in.
+_EVALUATION_GATE = minimal_tokens({*(name.rsplit(".", 1)[-1] for name in catalog.NO_GRAD_CONTEXTS),
+                                   *catalog.GENERATION_METHODS})
+SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE, *_MODE_GATE,
+                               *_EVALUATION_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
 # What a method adds into its instance's state crosses files too (an AverageMeter of utils.py
 # whose `update(val)` does `self.sum += val * n`): see accumulation. A file that adds into an
@@ -101,6 +106,17 @@ def module_name(path: str) -> str:
         parts.insert(0, directory.name)
         directory = directory.parent
     return ".".join(parts)
+
+
+def receiver_key(path: str) -> str:
+    """The key under which calls from other files into `path` are recorded: its dotted module
+    name, or, for a file outside any package (`ch06/previous_chapters.py`), that name and its
+    folder: same-named scripts of different folders are different modules, and the callers of
+    one never count as the callers of another."""
+    module = module_name(path)
+    if "." in module or Path(path).name == "__init__.py":
+        return module
+    return f"{module}@{Path(path).resolve().parent}"
 
 
 def candidates(qualified: str, importer: str, own: str | None = None) -> list[str]:
@@ -211,6 +227,12 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     from dllint.semantic.accumulation import accumulating_methods
     accumulates = {key: [[position, name] for position, name in found]
                    for key, found in accumulating_methods(module, text).items()}
+    from dllint.semantic.evaluations import evaluated_parameters
+    evaluates = {}
+    for name, found in evaluated_parameters(module, text, context.imports).items():
+        writer.set_anchor("def", name)
+        evaluates[name] = [{"position": position, "parameter": parameter,
+                            "span": writer.span(call)} for position, parameter, call in found]
     members = {}
     for name, found in model.scopes.local_members.items():
         if found is not None:
@@ -218,9 +240,14 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
             written = writer.members(found)
             if written["attributes"] or written["methods"]:
                 members[name] = written
+    # The library names the file binds by importing them (`nn` of `from torch import nn`):
+    # `from utils import *` binds them in its importer too.
+    aliases = {local: qualified for local, qualified in context.imports.aliases.items()
+               if not local.startswith("_")
+               and qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS}
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills and not rows and not modes \
-            and not accumulates and not applies:
+            and not events and not init_fills and not rows and not evaluates \
+            and not modes and not accumulates and not applies:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -228,6 +255,10 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["init_fills"] = init_fills
     if rows:
         summary["row_fills"] = rows
+    if aliases:
+        summary["aliases"] = aliases
+    if evaluates:
+        summary["evaluates"] = evaluates
     if modes:
         summary["modes"] = modes
     if accumulates:
@@ -318,7 +349,9 @@ class _Writer:
         return {"name": info.name, "output": self.value(info.output),
                 "mode_dependent": info.mode_dependent, "evidence": info.evidence,
                 "lightning": info.lightning, "in_eval": info.in_eval,
-                "framework": info.framework, "training_layer": info.training_layer}
+                "framework": info.framework, "training_layer": info.training_layer,
+                **({"input_pixels": info.input_pixels} if info.input_pixels == "converted"
+                   else {})}
 
     def members(self, members: Members) -> dict[str, Any]:
         def written(pairs):
@@ -358,7 +391,8 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
     return ModuleInfo(data["name"], _read_value(data.get("output", ())), data["mode_dependent"],
                       evidence, data.get("lightning", False), in_eval=data.get("in_eval", False),
                       framework=data.get("framework", ""),
-                      training_layer=data.get("training_layer", ""))
+                      training_layer=data.get("training_layer", ""),
+                      input_pixels=data.get("input_pixels", ""))
 
 
 # The shape `summarise` writes and the readers above rely on: a summary read back from a file
@@ -368,7 +402,7 @@ _TAG_REQUIRED = frozenset({"kind", "path", "span"})
 _MODULE_INFO = Record({
     "name": TEXT, "output": ListOf(Later(lambda: _TAG)), "mode_dependent": OneOf((NULL, BOOLEAN)),
     "evidence": OneOf((NULL, TEXT)), "lightning": BOOLEAN, "in_eval": BOOLEAN, "framework": TEXT,
-    "training_layer": TEXT,
+    "training_layer": TEXT, "input_pixels": TEXT,
 }, required=frozenset({"name", "mode_dependent"}))
 _LOSS_INFO = Record({"qualified": TEXT, "wants": TEXT, "display": TEXT, "argument": INTEGER,
                      "keyword": TEXT}, required=frozenset({"qualified", "wants", "display"}))
@@ -404,6 +438,12 @@ SUMMARY = Record({
     "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
     # function -> [position of a parameter it writes a row of, position of the row index]
     "row_fills": MapOf(ListOf(ListOf(INTEGER, length=2))),
+    # local name -> the library name it was imported as (`nn` -> `torch.nn`)
+    "aliases": MapOf(TEXT),
+    # function -> the parameters it runs as a model without gradients (see evaluations.py)
+    "evaluates": MapOf(ListOf(Record({"position": INTEGER, "parameter": TEXT,
+                                      "span": ListOf(INTEGER, length=4)},
+                                     required=frozenset({"position", "parameter", "span"})))),
     # function -> what it does to the mode of the models it is handed (mode_effects):
     # [parameter, position, "eval" | "train" | "evaluated", span of the switch or forward pass]
     "modes": MapOf(ListOf(ListOf(OneOf((TEXT, INTEGER, ListOf(INTEGER, length=4))),
@@ -460,10 +500,9 @@ class ProjectIndex:
             for target, slots in summary.get("calls", {}).items():
                 found = index._resolve(target, summary["path"])
                 if found is not None:
-                    keys = [(module_name(found[0]["path"]), found[1])]
+                    keys = [(receiver_key(found[0]["path"]), found[1])]
                 else:  # the callee's file needs no summary of its own to receive arguments
-                    keys = [tuple(candidate.rpartition(".")[::2])
-                            for candidate in candidates(target, summary["path"])]
+                    keys = index._unsummarised_receivers(target, summary["path"])
                 for key in keys:
                     index._incoming.setdefault(key, []).append(slots)
         calls: dict[str, list] = {}
@@ -472,7 +511,11 @@ class ProjectIndex:
                 (name, json.dumps(slots, sort_keys=True)) for slots in entries)
         for summary in summaries:
             for imported, fills in summary.get("applies", {}).items():
-                for candidate in candidates(imported, summary["path"]):
+                # Keyed as calls into the module are (`receiver_key`): a bare module names
+                # the file beside the importer, or above its package.
+                receivers = {module for module, _ in index._unsummarised_receivers(
+                    f"{imported}.*", summary["path"])}
+                for candidate in receivers:
                     index._applied_fills.setdefault(candidate, set()).update(
                         (class_name or None, attribute) for class_name, attribute in fills)
                     # The importer's hooks decide the module's findings: its cache entry
@@ -482,6 +525,21 @@ class ProjectIndex:
         index._callers = {target: digest({"calls": sorted(found)})
                           for target, found in calls.items()}
         return index
+
+    def _unsummarised_receivers(self, target: str, importer: str) -> list[tuple[str, str]]:
+        """The (receiver key, name) pairs a call to `target` may reach when no summary defines
+        it: a bare module (`helpers.f`) names only the file in the importer's folder, or in the
+        folder above the importer's package."""
+        keys = []
+        for candidate in candidates(target, importer):
+            module, _, name = candidate.rpartition(".")
+            if "." in module:
+                keys.append((module, name))
+            elif module:
+                roots = dict.fromkeys((Path(importer).resolve().parent,
+                                       self._import_root(importer)))
+                keys.extend((f"{module}@{root}", name) for root in roots)
+        return keys
 
     def _resolve(self, qualified: str, importer: str,
                  hops: int = 0) -> tuple[dict[str, Any], str] | None:
@@ -499,7 +557,8 @@ class ProjectIndex:
                     name in summary.get("members", {}) or name in summary.get("events", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
                     name in summary.get("init_fills", {}) or \
-                    name in summary.get("row_fills", {}) or name in summary.get("modes", {}) or \
+                    name in summary.get("row_fills", {}) or \
+                    name in summary.get("evaluates", {}) or name in summary.get("modes", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("accumulates", {})) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
@@ -517,12 +576,24 @@ class ProjectIndex:
                         return found
         return None
 
+    def star_aliases(self, stars: Iterable[str], importer: str) -> dict[str, str]:
+        """The library names a file's star imports of project modules bind in it
+        (`from utils import *` binds the `nn` utils imported), a later star over an earlier."""
+        aliases: dict[str, str] = {}
+        for star in stars:
+            for candidate in candidates(star, importer):
+                summary = self._summary(candidate, importer)
+                if summary is not None:
+                    aliases.update(summary.get("aliases", {}))
+                    break
+        return aliases
+
     def receives_arguments(self, path: str) -> bool:
-        return bool(self._callers) and module_name(path) in self._callers
+        return bool(self._callers) and receiver_key(path) in self._callers
 
     def incoming_arguments(self, module: str, name: str) -> dict[int | str, Value]:
         """What calls in other files pass to `name` (a function, or a class's constructor)
-        defined in `module`, by position and by keyword."""
+        defined in the file whose `receiver_key` is `module`, by position and by keyword."""
         slots: dict[int | str, Value] = {}
         for call in self._incoming.get((module, name), ()):
             for slot, data in call.items():
@@ -626,7 +697,13 @@ class ProjectIndex:
         found = self._resolve(qualified, importer)
         if found is None or found[1] in found[0]["classes"]:
             return None
-        return self._class_members(*found)
+        members = self._class_members(*found)
+        if members is None and any(key.startswith(f"{found[1]}.")
+                                   for key in found[0].get("events", {})):
+            # A class whose attributes hold nothing known but whose methods train
+            # (`Trainer(model, optimizer).step()`): its instances are still its own.
+            return Members((), ())
+        return members
 
     def _class_members(self, summary: dict[str, Any], name: str) -> Members | None:
         key = (summary["path"], name)
@@ -701,6 +778,19 @@ class ProjectIndex:
         summary, name = found
         return {(filled, index) for filled, index in summary.get("row_fills", {}).get(name, ())}
 
+    def lookup_evaluations(self, qualified: str, importer: str
+                           ) -> list[tuple[int, str, RelatedLocation]]:
+        """The parameters a function of another file runs as a model without gradients: (its
+        position, its name, where it runs it); see `evaluations.py`."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return []
+        summary, name = found
+        return [(entry["position"], entry["parameter"],
+                 RelatedLocation(summary["path"], Span(*entry["span"]),
+                                 f"`{name}` runs `{entry['parameter']}` here"))
+                for entry in summary.get("evaluates", {}).get(name, ())]
+
     def lookup_mode_effects(self, qualified: str, importer: str
                             ) -> list[tuple[str, int, str, RelatedLocation]]:
         """What a function of another file does to the mode of the models it is handed:
@@ -733,7 +823,7 @@ class ProjectIndex:
         """What init hooks of other files fill on the models they apply them to, where those
         files import the module at `path`: (class an isinstance test names, or None;
         attribute)."""
-        return set(self._applied_fills.get(module_name(path), ()))
+        return set(self._applied_fills.get(receiver_key(path), ()))
 
     def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
         """Whether an import of these names (`statement_imports`) reaches a module of the
@@ -784,7 +874,7 @@ def statement_imports(text: str) -> list[str]:
 def imported_modules(qualified_names: Iterable[str], importer: str) -> list[str]:
     """Every module an import could name inside the project (whether or not it exists now),
     and the calls into this file from the others."""
-    modules: set[str] = {CALLERS + module_name(importer)}
+    modules: set[str] = {CALLERS + receiver_key(importer)}
     for qualified in qualified_names:
         for candidate in candidates(qualified, importer):
             modules.add(candidate)

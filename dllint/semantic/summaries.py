@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Mapping, Protocol
 import libcst as cst
 
 from dllint.semantic import catalog
-from dllint.semantic.syntax import mode_switch
+from dllint.semantic.imports import dotted_name
+from dllint.semantic.syntax import mode_switch, number
 from dllint.semantic.values import FUNCTION
 from dllint.semantic.values import (
     EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, Members, ModuleInfo, Tag, Value, has, without)
@@ -252,10 +253,18 @@ class ScopeSummaries:
         # constructor calls `self.eval()`): off until someone calls `train()`.
         dormant: list[str] = []
         unknown = unknown_base
+        # Dropout whose probability is a constructor parameter: decided per instance.
+        parameters = _constructor_parameters(state.node)
+        decided: list[str] = []
         for value in state.attributes.values():
             for tag in value:
                 if tag.kind == MODULE:
-                    if tag.info.mode_dependent:
+                    if tag.info.mode_dependent and not tag.info.in_eval and \
+                            len(tag.info.decided_by) == 1 and \
+                            tag.info.decided_by[0] in parameters:
+                        decided.append(tag.info.decided_by[0])
+                        evidence.append(tag.info.evidence)
+                    elif tag.info.mode_dependent:
                         (dormant if tag.info.in_eval else evidence).append(tag.info.evidence)
                     elif tag.info.mode_dependent is None:
                         unknown = True
@@ -281,9 +290,18 @@ class ScopeSummaries:
                          for tag in value if tag.kind == MODULE and tag.info.training_layer),
                         "") or next((parent.training_layer for parent in inherited
                                      if parent.training_layer), "")
+        # A torch module whose forward converts its input to float first takes uint8 images.
+        pixels = "converted" if not state.framework and _forward_converts_input(state.node) \
+            else ""
+        # Every mode-dependent layer decided by a constructor parameter (none inherited, no
+        # functional dropout, no layer of unknown kind): an instance's construction decides.
+        decided_by = tuple(parameters[name] for name in dict.fromkeys(decided)) \
+            if decided and len(decided) == len(evidence) and not unknown and not inherited \
+            else ()
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
                           evidence[0] if evidence else "", lightning, in_eval=in_eval,
-                          framework=state.framework, training_layer=training)
+                          framework=state.framework, training_layer=training,
+                          input_pixels=pixels, decided_by=decided_by)
 
     def enter_function(self, node: cst.FunctionDef) -> FunctionEntry:
         """Open a function's scope; the model then opens its frame and binds its parameters
@@ -462,3 +480,83 @@ def _constructor_sets_eval(node: cst.ClassDef) -> bool:
                         call.func.value.value == "self" and mode_switch(call) == "eval":
                     return True
     return False
+
+
+_FLOAT_METHODS = frozenset({"float", "half", "bfloat16", "double"})
+
+
+def _forward_converts_input(node: cst.ClassDef) -> bool:
+    """Whether `forward` converts its input to a float dtype in its first statement that reads
+    it, before any layer sees it (`x = x.float() / 255.0`, `self.conv(x.float() / 255.0)`,
+    `x.to(torch.float32)`): the module takes uint8 images by design."""
+    for member in node.body.body:
+        if not (isinstance(member, cst.FunctionDef) and member.name.value == "forward"):
+            continue
+        params = [param.name.value for param in member.params.params]
+        if len(params) < 2:
+            return False
+        image = params[1]
+        for statement in member.body.body:
+            calls = [call for call in _calls_in(statement) if isinstance(call.func, cst.Attribute)
+                     and isinstance(call.func.value, cst.Name) and call.func.value.value == image]
+            reads = any(isinstance(name, cst.Name) and name.value == image
+                        for name in _names_in(statement))
+            if not reads:
+                continue
+            return any(_converts_to_float(call) for call in calls)
+    return False
+
+
+def _converts_to_float(call: cst.Call) -> bool:
+    method = call.func.attr.value
+    if method in _FLOAT_METHODS:
+        return True
+    if method in ("to", "type") and call.args:
+        dtype = next((arg.value for arg in call.args if arg.keyword is None
+                      or arg.keyword.value == "dtype"), None)
+        name = dotted_name(dtype) if dtype is not None else None
+        return name is not None and name.rsplit(".", 1)[-1] in (
+            "float", "float32", "float16", "bfloat16", "half", "float64", "double")
+    return False
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class _Calls(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            found.append(call)
+
+        def visit_FunctionDef(self, inner: cst.FunctionDef) -> bool:
+            return False
+
+    node.visit(_Calls())
+    return found
+
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.append(name)
+
+    node.visit(_Names())
+    return found
+
+
+def _constructor_parameters(node: cst.ClassDef) -> dict[str, tuple[int, str, float | None]]:
+    """The parameters of a class's `__init__` (other than `self`), each as (position, or -1 for
+    keyword-only; name; its default when a number literal, else None)."""
+    for member in node.body.body:
+        if isinstance(member, cst.FunctionDef) and member.name.value == "__init__":
+            params = member.params
+            positional = [*params.posonly_params, *params.params][1:]
+            found = {}
+            for position, param in [*enumerate(positional),
+                                     *((-1, param) for param in params.kwonly_params)]:
+                default = number(param.default) if param.default is not None else None
+                found[param.name.value] = (position, param.name.value, default)
+            return found
+    return {}
+

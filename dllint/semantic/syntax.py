@@ -79,6 +79,43 @@ def lambda_body(step: cst.BaseExpression) -> cst.BaseExpression | None:
     return None
 
 
+def _operand_names(node: cst.CSTNode) -> set[str]:
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        parts = []
+        while isinstance(node, cst.Attribute):
+            parts.append(node.attr.value)
+            node = node.value
+        if isinstance(node, cst.Name):
+            return {".".join([node.value, *reversed(parts)])}
+    found: set[str] = set()
+    for child in node.children:
+        found |= _operand_names(child)
+    return found
+
+
+def std_key(node: cst.BaseExpression, qualified,
+            of: cst.BaseExpression | None = None) -> str:
+    """What a divisor is, to know the same std again: the variables it reads (`STD` of
+    `np.array(STD)[:, None, None]`, `self.std`), imported names left out (`qualified` resolves
+    them), or the numbers of a literal list (`[0.229, 0.224, 0.225]`); "" for anything else (a
+    lone number such as `/ 2` says nothing), and "" for statistics of the divided value `of`
+    itself (`x.std()`, `np.std(x)`: standardizing by its own spread again changes nothing)."""
+    names = sorted(name for name in _operand_names(node)
+                   if name not in ("None", "True", "False") and qualified(
+                       cst.Name(name.split(".", 1)[0])) is None)
+    own = _operand_names(of) if of is not None else set()
+    roots = {name.split(".", 1)[0] for name in own}
+    if any(name.split(".", 1)[0] in roots for name in names):
+        return ""
+    if names:
+        return ",".join(names)
+    if isinstance(node, (cst.List, cst.Tuple)) and len(node.elements) > 1:
+        values = [number(element.value) for element in node.elements]
+        if all(value is not None for value in values):
+            return "[" + ",".join(f"{value:g}" for value in values) + "]"
+    return ""
+
+
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:
     return next((arg for arg in call.args if arg.keyword and arg.keyword.value == name), None)
 

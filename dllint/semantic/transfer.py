@@ -16,6 +16,8 @@ from dllint.semantic.effects import Effect, Loss, Row, Stage
 from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
+from dllint.semantic.imports import dotted_name
+from dllint.semantic.syntax import std_key
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -25,7 +27,7 @@ from dllint.semantic.values import (
 from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS_TRAINING, RECORDS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
-from dllint.semantic.values import OUT_OF_RANGE, UNIT_RANGE
+from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
 from dllint.semantic.values import FUNCTION, PARTIAL
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
@@ -153,6 +155,9 @@ class ValueTransfer:
         if (isinstance(operator, cst.Divide) and is_255(right_node)) or (
                 isinstance(operator, cst.Multiply) and is_inverse_255(right_node)):
             return self.scaled(left, node, "division by 255")
+        if isinstance(operator, cst.Divide) and isinstance(node, cst.BinaryOperation) and \
+                self._min_max_scaling(node.left, right):
+            return self.scaled(without(left, (EXTREMUM,)), node, "min-max scaling")
         if isinstance(operator, cst.MatrixMultiply) and has(right, COLUMN_WEIGHT):
             return frozenset({Tag(COLUMN, node, "x @ w, w of shape (k, 1)")})
         if (isinstance(operator, cst.Divide) and is_half_255(right_node)) or (
@@ -189,8 +194,30 @@ class ValueTransfer:
                 has(left, UNSCALED_FLOAT) or has(right, UNSCALED_FLOAT)
             if pixels and _may_leave_pixel_range(operator, left_node, right_node):
                 result |= {Tag(OUT_OF_RANGE, node, _OPERATION_NAMES[type(operator)])}
+            if isinstance(operator, cst.Divide) and isinstance(left_node, cst.BinaryOperation) \
+                    and isinstance(left_node.operator, cst.Subtract):
+                std = std_key(right_node, self.qualified, left_node.left)  # `(x - mean) / std`
+                if std:
+                    result |= {Tag(STANDARDIZED, node, std)}
             return result
         return EMPTY
+
+    def _min_max_scaling(self, numerator: cst.BaseExpression, denominator: Value) -> bool:
+        """`(x - x.min()) / (x.max() - x.min())`, `(x - lo) / (hi - lo + eps)` with `lo = x.min()`,
+        or `/ np.ptp(x)`: `x` scaled to [0, 1] by its own range (EXTREMUM tags of the same `x`)."""
+        if not (isinstance(numerator, cst.BinaryOperation)
+                and isinstance(numerator.operator, cst.Subtract)):
+            return False
+        base = dotted_name(numerator.left)
+        if base is None:
+            return False
+
+        def holds(value: Value, which: str) -> bool:
+            return any(tag.kind == EXTREMUM and tag.detail == which and tag.info == base
+                       for tag in value)
+        return holds(self.value(numerator.right), "min") and (
+            holds(denominator, "range") or (holds(denominator, "max")
+                                            and holds(denominator, "min")))
 
     def _one_plus_exp_of_negative(self, node: cst.BaseExpression) -> bool:
         """`1 + np.exp(-x)` (either order, `x.neg().exp()` aside): the denominator of a sigmoid
@@ -358,6 +385,8 @@ class ValueTransfer:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
+                if tag.info.standardizing is not None:
+                    result.add(Tag(STANDARDIZED, tag.info.standardizing, tag.info.std))
         return frozenset(result)
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
@@ -368,6 +397,8 @@ class ValueTransfer:
         output = self.hand_in(info.output, node, "init")
         if output is not info.output:
             info = replace(info, output=output)
+        if info.decided_by and info.mode_dependent and _built_without_drop(info, node):
+            info = replace(info, mode_dependent=False, evidence="", decided_by=())
         return frozenset({Tag(MODULE, node, info.name, info)})
 
     def hand_in(self, output: Value, call: cst.Call, slot: str) -> Value:
@@ -432,10 +463,17 @@ class ValueTransfer:
         elements are (`[load(p) for p in paths]` holds what `load` returns)."""
         if isinstance(node, cst.List):
             elements: set[Tag] = set()
+            parts = []
             for element in node.elements:
                 value = self.value(element.value)
                 elements |= elements_of(value) if isinstance(element, cst.StarredElement) else value
-            return list_of(node, frozenset(elements))
+                parts.append(None if isinstance(element, cst.StarredElement) else value)
+            listed = list_of(node, frozenset(elements))
+            # A display of known length is positional as a tuple is: `folders[0]` of
+            # `[glob(a), glob(b)]` is the first listing, whatever else the list holds.
+            if 1 < len(parts) <= MAX_TUPLE and None not in parts and any(parts):
+                listed |= {Tag(TUPLE, node, info=tuple(parts))}
+            return frozenset(listed)
         listing = keep(self.value(node.for_in.iter), (LISTING,))  # keeps the listing's order
         return listing | list_of(node, self._comprehension_element(node))
 
@@ -662,7 +700,28 @@ class ValueTransfer:
         return self._layer(node, qualified, frozenset({Tag(LOG_PROBABILITIES, node, last)}), False)
 
     def _mode_dependent_layer(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        return self._layer(node, qualified, EMPTY, _modes_differ(node, row.data))
+        layer = self._layer(node, qualified, EMPTY, _modes_differ(node, row.data))
+        parameter = self._constructor_parameter(node, row.data)
+        if parameter is None:
+            return layer
+        return frozenset(replace(tag, info=replace(tag.info, decided_by=(parameter,)))
+                         for tag in layer)
+
+    def _constructor_parameter(self, node: cst.Call,
+                               decider: catalog.ModeArgument) -> str | None:
+        """The parameter of the enclosing class's `__init__` that is the layer's drop
+        probability (`nn.Dropout(dropout)`), or None."""
+        if decider.is_flag:
+            return None
+        arg = argument(node, decider.position, decider.keyword)
+        function = self.scopes.current_function
+        if arg is None or not isinstance(arg.value, cst.Name) or function is None or \
+                function.class_state is None or function.name != "__init__":
+            return None
+        params = function.node.params
+        names = {param.name.value for param in (*params.posonly_params, *params.params,
+                                                 *params.kwonly_params)}
+        return arg.value.value if arg.value.value in names else None
 
     def _container(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return self._sequential(node)
@@ -990,8 +1049,20 @@ class ValueTransfer:
         return resized if resized else frozenset(
             {Tag(UNSCALED_FLOAT, node, qualified.rsplit(".", 1)[-1])})
 
+    def _extremum(self, row: Row, qualified: str, node: cst.Call) -> Value | None:
+        """`np.min(x)`: the smallest element of `x` (row.data says which extremum)."""
+        given = positional(node, 0)
+        named = dotted_name(given.value) if given is not None else None
+        return frozenset({Tag(EXTREMUM, node, row.data, named)}) if named else None
+
     def _plain_transform(self, row: Row, qualified: str, node: cst.Call) -> Value:
-        return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], TransformInfo(None))})
+        info = TransformInfo(None)
+        if qualified in catalog.NORMALIZE_TRANSFORMS:
+            std = argument(node, 1, "std")
+            key = std_key(std.value, self.qualified) if std is not None else ""
+            if key:
+                info = TransformInfo(None, standardizing=node, std=key)
+        return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], info)})
 
     def _uint8_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
         return frozenset({Tag(UINT8, node, qualified.rsplit(".", 1)[-1], row.data)})
@@ -1152,6 +1223,7 @@ class ValueTransfer:
         scaling: cst.CSTNode | None = None
         name = ""
         divides_float = False
+        standardizing: TransformInfo | None = None
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
                 if scaling is not None and self._unscales(element.value):
@@ -1161,8 +1233,12 @@ class ValueTransfer:
                 if step is not None and step.info.scaling is not None and scaling is None:
                     scaling, name = step.info.scaling, step.info.scaling_name
                     divides_float = step.info.divides_float
-        return frozenset({Tag(TRANSFORM, node, "Compose",
-                              TransformInfo(scaling, name, divides_float))})
+                if step is not None and step.info.standardizing is not None:
+                    standardizing = step.info
+        return frozenset({Tag(TRANSFORM, node, "Compose", TransformInfo(
+            scaling, name, divides_float,
+            standardizing.standardizing if standardizing is not None else None,
+            standardizing.std if standardizing is not None else ""))})
 
     def _unscales(self, step: cst.BaseExpression) -> bool:
         """A pipeline step `Lambda(lambda x: x * 255)`: it takes what a ToTensor before it scaled
@@ -1315,6 +1391,12 @@ class ValueTransfer:
         arg = node.args[0].value
         dtype = ("numpy." + arg.evaluated_value) if isinstance(arg, cst.SimpleString) and \
             isinstance(arg.evaluated_value, str) else (self.qualified(arg) or "?")
+        if dtype == "?" and isinstance(arg, cst.Attribute) and arg.attr.value == "dtype":
+            # `x.astype(image.dtype)`: back to the dtype of `image`, when it is known.
+            if has(self.value(arg.value), UINT8):
+                dtype = "numpy.uint8"
+            elif has(self.value(arg.value), FLOAT64):
+                dtype = "numpy.float64"
         return self._cast(receiver, node, dtype, "numpy")
 
     def _scaling_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
@@ -1334,6 +1416,11 @@ class ValueTransfer:
         if first(receiver, DATAFRAME).info == "series":
             result.add(Tag(RANK1, node, ".to_numpy() of a column"))
         return frozenset(result) | keep(receiver, (RECORDS,))
+
+    def _extremum_method(self, row: Row, receiver: Value, node: cst.Call) -> Value | None:
+        """`x.min()`: as `_extremum`."""
+        named = dotted_name(node.func.value) if isinstance(node.func, cst.Attribute) else None
+        return frozenset({Tag(EXTREMUM, node, row.data, named)}) if named else None
 
     def _record_keeping_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:
         return keep(receiver, (RECORDS,))
@@ -1375,6 +1462,7 @@ CALL_HANDLERS = {
     Effect.SCALING: T._scaling, Effect.UINT8_DECODER: T._uint8_decoder,
     Effect.UINT8_DATASET: T._uint8_dataset, Effect.CAST: T._cast_call,
     Effect.FLOAT_RESIZING: T._float_resizing, Effect.TRANSFORM: T._plain_transform,
+    Effect.EXTREMUM: T._extremum,
     Effect.UINT8_SOURCE: T._uint8_source, Effect.PIL_OPEN: T._pil_open,
     Effect.CLIPPING: T._clipping,
     Effect.DTYPE_KEEPING: T._dtype_keeping, Effect.STACKING: T._stacking,
@@ -1401,6 +1489,7 @@ METHOD_HANDLERS = {
     Effect.SQUEEZE_METHOD: T._passthrough_method, Effect.PASSTHROUGH_METHOD: T._passthrough_method,
     Effect.CLIPPING_METHOD: T._clipping_method, Effect.FLOAT_CAST_METHOD: T._float_cast_method,
     Effect.FLOAT64_CAST_METHOD: T._float64_cast_method, Effect.ASTYPE_METHOD: T._astype_method,
+    Effect.EXTREMUM_METHOD: T._extremum_method,
     Effect.SCALING_METHOD: T._scaling_method, Effect.PIL_KEEPING_METHOD: T._pil_keeping_method,
     Effect.DATAFRAME_TO_NUMPY_METHOD: T._dataframe_to_numpy,
     Effect.RECORD_KEEPING_METHOD: T._record_keeping_method, Effect.COPY_METHOD: T._copy_method,
@@ -1521,6 +1610,20 @@ def _modes_differ(node: cst.Call, decider: catalog.ModeArgument) -> bool | None:
         if probability is not None:
             return probability != 0.0
     return True if decider.differs_by_default else None
+
+
+def _built_without_drop(info: ModuleInfo, node: cst.Call) -> bool:
+    """Whether a construction hands every parameter that decides the class's dropout a
+    constant 0 (`CausalAttention(d_in, d_out, context_length, 0.0)`), or leaves it at a
+    default of 0."""
+    for position, name, default in info.decided_by:
+        arg = argument(node, position, name) if position >= 0 else keyword(node, name)
+        if arg is not None and arg.star:
+            return False
+        probability = number(arg.value) if arg is not None else default
+        if probability != 0.0:
+            return False
+    return True
 
 
 def with_module_mode(value: Value, in_eval: bool) -> Value:

@@ -19,6 +19,13 @@ from dllint.types import RelatedLocation
 PROBABILITIES = "probabilities"  # softmax / sigmoid output; detail: "softmax" | "sigmoid"
 LOG_PROBABILITIES = "log_probabilities"
 UNIT_SCALED = "unit_scaled"  # pixels scaled to [0, 1]; detail says how
+# Standardized: `(x - mean) / std`, or a `Normalize(mean, std)` transform applied; detail: what
+# the std is (`syntax.std_key`: its variables, or a literal list), to know it again.
+STANDARDIZED = "standardized"
+# The smallest or largest element of a value, or their difference (`x.min()`, `np.max(x)`,
+# `np.ptp(x)`); detail: "min" | "max" | "range"; info: the dotted name of the value (`x`).
+# `(x - lo) / (hi - lo)` of these is min-max scaling to [0, 1].
+EXTREMUM = "extremum"
 # In [0, 1] as the value is now: just scaled to [0, 1] (UNIT_SCALED says it was scaled, and
 # stays through `x * 2 - 1`). Arithmetic drops it: `x * 255` is back in 0-255.
 UNIT_RANGE = "unit_range"
@@ -123,6 +130,8 @@ class ModuleInfo:
     # Keras: what the model does to the pixels it is given, judged from its first layers:
     # "scaled" (it starts with `input_scaling`, a `Rescaling(1./255)`), "raw" (its first weighted
     # layer sees them as given), "kept" (it only has layers that keep their range), "" (unknown).
+    # A torch module: "converted" when its forward converts its input to float before any layer
+    # (`self.conv(x.float() / 255.0)`): it takes uint8 images by design.
     input_pixels: str = ""
     input_scaling: cst.CSTNode | None = None
     # Keras: the first layer whose call depends on the `training` flag the model is called with
@@ -132,6 +141,12 @@ class ModuleInfo:
     training_layer: str = ""
     # A class of the project: what its instances' attributes and methods hold (Members).
     members: Members | None = None
+    # A layer: the constructor parameter (of the class building it) its drop probability is,
+    # as (name,) (`nn.Dropout(dropout)` in `__init__(self, ..., dropout)`). A class: the
+    # constructor parameters every one of its mode-dependent layers is decided by, as
+    # (position, name, default or None): an instance built with each of them 0
+    # (`CausalAttention(d_in, d_out, 0.0)`) has no train/eval difference.
+    decided_by: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -180,6 +195,9 @@ class TransformInfo:
     # True when the scaling step divides whatever it is given, float input included
     # (albumentations' Normalize divides by max_pixel_value), unlike ToTensor.
     divides_float: bool = False
+    # The Normalize(mean, std) step that standardizes, if any, and its std (`syntax.std_key`).
+    standardizing: cst.CSTNode | None = None
+    std: str = ""
 
 
 Value = frozenset

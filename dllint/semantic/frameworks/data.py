@@ -13,6 +13,13 @@ PROBABILITY_FUNCTIONS = {"scipy.special.softmax": "softmax", "scipy.special.expi
 LOG_FUNCTIONS = frozenset({"numpy.log"})
 # `1 / (1 + exp(-x))` written out is a sigmoid (`catalog.EXP_FUNCTIONS`).
 EXP_FUNCTIONS = frozenset({"numpy.exp", "math.exp"})
+# The smallest and largest element, and their difference (EXTREMUM rows, data: which one):
+# `(x - x.min()) / (x.max() - x.min())` scales `x` to [0, 1].
+EXTREMUM_FUNCTIONS = {"numpy.min": "min", "numpy.amin": "min", "numpy.nanmin": "min",
+                      "numpy.max": "max", "numpy.amax": "max", "numpy.nanmax": "max",
+                      "numpy.ptp": "range"}
+# numpy arrays, torch tensors and pandas columns alike
+EXTREMUM_METHODS = {"min": "min", "amin": "min", "max": "max", "amax": "max", "ptp": "range"}
 # Calls that bound a value to a range, first argument the value (`np.clip(p, eps, 1 - eps)`).
 CLIPPING_FUNCTIONS = frozenset({"numpy.clip"})
 
@@ -121,6 +128,9 @@ FLOAT32_DTYPES = frozenset({"numpy.float32", "numpy.float16", "numpy.single", "n
 # What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
 # every framework's ROWS; the effects' declared order is the precedence.
 ROWS = (
+    *(Row(name, Effect.EXTREMUM, data=which) for name, which in EXTREMUM_FUNCTIONS.items()),
+    *(Row(name, Effect.EXTREMUM_METHOD, match=Match.METHOD, data=which)
+      for name, which in EXTREMUM_METHODS.items()),
     *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
     Row("numpy.exp", Effect.EXP),
     *rows(Effect.LOG, LOG_FUNCTIONS),

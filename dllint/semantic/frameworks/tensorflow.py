@@ -39,6 +39,10 @@ LOG_PROBABILITY_FUNCTIONS = frozenset(_both("nn.log_softmax", "math.log_softmax"
                                             "math.log_sigmoid"))
 LOG_FUNCTIONS = frozenset(_both("math.log", "log"))
 EXP_FUNCTIONS = frozenset(_both("math.exp", "exp"))
+# `(x - tf.reduce_min(x)) / (tf.reduce_max(x) - tf.reduce_min(x))` scales `x` to [0, 1]
+# (EXTREMUM rows).
+EXTREMUM_FUNCTIONS = {**dict.fromkeys(_both("reduce_min", "math.reduce_min"), "min"),
+                      **dict.fromkeys(_both("reduce_max", "math.reduce_max"), "max")}
 CLIPPING_FUNCTIONS = frozenset(_both("clip_by_value"))
 # TF1 layer functions that apply an activation given as a keyword: `tf.layers.dense(x, 10,
 # activation=tf.nn.softmax)` returns probabilities. Value: the keyword, and its position.
@@ -206,6 +210,7 @@ AXIS_FIRST_STACKING = frozenset(_both("concat"))
 # What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
 # every framework's ROWS; the effects' declared order is the precedence.
 ROWS = (
+    *(Row(name, Effect.EXTREMUM, data=which) for name, which in EXTREMUM_FUNCTIONS.items()),
     *rows(Effect.LISTING, LISTING_FUNCTIONS),
     *(Row(name, Effect.SHUFFLED_LISTING, display=listing[0], data=listing)
       for name, listing in SHUFFLED_LISTINGS.items()),

@@ -23,6 +23,9 @@ LOG_PROBABILITY_FUNCTIONS = frozenset({
 LOG_FUNCTIONS = frozenset({"torch.log"})
 # `1 / (1 + exp(-x))` written out is a sigmoid (`catalog.EXP_FUNCTIONS`).
 EXP_FUNCTIONS = frozenset({"torch.exp"})
+# `(x - torch.min(x)) / (torch.max(x) - torch.min(x))` scales `x` to [0, 1] (EXTREMUM rows).
+EXTREMUM_FUNCTIONS = {"torch.min": "min", "torch.amin": "min", "torch.max": "max",
+                      "torch.amax": "max"}
 # Calls that bound a value to a range, first argument the value (`torch.clamp(p, eps, 1 - eps)`);
 # and the methods that do it (`p.clamp(min=eps)`). What they bound keeps its meaning.
 CLIPPING_FUNCTIONS = frozenset({"torch.clamp", "torch.clip"})
@@ -277,6 +280,7 @@ FLOAT32_DTYPES = frozenset({"torch.float32", "torch.float", "torch.float16", "to
 # What each table above does to a value (see `effects.py`): the registry in `catalog.py` compiles
 # every framework's ROWS; the effects' declared order is the precedence.
 ROWS = (
+    *(Row(name, Effect.EXTREMUM, data=which) for name, which in EXTREMUM_FUNCTIONS.items()),
     *rows(Effect.PROBABILITIES, PROBABILITY_FUNCTIONS),
     *rows(Effect.SHAPE_KEEPING, SHAPE_KEEPING_FUNCTIONS),
     *rows(Effect.LOG_PROBABILITIES, LOG_PROBABILITY_FUNCTIONS),
