@@ -64,6 +64,7 @@ class FunctionFacts:
     # `Adam(model.parameters())`): the models this scope trains.
     trained_owners: set[str] = field(default_factory=set)
     backward_run: bool = False  # a backward pass anywhere in this scope: it trains
+    backward_at: list[int] = field(default_factory=list)  # when (in call order) each ran
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
@@ -3733,6 +3734,7 @@ class WrongTrainEvalMode(Rule):
                 self.scope.trained_at = self.order
             if func.attr.value in catalog.BACKWARD_METHODS:
                 self.scope.backward_run = True
+                self.scope.backward_at.append(self.order)
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
@@ -4042,11 +4044,14 @@ class WrongTrainEvalMode(Rule):
         evaluation when the file trains that model too (runs it with gradients, or hands its
         parameters to an optimizer): judged once the whole file is seen."""
         if self.facts.in_no_grad and self.in_training_step():
-            self.training_step_runs.append((node, key, what, context))
+            # Outside a loop, the step is the function's: its backward pass must come after.
+            after = (self.scope, self.order) if not self.open_loops else None
+            self.training_step_runs.append((node, key, what, context, after))
             return
         self.report_evaluation(node, key, what, context)
 
     def in_training_step(self) -> bool:
+        """Inside a loop body that runs a backward pass, or a function that does."""
         block = self.open_loops[-1][0].body if self.open_loops else (
             self.scope.node.body if self.scope.node is not None else None)
         if block is None:
@@ -4236,9 +4241,13 @@ class WrongTrainEvalMode(Rule):
                               "before the evaluation loop")
         self.judge_unswitched_runs()
         trained = self.run_with_gradients | self.parameters_read
-        for node, key, what, context in self.training_step_runs:
-            if not any(_same_or_part(key, other) or _same_or_part(other, key)
-                       for other in trained):
+        for node, key, what, context, after in self.training_step_runs:
+            if after is not None and not any(order > after[1] for order in after[0].backward_at):
+                # The function's backward passes all come before (generation after training):
+                # an evaluation of the trained model.
+                self.report_evaluation(node, key, what, context)
+            elif not any(_same_or_part(key, other) or _same_or_part(other, key)
+                         for other in trained):
                 self.report_evaluation(node, key, what, context)
         reported: set[int] = set()
         for loop in self.facts.loops:
