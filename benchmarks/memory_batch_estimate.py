@@ -3,12 +3,13 @@ largest batch found by bisection, on five real models built from configs (transf
 and ViT, a diffusers UNet, a ResNet-like CNN, an LSTM). CPU only; prints one row per model and
 the ratios (estimate / real).
 
-The memory of a training step at batch size b is measured as RT017's inputs are: parameters,
-gradients and Adam's state after one step, plus the activations autograd saves for backward
-(`torch.autograd.graph.saved_tensors_hooks`, each storage counted once, parameters left out).
-The budget of each model is its measured step at batch 48. The real largest batch is the
-largest b whose measured step fits (bisection between 48 and 144); the estimates are
-`memory_advice.largest_batch_size` from one measured batch (8) and from two (8 and 16).
+The memory of a training step at batch size b is measured as the tracer measures it: the
+highest live tensor bytes of forward and backward (`memory.LiveBytes`, the dispatch-level count
+of every allocation not yet freed) on top of the parameters, plus Adam's state, which is alive
+in every forward and backward after the first step. The budget of each model is its step at
+batch 48. The real largest batch is the largest b whose step fits (bisection between 48 and
+144); the estimates are `memory_advice.measured_largest_batch` from one measured batch (16, the
+fallback when a step cannot be halved) and from two (8 and 16: the tracer's half-batch replay).
 
     python benchmarks/memory_batch_estimate.py
 """
@@ -25,10 +26,12 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dllint.runtime.memory_advice import format_size, largest_batch_size  # noqa: E402
+from dllint.runtime.memory import LiveBytes  # noqa: E402
+from dllint.runtime.memory_advice import format_size, measured_largest_batch  # noqa: E402
+from dllint.runtime.memory_model import ModuleMemory, PhasePeaks, StepMemory  # noqa: E402
 
 BUDGET_BATCH = 48
-ONE_POINT, TWO_POINTS = (8,), (8, 16)
+ONE_POINT, TWO_POINTS = (16,), (8, 16)
 
 
 def _bytes(tensor: torch.Tensor) -> int:
@@ -36,30 +39,37 @@ def _bytes(tensor: torch.Tensor) -> int:
 
 
 def measure(build: Callable[[], nn.Module], batch: Callable[[int], tuple], loss_of,
-            size: int) -> tuple[int, int]:
-    """(fixed bytes, activation bytes) of one Adam training step at batch `size`."""
+            size: int) -> tuple[int, int, int, int]:
+    """(parameter bytes, Adam state bytes, peak live bytes of forward and backward, of the
+    optimizer step) of one Adam training step at batch `size`."""
     torch.manual_seed(0)
     model = build()
     optimizer = torch.optim.Adam(model.parameters())
-    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved: dict[int, int] = {}
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in parameters:
-            saved[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
     inputs = batch(size)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+    live = LiveBytes()
+    live.start()
+    try:
         loss = loss_of(model, *inputs)
-    loss.backward()
-    optimizer.step()
+        loss.backward()
+        del loss
+        forward_backward = live.take_peak()
+        optimizer.step()
+        step = live.take_peak()
+    finally:
+        live.stop()
     state = sum(_bytes(value) for entry in optimizer.state.values() for value in entry.values()
                 if isinstance(value, torch.Tensor))
-    fixed = sum(_bytes(p) + (_bytes(p.grad) if p.grad is not None else 0)
-                for p in model.parameters()) + state
-    return fixed, sum(saved.values())
+    parameters = sum(_bytes(p) for p in model.parameters())
+    return parameters, state, forward_backward, step
+
+
+def step_memory(points: dict[int, tuple[int, int, int, int]]) -> StepMemory:
+    """What the tracer records of the step at the sizes in `points`."""
+    size = max(points)
+    parameters, state, _, step = points[size]
+    return StepMemory("cpu", (ModuleMemory("model", "Model", parameters),), {"Adam": state},
+                      PhasePeaks(optimizer=parameters + step, source="live"), size,
+                      batch_points=tuple((b, parameters + points[b][2]) for b in sorted(points)))
 
 
 def models() -> dict[str, tuple]:
@@ -136,13 +146,17 @@ def main() -> None:
     print(f"{'model':22} {'budget':>10} {'real':>5} {'1 point':>8} {'ratio':>6} "
           f"{'2 points':>9} {'ratio':>6}")
     for name, (build, batch, loss_of) in models().items():
-        cache: dict[int, int] = {}
+        cache: dict[int, tuple[int, int, int, int]] = {}
+
+        def measured(size: int) -> tuple[int, int, int, int]:
+            if size not in cache:
+                cache[size] = measure(build, batch, loss_of, size)
+            return cache[size]
 
         def peak(size: int) -> int:
-            if size not in cache:
-                fixed, activations = measure(build, batch, loss_of, size)
-                cache[size] = fixed + activations
-            return cache[size]
+            """The step's peak from the second step on (Adam's state alive throughout)."""
+            parameters, state, forward_backward, step = measured(size)
+            return max(parameters + state + forward_backward, parameters + step)
 
         budget = peak(BUDGET_BATCH)
         # The largest b with peak(b) <= budget, by bisection: at least BUDGET_BATCH by
@@ -153,13 +167,12 @@ def main() -> None:
             middle = (low + high + 1) // 2
             low, high = (middle, high) if peak(middle) <= budget else (low, middle - 1)
         real = low
-        fixed, _ = measure(build, batch, loss_of, ONE_POINT[0])
-        one = largest_batch_size(budget, [(b, peak(b)) for b in ONE_POINT], fixed)
-        two = largest_batch_size(budget, [(b, peak(b)) for b in TWO_POINTS], fixed)
+        one = measured_largest_batch(step_memory({b: measured(b) for b in ONE_POINT}), budget)
+        two = measured_largest_batch(step_memory({b: measured(b) for b in TWO_POINTS}), budget)
         ratios_one.append(one / real)
         ratios_two.append(two / real)
         print(f"{name:22} {format_size(budget):>10} {real:>5} {one:>8} {one / real:>6.3f} "
-              f"{two:>9} {two / real:>6.3f}")
+              f"{two:>9} {two / real:>6.3f}", flush=True)
     print(f"median ratio estimate/real: one point {statistics.median(ratios_one):.3f} "
           f"(min {min(ratios_one):.3f}, max {max(ratios_one):.3f}); two points "
           f"{statistics.median(ratios_two):.3f} (min {min(ratios_two):.3f}, "

@@ -107,6 +107,30 @@ class DoubleNormalization(Rule):
     uses_model = True
 
     VALID = [
+        # The file's own helpers, defined below their caller: the decoder keeps uint8 pixels,
+        # and a helper that rescales to [0, 255] returns pixels the division needs.
+        Valid("""
+            import tensorflow as tf
+
+            def inputs(buffer, other, size):
+                image = _center_crop(_decode(buffer), size)
+                restored = _to_pixels(_decode_scaled(other))
+                return tf.to_float(image) / 255.0, restored / 255.0
+
+            def _center_crop(image, size):
+                offsets = tf.stack([0, 0, 0])
+                return tf.strided_slice(image, offsets, offsets + [size, size, 3])
+
+            def _to_pixels(image):
+                return image * 255.0
+
+            def _decode(buffer):
+                return tf.image.decode_jpeg(buffer, channels=3)
+
+            def _decode_scaled(buffer):
+                image = tf.image.decode_jpeg(buffer, channels=3)
+                return tf.image.convert_image_dtype(image, dtype=tf.float32)
+        """),
         Valid("""
             import cv2
             image = cv2.imread(path)
@@ -474,6 +498,45 @@ class DoubleNormalization(Rule):
         """),
     ]
     INVALID = [
+        # Scaled by a decoder defined below its caller, kept through the file's own crop helper
+        # (a strided slice) and a cast, then divided again.
+        Invalid("""
+            import tensorflow as tf
+
+            def inputs(buffer, size):
+                image = _decode(buffer)
+                image = _center_crop([image], size)[0]
+                return tf.to_float(image) / 255.0
+
+            def _center_crop(images, size):
+                outputs = []
+                for image in images:
+                    offsets = tf.stack([0, 0, 0])
+                    outputs.append(tf.strided_slice(image, offsets, offsets + [size, size, 3]))
+                return outputs
+
+            def _decode(buffer):
+                image = tf.image.decode_jpeg(buffer, channels=3)
+                return tf.image.convert_image_dtype(image, dtype=tf.float32)
+        """, line=6, related_lines=(17,), unsafe=True, fixed="""
+            import tensorflow as tf
+
+            def inputs(buffer, size):
+                image = _decode(buffer)
+                image = _center_crop([image], size)[0]
+                return tf.to_float(image)
+
+            def _center_crop(images, size):
+                outputs = []
+                for image in images:
+                    offsets = tf.stack([0, 0, 0])
+                    outputs.append(tf.strided_slice(image, offsets, offsets + [size, size, 3]))
+                return outputs
+
+            def _decode(buffer):
+                image = tf.image.decode_jpeg(buffer, channels=3)
+                return tf.image.convert_image_dtype(image, dtype=tf.float32)
+        """),
         Invalid("""
             import cv2
             image = cv2.imread(path) / 255.0

@@ -136,6 +136,17 @@ class DtypeCasts(Rule):
     uses_model = True
 
     VALID = [
+        # Raw bytes read as float32, or as uint8 and widened before the offset.
+        Valid("""
+            import numpy as np
+
+            def samples(data):
+                return np.frombuffer(data, dtype=np.float32) - 16
+
+            def planes(data):
+                yuv = np.frombuffer(data, dtype=np.uint8).astype(np.int16)
+                return yuv - 128
+        """),
         Valid("""
             import numpy as np
             import torch
@@ -439,6 +450,26 @@ class DtypeCasts(Rule):
         """),
     ]
     INVALID = [
+        # A camera buffer read as uint8 pixels, joined from a tuple of planes, kept by a class
+        # and offset in another method: the offset wraps around.
+        Invalid("""
+            import numpy as np
+
+            def to_yuv(data, size):
+                a = np.frombuffer(data, dtype=np.uint8)
+                y = a[:size].reshape((4, 4))
+                u = a[size:].reshape((2, 2)).repeat(2, axis=0).repeat(2, axis=1)
+                return np.dstack((y, u, u))[:4, :4]
+
+            class Frame:
+                def flush(self, data):
+                    self.array = to_yuv(data, 16)
+
+                def rgb(self):
+                    yuv = self.array.copy()
+                    yuv[:, :, 0] = yuv[:, :, 0] - 16
+                    return yuv
+        """, line=15),
         # The same without the clip: the addition can push pixels past 255.
         Invalid("""
             import cv2

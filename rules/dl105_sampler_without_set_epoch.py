@@ -61,6 +61,52 @@ class SamplerWithoutSetEpoch(Rule):
     requires_any = ("DistributedSampler",)
 
     VALID = [
+        # The helper hands the loader itself on, to code this file does not hold.
+        Valid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+            from engine import run_epoch
+
+            def train(config, loader, model):
+                log(config.name)
+                run_epoch(model, loader)
+
+            sampler = DistributedSampler(dataset)
+            loader = DataLoader(dataset, sampler=sampler)
+            for epoch in range(10):
+                train(config, loader, model)
+        """),
+        # Loaders in a dict kept by a local class that sets the epoch through them.
+        Valid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            class Runner:
+                def __init__(self, loaders):
+                    self.loaders = loaders
+
+                def epoch(self, epoch):
+                    self.loaders["train"].sampler.set_epoch(epoch)
+                    for batch in self.loaders["train"]:
+                        step(batch)
+
+            sampler = DistributedSampler(dataset)
+            loaders = {"train": DataLoader(dataset, sampler=sampler)}
+            runner = Runner(loaders)
+            for epoch in range(10):
+                runner.epoch(epoch)
+        """),
+        # A factory's loader with its sampler built inline, its epoch set through the loader.
+        Valid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            def make_loader(dataset):
+                return DataLoader(dataset, batch_size=32, sampler=DistributedSampler(dataset))
+
+            loader = make_loader(train_set)
+            for epoch in range(10):
+                loader.sampler.set_epoch(epoch)
+                for batch in loader:
+                    step(batch)
+        """),
         # Accelerate's prepare re-seeds the sampler each time the prepared loader is iterated.
         Valid("""
             from torch.utils.data import DataLoader, DistributedSampler
@@ -193,6 +239,56 @@ class SamplerWithoutSetEpoch(Rule):
         """),
     ]
     INVALID = [
+        # The helper hands another parameter on (to a logger), not the loader: it iterates the
+        # loader and sets no epoch.
+        Invalid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            def train(config, loader, model, writer):
+                for batch in loader:
+                    model(batch)
+                    writer.add_scalar("step", config.step)
+
+            sampler = DistributedSampler(dataset, shuffle=True)
+            loader = DataLoader(dataset, sampler=sampler)
+            for epoch in range(10):
+                train(config, loader, model, writer)
+        """, line=8),
+        # Loaders kept in a dict by a local class whose methods iterate them and set no epoch.
+        Invalid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            class Runner:
+                def __init__(self, steps, loaders):
+                    self.loaders = loaders
+
+                def run(self):
+                    while True:
+                        for batch in enumerate(self.loaders["train"], 1):
+                            step(batch)
+
+            sampler = DistributedSampler(dataset)
+            loaders = {"train": DataLoader(dataset, sampler=sampler)}
+            Runner(steps=0, loaders=loaders).run()
+        """, line=12),
+        # A factory's loader with its sampler built inline, kept and iterated by a local class.
+        Invalid("""
+            from torch.utils.data import DataLoader, DistributedSampler
+
+            class Runner:
+                def __init__(self, model, data):
+                    self.data = data
+
+                def fit(self, epochs):
+                    for epoch in range(epochs):
+                        for x, y in self.data:
+                            step(x, y)
+
+            def make_loader(dataset):
+                return DataLoader(dataset, batch_size=32, sampler=DistributedSampler(dataset))
+
+            Runner(model, make_loader(train_set)).fit(10)
+        """, line=13),
         # The loader comes back from a distributed backend under another name and is iterated:
         # the backend was called once, before the epochs, and set no epoch.
         Invalid("""
@@ -305,11 +401,15 @@ class SamplerWithoutSetEpoch(Rule):
         self.wrappers: dict[str, list[str]] = {}
         self.set_epoch: set[str] = set()
         self.loops: list[str] = []
-        # (argument text, callee): a sampler or loader handed to a call that may set its epoch;
-        # the callee is a local function's name, or None for anything else.
-        self.handed: list[tuple[str, str | None, cst.Call]] = []
+        # (argument text, callee, the call, slot): a sampler or loader handed to a call that may
+        # set its epoch; the callee is a local function's or class's name, or None for anything
+        # else; the slot is the argument's position or keyword (None after a `*args`).
+        self.handed: list[tuple[str, str | None, cst.Call, _Slot]] = []
         self.functions: dict[str, _Function] = {}
         self.open_functions: list[_Function] = []
+        # Classes of this file (by name) and the ones being read.
+        self.classes: dict[str, _Class] = {}
+        self.scopes: list[_Class | _Function] = []  # the classes and functions being read
         # Functions of this file that return a new sampler (`return DistributedSampler(...)`),
         # by name, and assignments whose value is a call of a function of this file.
         self.factories: dict[str, cst.Call] = {}
@@ -325,27 +425,82 @@ class SamplerWithoutSetEpoch(Rule):
     def text_of(self, node: cst.CSTNode) -> str:
         return self.context.module.code_for_node(node).strip()
 
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        # A class with no base (or only `object`) is read whole here: its methods are all it
+        # does with what its constructor is handed.
+        plain = all(isinstance(base.value, cst.Name) and base.value.value == "object"
+                    for base in node.bases) and not node.keywords
+        cls = _Class(plain)
+        self.classes.setdefault(node.name.value, cls)
+        self.scopes.append(cls)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.scopes.pop()
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        params = {param.name.value for param in (*node.params.posonly_params, *node.params.params,
-                                                  *node.params.kwonly_params)}
-        function = _Function(params)
+        params = node.params
+        names = [param.name.value for param in (*params.posonly_params, *params.params)]
+        keywords = {param.name.value for param in params.kwonly_params}
+        starred = isinstance(params.star_arg, cst.Param) or params.star_kwarg is not None
+        function = _Function(names, keywords, starred)
+        if self.scopes and isinstance(self.scopes[-1], _Class):
+            self.scopes[-1].methods.append(function)
+            if node.name.value == "__init__":
+                self.scopes[-1].init = function
         self.functions.setdefault(node.name.value, function)
         self.open_functions.append(function)
         self.open_names.append(node.name.value)
+        self.scopes.append(function)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.open_functions.pop()
         self.open_names.pop()
+        self.scopes.pop()
+
+    def current_class(self) -> _Class | None:
+        """The class whose method is being read (not a function nested in a method)."""
+        if len(self.scopes) >= 2 and isinstance(self.scopes[-2], _Class):
+            return self.scopes[-2]
+        return None
 
     def visit_Return(self, node: cst.Return) -> None:
-        if self.open_names and isinstance(node.value, cst.Call) and \
-                self.imports.call_name(node.value) in SAMPLERS:
+        if not self.open_names or not isinstance(node.value, cst.Call):
+            return
+        if self.imports.call_name(node.value) in SAMPLERS:
             self.factories.setdefault(self.open_names[-1], node.value)
+            return
+        # `return DataLoader(dataset, sampler=DistributedSampler(dataset))`: the loader the
+        # function returns stands for the sampler built inline in it
+        for sampler in self.inline_samplers(node.value):
+            self.factories.setdefault(self.open_names[-1], sampler)
+
+    def inline_samplers(self, call: cst.Call) -> list[cst.Call]:
+        """The samplers built inline as a loader's `sampler=` or `batch_sampler=` argument."""
+        return [arg.value for arg in call.args
+                if arg.keyword is not None and arg.keyword.value in ("sampler", "batch_sampler")
+                and isinstance(arg.value, cst.Call)
+                and self.imports.call_name(arg.value) in SAMPLERS]
+
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        targets = [self.text_of(target.target) for target in node.targets]
+        cls = self.current_class()
+        if cls is not None and isinstance(node.value, cst.Name) and \
+                self.open_functions[-1] is cls.init:
+            # `self.train_data = train_data` in the constructor: the attribute stands for what
+            # the constructor is handed
+            for target in targets:
+                if target.startswith("self."):
+                    cls.stores.setdefault(node.value.value, set()).add(target)
+        if isinstance(node.value, (cst.Dict, cst.List, cst.Tuple)):
+            # `loaders = {"train": DataLoader(dataset, sampler=sampler), ...}`: the container
+            # stands for the samplers of the loaders it holds
+            for element in _elements(node.value):
+                if isinstance(element, cst.Call):
+                    self.note_loader(element, targets)
+            return
         if not isinstance(node.value, cst.Call):
             return
-        targets = [self.text_of(target.target) for target in node.targets]
         qualified = self.imports.call_name(node.value)
         if qualified in SAMPLERS:
             self.samplers.extend((name, node.value) for name in targets)
@@ -358,14 +513,22 @@ class SamplerWithoutSetEpoch(Rule):
                       for value in _alternatives(arg.value)}
             names = [name for target in node.targets for name in _target_names(target.target)]
             self.passed_through.append((names, handed, node.value))
-        # loader = DataLoader(dataset, sampler=sampler): the loader stands for the sampler, as
-        # does BatchSampler(sampler, ...) and a loader built with that as its batch_sampler.
-        for index, arg in enumerate(node.value.args):
+        self.note_loader(node.value, targets)
+
+    def note_loader(self, call: cst.Call, targets: list[str]) -> None:
+        """loader = DataLoader(dataset, sampler=sampler): the loader stands for the sampler, as
+        does BatchSampler(sampler, ...) and a loader built with that as its batch_sampler. A
+        sampler built inline (`sampler=DistributedSampler(dataset)`) is a sampler of its own."""
+        qualified = self.imports.call_name(call)
+        for index, arg in enumerate(call.args):
             keyword = arg.keyword.value if arg.keyword is not None else None
             if keyword in ("sampler", "batch_sampler") or (
                     index == 0 and keyword is None and qualified in BATCH_SAMPLERS):
+                text = self.text_of(arg.value)
                 for name in targets:
-                    self.wrappers.setdefault(self.text_of(arg.value), []).append(name)
+                    self.wrappers.setdefault(text, []).append(name)
+        for sampler in self.inline_samplers(call):
+            self.samplers.append((self.text_of(sampler), sampler))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -379,19 +542,27 @@ class SamplerWithoutSetEpoch(Rule):
         qualified = self.imports.call_name(node)
         if qualified in catalog.SAMPLER_PASSIVE_CALLS:
             return
-        # a local function (or a method of this file, self.run_epoch), else None
+        # a local function or class (or a method of this file, self.run_epoch), else None
         callee = _local_callee(func, qualified)
-        for arg in node.args:
-            text = self.text_of(arg.value)
-            self.handed.extend((self.text_of(value), callee, node)
+        cls = self.current_class()
+        bound = _via_self(node)
+        for slot, arg in _slots(node):
+            if isinstance(arg.value, cst.Call):
+                # `Runner(make_loader(dataset))`: what a function of this file builds, handed
+                # on at once, under the text of its call
+                inner = _local_callee(arg.value.func, self.imports.call_name(arg.value))
+                if inner is not None:
+                    self.built_by_call.append(([self.text_of(arg.value)], arg.value, inner))
+            self.handed.extend((self.text_of(value), callee, node, slot)
                                for value in _alternatives(arg.value))
             root = _root_name(arg.value)
-            if self.open_functions and root in self.open_functions[-1].params:
-                function = self.open_functions[-1]
-                if callee is None:
-                    function.hands_on = True  # its parameter goes where this file cannot see
-                else:
-                    function.callees.add(callee)
+            # a parameter of the function being read, or (in a method) an attribute of `self`,
+            # handed on: to code this file does not hold (callee None), or to a local callee
+            if self.open_functions and root in self.open_functions[-1].all_params:
+                self.open_functions[-1].passes.append((root, callee, slot, bound))
+            attribute = _self_attribute(arg.value)
+            if cls is not None and attribute is not None:
+                cls.passes.append((attribute, callee, slot, bound))
 
     def visit_For(self, node: cst.For) -> None:
         self.loops.append(self.text_of(node))
@@ -410,6 +581,12 @@ class SamplerWithoutSetEpoch(Rule):
         while todo:
             current = todo.pop()
             wrappers = list(self.wrappers.get(current, []))
+            # handed to a constructor of this file that keeps it: `self.train_data` stands for it
+            for text, callee, _, slot in self.handed:
+                if text == current and callee in self.classes:
+                    cls = self.classes[callee]
+                    param = cls.init.param_at(slot, bound=True) if cls.init else None
+                    wrappers.extend(sorted(cls.stores.get(param, ())) if param else ())
             for targets, handed, call in self.passed_through:
                 if current in handed:
                     wrappers.extend(targets)
@@ -438,19 +615,45 @@ class SamplerWithoutSetEpoch(Rule):
                 receiver = stripped
         return False
 
-    def may_set_epoch(self, callee: str | None) -> bool:
-        """Whether a call that is handed the sampler may call its `set_epoch`: anything but a
-        local function that, as far as this file shows, neither calls `set_epoch` nor passes
-        its parameters on to code this file does not hold."""
-        seen: set[str] = set()
-        todo = [callee]
+    def may_set_epoch(self, callee: str | None, slot: _Slot, bound: bool = False) -> bool:
+        """Whether a call that is handed the sampler (as argument `slot`) may call its
+        `set_epoch`: anything but a local function that, as far as this file shows, neither
+        calls `set_epoch` nor passes that parameter on to code this file does not hold, and a
+        local class none of whose methods calls `set_epoch` or passes on the attribute its
+        constructor keeps the argument in. Each parameter is followed on its own: a function
+        that hands another parameter (`args`) to a logger does not excuse the loader."""
+        seen: set[tuple[str, _Slot, bool]] = set()
+        todo: list[tuple[str | None, _Slot, bool]] = [(callee, slot, bound)]
         while todo:
-            name = todo.pop()
-            function = self.functions.get(name) if name is not None else None
-            if function is None or function.sets_epoch or function.hands_on:
+            name, slot, bound = todo.pop()
+            if name is None:
                 return True
-            seen.add(name)
-            todo.extend(inner for inner in function.callees if inner not in seen)
+            if (name, slot, bound) in seen:
+                continue
+            seen.add((name, slot, bound))
+            cls = self.classes.get(name)
+            if cls is not None:
+                if not cls.plain or cls.init is None or \
+                        any(method.sets_epoch for method in cls.methods):
+                    return True
+                param = cls.init.param_at(slot, bound=True)
+                if param is None:
+                    return True
+                kept = cls.stores.get(param, set())
+                todo.extend((inner, inner_slot, inner_bound)
+                            for held, inner, inner_slot, inner_bound in cls.init.passes
+                            if held == param)
+                todo.extend((inner, inner_slot, inner_bound)
+                            for attribute, inner, inner_slot, inner_bound in cls.passes
+                            if attribute in kept)
+                continue
+            function = self.functions.get(name)
+            if function is None or function.sets_epoch:
+                return True
+            param = function.param_at(slot, bound)
+            todo.extend((inner, inner_slot, inner_bound)
+                        for held, inner, inner_slot, inner_bound in function.passes
+                        if param is None or held == param)
         return False
 
     def leave_Module(self, original_node: cst.Module) -> None:
@@ -468,21 +671,95 @@ class SamplerWithoutSetEpoch(Rule):
             shuffle = argument(call, 3, "shuffle")
             if shuffle is not None and not is_true(shuffle.value):
                 continue  # no shuffling (or not known to shuffle): the epoch does not matter
-            if any(text in names and id(at) not in passing and self.may_set_epoch(callee)
-                   for text, callee, at in self.handed):
+            if any(text in names and id(at) not in passing and self.may_set_epoch(
+                    callee, slot, _via_self(at))
+                   for text, callee, at, slot in self.handed):
                 continue  # handed to a helper, maybe in another module, that may set the epoch
             reported.add(id(call))
-            self.report(call, f"`{name}` never gets `set_epoch(epoch)`: DistributedSampler then "
+            subject = ("the DistributedSampler built here" if name == self.text_of(call)
+                       else f"`{name}`")
+            self.report(call, f"{subject} never gets `set_epoch(epoch)`: DistributedSampler then "
                               "shuffles every epoch the same way; call it at the top of each epoch")
+
+
+_Slot = int | str | None  # an argument's position, its keyword, or None (after `*args`)
 
 
 @dataclass
 class _Function:
     """What a function of this file does with what it is handed."""
-    params: set[str]
+    positional: list[str]  # its parameters that take a position, `self` included
+    keywords: set[str]  # its keyword-only parameters
+    starred: bool  # it takes `*args` or `**kwargs`: an argument may land in either
     sets_epoch: bool = False
-    hands_on: bool = False  # passes a parameter to a call outside this file
-    callees: set[str] = field(default_factory=set)  # local functions it passes parameters to
+    # (parameter, callee, slot, through `self.`): a parameter handed on, to code this file does
+    # not hold (callee None) or to a function or class of this file
+    passes: list[tuple[str, str | None, _Slot, bool]] = field(default_factory=list)
+
+    @property
+    def all_params(self) -> set[str]:
+        return {*self.positional, *self.keywords}
+
+    def param_at(self, slot: _Slot, bound: bool) -> str | None:
+        """The parameter an argument lands in (None: unknown); `bound` for a call through
+        `self.` or a constructor, whose first parameter is the instance."""
+        positional = self.positional[1:] if bound and self.positional else self.positional
+        if isinstance(slot, int):
+            return positional[slot] if slot < len(positional) else None
+        if isinstance(slot, str) and slot in self.all_params:
+            return slot
+        return None
+
+
+@dataclass
+class _Class:
+    """What a class of this file does with what its constructor is handed."""
+    plain: bool  # no base class (its inherited methods are nothing this file cannot see)
+    init: _Function | None = None
+    methods: list[_Function] = field(default_factory=list)
+    # constructor parameter -> the attributes of `self` it is kept in
+    stores: dict[str, set[str]] = field(default_factory=dict)
+    # (attribute of self, callee, slot, through `self.`): an attribute handed on by a method
+    passes: list[tuple[str, str | None, _Slot, bool]] = field(default_factory=list)
+
+
+def _slots(call: cst.Call) -> list[tuple[_Slot, cst.Arg]]:
+    """Each argument with its slot: its position, its keyword, or None from a `*args` on."""
+    slots: list[tuple[_Slot, cst.Arg]] = []
+    position: int | None = 0
+    for arg in call.args:
+        if arg.star:
+            position = None
+            slots.append((None, arg))
+        elif arg.keyword is not None:
+            slots.append((arg.keyword.value, arg))
+        else:
+            slots.append((position, arg))
+            position = position + 1 if position is not None else None
+    return slots
+
+
+def _via_self(call: cst.Call) -> bool:
+    """A call of a method through `self.` (its first parameter is the instance)."""
+    return isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name) and \
+        call.func.value.value == "self"
+
+
+def _self_attribute(node: cst.BaseExpression) -> str | None:
+    """`self.data` for `self.data`, `self.data["train"]`, `self.data.dataset`."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and \
+                node.value.value == "self":
+            return f"self.{node.attr.value}"
+        node = node.value
+    return None
+
+
+def _elements(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The values a dict, list or tuple display holds."""
+    if isinstance(node, cst.Dict):
+        return [element.value for element in node.elements if isinstance(element, cst.DictElement)]
+    return [element.value for element in node.elements if isinstance(element, cst.Element)]
 
 
 def _local_callee(func: cst.BaseExpression, qualified: str | None) -> str | None:

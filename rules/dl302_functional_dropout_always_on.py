@@ -7,6 +7,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument
+from dllint.types import Applicability
 
 DROPOUTS = catalog.FUNCTIONAL_DROPOUTS
 
@@ -17,9 +18,11 @@ class FunctionalDropoutAlwaysOn(Rule):
     Flags `F.dropout(x, p)` (and dropout2d/3d, alpha_dropout) inside a method of a class (or a
     function nested in one) without a `training` argument, and in a module-level function of
     the file that a method calls (`return head(x)` in `forward`), where the dropout can never
-    follow the module's mode. This is PyTorch's mistake: Keras layers take the training
-    flag from the call, and the opposite mistake of TensorFlow 1 and Flax (dropout switched off
-    while the model trains) is DL306.
+    follow the module's mode. This is PyTorch's mistake; its Keras form is a layer's `call` that
+    receives `training` and hands its sub-layers `training=True` instead
+    (`layer(x, training=True)`), so their dropout and batch norm never leave training mode. The
+    opposite mistake of TensorFlow 1 and Flax (dropout switched off while the model trains) is
+    DL306.
 
     ## Why is this bad?
     `F.dropout` defaults to `training=True` and knows nothing of the module's mode: `model.eval()`
@@ -45,10 +48,23 @@ class FunctionalDropoutAlwaysOn(Rule):
     code = "DL302"
     name = "functional-dropout-always-on"
     summary = "F.dropout in a module without training=self.training stays on at inference"
-    requires_any = ("dropout",)
+    requires_any = ("dropout", "training=True")
     uses_model = True
 
     VALID = [
+        # The flag handed on; a batch norm frozen on purpose; Monte Carlo dropout in a
+        # functional model, where nothing receives a training flag to hand on.
+        Valid("""
+            import tensorflow as tf
+
+            class Block(tf.keras.layers.Layer):
+                def call(self, inputs, training=None):
+                    x = self.dropout(self.conv(inputs), training=training)
+                    return self.frozen_norm(x, training=False)
+
+            inputs = tf.keras.Input((32,))
+            outputs = tf.keras.layers.Dropout(0.5)(inputs, training=True)
+        """),
         Valid("""
             import torch.nn.functional as F
             from torch import nn
@@ -140,6 +156,26 @@ class FunctionalDropoutAlwaysOn(Rule):
         """),
     ]
     INVALID = [
+        # A Keras layer's call receives `training` and hard-codes True for its sub-layers.
+        Invalid("""
+            import tensorflow as tf
+
+            class Block(tf.keras.layers.Layer):
+                def call(self, inputs, training=None):
+                    x = inputs
+                    for layer in self.layers:
+                        x = layer(x, training=True)
+                    return x
+        """, line=7, unsafe=True, fixed="""
+            import tensorflow as tf
+
+            class Block(tf.keras.layers.Layer):
+                def call(self, inputs, training=None):
+                    x = inputs
+                    for layer in self.layers:
+                        x = layer(x, training=training)
+                    return x
+        """),
         Invalid("""
             import torch.nn.functional as F
             from torch import nn
@@ -310,6 +346,17 @@ class FunctionalDropoutAlwaysOn(Rule):
         in_method = any(function.class_name is not None for function in functions)
         if in_method and isinstance(node.func, cst.Name):
             self.called_from_methods.setdefault(node.func.value, node)
+        if in_method and "training" in functions[-1].parameters:
+            flag = next((arg for arg in node.args if arg.keyword is not None
+                         and arg.keyword.value == "training"), None)
+            if flag is not None and isinstance(flag.value, cst.Name) and flag.value.value == "True":
+                self.report(node, "`training=True` is hard-coded although the method receives "
+                                  "`training`: the dropout and batch norm this call reaches stay "
+                                  "in training mode at inference; pass `training=training`",
+                            fix=NodeFix.replace(flag.value, "training",
+                                                description="Pass the method's training flag",
+                                                applicability=Applicability.UNSAFE))
+                return
         qualified = self.imports.call_name(node)
         if qualified not in DROPOUTS or not functions:
             return

@@ -1373,6 +1373,51 @@ model.apply(init_weights)
         ("model.py", 9)}
 
 
+FITS_A_CLASSIFIER = '''
+import torch.nn as nn
+
+
+def fit(classifier, loader):
+    criterion = nn.CrossEntropyLoss()
+    for x, y in loader:
+        loss = criterion(classifier(x), y)
+        loss.backward()
+'''
+
+
+def _script_through_plain_imports(tmp_path: Path, model_class: str) -> Path:
+    """A script that names nothing of the gate: `import model`, `import train`, and the model
+    handed from one to the other through module attributes, moved to the GPU on the way."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX + "\n\nclass Logits(nn.Module):\n"
+                                   "    def forward(self, x):\n        return x\n")
+    (root / "train.py").write_text(FITS_A_CLASSIFIER)
+    (root / "main.py").write_text(f"import model\nimport train\n\n"
+                                  f"classifier = model.{model_class}().cuda()\n"
+                                  f"train.fit(classifier, loader)\n")
+    return root
+
+
+def test_a_model_handed_through_plain_module_imports_reaches_the_loss(tmp_path):
+    found, _ = lint(_script_through_plain_imports(tmp_path, "Net"))
+    assert ("train.py", 8, "DL002", (("model.py", 13),)) in found
+
+
+def test_a_logits_model_handed_through_plain_module_imports_is_silent(tmp_path):
+    found, _ = lint(_script_through_plain_imports(tmp_path, "Logits"))
+    assert not [entry for entry in found if entry[2] == "DL002"]
+
+
+def test_a_script_importing_a_module_of_its_project_is_summarised():
+    # It may hand one file's model to another file's function while naming nothing of the gate;
+    # a script importing only libraries and the standard library is not.
+    assert wants_summary("import model\nimport train\n\ntrain.fit(model.Net(), loader)\n",
+                         "main.py")
+    assert wants_summary("from .train import fit\n\nfit(net, loader)\n", "main.py")
+    assert not wants_summary("import os\nimport numpy as np\n\nprint(os.getcwd())\n", "util.py")
+
+
 ROW_HELPERS = '''
 import torch
 

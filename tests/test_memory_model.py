@@ -1,8 +1,11 @@
 """The memory data model: sizes users type, and the arithmetic the report and advice read."""
 
+import re
+
 import pytest
 
-from dllint.runtime.memory_model import ModuleMemory, PhasePeaks, StepMemory, parse_size
+from dllint.runtime.memory_model import (ModuleMemory, PhasePeaks, StepMemory, format_size,
+                                         parse_size)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -29,3 +32,14 @@ def test_totals_and_top_activations():
     assert [(m.name, share) for m, share in step.top_activations()] == [
         ("encoder.1", 0.75), ("encoder.0", 0.25)]
     assert step.peaks.peak == 1200 and step.peaks.phase_of_peak() == "optimizer"
+
+
+@pytest.mark.parametrize("size", [0, 1, 1023, 1024, 1536, 999 * 2 ** 20, 5 * 2 ** 30 + 123,
+                                  2 ** 40, 3 * 2 ** 52, 2 ** 62])
+def test_a_written_size_reads_back_as_a_budget_in_binary_units(size):
+    # One formatter for the trace report, the advice and the findings: binary units that
+    # --memory-budget parses back, within the three significant digits written.
+    text = format_size(size)
+    assert re.fullmatch(r"\d+(\.\d+)?(B|KiB|MiB|GiB|TiB|PiB|EiB)", text), text
+    if size:
+        assert parse_size(text) == pytest.approx(size, rel=5e-3)

@@ -3,6 +3,8 @@ dispatcher's saved-tensor event, and the growth check RT016."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -13,7 +15,7 @@ from torch import nn  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 from dllint.runtime.dispatch import Dispatcher, Subscriber, TraceContext  # noqa: E402
-from dllint.runtime.memory import MemoryRecorder  # noqa: E402
+from dllint.runtime.memory import LiveBytes, MemoryRecorder  # noqa: E402
 from dllint.runtime.script import trace_script  # noqa: E402
 from dllint.runtime.tracing import StopTracing  # noqa: E402
 
@@ -87,15 +89,102 @@ def test_optimizer_state_of_adam_is_twice_the_parameters_plus_step_counters(tmp_
     assert _mlp_memory(tmp_path, "SGD").optimizer_state_bytes == {"SGD #1": 0}
 
 
-def test_cpu_phase_peaks_are_the_tracked_sums(tmp_path):
+def test_cpu_phase_peaks_count_every_live_allocation_of_the_step(tmp_path):
     memory = _mlp_memory(tmp_path)
     peaks = memory.peaks
-    assert not peaks.measured
-    assert peaks.forward == memory.parameter_bytes + memory.saved_bytes
-    assert peaks.backward == peaks.forward + memory.gradient_bytes
-    assert peaks.optimizer == memory.parameter_bytes + memory.gradient_bytes + \
+    assert not peaks.measured and peaks.source == "live"
+    # What autograd saved is alive at the end of the forward, on top of the parameters (less
+    # the inputs x and y, made before the step), and the temporaries come on top of it.
+    inputs = 32 * 8 * FLOAT + 32 * 8
+    assert peaks.forward >= memory.parameter_bytes + memory.saved_bytes - inputs
+    assert peaks.backward >= memory.parameter_bytes + memory.gradient_bytes
+    assert peaks.optimizer >= memory.parameter_bytes + memory.gradient_bytes + \
         memory.optimizer_bytes
-    assert peaks.phase_of_peak() == "backward" and peaks.peak == peaks.backward
+    assert peaks.untracked == 0  # nothing outside tensors worth counting for a tiny MLP
+
+
+def test_live_bytes_follow_allocations_and_frees_and_ignore_views():
+    live = LiveBytes()
+    live.start()
+    try:
+        first = torch.ones(1000)  # 4000 B
+        second = first * 2  # 8000 B alive
+        view = second[:10].t()  # a view allocates nothing
+        first.add_(1)  # in place: nothing
+        del first  # 4000 B
+        third = torch.empty(250)  # 1000 B: 5000 B
+        assert live.live == 5000 and live.take_peak() == 8000
+        del second  # the view keeps the storage alive
+        assert live.live == 5000
+        del view
+        assert live.live == 1000 and live.take_peak() == 5000 and live.peak == 1000
+        del third
+        assert live.live == 0
+    finally:
+        live.stop()
+    assert torch._C._len_torch_dispatch_stack() == 0
+
+
+def test_the_per_sample_memory_comes_from_two_batch_sizes_and_the_replay_is_undone(tmp_path):
+    script = write(tmp_path, "bn.py", """
+        import torch
+        from torch import nn
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 64), nn.BatchNorm1d(64), nn.Dropout(0.5),
+                              nn.Linear(64, 4))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = torch.randn(32, 8), torch.randint(0, 4, (32,))
+        calls = []
+        model.register_forward_hook(lambda module, args, output: calls.append(len(args[0])))
+        for step in range(2):
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+        import sys
+        torch.save({"mean": model[1].running_mean, "batches": model[1].num_batches_tracked,
+                    "parameters": list(model.parameters()), "draw": torch.rand(3),
+                    "calls": calls}, sys.argv[1])
+    """)
+    # The same script run plainly: the replay on half the batch changed nothing it can see
+    # (batch-norm statistics, weights, the random stream), but for the extra call its own
+    # forward hook counts.
+    plain_path, traced_path = tmp_path / "plain.pt", tmp_path / "traced.pt"
+    subprocess.run([sys.executable, str(script), str(plain_path)], check=True)
+    report = trace_script(script, [str(traced_path)], steps=2)
+    assert report.instrument_errors == [] and report.outcome == "finished"
+    memory = report.observations.memory
+    assert memory.per_sample_from == "two batch sizes" and memory.per_sample_note == ""
+    (half, half_peak), (full, full_peak) = memory.batch_points
+    assert (half, full) == (16, 32) and 0 < half_peak < full_peak
+    # The replay, after the step, is not in the step's peaks: plain SGD steps in place, so its
+    # phase stays below the half batch's forward and backward.
+    assert memory.parameter_bytes + memory.gradient_bytes <= memory.peaks.optimizer < half_peak
+    plain, traced = torch.load(plain_path), torch.load(traced_path)
+    assert torch.equal(plain["mean"], traced["mean"]) and plain["batches"] == traced["batches"]
+    assert all(torch.equal(a, b) for a, b in zip(plain["parameters"], traced["parameters"]))
+    assert torch.equal(plain["draw"], traced["draw"])
+    assert plain["calls"] == [32, 32] and traced["calls"] == [32, 16, 32]
+    # The tracer's own records saw only the script's calls (batch 32).
+    assert {record.inputs for record in report.observations.modules.values()
+            if record.kind == "Linear"} == {"[(32, 8)]", "[(32, 64)]"}
+
+
+def test_a_step_that_cannot_be_halved_is_scaled_from_one_batch_size(tmp_path):
+    script = write(tmp_path, "gan.py", """
+        import torch
+        from torch import nn
+        first, second = nn.Linear(4, 8), nn.Linear(8, 1)
+        optimizer = torch.optim.SGD([*first.parameters(), *second.parameters()], lr=0.1)
+        for step in range(2):
+            optimizer.zero_grad()
+            second(first(torch.randn(8, 4))).mean().backward()
+            optimizer.step()
+    """)
+    memory = trace_script(script, steps=1).observations.memory
+    assert memory.per_sample_from == "one batch size"
+    assert memory.per_sample_note == "the step called its models 2 times"
+    assert [size for size, _ in memory.batch_points] == [8]
 
 
 def test_views_of_one_storage_count_once(tmp_path):
@@ -187,7 +276,10 @@ def test_a_script_that_raises_in_its_first_step_keeps_the_breakdown_so_far(tmp_p
     memory = report.observations.memory
     assert report.outcome == "raised" and memory is not None
     assert memory.activation_bytes == 4 * 8 * FLOAT + 4 * 16 * FLOAT
-    assert memory.peaks.forward == memory.parameter_bytes + memory.saved_bytes
+    # The forward cut short keeps its live peak: the parameters, the Linear's and ReLU's
+    # outputs (the input was made before the step), and nothing is left on the mode stack.
+    assert memory.peaks.forward >= memory.parameter_bytes + 2 * 4 * 16 * FLOAT
+    assert memory.peaks.source == "live" and torch._C._len_torch_dispatch_stack() == 0
     assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
 
 
@@ -308,9 +400,9 @@ def test_the_text_report_has_a_memory_column_and_where_the_memory_goes(tmp_path)
     assert header.split()[-1] == "memory"
     model_row = next(line for line in full.splitlines() if line.startswith("model "))
     # Parameters and gradients, 76.84kB each, and the modules' activations, 40.96kB.
-    assert model_row.split()[-1] == "195kB"
-    assert "peak" in full and "estimated from tracked tensors" in full
-    assert "most activation memory: model.1 (ReLU) 32.8kB 80%, model.0 (Linear) 8.19kB 20%" \
+    assert model_row.split()[-1] == "190KiB"
+    assert "peak" in full and "(live tensor bytes)" in full and "per sample: " in full
+    assert "most activation memory: model.1 (ReLU) 32KiB 80%, model.0 (Linear) 8KiB 20%" \
         in full
     # Depth 0: the model's row folds everything below it and still sums its subtree.
     folded = render_trace(report, color=False, width=120, depth=0)
@@ -328,8 +420,9 @@ def test_the_json_report_has_the_whole_breakdown_and_validates():
     memory = data["memory"]
     assert memory["optimizers"] == {"Adam #1": 2 * 19210 * FLOAT + 4 * FLOAT}
     assert memory["activation_bytes"] == (32 * 64 + 32 * 256) * FLOAT
-    assert memory["peaks"]["backward"] == memory["parameter_bytes"] + \
-        memory["gradient_bytes"] + memory["activation_bytes"] + memory["other_activation_bytes"]
+    assert memory["peaks"]["backward"] >= memory["parameter_bytes"] + memory["gradient_bytes"]
+    assert memory["peak_source"] == "live" and memory["per_sample_from"] == "two batch sizes"
+    assert [size for size, _ in memory["batch_points"]] == [16, 32]
     assert [m["name"] for m in memory["modules"]] == ["model", "model.0", "model.1", "model.2"]
     broken = dict(data, memory=dict(memory, peaks={"forward": -1}))
     with pytest.raises(jsonschema.ValidationError):
@@ -338,12 +431,18 @@ def test_the_json_report_has_the_whole_breakdown_and_validates():
 
 def test_on_cuda_the_peaks_are_the_allocators_reset_between_phases(monkeypatch):
     """The measured path, without a GPU: the allocator's peak is scripted, and each phase must
-    read it and reset it before the next one."""
+    read it and reset it before the next one; the half-batch replay reads its own peak above
+    what was allocated before it, and puts the random state back."""
     calls: list[str] = []
-    peaks = iter([1000, 3000, 2000])
+    peaks = iter([1000, 3000, 2000, 1800])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats",
                         lambda device=None: calls.append(f"reset {device}"))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 200)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device=None: "state")
+    monkeypatch.setattr(torch.cuda, "set_rng_state",
+                        lambda state, device=None: calls.append(f"rng {state}"))
 
     def max_memory_allocated(device=None):
         calls.append(f"read {device}")
@@ -359,14 +458,20 @@ def test_on_cuda_the_peaks_are_the_allocators_reset_between_phases(monkeypatch):
     with Dispatcher(context, [recorder]), pytest.raises(StopTracing):
         for _ in range(2):
             optimizer.zero_grad()
-            model(torch.randn(5, 4)).sum().backward()
+            model(torch.randn(6, 4)).sum().backward()
             optimizer.step()
+    assert context.errors == []
     step = context.seen.memory
     assert calls == ["reset cuda:0", "read cuda:0", "reset cuda:0", "read cuda:0",
-                     "reset cuda:0", "read cuda:0", "reset cuda:0"]
+                     "reset cuda:0", "read cuda:0", "reset cuda:0",
+                     "reset cuda:0", "read cuda:0", "rng state", "reset cuda:0"]
     assert (step.peaks.forward, step.peaks.backward, step.peaks.optimizer) == (1000, 3000, 2000)
-    assert step.peaks.measured and step.peaks.phase_of_peak() == "backward"
-    assert step.device == "cuda:0" and step.batch_size == 5
+    assert step.peaks.measured and step.peaks.source == "allocator"
+    assert step.peaks.phase_of_peak() == "backward"
+    assert step.device == "cuda:0" and step.batch_size == 6
+    # Above the 200 B allocated when the step began: 2800 at batch 6; 1600 for its half.
+    assert step.batch_points == ((3, 1800), (6, 3000))
+    assert step.per_sample_from == "two batch sizes"
 
 
 def test_a_repeated_row_counts_each_of_its_blocks(tmp_path):
@@ -457,3 +562,65 @@ def test_a_step_run_in_another_thread_leaves_no_saved_tensor_hooks_behind(tmp_pa
     report = trace_script(script)
     assert report.steps >= 1
     assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
+
+
+OWN_HOOKS = """
+    import sys
+    import torch
+    from torch import nn
+    from torch.utils.checkpoint import checkpoint
+    torch.manual_seed(0)
+    stem = nn.Linear(16, 16)
+    blocks = nn.ModuleList(nn.Sequential(nn.Linear(16, 16), nn.Tanh()) for _ in range(3))
+    optimizer = torch.optim.SGD([*stem.parameters(), *blocks.parameters()], lr=0.1)
+    x, packed, losses = torch.randn(8, 16), [], []
+
+    def pack(tensor):
+        packed.append(tensor.shape)
+        return tensor
+
+    for step in range(3):
+        optimizer.zero_grad()
+        h = stem(x)
+        for block in blocks:
+            if MODE == "hooks":
+                with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+                    h = block(h)
+            else:
+                h = checkpoint(block, h, use_reentrant=MODE == "reentrant")
+        loss = h.pow(2).mean()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    torch.save({"losses": losses, "packed": len(packed)}, sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("mode, partial", [
+    ("hooks", "the script's own saved_tensors_hooks"),
+    ("checkpoint", "the script's own saved_tensors_hooks"),
+    ("reentrant", "ran again inside backward"),
+])
+def test_a_script_with_its_own_saved_tensor_hooks_or_checkpointing_is_said_partial(
+        tmp_path, mode, partial):
+    # The script's hooks (or torch.utils.checkpoint's) run instead of ours: the training is
+    # the same as without the tracer, the peaks still count every allocation, and the report
+    # says that the saved activations are counted in part.
+    script = write(tmp_path, f"own_{mode}.py", OWN_HOOKS.replace("MODE", repr(mode)))
+    plain_path, traced_path = tmp_path / "plain.pt", tmp_path / "traced.pt"
+    subprocess.run([sys.executable, str(script), str(plain_path)], check=True)
+    report = trace_script(script, [str(traced_path)], steps=3)
+    assert report.instrument_errors == [] and report.outcome == "finished", report.detail
+    plain, traced = torch.load(plain_path), torch.load(traced_path)
+    assert traced["losses"] == pytest.approx(plain["losses"], rel=1e-6)
+    assert traced["packed"] == plain["packed"]
+    memory = report.observations.memory
+    assert partial in memory.activations_partial and "block" in memory.activations_partial
+    assert memory.peaks.source == "live" and memory.peaks.backward > memory.parameter_bytes
+    assert torch._C._autograd._top_saved_tensors_default_hooks(True) is None
+    assert torch._C._len_torch_dispatch_stack() == 0
+    jsonschema = pytest.importorskip("jsonschema")
+    from dllint.runtime.trace_json import SCHEMA, trace_to_dict
+    data = trace_to_dict(report, report.diagnostics)
+    jsonschema.validate(data, SCHEMA)
+    assert partial in data["memory"]["activations_partial"]

@@ -261,7 +261,7 @@ def test_parameter_counts_per_row_and_in_total():
     assert [human_count(n) for n in (0, 950, 12_345, 4_500_000, 1_230_000_000)] == [
         "0", "950", "12.3k", "4.5M", "1.23B"]
     assert [human_bytes(n) for n in (64, 5_380, 1_090_000, 2_400_000_000)] == [
-        "64B", "5.38kB", "1.09MB", "2.4GB"]
+        "64B", "5.25KiB", "1.04MiB", "2.24GiB"]
     records = [record("net.encoder", "Linear", "(2, 8)", 72, 0),
                record("net.head", "Linear", "(2, 2)", 18), record("net", "Net", "(2, 2)", 90, 18)]
     text = render_trace(make_report(records), color=False, width=100)
@@ -628,7 +628,10 @@ def test_cli_trace_json_is_the_whole_report(tmp_path, monkeypatch):
     assert data["weights_changed"] in (True, False, None)
     memory = data["memory"]  # dllint-trace/2
     assert memory["device"] == "cpu" and memory["measured"] is False
-    assert memory["batch_size"] == 16 and memory["peak_phase"] in ("forward", "backward")
+    # A model this small peaks when Adam creates its state (two moments per parameter), not in
+    # its forward or backward: every phase is a possible peak, and it must be one of them.
+    assert memory["batch_size"] == 16 and memory["peak_phase"] in ("forward", "backward",
+                                                                   "optimizer")
     assert {module["name"] for module in memory["modules"]} == \
         {module["name"] for module in data["modules"]}
     assert memory["parameter_bytes"] == data["modules"][0]["parameter_bytes"]

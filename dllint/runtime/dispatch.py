@@ -180,6 +180,18 @@ class TraceContext:
         # user computed is the unscaled one (65536 times smaller), kept until the next step.
         self.unscaled: dict[int, torch.Tensor] = {}
         self.extended_for_closure = False
+        # What a subscriber left installed that must come off when the hooks do, whatever
+        # happened (the memory recorder's allocation tracker): called once, in order, on exit.
+        self.on_exit: list[Callable[[], None]] = []
+        # True while a subscriber runs a model itself to measure it (the memory recorder's
+        # half-batch replay): the hooks pass everything through and no event is emitted, so
+        # no check sees that call as the script's.
+        self.muted = False
+        # Why the activations saved for backward are only partly seen, "" while they are all:
+        # the script's own saved_tensors_hooks were innermost when a module ran (ours then
+        # never see its tensors), or a module ran again inside backward (activation
+        # checkpointing recomputing it). Set during the first step, while the hooks are on.
+        self.saved_partial = ""
 
     # ---- findings ---------------------------------------------------------------------------
 
@@ -256,7 +268,7 @@ class _Watcher(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         dispatcher = self.dispatcher
-        if not dispatcher.context.full_checks or compiling():
+        if not dispatcher.context.full_checks or dispatcher.context.muted or compiling():
             return func(*args, **kwargs)
         if func in LOSSES:
             return dispatcher.loss_call(func, args, kwargs)
@@ -364,6 +376,8 @@ class Dispatcher:
         dispatcher = self
 
         def backward(tensor, *args, **kwargs):
+            if dispatcher.context.muted:
+                return dispatcher._original_backward(tensor, *args, **kwargs)
             # A function mode on the stack (ours, or the script's) dispatches Tensor.backward
             # through __torch_function__, which calls this wrapper again: count it once.
             if dispatcher.in_backward:
@@ -411,6 +425,8 @@ class Dispatcher:
         """The pack hook: tell the subscribers, and let autograd keep the tensor's own storage
         (no copy). It keeps a detached alias, as torch asks: the tensor itself would make a
         reference cycle through an output's grad_fn, freed only by the garbage collector."""
+        if self.context.muted:
+            return tensor.detach()
         self.emit(self.handlers["on_tensor_saved"], tensor,
                   self.module_stack[-1] if self.module_stack else None)
         return tensor.detach()
@@ -476,12 +492,14 @@ class Dispatcher:
                 self._warnings = None
             self.remove_saved_hooks()
             self.module_stack = []
+            while self.context.on_exit:
+                self.context.on_exit.pop(0)()
 
     # ---- modules ----------------------------------------------------------------------------
 
     def before_forward(self, module: nn.Module, args):
-        if compiling():
-            return None  # see `compiling`
+        if compiling() or self.context.muted:
+            return None  # see `compiling`; `TraceContext.muted`
         context = self.context
         call = ModuleCall(module, args, {}, context.depth == 0)
         live_kwargs = None
@@ -501,6 +519,8 @@ class Dispatcher:
                     context.names[id(module)] = type(module).__name__
         except Exception as error:  # noqa: BLE001
             context.instrument_error(error)
+        if self._saved_hooks is not None and not context.saved_partial:
+            self._check_saved_hooks(module)
         kwargs_before = call.kwargs
         self.emit(self.handlers["on_forward"], call)
         context.depth += 1
@@ -509,6 +529,22 @@ class Dispatcher:
             live_kwargs.clear()
             live_kwargs.update(call.kwargs)
         return call.args if call.args is not args else None
+
+    def _check_saved_hooks(self, module: nn.Module) -> None:
+        """Whether our saved-tensor hooks will see what `module` saves (see
+        `TraceContext.saved_partial`)."""
+        if threading.get_ident() != self._saved_hooks_thread:
+            return
+        name = self.context.name_of(module)
+        if self.in_backward:
+            self.context.saved_partial = (f"{name} ran again inside backward (activation "
+                                          f"checkpointing recomputes it there)")
+            return
+        top = torch._C._autograd._top_saved_tensors_default_hooks(True)
+        if top is not None and top[0] is not self._pack:
+            self.context.saved_partial = (f"the script's own saved_tensors_hooks (activation "
+                                          f"checkpointing, offloading) were innermost in {name}: "
+                                          f"what it saves there is not counted")
 
     def enter_root(self, module: nn.Module) -> None:
         context = self.context
@@ -527,7 +563,7 @@ class Dispatcher:
                 context.seen.device = str(parameter.device)
 
     def after_forward(self, module: nn.Module, args, *kwargs_and_output) -> None:
-        if compiling():
+        if compiling() or self.context.muted:
             return
         # torch passes (kwargs, output), but (output,) alone when the forward raised: it calls
         # the always-called global hooks without the keyword arguments then.

@@ -6,11 +6,14 @@ Pure computations on a `StepMemory` (memory_model.py): no torch import, so every
 tested with hand-built values. The tracer hands its `StepMemory` to `judge`
 (`checks/rt017_does_not_fit.py`); the text report renders `render`, the JSON report `to_json`.
 
-The largest batch that fits is scaled from the one batch size the trace measured: the memory
-that does not depend on the batch (`fixed`: the measured peak less the saved activations, at
-least parameters + gradients + optimizer state) plus `activation_bytes / batch_size` per sample.
-`largest_batch_size` also takes two measured points (two batch sizes) and then fits the line
-through them; the tracer measures one step, so it uses the one-point scaling.
+The largest batch that fits comes from the peaks of forward and backward the tracer measured
+(`StepMemory.batch_points`): at two batch sizes (the step's, and half of it replayed in
+isolation) the line through them gives the per-sample bytes and the part that does not grow;
+at one, everything above the parameters is taken to grow with the batch. A `StepMemory`
+without measured points (built by hand, or the fallback's) is scaled from its one batch size:
+the memory that does not depend on the batch (`fixed`: the peak less the saved activations, at
+least parameters + gradients + optimizer state) plus `activation_bytes / batch_size` per
+sample.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from dllint.runtime.memory_model import PHASES, ModuleMemory, StepMemory
+from dllint.runtime.memory_model import (  # noqa: F401 - format_size re-exported
+    PHASES, ModuleMemory, StepMemory, format_size)
 
 # Optimizers that keep two state tensors per parameter (first and second moments).
 TWO_MOMENT_OPTIMIZERS = ("Adam", "AdamW", "NAdam", "RAdam", "Adamax", "SparseAdam", "LAMB",
@@ -76,18 +80,9 @@ class Judgement:
     requested_bytes: int | None = None
     advice: list[Advice] = field(default_factory=list)
     error: str = ""
-
-
-def format_size(size: int | float) -> str:
-    """Bytes in binary units, three significant digits: `1.50 GiB`, `640 KiB`, `12 B`."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if abs(value) < 1024 or unit == "EiB":
-            if unit == "B":
-                return f"{int(value)} B"
-            return f"{value:.3g} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    # The batch sizes the largest batch was estimated from: two (the line through them) or
+    # one (scaled from it).
+    measured_batches: tuple[int, ...] = ()
 
 
 # ---- recognizing an out-of-memory error -------------------------------------------------------
@@ -274,6 +269,20 @@ def changes(memory: StepMemory, budget: int | None = None, *,
         -advice.saved_bytes, advice.change))
 
 
+def measured_largest_batch(memory: StepMemory, budget: int) -> int | None:
+    """The largest batch that fits from the peaks of forward and backward the tracer measured
+    (`StepMemory.batch_points`): at two batch sizes, the line through them; at one, everything
+    above the parameters (and what the step allocated outside tensors) grows with the batch.
+    The optimizer's state, made by the first step, is alive in every later forward and
+    backward, so it is added to both; an optimizer step over the budget fits no batch."""
+    if memory.peaks.optimizer > budget:
+        return 0
+    steady = memory.optimizer_bytes
+    points = [(size, peak + steady) for size, peak in memory.batch_points]
+    fixed = memory.parameter_bytes + steady
+    return largest_batch_size(budget, points, fixed)
+
+
 def fixed_bytes(memory: StepMemory) -> int:
     """What the step needs whatever its batch size: the peak less the saved activations, and
     at least the parameters, gradients and optimizer state."""
@@ -309,8 +318,9 @@ def judge(memory: StepMemory | None, budget: int | None, out_of_memory: OutOfMem
     peak = max(peak, resident + memory.activation_bytes) if out_of_memory else peak
     largest = None
     if budget is not None and memory.batch_size:
-        largest = largest_batch_size(budget, [(memory.batch_size, max(peak, resident))],
-                                     fixed_bytes(memory))
+        largest = measured_largest_batch(memory, budget) if memory.batch_points else \
+            largest_batch_size(budget, [(memory.batch_size, max(peak, resident))],
+                               fixed_bytes(memory))
     if out_of_memory is not None:
         phase, module = out_of_memory.phase, out_of_memory.module
     else:
@@ -324,7 +334,9 @@ def judge(memory: StepMemory | None, budget: int | None, out_of_memory: OutOfMem
         out_of_memory.requested_bytes if out_of_memory else None,
         changes(memory, budget, float32_activation_bytes=float32_activation_bytes,
                 gradients_held_in_forward=gradients_held_in_forward),
-        out_of_memory.message if out_of_memory else "")
+        out_of_memory.message if out_of_memory else "",
+        tuple(size for size, _ in memory.batch_points) if memory.batch_points else
+        ((memory.batch_size,) if memory.batch_size else ()))
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -373,8 +385,11 @@ def render(judgement: Judgement | None) -> list[str]:
                      f"(parameters, gradients, optimizer state) is over the budget (measured "
                      f"at {judgement.batch_size})")
     elif judgement.largest_batch is not None:
-        lines.append(f"  largest batch that fits: about {judgement.largest_batch} (measured at "
-                     f"{judgement.batch_size}, scaled by per-sample activation memory)")
+        sizes = judgement.measured_batches
+        how = (f"measured at {sizes[0]} and {sizes[-1]}, the line through them"
+               if len(sizes) >= 2 else
+               f"measured at {judgement.batch_size}, scaled by per-sample memory")
+        lines.append(f"  largest batch that fits: about {judgement.largest_batch} ({how})")
     for rank, advice in enumerate(judgement.advice, 1):
         after = "" if advice.peak_after is None else \
             f" (peak {format_size(advice.peak_after)})"
@@ -389,7 +404,8 @@ JSON_SCHEMA = {
     "advice": {"oneOf": [{"type": "null"}, {
         "type": "object",
         "required": ["reason", "peak", "phase", "module", "breakdown", "top_activations",
-                     "batch_size", "largest_batch", "requested_bytes", "changes", "error"],
+                     "batch_size", "largest_batch", "measured_batches", "requested_bytes",
+                     "changes", "error"],
         "properties": {
             "reason": {"enum": ["budget", "out_of_memory"]},
             "peak": {"type": "integer", "minimum": 0},
@@ -399,6 +415,8 @@ JSON_SCHEMA = {
                 "type": "object", "required": ["module", "bytes", "share"]}},
             "batch_size": {"type": ["integer", "null"]},
             "largest_batch": {"type": ["integer", "null"]},
+            # The batch sizes it was estimated from: two (a line) or one (scaled).
+            "measured_batches": {"type": "array", "items": {"type": "integer"}},
             "requested_bytes": {"type": ["integer", "null"]},
             "changes": {"type": "array", "items": {
                 "type": "object", "required": ["change", "saved_bytes", "how", "peak_after"],
@@ -422,6 +440,7 @@ def to_json(budget: int | None, judgement: Judgement | None) -> dict:
         "top_activations": [{"module": name, "bytes": size, "share": share}
                             for name, size, share in judgement.top_activations],
         "batch_size": judgement.batch_size, "largest_batch": judgement.largest_batch,
+        "measured_batches": list(judgement.measured_batches),
         "requested_bytes": judgement.requested_bytes,
         "changes": [{"change": a.change, "saved_bytes": a.saved_bytes, "how": a.how,
                      "peak_after": a.peak_after} for a in judgement.advice],

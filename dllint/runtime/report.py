@@ -20,7 +20,7 @@ from rich.table import Table
 from dllint.install_hint import install_command
 from dllint.runtime import memory_advice
 from dllint.runtime.instruments import ModuleRecord
-from dllint.runtime.memory_model import StepMemory
+from dllint.runtime.memory_model import StepMemory, format_size
 from dllint.runtime.overfit import sparkline
 from dllint.runtime.script import Curve, TraceReport
 from dllint.types import Diagnostic, RelatedLocation
@@ -81,6 +81,9 @@ def merge(static: Sequence[Diagnostic], runtime: Sequence[Diagnostic]) -> list[D
 DEFAULT_DEPTH = 3
 # The default view shows at most this many rows (the JSON report has every module).
 MAX_MODULE_ROWS = 50
+# How the memory line names where its peaks come from (`PhasePeaks.source`).
+PEAK_SOURCES = {"allocator": "measured by the CUDA allocator",
+                "live": "live tensor bytes", "tracked": "estimated from tracked tensors"}
 # "Where the memory goes": the modules listed by the activation memory they save.
 TOP_MEMORY_MODULES = 3
 # Gradient norms: beyond this many parameters the text report shows the first and the last half
@@ -293,12 +296,8 @@ def human_count(count: int) -> str:
 
 
 def human_bytes(size: int) -> str:
-    """Bytes in decimal units (MB = 10**6 bytes, as Lightning's summary counts them)."""
-    for unit, scale in (("GB", 10 ** 9), ("MB", 10 ** 6), ("kB", 10 ** 3)):
-        if size >= scale:
-            return f"{size / scale:.3g}{unit}" if size / scale < 1000 else \
-                f"{size / scale:.0f}{unit}"
-    return f"{size}B"
+    """Bytes as every part of the trace report writes them (`memory_model.format_size`)."""
+    return format_size(size)
 
 
 def _shapes(shapes: str) -> str:
@@ -462,7 +461,7 @@ def _render_modules(console: Console, records: Sequence[ModuleRecord], width: in
 def render_memory(console: Console, memory: StepMemory) -> None:
     """Where the first step's memory goes: the totals, the peak and its phase, and the modules
     that save the most for backward, with their share of the modules' activations."""
-    source = "measured" if memory.peaks.measured else "estimated from tracked tensors"
+    source = PEAK_SOURCES.get(memory.peaks.source, memory.peaks.source)
     outside = f" (+{human_bytes(memory.other_activation_bytes)} outside the modules)" \
         if memory.other_activation_bytes else ""
     batch = f", batch {memory.batch_size}" if memory.batch_size is not None else ""
@@ -472,6 +471,17 @@ def render_memory(console: Console, memory: StepMemory) -> None:
                   f"{human_bytes(memory.gradient_bytes)}, optimizer state "
                   f"{human_bytes(memory.optimizer_bytes)}, activations "
                   f"{human_bytes(memory.activation_bytes)}{outside}")
+    if memory.activations_partial:
+        console.print(f"  activations counted in part: {escape(memory.activations_partial)}")
+    points = memory.batch_points
+    if len(points) >= 2:
+        (small, small_peak), (large, large_peak) = points[0], points[-1]
+        per_sample = max(0, large_peak - small_peak) / (large - small)
+        console.print(f"  per sample: {human_bytes(int(per_sample))} (forward and backward "
+                      f"measured at batch {small} and {large})")
+    elif points and memory.per_sample_from:
+        note = f": {escape(memory.per_sample_note)}" if memory.per_sample_note else ""
+        console.print(f"  per sample: scaled from batch {points[0][0]} alone{note}")
     top = memory.top_activations(TOP_MEMORY_MODULES)
     if top:
         console.print("  most activation memory: " + ", ".join(

@@ -76,7 +76,9 @@ _MEMORY = {
     "type": "object",
     "required": ["device", "measured", "batch_size", "parameter_bytes", "gradient_bytes",
                  "optimizer_bytes", "activation_bytes", "other_activation_bytes", "peaks",
-                 "peak_phase", "modules", "optimizers", "budget", "advice"],
+                 "peak_phase", "peak_source", "untracked_bytes", "batch_points",
+                 "per_sample_from", "per_sample_note", "activations_partial", "modules",
+                 "optimizers", "budget", "advice"],
     "properties": {
         # --memory-budget in bytes, and the RT017 verdict (memory_advice.py): null when the
         # step fits the budget (or none was given) and did not run out of memory.
@@ -92,6 +94,20 @@ _MEMORY = {
         "peaks": {"type": "object", "required": ["forward", "backward", "optimizer"],
                   "properties": {"forward": _BYTES, "backward": _BYTES, "optimizer": _BYTES}},
         "peak_phase": {"enum": ["forward", "backward", "optimizer"]},
+        # Where the peaks come from: the CUDA allocator, the live tensor bytes counted at the
+        # dispatcher (CPU), or the tracked sums (a compiled model on CPU).
+        "peak_source": {"enum": ["allocator", "live", "tracked"]},
+        # In the peaks: what the step took from the C allocator outside tensors (CPU, glibc).
+        "untracked_bytes": _BYTES,
+        # [batch size, peak of forward and backward] as measured: the step's, and half of it
+        # replayed in isolation when the script allows it.
+        "batch_points": {"type": "array", "items": {
+            "type": "array", "items": _BYTES, "minItems": 2, "maxItems": 2}},
+        "per_sample_from": {"enum": ["two batch sizes", "one batch size", ""]},
+        "per_sample_note": {"type": "string"},
+        # Why the saved activations are only partly counted ("" when all are): the script's
+        # own saved_tensors_hooks, or activation checkpointing recomputing in backward.
+        "activations_partial": {"type": "string"},
         # Every module of the models, each with its own figures (not its children's).
         "modules": {"type": "array", "items": {
             "type": "object",
@@ -204,7 +220,11 @@ def memory_to_dict(memory: StepMemory | None, report: TraceReport) -> dict[str, 
         "other_activation_bytes": memory.other_activation_bytes,
         "peaks": {"forward": peaks.forward, "backward": peaks.backward,
                   "optimizer": peaks.optimizer},
-        "peak_phase": peaks.phase_of_peak(),
+        "peak_phase": peaks.phase_of_peak(), "peak_source": peaks.source,
+        "untracked_bytes": peaks.untracked,
+        "batch_points": [[size, peak] for size, peak in memory.batch_points],
+        "per_sample_from": memory.per_sample_from, "per_sample_note": memory.per_sample_note,
+        "activations_partial": memory.activations_partial,
         "modules": [{"name": module.name, "type": module.type_name,
                      "parameter_bytes": module.parameter_bytes,
                      "gradient_bytes": module.gradient_bytes,

@@ -42,13 +42,16 @@ class FlowHints:
       over every call site (context-insensitive);
     - `attributes`: per class, its `self` attributes after all its methods were seen;
     - `forwards`: per class, what its `forward` returns (for `self(x)` before `forward`);
-    - `methods`: per class, what each method returns (for `self.build()` before `build`).
+    - `methods`: per class, what each method returns (for `self.build()` before `build`);
+    - `functions`: what each function of the module returns (for a call in a function body
+      above the helper's `def`, `image = _decode(buf)` with `_decode` at the end of the file).
     """
 
     parameters: dict[str, dict[int | str, Value]] = field(default_factory=dict)
     attributes: dict[str, dict[str, Value]] = field(default_factory=dict)
     forwards: dict[str, Value] = field(default_factory=dict)
     methods: dict[str, dict[str, Value]] = field(default_factory=dict)
+    functions: dict[str, Value] = field(default_factory=dict)
     # Calls into other files of the project: qualified name -> slots, as for `parameters`.
     external: dict[str, dict[int | str, Value]] = field(default_factory=dict)
 
@@ -61,7 +64,9 @@ class FlowHints:
                              if value)),
                 tuple(sorted((name, len(value)) for name, value in self.forwards.items())),
                 tuple(sorted((name, method, len(value)) for name, methods in self.methods.items()
-                             for method, value in methods.items() if value)))
+                             for method, value in methods.items() if value)),
+                tuple(sorted((name, len(value)) for name, value in self.functions.items()
+                             if value)))
 
 
 class BindingHost(Protocol):

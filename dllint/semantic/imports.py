@@ -114,10 +114,14 @@ class _BoundNames(cst.CSTVisitor):
 
 class ImportMap:
     def __init__(self, aliases: dict[str, str], stars: tuple[str, ...] = (),
-                 bound: frozenset[str] = frozenset()) -> None:
+                 bound: frozenset[str] = frozenset(), modules: frozenset[str] = frozenset()
+                 ) -> None:
         self.aliases = aliases
         self.stars = stars  # modules star-imported, in import order
         self.bound = bound  # names the file binds itself (known only when there are stars)
+        # modules imported whole (`import train`, `import pkg.model as m`): `train.fit` names a
+        # function of that module
+        self.modules = modules
         # Library names a star-imported project module binds (`nn` of `from utils import *`,
         # utils having `from torch import nn`), filled in once the project's summaries are known.
         self.star_aliases: dict[str, str] = {}
@@ -126,12 +130,14 @@ class ImportMap:
     def from_module(cls, module: cst.Module) -> ImportMap:
         aliases: dict[str, str] = {}
         stars: list[str] = []
+        modules: set[str] = set()
         for statement in _import_statements(module.body):
             if isinstance(statement, cst.Import):
                 for alias in statement.names:
                     full = dotted_name(alias.name)
                     if full is None:
                         continue
+                    modules.add(full)
                     if alias.asname is not None:
                         local = dotted_name(alias.asname.name)  # type: ignore[arg-type]
                         if local:
@@ -158,10 +164,10 @@ class ImportMap:
                     separator = "" if base.endswith(".") else "."
                     aliases[local] = f"{base}{separator}{name}" if base else name
         if not stars:
-            return cls(aliases)
+            return cls(aliases, modules=frozenset(modules))
         bound = _BoundNames()
         module.visit(bound)
-        return cls(aliases, tuple(stars), frozenset(bound.names))
+        return cls(aliases, tuple(stars), frozenset(bound.names), frozenset(modules))
 
     def imported(self) -> list[str]:
         """The qualified names the file imports; `module.*` for each star import."""

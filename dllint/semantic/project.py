@@ -13,6 +13,7 @@ import bisect
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -93,8 +94,21 @@ def wants_summary(text: str, path: str = "") -> bool:
     if Path(path).name == "__init__.py":
         return "import" in text
     # Scripts without a def count too: `fit(Net(), loader, nn.CrossEntropyLoss())` at top level.
+    # So does a file that imports a module of its own project (`import train`, `from model
+    # import Net`): it may hand another file's model to a third file's function
+    # (`train.fit(model.Net().cuda(), loader)`) while naming nothing of the gate itself.
     return _SUMMARY_PATTERN.search(text) is not None or \
-        _ACCUMULATION_PATTERN.search(text) is not None
+        _ACCUMULATION_PATTERN.search(text) is not None or any(
+            _project_module(name) for name in statement_imports(text))
+
+
+def _project_module(name: str) -> bool:
+    """An imported name that may be a module of the importer's own project: relative, or a
+    root that is neither a known library nor the standard library's."""
+    root = name.split(".", 1)[0]
+    return name.startswith(".") or (root not in catalog.LIBRARY_ROOTS
+                                    and root not in sys.stdlib_module_names
+                                    and root != "__future__")
 
 
 def module_name(path: str) -> str:

@@ -135,6 +135,8 @@ class ScopeSummaries:
         self._attribute_misses: set[tuple[str, str]] = set()
         self._forward_misses: set[str] = set()
         self._method_misses: set[tuple[str, str]] = set()
+        # functions of the module called (from a function body) before their `def` was seen
+        self._function_misses: set[str] = set()
 
     @property
     def current_function(self) -> FunctionState | None:
@@ -214,6 +216,12 @@ class ScopeSummaries:
             return None
         self._method_misses.add((state.name, method))
         return self._hints.methods.get(state.name, {}).get(method, EMPTY)
+
+    def later_function(self, name: str) -> Value:
+        """A function of the module called from a function body above its `def`: what it
+        returned on the last walk (the next walk is asked for when it returns something)."""
+        self._function_misses.add(name)
+        return self._hints.functions.get(name, EMPTY)
 
     def _summarise_class(self, state: ClassState) -> ModuleInfo | None:
         inherited: list[ModuleInfo] = []
@@ -347,6 +355,9 @@ class ScopeSummaries:
                 state.class_state.forward_output = returned
         elif not self.functions and not self.classes:
             self.local_functions[state.name] = returned
+            self._learned.functions[state.name] = returned
+            if returned and state.name in self._function_misses:
+                self.needs_hints = True  # a call above the def did not know this
             if state.flag_returns:
                 self.flag_returns[state.name] = (state.node, state.unguarded_returns,
                                                  tuple(state.flag_returns))

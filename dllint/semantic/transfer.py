@@ -91,10 +91,14 @@ def elements_of(value: Value) -> Value:
 
 
 def as_array(value: Value) -> Value:
-    """`np.array(images)`: a list of arrays becomes one array with their dtype and scale; a
-    list of lists of them too (`np.array(grid)`)."""
-    while has(value, ELEMENTS):  # one round per level of nesting, which the source bounds
-        value = without(value, (ELEMENTS,)) | elements_of(value)
+    """`np.array(images)`: a list (or tuple) of arrays becomes one array with their dtype and
+    scale; a list of lists of them too (`np.array(grid)`)."""
+    while has(value, ELEMENTS) or has(value, TUPLE):  # one round per level of nesting
+        # `np.dstack((y, u, v))`: a tuple of arrays joins as a list of them does
+        items = [item for tag in value if tag.kind == TUPLE and isinstance(tag.info, tuple)
+                 for item in tag.info]
+        value = without(value, (ELEMENTS, TUPLE)) | elements_of(value) | keep(
+            frozenset().union(*items), ELEMENT_KEEPING | {ELEMENTS, TUPLE})
     return value
 
 
@@ -276,6 +280,11 @@ class ValueTransfer:
                 return _listed_by_call(returned, node)
             if qualified is not None:
                 return self._builtin(qualified, node)
+            if func.value in self.top_functions and self.scopes.functions and \
+                    not any(func.value in frame for frame in self.frames[1:]):
+                # a function of the module defined further down, called from a function body:
+                # what it returned on the last walk
+                return _listed_by_call(self.scopes.later_function(func.value), node)
             return self.call_value(self.lookup(func.value), node)
         if isinstance(func, cst.Attribute):
             if func.attr.value in ("forward", "__call__") and isinstance(func.value, cst.Name) \
@@ -577,7 +586,8 @@ class ValueTransfer:
         if result is not None:
             return result
         if self.summarising and (qualified in self.imported_names or qualified.rpartition(".")[0]
-                                 in self.imports.stars) and \
+                                 in self.imports.stars
+                                 or qualified.rpartition(".")[0] in self.imports.modules) and \
                 qualified.split(".", 1)[0] not in catalog.LIBRARY_ROOTS:
             return frozenset({Tag(REFERENCE, node, qualified)})
         if self.project is not None:
@@ -1015,9 +1025,18 @@ class ValueTransfer:
         return self._scaling_call(qualified, last, node)
 
     def _uint8_decoder(self, row: Row, qualified: str, node: cst.Call) -> Value:
+        """A decoder of uint8 pixels unless given another dtype (TensorFlow's), or a reader of
+        raw bytes that gives uint8 pixels only when told so (row data: framework, required)."""
+        framework, required = row.data if row.data is not None else ("tensorflow", False)
         dtype = argument(node, row.position, row.keyword) if row.position >= 0 else None
-        if dtype is None or self.qualified(dtype.value) in catalog.UINT8_DTYPES:
-            return frozenset({Tag(UINT8, node, qualified.rsplit(".", 1)[-1], "tensorflow")})
+        if dtype is None:
+            uint8 = not required
+        elif isinstance(dtype.value, cst.SimpleString):
+            uint8 = dtype.value.evaluated_value == "uint8"
+        else:
+            uint8 = self.qualified(dtype.value) in catalog.UINT8_DTYPES
+        if uint8:
+            return frozenset({Tag(UINT8, node, qualified.rsplit(".", 1)[-1], framework)})
         return EMPTY
 
     def _uint8_dataset(self, row: Row, qualified: str, node: cst.Call) -> Value:
@@ -1181,8 +1200,8 @@ class ValueTransfer:
             return value
         if flat:
             return without(value, (COLUMN, SINGLE_CHANNEL, AXIS_DROPPED))
-        if method in ("view_as", "reshape_as", "expand_as", "expand"):
-            return without(value, SHAPE_TAGS)  # the shape of another tensor
+        if method in ("view_as", "reshape_as", "expand_as", "expand", "repeat"):
+            return without(value, SHAPE_TAGS)  # the shape of another tensor, or repeated
         if method in ("view", "reshape") and len(args) == 2 and number(args[0].value) == -1.0 \
                 and number(args[1].value) == 1.0:
             # `y.view(-1, 1)`: made a column on purpose, (N, 1) against an (N,) other side.
@@ -1364,6 +1383,10 @@ class ValueTransfer:
             return receiver
         if has(receiver, LOSS):
             return keep(receiver, (LOSS,))  # nn.CrossEntropyLoss().cuda() is the same loss
+        if has(receiver, REFERENCE):
+            # `model.Classifier().cuda()` while summarising: still the other file's class (or
+            # what its function returns), resolved when the summaries meet
+            return keep(receiver, (REFERENCE,))
         return None
 
     def _to_method(self, row: Row, receiver: Value, node: cst.Call) -> Value:

@@ -80,6 +80,10 @@ UINT8_NUMPY_SOURCES = frozenset({"cv2.imread", "imageio.imread", "imageio.v2.imr
 UINT8_TENSOR_SOURCES = frozenset({"torchvision.io.read_image", "torchvision.io.decode_image",
                                   "torchvision.io.decode_jpeg", "torchvision.io.decode_png"})
 PIL_OPEN = frozenset({"PIL.Image.open"})
+# Readers of raw bytes that give uint8 pixels when told `dtype=np.uint8` (a camera's or a
+# decoder's buffer, `np.frombuffer(data, dtype=np.uint8)`); without it they give float64.
+# Position of the dtype argument.
+UINT8_BUFFER_READERS = {"numpy.frombuffer": 1, "numpy.fromfile": 1}
 # numpy constructors that default to float64 (when no dtype= is given).
 FLOAT64_CONSTRUCTORS = frozenset({
     "numpy.random.rand", "numpy.random.randn", "numpy.random.random", "numpy.random.uniform",
@@ -144,6 +148,9 @@ ROWS = (
       for prefix in ("torchvision.transforms.", "albumentations.")),
     *rows(Effect.UINT8_SOURCE, UINT8_NUMPY_SOURCES, data="numpy"),
     *rows(Effect.UINT8_SOURCE, UINT8_TENSOR_SOURCES, data="torch"),
+    # data: the framework, and that the dtype must be given (numpy's default is float64)
+    *(Row(name, Effect.UINT8_DECODER, position=position, keyword="dtype", data=("numpy", True))
+      for name, position in UINT8_BUFFER_READERS.items()),
     *rows(Effect.PIL_OPEN, PIL_OPEN),
     *rows(Effect.CLIPPING, CLIPPING_FUNCTIONS),
     *rows(Effect.DTYPE_KEEPING, DTYPE_KEEPING_FUNCTIONS, position=0, keyword="src"),

@@ -198,7 +198,10 @@ DTYPE_KEEPING_FUNCTIONS = frozenset(_both(*("image." + name for name in (
     "flip_left_right", "flip_up_down", "random_flip_left_right", "random_flip_up_down",
     "rot90", "central_crop", "random_crop", "crop_to_bounding_box", "pad_to_bounding_box",
     "resize_with_crop_or_pad", "rgb_to_grayscale", "grayscale_to_rgb",
-    "resize_nearest_neighbor")), "transpose"))
+    "resize_nearest_neighbor")), "transpose",
+    # tensor ops that select, repeat or reorder elements: each element keeps its dtype and scale
+    # (a file's own crop helper built on `tf.strided_slice` returns pixels in the input's range)
+    "slice", "strided_slice", "gather", "gather_nd", "reverse", "tile", "identity"))
 UINT8_DTYPES = frozenset(_both("uint8", "dtypes.uint8"))
 # Calls that join a list of tensors into one of the same dtype and scale. TF 0.x spelled `stack`
 # `pack`, and took concat's axis first: `tf.concat(1, [a, b])`, today `tf.concat([a, b], 1)`.

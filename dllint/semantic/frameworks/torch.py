@@ -186,6 +186,7 @@ PASSTHROUGH_METHODS = frozenset({
     "view", "reshape", "to", "cuda", "cpu", "detach", "contiguous", "clone", "permute",
     "transpose", "unsqueeze", "flatten", "view_as", "reshape_as", "expand", "expand_as",
     "requires_grad_", "pin_memory", "copy", "squeeze", "resize", "resize_", "resize_as",
+    "repeat",  # numpy's and torch's: the same elements, repeated (the shape changes)
 })
 FLOAT_CASTS = frozenset({"float", "half", "bfloat16"})
 # Module methods that convert every parameter to one dtype (in place, returning the module).
