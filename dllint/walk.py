@@ -127,6 +127,23 @@ def _tape(root: cst.CSTNode) -> list[tuple[cst.CSTNode, str, bool]]:
     return tape
 
 
+_last_positions: tuple[cst.CSTNode | None, dict[int, int]] = (None, {})
+
+
+def position(node: cst.CSTNode) -> int:
+    """Where `node` comes in the last walked tree's walk (its order in the source, but for
+    decorators and class bases, which come after the body), or -1 for a node of no walked tree.
+    The same in every run, unlike `id(node)`: code that must order nodes or the tags that hold
+    them (`values.stable_order`) asks this. The table is built once per tree, on first use."""
+    global _last_positions
+    root, tape = _last_tape
+    if _last_positions[0] is not root or root is None:
+        _last_positions = (root, {id(visited): index for index, (visited, _, entering)
+                                  in enumerate(tape) if entering})
+    # The tape holds its nodes, so no other object can share the id of one of them.
+    return _last_positions[1].get(id(node), -1)
+
+
 class CachedVisitorNames:
     """libcst finds visitor methods with inspect.getmembers on every instance, which walks ~1,000
     attributes: per file and per visitor that costs more than the visitor. Once per class."""

@@ -12,7 +12,7 @@ from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.mode_effects import modes_left
 from dllint.semantic.syntax import argument, keyword
-from dllint.semantic.values import FUNCTION, INSTANCE, LOSS, LOSS_VALUE, MODULE, first
+from dllint.semantic.values import FUNCTION, INSTANCE, LOSS, LOSS_VALUE, MODULE, first, tags
 from dllint.walk import CachedVisitorNames, walk
 
 EVALUATION_NAME = re.compile(catalog.EVALUATION_NAME_PATTERN)
@@ -3801,8 +3801,9 @@ class WrongTrainEvalMode(Rule):
                 continue  # its mode is set by this function's callers, or another method
             if self.chose_training_mode(key):
                 continue  # net.train() just before: Monte Carlo dropout on purpose
-            suspects = [tag for tag in self.facts.value(arg.value) if tag.kind == MODULE
-                        and tag.info.mode_dependent and tag.info.framework != "keras"
+            # In the same order every run: the first suspect's evidence is in the message.
+            suspects = [tag for tag in tags(self.facts.value(arg.value), MODULE)
+                        if tag.info.mode_dependent and tag.info.framework != "keras"
                         and (switched or not tag.info.in_eval)]
             if not suspects or not self.facts.has_mode_dependent_layers(frozenset(suspects)):
                 continue
@@ -3974,7 +3975,8 @@ class WrongTrainEvalMode(Rule):
         facts = self.scope
         if _by_convention(context) and key in facts.fresh and key not in facts.loaded:
             return  # def test(): net = Net(); net(x): random weights, nothing to evaluate
-        modules = [tag for tag in self.facts.value(func) if tag.kind == MODULE]
+        # In the same order every run: the first suspect's evidence is in the message.
+        modules = tags(self.facts.value(func), MODULE)
         if any(tag.info.framework == "keras" for tag in modules):
             return  # a Keras model runs in inference mode unless called with training=True
         if modules:

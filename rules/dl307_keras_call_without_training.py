@@ -9,7 +9,7 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.syntax import argument, keyword
-from dllint.semantic.values import MODULE, Tag
+from dllint.semantic.values import MODULE, Tag, tags
 from dllint.types import Applicability
 
 
@@ -603,8 +603,8 @@ class KerasCallWithoutTraining(Rule):
         callee = _dotted(node.func)
         if not callee:
             return
-        module = next((tag for tag in self.facts.value(node.func) if tag.kind == MODULE
-                       and tag.info.framework == "keras" and tag.info.training_layer), None) \
+        module = next((tag for tag in tags(self.facts.value(node.func), MODULE)
+                       if tag.info.framework == "keras" and tag.info.training_layer), None) \
             or self._own_layer(node.func)
         if module is None:
             return
@@ -619,8 +619,8 @@ class KerasCallWithoutTraining(Rule):
             return None
         if state.framework != "keras":
             return None
-        return next((tag for value in state.attributes.values() for tag in value
-                     if tag.kind == MODULE and tag.info.training_layer), None)
+        return next((tag for value in state.attributes.values() for tag in tags(value, MODULE)
+                     if tag.info.training_layer), None)
 
     def _reached(self, forward: _Forward, parts: _Parts) -> bool:
         return id(forward.call) in parts.calls or bool(forward.reached & parts.names)

@@ -151,12 +151,13 @@ class CallBinding:
         return self._instance_key(self._host.value(func), "forward")  # EdgeLoss()(prediction, y)
 
     def _instance_key(self, value: Value, method: str) -> str | None:
-        for tag in value:
-            name = tag.info.name if tag.kind == MODULE else tag.detail if tag.kind == INSTANCE \
-                else None
-            if name in self._top_classes and method in self._top_classes[name]:
-                return f"{name}.{method}"
-        return None
+        # Of several classes that have it (a value joined from branches), the same one in every
+        # run: a value is a set, which iterates in a different order in each.
+        found = [name for tag in value
+                 if (name := tag.info.name if tag.kind == MODULE else tag.detail
+                     if tag.kind == INSTANCE else None) in self._top_classes
+                 and method in self._top_classes[name]]
+        return f"{min(found)}.{method}" if found else None
 
     def record_call_site(self, node: cst.Call) -> None:
         key, table = self.callee_key(node), self._learned.parameters
@@ -214,7 +215,7 @@ class CallBinding:
                 incoming = self._project.incoming_arguments(self._own_module, name)
                 if incoming:
                     slots = {slot: slots.get(slot, EMPTY) | incoming.get(slot, EMPTY)
-                             for slot in {*slots, *incoming}}
+                             for slot in dict.fromkeys([*slots, *incoming])}
         frame: dict[str, Value] = {}
         # Every parameter is bound, known or not: it hides the enclosing function's name.
         for star in (params.star_arg, params.star_kwarg):

@@ -20,7 +20,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument
-from dllint.semantic.values import INSTANCE, OPTIMIZER, SCHEDULER, Value, first, has
+from dllint.semantic.values import INSTANCE, OPTIMIZER, SCHEDULER, Value, first, has, tags
 
 if TYPE_CHECKING:
     from dllint.semantic.project import ProjectIndex
@@ -232,8 +232,8 @@ class LoopEventRecorder:
         func = node.func
         receiver, method = (func.value, func.attr.value) if isinstance(func, cst.Attribute) \
             else (func, "__call__")
-        for tag in self._host.value(receiver):
-            if tag.kind == INSTANCE and tag.detail not in self._top_classes:
+        for tag in tags(self._host.value(receiver), INSTANCE):  # the same first one every run
+            if tag.detail not in self._top_classes:
                 for kind in self._project.lookup_method_events(tag.detail, method,
                                                               self._path):
                     self.record(*_imported_event(kind, node))

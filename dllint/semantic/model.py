@@ -38,7 +38,7 @@ from dllint.semantic.values import (
     has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
 from dllint.semantic.values import UNIT_RANGE
-from dllint.semantic.values import FUNCTION, LossInfo
+from dllint.semantic.values import FUNCTION, LossInfo, tuple_parts
 from dllint.walk import CachedVisitorNames, children, walk
 
 if TYPE_CHECKING:
@@ -334,8 +334,9 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
                 self.scopes.classes[-1].attributes[key] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             # `_, probabilities = discriminator(x)`: a tuple of known length binds by position.
-            parts = next((tag.info for tag in value if tag.kind == TUPLE
-                          and len(tag.info) == len(target.elements)), None)
+            # A value joined from branches holds one tuple per branch: each position gets what
+            # every tuple of that length holds there.
+            parts = tuple_parts(value, len(target.elements))
             for index, element in enumerate(target.elements):
                 self.bind(element.value, parts[index] if parts is not None and not isinstance(
                     element, cst.StarredElement) else EMPTY)
@@ -549,7 +550,9 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
             ends.append(branch.before)
         if not ends:
             return  # every branch leaves: what follows is unreachable from here
-        names = {name for end in ends for name in end}
+        # In the order the branches bound them, not a set's (which changes with the hash seed):
+        # what iterates the frame or the class's attributes later sees the same order every run.
+        names = dict.fromkeys(name for end in ends for name in end)
         merged = {name: _join([end.get(name, EMPTY) for end in ends], original_node.test)
                   for name in names}
         frame.clear()
@@ -575,7 +578,7 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
             ends.append(branch.attributes_before)
         if not ends:
             return
-        keys = {key for end in ends for key in end}
+        keys = dict.fromkeys(key for end in ends for key in end)  # an order the same every run
         merged = {key: _join([end.get(key, EMPTY) for end in ends], node.test) for key in keys}
         attributes.clear()
         attributes.update(merged)

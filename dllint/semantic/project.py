@@ -355,7 +355,13 @@ class _Writer:
         return {"kind": tag.kind, "detail": tag.detail, "info": info, **where}
 
     def value(self, value: Value) -> list[dict[str, Any]]:
-        return [data for data in (self.tag(tag) for tag in value) if data is not None]
+        # In an order that is the same in every run (a value is a set of tags, which iterates
+        # in memory-address order): the summary's digest decides whether files that depend on
+        # it are linted again, and the order its tags are read back in decides which one
+        # `first` sees when they say the same thing.
+        written = [data for data in (self.tag(tag) for tag in value) if data is not None]
+        return written if len(written) < 2 else sorted(
+            written, key=lambda data: json.dumps(data, sort_keys=True))
 
     def module_info(self, info: ModuleInfo) -> dict[str, Any]:
         # A class's members are written once, in the summary's `members` (never nested in a

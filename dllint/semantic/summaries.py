@@ -20,7 +20,7 @@ import libcst as cst
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import mode_switch, number
-from dllint.semantic.values import FUNCTION
+from dllint.semantic.values import FUNCTION, tags
 from dllint.semantic.values import (
     EMPTY, MODULE, UNIT_RANGE, UNIT_SCALED, Members, ModuleInfo, Tag, Value, has, without)
 
@@ -265,17 +265,17 @@ class ScopeSummaries:
         parameters = _constructor_parameters(state.node)
         decided: list[str] = []
         for value in state.attributes.values():
-            for tag in value:
-                if tag.kind == MODULE:
-                    if tag.info.mode_dependent and not tag.info.in_eval and \
-                            len(tag.info.decided_by) == 1 and \
-                            tag.info.decided_by[0] in parameters:
-                        decided.append(tag.info.decided_by[0])
-                        evidence.append(tag.info.evidence)
-                    elif tag.info.mode_dependent:
-                        (dormant if tag.info.in_eval else evidence).append(tag.info.evidence)
-                    elif tag.info.mode_dependent is None:
-                        unknown = True
+            # In the same order every run: `evidence[0]` is in the message.
+            for tag in tags(value, MODULE):
+                if tag.info.mode_dependent and not tag.info.in_eval and \
+                        len(tag.info.decided_by) == 1 and \
+                        tag.info.decided_by[0] in parameters:
+                    decided.append(tag.info.decided_by[0])
+                    evidence.append(tag.info.evidence)
+                elif tag.info.mode_dependent:
+                    (dormant if tag.info.in_eval else evidence).append(tag.info.evidence)
+                elif tag.info.mode_dependent is None:
+                    unknown = True
         for parent in inherited:
             lightning = lightning or parent.lightning
             if parent.mode_dependent:
@@ -295,7 +295,7 @@ class ScopeSummaries:
             True if evidence else (None if unknown else False))
         # A Keras model's dropout and batch norm: its layer attributes' or its base class's.
         training = next((tag.info.training_layer for value in state.attributes.values()
-                         for tag in value if tag.kind == MODULE and tag.info.training_layer),
+                         for tag in tags(value, MODULE) if tag.info.training_layer),
                         "") or next((parent.training_layer for parent in inherited
                                      if parent.training_layer), "")
         # A torch module whose forward converts its input to float first takes uint8 images.

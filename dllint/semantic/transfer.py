@@ -28,7 +28,7 @@ from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
 from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
-from dllint.semantic.values import FUNCTION, PARTIAL
+from dllint.semantic.values import FUNCTION, PARTIAL, tags
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
@@ -942,7 +942,7 @@ class ValueTransfer:
             if arg.star:  # Sequential(*layers): members not visible, unless they are the
                 # children of a model known to have dropout or batch norm
                 # (`nn.Sequential(*list(resnet.children())[:-1])`)
-                parent = next((tag for tag in self._children_of(arg.value)
+                parent = next((tag for tag in tags(self._children_of(arg.value), MODULE)
                                if tag.kind == MODULE and tag.info.mode_dependent), None)
                 info = ModuleInfo("nn.Sequential", EMPTY, True, parent.info.evidence) \
                     if parent is not None else ModuleInfo("nn.Sequential", EMPTY, None, "")
@@ -1676,17 +1676,19 @@ def _tuple_part(value: Value, node: cst.Subscript) -> Value | None:
     if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
         return None
     key = node.slice[0].slice.value
-    for tag in value:
-        if tag.kind == KEYED:
-            key_text = key.evaluated_value if isinstance(key, cst.SimpleString) else None
-            return next((part for name, part in tag.info if name == key_text), EMPTY)
+    # A value joined from branches may hold several dicts or tuples: the part is what any of
+    # them holds there, never the part of one picked by the set's order.
+    keyed = [tag.info for tag in value if tag.kind == KEYED]
+    if keyed:
+        key_text = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+        return frozenset().union(*(part for items in keyed for name, part in items
+                                   if name == key_text))
     index = number(key)
     if index is None or index != int(index):
         return None
-    for tag in value:
-        if tag.kind == TUPLE and -len(tag.info) <= int(index) < len(tag.info):
-            return tag.info[int(index)]
-    return None
+    parts = [tag.info[int(index)] for tag in value
+             if tag.kind == TUPLE and -len(tag.info) <= int(index) < len(tag.info)]
+    return frozenset().union(*parts) if parts else None
 
 
 def _albumentations_scales(node: cst.Call, division: catalog.PixelDivision) -> bool:

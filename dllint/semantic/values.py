@@ -233,15 +233,27 @@ def first(value: Value, kind: str) -> Tag | None:
 
 
 def stable_order(tag: Tag) -> tuple:
-    """A key that orders tags by what they say (place in another file, detail, source text of
-    their nodes), never by identity. Only computed when a value holds several tags of a kind."""
+    """A key that orders tags by what they say (place in another file, kind, detail, source
+    text of their nodes, then where those nodes are in the file), never by identity. Only
+    computed when a value holds several tags. Tags it cannot tell apart are of one kind, say
+    the same and hold the same nodes (they differ only in `info`): code that would pick one of
+    them reads them all instead (`tuple_parts`)."""
     location = tag.location
     return ((location.path, location.span.start_line, location.span.start_column)
-            if location is not None else ("", 0, 0), tag.detail, _text(tag.node), _text(tag.via))
+            if location is not None else ("", 0, 0), tag.kind, tag.detail, _text(tag.node),
+            _text(tag.via), _position(tag.node), _position(tag.via))
 
 
 def _text(node: cst.CSTNode | None) -> str:
     return _empty_module().code_for_node(node) if node is not None else ""
+
+
+def _position(node: cst.CSTNode | None) -> int:
+    if node is None:
+        return -1
+    from dllint.walk import position  # the walk imports libcst, which cached summaries never do
+
+    return position(node)
 
 
 @lru_cache(maxsize=1)
@@ -249,6 +261,17 @@ def _empty_module() -> cst.Module:
     import libcst
 
     return libcst.Module(body=[])
+
+
+def tuple_parts(value: Value, length: int) -> tuple[Value, ...] | None:
+    """What each position holds in the tuples of `length` elements that `value` may be (one per
+    branch that made it: `return a, b` here, `return c, d` there), merged by position; None
+    when it is no such tuple. Never one tuple picked among several: which would depend on the
+    set's order."""
+    found = [tag.info for tag in value if tag.kind == TUPLE and len(tag.info) == length]
+    if len(found) < 2:
+        return found[0] if found else None
+    return tuple(frozenset().union(*parts) for parts in zip(*found))
 
 
 def has(value: Value, kind: str) -> bool:
