@@ -10,16 +10,16 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.syntax import argument, keyword, mode_switch
-from dllint.semantic.values import ELEMENTS, FUNCTION, INSTANCE, MODULE, first, tags
+from dllint.semantic.mode_effects import modes_left
+from dllint.semantic.syntax import argument, keyword
+from dllint.semantic.values import (
+    ELEMENTS, FUNCTION, INSTANCE, LOSS, LOSS_VALUE, MODULE, first, tags)
 from dllint.walk import CachedVisitorNames, walk
 
-EVALUATION_NAME = re.compile(
-    r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
-    r"infer|inference)(_|$)")
+EVALUATION_NAME = re.compile(catalog.EVALUATION_NAME_PATTERN)
 MODEL_NAME = re.compile(catalog.MODEL_NAME_PATTERN)
 # `train_and_evaluate_one_epoch`: a function that also trains decides its modes in its body.
-TRAINING_NAME = re.compile(r"(^|_)(train|training|fit)(_|$)")
+TRAINING_NAME = re.compile(catalog.TRAINING_NAME_PATTERN)
 # A loader of held-out data: `test_loader`, `testloader`, `val_dataloader`, `valid_dl`.
 # Where `model.generate(...)` runs when nothing else says it is evaluated.
 GENERATION_CONTEXT = "for generation with `.generate()`"
@@ -61,7 +61,11 @@ class FunctionFacts:
     # A method of a class with base classes may override a hook its framework calls.
     overrides: bool = False
     trained: bool = False  # an optimizer step was seen in this scope
+    # The modules whose parameters the optimizers stepped here were built from (`model` for
+    # `Adam(model.parameters())`): the models this scope trains.
+    trained_owners: set[str] = field(default_factory=set)
     backward_run: bool = False  # a backward pass anywhere in this scope: it trains
+    backward_at: list[int] = field(default_factory=list)  # when (in call order) each ran
     dummies: set[str] = field(default_factory=set)  # names holding torch.randn(...) and alike
     fresh: set[str] = field(default_factory=set)  # models built here from a class, random weights
     derived: dict[str, str] = field(default_factory=dict)  # copy/wrapper of a parameter -> it
@@ -128,7 +132,11 @@ class WrongTrainEvalMode(Rule):
     held-out loader (`test_loader`) after training (a loop of its own, or a trainer engine's
     `fit`), or after `load_state_dict` in a script that never trains. A helper that evaluates
     the model it is handed is judged from its call sites in the file, and the finding names the
-    calls that hand it a model not in eval mode. Also flags `model.eval` written without the
+    calls that hand it a model not in eval mode. A helper of another file of the project counts
+    at its call through its summary (`mode_effects`): one that calls `model.eval()` on the model
+    it is handed and returns leaves it in eval mode (inside a training loop, a switch made
+    there), and one named for evaluation that runs the model without setting its mode
+    (`do_eval(model, loader)`) is flagged at a call that hands it a model in training mode. Also flags `model.eval` written without the
     call, `model.train()` inside a no_grad block that goes on evaluating the model, an epoch
     loop (one that runs backward passes and optimizer steps) that calls `eval()` for validation
     but never `train()` before the next training step,
@@ -164,6 +172,16 @@ class WrongTrainEvalMode(Rule):
     followed by repeated no_grad runs of one input with nothing between that trains (Monte
     Carlo dropout) is deliberate, as is a `train()` under no_grad after batch-norm running
     statistics were reset (`m.reset_running_stats()`: SWA's batch-norm update written out).
+    A model with dropout or batch norm that the file builds (not in eval mode) and runs but
+    never trains (no optimizer reads its parameters), never switches and never hands on, such
+    as FID's Inception network held by a metric class, is only ever evaluated: in training mode.
+    A helper that trains the model it is handed and then runs it over a held-out loader, with
+    no `eval()` between, evaluates it in training mode unless every model this file hands it
+    has neither dropout nor batch norm.
+    A no_grad forward pass inside a training step (a loop body or function that runs a
+    backward pass) of a model the file also trains (runs with gradients, or hands its
+    parameters to an optimizer) makes inputs for that step, as a GAN's discriminator step makes
+    fakes with the generator: no evaluation.
     A helper that runs a model it is handed without gradients (`def generate(model, idx)`
     under `torch.no_grad()`) is judged through its calls: a call of another file that hands it
     a model with dropout or batch norm not switched to eval() is reported at that call, the
@@ -229,7 +247,9 @@ class WrongTrainEvalMode(Rule):
     requires_any = (".eval", "no_grad", "inference_mode", "load_state_dict", "def val",
                     "def eval", "def test", "def predict", "def infer", "_val", "_eval",
                     "_test", "_predict", "_infer", "testloader", "valloader", "test_loader",
-                    "val_loader", "valid_loader", "eval_loader", "_dataloader", ".generate(")
+                    "val_loader", "valid_loader", "eval_loader", "_dataloader", ".generate(",
+                    # A scorer or teacher built here and never trained or switched.
+                    "InceptionV3", "torchvision.models", "timm.", "BatchNorm", "Dropout")
     uses_model = True
 
     VALID = [
@@ -1767,6 +1787,128 @@ class WrongTrainEvalMode(Rule):
                 train_step(net, train_loader, optimizer)
                 test_step(model=net, loader=test_loader)
         """),
+        # A helper that trains the model it is handed and then scores it on held-out data
+        # switches it first.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+
+            def fit_and_score(model, train_loader, valid_loader):
+                optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                correct = 0
+                for x, y in valid_loader:
+                    correct += (model(x).argmax(1) == y).sum().item()
+                return correct
+        """),
+        # ... or is only ever handed models with neither dropout nor batch norm.
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            from torch import nn
+
+            def fit_and_score(model, train_loader, valid_loader):
+                optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                correct = 0
+                for x, y in valid_loader:
+                    correct += (model(x).argmax(1) == y).sum().item()
+                return correct
+
+            fit_and_score(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), a, b)
+        """),
+        # A GAN's discriminator step makes fakes under no_grad with the generator, which the
+        # same loop trains with its own optimizer: no evaluation.
+        Valid("""
+            import torch
+            from torch import nn
+
+            netG = nn.Sequential(nn.Linear(16, 64), nn.BatchNorm1d(64), nn.Linear(64, 8))
+            netD = nn.Sequential(nn.Linear(8, 64), nn.Dropout(0.3), nn.Linear(64, 1))
+            optG = torch.optim.Adam(netG.parameters())
+            optD = torch.optim.Adam(netD.parameters())
+            bce = nn.BCEWithLogitsLoss()
+            for real in loader:
+                z = torch.randn(real.size(0), 16)
+                with torch.no_grad():
+                    fake = netG(z)
+                optD.zero_grad()
+                lossD = bce(netD(real), ones) + bce(netD(fake), zeros)
+                lossD.backward()
+                optD.step()
+                optG.zero_grad()
+                bce(netD(netG(z)), ones).backward()
+                optG.step()
+        """),
+        # A metric's network put in eval mode once it is built.
+        Valid("""
+            from pytorch_fid.inception import InceptionV3
+
+            class FrechetScore:
+                def __init__(self, device):
+                    self.inception = InceptionV3([3]).to(device).eval()
+
+                def features(self, images):
+                    return self.inception(images)[0]
+        """),
+        # A module file's demo runs the model once on made-up input: a shape check.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Denoiser(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.1))
+
+                def forward(self, x, time):
+                    return self.net(x) * time
+
+            if __name__ == "__main__":
+                unet = Denoiser()
+                images = torch.randn(2, 8)
+                print(unet(images, time=torch.ones(2, 1)).shape)
+        """),
+        # A tutorial's block built with random weights and run to show its output's shape:
+        # nothing to evaluate.
+        Valid("""
+            from torch import nn
+
+            class MLPBlock(nn.Module):
+                def __init__(self, dim, dropout=0.1):
+                    super().__init__()
+                    self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.Dropout(dropout))
+
+                def forward(self, x):
+                    return self.mlp(x)
+
+            mlp_block = MLPBlock(768)
+            patches = mlp_block(patched_image_through_attention)
+            print(patches.shape)
+        """),
+        # A network the class trains itself: its parameters go to an optimizer.
+        Valid("""
+            import torch
+            import torchvision
+
+            class Finetuner:
+                def __init__(self):
+                    self.net = torchvision.models.resnet18(weights="DEFAULT")
+                    self.optimizer = torch.optim.SGD(self.net.parameters(), lr=0.01)
+
+                def step(self, images, labels):
+                    loss = torch.nn.functional.cross_entropy(self.net(images), labels)
+                    self.optimizer.zero_grad()
+                    loss.backward()
+                    self.optimizer.step()
+        """),
         # A function handed as the model (a lambda over the weights, a `def net(X)` of the
         # file): a function has no train/eval modes to set.
         Valid("""
@@ -2957,6 +3099,50 @@ class WrongTrainEvalMode(Rule):
                 train_step(net, train_loader, optimizer)
                 test_step(model=net, loader=test_loader)
         """, line=30, related_lines=(29,)),
+        # Handed a model, trained here in the mode it came in, then scored on held-out data
+        # with nothing between that calls eval().
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+
+            def fit_and_score(model, train_loader, valid_loader):
+                optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    F.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                correct = 0
+                for x, y in valid_loader:
+                    correct += (model(x).argmax(1) == y).sum().item()
+                return correct
+        """, line=12),
+        # The same step with a teacher that nothing trains: its targets come from training mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            teacher = nn.Sequential(nn.Linear(8, 64), nn.Dropout(0.3), nn.Linear(64, 4))
+            teacher.load_state_dict(torch.load("teacher.pt"))
+            student = nn.Sequential(nn.Linear(8, 4))
+            optimizer = torch.optim.Adam(student.parameters())
+            for x in loader:
+                with torch.no_grad():
+                    target = teacher(x)
+                optimizer.zero_grad()
+                nn.functional.mse_loss(student(x), target).backward()
+                optimizer.step()
+        """, line=10),
+        # A scorer built here and only run for features: nothing trains it or calls eval().
+        Invalid("""
+            from pytorch_fid.inception import InceptionV3
+
+            class FrechetScore:
+                def __init__(self, device):
+                    self.inception = InceptionV3([3]).to(device)
+
+                def features(self, images):
+                    return self.inception(images)[0]
+        """, line=8),
         # The same helper handed a module with dropout, trained just before: still reported.
         Invalid("""
             import torch
@@ -3127,6 +3313,24 @@ class WrongTrainEvalMode(Rule):
         # set its mode, judged at the method's calls in this class: (the method, the model's
         # name, the call, the context, what it has).
         self.deferred_attributes: list[tuple[FunctionFacts, str, cst.Call, str, str]] = []
+        # Evaluations, over a held-out loader, of a model a function is handed and trains itself
+        # without ever setting its mode (`def fit_and_score(model, train_loader, val_loader)`):
+        # judged once the file's calls of the function are known. (the function, the model,
+        # the call, the context)
+        self.deferred_trained: list[tuple[FunctionFacts, str, cst.Call, str]] = []
+        # Forward passes of a model with dropout or batch norm, built here and not in eval mode,
+        # run where nothing says they evaluate: (the model, the call, what it has). A model
+        # that nothing in the file trains, switches or hands on (a scorer such as FID's
+        # Inception network, a teacher) is only ever evaluated, in training mode.
+        self.unswitched_runs: list[tuple[str, cst.Call, str]] = []
+        self.switched_anywhere: set[str] = set()
+        self.handed_anywhere: set[str] = set()
+        self.parameters_read: set[str] = set()
+        self.loss_computed = False  # a loss is computed somewhere in the file: it trains
+        # No_grad forward passes inside a training step, judged in `leave_Module`: (the call,
+        # the model, what it has, the context); and whether each block runs a backward pass.
+        self.training_step_runs: list[tuple[cst.Call, str, str, str]] = []
+        self.training_blocks: dict[int, bool] = {}
         # (callee, call, the caller's modes there, the caller, whether it trained before)
         self.local_calls: list[tuple[str, cst.Call, dict[str, str], FunctionFacts, bool]] = []
         self.module_classes: list[bool] = []
@@ -3171,6 +3375,10 @@ class WrongTrainEvalMode(Rule):
         # a parse); the tape it records is replayed by the model's walk that follows.
         walk(context.module, [collector])
         self.modes_left = collector
+        # Mode switches a helper of another file makes on the model a call hands it, at that
+        # call (`eval_net(net, loader)`, whose body calls `net.eval()`): (the call, the model,
+        # the mode, where the helper switches it, the loops open at the call).
+        self.imported_switches: list[tuple[cst.Call, str, str, object, frozenset[int]]] = []
         self.eval_mode_forwards: list[tuple[str, cst.Call, cst.CSTNode, FunctionFacts, int]] = []
         self.train_switches: list[tuple[str, cst.Call, tuple, FunctionFacts, int]] = []
         # Models whose parameters this file freezes (`backbone.requires_grad_(False)`, or
@@ -3620,6 +3828,8 @@ class WrongTrainEvalMode(Rule):
                                                      func.value.value)
             key = self.switched_key(func.value)
             if key is not None:
+                self.switched_anywhere.add(key)
+            if key is not None:
                 # Only a switch back from eval() is a mistake: `train()` under no_grad on a
                 # model never put in eval mode here is deliberate (swa_utils.update_bn
                 # re-estimates batch-norm statistics; a test checks no_grad accumulates none).
@@ -3647,6 +3857,7 @@ class WrongTrainEvalMode(Rule):
                 self.scope.trained_at = self.order
             if func.attr.value in catalog.BACKWARD_METHODS:
                 self.scope.backward_run = True
+                self.scope.backward_at.append(self.order)
             if func.attr.value == "load_state_dict":
                 key = self.key(func.value)
                 if key is not None:
@@ -3657,6 +3868,10 @@ class WrongTrainEvalMode(Rule):
         if "step" in self.facts.events_at(node):
             self.scope.trained = True
             self.scope.trained_at = self.order
+            for loop in self.facts.open_loops[-1:]:
+                self.scope.trained_owners.update(
+                    owner for event in loop.events if event[0] == "step" and event[1] is node
+                    and len(event) > 3 for owner in event[3])
         callee = func.value if isinstance(func, cst.Name) and self.facts.qualified(func) is None \
             else (func.attr.value if isinstance(func, cst.Attribute) and (
                 self.key(func) is not None or self.is_local_method(func)) else None)
@@ -3666,6 +3881,12 @@ class WrongTrainEvalMode(Rule):
             handed = self.handed_model_key(arg.value)
             if handed is not None:
                 self.scope.handed_at[handed] = self.order
+                self.handed_anywhere.add(handed)
+        if isinstance(func, cst.Attribute) and func.attr.value in (
+                "parameters", "named_parameters", "requires_grad_"):
+            owner = self.key(func.value)
+            if owner is not None:
+                self.parameters_read.add(owner)
         if callee is not None and callee in self.modes_left.by_name:
             self.scope.trained_at = self.order  # a function of this file: it may train
         if callee is not None:
@@ -3677,6 +3898,10 @@ class WrongTrainEvalMode(Rule):
                 if _mode_free(self.facts.value(arg.value)):
                     self.handed_mode_free.add(id(arg.value))
             self.apply_modes_left(callee, node)
+        else:
+            qualified = self.facts.qualified(func)
+            if qualified is not None and not self.modes_per_call:
+                self.apply_imported_modes(qualified, node)
         self.check_imported_evaluation(node)
         self.check_module_call(node)
 
@@ -3713,6 +3938,43 @@ class WrongTrainEvalMode(Rule):
                               f"gradients: dropout stays active and batch norm uses batch "
                               f"statistics; call `{key}.eval()` first",
                         related=[location])
+
+    def apply_imported_modes(self, qualified: str, call: cst.Call) -> None:
+        """A helper of another file of the project, called here: the mode it leaves the model
+        it is handed in holds after the call (and inside a training loop, is judged as a switch
+        made there), and one that evaluates the model in whatever mode its caller left is judged
+        by the mode the model has here."""
+        for parameter, position, effect, where in self.facts.imported_mode_effects(qualified):
+            arg = argument(call, position, parameter)
+            key = self.handed_model_key(arg.value) if arg is not None else None
+            if key is None:
+                continue
+            value = self.facts.value(arg.value)
+            if self.facts.has_mode_dependent_layers(value) is False:
+                continue  # no dropout, no batch norm: the mode changes nothing
+            if effect != "evaluated":
+                self.scope.modes[key] = effect
+                loops = frozenset(id(loop.node) for loop in self.facts.open_loops)
+                if loops:
+                    self.imported_switches.append((call, key, effect, where, loops))
+                continue
+            if any(handed == position for handed, _, _ in
+                   self.facts.imported_evaluations(qualified)):
+                continue  # run without gradients there: `check_imported_evaluation` judges it
+            mode = self.scope.modes.get(key) or self.module_facts.modes.get(key)
+            module = self.facts.module_mode(value)
+            if any(tag.kind == LOSS for tag in value):
+                continue  # a loss function handed to the helper, no model
+            if mode != "train" and not (mode is None and self.scope.trained and
+                                        module is not None and not module.in_eval):
+                continue  # nothing here says a model is handed in training mode
+            name = qualified.rsplit(".", 1)[-1]
+            self.report(call, f"`{name}` evaluates the model it is handed in `{parameter}` "
+                              "without calling `eval()`, and this call hands it "
+                              f"`{key}` in training mode: dropout and batch norm stay on for "
+                              f"the evaluation; call `{key}.eval()` before it (and "
+                              f"`{key}.train()` after it, to go on training)",
+                        related=[where])
 
     def apply_modes_left(self, callee: str, call: cst.Call) -> None:
         """After `evaluate(loader, model)`, whose body calls `model.eval()`, the caller's model
@@ -3833,6 +4095,7 @@ class WrongTrainEvalMode(Rule):
         if context is None and generates:
             context = GENERATION_CONTEXT  # model.generate(...): generation is evaluation
         if context is None:
+            self.note_unswitched_run(key, node, func)
             return
         facts = self.scope
         if _by_convention(context) and key in facts.fresh and key not in facts.loaded:
@@ -3875,13 +4138,22 @@ class WrongTrainEvalMode(Rule):
                 # A model the instance holds: the methods that call this one may have set it.
                 self.deferred_attributes.append((facts, key, node, context, what))
                 return
-            self.report_evaluation(node, key, what, context)
+            self.report_evaluation_unless_trained(node, key, what, context)
             return
         if self.mode_of(key) == "train" and not _by_convention(context) and \
                 key not in facts.params:
             # Layers unknown, but this code put it in training mode (a train() call, or an
             # engine whose fit leaves it so) and then evaluates it.
-            self.report_evaluation(node, key, "put in training mode here", context)
+            self.report_evaluation_unless_trained(node, key, "put in training mode here",
+                                                  context)
+            return
+        held_out = next((loader for _, loader in reversed(self.open_loops) if loader), None)
+        if held_out is not None and key in facts.params and facts.node is not None and \
+                self.mode_of(key) is None and key in facts.trained_owners:
+            # Handed in, trained here in the mode it came in (training mode, for a model to
+            # train), then evaluated over held-out data: nothing between switches it.
+            self.deferred_trained.append((facts, key, node,
+                                          f"in a loop over `{held_out}` after training"))
             return
         name = key.rsplit(".", 1)[-1]
         if key in facts.params and MODEL_NAME.search(name) and facts.node is not None and (
@@ -3891,6 +4163,58 @@ class WrongTrainEvalMode(Rule):
             # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False,
                                   False))
+
+    def report_evaluation_unless_trained(self, node: cst.Call, key: str, what: str,
+                                         context: str) -> None:
+        """A no_grad forward pass inside a training step (a loop body or function that runs a
+        backward pass: a GAN's discriminator step making fakes with the generator) is no
+        evaluation when the file trains that model too (runs it with gradients, or hands its
+        parameters to an optimizer): judged once the whole file is seen."""
+        if self.facts.in_no_grad and self.in_training_step():
+            # Outside a loop, the step is the function's: its backward pass must come after.
+            after = (self.scope, self.order) if not self.open_loops else None
+            self.training_step_runs.append((node, key, what, context, after))
+            return
+        self.report_evaluation(node, key, what, context)
+
+    def in_training_step(self) -> bool:
+        """Inside a loop body that runs a backward pass, or a function that does."""
+        block = self.open_loops[-1][0].body if self.open_loops else (
+            self.scope.node.body if self.scope.node is not None else None)
+        if block is None:
+            return False
+        trains = self.training_blocks.get(id(block))
+        if trains is None:
+            trains = self.training_blocks[id(block)] = \
+                "backward" in self.context.module.code_for_node(block)
+        return trains
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        # Whether the file computes a loss matters only once a model ran unswitched; after its
+        # forward pass (post-order), the loss that takes its output is still to come here.
+        if self.unswitched_runs and not self.loss_computed and not self.trains_anywhere and \
+                first(self.facts.value(original_node), LOSS_VALUE) is not None:
+            self.loss_computed = True
+
+    def note_unswitched_run(self, key: str, node: cst.Call, func: cst.BaseExpression) -> None:
+        """A forward pass nothing marks as an evaluation, of a model with dropout or batch norm
+        built in this file in training mode: judged in `leave_Module`, once the whole file has
+        shown whether anything trains, switches or hands on that model."""
+        if key in self.scope.params or self.mode_of(key) is not None:
+            return
+        if any(self.is_dummy(arg.value) for arg in node.args):
+            return  # run on made-up input (a demo's `torch.randn`): a shape check
+        modules = [tag for tag in self.facts.value(func) if tag.kind == MODULE
+                   and tag.node is not None and tag.info.framework == ""]
+        if not modules or not all(tag.info.mode_dependent and not tag.info.in_eval
+                                  for tag in modules):
+            return
+        # Weights to evaluate: a zoo's model (pretrained weights, as a scorer's network has) or
+        # weights loaded here. One built with random weights and run (a tutorial's shape
+        # check) evaluates nothing.
+        if key in self.scope.loaded or all(
+                tag.detail.startswith(catalog.OPAQUE_MODEL_PREFIXES) for tag in modules):
+            self.unswitched_runs.append((key, node, modules[0].info.evidence))
 
     def chose_training_mode(self, key: str) -> bool:
         """Whether `key` was switched to training mode by an explicit `train()` in this scope
@@ -4032,11 +4356,60 @@ class WrongTrainEvalMode(Rule):
                 continue  # every method that calls this one put the model in eval mode first
             self.report_evaluation(node, key, what, context, related=[
                 (call, f"called here without `{key}.eval()`") for call in in_training])
+        for facts, key, node, context in self.deferred_trained:
+            handed = []
+            index = facts.params.index(key)
+            for call, _, _ in self.calls_of(facts):
+                arg = argument(call, index - (1 if facts.params[:1] == ["self"] and isinstance(
+                    call.func, cst.Attribute) else 0), key)
+                if arg is not None:
+                    handed.append(self.facts.has_mode_dependent_layers(self.facts.value(
+                        arg.value)))
+            if handed and all(modes is False for modes in handed):
+                continue  # every model this file hands it has no dropout and no batch norm
+            effect = "its dropout stays active and its batch norm uses batch statistics" \
+                if any(handed) else "any dropout it has stays active and any batch norm uses " \
+                                    "batch statistics"
+            self.report(node, f"`{key}`, trained here, runs {context} still in training mode "
+                              f"(nothing here calls `eval()`): {effect}; call `{key}.eval()` "
+                              "before the evaluation loop")
+        self.judge_unswitched_runs()
+        trained = self.run_with_gradients | self.parameters_read
+        for node, key, what, context, after in self.training_step_runs:
+            if after is not None and not any(order > after[1] for order in after[0].backward_at):
+                # The function's backward passes all come before (generation after training):
+                # an evaluation of the trained model.
+                self.report_evaluation(node, key, what, context)
+            elif not any(_same_or_part(key, other) or _same_or_part(other, key)
+                         for other in trained):
+                self.report_evaluation(node, key, what, context)
         reported: set[int] = set()
         for loop in self.facts.loops:
             self.judge_loop(loop, reported)
         if not self.modes_per_call:
             self.judge_forwards_before_train()
+
+    def judge_unswitched_runs(self) -> None:
+        """A model with dropout or batch norm that the file builds and runs but never trains
+        (no optimizer reads its parameters, no backward pass in the file runs it), never
+        switches and never hands to anything that might: used only for its outputs (a metric's
+        Inception network, a frozen teacher), it is evaluated in training mode."""
+        if self.trains_anywhere or self.loss_computed:
+            return  # a file that trains: a model run with it may be trained by its step
+        judged: set[str] = set()
+        for key, node, evidence in self.unswitched_runs:
+            if key in judged:
+                continue
+            judged.add(key)
+            if any(_same_or_part(key, other) or _same_or_part(other, key)
+                   for other in (*self.switched_anywhere, *self.handed_anywhere,
+                                 *self.parameters_read)):
+                continue
+            self.report(node, f"`{key}` (has {evidence}) is built here and run for its outputs, "
+                              "but nothing trains it or calls `eval()` on it: it runs in "
+                              "training mode, so dropout stays active and batch norm uses "
+                              "each batch's statistics (and overwrites its running averages); "
+                              f"call `{key}.eval()` once it is built")
 
     def calls_of(self, facts: FunctionFacts) -> list[tuple[cst.Call, dict[str, str],
                                                             FunctionFacts]]:
@@ -4131,6 +4504,7 @@ class WrongTrainEvalMode(Rule):
         if self.modes_per_call:
             return
         events = self.trained_model_events(loop, list(self.facts.expand(loop.events)))
+        events += self.imported_switch_events(loop, events)
         kinds = {event[0] for event in events}
         # A loop that computes gradients but steps no optimizer (a gradient or saliency check)
         # trains nothing: its eval() is no mode left behind for training.
@@ -4141,11 +4515,24 @@ class WrongTrainEvalMode(Rule):
         if id(evaluation) in reported:
             return
         reported.add(id(evaluation))
+        imported = [where for call, _, mode, where, _ in self.imported_switches
+                    if call is evaluation and mode == "eval"]
         self.report(evaluation, "this puts the model in eval mode inside the training loop, and "
                                 "nothing calls `train()` before the next training step: from "
                                 "the second epoch on, dropout and batch norm are off; call "
                                 "`model.train()` at the top of each epoch",
-                    related=[(backward, "the training step")])
+                    related=[(backward, "the training step"), *imported[:1]])
+
+    def imported_switch_events(self, loop, events: list[tuple]) -> list[tuple]:
+        """The mode switches that helpers of other files make inside `loop`, as its events:
+        ("eval", call, call) or ("train", call, call), each at the call that hands the model.
+        Where the loop steps an optimizer built here from the modules it runs, a model that is
+        none of them (a teacher) is not the trained one."""
+        owners = {owner for event in events if event[0] == "step" and len(event) > 3
+                  and _made_here(event) for owner in event[3]}
+        return [(mode, call, call) for call, key, mode, _, loops in self.imported_switches
+                if id(loop.node) in loops and not (owners and not any(
+                    _same_or_part(key, owner) for owner in owners))]
 
     def note_forward(self, key: str) -> None:
         if not self.facts.in_no_grad:
@@ -4297,28 +4684,10 @@ def _iterated_name(node: cst.BaseExpression) -> str | None:
 
 
 def _modes_left(function: cst.FunctionDef) -> dict[str, str]:
-    """The modes a function leaves its parameters in: `model.eval()` (or `model.train()`) run
-    on every path through its body, not in a branch or loop, the last one for each parameter.
-    `def evaluate(model, loader): model.eval(); ...` leaves the caller's model in eval mode."""
-    params = {param.name.value for param in (*function.params.posonly_params,
-                                            *function.params.params)}
-    modes: dict[str, str] = {}
-    statements = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else []
-    while statements:
-        statement = statements.pop(0)
-        if isinstance(statement, cst.With):
-            statements[:0] = statement.body.body  # a `with` block runs its body once
-            continue
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
-                continue
-            mode = mode_switch(small.value)
-            receiver = small.value.func.value if mode is not None else None
-            if isinstance(receiver, cst.Name) and receiver.value in params:
-                modes[receiver.value] = mode
-    return modes
+    """The modes a function leaves its parameters in (`mode_effects.modes_left`, without the
+    switches): `def evaluate(model, loader): model.eval(); ...` leaves the caller's model in
+    eval mode."""
+    return {parameter: mode for parameter, (mode, _) in modes_left(function).items()}
 
 
 class _ModesLeftCollector(CachedVisitorNames, cst.BatchableCSTVisitor):

@@ -81,7 +81,9 @@ class DtypeCasts(Rule):
     `.float()` or `dtype=`; uint8 images (`cv2.imread`, a PIL image through `np.asarray`, kept
     uint8 by `cv2.resize`, `cv2.cvtColor`, `.permute`) fed to a model unconverted; and arithmetic
     on uint8 images with integers (`image - 128`) or with another uint8 image
-    (`frame - background`), which wraps around modulo 256. Arithmetic on a value the function
+    (`frame - background`), which wraps around modulo 256: an integer is a literal, a parameter
+    with an integer default or an `int` annotation, or, in a product divided right away
+    (`image * percent / 100`), any factor not declared a float. Arithmetic on a value the function
     asserts is uint8 (`assert label.dtype == np.uint8`) is taken as intended.
 
     Keras, TensorFlow and JAX: uint8 images (`tf.io.decode_jpeg`/`decode_png`/`decode_image`,
@@ -409,6 +411,15 @@ class DtypeCasts(Rule):
             from torchvision.io import read_image
             frame = (read_image(path).float() * 1.3).clamp(0, 255).byte()
         """),
+        # A uint8 image times a float factor is float: the division after it is safe.
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def dim(path, factor: float = 0.8):
+                image = np.roll(cv2.imread(path), 4, axis=0)
+                return (image * factor / 2).astype(np.uint8)
+        """),
         # Clipped before the cast back to the image's own dtype.
         Valid("""
             import cv2
@@ -725,6 +736,22 @@ class DtypeCasts(Rule):
             image = jnp.array(cv2.imread(path), dtype=jnp.uint8)
             brighter = image * 2
         """, line=4, related_lines=(3,)),
+        # Scaled by a factor not known to be a float, then divided: an int factor keeps the
+        # product uint8, which wraps before the division (np.pad keeps the dtype).
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def brighten(path, percent):
+                image = np.pad(cv2.imread(path), 2)
+                return (image * percent / 100).astype(np.uint8)
+        """, line=6, related_lines=(5,)),
+        Invalid("""
+            import cv2
+
+            def boost(path, gain=2):
+                return cv2.imread(path) * gain
+        """, line=4, related_lines=(4,)),
         # Cast back to the image's own dtype: `image.dtype` of a uint8 image is uint8.
         Invalid("""
             import cv2
@@ -778,8 +805,57 @@ class DtypeCasts(Rule):
             self.uint8_checks[id(scope)] = checks.checked
         return any(checked.deep_equals(operand) for checked in self.uint8_checks[id(scope)])
 
+    def int_parameter(self, node: cst.BaseExpression) -> bool:
+        """Whether `node` names a parameter of the enclosing function declared an int: an
+        integer default (`scale=2`) or an `int` annotation."""
+        function = self.facts.function
+        if function is None or not isinstance(node, cst.Name):
+            return False
+        params = function.node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.name.value != node.value:
+                continue
+            annotation = param.annotation.annotation if param.annotation is not None else None
+            return (param.default is not None and _is_int_literal(param.default)) or (
+                isinstance(annotation, cst.Name) and annotation.value == "int")
+        return False
+
+    def scaled_in_uint8(self, node: cst.BinaryOperation) -> bool:
+        """`image * factor / 100`: a product divided right after it is made, where `factor` is
+        no literal and not known to be a float. Scaled in the product and brought back by the
+        division, the pixels are only safe if the product is float: for an int factor the
+        product stays uint8 and wraps before the division sees it."""
+        if not isinstance(node.operator, (cst.Divide, cst.FloorDivide)):
+            return False
+        product = node.left
+        if not (isinstance(product, cst.BinaryOperation) and
+                isinstance(product.operator, cst.Multiply)):
+            return False
+        return any(isinstance(side, (cst.Name, cst.Attribute)) and
+                   not first(self.facts.value(side), UINT8) and not self.is_float_name(side)
+                   for side in (product.left, product.right))
+
+    def is_float_name(self, node: cst.BaseExpression) -> bool:
+        """A parameter declared a float (`alpha=0.5`, `alpha: float`)."""
+        function = self.facts.function
+        if function is None or not isinstance(node, cst.Name):
+            return False
+        params = function.node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.name.value == node.value:
+                annotation = param.annotation.annotation if param.annotation else None
+                return isinstance(param.default, cst.Float) or (
+                    isinstance(annotation, cst.Name) and annotation.value == "float")
+        return False
+
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if not isinstance(node.operator, WRAPPING_OPERATORS):
+        if self.scaled_in_uint8(node):
+            self.check_wrapping(node.left, scaled=True)
+            return
+        self.check_wrapping(node)
+
+    def check_wrapping(self, node: cst.BinaryOperation, scaled: bool = False) -> None:
+        if not isinstance(node.operator, WRAPPING_OPERATORS) or id(node) in self.reported:
             return
         left, right = self.facts.value(node.left), self.facts.value(node.right)
         uint8 = first(left, UINT8)
@@ -793,10 +869,20 @@ class DtypeCasts(Rule):
         if _names_label_map(node.left if other is node.right else node.right):
             return  # class ids shifted (1-based trimap to 0-based), not intensities
         other_uint8 = first(self.facts.value(other), UINT8)
-        if _is_int_literal(other) or (other_uint8 is not None and other_uint8.detail != "cast"
-                                      and not isinstance(node.operator, cst.Multiply)):
+        if _is_int_literal(other) or self.int_parameter(other) or (
+                other_uint8 is not None and other_uint8.detail != "cast"
+                and not isinstance(node.operator, cst.Multiply)):
+            self.reported.add(id(node))
             self.report(node, "arithmetic on uint8 pixels wraps around modulo 256 "
                               "(100 - 128 is 228); cast to float first",
+                        related=self.origin_of(uint8, "uint8 image read here"))
+        elif scaled and other_uint8 is None:
+            self.reported.add(id(node))
+            name = cst.Module([]).code_for_node(other)
+            self.report(node, f"uint8 pixels times `{name}` stay uint8 when `{name}` is an "
+                              "integer: the product wraps around modulo 256 before the "
+                              "division scales it back; cast to float first "
+                              "(`image.astype(np.float32) * ...`)",
                         related=self.origin_of(uint8, "uint8 image read here"))
 
     def visit_Call(self, node: cst.Call) -> None:

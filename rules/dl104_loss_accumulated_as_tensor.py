@@ -7,7 +7,8 @@ import libcst as cst
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic.catalog import BACKWARD_METHODS, LOSS_SCALING_CONTEXTS
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.values import LOSS_VALUE, first
+from dllint.semantic.syntax import argument
+from dllint.semantic.values import ELEMENTS, INSTANCE, LOSS_VALUE, first
 from dllint.types import Applicability
 
 
@@ -28,6 +29,10 @@ class LossAccumulatedAsTensor(Rule):
     no running total. A sum made under `torch.no_grad()` records no graph and is not flagged, nor
     a value handed to a method of the class's own named like a backward pass
     (`self.backward(reward)`, an agent's update step) unless that method runs one.
+    A method that adds its argument into its instance's state (an
+    `AverageMeter.update(val, n)` doing `self.sum += val * n`, also element by element of a list
+    it is handed, also for a class of another file of the project) is such a running total:
+    handing it the loss tensor each step (`meter.update(loss, n)`) is flagged at the call.
 
     ## Why is this bad?
     The running total keeps a reference to every step's autograd graph, with all its activations:
@@ -59,7 +64,7 @@ class LossAccumulatedAsTensor(Rule):
     code = "DL104"
     name = "loss-accumulated-as-tensor"
     summary = "A loss tensor is summed into a running total, keeping its graph alive"
-    requires_any = ("+=",)
+    requires_any = ("+=", ".update(")
     uses_model = True
 
     VALID = [
@@ -201,6 +206,40 @@ class LossAccumulatedAsTensor(Rule):
                 for codebook in range(self.num_codebooks):
                     loss += loss_fct(logits[:, codebook], labels[..., codebook])
                 return loss / self.num_codebooks
+        """),
+        # The meter is handed the loss's value, or converts what it is handed itself.
+        Valid("""
+            import torch.nn.functional as F
+
+            class AverageMeter:
+                def __init__(self):
+                    self.sum, self.count = 0.0, 0
+
+                def update(self, val, n=1):
+                    self.sum += val * n
+                    self.count += n
+
+            meter = AverageMeter()
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                meter.update(loss.item(), x.size(0))
+        """),
+        Valid("""
+            import torch.nn.functional as F
+
+            class RunningLoss:
+                def __init__(self):
+                    self.total = 0.0
+
+                def add(self, loss):
+                    self.total += loss.item()
+
+            running = RunningLoss()
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                running.add(loss)
         """),
         # A running total summed under no_grad records no graph (an epoch's logging tensor).
         Valid("""
@@ -474,6 +513,44 @@ class LossAccumulatedAsTensor(Rule):
                     loss.backward()
                     self.batch_loss_value += loss.item()
         """),
+        # A meter whose update adds its argument into its state, handed the loss tensor each
+        # step: the meter keeps every step's graph.
+        Invalid("""
+            import torch.nn.functional as F
+
+            class AverageMeter:
+                def __init__(self):
+                    self.sum, self.count = 0.0, 0
+
+                def update(self, val, n=1):
+                    self.sum += val * n
+                    self.count += n
+
+            meter = AverageMeter()
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                meter.update(loss, x.size(0))
+        """, line=15),
+        # The same per element of a list, from a method run once per step.
+        Invalid("""
+            class Meters:
+                def __init__(self, n):
+                    self.sums = [0.0] * n
+
+                def update(self, values):
+                    for index, value in enumerate(values):
+                        self.sums[index] += value
+
+            class Runner:
+                def __init__(self):
+                    self.meters = Meters(2)
+
+                def train_step(self, x):
+                    loss = model(x).pow(2).mean()
+                    loss.backward()
+                    self.meters.update([loss * 10, loss])
+        """, line=16),
         # The class's own `backward` runs the backward pass on what it is handed: still a loss.
         Invalid("""
             import torch.nn.functional as F
@@ -518,6 +595,10 @@ class LossAccumulatedAsTensor(Rule):
         self.backpropagated_tensors: list[set[str]] = [set()]
         # Per function: `as` names of loss-scaling contexts, with the names their loss reads.
         self.scaled: list[dict[str, set[str]]] = [{}]
+        # Per function: calls of a method that adds its argument into its instance's state
+        # (`meter.update(loss, n)`), handed a tensor: (the call, the method, the loop, whether
+        # the tensor is a loss's, the names the argument reads).
+        self.accumulating_calls: list[list[tuple[cst.Call, str, object, bool, set[str]]]] = [[]]
         # Per function: what it hands a method of its own class named like a backward pass
         # (`self.backward(reward)`), by method: a backward pass only if that method runs one,
         # which is known once the whole class was read.
@@ -546,6 +627,7 @@ class LossAccumulatedAsTensor(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        self.note_accumulating_call(node)
         if not isinstance(func, cst.Attribute) or func.attr.value not in BACKWARD_METHODS:
             return
         # Whatever the backpropagated expression reads is backpropagated with it: the total in
@@ -578,6 +660,53 @@ class LossAccumulatedAsTensor(Rule):
             names |= self.scaled[-1].get(name, set())
         self.backpropagated[-1].update(names)
 
+    def note_accumulating_call(self, node: cst.Call) -> None:
+        """`meter.update(loss, n)` where the meter's class adds `val` into its state
+        (`self.sum += val * n`): a running total of loss tensors kept across the calls."""
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        instance = first(self.facts.value(func.value), INSTANCE)
+        if instance is None:
+            return
+        loop = self.facts.open_loops[-1] if self.facts.open_loops else None
+        for position, parameter in self.facts.accumulated_arguments(instance.detail,
+                                                                     func.attr.value):
+            arg = argument(node, position, parameter)
+            if arg is None:
+                continue
+            handed = arg.value
+            parts = [element.value for element in handed.elements] if isinstance(
+                handed, (cst.List, cst.Tuple)) else [handed]
+            for part in parts:
+                value = self.facts.value(part)
+                elements = first(value, ELEMENTS)
+                loss = first(value, LOSS_VALUE) is not None or (
+                    elements is not None and first(elements.info, LOSS_VALUE) is not None)
+                self.accumulating_calls[-1].append((node, func.attr.value, loop, loss,
+                                                    _tensor_names(part)))
+
+    def judge_accumulating_calls(self, backpropagated_tensors: set[str]) -> None:
+        """A meter handed a loss tensor (one a loss function made, or the tensor the function
+        backpropagates) in a training loop, or in a function that runs the step itself."""
+        reported: set[int] = set()
+        for call, method, loop, loss, names in self.accumulating_calls.pop():
+            if id(call) in reported:
+                continue
+            if not loss and not names & backpropagated_tensors:
+                continue
+            if loop is not None:
+                if not any(event[0] == "backward" for event in self.facts.expand(loop.events)):
+                    continue
+            elif not backpropagated_tensors:
+                continue  # neither in a training loop nor in a step: summed once, not per step
+            reported.add(id(call))
+            callee = self.context.module.code_for_node(call.func)
+            self.report(call, f"`{callee}` adds its argument into a running total kept on the "
+                              f"instance (`{method}` does `self.<total> += <argument>`), and it "
+                              "is handed a loss tensor: every step's autograd graph stays alive "
+                              "in the total, and memory grows every step; pass `loss.item()`")
+
     def visit_With(self, node: cst.With) -> None:
         for item in node.items:
             call = item.item
@@ -587,6 +716,7 @@ class LossAccumulatedAsTensor(Rule):
                 self.scaled[-1][item.asname.name.value] = _names_read([call.args[0].value])
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.accumulating_calls.append([])
         self.own_backwards.append([])
         self.candidates.append([])
         self.backpropagated.append(set())
@@ -595,6 +725,7 @@ class LossAccumulatedAsTensor(Rule):
         self.backpropagated_tensors.append(set())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.judge_accumulating_calls(self.backpropagated_tensors[-1])
         own = self.own_backwards.pop()
         if own:  # judged once the methods it hands values to are known
             self.pending.append((self.candidates.pop(), self.sums_of_names.pop(),
@@ -605,6 +736,7 @@ class LossAccumulatedAsTensor(Rule):
         self.scaled.pop()
 
     def leave_Module(self, original_node: cst.Module) -> None:
+        self.judge_accumulating_calls(self.backpropagated_tensors[0])
         for candidates, sums, backpropagated, tensors, own in self.pending:
             for method, tensor, names in own:
                 events = self.facts.function_events(method)
@@ -663,6 +795,21 @@ def _backpropagated_tensor(expression: cst.BaseExpression) -> str | None:
                 return None
         else:
             return None
+
+
+def _tensor_names(expression: cst.BaseExpression) -> set[str]:
+    """The dotted names an argument hands on as tensors: `loss` in `loss`, `loss * 1000` or
+    `loss.mean()`; nothing for `loss.item()` or `float(loss)`, which drop the graph."""
+    if isinstance(expression, cst.Call):
+        func = expression.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("item", "detach", "tolist"):
+            return set()
+        if isinstance(func, cst.Name) and func.value in ("float", "int"):
+            return set()
+    if isinstance(expression, cst.BinaryOperation):
+        return _tensor_names(expression.left) | _tensor_names(expression.right)
+    tensor = _backpropagated_tensor(expression)
+    return {tensor} if tensor is not None else set()
 
 
 def _names_read(expressions: list[cst.BaseExpression]) -> set[str]:

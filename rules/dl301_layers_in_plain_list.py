@@ -18,7 +18,11 @@ class LayersInPlainList(Rule):
     Flags `self.layers = [nn.Linear(...), ...]` (or a list comprehension, or a dict of layers)
     in an `nn.Module`. Layers the list reads from attributes of the module (`[self.conv1,
     self.conv2]`), or that `__init__` also assigns to one (`self.encoder = encoder`), are
-    registered through those attributes, and a list of only such layers is not flagged.
+    registered through those attributes, and a list of only such layers is not flagged. Nor is
+    a catalogue of candidates (`self.models = {"a": A(), "b": B()}`) that the class only reads
+    to pick the module an attribute then holds (`self.backbone = self.models[name]`, or a
+    method's return value `self.backbone = self._get(name)` where `_get` returns
+    `self.models[name]`): the module used is registered.
     It also flags `self.layers = make_layers(...)` (or `self._make_layers(...)`) where
     that function of the file returns such a plain list or dict, and an empty list or dict
     attribute (`self.blocks = []`) that `__init__` fills with layers (`self.blocks.append(
@@ -175,6 +179,39 @@ class LayersInPlainList(Rule):
                     super().__init__()
                     self.heads = nn.ModuleList(make_heads(64, tasks))
                     self.body = make_body([64, 64])
+        """),
+        # A catalogue of candidate backbones: the chosen one, handed back by a method, is
+        # assigned to an attribute, which registers it; the others are never used.
+        Valid("""
+            import torchvision.models as models
+            from torch import nn
+
+            class Encoder(nn.Module):
+                def __init__(self, name, dim):
+                    super().__init__()
+                    self.candidates = {"resnet18": models.resnet18(num_classes=dim),
+                                       "resnet50": models.resnet50(num_classes=dim)}
+                    self.backbone = self._choose(name)
+
+                def _choose(self, name):
+                    model = self.candidates[name]
+                    return model
+
+                def forward(self, x):
+                    return self.backbone(x)
+        """),
+        Valid("""
+            from torch import nn
+
+            class Head(nn.Module):
+                def __init__(self, kind):
+                    super().__init__()
+                    self.options = {"linear": nn.Linear(8, 2), "mlp": nn.Sequential(
+                        nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))}
+                    self.head = self.options[kind]
+
+                def forward(self, x):
+                    return self.head(x)
         """),
         # Filled in a loop, then wrapped (or handed to a Sequential) before __init__ ends.
         Valid("""
@@ -354,6 +391,32 @@ class LayersInPlainList(Rule):
                 def _make_layers(self, config):
                     return [nn.Conv2d(3, width, 3) for width in config]
         """, line=6, related_lines=(9,)),
+        # The catalogue's modules run straight from it in forward: never registered.
+        Invalid("""
+            from torch import nn
+
+            class Head(nn.Module):
+                def __init__(self, kind):
+                    super().__init__()
+                    self.options = {"linear": nn.Linear(8, 2), "wide": nn.Linear(8, 2)}
+                    self.head = self.options[kind]
+                    self.kind = kind
+
+                def forward(self, x):
+                    return self.head(x) + self.options[self.kind](x)
+        """, line=6, unsafe=True, fixed="""
+            from torch import nn
+
+            class Head(nn.Module):
+                def __init__(self, kind):
+                    super().__init__()
+                    self.options = nn.ModuleDict({"linear": nn.Linear(8, 2), "wide": nn.Linear(8, 2)})
+                    self.head = self.options[kind]
+                    self.kind = kind
+
+                def forward(self, x):
+                    return self.head(x) + self.options[self.kind](x)
+        """),
         # An empty list or dict filled with layers in a loop of __init__.
         Invalid("""
             from torch import nn
@@ -410,6 +473,14 @@ class LayersInPlainList(Rule):
         self.factories: dict[str, tuple[cst.BaseExpression, str]] = {}
         self.built_by_call: list[tuple[cst.Assign, str]] = []
         self.open_calls: list[list[tuple[cst.Assign, str]]] = []
+        # Per class: a catalogue of candidates (`self.models = {"a": A(), "b": B()}`) whose one
+        # chosen module is then assigned to an attribute, which registers it (`self.backbone =
+        # self.models[name]`, or through a method returning `self.models[name]`). By attribute:
+        # how often the class reads it, and the reads that only pick a module out of it.
+        self.attribute_reads: list[dict[str, int]] = []
+        self.picks: list[list[tuple[str, int, str | None]]] = []  # (attribute, read, method)
+        # Per function: local names bound to a pick (`model = self.models[name]`).
+        self.picked_names: list[dict[str, list[tuple[str, int]]]] = [{}]
         # Per class: attributes `__init__` sets to an empty list or dict, filled with layers
         # later in `__init__` or annotated as holding them.
         self.filled: list[dict[str, _Filled]] = []
@@ -430,18 +501,26 @@ class LayersInPlainList(Rule):
         self.registers.append(False)
         self.held.append(set())
         self.open_calls.append([])
+        self.attribute_reads.append({})
+        self.picks.append([])
         self.filled.append({})
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
         pending, registers, held = self.pending.pop(), self.registers.pop(), self.held.pop()
         calls, filled = self.open_calls.pop(), self.filled.pop()
+        reads, picks = self.attribute_reads.pop(), self.picks.pop()
         if registers:
             return  # the class registers its listed layers by hand (self.add_module(...))
         self.built_by_call.extend(calls)
-        for node, message, fix, loose in pending:
+        assigned_from = {method for _, method in calls}
+        for node, message, fix, loose, attribute in pending:
             if all(isinstance(layer, cst.Name) and layer.value in held for layer in loose):
                 continue  # every listed layer is also an attribute: registered through it
+            registered = {read for picked, read, method in picks if picked == attribute
+                          and (method is None or method in assigned_from)}
+            if registered and len(registered) == reads.get(attribute, 0):
+                continue  # only ever read to pick the module an attribute then registers
             self.report(node, message, fix=fix)
         for attribute in filled.values():
             if attribute.empty is None or attribute.handed_on:
@@ -458,8 +537,34 @@ class LayersInPlainList(Rule):
                         f"nn.{attribute.container}()",
                         related=[(fills[0], "a layer is added here")] if fills else [])
 
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.picked_names.append({})
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.picked_names.pop()
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if self.attribute_reads and isinstance(node.value, cst.Name) and \
+                node.value.value == "self" and self.facts.function is not None:
+            reads = self.attribute_reads[-1]
+            reads[node.attr.value] = reads.get(node.attr.value, 0) + 1
+
+    def _pick(self, node: cst.BaseExpression) -> tuple[str, int] | None:
+        """`self.models[name]`: (the attribute, the read's id)."""
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute) and \
+                isinstance(node.value.value, cst.Name) and node.value.value.value == "self":
+            return node.value.attr.value, id(node.value)
+        return None
+
     def visit_Return(self, node: cst.Return) -> None:
         function = self.facts.function
+        if function is not None and node.value is not None and self.picks and \
+                function.is_method:
+            # A method handing back a module picked out of a catalogue attribute.
+            pick = self._pick(node.value)
+            found = [pick] if pick is not None else self.picked_names[-1].get(
+                node.value.value, []) if isinstance(node.value, cst.Name) else []
+            self.picks[-1].extend((attribute, read, function.name) for attribute, read in found)
         if function is not None and node.value is not None:
             found = self._listed_layers(node.value)
             if found is not None:
@@ -520,6 +625,17 @@ class LayersInPlainList(Rule):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         function = self.facts.function
+        if self.attribute_reads and function is not None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Attribute) and isinstance(
+                        target.target.value, cst.Name) and target.target.value.value == "self":
+                    reads = self.attribute_reads[-1]  # an assignment is no read
+                    reads[target.target.attr.value] = reads.get(target.target.attr.value, 0) - 1
+            pick = self._pick(node.value)
+            if pick is not None:
+                for target in node.targets:
+                    if isinstance(target.target, cst.Name):
+                        self.picked_names[-1].setdefault(target.target.value, []).append(pick)
         if not self.module_classes or not self.module_classes[-1] or function is None or \
                 function.name != "__init__":
             return
@@ -535,6 +651,9 @@ class LayersInPlainList(Rule):
                    and t.target.value.value == "self" for t in node.targets):
             return
         value = node.value
+        pick = self._pick(value)
+        if pick is not None:
+            self.picks[-1].append((*pick, None))  # self.backbone = self.models[name]
         if isinstance(value, cst.Name):
             self.held[-1].add(value.value)  # self.encoder = encoder
             return
@@ -568,7 +687,8 @@ class LayersInPlainList(Rule):
                                        f"{'dict' if container == 'ModuleDict' else 'list'} are not "
                                        "registered: parameters() misses them (never trained), and "
                                        f".to(), .eval() and state_dict() skip them; use "
-                                       f"nn.{container}", fix, loose))
+                                       f"nn.{container}", fix, loose,
+                            _assigned_attribute(node)))
 
     def _in_module_init(self) -> bool:
         function = self.facts.function
@@ -638,6 +758,15 @@ class LayersInPlainList(Rule):
         if not layers or len(layers) != len(elements):
             return None
         return layers, container
+
+
+def _assigned_attribute(node: cst.Assign) -> str | None:
+    """`models` for `self.models = ...`."""
+    for target in node.targets:
+        if isinstance(target.target, cst.Attribute) and isinstance(target.target.value, cst.Name) \
+                and target.target.value.value == "self":
+            return target.target.attr.value
+    return None
 
 
 @dataclass

@@ -122,7 +122,8 @@ class UninitializedTensor(Rule):
     `module.out_projs[i]`). Such a hook may be in another file of the project: one imported
     and applied (`model.apply(init_weights)`, `init_weights(model)`), or an `_init_weights`
     inherited from a base class defined there (the project's summaries carry what each hook
-    fills). A fill of slices of the tensor (`w[:k].fill_(0)`,
+    fills), or a hook that a file importing this one defines and applies to its models
+    (`model.apply(init_weights)` in train.py on a model of this file's classes). A fill of slices of the tensor (`w[:k].fill_(0)`,
     `m.weight.data[:, k].fill_(1.0)` in an init function) is the author's initialisation of
     it. A method called on `self` may be defined by a parent class of the file, and a class
     derived from a torch layer (`class Linear(nn.Linear)`) that calls `self.reset_parameters()`

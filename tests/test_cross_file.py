@@ -1210,6 +1210,54 @@ def applied_hook_project(tmp_path: Path, train: str = APPLIED_TRAIN) -> Path:
     return root
 
 
+MODE_HELPERS = '''
+import torch
+
+
+def eval_net(net, loader):
+    net.eval()
+    total = 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            total += (net(x).argmax(1) == y).float().mean().item()
+    return total / len(loader)
+
+
+def do_eval(model, loader):
+    correct = 0
+    for x, y in loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+'''
+MODE_TRAIN = '''
+import torch
+from torch import nn
+from helpers import eval_net, do_eval
+
+net = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+for epoch in range(10):
+    net.train()
+    for step, (x, y) in enumerate(train_loader):
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if step % 100 == 0:
+            {check}
+'''
+
+
+def mode_project(tmp_path, check: str, model: str = "") -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "helpers.py").write_text(MODE_HELPERS)
+    train = MODE_TRAIN.format(check=check)
+    if model:
+        train = train.replace("nn.Dropout(0.5)", model)
+    (root / "train.py").write_text(train)
+    return root
+
+
 def test_a_hook_another_file_applies_to_the_model_fills_its_submodules(tmp_path):
     """DL304: `model.apply(weights_init)` in train.py, with a hook of train.py that dispatches
     on the class's name, fills the parameters of the model and of its submodules, defined in
@@ -1314,6 +1362,127 @@ def test_a_list_of_models_with_dropout_from_another_file_is_still_reported(tmp_p
     found, _ = lint(listed_models_project(tmp_path, nerf))
     assert {(name, line) for name, line, code, _ in found if code == "DL004"} == {
         ("rendering.py", 7)}
+def test_a_helper_of_another_file_that_leaves_the_model_in_eval_mode_counts_in_the_loop(
+        tmp_path):
+    """DL004: `eval_net` (helpers.py) calls `net.eval()` and returns; called inside the batch
+    loop, the steps after it train in eval mode. Its summary says so."""
+    summary = summarise("helpers.py", MODE_HELPERS)
+    assert summary is not None and [entry[:3] for entry in summary["modes"]["eval_net"]] == \
+        [["net", 0, "eval"]]
+    assert [entry[:3] for entry in summary["modes"]["do_eval"]] == [["model", 0, "evaluated"]]
+    found, _ = lint(mode_project(tmp_path, "score = eval_net(net, val_loader)"))
+    assert ("train.py", 15, "DL004", (("train.py", 11), ("helpers.py", 6))) in found
+
+
+def test_a_helper_that_leaves_eval_mode_is_fine_when_train_follows_it(tmp_path):
+    found, _ = lint(mode_project(tmp_path, "score = eval_net(net, val_loader); net.train()"))
+    assert not [entry for entry in found if entry[2] == "DL004"]
+
+
+def test_a_helper_that_leaves_eval_mode_is_fine_for_a_model_without_modes(tmp_path):
+    found, _ = lint(mode_project(tmp_path, "score = eval_net(net, val_loader)", model="nn.ReLU()"))
+    assert not [entry for entry in found if entry[2] == "DL004"]
+
+
+def test_an_evaluation_helper_of_another_file_judged_by_the_mode_its_caller_hands(tmp_path):
+    """DL004: `do_eval` (helpers.py) runs the model it is handed without `eval()`; the caller
+    hands it a model in training mode."""
+    found, _ = lint(mode_project(tmp_path, "score = do_eval(net, val_loader)"))
+    assert ("train.py", 15, "DL004", (("helpers.py", 17),)) in found
+
+
+def test_an_evaluation_helper_of_another_file_handed_an_eval_model_is_fine(tmp_path):
+    found, _ = lint(mode_project(
+        tmp_path, "net.eval(); score = do_eval(net, val_loader); net.train()"))
+    assert not [entry for entry in found if entry[2] == "DL004"]
+
+
+def test_an_evaluation_helper_of_another_file_handed_a_loss_function_is_fine(tmp_path):
+    """`do_eval(criterion, ...)` runs what it is handed, but a loss function has no mode."""
+    found, _ = lint(mode_project(
+        tmp_path, "criterion = nn.CrossEntropyLoss(); score = do_eval(criterion, val_loader)"))
+    assert not [entry for entry in found if entry[2] == "DL004"]
+
+
+def test_a_model_without_modes_defined_in_another_file_is_never_judged(tmp_path):
+    """DL004 is silent on a model whose class, in another file, has neither dropout nor batch
+    norm, however it is evaluated (loaded, under no_grad, over a test loader, handed to an
+    evaluation helper of a third file), and on a `from_pretrained` model nothing trains."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "model.py").write_text(MODEL_WITH_SOFTMAX)
+    (root / "helpers.py").write_text(MODE_HELPERS)
+    (root / "evaluate.py").write_text('''
+import torch
+from model import Plain
+from helpers import do_eval
+from transformers import AutoModelForSequenceClassification
+
+net = Plain()
+net.load_state_dict(torch.load("weights.pt"))
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+for x, y in train_loader:
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    optimizer.step()
+with torch.no_grad():
+    for x, y in test_loader:
+        print(net(x))
+print(do_eval(net, test_loader))
+scorer = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+with torch.no_grad():
+    print(scorer(**batch))
+''')
+    found, _ = lint(root)
+    assert not [entry for entry in found if entry[2] == "DL004"]
+    # The same with the dropout model: the test loop and the helper's call are flagged.
+    (root / "evaluate.py").write_text((root / "evaluate.py").read_text().replace("Plain", "Net"))
+    found, _ = lint(root)
+    assert {(name, line) for name, line, code, _ in found if code == "DL004"} == {
+        ("evaluate.py", 15), ("evaluate.py", 16)}
+
+
+METER = '''
+class AverageMeter:
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.sum = 0
+        self.count = 0
+
+    def update(self, val, n=1):
+        self.sum += val * n
+        self.count += n
+'''
+METER_LOOP = '''
+import torch.nn.functional as F
+from utils import AverageMeter
+
+losses = AverageMeter()
+for x, y in loader:
+    loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    losses.update({handed}, x.size(0))
+'''
+
+
+def test_a_meter_of_another_file_that_adds_its_argument_keeps_the_loss_tensors(tmp_path):
+    """DL104: `AverageMeter.update` (utils.py, which imports nothing) adds `val` into
+    `self.sum`; handed the loss tensor each step, it keeps every graph. Its summary says so."""
+    summary = summarise("utils.py", METER)
+    assert summary is not None and summary["accumulates"] == {
+        "AverageMeter.update": [[0, "val"], [1, "n"]]}
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "utils.py").write_text(METER)
+    (root / "train.py").write_text(METER_LOOP.format(handed="loss"))
+    found, _ = lint(root)
+    assert ("train.py", 11, "DL104", ()) in found
+    (root / "train.py").write_text(METER_LOOP.format(handed="loss.item()"))
+    found, _ = lint(root)
+    assert not [entry for entry in found if entry[2] == "DL104"]
 
 
 FITS_A_CLASSIFIER = '''

@@ -240,6 +240,12 @@ FLOAT32_DTYPES = torch.FLOAT32_DTYPES | data.FLOAT32_DTYPES
 # Names people give models; used only where a value's origin is unknown (a function parameter).
 MODEL_NAME_PATTERN = (r"(^|_)(model|net|network|classifier|encoder|decoder|backbone|"
                       r"generator|discriminator|student|teacher)s?($|_|\d)")
+# Names of functions that evaluate a model (`validate`, `do_eval`, `test_epoch`, `predict`), and
+# of those that also train (`train_and_evaluate_one_epoch`), which decide modes in their body.
+EVALUATION_NAME_PATTERN = (
+    r"(^|_)(val|valid|validate|validation|eval|evaluate|evaluation|test|predict|prediction|"
+    r"infer|inference)(_|$)")
+TRAINING_NAME_PATTERN = r"(^|_)(train|training|fit)(_|$)"
 
 # Directory listings whose order is whatever the filesystem returns.
 LISTING_FUNCTIONS = REGISTRY.table(Effect.LISTING)

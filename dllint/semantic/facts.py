@@ -24,12 +24,12 @@ import libcst as cst
 from dllint.semantic.reads import LoopNamesRead
 from dllint.semantic.regions import HandlerContext
 from dllint.semantic.values import MODULE, ModuleInfo, Tag, Value, first
+from dllint.types import RelatedLocation
 
 if TYPE_CHECKING:
     from dllint.semantic.loops import LoopEvents
     from dllint.semantic.model import SemanticModel
     from dllint.semantic.summaries import FunctionState
-    from dllint.types import RelatedLocation
 
 __all__ = ["ClassFacts", "Facts", "FunctionFacts", "HandlerContext", "LoopNamesRead",
            "ModuleMode"]
@@ -91,6 +91,7 @@ class Facts:
         # Keyed by the state's id, holding the state: held, it is never freed, so its id cannot
         # be reused by the next function's state (which would get this function's facts).
         self._function_facts: dict[int, tuple[FunctionState, FunctionFacts]] = {}
+        self._accumulations: dict[str, list[tuple[int, str]]] | None = None
 
     # -- values --------------------------------------------------------------------------------
 
@@ -234,6 +235,36 @@ class Facts:
         if project is None:
             return frozenset()
         return project.applied_init_fills()
+
+    def imported_mode_effects(self, qualified: str
+                              ) -> Sequence[tuple[str, int, str, RelatedLocation]]:
+        """What a function of another file of the project (`eval_net`, imported) does to the
+        mode of the models it is handed (`mode_effects`): (parameter, its position, "eval" or
+        "train" for the mode it leaves it in, or "evaluated" for a helper named for evaluation
+        that runs it in whatever mode the caller left, where that happens). Empty without a
+        project, or for a name no summary defines."""
+        project = self._model.project
+        if project is None:
+            return ()
+        return tuple(project.lookup_mode_effects(qualified, self._model.context.path))
+
+    def accumulated_arguments(self, class_name: str, method: str
+                              ) -> Sequence[tuple[int, str]]:
+        """The arguments a method adds into its instance's state (`accumulation`):
+        `AverageMeter.update(val, n)` with `self.sum += val * n` adds `val` (and `n`), as
+        (position after `self`, parameter). `class_name` is a class of this file, or the
+        qualified name of one of another file of the project (an INSTANCE tag's detail)."""
+        if class_name in self._model.top_classes:
+            if self._accumulations is None:
+                from dllint.semantic.accumulation import accumulating_methods
+                context = self._model.context
+                self._accumulations = accumulating_methods(context.module, context.source)
+            return tuple(self._accumulations.get(f"{class_name}.{method}", ()))
+        project = self._model.project
+        if project is None:
+            return ()
+        return tuple(project.lookup_accumulations(class_name, method,
+                                                  self._model.context.path))
 
     def imported_row_fills(self, qualified: str) -> frozenset[tuple[int, int]]:
         """The rows a function of another file of the project writes into a parameter at the

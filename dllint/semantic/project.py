@@ -60,12 +60,20 @@ _EVENT_GATE = minimal_tokens({*catalog.BACKWARD_METHODS, "zero_grad"})
 # What an init hook fills on the modules it receives crosses files (`model.apply(init_weights)`
 # with `init_weights` imported, an `_init_weights` inherited from a base class of another file).
 _INIT_GATE = minimal_tokens({"init.", *(f"{method}(" for method in catalog.IN_PLACE_INITIALISERS)})
+# What a helper does to the mode of the model it is handed crosses files too (`eval_net(net,
+# loader)` imported, which calls `net.eval()` and returns): see mode_effects.
+_MODE_GATE = minimal_tokens({".eval()", ".train("})
 # Which parameters a helper runs as a model without gradients crosses files too (`generate(model,
 # idx)` of another file): DL004 judges each call by the mode its caller left the model in.
 _EVALUATION_GATE = minimal_tokens({*(name.rsplit(".", 1)[-1] for name in catalog.NO_GRAD_CONTEXTS),
                                    *catalog.GENERATION_METHODS})
-SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE, *_EVALUATION_GATE))
+SUMMARY_GATE = minimal_tokens((*SUMMARY_GATE, *_EVENT_GATE, *_INIT_GATE, *_MODE_GATE,
+                               *_EVALUATION_GATE))
 _SUMMARY_PATTERN = gate_pattern(SUMMARY_GATE)
+# What a method adds into its instance's state crosses files too (an AverageMeter of utils.py
+# whose `update(val)` does `self.sum += val * n`): see accumulation. A file that adds into an
+# attribute in place passes the gate for it.
+_ACCUMULATION_PATTERN = re.compile(r"self\.\w+(\[[^\]\n]*\])?\s*\+=")
 DESCRIPTIONS = {PROBABILITIES: "activation applied here", LOG_PROBABILITIES: "log-probabilities here",
                 COLUMN: "(N, 1) output made here", UINT8: "uint8 data made here",
                 FLOAT64: "float64 data made here", UNIT_SCALED: "scaled to [0, 1] here",
@@ -89,8 +97,9 @@ def wants_summary(text: str, path: str = "") -> bool:
     # So does a file that imports a module of its own project (`import train`, `from model
     # import Net`): it may hand another file's model to a third file's function
     # (`train.fit(model.Net().cuda(), loader)`) while naming nothing of the gate itself.
-    return _SUMMARY_PATTERN.search(text) is not None or any(
-        _project_module(name) for name in statement_imports(text))
+    return _SUMMARY_PATTERN.search(text) is not None or \
+        _ACCUMULATION_PATTERN.search(text) is not None or any(
+            _project_module(name) for name in statement_imports(text))
 
 
 def _project_module(name: str) -> bool:
@@ -208,6 +217,17 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     applied = sorted([class_name or "", attribute] for class_name, attribute in applied_fills)
     rows = {name: sorted([filled, index] for filled, index in fills)
             for name, fills in row_fills(module, text).items()}
+    # function -> [[parameter, position, "eval" | "train" | "evaluated", span]] (mode_effects)
+    from dllint.semantic.mode_effects import mode_effects
+    modes = {}
+    for name, effects in mode_effects(module).items():
+        writer.set_anchor("def", name)
+        modes[name] = [[effect.parameter, effect.position, effect.effect,
+                        writer.span(effect.node)] for effect in effects]
+    # `Class.method` -> [[position, parameter], ...] (accumulation)
+    from dllint.semantic.accumulation import accumulating_methods
+    accumulates = {key: [[position, name] for position, name in found]
+                   for key, found in accumulating_methods(module, text).items()}
     from dllint.semantic.evaluations import evaluated_parameters
     evaluates = {}
     for name, found in evaluated_parameters(module, text, context.imports).items():
@@ -227,7 +247,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                if not local.startswith("_")
                and qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS}
     if not classes and not functions and not calls and not exports and not members \
-            and not events and not init_fills and not rows and not evaluates and not applied:
+            and not events and not init_fills and not rows and not evaluates and not applied \
+            and not modes and not accumulates:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -241,6 +262,10 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["aliases"] = aliases
     if evaluates:
         summary["evaluates"] = evaluates
+    if modes:
+        summary["modes"] = modes
+    if accumulates:
+        summary["accumulates"] = accumulates
     return summary
 
 
@@ -429,6 +454,12 @@ SUMMARY = Record({
     "evaluates": MapOf(ListOf(Record({"position": INTEGER, "parameter": TEXT,
                                       "span": ListOf(INTEGER, length=4)},
                                      required=frozenset({"position", "parameter", "span"})))),
+    # function -> what it does to the mode of the models it is handed (mode_effects):
+    # [parameter, position, "eval" | "train" | "evaluated", span of the switch or forward pass]
+    "modes": MapOf(ListOf(ListOf(OneOf((TEXT, INTEGER, ListOf(INTEGER, length=4))),
+                                 length=4))),
+    # `Class.method` -> the arguments it adds into its instance's state: [position, parameter]
+    "accumulates": MapOf(ListOf(ListOf(OneOf((INTEGER, TEXT)), length=2))),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -527,7 +558,8 @@ class ProjectIndex:
                     any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
                     name in summary.get("init_fills", {}) or \
                     name in summary.get("row_fills", {}) or \
-                    name in summary.get("evaluates", {}) or \
+                    name in summary.get("evaluates", {}) or name in summary.get("modes", {}) or \
+                    any(key.startswith(f"{name}.") for key in summary.get("accumulates", {})) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
             exports = summary.get("exports", {})
@@ -698,6 +730,9 @@ class ProjectIndex:
     def _class_members(self, summary: dict[str, Any], name: str) -> Members | None:
         key = (summary["path"], name)
         data = summary.get("members", {}).get(name)
+        if data is None and any(method.startswith(f"{name}.")
+                                for method in summary.get("accumulates", {})):
+            data = {"attributes": {}, "methods": {}}  # known for what its methods add up
         if data is None or key in self._reading:
             return None
         if key not in self._members:
@@ -782,6 +817,34 @@ class ProjectIndex:
                  RelatedLocation(summary["path"], Span(*entry["span"]),
                                  f"`{name}` runs `{entry['parameter']}` here"))
                 for entry in summary.get("evaluates", {}).get(name, ())]
+
+    def lookup_mode_effects(self, qualified: str, importer: str
+                            ) -> list[tuple[str, int, str, RelatedLocation]]:
+        """What a function of another file does to the mode of the models it is handed:
+        (parameter, position, "eval" | "train" | "evaluated", where: the switch, or the first
+        forward pass), or nothing when it is not a summarised function of the project."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return []
+        summary, name = found
+        described = {"eval": "switched to eval mode here",
+                     "train": "switched to training mode here",
+                     "evaluated": "run here in the mode its caller left it"}
+        return [(parameter, position, effect,
+                 RelatedLocation(summary["path"], Span(*span), described[effect]))
+                for parameter, position, effect, span in summary.get("modes", {}).get(name, ())
+                if effect in described]
+
+    def lookup_accumulations(self, qualified_class: str, method: str, importer: str
+                             ) -> list[tuple[int, str]]:
+        """The arguments a method of a class of another file adds into its instance's state
+        (`AverageMeter.update`'s `val`): (position after `self`, parameter)."""
+        found = self._resolve(qualified_class, importer)
+        if found is None:
+            return []
+        summary, name = found
+        return [(position, parameter) for position, parameter in
+                summary.get("accumulates", {}).get(f"{name}.{method}", ())]
 
     def summarises_any(self, qualified_names: Iterable[str], importer: str) -> bool:
         """Whether an import of these names (`statement_imports`) reaches a module of the

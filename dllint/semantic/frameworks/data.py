@@ -113,7 +113,8 @@ DTYPE_KEEPING_FUNCTIONS = frozenset({
     "cv2.resize", "cv2.cvtColor", "cv2.flip", "cv2.rotate", "cv2.warpAffine",
     "cv2.warpPerspective", "cv2.copyMakeBorder", "cv2.GaussianBlur", "cv2.medianBlur",
     "cv2.blur", "numpy.transpose", "numpy.ascontiguousarray", "numpy.flip", "numpy.fliplr",
-    "numpy.flipud", "numpy.rot90",
+    "numpy.flipud", "numpy.rot90", "numpy.roll", "numpy.pad", "numpy.tile", "numpy.repeat",
+    "numpy.copy",
 })
 # Calls that join a list (or tuple) of arrays into one array of the same dtype and scale.
 STACKING = frozenset({"numpy.stack", "numpy.concatenate", "numpy.vstack", "numpy.hstack",

@@ -115,6 +115,9 @@ OPAQUE_MODEL_FAMILIES = {
     "torch.hub.load": "batch norm or dropout, as torch.hub models do",
     "transformers.AutoModel": "dropout, as Hugging Face models do",
     "segmentation_models_pytorch.": "batch norm, as segmentation_models_pytorch models do",
+    # The Inception network FID and IS are computed with; its constructor leaves it in training
+    # mode (torchmetrics' FID wrapper switches it itself).
+    "pytorch_fid.inception.InceptionV3": "batch norm, as pytorch_fid's Inception network does",
 }
 OPAQUE_MODEL_PREFIXES = tuple(OPAQUE_MODEL_FAMILIES)
 # ... except what those packages ship that is not a model.
