@@ -207,6 +207,25 @@ class LossAccumulatedAsTensor(Rule):
                     loss += loss_fct(logits[:, codebook], labels[..., codebook])
                 return loss / self.num_codebooks
         """),
+        # The meter rebinds what it is handed to a detached copy (`.data`) before adding it.
+        Valid("""
+            import torch.nn.functional as F
+
+            class Averager:
+                def __init__(self):
+                    self.sum, self.count = 0.0, 0
+
+                def add(self, v):
+                    self.count += v.data.numel()
+                    v = v.data.sum()
+                    self.sum += v
+
+            meter = Averager()
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                meter.add(loss)
+        """),
         # The meter is handed the loss's value, or converts what it is handed itself.
         Valid("""
             import torch.nn.functional as F
@@ -532,6 +551,25 @@ class LossAccumulatedAsTensor(Rule):
                 loss.backward()
                 meter.update(loss, x.size(0))
         """, line=15),
+        # Its twin: the rebinding keeps the graph (`v = v.sum()`), so every step's graph stays.
+        Invalid("""
+            import torch.nn.functional as F
+
+            class Averager:
+                def __init__(self):
+                    self.sum, self.count = 0.0, 0
+
+                def add(self, v):
+                    self.count += v.data.numel()
+                    v = v.sum()
+                    self.sum += v
+
+            meter = Averager()
+            for x, y in loader:
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                meter.add(loss)
+        """, line=16),
         # The same per element of a list, from a method run once per step.
         Invalid("""
             class Meters:

@@ -57,6 +57,8 @@ def _names_in(node: cst.CSTNode) -> set[str]:
         if isinstance(current, cst.Name):
             found.add(current.value)
         elif isinstance(current, cst.Attribute):
+            if current.attr.value == "data":
+                continue  # `val.data` shares the storage, not the graph
             pending.append(current.value)  # `val.item()` reads `val`, not an `item`
             continue
         pending.extend(current.children)
@@ -108,8 +110,14 @@ class _Accumulations:
             self._record(node.value)
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        # `self.sum = self.sum + val * n`
         value = node.value
+        # `v = v.data.sum()`: the name no longer holds what was handed in, only a detached copy.
+        reads = _names_in(value)
+        for target in node.targets:
+            if isinstance(target.target, cst.Name) and target.target.value in self.params and \
+                    not reads & self.params.keys():
+                del self.params[target.target.value]
+        # `self.sum = self.sum + val * n`
         if not (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add)):
             return
         for target in node.targets:
