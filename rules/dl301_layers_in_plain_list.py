@@ -244,6 +244,17 @@ class LayersInPlainList(Rule):
                         self.sizes.append(width * 2)
                         self.anchors.append(torch.zeros(width))
         """),
+        # A list display of layers stored again in a ModuleList later in __init__.
+        Valid("""
+            from torch import nn
+
+            class UNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoders = [nn.Conv2d(3, 64, 4), nn.Conv2d(64, 128, 4)]
+                    self.head = nn.Conv2d(128, 1, 1)
+                    self.encoders = nn.ModuleList(self.encoders)
+        """),
         # Each layer is also registered by `setattr(self, name, layer)`: the list is an index.
         Valid("""
             from torch import nn
@@ -444,6 +455,24 @@ class LayersInPlainList(Rule):
                         for part in parts:
                             self.parts.append(part)
         """, line=9),
+        # Its twin: the list is only read by a call, never stored again in a container.
+        Invalid("""
+            from torch import nn
+
+            class UNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoders = [nn.Conv2d(3, 64, 4), nn.Conv2d(64, 128, 4)]
+                    self.depth = len(self.encoders)
+        """, line=6, unsafe=True, fixed="""
+            from torch import nn
+
+            class UNet(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.encoders = nn.ModuleList([nn.Conv2d(3, 64, 4), nn.Conv2d(64, 128, 4)])
+                    self.depth = len(self.encoders)
+        """),
         # Its twin: the setattr registers another object, not the listed layer.
         Invalid("""
             from torch import nn
@@ -467,6 +496,9 @@ class LayersInPlainList(Rule):
         # Per class: local names whose layer `__init__` also assigns to an attribute of self
         # (`self.encoder = encoder`), which registers it.
         self.held: list[set[str]] = []
+        # Per class: attributes __init__ hands to a call whose result it stores on self again
+        # (`self.blocks = nn.ModuleList(self.blocks)`): the container registers their layers.
+        self.rewrapped: list[set[str]] = []
         # Functions and methods of the file that return a plain list or dict of layers, by
         # name, with that container; and `self.x = build(...)` in a module's __init__ whose
         # class does not register by hand, judged at the end (the function may come later).
@@ -500,6 +532,7 @@ class LayersInPlainList(Rule):
         self.pending.append([])
         self.registers.append(False)
         self.held.append(set())
+        self.rewrapped.append(set())
         self.open_calls.append([])
         self.attribute_reads.append({})
         self.picks.append([])
@@ -508,6 +541,7 @@ class LayersInPlainList(Rule):
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
         pending, registers, held = self.pending.pop(), self.registers.pop(), self.held.pop()
+        rewrapped = self.rewrapped.pop()
         calls, filled = self.open_calls.pop(), self.filled.pop()
         reads, picks = self.attribute_reads.pop(), self.picks.pop()
         if registers:
@@ -515,6 +549,8 @@ class LayersInPlainList(Rule):
         self.built_by_call.extend(calls)
         assigned_from = {method for _, method in calls}
         for node, message, fix, loose, attribute in pending:
+            if attribute in rewrapped:
+                continue  # stored again inside a container that registers its layers
             if all(isinstance(layer, cst.Name) and layer.value in held for layer in loose):
                 continue  # every listed layer is also an attribute: registered through it
             registered = {read for picked, read, method in picks if picked == attribute
@@ -658,6 +694,9 @@ class LayersInPlainList(Rule):
             self.held[-1].add(value.value)  # self.encoder = encoder
             return
         if isinstance(value, cst.Call):
+            if first(self.facts.value(value), MODULE) is not None:  # a container module
+                self.rewrapped[-1].update(name for name in (_self_attribute(arg.value)
+                                                            for arg in value.args) if name)
             func = value.func
             if isinstance(func, cst.Name) and self.imports.call_name(value) is None:
                 self.open_calls[-1].append((node, func.value))  # self.heads = make_heads(n)
