@@ -10,6 +10,7 @@ from dllint.semantic.imports import dotted_name
 from dllint.semantic.syntax import argument
 from dllint.semantic.values import ELEMENTS, INSTANCE, LOSS_VALUE, first
 from dllint.types import Applicability
+from dllint.walk import children
 
 
 class LossAccumulatedAsTensor(Rule):
@@ -860,5 +861,5 @@ def _names_read(expressions: list[cst.BaseExpression]) -> set[str]:
             name = dotted_name(node)
             if name is not None:
                 names.add(name)
-        pending.extend(node.children)
+        pending.extend(children(node))
     return names

@@ -16,6 +16,7 @@ import re
 import libcst as cst
 
 from dllint.semantic.imports import dotted_name
+from dllint.walk import children
 
 # Calls that iterate a container's elements in a `for` (`enumerate(values)`, `zip(a, b)`).
 _ELEMENT_ITERATORS = frozenset({"enumerate", "zip", "reversed", "list", "tuple"})
@@ -61,7 +62,7 @@ def _names_in(node: cst.CSTNode) -> set[str]:
                 continue  # `val.data` shares the storage, not the graph
             pending.append(current.value)  # `val.item()` reads `val`, not an `item`
             continue
-        pending.extend(current.children)
+        pending.extend(children(current))
     return found
 
 
@@ -97,7 +98,7 @@ class _Accumulations:
             if isinstance(node, (cst.BaseSuite, cst.BaseCompoundStatement,
                                  cst.SimpleStatementLine, cst.Else, cst.ExceptHandler,
                                  cst.Finally)):
-                pending.extend(reversed(node.children))
+                pending.extend(reversed(children(node)))
 
     def visit_For(self, node: cst.For) -> None:
         sources = _iterated_parameters(node.iter, self.params)

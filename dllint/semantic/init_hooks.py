@@ -307,24 +307,6 @@ def init_hooks_of(module: cst.Module, text: str,
     return collector.fills, applied
 
 
-def applied_hooks(module: cst.Module, hooks: set[str]) -> set[str]:
-    """Which of the file's hook functions `hooks` it applies to a model: handed to `.apply`
-    (`model.apply(init_weights)`, also through `partial(init_weights, ...)`). Read by the
-    nodes' children, without a visitor (libcst's `visit` rebuilds every node)."""
-    applied: set[str] = set()
-    pending: list[cst.CSTNode] = [module]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
-                node.func.attr.value == "apply" and node.args:
-            hook = node.args[0].value
-            if isinstance(hook, cst.Call) and hook.args:  # partial(init_weights, std=0.02)
-                hook = hook.args[0].value
-            if isinstance(hook, cst.Name) and hook.value in hooks:
-                applied.add(hook.value)
-        pending.extend(node.children)
-    return applied
-
 # ---- row fills: `def match(..., loc_t, idx): loc_t[idx] = encoded` ---------------------------
 
 RowFill = tuple[int, int]  # (position of the filled parameter, position of the row index)
