@@ -2070,6 +2070,22 @@ class WrongTrainEvalMode(Rule):
             server = Server()
             test(server.net, loader)
         """),
+        # The eval() switches a fresh deep copy made to be saved: the trained network keeps
+        # its mode.
+        Valid("""
+            import copy
+            import torch
+
+
+            def fit(network, batches, optimizer, archive):
+                for index, (inputs, targets) in enumerate(batches):
+                    optimizer.zero_grad()
+                    torch.nn.functional.cross_entropy(network(inputs), targets).backward()
+                    optimizer.step()
+                    if index % 500 == 0:
+                        for label, part in archive.items():
+                            torch.save(copy.deepcopy(part).eval().cpu(), label)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -3299,6 +3315,20 @@ class WrongTrainEvalMode(Rule):
             server = Server()
             test(server.net, loader)
         """, line=22),
+        # The same snapshot taken without a copy: the eval() switches the trained network.
+        Invalid("""
+            import copy
+            import torch
+
+
+            def fit(network, batches, optimizer):
+                for index, (inputs, targets) in enumerate(batches):
+                    optimizer.zero_grad()
+                    torch.nn.functional.cross_entropy(network(inputs), targets).backward()
+                    optimizer.step()
+                    if index % 500 == 0:
+                        torch.save(copy.copy(network.eval().cpu().state_dict()), "last.pt")
+        """, line=11, related_lines=(8,)),
     ]
 
     def __init__(self, context) -> None:
@@ -3754,6 +3784,14 @@ class WrongTrainEvalMode(Rule):
         whose modes do not differ."""
         modules = [tag for tag in self.facts.value(receiver) if tag.kind == MODULE]
         if modules and all(tag.info.mode_dependent is False for tag in modules):
+            return True
+        made = receiver
+        while isinstance(made, cst.Call) and isinstance(made.func, cst.Attribute) and \
+                made.func.attr.value in catalog.SAME_MODULE_METHODS:
+            made = made.func.value
+        if self.is_copy(made):
+            # `copy.deepcopy(net).eval()`: the switch reaches only the fresh copy, whatever it
+            # copies (a snapshot to save), never the model the loop goes on training.
             return True
         while True:
             key = self.key(receiver)
