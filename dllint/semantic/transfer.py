@@ -28,7 +28,7 @@ from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
 from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
-from dllint.semantic.values import FUNCTION, PARTIAL, tags
+from dllint.semantic.values import FUNCTION, PARTIAL, RESCALED, tags
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
@@ -110,6 +110,42 @@ def list_of(node: cst.CSTNode, elements: Value) -> Value:
     return frozenset({Tag(ELEMENTS, node, info=kept)}) if kept else EMPTY
 
 
+_ACTIVATION_KINDS = (PROBABILITIES, LOG_PROBABILITIES)
+
+
+def _scaled_activation(node: cst.CSTNode, operator: cst.BaseBinaryOp, left: Value,
+                       left_node: cst.BaseExpression | None, right: Value,
+                       right_node: cst.BaseExpression) -> Value:
+    """What an activation's output is after `* other` or `/ other`: still the activation when
+    `other` changes nothing (`* 1.0`) or is itself in [0, 1] (`* mask` of a comparison, a
+    product of probabilities); otherwise new scores (RESCALED), as a temperature makes them.
+    Nothing for other arithmetic (`+ eps`, `1 - p`), which ends the activation as before."""
+    if isinstance(operator, cst.Multiply) and left_node is not None and \
+            not any(has(left, kind) for kind in _ACTIVATION_KINDS):
+        left, left_node, right, right_node = right, right_node, left, left_node  # `T * p`
+    if not isinstance(operator, (cst.Multiply, cst.Divide)) or left_node is None:
+        return EMPTY
+    activations = keep(left, _ACTIVATION_KINDS)
+    if not activations:
+        return EMPTY
+    if number(right_node) == 1.0 or (isinstance(operator, cst.Multiply) and _in_unit_range(
+            right_node, right)):
+        return activations
+    scale = dotted_name(right_node) or ""
+    return frozenset({Tag(RESCALED, node, tag.detail, scale) for tag in activations})
+
+
+def _in_unit_range(node: cst.BaseExpression, value: Value) -> bool:
+    """A factor known to lie in [0, 1]: probabilities, pixels in [0, 1], or a mask made by a
+    comparison (`(x > 0)`, `(x > 0).float()`)."""
+    if has(value, PROBABILITIES) or has(value, UNIT_RANGE):
+        return True
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+            node.func.attr.value in ("float", "double", "half", "int", "long", "type_as", "to"):
+        node = node.func.value
+    return isinstance(node, cst.Comparison)
+
+
 class ValueTransfer:
     """The part of the semantic model that computes the values of calls and operators."""
 
@@ -181,6 +217,7 @@ class ValueTransfer:
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
                                             TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT,
                                             UNIT_RANGE, OUT_OF_RANGE))
+            result |= _scaled_activation(node, operator, left, left_node, right, right_node)
             if has(result, RANK1) and not (_rank_at_most_one(left, left_node)
                                            and _rank_at_most_one(right, right_node)):
                 # Broadcasting gives the larger rank: `x @ W + b` with b of shape (n,) is as 2-D
