@@ -17,7 +17,8 @@ from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.syntax import std_key
+from dllint.semantic.syntax import channel_values, std_key
+from dllint.semantic.normalization import NormalizeStep, multiplied_back, standardized
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -27,7 +28,7 @@ from dllint.semantic.values import (
 from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS_TRAINING, RECORDS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
-from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
+from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, UNIT_RANGE
 from dllint.semantic.values import FUNCTION, PARTIAL, RESCALED, tags
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
@@ -241,7 +242,12 @@ class ValueTransfer:
                     and isinstance(left_node.operator, cst.Subtract):
                 std = std_key(right_node, self.qualified, left_node.left)  # `(x - mean) / std`
                 if std:
-                    result |= {Tag(STANDARDIZED, node, std)}
+                    result = standardized(result, node, std, channel_values(left_node.right),
+                                          channel_values(right_node),
+                                          before=self.value(left_node.left))
+            if isinstance(operator, cst.Multiply):  # `x * std (+ mean)`: denormalized by hand
+                result = multiplied_back(result, std_key(right_node, self.qualified, left_node),
+                                         channel_values(right_node))
             return result
         return EMPTY
 
@@ -433,8 +439,9 @@ class ValueTransfer:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
-                if tag.info.standardizing is not None:
-                    result.add(Tag(STANDARDIZED, tag.info.standardizing, tag.info.std))
+                for step in tag.info.normalizations:
+                    result = set(standardized(frozenset(result), step.node, step.std_key,
+                                              step.mean, step.std))
         return frozenset(result)
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
@@ -1117,9 +1124,12 @@ class ValueTransfer:
         info = TransformInfo(None)
         if qualified in catalog.NORMALIZE_TRANSFORMS:
             std = argument(node, 1, "std")
+            mean = argument(node, 0, "mean")
             key = std_key(std.value, self.qualified) if std is not None else ""
-            if key:
-                info = TransformInfo(None, standardizing=node, std=key)
+            step = NormalizeStep(node, key, channel_values(mean.value if mean else None),
+                                 channel_values(std.value if std else None))
+            info = TransformInfo(None, standardizing=node if key else None, std=key,
+                                 normalizations=(step,))
         return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], info)})
 
     def _uint8_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
@@ -1282,6 +1292,7 @@ class ValueTransfer:
         name = ""
         divides_float = False
         standardizing: TransformInfo | None = None
+        normalizations: list = []
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
                 if scaling is not None and self._unscales(element.value):
@@ -1293,10 +1304,12 @@ class ValueTransfer:
                     divides_float = step.info.divides_float
                 if step is not None and step.info.standardizing is not None:
                     standardizing = step.info
+                if step is not None:
+                    normalizations.extend(step.info.normalizations)
         return frozenset({Tag(TRANSFORM, node, "Compose", TransformInfo(
             scaling, name, divides_float,
             standardizing.standardizing if standardizing is not None else None,
-            standardizing.std if standardizing is not None else ""))})
+            standardizing.std if standardizing is not None else "", tuple(normalizations)))})
 
     def _unscales(self, step: cst.BaseExpression) -> bool:
         """A pipeline step `Lambda(lambda x: x * 255)`: it takes what a ToTensor before it scaled

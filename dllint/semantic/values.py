@@ -204,6 +204,9 @@ class TransformInfo:
     # The Normalize(mean, std) step that standardizes, if any, and its std (`syntax.std_key`).
     standardizing: cst.CSTNode | None = None
     std: str = ""
+    # Every Normalize(mean, std) step, in the order the pipeline applies them
+    # (`normalization.NormalizeStep`): a later one may undo an earlier standardization.
+    normalizations: tuple = ()
 
 
 Value = frozenset
