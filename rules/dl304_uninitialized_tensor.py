@@ -844,49 +844,6 @@ class UninitializedTensor(Rule):
                     self.scale = nn.Parameter(torch.zeros(n, 1))
                     self.reset_parameters()
         """),
-        # Twin of the fill on any path: a fill only in a method nobody calls, and a condition
-        # with no fill in either branch, leave both parameters uninitialised.
-        Invalid("""
-            import torch
-            from torch import nn
-
-            def spread_(tensor, radius):
-                nn.init.uniform_(tensor, -radius, radius)
-
-            class TokenMixer(nn.Module):
-                def __init__(self, tokens, width, scheme=None):
-                    super().__init__()
-                    self.offsets = nn.Parameter(torch.Tensor(tokens, width))
-                    self.gates = nn.Parameter(torch.Tensor(tokens, 1))
-                    if scheme is not None:
-                        self.scheme = scheme
-                    else:
-                        self.scheme = "plain"
-
-                def reseed(self):
-                    spread_(self.offsets, 0.1)
-                    self.gates.data.normal_(0.0, 0.01)
-        """, line=10, more_lines=(11,), unsafe=True, fixed="""
-            import torch
-            from torch import nn
-
-            def spread_(tensor, radius):
-                nn.init.uniform_(tensor, -radius, radius)
-
-            class TokenMixer(nn.Module):
-                def __init__(self, tokens, width, scheme=None):
-                    super().__init__()
-                    self.offsets = nn.Parameter(torch.zeros(tokens, width))
-                    self.gates = nn.Parameter(torch.zeros(tokens, 1))
-                    if scheme is not None:
-                        self.scheme = scheme
-                    else:
-                        self.scheme = "plain"
-
-                def reseed(self):
-                    spread_(self.offsets, 0.1)
-                    self.gates.data.normal_(0.0, 0.01)
-        """),
         # Near miss: moved to the GPU but never filled.
         Invalid("""
             import torch
@@ -945,6 +902,49 @@ class UninitializedTensor(Rule):
                 for idx in range(num - 1):
                     fill_row(table, idx)
                 return table
+        """),
+        # Twin of the fill on any path: a fill only in a method nobody calls, and a condition
+        # with no fill in either branch, leave both parameters uninitialised.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def spread_(tensor, radius):
+                nn.init.uniform_(tensor, -radius, radius)
+
+            class TokenMixer(nn.Module):
+                def __init__(self, tokens, width, scheme=None):
+                    super().__init__()
+                    self.offsets = nn.Parameter(torch.Tensor(tokens, width))
+                    self.gates = nn.Parameter(torch.Tensor(tokens, 1))
+                    if scheme is not None:
+                        self.scheme = scheme
+                    else:
+                        self.scheme = "plain"
+
+                def reseed(self):
+                    spread_(self.offsets, 0.1)
+                    self.gates.data.normal_(0.0, 0.01)
+        """, line=10, more_lines=(11,), unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            def spread_(tensor, radius):
+                nn.init.uniform_(tensor, -radius, radius)
+
+            class TokenMixer(nn.Module):
+                def __init__(self, tokens, width, scheme=None):
+                    super().__init__()
+                    self.offsets = nn.Parameter(torch.zeros(tokens, width))
+                    self.gates = nn.Parameter(torch.zeros(tokens, 1))
+                    if scheme is not None:
+                        self.scheme = scheme
+                    else:
+                        self.scheme = "plain"
+
+                def reseed(self):
+                    spread_(self.offsets, 0.1)
+                    self.gates.data.normal_(0.0, 0.01)
         """),
     ]
 
@@ -1195,6 +1195,8 @@ class UninitializedTensor(Rule):
                 scope.rows_filled.add((codes[filled], loops[codes[index]]))
 
     def leave_Module(self, node: cst.Module) -> None:
+        if not self.pending:
+            return
         fills = self.facts.callable_fills()
         for scope in self.all_scopes:
             for name, codes, loops in scope.row_calls:
