@@ -28,7 +28,10 @@ class LayersInPlainList(Rule):
     attribute (`self.blocks = []`) that `__init__` fills with layers (`self.blocks.append(
     nn.Conv2d(...))`, `self.heads[name] = nn.Linear(...)`) or that is annotated as holding
     them (`self.blocks: List[nn.Module]`), unless `__init__` hands the attribute on (to
-    `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`) or assigns it again.
+    `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`) or assigns it again, or
+    registers each entry on its own (`self.bank.add_module(name, self.blocks[i])`,
+    `setattr(self, name, self.blocks[i])`, `self.stack.append(self.blocks[i])` on a
+    ModuleList): the plain container then only indexes registered layers.
 
     ## Why is this bad?
     A plain list or dict hides its layers from the module: `model.parameters()` does not
@@ -268,6 +271,26 @@ class LayersInPlainList(Rule):
                         setattr(self, "fc%i" % i, fc)
                         self.fcs.append(fc)
         """),
+        # Each entry of the plain dict is registered under a name of its own, on a container
+        # module (`add_module`) or appended to a ModuleList: the dict only indexes them.
+        Valid("""
+            from torch import nn
+
+            class ViewCritics(nn.Module):
+                def __init__(self, n_views):
+                    super().__init__()
+                    self.bank = nn.Sequential()
+                    self.per_view = {}
+                    for v in range(n_views):
+                        self.per_view[v] = nn.Sequential()
+                        self.per_view[v].add_module("proj", nn.Linear(32, 32))
+                        self.bank.add_module(f"view_{v}", self.per_view[v])
+                    self.stack = nn.ModuleList()
+                    self.steps = {}
+                    for v in range(n_views):
+                        self.steps[v] = nn.Linear(4, 4)
+                        self.stack.append(self.steps[v])
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -486,6 +509,20 @@ class LayersInPlainList(Rule):
                         setattr(self, "size%i" % i, i)
                         self.fcs.append(fc)
         """, line=6, related_lines=(10,)),
+        # Twin: the entries are built and configured through the dict, but only handed to a
+        # function that reads them, never registered.
+        Invalid("""
+            from torch import nn
+
+            class ViewCritics(nn.Module):
+                def __init__(self, n_views):
+                    super().__init__()
+                    self.per_view = {}
+                    for v in range(n_views):
+                        self.per_view[v] = nn.Sequential()
+                        self.per_view[v].add_module("proj", nn.Linear(32, 32))
+                        describe(self.per_view[v])
+        """, line=6),
     ]
 
     def __init__(self, context) -> None:
@@ -639,6 +676,16 @@ class LayersInPlainList(Rule):
             name = _self_attribute(arg.value)
             if name in filled:
                 filled[name].handed_on = True
+        # `self.bank.add_module(f"v{i}", self.views[i])`, `setattr(self, name, self.views[k])`:
+        # each entry is registered under a name of its own, the plain container only indexes
+        # them.
+        if self._registers_its_argument(node):
+            for arg in node.args:
+                entry = arg.value
+                name = _self_attribute(entry.value) if isinstance(entry, cst.Subscript) \
+                    else None
+                if name in filled:
+                    filled[name].handed_on = True
         if isinstance(func, cst.Attribute):
             name = _self_attribute(func.value)
             if name in filled and func.attr.value in ("append", "insert", "extend"):
@@ -647,6 +694,22 @@ class LayersInPlainList(Rule):
                         isinstance(values[0], (cst.List, cst.Tuple)):
                     values = [element.value for element in values[0].elements]
                 filled[name].fills.extend(value for value in values if self._is_layer(value))
+
+    def _registers_its_argument(self, call: cst.Call) -> bool:
+        """A call that registers the module it is handed on a module: `add_module` and
+        `register_module` (methods of modules only), `setattr(self, ...)`, and `append`,
+        `extend` or `insert` on a container module (`self.blocks = nn.ModuleList()`)."""
+        func = call.func
+        if isinstance(func, cst.Name):
+            return func.value == "setattr" and bool(call.args) and \
+                isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "self"
+        if not isinstance(func, cst.Attribute):
+            return False
+        if func.attr.value in ("add_module", "register_module"):
+            return True
+        return func.attr.value in ("append", "extend", "insert") and \
+            _self_attribute(func.value) not in self.filled[-1] and \
+            first(self.facts.value(func.value), MODULE) is not None
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         name = _self_attribute(node.target)
