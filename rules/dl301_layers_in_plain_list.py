@@ -28,10 +28,9 @@ class LayersInPlainList(Rule):
     attribute (`self.blocks = []`) that `__init__` fills with layers (`self.blocks.append(
     nn.Conv2d(...))`, `self.heads[name] = nn.Linear(...)`) or that is annotated as holding
     them (`self.blocks: List[nn.Module]`), unless `__init__` hands the attribute on (to
-    `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`) or assigns it again, or
-    registers each entry on its own (`self.bank.add_module(name, self.blocks[i])`,
-    `setattr(self, name, self.blocks[i])`, `self.stack.append(self.blocks[i])` on a
-    ModuleList): the plain container then only indexes registered layers.
+    `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`), assigns it again, or hands
+    each layer it adds to a container module of the instance (`self.body.add_module(name,
+    self.blocks[name])`, `self.stack.append(block)`), which registers it.
 
     ## Why is this bad?
     A plain list or dict hides its layers from the module: `model.parameters()` does not
@@ -271,25 +270,26 @@ class LayersInPlainList(Rule):
                         setattr(self, "fc%i" % i, fc)
                         self.fcs.append(fc)
         """),
-        # Each entry of the plain dict is registered under a name of its own, on a container
-        # module (`add_module`) or appended to a ModuleList: the dict only indexes them.
+        # Each filled entry is handed to a container module of the instance, which registers
+        # it: the plain dict and list only index registered layers.
         Valid("""
             from torch import nn
 
-            class ViewCritics(nn.Module):
-                def __init__(self, n_views):
+            class Committee(nn.Module):
+                def __init__(self, voters):
                     super().__init__()
-                    self.bank = nn.Sequential()
-                    self.per_view = {}
-                    for v in range(n_views):
-                        self.per_view[v] = nn.Sequential()
-                        self.per_view[v].add_module("proj", nn.Linear(32, 32))
-                        self.bank.add_module(f"view_{v}", self.per_view[v])
-                    self.stack = nn.ModuleList()
-                    self.steps = {}
-                    for v in range(n_views):
-                        self.steps[v] = nn.Linear(4, 4)
-                        self.stack.append(self.steps[v])
+                    self.panel = nn.Sequential()
+                    self.by_index = {}
+                    for k in range(voters):
+                        self.by_index[k] = nn.Sequential()
+                        self.by_index[k].add_module("score", nn.Linear(32, 1))
+                        self.panel.add_module("voter%d" % k, self.by_index[k])
+                    self.stages = nn.ModuleList()
+                    self.stage_refs = []
+                    for _ in range(voters):
+                        stage = nn.Conv1d(4, 4, 1)
+                        self.stage_refs.append(stage)
+                        self.stages.append(stage)
         """),
     ]
     INVALID = [
@@ -509,20 +509,20 @@ class LayersInPlainList(Rule):
                         setattr(self, "size%i" % i, i)
                         self.fcs.append(fc)
         """, line=6, related_lines=(10,)),
-        # Twin: the entries are built and configured through the dict, but only handed to a
-        # function that reads them, never registered.
+        # Its twin: the entries are handed to the append of a plain list, which registers
+        # nothing.
         Invalid("""
             from torch import nn
 
-            class ViewCritics(nn.Module):
-                def __init__(self, n_views):
+            class Committee(nn.Module):
+                def __init__(self, voters):
                     super().__init__()
-                    self.per_view = {}
-                    for v in range(n_views):
-                        self.per_view[v] = nn.Sequential()
-                        self.per_view[v].add_module("proj", nn.Linear(32, 32))
-                        describe(self.per_view[v])
-        """, line=6),
+                    self.ordered = []
+                    self.by_index = {}
+                    for k in range(voters):
+                        self.by_index[k] = nn.Linear(32, 1)
+                        self.ordered.append(self.by_index[k])
+        """, line=7, related_lines=(9,)),
     ]
 
     def __init__(self, context) -> None:
@@ -676,14 +676,15 @@ class LayersInPlainList(Rule):
             name = _self_attribute(arg.value)
             if name in filled:
                 filled[name].handed_on = True
-        # `self.bank.add_module(f"v{i}", self.views[i])`, `setattr(self, name, self.views[k])`:
-        # each entry is registered under a name of its own, the plain container only indexes
-        # them.
-        if self._registers_its_argument(node):
-            for arg in node.args:
-                entry = arg.value
-                name = _self_attribute(entry.value) if isinstance(entry, cst.Subscript) \
-                    else None
+        registered = self._registered_argument(node)
+        if registered is not None:
+            # `self.body.add_module(key, self.blocks[key])`, `self.stack.append(block)`: a
+            # container module of the instance registers the layer it is handed, so the plain
+            # container only indexes layers that are registered through it.
+            if isinstance(registered, cst.Name):
+                self.held[-1].add(registered.value)
+            elif isinstance(registered, cst.Subscript):
+                name = _self_attribute(registered.value)
                 if name in filled:
                     filled[name].handed_on = True
         if isinstance(func, cst.Attribute):
@@ -694,22 +695,6 @@ class LayersInPlainList(Rule):
                         isinstance(values[0], (cst.List, cst.Tuple)):
                     values = [element.value for element in values[0].elements]
                 filled[name].fills.extend(value for value in values if self._is_layer(value))
-
-    def _registers_its_argument(self, call: cst.Call) -> bool:
-        """A call that registers the module it is handed on a module: `add_module` and
-        `register_module` (methods of modules only), `setattr(self, ...)`, and `append`,
-        `extend` or `insert` on a container module (`self.blocks = nn.ModuleList()`)."""
-        func = call.func
-        if isinstance(func, cst.Name):
-            return func.value == "setattr" and bool(call.args) and \
-                isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "self"
-        if not isinstance(func, cst.Attribute):
-            return False
-        if func.attr.value in ("add_module", "register_module"):
-            return True
-        return func.attr.value in ("append", "extend", "insert") and \
-            _self_attribute(func.value) not in self.filled[-1] and \
-            first(self.facts.value(func.value), MODULE) is not None
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         name = _self_attribute(node.target)
@@ -791,6 +776,22 @@ class LayersInPlainList(Rule):
                                        f".to(), .eval() and state_dict() skip them; use "
                                        f"nn.{container}", fix, loose,
                             _assigned_attribute(node)))
+
+    def _registered_argument(self, node: cst.Call) -> cst.BaseExpression | None:
+        """The layer a call registers in a container module the instance holds:
+        `self.body.add_module(name, layer)` or `self.body.append(layer)` where `self.body` is a
+        module (an nn.Sequential, an nn.ModuleList); None for any other call (the `append` of a
+        plain list registers nothing)."""
+        func = node.func
+        if not isinstance(func, cst.Attribute) or not node.args or \
+                _self_attribute(func.value) is None or \
+                first(self.facts.value(func.value), MODULE) is None:
+            return None
+        if func.attr.value in ("add_module", "register_module") and len(node.args) == 2:
+            return node.args[1].value
+        if func.attr.value in ("append", "insert"):
+            return node.args[-1].value
+        return None
 
     def _in_module_init(self) -> bool:
         function = self.facts.function
