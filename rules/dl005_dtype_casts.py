@@ -448,6 +448,65 @@ class DtypeCasts(Rule):
             frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
             q_values = online(torch.from_numpy(frames))
         """),
+        # A dtype dispatch: past the uint8 branch (which widens, or returns) the image is float,
+        # and its arithmetic cannot wrap.
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def brighten(path):
+                tile = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+                if tile.dtype == np.uint8:
+                    tile = tile.astype(np.int16)
+                elif not np.issubdtype(tile.dtype, np.floating):
+                    raise TypeError(tile.dtype)
+                else:
+                    tile = tile * 255
+                return tile + 40
+        """),
+        Valid("""
+            import numpy as np
+            from PIL import Image
+
+            def to_signed(path):
+                frame = np.asarray(Image.open(path))
+                if frame.dtype == np.uint8:
+                    return frame / 127.5 - 1.0
+                assert frame.dtype in (np.float16, np.float32, np.float64)
+                return frame * 2
+        """),
+        # A helper's branch that no call takes: every call leaves `raw` at False (or passes
+        # "centre"), so what it returns is float.
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def read_tile(path, raw=False):
+                tile = cv2.imread(path)
+                if not raw:
+                    tile = tile.astype(np.float32)
+                return tile
+
+            tile = read_tile("a.png")
+            centred = tile - 128
+        """),
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def prepare(path, scaling="centre"):
+                pixels = cv2.imread(path)
+                if scaling == "unit":
+                    pixels = pixels / 255.0
+                elif scaling == "centre":
+                    pixels = pixels.astype(np.float32) - 127.5
+                return pixels
+
+            def stack(paths):
+                return [prepare(path) for path in paths]
+
+            shifted = prepare(first_path, "centre") + 16
+        """),
     ]
     INVALID = [
         # A camera buffer read as uint8 pixels, joined from a tuple of planes, kept by a class
@@ -780,6 +839,58 @@ class DtypeCasts(Rule):
             frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
             q_values = online(torch.from_numpy(frames))
         """, line=17, related_lines=(12, 16)),
+        # The twin of the dtype dispatch: the uint8 branch itself still wraps.
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def brighten(path):
+                tile = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+                if tile.dtype == np.uint8:
+                    tile = tile + 40
+                elif np.issubdtype(tile.dtype, np.floating):
+                    tile = tile * 255
+                return tile
+        """, line=7, related_lines=(5,)),
+        # A test on another array's dtype says nothing of this one.
+        Invalid("""
+            import numpy as np
+            from PIL import Image
+
+            def to_signed(path, reference):
+                frame = np.asarray(Image.open(path))
+                if reference.dtype == np.uint8:
+                    return reference / 127.5 - 1.0
+                return frame * 2
+        """, line=8, related_lines=(5,)),
+        # The helper's twins: a call passes `raw=True`, or a scaling that is no constant.
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def read_tile(path, raw=False):
+                tile = cv2.imread(path)
+                if not raw:
+                    tile = tile.astype(np.float32)
+                return tile
+
+            tile = read_tile("a.png", raw=True)
+            centred = tile - 128
+        """, line=11, related_lines=(5,)),
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def prepare(path, scaling="centre"):
+                pixels = cv2.imread(path)
+                if scaling == "unit":
+                    pixels = pixels / 255.0
+                elif scaling == "centre":
+                    pixels = pixels.astype(np.float32) - 127.5
+                return pixels
+
+            shifted = prepare(first_path, options.scaling) + 16
+        """, line=12, related_lines=(5,)),
     ]
 
     def __init__(self, context) -> None:
