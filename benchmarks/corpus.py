@@ -501,6 +501,8 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
                                   if f["repository"] not in frameworks)
     findings = [f for f in findings if f["repository"] in frameworks]
     notices = collections.Counter(f["code"] for f in findings if is_engine_notice(f["code"]))
+    # A classified engine notice that is still reported is not stale, though it is not counted.
+    found_keys = {f["key"] for f in findings}
     findings = [f for f in findings if not is_engine_notice(f["code"])]
     per_rule, per_framework, total = tally(findings, verdicts, frameworks)
     lines = ["found: every finding; the shares are of the classified ones (real+harml+false)"]
@@ -529,8 +531,7 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     if notices:
         lines += ["", "engine notices (no bug claimed, not counted above): "
                   + " ".join(f"{code}:{n}" for code, n in sorted(notices.items()))]
-    keys = {f["key"] for f in findings}
-    stale = sorted(k for k in verdicts if k not in keys and k.split("|", 1)[0] in frameworks
+    stale = sorted(k for k in verdicts if k not in found_keys and k.split("|", 1)[0] in frameworks
                    and k.split("|", 1)[0] in {f["repository"] for f in findings})
     if stale:
         lines += ["", f"classified but no longer found ({len(stale)}):"]

@@ -28,7 +28,9 @@ class LayersInPlainList(Rule):
     attribute (`self.blocks = []`) that `__init__` fills with layers (`self.blocks.append(
     nn.Conv2d(...))`, `self.heads[name] = nn.Linear(...)`) or that is annotated as holding
     them (`self.blocks: List[nn.Module]`), unless `__init__` hands the attribute on (to
-    `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`) or assigns it again.
+    `nn.ModuleList(self.blocks)`, `nn.Sequential(*self.blocks)`), assigns it again, or hands
+    each layer it adds to a container module of the instance (`self.body.add_module(name,
+    self.blocks[name])`, `self.stack.append(block)`), which registers it.
 
     ## Why is this bad?
     A plain list or dict hides its layers from the module: `model.parameters()` does not
@@ -268,6 +270,27 @@ class LayersInPlainList(Rule):
                         setattr(self, "fc%i" % i, fc)
                         self.fcs.append(fc)
         """),
+        # Each filled entry is handed to a container module of the instance, which registers
+        # it: the plain dict and list only index registered layers.
+        Valid("""
+            from torch import nn
+
+            class Committee(nn.Module):
+                def __init__(self, voters):
+                    super().__init__()
+                    self.panel = nn.Sequential()
+                    self.by_index = {}
+                    for k in range(voters):
+                        self.by_index[k] = nn.Sequential()
+                        self.by_index[k].add_module("score", nn.Linear(32, 1))
+                        self.panel.add_module("voter%d" % k, self.by_index[k])
+                    self.stages = nn.ModuleList()
+                    self.stage_refs = []
+                    for _ in range(voters):
+                        stage = nn.Conv1d(4, 4, 1)
+                        self.stage_refs.append(stage)
+                        self.stages.append(stage)
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -486,6 +509,20 @@ class LayersInPlainList(Rule):
                         setattr(self, "size%i" % i, i)
                         self.fcs.append(fc)
         """, line=6, related_lines=(10,)),
+        # Its twin: the entries are handed to the append of a plain list, which registers
+        # nothing.
+        Invalid("""
+            from torch import nn
+
+            class Committee(nn.Module):
+                def __init__(self, voters):
+                    super().__init__()
+                    self.ordered = []
+                    self.by_index = {}
+                    for k in range(voters):
+                        self.by_index[k] = nn.Linear(32, 1)
+                        self.ordered.append(self.by_index[k])
+        """, line=7, related_lines=(9,)),
     ]
 
     def __init__(self, context) -> None:
@@ -639,6 +676,17 @@ class LayersInPlainList(Rule):
             name = _self_attribute(arg.value)
             if name in filled:
                 filled[name].handed_on = True
+        registered = self._registered_argument(node)
+        if registered is not None:
+            # `self.body.add_module(key, self.blocks[key])`, `self.stack.append(block)`: a
+            # container module of the instance registers the layer it is handed, so the plain
+            # container only indexes layers that are registered through it.
+            if isinstance(registered, cst.Name):
+                self.held[-1].add(registered.value)
+            elif isinstance(registered, cst.Subscript):
+                name = _self_attribute(registered.value)
+                if name in filled:
+                    filled[name].handed_on = True
         if isinstance(func, cst.Attribute):
             name = _self_attribute(func.value)
             if name in filled and func.attr.value in ("append", "insert", "extend"):
@@ -728,6 +776,22 @@ class LayersInPlainList(Rule):
                                        f".to(), .eval() and state_dict() skip them; use "
                                        f"nn.{container}", fix, loose,
                             _assigned_attribute(node)))
+
+    def _registered_argument(self, node: cst.Call) -> cst.BaseExpression | None:
+        """The layer a call registers in a container module the instance holds:
+        `self.body.add_module(name, layer)` or `self.body.append(layer)` where `self.body` is a
+        module (an nn.Sequential, an nn.ModuleList); None for any other call (the `append` of a
+        plain list registers nothing)."""
+        func = node.func
+        if not isinstance(func, cst.Attribute) or not node.args or \
+                _self_attribute(func.value) is None or \
+                first(self.facts.value(func.value), MODULE) is None:
+            return None
+        if func.attr.value in ("add_module", "register_module") and len(node.args) == 2:
+            return node.args[1].value
+        if func.attr.value in ("append", "insert"):
+            return node.args[-1].value
+        return None
 
     def _in_module_init(self) -> bool:
         function = self.facts.function
