@@ -6,7 +6,8 @@ import libcst as cst
 
 from dllint.rule import Invalid, Rule, Valid
 from dllint.semantic.syntax import argument
-from dllint.semantic.values import known_rank
+from dllint.semantic import catalog
+from dllint.semantic.values import Tag, known_rank
 from dllint.types import Severity
 
 FUNCTIONS = frozenset({"torch.nn.functional.softmax", "torch.nn.functional.log_softmax",
@@ -123,6 +124,21 @@ class SoftmaxWithoutDim(Rule):
                     flat = images.view(images.size(0), -1)
                     return F.log_softmax(self.out(flat))
         """),
+        # A dim-less layer at the end of a head, applied to a flattened (batch, features) input:
+        # the Linear keeps the two axes, and the implicit dim is 1, the classes.
+        Valid("""
+            from torch import nn
+
+            class Critic(nn.Module):
+                def __init__(self, width, kinds):
+                    super().__init__()
+                    self.trunk = nn.Conv2d(3, 16, 3)
+                    self.kind_head = nn.Sequential(nn.Linear(width, kinds), nn.Softmax())
+
+                def forward(self, frames):
+                    maps = self.trunk(frames)
+                    return self.kind_head(maps.view(maps.shape[0], -1))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -173,6 +189,21 @@ class SoftmaxWithoutDim(Rule):
             ballots = torch.stack([torch.randn(4, 12), torch.randn(4, 12)])
             shares = F.softmax(ballots * 0.5)
         """, line=4),
+        # The twin of the head above: given (batch, positions, features), the Linear keeps three
+        # axes and the layer normalises across the batch.
+        Invalid("""
+            from torch import nn
+
+            class Critic(nn.Module):
+                def __init__(self, width, kinds):
+                    super().__init__()
+                    self.trunk = nn.Conv2d(3, 16, 3)
+                    self.kind_head = nn.Sequential(nn.Linear(width, kinds), nn.Softmax())
+
+                def forward(self, frames):
+                    maps = self.trunk(frames)
+                    return self.kind_head(maps.view(maps.shape[0], maps.shape[1], -1))
+        """, line=7),
         # Four axes (batch, heads, queries, keys): dim 1 is the heads axis.
         Invalid("""
             import torch
@@ -184,26 +215,89 @@ class SoftmaxWithoutDim(Rule):
 
     uses_model = True
 
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        # Layers built without `dim`, in file order, with how messages name them.
+        self.layers: list[tuple[cst.Call, str]] = []
+        # Where such a layer is stored (`self.head = nn.Sequential(nn.Linear(8, 3),
+        # nn.Softmax())`), by the class and the code of the name: the layer, and the axes the
+        # layers before it in its Sequential add to what the holder is given.
+        self.holders: dict[tuple[str | None, str], tuple[cst.Call, int]] = {}
+        # Each stored layer's applications (by id): the rank its input is shown to have there
+        # (the RANK tag and the count), or None where it is not shown.
+        self.applications: dict[int, list[tuple[Tag, int] | None]] = {}
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        stored = self._stored_layer(node.value)
+        if stored is None:
+            return
+        for target in node.targets:
+            self.holders[self._holder_key(target.target)] = stored
+
+    def _stored_layer(self, value: cst.BaseExpression) -> tuple[cst.Call, int] | None:
+        """The dim-less layer a value builds, alone or last in an `nn.Sequential` whose other
+        layers change the rank by a known number of axes, and that number."""
+        if not isinstance(value, cst.Call):
+            return None
+        qualified = self.imports.call_name(value)
+        if qualified in LAYERS:
+            return value, 0
+        if qualified not in catalog.CONTAINER_LAYERS or not value.args or any(
+                arg.star or arg.keyword is not None for arg in value.args):
+            return None
+        *before, last = [arg.value for arg in value.args]
+        if not (isinstance(last, cst.Call) and self.imports.call_name(last) in LAYERS):
+            return None
+        added = 0
+        for layer in before:
+            name = self.imports.call_name(layer) if isinstance(layer, cst.Call) else None
+            axes = catalog.LAYER_AXES_ADDED.get("nn." + name.rsplit(".", 1)[-1]) \
+                if name is not None and name.startswith("torch.nn.") else None
+            if axes is None:
+                return None
+            added += axes
+        return last, added
+
+    def _holder_key(self, target: cst.BaseExpression) -> tuple[str | None, str]:
+        code = self.context.module.code_for_node(target).strip()
+        return (self.facts.class_name if code.startswith("self.") else None), code
+
     def visit_Call(self, node: cst.Call) -> None:
+        if node.args and not node.args[0].star and isinstance(node.func, (cst.Name, cst.Attribute)):
+            stored = self.holders.get(self._holder_key(node.func))
+            if stored is not None:  # self.head(features): the layer applied to what it is given
+                layer, added = stored
+                shown = known_rank(self.facts.value(node.args[0].value))
+                self.applications.setdefault(id(layer), []).append(
+                    (shown, int(shown.detail) + added) if shown is not None else None)
         qualified = self.imports.call_name(node)
         if qualified in FUNCTIONS and argument(node, 1, "dim") is None and not any(
                 arg.star for arg in node.args):
             what = qualified.rsplit(".", 1)[-1]
             shown = known_rank(self.facts.value(node.args[0].value)) if node.args else None
+            self._judge(node, what, [(shown, int(shown.detail)) if shown is not None else None])
         elif qualified in LAYERS and argument(node, 0, "dim") is None and not any(
                 arg.star for arg in node.args):
-            what = "nn." + qualified.rsplit(".", 1)[-1] + "()"
-            shown = None  # built here, applied elsewhere: the rank of its input is not at hand
-        else:
-            return
-        if shown is None:
+            # built here, applied elsewhere: judged where it is applied, at the end of the file
+            self.layers.append((node, "nn." + qualified.rsplit(".", 1)[-1] + "()"))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for layer, what in self.layers:
+            self._judge(layer, what, self.applications.get(id(layer), [None]))
+
+    def _judge(self, node: cst.Call, what: str, inputs: list[tuple[Tag, int] | None]) -> None:
+        """Report a softmax without `dim` unless every input it is applied to is shown to have
+        at most two axes; name the axis PyTorch takes where an input is shown to have more."""
+        wrong = next((shown for shown in inputs
+                      if shown is not None and shown[1] not in LAST_AXIS_RANKS), None)
+        if wrong is None and all(shown is not None for shown in inputs):
+            return  # the implicit dim is the last axis, the only one or the class axis
+        if wrong is None:
             self.report(node, f"`{what}` without `dim` lets PyTorch choose the axis from the "
                               "input's rank, which the code does not show (dim 0 for 1-D and "
                               "3-D input, dim 1 otherwise); pass `dim=-1` or the class axis")
             return
-        rank = int(shown.detail)
-        if rank in LAST_AXIS_RANKS:
-            return  # the implicit dim is the last axis, the only one or the class axis
+        tag, rank = wrong
         if _implicit_dim(rank) == 0:
             axis = "dim 0, the first axis (the batch axis of a (batch, sequence, classes) input)"
         else:
@@ -211,4 +305,4 @@ class SoftmaxWithoutDim(Rule):
                    "attention scores)"
         self.report(node, f"`{what}` without `dim` normalises a {rank}-D input over {axis}; "
                           "pass `dim=-1` or the class axis",
-                    related=self.origin_of(shown, f"{rank}-D: `{shown.info}`"))
+                    related=self.origin_of(tag, f"{rank}-D: `{tag.info}`"))
