@@ -2,7 +2,7 @@
 
     python benchmarks/corpus.py split [--round N]
     python benchmarks/corpus.py export --dest DIR [--half tuning|held-out] [--round N]
-                                      [--mirrors /work/.mirror]
+                                      [--mirrors /work/.mirror] [--only owner/name,...]
     python benchmarks/corpus.py count --dest DIR --half held-out [--round N]
     python benchmarks/corpus.py lint --dest DIR --half held-out [--round N] [--select CODES]
                                     [--out FILE] [--only owner/name,...]
@@ -614,6 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exporting.add_argument("--dest", type=Path, required=True)
     exporting.add_argument("--half", choices=HALVES)
     exporting.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    exporting.add_argument("--only", help="comma-separated owner/name: just these repositories")
     counting = commands.add_parser("count", help="files and lines of one half's exported "
                                    "trees, per framework, without linting them")
     counting.add_argument("--dest", type=Path, required=True)
@@ -665,7 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       + (f"  (seen: {r.seen_in})" if r.seen_in else ""))
         return 0
     if options.command == "export":
-        for r in in_half(repositories, options.half, round_number):
+        for r in _only(in_half(repositories, options.half, round_number), options.only):
             tree, written, left_out = export(r, options.mirrors, options.dest)
             print(f"{r.name:<56} {r.commit[:12]} -> {tree}  {written} files"
                   + (f", {left_out} not in the snapshot (4 MiB and over) or links"

@@ -268,12 +268,28 @@ COLUMN_LAYERS = {"torch.nn.Linear": (1, "out_features")}
 # Calls that join a list (or tuple) of tensors into one of the same dtype and scale.
 STACKING = frozenset({"torch.stack", "torch.cat", "torch.concat", "torch.concatenate",
                       "torch.vstack", "torch.hstack", "torch.dstack"})
+# How many axes each join adds to its tensors' rank: `cat` joins along an axis they have,
+# `stack` along a new one. (vstack, hstack and dstack depend on the rank they are given.)
+JOIN_AXES_ADDED = {"torch.cat": 0, "torch.concat": 0, "torch.concatenate": 0, "torch.stack": 1}
+# Layers whose output has their input's rank plus this many axes: `Linear` maps the last axis
+# (any leading ones kept), elementwise layers and norms over the last axes keep the shape,
+# `Embedding` adds the embedding axis.
+LAYER_AXES_ADDED = {
+    **{name: 0 for name in SHAPE_KEEPING_LAYERS},
+    **{f"torch.nn.{name}": 0 for name in (
+        "Linear", "Dropout", "LayerNorm", "GELU", "ELU", "SELU", "SiLU", "Mish", "PReLU",
+        "ReLU6", "Hardtanh", "Softmax", "LogSoftmax")},
+    "torch.nn.Embedding": 1,
+}
 UINT8_DTYPES = frozenset({"torch.uint8"})
 # Functions that add or remove axes.
 RESHAPING_FUNCTIONS = frozenset({"torch.squeeze", "torch.unsqueeze", "torch.flatten",
                                  "torch.reshape"})
 RANK1_CONSTRUCTORS = frozenset({"torch.randn", "torch.rand", "torch.zeros", "torch.ones",
                                 "torch.empty"})
+# Of those, the ones whose every positional argument is a size (`torch.zeros(b, t, c)`);
+# the others take the whole shape as their first argument.
+SIZES_AS_ARGUMENTS = RANK1_CONSTRUCTORS
 FLOAT32_DTYPES = frozenset({"torch.float32", "torch.float", "torch.float16", "torch.half",
                             "torch.bfloat16"})
 
