@@ -506,6 +506,8 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
                                   if f["repository"] not in frameworks)
     findings = [f for f in findings if f["repository"] in frameworks]
     notices = collections.Counter(f["code"] for f in findings if is_engine_notice(f["code"]))
+    # A classified engine notice that is still reported is not stale, though it is not counted.
+    found_keys = {f["key"] for f in findings}
     findings = [f for f in findings if not is_engine_notice(f["code"])]
     per_rule, per_framework, total = tally(findings, verdicts, frameworks)
     lines = ["found: every finding; the shares are of the classified ones (real+harml+false)"]
@@ -534,13 +536,12 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     if notices:
         lines += ["", "engine notices (no bug claimed, not counted above): "
                   + " ".join(f"{code}:{n}" for code, n in sorted(notices.items()))]
-    keys = {f["key"] for f in findings}
     # A verdict of an opt-in rule (DL501, classified from a `lint --select` run) is stale only
     # in a findings file that holds that rule's findings: a default lint never looked for it.
     linted_codes = _default_codes() | {f["code"] for f in findings}
-    stale = sorted(k for k in verdicts if k not in keys and k.split("|", 1)[0] in frameworks
+    stale = sorted(k for k in verdicts if k not in found_keys and k.split("|", 1)[0] in frameworks
                    and k.split("|", 1)[0] in {f["repository"] for f in findings}
-                   and k.split("|")[2] in linted_codes)
+                   and (k.split("|")[2] in linted_codes or is_engine_notice(k.split("|")[2])))
     if stale:
         lines += ["", f"classified but no longer found ({len(stale)}):"]
         lines += [f"    {k}" for k in stale]

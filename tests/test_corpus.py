@@ -446,3 +446,15 @@ def test_count_prints_a_half_s_files_and_lines_without_linting(tmp_path, capsys,
     assert re.search(r"^TOTAL\s+2 files\s+8 lines \(1 repositories\)$", printed, re.MULTILINE)
     assert re.search(r"^    pytorch\s+6 lines$", printed, re.MULTILINE)
     assert re.search(r"^    none\s+2 lines$", printed, re.MULTILINE)
+
+
+def test_a_classified_engine_notice_still_reported_is_not_listed_as_no_longer_found():
+    findings = [_finding("DL101", "a"), _finding("DL903", "b")]
+    for finding, key in zip(findings, corpus.finding_keys(findings)):
+        finding["key"] = key
+    verdicts = {findings[1]["key"]: ("harmless", "a cell of pseudo-code"),
+                "a/b|gone.py|DL101|000000000000": ("false", "r")}
+    text = "\n".join(corpus.report(findings, verdicts,
+                                   [corpus.Repository("a/b", "0" * 40, ("pytorch",), "library")]))
+    assert "classified but no longer found (1):" in text
+    assert "gone.py" in text and findings[1]["key"] not in text.split("no longer found")[1]
