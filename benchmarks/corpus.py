@@ -492,6 +492,11 @@ def is_engine_notice(code: str) -> bool:
     return code.startswith("DL9")
 
 
+def _default_codes() -> set[str]:
+    from dllint.rule_table import RULE_TABLE
+    return {entry.code for entry in RULE_TABLE if entry.enabled_by_default}
+
+
 def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
            repositories: Sequence[Repository]) -> list[str]:
     frameworks = {r.name: r.frameworks for r in repositories}
@@ -531,8 +536,12 @@ def report(findings: Sequence[dict], verdicts: dict[str, tuple[str, str]],
     if notices:
         lines += ["", "engine notices (no bug claimed, not counted above): "
                   + " ".join(f"{code}:{n}" for code, n in sorted(notices.items()))]
+    # A verdict of an opt-in rule (DL501, classified from a `lint --select` run) is stale only
+    # in a findings file that holds that rule's findings: a default lint never looked for it.
+    linted_codes = _default_codes() | {f["code"] for f in findings}
     stale = sorted(k for k in verdicts if k not in found_keys and k.split("|", 1)[0] in frameworks
-                   and k.split("|", 1)[0] in {f["repository"] for f in findings})
+                   and k.split("|", 1)[0] in {f["repository"] for f in findings}
+                   and (k.split("|")[2] in linted_codes or is_engine_notice(k.split("|")[2])))
     if stale:
         lines += ["", f"classified but no longer found ({len(stale)}):"]
         lines += [f"    {k}" for k in stale]

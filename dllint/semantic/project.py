@@ -370,7 +370,7 @@ class _Writer:
                 "lightning": info.lightning, "in_eval": info.in_eval,
                 "framework": info.framework, "training_layer": info.training_layer,
                 **({"input_pixels": info.input_pixels} if info.input_pixels == "converted"
-                   else {})}
+                   else {}), **({"plain": True} if info.plain else {})}
 
     def members(self, members: Members) -> dict[str, Any]:
         def written(pairs):
@@ -411,7 +411,8 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
                       evidence, data.get("lightning", False), in_eval=data.get("in_eval", False),
                       framework=data.get("framework", ""),
                       training_layer=data.get("training_layer", ""),
-                      input_pixels=data.get("input_pixels", ""))
+                      input_pixels=data.get("input_pixels", ""),
+                      plain=data.get("plain", False))
 
 
 # The shape `summarise` writes and the readers above rely on: a summary read back from a file
@@ -421,7 +422,7 @@ _TAG_REQUIRED = frozenset({"kind", "path", "span"})
 _MODULE_INFO = Record({
     "name": TEXT, "output": ListOf(Later(lambda: _TAG)), "mode_dependent": OneOf((NULL, BOOLEAN)),
     "evidence": OneOf((NULL, TEXT)), "lightning": BOOLEAN, "in_eval": BOOLEAN, "framework": TEXT,
-    "training_layer": TEXT, "input_pixels": TEXT,
+    "training_layer": TEXT, "input_pixels": TEXT, "plain": BOOLEAN,
 }, required=frozenset({"name", "mode_dependent"}))
 _LOSS_INFO = Record({"qualified": TEXT, "wants": TEXT, "display": TEXT, "argument": INTEGER,
                      "keyword": TEXT}, required=frozenset({"qualified", "wants", "display"}))

@@ -226,6 +226,8 @@ class ScopeSummaries:
     def _summarise_class(self, state: ClassState) -> ModuleInfo | None:
         inherited: list[ModuleInfo] = []
         is_module = state.has_forward
+        # No base but `object` (or other plain classes): no nn.Module behind the forward.
+        plain = state.has_forward
         unknown_base = False
         lightning = False
         layer_evidence = ""
@@ -234,6 +236,10 @@ class ScopeSummaries:
         is_loss = state.name.endswith(("Loss", "Criterion")) or any(
             base in catalog.LOSS_BASES for base in state.bases)
         for base in state.bases:
+            if base in ("object", "builtins.object"):
+                continue
+            plain = plain and (base in self.local_classes and self.local_classes[base] is not None
+                               and self.local_classes[base].plain)  # type: ignore[union-attr]
             if base in catalog.NN_MODULE_BASES or base in catalog.LOSS_BASES or \
                     base in catalog.FRAMEWORK_MODULE_BASES:
                 is_module = True
@@ -309,7 +315,7 @@ class ScopeSummaries:
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
                           evidence[0] if evidence else "", lightning, in_eval=in_eval,
                           framework=state.framework, training_layer=training,
-                          input_pixels=pixels, decided_by=decided_by)
+                          input_pixels=pixels, decided_by=decided_by, plain=plain)
 
     def enter_function(self, node: cst.FunctionDef) -> FunctionEntry:
         """Open a function's scope; the model then opens its frame and binds its parameters

@@ -158,6 +158,10 @@ class ModuleInfo:
     # (position, name, default or None): an instance built with each of them 0
     # (`CausalAttention(d_in, d_out, 0.0)`) has no train/eval difference.
     decided_by: tuple = ()
+    # A class of the project with a `forward` and no base class (or only `object`, or only
+    # such classes): a from-scratch layer of a tutorial, not an `nn.Module`, so calling it
+    # runs no hooks (`layer.forward(x)` is how it is called).
+    plain: bool = False
 
 
 @dataclass(frozen=True)
