@@ -26,6 +26,7 @@ from dllint.semantic.conditions import decided, dtype_narrowings, names_in
 from dllint.semantic.conditions import FLOAT64_BUCKET, UINT8_BUCKET
 from dllint.semantic.binding import CallBinding, FlowHints
 from dllint.semantic.facts import Facts
+from dllint.semantic.imports import dotted_name
 from dllint.semantic.loops import LoopEventRecorder
 from dllint.semantic.reads import ReadTracker
 from dllint.semantic.regions import RegionTracker
@@ -40,7 +41,7 @@ from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Tag, Value, first,
     has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
-from dllint.semantic.values import UNIT_RANGE
+from dllint.semantic.values import RESCALED, UNIT_RANGE
 from dllint.semantic.values import FUNCTION, LossInfo, tuple_parts
 from dllint.walk import CachedVisitorNames, children, walk
 
@@ -663,12 +664,21 @@ def _join(values: list[Value], test: cst.BaseExpression) -> Value:
     later scaling may be the one that counts."""
     joined = frozenset().union(*values)
     if any(not has(value, kind) for value in values for kind in _ACTIVATIONS
-           if has(joined, kind)) and _tests_training_flag(test):
+           if has(joined, kind)) and (_tests_training_flag(test) or _tests_scale(joined, test)):
         joined = without(joined, _ACTIVATIONS)
     if has(joined, UNIT_SCALED) and not all(has(value, UNIT_SCALED) for value in values) \
             and inspects_dtype_or_range(test):
         joined = without(joined, (UNIT_SCALED, UNIT_RANGE))
     return joined
+
+
+def _tests_scale(joined: Value, test: cst.BaseExpression) -> bool:
+    """`if self.scale: scores = scores * self.scale` after an activation: the branch that
+    rescaled tests whether the scale is set, so the scores go on as the activation only where no
+    scale was configured at all; the scaled scores are the design, not the activation."""
+    scales = {tag.info for tag in joined if tag.kind == RESCALED and tag.info}
+    return bool(scales) and any(isinstance(node, (cst.Name, cst.Attribute))
+                                and dotted_name(node) in scales for node in _nodes_in(test))
 
 
 def _tests_training_flag(test: cst.BaseExpression) -> bool:

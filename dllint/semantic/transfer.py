@@ -17,7 +17,8 @@ from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.syntax import std_key
+from dllint.semantic.syntax import channel_values, std_key
+from dllint.semantic.normalization import NormalizeStep, multiplied_back, standardized
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -27,8 +28,8 @@ from dllint.semantic.values import (
 from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS_TRAINING, RECORDS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
-from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
-from dllint.semantic.values import FUNCTION, PARTIAL, tags
+from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, UNIT_RANGE
+from dllint.semantic.values import FUNCTION, PARTIAL, RESCALED, tags
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
@@ -110,6 +111,42 @@ def list_of(node: cst.CSTNode, elements: Value) -> Value:
     return frozenset({Tag(ELEMENTS, node, info=kept)}) if kept else EMPTY
 
 
+_ACTIVATION_KINDS = (PROBABILITIES, LOG_PROBABILITIES)
+
+
+def _scaled_activation(node: cst.CSTNode, operator: cst.BaseBinaryOp, left: Value,
+                       left_node: cst.BaseExpression | None, right: Value,
+                       right_node: cst.BaseExpression) -> Value:
+    """What an activation's output is after `* other` or `/ other`: still the activation when
+    `other` changes nothing (`* 1.0`) or is itself in [0, 1] (`* mask` of a comparison, a
+    product of probabilities); otherwise new scores (RESCALED), as a temperature makes them.
+    Nothing for other arithmetic (`+ eps`, `1 - p`), which ends the activation as before."""
+    if isinstance(operator, cst.Multiply) and left_node is not None and \
+            not any(has(left, kind) for kind in _ACTIVATION_KINDS):
+        left, left_node, right, right_node = right, right_node, left, left_node  # `T * p`
+    if not isinstance(operator, (cst.Multiply, cst.Divide)) or left_node is None:
+        return EMPTY
+    activations = keep(left, _ACTIVATION_KINDS)
+    if not activations:
+        return EMPTY
+    if number(right_node) == 1.0 or (isinstance(operator, cst.Multiply) and _in_unit_range(
+            right_node, right)):
+        return activations
+    scale = dotted_name(right_node) or ""
+    return frozenset({Tag(RESCALED, node, tag.detail, scale) for tag in activations})
+
+
+def _in_unit_range(node: cst.BaseExpression, value: Value) -> bool:
+    """A factor known to lie in [0, 1]: probabilities, pixels in [0, 1], or a mask made by a
+    comparison (`(x > 0)`, `(x > 0).float()`)."""
+    if has(value, PROBABILITIES) or has(value, UNIT_RANGE):
+        return True
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+            node.func.attr.value in ("float", "double", "half", "int", "long", "type_as", "to"):
+        node = node.func.value
+    return isinstance(node, cst.Comparison)
+
+
 class ValueTransfer:
     """The part of the semantic model that computes the values of calls and operators."""
 
@@ -181,6 +218,7 @@ class ValueTransfer:
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
                                             TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT,
                                             UNIT_RANGE, OUT_OF_RANGE))
+            result |= _scaled_activation(node, operator, left, left_node, right, right_node)
             if has(result, RANK1) and not (_rank_at_most_one(left, left_node)
                                            and _rank_at_most_one(right, right_node)):
                 # Broadcasting gives the larger rank: `x @ W + b` with b of shape (n,) is as 2-D
@@ -204,7 +242,12 @@ class ValueTransfer:
                     and isinstance(left_node.operator, cst.Subtract):
                 std = std_key(right_node, self.qualified, left_node.left)  # `(x - mean) / std`
                 if std:
-                    result |= {Tag(STANDARDIZED, node, std)}
+                    result = standardized(result, node, std, channel_values(left_node.right),
+                                          channel_values(right_node),
+                                          before=self.value(left_node.left))
+            if isinstance(operator, cst.Multiply):  # `x * std (+ mean)`: denormalized by hand
+                result = multiplied_back(result, std_key(right_node, self.qualified, left_node),
+                                         channel_values(right_node))
             return result
         return EMPTY
 
@@ -396,8 +439,9 @@ class ValueTransfer:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
-                if tag.info.standardizing is not None:
-                    result.add(Tag(STANDARDIZED, tag.info.standardizing, tag.info.std))
+                for step in tag.info.normalizations:
+                    result = set(standardized(frozenset(result), step.node, step.std_key,
+                                              step.mean, step.std))
         return frozenset(result)
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
@@ -1080,9 +1124,12 @@ class ValueTransfer:
         info = TransformInfo(None)
         if qualified in catalog.NORMALIZE_TRANSFORMS:
             std = argument(node, 1, "std")
+            mean = argument(node, 0, "mean")
             key = std_key(std.value, self.qualified) if std is not None else ""
-            if key:
-                info = TransformInfo(None, standardizing=node, std=key)
+            step = NormalizeStep(node, key, channel_values(mean.value if mean else None),
+                                 channel_values(std.value if std else None))
+            info = TransformInfo(None, standardizing=node if key else None, std=key,
+                                 normalizations=(step,))
         return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], info)})
 
     def _uint8_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
@@ -1245,6 +1292,7 @@ class ValueTransfer:
         name = ""
         divides_float = False
         standardizing: TransformInfo | None = None
+        normalizations: list = []
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
                 if scaling is not None and self._unscales(element.value):
@@ -1256,10 +1304,12 @@ class ValueTransfer:
                     divides_float = step.info.divides_float
                 if step is not None and step.info.standardizing is not None:
                     standardizing = step.info
+                if step is not None:
+                    normalizations.extend(step.info.normalizations)
         return frozenset({Tag(TRANSFORM, node, "Compose", TransformInfo(
             scaling, name, divides_float,
             standardizing.standardizing if standardizing is not None else None,
-            standardizing.std if standardizing is not None else ""))})
+            standardizing.std if standardizing is not None else "", tuple(normalizations)))})
 
     def _unscales(self, step: cst.BaseExpression) -> bool:
         """A pipeline step `Lambda(lambda x: x * 255)`: it takes what a ToTensor before it scaled

@@ -18,6 +18,12 @@ from dllint.types import RelatedLocation
 
 PROBABILITIES = "probabilities"  # softmax / sigmoid output; detail: "softmax" | "sigmoid"
 LOG_PROBABILITIES = "log_probabilities"
+# An activation's output multiplied or divided by a scale (a temperature: a number other than
+# 1, a parameter, an attribute): new scores, no longer the activation's (`torch.sigmoid(s) *
+# self.scale` into a cross-entropy over candidates is a design, not a double activation).
+# detail: the activation it was; info: the dotted name of the scale ("" for a number), so that
+# `if self.scale: scores = scores * self.scale` is known to rescale whenever a scale is set.
+RESCALED = "rescaled"
 UNIT_SCALED = "unit_scaled"  # pixels scaled to [0, 1]; detail says how
 # Standardized: `(x - mean) / std`, or a `Normalize(mean, std)` transform applied; detail: what
 # the std is (`syntax.std_key`: its variables, or a literal list), to know it again.
@@ -198,6 +204,9 @@ class TransformInfo:
     # The Normalize(mean, std) step that standardizes, if any, and its std (`syntax.std_key`).
     standardizing: cst.CSTNode | None = None
     std: str = ""
+    # Every Normalize(mean, std) step, in the order the pipeline applies them
+    # (`normalization.NormalizeStep`): a later one may undo an earlier standardization.
+    normalizations: tuple = ()
 
 
 Value = frozenset

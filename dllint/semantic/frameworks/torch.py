@@ -243,9 +243,10 @@ RESEEDING_LOADER_FUNCTIONS = frozenset({"accelerate.data_loader.prepare_data_loa
 # One row per loss (see `effects.Loss`): what its input must be, and how messages name it.
 LOSSES = {
     "torch.nn.functional.cross_entropy": dict(wants="logits", display="F.cross_entropy",
-                                              is_class=False),
+                                              is_class=False, applies="log_softmax"),
     "torch.nn.functional.binary_cross_entropy_with_logits":
-        dict(wants="logits", display="F.binary_cross_entropy_with_logits", is_class=False),
+        dict(wants="logits", display="F.binary_cross_entropy_with_logits", is_class=False,
+             applies="sigmoid"),
     "torch.nn.functional.nll_loss": dict(wants="log_probabilities", display="F.nll_loss",
                                          is_class=False),
     "torch.nn.functional.binary_cross_entropy":
@@ -254,9 +255,9 @@ LOSSES = {
                                            is_class=False)
        for name in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")},
     "torch.nn.CrossEntropyLoss": dict(wants="logits", display="nn.CrossEntropyLoss",
-                                      is_class=True),
+                                      is_class=True, applies="log_softmax"),
     "torch.nn.BCEWithLogitsLoss": dict(wants="logits", display="nn.BCEWithLogitsLoss",
-                                       is_class=True),
+                                       is_class=True, applies="sigmoid"),
     "torch.nn.NLLLoss": dict(wants="log_probabilities", display="nn.NLLLoss", is_class=True),
     "torch.nn.BCELoss": dict(wants="probabilities", display="nn.BCELoss", is_class=True),
     **{f"torch.nn.{name}": dict(wants="elementwise", display=f"nn.{name}", is_class=True)
