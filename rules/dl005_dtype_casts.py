@@ -448,6 +448,49 @@ class DtypeCasts(Rule):
             frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
             q_values = online(torch.from_numpy(frames))
         """),
+        # float64 rows handed to a model whose inherited forward casts each column it reads
+        # (ids to integers, measurements to float32) before any layer sees them.
+        Valid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class ColumnModel(nn.Module):
+                def forward(self, rows):
+                    codes = self.lookup(rows[:, self.code_columns].long())
+                    amounts = self.scale(rows[:, self.amount_columns].float())
+                    return self.head(torch.cat([codes.flatten(1), amounts], dim=1))
+
+            class SurveyNet(ColumnModel):
+                def __init__(self):
+                    super().__init__()
+                    self.code_columns, self.amount_columns = [0, 1], [2, 3]
+                    self.lookup = nn.Embedding(50, 4)
+                    self.scale = nn.Linear(2, 2)
+                    self.head = nn.Linear(10, 1)
+
+            survey = SurveyNet()
+            answers = torch.from_numpy(np.random.rand(64, 4))
+            scores = survey(answers)
+        """),
+        # A forward that converts with `torch.as_tensor(..., dtype=...)` takes any float dtype.
+        Valid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class Smoother(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blend = nn.Linear(16, 16)
+
+                def forward(self, signal):
+                    signal = torch.as_tensor(signal, dtype=torch.float32)
+                    return self.blend(signal)
+
+            smoother = Smoother()
+            smoothed = smoother(torch.from_numpy(np.linspace(0.0, 1.0, 16)))
+        """),
         # A dtype dispatch: past the uint8 branch (which widens, or returns) the image is float,
         # and its arithmetic cannot wrap.
         Valid("""
@@ -891,6 +934,48 @@ class DtypeCasts(Rule):
 
             shifted = prepare(first_path, options.scaling) + 16
         """, line=12, related_lines=(5,)),
+        # Near miss: the same subclass, but the inherited forward hands the rows on uncast.
+        Invalid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class ColumnModel(nn.Module):
+                def forward(self, rows):
+                    amounts = self.scale(rows[:, self.amount_columns])
+                    return self.head(amounts)
+
+            class SurveyNet(ColumnModel):
+                def __init__(self):
+                    super().__init__()
+                    self.amount_columns = [2, 3]
+                    self.scale = nn.Linear(2, 2)
+                    self.head = nn.Linear(2, 1)
+
+            survey = SurveyNet()
+            answers = torch.from_numpy(np.random.rand(64, 4))
+            scores = survey(answers)
+        """, line=18, related_lines=(18, 19), fixed="""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class ColumnModel(nn.Module):
+                def forward(self, rows):
+                    amounts = self.scale(rows[:, self.amount_columns])
+                    return self.head(amounts)
+
+            class SurveyNet(ColumnModel):
+                def __init__(self):
+                    super().__init__()
+                    self.amount_columns = [2, 3]
+                    self.scale = nn.Linear(2, 2)
+                    self.head = nn.Linear(2, 1)
+
+            survey = SurveyNet()
+            answers = torch.from_numpy(np.random.rand(64, 4)).float()
+            scores = survey(answers)
+        """),
     ]
 
     def __init__(self, context) -> None:
