@@ -42,7 +42,7 @@ RULE_TABLE: tuple[RuleEntry, ...] = (
     RuleEntry("DL105", "sampler-without-set-epoch", True, False),
     RuleEntry("DL107", "optimizer-before-layer-replaced", True, True),
     RuleEntry("DL201", "log-of-softmax", True, True),
-    RuleEntry("DL202", "softmax-without-dim", True, False),
+    RuleEntry("DL202", "softmax-without-dim", True, True),
     RuleEntry("DL203", "sigmoid-then-bce", True, True),
     RuleEntry("DL301", "layers-in-plain-list", True, True),
     RuleEntry("DL302", "functional-dropout-always-on", True, True),

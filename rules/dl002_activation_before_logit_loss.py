@@ -9,8 +9,44 @@ from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword
 from dllint.semantic.transfer import loss_wants
-from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, Tag, first, tags
+from dllint.semantic.values import LOSS, MODULE, PROBABILITIES, LossInfo, Tag, first, tags
 from dllint.types import Applicability
+
+def _activation_name(activation: Tag) -> str:
+    return "sigmoid" if activation.detail in ("sigmoid", "nn.Sigmoid") else "softmax"
+
+
+def _applied_by(loss: LossInfo) -> str:
+    """What a library loss applies to its prediction (`Loss.applies`); "" when not known."""
+    row = catalog.LOSSES.get(loss.qualified)
+    return row.applies if row is not None else ""
+
+
+def _same_family(activation: str, applies: str) -> bool:
+    """Whether the loss applies the activation the value already went through: a softmax
+    before `log_softmax` or `softmax`, a sigmoid before `sigmoid`."""
+    return (activation == "sigmoid") == (applies == "sigmoid")
+
+
+def loss_input_message(activation: str, wants: str, display: str, applies: str) -> str:
+    """The finding's message for an `activation` output ("softmax" | "sigmoid") reaching a loss
+    that wants logits or log-probabilities, naming what that loss really applies."""
+    if wants != "logits":
+        what = "softmax probabilities" if activation == "softmax" else "sigmoid output"
+        return (f"{what} reach `{display}`, which expects log-probabilities; use `log_softmax`"
+                if activation == "softmax" else
+                f"{what} reaches `{display}`, which expects log-probabilities; pass "
+                "`log_softmax` of the logits")
+    if not applies:
+        return (f"{activation} output reaches `{display}`, which expects logits: pass the "
+                "logits")
+    if _same_family(activation, applies):
+        return (f"{activation} output reaches `{display}`, which applies {applies} itself: the "
+                "loss sees the activation twice and its gradients shrink; pass the logits")
+    return (f"{activation} output reaches `{display}`, which applies {applies} to its input: "
+            f"it expects logits, and the {activation}'s outputs in [0, 1] leave it almost no "
+            "spread between scores to work with; pass the logits")
+
 
 class ActivationBeforeLogitLoss(Rule):
     """
@@ -533,8 +569,69 @@ class ActivationBeforeLogitLoss(Rule):
                 loss = loss_fn(model(images), labels)
                 loss.backward()
         """),
+        # Activation outputs turned into new scores by a temperature (an attribute, a number
+        # other than 1), also when the rescaling runs only if a scale is configured: bounded
+        # scores with a temperature, as in contrastive ranking, are a design.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class PairRanker(nn.Module):
+                def __init__(self, scorer, sharpness=12.0, squash=nn.Sigmoid()):
+                    super().__init__()
+                    self.scorer = scorer
+                    self.sharpness = sharpness
+                    self.squash = squash
+                    self.ranking_loss = nn.CrossEntropyLoss()
+
+                def forward(self, candidates, correct):
+                    similarity = self.squash(self.scorer(candidates))
+                    if self.sharpness:
+                        similarity = similarity * self.sharpness
+                    return self.ranking_loss(similarity, correct)
+        """),
+        Valid("""
+            import torch
+            import torch.nn.functional as F
+            bounded = torch.sigmoid(pair_scores) / 0.07
+            loss = F.cross_entropy(bounded, positives)
+        """),
     ]
     INVALID = [
+        # Near misses of the temperature: the `if` tests another setting, so without it the
+        # sigmoid output reaches the loss as it is.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class PairRanker(nn.Module):
+                def __init__(self, scorer, sharpness=12.0, squash=nn.Sigmoid()):
+                    super().__init__()
+                    self.scorer = scorer
+                    self.sharpness = sharpness
+                    self.use_sharpness = False
+                    self.squash = squash
+                    self.ranking_loss = nn.CrossEntropyLoss()
+
+                def forward(self, candidates, correct):
+                    similarity = self.squash(self.scorer(candidates))
+                    if self.use_sharpness:
+                        similarity = similarity * self.sharpness
+                    return self.ranking_loss(similarity, correct)
+        """, line=5, related_lines=(17,)),
+        # A factor of 1, or a mask made by a comparison, leaves probabilities probabilities.
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            kept = F.softmax(class_scores, dim=1) * (valid_rows > 0).float()
+            loss = F.cross_entropy(kept, labels)
+        """, line=3, related_lines=(4,)),
+        Invalid("""
+            import torch
+            import torch.nn.functional as F
+            loss = F.cross_entropy(torch.sigmoid(class_scores) * 1.0, labels)
+        """, line=3, related_lines=(3,)),
+
         # A function held as a value: a lambda, and a closure over the step's logits.
         Invalid("""
             import torch
@@ -1086,8 +1183,8 @@ class ActivationBeforeLogitLoss(Rule):
             return
         if qualified in catalog.LOSS_FUNCTIONS:
             loss = catalog.LOSS_FUNCTIONS[qualified]
-            self.check_loss_input(node, loss_wants(loss, node), loss.display, loss.argument,
-                                  loss.keyword)
+            self.check_loss_input(node, loss_wants(loss, node), loss.display, loss.applies,
+                                  loss.argument, loss.keyword)
             return
         if qualified in catalog.NAMED_LOSS_ESTIMATORS:
             self.check_named_loss(node, qualified)
@@ -1097,7 +1194,8 @@ class ActivationBeforeLogitLoss(Rule):
             callee = first(self.facts.value(node.func), LOSS)
         if callee is not None:
             info = callee.info
-            self.check_loss_input(node, info.wants, info.display, info.argument, info.keyword)
+            self.check_loss_input(node, info.wants, info.display, _applied_by(info),
+                                  info.argument, info.keyword)
             return
         if isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
             self.check_compile(node)
@@ -1109,30 +1207,28 @@ class ActivationBeforeLogitLoss(Rule):
             loss = catalog.LOSS_FUNCTIONS[qualified]
             position = catalog.LOGITS_FIRST_LOSSES[qualified] if self.graph_mode else loss.argument
             arg, activation = readings[position]
-            self.report_loss_input(call, arg, activation, loss.wants, loss.display)
+            self.report_loss_input(call, arg, activation, loss.wants, loss.display, loss.applies)
 
-    def check_loss_input(self, call: cst.Call, wants: str, display: str, position: int = 0,
-                         name: str = "input") -> None:
+    def check_loss_input(self, call: cst.Call, wants: str, display: str, applies: str,
+                         position: int = 0, name: str = "input") -> None:
         if wants not in ("logits", "log_probabilities"):
             return
         arg = argument(call, position, name)
         if arg is None:
             return
         self.report_loss_input(call, arg, first(self.facts.value(arg.value), PROBABILITIES),
-                               wants, display)
+                               wants, display, applies)
 
     def report_loss_input(self, call: cst.Call, arg: cst.Arg, activation: Tag | None,
-                          wants: str, display: str) -> None:
+                          wants: str, display: str, applies: str) -> None:
         if activation is None:
             return
-        what = "sigmoid" if activation.detail in ("sigmoid", "nn.Sigmoid") else "softmax"
-        if wants == "logits":
-            message = (f"{what} output reaches `{display}`, which applies {what} itself: the loss "
-                       f"sees the activation twice and its gradients shrink; pass the logits")
-        else:
-            message = (f"softmax probabilities reach `{display}`, which expects log-probabilities; "
-                       "use `log_softmax`")
-        self.report_at_activation(activation, call, arg, message, wants)
+        what = _activation_name(activation)
+        message = loss_input_message(what, wants, display, applies)
+        label = ("the loss that expects log-probabilities" if wants != "logits"
+                 else "the loss that applies it again" if applies and _same_family(what, applies)
+                 else f"the loss that applies {applies}" if applies else "the loss")
+        self.report_at_activation(activation, call, arg, message, wants, label)
 
     def check_named_loss(self, node: cst.Call, qualified: str) -> None:
         """tflearn's `regression(net, loss='softmax_categorical_crossentropy')`: the loss, named
@@ -1143,10 +1239,11 @@ class ActivationBeforeLogitLoss(Rule):
             arg.value.evaluated_value if isinstance(arg.value, cst.SimpleString) else None)
         if objective in catalog.LOGIT_LOSS_NAMES:
             display = f"{qualified.rsplit('.', 1)[-1]}(loss='{objective}')"
-            self.check_loss_input(node, "logits", display, 0, "incoming")
+            self.check_loss_input(node, "logits", display, catalog.LOGIT_LOSS_NAMES[objective],
+                                  0, "incoming")
 
     def report_at_activation(self, activation: Tag, call: cst.Call, arg: cst.Arg, message: str,
-                             wants: str) -> None:
+                             wants: str, label: str) -> None:
         if activation.node is None:  # defined in another file: report where it is consumed
             self.report(call, message, cause=activation.location)
             return
@@ -1157,7 +1254,7 @@ class ActivationBeforeLogitLoss(Rule):
             fix = NodeFix.replace(inner, inner.args[0].value.with_changes(),
                                   description="Pass the logits to the loss",
                                   applicability=Applicability.UNSAFE)
-        self.report(inner, message, fix=fix, related=[(call, "the loss that applies it again")])
+        self.report(inner, message, fix=fix, related=[(call, label)])
 
     # ---- Keras: a softmax/sigmoid output layer compiled with from_logits=True ----------------
 
@@ -1173,9 +1270,11 @@ class ActivationBeforeLogitLoss(Rule):
             activation = first(module.info.output, PROBABILITIES)
             if activation is None:
                 continue
-            what = "sigmoid" if activation.detail == "sigmoid" else "softmax"
+            what = _activation_name(activation)
+            applies = _applied_by(loss.info) or what
+            again = "it again" if _same_family(what, applies) else f"{applies} to it"
             message = (f"the output layer applies {what}, but the loss is built with "
-                       f"`from_logits=True` and applies it again; drop the activation "
+                       f"`from_logits=True` and applies {again}; drop the activation "
                        f"or use `from_logits=False`")
             related = [(loss.node or loss_arg.value, "the loss is built with from_logits=True here")]
             if activation.node is None:

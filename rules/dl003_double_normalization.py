@@ -11,6 +11,7 @@ from dllint.semantic.syntax import (
     argument, inspects_dtype_or_range, is_255, is_half_255, is_inverse_255, is_inverse_half_255,
     keyword, lambda_body, leaves, multiplies_by_255, number, positional)
 from dllint.semantic.syntax import std_key
+from dllint.semantic.normalization import standardized, undone
 from dllint.semantic.values import STANDARDIZED, TRANSFORM, UNIT_SCALED, Tag, Value, first
 from dllint.types import Applicability
 
@@ -488,6 +489,33 @@ class DoubleNormalization(Rule):
             logits = features / TEMPERATURE
             targets = (prices - prices.mean()) / prices.std()
             restored = features * SIGMA + MU
+        """),
+        # Undone, then standardized anew: `Normalize(-1, 2)` is `(x + 1) / 2`, the inverse of
+        # `Normalize(0.5, 0.5)`, taking the crops back to [0, 1] for PIL; by hand,
+        # `x * std + mean` undoes `(x - mean) / std`. The repetition count is no std.
+        Valid("""
+            from torchvision import transforms as T
+
+            class CropPairs:
+                def __init__(self, side, bands):
+                    self.full = T.Compose([
+                        T.CenterCrop(side), T.ToTensor(),
+                        T.Normalize(mean=(0.5,) * bands, std=(0.5,) * bands),
+                    ])
+                    self.small = T.Compose([
+                        T.Normalize(mean=(-1.0,) * bands, std=(2.0,) * bands),
+                        T.ToPILImage(), T.Resize(side // 2), T.ToTensor(),
+                        T.Normalize(mean=(0.5,) * bands, std=(0.5,) * bands),
+                    ])
+
+                def pair(self, photo):
+                    full = self.full(photo)
+                    return full, self.small(full)
+        """),
+        Valid("""
+            signal = (raw - centre) / std_dev
+            recovered = signal * std_dev + centre
+            again = (recovered - centre) / std_dev
         """),
         # Standardized again by its own statistics (a no-op), sharing only an epsilon.
         Valid("""
@@ -1093,6 +1121,32 @@ class DoubleNormalization(Rule):
             features = (raw - mean) / std
             features /= std
         """, line=5, related_lines=(4,)),
+        # Near misses of the inverse: a sign slip (mean +1) undoes nothing, so the last
+        # Normalize standardizes a second time; by hand, multiplying by another quantity.
+        Invalid("""
+            from torchvision import transforms as T
+
+            class CropPairs:
+                def __init__(self, side, bands):
+                    self.full = T.Compose([
+                        T.CenterCrop(side), T.ToTensor(),
+                        T.Normalize(mean=(0.5,) * bands, std=(0.5,) * bands),
+                    ])
+                    self.small = T.Compose([
+                        T.Normalize(mean=(1.0,) * bands, std=(2.0,) * bands),
+                        T.ToPILImage(), T.Resize(side // 2), T.ToTensor(),
+                        T.Normalize(mean=(0.5,) * bands, std=(0.5,) * bands),
+                    ])
+
+                def pair(self, photo):
+                    full = self.full(photo)
+                    return full, self.small(full)
+        """, line=17, related_lines=(7,)),
+        Invalid("""
+            signal = (raw - centre) / std_dev
+            recovered = signal * gain + centre
+            again = (recovered - centre) / std_dev
+        """, line=3, related_lines=(1,)),
         # The pipeline already ends with the Normalize that is applied again.
         Invalid("""
             from torchvision import transforms
@@ -1148,11 +1202,25 @@ class DoubleNormalization(Rule):
 
     def check_standardized_again(self, node: cst.CSTNode, value: cst.BaseExpression,
                                  std: str) -> None:
-        """`x / std` (or a `Normalize(mean, std)` applied) of a value `(x - mean) / std` or
-        `Normalize(mean, std)` already standardized with the same std (`syntax.std_key`)."""
+        """`x / std` of a value `(x - mean) / std` or `Normalize(mean, std)` already
+        standardized with the same std (`syntax.std_key`)."""
+        self.report_standardized_again(node, self.facts.value(value), std)
+
+    def check_normalizations(self, node: cst.Call, value: Value, transform: Tag) -> None:
+        """A pipeline applied to `value`: each of its Normalize steps in order, against what the
+        value is by then. A step that undoes the value's standardization (`Normalize(-1, 2)`
+        after `Normalize(0.5, 0.5)`) restores its earlier range; only a step that standardizes
+        again with the same std is reported."""
+        for step in transform.info.normalizations:
+            if undone(value, step.mean, step.std) is None and \
+                    self.report_standardized_again(node, value, step.std_key):
+                return
+            value = standardized(value, step.node, step.std_key, step.mean, step.std)
+
+    def report_standardized_again(self, node: cst.CSTNode, value: Value, std: str) -> bool:
         if self.dtype_guards or self.guarding_exits[-1] or not std:
-            return
-        for earlier in self.facts.value(value):
+            return False
+        for earlier in value:
             if earlier.kind == STANDARDIZED and earlier.node is not node and \
                     std == earlier.detail:
                 what = "normalizes with" if isinstance(node, cst.Call) else "divides by"
@@ -1160,7 +1228,8 @@ class DoubleNormalization(Rule):
                                   "standardized with it; its spread shrinks by the std a second "
                                   "time (standardize once)",
                             related=self.origin_of(earlier, "standardized here"))
-                return
+                return True
+        return False
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Divide):
@@ -1197,8 +1266,9 @@ class DoubleNormalization(Rule):
         if node.args and isinstance(node.args[0].value, (cst.Name, cst.Attribute, cst.Call,
                                                          cst.Subscript)):
             for transform in self.facts.value(node.func):
-                if transform.kind == TRANSFORM and transform.info.standardizing is not None:
-                    self.check_standardized_again(node, node.args[0].value, transform.info.std)
+                if transform.kind == TRANSFORM and transform.info.normalizations:
+                    self.check_normalizations(node, self.facts.value(node.args[0].value),
+                                              transform)
         qualified = self.imports.call_name(node)
         if qualified in catalog.ZERO_TO_255_PREPROCESSING:
             self.check_preprocess_input(node, argument(node, 0, "x"), qualified)

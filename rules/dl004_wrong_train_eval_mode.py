@@ -51,6 +51,12 @@ def _is_false(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "False"
 
 
+# The method `keras.Model.evaluate()` runs for each batch: what it computes is evaluation, so
+# the model it calls must run in inference mode. (`predict_step` is left alone: keeping dropout
+# on at prediction is how Monte Carlo dropout is written.)
+KERAS_EVALUATION_HOOKS = frozenset({"test_step"})
+
+
 @dataclass
 class FunctionFacts:
     name: str
@@ -200,7 +206,11 @@ class WrongTrainEvalMode(Rule):
     (`classifier.vit`) is no model left in training mode. A forward pass on made-up input
     (`net(torch.randn(2, 3, 32, 32))`), a call with `training=False`, a model handed to a
     context manager, and Keras models (whose mode is chosen per call, by `training=` or by `fit`
-    versus `predict`), like objax and Haiku modules in a file without torch, are left alone.
+    versus `predict`), like objax and Haiku modules in a file without torch, are left alone,
+    except a Keras model's own `test_step` (what `evaluate()` runs) calling `self(...)` with
+    `training=True`, also where the model's base class is the project's, defined in another
+    file (the class then overrides `train_step` too); `predict_step` is left alone, as Monte
+    Carlo dropout keeps dropout on there on purpose.
 
     ## Why is this bad?
     In training mode dropout zeroes random activations and batch norm normalizes with the
@@ -2086,6 +2096,52 @@ class WrongTrainEvalMode(Rule):
                         for label, part in archive.items():
                             torch.save(copy.deepcopy(part).eval().cpu(), label)
         """),
+        # A Keras model's own evaluation hook runs it in inference mode; Monte Carlo dropout
+        # (dropout kept on) is written in `predict_step`, which is left alone.
+        Valid("""
+            import tensorflow as tf
+            from tensorflow import keras
+
+            class Tagger(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.body = keras.layers.Dense(32)
+                    self.norm = keras.layers.BatchNormalization()
+                    self.head = keras.layers.Dense(4)
+
+                def call(self, inputs, training=False):
+                    return self.head(self.norm(self.body(inputs), training=training))
+
+                def test_step(self, data):
+                    features, labels = data
+                    scores = self(features, training=False)
+                    self.compiled_loss(labels, scores)
+                    return {"loss": self.compiled_loss(labels, scores)}
+
+                def predict_step(self, data):
+                    return tf.stack([self(data, training=True) for _ in range(8)])
+        """),
+        # A Lightning module's test_step is no Keras hook (a file without Keras or TensorFlow).
+        Valid("""
+            import torch
+            import lightning as L
+
+            class Scorer(L.LightningModule):
+                def __init__(self, net):
+                    super().__init__()
+                    self.net = net
+
+                def forward(self, x, training=False):
+                    return self.net(x)
+
+                def training_step(self, batch, batch_index):
+                    x, y = batch
+                    return torch.nn.functional.mse_loss(self(x, training=True), y)
+
+                def test_step(self, batch, batch_index):
+                    x, y = batch
+                    self.log("test_loss", torch.nn.functional.mse_loss(self(x, training=True), y))
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -3329,6 +3385,46 @@ class WrongTrainEvalMode(Rule):
                     if index % 500 == 0:
                         torch.save(copy.copy(network.eval().cpu().state_dict()), "last.pt")
         """, line=11, related_lines=(8,)),
+        # The twin: the Keras model's evaluation hook calls it with training=True.
+        Invalid("""
+            import tensorflow as tf
+            from tensorflow import keras
+
+            class Tagger(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.body = keras.layers.Dense(32)
+                    self.norm = keras.layers.BatchNormalization()
+                    self.head = keras.layers.Dense(4)
+
+                def call(self, inputs, training=False):
+                    return self.head(self.norm(self.body(inputs), training=training))
+
+                def test_step(self, data):
+                    features, labels = data
+                    scores = self(features, training=True)
+                    return {"loss": self.compiled_loss(labels, scores)}
+        """, line=16),
+        # Its base class is the project's own (another file): the train_step and test_step it
+        # overrides make it a Keras model.
+        Invalid("""
+            import tensorflow as tf
+            import backbone
+
+            class Detector(backbone.Network):
+                def train_step(self, data):
+                    images, boxes = data
+                    with tf.GradientTape() as tape:
+                        loss = self.box_loss(boxes, self(images, training=True))
+                    grads = tape.gradient(loss, self.trainable_variables)
+                    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+                    return {"loss": loss}
+
+                def test_step(self, data):
+                    images, boxes = data
+                    predicted = self(images, training=True)
+                    return {"loss": self.box_loss(boxes, predicted)}
+        """, line=15),
     ]
 
     def __init__(self, context) -> None:
@@ -3840,9 +3936,46 @@ class WrongTrainEvalMode(Rule):
 
     # ---- calls ------------------------------------------------------------------------------
 
+    def judge_keras_evaluation_hook(self, node: cst.Call) -> None:
+        """`self(x, training=True)` in a Keras model's own `test_step`: the batches `evaluate()`
+        hands it run with dropout on and batch norm on batch statistics (updating its moving
+        averages with the evaluation data)."""
+        if not (self.functions and self.class_nodes and isinstance(node.func, cst.Name)
+                and node.func.value == "self"):
+            return
+        hook = self.functions[-1]
+        owner = self.class_nodes[-1]
+        if hook.name not in KERAS_EVALUATION_HOOKS or not any(
+                statement is hook.node for statement in owner.body.body):
+            return  # a method of the class itself, not a function nested in one
+        flag = keyword(node, "training")
+        if flag is None or not (isinstance(flag.value, cst.Name) and flag.value.value == "True"):
+            return
+        if not self.is_keras_model_class(owner):
+            return
+        self.report(node, f"`self(..., training=True)` in the Keras model's `{hook.name}`: "
+                          f"`evaluate()` runs the model in training mode, with dropout dropping "
+                          f"and batch norm normalizing with (and updating its moving averages "
+                          f"from) the evaluation batches; pass `training=False`")
+
+    def is_keras_model_class(self, node: cst.ClassDef) -> bool:
+        """A Keras model by its base (`keras.Model`, a subclass the model knows), or, in a file
+        that imports Keras or TensorFlow, by overriding Keras's `train_step` as well as
+        `test_step` (its base class the project's own, defined in another file)."""
+        state = self.facts.enclosing_class
+        if state is not None and state.framework == "keras":
+            return True
+        if not any(name.split(".")[0] in ("keras", "tensorflow", "tf_keras")
+                   for name in self.imports.imported()):
+            return False
+        methods = {statement.name.value for statement in node.body.body
+                   if isinstance(statement, cst.FunctionDef)}
+        return "train_step" in methods and bool(methods & KERAS_EVALUATION_HOOKS)
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         self.order += 1
+        self.judge_keras_evaluation_hook(node)
         engine = self.engine_fit(node)
         if engine is not None:
             self.judge_engine_fit(node, *engine)

@@ -448,6 +448,108 @@ class DtypeCasts(Rule):
             frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
             q_values = online(torch.from_numpy(frames))
         """),
+        # float64 rows handed to a model whose inherited forward casts each column it reads
+        # (ids to integers, measurements to float32) before any layer sees them.
+        Valid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class ColumnModel(nn.Module):
+                def forward(self, rows):
+                    codes = self.lookup(rows[:, self.code_columns].long())
+                    amounts = self.scale(rows[:, self.amount_columns].float())
+                    return self.head(torch.cat([codes.flatten(1), amounts], dim=1))
+
+            class SurveyNet(ColumnModel):
+                def __init__(self):
+                    super().__init__()
+                    self.code_columns, self.amount_columns = [0, 1], [2, 3]
+                    self.lookup = nn.Embedding(50, 4)
+                    self.scale = nn.Linear(2, 2)
+                    self.head = nn.Linear(10, 1)
+
+            survey = SurveyNet()
+            answers = torch.from_numpy(np.random.rand(64, 4))
+            scores = survey(answers)
+        """),
+        # A forward that converts with `torch.as_tensor(..., dtype=...)` takes any float dtype.
+        Valid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class Smoother(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blend = nn.Linear(16, 16)
+
+                def forward(self, signal):
+                    signal = torch.as_tensor(signal, dtype=torch.float32)
+                    return self.blend(signal)
+
+            smoother = Smoother()
+            smoothed = smoother(torch.from_numpy(np.linspace(0.0, 1.0, 16)))
+        """),
+        # A dtype dispatch: past the uint8 branch (which widens, or returns) the image is float,
+        # and its arithmetic cannot wrap.
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def brighten(path):
+                tile = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+                if tile.dtype == np.uint8:
+                    tile = tile.astype(np.int16)
+                elif not np.issubdtype(tile.dtype, np.floating):
+                    raise TypeError(tile.dtype)
+                else:
+                    tile = tile * 255
+                return tile + 40
+        """),
+        Valid("""
+            import numpy as np
+            from PIL import Image
+
+            def to_signed(path):
+                frame = np.asarray(Image.open(path))
+                if frame.dtype == np.uint8:
+                    return frame / 127.5 - 1.0
+                assert frame.dtype in (np.float16, np.float32, np.float64)
+                return frame * 2
+        """),
+        # A helper's branch that no call takes: every call leaves `raw` at False (or passes
+        # "centre"), so what it returns is float.
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def read_tile(path, raw=False):
+                tile = cv2.imread(path)
+                if not raw:
+                    tile = tile.astype(np.float32)
+                return tile
+
+            tile = read_tile("a.png")
+            centred = tile - 128
+        """),
+        Valid("""
+            import cv2
+            import numpy as np
+
+            def prepare(path, scaling="centre"):
+                pixels = cv2.imread(path)
+                if scaling == "unit":
+                    pixels = pixels / 255.0
+                elif scaling == "centre":
+                    pixels = pixels.astype(np.float32) - 127.5
+                return pixels
+
+            def stack(paths):
+                return [prepare(path) for path in paths]
+
+            shifted = prepare(first_path, "centre") + 16
+        """),
     ]
     INVALID = [
         # A camera buffer read as uint8 pixels, joined from a tuple of planes, kept by a class
@@ -780,6 +882,100 @@ class DtypeCasts(Rule):
             frames = np.zeros((32, 4, 84, 84), dtype=np.uint8)
             q_values = online(torch.from_numpy(frames))
         """, line=17, related_lines=(12, 16)),
+        # The twin of the dtype dispatch: the uint8 branch itself still wraps.
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def brighten(path):
+                tile = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+                if tile.dtype == np.uint8:
+                    tile = tile + 40
+                elif np.issubdtype(tile.dtype, np.floating):
+                    tile = tile * 255
+                return tile
+        """, line=7, related_lines=(5,)),
+        # A test on another array's dtype says nothing of this one.
+        Invalid("""
+            import numpy as np
+            from PIL import Image
+
+            def to_signed(path, reference):
+                frame = np.asarray(Image.open(path))
+                if reference.dtype == np.uint8:
+                    return reference / 127.5 - 1.0
+                return frame * 2
+        """, line=8, related_lines=(5,)),
+        # The helper's twins: a call passes `raw=True`, or a scaling that is no constant.
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def read_tile(path, raw=False):
+                tile = cv2.imread(path)
+                if not raw:
+                    tile = tile.astype(np.float32)
+                return tile
+
+            tile = read_tile("a.png", raw=True)
+            centred = tile - 128
+        """, line=11, related_lines=(5,)),
+        Invalid("""
+            import cv2
+            import numpy as np
+
+            def prepare(path, scaling="centre"):
+                pixels = cv2.imread(path)
+                if scaling == "unit":
+                    pixels = pixels / 255.0
+                elif scaling == "centre":
+                    pixels = pixels.astype(np.float32) - 127.5
+                return pixels
+
+            shifted = prepare(first_path, options.scaling) + 16
+        """, line=12, related_lines=(5,)),
+        # Near miss: the same subclass, but the inherited forward hands the rows on uncast.
+        Invalid("""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class ColumnModel(nn.Module):
+                def forward(self, rows):
+                    amounts = self.scale(rows[:, self.amount_columns])
+                    return self.head(amounts)
+
+            class SurveyNet(ColumnModel):
+                def __init__(self):
+                    super().__init__()
+                    self.amount_columns = [2, 3]
+                    self.scale = nn.Linear(2, 2)
+                    self.head = nn.Linear(2, 1)
+
+            survey = SurveyNet()
+            answers = torch.from_numpy(np.random.rand(64, 4))
+            scores = survey(answers)
+        """, line=18, related_lines=(18, 19), fixed="""
+            import numpy as np
+            import torch
+            from torch import nn
+
+            class ColumnModel(nn.Module):
+                def forward(self, rows):
+                    amounts = self.scale(rows[:, self.amount_columns])
+                    return self.head(amounts)
+
+            class SurveyNet(ColumnModel):
+                def __init__(self):
+                    super().__init__()
+                    self.amount_columns = [2, 3]
+                    self.scale = nn.Linear(2, 2)
+                    self.head = nn.Linear(2, 1)
+
+            survey = SurveyNet()
+            answers = torch.from_numpy(np.random.rand(64, 4)).float()
+            scores = survey(answers)
+        """),
     ]
 
     def __init__(self, context) -> None:

@@ -6,7 +6,6 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
-from dllint.semantic.init_hooks import filled_tensor as _whole
 from dllint.semantic.init_hooks import class_matches, init_hook_fills, row_written
 from dllint.semantic.syntax import integer
 from dllint.types import Applicability
@@ -95,10 +94,6 @@ def _within(call: cst.Call, statement: cst.Assign) -> bool:
     return value is call
 
 
-# How many calls deep a tensor handed from helper to helper is followed to the one that fills it.
-HELPER_DEPTH = 3
-
-
 class UninitializedTensor(Rule):
     """
     ## What it does
@@ -110,7 +105,12 @@ class UninitializedTensor(Rule):
     flagged, nor one assigned to a target that the same function, or a method it calls on
     `self` (`self.reset_parameters()`), or a function of the file it hands the tensor to
     (`init_embedding(embeddings)` with `nn.init.uniform_` on its parameter), later fills in
-    place (`nn.init.kaiming_uniform_(self.weight)`, `self.bias.data.zero_()`), nor one whose rows a `for i in range(n)` loop writes
+    place (`nn.init.kaiming_uniform_(self.weight)`, `self.bias.data.zero_()`) on any path:
+    under a condition, in a loop or a `try`, through a method handed the tensor
+    (`self._init(self.bias)`), a helper of another file of the project, a base class's method
+    of another file, or a `functools.partial` of any of these (`self.init = partial(init_fn,
+    scale=s)`, then `self.init(self.bias)`); the rule claims "never filled" only when no path
+    fills it. Nor is one flagged whose rows a `for i in range(n)` loop writes
     (`t[i] = ...`, `n` its first size; or a helper the loop hands `t` and `i` that writes
     `t[i] = ...`, of the file or of another file of the project: SSD's `match(..., loc_t, idx)`),
     nor a name bound again in the same block before
@@ -464,6 +464,33 @@ class UninitializedTensor(Rule):
                 for i, (image, label) in enumerate(dataset):
                     labels[i] = label
                 return features, labels
+        """),
+        # A fill on any path of the constructor initialises: under a condition (a setting
+        # the configuration may always turn on), in a `try`, through a partial of a helper
+        # bound to the instance, or through a method handed the tensor.
+        Valid("""
+            import functools
+            import torch
+            from torch import nn
+
+            def spread_(tensor, radius):
+                nn.init.uniform_(tensor, -radius, radius)
+
+            class TokenMixer(nn.Module):
+                def __init__(self, tokens, width, scheme=None):
+                    super().__init__()
+                    self.offsets = nn.Parameter(torch.Tensor(tokens, width))
+                    self.gates = nn.Parameter(torch.Tensor(tokens, 1))
+                    self.seed_offsets = functools.partial(spread_, radius=width ** -0.5)
+                    if scheme is not None:
+                        self.seed_offsets(self.offsets)
+                    try:
+                        self._seed(self.gates)
+                    except RuntimeError:
+                        pass
+
+                def _seed(self, tensor):
+                    tensor.data.normal_(0.0, 0.01)
         """),
     ]
     INVALID = [
@@ -876,19 +903,58 @@ class UninitializedTensor(Rule):
                     fill_row(table, idx)
                 return table
         """),
+        # Twin of the fill on any path: a fill only in a method nobody calls, and a condition
+        # with no fill in either branch, leave both parameters uninitialised.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            def spread_(tensor, radius):
+                nn.init.uniform_(tensor, -radius, radius)
+
+            class TokenMixer(nn.Module):
+                def __init__(self, tokens, width, scheme=None):
+                    super().__init__()
+                    self.offsets = nn.Parameter(torch.Tensor(tokens, width))
+                    self.gates = nn.Parameter(torch.Tensor(tokens, 1))
+                    if scheme is not None:
+                        self.scheme = scheme
+                    else:
+                        self.scheme = "plain"
+
+                def reseed(self):
+                    spread_(self.offsets, 0.1)
+                    self.gates.data.normal_(0.0, 0.01)
+        """, line=10, more_lines=(11,), unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            def spread_(tensor, radius):
+                nn.init.uniform_(tensor, -radius, radius)
+
+            class TokenMixer(nn.Module):
+                def __init__(self, tokens, width, scheme=None):
+                    super().__init__()
+                    self.offsets = nn.Parameter(torch.zeros(tokens, width))
+                    self.gates = nn.Parameter(torch.zeros(tokens, 1))
+                    if scheme is not None:
+                        self.scheme = scheme
+                    else:
+                        self.scheme = "plain"
+
+                def reseed(self):
+                    spread_(self.offsets, 0.1)
+                    self.gates.data.normal_(0.0, 0.01)
+        """),
     ]
 
     def __init__(self, context) -> None:
         super().__init__(context)
         self.initialised: set[int] = set()  # constructor calls filled in the same expression
-        self.scopes: list[_Scope] = [_Scope(None)]  # the module, then each enclosing def
-        # each enclosing class: its methods, and how many scopes were open at its start
-        self.classes: list[tuple[dict[str, _Scope], int]] = []
-        # Each top-level class of the file: its methods, and those it inherits from classes of
-        # the file (nearest base first), for `self.reset_parameters()` defined in a parent.
-        self.class_methods: dict[str, list[dict[str, _Scope]]] = {}
-        # The class being walked: what it inherits, and whether a base is a torch layer.
-        self.inheritance: list[tuple[list[dict[str, _Scope]], bool]] = []
+        # the module, then each enclosing def
+        self.scopes: list[_Scope] = [_Scope(context.module)]
+        # how many scopes were open at the start of each enclosing class
+        self.classes: list[int] = []
         self.assigned: list[str | None] = []  # the target of each enclosing assignment
         # (constructor call, fix, assigned target, function scope, enclosing class name)
         self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope, str | None]] = []
@@ -924,9 +990,8 @@ class UninitializedTensor(Rule):
         self.attribute_reads: dict[str, int] = {}
         self.template_reads: dict[str, int] = {}
         self.assigned_nodes: set[int] = set()
-        # The file's top-level functions, by name, and every scope: a helper that fills the
-        # tensor it is given (`nn.init.uniform_(embeddings, ...)` on its parameter) fills the
-        # caller's argument.
+        # The file's top-level functions, by name, and every scope: a helper called for every
+        # row with the row index (`match(..., loc_t, idx)`) fills the caller's tensor.
         self.module_functions: dict[str, _Scope] = {}
         self.all_scopes: list[_Scope] = [self.scopes[0]]
 
@@ -935,35 +1000,19 @@ class UninitializedTensor(Rule):
         return code[:-len(".data")] if code.endswith(".data") else code
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        methods: dict[str, _Scope] = {}
-        self.classes.append((methods, len(self.scopes)))
+        self.classes.append(len(self.scopes))
         self.class_names.append(node.name.value)
-        inherited: list[dict[str, _Scope]] = []
-        layer_base = False
         for base in node.bases:
-            if isinstance(base.value, cst.Name) and base.value.value in self.class_methods:
-                inherited += self.class_methods[base.value.value]
             qualified = self.imports.qualified_name(base.value)
             if qualified is not None:  # an `_init_weights` inherited from another file
                 self.hook_filled |= self.facts.imported_init_fills(qualified)
-            layer_base = layer_base or (qualified is not None
-                                        and catalog.layer_base_modes(qualified) is not None)
-        self.inheritance.append((inherited, layer_base))
-        if len(self.classes) == 1:
-            self.class_methods[node.name.value] = [methods, *inherited]
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.pop()
         self.class_names.pop()
-        self.inheritance.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        is_method = bool(self.classes) and self.classes[-1][1] == len(self.scopes)
-        methods = self.classes[-1][0] if is_method else None
-        inherited, layer_base = self.inheritance[-1] if is_method else ([], False)
-        scope = _Scope(methods, inherited, layer_base)
-        if methods is not None:
-            methods[node.name.value] = scope
+        scope = _Scope(node)
         scope.params = [param.name.value for param in (*node.params.posonly_params,
                                                         *node.params.params)]
         if not self.classes and len(self.scopes) == 1:
@@ -1085,21 +1134,11 @@ class UninitializedTensor(Rule):
                     filled.func.attr.value in catalog.DEVICE_MOVING_METHODS:
                 filled = filled.func.value  # torch.LongTensor(1).cuda().fill_(label)
             self.initialised.add(id(filled))  # torch.Tensor(n).normal_()
-            # self.weight.data.uniform_(-bound, bound), self.scale[:k].fill_(0)
-            scope.filled.add(self._code(_whole(filled)))
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
-                func.value.value == "self":
-            scope.calls.add(func.attr.value)  # self.reset_parameters()
         if isinstance(func, cst.Attribute) and func.attr.value in TEMPLATE_TAKERS:
             for arg in node.args:  # table.to(self._float_tensor): its dtype and device
                 if _is_self_attribute(arg.value):
                     code = self._code(arg.value)
                     self.template_reads[code] = self.template_reads.get(code, 0) + 1
-        if isinstance(func, cst.Name) and not any(arg.star for arg in node.args):
-            scope.helper_calls.append((
-                func.value, [self._code(arg.value) for arg in node.args if arg.keyword is None],
-                {arg.keyword.value: self._code(arg.value) for arg in node.args
-                 if arg.keyword is not None}))
         qualified = self.imports.call_name(node)
         loops = {variable: bound for variable, bound in self.row_loops if variable}
         if loops and not any(arg.star or arg.keyword is not None for arg in node.args):
@@ -1112,7 +1151,6 @@ class UninitializedTensor(Rule):
                 self._fill_rows(scope, self.facts.imported_row_fills(qualified), codes, loops)
         if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
             self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
-            scope.filled.add(self._code(_whole(node.args[0].value)))  # nn.init.zeros_(self.bias)
         if qualified not in CONSTRUCTORS or not node.args or id(node) in self.initialised:
             return
         if any(arg.keyword is not None or arg.star for arg in node.args) or \
@@ -1157,16 +1195,19 @@ class UninitializedTensor(Rule):
                 scope.rows_filled.add((codes[filled], loops[codes[index]]))
 
     def leave_Module(self, node: cst.Module) -> None:
-        self._fills_through_helpers()
+        if not self.pending:
+            return
+        fills = self.facts.callable_fills()
         for scope in self.all_scopes:
             for name, codes, loops in scope.row_calls:
                 helper = self.module_functions.get(name)
                 if helper is not None:
                     self._fill_rows(scope, helper.row_writes, codes, loops)
-        # Decided at the end: the filling may come later in the function, or in a method it
-        # calls on self (`self.reset_parameters()`), as nn.Linear itself does.
+        # Decided at the end: the filling may come later in the function, on any of its paths,
+        # or in what it calls (`self.reset_parameters()`, as nn.Linear itself does, a helper it
+        # hands the tensor to, of the file or of another file, or a partial of one).
         for index, (call, fix, target, scope, class_name) in enumerate(self.pending):
-            if target is not None and target in scope.filled_here_or_in_callees():
+            if target is not None and target in fills.codes_filled(scope.node):
                 continue
             if index in self.overwritten or (target, self._code(call.args[0].value)) in \
                     scope.rows_filled or self._is_template(call, target):
@@ -1185,39 +1226,11 @@ class UninitializedTensor(Rule):
                               "plus an explicit initialisation", fix=fix)
 
 
-    def _fills_through_helpers(self) -> None:
-        """A call of one of the file's functions that fills a parameter in place fills what
-        the call hands it: `init_embedding(embeddings)` with `nn.init.uniform_(embeddings)`
-        in its body. A helper that hands its parameter to another helper is followed three
-        calls deep: a fixed number of passes, so the work stays linear in the calls."""
-        for _ in range(HELPER_DEPTH):
-            added = False
-            for scope in self.all_scopes:
-                for name, positional_codes, keyword_codes in scope.helper_calls:
-                    helper = self.module_functions.get(name)
-                    if helper is None:
-                        continue
-                    filled = helper.filled_here_or_in_callees()
-                    handed = dict(zip(helper.params, positional_codes)) | keyword_codes
-                    for parameter, code in handed.items():
-                        if parameter in filled and code not in scope.filled:
-                            scope.filled.add(code)
-                            added = True
-            if not added:
-                return
-
-
 class _Scope:
-    """What one function (or the module) fills in place, and which methods of self it calls."""
+    """One function (or the module): its rows filled by loops and by helpers called per row."""
 
-    def __init__(self, methods: dict[str, "_Scope"] | None,
-                 inherited: list[dict[str, "_Scope"]] | None = None,
-                 layer_base: bool = False) -> None:
-        self.methods = methods  # the sibling methods, for a method of a class
-        self.inherited = inherited or []  # the methods of its parent classes in the file
-        self.layer_base = layer_base  # the class derives from a torch layer (nn.Linear)
-        self.filled: set[str] = set()
-        self.calls: set[str] = set()
+    def __init__(self, node: cst.CSTNode) -> None:
+        self.node = node  # the FunctionDef, or the Module
         self.rows_filled: set[tuple[str, str]] = set()  # (target, n) filled row by row
         # (position of a parameter, position of another) for each `param[index] = ...`
         self.row_writes: set[tuple[int, int]] = set()
@@ -1225,23 +1238,3 @@ class _Scope:
         # positional argument, the open loops' variables and bounds).
         self.row_calls: list[tuple[str, list[str], dict[str, str]]] = []
         self.params: list[str] = []  # its positional parameters, in order
-        # Calls of the file's functions: (name, code of each positional argument, by keyword).
-        self.helper_calls: list[tuple[str, list[str], dict[str, str]]] = []
-
-    def filled_here_or_in_callees(self) -> set[str]:
-        filled, seen, todo = set(), {id(self)}, [self]
-        while todo:
-            scope = todo.pop()
-            filled |= scope.filled
-            for name in scope.calls:
-                callee = next((methods[name] for methods in [scope.methods or {},
-                                                             *scope.inherited]
-                               if name in methods), None)
-                if callee is None and name == "reset_parameters" and scope.layer_base:
-                    # nn.Linear's (nn.Conv2d's, nn.Embedding's) own reset_parameters fills
-                    # the weight and bias the subclass assigned again.
-                    filled |= {"self.weight", "self.bias"}
-                if callee is not None and id(callee) not in seen:
-                    seen.add(id(callee))
-                    todo.append(callee)
-        return filled

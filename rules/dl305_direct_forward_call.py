@@ -85,6 +85,22 @@ class DirectForwardCall(Rule):
             hook = model.register_forward_hook(print)
             y = model(x)
         """),
+        # Layers written from scratch as plain classes (no nn.Module): no hooks to skip.
+        Valid("""
+            import torch
+
+            class ScaleByTwo:
+                def forward(self, inputs):
+                    return inputs * 2
+
+            class ScaleAndShift(ScaleByTwo):
+                def forward(self, inputs):
+                    return super().forward(inputs) + 1
+
+            doubled = ScaleByTwo().forward(torch.ones(3))
+            stage = ScaleAndShift()
+            shifted = stage.forward(torch.ones(3))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -159,6 +175,36 @@ class DirectForwardCall(Rule):
             model = timm.create_model("resnet50")
             logits = model(batch)
         """),
+        # The near-miss twin of the plain classes: the same layer as an nn.Module has hooks.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class ScaleByTwo(nn.Module):
+                def forward(self, inputs):
+                    return inputs * 2
+
+            class ScaleAndShift(ScaleByTwo):
+                def forward(self, inputs):
+                    return super().forward(inputs) + 1
+
+            stage = ScaleAndShift()
+            shifted = stage.forward(torch.ones(3))
+        """, line=13, unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class ScaleByTwo(nn.Module):
+                def forward(self, inputs):
+                    return inputs * 2
+
+            class ScaleAndShift(ScaleByTwo):
+                def forward(self, inputs):
+                    return super().forward(inputs) + 1
+
+            stage = ScaleAndShift()
+            shifted = stage(torch.ones(3))
+        """),
         Invalid("""
             from torch import nn
             layer = nn.Linear(16, 16).to("cuda")
@@ -180,7 +226,8 @@ class DirectForwardCall(Rule):
         if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name) and \
                 receiver.func.value == "super":
             return
-        if first(self.facts.value(receiver), MODULE) is None:
+        module = first(self.facts.value(receiver), MODULE)
+        if module is None or module.info.plain:  # a class of its own: no hooks to skip
             return
         fix = NodeFix.replace(func, receiver.with_changes(), description="Call the module",
                               applicability=Applicability.UNSAFE) \

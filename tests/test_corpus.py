@@ -146,6 +146,22 @@ def test_report_arithmetic_on_a_small_classification():
             "harmless 1 (25.0%), false 2 (50.0%)") in text
 
 
+def test_a_verdict_of_an_opt_in_rule_is_stale_only_where_that_rule_was_linted():
+    findings = [_finding("DL101", "a")]
+    for finding, key in zip(findings, corpus.finding_keys(findings)):
+        finding["key"] = key
+    verdicts = {findings[0]["key"]: ("real", "r"),
+                "a/b|gone.py|DL101|000000000000": ("false", "r"),
+                "a/b|load.py|DL501|000000000000": ("harmless", "r")}
+    repositories = [corpus.Repository("a/b", "0" * 40, ("pytorch",), "library")]
+    default_lint = "\n".join(corpus.report(findings, verdicts, repositories))
+    assert "classified but no longer found (1):" in default_lint
+    assert "gone.py" in default_lint and "load.py" not in default_lint
+    opt_in_lint = "\n".join(corpus.report(findings + [dict(_finding("DL501", "b"), key="k")],
+                                           verdicts, repositories))
+    assert "classified but no longer found (2):" in opt_in_lint and "load.py" in opt_in_lint
+
+
 def test_engine_notices_are_counted_apart_from_precision():
     findings = [_finding("DL101", "a"), _finding("DL903", "b")]
     for finding, key in zip(findings, corpus.finding_keys(findings)):

@@ -1645,3 +1645,68 @@ def test_a_generation_helper_of_another_file_is_judged_at_its_calls(tmp_path):
     found, _ = lint(root)
     assert {(name, line, code, related) for name, line, code, related in found
             if code == "DL004"} == {("app.py", 8, "DL004", (("helpers.py", 8),))}
+
+
+SEEDING = '''
+from torch import nn
+
+
+def seed_uniform(tensor, radius=None):
+    if radius is None:
+        return
+    nn.init.uniform_(tensor, -radius, radius)
+
+
+def describe(tensor):
+    print(tensor.shape)
+
+
+class Seeded(nn.Module):
+    def reset_parameters(self):
+        if self.scale is not None:
+            nn.init.ones_(self.scale)
+'''
+SEEDED_LAYERS = '''
+import functools
+import torch
+from torch import nn
+from seeding import Seeded, describe, seed_uniform
+
+
+class Mixer(nn.Module):
+    def __init__(self, n, d, radius=None):
+        super().__init__()
+        self.table = nn.Parameter(torch.Tensor(n, d))
+        self.seed = functools.partial(seed_uniform, radius=radius)
+        if radius is not None:
+            self.seed(self.table)
+        self.offsets = nn.Parameter(torch.Tensor(n, d))
+        seed_uniform(self.offsets, 0.1)
+        self.lookup = nn.Parameter(torch.Tensor(n, d))
+        describe(self.lookup)
+
+
+class Scaled(Seeded):
+    def __init__(self, n):
+        super().__init__()
+        self.scale = nn.Parameter(torch.Tensor(n, 1))
+        self.shift = nn.Parameter(torch.Tensor(n, 1))
+        self.reset_parameters()
+'''
+
+
+def test_helpers_and_base_classes_of_another_file_fill_what_they_are_handed(tmp_path):
+    """DL304: a function of another file that fills its parameter on some path, called
+    directly or through a partial bound to the instance, and a `reset_parameters` inherited
+    from a base class of another file, initialise; a helper that only reads the tensor, and an
+    inherited method that fills another attribute, do not."""
+    summary = summarise("seeding.py", SEEDING)
+    assert summary is not None and summary["parameter_fills"] == {"seed_uniform": [0]}
+    assert summary["self_fills"] == {"Seeded.reset_parameters": ["scale"]}
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "seeding.py").write_text(SEEDING)
+    (root / "layers.py").write_text(SEEDED_LAYERS)
+    found, _ = lint(root)
+    assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
+        ("layers.py", 17), ("layers.py", 25)}

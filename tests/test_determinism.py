@@ -25,6 +25,7 @@ from dllint.walk import CachedVisitorNames
 
 # Six branches return a tuple each (one class per branch): the unpacked names, the indexed part
 # and the parameter that receives the first element hold all six classes, whichever branch ran.
+# The calls pass a variable: a constant would decide the tests (`conditions.decided`).
 BRANCHES = """
     import torch.nn.functional as F
 
@@ -57,11 +58,11 @@ BRANCHES = """
             return F.softmax(x, -1), 3
         return F.softmax(x, dim=1), 4
 
-    first, second = pick(0)
+    first, second = pick(choice)
     probe(first)
     probe(second)
-    probe(pick(0)[1])
-    scores, _ = head(x, 0)
+    probe(pick(choice)[1])
+    scores, _ = head(x, choice)
     probe(scores)
 """
 CLASSES = {"Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta"}

@@ -75,8 +75,9 @@ def test_show_fixes_lists_the_fixes_applied(project):
     result = lint(".", "--fix", "--show-fixes", "--format", "concise")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        "sm.py:2:5: DL202 `softmax` without `dim` lets PyTorch guess the axis (dim 0 for 3-D "
-        "input: the batch axis); pass `dim=-1` or the class axis",
+        "sm.py:2:5: DL202 `softmax` without `dim` lets PyTorch choose the axis from the input's "
+        "rank, which the code does not show (dim 0 for 1-D and 3-D input, dim 1 otherwise); "
+        "pass `dim=-1` or the class axis",
         "Fixed 1 problem:",
         "- bad.py:",
         "    1 x DL001 (unordered-file-listing)",

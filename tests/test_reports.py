@@ -140,7 +140,7 @@ def test_line_numbers_that_spell_an_emoji_code_stay_numbers(tmp_path, monkeypatc
     """Rich reads `:100:` as the emoji code for a hundred-points sign: line 100 must print."""
     monkeypatch.delenv("DLLINT_FORMAT", raising=False)
     source = ["import torch", "import torch.nn.functional as F"] + ["x = 1"] * 97
-    source.append("y = F.softmax(torch.randn(3))")
+    source.append("y = F.softmax(torch.randn(2, 3, 4))")
     script = tmp_path / "train.py"
     script.write_text("\n".join(source) + "\n")
     result = CliRunner().invoke(main, [str(script), "--no-cache", "--select", "DL202"])

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Mapping, Protocol
 import libcst as cst
 
 from dllint.semantic import catalog
+from dllint.semantic.conditions import UNKNOWN, constant
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, ELEMENTS, EMPTY, FLOAT64, INSTANCE, LISTING, LOG_PROBABILITIES, LOSS, MODULE,
     OPTIMIZER, PIL_IMAGE, PROBABILITIES, RANK1, REFERENCE, SCHEDULER, SQUEEZED, TRANSFORM, TUPLE,
@@ -54,6 +55,20 @@ class FlowHints:
     functions: dict[str, Value] = field(default_factory=dict)
     # Calls into other files of the project: qualified name -> slots, as for `parameters`.
     external: dict[str, dict[int | str, Value]] = field(default_factory=dict)
+    # Per top-level function of the file, the literal constants each of its calls passes
+    # (`CallConstants`), for the tests its body makes on them (`conditions.decided`).
+    constants: dict[str, list[CallConstants]] = field(default_factory=dict)
+    # Top-level functions of the file named other than by a call (`partial(f, ...)`,
+    # `map(f, xs)`, a decorator): called in ways no call site shows.
+    escaping: set[str] = field(default_factory=set)
+    # Per top-level function, the names its own `if` tests read, and the names its body
+    # binds: a parameter tested and never bound again is decided by constant arguments.
+    tested: dict[str, set[str]] = field(default_factory=dict)
+    assigned: dict[str, set[str]] = field(default_factory=dict)
+
+    def decidable(self, function: str) -> frozenset[str]:
+        """The names `function`'s `if` tests read that its body never binds again."""
+        return frozenset(self.tested.get(function, set()) - self.assigned.get(function, set()))
 
     def signature(self) -> tuple:
         """Changes when what was learnt changes: the walks stop when it no longer does."""
@@ -66,7 +81,20 @@ class FlowHints:
                 tuple(sorted((name, method, len(value)) for name, methods in self.methods.items()
                              for method, value in methods.items() if value)),
                 tuple(sorted((name, len(value)) for name, value in self.functions.items()
-                             if value)))
+                             if value)),
+                tuple(sorted((name, len(calls)) for name, calls in self.constants.items())),
+                tuple(sorted(self.escaping)))
+
+
+@dataclass(frozen=True)
+class CallConstants:
+    """What one call passes, as literal constants (`conditions.constant`; `conditions.UNKNOWN`
+    for anything else): by position and by keyword. `unpacked`: it unpacks `*args` or
+    `**kwargs`, so any parameter may get anything."""
+
+    positional: tuple[object, ...]
+    keywords: tuple[tuple[str, object], ...]
+    unpacked: bool
 
 
 class BindingHost(Protocol):
@@ -101,7 +129,8 @@ class CallBinding:
 
     def __init__(self, host: BindingHost, project: ProjectIndex | None, path: str,
                  top_functions: set[str], top_classes: Mapping[str, set[str]],
-                 hints: FlowHints, learned: FlowHints, *, summarising: bool) -> None:
+                 hints: FlowHints, learned: FlowHints, *, summarising: bool,
+                 top_function_nodes: Mapping[str, cst.FunctionDef] | None = None) -> None:
         self._host = host
         self._project = project
         self._path = path
@@ -114,6 +143,19 @@ class CallBinding:
         # Calls of the file's functions, by callee key (`fit`, `Net.forward`).
         self._call_sites: dict[str, list[cst.Call]] = {}
         self.needs_hints = False
+        # The file's top-level functions, by name: their calls record the constants they
+        # pass (`parameter_constants`).
+        self._top_function_nodes = top_function_nodes or {}
+
+    @property
+    def constants_decide(self) -> bool:
+        """Whether the calls of this walk give some function's tested parameter the same
+        constants everywhere, and the walk did not know it: the next walk decides its tests."""
+        learned, known = self._learned.constants, self._hints.constants
+        return any(len(calls) != len(known.get(key, ())) and key not in self._learned.escaping
+                   and _constant_parameters(self._top_function_nodes[key],
+                                            self._learned.decidable(key), calls)
+                   for key, calls in learned.items())
 
     def call_sites(self, key: str) -> tuple[cst.Call, ...]:
         """The calls of the file's function `key` seen so far."""
@@ -163,6 +205,8 @@ class CallBinding:
         key, table = self.callee_key(node), self._learned.parameters
         if key is not None:
             self._call_sites.setdefault(key, []).append(node)
+            if key in self._top_function_nodes:
+                self._learned.constants.setdefault(key, []).append(_call_constants(node))
         if not node.args:
             return
         if key is None and self._summarising:
@@ -232,6 +276,29 @@ class CallBinding:
             frame[param.name.value] = value | defaults.get(param.name.value, EMPTY)
         return frame
 
+    def parameter_constants(self, node: cst.FunctionDef, key: str | None
+                            ) -> dict[str, tuple[object, ...]]:
+        """The parameters of a top-level function that every call of the file gives a
+        literal constant (itself, or the default it leaves in place), with those constants:
+        an `if` on them is decided (`if as_uint8:` where no call passes `as_uint8`).
+
+        Conservative: none when the function has no call in the file, is named other than by
+        a call (handed on, decorated), or is called from other files (what those pass is
+        not known here); a parameter any call gives something else (a variable, `*args`) is
+        left out. Callers in other files are not seen while the project is summarised (phase
+        one): there the file's own calls decide."""
+        calls = self._hints.constants.get(key or "")
+        tested = self._hints.decidable(key or "")
+        if not tested or not calls or key in self._hints.escaping:
+            return {}
+        if self._project is not None:
+            if self._own_module is None:
+                from dllint.semantic.project import receiver_key
+                self._own_module = receiver_key(self._path)
+            if self._project.incoming_arguments(self._own_module, key):
+                return {}
+        return _constant_parameters(node, tested, calls)
+
     def _handed_slot(self, key: str | None) -> str | None:
         """"init" or "forward" when summarising the constructor or forward of a class of this
         file: what callers in other files hand it is not known here, so each parameter stands
@@ -252,6 +319,52 @@ _PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UNIT_R
                            FLOAT64, LISTING, COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER,
                            SCHEDULER, DATAFRAME, PIL_IMAGE, REFERENCE, RECORDS, SINGLE_CHANNEL,
                            AXIS_DROPPED, ELEMENTS})
+
+
+def _constant_parameters(function: cst.FunctionDef, tested: frozenset[str],
+                         calls: list[CallConstants]) -> dict[str, tuple[object, ...]]:
+    """The `tested` parameters of `function` that each of `calls` gives a literal constant
+    (passed, or its default left in place), with those constants."""
+    params = function.params
+    positional = [*params.posonly_params, *params.params]
+    found: dict[str, tuple[object, ...]] = {}
+    for index, param in enumerate([*positional, *params.kwonly_params]):
+        name = param.name.value
+        if name not in tested:
+            continue
+        values: list[object] = []
+        for call in calls:
+            keywords = dict(call.keywords)
+            if call.unpacked:
+                value: object = UNKNOWN
+            elif name in keywords:
+                value = keywords[name]
+            elif index < len(positional) and index < len(call.positional):
+                value = call.positional[index]
+            elif param.default is not None:
+                value = constant(param.default)
+            else:
+                value = UNKNOWN
+            if value is UNKNOWN:
+                break
+            values.append(value)
+        else:
+            found[name] = tuple(values)
+    return found
+
+
+def _call_constants(node: cst.Call) -> CallConstants:
+    positional: list[object] = []
+    keywords: list[tuple[str, object]] = []
+    unpacked = False
+    for arg in node.args:
+        if arg.star:
+            unpacked = True
+        elif arg.keyword is not None:
+            keywords.append((arg.keyword.value, constant(arg.value)))
+        else:
+            positional.append(constant(arg.value))
+    return CallConstants(tuple(positional), tuple(keywords), unpacked)
 
 
 def _worth_passing(value: Value) -> Value:

@@ -210,6 +210,13 @@ VARIABLE_CONSTRUCTORS = {row.name: (row.position, row.keyword)
                          for row in REGISTRY.of(Effect.VARIABLE_CONSTRUCTOR)}
 MATMUL = REGISTRY.names(Effect.MATMUL)
 RANK1_CONSTRUCTORS = REGISTRY.names(Effect.RANK1_CONSTRUCTOR)
+# Of those, the ones that take each size as an argument of its own (the rest: one shape).
+SIZES_AS_ARGUMENTS = torch.SIZES_AS_ARGUMENTS | data.SIZES_AS_ARGUMENTS
+# How many axes a join adds to the rank of what it joins (`torch.cat` none, `np.stack` one).
+JOIN_AXES_ADDED = {**torch.JOIN_AXES_ADDED, **data.JOIN_AXES_ADDED}
+# Layers whose output rank is their input's plus this many axes, by the name messages use.
+LAYER_AXES_ADDED = {"nn." + name.rsplit(".", 1)[-1]: added
+                    for name, added in torch.LAYER_AXES_ADDED.items()}
 DATAFRAME_SOURCES = data.DATAFRAME_SOURCES
 TO_TENSOR = torch.TO_TENSOR
 TENSOR_DATASETS = torch.TENSOR_DATASETS

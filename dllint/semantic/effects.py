@@ -236,6 +236,10 @@ class Loss:
     # Keras: the loss applies the activation (wants logits) only when built or called with this
     # keyword True (`from_logits=True`); without it, it wants probabilities.
     logits_flag: str = ""
+    # What a loss that wants logits applies to them itself, as messages name it: "log_softmax"
+    # (torch's cross_entropy), "softmax" (a Keras or TF softmax cross-entropy), "sigmoid"
+    # (BCEWithLogitsLoss); "" for a loss that applies nothing (nll_loss, MSE).
+    applies: str = ""
 
 
 def loss_rows(losses: dict[str, dict]) -> list[Row]:

@@ -27,6 +27,7 @@ from dllint.semantic.values import MODULE, ModuleInfo, Tag, Value, first
 from dllint.types import RelatedLocation
 
 if TYPE_CHECKING:
+    from dllint.semantic.callable_fills import CallableFills
     from dllint.semantic.loops import LoopEvents
     from dllint.semantic.model import SemanticModel
     from dllint.semantic.summaries import FunctionState
@@ -92,6 +93,7 @@ class Facts:
         # be reused by the next function's state (which would get this function's facts).
         self._function_facts: dict[int, tuple[FunctionState, FunctionFacts]] = {}
         self._accumulations: dict[str, list[tuple[int, str]]] | None = None
+        self._callable_fills: CallableFills | None = None
 
     # -- values --------------------------------------------------------------------------------
 
@@ -265,6 +267,22 @@ class Facts:
             return ()
         return tuple(project.lookup_accumulations(class_name, method,
                                                   self._model.context.path))
+
+    def callable_fills(self) -> CallableFills:
+        """What each function of the file fills in place, on any path, through the file's
+        functions, its classes' methods (inherited ones too), partials of them, and the
+        functions and base classes of other files of the project (their summaries); see
+        `callable_fills`. Complete whenever asked: computed from the whole tree once."""
+        if self._callable_fills is None:
+            from dllint.semantic.callable_fills import CallableFills
+            project, path = self._model.project, self._model.context.path
+            self._callable_fills = CallableFills(
+                self._model.context.module, self._model.context.imports,
+                (lambda qualified: project.lookup_callable_fills(qualified, path))
+                if project is not None else None,
+                (lambda qualified, method: project.lookup_method_fills(qualified, method, path))
+                if project is not None else None)
+        return self._callable_fills
 
     def imported_row_fills(self, qualified: str) -> frozenset[tuple[int, int]]:
         """The rows a function of another file of the project writes into a parameter at the

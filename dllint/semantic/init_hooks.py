@@ -30,7 +30,7 @@ from dllint.walk import CachedVisitorNames, walk
 Fill = tuple[str | None, str]
 
 # Text a file must hold to fill anything in place: a cheap gate before the walk.
-_FILL_GATE = re.compile("|".join(
+FILL_GATE = re.compile("|".join(
     [re.escape(f"{method}(") for method in sorted(catalog.IN_PLACE_INITIALISERS)]
     + [r"init\."]))
 
@@ -298,7 +298,7 @@ def init_hooks_of(module: cst.Module, text: str,
     files (`MemTransformerLM(...)`, imported) has them filled on each of its submodules,
     whichever file defines them. ({}, set()) without a walk when the text names no in-place
     initialiser."""
-    if _FILL_GATE.search(text) is None:
+    if FILL_GATE.search(text) is None:
         return {}, set()
     collector = InitHookFills(imports)
     walk(module, [collector])

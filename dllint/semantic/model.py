@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Callable
 import libcst as cst
 
 from dllint.semantic import catalog
+from dllint.semantic.conditions import decided, dtype_narrowings, names_in
+from dllint.semantic.conditions import FLOAT64_BUCKET, UINT8_BUCKET
 from dllint.semantic.binding import CallBinding, FlowHints
 from dllint.semantic.facts import Facts
+from dllint.semantic.imports import dotted_name
 from dllint.semantic.loops import LoopEventRecorder
 from dllint.semantic.reads import ReadTracker
 from dllint.semantic.regions import RegionTracker
@@ -33,11 +36,12 @@ from dllint.semantic.transfer import (
     list_of, with_module_mode)
 from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch, number
 from dllint.semantic.syntax import leaves as _leaves
+from dllint.semantic.values import FLOAT64, UINT8
 from dllint.semantic.values import (
     DATAFRAME, EMPTY, LISTING, LOSS, MODULE, TRANSFORM, TUPLE, ListingInfo, Tag, Value, first,
     has, keep, without)
 from dllint.semantic.values import LOG_PROBABILITIES, PROBABILITIES, RECORDS, UNIT_SCALED
-from dllint.semantic.values import UNIT_RANGE
+from dllint.semantic.values import RESCALED, UNIT_RANGE
 from dllint.semantic.values import FUNCTION, LossInfo, tuple_parts
 from dllint.walk import CachedVisitorNames, children, walk
 
@@ -53,7 +57,7 @@ MAX_VALUE_DEPTH = 200
 _MEMO_KEEPING_CALLBACKS = frozenset({
     "visit_Call", "visit_Name", "visit_Attribute", "visit_Arg", "visit_AssignTarget",
     "leave_SimpleStatementLine", "visit_IndentedBlock", "leave_IndentedBlock",
-    "visit_SimpleStatementSuite", "leave_SimpleStatementSuite"})
+    "visit_SimpleStatementSuite", "leave_SimpleStatementSuite", "visit_NamedExpr", "visit_Del"})
 # Methods that grow a sequential container in place (`add_module`, Keras `add`).
 GROWING = frozenset().union(*catalog.GROWING_METHODS.values())
 
@@ -106,7 +110,16 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
         # Calls of the file's functions, and what they pass to their parameters.
         self.binding = CallBinding(self, project, context.path, self.top_functions,
                                    self.top_classes, self.hints, self.learned,
-                                   summarising=summarising)
+                                   summarising=summarising, top_function_nodes={
+                                       statement.name.value: statement for statement in body
+                                       if isinstance(statement, cst.FunctionDef)
+                                       and statement.name.value in self.top_functions})
+        # Per open function, innermost last: its parameters that every call gives the same
+        # constants (`CallBinding.parameter_constants`), which decide the `if` tests on them.
+        self.parameter_constants: list[dict[str, tuple[object, ...]]] = []
+        # Names that are no reference to a function of the file: called names, `def` names,
+        # attribute and keyword names (for `learned.escaping`).
+        self._not_references: set[int] = set()
         self.loop_listings: list[Tag | None] = []
         self.depth = 0
         # Training-loop events: per loop and per function of the file (`loops.py`).
@@ -185,8 +198,10 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
     def needs_hints(self) -> bool:
         """Whether another walk with `learned` as hints could see more: a call passed a known
         value to a function of this file, or a method read `self.x` (or called `self(x)`,
-        `self.build()`) before the method that assigns it (or `forward`, `build`) was seen."""
-        return self.binding.needs_hints or self.scopes.needs_hints
+        `self.build()`) before the method that assigns it (or `forward`, `build`) was seen, or
+        every call of a function gives a parameter its `if` tests the same constants."""
+        return self.binding.needs_hints or self.scopes.needs_hints or \
+            self.binding.constants_decide
 
     @property
     def in_no_grad(self) -> bool:
@@ -328,6 +343,7 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
         self.bindings_changed()
         if isinstance(target, cst.Name):
             self.frames[-1][target.value] = value
+            self._note_bound(target.value)
         elif isinstance(target, cst.Attribute):
             key = self.attribute_key(target)
             if key is not None:
@@ -413,25 +429,44 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
         entry = self.scopes.enter_function(node)
         self.frames.append(self.binding.seed_parameters(node, entry.key, entry.is_method,
                                                         entry.defaults))
+        self.parameter_constants.append(
+            self.binding.parameter_constants(node, entry.key) if not entry.is_method else {})
+        self._not_references.add(id(node.name))
         self.loop_events.enter_function()
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.frames.pop()
+        self.parameter_constants.pop()
         self.loop_events.leave_function(self.scopes.leave_function())
 
     def visit_Return(self, node: cst.Return) -> None:
-        self.scopes.record_return(node)
+        if not self._in_dead_branch():
+            self.scopes.record_return(node)
+
+    def _in_dead_branch(self) -> bool:
+        """Whether the walk is in a branch of the current function that no call takes: the
+        body of an `if` decided false, or the else branch of one decided true."""
+        function = self.scopes.current_function
+        if function is None:
+            return False
+        return any(branch.decided is not None and branch.decided == branch.in_else
+                   for branch in self.branches[function.branch_depth:])
 
     # Which names each loop reads (`reads.py`): every name, the nodes whose names are no
     # reads, and the bounds of loop bodies and else blocks.
     def visit_Name(self, node: cst.Name) -> None:
         self.reads.name(node)
+        if node.value in self.top_functions and id(node) not in self._not_references:
+            self.learned.escaping.add(node.value)  # handed on, not called: any call may come
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self.reads.not_a_read(node)
+        self._not_references.add(id(node.attr))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         self.reads.not_a_read(node)
+        if node.keyword is not None:
+            self._not_references.add(id(node.keyword))
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self.reads.not_a_read(node)
@@ -441,12 +476,14 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self.reads.enter_block(node)
+        self._enter_body(node)
 
     def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
         self.reads.leave_block(original_node)
 
     def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
         self.reads.enter_block(node)
+        self._enter_body(node)
 
     def leave_SimpleStatementSuite(self, original_node: cst.SimpleStatementSuite) -> None:
         self.reads.leave_block(original_node)
@@ -470,6 +507,7 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
                 self.bind(item.asname.name, EMPTY)
 
     def visit_Call(self, node: cst.Call) -> None:
+        self._not_references.add(id(node.func))
         self.loop_events.record_call(node)
         self.binding.record_call_site(node)
         func = node.func
@@ -507,12 +545,58 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
                 self.scopes.add_mode_evidence(
                     f"{qualified.rsplit('.', 1)[1]} in {self.scopes.classes[-1].name}")
 
+    def _top_function(self) -> str | None:
+        """The top-level function of the file the walk is directly in (not in a function or
+        class nested in it)."""
+        function = self.scopes.current_function
+        if function is None or len(self.scopes.functions) > 1 or self.scopes.classes or \
+                function.name not in self.top_functions:
+            return None
+        return function.name
+
+    def _note_bound(self, name: str) -> None:
+        """A top-level function binds `name` again: a test on it is no longer decided by what
+        the calls pass."""
+        function = self._top_function()
+        if function is not None:
+            self.learned.assigned.setdefault(function, set()).add(name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        if isinstance(node.target, cst.Name):
+            self._note_bound(node.target.value)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        for name in names_in(node.target):
+            self._note_bound(name.value)
+
     def visit_If(self, node: cst.If) -> None:
         if self.branches and self.branches[-1].node.orelse is node:
             self._enter_else()  # an elif is the else branch of the enclosing if
+        function = self._top_function()
+        if function is not None:
+            self.learned.tested.setdefault(function, set()).update(
+                name.value for name in names_in(node.test))
         state = self.scopes.classes[-1] if self.scopes.classes else None
-        self.branches.append(_Branch(node, dict(self.frames[-1]), _leaves(node.body), state=state,
-                                     attributes_before=dict(state.attributes) if state else {}))
+        # Where the test fails (the else branch, or past an `if` whose body returns), what it
+        # tested is known not to hold: `before` is that path's frame.
+        before = dict(self.frames[-1])
+        _narrow(before, node.test, False, self.qualified)
+        constants = self.parameter_constants[-1] if self.parameter_constants and \
+            len(self.frames) > 1 else {}
+        self.branches.append(_Branch(node, before, _leaves(node.body), state=state,
+                                     attributes_before=dict(state.attributes) if state else {},
+                                     decided=decided(node.test, constants) if constants
+                                     else None))
+
+    def _enter_body(self, node: cst.BaseSuite) -> None:
+        """The body of the innermost `if` starts: what its test checked holds there."""
+        if self.branches and self.branches[-1].node.body is node and _narrow(
+                self.frames[-1], self.branches[-1].node.test, True, self.qualified):
+            self.bindings_changed()
+
+    def leave_Assert(self, original_node: cst.Assert) -> None:
+        """After `assert image.dtype == np.float32`, the image is float32."""
+        _narrow(self.frames[-1], original_node.test, True, self.qualified)
 
     def visit_Else(self, node: cst.Else) -> None:
         self.reads.enter_block(node)
@@ -537,17 +621,7 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
         `model = Net()` then `if resume: model = torch.load(p)` is either."""
         branch = self.branches.pop()
         frame = self.frames[-1]
-        ends: list[dict[str, Value]] = []
-        if branch.in_else:
-            if branch.after_body is not None:
-                ends.append(branch.after_body)
-            if not _leaves(original_node.orelse.body if isinstance(original_node.orelse, cst.Else)
-                           else None):
-                ends.append(dict(frame))
-        else:
-            if not branch.body_leaves:
-                ends.append(dict(frame))
-            ends.append(branch.before)
+        ends = _reaching_ends(branch, original_node, frame, branch.before, branch.after_body)
         if not ends:
             return  # every branch leaves: what follows is unreachable from here
         # In the order the branches bound them, not a set's (which changes with the hash seed):
@@ -566,16 +640,8 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
         if state is None or not self.scopes.classes or self.scopes.classes[-1] is not state:
             return
         attributes = state.attributes
-        ends: list[dict[str, Value]] = []
-        if branch.in_else:
-            if branch.attributes_after_body is not None:
-                ends.append(branch.attributes_after_body)
-            if not _leaves(node.orelse.body if isinstance(node.orelse, cst.Else) else None):
-                ends.append(dict(attributes))
-        else:
-            if not branch.body_leaves:
-                ends.append(dict(attributes))
-            ends.append(branch.attributes_before)
+        ends = _reaching_ends(branch, node, attributes, branch.attributes_before,
+                              branch.attributes_after_body)
         if not ends:
             return
         keys = dict.fromkeys(key for end in ends for key in end)  # an order the same every run
@@ -598,12 +664,21 @@ def _join(values: list[Value], test: cst.BaseExpression) -> Value:
     later scaling may be the one that counts."""
     joined = frozenset().union(*values)
     if any(not has(value, kind) for value in values for kind in _ACTIVATIONS
-           if has(joined, kind)) and _tests_training_flag(test):
+           if has(joined, kind)) and (_tests_training_flag(test) or _tests_scale(joined, test)):
         joined = without(joined, _ACTIVATIONS)
     if has(joined, UNIT_SCALED) and not all(has(value, UNIT_SCALED) for value in values) \
             and inspects_dtype_or_range(test):
         joined = without(joined, (UNIT_SCALED, UNIT_RANGE))
     return joined
+
+
+def _tests_scale(joined: Value, test: cst.BaseExpression) -> bool:
+    """`if self.scale: scores = scores * self.scale` after an activation: the branch that
+    rescaled tests whether the scale is set, so the scores go on as the activation only where no
+    scale was configured at all; the scaled scores are the design, not the activation."""
+    scales = {tag.info for tag in joined if tag.kind == RESCALED and tag.info}
+    return bool(scales) and any(isinstance(node, (cst.Name, cst.Attribute))
+                                and dotted_name(node) in scales for node in _nodes_in(test))
 
 
 def _tests_training_flag(test: cst.BaseExpression) -> bool:
@@ -618,6 +693,47 @@ def _nodes_in(node: cst.CSTNode):
         yield from _nodes_in(child)
 
 
+def _reaching_ends(branch: _Branch, node: cst.If, current: dict[str, Value],
+                   before: dict[str, Value], after_body: dict[str, Value] | None
+                   ) -> list[dict[str, Value]]:
+    """The bindings at the end of each branch of `node` that reaches what follows it
+    (`current`: where the walk is, at the end of the last branch walked). A branch reaches it
+    unless it ends in return/raise/continue/break, or its test is decided the other way
+    (`_Branch.decided`)."""
+    body_taken, else_taken = branch.decided is not False, branch.decided is not True
+    ends: list[dict[str, Value]] = []
+    if branch.in_else:
+        if after_body is not None and body_taken:
+            ends.append(after_body)
+        if else_taken and not _leaves(node.orelse.body if isinstance(node.orelse, cst.Else)
+                                      else None):
+            ends.append(dict(current))
+    else:
+        if body_taken and not branch.body_leaves:
+            ends.append(dict(current))
+        if else_taken:
+            ends.append(before)
+    return ends
+
+
+def _narrow(frame: dict[str, Value], test: cst.BaseExpression, holds: bool,
+            qualify: Callable[[cst.BaseExpression], str | None]) -> bool:
+    """Drop, from the names of `frame` whose dtype `test` checks, the dtype tags that
+    contradict what it says where it `holds` (True) or fails (False): in the float branch of
+    `if image.dtype == np.uint8: ... else: ...` the image is no uint8. Whether any changed."""
+    changed = False
+    for name, buckets in dtype_narrowings(test, holds, qualify):
+        value = frame.get(name)
+        if not value:
+            continue
+        contradicted = [kind for kind, bucket in ((UINT8, UINT8_BUCKET), (FLOAT64, FLOAT64_BUCKET))
+                        if bucket not in buckets and has(value, kind)]
+        if contradicted:
+            frame[name] = without(value, contradicted)
+            changed = True
+    return changed
+
+
 @dataclass
 class _Branch:
     node: cst.If
@@ -630,6 +746,9 @@ class _Branch:
     state: ClassState | None = None
     attributes_before: dict[str, Value] = field(default_factory=dict)
     attributes_after_body: dict[str, Value] | None = None
+    # The test's truth where it reads only parameters every call gives the same constants
+    # (`conditions.decided`): the branch it rules out reaches nothing. None: not decided.
+    decided: bool | None = None
 
 
 def analyse(context: FileContext, project: ProjectIndex | None,

@@ -217,6 +217,14 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     applied = sorted([class_name or "", attribute] for class_name, attribute in applied_fills)
     rows = {name: sorted([filled, index] for filled, index in fills)
             for name, fills in row_fills(module, text).items()}
+    # function or `Class.method` -> the positions of the parameters it fills in place, and the
+    # attributes of its instance it fills (callable_fills)
+    from dllint.semantic.callable_fills import exported_fills
+    callable_fills = exported_fills(module, text, context.imports)
+    parameter_fills = {key: sorted(positions)
+                       for key, (positions, _) in callable_fills.items() if positions}
+    self_fills = {key: sorted(attributes)
+                  for key, (_, attributes) in callable_fills.items() if attributes}
     # function -> [[parameter, position, "eval" | "train" | "evaluated", span]] (mode_effects)
     from dllint.semantic.mode_effects import mode_effects
     modes = {}
@@ -248,7 +256,7 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                and qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS}
     if not classes and not functions and not calls and not exports and not members \
             and not events and not init_fills and not rows and not evaluates and not applied \
-            and not modes and not accumulates:
+            and not modes and not accumulates and not parameter_fills and not self_fills:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -256,6 +264,10 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["init_fills"] = init_fills
     if rows:
         summary["row_fills"] = rows
+    if parameter_fills:
+        summary["parameter_fills"] = parameter_fills
+    if self_fills:
+        summary["self_fills"] = self_fills
     if applied:
         summary["applied_fills"] = applied
     if aliases:
@@ -358,7 +370,7 @@ class _Writer:
                 "lightning": info.lightning, "in_eval": info.in_eval,
                 "framework": info.framework, "training_layer": info.training_layer,
                 **({"input_pixels": info.input_pixels} if info.input_pixels == "converted"
-                   else {})}
+                   else {}), **({"plain": True} if info.plain else {})}
 
     def members(self, members: Members) -> dict[str, Any]:
         def written(pairs):
@@ -399,7 +411,8 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
                       evidence, data.get("lightning", False), in_eval=data.get("in_eval", False),
                       framework=data.get("framework", ""),
                       training_layer=data.get("training_layer", ""),
-                      input_pixels=data.get("input_pixels", ""))
+                      input_pixels=data.get("input_pixels", ""),
+                      plain=data.get("plain", False))
 
 
 # The shape `summarise` writes and the readers above rely on: a summary read back from a file
@@ -409,7 +422,7 @@ _TAG_REQUIRED = frozenset({"kind", "path", "span"})
 _MODULE_INFO = Record({
     "name": TEXT, "output": ListOf(Later(lambda: _TAG)), "mode_dependent": OneOf((NULL, BOOLEAN)),
     "evidence": OneOf((NULL, TEXT)), "lightning": BOOLEAN, "in_eval": BOOLEAN, "framework": TEXT,
-    "training_layer": TEXT, "input_pixels": TEXT,
+    "training_layer": TEXT, "input_pixels": TEXT, "plain": BOOLEAN,
 }, required=frozenset({"name", "mode_dependent"}))
 _LOSS_INFO = Record({"qualified": TEXT, "wants": TEXT, "display": TEXT, "argument": INTEGER,
                      "keyword": TEXT}, required=frozenset({"qualified", "wants", "display"}))
@@ -445,6 +458,11 @@ SUMMARY = Record({
     "init_fills": MapOf(ListOf(ListOf(TEXT, length=2))),
     # function -> [position of a parameter it writes a row of, position of the row index]
     "row_fills": MapOf(ListOf(ListOf(INTEGER, length=2))),
+    # function or `Class.method` -> positions of the positional parameters it fills in place,
+    # counted without `self` (callable_fills)
+    "parameter_fills": MapOf(ListOf(INTEGER)),
+    # `Class.method` -> the attributes of its instance it fills in place (callable_fills)
+    "self_fills": MapOf(ListOf(TEXT)),
     # what the file's hooks it applies to a model (`model.apply(weights_init)`) fill on each
     # of its submodules, whichever file defines them: [class or class pattern, or "", attribute]
     "applied_fills": ListOf(ListOf(TEXT, length=2)),
@@ -558,6 +576,8 @@ class ProjectIndex:
                     any(key.startswith(f"{name}.") for key in summary.get("events", {})) or \
                     name in summary.get("init_fills", {}) or \
                     name in summary.get("row_fills", {}) or \
+                    name in summary.get("parameter_fills", {}) or \
+                    any(key.startswith(f"{name}.") for key in summary.get("self_fills", {})) or \
                     name in summary.get("evaluates", {}) or name in summary.get("modes", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("accumulates", {})) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
@@ -790,6 +810,31 @@ class ProjectIndex:
         return {(class_name or None, attribute)
                 for key, fills in summary.get("init_fills", {}).items()
                 if key == name or key.startswith(f"{name}.") for class_name, attribute in fills}
+
+    def lookup_callable_fills(self, qualified: str, importer: str
+                              ) -> tuple[frozenset[int], frozenset[str]]:
+        """What a function of another file fills in place of what it is handed (positions
+        of its positional parameters), or, for `Class.method` (`qualified` the class), of
+        the parameters and the instance of that method; see `callable_fills`."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return frozenset(), frozenset()
+        return self._callable_fills(*found)
+
+    def lookup_method_fills(self, qualified_class: str, method: str, importer: str
+                            ) -> tuple[frozenset[int], frozenset[str]]:
+        """What a method of a class of another file fills in place: the positions of its
+        parameters (without `self`) and the attributes of its instance."""
+        found = self._resolve(qualified_class, importer)
+        if found is None:
+            return frozenset(), frozenset()
+        return self._callable_fills(found[0], f"{found[1]}.{method}")
+
+    @staticmethod
+    def _callable_fills(summary: dict[str, Any], key: str
+                        ) -> tuple[frozenset[int], frozenset[str]]:
+        return (frozenset(summary.get("parameter_fills", {}).get(key, ())),
+                frozenset(summary.get("self_fills", {}).get(key, ())))
 
     def applied_init_fills(self) -> frozenset[tuple[str | None, str]]:
         """What the hooks files of the project apply to their models (`model.apply(

@@ -226,6 +226,8 @@ class ScopeSummaries:
     def _summarise_class(self, state: ClassState) -> ModuleInfo | None:
         inherited: list[ModuleInfo] = []
         is_module = state.has_forward
+        # No base but `object` (or other plain classes): no nn.Module behind the forward.
+        plain = state.has_forward
         unknown_base = False
         lightning = False
         layer_evidence = ""
@@ -234,6 +236,10 @@ class ScopeSummaries:
         is_loss = state.name.endswith(("Loss", "Criterion")) or any(
             base in catalog.LOSS_BASES for base in state.bases)
         for base in state.bases:
+            if base in ("object", "builtins.object"):
+                continue
+            plain = plain and (base in self.local_classes and self.local_classes[base] is not None
+                               and self.local_classes[base].plain)  # type: ignore[union-attr]
             if base in catalog.NN_MODULE_BASES or base in catalog.LOSS_BASES or \
                     base in catalog.FRAMEWORK_MODULE_BASES:
                 is_module = True
@@ -298,9 +304,12 @@ class ScopeSummaries:
                          for tag in tags(value, MODULE) if tag.info.training_layer),
                         "") or next((parent.training_layer for parent in inherited
                                      if parent.training_layer), "")
-        # A torch module whose forward converts its input to float first takes uint8 images.
-        pixels = "converted" if not state.framework and _forward_converts_input(state.node) \
-            else ""
+        # A torch module whose forward converts its input to float first takes uint8 images,
+        # and float64 data too: its own forward's, or the inherited forward of a base class (of
+        # another file too) when it defines none.
+        converts = _forward_converts_input(state.node) if state.has_forward else any(
+            parent.input_pixels == "converted" for parent in inherited)
+        pixels = "converted" if not state.framework and converts else ""
         # Every mode-dependent layer decided by a constructor parameter (none inherited, no
         # functional dropout, no layer of unknown kind): an instance's construction decides.
         decided_by = tuple(parameters[name] for name in dict.fromkeys(decided)) \
@@ -309,7 +318,7 @@ class ScopeSummaries:
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
                           evidence[0] if evidence else "", lightning, in_eval=in_eval,
                           framework=state.framework, training_layer=training,
-                          input_pixels=pixels, decided_by=decided_by)
+                          input_pixels=pixels, decided_by=decided_by, plain=plain)
 
     def enter_function(self, node: cst.FunctionDef) -> FunctionEntry:
         """Open a function's scope; the model then opens its frame and binds its parameters
@@ -499,7 +508,9 @@ _FLOAT_METHODS = frozenset({"float", "half", "bfloat16", "double"})
 def _forward_converts_input(node: cst.ClassDef) -> bool:
     """Whether `forward` converts its input to a float dtype in its first statement that reads
     it, before any layer sees it (`x = x.float() / 255.0`, `self.conv(x.float() / 255.0)`,
-    `x.to(torch.float32)`): the module takes uint8 images by design."""
+    `x.to(torch.float32)`, `torch.as_tensor(x, dtype=torch.float32)`, or each column it reads:
+    `x[:, numeric].float()`, `x[:, ids].long()` for an embedding): the module takes uint8
+    images, and float64 data, by design."""
     for member in node.body.body:
         if not (isinstance(member, cst.FunctionDef) and member.name.value == "forward"):
             continue
@@ -509,26 +520,53 @@ def _forward_converts_input(node: cst.ClassDef) -> bool:
         image = params[1]
         for statement in member.body.body:
             calls = [call for call in _calls_in(statement) if isinstance(call.func, cst.Attribute)
-                     and isinstance(call.func.value, cst.Name) and call.func.value.value == image]
+                     and _reads_input(call.func.value, image)]
             reads = any(isinstance(name, cst.Name) and name.value == image
                         for name in _names_in(statement))
             if not reads:
                 continue
-            return any(_converts_to_float(call) for call in calls)
+            return any(_converts_to_float(call) for call in calls) or any(
+                _tensor_of_float_dtype(call, image) for call in _calls_in(statement))
     return False
+
+
+def _reads_input(receiver: cst.BaseExpression, image: str) -> bool:
+    """`x`, or a slice of its columns (`x[:, self.numeric_columns]`): what a cast's receiver
+    converts of the input."""
+    while isinstance(receiver, cst.Subscript):
+        receiver = receiver.value
+    return isinstance(receiver, cst.Name) and receiver.value == image
+
+
+def _tensor_of_float_dtype(call: cst.Call, image: str) -> bool:
+    """`torch.as_tensor(x, dtype=torch.float32)` / `torch.tensor(x, dtype=...)`: a conversion
+    of the input to a float dtype."""
+    name = dotted_name(call.func)
+    if name is None or name.rsplit(".", 1)[-1] not in ("as_tensor", "tensor") or not call.args:
+        return False
+    if not _reads_input(call.args[0].value, image):
+        return False
+    dtype = next((arg.value for arg in call.args[1:] if arg.keyword is not None
+                  and arg.keyword.value == "dtype"), None)
+    dtype_name = dotted_name(dtype) if dtype is not None else None
+    return dtype_name is not None and dtype_name.rsplit(".", 1)[-1] in _FLOAT_DTYPES
 
 
 def _converts_to_float(call: cst.Call) -> bool:
     method = call.func.attr.value
-    if method in _FLOAT_METHODS:
+    # An integer cast (`x[:, ids].long()`) feeds an embedding, which takes ids of any dtype.
+    if method in _FLOAT_METHODS or method in ("long", "int"):
         return True
     if method in ("to", "type") and call.args:
         dtype = next((arg.value for arg in call.args if arg.keyword is None
                       or arg.keyword.value == "dtype"), None)
         name = dotted_name(dtype) if dtype is not None else None
-        return name is not None and name.rsplit(".", 1)[-1] in (
-            "float", "float32", "float16", "bfloat16", "half", "float64", "double")
+        return name is not None and name.rsplit(".", 1)[-1] in _FLOAT_DTYPES
     return False
+
+
+_FLOAT_DTYPES = frozenset({"float", "float32", "float16", "bfloat16", "half", "float64",
+                           "double"})
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:

@@ -93,13 +93,47 @@ def _operand_names(node: cst.CSTNode) -> set[str]:
     return found
 
 
+def _repeated_literal(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The literal sequence of `(0.5,) * channels` (either order): one statistic repeated for
+    every channel, the count being no statistic."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+        for sequence in (node.left, node.right):
+            if isinstance(sequence, (cst.List, cst.Tuple)) and sequence.elements and all(
+                    number(element.value) is not None for element in sequence.elements):
+                return sequence
+    return None
+
+
+def channel_values(node: cst.BaseExpression | None) -> tuple[float, ...] | None:
+    """The per-channel numbers a normalization statistic is written as: a number (`0.5`), a
+    literal list (`[0.485, 0.456, 0.406]`) or one repeated (`(0.5,) * channels`); one number
+    when every channel has the same, None when they are not written out."""
+    if node is None:
+        return None
+    sequence = _repeated_literal(node) or node
+    if isinstance(sequence, (cst.List, cst.Tuple)):
+        values = [number(element.value) for element in sequence.elements]
+        if not values or any(value is None for value in values):
+            return None
+    else:
+        single = number(sequence)
+        if single is None:
+            return None
+        values = [single]
+    return (values[0],) if len(set(values)) == 1 else tuple(values)  # type: ignore[arg-type]
+
+
 def std_key(node: cst.BaseExpression, qualified,
             of: cst.BaseExpression | None = None) -> str:
     """What a divisor is, to know the same std again: the variables it reads (`STD` of
     `np.array(STD)[:, None, None]`, `self.std`), imported names left out (`qualified` resolves
     them), or the numbers of a literal list (`[0.229, 0.224, 0.225]`); "" for anything else (a
     lone number such as `/ 2` says nothing), and "" for statistics of the divided value `of`
-    itself (`x.std()`, `np.std(x)`: standardizing by its own spread again changes nothing)."""
+    itself (`x.std()`, `np.std(x)`: standardizing by its own spread again changes nothing).
+    A literal repeated per channel (`(0.5,) * channels`) is its numbers: the count is no std."""
+    repeated = _repeated_literal(node)
+    if repeated is not None:
+        return "[" + ",".join(f"{value:g}" for value in channel_values(repeated) or ()) + "]"
     names = sorted(name for name in _operand_names(node)
                    if name not in ("None", "True", "False") and qualified(
                        cst.Name(name.split(".", 1)[0])) is None)

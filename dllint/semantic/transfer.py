@@ -17,7 +17,8 @@ from dllint.semantic.syntax import (
     argument, integer, is_255, is_inverse_255, is_true, keyword, mode_switch, number, positional)
 from dllint.semantic.syntax import is_half_255, is_inverse_half_255, lambda_body, multiplies_by_255
 from dllint.semantic.imports import dotted_name
-from dllint.semantic.syntax import std_key
+from dllint.semantic.syntax import channel_values, std_key
+from dllint.semantic.normalization import NormalizeStep, multiplied_back, standardized
 from dllint.semantic.values import (
     COLUMN, DATAFRAME, DTYPE_TAGS, ELEMENTS, EMPTY, FLOAT64, INSTANCE, KEYED, LISTING,
     LOG_PROBABILITIES, LOSS,
@@ -27,8 +28,9 @@ from dllint.semantic.values import (
 from dllint.semantic.values import ARGUMENT, ARGUMENT_OUTPUT, KERAS_INPUT, KERAS_TRAINING, RECORDS
 from dllint.semantic.values import UNSCALED_FLOAT
 from dllint.semantic.values import AXIS_DROPPED, COLUMN_WEIGHT, SHAPE_TAGS, SINGLE_CHANNEL
-from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, STANDARDIZED, UNIT_RANGE
-from dllint.semantic.values import FUNCTION, PARTIAL, tags
+from dllint.semantic.values import EXTREMUM, OUT_OF_RANGE, UNIT_RANGE
+from dllint.semantic.values import FUNCTION, PARTIAL, RESCALED, tags
+from dllint.semantic.values import RANK, known_rank, rank_tag
 
 MAX_FLOW_WALKS = 4  # one walk, then up to three more: three hops of calls
 MAX_TUPLE = 8  # longer tuples are data, not a forward's (features, probabilities) pair
@@ -86,8 +88,17 @@ def elements_of(value: Value) -> Value:
             result |= tag.info
         elif tag.kind == TUPLE:
             for part in tag.info:
-                result |= keep(part, ELEMENT_KEEPING)
+                result |= keep(part, ELEMENT_KEEPING | {RANK})
     return frozenset(result)
+
+
+def _elements_rank(value: Value) -> Tag | None:
+    """The rank every element of a list or tuple value is shown to have: a tuple (or a list
+    display) with one element of unknown rank has none."""
+    parts = [part for tag in value if tag.kind == TUPLE for part in tag.info]
+    if any(known_rank(part) is None for part in parts):
+        return None
+    return known_rank(elements_of(value))
 
 
 def as_array(value: Value) -> Value:
@@ -97,7 +108,9 @@ def as_array(value: Value) -> Value:
         # `np.dstack((y, u, v))`: a tuple of arrays joins as a list of them does
         items = [item for tag in value if tag.kind == TUPLE and isinstance(tag.info, tuple)
                  for item in tag.info]
-        value = without(value, (ELEMENTS, TUPLE)) | elements_of(value) | keep(
+        # The elements' rank is not the array's (one axis more, or one fewer for `images[i]` of
+        # a tensor): unknown here; the joins that know it say it (`_stacking`).
+        value = without(value, (ELEMENTS, TUPLE)) | without(elements_of(value), (RANK,)) | keep(
             frozenset().union(*items), ELEMENT_KEEPING | {ELEMENTS, TUPLE})
     return value
 
@@ -106,8 +119,44 @@ def list_of(node: cst.CSTNode, elements: Value) -> Value:
     """A list of `elements`: what they are as data, the models among them (`models =
     [coarse, fine]`, whose mode-dependence `models[0]` keeps; a class of another file is a
     reference until the project resolves it), and the lists among them (a nested list)."""
-    kept = keep(elements, ELEMENT_KEEPING | {ELEMENTS, MODULE, REFERENCE})
+    kept = keep(elements, ELEMENT_KEEPING | {ELEMENTS, MODULE, REFERENCE, RANK})
     return frozenset({Tag(ELEMENTS, node, info=kept)}) if kept else EMPTY
+
+
+_ACTIVATION_KINDS = (PROBABILITIES, LOG_PROBABILITIES)
+
+
+def _scaled_activation(node: cst.CSTNode, operator: cst.BaseBinaryOp, left: Value,
+                       left_node: cst.BaseExpression | None, right: Value,
+                       right_node: cst.BaseExpression) -> Value:
+    """What an activation's output is after `* other` or `/ other`: still the activation when
+    `other` changes nothing (`* 1.0`) or is itself in [0, 1] (`* mask` of a comparison, a
+    product of probabilities); otherwise new scores (RESCALED), as a temperature makes them.
+    Nothing for other arithmetic (`+ eps`, `1 - p`), which ends the activation as before."""
+    if isinstance(operator, cst.Multiply) and left_node is not None and \
+            not any(has(left, kind) for kind in _ACTIVATION_KINDS):
+        left, left_node, right, right_node = right, right_node, left, left_node  # `T * p`
+    if not isinstance(operator, (cst.Multiply, cst.Divide)) or left_node is None:
+        return EMPTY
+    activations = keep(left, _ACTIVATION_KINDS)
+    if not activations:
+        return EMPTY
+    if number(right_node) == 1.0 or (isinstance(operator, cst.Multiply) and _in_unit_range(
+            right_node, right)):
+        return activations
+    scale = dotted_name(right_node) or ""
+    return frozenset({Tag(RESCALED, node, tag.detail, scale) for tag in activations})
+
+
+def _in_unit_range(node: cst.BaseExpression, value: Value) -> bool:
+    """A factor known to lie in [0, 1]: probabilities, pixels in [0, 1], or a mask made by a
+    comparison (`(x > 0)`, `(x > 0).float()`)."""
+    if has(value, PROBABILITIES) or has(value, UNIT_RANGE):
+        return True
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+            node.func.attr.value in ("float", "double", "half", "int", "long", "type_as", "to"):
+        node = node.func.value
+    return isinstance(node, cst.Comparison)
 
 
 class ValueTransfer:
@@ -181,11 +230,14 @@ class ValueTransfer:
             result = without(left | right, (PROBABILITIES, LOG_PROBABILITIES, MODULE, LOSS,
                                             TRANSFORM, DATAFRAME, PIL_IMAGE, KERAS_INPUT,
                                             UNIT_RANGE, OUT_OF_RANGE))
+            result |= _scaled_activation(node, operator, left, left_node, right, right_node)
             if has(result, RANK1) and not (_rank_at_most_one(left, left_node)
                                            and _rank_at_most_one(right, right_node)):
                 # Broadcasting gives the larger rank: `x @ W + b` with b of shape (n,) is as 2-D
                 # as `x @ W`. Rank 1 stands only when no operand may have more axes.
                 result = without(result, (RANK1,))
+            result = without(result, (RANK,)) | _broadcast_rank(left, left_node, right,
+                                                                right_node, node)
             uint8 = first(result, UINT8)
             # `0.5 * image` and `image * 0.5` alike: a float operand makes uint8 pixels float.
             float_operand = isinstance(right_node, cst.Float) or has(right, FLOAT64) or (
@@ -204,7 +256,12 @@ class ValueTransfer:
                     and isinstance(left_node.operator, cst.Subtract):
                 std = std_key(right_node, self.qualified, left_node.left)  # `(x - mean) / std`
                 if std:
-                    result |= {Tag(STANDARDIZED, node, std)}
+                    result = standardized(result, node, std, channel_values(left_node.right),
+                                          channel_values(right_node),
+                                          before=self.value(left_node.left))
+            if isinstance(operator, cst.Multiply):  # `x * std (+ mean)`: denormalized by hand
+                result = multiplied_back(result, std_key(right_node, self.qualified, left_node),
+                                         channel_values(right_node))
             return result
         return EMPTY
 
@@ -386,6 +443,12 @@ class ValueTransfer:
                             result.add(Tag(KERAS_TRAINING, node, tag.info.training_layer))
                 if tag.info.name in SHAPE_KEEPING_MODULES and node.args:  # self.sigmoid(self.fc(x))
                     result |= keep(self.value(node.args[0].value), SHAPE_TAGS)
+                added = catalog.LAYER_AXES_ADDED.get(tag.info.name)
+                given = known_rank(self.value(node.args[0].value)) if node.args and \
+                    added is not None and not node.args[0].star else None
+                if given is not None:  # self.fc(x.view(b, -1)): as 2-D as what it is given
+                    result = set(without(frozenset(result), (RANK,)))
+                    result |= _ranked(given, int(given.detail) + added, node)
             elif tag.kind == TRANSFORM:
                 if positional(node, 0) is None and any(
                         keyword(node, key) for key in catalog.ALBUMENTATIONS_IMAGE_KEYS):
@@ -396,8 +459,9 @@ class ValueTransfer:
                     result |= self.scaled(argument_value, tag.info.scaling, tag.info.scaling_name)
                 else:
                     result |= argument_value
-                if tag.info.standardizing is not None:
-                    result.add(Tag(STANDARDIZED, tag.info.standardizing, tag.info.std))
+                for step in tag.info.normalizations:
+                    result = set(standardized(frozenset(result), step.node, step.std_key,
+                                              step.mean, step.std))
         return frozenset(result)
 
     def _instance(self, info: ModuleInfo | None, node: cst.Call) -> Value:
@@ -1080,9 +1144,12 @@ class ValueTransfer:
         info = TransformInfo(None)
         if qualified in catalog.NORMALIZE_TRANSFORMS:
             std = argument(node, 1, "std")
+            mean = argument(node, 0, "mean")
             key = std_key(std.value, self.qualified) if std is not None else ""
-            if key:
-                info = TransformInfo(None, standardizing=node, std=key)
+            step = NormalizeStep(node, key, channel_values(mean.value if mean else None),
+                                 channel_values(std.value if std else None))
+            info = TransformInfo(None, standardizing=node if key else None, std=key,
+                                 normalizations=(step,))
         return frozenset({Tag(TRANSFORM, node, qualified.rsplit(".", 1)[-1], info)})
 
     def _uint8_source(self, row: Row, qualified: str, node: cst.Call) -> Value:
@@ -1104,7 +1171,11 @@ class ValueTransfer:
         arrays = keyword(node, "arrays") or keyword(node, "values") or positional(
             node, 1 if axis_first else 0)
         joined = EMPTY if arrays is None else self.value(arrays.value)
-        joined = keep(as_array(joined), ELEMENT_KEEPING)
+        element_rank = _elements_rank(joined)
+        axes_added = catalog.JOIN_AXES_ADDED.get(qualified)
+        rank = rank_tag(node, int(element_rank.detail) + axes_added, _call_text(node)) \
+            if element_rank is not None and axes_added is not None else EMPTY
+        joined = keep(as_array(joined), ELEMENT_KEEPING) | rank
         dtype = self._dtype_keyword(node)
         return joined if dtype is None else self._cast(joined, node, dtype, "numpy")
 
@@ -1179,7 +1250,16 @@ class ValueTransfer:
 
     def _reshaped(self, value: Value, method: str, node: cst.Call,
                   original: cst.Call | None = None) -> Value:
-        """Shape bookkeeping for the tags that are about shapes (COLUMN, RANK1, SQUEEZED)."""
+        """Shape bookkeeping for the tags that are about shapes (COLUMN, RANK1, SQUEEZED), and
+        the rank after the call where the call and the rank before it show it."""
+        anchor = original or node
+        reshaped = without(self._reshaped_tags(value, method, node, original), (RANK,))
+        before = known_rank(value)
+        after = _rank_after(method, node, int(before.detail) if before is not None else None)
+        return reshaped | _ranked(before, after, anchor)
+
+    def _reshaped_tags(self, value: Value, method: str, node: cst.Call,
+                       original: cst.Call | None) -> Value:
         anchor = original or node
         args = [arg for arg in node.args if arg.keyword is None]
         if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):  # reshape((-1, 1))
@@ -1217,7 +1297,27 @@ class ValueTransfer:
 
     def _indexed(self, value: Value, node: cst.Subscript) -> Value:
         """Shape bookkeeping for `x[...]`: an integer index removes an axis, `None` adds one;
-        `x[:, i]` is one column of a matrix, or the channel-less (N, H, W) of an image batch."""
+        `x[:, i]` is one column of a matrix, or the channel-less (N, H, W) of an image batch.
+        The rank after it is known only when every index is a slice, an integer or `None` (a
+        tensor or a mask as index gives a rank the code does not show)."""
+        indexed = without(self._indexed_tags(value, node), (RANK,))
+        before = known_rank(value)
+        if before is None:
+            return indexed
+        change = 0
+        for element in node.slice:
+            index = element.slice
+            if isinstance(index, cst.Slice):
+                continue
+            if isinstance(index.value, cst.Name) and index.value.value == "None":
+                change += 1
+            elif _integer(index.value) is not None:
+                change -= 1
+            else:
+                return indexed
+        return indexed | _ranked(before, int(before.detail) + change, node)
+
+    def _indexed_tags(self, value: Value, node: cst.Subscript) -> Value:
         indices = [element.slice for element in node.slice]
         integers = [isinstance(index, cst.Index) and _integer(index.value) is not None
                     for index in indices]
@@ -1233,6 +1333,9 @@ class ValueTransfer:
         return value
 
     def _rank1(self, qualified: str, node: cst.Call) -> Value:
+        return self._rank1_tag(qualified, node) | _constructed_rank(qualified, node)
+
+    def _rank1_tag(self, qualified: str, node: cst.Call) -> Value:
         args = [arg for arg in node.args if arg.keyword is None]
         if qualified in catalog.RANK1_CONSTRUCTORS and len(args) == 1 and not isinstance(
                 args[0].value, (cst.Tuple, cst.List)) and keyword(node, "size") is None \
@@ -1245,6 +1348,7 @@ class ValueTransfer:
         name = ""
         divides_float = False
         standardizing: TransformInfo | None = None
+        normalizations: list = []
         if node.args and isinstance(node.args[0].value, (cst.List, cst.Tuple)):
             for element in node.args[0].value.elements:
                 if scaling is not None and self._unscales(element.value):
@@ -1256,10 +1360,12 @@ class ValueTransfer:
                     divides_float = step.info.divides_float
                 if step is not None and step.info.standardizing is not None:
                     standardizing = step.info
+                if step is not None:
+                    normalizations.extend(step.info.normalizations)
         return frozenset({Tag(TRANSFORM, node, "Compose", TransformInfo(
             scaling, name, divides_float,
             standardizing.standardizing if standardizing is not None else None,
-            standardizing.std if standardizing is not None else ""))})
+            standardizing.std if standardizing is not None else "", tuple(normalizations)))})
 
     def _unscales(self, step: cst.BaseExpression) -> bool:
         """A pipeline step `Lambda(lambda x: x * 255)`: it takes what a ToTensor before it scaled
@@ -1731,3 +1837,96 @@ def _is_whole_shape(node: cst.BaseExpression) -> bool:
         return (node.func.attr.value == "size" and not node.args) or node.func.attr.value == "Size"
     return False
 
+
+
+def _ranked(before: Tag | None, after: int | None, node: cst.CSTNode) -> Value:
+    """The RANK of a value after an operation at `node`: the tag it had where the operation keeps
+    the rank (the place that shows it stays the one a message names), else a tag of its own."""
+    if before is not None and after == int(before.detail):
+        return frozenset({before})
+    return rank_tag(node, after, _call_text(node))
+
+
+def _call_text(node: cst.CSTNode) -> str:
+    """A call as a message quotes it, shortened: `view(-1, n)`, `torch.cat(outputs, 0)`."""
+    text = " ".join(cst.Module(body=[]).code_for_node(node).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _written_sizes(args: list[cst.Arg]) -> int | None:
+    """How many sizes the arguments of a reshape or a constructor write out: one per argument
+    (`view(b, -1)`), or the elements of one tuple or list (`reshape((b, -1))`); None when a size
+    list is unpacked or held in a name (`view(*shape)`, `view(shape)`)."""
+    if any(arg.star for arg in args):
+        return None
+    if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):
+        elements = args[0].value.elements
+        return None if any(isinstance(e, cst.StarredElement) for e in elements) else len(elements)
+    if len(args) == 1 and (_is_whole_shape(args[0].value) or number(args[0].value) is None):
+        return None  # `x.view(shape)`, `torch.zeros(x.size())`: a shape held elsewhere
+    return len(args)
+
+
+def _rank_after(method: str, node: cst.Call, before: int | None) -> int | None:
+    """The rank after a reshaping method (or function, its tensor argument shifted out), where
+    the call writes it out or keeps the rank it had: `view(b, -1)` is 2-D whatever it was,
+    `unsqueeze(0)` adds an axis, `flatten(1)` keeps one axis before the flattened rest, `cuda()`
+    moves the same tensor. `squeeze` and `repeat`/`expand` (which may add leading axes) say
+    nothing the code shows."""
+    args = [arg for arg in node.args if arg.keyword is None]
+    if method in ("view", "reshape"):
+        if len(args) == 1 and isinstance(args[0].value, cst.Name):
+            return None  # view(shape) or view(dtype)
+        return _written_sizes(args)
+    if method == "ravel":
+        return 1
+    if method == "flatten":
+        start = argument(node, 0, "start_dim")
+        end = argument(node, 1, "end_dim")
+        if start is None and end is None:
+            return 1
+        start_dim = _integer(start.value) if start is not None else 0
+        if end is not None or start_dim is None or start_dim < 0:
+            return None
+        return start_dim + 1
+    if method in ("unsqueeze", "expand_dims"):
+        return before + 1 if before is not None else None
+    if method in ("permute", "transpose", "to", "cuda", "cpu", "detach", "contiguous", "clone",
+                  "requires_grad_", "pin_memory", "copy"):
+        return before
+    return None
+
+
+def _broadcast_rank(left: Value, left_node: cst.BaseExpression | None, right: Value,
+                    right_node: cst.BaseExpression, node: cst.CSTNode) -> Value:
+    """The rank of an elementwise operation's result: the larger of its operands' (broadcasting),
+    a number written out counting as none; unknown when one operand's is."""
+    ranks = []
+    for value, operand in ((left, left_node), (right, right_node)):
+        if operand is not None and number(operand) is not None:
+            continue
+        rank = known_rank(value)
+        if rank is None:
+            return EMPTY
+        ranks.append(rank)
+    if not ranks:
+        return EMPTY
+    return frozenset({max(ranks, key=lambda tag: int(tag.detail))})
+
+
+def _constructed_rank(qualified: str, node: cst.Call) -> Value:
+    """The rank of a tensor a constructor makes from sizes written out: `torch.zeros(b, t, c)`
+    is 3-D, `np.zeros((n, d))` 2-D, `torch.randn(8)` 1-D; unknown for a shape held in a name
+    or taken from another tensor (`torch.zeros(shape)`, `torch.ones(x.size())`)."""
+    if qualified not in catalog.RANK1_CONSTRUCTORS:
+        return EMPTY
+    args = [arg for arg in node.args if arg.keyword is None]
+    size = keyword(node, "size") or keyword(node, "shape")
+    if not args and size is not None:
+        args = [size]
+    if qualified not in catalog.SIZES_AS_ARGUMENTS or (
+            args and isinstance(args[0].value, (cst.Tuple, cst.List))):
+        args = args[:1]
+    if not args:
+        return EMPTY
+    return rank_tag(node, _written_sizes(args), _call_text(node))

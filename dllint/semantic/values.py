@@ -18,6 +18,12 @@ from dllint.types import RelatedLocation
 
 PROBABILITIES = "probabilities"  # softmax / sigmoid output; detail: "softmax" | "sigmoid"
 LOG_PROBABILITIES = "log_probabilities"
+# An activation's output multiplied or divided by a scale (a temperature: a number other than
+# 1, a parameter, an attribute): new scores, no longer the activation's (`torch.sigmoid(s) *
+# self.scale` into a cross-entropy over candidates is a design, not a double activation).
+# detail: the activation it was; info: the dotted name of the scale ("" for a number), so that
+# `if self.scale: scores = scores * self.scale` is known to rescale whenever a scale is set.
+RESCALED = "rescaled"
 UNIT_SCALED = "unit_scaled"  # pixels scaled to [0, 1]; detail says how
 # Standardized: `(x - mean) / std`, or a `Normalize(mean, std)` transform applied; detail: what
 # the std is (`syntax.std_key`: its variables, or a literal list), to know it again.
@@ -47,7 +53,12 @@ SINGLE_CHANNEL = "single_channel"
 # One axis fewer than the data it was taken from: `y[:, 0]`, `squeeze(1)`, `squeeze()`. Against
 # an (N, 1, ...) output it is the missing size-1 axis; info: "1", "-1" or "unit" (every one).
 AXIS_DROPPED = "axis_dropped"
-SHAPE_TAGS = frozenset({RANK1, COLUMN, SINGLE_CHANNEL, AXIS_DROPPED})
+# How many axes the value has, where the code shows it (a reshape written out, a constructor
+# given its sizes, a join of tensors of known rank, a layer that keeps its input's rank); detail:
+# the count ("2"), info: what shows it, as messages quote it ("view(-1, n)"). Absent when the
+# rank is not shown: no tag is never a rank.
+RANK = "rank"
+SHAPE_TAGS = frozenset({RANK1, COLUMN, SINGLE_CHANNEL, AXIS_DROPPED, RANK})
 # A (k, 1) matrix made with that literal shape (a weight, `tf.Variable(tf.random_normal([13,
 # 1]))`): its product `tf.matmul(x, w)` is an (N, 1) column. Not a shape tag: only products read it.
 COLUMN_WEIGHT = "column_weight"
@@ -147,6 +158,10 @@ class ModuleInfo:
     # (position, name, default or None): an instance built with each of them 0
     # (`CausalAttention(d_in, d_out, 0.0)`) has no train/eval difference.
     decided_by: tuple = ()
+    # A class of the project with a `forward` and no base class (or only `object`, or only
+    # such classes): a from-scratch layer of a tutorial, not an `nn.Module`, so calling it
+    # runs no hooks (`layer.forward(x)` is how it is called).
+    plain: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,6 +213,9 @@ class TransformInfo:
     # The Normalize(mean, std) step that standardizes, if any, and its std (`syntax.std_key`).
     standardizing: cst.CSTNode | None = None
     std: str = ""
+    # Every Normalize(mean, std) step, in the order the pipeline applies them
+    # (`normalization.NormalizeStep`): a later one may undo an earlier standardization.
+    normalizations: tuple = ()
 
 
 Value = frozenset
@@ -272,6 +290,22 @@ def tuple_parts(value: Value, length: int) -> tuple[Value, ...] | None:
     if len(found) < 2:
         return found[0] if found else None
     return tuple(frozenset().union(*parts) for parts in zip(*found))
+
+
+def known_rank(value: Value) -> Tag | None:
+    """The RANK tag of a value whose every RANK tag says the same count (the branches that made
+    it agree); None when no tag says it, or two say different counts."""
+    found = tags(value, RANK)
+    if not found or any(tag.detail != found[0].detail for tag in found):
+        return None
+    return found[0]
+
+
+def rank_tag(node: cst.CSTNode, axes: int | None, how: str) -> Value:
+    """A value's RANK tag, or nothing when the count is not known."""
+    if axes is None or axes < 0:
+        return EMPTY
+    return frozenset({Tag(RANK, node, str(axes), how)})
 
 
 def has(value: Value, kind: str) -> bool:

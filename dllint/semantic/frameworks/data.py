@@ -119,12 +119,17 @@ DTYPE_KEEPING_FUNCTIONS = frozenset({
 # Calls that join a list (or tuple) of arrays into one array of the same dtype and scale.
 STACKING = frozenset({"numpy.stack", "numpy.concatenate", "numpy.vstack", "numpy.hstack",
                       "numpy.dstack"})
+# How many axes each join adds to its arrays' rank (see torch.JOIN_AXES_ADDED).
+JOIN_AXES_ADDED = {"numpy.concatenate": 0, "numpy.stack": 1}
 UINT8_DTYPES = frozenset({"numpy.uint8"})
 # Functions that add or remove axes.
 RESHAPING_FUNCTIONS = frozenset({"numpy.squeeze", "numpy.expand_dims", "numpy.reshape",
                                  "numpy.ravel"})
 RANK1_CONSTRUCTORS = frozenset({"numpy.random.randn", "numpy.random.rand", "numpy.random.random",
                                 "numpy.zeros", "numpy.ones", "numpy.empty"})
+# Of those, the ones whose every positional argument is a size (`np.random.randn(n, d)`); the
+# others take the whole shape as their first argument (`np.zeros((n, d), dtype)`).
+SIZES_AS_ARGUMENTS = frozenset({"numpy.random.randn", "numpy.random.rand"})
 FLOAT32_DTYPES = frozenset({"numpy.float32", "numpy.float16", "numpy.single", "numpy.half"})
 
 

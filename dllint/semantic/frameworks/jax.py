@@ -38,10 +38,13 @@ TRAIN_STATES = {"flax.training.train_state.TrainState.create": "apply_fn"}
 _LOGIT_LOSSES = ("softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
                  "safe_softmax_cross_entropy", "sigmoid_binary_cross_entropy",
                  "sigmoid_focal_loss", "poly_loss_cross_entropy")
+# What each applies to the logits, where not `log_softmax` (optax's softmax cross-entropies).
+_APPLIED = {"sigmoid_binary_cross_entropy": "sigmoid", "sigmoid_focal_loss": "sigmoid",
+            "poly_loss_cross_entropy": "softmax"}
 _ELEMENTWISE_LOSSES = ("l2_loss", "squared_error", "huber_loss")
 LOSSES = {
     **{module + name: dict(wants="logits", display=f"optax.{name}", is_class=False,
-                           argument=0, keyword="logits")
+                           argument=0, keyword="logits", applies=_APPLIED.get(name, "log_softmax"))
        for module in ("optax.", "optax.losses.") for name in _LOGIT_LOSSES},
     **{module + name: dict(wants="elementwise", display=f"optax.{name}", is_class=False,
                            argument=0, keyword="predictions")

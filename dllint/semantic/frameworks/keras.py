@@ -104,16 +104,27 @@ _LOGIT_FLAG_CLASSES = ("SparseCategoricalCrossentropy", "CategoricalCrossentropy
 _LOGIT_FLAG_FUNCTIONS = ("sparse_categorical_crossentropy", "categorical_crossentropy",
                          "binary_crossentropy", "binary_focal_crossentropy",
                          "categorical_focal_crossentropy")
+
+
+def _applied(name: str) -> str:
+    """What a cross-entropy built with `from_logits=True` applies to the logits: the binary
+    ones a sigmoid, the categorical ones a softmax."""
+    return "sigmoid" if name.rsplit(".", 1)[-1].lower().startswith("binary") else "softmax"
+
+
 LOSSES = {
     **{name: dict(wants="logits", display=name.rsplit(".", 1)[-1] + "(from_logits=True)",
-                  is_class=True, argument=1, keyword="y_pred", logits_flag="from_logits")
+                  is_class=True, argument=1, keyword="y_pred", logits_flag="from_logits",
+                  applies=_applied(name))
        for name in _loss_spellings(*_LOGIT_FLAG_CLASSES)},
     **{name: dict(wants="logits", display=name.rsplit(".", 1)[-1] + "(..., from_logits=True)",
-                  is_class=False, argument=1, keyword="y_pred", logits_flag="from_logits")
+                  is_class=False, argument=1, keyword="y_pred", logits_flag="from_logits",
+                  applies=_applied(name))
        for name in _loss_spellings(*_LOGIT_FLAG_FUNCTIONS)},
     # keras.backend.sparse_categorical_crossentropy(target, output, from_logits=False)
     **{name: dict(wants="logits", display=name.rsplit(".", 1)[-1] + "(..., from_logits=True)",
-                  is_class=False, argument=1, keyword="output", logits_flag="from_logits")
+                  is_class=False, argument=1, keyword="output", logits_flag="from_logits",
+                  applies=_applied(name))
        for name in spellings(*("backend." + loss for loss in _LOGIT_FLAG_FUNCTIONS[:3]))},
 }
 

@@ -61,7 +61,8 @@ _LOGIT_LOSSES = [
 ]
 LOSSES = {
     name: dict(wants="logits", display="tf." + name.removeprefix("tensorflow.").removeprefix(
-        "compat.v1."), is_class=False, argument=1, keyword="logits")
+        "compat.v1."), is_class=False, argument=1, keyword="logits",
+        applies="sigmoid" if "sigmoid" in name or "weighted" in name else "softmax")
     for name in _LOGIT_LOSSES
 }
 

@@ -243,9 +243,10 @@ RESEEDING_LOADER_FUNCTIONS = frozenset({"accelerate.data_loader.prepare_data_loa
 # One row per loss (see `effects.Loss`): what its input must be, and how messages name it.
 LOSSES = {
     "torch.nn.functional.cross_entropy": dict(wants="logits", display="F.cross_entropy",
-                                              is_class=False),
+                                              is_class=False, applies="log_softmax"),
     "torch.nn.functional.binary_cross_entropy_with_logits":
-        dict(wants="logits", display="F.binary_cross_entropy_with_logits", is_class=False),
+        dict(wants="logits", display="F.binary_cross_entropy_with_logits", is_class=False,
+             applies="sigmoid"),
     "torch.nn.functional.nll_loss": dict(wants="log_probabilities", display="F.nll_loss",
                                          is_class=False),
     "torch.nn.functional.binary_cross_entropy":
@@ -254,9 +255,9 @@ LOSSES = {
                                            is_class=False)
        for name in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")},
     "torch.nn.CrossEntropyLoss": dict(wants="logits", display="nn.CrossEntropyLoss",
-                                      is_class=True),
+                                      is_class=True, applies="log_softmax"),
     "torch.nn.BCEWithLogitsLoss": dict(wants="logits", display="nn.BCEWithLogitsLoss",
-                                       is_class=True),
+                                       is_class=True, applies="sigmoid"),
     "torch.nn.NLLLoss": dict(wants="log_probabilities", display="nn.NLLLoss", is_class=True),
     "torch.nn.BCELoss": dict(wants="probabilities", display="nn.BCELoss", is_class=True),
     **{f"torch.nn.{name}": dict(wants="elementwise", display=f"nn.{name}", is_class=True)
@@ -267,12 +268,28 @@ COLUMN_LAYERS = {"torch.nn.Linear": (1, "out_features")}
 # Calls that join a list (or tuple) of tensors into one of the same dtype and scale.
 STACKING = frozenset({"torch.stack", "torch.cat", "torch.concat", "torch.concatenate",
                       "torch.vstack", "torch.hstack", "torch.dstack"})
+# How many axes each join adds to its tensors' rank: `cat` joins along an axis they have,
+# `stack` along a new one. (vstack, hstack and dstack depend on the rank they are given.)
+JOIN_AXES_ADDED = {"torch.cat": 0, "torch.concat": 0, "torch.concatenate": 0, "torch.stack": 1}
+# Layers whose output has their input's rank plus this many axes: `Linear` maps the last axis
+# (any leading ones kept), elementwise layers and norms over the last axes keep the shape,
+# `Embedding` adds the embedding axis.
+LAYER_AXES_ADDED = {
+    **{name: 0 for name in SHAPE_KEEPING_LAYERS},
+    **{f"torch.nn.{name}": 0 for name in (
+        "Linear", "Dropout", "LayerNorm", "GELU", "ELU", "SELU", "SiLU", "Mish", "PReLU",
+        "ReLU6", "Hardtanh", "Softmax", "LogSoftmax")},
+    "torch.nn.Embedding": 1,
+}
 UINT8_DTYPES = frozenset({"torch.uint8"})
 # Functions that add or remove axes.
 RESHAPING_FUNCTIONS = frozenset({"torch.squeeze", "torch.unsqueeze", "torch.flatten",
                                  "torch.reshape"})
 RANK1_CONSTRUCTORS = frozenset({"torch.randn", "torch.rand", "torch.zeros", "torch.ones",
                                 "torch.empty"})
+# Of those, the ones whose every positional argument is a size (`torch.zeros(b, t, c)`);
+# the others take the whole shape as their first argument.
+SIZES_AS_ARGUMENTS = RANK1_CONSTRUCTORS
 FLOAT32_DTYPES = frozenset({"torch.float32", "torch.float", "torch.float16", "torch.half",
                             "torch.bfloat16"})
 
