@@ -6,6 +6,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.callable_fills import ALL_PARAMETERS
 from dllint.semantic.init_hooks import class_matches, init_hook_fills, row_written
 from dllint.semantic.syntax import integer
 from dllint.types import Applicability
@@ -492,6 +493,58 @@ class UninitializedTensor(Rule):
                 def _seed(self, tensor):
                     tensor.data.normal_(0.0, 0.01)
         """),
+        # A fill of each element of a container fills the container: a loop over a dict's
+        # values, `map` of an initialiser over a parameter list, a comprehension that fills each
+        # tensor of a list; and a fill of each of the module's parameters fills every one.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class RelationTable(nn.Module):
+                def __init__(self, relation_sizes, width):
+                    super().__init__()
+                    self.heads = nn.ParameterDict(
+                        {rel: nn.Parameter(torch.Tensor(n, width)) for rel, n in relation_sizes})
+                    self.tails = nn.ParameterList(
+                        [nn.Parameter(torch.Tensor(width, 1)) for _ in relation_sizes])
+                    self.anchors = [torch.Tensor(n, width) for _, n in relation_sizes]
+                    self.reinit()
+
+                def reinit(self):
+                    for head in self.heads.values():
+                        nn.init.xavier_normal_(head)
+                    list(map(nn.init.zeros_, self.tails))
+                    [anchor.uniform_(-0.5, 0.5) for anchor in self.anchors]
+
+            class GatedMixer(nn.Module):
+                def __init__(self, width):
+                    super().__init__()
+                    self.gate = nn.Parameter(torch.Tensor(width, width))
+                    self.register_parameter("shift", nn.Parameter(torch.Tensor(width, 1)))
+                    self._reseed()
+
+                def _reseed(self):
+                    for label, tensor in self.named_parameters():
+                        self._spread(tensor)
+
+                def _spread(self, tensor):
+                    nn.init.trunc_normal_(tensor, std=0.02)
+        """),
+        # An initialiser returns the tensor it fills in place: what it is handed, wrapped in a
+        # parameter or moved to a device, is initialised where it is made.
+        Valid("""
+            import math
+            import torch
+            from torch import nn
+
+            class ColumnBias(nn.Module):
+                def __init__(self, columns, width, device):
+                    super().__init__()
+                    self.offset = nn.init.kaiming_uniform_(
+                        nn.Parameter(torch.Tensor(columns, width)), a=math.sqrt(5))
+                    self.gain = nn.init.ones_(nn.Parameter(torch.Tensor(width, 1).to(device)))
+                    self.drift = nn.Parameter(torch.Tensor(columns, 1)).data.zero_()
+        """),
     ]
     INVALID = [
         # Twin of the class-name dispatch: the hook fills `r_bias` only on classes named like
@@ -946,6 +999,79 @@ class UninitializedTensor(Rule):
                     spread_(self.offsets, 0.1)
                     self.gates.data.normal_(0.0, 0.01)
         """),
+        # Twins of the container fills: a loop over the dict that fills nothing in it (an
+        # in-place call that is no fill), a fill of another container, and a buffer next to a
+        # fill of the module's parameters (a buffer is no parameter).
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class RelationTable(nn.Module):
+                def __init__(self, relation_sizes, width):
+                    super().__init__()
+                    self.heads = nn.ParameterDict(
+                        {rel: nn.Parameter(torch.Tensor(n, width)) for rel, n in relation_sizes})
+                    self.tails = nn.ParameterList(
+                        [nn.Parameter(torch.Tensor(width, 1)) for _ in relation_sizes])
+                    self.spares = nn.ParameterList(
+                        [nn.Parameter(torch.zeros(width, 1)) for _ in relation_sizes])
+                    self.reinit()
+
+                def reinit(self):
+                    for head in self.heads.values():
+                        head.requires_grad_(False)
+                    list(map(nn.init.ones_, self.spares))
+
+            class GatedMixer(nn.Module):
+                def __init__(self, width):
+                    super().__init__()
+                    self.gate = nn.Parameter(torch.Tensor(width, width))
+                    self.register_buffer("history", torch.Tensor(width, 4))
+                    for label, tensor in self.named_parameters():
+                        nn.init.trunc_normal_(tensor, std=0.02)
+        """, line=8, more_lines=(10, 24), unsafe=True, fixed="""
+            import torch
+            from torch import nn
+
+            class RelationTable(nn.Module):
+                def __init__(self, relation_sizes, width):
+                    super().__init__()
+                    self.heads = nn.ParameterDict(
+                        {rel: nn.Parameter(torch.zeros(n, width)) for rel, n in relation_sizes})
+                    self.tails = nn.ParameterList(
+                        [nn.Parameter(torch.zeros(width, 1)) for _ in relation_sizes])
+                    self.spares = nn.ParameterList(
+                        [nn.Parameter(torch.zeros(width, 1)) for _ in relation_sizes])
+                    self.reinit()
+
+                def reinit(self):
+                    for head in self.heads.values():
+                        head.requires_grad_(False)
+                    list(map(nn.init.ones_, self.spares))
+
+            class GatedMixer(nn.Module):
+                def __init__(self, width):
+                    super().__init__()
+                    self.gate = nn.Parameter(torch.Tensor(width, width))
+                    self.register_buffer("history", torch.zeros(width, 4))
+                    for label, tensor in self.named_parameters():
+                        nn.init.trunc_normal_(tensor, std=0.02)
+        """),
+        # Twins of the initialiser's result: an in-place call that reads the garbage instead of
+        # filling it, and an `nn.init` helper that only reads the tensor's shape.
+        Invalid("""
+            import torch
+            from torch import nn
+            clipped = nn.Parameter(torch.Tensor(16, 4).clamp_(-1.0, 1.0))
+            weight = torch.Tensor(16, 4)
+            fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(weight)
+        """, line=3, more_lines=(4,), unsafe=True, fixed="""
+            import torch
+            from torch import nn
+            clipped = nn.Parameter(torch.zeros(16, 4).clamp_(-1.0, 1.0))
+            weight = torch.zeros(16, 4)
+            fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(weight)
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -956,8 +1082,13 @@ class UninitializedTensor(Rule):
         # how many scopes were open at the start of each enclosing class
         self.classes: list[int] = []
         self.assigned: list[str | None] = []  # the target of each enclosing assignment
-        # (constructor call, fix, assigned target, function scope, enclosing class name)
-        self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope, str | None]] = []
+        # (constructor call, fix, assigned target, function scope, enclosing class name,
+        # whether it becomes a parameter of the module: `nn.Parameter(torch.Tensor(n))`)
+        self.pending: list[tuple[cst.Call, NodeFix | None, str | None, _Scope, str | None,
+                                 bool]] = []
+        # The calls open that make their arguments parameters (`nn.Parameter(...)`,
+        # `nn.ParameterDict(...)`, `register_parameter(...)`).
+        self.parameter_holders: list[int] = []
         # `for i in range(n):` loops open: (the loop variable, the code of n).
         self.row_loops: list[tuple[str, str]] = []
         # The lengths `for i, x in enumerate(items)` loops run over (`len(items)`): a tensor
@@ -1128,18 +1259,18 @@ class UninitializedTensor(Rule):
             self.assigned.append(self._code(func.value))
             self.registering.add(id(node))
         self._apply_imported_hooks(node)
+        qualified = self.imports.call_name(node)
+        if qualified in catalog.PARAMETER_HOLDERS or (
+                isinstance(func, cst.Attribute) and func.attr.value == "register_parameter"):
+            self.parameter_holders.append(id(node))
         if isinstance(func, cst.Attribute) and func.attr.value in catalog.IN_PLACE_INITIALISERS:
-            filled = func.value
-            while isinstance(filled, cst.Call) and isinstance(filled.func, cst.Attribute) and \
-                    filled.func.attr.value in catalog.DEVICE_MOVING_METHODS:
-                filled = filled.func.value  # torch.LongTensor(1).cuda().fill_(label)
-            self.initialised.add(id(filled))  # torch.Tensor(n).normal_()
+            # torch.Tensor(n).normal_(), nn.Parameter(torch.Tensor(n)).data.zero_()
+            self.initialised.add(id(self._storage(func.value)))
         if isinstance(func, cst.Attribute) and func.attr.value in TEMPLATE_TAKERS:
             for arg in node.args:  # table.to(self._float_tensor): its dtype and device
                 if _is_self_attribute(arg.value):
                     code = self._code(arg.value)
                     self.template_reads[code] = self.template_reads.get(code, 0) + 1
-        qualified = self.imports.call_name(node)
         loops = {variable: bound for variable, bound in self.row_loops if variable}
         if loops and not any(arg.star or arg.keyword is not None for arg in node.args):
             # A helper called for every row, handed the row index (`match(..., loc_t, idx)` in
@@ -1149,8 +1280,10 @@ class UninitializedTensor(Rule):
                 scope.row_calls.append((func.value, codes, loops))
             elif qualified is not None:
                 self._fill_rows(scope, self.facts.imported_row_fills(qualified), codes, loops)
-        if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
-            self.initialised.add(id(node.args[0].value))  # nn.init.xavier_uniform_(Tensor(n, m))
+        if catalog.is_init_fill(qualified) and node.args:
+            # nn.init.xavier_uniform_(torch.Tensor(n, m)), also of nn.Parameter(...): the
+            # initialiser fills its argument in place and returns it
+            self.initialised.add(id(self._storage(node.args[0].value)))
         if qualified not in CONSTRUCTORS or not node.args or id(node) in self.initialised:
             return
         if any(arg.keyword is not None or arg.star for arg in node.args) or \
@@ -1164,7 +1297,24 @@ class UninitializedTensor(Rule):
             fix = NodeFix.replace(node.func.attr, "zeros", description="Use torch.zeros",
                                   applicability=Applicability.UNSAFE)
         self.pending.append((node, fix, self.assigned[-1] if self.assigned else None, scope,
-                             self.class_names[-1] if self.class_names else None))
+                             self.class_names[-1] if self.class_names else None,
+                             bool(self.parameter_holders)))
+
+    def _storage(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """The expression whose memory `node` holds: the constructor call of
+        `torch.LongTensor(1).cuda()`, `nn.Parameter(torch.Tensor(n))` or `w.data`."""
+        while True:
+            if isinstance(node, cst.Attribute) and node.attr.value == "data":
+                node = node.value
+            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+                    node.func.attr.value in catalog.DEVICE_MOVING_METHODS:
+                node = node.func.value
+            elif isinstance(node, cst.Call) and node.args and node.args[0].keyword is None \
+                    and not node.args[0].star and \
+                    self.imports.call_name(node) in catalog.STORAGE_SHARING_WRAPPERS:
+                node = node.args[0].value
+            else:
+                return node
 
     def _apply_imported_hooks(self, node: cst.Call) -> None:
         """`model.apply(init_weights)` (also `partial(init_weights, std=0.02)`) or
@@ -1185,6 +1335,8 @@ class UninitializedTensor(Rule):
     def leave_Call(self, node: cst.Call) -> None:
         if id(node) in self.registering:
             self.assigned.pop()
+        if self.parameter_holders and self.parameter_holders[-1] == id(node):
+            self.parameter_holders.pop()
 
     @staticmethod
     def _fill_rows(scope: "_Scope", writes, codes: list[str], loops: dict[str, str]) -> None:
@@ -1206,9 +1358,14 @@ class UninitializedTensor(Rule):
         # Decided at the end: the filling may come later in the function, on any of its paths,
         # or in what it calls (`self.reset_parameters()`, as nn.Linear itself does, a helper it
         # hands the tensor to, of the file or of another file, or a partial of one).
-        for index, (call, fix, target, scope, class_name) in enumerate(self.pending):
-            if target is not None and target in fills.codes_filled(scope.node):
+        for index, (call, fix, target, scope, class_name, as_parameter) in \
+                enumerate(self.pending):
+            filled = fills.codes_filled(scope.node)
+            if target is not None and target in filled:
                 continue
+            if as_parameter and target is not None and target.startswith("self.") and \
+                    ALL_PARAMETERS in filled:
+                continue  # `for p in self.parameters(): nn.init.normal_(p)`
             if index in self.overwritten or (target, self._code(call.args[0].value)) in \
                     scope.rows_filled or self._is_template(call, target):
                 continue

@@ -1710,3 +1710,55 @@ def test_helpers_and_base_classes_of_another_file_fill_what_they_are_handed(tmp_
     found, _ = lint(root)
     assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
         ("layers.py", 17), ("layers.py", 25)}
+
+
+SWEEPING = '''
+from torch import nn
+
+
+def spread_each(tables):
+    for _, table in tables.items():
+        nn.init.normal_(table, 0.0, 0.02)
+
+
+class Swept(nn.Module):
+    def reset_parameters(self):
+        for tensor in self.parameters():
+            nn.init.uniform_(tensor, -0.1, 0.1)
+'''
+SWEPT_LAYERS = '''
+import torch
+from torch import nn
+from sweeping import Swept, spread_each
+
+
+class Codebook(Swept):
+    def __init__(self, n, d):
+        super().__init__()
+        self.codes = nn.Parameter(torch.Tensor(n, d))
+        self.register_buffer("usage", torch.Tensor(n, 1))
+        self.reset_parameters()
+
+
+def build_tables(sizes, d):
+    tables = {name: torch.Tensor(n, d) for name, n in sizes.items()}
+    spread_each(tables)
+    spares = {name: torch.Tensor(n, d) for name, n in sizes.items()}
+    return tables, spares
+'''
+
+
+def test_a_fill_of_each_element_of_a_container_in_another_file_fills_it(tmp_path):
+    """DL304: a helper of another file that fills each value of the dict it is handed, and a
+    base class's `reset_parameters` that fills each of `self.parameters()`, initialise the
+    dict and the subclass's parameters; not the buffer (no parameter) nor the other dict."""
+    summary = summarise("sweeping.py", SWEEPING)
+    assert summary is not None and summary["parameter_fills"] == {"spread_each": [0]}
+    assert summary["self_fills"] == {"Swept.reset_parameters": ["parameters()"]}
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "sweeping.py").write_text(SWEEPING)
+    (root / "layers.py").write_text(SWEPT_LAYERS)
+    found, _ = lint(root)
+    assert {(name, line) for name, line, code, _ in found if code == "DL304"} == {
+        ("layers.py", 11), ("layers.py", 18)}

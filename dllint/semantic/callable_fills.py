@@ -9,6 +9,12 @@ of another file of the project), a function of another file (through `resolve_fu
 a `functools.partial` of any of these bound to a name or to an attribute of the instance
 (`self.init = partial(init_uniform, scale=s)`, then `self.init(self.bias)`).
 
+A fill of each element of a container fills the container: `for p in self.table.values():
+nn.init.xavier_uniform_(p)` fills `self.table` (so does a loop over the container itself, its
+`items()`, `enumerate(...)` of it, a comprehension, or `map(nn.init.zeros_, table)`). A fill of
+each of `self.parameters()` (`named_parameters()`) fills every parameter of the instance: the
+code `ALL_PARAMETERS`.
+
 Paths do not matter: a fill under a condition, in a loop, in a `try` or an `except` counts, as
 does one in the branch a configuration always takes: a tensor is "never filled" only when no
 path of the function, or of what it calls, fills it. A method nobody calls fills nothing.
@@ -39,6 +45,11 @@ Fills = tuple[frozenset[int], frozenset[str]]
 NO_FILLS: Fills = (frozenset(), frozenset())
 
 PARTIAL = "functools.partial"
+# What a fill of each of `self.parameters()` fills: every parameter of the instance (exported as
+# the attribute `parameters()`).
+ALL_PARAMETERS = "self.parameters()"
+# (element name, container code) of an open loop: `for p in self.table.values()`.
+Loop = tuple[str, str]
 # Passes over the calls: a fill handed from helper to helper is followed this many calls deep,
 # so the work stays linear in the calls.
 MAX_PASSES = 6
@@ -50,6 +61,7 @@ class _Call:
     positional: list[str | None]  # the code of each positional argument
     keywords: dict[str, str]
     qualified: str | None  # the imported name the callee stands for, if any
+    loops: tuple[Loop, ...] = ()  # the loops open at the call, outermost first
 
 
 @dataclass
@@ -86,6 +98,61 @@ def _code(module: cst.Module, node: cst.BaseExpression) -> str:
     return code[:-len(".data")] if code.endswith(".data") else code
 
 
+def _container(module: cst.Module, iterable: cst.BaseExpression,
+               paired: bool) -> str | None:
+    """The code of the container whose elements iterating `iterable` yields: `self.table` for
+    `self.table.values()` or `self.table`, `ALL_PARAMETERS` for `self.parameters()`; with
+    `paired`, the iterable yields (key, element) pairs (`.items()`, `named_parameters()`)."""
+    method = None
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Attribute) and \
+            not any(arg.star or arg.keyword is None for arg in iterable.args):
+        method = iterable.func.attr.value
+        iterable = iterable.func.value
+    if method is None:
+        is_pairs = False
+    elif method in ("values", *catalog.PARAMETER_ITERATORS):
+        is_pairs = False
+    elif method in ("items", *catalog.NAMED_PARAMETER_ITERATORS):
+        is_pairs = True
+    else:
+        return None
+    if is_pairs != paired or not isinstance(iterable, (cst.Name, cst.Attribute, cst.Subscript)):
+        return None
+    if isinstance(iterable, cst.Name) and iterable.value == "self" and (
+            method in catalog.PARAMETER_ITERATORS or method in catalog.NAMED_PARAMETER_ITERATORS):
+        return ALL_PARAMETERS
+    return _code(module, iterable)
+
+
+def loop_element(module: cst.Module, target: cst.BaseExpression,
+                 iterable: cst.BaseExpression) -> Loop | None:
+    """(element name, container code) of `for target in iterable` when each pass binds one
+    element of a container (see `_container`), also through `enumerate(...)`."""
+    if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and \
+            iterable.func.value == "enumerate" and len(iterable.args) == 1 and \
+            not iterable.args[0].star and iterable.args[0].keyword is None:
+        if not (isinstance(target, cst.Tuple) and len(target.elements) == 2):
+            return None
+        return loop_element(module, target.elements[1].value, iterable.args[0].value)
+    if isinstance(target, cst.Name):
+        container = _container(module, iterable, paired=False)
+        return (target.value, container) if container is not None else None
+    if isinstance(target, cst.Tuple) and len(target.elements) == 2 and \
+            isinstance(target.elements[1].value, cst.Name):
+        container = _container(module, iterable, paired=True)
+        return (target.elements[1].value.value, container) if container is not None else None
+    return None
+
+
+def with_containers(code: str, loops: tuple[Loop, ...] | list[Loop]) -> set[str]:
+    """`code` and the containers the open loops took it from, through nested loops."""
+    codes = {code}
+    for element, container in reversed(loops):
+        if element in codes:
+            codes.add(container)
+    return codes
+
+
 class _Collector(CachedVisitorNames, cst.BatchableCSTVisitor):
     def __init__(self, module: cst.Module, imports: ImportMap) -> None:
         super().__init__()
@@ -97,6 +164,10 @@ class _Collector(CachedVisitorNames, cst.BatchableCSTVisitor):
         self.classes: dict[str, _Class] = {}
         self.open: list[_Function] = [self.module_function]
         self.open_classes: list[tuple[str, _Class, int]] = []  # name, class, functions open
+        # The loops (and comprehensions' clauses) open, outermost first, that bind an element
+        # of a container; how many each open comprehension pushed.
+        self.loops: list[Loop] = []
+        self.comprehension_loops: list[int] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         found = _Class()
@@ -144,6 +215,54 @@ class _Collector(CachedVisitorNames, cst.BatchableCSTVisitor):
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.open.pop()
 
+    def visit_For(self, node: cst.For) -> None:
+        found = loop_element(self.module, node.target, node.iter)
+        self.loops.append(found if found is not None else ("", ""))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.loops.pop()
+
+    def _enter_comprehension(self, node: cst.BaseComp | cst.DictComp) -> None:
+        """The element expression is walked before the `for` clauses: bind them all first."""
+        clause, pushed = node.for_in, 0
+        while clause is not None:
+            found = loop_element(self.module, clause.target, clause.iter)
+            self.loops.append(found if found is not None else ("", ""))
+            pushed += 1
+            clause = clause.inner_for_in
+        self.comprehension_loops.append(pushed)
+
+    def _leave_comprehension(self) -> None:
+        del self.loops[len(self.loops) - self.comprehension_loops.pop():]
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._leave_comprehension()
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self._leave_comprehension()
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
+        self._leave_comprehension()
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+        self._leave_comprehension()
+
+    def _fill(self, function: _Function, node: cst.BaseExpression) -> None:
+        """`node` is filled in place, and so is each container an open loop took it from."""
+        function.filled |= with_containers(_code(self.module, node), self.loops)
+
     def _callee(self, func: cst.BaseExpression) -> tuple[Callee, str | None] | None:
         if isinstance(func, cst.Name):
             if func.value in self.open[-1].partials or func.value in self.module_function.partials:
@@ -187,13 +306,17 @@ class _Collector(CachedVisitorNames, cst.BatchableCSTVisitor):
             while isinstance(filled, cst.Call) and isinstance(filled.func, cst.Attribute) and \
                     filled.func.attr.value in catalog.DEVICE_MOVING_METHODS:
                 filled = filled.func.value  # torch.LongTensor(1).cuda().fill_(label)
-            function.filled.add(_code(self.module, filled))
+            self._fill(function, filled)
         qualified = self.imports.call_name(node)
-        if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
-            function.filled.add(_code(self.module, node.args[0].value))
+        if catalog.is_init_fill(qualified) and node.args:
+            self._fill(function, node.args[0].value)
             return
         if any(arg.star for arg in node.args):
             return  # what lands where is not known
+        if qualified == "builtins.map" and len(node.args) == 2 and \
+                not any(arg.keyword is not None for arg in node.args):
+            self._map(function, node.args[0].value, node.args[1].value)
+            return
         found = self._callee(func)
         if found is None:
             return
@@ -205,7 +328,21 @@ class _Collector(CachedVisitorNames, cst.BatchableCSTVisitor):
         function.calls.append(_Call(
             callee, [_code(self.module, arg.value) for arg in node.args if arg.keyword is None],
             {arg.keyword.value: _code(self.module, arg.value) for arg in node.args
-             if arg.keyword is not None}, imported))
+             if arg.keyword is not None}, imported, tuple(self.loops)))
+
+    def _map(self, function: _Function, mapped: cst.BaseExpression,
+             iterable: cst.BaseExpression) -> None:
+        """`map(nn.init.zeros_, self.table.values())`: the function called on each element
+        of a container, as a loop over it would call it."""
+        container = _container(self.module, iterable, paired=False)
+        if container is None or not isinstance(mapped, (cst.Name, cst.Attribute)):
+            return
+        if catalog.is_init_fill(self.imports.qualified_name(mapped)):
+            function.filled |= with_containers(container, self.loops)
+            return
+        found = self._callee(mapped)
+        if found is not None:
+            function.calls.append(_Call(found[0], [container], {}, found[1], tuple(self.loops)))
 
     def _class_partials(self) -> dict[str, _Partial]:
         return self.open_classes[-1][1].partials if self.open_classes else {}
@@ -260,10 +397,13 @@ class CallableFills:
         added = False
         for function in list(self._collector.functions.values()):
             for call in function.calls:
-                for code in self._filled_by(function, call):
-                    if code is not None and code not in function.filled:
-                        function.filled.add(code)
-                        added = True
+                for handed in self._filled_by(function, call):
+                    if handed is None:
+                        continue
+                    for code in with_containers(handed, call.loops):
+                        if code not in function.filled:
+                            function.filled.add(code)
+                            added = True
         return added
 
     def _filled_by(self, caller: _Function, call: _Call) -> set[str | None]:

@@ -237,7 +237,7 @@ class InitHookFills(CachedVisitorNames, cst.BatchableCSTVisitor):
                 filled = filled.func.value
             self.note(filled)  # module.weight.data.normal_()
         qualified = self.imports.call_name(node)
-        if qualified is not None and qualified.startswith("torch.nn.init.") and node.args:
+        if catalog.is_init_fill(qualified) and node.args:
             self.note(node.args[0].value)  # nn.init.xavier_uniform_(module.weight)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and \
                 func.value.value == "self" and "init" in func.attr.value.lower():

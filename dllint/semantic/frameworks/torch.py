@@ -219,6 +219,25 @@ IN_PLACE_INITIALISERS = frozenset({
 # Methods that move a tensor but keep its contents: `torch.LongTensor(1).cuda().fill_(label)`
 # still initialises the constructor's tensor (a copy of it, with the same garbage until filled).
 DEVICE_MOVING_METHODS = frozenset({"cuda", "cpu", "to", "pin_memory", "contiguous"})
+# `torch.nn.init` functions that read a tensor's shape and fill nothing: every other function
+# of the module (`xavier_uniform_`, the deprecated `normal`) fills its first argument in place
+# and returns it.
+INIT_NON_FILLS = frozenset({
+    "torch.nn.init.calculate_gain", "torch.nn.init._calculate_fan_in_and_fan_out",
+    "torch.nn.init._calculate_correct_fan",
+})
+# Calls whose result holds their first argument's memory: filling `nn.Parameter(t)` fills `t`.
+STORAGE_SHARING_WRAPPERS = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+# Calls that make what their argument holds parameters of the module (`self.parameters()`).
+PARAMETER_HOLDERS = frozenset({
+    "torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.nn.ParameterList",
+    "torch.nn.ParameterDict", "torch.nn.modules.container.ParameterList",
+    "torch.nn.modules.container.ParameterDict",
+})
+# Module methods that iterate over its parameters (and its submodules'), the named ones as
+# (name, parameter) pairs.
+PARAMETER_ITERATORS = frozenset({"parameters"})
+NAMED_PARAMETER_ITERATORS = frozenset({"named_parameters"})
 # Module methods that store their second argument as the attribute their first names:
 # `self.register_buffer("features", t)` makes `self.features` hold `t`.
 ATTRIBUTE_REGISTERING_METHODS = frozenset({"register_buffer", "register_parameter"})
