@@ -111,7 +111,14 @@ class UninitializedTensor(Rule):
     (`self._init(self.bias)`), a helper of another file of the project, a base class's method
     of another file, or a `functools.partial` of any of these (`self.init = partial(init_fn,
     scale=s)`, then `self.init(self.bias)`); the rule claims "never filled" only when no path
-    fills it. Nor is one flagged whose rows a `for i in range(n)` loop writes
+    fills it. A fill of each element of a container fills the container
+    (`for p in self.table.values(): nn.init.xavier_uniform_(p)` for a `ParameterDict`, a list
+    filled in a comprehension, `map(nn.init.zeros_, self.biases)`), and a fill of each of
+    `self.parameters()` (`named_parameters()`) fills every parameter of the module, not its
+    buffers. An initialiser returns the tensor it fills, so
+    `nn.init.kaiming_uniform_(nn.Parameter(torch.Tensor(n, m)))` is filled where it is made;
+    `nn.init._calculate_fan_in_and_fan_out(w)` only reads `w`.
+    Nor is one flagged whose rows a `for i in range(n)` loop writes
     (`t[i] = ...`, `n` its first size; or a helper the loop hands `t` and `i` that writes
     `t[i] = ...`, of the file or of another file of the project: SSD's `match(..., loc_t, idx)`),
     nor a name bound again in the same block before
