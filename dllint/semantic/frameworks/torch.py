@@ -325,6 +325,8 @@ ROWS = (
     Row("torch.nn.", Effect.LAYER, match=Match.PREFIX, capitalised=True, dots=2,
         excluding=("torch.nn.Parameter",)),
     Row("torch.optim.lr_scheduler.", Effect.SCHEDULER, match=Match.PREFIX, capitalised=True),
+    # The base class of PyTorch < 2.0 (still an alias): a class derived from it is a scheduler.
+    Row("torch.optim.lr_scheduler._LRScheduler", Effect.SCHEDULER),
     Row("torch.optim.", Effect.OPTIMIZER, match=Match.PREFIX, capitalised=True, dots=2),
     *(Row(prefix, Effect.OPAQUE_MODEL, match=Match.PREFIX, excluding=NOT_MODELS)
       for prefix in OPAQUE_MODEL_PREFIXES),
