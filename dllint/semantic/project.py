@@ -255,11 +255,15 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
                if not local.startswith("_")
                and qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS}
     schedulers = sorted(model.scopes.scheduler_classes)
+    # Every class that is no module: an instance of one is known for a plain object even when
+    # nothing it holds is (a hand-written learning-rate ramp), and is no scheduler unless listed.
+    plain_classes = sorted(name for name, info in model.scopes.local_classes.items()
+                           if info is None)
     project_bases = {name: bases for name, bases in sorted(model.scopes.project_bases.items())}
     if not classes and not functions and not calls and not exports and not members \
             and not events and not init_fills and not rows and not evaluates and not applied \
             and not modes and not accumulates and not parameter_fills and not self_fills \
-            and not schedulers and not project_bases:
+            and not schedulers and not project_bases and not plain_classes:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -283,6 +287,8 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["accumulates"] = accumulates
     if schedulers:
         summary["schedulers"] = schedulers
+    if plain_classes:
+        summary["plain_classes"] = plain_classes
     if project_bases:
         summary["project_bases"] = project_bases
     return summary
@@ -487,6 +493,8 @@ SUMMARY = Record({
     "accumulates": MapOf(ListOf(ListOf(OneOf((INTEGER, TEXT)), length=2))),
     # the file's classes derived from a library learning-rate scheduler
     "schedulers": ListOf(TEXT),
+    # the file's classes that are no modules (plain classes)
+    "plain_classes": ListOf(TEXT),
     # class -> its bases that name a class of another file of the project
     "project_bases": MapOf(ListOf(TEXT)),
 }, required=frozenset({"path", "classes", "functions"}))
@@ -591,6 +599,7 @@ class ProjectIndex:
                     any(key.startswith(f"{name}.") for key in summary.get("self_fills", {})) or \
                     name in summary.get("evaluates", {}) or name in summary.get("modes", {}) or \
                     name in summary.get("schedulers", ()) or \
+                    name in summary.get("plain_classes", ()) or \
                     name in summary.get("project_bases", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("accumulates", {})) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
@@ -768,10 +777,10 @@ class ProjectIndex:
         if found is None or found[1] in found[0]["classes"]:
             return None
         members = self._class_members(*found)
-        if members is None and any(key.startswith(f"{found[1]}.")
-                                   for key in found[0].get("events", {})):
-            # A class whose attributes hold nothing known but whose methods train
-            # (`Trainer(model, optimizer).step()`): its instances are still its own.
+        if members is None and (found[1] in found[0].get("plain_classes", ()) or any(
+                key.startswith(f"{found[1]}.") for key in found[0].get("events", {}))):
+            # A class whose attributes hold nothing known (whose methods may train:
+            # `Trainer(model, optimizer).step()`): its instances are still its own.
             return Members((), ())
         return members
 
