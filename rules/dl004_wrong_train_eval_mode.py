@@ -2187,6 +2187,29 @@ class WrongTrainEvalMode(Rule):
             ranker = Ranker()
             print(ranked(ranker, torch.ones(2, 16)), ranked_quickly(ranker, torch.ones(2, 16)))
         """),
+        # The helper is handed only a library model of embedding tables (no dropout, no batch
+        # norm, as the framework table says): its mode changes nothing the helper computes.
+        Valid("""
+            import torch
+            from torch_geometric.nn import Node2Vec
+
+
+            @torch.no_grad()
+            def export_vectors(graph_model):
+                torch.save(graph_model().cpu(), "vectors.pt")
+
+
+            def fit(edge_index, epochs):
+                graph_model = Node2Vec(edge_index, embedding_dim=64, walk_length=10, context_size=5)
+                optimizer = torch.optim.SparseAdam(list(graph_model.parameters()), lr=0.01)
+                graph_model.train()
+                for epoch in range(epochs):
+                    for start, rest in graph_model.loader(batch_size=128, shuffle=True):
+                        optimizer.zero_grad()
+                        graph_model.loss(start, rest).backward()
+                        optimizer.step()
+                    export_vectors(graph_model)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -3497,6 +3520,41 @@ class WrongTrainEvalMode(Rule):
 
             ranker, judge = Ranker(), Ranker()
             print(ranked(ranker, judge, torch.ones(2, 16)))
+        """, line=20),
+        # The same helper handed the project's own embedding model, which has dropout.
+        Invalid("""
+            import torch
+            from torch import nn
+
+
+            class Walker(nn.Module):
+                def __init__(self, nodes):
+                    super().__init__()
+                    self.table = nn.Embedding(nodes, 64)
+                    self.dropout = nn.Dropout(0.2)
+
+                def forward(self):
+                    return self.dropout(self.table.weight)
+
+                def loss(self, start, rest):
+                    return self.forward()[start].sum()
+
+
+            @torch.no_grad()
+            def export_vectors(graph_model):
+                torch.save(graph_model().cpu(), "vectors.pt")
+
+
+            def fit(edge_index, batches, epochs):
+                graph_model = Walker(edge_index.max() + 1)
+                optimizer = torch.optim.SparseAdam(list(graph_model.parameters()), lr=0.01)
+                graph_model.train()
+                for epoch in range(epochs):
+                    for start, rest in batches:
+                        optimizer.zero_grad()
+                        graph_model.loss(start, rest).backward()
+                        optimizer.step()
+                    export_vectors(graph_model)
         """, line=20),
     ]
 
