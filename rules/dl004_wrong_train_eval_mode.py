@@ -9,6 +9,7 @@ import libcst as cst
 
 from dllint.rule import Invalid, NodeFix, Rule, Valid
 from dllint.semantic import catalog
+from dllint.semantic.conditions import mode_flag_subjects
 from dllint.semantic.imports import dotted_name
 from dllint.semantic.mode_effects import modes_left
 from dllint.semantic.syntax import argument, keyword
@@ -26,6 +27,14 @@ GENERATION_CONTEXT = "for generation with `.generate()`"
 EVALUATION_LOADER = re.compile(
     r"(^|_)(val|valid|validation|eval|test|dev)_?(loader|dataloader|data_loader|dl|set|ds|data|"
     r"dataset)$")
+
+
+def _always_leaves(body: cst.BaseSuite) -> bool:
+    """Whether a block ends by leaving its function (`return`, `raise`)."""
+    last = body.body[-1] if body.body else None
+    if isinstance(last, cst.SimpleStatementLine):  # an indented block's last line
+        last = last.body[-1] if last.body else None
+    return isinstance(last, (cst.Return, cst.Raise))  # `if ...: return x` on one line too
 
 
 def _by_convention(context: str) -> bool:
@@ -2142,6 +2151,65 @@ class WrongTrainEvalMode(Rule):
                     x, y = batch
                     self.log("test_loss", torch.nn.functional.mse_loss(self(x, training=True), y))
         """),
+        # The branch asks the model's own mode (`.training`): the no_grad forward runs only when
+        # the caller already put it in eval mode, in an else branch or after a guard's return.
+        Valid("""
+            import torch
+            from torch import nn
+
+
+            class Ranker(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.dropout = nn.Dropout(0.3)
+                    self.score = nn.Linear(16, 4)
+
+                def forward(self, features):
+                    return self.score(self.dropout(features))
+
+
+            def ranked(ranker, features):
+                if ranker.training:
+                    scores = ranker(features)
+                else:
+                    with torch.no_grad():
+                        scores = ranker(features)
+                return scores
+
+
+            def ranked_quickly(ranker, features):
+                if ranker.training:
+                    return ranker(features)
+                with torch.no_grad():
+                    return ranker(features)
+
+
+            ranker = Ranker()
+            print(ranked(ranker, torch.ones(2, 16)), ranked_quickly(ranker, torch.ones(2, 16)))
+        """),
+        # The helper is handed only a library model of embedding tables (no dropout, no batch
+        # norm, as the framework table says): its mode changes nothing the helper computes.
+        Valid("""
+            import torch
+            from torch_geometric.nn import Node2Vec
+
+
+            @torch.no_grad()
+            def export_vectors(graph_model):
+                torch.save(graph_model().cpu(), "vectors.pt")
+
+
+            def fit(edge_index, epochs):
+                graph_model = Node2Vec(edge_index, embedding_dim=64, walk_length=10, context_size=5)
+                optimizer = torch.optim.SparseAdam(list(graph_model.parameters()), lr=0.01)
+                graph_model.train()
+                for epoch in range(epochs):
+                    for start, rest in graph_model.loader(batch_size=128, shuffle=True):
+                        optimizer.zero_grad()
+                        graph_model.loss(start, rest).backward()
+                        optimizer.step()
+                    export_vectors(graph_model)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -3425,6 +3493,69 @@ class WrongTrainEvalMode(Rule):
                     predicted = self(images, training=True)
                     return {"loss": self.box_loss(boxes, predicted)}
         """, line=15),
+        # The branch asks another model's mode: the ranker itself may still be in training mode.
+        Invalid("""
+            import torch
+            from torch import nn
+
+
+            class Ranker(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.dropout = nn.Dropout(0.3)
+                    self.score = nn.Linear(16, 4)
+
+                def forward(self, features):
+                    return self.score(self.dropout(features))
+
+
+            def ranked(ranker, judge, features):
+                if judge.training:
+                    scores = ranker(features)
+                else:
+                    with torch.no_grad():
+                        scores = ranker(features)
+                return scores
+
+
+            ranker, judge = Ranker(), Ranker()
+            print(ranked(ranker, judge, torch.ones(2, 16)))
+        """, line=20),
+        # The same helper handed the project's own embedding model, which has dropout.
+        Invalid("""
+            import torch
+            from torch import nn
+
+
+            class Walker(nn.Module):
+                def __init__(self, nodes):
+                    super().__init__()
+                    self.table = nn.Embedding(nodes, 64)
+                    self.dropout = nn.Dropout(0.2)
+
+                def forward(self):
+                    return self.dropout(self.table.weight)
+
+                def loss(self, start, rest):
+                    return self.forward()[start].sum()
+
+
+            @torch.no_grad()
+            def export_vectors(graph_model):
+                torch.save(graph_model().cpu(), "vectors.pt")
+
+
+            def fit(edge_index, batches, epochs):
+                graph_model = Walker(edge_index.max() + 1)
+                optimizer = torch.optim.SparseAdam(list(graph_model.parameters()), lr=0.01)
+                graph_model.train()
+                for epoch in range(epochs):
+                    for start, rest in batches:
+                        optimizer.zero_grad()
+                        graph_model.loss(start, rest).backward()
+                        optimizer.step()
+                    export_vectors(graph_model)
+        """, line=20),
     ]
 
     def __init__(self, context) -> None:
@@ -3483,6 +3614,9 @@ class WrongTrainEvalMode(Rule):
             "torch" not in packages
         # Models handed to a `with` (`with inference_context(model):`): it may set their mode.
         self.managed: list[set[str]] = []
+        # The depth of `managed` at which each open function's body starts: a guard's
+        # `return` ends the function's block, not the one around the function.
+        self.managed_floor: list[int] = [0]
         self.no_grad_blocks: list[NoGradBlock] = []
         self.open_loops: list[tuple[cst.CSTNode, str | None]] = []  # (loop, held-out loader)
         self.order = 0  # calls seen, for ordering within a no_grad block
@@ -3567,11 +3701,15 @@ class WrongTrainEvalMode(Rule):
                                                   *node.params.params)]
         overrides = bool(self.class_nodes and self.class_nodes[-1].bases)
         self.functions.append(FunctionFacts(node.name.value, node, params, overrides=overrides))
+        self.managed.append(set())  # what the function's own guards ask, to its end
+        self.managed_floor.append(len(self.managed))
         if any(self.is_no_grad(decorator.decorator) for decorator in node.decorators):
             self.no_grad_blocks.append(NoGradBlock(len(self.open_loops)))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.functions.pop()
+        self.managed_floor.pop()
+        self.managed.pop()
         if any(self.is_no_grad(decorator.decorator) for decorator in original_node.decorators):
             self.judge_switches(self.no_grad_blocks.pop())
 
@@ -3589,6 +3727,19 @@ class WrongTrainEvalMode(Rule):
         self.managed.append({key for item in node.items if isinstance(item.item, cst.Call)
                              for arg in item.item.args
                              if (key := self.key(arg.value)) is not None})
+
+    def visit_If(self, node: cst.If) -> None:
+        # `if model.training: ... else: <no_grad forward>`: the code asks the model's mode and
+        # runs it as that mode calls for, in either branch: no evaluation in the wrong mode.
+        self.managed.append({key for subject in mode_flag_subjects(node.test)
+                             if (key := self.key(subject)) is not None})
+
+    def leave_If(self, original_node: cst.If) -> None:
+        asked = self.managed.pop()
+        if asked and original_node.orelse is None and _always_leaves(original_node.body) and \
+                len(self.managed) >= max(self.managed_floor[-1], 1):
+            # `if model.training: return model(x)`: the rest of the block is its else branch.
+            self.managed[-1] = self.managed[-1] | asked
 
     def leave_With(self, original_node: cst.With) -> None:
         self.managed.pop()

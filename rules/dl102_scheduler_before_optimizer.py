@@ -122,6 +122,29 @@ class SchedulerBeforeOptimizer(Rule):
                         self.train_epoch(loader)
                         self.scheduler.step()
         """),
+        # A class of the project, derived from no library scheduler, whose step() sets the rate
+        # of the coming optimizer step: it is meant to run first, also once handed to a function.
+        Valid("""
+            class RampedRate:
+                def __init__(self, optimizer, peak, ramp_steps):
+                    self.optimizer, self.peak, self.ramp_steps, self.count = \\
+                        optimizer, peak, ramp_steps, 0
+
+                def step(self):
+                    self.count += 1
+                    rate = self.peak * min(1.0, self.count / self.ramp_steps)
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = rate
+
+            def run_epoch(batches, net, optimizer, lr_sched):
+                for inputs, targets in batches:
+                    lr_sched.step()
+                    optimizer.zero_grad()
+                    loss_fn(net(inputs), targets).backward()
+                    optimizer.step()
+
+            run_epoch(batches, net, optimizer, RampedRate(optimizer, 0.1, 500))
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -190,6 +213,24 @@ class SchedulerBeforeOptimizer(Rule):
                         self.scheduler.step()
                         self.train_epoch(loader)
         """, line=10, related_lines=(11,)),
+        # The project's class derives from PyTorch's scheduler: its step() moves the schedule
+        # on, so stepping it first skips the first value, whatever the variable is called.
+        Invalid("""
+            from torch.optim import lr_scheduler
+
+            class HalvingRate(lr_scheduler.LRScheduler):
+                def get_lr(self):
+                    return [base / 2 ** self.last_epoch for base in self.base_lrs]
+
+            def run_epoch(batches, net, optimizer, rate):
+                for inputs, targets in batches:
+                    rate.step()
+                    optimizer.zero_grad()
+                    loss_fn(net(inputs), targets).backward()
+                    optimizer.step()
+
+            run_epoch(batches, net, optimizer, HalvingRate(optimizer))
+        """, line=9, related_lines=(12,)),
     ]
 
     def leave_Module(self, original_node: cst.Module) -> None:

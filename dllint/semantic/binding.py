@@ -314,7 +314,7 @@ class CallBinding:
 
 
 # What a rule can act on at the other end of a call. A module counts when its output carries a
-# tag or its mode matters; a plain-class instance or an untagged layer does not.
+# tag or its mode matters, as does a plain-class instance; an untagged layer does not.
 _PASSED_KINDS = frozenset({PROBABILITIES, LOG_PROBABILITIES, UNIT_SCALED, UNIT_RANGE, UINT8,
                            FLOAT64, LISTING, COLUMN, RANK1, SQUEEZED, LOSS, TRANSFORM, OPTIMIZER,
                            SCHEDULER, DATAFRAME, PIL_IMAGE, REFERENCE, RECORDS, SINGLE_CHANNEL,
@@ -373,6 +373,10 @@ def _worth_passing(value: Value) -> Value:
         if tag.kind in _PASSED_KINDS:
             kept.add(tag)
         elif tag.kind == MODULE and (tag.info.output or tag.info.mode_dependent is not False):
+            kept.add(tag)
+        elif tag.kind == INSTANCE:
+            # A plain-class instance: what it is (a scheduler of the project, a trainer whose
+            # methods train) is known at the other end too.
             kept.add(tag)
         elif tag.kind == TUPLE and any(_worth_passing(part) for part in tag.info):
             kept.add(tag)

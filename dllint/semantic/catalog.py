@@ -370,6 +370,12 @@ def knows(qualified: str, *, by_prefix: bool = False) -> bool:
     return qualified.startswith(_KNOWN_PREFIXES) if by_prefix else qualified in _KNOWN_NAMES
 
 
+def is_scheduler_base(qualified: str) -> bool:
+    """Whether a class derived from `qualified` is a learning-rate scheduler of the library
+    (`class WarmupLR(lr_scheduler.LRScheduler)`): the tables' scheduler rows decide."""
+    return any(row.effect is Effect.SCHEDULER for row in REGISTRY.calls(qualified))
+
+
 def layer_base_modes(qualified: str) -> tuple[bool | None, str] | None:
     """How a class derived from a PyTorch layer behaves in the two modes, with the evidence
     DL004 names; None when `qualified` is no such layer. Whisper's `class LayerNorm(nn.LayerNorm)`

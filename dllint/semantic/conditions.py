@@ -1,6 +1,6 @@
 """What a branch condition says about values: the dtype it tests, and whether it is decided.
 
-Two readings of an `if` test, for the model's branch tracking (`model.py`, `_Branch`):
+Readings of an `if` test, for the model's branch tracking (`model.py`, `_Branch`):
 
 - `dtype_narrowings(test, holds, qualify)`: inside `if image.dtype == np.uint8:` the image is
   uint8, and in its `else:` (or after the `if` whose body returned) it is not. Each narrowing
@@ -10,6 +10,8 @@ Two readings of an `if` test, for the model's branch tracking (`model.py`, `_Bra
 - `decided(test, constants)`: the truth of a test that reads only parameters whose value is
   the same constant at every call (`if as_uint8:` in a helper no caller passes `as_uint8`
   to); None when it is not decided.
+- `mode_flag_subjects(test)`: the objects whose `.training` flag a test reads (`if
+  model.training:`): code under it was written for the mode it finds.
 
 Pure functions of the syntax (and of `qualify`, which resolves imported names): no state.
 """
@@ -287,5 +289,20 @@ def names_in(node: cst.CSTNode) -> list[cst.Name]:
         elif isinstance(current, cst.Attribute):
             pending.append(current.value)  # `a.b` reads `a`, not a name `b`
         else:
+            pending.extend(children(current))
+    return found
+
+
+def mode_flag_subjects(test: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The objects whose own train/eval flag a test reads (`model` of `if model.training:`,
+    `not net.training and ...`): code under such a test was written for the mode it finds,
+    whichever branch it is in."""
+    found: list[cst.BaseExpression] = []
+    pending: list[cst.CSTNode] = [test]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, cst.Attribute) and current.attr.value == "training":
+            found.append(current.value)
+        elif not isinstance(current, (cst.Lambda, cst.BaseComp)):
             pending.extend(children(current))
     return found

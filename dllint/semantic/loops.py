@@ -190,7 +190,11 @@ class LoopEventRecorder:
             elif method == "step":
                 receiver = self._host.value(func.value)
                 name = (dotted_name(func.value) or "").rsplit(".", 1)[-1].lower()
-                if has(receiver, SCHEDULER) or (not has(receiver, OPTIMIZER) and "sched" in name):
+                # By its name only where nothing says what it is: an instance of a project
+                # class that derives from no library scheduler (a hand-written warm-up that
+                # sets the coming step's rate) is no scheduler the optimizer must step before.
+                if has(receiver, SCHEDULER) or (not has(receiver, OPTIMIZER) and not has(
+                        receiver, INSTANCE) and "sched" in name):
                     self.record("scheduler_step", node)
                 elif has(receiver, OPTIMIZER) or "optim" in name or "scaler" in name or \
                         name in ("opt", "solver"):

@@ -31,7 +31,7 @@ from dllint.semantic.values import (
     MODULE, PROBABILITIES, RANK1, TUPLE, UINT8, UNIT_SCALED, REFERENCE, ListingInfo, LossInfo,
     Members, ModuleInfo, Tag, Value)
 from dllint.semantic.values import AXIS_DROPPED, SINGLE_CHANNEL, UNIT_RANGE
-from dllint.semantic.values import INSTANCE
+from dllint.semantic.values import INSTANCE, SCHEDULER
 from dllint.types import RelatedLocation, Span
 
 SHAREABLE = frozenset({PROBABILITIES, LOG_PROBABILITIES, COLUMN, UINT8, FLOAT64, UNIT_SCALED,
@@ -254,9 +254,16 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
     aliases = {local: qualified for local, qualified in context.imports.aliases.items()
                if not local.startswith("_")
                and qualified.split(".", 1)[0] in catalog.LIBRARY_ROOTS}
+    schedulers = sorted(model.scopes.scheduler_classes)
+    # Every class that is no module: an instance of one is known for a plain object even when
+    # nothing it holds is (a hand-written learning-rate ramp), and is no scheduler unless listed.
+    plain_classes = sorted(name for name, info in model.scopes.local_classes.items()
+                           if info is None)
+    project_bases = {name: bases for name, bases in sorted(model.scopes.project_bases.items())}
     if not classes and not functions and not calls and not exports and not members \
             and not events and not init_fills and not rows and not evaluates and not applied \
-            and not modes and not accumulates and not parameter_fills and not self_fills:
+            and not modes and not accumulates and not parameter_fills and not self_fills \
+            and not schedulers and not project_bases and not plain_classes:
         return None
     summary = {"path": path, "classes": classes, "functions": functions, "calls": calls,
                "exports": exports, "members": members, "events": events}
@@ -278,6 +285,12 @@ def summarise(path: str, text: str) -> dict[str, Any] | None:
         summary["modes"] = modes
     if accumulates:
         summary["accumulates"] = accumulates
+    if schedulers:
+        summary["schedulers"] = schedulers
+    if plain_classes:
+        summary["plain_classes"] = plain_classes
+    if project_bases:
+        summary["project_bases"] = project_bases
     return summary
 
 
@@ -478,6 +491,12 @@ SUMMARY = Record({
                                  length=4))),
     # `Class.method` -> the arguments it adds into its instance's state: [position, parameter]
     "accumulates": MapOf(ListOf(ListOf(OneOf((INTEGER, TEXT)), length=2))),
+    # the file's classes derived from a library learning-rate scheduler
+    "schedulers": ListOf(TEXT),
+    # the file's classes that are no modules (plain classes)
+    "plain_classes": ListOf(TEXT),
+    # class -> its bases that name a class of another file of the project
+    "project_bases": MapOf(ListOf(TEXT)),
 }, required=frozenset({"path", "classes", "functions"}))
 
 
@@ -579,6 +598,9 @@ class ProjectIndex:
                     name in summary.get("parameter_fills", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("self_fills", {})) or \
                     name in summary.get("evaluates", {}) or name in summary.get("modes", {}) or \
+                    name in summary.get("schedulers", ()) or \
+                    name in summary.get("plain_classes", ()) or \
+                    name in summary.get("project_bases", {}) or \
                     any(key.startswith(f"{name}.") for key in summary.get("accumulates", {})) or \
                     any(key.startswith(f"{name}.") for key in summary.get("init_fills", {})):
                 return summary, name
@@ -649,6 +671,8 @@ class ProjectIndex:
                 tags |= returned
                 continue
             found = self._resolve(tag.detail, item["path"])
+            if found is not None and self.is_scheduler_class(tag.detail, item["path"]):
+                tags.add(Tag(SCHEDULER, None, tag.detail, None, tag.location))
             if found is not None:
                 # An instance of a plain class (a loss scaler, a trainer): its members and
                 # what its methods do travel with it.
@@ -734,16 +758,29 @@ class ProjectIndex:
             return replace(self._classes[key], mode_dependent=False)
         return self._classes[key]
 
+    def is_scheduler_class(self, qualified: str, importer: str, hops: int = 0) -> bool:
+        """Whether `qualified`, as `importer` names it, is a class of the project derived from
+        a library learning-rate scheduler, through classes of other files too."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return False
+        summary, name = found
+        if name in summary.get("schedulers", ()):
+            return True
+        return hops < MAX_EXPORT_HOPS and any(
+            self.is_scheduler_class(base, summary["path"], hops + 1)
+            for base in summary.get("project_bases", {}).get(name, ()))
+
     def lookup_members(self, qualified: str, importer: str) -> Members | None:
         """What instances of a plain class (no module) of another file hold."""
         found = self._resolve(qualified, importer)
         if found is None or found[1] in found[0]["classes"]:
             return None
         members = self._class_members(*found)
-        if members is None and any(key.startswith(f"{found[1]}.")
-                                   for key in found[0].get("events", {})):
-            # A class whose attributes hold nothing known but whose methods train
-            # (`Trainer(model, optimizer).step()`): its instances are still its own.
+        if members is None and (found[1] in found[0].get("plain_classes", ()) or any(
+                key.startswith(f"{found[1]}.") for key in found[0].get("events", {}))):
+            # A class whose attributes hold nothing known (whose methods may train:
+            # `Trainer(model, optimizer).step()`): its instances are still its own.
             return Members((), ())
         return members
 

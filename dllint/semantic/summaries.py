@@ -120,6 +120,11 @@ class ScopeSummaries:
         self.functions: list[FunctionState] = []
         self.local_classes: dict[str, ModuleInfo | None] = {}
         self.local_members: dict[str, Members | None] = {}
+        # The file's classes derived from a library learning-rate scheduler (directly, or
+        # through a class of this file or of another): their instances are schedulers.
+        self.scheduler_classes: set[str] = set()
+        # A class's bases named from another file of the project, which may be schedulers there.
+        self.project_bases: dict[str, list[str]] = {}
         self.local_functions: dict[str, Value] = {}
         # Functions of the file that hand back a module they are given, by the position of
         # that parameter (`layer_init(nn.Linear(4, 64))` returns the Linear, initialised).
@@ -175,6 +180,16 @@ class ScopeSummaries:
         info = self._summarise_class(state)
         members = self._members(state)
         self.local_members[state.name] = members
+        if any(catalog.is_scheduler_base(base) or base in self.scheduler_classes or (
+                self._project is not None and self._project.is_scheduler_class(base, self._path))
+               for base in state.bases if base):
+            self.scheduler_classes.add(state.name)
+        else:
+            imported = [base for base in state.bases if base and "." in base
+                        and base.split(".", 1)[0] not in catalog.LIBRARY_ROOTS
+                        and not base.startswith("builtins.")]
+            if imported:
+                self.project_bases[state.name] = imported
         self.local_classes[state.name] = info if info is None or members is None \
             else replace(info, members=members)
         if not self.classes and not self.functions:

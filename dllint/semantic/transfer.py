@@ -325,8 +325,11 @@ class ValueTransfer:
             if func.value in scopes.local_classes and func.value not in self.frames[-1]:
                 info = scopes.local_classes[func.value]
                 if info is None:  # a plain class: its methods are still this file's functions
-                    return frozenset({Tag(INSTANCE, node, func.value,
-                                          scopes.local_members.get(func.value))})
+                    instance = Tag(INSTANCE, node, func.value,
+                                   scopes.local_members.get(func.value))
+                    if func.value in scopes.scheduler_classes:
+                        return frozenset({instance, Tag(SCHEDULER, node, func.value)})
+                    return frozenset({instance})
                 return self._instance(info, node)
             if func.value in scopes.local_functions and func.value not in self.frames[-1]:
                 returned = scopes.local_functions[func.value]
@@ -664,8 +667,12 @@ class ValueTransfer:
             if returned is not None:
                 return returned
             members = self.project.lookup_members(qualified, self.context.path)
+            scheduler = frozenset({Tag(SCHEDULER, node, qualified.rsplit(".", 1)[-1])}) \
+                if self.project.is_scheduler_class(qualified, self.context.path) else EMPTY
             if members is not None:  # a plain class of another file: `Trainer()`
-                return frozenset({Tag(INSTANCE, node, qualified, members)})
+                return frozenset({Tag(INSTANCE, node, qualified, members)}) | scheduler
+            if scheduler:
+                return scheduler
         return self._dispatch(rows, qualified, node, Stage.DATA) or EMPTY
 
     # Handlers of library calls, one per effect (see CALL_HANDLERS): each returns the call's

@@ -123,6 +123,11 @@ OPAQUE_MODEL_PREFIXES = tuple(OPAQUE_MODEL_FAMILIES)
 # ... except what those packages ship that is not a model.
 NOT_MODELS = (".losses.", ".metrics.", ".utils.", ".transforms.", "._api.", ".get_weight",
               "Loss", "Weights")
+# Library models whose layers compute the same in train and eval mode (embedding tables with
+# no dropout or batch norm): a model whose mode changes nothing, wherever it is evaluated.
+MODE_FREE_MODELS = tuple(f"torch_geometric.nn{package}.{name}"
+                         for name in ("Node2Vec", "MetaPath2Vec")
+                         for package in ("", ".models"))
 # Modules that behave the same in train and eval mode whatever their base classes, when the
 # run holds their package's source: kornia's augmentations draw random parameters in either mode.
 MODE_FREE_PACKAGES = ("kornia.augmentation.",)
@@ -340,10 +345,13 @@ ROWS = (
     *(Row(name, Effect.COLUMN_LAYER, position=position, keyword=keyword)
       for name, (position, keyword) in COLUMN_LAYERS.items()),
     *rows(Effect.SINGLE_CHANNEL_LAYER, SINGLE_CHANNEL_LAYERS),
+    *rows(Effect.LAYER, MODE_FREE_MODELS),
     # Any other `torch.nn.<Upper>` is a layer; a Parameter (or ParameterList) is not.
     Row("torch.nn.", Effect.LAYER, match=Match.PREFIX, capitalised=True, dots=2,
         excluding=("torch.nn.Parameter",)),
     Row("torch.optim.lr_scheduler.", Effect.SCHEDULER, match=Match.PREFIX, capitalised=True),
+    # The base class of PyTorch < 2.0 (still an alias): a class derived from it is a scheduler.
+    Row("torch.optim.lr_scheduler._LRScheduler", Effect.SCHEDULER),
     Row("torch.optim.", Effect.OPTIMIZER, match=Match.PREFIX, capitalised=True, dots=2),
     *(Row(prefix, Effect.OPAQUE_MODEL, match=Match.PREFIX, excluding=NOT_MODELS)
       for prefix in OPAQUE_MODEL_PREFIXES),
