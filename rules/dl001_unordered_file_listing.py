@@ -471,6 +471,24 @@ class UnorderedFileListing(Rule):
             masks = folders[1]
             index = {name: i for i, name in enumerate(masks)}
         """),
+        # A walk that breaks after its first step lists the top folder only, and the file names
+        # are rebound to a sorted copy before they are read: nothing is in arbitrary order.
+        Valid("""
+            import os
+
+            def top_level_clips(folder):
+                clips = []
+                for base, subfolders, names in os.walk(folder):
+                    names = sorted(names)
+                    for name in names:
+                        clips.append(os.path.join(base, name))
+                    break
+                return clips
+
+            left, right = top_level_clips("left"), top_level_clips("right")
+            for index in range(len(left)):
+                print(left[index], right[index])
+        """),
     ]
     INVALID = [
         # A helper that lists a directory, called for two directories: two listings.
@@ -670,6 +688,38 @@ class UnorderedFileListing(Rule):
                     masks.append(os.path.join(root, name))
             pairs = list(zip(images, masks))
         """, line=3, more_lines=(6,), related_lines=(9,)),
+        # Its twins: without the break every folder is visited in the walk's order; with it,
+        # the names of the top folder still come unsorted.
+        Invalid("""
+            import os
+
+            def every_clip(folder):
+                clips = []
+                for base, subfolders, names in os.walk(folder):
+                    names = sorted(names)
+                    for name in names:
+                        clips.append(os.path.join(base, name))
+                return clips
+
+            left, right = every_clip("left"), every_clip("right")
+            for index in range(len(left)):
+                print(left[index], right[index])
+        """, line=5),
+        Invalid("""
+            import os
+
+            def top_level_clips(folder):
+                clips = []
+                for base, subfolders, names in os.walk(folder):
+                    for name in names:
+                        clips.append(os.path.join(base, name))
+                    break
+                return clips
+
+            left, right = top_level_clips("left"), top_level_clips("right")
+            for index in range(len(left)):
+                print(left[index], right[index])
+        """, line=5),
         Invalid("""
             import os
             classes = os.listdir("train")

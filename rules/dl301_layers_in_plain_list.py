@@ -291,6 +291,43 @@ class LayersInPlainList(Rule):
                         self.stage_refs.append(stage)
                         self.stages.append(stage)
         """),
+        # No nn.Module holds the list: a from-scratch layer class of a TensorFlow script and the
+        # plain model that chains them, or a class whose only base is an abstract plain class.
+        Valid("""
+            import tensorflow as tf
+
+            class ScratchDense:
+                def __init__(self, width):
+                    self.kernel = tf.Variable(tf.zeros((width, width)))
+
+                def forward(self, x):
+                    return tf.matmul(x, self.kernel)
+
+            class ScratchTower:
+                def __init__(self, depth):
+                    self.steps = [ScratchDense(16) for _ in range(depth)]
+
+                def forward(self, x):
+                    for step in self.steps:
+                        x = step.forward(x)
+                    return x
+        """),
+        Valid("""
+            from abc import ABC
+            from torch import nn
+
+            class Experiment(ABC):
+                def __init__(self, device):
+                    self.device = device
+
+            class ProbeExperiment(Experiment):
+                def __init__(self, device, levels):
+                    super().__init__(device)
+                    self.probes = [nn.Linear(32, 2) for _ in range(levels)]
+
+                def forward(self):
+                    return [probe for probe in self.probes]
+        """),
     ]
     INVALID = [
         Invalid("""
@@ -523,6 +560,56 @@ class LayersInPlainList(Rule):
                         self.by_index[k] = nn.Linear(32, 1)
                         self.ordered.append(self.by_index[k])
         """, line=7, related_lines=(9,)),
+        # Their twins: the tower and the experiment are modules, so the lists hide parameters.
+        Invalid("""
+            from torch import nn
+
+            class ScratchDense(nn.Module):
+                def __init__(self, width):
+                    super().__init__()
+                    self.kernel = nn.Linear(width, width)
+
+                def forward(self, x):
+                    return self.kernel(x)
+
+            class ScratchTower(nn.Module):
+                def __init__(self, depth):
+                    super().__init__()
+                    self.steps = [ScratchDense(16) for _ in range(depth)]
+        """, line=14),
+        Invalid("""
+            from abc import ABC
+            from torch import nn
+
+            class Experiment(ABC, nn.Module):
+                def __init__(self, device):
+                    super().__init__()
+                    self.device = device
+
+            class ProbeExperiment(Experiment):
+                def __init__(self, device, levels):
+                    super().__init__(device)
+                    self.probes = [nn.Linear(32, 2) for _ in range(levels)]
+
+                def forward(self):
+                    return [probe for probe in self.probes]
+        """, line=12, unsafe=True, fixed="""
+            from abc import ABC
+            from torch import nn
+
+            class Experiment(ABC, nn.Module):
+                def __init__(self, device):
+                    super().__init__()
+                    self.device = device
+
+            class ProbeExperiment(Experiment):
+                def __init__(self, device, levels):
+                    super().__init__(device)
+                    self.probes = nn.ModuleList([nn.Linear(32, 2) for _ in range(levels)])
+
+                def forward(self):
+                    return [probe for probe in self.probes]
+        """),
     ]
 
     def __init__(self, context) -> None:
@@ -555,17 +642,7 @@ class LayersInPlainList(Rule):
         self.filled: list[dict[str, _Filled]] = []
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        is_module = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
-                        for s in node.body.body)
-        for base in node.bases:
-            qualified = self.imports.qualified_name(base.value) or ""
-            name = base.value.value if isinstance(base.value, cst.Name) else ""
-            local = self.facts.local_class(name)
-            # Keras and Flax track the layers of a list attribute themselves.
-            if qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES or \
-                    (local is not None and not local.framework):
-                is_module = True
-        self.module_classes.append(is_module)
+        self.module_classes.append(self._is_torch_module(node))
         self.pending.append([])
         self.registers.append(False)
         self.held.append(set())
@@ -574,6 +651,31 @@ class LayersInPlainList(Rule):
         self.attribute_reads.append({})
         self.picks.append([])
         self.filled.append({})
+
+    def _is_torch_module(self, node: cst.ClassDef) -> bool:
+        """Whether the class is an nn.Module, whose attributes register the layers they hold:
+        a base is a torch module (of torch, of this file, of another file of the project), or
+        the class has a `forward` and a base of unknown kind (a library's module class). A
+        class whose every base is known to be no module (none, `object`, `ABC`, a plain class
+        of the project) registers nothing, whatever its methods are named; Keras and Flax
+        track the layers of a list attribute themselves."""
+        has_forward = any(isinstance(s, cst.FunctionDef) and s.name.value == "forward"
+                          for s in node.body.body)
+        unknown_base = False
+        for base in node.bases:
+            qualified = self.imports.qualified_name(base.value) or ""
+            name = base.value.value if isinstance(base.value, cst.Name) else ""
+            local = self.facts.local_class(name)
+            if qualified in catalog.NN_MODULE_BASES or qualified in catalog.LIGHTNING_BASES or \
+                    (local is not None and not local.framework and not local.plain):
+                return True
+            if local is not None or qualified in catalog.FRAMEWORK_MODULE_BASES or \
+                    qualified in catalog.PLAIN_BASES or base.keyword is not None or \
+                    (name and self.facts.is_local_class(name)) or \
+                    (qualified and self.facts.is_plain_project_class(qualified)):
+                continue  # a Keras or Flax model, or known to be no module
+            unknown_base = True
+        return has_forward and unknown_base
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.module_classes.pop()
@@ -799,7 +901,13 @@ class LayersInPlainList(Rule):
             and function.name == "__init__"
 
     def _is_layer(self, value: cst.BaseExpression) -> bool:
-        return not _read_from_self(value) and first(self.facts.value(value), MODULE) is not None
+        return not _read_from_self(value) and self._torch_layer(value)
+
+    def _torch_layer(self, value: cst.BaseExpression) -> bool:
+        """A torch module: not a from-scratch layer class with no nn.Module behind it, nor a
+        Keras or Flax layer (their frameworks track lists)."""
+        module = first(self.facts.value(value), MODULE)
+        return module is not None and not module.info.plain and not module.info.framework
 
     def _set_attribute(self, name: str, node: cst.CSTNode, value: cst.BaseExpression) -> None:
         """`self.name = value` in a module's __init__: an empty list or dict starts a container
@@ -856,8 +964,7 @@ class LayersInPlainList(Rule):
         elif isinstance(value, cst.DictComp):
             elements = [value.value]
             container = "ModuleDict"
-        layers = [element for element in elements
-                  if first(self.facts.value(element), MODULE) is not None]
+        layers = [element for element in elements if self._torch_layer(element)]
         if not layers or len(layers) != len(elements):
             return None
         return layers, container

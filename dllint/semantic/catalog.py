@@ -106,6 +106,9 @@ TrainingEngine = trainers.TrainingEngine
 TRAINING_ENGINES = trainers.TRAINING_ENGINES
 FRAMEWORK_EVALUATION_HOOKS = trainers.FRAMEWORK_EVALUATION_HOOKS
 NN_MODULE_BASES = torch.NN_MODULE_BASES
+# Bases that put no module behind a class: a class with only these (or no base) and a `forward`
+# is a from-scratch layer or a plain model class, not an nn.Module.
+PLAIN_BASES = python.PLAIN_BASES
 LOSS_BASES = torch.LOSS_BASES
 LIGHTNING_BASES = trainers.LIGHTNING_BASES
 

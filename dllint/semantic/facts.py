@@ -133,6 +133,13 @@ class Facts:
         is not a module (or not defined here)."""
         return self._model.scopes.local_classes.get(name)
 
+    def is_plain_project_class(self, qualified: str) -> bool:
+        """Whether a class imported from another project file is known to be no module (the
+        project index summarised its file, and it is a plain class there)."""
+        project = self._model.project
+        return project is not None and project.is_plain_class(qualified,
+                                                               self._model.context.path)
+
     def is_local_class(self, name: str) -> bool:
         return name in self._model.scopes.local_classes
 

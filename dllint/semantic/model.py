@@ -35,6 +35,7 @@ from dllint.semantic.transfer import (
     _AUGMENTED, MAX_FLOW_WALKS, MAX_TUPLE, ValueTransfer, _tuple_part, as_array, elements_of,
     list_of, with_module_mode)
 from dllint.semantic.syntax import argument, inspects_dtype_or_range, mode_switch, number
+from dllint.semantic.syntax import runs_once
 from dllint.semantic.syntax import leaves as _leaves
 from dllint.semantic.values import FLOAT64, UINT8
 from dllint.semantic.values import (
@@ -401,8 +402,12 @@ class SemanticModel(ValueTransfer, CachedVisitorNames, cst.BatchableCSTVisitor):
             if rows:
                 self.bind(node.target, rows)
         outer = self.loop_listings[-1] if self.loop_listings else None
+        # A walk whose body breaks unconditionally takes only its first step, the top folder
+        # (as `next(os.walk(root))` does): no folder order reaches what the body collects; its
+        # `dirs` and `files` keep their own.
+        one_step = listing is not None and listing.info.walk and runs_once(node)
         self.loop_listings.append(listing if listing is not None and not listing.info.ordered
-                                  else outer)
+                                  and not one_step else outer)
         self.loop_events.enter_loop(node)
         self.reads.enter_for(node)
 

@@ -784,6 +784,19 @@ class ProjectIndex:
             return Members((), ())
         return members
 
+    def is_plain_class(self, qualified: str, importer: str) -> bool:
+        """Whether `qualified` names a class of another project file known to be no module:
+        its file was summarised, and the class is a plain class there (a `forward` with no
+        nn.Module behind it: `class BaseModel(ABC)`), or one whose members it records but
+        that is no module class."""
+        found = self._resolve(qualified, importer)
+        if found is None:
+            return False
+        summary, name = found
+        if name in summary["classes"]:
+            return bool(summary["classes"][name].get("plain"))
+        return name in summary.get("members", {})
+
     def _class_members(self, summary: dict[str, Any], name: str) -> Members | None:
         key = (summary["path"], name)
         data = summary.get("members", {}).get(name)

@@ -238,6 +238,13 @@ class ScopeSummaries:
         self._function_misses.add(name)
         return self._hints.functions.get(name, EMPTY)
 
+    def _plain_project_class(self, base: str) -> bool:
+        """A base class of another project file that is a plain class with a `forward`."""
+        if self._project is None or base in self.local_classes:
+            return False
+        summary = self._project.lookup_class(base, self._path)
+        return summary is not None and summary.plain
+
     def _summarise_class(self, state: ClassState) -> ModuleInfo | None:
         inherited: list[ModuleInfo] = []
         is_module = state.has_forward
@@ -251,10 +258,11 @@ class ScopeSummaries:
         is_loss = state.name.endswith(("Loss", "Criterion")) or any(
             base in catalog.LOSS_BASES for base in state.bases)
         for base in state.bases:
-            if base in ("object", "builtins.object"):
+            if base in catalog.PLAIN_BASES:
                 continue
             plain = plain and (base in self.local_classes and self.local_classes[base] is not None
-                               and self.local_classes[base].plain)  # type: ignore[union-attr]
+                               and self.local_classes[base].plain  # type: ignore[union-attr]
+                               or self._plain_project_class(base))
             if base in catalog.NN_MODULE_BASES or base in catalog.LOSS_BASES or \
                     base in catalog.FRAMEWORK_MODULE_BASES:
                 is_module = True

@@ -198,6 +198,44 @@ def leaves(block: cst.BaseSuite | None) -> bool:
     return bool(small) and isinstance(small[-1], _LEAVING)
 
 
+class _ContinueSearch(cst.CSTVisitor):
+    """Finds a `continue` of the loop being searched (not of a loop or function inside it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self.found = True
+
+    def visit_For(self, node: cst.For) -> bool:
+        return False
+
+    def visit_While(self, node: cst.While) -> bool:
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+
+def runs_once(loop: cst.For) -> bool:
+    """Whether a `for` loop's body runs at most once: a statement directly in it is a `break`
+    (not under a condition), and no `continue` can skip past it to the next item."""
+    body = loop.body.body if isinstance(loop.body, cst.IndentedBlock) else [loop.body]
+    breaks = any(isinstance(small, cst.Break) for statement in body
+                 if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+                 for small in statement.body)
+    if not breaks:
+        return False
+    search = _ContinueSearch()
+    for statement in body:
+        statement.visit(search)
+    return not search.found
+
+
 class _DtypeInspection(cst.CSTVisitor):
     def __init__(self) -> None:
         super().__init__()

@@ -49,3 +49,8 @@ ROWS = (
     Row("functools.partial", Effect.PARTIAL),
     *rows(Effect.LISTING_METHOD, LISTING_METHODS, match=Match.METHOD),
 )
+
+# Bases that make no class a module (an abstract base, a generic): with only these, a class that
+# defines `forward` is still a plain class.
+PLAIN_BASES = frozenset({"object", "builtins.object", "abc.ABC", "typing.Generic",
+                         "typing.Protocol"})
