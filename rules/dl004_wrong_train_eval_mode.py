@@ -2142,6 +2142,36 @@ class WrongTrainEvalMode(Rule):
                     x, y = batch
                     self.log("test_loss", torch.nn.functional.mse_loss(self(x, training=True), y))
         """),
+        # A project class whose `generate` first calls `self.eval()` (and `self.train()` after):
+        # whoever calls it, it generates in eval mode.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Narrator(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.noise = nn.Dropout(0.2)
+                    self.proj = nn.Linear(32, 32)
+
+                def forward(self, frames):
+                    return self.proj(self.noise(frames))
+
+                def generate(self, frames):
+                    self.eval()
+                    with torch.no_grad():
+                        spoken = self(frames)
+                    self.train()
+                    return spoken
+
+            class Studio:
+                def __init__(self, weights):
+                    self.narrator = Narrator()
+                    self.narrator.load_state_dict(torch.load(weights, weights_only=True))
+
+                def record(self, frames):
+                    return self.narrator.generate(frames)
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -3425,6 +3455,35 @@ class WrongTrainEvalMode(Rule):
                     predicted = self(images, training=True)
                     return {"loss": self.box_loss(boxes, predicted)}
         """, line=15),
+        # The near-miss twin: its `generate` switches to eval mode only under a condition, so
+        # the caller's mode is the one it generates in.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Narrator(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.noise = nn.Dropout(0.2)
+                    self.proj = nn.Linear(32, 32)
+
+                def forward(self, frames):
+                    return self.proj(self.noise(frames))
+
+                def generate(self, frames, quiet=False):
+                    if quiet:
+                        self.eval()
+                    with torch.no_grad():
+                        return self(frames)
+
+            class Studio:
+                def __init__(self, weights):
+                    self.narrator = Narrator()
+                    self.narrator.load_state_dict(torch.load(weights, weights_only=True))
+
+                def record(self, frames):
+                    return self.narrator.generate(frames)
+        """, line=25),
     ]
 
     def __init__(self, context) -> None:
@@ -4238,6 +4297,8 @@ class WrongTrainEvalMode(Rule):
         generates = isinstance(func, cst.Attribute) and \
             func.attr.value in catalog.GENERATION_METHODS
         if isinstance(func, cst.Attribute) and (func.attr.value == "forward" or generates):
+            if generates and self.method_switches_to_eval(func):
+                return  # its class's `generate` calls `self.eval()` itself
             func = func.value
         key = self.key(func)
         if key is not None and not self.lambda_depth:
@@ -4334,6 +4395,13 @@ class WrongTrainEvalMode(Rule):
             # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False,
                                   False))
+
+    def method_switches_to_eval(self, method: cst.Attribute) -> bool:
+        """Whether every class the receiver may be an instance of runs the method called in eval
+        mode: its first switch is `self.eval()` (`def generate(self, x): self.eval(); ...`)."""
+        modules = tags(self.facts.value(method.value), MODULE)
+        return bool(modules) and all(method.attr.value in tag.info.eval_methods
+                                     for tag in modules)
 
     def report_evaluation_unless_trained(self, node: cst.Call, key: str, what: str,
                                          context: str) -> None:
