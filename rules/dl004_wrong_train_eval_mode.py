@@ -2172,6 +2172,30 @@ class WrongTrainEvalMode(Rule):
                 def record(self, frames):
                     return self.narrator.generate(frames)
         """),
+        # A model switched to eval mode and frozen with `requires_grad_(False)` in the same
+        # block of the training loop (on reaching a step count) stops training there: its mode
+        # is deliberate, whatever flag froze or unfroze it before the loop.
+        Valid("""
+            import torch
+            from torch import nn
+
+            captioner = nn.Sequential(nn.Linear(16, 16), nn.Dropout(0.1))
+            decoder = nn.Sequential(nn.Linear(16, 4), nn.Dropout(0.1))
+            captioner.requires_grad_(tune_captioner)
+            optimizer = torch.optim.AdamW([*captioner.parameters(), *decoder.parameters()])
+            for epoch in range(10):
+                decoder.train()
+                captioner.train()
+                for step, (x, y) in enumerate(loader):
+                    if step == freeze_after:
+                        if not keep_checkpointing:
+                            captioner.train(False)
+                        captioner.requires_grad_(False)
+                    loss = nn.functional.mse_loss(decoder(captioner(x)), y)
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -3484,6 +3508,27 @@ class WrongTrainEvalMode(Rule):
                 def record(self, frames):
                     return self.narrator.generate(frames)
         """, line=25),
+        # The near-miss twin: switched to eval mode on reaching a step count but never frozen,
+        # so the rest of the epoch trains it with its dropout off.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            captioner = nn.Sequential(nn.Linear(16, 16), nn.Dropout(0.1))
+            decoder = nn.Sequential(nn.Linear(16, 4), nn.Dropout(0.1))
+            captioner.requires_grad_(tune_captioner)
+            optimizer = torch.optim.AdamW([*captioner.parameters(), *decoder.parameters()])
+            for epoch in range(10):
+                decoder.train()
+                captioner.train()
+                for step, (x, y) in enumerate(loader):
+                    if step == freeze_after:
+                        captioner.train(False)
+                    loss = nn.functional.mse_loss(decoder(captioner(x)), y)
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+        """, line=13),
     ]
 
     def __init__(self, context) -> None:
@@ -3572,6 +3617,14 @@ class WrongTrainEvalMode(Rule):
         # its batch-norm statistics), so its eval() in a training loop is no mode left behind.
         self.frozen: set[str] = set()
         self.unfrozen: set[str] = set()
+        # The indented blocks open around the node being visited, innermost last; and, for
+        # each `requires_grad_(False)` of a model, (the model, the innermost block around it),
+        # and for each mode switch, the blocks around it: a switch to eval mode in a block that
+        # also freezes that model (`enc.train(False)` and `enc.requires_grad_(False)` on
+        # reaching a step count) stops training it, whatever flag froze it earlier.
+        self.open_blocks: list[int] = []
+        self.block_freezes: list[tuple[str, int]] = []
+        self.switch_blocks: dict[int, tuple[int, ...]] = {}
         # Loop targets bound to a model's parameters (`for name, p in model.named_parameters()`)
         # -> the model.
         self.parameter_targets: dict[str, str] = {}
@@ -3654,6 +3707,12 @@ class WrongTrainEvalMode(Rule):
         if any(self.is_no_grad(item.item) for item in original_node.items):
             self.judge_switches(self.no_grad_blocks.pop())
 
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.open_blocks.append(id(node))
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self.open_blocks.pop()
+
     def visit_For(self, node: cst.For) -> None:
         loader = _iterated_name(node.iter)
         held_out = loader is not None and EVALUATION_LOADER.search(
@@ -3712,6 +3771,8 @@ class WrongTrainEvalMode(Rule):
             return
         model = self.parameter_targets.get(name, name)
         (self.frozen if frozen else self.unfrozen).add(model)
+        if frozen and self.open_blocks:
+            self.block_freezes.append((model, self.open_blocks[-1]))
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value = original_node.value
@@ -4047,6 +4108,7 @@ class WrongTrainEvalMode(Rule):
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
             self.switch_scopes[id(node)] = self.scope
+            self.switch_blocks[id(node)] = tuple(self.open_blocks)
             if self.switches_another_model(func.value):
                 self.other_model_switches.add(id(node))
             if self.functions and isinstance(func.value, cst.Name) and \
@@ -4807,6 +4869,17 @@ class WrongTrainEvalMode(Rule):
                                             and name not in self.run_with_gradients))
                    and name not in self.unfrozen for name in names)
 
+    def frozen_with_switch(self, loop, switch: cst.Call) -> bool:
+        """Whether a block inside `loop` that holds `switch` (to eval mode) also freezes the
+        model it switches with `requires_grad_(False)`: the model stops training there."""
+        receiver = dotted_name(switch.func.value)
+        blocks = self.switch_blocks.get(id(switch), ())
+        body = id(loop.node.body)
+        if receiver is None or body not in blocks:
+            return False
+        inside = blocks[blocks.index(body):]
+        return any(model == receiver and block in inside for model, block in self.block_freezes)
+
     def trained_model_events(self, loop, events: list[tuple]) -> list[tuple]:
         """The loop's events without the mode switches of models it does not train: a copy or
         a model with no dropout or batch norm, and, where the loop steps an optimizer built from
@@ -4823,7 +4896,8 @@ class WrongTrainEvalMode(Rule):
                 if id(switch) in self.other_model_switches or \
                         self.switches_handed_model_without_modes(event[1], switch):
                     continue
-                if event[0] == "eval" and self.is_frozen(event[1], switch):
+                if event[0] == "eval" and (self.is_frozen(event[1], switch)
+                                           or self.frozen_with_switch(loop, switch)):
                     continue
                 receiver = dotted_name(switch.func.value)
                 if owners and switch is event[1] and receiver is not None and not any(
