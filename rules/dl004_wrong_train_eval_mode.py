@@ -2210,6 +2210,60 @@ class WrongTrainEvalMode(Rule):
                         optimizer.step()
                     export_vectors(graph_model)
         """),
+        # A project class whose `generate` first calls `self.eval()` (and `self.train()` after):
+        # whoever calls it, it generates in eval mode.
+        Valid("""
+            import torch
+            from torch import nn
+
+            class Narrator(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.noise = nn.Dropout(0.2)
+                    self.proj = nn.Linear(32, 32)
+
+                def forward(self, frames):
+                    return self.proj(self.noise(frames))
+
+                def generate(self, frames):
+                    self.eval()
+                    with torch.no_grad():
+                        spoken = self(frames)
+                    self.train()
+                    return spoken
+
+            class Studio:
+                def __init__(self, weights):
+                    self.narrator = Narrator()
+                    self.narrator.load_state_dict(torch.load(weights, weights_only=True))
+
+                def record(self, frames):
+                    return self.narrator.generate(frames)
+        """),
+        # A model switched to eval mode and frozen with `requires_grad_(False)` in the same
+        # block of the training loop (on reaching a step count) stops training there: its mode
+        # is deliberate, whatever flag froze or unfroze it before the loop.
+        Valid("""
+            import torch
+            from torch import nn
+
+            captioner = nn.Sequential(nn.Linear(16, 16), nn.Dropout(0.1))
+            decoder = nn.Sequential(nn.Linear(16, 4), nn.Dropout(0.1))
+            captioner.requires_grad_(tune_captioner)
+            optimizer = torch.optim.AdamW([*captioner.parameters(), *decoder.parameters()])
+            for epoch in range(10):
+                decoder.train()
+                captioner.train()
+                for step, (x, y) in enumerate(loader):
+                    if step == freeze_after:
+                        if not keep_checkpointing:
+                            captioner.train(False)
+                        captioner.requires_grad_(False)
+                    loss = nn.functional.mse_loss(decoder(captioner(x)), y)
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+        """),
     ]
     INVALID = [
         # The same branch switching its own binding to training mode before generating.
@@ -3556,6 +3610,56 @@ class WrongTrainEvalMode(Rule):
                         optimizer.step()
                     export_vectors(graph_model)
         """, line=20),
+        # The near-miss twin: its `generate` switches to eval mode only under a condition, so
+        # the caller's mode is the one it generates in.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            class Narrator(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.noise = nn.Dropout(0.2)
+                    self.proj = nn.Linear(32, 32)
+
+                def forward(self, frames):
+                    return self.proj(self.noise(frames))
+
+                def generate(self, frames, quiet=False):
+                    if quiet:
+                        self.eval()
+                    with torch.no_grad():
+                        return self(frames)
+
+            class Studio:
+                def __init__(self, weights):
+                    self.narrator = Narrator()
+                    self.narrator.load_state_dict(torch.load(weights, weights_only=True))
+
+                def record(self, frames):
+                    return self.narrator.generate(frames)
+        """, line=25),
+        # The near-miss twin: switched to eval mode on reaching a step count but never frozen,
+        # so the rest of the epoch trains it with its dropout off.
+        Invalid("""
+            import torch
+            from torch import nn
+
+            captioner = nn.Sequential(nn.Linear(16, 16), nn.Dropout(0.1))
+            decoder = nn.Sequential(nn.Linear(16, 4), nn.Dropout(0.1))
+            captioner.requires_grad_(tune_captioner)
+            optimizer = torch.optim.AdamW([*captioner.parameters(), *decoder.parameters()])
+            for epoch in range(10):
+                decoder.train()
+                captioner.train()
+                for step, (x, y) in enumerate(loader):
+                    if step == freeze_after:
+                        captioner.train(False)
+                    loss = nn.functional.mse_loss(decoder(captioner(x)), y)
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+        """, line=13),
     ]
 
     def __init__(self, context) -> None:
@@ -3647,6 +3751,14 @@ class WrongTrainEvalMode(Rule):
         # its batch-norm statistics), so its eval() in a training loop is no mode left behind.
         self.frozen: set[str] = set()
         self.unfrozen: set[str] = set()
+        # The indented blocks open around the node being visited, innermost last; and, for
+        # each `requires_grad_(False)` of a model, (the model, the innermost block around it),
+        # and for each mode switch, the blocks around it: a switch to eval mode in a block that
+        # also freezes that model (`enc.train(False)` and `enc.requires_grad_(False)` on
+        # reaching a step count) stops training it, whatever flag froze it earlier.
+        self.open_blocks: list[int] = []
+        self.block_freezes: list[tuple[str, int]] = []
+        self.switch_blocks: dict[int, tuple[int, ...]] = {}
         # Loop targets bound to a model's parameters (`for name, p in model.named_parameters()`)
         # -> the model.
         self.parameter_targets: dict[str, str] = {}
@@ -3746,6 +3858,12 @@ class WrongTrainEvalMode(Rule):
         if any(self.is_no_grad(item.item) for item in original_node.items):
             self.judge_switches(self.no_grad_blocks.pop())
 
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.open_blocks.append(id(node))
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self.open_blocks.pop()
+
     def visit_For(self, node: cst.For) -> None:
         loader = _iterated_name(node.iter)
         held_out = loader is not None and EVALUATION_LOADER.search(
@@ -3804,6 +3922,8 @@ class WrongTrainEvalMode(Rule):
             return
         model = self.parameter_targets.get(name, name)
         (self.frozen if frozen else self.unfrozen).add(model)
+        if frozen and self.open_blocks:
+            self.block_freezes.append((model, self.open_blocks[-1]))
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         value = original_node.value
@@ -4139,6 +4259,7 @@ class WrongTrainEvalMode(Rule):
         mode = self.mode_call(node)
         if mode is not None and isinstance(func, cst.Attribute):
             self.switch_scopes[id(node)] = self.scope
+            self.switch_blocks[id(node)] = tuple(self.open_blocks)
             if self.switches_another_model(func.value):
                 self.other_model_switches.add(id(node))
             if self.functions and isinstance(func.value, cst.Name) and \
@@ -4389,6 +4510,8 @@ class WrongTrainEvalMode(Rule):
         generates = isinstance(func, cst.Attribute) and \
             func.attr.value in catalog.GENERATION_METHODS
         if isinstance(func, cst.Attribute) and (func.attr.value == "forward" or generates):
+            if generates and self.method_switches_to_eval(func):
+                return  # its class's `generate` calls `self.eval()` itself
             func = func.value
         key = self.key(func)
         if key is not None and not self.lambda_depth:
@@ -4485,6 +4608,13 @@ class WrongTrainEvalMode(Rule):
             # file may have set eval().
             self.deferred.append((facts, key, key, node, context, "a model passed in", False,
                                   False))
+
+    def method_switches_to_eval(self, method: cst.Attribute) -> bool:
+        """Whether every class the receiver may be an instance of runs the method called in eval
+        mode: its first switch is `self.eval()` (`def generate(self, x): self.eval(); ...`)."""
+        modules = tags(self.facts.value(method.value), MODULE)
+        return bool(modules) and all(method.attr.value in tag.info.eval_methods
+                                     for tag in modules)
 
     def report_evaluation_unless_trained(self, node: cst.Call, key: str, what: str,
                                          context: str) -> None:
@@ -4890,6 +5020,17 @@ class WrongTrainEvalMode(Rule):
                                             and name not in self.run_with_gradients))
                    and name not in self.unfrozen for name in names)
 
+    def frozen_with_switch(self, loop, switch: cst.Call) -> bool:
+        """Whether a block inside `loop` that holds `switch` (to eval mode) also freezes the
+        model it switches with `requires_grad_(False)`: the model stops training there."""
+        receiver = dotted_name(switch.func.value)
+        blocks = self.switch_blocks.get(id(switch), ())
+        body = id(loop.node.body)
+        if receiver is None or body not in blocks:
+            return False
+        inside = blocks[blocks.index(body):]
+        return any(model == receiver and block in inside for model, block in self.block_freezes)
+
     def trained_model_events(self, loop, events: list[tuple]) -> list[tuple]:
         """The loop's events without the mode switches of models it does not train: a copy or
         a model with no dropout or batch norm, and, where the loop steps an optimizer built from
@@ -4906,7 +5047,8 @@ class WrongTrainEvalMode(Rule):
                 if id(switch) in self.other_model_switches or \
                         self.switches_handed_model_without_modes(event[1], switch):
                     continue
-                if event[0] == "eval" and self.is_frozen(event[1], switch):
+                if event[0] == "eval" and (self.is_frozen(event[1], switch)
+                                           or self.frozen_with_switch(loop, switch)):
                     continue
                 receiver = dotted_name(switch.func.value)
                 if owners and switch is event[1] and receiver is not None and not any(

@@ -383,7 +383,8 @@ class _Writer:
                 "lightning": info.lightning, "in_eval": info.in_eval,
                 "framework": info.framework, "training_layer": info.training_layer,
                 **({"input_pixels": info.input_pixels} if info.input_pixels == "converted"
-                   else {}), **({"plain": True} if info.plain else {})}
+                   else {}), **({"plain": True} if info.plain else {}),
+                **({"eval_methods": sorted(info.eval_methods)} if info.eval_methods else {})}
 
     def members(self, members: Members) -> dict[str, Any]:
         def written(pairs):
@@ -425,7 +426,8 @@ def _read_module(data: dict[str, Any], path: str) -> ModuleInfo:
                       framework=data.get("framework", ""),
                       training_layer=data.get("training_layer", ""),
                       input_pixels=data.get("input_pixels", ""),
-                      plain=data.get("plain", False))
+                      plain=data.get("plain", False),
+                      eval_methods=frozenset(data.get("eval_methods", ())))
 
 
 # The shape `summarise` writes and the readers above rely on: a summary read back from a file
@@ -435,7 +437,7 @@ _TAG_REQUIRED = frozenset({"kind", "path", "span"})
 _MODULE_INFO = Record({
     "name": TEXT, "output": ListOf(Later(lambda: _TAG)), "mode_dependent": OneOf((NULL, BOOLEAN)),
     "evidence": OneOf((NULL, TEXT)), "lightning": BOOLEAN, "in_eval": BOOLEAN, "framework": TEXT,
-    "training_layer": TEXT, "input_pixels": TEXT, "plain": BOOLEAN,
+    "training_layer": TEXT, "input_pixels": TEXT, "plain": BOOLEAN, "eval_methods": ListOf(TEXT),
 }, required=frozenset({"name", "mode_dependent"}))
 _LOSS_INFO = Record({"qualified": TEXT, "wants": TEXT, "display": TEXT, "argument": INTEGER,
                      "keyword": TEXT}, required=frozenset({"qualified", "wants", "display"}))

@@ -338,10 +338,18 @@ class ScopeSummaries:
         decided_by = tuple(parameters[name] for name in dict.fromkeys(decided)) \
             if decided and len(decided) == len(evidence) and not unknown and not inherited \
             else ()
+        # A method of a base class that runs in eval mode does so unless this class defines
+        # its own method of that name.
+        own_methods = {member.name.value for member in state.node.body.body
+                       if isinstance(member, cst.FunctionDef)}
+        eval_methods = _methods_run_in_eval(state.node) | frozenset(
+            name for parent in inherited for name in parent.eval_methods
+            if name not in own_methods)
         return ModuleInfo(state.name, state.forward_output, mode_dependent,
                           evidence[0] if evidence else "", lightning, in_eval=in_eval,
                           framework=state.framework, training_layer=training,
-                          input_pixels=pixels, decided_by=decided_by, plain=plain)
+                          input_pixels=pixels, decided_by=decided_by, plain=plain,
+                          eval_methods=eval_methods)
 
     def enter_function(self, node: cst.FunctionDef) -> FunctionEntry:
         """Open a function's scope; the model then opens its frame and binds its parameters
@@ -510,8 +518,24 @@ def _returns_input_unscaled(state: FunctionState) -> bool:
 def _constructor_sets_eval(node: cst.ClassDef) -> bool:
     """Whether `__init__` itself (not under an `if`) calls `self.eval()` or `self.train(False)`:
     every instance starts in eval mode."""
+    return any(mode == "eval" for mode in _self_switches(node, "__init__"))
+
+
+def _methods_run_in_eval(node: cst.ClassDef) -> frozenset[str]:
+    """The methods of the class whose own body (not under an `if`, a loop or a `try`) first
+    switches its instance with `self.eval()` or `self.train(False)`: a call of one runs in eval
+    mode whatever mode its caller left the instance in (a `generate` that calls `self.train()`
+    again at its end still generates in eval mode)."""
+    return frozenset(member.name.value for member in node.body.body
+                     if isinstance(member, cst.FunctionDef) and member.name.value != "__init__"
+                     and next(iter(_self_switches(node, member.name.value)), None) == "eval")
+
+
+def _self_switches(node: cst.ClassDef, method: str) -> list[str]:
+    """The modes the method's own statements switch its instance to, in order."""
+    modes = []
     for member in node.body.body:
-        if not (isinstance(member, cst.FunctionDef) and member.name.value == "__init__"):
+        if not (isinstance(member, cst.FunctionDef) and member.name.value == method):
             continue
         for statement in member.body.body:
             if not isinstance(statement, cst.SimpleStatementLine):
@@ -520,9 +544,9 @@ def _constructor_sets_eval(node: cst.ClassDef) -> bool:
                 call = small.value if isinstance(small, cst.Expr) else None
                 if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and \
                         isinstance(call.func.value, cst.Name) and \
-                        call.func.value.value == "self" and mode_switch(call) == "eval":
-                    return True
-    return False
+                        call.func.value.value == "self" and (mode := mode_switch(call)):
+                    modes.append(mode)
+    return modes
 
 
 _FLOAT_METHODS = frozenset({"float", "half", "bfloat16", "double"})

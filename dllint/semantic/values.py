@@ -162,6 +162,10 @@ class ModuleInfo:
     # such classes): a from-scratch layer of a tutorial, not an `nn.Module`, so calling it
     # runs no hooks (`layer.forward(x)` is how it is called).
     plain: bool = False
+    # Methods of the class that first switch their own instance to eval mode (`self.eval()` as
+    # a statement of the method's body, not under a condition): `model.generate(x)` on such a
+    # class runs in eval mode whatever mode the caller left it in.
+    eval_methods: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
