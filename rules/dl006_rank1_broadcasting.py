@@ -9,11 +9,15 @@ from dllint.semantic import catalog
 from dllint.semantic.effects import Effect
 from dllint.semantic.syntax import argument, keyword, number, positional
 from dllint.semantic.values import (
-    AXIS_DROPPED, COLUMN, LOSS, RANK1, SINGLE_CHANNEL, SQUEEZED, Tag, Value, first, tags)
+    AXIS_DROPPED, COLUMN, LOSS, RANK1, SINGLE_CHANNEL, SQUEEZED, Tag, Value, first, known_rank,
+    tags)
 from dllint.types import Applicability
 
 REDUCTIONS = frozenset({"sum", "mean", "std", "var", "norm", "logsumexp", "amax", "amin", "nansum",
                         "nanmean", "prod"})
+# Reductions whose order (`ord`, `p`) comes before the axis: `np.linalg.norm(v, 2)`,
+# `x.norm(2)` are norms of the whole value, a scalar; the axis is the argument after the order.
+ORDER_BEFORE_AXIS = frozenset({"norm", "vector_norm"})
 ELEMENTWISE = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)
 # Elementwise functions that make a hand-written loss of a difference: `jnp.square(pred - y)`.
 DIFFERENCE_LOSSES = frozenset({"square", "abs", "absolute", "fabs"})
@@ -365,6 +369,33 @@ class Rank1Broadcasting(Rule):
             W = tf.Variable(tf.random_normal((d, 1)))
             loss = tf.reduce_sum((y - tf.matmul(x, W)) ** 2)
         """),
+        # A norm's order comes before its axis: `np.linalg.norm(v, 2)` and `v.norm(2)` are the
+        # 2-norm of the whole value, a scalar, which broadcasts over anything.
+        Valid("""
+            import numpy as np
+            centroid = np.mean(clip_vectors, axis=0)
+            unit_centroid = centroid / np.linalg.norm(centroid, 2)
+            direction = offsets / offsets.norm(2)
+        """),
+        # A value shown to have one axis has no axis 1: reducing along it raises, nothing
+        # broadcasts.
+        Valid("""
+            import torch
+            flat = activations.reshape(-1)
+            shares = flat / flat.sum(dim=1)
+        """),
+        # A constructor given a shape object makes a tensor of as many axes as that shape holds,
+        # so its `.T` may be a real transpose.
+        Valid("""
+            import torch
+            noise = torch.randn(layer.weight.shape)
+            jittered = inputs @ noise.T
+            kernel_dims = tuple(kernel.shape)
+            probe = torch.rand(kernel_dims)
+            probed = inputs @ probe.T
+            grid = torch.zeros(*grid_sizes)
+            swapped = grid.T
+        """),
     ]
     INVALID = [
         # The target made a column on purpose, the (N, 1) output squeezed: (N,) against (N, 1).
@@ -652,6 +683,33 @@ class Rank1Broadcasting(Rule):
             v = np.random.randn(5) * 0.1 + 1.0
             outer = np.dot(v, v.T)
         """, line=3, related_lines=(2,)),
+        # With the order and the axis both written, the norm is along axis 1.
+        Invalid("""
+            import numpy as np
+            unit_rows = embeddings / np.linalg.norm(embeddings, 2, 1)
+        """, line=2, unsafe=True, fixed="""
+            import numpy as np
+            unit_rows = embeddings / np.linalg.norm(embeddings, 2, 1, keepdims=True)
+        """),
+        Invalid("""
+            import torch
+            grid = activations.reshape(batch, -1)
+            shares = grid / grid.norm(2, 1)
+        """, line=3, unsafe=True, fixed="""
+            import torch
+            grid = activations.reshape(batch, -1)
+            shares = grid / grid.norm(2, 1, keepdim=True)
+        """),
+        # One element of a shape is one size: a 1-D tensor. numpy's randn takes sizes only, so
+        # whatever name it is given is one size too.
+        Invalid("""
+            import numpy as np
+            import torch
+            noise = torch.randn(layer.weight.shape[0])
+            jittered = inputs * noise.T
+            bias = np.random.randn(width)
+            shifted = np.dot(bias, bias.T)
+        """, line=4, related_lines=(3,), more_lines=(6,)),
         # A constructor given a length, not a shape, still makes an (N,) target.
         Invalid("""
             import torch
@@ -707,14 +765,17 @@ class Rank1Broadcasting(Rule):
                 passed = argument(node, position, parameter)
                 return (inner, passed.value) if passed is not None else None
         if isinstance(func, cst.Attribute) and func.attr.value in REDUCTIONS and not qualified:
-            reduced, axis = func.value, argument(node, 0, "axis") or keyword(node, "dim")
+            axis_at = 1 if func.attr.value in ORDER_BEFORE_AXIS else 0
+            reduced, axis = func.value, argument(node, axis_at, "axis") or keyword(node, "dim")
         elif qualified in catalog.REDUCTION_FUNCTIONS or (
                 qualified.rsplit(".", 1)[-1] in REDUCTIONS
                 and qualified.startswith(("numpy.", "torch."))):
             first_arg = positional(node, 0)
             if first_arg is None:
                 return None
-            reduced, axis = first_arg.value, argument(node, 1, "axis") or keyword(node, "dim")
+            axis_at = 2 if qualified.rsplit(".", 1)[-1] in ORDER_BEFORE_AXIS else 1
+            reduced = first_arg.value
+            axis = argument(node, axis_at, "axis") or keyword(node, "dim")
         else:
             return None
         if axis is None or any(keyword(node, flag) is not None
@@ -723,6 +784,9 @@ class Rank1Broadcasting(Rule):
         value = number(axis.value)
         if value is None or value < 1:  # axis 0 broadcasts correctly; -1 is fine on 1-D data
             return None
+        rank = known_rank(self.facts.value(reduced))
+        if rank is not None and value >= int(rank.detail):
+            return None  # a 0-D or 1-D value has no axis 1 to reduce: it raises, never broadcasts
         return node, reduced
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -785,8 +849,11 @@ class Rank1Broadcasting(Rule):
         if id(call) in self.reported:
             return
         self.reported.add(id(call))
+        # numpy arrays have no norm method: `x.norm(2, 1)` is a tensor's.
         torch_style = keyword(call, "dim") is not None or (
-            (self.imports.call_name(call) or "").startswith("torch."))
+            (self.imports.call_name(call) or "").startswith("torch.")) or (
+            isinstance(call.func, cst.Attribute) and call.func.attr.value in ORDER_BEFORE_AXIS
+            and self.imports.call_name(call) is None)
         flag = "keepdim=True" if torch_style else "keepdims=True"
         fix = None
         if combined is None:

@@ -215,6 +215,8 @@ MATMUL = REGISTRY.names(Effect.MATMUL)
 RANK1_CONSTRUCTORS = REGISTRY.names(Effect.RANK1_CONSTRUCTOR)
 # Of those, the ones that take each size as an argument of its own (the rest: one shape).
 SIZES_AS_ARGUMENTS = torch.SIZES_AS_ARGUMENTS | data.SIZES_AS_ARGUMENTS
+# Torch's constructors take one shape object as well as sizes (`torch.randn(w.shape)`).
+SIZES_ONLY = data.SIZES_ONLY
 # How many axes a join adds to the rank of what it joins (`torch.cat` none, `np.stack` one).
 JOIN_AXES_ADDED = {**torch.JOIN_AXES_ADDED, **data.JOIN_AXES_ADDED}
 # Layers whose output rank is their input's plus this many axes, by the name messages use.

@@ -1344,9 +1344,9 @@ class ValueTransfer:
 
     def _rank1_tag(self, qualified: str, node: cst.Call) -> Value:
         args = [arg for arg in node.args if arg.keyword is None]
-        if qualified in catalog.RANK1_CONSTRUCTORS and len(args) == 1 and not isinstance(
-                args[0].value, (cst.Tuple, cst.List)) and keyword(node, "size") is None \
-                and not _is_whole_shape(args[0].value):
+        if qualified in catalog.RANK1_CONSTRUCTORS and len(args) == 1 and not args[0].star \
+                and keyword(node, "size") is None \
+                and (qualified in catalog.SIZES_ONLY or _one_size(args[0].value)):
             return frozenset({Tag(RANK1, node, qualified.rsplit(".", 1)[-1])})
         return EMPTY
 
@@ -1844,6 +1844,29 @@ def _is_whole_shape(node: cst.BaseExpression) -> bool:
         return (node.func.attr.value == "size" and not node.args) or node.func.attr.value == "Size"
     return False
 
+
+
+def _one_size(node: cst.BaseExpression) -> bool:
+    """Whether an expression is evidently one size, not a shape: a number (`64`), one element
+    of a shape (`x.shape[0]`, `x.size(1)`), a count (`len(items)`, `int(n)`), or arithmetic of
+    those (`n_hidden * 2`). A name or attribute may hold either (`torch.randn(w_shape)` is as
+    many axes as the shape it holds), and so may a shape taken whole (`x.shape`, `x.size()`)."""
+    if isinstance(node, (cst.Tuple, cst.List)) or _is_whole_shape(node):
+        return False
+    if number(node) is not None:
+        return True
+    if isinstance(node, cst.Subscript):
+        return len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index)
+    if isinstance(node, cst.Call):
+        if isinstance(node.func, cst.Name):
+            return node.func.value in ("len", "int")
+        return isinstance(node.func, cst.Attribute) and node.func.attr.value == "size" \
+            and bool(node.args)
+    if isinstance(node, cst.BinaryOperation):
+        sides = (node.left, node.right)
+        return not any(isinstance(side, (cst.Tuple, cst.List)) or _is_whole_shape(side)
+                       for side in sides) and any(_one_size(side) for side in sides)
+    return False
 
 
 def _ranked(before: Tag | None, after: int | None, node: cst.CSTNode) -> Value:

@@ -130,6 +130,9 @@ RANK1_CONSTRUCTORS = frozenset({"numpy.random.randn", "numpy.random.rand", "nump
 # Of those, the ones whose every positional argument is a size (`np.random.randn(n, d)`); the
 # others take the whole shape as their first argument (`np.zeros((n, d), dtype)`).
 SIZES_AS_ARGUMENTS = frozenset({"numpy.random.randn", "numpy.random.rand"})
+# Of those, the ones that take sizes only (a shape sequence raises a TypeError), so one
+# argument, whatever expression gives it, is one size: `np.random.randn(n)` is 1-D.
+SIZES_ONLY = SIZES_AS_ARGUMENTS
 FLOAT32_DTYPES = frozenset({"numpy.float32", "numpy.float16", "numpy.single", "numpy.half"})
 
 
