@@ -17,6 +17,10 @@ class MissingZeroGrad(Rule):
     several optimizers (a GAN), also flags one that steps while only the others are zeroed
     (`opt_g.zero_grad()` but never `opt_d.zero_grad()` nor `discriminator.zero_grad()`).
 
+    A loop whose every iteration builds the optimizer anew, over parameters also built in that
+    iteration (a test that makes a fresh model per setting), carries no gradient from one
+    iteration to the next and is not flagged.
+
     ## Why is this bad?
     PyTorch adds each backward pass's gradients to the ones already there. Without zeroing, every
     step applies the sum of all previous gradients: the effective learning rate grows step after
@@ -225,8 +229,29 @@ class MissingZeroGrad(Rule):
                     for batch in self.data:
                         self.run_step(batch)
         """),
+        # Each setting gets its own network and optimizer: no gradient outlives an iteration.
+        Valid("""
+            import torch
+            for width, depth in settings:
+                probe = build_network(width, depth)
+                weights = {k: v for k, v in probe.named_parameters() if v.requires_grad}
+                probe(sample).sum().backward()
+                sgd = torch.optim.SGD(weights.values(), lr=1.0)
+                sgd.step()
+        """),
     ]
     INVALID = [
+        # Twin of the fresh network per setting: the optimizer is new each iteration, but the
+        # network built once keeps adding gradients across iterations.
+        Invalid("""
+            import torch
+            probe = build_network(8, 2)
+            for rate in rates:
+                weights = {k: v for k, v in probe.named_parameters() if v.requires_grad}
+                probe(sample).sum().backward()
+                sgd = torch.optim.SGD(weights.values(), lr=rate)
+                sgd.step()
+        """, line=7, related_lines=(5,)),
         # Twin of the hand-cleared gradient: zero_() on the weights themselves clears nothing
         # that backward() adds to.
         Invalid("""
@@ -386,6 +411,8 @@ class MissingZeroGrad(Rule):
                 continue
             backward = next(event[1] for event in events if event[0] == "backward")
             if "zero_grad" not in kinds:
+                if _rebuilt_every_iteration(loop, events):
+                    continue
                 unzeroed.append((next(event[1] for event in events if event[0] == "step"),
                                  backward))
                 continue
@@ -452,3 +479,106 @@ class MissingZeroGrad(Rule):
             if not covered:
                 found.setdefault(optimizer, node)
         return list(found.items())
+
+
+# Builtins that return a new container over their argument's items: what they hold is only as
+# fresh as that argument.
+_ITEM_COPIES = frozenset({"list", "tuple", "dict", "set", "iter", "filter", "map", "sorted",
+                          "reversed", "enumerate", "zip"})
+
+
+def _rebuilt_every_iteration(loop, events: list[tuple]) -> bool:
+    """Whether every optimizer the loop steps is built in the loop body, before its step, over
+    parameters that are themselves built in that iteration (`net = make_net(); opt = SGD(
+    net.parameters())`): each iteration then starts from parameters without gradients, and one
+    backward per iteration adds nothing up."""
+    direct_steps = {id(event[1]) for event in loop.events if event[0] == "step"}
+    steps = [event for event in events if event[0] == "step"]
+    if not steps or any(event[2] is None or id(event[1]) not in direct_steps
+                        for event in steps):
+        return False
+    if not isinstance(loop.node, cst.For):
+        return False
+    for step in steps:
+        bindings = _IterationBindings(step[1])
+        bindings.fresh |= _target_names(loop.node.target)
+        loop.node.body.visit(bindings)
+        if step[2] not in bindings.fresh_optimizers:
+            return False
+    return True
+
+
+def _target_names(target: cst.BaseExpression) -> set[str]:
+    """The plain names a loop target binds: a new value each iteration."""
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {name for element in target.elements for name in _target_names(element.value)}
+    return set()
+
+
+class _IterationBindings(cst.CSTVisitor):
+    """The names a loop body binds, in source order up to `stop`, to values made in this
+    iteration (`fresh`), and the optimizers among them built over such values."""
+
+    def __init__(self, stop: cst.CSTNode) -> None:
+        self.stop = stop
+        self.stopped = False
+        self.fresh: set[str] = set()
+        self.fresh_optimizers: set[str] = set()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if node is self.stop:
+            self.stopped = True
+        return not self.stopped and super().on_visit(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        if self.stopped or len(original_node.targets) != 1 or \
+                not isinstance(original_node.targets[0].target, cst.Name):
+            return
+        name = original_node.targets[0].target.value
+        value = original_node.value
+        self.fresh.discard(name)
+        self.fresh_optimizers.discard(name)
+        if self.is_fresh(value):
+            self.fresh.add(name)
+        if isinstance(value, cst.Call):
+            params = next((arg.value for arg in value.args if arg.keyword is not None
+                           and arg.keyword.value == "params"), None)
+            if params is None and value.args and value.args[0].keyword is None and \
+                    not value.args[0].star:
+                params = value.args[0].value
+            if params is not None and self.is_fresh(params):
+                self.fresh_optimizers.add(name)
+
+    def is_fresh(self, node: cst.BaseExpression) -> bool:
+        """Whether an expression's value is made anew in this iteration."""
+        if isinstance(node, cst.Name):
+            return node.value in self.fresh
+        if isinstance(node, (cst.Attribute, cst.Subscript)):
+            return self.is_fresh(node.value)
+        if isinstance(node, cst.Call):
+            if isinstance(node.func, cst.Attribute):  # net.parameters(), params.values()
+                return self.is_fresh(node.func.value)
+            if isinstance(node.func, cst.Name) and node.func.value in _ITEM_COPIES:
+                return bool(node.args) and all(self.is_fresh(arg.value) for arg in node.args)
+            return True  # a constructor or factory: a new object
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            comp = node.for_in
+            while comp is not None:
+                if not self.is_fresh(comp.iter):
+                    return False
+                comp = comp.inner_for_in
+            return True
+        if isinstance(node, (cst.List, cst.Tuple)):
+            return bool(node.elements) and all(self.is_fresh(element.value)
+                                               for element in node.elements)
+        if isinstance(node, cst.BinaryOperation):
+            return self.is_fresh(node.left) and self.is_fresh(node.right)
+        return False
